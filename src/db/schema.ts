@@ -1,0 +1,179 @@
+import { sql } from "drizzle-orm";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/**
+ * The D1 ledger of record. Money moves only through `transfers` (append-only, enforced by
+ * triggers in a hand-written migration); `accounts.balance_minor` is the running sum of an
+ * account's transfers, kept in the same batch as the transfers and verified by the
+ * invariant checker.
+ */
+
+export const accounts = sqliteTable(
+  "accounts",
+  {
+    address: text("address").primaryKey(),
+    currency: text("currency").notNull(),
+    balanceMinor: integer("balance_minor").notNull().default(0),
+    mayGoNegative: integer("may_go_negative", { mode: "boolean" }).notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [
+    // The last line of defence: the SQL guards should make this unreachable.
+    check("accounts_protected_non_negative", sql`${t.mayGoNegative} = 1 OR ${t.balanceMinor} >= 0`),
+  ],
+);
+
+export const operations = sqliteTable(
+  "operations",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind").notNull(),
+    currency: text("currency").notNull(),
+    /** The total the operation declares it moves: Σ of its transfers must equal it. */
+    amountMinor: integer("amount_minor").notNull(),
+    transferCount: integer("transfer_count").notNull(),
+    /** `posting` only exists inside the batch that creates the operation. */
+    state: text("state", { enum: ["posting", "posted"] }).notNull(),
+    actorId: text("actor_id").notNull(),
+    reason: text("reason"),
+    metadata: text("metadata"),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [
+    check("operations_amount_positive", sql`${t.amountMinor} > 0`),
+    index("operations_kind_created").on(t.kind, t.createdAtMs),
+  ],
+);
+
+export const transfers = sqliteTable(
+  "transfers",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    operationId: text("operation_id")
+      .notNull()
+      .references(() => operations.id),
+    fromAccount: text("from_account")
+      .notNull()
+      .references(() => accounts.address),
+    toAccount: text("to_account")
+      .notNull()
+      .references(() => accounts.address),
+    amountMinor: integer("amount_minor").notNull(),
+    currency: text("currency").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [
+    check("transfers_amount_positive", sql`${t.amountMinor} > 0`),
+    check("transfers_distinct_accounts", sql`${t.fromAccount} <> ${t.toAccount}`),
+    index("transfers_from_id").on(t.fromAccount, t.id),
+    index("transfers_to_id").on(t.toAccount, t.id),
+    index("transfers_operation").on(t.operationId),
+  ],
+);
+
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    principalId: text("principal_id").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    state: text("state", { enum: ["in_flight", "completed"] }).notNull(),
+    /** The id the operation will carry, fixed when the key is first seen. */
+    operationId: text("operation_id").notNull(),
+    lockedUntilMs: integer("locked_until_ms").notNull(),
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.principalId, t.key] }), index("idempotency_keys_expires").on(t.expiresAtMs)],
+);
+
+export const creators = sqliteTable(
+  "creators",
+  {
+    userId: text("user_id").primaryKey(),
+    displayName: text("display_name").notNull(),
+    /** Overrides the platform default share when set. */
+    platformShareBps: integer("platform_share_bps"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    check(
+      "creators_share_range",
+      sql`${t.platformShareBps} IS NULL OR (${t.platformShareBps} BETWEEN 0 AND 10000)`,
+    ),
+  ],
+);
+
+export const rooms = sqliteTable(
+  "rooms",
+  {
+    id: text("id").primaryKey(),
+    creatorId: text("creator_id").notNull(),
+    title: text("title").notNull(),
+    status: text("status", { enum: ["live", "ended"] }).notNull(),
+    openedAtMs: integer("opened_at_ms").notNull(),
+    endedAtMs: integer("ended_at_ms"),
+  },
+  (t) => [
+    check("rooms_status", sql`${t.status} IN ('live', 'ended')`),
+    // A creator broadcasts one live room at a time.
+    uniqueIndex("rooms_one_live_per_creator").on(t.creatorId).where(sql`${t.status} = 'live'`),
+    index("rooms_creator_opened").on(t.creatorId, t.openedAtMs),
+  ],
+);
+
+export const gifts = sqliteTable(
+  "gifts",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    priceMinor: integer("price_minor").notNull(),
+    currency: text("currency").notNull(),
+    tier: text("tier", { enum: ["small", "medium", "big", "epic"] }).notNull(),
+    animationKey: text("animation_key").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    sortOrder: integer("sort_order").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    check("gifts_price_positive", sql`${t.priceMinor} > 0`),
+    check("gifts_tier", sql`${t.tier} IN ('small', 'medium', 'big', 'epic')`),
+  ],
+);
+
+export const tipPresets = sqliteTable("tip_presets", {
+  amountMinor: integer("amount_minor").primaryKey(),
+  currency: text("currency").notNull(),
+  sortOrder: integer("sort_order").notNull(),
+});
+
+export const tips = sqliteTable(
+  "tips",
+  {
+    /** Also the id of the ledger operation that moved the money. */
+    id: text("id")
+      .primaryKey()
+      .references(() => operations.id),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id),
+    viewerId: text("viewer_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    giftId: text("gift_id"),
+    quantity: integer("quantity").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    platformMinor: integer("platform_minor").notNull(),
+    creatorMinor: integer("creator_minor").notNull(),
+    currency: text("currency").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [
+    check("tips_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
+    index("tips_room_created").on(t.roomId, t.createdAtMs),
+    index("tips_viewer_created").on(t.viewerId, t.createdAtMs),
+  ],
+);

@@ -1,0 +1,21 @@
+/**
+ * Ledger account addresses, colon-segmented. Only accounts that stand for the world
+ * outside the ledger (operator adjustments, later payment-channel clearing) may go
+ * negative; every other account is protected by a guard in SQL and a CHECK constraint.
+ */
+export const accountAddress = {
+  userWallet: (userId: string) => `user:${userId}:wallet`,
+  creatorPending: (creatorId: string) => `creator:${creatorId}:pending`,
+  creatorAvailable: (creatorId: string) => `creator:${creatorId}:available`,
+  platformRevenue: () => "platform:revenue",
+  platformSubsidy: () => "platform:subsidy",
+  channelClearing: (channel: string) => `channel:${channel}:clearing`,
+  worldAdjustments: () => "world:adjustments",
+} as const;
+
+export function mayGoNegative(address: string): boolean {
+  return address.startsWith("world:") || (address.startsWith("channel:") && address.endsWith(":clearing"));
+}
+
+/** User and creator ids are embedded in addresses, so they may not contain the separator. */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

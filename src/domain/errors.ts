@@ -1,0 +1,60 @@
+/**
+ * The closed set of error codes the API can answer with, and the one place they map to
+ * HTTP status. Expected failures travel as values carrying one of these codes; bugs throw
+ * and surface as `internal_error`.
+ */
+export const ERROR_CODES = {
+  malformed_request: { status: 400, message: "The request is malformed." },
+  idempotency_key_missing: { status: 400, message: "This request moves money and needs an Idempotency-Key header." },
+  idempotency_key_invalid: { status: 400, message: "The Idempotency-Key header must be 1-255 printable ASCII characters." },
+  unauthenticated: { status: 401, message: "A valid bearer token is required." },
+  forbidden: { status: 403, message: "You may not do this." },
+  not_found: { status: 404, message: "Not found." },
+  gift_not_found: { status: 404, message: "There is no such gift." },
+  room_not_found: { status: 404, message: "There is no such room." },
+  method_not_allowed: { status: 405, message: "Method not allowed." },
+  idempotency_key_in_flight: { status: 409, message: "A request with this Idempotency-Key is still being processed; retry later." },
+  insufficient_funds: { status: 409, message: "The wallet balance is too low." },
+  room_not_live: { status: 409, message: "The room is not live." },
+  room_already_live: { status: 409, message: "You already have a live room; end it first." },
+  conflict: { status: 409, message: "The resource changed; reload and retry." },
+  payload_too_large: { status: 413, message: "The request body is too large." },
+  unsupported_media_type: { status: 415, message: "Send JSON with Content-Type: application/json." },
+  idempotency_key_reused: { status: 422, message: "This Idempotency-Key was used with a different request." },
+  gift_disabled: { status: 422, message: "This gift is not available." },
+  self_tip: { status: 422, message: "You cannot tip yourself." },
+  amount_out_of_range: { status: 422, message: "The amount is outside the allowed range." },
+  currency_mismatch: { status: 422, message: "The currencies do not match." },
+  internal_error: { status: 500, message: "Something went wrong on our side." },
+  unavailable: { status: 503, message: "The service is temporarily unavailable." },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]];
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}
+
+/** An expected failure, returned (never thrown) by domain logic. */
+export interface Failure<C extends ErrorCode = ErrorCode> {
+  readonly ok: false;
+  readonly code: C;
+  readonly message: string;
+}
+
+export interface Success<T> {
+  readonly ok: true;
+  readonly value: T;
+}
+
+export type Result<T, C extends ErrorCode = ErrorCode> = Success<T> | Failure<C>;
+
+export function ok<T>(value: T): Success<T> {
+  return { ok: true, value };
+}
+
+export function fail<C extends ErrorCode>(code: C, message: string = ERROR_CODES[code].message): Failure<C> {
+  return { ok: false, code, message };
+}

@@ -1,0 +1,49 @@
+import { assert } from "./limits";
+
+/**
+ * Prefixed ids that sort by creation time: `tip_` + 10 chars of millisecond time + 16
+ * chars of randomness, in Crockford base32 (the ULID layout). Clock and randomness are
+ * passed in so tests are deterministic.
+ */
+export const ID_PREFIXES = ["tip", "op", "room", "adj", "req"] as const;
+export type IdPrefix = (typeof ID_PREFIXES)[number];
+
+const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const TIME_CHARS = 10;
+const RANDOM_CHARS = 16;
+const TIME_MAX_MS = 2 ** 48 - 1;
+
+export type RandomBytes = (length: number) => Uint8Array;
+
+export const cryptoRandomBytes: RandomBytes = (length) => crypto.getRandomValues(new Uint8Array(length));
+
+export function newId(prefix: IdPrefix, nowMs: number, randomBytes: RandomBytes = cryptoRandomBytes): string {
+  assert(Number.isSafeInteger(nowMs) && nowMs >= 0 && nowMs <= TIME_MAX_MS, "id time is within 48 bits");
+  let time = "";
+  let rest = nowMs;
+  for (let i = 0; i < TIME_CHARS; i++) {
+    time = ALPHABET[rest % 32] + time;
+    rest = Math.floor(rest / 32);
+  }
+  const bytes = randomBytes(RANDOM_CHARS);
+  assert(bytes.length === RANDOM_CHARS, "randomBytes returned the requested length");
+  let random = "";
+  for (const byte of bytes) random += ALPHABET[byte % 32];
+  return `${prefix}_${time}${random}`;
+}
+
+const ID_PATTERN = /^([a-z]+)_([0-9A-HJKMNP-TV-Z]{26})$/;
+
+export function isId(prefix: IdPrefix, value: string): boolean {
+  const match = ID_PATTERN.exec(value);
+  return match !== null && match[1] === prefix;
+}
+
+/** The creation time encoded in an id. */
+export function idTimeMs(id: string): number {
+  const match = ID_PATTERN.exec(id);
+  assert(match, `"${id}" is a giftwire id`);
+  let ms = 0;
+  for (const char of (match[2] ?? "").slice(0, TIME_CHARS)) ms = ms * 32 + ALPHABET.indexOf(char);
+  return ms;
+}

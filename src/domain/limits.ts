@@ -1,0 +1,51 @@
+/**
+ * Every input and every collection has a named limit. They live here, are enforced
+ * at the boundary (zod schemas, body size) and asserted again inside.
+ */
+export const LIMITS = {
+  /** Largest amount any single request may move: 1,000,000.00 CNY, far below 2^53. */
+  amountMaxMinor: 100_000_000,
+  /** Largest absolute balance an account may reach; keeps every sum a safe integer. */
+  balanceAbsMaxMinor: 1_000_000_000_000,
+  /** Gifts sent in one tip (a "combo" of 1314 roses is a classic). */
+  giftQuantityMax: 9_999,
+  /** Transfers in one operation. */
+  transfersPerOperationMax: 16,
+  /** Request body size for JSON APIs. */
+  bodyBytesMax: 16 * 1024,
+  /** Idempotency-Key header length (printable ASCII). */
+  idempotencyKeyLengthMax: 255,
+  /** How long a completed idempotency record is kept and replayed. */
+  idempotencyRetentionMs: 24 * 60 * 60 * 1000,
+  /** How long an in-flight idempotency record locks its key before it may be taken over. */
+  idempotencyLockMs: 30 * 1000,
+  /** Page size for cursor-paginated lists. */
+  pageSizeDefault: 20,
+  pageSizeMax: 100,
+  /** Free-text fields. */
+  reasonLengthMax: 500,
+  titleLengthMax: 100,
+  nameLengthMax: 50,
+  userIdLengthMax: 64,
+  giftIdLengthMax: 32,
+  animationKeyLengthMax: 64,
+  /** Gifts in the catalog. */
+  giftsMax: 500,
+  /** Violations reported by one invariant check (the count is always exact). */
+  invariantViolationsReportedMax: 1_000,
+  /** Basis points: 10000 = 100%. */
+  bpsMax: 10_000,
+} as const;
+
+export class AssertionError extends Error {
+  override name = "AssertionError";
+}
+
+/** Invariants that must hold if the code is right; a failure is a bug and throws. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new AssertionError(message);
+}
+
+export function isSafeAmountMinor(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 && value <= LIMITS.amountMaxMinor;
+}
