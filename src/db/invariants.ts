@@ -1,0 +1,133 @@
+import { LIMITS } from "../domain/limits";
+
+/**
+ * The ledger's invariants, checked over the whole database:
+ *   - per currency, Σ of all balances is 0 (money is neither created nor destroyed);
+ *   - no protected account is below 0;
+ *   - every balance equals Σ credits − Σ debits of its transfers;
+ *   - every operation's transfers sum to the amount it declares, in its declared count and
+ *     currency, and no operation is left half-posted;
+ *   - every transfer's currency matches both of its accounts.
+ * Each violation names the row and the two numbers that disagree.
+ */
+export type Violation =
+  | { readonly kind: "currency_not_conserved"; readonly currency: string; readonly sumMinor: number }
+  | { readonly kind: "negative_balance"; readonly account: string; readonly balanceMinor: number }
+  | {
+      readonly kind: "balance_mismatch";
+      readonly account: string;
+      readonly balanceMinor: number;
+      readonly transfersSumMinor: number;
+    }
+  | {
+      readonly kind: "operation_unbalanced";
+      readonly operationId: string;
+      readonly declaredMinor: number;
+      readonly transfersSumMinor: number;
+      readonly declaredCount: number;
+      readonly transferCount: number;
+    }
+  | { readonly kind: "operation_not_posted"; readonly operationId: string; readonly state: string }
+  | { readonly kind: "transfer_currency_mismatch"; readonly transferId: number; readonly currency: string };
+
+export interface InvariantReport {
+  readonly ok: boolean;
+  readonly checkedAtMs: number;
+  readonly counts: { readonly accounts: number; readonly operations: number; readonly transfers: number };
+  readonly violationCount: number;
+  /** At most `LIMITS.invariantViolationsReportedMax`; `violationCount` is always exact. */
+  readonly violations: readonly Violation[];
+}
+
+const MAX = LIMITS.invariantViolationsReportedMax;
+
+const QUERIES = {
+  conservation: "SELECT currency, SUM(balance_minor) AS sum FROM accounts GROUP BY currency HAVING SUM(balance_minor) <> 0",
+  negative: "SELECT address, balance_minor FROM accounts WHERE may_go_negative = 0 AND balance_minor < 0",
+  balances: `
+    WITH flows AS (
+      SELECT to_account AS address, amount_minor AS delta FROM transfers
+      UNION ALL
+      SELECT from_account AS address, -amount_minor AS delta FROM transfers
+    ), sums AS (SELECT address, SUM(delta) AS total FROM flows GROUP BY address)
+    SELECT a.address, a.balance_minor, COALESCE(s.total, 0) AS total
+    FROM accounts a LEFT JOIN sums s ON s.address = a.address
+    WHERE a.balance_minor <> COALESCE(s.total, 0)
+    UNION ALL
+    SELECT s.address, 0, s.total FROM sums s WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.address = s.address)`,
+  operations: `
+    SELECT o.id, o.amount_minor, o.transfer_count, COALESCE(SUM(t.amount_minor), 0) AS total, COUNT(t.id) AS n
+    FROM operations o LEFT JOIN transfers t ON t.operation_id = o.id
+    GROUP BY o.id
+    HAVING o.amount_minor <> COALESCE(SUM(t.amount_minor), 0) OR o.transfer_count <> COUNT(t.id)
+    UNION ALL
+    SELECT t.operation_id, 0, 0, SUM(t.amount_minor), COUNT(*) FROM transfers t
+    WHERE NOT EXISTS (SELECT 1 FROM operations o WHERE o.id = t.operation_id) GROUP BY t.operation_id`,
+  unposted: "SELECT id, state FROM operations WHERE state <> 'posted'",
+  currencies: `
+    SELECT t.id, t.currency FROM transfers t
+    JOIN accounts f ON f.address = t.from_account JOIN accounts d ON d.address = t.to_account
+    JOIN operations o ON o.id = t.operation_id
+    WHERE t.currency <> f.currency OR t.currency <> d.currency OR t.currency <> o.currency`,
+  counts: `SELECT (SELECT COUNT(*) FROM accounts) AS accounts, (SELECT COUNT(*) FROM operations) AS operations,
+           (SELECT COUNT(*) FROM transfers) AS transfers`,
+} as const;
+
+type Row = Record<string, unknown>;
+const num = (v: unknown): number => Number(v);
+const str = (v: unknown): string => String(v);
+
+/**
+ * Runs every check in one batch so they all see the same snapshot of the ledger.
+ */
+export async function checkLedgerInvariants(db: D1Database, nowMs: number): Promise<InvariantReport> {
+  const [conservation, negative, balances, ops, unposted, currencies, counts] = await db.batch<Row>([
+    db.prepare(QUERIES.conservation),
+    db.prepare(QUERIES.negative),
+    db.prepare(QUERIES.balances),
+    db.prepare(QUERIES.operations),
+    db.prepare(QUERIES.unposted),
+    db.prepare(QUERIES.currencies),
+    db.prepare(QUERIES.counts),
+  ]);
+  const violations: Violation[] = [
+    ...(conservation?.results ?? []).map(
+      (r): Violation => ({ kind: "currency_not_conserved", currency: str(r.currency), sumMinor: num(r.sum) }),
+    ),
+    ...(negative?.results ?? []).map(
+      (r): Violation => ({ kind: "negative_balance", account: str(r.address), balanceMinor: num(r.balance_minor) }),
+    ),
+    ...(balances?.results ?? []).map(
+      (r): Violation => ({
+        kind: "balance_mismatch",
+        account: str(r.address),
+        balanceMinor: num(r.balance_minor),
+        transfersSumMinor: num(r.total),
+      }),
+    ),
+    ...(ops?.results ?? []).map(
+      (r): Violation => ({
+        kind: "operation_unbalanced",
+        operationId: str(r.id),
+        declaredMinor: num(r.amount_minor),
+        transfersSumMinor: num(r.total),
+        declaredCount: num(r.transfer_count),
+        transferCount: num(r.n),
+      }),
+    ),
+    ...(unposted?.results ?? []).map(
+      (r): Violation => ({ kind: "operation_not_posted", operationId: str(r.id), state: str(r.state) }),
+    ),
+    ...(currencies?.results ?? []).map(
+      (r): Violation => ({ kind: "transfer_currency_mismatch", transferId: num(r.id), currency: str(r.currency) }),
+    ),
+  ];
+  const c = counts?.results[0] ?? {};
+  return {
+    ok: violations.length === 0,
+    checkedAtMs: nowMs,
+    counts: { accounts: num(c.accounts), operations: num(c.operations), transfers: num(c.transfers) },
+    violationCount: violations.length,
+    violations: violations.slice(0, MAX),
+  };
+}

@@ -1,0 +1,207 @@
+import { mayGoNegative } from "../domain/accounts";
+import type { ErrorCode } from "../domain/errors";
+import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
+import type { Currency } from "../domain/money";
+
+/**
+ * Money operations as lists of D1 prepared statements.
+ *
+ * D1 has no BEGIN/COMMIT; a `batch()` is the transaction. An operation is therefore
+ * composed as statements whose guards live in SQL:
+ *
+ *   1. verdict   SELECT that names the first failing guard (or 'exists' / NULL)
+ *   2. operation INSERT … SELECT … WHERE NOT EXISTS(op) AND <every guard>   → state 'posting'
+ *   3. accounts, transfers, balance updates, and the caller's extra rows, each
+ *      `WHERE EXISTS(op in state 'posting')`
+ *   4. finalize  UPDATE state 'posted'
+ *
+ * A failed guard makes every later statement of *that* operation a no-op instead of
+ * aborting the batch, so many operations can share one batch (group commit) without one
+ * rejection undoing its neighbours. The verdict and the guards are evaluated on the same
+ * snapshot, one statement apart in one transaction, so the verdict is exact. A repeated
+ * operation id is "exists": applied once, reported as already done (TigerBeetle style).
+ * CHECK constraints remain as a backstop; tripping one is a bug and aborts the batch.
+ */
+
+export interface Posting {
+  readonly from: string;
+  readonly to: string;
+  readonly amountMinor: number;
+}
+
+/** A boolean SQL expression that must hold for the operation to post. */
+export interface Guard {
+  readonly code: ErrorCode;
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+export const OPERATION_KINDS = ["tip", "adjustment"] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
+
+export interface OperationSpec {
+  readonly id: string;
+  readonly kind: OperationKind;
+  readonly currency: Currency;
+  readonly postings: readonly Posting[];
+  readonly actorId: string;
+  readonly reason: string | null;
+  readonly metadata: Record<string, unknown> | null;
+  readonly nowMs: number;
+  /** Business guards checked before the balance guards, in order. */
+  readonly guards: readonly Guard[];
+  /** Extra rows written with the operation (e.g. the tip row), built with `whenPosting`. */
+  readonly extra: (whenPosting: Guard) => readonly D1PreparedStatement[];
+}
+
+export type Verdict = { readonly kind: "posted" } | { readonly kind: "exists" } | { readonly kind: "rejected"; readonly code: ErrorCode };
+
+export interface ComposedOperation {
+  readonly statements: readonly D1PreparedStatement[];
+  /** Reads the verdict from the batch results of exactly these statements. */
+  readonly verdictFrom: (results: readonly D1Result[]) => Verdict;
+}
+
+const ACCOUNT_BALANCE = "COALESCE((SELECT balance_minor FROM accounts WHERE address = ?), 0)";
+
+export function composeOperation(db: D1Database, spec: OperationSpec): ComposedOperation {
+  assertOperation(spec);
+  const amountMinor = spec.postings.reduce((sum, p) => sum + p.amountMinor, 0);
+  const posting: Guard = {
+    code: "internal_error",
+    sql: "EXISTS (SELECT 1 FROM operations WHERE id = ? AND state = 'posting')",
+    params: [spec.id],
+  };
+
+  const netByAccount = new Map<string, number>();
+  const debitByAccount = new Map<string, number>();
+  for (const p of spec.postings) {
+    netByAccount.set(p.from, (netByAccount.get(p.from) ?? 0) - p.amountMinor);
+    netByAccount.set(p.to, (netByAccount.get(p.to) ?? 0) + p.amountMinor);
+    debitByAccount.set(p.from, (debitByAccount.get(p.from) ?? 0) + p.amountMinor);
+  }
+  const addresses = [...netByAccount.keys()];
+
+  const currencyGuard: Guard = {
+    code: "currency_mismatch",
+    sql: `NOT EXISTS (SELECT 1 FROM accounts WHERE address IN (${addresses.map(() => "?").join(", ")}) AND currency <> ?)`,
+    params: [...addresses, spec.currency],
+  };
+  const fundsGuards: Guard[] = [...debitByAccount]
+    .filter(([address]) => !mayGoNegative(address))
+    .map(([address, debitMinor]) => ({
+      code: "insufficient_funds",
+      sql: `${ACCOUNT_BALANCE} >= ?`,
+      params: [address, debitMinor],
+    }));
+  const guards = [...spec.guards, currencyGuard, ...fundsGuards];
+
+  const verdict = db
+    .prepare(
+      `SELECT CASE WHEN EXISTS (SELECT 1 FROM operations WHERE id = ?) THEN 'exists' ${guards
+        .map((g) => `WHEN NOT (${g.sql}) THEN '${g.code}'`)
+        .join(" ")} ELSE NULL END AS verdict`,
+    )
+    .bind(spec.id, ...guards.flatMap((g) => g.params));
+
+  const insertOperation = db
+    .prepare(
+      `INSERT INTO operations (id, kind, currency, amount_minor, transfer_count, state, actor_id, reason, metadata, created_at_ms)
+       SELECT ?, ?, ?, ?, ?, 'posting', ?, ?, ?, ?
+       WHERE NOT EXISTS (SELECT 1 FROM operations WHERE id = ?) ${guards.map((g) => `AND (${g.sql})`).join(" ")}`,
+    )
+    .bind(
+      spec.id,
+      spec.kind,
+      spec.currency,
+      amountMinor,
+      spec.postings.length,
+      spec.actorId,
+      spec.reason,
+      spec.metadata === null ? null : JSON.stringify(spec.metadata),
+      spec.nowMs,
+      spec.id,
+      ...guards.flatMap((g) => g.params),
+    );
+
+  const createAccounts = addresses.map((address) =>
+    db
+      .prepare(
+        `INSERT INTO accounts (address, currency, balance_minor, may_go_negative, created_at_ms)
+         SELECT ?, ?, 0, ?, ? WHERE ${posting.sql}
+         ON CONFLICT (address) DO NOTHING`,
+      )
+      .bind(address, spec.currency, mayGoNegative(address) ? 1 : 0, spec.nowMs, ...posting.params),
+  );
+
+  const insertTransfers = spec.postings.map((p) =>
+    db
+      .prepare(
+        `INSERT INTO transfers (operation_id, from_account, to_account, amount_minor, currency, created_at_ms)
+         SELECT ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+      )
+      .bind(spec.id, p.from, p.to, p.amountMinor, spec.currency, spec.nowMs, ...posting.params),
+  );
+
+  const updateBalances = [...netByAccount]
+    .filter(([, net]) => net !== 0)
+    .map(([address, net]) =>
+      db
+        .prepare(`UPDATE accounts SET balance_minor = balance_minor + ? WHERE address = ? AND ${posting.sql}`)
+        .bind(net, address, ...posting.params),
+    );
+
+  const extra = spec.extra(posting);
+
+  const finalize = db
+    .prepare("UPDATE operations SET state = 'posted' WHERE id = ? AND state = 'posting'")
+    .bind(spec.id);
+
+  // D1 and DO SQL bind at most 100 parameters per statement.
+  const insertParams = 10 + guards.reduce((n, g) => n + g.params.length, 0);
+  assert(insertParams <= 100, "an operation statement binds at most 100 parameters");
+
+  const statements = [verdict, insertOperation, ...createAccounts, ...insertTransfers, ...updateBalances, ...extra, finalize];
+  const verdictIndex = 0;
+  const finalizeIndex = statements.length - 1;
+
+  return {
+    statements,
+    verdictFrom(results) {
+      assert(results.length === statements.length, "one result per statement");
+      const row = results[verdictIndex]?.results[0] as { verdict: string | null } | undefined;
+      const posted = (results[finalizeIndex]?.meta.changes ?? 0) === 1;
+      if (row?.verdict === null || row?.verdict === undefined) {
+        assert(posted, "an operation with no failing guard posts");
+        return { kind: "posted" };
+      }
+      assert(!posted, "an operation with a failing guard does not post");
+      if (row.verdict === "exists") return { kind: "exists" };
+      const code = guards.find((g) => g.code === row.verdict)?.code;
+      assert(code !== undefined, `verdict "${row.verdict}" names a guard`);
+      return { kind: "rejected", code };
+    },
+  };
+}
+
+function assertOperation(spec: OperationSpec): void {
+  assert(spec.postings.length >= 1, "an operation moves money");
+  assert(spec.postings.length <= LIMITS.transfersPerOperationMax, "transfers per operation within limit");
+  for (const p of spec.postings) {
+    assert(isSafeAmountMinor(p.amountMinor), "every transfer moves a positive safe amount");
+    assert(p.from !== p.to, "a transfer moves between two accounts");
+  }
+  // Codes are spliced into SQL as literals; only closed-set identifiers may appear there.
+  for (const g of spec.guards) assert(/^[a-z_]+$/.test(g.code), "guard codes are identifiers");
+}
+
+/** Runs one composed operation in its own batch. */
+export async function runOperation(
+  db: D1Database,
+  composed: ComposedOperation,
+  after: readonly D1PreparedStatement[] = [],
+): Promise<{ verdict: Verdict; afterResults: readonly D1Result[] }> {
+  const results = await db.batch([...composed.statements, ...after]);
+  const own = results.slice(0, composed.statements.length);
+  return { verdict: composed.verdictFrom(own), afterResults: results.slice(composed.statements.length) };
+}

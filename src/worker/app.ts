@@ -1,0 +1,102 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { AssertionError, LIMITS } from "../domain/limits";
+import type { AppEnv } from "./context";
+import { ApiError, errorResponse } from "./errors";
+import { requestContext } from "./middleware/request-context";
+import { admin } from "./routes/admin";
+import { dev } from "./routes/dev";
+import { gifts } from "./routes/gifts";
+import { rooms } from "./routes/rooms";
+import { tips } from "./routes/tips";
+import { wallets } from "./routes/wallets";
+
+export const API_VERSION = "0.1.0";
+
+/**
+ * The Hono application. Validation failures from any route's zod schemas become
+ * `malformed_request` envelopes through `defaultHook`; every thrown error becomes an
+ * envelope in `onError`; nothing else writes error bodies.
+ */
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+        return errorResponse(c, "malformed_request", "The request does not match the schema.", issues);
+      }
+    },
+  });
+
+  app.use("*", requestContext);
+
+  app.get("/healthz", (c) => c.json({ status: "ok", version: API_VERSION }, 200));
+
+  const v1 = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+        return errorResponse(c, "malformed_request", "The request does not match the schema.", issues);
+      }
+    },
+  });
+  v1.use("*", async (c, next) => {
+    const origins = c.var.config.corsOrigins;
+    if (origins.length === 0) return next();
+    return cors({ origin: [...origins], exposeHeaders: ["X-Request-Id", "Idempotent-Replayed"], maxAge: 600 })(c, next);
+  });
+  v1.use(
+    "*",
+    bodyLimit({ maxSize: LIMITS.bodyBytesMax, onError: (c) => errorResponse(c, "payload_too_large") }),
+  );
+  v1.route("/", wallets);
+  v1.route("/", gifts);
+  v1.route("/", rooms);
+  v1.route("/", tips);
+  v1.route("/", admin);
+  v1.route("/", dev);
+
+  v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+  });
+  v1.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "giftwire API",
+      version: API_VERSION,
+      description:
+        "Live-stream tipping, gifts and red packets. Amounts are integer fen (`…Minor`); money-moving requests " +
+        "need an Idempotency-Key. Errors: `{ error: { code, message, requestId } }`.",
+    },
+    servers: [{ url: "/v1" }],
+  });
+
+  app.route("/v1", v1);
+
+  app.notFound((c) => errorResponse(c, "not_found", "No such route."));
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return errorResponse(c, error.code, error.message, error.details);
+    if (error instanceof HTTPException) {
+      // Raised by Hono itself: bad JSON, wrong content type.
+      if (error.status === 415) return errorResponse(c, "unsupported_media_type");
+      if (error.status === 413) return errorResponse(c, "payload_too_large");
+      if (error.status === 400) return errorResponse(c, "malformed_request", "The body is not valid JSON.");
+    }
+    c.var.log?.error("unhandled_error", {
+      error: error.message,
+      name: error.name,
+      stack: error.stack,
+      assertion: error instanceof AssertionError,
+    });
+    return errorResponse(c, "internal_error");
+  });
+
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,76 @@
+import { importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import { z } from "zod";
+import { USER_ID_PATTERN } from "../../domain/accounts";
+import type { Config } from "../config";
+
+export const ROLES = ["viewer", "creator", "admin", "finance", "ops", "support"] as const;
+export type Role = (typeof ROLES)[number];
+export const OPERATOR_ROLES = ["admin", "finance", "ops", "support"] as const satisfies readonly Role[];
+
+export interface Principal {
+  readonly userId: string;
+  readonly roles: ReadonlySet<Role>;
+}
+
+const ClaimsSchema = z.object({
+  sub: z.string().regex(USER_ID_PATTERN),
+  roles: z.array(z.enum(ROLES)).max(ROLES.length),
+});
+
+type VerifyKey = CryptoKey | Uint8Array;
+
+const keyCache = new Map<string, Promise<{ key: VerifyKey; alg: "HS256" | "ES256" }>>();
+
+function verificationKey(config: Config): Promise<{ key: VerifyKey; alg: "HS256" | "ES256" }> {
+  const cacheKey = config.jwt.publicJwk || `hs:${config.jwt.secret}`;
+  let entry = keyCache.get(cacheKey);
+  if (!entry) {
+    entry = config.jwt.publicJwk
+      ? importJWK(JSON.parse(config.jwt.publicJwk), "ES256").then((key) => ({ key: key as CryptoKey, alg: "ES256" as const }))
+      : Promise.resolve({ key: new TextEncoder().encode(config.jwt.secret), alg: "HS256" as const });
+    keyCache.set(cacheKey, entry);
+  }
+  return entry;
+}
+
+/**
+ * Verifies a bearer token: signature (HS256 with the shared secret, or ES256 with the
+ * host's public key — never both, never `none`), `exp`, `iss`, `aud`, then the claims'
+ * shape. Returns null for any failure: callers answer 401 without saying which check failed.
+ */
+export async function verifyToken(token: string, config: Config, nowMs: number): Promise<Principal | null> {
+  try {
+    const { key, alg } = await verificationKey(config);
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: [alg],
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      currentDate: new Date(nowMs),
+      requiredClaims: ["exp", "sub"],
+    });
+    const claims = ClaimsSchema.safeParse(payload);
+    if (!claims.success) return null;
+    return { userId: claims.data.sub, roles: new Set(claims.data.roles) };
+  } catch {
+    return null;
+  }
+}
+
+/** Mints an HS256 token. Used by the development token endpoint and by tests. */
+export async function mintToken(
+  config: Pick<Config, "jwt">,
+  subject: { userId: string; roles: readonly Role[] },
+  nowMs: number,
+  ttlSeconds = 12 * 60 * 60,
+  extra: JWTPayload = {},
+): Promise<string> {
+  const nowS = Math.floor(nowMs / 1000);
+  return new SignJWT({ roles: [...subject.roles], ...extra })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(subject.userId)
+    .setIssuer(config.jwt.issuer)
+    .setAudience(config.jwt.audience)
+    .setIssuedAt(nowS)
+    .setExpirationTime(nowS + ttlSeconds)
+    .sign(new TextEncoder().encode(config.jwt.secret));
+}

@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { LIMITS } from "../domain/limits";
+
+/**
+ * Typed configuration, parsed from the Worker's vars once per env object. A bad deploy
+ * config fails loudly on the first request rather than misbehaving quietly.
+ */
+const minorString = z.string().regex(/^[1-9][0-9]*$/).transform(Number).pipe(z.number().int().max(LIMITS.amountMaxMinor));
+
+const ConfigSchema = z
+  .object({
+    ENVIRONMENT: z.enum(["production", "staging", "development", "test"]),
+    JWT_ISSUER: z.string().min(1),
+    JWT_AUDIENCE: z.string().min(1),
+    JWT_SECRET: z.string().default(""),
+    JWT_PUBLIC_JWK: z.string().default(""),
+    PLATFORM_SHARE_BPS: z.string().regex(/^[0-9]+$/).transform(Number).pipe(z.number().int().min(0).max(LIMITS.bpsMax)),
+    TIP_CUSTOM_MIN_MINOR: minorString,
+    TIP_CUSTOM_MAX_MINOR: minorString,
+    CORS_ORIGINS: z.string().default(""),
+  })
+  .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
+  .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters");
+
+export interface Config {
+  readonly environment: "production" | "staging" | "development" | "test";
+  readonly jwt: { readonly issuer: string; readonly audience: string; readonly secret: string; readonly publicJwk: string };
+  readonly platformShareBps: number;
+  readonly customTip: { readonly minMinor: number; readonly maxMinor: number };
+  readonly corsOrigins: readonly string[];
+  /** Token minting and demo seeding exist only where nobody's money is real. */
+  readonly devToolsEnabled: boolean;
+}
+
+const cache = new WeakMap<object, Config>();
+
+export function configFrom(env: Env): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+  const c = ConfigSchema.parse(env);
+  const config: Config = {
+    environment: c.ENVIRONMENT,
+    jwt: { issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, secret: c.JWT_SECRET, publicJwk: c.JWT_PUBLIC_JWK },
+    platformShareBps: c.PLATFORM_SHARE_BPS,
+    customTip: { minMinor: c.TIP_CUSTOM_MIN_MINOR, maxMinor: c.TIP_CUSTOM_MAX_MINOR },
+    corsOrigins: c.CORS_ORIGINS.split(",")
+      .map((o) => o.trim())
+      .filter((o) => o !== ""),
+    devToolsEnabled: c.ENVIRONMENT === "development" || c.ENVIRONMENT === "test",
+  };
+  cache.set(env, config);
+  return config;
+}

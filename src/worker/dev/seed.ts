@@ -1,0 +1,82 @@
+import { accountAddress } from "../../domain/accounts";
+import { assert } from "../../domain/limits";
+import { DEFAULT_CURRENCY } from "../../domain/money";
+import { composeOperation, runOperation } from "../../db/ledger";
+import { mintToken, type Role } from "../auth/jwt";
+import type { Config } from "../config";
+
+/**
+ * The demo: one creator live in a room, three viewers with funded wallets, one operator.
+ * Idempotent: fixed operation ids make the funding happen once however often it runs, and
+ * the creator's live room is reused while it is live.
+ */
+export const DEMO_USERS: readonly { userId: string; roles: Role[]; fundMinor: number }[] = [
+  { userId: "creator-ling", roles: ["creator", "viewer"], fundMinor: 0 },
+  { userId: "viewer-ana", roles: ["viewer"], fundMinor: 1_000_00 },
+  { userId: "viewer-bo", roles: ["viewer"], fundMinor: 500_00 },
+  { userId: "viewer-chen", roles: ["viewer"], fundMinor: 20_000_00 },
+  { userId: "ops-mei", roles: ["admin", "finance", "ops", "support"], fundMinor: 0 },
+];
+
+export interface SeedResult {
+  roomId: string;
+  users: { userId: string; roles: Role[]; token: string; walletBalanceMinor: number }[];
+}
+
+export async function seedDemo(db: D1Database, config: Config, nowMs: number): Promise<SeedResult> {
+  const creator = DEMO_USERS[0];
+  assert(creator, "the demo has a creator");
+  await db
+    .prepare(
+      `INSERT INTO creators (user_id, display_name, platform_share_bps, created_at_ms, updated_at_ms)
+       VALUES (?, 'Ling', NULL, ?, ?) ON CONFLICT (user_id) DO NOTHING`,
+    )
+    .bind(creator.userId, nowMs, nowMs)
+    .run();
+  await db
+    .prepare(
+      `INSERT INTO rooms (id, creator_id, title, status, opened_at_ms, ended_at_ms)
+       SELECT 'room_01DEMD00000000000000000000', ?, 'Ling''s late-night guitar', 'live', ?, NULL
+       WHERE NOT EXISTS (SELECT 1 FROM rooms WHERE creator_id = ? AND status = 'live')
+       ON CONFLICT (id) DO UPDATE SET status = 'live', ended_at_ms = NULL
+         WHERE NOT EXISTS (SELECT 1 FROM rooms WHERE creator_id = excluded.creator_id AND status = 'live')`,
+    )
+    .bind(creator.userId, nowMs, creator.userId)
+    .run();
+  const room = await db
+    .prepare("SELECT id FROM rooms WHERE creator_id = ? AND status = 'live'")
+    .bind(creator.userId)
+    .first<{ id: string }>();
+  assert(room, "the demo creator is live");
+
+  const users: SeedResult["users"] = [];
+  for (const user of DEMO_USERS) {
+    const wallet = accountAddress.userWallet(user.userId);
+    if (user.fundMinor > 0) {
+      const composed = composeOperation(db, {
+        id: `adj_demo_funding_${user.userId}`,
+        kind: "adjustment",
+        currency: DEFAULT_CURRENCY,
+        postings: [{ from: accountAddress.worldAdjustments(), to: wallet, amountMinor: user.fundMinor }],
+        actorId: "system:demo-seed",
+        reason: "Demo wallet funding",
+        metadata: { userId: user.userId, direction: "credit" },
+        nowMs,
+        guards: [],
+        extra: () => [],
+      });
+      await runOperation(db, composed);
+    }
+    const balance = await db
+      .prepare("SELECT balance_minor FROM accounts WHERE address = ?")
+      .bind(wallet)
+      .first<{ balance_minor: number }>();
+    users.push({
+      userId: user.userId,
+      roles: user.roles,
+      token: await mintToken(config, user, nowMs),
+      walletBalanceMinor: balance?.balance_minor ?? 0,
+    });
+  }
+  return { roomId: room.id, users };
+}

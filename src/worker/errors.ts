@@ -1,0 +1,32 @@
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ERROR_CODES, type ErrorCode, type Failure, statusOf } from "../domain/errors";
+
+/** Thrown by handlers to answer with an error envelope; turned into a response in `onError`. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERROR_CODES[code].message,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+
+  static from(failure: Failure): ApiError {
+    return new ApiError(failure.code, failure.message);
+  }
+}
+
+export interface ErrorEnvelope {
+  error: { code: ErrorCode; message: string; requestId: string; details?: unknown };
+}
+
+export function errorBody(code: ErrorCode, message: string, requestId: string, details?: unknown): ErrorEnvelope {
+  return { error: { code, message, requestId, ...(details === undefined ? {} : { details }) } };
+}
+
+export function errorResponse(c: Context, code: ErrorCode, message: string = ERROR_CODES[code].message, details?: unknown) {
+  const requestId = (c.get("requestId") as string | undefined) ?? "unknown";
+  return c.json(errorBody(code, message, requestId, details), statusOf(code) as ContentfulStatusCode);
+}

@@ -1,0 +1,207 @@
+import type { Context, TypedResponse } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ErrorCode } from "../domain/errors";
+import { type IdPrefix, newId } from "../domain/ids";
+import { decideOnExisting, parseIdempotencyKey, requestFingerprint, type StoredIdempotencyRecord } from "../domain/idempotency";
+import { assert, LIMITS } from "../domain/limits";
+import { composeOperation, type Guard, type OperationSpec } from "../db/ledger";
+import type { AppEnv } from "./context";
+import { ApiError, errorResponse } from "./errors";
+
+/**
+ * Runs one money-moving request under its Idempotency-Key.
+ *
+ * 1. Claim the key: an `in_flight` record fixes the operation id this key will ever use.
+ * 2. Run the operation's batch with the record's completion in it, guarded like the rest
+ *    of the operation: the stored response commits atomically with the money, or not at all.
+ * 3. A rejected operation (insufficient funds, room not live…) releases the key in the same
+ *    batch, so the client may retry with the same key once the cause is fixed. Nothing of a
+ *    rejected request is kept.
+ *
+ * Replays return the stored status and body byte for byte, with `Idempotent-Replayed: true`.
+ */
+export interface IdempotentOperation<TBody extends Record<string, unknown> = Record<string, unknown>> {
+  readonly spec: OperationSpec;
+  readonly status: 201;
+  /** The response body; `patches` fill in values only known inside the batch. */
+  readonly body: TBody;
+  readonly patches: readonly { readonly path: string; readonly sql: string; readonly params: readonly unknown[] }[];
+}
+
+interface Ticket {
+  readonly principalId: string;
+  readonly key: string;
+  readonly operationId: string;
+}
+
+type Begin = { readonly kind: "execute"; readonly ticket: Ticket } | { readonly kind: "respond"; readonly response: Response };
+
+export async function runIdempotent<TBody extends Record<string, unknown>>(
+  c: Context<AppEnv>,
+  prefix: IdPrefix,
+  requestBody: unknown,
+  build: (operationId: string, nowMs: number) => Promise<IdempotentOperation<TBody>>,
+): Promise<TypedResponse<TBody, 201, "json">> {
+  // Replays and errors are plain Responses with the stored bytes; the typed view is for
+  // the OpenAPI route's success shape, which the stored body has by construction.
+  return (await execute(c, prefix, requestBody, build)) as unknown as TypedResponse<TBody, 201, "json">;
+}
+
+async function execute<TBody extends Record<string, unknown>>(
+  c: Context<AppEnv>,
+  prefix: IdPrefix,
+  requestBody: unknown,
+  build: (operationId: string, nowMs: number) => Promise<IdempotentOperation<TBody>>,
+): Promise<Response> {
+  const begun = await begin(c, prefix, requestBody);
+  if (begun.kind === "respond") return begun.response;
+  const { ticket } = begun;
+  const db = c.env.DB;
+  const nowMs = Date.now();
+  let op: IdempotentOperation<TBody>;
+  try {
+    op = await build(ticket.operationId, nowMs);
+  } catch (error) {
+    // A validation failure before any money moved: free the key for a corrected retry.
+    await db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId).run();
+    throw error;
+  }
+  assert(op.spec.id === ticket.operationId, "the operation carries the key's id");
+  const composed = composeOperation(db, op.spec);
+  const complete = completeStatement(db, ticket, op, nowMs);
+  const release = db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId);
+  const results = await db.batch([...composed.statements, complete, release]);
+  const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
+  switch (verdict.kind) {
+    case "posted": {
+      const stored = results[composed.statements.length]?.results[0] as { response_body: string } | undefined;
+      assert(stored, "a posted operation completes its idempotency record");
+      return replay(stored.response_body, op.status, false);
+    }
+    case "rejected":
+      return errorResponse(c, verdict.code);
+    case "exists": {
+      // Another worker took over this key after our lock lapsed and finished first.
+      const record = await readRecord(db, ticket);
+      if (record?.state === "completed" && record.responseBody !== null && record.responseStatus !== null) {
+        return replay(record.responseBody, record.responseStatus, true);
+      }
+      return errorResponse(c, "idempotency_key_in_flight");
+    }
+  }
+}
+
+const releaseSql = `DELETE FROM idempotency_keys WHERE principal_id = ? AND key = ? AND state = 'in_flight'
+  AND NOT EXISTS (SELECT 1 FROM operations WHERE id = ?)`;
+
+function completeStatement(db: D1Database, ticket: Ticket, op: IdempotentOperation<Record<string, unknown>>, nowMs: number): D1PreparedStatement {
+  const posting: Guard = {
+    code: "internal_error",
+    sql: "EXISTS (SELECT 1 FROM operations WHERE id = ? AND state = 'posting')",
+    params: [op.spec.id],
+  };
+  let bodySql = "?";
+  const bodyParams: unknown[] = [JSON.stringify(op.body)];
+  for (const patch of op.patches) {
+    assert(/^\$(\.[A-Za-z]+)+$/.test(patch.path), "patch paths are simple JSON paths");
+    bodySql = `json_set(${bodySql}, '${patch.path}', (${patch.sql}))`;
+    bodyParams.push(...patch.params);
+  }
+  return db
+    .prepare(
+      `UPDATE idempotency_keys SET state = 'completed', response_status = ?, response_body = ${bodySql},
+         expires_at_ms = ?
+       WHERE principal_id = ? AND key = ? AND ${posting.sql}
+       RETURNING response_body`,
+    )
+    .bind(op.status, ...bodyParams, nowMs + LIMITS.idempotencyRetentionMs, ticket.principalId, ticket.key, ...posting.params);
+}
+
+async function begin(c: Context<AppEnv>, prefix: IdPrefix, requestBody: unknown): Promise<Begin> {
+  const key = parseIdempotencyKey(c.req.header("idempotency-key"));
+  if (!key.ok) throw ApiError.from(key);
+  const principalId = c.var.principal.userId;
+  const hash = await requestFingerprint(c.req.method, c.req.path, canonicalJson(requestBody));
+  const nowMs = Date.now();
+  const operationId = newId(prefix, nowMs);
+  const db = c.env.DB;
+  const [, inserted, existing] = await db.batch([
+    db.prepare("DELETE FROM idempotency_keys WHERE principal_id = ? AND key = ? AND expires_at_ms <= ?").bind(principalId, key.value, nowMs),
+    db
+      .prepare(
+        `INSERT INTO idempotency_keys (principal_id, key, request_hash, state, operation_id, locked_until_ms, created_at_ms, expires_at_ms)
+         VALUES (?, ?, ?, 'in_flight', ?, ?, ?, ?) ON CONFLICT (principal_id, key) DO NOTHING`,
+      )
+      .bind(principalId, key.value, hash, operationId, nowMs + LIMITS.idempotencyLockMs, nowMs, nowMs + LIMITS.idempotencyRetentionMs),
+    db.prepare(`${selectRecordSql}`).bind(principalId, key.value),
+  ]);
+  if (inserted?.meta.changes === 1) return { kind: "execute", ticket: { principalId, key: key.value, operationId } };
+  const row = existing?.results[0] as RecordRow | undefined;
+  assert(row, "a conflicting idempotency record exists");
+  const record = toRecord(row);
+  const decision = decideOnExisting(record, hash, nowMs);
+  switch (decision.kind) {
+    case "replay":
+      return { kind: "respond", response: replay(decision.body, decision.status, true) };
+    case "reject":
+      return { kind: "respond", response: errorResponse(c, decision.code satisfies ErrorCode) };
+    case "execute": {
+      // Take over a lapsed lock; only one contender can win this conditional update.
+      const took = await db
+        .prepare(
+          `UPDATE idempotency_keys SET locked_until_ms = ? WHERE principal_id = ? AND key = ?
+           AND state = 'in_flight' AND locked_until_ms <= ? AND request_hash = ?`,
+        )
+        .bind(nowMs + LIMITS.idempotencyLockMs, principalId, key.value, nowMs, hash)
+        .run();
+      if (took.meta.changes !== 1) return { kind: "respond", response: errorResponse(c, "idempotency_key_in_flight") };
+      return { kind: "execute", ticket: { principalId, key: key.value, operationId: row.operation_id } };
+    }
+  }
+}
+
+const selectRecordSql = `SELECT request_hash, state, operation_id, locked_until_ms, response_status, response_body
+  FROM idempotency_keys WHERE principal_id = ? AND key = ?`;
+
+interface RecordRow {
+  request_hash: string;
+  state: "in_flight" | "completed";
+  operation_id: string;
+  locked_until_ms: number;
+  response_status: number | null;
+  response_body: string | null;
+}
+
+function toRecord(row: RecordRow): StoredIdempotencyRecord {
+  return {
+    requestHash: row.request_hash,
+    state: row.state,
+    lockedUntilMs: row.locked_until_ms,
+    responseStatus: row.response_status,
+    responseBody: row.response_body,
+  };
+}
+
+async function readRecord(db: D1Database, ticket: Ticket): Promise<StoredIdempotencyRecord | null> {
+  const row = await db.prepare(selectRecordSql).bind(ticket.principalId, ticket.key).first<RecordRow>();
+  return row ? toRecord(row) : null;
+}
+
+function replay(body: string, status: number, replayed: boolean): Response {
+  return new Response(body, {
+    status: status as ContentfulStatusCode,
+    headers: { "Content-Type": "application/json", ...(replayed ? { "Idempotent-Replayed": "true" } : {}) },
+  });
+}
+
+/** JSON with sorted keys, so the same request in another key order is the same request. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}

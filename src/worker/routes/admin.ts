@@ -1,0 +1,74 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { checkLedgerInvariants } from "../../db/invariants";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { bearerSecurity, errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
+
+const InvariantReportSchema = z
+  .object({
+    ok: z.boolean(),
+    checkedAtMs: z.number().int(),
+    counts: z.object({ accounts: z.number().int(), operations: z.number().int(), transfers: z.number().int() }),
+    violationCount: z.number().int(),
+    violations: z.array(z.record(z.string(), z.unknown())),
+  })
+  .openapi("InvariantReport");
+
+const CreatorShare = z
+  .object({ platformShareBps: z.number().int().min(0).max(10_000).nullable() })
+  .openapi("CreatorShare", { description: "null returns the creator to the platform default." });
+
+export const admin = new OpenAPIHono<AppEnv>();
+
+admin.use("/admin/ledger/*", requireAuth("admin", "finance"));
+admin.use("/admin/creators/*", requireAuth("admin", "finance"));
+
+admin.openapi(
+  createRoute({
+    method: "get",
+    path: "/admin/ledger/invariants",
+    tags: ["operators"],
+    summary: "Verify the ledger's invariants over the whole database (admin, finance)",
+    description:
+      "Σ balances = 0 per currency; no protected account negative; every balance = Σ of its transfers; " +
+      "every operation's transfers sum to its declared amount. Answers 200 with ok=false and every violation.",
+    security: bearerSecurity,
+    responses: { 200: jsonResponse(InvariantReportSchema, "The report"), ...errorResponses(401, 403) },
+  }),
+  async (c) => {
+    const report = await checkLedgerInvariants(c.env.DB, Date.now());
+    if (!report.ok) c.var.log.error("ledger_invariant_violated", { violationCount: report.violationCount });
+    return c.json({ ...report, violations: report.violations.map((v) => ({ ...v })) }, 200);
+  },
+);
+
+admin.openapi(
+  createRoute({
+    method: "put",
+    path: "/admin/creators/{creatorId}/share",
+    tags: ["operators"],
+    summary: "Set or clear a creator's platform revenue-share override (admin, finance)",
+    security: bearerSecurity,
+    request: {
+      params: z.object({ creatorId: UserId.openapi({ param: { name: "creatorId", in: "path" } }) }),
+      body: jsonBody(CreatorShare),
+    },
+    responses: {
+      200: jsonResponse(z.object({ creatorId: UserId, platformShareBps: z.number().int().nullable() }), "Saved"),
+      ...errorResponses(400, 401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const { creatorId } = c.req.valid("param");
+    const { platformShareBps } = c.req.valid("json");
+    const row = await c.env.DB.prepare(
+      "UPDATE creators SET platform_share_bps = ?, updated_at_ms = ? WHERE user_id = ? RETURNING user_id",
+    )
+      .bind(platformShareBps, Date.now(), creatorId)
+      .first();
+    if (!row) throw new ApiError("not_found", "There is no such creator.");
+    c.var.log.info("creator_share_set", { creatorId, platformShareBps, actorId: c.var.principal.userId });
+    return c.json({ creatorId, platformShareBps }, 200);
+  },
+);

@@ -1,0 +1,193 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { asc, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { LIMITS } from "../../domain/limits";
+import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
+import { GIFT_TIERS } from "../../domain/tip";
+import { gifts as giftsTable, tipPresets } from "../../db/schema";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { money } from "../money-view";
+import { AmountMinor, bearerSecurity, Currency, DecimalAmount, errorResponses, jsonBody, jsonResponse } from "../schemas";
+
+export const GiftId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lower-case letters, digits and dashes")
+  .openapi({ example: "rose" });
+
+export const GiftSchema = z
+  .object({
+    id: GiftId,
+    name: z.string(),
+    priceMinor: AmountMinor,
+    price: z.string(),
+    currency: Currency,
+    tier: z.enum(GIFT_TIERS),
+    animationKey: z.string(),
+    enabled: z.boolean(),
+    sortOrder: z.number().int(),
+  })
+  .openapi("Gift");
+
+const CatalogSchema = z
+  .object({
+    gifts: z.array(GiftSchema),
+    tipPresets: z.array(z.object({ amountMinor: AmountMinor, amount: z.string() })),
+    customTip: z.object({ minMinor: AmountMinor, maxMinor: AmountMinor, currency: Currency }),
+  })
+  .openapi("GiftCatalog");
+
+const GiftFields = {
+  name: z.string().trim().min(1).max(LIMITS.nameLengthMax),
+  price: DecimalAmount,
+  tier: z.enum(GIFT_TIERS),
+  animationKey: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).max(LIMITS.animationKeyLengthMax),
+  enabled: z.boolean(),
+  sortOrder: z.number().int().min(0).max(1_000_000),
+};
+
+const CreateGift = z.object({ id: GiftId, ...GiftFields }).openapi("CreateGift");
+const UpdateGift = z
+  .object(GiftFields)
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, "change at least one field")
+  .openapi("UpdateGift");
+
+type GiftRow = typeof giftsTable.$inferSelect;
+
+function view(row: GiftRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    priceMinor: row.priceMinor,
+    price: money(row.priceMinor).amount,
+    currency: DEFAULT_CURRENCY,
+    tier: row.tier,
+    animationKey: row.animationKey,
+    enabled: row.enabled,
+    sortOrder: row.sortOrder,
+  };
+}
+
+function priceOf(decimal: string): number {
+  const parsed = parseAmountMinor(decimal);
+  if (!parsed.ok) throw ApiError.from(parsed);
+  return parsed.value;
+}
+
+const giftParams = z.object({ giftId: GiftId.openapi({ param: { name: "giftId", in: "path" } }) });
+
+export const gifts = new OpenAPIHono<AppEnv>();
+
+gifts.openapi(
+  createRoute({
+    method: "get",
+    path: "/gifts",
+    tags: ["gifts"],
+    summary: "The gift catalog, tip presets and custom tip bounds (public)",
+    request: { query: z.object({ includeDisabled: z.enum(["true", "false"]).default("false") }) },
+    responses: { 200: jsonResponse(CatalogSchema, "The catalog") },
+  }),
+  async (c) => {
+    const db = drizzle(c.env.DB);
+    const includeDisabled = c.req.valid("query").includeDisabled === "true";
+    const [rows, presets] = await Promise.all([
+      db.select().from(giftsTable).orderBy(asc(giftsTable.sortOrder), asc(giftsTable.id)).limit(LIMITS.giftsMax),
+      db.select().from(tipPresets).orderBy(asc(tipPresets.sortOrder)),
+    ]);
+    const { minMinor, maxMinor } = c.var.config.customTip;
+    return c.json(
+      {
+        gifts: rows.filter((g) => includeDisabled || g.enabled).map(view),
+        tipPresets: presets.map((p) => money(p.amountMinor)),
+        customTip: { minMinor, maxMinor, currency: DEFAULT_CURRENCY },
+      },
+      200,
+    );
+  },
+);
+
+gifts.use("/gifts", async (c, next) => (c.req.method === "POST" ? requireAuth("admin", "ops")(c, next) : next()));
+gifts.use("/gifts/:giftId", requireAuth("admin", "ops"));
+
+gifts.openapi(
+  createRoute({
+    method: "post",
+    path: "/gifts",
+    tags: ["gifts", "operators"],
+    summary: "Add a gift to the catalog (admin, ops)",
+    security: bearerSecurity,
+    request: { body: jsonBody(CreateGift) },
+    responses: { 201: jsonResponse(GiftSchema, "Created"), ...errorResponses(400, 401, 403, 409, 422) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const nowMs = Date.now();
+    const row: GiftRow = {
+      id: body.id,
+      name: body.name,
+      priceMinor: priceOf(body.price),
+      currency: DEFAULT_CURRENCY,
+      tier: body.tier,
+      animationKey: body.animationKey,
+      enabled: body.enabled,
+      sortOrder: body.sortOrder,
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+    };
+    const inserted = await drizzle(c.env.DB).insert(giftsTable).values(row).onConflictDoNothing().returning();
+    if (inserted.length === 0) throw new ApiError("conflict", `A gift with id "${body.id}" already exists.`);
+    c.var.log.info("gift_created", { giftId: body.id, actorId: c.var.principal.userId });
+    return c.json(view(row), 201);
+  },
+);
+
+gifts.openapi(
+  createRoute({
+    method: "patch",
+    path: "/gifts/{giftId}",
+    tags: ["gifts", "operators"],
+    summary: "Change a gift: price, tier, animation, enabled (admin, ops)",
+    security: bearerSecurity,
+    request: { params: giftParams, body: jsonBody(UpdateGift) },
+    responses: { 200: jsonResponse(GiftSchema, "Updated"), ...errorResponses(400, 401, 403, 404, 422) },
+  }),
+  async (c) => {
+    const { giftId } = c.req.valid("param");
+    const { price, ...rest } = c.req.valid("json");
+    const changes: Partial<GiftRow> = { ...rest, updatedAtMs: Date.now() };
+    if (price !== undefined) changes.priceMinor = priceOf(price);
+    const [row] = await drizzle(c.env.DB).update(giftsTable).set(changes).where(eq(giftsTable.id, giftId)).returning();
+    if (!row) throw new ApiError("gift_not_found");
+    c.var.log.info("gift_updated", { giftId, actorId: c.var.principal.userId, fields: Object.keys(changes) });
+    return c.json(view(row), 200);
+  },
+);
+
+gifts.openapi(
+  createRoute({
+    method: "delete",
+    path: "/gifts/{giftId}",
+    tags: ["gifts", "operators"],
+    summary: "Remove a gift that was never sent; a gift with tips can only be disabled (admin, ops)",
+    security: bearerSecurity,
+    request: { params: giftParams },
+    responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 409) },
+  }),
+  async (c) => {
+    const { giftId } = c.req.valid("param");
+    const result = await c.env.DB.prepare(
+      "DELETE FROM gifts WHERE id = ? AND NOT EXISTS (SELECT 1 FROM tips WHERE gift_id = ?) RETURNING id",
+    )
+      .bind(giftId, giftId)
+      .first();
+    if (!result) {
+      const exists = await c.env.DB.prepare("SELECT 1 FROM gifts WHERE id = ?").bind(giftId).first();
+      if (!exists) throw new ApiError("gift_not_found");
+      throw new ApiError("conflict", "This gift has been sent; disable it instead of deleting it.");
+    }
+    c.var.log.info("gift_deleted", { giftId, actorId: c.var.principal.userId });
+    return c.body(null, 204);
+  },
+);

@@ -1,0 +1,193 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { accountAddress } from "../../domain/accounts";
+import { LIMITS } from "../../domain/limits";
+import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
+import { effectiveShareBps } from "../../domain/revenue-share";
+import { priceTip, type TipRequest } from "../../domain/tip";
+import type { Guard, Posting } from "../../db/ledger";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { runIdempotent } from "../idempotency";
+import { requireAuth } from "../middleware/auth";
+import { money } from "../money-view";
+import {
+  AmountMinor,
+  bearerSecurity,
+  Currency,
+  DecimalAmount,
+  errorResponses,
+  IdempotencyKeyHeader,
+  jsonBody,
+  jsonResponse,
+  UserId,
+} from "../schemas";
+import { GiftId } from "./gifts";
+import { findRoom, RoomId } from "./rooms";
+
+export const TipRequestSchema = z
+  .discriminatedUnion("kind", [
+    z.object({
+      kind: z.literal("gift"),
+      giftId: GiftId,
+      quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax).default(1),
+    }),
+    z.object({ kind: z.literal("custom"), amount: DecimalAmount }),
+  ])
+  .openapi("TipRequest", {
+    example: { kind: "gift", giftId: "rose", quantity: 3 },
+  });
+
+export const TipSchema = z
+  .object({
+    tip: z.object({
+      id: z.string().openapi({ example: "tip_01JDEMO0000000000000000000" }),
+      roomId: RoomId,
+      viewerId: UserId,
+      creatorId: UserId,
+      giftId: GiftId.nullable(),
+      quantity: z.number().int(),
+      amountMinor: AmountMinor,
+      amount: z.string(),
+      platformMinor: AmountMinor,
+      creatorMinor: AmountMinor,
+      currency: Currency,
+      createdAtMs: z.number().int(),
+    }),
+    walletBalanceMinor: AmountMinor,
+  })
+  .openapi("Tip");
+
+const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", in: "path" } }) });
+
+export const tips = new OpenAPIHono<AppEnv>();
+
+tips.use("/rooms/:roomId/tips", requireAuth("viewer", "creator"));
+
+tips.openapi(
+  createRoute({
+    method: "post",
+    path: "/rooms/{roomId}/tips",
+    tags: ["tips"],
+    summary: "Send a gift or a custom tip to the room's creator, paid from your wallet",
+    description:
+      "Debits the viewer's wallet and credits the creator's pending earnings and the platform's revenue " +
+      "atomically. The platform's part is rounded down to the fen; the creator receives the rest.",
+    security: bearerSecurity,
+    request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(TipRequestSchema) },
+    responses: { 201: jsonResponse(TipSchema, "The tip was sent"), ...errorResponses(400, 401, 403, 404, 409, 422) },
+  }),
+  async (c) => {
+    const { roomId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const viewerId = c.var.principal.userId;
+    const db = c.env.DB;
+    const config = c.var.config;
+    return runIdempotent(c, "tip", { roomId, ...body }, async (id, nowMs) => {
+      const room = await findRoom(db, roomId);
+      if (!room) throw new ApiError("room_not_found");
+      if (room.status !== "live") throw new ApiError("room_not_live");
+      if (room.creator_id === viewerId) throw new ApiError("self_tip");
+
+      const [gift, creator] = await Promise.all([
+        body.kind === "gift"
+          ? db
+              .prepare("SELECT id, price_minor, enabled FROM gifts WHERE id = ?")
+              .bind(body.giftId)
+              .first<{ id: string; price_minor: number; enabled: number }>()
+          : Promise.resolve(null),
+        db
+          .prepare("SELECT platform_share_bps FROM creators WHERE user_id = ?")
+          .bind(room.creator_id)
+          .first<{ platform_share_bps: number | null }>(),
+      ]);
+      let request: TipRequest;
+      if (body.kind === "gift") {
+        request = {
+          kind: "gift",
+          gift: gift ? { id: gift.id, priceMinor: gift.price_minor, enabled: gift.enabled === 1 } : null,
+          quantity: body.quantity,
+        };
+      } else {
+        const amount = parseAmountMinor(body.amount);
+        if (!amount.ok) throw ApiError.from(amount);
+        request = { kind: "custom", amountMinor: amount.value };
+      }
+      const shareBps = effectiveShareBps(config.platformShareBps, creator?.platform_share_bps ?? null);
+      const priced = priceTip(request, config.customTip, shareBps);
+      if (!priced.ok) throw ApiError.from(priced);
+      const tip = priced.value;
+
+      const wallet = accountAddress.userWallet(viewerId);
+      const postings: Posting[] = [
+        { from: wallet, to: accountAddress.creatorPending(room.creator_id), amountMinor: tip.creatorMinor },
+        { from: wallet, to: accountAddress.platformRevenue(), amountMinor: tip.platformMinor },
+      ].filter((p) => p.amountMinor > 0);
+
+      // Re-checked inside the batch: the room may end, or the gift change, after our reads.
+      const guards: Guard[] = [
+        { code: "room_not_live", sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')", params: [roomId] },
+      ];
+      if (tip.giftId !== null && gift) {
+        guards.push(
+          { code: "gift_disabled", sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND enabled = 1)", params: [tip.giftId] },
+          {
+            code: "conflict",
+            sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND price_minor = ?)",
+            params: [tip.giftId, gift.price_minor],
+          },
+        );
+      }
+      const tipRow = {
+        id,
+        roomId,
+        viewerId,
+        creatorId: room.creator_id,
+        giftId: tip.giftId,
+        quantity: tip.quantity,
+        ...money(tip.amountMinor),
+        platformMinor: tip.platformMinor,
+        creatorMinor: tip.creatorMinor,
+        currency: DEFAULT_CURRENCY,
+        createdAtMs: nowMs,
+      };
+      return {
+        spec: {
+          id,
+          kind: "tip",
+          currency: DEFAULT_CURRENCY,
+          postings,
+          actorId: viewerId,
+          reason: null,
+          metadata: { roomId, giftId: tip.giftId, quantity: tip.quantity, shareBps },
+          nowMs,
+          guards,
+          extra: (posting) => [
+            db
+              .prepare(
+                `INSERT INTO tips (id, room_id, viewer_id, creator_id, gift_id, quantity, amount_minor, platform_minor,
+                   creator_minor, currency, created_at_ms)
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+              )
+              .bind(
+                id,
+                roomId,
+                viewerId,
+                room.creator_id,
+                tip.giftId,
+                tip.quantity,
+                tip.amountMinor,
+                tip.platformMinor,
+                tip.creatorMinor,
+                DEFAULT_CURRENCY,
+                nowMs,
+                ...posting.params,
+              ),
+          ],
+        },
+        status: 201,
+        body: { tip: tipRow, walletBalanceMinor: 0 },
+        patches: [{ path: "$.walletBalanceMinor", sql: "SELECT balance_minor FROM accounts WHERE address = ?", params: [wallet] }],
+      };
+    });
+  },
+);

@@ -1,0 +1,217 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { accountAddress } from "../../domain/accounts";
+import { LIMITS } from "../../domain/limits";
+import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
+import { hasAnyRole, requireAuth } from "../middleware/auth";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { runIdempotent } from "../idempotency";
+import { money } from "../money-view";
+import {
+  AmountMinor,
+  bearerSecurity,
+  Currency,
+  DecimalAmount,
+  errorResponses,
+  IdempotencyKeyHeader,
+  jsonBody,
+  jsonResponse,
+  PageQuery,
+  UserId,
+} from "../schemas";
+
+const WALLET_READERS = ["admin", "finance", "support"] as const;
+
+export const WalletSchema = z
+  .object({ userId: UserId, currency: Currency, balanceMinor: AmountMinor, balance: z.string() })
+  .openapi("Wallet");
+
+export const WalletEntrySchema = z
+  .object({
+    transferId: z.number().int(),
+    operationId: z.string(),
+    kind: z.string().openapi({ example: "tip" }),
+    direction: z.enum(["credit", "debit"]),
+    amountMinor: AmountMinor,
+    amount: z.string(),
+    counterparty: z.string().openapi({ example: "creator:creator-1:pending" }),
+    createdAtMs: z.number().int(),
+  })
+  .openapi("WalletEntry");
+
+export const AdjustmentRequest = z
+  .object({
+    direction: z.enum(["credit", "debit"]),
+    amount: DecimalAmount,
+    reason: z.string().trim().min(3).max(LIMITS.reasonLengthMax),
+  })
+  .openapi("AdjustmentRequest");
+
+export const AdjustmentSchema = z
+  .object({
+    adjustment: z.object({
+      id: z.string(),
+      userId: UserId,
+      direction: z.enum(["credit", "debit"]),
+      amountMinor: AmountMinor,
+      amount: z.string(),
+      reason: z.string(),
+      actorId: z.string(),
+      createdAtMs: z.number().int(),
+    }),
+    walletBalanceMinor: AmountMinor,
+  })
+  .openapi("Adjustment");
+
+const params = z.object({ userId: UserId.openapi({ param: { name: "userId", in: "path" } }) });
+
+export const wallets = new OpenAPIHono<AppEnv>();
+
+wallets.use("/users/:userId/wallet", requireAuth());
+wallets.use("/users/:userId/wallet/*", requireAuth());
+
+function assertMayRead(principalId: string, roles: Parameters<typeof hasAnyRole>[0], userId: string) {
+  if (principalId !== userId && !hasAnyRole(roles, WALLET_READERS)) {
+    throw new ApiError("forbidden", "You can only read your own wallet.");
+  }
+}
+
+wallets.openapi(
+  createRoute({
+    method: "get",
+    path: "/users/{userId}/wallet",
+    tags: ["wallets"],
+    summary: "A user's wallet balance (yourself, or any user for admin/finance/support)",
+    security: bearerSecurity,
+    request: { params },
+    responses: { 200: jsonResponse(WalletSchema, "The wallet"), ...errorResponses(401, 403) },
+  }),
+  async (c) => {
+    const { userId } = c.req.valid("param");
+    assertMayRead(c.var.principal.userId, c.var.principal, userId);
+    const row = await c.env.DB.prepare("SELECT balance_minor, currency FROM accounts WHERE address = ?")
+      .bind(accountAddress.userWallet(userId))
+      .first<{ balance_minor: number; currency: "CNY" }>();
+    // Every user has a wallet; one that never received money is simply empty.
+    const balanceMinor = row?.balance_minor ?? 0;
+    return c.json(
+      { userId, currency: row?.currency ?? DEFAULT_CURRENCY, balanceMinor, balance: money(balanceMinor).amount },
+      200,
+    );
+  },
+);
+
+wallets.openapi(
+  createRoute({
+    method: "get",
+    path: "/users/{userId}/wallet/transactions",
+    tags: ["wallets"],
+    summary: "Wallet history, newest first, cursor-paginated",
+    security: bearerSecurity,
+    request: { params, query: PageQuery },
+    responses: {
+      200: jsonResponse(
+        z.object({ items: z.array(WalletEntrySchema), nextCursor: z.string().nullable() }).openapi("WalletHistory"),
+        "A page of entries",
+      ),
+      ...errorResponses(400, 401, 403),
+    },
+  }),
+  async (c) => {
+    const { userId } = c.req.valid("param");
+    const { cursor, limit } = c.req.valid("query");
+    assertMayRead(c.var.principal.userId, c.var.principal, userId);
+    const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(cursor);
+    if (!Number.isSafeInteger(before) || before < 0) throw new ApiError("malformed_request", "The cursor is not valid.");
+    const address = accountAddress.userWallet(userId);
+    // Two index range scans (from / to), merged; an OR would scan the whole table.
+    const { results } = await c.env.DB.prepare(
+      `SELECT t.id, t.operation_id, o.kind, t.from_account, t.to_account, t.amount_minor, t.created_at_ms
+       FROM (SELECT id FROM (SELECT id FROM transfers WHERE from_account = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3)
+             UNION
+             SELECT id FROM (SELECT id FROM transfers WHERE to_account = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3)) ids
+       JOIN transfers t ON t.id = ids.id JOIN operations o ON o.id = t.operation_id
+       ORDER BY t.id DESC LIMIT ?3`,
+    )
+      .bind(address, before, limit + 1)
+      .all<{
+        id: number;
+        operation_id: string;
+        kind: string;
+        from_account: string;
+        to_account: string;
+        amount_minor: number;
+        created_at_ms: number;
+      }>();
+    const page = results.slice(0, limit);
+    const items = page.map((r) => {
+      const debit = r.from_account === address;
+      return {
+        transferId: r.id,
+        operationId: r.operation_id,
+        kind: r.kind,
+        direction: debit ? ("debit" as const) : ("credit" as const),
+        ...money(r.amount_minor),
+        counterparty: debit ? r.to_account : r.from_account,
+        createdAtMs: r.created_at_ms,
+      };
+    });
+    const last = page.at(-1);
+    const nextCursor = results.length > limit && last ? String(last.id) : null;
+    return c.json({ items, nextCursor }, 200);
+  },
+);
+
+wallets.use("/users/:userId/wallet/adjustments", requireAuth("admin", "finance"));
+
+wallets.openapi(
+  createRoute({
+    method: "post",
+    path: "/users/{userId}/wallet/adjustments",
+    tags: ["wallets", "operators"],
+    summary: "Operator credit or debit of a wallet, with a reason (admin, finance)",
+    security: bearerSecurity,
+    request: { params, headers: IdempotencyKeyHeader, body: jsonBody(AdjustmentRequest) },
+    responses: { 201: jsonResponse(AdjustmentSchema, "The adjustment was posted"), ...errorResponses(400, 401, 403, 409, 422) },
+  }),
+  async (c) => {
+    const { userId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const actorId = c.var.principal.userId;
+    return runIdempotent(c, "adj", { userId, ...body }, async (id, nowMs) => {
+      const amount = parseAmountMinor(body.amount);
+      if (!amount.ok) throw ApiError.from(amount);
+      const wallet = accountAddress.userWallet(userId);
+      const world = accountAddress.worldAdjustments();
+      const credit = body.direction === "credit";
+      return {
+        spec: {
+          id,
+          kind: "adjustment",
+          currency: DEFAULT_CURRENCY,
+          postings: [{ from: credit ? world : wallet, to: credit ? wallet : world, amountMinor: amount.value }],
+          actorId,
+          reason: body.reason,
+          metadata: { userId, direction: body.direction },
+          nowMs,
+          guards: [],
+          extra: () => [],
+        },
+        status: 201,
+        body: {
+          adjustment: {
+            id,
+            userId,
+            direction: body.direction,
+            ...money(amount.value),
+            reason: body.reason,
+            actorId,
+            createdAtMs: nowMs,
+          },
+          walletBalanceMinor: 0,
+        },
+        patches: [{ path: "$.walletBalanceMinor", sql: "SELECT balance_minor FROM accounts WHERE address = ?", params: [wallet] }],
+      };
+    });
+  },
+);
