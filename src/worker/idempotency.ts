@@ -67,14 +67,19 @@ async function execute<TBody extends Record<string, unknown>>(
     throw error;
   }
   assert(op.spec.id === ticket.operationId, "the operation carries the key's id");
-  const composed = composeOperation(db, op.spec);
-  const complete = completeStatement(db, ticket, op, nowMs);
+  // The completion must be one of the operation's own statements: it is guarded by the
+  // operation being in state 'posting', which only holds before the operation's finalize.
+  const composed = composeOperation(db, {
+    ...op.spec,
+    extra: (posting) => [...op.spec.extra(posting), completeStatement(db, ticket, op, nowMs, posting)],
+  });
+  const completeIndex = composed.statements.length - 2; // the last extra, just before finalize
   const release = db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId);
-  const results = await db.batch([...composed.statements, complete, release]);
+  const results = await db.batch([...composed.statements, release]);
   const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
   switch (verdict.kind) {
     case "posted": {
-      const stored = results[composed.statements.length]?.results[0] as { response_body: string } | undefined;
+      const stored = results[completeIndex]?.results[0] as { response_body: string } | undefined;
       assert(stored, "a posted operation completes its idempotency record");
       return replay(stored.response_body, op.status, false);
     }
@@ -94,12 +99,13 @@ async function execute<TBody extends Record<string, unknown>>(
 const releaseSql = `DELETE FROM idempotency_keys WHERE principal_id = ? AND key = ? AND state = 'in_flight'
   AND NOT EXISTS (SELECT 1 FROM operations WHERE id = ?)`;
 
-function completeStatement(db: D1Database, ticket: Ticket, op: IdempotentOperation<Record<string, unknown>>, nowMs: number): D1PreparedStatement {
-  const posting: Guard = {
-    code: "internal_error",
-    sql: "EXISTS (SELECT 1 FROM operations WHERE id = ? AND state = 'posting')",
-    params: [op.spec.id],
-  };
+function completeStatement(
+  db: D1Database,
+  ticket: Ticket,
+  op: IdempotentOperation<Record<string, unknown>>,
+  nowMs: number,
+  posting: Guard,
+): D1PreparedStatement {
   let bodySql = "?";
   const bodyParams: unknown[] = [JSON.stringify(op.body)];
   for (const patch of op.patches) {

@@ -35,7 +35,7 @@ export const IdempotencyKeyHeader = z.object({
     .string()
     .optional()
     .openapi({
-      param: { name: "Idempotency-Key", in: "header", required: true },
+      param: { in: "header", required: true },
       description: "Required on every money-moving request (1-255 printable ASCII). See docs/API.md.",
       example: "5b1d0c8e-tip-0001",
     }),
