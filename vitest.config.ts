@@ -10,9 +10,11 @@ export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
   return {
     test: {
+      // Structured request logs are shown for failing tests only.
+      silent: "passed-only" as const,
       projects: [
         {
-          test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node", silent: "passed-only" },
+          test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
         },
         {
           plugins: [
@@ -32,7 +34,6 @@ export default defineConfig(async () => {
             include: ["test/integration/**/*.test.ts"],
             setupFiles: ["./test/integration/apply-migrations.ts"],
             testTimeout: 60_000,
-            silent: "passed-only",
           },
         },
       ],
