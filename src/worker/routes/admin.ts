@@ -16,7 +16,7 @@ const InvariantReportSchema = z
   .openapi("InvariantReport");
 
 const CreatorShare = z
-  .object({ platformShareBps: z.number().int().min(0).max(10_000).nullable() })
+  .strictObject({ platformShareBps: z.number().int().min(0).max(10_000).nullable() })
   .openapi("CreatorShare", { description: "null returns the creator to the platform default." });
 
 export const admin = new OpenAPIHono<AppEnv>();

@@ -47,9 +47,9 @@ const GiftFields = {
   sortOrder: z.number().int().min(0).max(1_000_000),
 };
 
-const CreateGift = z.object({ id: GiftId, ...GiftFields }).openapi("CreateGift");
+const CreateGift = z.strictObject({ id: GiftId, ...GiftFields }).openapi("CreateGift");
 const UpdateGift = z
-  .object(GiftFields)
+  .strictObject(GiftFields)
   .partial()
   .refine((v) => Object.keys(v).length > 0, "change at least one field")
   .openapi("UpdateGift");

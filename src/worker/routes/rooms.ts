@@ -23,7 +23,7 @@ export const RoomSchema = z
   .openapi("Room");
 
 const OpenRoom = z
-  .object({
+  .strictObject({
     title: z.string().trim().min(1).max(LIMITS.titleLengthMax),
     displayName: z.string().trim().min(1).max(LIMITS.nameLengthMax).optional(),
   })

@@ -26,12 +26,12 @@ import { findRoom, RoomId } from "./rooms";
 
 export const TipRequestSchema = z
   .discriminatedUnion("kind", [
-    z.object({
+    z.strictObject({
       kind: z.literal("gift"),
       giftId: GiftId,
       quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax).default(1),
     }),
-    z.object({ kind: z.literal("custom"), amount: DecimalAmount }),
+    z.strictObject({ kind: z.literal("custom"), amount: DecimalAmount }),
   ])
   .openapi("TipRequest", {
     example: { kind: "gift", giftId: "rose", quantity: 3 },

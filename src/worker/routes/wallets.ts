@@ -40,7 +40,7 @@ export const WalletEntrySchema = z
   .openapi("WalletEntry");
 
 export const AdjustmentRequest = z
-  .object({
+  .strictObject({
     direction: z.enum(["credit", "debit"]),
     amount: DecimalAmount,
     reason: z.string().trim().min(3).max(LIMITS.reasonLengthMax),
