@@ -36,7 +36,16 @@ if (migrate.status !== 0) {
 step(`Starting wrangler dev on ${base}`);
 const server = spawn(
   "wrangler",
-  ["dev", "--ip", "127.0.0.1", "--port", String(port), "--var", "ENVIRONMENT:development", "--show-interactive-dev-session=false"],
+  [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--var",
+    "ENVIRONMENT:development",
+    "--show-interactive-dev-session=false",
+  ],
   { stdio: ["ignore", "inherit", "inherit"] },
 );
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -15,7 +15,9 @@ try {
     `accounts ${report.counts.accounts} · operations ${report.counts.operations} · transfers ${report.counts.transfers}`,
   );
   if (report.ok) {
-    console.log("\x1b[32m✓ all invariants hold\x1b[0m (Σ balances = 0, no protected account negative, balances = Σ transfers, operations balanced)");
+    console.log(
+      "\x1b[32m✓ all invariants hold\x1b[0m (Σ balances = 0, no protected account negative, balances = Σ transfers, operations balanced)",
+    );
   } else {
     console.log(`\x1b[31m✗ ${report.violationCount} violation(s)\x1b[0m`);
     for (const v of report.violations) console.log(`  ${JSON.stringify(v)}`);

@@ -42,7 +42,8 @@ export interface InvariantReport {
 const MAX = LIMITS.invariantViolationsReportedMax;
 
 const QUERIES = {
-  conservation: "SELECT currency, SUM(balance_minor) AS sum FROM accounts GROUP BY currency HAVING SUM(balance_minor) <> 0",
+  conservation:
+    "SELECT currency, SUM(balance_minor) AS sum FROM accounts GROUP BY currency HAVING SUM(balance_minor) <> 0",
   negative: "SELECT address, balance_minor FROM accounts WHERE may_go_negative = 0 AND balance_minor < 0",
   balances: `
     WITH flows AS (

@@ -54,7 +54,10 @@ export interface OperationSpec {
   readonly extra: (whenPosting: Guard) => readonly D1PreparedStatement[];
 }
 
-export type Verdict = { readonly kind: "posted" } | { readonly kind: "exists" } | { readonly kind: "rejected"; readonly code: ErrorCode };
+export type Verdict =
+  | { readonly kind: "posted" }
+  | { readonly kind: "exists" }
+  | { readonly kind: "rejected"; readonly code: ErrorCode };
 
 export interface ComposedOperation {
   readonly statements: readonly D1PreparedStatement[];
@@ -94,7 +97,15 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
       sql: `${ACCOUNT_BALANCE} >= ?`,
       params: [address, debitMinor],
     }));
-  const guards = [...spec.guards, currencyGuard, ...fundsGuards];
+  // Balances stay far inside the safe-integer range, so every sum the checker makes is exact.
+  const ceilingGuards: Guard[] = [...netByAccount]
+    .filter(([, net]) => net > 0)
+    .map(([address, net]) => ({
+      code: "amount_out_of_range",
+      sql: `${ACCOUNT_BALANCE} + ? <= ?`,
+      params: [address, net, LIMITS.balanceAbsMaxMinor],
+    }));
+  const guards = [...spec.guards, currencyGuard, ...fundsGuards, ...ceilingGuards];
 
   const verdict = db
     .prepare(
@@ -161,7 +172,15 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
   const insertParams = 10 + guards.reduce((n, g) => n + g.params.length, 0);
   assert(insertParams <= 100, "an operation statement binds at most 100 parameters");
 
-  const statements = [verdict, insertOperation, ...createAccounts, ...insertTransfers, ...updateBalances, ...extra, finalize];
+  const statements = [
+    verdict,
+    insertOperation,
+    ...createAccounts,
+    ...insertTransfers,
+    ...updateBalances,
+    ...extra,
+    finalize,
+  ];
   const verdictIndex = 0;
   const finalizeIndex = statements.length - 1;
 

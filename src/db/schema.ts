@@ -100,10 +100,7 @@ export const creators = sqliteTable(
     updatedAtMs: integer("updated_at_ms").notNull(),
   },
   (t) => [
-    check(
-      "creators_share_range",
-      sql`${t.platformShareBps} IS NULL OR (${t.platformShareBps} BETWEEN 0 AND 10000)`,
-    ),
+    check("creators_share_range", sql`${t.platformShareBps} IS NULL OR (${t.platformShareBps} BETWEEN 0 AND 10000)`),
   ],
 );
 

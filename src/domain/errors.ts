@@ -6,14 +6,20 @@
 export const ERROR_CODES = {
   malformed_request: { status: 400, message: "The request is malformed." },
   idempotency_key_missing: { status: 400, message: "This request moves money and needs an Idempotency-Key header." },
-  idempotency_key_invalid: { status: 400, message: "The Idempotency-Key header must be 1-255 printable ASCII characters." },
+  idempotency_key_invalid: {
+    status: 400,
+    message: "The Idempotency-Key header must be 1-255 printable ASCII characters.",
+  },
   unauthenticated: { status: 401, message: "A valid bearer token is required." },
   forbidden: { status: 403, message: "You may not do this." },
   not_found: { status: 404, message: "Not found." },
   gift_not_found: { status: 404, message: "There is no such gift." },
   room_not_found: { status: 404, message: "There is no such room." },
   method_not_allowed: { status: 405, message: "Method not allowed." },
-  idempotency_key_in_flight: { status: 409, message: "A request with this Idempotency-Key is still being processed; retry later." },
+  idempotency_key_in_flight: {
+    status: 409,
+    message: "A request with this Idempotency-Key is still being processed; retry later.",
+  },
   insufficient_funds: { status: 409, message: "The wallet balance is too low." },
   room_not_live: { status: 409, message: "The room is not live." },
   room_already_live: { status: 409, message: "You already have a live room; end it first." },

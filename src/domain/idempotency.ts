@@ -43,7 +43,11 @@ export interface StoredIdempotencyRecord {
  * lock has lapsed (its worker died) may be taken over: the operation id was fixed when the
  * record was created, so running it again cannot apply it twice.
  */
-export function decideOnExisting(record: StoredIdempotencyRecord, requestHash: string, nowMs: number): IdempotencyDecision {
+export function decideOnExisting(
+  record: StoredIdempotencyRecord,
+  requestHash: string,
+  nowMs: number,
+): IdempotencyDecision {
   if (record.requestHash !== requestHash) return { kind: "reject", code: "idempotency_key_reused" };
   if (record.state === "completed" && record.responseStatus !== null && record.responseBody !== null) {
     return { kind: "replay", status: record.responseStatus, body: record.responseBody };

@@ -47,10 +47,7 @@ export function createApp() {
     if (origins.length === 0) return next();
     return cors({ origin: [...origins], exposeHeaders: ["X-Request-Id", "Idempotent-Replayed"], maxAge: 600 })(c, next);
   });
-  v1.use(
-    "*",
-    bodyLimit({ maxSize: LIMITS.bodyBytesMax, onError: (c) => errorResponse(c, "payload_too_large") }),
-  );
+  v1.use("*", bodyLimit({ maxSize: LIMITS.bodyBytesMax, onError: (c) => errorResponse(c, "payload_too_large") }));
   v1.route("/", wallets);
   v1.route("/", gifts);
   v1.route("/", rooms);

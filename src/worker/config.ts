@@ -5,7 +5,11 @@ import { LIMITS } from "../domain/limits";
  * Typed configuration, parsed from the Worker's vars once per env object. A bad deploy
  * config fails loudly on the first request rather than misbehaving quietly.
  */
-const minorString = z.string().regex(/^[1-9][0-9]*$/).transform(Number).pipe(z.number().int().max(LIMITS.amountMaxMinor));
+const minorString = z
+  .string()
+  .regex(/^[1-9][0-9]*$/)
+  .transform(Number)
+  .pipe(z.number().int().max(LIMITS.amountMaxMinor));
 
 const ConfigSchema = z
   .object({
@@ -14,7 +18,11 @@ const ConfigSchema = z
     JWT_AUDIENCE: z.string().min(1),
     JWT_SECRET: z.string().default(""),
     JWT_PUBLIC_JWK: z.string().default(""),
-    PLATFORM_SHARE_BPS: z.string().regex(/^[0-9]+$/).transform(Number).pipe(z.number().int().min(0).max(LIMITS.bpsMax)),
+    PLATFORM_SHARE_BPS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(LIMITS.bpsMax)),
     TIP_CUSTOM_MIN_MINOR: minorString,
     TIP_CUSTOM_MAX_MINOR: minorString,
     CORS_ORIGINS: z.string().default(""),
@@ -24,7 +32,12 @@ const ConfigSchema = z
 
 export interface Config {
   readonly environment: "production" | "staging" | "development" | "test";
-  readonly jwt: { readonly issuer: string; readonly audience: string; readonly secret: string; readonly publicJwk: string };
+  readonly jwt: {
+    readonly issuer: string;
+    readonly audience: string;
+    readonly secret: string;
+    readonly publicJwk: string;
+  };
   readonly platformShareBps: number;
   readonly customTip: { readonly minMinor: number; readonly maxMinor: number };
   readonly corsOrigins: readonly string[];

@@ -26,7 +26,12 @@ export function errorBody(code: ErrorCode, message: string, requestId: string, d
   return { error: { code, message, requestId, ...(details === undefined ? {} : { details }) } };
 }
 
-export function errorResponse(c: Context, code: ErrorCode, message: string = ERROR_CODES[code].message, details?: unknown) {
+export function errorResponse(
+  c: Context,
+  code: ErrorCode,
+  message: string = ERROR_CODES[code].message,
+  details?: unknown,
+) {
   const requestId = (c.get("requestId") as string | undefined) ?? "unknown";
   return c.json(errorBody(code, message, requestId, details), statusOf(code) as ContentfulStatusCode);
 }

@@ -1,10 +1,15 @@
 import type { Context, TypedResponse } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ErrorCode } from "../domain/errors";
-import { type IdPrefix, newId } from "../domain/ids";
-import { decideOnExisting, parseIdempotencyKey, requestFingerprint, type StoredIdempotencyRecord } from "../domain/idempotency";
-import { assert, LIMITS } from "../domain/limits";
 import { composeOperation, type Guard, type OperationSpec } from "../db/ledger";
+import type { ErrorCode } from "../domain/errors";
+import {
+  decideOnExisting,
+  parseIdempotencyKey,
+  requestFingerprint,
+  type StoredIdempotencyRecord,
+} from "../domain/idempotency";
+import { type IdPrefix, newId } from "../domain/ids";
+import { assert, LIMITS } from "../domain/limits";
 import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
 
@@ -34,7 +39,9 @@ interface Ticket {
   readonly operationId: string;
 }
 
-type Begin = { readonly kind: "execute"; readonly ticket: Ticket } | { readonly kind: "respond"; readonly response: Response };
+type Begin =
+  | { readonly kind: "execute"; readonly ticket: Ticket }
+  | { readonly kind: "respond"; readonly response: Response };
 
 export async function runIdempotent<TBody extends Record<string, unknown>>(
   c: Context<AppEnv>,
@@ -120,7 +127,14 @@ function completeStatement(
        WHERE principal_id = ? AND key = ? AND ${posting.sql}
        RETURNING response_body`,
     )
-    .bind(op.status, ...bodyParams, nowMs + LIMITS.idempotencyRetentionMs, ticket.principalId, ticket.key, ...posting.params);
+    .bind(
+      op.status,
+      ...bodyParams,
+      nowMs + LIMITS.idempotencyRetentionMs,
+      ticket.principalId,
+      ticket.key,
+      ...posting.params,
+    );
 }
 
 async function begin(c: Context<AppEnv>, prefix: IdPrefix, requestBody: unknown): Promise<Begin> {
@@ -132,13 +146,23 @@ async function begin(c: Context<AppEnv>, prefix: IdPrefix, requestBody: unknown)
   const operationId = newId(prefix, nowMs);
   const db = c.env.DB;
   const [, inserted, existing] = await db.batch([
-    db.prepare("DELETE FROM idempotency_keys WHERE principal_id = ? AND key = ? AND expires_at_ms <= ?").bind(principalId, key.value, nowMs),
+    db
+      .prepare("DELETE FROM idempotency_keys WHERE principal_id = ? AND key = ? AND expires_at_ms <= ?")
+      .bind(principalId, key.value, nowMs),
     db
       .prepare(
         `INSERT INTO idempotency_keys (principal_id, key, request_hash, state, operation_id, locked_until_ms, created_at_ms, expires_at_ms)
          VALUES (?, ?, ?, 'in_flight', ?, ?, ?, ?) ON CONFLICT (principal_id, key) DO NOTHING`,
       )
-      .bind(principalId, key.value, hash, operationId, nowMs + LIMITS.idempotencyLockMs, nowMs, nowMs + LIMITS.idempotencyRetentionMs),
+      .bind(
+        principalId,
+        key.value,
+        hash,
+        operationId,
+        nowMs + LIMITS.idempotencyLockMs,
+        nowMs,
+        nowMs + LIMITS.idempotencyRetentionMs,
+      ),
     db.prepare(`${selectRecordSql}`).bind(principalId, key.value),
   ]);
   if (inserted?.meta.changes === 1) return { kind: "execute", ticket: { principalId, key: key.value, operationId } };

@@ -60,7 +60,9 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 |
     415: "Not JSON",
     422: "Semantically invalid (amount out of range, gift disabled, key reused…)",
   };
-  return Object.fromEntries(statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: errorContent }]));
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: errorContent }]),
+  );
 }
 
 export function jsonBody<T extends z.ZodType>(schema: T) {

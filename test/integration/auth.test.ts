@@ -9,7 +9,14 @@ const path = "/v1/users/auth-user/wallet";
 
 async function hs256(claims: Record<string, unknown>, secret = env.JWT_SECRET, header: Record<string, unknown> = {}) {
   const nowS = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: "auth-user", roles: ["viewer"], iss: config.jwt.issuer, aud: config.jwt.audience, exp: nowS + 60, ...claims })
+  return new SignJWT({
+    sub: "auth-user",
+    roles: ["viewer"],
+    iss: config.jwt.issuer,
+    aud: config.jwt.audience,
+    exp: nowS + 60,
+    ...claims,
+  })
     .setProtectedHeader({ alg: "HS256", ...header })
     .sign(new TextEncoder().encode(secret));
 }
@@ -77,7 +84,11 @@ describe("request ids and errors", () => {
   it("puts a request id on every response and in every error envelope", async () => {
     const res = await call("GET", "/v1/nowhere");
     expect(res.status).toBe(404);
-    expect(res.body.error).toEqual({ code: "not_found", message: "No such route.", requestId: res.headers.get("x-request-id") });
+    expect(res.body.error).toEqual({
+      code: "not_found",
+      message: "No such route.",
+      requestId: res.headers.get("x-request-id"),
+    });
   });
 
   it("echoes a well-formed caller request id and replaces a malformed one", async () => {

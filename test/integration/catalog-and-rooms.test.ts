@@ -22,7 +22,15 @@ describe("gift catalog", () => {
     const ops = await token("ops-1", "ops");
     const created = await call("POST", "/v1/gifts", {
       token: ops,
-      body: { id: "dragon", name: "Dragon", price: "888.00", tier: "epic", animationKey: "dragon-roar", enabled: true, sortOrder: 200 },
+      body: {
+        id: "dragon",
+        name: "Dragon",
+        price: "888.00",
+        tier: "epic",
+        animationKey: "dragon-roar",
+        enabled: true,
+        sortOrder: 200,
+      },
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ id: "dragon", priceMinor: 88800, tier: "epic" });
@@ -30,7 +38,15 @@ describe("gift catalog", () => {
     expect(dup.status).toBe(400); // unknown keys in the body
     const again = await call("POST", "/v1/gifts", {
       token: ops,
-      body: { id: "dragon", name: "Dragon", price: "1.00", tier: "epic", animationKey: "dragon-roar", enabled: true, sortOrder: 1 },
+      body: {
+        id: "dragon",
+        name: "Dragon",
+        price: "1.00",
+        tier: "epic",
+        animationKey: "dragon-roar",
+        enabled: true,
+        sortOrder: 1,
+      },
     });
     expect(again.status).toBe(409);
     const patched = await call("PATCH", "/v1/gifts/dragon", { token: ops, body: { price: "999.00", enabled: false } });
@@ -62,7 +78,15 @@ describe("gift catalog", () => {
     const ops = await operatorToken();
     const bad = await call("POST", "/v1/gifts", {
       token: ops,
-      body: { id: "Bad Id", name: "", price: "1.5.0", tier: "legendary", animationKey: "x", enabled: true, sortOrder: 0 },
+      body: {
+        id: "Bad Id",
+        name: "",
+        price: "1.5.0",
+        tier: "legendary",
+        animationKey: "x",
+        enabled: true,
+        sortOrder: 0,
+      },
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["id", "name", "price", "tier"]);
@@ -82,7 +106,12 @@ describe("rooms", () => {
     const creator = await token("room-creator", "creator");
     const opened = await call("POST", "/v1/rooms", { token: creator, body: { title: "Evening karaoke" } });
     expect(opened.status).toBe(201);
-    expect(opened.body).toMatchObject({ creatorId: "room-creator", title: "Evening karaoke", status: "live", endedAtMs: null });
+    expect(opened.body).toMatchObject({
+      creatorId: "room-creator",
+      title: "Evening karaoke",
+      status: "live",
+      endedAtMs: null,
+    });
     const second = await call("POST", "/v1/rooms", { token: creator, body: { title: "Another" } });
     expect(second.status).toBe(409);
     expect(second.body.error.code).toBe("room_already_live");
@@ -109,7 +138,9 @@ describe("rooms", () => {
 
   it("answers 404 for an unknown room, 400 for a malformed id, 401 without a token", async () => {
     const t = await token("room-reader");
-    expect((await call("GET", "/v1/rooms/room_01ZZZZZZZZZZZZZZZZZZZZZZZZ", { token: t })).body.error.code).toBe("room_not_found");
+    expect((await call("GET", "/v1/rooms/room_01ZZZZZZZZZZZZZZZZZZZZZZZZ", { token: t })).body.error.code).toBe(
+      "room_not_found",
+    );
     expect((await call("GET", "/v1/rooms/abc", { token: t })).status).toBe(400);
     expect((await call("GET", "/v1/rooms/room_01ZZZZZZZZZZZZZZZZZZZZZZZZ")).status).toBe(401);
     const blank = await call("POST", "/v1/rooms", { token: await token("room-c2", "creator"), body: { title: "   " } });
@@ -123,7 +154,9 @@ describe("OpenAPI", () => {
     expect(res.status).toBe(200);
     expect(res.body.openapi).toBe("3.1.0");
     const tip = res.body.paths["/rooms/{roomId}/tips"].post;
-    expect(tip.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(["roomId", "idempotency-key"]));
+    expect(tip.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(["roomId", "idempotency-key"]),
+    );
     expect(res.body.components.schemas.TipRequest).toBeDefined();
     expect(res.body.components.schemas.Error.properties.error.properties.code.enum).toContain("insufficient_funds");
     expect(Object.keys(res.body.paths).some((p) => p.startsWith("/dev"))).toBe(false);

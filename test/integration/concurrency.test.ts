@@ -56,7 +56,9 @@ describe("concurrent tips", () => {
     });
 
     const responses = await Promise.all(
-      requests.map((r) => call("POST", `/v1/rooms/${r.room}/tips`, { token: r.token, body: r.body, idempotencyKey: key() })),
+      requests.map((r) =>
+        call("POST", `/v1/rooms/${r.room}/tips`, { token: r.token, body: r.body, idempotencyKey: key() }),
+      ),
     );
 
     const statuses = new Map<number, number>();
@@ -75,7 +77,10 @@ describe("concurrent tips", () => {
     const spentByViewer = new Map<string, number>();
     let acceptedTotal = 0;
     for (const res of accepted) {
-      spentByViewer.set(res.body.tip.viewerId, (spentByViewer.get(res.body.tip.viewerId) ?? 0) + res.body.tip.amountMinor);
+      spentByViewer.set(
+        res.body.tip.viewerId,
+        (spentByViewer.get(res.body.tip.viewerId) ?? 0) + res.body.tip.amountMinor,
+      );
       acceptedTotal += res.body.tip.amountMinor;
     }
     for (const [viewer, funded] of fundedMinor) {
@@ -84,7 +89,9 @@ describe("concurrent tips", () => {
       expect(balance).toBe(funded - (spentByViewer.get(viewer) ?? 0));
     }
 
-    const tipRows = await env.DB.prepare("SELECT COUNT(*) AS n, SUM(amount_minor) AS total FROM tips WHERE viewer_id LIKE 'storm-viewer-%'").first<{
+    const tipRows = await env.DB.prepare(
+      "SELECT COUNT(*) AS n, SUM(amount_minor) AS total FROM tips WHERE viewer_id LIKE 'storm-viewer-%'",
+    ).first<{
       n: number;
       total: number;
     }>();
@@ -105,7 +112,11 @@ describe("concurrent tips", () => {
     const k = key();
     const responses = await Promise.all(
       Array.from({ length: 50 }, () =>
-        call("POST", `/v1/rooms/${rooms[0]}/tips`, { token: t, idempotencyKey: k, body: { kind: "gift", giftId: "rose", quantity: 1 } }),
+        call("POST", `/v1/rooms/${rooms[0]}/tips`, {
+          token: t,
+          idempotencyKey: k,
+          body: { kind: "gift", giftId: "rose", quantity: 1 },
+        }),
       ),
     );
     const created = responses.filter((r) => r.status === 201);
@@ -117,7 +128,9 @@ describe("concurrent tips", () => {
     expect(created.filter((r) => r.headers.get("idempotent-replayed") !== "true")).toHaveLength(1);
     for (const r of created) expect(r.body).toEqual(created[0]?.body);
     expect(await balanceOf("user:dup-viewer:wallet")).toBe(10_000 - 100);
-    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM tips WHERE viewer_id = 'dup-viewer'").first<{ n: number }>();
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM tips WHERE viewer_id = 'dup-viewer'").first<{
+      n: number;
+    }>();
     expect(rows?.n).toBe(1);
     // After the dust settles, the key replays.
     const later = await call("POST", `/v1/rooms/${rooms[0]}/tips`, {

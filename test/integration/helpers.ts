@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { type Role, mintToken } from "../../src/worker/auth/jwt";
+import { mintToken, type Role } from "../../src/worker/auth/jwt";
 import { configFrom } from "../../src/worker/config";
 
 export const BASE = "https://giftwire.test";

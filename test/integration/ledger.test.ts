@@ -6,7 +6,13 @@ import { call, invariantReport, operatorToken, token } from "./helpers";
 
 const db = env.DB;
 
-function adjustment(id: string, from: string, to: string, amountMinor: number, guards: OperationSpec["guards"] = []): OperationSpec {
+function adjustment(
+  id: string,
+  from: string,
+  to: string,
+  amountMinor: number,
+  guards: OperationSpec["guards"] = [],
+): OperationSpec {
   return {
     id,
     kind: "adjustment",
@@ -34,7 +40,10 @@ describe("ledger operations", () => {
 
   it("group-commits: a failed guard in one operation leaves its neighbours in the same batch posted", async () => {
     const ok1 = composeOperation(db, adjustment("adj_group_1", "world:adjustments", "user:ledger-g:wallet", 300));
-    const overdraw = composeOperation(db, adjustment("adj_group_2", "user:ledger-g:wallet", "world:adjustments", 10_000));
+    const overdraw = composeOperation(
+      db,
+      adjustment("adj_group_2", "user:ledger-g:wallet", "world:adjustments", 10_000),
+    );
     const ok2 = composeOperation(db, adjustment("adj_group_3", "user:ledger-g:wallet", "world:adjustments", 100));
     const results = await db.batch([...ok1.statements, ...overdraw.statements, ...ok2.statements]);
     let offset = 0;
@@ -43,7 +52,11 @@ describe("ledger operations", () => {
       offset += op.statements.length;
       return op.verdictFrom(own);
     });
-    expect(verdicts).toEqual([{ kind: "posted" }, { kind: "rejected", code: "insufficient_funds" }, { kind: "posted" }]);
+    expect(verdicts).toEqual([
+      { kind: "posted" },
+      { kind: "rejected", code: "insufficient_funds" },
+      { kind: "posted" },
+    ]);
     const row = await db.prepare("SELECT balance_minor FROM accounts WHERE address = 'user:ledger-g:wallet'").first();
     expect(row).toEqual({ balance_minor: 200 });
     const rejected = await db.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = 'adj_group_2'").first();
@@ -60,15 +73,22 @@ describe("ledger operations", () => {
   });
 
   it("refuses to update or delete a transfer or a posted operation", async () => {
-    await runOperation(db, composeOperation(db, adjustment("adj_immutable", "world:adjustments", "user:ledger-c:wallet", 100)));
-    await expect(db.prepare("UPDATE transfers SET amount_minor = 1 WHERE operation_id = 'adj_immutable'").run()).rejects.toThrow(
+    await runOperation(
+      db,
+      composeOperation(db, adjustment("adj_immutable", "world:adjustments", "user:ledger-c:wallet", 100)),
+    );
+    await expect(
+      db.prepare("UPDATE transfers SET amount_minor = 1 WHERE operation_id = 'adj_immutable'").run(),
+    ).rejects.toThrow(/ledger_append_only/);
+    await expect(db.prepare("DELETE FROM transfers WHERE operation_id = 'adj_immutable'").run()).rejects.toThrow(
       /ledger_append_only/,
     );
-    await expect(db.prepare("DELETE FROM transfers WHERE operation_id = 'adj_immutable'").run()).rejects.toThrow(/ledger_append_only/);
     await expect(db.prepare("UPDATE operations SET amount_minor = 1 WHERE id = 'adj_immutable'").run()).rejects.toThrow(
       /ledger_append_only/,
     );
-    await expect(db.prepare("DELETE FROM operations WHERE id = 'adj_immutable'").run()).rejects.toThrow(/ledger_append_only/);
+    await expect(db.prepare("DELETE FROM operations WHERE id = 'adj_immutable'").run()).rejects.toThrow(
+      /ledger_append_only/,
+    );
   });
 
   it("refuses, by CHECK constraint, a protected balance below zero even if a guard were missing", async () => {
@@ -83,7 +103,9 @@ describe("the invariant checker", () => {
     expect((await checkLedgerInvariants(db, Date.now())).violations).toEqual([]);
 
     // Tamper: a balance that no transfer explains, which also breaks conservation.
-    await db.prepare("UPDATE accounts SET balance_minor = balance_minor + 7 WHERE address = 'user:ledger-a:wallet'").run();
+    await db
+      .prepare("UPDATE accounts SET balance_minor = balance_minor + 7 WHERE address = 'user:ledger-a:wallet'")
+      .run();
     // Tamper: an operation whose declared amount is not what its transfers move.
     await db
       .prepare(
@@ -118,7 +140,11 @@ describe("the invariant checker", () => {
       declaredCount: 1,
       transferCount: 0,
     });
-    expect(report.violations).toContainEqual({ kind: "negative_balance", account: "user:ledger-neg:wallet", balanceMinor: -5 });
+    expect(report.violations).toContainEqual({
+      kind: "negative_balance",
+      account: "user:ledger-neg:wallet",
+      balanceMinor: -5,
+    });
     expect(report.violations).toContainEqual({
       kind: "balance_mismatch",
       account: "user:ledger-neg:wallet",

@@ -1,16 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  balanceOf,
-  call,
-  fund,
-  invariantReport,
-  key,
-  ledgerSnapshot,
-  openRoom,
-  operatorToken,
-  token,
-} from "./helpers";
+import { balanceOf, call, fund, invariantReport, key, ledgerSnapshot, openRoom, operatorToken, token } from "./helpers";
 
 let roomId: string;
 let viewer: string;
@@ -55,7 +45,13 @@ describe("POST /v1/rooms/{roomId}/tips", () => {
     const res = await tip({ kind: "custom", amount: "18.8" });
     expect(res.status).toBe(201);
     // 1880 × 30% = 564 exactly.
-    expect(res.body.tip).toMatchObject({ giftId: null, quantity: 1, amountMinor: 1880, platformMinor: 564, creatorMinor: 1316 });
+    expect(res.body.tip).toMatchObject({
+      giftId: null,
+      quantity: 1,
+      amountMinor: 1880,
+      platformMinor: 564,
+      creatorMinor: 1316,
+    });
     const odd = await tip({ kind: "custom", amount: "6.67" });
     // 667 × 30% = 200.1 → platform 200, creator 467: the fen of rounding goes to the creator.
     expect(odd.body.tip).toMatchObject({ amountMinor: 667, platformMinor: 200, creatorMinor: 467 });
@@ -63,7 +59,10 @@ describe("POST /v1/rooms/{roomId}/tips", () => {
 
   it("applies a creator's revenue-share override", async () => {
     const ops = await operatorToken();
-    const set = await call("PUT", "/v1/admin/creators/tips-creator/share", { token: ops, body: { platformShareBps: 1000 } });
+    const set = await call("PUT", "/v1/admin/creators/tips-creator/share", {
+      token: ops,
+      body: { platformShareBps: 1000 },
+    });
     expect(set.status).toBe(200);
     const res = await tip({ kind: "gift", giftId: "rose", quantity: 1 });
     expect(res.body.tip).toMatchObject({ amountMinor: 100, platformMinor: 10, creatorMinor: 90 });
@@ -101,7 +100,12 @@ describe("POST /v1/rooms/{roomId}/tips", () => {
       ["insufficient funds", () => tip({ kind: "gift", giftId: "rocket", quantity: 1 }), 409, "insufficient_funds"],
       ["an unknown gift", () => tip({ kind: "gift", giftId: "unicorn", quantity: 1 }), 404, "gift_not_found"],
       ["a custom amount below the minimum", () => tip({ kind: "custom", amount: "0.99" }), 422, "amount_out_of_range"],
-      ["a custom amount above the maximum", () => tip({ kind: "custom", amount: "50000.01" }), 422, "amount_out_of_range"],
+      [
+        "a custom amount above the maximum",
+        () => tip({ kind: "custom", amount: "50000.01" }),
+        422,
+        "amount_out_of_range",
+      ],
       ["a zero amount", () => tip({ kind: "custom", amount: "0" }), 422, "amount_out_of_range"],
       ["a float amount", () => tip({ kind: "custom", amount: 18.8 }), 400, "malformed_request"],
       ["three decimals", () => tip({ kind: "custom", amount: "1.005" }), 400, "malformed_request"],
@@ -110,10 +114,25 @@ describe("POST /v1/rooms/{roomId}/tips", () => {
       ["quantity zero", () => tip({ kind: "gift", giftId: "rose", quantity: 0 }), 400, "malformed_request"],
       ["an unknown kind", () => tip({ kind: "hug" }), 400, "malformed_request"],
       ["a misspelt field", () => tip({ kind: "custom", ammount: "5.00" }), 400, "malformed_request"],
-      ["an extra field", () => tip({ kind: "custom", amount: "5.00", viewerId: "someone-else" }), 400, "malformed_request"],
+      [
+        "an extra field",
+        () => tip({ kind: "custom", amount: "5.00", viewerId: "someone-else" }),
+        400,
+        "malformed_request",
+      ],
       ["no Idempotency-Key", () => tip({ kind: "gift", giftId: "rose" }, ""), 400, "idempotency_key_missing"],
-      ["an unknown room", () => tip({ kind: "gift", giftId: "rose" }, key(), viewer, "room_01ZZZZZZZZZZZZZZZZZZZZZZZZ"), 404, "room_not_found"],
-      ["a malformed room id", () => tip({ kind: "gift", giftId: "rose" }, key(), viewer, "not-a-room"), 400, "malformed_request"],
+      [
+        "an unknown room",
+        () => tip({ kind: "gift", giftId: "rose" }, key(), viewer, "room_01ZZZZZZZZZZZZZZZZZZZZZZZZ"),
+        404,
+        "room_not_found",
+      ],
+      [
+        "a malformed room id",
+        () => tip({ kind: "gift", giftId: "rose" }, key(), viewer, "not-a-room"),
+        400,
+        "malformed_request",
+      ],
     ];
     for (const [name, send, status, code] of cases) {
       it(`rejects ${name} with ${status} ${code}`, async () => {
@@ -199,7 +218,10 @@ describe("POST /v1/rooms/{roomId}/tips", () => {
 
   describe("security", () => {
     it("needs a token (401) and a viewer or creator role (403)", async () => {
-      const anonymous = await call("POST", `/v1/rooms/${roomId}/tips`, { body: { kind: "gift", giftId: "rose" }, idempotencyKey: key() });
+      const anonymous = await call("POST", `/v1/rooms/${roomId}/tips`, {
+        body: { kind: "gift", giftId: "rose" },
+        idempotencyKey: key(),
+      });
       expect(anonymous.status).toBe(401);
       expect(anonymous.body.error.code).toBe("unauthenticated");
       const support = await tip({ kind: "gift", giftId: "rose" }, key(), await token("support-1", "support"));

@@ -25,7 +25,11 @@ describe("wallets", () => {
     const room = await openRoom("w-hist-creator");
     const t = await token("w-hist");
     for (let i = 1; i <= 4; i++) {
-      const res = await call("POST", `/v1/rooms/${room}/tips`, { token: t, idempotencyKey: key(), body: { kind: "custom", amount: `${i}.00` } });
+      const res = await call("POST", `/v1/rooms/${room}/tips`, {
+        token: t,
+        idempotencyKey: key(),
+        body: { kind: "custom", amount: `${i}.00` },
+      });
       expect(res.status).toBe(201);
     }
     // 1 funding credit + 4 tips × 2 transfers (creator, platform) = 9 entries.
@@ -44,7 +48,12 @@ describe("wallets", () => {
     expect(seen).toHaveLength(9);
     const ids = seen.map((e) => e.transferId);
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
-    expect(seen.at(-1)).toMatchObject({ kind: "adjustment", direction: "credit", amountMinor: 10_000, counterparty: "world:adjustments" });
+    expect(seen.at(-1)).toMatchObject({
+      kind: "adjustment",
+      direction: "credit",
+      amountMinor: 10_000,
+      counterparty: "world:adjustments",
+    });
     expect(seen[0]).toMatchObject({ kind: "tip", direction: "debit" });
     const debited = seen.filter((e) => e.direction === "debit").reduce((s, e) => s + e.amountMinor, 0);
     expect(debited).toBe(1_000);
@@ -64,7 +73,14 @@ describe("wallets", () => {
       });
       expect(credit.status).toBe(201);
       expect(credit.body).toMatchObject({
-        adjustment: { userId: "w-adj", direction: "credit", amountMinor: 1234, amount: "12.34", reason: "goodwill for outage", actorId: "ops-test" },
+        adjustment: {
+          userId: "w-adj",
+          direction: "credit",
+          amountMinor: 1234,
+          amount: "12.34",
+          reason: "goodwill for outage",
+          actorId: "ops-test",
+        },
         walletBalanceMinor: 1234,
       });
       const debit = await call("POST", "/v1/users/w-adj/wallet/adjustments", {
@@ -89,7 +105,11 @@ describe("wallets", () => {
 
     it("is for admin and finance only, and needs an Idempotency-Key and a reason", async () => {
       const body = { direction: "credit", amount: "1.00", reason: "why not" };
-      const viewer = await call("POST", "/v1/users/w-self/wallet/adjustments", { token: await token("w-self"), idempotencyKey: key(), body });
+      const viewer = await call("POST", "/v1/users/w-self/wallet/adjustments", {
+        token: await token("w-self"),
+        idempotencyKey: key(),
+        body,
+      });
       expect(viewer.status).toBe(403);
       const support = await call("POST", "/v1/users/w-self/wallet/adjustments", {
         token: await token("sup", "support"),

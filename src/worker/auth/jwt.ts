@@ -26,7 +26,10 @@ function verificationKey(config: Config): Promise<{ key: VerifyKey; alg: "HS256"
   let entry = keyCache.get(cacheKey);
   if (!entry) {
     entry = config.jwt.publicJwk
-      ? importJWK(JSON.parse(config.jwt.publicJwk), "ES256").then((key) => ({ key: key as CryptoKey, alg: "ES256" as const }))
+      ? importJWK(JSON.parse(config.jwt.publicJwk), "ES256").then((key) => ({
+          key: key as CryptoKey,
+          alg: "ES256" as const,
+        }))
       : Promise.resolve({ key: new TextEncoder().encode(config.jwt.secret), alg: "HS256" as const });
     keyCache.set(cacheKey, entry);
   }

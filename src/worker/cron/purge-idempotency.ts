@@ -5,7 +5,12 @@ import { LIMITS } from "../../domain/limits";
  * then deleted in bounded chunks, so one cron run never holds D1's single writer for long.
  * An in-flight record's expiry is its retention too: a request that died is forgotten then.
  */
-export async function purgeExpiredIdempotencyKeys(db: D1Database, nowMs: number, chunk = 500, chunksMax = 20): Promise<number> {
+export async function purgeExpiredIdempotencyKeys(
+  db: D1Database,
+  nowMs: number,
+  chunk = 500,
+  chunksMax = 20,
+): Promise<number> {
   let purged = 0;
   for (let i = 0; i < chunksMax; i++) {
     const result = await db

@@ -1,7 +1,7 @@
+import { composeOperation, runOperation } from "../../db/ledger";
 import { accountAddress } from "../../domain/accounts";
 import { assert } from "../../domain/limits";
 import { DEFAULT_CURRENCY } from "../../domain/money";
-import { composeOperation, runOperation } from "../../db/ledger";
 import { mintToken, type Role } from "../auth/jwt";
 import type { Config } from "../config";
 

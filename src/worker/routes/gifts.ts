@@ -1,15 +1,23 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { gifts as giftsTable, tipPresets } from "../../db/schema";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { GIFT_TIERS } from "../../domain/tip";
-import { gifts as giftsTable, tipPresets } from "../../db/schema";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
-import { AmountMinor, bearerSecurity, Currency, DecimalAmount, errorResponses, jsonBody, jsonResponse } from "../schemas";
+import {
+  AmountMinor,
+  bearerSecurity,
+  Currency,
+  DecimalAmount,
+  errorResponses,
+  jsonBody,
+  jsonResponse,
+} from "../schemas";
 
 export const GiftId = z
   .string()
@@ -42,7 +50,10 @@ const GiftFields = {
   name: z.string().trim().min(1).max(LIMITS.nameLengthMax),
   price: DecimalAmount,
   tier: z.enum(GIFT_TIERS),
-  animationKey: z.string().regex(/^[a-z0-9][a-z0-9-]*$/).max(LIMITS.animationKeyLengthMax),
+  animationKey: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/)
+    .max(LIMITS.animationKeyLengthMax),
   enabled: z.boolean(),
   sortOrder: z.number().int().min(0).max(1_000_000),
 };

@@ -1,10 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Guard, Posting } from "../../db/ledger";
 import { accountAddress } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { effectiveShareBps } from "../../domain/revenue-share";
 import { priceTip, type TipRequest } from "../../domain/tip";
-import type { Guard, Posting } from "../../db/ledger";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
@@ -125,11 +125,19 @@ tips.openapi(
 
       // Re-checked inside the batch: the room may end, or the gift change, after our reads.
       const guards: Guard[] = [
-        { code: "room_not_live", sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')", params: [roomId] },
+        {
+          code: "room_not_live",
+          sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')",
+          params: [roomId],
+        },
       ];
       if (tip.giftId !== null && gift) {
         guards.push(
-          { code: "gift_disabled", sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND enabled = 1)", params: [tip.giftId] },
+          {
+            code: "gift_disabled",
+            sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND enabled = 1)",
+            params: [tip.giftId],
+          },
           {
             code: "conflict",
             sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND price_minor = ?)",
@@ -186,7 +194,13 @@ tips.openapi(
         },
         status: 201,
         body: { tip: tipRow, walletBalanceMinor: 0 },
-        patches: [{ path: "$.walletBalanceMinor", sql: "SELECT balance_minor FROM accounts WHERE address = ?", params: [wallet] }],
+        patches: [
+          {
+            path: "$.walletBalanceMinor",
+            sql: "SELECT balance_minor FROM accounts WHERE address = ?",
+            params: [wallet],
+          },
+        ],
       };
     });
   },

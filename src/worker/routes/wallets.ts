@@ -2,10 +2,10 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { accountAddress } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
-import { hasAnyRole, requireAuth } from "../middleware/auth";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
+import { hasAnyRole, requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
 import {
   AmountMinor,
@@ -122,7 +122,8 @@ wallets.openapi(
     const { cursor, limit } = c.req.valid("query");
     assertMayRead(c.var.principal.userId, c.var.principal, userId);
     const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(cursor);
-    if (!Number.isSafeInteger(before) || before < 0) throw new ApiError("malformed_request", "The cursor is not valid.");
+    if (!Number.isSafeInteger(before) || before < 0)
+      throw new ApiError("malformed_request", "The cursor is not valid.");
     const address = accountAddress.userWallet(userId);
     // Two index range scans (from / to), merged; an OR would scan the whole table.
     const { results } = await c.env.DB.prepare(
@@ -172,7 +173,10 @@ wallets.openapi(
     summary: "Operator credit or debit of a wallet, with a reason (admin, finance)",
     security: bearerSecurity,
     request: { params, headers: IdempotencyKeyHeader, body: jsonBody(AdjustmentRequest) },
-    responses: { 201: jsonResponse(AdjustmentSchema, "The adjustment was posted"), ...errorResponses(400, 401, 403, 409, 422) },
+    responses: {
+      201: jsonResponse(AdjustmentSchema, "The adjustment was posted"),
+      ...errorResponses(400, 401, 403, 409, 422),
+    },
   }),
   async (c) => {
     const { userId } = c.req.valid("param");
@@ -210,7 +214,13 @@ wallets.openapi(
           },
           walletBalanceMinor: 0,
         },
-        patches: [{ path: "$.walletBalanceMinor", sql: "SELECT balance_minor FROM accounts WHERE address = ?", params: [wallet] }],
+        patches: [
+          {
+            path: "$.walletBalanceMinor",
+            sql: "SELECT balance_minor FROM accounts WHERE address = ?",
+            params: [wallet],
+          },
+        ],
       };
     });
   },

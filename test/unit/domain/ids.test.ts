@@ -1,0 +1,35 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { idTimeMs, isId, newId } from "../../../src/domain/ids";
+
+const zeros = (n: number) => new Uint8Array(n);
+
+describe("ids", () => {
+  it("are prefixed, 26 Crockford base32 characters, and carry their creation time", () => {
+    const id = newId("tip", 1_795_313_605_551, zeros);
+    expect(id).toMatch(/^tip_[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(isId("tip", id)).toBe(true);
+    expect(isId("room", id)).toBe(false);
+    expect(idTimeMs(id)).toBe(1_795_313_605_551);
+  });
+
+  it("sort by creation time as strings", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 48 - 2 }), fc.integer({ min: 1, max: 10_000 }), (t, dt) => {
+        const a = newId("op", t);
+        const b = newId("op", Math.min(t + dt, 2 ** 48 - 1));
+        expect(a < b).toBe(true);
+      }),
+    );
+  });
+
+  it("do not collide in practice", () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => newId("tip", 1_000)));
+    expect(ids.size).toBe(10_000);
+  });
+
+  it("refuse a time outside 48 bits", () => {
+    expect(() => newId("tip", -1)).toThrow();
+    expect(() => newId("tip", 2 ** 48)).toThrow();
+  });
+});
