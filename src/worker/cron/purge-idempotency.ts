@@ -1,7 +1,6 @@
-import { LIMITS } from "../../domain/limits";
-
 /**
- * Completed idempotency records are kept for `LIMITS.idempotencyRetentionMs` (24 h) and
+ * Completed idempotency records are kept for `LIMITS.idempotencyRetentionMs` (24 h, set when
+ * the record is written) and
  * then deleted in bounded chunks, so one cron run never holds D1's single writer for long.
  * An in-flight record's expiry is its retention too: a request that died is forgotten then.
  */
@@ -25,5 +24,3 @@ export async function purgeExpiredIdempotencyKeys(
   }
   return purged;
 }
-
-export const IDEMPOTENCY_RETENTION_MS = LIMITS.idempotencyRetentionMs;

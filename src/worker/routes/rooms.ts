@@ -144,6 +144,8 @@ rooms.openapi(
       .bind(Date.now(), roomId)
       .first<RoomRow>();
     if (ended) c.var.log.info("room_ended", { roomId, actorId: principal.userId });
-    return c.json(roomView(ended ?? room), 200);
+    // Already ended (possibly by a concurrent request): answer with the stored end.
+    const current = ended ?? (await findRoom(c.env.DB, roomId)) ?? room;
+    return c.json(roomView(current), 200);
   },
 );
