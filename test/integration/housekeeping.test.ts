@@ -1,4 +1,4 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../../src/domain/limits";
@@ -18,9 +18,7 @@ describe("scheduled housekeeping", () => {
       ),
       insert.bind("fresh", "k", "tip_fresh", now, now + LIMITS.idempotencyRetentionMs),
     ]);
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "*/15 * * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "*/15 * * * *" }), env);
     const left = await env.DB.prepare(
       "SELECT principal_id, COUNT(*) AS n FROM idempotency_keys GROUP BY principal_id",
     ).all();
