@@ -46,6 +46,19 @@ CREATE TABLE `idempotency_keys` (
 );
 --> statement-breakpoint
 CREATE INDEX `idempotency_keys_expires` ON `idempotency_keys` (`expires_at_ms`);--> statement-breakpoint
+CREATE TABLE `leaderboard_entries` (
+	`room_id` text NOT NULL,
+	`creator_id` text NOT NULL,
+	`period` text NOT NULL,
+	`period_key` text NOT NULL,
+	`viewer_id` text NOT NULL,
+	`total_minor` integer NOT NULL,
+	`tip_count` integer NOT NULL,
+	`updated_at_ms` integer NOT NULL,
+	PRIMARY KEY(`room_id`, `period`, `period_key`, `viewer_id`)
+);
+--> statement-breakpoint
+CREATE INDEX `leaderboard_creator_period` ON `leaderboard_entries` (`period`,`period_key`,`creator_id`);--> statement-breakpoint
 CREATE TABLE `operations` (
 	`id` text PRIMARY KEY NOT NULL,
 	`kind` text NOT NULL,
@@ -61,18 +74,41 @@ CREATE TABLE `operations` (
 );
 --> statement-breakpoint
 CREATE INDEX `operations_kind_created` ON `operations` (`kind`,`created_at_ms`);--> statement-breakpoint
+CREATE TABLE `room_outbox` (
+	`id` text PRIMARY KEY NOT NULL,
+	`room_id` text NOT NULL,
+	`payload` text NOT NULL,
+	`created_at_ms` integer NOT NULL,
+	`delivered_at_ms` integer,
+	`attempts` integer DEFAULT 0 NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `room_outbox_pending` ON `room_outbox` (`delivered_at_ms`,`created_at_ms`);--> statement-breakpoint
 CREATE TABLE `rooms` (
 	`id` text PRIMARY KEY NOT NULL,
 	`creator_id` text NOT NULL,
 	`title` text NOT NULL,
 	`status` text NOT NULL,
-	`opened_at_ms` integer NOT NULL,
-	`ended_at_ms` integer,
-	CONSTRAINT "rooms_status" CHECK("rooms"."status" IN ('live', 'ended'))
+	`current_stream_id` text,
+	`big_gift_threshold_minor` integer,
+	`overlay_key_hash` text,
+	`created_at_ms` integer NOT NULL,
+	`updated_at_ms` integer NOT NULL,
+	CONSTRAINT "rooms_status" CHECK("rooms"."status" IN ('live', 'offline')),
+	CONSTRAINT "rooms_live_has_stream" CHECK("rooms"."status" = 'offline' OR "rooms"."current_stream_id" IS NOT NULL)
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `rooms_one_live_per_creator` ON `rooms` (`creator_id`) WHERE "rooms"."status" = 'live';--> statement-breakpoint
-CREATE INDEX `rooms_creator_opened` ON `rooms` (`creator_id`,`opened_at_ms`);--> statement-breakpoint
+CREATE UNIQUE INDEX `rooms_creator` ON `rooms` (`creator_id`);--> statement-breakpoint
+CREATE TABLE `streams` (
+	`id` text PRIMARY KEY NOT NULL,
+	`room_id` text NOT NULL,
+	`title` text NOT NULL,
+	`started_at_ms` integer NOT NULL,
+	`ended_at_ms` integer,
+	FOREIGN KEY (`room_id`) REFERENCES `rooms`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE INDEX `streams_room_started` ON `streams` (`room_id`,`started_at_ms`);--> statement-breakpoint
 CREATE TABLE `tip_presets` (
 	`amount_minor` integer PRIMARY KEY NOT NULL,
 	`currency` text NOT NULL,
@@ -82,17 +118,20 @@ CREATE TABLE `tip_presets` (
 CREATE TABLE `tips` (
 	`id` text PRIMARY KEY NOT NULL,
 	`room_id` text NOT NULL,
+	`stream_id` text NOT NULL,
 	`viewer_id` text NOT NULL,
 	`creator_id` text NOT NULL,
 	`gift_id` text,
 	`quantity` integer NOT NULL,
 	`amount_minor` integer NOT NULL,
+	`big` integer NOT NULL,
 	`platform_minor` integer NOT NULL,
 	`creator_minor` integer NOT NULL,
 	`currency` text NOT NULL,
 	`created_at_ms` integer NOT NULL,
 	FOREIGN KEY (`id`) REFERENCES `operations`(`id`) ON UPDATE no action ON DELETE no action,
 	FOREIGN KEY (`room_id`) REFERENCES `rooms`(`id`) ON UPDATE no action ON DELETE no action,
+	FOREIGN KEY (`stream_id`) REFERENCES `streams`(`id`) ON UPDATE no action ON DELETE no action,
 	CONSTRAINT "tips_parts_sum" CHECK("tips"."platform_minor" + "tips"."creator_minor" = "tips"."amount_minor")
 );
 --> statement-breakpoint

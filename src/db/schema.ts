@@ -104,22 +104,45 @@ export const creators = sqliteTable(
   ],
 );
 
+/**
+ * A creator's room persists across streams (its daily/weekly/monthly leaderboards span
+ * them); going live starts a stream, ending it takes the room offline.
+ */
 export const rooms = sqliteTable(
   "rooms",
   {
     id: text("id").primaryKey(),
     creatorId: text("creator_id").notNull(),
     title: text("title").notNull(),
-    status: text("status", { enum: ["live", "ended"] }).notNull(),
-    openedAtMs: integer("opened_at_ms").notNull(),
-    endedAtMs: integer("ended_at_ms"),
+    status: text("status", { enum: ["live", "offline"] }).notNull(),
+    currentStreamId: text("current_stream_id"),
+    /** Tips at or above this go out at once; NULL = by gift tier (big, epic) and 520.00 for custom tips. */
+    bigGiftThresholdMinor: integer("big_gift_threshold_minor"),
+    /** SHA-256 (hex) of the OBS overlay key; NULL until the creator creates one. */
+    overlayKeyHash: text("overlay_key_hash"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
   },
   (t) => [
-    check("rooms_status", sql`${t.status} IN ('live', 'ended')`),
-    // A creator broadcasts one live room at a time.
-    uniqueIndex("rooms_one_live_per_creator").on(t.creatorId).where(sql`${t.status} = 'live'`),
-    index("rooms_creator_opened").on(t.creatorId, t.openedAtMs),
+    check("rooms_status", sql`${t.status} IN ('live', 'offline')`),
+    check("rooms_live_has_stream", sql`${t.status} = 'offline' OR ${t.currentStreamId} IS NOT NULL`),
+    // One room per creator.
+    uniqueIndex("rooms_creator").on(t.creatorId),
   ],
+);
+
+export const streams = sqliteTable(
+  "streams",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id),
+    title: text("title").notNull(),
+    startedAtMs: integer("started_at_ms").notNull(),
+    endedAtMs: integer("ended_at_ms"),
+  },
+  (t) => [index("streams_room_started").on(t.roomId, t.startedAtMs)],
 );
 
 export const gifts = sqliteTable(
@@ -158,11 +181,16 @@ export const tips = sqliteTable(
     roomId: text("room_id")
       .notNull()
       .references(() => rooms.id),
+    streamId: text("stream_id")
+      .notNull()
+      .references(() => streams.id),
     viewerId: text("viewer_id").notNull(),
     creatorId: text("creator_id").notNull(),
     giftId: text("gift_id"),
     quantity: integer("quantity").notNull(),
     amountMinor: integer("amount_minor").notNull(),
+    /** Whether the room showed it in the big-gift lane (decided at commit). */
+    big: integer("big", { mode: "boolean" }).notNull(),
     platformMinor: integer("platform_minor").notNull(),
     creatorMinor: integer("creator_minor").notNull(),
     currency: text("currency").notNull(),
@@ -172,5 +200,43 @@ export const tips = sqliteTable(
     check("tips_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
     index("tips_room_created").on(t.roomId, t.createdAtMs),
     index("tips_viewer_created").on(t.viewerId, t.createdAtMs),
+  ],
+);
+
+/**
+ * Events for a room's Durable Object, written in the same batch as the fact they announce
+ * (a tip, a stream starting or ending), so the room can never miss one: delivered directly
+ * after commit, retried through the ROOM_EVENTS queue, swept by cron. The room applies each
+ * event id at most once.
+ */
+export const roomOutbox = sqliteTable(
+  "room_outbox",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id").notNull(),
+    payload: text("payload").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    deliveredAtMs: integer("delivered_at_ms"),
+    attempts: integer("attempts").notNull().default(0),
+  },
+  (t) => [index("room_outbox_pending").on(t.deliveredAtMs, t.createdAtMs)],
+);
+
+/** Leaderboards as the rooms last wrote them (at least every 10 s while they change). */
+export const leaderboardEntries = sqliteTable(
+  "leaderboard_entries",
+  {
+    roomId: text("room_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    period: text("period", { enum: ["live", "day", "week", "month"] }).notNull(),
+    periodKey: text("period_key").notNull(),
+    viewerId: text("viewer_id").notNull(),
+    totalMinor: integer("total_minor").notNull(),
+    tipCount: integer("tip_count").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.roomId, t.period, t.periodKey, t.viewerId] }),
+    index("leaderboard_creator_period").on(t.period, t.periodKey, t.creatorId),
   ],
 );

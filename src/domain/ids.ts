@@ -5,7 +5,7 @@ import { assert } from "./limits";
  * chars of randomness, in Crockford base32 (the ULID layout). Clock and randomness are
  * passed in so tests are deterministic.
  */
-export const ID_PREFIXES = ["tip", "op", "room", "adj", "req"] as const;
+export const ID_PREFIXES = ["tip", "op", "room", "stream", "adj", "req"] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

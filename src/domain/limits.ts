@@ -33,6 +33,28 @@ export const LIMITS = {
   giftsMax: 500,
   /** Violations reported by one invariant check (the count is always exact). */
   invariantViolationsReportedMax: 1_000,
+  /** Live room: sockets one room accepts (one workerd process holds ~9,900 here). */
+  roomSocketsMax: 10_000,
+  /** Live room: largest frame a client may send. */
+  wsClientFrameBytesMax: 2_048,
+  /** Live room: frames a client may send per minute before it is disconnected. */
+  wsClientMessagesPerMinuteMax: 120,
+  /** Live room: merged-broadcast window bounds and default. */
+  mergeWindowMsMin: 3_000,
+  mergeWindowMsMax: 5_000,
+  /** Same gift from the same viewer within this gap continues a combo. */
+  comboGapMs: 5_000,
+  /** Entries in a leaderboard answer, and the most a client may ask for. */
+  leaderboardTopDefault: 10,
+  leaderboardTopMax: 100,
+  /** Biggest tippers listed in a merged frame. */
+  mergedTopTippersMax: 5,
+  /** Events a room keeps for overlay replay; an overlay further behind gets a fresh snapshot. */
+  replayLogMax: 2_000,
+  /** Room events delivered per Durable Object call. */
+  roomEventsPerDeliveryMax: 200,
+  /** Leaderboard rows written to D1 per statement batch. */
+  leaderboardRowsPerFlushMax: 500,
   /** Basis points: 10000 = 100%. */
   bpsMax: 10_000,
 } as const;

@@ -9,6 +9,7 @@ import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
 import { dev } from "./routes/dev";
 import { gifts } from "./routes/gifts";
+import { live } from "./routes/live";
 import { rooms } from "./routes/rooms";
 import { tips } from "./routes/tips";
 import { wallets } from "./routes/wallets";
@@ -44,7 +45,8 @@ export function createApp() {
   });
   v1.use("*", async (c, next) => {
     const origins = c.var.config.corsOrigins;
-    if (origins.length === 0) return next();
+    // WebSocket upgrades answer 101 with immutable headers: header-changing middleware skips them.
+    if (origins.length === 0 || c.req.header("upgrade")?.toLowerCase() === "websocket") return next();
     return cors({ origin: [...origins], exposeHeaders: ["X-Request-Id", "Idempotent-Replayed"], maxAge: 600 })(c, next);
   });
   v1.use("*", bodyLimit({ maxSize: LIMITS.bodyBytesMax, onError: (c) => errorResponse(c, "payload_too_large") }));
@@ -52,6 +54,7 @@ export function createApp() {
   v1.route("/", gifts);
   v1.route("/", rooms);
   v1.route("/", tips);
+  v1.route("/", live);
   v1.route("/", admin);
   v1.route("/", dev);
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "../domain/limits";
+import { isTimeZone } from "../domain/room/periods";
 
 /**
  * Typed configuration, parsed from the Worker's vars once per env object. A bad deploy
@@ -26,6 +27,13 @@ const ConfigSchema = z
     TIP_CUSTOM_MIN_MINOR: minorString,
     TIP_CUSTOM_MAX_MINOR: minorString,
     CORS_ORIGINS: z.string().default(""),
+    WS_ORIGINS: z.string().default(""),
+    LEADERBOARD_TIME_ZONE: z.string().refine(isTimeZone, "an IANA time zone"),
+    ROOM_MERGE_WINDOW_MS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .transform(Number)
+      .pipe(z.number().int().min(LIMITS.mergeWindowMsMin).max(LIMITS.mergeWindowMsMax)),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
   .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters");
@@ -41,11 +49,21 @@ export interface Config {
   readonly platformShareBps: number;
   readonly customTip: { readonly minMinor: number; readonly maxMinor: number };
   readonly corsOrigins: readonly string[];
+  readonly wsOrigins: readonly string[];
+  readonly leaderboardTimeZone: string;
+  readonly mergeWindowMs: number;
   /** Token minting and demo seeding exist only where nobody's money is real. */
   readonly devToolsEnabled: boolean;
 }
 
 const cache = new WeakMap<object, Config>();
+
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((o) => o.trim())
+    .filter((o) => o !== "");
+}
 
 export function configFrom(env: Env): Config {
   const cached = cache.get(env);
@@ -56,9 +74,10 @@ export function configFrom(env: Env): Config {
     jwt: { issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, secret: c.JWT_SECRET, publicJwk: c.JWT_PUBLIC_JWK },
     platformShareBps: c.PLATFORM_SHARE_BPS,
     customTip: { minMinor: c.TIP_CUSTOM_MIN_MINOR, maxMinor: c.TIP_CUSTOM_MAX_MINOR },
-    corsOrigins: c.CORS_ORIGINS.split(",")
-      .map((o) => o.trim())
-      .filter((o) => o !== ""),
+    corsOrigins: list(c.CORS_ORIGINS),
+    wsOrigins: list(c.WS_ORIGINS),
+    leaderboardTimeZone: c.LEADERBOARD_TIME_ZONE,
+    mergeWindowMs: c.ROOM_MERGE_WINDOW_MS,
     devToolsEnabled: c.ENVIRONMENT === "development" || c.ENVIRONMENT === "test",
   };
   cache.set(env, config);

@@ -31,6 +31,8 @@ export interface IdempotentOperation<TBody extends Record<string, unknown> = Rec
   /** The response body; `patches` fill in values only known inside the batch. */
   readonly body: TBody;
   readonly patches: readonly { readonly path: string; readonly sql: string; readonly params: readonly unknown[] }[];
+  /** Runs once, after this request's batch posted the operation (not on replays). */
+  readonly onPosted?: () => void;
 }
 
 interface Ticket {
@@ -88,6 +90,7 @@ async function execute<TBody extends Record<string, unknown>>(
     case "posted": {
       const stored = results[completeIndex]?.results[0] as { response_body: string } | undefined;
       assert(stored, "a posted operation completes its idempotency record");
+      op.onPosted?.();
       return replay(stored.response_body, op.status, false);
     }
     case "rejected":

@@ -1,14 +1,22 @@
+import { LiveRoom } from "../durable-objects/live-room";
 import { createApp } from "./app";
 import { createLogger } from "./context";
 import { purgeExpiredIdempotencyKeys } from "./cron/purge-idempotency";
+import { handleRoomEventsBatch, type RoomEventsMessage, sweepRoomOutbox } from "./rooms/outbox";
 
 const app = createApp();
 
+export { LiveRoom };
+
 export default {
   fetch: app.fetch,
+  async queue(batch, env) {
+    await handleRoomEventsBatch(batch, env, createLogger({ queue: batch.queue }));
+  },
   async scheduled(controller, env) {
     const log = createLogger({ cron: controller.cron });
+    const redelivered = await sweepRoomOutbox(env, controller.scheduledTime, log);
     const purged = await purgeExpiredIdempotencyKeys(env.DB, controller.scheduledTime);
-    log.info("idempotency_keys_purged", { purged });
+    log.info("housekeeping", { redelivered, purged });
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<Env, RoomEventsMessage>;

@@ -102,7 +102,7 @@ describe("gift catalog", () => {
 });
 
 describe("rooms", () => {
-  it("a creator goes live, one room at a time, and ends it", async () => {
+  it("a creator goes live in one persistent room, one stream at a time, and ends it", async () => {
     const creator = await token("room-creator", "creator");
     const opened = await call("POST", "/v1/rooms", { token: creator, body: { title: "Evening karaoke" } });
     expect(opened.status).toBe(201);
@@ -110,7 +110,8 @@ describe("rooms", () => {
       creatorId: "room-creator",
       title: "Evening karaoke",
       status: "live",
-      endedAtMs: null,
+      stream: { id: expect.stringMatching(/^stream_/), endedAtMs: null },
+      bigGiftThresholdMinor: null,
     });
     const second = await call("POST", "/v1/rooms", { token: creator, body: { title: "Another" } });
     expect(second.status).toBe(409);
@@ -118,12 +119,28 @@ describe("rooms", () => {
     const read = await call("GET", `/v1/rooms/${opened.body.id}`, { token: await token("anyone") });
     expect(read.body.status).toBe("live");
     const ended = await call("POST", `/v1/rooms/${opened.body.id}/end`, { token: creator });
-    expect(ended.body).toMatchObject({ status: "ended", endedAtMs: expect.any(Number) });
+    expect(ended.body).toMatchObject({ status: "offline", stream: { id: opened.body.stream.id, endedAtMs: expect.any(Number) } });
     const endedAgain = await call("POST", `/v1/rooms/${opened.body.id}/end`, { token: creator });
     expect(endedAgain.status).toBe(200);
-    expect(endedAgain.body.endedAtMs).toBe(ended.body.endedAtMs);
+    expect(endedAgain.body.stream.endedAtMs).toBe(ended.body.stream.endedAtMs);
     const next = await call("POST", "/v1/rooms", { token: creator, body: { title: "Back again" } });
     expect(next.status).toBe(201);
+    // Same room, new stream.
+    expect(next.body.id).toBe(opened.body.id);
+    expect(next.body.stream.id).not.toBe(opened.body.stream.id);
+    expect(next.body.title).toBe("Back again");
+  });
+
+  it("lets the creator set a big-gift threshold and nobody else", async () => {
+    const creator = await token("room-threshold", "creator");
+    const roomId = await openRoom("room-threshold");
+    const set = await call("PATCH", `/v1/rooms/${roomId}`, { token: creator, body: { bigGiftThresholdMinor: 10_000 } });
+    expect(set.body.bigGiftThresholdMinor).toBe(10_000);
+    const other = await call("PATCH", `/v1/rooms/${roomId}`, { token: await token("room-x", "creator"), body: { title: "mine" } });
+    expect(other.status).toBe(403);
+    const cleared = await call("PATCH", `/v1/rooms/${roomId}`, { token: creator, body: { bigGiftThresholdMinor: null } });
+    expect(cleared.body.bigGiftThresholdMinor).toBeNull();
+    expect((await call("PATCH", `/v1/rooms/${roomId}`, { token: creator, body: {} })).status).toBe(400);
   });
 
   it("only creators open rooms, and only the room's creator (or admin/ops) ends it", async () => {
@@ -133,7 +150,7 @@ describe("rooms", () => {
     const stranger = await call("POST", `/v1/rooms/${roomId}/end`, { token: await token("room-other", "creator") });
     expect(stranger.status).toBe(403);
     const ops = await call("POST", `/v1/rooms/${roomId}/end`, { token: await token("room-ops", "ops") });
-    expect(ops.body.status).toBe("ended");
+    expect(ops.body.status).toBe("offline");
   });
 
   it("answers 404 for an unknown room, 400 for a malformed id, 401 without a token", async () => {

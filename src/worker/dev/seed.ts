@@ -1,14 +1,16 @@
 import { composeOperation, runOperation } from "../../db/ledger";
 import { accountAddress } from "../../domain/accounts";
+import { newId } from "../../domain/ids";
 import { assert } from "../../domain/limits";
 import { DEFAULT_CURRENCY } from "../../domain/money";
 import { mintToken, type Role } from "../auth/jwt";
 import type { Config } from "../config";
+import { goLive } from "../rooms/lifecycle";
 
 /**
  * The demo: one creator live in a room, three viewers with funded wallets, one operator.
- * Idempotent: fixed operation ids make the funding happen once however often it runs, and
- * the creator's live room is reused while it is live.
+ * Idempotent: fixed operation ids make the funding happen once however often it runs; the
+ * creator's room is created once and brought back live if it was ended.
  */
 export const DEMO_USERS: readonly { userId: string; roles: Role[]; fundMinor: number }[] = [
   { userId: "creator-ling", roles: ["creator", "viewer"], fundMinor: 0 },
@@ -18,36 +20,29 @@ export const DEMO_USERS: readonly { userId: string; roles: Role[]; fundMinor: nu
   { userId: "ops-mei", roles: ["admin", "finance", "ops", "support"], fundMinor: 0 },
 ];
 
+export const DEMO_ROOM_ID = "room_01DEMD00000000000000000000";
+
 export interface SeedResult {
   roomId: string;
+  /** Room announcements to deliver after the response. */
+  outboxIds: string[];
   users: { userId: string; roles: Role[]; token: string; walletBalanceMinor: number }[];
 }
 
 export async function seedDemo(db: D1Database, config: Config, nowMs: number): Promise<SeedResult> {
   const creator = DEMO_USERS[0];
   assert(creator, "the demo has a creator");
-  await db
-    .prepare(
-      `INSERT INTO creators (user_id, display_name, platform_share_bps, created_at_ms, updated_at_ms)
-       VALUES (?, 'Ling', NULL, ?, ?) ON CONFLICT (user_id) DO NOTHING`,
-    )
-    .bind(creator.userId, nowMs, nowMs)
-    .run();
-  await db
-    .prepare(
-      `INSERT INTO rooms (id, creator_id, title, status, opened_at_ms, ended_at_ms)
-       SELECT 'room_01DEMD00000000000000000000', ?, 'Ling''s late-night guitar', 'live', ?, NULL
-       WHERE NOT EXISTS (SELECT 1 FROM rooms WHERE creator_id = ? AND status = 'live')
-       ON CONFLICT (id) DO UPDATE SET status = 'live', ended_at_ms = NULL
-         WHERE NOT EXISTS (SELECT 1 FROM rooms WHERE creator_id = excluded.creator_id AND status = 'live')`,
-    )
-    .bind(creator.userId, nowMs, creator.userId)
-    .run();
+  const outboxIds: string[] = [];
+  const live = await goLive(db, { userId: creator.userId, displayName: "Ling" }, "Ling's late-night guitar", nowMs, {
+    roomId: DEMO_ROOM_ID,
+    streamId: newId("stream", nowMs),
+  });
+  if (live.kind === "live") outboxIds.push(live.outboxId);
   const room = await db
-    .prepare("SELECT id FROM rooms WHERE creator_id = ? AND status = 'live'")
+    .prepare("SELECT id FROM rooms WHERE creator_id = ?")
     .bind(creator.userId)
     .first<{ id: string }>();
-  assert(room, "the demo creator is live");
+  assert(room, "the demo creator has a room");
 
   const users: SeedResult["users"] = [];
   for (const user of DEMO_USERS) {
@@ -78,5 +73,5 @@ export async function seedDemo(db: D1Database, config: Config, nowMs: number): P
       walletBalanceMinor: balance?.balance_minor ?? 0,
     });
   }
-  return { roomId: room.id, users };
+  return { roomId: room.id, users, outboxIds };
 }

@@ -5,6 +5,7 @@ import { mintToken, ROLES } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { seedDemo } from "../dev/seed";
 import { ApiError } from "../errors";
+import { deliverAfterCommit } from "../rooms/outbox";
 
 /**
  * Development only: mint tokens for demo users and seed the demo. In any other
@@ -35,4 +36,8 @@ dev.post("/dev/tokens", async (c) => {
   return c.json({ token }, 201);
 });
 
-dev.post("/dev/seed", async (c) => c.json(await seedDemo(c.env.DB, c.var.config, Date.now()), 200));
+dev.post("/dev/seed", async (c) => {
+  const { outboxIds, ...seed } = await seedDemo(c.env.DB, c.var.config, Date.now());
+  c.executionCtx.waitUntil(deliverAfterCommit(c.env, outboxIds, c.var.log));
+  return c.json(seed, 200);
+});

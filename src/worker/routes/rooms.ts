@@ -1,105 +1,130 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { hasAnyRole, requireAuth } from "../middleware/auth";
+import { endStream, goLive, type RoomRow } from "../rooms/lifecycle";
+import { deliverAfterCommit } from "../rooms/outbox";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
 
 export const RoomId = z
   .string()
   .regex(/^room_[0-9A-HJKMNP-TV-Z]{26}$/)
-  .openapi({ example: "room_01JDEMO0000000000000000000" });
+  .openapi({ example: "room_01DEMD00000000000000000000" });
+
+export type { RoomRow };
 
 export const RoomSchema = z
   .object({
     id: RoomId,
     creatorId: UserId,
     title: z.string(),
-    status: z.enum(["live", "ended"]),
-    openedAtMs: z.number().int(),
-    endedAtMs: z.number().int().nullable(),
+    status: z.enum(["live", "offline"]),
+    stream: z
+      .object({ id: z.string(), startedAtMs: z.number().int(), endedAtMs: z.number().int().nullable() })
+      .nullable()
+      .openapi({ description: "The current stream while live; the last one while offline." }),
+    bigGiftThresholdMinor: z.number().int().nullable().openapi({
+      description: "Tips at or above this go out at once; null = by gift tier (big, epic) and 520.00 for custom tips.",
+    }),
+    createdAtMs: z.number().int(),
   })
   .openapi("Room");
 
-const OpenRoom = z
+const GoLive = z
   .strictObject({
     title: z.string().trim().min(1).max(LIMITS.titleLengthMax),
     displayName: z.string().trim().min(1).max(LIMITS.nameLengthMax).optional(),
   })
-  .openapi("OpenRoom");
+  .openapi("GoLive");
 
-interface RoomRow {
+const RoomSettings = z
+  .strictObject({
+    title: z.string().trim().min(1).max(LIMITS.titleLengthMax).optional(),
+    bigGiftThresholdMinor: z.number().int().min(1).max(LIMITS.amountMaxMinor).nullable().optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, "change at least one field")
+  .openapi("RoomSettings");
+
+interface StreamRow {
   id: string;
-  creator_id: string;
-  title: string;
-  status: "live" | "ended";
-  opened_at_ms: number;
+  started_at_ms: number;
   ended_at_ms: number | null;
-}
-
-export function roomView(r: RoomRow) {
-  return {
-    id: r.id,
-    creatorId: r.creator_id,
-    title: r.title,
-    status: r.status,
-    openedAtMs: r.opened_at_ms,
-    endedAtMs: r.ended_at_ms,
-  };
 }
 
 export async function findRoom(db: D1Database, roomId: string): Promise<RoomRow | null> {
   return db.prepare("SELECT * FROM rooms WHERE id = ?").bind(roomId).first<RoomRow>();
 }
 
-const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", in: "path" } }) });
+async function roomView(db: D1Database, r: RoomRow) {
+  const stream = r.current_stream_id
+    ? await db
+        .prepare("SELECT id, started_at_ms, ended_at_ms FROM streams WHERE id = ?")
+        .bind(r.current_stream_id)
+        .first<StreamRow>()
+    : null;
+  return {
+    id: r.id,
+    creatorId: r.creator_id,
+    title: r.title,
+    status: r.status,
+    stream: stream ? { id: stream.id, startedAtMs: stream.started_at_ms, endedAtMs: stream.ended_at_ms } : null,
+    bigGiftThresholdMinor: r.big_gift_threshold_minor,
+    createdAtMs: r.created_at_ms,
+  };
+}
+
+export const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", in: "path" } }) });
+
+export function assertRoomOwner(
+  room: RoomRow,
+  principal: AppEnv["Variables"]["principal"],
+  operatorRoles: ("admin" | "ops")[],
+) {
+  if (room.creator_id !== principal.userId && !hasAnyRole(principal, operatorRoles)) {
+    throw new ApiError("forbidden", "Only the room's creator can do this.");
+  }
+}
 
 export const rooms = new OpenAPIHono<AppEnv>();
 
 rooms.use("/rooms", requireAuth());
-rooms.use("/rooms/*", requireAuth());
+rooms.use("/rooms/:roomId", requireAuth());
+rooms.use("/rooms/:roomId/end", requireAuth());
 
 rooms.openapi(
   createRoute({
     method: "post",
     path: "/rooms",
     tags: ["rooms"],
-    summary: "Go live: open a room (creators; one live room per creator)",
+    summary: "Go live: start a stream in your room (created on first use; creators only)",
+    description:
+      "A creator has one room; it persists across streams (its day/week/month leaderboards span them). " +
+      "Going live while already live is 409 room_already_live.",
     security: bearerSecurity,
-    request: { body: jsonBody(OpenRoom) },
+    request: { body: jsonBody(GoLive) },
     responses: { 201: jsonResponse(RoomSchema, "The room is live"), ...errorResponses(400, 401, 403, 409) },
   }),
   async (c) => {
     const principal = c.var.principal;
-    if (!principal.roles.has("creator")) throw new ApiError("forbidden", "Only creators can open a room.");
+    if (!principal.roles.has("creator")) throw new ApiError("forbidden", "Only creators can go live.");
     const body = c.req.valid("json");
-    const nowMs = Date.now();
-    const id = newId("room", nowMs);
+    const result = await goLive(
+      c.env.DB,
+      { userId: principal.userId, displayName: body.displayName ?? null },
+      body.title,
+      Date.now(),
+    );
+    if (result.kind === "already_live") throw new ApiError("room_already_live");
+    const room = result.room;
     const db = c.env.DB;
-    // The partial unique index on (creator_id) WHERE status = 'live' is the guard; the
-    // INSERT … WHERE NOT EXISTS avoids turning the common case into a constraint error.
-    const [, inserted] = await db.batch([
-      db
-        .prepare(
-          `INSERT INTO creators (user_id, display_name, platform_share_bps, created_at_ms, updated_at_ms)
-           VALUES (?, ?, NULL, ?, ?)
-           ON CONFLICT (user_id) DO UPDATE SET display_name = COALESCE(?, display_name), updated_at_ms = excluded.updated_at_ms`,
-        )
-        .bind(principal.userId, body.displayName ?? principal.userId, nowMs, nowMs, body.displayName ?? null),
-      db
-        .prepare(
-          `INSERT INTO rooms (id, creator_id, title, status, opened_at_ms, ended_at_ms)
-           SELECT ?, ?, ?, 'live', ?, NULL
-           WHERE NOT EXISTS (SELECT 1 FROM rooms WHERE creator_id = ? AND status = 'live')
-           RETURNING *`,
-        )
-        .bind(id, principal.userId, body.title, nowMs, principal.userId),
-    ]);
-    const row = inserted?.results[0] as RoomRow | undefined;
-    if (!row) throw new ApiError("room_already_live");
-    c.var.log.info("room_opened", { roomId: id, creatorId: principal.userId });
-    return c.json(roomView(row), 201);
+    c.executionCtx.waitUntil(deliverAfterCommit(c.env, [result.outboxId], c.var.log));
+    c.var.log.info("stream_started", {
+      roomId: room.id,
+      streamId: room.current_stream_id,
+      creatorId: principal.userId,
+    });
+    return c.json(await roomView(db, room), 201);
   },
 );
 
@@ -116,7 +141,41 @@ rooms.openapi(
   async (c) => {
     const row = await findRoom(c.env.DB, c.req.valid("param").roomId);
     if (!row) throw new ApiError("room_not_found");
-    return c.json(roomView(row), 200);
+    return c.json(await roomView(c.env.DB, row), 200);
+  },
+);
+
+rooms.openapi(
+  createRoute({
+    method: "patch",
+    path: "/rooms/{roomId}",
+    tags: ["rooms"],
+    summary: "Change a room's title or big-gift threshold (its creator; admin, ops)",
+    security: bearerSecurity,
+    request: { params: roomParams, body: jsonBody(RoomSettings) },
+    responses: { 200: jsonResponse(RoomSchema, "Saved"), ...errorResponses(400, 401, 403, 404) },
+  }),
+  async (c) => {
+    const { roomId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const room = await findRoom(c.env.DB, roomId);
+    if (!room) throw new ApiError("room_not_found");
+    assertRoomOwner(room, c.var.principal, ["admin", "ops"]);
+    const updated = await c.env.DB.prepare(
+      `UPDATE rooms SET title = COALESCE(?, title),
+         big_gift_threshold_minor = CASE WHEN ? THEN ? ELSE big_gift_threshold_minor END, updated_at_ms = ?
+       WHERE id = ? RETURNING *`,
+    )
+      .bind(
+        body.title ?? null,
+        body.bigGiftThresholdMinor !== undefined ? 1 : 0,
+        body.bigGiftThresholdMinor ?? null,
+        Date.now(),
+        roomId,
+      )
+      .first<RoomRow>();
+    if (!updated) throw new ApiError("room_not_found");
+    return c.json(await roomView(c.env.DB, updated), 200);
   },
 );
 
@@ -125,27 +184,24 @@ rooms.openapi(
     method: "post",
     path: "/rooms/{roomId}/end",
     tags: ["rooms"],
-    summary: "End the stream (the room's creator, or admin/ops). Ending an ended room is a no-op.",
+    summary: "End the stream (the room's creator; admin, ops). Ending an offline room is a no-op.",
     security: bearerSecurity,
     request: { params: roomParams },
-    responses: { 200: jsonResponse(RoomSchema, "The room has ended"), ...errorResponses(401, 403, 404) },
+    responses: { 200: jsonResponse(RoomSchema, "The room is offline"), ...errorResponses(401, 403, 404) },
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
     const principal = c.var.principal;
-    const room = await findRoom(c.env.DB, roomId);
+    const db = c.env.DB;
+    const room = await findRoom(db, roomId);
     if (!room) throw new ApiError("room_not_found");
-    if (room.creator_id !== principal.userId && !hasAnyRole(principal, ["admin", "ops"])) {
-      throw new ApiError("forbidden", "Only the room's creator can end it.");
+    assertRoomOwner(room, principal, ["admin", "ops"]);
+    const outboxId = await endStream(db, room, Date.now());
+    if (outboxId !== null) {
+      c.executionCtx.waitUntil(deliverAfterCommit(c.env, [outboxId], c.var.log));
+      c.var.log.info("stream_ended", { roomId, streamId: room.current_stream_id, actorId: principal.userId });
     }
-    const ended = await c.env.DB.prepare(
-      "UPDATE rooms SET status = 'ended', ended_at_ms = ? WHERE id = ? AND status = 'live' RETURNING *",
-    )
-      .bind(Date.now(), roomId)
-      .first<RoomRow>();
-    if (ended) c.var.log.info("room_ended", { roomId, actorId: principal.userId });
-    // Already ended (possibly by a concurrent request): answer with the stored end.
-    const current = ended ?? (await findRoom(c.env.DB, roomId)) ?? room;
-    return c.json(roomView(current), 200);
+    const current = (await findRoom(db, roomId)) ?? room;
+    return c.json(await roomView(db, current), 200);
   },
 );

@@ -4,12 +4,15 @@ import { accountAddress } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { effectiveShareBps } from "../../domain/revenue-share";
-import { priceTip, type TipRequest } from "../../domain/tip";
+import { isBigTip } from "../../domain/room/lanes";
+import { type GiftTier, priceTip, type TipRequest } from "../../domain/tip";
+import type { TipEvent } from "../../durable-objects/live-room.protocol";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
 import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
+import { deliverAfterCommit, outboxInsert } from "../rooms/outbox";
 import {
   AmountMinor,
   bearerSecurity,
@@ -42,12 +45,14 @@ export const TipSchema = z
     tip: z.object({
       id: z.string().openapi({ example: "tip_01JDEMO0000000000000000000" }),
       roomId: RoomId,
+      streamId: z.string(),
       viewerId: UserId,
       creatorId: UserId,
       giftId: GiftId.nullable(),
       quantity: z.number().int(),
       amountMinor: AmountMinor,
       amount: z.string(),
+      big: z.boolean().openapi({ description: "Shown at once in the big-gift lane rather than merged." }),
       platformMinor: AmountMinor,
       creatorMinor: AmountMinor,
       currency: Currency,
@@ -85,15 +90,23 @@ tips.openapi(
     return runIdempotent(c, "tip", { roomId, ...body }, async (id, nowMs) => {
       const room = await findRoom(db, roomId);
       if (!room) throw new ApiError("room_not_found");
-      if (room.status !== "live") throw new ApiError("room_not_live");
+      if (room.status !== "live" || room.current_stream_id === null) throw new ApiError("room_not_live");
+      const streamId = room.current_stream_id;
       if (room.creator_id === viewerId) throw new ApiError("self_tip");
 
       const [gift, creator] = await Promise.all([
         body.kind === "gift"
           ? db
-              .prepare("SELECT id, price_minor, enabled FROM gifts WHERE id = ?")
+              .prepare("SELECT id, name, price_minor, enabled, tier, animation_key FROM gifts WHERE id = ?")
               .bind(body.giftId)
-              .first<{ id: string; price_minor: number; enabled: number }>()
+              .first<{
+                id: string;
+                name: string;
+                price_minor: number;
+                enabled: number;
+                tier: GiftTier;
+                animation_key: string;
+              }>()
           : Promise.resolve(null),
         db
           .prepare("SELECT platform_share_bps FROM creators WHERE user_id = ?")
@@ -145,14 +158,33 @@ tips.openapi(
           },
         );
       }
+      const big = isBigTip({ tier: gift?.tier ?? null, amountMinor: tip.amountMinor }, room.big_gift_threshold_minor);
+      const roomEvent: TipEvent = {
+        type: "tip",
+        id,
+        roomId,
+        streamId,
+        creatorId: room.creator_id,
+        viewerId,
+        giftId: tip.giftId,
+        giftName: gift?.name ?? null,
+        tier: gift?.tier ?? null,
+        animationKey: gift?.animation_key ?? null,
+        quantity: tip.quantity,
+        amountMinor: tip.amountMinor,
+        big,
+        createdAtMs: nowMs,
+      };
       const tipRow = {
         id,
         roomId,
+        streamId,
         viewerId,
         creatorId: room.creator_id,
         giftId: tip.giftId,
         quantity: tip.quantity,
         ...money(tip.amountMinor),
+        big,
         platformMinor: tip.platformMinor,
         creatorMinor: tip.creatorMinor,
         currency: DEFAULT_CURRENCY,
@@ -172,27 +204,32 @@ tips.openapi(
           extra: (posting) => [
             db
               .prepare(
-                `INSERT INTO tips (id, room_id, viewer_id, creator_id, gift_id, quantity, amount_minor, platform_minor,
-                   creator_minor, currency, created_at_ms)
-                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+                `INSERT INTO tips (id, room_id, stream_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
+                   platform_minor, creator_minor, currency, created_at_ms)
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
               )
               .bind(
                 id,
                 roomId,
+                streamId,
                 viewerId,
                 room.creator_id,
                 tip.giftId,
                 tip.quantity,
                 tip.amountMinor,
+                big ? 1 : 0,
                 tip.platformMinor,
                 tip.creatorMinor,
                 DEFAULT_CURRENCY,
                 nowMs,
                 ...posting.params,
               ),
+            outboxInsert(db, roomEvent, nowMs, posting),
           ],
         },
         status: 201,
+        // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
+        onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, [id], c.var.log)),
         body: { tip: tipRow, walletBalanceMinor: 0 },
         patches: [
           {

@@ -1,0 +1,54 @@
+import { assert } from "../limits";
+
+/**
+ * Leaderboard periods. Day, ISO week and month boundaries fall at local midnight in the
+ * configured time zone (default Asia/Shanghai), not UTC: a 23:30 tip in Shanghai counts for
+ * that Shanghai day.
+ */
+export const PERIODS = ["live", "day", "week", "month"] as const;
+export type Period = (typeof PERIODS)[number];
+
+export interface PeriodKeys {
+  readonly day: string; // 2026-11-22
+  readonly week: string; // 2026-W47 (ISO week-numbering year)
+  readonly month: string; // 2026-11
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function localDate(nowMs: number, timeZone: string): { year: number; month: number; day: number } {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
+    formatters.set(timeZone, f);
+  }
+  const parts = Object.fromEntries(f.formatToParts(new Date(nowMs)).map((p) => [p.type, p.value]));
+  const year = Number(parts.year);
+  const month = Number(parts.month);
+  const day = Number(parts.day);
+  assert(Number.isInteger(year) && month >= 1 && month <= 12 && day >= 1 && day <= 31, "a calendar date");
+  return { year, month, day };
+}
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+export function periodKeys(nowMs: number, timeZone: string): PeriodKeys {
+  const { year, month, day } = localDate(nowMs, timeZone);
+  // ISO week: the week with the year's first Thursday is week 1; weeks start on Monday.
+  const date = new Date(Date.UTC(year, month - 1, day));
+  const weekday = date.getUTCDay() === 0 ? 7 : date.getUTCDay();
+  const thursday = new Date(date);
+  thursday.setUTCDate(date.getUTCDate() + 4 - weekday);
+  const isoYear = thursday.getUTCFullYear();
+  const week = Math.ceil(((thursday.getTime() - Date.UTC(isoYear, 0, 1)) / 86_400_000 + 1) / 7);
+  return { day: `${year}-${pad(month)}-${pad(day)}`, week: `${isoYear}-W${pad(week)}`, month: `${year}-${pad(month)}` };
+}
+
+export function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}

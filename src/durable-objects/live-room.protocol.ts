@@ -1,0 +1,173 @@
+import { z } from "zod";
+import { USER_ID_PATTERN } from "../domain/accounts";
+import { LIMITS } from "../domain/limits";
+import { PERIODS } from "../domain/room/periods";
+import { GIFT_TIERS } from "../domain/tip";
+
+/**
+ * Everything that crosses the LiveRoom's boundary, as zod schemas: events delivered from
+ * the Worker (RPC and queue), frames from clients, frames to clients. Types are inferred.
+ */
+
+const UserId = z.string().regex(USER_ID_PATTERN);
+const Minor = z.number().int().nonnegative().max(LIMITS.amountMaxMinor);
+
+// ── Events the Worker delivers (from the D1 outbox) ────────────────────────────────────
+
+export const TipEvent = z.object({
+  type: z.literal("tip"),
+  id: z.string().min(1).max(64), // the tip id; the room applies it at most once
+  roomId: z.string(),
+  streamId: z.string(),
+  creatorId: UserId,
+  viewerId: UserId,
+  giftId: z.string().nullable(),
+  giftName: z.string().nullable(),
+  tier: z.enum(GIFT_TIERS).nullable(),
+  animationKey: z.string().nullable(),
+  quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax),
+  amountMinor: Minor.min(1),
+  big: z.boolean(),
+  createdAtMs: z.number().int().nonnegative(),
+});
+export type TipEvent = z.infer<typeof TipEvent>;
+
+export const StreamStartedEvent = z.object({
+  type: z.literal("stream.started"),
+  id: z.string().min(1).max(64),
+  roomId: z.string(),
+  streamId: z.string(),
+  creatorId: UserId,
+  title: z.string(),
+  bigGiftThresholdMinor: Minor.nullable(),
+  atMs: z.number().int().nonnegative(),
+});
+
+export const StreamEndedEvent = z.object({
+  type: z.literal("stream.ended"),
+  id: z.string().min(1).max(64),
+  roomId: z.string(),
+  streamId: z.string(),
+  atMs: z.number().int().nonnegative(),
+});
+
+export const RoomEvent = z.discriminatedUnion("type", [TipEvent, StreamStartedEvent, StreamEndedEvent]);
+export type RoomEvent = z.infer<typeof RoomEvent>;
+export const RoomEvents = z.array(RoomEvent).min(1).max(LIMITS.roomEventsPerDeliveryMax);
+
+// ── Frames from clients ────────────────────────────────────────────────────────────────
+
+export const ClientFrame = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("ping") }),
+  /** Overlay: "I have shown everything up to seq"; the room remembers it across reconnects. */
+  z.object({ type: z.literal("ack"), seq: z.number().int().nonnegative() }),
+  /** Broadcaster console: skip an alert on the overlay, or show it again. */
+  z.object({ type: z.literal("alert.skip"), seq: z.number().int().positive() }),
+  z.object({ type: z.literal("alert.replay"), seq: z.number().int().positive() }),
+]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+
+// ── Frames to clients ──────────────────────────────────────────────────────────────────
+
+export const SOCKET_ROLES = ["viewer", "broadcaster", "overlay"] as const;
+export type SocketRole = (typeof SOCKET_ROLES)[number];
+
+const LeaderboardEntry = z.object({
+  rank: z.number().int().positive(),
+  viewerId: UserId,
+  totalMinor: Minor,
+  tipCount: z.number().int().nonnegative(),
+});
+export const Leaderboard = z.object({
+  period: z.enum(PERIODS),
+  periodKey: z.string(),
+  top: z.array(LeaderboardEntry),
+  me: LeaderboardEntry.nullable(),
+});
+export type Leaderboard = z.infer<typeof Leaderboard>;
+
+const RoomState = z.object({
+  roomId: z.string().nullable(),
+  creatorId: z.string().nullable(),
+  title: z.string().nullable(),
+  status: z.enum(["live", "offline"]),
+  streamId: z.string().nullable(),
+});
+
+const BigGift = z.object({
+  tipId: z.string(),
+  viewerId: UserId,
+  giftId: z.string().nullable(),
+  giftName: z.string().nullable(),
+  tier: z.enum(GIFT_TIERS).nullable(),
+  animationKey: z.string().nullable(),
+  quantity: z.number().int(),
+  amountMinor: Minor,
+  createdAtMs: z.number().int(),
+  /** Same gift from the same viewer in quick succession: one combo, its running count. */
+  combo: z.object({ id: z.string(), count: z.number().int().positive() }),
+});
+
+const Merged = z.object({
+  tipCount: z.number().int().positive(),
+  totalMinor: Minor,
+  byGift: z.array(z.object({ giftId: z.string().nullable(), quantity: z.number().int(), amountMinor: Minor })),
+  combos: z.array(
+    z.object({
+      viewerId: UserId,
+      giftId: z.string(),
+      quantity: z.number().int(),
+      tips: z.number().int(),
+      firstAtMs: z.number().int(),
+      lastAtMs: z.number().int(),
+    }),
+  ),
+  topTippers: z.array(z.object({ viewerId: UserId, amountMinor: Minor })),
+  fromMs: z.number().int(),
+  toMs: z.number().int(),
+});
+
+/** Events that carry a sequence number and live in the replay log. */
+export const SequencedFrame = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("tips.merged"), seq: z.number().int(), merged: Merged }),
+  z.object({ type: z.literal("gift.big"), seq: z.number().int(), gift: BigGift }),
+  z.object({ type: z.literal("leaderboard"), seq: z.number().int(), leaderboard: Leaderboard }),
+  z.object({ type: z.literal("room.live"), seq: z.number().int(), room: RoomState }),
+  z.object({ type: z.literal("room.ended"), seq: z.number().int(), room: RoomState }),
+  z.object({ type: z.literal("alert.skip"), seq: z.number().int(), alertSeq: z.number().int() }),
+  z.object({ type: z.literal("alert.replay"), seq: z.number().int(), alertSeq: z.number().int(), gift: BigGift }),
+]);
+export type SequencedFrame = z.infer<typeof SequencedFrame>;
+/** A sequenced frame before the room numbers it. */
+export type UnsequencedFrame = SequencedFrame extends infer F
+  ? F extends { seq: number }
+    ? Omit<F, "seq">
+    : never
+  : never;
+
+export const ServerFrame = z.union([
+  SequencedFrame,
+  z.object({
+    type: z.literal("snapshot"),
+    seq: z.number().int(),
+    role: z.enum(SOCKET_ROLES),
+    room: RoomState,
+    leaderboard: Leaderboard,
+    redPackets: z.array(z.unknown()),
+    windowMs: z.number().int(),
+    /** For overlays: the seq replay starts after; frames with seq > this follow. */
+    resumeFromSeq: z.number().int().nullable(),
+  }),
+  z.object({ type: z.literal("pong") }),
+  z.object({ type: z.literal("error"), code: z.string(), message: z.string() }),
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+
+/** Close codes the room uses (RFC 6455 and the 4000–4999 private range). */
+export const CLOSE = {
+  normal: 1000,
+  policyViolation: 1008, // rate limit, malformed frames
+  tooBig: 1009,
+  tryAgainLater: 1013, // room full
+  overlayRevoked: 4003,
+} as const;
