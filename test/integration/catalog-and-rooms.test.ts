@@ -119,7 +119,10 @@ describe("rooms", () => {
     const read = await call("GET", `/v1/rooms/${opened.body.id}`, { token: await token("anyone") });
     expect(read.body.status).toBe("live");
     const ended = await call("POST", `/v1/rooms/${opened.body.id}/end`, { token: creator });
-    expect(ended.body).toMatchObject({ status: "offline", stream: { id: opened.body.stream.id, endedAtMs: expect.any(Number) } });
+    expect(ended.body).toMatchObject({
+      status: "offline",
+      stream: { id: opened.body.stream.id, endedAtMs: expect.any(Number) },
+    });
     const endedAgain = await call("POST", `/v1/rooms/${opened.body.id}/end`, { token: creator });
     expect(endedAgain.status).toBe(200);
     expect(endedAgain.body.stream.endedAtMs).toBe(ended.body.stream.endedAtMs);
@@ -136,9 +139,15 @@ describe("rooms", () => {
     const roomId = await openRoom("room-threshold");
     const set = await call("PATCH", `/v1/rooms/${roomId}`, { token: creator, body: { bigGiftThresholdMinor: 10_000 } });
     expect(set.body.bigGiftThresholdMinor).toBe(10_000);
-    const other = await call("PATCH", `/v1/rooms/${roomId}`, { token: await token("room-x", "creator"), body: { title: "mine" } });
+    const other = await call("PATCH", `/v1/rooms/${roomId}`, {
+      token: await token("room-x", "creator"),
+      body: { title: "mine" },
+    });
     expect(other.status).toBe(403);
-    const cleared = await call("PATCH", `/v1/rooms/${roomId}`, { token: creator, body: { bigGiftThresholdMinor: null } });
+    const cleared = await call("PATCH", `/v1/rooms/${roomId}`, {
+      token: creator,
+      body: { bigGiftThresholdMinor: null },
+    });
     expect(cleared.body.bigGiftThresholdMinor).toBeNull();
     expect((await call("PATCH", `/v1/rooms/${roomId}`, { token: creator, body: {} })).status).toBe(400);
   });

@@ -24,6 +24,7 @@ export type RoomEventsMessage = z.infer<typeof RoomEventsMessage>;
 
 const DIRECT_TIMEOUT_MS = 5_000;
 const SWEEP_AFTER_MS = 30_000;
+const SWEEP_ATTEMPTS_MAX = 10;
 
 /** The outbox row for an event, written only if the operation it belongs to posts. */
 export function outboxInsert(db: D1Database, event: RoomEvent, nowMs: number, when: Guard | null): D1PreparedStatement {
@@ -144,13 +145,24 @@ export async function handleRoomEventsBatch(batch: MessageBatch<unknown>, env: E
   }
 }
 
-/** The backstop: anything undelivered 30 s after commit is delivered now. */
+/**
+ * The backstop: anything undelivered 30 s after commit is delivered now. An event that has
+ * failed `SWEEP_ATTEMPTS_MAX` times stops being retried and is reported on every sweep
+ * (`room_outbox_stuck`) until an operator looks: it is a bug or a poisoned payload.
+ */
 export async function sweepRoomOutbox(env: Env, nowMs: number, log: Logger): Promise<number> {
-  const { results } = await env.DB.prepare(
-    "SELECT id FROM room_outbox WHERE delivered_at_ms IS NULL AND created_at_ms <= ? ORDER BY created_at_ms LIMIT ?",
-  )
-    .bind(nowMs - SWEEP_AFTER_MS, LIMITS.roomEventsPerDeliveryMax)
-    .all<{ id: string }>();
+  const [due, stuck] = await env.DB.batch<{ id?: string; n?: number }>([
+    env.DB.prepare(
+      `SELECT id FROM room_outbox WHERE delivered_at_ms IS NULL AND created_at_ms <= ? AND attempts < ?
+       ORDER BY created_at_ms LIMIT ?`,
+    ).bind(nowMs - SWEEP_AFTER_MS, SWEEP_ATTEMPTS_MAX, LIMITS.roomEventsPerDeliveryMax),
+    env.DB.prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL AND attempts >= ?").bind(
+      SWEEP_ATTEMPTS_MAX,
+    ),
+  ]);
+  const stuckCount = stuck?.results[0]?.n ?? 0;
+  if (stuckCount > 0) log.error("room_outbox_stuck", { events: stuckCount, attemptsMax: SWEEP_ATTEMPTS_MAX });
+  const results = (due?.results ?? []) as { id: string }[];
   if (results.length === 0) return 0;
   const failed = await deliverOutbox(
     env,

@@ -1,0 +1,501 @@
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, fund, key, token } from "./helpers";
+import { SocketProbe } from "./socket-probe";
+
+/** Goes live and returns the room id and stream id. */
+async function goLive(creatorId: string) {
+  const res = await call("POST", "/v1/rooms", {
+    token: await token(creatorId, "creator"),
+    body: { title: `${creatorId} live` },
+  });
+  expect(res.status).toBe(201);
+  return { roomId: res.body.id as string, streamId: res.body.stream.id as string };
+}
+
+async function tip(roomId: string, viewer: string, body: unknown) {
+  const res = await call("POST", `/v1/rooms/${roomId}/tips`, {
+    token: await token(viewer),
+    idempotencyKey: key(),
+    body,
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.tip;
+}
+
+function room(roomId: string) {
+  return env.LIVE_ROOM.getByName(roomId);
+}
+
+/** Waits until the room has applied `count` tips (delivery runs after the response). */
+async function untilApplied(roomId: string, predicate: () => Promise<boolean>, what: string) {
+  const deadline = Date.now() + 5_000;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what} in ${roomId}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function outboxPending(roomId: string): Promise<number> {
+  const row = await env.DB.prepare(
+    "SELECT COUNT(*) AS n FROM room_outbox WHERE room_id = ? AND delivered_at_ms IS NULL",
+  )
+    .bind(roomId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+describe("the room WebSocket handshake", () => {
+  let roomId: string;
+  beforeAll(async () => {
+    ({ roomId } = await goLive("ws-creator"));
+  });
+
+  it("gives an authenticated viewer a snapshot: room, leaderboard with their rank, seq", async () => {
+    const socket = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${await token("ws-viewer")}`);
+    const snapshot = await socket.next("snapshot");
+    expect(snapshot).toMatchObject({
+      role: "viewer",
+      room: { roomId, status: "live", creatorId: "ws-creator" },
+      leaderboard: { period: "live", top: [], me: null },
+      redPackets: [],
+      windowMs: 3000,
+      resumeFromSeq: null,
+    });
+    expect(snapshot.seq).toBeGreaterThanOrEqual(0);
+    socket.close();
+  });
+
+  it("answers heartbeats", async () => {
+    const socket = await SocketProbe.open(`/v1/rooms/${roomId}/live`, {
+      authorization: `Bearer ${await token("ws-viewer")}`,
+    });
+    await socket.next("snapshot");
+    socket.send({ type: "ping" });
+    await socket.next("pong");
+    socket.close();
+  });
+
+  it("refuses a missing or bad token (401), a foreign Origin (403), a non-owner broadcaster (403), an unknown room (404)", async () => {
+    expect((await SocketProbe.refuse(`/v1/rooms/${roomId}/live`)).status).toBe(401);
+    expect((await SocketProbe.refuse(`/v1/rooms/${roomId}/live?access_token=nope`)).status).toBe(401);
+    const viewerToken = await token("ws-viewer");
+    const origin = await SocketProbe.refuse(`/v1/rooms/${roomId}/live?access_token=${viewerToken}`, {
+      origin: "https://evil.example",
+    });
+    expect(origin).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } });
+    const sameOrigin = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${viewerToken}`, {
+      origin: "https://giftwire.test",
+    });
+    await sameOrigin.next("snapshot");
+    sameOrigin.close();
+    const notOwner = await SocketProbe.refuse(`/v1/rooms/${roomId}/live?role=broadcaster&access_token=${viewerToken}`);
+    expect(notOwner.status).toBe(403);
+    const unknown = await SocketProbe.refuse(
+      `/v1/rooms/room_01ZZZZZZZZZZZZZZZZZZZZZZZZ/live?access_token=${viewerToken}`,
+    );
+    expect(unknown.status).toBe(404);
+    const owner = await SocketProbe.open(
+      `/v1/rooms/${roomId}/live?role=broadcaster&access_token=${await token("ws-creator", "creator")}`,
+    );
+    expect((await owner.next("snapshot")).role).toBe("broadcaster");
+    owner.close();
+  });
+
+  it("admits overlays only with the current overlay key and disconnects them when it is rotated", async () => {
+    expect((await SocketProbe.refuse(`/v1/rooms/${roomId}/live?role=overlay`)).status).toBe(401);
+    const creator = await token("ws-creator", "creator");
+    const first = await call("POST", `/v1/rooms/${roomId}/overlay-key`, { token: creator });
+    expect(first.status).toBe(201);
+    expect(first.body.overlayUrl).toContain(`/overlay.html?room=${roomId}&key=ovk_`);
+    const overlay = await SocketProbe.open(`/v1/rooms/${roomId}/live?role=overlay&key=${first.body.overlayKey}`);
+    await overlay.next("snapshot");
+    const notCreator = await call("POST", `/v1/rooms/${roomId}/overlay-key`, { token: await token("ws-viewer") });
+    expect(notCreator.status).toBe(403);
+    const second = await call("POST", `/v1/rooms/${roomId}/overlay-key`, { token: creator });
+    expect((await overlay.waitClosed()).code).toBe(4003);
+    expect(
+      (await SocketProbe.refuse(`/v1/rooms/${roomId}/live?role=overlay&key=${first.body.overlayKey}`)).status,
+    ).toBe(401);
+    const again = await SocketProbe.open(`/v1/rooms/${roomId}/live?role=overlay&key=${second.body.overlayKey}`);
+    await again.next("snapshot");
+    again.close();
+  });
+
+  it("closes a socket that sends an oversized frame (1009) or floods (1008), and answers junk with an error frame", async () => {
+    const viewerToken = await token("ws-viewer");
+    const big = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${viewerToken}`);
+    await big.next("snapshot");
+    big.send({ type: "ping", pad: "x".repeat(3_000) });
+    expect((await big.waitClosed()).code).toBe(1009);
+
+    const junk = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${viewerToken}`);
+    await junk.next("snapshot");
+    junk.send("not json");
+    expect((await junk.next("error")).code).toBe("malformed_frame");
+    junk.send({ type: "alert.skip", seq: 1 });
+    expect((await junk.next("error")).code).toBe("forbidden");
+    for (let i = 0; i < 125; i++) junk.send({ type: "ack", seq: 0 });
+    expect((await junk.waitClosed()).code).toBe(1008);
+  });
+});
+
+describe("tips reach the room", () => {
+  it("merges small tips into one frame per window with exact totals, combos and top tippers", async () => {
+    const { roomId, streamId } = await goLive("merge-creator");
+    await fund("merge-a", "100.00");
+    await fund("merge-b", "100.00");
+    const viewer = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${await token("merge-b")}`);
+    await viewer.next("snapshot");
+    await tip(roomId, "merge-a", { kind: "gift", giftId: "rose", quantity: 2 });
+    await tip(roomId, "merge-a", { kind: "gift", giftId: "rose", quantity: 3 });
+    await tip(roomId, "merge-b", { kind: "custom", amount: "6.60" });
+    await tip(roomId, "merge-b", { kind: "gift", giftId: "heart", quantity: 1 });
+    await untilApplied(roomId, async () => (await room(roomId).state()).windowTips === 4, "4 tips in the window");
+    // Nothing is broadcast before the window closes.
+    expect(viewer.ofType("tips.merged")).toHaveLength(0);
+    expect(await runDurableObjectAlarm(room(roomId))).toBe(true);
+    const merged = await viewer.next("tips.merged");
+    expect(merged.merged).toMatchObject({
+      tipCount: 4,
+      totalMinor: 200 + 300 + 660 + 10,
+      byGift: expect.arrayContaining([
+        { giftId: "rose", quantity: 5, amountMinor: 500 },
+        { giftId: null, quantity: 1, amountMinor: 660 },
+        { giftId: "heart", quantity: 1, amountMinor: 10 },
+      ]),
+      combos: [expect.objectContaining({ viewerId: "merge-a", giftId: "rose", quantity: 5, tips: 2 })],
+      topTippers: [
+        { viewerId: "merge-b", amountMinor: 670 },
+        { viewerId: "merge-a", amountMinor: 500 },
+      ],
+    });
+    const board = await viewer.next("leaderboard");
+    expect(board.leaderboard).toMatchObject({
+      period: "live",
+      periodKey: streamId,
+      top: [{ rank: 1, viewerId: "merge-b", totalMinor: 670 }, { rank: 2 }],
+    });
+    expect(board.seq).toBe(merged.seq + 1);
+    viewer.close();
+  });
+
+  it("sends a big gift to everyone at once, with a combo count for repeats", async () => {
+    const { roomId } = await goLive("big-creator");
+    await fund("big-fan", "5000.00");
+    const viewer = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${await token("big-fan")}`);
+    const broadcaster = await SocketProbe.open(
+      `/v1/rooms/${roomId}/live?role=broadcaster&access_token=${await token("big-creator", "creator")}`,
+    );
+    await viewer.next("snapshot");
+    await broadcaster.next("snapshot");
+    const sent = await tip(roomId, "big-fan", { kind: "gift", giftId: "sports-car", quantity: 1 });
+    expect(sent.big).toBe(true);
+    const toViewer = await viewer.next("gift.big");
+    const toBroadcaster = await broadcaster.next("gift.big");
+    expect(toViewer).toEqual(toBroadcaster);
+    expect(toViewer.gift).toMatchObject({
+      tipId: sent.id,
+      giftId: "sports-car",
+      tier: "big",
+      animationKey: "sports-car-drift",
+      amountMinor: 52000,
+      combo: { count: 1 },
+    });
+    await tip(roomId, "big-fan", { kind: "gift", giftId: "sports-car", quantity: 2 });
+    const second = await viewer.next("gift.big");
+    expect(second.gift.combo).toEqual({ id: toViewer.gift.combo.id, count: 3 });
+    // A custom tip below 520.00 is small; at 520.00 it is big.
+    expect((await tip(roomId, "big-fan", { kind: "custom", amount: "519.99" })).big).toBe(false);
+    expect((await tip(roomId, "big-fan", { kind: "custom", amount: "520.00" })).big).toBe(true);
+    viewer.close();
+    broadcaster.close();
+  });
+
+  it("uses the room's own big-gift threshold when it has one", async () => {
+    const { roomId } = await goLive("threshold-creator");
+    await call("PATCH", `/v1/rooms/${roomId}`, {
+      token: await token("threshold-creator", "creator"),
+      body: { bigGiftThresholdMinor: 990 },
+    });
+    await fund("threshold-fan", "100.00");
+    expect((await tip(roomId, "threshold-fan", { kind: "gift", giftId: "lucky-cat", quantity: 1 })).big).toBe(true);
+    expect((await tip(roomId, "threshold-fan", { kind: "gift", giftId: "six-six-six", quantity: 1 })).big).toBe(false);
+  });
+
+  it("applies each event once however often it is delivered", async () => {
+    const { roomId } = await goLive("dup-room-creator");
+    await fund("dup-room-fan", "100.00");
+    const sent = await tip(roomId, "dup-room-fan", { kind: "gift", giftId: "rose", quantity: 1 });
+    await untilApplied(roomId, async () => (await outboxPending(roomId)) === 0, "delivery");
+    const row = await env.DB.prepare("SELECT payload FROM room_outbox WHERE id = ?")
+      .bind(sent.id)
+      .first<{ payload: string }>();
+    const event = JSON.parse(row?.payload ?? "{}");
+    const again = await room(roomId).deliver([event, event]);
+    expect(again).toEqual({ applied: [], duplicates: [sent.id, sent.id] });
+    const board = await room(roomId).leaderboard("live", "dup-room-fan", 10);
+    expect(board.me).toMatchObject({ rank: 1, totalMinor: 100, tipCount: 1 });
+  });
+});
+
+describe("when the direct call fails", () => {
+  it("the queue delivers the tip, once, even when redelivered", async () => {
+    const { roomId } = await goLive("queue-creator");
+    await fund("queue-fan", "100.00");
+    // Commit a tip whose direct delivery we suppress: write it like the tip route would,
+    // then run the after-commit step with a room binding that fails.
+    const sent = await tip(roomId, "queue-fan", { kind: "gift", giftId: "rose", quantity: 1 });
+    await untilApplied(roomId, async () => (await outboxPending(roomId)) === 0, "first delivery");
+    const payload = JSON.parse(
+      (await env.DB.prepare("SELECT payload FROM room_outbox WHERE id = ?").bind(sent.id).first<{ payload: string }>())
+        ?.payload ?? "{}",
+    );
+    const lost = { ...payload, id: "tip_queue_path_0000000000000", viewerId: "queue-fan-2" };
+    await env.DB.prepare("INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES (?, ?, ?, ?)")
+      .bind(lost.id, roomId, JSON.stringify(lost), Date.now())
+      .run();
+
+    const { deliverAfterCommit, handleRoomEventsBatch } = await import("../../src/worker/rooms/outbox");
+    const sentMessages: unknown[] = [];
+    const failingEnv = {
+      ...env,
+      LIVE_ROOM: { getByName: () => ({ deliver: () => Promise.reject(new Error("room unreachable")) }) },
+      ROOM_EVENTS: { send: async (m: unknown) => void sentMessages.push(m) },
+    } as unknown as Env;
+    const quiet = { info() {}, warn() {}, error() {} };
+    await deliverAfterCommit(failingEnv, [lost.id], quiet);
+    expect(sentMessages).toEqual([{ outboxIds: [lost.id] }]);
+    expect(await outboxPending(roomId)).toBe(1);
+
+    // The consumer, with the real room, twice (at-least-once delivery).
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const acked: string[] = [];
+      const retried: string[] = [];
+      const batch = {
+        queue: "giftwire-room-events",
+        messages: [
+          {
+            id: `m${attempt}`,
+            timestamp: new Date(),
+            attempts: attempt,
+            body: sentMessages[0],
+            ack: () => acked.push(`m${attempt}`),
+            retry: () => retried.push(`m${attempt}`),
+          },
+        ],
+      } as unknown as MessageBatch<unknown>;
+      await handleRoomEventsBatch(batch, env, quiet);
+      expect(acked).toEqual([`m${attempt}`]);
+      expect(retried).toEqual([]);
+    }
+    expect(await outboxPending(roomId)).toBe(0);
+    const board = await room(roomId).leaderboard("live", "queue-fan-2", 10);
+    expect(board.me).toMatchObject({ totalMinor: 100, tipCount: 1 });
+  });
+
+  it("the queue consumer retries with backoff while the room is unreachable", async () => {
+    const { handleRoomEventsBatch, retryDelaySeconds } = await import("../../src/worker/rooms/outbox");
+    await env.DB.prepare(
+      "INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES ('tip_retry_1', 'room_retry', '{}', 0)",
+    ).run();
+    const failingEnv = {
+      ...env,
+      LIVE_ROOM: { getByName: () => ({ deliver: () => Promise.reject(new Error("down")) }) },
+    } as unknown as Env;
+    const delays: unknown[] = [];
+    const batch = {
+      queue: "giftwire-room-events",
+      messages: [
+        {
+          id: "m",
+          timestamp: new Date(),
+          attempts: 3,
+          body: { outboxIds: ["tip_retry_1"] },
+          ack() {},
+          retry: (o: unknown) => delays.push(o),
+        },
+      ],
+    } as unknown as MessageBatch<unknown>;
+    await handleRoomEventsBatch(batch, failingEnv, { info() {}, warn() {}, error() {} });
+    expect(delays).toEqual([{ delaySeconds: 20 }]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map(retryDelaySeconds)).toEqual([5, 10, 20, 40, 80, 160, 300, 300]);
+    const attempts = await env.DB.prepare("SELECT attempts FROM room_outbox WHERE id = 'tip_retry_1'").first();
+    expect(attempts).toEqual({ attempts: 1 });
+  });
+
+  it("the cron sweeper delivers what is still undelivered after 30 s", async () => {
+    const { roomId, streamId } = await goLive("sweep-creator");
+    const event = {
+      type: "tip",
+      id: "tip_swept_00000000000000000000",
+      roomId,
+      streamId,
+      creatorId: "sweep-creator",
+      viewerId: "sweep-fan",
+      giftId: "rose",
+      giftName: "Rose",
+      tier: "small",
+      animationKey: "rose-bloom",
+      quantity: 1,
+      amountMinor: 100,
+      big: false,
+      createdAtMs: Date.now() - 60_000,
+    };
+    await env.DB.prepare("INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES (?, ?, ?, ?)")
+      .bind(event.id, roomId, JSON.stringify(event), Date.now() - 60_000)
+      .run();
+    const { createScheduledController } = await import("cloudflare:test");
+    const worker = (await import("../../src/worker/index")).default;
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env);
+    expect(await outboxPending(roomId)).toBe(0);
+    expect((await room(roomId).leaderboard("live", "sweep-fan", 10)).me).toMatchObject({ totalMinor: 100 });
+  });
+});
+
+describe("the overlay feed", () => {
+  it("resumes after a reconnect with exactly what it missed, in order, never twice", async () => {
+    const { roomId } = await goLive("overlay-creator");
+    await fund("overlay-fan", "20000.00");
+    const creator = await token("overlay-creator", "creator");
+    const { overlayKey } = (await call("POST", `/v1/rooms/${roomId}/overlay-key`, { token: creator })).body;
+    const overlayPath = `/v1/rooms/${roomId}/live?role=overlay&key=${overlayKey}`;
+
+    const first = await SocketProbe.open(overlayPath);
+    await first.next("snapshot");
+    await tip(roomId, "overlay-fan", { kind: "gift", giftId: "yacht", quantity: 1 });
+    const seen = await first.next("gift.big");
+    first.close();
+
+    // While the overlay is away: two big gifts and some small tips.
+    await tip(roomId, "overlay-fan", { kind: "gift", giftId: "rocket", quantity: 1 });
+    await tip(roomId, "overlay-fan", { kind: "gift", giftId: "rose", quantity: 1 });
+    await tip(roomId, "overlay-fan", { kind: "gift", giftId: "private-jet", quantity: 1 });
+    await untilApplied(roomId, async () => (await outboxPending(roomId)) === 0, "delivery");
+    await runDurableObjectAlarm(room(roomId));
+    const currentSeq = (await room(roomId).state()).seq;
+
+    const second = await SocketProbe.open(`${overlayPath}&lastSeq=${seen.seq}`);
+    await second.until(
+      (f) => f.some((x) => x.seq === currentSeq && x.type !== "snapshot"),
+      5_000,
+      "replay to the current seq",
+    );
+    const snapshot = second.frames[0];
+    expect(snapshot).toMatchObject({ type: "snapshot", role: "overlay", resumeFromSeq: seen.seq });
+    const replayed = second.frames.slice(1);
+    expect(replayed.map((f) => f.seq)).toEqual(
+      Array.from({ length: currentSeq - seen.seq }, (_, i) => seen.seq + 1 + i),
+    );
+    expect(replayed.filter((f) => f.type === "gift.big").map((f) => f.gift.giftId)).toEqual(["rocket", "private-jet"]);
+    expect(replayed.some((f) => f.type === "gift.big" && f.gift.tipId === seen.gift.tipId)).toBe(false);
+
+    // Without a lastSeq, an overlay resumes after what was acknowledged.
+    second.send({ type: "ack", seq: currentSeq });
+    second.send({ type: "ping" });
+    await second.next("pong");
+    second.close();
+    await tip(roomId, "overlay-fan", { kind: "gift", giftId: "sports-car", quantity: 1 });
+    await untilApplied(roomId, async () => (await outboxPending(roomId)) === 0, "delivery");
+    const third = await SocketProbe.open(overlayPath);
+    await third.next("gift.big");
+    expect(third.frames[0].resumeFromSeq).toBe(currentSeq);
+    expect(third.ofType("gift.big").map((f) => f.gift.giftId)).toEqual(["sports-car"]);
+    third.close();
+  });
+
+  it("lets the broadcaster skip or replay an alert on the overlay", async () => {
+    const { roomId } = await goLive("console-creator");
+    await fund("console-fan", "1000.00");
+    const creator = await token("console-creator", "creator");
+    const { overlayKey } = (await call("POST", `/v1/rooms/${roomId}/overlay-key`, { token: creator })).body;
+    const overlay = await SocketProbe.open(`/v1/rooms/${roomId}/live?role=overlay&key=${overlayKey}`);
+    const console = await SocketProbe.open(`/v1/rooms/${roomId}/live?role=broadcaster&access_token=${creator}`);
+    await overlay.next("snapshot");
+    await console.next("snapshot");
+    await tip(roomId, "console-fan", { kind: "gift", giftId: "sports-car", quantity: 1 });
+    const alert = await overlay.next("gift.big");
+    console.send({ type: "alert.skip", seq: alert.seq });
+    expect(await overlay.next("alert.skip")).toMatchObject({ alertSeq: alert.seq });
+    console.send({ type: "alert.replay", seq: alert.seq });
+    const replay = await overlay.next("alert.replay");
+    expect(replay).toMatchObject({ alertSeq: alert.seq, gift: alert.gift });
+    expect(replay.seq).toBeGreaterThan(alert.seq);
+    console.send({ type: "alert.replay", seq: 999_999 });
+    expect((await console.next("error")).code).toBe("alert_not_found");
+    overlay.close();
+    console.close();
+  });
+});
+
+describe("durability", () => {
+  it("loses nothing of an open window when the room is evicted", async () => {
+    const { roomId } = await goLive("evict-creator");
+    await fund("evict-fan", "100.00");
+    await tip(roomId, "evict-fan", { kind: "gift", giftId: "rose", quantity: 4 });
+    await untilApplied(roomId, async () => (await room(roomId).state()).windowTips === 1, "the tip in the window");
+    const seqBefore = (await room(roomId).state()).seq;
+    await evictDurableObject(room(roomId));
+    expect(await room(roomId).state()).toMatchObject({ windowTips: 1, seq: seqBefore });
+    expect(await runDurableObjectAlarm(room(roomId))).toBe(true);
+    const state = await room(roomId).state();
+    expect(state.windowTips).toBe(0);
+    expect(state.seq).toBe(seqBefore + 2);
+  });
+
+  it("writes leaderboards to D1 and ranks creators globally", async () => {
+    const { roomId } = await goLive("rank-creator-a");
+    const other = await goLive("rank-creator-b");
+    await fund("rank-fan", "1000.00");
+    await tip(roomId, "rank-fan", { kind: "gift", giftId: "love-letter", quantity: 1 });
+    await tip(other.roomId, "rank-fan", { kind: "gift", giftId: "crown", quantity: 1 });
+    await untilApplied(
+      roomId,
+      async () => (await outboxPending(roomId)) + (await outboxPending(other.roomId)) === 0,
+      "delivery",
+    );
+    await runDurableObjectAlarm(room(roomId));
+    await runDurableObjectAlarm(room(other.roomId));
+    const rows = await env.DB.prepare(
+      "SELECT period, total_minor FROM leaderboard_entries WHERE room_id = ? AND viewer_id = 'rank-fan' ORDER BY period",
+    )
+      .bind(roomId)
+      .all();
+    expect(rows.results).toEqual([
+      { period: "day", total_minor: 5200 },
+      { period: "live", total_minor: 5200 },
+      { period: "month", total_minor: 5200 },
+      { period: "week", total_minor: 5200 },
+    ]);
+    const ranking = await call("GET", "/v1/leaderboards/creators?period=day", {
+      token: await token("rank-creator-a", "creator"),
+    });
+    expect(ranking.status).toBe(200);
+    const ids = ranking.body.top.map((r: { creatorId: string }) => r.creatorId);
+    expect(ids.indexOf("rank-creator-b")).toBeLessThan(ids.indexOf("rank-creator-a"));
+    expect(ranking.body.me).toMatchObject({ creatorId: "rank-creator-a", totalMinor: 5200 });
+    const board = await call("GET", `/v1/rooms/${roomId}/leaderboard?period=day`, { token: await token("rank-fan") });
+    expect(board.body).toMatchObject({ period: "day", me: { rank: 1, viewerId: "rank-fan", totalMinor: 5200 } });
+    expect(board.body.periodKey).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(
+      (await call("GET", `/v1/rooms/${roomId}/leaderboard?period=year`, { token: await token("rank-fan") })).status,
+    ).toBe(400);
+  });
+
+  it("announces the end of a stream after flushing the open window", async () => {
+    const { roomId } = await goLive("end-creator");
+    await fund("end-fan", "100.00");
+    const viewer = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${await token("end-fan")}`);
+    await viewer.next("snapshot");
+    await tip(roomId, "end-fan", { kind: "gift", giftId: "rose", quantity: 1 });
+    await untilApplied(roomId, async () => (await room(roomId).state()).windowTips === 1, "the tip in the window");
+    await call("POST", `/v1/rooms/${roomId}/end`, { token: await token("end-creator", "creator") });
+    const ended = await viewer.next("room.ended");
+    const merged = viewer.ofType("tips.merged");
+    expect(merged).toHaveLength(1);
+    expect(merged[0].seq).toBeLessThan(ended.seq);
+    expect(ended.room.status).toBe("offline");
+    viewer.close();
+  });
+});
