@@ -88,6 +88,8 @@ try {
 \x1b[1mgiftwire is running at ${base}\x1b[0m
   OpenAPI:    ${base}/v1/openapi.json
   Demo room:  ${seed.roomId}
+  Watch:      ${base}/room.html?room=${seed.roomId}&token=${viewer?.token ?? ""}
+  OBS overlay: create its key with POST ${base}/v1/rooms/${seed.roomId}/overlay-key (as creator-ling)
 
 Demo users (tokens valid 12 h; mint more with POST /v1/dev/tokens):
 ${seed.users

@@ -44,7 +44,13 @@ export class LiveClient {
       const frame = JSON.parse(event.data);
       if (frame.type === "pong") return;
       // Frames at or below what we already handled are never handled twice.
-      if (frame.type !== "snapshot" && typeof frame.seq === "number" && Number.isFinite(this.lastSeq) && frame.seq <= this.lastSeq) return;
+      if (
+        frame.type !== "snapshot" &&
+        typeof frame.seq === "number" &&
+        Number.isFinite(this.lastSeq) &&
+        frame.seq <= this.lastSeq
+      )
+        return;
       this.options.onFrame(frame);
     });
     ws.addEventListener("close", (event) => {

@@ -1,5 +1,5 @@
-import { formatMinor, LiveClient } from "./live-client.js";
 import { giftVisual } from "./effects.js";
+import { formatMinor, LiveClient } from "./live-client.js";
 
 // The broadcaster's OBS overlay: every big gift, one at a time, none twice, none lost.
 // Query: ?room=<roomId>&key=<overlayKey>[&alertMs=6000]
@@ -87,7 +87,8 @@ const client = new LiveClient({
         break;
       case "alert.skip":
         skipped.add(frame.alertSeq);
-        if (stage.firstElementChild?.dataset.seq === String(frame.alertSeq)) stage.firstElementChild.classList.add("leaving");
+        if (stage.firstElementChild?.dataset.seq === String(frame.alertSeq))
+          stage.firstElementChild.classList.add("leaving");
         advance();
         break;
       case "snapshot":

@@ -1,11 +1,11 @@
-import { formatMinor, LiveClient } from "./live-client.js";
 import { giftVisual } from "./effects.js";
+import { formatMinor, LiveClient } from "./live-client.js";
 
 // The viewer page: gifts and tips paid from the wallet, the merged feed, big-gift effects,
 // the live leaderboard. Query: ?room=<roomId>&token=<jwt>
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
-let roomId = params.get("room");
+const roomId = params.get("room");
 let token = params.get("token") ?? sessionStorage.getItem("giftwire:token");
 let userId = null;
 
@@ -128,7 +128,8 @@ function playEffect(gift) {
   el.className = `alert tier-${gift.tier ?? "big"}`;
   el.innerHTML = `<div class="alert-icon">${giftVisual(gift).icon}</div><div class="alert-text"><strong></strong> sent <em></em></div>`;
   el.querySelector("strong").textContent = gift.viewerId;
-  el.querySelector("em").textContent = `${gift.giftName ?? `¥${formatMinor(gift.amountMinor)}`}${gift.combo.count > 1 ? ` ×${gift.combo.count}` : ""}`;
+  el.querySelector("em").textContent =
+    `${gift.giftName ?? `¥${formatMinor(gift.amountMinor)}`}${gift.combo.count > 1 ? ` ×${gift.combo.count}` : ""}`;
   $("effect-stage").replaceChildren(el);
   setTimeout(() => el.classList.add("leaving"), 3000);
   setTimeout(() => el.remove(), 3400);
@@ -167,7 +168,10 @@ async function main() {
           break;
         }
         case "gift.big":
-          feed(`${frame.gift.viewerId} sent ${frame.gift.giftName ?? "a big tip"} · ¥${formatMinor(frame.gift.amountMinor)}`, true);
+          feed(
+            `${frame.gift.viewerId} sent ${frame.gift.giftName ?? "a big tip"} · ¥${formatMinor(frame.gift.amountMinor)}`,
+            true,
+          );
           playEffect(frame.gift);
           break;
         case "leaderboard":

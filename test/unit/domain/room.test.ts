@@ -98,11 +98,19 @@ describe("mergeWindow", () => {
       atMs,
     });
     const frame = mergeWindow(
-      [t("1", "a", "rose", 0, 2), t("2", "a", "rose", 4_000, 3), t("3", "a", "rose", 9_001), t("4", "b", "rose", 100), t("5", "a", null, 200)],
+      [
+        t("1", "a", "rose", 0, 2),
+        t("2", "a", "rose", 4_000, 3),
+        t("3", "a", "rose", 9_001),
+        t("4", "b", "rose", 100),
+        t("5", "a", null, 200),
+      ],
       5_000,
       2,
     );
-    expect(frame.combos).toEqual([{ viewerId: "a", giftId: "rose", quantity: 5, tips: 2, firstAtMs: 0, lastAtMs: 4_000 }]);
+    expect(frame.combos).toEqual([
+      { viewerId: "a", giftId: "rose", quantity: 5, tips: 2, firstAtMs: 0, lastAtMs: 4_000 },
+    ]);
     expect(frame.topTippers).toEqual([
       { viewerId: "a", amountMinor: 700 },
       { viewerId: "b", amountMinor: 100 },

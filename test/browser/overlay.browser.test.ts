@@ -1,0 +1,115 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type DevServer, startDevServer } from "./dev-server";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasBrowser = existsSync(CHROMIUM);
+if (!hasBrowser) {
+  console.warn(
+    `\n  Browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH).\n`,
+  );
+}
+
+const ARTIFACTS = "test-results";
+
+describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", () => {
+  let server: DevServer;
+  let browser: Browser;
+  let seed: { roomId: string; users: { userId: string; token: string }[] };
+  let overlayUrl: string;
+  const tokenOf = (id: string) => seed.users.find((u) => u.userId === id)?.token as string;
+
+  beforeAll(async () => {
+    server = await startDevServer();
+    seed = await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json();
+    const key = await fetch(`${server.url}/v1/rooms/${seed.roomId}/overlay-key`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokenOf("creator-ling")}` },
+    });
+    overlayUrl = `${(await key.json()).overlayUrl}&alertMs=1500`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function shownAlerts(page: Page): Promise<string[]> {
+    return page.locator("#shown li").allTextContents();
+  }
+
+  it("a viewer sends a big gift and the overlay shows it; after a reconnect the overlay shows what it missed, once", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const overlay = await context.newPage();
+    await overlay.goto(overlayUrl);
+    await overlay.waitForSelector('#status[data-state="live"]', { state: "attached" });
+
+    const viewer = await context.newPage();
+    await viewer.goto(`${server.url}/room.html?room=${seed.roomId}&token=${tokenOf("viewer-chen")}`);
+    await viewer.waitForSelector('[data-gift-id="sports-car"]');
+    await viewer.click('[data-gift-id="sports-car"]');
+    await viewer.waitForSelector("#message:has-text('Sent Sports Car')");
+
+    // The overlay shows it at once, with the viewer's name.
+    const alert = overlay.locator(".alert");
+    await expect
+      .poll(async () => (await alert.count()) > 0 && (await alert.first().textContent()), { timeout: 10_000 })
+      .toContain("Sports Car");
+    expect(await alert.first().textContent()).toContain("viewer-chen");
+    await overlay.screenshot({ path: `${ARTIFACTS}/overlay-sports-car.png` });
+    await expect.poll(() => shownAlerts(overlay), { timeout: 10_000 }).toHaveLength(1);
+    // The viewer page played the effect and shows the gift in its feed and leaderboard.
+    await viewer.waitForSelector(".feed li.big:has-text('Sports Car')");
+    await viewer.waitForSelector(".board li:has-text('viewer-chen')");
+    await viewer.screenshot({ path: `${ARTIFACTS}/viewer-room.png` });
+
+    // Let the alert finish, then take the overlay away (an OBS scene switch, a crash…).
+    await overlay.waitForFunction(() => document.querySelectorAll(".alert").length === 0, undefined, {
+      timeout: 10_000,
+    });
+    await overlay.close();
+    const rocket = await fetch(`${server.url}/v1/rooms/${seed.roomId}/tips`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${tokenOf("viewer-chen")}`,
+        "content-type": "application/json",
+        "idempotency-key": `browser-rocket-${Date.now()}`,
+      },
+      body: JSON.stringify({ kind: "gift", giftId: "rocket", quantity: 1 }),
+    });
+    expect(rocket.status).toBe(201);
+
+    // Back: it shows the rocket it missed, and not the sports car again.
+    const back = await context.newPage();
+    await back.goto(overlayUrl);
+    await expect.poll(() => shownAlerts(back), { timeout: 10_000 }).toHaveLength(1);
+    expect((await back.locator(".alert").first().textContent()) ?? "").toContain("Rocket");
+    await back.waitForTimeout(2_500);
+    expect(await shownAlerts(back)).toHaveLength(1);
+    await back.waitForFunction(() => document.querySelectorAll(".alert").length === 0, undefined, { timeout: 10_000 });
+
+    // A brand-new browser profile (no local state) resumes after what was acknowledged: nothing twice.
+    const fresh = await browser.newContext();
+    const freshOverlay = await fresh.newPage();
+    await freshOverlay.goto(overlayUrl);
+    await freshOverlay.waitForSelector('#status[data-state="live"]', { state: "attached" });
+    await freshOverlay.waitForTimeout(2_000);
+    expect(await shownAlerts(freshOverlay)).toEqual([]);
+    await fresh.close();
+    await context.close();
+  }, 120_000);
+});
