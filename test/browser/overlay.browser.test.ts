@@ -22,12 +22,12 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
 
   beforeAll(async () => {
     server = await startDevServer();
-    seed = await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json();
+    seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
     const key = await fetch(`${server.url}/v1/rooms/${seed.roomId}/overlay-key`, {
       method: "POST",
       headers: { authorization: `Bearer ${tokenOf("creator-ling")}` },
     });
-    overlayUrl = `${(await key.json()).overlayUrl}&alertMs=1500`;
+    overlayUrl = `${((await key.json()) as { overlayUrl: string }).overlayUrl}&alertMs=1500`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -100,7 +100,7 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
     expect((await back.locator(".alert").first().textContent()) ?? "").toContain("Rocket");
     await back.waitForTimeout(2_500);
     expect(await shownAlerts(back)).toHaveLength(1);
-    await back.waitForFunction(() => document.querySelectorAll(".alert").length === 0, undefined, { timeout: 10_000 });
+    await back.locator(".alert").waitFor({ state: "detached", timeout: 10_000 });
 
     // A brand-new browser profile (no local state) resumes after what was acknowledged: nothing twice.
     const fresh = await browser.newContext();
