@@ -78,9 +78,7 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
     await viewer.screenshot({ path: `${ARTIFACTS}/viewer-room.png` });
 
     // Let the alert finish, then take the overlay away (an OBS scene switch, a crash…).
-    await overlay.waitForFunction(() => document.querySelectorAll(".alert").length === 0, undefined, {
-      timeout: 10_000,
-    });
+    await overlay.locator(".alert").waitFor({ state: "detached", timeout: 10_000 });
     await overlay.close();
     const rocket = await fetch(`${server.url}/v1/rooms/${seed.roomId}/tips`, {
       method: "POST",
