@@ -51,6 +51,10 @@ export const LIMITS = {
   mergedTopTippersMax: 5,
   /** Events a room keeps for overlay replay; an overlay further behind gets a fresh snapshot. */
   replayLogMax: 2_000,
+  /** How long a room remembers an applied event id (far beyond any redelivery). */
+  roomAppliedEventsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+  /** Delivered outbox rows are kept this long in D1 for audit, then purged. */
+  roomOutboxRetentionMs: 7 * 24 * 60 * 60 * 1000,
   /** Room events delivered per Durable Object call. */
   roomEventsPerDeliveryMax: 200,
   /** Leaderboard rows written to D1 per statement batch. */

@@ -310,6 +310,12 @@ export class LiveRoom extends DurableObject<Env> {
     });
     for (const frame of frames) this.broadcast(frame);
     await this.persistLeaderboards(nowMs);
+    // Redeliveries stop within about half an hour of commit (queue: 10 tries, ≤ 5 min apart;
+    // sweeper: 10 tries, a minute apart), so ids older than a week can never come back.
+    this.sql.exec(
+      "DELETE FROM applied_events WHERE id IN (SELECT id FROM applied_events WHERE applied_at_ms < ? LIMIT 1000)",
+      nowMs - LIMITS.roomAppliedEventsRetentionMs,
+    );
     const pending = this.sql
       .exec<{ n: number }>(
         "SELECT (SELECT COUNT(*) FROM window_tips) + (SELECT COUNT(*) FROM board WHERE dirty = 1) AS n",

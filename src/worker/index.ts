@@ -2,7 +2,7 @@ import { LiveRoom } from "../durable-objects/live-room";
 import { createApp } from "./app";
 import { createLogger } from "./context";
 import { purgeExpiredIdempotencyKeys } from "./cron/purge-idempotency";
-import { handleRoomEventsBatch, type RoomEventsMessage, sweepRoomOutbox } from "./rooms/outbox";
+import { handleRoomEventsBatch, purgeDeliveredOutbox, type RoomEventsMessage, sweepRoomOutbox } from "./rooms/outbox";
 
 const app = createApp();
 
@@ -17,6 +17,7 @@ export default {
     const log = createLogger({ cron: controller.cron });
     const redelivered = await sweepRoomOutbox(env, controller.scheduledTime, log);
     const purged = await purgeExpiredIdempotencyKeys(env.DB, controller.scheduledTime);
-    log.info("housekeeping", { redelivered, purged });
+    const outboxPurged = await purgeDeliveredOutbox(env.DB, controller.scheduledTime);
+    log.info("housekeeping", { redelivered, purged, outboxPurged });
   },
 } satisfies ExportedHandler<Env, RoomEventsMessage>;

@@ -1,0 +1,408 @@
+/**
+ * `npm run bench:room` — the live room under a tip storm, in workerd driven by Miniflare
+ * (not through `wrangler dev`'s proxy). Side by side in one run:
+ *
+ *   merged    the shipped design: small tips merge into one frame per window
+ *   baseline  broadcast every tip: the same code with the room's big-gift threshold at
+ *             0.01, so every tip goes out at once to every socket
+ *
+ * For each socket count and tip rate it reports frames per viewer per second, and after
+ * the storm the latency of big gifts from commit (the tip's HTTP response) to the last
+ * viewer and to the overlay, sequence gaps on every socket, and tips lost (Σ of what one
+ * viewer saw against Σ of what was committed). Repeats each cell and reports medians.
+ *
+ * Options (env): BENCH_SOCKETS="1000,5000" BENCH_RATES="20,100,200" BENCH_SECONDS=6 BENCH_REPEATS=3
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import type { Readable } from "node:stream";
+import { SignJWT } from "jose";
+import { Miniflare } from "miniflare";
+
+const SECRET = "bench-secret-bench-secret-bench-secret-0123456789";
+const ISSUER = "https://auth.giftwire.example";
+const AUDIENCE = "giftwire-api";
+const SOCKETS = (process.env.BENCH_SOCKETS ?? "1000,5000").split(",").map(Number);
+const RATES = (process.env.BENCH_RATES ?? "20,100,200").split(",").map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const BIG_GIFTS = 20;
+const TIPPERS = 40;
+
+const log = (msg: string) => process.stdout.write(`${msg}\n`);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
+};
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : (s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number);
+};
+
+// ── build and start ───────────────────────────────────────────────────────────────────
+
+log("▸ bundling the Worker (wrangler deploy --dry-run)");
+execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", "bench/.build"], { stdio: "ignore" });
+
+async function startWorker() {
+  // Miniflare 4 (its own workerd 1.20260730): the stable, documented options API. The
+  // compatibility date is that workerd's newest; nothing the Worker uses changed since.
+  const mf = new Miniflare({
+    // The Worker's request logs would drown the figures; errors still surface as failures.
+    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+      stdout.resume();
+      stderr.resume();
+    },
+    modules: true,
+    scriptPath: "bench/.build/index.js",
+    compatibilityDate: "2026-07-30",
+    d1Databases: ["DB"],
+    durableObjects: { LIVE_ROOM: { className: "LiveRoom", useSQLite: true } },
+    queueProducers: { ROOM_EVENTS: { queueName: "giftwire-room-events" } },
+    bindings: {
+      ENVIRONMENT: "development",
+      JWT_ISSUER: ISSUER,
+      JWT_AUDIENCE: AUDIENCE,
+      JWT_SECRET: SECRET,
+      JWT_PUBLIC_JWK: "",
+      PLATFORM_SHARE_BPS: "3000",
+      TIP_CUSTOM_MIN_MINOR: "100",
+      TIP_CUSTOM_MAX_MINOR: "5000000",
+      CORS_ORIGINS: "",
+      WS_ORIGINS: "",
+      ROOM_MERGE_WINDOW_MS: "3000",
+      LEADERBOARD_TIME_ZONE: "Asia/Shanghai",
+    },
+  });
+  const url = await mf.ready;
+  const db = await mf.getD1Database("DB");
+  for (const file of readdirSync("migrations").filter((f) => f.endsWith(".sql")).sort()) {
+    for (const statement of readFileSync(`migrations/${file}`, "utf8").split("--> statement-breakpoint")) {
+      if (statement.trim()) await db.prepare(statement).run();
+    }
+  }
+  // Pin workerd to core 0 and this load generator to core 1 where the machine has two.
+  if (cpus().length >= 2) {
+    const pids = spawnSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+    for (const pid of pids) spawnSync("taskset", ["-a", "-p", "-c", "0", pid]);
+    spawnSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)]);
+  }
+  return { mf, url: url.toString().replace(/\/$/, "") };
+}
+
+const token = (userId: string, roles: string[]) =>
+  new SignJWT({ roles })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(userId)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setExpirationTime("2h")
+    .sign(new TextEncoder().encode(SECRET));
+
+// ── one scenario ─────────────────────────────────────────────────────────────────────
+
+interface Probe {
+  ws: WebSocket;
+  frames: number;
+  lastSeq: number;
+  gaps: number;
+  bigArrivals: Map<string, number>;
+  totalMinorSeen: number;
+  tipsSeen: number;
+  open: Promise<void>;
+}
+
+function connect(url: string, path: string, countMoney: boolean): Probe {
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}${path}`);
+  const probe: Probe = {
+    ws,
+    frames: 0,
+    lastSeq: -1,
+    gaps: 0,
+    bigArrivals: new Map(),
+    totalMinorSeen: 0,
+    tipsSeen: 0,
+    open: new Promise((resolve, reject) => {
+      ws.addEventListener("open", () => resolve(), { once: true });
+      ws.addEventListener("error", () => reject(new Error("socket failed")), { once: true });
+    }),
+  };
+  ws.addEventListener("message", (event) => {
+    const frame = JSON.parse(String(event.data));
+    if (frame.type === "snapshot") {
+      probe.lastSeq = frame.seq;
+      return;
+    }
+    if (frame.type === "pong") return;
+    probe.frames++;
+    if (probe.lastSeq >= 0 && frame.seq !== probe.lastSeq + 1) probe.gaps++;
+    probe.lastSeq = frame.seq;
+    if (frame.type === "gift.big") probe.bigArrivals.set(frame.gift.tipId, performance.now());
+    if (countMoney) {
+      if (frame.type === "tips.merged") {
+        probe.totalMinorSeen += frame.merged.totalMinor;
+        probe.tipsSeen += frame.merged.tipCount;
+      }
+      if (frame.type === "gift.big") {
+        probe.totalMinorSeen += frame.gift.amountMinor;
+        probe.tipsSeen += 1;
+      }
+    }
+  });
+  return probe;
+}
+
+interface Result {
+  design: "merged" | "baseline";
+  sockets: number;
+  rate: number;
+  framesPerViewerPerSecond: number;
+  tipsSent: number;
+  tipsCommitted: number;
+  tipsLost: number;
+  requestErrors: number;
+  retries: number;
+  gaps: number;
+  bigToLastViewerMs: number[];
+  bigToOverlayMs: number[];
+}
+
+let creatorSeq = 0;
+
+/**
+ * Sends one tip the way a real client should: on a dropped connection or a 5xx it retries
+ * with the same Idempotency-Key (up to 3 times), which is safe because the key makes the
+ * tip happen at most once. Returns the committed amount, or null if it never succeeded.
+ */
+async function sendTip(
+  url: string,
+  roomId: string,
+  tipperToken: string,
+  idempotencyKey: string,
+  giftId: string,
+): Promise<{ amountMinor: number | null; retries: number; tipId: string | null }> {
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      const res = await fetch(`${url}/v1/rooms/${roomId}/tips`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${tipperToken}`, "content-type": "application/json", "idempotency-key": idempotencyKey },
+        body: JSON.stringify({ kind: "gift", giftId, quantity: 1 }),
+      });
+      if (res.status === 201) {
+        const body = (await res.json()) as { tip: { id: string; amountMinor: number } };
+        return { amountMinor: body.tip.amountMinor, retries: attempt, tipId: body.tip.id };
+      }
+      const text = await res.text();
+      const cause = `${res.status} ${text.slice(0, 120)}`;
+      failures.set(cause, (failures.get(cause) ?? 0) + 1);
+      if (res.status < 500 && res.status !== 409) return { amountMinor: null, retries: attempt, tipId: null };
+    } catch (error) {
+      const cause = String((error as { cause?: unknown }).cause ?? error).slice(0, 120);
+      failures.set(cause, (failures.get(cause) ?? 0) + 1);
+    }
+    await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+  }
+  return { amountMinor: null, retries: 3, tipId: null };
+}
+/** Why tip requests failed, across the run: reported at the end. */
+const failures = new Map<string, number>();
+
+/** Waits until the server answers promptly again (a baseline run leaves a backlog behind). */
+async function settle(url: string): Promise<void> {
+  let quick = 0;
+  const deadline = Date.now() + 60_000;
+  while (quick < 3 && Date.now() < deadline) {
+    const t0 = performance.now();
+    await fetch(`${url}/healthz`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    quick = performance.now() - t0 < 20 ? quick + 1 : 0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function scenario(url: string, design: Result["design"], sockets: number, rate: number): Promise<Result> {
+  const creatorId = `bench-creator-${++creatorSeq}`;
+  const creatorToken = await token(creatorId, ["creator"]);
+  const h = (t: string, key?: string) => ({
+    authorization: `Bearer ${t}`,
+    "content-type": "application/json",
+    ...(key ? { "idempotency-key": key } : {}),
+  });
+  const room = (await (await fetch(`${url}/v1/rooms`, { method: "POST", headers: h(creatorToken), body: JSON.stringify({ title: "bench" }) })).json()) as {
+    id: string;
+  };
+  if (design === "baseline") {
+    await fetch(`${url}/v1/rooms/${room.id}`, { method: "PATCH", headers: h(creatorToken), body: JSON.stringify({ bigGiftThresholdMinor: 1 }) });
+  }
+  const { overlayKey } = (await (await fetch(`${url}/v1/rooms/${room.id}/overlay-key`, { method: "POST", headers: h(creatorToken) })).json()) as {
+    overlayKey: string;
+  };
+  const ops = await token("bench-ops", ["admin", "finance"]);
+  const tippers = await Promise.all(Array.from({ length: TIPPERS }, (_, i) => token(`bench-fan-${i}`, ["viewer"])));
+  await Promise.all(
+    tippers.map((_, i) =>
+      fetch(`${url}/v1/users/bench-fan-${i}/wallet/adjustments`, {
+        method: "POST",
+        headers: h(ops, `fund-${creatorSeq}-${i}`),
+        body: JSON.stringify({ direction: "credit", amount: "100000.00", reason: "bench funding" }),
+      }),
+    ),
+  );
+
+  const viewerToken = await token("bench-viewer", ["viewer"]);
+  const viewers: Probe[] = [];
+  for (let i = 0; i < sockets; i += 250) {
+    const batch = Array.from({ length: Math.min(250, sockets - i) }, (_, j) =>
+      connect(url, `/v1/rooms/${room.id}/live?access_token=${viewerToken}`, i + j === 0),
+    );
+    await Promise.all(batch.map((p) => p.open));
+    viewers.push(...batch);
+  }
+  const overlay = connect(url, `/v1/rooms/${room.id}/live?role=overlay&key=${overlayKey}`, false);
+  await overlay.open;
+  await new Promise((r) => setTimeout(r, 500));
+  for (const v of viewers) v.frames = 0;
+
+  // The storm: small tips (a rose) at a steady rate.
+  let sent = 0;
+  let committed = 0;
+  let committedMinor = 0;
+  let requestErrors = 0;
+  let retries = 0;
+  const inflight: Promise<void>[] = [];
+  const startMs = performance.now();
+  const total = rate * SECONDS;
+  for (let n = 0; n < total; n++) {
+    const due = startMs + (n * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    sent++;
+    inflight.push(
+      sendTip(url, room.id, tippers[n % TIPPERS] as string, `storm-${creatorSeq}-${n}`, "rose").then((outcome) => {
+        retries += outcome.retries;
+        if (outcome.amountMinor === null) requestErrors++;
+        else {
+          committed++;
+          committedMinor += outcome.amountMinor;
+        }
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  const stormMs = performance.now() - startMs;
+  // Let the last window flush (3 s) before counting.
+  await new Promise((r) => setTimeout(r, 3_500));
+  const frames = viewers.reduce((s, v) => s + v.frames, 0);
+  const framesPerViewerPerSecond = frames / viewers.length / ((stormMs + 3_500) / 1000);
+
+  // Big gifts, one at a time: commit (response) → last viewer, → overlay. Measured on the
+  // merged design only: the baseline's sockets are still draining the storm's backlog.
+  const toLast: number[] = [];
+  const toOverlay: number[] = [];
+  for (let i = 0; i < (design === "merged" ? BIG_GIFTS : 0); i++) {
+    const outcome = await sendTip(url, room.id, tippers[i % TIPPERS] as string, `big-${creatorSeq}-${i}`, "sports-car");
+    const committedAt = performance.now();
+    if (outcome.amountMinor === null || outcome.tipId === null) {
+      requestErrors++;
+      continue;
+    }
+    const tip = { id: outcome.tipId };
+    committed++;
+    committedMinor += outcome.amountMinor;
+    const deadline = performance.now() + 10_000;
+    while (performance.now() < deadline) {
+      if (overlay.bigArrivals.has(tip.id) && viewers.every((v) => v.bigArrivals.has(tip.id))) break;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const arrivals = viewers.map((v) => v.bigArrivals.get(tip.id) ?? Number.POSITIVE_INFINITY);
+    toLast.push(Math.max(...arrivals) - committedAt);
+    toOverlay.push((overlay.bigArrivals.get(tip.id) ?? Number.POSITIVE_INFINITY) - committedAt);
+  }
+  await new Promise((r) => setTimeout(r, 3_500));
+  const first = viewers[0];
+  if (design === "merged" && first && first.totalMinorSeen !== committedMinor && first.tipsSeen === committed) {
+    throw new Error(`money mismatch: committed ${committedMinor}, the room showed ${first.totalMinorSeen}`);
+  }
+  const gaps = viewers.reduce((s, v) => s + v.gaps, 0) + overlay.gaps;
+  for (const v of [...viewers, overlay]) v.ws.close();
+  await fetch(`${url}/v1/rooms/${room.id}/end`, { method: "POST", headers: h(creatorToken) });
+  return {
+    design,
+    sockets,
+    rate,
+    framesPerViewerPerSecond,
+    tipsSent: sent + toLast.length,
+    tipsCommitted: committed,
+    // The baseline is still draining when we stop counting; only the shipped design is judged.
+    tipsLost: design === "merged" ? committed - (first?.tipsSeen ?? 0) : 0,
+    requestErrors,
+    retries,
+    gaps,
+    bigToLastViewerMs: toLast,
+    bigToOverlayMs: toOverlay,
+  };
+}
+
+// ── run ──────────────────────────────────────────────────────────────────────────────
+
+const { mf, url } = await startWorker();
+log(`▸ workerd at ${url}; sockets ${SOCKETS.join(", ")}; rates ${RATES.join(", ")} tips/s; ${SECONDS} s each; ${REPEATS} repeats`);
+const rows: string[] = [];
+const summary: { sockets: number; rate: number; merged: number; baseline: number; p50: number; p99: number; max: number; overlayP99: number; gaps: number; lost: number; mergedErrors: number; baselineErrors: number }[] = [];
+try {
+  for (const sockets of SOCKETS) {
+    for (const rate of RATES) {
+      const runs: Record<Result["design"], Result[]> = { merged: [], baseline: [] };
+      for (let r = 0; r < REPEATS; r++) {
+        for (const design of ["merged", "baseline"] as const) {
+          process.stdout.write(`  ${design.padEnd(8)} ${String(sockets).padStart(5)} sockets · ${String(rate).padStart(4)} tips/s · run ${r + 1}/${REPEATS} … `);
+          await settle(url);
+          const result = await scenario(url, design, sockets, rate);
+          runs[design].push(result);
+          log(
+            `${result.framesPerViewerPerSecond.toFixed(2)} frames/viewer/s, ${result.tipsCommitted} tips committed, ${result.retries} retried, ${result.requestErrors} failed, big p99 ${pct(result.bigToLastViewerMs, 99).toFixed(1)} ms, gaps ${result.gaps}, lost ${result.tipsLost}`,
+          );
+        }
+      }
+      const m = runs.merged;
+      const b = runs.baseline;
+      const allBig = m.flatMap((x) => x.bigToLastViewerMs);
+      summary.push({
+        sockets,
+        rate,
+        merged: median(m.map((x) => x.framesPerViewerPerSecond)),
+        baseline: median(b.map((x) => x.framesPerViewerPerSecond)),
+        p50: pct(allBig, 50),
+        p99: pct(allBig, 99),
+        max: Math.max(...allBig),
+        overlayP99: pct(
+          m.flatMap((x) => x.bigToOverlayMs),
+          99,
+        ),
+        gaps: [...m, ...b].reduce((s, x) => s + x.gaps, 0),
+        lost: [...m, ...b].reduce((s, x) => s + x.tipsLost, 0),
+        mergedErrors: m.reduce((s, x) => s + x.requestErrors, 0),
+        baselineErrors: b.reduce((s, x) => s + x.requestErrors, 0),
+      });
+    }
+  }
+} finally {
+  await mf.dispose();
+}
+
+log("\nResults (medians of runs; latency over all big gifts of the merged runs):");
+const header =
+  "| sockets | tips/s | merged frames/viewer/s | broadcast-every-tip frames/viewer/s | reduction | big gift → last viewer p50 / p99 / max (ms) | → overlay p99 (ms) | seq gaps | tips lost | failed tip requests (merged / baseline) |";
+rows.push(header, "|---:|---:|---:|---:|---:|---|---:|---:|---:|---|");
+for (const s of summary) {
+  rows.push(
+    `| ${s.sockets} | ${s.rate} | ${s.merged.toFixed(2)} | ${s.baseline.toFixed(2)} | ${(s.baseline / s.merged).toFixed(0)}× | ${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} | ${s.overlayP99.toFixed(1)} | ${s.gaps} | ${s.lost} | ${s.mergedErrors} / ${s.baselineErrors} |`,
+  );
+}
+log(rows.join("\n"));
+if (failures.size > 0) {
+  log("\nTip request failures by cause (each retried with its Idempotency-Key):");
+  for (const [cause, n] of failures) log(`  ${n} × ${cause}`);
+}
+writeFileSync("bench/.last-room.md", `${rows.join("\n")}\n`);
+log("\n(table also written to bench/.last-room.md)");
