@@ -77,14 +77,19 @@ async function startWorker() {
   });
   const url = await mf.ready;
   const db = await mf.getD1Database("DB");
-  for (const file of readdirSync("migrations").filter((f) => f.endsWith(".sql")).sort()) {
+  for (const file of readdirSync("migrations")
+    .filter((f) => f.endsWith(".sql"))
+    .sort()) {
     for (const statement of readFileSync(`migrations/${file}`, "utf8").split("--> statement-breakpoint")) {
       if (statement.trim()) await db.prepare(statement).run();
     }
   }
   // Pin workerd to core 0 and this load generator to core 1 where the machine has two.
   if (cpus().length >= 2) {
-    const pids = spawnSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+    const pids = spawnSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" })
+      .stdout.trim()
+      .split("\n")
+      .filter(Boolean);
     for (const pid of pids) spawnSync("taskset", ["-a", "-p", "-c", "0", pid]);
     spawnSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)]);
   }
@@ -186,7 +191,11 @@ async function sendTip(
     try {
       const res = await fetch(`${url}/v1/rooms/${roomId}/tips`, {
         method: "POST",
-        headers: { authorization: `Bearer ${tipperToken}`, "content-type": "application/json", "idempotency-key": idempotencyKey },
+        headers: {
+          authorization: `Bearer ${tipperToken}`,
+          "content-type": "application/json",
+          "idempotency-key": idempotencyKey,
+        },
         body: JSON.stringify({ kind: "gift", giftId, quantity: 1 }),
       });
       if (res.status === 201) {
@@ -214,7 +223,9 @@ async function settle(url: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (quick < 3 && Date.now() < deadline) {
     const t0 = performance.now();
-    await fetch(`${url}/healthz`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    await fetch(`${url}/healthz`)
+      .then((r) => r.arrayBuffer())
+      .catch(() => undefined);
     quick = performance.now() - t0 < 20 ? quick + 1 : 0;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -228,13 +239,25 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
     "content-type": "application/json",
     ...(key ? { "idempotency-key": key } : {}),
   });
-  const room = (await (await fetch(`${url}/v1/rooms`, { method: "POST", headers: h(creatorToken), body: JSON.stringify({ title: "bench" }) })).json()) as {
+  const room = (await (
+    await fetch(`${url}/v1/rooms`, {
+      method: "POST",
+      headers: h(creatorToken),
+      body: JSON.stringify({ title: "bench" }),
+    })
+  ).json()) as {
     id: string;
   };
   if (design === "baseline") {
-    await fetch(`${url}/v1/rooms/${room.id}`, { method: "PATCH", headers: h(creatorToken), body: JSON.stringify({ bigGiftThresholdMinor: 1 }) });
+    await fetch(`${url}/v1/rooms/${room.id}`, {
+      method: "PATCH",
+      headers: h(creatorToken),
+      body: JSON.stringify({ bigGiftThresholdMinor: 1 }),
+    });
   }
-  const { overlayKey } = (await (await fetch(`${url}/v1/rooms/${room.id}/overlay-key`, { method: "POST", headers: h(creatorToken) })).json()) as {
+  const { overlayKey } = (await (
+    await fetch(`${url}/v1/rooms/${room.id}/overlay-key`, { method: "POST", headers: h(creatorToken) })
+  ).json()) as {
     overlayKey: string;
   };
   const ops = await token("bench-ops", ["admin", "finance"]);
@@ -346,16 +369,33 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
 // ── run ──────────────────────────────────────────────────────────────────────────────
 
 const { mf, url } = await startWorker();
-log(`▸ workerd at ${url}; sockets ${SOCKETS.join(", ")}; rates ${RATES.join(", ")} tips/s; ${SECONDS} s each; ${REPEATS} repeats`);
+log(
+  `▸ workerd at ${url}; sockets ${SOCKETS.join(", ")}; rates ${RATES.join(", ")} tips/s; ${SECONDS} s each; ${REPEATS} repeats`,
+);
 const rows: string[] = [];
-const summary: { sockets: number; rate: number; merged: number; baseline: number; p50: number; p99: number; max: number; overlayP99: number; gaps: number; lost: number; mergedErrors: number; baselineErrors: number }[] = [];
+const summary: {
+  sockets: number;
+  rate: number;
+  merged: number;
+  baseline: number;
+  p50: number;
+  p99: number;
+  max: number;
+  overlayP99: number;
+  gaps: number;
+  lost: number;
+  mergedErrors: number;
+  baselineErrors: number;
+}[] = [];
 try {
   for (const sockets of SOCKETS) {
     for (const rate of RATES) {
       const runs: Record<Result["design"], Result[]> = { merged: [], baseline: [] };
       for (let r = 0; r < REPEATS; r++) {
         for (const design of ["merged", "baseline"] as const) {
-          process.stdout.write(`  ${design.padEnd(8)} ${String(sockets).padStart(5)} sockets · ${String(rate).padStart(4)} tips/s · run ${r + 1}/${REPEATS} … `);
+          process.stdout.write(
+            `  ${design.padEnd(8)} ${String(sockets).padStart(5)} sockets · ${String(rate).padStart(4)} tips/s · run ${r + 1}/${REPEATS} … `,
+          );
           await settle(url);
           const result = await scenario(url, design, sockets, rate);
           runs[design].push(result);

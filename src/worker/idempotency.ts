@@ -238,3 +238,8 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value) ?? "null";
 }
+
+/** A response field filled in, inside the batch, with an account's balance after the operation. */
+export function balancePatch(path: string, address: string): IdempotentOperation["patches"][number] {
+  return { path, sql: "SELECT balance_minor FROM accounts WHERE address = ?", params: [address] };
+}

@@ -9,7 +9,7 @@ import { type GiftTier, priceTip, type TipRequest } from "../../domain/tip";
 import type { TipEvent } from "../../durable-objects/live-room.protocol";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { runIdempotent } from "../idempotency";
+import { balancePatch, runIdempotent } from "../idempotency";
 import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
 import { deliverAfterCommit, outboxInsert } from "../rooms/outbox";
@@ -231,13 +231,7 @@ tips.openapi(
         // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
         onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, [id], c.var.log)),
         body: { tip: tipRow, walletBalanceMinor: 0 },
-        patches: [
-          {
-            path: "$.walletBalanceMinor",
-            sql: "SELECT balance_minor FROM accounts WHERE address = ?",
-            params: [wallet],
-          },
-        ],
+        patches: [balancePatch("$.walletBalanceMinor", wallet)],
       };
     });
   },

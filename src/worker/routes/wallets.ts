@@ -4,7 +4,7 @@ import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { runIdempotent } from "../idempotency";
+import { balancePatch, runIdempotent } from "../idempotency";
 import { hasAnyRole, requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
 import {
@@ -214,13 +214,7 @@ wallets.openapi(
           },
           walletBalanceMinor: 0,
         },
-        patches: [
-          {
-            path: "$.walletBalanceMinor",
-            sql: "SELECT balance_minor FROM accounts WHERE address = ?",
-            params: [wallet],
-          },
-        ],
+        patches: [balancePatch("$.walletBalanceMinor", wallet)],
       };
     });
   },
