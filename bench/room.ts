@@ -163,6 +163,7 @@ interface Result {
   sockets: number;
   rate: number;
   framesPerViewerPerSecond: number;
+  emittedPerViewerPerSecond: number;
   tipsSent: number;
   tipsCommitted: number;
   tipsLost: number;
@@ -174,6 +175,25 @@ interface Result {
 }
 
 let creatorSeq = 0;
+
+/** The room's current sequence number, from the snapshot of a short-lived socket (retried: an overloaded baseline may refuse a handshake). */
+async function currentSeq(url: string, roomId: string, viewerToken: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const ws = new WebSocket(`${url.replace(/^http/, "ws")}/v1/rooms/${roomId}/live?access_token=${viewerToken}`);
+      const seq = await new Promise<number>((resolve, reject) => {
+        ws.addEventListener("message", (event) => resolve(JSON.parse(String(event.data)).seq), { once: true });
+        ws.addEventListener("error", () => reject(new Error("seq probe failed")), { once: true });
+        setTimeout(() => reject(new Error("seq probe timed out")), 10_000);
+      });
+      ws.close();
+      return seq;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 1_000 * 2 ** attempt));
+    }
+  }
+}
 
 /**
  * Sends one tip the way a real client should: on a dropped connection or a 5xx it retries
@@ -285,6 +305,7 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
   await overlay.open;
   await new Promise((r) => setTimeout(r, 500));
   for (const v of viewers) v.frames = 0;
+  const seqAtStart = await currentSeq(url, room.id, viewerToken);
 
   // The storm: small tips (a rose) at a steady rate.
   let sent = 0;
@@ -316,7 +337,11 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
   // Let the last window flush (3 s) before counting.
   await new Promise((r) => setTimeout(r, 3_500));
   const frames = viewers.reduce((s, v) => s + v.frames, 0);
-  const framesPerViewerPerSecond = frames / viewers.length / ((stormMs + 3_500) / 1000);
+  const seconds = (stormMs + 3_500) / 1000;
+  const framesPerViewerPerSecond = frames / viewers.length / seconds;
+  // What the room emitted for each viewer (every frame goes to every socket), whether or
+  // not the sockets could take it: the design's demand, independent of delivery capacity.
+  const emittedPerViewerPerSecond = ((await currentSeq(url, room.id, viewerToken)) - seqAtStart) / seconds;
 
   // Big gifts, one at a time: commit (response) → last viewer, → overlay. Measured on the
   // merged design only: the baseline's sockets are still draining the storm's backlog.
@@ -354,6 +379,7 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
     sockets,
     rate,
     framesPerViewerPerSecond,
+    emittedPerViewerPerSecond,
     tipsSent: sent + toLast.length,
     tipsCommitted: committed,
     // The baseline is still draining when we stop counting; only the shipped design is judged.
@@ -378,6 +404,8 @@ const summary: {
   rate: number;
   merged: number;
   baseline: number;
+  mergedReceived: number;
+  baselineReceived: number;
   p50: number;
   p99: number;
   max: number;
@@ -400,7 +428,7 @@ try {
           const result = await scenario(url, design, sockets, rate);
           runs[design].push(result);
           log(
-            `${result.framesPerViewerPerSecond.toFixed(2)} frames/viewer/s, ${result.tipsCommitted} tips committed, ${result.retries} retried, ${result.requestErrors} failed, big p99 ${pct(result.bigToLastViewerMs, 99).toFixed(1)} ms, gaps ${result.gaps}, lost ${result.tipsLost}`,
+            `emitted ${result.emittedPerViewerPerSecond.toFixed(2)} / received ${result.framesPerViewerPerSecond.toFixed(2)} frames/viewer/s, ${result.tipsCommitted} tips committed, ${result.retries} retried, ${result.requestErrors} failed, big p99 ${pct(result.bigToLastViewerMs, 99).toFixed(1)} ms, gaps ${result.gaps}, lost ${result.tipsLost}`,
           );
         }
       }
@@ -410,8 +438,10 @@ try {
       summary.push({
         sockets,
         rate,
-        merged: median(m.map((x) => x.framesPerViewerPerSecond)),
-        baseline: median(b.map((x) => x.framesPerViewerPerSecond)),
+        merged: median(m.map((x) => x.emittedPerViewerPerSecond)),
+        baseline: median(b.map((x) => x.emittedPerViewerPerSecond)),
+        mergedReceived: median(m.map((x) => x.framesPerViewerPerSecond)),
+        baselineReceived: median(b.map((x) => x.framesPerViewerPerSecond)),
         p50: pct(allBig, 50),
         p99: pct(allBig, 99),
         max: Math.max(...allBig),
@@ -432,11 +462,11 @@ try {
 
 log("\nResults (medians of runs; latency over all big gifts of the merged runs):");
 const header =
-  "| sockets | tips/s | merged frames/viewer/s | broadcast-every-tip frames/viewer/s | reduction | big gift → last viewer p50 / p99 / max (ms) | → overlay p99 (ms) | seq gaps | tips lost | failed tip requests (merged / baseline) |";
+  "| sockets | tips/s | merged frames/viewer/s (emitted / received) | broadcast-every-tip frames/viewer/s (emitted / received) | reduction (emitted) | big gift → last viewer p50 / p99 / max (ms) | → overlay p99 (ms) | seq gaps | tips lost | failed tip requests (merged / baseline) |";
 rows.push(header, "|---:|---:|---:|---:|---:|---|---:|---:|---:|---|");
 for (const s of summary) {
   rows.push(
-    `| ${s.sockets} | ${s.rate} | ${s.merged.toFixed(2)} | ${s.baseline.toFixed(2)} | ${(s.baseline / s.merged).toFixed(0)}× | ${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} | ${s.overlayP99.toFixed(1)} | ${s.gaps} | ${s.lost} | ${s.mergedErrors} / ${s.baselineErrors} |`,
+    `| ${s.sockets} | ${s.rate} | ${s.merged.toFixed(2)} / ${s.mergedReceived.toFixed(2)} | ${s.baseline.toFixed(2)} / ${s.baselineReceived.toFixed(2)} | ${(s.baseline / s.merged).toFixed(0)}× | ${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} | ${s.overlayP99.toFixed(1)} | ${s.gaps} | ${s.lost} | ${s.mergedErrors} / ${s.baselineErrors} |`,
   );
 }
 log(rows.join("\n"));
