@@ -176,6 +176,18 @@ interface Result {
 
 let creatorSeq = 0;
 
+/** fetch with retries on dropped connections: setup and teardown must not die of a reset. */
+async function fetchRetrying(input: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(input, init);
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+    }
+  }
+}
+
 /** The room's current sequence number, from the snapshot of a short-lived socket (retried: an overloaded baseline may refuse a handshake). */
 async function currentSeq(url: string, roomId: string, viewerToken: string): Promise<number> {
   for (let attempt = 0; ; attempt++) {
@@ -260,7 +272,7 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
     ...(key ? { "idempotency-key": key } : {}),
   });
   const room = (await (
-    await fetch(`${url}/v1/rooms`, {
+    await fetchRetrying(`${url}/v1/rooms`, {
       method: "POST",
       headers: h(creatorToken),
       body: JSON.stringify({ title: "bench" }),
@@ -269,14 +281,14 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
     id: string;
   };
   if (design === "baseline") {
-    await fetch(`${url}/v1/rooms/${room.id}`, {
+    await fetchRetrying(`${url}/v1/rooms/${room.id}`, {
       method: "PATCH",
       headers: h(creatorToken),
       body: JSON.stringify({ bigGiftThresholdMinor: 1 }),
     });
   }
   const { overlayKey } = (await (
-    await fetch(`${url}/v1/rooms/${room.id}/overlay-key`, { method: "POST", headers: h(creatorToken) })
+    await fetchRetrying(`${url}/v1/rooms/${room.id}/overlay-key`, { method: "POST", headers: h(creatorToken) })
   ).json()) as {
     overlayKey: string;
   };
@@ -284,7 +296,7 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
   const tippers = await Promise.all(Array.from({ length: TIPPERS }, (_, i) => token(`bench-fan-${i}`, ["viewer"])));
   await Promise.all(
     tippers.map((_, i) =>
-      fetch(`${url}/v1/users/bench-fan-${i}/wallet/adjustments`, {
+      fetchRetrying(`${url}/v1/users/bench-fan-${i}/wallet/adjustments`, {
         method: "POST",
         headers: h(ops, `fund-${creatorSeq}-${i}`),
         body: JSON.stringify({ direction: "credit", amount: "100000.00", reason: "bench funding" }),
@@ -373,7 +385,7 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
   }
   const gaps = viewers.reduce((s, v) => s + v.gaps, 0) + overlay.gaps;
   for (const v of [...viewers, overlay]) v.ws.close();
-  await fetch(`${url}/v1/rooms/${room.id}/end`, { method: "POST", headers: h(creatorToken) });
+  await fetchRetrying(`${url}/v1/rooms/${room.id}/end`, { method: "POST", headers: h(creatorToken) });
   return {
     design,
     sockets,
