@@ -32,7 +32,7 @@ const TIPPERS = 40;
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
 };
 const pct = (xs: number[], p: number) => {
@@ -201,7 +201,7 @@ async function currentSeq(url: string, roomId: string, viewerToken: string): Pro
       ws.close();
       return seq;
     } catch (error) {
-      if (attempt >= 5) throw error;
+      if (attempt >= 3) throw error;
       await new Promise((r) => setTimeout(r, 1_000 * 2 ** attempt));
     }
   }
@@ -317,7 +317,7 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
   await overlay.open;
   await new Promise((r) => setTimeout(r, 500));
   for (const v of viewers) v.frames = 0;
-  const seqAtStart = await currentSeq(url, room.id, viewerToken);
+  const seqAtStart = await currentSeq(url, room.id, viewerToken).catch(() => Number.NaN);
 
   // The storm: small tips (a rose) at a steady rate.
   let sent = 0;
@@ -353,7 +353,9 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
   const framesPerViewerPerSecond = frames / viewers.length / seconds;
   // What the room emitted for each viewer (every frame goes to every socket), whether or
   // not the sockets could take it: the design's demand, independent of delivery capacity.
-  const emittedPerViewerPerSecond = ((await currentSeq(url, room.id, viewerToken)) - seqAtStart) / seconds;
+  // NaN when a saturated server cannot even answer the probe's handshake.
+  const emittedPerViewerPerSecond =
+    ((await currentSeq(url, room.id, viewerToken).catch(() => Number.NaN)) - seqAtStart) / seconds;
 
   // Big gifts, one at a time: commit (response) → last viewer, → overlay. Measured on the
   // merged design only: the baseline's sockets are still draining the storm's backlog.
@@ -410,7 +412,6 @@ const { mf, url } = await startWorker();
 log(
   `▸ workerd at ${url}; sockets ${SOCKETS.join(", ")}; rates ${RATES.join(", ")} tips/s; ${SECONDS} s each; ${REPEATS} repeats`,
 );
-const rows: string[] = [];
 const summary: {
   sockets: number;
   rate: number;
@@ -427,6 +428,20 @@ const summary: {
   mergedErrors: number;
   baselineErrors: number;
 }[] = [];
+const rows: string[] = [];
+/** Rewrites the table after every cell, so a run cut short keeps what it measured. */
+function writeTable(): void {
+  rows.length = 0;
+  const header =
+    "| sockets | tips/s | merged frames/viewer/s (emitted / received) | broadcast-every-tip frames/viewer/s (emitted / received) | reduction (emitted) | big gift → last viewer p50 / p99 / max (ms) | → overlay p99 (ms) | seq gaps | tips lost | failed tip requests (merged / baseline) |";
+  rows.push(header, "|---:|---:|---:|---:|---:|---|---:|---:|---:|---|");
+  for (const s of summary) {
+    rows.push(
+      `| ${s.sockets} | ${s.rate} | ${s.merged.toFixed(2)} / ${s.mergedReceived.toFixed(2)} | ${s.baseline.toFixed(2)} / ${s.baselineReceived.toFixed(2)} | ${(s.baseline / s.merged).toFixed(0)}× | ${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} | ${s.overlayP99.toFixed(1)} | ${s.gaps} | ${s.lost} | ${s.mergedErrors} / ${s.baselineErrors} |`,
+    );
+  }
+  writeFileSync("bench/.last-room.md", `${rows.join("\n")}\n`);
+}
 try {
   for (const sockets of SOCKETS) {
     for (const rate of RATES) {
@@ -445,6 +460,7 @@ try {
         }
       }
       const m = runs.merged;
+      if (m.length === 0) continue;
       const b = runs.baseline;
       const allBig = m.flatMap((x) => x.bigToLastViewerMs);
       summary.push({
@@ -466,6 +482,7 @@ try {
         mergedErrors: m.reduce((s, x) => s + x.requestErrors, 0),
         baselineErrors: b.reduce((s, x) => s + x.requestErrors, 0),
       });
+      writeTable();
     }
   }
 } finally {
@@ -473,14 +490,7 @@ try {
 }
 
 log("\nResults (medians of runs; latency over all big gifts of the merged runs):");
-const header =
-  "| sockets | tips/s | merged frames/viewer/s (emitted / received) | broadcast-every-tip frames/viewer/s (emitted / received) | reduction (emitted) | big gift → last viewer p50 / p99 / max (ms) | → overlay p99 (ms) | seq gaps | tips lost | failed tip requests (merged / baseline) |";
-rows.push(header, "|---:|---:|---:|---:|---:|---|---:|---:|---:|---|");
-for (const s of summary) {
-  rows.push(
-    `| ${s.sockets} | ${s.rate} | ${s.merged.toFixed(2)} / ${s.mergedReceived.toFixed(2)} | ${s.baseline.toFixed(2)} / ${s.baselineReceived.toFixed(2)} | ${(s.baseline / s.merged).toFixed(0)}× | ${s.p50.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} | ${s.overlayP99.toFixed(1)} | ${s.gaps} | ${s.lost} | ${s.mergedErrors} / ${s.baselineErrors} |`,
-  );
-}
+writeTable();
 log(rows.join("\n"));
 if (failures.size > 0) {
   log("\nTip request failures by cause (each retried with its Idempotency-Key):");

@@ -604,8 +604,9 @@ export class LiveRoom extends DurableObject<Env> {
 
   private broadcast(frame: SequencedFrame): void {
     const text = JSON.stringify(frame);
+    // Hot loop: one serialization, no per-socket lookups. A socket refused as "room full"
+    // is already closing; sending to it is a no-op or throws, and is caught.
     for (const ws of this.ctx.getWebSockets()) {
-      if (this.ctx.getTags(ws).includes("rejected")) continue;
       try {
         ws.send(text);
       } catch {
