@@ -36,7 +36,15 @@ export interface Guard {
   readonly params: readonly unknown[];
 }
 
-export const OPERATION_KINDS = ["tip", "adjustment"] as const;
+export const OPERATION_KINDS = [
+  "tip",
+  "adjustment",
+  "packet_send",
+  "packet_claim",
+  "packet_refund",
+  "campaign_fund",
+  "subsidy_issue",
+] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 export interface OperationSpec {

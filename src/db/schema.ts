@@ -240,3 +240,120 @@ export const leaderboardEntries = sqliteTable(
     index("leaderboard_creator_period").on(t.period, t.periodKey, t.creatorId),
   ],
 );
+
+/**
+ * Red packets. The money sits in `packet:{id}:escrow` from sending until it is claimed
+ * (credited claim by claim from the room, through the ledger queue) or refunded at expiry.
+ * The room's Durable Object is the authority on claims; these rows are the ledger's view:
+ *   escrow balance = total − credited − refunded, always;
+ *   once finished, final_claimed − credited is what is still in flight to wallets (→ 0).
+ */
+export const redPackets = sqliteTable(
+  "red_packets",
+  {
+    /** Also the id of the operation that funded the escrow. */
+    id: text("id")
+      .primaryKey()
+      .references(() => operations.id),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id),
+    streamId: text("stream_id").notNull(),
+    senderId: text("sender_id").notNull(),
+    /** C2C from the sender's wallet, or B2C from a subsidy (refunds go back to its campaign). */
+    funding: text("funding", { enum: ["wallet", "subsidy"] }).notNull(),
+    subsidyId: text("subsidy_id"),
+    campaignId: text("campaign_id"),
+    currency: text("currency").notNull(),
+    totalMinor: integer("total_minor").notNull(),
+    shares: integer("shares").notNull(),
+    split: text("split", { enum: ["lucky", "equal"] }).notNull(),
+    greeting: text("greeting").notNull(),
+    audience: text("audience", { enum: ["everyone", "followers"] }).notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms").notNull(),
+    /** open → exhausted (every share credited) | refunded (expired, remainder returned). */
+    status: text("status", { enum: ["open", "exhausted", "refunded"] }).notNull(),
+    creditedCount: integer("credited_count").notNull().default(0),
+    creditedMinor: integer("credited_minor").notNull().default(0),
+    /** The room's final count when the packet expired. */
+    finalClaimCount: integer("final_claim_count"),
+    finalClaimedMinor: integer("final_claimed_minor"),
+    refundedMinor: integer("refunded_minor").notNull().default(0),
+    finishedAtMs: integer("finished_at_ms"),
+    /** Failed attempts of the expiry sweeper; 3 or more raises an operator alert. */
+    sweepAttempts: integer("sweep_attempts").notNull().default(0),
+  },
+  (t) => [
+    check("red_packets_shape", sql`${t.shares} >= 1 AND ${t.totalMinor} >= ${t.shares}`),
+    check("red_packets_credited", sql`${t.creditedCount} <= ${t.shares} AND ${t.creditedMinor} <= ${t.totalMinor}`),
+    check("red_packets_conserved", sql`${t.creditedMinor} + ${t.refundedMinor} <= ${t.totalMinor}`),
+    check("red_packets_funding", sql`${t.funding} = 'wallet' OR ${t.subsidyId} IS NOT NULL`),
+    index("red_packets_sender_created").on(t.senderId, t.createdAtMs),
+    index("red_packets_room_created").on(t.roomId, t.createdAtMs),
+    index("red_packets_open_expiry").on(t.status, t.expiresAtMs),
+  ],
+);
+
+/** A claim as credited to the claimer's wallet; the id is the room's claim id and the operation's. */
+export const redPacketClaims = sqliteTable(
+  "red_packet_claims",
+  {
+    id: text("id")
+      .primaryKey()
+      .references(() => operations.id),
+    packetId: text("packet_id")
+      .notNull()
+      .references(() => redPackets.id),
+    userId: text("user_id").notNull(),
+    claimIndex: integer("claim_index").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    claimedAtMs: integer("claimed_at_ms").notNull(),
+    creditedAtMs: integer("credited_at_ms").notNull(),
+  },
+  (t) => [
+    check("red_packet_claims_positive", sql`${t.amountMinor} >= 1`),
+    uniqueIndex("red_packet_claims_one_per_user").on(t.packetId, t.userId),
+    uniqueIndex("red_packet_claims_index").on(t.packetId, t.claimIndex),
+    index("red_packet_claims_user").on(t.userId, t.claimedAtMs),
+  ],
+);
+
+/** Platform-funded (B2C) campaigns: the budget lives in `campaign:{id}:budget`. */
+export const subsidyCampaigns = sqliteTable("subsidy_campaigns", {
+  id: text("id")
+    .primaryKey()
+    .references(() => operations.id),
+  name: text("name").notNull(),
+  currency: text("currency").notNull(),
+  budgetMinor: integer("budget_minor").notNull(),
+  createdBy: text("created_by").notNull(),
+  createdAtMs: integer("created_at_ms").notNull(),
+});
+
+/** A subsidy issued to a user: spent whole on one red packet. */
+export const subsidies = sqliteTable(
+  "subsidies",
+  {
+    id: text("id")
+      .primaryKey()
+      .references(() => operations.id),
+    campaignId: text("campaign_id")
+      .notNull()
+      .references(() => subsidyCampaigns.id),
+    /** The issuing system's id; the same one never issues twice. */
+    externalId: text("external_id").notNull(),
+    userId: text("user_id").notNull(),
+    currency: text("currency").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    status: text("status", { enum: ["issued", "used"] }).notNull(),
+    packetId: text("packet_id"),
+    issuedAtMs: integer("issued_at_ms").notNull(),
+    usedAtMs: integer("used_at_ms"),
+  },
+  (t) => [
+    uniqueIndex("subsidies_campaign_external").on(t.campaignId, t.externalId),
+    index("subsidies_user_issued").on(t.userId, t.issuedAtMs),
+    check("subsidies_used_has_packet", sql`${t.status} = 'issued' OR ${t.packetId} IS NOT NULL`),
+  ],
+);

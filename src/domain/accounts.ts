@@ -8,13 +8,24 @@ export const accountAddress = {
   creatorPending: (creatorId: string) => `creator:${creatorId}:pending`,
   creatorAvailable: (creatorId: string) => `creator:${creatorId}:available`,
   platformRevenue: () => "platform:revenue",
+  /** The platform's marketing spend: funds subsidy campaigns, so it runs negative. */
   platformSubsidy: () => "platform:subsidy",
+  /** A red packet's money between sending and claiming or refund. */
+  packetEscrow: (packetId: string) => `packet:${packetId}:escrow`,
+  /** What is left of a subsidy campaign's budget. */
+  campaignBudget: (campaignId: string) => `campaign:${campaignId}:budget`,
+  /** An issued, not yet spent subsidy. */
+  subsidyGrant: (subsidyId: string) => `subsidy:${subsidyId}:grant`,
   channelClearing: (channel: string) => `channel:${channel}:clearing`,
   worldAdjustments: () => "world:adjustments",
 } as const;
 
 export function mayGoNegative(address: string): boolean {
-  return address.startsWith("world:") || (address.startsWith("channel:") && address.endsWith(":clearing"));
+  return (
+    address.startsWith("world:") ||
+    address === "platform:subsidy" ||
+    (address.startsWith("channel:") && address.endsWith(":clearing"))
+  );
 }
 
 /** User and creator ids are embedded in addresses, so they may not contain the separator. */

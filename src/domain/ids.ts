@@ -5,7 +5,19 @@ import { assert } from "./limits";
  * chars of randomness, in Crockford base32 (the ULID layout). Clock and randomness are
  * passed in so tests are deterministic.
  */
-export const ID_PREFIXES = ["tip", "op", "room", "stream", "adj", "req"] as const;
+export const ID_PREFIXES = [
+  "tip",
+  "op",
+  "room",
+  "stream",
+  "adj",
+  "req",
+  "packet",
+  "claim",
+  "refund",
+  "campaign",
+  "subsidy",
+] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -59,6 +59,25 @@ export const LIMITS = {
   roomEventsPerDeliveryMax: 200,
   /** Leaderboard rows written to D1 per statement batch. */
   leaderboardRowsPerFlushMax: 500,
+  /** Red packets: the most one packet holds (20,000.00), its shares, and the average share cap. */
+  packetTotalMaxMinor: 2_000_000,
+  packetSharesMax: 10_000,
+  packetAverageShareMaxMinor: 20_000,
+  /** Red packets: greeting length. */
+  packetGreetingLengthMax: 60,
+  /** Red packets: lifetime bounds and default (refunded at expiry). */
+  packetTtlMsMin: 60 * 1000,
+  packetTtlMsMax: 24 * 60 * 60 * 1000,
+  packetTtlMsDefault: 24 * 60 * 60 * 1000,
+  /** Red packets open at once in one room (listed in every snapshot). */
+  packetsOpenPerRoomMax: 50,
+  /** Claim credits sent to the ledger queue per message batch (the Queues limit is 100). */
+  packetCreditsPerSendMax: 100,
+  /** Claims listed per page of a packet's claim list. */
+  packetClaimsPageMax: 100,
+  /** Subsidy campaigns: the largest budget (10,000,000.00) and external id length. */
+  campaignBudgetMaxMinor: 1_000_000_000,
+  externalIdLengthMax: 128,
   /** Basis points: 10000 = 100%. */
   bpsMax: 10_000,
 } as const;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../domain/accounts";
 import { LIMITS } from "../domain/limits";
+import { AUDIENCES, SPLIT_MODES } from "../domain/red-packet";
 import { PERIODS } from "../domain/room/periods";
 import { GIFT_TIERS } from "../domain/tip";
 
@@ -51,7 +52,36 @@ export const StreamEndedEvent = z.object({
   atMs: z.number().int().nonnegative(),
 });
 
-export const RoomEvent = z.discriminatedUnion("type", [TipEvent, StreamStartedEvent, StreamEndedEvent]);
+/** A red packet as the room knows it: what it needs to serialize claims and announce it. */
+export const PacketInfo = z.object({
+  id: z.string().min(1).max(64),
+  senderId: UserId,
+  creatorId: UserId,
+  currency: z.string().length(3),
+  totalMinor: Minor.min(1),
+  shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
+  split: z.enum(SPLIT_MODES),
+  greeting: z.string().max(LIMITS.packetGreetingLengthMax),
+  audience: z.enum(AUDIENCES),
+  createdAtMs: z.number().int().nonnegative(),
+  expiresAtMs: z.number().int().nonnegative(),
+});
+export type PacketInfo = z.infer<typeof PacketInfo>;
+
+export const PacketSentEvent = z.object({
+  type: z.literal("packet.sent"),
+  id: z.string().min(1).max(64), // the packet id
+  roomId: z.string(),
+  packet: PacketInfo,
+});
+export type PacketSentEvent = z.infer<typeof PacketSentEvent>;
+
+export const RoomEvent = z.discriminatedUnion("type", [
+  TipEvent,
+  StreamStartedEvent,
+  StreamEndedEvent,
+  PacketSentEvent,
+]);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export const RoomEvents = z.array(RoomEvent).min(1).max(LIMITS.roomEventsPerDeliveryMax);
 
@@ -127,6 +157,22 @@ const Merged = z.object({
   toMs: z.number().int(),
 });
 
+/** A red packet as viewers see it: no amounts of other people's claims until they are made. */
+export const PacketView = z.object({
+  id: z.string(),
+  senderId: UserId,
+  totalMinor: Minor,
+  shares: z.number().int(),
+  remainingShares: z.number().int().nonnegative(),
+  split: z.enum(SPLIT_MODES),
+  greeting: z.string(),
+  audience: z.enum(AUDIENCES),
+  status: z.enum(["open", "exhausted", "expired"]),
+  createdAtMs: z.number().int(),
+  expiresAtMs: z.number().int(),
+});
+export type PacketView = z.infer<typeof PacketView>;
+
 /** Events that carry a sequence number and live in the replay log. */
 export const SequencedFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("tips.merged"), seq: z.number().int(), merged: Merged }),
@@ -136,6 +182,29 @@ export const SequencedFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("room.ended"), seq: z.number().int(), room: RoomState }),
   z.object({ type: z.literal("alert.skip"), seq: z.number().int(), alertSeq: z.number().int() }),
   z.object({ type: z.literal("alert.replay"), seq: z.number().int(), alertSeq: z.number().int(), gift: BigGift }),
+  /** A red packet was sent: at once, to everyone. */
+  z.object({ type: z.literal("packet.sent"), seq: z.number().int(), packet: PacketView }),
+  /** Claim progress, merged: at most one per window, for the packets claimed from since the last. */
+  z.object({
+    type: z.literal("packet.progress"),
+    seq: z.number().int(),
+    packets: z.array(z.object({ id: z.string(), remainingShares: z.number().int(), claimed: z.number().int() })),
+  }),
+  /** The last share was taken: at once, with the luckiest claim (手气最佳). */
+  z.object({
+    type: z.literal("packet.exhausted"),
+    seq: z.number().int(),
+    packetId: z.string(),
+    luckiest: z.object({ userId: UserId, amountMinor: Minor, index: z.number().int() }).nullable(),
+  }),
+  /** Expired with shares left: the remainder goes back to the sender. */
+  z.object({
+    type: z.literal("packet.expired"),
+    seq: z.number().int(),
+    packetId: z.string(),
+    claimed: z.number().int(),
+    remainingMinor: Minor,
+  }),
 ]);
 export type SequencedFrame = z.infer<typeof SequencedFrame>;
 /** A sequenced frame before the room numbers it. */
@@ -153,7 +222,8 @@ export const ServerFrame = z.union([
     role: z.enum(SOCKET_ROLES),
     room: RoomState,
     leaderboard: Leaderboard,
-    redPackets: z.array(z.unknown()),
+    /** Open red packets, newest first. */
+    redPackets: z.array(PacketView),
     windowMs: z.number().int(),
     /** For overlays: the seq replay starts after; frames with seq > this follow. */
     resumeFromSeq: z.number().int().nullable(),

@@ -1,12 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
+import { findPacket, settleExpiredPacket } from "../db/red-packets";
+import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
+import { cryptoRandomInt, inFlightClaimsMax } from "../domain/red-packet";
 import { type MergedFrame, mergeWindow, type WindowTip } from "../domain/room/merge";
 import { type Period, periodKeys } from "../domain/room/periods";
 import { configFrom } from "../worker/config";
+import { createLogger } from "../worker/context";
 import {
   CLOSE,
   ClientFrame,
   type Leaderboard,
+  PacketInfo,
+  type PacketView,
   type RoomEvent,
   RoomEvents,
   type SequencedFrame,
@@ -16,6 +22,7 @@ import {
   type TipEvent,
   type UnsequencedFrame,
 } from "./live-room.protocol";
+import { type ClaimOutcome, type CreditMessage, PACKET_SCHEMA, RedPacketDesk, type RoomClaim } from "./red-packet-desk";
 
 /**
  * One LiveRoom per room, addressed by the room id. It owns the room's realtime state:
@@ -60,13 +67,34 @@ const SCHEMA = [
      count INTEGER NOT NULL, last_at_ms INTEGER NOT NULL, PRIMARY KEY (viewer_id, gift_id))`,
 ];
 
+/** What a claimer hears back; `packet_busy` carries a retry hint. */
+export type ClaimAnswer =
+  | Exclude<ClaimOutcome, { kind: "rejected" }>
+  | {
+      readonly kind: "rejected";
+      readonly code: Extract<ClaimOutcome, { kind: "rejected" }>["code"] | "packet_busy";
+      readonly retryAfterMs?: number;
+    };
+
+/** How soon a room retries a ledger hand-off (queue send, refund) that failed. */
+const RETRY_MS = 5_000;
+/** Failed refund attempts after which the room raises an operator alert. */
+const SETTLE_ALERT_ATTEMPTS = 3;
+
 export class LiveRoom extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private readonly desk: RedPacketDesk;
+  /** Claims admitted per packet and not yet answered (flow control; memory only). */
+  private readonly inFlight = new Map<string, number>();
+  private creditFlush: Promise<void> | null = null;
+  private creditFlushAgain = false;
+  private readonly log = createLogger({ component: "LiveRoom" });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    for (const statement of SCHEMA) this.sql.exec(statement);
+    for (const statement of [...SCHEMA, ...PACKET_SCHEMA]) this.sql.exec(statement);
+    this.desk = new RedPacketDesk(this.sql, (nowMs) => newId("claim", nowMs), cryptoRandomInt);
     // Heartbeats are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
   }
@@ -138,7 +166,7 @@ export class LiveRoom extends DurableObject<Env> {
     });
     // Sent after the transaction commits: a frame never announces state that could roll back.
     for (const frame of outgoing) this.broadcast(frame);
-    if (windowGrew || result.applied.length > 0) await this.ensureAlarm(nowMs);
+    if (windowGrew || result.applied.length > 0) await this.scheduleAlarm(nowMs);
     return result;
   }
 
@@ -163,6 +191,13 @@ export class LiveRoom extends DurableObject<Env> {
       }
       case "tip":
         return this.applyTip(event, nowMs);
+      case "packet.sent": {
+        if (this.meta("roomId") === null) this.setMeta("roomId", event.roomId);
+        if (!this.desk.open(event.packet)) return { frames: [], windowGrew: false };
+        const view = this.desk.view(event.packet.id, nowMs);
+        assert(view, "an opened packet has a view");
+        return { frames: [this.append({ type: "packet.sent", packet: view }, nowMs)], windowGrew: false };
+      }
     }
   }
 
@@ -275,7 +310,10 @@ export class LiveRoom extends DurableObject<Env> {
         at_ms: number;
       }>("SELECT tip_id, viewer_id, gift_id, quantity, amount_minor, at_ms FROM window_tips")
       .toArray();
-    if (rows.length === 0) return [];
+    const progress = this.desk.takeProgress();
+    const packetFrames =
+      progress.length === 0 ? [] : [this.append({ type: "packet.progress", packets: progress }, nowMs)];
+    if (rows.length === 0) return packetFrames;
     const tips: WindowTip[] = rows.map((r) => ({
       tipId: r.tip_id,
       viewerId: r.viewer_id,
@@ -287,19 +325,38 @@ export class LiveRoom extends DurableObject<Env> {
     const merged: MergedFrame = mergeWindow(tips, LIMITS.comboGapMs, LIMITS.mergedTopTippersMax);
     this.sql.exec("DELETE FROM window_tips");
     return [
+      ...packetFrames,
       this.append({ type: "tips.merged", merged: structuredClone(merged) as never }, nowMs),
       this.append({ type: "leaderboard", leaderboard: this.leaderboard("live", null) }, nowMs),
     ];
   }
 
   /**
-   * One alarm serves both jobs: flushing the merged window (every windowMs while tips
-   * arrive) and writing changed leaderboard rows to D1 (so at most one window late, well
-   * inside the 10 s promise). Armed only while there is something to do.
+   * One alarm serves every periodic job: flushing the merged window (every windowMs while
+   * tips or claims arrive), writing changed leaderboard rows to D1 (so at most one window
+   * late, well inside the 10 s promise), expiring red packets on time, and retrying ledger
+   * hand-offs that failed. Armed only while there is something to do, at the earliest due.
    */
-  private async ensureAlarm(nowMs: number): Promise<void> {
+  private async scheduleAlarm(nowMs: number): Promise<void> {
+    const due = this.nextDueMs(nowMs);
+    if (due === null) return;
     const current = await this.ctx.storage.getAlarm();
-    if (current === null) await this.ctx.storage.setAlarm(nowMs + this.config().windowMs);
+    if (current === null || current > due) await this.ctx.storage.setAlarm(due);
+  }
+
+  private nextDueMs(nowMs: number): number | null {
+    const candidates: number[] = [];
+    const pending = this.sql
+      .exec<{ n: number }>(
+        `SELECT (SELECT COUNT(*) FROM window_tips) + (SELECT COUNT(*) FROM board WHERE dirty = 1)
+           + (SELECT COUNT(*) FROM packets WHERE progress_dirty = 1) AS n`,
+      )
+      .one().n;
+    if (pending > 0) candidates.push(nowMs + this.config().windowMs);
+    const expiry = this.desk.nextExpiryMs();
+    if (expiry !== null) candidates.push(Math.max(expiry, nowMs));
+    if (this.desk.hasUnsentCredits() || this.desk.unsettled().length > 0) candidates.push(nowMs + RETRY_MS);
+    return candidates.length === 0 ? null : Math.min(...candidates);
   }
 
   override async alarm(): Promise<void> {
@@ -307,21 +364,20 @@ export class LiveRoom extends DurableObject<Env> {
     let frames: SequencedFrame[] = [];
     this.ctx.storage.transactionSync(() => {
       frames = this.flushWindow(nowMs);
+      frames.push(...this.expireFrames(this.desk.expireDue(nowMs), nowMs));
     });
     for (const frame of frames) this.broadcast(frame);
     await this.persistLeaderboards(nowMs);
+    await this.flushCredits();
+    await this.settleExpired(nowMs);
     // Redeliveries stop within about half an hour of commit (queue: 10 tries, ≤ 5 min apart;
     // sweeper: 10 tries, a minute apart), so ids older than a week can never come back.
     this.sql.exec(
       "DELETE FROM applied_events WHERE id IN (SELECT id FROM applied_events WHERE applied_at_ms < ? LIMIT 1000)",
       nowMs - LIMITS.roomAppliedEventsRetentionMs,
     );
-    const pending = this.sql
-      .exec<{ n: number }>(
-        "SELECT (SELECT COUNT(*) FROM window_tips) + (SELECT COUNT(*) FROM board WHERE dirty = 1) AS n",
-      )
-      .one().n;
-    if (pending > 0) await this.ctx.storage.setAlarm(nowMs + this.config().windowMs);
+    const due = this.nextDueMs(nowMs);
+    if (due !== null) await this.ctx.storage.setAlarm(Math.max(due, nowMs + 1));
   }
 
   /** Upserts changed rows into D1; a failure leaves them dirty for the next alarm (which retries). */
@@ -379,6 +435,177 @@ export class LiveRoom extends DurableObject<Env> {
       }
     });
     this.setMeta("leaderboardPersistedAtMs", nowMs);
+  }
+
+  // ── RPC: red packets ────────────────────────────────────────────────────────────────
+
+  /**
+   * A claim. Admission is bounded per packet (about 1.5 × the shares left); the claim is
+   * drawn and written in one synchronous transaction, and answered only after the write is
+   * durable. The credit to the claimer's wallet follows through the ledger queue.
+   */
+  async claimPacket(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
+    const nowMs = Date.now();
+    const pre = this.desk.precheck(packetId, userId, follows, nowMs);
+    if (pre.kind !== "admit") return pre;
+    const admitted = this.inFlight.get(packetId) ?? 0;
+    if (admitted >= inFlightClaimsMax(pre.remainingShares)) {
+      return { kind: "rejected", code: "packet_busy", retryAfterMs: 200 + Math.floor(Math.random() * 800) };
+    }
+    this.inFlight.set(packetId, admitted + 1);
+    try {
+      let outcome = { kind: "unknown" } as ClaimOutcome;
+      const frames: SequencedFrame[] = [];
+      this.ctx.storage.transactionSync(() => {
+        outcome = this.desk.claim(packetId, userId, follows, nowMs);
+        if (outcome.kind === "claimed" && outcome.exhausted && outcome.fresh) {
+          frames.push(
+            this.append({ type: "packet.exhausted", packetId, luckiest: this.desk.luckiestClaim(packetId) }, nowMs),
+          );
+        }
+      });
+      // Durable before the claimer hears the amount (the output gate would hold it anyway;
+      // waiting here keeps the admission count honest while storage catches up).
+      await this.ctx.storage.sync();
+      for (const frame of frames) this.broadcast(frame);
+      if (outcome.kind === "claimed" && outcome.fresh) {
+        this.kickCreditFlush();
+        await this.scheduleAlarm(nowMs);
+      }
+      return outcome;
+    } finally {
+      const left = (this.inFlight.get(packetId) ?? 1) - 1;
+      if (left <= 0) this.inFlight.delete(packetId);
+      else this.inFlight.set(packetId, left);
+    }
+  }
+
+  /** Registers a packet the ledger funded but whose announcement has not reached the room yet. */
+  async ensurePacket(input: unknown): Promise<boolean> {
+    const info = PacketInfo.parse(input);
+    const nowMs = Date.now();
+    let frame: SequencedFrame | null = null;
+    this.ctx.storage.transactionSync(() => {
+      if (!this.desk.open(info)) return;
+      const view = this.desk.view(info.id, nowMs);
+      if (view) frame = this.append({ type: "packet.sent", packet: view }, nowMs);
+    });
+    if (frame) this.broadcast(frame);
+    await this.scheduleAlarm(nowMs);
+    return frame !== null;
+  }
+
+  packet(packetId: string, userId: string | null): { packet: PacketView; myClaim: RoomClaim | null } | null {
+    const view = this.desk.view(packetId, Date.now());
+    if (!view) return null;
+    return { packet: view, myClaim: userId === null ? null : this.desk.claimOf(packetId, userId) };
+  }
+
+  packetClaims(packetId: string, afterIndex: number, limit: number) {
+    assert(Number.isInteger(limit) && limit >= 1 && limit <= LIMITS.packetClaimsPageMax, "claims page within bounds");
+    return this.desk.claims(packetId, afterIndex, limit);
+  }
+
+  openPacketViews(): PacketView[] {
+    return this.desk.openPackets(Date.now());
+  }
+
+  /**
+   * The sweeper's entry: closes the packet if it is past expiry (registering it first if
+   * the room never heard of it), re-queues every claim's credit if asked, and returns the
+   * room's final count. Safe to repeat.
+   */
+  async closeExpiredPacket(
+    input: unknown,
+    resendCredits: boolean,
+  ): Promise<{ claimCount: number; claimedMinor: number; status: string } | null> {
+    const info = PacketInfo.parse(input);
+    const nowMs = Date.now();
+    const frames: SequencedFrame[] = [];
+    this.ctx.storage.transactionSync(() => {
+      if (this.desk.open(info)) {
+        const view = this.desk.view(info.id, nowMs);
+        if (view) frames.push(this.append({ type: "packet.sent", packet: view }, nowMs));
+      }
+      frames.push(...this.expireFrames(this.desk.expireDue(nowMs, info.id), nowMs));
+      if (resendCredits) this.desk.resend(info.id);
+    });
+    for (const frame of frames) this.broadcast(frame);
+    if (resendCredits) await this.flushCredits();
+    await this.scheduleAlarm(nowMs);
+    const final = this.desk.finalOf(info.id);
+    return final ? { claimCount: final.claimCount, claimedMinor: final.claimedMinor, status: final.status } : null;
+  }
+
+  private expireFrames(
+    expired: readonly { packetId: string; claimCount: number; remainingMinor: number }[],
+    nowMs: number,
+  ) {
+    return expired.map((e) =>
+      this.append(
+        { type: "packet.expired", packetId: e.packetId, claimed: e.claimCount, remainingMinor: e.remainingMinor },
+        nowMs,
+      ),
+    );
+  }
+
+  private kickCreditFlush(): void {
+    if (this.creditFlush) {
+      this.creditFlushAgain = true;
+      return;
+    }
+    this.creditFlush = this.flushCredits().finally(() => {
+      this.creditFlush = null;
+      if (this.creditFlushAgain) {
+        this.creditFlushAgain = false;
+        this.kickCreditFlush();
+      }
+    });
+    this.ctx.waitUntil(this.creditFlush);
+  }
+
+  /**
+   * Hands unsent claim credits to the ledger queue in batches. A claim is marked sent only
+   * after the queue accepted it; a failure leaves it for the alarm, which retries.
+   */
+  private async flushCredits(): Promise<void> {
+    for (;;) {
+      const credits: CreditMessage[] = this.desk.unsentCredits(LIMITS.packetCreditsPerSendMax);
+      if (credits.length === 0) return;
+      try {
+        await this.env.LEDGER_POSTINGS.sendBatch(credits.map((body) => ({ body, contentType: "json" as const })));
+      } catch (error) {
+        this.log.error("packet_credit_enqueue_failed", { credits: credits.length, error: String(error) });
+        await this.scheduleAlarm(Date.now());
+        return;
+      }
+      this.desk.markSent(credits.map((c) => c.claimId));
+    }
+  }
+
+  /** Posts the refund of every expired packet not yet settled; failures retry on the next alarm. */
+  private async settleExpired(nowMs: number): Promise<void> {
+    for (const packetId of this.desk.unsettled()) {
+      const final = this.desk.finalOf(packetId);
+      assert(final, "an unsettled packet is closed");
+      try {
+        const row = await findPacket(this.env.DB, packetId);
+        if (row === null) throw new Error("the ledger has no such packet");
+        const outcome = await settleExpiredPacket(this.env.DB, row, final, nowMs);
+        const settled =
+          outcome.kind === "nothing_to_refund" ||
+          outcome.verdict.kind !== "rejected" ||
+          // Already finished in the ledger (refunded by the sweeper, or exhausted).
+          outcome.verdict.code === "conflict";
+        if (!settled) throw new Error(`refund rejected: ${JSON.stringify(outcome)}`);
+        this.desk.markSettled(packetId);
+      } catch (error) {
+        const attempts = this.desk.settleFailed(packetId);
+        const fields = { packetId, attempts, error: String(error) };
+        if (attempts >= SETTLE_ALERT_ATTEMPTS) this.log.error("alert_packet_refund_failing", fields);
+        else this.log.warn("packet_refund_failed", fields);
+      }
+    }
   }
 
   // ── RPC: reads ──────────────────────────────────────────────────────────────────────
@@ -489,7 +716,7 @@ export class LiveRoom extends DurableObject<Env> {
       role,
       room: this.roomState(),
       leaderboard: this.leaderboard("live", userId),
-      redPackets: [],
+      redPackets: this.desk.openPackets(nowMs),
       windowMs: this.config().windowMs,
       resumeFromSeq,
     });

@@ -10,6 +10,7 @@ import { admin } from "./routes/admin";
 import { dev } from "./routes/dev";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
+import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
 import { tips } from "./routes/tips";
 import { wallets } from "./routes/wallets";
@@ -55,6 +56,7 @@ export function createApp() {
   v1.route("/", rooms);
   v1.route("/", tips);
   v1.route("/", live);
+  v1.route("/", redPackets);
   v1.route("/", admin);
   v1.route("/", dev);
 

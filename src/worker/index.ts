@@ -2,6 +2,7 @@ import { LiveRoom } from "../durable-objects/live-room";
 import { createApp } from "./app";
 import { createLogger } from "./context";
 import { purgeExpiredIdempotencyKeys } from "./cron/purge-idempotency";
+import { type ClaimCreditMessage, handleLedgerPostingsBatch, sweepRedPackets } from "./red-packets/settlement";
 import { handleRoomEventsBatch, purgeDeliveredOutbox, type RoomEventsMessage, sweepRoomOutbox } from "./rooms/outbox";
 
 const app = createApp();
@@ -11,13 +12,16 @@ export { LiveRoom };
 export default {
   fetch: app.fetch,
   async queue(batch, env) {
-    await handleRoomEventsBatch(batch, env, createLogger({ queue: batch.queue }));
+    const log = createLogger({ queue: batch.queue });
+    if (batch.queue.startsWith("giftwire-ledger-postings")) await handleLedgerPostingsBatch(batch, env, log);
+    else await handleRoomEventsBatch(batch, env, log);
   },
   async scheduled(controller, env) {
     const log = createLogger({ cron: controller.cron });
     const redelivered = await sweepRoomOutbox(env, controller.scheduledTime, log);
+    const packets = await sweepRedPackets(env, controller.scheduledTime, log);
     const purged = await purgeExpiredIdempotencyKeys(env.DB, controller.scheduledTime);
     const outboxPurged = await purgeDeliveredOutbox(env.DB, controller.scheduledTime);
-    log.info("housekeeping", { redelivered, purged, outboxPurged });
+    log.info("housekeeping", { redelivered, packets, purged, outboxPurged });
   },
-} satisfies ExportedHandler<Env, RoomEventsMessage>;
+} satisfies ExportedHandler<Env, RoomEventsMessage | ClaimCreditMessage>;

@@ -10,11 +10,20 @@ export const OPERATOR_ROLES = ["admin", "finance", "ops", "support"] as const sa
 export interface Principal {
   readonly userId: string;
   readonly roles: ReadonlySet<Role>;
+  /**
+   * Creators the user follows, when the host's login service says so (the optional
+   * `follows` claim). giftwire keeps no social graph; follower-only red packets use this.
+   */
+  readonly follows: ReadonlySet<string> | null;
 }
+
+/** The most creators a `follows` claim may list. */
+export const FOLLOWS_CLAIM_MAX = 500;
 
 const ClaimsSchema = z.object({
   sub: z.string().regex(USER_ID_PATTERN),
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
+  follows: z.array(z.string().regex(USER_ID_PATTERN)).max(FOLLOWS_CLAIM_MAX).optional(),
 });
 
 type VerifyKey = CryptoKey | Uint8Array;
@@ -53,7 +62,11 @@ export async function verifyToken(token: string, config: Config, nowMs: number):
     });
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) return null;
-    return { userId: claims.data.sub, roles: new Set(claims.data.roles) };
+    return {
+      userId: claims.data.sub,
+      roles: new Set(claims.data.roles),
+      follows: claims.data.follows === undefined ? null : new Set(claims.data.follows),
+    };
   } catch {
     return null;
   }

@@ -1,0 +1,539 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Guard, Posting } from "../../db/ledger";
+import { findPacket, type PacketLedgerRow } from "../../db/red-packets";
+import { accountAddress } from "../../domain/accounts";
+import { LIMITS } from "../../domain/limits";
+import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
+import { AUDIENCES, SPLIT_MODES, validatePacket } from "../../domain/red-packet";
+import type { ClaimAnswer } from "../../durable-objects/live-room";
+import { type PacketInfo, type PacketSentEvent, PacketView } from "../../durable-objects/live-room.protocol";
+import { OPERATOR_ROLES, type Principal } from "../auth/jwt";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { balancePatch, runIdempotent } from "../idempotency";
+import { hasAnyRole, requireAuth } from "../middleware/auth";
+import { packetInfoOf } from "../red-packets/settlement";
+import { deliverAfterCommit, outboxInsert } from "../rooms/outbox";
+import {
+  AmountMinor,
+  bearerSecurity,
+  Currency,
+  DecimalAmount,
+  errorResponses,
+  IdempotencyKeyHeader,
+  jsonBody,
+  jsonResponse,
+  PageQuery,
+  UserId,
+} from "../schemas";
+import { findRoom, RoomId } from "./rooms";
+
+export const PacketId = z
+  .string()
+  .regex(/^packet_[0-9A-HJKMNP-TV-Z]{26}$/)
+  .openapi({ example: "packet_01JDEMO0000000000000000000" });
+export const SubsidyId = z.string().regex(/^subsidy_[0-9A-HJKMNP-TV-Z]{26}$/);
+
+export const SendPacketRequest = z
+  .strictObject({
+    total: DecimalAmount.optional().openapi({ description: "Required unless a subsidy pays (then its amount)." }),
+    subsidyId: SubsidyId.optional().openapi({
+      description: "Spend one of your subsidies (B2C) instead of your wallet.",
+    }),
+    shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
+    split: z.enum(SPLIT_MODES).default("lucky"),
+    greeting: z.string().trim().max(LIMITS.packetGreetingLengthMax).default("恭喜发财，大吉大利"),
+    audience: z
+      .enum(AUDIENCES)
+      .default("everyone")
+      .openapi({ description: "`followers`: only users whose token lists the creator in its `follows` claim." }),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(LIMITS.packetTtlMsMin / 1000)
+      .max(LIMITS.packetTtlMsMax / 1000)
+      .default(LIMITS.packetTtlMsDefault / 1000),
+  })
+  .refine((b) => (b.total === undefined) !== (b.subsidyId === undefined), {
+    message: "Give either total (paid from your wallet) or subsidyId, not both.",
+  })
+  .openapi("SendPacketRequest", { example: { total: "88.88", shares: 10, split: "lucky", greeting: "大吉大利" } });
+
+const LedgerView = z.object({
+  status: z.enum(["open", "exhausted", "refunded"]),
+  creditedCount: z.number().int(),
+  creditedMinor: AmountMinor,
+  refundedMinor: AmountMinor,
+});
+
+export const PacketSchema = z
+  .object({
+    id: PacketId,
+    roomId: RoomId,
+    senderId: UserId,
+    funding: z.enum(["wallet", "subsidy"]),
+    currency: Currency,
+    totalMinor: AmountMinor,
+    total: z.string(),
+    shares: z.number().int(),
+    split: z.enum(SPLIT_MODES),
+    greeting: z.string(),
+    audience: z.enum(AUDIENCES),
+    createdAtMs: z.number().int(),
+    expiresAtMs: z.number().int(),
+  })
+  .openapi("RedPacket");
+
+const SentSchema = z.object({ packet: PacketSchema, walletBalanceMinor: AmountMinor }).openapi("RedPacketSent");
+
+const ClaimSchema = z
+  .object({
+    id: z.string(),
+    packetId: PacketId,
+    userId: UserId,
+    index: z.number().int().openapi({ description: "0-based order of the claim." }),
+    amountMinor: AmountMinor,
+    amount: z.string(),
+    claimedAtMs: z.number().int(),
+  })
+  .openapi("RedPacketClaim");
+
+const ClaimResultSchema = z
+  .object({
+    claim: ClaimSchema,
+    alreadyClaimed: z.boolean().openapi({ description: "True when this is your earlier claim, answered again." }),
+    creditedWithinSeconds: z.literal(true).openapi({
+      description: "The amount reaches your wallet through the ledger queue, normally within seconds.",
+    }),
+  })
+  .openapi("RedPacketClaimResult");
+
+const DetailSchema = z
+  .object({ packet: PacketSchema, live: PacketView, myClaim: ClaimSchema.nullable(), ledger: LedgerView })
+  .openapi("RedPacketDetail");
+
+const ClaimsPageSchema = z
+  .object({
+    claims: z.array(ClaimSchema.extend({ luckiest: z.boolean() })),
+    finished: z.boolean(),
+    luckiestIndex: z.number().int().nullable().openapi({ description: "手气最佳, once the packet is finished." }),
+    nextAfter: z.number().int().nullable(),
+  })
+  .openapi("RedPacketClaims");
+
+const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", in: "path" } }) });
+const packetParams = roomParams.extend({ packetId: PacketId.openapi({ param: { name: "packetId", in: "path" } }) });
+
+function packetBody(row: PacketLedgerRow) {
+  return {
+    id: row.id,
+    roomId: row.room_id,
+    senderId: row.sender_id,
+    funding: row.funding,
+    currency: row.currency,
+    totalMinor: row.total_minor,
+    total: formatMinor(row.total_minor),
+    shares: row.shares,
+    split: row.split,
+    greeting: row.greeting,
+    audience: row.audience,
+    createdAtMs: row.created_at_ms,
+    expiresAtMs: row.expires_at_ms,
+  };
+}
+
+function claimBody(claim: {
+  id: string;
+  packetId: string;
+  userId: string;
+  index: number;
+  amountMinor: number;
+  claimedAtMs: number;
+}) {
+  return { ...claim, amount: formatMinor(claim.amountMinor) };
+}
+
+/** May this principal see (and claim) a packet with this audience in this creator's room? */
+function inAudience(
+  principal: Principal,
+  packet: { audience: "everyone" | "followers"; senderId: string },
+  creatorId: string,
+): boolean {
+  return (
+    packet.audience === "everyone" ||
+    principal.userId === packet.senderId ||
+    principal.userId === creatorId ||
+    principal.follows?.has(creatorId) === true ||
+    hasAnyRole(principal, OPERATOR_ROLES)
+  );
+}
+
+export const redPackets = new OpenAPIHono<AppEnv>();
+
+redPackets.use("/rooms/:roomId/red-packets", requireAuth());
+redPackets.use("/rooms/:roomId/red-packets/*", requireAuth());
+redPackets.use("/me/red-packets", requireAuth());
+
+redPackets.openapi(
+  createRoute({
+    method: "post",
+    path: "/rooms/{roomId}/red-packets",
+    tags: ["red packets"],
+    summary: "Send a red packet into a live room, from your wallet or a subsidy",
+    description:
+      "Moves the total into the packet's escrow atomically and announces the packet in the room at once. " +
+      "Every share is at least 0.01; unclaimed money returns to the sender (or the campaign) at expiry.",
+    security: bearerSecurity,
+    request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(SendPacketRequest) },
+    responses: {
+      201: jsonResponse(SentSchema, "The packet is in the room"),
+      ...errorResponses(400, 401, 403, 404, 409, 422),
+    },
+  }),
+  async (c) => {
+    const { roomId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const senderId = c.var.principal.userId;
+    const db = c.env.DB;
+    return runIdempotent(c, "packet", { roomId, ...body }, async (id, nowMs) => {
+      const room = await findRoom(db, roomId);
+      if (!room) throw new ApiError("room_not_found");
+      if (room.status !== "live" || room.current_stream_id === null) throw new ApiError("room_not_live");
+      const streamId = room.current_stream_id;
+
+      let totalMinor: number;
+      let source: string;
+      let subsidy: { id: string; campaign_id: string } | null = null;
+      if (body.subsidyId !== undefined) {
+        const row = await db
+          .prepare("SELECT id, campaign_id, user_id, amount_minor, status FROM subsidies WHERE id = ?")
+          .bind(body.subsidyId)
+          .first<{ id: string; campaign_id: string; user_id: string; amount_minor: number; status: string }>();
+        if (!row || row.user_id !== senderId) throw new ApiError("subsidy_not_found");
+        if (row.status !== "issued") throw new ApiError("subsidy_used");
+        totalMinor = row.amount_minor;
+        source = accountAddress.subsidyGrant(row.id);
+        subsidy = row;
+      } else {
+        const parsed = parseAmountMinor(body.total ?? "");
+        if (!parsed.ok) throw ApiError.from(parsed);
+        totalMinor = parsed.value;
+        source = accountAddress.userWallet(senderId);
+      }
+      const valid = validatePacket({ totalMinor, shares: body.shares });
+      if (!valid.ok) throw ApiError.from(valid);
+
+      const expiresAtMs = nowMs + body.ttlSeconds * 1000;
+      const info: PacketInfo = {
+        id,
+        senderId,
+        creatorId: room.creator_id,
+        currency: DEFAULT_CURRENCY,
+        totalMinor,
+        shares: body.shares,
+        split: body.split,
+        greeting: body.greeting,
+        audience: body.audience,
+        createdAtMs: nowMs,
+        expiresAtMs,
+      };
+      const event: PacketSentEvent = { type: "packet.sent", id, roomId, packet: info };
+      const postings: Posting[] = [{ from: source, to: accountAddress.packetEscrow(id), amountMinor: totalMinor }];
+      const guards: Guard[] = [
+        {
+          code: "room_not_live",
+          sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')",
+          params: [roomId],
+        },
+        {
+          code: "conflict",
+          sql: "(SELECT COUNT(*) FROM red_packets WHERE room_id = ? AND status = 'open' AND expires_at_ms > ?) < ?",
+          params: [roomId, nowMs, LIMITS.packetsOpenPerRoomMax],
+        },
+      ];
+      if (subsidy)
+        guards.push({
+          code: "subsidy_used",
+          sql: "EXISTS (SELECT 1 FROM subsidies WHERE id = ? AND user_id = ? AND status = 'issued')",
+          params: [subsidy.id, senderId],
+        });
+      const row: PacketLedgerRow = {
+        id,
+        room_id: roomId,
+        stream_id: streamId,
+        sender_id: senderId,
+        funding: subsidy ? "subsidy" : "wallet",
+        subsidy_id: subsidy?.id ?? null,
+        campaign_id: subsidy?.campaign_id ?? null,
+        currency: DEFAULT_CURRENCY,
+        total_minor: totalMinor,
+        shares: body.shares,
+        split: body.split,
+        greeting: body.greeting,
+        audience: body.audience,
+        created_at_ms: nowMs,
+        expires_at_ms: expiresAtMs,
+        status: "open",
+        credited_count: 0,
+        credited_minor: 0,
+        final_claim_count: null,
+        final_claimed_minor: null,
+        refunded_minor: 0,
+        finished_at_ms: null,
+        sweep_attempts: 0,
+      };
+      return {
+        spec: {
+          id,
+          kind: "packet_send",
+          currency: DEFAULT_CURRENCY,
+          postings,
+          actorId: senderId,
+          reason: null,
+          metadata: { roomId, shares: body.shares, split: body.split, subsidyId: subsidy?.id ?? null },
+          nowMs,
+          guards,
+          extra: (posting) => [
+            db
+              .prepare(
+                `INSERT INTO red_packets (id, room_id, stream_id, sender_id, funding, subsidy_id, campaign_id, currency,
+                   total_minor, shares, split, greeting, audience, created_at_ms, expires_at_ms, status)
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open' WHERE ${posting.sql}`,
+              )
+              .bind(
+                id,
+                roomId,
+                streamId,
+                senderId,
+                row.funding,
+                row.subsidy_id,
+                row.campaign_id,
+                DEFAULT_CURRENCY,
+                totalMinor,
+                body.shares,
+                body.split,
+                body.greeting,
+                body.audience,
+                nowMs,
+                expiresAtMs,
+                ...posting.params,
+              ),
+            ...(subsidy
+              ? [
+                  db
+                    .prepare(
+                      `UPDATE subsidies SET status = 'used', packet_id = ?, used_at_ms = ? WHERE id = ? AND ${posting.sql}`,
+                    )
+                    .bind(id, nowMs, subsidy.id, ...posting.params),
+                ]
+              : []),
+            outboxInsert(db, event, nowMs, posting),
+          ],
+        },
+        status: 201,
+        onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, [id], c.var.log)),
+        body: { packet: packetBody(row), walletBalanceMinor: 0 },
+        patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(senderId))],
+      };
+    });
+  },
+);
+
+redPackets.openapi(
+  createRoute({
+    method: "post",
+    path: "/rooms/{roomId}/red-packets/{packetId}/claims",
+    tags: ["red packets"],
+    summary: "Grab a share of a red packet",
+    description:
+      "Claims are serialized in the room: one per user per packet, never more than the shares. Asking again " +
+      "answers your earlier claim (200). The amount is final when you hear it; your wallet is credited " +
+      "through the ledger queue within seconds. Under a storm, `packet_busy` (429, Retry-After) asks you to retry.",
+    security: bearerSecurity,
+    request: { params: packetParams },
+    responses: {
+      200: jsonResponse(ClaimResultSchema, "Your earlier claim"),
+      201: jsonResponse(ClaimResultSchema, "You grabbed a share"),
+      ...errorResponses(401, 403, 404, 409),
+      ...errorResponses(429),
+    },
+  }),
+  async (c) => {
+    const { roomId, packetId } = c.req.valid("param");
+    const principal = c.var.principal;
+    const stub = c.env.LIVE_ROOM.getByName(roomId);
+    const follows = principal.follows === null ? [] : [...principal.follows];
+    let answer: ClaimAnswer = await stub.claimPacket(packetId, principal.userId, follows);
+    if (answer.kind === "unknown") {
+      // The room has not heard of the packet yet (its announcement is still on the way).
+      const packet = await findPacket(c.env.DB, packetId);
+      const room = packet && packet.room_id === roomId ? await findRoom(c.env.DB, roomId) : null;
+      if (!packet || !room) throw new ApiError("packet_not_found");
+      await stub.ensurePacket(packetInfoOf(packet, room.creator_id));
+      answer = await stub.claimPacket(packetId, principal.userId, follows);
+    }
+    switch (answer.kind) {
+      case "unknown":
+        throw new ApiError("packet_not_found");
+      case "rejected":
+        if (answer.code === "packet_busy") {
+          c.header("Retry-After", String(Math.max(1, Math.ceil((answer.retryAfterMs ?? 1000) / 1000))));
+          throw new ApiError("packet_busy", undefined, { retryAfterMs: answer.retryAfterMs ?? 1000 });
+        }
+        throw new ApiError(answer.code);
+      case "claimed":
+        return c.json(
+          { claim: claimBody(answer.claim), alreadyClaimed: !answer.fresh, creditedWithinSeconds: true as const },
+          answer.fresh ? 201 : 200,
+        );
+    }
+  },
+);
+
+redPackets.openapi(
+  createRoute({
+    method: "get",
+    path: "/rooms/{roomId}/red-packets",
+    tags: ["red packets"],
+    summary: "The room's open red packets, newest first",
+    security: bearerSecurity,
+    request: { params: roomParams },
+    responses: {
+      200: jsonResponse(z.object({ packets: z.array(PacketView) }), "Open packets"),
+      ...errorResponses(401),
+    },
+  }),
+  async (c) => {
+    const { roomId } = c.req.valid("param");
+    const state = await c.env.LIVE_ROOM.getByName(roomId).openPacketViews();
+    return c.json({ packets: state }, 200);
+  },
+);
+
+async function readablePacket(c: { env: Env; var: { principal: Principal } }, roomId: string, packetId: string) {
+  const packet = await findPacket(c.env.DB, packetId);
+  if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
+  const room = await findRoom(c.env.DB, roomId);
+  if (!room) throw new ApiError("packet_not_found");
+  if (!inAudience(c.var.principal, { audience: packet.audience, senderId: packet.sender_id }, room.creator_id))
+    throw new ApiError("packet_followers_only");
+  const stub = c.env.LIVE_ROOM.getByName(roomId);
+  await stub.ensurePacket(packetInfoOf(packet, room.creator_id));
+  return { packet, stub };
+}
+
+redPackets.openapi(
+  createRoute({
+    method: "get",
+    path: "/rooms/{roomId}/red-packets/{packetId}",
+    tags: ["red packets"],
+    summary: "A red packet: shares left, your claim, and the ledger's view (credited, refunded)",
+    security: bearerSecurity,
+    request: { params: packetParams },
+    responses: { 200: jsonResponse(DetailSchema, "The packet"), ...errorResponses(401, 403, 404) },
+  }),
+  async (c) => {
+    const { roomId, packetId } = c.req.valid("param");
+    const { packet, stub } = await readablePacket(c, roomId, packetId);
+    const live = await stub.packet(packetId, c.var.principal.userId);
+    if (!live) throw new ApiError("packet_not_found");
+    return c.json(
+      {
+        packet: packetBody(packet),
+        live: live.packet,
+        myClaim: live.myClaim ? claimBody(live.myClaim) : null,
+        ledger: {
+          status: packet.status,
+          creditedCount: packet.credited_count,
+          creditedMinor: packet.credited_minor,
+          refundedMinor: packet.refunded_minor,
+        },
+      },
+      200,
+    );
+  },
+);
+
+redPackets.openapi(
+  createRoute({
+    method: "get",
+    path: "/rooms/{roomId}/red-packets/{packetId}/claims",
+    tags: ["red packets"],
+    summary: "Who grabbed what, in claim order; the luckiest (手气最佳) is marked once the packet is finished",
+    security: bearerSecurity,
+    request: {
+      params: packetParams,
+      query: z.object({
+        after: z.coerce.number().int().min(-1).max(LIMITS.packetSharesMax).default(-1),
+        limit: z.coerce.number().int().min(1).max(LIMITS.packetClaimsPageMax).default(LIMITS.pageSizeMax),
+      }),
+    },
+    responses: { 200: jsonResponse(ClaimsPageSchema, "Claims"), ...errorResponses(401, 403, 404) },
+  }),
+  async (c) => {
+    const { roomId, packetId } = c.req.valid("param");
+    const { after, limit } = c.req.valid("query");
+    const { stub } = await readablePacket(c, roomId, packetId);
+    const page = await stub.packetClaims(packetId, after, limit);
+    const last = page.claims.at(-1);
+    return c.json(
+      {
+        claims: page.claims.map((cl) => ({ ...claimBody(cl), luckiest: cl.index === page.luckiestIndex })),
+        finished: page.finished,
+        luckiestIndex: page.luckiestIndex,
+        nextAfter: page.claims.length === limit && last ? last.index : null,
+      },
+      200,
+    );
+  },
+);
+
+redPackets.openapi(
+  createRoute({
+    method: "get",
+    path: "/me/red-packets",
+    tags: ["red packets"],
+    summary: "Red packets you sent, newest first, with what was claimed and refunded",
+    security: bearerSecurity,
+    request: { query: PageQuery },
+    responses: {
+      200: jsonResponse(
+        z.object({
+          packets: z.array(PacketSchema.extend({ ledger: LedgerView })),
+          nextCursor: z.string().nullable(),
+        }),
+        "Your packets",
+      ),
+      ...errorResponses(400, 401),
+    },
+  }),
+  async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    // Packet ids sort by creation time; the cursor is the last id's time-and-random part.
+    if (cursor !== undefined && !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(cursor))
+      throw new ApiError("malformed_request", "The cursor is not valid.");
+    const before = cursor === undefined ? "packet_~" : `packet_${cursor}`;
+    const { results } = await c.env.DB.prepare(
+      "SELECT * FROM red_packets WHERE sender_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+    )
+      .bind(c.var.principal.userId, before, limit + 1)
+      .all<PacketLedgerRow>();
+    const page = results.slice(0, limit);
+    const last = page.at(-1);
+    return c.json(
+      {
+        packets: page.map((p) => ({
+          ...packetBody(p),
+          ledger: {
+            status: p.status,
+            creditedCount: p.credited_count,
+            creditedMinor: p.credited_minor,
+            refundedMinor: p.refunded_minor,
+          },
+        })),
+        nextCursor: results.length > limit && last ? last.id.slice("packet_".length) : null,
+      },
+      200,
+    );
+  },
+);
