@@ -7,7 +7,10 @@ import { LIMITS } from "../domain/limits";
  *   - every balance equals Σ credits − Σ debits of its transfers;
  *   - every operation's transfers sum to the amount it declares, in its declared count and
  *     currency, and no operation is left half-posted;
- *   - every transfer's currency matches both of its accounts.
+ *   - every transfer's currency matches both of its accounts;
+ *   - for every red packet: escrow = total − credited − refunded; credited = Σ of its
+ *     credited claims; once finished, claimed + refunded = total and nothing stays in flight
+ *     to claimers' wallets for longer than the redelivery window.
  * Each violation names the row and the two numbers that disagree.
  */
 export type Violation =
@@ -28,7 +31,37 @@ export type Violation =
       readonly transferCount: number;
     }
   | { readonly kind: "operation_not_posted"; readonly operationId: string; readonly state: string }
-  | { readonly kind: "transfer_currency_mismatch"; readonly transferId: number; readonly currency: string };
+  | { readonly kind: "transfer_currency_mismatch"; readonly transferId: number; readonly currency: string }
+  | {
+      readonly kind: "packet_escrow_mismatch";
+      readonly packetId: string;
+      readonly escrowMinor: number;
+      readonly expectedMinor: number;
+    }
+  | {
+      readonly kind: "packet_credits_mismatch";
+      readonly packetId: string;
+      readonly creditedMinor: number;
+      readonly claimsSumMinor: number;
+      readonly creditedCount: number;
+      readonly claimsCount: number;
+    }
+  | {
+      readonly kind: "packet_not_whole";
+      readonly packetId: string;
+      readonly totalMinor: number;
+      readonly finalClaimedMinor: number;
+      readonly refundedMinor: number;
+    }
+  | {
+      readonly kind: "packet_credits_in_flight";
+      readonly packetId: string;
+      readonly inFlightMinor: number;
+      readonly finishedAtMs: number;
+    };
+
+/** Credits still in flight this long after a packet finished are a violation (the sweeper re-queues at 5 min). */
+export const PACKET_IN_FLIGHT_MAX_MS = 15 * 60 * 1000;
 
 export interface InvariantReport {
   readonly ok: boolean;
@@ -70,6 +103,25 @@ const QUERIES = {
     JOIN accounts f ON f.address = t.from_account JOIN accounts d ON d.address = t.to_account
     JOIN operations o ON o.id = t.operation_id
     WHERE t.currency <> f.currency OR t.currency <> d.currency OR t.currency <> o.currency`,
+  packetEscrow: `
+    SELECT p.id, COALESCE(a.balance_minor, 0) AS escrow, p.total_minor - p.credited_minor - p.refunded_minor AS expected
+    FROM red_packets p LEFT JOIN accounts a ON a.address = 'packet:' || p.id || ':escrow'
+    WHERE COALESCE(a.balance_minor, 0) <> p.total_minor - p.credited_minor - p.refunded_minor`,
+  packetCredits: `
+    SELECT p.id, p.credited_minor, p.credited_count, COALESCE(SUM(c.amount_minor), 0) AS sum, COUNT(c.id) AS n
+    FROM red_packets p LEFT JOIN red_packet_claims c ON c.packet_id = p.id
+    GROUP BY p.id
+    HAVING p.credited_minor <> COALESCE(SUM(c.amount_minor), 0) OR p.credited_count <> COUNT(c.id)`,
+  packetWhole: `
+    SELECT id, total_minor, final_claimed_minor, refunded_minor FROM red_packets
+    WHERE (status = 'refunded' AND (final_claimed_minor IS NULL OR final_claimed_minor + refunded_minor <> total_minor))
+       OR (status = 'exhausted' AND (credited_minor <> total_minor OR credited_count <> shares OR refunded_minor <> 0))
+       OR (final_claimed_minor IS NOT NULL AND credited_minor > final_claimed_minor)`,
+  packetInFlight: `
+    SELECT id, final_claimed_minor - credited_minor AS in_flight, COALESCE(finished_at_ms, expires_at_ms) AS finished
+    FROM red_packets
+    WHERE final_claimed_minor IS NOT NULL AND credited_minor < final_claimed_minor
+      AND COALESCE(finished_at_ms, expires_at_ms) < ?`,
   counts: `SELECT (SELECT COUNT(*) FROM accounts) AS accounts, (SELECT COUNT(*) FROM operations) AS operations,
            (SELECT COUNT(*) FROM transfers) AS transfers`,
 } as const;
@@ -82,13 +134,29 @@ const str = (v: unknown): string => String(v);
  * Runs every check in one batch so they all see the same snapshot of the ledger.
  */
 export async function checkLedgerInvariants(db: D1Database, nowMs: number): Promise<InvariantReport> {
-  const [conservation, negative, balances, ops, unposted, currencies, counts] = await db.batch<Row>([
+  const [
+    conservation,
+    negative,
+    balances,
+    ops,
+    unposted,
+    currencies,
+    packetEscrow,
+    packetCredits,
+    packetWhole,
+    packetInFlight,
+    counts,
+  ] = await db.batch<Row>([
     db.prepare(QUERIES.conservation),
     db.prepare(QUERIES.negative),
     db.prepare(QUERIES.balances),
     db.prepare(QUERIES.operations),
     db.prepare(QUERIES.unposted),
     db.prepare(QUERIES.currencies),
+    db.prepare(QUERIES.packetEscrow),
+    db.prepare(QUERIES.packetCredits),
+    db.prepare(QUERIES.packetWhole),
+    db.prepare(QUERIES.packetInFlight).bind(nowMs - PACKET_IN_FLIGHT_MAX_MS),
     db.prepare(QUERIES.counts),
   ]);
   const violations: Violation[] = [
@@ -121,6 +189,41 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     ),
     ...(currencies?.results ?? []).map(
       (r): Violation => ({ kind: "transfer_currency_mismatch", transferId: num(r.id), currency: str(r.currency) }),
+    ),
+    ...(packetEscrow?.results ?? []).map(
+      (r): Violation => ({
+        kind: "packet_escrow_mismatch",
+        packetId: str(r.id),
+        escrowMinor: num(r.escrow),
+        expectedMinor: num(r.expected),
+      }),
+    ),
+    ...(packetCredits?.results ?? []).map(
+      (r): Violation => ({
+        kind: "packet_credits_mismatch",
+        packetId: str(r.id),
+        creditedMinor: num(r.credited_minor),
+        claimsSumMinor: num(r.sum),
+        creditedCount: num(r.credited_count),
+        claimsCount: num(r.n),
+      }),
+    ),
+    ...(packetWhole?.results ?? []).map(
+      (r): Violation => ({
+        kind: "packet_not_whole",
+        packetId: str(r.id),
+        totalMinor: num(r.total_minor),
+        finalClaimedMinor: num(r.final_claimed_minor),
+        refundedMinor: num(r.refunded_minor),
+      }),
+    ),
+    ...(packetInFlight?.results ?? []).map(
+      (r): Violation => ({
+        kind: "packet_credits_in_flight",
+        packetId: str(r.id),
+        inFlightMinor: num(r.in_flight),
+        finishedAtMs: num(r.finished),
+      }),
     ),
   ];
   const c = counts?.results[0] ?? {};

@@ -31,7 +31,7 @@ import { findRoom, RoomId } from "./rooms";
 export const PacketId = z
   .string()
   .regex(/^packet_[0-9A-HJKMNP-TV-Z]{26}$/)
-  .openapi({ example: "packet_01JDEMO0000000000000000000" });
+  .openapi({ example: "packet_01JDEM00000000000000000000" });
 export const SubsidyId = z.string().regex(/^subsidy_[0-9A-HJKMNP-TV-Z]{26}$/);
 
 export const SendPacketRequest = z

@@ -111,7 +111,7 @@ describe("equal split", () => {
         });
         const base = Math.floor(totalMinor / shares);
         expect(amounts.reduce((a, b) => a + b, 0)).toBe(totalMinor);
-        amounts.forEach((a, i) => expect(a).toBe(base + (i < totalMinor % shares ? 1 : 0)));
+        expect(amounts).toEqual(amounts.map((_, i) => base + (i < totalMinor % shares ? 1 : 0)));
         expect(equalShare({ totalMinor, shares }, shares - 1)).toBe(base);
       }),
       { numRuns: 300 },
