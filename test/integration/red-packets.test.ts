@@ -19,6 +19,7 @@ import {
   operatorToken,
   token,
 } from "./helpers";
+import { SocketProbe } from "./socket-probe";
 
 const quiet = { info() {}, warn() {}, error() {} };
 const room = (roomId: string) => env.LIVE_ROOM.getByName(roomId);
@@ -232,6 +233,43 @@ describe("claiming", () => {
     const res = await claim(roomId, packetId, "rp-early");
     expect(res.status).toBe(201);
     await creditsLanded(packetId, 1);
+  });
+});
+
+describe("in the room", () => {
+  it("announces a packet at once, merges claim progress into the window, says exhausted at once, lists open packets in snapshots", async () => {
+    const roomId = await liveRoom("rp-creator-ws", { "rp-sender-ws": "20.00" });
+    const socket = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${await token("rp-watcher")}`);
+    await socket.next("snapshot");
+    const sent = await send(roomId, "rp-sender-ws", { total: "3.00", shares: 3, greeting: "新年快乐" });
+    const packetId = sent.body.packet.id;
+    const announced = await socket.next("packet.sent");
+    expect(announced.packet).toMatchObject({ id: packetId, remainingShares: 3, greeting: "新年快乐", status: "open" });
+
+    const late = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${await token("rp-late")}`);
+    const snapshot = await late.next("snapshot");
+    expect(snapshot.redPackets.map((p: { id: string }) => p.id)).toEqual([packetId]);
+    late.close();
+
+    await claim(roomId, packetId, "ws-a");
+    await claim(roomId, packetId, "ws-b");
+    expect(socket.ofType("packet.progress")).toEqual([]); // merged: nothing until the window closes
+    await runDurableObjectAlarm(room(roomId));
+    const progress = await socket.next("packet.progress");
+    expect(progress.packets).toEqual([{ id: packetId, remainingShares: 1, claimed: 2 }]);
+
+    const last = await claim(roomId, packetId, "ws-c");
+    const exhausted = await socket.next("packet.exhausted");
+    expect(exhausted.packetId).toBe(packetId);
+    expect(exhausted.luckiest).toMatchObject({ index: expect.any(Number), amountMinor: expect.any(Number) });
+    expect(last.status).toBe(201);
+    // Every frame in order, numbered without gaps.
+    const seqs = socket.frames
+      .filter((f: { seq?: number }) => f.seq !== undefined && f.type !== "snapshot")
+      .map((f: { seq: number }) => f.seq);
+    expect(seqs).toEqual(seqs.map((_: number, i: number) => (seqs[0] as number) + i));
+    socket.close();
+    await creditsLanded(packetId, 3);
   });
 });
 
