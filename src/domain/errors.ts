@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   room_already_live: { status: 409, message: "You already have a live room; end it first." },
   packet_exhausted: { status: 409, message: "Every share of this red packet has been claimed." },
   packet_expired: { status: 409, message: "This red packet has expired." },
+  campaign_budget_exhausted: { status: 409, message: "The campaign's remaining budget is too low for this subsidy." },
   subsidy_used: { status: 409, message: "This subsidy has already been spent." },
   external_id_conflict: {
     status: 409,

@@ -7,6 +7,7 @@ import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
 import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
+import { campaigns } from "./routes/campaigns";
 import { dev } from "./routes/dev";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
@@ -57,6 +58,7 @@ export function createApp() {
   v1.route("/", tips);
   v1.route("/", live);
   v1.route("/", redPackets);
+  v1.route("/", campaigns);
   v1.route("/", admin);
   v1.route("/", dev);
 
