@@ -497,6 +497,56 @@ describe("a claim storm", () => {
   }, 180_000);
 });
 
+describe("the invariant checker", () => {
+  it("names the packet and both numbers when escrow, credits or the final count disagree", async () => {
+    const roomId = await liveRoom("rp-creator-inv", { "rp-sender-inv": "20.00" });
+    const sent = await send(roomId, "rp-sender-inv", { total: "2.00", shares: 2, split: "equal" });
+    const packetId = sent.body.packet.id;
+    await claim(roomId, packetId, "inv-a");
+    await creditsLanded(packetId, 1);
+    expect((await invariantReport()).ok).toBe(true);
+    // Tamper with the ledger's view of the packet (the money tables refuse such edits).
+    await env.DB.prepare("UPDATE red_packets SET credited_minor = credited_minor + 5 WHERE id = ?")
+      .bind(packetId)
+      .run();
+    const report = await invariantReport();
+    expect(report.ok).toBe(false);
+    expect(report.violations).toEqual(
+      expect.arrayContaining([
+        { kind: "packet_escrow_mismatch", packetId, escrowMinor: 100, expectedMinor: 95 },
+        {
+          kind: "packet_credits_mismatch",
+          packetId,
+          creditedMinor: 105,
+          claimsSumMinor: 100,
+          creditedCount: 1,
+          claimsCount: 1,
+        },
+      ]),
+    );
+    await env.DB.prepare("UPDATE red_packets SET credited_minor = credited_minor - 5 WHERE id = ?")
+      .bind(packetId)
+      .run();
+    // A refunded packet whose final count and refund do not add up to the total.
+    await env.DB.prepare(
+      "UPDATE red_packets SET final_claim_count = 1, final_claimed_minor = 100, finished_at_ms = 0 WHERE id = ?",
+    )
+      .bind(packetId)
+      .run();
+    await env.DB.prepare("UPDATE red_packets SET final_claimed_minor = 150 WHERE id = ?").bind(packetId).run();
+    const inFlight = await invariantReport();
+    expect(inFlight.violations).toEqual([
+      { kind: "packet_credits_in_flight", packetId, inFlightMinor: 50, finishedAtMs: 0 },
+    ]);
+    await env.DB.prepare(
+      "UPDATE red_packets SET final_claim_count = NULL, final_claimed_minor = NULL, finished_at_ms = NULL WHERE id = ?",
+    )
+      .bind(packetId)
+      .run();
+    expect((await invariantReport()).ok).toBe(true);
+  });
+});
+
 describe("operator view", () => {
   it("operators read any packet", async () => {
     const roomId = await liveRoom("rp-creator-12", { "rp-sender-12": "20.00" });
