@@ -100,6 +100,102 @@ function renderGifts(catalog) {
 
 const giftNames = new Map();
 
+// ── red packets ──────────────────────────────────────────────────────────────────────
+const packets = new Map(); // id → { view, card }
+
+function packetCard(view) {
+  const li = document.createElement("li");
+  li.className = "packet";
+  li.dataset.packetId = view.id;
+  li.innerHTML = `<div class="envelope" aria-hidden="true"><div class="flap"></div><div class="seal">¥</div></div>
+    <div class="packet-body"><strong class="greeting"></strong><span class="from"></span>
+    <span class="left"></span><button type="button" class="grab">Grab</button><span class="result"></span></div>`;
+  li.querySelector(".greeting").textContent = view.greeting;
+  li.querySelector(".from").textContent = `from ${view.senderId} · ${view.split === "lucky" ? "lucky" : "equal"} split`;
+  li.querySelector(".grab").onclick = () => grab(view.id);
+  return li;
+}
+
+function renderPacket(id) {
+  const entry = packets.get(id);
+  if (!entry) return;
+  const { view, card } = entry;
+  card.querySelector(".left").textContent =
+    view.status === "open"
+      ? `${view.remainingShares} of ${view.shares} left`
+      : view.status === "exhausted"
+        ? "all claimed"
+        : "expired";
+  card.dataset.status = view.status;
+  card.querySelector(".grab").disabled = view.status !== "open" || entry.mine !== undefined;
+  $("no-packets").hidden = packets.size > 0;
+}
+
+function addPacket(view) {
+  if (packets.has(view.id)) return;
+  const card = packetCard(view);
+  packets.set(view.id, { view, card });
+  $("packets").prepend(card);
+  renderPacket(view.id);
+}
+
+function updatePacket(id, patch) {
+  const entry = packets.get(id);
+  if (!entry) return;
+  Object.assign(entry.view, patch);
+  renderPacket(id);
+}
+
+async function grab(id) {
+  const entry = packets.get(id);
+  try {
+    const { claim } = await api("POST", `/v1/rooms/${roomId}/red-packets/${id}/claims`);
+    entry.mine = claim.amountMinor;
+    entry.card.querySelector(".result").textContent = `You got ¥${claim.amount}`;
+    entry.card.classList.add("opened");
+    renderPacket(id);
+    setTimeout(() => refreshWallet().catch(() => {}), 1500);
+  } catch (error) {
+    const messages = {
+      packet_exhausted: "Too late: all claimed.",
+      packet_expired: "This red packet has expired.",
+      packet_busy: "Everyone is grabbing; try again in a moment.",
+      packet_followers_only: "Only for followers.",
+    };
+    entry.card.querySelector(".result").textContent = messages[error.code] ?? error.message;
+    if (error.code === "packet_exhausted") updatePacket(id, { status: "exhausted", remainingShares: 0 });
+  }
+}
+
+async function sendPacket(event) {
+  event.preventDefault();
+  const body = {
+    total: $("packet-total").value,
+    shares: Number($("packet-shares").value),
+    split: $("packet-split").value,
+  };
+  if ($("packet-greeting").value.trim() !== "") body.greeting = $("packet-greeting").value.trim();
+  say("Sending a red packet…");
+  try {
+    const { packet, walletBalanceMinor } = await api(
+      "POST",
+      `/v1/rooms/${roomId}/red-packets`,
+      body,
+      crypto.randomUUID(),
+    );
+    $("balance").textContent = formatMinor(walletBalanceMinor);
+    say(`Sent a red packet of ¥${packet.total} in ${packet.shares} shares.`);
+    $("send-packet").reset();
+  } catch (error) {
+    const messages = {
+      insufficient_funds: "Not enough in your wallet.",
+      room_not_live: "The stream has ended.",
+      amount_out_of_range: error.message,
+    };
+    say(messages[error.code] ?? error.message, true);
+  }
+}
+
 function feed(text, big = false) {
   const li = document.createElement("li");
   li.textContent = text;
@@ -146,6 +242,7 @@ async function main() {
   for (const g of catalog.gifts) giftNames.set(g.id, g.name);
   $("title").textContent = room.title;
   renderGifts(catalog);
+  $("send-packet").addEventListener("submit", sendPacket);
   await refreshWallet();
   new LiveClient({
     roomId,
@@ -160,6 +257,25 @@ async function main() {
         case "snapshot":
           renderBoard(frame.leaderboard);
           if (frame.room.status !== "live") $("live-status").textContent = "offline";
+          for (const view of [...frame.redPackets].reverse()) addPacket(view);
+          $("no-packets").hidden = packets.size > 0;
+          break;
+        case "packet.sent":
+          addPacket(frame.packet);
+          feed(`${frame.packet.senderId} sent a red packet: ${frame.packet.greeting}`, true);
+          break;
+        case "packet.progress":
+          for (const p of frame.packets) updatePacket(p.id, { remainingShares: p.remainingShares });
+          break;
+        case "packet.exhausted":
+          updatePacket(frame.packetId, { status: "exhausted", remainingShares: 0 });
+          if (frame.luckiest)
+            feed(
+              `Red packet all claimed — luckiest: ${frame.luckiest.userId} ¥${formatMinor(frame.luckiest.amountMinor)}`,
+            );
+          break;
+        case "packet.expired":
+          updatePacket(frame.packetId, { status: "expired" });
           break;
         case "tips.merged": {
           const m = frame.merged;

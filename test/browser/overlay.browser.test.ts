@@ -110,4 +110,44 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
     await fresh.close();
     await context.close();
   }, 120_000);
+
+  it("a viewer sends a red packet from the page; two others see it appear, grab it, and the shares make the total", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const open = async (userId: string) => {
+      const page = await context.newPage();
+      await page.goto(`${server.url}/room.html?room=${seed.roomId}&token=${tokenOf(userId)}`);
+      await page.waitForSelector('#live-status[data-state="live"]');
+      return page;
+    };
+    const sender = await open("viewer-chen");
+    const ana = await open("viewer-ana");
+    const bo = await open("viewer-bo");
+
+    await sender.click("#send-packet-panel summary");
+    await sender.fill("#packet-total", "8.88");
+    await sender.fill("#packet-shares", "2");
+    await sender.fill("#packet-greeting", "browser hongbao");
+    await sender.click("#send-packet button[type=submit]");
+    await sender.waitForSelector("#message:has-text('Sent a red packet of ¥8.88')");
+
+    // It appears at once on the other pages (the room announces it).
+    const card = (page: Page) => page.locator(".packet:has-text('browser hongbao')");
+    await card(ana).waitFor({ timeout: 10_000 });
+    await card(bo).waitFor({ timeout: 10_000 });
+    await card(ana).locator(".grab").click();
+    await card(bo).locator(".grab").click();
+    const amountOf = async (page: Page) => {
+      const result = card(page).locator(".result");
+      await expect.poll(async () => (await result.textContent()) ?? "", { timeout: 10_000 }).toMatch(/You got ¥/);
+      return Math.round(Number(/¥([0-9.]+)/.exec((await result.textContent()) ?? "")?.[1]) * 100);
+    };
+    const [a, b] = [await amountOf(ana), await amountOf(bo)];
+    expect(a).toBeGreaterThanOrEqual(1);
+    expect(b).toBeGreaterThanOrEqual(1);
+    expect(a + b).toBe(888);
+    // Every page learns at once that it is all claimed.
+    await sender.waitForSelector(".packet[data-status=\"exhausted\"]:has-text('browser hongbao')", { timeout: 10_000 });
+    await ana.screenshot({ path: `${ARTIFACTS}/viewer-red-packet.png` });
+    await context.close();
+  }, 120_000);
 });
