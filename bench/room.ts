@@ -13,97 +13,16 @@
  *
  * Options (env): BENCH_SOCKETS="1000,5000" BENCH_RATES="20,100,200" BENCH_SECONDS=6 BENCH_REPEATS=3
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import type { Readable } from "node:stream";
-import { SignJWT } from "jose";
-import { Miniflare } from "miniflare";
+import { bundle, fetchRetrying, log, median, pct, startWorker, token } from "./lib";
 
-const SECRET = "bench-secret-bench-secret-bench-secret-0123456789";
-const ISSUER = "https://auth.giftwire.example";
-const AUDIENCE = "giftwire-api";
 const SOCKETS = (process.env.BENCH_SOCKETS ?? "1000,5000").split(",").map(Number);
 const RATES = (process.env.BENCH_RATES ?? "20,100,200").split(",").map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const BIG_GIFTS = 20;
 const TIPPERS = 40;
-
-const log = (msg: string) => process.stdout.write(`${msg}\n`);
-const median = (xs: number[]) => {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
-};
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : (s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number);
-};
-
-// ── build and start ───────────────────────────────────────────────────────────────────
-
-log("▸ bundling the Worker (wrangler deploy --dry-run)");
-execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", "bench/.build"], { stdio: "ignore" });
-
-async function startWorker() {
-  // Miniflare 4 (its own workerd 1.20260730): the stable, documented options API. The
-  // compatibility date is that workerd's newest; nothing the Worker uses changed since.
-  const mf = new Miniflare({
-    // The Worker's request logs would drown the figures; errors still surface as failures.
-    handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
-      stdout.resume();
-      stderr.resume();
-    },
-    modules: true,
-    scriptPath: "bench/.build/index.js",
-    compatibilityDate: "2026-07-30",
-    d1Databases: ["DB"],
-    durableObjects: { LIVE_ROOM: { className: "LiveRoom", useSQLite: true } },
-    queueProducers: { ROOM_EVENTS: { queueName: "giftwire-room-events" } },
-    bindings: {
-      ENVIRONMENT: "development",
-      JWT_ISSUER: ISSUER,
-      JWT_AUDIENCE: AUDIENCE,
-      JWT_SECRET: SECRET,
-      JWT_PUBLIC_JWK: "",
-      PLATFORM_SHARE_BPS: "3000",
-      TIP_CUSTOM_MIN_MINOR: "100",
-      TIP_CUSTOM_MAX_MINOR: "5000000",
-      CORS_ORIGINS: "",
-      WS_ORIGINS: "",
-      ROOM_MERGE_WINDOW_MS: "3000",
-      LEADERBOARD_TIME_ZONE: "Asia/Shanghai",
-    },
-  });
-  const url = await mf.ready;
-  const db = await mf.getD1Database("DB");
-  for (const file of readdirSync("migrations")
-    .filter((f) => f.endsWith(".sql"))
-    .sort()) {
-    for (const statement of readFileSync(`migrations/${file}`, "utf8").split("--> statement-breakpoint")) {
-      if (statement.trim()) await db.prepare(statement).run();
-    }
-  }
-  // Pin workerd to core 0 and this load generator to core 1 where the machine has two.
-  if (cpus().length >= 2) {
-    const pids = spawnSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" })
-      .stdout.trim()
-      .split("\n")
-      .filter(Boolean);
-    for (const pid of pids) spawnSync("taskset", ["-a", "-p", "-c", "0", pid]);
-    spawnSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)]);
-  }
-  return { mf, url: url.toString().replace(/\/$/, "") };
-}
-
-const token = (userId: string, roles: string[]) =>
-  new SignJWT({ roles })
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(userId)
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setExpirationTime("2h")
-    .sign(new TextEncoder().encode(SECRET));
 
 // ── one scenario ─────────────────────────────────────────────────────────────────────
 
@@ -175,18 +94,6 @@ interface Result {
 }
 
 let creatorSeq = 0;
-
-/** fetch with retries on dropped connections: setup and teardown must not die of a reset. */
-async function fetchRetrying(input: string, init?: RequestInit): Promise<Response> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fetch(input, init);
-    } catch (error) {
-      if (attempt >= 5) throw error;
-      await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
-    }
-  }
-}
 
 /** The room's current sequence number, from the snapshot of a short-lived socket (retried: an overloaded baseline may refuse a handshake). */
 async function currentSeq(url: string, roomId: string, viewerToken: string): Promise<number> {
@@ -408,6 +315,7 @@ async function scenario(url: string, design: Result["design"], sockets: number, 
 
 // ── run ──────────────────────────────────────────────────────────────────────────────
 
+bundle();
 const { mf, url } = await startWorker();
 log(
   `▸ workerd at ${url}; sockets ${SOCKETS.join(", ")}; rates ${RATES.join(", ")} tips/s; ${SECONDS} s each; ${REPEATS} repeats`,

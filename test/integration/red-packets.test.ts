@@ -265,7 +265,7 @@ describe("in the room", () => {
     expect(last.status).toBe(201);
     // Every frame in order, numbered without gaps.
     const seqs = socket.frames
-      .filter((f: { seq?: number }) => f.seq !== undefined && f.type !== "snapshot")
+      .filter((f: { seq?: number; type: string }) => f.seq !== undefined && f.type !== "snapshot")
       .map((f: { seq: number }) => f.seq);
     expect(seqs).toEqual(seqs.map((_: number, i: number) => (seqs[0] as number) + i));
     socket.close();
