@@ -109,6 +109,7 @@ async function storm(design: Design, target: Target): Promise<Omit<RunResult, "f
   let requests = 0;
   let busy = 0;
   let errors = 0;
+  const errorKinds = new Map<string, number>();
   let answered = 0;
   let lastAnswer = 0;
 
@@ -125,7 +126,11 @@ async function storm(design: Design, target: Target): Promise<Omit<RunResult, "f
       const now = performance.now() - t0;
       if (res.status === 201 && res.body.claim) wins.push({ user, ...res.body.claim, at: now });
       else if (res.status === 200 && res.body.claim) repeats.push({ user, ...res.body.claim });
-      else if (!(res.status === 409 && res.body.error?.code === "packet_exhausted")) errors++;
+      else if (!(res.status === 409 && res.body.error?.code === "packet_exhausted")) {
+        errors++;
+        const what = `${res.status} ${res.body.error?.code ?? ""}`.trim();
+        errorKinds.set(what, (errorKinds.get(what) ?? 0) + 1);
+      }
       if (!isRetry) {
         latencies.push(now - arrival);
         answered++;
@@ -174,7 +179,7 @@ async function storm(design: Design, target: Target): Promise<Omit<RunResult, "f
   const byUser = new Map(wins.map((w) => [w.user, w]));
   const wrongRepeats = repeats.filter((r) => byUser.get(r.user)?.amountMinor !== r.amountMinor).length;
   if (wrongRepeats > 0) gates.push(`${wrongRepeats} repeats answered with another claim`);
-  if (errors > 0) gates.push(`${errors} errors`);
+  if (errors > 0) gates.push(`${errors} errors (${[...errorKinds].map(([k, n]) => `${n}× ${k}`).join(", ")})`);
   const lastWin = Math.max(...wins.map((w) => w.at));
   return {
     design,
@@ -191,7 +196,7 @@ async function storm(design: Design, target: Target): Promise<Omit<RunResult, "f
 // ── fsync counting: strace on the server processes while the storm runs ─────────────────
 
 function traceFsyncs(pids: number[]): () => Promise<number | null> {
-  if (spawnSync("strace", ["-V"]).status !== 0) return async () => null;
+  if (process.env.BENCH_STRACE === "0" || spawnSync("strace", ["-V"]).status !== 0) return async () => null;
   const dir = mkdtempSync(join(tmpdir(), "giftwire-bench-"));
   const tracers = pids.map((pid, i) =>
     spawn(

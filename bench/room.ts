@@ -14,7 +14,6 @@
  * Options (env): BENCH_SOCKETS="1000,5000" BENCH_RATES="20,100,200" BENCH_SECONDS=6 BENCH_REPEATS=3
  */
 import { writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { bundle, fetchRetrying, log, median, pct, startWorker, token } from "./lib";
 
 const SOCKETS = (process.env.BENCH_SOCKETS ?? "1000,5000").split(",").map(Number);

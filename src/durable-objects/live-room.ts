@@ -81,13 +81,25 @@ const RETRY_MS = 5_000;
 /** Failed refund attempts after which the room raises an operator alert. */
 const SETTLE_ALERT_ATTEMPTS = 3;
 
+interface QueuedClaim {
+  packetId: string;
+  userId: string;
+  follows: readonly string[];
+  resolve: (answer: ClaimAnswer) => void;
+  reject: (error: unknown) => void;
+}
+
 export class LiveRoom extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly desk: RedPacketDesk;
   /** Claims admitted per packet and not yet answered (flow control; memory only). */
   private readonly inFlight = new Map<string, number>();
+  /** Claims admitted and waiting for the next group commit (see claimPacket). */
+  private claimQueue: QueuedClaim[] = [];
   private creditFlush: Promise<void> | null = null;
   private creditFlushAgain = false;
+  /** The alarm time this object last set (undefined until read once after waking). */
+  private alarmAtMs: number | null | undefined = undefined;
   private readonly log = createLogger({ component: "LiveRoom" });
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -340,8 +352,13 @@ export class LiveRoom extends DurableObject<Env> {
   private async scheduleAlarm(nowMs: number): Promise<void> {
     const due = this.nextDueMs(nowMs);
     if (due === null) return;
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > due) await this.ctx.storage.setAlarm(due);
+    // Only this object sets its alarm, so the time it last set is known without a storage
+    // read (a storage operation closes the input gate: in a claim storm, every one counts).
+    if (this.alarmAtMs === undefined) this.alarmAtMs = await this.ctx.storage.getAlarm();
+    if (this.alarmAtMs === null || this.alarmAtMs > due) {
+      this.alarmAtMs = due;
+      await this.ctx.storage.setAlarm(due);
+    }
   }
 
   private nextDueMs(nowMs: number): number | null {
@@ -361,6 +378,7 @@ export class LiveRoom extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const nowMs = Date.now();
+    this.alarmAtMs = null; // this alarm has fired; the next one is set below
     let frames: SequencedFrame[] = [];
     this.ctx.storage.transactionSync(() => {
       frames = this.flushWindow(nowMs);
@@ -377,7 +395,10 @@ export class LiveRoom extends DurableObject<Env> {
       nowMs - LIMITS.roomAppliedEventsRetentionMs,
     );
     const due = this.nextDueMs(nowMs);
-    if (due !== null) await this.ctx.storage.setAlarm(Math.max(due, nowMs + 1));
+    if (due !== null) {
+      this.alarmAtMs = Math.max(due, nowMs + 1);
+      await this.ctx.storage.setAlarm(this.alarmAtMs);
+    }
   }
 
   /** Upserts changed rows into D1; a failure leaves them dirty for the next alarm (which retries). */
@@ -440,43 +461,60 @@ export class LiveRoom extends DurableObject<Env> {
   // ── RPC: red packets ────────────────────────────────────────────────────────────────
 
   /**
-   * A claim. Admission is bounded per packet (about 1.5 × the shares left); the claim is
-   * drawn and written in one synchronous transaction, and answered only after the write is
-   * durable. The credit to the claimer's wallet follows through the ledger queue.
+   * A claim. Claims are group-committed: each one is checked at once (a repeat gets its
+   * claim back; an exhausted, expired or foreign packet its answer), then queued, and every
+   * claim queued meanwhile is drawn and written in the same synchronous SQLite transaction,
+   * so one durable commit carries a whole batch. No await sits between a claim's checks and
+   * its write; the answer leaves only once the batch is durable (the output gate holds it).
+   * A packet admits at most ⌈1.5 × shares left⌉ queued claims; the rest get `packet_busy`.
    */
   async claimPacket(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
-    const nowMs = Date.now();
-    const pre = this.desk.precheck(packetId, userId, follows, nowMs);
+    const pre = this.desk.precheck(packetId, userId, follows, Date.now());
     if (pre.kind !== "admit") return pre;
-    const admitted = this.inFlight.get(packetId) ?? 0;
-    if (admitted >= inFlightClaimsMax(pre.remainingShares)) {
+    const queued = this.inFlight.get(packetId) ?? 0;
+    if (queued >= inFlightClaimsMax(pre.remainingShares)) {
       return { kind: "rejected", code: "packet_busy", retryAfterMs: 200 + Math.floor(Math.random() * 800) };
     }
-    this.inFlight.set(packetId, admitted + 1);
+    this.inFlight.set(packetId, queued + 1);
+    return new Promise<ClaimAnswer>((resolve, reject) => {
+      this.claimQueue.push({ packetId, userId, follows, resolve, reject });
+      if (this.claimQueue.length === 1) setTimeout(() => void this.commitClaims(), 0);
+    });
+  }
+
+  /** Draws and writes every queued claim in one transaction, then answers them all. */
+  private async commitClaims(): Promise<void> {
+    const batch = this.claimQueue;
+    this.claimQueue = [];
+    const nowMs = Date.now();
+    const outcomes: ClaimOutcome[] = [];
+    const frames: SequencedFrame[] = [];
     try {
-      let outcome = { kind: "unknown" } as ClaimOutcome;
-      const frames: SequencedFrame[] = [];
       this.ctx.storage.transactionSync(() => {
-        outcome = this.desk.claim(packetId, userId, follows, nowMs);
-        if (outcome.kind === "claimed" && outcome.exhausted && outcome.fresh) {
-          frames.push(
-            this.append({ type: "packet.exhausted", packetId, luckiest: this.desk.luckiestClaim(packetId) }, nowMs),
-          );
+        for (const c of batch) {
+          const outcome = this.desk.claim(c.packetId, c.userId, c.follows, nowMs);
+          outcomes.push(outcome);
+          if (outcome.kind === "claimed" && outcome.exhausted && outcome.fresh) {
+            const luckiest = this.desk.luckiestClaim(c.packetId);
+            frames.push(this.append({ type: "packet.exhausted", packetId: c.packetId, luckiest }, nowMs));
+          }
         }
       });
-      // Durable before the claimer hears the amount (the output gate would hold it anyway;
-      // waiting here keeps the admission count honest while storage catches up).
-      await this.ctx.storage.sync();
-      for (const frame of frames) this.broadcast(frame);
-      if (outcome.kind === "claimed" && outcome.fresh) {
-        this.kickCreditFlush();
-        await this.scheduleAlarm(nowMs);
-      }
-      return outcome;
+    } catch (error) {
+      for (const c of batch) c.reject(error);
+      return;
     } finally {
-      const left = (this.inFlight.get(packetId) ?? 1) - 1;
-      if (left <= 0) this.inFlight.delete(packetId);
-      else this.inFlight.set(packetId, left);
+      for (const c of batch) {
+        const left = (this.inFlight.get(c.packetId) ?? 1) - 1;
+        if (left <= 0) this.inFlight.delete(c.packetId);
+        else this.inFlight.set(c.packetId, left);
+      }
+    }
+    for (const frame of frames) this.broadcast(frame);
+    for (const [i, c] of batch.entries()) c.resolve(outcomes[i] as ClaimOutcome);
+    if (outcomes.some((o) => o.kind === "claimed" && o.fresh)) {
+      this.kickCreditFlush();
+      await this.scheduleAlarm(nowMs);
     }
   }
 

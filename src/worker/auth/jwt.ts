@@ -26,7 +26,7 @@ const ClaimsSchema = z.object({
   follows: z.array(z.string().regex(USER_ID_PATTERN)).max(FOLLOWS_CLAIM_MAX).optional(),
 });
 
-type VerifyKey = CryptoKey | Uint8Array;
+type VerifyKey = CryptoKey;
 
 const keyCache = new Map<string, Promise<{ key: VerifyKey; alg: "HS256" | "ES256" }>>();
 
@@ -39,7 +39,12 @@ function verificationKey(config: Config): Promise<{ key: VerifyKey; alg: "HS256"
           key: key as CryptoKey,
           alg: "ES256" as const,
         }))
-      : Promise.resolve({ key: new TextEncoder().encode(config.jwt.secret), alg: "HS256" as const });
+      : // Imported once: handing jose raw bytes would import the key again on every request.
+        crypto.subtle
+          .importKey("raw", new TextEncoder().encode(config.jwt.secret), { name: "HMAC", hash: "SHA-256" }, false, [
+            "verify",
+          ])
+          .then((key) => ({ key, alg: "HS256" as const }));
     keyCache.set(cacheKey, entry);
   }
   return entry;
