@@ -44,6 +44,7 @@ export const OPERATION_KINDS = [
   "packet_refund",
   "campaign_fund",
   "subsidy_issue",
+  "payment_credit",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

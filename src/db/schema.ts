@@ -357,3 +357,109 @@ export const subsidies = sqliteTable(
     check("subsidies_used_has_packet", sql`${t.status} = 'issued' OR ${t.packetId} IS NOT NULL`),
   ],
 );
+
+/**
+ * Payment orders. `id` is also the merchant order number sent to the channel (32
+ * characters: within WeChat's 6–32). The credit of a successful payment is the ledger
+ * operation with the same id, so an order is credited at most once however many times and
+ * by whichever path (callback, query, redelivery) its payment is reported.
+ */
+export const paymentOrders = sqliteTable(
+  "payment_orders",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: ["topup", "tip"] }).notNull(),
+    userId: text("user_id").notNull(),
+    channel: text("channel").notNull(),
+    currency: text("currency").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    state: text("state", {
+      enum: ["created", "pending", "succeeded", "failed", "closed", "refunded"],
+    }).notNull(),
+    /** The channel's transaction id once known; one payment never settles two orders. */
+    providerTxnId: text("provider_txn_id"),
+    refundedMinor: integer("refunded_minor").notNull().default(0),
+    /** For pay-to-tip orders: the tip to execute on success (JSON), and its outcome. */
+    tipSpec: text("tip_spec"),
+    tipOutcome: text("tip_outcome"),
+    idempotencyKey: text("idempotency_key").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+    /** Transitions recorded so far; the next one is numbered `transition_count`. */
+    transitionCount: integer("transition_count").notNull().default(1),
+  },
+  (t) => [
+    uniqueIndex("payment_orders_provider_txn").on(t.channel, t.providerTxnId),
+    uniqueIndex("payment_orders_user_key").on(t.userId, t.idempotencyKey),
+    index("payment_orders_state_expires").on(t.state, t.expiresAtMs),
+    index("payment_orders_user_created").on(t.userId, t.createdAtMs),
+    check("payment_orders_amount_positive", sql`${t.amountMinor} > 0`),
+    check("payment_orders_refund_bounded", sql`${t.refundedMinor} >= 0 AND ${t.refundedMinor} <= ${t.amountMinor}`),
+  ],
+);
+
+export const paymentOrderTransitions = sqliteTable(
+  "payment_order_transitions",
+  {
+    orderId: text("order_id")
+      .notNull()
+      .references(() => paymentOrders.id),
+    seq: integer("seq").notNull(),
+    fromState: text("from_state"),
+    toState: text("to_state").notNull(),
+    cause: text("cause").notNull(),
+    /** The notification, query or operator behind it. */
+    ref: text("ref"),
+    atMs: integer("at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orderId, t.seq] })],
+);
+
+/**
+ * Every callback received, verified or not, byte for byte (base64 body, selected headers),
+ * kept for disputes and reconciliation until `retain_until_ms`. A forged callback is stored
+ * with its refusal and changes nothing else.
+ */
+export const paymentNotifications = sqliteTable(
+  "payment_notifications",
+  {
+    id: text("id").primaryKey(),
+    channel: text("channel").notNull(),
+    /** The provider's notification id (null when the callback was refused). */
+    eventId: text("event_id"),
+    verified: integer("verified", { mode: "boolean" }).notNull(),
+    refusal: text("refusal"),
+    headers: text("headers").notNull(),
+    bodyBase64: text("body_base64").notNull(),
+    /** What applying it did: null until the consumer ran. */
+    outcome: text("outcome"),
+    receivedAtMs: integer("received_at_ms").notNull(),
+    appliedAtMs: integer("applied_at_ms"),
+    retainUntilMs: integer("retain_until_ms").notNull(),
+  },
+  (t) => [
+    index("payment_notifications_event").on(t.channel, t.eventId),
+    index("payment_notifications_retain").on(t.retainUntilMs),
+  ],
+);
+
+/** Things operators must look at: a verified payment that does not match its order, etc. */
+export const paymentFlags = sqliteTable(
+  "payment_flags",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind").notNull(),
+    channel: text("channel").notNull(),
+    orderId: text("order_id"),
+    notificationId: text("notification_id"),
+    detail: text("detail").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    resolvedAtMs: integer("resolved_at_ms"),
+  },
+  (t) => [
+    // One flag per (notification, kind): a redelivered mismatch does not pile up.
+    uniqueIndex("payment_flags_notification_kind").on(t.notificationId, t.kind),
+    index("payment_flags_open").on(t.resolvedAtMs, t.createdAtMs),
+  ],
+);

@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   packet_not_found: { status: 404, message: "There is no such red packet in this room." },
   campaign_not_found: { status: 404, message: "There is no such subsidy campaign." },
   subsidy_not_found: { status: 404, message: "There is no such subsidy of yours." },
+  order_not_found: { status: 404, message: "There is no such payment order of yours." },
+  channel_not_found: { status: 404, message: "There is no such payment channel." },
   method_not_allowed: { status: 405, message: "Method not allowed." },
   idempotency_key_in_flight: {
     status: 409,
@@ -35,6 +37,7 @@ export const ERROR_CODES = {
     status: 409,
     message: "This external id already issued a subsidy with different details; nothing was issued.",
   },
+  order_not_refundable: { status: 409, message: "This order cannot be refunded in its current state." },
   conflict: { status: 409, message: "The resource changed; reload and retry." },
   payload_too_large: { status: 413, message: "The request body is too large." },
   unsupported_media_type: { status: 415, message: "Send JSON with Content-Type: application/json." },
@@ -46,6 +49,7 @@ export const ERROR_CODES = {
   packet_busy: { status: 429, message: "Too many people are grabbing this red packet right now; retry shortly." },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
+  channel_unavailable: { status: 503, message: "No payment channel for this method is available right now." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

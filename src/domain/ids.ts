@@ -17,6 +17,9 @@ export const ID_PREFIXES = [
   "refund",
   "campaign",
   "subsidy",
+  "order",
+  "ntf",
+  "flag",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

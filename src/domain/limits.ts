@@ -78,6 +78,16 @@ export const LIMITS = {
   /** Subsidy campaigns: the largest budget (10,000,000.00) and external id length. */
   campaignBudgetMaxMinor: 1_000_000_000,
   externalIdLengthMax: 128,
+  /** Payments: one top-up order's bounds (0.01 … 50,000.00). */
+  orderAmountMaxMinor: 5_000_000,
+  /** Payments: how long an order waits for its payment before the sweeper asks the channel. */
+  orderTtlMs: 15 * 60 * 1000,
+  /** Payments: raw callbacks are kept this long for disputes and reconciliation (default 180 days). */
+  notificationRetentionMsDefault: 180 * 24 * 60 * 60 * 1000,
+  /** Payments: callback body size (WeChat and Stripe bodies are a few KiB). */
+  callbackBodyBytesMax: 64 * 1024,
+  /** Payments: callback headers kept with the raw notification. */
+  callbackHeadersKept: 16,
   /** Basis points: 10000 = 100%. */
   bpsMax: 10_000,
 } as const;

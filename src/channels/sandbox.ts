@@ -1,0 +1,94 @@
+import { z } from "zod";
+import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "./channel";
+import { bytesHex, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "./encoding";
+
+/**
+ * The sandbox channel: a local simulated provider for development, demos, tests and load
+ * tests. Its callbacks are signed the way real providers sign theirs, so the same
+ * verify-store-enqueue path runs: `Sandbox-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+ * "t.body" keyed with SANDBOX_SECRET>`, a 300 s window, and events deduplicated by id.
+ */
+
+export const SANDBOX_TOLERANCE_S = 300;
+
+export interface SandboxConfig {
+  readonly secret: string;
+  readonly merchantId: string;
+}
+
+export const SandboxEvent = z.object({
+  id: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/),
+  type: z.enum(["payment.succeeded", "payment.failed", "payment.closed", "refund.succeeded"]),
+  merchant_id: z.string().min(1).max(64),
+  order_no: z.string().min(1).max(64),
+  txn_id: z.string().min(1).max(64),
+  amount_minor: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  currency: z.string().min(3).max(3),
+  refund_id: z.string().min(1).max(64).optional(),
+});
+export type SandboxEvent = z.infer<typeof SandboxEvent>;
+
+export async function signSandbox(secret: string, body: string, nowMs: number): Promise<string> {
+  const t = Math.floor(nowMs / 1000);
+  const key = await importHmacKey(utf8Bytes(secret), ["sign"]);
+  const mac = await crypto.subtle.sign("HMAC", key, utf8Bytes(`${t}.${body}`));
+  return `t=${t},v1=${bytesHex(new Uint8Array(mac))}`;
+}
+
+export function sandbox(config: SandboxConfig): ChannelAdapter {
+  const key = importHmacKey(utf8Bytes(config.secret), ["verify"]);
+  return {
+    name: "sandbox",
+    async verify(callback: RawCallback, nowMs: number): Promise<VerifyOutcome> {
+      const header = callback.headers.get("sandbox-signature");
+      if (!header) return refuse("missing_signature", "Sandbox-Signature");
+      const match = /^t=([0-9]{1,12}),v1=([0-9a-f]{64})$/.exec(header);
+      if (!match) return refuse("malformed", "Sandbox-Signature");
+      const [, t, v1] = match as unknown as [string, string, string];
+      if (Math.abs(nowMs / 1000 - Number(t)) > SANDBOX_TOLERANCE_S) return refuse("stale_timestamp", `t=${t}`);
+      const head = utf8Bytes(`${t}.`);
+      const payload = new Uint8Array(head.length + callback.body.length);
+      payload.set(head, 0);
+      payload.set(callback.body, head.length);
+      const signature = hexBytes(v1) as Uint8Array<ArrayBuffer>;
+      if (!(await crypto.subtle.verify("HMAC", await key, signature, payload))) {
+        return refuse("bad_signature", "HMAC-SHA256 over t.body");
+      }
+      let event: SandboxEvent;
+      try {
+        event = SandboxEvent.parse(JSON.parse(strictUtf8(callback.body)));
+      } catch {
+        return refuse("malformed", "event body");
+      }
+      return { ok: true, notification: { channel: "sandbox", eventId: event.id, event: eventOf(event, config) } };
+    },
+    received: () => Response.json({ received: true }, { status: 200 }),
+    retryLater: (message) => Response.json({ error: message.slice(0, 200) }, { status: 503 }),
+  };
+}
+
+function eventOf(event: SandboxEvent, config: SandboxConfig): ChannelEvent {
+  const merchant = [{ field: "merchant_id", expected: config.merchantId, actual: event.merchant_id }];
+  if (event.type === "refund.succeeded") {
+    return {
+      kind: "refund",
+      merchantOrderNo: event.order_no,
+      providerRefundId: event.refund_id ?? event.id,
+      amountMinor: event.amount_minor,
+      refundedTotalMinor: null,
+      currency: event.currency,
+      merchant,
+    };
+  }
+  const status =
+    event.type === "payment.succeeded" ? "succeeded" : event.type === "payment.failed" ? "failed" : "closed";
+  return {
+    kind: "payment",
+    status,
+    merchantOrderNo: event.order_no,
+    providerTxnId: event.txn_id,
+    amountMinor: event.amount_minor,
+    currency: event.currency,
+    merchant,
+  };
+}
