@@ -1,5 +1,24 @@
+import { readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+
+/** Test-only provider keys (test/fixtures): the channels under test trust these. */
+const providerKeys = JSON.parse(readFileSync("test/fixtures/provider-keys.json", "utf8"));
+export const TEST_PAYMENT_CHANNELS = {
+  sandbox: { secret: "sandbox-test-secret-0123456789", merchantId: "giftwire-sandbox" },
+  wechatpay: {
+    mchId: "1900000109",
+    appId: "wx-test-app",
+    apiV3Key: "test-apiv3-key-0123456789abcdefg",
+    platformKeys: { PUB_KEY_ID_0114000000: providerKeys.wechatPlatform.publicSpkiBase64 },
+  },
+  alipay: {
+    appId: "2021000000000001",
+    sellerId: "2088000000000001",
+    alipayPublicKey: providerKeys.alipay.publicSpkiBase64,
+  },
+  stripe: { webhookSecrets: ["whsec_test_0123456789abcdef"], livemode: false },
+};
 
 /**
  * Two projects: `unit` runs the pure domain in plain Node (fast, property tests);
@@ -35,6 +54,8 @@ export default defineConfig(async () => {
                   ENVIRONMENT: "test",
                   JWT_SECRET: "test-secret-test-secret-test-secret-0123456789",
                   TEST_MIGRATIONS: migrations,
+                  PAYMENT_CHANNELS: JSON.stringify(TEST_PAYMENT_CHANNELS),
+                  TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
                 },
               },
             }),

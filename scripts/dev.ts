@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const port = Number(process.env.PORT ?? 8787);
 const base = `http://127.0.0.1:${port}`;
@@ -21,6 +21,11 @@ function step(message: string): void {
 if (!existsSync(".dev.vars") || !/^JWT_SECRET=.{32,}$/m.test(readFileSync(".dev.vars", "utf8"))) {
   step("Creating .dev.vars with a new random JWT_SECRET (local only, git-ignored)");
   writeFileSync(".dev.vars", `JWT_SECRET=${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
+}
+if (!/^PAYMENT_CHANNELS=/m.test(readFileSync(".dev.vars", "utf8"))) {
+  step("Enabling the sandbox payment channel in .dev.vars (a random local signing secret)");
+  const channels = { sandbox: { secret: randomBytes(24).toString("base64url"), merchantId: "giftwire-sandbox" } };
+  appendFileSync(".dev.vars", `PAYMENT_CHANNELS=${JSON.stringify(channels)}\n`);
 }
 
 step("Applying D1 migrations to the local database");

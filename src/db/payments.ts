@@ -198,6 +198,10 @@ export async function applyPaymentReport(db: D1Database, report: PaymentReport):
     const after = await findOrder(db, order.id);
     return { kind: "state_recorded", orderId: order.id, state: after?.state ?? to };
   }
+  if (!CREDITABLE_STATES.includes(order.state) && order.provider_txn_id === event.providerTxnId) {
+    // The common duplicate (a resend, a redelivery, the query path after the callback): one read, no batch.
+    return { kind: "already_credited", orderId: order.id };
+  }
   return creditOrder(db, order, event.providerTxnId, report);
 }
 

@@ -6,11 +6,13 @@ import { AssertionError, LIMITS } from "../domain/limits";
 import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
 import { requestContext } from "./middleware/request-context";
+import { callbacks } from "./payments/callbacks";
 import { admin } from "./routes/admin";
 import { campaigns } from "./routes/campaigns";
 import { dev } from "./routes/dev";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
+import { payments } from "./routes/payments";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
 import { tips } from "./routes/tips";
@@ -59,6 +61,7 @@ export function createApp() {
   v1.route("/", live);
   v1.route("/", redPackets);
   v1.route("/", campaigns);
+  v1.route("/", payments);
   v1.route("/", admin);
   v1.route("/", dev);
 
@@ -79,6 +82,8 @@ export function createApp() {
     servers: [{ url: "/v1" }],
   });
 
+  // Provider callbacks: raw bytes, their own size limit, no CORS, no bearer auth (signatures instead).
+  app.route("/v1/payments/callbacks", callbacks);
   app.route("/v1", v1);
 
   app.notFound((c) => errorResponse(c, "not_found", "No such route."));

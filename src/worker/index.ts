@@ -2,6 +2,7 @@ import { LiveRoom } from "../durable-objects/live-room";
 import { createApp } from "./app";
 import { createLogger } from "./context";
 import { purgeExpiredIdempotencyKeys } from "./cron/purge-idempotency";
+import { handlePaymentCallbacksBatch, type PaymentCallbackMessage } from "./payments/callbacks";
 import { type ClaimCreditMessage, handleLedgerPostingsBatch, sweepRedPackets } from "./red-packets/settlement";
 import { handleRoomEventsBatch, purgeDeliveredOutbox, type RoomEventsMessage, sweepRoomOutbox } from "./rooms/outbox";
 
@@ -14,6 +15,7 @@ export default {
   async queue(batch, env) {
     const log = createLogger({ queue: batch.queue });
     if (batch.queue.startsWith("giftwire-ledger-postings")) await handleLedgerPostingsBatch(batch, env, log);
+    else if (batch.queue.startsWith("giftwire-payment-callbacks")) await handlePaymentCallbacksBatch(batch, env, log);
     else await handleRoomEventsBatch(batch, env, log);
   },
   async scheduled(controller, env) {
@@ -24,4 +26,4 @@ export default {
     const outboxPurged = await purgeDeliveredOutbox(env.DB, controller.scheduledTime);
     log.info("housekeeping", { redelivered, packets, purged, outboxPurged });
   },
-} satisfies ExportedHandler<Env, RoomEventsMessage | ClaimCreditMessage>;
+} satisfies ExportedHandler<Env, RoomEventsMessage | ClaimCreditMessage | PaymentCallbackMessage>;

@@ -28,7 +28,11 @@ async function freePort(): Promise<number> {
 export async function startDevServer(): Promise<DevServer> {
   const state = mkdtempSync(join(tmpdir(), "giftwire-browser-"));
   const envFile = join(state, "dev.vars");
-  writeFileSync(envFile, "JWT_SECRET=browser-test-secret-browser-test-secret-0123\n");
+  writeFileSync(
+    envFile,
+    "JWT_SECRET=browser-test-secret-browser-test-secret-0123\n" +
+      `PAYMENT_CHANNELS=${JSON.stringify({ sandbox: { secret: "browser-sandbox-secret-0123", merchantId: "giftwire-sandbox" } })}\n`,
+  );
   const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
     encoding: "utf8",
     env: { ...process.env, CI: "1" },

@@ -1,0 +1,220 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { CHANNELS } from "../../channels/channel";
+import { signSandbox } from "../../channels/sandbox";
+import { createOrder, findOrder, markOrderPending, type OrderRow } from "../../db/payments";
+import { parseIdempotencyKey } from "../../domain/idempotency";
+import { newId } from "../../domain/ids";
+import { LIMITS } from "../../domain/limits";
+import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
+import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { receiveCallback } from "../payments/callbacks";
+import { channelSecrets, channels } from "../payments/channels";
+import {
+  AmountMinor,
+  bearerSecurity,
+  DecimalAmount,
+  errorResponses,
+  IdempotencyKeyHeader,
+  jsonBody,
+  jsonResponse,
+  UserId,
+} from "../schemas";
+
+/**
+ * Payment orders: money entering giftwire through a channel. Creating an order is
+ * idempotent per (user, Idempotency-Key); the wallet is credited when the channel reports
+ * the payment (callback, or an active query), once.
+ */
+
+const OrderId = z.string().regex(/^order_[0-9A-HJKMNP-TV-Z]{26}$/);
+
+const CreateOrderRequest = z
+  .strictObject({
+    kind: z.enum(["topup"]).default("topup").openapi({ description: "`topup` credits the wallet." }),
+    channel: z.enum(CHANNELS),
+    amount: DecimalAmount,
+  })
+  .openapi("CreateOrderRequest", { example: { kind: "topup", channel: "sandbox", amount: "52.00" } });
+
+const OrderSchema = z
+  .object({
+    id: OrderId.openapi({ description: "Also the merchant order number the channel sees." }),
+    kind: z.enum(ORDER_KINDS),
+    userId: UserId,
+    channel: z.enum(CHANNELS),
+    currency: z.string(),
+    amountMinor: AmountMinor,
+    amount: z.string(),
+    state: z.enum(ORDER_STATES),
+    providerTxnId: z.string().nullable(),
+    refundedMinor: AmountMinor,
+    createdAtMs: z.number().int(),
+    expiresAtMs: z.number().int(),
+    updatedAtMs: z.number().int(),
+  })
+  .openapi("PaymentOrder");
+
+const PaymentStep = z
+  .object({
+    kind: z.literal("redirect"),
+    url: z.string().openapi({ description: "Where the payer approves the payment." }),
+  })
+  .nullable()
+  .openapi("PaymentStep");
+
+function orderBody(r: OrderRow) {
+  return {
+    id: r.id,
+    kind: r.kind,
+    userId: r.user_id,
+    channel: r.channel,
+    currency: r.currency,
+    amountMinor: r.amount_minor,
+    amount: formatMinor(r.amount_minor),
+    state: r.state,
+    providerTxnId: r.provider_txn_id,
+    refundedMinor: r.refunded_minor,
+    createdAtMs: r.created_at_ms,
+    expiresAtMs: r.expires_at_ms,
+    updatedAtMs: r.updated_at_ms,
+  };
+}
+
+const orderParams = z.object({ orderId: OrderId.openapi({ param: { name: "orderId", in: "path" } }) });
+
+export const payments = new OpenAPIHono<AppEnv>();
+
+payments.use("/payments/orders", requireAuth());
+payments.use("/payments/orders/*", requireAuth());
+payments.use("/sandbox/*", requireAuth());
+
+payments.openapi(
+  createRoute({
+    method: "post",
+    path: "/payments/orders",
+    tags: ["payments"],
+    summary: "Create a top-up order on a payment channel",
+    description:
+      "Idempotent per Idempotency-Key: the same key answers the same order (200). The wallet is credited " +
+      "once the channel reports the payment. `payment` says what the payer does next.",
+    security: bearerSecurity,
+    request: { headers: IdempotencyKeyHeader, body: jsonBody(CreateOrderRequest) },
+    responses: {
+      200: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order this key created earlier"),
+      201: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order"),
+      ...errorResponses(400, 401, 404, 409, 422),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const key = parseIdempotencyKey(c.req.header("idempotency-key"));
+    if (!key.ok) throw ApiError.from(key);
+    const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
+    if (!amount.ok) throw ApiError.from(amount);
+    if (!channels(c.env).has(body.channel)) {
+      throw new ApiError("channel_not_found", `The ${body.channel} channel is not enabled on this deployment.`);
+    }
+    const nowMs = Date.now();
+    const userId = c.var.principal.userId;
+    const { row, created } = await createOrder(c.env.DB, {
+      kind: body.kind,
+      userId,
+      channel: body.channel,
+      currency: DEFAULT_CURRENCY,
+      amountMinor: amount.value,
+      idempotencyKey: key.value,
+      nowMs,
+      expiresAtMs: nowMs + LIMITS.orderTtlMs,
+    });
+    if (row.kind !== body.kind || row.channel !== body.channel || row.amount_minor !== amount.value) {
+      throw new ApiError("idempotency_key_reused");
+    }
+    let order = row;
+    if (created && row.channel === "sandbox") {
+      await markOrderPending(c.env.DB, row.id, nowMs);
+      order = (await findOrder(c.env.DB, row.id)) ?? row;
+    }
+    const payment =
+      order.channel === "sandbox" ? { kind: "redirect" as const, url: `/sandbox/pay.html?order=${order.id}` } : null;
+    return c.json({ order: orderBody(order), payment }, created ? 201 : 200);
+  },
+);
+
+payments.openapi(
+  createRoute({
+    method: "get",
+    path: "/payments/orders/{orderId}",
+    tags: ["payments"],
+    summary: "A payment order (its payer, or finance and admin)",
+    security: bearerSecurity,
+    request: { params: orderParams },
+    responses: {
+      200: jsonResponse(z.object({ order: OrderSchema }), "The order"),
+      ...errorResponses(401, 404),
+    },
+  }),
+  async (c) => {
+    const { orderId } = c.req.valid("param");
+    const order = await findOrder(c.env.DB, orderId);
+    const p = c.var.principal;
+    const staff = p.roles.has("admin") || p.roles.has("finance");
+    if (!order || (order.user_id !== p.userId && !staff)) throw new ApiError("order_not_found");
+    return c.json({ order: orderBody(order) }, 200);
+  },
+);
+
+const SandboxDecision = z
+  .strictObject({ outcome: z.enum(["succeeded", "failed"]) })
+  .openapi("SandboxDecision", { example: { outcome: "succeeded" } });
+
+payments.openapi(
+  createRoute({
+    method: "post",
+    path: "/sandbox/orders/{orderId}/decision",
+    tags: ["payments"],
+    summary: "Sandbox channel: the payer approves or declines (sends the signed callback)",
+    description:
+      "The sandbox stands in for a provider: the decision becomes a callback signed with the sandbox secret and " +
+      "delivered through the same verify → store → enqueue path as a real provider's.",
+    security: bearerSecurity,
+    request: { params: orderParams, body: jsonBody(SandboxDecision) },
+    responses: {
+      202: jsonResponse(z.object({ delivered: z.boolean() }), "The callback was sent"),
+      ...errorResponses(400, 401, 404),
+    },
+  }),
+  async (c) => {
+    const { orderId } = c.req.valid("param");
+    const { outcome } = c.req.valid("json");
+    const secrets = channelSecrets(c.env).sandbox;
+    const adapter = channels(c.env).get("sandbox");
+    if (!secrets || !adapter) throw new ApiError("channel_not_found", "The sandbox channel is not enabled.");
+    const order = await findOrder(c.env.DB, orderId);
+    if (!order || order.channel !== "sandbox" || order.user_id !== c.var.principal.userId) {
+      throw new ApiError("order_not_found");
+    }
+    const nowMs = Date.now();
+    const event = JSON.stringify({
+      id: `evt_${newId("ntf", nowMs).slice(4)}`,
+      type: outcome === "succeeded" ? "payment.succeeded" : "payment.failed",
+      merchant_id: secrets.merchantId,
+      order_no: order.id,
+      txn_id: `sbx_${order.id.slice(6)}`,
+      amount_minor: order.amount_minor,
+      currency: order.currency,
+    });
+    const callback = new Request("https://sandbox.invalid/v1/payments/callbacks/sandbox", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "sandbox-signature": await signSandbox(secrets.secret, event, nowMs),
+      },
+      body: event,
+    });
+    const res = await receiveCallback(c.env, c.var.log, adapter, callback);
+    return c.json({ delivered: res.ok }, 202);
+  },
+);
