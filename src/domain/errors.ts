@@ -49,7 +49,6 @@ export const ERROR_CODES = {
   packet_busy: { status: 429, message: "Too many people are grabbing this red packet right now; retry shortly." },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
-  channel_unavailable: { status: 503, message: "No payment channel for this method is available right now." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
