@@ -9,6 +9,17 @@ export function utf8Bytes(text: string): Uint8Array<ArrayBuffer> {
   return utf8.encode(text) as Uint8Array<ArrayBuffer>;
 }
 
+/** `prefix ‖ body ‖ suffix` as one byte array: providers sign text framing around the raw body. */
+export function framed(prefix: string, body: Uint8Array, suffix = ""): Uint8Array<ArrayBuffer> {
+  const head = utf8Bytes(prefix);
+  const tail = utf8Bytes(suffix);
+  const out = new Uint8Array(head.length + body.length + tail.length);
+  out.set(head, 0);
+  out.set(body, head.length);
+  out.set(tail, head.length + body.length);
+  return out;
+}
+
 /** UTF-8 that throws on invalid bytes instead of replacing them (signed bodies are exact). */
 export function strictUtf8(bytes: Uint8Array | ArrayBuffer): string {
   return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "./channel";
-import { bytesHex, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "./encoding";
+import { bytesHex, framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "./encoding";
 
 /**
  * The sandbox channel: a local simulated provider for development, demos, tests and load
@@ -46,10 +46,7 @@ export function sandbox(config: SandboxConfig): ChannelAdapter {
       if (!match) return refuse("malformed", "Sandbox-Signature");
       const [, t, v1] = match as unknown as [string, string, string];
       if (Math.abs(nowMs / 1000 - Number(t)) > SANDBOX_TOLERANCE_S) return refuse("stale_timestamp", `t=${t}`);
-      const head = utf8Bytes(`${t}.`);
-      const payload = new Uint8Array(head.length + callback.body.length);
-      payload.set(head, 0);
-      payload.set(callback.body, head.length);
+      const payload = framed(`${t}.`, callback.body);
       const signature = hexBytes(v1) as Uint8Array<ArrayBuffer>;
       if (!(await crypto.subtle.verify("HMAC", await key, signature, payload))) {
         return refuse("bad_signature", "HMAC-SHA256 over t.body");

@@ -7,7 +7,7 @@ import {
   refuse,
   type VerifyOutcome,
 } from "./channel";
-import { hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "./encoding";
+import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "./encoding";
 
 /**
  * Stripe webhooks.
@@ -79,10 +79,7 @@ export function stripe(config: StripeConfig): ChannelAdapter {
       if (Math.abs(nowMs / 1000 - Number(parsed.t)) > STRIPE_TOLERANCE_S) {
         return refuse("stale_timestamp", `t=${parsed.t}`);
       }
-      const head = utf8Bytes(`${parsed.t}.`);
-      const payload = new Uint8Array(head.length + callback.body.length);
-      payload.set(head, 0);
-      payload.set(callback.body, head.length);
+      const payload = framed(`${parsed.t}.`, callback.body);
       let valid = false;
       for (const candidate of parsed.v1) {
         const bytes = hexBytes(candidate);

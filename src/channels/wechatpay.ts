@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "./channel";
-import { base64Bytes, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "./encoding";
+import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "./encoding";
 
 /**
  * WeChat Pay API v3 payment and refund notifications.
@@ -105,11 +105,7 @@ export function wechatPay(config: WechatPayConfig): ChannelAdapter {
       if (!key) return refuse("unknown_key", `serial ${serial.slice(0, 64)}`);
       const signatureBytes = base64Bytes(signature);
       if (!signatureBytes) return refuse("bad_signature", "signature is not base64");
-      const head = utf8Bytes(`${timestamp}\n${nonce}\n`);
-      const message = new Uint8Array(head.length + callback.body.length + 1);
-      message.set(head, 0);
-      message.set(callback.body, head.length);
-      message[message.length - 1] = 0x0a;
+      const message = framed(`${timestamp}\n${nonce}\n`, callback.body, "\n");
       const valid = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, signatureBytes, message);
       if (!valid) return refuse("bad_signature", "SHA256withRSA over timestamp, nonce and body");
 

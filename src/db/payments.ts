@@ -252,33 +252,17 @@ async function creditOrder(
   });
   const verdict: Verdict = composed.verdictFrom(await db.batch([...composed.statements]));
   if (verdict.kind === "posted") return { kind: "credited", orderId: order.id };
+  const secondPayment = (detail: string) =>
+    flag(db, "second_payment", order.channel, order.id, report.ref, detail, report.nowMs);
   if (verdict.kind === "exists") {
-    const now = await findOrder(db, order.id);
-    if (now?.provider_txn_id !== null && providerTxnId !== null && now?.provider_txn_id !== providerTxnId) {
-      // The payer paid this order twice (two transactions): the second must go back to them.
-      return flag(
-        db,
-        "second_payment",
-        order.channel,
-        order.id,
-        report.ref,
-        `transaction ${providerTxnId} after ${now?.provider_txn_id}`,
-        report.nowMs,
-      );
+    const settledBy = (await findOrder(db, order.id))?.provider_txn_id ?? null;
+    // The payer paid this order twice (two transactions): the second must go back to them.
+    if (settledBy !== null && providerTxnId !== null && settledBy !== providerTxnId) {
+      return secondPayment(`transaction ${providerTxnId} after ${settledBy}`);
     }
     return { kind: "already_credited", orderId: order.id };
   }
-  if (verdict.code === "conflict") {
-    return flag(
-      db,
-      "second_payment",
-      order.channel,
-      order.id,
-      report.ref,
-      `transaction ${providerTxnId} already settled another order`,
-      report.nowMs,
-    );
-  }
+  if (verdict.code === "conflict") return secondPayment(`transaction ${providerTxnId} already settled another order`);
   // Not creditable and never credited: an order an operator refunded before its payment arrived cannot happen
   // (refunds need a credit first), so this is a state the code does not produce.
   throw new Error(`order ${order.id} in state ${order.state} rejected its credit: ${verdict.code}`);
