@@ -98,7 +98,10 @@ describe("payment orders", () => {
       kind: "topup",
     });
     expect(created.body.order.id).toMatch(/^order_[0-9A-Z]{26}$/);
-    expect(created.body.payment).toEqual({ kind: "redirect", url: `/sandbox/pay.html?order=${created.body.order.id}` });
+    expect(created.body.payment).toEqual({
+      kind: "sandbox_decision",
+      path: `/v1/sandbox/orders/${created.body.order.id}/decision`,
+    });
     const replay = await createOrder("pay-u1", "sandbox", "52.00", k);
     expect(replay.status).toBe(200);
     expect(replay.body.order.id).toBe(created.body.order.id);

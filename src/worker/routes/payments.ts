@@ -59,8 +59,8 @@ const OrderSchema = z
 
 const PaymentStep = z
   .object({
-    kind: z.literal("redirect"),
-    url: z.string().openapi({ description: "Where the payer approves the payment." }),
+    kind: z.literal("sandbox_decision"),
+    path: z.string().openapi({ description: "POST `{ outcome }` here to approve or decline as the payer." }),
   })
   .nullable()
   .openapi("PaymentStep");
@@ -138,7 +138,9 @@ payments.openapi(
       order = (await findOrder(c.env.DB, row.id)) ?? row;
     }
     const payment =
-      order.channel === "sandbox" ? { kind: "redirect" as const, url: `/sandbox/pay.html?order=${order.id}` } : null;
+      order.channel === "sandbox"
+        ? { kind: "sandbox_decision" as const, path: `/v1/sandbox/orders/${order.id}/decision` }
+        : null;
     return c.json({ order: orderBody(order), payment }, created ? 201 : 200);
   },
 );
