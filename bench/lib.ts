@@ -59,6 +59,7 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
       CORS_ORIGINS: "",
       WS_ORIGINS: "",
       ROOM_MERGE_WINDOW_MS: "3000",
+      PAYMENT_NOTIFICATION_RETENTION_DAYS: "180",
       LEADERBOARD_TIME_ZONE: "Asia/Shanghai",
     },
     ...extra,

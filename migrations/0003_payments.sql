@@ -10,7 +10,6 @@ CREATE TABLE `payment_flags` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `payment_flags_notification_kind` ON `payment_flags` (`notification_id`,`kind`);--> statement-breakpoint
-CREATE INDEX `payment_flags_open` ON `payment_flags` (`resolved_at_ms`,`created_at_ms`);--> statement-breakpoint
 CREATE TABLE `payment_notifications` (
 	`id` text PRIMARY KEY NOT NULL,
 	`channel` text NOT NULL,
@@ -25,7 +24,7 @@ CREATE TABLE `payment_notifications` (
 	`retain_until_ms` integer NOT NULL
 );
 --> statement-breakpoint
-CREATE INDEX `payment_notifications_event` ON `payment_notifications` (`channel`,`event_id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `payment_notifications_event` ON `payment_notifications` (`channel`,`event_id`) WHERE "payment_notifications"."verified" = 1;--> statement-breakpoint
 CREATE INDEX `payment_notifications_retain` ON `payment_notifications` (`retain_until_ms`);--> statement-breakpoint
 CREATE TABLE `payment_order_transitions` (
 	`order_id` text NOT NULL,
@@ -49,8 +48,6 @@ CREATE TABLE `payment_orders` (
 	`state` text NOT NULL,
 	`provider_txn_id` text,
 	`refunded_minor` integer DEFAULT 0 NOT NULL,
-	`tip_spec` text,
-	`tip_outcome` text,
 	`idempotency_key` text NOT NULL,
 	`created_at_ms` integer NOT NULL,
 	`expires_at_ms` integer NOT NULL,
@@ -62,7 +59,6 @@ CREATE TABLE `payment_orders` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `payment_orders_provider_txn` ON `payment_orders` (`channel`,`provider_txn_id`);--> statement-breakpoint
 CREATE UNIQUE INDEX `payment_orders_user_key` ON `payment_orders` (`user_id`,`idempotency_key`);--> statement-breakpoint
-CREATE INDEX `payment_orders_state_expires` ON `payment_orders` (`state`,`expires_at_ms`);--> statement-breakpoint
 CREATE INDEX `payment_orders_user_created` ON `payment_orders` (`user_id`,`created_at_ms`);--> statement-breakpoint
 -- Hand-written: an order's history is append-only, like the ledger's transfers.
 CREATE TRIGGER `payment_order_transitions_no_update` BEFORE UPDATE ON `payment_order_transitions`

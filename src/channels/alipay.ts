@@ -81,7 +81,7 @@ export function alipay(config: AlipayConfig): ChannelAdapter {
 }
 
 /** Decodes once; a repeated key, an over-long value or too many parameters is malformed. */
-export function decodeForm(body: string): Map<string, string> {
+function decodeForm(body: string): Map<string, string> {
   const params = new Map<string, string>();
   for (const [k, v] of new URLSearchParams(body)) {
     if (params.has(k) || params.size >= PARAMS_MAX || v.length > VALUE_LENGTH_MAX) throw new Error("malformed form");

@@ -4,6 +4,7 @@
  * refused it; and answers the provider in the form it requires. Nothing here touches the
  * ledger: the queue consumer applies verified events to orders.
  */
+import { z } from "zod";
 
 export const CHANNELS = ["sandbox", "wechatpay", "alipay", "stripe"] as const;
 export type ChannelName = (typeof CHANNELS)[number];
@@ -13,7 +14,7 @@ export function isChannel(value: string): value is ChannelName {
 }
 
 /** Why a callback was refused. Each is logged with the stored raw notification. */
-export const VERIFY_FAILURES = [
+const VERIFY_FAILURES = [
   "malformed", // not the provider's shape
   "missing_signature",
   "unknown_key", // a key serial we do not hold, even after reloading
@@ -25,39 +26,43 @@ export const VERIFY_FAILURES = [
 ] as const;
 export type VerifyFailure = (typeof VERIFY_FAILURES)[number];
 
+const MerchantCheck = z.object({ field: z.string(), expected: z.string(), actual: z.string().nullable() });
 /** The provider's account our merchant credentials name, to compare with what a callback says. */
-export interface MerchantCheck {
-  readonly field: string;
-  readonly expected: string;
-  readonly actual: string | null;
-}
+export type MerchantCheck = z.infer<typeof MerchantCheck>;
 
-export type PaymentStatus = "succeeded" | "failed" | "closed";
+/** Amounts as providers report them: integers, bounded only by exactness (the order bounds the credit). */
+const ReportedMinor = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
-export type ChannelEvent =
-  | {
-      readonly kind: "payment";
-      readonly status: PaymentStatus;
-      readonly merchantOrderNo: string;
-      /** The provider's transaction id; unique per payment, the key a credit is applied once by. */
-      readonly providerTxnId: string | null;
-      readonly amountMinor: number;
-      readonly currency: string;
-      readonly merchant: readonly MerchantCheck[];
-    }
-  | {
-      readonly kind: "refund";
-      readonly merchantOrderNo: string;
-      readonly providerRefundId: string;
-      /** This refund's amount, where the provider says it (WeChat, Stripe). */
-      readonly amountMinor: number | null;
-      /** Everything refunded on the payment so far, where the provider says it (Alipay, Stripe). */
-      readonly refundedTotalMinor: number | null;
-      readonly currency: string;
-      readonly merchant: readonly MerchantCheck[];
-    }
+/**
+ * What a verified callback says, provider-neutral. Also the schema of the payment-callback
+ * queue message, so the consumer parses exactly what the adapters produce.
+ */
+export const ChannelEventSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("payment"),
+    status: z.enum(["succeeded", "failed", "closed"]),
+    merchantOrderNo: z.string().min(1).max(64),
+    /** The provider's transaction id; unique per payment. */
+    providerTxnId: z.string().min(1).max(255).nullable(),
+    amountMinor: ReportedMinor,
+    currency: z.string().min(3).max(3),
+    merchant: z.array(MerchantCheck).max(4).readonly(),
+  }),
+  z.object({
+    kind: z.literal("refund"),
+    merchantOrderNo: z.string().min(1).max(64),
+    providerRefundId: z.string().min(1).max(255),
+    /** This refund's amount, where the provider says it (WeChat, sandbox). */
+    amountMinor: ReportedMinor.nullable(),
+    /** Everything refunded on the payment so far, where the provider says it (Alipay, Stripe). */
+    refundedTotalMinor: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).nullable(),
+    currency: z.string().min(3).max(3),
+    merchant: z.array(MerchantCheck).max(4).readonly(),
+  }),
   /** A verified event this service does not act on (kept, acknowledged). */
-  | { readonly kind: "ignored"; readonly reason: string };
+  z.object({ kind: z.literal("ignored"), reason: z.string().max(256) }),
+]);
+export type ChannelEvent = z.infer<typeof ChannelEventSchema>;
 
 export interface VerifiedNotification {
   readonly channel: ChannelName;

@@ -9,14 +9,14 @@ import { bytesHex, framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from
  * "t.body" keyed with SANDBOX_SECRET>`, a 300 s window, and events deduplicated by id.
  */
 
-export const SANDBOX_TOLERANCE_S = 300;
+const SANDBOX_TOLERANCE_S = 300;
 
 export interface SandboxConfig {
   readonly secret: string;
   readonly merchantId: string;
 }
 
-export const SandboxEvent = z.object({
+const SandboxEvent = z.object({
   id: z.string().regex(/^evt_[A-Za-z0-9]{1,64}$/),
   type: z.enum(["payment.succeeded", "payment.failed", "payment.closed", "refund.succeeded"]),
   merchant_id: z.string().min(1).max(64),
@@ -26,7 +26,7 @@ export const SandboxEvent = z.object({
   currency: z.string().min(3).max(3),
   refund_id: z.string().min(1).max(64).optional(),
 });
-export type SandboxEvent = z.infer<typeof SandboxEvent>;
+type SandboxEvent = z.infer<typeof SandboxEvent>;
 
 export async function signSandbox(secret: string, body: string, nowMs: number): Promise<string> {
   const t = Math.floor(nowMs / 1000);

@@ -21,7 +21,7 @@ import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "./encodi
  * Answer 2xx quickly; anything else is retried for up to 3 days.
  */
 
-export const STRIPE_TOLERANCE_S = 300;
+const STRIPE_TOLERANCE_S = 300;
 
 export interface StripeConfig {
   /** Endpoint secrets (`whsec_…`); two while rolling one over. */
@@ -52,7 +52,7 @@ const Charge = z.object({
   metadata: z.object({ order_no: z.string().min(1).max(64) }),
 });
 
-export function parseStripeSignature(header: string): { t: string; v1: string[] } | null {
+function parseStripeSignature(header: string): { t: string; v1: string[] } | null {
   let t: string | null = null;
   const v1: string[] = [];
   for (const part of header.split(",").slice(0, 16)) {

@@ -17,7 +17,7 @@ import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8B
  * a retry (the status decides, not the body).
  */
 
-export const WECHATPAY_TIMESTAMP_WINDOW_S = 300;
+const WECHATPAY_TIMESTAMP_WINDOW_S = 300;
 const SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048";
 const PROBE_PREFIX = "WECHATPAY/SIGNTEST/";
 
@@ -27,10 +27,12 @@ export interface WechatPayConfig {
   /** The APIv3 key: exactly 32 bytes of UTF-8. */
   readonly apiV3Key: string;
   /**
-   * Platform keys by serial. Called again once when a callback names a serial we do not
-   * hold (WeChat rotates platform keys; the new serial appears in callbacks first).
+   * Platform public keys by serial (certificate serial or `PUB_KEY_ID_…`). WeChat rotates
+   * them with an overlap: add the new serial to the deployment's keys before the old one is
+   * retired, and callbacks under either verify. A serial not listed is refused ("retry
+   * later"), so a callback that raced a rotation is delivered again once the keys are updated.
    */
-  readonly loadPlatformKeys: () => Promise<ReadonlyMap<string, string>>;
+  readonly platformKeys: ReadonlyMap<string, string>;
 }
 
 const Envelope = z.object({
@@ -66,21 +68,17 @@ const Refund = z.object({
 });
 
 export function wechatPay(config: WechatPayConfig): ChannelAdapter {
+  // Imported once, on the first callback; an unknown serial is refused without touching them.
   let keys: Promise<Map<string, CryptoKey>> | null = null;
-  const load = () =>
-    config.loadPlatformKeys().then(async (pems) => {
+  const keyFor = async (serial: string): Promise<CryptoKey | undefined> => {
+    keys ??= (async () => {
       const imported = new Map<string, CryptoKey>();
-      for (const [serial, pem] of pems) {
+      for (const [id, pem] of config.platformKeys) {
         const spki = spkiFromPem(pem);
-        if (spki) imported.set(serial, await importRsaVerifyKey(spki));
+        if (spki) imported.set(id, await importRsaVerifyKey(spki));
       }
       return imported;
-    });
-  const keyFor = async (serial: string): Promise<CryptoKey | undefined> => {
-    keys ??= load();
-    const known = (await keys).get(serial);
-    if (known) return known;
-    keys = load(); // once per unknown serial: a rotation shows up here first
+    })();
     return (await keys).get(serial);
   };
   let aesKey: Promise<CryptoKey> | null = null;

@@ -2,6 +2,7 @@ import type { ChannelEvent, ChannelName, MerchantCheck } from "../channels/chann
 import { mismatched } from "../channels/channel";
 import { accountAddress } from "../domain/accounts";
 import { newId } from "../domain/ids";
+import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
 import {
   CREDITABLE_STATES,
@@ -11,7 +12,7 @@ import {
   type OrderState,
   type TransitionCause,
 } from "../domain/order";
-import { composeOperation, type Guard, type Verdict } from "./ledger";
+import { composeOperation, type Guard, runOperation } from "./ledger";
 
 /**
  * Payment orders in D1. The credit of a successful payment is one ledger operation whose id
@@ -30,8 +31,6 @@ export interface OrderRow {
   state: OrderState;
   provider_txn_id: string | null;
   refunded_minor: number;
-  tip_spec: string | null;
-  tip_outcome: string | null;
   idempotency_key: string;
   created_at_ms: number;
   expires_at_ms: number;
@@ -48,12 +47,21 @@ export interface NewOrder {
   idempotencyKey: string;
   nowMs: number;
   expiresAtMs: number;
+  /** Open it with the channel at once (created → pending) in the same batch. */
+  opened: boolean;
 }
 
-/** Creates the order once per (user, idempotency key); returns the stored order either way. */
+/**
+ * Creates the order once per (user, idempotency key) and returns the stored order either
+ * way, in one batch: a repeated key finds the first order, never a second one.
+ */
 export async function createOrder(db: D1Database, order: NewOrder): Promise<{ row: OrderRow; created: boolean }> {
+  assert(
+    isSafeAmountMinor(order.amountMinor) && order.amountMinor <= LIMITS.orderAmountMaxMinor,
+    "order amount bounded",
+  );
   const id = newId("order", order.nowMs);
-  const [inserted] = await db.batch([
+  const results = await db.batch([
     db
       .prepare(
         `INSERT INTO payment_orders (id, kind, user_id, channel, currency, amount_minor, state, idempotency_key,
@@ -79,13 +87,17 @@ export async function createOrder(db: D1Database, order: NewOrder): Promise<{ ro
          SELECT ?, 0, NULL, 'created', 'created', NULL, ? WHERE changes() = 1`,
       )
       .bind(id, order.nowMs),
+    // Only the order this batch inserted can be opened: an earlier one under the key has another id.
+    ...(order.opened
+      ? transitionStatements(db, id, ["created"], "pending", "channel_opened", null, order.nowMs, null)
+      : []),
+    db
+      .prepare("SELECT * FROM payment_orders WHERE user_id = ? AND idempotency_key = ?")
+      .bind(order.userId, order.idempotencyKey),
   ]);
-  const row = await db
-    .prepare("SELECT * FROM payment_orders WHERE user_id = ? AND idempotency_key = ?")
-    .bind(order.userId, order.idempotencyKey)
-    .first<OrderRow>();
-  if (!row) throw new Error("order vanished after insert");
-  return { row, created: (inserted?.meta.changes ?? 0) === 1 };
+  const row = results.at(-1)?.results[0] as OrderRow | undefined;
+  assert(row, "the order exists after its insert");
+  return { row, created: (results[0]?.meta.changes ?? 0) === 1 };
 }
 
 export function findOrder(db: D1Database, id: string): Promise<OrderRow | null> {
@@ -133,15 +145,14 @@ export type PaymentOutcome =
   | { kind: "flagged"; flag: FlagKind; orderId: string | null; detail: string }
   | { kind: "ignored"; reason: string };
 
-export const FLAG_KINDS = [
-  "unknown_order",
-  "channel_mismatch",
-  "merchant_mismatch",
-  "amount_mismatch",
-  "second_payment",
-  "refund_unmatched",
-] as const;
-export type FlagKind = (typeof FLAG_KINDS)[number];
+type FlagKind =
+  | "unknown_order"
+  | "channel_mismatch"
+  | "merchant_mismatch"
+  | "amount_mismatch"
+  | "second_payment"
+  | "credit_rejected"
+  | "refund_unmatched";
 
 export interface PaymentReport {
   channel: ChannelName;
@@ -194,9 +205,13 @@ export async function applyPaymentReport(db: D1Database, report: PaymentReport):
   if (event.status !== "succeeded") {
     const to: OrderState = event.status === "failed" ? "failed" : "closed";
     if (!OPEN_STATES.includes(order.state)) return { kind: "no_change", orderId: order.id, state: order.state };
-    await db.batch(transitionStatements(db, order.id, OPEN_STATES, to, report.cause, ref, nowMs, null));
-    const after = await findOrder(db, order.id);
-    return { kind: "state_recorded", orderId: order.id, state: after?.state ?? to };
+    const [, moved] = await db.batch(
+      transitionStatements(db, order.id, OPEN_STATES, to, report.cause, ref, nowMs, null),
+    );
+    // Not moved: another report settled the order between the read and the batch.
+    return (moved?.meta.changes ?? 0) === 1
+      ? { kind: "state_recorded", orderId: order.id, state: to }
+      : { kind: "no_change", orderId: order.id, state: order.state };
   }
   if (!CREDITABLE_STATES.includes(order.state) && order.provider_txn_id === event.providerTxnId) {
     // The common duplicate (a resend, a redelivery, the query path after the callback): one read, no batch.
@@ -250,22 +265,25 @@ async function creditOrder(
         { providerTxnId },
       ),
   });
-  const verdict: Verdict = composed.verdictFrom(await db.batch([...composed.statements]));
+  const { verdict, afterResults } = await runOperation(db, composed, [
+    db.prepare("SELECT provider_txn_id FROM payment_orders WHERE id = ?").bind(order.id),
+  ]);
   if (verdict.kind === "posted") return { kind: "credited", orderId: order.id };
-  const secondPayment = (detail: string) =>
-    flag(db, "second_payment", order.channel, order.id, report.ref, detail, report.nowMs);
+  const raise = (kind: FlagKind, detail: string) =>
+    flag(db, kind, order.channel, order.id, report.ref, detail, report.nowMs);
   if (verdict.kind === "exists") {
-    const settledBy = (await findOrder(db, order.id))?.provider_txn_id ?? null;
+    const settledBy = (afterResults[0]?.results[0] as { provider_txn_id: string | null } | undefined)?.provider_txn_id;
     // The payer paid this order twice (two transactions): the second must go back to them.
-    if (settledBy !== null && providerTxnId !== null && settledBy !== providerTxnId) {
-      return secondPayment(`transaction ${providerTxnId} after ${settledBy}`);
+    if (settledBy && providerTxnId !== null && settledBy !== providerTxnId) {
+      return raise("second_payment", `transaction ${providerTxnId} after ${settledBy}`);
     }
     return { kind: "already_credited", orderId: order.id };
   }
-  if (verdict.code === "conflict") return secondPayment(`transaction ${providerTxnId} already settled another order`);
-  // Not creditable and never credited: an order an operator refunded before its payment arrived cannot happen
-  // (refunds need a credit first), so this is a state the code does not produce.
-  throw new Error(`order ${order.id} in state ${order.state} rejected its credit: ${verdict.code}`);
+  if (verdict.code === "conflict")
+    return raise("second_payment", `transaction ${providerTxnId} already settled another order`);
+  // Money the channel took that the ledger will not take (a currency the wallet is not in, a
+  // balance at its ceiling): retrying cannot change that, an operator must decide.
+  return raise("credit_rejected", `the ledger refused the credit: ${verdict.code}`);
 }
 
 function describe(checks: readonly MerchantCheck[]): string {
@@ -289,8 +307,4 @@ async function flag(
     .bind(newId("flag", nowMs), kind, channel, orderId, notificationId, detail, nowMs)
     .run();
   return { kind: "flagged", flag: kind, orderId, detail };
-}
-
-export async function markOrderPending(db: D1Database, orderId: string, nowMs: number): Promise<void> {
-  await db.batch(transitionStatements(db, orderId, ["created"], "pending", "channel_opened", null, nowMs, null));
 }

@@ -368,7 +368,7 @@ export const paymentOrders = sqliteTable(
   "payment_orders",
   {
     id: text("id").primaryKey(),
-    kind: text("kind", { enum: ["topup", "tip"] }).notNull(),
+    kind: text("kind", { enum: ["topup"] }).notNull(),
     userId: text("user_id").notNull(),
     channel: text("channel").notNull(),
     currency: text("currency").notNull(),
@@ -379,9 +379,6 @@ export const paymentOrders = sqliteTable(
     /** The channel's transaction id once known; one payment never settles two orders. */
     providerTxnId: text("provider_txn_id"),
     refundedMinor: integer("refunded_minor").notNull().default(0),
-    /** For pay-to-tip orders: the tip to execute on success (JSON), and its outcome. */
-    tipSpec: text("tip_spec"),
-    tipOutcome: text("tip_outcome"),
     idempotencyKey: text("idempotency_key").notNull(),
     createdAtMs: integer("created_at_ms").notNull(),
     expiresAtMs: integer("expires_at_ms").notNull(),
@@ -392,7 +389,6 @@ export const paymentOrders = sqliteTable(
   (t) => [
     uniqueIndex("payment_orders_provider_txn").on(t.channel, t.providerTxnId),
     uniqueIndex("payment_orders_user_key").on(t.userId, t.idempotencyKey),
-    index("payment_orders_state_expires").on(t.state, t.expiresAtMs),
     index("payment_orders_user_created").on(t.userId, t.createdAtMs),
     check("payment_orders_amount_positive", sql`${t.amountMinor} > 0`),
     check("payment_orders_refund_bounded", sql`${t.refundedMinor} >= 0 AND ${t.refundedMinor} <= ${t.amountMinor}`),
@@ -417,7 +413,8 @@ export const paymentOrderTransitions = sqliteTable(
 );
 
 /**
- * Every callback received, verified or not, byte for byte (base64 body, selected headers),
+ * Every refused callback, and every verified provider event once (its first delivery), byte
+ * for byte (base64 body, selected headers),
  * kept for disputes and reconciliation until `retain_until_ms`. A forged callback is stored
  * with its refusal and changes nothing else.
  */
@@ -439,7 +436,9 @@ export const paymentNotifications = sqliteTable(
     retainUntilMs: integer("retain_until_ms").notNull(),
   },
   (t) => [
-    index("payment_notifications_event").on(t.channel, t.eventId),
+    // One stored notification per provider event: resends find it (and its outcome) instead
+    // of applying, or flagging, the same event again.
+    uniqueIndex("payment_notifications_event").on(t.channel, t.eventId).where(sql`${t.verified} = 1`),
     index("payment_notifications_retain").on(t.retainUntilMs),
   ],
 );
@@ -460,6 +459,5 @@ export const paymentFlags = sqliteTable(
   (t) => [
     // One flag per (notification, kind): a redelivered mismatch does not pile up.
     uniqueIndex("payment_flags_notification_kind").on(t.notificationId, t.kind),
-    index("payment_flags_open").on(t.resolvedAtMs, t.createdAtMs),
   ],
 );

@@ -37,7 +37,6 @@ export const ERROR_CODES = {
     status: 409,
     message: "This external id already issued a subsidy with different details; nothing was issued.",
   },
-  order_not_refundable: { status: 409, message: "This order cannot be refunded in its current state." },
   conflict: { status: 409, message: "The resource changed; reload and retry." },
   payload_too_large: { status: 413, message: "The request body is too large." },
   unsupported_media_type: { status: 415, message: "Send JSON with Content-Type: application/json." },

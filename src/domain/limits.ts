@@ -82,8 +82,6 @@ export const LIMITS = {
   orderAmountMaxMinor: 5_000_000,
   /** Payments: how long an order waits for its payment before the sweeper asks the channel. */
   orderTtlMs: 15 * 60 * 1000,
-  /** Payments: raw callbacks are kept this long for disputes and reconciliation (default 180 days). */
-  notificationRetentionMsDefault: 180 * 24 * 60 * 60 * 1000,
   /** Payments: callback body size (WeChat and Stripe bodies are a few KiB). */
   callbackBodyBytesMax: 64 * 1024,
   /** Payments: callback headers kept with the raw notification. */

@@ -34,6 +34,11 @@ const ConfigSchema = z
       .regex(/^[0-9]+$/)
       .transform(Number)
       .pipe(z.number().int().min(LIMITS.mergeWindowMsMin).max(LIMITS.mergeWindowMsMax)),
+    PAYMENT_NOTIFICATION_RETENTION_DAYS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(3_650)),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
   .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters");
@@ -52,6 +57,8 @@ export interface Config {
   readonly wsOrigins: readonly string[];
   readonly leaderboardTimeZone: string;
   readonly mergeWindowMs: number;
+  /** How long raw payment callbacks are kept (disputes, reconciliation). */
+  readonly paymentNotificationRetentionMs: number;
   /** Token minting and demo seeding exist only where nobody's money is real. */
   readonly devToolsEnabled: boolean;
 }
@@ -78,6 +85,7 @@ export function configFrom(env: Env): Config {
     wsOrigins: list(c.WS_ORIGINS),
     leaderboardTimeZone: c.LEADERBOARD_TIME_ZONE,
     mergeWindowMs: c.ROOM_MERGE_WINDOW_MS,
+    paymentNotificationRetentionMs: c.PAYMENT_NOTIFICATION_RETENTION_DAYS * 24 * 60 * 60 * 1000,
     devToolsEnabled: c.ENVIRONMENT === "development" || c.ENVIRONMENT === "test",
   };
   cache.set(env, config);

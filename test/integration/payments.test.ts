@@ -70,6 +70,10 @@ const orderState = async (id: string) =>
 const wallet = (userId: string) => balanceOf(`user:${userId}:wallet`);
 const credits = async (orderId: string) =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(orderId).first<number>("n")) ?? 0;
+const unapplied = async () =>
+  (await env.DB.prepare(
+    "SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 1 AND applied_at_ms IS NULL",
+  ).first<number>("n")) ?? 0;
 const flags = async (kind: string) =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM payment_flags WHERE kind = ?").bind(kind).first<number>("n")) ?? 0;
 
@@ -333,6 +337,15 @@ describe("payment callbacks", () => {
     const unknownBefore = await flags("unknown_order");
     const wrong = await wechatCallback(order.id, 1, "4200000000000003");
     expect((await postCallback("wechatpay", wrong.body, wrong.headers)).status).toBe(204);
+    // WeChat resends the same event (fresh timestamp, nonce and signature): still one flag.
+    for (let i = 0; i < 3; i++) {
+      const again = await wechatHeaders(wrong.body, {
+        platformKey: wechatKey,
+        serial: WECHAT.serial,
+        nowMs: Date.now(),
+      });
+      expect((await postCallback("wechatpay", wrong.body, again)).status).toBe(204);
+    }
     const unknown = await wechatCallback("order_01JZZZZZZZZZZZZZZZZZZZZZZZ", 880, "4200000000000004");
     expect((await postCallback("wechatpay", unknown.body, unknown.headers)).status).toBe(204);
     expect(
@@ -347,6 +360,8 @@ describe("payment callbacks", () => {
         (n) => n === unknownBefore + 1,
       ),
     ).toBe(unknownBefore + 1);
+    await until(unapplied, (n) => n === 0);
+    expect(await flags("amount_mismatch")).toBe(amountBefore + 1);
     expect(await wallet("pay-mis")).toBe(0);
     expect(await orderState(order.id)).toBe("created");
     expect((await invariantReport()).ok).toBe(true);

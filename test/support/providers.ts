@@ -4,7 +4,8 @@
  * only, so the same helpers run in Node (unit) and in workerd (integration).
  */
 import { alipaySigningString } from "../../src/channels/alipay";
-import { bytesBase64, bytesHex, importHmacKey, utf8Bytes } from "../../src/channels/encoding";
+import { bytesBase64, framed, utf8Bytes } from "../../src/channels/encoding";
+import { signSandbox } from "../../src/channels/sandbox";
 
 export interface RsaPair {
   readonly privateKey: CryptoKey;
@@ -81,11 +82,7 @@ export async function wechatHeaders(
   const timestamp = String(Math.floor(o.nowMs / 1000));
   const nonce = o.nonce ?? crypto.randomUUID().replaceAll("-", "");
   const bytes = typeof body === "string" ? utf8Bytes(body) : body;
-  const head = utf8Bytes(`${timestamp}\n${nonce}\n`);
-  const message = new Uint8Array(head.length + bytes.length + 1);
-  message.set(head, 0);
-  message.set(bytes, head.length);
-  message[message.length - 1] = 0x0a;
+  const message = framed(`${timestamp}\n${nonce}\n`, bytes, "\n");
   return {
     "content-type": "application/json",
     "wechatpay-timestamp": timestamp,
@@ -163,11 +160,9 @@ export function alipayTrade(t: {
 
 // ── Stripe ───────────────────────────────────────────────────────────────────────────────
 
+/** Stripe's v1 scheme; the sandbox signs its callbacks the same way. */
 export async function stripeSignature(secret: string, body: string, nowMs: number, extra = ""): Promise<string> {
-  const t = Math.floor(nowMs / 1000);
-  const key = await importHmacKey(utf8Bytes(secret), ["sign"]);
-  const mac = bytesHex(new Uint8Array(await crypto.subtle.sign("HMAC", key, utf8Bytes(`${t}.${body}`))));
-  return `t=${t},v1=${mac}${extra}`;
+  return `${await signSandbox(secret, body, nowMs)}${extra}`;
 }
 
 export function stripeEvent(e: {

@@ -1,10 +1,11 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { CHANNELS, type ChannelAdapter, type ChannelName, isChannel } from "../../channels/channel";
+import { CHANNELS, type ChannelAdapter, ChannelEventSchema, isChannel } from "../../channels/channel";
 import { bytesBase64 } from "../../channels/encoding";
 import { applyPaymentReport, type PaymentOutcome } from "../../db/payments";
 import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
+import { configFrom } from "../config";
 import type { AppEnv, Logger } from "../context";
 import { errorResponse } from "../errors";
 import { channels } from "./channels";
@@ -15,32 +16,12 @@ import { channels } from "./channels";
  * whose storing or enqueueing fails is answered "retry later", so the provider delivers it
  * again: nothing is acknowledged that is not safely on our side. A refused one (forged,
  * tampered, stale, unknown key) is stored with its refusal, logged, and changes nothing.
+ *
+ * A provider event is stored once, by (channel, event id). A resend of an event already
+ * applied is acknowledged at once; one not yet applied (its first enqueue failed, or it is
+ * still in the queue) is enqueued again under the same notification id, which the consumer
+ * applies idempotently — so a resend never applies, or flags, an event twice.
  */
-
-const MerchantCheck = z.object({ field: z.string(), expected: z.string(), actual: z.string().nullable() });
-const amount = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
-
-export const ChannelEventSchema = z.discriminatedUnion("kind", [
-  z.object({
-    kind: z.literal("payment"),
-    status: z.enum(["succeeded", "failed", "closed"]),
-    merchantOrderNo: z.string().min(1).max(64),
-    providerTxnId: z.string().min(1).max(255).nullable(),
-    amountMinor: amount,
-    currency: z.string().min(3).max(3),
-    merchant: z.array(MerchantCheck).max(4).readonly(),
-  }),
-  z.object({
-    kind: z.literal("refund"),
-    merchantOrderNo: z.string().min(1).max(64),
-    providerRefundId: z.string().min(1).max(255),
-    amountMinor: amount.nullable(),
-    refundedTotalMinor: z.number().int().nonnegative().nullable(),
-    currency: z.string().min(3).max(3),
-    merchant: z.array(MerchantCheck).max(4).readonly(),
-  }),
-  z.object({ kind: z.literal("ignored"), reason: z.string().max(256) }),
-]);
 
 export const PaymentCallbackMessage = z.object({
   kind: z.literal("payment.callback"),
@@ -60,9 +41,13 @@ callbacks.post("/:channel", async (c) => {
   const name = c.req.param("channel");
   const adapter = isChannel(name) ? channels(c.env).get(name) : undefined;
   if (!adapter) return errorResponse(c, "channel_not_found");
-  const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > LIMITS.callbackBodyBytesMax) return errorResponse(c, "payload_too_large");
-  return receiveCallback(c.env, c.var.log, adapter, c.req.raw);
+  // The declared length rejects a large body before reading it; the bytes read are the truth.
+  if (Number(c.req.header("content-length") ?? "0") > LIMITS.callbackBodyBytesMax) {
+    return errorResponse(c, "payload_too_large");
+  }
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  if (body.length > LIMITS.callbackBodyBytesMax) return errorResponse(c, "payload_too_large");
+  return receiveCallback(c.env, c.var.log, adapter, c.req.raw.headers, body);
 });
 
 /**
@@ -73,38 +58,35 @@ export async function receiveCallback(
   env: Env,
   log: Logger,
   adapter: ChannelAdapter,
-  request: Request,
+  headers: Headers,
+  body: Uint8Array<ArrayBuffer>,
 ): Promise<Response> {
-  const body = new Uint8Array(await request.arrayBuffer());
-  if (body.length > LIMITS.callbackBodyBytesMax) {
-    return Response.json({ error: { code: "payload_too_large" } }, { status: 413 });
-  }
   const nowMs = Date.now();
-  const outcome = await adapter.verify({ headers: request.headers, body }, nowMs);
-  const notificationId = newId("ntf", nowMs);
-  const headers: Record<string, string> = {};
-  for (const [k, v] of request.headers) {
-    if (KEPT_HEADERS.test(k) && Object.keys(headers).length < LIMITS.callbackHeadersKept) headers[k] = v.slice(0, 1024);
+  const outcome = await adapter.verify({ headers, body }, nowMs);
+  const kept: Record<string, string> = {};
+  for (const [k, v] of headers) {
+    if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersKept) kept[k] = v.slice(0, 1024);
   }
-  const retentionMs = Number(env.PAYMENT_NOTIFICATION_RETENTION_DAYS) * 24 * 60 * 60 * 1000;
+  const id = newId("ntf", nowMs);
   const store = env.DB.prepare(
     `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, received_at_ms, retain_until_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (channel, event_id) WHERE verified = 1 DO NOTHING`,
   ).bind(
-    notificationId,
+    id,
     adapter.name,
     outcome.ok ? outcome.notification.eventId : null,
     outcome.ok ? 1 : 0,
     outcome.ok ? null : `${outcome.failure}: ${outcome.detail}`.slice(0, 500),
-    JSON.stringify(headers),
+    JSON.stringify(kept),
     bytesBase64(body),
     nowMs,
-    nowMs + (Number.isFinite(retentionMs) && retentionMs > 0 ? retentionMs : LIMITS.notificationRetentionMsDefault),
+    nowMs + configFrom(env).paymentNotificationRetentionMs,
   );
   if (!outcome.ok) {
     log.warn("payment_callback_refused", {
       channel: adapter.name,
-      notificationId,
+      notificationId: id,
       failure: outcome.failure,
       detail: outcome.detail,
     });
@@ -113,28 +95,38 @@ export async function receiveCallback(
     } catch (error) {
       log.error("payment_callback_store_failed", { channel: adapter.name, error: String(error) });
     }
-    // A genuine callback we could not verify (a key we have not loaded yet) must come again.
+    // A genuine callback we could not verify (a key we do not hold yet) must come again.
     return adapter.retryLater("signature verification failed");
   }
+  const { eventId, event } = outcome.notification;
   try {
-    await store.run();
-    const message: PaymentCallbackMessage = {
-      kind: "payment.callback",
-      notificationId,
-      channel: adapter.name,
-      eventId: outcome.notification.eventId,
-      event: outcome.notification.event,
-    };
-    await env.PAYMENT_CALLBACKS.send(message);
+    const [, found] = await env.DB.batch([
+      store,
+      env.DB.prepare(
+        "SELECT id, applied_at_ms FROM payment_notifications WHERE channel = ? AND event_id = ? AND verified = 1",
+      ).bind(adapter.name, eventId),
+    ]);
+    const stored = found?.results[0] as { id: string; applied_at_ms: number | null } | undefined;
+    if (!stored) throw new Error("the notification is not stored after its insert");
+    if (stored.applied_at_ms === null) {
+      const message: PaymentCallbackMessage = {
+        kind: "payment.callback",
+        notificationId: stored.id,
+        channel: adapter.name,
+        eventId,
+        event,
+      };
+      await env.PAYMENT_CALLBACKS.send(message);
+    }
   } catch (error) {
-    log.error("payment_callback_enqueue_failed", { channel: adapter.name, notificationId, error: String(error) });
+    log.error("payment_callback_enqueue_failed", { channel: adapter.name, eventId, error: String(error) });
     return adapter.retryLater("temporarily unavailable");
   }
   return adapter.received();
 }
 
 /** Progressive backoff for a failing notification: 60 s, 120 s, … capped at 5 min. */
-export function callbackRetryDelaySeconds(attempts: number): number {
+function retryDelaySeconds(attempts: number): number {
   return Math.min(300, 60 * Math.max(1, attempts));
 }
 
@@ -146,7 +138,7 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
     if (!parsed.success) {
       // Only the callback route writes here; a malformed message is a bug. Keep it for the DLQ.
       log.error("payment_callback_malformed", { messageId: message.id, attempts: message.attempts });
-      message.retry({ delaySeconds: callbackRetryDelaySeconds(message.attempts) });
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       continue;
     }
     const m = parsed.data;
@@ -154,7 +146,7 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
     let outcome: PaymentOutcome;
     try {
       outcome = await applyPaymentReport(env.DB, {
-        channel: m.channel as ChannelName,
+        channel: m.channel,
         event: m.event,
         ref: m.notificationId,
         cause: "callback",
@@ -172,7 +164,7 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
       };
       if (message.attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_payment_callback_failing", fields);
       else log.warn("payment_callback_failed", fields);
-      message.retry({ delaySeconds: callbackRetryDelaySeconds(message.attempts) });
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       continue;
     }
     if (outcome.kind === "flagged") {

@@ -15,7 +15,7 @@ import { wechatPay } from "../../channels/wechatpay";
  *     "alipay":    { "appId": "…", "sellerId": "2088…", "alipayPublicKey": "<PEM or base64>" },
  *     "stripe":    { "webhookSecrets": ["whsec_…"], "livemode": true } }
  */
-export const ChannelSecrets = z
+const ChannelSecrets = z
   .object({
     sandbox: z.object({ secret: z.string().min(16), merchantId: z.string().min(1).max(64) }).optional(),
     wechatpay: z
@@ -40,28 +40,36 @@ export const ChannelSecrets = z
   .strict();
 export type ChannelSecrets = z.infer<typeof ChannelSecrets>;
 
-const cache = new WeakMap<object, ReadonlyMap<ChannelName, ChannelAdapter>>();
-
-export function channelSecrets(env: Env): ChannelSecrets {
-  const raw = env.PAYMENT_CHANNELS ?? "";
-  return ChannelSecrets.parse(JSON.parse(raw === "" ? "{}" : raw));
+interface Enabled {
+  readonly secrets: ChannelSecrets;
+  readonly adapters: ReadonlyMap<ChannelName, ChannelAdapter>;
 }
 
-/** The enabled channels' adapters, built once per env (keys are imported once). */
-export function channels(env: Env): ReadonlyMap<ChannelName, ChannelAdapter> {
+const cache = new WeakMap<object, Enabled>();
+
+/** The secret parsed and the enabled channels' adapters built, once per env (keys are imported once). */
+function enabled(env: Env): Enabled {
   const cached = cache.get(env);
   if (cached) return cached;
-  const s = channelSecrets(env);
-  const built = new Map<ChannelName, ChannelAdapter>();
-  if (s.sandbox) built.set("sandbox", sandbox(s.sandbox));
-  if (s.wechatpay) {
-    const keys = s.wechatpay.platformKeys;
-    // Platform keys come from the secret; a rotation is a `wrangler secret put` away. The
-    // adapter reloads once per unknown serial, which also picks up a redeployed secret.
-    built.set("wechatpay", wechatPay({ ...s.wechatpay, loadPlatformKeys: async () => new Map(Object.entries(keys)) }));
+  const raw = env.PAYMENT_CHANNELS ?? "";
+  const secrets = ChannelSecrets.parse(JSON.parse(raw === "" ? "{}" : raw));
+  const adapters = new Map<ChannelName, ChannelAdapter>();
+  if (secrets.sandbox) adapters.set("sandbox", sandbox(secrets.sandbox));
+  if (secrets.wechatpay) {
+    const platformKeys = new Map(Object.entries(secrets.wechatpay.platformKeys));
+    adapters.set("wechatpay", wechatPay({ ...secrets.wechatpay, platformKeys }));
   }
-  if (s.alipay) built.set("alipay", alipay(s.alipay));
-  if (s.stripe) built.set("stripe", stripe(s.stripe));
+  if (secrets.alipay) adapters.set("alipay", alipay(secrets.alipay));
+  if (secrets.stripe) adapters.set("stripe", stripe(secrets.stripe));
+  const built = { secrets, adapters };
   cache.set(env, built);
   return built;
+}
+
+export function channelSecrets(env: Env): ChannelSecrets {
+  return enabled(env).secrets;
+}
+
+export function channels(env: Env): ReadonlyMap<ChannelName, ChannelAdapter> {
+  return enabled(env).adapters;
 }

@@ -1,15 +1,17 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { CHANNELS } from "../../channels/channel";
+import { utf8Bytes } from "../../channels/encoding";
 import { signSandbox } from "../../channels/sandbox";
-import { createOrder, findOrder, markOrderPending, type OrderRow } from "../../db/payments";
+import { createOrder, findOrder, type OrderRow } from "../../db/payments";
 import { parseIdempotencyKey } from "../../domain/idempotency";
 import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
-import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
+import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { requireAuth } from "../middleware/auth";
+import { money } from "../money-view";
 import { receiveCallback } from "../payments/callbacks";
 import { channelSecrets, channels } from "../payments/channels";
 import {
@@ -72,8 +74,7 @@ function orderBody(r: OrderRow) {
     userId: r.user_id,
     channel: r.channel,
     currency: r.currency,
-    amountMinor: r.amount_minor,
-    amount: formatMinor(r.amount_minor),
+    ...money(r.amount_minor),
     state: r.state,
     providerTxnId: r.provider_txn_id,
     refundedMinor: r.refunded_minor,
@@ -128,20 +129,17 @@ payments.openapi(
       idempotencyKey: key.value,
       nowMs,
       expiresAtMs: nowMs + LIMITS.orderTtlMs,
+      // The sandbox needs no call to open a payment; the real channels' create calls are still to come.
+      opened: body.channel === "sandbox",
     });
     if (row.kind !== body.kind || row.channel !== body.channel || row.amount_minor !== amount.value) {
       throw new ApiError("idempotency_key_reused");
     }
-    let order = row;
-    if (created && row.channel === "sandbox") {
-      await markOrderPending(c.env.DB, row.id, nowMs);
-      order = (await findOrder(c.env.DB, row.id)) ?? row;
-    }
     const payment =
-      order.channel === "sandbox"
-        ? { kind: "sandbox_decision" as const, path: `/v1/sandbox/orders/${order.id}/decision` }
+      row.channel === "sandbox"
+        ? { kind: "sandbox_decision" as const, path: `/v1/sandbox/orders/${row.id}/decision` }
         : null;
-    return c.json({ order: orderBody(order), payment }, created ? 201 : 200);
+    return c.json({ order: orderBody(row), payment }, created ? 201 : 200);
   },
 );
 
@@ -208,15 +206,11 @@ payments.openapi(
       amount_minor: order.amount_minor,
       currency: order.currency,
     });
-    const callback = new Request("https://sandbox.invalid/v1/payments/callbacks/sandbox", {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "sandbox-signature": await signSandbox(secrets.secret, event, nowMs),
-      },
-      body: event,
+    const headers = new Headers({
+      "content-type": "application/json",
+      "sandbox-signature": await signSandbox(secrets.secret, event, nowMs),
     });
-    const res = await receiveCallback(c.env, c.var.log, adapter, callback);
+    const res = await receiveCallback(c.env, c.var.log, adapter, headers, utf8Bytes(event));
     return c.json({ delivered: res.ok }, 202);
   },
 );
