@@ -1,7 +1,7 @@
 import { accountAddress } from "../domain/accounts";
 import { assert } from "../domain/limits";
 import type { Currency } from "../domain/money";
-import { type ComposedOperation, composeOperation, type Verdict } from "./ledger";
+import { type ComposedOperation, composeOperation, runOperation, type Verdict } from "./ledger";
 
 /**
  * The ledger side of red packets: a claim's credit (escrow → claimer's wallet) and the
@@ -48,6 +48,17 @@ export interface PacketLedgerRow {
 
 export async function findPacket(db: D1Database, packetId: string): Promise<PacketLedgerRow | null> {
   return db.prepare("SELECT * FROM red_packets WHERE id = ?").bind(packetId).first<PacketLedgerRow>();
+}
+
+/** A packet with its room's creator (the audience rule and the room's copy need both): one query. */
+export async function findPacketWithCreator(
+  db: D1Database,
+  packetId: string,
+): Promise<(PacketLedgerRow & { creator_id: string }) | null> {
+  return db
+    .prepare("SELECT p.*, r.creator_id FROM red_packets p JOIN rooms r ON r.id = p.room_id WHERE p.id = ?")
+    .bind(packetId)
+    .first<PacketLedgerRow & { creator_id: string }>();
 }
 
 export function composeClaimCredit(
@@ -195,6 +206,6 @@ export async function settleExpiredPacket(
         .bind(final.claimCount, final.claimedMinor, remainderMinor, nowMs, packet.id, ...posting.params),
     ],
   });
-  const results = await db.batch([...composed.statements]);
-  return { kind: "refunded", refundedMinor: remainderMinor, verdict: composed.verdictFrom(results) };
+  const { verdict } = await runOperation(db, composed);
+  return { kind: "refunded", refundedMinor: remainderMinor, verdict };
 }

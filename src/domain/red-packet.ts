@@ -41,28 +41,16 @@ export interface PacketShape {
   readonly shares: number;
 }
 
-export interface PacketLimits {
-  readonly totalMaxMinor: number;
-  readonly sharesMax: number;
-  readonly averageShareMaxMinor: number;
-}
-
-export const DEFAULT_PACKET_LIMITS: PacketLimits = {
-  totalMaxMinor: LIMITS.packetTotalMaxMinor,
-  sharesMax: LIMITS.packetSharesMax,
-  averageShareMaxMinor: LIMITS.packetAverageShareMaxMinor,
-};
-
 /** Every share gets at least 1 fen; totals and shares stay inside the named limits. */
-export function validatePacket(shape: PacketShape, limits: PacketLimits = DEFAULT_PACKET_LIMITS): Result<PacketShape> {
+export function validatePacket(shape: PacketShape): Result<PacketShape> {
   const { totalMinor, shares } = shape;
-  if (!Number.isSafeInteger(shares) || shares < 1 || shares > limits.sharesMax)
-    return fail("amount_out_of_range", `A packet has 1 to ${limits.sharesMax} shares.`);
-  if (!isSafeAmountMinor(totalMinor) || totalMinor > limits.totalMaxMinor)
-    return fail("amount_out_of_range", `A packet holds at most ${limits.totalMaxMinor} fen.`);
+  if (!Number.isSafeInteger(shares) || shares < 1 || shares > LIMITS.packetSharesMax)
+    return fail("amount_out_of_range", `A packet has 1 to ${LIMITS.packetSharesMax} shares.`);
+  if (!isSafeAmountMinor(totalMinor) || totalMinor > LIMITS.packetTotalMaxMinor)
+    return fail("amount_out_of_range", `A packet holds at most ${LIMITS.packetTotalMaxMinor} fen.`);
   if (totalMinor < shares) return fail("amount_out_of_range", "Every share must be at least 0.01.");
-  if (totalMinor > shares * limits.averageShareMaxMinor)
-    return fail("amount_out_of_range", `A share averages at most ${limits.averageShareMaxMinor} fen.`);
+  if (totalMinor > shares * LIMITS.packetAverageShareMaxMinor)
+    return fail("amount_out_of_range", `A share averages at most ${LIMITS.packetAverageShareMaxMinor} fen.`);
   return ok(shape);
 }
 
@@ -112,14 +100,4 @@ export function nextShare(
  */
 export function inFlightClaimsMax(remainingShares: number): number {
   return Math.max(1, Math.ceil(remainingShares * 1.5));
-}
-
-/** 手气最佳: the largest claim, the earliest on a tie; only once the packet is finished. */
-export function luckiestIndex(
-  claims: readonly { readonly amountMinor: number; readonly index: number }[],
-): number | null {
-  let best: { amountMinor: number; index: number } | null = null;
-  for (const c of [...claims].sort((a, b) => a.index - b.index))
-    if (best === null || c.amountMinor > best.amountMinor) best = c;
-  return best?.index ?? null;
 }

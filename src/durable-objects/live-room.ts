@@ -372,7 +372,7 @@ export class LiveRoom extends DurableObject<Env> {
     if (pending > 0) candidates.push(nowMs + this.config().windowMs);
     const expiry = this.desk.nextExpiryMs();
     if (expiry !== null) candidates.push(Math.max(expiry, nowMs));
-    if (this.desk.hasUnsentCredits() || this.desk.unsettled().length > 0) candidates.push(nowMs + RETRY_MS);
+    if (this.desk.hasUnsentCredits() || this.desk.hasUnsettled()) candidates.push(nowMs + RETRY_MS);
     return candidates.length === 0 ? null : Math.min(...candidates);
   }
 
@@ -386,7 +386,7 @@ export class LiveRoom extends DurableObject<Env> {
     });
     for (const frame of frames) this.broadcast(frame);
     await this.persistLeaderboards(nowMs);
-    await this.flushCredits();
+    await this.kickCreditFlush();
     await this.settleExpired(nowMs);
     // Redeliveries stop within about half an hour of commit (queue: 10 tries, ≤ 5 min apart;
     // sweeper: 10 tries, a minute apart), so ids older than a week can never come back.
@@ -513,8 +513,13 @@ export class LiveRoom extends DurableObject<Env> {
     for (const frame of frames) this.broadcast(frame);
     for (const [i, c] of batch.entries()) c.resolve(outcomes[i] as ClaimOutcome);
     if (outcomes.some((o) => o.kind === "claimed" && o.fresh)) {
-      this.kickCreditFlush();
-      await this.scheduleAlarm(nowMs);
+      void this.kickCreditFlush();
+      // Claims only add work due a window (progress) or a retry (credits) from now; an alarm
+      // already set before that covers it, so a storm does not recompute the due time per batch.
+      const soonestNewMs = nowMs + Math.min(this.config().windowMs, RETRY_MS);
+      if (this.alarmAtMs === undefined || this.alarmAtMs === null || this.alarmAtMs > soonestNewMs) {
+        await this.scheduleAlarm(nowMs);
+      }
     }
   }
 
@@ -569,7 +574,7 @@ export class LiveRoom extends DurableObject<Env> {
       if (resendCredits) this.desk.resend(info.id);
     });
     for (const frame of frames) this.broadcast(frame);
-    if (resendCredits) await this.flushCredits();
+    if (resendCredits) await this.kickCreditFlush();
     await this.scheduleAlarm(nowMs);
     const final = this.desk.finalOf(info.id);
     return final ? { claimCount: final.claimCount, claimedMinor: final.claimedMinor, status: final.status } : null;
@@ -587,19 +592,24 @@ export class LiveRoom extends DurableObject<Env> {
     );
   }
 
-  private kickCreditFlush(): void {
+  /**
+   * Starts a credit flush, or asks the running one to go round again: one flush at a time,
+   * so two never read and send the same unsent claims. Resolves when the current one ends.
+   */
+  private kickCreditFlush(): Promise<void> {
     if (this.creditFlush) {
       this.creditFlushAgain = true;
-      return;
+      return this.creditFlush;
     }
     this.creditFlush = this.flushCredits().finally(() => {
       this.creditFlush = null;
       if (this.creditFlushAgain) {
         this.creditFlushAgain = false;
-        this.kickCreditFlush();
+        void this.kickCreditFlush();
       }
     });
     this.ctx.waitUntil(this.creditFlush);
+    return this.creditFlush;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { LIMITS } from "../domain/limits";
-import { luckiestIndex, nextShare, type RandomInt } from "../domain/red-packet";
+import { nextShare, type RandomInt } from "../domain/red-packet";
 import type { PacketInfo, PacketView } from "./live-room.protocol";
 
 /**
@@ -136,10 +136,6 @@ export class RedPacketDesk {
     return inserted.toArray().length === 1;
   }
 
-  known(packetId: string): boolean {
-    return this.row(packetId) !== null;
-  }
-
   claimOf(packetId: string, userId: string): RoomClaim | null {
     const row = this.sql
       .exec<ClaimRow>("SELECT * FROM packet_claims WHERE packet_id = ? AND user_id = ?", packetId, userId)
@@ -248,18 +244,14 @@ export class RedPacketDesk {
       .map((p) => this.toView(p, nowMs));
   }
 
-  audienceOf(packetId: string): { audience: "everyone" | "followers"; senderId: string } | null {
-    const p = this.row(packetId);
-    return p ? { audience: p.audience, senderId: p.sender_id } : null;
-  }
-
   /** Claims in claim order, a page at a time; `luckiest` once the packet is finished. */
   claims(
     packetId: string,
     afterIndex: number,
     limit: number,
-  ): { claims: RoomClaim[]; luckiestIndex: number | null; finished: boolean } {
+  ): { claims: RoomClaim[]; luckiestIndex: number | null; finished: boolean } | null {
     const p = this.row(packetId);
+    if (p === null) return null;
     const claims = this.sql
       .exec<ClaimRow>(
         "SELECT * FROM packet_claims WHERE packet_id = ? AND claim_index > ? ORDER BY claim_index LIMIT ?",
@@ -269,27 +261,19 @@ export class RedPacketDesk {
       )
       .toArray()
       .map(toClaim);
-    const finished = p !== null && p.status !== "open";
-    return { claims, luckiestIndex: finished ? this.luckiest(packetId) : null, finished };
+    const finished = p.status !== "open";
+    return { claims, luckiestIndex: finished ? (this.luckiestClaim(packetId)?.index ?? null) : null, finished };
   }
 
-  luckiest(packetId: string): number | null {
-    const all = this.sql
-      .exec<{ claim_index: number; amount_minor: number }>(
-        "SELECT claim_index, amount_minor FROM packet_claims WHERE packet_id = ?",
+  /** 手气最佳: the largest claim, the earliest on a tie (one indexed row, not the whole packet). */
+  luckiestClaim(packetId: string): { userId: string; amountMinor: number; index: number } | null {
+    const row = this.sql
+      .exec<ClaimRow>(
+        "SELECT * FROM packet_claims WHERE packet_id = ? ORDER BY amount_minor DESC, claim_index LIMIT 1",
         packetId,
       )
-      .toArray();
-    return luckiestIndex(all.map((c) => ({ index: c.claim_index, amountMinor: c.amount_minor })));
-  }
-
-  luckiestClaim(packetId: string): { userId: string; amountMinor: number; index: number } | null {
-    const index = this.luckiest(packetId);
-    if (index === null) return null;
-    const row = this.sql
-      .exec<ClaimRow>("SELECT * FROM packet_claims WHERE packet_id = ? AND claim_index = ?", packetId, index)
-      .one();
-    return { userId: row.user_id, amountMinor: row.amount_minor, index };
+      .toArray()[0];
+    return row ? { userId: row.user_id, amountMinor: row.amount_minor, index: row.claim_index } : null;
   }
 
   /** Progress since the last call, for the merged window; clears the marks. */
@@ -301,10 +285,6 @@ export class RedPacketDesk {
       .toArray();
     if (rows.length > 0) this.sql.exec("UPDATE packets SET progress_dirty = 0 WHERE progress_dirty = 1");
     return rows.map((r) => ({ id: r.id, remainingShares: r.remaining_shares, claimed: r.shares - r.remaining_shares }));
-  }
-
-  hasProgress(): boolean {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM packets WHERE progress_dirty = 1").one().n > 0;
   }
 
   /** Closes every open packet past its expiry; call inside `transactionSync`. */
@@ -387,7 +367,17 @@ export class RedPacketDesk {
   }
 
   hasUnsentCredits(): boolean {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM packet_claims WHERE sent = 0").one().n > 0;
+    return (
+      this.sql.exec<{ n: number }>("SELECT EXISTS (SELECT 1 FROM packet_claims WHERE sent = 0) AS n").one().n === 1
+    );
+  }
+
+  hasUnsettled(): boolean {
+    return (
+      this.sql
+        .exec<{ n: number }>("SELECT EXISTS (SELECT 1 FROM packets WHERE status = 'expired' AND settled = 0) AS n")
+        .one().n === 1
+    );
   }
 
   markSent(claimIds: readonly string[]): void {

@@ -197,6 +197,12 @@ describe("claiming", () => {
     for (const u of ["eq-a", "eq-b", "eq-c"])
       got.push((await claim(roomId, sent.body.packet.id, u)).body.claim.amountMinor);
     expect(got).toEqual([334, 334, 333]);
+    // 手气最佳 on a tie is the earliest claim.
+    const list = await call("GET", `/v1/rooms/${roomId}/red-packets/${sent.body.packet.id}/claims`, {
+      token: await token("eq-c"),
+    });
+    expect(list.body.luckiestIndex).toBe(0);
+    expect(list.body.claims.map((c: { luckiest: boolean }) => c.luckiest)).toEqual([true, false, false]);
     await creditsLanded(sent.body.packet.id, 3);
     expect((await invariantReport()).ok).toBe(true);
   });

@@ -101,6 +101,8 @@ export function packetInfoOf(row: PacketLedgerRow, creatorId: string): PacketInf
 
 /** Grace after expiry before the sweeper steps in for the room's own alarm. */
 const SWEEP_GRACE_MS = 60_000;
+/** Credits not all landed this long after a packet finished are re-queued by its room. */
+const CREDITS_LAG_MS = 5 * 60_000;
 /** Packets the sweeper handles per run. */
 const SWEEP_BATCH = 20;
 
@@ -120,13 +122,11 @@ export async function sweepRedPackets(env: Env, nowMs: number, log: Logger): Pro
   const { results } = await env.DB.prepare(
     `SELECT p.*, r.creator_id FROM red_packets p JOIN rooms r ON r.id = p.room_id
      WHERE (p.status = 'open' AND p.final_claim_count IS NULL AND p.expires_at_ms <= ?)
-        OR (p.status <> 'open' AND p.final_claim_count IS NOT NULL AND p.credited_count < p.final_claim_count
-            AND p.finished_at_ms <= ?)
-        OR (p.status = 'open' AND p.final_claim_count IS NOT NULL AND p.credited_count < p.final_claim_count
-            AND p.expires_at_ms <= ?)
+        OR (p.final_claim_count IS NOT NULL AND p.credited_count < p.final_claim_count
+            AND COALESCE(p.finished_at_ms, p.expires_at_ms) <= ?)
      ORDER BY p.expires_at_ms LIMIT ?`,
   )
-    .bind(nowMs - SWEEP_GRACE_MS, nowMs - 5 * 60_000, nowMs - 5 * 60_000, SWEEP_BATCH)
+    .bind(nowMs - SWEEP_GRACE_MS, nowMs - CREDITS_LAG_MS, SWEEP_BATCH)
     .all<PacketLedgerRow & { creator_id: string }>();
   let settled = 0;
   let resent = 0;
@@ -147,8 +147,8 @@ export async function sweepRedPackets(env: Env, nowMs: number, log: Logger): Pro
     } catch (error) {
       failed += 1;
       const attempts = row.sweep_attempts + 1;
-      await env.DB.prepare("UPDATE red_packets SET sweep_attempts = ? WHERE id = ?")
-        .bind(attempts, row.id)
+      await env.DB.prepare("UPDATE red_packets SET sweep_attempts = sweep_attempts + 1 WHERE id = ?")
+        .bind(row.id)
         .run()
         .catch(() => undefined);
       const fields = { packetId: row.id, roomId: row.room_id, attempts, error: String(error) };

@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { accountAddress } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
-import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
+import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { requireAuth } from "../middleware/auth";
+import { money } from "../money-view";
 import {
   AmountMinor,
   bearerSecurity,
@@ -94,8 +95,7 @@ function subsidyBody(r: SubsidyRow) {
     ...(r.campaign_name === undefined ? {} : { campaignName: r.campaign_name }),
     externalId: r.external_id,
     userId: r.user_id,
-    amountMinor: r.amount_minor,
-    amount: formatMinor(r.amount_minor),
+    ...money(r.amount_minor),
     status: r.status,
     packetId: r.packet_id,
     issuedAtMs: r.issued_at_ms,

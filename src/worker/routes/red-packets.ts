@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Guard, Posting } from "../../db/ledger";
-import { findPacket, type PacketLedgerRow } from "../../db/red-packets";
+import { findPacketWithCreator, type PacketLedgerRow } from "../../db/red-packets";
 import { accountAddress } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
@@ -12,6 +12,7 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { hasAnyRole, requireAuth } from "../middleware/auth";
+import { money } from "../money-view";
 import { packetInfoOf } from "../red-packets/settlement";
 import { deliverAfterCommit, outboxInsert } from "../rooms/outbox";
 import {
@@ -150,7 +151,7 @@ function claimBody(claim: {
   amountMinor: number;
   claimedAtMs: number;
 }) {
-  return { ...claim, amount: formatMinor(claim.amountMinor) };
+  return { ...claim, ...money(claim.amountMinor) };
 }
 
 /** May this principal see (and claim) a packet with this audience in this creator's room? */
@@ -366,10 +367,9 @@ redPackets.openapi(
     let answer: ClaimAnswer = await stub.claimPacket(packetId, principal.userId, follows);
     if (answer.kind === "unknown") {
       // The room has not heard of the packet yet (its announcement is still on the way).
-      const packet = await findPacket(c.env.DB, packetId);
-      const room = packet && packet.room_id === roomId ? await findRoom(c.env.DB, roomId) : null;
-      if (!packet || !room) throw new ApiError("packet_not_found");
-      await stub.ensurePacket(packetInfoOf(packet, room.creator_id));
+      const packet = await findPacketWithCreator(c.env.DB, packetId);
+      if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
+      await stub.ensurePacket(packetInfoOf(packet, packet.creator_id));
       answer = await stub.claimPacket(packetId, principal.userId, follows);
     }
     switch (answer.kind) {
@@ -410,16 +410,26 @@ redPackets.openapi(
   },
 );
 
+/**
+ * A packet the caller may read, and its room. Reads ask the room first; only a room that has
+ * not heard of the packet yet (its announcement still on the way) is told about it, so a
+ * read never writes to the room otherwise.
+ */
 async function readablePacket(c: { env: Env; var: { principal: Principal } }, roomId: string, packetId: string) {
-  const packet = await findPacket(c.env.DB, packetId);
+  const packet = await findPacketWithCreator(c.env.DB, packetId);
   if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
-  const room = await findRoom(c.env.DB, roomId);
-  if (!room) throw new ApiError("packet_not_found");
-  if (!inAudience(c.var.principal, { audience: packet.audience, senderId: packet.sender_id }, room.creator_id))
+  if (!inAudience(c.var.principal, { audience: packet.audience, senderId: packet.sender_id }, packet.creator_id))
     throw new ApiError("packet_followers_only");
   const stub = c.env.LIVE_ROOM.getByName(roomId);
-  await stub.ensurePacket(packetInfoOf(packet, room.creator_id));
-  return { packet, stub };
+  const fromRoom = async <T>(read: () => Promise<T | null>): Promise<T> => {
+    const known = await read();
+    if (known !== null) return known;
+    await stub.ensurePacket(packetInfoOf(packet, packet.creator_id));
+    const told = await read();
+    if (told === null) throw new ApiError("packet_not_found");
+    return told;
+  };
+  return { packet, stub, fromRoom };
 }
 
 redPackets.openapi(
@@ -434,9 +444,8 @@ redPackets.openapi(
   }),
   async (c) => {
     const { roomId, packetId } = c.req.valid("param");
-    const { packet, stub } = await readablePacket(c, roomId, packetId);
-    const live = await stub.packet(packetId, c.var.principal.userId);
-    if (!live) throw new ApiError("packet_not_found");
+    const { packet, stub, fromRoom } = await readablePacket(c, roomId, packetId);
+    const live = await fromRoom(() => stub.packet(packetId, c.var.principal.userId));
     return c.json(
       {
         packet: packetBody(packet),
@@ -473,8 +482,8 @@ redPackets.openapi(
   async (c) => {
     const { roomId, packetId } = c.req.valid("param");
     const { after, limit } = c.req.valid("query");
-    const { stub } = await readablePacket(c, roomId, packetId);
-    const page = await stub.packetClaims(packetId, after, limit);
+    const { stub, fromRoom } = await readablePacket(c, roomId, packetId);
+    const page = await fromRoom(() => stub.packetClaims(packetId, after, limit));
     const last = page.claims.at(-1);
     return c.json(
       {

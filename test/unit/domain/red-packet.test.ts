@@ -6,7 +6,6 @@ import {
   drawLucky,
   equalShare,
   inFlightClaimsMax,
-  luckiestIndex,
   nextShare,
   type RandomInt,
   type SplitMode,
@@ -140,27 +139,11 @@ describe("validatePacket", () => {
   });
 });
 
-describe("flow control and luckiest", () => {
+describe("flow control and randomness", () => {
   it("admits about one and a half times the shares left, at least one", () => {
     expect(inFlightClaimsMax(1_000)).toBe(1_500);
     expect(inFlightClaimsMax(1)).toBe(2);
     expect(inFlightClaimsMax(0)).toBe(1);
-  });
-  it("marks the largest claim, the earliest on a tie, whatever the input order", () => {
-    expect(luckiestIndex([])).toBeNull();
-    expect(
-      luckiestIndex([
-        { index: 2, amountMinor: 50 },
-        { index: 0, amountMinor: 50 },
-        { index: 1, amountMinor: 10 },
-      ]),
-    ).toBe(0);
-    expect(
-      luckiestIndex([
-        { index: 3, amountMinor: 1 },
-        { index: 4, amountMinor: 2 },
-      ]),
-    ).toBe(4);
   });
   it("cryptoRandomInt stays inside its range", () => {
     for (let i = 0; i < 1_000; i++) {
