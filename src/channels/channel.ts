@@ -17,7 +17,7 @@ export function isChannel(value: string): value is ChannelName {
 const VERIFY_FAILURES = [
   "malformed", // not the provider's shape
   "missing_signature",
-  "unknown_key", // a key serial we do not hold, even after reloading
+  "unknown_key", // a key serial this deployment does not hold
   "probe_signature", // WeChat's WECHATPAY/SIGNTEST/ probe
   "weak_algorithm", // e.g. Alipay sign_type=RSA (SHA1)
   "stale_timestamp", // outside the provider's replay window
