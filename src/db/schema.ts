@@ -368,9 +368,12 @@ export const paymentOrders = sqliteTable(
   "payment_orders",
   {
     id: text("id").primaryKey(),
-    kind: text("kind", { enum: ["topup"] }).notNull(),
+    kind: text("kind", { enum: ["topup", "tip"] }).notNull(),
     userId: text("user_id").notNull(),
+    /** The channel the order is open on; while still `created` a failover may move it to the method's backup. */
     channel: text("channel").notNull(),
+    /** The payment method the payer chose (`qr`, `card`, …); null when they named a channel. */
+    method: text("method"),
     currency: text("currency").notNull(),
     amountMinor: integer("amount_minor").notNull(),
     state: text("state", {
@@ -385,8 +388,21 @@ export const paymentOrders = sqliteTable(
     updatedAtMs: integer("updated_at_ms").notNull(),
     /** Transitions recorded so far; the next one is numbered `transition_count`. */
     transitionCount: integer("transition_count").notNull().default(1),
+    /** The provider's id for the opened payment where it has one (Stripe `pi_…`). */
+    providerRef: text("provider_ref"),
+    /** What the payer does next (JSON PayerStep), replayed to a repeated create. */
+    payerStep: text("payer_step"),
+    /** Pay-to-tip: the tip to send when the payment succeeds (JSON), its id and what became of it. */
+    tipRequest: text("tip_request"),
+    tipId: text("tip_id"),
+    /** `sent`, or the code that kept the tip from happening (the money then stays in the wallet). */
+    tipOutcome: text("tip_outcome"),
+    /** Active queries of the channel made for this order, and when the next one is due. */
+    queryAttempts: integer("query_attempts").notNull().default(0),
+    nextQueryAtMs: integer("next_query_at_ms"),
   },
   (t) => [
+    index("payment_orders_next_query").on(t.nextQueryAtMs),
     uniqueIndex("payment_orders_provider_txn").on(t.channel, t.providerTxnId),
     uniqueIndex("payment_orders_user_key").on(t.userId, t.idempotencyKey),
     index("payment_orders_user_created").on(t.userId, t.createdAtMs),
@@ -460,4 +476,100 @@ export const paymentFlags = sqliteTable(
     // One flag per (notification, kind): a redelivered mismatch does not pile up.
     uniqueIndex("payment_flags_notification_kind").on(t.notificationId, t.kind),
   ],
+);
+
+/**
+ * Every outbound call to a channel and whether it worked: the channel's health is read from
+ * the last seconds of these (src/domain/channel-health.ts). Purged after a day.
+ */
+export const channelCalls = sqliteTable(
+  "channel_calls",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    channel: text("channel").notNull(),
+    op: text("op", { enum: ["create", "query", "refund"] }).notNull(),
+    ok: integer("ok", { mode: "boolean" }).notNull(),
+    detail: text("detail"),
+    atMs: integer("at_ms").notNull(),
+  },
+  (t) => [index("channel_calls_channel_at").on(t.channel, t.atMs)],
+);
+
+/**
+ * Refunds of paid orders, by an operator, of what is still in the payer's wallet. The wallet
+ * is debited when the refund is requested (in the same batch as this row); a refund the
+ * channel refuses is reversed by a new operation, never by editing the first.
+ */
+export const paymentRefunds = sqliteTable(
+  "payment_refunds",
+  {
+    id: text("id").primaryKey(),
+    orderId: text("order_id")
+      .notNull()
+      .references(() => paymentOrders.id),
+    amountMinor: integer("amount_minor").notNull(),
+    state: text("state", { enum: ["requested", "pending", "succeeded", "failed"] }).notNull(),
+    providerRefundId: text("provider_refund_id"),
+    reason: text("reason").notNull(),
+    actorId: text("actor_id").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAtMs: integer("next_attempt_at_ms"),
+    failure: text("failure"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    index("payment_refunds_order").on(t.orderId),
+    index("payment_refunds_next_attempt").on(t.nextAttemptAtMs),
+    check("payment_refunds_amount_positive", sql`${t.amountMinor} > 0`),
+  ],
+);
+
+/** 小额免密: tips from the wallet without a confirmation, up to limits the user chose. */
+export const autopaySettings = sqliteTable("autopay_settings", {
+  userId: text("user_id").primaryKey(),
+  perTipMaxMinor: integer("per_tip_max_minor").notNull(),
+  perDayMaxMinor: integer("per_day_max_minor").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+/** One reconciliation of a channel's statement for a day, and what it found. */
+export const reconciliationRuns = sqliteTable(
+  "reconciliation_runs",
+  {
+    id: text("id").primaryKey(),
+    channel: text("channel").notNull(),
+    statementDate: text("statement_date").notNull(),
+    sourceSha256: text("source_sha256").notNull(),
+    lines: integer("lines").notNull(),
+    matched: integer("matched").notNull(),
+    findings: integer("findings").notNull(),
+    repaired: integer("repaired").notNull(),
+    actorId: text("actor_id").notNull(),
+    startedAtMs: integer("started_at_ms").notNull(),
+    finishedAtMs: integer("finished_at_ms"),
+  },
+  (t) => [index("reconciliation_runs_channel_date").on(t.channel, t.statementDate)],
+);
+
+export const reconciliationFindings = sqliteTable(
+  "reconciliation_findings",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => reconciliationRuns.id),
+    kind: text("kind").notNull(),
+    orderId: text("order_id"),
+    providerRef: text("provider_ref"),
+    oursAmountMinor: integer("ours_amount_minor"),
+    theirsAmountMinor: integer("theirs_amount_minor"),
+    oursStatus: text("ours_status"),
+    theirsStatus: text("theirs_status"),
+    repair: text("repair").notNull(),
+    /** What the automatic repair did (an active query's outcome), or null if left to operators. */
+    repairOutcome: text("repair_outcome"),
+    detail: text("detail").notNull(),
+  },
+  (t) => [index("reconciliation_findings_run").on(t.runId)],
 );
