@@ -76,3 +76,28 @@ export function importRsaVerifyKey(spki: Uint8Array<ArrayBuffer>): Promise<Crypt
 export function importHmacKey(secret: Uint8Array<ArrayBuffer>, usages: ("sign" | "verify")[]): Promise<CryptoKey> {
   return crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, usages);
 }
+
+/**
+ * A private key for signing requests, as providers hand it out: a PKCS#8 `PRIVATE KEY` PEM
+ * block (WeChat Pay's `apiclient_key.pem`, Alipay's "PKCS8" key) or its bare base64 body.
+ * PKCS#1 (`BEGIN RSA PRIVATE KEY`, which Alipay's key tool offers "for non-Java") is not
+ * importable by WebCrypto; operators convert it once with `openssl pkcs8 -topk8 -nocrypt`.
+ */
+export function pkcs8FromPem(text: string): Uint8Array<ArrayBuffer> | null {
+  const trimmed = text.trim();
+  if (trimmed.includes("BEGIN RSA PRIVATE KEY") || trimmed.includes("ENCRYPTED")) return null;
+  const body = trimmed
+    .replace(/-----BEGIN PRIVATE KEY-----/, "")
+    .replace(/-----END PRIVATE KEY-----/, "")
+    .replace(/\s+/g, "");
+  return base64Bytes(body);
+}
+
+export function importRsaSignKey(pkcs8: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return crypto.subtle.importKey("pkcs8", pkcs8, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+}
+
+/** SHA256withRSA (RSASSA-PKCS1-v1_5), base64: the signature both WeChat Pay v3 and Alipay RSA2 use. */
+export async function rsaSignBase64(key: CryptoKey, message: Uint8Array<ArrayBuffer>): Promise<string> {
+  return bytesBase64(new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, message)));
+}
