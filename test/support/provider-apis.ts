@@ -8,8 +8,9 @@
  * a test settle orders, fail or hang the next calls, and tamper with or drop signatures.
  * WebCrypto only, so the doubles run in Node and in workerd alike.
  */
-import { bytesBase64, importRsaVerifyKey, spkiFromPem } from "../../src/channels/encoding";
+import { base64Bytes, bytesBase64, importRsaVerifyKey, spkiFromPem, utf8Bytes } from "../../src/channels/encoding";
 import { STRIPE_API_VERSION } from "../../src/channels/stripe-api";
+import { wechatHeaders } from "./providers";
 
 /** One request as the double received it. */
 export interface Received {
@@ -373,4 +374,294 @@ function metadataOf(form: URLSearchParams): Record<string, string> {
     if (m) metadata[m[1] as string] = v;
   }
   return metadata;
+}
+
+// ── WeChat Pay v3 ────────────────────────────────────────────────────────────────────────
+
+export type WechatTradeState = "NOTPAY" | "USERPAYING" | "SUCCESS" | "REFUND" | "CLOSED" | "REVOKED" | "PAYERROR";
+
+interface WechatOrder {
+  readonly request: Record<string, unknown>;
+  readonly appid: string;
+  readonly description: string;
+  readonly totalMinor: number;
+  readonly currency: string;
+  readonly codeUrl: string;
+  state: WechatTradeState;
+  transactionId: string | null;
+}
+
+interface WechatRefund {
+  readonly refundId: string;
+  readonly outRefundNo: string;
+  readonly outTradeNo: string;
+  readonly refundMinor: number;
+  readonly reason: string;
+  status: "SUCCESS" | "PROCESSING" | "ABNORMAL" | "CLOSED";
+}
+
+export interface WechatPayDoubleOptions {
+  readonly mchId: string;
+  readonly appId: string;
+  readonly merchantSerial: string;
+  /** The merchant API certificate's public key, which WeChat verifies our requests with. */
+  readonly merchantPublicPem: string;
+  /** WeChat's platform private key and its serial, which it signs answers with. */
+  readonly platformKey: CryptoKey;
+  readonly platformSerial: string;
+  readonly now: () => number;
+}
+
+const WECHAT_AUTH = /^WECHATPAY2-SHA256-RSA2048 (.+)$/;
+
+/**
+ * WeChat Pay API v3 for a direct merchant: Native order, query by out_trade_no, domestic
+ * refund. Requests must carry the merchant's Authorization signature (else 401 SIGN_ERROR,
+ * unsigned, as WeChat answers requests it cannot authenticate); every other answer is signed
+ * with the platform key, including 4xx business errors.
+ */
+export class WechatPayDouble extends ProviderDouble {
+  readonly orders = new Map<string, WechatOrder>();
+  readonly refunds = new Map<string, WechatRefund>();
+  /** The status new refunds get; WeChat usually answers PROCESSING and settles later. */
+  refundStatus: WechatRefund["status"] = "PROCESSING";
+  /** Sign answers under this serial instead (a rotation the merchant has not caught up with). */
+  answerSerial: string | null = null;
+  /** Shift the timestamp of signed answers (a replayed or delayed answer). */
+  answerClockSkewS = 0;
+
+  private constructor(
+    private readonly options: WechatPayDoubleOptions,
+    private readonly merchantKey: CryptoKey,
+  ) {
+    super();
+  }
+
+  static async create(options: WechatPayDoubleOptions): Promise<WechatPayDouble> {
+    return new WechatPayDouble(options, await publicKeyOf(options.merchantPublicPem));
+  }
+
+  setState(orderNo: string, state: WechatTradeState): void {
+    const o = this.order(orderNo);
+    o.state = state;
+    if (state === "SUCCESS" && o.transactionId === null) o.transactionId = `42000${randomDigits(23)}`;
+  }
+
+  pay(orderNo: string): void {
+    this.setState(orderNo, "SUCCESS");
+  }
+
+  private order(orderNo: string): WechatOrder {
+    const o = this.orders.get(orderNo);
+    if (!o) throw new Error(`no WeChat order ${orderNo}`);
+    return o;
+  }
+
+  protected async injectedFailure(status: number): Promise<Response> {
+    const code = status === 429 ? "FREQUENCY_LIMITED" : "SYSTEM_ERROR";
+    return this.answer(status, { code, message: status === 429 ? "频率超限" : "系统异常，请稍后重试" });
+  }
+
+  protected async handle(request: Received): Promise<Response> {
+    const refusal = await this.authenticate(request);
+    if (refusal) return refusal;
+    if (request.headers.get("accept") !== "application/json" || !request.headers.get("user-agent")) {
+      return this.answer(400, { code: "INVALID_REQUEST", message: "HTTP 请求不符合微信支付 APIv3 接口规则" });
+    }
+    const path = request.url.pathname;
+    if (request.method === "POST" && path === "/v3/pay/transactions/native") return this.native(request);
+    const query = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/.exec(path);
+    if (request.method === "GET" && query) return this.query(decodeURIComponent(query[1] as string), request.url);
+    if (request.method === "POST" && path === "/v3/refund/domestic/refunds") return this.refund(request);
+    return this.answer(404, { code: "NOT_FOUND", message: "请求的资源不存在" });
+  }
+
+  /** WeChat's check of the Authorization header: schema, merchant, serial, freshness, signature. */
+  private async authenticate(request: Received): Promise<Response | null> {
+    const refuse = (message: string) =>
+      Response.json({ code: "SIGN_ERROR", message }, { status: 401, headers: { "request-id": crypto.randomUUID() } });
+    const header = WECHAT_AUTH.exec(request.headers.get("authorization") ?? "");
+    if (!header) return refuse("Authorization 头缺失或认证类型错误");
+    const params = new Map<string, string>();
+    for (const m of (header[1] as string).matchAll(/([a-z_]+)="([^"]*)"/g)) params.set(m[1] as string, m[2] as string);
+    const { mchId, merchantSerial, now } = this.options;
+    if (params.get("mchid") !== mchId) return refuse("商户号与签名不一致");
+    if (params.get("serial_no") !== merchantSerial) return refuse("商户证书序列号有误");
+    const timestamp = params.get("timestamp") ?? "";
+    if (!/^[0-9]{1,12}$/.test(timestamp) || Math.abs(now() / 1000 - Number(timestamp)) > 300) {
+      return refuse("请求时间戳过期");
+    }
+    const signature = base64Bytes(params.get("signature") ?? "");
+    const nonce = params.get("nonce_str") ?? "";
+    if (!signature || nonce.length === 0) return refuse("签名或随机串缺失");
+    const message = `${request.method}\n${request.url.pathname}${request.url.search}\n${timestamp}\n${nonce}\n${request.body}\n`;
+    const valid = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", this.merchantKey, signature, utf8Bytes(message));
+    return valid ? null : refuse("签名错误");
+  }
+
+  private async native(request: Received): Promise<Response> {
+    const body = jsonOf(request.body);
+    const amount = body?.amount as { total?: unknown; currency?: unknown } | undefined;
+    const fields = [body?.appid, body?.mchid, body?.description, body?.out_trade_no, body?.notify_url];
+    if (!body || fields.some((f) => typeof f !== "string") || typeof amount?.total !== "number") {
+      return this.answer(400, { code: "PARAM_ERROR", message: "参数错误" });
+    }
+    if (body.appid !== this.options.appId || body.mchid !== this.options.mchId) {
+      return this.answer(400, { code: "APPID_MCHID_NOT_MATCH", message: "AppID和mch_id不匹配" });
+    }
+    if (!Number.isSafeInteger(amount.total) || amount.total <= 0 || (amount.currency ?? "CNY") !== "CNY") {
+      return this.answer(400, { code: "PARAM_ERROR", message: "订单金额或币种错误" });
+    }
+    const outTradeNo = body.out_trade_no as string;
+    const existing = this.orders.get(outTradeNo);
+    if (existing) {
+      if (existing.state === "SUCCESS" || existing.state === "REFUND") {
+        return this.answer(400, { code: "ORDERPAID", message: "该订单已支付" });
+      }
+      if (existing.state === "CLOSED") return this.answer(400, { code: "ORDER_CLOSED", message: "订单已关闭" });
+      // The same order asked again with the same parameters gets its code_url again.
+      if (JSON.stringify(existing.request) !== JSON.stringify(body)) {
+        return this.answer(403, { code: "OUT_TRADE_NO_USED", message: "商户订单号重复" });
+      }
+      return this.answer(200, { code_url: existing.codeUrl });
+    }
+    const order: WechatOrder = {
+      request: body,
+      appid: body.appid as string,
+      description: body.description as string,
+      totalMinor: amount.total,
+      currency: "CNY",
+      codeUrl: `weixin://wxpay/bizpayurl?pr=${randomToken(7)}`,
+      state: "NOTPAY",
+      transactionId: null,
+    };
+    this.orders.set(outTradeNo, order);
+    return this.answer(200, { code_url: order.codeUrl });
+  }
+
+  private async query(outTradeNo: string, url: URL): Promise<Response> {
+    if (url.searchParams.get("mchid") !== this.options.mchId) {
+      return this.answer(400, { code: "PARAM_ERROR", message: "mchid 参数错误" });
+    }
+    const o = this.orders.get(outTradeNo);
+    if (!o) return this.answer(404, { code: "ORDER_NOT_EXIST", message: "订单不存在" });
+    const paid = o.state === "SUCCESS" || o.state === "REFUND";
+    return this.answer(200, {
+      appid: o.appid,
+      mchid: this.options.mchId,
+      out_trade_no: outTradeNo,
+      ...(o.transactionId ? { transaction_id: o.transactionId } : {}),
+      trade_type: "NATIVE",
+      trade_state: o.state,
+      trade_state_desc: o.state,
+      ...(paid
+        ? {
+            bank_type: "OTHERS",
+            success_time: "2026-11-22T10:05:00+08:00",
+            payer: { openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" },
+          }
+        : {}),
+      amount: paid
+        ? { total: o.totalMinor, payer_total: o.totalMinor, currency: o.currency, payer_currency: o.currency }
+        : { total: o.totalMinor, currency: o.currency },
+    });
+  }
+
+  private async refund(request: Received): Promise<Response> {
+    const body = jsonOf(request.body);
+    const amount = body?.amount as { refund?: unknown; total?: unknown; currency?: unknown } | undefined;
+    if (
+      !body ||
+      typeof body.out_trade_no !== "string" ||
+      typeof body.out_refund_no !== "string" ||
+      typeof amount?.refund !== "number" ||
+      typeof amount.total !== "number" ||
+      amount.currency !== "CNY"
+    ) {
+      return this.answer(400, { code: "PARAM_ERROR", message: "参数错误" });
+    }
+    const o = this.orders.get(body.out_trade_no);
+    if (!o) return this.answer(404, { code: "RESOURCE_NOT_EXISTS", message: "订单不存在" });
+    const existing = this.refunds.get(body.out_refund_no);
+    if (existing) return this.answer(200, this.refundBody(existing, o));
+    if (o.state !== "SUCCESS" && o.state !== "REFUND") {
+      return this.answer(400, { code: "INVALID_REQUEST", message: "订单未支付，不能退款" });
+    }
+    if (amount.total !== o.totalMinor)
+      return this.answer(400, { code: "PARAM_ERROR", message: "订单金额与原订单不一致" });
+    const refunded = [...this.refunds.values()]
+      .filter((r) => r.outTradeNo === body.out_trade_no && r.status !== "CLOSED")
+      .reduce((sum, r) => sum + r.refundMinor, 0);
+    if (amount.refund <= 0 || refunded + amount.refund > o.totalMinor) {
+      return this.answer(400, { code: "PARAM_ERROR", message: "申请退款金额超过订单可退金额" });
+    }
+    const refund: WechatRefund = {
+      refundId: `50${randomDigits(27)}`,
+      outRefundNo: body.out_refund_no,
+      outTradeNo: body.out_trade_no,
+      refundMinor: amount.refund,
+      reason: typeof body.reason === "string" ? body.reason : "",
+      status: this.refundStatus,
+    };
+    this.refunds.set(refund.outRefundNo, refund);
+    o.state = "REFUND";
+    return this.answer(200, this.refundBody(refund, o));
+  }
+
+  private refundBody(r: WechatRefund, o: WechatOrder): Record<string, unknown> {
+    return {
+      refund_id: r.refundId,
+      out_refund_no: r.outRefundNo,
+      transaction_id: o.transactionId,
+      out_trade_no: r.outTradeNo,
+      channel: "ORIGINAL",
+      user_received_account: "支付用户零钱",
+      create_time: "2026-11-22T10:10:00+08:00",
+      status: r.status,
+      funds_account: "AVAILABLE",
+      amount: {
+        total: o.totalMinor,
+        refund: r.refundMinor,
+        payer_total: o.totalMinor,
+        payer_refund: r.refundMinor,
+        settlement_refund: r.refundMinor,
+        settlement_total: o.totalMinor,
+        discount_refund: 0,
+        currency: o.currency,
+        refund_fee: 0,
+      },
+    };
+  }
+
+  /** An answer signed as WeChat signs it, then tampered with or stripped when a test asked. */
+  private async answer(status: number, body: Record<string, unknown>): Promise<Response> {
+    const text = JSON.stringify(body);
+    const headers = await wechatHeaders(text, {
+      platformKey: this.options.platformKey,
+      serial: this.answerSerial ?? this.options.platformSerial,
+      nowMs: this.options.now() + this.answerClockSkewS * 1000,
+    });
+    headers["content-type"] = "application/json; charset=utf-8";
+    headers["request-id"] = crypto.randomUUID();
+    if (this.tampers > 0) {
+      this.tampers--;
+      headers["wechatpay-signature"] = forged(headers["wechatpay-signature"] as string);
+    } else if (this.unsigned > 0) {
+      this.unsigned--;
+      for (const h of ["wechatpay-signature", "wechatpay-timestamp", "wechatpay-nonce", "wechatpay-serial"])
+        delete headers[h];
+    }
+    return new Response(text, { status, headers });
+  }
+}
+
+function jsonOf(text: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
 }
