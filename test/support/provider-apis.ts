@@ -8,8 +8,16 @@
  * a test settle orders, fail or hang the next calls, and tamper with or drop signatures.
  * WebCrypto only, so the doubles run in Node and in workerd alike.
  */
-import { base64Bytes, bytesBase64, importRsaVerifyKey, spkiFromPem, utf8Bytes } from "../../src/channels/encoding";
+import {
+  base64Bytes,
+  bytesBase64,
+  importRsaVerifyKey,
+  rsaSignBase64,
+  spkiFromPem,
+  utf8Bytes,
+} from "../../src/channels/encoding";
 import { STRIPE_API_VERSION } from "../../src/channels/stripe-api";
+import { formatMinor, parseAmountMinor } from "../../src/domain/money";
 import { wechatHeaders } from "./providers";
 
 /** One request as the double received it. */
@@ -663,5 +671,248 @@ function jsonOf(text: string): Record<string, unknown> | null {
       : null;
   } catch {
     return null;
+  }
+}
+
+// ── Alipay ───────────────────────────────────────────────────────────────────────────────
+
+export type AlipayTradeStatus = "WAIT_BUYER_PAY" | "TRADE_SUCCESS" | "TRADE_FINISHED" | "TRADE_CLOSED";
+
+interface AlipayOrder {
+  readonly totalMinor: number;
+  readonly subject: string;
+  readonly qrCode: string;
+  readonly tradeNo: string;
+  /** null until the payer scans the QR code: Alipay creates the trade only then. */
+  status: AlipayTradeStatus | null;
+  readonly refunds: Map<string, number>;
+}
+
+export interface AlipayDoubleOptions {
+  readonly appId: string;
+  readonly sellerId: string;
+  /** The app's public key as uploaded to the open platform: Alipay verifies requests with it. */
+  readonly appPublicPem: string;
+  /** Alipay's private key, which it signs response nodes with. */
+  readonly alipayKey: CryptoKey;
+  readonly now: () => number;
+}
+
+/**
+ * The gateway's own reading of "自行实现签名", written apart from the client's so that the
+ * double is an independent check of it: every parameter except `sign`, empty values
+ * dropped, keys in ascending code-unit order, `k=v` joined with `&`, nothing URL-encoded.
+ */
+function gatewaySigningString(params: ReadonlyMap<string, string>): string {
+  const keys = [...params.keys()].filter((k) => k !== "sign" && params.get(k) !== "");
+  keys.sort();
+  return keys.map((k) => `${k}=${params.get(k)}`).join("&");
+}
+
+/**
+ * Alipay's open API gateway for 当面付: precreate, query, refund. Requests must be signed
+ * with the app key (else `isv.invalid-signature`, unsigned, as Alipay answers requests it
+ * cannot authenticate); other answers are signed over the raw response node, written with
+ * Alipay's `\/` escapes so that only a client that verifies the raw text succeeds.
+ */
+export class AlipayDouble extends ProviderDouble {
+  readonly orders = new Map<string, AlipayOrder>();
+  private busy = 0;
+
+  private constructor(
+    private readonly options: AlipayDoubleOptions,
+    private readonly appKey: CryptoKey,
+  ) {
+    super();
+  }
+
+  static async create(options: AlipayDoubleOptions): Promise<AlipayDouble> {
+    return new AlipayDouble(options, await publicKeyOf(options.appPublicPem));
+  }
+
+  /** The next `count` calls answer code 20000 (服务不可用), signed, as a busy gateway does. */
+  busyNext(count = 1): void {
+    this.busy += count;
+  }
+
+  /** The payer scanned the QR code: the trade now exists and waits for payment. */
+  scan(orderNo: string): void {
+    this.order(orderNo).status = "WAIT_BUYER_PAY";
+  }
+
+  setStatus(orderNo: string, status: AlipayTradeStatus): void {
+    this.order(orderNo).status = status;
+  }
+
+  pay(orderNo: string): void {
+    this.setStatus(orderNo, "TRADE_SUCCESS");
+  }
+
+  private order(orderNo: string): AlipayOrder {
+    const o = this.orders.get(orderNo);
+    if (!o) throw new Error(`no Alipay order ${orderNo}`);
+    return o;
+  }
+
+  protected async injectedFailure(status: number): Promise<Response> {
+    return new Response(`<html><body><h1>${status}</h1></body></html>`, {
+      status,
+      headers: { "content-type": "text/html" },
+    });
+  }
+
+  protected async handle(request: Received): Promise<Response> {
+    const params = new Map<string, string>();
+    for (const [k, v] of new URLSearchParams(request.body)) params.set(k, v);
+    const method = params.get("method") ?? "";
+    const known = ["alipay.trade.precreate", "alipay.trade.query", "alipay.trade.refund"].includes(method);
+    const node = known ? `${method.replaceAll(".", "_")}_response` : "error_response";
+    const invalid = (subCode: string, subMsg: string, signed = true) =>
+      this.answer(node, { code: "40002", msg: "Invalid Arguments", sub_code: subCode, sub_msg: subMsg }, signed);
+    if (
+      request.method !== "POST" ||
+      !request.headers.get("content-type")?.startsWith("application/x-www-form-urlencoded")
+    ) {
+      return invalid("isv.invalid-content-type", "请求的Content-Type不正确");
+    }
+    if (params.get("app_id") !== this.options.appId) return invalid("isv.invalid-app-id", "无效的AppID参数");
+    if (!known) return invalid("isv.invalid-method", "不存在的方法名");
+    if (params.get("sign_type") !== "RSA2") return invalid("isv.invalid-signature-type", "无效的签名类型");
+    if (params.get("charset") !== "utf-8" || params.get("format") !== "JSON" || params.get("version") !== "1.0") {
+      return invalid("isv.invalid-parameter", "公共参数错误");
+    }
+    if (!/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(params.get("timestamp") ?? "")) {
+      return invalid("isv.invalid-timestamp", "非法的时间戳参数");
+    }
+    const sign = base64Bytes(params.get("sign") ?? "");
+    const signed = utf8Bytes(gatewaySigningString(params));
+    if (!sign || !(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", this.appKey, sign, signed))) {
+      return invalid("isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配", false);
+    }
+    const biz = jsonOf(params.get("biz_content") ?? "");
+    if (!biz) return invalid("isv.invalid-parameter", "biz_content 不是 JSON");
+    if (this.busy > 0) {
+      this.busy--;
+      return this.answer(node, {
+        code: "20000",
+        msg: "Service Currently Unavailable",
+        sub_code: "isp.unknow-error",
+        sub_msg: "系统繁忙",
+      });
+    }
+    if (method === "alipay.trade.precreate") return this.precreate(node, biz, params.get("notify_url") ?? null);
+    if (method === "alipay.trade.query") return this.query(node, biz);
+    return this.refund(node, biz);
+  }
+
+  private businessFailed(node: string, subCode: string, subMsg: string, extra: Record<string, string> = {}) {
+    return this.answer(node, { code: "40004", msg: "Business Failed", sub_code: subCode, sub_msg: subMsg, ...extra });
+  }
+
+  private precreate(node: string, biz: Record<string, unknown>, notifyUrl: string | null): Promise<Response> {
+    const { out_trade_no: outTradeNo, total_amount: totalAmount, subject } = biz;
+    if (
+      typeof outTradeNo !== "string" ||
+      typeof totalAmount !== "string" ||
+      typeof subject !== "string" ||
+      !notifyUrl
+    ) {
+      return this.answer(node, {
+        code: "40001",
+        msg: "Missing Required Arguments",
+        sub_code: "isv.missing-parameter",
+        sub_msg: "缺少必选参数",
+      });
+    }
+    if (biz.seller_id !== undefined && biz.seller_id !== this.options.sellerId) {
+      return this.businessFailed(node, "ACQ.SELLER_NOT_MATCH", "卖家信息不一致");
+    }
+    const total = parseAmountMinor(totalAmount);
+    if (!total.ok) return this.businessFailed(node, "ACQ.TOTAL_FEE_EXCEED", "订单金额不合法");
+    const existing = this.orders.get(outTradeNo);
+    if (existing) {
+      if (existing.status === "TRADE_SUCCESS" || existing.status === "TRADE_FINISHED") {
+        return this.businessFailed(node, "ACQ.TRADE_HAS_SUCCESS", "交易已被支付");
+      }
+      if (existing.status === "TRADE_CLOSED") return this.businessFailed(node, "ACQ.TRADE_HAS_CLOSE", "交易已经关闭");
+      if (existing.totalMinor !== total.value || existing.subject !== subject) {
+        return this.businessFailed(node, "ACQ.CONTEXT_INCONSISTENT", "交易信息被篡改");
+      }
+      return this.answer(node, { code: "10000", msg: "Success", out_trade_no: outTradeNo, qr_code: existing.qrCode });
+    }
+    const o: AlipayOrder = {
+      totalMinor: total.value,
+      subject,
+      qrCode: `https://qr.alipay.com/bax0${randomToken(20).toLowerCase()}`,
+      tradeNo: `2026112222001${randomDigits(15)}`,
+      status: null,
+      refunds: new Map(),
+    };
+    this.orders.set(outTradeNo, o);
+    return this.answer(node, { code: "10000", msg: "Success", out_trade_no: outTradeNo, qr_code: o.qrCode });
+  }
+
+  private query(node: string, biz: Record<string, unknown>): Promise<Response> {
+    const outTradeNo = typeof biz.out_trade_no === "string" ? biz.out_trade_no : "";
+    const o = this.orders.get(outTradeNo);
+    if (!o || o.status === null) {
+      return this.businessFailed(node, "ACQ.TRADE_NOT_EXIST", "交易不存在", { out_trade_no: outTradeNo });
+    }
+    const paid = o.status === "TRADE_SUCCESS" || o.status === "TRADE_FINISHED";
+    return this.answer(node, {
+      code: "10000",
+      msg: "Success",
+      trade_no: o.tradeNo,
+      out_trade_no: outTradeNo,
+      buyer_logon_id: "159****5620",
+      trade_status: o.status,
+      total_amount: formatMinor(o.totalMinor),
+      ...(paid ? { buyer_pay_amount: formatMinor(o.totalMinor), send_pay_date: "2026-11-22 10:05:00" } : {}),
+      buyer_user_id: "2088101117955611",
+    });
+  }
+
+  private refund(node: string, biz: Record<string, unknown>): Promise<Response> {
+    const outTradeNo = typeof biz.out_trade_no === "string" ? biz.out_trade_no : "";
+    const requestNo = typeof biz.out_request_no === "string" ? biz.out_request_no : outTradeNo;
+    const o = this.orders.get(outTradeNo);
+    if (!o || o.status === null) return this.businessFailed(node, "ACQ.TRADE_NOT_EXIST", "交易不存在");
+    if (o.status !== "TRADE_SUCCESS") return this.businessFailed(node, "ACQ.TRADE_STATUS_ERROR", "交易状态不合法");
+    const refunded = () => [...o.refunds.values()].reduce((sum, v) => sum + v, 0);
+    const answer = (fundChange: "Y" | "N") =>
+      this.answer(node, {
+        code: "10000",
+        msg: "Success",
+        trade_no: o.tradeNo,
+        out_trade_no: outTradeNo,
+        buyer_logon_id: "159****5620",
+        fund_change: fundChange,
+        refund_fee: formatMinor(refunded()),
+        gmt_refund_pay: "2026-11-22 10:10:00",
+        buyer_user_id: "2088101117955611",
+      });
+    // The same out_request_no again: the refund exists, no money moves this time.
+    if (o.refunds.has(requestNo)) return answer("N");
+    const amount = parseAmountMinor(typeof biz.refund_amount === "string" ? biz.refund_amount : "");
+    if (!amount.ok || refunded() + amount.value > o.totalMinor) {
+      return this.businessFailed(node, "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限");
+    }
+    o.refunds.set(requestNo, amount.value);
+    return answer("Y");
+  }
+
+  /** `{"<node>":{...},"sign":"..."}` as Alipay writes it: slashes escaped, the node's raw text signed. */
+  private async answer(node: string, content: Record<string, unknown>, signed = true): Promise<Response> {
+    const raw = JSON.stringify(content).replaceAll("/", "\\/");
+    let sign = signed ? await rsaSignBase64(this.options.alipayKey, utf8Bytes(raw)) : null;
+    if (sign !== null && this.tampers > 0) {
+      this.tampers--;
+      sign = forged(sign);
+    } else if (sign !== null && this.unsigned > 0) {
+      this.unsigned--;
+      sign = null;
+    }
+    const body = sign === null ? `{"${node}":${raw}}` : `{"${node}":${raw},"sign":"${sign}"}`;
+    return new Response(body, { status: 200, headers: { "content-type": "text/html;charset=utf-8" } });
   }
 }
