@@ -15,6 +15,7 @@ import { live } from "./routes/live";
 import { payments } from "./routes/payments";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
+import { sandboxRoutes } from "./routes/sandbox";
 import { tips } from "./routes/tips";
 import { wallets } from "./routes/wallets";
 
@@ -62,6 +63,7 @@ export function createApp() {
   v1.route("/", redPackets);
   v1.route("/", campaigns);
   v1.route("/", payments);
+  v1.route("/", sandboxRoutes);
   v1.route("/", admin);
   v1.route("/", dev);
 

@@ -1,0 +1,828 @@
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { utf8Bytes } from "../channels/encoding";
+import { signSandbox } from "../channels/sandbox";
+import { newId } from "../domain/ids";
+import { assert, LIMITS } from "../domain/limits";
+import { cryptoRandomInt } from "../domain/red-packet";
+import { createLogger } from "../worker/context";
+import { receiveCallback } from "../worker/payments/callbacks";
+import { channelSecrets, channels } from "../worker/payments/channels";
+
+/**
+ * The sandbox channel's provider: a simulated payment provider that behaves like a real one
+ * from giftwire's side, for development, demos, tests and load tests. One per deployment
+ * (`getByName("sandbox")`). It keeps, in its own SQLite, the payments merchants opened, the
+ * payer's decision, refunds and its own transaction ids, and it delivers signed callbacks
+ * the way providers do: late (a configurable delay), again when not acknowledged (a
+ * compressed version of a real provider's retry schedule, every attempt recorded), and now
+ * and then twice (a configurable duplicate rate).
+ *
+ * Delivery calls `receiveCallback` in-process: the same verify → store → enqueue path a
+ * provider's HTTP POST takes, minus the network hop, so its answer is exactly what a
+ * provider would get back. All scheduled work runs from the one alarm (no timers: the
+ * object may be evicted between any two events). The alarm is at-least-once: each attempt
+ * is recorded, with its failure outcome, before the callback is sent, so a run that dies
+ * mid-delivery, or a second run, never loses or repeats more than a provider would.
+ */
+
+/** WeChat Pay's out_trade_no rule (6–32 of letters, digits, _ and -), which our order ids meet. */
+const OrderNo = z.string().regex(/^[A-Za-z0-9_-]{6,32}$/);
+const Currency = z.string().regex(/^[A-Z]{3}$/);
+const AmountMinor = z.number().int().positive().max(LIMITS.amountMaxMinor);
+
+export const DEFAULT_DELIVERY_DELAY_MS: readonly [number, number] = [500, 2_000];
+
+/**
+ * After the n-th unacknowledged attempt, the next one comes this much later. A real
+ * provider's schedule (WeChat Pay: 15 s, 15 s, 30 s, 3 m, 10 m, 20 m, 30 m … over 24 h)
+ * compressed so a demo or a test sees the whole story in minutes.
+ */
+export const RETRY_SCHEDULE_MS: readonly number[] = [2_000, 5_000, 15_000, 30_000, 60_000, 300_000, 600_000];
+/** The first attempt plus one per step of the schedule; then the provider gives up. */
+export const DELIVERY_ATTEMPTS_MAX = RETRY_SCHEDULE_MS.length + 1;
+/** Callbacks sent by one alarm run, concurrently; more due re-arm the alarm at once. */
+const DELIVERIES_PER_RUN_MAX = 50;
+/** Payments closed by one alarm run; more re-arm the alarm at once. */
+const EXPIRIES_PER_RUN_MAX = 200;
+/** A day's statement is one RPC answer; beyond this it would be paged (not needed yet). */
+const STATEMENT_LINES_MAX = 100_000;
+/** China has had no daylight saving since 1991: the Asia/Shanghai day is UTC+8 throughout. */
+const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** How the provider behaves: the sandbox block of PAYMENT_CHANNELS, read when a callback is scheduled. */
+export interface Simulation {
+  readonly deliveryDelayMs: readonly [number, number];
+  readonly duplicateRate: number;
+}
+
+export const OpenPaymentInput = z.strictObject({
+  merchantId: z.string().min(1).max(64),
+  merchantOrderNo: OrderNo,
+  amountMinor: AmountMinor,
+  currency: Currency,
+  description: z
+    .string()
+    .min(1)
+    .refine((d) => new TextEncoder().encode(d).length <= 127, "the description is at most 127 bytes"),
+  notifyUrl: z.string().min(1).max(512),
+  expiresAtMs: z.number().int().positive(),
+});
+export type OpenPaymentRequest = z.input<typeof OpenPaymentInput>;
+
+export const RefundInput = z.strictObject({
+  merchantOrderNo: OrderNo,
+  /** The merchant's refund number; the provider dedupes on it (WeChat out_refund_no). */
+  refundNo: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  amountMinor: AmountMinor,
+  /** The original payment's amount, which the provider checks (WeChat amount.total). */
+  totalMinor: AmountMinor,
+  currency: Currency,
+  reason: z.string().max(80),
+});
+export type SandboxRefundRequest = z.input<typeof RefundInput>;
+
+export const Decision = z.enum(["succeeded", "failed"]);
+export type Decision = z.infer<typeof Decision>;
+
+export const StatementDate = z
+  .string()
+  .regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/)
+  .refine((d) => new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d, "a calendar date");
+
+export type PaymentState = "open" | "succeeded" | "failed" | "closed";
+export type EventType = "payment.succeeded" | "payment.failed" | "payment.closed" | "refund.succeeded";
+
+export interface AttemptView {
+  readonly n: number;
+  readonly atMs: number;
+  /** This delivery repeated one already acknowledged (the provider's duplicate). */
+  readonly duplicate: boolean;
+  /** The callback path's HTTP status; null when it gave none (an error, or still in flight). */
+  readonly status: number | null;
+  readonly acknowledged: boolean;
+  readonly error: string | null;
+}
+
+export interface DeliveryView {
+  readonly eventId: string;
+  readonly type: EventType;
+  /** `scheduled` until acknowledged; `gave_up` after the last unacknowledged attempt. */
+  readonly state: "scheduled" | "delivered" | "gave_up";
+  readonly createdAtMs: number;
+  readonly nextAttemptAtMs: number | null;
+  readonly deliveredAtMs: number | null;
+  readonly attempts: readonly AttemptView[];
+}
+
+export interface RefundView {
+  readonly refundNo: string;
+  readonly refundId: string;
+  readonly amountMinor: number;
+  readonly createdAtMs: number;
+}
+
+export interface SandboxPayment {
+  readonly orderNo: string;
+  readonly merchantId: string;
+  readonly txnId: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly description: string;
+  readonly state: PaymentState;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly decidedAtMs: number | null;
+  readonly closedAtMs: number | null;
+  readonly refundedMinor: number;
+  readonly refunds: readonly RefundView[];
+  readonly deliveries: readonly DeliveryView[];
+}
+
+export type OpenResult =
+  /** `exists`: the same order was opened before (a retried create); the provider answers as for the first. */
+  | { readonly kind: "opened" | "exists"; readonly payment: SandboxPayment }
+  | {
+      readonly kind: "rejected";
+      readonly code: "invalid_request" | "order_no_reused" | "already_expired";
+      readonly detail: string;
+    };
+
+export type DecideResult =
+  /** Also the answer to the same decision made again (a payer's second tap): nothing new is sent. */
+  | { readonly kind: "decided"; readonly payment: SandboxPayment }
+  | {
+      readonly kind: "rejected";
+      readonly code: "unknown_payment" | "expired" | "already_decided";
+      readonly payment: SandboxPayment | null;
+    };
+
+export type RefundOutcome =
+  | {
+      readonly kind: "refunded";
+      readonly refundId: string;
+      readonly amountMinor: number;
+      /** The sandbox settles refunds at once; the callback confirms it like a provider's notify. */
+      readonly status: "succeeded";
+    }
+  | {
+      readonly kind: "rejected";
+      readonly code:
+        | "invalid_request"
+        | "unknown_payment"
+        | "not_paid"
+        | "total_mismatch"
+        | "currency_mismatch"
+        | "exceeds_refundable"
+        | "refund_no_reused";
+      readonly detail: string;
+    };
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS payments (order_no TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, txn_id TEXT NOT NULL UNIQUE,
+     amount_minor INTEGER NOT NULL CHECK (amount_minor > 0), currency TEXT NOT NULL, description TEXT NOT NULL,
+     notify_url TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('open', 'succeeded', 'failed', 'closed')),
+     created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL, decided_at_ms INTEGER, closed_at_ms INTEGER,
+     refunded_minor INTEGER NOT NULL DEFAULT 0,
+     CHECK (refunded_minor >= 0 AND refunded_minor <= amount_minor))`,
+  `CREATE INDEX IF NOT EXISTS payments_open_expiry ON payments (expires_at_ms) WHERE state = 'open'`,
+  `CREATE INDEX IF NOT EXISTS payments_decided ON payments (decided_at_ms) WHERE state = 'succeeded'`,
+  `CREATE TABLE IF NOT EXISTS refunds (refund_no TEXT PRIMARY KEY, refund_id TEXT NOT NULL UNIQUE, order_no TEXT NOT NULL,
+     amount_minor INTEGER NOT NULL CHECK (amount_minor > 0), reason TEXT NOT NULL, created_at_ms INTEGER NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS refunds_order ON refunds (order_no)`,
+  `CREATE INDEX IF NOT EXISTS refunds_created ON refunds (created_at_ms)`,
+  // One row per callback the provider owes; `next_attempt_at_ms` is set while a delivery
+  // (first, retry or duplicate) is due, and the alarm is armed for the earliest.
+  `CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, order_no TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,
+     created_at_ms INTEGER NOT NULL, state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'gave_up')),
+     attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at_ms INTEGER, acked_at_ms INTEGER,
+     duplicates_left INTEGER NOT NULL CHECK (duplicates_left >= 0))`,
+  `CREATE INDEX IF NOT EXISTS events_due ON events (next_attempt_at_ms) WHERE next_attempt_at_ms IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS events_order ON events (order_no)`,
+  `CREATE TABLE IF NOT EXISTS attempts (event_id TEXT NOT NULL, n INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+     duplicate INTEGER NOT NULL, status INTEGER, acknowledged INTEGER NOT NULL DEFAULT 0, error TEXT,
+     PRIMARY KEY (event_id, n))`,
+];
+
+type PaymentRow = {
+  order_no: string;
+  merchant_id: string;
+  txn_id: string;
+  amount_minor: number;
+  currency: string;
+  description: string;
+  notify_url: string;
+  state: PaymentState;
+  created_at_ms: number;
+  expires_at_ms: number;
+  decided_at_ms: number | null;
+  closed_at_ms: number | null;
+  refunded_minor: number;
+};
+
+type EventRow = {
+  id: string;
+  order_no: string;
+  type: EventType;
+  body: string;
+  created_at_ms: number;
+  state: "pending" | "delivered" | "gave_up";
+  attempts: number;
+  next_attempt_at_ms: number | null;
+  acked_at_ms: number | null;
+  duplicates_left: number;
+};
+
+type AttemptRow = {
+  event_id: string;
+  n: number;
+  at_ms: number;
+  duplicate: number;
+  status: number | null;
+  acknowledged: number;
+  error: string | null;
+};
+
+/** A delivery leased by an alarm run: sent after the lease is written. */
+interface Lease {
+  eventId: string;
+  n: number;
+  duplicate: boolean;
+  body: string;
+}
+
+/**
+ * The provider's transaction id for a merchant order. The sandbox takes one payment per
+ * order, so one id per order is unique; deriving it keeps it stable if the order is opened
+ * again, and keeps the `sbx_<order id>` shape earlier sandbox transactions had.
+ */
+function txnIdFor(orderNo: string): string {
+  return `sbx_${orderNo.replace(/^order_/, "")}`;
+}
+
+function eventId(nowMs: number): string {
+  return `evt_${newId("ntf", nowMs).slice("ntf_".length)}`;
+}
+
+/** True with probability `rate`, from the CSPRNG, in steps of one in a million. */
+function chance(rate: number): boolean {
+  if (rate <= 0) return false;
+  if (rate >= 1) return true;
+  return cryptoRandomInt(0, 999_999) < Math.round(rate * 1_000_000);
+}
+
+export class SandboxProvider extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly log = createLogger({ component: "SandboxProvider" });
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    for (const statement of SCHEMA) this.sql.exec(statement);
+  }
+
+  // ── RPC ──────────────────────────────────────────────────────────────────────────────
+
+  /** Opens a payment for a merchant order (WeChat's prepay, Stripe's PaymentIntent create). */
+  async openPayment(request: OpenPaymentRequest): Promise<OpenResult> {
+    // A request the provider's rules refuse is its 400 PARAM_ERROR: an answer, not a failure.
+    const parsed = OpenPaymentInput.safeParse(request);
+    if (!parsed.success) return { kind: "rejected", code: "invalid_request", detail: z.prettifyError(parsed.error) };
+    const input = parsed.data;
+    const nowMs = Date.now();
+    const existing = this.paymentRow(input.merchantOrderNo);
+    if (existing) {
+      const same =
+        existing.merchant_id === input.merchantId &&
+        existing.amount_minor === input.amountMinor &&
+        existing.currency === input.currency;
+      if (!same) {
+        return {
+          kind: "rejected",
+          code: "order_no_reused",
+          detail: `order ${input.merchantOrderNo} was opened with other details`,
+        };
+      }
+      return { kind: "exists", payment: this.view(existing) };
+    }
+    if (input.expiresAtMs <= nowMs) {
+      return { kind: "rejected", code: "already_expired", detail: "time_expire is in the past" };
+    }
+    this.sql.exec(
+      `INSERT INTO payments (order_no, merchant_id, txn_id, amount_minor, currency, description, notify_url, state,
+         created_at_ms, expires_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`,
+      input.merchantOrderNo,
+      input.merchantId,
+      txnIdFor(input.merchantOrderNo),
+      input.amountMinor,
+      input.currency,
+      input.description,
+      input.notifyUrl,
+      nowMs,
+      input.expiresAtMs,
+    );
+    await this.arm();
+    const row = this.paymentRow(input.merchantOrderNo);
+    assert(row, "the payment exists after its insert");
+    return { kind: "opened", payment: this.view(row) };
+  }
+
+  /** What the provider knows about a payment: for the payer's page and for queries. */
+  async payment(orderNo: string): Promise<SandboxPayment | null> {
+    const no = OrderNo.safeParse(orderNo);
+    if (!no.success) return null; // no payment can have that number
+    const row = this.paymentRow(no.data);
+    return row ? this.view(row) : null;
+  }
+
+  /** The payer approves or declines; the outcome's callback is scheduled after the delay. */
+  async decide(orderNo: string, outcome: Decision): Promise<DecideResult> {
+    const decision = Decision.parse(outcome);
+    const parsedNo = OrderNo.safeParse(orderNo);
+    if (!parsedNo.success) return { kind: "rejected", code: "unknown_payment", payment: null };
+    const no = parsedNo.data;
+    const nowMs = Date.now();
+    type Verdict =
+      | { readonly kind: "decided" }
+      | { readonly kind: "rejected"; readonly code: "unknown_payment" | "expired" | "already_decided" };
+    const verdict = this.ctx.storage.transactionSync((): Verdict => {
+      const row = this.paymentRow(no);
+      if (!row) return { kind: "rejected", code: "unknown_payment" };
+      if (row.state === "open" && row.expires_at_ms <= nowMs) {
+        // The alarm closes it at its deadline; a payer faster than the alarm still finds it closed.
+        this.closeExpired(nowMs);
+        return { kind: "rejected", code: "expired" };
+      }
+      if (row.state === "closed") return { kind: "rejected", code: "expired" };
+      if (row.state !== "open") {
+        return row.state === decision ? { kind: "decided" } : { kind: "rejected", code: "already_decided" };
+      }
+      this.sql.exec(
+        "UPDATE payments SET state = ?, decided_at_ms = ? WHERE order_no = ? AND state = 'open'",
+        decision,
+        nowMs,
+        no,
+      );
+      this.scheduleEvent(row, decision === "succeeded" ? "payment.succeeded" : "payment.failed", nowMs);
+      return { kind: "decided" };
+    });
+    await this.arm();
+    const row = this.paymentRow(no);
+    const payment = row ? this.view(row) : null;
+    if (verdict.kind === "rejected") return { kind: "rejected", code: verdict.code, payment };
+    assert(payment, "a decided payment exists");
+    return { kind: "decided", payment };
+  }
+
+  /** Refunds part or all of a paid payment, once per refund number. */
+  async refund(request: SandboxRefundRequest): Promise<RefundOutcome> {
+    const parsed = RefundInput.safeParse(request);
+    if (!parsed.success) return { kind: "rejected", code: "invalid_request", detail: z.prettifyError(parsed.error) };
+    const input = parsed.data;
+    const nowMs = Date.now();
+    const outcome = this.ctx.storage.transactionSync((): RefundOutcome => {
+      const row = this.paymentRow(input.merchantOrderNo);
+      if (!row) return { kind: "rejected", code: "unknown_payment", detail: `no payment ${input.merchantOrderNo}` };
+      const earlier = this.sql
+        .exec<{ refund_id: string; order_no: string; amount_minor: number }>(
+          "SELECT refund_id, order_no, amount_minor FROM refunds WHERE refund_no = ?",
+          input.refundNo,
+        )
+        .toArray()[0];
+      if (earlier) {
+        // A retried refund request: the provider answers what it did the first time.
+        if (earlier.order_no === input.merchantOrderNo && earlier.amount_minor === input.amountMinor) {
+          return {
+            kind: "refunded",
+            refundId: earlier.refund_id,
+            amountMinor: earlier.amount_minor,
+            status: "succeeded",
+          };
+        }
+        return { kind: "rejected", code: "refund_no_reused", detail: `refund ${input.refundNo} had other details` };
+      }
+      if (row.state !== "succeeded")
+        return { kind: "rejected", code: "not_paid", detail: `the payment is ${row.state}` };
+      if (input.currency !== row.currency) {
+        return { kind: "rejected", code: "currency_mismatch", detail: `the payment is in ${row.currency}` };
+      }
+      if (input.totalMinor !== row.amount_minor) {
+        return { kind: "rejected", code: "total_mismatch", detail: `the payment's total is ${row.amount_minor}` };
+      }
+      const refundableMinor = row.amount_minor - row.refunded_minor;
+      if (input.amountMinor > refundableMinor) {
+        return { kind: "rejected", code: "exceeds_refundable", detail: `${refundableMinor} is left to refund` };
+      }
+      const refundId = `sbr_${newId("refund", nowMs).slice("refund_".length)}`;
+      this.sql.exec(
+        "INSERT INTO refunds (refund_no, refund_id, order_no, amount_minor, reason, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+        input.refundNo,
+        refundId,
+        row.order_no,
+        input.amountMinor,
+        input.reason,
+        nowMs,
+      );
+      this.sql.exec(
+        "UPDATE payments SET refunded_minor = refunded_minor + ? WHERE order_no = ?",
+        input.amountMinor,
+        row.order_no,
+      );
+      this.scheduleEvent(row, "refund.succeeded", nowMs, { refundId, amountMinor: input.amountMinor });
+      return { kind: "refunded", refundId, amountMinor: input.amountMinor, status: "succeeded" };
+    });
+    await this.arm();
+    return outcome;
+  }
+
+  /**
+   * The day's statement (an Asia/Shanghai day, `YYYY-MM-DD`) as CSV: every payment that
+   * succeeded and every refund made that day, in time order.
+   */
+  async statement(date: string): Promise<string> {
+    const day = StatementDate.parse(date);
+    const startMs = Date.parse(`${day}T00:00:00Z`) - SHANGHAI_OFFSET_MS;
+    const endMs = startMs + DAY_MS;
+    const rows = this.sql
+      .exec<{
+        at_ms: number;
+        type: "payment" | "refund";
+        order_no: string;
+        txn_id: string;
+        refund_id: string | null;
+        amount_minor: number;
+        currency: string;
+      }>(
+        `SELECT decided_at_ms AS at_ms, 'payment' AS type, order_no, txn_id, NULL AS refund_id, amount_minor, currency
+           FROM payments WHERE state = 'succeeded' AND decided_at_ms >= ? AND decided_at_ms < ?
+         UNION ALL
+         SELECT r.created_at_ms, 'refund', r.order_no, p.txn_id, r.refund_id, r.amount_minor, p.currency
+           FROM refunds r JOIN payments p ON p.order_no = r.order_no WHERE r.created_at_ms >= ? AND r.created_at_ms < ?
+         ORDER BY at_ms, type, order_no LIMIT ?`,
+        startMs,
+        endMs,
+        startMs,
+        endMs,
+        STATEMENT_LINES_MAX + 1,
+      )
+      .toArray();
+    assert(rows.length <= STATEMENT_LINES_MAX, `a day's statement has at most ${STATEMENT_LINES_MAX} lines`);
+    return formatSandboxStatement(
+      rows.map((r) => ({
+        occurredAtMs: r.at_ms,
+        type: r.type,
+        orderNo: r.order_no,
+        txnId: r.txn_id,
+        refundId: r.refund_id,
+        amountMinor: r.amount_minor,
+        currency: r.currency,
+        status: "SUCCESS",
+      })),
+    );
+  }
+
+  // ── the alarm: expiries and deliveries ───────────────────────────────────────────────
+
+  /**
+   * Closes what expired and sends what is due. The horizon is the time this alarm was set
+   * for, or now if later: work due by then is done even when the alarm runs early (a test's
+   * `runDurableObjectAlarm`), which stands for "that time has come".
+   */
+  override async alarm(): Promise<void> {
+    const nowMs = Date.now();
+    const setForMs = Number(this.meta("alarm_at_ms") ?? nowMs);
+    this.setMeta("alarm_at_ms", null); // this alarm has fired; arm() sets the next one
+    const horizonMs = Math.max(nowMs, setForMs);
+    this.ctx.storage.transactionSync(() => this.closeExpired(horizonMs));
+    const leases = this.ctx.storage.transactionSync(() => this.leaseDue(horizonMs, nowMs));
+    await Promise.all(leases.map((lease) => this.deliver(lease)));
+    await this.arm();
+  }
+
+  /** Closes open payments past their deadline, each with its payment.closed callback. */
+  private closeExpired(horizonMs: number): void {
+    const expired = this.sql
+      .exec<PaymentRow>(
+        "SELECT * FROM payments WHERE state = 'open' AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
+        horizonMs,
+        EXPIRIES_PER_RUN_MAX,
+      )
+      .toArray();
+    for (const row of expired) {
+      const closedAtMs = Math.max(Date.now(), row.expires_at_ms);
+      this.sql.exec(
+        "UPDATE payments SET state = 'closed', closed_at_ms = ? WHERE order_no = ? AND state = 'open'",
+        closedAtMs,
+        row.order_no,
+      );
+      this.scheduleEvent(row, "payment.closed", closedAtMs);
+    }
+  }
+
+  /**
+   * Takes the due deliveries and records each attempt before it is made, with the outcome
+   * it has if no answer ever comes back (the next retry's time, or giving up after the
+   * last). A run that dies mid-delivery therefore leaves the schedule as a provider would
+   * after a timeout; an answer that does come back then overwrites it.
+   */
+  private leaseDue(horizonMs: number, nowMs: number): Lease[] {
+    const due = this.sql
+      .exec<EventRow>(
+        "SELECT * FROM events WHERE next_attempt_at_ms IS NOT NULL AND next_attempt_at_ms <= ? ORDER BY next_attempt_at_ms LIMIT ?",
+        horizonMs,
+        DELIVERIES_PER_RUN_MAX,
+      )
+      .toArray();
+    const leases: Lease[] = [];
+    for (const event of due) {
+      const n =
+        this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM attempts WHERE event_id = ?", event.id).one().n + 1;
+      const duplicate = event.state === "delivered";
+      if (duplicate) {
+        // A duplicate is one extra delivery of an acknowledged event; it is not retried.
+        const more = event.duplicates_left - 1;
+        this.sql.exec(
+          "UPDATE events SET duplicates_left = ?, next_attempt_at_ms = ? WHERE id = ?",
+          more,
+          more > 0 ? nowMs + this.delayMs() : null,
+          event.id,
+        );
+      } else {
+        const attempts = event.attempts + 1;
+        const retryInMs = RETRY_SCHEDULE_MS[attempts - 1];
+        this.sql.exec(
+          "UPDATE events SET attempts = ?, state = ?, next_attempt_at_ms = ? WHERE id = ?",
+          attempts,
+          retryInMs === undefined ? "gave_up" : "pending",
+          retryInMs === undefined ? null : nowMs + retryInMs,
+          event.id,
+        );
+      }
+      this.sql.exec(
+        "INSERT INTO attempts (event_id, n, at_ms, duplicate) VALUES (?, ?, ?, ?)",
+        event.id,
+        n,
+        nowMs,
+        duplicate ? 1 : 0,
+      );
+      leases.push({ eventId: event.id, n, duplicate, body: event.body });
+    }
+    return leases;
+  }
+
+  /** One delivery through the callback path, its answer recorded on the attempt. */
+  private async deliver(lease: Lease): Promise<void> {
+    let status: number | null = null;
+    let error: string | null = null;
+    const secrets = channelSecrets(this.env).sandbox;
+    const adapter = channels(this.env).get("sandbox");
+    if (!secrets || !adapter) error = "the sandbox channel is not enabled on this deployment";
+    else {
+      try {
+        // Signed afresh for every attempt, as providers do: the signature's timestamp is the send time.
+        const headers = new Headers({
+          "content-type": "application/json",
+          "sandbox-signature": await signSandbox(secrets.secret, lease.body, Date.now()),
+          "user-agent": "giftwire-sandbox-provider/1",
+          "request-id": `${lease.eventId}-${lease.n}`,
+        });
+        const response = await receiveCallback(this.env, this.log, adapter, headers, utf8Bytes(lease.body));
+        status = response.status;
+      } catch (thrown) {
+        error = String(thrown).slice(0, 300);
+      }
+    }
+    const acknowledged = status !== null && status >= 200 && status < 300;
+    const nowMs = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "UPDATE attempts SET status = ?, acknowledged = ?, error = ? WHERE event_id = ? AND n = ?",
+        status,
+        acknowledged ? 1 : 0,
+        error,
+        lease.eventId,
+        lease.n,
+      );
+      if (!acknowledged || lease.duplicate) return;
+      const event = this.sql.exec<EventRow>("SELECT * FROM events WHERE id = ?", lease.eventId).toArray()[0];
+      if (!event || event.state === "delivered") return;
+      const duplicateDue = event.duplicates_left > 0 ? nowMs + this.delayMs() : null;
+      this.sql.exec(
+        "UPDATE events SET state = 'delivered', acked_at_ms = ?, next_attempt_at_ms = ? WHERE id = ?",
+        nowMs,
+        duplicateDue,
+        lease.eventId,
+      );
+    });
+    if (!acknowledged) {
+      this.log.warn("sandbox_callback_not_acknowledged", { eventId: lease.eventId, attempt: lease.n, status, error });
+    }
+  }
+
+  // ── helpers ──────────────────────────────────────────────────────────────────────────
+
+  /** Schedules the callback an event owes, after the payment's simulated delay. */
+  private scheduleEvent(
+    row: PaymentRow,
+    type: EventType,
+    nowMs: number,
+    refund?: { refundId: string; amountMinor: number },
+  ): void {
+    const id = eventId(nowMs);
+    const body = JSON.stringify({
+      id,
+      type,
+      merchant_id: row.merchant_id,
+      order_no: row.order_no,
+      txn_id: row.txn_id,
+      amount_minor: refund ? refund.amountMinor : row.amount_minor,
+      currency: row.currency,
+      ...(refund ? { refund_id: refund.refundId } : {}),
+    });
+    this.sql.exec(
+      `INSERT INTO events (id, order_no, type, body, created_at_ms, state, next_attempt_at_ms, duplicates_left)
+       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      id,
+      row.order_no,
+      type,
+      body,
+      nowMs,
+      nowMs + this.delayMs(),
+      chance(this.simulation().duplicateRate) ? 1 : 0,
+    );
+  }
+
+  /**
+   * The deployment's knobs, read each time rather than kept: a changed secret (or a test's
+   * env) applies to the next callback scheduled.
+   */
+  private simulation(): Simulation {
+    const knobs = channelSecrets(this.env).sandbox;
+    return {
+      deliveryDelayMs: knobs?.deliveryDelayMs ?? DEFAULT_DELIVERY_DELAY_MS,
+      duplicateRate: knobs?.duplicateRate ?? 0,
+    };
+  }
+
+  /** How long a callback takes to arrive, uniform in the configured range. */
+  private delayMs(): number {
+    const [minMs, maxMs] = this.simulation().deliveryDelayMs;
+    return cryptoRandomInt(minMs, maxMs);
+  }
+
+  /** Arms the alarm for the earliest due work: a delivery or an open payment's deadline. */
+  private async arm(): Promise<void> {
+    const next = this.sql
+      .exec<{ at: number | null }>(
+        `SELECT MIN(at) AS at FROM (
+           SELECT MIN(next_attempt_at_ms) AS at FROM events WHERE next_attempt_at_ms IS NOT NULL
+           UNION ALL SELECT MIN(expires_at_ms) FROM payments WHERE state = 'open')`,
+      )
+      .one().at;
+    const current = this.meta("alarm_at_ms");
+    if (next === null) {
+      if (current !== null) {
+        this.setMeta("alarm_at_ms", null);
+        await this.ctx.storage.deleteAlarm();
+      }
+      return;
+    }
+    if (current === String(next)) return;
+    this.setMeta("alarm_at_ms", next);
+    await this.ctx.storage.setAlarm(next);
+  }
+
+  private paymentRow(orderNo: string): PaymentRow | null {
+    return this.sql.exec<PaymentRow>("SELECT * FROM payments WHERE order_no = ?", orderNo).toArray()[0] ?? null;
+  }
+
+  private view(row: PaymentRow): SandboxPayment {
+    const events = this.sql
+      .exec<EventRow>("SELECT * FROM events WHERE order_no = ? ORDER BY created_at_ms, id", row.order_no)
+      .toArray();
+    const attempts = this.sql
+      .exec<AttemptRow>(
+        "SELECT a.* FROM attempts a JOIN events e ON e.id = a.event_id WHERE e.order_no = ? ORDER BY a.event_id, a.n",
+        row.order_no,
+      )
+      .toArray();
+    const refunds = this.sql
+      .exec<{ refund_no: string; refund_id: string; amount_minor: number; created_at_ms: number }>(
+        "SELECT refund_no, refund_id, amount_minor, created_at_ms FROM refunds WHERE order_no = ? ORDER BY created_at_ms",
+        row.order_no,
+      )
+      .toArray();
+    return {
+      orderNo: row.order_no,
+      merchantId: row.merchant_id,
+      txnId: row.txn_id,
+      amountMinor: row.amount_minor,
+      currency: row.currency,
+      description: row.description,
+      state: row.state,
+      createdAtMs: row.created_at_ms,
+      expiresAtMs: row.expires_at_ms,
+      decidedAtMs: row.decided_at_ms,
+      closedAtMs: row.closed_at_ms,
+      refundedMinor: row.refunded_minor,
+      refunds: refunds.map((r) => ({
+        refundNo: r.refund_no,
+        refundId: r.refund_id,
+        amountMinor: r.amount_minor,
+        createdAtMs: r.created_at_ms,
+      })),
+      deliveries: events.map((e) => ({
+        eventId: e.id,
+        type: e.type,
+        state: e.state === "pending" ? "scheduled" : e.state,
+        createdAtMs: e.created_at_ms,
+        nextAttemptAtMs: e.next_attempt_at_ms,
+        deliveredAtMs: e.acked_at_ms,
+        attempts: attempts
+          .filter((a) => a.event_id === e.id)
+          .map((a) => ({
+            n: a.n,
+            atMs: a.at_ms,
+            duplicate: a.duplicate === 1,
+            status: a.status,
+            acknowledged: a.acknowledged === 1,
+            error: a.error,
+          })),
+      })),
+    };
+  }
+
+  private meta(key: string): string | null {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+  }
+
+  private setMeta(key: string, value: string | number | null): void {
+    if (value === null) this.sql.exec("DELETE FROM meta WHERE key = ?", key);
+    else
+      this.sql.exec(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        key,
+        String(value),
+      );
+  }
+}
+
+// ── the statement format ───────────────────────────────────────────────────────────────
+
+export interface StatementLine {
+  readonly occurredAtMs: number;
+  readonly type: "payment" | "refund";
+  readonly orderNo: string;
+  readonly txnId: string;
+  readonly refundId: string | null;
+  /** Positive for both types; a refund's line shows it negative, so the lines sum to the net. */
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly status: string;
+}
+
+const STATEMENT_HEADER = "occurred_at,type,order_no,txn_id,refund_id,amount,currency,status";
+
+/** Fen as decimal yuan, exactly: 1880 → "18.80", -5 → "-0.05". */
+function yuan(amountMinor: number): string {
+  assert(Number.isSafeInteger(amountMinor), "an amount is a safe integer");
+  const abs = Math.abs(amountMinor);
+  return `${amountMinor < 0 ? "-" : ""}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
+}
+
+/** The instant in Shanghai time with its offset: 2026-11-22T14:03:05+08:00. */
+function shanghaiTime(ms: number): string {
+  return `${new Date(ms + SHANGHAI_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
+}
+
+/**
+ * The sandbox's daily statement (the shape src/channels/statements.ts is to own as
+ * `formatSandboxStatement`; written here until it exists): a header, one line per payment
+ * or refund with amounts in decimal yuan (refunds negative), and a trailer with the line
+ * count and the net amount. Every field is an id, a code or a number, so none needs quoting.
+ */
+export function formatSandboxStatement(lines: readonly StatementLine[]): string {
+  let totalMinor = 0;
+  const out = [STATEMENT_HEADER];
+  for (const line of lines) {
+    const signedMinor = line.type === "refund" ? -line.amountMinor : line.amountMinor;
+    totalMinor += signedMinor;
+    out.push(
+      [
+        shanghaiTime(line.occurredAtMs),
+        line.type,
+        line.orderNo,
+        line.txnId,
+        line.refundId ?? "",
+        yuan(signedMinor),
+        line.currency,
+        line.status,
+      ].join(","),
+    );
+  }
+  out.push(`# total_count=${lines.length},total_amount=${yuan(totalMinor)}`);
+  return `${out.join("\n")}\n`;
+}
