@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { utf8Bytes } from "../channels/encoding";
 import { signSandbox } from "../channels/sandbox";
+import { formatSandboxStatement, type StatementLine } from "../channels/statements";
 import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
 import { cryptoRandomInt } from "../domain/red-packet";
@@ -45,8 +46,8 @@ export const DELIVERY_ATTEMPTS_MAX = RETRY_SCHEDULE_MS.length + 1;
 const DELIVERIES_PER_RUN_MAX = 50;
 /** Payments closed by one alarm run; more re-arm the alarm at once. */
 const EXPIRIES_PER_RUN_MAX = 200;
-/** A day's statement is one RPC answer; beyond this it would be paged (not needed yet). */
-const STATEMENT_LINES_MAX = 100_000;
+/** The statement's header and trailer count against the file's line limit. */
+const STATEMENT_LINES_MAX = LIMITS.statementLinesMax - 2;
 /** China has had no daylight saving since 1991: the Asia/Shanghai day is UTC+8 throughout. */
 const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
@@ -470,18 +471,22 @@ export class SandboxProvider extends DurableObject<Env> {
       )
       .toArray();
     assert(rows.length <= STATEMENT_LINES_MAX, `a day's statement has at most ${STATEMENT_LINES_MAX} lines`);
-    return formatSandboxStatement(
-      rows.map((r) => ({
-        occurredAtMs: r.at_ms,
-        type: r.type,
-        orderNo: r.order_no,
-        txnId: r.txn_id,
-        refundId: r.refund_id,
+    // The sandbox settles at once: a listed payment succeeded, a listed refund was paid out.
+    const lines = rows.map((r, i): StatementLine => {
+      const base = {
+        merchantOrderNo: r.order_no,
+        providerTxnId: r.txn_id,
         amountMinor: r.amount_minor,
         currency: r.currency,
-        status: "SUCCESS",
-      })),
-    );
+        occurredAtMs: r.at_ms,
+        line: i + 2,
+        merchantRefundNo: null,
+      };
+      return r.type === "payment"
+        ? { ...base, kind: "payment", status: "succeeded", providerRefundId: null }
+        : { ...base, kind: "refund", status: "refunded", providerRefundId: r.refund_id };
+    });
+    return formatSandboxStatement(lines);
   }
 
   // ── the alarm: expiries and deliveries ───────────────────────────────────────────────
@@ -768,61 +773,4 @@ export class SandboxProvider extends DurableObject<Env> {
         String(value),
       );
   }
-}
-
-// ── the statement format ───────────────────────────────────────────────────────────────
-
-export interface StatementLine {
-  readonly occurredAtMs: number;
-  readonly type: "payment" | "refund";
-  readonly orderNo: string;
-  readonly txnId: string;
-  readonly refundId: string | null;
-  /** Positive for both types; a refund's line shows it negative, so the lines sum to the net. */
-  readonly amountMinor: number;
-  readonly currency: string;
-  readonly status: string;
-}
-
-const STATEMENT_HEADER = "occurred_at,type,order_no,txn_id,refund_id,amount,currency,status";
-
-/** Fen as decimal yuan, exactly: 1880 → "18.80", -5 → "-0.05". */
-function yuan(amountMinor: number): string {
-  assert(Number.isSafeInteger(amountMinor), "an amount is a safe integer");
-  const abs = Math.abs(amountMinor);
-  return `${amountMinor < 0 ? "-" : ""}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}`;
-}
-
-/** The instant in Shanghai time with its offset: 2026-11-22T14:03:05+08:00. */
-function shanghaiTime(ms: number): string {
-  return `${new Date(ms + SHANGHAI_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
-}
-
-/**
- * The sandbox's daily statement (the shape src/channels/statements.ts is to own as
- * `formatSandboxStatement`; written here until it exists): a header, one line per payment
- * or refund with amounts in decimal yuan (refunds negative), and a trailer with the line
- * count and the net amount. Every field is an id, a code or a number, so none needs quoting.
- */
-export function formatSandboxStatement(lines: readonly StatementLine[]): string {
-  let totalMinor = 0;
-  const out = [STATEMENT_HEADER];
-  for (const line of lines) {
-    const signedMinor = line.type === "refund" ? -line.amountMinor : line.amountMinor;
-    totalMinor += signedMinor;
-    out.push(
-      [
-        shanghaiTime(line.occurredAtMs),
-        line.type,
-        line.orderNo,
-        line.txnId,
-        line.refundId ?? "",
-        yuan(signedMinor),
-        line.currency,
-        line.status,
-      ].join(","),
-    );
-  }
-  out.push(`# total_count=${lines.length},total_amount=${yuan(totalMinor)}`);
-  return `${out.join("\n")}\n`;
 }

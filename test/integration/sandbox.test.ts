@@ -3,7 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { base64Bytes } from "../../src/channels/encoding";
 import { SANDBOX_PROVIDER_NAME, sandboxClient } from "../../src/channels/sandbox-api";
-import { parseAmountMinor } from "../../src/domain/money";
+import { parseStatement } from "../../src/channels/statements";
+import { formatMinor, parseAmountMinor } from "../../src/domain/money";
 import {
   RETRY_SCHEDULE_MS,
   type SandboxPayment,
@@ -115,11 +116,10 @@ async function driveUntil(done: (p: SandboxPayment) => boolean, orderId: string,
 /** Today's date in Asia/Shanghai (UTC+8 all year). */
 const shanghaiToday = () => new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
 
-function signedMinor(text: string): number {
-  const negative = text.startsWith("-");
-  const parsed = parseAmountMinor(negative ? text.slice(1) : text);
+function amountMinorOf(text: string): number {
+  const parsed = parseAmountMinor(text);
   if (!parsed.ok) throw new Error(`not an amount: ${text}`);
-  return negative ? -parsed.value : parsed.value;
+  return parsed.value;
 }
 
 describe("the sandbox provider", () => {
@@ -291,7 +291,7 @@ describe("the sandbox provider", () => {
     ).toBe(660);
   });
 
-  it("lists today's payment and its refund in the statement, with the count and the net total", async () => {
+  it("lists today's payment and its refund in the statement, which the reconciliation parser reads back", async () => {
     await simulate({ deliveryDelayMs: [60_000, 60_000] });
     const orderId = await topUp("sbx-u5", "20.00");
     expect((await decide("sbx-u5", orderId, "succeeded")).status).toBe(202);
@@ -322,19 +322,22 @@ describe("the sandbox provider", () => {
     const res = await fetchStatement(shanghaiToday(), await operatorToken());
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/csv/);
-    const lines = (await res.text()).trimEnd().split("\n");
+    const csv = await res.text();
+    const lines = csv.trimEnd().split("\n");
     expect(lines[0]).toBe("occurred_at,type,order_no,txn_id,refund_id,amount,currency,status");
     const rows = lines.slice(1, -1).map((l) => l.split(","));
     const mine = rows.filter((r) => r[2] === orderId);
     const refundId = refunded.ok ? refunded.value.providerRefundId : "";
     expect(mine.map((r) => r.slice(1))).toEqual([
-      ["payment", orderId, p.txnId, "", "20.00", "CNY", "SUCCESS"],
-      ["refund", orderId, p.txnId, refundId, "-5.00", "CNY", "SUCCESS"],
+      ["payment", orderId, p.txnId, "", "20.00", "CNY", "succeeded"],
+      ["refund", orderId, p.txnId, refundId, "5.00", "CNY", "refunded"],
     ]);
-    expect(mine[0]?.[0]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
-    const total = rows.reduce((sum, r) => sum + signedMinor(r[5] ?? ""), 0);
-    const net = `${total < 0 ? "-" : ""}${Math.floor(Math.abs(total) / 100)}.${String(Math.abs(total) % 100).padStart(2, "0")}`;
-    expect(lines.at(-1)).toBe(`# total_count=${rows.length},total_amount=${net}`);
+    expect(mine.map((r) => Date.parse(r[0] ?? ""))).toEqual([p.decidedAtMs, p.refunds[0]?.createdAtMs]);
+    const totalMinor = rows.reduce((sum, r) => sum + amountMinorOf(r[5] ?? ""), 0);
+    expect(lines.at(-1)).toBe(`# total_count=${rows.length},total_amount=${formatMinor(totalMinor)}`);
+    // The file is what reconciliation reads: it parses whole, its totals agreeing with its lines.
+    const parsed = parseStatement("sandbox", csv);
+    expect(parsed.ok && parsed.summary.declaredTotals).toBe("checked");
 
     // Another day has none of it; the statement is finance's, not a payer's.
     const yesterday = new Date(Date.now() + 8 * 3_600_000 - 86_400_000).toISOString().slice(0, 10);

@@ -243,8 +243,9 @@ sandboxRoutes.openapi(
     tags: ["sandbox"],
     summary: "Sandbox provider: the daily statement (CSV) for reconciliation",
     description:
-      "Every payment that succeeded and every refund made on that day (Asia/Shanghai), amounts in decimal yuan " +
-      "(refunds negative), and a `# total_count=…,total_amount=…` trailer. Admin and finance.",
+      "Every payment that succeeded and every refund made on that day (an Asia/Shanghai day), in the format " +
+      "src/channels/statements.ts reads: times in ISO 8601 UTC, amounts in decimal yuan, and a " +
+      "`# total_count=…,total_amount=…` trailer (the sum of the amount column). Admin and finance.",
     security: bearerSecurity,
     request: {
       params: z.object({
