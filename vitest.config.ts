@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { providerNetwork } from "./test/support/provider-network";
 
 /** Test-only provider keys (test/fixtures): the channels under test trust these. */
 const providerKeys = JSON.parse(readFileSync("test/fixtures/provider-keys.json", "utf8"));
@@ -11,13 +12,17 @@ export const TEST_PAYMENT_CHANNELS = {
     appId: "wx-test-app",
     apiV3Key: "test-apiv3-key-0123456789abcdefg",
     platformKeys: { PUB_KEY_ID_0114000000: providerKeys.wechatPlatform.publicSpkiBase64 },
+    // Test-only: the merchant key pair is the fixture's too (outbound calls go to test doubles).
+    merchantSerial: "TEST_MERCHANT_SERIAL_0001",
+    merchantPrivateKey: providerKeys.wechatPlatform.privatePkcs8Base64,
   },
   alipay: {
     appId: "2021000000000001",
     sellerId: "2088000000000001",
     alipayPublicKey: providerKeys.alipay.publicSpkiBase64,
+    appPrivateKey: providerKeys.alipay.privatePkcs8Base64,
   },
-  stripe: { webhookSecrets: ["whsec_test_0123456789abcdef"], livemode: false },
+  stripe: { webhookSecrets: ["whsec_test_0123456789abcdef"], livemode: false, secretKey: "sk_test_0123456789abcdef" },
 };
 
 /**
@@ -50,6 +55,8 @@ export default defineConfig(async () => {
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
+                // Every outbound fetch goes to the providers' test doubles, never the internet.
+                outboundService: providerNetwork,
                 bindings: {
                   ENVIRONMENT: "test",
                   JWT_SECRET: "test-secret-test-secret-test-secret-0123456789",

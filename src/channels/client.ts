@@ -74,7 +74,9 @@ export type OutboundFailure =
   | { readonly kind: "unavailable"; readonly detail: string }
   | { readonly kind: "rejected"; readonly code: string; readonly detail: string };
 
-export type Outbound<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: OutboundFailure };
+export type Outbound<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly failure: OutboundFailure };
 
 export interface ChannelClient {
   readonly name: ChannelName;

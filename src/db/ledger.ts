@@ -45,6 +45,8 @@ export const OPERATION_KINDS = [
   "campaign_fund",
   "subsidy_issue",
   "payment_credit",
+  "payment_refund",
+  "payment_refund_reversal",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -59,6 +61,11 @@ export interface OperationSpec {
   readonly nowMs: number;
   /** Business guards checked before the balance guards, in order. */
   readonly guards: readonly Guard[];
+  /**
+   * Guards checked after the balance guards: conditions worth raising only for an operation
+   * that could otherwise post (a confirmation is pointless when the money is not there).
+   */
+  readonly guardsAfterFunds?: readonly Guard[];
   /** Extra rows written with the operation (e.g. the tip row), built with `whenPosting`. */
   readonly extra: (whenPosting: Guard) => readonly D1PreparedStatement[];
 }
@@ -70,6 +77,11 @@ export type Verdict =
 
 export interface ComposedOperation {
   readonly statements: readonly D1PreparedStatement[];
+  /**
+   * The verdict as a SQL expression (`'exists'`, a guard's code, or NULL), for a later
+   * statement in the same batch to record what became of the operation atomically with it.
+   */
+  readonly verdictExpression: { readonly sql: string; readonly params: readonly unknown[] };
   /** Reads the verdict from the batch results of exactly these statements. */
   readonly verdictFrom: (results: readonly D1Result[]) => Verdict;
 }
@@ -114,15 +126,15 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
       sql: `${ACCOUNT_BALANCE} + ? <= ?`,
       params: [address, net, LIMITS.balanceAbsMaxMinor],
     }));
-  const guards = [...spec.guards, currencyGuard, ...fundsGuards, ...ceilingGuards];
+  const guards = [...spec.guards, currencyGuard, ...fundsGuards, ...ceilingGuards, ...(spec.guardsAfterFunds ?? [])];
 
-  const verdict = db
-    .prepare(
-      `SELECT CASE WHEN EXISTS (SELECT 1 FROM operations WHERE id = ?) THEN 'exists' ${guards
-        .map((g) => `WHEN NOT (${g.sql}) THEN '${g.code}'`)
-        .join(" ")} ELSE NULL END AS verdict`,
-    )
-    .bind(spec.id, ...guards.flatMap((g) => g.params));
+  const verdictExpression = {
+    sql: `CASE WHEN EXISTS (SELECT 1 FROM operations WHERE id = ?) THEN 'exists' ${guards
+      .map((g) => `WHEN NOT (${g.sql}) THEN '${g.code}'`)
+      .join(" ")} ELSE NULL END`,
+    params: [spec.id, ...guards.flatMap((g) => g.params)],
+  };
+  const verdict = db.prepare(`SELECT ${verdictExpression.sql} AS verdict`).bind(...verdictExpression.params);
 
   const insertOperation = db
     .prepare(
@@ -195,6 +207,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
 
   return {
     statements,
+    verdictExpression,
     verdictFrom(results) {
       assert(results.length === statements.length, "one result per statement");
       const row = results[verdictIndex]?.results[0] as { verdict: string | null } | undefined;
@@ -220,7 +233,9 @@ function assertOperation(spec: OperationSpec): void {
     assert(p.from !== p.to, "a transfer moves between two accounts");
   }
   // Codes are spliced into SQL as literals; only closed-set identifiers may appear there.
-  for (const g of spec.guards) assert(/^[a-z_]+$/.test(g.code), "guard codes are identifiers");
+  for (const g of [...spec.guards, ...(spec.guardsAfterFunds ?? [])]) {
+    assert(/^[a-z_]+$/.test(g.code), "guard codes are identifiers");
+  }
 }
 
 /** Runs one composed operation in its own batch. */

@@ -12,7 +12,7 @@ import {
   type OrderState,
   type TransitionCause,
 } from "../domain/order";
-import { composeOperation, type Guard, runOperation } from "./ledger";
+import { type ComposedOperation, composeOperation, type Guard } from "./ledger";
 
 /**
  * Payment orders in D1. The credit of a successful payment is one ledger operation whose id
@@ -36,6 +36,14 @@ export interface OrderRow {
   expires_at_ms: number;
   updated_at_ms: number;
   transition_count: number;
+  method: string | null;
+  provider_ref: string | null;
+  payer_step: string | null;
+  tip_request: string | null;
+  tip_id: string | null;
+  tip_outcome: string | null;
+  query_attempts: number;
+  next_query_at_ms: number | null;
 }
 
 export interface NewOrder {
@@ -47,8 +55,9 @@ export interface NewOrder {
   idempotencyKey: string;
   nowMs: number;
   expiresAtMs: number;
-  /** Open it with the channel at once (created → pending) in the same batch. */
-  opened: boolean;
+  method: string | null;
+  /** Pay-to-tip: the tip to send once paid (JSON of the tip request and its room). */
+  tipRequest: string | null;
 }
 
 /**
@@ -65,8 +74,8 @@ export async function createOrder(db: D1Database, order: NewOrder): Promise<{ ro
     db
       .prepare(
         `INSERT INTO payment_orders (id, kind, user_id, channel, currency, amount_minor, state, idempotency_key,
-           created_at_ms, expires_at_ms, updated_at_ms, transition_count)
-         VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, 1)
+           created_at_ms, expires_at_ms, updated_at_ms, transition_count, method, tip_request, next_query_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, 1, ?, ?, ?)
          ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
       )
       .bind(
@@ -80,6 +89,10 @@ export async function createOrder(db: D1Database, order: NewOrder): Promise<{ ro
         order.nowMs,
         order.expiresAtMs,
         order.nowMs,
+        order.method,
+        order.tipRequest,
+        // The sweeper asks the channel once the order's deadline passes (and the delayed query message does too).
+        order.expiresAtMs,
       ),
     db
       .prepare(
@@ -87,10 +100,6 @@ export async function createOrder(db: D1Database, order: NewOrder): Promise<{ ro
          SELECT ?, 0, NULL, 'created', 'created', NULL, ? WHERE changes() = 1`,
       )
       .bind(id, order.nowMs),
-    // Only the order this batch inserted can be opened: an earlier one under the key has another id.
-    ...(order.opened
-      ? transitionStatements(db, id, ["created"], "pending", "channel_opened", null, order.nowMs, null)
-      : []),
     db
       .prepare("SELECT * FROM payment_orders WHERE user_id = ? AND idempotency_key = ?")
       .bind(order.userId, order.idempotencyKey),
@@ -104,6 +113,91 @@ export function findOrder(db: D1Database, id: string): Promise<OrderRow | null> 
   return db.prepare("SELECT * FROM payment_orders WHERE id = ?").bind(id).first<OrderRow>();
 }
 
+/**
+ * The channel opened the payment: created → pending, with what the payer does next. Only on
+ * the channel the order is on, so a failover that moved it meanwhile is not overwritten.
+ */
+export async function markOpened(
+  db: D1Database,
+  order: { id: string; channel: ChannelName },
+  opened: { providerRef: string | null; payerStep: string; ref: string | null },
+  nowMs: number,
+): Promise<boolean> {
+  const onChannel: Guard = {
+    code: "conflict",
+    sql: "channel = ?",
+    params: [order.channel],
+  };
+  const [, moved] = await db.batch(
+    transitionStatements(db, order.id, ["created"], "pending", "channel_opened", opened.ref, nowMs, onChannel, {
+      providerRef: opened.providerRef,
+      payerStep: opened.payerStep,
+    }),
+  );
+  return (moved?.meta.changes ?? 0) === 1;
+}
+
+/**
+ * Failover: moves an order that no channel has opened yet to the method's next channel. An
+ * order that is no longer `created` (another request opened it) stays where it is.
+ */
+export async function moveToChannel(
+  db: D1Database,
+  orderId: string,
+  from: ChannelName,
+  to: ChannelName,
+  nowMs: number,
+): Promise<boolean> {
+  const res = await db
+    .prepare(
+      "UPDATE payment_orders SET channel = ?, updated_at_ms = ? WHERE id = ? AND state = 'created' AND channel = ?",
+    )
+    .bind(to, nowMs, orderId, from)
+    .run();
+  return res.meta.changes === 1;
+}
+
+/** Moves an order still waiting for its payment to `failed` or `closed`; false if it had moved on. */
+export async function settleUnpaid(
+  db: D1Database,
+  orderId: string,
+  to: "failed" | "closed",
+  cause: TransitionCause,
+  ref: string | null,
+  nowMs: number,
+): Promise<boolean> {
+  const [, moved] = await db.batch([
+    ...transitionStatements(db, orderId, OPEN_STATES, to, cause, ref, nowMs, null),
+    db.prepare("UPDATE payment_orders SET next_query_at_ms = NULL WHERE id = ? AND state = ?").bind(orderId, to),
+  ]);
+  return (moved?.meta.changes ?? 0) === 1;
+}
+
+/** When to ask the channel about this order next (null: never again), and how many asks failed. */
+export async function scheduleQuery(
+  db: D1Database,
+  orderId: string,
+  nextAtMs: number | null,
+  attempts: number,
+): Promise<void> {
+  await db
+    .prepare("UPDATE payment_orders SET next_query_at_ms = ?, query_attempts = ? WHERE id = ?")
+    .bind(nextAtMs, attempts, orderId)
+    .run();
+}
+
+/** Open orders whose next query is due, oldest first. */
+export async function dueForQuery(db: D1Database, nowMs: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .prepare(
+      `SELECT id FROM payment_orders WHERE next_query_at_ms <= ? AND state IN ('created', 'pending')
+       ORDER BY next_query_at_ms LIMIT ?`,
+    )
+    .bind(nowMs, limit)
+    .all<{ id: string }>();
+  return rows.results.map((r) => r.id);
+}
+
 /** Statements that move an order from one of `from` to `to`, with its transition row, only if it is there. */
 function transitionStatements(
   db: D1Database,
@@ -114,7 +208,7 @@ function transitionStatements(
   ref: string | null,
   nowMs: number,
   when: Guard | null,
-  set: { providerTxnId?: string | null } = {},
+  set: { providerTxnId?: string | null; providerRef?: string | null; payerStep?: string | null } = {},
 ): D1PreparedStatement[] {
   for (const f of from) if (!canTransition(f, to)) throw new Error(`no transition ${f} → ${to}`);
   const inFrom = `state IN (${from.map(() => "?").join(", ")})`;
@@ -130,15 +224,25 @@ function transitionStatements(
     db
       .prepare(
         `UPDATE payment_orders SET state = ?, updated_at_ms = ?, transition_count = transition_count + 1,
-           provider_txn_id = COALESCE(?, provider_txn_id)
+           provider_txn_id = COALESCE(?, provider_txn_id), provider_ref = COALESCE(?, provider_ref),
+           payer_step = COALESCE(?, payer_step)
          WHERE id = ? AND ${inFrom}${whenSql}`,
       )
-      .bind(to, nowMs, set.providerTxnId ?? null, orderId, ...from, ...whenParams),
+      .bind(
+        to,
+        nowMs,
+        set.providerTxnId ?? null,
+        set.providerRef ?? null,
+        set.payerStep ?? null,
+        orderId,
+        ...from,
+        ...whenParams,
+      ),
   ];
 }
 
 export type PaymentOutcome =
-  | { kind: "credited"; orderId: string }
+  | { kind: "credited"; orderId: string; tip: TipOutcome | null }
   | { kind: "already_credited"; orderId: string }
   | { kind: "state_recorded"; orderId: string; state: OrderState }
   | { kind: "no_change"; orderId: string; state: OrderState }
@@ -152,7 +256,22 @@ type FlagKind =
   | "amount_mismatch"
   | "second_payment"
   | "credit_rejected"
-  | "refund_unmatched";
+  | "refund_unmatched"
+  | "refund_rejected";
+
+/** What became of a pay-to-tip order's tip: sent (its id) or the code that stopped it. */
+export type TipOutcome = { sent: true; tipId: string } | { sent: false; tipId: string; code: string };
+
+/**
+ * A pay-to-tip order's tip as an operation on the payer's wallet, composed when the payment
+ * is credited (the room may have ended since the order was made). `failed` is a reason the
+ * tip cannot even be composed (room gone, not live): the money then stays in the wallet.
+ */
+export type TipComposer = (
+  order: OrderRow,
+  tipId: string,
+  nowMs: number,
+) => Promise<{ composed: ComposedOperation } | { failed: string }>;
 
 export interface PaymentReport {
   channel: ChannelName;
@@ -161,6 +280,8 @@ export interface PaymentReport {
   ref: string;
   cause: TransitionCause;
   nowMs: number;
+  /** Needed to apply a pay-to-tip order's success. */
+  composeTip?: TipComposer;
 }
 
 /**
@@ -171,8 +292,14 @@ export async function applyPaymentReport(db: D1Database, report: PaymentReport):
   const { event, channel, nowMs, ref } = report;
   if (event.kind === "ignored") return { kind: "ignored", reason: event.reason };
   if (event.kind === "refund") {
-    // Channel-side refunds are matched by reconciliation; here they are surfaced to operators.
     const order = await findOrder(db, event.merchantOrderNo);
+    const ours = order ? await matchRefund(db, order, event) : null;
+    if (order && ours) {
+      if (ours.state === "succeeded") return { kind: "no_change", orderId: order.id, state: order.state };
+      await confirmRefund(db, ours.id, event.providerRefundId, ref, nowMs);
+      return { kind: "state_recorded", orderId: order.id, state: "refunded" };
+    }
+    // A refund we never asked for (made in the provider's console, a chargeback): operators decide.
     return flag(
       db,
       "refund_unmatched",
@@ -183,6 +310,7 @@ export async function applyPaymentReport(db: D1Database, report: PaymentReport):
       nowMs,
     );
   }
+
   const order = await findOrder(db, event.merchantOrderNo);
   if (!order)
     return flag(db, "unknown_order", channel, null, ref, `no order ${event.merchantOrderNo.slice(0, 64)}`, nowMs);
@@ -265,14 +393,63 @@ async function creditOrder(
         { providerTxnId },
       ),
   });
-  const { verdict, afterResults } = await runOperation(db, composed, [
-    db.prepare("SELECT provider_txn_id FROM payment_orders WHERE id = ?").bind(order.id),
+  // Pay-to-tip: the tip runs in the same batch, after the credit, from the wallet just
+  // credited. Its id is fixed by the order; it is attempted only while the order has no tip
+  // outcome yet, and the outcome is written in the same batch, so a redelivered success can
+  // never send the tip a second time (nor late, into a room that went live again).
+  const tipStatements: D1PreparedStatement[] = [];
+  let tipId: string | null = null;
+  let tipComposed: ComposedOperation | null = null;
+  if (order.kind === "tip") {
+    assert(report.composeTip, "a pay-to-tip order is applied with a tip composer");
+    tipId = tipIdFor(order.id);
+    const tip = await report.composeTip(order, tipId, report.nowMs);
+    const outcome =
+      "failed" in tip
+        ? { sql: "?", params: [tip.failed] }
+        : {
+            sql: `CASE (${tip.composed.verdictExpression.sql}) WHEN 'exists' THEN 'sent' ELSE (${tip.composed.verdictExpression.sql}) END`,
+            params: [...tip.composed.verdictExpression.params, ...tip.composed.verdictExpression.params],
+          };
+    if ("composed" in tip) {
+      tipComposed = tip.composed;
+      tipStatements.push(...tip.composed.statements);
+    }
+    tipStatements.push(
+      db
+        .prepare(
+          `UPDATE payment_orders SET tip_id = ?, tip_outcome = ${outcome.sql}
+           WHERE id = ? AND tip_outcome IS NULL AND state = 'succeeded'`,
+        )
+        .bind(tipId, ...outcome.params, order.id),
+    );
+  }
+  const results = await db.batch([
+    ...composed.statements,
+    ...tipStatements,
+    db.prepare("SELECT provider_txn_id, tip_outcome FROM payment_orders WHERE id = ?").bind(order.id),
   ]);
-  if (verdict.kind === "posted") return { kind: "credited", orderId: order.id };
+  const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
+  const settled = results.at(-1)?.results[0] as
+    | { provider_txn_id: string | null; tip_outcome: string | null }
+    | undefined;
+  if (tipComposed) {
+    const start = composed.statements.length;
+    tipComposed.verdictFrom(results.slice(start, start + tipComposed.statements.length));
+  }
+  if (verdict.kind === "posted") {
+    const tip: TipOutcome | null =
+      tipId === null
+        ? null
+        : settled?.tip_outcome === "sent"
+          ? { sent: true, tipId }
+          : { sent: false, tipId, code: settled?.tip_outcome ?? "unknown" };
+    return { kind: "credited", orderId: order.id, tip };
+  }
   const raise = (kind: FlagKind, detail: string) =>
     flag(db, kind, order.channel, order.id, report.ref, detail, report.nowMs);
   if (verdict.kind === "exists") {
-    const settledBy = (afterResults[0]?.results[0] as { provider_txn_id: string | null } | undefined)?.provider_txn_id;
+    const settledBy = settled?.provider_txn_id;
     // The payer paid this order twice (two transactions): the second must go back to them.
     if (settledBy && providerTxnId !== null && settledBy !== providerTxnId) {
       return raise("second_payment", `transaction ${providerTxnId} after ${settledBy}`);
@@ -286,11 +463,112 @@ async function creditOrder(
   return raise("credit_rejected", `the ledger refused the credit: ${verdict.code}`);
 }
 
+export interface RefundRow {
+  id: string;
+  order_id: string;
+  amount_minor: number;
+  state: "requested" | "pending" | "succeeded" | "failed";
+  provider_refund_id: string | null;
+  reason: string;
+  actor_id: string;
+  attempts: number;
+  next_attempt_at_ms: number | null;
+  failure: string | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+/**
+ * Our refund a provider's refund notification is about: by the provider's refund id when we
+ * have it, else (WeChat and the sandbox name this refund's amount; Alipay and Stripe the
+ * running total) the oldest unconfirmed refund of that amount or completing that total.
+ */
+async function matchRefund(
+  db: D1Database,
+  order: OrderRow,
+  event: Extract<ChannelEvent, { kind: "refund" }>,
+): Promise<RefundRow | null> {
+  const rows = (
+    await db
+      .prepare("SELECT * FROM payment_refunds WHERE order_id = ? AND state <> 'failed' ORDER BY created_at_ms")
+      .bind(order.id)
+      .all<RefundRow>()
+  ).results;
+  const byId = rows.find((r) => r.provider_refund_id === event.providerRefundId);
+  if (byId) return byId;
+  const open = rows.filter((r) => r.state === "requested" || r.state === "pending");
+  if (event.amountMinor !== null) return open.find((r) => r.amount_minor === event.amountMinor) ?? null;
+  if (event.refundedTotalMinor !== null) {
+    let total = rows.filter((r) => r.state === "succeeded").reduce((sum, r) => sum + r.amount_minor, 0);
+    for (const r of open) {
+      total += r.amount_minor;
+      if (total === event.refundedTotalMinor) return r;
+    }
+  }
+  return null;
+}
+
+/** The channel confirmed our refund: it succeeds, and the order records that it was refunded. */
+export async function confirmRefund(
+  db: D1Database,
+  refundId: string,
+  providerRefundId: string,
+  ref: string,
+  nowMs: number,
+): Promise<void> {
+  const refund = await db
+    .prepare("SELECT order_id FROM payment_refunds WHERE id = ?")
+    .bind(refundId)
+    .first<{ order_id: string }>();
+  assert(refund, "the refund exists");
+  const confirmed: Guard = {
+    code: "conflict",
+    sql: "EXISTS (SELECT 1 FROM payment_refunds WHERE id = ? AND state = 'succeeded' AND updated_at_ms = ?)",
+    params: [refundId, nowMs],
+  };
+  await db.batch([
+    db
+      .prepare(
+        `UPDATE payment_refunds SET state = 'succeeded', provider_refund_id = ?, updated_at_ms = ?, next_attempt_at_ms = NULL
+         WHERE id = ? AND state IN ('requested', 'pending')`,
+      )
+      .bind(providerRefundId, nowMs, refundId),
+    ...transitionStatements(
+      db,
+      refund.order_id,
+      ["succeeded", "refunded"],
+      "refunded",
+      "refund",
+      ref,
+      nowMs,
+      confirmed,
+    ),
+  ]);
+}
+
+/**
+ * The guard a pay-to-tip composer adds to the tip: the order's tip has not been decided yet.
+ * With the outcome written in the same batch, the tip is attempted at most once per order.
+ */
+export function tipUndecidedGuard(orderId: string): Guard {
+  return {
+    code: "conflict",
+    sql: "EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND tip_outcome IS NULL)",
+    params: [orderId],
+  };
+}
+
+/** The tip a pay-to-tip order sends: one per order, whichever path reports the payment. */
+export function tipIdFor(orderId: string): string {
+  return `tip_${orderId.slice("order_".length)}`;
+}
+
 function describe(checks: readonly MerchantCheck[]): string {
   return checks.map((c) => `${c.field} ${c.actual ?? "(missing)"} ≠ ${c.expected}`).join("; ");
 }
 
-async function flag(
+/** Raises an operator flag once per (source, kind); the source is a notification, query or refund id. */
+export async function flag(
   db: D1Database,
   kind: FlagKind,
   channel: ChannelName,

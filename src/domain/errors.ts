@@ -46,8 +46,21 @@ export const ERROR_CODES = {
   amount_out_of_range: { status: 422, message: "The amount is outside the allowed range." },
   currency_mismatch: { status: 422, message: "The currencies do not match." },
   packet_busy: { status: 429, message: "Too many people are grabbing this red packet right now; retry shortly." },
+  confirmation_required: {
+    status: 428,
+    message: "This tip is above your password-free limits; confirm it and send it again with `confirmed: true`.",
+  },
+  order_not_refundable: {
+    status: 409,
+    message: "Only a paid order can be refunded, and only up to what it paid and is still in the wallet.",
+  },
+  channel_rejected: { status: 422, message: "The payment channel refused this payment." },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
+  channel_unavailable: {
+    status: 503,
+    message: "No payment channel for this method is answering; retry with the same Idempotency-Key.",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -20,6 +20,10 @@ export const ID_PREFIXES = [
   "order",
   "ntf",
   "flag",
+  /** A payment order's refund (`refund_` is a red packet's). */
+  "orf",
+  "recon",
+  "finding",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

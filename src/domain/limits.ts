@@ -86,6 +86,14 @@ export const LIMITS = {
   callbackBodyBytesMax: 64 * 1024,
   /** Payments: callback headers kept with the raw notification. */
   callbackHeadersKept: 16,
+  /** Payments: orders queried and refunds sent per sweeper run; raw notifications purged per run. */
+  paymentSweepBatchMax: 25,
+  paymentPurgeBatchMax: 500,
+  /** Payments: the most one refund request may say about why. */
+  refundReasonLengthMax: 200,
+  /** 小额免密: the highest limits a user may choose (5,000.00 per tip, 20,000.00 a day). */
+  autopayPerTipMaxMinor: 500_000,
+  autopayPerDayMaxMinor: 2_000_000,
   /** Basis points: 10000 = 100%. */
   bpsMax: 10_000,
   /** Reconciliation: lines (records) in one channel's daily statement file. */

@@ -13,12 +13,19 @@
 export const ORDER_STATES = ["created", "pending", "succeeded", "failed", "closed", "refunded"] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
 
-/** Top-ups for now; pay-to-tip orders join when they are built. */
-export const ORDER_KINDS = ["topup"] as const;
+/** `topup` credits the wallet; `tip` credits it and sends a tip from it in the same batch. */
+export const ORDER_KINDS = ["topup", "tip"] as const;
 export type OrderKind = (typeof ORDER_KINDS)[number];
 
 /** Why an order moved: kept on every transition row. */
-export type TransitionCause = "created" | "channel_opened" | "callback" | "query";
+export type TransitionCause =
+  | "created"
+  | "channel_opened"
+  | "channel_rejected"
+  | "callback"
+  | "query"
+  | "expired"
+  | "refund";
 
 const ALLOWED: Readonly<Record<OrderState, readonly OrderState[]>> = {
   created: ["pending", "succeeded", "failed", "closed"],

@@ -8,6 +8,7 @@ import { ApiError, errorResponse } from "./errors";
 import { requestContext } from "./middleware/request-context";
 import { callbacks } from "./payments/callbacks";
 import { admin } from "./routes/admin";
+import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
 import { dev } from "./routes/dev";
 import { gifts } from "./routes/gifts";
@@ -63,6 +64,7 @@ export function createApp() {
   v1.route("/", redPackets);
   v1.route("/", campaigns);
   v1.route("/", payments);
+  v1.route("/", autopay);
   v1.route("/", sandboxRoutes);
   v1.route("/", admin);
   v1.route("/", dev);

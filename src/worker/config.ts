@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CHANNELS, type ChannelName } from "../channels/channel";
 import { LIMITS } from "../domain/limits";
 import { isTimeZone } from "../domain/room/periods";
 
@@ -34,6 +35,20 @@ const ConfigSchema = z
       .regex(/^[0-9]+$/)
       .transform(Number)
       .pipe(z.number().int().min(LIMITS.mergeWindowMsMin).max(LIMITS.mergeWindowMsMax)),
+    PAYMENT_METHODS: z
+      .string()
+      .default("{}")
+      .transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: "PAYMENT_METHODS is JSON" });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.record(z.string().regex(/^[a-z_]{1,32}$/), z.array(z.enum(CHANNELS)).min(1).max(4))),
+    AUTOPAY_PER_TIP_DEFAULT_MINOR: minorString,
+    AUTOPAY_PER_DAY_DEFAULT_MINOR: minorString,
     PAYMENT_NOTIFICATION_RETENTION_DAYS: z
       .string()
       .regex(/^[0-9]+$/)
@@ -57,6 +72,10 @@ export interface Config {
   readonly wsOrigins: readonly string[];
   readonly leaderboardTimeZone: string;
   readonly mergeWindowMs: number;
+  /** Payment methods the payer picks (`qr`, `card`…) → channels, primary first, then backups. */
+  readonly paymentMethods: Readonly<Record<string, readonly ChannelName[]>>;
+  /** 小额免密 limits for users who have not set their own. */
+  readonly autopayDefaults: { readonly perTipMaxMinor: number; readonly perDayMaxMinor: number };
   /** How long raw payment callbacks are kept (disputes, reconciliation). */
   readonly paymentNotificationRetentionMs: number;
   /** Token minting and demo seeding exist only where nobody's money is real. */
@@ -85,6 +104,11 @@ export function configFrom(env: Env): Config {
     wsOrigins: list(c.WS_ORIGINS),
     leaderboardTimeZone: c.LEADERBOARD_TIME_ZONE,
     mergeWindowMs: c.ROOM_MERGE_WINDOW_MS,
+    paymentMethods: c.PAYMENT_METHODS,
+    autopayDefaults: {
+      perTipMaxMinor: c.AUTOPAY_PER_TIP_DEFAULT_MINOR,
+      perDayMaxMinor: c.AUTOPAY_PER_DAY_DEFAULT_MINOR,
+    },
     paymentNotificationRetentionMs: c.PAYMENT_NOTIFICATION_RETENTION_DAYS * 24 * 60 * 60 * 1000,
     devToolsEnabled: c.ENVIRONMENT === "development" || c.ENVIRONMENT === "test",
   };

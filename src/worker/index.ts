@@ -2,12 +2,18 @@ import { LiveRoom } from "../durable-objects/live-room";
 import { createApp } from "./app";
 import { createLogger } from "./context";
 import { purgeExpiredIdempotencyKeys } from "./cron/purge-idempotency";
-import { handlePaymentCallbacksBatch, type PaymentCallbackMessage } from "./payments/callbacks";
+import {
+  handlePaymentCallbacksBatch,
+  type PaymentQueueMessage,
+  purgePaymentRecords,
+  sweepPayments,
+} from "./payments/callbacks";
 import { type ClaimCreditMessage, handleLedgerPostingsBatch, sweepRedPackets } from "./red-packets/settlement";
 import { handleRoomEventsBatch, purgeDeliveredOutbox, type RoomEventsMessage, sweepRoomOutbox } from "./rooms/outbox";
 
 const app = createApp();
 
+export { SandboxProvider } from "../durable-objects/sandbox-provider";
 export { LiveRoom };
 
 export default {
@@ -24,6 +30,8 @@ export default {
     const packets = await sweepRedPackets(env, controller.scheduledTime, log);
     const purged = await purgeExpiredIdempotencyKeys(env.DB, controller.scheduledTime);
     const outboxPurged = await purgeDeliveredOutbox(env.DB, controller.scheduledTime);
-    log.info("housekeeping", { redelivered, packets, purged, outboxPurged });
+    const payments = await sweepPayments(env, controller.scheduledTime, log);
+    const paymentRecordsPurged = await purgePaymentRecords(env.DB, controller.scheduledTime);
+    log.info("housekeeping", { redelivered, packets, purged, outboxPurged, payments, paymentRecordsPurged });
   },
-} satisfies ExportedHandler<Env, RoomEventsMessage | ClaimCreditMessage | PaymentCallbackMessage>;
+} satisfies ExportedHandler<Env, RoomEventsMessage | ClaimCreditMessage | PaymentQueueMessage>;

@@ -49,7 +49,7 @@ export const PageQuery = z.object({
 const errorContent = { "application/json": { schema: ErrorSchema } };
 
 /** The error responses a route can give, by status, for the OpenAPI document. */
-export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429)[]) {
+export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 428 | 429 | 503)[]) {
   const descriptions: Record<number, string> = {
     400: "Malformed request or missing Idempotency-Key",
     401: "Missing or invalid bearer token",
@@ -59,7 +59,9 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 |
     413: "Body too large",
     415: "Not JSON",
     422: "Semantically invalid (amount out of range, gift disabled, key reused…)",
+    428: "Confirmation required (above the password-free limits)",
     429: "Busy; retry after the Retry-After header",
+    503: "A dependency (a payment channel) is not answering; retry with the same Idempotency-Key",
   };
   return Object.fromEntries(
     statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: errorContent }]),

@@ -103,8 +103,8 @@ describe("payment orders", () => {
     });
     expect(created.body.order.id).toMatch(/^order_[0-9A-Z]{26}$/);
     expect(created.body.payment).toEqual({
-      kind: "sandbox_decision",
-      path: `/v1/sandbox/orders/${created.body.order.id}/decision`,
+      kind: "sandbox_approval",
+      url: `/sandbox/pay.html?order=${created.body.order.id}`,
     });
     const replay = await createOrder("pay-u1", "sandbox", "52.00", k);
     expect(replay.status).toBe(200);
@@ -114,7 +114,7 @@ describe("payment orders", () => {
     expect(reused.body.error.code).toBe("idempotency_key_reused");
 
     const orderId = created.body.order.id as string;
-    const decided = await call("POST", `/v1/sandbox/orders/${orderId}/decision`, {
+    const decided = await call("POST", `/v1/sandbox/payments/${orderId}/decision`, {
       token: await token("pay-u1"),
       body: { outcome: "succeeded" },
     });
@@ -363,7 +363,7 @@ describe("payment callbacks", () => {
     await until(unapplied, (n) => n === 0);
     expect(await flags("amount_mismatch")).toBe(amountBefore + 1);
     expect(await wallet("pay-mis")).toBe(0);
-    expect(await orderState(order.id)).toBe("created");
+    expect(await orderState(order.id)).toBe("pending");
     expect((await invariantReport()).ok).toBe(true);
   });
 

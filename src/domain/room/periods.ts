@@ -52,3 +52,42 @@ export function isTimeZone(value: string): boolean {
     return false;
   }
 }
+
+/** The instant local midnight began the day containing `nowMs` in `timeZone`. */
+export function localDayStartMs(nowMs: number, timeZone: string): number {
+  const { year, month, day } = localDate(nowMs, timeZone);
+  const midnightAsUtc = Date.UTC(year, month - 1, day);
+  // The zone's offset at (about) that midnight; a second pass settles days where it changes.
+  let start = midnightAsUtc - offsetMs(midnightAsUtc, timeZone);
+  start = midnightAsUtc - offsetMs(start, timeZone);
+  return start;
+}
+
+const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
+
+function offsetMs(atMs: number, timeZone: string): number {
+  let f = offsetFormatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+    });
+    offsetFormatters.set(timeZone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(new Date(atMs)).map((x) => [x.type, x.value]));
+  const asUtc = Date.UTC(
+    Number(p.year),
+    Number(p.month) - 1,
+    Number(p.day),
+    Number(p.hour),
+    Number(p.minute),
+    Number(p.second),
+  );
+  return asUtc - Math.floor(atMs / 1000) * 1000;
+}

@@ -2,13 +2,17 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { CHANNELS, type ChannelAdapter, ChannelEventSchema, isChannel } from "../../channels/channel";
 import { bytesBase64 } from "../../channels/encoding";
-import { applyPaymentReport, type PaymentOutcome } from "../../db/payments";
+import { purgeChannelCalls } from "../../db/channel-calls";
+import { applyPaymentReport, dueForQuery } from "../../db/payments";
 import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../config";
 import type { AppEnv, Logger } from "../context";
 import { errorResponse } from "../errors";
-import { channels } from "./channels";
+import { channelClients, channels } from "./channels";
+import { type QueryContext, queryOrder } from "./orders";
+import { afterApplied, tipComposer } from "./pay-to-tip";
+import { type RefundContext, refundsDue, sendRefund } from "./refunds";
 
 /**
  * Payment callbacks: verify, store the raw notification, enqueue, answer in the provider's
@@ -31,6 +35,28 @@ export const PaymentCallbackMessage = z.object({
   event: ChannelEventSchema,
 });
 export type PaymentCallbackMessage = z.infer<typeof PaymentCallbackMessage>;
+
+/** Ask the order's channel what became of it (sent with a delay at the order's deadline). */
+export const PaymentQueryMessage = z.object({
+  kind: z.literal("payment.query"),
+  orderId: z.string().regex(/^order_[0-9A-HJKMNP-TV-Z]{26}$/),
+});
+export type PaymentQueryMessage = z.infer<typeof PaymentQueryMessage>;
+
+/** Send a requested refund to its channel (again, after a failure). */
+export const PaymentRefundMessage = z.object({
+  kind: z.literal("payment.refund"),
+  refundId: z.string().regex(/^orf_[0-9A-HJKMNP-TV-Z]{26}$/),
+});
+export type PaymentRefundMessage = z.infer<typeof PaymentRefundMessage>;
+
+/** Everything on the payments queue: verified callbacks, active queries, refunds to send. */
+export const PaymentQueueMessage = z.discriminatedUnion("kind", [
+  PaymentCallbackMessage,
+  PaymentQueryMessage,
+  PaymentRefundMessage,
+]);
+export type PaymentQueueMessage = z.infer<typeof PaymentQueueMessage>;
 
 /** Headers kept with a raw notification: the ones signatures and disputes need. */
 const KEPT_HEADERS = /^(content-type|wechatpay-.*|stripe-signature|sandbox-signature|user-agent|request-id)$/;
@@ -134,48 +160,130 @@ const ALERT_AFTER_ATTEMPTS = 3;
 
 export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, env: Env, log: Logger): Promise<void> {
   for (const message of batch.messages) {
-    const parsed = PaymentCallbackMessage.safeParse(message.body);
+    const parsed = PaymentQueueMessage.safeParse(message.body);
     if (!parsed.success) {
-      // Only the callback route writes here; a malformed message is a bug. Keep it for the DLQ.
-      log.error("payment_callback_malformed", { messageId: message.id, attempts: message.attempts });
+      // Only this service writes here; a malformed message is a bug. Keep it for the DLQ.
+      log.error("payment_message_malformed", { messageId: message.id, attempts: message.attempts });
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       continue;
     }
     const m = parsed.data;
-    const nowMs = Date.now();
-    let outcome: PaymentOutcome;
     try {
-      outcome = await applyPaymentReport(env.DB, {
-        channel: m.channel,
-        event: m.event,
-        ref: m.notificationId,
-        cause: "callback",
-        nowMs,
-      });
-      await env.DB.prepare("UPDATE payment_notifications SET outcome = ?, applied_at_ms = ? WHERE id = ?")
-        .bind(JSON.stringify(outcome).slice(0, 1000), nowMs, m.notificationId)
-        .run();
+      if (m.kind === "payment.callback") await applyCallback(env, m, log);
+      else if (m.kind === "payment.query") {
+        const verdict = await queryOrder(queryContext(env, log, Date.now()), m.orderId);
+        if (verdict.kind === "retry") {
+          const fields = { orderId: m.orderId, attempts: verdict.attempts, detail: verdict.detail };
+          if (verdict.attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_payment_query_failing", fields);
+          else log.warn("payment_query_failed", fields);
+          message.retry({ delaySeconds: Math.ceil(verdict.delayMs / 1000) });
+          continue;
+        }
+        if (verdict.kind === "done") await afterApplied(env, verdict.outcome, log);
+        log.info("payment_query_applied", { orderId: m.orderId, verdict: verdict.kind });
+      } else {
+        const verdict = await sendRefund(refundContext(env, log, Date.now()), m.refundId);
+        if (verdict.kind === "retry") {
+          const fields = { refundId: m.refundId, attempts: verdict.attempts, detail: verdict.detail };
+          if (verdict.attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_payment_refund_failing", fields);
+          else log.warn("payment_refund_failed", fields);
+          message.retry({ delaySeconds: Math.ceil(verdict.delayMs / 1000) });
+          continue;
+        }
+      }
     } catch (error) {
-      const fields = {
-        notificationId: m.notificationId,
-        channel: m.channel,
-        attempts: message.attempts,
-        error: String(error),
-      };
-      if (message.attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_payment_callback_failing", fields);
-      else log.warn("payment_callback_failed", fields);
+      const fields = { kind: m.kind, messageId: message.id, attempts: message.attempts, error: String(error) };
+      if (message.attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_payment_message_failing", fields);
+      else log.warn("payment_message_failed", fields);
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       continue;
     }
-    if (outcome.kind === "flagged") {
-      log.error("alert_payment_flagged", { notificationId: m.notificationId, channel: m.channel, ...outcome });
-    } else {
-      log.info("payment_callback_applied", {
-        notificationId: m.notificationId,
-        channel: m.channel,
-        outcome: outcome.kind,
-      });
-    }
     message.ack();
   }
+}
+
+async function applyCallback(env: Env, m: PaymentCallbackMessage, log: Logger): Promise<void> {
+  const nowMs = Date.now();
+  const outcome = await applyPaymentReport(env.DB, {
+    channel: m.channel,
+    event: m.event,
+    ref: m.notificationId,
+    cause: "callback",
+    nowMs,
+    composeTip: tipComposer(env),
+  });
+  await env.DB.prepare("UPDATE payment_notifications SET outcome = ?, applied_at_ms = ? WHERE id = ?")
+    .bind(JSON.stringify(outcome).slice(0, 1000), nowMs, m.notificationId)
+    .run();
+  if (outcome.kind === "flagged") {
+    log.error("alert_payment_flagged", { notificationId: m.notificationId, channel: m.channel, ...outcome });
+  } else {
+    log.info("payment_callback_applied", {
+      notificationId: m.notificationId,
+      channel: m.channel,
+      outcome: outcome.kind,
+    });
+  }
+  await afterApplied(env, outcome, log);
+}
+
+export function queryContext(env: Env, log: Logger, nowMs: number): QueryContext {
+  return {
+    db: env.DB,
+    clients: channelClients(env),
+    log,
+    nowMs,
+    random: Math.random,
+    composeTip: tipComposer(env),
+  };
+}
+
+export function refundContext(env: Env, log: Logger, nowMs: number): RefundContext {
+  return { db: env.DB, clients: channelClients(env), log, nowMs, random: Math.random };
+}
+
+/** Cron: query open orders whose deadline (or retry) is due, and send refunds still waiting. */
+export async function sweepPayments(
+  env: Env,
+  nowMs: number,
+  log: Logger,
+): Promise<{ queried: number; refunds: number }> {
+  const ctx = queryContext(env, log, nowMs);
+  const due = await dueForQuery(env.DB, nowMs, LIMITS.paymentSweepBatchMax);
+  for (const orderId of due) {
+    try {
+      const verdict = await queryOrder(ctx, orderId);
+      if (verdict.kind === "done") await afterApplied(env, verdict.outcome, log);
+      if (verdict.kind === "retry" && verdict.attempts >= ALERT_AFTER_ATTEMPTS) {
+        log.error("alert_payment_query_failing", { orderId, attempts: verdict.attempts, detail: verdict.detail });
+      }
+    } catch (error) {
+      log.error("payment_sweep_query_failed", { orderId, error: String(error) });
+    }
+  }
+  const refunds = await refundsDue(env.DB, nowMs, LIMITS.paymentSweepBatchMax);
+  const rctx = refundContext(env, log, nowMs);
+  for (const refundId of refunds) {
+    try {
+      const verdict = await sendRefund(rctx, refundId);
+      if (verdict.kind === "retry" && verdict.attempts >= ALERT_AFTER_ATTEMPTS) {
+        log.error("alert_payment_refund_failing", { refundId, attempts: verdict.attempts, detail: verdict.detail });
+      }
+    } catch (error) {
+      log.error("payment_sweep_refund_failed", { refundId, error: String(error) });
+    }
+  }
+  return { queried: due.length, refunds: refunds.length };
+}
+
+/** Cron: raw notifications past their retention, and channel call records older than a day. */
+export async function purgePaymentRecords(db: D1Database, nowMs: number): Promise<number> {
+  const res = await db
+    .prepare(
+      `DELETE FROM payment_notifications WHERE id IN (
+         SELECT id FROM payment_notifications WHERE retain_until_ms < ? LIMIT ?)`,
+    )
+    .bind(nowMs, LIMITS.paymentPurgeBatchMax)
+    .run();
+  return res.meta.changes + (await purgeChannelCalls(db, nowMs));
 }

@@ -1,9 +1,14 @@
 import { z } from "zod";
 import { alipay } from "../../channels/alipay";
+import { alipayClient } from "../../channels/alipay-api";
 import type { ChannelAdapter, ChannelName } from "../../channels/channel";
+import type { ChannelClient } from "../../channels/client";
 import { sandbox } from "../../channels/sandbox";
+import { sandboxClient } from "../../channels/sandbox-api";
 import { stripe } from "../../channels/stripe";
+import { stripeClient } from "../../channels/stripe-api";
 import { wechatPay } from "../../channels/wechatpay";
+import { wechatPayClient } from "../../channels/wechatpay-api";
 
 /**
  * Channel credentials live in one secret, `PAYMENT_CHANNELS` (JSON), so a deploy names
@@ -11,19 +16,38 @@ import { wechatPay } from "../../channels/wechatpay";
  * refuse it, its callback route answers 404). Parsed and validated once per env object.
  *
  *   { "sandbox":   { "secret": "…", "merchantId": "giftwire-sandbox" },
- *     "wechatpay": { "mchId": "…", "appId": "…", "apiV3Key": "<32 bytes>", "platformKeys": { "PUB_KEY_ID_…": "<PEM>" } },
- *     "alipay":    { "appId": "…", "sellerId": "2088…", "alipayPublicKey": "<PEM or base64>" },
- *     "stripe":    { "webhookSecrets": ["whsec_…"], "livemode": true } }
+ *     "wechatpay": { "mchId": "…", "appId": "…", "apiV3Key": "<32 bytes>", "platformKeys": { "PUB_KEY_ID_…": "<PEM>" },
+ *                    "merchantSerial": "…", "merchantPrivateKey": "<PKCS#8 PEM>" },
+ *     "alipay":    { "appId": "…", "sellerId": "2088…", "alipayPublicKey": "<PEM or base64>", "appPrivateKey": "<PKCS#8>" },
+ *     "stripe":    { "webhookSecrets": ["whsec_…"], "livemode": true, "secretKey": "sk_live_…" } }
+ *
+ * `apiBase` / `gateway` point a channel at another endpoint (a provider's sandbox, a test double).
  */
 const ChannelSecrets = z
   .object({
-    sandbox: z.object({ secret: z.string().min(16), merchantId: z.string().min(1).max(64) }).optional(),
+    sandbox: z
+      .object({
+        secret: z.string().min(16),
+        merchantId: z.string().min(1).max(64),
+        // Simulation knobs of the sandbox provider: how long a callback takes to arrive
+        // (uniform in [min, max] ms; default 500–2000) and how often it arrives twice.
+        deliveryDelayMs: z
+          .tuple([z.number().int().min(0).max(600_000), z.number().int().min(0).max(600_000)])
+          .refine(([min, max]) => min <= max, "deliveryDelayMs is [min, max] with min <= max")
+          .optional(),
+        duplicateRate: z.number().min(0).max(1).optional(),
+      })
+      .optional(),
     wechatpay: z
       .object({
         mchId: z.string().min(1).max(32),
         appId: z.string().min(1).max(32),
         apiV3Key: z.string().refine((k) => new TextEncoder().encode(k).length === 32, "the APIv3 key is 32 bytes"),
         platformKeys: z.record(z.string().min(1).max(64), z.string().min(64)),
+        // Outbound API calls: the merchant API certificate's serial and private key (PKCS#8).
+        merchantSerial: z.string().min(1).max(64),
+        merchantPrivateKey: z.string().min(64),
+        apiBase: z.url().optional(),
       })
       .optional(),
     alipay: z
@@ -31,10 +55,18 @@ const ChannelSecrets = z
         appId: z.string().min(1).max(32),
         sellerId: z.string().min(1).max(32),
         alipayPublicKey: z.string().min(64),
+        // Outbound API calls are signed with the app's private key (PKCS#8).
+        appPrivateKey: z.string().min(64),
+        gateway: z.url().optional(),
       })
       .optional(),
     stripe: z
-      .object({ webhookSecrets: z.array(z.string().startsWith("whsec_")).min(1).max(2), livemode: z.boolean() })
+      .object({
+        webhookSecrets: z.array(z.string().startsWith("whsec_")).min(1).max(2),
+        livemode: z.boolean(),
+        secretKey: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/),
+        apiBase: z.url().optional(),
+      })
       .optional(),
   })
   .strict();
@@ -43,7 +75,11 @@ export type ChannelSecrets = z.infer<typeof ChannelSecrets>;
 interface Enabled {
   readonly secrets: ChannelSecrets;
   readonly adapters: ReadonlyMap<ChannelName, ChannelAdapter>;
+  readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
 }
+
+/** Outbound calls that take longer than this are `unavailable` (and count against the channel). */
+const OUTBOUND_TIMEOUT_MS = 4_000;
 
 const cache = new WeakMap<object, Enabled>();
 
@@ -61,7 +97,21 @@ function enabled(env: Env): Enabled {
   }
   if (secrets.alipay) adapters.set("alipay", alipay(secrets.alipay));
   if (secrets.stripe) adapters.set("stripe", stripe(secrets.stripe));
-  const built = { secrets, adapters };
+
+  const deps = {
+    fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init),
+    now: Date.now,
+    timeoutMs: OUTBOUND_TIMEOUT_MS,
+  };
+  const clients = new Map<ChannelName, ChannelClient>();
+  if (secrets.sandbox) clients.set("sandbox", sandboxClient(env.SANDBOX_PROVIDER, secrets.sandbox));
+  if (secrets.wechatpay) {
+    const platformKeys = new Map(Object.entries(secrets.wechatpay.platformKeys));
+    clients.set("wechatpay", wechatPayClient({ ...secrets.wechatpay, platformKeys }, deps));
+  }
+  if (secrets.alipay) clients.set("alipay", alipayClient(secrets.alipay, deps));
+  if (secrets.stripe) clients.set("stripe", stripeClient(secrets.stripe, deps));
+  const built = { secrets, adapters, clients };
   cache.set(env, built);
   return built;
 }
@@ -72,4 +122,9 @@ export function channelSecrets(env: Env): ChannelSecrets {
 
 export function channels(env: Env): ReadonlyMap<ChannelName, ChannelAdapter> {
   return enabled(env).adapters;
+}
+
+/** The enabled channels' outbound API clients. */
+export function channelClients(env: Env): ReadonlyMap<ChannelName, ChannelClient> {
+  return enabled(env).clients;
 }

@@ -1,19 +1,21 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ChannelName } from "../../channels/channel";
 import { CHANNELS } from "../../channels/channel";
-import { utf8Bytes } from "../../channels/encoding";
-import { signSandbox } from "../../channels/sandbox";
-import { createOrder, findOrder, type OrderRow } from "../../db/payments";
+import { createOrder, findOrder, type OrderRow, type RefundRow } from "../../db/payments";
+import { accountAddress } from "../../domain/accounts";
 import { parseIdempotencyKey } from "../../domain/idempotency";
-import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { balancePatch, runIdempotent } from "../idempotency";
 import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
-import { receiveCallback } from "../payments/callbacks";
-import { channelSecrets, channels } from "../payments/channels";
+import { type PaymentQueryMessage, refundContext } from "../payments/callbacks";
+import { channelClients } from "../payments/channels";
+import { openOrder } from "../payments/orders";
+import { refundRequestSpec, sendRefund } from "../payments/refunds";
 import {
   AmountMinor,
   bearerSecurity,
@@ -24,6 +26,8 @@ import {
   jsonResponse,
   UserId,
 } from "../schemas";
+import { composeTip, TipRequestSchema } from "../tips/compose";
+import { RoomId } from "./rooms";
 
 /**
  * Payment orders: money entering giftwire through a channel. Creating an order is
@@ -33,13 +37,31 @@ import {
 
 const OrderId = z.string().regex(/^order_[0-9A-HJKMNP-TV-Z]{26}$/);
 
+const TipOrderRequest = z.intersection(z.object({ roomId: RoomId }), TipRequestSchema).openapi("TipOrderRequest", {
+  example: { roomId: "room_01JDEMO0000000000000000000", kind: "gift", giftId: "rocket" },
+});
+
 const CreateOrderRequest = z
   .strictObject({
-    kind: z.enum(["topup"]).default("topup").openapi({ description: "`topup` credits the wallet." }),
-    channel: z.enum(CHANNELS),
-    amount: DecimalAmount,
+    kind: z
+      .enum(ORDER_KINDS)
+      .default("topup")
+      .openapi({ description: "`topup` credits the wallet; `tip` credits it and sends `tip` from it once paid." }),
+    channel: z.enum(CHANNELS).optional().openapi({ description: "A channel by name; or give `method`." }),
+    method: z
+      .string()
+      .regex(/^[a-z_]{1,32}$/)
+      .optional()
+      .openapi({
+        description: "A payment method (`qr`, `card`, …): its primary channel, or a backup while the primary is down.",
+      }),
+    amount: DecimalAmount.optional().openapi({ description: "Required for a top-up; a tip's amount is its price." }),
+    tip: TipOrderRequest.optional(),
   })
-  .openapi("CreateOrderRequest", { example: { kind: "topup", channel: "sandbox", amount: "52.00" } });
+  .refine((b) => (b.channel === undefined) !== (b.method === undefined), "give exactly one of channel and method")
+  .refine((b) => (b.kind === "tip") === (b.tip !== undefined), "a tip order has a tip, a top-up has none")
+  .refine((b) => b.kind === "tip" || b.amount !== undefined, "a top-up has an amount")
+  .openapi("CreateOrderRequest", { example: { kind: "topup", method: "qr", amount: "52.00" } });
 
 const OrderSchema = z
   .object({
@@ -51,7 +73,18 @@ const OrderSchema = z
     amountMinor: AmountMinor,
     amount: z.string(),
     state: z.enum(ORDER_STATES),
+    method: z.string().nullable(),
     providerTxnId: z.string().nullable(),
+    tip: z
+      .object({
+        request: z.unknown(),
+        tipId: z.string().nullable(),
+        outcome: z
+          .string()
+          .nullable()
+          .openapi({ description: "`sent`, or why the tip could not be sent (the money stays in the wallet)." }),
+      })
+      .nullable(),
     refundedMinor: AmountMinor,
     createdAtMs: z.number().int(),
     expiresAtMs: z.number().int(),
@@ -60,12 +93,14 @@ const OrderSchema = z
   .openapi("PaymentOrder");
 
 const PaymentStep = z
-  .object({
-    kind: z.literal("sandbox_decision"),
-    path: z.string().openapi({ description: "POST `{ outcome }` here to approve or decline as the payer." }),
-  })
+  .discriminatedUnion("kind", [
+    z.object({ kind: z.literal("qr_code"), codeUrl: z.string() }),
+    z.object({ kind: z.literal("redirect"), url: z.string() }),
+    z.object({ kind: z.literal("client_secret"), clientSecret: z.string() }),
+    z.object({ kind: z.literal("sandbox_approval"), url: z.string() }),
+  ])
   .nullable()
-  .openapi("PaymentStep");
+  .openapi("PaymentStep", { description: "What the payer does next; null once the order is settled." });
 
 function orderBody(r: OrderRow) {
   return {
@@ -76,7 +111,12 @@ function orderBody(r: OrderRow) {
     currency: r.currency,
     ...money(r.amount_minor),
     state: r.state,
+    method: r.method,
     providerTxnId: r.provider_txn_id,
+    tip:
+      r.tip_request === null
+        ? null
+        : { request: JSON.parse(r.tip_request) as unknown, tipId: r.tip_id, outcome: r.tip_outcome },
     refundedMinor: r.refunded_minor,
     createdAtMs: r.created_at_ms,
     expiresAtMs: r.expires_at_ms,
@@ -90,7 +130,6 @@ export const payments = new OpenAPIHono<AppEnv>();
 
 payments.use("/payments/orders", requireAuth());
 payments.use("/payments/orders/*", requireAuth());
-payments.use("/sandbox/*", requireAuth());
 
 payments.openapi(
   createRoute({
@@ -113,33 +152,81 @@ payments.openapi(
     const body = c.req.valid("json");
     const key = parseIdempotencyKey(c.req.header("idempotency-key"));
     if (!key.ok) throw ApiError.from(key);
-    const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
-    if (!amount.ok) throw ApiError.from(amount);
-    if (!channels(c.env).has(body.channel)) {
-      throw new ApiError("channel_not_found", `The ${body.channel} channel is not enabled on this deployment.`);
-    }
-    const nowMs = Date.now();
     const userId = c.var.principal.userId;
+    const nowMs = Date.now();
+    const enabled = channelClients(c.env);
+    const preference = body.channel ? [body.channel] : (c.var.config.paymentMethods[body.method ?? ""] ?? []);
+    const usable = preference.filter((ch) => enabled.has(ch));
+    if (usable.length === 0) {
+      throw new ApiError("channel_not_found", `No enabled channel serves ${body.channel ?? body.method}.`);
+    }
+    let amountMinor: number;
+    let tipRequest: string | null = null;
+    if (body.tip) {
+      // Priced and checked now (room live, gift on sale, not a self-tip); checked again when paid.
+      const { roomId, ...request } = body.tip;
+      const composed = await composeTip(
+        c.env.DB,
+        c.var.config,
+        { roomId, viewerId: userId, request },
+        "tip_quote",
+        nowMs,
+      );
+      amountMinor = composed.priced.amountMinor;
+      const stated = body.amount === undefined ? null : parseAmountMinor(body.amount);
+      if (stated && (!stated.ok || stated.value !== amountMinor)) {
+        throw new ApiError("amount_out_of_range", `This tip costs ${money(amountMinor).amount}, not ${body.amount}.`);
+      }
+      if (amountMinor > LIMITS.orderAmountMaxMinor) throw new ApiError("amount_out_of_range");
+      tipRequest = JSON.stringify({ roomId, ...request });
+    } else {
+      const amount = parseAmountMinor(body.amount ?? "", LIMITS.orderAmountMaxMinor);
+      if (!amount.ok) throw ApiError.from(amount);
+      amountMinor = amount.value;
+    }
     const { row, created } = await createOrder(c.env.DB, {
       kind: body.kind,
       userId,
-      channel: body.channel,
+      channel: usable[0] as ChannelName,
       currency: DEFAULT_CURRENCY,
-      amountMinor: amount.value,
+      amountMinor,
       idempotencyKey: key.value,
       nowMs,
       expiresAtMs: nowMs + LIMITS.orderTtlMs,
-      // The sandbox needs no call to open a payment; the real channels' create calls are still to come.
-      opened: body.channel === "sandbox",
+      method: body.method ?? null,
+      tipRequest,
     });
-    if (row.kind !== body.kind || row.channel !== body.channel || row.amount_minor !== amount.value) {
-      throw new ApiError("idempotency_key_reused");
+    const sameRequest =
+      row.kind === body.kind &&
+      row.amount_minor === amountMinor &&
+      row.method === (body.method ?? null) &&
+      (body.channel === undefined || row.channel === body.channel) &&
+      row.tip_request === tipRequest;
+    if (!sameRequest) throw new ApiError("idempotency_key_reused");
+    if (created) {
+      // The order's deadline brings an active query of the channel; the sweeper backs it up.
+      const delaySeconds = Math.ceil((row.expires_at_ms - nowMs) / 1000) + 5;
+      try {
+        await c.env.PAYMENT_CALLBACKS.send({ kind: "payment.query", orderId: row.id } satisfies PaymentQueryMessage, {
+          delaySeconds,
+        });
+      } catch (error) {
+        c.var.log.warn("payment_query_enqueue_failed", { orderId: row.id, error: String(error) });
+      }
     }
-    const payment =
-      row.channel === "sandbox"
-        ? { kind: "sandbox_decision" as const, path: `/v1/sandbox/orders/${row.id}/decision` }
-        : null;
-    return c.json({ order: orderBody(row), payment }, created ? 201 : 200);
+    const opened = await openOrder(
+      {
+        db: c.env.DB,
+        clients: enabled,
+        log: c.var.log,
+        notifyBase: `${new URL(c.req.url).origin}/v1/payments/callbacks`,
+        nowMs: Date.now,
+      },
+      row,
+      usable,
+      body.kind === "tip" ? "giftwire tip" : "giftwire wallet top-up",
+    );
+    return c.json({ order: orderBody(opened.row), payment: opened.step }, created ? 201 : 200);
   },
 );
 
@@ -166,51 +253,124 @@ payments.openapi(
   },
 );
 
-const SandboxDecision = z
-  .strictObject({ outcome: z.enum(["succeeded", "failed"]) })
-  .openapi("SandboxDecision", { example: { outcome: "succeeded" } });
+const RefundRequest = z
+  .strictObject({
+    amount: DecimalAmount,
+    reason: z.string().min(1).max(LIMITS.refundReasonLengthMax),
+  })
+  .openapi("RefundRequest", { example: { amount: "18.80", reason: "payer asked within 7 days" } });
+
+const RefundSchema = z
+  .object({
+    id: z.string().openapi({ example: "orf_01JDEMO0000000000000000000" }),
+    orderId: OrderId,
+    amountMinor: AmountMinor,
+    amount: z.string(),
+    state: z.enum(["requested", "pending", "succeeded", "failed"]),
+    reason: z.string(),
+    actorId: UserId,
+    createdAtMs: z.number().int(),
+  })
+  .openapi("PaymentRefund");
+
+payments.use("/admin/payments/*", requireAuth("admin", "finance"));
 
 payments.openapi(
   createRoute({
     method: "post",
-    path: "/sandbox/orders/{orderId}/decision",
-    tags: ["payments"],
-    summary: "Sandbox channel: the payer approves or declines (sends the signed callback)",
+    path: "/admin/payments/orders/{orderId}/refunds",
+    tags: ["operators"],
+    summary: "Refund (part of) a paid order from what is still in the payer's wallet (admin, finance)",
     description:
-      "The sandbox stands in for a provider: the decision becomes a callback signed with the sandbox secret and " +
-      "delivered through the same verify → store → enqueue path as a real provider's.",
+      "Debits the payer's wallet at once and asks the channel to refund; a channel that refuses puts the money " +
+      "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid.",
     security: bearerSecurity,
-    request: { params: orderParams, body: jsonBody(SandboxDecision) },
+    request: { params: orderParams, headers: IdempotencyKeyHeader, body: jsonBody(RefundRequest) },
     responses: {
-      202: jsonResponse(z.object({ delivered: z.boolean() }), "The callback was sent"),
-      ...errorResponses(400, 401, 404),
+      201: jsonResponse(
+        z.object({ refund: RefundSchema, walletBalanceMinor: AmountMinor }),
+        "The refund was requested",
+      ),
+      ...errorResponses(400, 401, 403, 404, 409, 422),
     },
   }),
   async (c) => {
     const { orderId } = c.req.valid("param");
-    const { outcome } = c.req.valid("json");
-    const secrets = channelSecrets(c.env).sandbox;
-    const adapter = channels(c.env).get("sandbox");
-    if (!secrets || !adapter) throw new ApiError("channel_not_found", "The sandbox channel is not enabled.");
-    const order = await findOrder(c.env.DB, orderId);
-    if (!order || order.channel !== "sandbox" || order.user_id !== c.var.principal.userId) {
-      throw new ApiError("order_not_found");
-    }
-    const nowMs = Date.now();
-    const event = JSON.stringify({
-      id: `evt_${newId("ntf", nowMs).slice(4)}`,
-      type: outcome === "succeeded" ? "payment.succeeded" : "payment.failed",
-      merchant_id: secrets.merchantId,
-      order_no: order.id,
-      txn_id: `sbx_${order.id.slice(6)}`,
-      amount_minor: order.amount_minor,
-      currency: order.currency,
+    const body = c.req.valid("json");
+    const actorId = c.var.principal.userId;
+    return runIdempotent(c, "orf", { orderId, ...body }, async (id, nowMs) => {
+      const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
+      if (!amount.ok) throw ApiError.from(amount);
+      const order = await findOrder(c.env.DB, orderId);
+      if (!order) throw new ApiError("order_not_found");
+      if (order.state !== "succeeded" && order.state !== "refunded") throw new ApiError("order_not_refundable");
+      const spec = refundRequestSpec(
+        c.env.DB,
+        order,
+        { id, amountMinor: amount.value, reason: body.reason, actorId },
+        nowMs,
+      );
+      return {
+        spec,
+        status: 201,
+        onPosted: () =>
+          c.executionCtx.waitUntil(
+            sendRefund(refundContext(c.env, c.var.log, Date.now()), id).then(
+              (v) => c.var.log.info("payment_refund_sent", { refundId: id, verdict: v.kind }),
+              (error) => c.var.log.warn("payment_refund_send_failed", { refundId: id, error: String(error) }),
+            ),
+          ),
+        body: {
+          refund: {
+            id,
+            orderId,
+            ...money(amount.value),
+            state: "requested" as const,
+            reason: body.reason,
+            actorId,
+            createdAtMs: nowMs,
+          },
+          walletBalanceMinor: 0,
+        },
+        patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(order.user_id))],
+      };
     });
-    const headers = new Headers({
-      "content-type": "application/json",
-      "sandbox-signature": await signSandbox(secrets.secret, event, nowMs),
-    });
-    const res = await receiveCallback(c.env, c.var.log, adapter, headers, utf8Bytes(event));
-    return c.json({ delivered: res.ok }, 202);
+  },
+);
+
+payments.openapi(
+  createRoute({
+    method: "get",
+    path: "/admin/payments/orders/{orderId}/refunds",
+    tags: ["operators"],
+    summary: "An order's refunds and their states (admin, finance)",
+    security: bearerSecurity,
+    request: { params: orderParams },
+    responses: {
+      200: jsonResponse(z.object({ refunds: z.array(RefundSchema) }), "The refunds, oldest first"),
+      ...errorResponses(401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const { orderId } = c.req.valid("param");
+    const rows = await c.env.DB.prepare(
+      "SELECT * FROM payment_refunds WHERE order_id = ? ORDER BY created_at_ms LIMIT ?",
+    )
+      .bind(orderId, LIMITS.pageSizeMax)
+      .all<RefundRow>();
+    return c.json(
+      {
+        refunds: rows.results.map((r) => ({
+          id: r.id,
+          orderId: r.order_id,
+          ...money(r.amount_minor),
+          state: r.state,
+          reason: r.reason,
+          actorId: r.actor_id,
+          createdAtMs: r.created_at_ms,
+        })),
+      },
+      200,
+    );
   },
 );

@@ -1,0 +1,190 @@
+import type { ChannelName } from "../../channels/channel";
+import type { ChannelClient, OutboundFailure, PayerStep } from "../../channels/client";
+import { healthOf, recordCall } from "../../db/channel-calls";
+import {
+  applyPaymentReport,
+  findOrder,
+  markOpened,
+  moveToChannel,
+  type OrderRow,
+  type PaymentOutcome,
+  scheduleQuery,
+  settleUnpaid,
+  type TipComposer,
+} from "../../db/payments";
+import { channelsToTry, retryDelayMs } from "../../domain/channel-health";
+import { OPEN_STATES } from "../../domain/order";
+import type { Logger } from "../context";
+import { ApiError } from "../errors";
+
+/**
+ * Opening orders on a channel (with failover), and asking channels what became of them.
+ *
+ * Opening: the method's channels are tried in the order their health allows
+ * (domain/channel-health.ts). A channel that does not answer is recorded as a failed call
+ * and the order moves to the next channel in the same request, while nothing has been
+ * opened anywhere yet; so an outage costs the payer a few seconds, not the payment, and
+ * after three failures new orders skip the channel until a probe finds it back.
+ *
+ * Asking: the order's deadline brings a delayed queue message, and the cron sweeper picks
+ * up whatever that message missed. A final answer is applied exactly like a callback (the
+ * credit is once per order whichever path reports it); a channel still waiting past the
+ * deadline closes the order on our side (money that still arrives is credited: closed →
+ * succeeded); a channel that does not answer is asked again on the tiered schedule.
+ */
+
+export interface OpenContext {
+  readonly db: D1Database;
+  readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
+  readonly log: Logger;
+  /** Absolute URL prefix of the callback route: `${notifyBase}/${channel}`. */
+  readonly notifyBase: string;
+  readonly nowMs: () => number;
+}
+
+export interface OpenedOrder {
+  readonly row: OrderRow;
+  readonly step: PayerStep | null;
+}
+
+export function payerStepOf(row: OrderRow): PayerStep | null {
+  return row.payer_step === null ? null : (JSON.parse(row.payer_step) as PayerStep);
+}
+
+/**
+ * Opens a `created` order on the first channel of `preference` that answers. Returns the
+ * order as stored afterwards: `pending` with the payer's next step, or `failed` when every
+ * channel refused it. When no channel answered at all, the order stays `created` and the
+ * caller gets `channel_unavailable`: the same Idempotency-Key retries the opening.
+ */
+export async function openOrder(
+  ctx: OpenContext,
+  order: OrderRow,
+  preference: readonly ChannelName[],
+  description: string,
+): Promise<OpenedOrder> {
+  if (order.state !== "created") return { row: order, step: payerStepOf(order) };
+  const usable = preference.filter((c) => ctx.clients.has(c));
+  const health = await healthOf(ctx.db, usable, ctx.nowMs());
+  const order_ = channelsToTry(usable, (c) => health.get(c) ?? "healthy");
+  // An explicitly named channel is tried even when the failover list would not include it.
+  if (!order_.includes(order.channel) && ctx.clients.has(order.channel)) order_.unshift(order.channel);
+  const failures: { channel: ChannelName; failure: OutboundFailure }[] = [];
+  let current = order.channel;
+  for (const channel of order_) {
+    const client = ctx.clients.get(channel);
+    if (!client) continue;
+    if (channel !== current) {
+      if (!(await moveToChannel(ctx.db, order.id, current, channel, ctx.nowMs()))) break; // opened elsewhere meanwhile
+      ctx.log.warn("payment_channel_failover", { orderId: order.id, from: current, to: channel });
+      current = channel;
+    }
+    const res = await client.createPayment({
+      merchantOrderNo: order.id,
+      amountMinor: order.amount_minor,
+      currency: order.currency,
+      description,
+      notifyUrl: `${ctx.notifyBase}/${channel}`,
+      expiresAtMs: order.expires_at_ms,
+    });
+    // A refusal is an answer: the channel is up. Only silence and errors count against it.
+    await recordCall(
+      ctx.db,
+      channel,
+      "create",
+      res.ok || res.failure.kind === "rejected",
+      res.ok ? null : res.failure.detail,
+      ctx.nowMs(),
+    );
+    if (res.ok) {
+      const ref =
+        failures.length === 0
+          ? null
+          : `after ${failures.map((f) => `${f.channel}: ${f.failure.detail}`).join("; ")}`.slice(0, 500);
+      await markOpened(
+        ctx.db,
+        { id: order.id, channel },
+        { providerRef: res.value.providerRef, payerStep: JSON.stringify(res.value.step), ref },
+        ctx.nowMs(),
+      );
+      break;
+    }
+    failures.push({ channel, failure: res.failure });
+    ctx.log.warn("payment_channel_create_failed", { orderId: order.id, channel, ...res.failure });
+  }
+  const row = await findOrder(ctx.db, order.id);
+  if (!row) throw new Error("the order exists after opening it");
+  if (row.state === "created") {
+    if (failures.length > 0 && failures.every((f) => f.failure.kind === "rejected")) {
+      const codes = failures
+        .map((f) => `${f.channel}: ${f.failure.kind === "rejected" ? f.failure.code : ""}`)
+        .join("; ");
+      await settleUnpaid(ctx.db, row.id, "failed", "channel_rejected", codes.slice(0, 500), ctx.nowMs());
+      throw new ApiError("channel_rejected", `The payment channel refused this payment (${codes.slice(0, 200)}).`);
+    }
+    throw new ApiError("channel_unavailable");
+  }
+  return { row, step: payerStepOf(row) };
+}
+
+export type QueryVerdict =
+  | { readonly kind: "done"; readonly outcome: PaymentOutcome | { readonly kind: "closed" | "settled_before" } }
+  | { readonly kind: "later"; readonly atMs: number }
+  | { readonly kind: "retry"; readonly delayMs: number; readonly attempts: number; readonly detail: string };
+
+export interface QueryContext {
+  readonly db: D1Database;
+  readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
+  readonly log: Logger;
+  readonly nowMs: number;
+  readonly random: () => number;
+  readonly composeTip: TipComposer;
+}
+
+/** Asks the order's channel about it, once; see the module comment for what each answer does. */
+export async function queryOrder(ctx: QueryContext, orderId: string): Promise<QueryVerdict> {
+  const order = await findOrder(ctx.db, orderId);
+  if (!order || !OPEN_STATES.includes(order.state)) return { kind: "done", outcome: { kind: "settled_before" } };
+  const client = ctx.clients.get(order.channel);
+  const expired = ctx.nowMs >= order.expires_at_ms;
+  if (order.state === "created" || !client) {
+    // Never opened anywhere (every channel was down), or its channel has been disabled since.
+    if (!expired) {
+      await scheduleQuery(ctx.db, order.id, order.expires_at_ms, order.query_attempts);
+      return { kind: "later", atMs: order.expires_at_ms };
+    }
+    await settleUnpaid(ctx.db, order.id, "closed", "expired", client ? "never opened" : "channel disabled", ctx.nowMs);
+    return { kind: "done", outcome: { kind: "closed" } };
+  }
+  const res = await client.queryPayment(order.id, order.provider_ref);
+  await recordCall(ctx.db, order.channel, "query", res.ok, res.ok ? null : res.failure.detail, ctx.nowMs);
+  if (!res.ok) {
+    const attempts = order.query_attempts + 1;
+    const delayMs = retryDelayMs(attempts, ctx.random());
+    await scheduleQuery(ctx.db, order.id, ctx.nowMs + delayMs, attempts);
+    return { kind: "retry", delayMs, attempts, detail: res.failure.detail };
+  }
+  const answer = res.value;
+  if (answer.state === "final") {
+    const outcome = await applyPaymentReport(ctx.db, {
+      channel: order.channel,
+      event: answer.event,
+      ref: `query:${order.id}`,
+      cause: "query",
+      nowMs: ctx.nowMs,
+      composeTip: ctx.composeTip,
+    });
+    await scheduleQuery(ctx.db, order.id, null, order.query_attempts);
+    return { kind: "done", outcome };
+  }
+  if (!expired) {
+    await scheduleQuery(ctx.db, order.id, order.expires_at_ms, order.query_attempts);
+    return { kind: "later", atMs: order.expires_at_ms };
+  }
+  const why =
+    answer.state === "open"
+      ? "deadline passed; the channel still waits for the payer"
+      : "the channel has no such payment";
+  await settleUnpaid(ctx.db, order.id, "closed", "expired", why, ctx.nowMs);
+  return { kind: "done", outcome: { kind: "closed" } };
+}

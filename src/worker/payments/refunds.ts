@@ -1,0 +1,215 @@
+import type { ChannelName } from "../../channels/channel";
+import type { ChannelClient } from "../../channels/client";
+import { recordCall } from "../../db/channel-calls";
+import { composeOperation, type Guard, type OperationSpec, runOperation } from "../../db/ledger";
+import { confirmRefund, findOrder, flag, type OrderRow, type RefundRow } from "../../db/payments";
+import { accountAddress } from "../../domain/accounts";
+import { retryDelayMs } from "../../domain/channel-health";
+import type { Currency } from "../../domain/money";
+import type { Logger } from "../context";
+
+/**
+ * Refunds of paid orders, by an operator, of what is still in the payer's wallet.
+ *
+ * 1. Requesting (one batch, under the operator's Idempotency-Key): the wallet pays the
+ *    channel's clearing account back, the refund row is written and the order's refunded
+ *    total grows, guarded so that an order never refunds more than it paid and a wallet
+ *    never goes below zero (money already tipped away cannot be refunded).
+ * 2. Sending: the channel is asked to refund (its own dedupe key is our refund id). A
+ *    channel that does not answer is asked again on the tiered schedule; one that confirms
+ *    at once settles it; one that accepts it for later is settled by its refund notification.
+ * 3. A channel that refuses the refund: a new operation puts the money back in the wallet
+ *    (the first is never edited), the refund fails and operators are flagged.
+ */
+
+export interface RefundContext {
+  readonly db: D1Database;
+  readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
+  readonly log: Logger;
+  readonly nowMs: number;
+  readonly random: () => number;
+}
+
+export type RefundVerdict =
+  | { readonly kind: "done"; readonly state: RefundRow["state"] }
+  | { readonly kind: "retry"; readonly delayMs: number; readonly attempts: number; readonly detail: string };
+
+/** The first attempt runs right after the request; the sweeper retries from here if it did not. */
+const FIRST_SWEEP_AFTER_MS = 15_000;
+
+export function refundRequestSpec(
+  db: D1Database,
+  order: OrderRow,
+  refund: { id: string; amountMinor: number; reason: string; actorId: string },
+  nowMs: number,
+): OperationSpec {
+  const refundable: Guard = {
+    code: "order_not_refundable",
+    sql: `EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND state IN ('succeeded', 'refunded')
+            AND refunded_minor + ? <= amount_minor)`,
+    params: [order.id, refund.amountMinor],
+  };
+  return {
+    id: refund.id,
+    kind: "payment_refund",
+    currency: order.currency as Currency,
+    postings: [
+      {
+        from: accountAddress.userWallet(order.user_id),
+        to: accountAddress.channelClearing(order.channel),
+        amountMinor: refund.amountMinor,
+      },
+    ],
+    actorId: refund.actorId,
+    reason: refund.reason,
+    metadata: { orderId: order.id, channel: order.channel },
+    nowMs,
+    guards: [refundable],
+    extra: (posting) => [
+      db
+        .prepare(
+          `INSERT INTO payment_refunds (id, order_id, amount_minor, state, reason, actor_id, attempts, next_attempt_at_ms,
+             created_at_ms, updated_at_ms)
+           SELECT ?, ?, ?, 'requested', ?, ?, 0, ?, ?, ? WHERE ${posting.sql}`,
+        )
+        .bind(
+          refund.id,
+          order.id,
+          refund.amountMinor,
+          refund.reason,
+          refund.actorId,
+          nowMs + FIRST_SWEEP_AFTER_MS,
+          nowMs,
+          nowMs,
+          ...posting.params,
+        ),
+      db
+        .prepare(
+          `UPDATE payment_orders SET refunded_minor = refunded_minor + ?, updated_at_ms = ? WHERE id = ? AND ${posting.sql}`,
+        )
+        .bind(refund.amountMinor, nowMs, order.id, ...posting.params),
+    ],
+  };
+}
+
+export async function findRefund(db: D1Database, id: string): Promise<RefundRow | null> {
+  return db.prepare("SELECT * FROM payment_refunds WHERE id = ?").bind(id).first<RefundRow>();
+}
+
+/** Asks the channel to refund a requested refund, once; see the module comment. */
+export async function sendRefund(ctx: RefundContext, refundId: string): Promise<RefundVerdict> {
+  const refund = await findRefund(ctx.db, refundId);
+  if (!refund) throw new Error(`no refund ${refundId}`);
+  if (refund.state !== "requested") return { kind: "done", state: refund.state };
+  const order = await findOrder(ctx.db, refund.order_id);
+  if (!order) throw new Error(`refund ${refundId} names no order`);
+  const client = ctx.clients.get(order.channel);
+  const res = client
+    ? await client.refund({
+        merchantOrderNo: order.id,
+        providerTxnId: order.provider_txn_id,
+        providerRef: order.provider_ref,
+        refundNo: refund.id,
+        amountMinor: refund.amount_minor,
+        totalMinor: order.amount_minor,
+        currency: order.currency,
+        reason: refund.reason,
+      })
+    : ({ ok: false, failure: { kind: "unavailable", detail: `channel ${order.channel} is not enabled` } } as const);
+  if (client) {
+    await recordCall(
+      ctx.db,
+      order.channel,
+      "refund",
+      res.ok || res.failure.kind === "rejected",
+      res.ok ? null : res.failure.detail,
+      ctx.nowMs,
+    );
+  }
+  if (res.ok) {
+    if (res.value.status === "succeeded") {
+      await confirmRefund(ctx.db, refund.id, res.value.providerRefundId, `refund:${refund.id}`, ctx.nowMs);
+      return { kind: "done", state: "succeeded" };
+    }
+    await ctx.db
+      .prepare(
+        `UPDATE payment_refunds SET state = 'pending', provider_refund_id = ?, next_attempt_at_ms = NULL, updated_at_ms = ?
+         WHERE id = ? AND state = 'requested'`,
+      )
+      .bind(res.value.providerRefundId, ctx.nowMs, refund.id)
+      .run();
+    return { kind: "done", state: "pending" };
+  }
+  if (res.failure.kind === "rejected") {
+    await reverseRefund(ctx.db, order, refund, `${res.failure.code}: ${res.failure.detail}`, ctx.nowMs);
+    ctx.log.error("alert_payment_refund_rejected", { refundId, orderId: order.id, ...res.failure });
+    return { kind: "done", state: "failed" };
+  }
+  const attempts = refund.attempts + 1;
+  const delayMs = retryDelayMs(attempts, ctx.random());
+  await ctx.db
+    .prepare(
+      "UPDATE payment_refunds SET attempts = ?, next_attempt_at_ms = ?, updated_at_ms = ? WHERE id = ? AND state = 'requested'",
+    )
+    .bind(attempts, ctx.nowMs + delayMs, ctx.nowMs, refund.id)
+    .run();
+  return { kind: "retry", delayMs, attempts, detail: res.failure.detail };
+}
+
+/** The channel refused: the money goes back to the wallet by a new operation, exactly once. */
+async function reverseRefund(
+  db: D1Database,
+  order: OrderRow,
+  refund: RefundRow,
+  why: string,
+  nowMs: number,
+): Promise<void> {
+  const stillRequested: Guard = {
+    code: "conflict",
+    sql: "EXISTS (SELECT 1 FROM payment_refunds WHERE id = ? AND state = 'requested')",
+    params: [refund.id],
+  };
+  const composed = composeOperation(db, {
+    id: `${refund.id}_reversal`,
+    kind: "payment_refund_reversal",
+    currency: order.currency as Currency,
+    postings: [
+      {
+        from: accountAddress.channelClearing(order.channel),
+        to: accountAddress.userWallet(order.user_id),
+        amountMinor: refund.amount_minor,
+      },
+    ],
+    actorId: `channel:${order.channel}`,
+    reason: why.slice(0, 500),
+    metadata: { orderId: order.id, refundId: refund.id },
+    nowMs,
+    guards: [stillRequested],
+    extra: (posting) => [
+      db
+        .prepare(
+          `UPDATE payment_orders SET refunded_minor = refunded_minor - ?, updated_at_ms = ? WHERE id = ? AND ${posting.sql}`,
+        )
+        .bind(refund.amount_minor, nowMs, order.id, ...posting.params),
+      db
+        .prepare(
+          `UPDATE payment_refunds SET state = 'failed', failure = ?, next_attempt_at_ms = NULL, updated_at_ms = ?
+           WHERE id = ? AND ${posting.sql}`,
+        )
+        .bind(why.slice(0, 500), nowMs, refund.id, ...posting.params),
+    ],
+  });
+  await runOperation(db, composed);
+  await flag(db, "refund_rejected", order.channel, order.id, refund.id, why.slice(0, 500), nowMs);
+}
+
+export async function refundsDue(db: D1Database, nowMs: number, limit: number): Promise<string[]> {
+  const rows = await db
+    .prepare(
+      `SELECT id FROM payment_refunds WHERE state = 'requested' AND next_attempt_at_ms <= ?
+       ORDER BY next_attempt_at_ms LIMIT ?`,
+    )
+    .bind(nowMs, limit)
+    .all<{ id: string }>();
+  return rows.results.map((r) => r.id);
+}

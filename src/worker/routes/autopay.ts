@@ -1,0 +1,140 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Guard } from "../../db/ledger";
+import { type AutopayLimits, validateAutopayLimits } from "../../domain/autopay";
+import { parseAmountMinor } from "../../domain/money";
+import { localDayStartMs } from "../../domain/room/periods";
+import type { Config } from "../config";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { money } from "../money-view";
+import { AmountMinor, bearerSecurity, DecimalAmount, errorResponses, jsonBody, jsonResponse } from "../schemas";
+
+/**
+ * 小额免密: the caller's password-free limits for wallet tips (domain/autopay.ts). Users who
+ * have not chosen get the platform's defaults; 0 makes every tip need confirmation.
+ */
+
+export interface AutopayState {
+  readonly limits: AutopayLimits;
+  readonly custom: boolean;
+  readonly spentTodayMinor: number;
+  readonly dayStartMs: number;
+}
+
+export async function autopayFor(db: D1Database, config: Config, userId: string, nowMs: number): Promise<AutopayState> {
+  const dayStartMs = localDayStartMs(nowMs, config.leaderboardTimeZone);
+  const [settings, spent] = await db.batch([
+    db.prepare("SELECT per_tip_max_minor, per_day_max_minor FROM autopay_settings WHERE user_id = ?").bind(userId),
+    db
+      .prepare("SELECT COALESCE(SUM(amount_minor), 0) AS spent FROM tips WHERE viewer_id = ? AND created_at_ms >= ?")
+      .bind(userId, dayStartMs),
+  ]);
+  const row = settings?.results[0] as { per_tip_max_minor: number; per_day_max_minor: number } | undefined;
+  const limits = row
+    ? { perTipMaxMinor: row.per_tip_max_minor, perDayMaxMinor: row.per_day_max_minor }
+    : config.autopayDefaults;
+  const spentTodayMinor = (spent?.results[0] as { spent: number } | undefined)?.spent ?? 0;
+  return { limits, custom: row !== undefined, spentTodayMinor, dayStartMs };
+}
+
+/**
+ * The tip is within the per-tip limit, and today's tips plus this one within the daily one.
+ * Evaluated in the tip's batch, so two concurrent tips cannot both squeeze under the limit.
+ */
+export function autopayGuards(userId: string, state: AutopayState, amountMinor: number): Guard[] {
+  return [
+    { code: "confirmation_required", sql: "? <= ?", params: [amountMinor, state.limits.perTipMaxMinor] },
+    {
+      code: "confirmation_required",
+      sql: "(SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE viewer_id = ? AND created_at_ms >= ?) + ? <= ?",
+      params: [userId, state.dayStartMs, amountMinor, state.limits.perDayMaxMinor],
+    },
+  ];
+}
+
+const AutopaySchema = z
+  .object({
+    perTipMaxMinor: AmountMinor,
+    perTipMax: z.string(),
+    perDayMaxMinor: AmountMinor,
+    perDayMax: z.string(),
+    custom: z.boolean().openapi({ description: "false: the platform's defaults apply." }),
+    spentTodayMinor: AmountMinor,
+    dayStartMs: z.number().int(),
+  })
+  .openapi("AutopaySettings");
+
+const AutopayUpdate = z
+  .strictObject({ perTipMax: DecimalAmount, perDayMax: DecimalAmount })
+  .openapi("AutopayUpdate", { example: { perTipMax: "50.00", perDayMax: "200.00" } });
+
+function view(s: AutopayState) {
+  return {
+    perTipMaxMinor: s.limits.perTipMaxMinor,
+    perTipMax: money(s.limits.perTipMaxMinor).amount,
+    perDayMaxMinor: s.limits.perDayMaxMinor,
+    perDayMax: money(s.limits.perDayMaxMinor).amount,
+    custom: s.custom,
+    spentTodayMinor: s.spentTodayMinor,
+    dayStartMs: s.dayStartMs,
+  };
+}
+
+/** A limit may be zero (confirm every tip), unlike an amount of money to move. */
+function parseLimitMinor(text: string) {
+  return /^0(\.0{1,2})?$/.test(text)
+    ? ({ ok: true, value: 0 } as const)
+    : parseAmountMinor(text, Number.MAX_SAFE_INTEGER);
+}
+
+export const autopay = new OpenAPIHono<AppEnv>();
+
+autopay.use("/me/autopay", requireAuth());
+
+autopay.openapi(
+  createRoute({
+    method: "get",
+    path: "/me/autopay",
+    tags: ["wallets"],
+    summary: "Your password-free (小额免密) tip limits and what you have tipped today",
+    security: bearerSecurity,
+    responses: { 200: jsonResponse(AutopaySchema, "The limits"), ...errorResponses(401) },
+  }),
+  async (c) => {
+    const state = await autopayFor(c.env.DB, c.var.config, c.var.principal.userId, Date.now());
+    return c.json(view(state), 200);
+  },
+);
+
+autopay.openapi(
+  createRoute({
+    method: "put",
+    path: "/me/autopay",
+    tags: ["wallets"],
+    summary: "Set your password-free tip limits (0 = confirm every tip)",
+    security: bearerSecurity,
+    request: { body: jsonBody(AutopayUpdate) },
+    responses: { 200: jsonResponse(AutopaySchema, "Saved"), ...errorResponses(400, 401, 422) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const perTip = parseLimitMinor(body.perTipMax);
+    const perDay = parseLimitMinor(body.perDayMax);
+    if (!perTip.ok) throw ApiError.from(perTip);
+    if (!perDay.ok) throw ApiError.from(perDay);
+    const limits = validateAutopayLimits({ perTipMaxMinor: perTip.value, perDayMaxMinor: perDay.value });
+    if (!limits.ok) throw ApiError.from(limits);
+    const userId = c.var.principal.userId;
+    const nowMs = Date.now();
+    await c.env.DB.prepare(
+      `INSERT INTO autopay_settings (user_id, per_tip_max_minor, per_day_max_minor, updated_at_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET per_tip_max_minor = excluded.per_tip_max_minor,
+         per_day_max_minor = excluded.per_day_max_minor, updated_at_ms = excluded.updated_at_ms`,
+    )
+      .bind(userId, limits.value.perTipMaxMinor, limits.value.perDayMaxMinor, nowMs)
+      .run();
+    c.var.log.info("autopay_limits_set", { userId, ...limits.value });
+    return c.json(view(await autopayFor(c.env.DB, c.var.config, userId, nowMs)), 200);
+  },
+);

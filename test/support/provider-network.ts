@@ -1,0 +1,126 @@
+/**
+ * The providers' APIs as the Worker under test sees them: Miniflare's `outboundService`
+ * sends every outbound `fetch` of the workerd tests here (in Node), and this routes it by
+ * host to the WeChat Pay, Alipay and Stripe doubles (test/support/provider-apis.ts), built
+ * with the same test-only keys the workers project's PAYMENT_CHANNELS trusts. Tests steer
+ * the doubles through `https://doubles.test/{provider}/{action}` — a pay, an outage — and
+ * anything else is refused loudly, so no test can reach the internet by accident.
+ */
+import { readFileSync } from "node:fs";
+import { base64Bytes } from "../../src/channels/encoding";
+import { AlipayDouble, StripeDouble, WechatPayDouble } from "./provider-apis";
+
+interface Doubles {
+  readonly wechatpay: WechatPayDouble;
+  readonly alipay: AlipayDouble;
+  readonly stripe: StripeDouble;
+}
+
+export const DOUBLES_ORIGIN = "https://doubles.test";
+
+const pem = (b64: string) =>
+  `-----BEGIN PUBLIC KEY-----\n${b64.replace(/(.{64})/g, "$1\n")}\n-----END PUBLIC KEY-----\n`;
+
+async function privateKey(b64: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
+    "pkcs8",
+    base64Bytes(b64) as Uint8Array<ArrayBuffer>,
+    { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+}
+
+async function build(): Promise<Doubles> {
+  const keys = JSON.parse(readFileSync("test/fixtures/provider-keys.json", "utf8")) as Record<
+    string,
+    { publicSpkiBase64: string; privatePkcs8Base64: string }
+  >;
+  const wechat = keys.wechatPlatform;
+  const ali = keys.alipay;
+  if (!wechat || !ali) throw new Error("test/fixtures/provider-keys.json lacks a key pair");
+  const now = () => Date.now();
+  return {
+    // The fixture pair stands in for both the merchant's key and WeChat's platform key.
+    wechatpay: await WechatPayDouble.create({
+      mchId: "1900000109",
+      appId: "wx-test-app",
+      merchantSerial: "TEST_MERCHANT_SERIAL_0001",
+      merchantPublicPem: pem(wechat.publicSpkiBase64),
+      platformKey: await privateKey(wechat.privatePkcs8Base64),
+      platformSerial: "PUB_KEY_ID_0114000000",
+      now,
+    }),
+    alipay: await AlipayDouble.create({
+      appId: "2021000000000001",
+      sellerId: "2088000000000001",
+      appPublicPem: pem(ali.publicSpkiBase64),
+      alipayKey: await privateKey(ali.privatePkcs8Base64),
+      now,
+    }),
+    stripe: new StripeDouble({ secretKey: "sk_test_0123456789abcdef", now }),
+  };
+}
+
+let doubles: Promise<Doubles> | null = null;
+
+const HOSTS: Record<string, keyof Doubles> = {
+  "api.mch.weixin.qq.com": "wechatpay",
+  "openapi.alipay.com": "alipay",
+  "api.stripe.com": "stripe",
+};
+
+export async function providerNetwork(request: Request): Promise<Response> {
+  try {
+    return await route(request);
+  } catch (error) {
+    // Miniflare turns a throw into a bare 500; say what broke.
+    console.error("provider network:", error);
+    return new Response(`provider network: ${String(error)}`, { status: 598 });
+  }
+}
+
+async function route(incoming: Request): Promise<Response> {
+  doubles ??= build();
+  // Miniflare hands over its own undici Request; rebuild it as this realm's.
+  const hasBody = incoming.method !== "GET" && incoming.method !== "HEAD";
+  const request = new Request(incoming.url, {
+    method: incoming.method,
+    headers: Object.fromEntries(incoming.headers),
+    ...(hasBody ? { body: await incoming.arrayBuffer() } : {}),
+  });
+  const d = await doubles;
+  const url = new URL(request.url);
+  if (url.origin === DOUBLES_ORIGIN) return control(d, url, request);
+  const name = HOSTS[url.hostname];
+  if (!name) return new Response(`no test double for ${url.origin}`, { status: 599 });
+  return d[name].fetch(request);
+}
+
+async function control(d: Doubles, url: URL, request: Request): Promise<Response> {
+  const [, provider, action] = url.pathname.split("/") as [string, keyof Doubles, string];
+  const double = d[provider];
+  if (!double) return new Response("unknown provider", { status: 404 });
+  const args = (request.method === "POST" ? await request.json() : {}) as {
+    count?: number;
+    status?: number;
+    orderNo?: string;
+  };
+  switch (action) {
+    case "fail":
+      double.failNext(args.count ?? 1, args.status ?? 503);
+      break;
+    case "hang":
+      double.hangNext(args.count ?? 1);
+      break;
+    case "pay":
+      if (double instanceof StripeDouble) double.pay(double.intentFor(args.orderNo ?? "").id);
+      else double.pay(args.orderNo ?? "");
+      break;
+    case "received":
+      return Response.json(double.received.map((r) => ({ method: r.method, url: r.url.href })));
+    default:
+      return new Response("unknown action", { status: 404 });
+  }
+  return Response.json({ ok: true });
+}
