@@ -59,13 +59,22 @@ async function refreshWallet() {
   $("balance").textContent = wallet.balance;
 }
 
-async function sendTip(body, label) {
+async function sendTip(body, label, key = crypto.randomUUID()) {
   say(`Sending ${label}…`);
   try {
-    const { tip, walletBalanceMinor } = await api("POST", `/v1/rooms/${roomId}/tips`, body, crypto.randomUUID());
+    const { tip, walletBalanceMinor } = await api("POST", `/v1/rooms/${roomId}/tips`, body, key);
     $("balance").textContent = formatMinor(walletBalanceMinor);
     say(`Sent ${label} (¥${tip.amount}).`);
   } catch (error) {
+    // Above the password-free (小额免密) limits: ask once, then send the same request confirmed.
+    // The refused attempt released its key, so the confirmed one may reuse it.
+    if (error.code === "confirmation_required" && !body.confirmed) {
+      if (window.confirm(`Send ${label}? This is above your password-free limit.`)) {
+        return sendTip({ ...body, confirmed: true }, label, key);
+      }
+      say(`Not sent: ${label} needs your confirmation.`, true);
+      return;
+    }
     const messages = { insufficient_funds: "Not enough in your wallet.", room_not_live: "The stream has ended." };
     say(messages[error.code] ?? error.message, true);
   }

@@ -61,8 +61,15 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
     const viewer = await context.newPage();
     await viewer.goto(`${server.url}/room.html?room=${seed.roomId}&token=${tokenOf("viewer-chen")}`);
     await viewer.waitForSelector('[data-gift-id="sports-car"]');
+    // A sports car (520.00) is above the default password-free limit: the page asks, the viewer confirms.
+    const asked: string[] = [];
+    viewer.on("dialog", (dialog) => {
+      asked.push(dialog.message());
+      void dialog.accept();
+    });
     await viewer.click('[data-gift-id="sports-car"]');
     await viewer.waitForSelector("#message:has-text('Sent Sports Car')");
+    expect(asked).toEqual([expect.stringContaining("above your password-free limit")]);
 
     // The overlay shows it at once, with the viewer's name.
     const alert = overlay.locator(".alert");
@@ -87,7 +94,7 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
         "content-type": "application/json",
         "idempotency-key": `browser-rocket-${Date.now()}`,
       },
-      body: JSON.stringify({ kind: "gift", giftId: "rocket", quantity: 1 }),
+      body: JSON.stringify({ kind: "gift", giftId: "rocket", quantity: 1, confirmed: true }),
     });
     expect(rocket.status).toBe(201);
 

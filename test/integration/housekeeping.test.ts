@@ -40,7 +40,7 @@ describe("the demo seed", () => {
     const tip = await call("POST", `/v1/rooms/${first.body.roomId}/tips`, {
       token: ana.token,
       idempotencyKey: "seeded-tip",
-      body: { kind: "gift", giftId: "sports-car", quantity: 1 },
+      body: { kind: "gift", giftId: "sports-car", quantity: 1, confirmed: true },
     });
     expect(tip.status).toBe(201);
     expect((await invariantReport()).ok).toBe(true);
