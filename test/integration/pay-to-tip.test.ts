@@ -1,0 +1,164 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { signSandbox } from "../../src/channels/sandbox";
+import { BASE, balanceOf, call, invariantReport, key, openRoom, token } from "./helpers";
+
+const SANDBOX = { secret: "sandbox-test-secret-0123456789", merchantId: "giftwire-sandbox" };
+
+async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (done(v) || Date.now() - start > timeoutMs) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function tipOrder(userId: string, tip: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return call("POST", "/v1/payments/orders", {
+    token: await token(userId),
+    idempotencyKey: key(),
+    body: { kind: "tip", method: "sandbox", tip, ...extra },
+  });
+}
+
+/** The sandbox's success callback for an order, signed as the sandbox signs it. */
+async function paid(order: { id: string; amountMinor: number }, eventId = `evt_${order.id.slice(6)}`) {
+  const body = JSON.stringify({
+    id: eventId,
+    type: "payment.succeeded",
+    merchant_id: SANDBOX.merchantId,
+    order_no: order.id,
+    txn_id: `sbx_${order.id.slice(6)}`,
+    amount_minor: order.amountMinor,
+    currency: "CNY",
+  });
+  const headers = {
+    "content-type": "application/json",
+    "sandbox-signature": await signSandbox(SANDBOX.secret, body, Date.now()),
+  };
+  return exports.default.fetch(`${BASE}/v1/payments/callbacks/sandbox`, { method: "POST", headers, body });
+}
+
+const orderRow = (id: string) =>
+  env.DB.prepare("SELECT state, tip_id, tip_outcome FROM payment_orders WHERE id = ?")
+    .bind(id)
+    .first<{ state: string; tip_id: string | null; tip_outcome: string | null }>();
+const count = async (sql: string, ...params: unknown[]) =>
+  (await env.DB.prepare(sql)
+    .bind(...params)
+    .first<number>("n")) ?? 0;
+
+describe("pay-to-tip orders", () => {
+  it("prices the tip at creation and, once paid, credits the wallet and sends the tip in one step", async () => {
+    const roomId = await openRoom("ptt-creator");
+    const created = await tipOrder("ptt-fan", { roomId, kind: "gift", giftId: "sports-car" });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const order = created.body.order;
+    expect(order).toMatchObject({ kind: "tip", amountMinor: 52_000, state: "pending", method: "sandbox" });
+    expect(order.tip).toEqual({
+      request: { roomId, kind: "gift", giftId: "sports-car", quantity: 1 },
+      tipId: null,
+      outcome: null,
+    });
+
+    expect((await paid(order)).status).toBe(200);
+    const settled = await until(
+      () => orderRow(order.id),
+      (r) => r?.tip_outcome !== null,
+    );
+    expect(settled).toEqual({ state: "succeeded", tip_id: `tip_${order.id.slice(6)}`, tip_outcome: "sent" });
+    // The money passed through the wallet into the tip: nothing stays, the creator earned it.
+    expect(await balanceOf("user:ptt-fan:wallet")).toBe(0);
+    expect(await balanceOf("creator:ptt-creator:pending")).toBe(52_000 - 15_600);
+    const tipRow = await env.DB.prepare("SELECT amount_minor, gift_id, room_id, viewer_id FROM tips WHERE id = ?")
+      .bind(settled?.tip_id)
+      .first();
+    expect(tipRow).toEqual({ amount_minor: 52_000, gift_id: "sports-car", room_id: roomId, viewer_id: "ptt-fan" });
+    // The room hears of it like any tip: through the outbox, delivered.
+    expect(
+      await until(
+        () =>
+          count("SELECT COUNT(*) AS n FROM room_outbox WHERE id = ? AND delivered_at_ms IS NOT NULL", settled?.tip_id),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    const view = await call("GET", `/v1/payments/orders/${order.id}`, { token: await token("ptt-fan") });
+    expect(view.body.order.tip).toMatchObject({ tipId: settled?.tip_id, outcome: "sent" });
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
+  it("sends the tip exactly once however often and however concurrently the payment is reported", async () => {
+    const roomId = await openRoom("ptt-dup-creator");
+    const order = (await tipOrder("ptt-dup-fan", { roomId, kind: "custom", amount: "18.80" })).body.order;
+    const replies = await Promise.all(Array.from({ length: 50 }, () => paid(order)));
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    // A different provider event for the same transaction (a resend under a new id) too.
+    expect((await paid(order, `evt_again${order.id.slice(12)}`)).status).toBe(200);
+    await until(
+      () => orderRow(order.id),
+      (r) => r?.tip_outcome === "sent",
+    );
+    await until(
+      () => count("SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 1 AND applied_at_ms IS NULL"),
+      (n) => n === 0,
+    );
+    expect(await count("SELECT COUNT(*) AS n FROM tips WHERE viewer_id = ?", "ptt-dup-fan")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM operations WHERE id = ?", order.id)).toBe(1);
+    expect(await balanceOf("user:ptt-dup-fan:wallet")).toBe(0);
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
+  it("keeps the money in the wallet and says why when the room ended before the payment arrived", async () => {
+    const roomId = await openRoom("ptt-end-creator");
+    const order = (await tipOrder("ptt-end-fan", { roomId, kind: "gift", giftId: "rose", quantity: 3 })).body.order;
+    expect(order.amountMinor).toBe(300);
+    const ended = await call("POST", `/v1/rooms/${roomId}/end`, {
+      token: await token("ptt-end-creator", "creator", "viewer"),
+    });
+    expect(ended.status).toBe(200);
+    await paid(order);
+    const settled = await until(
+      () => orderRow(order.id),
+      (r) => r?.tip_outcome !== null,
+    );
+    expect(settled).toEqual({ state: "succeeded", tip_id: `tip_${order.id.slice(6)}`, tip_outcome: "room_not_live" });
+    expect(await balanceOf("user:ptt-end-fan:wallet")).toBe(300);
+    expect(await count("SELECT COUNT(*) AS n FROM tips WHERE viewer_id = ?", "ptt-end-fan")).toBe(0);
+    // A redelivery after the room is live again does not send it late.
+    await env.DB.prepare("UPDATE rooms SET status = 'live' WHERE id = ?").bind(roomId).run();
+    await paid(order, `evt_late${order.id.slice(11)}`);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await count("SELECT COUNT(*) AS n FROM tips WHERE viewer_id = ?", "ptt-end-fan")).toBe(0);
+    expect(await balanceOf("user:ptt-end-fan:wallet")).toBe(300);
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
+  it("refuses a tip order that could not be sent, with a stable code, and creates nothing", async () => {
+    const roomId = await openRoom("ptt-bad-creator");
+    const before = await count("SELECT COUNT(*) AS n FROM payment_orders");
+    const cases: [Record<string, unknown>, Record<string, unknown>, number, string][] = [
+      [{ roomId, kind: "gift", giftId: "no-such-gift" }, {}, 404, "gift_not_found"],
+      [{ roomId: "room_01DEMD00000000000000000000", kind: "gift", giftId: "rose" }, {}, 404, "room_not_found"],
+      [{ roomId, kind: "custom", amount: "0.50" }, {}, 422, "amount_out_of_range"],
+      [{ roomId, kind: "gift", giftId: "rose" }, { amount: "2.00" }, 422, "amount_out_of_range"],
+    ];
+    for (const [tip, extra, status, code] of cases) {
+      const res = await tipOrder("ptt-bad-fan", tip, extra);
+      expect([res.status, res.body.error?.code], JSON.stringify(tip)).toEqual([status, code]);
+    }
+    const self = await call("POST", "/v1/payments/orders", {
+      token: await token("ptt-bad-creator", "creator", "viewer"),
+      idempotencyKey: key(),
+      body: { kind: "tip", method: "sandbox", tip: { roomId, kind: "gift", giftId: "rose" } },
+    });
+    expect([self.status, self.body.error.code]).toEqual([422, "self_tip"]);
+    const noTip = await call("POST", "/v1/payments/orders", {
+      token: await token("ptt-bad-fan"),
+      idempotencyKey: key(),
+      body: { kind: "tip", method: "sandbox", amount: "1.00" },
+    });
+    expect([noTip.status, noTip.body.error.code]).toEqual([400, "malformed_request"]);
+    expect(await count("SELECT COUNT(*) AS n FROM payment_orders")).toBe(before);
+  });
+});
