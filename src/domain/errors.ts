@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   subsidy_not_found: { status: 404, message: "There is no such subsidy of yours." },
   order_not_found: { status: 404, message: "There is no such payment order of yours." },
   channel_not_found: { status: 404, message: "There is no such payment channel." },
+  reconciliation_not_found: { status: 404, message: "There is no such reconciliation run." },
   method_not_allowed: { status: 405, message: "Method not allowed." },
   idempotency_key_in_flight: {
     status: 409,
@@ -55,6 +56,14 @@ export const ERROR_CODES = {
     message: "Only a paid order can be refunded, and only up to what it paid and is still in the wallet.",
   },
   channel_rejected: { status: 422, message: "The payment channel refused this payment." },
+  statement_malformed: {
+    status: 422,
+    message: "The statement cannot be read exactly; nothing was reconciled or stored.",
+  },
+  statement_required: {
+    status: 422,
+    message: "This channel's statement must be given; only the sandbox's is fetched.",
+  },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
   channel_unavailable: {

@@ -14,6 +14,7 @@ import { dev } from "./routes/dev";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
 import { payments } from "./routes/payments";
+import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
 import { sandboxRoutes } from "./routes/sandbox";
@@ -55,7 +56,14 @@ export function createApp() {
     if (origins.length === 0 || c.req.header("upgrade")?.toLowerCase() === "websocket") return next();
     return cors({ origin: [...origins], exposeHeaders: ["X-Request-Id", "Idempotent-Replayed"], maxAge: 600 })(c, next);
   });
-  v1.use("*", bodyLimit({ maxSize: LIMITS.bodyBytesMax, onError: (c) => errorResponse(c, "payload_too_large") }));
+  const defaultBodyLimit = bodyLimit({
+    maxSize: LIMITS.bodyBytesMax,
+    onError: (c) => errorResponse(c, "payload_too_large"),
+  });
+  // A reconciliation statement is the one large body; that route sets its own, larger limit.
+  v1.use("*", (c, next) =>
+    c.req.method === "POST" && c.req.path === STATEMENT_UPLOAD_PATH ? next() : defaultBodyLimit(c, next),
+  );
   v1.route("/", wallets);
   v1.route("/", gifts);
   v1.route("/", rooms);
@@ -67,6 +75,7 @@ export function createApp() {
   v1.route("/", autopay);
   v1.route("/", sandboxRoutes);
   v1.route("/", admin);
+  v1.route("/", reconciliations);
   v1.route("/", dev);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -1,0 +1,194 @@
+import type { ChannelName } from "../../channels/channel";
+import { SANDBOX_PROVIDER_NAME } from "../../channels/sandbox-api";
+import { parseStatement, type StatementError } from "../../channels/statements";
+import {
+  type DayWindow,
+  finishRun,
+  loadOurRecords,
+  type RunRow,
+  storeRun,
+  unrepairedQueries,
+} from "../../db/reconciliation";
+import { assert } from "../../domain/limits";
+import { reconcile, statementOrderIds } from "../../domain/reconcile";
+import { localDayStartMs, periodKeys } from "../../domain/room/periods";
+import { configFrom } from "../config";
+import type { Logger } from "../context";
+import { ApiError } from "../errors";
+import { queryContext, refundContext } from "./callbacks";
+import { channelSecrets } from "./channels";
+import { queryOrder } from "./orders";
+import { afterApplied } from "./pay-to-tip";
+import { sendRefund } from "./refunds";
+
+/**
+ * Reconciliation of one channel's daily statement, end to end: parse, match against what D1
+ * recorded for that day (src/domain/reconcile.ts), store the run and its findings, then
+ * repair what the channel itself can settle and leave the rest to operators.
+ *
+ * Repairs go through the paths payments already take. A `query_channel` finding on a
+ * payment is an active query of the order (`queryOrder`), which applies the channel's final
+ * answer exactly as a callback would, crediting at most once: a payment whose callback never
+ * came is credited now. One on a refund that we have not yet sent is sent again under the
+ * same refund number, which the channel dedupes. Everything else is logged as an alert.
+ *
+ * Where the statement comes from: the request gives it, or, for the sandbox channel, its
+ * provider writes it. Downloading real channels' bills (WeChat tradebill, Alipay's zipped
+ * GBK CSVs, Stripe reports) is not built yet: finance downloads the file and posts it.
+ */
+
+/** Findings kept per run; a statement with more is almost surely another merchant's, and one look says so. */
+export const FINDINGS_STORED_MAX = 10_000;
+/** Channel calls one run makes for repairs; the sweeper's deadline queries settle any left over. */
+export const REPAIRS_PER_RUN_MAX = 200;
+/** A run still unfinished this long after it started died mid-repair; a repeat request resumes it. */
+const RESUME_AFTER_MS = 2 * 60_000;
+/** Repair outcomes after which the finding no longer stands. */
+const REPAIRED_OUTCOMES = ["credited", "already_credited", "refund_succeeded"] as const;
+
+export interface RunRequest {
+  readonly channel: ChannelName;
+  /** `YYYY-MM-DD`, a day in LEADERBOARD_TIME_ZONE. */
+  readonly date: string;
+  /** The statement file's text; omitted for the sandbox, whose provider writes it. */
+  readonly statementText?: string | undefined;
+  readonly actorId: string;
+  readonly nowMs: number;
+}
+
+export interface RunResult {
+  readonly run: RunRow;
+  /** False when this statement was reconciled before and the stored run is returned. */
+  readonly created: boolean;
+}
+
+/** The instants the local day `date` spans in `timeZone` (23 to 25 hours where clocks change). */
+export function dayWindow(date: string, timeZone: string): DayWindow {
+  const noonUtcMs = Date.parse(`${date}T12:00:00Z`);
+  assert(Number.isSafeInteger(noonUtcMs), "a calendar date");
+  // Noon UTC is on that local date everywhere but the UTC+13/+14 zones, where it is the next one.
+  let startMs = localDayStartMs(noonUtcMs, timeZone);
+  if (periodKeys(startMs, timeZone).day !== date) startMs = localDayStartMs(noonUtcMs - 86_400_000, timeZone);
+  assert(periodKeys(startMs, timeZone).day === date, "the window starts on the requested day");
+  // 26 h on is past the longest day and inside the next one.
+  const endMs = localDayStartMs(startMs + 26 * 3_600_000, timeZone);
+  return { startMs, endMs };
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The statement to reconcile: the one given, or the sandbox provider's for that day. */
+async function statementFor(env: Env, request: RunRequest): Promise<string> {
+  if (request.statementText !== undefined) return request.statementText;
+  if (request.channel !== "sandbox") {
+    throw new ApiError(
+      "statement_required",
+      `Give the ${request.channel} statement file as \`statement\`; only the sandbox's is fetched.`,
+    );
+  }
+  if (!channelSecrets(env).sandbox) throw new ApiError("channel_not_found", "The sandbox channel is not enabled.");
+  // The sandbox provider cuts its days at Asia/Shanghai midnight, as the configured default does.
+  return env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME).statement(request.date);
+}
+
+/**
+ * Reconciles the channel's statement for the day. A statement that cannot be read exactly
+ * is refused (`statement_malformed`, with its line) and nothing is stored. The same
+ * statement for the same channel and day returns the run already stored (resuming its
+ * repairs if that run died before finishing them).
+ */
+export async function runReconciliation(env: Env, log: Logger, request: RunRequest): Promise<RunResult> {
+  const text = await statementFor(env, request);
+  const parsed = parseStatement(request.channel, text);
+  if (!parsed.ok) throw malformed(parsed.error);
+  const config = configFrom(env);
+  const day = dayWindow(request.date, config.leaderboardTimeZone);
+  const sourceSha256 = await sha256Hex(text);
+
+  const ours = await loadOurRecords(env.DB, request.channel, day, statementOrderIds(parsed.lines));
+  const result = reconcile(parsed.lines, ours);
+  const { run, created } = await storeRun(
+    env.DB,
+    {
+      channel: request.channel,
+      statementDate: request.date,
+      sourceSha256,
+      lines: parsed.summary.lineCount,
+      matched: result.counts.matchedPayments + result.counts.matchedRefunds,
+      findingsTotal: result.findings.length,
+      actorId: request.actorId,
+      nowMs: request.nowMs,
+    },
+    result.findings.slice(0, FINDINGS_STORED_MAX),
+  );
+  if (!created) {
+    const stale = run.finished_at_ms === null && request.nowMs - run.started_at_ms >= RESUME_AFTER_MS;
+    if (!stale) return { run, created: false };
+    log.warn("reconciliation_resumed", { runId: run.id, channel: run.channel, date: run.statement_date });
+  }
+  const finished = await repair(env, log, run.id, request.nowMs);
+  const unrepaired = finished.findings - finished.repaired;
+  if (unrepaired > 0) {
+    // Operators' queue: everything a query could not settle, by kind, with where to look.
+    log.error("alert_reconciliation_findings", {
+      runId: finished.id,
+      channel: finished.channel,
+      date: finished.statement_date,
+      findings: finished.findings,
+      repaired: finished.repaired,
+      unrepaired,
+      byKind: result.counts.findings,
+    });
+  } else {
+    log.info("reconciliation_clean", { runId: finished.id, channel: finished.channel, date: finished.statement_date });
+  }
+  return { run: finished, created };
+}
+
+function malformed(error: StatementError): ApiError {
+  const where = error.line === 0 ? "the file" : `line ${error.line}`;
+  return new ApiError("statement_malformed", `The statement cannot be read exactly (${where}): ${error.detail}`, {
+    line: error.line,
+    detail: error.detail,
+  });
+}
+
+/** Runs the repairs a run is owed, each once, and records their outcomes. */
+async function repair(env: Env, log: Logger, runId: string, nowMs: number): Promise<RunRow> {
+  const owed = await unrepairedQueries(env.DB, runId, REPAIRS_PER_RUN_MAX);
+  const qctx = queryContext(env, log, nowMs);
+  const rctx = refundContext(env, log, nowMs);
+  const outcomes: { findingId: string; outcome: string }[] = [];
+  // One at a time: each is a call to the channel, and a channel under reconciliation load is one we do not want to flood.
+  for (const f of owed) {
+    let outcome: string;
+    try {
+      if (f.subject === "refund" && f.refundNo !== null) {
+        const verdict = await sendRefund(rctx, f.refundNo);
+        outcome = verdict.kind === "done" ? `refund_${verdict.state}` : `refund_retry: ${verdict.detail}`;
+      } else if (f.orderId !== null) {
+        const verdict = await queryOrder(qctx, f.orderId);
+        if (verdict.kind === "done") {
+          await afterApplied(env, verdict.outcome, log);
+          const o = verdict.outcome;
+          outcome = o.kind === "flagged" ? `flagged: ${o.flag}` : "state" in o ? `${o.kind}: ${o.state}` : o.kind;
+        } else if (verdict.kind === "later") {
+          outcome = "channel_still_open";
+        } else {
+          outcome = `query_failed: ${verdict.detail}`;
+        }
+      } else {
+        outcome = "no_order_to_query";
+      }
+    } catch (error) {
+      // One repair that throws must not keep the others, or the run's record, from happening.
+      log.error("reconciliation_repair_failed", { runId, findingId: f.id, orderId: f.orderId, error: String(error) });
+      outcome = "error";
+    }
+    outcomes.push({ findingId: f.id, outcome: outcome.slice(0, 300) });
+  }
+  return finishRun(env.DB, runId, outcomes, REPAIRED_OUTCOMES, Date.now());
+}

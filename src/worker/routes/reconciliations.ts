@@ -1,0 +1,187 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { CHANNELS } from "../../channels/channel";
+import { findingCounts, findRun, type RunRow, runFindings } from "../../db/reconciliation";
+import { LIMITS } from "../../domain/limits";
+import { FINDING_KINDS } from "../../domain/reconcile";
+import { StatementDate } from "../../durable-objects/sandbox-provider";
+import type { AppEnv } from "../context";
+import { ApiError, errorResponse } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { FINDINGS_STORED_MAX, runReconciliation } from "../payments/reconcile";
+import { AmountMinor, bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../schemas";
+
+/**
+ * Reconciliation runs, for finance: reconcile a channel's daily statement against our
+ * orders and refunds, auto-repair what an active query settles, and read a run back.
+ */
+
+/** The one route whose body may exceed LIMITS.bodyBytesMax; app.ts leaves its size to this file. */
+export const STATEMENT_UPLOAD_PATH = "/v1/admin/reconciliations";
+/**
+ * A statement travels as a JSON string: each line's newline (or CRLF) becomes a two-byte
+ * escape, hence room for two bytes a line on top of the file and the rest of the body. The
+ * statement itself is held to LIMITS.statementBytesMax by the parser, exactly.
+ */
+const STATEMENT_BODY_BYTES_MAX = LIMITS.statementBytesMax + 2 * LIMITS.statementLinesMax + LIMITS.bodyBytesMax;
+
+const RunId = z.string().regex(/^recon_[0-9A-HJKMNP-TV-Z]{26}$/);
+
+const ReconcileRequest = z
+  .strictObject({
+    channel: z.enum(CHANNELS),
+    date: StatementDate.openapi({
+      description: "The statement's day, in LEADERBOARD_TIME_ZONE (default Asia/Shanghai).",
+      example: "2026-12-01",
+    }),
+    statement: z
+      .string()
+      .max(LIMITS.statementBytesMax)
+      .optional()
+      .openapi({
+        description:
+          "The channel's daily statement file, as text (Alipay's: the unzipped 业务明细 CSV, decoded from GBK). " +
+          "Optional for the sandbox channel, whose provider's statement is fetched.",
+      }),
+  })
+  .openapi("ReconcileRequest", { example: { channel: "sandbox", date: "2026-12-01" } });
+
+const FindingSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(FINDING_KINDS),
+    subject: z.enum(["payment", "refund"]),
+    repair: z.enum(["query_channel", "operator"]).openapi({
+      description: "`query_channel`: repaired automatically by asking the channel; `operator`: needs a person.",
+    }),
+    repairOutcome: z.string().nullable().openapi({
+      description: "What the automatic repair did (`credited`, `already_credited`, …); null when none was tried.",
+    }),
+    orderId: z.string().nullable().openapi({ description: "Our order, when we have it." }),
+    merchantOrderNo: z.string().nullable().openapi({ description: "The order as the statement names it." }),
+    providerTxnId: z.string().nullable(),
+    providerRefundId: z.string().nullable(),
+    refundNo: z.string().nullable().openapi({ description: "Our refund, when the finding is about one." }),
+    line: z.number().int().nullable().openapi({ description: "The statement file's line (1-based)." }),
+    ours: z
+      .object({
+        amountMinor: AmountMinor,
+        currency: z.string().nullable(),
+        state: z.string(),
+        refundedMinor: AmountMinor.nullable(),
+      })
+      .nullable(),
+    theirs: z.object({ amountMinor: AmountMinor, currency: z.string(), status: z.string() }).nullable(),
+    detail: z.string(),
+  })
+  .openapi("ReconciliationFinding");
+
+const RunSchema = z
+  .object({
+    id: RunId,
+    channel: z.enum(CHANNELS),
+    date: z.string(),
+    sourceSha256: z.string().openapi({ description: "Of the statement's UTF-8 bytes; the same file is run once." }),
+    lines: z.number().int(),
+    matched: z.number().int().openapi({ description: "Statement lines paired with our orders and refunds." }),
+    findings: z.number().int(),
+    repaired: z.number().int(),
+    unrepaired: z.number().int().openapi({ description: "Findings left to operators." }),
+    counts: z.record(z.enum(FINDING_KINDS), z.number().int()),
+    actorId: z.string(),
+    startedAtMs: z.number().int(),
+    finishedAtMs: z.number().int().nullable().openapi({ description: "Null while repairs are still running." }),
+  })
+  .openapi("ReconciliationRun");
+
+const RunReply = z.object({
+  run: RunSchema,
+  findings: z.array(FindingSchema).openapi({ description: `At most ${FINDINGS_STORED_MAX}, in report order.` }),
+});
+
+export const reconciliations = new OpenAPIHono<AppEnv>();
+
+reconciliations.use(
+  "/admin/reconciliations",
+  requireAuth("admin", "finance"),
+  bodyLimit({ maxSize: STATEMENT_BODY_BYTES_MAX, onError: (c) => errorResponse(c, "payload_too_large") }),
+);
+reconciliations.use("/admin/reconciliations/*", requireAuth("admin", "finance"));
+
+async function reply(db: D1Database, run: RunRow) {
+  const [counts, findings] = await Promise.all([
+    findingCounts(db, run.id),
+    runFindings(db, run.id, FINDINGS_STORED_MAX),
+  ]);
+  return {
+    run: {
+      id: run.id,
+      channel: run.channel,
+      date: run.statement_date,
+      sourceSha256: run.source_sha256,
+      lines: run.lines,
+      matched: run.matched,
+      findings: run.findings,
+      repaired: run.repaired,
+      unrepaired: run.findings - run.repaired,
+      counts,
+      actorId: run.actor_id,
+      startedAtMs: run.started_at_ms,
+      finishedAtMs: run.finished_at_ms,
+    },
+    findings,
+  };
+}
+
+reconciliations.openapi(
+  createRoute({
+    method: "post",
+    path: "/admin/reconciliations",
+    tags: ["operators"],
+    summary: "Reconcile a channel's daily statement and auto-repair what a query settles (admin, finance)",
+    description:
+      "Parses the statement (refused whole with `statement_malformed` if any of it cannot be read exactly; " +
+      "nothing is stored), matches it against our orders and refunds for the day, stores the run and its " +
+      "findings, then queries the channel for each `query_channel` finding: a payment whose callback never " +
+      "came is credited, once. The same statement for the same channel and day answers 200 with the stored " +
+      `run. The body may be up to ${STATEMENT_BODY_BYTES_MAX} bytes.`,
+    security: bearerSecurity,
+    request: { body: jsonBody(ReconcileRequest) },
+    responses: {
+      201: jsonResponse(RunReply, "The run, with its findings and repairs"),
+      200: jsonResponse(RunReply, "This statement was reconciled before: the stored run"),
+      ...errorResponses(400, 401, 403, 404, 413, 415, 422),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const { run, created } = await runReconciliation(c.env, c.var.log, {
+      channel: body.channel,
+      date: body.date,
+      statementText: body.statement,
+      actorId: c.var.principal.userId,
+      nowMs: Date.now(),
+    });
+    return c.json(await reply(c.env.DB, run), created ? 201 : 200);
+  },
+);
+
+reconciliations.openapi(
+  createRoute({
+    method: "get",
+    path: "/admin/reconciliations/{runId}",
+    tags: ["operators"],
+    summary: "A reconciliation run and its findings (admin, finance)",
+    security: bearerSecurity,
+    request: { params: z.object({ runId: RunId.openapi({ param: { name: "runId", in: "path" } }) }) },
+    responses: {
+      200: jsonResponse(RunReply, "The run"),
+      ...errorResponses(401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const run = await findRun(c.env.DB, c.req.valid("param").runId);
+    if (!run) throw new ApiError("reconciliation_not_found");
+    return c.json(await reply(c.env.DB, run), 200);
+  },
+);

@@ -1,0 +1,245 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { SANDBOX_PROVIDER_NAME } from "../../src/channels/sandbox-api";
+import type { SandboxPayment, SandboxProvider } from "../../src/durable-objects/sandbox-provider";
+import { balanceOf, call, invariantReport, key, operatorToken, token } from "./helpers";
+
+const CHANNELS = JSON.parse(env.PAYMENT_CHANNELS) as { sandbox: { secret: string; merchantId: string } };
+const provider = () => env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME);
+
+/** A callback queue that is down: the callback path stores the notification, cannot enqueue it, answers 503. */
+const downQueue = {
+  async send() {
+    throw new Error("queue unavailable (test)");
+  },
+  async sendBatch() {
+    throw new Error("queue unavailable (test)");
+  },
+} as unknown as Queue;
+
+/**
+ * The provider's view of the deployment, as sandbox.test.ts sets it: callbacks a minute late
+ * (so only `runDurableObjectAlarm` delivers them), and optionally a broken callback path.
+ */
+async function provideWith(bindings: Partial<Env> = {}): Promise<void> {
+  const secret = JSON.stringify({ sandbox: { ...CHANNELS.sandbox, deliveryDelayMs: [60_000, 60_000] } });
+  await runInDurableObject(provider(), (instance: SandboxProvider) => {
+    (instance as unknown as { env: Env }).env = { ...env, PAYMENT_CHANNELS: secret, ...bindings };
+  });
+}
+
+async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (done(v) || Date.now() - start > timeoutMs) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const payment = async (orderId: string) => (await provider().payment(orderId)) as SandboxPayment;
+const wallet = (userId: string) => balanceOf(`user:${userId}:wallet`);
+const credits = async (orderId: string) =>
+  (await env.DB.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(orderId).first<number>("n")) ?? 0;
+const orderState = async (id: string) =>
+  (await env.DB.prepare("SELECT state FROM payment_orders WHERE id = ?").bind(id).first<string>("state")) ?? "";
+const storedRuns = async () =>
+  (await env.DB.prepare("SELECT COUNT(*) AS n FROM reconciliation_runs").first<number>("n")) ?? 0;
+
+/** Today in Asia/Shanghai (UTC+8 all year), the default LEADERBOARD_TIME_ZONE. */
+const shanghaiToday = () => new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+
+/** A sandbox top-up the payer approves; returns the order id once the provider recorded the decision. */
+async function paidAtProvider(userId: string, amount: string): Promise<string> {
+  const created = await call("POST", "/v1/payments/orders", {
+    token: await token(userId),
+    idempotencyKey: key(),
+    body: { kind: "topup", channel: "sandbox", amount },
+  });
+  expect(created.status).toBe(201);
+  const orderId = created.body.order.id as string;
+  const decided = await call("POST", `/v1/sandbox/payments/${orderId}/decision`, {
+    token: await token(userId),
+    body: { outcome: "succeeded" },
+  });
+  expect(decided.status).toBe(202);
+  return orderId;
+}
+
+/** Runs the provider's alarms until the order's callback was acknowledged, then waits for the credit. */
+async function delivered(orderId: string): Promise<void> {
+  for (let i = 0; i < 10 && (await payment(orderId)).deliveries[0]?.state !== "delivered"; i++) {
+    await runDurableObjectAlarm(provider());
+  }
+  expect((await payment(orderId)).deliveries[0]?.state).toBe("delivered");
+  expect(
+    await until(
+      () => orderState(orderId),
+      (s) => s === "succeeded",
+    ),
+  ).toBe("succeeded");
+}
+
+async function reconcile(body: Record<string, unknown>, as?: string) {
+  return call("POST", "/v1/admin/reconciliations", { token: as ?? (await operatorToken()), body });
+}
+
+describe("reconciliation with the sandbox provider", () => {
+  it("a reconciliation with one missing callback and one provider-side refund finds both", async () => {
+    await provideWith();
+    const matchedA = await paidAtProvider("rec-a", "12.00");
+    const matchedB = await paidAtProvider("rec-b", "30.50");
+    const refundedC = await paidAtProvider("rec-c", "20.00");
+    for (const id of [matchedA, matchedB, refundedC]) await delivered(id);
+
+    // (a) Paid at the provider, but the callback path is down for every delivery: it never reaches us.
+    await provideWith({ PAYMENT_CALLBACKS: downQueue });
+    const missedD = await paidAtProvider("rec-d", "8.80");
+    expect(await runDurableObjectAlarm(provider())).toBe(true);
+    const attempt = (await payment(missedD)).deliveries[0]?.attempts[0];
+    expect(attempt).toMatchObject({ status: 503, acknowledged: false });
+    expect(await orderState(missedD)).toBe("pending");
+    expect(await wallet("rec-d")).toBe(0);
+
+    // (b) The provider refunds 5.00 of C on its side; nobody here asked for it.
+    const refund = await provider().refund({
+      merchantOrderNo: refundedC,
+      refundNo: "provider-side-dispute-1",
+      amountMinor: 500,
+      totalMinor: 2000,
+      currency: "CNY",
+      reason: "dispute settled at the provider",
+    });
+    expect(refund).toMatchObject({ kind: "refunded", amountMinor: 500 });
+
+    const date = shanghaiToday();
+    const first = await reconcile({ channel: "sandbox", date });
+    expect(first.status).toBe(201);
+    expect(first.body.run).toMatchObject({
+      channel: "sandbox",
+      date,
+      lines: 5,
+      matched: 4,
+      findings: 2,
+      repaired: 1,
+      unrepaired: 1,
+      counts: { missing_ours: 1, missing_theirs: 0, amount_mismatch: 0, status_mismatch: 1, duplicate_line: 0 },
+      finishedAtMs: expect.any(Number),
+    });
+    const byKind = Object.fromEntries(first.body.findings.map((f: { kind: string }) => [f.kind, f]));
+    expect(byKind.missing_ours).toMatchObject({
+      subject: "payment",
+      orderId: missedD,
+      repair: "query_channel",
+      repairOutcome: "credited",
+      ours: { amountMinor: 880, state: "pending" },
+      theirs: { amountMinor: 880, currency: "CNY", status: "succeeded" },
+    });
+    expect(byKind.status_mismatch).toMatchObject({
+      subject: "refund",
+      orderId: refundedC,
+      repair: "operator",
+      repairOutcome: null,
+      providerRefundId: (refund as { refundId: string }).refundId,
+      theirs: { amountMinor: 500, status: "refunded" },
+      ours: { amountMinor: 2000, refundedMinor: 0 },
+    });
+
+    // The active query settled D: succeeded, credited once.
+    expect(await orderState(missedD)).toBe("succeeded");
+    expect(await credits(missedD)).toBe(1);
+    expect(await wallet("rec-d")).toBe(880);
+
+    // The same statement again: the stored run, nothing run twice.
+    const again = await reconcile({ channel: "sandbox", date });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(await credits(missedD)).toBe(1);
+
+    const read = await call("GET", `/v1/admin/reconciliations/${first.body.run.id}`, { token: await operatorToken() });
+    expect(read.status).toBe(200);
+    expect(read.body).toEqual(first.body);
+
+    // Later that day the callback path is back (D's late callback may now arrive too) and one more payment
+    // lands: a fresh statement, a fresh run. D is matched now; only the provider-side refund remains.
+    await provideWith();
+    const matchedE = await paidAtProvider("rec-e", "1.00");
+    await delivered(matchedE);
+    const fresh = await reconcile({ channel: "sandbox", date });
+    expect(fresh.status).toBe(201);
+    expect(fresh.body.run.id).not.toBe(first.body.run.id);
+    expect(fresh.body.run).toMatchObject({ lines: 6, matched: 5, findings: 1, repaired: 0, unrepaired: 1 });
+    expect(fresh.body.run.counts.missing_ours).toBe(0);
+    expect(fresh.body.findings.map((f: { kind: string; orderId: string }) => [f.kind, f.orderId])).toEqual([
+      ["status_mismatch", refundedC],
+    ]);
+
+    expect(await credits(missedD)).toBe(1);
+    expect(await wallet("rec-d")).toBe(880);
+    for (const [user, minor] of [
+      ["rec-a", 1200],
+      ["rec-b", 3050],
+      ["rec-c", 2000],
+      ["rec-e", 100],
+    ] as const) {
+      expect(await wallet(user)).toBe(minor);
+    }
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
+  it("refuses a malformed statement with 422 and its line, and stores nothing", async () => {
+    const before = await storedRuns();
+    const res = await reconcile({
+      channel: "sandbox",
+      date: "2026-12-01",
+      statement: "occurred_at,type,order_no,txn_id,refund_id,amount,currency,status\nnot,a,line\n",
+    });
+    expect(res.status).toBe(422);
+    expect(res.body.error).toMatchObject({ code: "statement_malformed", details: { line: 2 } });
+    expect(await storedRuns()).toBe(before);
+  });
+
+  it("takes a statement larger than the general body limit, which other routes still refuse", async () => {
+    const padding = `# ${"x".repeat(40_000)}\n`;
+    const big = await reconcile({
+      channel: "sandbox",
+      date: "2026-12-01",
+      statement: `occurred_at,type,order_no,txn_id,refund_id,amount,currency,status\n${padding}`,
+    });
+    // Read and refused by the parser (a comment that is not the trailer), not by the size limit.
+    expect(big.status).toBe(422);
+    expect(big.body.error.code).toBe("statement_malformed");
+
+    const elsewhere = await call("POST", "/v1/payments/orders", {
+      token: await token("rec-big"),
+      idempotencyKey: key(),
+      body: { kind: "topup", channel: "sandbox", amount: "1.00", padding },
+    });
+    expect(elsewhere.status).toBe(413);
+  });
+
+  it("asks for the statement of a channel whose bills are not fetched", async () => {
+    const res = await reconcile({ channel: "wechatpay", date: "2026-12-01" });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe("statement_required");
+  });
+
+  it("is for admin and finance only: a viewer gets 403, nobody gets 401", async () => {
+    const viewer = await reconcile({ channel: "sandbox", date: "2026-12-01" }, await token("rec-viewer"));
+    expect(viewer.status).toBe(403);
+    const anonymous = await call("POST", "/v1/admin/reconciliations", {
+      body: { channel: "sandbox", date: "2026-12-01" },
+    });
+    expect(anonymous.status).toBe(401);
+    const read = await call("GET", "/v1/admin/reconciliations/recon_00000000000000000000000000", {
+      token: await token("rec-viewer"),
+    });
+    expect(read.status).toBe(403);
+    const missing = await call("GET", "/v1/admin/reconciliations/recon_00000000000000000000000000", {
+      token: await operatorToken(),
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("reconciliation_not_found");
+  });
+});
