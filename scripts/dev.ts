@@ -110,6 +110,12 @@ Send a rose to the demo room:
     -H "Idempotency-Key: demo-$(date +%s)" -H "Content-Type: application/json" \\
     -d '{"kind":"gift","giftId":"rose","quantity":3}'
 
+Top up through the sandbox channel, then open ${base}<payment.url>&token=<token> to approve:
+  curl -s -X POST ${base}/v1/payments/orders \\
+    -H "Authorization: Bearer ${viewer?.token ?? "<token>"}" \\
+    -H "Idempotency-Key: topup-$(date +%s)" -H "Content-Type: application/json" \\
+    -d '{"kind":"topup","method":"sandbox","amount":"52.00"}'
+
 Press Ctrl-C to stop.`);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
