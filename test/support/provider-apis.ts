@@ -67,19 +67,35 @@ export function forged(signature: string): string {
  */
 abstract class ProviderDouble {
   readonly received: Received[] = [];
-  private failures: number[] = [];
-  private hangs = 0;
+  private failures: { readonly status: number; readonly match: string | null }[] = [];
+  private hangs: (string | null)[] = [];
   protected tampers = 0;
   protected unsigned = 0;
 
-  /** The next `count` calls answer HTTP `status` (default 503) without reaching the provider's logic. */
-  failNext(count: number, status = 503): void {
-    for (let i = 0; i < count; i++) this.failures.push(status);
+  /**
+   * The next `count` calls answer HTTP `status` (default 503) without reaching the provider's
+   * logic. With `match`, only calls whose URL or body contains it (an order number, a notify
+   * URL's host): the doubles are shared by every test file of a run, and a failure meant for
+   * one test must not be spent by another's call.
+   */
+  failNext(count: number, status = 503, match: string | null = null): void {
+    for (let i = 0; i < count; i++) this.failures.push({ status, match });
   }
 
-  /** The next `count` calls never answer; they end only when the caller aborts. */
-  hangNext(count = 1): void {
-    this.hangs += count;
+  /** The next `count` calls (that contain `match`, if given) never answer; they end only when the caller aborts. */
+  hangNext(count = 1, match: string | null = null): void {
+    for (let i = 0; i < count; i++) this.hangs.push(match);
+  }
+
+  /** Forgets injected failures and hangs (those with `match` only, if given). */
+  reset(match: string | null = null): void {
+    this.failures = this.failures.filter((f) => match !== null && f.match !== match);
+    this.hangs = this.hangs.filter((h) => match !== null && h !== match);
+  }
+
+  /** The requests received whose URL or body contains `match`. */
+  receivedMatching(match: string): Received[] {
+    return this.received.filter((r) => matches(r, match));
   }
 
   /** The next `count` answers carry a signature that does not verify. */
@@ -107,21 +123,29 @@ abstract class ProviderDouble {
       body: await request.text(),
     };
     this.received.push(received);
-    if (this.hangs > 0) {
-      this.hangs--;
+    const hang = this.hangs.findIndex((m) => m === null || matches(received, m));
+    if (hang >= 0) {
+      this.hangs.splice(hang, 1);
       const signal = init?.signal;
       if (!signal) throw new Error("a hanging call needs an AbortSignal to end");
       return new Promise<Response>((_, reject) => {
         signal.addEventListener("abort", () => reject(signal.reason), { once: true });
       });
     }
-    const failure = this.failures.shift();
-    if (failure !== undefined) return this.injectedFailure(failure);
+    const failure = this.failures.findIndex((f) => f.match === null || matches(received, f.match));
+    if (failure >= 0) {
+      const [injected] = this.failures.splice(failure, 1);
+      return this.injectedFailure(injected?.status ?? 503);
+    }
     return this.handle(received);
   };
 
   protected abstract handle(request: Received): Promise<Response>;
   protected abstract injectedFailure(status: number): Promise<Response>;
+}
+
+function matches(r: Received, match: string): boolean {
+  return r.url.href.includes(match) || r.body.includes(match);
 }
 
 // ── Stripe ───────────────────────────────────────────────────────────────────────────────
@@ -420,6 +444,12 @@ export interface WechatPayDoubleOptions {
   readonly now: () => number;
 }
 
+interface RefundRefusal {
+  readonly code: string;
+  readonly status: number;
+  readonly match: string | null;
+}
+
 const WECHAT_AUTH = /^WECHATPAY2-SHA256-RSA2048 (.+)$/;
 
 /**
@@ -433,6 +463,7 @@ export class WechatPayDouble extends ProviderDouble {
   readonly refunds = new Map<string, WechatRefund>();
   /** The status new refunds get; WeChat usually answers PROCESSING and settles later. */
   refundStatus: WechatRefund["status"] = "PROCESSING";
+  private refundRefusals: RefundRefusal[] = [];
   /** Sign answers under this serial instead (a rotation the merchant has not caught up with). */
   answerSerial: string | null = null;
   /** Shift the timestamp of signed answers (a replayed or delayed answer). */
@@ -457,6 +488,23 @@ export class WechatPayDouble extends ProviderDouble {
 
   pay(orderNo: string): void {
     this.setState(orderNo, "SUCCESS");
+  }
+
+  /**
+   * The next `count` refund applications (for orders containing `match`, if given) are refused
+   * with WeChat's business error `code` (default NOT_ENOUGH, 403: the merchant's refundable
+   * balance is short), signed, as WeChat refuses them.
+   */
+  refuseRefundsNext(count: number, code = "NOT_ENOUGH", status = 403, match: string | null = null): void {
+    for (let i = 0; i < count; i++) this.refundRefusals.push({ code, status, match });
+  }
+
+  resetRefundRefusals(match: string | null = null): void {
+    this.refundRefusals = this.refundRefusals.filter((r) => match !== null && r.match !== match);
+  }
+
+  transactionIdOf(orderNo: string): string | null {
+    return this.order(orderNo).transactionId;
   }
 
   private order(orderNo: string): WechatOrder {
@@ -587,6 +635,11 @@ export class WechatPayDouble extends ProviderDouble {
       amount.currency !== "CNY"
     ) {
       return this.answer(400, { code: "PARAM_ERROR", message: "参数错误" });
+    }
+    const refusal = this.refundRefusals.findIndex((r) => r.match === null || matches(request, r.match));
+    if (refusal >= 0) {
+      const [{ code, status }] = this.refundRefusals.splice(refusal, 1) as [RefundRefusal];
+      return this.answer(status, { code, message: code === "NOT_ENOUGH" ? "基本账户余额不足" : "退款被拒绝" });
     }
     const o = this.orders.get(body.out_trade_no);
     if (!o) return this.answer(404, { code: "RESOURCE_NOT_EXISTS", message: "订单不存在" });

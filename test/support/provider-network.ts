@@ -5,6 +5,15 @@
  * with the same test-only keys the workers project's PAYMENT_CHANNELS trusts. Tests steer
  * the doubles through `https://doubles.test/{provider}/{action}` — a pay, an outage — and
  * anything else is refused loudly, so no test can reach the internet by accident.
+ *
+ * Controls (POST a JSON body; `match` scopes a control to calls whose URL or body contains
+ * it, because every test file of a run shares these doubles):
+ *   fail {count, status?, match?}     the next calls answer 503 (or `status`) in front of the provider
+ *   hang {count, match?}              the next calls never answer (the client's deadline ends them)
+ *   reset {match?}                    forget injected failures and hangs (and refund refusals)
+ *   pay {orderNo}                     the payer paid; answers { transactionId } where the provider has one
+ *   refund-refuse {count, code?, status?, match?}   WeChat: the next refunds are refused with a business code
+ *   received {match?}                 the requests received, with their bodies
  */
 import { readFileSync } from "node:fs";
 import { base64Bytes } from "../../src/channels/encoding";
@@ -74,6 +83,8 @@ export async function providerNetwork(request: Request): Promise<Response> {
   try {
     return await route(request);
   } catch (error) {
+    // A hang that outlived its caller ends here, quietly.
+    if (error instanceof DOMException && error.name === "TimeoutError") return new Response(null, { status: 504 });
     // Miniflare turns a throw into a bare 500; say what broke.
     console.error("provider network:", error);
     return new Response(`provider network: ${String(error)}`, { status: 598 });
@@ -94,8 +105,13 @@ async function route(incoming: Request): Promise<Response> {
   if (url.origin === DOUBLES_ORIGIN) return control(d, url, request);
   const name = HOSTS[url.hostname];
   if (!name) return new Response(`no test double for ${url.origin}`, { status: 599 });
-  return d[name].fetch(request);
+  // Hangs end when the worker gives up (its abort closes the connection) or, at the latest,
+  // after a while here: a double must never keep the test run waiting.
+  const signal = AbortSignal.any([incoming.signal, AbortSignal.timeout(HANG_MAX_MS)]);
+  return d[name].fetch(request, { signal });
 }
+
+const HANG_MAX_MS = 15_000;
 
 async function control(d: Doubles, url: URL, request: Request): Promise<Response> {
   const [, provider, action] = url.pathname.split("/") as [string, keyof Doubles, string];
@@ -105,20 +121,40 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
     count?: number;
     status?: number;
     orderNo?: string;
+    match?: string;
+    code?: string;
   };
+  const match = args.match ?? null;
   switch (action) {
     case "fail":
-      double.failNext(args.count ?? 1, args.status ?? 503);
+      double.failNext(args.count ?? 1, args.status ?? 503, match);
       break;
     case "hang":
-      double.hangNext(args.count ?? 1);
+      double.hangNext(args.count ?? 1, match);
       break;
-    case "pay":
-      if (double instanceof StripeDouble) double.pay(double.intentFor(args.orderNo ?? "").id);
-      else double.pay(args.orderNo ?? "");
+    case "reset":
+      double.reset(match);
+      if (double instanceof WechatPayDouble) double.resetRefundRefusals(match);
       break;
-    case "received":
-      return Response.json(double.received.map((r) => ({ method: r.method, url: r.url.href })));
+    case "pay": {
+      const orderNo = args.orderNo ?? "";
+      if (double instanceof StripeDouble) {
+        const intent = double.intentFor(orderNo);
+        double.pay(intent.id);
+        return Response.json({ ok: true, transactionId: intent.id });
+      }
+      double.pay(orderNo);
+      const transactionId = double instanceof WechatPayDouble ? double.transactionIdOf(orderNo) : null;
+      return Response.json({ ok: true, transactionId });
+    }
+    case "refund-refuse":
+      if (!(double instanceof WechatPayDouble)) return new Response("refund-refuse is WeChat's", { status: 404 });
+      double.refuseRefundsNext(args.count ?? 1, args.code, args.status, match);
+      break;
+    case "received": {
+      const received = match === null ? double.received : double.receivedMatching(match);
+      return Response.json(received.map((r) => ({ method: r.method, url: r.url.href, body: r.body })));
+    }
     default:
       return new Response("unknown action", { status: 404 });
   }
