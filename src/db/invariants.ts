@@ -10,7 +10,11 @@ import { LIMITS } from "../domain/limits";
  *   - every transfer's currency matches both of its accounts;
  *   - for every red packet: escrow = total − credited − refunded; credited = Σ of its
  *     credited claims; once finished, claimed + refunded = total and nothing stays in flight
- *     to claimers' wallets for longer than the redelivery window.
+ *     to claimers' wallets for longer than the redelivery window;
+ *   - for every payment order: a paid one was credited exactly its amount once (the credit's
+ *     id is the order id) and an unpaid one not at all; its refunded total equals its live
+ *     refunds and what the ledger moved back for them; a pay-to-tip order that says its tip
+ *     was sent has that tip.
  * Each violation names the row and the two numbers that disagree.
  */
 export type Violation =
@@ -58,7 +62,22 @@ export type Violation =
       readonly packetId: string;
       readonly inFlightMinor: number;
       readonly finishedAtMs: number;
-    };
+    }
+  | {
+      readonly kind: "order_credit_mismatch";
+      readonly orderId: string;
+      readonly state: string;
+      readonly amountMinor: number;
+      readonly creditedMinor: number;
+    }
+  | {
+      readonly kind: "order_refunds_mismatch";
+      readonly orderId: string;
+      readonly refundedMinor: number;
+      readonly refundsSumMinor: number;
+      readonly ledgerRefundedMinor: number;
+    }
+  | { readonly kind: "order_tip_missing"; readonly orderId: string; readonly tipId: string };
 
 /** Credits still in flight this long after a packet finished are a violation (the sweeper re-queues at 5 min). */
 export const PACKET_IN_FLIGHT_MAX_MS = 15 * 60 * 1000;
@@ -122,6 +141,26 @@ const QUERIES = {
     FROM red_packets
     WHERE final_claimed_minor IS NOT NULL AND credited_minor < final_claimed_minor
       AND COALESCE(finished_at_ms, expires_at_ms) < ?`,
+  orderCredits: `
+    SELECT o.id, o.state, o.amount_minor, COALESCE(op.amount_minor, 0) AS credited
+    FROM payment_orders o LEFT JOIN operations op ON op.id = o.id AND op.kind = 'payment_credit'
+    WHERE (o.state IN ('succeeded', 'refunded') AND (op.id IS NULL OR op.amount_minor <> o.amount_minor))
+       OR (o.state NOT IN ('succeeded', 'refunded') AND op.id IS NOT NULL)`,
+  orderRefunds: `
+    SELECT * FROM (
+      SELECT o.id, o.refunded_minor,
+        COALESCE((SELECT SUM(r.amount_minor) FROM payment_refunds r WHERE r.order_id = o.id AND r.state <> 'failed'), 0)
+          AS refunds,
+        COALESCE((SELECT SUM(op.amount_minor) FROM payment_refunds r JOIN operations op ON op.id = r.id
+                  WHERE r.order_id = o.id), 0)
+        - COALESCE((SELECT SUM(op.amount_minor) FROM payment_refunds r JOIN operations op ON op.id = r.id || '_reversal'
+                  WHERE r.order_id = o.id), 0) AS ledger
+      FROM payment_orders o
+      WHERE o.refunded_minor <> 0 OR EXISTS (SELECT 1 FROM payment_refunds r WHERE r.order_id = o.id)
+    ) WHERE refunded_minor <> refunds OR refunded_minor <> ledger`,
+  orderTips: `
+    SELECT o.id, o.tip_id FROM payment_orders o
+    WHERE o.tip_outcome = 'sent' AND NOT EXISTS (SELECT 1 FROM operations op WHERE op.id = o.tip_id AND op.kind = 'tip')`,
   counts: `SELECT (SELECT COUNT(*) FROM accounts) AS accounts, (SELECT COUNT(*) FROM operations) AS operations,
            (SELECT COUNT(*) FROM transfers) AS transfers`,
 } as const;
@@ -145,6 +184,9 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     packetCredits,
     packetWhole,
     packetInFlight,
+    orderCredits,
+    orderRefunds,
+    orderTips,
     counts,
   ] = await db.batch<Row>([
     db.prepare(QUERIES.conservation),
@@ -157,6 +199,9 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     db.prepare(QUERIES.packetCredits),
     db.prepare(QUERIES.packetWhole),
     db.prepare(QUERIES.packetInFlight).bind(nowMs - PACKET_IN_FLIGHT_MAX_MS),
+    db.prepare(QUERIES.orderCredits),
+    db.prepare(QUERIES.orderRefunds),
+    db.prepare(QUERIES.orderTips),
     db.prepare(QUERIES.counts),
   ]);
   const violations: Violation[] = [
@@ -224,6 +269,27 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
         inFlightMinor: num(r.in_flight),
         finishedAtMs: num(r.finished),
       }),
+    ),
+    ...(orderCredits?.results ?? []).map(
+      (r): Violation => ({
+        kind: "order_credit_mismatch",
+        orderId: str(r.id),
+        state: str(r.state),
+        amountMinor: num(r.amount_minor),
+        creditedMinor: num(r.credited),
+      }),
+    ),
+    ...(orderRefunds?.results ?? []).map(
+      (r): Violation => ({
+        kind: "order_refunds_mismatch",
+        orderId: str(r.id),
+        refundedMinor: num(r.refunded_minor),
+        refundsSumMinor: num(r.refunds),
+        ledgerRefundedMinor: num(r.ledger),
+      }),
+    ),
+    ...(orderTips?.results ?? []).map(
+      (r): Violation => ({ kind: "order_tip_missing", orderId: str(r.id), tipId: str(r.tip_id) }),
     ),
   ];
   const c = counts?.results[0] ?? {};

@@ -159,6 +159,45 @@ describe("the invariant checker", () => {
     expect(viaApi.violationCount).toBe(report.violationCount);
   });
 
+  it("names a payment order whose credit, refunds or tip the ledger does not bear out", async () => {
+    const order = (id: string, state: string, extra = "NULL, NULL, 0") =>
+      db
+        .prepare(
+          `INSERT INTO payment_orders (id, kind, user_id, channel, currency, amount_minor, state, idempotency_key,
+             created_at_ms, expires_at_ms, updated_at_ms, tip_id, tip_outcome, refunded_minor)
+           VALUES (?, 'topup', 'ledger-payer', 'sandbox', 'CNY', 1000, ?, ?, 0, 0, 0, ${extra})`,
+        )
+        .bind(id, state, `k-${id}`);
+    await db.batch([
+      // Paid, but never credited.
+      order("order_00000000000000000000000001", "succeeded"),
+      // Says it refunded 3.00 with no refund behind it.
+      order("order_00000000000000000000000002", "failed", "NULL, NULL, 300"),
+      // Says its tip was sent; there is no such tip.
+      order("order_00000000000000000000000003", "failed", "'tip_00000000000000000000000003', 'sent', 0"),
+    ]);
+    const report = await checkLedgerInvariants(db, Date.now());
+    expect(report.violations).toContainEqual({
+      kind: "order_credit_mismatch",
+      orderId: "order_00000000000000000000000001",
+      state: "succeeded",
+      amountMinor: 1000,
+      creditedMinor: 0,
+    });
+    expect(report.violations).toContainEqual({
+      kind: "order_refunds_mismatch",
+      orderId: "order_00000000000000000000000002",
+      refundedMinor: 300,
+      refundsSumMinor: 0,
+      ledgerRefundedMinor: 0,
+    });
+    expect(report.violations).toContainEqual({
+      kind: "order_tip_missing",
+      orderId: "order_00000000000000000000000003",
+      tipId: "tip_00000000000000000000000003",
+    });
+  });
+
   it("is only for admin and finance", async () => {
     const viewer = await call("GET", "/v1/admin/ledger/invariants", { token: await token("nosy") });
     expect(viewer.status).toBe(403);
