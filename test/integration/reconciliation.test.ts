@@ -225,6 +225,14 @@ describe("reconciliation with the sandbox provider", () => {
     expect(res.body.error.code).toBe("statement_required");
   });
 
+  it("publishes both routes in the OpenAPI document", async () => {
+    const res = await call("GET", "/v1/openapi.json");
+    expect(res.status).toBe(200);
+    expect(res.body.paths["/admin/reconciliations"].post).toBeDefined();
+    expect(res.body.paths["/admin/reconciliations/{runId}"].get).toBeDefined();
+    expect(res.body.components.schemas.ReconciliationFinding).toBeDefined();
+  });
+
   it("is for admin and finance only: a viewer gets 403, nobody gets 401", async () => {
     const viewer = await reconcile({ channel: "sandbox", date: "2026-12-01" }, await token("rec-viewer"));
     expect(viewer.status).toBe(403);
