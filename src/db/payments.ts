@@ -293,6 +293,14 @@ export async function applyPaymentReport(db: D1Database, report: PaymentReport):
   if (event.kind === "ignored") return { kind: "ignored", reason: event.reason };
   if (event.kind === "refund") {
     const order = await findOrder(db, event.merchantOrderNo);
+    // The same checks as a payment's: a refund confirmed for another merchant, or by a
+    // channel the order was never on, would tell operators the payer got money back when not.
+    if (order && order.channel !== channel) {
+      return flag(db, "channel_mismatch", channel, order.id, ref, `order is on ${order.channel}`, nowMs);
+    }
+    const foreign = mismatched(event.merchant);
+    if (foreign.length > 0)
+      return flag(db, "merchant_mismatch", channel, order?.id ?? null, ref, describe(foreign), nowMs);
     const ours = order ? await matchRefund(db, order, event) : null;
     if (order && ours) {
       if (ours.state === "succeeded") return { kind: "no_change", orderId: order.id, state: order.state };

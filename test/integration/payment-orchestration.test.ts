@@ -4,7 +4,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ChannelName } from "../../src/channels/channel";
 import { base64Bytes } from "../../src/channels/encoding";
 import { SANDBOX_PROVIDER_NAME } from "../../src/channels/sandbox-api";
-import { createOrder, type OrderRow, type RefundRow } from "../../src/db/payments";
+import { applyPaymentReport, createOrder, type OrderRow, type RefundRow } from "../../src/db/payments";
 import { LIMITS } from "../../src/domain/limits";
 import type { Logger } from "../../src/worker/context";
 import worker from "../../src/worker/index";
@@ -719,6 +719,61 @@ describe("operator refunds", () => {
     // Confirming a refund moves no money: the wallet paid it when it was requested.
     expect(await ledgerSnapshot()).toBe(before);
     expect(await wallet("orc-r2")).toBe(2000);
+  });
+
+  it("a verified refund notification about another merchant or from another channel confirms nothing and flags operators", async () => {
+    const { id, txnId } = await paidWechatOrder("orc-r7", "12.00");
+    const res = await refund(id, "2.00");
+    expect(res.status, res.text).toBe(201);
+    const refundId = res.body.refund.id as string;
+    expect(
+      await until(
+        () => refundState(refundId),
+        (s) => s !== "requested",
+      ),
+    ).toBe("pending");
+    const pending = await refundRow(refundId);
+    const resource = (mchid: string) => ({
+      mchid,
+      out_trade_no: id,
+      transaction_id: txnId,
+      out_refund_no: refundId,
+      refund_id: pending?.provider_refund_id,
+      refund_status: "SUCCESS",
+      amount: { total: 1200, refund: 200, payer_total: 1200, payer_refund: 200 },
+    });
+    const foreign = await wechatNotify(resource("1900000999"), "refund");
+    expect(foreign.status).toBe(204);
+    expect(await appliedOutcome(foreign.eventId)).toMatchObject({
+      kind: "flagged",
+      flag: "merchant_mismatch",
+      orderId: id,
+    });
+    expect(await refundState(refundId)).toBe("pending");
+    expect((await order(id)).state).toBe("succeeded");
+
+    // The same refund reported through another channel's callback path.
+    const outcome = await applyPaymentReport(env.DB, {
+      channel: "alipay",
+      event: {
+        kind: "refund",
+        merchantOrderNo: id,
+        providerRefundId: pending?.provider_refund_id ?? "",
+        amountMinor: 200,
+        refundedTotalMinor: null,
+        currency: "CNY",
+        merchant: [],
+      },
+      ref: "ntf_orc_other_channel",
+      cause: "callback",
+      nowMs: Date.now(),
+    });
+    expect(outcome).toMatchObject({ kind: "flagged", flag: "channel_mismatch", orderId: id });
+    expect(await refundState(refundId)).toBe("pending");
+
+    const ours = await wechatNotify(resource(WECHAT.mchid), "refund");
+    expect(await appliedOutcome(ours.eventId)).toEqual({ kind: "state_recorded", orderId: id, state: "refunded" });
+    expect(await refundState(refundId)).toBe("succeeded");
   });
 
   it("a refund larger than what is left in the wallet is refused with insufficient_funds and changes nothing", async () => {
