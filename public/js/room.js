@@ -290,6 +290,7 @@ async function main() {
           const m = frame.merged;
           const combos = m.combos.map((c) => `${c.viewerId} ${giftNames.get(c.giftId) ?? c.giftId} ×${c.quantity}`);
           feed(`${m.tipCount} tips · ¥${formatMinor(m.totalMinor)}${combos.length ? ` — ${combos.join(", ")}` : ""}`);
+          renderBoard(frame.leaderboard);
           break;
         }
         case "gift.big":

@@ -175,7 +175,8 @@ export type PacketView = z.infer<typeof PacketView>;
 
 /** Events that carry a sequence number and live in the replay log. */
 export const SequencedFrame = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("tips.merged"), seq: z.number().int(), merged: Merged }),
+  /** One frame per window: the window's tips, merged, and the live board after them. */
+  z.object({ type: z.literal("tips.merged"), seq: z.number().int(), merged: Merged, leaderboard: Leaderboard }),
   z.object({ type: z.literal("gift.big"), seq: z.number().int(), gift: BigGift }),
   z.object({ type: z.literal("leaderboard"), seq: z.number().int(), leaderboard: Leaderboard }),
   z.object({ type: z.literal("room.live"), seq: z.number().int(), room: RoomState }),

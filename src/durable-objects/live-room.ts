@@ -336,10 +336,18 @@ export class LiveRoom extends DurableObject<Env> {
     }));
     const merged: MergedFrame = mergeWindow(tips, LIMITS.comboGapMs, LIMITS.mergedTopTippersMax);
     this.sql.exec("DELETE FROM window_tips");
+    // One update per window: the merged tips carry the board they produced, so a storm costs
+    // each viewer one frame per window, not two.
     return [
       ...packetFrames,
-      this.append({ type: "tips.merged", merged: structuredClone(merged) as never }, nowMs),
-      this.append({ type: "leaderboard", leaderboard: this.leaderboard("live", null) }, nowMs),
+      this.append(
+        {
+          type: "tips.merged",
+          merged: structuredClone(merged) as never,
+          leaderboard: this.leaderboard("live", null),
+        },
+        nowMs,
+      ),
     ];
   }
 
