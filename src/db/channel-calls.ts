@@ -27,7 +27,7 @@ export async function healthOf(
   const queries = channels.map((c) =>
     db
       .prepare("SELECT ok, at_ms FROM channel_calls WHERE channel = ? AND at_ms > ? ORDER BY at_ms DESC LIMIT ?")
-      .bind(c, nowMs - HEALTH_RULES.windowMs, HEALTH_RULES.samplesMax),
+      .bind(c, nowMs - HEALTH_RULES.lookbackMs, HEALTH_RULES.samplesMax),
   );
   const results = await db.batch<{ ok: number; at_ms: number }>(queries);
   channels.forEach((c, i) => {

@@ -257,7 +257,8 @@ type FlagKind =
   | "second_payment"
   | "credit_rejected"
   | "refund_unmatched"
-  | "refund_rejected";
+  | "refund_rejected"
+  | "refund_stuck";
 
 /** What became of a pay-to-tip order's tip: sent (its id) or the code that stopped it. */
 export type TipOutcome = { sent: true; tipId: string } | { sent: false; tipId: string; code: string };

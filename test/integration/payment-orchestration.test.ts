@@ -721,6 +721,32 @@ describe("operator refunds", () => {
     expect(await wallet("orc-r2")).toBe(2000);
   });
 
+  it("a refund WeChat leaves pending for over a day is flagged for operators once, the money still held", async () => {
+    const { id } = await paidWechatOrder("orc-stuck", "12.00");
+    const res = await refund(id, "2.00");
+    expect(res.status, res.text).toBe(201);
+    const refundId = res.body.refund.id as string;
+    expect(
+      await until(
+        () => refundState(refundId),
+        (s) => s !== "requested",
+      ),
+    ).toBe("pending");
+    const stuckFlags = async () =>
+      (await env.DB.prepare("SELECT COUNT(*) AS n FROM payment_flags WHERE kind = 'refund_stuck' AND notification_id = ?")
+        .bind(refundId)
+        .first<number>("n")) ?? 0;
+    const updatedAtMs = (await refundRow(refundId))?.updated_at_ms as number;
+    await sweepPayments(env, updatedAtMs + 23 * 3_600_000, quiet);
+    expect(await stuckFlags()).toBe(0);
+    const later = updatedAtMs + 24 * 3_600_000 + 1;
+    expect((await sweepPayments(env, later, quiet)).stuckRefunds).toBe(1);
+    expect((await sweepPayments(env, later + 60_000, quiet)).stuckRefunds).toBe(0);
+    expect(await stuckFlags()).toBe(1);
+    expect(await refundState(refundId)).toBe("pending");
+    expect(await wallet("orc-stuck")).toBe(1000);
+  });
+
   it("a verified refund notification about another merchant or from another channel confirms nothing and flags operators", async () => {
     const { id, txnId } = await paidWechatOrder("orc-r7", "12.00");
     const res = await refund(id, "2.00");

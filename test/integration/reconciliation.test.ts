@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SANDBOX_PROVIDER_NAME } from "../../src/channels/sandbox-api";
+import { settleUnpaid } from "../../src/db/payments";
 import type { SandboxPayment, SandboxProvider } from "../../src/durable-objects/sandbox-provider";
 import { balanceOf, call, invariantReport, key, operatorToken, token } from "./helpers";
 
@@ -185,6 +186,23 @@ describe("reconciliation with the sandbox provider", () => {
     ] as const) {
       expect(await wallet(user)).toBe(minor);
     }
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
+  it("credits an order our clock closed before its money arrived, by the reconciliation's query", async () => {
+    await provideWith({ PAYMENT_CALLBACKS: downQueue });
+    const lateF = await paidAtProvider("rec-f", "6.60");
+    expect(await runDurableObjectAlarm(provider())).toBe(true);
+    // The order's deadline passed while the channel still looked unpaid to us: closed here.
+    expect(await settleUnpaid(env.DB, lateF, "closed", "expired", "test: deadline", Date.now())).toBe(true);
+    const run = await reconcile({ channel: "sandbox", date: shanghaiToday() });
+    expect(run.status).toBe(201);
+    const finding = run.body.findings.find((f: { orderId: string }) => f.orderId === lateF);
+    expect(finding).toMatchObject({ kind: "missing_ours", repair: "query_channel", repairOutcome: "credited" });
+    expect(await orderState(lateF)).toBe("succeeded");
+    expect(await credits(lateF)).toBe(1);
+    expect(await wallet("rec-f")).toBe(660);
+    await provideWith();
     expect((await invariantReport()).ok).toBe(true);
   });
 

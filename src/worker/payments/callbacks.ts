@@ -12,7 +12,7 @@ import { errorResponse } from "../errors";
 import { channelClients, channels } from "./channels";
 import { type QueryContext, queryOrder } from "./orders";
 import { afterApplied, tipComposer } from "./pay-to-tip";
-import { type RefundContext, refundsDue, sendRefund } from "./refunds";
+import { flagStuckRefunds, type RefundContext, refundsDue, sendRefund } from "./refunds";
 
 /**
  * Payment callbacks: verify, store the raw notification, enqueue, answer in the provider's
@@ -242,12 +242,12 @@ export function refundContext(env: Env, log: Logger, nowMs: number): RefundConte
   return { db: env.DB, clients: channelClients(env), log, nowMs, random: Math.random };
 }
 
-/** Cron: query open orders whose deadline (or retry) is due, and send refunds still waiting. */
+/** Cron: query open orders whose deadline (or retry) is due, send refunds still waiting, flag stuck ones. */
 export async function sweepPayments(
   env: Env,
   nowMs: number,
   log: Logger,
-): Promise<{ queried: number; refunds: number }> {
+): Promise<{ queried: number; refunds: number; stuckRefunds: number }> {
   const ctx = queryContext(env, log, nowMs);
   const due = await dueForQuery(env.DB, nowMs, LIMITS.paymentSweepBatchMax);
   for (const orderId of due) {
@@ -273,7 +273,8 @@ export async function sweepPayments(
       log.error("payment_sweep_refund_failed", { refundId, error: String(error) });
     }
   }
-  return { queried: due.length, refunds: refunds.length };
+  const stuck = await flagStuckRefunds(env.DB, nowMs, log, LIMITS.paymentSweepBatchMax);
+  return { queried: due.length, refunds: refunds.length, stuckRefunds: stuck };
 }
 
 /** Cron: raw notifications past their retention, and channel call records older than a day. */

@@ -13,7 +13,7 @@ import {
   type TipComposer,
 } from "../../db/payments";
 import { channelsToTry, retryDelayMs } from "../../domain/channel-health";
-import { OPEN_STATES } from "../../domain/order";
+import { CREDITABLE_STATES, OPEN_STATES } from "../../domain/order";
 import type { Logger } from "../context";
 import { ApiError } from "../errors";
 
@@ -142,9 +142,22 @@ export interface QueryContext {
 }
 
 /** Asks the order's channel about it, once; see the module comment for what each answer does. */
-export async function queryOrder(ctx: QueryContext, orderId: string): Promise<QueryVerdict> {
+export async function queryOrder(
+  ctx: QueryContext,
+  orderId: string,
+  options: { readonly settledToo?: boolean } = {},
+): Promise<QueryVerdict> {
   const order = await findOrder(ctx.db, orderId);
-  if (!order || !OPEN_STATES.includes(order.state)) return { kind: "done", outcome: { kind: "settled_before" } };
+  if (!order) return { kind: "done", outcome: { kind: "settled_before" } };
+  if (!OPEN_STATES.includes(order.state)) {
+    // Reconciliation asks about orders our clock closed (or a channel failed) when the
+    // statement says they were paid: a final answer is credited as usual; anything else
+    // leaves the order as it is.
+    if (!options.settledToo || !CREDITABLE_STATES.includes(order.state)) {
+      return { kind: "done", outcome: { kind: "settled_before" } };
+    }
+    return querySettled(ctx, order);
+  }
   const client = ctx.clients.get(order.channel);
   const expired = ctx.nowMs >= order.expires_at_ms;
   if (order.state === "created" || !client) {
@@ -174,11 +187,12 @@ export async function queryOrder(ctx: QueryContext, orderId: string): Promise<Qu
       nowMs: ctx.nowMs,
       composeTip: ctx.composeTip,
     });
-    await scheduleQuery(ctx.db, order.id, null, order.query_attempts);
+    // The channel answered: the retry ladder starts again from the bottom.
+    await scheduleQuery(ctx.db, order.id, null, 0);
     return { kind: "done", outcome };
   }
   if (!expired) {
-    await scheduleQuery(ctx.db, order.id, order.expires_at_ms, order.query_attempts);
+    await scheduleQuery(ctx.db, order.id, order.expires_at_ms, 0);
     return { kind: "later", atMs: order.expires_at_ms };
   }
   const why =
@@ -187,4 +201,24 @@ export async function queryOrder(ctx: QueryContext, orderId: string): Promise<Qu
       : "the channel has no such payment";
   await settleUnpaid(ctx.db, order.id, "closed", "expired", why, ctx.nowMs);
   return { kind: "done", outcome: { kind: "closed" } };
+}
+
+async function querySettled(ctx: QueryContext, order: OrderRow): Promise<QueryVerdict> {
+  const client = ctx.clients.get(order.channel);
+  if (!client) return { kind: "done", outcome: { kind: "settled_before" } };
+  const res = await client.queryPayment(order.id, order.provider_ref);
+  await recordCall(ctx.db, order.channel, "query", res.ok, res.ok ? null : res.failure.detail, ctx.nowMs);
+  if (!res.ok) {
+    return { kind: "retry", delayMs: retryDelayMs(1, ctx.random()), attempts: 1, detail: res.failure.detail };
+  }
+  if (res.value.state !== "final") return { kind: "done", outcome: { kind: "settled_before" } };
+  const outcome = await applyPaymentReport(ctx.db, {
+    channel: order.channel,
+    event: res.value.event,
+    ref: `query:${order.id}`,
+    cause: "query",
+    nowMs: ctx.nowMs,
+    composeTip: ctx.composeTip,
+  });
+  return { kind: "done", outcome };
 }

@@ -170,7 +170,7 @@ async function repair(env: Env, log: Logger, runId: string, nowMs: number): Prom
         const verdict = await sendRefund(rctx, f.refundNo);
         outcome = verdict.kind === "done" ? `refund_${verdict.state}` : `refund_retry: ${verdict.detail}`;
       } else if (f.orderId !== null) {
-        const verdict = await queryOrder(qctx, f.orderId);
+        const verdict = await queryOrder(qctx, f.orderId, { settledToo: true });
         if (verdict.kind === "done") {
           await afterApplied(env, verdict.outcome, log);
           const o = verdict.outcome;

@@ -213,3 +213,28 @@ export async function refundsDue(db: D1Database, nowMs: number, limit: number): 
     .all<{ id: string }>();
   return rows.results.map((r) => r.id);
 }
+
+/** A refund the channel accepted for later and has not confirmed in this long needs an operator. */
+export const REFUND_PENDING_ALERT_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Refunds still `pending` a day after the channel accepted them (a notification that never
+ * came, a refund the channel closed or could not pay out): flagged once each for operators,
+ * with the wallet's money still held by the refund. Returns how many were newly flagged.
+ */
+export async function flagStuckRefunds(db: D1Database, nowMs: number, log: Logger, limit: number): Promise<number> {
+  const rows = await db
+    .prepare(
+      `SELECT r.id, r.order_id, o.channel FROM payment_refunds r JOIN payment_orders o ON o.id = r.order_id
+       WHERE r.state = 'pending' AND r.updated_at_ms < ?
+         AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.notification_id = r.id AND f.kind = 'refund_stuck')
+       ORDER BY r.updated_at_ms LIMIT ?`,
+    )
+    .bind(nowMs - REFUND_PENDING_ALERT_MS, limit)
+    .all<{ id: string; order_id: string; channel: ChannelName }>();
+  for (const r of rows.results) {
+    await flag(db, "refund_stuck", r.channel, r.order_id, r.id, "pending at the channel for over a day", nowMs);
+    log.error("alert_payment_refund_stuck", { refundId: r.id, orderId: r.order_id, channel: r.channel });
+  }
+  return rows.results.length;
+}

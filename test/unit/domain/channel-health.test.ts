@@ -12,9 +12,22 @@ const NOW = 1_800_000_000_000;
 const at = (agoMs: number, ok: boolean): CallSample => ({ ok, atMs: NOW - agoMs });
 
 describe("channel health", () => {
-  it("is healthy with no recent calls, or when old failures have aged out of the window", () => {
+  it("is healthy with no recent calls, or when old failures are past the lookback", () => {
     expect(channelHealth([], NOW)).toBe("healthy");
-    expect(channelHealth([at(11_000, false), at(12_000, false), at(13_000, false)], NOW)).toBe("healthy");
+    const old = HEALTH_RULES.lookbackMs;
+    expect(channelHealth([at(old, false), at(old + 1_000, false), at(old + 2_000, false)], NOW)).toBe("healthy");
+  });
+
+  it("needs the failures close together: three failures spread over more than the window do not trip", () => {
+    expect(channelHealth([at(100, false), at(10_100, false), at(20_100, false)], NOW)).toBe("healthy");
+  });
+
+  it("stays tripped through failed probes, and recovers on the first success", () => {
+    const outage = [at(60_000, false), at(59_000, false), at(58_000, false)];
+    const probes = [50_000, 40_000, 30_000, 20_000, 10_000].map((ago) => at(ago, false));
+    expect(channelHealth([...outage, ...probes], NOW)).toBe("probe");
+    expect(channelHealth([...outage, ...probes, at(1_000, false)], NOW)).toBe("unhealthy");
+    expect(channelHealth([...outage, ...probes, at(1_000, true)], NOW)).toBe("healthy");
   });
 
   it("trips after three failures in the window when the newest call failed", () => {
@@ -34,12 +47,12 @@ describe("channel health", () => {
     expect(channelHealth(failing, NOW - 1)).toBe("unhealthy");
   });
 
-  it("property: a success as the newest call is always healthy; an empty window always healthy", () => {
+  it("property: a success as the newest call is always healthy; an empty lookback always healthy", () => {
     fc.assert(
       fc.property(fc.array(fc.record({ ok: fc.boolean(), ago: fc.integer({ min: 1, max: 20_000 }) })), (calls) => {
         const samples = calls.map((c) => at(c.ago, c.ok));
         expect(channelHealth([...samples, at(0, true)], NOW)).toBe("healthy");
-        expect(channelHealth(samples, NOW + 30_000)).toBe("healthy");
+        expect(channelHealth(samples, NOW + HEALTH_RULES.lookbackMs)).toBe("healthy");
       }),
     );
   });
