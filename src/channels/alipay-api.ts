@@ -7,6 +7,7 @@ import {
   type CreatePaymentResult,
   callWithDeadline,
   type Outbound,
+  parseJson,
   type QueryResult,
   type RefundRequest,
   type RefundResult,
@@ -170,15 +171,6 @@ function valueEndAt(text: string, i: number): number {
   let j = i;
   while (j < text.length && !",}] \t\r\n".includes(text[j] as string)) j++;
   return j > i ? j : -1;
-}
-
-function parseJson<T>(text: string, schema: z.ZodType<T>): T | null {
-  try {
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
 }
 
 /** A response node Alipay's signature vouches for (or an unsigned refusal), with its code. */

@@ -9,6 +9,7 @@
  * provider refusing the request itself (4xx with a business code) and retrying the same
  * request will not change it.
  */
+import type { z } from "zod";
 import type { ChannelEvent, ChannelName } from "./channel";
 
 export type PaymentEvent = Extract<ChannelEvent, { kind: "payment" }>;
@@ -103,6 +104,16 @@ export function rejected(code: string, detail: string): Outbound<never> {
 
 export function success<T>(value: T): Outbound<T> {
   return { ok: true, value };
+}
+
+/** A provider's JSON answer parsed with its schema; null when it is not JSON or not that shape. */
+export function parseJson<T>(text: string, schema: z.ZodType<T>): T | null {
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

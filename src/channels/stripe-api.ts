@@ -7,6 +7,7 @@ import {
   type CreatePaymentResult,
   callWithDeadline,
   type Outbound,
+  parseJson,
   type QueryResult,
   type RefundRequest,
   type RefundResult,
@@ -101,15 +102,6 @@ function failureOf(status: number, text: string): Outbound<never> {
   if (!body) return unavailable(`Stripe HTTP ${status} without an error object`);
   const { type, code, message } = body.error;
   return rejected(code ?? type, message ?? `Stripe HTTP ${status}`);
-}
-
-function parseJson<T>(text: string, schema: z.ZodType<T>): T | null {
-  try {
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
 }
 
 /** Stripe's search query language quotes strings with `'`; a quote or backslash inside is escaped. */

@@ -7,6 +7,7 @@ import {
   callWithDeadline,
   type Outbound,
   type PaymentEvent,
+  parseJson,
   type QueryResult,
   type RefundRequest,
   type RefundResult,
@@ -101,15 +102,6 @@ const ErrorBody = z.object({ code: z.string().min(1).max(64), message: z.string(
 /** RFC 3339 in Beijing time, as `time_expire` is documented: `2015-05-20T13:29:35+08:00`. */
 export function wechatTimeExpire(atMs: number): string {
   return `${new Date(atMs + BEIJING_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
-}
-
-function parseJson<T>(text: string, schema: z.ZodType<T>): T | null {
-  try {
-    const parsed = schema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
 }
 
 /** What came back, once it is known whether WeChat's signature vouches for it. */

@@ -1,17 +1,7 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
 import { type DevServer, startDevServer } from "./dev-server";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasBrowser = existsSync(CHROMIUM);
-if (!hasBrowser) {
-  console.warn(
-    `\n  Browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH).\n`,
-  );
-}
-
-const ARTIFACTS = "test-results";
 
 describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", () => {
   let server: DevServer;
@@ -28,19 +18,7 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
       headers: { authorization: `Bearer ${tokenOf("creator-ling")}` },
     });
     overlayUrl = `${((await key.json()) as { overlayUrl: string }).overlayUrl}&alertMs=1500`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

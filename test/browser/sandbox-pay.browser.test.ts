@@ -1,16 +1,7 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
 import { type DevServer, startDevServer } from "./dev-server";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasBrowser = existsSync(CHROMIUM);
-if (!hasBrowser) {
-  console.warn(
-    `\n  Browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH).\n`,
-  );
-}
-const ARTIFACTS = "test-results";
 
 describe.skipIf(!hasBrowser)("the sandbox payer page in Chromium", () => {
   let server: DevServer;
@@ -23,11 +14,7 @@ describe.skipIf(!hasBrowser)("the sandbox payer page in Chromium", () => {
       users: { userId: string; token: string }[];
     };
     ana = seed.users.find((u) => u.userId === "viewer-ana")?.token as string;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
-    });
-    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

@@ -83,3 +83,13 @@ export async function invariantReport() {
   const res = await call("GET", "/v1/admin/ledger/invariants", { token: await operatorToken() });
   return res.body as { ok: boolean; violationCount: number; violations: Record<string, unknown>[] };
 }
+
+/** Polls `probe` until `done` holds or `timeoutMs` passes, and returns the last value (assert on it). */
+export async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (done(v) || Date.now() - start > timeoutMs) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,18 +1,9 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signSandbox } from "../../src/channels/sandbox";
-import { BASE, balanceOf, call, invariantReport, key, openRoom, token } from "./helpers";
+import { BASE, balanceOf, call, invariantReport, key, openRoom, token, until } from "./helpers";
 
 const SANDBOX = { secret: "sandbox-test-secret-0123456789", merchantId: "giftwire-sandbox" };
-
-async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (done(v) || Date.now() - start > timeoutMs) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function tipOrder(userId: string, tip: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return call("POST", "/v1/payments/orders", {

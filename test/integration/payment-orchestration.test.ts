@@ -18,7 +18,17 @@ import {
 import { channelClients } from "../../src/worker/payments/channels";
 import { openOrder, queryOrder } from "../../src/worker/payments/orders";
 import { wechatBody, wechatHeaders, wechatTransaction } from "../support/providers";
-import { balanceOf, config, invariantReport, key, ledgerSnapshot, operatorToken, type Reply, token } from "./helpers";
+import {
+  balanceOf,
+  config,
+  invariantReport,
+  key,
+  ledgerSnapshot,
+  operatorToken,
+  type Reply,
+  token,
+  until,
+} from "./helpers";
 
 /**
  * Payment orchestration end to end in workerd: real D1 and queue bindings, the providers'
@@ -127,15 +137,6 @@ function capture(): { log: Logger; lines: LogLine[] } {
   return { log: { info: at("info"), warn: at("warn"), error: at("error") }, lines };
 }
 const quiet: Logger = { info() {}, warn() {}, error() {} };
-
-async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (done(v) || Date.now() - start > timeoutMs) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const order = async (id: string) => {
   const row = await env.DB.prepare("SELECT * FROM payment_orders WHERE id = ?").bind(id).first<OrderRow>();
@@ -733,7 +734,9 @@ describe("operator refunds", () => {
       ),
     ).toBe("pending");
     const stuckFlags = async () =>
-      (await env.DB.prepare("SELECT COUNT(*) AS n FROM payment_flags WHERE kind = 'refund_stuck' AND notification_id = ?")
+      (await env.DB.prepare(
+        "SELECT COUNT(*) AS n FROM payment_flags WHERE kind = 'refund_stuck' AND notification_id = ?",
+      )
         .bind(refundId)
         .first<number>("n")) ?? 0;
     const updatedAtMs = (await refundRow(refundId))?.updated_at_ms as number;

@@ -13,7 +13,7 @@ import {
   wechatHeaders,
   wechatTransaction,
 } from "../support/providers";
-import { BASE, balanceOf, call, invariantReport, key, ledgerSnapshot, token } from "./helpers";
+import { BASE, balanceOf, call, invariantReport, key, ledgerSnapshot, token, until } from "./helpers";
 
 const quiet = { info() {}, warn() {}, error() {} };
 const WECHAT = {
@@ -54,15 +54,6 @@ async function createOrder(userId: string, channel: string, amount: string, idem
 async function postCallback(channel: string, body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string>) {
   const { exports } = await import("cloudflare:workers");
   return exports.default.fetch(`${BASE}/v1/payments/callbacks/${channel}`, { method: "POST", headers, body });
-}
-
-async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (done(v) || Date.now() - start > timeoutMs) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const orderState = async (id: string) =>

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { SANDBOX_PROVIDER_NAME } from "../../src/channels/sandbox-api";
 import { settleUnpaid } from "../../src/db/payments";
 import type { SandboxPayment, SandboxProvider } from "../../src/durable-objects/sandbox-provider";
-import { balanceOf, call, invariantReport, key, operatorToken, token } from "./helpers";
+import { balanceOf, call, invariantReport, key, operatorToken, token, until } from "./helpers";
 
 const CHANNELS = JSON.parse(env.PAYMENT_CHANNELS) as { sandbox: { secret: string; merchantId: string } };
 const provider = () => env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME);
@@ -28,15 +28,6 @@ async function provideWith(bindings: Partial<Env> = {}): Promise<void> {
   await runInDurableObject(provider(), (instance: SandboxProvider) => {
     (instance as unknown as { env: Env }).env = { ...env, PAYMENT_CHANNELS: secret, ...bindings };
   });
-}
-
-async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (done(v) || Date.now() - start > timeoutMs) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const payment = async (orderId: string) => (await provider().payment(orderId)) as SandboxPayment;

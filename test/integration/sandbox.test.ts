@@ -10,7 +10,7 @@ import {
   type SandboxPayment,
   type SandboxProvider,
 } from "../../src/durable-objects/sandbox-provider";
-import { BASE, balanceOf, call, invariantReport, key, operatorToken, token } from "./helpers";
+import { BASE, balanceOf, call, invariantReport, key, operatorToken, token, until } from "./helpers";
 
 const CHANNELS = JSON.parse(env.PAYMENT_CHANNELS) as { sandbox: { secret: string; merchantId: string } };
 const provider = () => env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME);
@@ -47,15 +47,6 @@ function flakyCallbackQueue(failures: number): Queue {
     },
     sendBatch: (messages, options) => env.PAYMENT_CALLBACKS.sendBatch(messages, options),
   } as Queue;
-}
-
-async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await probe();
-    if (done(v) || Date.now() - start > timeoutMs) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function topUp(userId: string, amount: string): Promise<string> {
