@@ -24,7 +24,15 @@ if (!existsSync(".dev.vars") || !/^JWT_SECRET=.{32,}$/m.test(readFileSync(".dev.
 }
 if (!/^PAYMENT_CHANNELS=/m.test(readFileSync(".dev.vars", "utf8"))) {
   step("Enabling the sandbox payment channel in .dev.vars (a random local signing secret)");
-  const channels = { sandbox: { secret: randomBytes(24).toString("base64url"), merchantId: "giftwire-sandbox" } };
+  // Callbacks arrive 0.5–2 s after the payer decides, and one in ten arrives twice, as real providers' do.
+  const channels = {
+    sandbox: {
+      secret: randomBytes(24).toString("base64url"),
+      merchantId: "giftwire-sandbox",
+      deliveryDelayMs: [500, 2000],
+      duplicateRate: 0.1,
+    },
+  };
   appendFileSync(".dev.vars", `PAYMENT_CHANNELS=${JSON.stringify(channels)}\n`);
 }
 
