@@ -26,6 +26,8 @@ import {
   spkiFromPem,
   utf8Bytes,
 } from "./encoding";
+import { importApiV3Key, openWechatSealed, type WechatPlatformCertificate } from "./wechatpay";
+import { readCertificate } from "./x509";
 
 /**
  * WeChat Pay API v3 (direct merchant): Native order, query by out_trade_no, domestic refund.
@@ -51,6 +53,14 @@ import {
  * Errors, per "基本规则 · 错误信息": 4xx with `{ code, message }` is the request's fault
  * (`rejected(code)`); 429 (RATELIMIT_EXCEEDED / FREQUENCY_LIMITED) and 5xx (SYSTEM_ERROR, ...)
  * ask for a retry (`unavailable`).
+ *
+ * Platform certificates, per "获取平台证书列表" (GET /v3/certificates,
+ * pay.weixin.qq.com/wiki/doc/apiv3/wechatpay/wechatpay5_1.shtml, now
+ * pay.weixin.qq.com/doc/v3/merchant/4012551764): `{ data: [{ serial_no, effective_time,
+ * expire_time, encrypt_certificate: { algorithm: "AEAD_AES_256_GCM", nonce, associated_data:
+ * "certificate", ciphertext } }] }`, the PEM sealed with the APIv3 key like callback
+ * resources. WeChat adds a new certificate to the list 24 h before it starts signing with it;
+ * a merchant in public key mode (`PUB_KEY_ID_…`) has no certificates (the call answers 404).
  */
 
 export interface WechatPayApiConfig {
@@ -60,6 +70,8 @@ export interface WechatPayApiConfig {
   readonly merchantSerial: string;
   /** The merchant API private key (`apiclient_key.pem`): PKCS#8 PEM or its bare base64. */
   readonly merchantPrivateKey: string;
+  /** The APIv3 key (32 bytes of UTF-8): downloaded platform certificates are sealed with it. */
+  readonly apiV3Key: string;
   /** Platform public keys by serial (certificate serial or `PUB_KEY_ID_…`), as for callbacks. */
   readonly platformKeys: ReadonlyMap<string, string>;
   /** Default https://api.mch.weixin.qq.com (api2.mch.weixin.qq.com is the documented backup). */
@@ -99,6 +111,34 @@ const RefundAnswer = z.object({
 
 const ErrorBody = z.object({ code: z.string().min(1).max(64), message: z.string().max(1_000).optional() });
 
+/** WeChat lists one certificate, two during a rotation; a long list is not WeChat's. */
+const CERTIFICATES_MAX = 16;
+const CertificateList = z.object({ data: z.array(z.unknown()).max(CERTIFICATES_MAX) });
+const CertificateEntry = z.object({
+  serial_no: z.string().regex(/^[0-9A-Fa-f]{1,40}$/),
+  encrypt_certificate: z.object({
+    algorithm: z.literal("AEAD_AES_256_GCM"),
+    nonce: z.string().length(12),
+    associated_data: z.string().max(64).optional().default(""),
+    ciphertext: z.string().min(1).max(16_384),
+  }),
+});
+
+/** Serials compared as numbers: upper-case hex with leading zeros dropped (SDKs print both ways). */
+function sameSerial(a: string, b: string): boolean {
+  const canonical = (s: string) => s.toUpperCase().replace(/^0+(?=.)/, "");
+  return canonical(a) === canonical(b);
+}
+
+export interface WechatPayClient extends ChannelClient {
+  /**
+   * WeChat's current platform certificates (certificate mode), each opened with the APIv3 key,
+   * parsed, and kept only when its own serial is the `serial_no` it is listed under. An entry
+   * that does not open or parse is left out, so it can add no key.
+   */
+  downloadPlatformCertificates(): Promise<Outbound<WechatPlatformCertificate[]>>;
+}
+
 /** RFC 3339 in Beijing time, as `time_expire` is documented: `2015-05-20T13:29:35+08:00`. */
 export function wechatTimeExpire(atMs: number): string {
   return `${new Date(atMs + BEIJING_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
@@ -111,7 +151,7 @@ interface Answer {
   readonly signed: boolean;
 }
 
-export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): ChannelClient {
+export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): WechatPayClient {
   const pkcs8 = pkcs8FromPem(config.merchantPrivateKey);
   if (!pkcs8) throw new Error("WeChat Pay merchantPrivateKey must be a PKCS#8 private key");
   const apiBase = config.apiBase ?? "https://api.mch.weixin.qq.com";
@@ -129,6 +169,7 @@ export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): C
     })();
     return (await platform).get(serial);
   };
+  let aesKey: Promise<CryptoKey> | null = null;
 
   async function authorization(method: string, url: string, body: string): Promise<string> {
     const timestamp = String(Math.floor(deps.now() / 1000));
@@ -139,7 +180,11 @@ export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): C
   }
 
   /** Why an answer's signature does not vouch for it, or null when it does. */
-  async function distrust(headers: Headers, text: string): Promise<string | null> {
+  async function distrust(
+    headers: Headers,
+    text: string,
+    keyFor: (serial: string) => Promise<CryptoKey | undefined>,
+  ): Promise<string | null> {
     const timestamp = headers.get("wechatpay-timestamp");
     const nonce = headers.get("wechatpay-nonce");
     const signature = headers.get("wechatpay-signature");
@@ -148,7 +193,7 @@ export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): C
     if (signature.startsWith(PROBE_PREFIX)) return "WECHATPAY/SIGNTEST/ probe";
     if (!/^[0-9]{1,12}$/.test(timestamp)) return "malformed Wechatpay-Timestamp";
     if (Math.abs(deps.now() / 1000 - Number(timestamp)) > RESPONSE_WINDOW_S) return `stale timestamp ${timestamp}`;
-    const key = await platformKey(serial);
+    const key = await keyFor(serial);
     if (!key) return `unknown platform serial ${serial.slice(0, 64)}`;
     const bytes = base64Bytes(signature);
     if (!bytes) return "signature is not base64";
@@ -157,7 +202,17 @@ export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): C
     return valid ? null : "signature does not verify";
   }
 
-  async function call(method: "GET" | "POST", url: string, body: object | null): Promise<Outbound<Answer>> {
+  /**
+   * One signed request, and its answer once WeChat's signature vouches for it. `keyFor` finds
+   * the platform key the signature names; it sees the answer's text, because the certificate
+   * list brings the key that may sign it.
+   */
+  async function call(
+    method: "GET" | "POST",
+    url: string,
+    body: object | null,
+    keyFor: (serial: string, text: string) => Promise<CryptoKey | undefined> = platformKey,
+  ): Promise<Outbound<Answer>> {
     const text = body === null ? "" : JSON.stringify(body);
     const headers: Record<string, string> = {
       authorization: await authorization(method, url, text),
@@ -177,7 +232,7 @@ export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): C
     const hasSignature = response.headers.has("wechatpay-signature");
     const is2xx = response.status >= 200 && response.status <= 299;
     if (hasSignature || is2xx) {
-      const why = await distrust(response.headers, answer.text);
+      const why = await distrust(response.headers, answer.text, (serial) => keyFor(serial, answer.text));
       if (why !== null) return unavailable(`WeChat Pay HTTP ${response.status} not trusted: ${why}`);
     }
     return success({ status: response.status, text: answer.text, signed: hasSignature });
@@ -223,8 +278,54 @@ export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): C
     return success({ state: "final", event });
   }
 
+  /** The certificates in a list's text that open, parse and carry the serial they are listed under. */
+  async function certificatesIn(text: string): Promise<WechatPlatformCertificate[] | null> {
+    const list = parseJson(text, CertificateList);
+    if (!list) return null;
+    aesKey ??= importApiV3Key(config.apiV3Key);
+    const certificates: WechatPlatformCertificate[] = [];
+    for (const item of list.data) {
+      const entry = CertificateEntry.safeParse(item);
+      if (!entry.success) continue;
+      const pem = await openWechatSealed(await aesKey, entry.data.encrypt_certificate);
+      const facts = pem === null ? null : readCertificate(pem);
+      if (!facts || !sameSerial(facts.serial, entry.data.serial_no)) continue;
+      // The certificate's own validity, not effective_time / expire_time: those sit outside the
+      // AEAD, and WeChat notes they may differ from the PEM's during a rotation.
+      certificates.push({
+        serial: entry.data.serial_no,
+        spki: facts.spki,
+        notBeforeMs: facts.notBeforeMs,
+        notAfterMs: facts.notAfterMs,
+      });
+    }
+    return certificates;
+  }
+
   return {
     name: "wechatpay",
+
+    async downloadPlatformCertificates(): Promise<Outbound<WechatPlatformCertificate[]>> {
+      let opened: WechatPlatformCertificate[] | null = null;
+      const answer = await call("GET", "/v3/certificates", null, async (serial, text) => {
+        const configured = await platformKey(serial);
+        if (configured) return configured;
+        // The answer may be signed with a certificate we do not hold yet — the one it brings.
+        // That is sound because each certificate is sealed under our APIv3 key, which only
+        // WeChat and we know: the AEAD is the trust anchor, so a certificate that opens is
+        // WeChat's, and an answer its key signs (serial_no and all) is WeChat's too.
+        opened = await certificatesIn(text);
+        const signer = opened?.find(
+          (c) => c.serial === serial && c.notBeforeMs <= deps.now() && deps.now() <= c.notAfterMs,
+        );
+        return signer ? importRsaVerifyKey(signer.spki) : undefined;
+      });
+      if (!answer.ok) return answer;
+      if (answer.value.status !== 200) return refusal(answer.value);
+      opened ??= await certificatesIn(answer.value.text);
+      if (!opened) return unavailable("certificate list is not the documented shape");
+      return success(opened);
+    },
 
     async createPayment(request: CreatePaymentRequest): Promise<Outbound<CreatePaymentResult>> {
       // "Native下单" (pay.weixin.qq.com/doc/v3/merchant/4012525171).

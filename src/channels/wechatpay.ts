@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "./channel";
+import type { Outbound } from "./client";
 import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "./encoding";
 
 /**
@@ -33,6 +34,73 @@ export interface WechatPayConfig {
    * later"), so a callback that raced a rotation is delivered again once the keys are updated.
    */
   readonly platformKeys: ReadonlyMap<string, string>;
+  /**
+   * Certificate mode: WeChat's current platform certificates (`GET /v3/certificates`). Called
+   * on a certificate serial not held — "unknown serial → reload keys, then reject" — at most
+   * once per minute per isolate and never for a `PUB_KEY_ID_…` (those keys come only from the
+   * merchant console, so there is nothing to download).
+   */
+  readonly reloadKeys?: () => Promise<Outbound<readonly WechatPlatformCertificate[]>>;
+}
+
+/** A platform certificate's key as downloaded, opened and parsed (see wechatpay-api.ts). */
+export interface WechatPlatformCertificate {
+  /** `serial_no`, which `Wechatpay-Serial` names; equal to the certificate's own serial. */
+  readonly serial: string;
+  readonly spki: Uint8Array<ArrayBuffer>;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+}
+
+/**
+ * A forged serial must not make us hammer WeChat (its limit is per merchant, shared with
+ * every isolate): one download per minute, and concurrent callbacks wait for the same one.
+ * A genuine callback that raced a rotation and came within the minute is refused "retry
+ * later"; WeChat's next delivery (15 s, 15 s, 30 s, 3 min…) finds the key.
+ */
+export const KEY_RELOAD_INTERVAL_MS = 60_000;
+/** WeChat lists one or two certificates (two during a rotation); keep a few, never a pile. */
+const DOWNLOADED_KEYS_MAX = 8;
+/** Certificate serials are hex (WeChat's `serial_no` is string[1,40]); anything else is not worth a download. */
+const CERTIFICATE_SERIAL = /^[0-9A-Fa-f]{1,40}$/;
+
+/** Public key mode: keys with these ids come only from the merchant console. */
+export function isPublicKeyId(serial: string): boolean {
+  return serial.startsWith("PUB_KEY_ID_");
+}
+
+/** The APIv3 key, for {@link openWechatSealed}. */
+export function importApiV3Key(apiV3Key: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", utf8Bytes(apiV3Key), "AES-GCM", false, ["decrypt"]);
+}
+
+/**
+ * AEAD_AES_256_GCM as WeChat seals callback resources and downloaded platform certificates
+ * alike: key = the APIv3 key, IV = the UTF-8 nonce, additional data = the UTF-8
+ * associated_data, input = base64(ciphertext ‖ 16-byte tag). The UTF-8 plaintext, or null
+ * when it is not base64 with a tag, does not authenticate, or is not UTF-8.
+ */
+export async function openWechatSealed(
+  apiV3Key: CryptoKey,
+  sealed: { readonly ciphertext: string; readonly nonce: string; readonly associated_data: string },
+): Promise<string | null> {
+  const bytes = base64Bytes(sealed.ciphertext);
+  if (!bytes || bytes.length <= 16) return null;
+  try {
+    const opened = await crypto.subtle.decrypt(
+      {
+        name: "AES-GCM",
+        iv: utf8Bytes(sealed.nonce),
+        additionalData: utf8Bytes(sealed.associated_data),
+        tagLength: 128,
+      },
+      apiV3Key,
+      bytes,
+    );
+    return strictUtf8(opened);
+  } catch {
+    return null;
+  }
 }
 
 const Envelope = z.object({
@@ -70,7 +138,7 @@ const Refund = z.object({
 export function wechatPay(config: WechatPayConfig): ChannelAdapter {
   // Imported once, on the first callback; an unknown serial is refused without touching them.
   let keys: Promise<Map<string, CryptoKey>> | null = null;
-  const keyFor = async (serial: string): Promise<CryptoKey | undefined> => {
+  const configuredKey = async (serial: string): Promise<CryptoKey | undefined> => {
     keys ??= (async () => {
       const imported = new Map<string, CryptoKey>();
       for (const [id, pem] of config.platformKeys) {
@@ -81,6 +149,58 @@ export function wechatPay(config: WechatPayConfig): ChannelAdapter {
     })();
     return (await keys).get(serial);
   };
+  // Downloaded certificate keys, by serial, each usable only within its validity.
+  const downloaded = new Map<
+    string,
+    { readonly key: CryptoKey; readonly notBeforeMs: number; readonly notAfterMs: number }
+  >();
+  const downloadedKey = (serial: string, nowMs: number): CryptoKey | undefined => {
+    const d = downloaded.get(serial);
+    return d && d.notBeforeMs <= nowMs && nowMs <= d.notAfterMs ? d.key : undefined;
+  };
+  // Configured keys win: a download can add a serial, never replace one the operator set.
+  const keyFor = async (serial: string, nowMs: number): Promise<CryptoKey | undefined> =>
+    (await configuredKey(serial)) ?? downloadedKey(serial, nowMs);
+
+  let lastReloadMs = Number.NEGATIVE_INFINITY;
+  let reloading: Promise<string> | null = null;
+  /** Downloads the current certificates (rate-limited, single-flight); says what happened, for the refusal's detail. */
+  const reload = (nowMs: number): Promise<string> => {
+    const reloadKeys = config.reloadKeys;
+    if (!reloadKeys) return Promise.resolve("no key download configured");
+    if (reloading) return reloading;
+    if (nowMs - lastReloadMs < KEY_RELOAD_INTERVAL_MS) return Promise.resolve("keys were reloaded under a minute ago");
+    // A failed download counts too: an outage must not turn every forged callback into a call.
+    lastReloadMs = nowMs;
+    reloading = (async () => {
+      try {
+        const outcome = await reloadKeys();
+        if (!outcome.ok) return `key download failed: ${outcome.failure.detail}`;
+        let added = 0;
+        for (const c of outcome.value) {
+          if (c.notBeforeMs > nowMs || nowMs > c.notAfterMs) continue;
+          if (await configuredKey(c.serial)) continue;
+          downloaded.set(c.serial, {
+            key: await importRsaVerifyKey(c.spki),
+            notBeforeMs: c.notBeforeMs,
+            notAfterMs: c.notAfterMs,
+          });
+          added++;
+        }
+        for (const [serial, d] of downloaded) if (d.notAfterMs < nowMs) downloaded.delete(serial);
+        // Oldest first in insertion order: a flood of distinct serials cannot grow the map.
+        for (const serial of downloaded.keys()) {
+          if (downloaded.size <= DOWNLOADED_KEYS_MAX) break;
+          downloaded.delete(serial);
+        }
+        return `downloaded ${outcome.value.length} certificates, ${added} valid now`;
+      } finally {
+        reloading = null;
+      }
+    })();
+    return reloading;
+  };
+
   let aesKey: Promise<CryptoKey> | null = null;
 
   return {
@@ -99,7 +219,12 @@ export function wechatPay(config: WechatPayConfig): ChannelAdapter {
       if (Math.abs(nowMs / 1000 - Number(timestamp)) > WECHATPAY_TIMESTAMP_WINDOW_S) {
         return refuse("stale_timestamp", `timestamp ${timestamp}`);
       }
-      const key = await keyFor(serial);
+      let key = await keyFor(serial, nowMs);
+      if (!key && !isPublicKeyId(serial) && CERTIFICATE_SERIAL.test(serial)) {
+        const reloaded = await reload(nowMs);
+        key = await keyFor(serial, nowMs);
+        if (!key) return refuse("unknown_key", `serial ${serial} (${reloaded})`);
+      }
       if (!key) return refuse("unknown_key", `serial ${serial.slice(0, 64)}`);
       const signatureBytes = base64Bytes(signature);
       if (!signatureBytes) return refuse("bad_signature", "signature is not base64");
@@ -113,25 +238,9 @@ export function wechatPay(config: WechatPayConfig): ChannelAdapter {
       } catch {
         return refuse("malformed", "notification body");
       }
-      aesKey ??= crypto.subtle.importKey("raw", utf8Bytes(config.apiV3Key), "AES-GCM", false, ["decrypt"]);
-      const sealed = base64Bytes(envelope.resource.ciphertext);
-      if (!sealed || sealed.length <= 16) return refuse("decrypt_failed", "ciphertext is not base64 with a tag");
-      let plaintext: string;
-      try {
-        const opened = await crypto.subtle.decrypt(
-          {
-            name: "AES-GCM",
-            iv: utf8Bytes(envelope.resource.nonce),
-            additionalData: utf8Bytes(envelope.resource.associated_data),
-            tagLength: 128,
-          },
-          await aesKey,
-          sealed,
-        );
-        plaintext = strictUtf8(opened);
-      } catch {
-        return refuse("decrypt_failed", "AES-256-GCM authentication failed");
-      }
+      aesKey ??= importApiV3Key(config.apiV3Key);
+      const plaintext = await openWechatSealed(await aesKey, envelope.resource);
+      if (plaintext === null) return refuse("decrypt_failed", "AES-256-GCM: not base64 with a tag, or not authentic");
       const event = eventOf(envelope, plaintext, config);
       if (!event) return refuse("malformed", `${envelope.event_type} resource`);
       return { ok: true, notification: { channel: "wechatpay", eventId: envelope.id, event } };

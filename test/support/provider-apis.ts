@@ -17,8 +17,10 @@ import {
   utf8Bytes,
 } from "../../src/channels/encoding";
 import { STRIPE_API_VERSION } from "../../src/channels/stripe-api";
+import { wechatTimeExpire } from "../../src/channels/wechatpay-api";
 import { formatMinor, parseAmountMinor } from "../../src/domain/money";
-import { wechatHeaders } from "./providers";
+import { certificate, certificatePem } from "./der";
+import { wechatHeaders, wechatSeal } from "./providers";
 
 /** One request as the double received it. */
 export interface Received {
@@ -442,6 +444,24 @@ export interface WechatPayDoubleOptions {
   readonly platformKey: CryptoKey;
   readonly platformSerial: string;
   readonly now: () => number;
+  /**
+   * Certificate mode: the merchant's APIv3 key, which `GET /v3/certificates` seals the
+   * platform certificates with. Without it the merchant is in public key mode and that call
+   * answers 404, as WeChat does.
+   */
+  readonly apiV3Key?: string;
+}
+
+/** A platform certificate the double holds (certificate mode). */
+export interface WechatPlatformCertificateDouble {
+  /** The certificate's own serial, which callbacks and answers signed with its key name. */
+  readonly serial: string;
+  readonly privateKey: CryptoKey;
+  readonly pem: string;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+  /** The `serial_no` it is listed under; its own serial unless a test lists it wrongly. */
+  listedAs: string;
 }
 
 interface RefundRefusal {
@@ -468,6 +488,10 @@ export class WechatPayDouble extends ProviderDouble {
   answerSerial: string | null = null;
   /** Shift the timestamp of signed answers (a replayed or delayed answer). */
   answerClockSkewS = 0;
+  /** Certificate mode: what `GET /v3/certificates` lists, oldest first. */
+  readonly certificates: WechatPlatformCertificateDouble[] = [];
+  private signer: { readonly key: CryptoKey; readonly serial: string } | null = null;
+  private certificateTampers: ("ciphertext" | "associated_data")[] = [];
 
   private constructor(
     private readonly options: WechatPayDoubleOptions,
@@ -507,6 +531,60 @@ export class WechatPayDouble extends ProviderDouble {
     return this.order(orderNo).transactionId;
   }
 
+  /**
+   * Certificate mode: WeChat issues a new platform certificate (a fresh RSA key, a real X.509
+   * certificate around it, a random serial) and lists it after the current ones. Valid from
+   * now for a year unless given; callbacks signed with it are the test's to make.
+   */
+  async rotateCertificate(
+    o: { notBeforeMs?: number; notAfterMs?: number; serial?: string } = {},
+  ): Promise<WechatPlatformCertificateDouble> {
+    const pair = (await crypto.subtle.generateKey(
+      { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      true,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    // 20 bytes, high bit clear and first byte non-zero: 40 hex digits, as WeChat's serials are.
+    const bytes = crypto.getRandomValues(new Uint8Array(20));
+    bytes[0] = ((bytes[0] as number) & 0x7f) | 0x10;
+    const serial = o.serial ?? [...bytes].map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join("");
+    const notBeforeMs = o.notBeforeMs ?? this.options.now() - 60_000;
+    const notAfterMs = o.notAfterMs ?? notBeforeMs + 365 * 86_400_000;
+    const der = await certificate({
+      serialHex: serial,
+      subjectPublicKey: pair.publicKey,
+      issuerKey: pair.privateKey,
+      notBeforeMs,
+      notAfterMs,
+    });
+    const held: WechatPlatformCertificateDouble = {
+      serial,
+      privateKey: pair.privateKey,
+      pem: certificatePem(der),
+      notBeforeMs,
+      notAfterMs,
+      listedAs: serial,
+    };
+    this.certificates.push(held);
+    return held;
+  }
+
+  /** Sign answers with a held certificate's key under its serial (WeChat switched to it); null: the configured key. */
+  signAnswersWith(serial: string | null): void {
+    if (serial === null) {
+      this.signer = null;
+      return;
+    }
+    const held = this.certificates.find((c) => c.serial === serial);
+    if (!held) throw new Error(`no platform certificate ${serial}`);
+    this.signer = { key: held.privateKey, serial };
+  }
+
+  /** The next certificate list seals its newest entry wrongly: its ciphertext or its associated_data altered. */
+  tamperCertificatesNext(part: "ciphertext" | "associated_data"): void {
+    this.certificateTampers.push(part);
+  }
+
   private order(orderNo: string): WechatOrder {
     const o = this.orders.get(orderNo);
     if (!o) throw new Error(`no WeChat order ${orderNo}`);
@@ -529,7 +607,36 @@ export class WechatPayDouble extends ProviderDouble {
     const query = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/.exec(path);
     if (request.method === "GET" && query) return this.query(decodeURIComponent(query[1] as string), request.url);
     if (request.method === "POST" && path === "/v3/refund/domestic/refunds") return this.refund(request);
+    if (request.method === "GET" && path === "/v3/certificates") return this.certificateList();
     return this.answer(404, { code: "NOT_FOUND", message: "请求的资源不存在" });
+  }
+
+  /** "获取平台证书列表": every held certificate, its PEM sealed with the APIv3 key. */
+  private async certificateList(): Promise<Response> {
+    const apiV3Key = this.options.apiV3Key;
+    if (!apiV3Key) return this.answer(404, { code: "RESOURCE_NOT_EXISTS", message: "无可用的平台证书" });
+    const tamper = this.certificateTampers.shift();
+    const data = await Promise.all(
+      this.certificates.map(async (c, i) => {
+        const nonce = randomToken(12);
+        let ciphertext = await wechatSeal(apiV3Key, c.pem, nonce, "certificate");
+        let associatedData = "certificate";
+        if (i === this.certificates.length - 1 && tamper === "ciphertext") ciphertext = forged(ciphertext);
+        if (i === this.certificates.length - 1 && tamper === "associated_data") associatedData = "certificatf";
+        return {
+          serial_no: c.listedAs,
+          effective_time: wechatTimeExpire(c.notBeforeMs),
+          expire_time: wechatTimeExpire(c.notAfterMs),
+          encrypt_certificate: {
+            algorithm: "AEAD_AES_256_GCM",
+            nonce,
+            associated_data: associatedData,
+            ciphertext,
+          },
+        };
+      }),
+    );
+    return this.answer(200, { data });
   }
 
   /** WeChat's check of the Authorization header: schema, merchant, serial, freshness, signature. */
@@ -698,8 +805,8 @@ export class WechatPayDouble extends ProviderDouble {
   private async answer(status: number, body: Record<string, unknown>): Promise<Response> {
     const text = JSON.stringify(body);
     const headers = await wechatHeaders(text, {
-      platformKey: this.options.platformKey,
-      serial: this.answerSerial ?? this.options.platformSerial,
+      platformKey: this.signer?.key ?? this.options.platformKey,
+      serial: this.answerSerial ?? this.signer?.serial ?? this.options.platformSerial,
       nowMs: this.options.now() + this.answerClockSkewS * 1000,
     });
     headers["content-type"] = "application/json; charset=utf-8";

@@ -7,8 +7,8 @@ import { sandbox } from "../../channels/sandbox";
 import { sandboxClient } from "../../channels/sandbox-api";
 import { stripe } from "../../channels/stripe";
 import { stripeClient } from "../../channels/stripe-api";
-import { wechatPay } from "../../channels/wechatpay";
-import { wechatPayClient } from "../../channels/wechatpay-api";
+import { isPublicKeyId, wechatPay } from "../../channels/wechatpay";
+import { type WechatPayClient, wechatPayClient } from "../../channels/wechatpay-api";
 
 /**
  * Channel credentials live in one secret, `PAYMENT_CHANNELS` (JSON), so a deploy names
@@ -89,26 +89,30 @@ function enabled(env: Env): Enabled {
   if (cached) return cached;
   const raw = env.PAYMENT_CHANNELS ?? "";
   const secrets = ChannelSecrets.parse(JSON.parse(raw === "" ? "{}" : raw));
-  const adapters = new Map<ChannelName, ChannelAdapter>();
-  if (secrets.sandbox) adapters.set("sandbox", sandbox(secrets.sandbox));
-  if (secrets.wechatpay) {
-    const platformKeys = new Map(Object.entries(secrets.wechatpay.platformKeys));
-    adapters.set("wechatpay", wechatPay({ ...secrets.wechatpay, platformKeys }));
-  }
-  if (secrets.alipay) adapters.set("alipay", alipay(secrets.alipay));
-  if (secrets.stripe) adapters.set("stripe", stripe(secrets.stripe));
-
   const deps = {
     fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init),
     now: Date.now,
     timeoutMs: OUTBOUND_TIMEOUT_MS,
   };
-  const clients = new Map<ChannelName, ChannelClient>();
-  if (secrets.sandbox) clients.set("sandbox", sandboxClient(env.SANDBOX_PROVIDER, secrets.sandbox));
+  const adapters = new Map<ChannelName, ChannelAdapter>();
+  if (secrets.sandbox) adapters.set("sandbox", sandbox(secrets.sandbox));
+  let wechatClient: WechatPayClient | null = null;
   if (secrets.wechatpay) {
     const platformKeys = new Map(Object.entries(secrets.wechatpay.platformKeys));
-    clients.set("wechatpay", wechatPayClient({ ...secrets.wechatpay, platformKeys }, deps));
+    const client = wechatPayClient({ ...secrets.wechatpay, platformKeys }, deps);
+    wechatClient = client;
+    // Certificate mode (any certificate serial configured, or none at all): a callback under a
+    // serial not held downloads WeChat's current certificates. Public key mode has nothing to download.
+    const certificateMode = platformKeys.size === 0 || [...platformKeys.keys()].some((id) => !isPublicKeyId(id));
+    const reloadKeys = certificateMode ? () => client.downloadPlatformCertificates() : undefined;
+    adapters.set("wechatpay", wechatPay({ ...secrets.wechatpay, platformKeys, reloadKeys }));
   }
+  if (secrets.alipay) adapters.set("alipay", alipay(secrets.alipay));
+  if (secrets.stripe) adapters.set("stripe", stripe(secrets.stripe));
+
+  const clients = new Map<ChannelName, ChannelClient>();
+  if (secrets.sandbox) clients.set("sandbox", sandboxClient(env.SANDBOX_PROVIDER, secrets.sandbox));
+  if (wechatClient) clients.set("wechatpay", wechatClient);
   if (secrets.alipay) clients.set("alipay", alipayClient(secrets.alipay, deps));
   if (secrets.stripe) clients.set("stripe", stripeClient(secrets.stripe, deps));
   const built = { secrets, adapters, clients };

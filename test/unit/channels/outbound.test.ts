@@ -236,6 +236,7 @@ describe("WeChat Pay v3 client", () => {
       appId,
       merchantSerial,
       merchantPrivateKey: await pkcs8Pem(merchant.privateKey),
+      apiV3Key: "0123456789abcdef0123456789abcdef",
       platformKeys: new Map([[platformSerial, platform.publicPem]]),
     };
   });
