@@ -42,10 +42,14 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
     scriptPath: "bench/.build/index.js",
     compatibilityDate: "2026-07-30",
     d1Databases: ["DB"],
-    durableObjects: { LIVE_ROOM: { className: "LiveRoom", useSQLite: true } },
+    durableObjects: {
+      LIVE_ROOM: { className: "LiveRoom", useSQLite: true },
+      SANDBOX_PROVIDER: { className: "SandboxProvider", useSQLite: true },
+    },
     queueProducers: {
       ROOM_EVENTS: { queueName: "giftwire-room-events" },
       LEDGER_POSTINGS: { queueName: "giftwire-ledger-postings" },
+      PAYMENT_CALLBACKS: { queueName: "giftwire-payment-callbacks" },
     },
     bindings: {
       ENVIRONMENT: "development",
@@ -60,6 +64,10 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
       WS_ORIGINS: "",
       ROOM_MERGE_WINDOW_MS: "3000",
       PAYMENT_NOTIFICATION_RETENTION_DAYS: "180",
+      PAYMENT_METHODS: "{}",
+      PAYMENT_CHANNELS: "{}",
+      AUTOPAY_PER_TIP_DEFAULT_MINOR: "20000",
+      AUTOPAY_PER_DAY_DEFAULT_MINOR: "100000",
       LEADERBOARD_TIME_ZONE: "Asia/Shanghai",
     },
     ...extra,
