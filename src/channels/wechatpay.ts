@@ -30,8 +30,9 @@ export interface WechatPayConfig {
   /**
    * Platform public keys by serial (certificate serial or `PUB_KEY_ID_…`). WeChat rotates
    * them with an overlap: add the new serial to the deployment's keys before the old one is
-   * retired, and callbacks under either verify. A serial not listed is refused ("retry
-   * later"), so a callback that raced a rotation is delivered again once the keys are updated.
+   * retired, and callbacks under either verify. A serial not listed (nor downloaded, in
+   * certificate mode) is refused ("retry later"), so a callback that raced a rotation is
+   * delivered again once the keys are updated.
    */
   readonly platformKeys: ReadonlyMap<string, string>;
   /**
