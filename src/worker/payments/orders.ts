@@ -132,12 +132,16 @@ export type QueryVerdict =
   | { readonly kind: "later"; readonly atMs: number }
   | { readonly kind: "retry"; readonly delayMs: number; readonly attempts: number; readonly detail: string };
 
-export interface QueryContext {
+/** What a background call to a channel (a query, a refund) runs with: one clock reading, injectable randomness. */
+export interface ChannelTaskContext {
   readonly db: D1Database;
   readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
   readonly log: Logger;
   readonly nowMs: number;
   readonly random: () => number;
+}
+
+export interface QueryContext extends ChannelTaskContext {
   readonly composeTip: TipComposer;
 }
 

@@ -1,5 +1,4 @@
 import type { ChannelName } from "../../channels/channel";
-import type { ChannelClient } from "../../channels/client";
 import { recordCall } from "../../db/channel-calls";
 import { composeOperation, type Guard, type OperationSpec, runOperation } from "../../db/ledger";
 import { confirmRefund, findOrder, flag, type OrderRow, type RefundRow } from "../../db/payments";
@@ -7,6 +6,7 @@ import { accountAddress } from "../../domain/accounts";
 import { retryDelayMs } from "../../domain/channel-health";
 import type { Currency } from "../../domain/money";
 import type { Logger } from "../context";
+import type { ChannelTaskContext } from "./orders";
 
 /**
  * Refunds of paid orders, by an operator, of what is still in the payer's wallet.
@@ -22,13 +22,7 @@ import type { Logger } from "../context";
  *    (the first is never edited), the refund fails and operators are flagged.
  */
 
-export interface RefundContext {
-  readonly db: D1Database;
-  readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
-  readonly log: Logger;
-  readonly nowMs: number;
-  readonly random: () => number;
-}
+export type RefundContext = ChannelTaskContext;
 
 export type RefundVerdict =
   | { readonly kind: "done"; readonly state: RefundRow["state"] }
