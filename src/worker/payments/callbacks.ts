@@ -173,9 +173,7 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
       else if (m.kind === "payment.query") {
         const verdict = await queryOrder(queryContext(env, log, Date.now()), m.orderId);
         if (verdict.kind === "retry") {
-          const fields = { orderId: m.orderId, attempts: verdict.attempts, detail: verdict.detail };
-          if (verdict.attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_payment_query_failing", fields);
-          else log.warn("payment_query_failed", fields);
+          reportFailedAttempt(log, "query", { orderId: m.orderId, attempts: verdict.attempts, detail: verdict.detail });
           message.retry({ delaySeconds: Math.ceil(verdict.delayMs / 1000) });
           continue;
         }
@@ -184,9 +182,11 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
       } else {
         const verdict = await sendRefund(refundContext(env, log, Date.now()), m.refundId);
         if (verdict.kind === "retry") {
-          const fields = { refundId: m.refundId, attempts: verdict.attempts, detail: verdict.detail };
-          if (verdict.attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_payment_refund_failing", fields);
-          else log.warn("payment_refund_failed", fields);
+          reportFailedAttempt(log, "refund", {
+            refundId: m.refundId,
+            attempts: verdict.attempts,
+            detail: verdict.detail,
+          });
           message.retry({ delaySeconds: Math.ceil(verdict.delayMs / 1000) });
           continue;
         }
@@ -199,6 +199,29 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
       continue;
     }
     message.ack();
+  }
+}
+
+/** A channel call (query, refund) that failed: a warning, and an operator alert from the third attempt. */
+function reportFailedAttempt(
+  log: Logger,
+  what: "query" | "refund",
+  fields: { attempts: number } & Record<string, unknown>,
+) {
+  if (fields.attempts >= ALERT_AFTER_ATTEMPTS) log.error(`alert_payment_${what}_failing`, fields);
+  else log.warn(`payment_${what}_failed`, fields);
+}
+
+/**
+ * A requested refund goes to its channel through the queue, so a failing channel is retried
+ * on the tiered schedule (5–10 s first) and the request survives the isolate. If even the
+ * enqueue fails, the sweeper sends it from the refund's `next_attempt_at_ms`.
+ */
+export async function enqueueRefund(env: Env, refundId: string, log: Logger): Promise<void> {
+  try {
+    await env.PAYMENT_CALLBACKS.send({ kind: "payment.refund", refundId } satisfies PaymentRefundMessage);
+  } catch (error) {
+    log.warn("payment_refund_enqueue_failed", { refundId, error: String(error) });
   }
 }
 
@@ -254,8 +277,8 @@ export async function sweepPayments(
     try {
       const verdict = await queryOrder(ctx, orderId);
       if (verdict.kind === "done") await afterApplied(env, verdict.outcome, log);
-      if (verdict.kind === "retry" && verdict.attempts >= ALERT_AFTER_ATTEMPTS) {
-        log.error("alert_payment_query_failing", { orderId, attempts: verdict.attempts, detail: verdict.detail });
+      if (verdict.kind === "retry") {
+        reportFailedAttempt(log, "query", { orderId, attempts: verdict.attempts, detail: verdict.detail });
       }
     } catch (error) {
       log.error("payment_sweep_query_failed", { orderId, error: String(error) });
@@ -266,8 +289,8 @@ export async function sweepPayments(
   for (const refundId of refunds) {
     try {
       const verdict = await sendRefund(rctx, refundId);
-      if (verdict.kind === "retry" && verdict.attempts >= ALERT_AFTER_ATTEMPTS) {
-        log.error("alert_payment_refund_failing", { refundId, attempts: verdict.attempts, detail: verdict.detail });
+      if (verdict.kind === "retry") {
+        reportFailedAttempt(log, "refund", { refundId, attempts: verdict.attempts, detail: verdict.detail });
       }
     } catch (error) {
       log.error("payment_sweep_refund_failed", { refundId, error: String(error) });

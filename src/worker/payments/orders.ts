@@ -66,12 +66,12 @@ export async function openOrder(
   if (order.state !== "created") return { row: order, step: payerStepOf(order) };
   const usable = preference.filter((c) => ctx.clients.has(c));
   const health = await healthOf(ctx.db, usable, ctx.nowMs());
-  const order_ = channelsToTry(usable, (c) => health.get(c) ?? "healthy");
+  const toTry = channelsToTry(usable, (c) => health.get(c) ?? "healthy");
   // An explicitly named channel is tried even when the failover list would not include it.
-  if (!order_.includes(order.channel) && ctx.clients.has(order.channel)) order_.unshift(order.channel);
+  if (!toTry.includes(order.channel) && ctx.clients.has(order.channel)) toTry.unshift(order.channel);
   const failures: { channel: ChannelName; failure: OutboundFailure }[] = [];
   let current = order.channel;
-  for (const channel of order_) {
+  for (const channel of toTry) {
     const client = ctx.clients.get(channel);
     if (!client) continue;
     if (channel !== current) {
@@ -173,27 +173,17 @@ export async function queryOrder(
     await settleUnpaid(ctx.db, order.id, "closed", "expired", client ? "never opened" : "channel disabled", ctx.nowMs);
     return { kind: "done", outcome: { kind: "closed" } };
   }
-  const res = await client.queryPayment(order.id, order.provider_ref);
-  await recordCall(ctx.db, order.channel, "query", res.ok, res.ok ? null : res.failure.detail, ctx.nowMs);
-  if (!res.ok) {
+  const answer = await askChannel(ctx, order, client);
+  if (answer.kind === "failed") {
     const attempts = order.query_attempts + 1;
     const delayMs = retryDelayMs(attempts, ctx.random());
     await scheduleQuery(ctx.db, order.id, ctx.nowMs + delayMs, attempts);
-    return { kind: "retry", delayMs, attempts, detail: res.failure.detail };
+    return { kind: "retry", delayMs, attempts, detail: answer.detail };
   }
-  const answer = res.value;
-  if (answer.state === "final") {
-    const outcome = await applyPaymentReport(ctx.db, {
-      channel: order.channel,
-      event: answer.event,
-      ref: `query:${order.id}`,
-      cause: "query",
-      nowMs: ctx.nowMs,
-      composeTip: ctx.composeTip,
-    });
+  if (answer.kind === "applied") {
     // The channel answered: the retry ladder starts again from the bottom.
     await scheduleQuery(ctx.db, order.id, null, 0);
-    return { kind: "done", outcome };
+    return { kind: "done", outcome: answer.outcome };
   }
   if (!expired) {
     await scheduleQuery(ctx.db, order.id, order.expires_at_ms, 0);
@@ -210,12 +200,30 @@ export async function queryOrder(
 async function querySettled(ctx: QueryContext, order: OrderRow): Promise<QueryVerdict> {
   const client = ctx.clients.get(order.channel);
   if (!client) return { kind: "done", outcome: { kind: "settled_before" } };
+  const answer = await askChannel(ctx, order, client);
+  if (answer.kind === "failed") {
+    return { kind: "retry", delayMs: retryDelayMs(1, ctx.random()), attempts: 1, detail: answer.detail };
+  }
+  return { kind: "done", outcome: answer.kind === "applied" ? answer.outcome : { kind: "settled_before" } };
+}
+
+/**
+ * One query of the order's channel, recorded against its health; a final answer is applied
+ * exactly like a callback (the credit's id is the order id, so this path credits at most once).
+ */
+async function askChannel(
+  ctx: QueryContext,
+  order: OrderRow,
+  client: ChannelClient,
+): Promise<
+  | { readonly kind: "failed"; readonly detail: string }
+  | { readonly kind: "applied"; readonly outcome: PaymentOutcome }
+  | { readonly kind: "waiting"; readonly state: "open" | "unknown" }
+> {
   const res = await client.queryPayment(order.id, order.provider_ref);
   await recordCall(ctx.db, order.channel, "query", res.ok, res.ok ? null : res.failure.detail, ctx.nowMs);
-  if (!res.ok) {
-    return { kind: "retry", delayMs: retryDelayMs(1, ctx.random()), attempts: 1, detail: res.failure.detail };
-  }
-  if (res.value.state !== "final") return { kind: "done", outcome: { kind: "settled_before" } };
+  if (!res.ok) return { kind: "failed", detail: res.failure.detail };
+  if (res.value.state !== "final") return { kind: "waiting", state: res.value.state };
   const outcome = await applyPaymentReport(ctx.db, {
     channel: order.channel,
     event: res.value.event,
@@ -224,5 +232,5 @@ async function querySettled(ctx: QueryContext, order: OrderRow): Promise<QueryVe
     nowMs: ctx.nowMs,
     composeTip: ctx.composeTip,
   });
-  return { kind: "done", outcome };
+  return { kind: "applied", outcome };
 }

@@ -21,28 +21,20 @@ export function tipComposer(env: Env): TipComposer {
     const stored = StoredTip.parse(JSON.parse(order.tip_request ?? "null"));
     const { roomId, ...request } = stored;
     try {
-      const tip = await composeTipFor(env, roomId, order.user_id, request as TipRequestBody, tipId, nowMs, order.id);
-      return { composed: composeOperation(env.DB, tip) };
+      const tip = await composeTip(
+        env.DB,
+        configFrom(env),
+        { roomId, viewerId: order.user_id, request: request as TipRequestBody },
+        tipId,
+        nowMs,
+        [tipUndecidedGuard(order.id)],
+      );
+      return { composed: composeOperation(env.DB, tip.spec) };
     } catch (error) {
       if (error instanceof ApiError) return { failed: error.code };
       throw error;
     }
   };
-}
-
-async function composeTipFor(
-  env: Env,
-  roomId: string,
-  viewerId: string,
-  request: TipRequestBody,
-  tipId: string,
-  nowMs: number,
-  orderId: string,
-) {
-  const composed = await composeTip(env.DB, configFrom(env), { roomId, viewerId, request }, tipId, nowMs, [
-    tipUndecidedGuard(orderId),
-  ]);
-  return composed.spec;
 }
 
 /** After a pay-to-tip credit sent its tip: the room hears of it (the outbox row guarantees it eventually). */

@@ -28,7 +28,7 @@ export type RefundVerdict =
   | { readonly kind: "done"; readonly state: RefundRow["state"] }
   | { readonly kind: "retry"; readonly delayMs: number; readonly attempts: number; readonly detail: string };
 
-/** The first attempt runs right after the request; the sweeper retries from here if it did not. */
+/** The first attempt goes through the queue right after the request; the sweeper sends it from here if that did not happen. */
 const FIRST_SWEEP_AFTER_MS = 15_000;
 
 export function refundRequestSpec(

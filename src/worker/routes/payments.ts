@@ -12,10 +12,10 @@ import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
-import { type PaymentQueryMessage, refundContext } from "../payments/callbacks";
+import { enqueueRefund, type PaymentQueryMessage } from "../payments/callbacks";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
-import { refundRequestSpec, sendRefund } from "../payments/refunds";
+import { refundRequestSpec } from "../payments/refunds";
 import {
   AmountMinor,
   bearerSecurity,
@@ -313,13 +313,7 @@ payments.openapi(
       return {
         spec,
         status: 201,
-        onPosted: () =>
-          c.executionCtx.waitUntil(
-            sendRefund(refundContext(c.env, c.var.log, Date.now()), id).then(
-              (v) => c.var.log.info("payment_refund_sent", { refundId: id, verdict: v.kind }),
-              (error) => c.var.log.warn("payment_refund_send_failed", { refundId: id, error: String(error) }),
-            ),
-          ),
+        onPosted: () => c.executionCtx.waitUntil(enqueueRefund(c.env, id, c.var.log)),
         body: {
           refund: {
             id,
