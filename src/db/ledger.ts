@@ -1,5 +1,5 @@
 import { mayGoNegative } from "../domain/accounts";
-import type { ErrorCode } from "../domain/errors";
+import type { GuardCode } from "../domain/guards";
 import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
 
@@ -21,6 +21,9 @@ import type { Currency } from "../domain/money";
  * snapshot, one statement apart in one transaction, so the verdict is exact. A repeated
  * operation id is "exists": applied once, reported as already done (TigerBeetle style).
  * CHECK constraints remain as a backstop; tripping one is a bug and aborts the batch.
+ *
+ * Only the operation files in src/db/operations/ call `composeOperation`: one file per kind
+ * of money movement, so `ls src/db/operations` answers "where does money move?".
  */
 
 export interface Posting {
@@ -29,12 +32,25 @@ export interface Posting {
   readonly amountMinor: number;
 }
 
-/** A boolean SQL expression that must hold for the operation to post. */
-export interface Guard {
-  readonly code: ErrorCode;
+/** A boolean SQL expression with its bound parameters. */
+export interface SqlCondition {
   readonly sql: string;
   readonly params: readonly unknown[];
 }
+
+/** A condition that must hold for the operation to post, and the rule it stands for. */
+export interface Guard extends SqlCondition {
+  readonly code: GuardCode;
+}
+
+/**
+ * Statements a caller adds to an operation's batch (the idempotency record's completion, a
+ * state change of the order it pays), each written only while `whenPosting` holds, that is
+ * only if the operation posts.
+ */
+export type Attach = (whenPosting: SqlCondition) => readonly D1PreparedStatement[];
+
+export const attachNothing: Attach = () => [];
 
 export const OPERATION_KINDS = [
   "tip",
@@ -66,16 +82,24 @@ export interface OperationSpec {
    * that could otherwise post (a confirmation is pointless when the money is not there).
    */
   readonly guardsAfterFunds?: readonly Guard[];
-  /** Extra rows written with the operation (e.g. the tip row), built with `whenPosting`. */
-  readonly extra: (whenPosting: Guard) => readonly D1PreparedStatement[];
+  /** The operation's own rows (e.g. the tip row), built with `whenPosting`. */
+  readonly extra: Attach;
+  /**
+   * The caller's statements (e.g. an idempotency record's completion), written after the
+   * operation's own rows and immediately before its finalize: the last attached statement's
+   * result is at `statements.length - 2`.
+   */
+  readonly attach?: Attach | undefined;
 }
 
 export type Verdict =
   | { readonly kind: "posted" }
   | { readonly kind: "exists" }
-  | { readonly kind: "rejected"; readonly code: ErrorCode };
+  | { readonly kind: "rejected"; readonly code: GuardCode };
 
 export interface ComposedOperation {
+  /** The operation's id (its business id: `tip_…`, the order id, the claim id). */
+  readonly id: string;
   readonly statements: readonly D1PreparedStatement[];
   /**
    * The verdict as a SQL expression (`'exists'`, a guard's code, or NULL), for a later
@@ -91,8 +115,7 @@ const ACCOUNT_BALANCE = "COALESCE((SELECT balance_minor FROM accounts WHERE addr
 export function composeOperation(db: D1Database, spec: OperationSpec): ComposedOperation {
   assertOperation(spec);
   const amountMinor = spec.postings.reduce((sum, p) => sum + p.amountMinor, 0);
-  const posting: Guard = {
-    code: "internal_error",
+  const posting: SqlCondition = {
     sql: "EXISTS (SELECT 1 FROM operations WHERE id = ? AND state = 'posting')",
     params: [spec.id],
   };
@@ -114,7 +137,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
   const fundsGuards: Guard[] = [...debitByAccount]
     .filter(([address]) => !mayGoNegative(address))
     .map(([address, debitMinor]) => ({
-      code: "insufficient_funds",
+      code: "insufficient_funds" as const,
       sql: `${ACCOUNT_BALANCE} >= ?`,
       params: [address, debitMinor],
     }));
@@ -122,7 +145,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
   const ceilingGuards: Guard[] = [...netByAccount]
     .filter(([, net]) => net > 0)
     .map(([address, net]) => ({
-      code: "amount_out_of_range",
+      code: "balance_ceiling" as const,
       sql: `${ACCOUNT_BALANCE} + ? <= ?`,
       params: [address, net, LIMITS.balanceAbsMaxMinor],
     }));
@@ -183,7 +206,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
         .bind(net, address, ...posting.params),
     );
 
-  const extra = spec.extra(posting);
+  const extra = [...spec.extra(posting), ...(spec.attach ?? attachNothing)(posting)];
 
   const finalize = db
     .prepare("UPDATE operations SET state = 'posted' WHERE id = ? AND state = 'posting'")
@@ -206,6 +229,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
   const finalizeIndex = statements.length - 1;
 
   return {
+    id: spec.id,
     statements,
     verdictExpression,
     verdictFrom(results) {

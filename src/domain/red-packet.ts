@@ -101,3 +101,45 @@ export function nextShare(
 export function inFlightClaimsMax(remainingShares: number): number {
   return Math.max(1, Math.ceil(remainingShares * 1.5));
 }
+
+/** A subsidy as the sender's packet would spend it. */
+export interface SubsidyFacts {
+  readonly id: string;
+  readonly campaign_id: string;
+  readonly user_id: string;
+  readonly amount_minor: number;
+  readonly status: string;
+}
+
+export type PacketFunding =
+  | { readonly kind: "wallet"; readonly totalMinor: number }
+  | { readonly kind: "subsidy"; readonly totalMinor: number; readonly subsidyId: string; readonly campaignId: string };
+
+/**
+ * Packet admission: what pays for the packet and whether it may be sent. A subsidy pays its
+ * whole amount and only its owner may spend it, once; otherwise the wallet pays `totalMinor`.
+ * Then the packet's shape must be valid (every share at least one fen, within the limits).
+ */
+export function admitPacket(
+  senderId: string,
+  ask: { readonly subsidy: SubsidyFacts | null | "wallet"; readonly totalMinor: number | null },
+  shares: number,
+): Result<PacketFunding> {
+  let funding: PacketFunding;
+  if (ask.subsidy === "wallet") {
+    if (ask.totalMinor === null) return fail("amount_out_of_range");
+    funding = { kind: "wallet", totalMinor: ask.totalMinor };
+  } else {
+    if (ask.subsidy === null || ask.subsidy.user_id !== senderId) return fail("subsidy_not_found");
+    if (ask.subsidy.status !== "issued") return fail("subsidy_used");
+    funding = {
+      kind: "subsidy",
+      totalMinor: ask.subsidy.amount_minor,
+      subsidyId: ask.subsidy.id,
+      campaignId: ask.subsidy.campaign_id,
+    };
+  }
+  const valid = validatePacket({ totalMinor: funding.totalMinor, shares });
+  if (!valid.ok) return valid;
+  return ok(funding);
+}

@@ -1,6 +1,7 @@
 import { fail, ok, type Result } from "./errors";
 import { assert, isSafeAmountMinor, LIMITS } from "./limits";
 import { splitRevenue } from "./revenue-share";
+import { liveStreamOf, type RoomLiveness } from "./room/live";
 
 export const GIFT_TIERS = ["small", "medium", "big", "epic"] as const;
 export type GiftTier = (typeof GIFT_TIERS)[number];
@@ -58,4 +59,18 @@ export function priceTip(request: TipRequest, bounds: CustomTipBounds, platformS
   assert(isSafeAmountMinor(amountMinor), "tip amount is a positive safe amount");
   const { platformMinor, creatorMinor } = splitRevenue(amountMinor, platformShareBps);
   return ok({ amountMinor, giftId, quantity, platformMinor, creatorMinor });
+}
+
+/**
+ * Whether `viewerId` may tip into this room now: it exists, is live, and is not the viewer's
+ * own.
+ */
+export function tipTarget(
+  room: RoomLiveness | null,
+  viewerId: string,
+): Result<{ readonly creatorId: string; readonly streamId: string }> {
+  const live = liveStreamOf(room);
+  if (!live.ok) return live;
+  if (live.value.creatorId === viewerId) return fail("self_tip");
+  return live;
 }

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { findPacket, settleExpiredPacket } from "../db/red-packets";
+import { settleExpiredPacket } from "../db/operations/packet-refund";
+import { findPacket } from "../db/reads/packets";
 import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
 import { cryptoRandomInt, inFlightClaimsMax } from "../domain/red-packet";
@@ -652,7 +653,7 @@ export class LiveRoom extends DurableObject<Env> {
           outcome.kind === "nothing_to_refund" ||
           outcome.verdict.kind !== "rejected" ||
           // Already finished in the ledger (refunded by the sweeper, or exhausted).
-          outcome.verdict.code === "conflict";
+          outcome.verdict.code === "packet_not_open";
         if (!settled) throw new Error(`refund rejected: ${JSON.stringify(outcome)}`);
         this.desk.markSettled(packetId);
       } catch (error) {

@@ -1,7 +1,8 @@
 import type { Context, TypedResponse } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { composeOperation, type Guard, type OperationSpec } from "../db/ledger";
-import type { ErrorCode } from "../domain/errors";
+import type { Attach, ComposedOperation, SqlCondition } from "../db/ledger";
+import type { ErrorCode, Result } from "../domain/errors";
+import { errorForGuard } from "../domain/guards";
 import {
   decideOnExisting,
   parseIdempotencyKey,
@@ -26,7 +27,11 @@ import { ApiError, errorResponse } from "./errors";
  * Replays return the stored status and body byte for byte, with `Idempotent-Replayed: true`.
  */
 export interface IdempotentOperation<TBody extends Record<string, unknown> = Record<string, unknown>> {
-  readonly spec: OperationSpec;
+  /**
+   * The operation (from src/db/operations/) with the caller's statements attached; the
+   * idempotency record's completion is attached here, so it commits with the money or not at all.
+   */
+  readonly compose: (attach: Attach) => ComposedOperation;
   readonly status: 201;
   /** The response body; `patches` fill in values only known inside the batch. */
   readonly body: TBody;
@@ -49,7 +54,7 @@ export async function runIdempotent<TBody extends Record<string, unknown>>(
   c: Context<AppEnv>,
   prefix: IdPrefix,
   requestBody: unknown,
-  build: (operationId: string, nowMs: number) => Promise<IdempotentOperation<TBody>>,
+  build: Build<TBody>,
 ): Promise<TypedResponse<TBody, 201, "json">> {
   // Replays and errors are plain Responses with the stored bytes; the typed view is for
   // the OpenAPI route's success shape, which the stored body has by construction.
@@ -60,31 +65,36 @@ async function execute<TBody extends Record<string, unknown>>(
   c: Context<AppEnv>,
   prefix: IdPrefix,
   requestBody: unknown,
-  build: (operationId: string, nowMs: number) => Promise<IdempotentOperation<TBody>>,
+  build: Build<TBody>,
 ): Promise<Response> {
   const begun = await begin(c, prefix, requestBody);
   if (begun.kind === "respond") return begun.response;
   const { ticket } = begun;
   const db = c.env.DB;
   const nowMs = Date.now();
-  let op: IdempotentOperation<TBody>;
+  const release = () => db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId).run();
+  let built: Result<IdempotentOperation<TBody>>;
   try {
-    op = await build(ticket.operationId, nowMs);
+    built = await build(ticket.operationId, nowMs);
   } catch (error) {
-    // A validation failure before any money moved: free the key for a corrected retry.
-    await db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId).run();
+    await release();
     throw error;
   }
-  assert(op.spec.id === ticket.operationId, "the operation carries the key's id");
+  if (!built.ok) {
+    // Refused before any money moved (no such room, amount out of range…): free the key for a corrected retry.
+    await release();
+    return errorResponse(c, built.code, built.message);
+  }
+  const op = built.value;
   // The completion must be one of the operation's own statements: it is guarded by the
   // operation being in state 'posting', which only holds before the operation's finalize.
-  const composed = composeOperation(db, {
-    ...op.spec,
-    extra: (posting) => [...op.spec.extra(posting), completeStatement(db, ticket, op, nowMs, posting)],
-  });
-  const completeIndex = composed.statements.length - 2; // the last extra, just before finalize
-  const release = db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId);
-  const results = await db.batch([...composed.statements, release]);
+  const composed = op.compose((posting) => [completeStatement(db, ticket, op, nowMs, posting)]);
+  assert(composed.id === ticket.operationId, "the operation carries the key's id");
+  const completeIndex = composed.statements.length - 2; // the last attached statement, just before finalize
+  const results = await db.batch([
+    ...composed.statements,
+    db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId),
+  ]);
   const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
   switch (verdict.kind) {
     case "posted": {
@@ -94,7 +104,7 @@ async function execute<TBody extends Record<string, unknown>>(
       return replay(stored.response_body, op.status, false);
     }
     case "rejected":
-      return errorResponse(c, verdict.code);
+      return errorResponse(c, errorForGuard(verdict.code));
     case "exists": {
       // Another worker took over this key after our lock lapsed and finished first.
       const record = await readRecord(db, ticket);
@@ -106,6 +116,11 @@ async function execute<TBody extends Record<string, unknown>>(
   }
 }
 
+type Build<TBody extends Record<string, unknown>> = (
+  operationId: string,
+  nowMs: number,
+) => Promise<Result<IdempotentOperation<TBody>>>;
+
 const releaseSql = `DELETE FROM idempotency_keys WHERE principal_id = ? AND key = ? AND state = 'in_flight'
   AND NOT EXISTS (SELECT 1 FROM operations WHERE id = ?)`;
 
@@ -114,7 +129,7 @@ function completeStatement(
   ticket: Ticket,
   op: IdempotentOperation<Record<string, unknown>>,
   nowMs: number,
-  posting: Guard,
+  posting: SqlCondition,
 ): D1PreparedStatement {
   let bodySql = "?";
   const bodyParams: unknown[] = [JSON.stringify(op.body)];

@@ -77,3 +77,33 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 }
 
 export const bearerSecurity = [{ bearerAuth: [] }];
+
+export const GiftId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lower-case letters, digits and dashes")
+  .openapi({ example: "rose" });
+
+/** A tip as asked for: from the wallet (POST …/tips) or paid at the cashier (a pay-to-tip order). */
+const Confirmed = z
+  .boolean()
+  .optional()
+  .openapi({
+    description:
+      "The payer confirmed this tip. Needed above their password-free (小额免密) limits; without it such a tip " +
+      "answers 428 `confirmation_required`.",
+  });
+
+export const TipRequestSchema = z
+  .discriminatedUnion("kind", [
+    z.strictObject({
+      kind: z.literal("gift"),
+      giftId: GiftId,
+      quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax).default(1),
+      confirmed: Confirmed,
+    }),
+    z.strictObject({ kind: z.literal("custom"), amount: DecimalAmount, confirmed: Confirmed }),
+  ])
+  .openapi("TipRequest", {
+    example: { kind: "gift", giftId: "rose", quantity: 3 },
+  });
+export type TipRequestBody = z.infer<typeof TipRequestSchema>;

@@ -4,8 +4,11 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ChannelName } from "../../src/channels/channel";
 import { base64Bytes } from "../../src/channels/encoding";
 import { SANDBOX_PROVIDER_NAME } from "../../src/channels/sandbox-api";
-import { applyPaymentReport, createOrder, type OrderRow, type RefundRow } from "../../src/db/payments";
+import { createOrder } from "../../src/db/orders";
+import { applyPaymentReport } from "../../src/db/payment-reports";
+import type { OrderRow, RefundRow } from "../../src/db/reads/orders";
 import { LIMITS } from "../../src/domain/limits";
+import { configFrom } from "../../src/worker/config";
 import type { Logger } from "../../src/worker/context";
 import worker from "../../src/worker/index";
 import {
@@ -796,6 +799,7 @@ describe("operator refunds", () => {
       ref: "ntf_orc_other_channel",
       cause: "callback",
       nowMs: Date.now(),
+      tipRules: configFrom(env),
     });
     expect(outcome).toMatchObject({ kind: "flagged", flag: "channel_mismatch", orderId: id });
     expect(await refundState(refundId)).toBe("pending");

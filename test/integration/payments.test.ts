@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { base64Bytes } from "../../src/channels/encoding";
 import { signSandbox } from "../../src/channels/sandbox";
-import { applyPaymentReport } from "../../src/db/payments";
+import { applyPaymentReport } from "../../src/db/payment-reports";
+import { configFrom } from "../../src/worker/config";
 import { handlePaymentCallbacksBatch, type PaymentCallbackMessage } from "../../src/worker/payments/callbacks";
 import {
   alipayBody,
@@ -393,6 +394,7 @@ describe("payment callbacks", () => {
       ref: "query-1",
       cause: "query",
       nowMs: Date.now(),
+      tipRules: configFrom(env),
     });
     expect(queried.kind).toBe("already_credited");
     // A consumer that wrote and crashed before acknowledging: the message comes back.

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SANDBOX_PROVIDER_NAME } from "../../src/channels/sandbox-api";
-import { settleUnpaid } from "../../src/db/payments";
+import { settleUnpaid } from "../../src/db/orders";
 import type { SandboxPayment, SandboxProvider } from "../../src/durable-objects/sandbox-provider";
 import { balanceOf, call, invariantReport, key, operatorToken, token, until } from "./helpers";
 

@@ -1,8 +1,7 @@
-import { composeOperation, runOperation } from "../../db/ledger";
+import { postAdjustment } from "../../db/operations/adjustment";
 import { accountAddress } from "../../domain/accounts";
 import { newId } from "../../domain/ids";
 import { assert } from "../../domain/limits";
-import { DEFAULT_CURRENCY } from "../../domain/money";
 import { mintToken, type Role } from "../auth/jwt";
 import type { Config } from "../config";
 import { goLive } from "../rooms/lifecycle";
@@ -48,19 +47,18 @@ export async function seedDemo(db: D1Database, config: Config, nowMs: number): P
   for (const user of DEMO_USERS) {
     const wallet = accountAddress.userWallet(user.userId);
     if (user.fundMinor > 0) {
-      const composed = composeOperation(db, {
-        id: `adj_demo_funding_${user.userId}`,
-        kind: "adjustment",
-        currency: DEFAULT_CURRENCY,
-        postings: [{ from: accountAddress.worldAdjustments(), to: wallet, amountMinor: user.fundMinor }],
-        actorId: "system:demo-seed",
-        reason: "Demo wallet funding",
-        metadata: { userId: user.userId, direction: "credit" },
+      await postAdjustment(
+        db,
+        {
+          id: `adj_demo_funding_${user.userId}`,
+          userId: user.userId,
+          direction: "credit",
+          amountMinor: user.fundMinor,
+          reason: "Demo wallet funding",
+          actorId: "system:demo-seed",
+        },
         nowMs,
-        guards: [],
-        extra: () => [],
-      });
-      await runOperation(db, composed);
+      );
     }
     const balance = await db
       .prepare("SELECT balance_minor FROM accounts WHERE address = ?")

@@ -3,7 +3,8 @@ import { z } from "zod";
 import { CHANNELS, type ChannelAdapter, ChannelEventSchema, isChannel } from "../../channels/channel";
 import { bytesBase64 } from "../../channels/encoding";
 import { purgeChannelCalls } from "../../db/channel-calls";
-import { applyPaymentReport, dueForQuery } from "../../db/payments";
+import { dueForQuery } from "../../db/orders";
+import { applyPaymentReport } from "../../db/payment-reports";
 import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../config";
@@ -11,7 +12,7 @@ import type { AppEnv, Logger } from "../context";
 import { errorResponse } from "../errors";
 import { channelClients, channels } from "./channels";
 import { type QueryContext, queryOrder } from "./orders";
-import { afterApplied, tipComposer } from "./pay-to-tip";
+import { afterApplied } from "./pay-to-tip";
 import { flagStuckRefunds, type RefundContext, refundsDue, sendRefund } from "./refunds";
 
 /**
@@ -233,7 +234,7 @@ async function applyCallback(env: Env, m: PaymentCallbackMessage, log: Logger): 
     ref: m.notificationId,
     cause: "callback",
     nowMs,
-    composeTip: tipComposer(env),
+    tipRules: configFrom(env),
   });
   await env.DB.prepare("UPDATE payment_notifications SET outcome = ?, applied_at_ms = ? WHERE id = ?")
     .bind(JSON.stringify(outcome).slice(0, 1000), nowMs, m.notificationId)
@@ -257,7 +258,7 @@ export function queryContext(env: Env, log: Logger, nowMs: number): QueryContext
     log,
     nowMs,
     random: Math.random,
-    composeTip: tipComposer(env),
+    tipRules: configFrom(env),
   };
 }
 

@@ -1,17 +1,10 @@
 import type { ChannelName } from "../../channels/channel";
 import type { ChannelClient, OutboundFailure, PayerStep } from "../../channels/client";
 import { healthOf, recordCall } from "../../db/channel-calls";
-import {
-  applyPaymentReport,
-  findOrder,
-  markOpened,
-  moveToChannel,
-  type OrderRow,
-  type PaymentOutcome,
-  scheduleQuery,
-  settleUnpaid,
-  type TipComposer,
-} from "../../db/payments";
+import type { TipRules } from "../../db/operations/tip";
+import { markOpened, moveToChannel, scheduleQuery, settleUnpaid } from "../../db/orders";
+import { applyPaymentReport, type PaymentOutcome } from "../../db/payment-reports";
+import { findOrder, type OrderRow } from "../../db/reads/orders";
 import { channelsToTry, retryDelayMs } from "../../domain/channel-health";
 import { CREDITABLE_STATES, OPEN_STATES } from "../../domain/order";
 import type { Logger } from "../context";
@@ -142,7 +135,7 @@ export interface ChannelTaskContext {
 }
 
 export interface QueryContext extends ChannelTaskContext {
-  readonly composeTip: TipComposer;
+  readonly tipRules: TipRules;
 }
 
 /** Asks the order's channel about it, once; see the module comment for what each answer does. */
@@ -230,7 +223,7 @@ async function askChannel(
     ref: `query:${order.id}`,
     cause: "query",
     nowMs: ctx.nowMs,
-    composeTip: ctx.composeTip,
+    tipRules: ctx.tipRules,
   });
   return { kind: "applied", outcome };
 }

@@ -174,7 +174,12 @@ async function repair(env: Env, log: Logger, runId: string, nowMs: number): Prom
         if (verdict.kind === "done") {
           await afterApplied(env, verdict.outcome, log);
           const o = verdict.outcome;
-          outcome = o.kind === "flagged" ? `flagged: ${o.flag}` : "state" in o ? `${o.kind}: ${o.state}` : o.kind;
+          outcome =
+            o.kind === "flagged"
+              ? `flagged: ${o.flag}`
+              : o.kind === "state_recorded" || o.kind === "no_change"
+                ? `${o.kind}: ${o.state}`
+                : o.kind;
         } else if (verdict.kind === "later") {
           outcome = "channel_still_open";
         } else {

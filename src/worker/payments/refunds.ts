@@ -1,10 +1,9 @@
 import type { ChannelName } from "../../channels/channel";
 import { recordCall } from "../../db/channel-calls";
-import { composeOperation, type Guard, type OperationSpec, runOperation } from "../../db/ledger";
-import { confirmRefund, findOrder, flag, type OrderRow, type RefundRow } from "../../db/payments";
-import { accountAddress } from "../../domain/accounts";
+import { reverseRefund } from "../../db/operations/payment-refund-reversal";
+import { confirmRefund, flag } from "../../db/orders";
+import { findOrder, findRefund, type OrderRow, type RefundRow } from "../../db/reads/orders";
 import { retryDelayMs } from "../../domain/channel-health";
-import type { Currency } from "../../domain/money";
 import type { Logger } from "../context";
 import type { ChannelTaskContext } from "./orders";
 
@@ -29,66 +28,7 @@ export type RefundVerdict =
   | { readonly kind: "retry"; readonly delayMs: number; readonly attempts: number; readonly detail: string };
 
 /** The first attempt goes through the queue right after the request; the sweeper sends it from here if that did not happen. */
-const FIRST_SWEEP_AFTER_MS = 15_000;
-
-export function refundRequestSpec(
-  db: D1Database,
-  order: OrderRow,
-  refund: { id: string; amountMinor: number; reason: string; actorId: string },
-  nowMs: number,
-): OperationSpec {
-  const refundable: Guard = {
-    code: "order_not_refundable",
-    sql: `EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND state IN ('succeeded', 'refunded')
-            AND refunded_minor + ? <= amount_minor)`,
-    params: [order.id, refund.amountMinor],
-  };
-  return {
-    id: refund.id,
-    kind: "payment_refund",
-    currency: order.currency as Currency,
-    postings: [
-      {
-        from: accountAddress.userWallet(order.user_id),
-        to: accountAddress.channelClearing(order.channel),
-        amountMinor: refund.amountMinor,
-      },
-    ],
-    actorId: refund.actorId,
-    reason: refund.reason,
-    metadata: { orderId: order.id, channel: order.channel },
-    nowMs,
-    guards: [refundable],
-    extra: (posting) => [
-      db
-        .prepare(
-          `INSERT INTO payment_refunds (id, order_id, amount_minor, state, reason, actor_id, attempts, next_attempt_at_ms,
-             created_at_ms, updated_at_ms)
-           SELECT ?, ?, ?, 'requested', ?, ?, 0, ?, ?, ? WHERE ${posting.sql}`,
-        )
-        .bind(
-          refund.id,
-          order.id,
-          refund.amountMinor,
-          refund.reason,
-          refund.actorId,
-          nowMs + FIRST_SWEEP_AFTER_MS,
-          nowMs,
-          nowMs,
-          ...posting.params,
-        ),
-      db
-        .prepare(
-          `UPDATE payment_orders SET refunded_minor = refunded_minor + ?, updated_at_ms = ? WHERE id = ? AND ${posting.sql}`,
-        )
-        .bind(refund.amountMinor, nowMs, order.id, ...posting.params),
-    ],
-  };
-}
-
-export async function findRefund(db: D1Database, id: string): Promise<RefundRow | null> {
-  return db.prepare("SELECT * FROM payment_refunds WHERE id = ?").bind(id).first<RefundRow>();
-}
+export const REFUND_FIRST_SWEEP_AFTER_MS = 15_000;
 
 /** Asks the channel to refund a requested refund, once; see the module comment. */
 export async function sendRefund(ctx: RefundContext, refundId: string): Promise<RefundVerdict> {
@@ -135,7 +75,7 @@ export async function sendRefund(ctx: RefundContext, refundId: string): Promise<
     return { kind: "done", state: "pending" };
   }
   if (res.failure.kind === "rejected") {
-    await reverseRefund(ctx.db, order, refund, `${res.failure.code}: ${res.failure.detail}`, ctx.nowMs);
+    await refused(ctx.db, order, refund, `${res.failure.code}: ${res.failure.detail}`, ctx.nowMs);
     ctx.log.error("alert_payment_refund_rejected", { refundId, orderId: order.id, ...res.failure });
     return { kind: "done", state: "failed" };
   }
@@ -150,50 +90,9 @@ export async function sendRefund(ctx: RefundContext, refundId: string): Promise<
   return { kind: "retry", delayMs, attempts, detail: res.failure.detail };
 }
 
-/** The channel refused: the money goes back to the wallet by a new operation, exactly once. */
-async function reverseRefund(
-  db: D1Database,
-  order: OrderRow,
-  refund: RefundRow,
-  why: string,
-  nowMs: number,
-): Promise<void> {
-  const stillRequested: Guard = {
-    code: "conflict",
-    sql: "EXISTS (SELECT 1 FROM payment_refunds WHERE id = ? AND state = 'requested')",
-    params: [refund.id],
-  };
-  const composed = composeOperation(db, {
-    id: `${refund.id}_reversal`,
-    kind: "payment_refund_reversal",
-    currency: order.currency as Currency,
-    postings: [
-      {
-        from: accountAddress.channelClearing(order.channel),
-        to: accountAddress.userWallet(order.user_id),
-        amountMinor: refund.amount_minor,
-      },
-    ],
-    actorId: `channel:${order.channel}`,
-    reason: why.slice(0, 500),
-    metadata: { orderId: order.id, refundId: refund.id },
-    nowMs,
-    guards: [stillRequested],
-    extra: (posting) => [
-      db
-        .prepare(
-          `UPDATE payment_orders SET refunded_minor = refunded_minor - ?, updated_at_ms = ? WHERE id = ? AND ${posting.sql}`,
-        )
-        .bind(refund.amount_minor, nowMs, order.id, ...posting.params),
-      db
-        .prepare(
-          `UPDATE payment_refunds SET state = 'failed', failure = ?, next_attempt_at_ms = NULL, updated_at_ms = ?
-           WHERE id = ? AND ${posting.sql}`,
-        )
-        .bind(why.slice(0, 500), nowMs, refund.id, ...posting.params),
-    ],
-  });
-  await runOperation(db, composed);
+/** The channel refused: the money goes back to the wallet by a reversal, exactly once, and operators are flagged. */
+async function refused(db: D1Database, order: OrderRow, refund: RefundRow, why: string, nowMs: number): Promise<void> {
+  await reverseRefund(db, order, refund, why, nowMs);
   await flag(db, "refund_rejected", order.channel, order.id, refund.id, why.slice(0, 500), nowMs);
 }
 

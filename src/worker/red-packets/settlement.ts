@@ -1,9 +1,10 @@
 import { z } from "zod";
-import { type PacketLedgerRow, postClaimCredits, settleExpiredPacket } from "../../db/red-packets";
+import { postClaimCredits } from "../../db/operations/packet-claim";
+import { settleExpiredPacket } from "../../db/operations/packet-refund";
+import { type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
 import { USER_ID_PATTERN } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
 import { CURRENCIES } from "../../domain/money";
-import type { PacketInfo } from "../../durable-objects/live-room.protocol";
 import type { Logger } from "../context";
 import { retryDelaySeconds } from "../rooms/outbox";
 
@@ -47,7 +48,7 @@ export async function handleLedgerPostingsBatch(batch: MessageBatch<unknown>, en
   try {
     verdicts = await postClaimCredits(
       env.DB,
-      valid.map((v) => ({ credit: v.credit, currency: v.credit.currency })),
+      valid.map((v) => v.credit),
       Date.now(),
     );
   } catch (error) {
@@ -81,22 +82,6 @@ export async function handleLedgerPostingsBatch(batch: MessageBatch<unknown>, en
     } else v.message.ack();
   });
   log.info("packet_credits", { posted, duplicates, batch: batch.messages.length });
-}
-
-export function packetInfoOf(row: PacketLedgerRow, creatorId: string): PacketInfo {
-  return {
-    id: row.id,
-    senderId: row.sender_id,
-    creatorId,
-    currency: row.currency,
-    totalMinor: row.total_minor,
-    shares: row.shares,
-    split: row.split,
-    greeting: row.greeting,
-    audience: row.audience,
-    createdAtMs: row.created_at_ms,
-    expiresAtMs: row.expires_at_ms,
-  };
 }
 
 /** Grace after expiry before the sweeper steps in for the room's own alarm. */
@@ -140,7 +125,11 @@ export async function sweepRedPackets(env: Env, nowMs: number, log: Logger): Pro
       if (lagging) resent += 1;
       if (row.status === "open" && row.final_claim_count === null) {
         const outcome = await settleExpiredPacket(env.DB, row, final, nowMs);
-        if (outcome.kind === "refunded" && outcome.verdict.kind === "rejected" && outcome.verdict.code !== "conflict")
+        if (
+          outcome.kind === "refunded" &&
+          outcome.verdict.kind === "rejected" &&
+          outcome.verdict.code !== "packet_not_open"
+        )
           throw new Error(`refund rejected: ${outcome.verdict.code}`);
         settled += 1;
       }

@@ -1,23 +1,12 @@
+import type { RoomRow } from "../../db/reads/rooms";
+import { outboxInsert } from "../../db/room-outbox";
 import { newId } from "../../domain/ids";
 import type { RoomEvent } from "../../durable-objects/live-room.protocol";
-import { outboxInsert } from "./outbox";
 
 /**
  * Going live and ending a stream. Each is one D1 batch that also writes the room's
  * announcement to the outbox, so the LiveRoom hears of every stream start and end.
  */
-
-export interface RoomRow {
-  id: string;
-  creator_id: string;
-  title: string;
-  status: "live" | "offline";
-  current_stream_id: string | null;
-  big_gift_threshold_minor: number | null;
-  overlay_key_hash: string | null;
-  created_at_ms: number;
-  updated_at_ms: number;
-}
 
 export type GoLiveResult = { kind: "live"; room: RoomRow; outboxId: string } | { kind: "already_live" };
 
@@ -93,7 +82,6 @@ export async function endStream(db: D1Database, room: RoomRow, nowMs: number): P
       .prepare("UPDATE streams SET ended_at_ms = ? WHERE id = ? AND ended_at_ms IS NULL AND changes() = 1")
       .bind(nowMs, streamId),
     outboxInsert(db, { type: "stream.ended", id: outboxId, roomId: room.id, streamId, atMs: nowMs }, nowMs, {
-      code: "internal_error",
       sql: "EXISTS (SELECT 1 FROM streams WHERE id = ? AND ended_at_ms = ?)",
       params: [streamId, nowMs],
     }),

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import type { Guard } from "../../db/ledger";
 import { LIMITS } from "../../domain/limits";
 import type { RoomEvent } from "../../durable-objects/live-room.protocol";
 import type { Logger } from "../context";
@@ -25,21 +24,6 @@ export type RoomEventsMessage = z.infer<typeof RoomEventsMessage>;
 const DIRECT_TIMEOUT_MS = 5_000;
 const SWEEP_AFTER_MS = 30_000;
 const SWEEP_ATTEMPTS_MAX = 10;
-
-/** The outbox row for an event, written only if the operation it belongs to posts. */
-export function outboxInsert(db: D1Database, event: RoomEvent, nowMs: number, when: Guard | null): D1PreparedStatement {
-  const payload = JSON.stringify(event);
-  if (when === null) {
-    return db
-      .prepare(
-        "INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-      )
-      .bind(event.id, event.roomId, payload, nowMs);
-  }
-  return db
-    .prepare(`INSERT INTO room_outbox (id, room_id, payload, created_at_ms) SELECT ?, ?, ?, ? WHERE ${when.sql}`)
-    .bind(event.id, event.roomId, payload, nowMs, ...when.params);
-}
 
 interface OutboxRow {
   id: string;

@@ -1,9 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Guard } from "../../db/ledger";
-import { type AutopayLimits, validateAutopayLimits } from "../../domain/autopay";
+import { type AutopayState, autopayFor } from "../../db/reads/autopay";
+import { validateAutopayLimits } from "../../domain/autopay";
 import { parseAmountMinor } from "../../domain/money";
-import { localDayStartMs } from "../../domain/room/periods";
-import type { Config } from "../config";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { requireAuth } from "../middleware/auth";
@@ -14,44 +12,6 @@ import { AmountMinor, bearerSecurity, DecimalAmount, errorResponses, jsonBody, j
  * 小额免密: the caller's password-free limits for wallet tips (domain/autopay.ts). Users who
  * have not chosen get the platform's defaults; 0 makes every tip need confirmation.
  */
-
-export interface AutopayState {
-  readonly limits: AutopayLimits;
-  readonly custom: boolean;
-  readonly spentTodayMinor: number;
-  readonly dayStartMs: number;
-}
-
-export async function autopayFor(db: D1Database, config: Config, userId: string, nowMs: number): Promise<AutopayState> {
-  const dayStartMs = localDayStartMs(nowMs, config.leaderboardTimeZone);
-  const [settings, spent] = await db.batch([
-    db.prepare("SELECT per_tip_max_minor, per_day_max_minor FROM autopay_settings WHERE user_id = ?").bind(userId),
-    db
-      .prepare("SELECT COALESCE(SUM(amount_minor), 0) AS spent FROM tips WHERE viewer_id = ? AND created_at_ms >= ?")
-      .bind(userId, dayStartMs),
-  ]);
-  const row = settings?.results[0] as { per_tip_max_minor: number; per_day_max_minor: number } | undefined;
-  const limits = row
-    ? { perTipMaxMinor: row.per_tip_max_minor, perDayMaxMinor: row.per_day_max_minor }
-    : config.autopayDefaults;
-  const spentTodayMinor = (spent?.results[0] as { spent: number } | undefined)?.spent ?? 0;
-  return { limits, custom: row !== undefined, spentTodayMinor, dayStartMs };
-}
-
-/**
- * The tip is within the per-tip limit, and today's tips plus this one within the daily one.
- * Evaluated in the tip's batch, so two concurrent tips cannot both squeeze under the limit.
- */
-export function autopayGuards(userId: string, state: AutopayState, amountMinor: number): Guard[] {
-  return [
-    { code: "confirmation_required", sql: "? <= ?", params: [amountMinor, state.limits.perTipMaxMinor] },
-    {
-      code: "confirmation_required",
-      sql: "(SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE viewer_id = ? AND created_at_ms >= ?) + ? <= ?",
-      params: [userId, state.dayStartMs, amountMinor, state.limits.perDayMaxMinor],
-    },
-  ];
-}
 
 const AutopaySchema = z
   .object({
@@ -102,7 +62,13 @@ autopay.openapi(
     responses: { 200: jsonResponse(AutopaySchema, "The limits"), ...errorResponses(401) },
   }),
   async (c) => {
-    const state = await autopayFor(c.env.DB, c.var.config, c.var.principal.userId, Date.now());
+    const state = await autopayFor(
+      c.env.DB,
+      c.var.config.autopayDefaults,
+      c.var.config.leaderboardTimeZone,
+      c.var.principal.userId,
+      Date.now(),
+    );
     return c.json(view(state), 200);
   },
 );
@@ -135,6 +101,9 @@ autopay.openapi(
       .bind(userId, limits.value.perTipMaxMinor, limits.value.perDayMaxMinor, nowMs)
       .run();
     c.var.log.info("autopay_limits_set", { userId, ...limits.value });
-    return c.json(view(await autopayFor(c.env.DB, c.var.config, userId, nowMs)), 200);
+    return c.json(
+      view(await autopayFor(c.env.DB, c.var.config.autopayDefaults, c.var.config.leaderboardTimeZone, userId, nowMs)),
+      200,
+    );
   },
 );

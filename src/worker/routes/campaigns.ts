@@ -1,5 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { composeCampaignFund } from "../../db/operations/campaign-fund";
+import { composeSubsidyIssue } from "../../db/operations/subsidy-issue";
 import { accountAddress } from "../../domain/accounts";
+import { fail, ok } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
@@ -132,33 +135,10 @@ campaigns.openapi(
     const db = c.env.DB;
     return runIdempotent(c, "campaign", body, async (id, nowMs) => {
       const budget = parseAmountMinor(body.budget, LIMITS.campaignBudgetMaxMinor);
-      if (!budget.ok) throw ApiError.from(budget);
-      return {
-        spec: {
-          id,
-          kind: "campaign_fund",
-          currency: DEFAULT_CURRENCY,
-          postings: [
-            {
-              from: accountAddress.platformSubsidy(),
-              to: accountAddress.campaignBudget(id),
-              amountMinor: budget.value,
-            },
-          ],
-          actorId,
-          reason: `campaign: ${body.name}`,
-          metadata: null,
-          nowMs,
-          guards: [],
-          extra: (posting) => [
-            db
-              .prepare(
-                `INSERT INTO subsidy_campaigns (id, name, currency, budget_minor, created_by, created_at_ms)
-                 SELECT ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
-              )
-              .bind(id, body.name, DEFAULT_CURRENCY, budget.value, actorId, nowMs, ...posting.params),
-          ],
-        },
+      if (!budget.ok) return budget;
+      const campaign = { id, name: body.name, budgetMinor: budget.value, actorId };
+      return ok({
+        compose: (attach) => composeCampaignFund(db, campaign, nowMs, attach),
         status: 201,
         body: {
           campaign: {
@@ -175,7 +155,7 @@ campaigns.openapi(
           },
         },
         patches: [balancePatch("$.campaign.remainingMinor", accountAddress.campaignBudget(id))],
-      };
+      });
     });
   },
 );
@@ -275,8 +255,7 @@ campaigns.openapi(
         .prepare("SELECT id FROM subsidy_campaigns WHERE id = ?")
         .bind(campaignId)
         .first<{ id: string }>();
-      if (!campaign) throw new ApiError("campaign_not_found");
-      const budget = accountAddress.campaignBudget(campaignId);
+      if (!campaign) return fail("campaign_not_found");
       const row: SubsidyRow = {
         id,
         campaign_id: campaignId,
@@ -288,50 +267,20 @@ campaigns.openapi(
         issued_at_ms: nowMs,
         used_at_ms: null,
       };
-      return {
-        spec: {
-          id,
-          kind: "subsidy_issue",
-          currency: DEFAULT_CURRENCY,
-          postings: [{ from: budget, to: accountAddress.subsidyGrant(id), amountMinor: amount.value }],
-          actorId: c.var.principal.userId,
-          reason: null,
-          metadata: { campaignId, externalId: body.externalId, userId: body.userId },
-          nowMs,
-          guards: [
-            {
-              code: "external_id_conflict",
-              sql: "NOT EXISTS (SELECT 1 FROM subsidies WHERE campaign_id = ? AND external_id = ?)",
-              params: [campaignId, body.externalId],
-            },
-            {
-              code: "campaign_budget_exhausted",
-              sql: "COALESCE((SELECT balance_minor FROM accounts WHERE address = ?), 0) >= ?",
-              params: [budget, amount.value],
-            },
-          ],
-          extra: (posting) => [
-            db
-              .prepare(
-                `INSERT INTO subsidies (id, campaign_id, external_id, user_id, currency, amount_minor, status, issued_at_ms)
-                 SELECT ?, ?, ?, ?, ?, ?, 'issued', ? WHERE ${posting.sql}`,
-              )
-              .bind(
-                id,
-                campaignId,
-                body.externalId,
-                body.userId,
-                DEFAULT_CURRENCY,
-                amount.value,
-                nowMs,
-                ...posting.params,
-              ),
-          ],
-        },
+      const grant = {
+        id,
+        campaignId,
+        externalId: body.externalId,
+        userId: body.userId,
+        amountMinor: amount.value,
+        actorId: c.var.principal.userId,
+      };
+      return ok({
+        compose: (attach) => composeSubsidyIssue(db, grant, nowMs, attach),
         status: 201,
         body: { subsidy: subsidyBody(row), alreadyIssued: false },
         patches: [],
-      };
+      });
     });
   },
 );

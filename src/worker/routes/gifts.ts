@@ -15,14 +15,10 @@ import {
   Currency,
   DecimalAmount,
   errorResponses,
+  GiftId,
   jsonBody,
   jsonResponse,
 } from "../schemas";
-
-export const GiftId = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lower-case letters, digits and dashes")
-  .openapi({ example: "rose" });
 
 export const GiftSchema = z
   .object({

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { findRoom } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
 import { PERIODS, periodKeys } from "../../domain/room/periods";
 import { Leaderboard } from "../../durable-objects/live-room.protocol";
@@ -7,7 +8,7 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { requireAuth } from "../middleware/auth";
 import { bearerSecurity, errorResponses, jsonResponse, UserId } from "../schemas";
-import { assertRoomOwner, findRoom, roomParams } from "./rooms";
+import { assertRoomOwner, roomParams } from "./rooms";
 
 /**
  * The realtime side of a room as the Worker exposes it: the WebSocket endpoint (auth and

@@ -1,8 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ChannelName } from "../../channels/channel";
 import { CHANNELS } from "../../channels/channel";
-import { createOrder, findOrder, type OrderRow, type RefundRow } from "../../db/payments";
+import { composeRefundRequest } from "../../db/operations/payment-refund";
+import { prepareTip } from "../../db/operations/tip";
+import { createOrder } from "../../db/orders";
+import { findOrder, type OrderRow, refundsOf } from "../../db/reads/orders";
 import { accountAddress } from "../../domain/accounts";
+import { fail, ok } from "../../domain/errors";
 import { parseIdempotencyKey } from "../../domain/idempotency";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
@@ -15,7 +19,7 @@ import { money } from "../money-view";
 import { enqueueRefund, type PaymentQueryMessage } from "../payments/callbacks";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
-import { refundRequestSpec } from "../payments/refunds";
+import { REFUND_FIRST_SWEEP_AFTER_MS } from "../payments/refunds";
 import {
   AmountMinor,
   bearerSecurity,
@@ -24,9 +28,9 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  TipRequestSchema,
   UserId,
 } from "../schemas";
-import { composeTip, TipRequestSchema } from "../tips/compose";
 import { RoomId } from "./rooms";
 
 /**
@@ -165,14 +169,14 @@ payments.openapi(
     if (body.tip) {
       // Priced and checked now (room live, gift on sale, not a self-tip); checked again when paid.
       const { roomId, ...request } = body.tip;
-      const composed = await composeTip(
+      const quote = await prepareTip(
         c.env.DB,
         c.var.config,
-        { roomId, viewerId: userId, request },
-        "tip_quote",
+        { id: "tip_quote", roomId, viewerId: userId, ask: request },
         nowMs,
       );
-      amountMinor = composed.priced.amountMinor;
+      if (!quote.ok) throw ApiError.from(quote);
+      amountMinor = quote.value.priced.amountMinor;
       const stated = body.amount === undefined ? null : parseAmountMinor(body.amount);
       if (stated && (!stated.ok || stated.value !== amountMinor)) {
         throw new ApiError("amount_out_of_range", `This tip costs ${money(amountMinor).amount}, not ${body.amount}.`);
@@ -300,18 +304,20 @@ payments.openapi(
     const actorId = c.var.principal.userId;
     return runIdempotent(c, "orf", { orderId, ...body }, async (id, nowMs) => {
       const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
-      if (!amount.ok) throw ApiError.from(amount);
+      if (!amount.ok) return amount;
       const order = await findOrder(c.env.DB, orderId);
-      if (!order) throw new ApiError("order_not_found");
-      if (order.state !== "succeeded" && order.state !== "refunded") throw new ApiError("order_not_refundable");
-      const spec = refundRequestSpec(
-        c.env.DB,
+      if (!order) return fail("order_not_found");
+      if (order.state !== "succeeded" && order.state !== "refunded") return fail("order_not_refundable");
+      const request = {
+        id,
         order,
-        { id, amountMinor: amount.value, reason: body.reason, actorId },
-        nowMs,
-      );
-      return {
-        spec,
+        amountMinor: amount.value,
+        reason: body.reason,
+        actorId,
+        firstAttemptAtMs: nowMs + REFUND_FIRST_SWEEP_AFTER_MS,
+      };
+      return ok({
+        compose: (attach) => composeRefundRequest(c.env.DB, request, nowMs, attach),
         status: 201,
         onPosted: () => c.executionCtx.waitUntil(enqueueRefund(c.env, id, c.var.log)),
         body: {
@@ -327,7 +333,7 @@ payments.openapi(
           walletBalanceMinor: 0,
         },
         patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(order.user_id))],
-      };
+      });
     });
   },
 );
@@ -347,14 +353,10 @@ payments.openapi(
   }),
   async (c) => {
     const { orderId } = c.req.valid("param");
-    const rows = await c.env.DB.prepare(
-      "SELECT * FROM payment_refunds WHERE order_id = ? ORDER BY created_at_ms LIMIT ?",
-    )
-      .bind(orderId, LIMITS.pageSizeMax)
-      .all<RefundRow>();
+    const rows = await refundsOf(c.env.DB, orderId, LIMITS.pageSizeMax);
     return c.json(
       {
-        refunds: rows.results.map((r) => ({
+        refunds: rows.map((r) => ({
           id: r.id,
           orderId: r.order_id,
           ...money(r.amount_minor),

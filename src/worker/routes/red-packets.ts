@@ -1,20 +1,20 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Guard, Posting } from "../../db/ledger";
-import { findPacketWithCreator, type PacketLedgerRow } from "../../db/red-packets";
+import { composePacketSend, preparePacketSend } from "../../db/operations/packet-send";
+import { findPacketWithCreator, type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
 import { accountAddress } from "../../domain/accounts";
+import { ok } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
-import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
-import { AUDIENCES, SPLIT_MODES, validatePacket } from "../../domain/red-packet";
+import { formatMinor } from "../../domain/money";
+import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
 import type { ClaimAnswer } from "../../durable-objects/live-room";
-import { type PacketInfo, type PacketSentEvent, PacketView } from "../../durable-objects/live-room.protocol";
+import { PacketView } from "../../durable-objects/live-room.protocol";
 import { OPERATOR_ROLES, type Principal } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { hasAnyRole, requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
-import { packetInfoOf } from "../red-packets/settlement";
-import { deliverAfterCommit, outboxInsert } from "../rooms/outbox";
+import { deliverAfterCommit } from "../rooms/outbox";
 import {
   AmountMinor,
   bearerSecurity,
@@ -27,7 +27,7 @@ import {
   PageQuery,
   UserId,
 } from "../schemas";
-import { findRoom, RoomId } from "./rooms";
+import { RoomId } from "./rooms";
 
 export const PacketId = z
   .string()
@@ -197,145 +197,30 @@ redPackets.openapi(
     const senderId = c.var.principal.userId;
     const db = c.env.DB;
     return runIdempotent(c, "packet", { roomId, ...body }, async (id, nowMs) => {
-      const room = await findRoom(db, roomId);
-      if (!room) throw new ApiError("room_not_found");
-      if (room.status !== "live" || room.current_stream_id === null) throw new ApiError("room_not_live");
-      const streamId = room.current_stream_id;
-
-      let totalMinor: number;
-      let source: string;
-      let subsidy: { id: string; campaign_id: string } | null = null;
-      if (body.subsidyId !== undefined) {
-        const row = await db
-          .prepare("SELECT id, campaign_id, user_id, amount_minor, status FROM subsidies WHERE id = ?")
-          .bind(body.subsidyId)
-          .first<{ id: string; campaign_id: string; user_id: string; amount_minor: number; status: string }>();
-        if (!row || row.user_id !== senderId) throw new ApiError("subsidy_not_found");
-        if (row.status !== "issued") throw new ApiError("subsidy_used");
-        totalMinor = row.amount_minor;
-        source = accountAddress.subsidyGrant(row.id);
-        subsidy = row;
-      } else {
-        const parsed = parseAmountMinor(body.total ?? "");
-        if (!parsed.ok) throw ApiError.from(parsed);
-        totalMinor = parsed.value;
-        source = accountAddress.userWallet(senderId);
-      }
-      const valid = validatePacket({ totalMinor, shares: body.shares });
-      if (!valid.ok) throw ApiError.from(valid);
-
-      const expiresAtMs = nowMs + body.ttlSeconds * 1000;
-      const info: PacketInfo = {
-        id,
-        senderId,
-        creatorId: room.creator_id,
-        currency: DEFAULT_CURRENCY,
-        totalMinor,
-        shares: body.shares,
-        split: body.split,
-        greeting: body.greeting,
-        audience: body.audience,
-        createdAtMs: nowMs,
-        expiresAtMs,
-      };
-      const event: PacketSentEvent = { type: "packet.sent", id, roomId, packet: info };
-      const postings: Posting[] = [{ from: source, to: accountAddress.packetEscrow(id), amountMinor: totalMinor }];
-      const guards: Guard[] = [
+      const packet = await preparePacketSend(
+        db,
         {
-          code: "room_not_live",
-          sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')",
-          params: [roomId],
-        },
-        {
-          code: "conflict",
-          sql: "(SELECT COUNT(*) FROM red_packets WHERE room_id = ? AND status = 'open' AND expires_at_ms > ?) < ?",
-          params: [roomId, nowMs, LIMITS.packetsOpenPerRoomMax],
-        },
-      ];
-      if (subsidy)
-        guards.push({
-          code: "subsidy_used",
-          sql: "EXISTS (SELECT 1 FROM subsidies WHERE id = ? AND user_id = ? AND status = 'issued')",
-          params: [subsidy.id, senderId],
-        });
-      const row: PacketLedgerRow = {
-        id,
-        room_id: roomId,
-        stream_id: streamId,
-        sender_id: senderId,
-        funding: subsidy ? "subsidy" : "wallet",
-        subsidy_id: subsidy?.id ?? null,
-        campaign_id: subsidy?.campaign_id ?? null,
-        currency: DEFAULT_CURRENCY,
-        total_minor: totalMinor,
-        shares: body.shares,
-        split: body.split,
-        greeting: body.greeting,
-        audience: body.audience,
-        created_at_ms: nowMs,
-        expires_at_ms: expiresAtMs,
-        status: "open",
-        credited_count: 0,
-        credited_minor: 0,
-        final_claim_count: null,
-        final_claimed_minor: null,
-        refunded_minor: 0,
-        finished_at_ms: null,
-        sweep_attempts: 0,
-      };
-      return {
-        spec: {
           id,
-          kind: "packet_send",
-          currency: DEFAULT_CURRENCY,
-          postings,
-          actorId: senderId,
-          reason: null,
-          metadata: { roomId, shares: body.shares, split: body.split, subsidyId: subsidy?.id ?? null },
-          nowMs,
-          guards,
-          extra: (posting) => [
-            db
-              .prepare(
-                `INSERT INTO red_packets (id, room_id, stream_id, sender_id, funding, subsidy_id, campaign_id, currency,
-                   total_minor, shares, split, greeting, audience, created_at_ms, expires_at_ms, status)
-                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open' WHERE ${posting.sql}`,
-              )
-              .bind(
-                id,
-                roomId,
-                streamId,
-                senderId,
-                row.funding,
-                row.subsidy_id,
-                row.campaign_id,
-                DEFAULT_CURRENCY,
-                totalMinor,
-                body.shares,
-                body.split,
-                body.greeting,
-                body.audience,
-                nowMs,
-                expiresAtMs,
-                ...posting.params,
-              ),
-            ...(subsidy
-              ? [
-                  db
-                    .prepare(
-                      `UPDATE subsidies SET status = 'used', packet_id = ?, used_at_ms = ? WHERE id = ? AND ${posting.sql}`,
-                    )
-                    .bind(id, nowMs, subsidy.id, ...posting.params),
-                ]
-              : []),
-            outboxInsert(db, event, nowMs, posting),
-          ],
+          roomId,
+          senderId,
+          total: body.total ?? null,
+          subsidyId: body.subsidyId ?? null,
+          shares: body.shares,
+          split: body.split,
+          greeting: body.greeting,
+          audience: body.audience,
+          ttlMs: body.ttlSeconds * 1000,
         },
+        nowMs,
+      );
+      if (!packet.ok) return packet;
+      return ok({
+        compose: (attach) => composePacketSend(db, packet.value, nowMs, attach),
         status: 201,
         onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, [id], c.var.log)),
-        body: { packet: packetBody(row), walletBalanceMinor: 0 },
+        body: { packet: packetBody(packet.value.row), walletBalanceMinor: 0 },
         patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(senderId))],
-      };
+      });
     });
   },
 );

@@ -1,9 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { findRoom, type RoomRow } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { hasAnyRole, requireAuth } from "../middleware/auth";
-import { endStream, goLive, type RoomRow } from "../rooms/lifecycle";
+import { endStream, goLive } from "../rooms/lifecycle";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
 
@@ -11,8 +12,6 @@ export const RoomId = z
   .string()
   .regex(/^room_[0-9A-HJKMNP-TV-Z]{26}$/)
   .openapi({ example: "room_01DEMD00000000000000000000" });
-
-export type { RoomRow };
 
 export const RoomSchema = z
   .object({
@@ -50,10 +49,6 @@ interface StreamRow {
   id: string;
   started_at_ms: number;
   ended_at_ms: number | null;
-}
-
-export async function findRoom(db: D1Database, roomId: string): Promise<RoomRow | null> {
-  return db.prepare("SELECT * FROM rooms WHERE id = ?").bind(roomId).first<RoomRow>();
 }
 
 async function roomView(db: D1Database, r: RoomRow) {

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { SANDBOX_PROVIDER_NAME } from "../../channels/sandbox-api";
-import { findOrder, type OrderRow } from "../../db/payments";
+import { findOrder, type OrderRow } from "../../db/reads/orders";
 import { assert } from "../../domain/limits";
 import { formatMinor } from "../../domain/money";
 import { type SandboxPayment, StatementDate } from "../../durable-objects/sandbox-provider";

@@ -1,22 +1,25 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Guard } from "../../db/ledger";
+import { composeTip, prepareTip, tipView } from "../../db/operations/tip";
+import { autopayFor } from "../../db/reads/autopay";
+import { accountAddress } from "../../domain/accounts";
+import { ok } from "../../domain/errors";
 import type { AppEnv } from "../context";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { requireAuth } from "../middleware/auth";
+import { money } from "../money-view";
 import { deliverAfterCommit } from "../rooms/outbox";
 import {
   AmountMinor,
   bearerSecurity,
   Currency,
   errorResponses,
+  GiftId,
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  TipRequestSchema,
   UserId,
 } from "../schemas";
-import { composeTip, TipRequestSchema } from "../tips/compose";
-import { autopayFor, autopayGuards } from "./autopay";
-import { GiftId } from "./gifts";
 import { RoomId } from "./rooms";
 
 export const TipSchema = z
@@ -68,22 +71,24 @@ tips.openapi(
     const body = c.req.valid("json");
     const viewerId = c.var.principal.userId;
     return runIdempotent(c, "tip", { roomId, ...body }, async (id, nowMs) => {
-      const tip = await composeTip(c.env.DB, c.var.config, { roomId, viewerId, request: body }, id, nowMs);
-      let guardsAfterFunds: Guard[] = [];
-      if (body.confirmed !== true) {
-        // 小额免密: within the payer's limits no confirmation is needed; checked in the batch,
-        // after the balance, since concurrent tips read the same day total.
-        const autopay = await autopayFor(c.env.DB, c.var.config, viewerId, nowMs);
-        guardsAfterFunds = autopayGuards(viewerId, autopay, tip.priced.amountMinor);
-      }
-      return {
-        spec: { ...tip.spec, guardsAfterFunds },
+      const db = c.env.DB;
+      const tip = await prepareTip(db, c.var.config, { id, roomId, viewerId, ask: body }, nowMs);
+      if (!tip.ok) return tip;
+      // 小额免密: within the payer's limits no confirmation is needed; checked in the batch,
+      // after the balance, since concurrent tips read the same day total.
+      const { limits, dayStartMs } =
+        body.confirmed === true
+          ? { limits: null, dayStartMs: 0 }
+          : await autopayFor(db, c.var.config.autopayDefaults, c.var.config.leaderboardTimeZone, viewerId, nowMs);
+      return ok({
+        compose: (attach) =>
+          composeTip(db, tip.value, { attach, ...(limits === null ? {} : { autopay: { limits, dayStartMs } }) }),
         status: 201,
         // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
         onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, [id], c.var.log)),
-        body: { tip: tip.row, walletBalanceMinor: 0 },
-        patches: [balancePatch("$.walletBalanceMinor", tip.wallet)],
-      };
+        body: { tip: { ...tipView(tip.value), ...money(tip.value.priced.amountMinor) }, walletBalanceMinor: 0 },
+        patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
+      });
     });
   },
 );

@@ -1,5 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { composeAdjustment } from "../../db/operations/adjustment";
 import { accountAddress } from "../../domain/accounts";
+import { ok } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
@@ -184,23 +186,17 @@ wallets.openapi(
     const actorId = c.var.principal.userId;
     return runIdempotent(c, "adj", { userId, ...body }, async (id, nowMs) => {
       const amount = parseAmountMinor(body.amount);
-      if (!amount.ok) throw ApiError.from(amount);
-      const wallet = accountAddress.userWallet(userId);
-      const world = accountAddress.worldAdjustments();
-      const credit = body.direction === "credit";
-      return {
-        spec: {
-          id,
-          kind: "adjustment",
-          currency: DEFAULT_CURRENCY,
-          postings: [{ from: credit ? world : wallet, to: credit ? wallet : world, amountMinor: amount.value }],
-          actorId,
-          reason: body.reason,
-          metadata: { userId, direction: body.direction },
-          nowMs,
-          guards: [],
-          extra: () => [],
-        },
+      if (!amount.ok) return amount;
+      const adjustment = {
+        id,
+        userId,
+        direction: body.direction,
+        amountMinor: amount.value,
+        reason: body.reason,
+        actorId,
+      };
+      return ok({
+        compose: (attach) => composeAdjustment(c.env.DB, adjustment, nowMs, attach),
         status: 201,
         body: {
           adjustment: {
@@ -214,8 +210,8 @@ wallets.openapi(
           },
           walletBalanceMinor: 0,
         },
-        patches: [balancePatch("$.walletBalanceMinor", wallet)],
-      };
+        patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(userId))],
+      });
     });
   },
 );

@@ -1,0 +1,95 @@
+import { accountAddress } from "../../domain/accounts";
+import type { Currency } from "../../domain/money";
+import { type ComposedOperation, composeOperation, type Verdict } from "../ledger";
+
+/**
+ * packet_claim: a red-packet claim's money, escrow → the claimer's wallet.
+ *
+ * The claim itself was decided in the room's Durable Object (serialized, one per user, never
+ * more than the shares) and reaches the ledger through the LEDGER_POSTINGS queue. The
+ * operation id is the room's claim id, so however often the message is delivered the wallet
+ * is credited once; many credits share one batch (group commit), each with its own guards.
+ */
+
+export interface ClaimCredit {
+  readonly claimId: string;
+  readonly packetId: string;
+  readonly userId: string;
+  readonly claimIndex: number;
+  readonly amountMinor: number;
+  readonly claimedAtMs: number;
+  readonly currency: Currency;
+}
+
+export function composeClaimCredit(db: D1Database, claim: ClaimCredit, nowMs: number): ComposedOperation {
+  return composeOperation(db, {
+    id: claim.claimId,
+    kind: "packet_claim",
+    currency: claim.currency,
+    postings: [
+      {
+        from: accountAddress.packetEscrow(claim.packetId),
+        to: accountAddress.userWallet(claim.userId),
+        amountMinor: claim.amountMinor,
+      },
+    ],
+    actorId: claim.userId,
+    reason: null,
+    metadata: { packetId: claim.packetId, claimIndex: claim.claimIndex },
+    nowMs,
+    guards: [
+      { code: "packet_not_found", sql: "EXISTS (SELECT 1 FROM red_packets WHERE id = ?)", params: [claim.packetId] },
+      // More credits than shares would be a bug in the room; refuse rather than overpay.
+      {
+        code: "packet_shares_credited",
+        sql: "EXISTS (SELECT 1 FROM red_packets WHERE id = ? AND credited_count < shares)",
+        params: [claim.packetId],
+      },
+    ],
+    extra: (posting) => [
+      db
+        .prepare(
+          `INSERT INTO red_packet_claims (id, packet_id, user_id, claim_index, amount_minor, claimed_at_ms, credited_at_ms)
+           SELECT ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+        )
+        .bind(
+          claim.claimId,
+          claim.packetId,
+          claim.userId,
+          claim.claimIndex,
+          claim.amountMinor,
+          claim.claimedAtMs,
+          nowMs,
+          ...posting.params,
+        ),
+      db
+        .prepare(
+          `UPDATE red_packets SET
+             status = CASE WHEN status = 'open' AND credited_count + 1 = shares THEN 'exhausted' ELSE status END,
+             finished_at_ms = CASE WHEN status = 'open' AND credited_count + 1 = shares THEN ? ELSE finished_at_ms END,
+             credited_count = credited_count + 1,
+             credited_minor = credited_minor + ?
+           WHERE id = ? AND ${posting.sql}`,
+        )
+        .bind(nowMs, claim.amountMinor, claim.packetId, ...posting.params),
+    ],
+  });
+}
+
+/** Posts many credits in one batch (group commit); returns each one's verdict, in order. */
+export async function postClaimCredits(
+  db: D1Database,
+  credits: readonly ClaimCredit[],
+  nowMs: number,
+): Promise<Verdict[]> {
+  if (credits.length === 0) return [];
+  const composed = credits.map((credit) => composeClaimCredit(db, credit, nowMs));
+  const results = await db.batch(composed.flatMap((c) => c.statements));
+  const verdicts: Verdict[] = [];
+  let offset = 0;
+  for (const c of composed) {
+    verdicts.push(c.verdictFrom(results.slice(offset, offset + c.statements.length)));
+    offset += c.statements.length;
+  }
+  return verdicts;
+}

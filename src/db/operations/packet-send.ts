@@ -1,0 +1,190 @@
+import { accountAddress } from "../../domain/accounts";
+import { type ErrorCode, ok, type Result } from "../../domain/errors";
+import { LIMITS } from "../../domain/limits";
+import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
+import {
+  type Audience,
+  admitPacket,
+  type PacketFunding,
+  type SplitMode,
+  type SubsidyFacts,
+} from "../../domain/red-packet";
+import { liveStreamOf } from "../../domain/room/live";
+import type { PacketInfo, PacketSentEvent } from "../../durable-objects/live-room.protocol";
+import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
+import type { PacketLedgerRow } from "../reads/packets";
+import { findRoom } from "../reads/rooms";
+import { outboxInsert } from "../room-outbox";
+
+/**
+ * packet_send: a red packet is a hold on the sender's money. The total moves into the
+ * packet's escrow (from the sender's wallet, or from a subsidy's grant for a B2C packet)
+ * with the packet row and its announcement to the room in one batch. Claims take it out of
+ * escrow (packet-claim.ts); at expiry the rest goes back (packet-refund.ts).
+ */
+
+export interface PacketAsk {
+  readonly id: string;
+  readonly roomId: string;
+  readonly senderId: string;
+  /** The decimal total from the wallet, or null when a subsidy pays. */
+  readonly total: string | null;
+  readonly subsidyId: string | null;
+  readonly shares: number;
+  readonly split: SplitMode;
+  readonly greeting: string;
+  readonly audience: Audience;
+  readonly ttlMs: number;
+}
+
+export interface PreparedPacket {
+  readonly row: PacketLedgerRow;
+  readonly info: PacketInfo;
+  readonly funding: PacketFunding;
+}
+
+/** Reads the room and the subsidy, and admits the packet in the domain; nothing moves yet. */
+export async function preparePacketSend(
+  db: D1Database,
+  ask: PacketAsk,
+  nowMs: number,
+): Promise<Result<PreparedPacket, ErrorCode>> {
+  const live = liveStreamOf(await findRoom(db, ask.roomId));
+  if (!live.ok) return live;
+  let subsidy: SubsidyFacts | null | "wallet" = "wallet";
+  let totalMinor: number | null = null;
+  if (ask.subsidyId !== null) {
+    subsidy = await db
+      .prepare("SELECT id, campaign_id, user_id, amount_minor, status FROM subsidies WHERE id = ?")
+      .bind(ask.subsidyId)
+      .first<SubsidyFacts>();
+  } else {
+    const parsed = parseAmountMinor(ask.total ?? "");
+    if (!parsed.ok) return parsed;
+    totalMinor = parsed.value;
+  }
+  const funding = admitPacket(ask.senderId, { subsidy, totalMinor }, ask.shares);
+  if (!funding.ok) return funding;
+  const expiresAtMs = nowMs + ask.ttlMs;
+  const f = funding.value;
+  const row: PacketLedgerRow = {
+    id: ask.id,
+    room_id: ask.roomId,
+    stream_id: live.value.streamId,
+    sender_id: ask.senderId,
+    funding: f.kind,
+    subsidy_id: f.kind === "subsidy" ? f.subsidyId : null,
+    campaign_id: f.kind === "subsidy" ? f.campaignId : null,
+    currency: DEFAULT_CURRENCY,
+    total_minor: f.totalMinor,
+    shares: ask.shares,
+    split: ask.split,
+    greeting: ask.greeting,
+    audience: ask.audience,
+    created_at_ms: nowMs,
+    expires_at_ms: expiresAtMs,
+    status: "open",
+    credited_count: 0,
+    credited_minor: 0,
+    final_claim_count: null,
+    final_claimed_minor: null,
+    refunded_minor: 0,
+    finished_at_ms: null,
+    sweep_attempts: 0,
+  };
+  const info: PacketInfo = {
+    id: ask.id,
+    senderId: ask.senderId,
+    creatorId: live.value.creatorId,
+    currency: DEFAULT_CURRENCY,
+    totalMinor: f.totalMinor,
+    shares: ask.shares,
+    split: ask.split,
+    greeting: ask.greeting,
+    audience: ask.audience,
+    createdAtMs: nowMs,
+    expiresAtMs,
+  };
+  return ok({ row, info, funding: f });
+}
+
+export function composePacketSend(
+  db: D1Database,
+  packet: PreparedPacket,
+  nowMs: number,
+  attach?: Attach,
+): ComposedOperation {
+  const { row, info, funding } = packet;
+  const source =
+    funding.kind === "subsidy"
+      ? accountAddress.subsidyGrant(funding.subsidyId)
+      : accountAddress.userWallet(row.sender_id);
+  const event: PacketSentEvent = { type: "packet.sent", id: row.id, roomId: row.room_id, packet: info };
+  const guards: Guard[] = [
+    {
+      code: "room_not_live",
+      sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')",
+      params: [row.room_id],
+    },
+    {
+      code: "room_packets_open_max",
+      sql: "(SELECT COUNT(*) FROM red_packets WHERE room_id = ? AND status = 'open' AND expires_at_ms > ?) < ?",
+      params: [row.room_id, nowMs, LIMITS.packetsOpenPerRoomMax],
+    },
+  ];
+  if (funding.kind === "subsidy") {
+    guards.push({
+      code: "subsidy_used",
+      sql: "EXISTS (SELECT 1 FROM subsidies WHERE id = ? AND user_id = ? AND status = 'issued')",
+      params: [funding.subsidyId, row.sender_id],
+    });
+  }
+  return composeOperation(db, {
+    id: row.id,
+    kind: "packet_send",
+    currency: row.currency,
+    postings: [{ from: source, to: accountAddress.packetEscrow(row.id), amountMinor: row.total_minor }],
+    actorId: row.sender_id,
+    reason: null,
+    metadata: { roomId: row.room_id, shares: row.shares, split: row.split, subsidyId: row.subsidy_id },
+    nowMs,
+    guards,
+    extra: (posting) => [
+      db
+        .prepare(
+          `INSERT INTO red_packets (id, room_id, stream_id, sender_id, funding, subsidy_id, campaign_id, currency,
+             total_minor, shares, split, greeting, audience, created_at_ms, expires_at_ms, status)
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open' WHERE ${posting.sql}`,
+        )
+        .bind(
+          row.id,
+          row.room_id,
+          row.stream_id,
+          row.sender_id,
+          row.funding,
+          row.subsidy_id,
+          row.campaign_id,
+          row.currency,
+          row.total_minor,
+          row.shares,
+          row.split,
+          row.greeting,
+          row.audience,
+          row.created_at_ms,
+          row.expires_at_ms,
+          ...posting.params,
+        ),
+      ...(funding.kind === "subsidy"
+        ? [
+            db
+              .prepare(
+                `UPDATE subsidies SET status = 'used', packet_id = ?, used_at_ms = ? WHERE id = ? AND ${posting.sql}`,
+              )
+              .bind(row.id, nowMs, funding.subsidyId, ...posting.params),
+          ]
+        : []),
+      outboxInsert(db, event, nowMs, posting),
+    ],
+    attach,
+  });
+}

@@ -1,0 +1,176 @@
+import { z } from "zod";
+import { accountAddress } from "../../domain/accounts";
+import type { GuardCode } from "../../domain/guards";
+import { assert, LIMITS } from "../../domain/limits";
+import { CREDITABLE_STATES, type TransitionCause } from "../../domain/order";
+import { type ComposedOperation, composeOperation, type Guard, type SqlCondition } from "../ledger";
+import { transitionStatements } from "../orders";
+import type { OrderRow } from "../reads/orders";
+import { composeTip, prepareTip, type TipAsk, type TipRules } from "./tip";
+
+/**
+ * payment_credit: a paid order's money, channel clearing → the payer's wallet.
+ *
+ * The operation id is the order id, and it posts in the same batch as the order's move to
+ * `succeeded`, its transition row and the provider's transaction id: however often, and by
+ * whichever path (callback, active query, reconciliation) a payment is reported, the order is
+ * credited once. A pay-to-tip order sends its tip in the same batch, from the wallet just
+ * credited (see `creditOrder`).
+ */
+
+/** A pay-to-tip order's tip as stored on the order (`tip_request`): the room and what was asked. */
+const StoredTipOrder = z.intersection(
+  z.object({ roomId: z.string().min(1).max(64), confirmed: z.boolean().optional() }),
+  z.discriminatedUnion("kind", [
+    z.object({
+      kind: z.literal("gift"),
+      giftId: z.string().min(1).max(32),
+      quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax),
+    }),
+    z.object({ kind: z.literal("custom"), amount: z.string().min(1).max(32) }),
+  ]),
+);
+
+/** What became of a pay-to-tip order's tip: sent, or the code that stopped it (the money stays in the wallet). */
+export type TipOutcome =
+  | { readonly kind: "sent"; readonly tipId: string }
+  | { readonly kind: "not_sent"; readonly tipId: string; readonly code: string };
+
+export type CreditResult =
+  | { readonly kind: "credited"; readonly tip: TipOutcome | null }
+  /** Another delivery credited the order first; `settledBy` is the transaction it recorded. */
+  | { readonly kind: "already_credited"; readonly settledBy: string | null }
+  | { readonly kind: "rejected"; readonly code: GuardCode };
+
+export interface CreditFacts {
+  readonly order: OrderRow;
+  readonly providerTxnId: string | null;
+  /** The stored notification or query this credit comes from. */
+  readonly ref: string;
+  readonly cause: TransitionCause;
+  /** The platform's tip rules: a pay-to-tip order prices its tip again when paid. */
+  readonly tipRules: TipRules;
+}
+
+/** The tip a pay-to-tip order sends: one per order, whichever path reports the payment. */
+export function tipIdFor(orderId: string): string {
+  return `tip_${orderId.slice("order_".length)}`;
+}
+
+export async function creditOrder(db: D1Database, facts: CreditFacts, nowMs: number): Promise<CreditResult> {
+  const { order, providerTxnId } = facts;
+  const creditable: Guard = {
+    // An order credited by another path is "exists" first; failing this means it moved on otherwise.
+    code: "order_not_creditable",
+    sql: `EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND state IN (${CREDITABLE_STATES.map(() => "?").join(", ")}))`,
+    params: [order.id, ...CREDITABLE_STATES],
+  };
+  const sameTxn: Guard = {
+    code: "provider_txn_settled_other_order",
+    sql: "NOT EXISTS (SELECT 1 FROM payment_orders WHERE channel = ? AND provider_txn_id = ? AND id <> ?)",
+    params: [order.channel, providerTxnId, order.id],
+  };
+  const composed = composeOperation(db, {
+    id: order.id,
+    kind: "payment_credit",
+    currency: order.currency,
+    postings: [
+      {
+        from: accountAddress.channelClearing(order.channel),
+        to: accountAddress.userWallet(order.user_id),
+        amountMinor: order.amount_minor,
+      },
+    ],
+    actorId: `channel:${order.channel}`,
+    reason: null,
+    metadata: { orderId: order.id, providerTxnId, ref: facts.ref, cause: facts.cause },
+    nowMs,
+    guards: [creditable, sameTxn],
+    extra: (posting) =>
+      transitionStatements(db, order.id, CREDITABLE_STATES, "succeeded", facts.cause, facts.ref, nowMs, posting, {
+        providerTxnId,
+      }),
+  });
+  const tip = order.kind === "tip" ? await payToTip(db, facts, nowMs) : null;
+  const results = await db.batch([
+    ...composed.statements,
+    ...(tip?.statements ?? []),
+    db.prepare("SELECT provider_txn_id, tip_outcome FROM payment_orders WHERE id = ?").bind(order.id),
+  ]);
+  const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
+  if (tip?.composed) {
+    const start = composed.statements.length;
+    tip.composed.verdictFrom(results.slice(start, start + tip.composed.statements.length));
+  }
+  const settled = results.at(-1)?.results[0] as
+    | { provider_txn_id: string | null; tip_outcome: string | null }
+    | undefined;
+  switch (verdict.kind) {
+    case "posted": {
+      if (tip === null) return { kind: "credited", tip: null };
+      const outcome = settled?.tip_outcome ?? "unknown";
+      return {
+        kind: "credited",
+        tip:
+          outcome === "sent"
+            ? { kind: "sent", tipId: tip.tipId }
+            : { kind: "not_sent", tipId: tip.tipId, code: outcome },
+      };
+    }
+    case "exists":
+      return { kind: "already_credited", settledBy: settled?.provider_txn_id ?? null };
+    case "rejected":
+      return { kind: "rejected", code: verdict.code };
+  }
+}
+
+/**
+ * Pay-to-tip: the tip runs in the credit's batch, after the credit, from the wallet just
+ * credited. Its id is fixed by the order; it is attempted only while the order has no tip
+ * outcome yet, and the outcome is written in the same batch, so a redelivered success can
+ * never send the tip a second time (nor late, into a room that went live again). The tip is
+ * priced again now: the room may have ended, or the gift changed, since the order was made;
+ * then the money stays in the wallet and the order says why.
+ */
+async function payToTip(
+  db: D1Database,
+  facts: CreditFacts,
+  nowMs: number,
+): Promise<{ tipId: string; composed: ComposedOperation | null; statements: D1PreparedStatement[] }> {
+  const { order } = facts;
+  const tipId = tipIdFor(order.id);
+  const stored = StoredTipOrder.parse(JSON.parse(order.tip_request ?? "null"));
+  const { roomId, confirmed: _confirmed, ...ask } = stored;
+  const prepared = await prepareTip(
+    db,
+    facts.tipRules,
+    { id: tipId, roomId, viewerId: order.user_id, ask: ask as TipAsk },
+    nowMs,
+  );
+  const undecided: Guard = {
+    code: "tip_already_decided",
+    sql: "EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND tip_outcome IS NULL)",
+    params: [order.id],
+  };
+  const composed = prepared.ok ? composeTip(db, prepared.value, { guards: [undecided] }) : null;
+  const outcome: SqlCondition = composed
+    ? {
+        sql: `CASE (${composed.verdictExpression.sql}) WHEN 'exists' THEN 'sent' ELSE (${composed.verdictExpression.sql}) END`,
+        params: [...composed.verdictExpression.params, ...composed.verdictExpression.params],
+      }
+    : { sql: "?", params: [prepared.ok ? "internal_error" : prepared.code] };
+  assert(order.kind === "tip", "only a pay-to-tip order sends a tip");
+  return {
+    tipId,
+    composed,
+    statements: [
+      ...(composed?.statements ?? []),
+      db
+        .prepare(
+          `UPDATE payment_orders SET tip_id = ?, tip_outcome = ${outcome.sql}
+           WHERE id = ? AND tip_outcome IS NULL AND state = 'succeeded'`,
+        )
+        .bind(tipId, ...outcome.params, order.id),
+    ],
+  };
+}

@@ -1,0 +1,244 @@
+import { accountAddress } from "../../domain/accounts";
+import type { AutopayLimits } from "../../domain/autopay";
+import { type ErrorCode, ok, type Result } from "../../domain/errors";
+import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
+import { effectiveShareBps } from "../../domain/revenue-share";
+import { isBigTip } from "../../domain/room/lanes";
+import {
+  type CustomTipBounds,
+  type GiftTier,
+  type PricedTip,
+  priceTip,
+  type TipRequest,
+  tipTarget,
+} from "../../domain/tip";
+import type { TipEvent } from "../../durable-objects/live-room.protocol";
+import { type Attach, type ComposedOperation, composeOperation, type Guard, type Posting } from "../ledger";
+import { findRoom } from "../reads/rooms";
+import { outboxInsert } from "../room-outbox";
+
+/**
+ * tip: the viewer's wallet pays the creator's pending earnings and the platform's share;
+ * the tip row and the room's outbox row are written with it.
+ *
+ * Two steps, because a tip's batch may carry other statements: `prepareTip` reads what
+ * pricing needs and prices the tip in the domain (a failure here is a value, before any money
+ * moves); `composeTip` builds the guarded statements. The wallet tip route runs them under
+ * its Idempotency-Key; a pay-to-tip order runs them inside its payment's credit batch
+ * (payment-credit.ts). The reads are re-checked as guards in the batch, since the room may
+ * end, or the gift change, after them.
+ */
+
+/** What the viewer asked for, as the API and a pay-to-tip order carry it. */
+export type TipAsk =
+  | { readonly kind: "gift"; readonly giftId: string; readonly quantity: number }
+  | { readonly kind: "custom"; readonly amount: string };
+
+/** The platform's rules a tip is priced by (from configuration). */
+export interface TipRules {
+  readonly platformShareBps: number;
+  readonly customTip: CustomTipBounds;
+}
+
+interface GiftRow {
+  id: string;
+  name: string;
+  price_minor: number;
+  enabled: number;
+  tier: GiftTier;
+  animation_key: string;
+}
+
+export interface PreparedTip {
+  readonly id: string;
+  readonly roomId: string;
+  readonly streamId: string;
+  readonly viewerId: string;
+  readonly creatorId: string;
+  readonly priced: PricedTip;
+  readonly shareBps: number;
+  readonly gift: GiftRow | null;
+  readonly big: boolean;
+  readonly nowMs: number;
+}
+
+export async function prepareTip(
+  db: D1Database,
+  rules: TipRules,
+  input: { readonly id: string; readonly roomId: string; readonly viewerId: string; readonly ask: TipAsk },
+  nowMs: number,
+): Promise<Result<PreparedTip, ErrorCode>> {
+  const { id, roomId, viewerId, ask } = input;
+  const room = await findRoom(db, roomId);
+  const target = tipTarget(room, viewerId);
+  if (!target.ok) return target;
+  const { creatorId, streamId } = target.value;
+  const [gift, creator] = await Promise.all([
+    ask.kind === "gift"
+      ? db
+          .prepare("SELECT id, name, price_minor, enabled, tier, animation_key FROM gifts WHERE id = ?")
+          .bind(ask.giftId)
+          .first<GiftRow>()
+      : Promise.resolve(null),
+    db
+      .prepare("SELECT platform_share_bps FROM creators WHERE user_id = ?")
+      .bind(creatorId)
+      .first<{ platform_share_bps: number | null }>(),
+  ]);
+  let request: TipRequest;
+  if (ask.kind === "gift") {
+    request = {
+      kind: "gift",
+      gift: gift ? { id: gift.id, priceMinor: gift.price_minor, enabled: gift.enabled === 1 } : null,
+      quantity: ask.quantity,
+    };
+  } else {
+    const amount = parseAmountMinor(ask.amount);
+    if (!amount.ok) return amount;
+    request = { kind: "custom", amountMinor: amount.value };
+  }
+  const shareBps = effectiveShareBps(rules.platformShareBps, creator?.platform_share_bps ?? null);
+  const priced = priceTip(request, rules.customTip, shareBps);
+  if (!priced.ok) return priced;
+  // room is non-null here: tipTarget refused a missing room.
+  const big = isBigTip(
+    { tier: gift?.tier ?? null, amountMinor: priced.value.amountMinor },
+    room?.big_gift_threshold_minor ?? null,
+  );
+  return ok({ id, roomId, streamId, viewerId, creatorId, priced: priced.value, shareBps, gift, big, nowMs });
+}
+
+/** The tip as the API shows it. */
+export function tipView(tip: PreparedTip) {
+  return {
+    id: tip.id,
+    roomId: tip.roomId,
+    streamId: tip.streamId,
+    viewerId: tip.viewerId,
+    creatorId: tip.creatorId,
+    giftId: tip.priced.giftId,
+    quantity: tip.priced.quantity,
+    amountMinor: tip.priced.amountMinor,
+    big: tip.big,
+    platformMinor: tip.priced.platformMinor,
+    creatorMinor: tip.priced.creatorMinor,
+    currency: DEFAULT_CURRENCY,
+    createdAtMs: tip.nowMs,
+  };
+}
+
+export interface TipOptions {
+  /** Business guards the caller adds (pay-to-tip: its order's tip is still undecided). */
+  readonly guards?: readonly Guard[];
+  /** 小额免密: the payer did not confirm, so the tip must fit their password-free limits. */
+  readonly autopay?: AutopayCheck;
+  readonly attach?: Attach;
+}
+
+export interface AutopayCheck {
+  readonly limits: AutopayLimits;
+  /** Where the payer's local day began: tips since then count toward the daily limit. */
+  readonly dayStartMs: number;
+}
+
+export function composeTip(db: D1Database, tip: PreparedTip, options: TipOptions = {}): ComposedOperation {
+  const { id, roomId, viewerId, creatorId, priced, nowMs } = tip;
+  const wallet = accountAddress.userWallet(viewerId);
+  const postings: Posting[] = [
+    { from: wallet, to: accountAddress.creatorPending(creatorId), amountMinor: priced.creatorMinor },
+    { from: wallet, to: accountAddress.platformRevenue(), amountMinor: priced.platformMinor },
+  ].filter((p) => p.amountMinor > 0);
+
+  const guards: Guard[] = [
+    {
+      code: "room_not_live",
+      sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')",
+      params: [roomId],
+    },
+  ];
+  if (tip.gift !== null) {
+    guards.push(
+      {
+        code: "gift_disabled",
+        sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND enabled = 1)",
+        params: [tip.gift.id],
+      },
+      {
+        code: "gift_price_changed",
+        sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND price_minor = ?)",
+        params: [tip.gift.id, tip.gift.price_minor],
+      },
+    );
+  }
+  guards.push(...(options.guards ?? []));
+  const roomEvent: TipEvent = {
+    type: "tip",
+    id,
+    roomId,
+    streamId: tip.streamId,
+    creatorId,
+    viewerId,
+    giftId: priced.giftId,
+    giftName: tip.gift?.name ?? null,
+    tier: tip.gift?.tier ?? null,
+    animationKey: tip.gift?.animation_key ?? null,
+    quantity: priced.quantity,
+    amountMinor: priced.amountMinor,
+    big: tip.big,
+    createdAtMs: nowMs,
+  };
+  return composeOperation(db, {
+    id,
+    kind: "tip",
+    currency: DEFAULT_CURRENCY,
+    postings,
+    actorId: viewerId,
+    reason: null,
+    metadata: { roomId, giftId: priced.giftId, quantity: priced.quantity, shareBps: tip.shareBps },
+    nowMs,
+    guards,
+    // Checked after the balance: a confirmation is pointless when the money is not there.
+    guardsAfterFunds: options.autopay ? autopayGuards(viewerId, options.autopay, priced.amountMinor) : [],
+    extra: (posting) => [
+      db
+        .prepare(
+          `INSERT INTO tips (id, room_id, stream_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
+             platform_minor, creator_minor, currency, created_at_ms)
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+        )
+        .bind(
+          id,
+          roomId,
+          tip.streamId,
+          viewerId,
+          creatorId,
+          priced.giftId,
+          priced.quantity,
+          priced.amountMinor,
+          tip.big ? 1 : 0,
+          priced.platformMinor,
+          priced.creatorMinor,
+          DEFAULT_CURRENCY,
+          nowMs,
+          ...posting.params,
+        ),
+      outboxInsert(db, roomEvent, nowMs, posting),
+    ],
+    attach: options.attach,
+  });
+}
+
+/**
+ * The tip is within the per-tip limit, and today's tips plus this one within the daily one.
+ * Evaluated in the tip's batch, so two concurrent tips cannot both squeeze under the limit.
+ */
+function autopayGuards(viewerId: string, check: AutopayCheck, amountMinor: number): Guard[] {
+  return [
+    { code: "autopay_per_tip_exceeded", sql: "? <= ?", params: [amountMinor, check.limits.perTipMaxMinor] },
+    {
+      code: "autopay_per_day_exceeded",
+      sql: "(SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE viewer_id = ? AND created_at_ms >= ?) + ? <= ?",
+      params: [viewerId, check.dayStartMs, amountMinor, check.limits.perDayMaxMinor],
+    },
+  ];
+}

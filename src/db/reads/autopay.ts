@@ -1,0 +1,33 @@
+import type { AutopayLimits } from "../../domain/autopay";
+import { localDayStartMs } from "../../domain/room/periods";
+
+/**
+ * 小额免密: a payer's password-free limits for wallet tips (domain/autopay.ts) and what they
+ * spent today. Users who have not chosen get the platform's defaults.
+ */
+export interface AutopayState {
+  readonly limits: AutopayLimits;
+  readonly custom: boolean;
+  readonly spentTodayMinor: number;
+  readonly dayStartMs: number;
+}
+
+export async function autopayFor(
+  db: D1Database,
+  defaults: AutopayLimits,
+  timeZone: string,
+  userId: string,
+  nowMs: number,
+): Promise<AutopayState> {
+  const dayStartMs = localDayStartMs(nowMs, timeZone);
+  const [settings, spent] = await db.batch([
+    db.prepare("SELECT per_tip_max_minor, per_day_max_minor FROM autopay_settings WHERE user_id = ?").bind(userId),
+    db
+      .prepare("SELECT COALESCE(SUM(amount_minor), 0) AS spent FROM tips WHERE viewer_id = ? AND created_at_ms >= ?")
+      .bind(userId, dayStartMs),
+  ]);
+  const row = settings?.results[0] as { per_tip_max_minor: number; per_day_max_minor: number } | undefined;
+  const limits = row ? { perTipMaxMinor: row.per_tip_max_minor, perDayMaxMinor: row.per_day_max_minor } : defaults;
+  const spentTodayMinor = (spent?.results[0] as { spent: number } | undefined)?.spent ?? 0;
+  return { limits, custom: row !== undefined, spentTodayMinor, dayStartMs };
+}

@@ -1,0 +1,53 @@
+import type { ErrorCode } from "./errors";
+
+/**
+ * Why an operation did not post: one code per rule, like TigerBeetle's `CreateTransferResult`.
+ *
+ * A guard is a SQL condition evaluated inside the operation's batch (src/db/ledger.ts); when
+ * it fails, the verdict names exactly this code, so a caller branches on the rule that failed
+ * and never on a catch-all. Only the HTTP edge turns a guard code into an API error code, from
+ * `GUARD_ERRORS` below; several rules may share an API code where the client's remedy is the
+ * same (reload and retry), but no caller inside the service ever sees them merged.
+ */
+export const GUARD_ERRORS = {
+  // Every operation (composeOperation adds these).
+  currency_mismatch: "currency_mismatch",
+  insufficient_funds: "insufficient_funds",
+  balance_ceiling: "amount_out_of_range",
+  // Tips.
+  room_not_live: "room_not_live",
+  gift_disabled: "gift_disabled",
+  gift_price_changed: "conflict",
+  autopay_per_tip_exceeded: "confirmation_required",
+  autopay_per_day_exceeded: "confirmation_required",
+  /** Pay-to-tip: the order's tip was already attempted (sent or refused) by another delivery. */
+  tip_already_decided: "conflict",
+  // Red packets.
+  room_packets_open_max: "conflict",
+  subsidy_used: "subsidy_used",
+  packet_not_found: "packet_not_found",
+  /** A claim credit beyond the packet's shares: a bug in the room, refused rather than overpaid. */
+  packet_shares_credited: "packet_exhausted",
+  /** The expiry refund of a packet already refunded or not open. */
+  packet_not_open: "conflict",
+  // Subsidy campaigns.
+  subsidy_external_id_taken: "external_id_conflict",
+  campaign_budget_exhausted: "campaign_budget_exhausted",
+  // Payments.
+  /** The credit of an order that is not waiting for its money: another path settled it first. */
+  order_not_creditable: "internal_error",
+  /** The channel's transaction already paid another of our orders (a second payment). */
+  provider_txn_settled_other_order: "conflict",
+  order_not_refundable: "order_not_refundable",
+  /** A refund reversal for a refund that is no longer `requested` (confirmed or reversed already). */
+  refund_not_requested: "conflict",
+} as const satisfies Record<string, ErrorCode>;
+
+export type GuardCode = keyof typeof GUARD_ERRORS;
+
+export const GUARD_CODES = Object.keys(GUARD_ERRORS) as [GuardCode, ...GuardCode[]];
+
+/** The API error a failed guard answers with: the one table the HTTP edge uses. */
+export function errorForGuard(code: GuardCode): ErrorCode {
+  return GUARD_ERRORS[code];
+}
