@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { base64Bytes } from "../../src/channels/encoding";
 import { SANDBOX_PROVIDER_NAME, sandboxClient } from "../../src/channels/sandbox-api";
-import { parseStatement } from "../../src/channels/statements";
+import { parseStatement } from "../../src/channels/statement";
 import { formatMinor, parseAmountMinor } from "../../src/domain/money";
 import {
   RETRY_SCHEDULE_MS,

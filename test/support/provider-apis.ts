@@ -16,8 +16,8 @@ import {
   spkiFromPem,
   utf8Bytes,
 } from "../../src/channels/encoding";
-import { STRIPE_API_VERSION } from "../../src/channels/stripe-api";
-import { wechatTimeExpire } from "../../src/channels/wechatpay-api";
+import { STRIPE_API_VERSION } from "../../src/channels/stripe/api";
+import { wechatTimeExpire } from "../../src/channels/wechatpay/api";
 import { formatMinor, parseAmountMinor } from "../../src/domain/money";
 import { certificate, certificatePem } from "./der";
 import { wechatHeaders, wechatSeal } from "./providers";

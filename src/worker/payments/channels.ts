@@ -1,14 +1,14 @@
 import { z } from "zod";
-import { alipay } from "../../channels/alipay";
-import { alipayClient } from "../../channels/alipay-api";
+import { alipayClient } from "../../channels/alipay/api";
+import { alipay } from "../../channels/alipay/webhook";
 import type { ChannelAdapter, ChannelName } from "../../channels/channel";
 import type { ChannelClient } from "../../channels/client";
 import { sandbox } from "../../channels/sandbox";
 import { sandboxClient } from "../../channels/sandbox-api";
-import { stripe } from "../../channels/stripe";
-import { stripeClient } from "../../channels/stripe-api";
-import { isPublicKeyId, wechatPay } from "../../channels/wechatpay";
-import { type WechatPayClient, wechatPayClient } from "../../channels/wechatpay-api";
+import { stripeClient } from "../../channels/stripe/api";
+import { stripe } from "../../channels/stripe/webhook";
+import { type WechatPayClient, wechatPayClient } from "../../channels/wechatpay/api";
+import { isPublicKeyId, wechatPay } from "../../channels/wechatpay/webhook";
 
 /**
  * Channel credentials live in one secret, `PAYMENT_CHANNELS` (JSON), so a deploy names

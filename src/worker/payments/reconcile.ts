@@ -1,6 +1,7 @@
 import type { ChannelName } from "../../channels/channel";
 import { SANDBOX_PROVIDER_NAME } from "../../channels/sandbox-api";
-import { parseStatement, type StatementError } from "../../channels/statements";
+import { parseStatement } from "../../channels/statement";
+import type { StatementError } from "../../channels/statement-csv";
 import {
   type DayWindow,
   finishRun,

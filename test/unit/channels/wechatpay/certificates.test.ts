@@ -1,14 +1,14 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { ChannelAdapter, VerifyOutcome } from "../../../src/channels/channel";
-import type { ClientDeps } from "../../../src/channels/client";
-import { bytesBase64, utf8Bytes } from "../../../src/channels/encoding";
-import { KEY_RELOAD_INTERVAL_MS, wechatPay } from "../../../src/channels/wechatpay";
-import { type WechatPayClient, wechatPayClient } from "../../../src/channels/wechatpay-api";
-import { readCertificate } from "../../../src/channels/x509";
-import { pkcs8Pem, WechatPayDouble, type WechatPlatformCertificateDouble } from "../../support/provider-apis";
-import { type RsaPair, rsaPair, wechatBody, wechatHeaders, wechatTransaction } from "../../support/providers";
+import type { ChannelAdapter, VerifyOutcome } from "../../../../src/channels/channel";
+import type { ClientDeps } from "../../../../src/channels/client";
+import { bytesBase64, utf8Bytes } from "../../../../src/channels/encoding";
+import { type WechatPayClient, wechatPayClient } from "../../../../src/channels/wechatpay/api";
+import { KEY_RELOAD_INTERVAL_MS, wechatPay } from "../../../../src/channels/wechatpay/webhook";
+import { readCertificate } from "../../../../src/channels/x509";
+import { NOW, refused } from "../../../support/channels";
+import { pkcs8Pem, WechatPayDouble, type WechatPlatformCertificateDouble } from "../../../support/provider-apis";
+import { type RsaPair, rsaPair, wechatBody, wechatHeaders, wechatTransaction } from "../../../support/providers";
 
-const NOW = Date.UTC(2026, 10, 22, 2, 0, 0);
 const mchId = "1900000109";
 const appId = "wxd678efh567hg6787";
 const apiV3Key = "0123456789abcdef0123456789abcdef";
@@ -20,10 +20,6 @@ function publicPemOf(c: WechatPlatformCertificateDouble): string {
   const facts = readCertificate(c.pem);
   if (!facts) throw new Error("the double's certificate does not parse");
   return `-----BEGIN PUBLIC KEY-----\n${bytesBase64(facts.spki).replace(/(.{64})/g, "$1\n")}\n-----END PUBLIC KEY-----\n`;
-}
-
-function refused(outcome: VerifyOutcome): string {
-  return outcome.ok ? "accepted" : outcome.failure;
 }
 
 describe("WeChat Pay platform certificates (certificate mode)", () => {

@@ -1,4 +1,4 @@
-import { parseAmountMinor } from "../domain/money";
+import { parseAmountMinor } from "../../domain/money";
 import {
   type ChannelAdapter,
   type ChannelEvent,
@@ -6,8 +6,8 @@ import {
   type RawCallback,
   refuse,
   type VerifyOutcome,
-} from "./channel";
-import { base64Bytes, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "./encoding";
+} from "../channel";
+import { base64Bytes, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "../encoding";
 
 /**
  * Alipay asynchronous notifications (异步通知), RSA2.

@@ -14,7 +14,7 @@ import {
   rejected,
   success,
   unavailable,
-} from "./client";
+} from "../client";
 import {
   base64Bytes,
   bytesHex,
@@ -25,9 +25,9 @@ import {
   rsaSignBase64,
   spkiFromPem,
   utf8Bytes,
-} from "./encoding";
-import { importApiV3Key, openWechatSealed, type WechatPlatformCertificate } from "./wechatpay";
-import { readCertificate } from "./x509";
+} from "../encoding";
+import { readCertificate } from "../x509";
+import { importApiV3Key, openWechatSealed, type WechatPlatformCertificate } from "./webhook";
 
 /**
  * WeChat Pay API v3 (direct merchant): Native order, query by out_trade_no, domestic refund.

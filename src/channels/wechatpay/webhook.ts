@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "./channel";
-import type { Outbound } from "./client";
-import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "./encoding";
+import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "../channel";
+import type { Outbound } from "../client";
+import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "../encoding";
 
 /**
  * WeChat Pay API v3 payment and refund notifications.
@@ -44,7 +44,7 @@ export interface WechatPayConfig {
   readonly reloadKeys?: () => Promise<Outbound<readonly WechatPlatformCertificate[]>>;
 }
 
-/** A platform certificate's key as downloaded, opened and parsed (see wechatpay-api.ts). */
+/** A platform certificate's key as downloaded, opened and parsed (see api.ts). */
 export interface WechatPlatformCertificate {
   /** `serial_no`, which `Wechatpay-Serial` names; equal to the certificate's own serial. */
   readonly serial: string;

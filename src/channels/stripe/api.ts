@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { MerchantCheck } from "./channel";
+import type { MerchantCheck } from "../channel";
 import {
   type ChannelClient,
   type ClientDeps,
@@ -14,7 +14,7 @@ import {
   rejected,
   success,
   unavailable,
-} from "./client";
+} from "../client";
 
 /**
  * Stripe REST API v1: PaymentIntents and Refunds.

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatMinor, parseAmountMinor } from "../domain/money";
+import { formatMinor, parseAmountMinor } from "../../domain/money";
 import {
   type ChannelClient,
   type ClientDeps,
@@ -14,7 +14,7 @@ import {
   rejected,
   success,
   unavailable,
-} from "./client";
+} from "../client";
 import {
   base64Bytes,
   importRsaSignKey,
@@ -23,7 +23,7 @@ import {
   rsaSignBase64,
   spkiFromPem,
   utf8Bytes,
-} from "./encoding";
+} from "../encoding";
 
 /**
  * Alipay open API (openapi.alipay.com/gateway.do), RSA2: 当面付 precreate, trade query, refund.

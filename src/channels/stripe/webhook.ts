@@ -6,8 +6,8 @@ import {
   type RawCallback,
   refuse,
   type VerifyOutcome,
-} from "./channel";
-import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "./encoding";
+} from "../channel";
+import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
 
 /**
  * Stripe webhooks.
