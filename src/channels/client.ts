@@ -1,6 +1,6 @@
 /**
- * Outbound calls to a payment channel: open a payment, ask what became of one, refund one.
- * Each provider's client implements this against its documented API (WeChat Pay v3,
+ * Outbound calls to a payment channel: open a payment, ask what became of one, refund one,
+ * download a day's statement. Each provider's client implements this against its documented API (WeChat Pay v3,
  * Alipay open API, Stripe REST, the local sandbox); `fetch` and the clock are injected so
  * tests run the exact requests against test doubles that verify them as the provider would.
  *
@@ -75,15 +75,25 @@ export type OutboundFailure =
   | { readonly kind: "unavailable"; readonly detail: string }
   | { readonly kind: "rejected"; readonly code: string; readonly detail: string };
 
-export type Outbound<T> =
+export type Outbound<T, F = OutboundFailure> =
   | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly failure: OutboundFailure };
+  | { readonly ok: false; readonly failure: F };
+
+/**
+ * Why a day's statement did not come: the call failed as any call can, or this channel's
+ * download is not built (`unsupported`: the statement must be given as a file). Real
+ * providers' bill downloads (WeChat tradebill, Alipay's zipped GBK CSVs, Stripe reports)
+ * are a later piece of work; until then their clients answer `unsupported`.
+ */
+export type StatementDownloadFailure = OutboundFailure | { readonly kind: "unsupported"; readonly detail: string };
 
 export interface ChannelClient {
   readonly name: ChannelName;
   createPayment(request: CreatePaymentRequest): Promise<Outbound<CreatePaymentResult>>;
   queryPayment(merchantOrderNo: string, providerRef: string | null): Promise<Outbound<QueryResult>>;
   refund(request: RefundRequest): Promise<Outbound<RefundResult>>;
+  /** The channel's statement file for `date` (`YYYY-MM-DD`, the provider's own day), as text. */
+  downloadStatement(date: string): Promise<Outbound<string, StatementDownloadFailure>>;
 }
 
 /** What every client is built with besides its credentials. */
@@ -100,6 +110,11 @@ export function unavailable(detail: string): Outbound<never> {
 
 export function rejected(code: string, detail: string): Outbound<never> {
   return { ok: false, failure: { kind: "rejected", code: code.slice(0, 64), detail: detail.slice(0, 300) } };
+}
+
+/** The answer of a client whose statement download is not built yet. */
+export function statementDownloadNotBuilt(channel: ChannelName): Outbound<never, StatementDownloadFailure> {
+  return { ok: false, failure: { kind: "unsupported", detail: `downloading ${channel} statements is not built yet` } };
 }
 
 export function success<T>(value: T): Outbound<T> {

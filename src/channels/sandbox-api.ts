@@ -9,12 +9,13 @@ import {
   type RefundRequest,
   type RefundResult,
   rejected,
+  type StatementDownloadFailure,
   success,
   unavailable,
 } from "./client";
 
 /**
- * The sandbox channel's client: the same three calls as a real provider's API, made over
+ * The sandbox channel's client: the same calls as a real provider's API, made over
  * RPC to the SandboxProvider object that plays the provider. A call that throws or takes
  * too long (the object is overloaded, being reset, or the deploy is mid-migration) is
  * `unavailable`, as a network failure to a real provider would be.
@@ -124,6 +125,16 @@ export function sandboxClient(
       const outcome = answer.value;
       if (outcome.kind === "rejected") return rejected(outcome.code, outcome.detail);
       return success({ providerRefundId: outcome.refundId, status: outcome.status });
+    },
+
+    async downloadStatement(date: string): Promise<Outbound<string, StatementDownloadFailure>> {
+      // No deadline here, unlike the payer-facing calls: a whole day's statement is a bulk
+      // read that an operator waits for, and today's reconciliation never cut it short.
+      try {
+        return success(await provider().statement(date));
+      } catch (error) {
+        return unavailable(`sandbox statement: ${String(error)}`);
+      }
     },
   };
 }

@@ -329,6 +329,8 @@ describe("the sandbox provider", () => {
     // The file is what reconciliation reads: it parses whole, its totals agreeing with its lines.
     const parsed = parseStatement("sandbox", csv);
     expect(parsed.ok && parsed.summary.declaredTotals).toBe("checked");
+    // The channel client downloads the same file; reconciliation asks it when none is posted.
+    expect(await client.downloadStatement(shanghaiToday())).toEqual({ ok: true, value: csv });
 
     // Another day has none of it; the statement is finance's, not a payer's.
     const yesterday = new Date(Date.now() + 8 * 3_600_000 - 86_400_000).toISOString().slice(0, 10);

@@ -12,6 +12,8 @@ import {
   type RefundRequest,
   type RefundResult,
   rejected,
+  type StatementDownloadFailure,
+  statementDownloadNotBuilt,
   success,
   unavailable,
 } from "../client";
@@ -345,6 +347,10 @@ export function alipayClient(config: AlipayApiConfig, deps: ClientDeps): Channel
         // is settled by alipay.trade.fastpay.refund.query or the trade notification.
         status: refund.fund_change === "Y" ? "succeeded" : "pending",
       });
+    },
+
+    async downloadStatement(): Promise<Outbound<string, StatementDownloadFailure>> {
+      return statementDownloadNotBuilt("alipay");
     },
   };
 }

@@ -12,6 +12,8 @@ import {
   type RefundRequest,
   type RefundResult,
   rejected,
+  type StatementDownloadFailure,
+  statementDownloadNotBuilt,
   success,
   unavailable,
 } from "../client";
@@ -256,6 +258,10 @@ export function stripeClient(config: StripeApiConfig, deps: ClientDeps): Channel
         default:
           return unavailable(`${refund.id} has status ${String(refund.status).slice(0, 64)}`);
       }
+    },
+
+    async downloadStatement(): Promise<Outbound<string, StatementDownloadFailure>> {
+      return statementDownloadNotBuilt("stripe");
     },
   };
 }

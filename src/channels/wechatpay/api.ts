@@ -12,6 +12,8 @@ import {
   type RefundRequest,
   type RefundResult,
   rejected,
+  type StatementDownloadFailure,
+  statementDownloadNotBuilt,
   success,
   unavailable,
 } from "../client";
@@ -387,6 +389,10 @@ export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): W
         default:
           return unavailable(`refund status ${refund.status} is not documented`);
       }
+    },
+
+    async downloadStatement(): Promise<Outbound<string, StatementDownloadFailure>> {
+      return statementDownloadNotBuilt("wechatpay");
     },
   };
 }

@@ -1,5 +1,4 @@
 import type { ChannelName } from "../../channels/channel";
-import { SANDBOX_PROVIDER_NAME } from "../../channels/sandbox-api";
 import { parseStatement } from "../../channels/statement";
 import type { StatementError } from "../../channels/statement-csv";
 import {
@@ -17,7 +16,7 @@ import { configFrom } from "../config";
 import type { Logger } from "../context";
 import { ApiError } from "../errors";
 import { queryContext, refundContext } from "./callbacks";
-import { channelSecrets } from "./channels";
+import { channelClients } from "./channels";
 import { queryOrder } from "./orders";
 import { afterApplied } from "./pay-to-tip";
 import { sendRefund } from "./refunds";
@@ -33,9 +32,10 @@ import { sendRefund } from "./refunds";
  * came is credited now. One on a refund that we have not yet sent is sent again under the
  * same refund number, which the channel dedupes. Everything else is logged as an alert.
  *
- * Where the statement comes from: the request gives it, or, for the sandbox channel, its
- * provider writes it. Downloading real channels' bills (WeChat tradebill, Alipay's zipped
- * GBK CSVs, Stripe reports) is not built yet: finance downloads the file and posts it.
+ * Where the statement comes from: the request gives it, or the channel's client downloads it
+ * (`downloadStatement`). Only the sandbox's download is built; for real channels' bills
+ * (WeChat tradebill, Alipay's zipped GBK CSVs, Stripe reports) finance downloads the file
+ * and posts it.
  */
 
 /** Findings kept per run; a statement with more is almost surely another merchant's, and one look says so. */
@@ -51,7 +51,7 @@ export interface RunRequest {
   readonly channel: ChannelName;
   /** `YYYY-MM-DD`, a day in LEADERBOARD_TIME_ZONE. */
   readonly date: string;
-  /** The statement file's text; omitted for the sandbox, whose provider writes it. */
+  /** The statement file's text; when omitted, the channel's client downloads it. */
   readonly statementText?: string | undefined;
   readonly actorId: string;
   readonly nowMs: number;
@@ -81,18 +81,36 @@ async function sha256Hex(text: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The statement to reconcile: the one given, or the sandbox provider's for that day. */
+/**
+ * The statement to reconcile: the one given, or the one the channel's client downloads. A
+ * channel whose download is not built asks for the file (`statement_required`).
+ */
 async function statementFor(env: Env, request: RunRequest): Promise<string> {
   if (request.statementText !== undefined) return request.statementText;
-  if (request.channel !== "sandbox") {
+  const client = channelClients(env).get(request.channel);
+  if (!client) {
     throw new ApiError(
-      "statement_required",
-      `Give the ${request.channel} statement file as \`statement\`; only the sandbox's is fetched.`,
+      "channel_not_found",
+      `The ${request.channel} channel is not enabled here, so its statement cannot be downloaded; give the file as \`statement\`.`,
     );
   }
-  if (!channelSecrets(env).sandbox) throw new ApiError("channel_not_found", "The sandbox channel is not enabled.");
-  // The sandbox provider cuts its days at Asia/Shanghai midnight, as the configured default does.
-  return env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME).statement(request.date);
+  const downloaded = await client.downloadStatement(request.date);
+  if (downloaded.ok) return downloaded.value;
+  const failure = downloaded.failure;
+  switch (failure.kind) {
+    case "unsupported":
+      throw new ApiError(
+        "statement_required",
+        `Give the ${request.channel} statement file as \`statement\`; only the sandbox's is fetched.`,
+      );
+    case "unavailable":
+      throw new ApiError("channel_unavailable", `The ${request.channel} statement download failed: ${failure.detail}`);
+    case "rejected":
+      throw new ApiError(
+        "channel_rejected",
+        `The ${request.channel} channel refused the statement download (${failure.code}): ${failure.detail}`,
+      );
+  }
 }
 
 /**

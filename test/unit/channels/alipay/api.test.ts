@@ -8,7 +8,16 @@ import {
 } from "../../../../src/channels/alipay/api";
 import { ChannelEventSchema } from "../../../../src/channels/channel";
 import type { ChannelClient } from "../../../../src/channels/client";
-import { deps, failure, NOW, now, order, refundOf, value } from "../../../support/channels";
+import {
+  deps,
+  expectStatementDownloadNotBuilt,
+  failure,
+  NOW,
+  now,
+  order,
+  refundOf,
+  value,
+} from "../../../support/channels";
 import { AlipayDouble, type AlipayTradeStatus, pkcs8Pem } from "../../../support/provider-apis";
 import { type RsaPair, rsaPair } from "../../../support/providers";
 
@@ -230,5 +239,9 @@ describe("Alipay client", () => {
       code: "unsupported_currency",
     });
     expect(alipay.received).toHaveLength(0);
+  });
+
+  it("does not download statements yet: answers unsupported without calling the provider", async () => {
+    await expectStatementDownloadNotBuilt((d) => alipayClient(config, d), alipay.fetch);
   });
 });

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { ChannelEventSchema } from "../../../../src/channels/channel";
 import type { ChannelClient } from "../../../../src/channels/client";
 import { paymentIdempotencyKey, STRIPE_API_VERSION, stripeClient } from "../../../../src/channels/stripe/api";
-import { deps, failure, now, order, refundOf, value } from "../../../support/channels";
+import { deps, expectStatementDownloadNotBuilt, failure, now, order, refundOf, value } from "../../../support/channels";
 import { StripeDouble } from "../../../support/provider-apis";
 
 describe("Stripe client", () => {
@@ -163,5 +163,9 @@ describe("Stripe client", () => {
 
   it("refuses to be built with a publishable key", () => {
     expect(() => stripeClient({ secretKey: "pk_test_123" }, deps(stripe.fetch))).toThrow(/secret/);
+  });
+
+  it("does not download statements yet: answers unsupported without calling the provider", async () => {
+    await expectStatementDownloadNotBuilt((d) => stripeClient({ secretKey }, d), stripe.fetch);
   });
 });

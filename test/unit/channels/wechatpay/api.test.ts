@@ -2,7 +2,16 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ChannelEventSchema } from "../../../../src/channels/channel";
 import type { ChannelClient } from "../../../../src/channels/client";
 import { type WechatPayApiConfig, wechatPayClient, wechatTimeExpire } from "../../../../src/channels/wechatpay/api";
-import { deps, failure, NOW, now, order, refundOf, value } from "../../../support/channels";
+import {
+  deps,
+  expectStatementDownloadNotBuilt,
+  failure,
+  NOW,
+  now,
+  order,
+  refundOf,
+  value,
+} from "../../../support/channels";
 import { pkcs8Pem, WechatPayDouble, type WechatTradeState } from "../../../support/provider-apis";
 import { type RsaPair, rsaPair } from "../../../support/providers";
 
@@ -222,5 +231,9 @@ describe("WeChat Pay v3 client", () => {
     );
     expect(failure(await intruding.createPayment(order))).toEqual({ kind: "rejected", code: "SIGN_ERROR" });
     expect(wechat.orders.size).toBe(0);
+  });
+
+  it("does not download statements yet: answers unsupported without calling the provider", async () => {
+    await expectStatementDownloadNotBuilt((d) => wechatPayClient(config, d), wechat.fetch);
   });
 });
