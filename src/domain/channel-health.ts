@@ -70,13 +70,3 @@ export function channelsToTry<C extends string>(preference: readonly C[], health
   const lastResort = preference.filter((c) => healthOf(c) === "unhealthy");
   return [...usable, ...lastResort];
 }
-
-/**
- * Tiered retry delays for outbound calls (queries, refunds): the first retry after 5–10 s,
- * then 30 s, 2 min, 10 min, and every 30 min after that. `random` is in [0, 1).
- */
-export function retryDelayMs(attempt: number, random: number): number {
-  if (attempt <= 1) return 5_000 + Math.floor(random * 5_000);
-  const tiers = [30_000, 120_000, 600_000];
-  return tiers[attempt - 2] ?? 1_800_000;
-}

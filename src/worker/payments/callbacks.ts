@@ -7,6 +7,7 @@ import { dueForQuery } from "../../db/orders";
 import { applyPaymentReport } from "../../db/payment-reports";
 import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
+import { retryDelayMs } from "../../domain/retry";
 import { configFrom } from "../config";
 import type { AppEnv, Logger } from "../context";
 import { errorResponse } from "../errors";
@@ -152,9 +153,9 @@ export async function receiveCallback(
   return adapter.received();
 }
 
-/** Progressive backoff for a failing notification: 60 s, 120 s, … capped at 5 min. */
+/** A failing message waits on the payment-callback curve (60 s, 120 s, … 5 min); queues count whole seconds. */
 function retryDelaySeconds(attempts: number): number {
-  return Math.min(300, 60 * Math.max(1, attempts));
+  return Math.ceil(retryDelayMs("paymentCallback", attempts, Math.random()) / 1000);
 }
 
 const ALERT_AFTER_ATTEMPTS = 3;

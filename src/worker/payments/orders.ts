@@ -5,8 +5,9 @@ import type { TipRules } from "../../db/operations/tip";
 import { markOpened, moveToChannel, scheduleQuery, settleUnpaid } from "../../db/orders";
 import { applyPaymentReport, type PaymentOutcome } from "../../db/payment-reports";
 import { findOrder, type OrderRow } from "../../db/reads/orders";
-import { channelsToTry, retryDelayMs } from "../../domain/channel-health";
+import { channelsToTry } from "../../domain/channel-health";
 import { CREDITABLE_STATES, OPEN_STATES } from "../../domain/order";
+import { retryDelayMs } from "../../domain/retry";
 import type { Logger } from "../context";
 import { ApiError } from "../errors";
 
@@ -169,7 +170,7 @@ export async function queryOrder(
   const answer = await askChannel(ctx, order, client);
   if (answer.kind === "failed") {
     const attempts = order.query_attempts + 1;
-    const delayMs = retryDelayMs(attempts, ctx.random());
+    const delayMs = retryDelayMs("channelCall", attempts, ctx.random());
     await scheduleQuery(ctx.db, order.id, ctx.nowMs + delayMs, attempts);
     return { kind: "retry", delayMs, attempts, detail: answer.detail };
   }
@@ -195,7 +196,7 @@ async function querySettled(ctx: QueryContext, order: OrderRow): Promise<QueryVe
   if (!client) return { kind: "done", outcome: { kind: "settled_before" } };
   const answer = await askChannel(ctx, order, client);
   if (answer.kind === "failed") {
-    return { kind: "retry", delayMs: retryDelayMs(1, ctx.random()), attempts: 1, detail: answer.detail };
+    return { kind: "retry", delayMs: retryDelayMs("channelCall", 1, ctx.random()), attempts: 1, detail: answer.detail };
   }
   return { kind: "done", outcome: answer.kind === "applied" ? answer.outcome : { kind: "settled_before" } };
 }

@@ -3,7 +3,7 @@ import { recordCall } from "../../db/channel-calls";
 import { reverseRefund } from "../../db/operations/payment-refund-reversal";
 import { confirmRefund, flag } from "../../db/orders";
 import { findOrder, findRefund, type OrderRow, type RefundRow } from "../../db/reads/orders";
-import { retryDelayMs } from "../../domain/channel-health";
+import { retryDelayMs } from "../../domain/retry";
 import type { Logger } from "../context";
 import type { ChannelTaskContext } from "./orders";
 
@@ -80,7 +80,7 @@ export async function sendRefund(ctx: RefundContext, refundId: string): Promise<
     return { kind: "done", state: "failed" };
   }
   const attempts = refund.attempts + 1;
-  const delayMs = retryDelayMs(attempts, ctx.random());
+  const delayMs = retryDelayMs("channelCall", attempts, ctx.random());
   await ctx.db
     .prepare(
       "UPDATE payment_refunds SET attempts = ?, next_attempt_at_ms = ?, updated_at_ms = ? WHERE id = ? AND state = 'requested'",

@@ -1,12 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  type CallSample,
-  channelHealth,
-  channelsToTry,
-  HEALTH_RULES,
-  retryDelayMs,
-} from "../../../src/domain/channel-health";
+import { type CallSample, channelHealth, channelsToTry, HEALTH_RULES } from "../../../src/domain/channel-health";
 
 const NOW = 1_800_000_000_000;
 const at = (agoMs: number, ok: boolean): CallSample => ({ ok, atMs: NOW - agoMs });
@@ -95,22 +89,6 @@ describe("failover order", () => {
           expect([...order].sort()).toEqual([...pref].sort());
         },
       ),
-    );
-  });
-});
-
-describe("tiered retries", () => {
-  it("retries first after 5–10 s, then 30 s, 2 min, 10 min and 30 min", () => {
-    expect(retryDelayMs(1, 0)).toBe(5_000);
-    expect(retryDelayMs(1, 0.9999)).toBeLessThan(10_000);
-    expect([2, 3, 4, 5, 9].map((a) => retryDelayMs(a, 0.5))).toEqual([30_000, 120_000, 600_000, 1_800_000, 1_800_000]);
-  });
-
-  it("property: delays never shrink as attempts grow", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 50 }), fc.double({ min: 0, max: 0.999, noNaN: true }), (a, r) => {
-        expect(retryDelayMs(a + 1, r)).toBeGreaterThanOrEqual(retryDelayMs(a, r));
-      }),
     );
   });
 });
