@@ -27,7 +27,10 @@ const VERIFY_FAILURES = [
 export type VerifyFailure = (typeof VERIFY_FAILURES)[number];
 
 const MerchantCheck = z.object({ field: z.string(), expected: z.string(), actual: z.string().nullable() });
-/** The provider's account our merchant credentials name, to compare with what a callback says. */
+/**
+ * The provider's account our merchant credentials name, to compare with what a callback says
+ * (judged in domain/payment-report.ts, whose `MerchantCheck` this schema produces).
+ */
 export type MerchantCheck = z.infer<typeof MerchantCheck>;
 
 /** Amounts as providers report them: integers, bounded only by exactness (the order bounds the credit). */
@@ -92,8 +95,4 @@ export interface ChannelAdapter {
 
 export function refuse(failure: VerifyFailure, detail: string): VerifyOutcome {
   return { ok: false, failure, detail };
-}
-
-export function mismatched(checks: readonly MerchantCheck[]): MerchantCheck[] {
-  return checks.filter((c) => c.actual !== c.expected);
 }
