@@ -5,6 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import { AssertionError, LIMITS } from "../domain/limits";
 import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
+import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
 import { callbacks } from "./payments/callbacks";
 import { admin } from "./routes/admin";
@@ -40,7 +41,7 @@ export function createApp() {
 
   app.use("*", requestContext);
 
-  app.get("/healthz", (c) => c.json({ status: "ok", version: API_VERSION }, 200));
+  app.get("/healthz", authenticate("public"), (c) => c.json({ status: "ok", version: API_VERSION }, 200));
 
   const v1 = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
@@ -83,17 +84,25 @@ export function createApp() {
     scheme: "bearer",
     bearerFormat: "JWT",
   });
-  v1.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "giftwire API",
-      version: API_VERSION,
-      description:
-        "Live-stream tipping, gifts and red packets. Amounts are integer fen (`…Minor`); money-moving requests " +
-        "need an Idempotency-Key. Errors: `{ error: { code, message, requestId } }`.",
-    },
-    servers: [{ url: "/v1" }],
-  });
+  // Registered by hand rather than with `doc31` so that this route, too, declares its auth.
+  v1.get("/openapi.json", authenticate("public"), (c) =>
+    c.json(
+      v1.getOpenAPI31Document({
+        openapi: "3.1.0",
+        info: {
+          title: "giftwire API",
+          version: API_VERSION,
+          description:
+            "Live-stream tipping, gifts and red packets. Amounts are integer fen (`…Minor`); money-moving requests " +
+            "need an Idempotency-Key. Errors: `{ error: { code, message, requestId } }`. Each operation's " +
+            "`x-giftwire-auth` says who may call it: `public`, `signed-in` (any valid bearer token), or the " +
+            "roles of which the token must hold one.",
+        },
+        servers: [{ url: "/v1" }],
+      }),
+      200,
+    ),
+  );
 
   // Provider callbacks: raw bytes, their own size limit, no CORS, no bearer auth (signatures instead).
   app.route("/v1/payments/callbacks", callbacks);

@@ -1,9 +1,9 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { checkLedgerInvariants } from "../../db/invariants";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { requireAuth } from "../middleware/auth";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
+import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
+import { defineRoute } from "./define";
 
 const InvariantReportSchema = z
   .object({
@@ -21,19 +21,16 @@ const CreatorShare = z
 
 export const admin = new OpenAPIHono<AppEnv>();
 
-admin.use("/admin/ledger/*", requireAuth("admin", "finance"));
-admin.use("/admin/creators/*", requireAuth("admin", "finance"));
-
 admin.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/admin/ledger/invariants",
+    auth: ["admin", "finance"],
     tags: ["operators"],
     summary: "Verify the ledger's invariants over the whole database (admin, finance)",
     description:
       "Σ balances = 0 per currency; no protected account negative; every balance = Σ of its transfers; " +
       "every operation's transfers sum to its declared amount. Answers 200 with ok=false and every violation.",
-    security: bearerSecurity,
     responses: { 200: jsonResponse(InvariantReportSchema, "The report"), ...errorResponses(401, 403) },
   }),
   async (c) => {
@@ -44,12 +41,12 @@ admin.openapi(
 );
 
 admin.openapi(
-  createRoute({
+  defineRoute({
     method: "put",
     path: "/admin/creators/{creatorId}/share",
+    auth: ["admin", "finance"],
     tags: ["operators"],
     summary: "Set or clear a creator's platform revenue-share override (admin, finance)",
-    security: bearerSecurity,
     request: {
       params: z.object({ creatorId: UserId.openapi({ param: { name: "creatorId", in: "path" } }) }),
       body: jsonBody(CreatorShare),

@@ -1,12 +1,12 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { type AutopayState, autopayFor } from "../../db/reads/autopay";
 import { validateAutopayLimits } from "../../domain/autopay";
 import { parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
-import { AmountMinor, bearerSecurity, DecimalAmount, errorResponses, jsonBody, jsonResponse } from "../schemas";
+import { AmountMinor, DecimalAmount, errorResponses, jsonBody, jsonResponse } from "../schemas";
+import { defineRoute } from "./define";
 
 /**
  * 小额免密: the caller's password-free limits for wallet tips (domain/autopay.ts). Users who
@@ -50,15 +50,13 @@ function parseLimitMinor(text: string) {
 
 export const autopay = new OpenAPIHono<AppEnv>();
 
-autopay.use("/me/autopay", requireAuth());
-
 autopay.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/me/autopay",
+    auth: "signed-in",
     tags: ["wallets"],
     summary: "Your password-free (小额免密) tip limits and what you have tipped today",
-    security: bearerSecurity,
     responses: { 200: jsonResponse(AutopaySchema, "The limits"), ...errorResponses(401) },
   }),
   async (c) => {
@@ -74,12 +72,12 @@ autopay.openapi(
 );
 
 autopay.openapi(
-  createRoute({
+  defineRoute({
     method: "put",
     path: "/me/autopay",
+    auth: "signed-in",
     tags: ["wallets"],
     summary: "Set your password-free tip limits (0 = confirm every tip)",
-    security: bearerSecurity,
     request: { body: jsonBody(AutopayUpdate) },
     responses: { 200: jsonResponse(AutopaySchema, "Saved"), ...errorResponses(400, 401, 422) },
   }),

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { composeCampaignFund } from "../../db/operations/campaign-fund";
 import { composeSubsidyIssue } from "../../db/operations/subsidy-issue";
 import { accountAddress } from "../../domain/accounts";
@@ -8,11 +8,9 @@ import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
-import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
 import {
   AmountMinor,
-  bearerSecurity,
   DecimalAmount,
   errorResponses,
   IdempotencyKeyHeader,
@@ -20,6 +18,7 @@ import {
   jsonResponse,
   UserId,
 } from "../schemas";
+import { defineRoute } from "./define";
 
 /**
  * Platform-funded (B2C) red packets. An operator creates a campaign with a budget
@@ -112,17 +111,13 @@ const campaignParams = z.object({
 
 export const campaigns = new OpenAPIHono<AppEnv>();
 
-campaigns.use("/admin/campaigns", requireAuth("admin", "finance"));
-campaigns.use("/admin/campaigns/*", requireAuth("admin", "finance", "ops"));
-campaigns.use("/me/subsidies", requireAuth());
-
 campaigns.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/admin/campaigns",
+    auth: ["admin", "finance"],
     tags: ["subsidies"],
     summary: "Create a subsidy campaign with a budget (admin, finance)",
-    security: bearerSecurity,
     request: { headers: IdempotencyKeyHeader, body: jsonBody(CreateCampaignRequest) },
     responses: {
       201: jsonResponse(z.object({ campaign: CampaignSchema }), "The campaign"),
@@ -161,12 +156,12 @@ campaigns.openapi(
 );
 
 campaigns.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/admin/campaigns/{campaignId}",
+    auth: ["admin", "finance", "ops"],
     tags: ["subsidies"],
     summary: "A campaign: budget, what is left, what was issued and used",
-    security: bearerSecurity,
     request: { params: campaignParams },
     responses: {
       200: jsonResponse(z.object({ campaign: CampaignSchema }), "The campaign"),
@@ -218,16 +213,16 @@ campaigns.openapi(
 );
 
 campaigns.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/admin/campaigns/{campaignId}/subsidies",
+    auth: ["admin", "finance", "ops"],
     tags: ["subsidies"],
     summary: "Issue a subsidy to a user, once per external id",
     description:
       "The external id is the issuing system's id for this grant. The same external id never issues twice: " +
       "re-sent with the same user and amount it answers the original subsidy (200); with anything else, " +
       "`external_id_conflict` (409) and nothing is issued. The campaign's remaining budget must cover it.",
-    security: bearerSecurity,
     request: { params: campaignParams, headers: IdempotencyKeyHeader, body: jsonBody(IssueSubsidyRequest) },
     responses: {
       200: jsonResponse(z.object({ subsidy: SubsidySchema, alreadyIssued: z.boolean() }), "Issued earlier"),
@@ -286,12 +281,12 @@ campaigns.openapi(
 );
 
 campaigns.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/me/subsidies",
+    auth: "signed-in",
     tags: ["subsidies"],
     summary: "Your subsidies, issued and used, newest first",
-    security: bearerSecurity,
     request: {
       query: z.object({
         limit: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),

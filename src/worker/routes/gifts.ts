@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { gifts as giftsTable, tipPresets } from "../../db/schema";
@@ -7,18 +7,9 @@ import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { GIFT_TIERS } from "../../domain/tip";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
-import {
-  AmountMinor,
-  bearerSecurity,
-  Currency,
-  DecimalAmount,
-  errorResponses,
-  GiftId,
-  jsonBody,
-  jsonResponse,
-} from "../schemas";
+import { AmountMinor, Currency, DecimalAmount, errorResponses, GiftId, jsonBody, jsonResponse } from "../schemas";
+import { defineRoute } from "./define";
 
 export const GiftSchema = z
   .object({
@@ -88,9 +79,10 @@ const giftParams = z.object({ giftId: GiftId.openapi({ param: { name: "giftId", 
 export const gifts = new OpenAPIHono<AppEnv>();
 
 gifts.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/gifts",
+    auth: "public",
     tags: ["gifts"],
     summary: "The gift catalog, tip presets and custom tip bounds (public)",
     request: { query: z.object({ includeDisabled: z.enum(["true", "false"]).default("false") }) },
@@ -115,16 +107,13 @@ gifts.openapi(
   },
 );
 
-gifts.use("/gifts", async (c, next) => (c.req.method === "POST" ? requireAuth("admin", "ops")(c, next) : next()));
-gifts.use("/gifts/:giftId", requireAuth("admin", "ops"));
-
 gifts.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/gifts",
+    auth: ["admin", "ops"],
     tags: ["gifts", "operators"],
     summary: "Add a gift to the catalog (admin, ops)",
-    security: bearerSecurity,
     request: { body: jsonBody(CreateGift) },
     responses: { 201: jsonResponse(GiftSchema, "Created"), ...errorResponses(400, 401, 403, 409, 422) },
   }),
@@ -151,12 +140,12 @@ gifts.openapi(
 );
 
 gifts.openapi(
-  createRoute({
+  defineRoute({
     method: "patch",
     path: "/gifts/{giftId}",
+    auth: ["admin", "ops"],
     tags: ["gifts", "operators"],
     summary: "Change a gift: price, tier, animation, enabled (admin, ops)",
-    security: bearerSecurity,
     request: { params: giftParams, body: jsonBody(UpdateGift) },
     responses: { 200: jsonResponse(GiftSchema, "Updated"), ...errorResponses(400, 401, 403, 404, 422) },
   }),
@@ -173,12 +162,12 @@ gifts.openapi(
 );
 
 gifts.openapi(
-  createRoute({
+  defineRoute({
     method: "delete",
     path: "/gifts/{giftId}",
+    auth: ["admin", "ops"],
     tags: ["gifts", "operators"],
     summary: "Remove a gift that was never sent; a gift with tips can only be disabled (admin, ops)",
-    security: bearerSecurity,
     request: { params: giftParams },
     responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 409) },
   }),

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { findRoom } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
 import { PERIODS, periodKeys } from "../../domain/room/periods";
@@ -6,8 +6,9 @@ import { Leaderboard } from "../../durable-objects/live-room.protocol";
 import { type Principal, verifyToken } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { requireAuth } from "../middleware/auth";
-import { bearerSecurity, errorResponses, jsonResponse, UserId } from "../schemas";
+import { authenticate } from "../middleware/auth";
+import { errorResponses, jsonResponse, UserId } from "../schemas";
+import { defineRoute } from "./define";
 import { assertRoomOwner, roomParams } from "./rooms";
 
 /**
@@ -46,7 +47,7 @@ const LiveQuery = z.object({
  * WebSocket, so the token may come as `?access_token=`; an OBS overlay uses `?key=`.
  * Registered as a plain route: nothing here may touch the 101 response's headers.
  */
-live.get("/rooms/:roomId/live", async (c) => {
+live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
     throw new ApiError("malformed_request", "This endpoint speaks WebSocket; send an Upgrade: websocket request.");
   }
@@ -95,19 +96,15 @@ const LeaderboardQuery = z.object({
   limit: z.coerce.number().int().min(1).max(LIMITS.leaderboardTopMax).default(LIMITS.leaderboardTopDefault),
 });
 
-live.use("/rooms/:roomId/leaderboard", requireAuth());
-live.use("/rooms/:roomId/overlay-key", requireAuth());
-live.use("/leaderboards/*", requireAuth());
-
 live.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/rooms/{roomId}/leaderboard",
+    auth: "signed-in",
     tags: ["rooms"],
     summary: "A room's leaderboard: this stream (live), today, this week or this month, with your own rank",
     description:
       "Day, week (ISO) and month boundaries fall at midnight in LEADERBOARD_TIME_ZONE (default Asia/Shanghai).",
-    security: bearerSecurity,
     request: { params: roomParams, query: LeaderboardQuery },
     responses: {
       200: jsonResponse(Leaderboard, "The leaderboard"),
@@ -137,13 +134,13 @@ const CreatorRanking = z
   .openapi("CreatorRanking");
 
 live.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/leaderboards/creators",
+    auth: "signed-in",
     tags: ["rooms"],
     summary: "The global creator ranking by tips received today, this week or this month",
     description: "Built from what rooms write to D1 at least every 10 s, so it trails the rooms by up to that.",
-    security: bearerSecurity,
     request: {
       query: z.object({
         period: z.enum(["day", "week", "month"]).default("day"),
@@ -186,13 +183,13 @@ live.openapi(
 );
 
 live.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/rooms/{roomId}/overlay-key",
+    auth: "signed-in",
     tags: ["rooms"],
     summary:
       "Create or rotate the room's OBS overlay key (the room's creator); overlays using the old key are disconnected",
-    security: bearerSecurity,
     request: { params: roomParams },
     responses: {
       201: jsonResponse(

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ChannelName } from "../../channels/channel";
 import { CHANNELS } from "../../channels/channel";
 import { composeRefundRequest } from "../../db/operations/payment-refund";
@@ -14,7 +14,6 @@ import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
-import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
 import { enqueueRefund, type PaymentQueryMessage } from "../payments/callbacks";
 import { channelClients } from "../payments/channels";
@@ -22,7 +21,6 @@ import { openOrder } from "../payments/orders";
 import { REFUND_FIRST_SWEEP_AFTER_MS } from "../payments/refunds";
 import {
   AmountMinor,
-  bearerSecurity,
   DecimalAmount,
   errorResponses,
   IdempotencyKeyHeader,
@@ -31,6 +29,7 @@ import {
   TipRequestSchema,
   UserId,
 } from "../schemas";
+import { defineRoute } from "./define";
 import { RoomId } from "./rooms";
 
 /**
@@ -132,19 +131,16 @@ const orderParams = z.object({ orderId: OrderId.openapi({ param: { name: "orderI
 
 export const payments = new OpenAPIHono<AppEnv>();
 
-payments.use("/payments/orders", requireAuth());
-payments.use("/payments/orders/*", requireAuth());
-
 payments.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/payments/orders",
+    auth: "signed-in",
     tags: ["payments"],
     summary: "Create a top-up order on a payment channel",
     description:
       "Idempotent per Idempotency-Key: the same key answers the same order (200). The wallet is credited " +
       "once the channel reports the payment. `payment` says what the payer does next.",
-    security: bearerSecurity,
     request: { headers: IdempotencyKeyHeader, body: jsonBody(CreateOrderRequest) },
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order this key created earlier"),
@@ -235,12 +231,12 @@ payments.openapi(
 );
 
 payments.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/payments/orders/{orderId}",
+    auth: "signed-in",
     tags: ["payments"],
     summary: "A payment order (its payer, or finance and admin)",
-    security: bearerSecurity,
     request: { params: orderParams },
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema }), "The order"),
@@ -277,18 +273,16 @@ const RefundSchema = z
   })
   .openapi("PaymentRefund");
 
-payments.use("/admin/payments/*", requireAuth("admin", "finance"));
-
 payments.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/admin/payments/orders/{orderId}/refunds",
+    auth: ["admin", "finance"],
     tags: ["operators"],
     summary: "Refund (part of) a paid order from what is still in the payer's wallet (admin, finance)",
     description:
       "Debits the payer's wallet at once and asks the channel to refund; a channel that refuses puts the money " +
       "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid.",
-    security: bearerSecurity,
     request: { params: orderParams, headers: IdempotencyKeyHeader, body: jsonBody(RefundRequest) },
     responses: {
       201: jsonResponse(
@@ -339,12 +333,12 @@ payments.openapi(
 );
 
 payments.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/admin/payments/orders/{orderId}/refunds",
+    auth: ["admin", "finance"],
     tags: ["operators"],
     summary: "An order's refunds and their states (admin, finance)",
-    security: bearerSecurity,
     request: { params: orderParams },
     responses: {
       200: jsonResponse(z.object({ refunds: z.array(RefundSchema) }), "The refunds, oldest first"),

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { CHANNELS } from "../../channels/channel";
 import { findingCounts, findRun, type RunRow, runFindings } from "../../db/reconciliation";
@@ -7,9 +7,9 @@ import { FINDING_KINDS } from "../../domain/reconcile";
 import { StatementDate } from "../../durable-objects/sandbox-provider";
 import type { AppEnv } from "../context";
 import { ApiError, errorResponse } from "../errors";
-import { requireAuth } from "../middleware/auth";
 import { FINDINGS_STORED_MAX, runReconciliation } from "../payments/reconcile";
-import { AmountMinor, bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../schemas";
+import { AmountMinor, errorResponses, jsonBody, jsonResponse } from "../schemas";
+import { defineRoute } from "./define";
 
 /**
  * Reconciliation runs, for finance: reconcile a channel's daily statement against our
@@ -101,13 +101,6 @@ const RunReply = z.object({
 
 export const reconciliations = new OpenAPIHono<AppEnv>();
 
-reconciliations.use(
-  "/admin/reconciliations",
-  requireAuth("admin", "finance"),
-  bodyLimit({ maxSize: STATEMENT_BODY_BYTES_MAX, onError: (c) => errorResponse(c, "payload_too_large") }),
-);
-reconciliations.use("/admin/reconciliations/*", requireAuth("admin", "finance"));
-
 async function reply(db: D1Database, run: RunRow) {
   const [counts, findings] = await Promise.all([
     findingCounts(db, run.id),
@@ -134,9 +127,13 @@ async function reply(db: D1Database, run: RunRow) {
 }
 
 reconciliations.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/admin/reconciliations",
+    auth: ["admin", "finance"],
+    middleware: [
+      bodyLimit({ maxSize: STATEMENT_BODY_BYTES_MAX, onError: (c) => errorResponse(c, "payload_too_large") }),
+    ],
     tags: ["operators"],
     summary: "Reconcile a channel's daily statement and auto-repair what a query settles (admin, finance)",
     description:
@@ -145,7 +142,6 @@ reconciliations.openapi(
       "findings, then queries the channel for each `query_channel` finding: a payment whose callback never " +
       "came is credited, once. The same statement for the same channel and day answers 200 with the stored " +
       `run. The body may be up to ${STATEMENT_BODY_BYTES_MAX} bytes.`,
-    security: bearerSecurity,
     request: { body: jsonBody(ReconcileRequest) },
     responses: {
       201: jsonResponse(RunReply, "The run, with its findings and repairs"),
@@ -167,12 +163,12 @@ reconciliations.openapi(
 );
 
 reconciliations.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/admin/reconciliations/{runId}",
+    auth: ["admin", "finance"],
     tags: ["operators"],
     summary: "A reconciliation run and its findings (admin, finance)",
-    security: bearerSecurity,
     request: { params: z.object({ runId: RunId.openapi({ param: { name: "runId", in: "path" } }) }) },
     responses: {
       200: jsonResponse(RunReply, "The run"),

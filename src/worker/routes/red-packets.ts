@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { composePacketSend, preparePacketSend } from "../../db/operations/packet-send";
 import { findPacketWithCreator, type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
 import { accountAddress } from "../../domain/accounts";
@@ -12,12 +12,11 @@ import { OPERATOR_ROLES, type Principal } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
-import { hasAnyRole, requireAuth } from "../middleware/auth";
+import { hasAnyRole } from "../middleware/auth";
 import { money } from "../money-view";
 import { deliverAfterCommit } from "../rooms/outbox";
 import {
   AmountMinor,
-  bearerSecurity,
   Currency,
   DecimalAmount,
   errorResponses,
@@ -27,6 +26,7 @@ import {
   PageQuery,
   UserId,
 } from "../schemas";
+import { defineRoute } from "./define";
 import { RoomId } from "./rooms";
 
 export const PacketId = z
@@ -171,20 +171,16 @@ function inAudience(
 
 export const redPackets = new OpenAPIHono<AppEnv>();
 
-redPackets.use("/rooms/:roomId/red-packets", requireAuth());
-redPackets.use("/rooms/:roomId/red-packets/*", requireAuth());
-redPackets.use("/me/red-packets", requireAuth());
-
 redPackets.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/rooms/{roomId}/red-packets",
+    auth: "signed-in",
     tags: ["red packets"],
     summary: "Send a red packet into a live room, from your wallet or a subsidy",
     description:
       "Moves the total into the packet's escrow atomically and announces the packet in the room at once. " +
       "Every share is at least 0.01; unclaimed money returns to the sender (or the campaign) at expiry.",
-    security: bearerSecurity,
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(SendPacketRequest) },
     responses: {
       201: jsonResponse(SentSchema, "The packet is in the room"),
@@ -226,16 +222,16 @@ redPackets.openapi(
 );
 
 redPackets.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/rooms/{roomId}/red-packets/{packetId}/claims",
+    auth: "signed-in",
     tags: ["red packets"],
     summary: "Grab a share of a red packet",
     description:
       "Claims are serialized in the room: one per user per packet, never more than the shares. Asking again " +
       "answers your earlier claim (200). The amount is final when you hear it; your wallet is credited " +
       "through the ledger queue within seconds. Under a storm, `packet_busy` (429, Retry-After) asks you to retry.",
-    security: bearerSecurity,
     request: { params: packetParams },
     responses: {
       200: jsonResponse(ClaimResultSchema, "Your earlier claim"),
@@ -276,12 +272,12 @@ redPackets.openapi(
 );
 
 redPackets.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/rooms/{roomId}/red-packets",
+    auth: "signed-in",
     tags: ["red packets"],
     summary: "The room's open red packets, newest first",
-    security: bearerSecurity,
     request: { params: roomParams },
     responses: {
       200: jsonResponse(z.object({ packets: z.array(PacketView) }), "Open packets"),
@@ -318,12 +314,12 @@ async function readablePacket(c: { env: Env; var: { principal: Principal } }, ro
 }
 
 redPackets.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/rooms/{roomId}/red-packets/{packetId}",
+    auth: "signed-in",
     tags: ["red packets"],
     summary: "A red packet: shares left, your claim, and the ledger's view (credited, refunded)",
-    security: bearerSecurity,
     request: { params: packetParams },
     responses: { 200: jsonResponse(DetailSchema, "The packet"), ...errorResponses(401, 403, 404) },
   }),
@@ -349,12 +345,12 @@ redPackets.openapi(
 );
 
 redPackets.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/rooms/{roomId}/red-packets/{packetId}/claims",
+    auth: "signed-in",
     tags: ["red packets"],
     summary: "Who grabbed what, in claim order; the luckiest (手气最佳) is marked once the packet is finished",
-    security: bearerSecurity,
     request: {
       params: packetParams,
       query: z.object({
@@ -383,12 +379,12 @@ redPackets.openapi(
 );
 
 redPackets.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/me/red-packets",
+    auth: "signed-in",
     tags: ["red packets"],
     summary: "Red packets you sent, newest first, with what was claimed and refunded",
-    security: bearerSecurity,
     request: { query: PageQuery },
     responses: {
       200: jsonResponse(

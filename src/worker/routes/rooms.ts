@@ -1,12 +1,13 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { findRoom, type RoomRow } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { hasAnyRole, requireAuth } from "../middleware/auth";
+import { hasAnyRole } from "../middleware/auth";
 import { endStream, goLive } from "../rooms/lifecycle";
 import { deliverAfterCommit } from "../rooms/outbox";
-import { bearerSecurity, errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
+import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
+import { defineRoute } from "./define";
 
 export const RoomId = z
   .string()
@@ -83,20 +84,16 @@ export function assertRoomOwner(
 
 export const rooms = new OpenAPIHono<AppEnv>();
 
-rooms.use("/rooms", requireAuth());
-rooms.use("/rooms/:roomId", requireAuth());
-rooms.use("/rooms/:roomId/end", requireAuth());
-
 rooms.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/rooms",
+    auth: "signed-in",
     tags: ["rooms"],
     summary: "Go live: start a stream in your room (created on first use; creators only)",
     description:
       "A creator has one room; it persists across streams (its day/week/month leaderboards span them). " +
       "Going live while already live is 409 room_already_live.",
-    security: bearerSecurity,
     request: { body: jsonBody(GoLive) },
     responses: { 201: jsonResponse(RoomSchema, "The room is live"), ...errorResponses(400, 401, 403, 409) },
   }),
@@ -124,12 +121,12 @@ rooms.openapi(
 );
 
 rooms.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/rooms/{roomId}",
+    auth: "signed-in",
     tags: ["rooms"],
     summary: "A room",
-    security: bearerSecurity,
     request: { params: roomParams },
     responses: { 200: jsonResponse(RoomSchema, "The room"), ...errorResponses(401, 404) },
   }),
@@ -141,12 +138,12 @@ rooms.openapi(
 );
 
 rooms.openapi(
-  createRoute({
+  defineRoute({
     method: "patch",
     path: "/rooms/{roomId}",
+    auth: "signed-in",
     tags: ["rooms"],
     summary: "Change a room's title or big-gift threshold (its creator; admin, ops)",
-    security: bearerSecurity,
     request: { params: roomParams, body: jsonBody(RoomSettings) },
     responses: { 200: jsonResponse(RoomSchema, "Saved"), ...errorResponses(400, 401, 403, 404) },
   }),
@@ -175,12 +172,12 @@ rooms.openapi(
 );
 
 rooms.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/rooms/{roomId}/end",
+    auth: "signed-in",
     tags: ["rooms"],
     summary: "End the stream (the room's creator; admin, ops). Ending an offline room is a no-op.",
-    security: bearerSecurity,
     request: { params: roomParams },
     responses: { 200: jsonResponse(RoomSchema, "The room is offline"), ...errorResponses(401, 403, 404) },
   }),

@@ -1,16 +1,14 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { composeTip, prepareTip, tipView } from "../../db/operations/tip";
 import { autopayFor } from "../../db/reads/autopay";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
 import type { AppEnv } from "../context";
 import { balancePatch, runIdempotent } from "../idempotency";
-import { requireAuth } from "../middleware/auth";
 import { money } from "../money-view";
 import { deliverAfterCommit } from "../rooms/outbox";
 import {
   AmountMinor,
-  bearerSecurity,
   Currency,
   errorResponses,
   GiftId,
@@ -20,6 +18,7 @@ import {
   TipRequestSchema,
   UserId,
 } from "../schemas";
+import { defineRoute } from "./define";
 import { RoomId } from "./rooms";
 
 export const TipSchema = z
@@ -48,18 +47,16 @@ const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", 
 
 export const tips = new OpenAPIHono<AppEnv>();
 
-tips.use("/rooms/:roomId/tips", requireAuth("viewer", "creator"));
-
 tips.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/rooms/{roomId}/tips",
+    auth: ["viewer", "creator"],
     tags: ["tips"],
     summary: "Send a gift or a custom tip to the room's creator, paid from your wallet",
     description:
       "Debits the viewer's wallet and credits the creator's pending earnings and the platform's revenue " +
       "atomically. The platform's part is rounded down to the fen; the creator receives the rest.",
-    security: bearerSecurity,
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(TipRequestSchema) },
     responses: {
       201: jsonResponse(TipSchema, "The tip was sent"),

@@ -1,4 +1,4 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { composeAdjustment } from "../../db/operations/adjustment";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
@@ -7,11 +7,10 @@ import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
-import { hasAnyRole, requireAuth } from "../middleware/auth";
+import { hasAnyRole } from "../middleware/auth";
 import { money } from "../money-view";
 import {
   AmountMinor,
-  bearerSecurity,
   Currency,
   DecimalAmount,
   errorResponses,
@@ -21,6 +20,7 @@ import {
   PageQuery,
   UserId,
 } from "../schemas";
+import { defineRoute } from "./define";
 
 const WALLET_READERS = ["admin", "finance", "support"] as const;
 
@@ -69,9 +69,6 @@ const params = z.object({ userId: UserId.openapi({ param: { name: "userId", in: 
 
 export const wallets = new OpenAPIHono<AppEnv>();
 
-wallets.use("/users/:userId/wallet", requireAuth());
-wallets.use("/users/:userId/wallet/*", requireAuth());
-
 function assertMayRead(principalId: string, roles: Parameters<typeof hasAnyRole>[0], userId: string) {
   if (principalId !== userId && !hasAnyRole(roles, WALLET_READERS)) {
     throw new ApiError("forbidden", "You can only read your own wallet.");
@@ -79,12 +76,12 @@ function assertMayRead(principalId: string, roles: Parameters<typeof hasAnyRole>
 }
 
 wallets.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/users/{userId}/wallet",
+    auth: "signed-in",
     tags: ["wallets"],
     summary: "A user's wallet balance (yourself, or any user for admin/finance/support)",
-    security: bearerSecurity,
     request: { params },
     responses: { 200: jsonResponse(WalletSchema, "The wallet"), ...errorResponses(401, 403) },
   }),
@@ -104,12 +101,12 @@ wallets.openapi(
 );
 
 wallets.openapi(
-  createRoute({
+  defineRoute({
     method: "get",
     path: "/users/{userId}/wallet/transactions",
+    auth: "signed-in",
     tags: ["wallets"],
     summary: "Wallet history, newest first, cursor-paginated",
-    security: bearerSecurity,
     request: { params, query: PageQuery },
     responses: {
       200: jsonResponse(
@@ -165,15 +162,13 @@ wallets.openapi(
   },
 );
 
-wallets.use("/users/:userId/wallet/adjustments", requireAuth("admin", "finance"));
-
 wallets.openapi(
-  createRoute({
+  defineRoute({
     method: "post",
     path: "/users/{userId}/wallet/adjustments",
+    auth: ["admin", "finance"],
     tags: ["wallets", "operators"],
     summary: "Operator credit or debit of a wallet, with a reason (admin, finance)",
-    security: bearerSecurity,
     request: { params, headers: IdempotencyKeyHeader, body: jsonBody(AdjustmentRequest) },
     responses: {
       201: jsonResponse(AdjustmentSchema, "The adjustment was posted"),
