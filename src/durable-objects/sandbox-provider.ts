@@ -8,8 +8,8 @@ import { assert, LIMITS } from "../domain/limits";
 import type { StatementLine } from "../domain/reconcile";
 import { cryptoRandomInt } from "../domain/red-packet";
 import { createLogger } from "../worker/context";
-import { receiveCallback } from "../worker/payments/callbacks";
 import { channelSecrets, channels } from "../worker/payments/channels";
+import { receiveCallback } from "../worker/routes/payment-callbacks";
 
 /**
  * The sandbox channel's provider: a simulated payment provider that behaves like a real one

@@ -7,13 +7,13 @@ import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
-import { callbacks } from "./payments/callbacks";
 import { admin } from "./routes/admin";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
 import { dev } from "./routes/dev";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
+import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
@@ -105,7 +105,7 @@ export function createApp() {
   );
 
   // Provider callbacks: raw bytes, their own size limit, no CORS, no bearer auth (signatures instead).
-  app.route("/v1/payments/callbacks", callbacks);
+  app.route("/v1/payments/callbacks", paymentCallbacks);
   app.route("/v1", v1);
 
   app.notFound((c) => errorResponse(c, "not_found", "No such route."));

@@ -1,37 +1,47 @@
 import { LiveRoom } from "../durable-objects/live-room";
 import { createApp } from "./app";
-import { createLogger } from "./context";
-import { purgeExpiredIdempotencyKeys } from "./cron/purge-idempotency";
+import { createLogger, type Logger } from "./context";
+import { CRON_JOBS, runCronJobs } from "./cron/jobs";
+import { type ClaimCreditMessage, handleLedgerPostingsBatch, LEDGER_POSTINGS_QUEUE } from "./queues/ledger-postings";
 import {
   handlePaymentCallbacksBatch,
+  PAYMENT_CALLBACKS_QUEUE,
   type PaymentQueueMessage,
-  purgePaymentRecords,
-  sweepPayments,
-} from "./payments/callbacks";
-import { type ClaimCreditMessage, handleLedgerPostingsBatch, sweepRedPackets } from "./red-packets/settlement";
-import { handleRoomEventsBatch, purgeDeliveredOutbox, type RoomEventsMessage, sweepRoomOutbox } from "./rooms/outbox";
+} from "./queues/payment-callbacks";
+import { handleRoomEventsBatch, ROOM_EVENTS_QUEUE, type RoomEventsMessage } from "./queues/room-events";
 
 const app = createApp();
 
 export { SandboxProvider } from "../durable-objects/sandbox-provider";
 export { LiveRoom };
 
+type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, log: Logger) => Promise<void>;
+
+/**
+ * Each consumed queue (wrangler.toml `[[queues.consumers]]`) by its exact name. The dead-letter
+ * queues are consumed nowhere yet: an operator reads them from the dashboard.
+ */
+export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
+  [ROOM_EVENTS_QUEUE]: handleRoomEventsBatch,
+  [LEDGER_POSTINGS_QUEUE]: handleLedgerPostingsBatch,
+  [PAYMENT_CALLBACKS_QUEUE]: handlePaymentCallbacksBatch,
+};
+
 export default {
   fetch: app.fetch,
   async queue(batch, env) {
     const log = createLogger({ queue: batch.queue });
-    if (batch.queue.startsWith("giftwire-ledger-postings")) await handleLedgerPostingsBatch(batch, env, log);
-    else if (batch.queue.startsWith("giftwire-payment-callbacks")) await handlePaymentCallbacksBatch(batch, env, log);
-    else await handleRoomEventsBatch(batch, env, log);
+    const consume = Object.hasOwn(QUEUE_CONSUMERS, batch.queue) ? QUEUE_CONSUMERS[batch.queue] : undefined;
+    if (!consume) {
+      // A consumer binding without code is a deployment mistake: keep the messages (they
+      // retry, then go to that queue's DLQ) and say so.
+      log.error("alert_queue_unknown", { messages: batch.messages.length });
+      batch.retryAll();
+      return;
+    }
+    await consume(batch, env, log);
   },
   async scheduled(controller, env) {
-    const log = createLogger({ cron: controller.cron });
-    const redelivered = await sweepRoomOutbox(env, controller.scheduledTime, log);
-    const packets = await sweepRedPackets(env, controller.scheduledTime, log);
-    const purged = await purgeExpiredIdempotencyKeys(env.DB, controller.scheduledTime);
-    const outboxPurged = await purgeDeliveredOutbox(env.DB, controller.scheduledTime);
-    const payments = await sweepPayments(env, controller.scheduledTime, log);
-    const paymentRecordsPurged = await purgePaymentRecords(env.DB, controller.scheduledTime);
-    log.info("housekeeping", { redelivered, packets, purged, outboxPurged, payments, paymentRecordsPurged });
+    await runCronJobs(CRON_JOBS, env, controller.scheduledTime, createLogger({ cron: controller.cron }));
   },
 } satisfies ExportedHandler<Env, RoomEventsMessage | ClaimCreditMessage | PaymentQueueMessage>;

@@ -5,3 +5,9 @@ declare namespace Cloudflare {
     TEST_PROVIDER_KEYS: string;
   }
 }
+
+/** Vite's raw imports: a file's text, used to check code against wrangler.toml. */
+declare module "*?raw" {
+  const text: string;
+  export default text;
+}

@@ -258,7 +258,8 @@ describe("when the direct call fails", () => {
       .bind(lost.id, roomId, JSON.stringify(lost), Date.now())
       .run();
 
-    const { deliverAfterCommit, handleRoomEventsBatch } = await import("../../src/worker/rooms/outbox");
+    const { deliverAfterCommit } = await import("../../src/worker/rooms/outbox");
+    const { handleRoomEventsBatch } = await import("../../src/worker/queues/room-events");
     const sentMessages: unknown[] = [];
     const failingEnv = {
       ...env,
@@ -297,7 +298,8 @@ describe("when the direct call fails", () => {
   });
 
   it("the queue consumer retries with backoff while the room is unreachable", async () => {
-    const { handleRoomEventsBatch, retryDelaySeconds } = await import("../../src/worker/rooms/outbox");
+    const { handleRoomEventsBatch } = await import("../../src/worker/queues/room-events");
+    const { retryDelaySeconds } = await import("../../src/worker/queues/retry");
     await env.DB.prepare(
       "INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES ('tip_retry_1', 'room_retry', '{}', 0)",
     ).run();
@@ -321,7 +323,9 @@ describe("when the direct call fails", () => {
     } as unknown as MessageBatch<unknown>;
     await handleRoomEventsBatch(batch, failingEnv, { info() {}, warn() {}, error() {} });
     expect(delays).toEqual([{ delaySeconds: 20 }]);
-    expect([1, 2, 3, 4, 5, 6, 7, 8].map(retryDelaySeconds)).toEqual([5, 10, 20, 40, 80, 160, 300, 300]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((a) => retryDelaySeconds("roomQueue", a))).toEqual([
+      5, 10, 20, 40, 80, 160, 300, 300,
+    ]);
     const attempts = await env.DB.prepare("SELECT attempts FROM room_outbox WHERE id = 'tip_retry_1'").first();
     expect(attempts).toEqual({ attempts: 1 });
   });

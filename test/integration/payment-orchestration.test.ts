@@ -10,16 +10,13 @@ import type { OrderRow, RefundRow } from "../../src/db/reads/orders";
 import { LIMITS } from "../../src/domain/limits";
 import { configFrom } from "../../src/worker/config";
 import type { Logger } from "../../src/worker/context";
+import { purgePaymentRecords } from "../../src/worker/cron/payment-records-purge";
+import { sweepPayments } from "../../src/worker/cron/payment-sweep";
 import worker from "../../src/worker/index";
-import {
-  handlePaymentCallbacksBatch,
-  type PaymentQueryMessage,
-  purgePaymentRecords,
-  queryContext,
-  sweepPayments,
-} from "../../src/worker/payments/callbacks";
+import { queryContext } from "../../src/worker/payments/channel-tasks";
 import { channelClients } from "../../src/worker/payments/channels";
 import { openOrder, queryOrder } from "../../src/worker/payments/orders";
+import { handlePaymentCallbacksBatch, type PaymentQueryMessage } from "../../src/worker/queues/payment-callbacks";
 import { wechatBody, wechatHeaders, wechatTransaction } from "../support/providers";
 import {
   balanceOf,

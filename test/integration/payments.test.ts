@@ -4,7 +4,7 @@ import { base64Bytes } from "../../src/channels/encoding";
 import { signSandbox } from "../../src/channels/sandbox";
 import { applyPaymentReport } from "../../src/db/payment-reports";
 import { configFrom } from "../../src/worker/config";
-import { handlePaymentCallbacksBatch, type PaymentCallbackMessage } from "../../src/worker/payments/callbacks";
+import { handlePaymentCallbacksBatch, type PaymentCallbackMessage } from "../../src/worker/queues/payment-callbacks";
 import {
   alipayBody,
   alipayTrade,

@@ -15,7 +15,7 @@ import { localDayStartMs, periodKeys } from "../../domain/room/periods";
 import { configFrom } from "../config";
 import type { Logger } from "../context";
 import { ApiError } from "../errors";
-import { queryContext, refundContext } from "./callbacks";
+import { queryContext, refundContext } from "./channel-tasks";
 import { channelClients } from "./channels";
 import { queryOrder } from "./orders";
 import { afterApplied } from "./pay-to-tip";

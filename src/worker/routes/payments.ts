@@ -15,10 +15,10 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { money } from "../money-view";
-import { enqueueRefund, type PaymentQueryMessage } from "../payments/callbacks";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
 import { REFUND_FIRST_SWEEP_AFTER_MS } from "../payments/refunds";
+import { enqueueRefund, type PaymentQueryMessage } from "../queues/payment-callbacks";
 import {
   AmountMinor,
   DecimalAmount,

@@ -1,0 +1,55 @@
+import type { Logger } from "../context";
+import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
+import { purgePaymentRecords } from "./payment-records-purge";
+import { sweepPayments } from "./payment-sweep";
+import { sweepRedPackets } from "./red-packet-sweep";
+import { purgeDeliveredOutbox } from "./room-outbox-purge";
+import { sweepRoomOutbox } from "./room-outbox-sweep";
+
+/** One housekeeping job: what it returns is logged as its figures. */
+export interface CronJob {
+  readonly name: string;
+  run(env: Env, nowMs: number, log: Logger): Promise<unknown>;
+}
+
+/** Every job the minutely trigger runs, in this order (the sweeps first: they move money and events). */
+export const CRON_JOBS: readonly CronJob[] = [
+  { name: "room-outbox-sweep", run: sweepRoomOutbox },
+  { name: "red-packet-sweep", run: sweepRedPackets },
+  { name: "idempotency-purge", run: (env, nowMs) => purgeExpiredIdempotencyKeys(env.DB, nowMs) },
+  { name: "room-outbox-purge", run: (env, nowMs) => purgeDeliveredOutbox(env.DB, nowMs) },
+  { name: "payment-sweep", run: sweepPayments },
+  { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.DB, nowMs) },
+];
+
+export interface CronReport {
+  /** Each job that finished, by name, with its figures. */
+  readonly done: Record<string, unknown>;
+  /** The names of the jobs that threw. */
+  readonly failed: readonly string[];
+}
+
+/**
+ * Runs the jobs one after another — they share D1's single writer, so running them at once
+ * would only make them queue there — each isolated: a job that throws raises
+ * `alert_cron_job_failed` with its name and the others still run. Nothing is rethrown: a cron
+ * trigger is not retried, so the alert is the signal, and the next minute runs every job again.
+ */
+export async function runCronJobs(jobs: readonly CronJob[], env: Env, nowMs: number, log: Logger): Promise<CronReport> {
+  const done: Record<string, unknown> = {};
+  const failed: string[] = [];
+  for (const job of jobs) {
+    try {
+      done[job.name] = await job.run(env, nowMs, log);
+    } catch (error) {
+      failed.push(job.name);
+      log.error("alert_cron_job_failed", {
+        job: job.name,
+        error: String(error),
+        stack: error instanceof Error ? error.stack : undefined,
+      });
+    }
+  }
+  log.info("housekeeping", { ...done, failed });
+  return { done, failed };
+}

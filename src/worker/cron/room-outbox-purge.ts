@@ -1,0 +1,13 @@
+import { LIMITS } from "../../domain/limits";
+
+/** Deletes delivered outbox rows past retention, in bounded chunks. */
+export async function purgeDeliveredOutbox(db: D1Database, nowMs: number): Promise<number> {
+  const result = await db
+    .prepare(
+      `DELETE FROM room_outbox WHERE id IN (SELECT id FROM room_outbox
+         WHERE delivered_at_ms IS NOT NULL AND delivered_at_ms < ? LIMIT 1000)`,
+    )
+    .bind(nowMs - LIMITS.roomOutboxRetentionMs)
+    .run();
+  return result.meta.changes;
+}

@@ -1,0 +1,38 @@
+import { configFrom } from "../config";
+import type { Logger } from "../context";
+import { channelClients } from "./channels";
+import type { QueryContext } from "./orders";
+import type { RefundContext } from "./refunds";
+
+/**
+ * What a channel query or refund needs to run, built the same way by the payments queue
+ * consumer, the payment sweep and reconciliation; and how each of them reports a failed call.
+ */
+
+export function queryContext(env: Env, log: Logger, nowMs: number): QueryContext {
+  return {
+    db: env.DB,
+    clients: channelClients(env),
+    log,
+    nowMs,
+    random: Math.random,
+    tipRules: configFrom(env),
+  };
+}
+
+export function refundContext(env: Env, log: Logger, nowMs: number): RefundContext {
+  return { db: env.DB, clients: channelClients(env), log, nowMs, random: Math.random };
+}
+
+/** Failed attempts of one channel call after which operators are alerted. */
+export const ALERT_AFTER_ATTEMPTS = 3;
+
+/** A channel call (query, refund) that failed: a warning, and an operator alert from the third attempt. */
+export function reportFailedAttempt(
+  log: Logger,
+  what: "query" | "refund",
+  fields: { attempts: number } & Record<string, unknown>,
+) {
+  if (fields.attempts >= ALERT_AFTER_ATTEMPTS) log.error(`alert_payment_${what}_failing`, fields);
+  else log.warn(`payment_${what}_failed`, fields);
+}

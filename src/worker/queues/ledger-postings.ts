@@ -1,0 +1,85 @@
+import { z } from "zod";
+import { postClaimCredits } from "../../db/operations/packet-claim";
+import { USER_ID_PATTERN } from "../../domain/accounts";
+import { LIMITS } from "../../domain/limits";
+import { CURRENCIES } from "../../domain/money";
+import type { Logger } from "../context";
+import { dropMalformed } from "./malformed";
+import { retryDelaySeconds } from "./retry";
+
+/**
+ * Red-packet claim credits: the room puts each claim on LEDGER_POSTINGS once it is durable in
+ * its SQLite (src/durable-objects/red-packet-desk.ts is the producer), and this consumer moves
+ * the money from the packet's escrow to the claimer's wallet.
+ */
+
+/** The queue's name in wrangler.toml; index.ts dispatches on it exactly. */
+export const LEDGER_POSTINGS_QUEUE = "giftwire-ledger-postings";
+
+export const ClaimCreditMessage = z.object({
+  kind: z.literal("packet.claim"),
+  claimId: z.string().min(1).max(64),
+  packetId: z.string().min(1).max(64),
+  userId: z.string().regex(USER_ID_PATTERN),
+  claimIndex: z.number().int().nonnegative().max(LIMITS.packetSharesMax),
+  amountMinor: z.number().int().min(1).max(LIMITS.packetTotalMaxMinor),
+  claimedAtMs: z.number().int().nonnegative(),
+  currency: z.enum(CURRENCIES),
+});
+export type ClaimCreditMessage = z.infer<typeof ClaimCreditMessage>;
+
+/** Failed deliveries of one message after which operators are alerted (it then goes on to the DLQ). */
+const ALERT_AFTER_ATTEMPTS = 3;
+
+/**
+ * The consumer of LEDGER_POSTINGS: posts a whole message batch as one D1 batch (group
+ * commit); each credit is an operation whose id is the claim id, so a redelivered message is
+ * "exists" and acknowledged.
+ */
+export async function handleLedgerPostingsBatch(batch: MessageBatch<unknown>, env: Env, log: Logger): Promise<void> {
+  const valid: { message: Message<unknown>; credit: ClaimCreditMessage }[] = [];
+  for (const message of batch.messages) {
+    const parsed = ClaimCreditMessage.safeParse(message.body);
+    if (parsed.success) valid.push({ message, credit: parsed.data });
+    else dropMalformed(LEDGER_POSTINGS_QUEUE, message, parsed.error, log);
+  }
+  if (valid.length === 0) return;
+  let verdicts: Awaited<ReturnType<typeof postClaimCredits>>;
+  try {
+    verdicts = await postClaimCredits(
+      env.DB,
+      valid.map((v) => v.credit),
+      Date.now(),
+    );
+  } catch (error) {
+    // The batch did not commit (nothing of it did): every credit retries.
+    const attempts = Math.max(...valid.map((v) => v.message.attempts));
+    const fields = { credits: valid.length, attempts, error: String(error) };
+    if (attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_packet_credits_failing", fields);
+    else log.warn("packet_credits_failed", fields);
+    for (const v of valid) v.message.retry({ delaySeconds: retryDelaySeconds("roomQueue", v.message.attempts) });
+    return;
+  }
+  let posted = 0;
+  let duplicates = 0;
+  verdicts.forEach((verdict, i) => {
+    const v = valid[i];
+    if (!v) return;
+    if (verdict.kind === "posted") posted += 1;
+    if (verdict.kind === "exists") duplicates += 1;
+    if (verdict.kind === "rejected") {
+      // The room and the ledger disagree about this packet: never credit past the escrow.
+      log.error(
+        v.message.attempts >= ALERT_AFTER_ATTEMPTS ? "alert_packet_credit_rejected" : "packet_credit_rejected",
+        {
+          claimId: v.credit.claimId,
+          packetId: v.credit.packetId,
+          code: verdict.code,
+          attempts: v.message.attempts,
+        },
+      );
+      v.message.retry({ delaySeconds: retryDelaySeconds("roomQueue", v.message.attempts) });
+    } else v.message.ack();
+  });
+  log.info("packet_credits", { posted, duplicates, batch: batch.messages.length });
+}

@@ -1,0 +1,154 @@
+import { createScheduledController } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Logger } from "../../src/worker/context";
+import { CRON_JOBS, type CronJob, runCronJobs } from "../../src/worker/cron/jobs";
+import worker, { QUEUE_CONSUMERS } from "../../src/worker/index";
+import { MALFORMED_BODY_LOGGED_MAX } from "../../src/worker/queues/malformed";
+import wranglerToml from "../../wrangler.toml?raw";
+
+interface Logged {
+  level: "info" | "warn" | "error";
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+function recordingLogger(): { log: Logger; lines: Logged[] } {
+  const lines: Logged[] = [];
+  const at =
+    (level: Logged["level"]) =>
+    (msg: string, fields: Record<string, unknown> = {}) =>
+      lines.push({ level, msg, fields });
+  return { log: { info: at("info"), warn: at("warn"), error: at("error") }, lines };
+}
+
+/** The structured lines the Worker wrote to the console, parsed. */
+function consoleLines(spy: { mock: { calls: unknown[][] } }): Record<string, unknown>[] {
+  return spy.mock.calls.map((args) => JSON.parse(String(args[0])) as Record<string, unknown>);
+}
+
+function batchOf(queue: string, bodies: unknown[]) {
+  const acked: string[] = [];
+  const retried: string[] = [];
+  let retriedAll = false;
+  const batch = {
+    queue,
+    messages: bodies.map((body, i) => ({
+      id: `msg-${i}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body,
+      ack: () => acked.push(`msg-${i}`),
+      retry: () => retried.push(`msg-${i}`),
+    })),
+    ackAll: () => undefined,
+    retryAll: () => {
+      retriedAll = true;
+    },
+    // Typed as what the Worker is promised, though the bodies may be anything: that is the point.
+  } as unknown as Parameters<typeof worker.queue>[0];
+  return { batch, acked, retried, retriedAll: () => retriedAll };
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("queue dispatch", () => {
+  it("has a consumer for exactly the queues wrangler.toml consumes", () => {
+    const consumed = [...wranglerToml.matchAll(/\[\[queues\.consumers\]\]\s*\nqueue = "([^"]+)"/g)].map((m) => m[1]);
+    expect(Object.keys(QUEUE_CONSUMERS).sort()).toEqual(consumed.sort());
+    expect(consumed).toHaveLength(3);
+  });
+
+  it("dispatches by exact name: a queue whose name only starts like a known one is not consumed as it", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    for (const queue of ["giftwire-ledger-postings-dlq", "giftwire-payment-callbacks-staging", "giftwire-room"]) {
+      const b = batchOf(queue, [{ outboxIds: ["x"] }]);
+      await worker.queue(b.batch, env);
+      expect(b.retriedAll(), queue).toBe(true);
+      expect(b.acked, queue).toEqual([]);
+    }
+    expect(consoleLines(errors).map((l) => [l.msg, l.queue])).toEqual([
+      ["alert_queue_unknown", "giftwire-ledger-postings-dlq"],
+      ["alert_queue_unknown", "giftwire-payment-callbacks-staging"],
+      ["alert_queue_unknown", "giftwire-room"],
+    ]);
+  });
+
+  // The malformed-message policy (queues/malformed.ts): alert with the message, then ack.
+  for (const queue of Object.keys(QUEUE_CONSUMERS)) {
+    it(`${queue}: a malformed message is acknowledged after an alert carrying its id and bounded body`, async () => {
+      const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+      const huge = { kind: "nonsense", padding: "x".repeat(5_000) };
+      const b = batchOf(queue, [huge, "not even an object"]);
+      await worker.queue(b.batch, env);
+      expect(b.acked).toEqual(["msg-0", "msg-1"]);
+      expect(b.retried).toEqual([]);
+      const alerts = consoleLines(errors).filter((l) => l.msg === "alert_queue_message_malformed");
+      expect(alerts.map((a) => [a.queue, a.messageId, a.attempts])).toEqual([
+        [queue, "msg-0", 1],
+        [queue, "msg-1", 1],
+      ]);
+      expect(alerts[0]?.body).toBe(JSON.stringify(huge).slice(0, MALFORMED_BODY_LOGGED_MAX));
+      expect(alerts[1]?.body).toBe('"not even an object"');
+      // A string is refused as a whole (the issue's path is the root), with zod's own words.
+      expect(alerts[1]?.issues).toEqual([{ path: "", message: expect.any(String) }]);
+    });
+  }
+});
+
+describe("cron jobs", () => {
+  it("are the six housekeeping jobs, in order", () => {
+    expect(CRON_JOBS.map((j) => j.name)).toEqual([
+      "room-outbox-sweep",
+      "red-packet-sweep",
+      "idempotency-purge",
+      "room-outbox-purge",
+      "payment-sweep",
+      "payment-records-purge",
+    ]);
+  });
+
+  it("run in isolation: a job that throws raises an alert with its name and the others still run", async () => {
+    const ran: string[] = [];
+    const job = (name: string, result: unknown): CronJob => ({
+      name,
+      run: async () => {
+        ran.push(name);
+        return result;
+      },
+    });
+    const jobs: CronJob[] = [
+      job("first", 1),
+      {
+        name: "broken",
+        run: async () => {
+          ran.push("broken");
+          throw new Error("D1 is down");
+        },
+      },
+      job("last", { swept: 2 }),
+    ];
+    const { log, lines } = recordingLogger();
+    const report = await runCronJobs(jobs, env, Date.now(), log);
+    expect(ran).toEqual(["first", "broken", "last"]);
+    expect(report).toEqual({ done: { first: 1, last: { swept: 2 } }, failed: ["broken"] });
+    expect(lines.map((l) => [l.level, l.msg, l.fields.job, l.fields.error])).toEqual([
+      ["error", "alert_cron_job_failed", "broken", "Error: D1 is down"],
+      ["info", "housekeeping", undefined, undefined],
+    ]);
+    expect(lines[1]?.fields).toEqual({ first: 1, last: { swept: 2 }, failed: ["broken"] });
+  });
+
+  it("the scheduled handler runs every job and reports none failed on an empty database", async () => {
+    const infos = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const now = Date.now();
+    await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "* * * * *" }), env);
+    const housekeeping = consoleLines(infos).find((l) => l.msg === "housekeeping");
+    expect(housekeeping?.failed).toEqual([]);
+    expect(Object.keys(housekeeping ?? {}).filter((k) => CRON_JOBS.some((j) => j.name === k))).toEqual(
+      CRON_JOBS.map((j) => j.name),
+    );
+  });
+});
