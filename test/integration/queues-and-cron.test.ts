@@ -1,26 +1,11 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Logger } from "../../src/worker/context";
+import { createLogger } from "../../src/worker/context";
 import { CRON_JOBS, type CronJob, runCronJobs } from "../../src/worker/cron/jobs";
 import worker, { QUEUE_CONSUMERS } from "../../src/worker/index";
 import { MALFORMED_BODY_LOGGED_MAX } from "../../src/worker/queues/malformed";
 import wranglerToml from "../../wrangler.toml?raw";
-
-interface Logged {
-  level: "info" | "warn" | "error";
-  msg: string;
-  fields: Record<string, unknown>;
-}
-
-function recordingLogger(): { log: Logger; lines: Logged[] } {
-  const lines: Logged[] = [];
-  const at =
-    (level: Logged["level"]) =>
-    (msg: string, fields: Record<string, unknown> = {}) =>
-      lines.push({ level, msg, fields });
-  return { log: { info: at("info"), warn: at("warn"), error: at("error") }, lines };
-}
 
 /** The structured lines the Worker wrote to the console, parsed. */
 function consoleLines(spy: { mock: { calls: unknown[][] } }): Record<string, unknown>[] {
@@ -130,15 +115,18 @@ describe("cron jobs", () => {
       },
       job("last", { swept: 2 }),
     ];
-    const { log, lines } = recordingLogger();
-    const report = await runCronJobs(jobs, env, Date.now(), log);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const infos = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    const report = await runCronJobs(jobs, env, Date.now(), createLogger({ cron: "test" }));
     expect(ran).toEqual(["first", "broken", "last"]);
     expect(report).toEqual({ done: { first: 1, last: { swept: 2 } }, failed: ["broken"] });
-    expect(lines.map((l) => [l.level, l.msg, l.fields.job, l.fields.error])).toEqual([
+    expect(consoleLines(errors).map((l) => [l.level, l.msg, l.job, l.error])).toEqual([
       ["error", "alert_cron_job_failed", "broken", "Error: D1 is down"],
-      ["info", "housekeeping", undefined, undefined],
     ]);
-    expect(lines[1]?.fields).toEqual({ first: 1, last: { swept: 2 }, failed: ["broken"] });
+    const summary = consoleLines(infos).map(({ ts: _ts, ...line }) => line);
+    expect(summary).toEqual([
+      { level: "info", msg: "housekeeping", cron: "test", first: 1, last: { swept: 2 }, failed: ["broken"] },
+    ]);
   });
 
   it("the scheduled handler runs every job and reports none failed on an empty database", async () => {
