@@ -146,7 +146,7 @@ reconciliations.openapi(
     responses: {
       201: jsonResponse(RunReply, "The run, with its findings and repairs"),
       200: jsonResponse(RunReply, "This statement was reconciled before: the stored run"),
-      ...errorResponses(400, 401, 403, 404, 413, 415, 422),
+      ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503),
     },
   }),
   async (c) => {
