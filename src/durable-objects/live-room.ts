@@ -6,8 +6,8 @@ import { assert, LIMITS } from "../domain/limits";
 import { cryptoRandomInt, inFlightClaimsMax } from "../domain/red-packet";
 import { type MergedFrame, mergeWindow, type WindowTip } from "../domain/room/merge";
 import { type Period, periodKeys } from "../domain/room/periods";
-import { configFrom } from "../worker/config";
-import { createLogger } from "../worker/context";
+import { configFrom } from "../platform/config";
+import { createLogger } from "../platform/logger";
 import {
   CLOSE,
   ClientFrame,

@@ -7,7 +7,7 @@ import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
 import type { StatementLine } from "../domain/reconcile";
 import { cryptoRandomInt } from "../domain/red-packet";
-import { createLogger } from "../worker/context";
+import { createLogger } from "../platform/logger";
 import { channelSecrets, channels } from "../worker/payments/channels";
 import { receiveCallback } from "../worker/routes/payment-callbacks";
 

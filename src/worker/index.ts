@@ -1,6 +1,6 @@
 import { LiveRoom } from "../durable-objects/live-room";
+import { createLogger, type Logger } from "../platform/logger";
 import { createApp } from "./app";
-import { createLogger, type Logger } from "./context";
 import { CRON_JOBS, runCronJobs } from "./cron/jobs";
 import { type ClaimCreditMessage, handleLedgerPostingsBatch, LEDGER_POSTINGS_QUEUE } from "./queues/ledger-postings";
 import {

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import type { Config } from "../../src/platform/config";
 import { mintToken, verifyToken } from "../../src/worker/auth/jwt";
-import type { Config } from "../../src/worker/config";
 import { call, config, token } from "./helpers";
 
 const path = "/v1/users/auth-user/wallet";

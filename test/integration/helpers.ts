@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
+import { configFrom } from "../../src/platform/config";
 import { mintToken, type Role } from "../../src/worker/auth/jwt";
-import { configFrom } from "../../src/worker/config";
 
 export const BASE = "https://giftwire.test";
 export const config = configFrom(env);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { base64Bytes } from "../../src/channels/encoding";
 import { signSandbox } from "../../src/channels/sandbox";
 import { applyPaymentReport } from "../../src/db/payment-reports";
-import { configFrom } from "../../src/worker/config";
+import { configFrom } from "../../src/platform/config";
 import { handlePaymentCallbacksBatch, type PaymentCallbackMessage } from "../../src/worker/queues/payment-callbacks";
 import {
   alipayBody,

@@ -1,7 +1,7 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createLogger } from "../../src/worker/context";
+import { createLogger } from "../../src/platform/logger";
 import { CRON_JOBS, type CronJob, runCronJobs } from "../../src/worker/cron/jobs";
 import worker, { QUEUE_CONSUMERS } from "../../src/worker/index";
 import { MALFORMED_BODY_LOGGED_MAX } from "../../src/worker/queues/malformed";

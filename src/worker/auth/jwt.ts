@@ -1,7 +1,7 @@
 import { importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../../domain/accounts";
-import type { Config } from "../config";
+import type { Config } from "../../platform/config";
 
 export const ROLES = ["viewer", "creator", "admin", "finance", "ops", "support"] as const;
 export type Role = (typeof ROLES)[number];

@@ -1,4 +1,4 @@
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { purgePaymentRecords } from "./payment-records-purge";
 import { sweepPayments } from "./payment-sweep";

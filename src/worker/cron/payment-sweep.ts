@@ -1,6 +1,6 @@
 import { dueForQuery } from "../../db/orders";
 import { LIMITS } from "../../domain/limits";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import { queryContext, refundContext, reportFailedAttempt } from "../payments/channel-tasks";
 import { queryOrder } from "../payments/orders";
 import { afterApplied } from "../payments/pay-to-tip";

@@ -1,6 +1,6 @@
 import { settleExpiredPacket } from "../../db/operations/packet-refund";
 import { type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 
 /** Grace after expiry before the sweeper steps in for the room's own alarm. */
 const SWEEP_GRACE_MS = 60_000;

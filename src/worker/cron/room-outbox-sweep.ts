@@ -1,5 +1,5 @@
 import { LIMITS } from "../../domain/limits";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import { deliverOutbox } from "../rooms/outbox";
 
 const SWEEP_AFTER_MS = 30_000;

@@ -2,8 +2,8 @@ import { postAdjustment } from "../../db/operations/adjustment";
 import { accountAddress } from "../../domain/accounts";
 import { newId } from "../../domain/ids";
 import { assert } from "../../domain/limits";
+import type { Config } from "../../platform/config";
 import { mintToken, type Role } from "../auth/jwt";
-import type { Config } from "../config";
 import { goLive } from "../rooms/lifecycle";
 
 /**

@@ -1,7 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { newId } from "../../domain/ids";
-import { configFrom } from "../config";
-import { type AppEnv, createLogger } from "../context";
+import { configFrom } from "../../platform/config";
+import { createLogger } from "../../platform/logger";
+import type { AppEnv } from "../context";
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 

@@ -1,5 +1,5 @@
-import { configFrom } from "../config";
-import type { Logger } from "../context";
+import { configFrom } from "../../platform/config";
+import type { Logger } from "../../platform/logger";
 import { channelClients } from "./channels";
 import type { QueryContext } from "./orders";
 import type { RefundContext } from "./refunds";

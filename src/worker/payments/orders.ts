@@ -8,7 +8,7 @@ import { findOrder, type OrderRow } from "../../db/reads/orders";
 import { channelsToTry } from "../../domain/channel-health";
 import { CREDITABLE_STATES, OPEN_STATES } from "../../domain/order";
 import { retryDelayMs } from "../../domain/retry";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import { ApiError } from "../errors";
 
 /**

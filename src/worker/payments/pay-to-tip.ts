@@ -1,5 +1,5 @@
 import type { PaymentOutcome } from "../../db/payment-reports";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import { deliverAfterCommit } from "../rooms/outbox";
 
 /**

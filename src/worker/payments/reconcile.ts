@@ -12,8 +12,8 @@ import {
 import { assert } from "../../domain/limits";
 import { reconcile, statementOrderIds } from "../../domain/reconcile";
 import { localDayStartMs, periodKeys } from "../../domain/room/periods";
-import { configFrom } from "../config";
-import type { Logger } from "../context";
+import { configFrom } from "../../platform/config";
+import type { Logger } from "../../platform/logger";
 import { ApiError } from "../errors";
 import { queryContext, refundContext } from "./channel-tasks";
 import { channelClients } from "./channels";

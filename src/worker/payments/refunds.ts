@@ -4,7 +4,7 @@ import { reverseRefund } from "../../db/operations/payment-refund-reversal";
 import { confirmRefund, flag } from "../../db/orders";
 import { findOrder, findRefund, type OrderRow, type RefundRow } from "../../db/reads/orders";
 import { retryDelayMs } from "../../domain/retry";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import type { ChannelTaskContext } from "./orders";
 
 /**

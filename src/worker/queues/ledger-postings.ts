@@ -3,7 +3,7 @@ import { postClaimCredits } from "../../db/operations/packet-claim";
 import { USER_ID_PATTERN } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
 import { CURRENCIES } from "../../domain/money";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import { dropMalformed } from "./malformed";
 import { retryDelaySeconds } from "./retry";
 

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 
 /** Of a malformed message's body, the most that goes into the alert. */
 export const MALFORMED_BODY_LOGGED_MAX = 1024;

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { CHANNELS, ChannelEventSchema } from "../../channels/channel";
 import { applyPaymentReport } from "../../db/payment-reports";
-import { configFrom } from "../config";
-import type { Logger } from "../context";
+import { configFrom } from "../../platform/config";
+import type { Logger } from "../../platform/logger";
 import { ALERT_AFTER_ATTEMPTS, queryContext, refundContext, reportFailedAttempt } from "../payments/channel-tasks";
 import { queryOrder } from "../payments/orders";
 import { afterApplied } from "../payments/pay-to-tip";

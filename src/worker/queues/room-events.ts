@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LIMITS } from "../../domain/limits";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import { deliverOutbox } from "../rooms/outbox";
 import { dropMalformed } from "./malformed";
 import { retryDelaySeconds } from "./retry";

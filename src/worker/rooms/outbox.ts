@@ -1,5 +1,5 @@
 import type { RoomEvent } from "../../durable-objects/live-room.protocol";
-import type { Logger } from "../context";
+import type { Logger } from "../../platform/logger";
 import type { RoomEventsMessage } from "../queues/room-events";
 
 /**

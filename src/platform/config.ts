@@ -4,8 +4,10 @@ import { LIMITS } from "../domain/limits";
 import { isTimeZone } from "../domain/room/periods";
 
 /**
- * Typed configuration, parsed from the Worker's vars once per env object. A bad deploy
- * config fails loudly on the first request rather than misbehaving quietly.
+ * Typed configuration, parsed from the deployment's vars once per env object. The Worker and
+ * the Durable Objects read it alike (the room takes its merge window and leaderboard time zone
+ * from here), so it lives in the neutral platform module. A bad deploy config fails loudly on
+ * the first request rather than misbehaving quietly.
  */
 const minorString = z
   .string()
