@@ -75,6 +75,8 @@ export const LIMITS = {
   packetCreditsPerSendMax: 100,
   /** Claims listed per page of a packet's claim list. */
   packetClaimsPageMax: 100,
+  /** Creators a token's `follows` claim may list (follower-only red packets check it in the room). */
+  followsPerTokenMax: 500,
   /** Subsidy campaigns: the largest budget (10,000,000.00) and external id length. */
   campaignBudgetMaxMinor: 1_000_000_000,
   externalIdLengthMax: 128,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../domain/accounts";
 import { LIMITS } from "../domain/limits";
+import { CURRENCIES } from "../domain/money";
 import { AUDIENCES, SPLIT_MODES } from "../domain/red-packet";
 import { PERIODS } from "../domain/room/periods";
 import { GIFT_TIERS } from "../domain/tip";
@@ -57,7 +58,7 @@ export const PacketInfo = z.object({
   id: z.string().min(1).max(64),
   senderId: UserId,
   creatorId: UserId,
-  currency: z.string().length(3),
+  currency: z.enum(CURRENCIES),
   totalMinor: Minor.min(1),
   shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
   split: z.enum(SPLIT_MODES),
@@ -84,6 +85,42 @@ export const RoomEvent = z.discriminatedUnion("type", [
 ]);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export const RoomEvents = z.array(RoomEvent).min(1).max(LIMITS.roomEventsPerDeliveryMax);
+
+// ── RPC arguments ──────────────────────────────────────────────────────────────────────
+// Each RPC method with arguments parses them here first, as a tuple, like every other input
+// that crosses a boundary: the Worker's types do not travel with the call, and a stub is
+// reachable by any code holding the binding. `deliver` and `ensurePacket` take RoomEvents and
+// PacketInfo above. Parsing a claim's arguments costs a few microseconds against the
+// transaction that follows (bench/claim-args.ts).
+
+const ObjectId = z.string().min(1).max(64);
+
+export const ClaimPacketArgs = z.tuple([
+  ObjectId, // packet id
+  UserId, // claimer
+  z.array(UserId).max(LIMITS.followsPerTokenMax), // creators the claimer follows (follower-only packets)
+]);
+export type ClaimPacketArgs = z.input<typeof ClaimPacketArgs>;
+
+export const PacketArgs = z.tuple([ObjectId, UserId.nullable()]);
+export type PacketArgs = z.input<typeof PacketArgs>;
+
+export const PacketClaimsArgs = z.tuple([
+  ObjectId,
+  z.number().int().min(-1).max(LIMITS.packetSharesMax), // the claim index the page starts after
+  z.number().int().min(1).max(LIMITS.packetClaimsPageMax),
+]);
+export type PacketClaimsArgs = z.input<typeof PacketClaimsArgs>;
+
+export const CloseExpiredPacketArgs = z.tuple([PacketInfo, z.boolean()]);
+export type CloseExpiredPacketArgs = z.input<typeof CloseExpiredPacketArgs>;
+
+export const LeaderboardArgs = z.tuple([
+  z.enum(PERIODS),
+  UserId.nullable(),
+  z.number().int().min(1).max(LIMITS.leaderboardTopMax),
+]);
+export type LeaderboardArgs = z.input<typeof LeaderboardArgs>;
 
 // ── Frames from clients ────────────────────────────────────────────────────────────────
 
@@ -124,7 +161,7 @@ const RoomState = z.object({
   streamId: z.string().nullable(),
 });
 
-const BigGift = z.object({
+export const BigGift = z.object({
   tipId: z.string(),
   viewerId: UserId,
   giftId: z.string().nullable(),
@@ -137,6 +174,8 @@ const BigGift = z.object({
   /** Same gift from the same viewer in quick succession: one combo, its running count. */
   combo: z.object({ id: z.string(), count: z.number().int().positive() }),
 });
+
+export type BigGift = z.infer<typeof BigGift>;
 
 const Merged = z.object({
   tipCount: z.number().int().positive(),

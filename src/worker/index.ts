@@ -1,8 +1,9 @@
+import type { ClaimCreditMessage } from "../db/messages/ledger-postings";
 import { LiveRoom } from "../durable-objects/live-room";
 import { createLogger, type Logger } from "../platform/logger";
 import { createApp } from "./app";
 import { CRON_JOBS, runCronJobs } from "./cron/jobs";
-import { type ClaimCreditMessage, handleLedgerPostingsBatch, LEDGER_POSTINGS_QUEUE } from "./queues/ledger-postings";
+import { handleLedgerPostingsBatch, LEDGER_POSTINGS_QUEUE } from "./queues/ledger-postings";
 import {
   handlePaymentCallbacksBatch,
   PAYMENT_CALLBACKS_QUEUE,

@@ -1,6 +1,7 @@
 import { importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../../domain/accounts";
+import { LIMITS } from "../../domain/limits";
 import type { Config } from "../../platform/config";
 
 export const ROLES = ["viewer", "creator", "admin", "finance", "ops", "support"] as const;
@@ -17,13 +18,10 @@ export interface Principal {
   readonly follows: ReadonlySet<string> | null;
 }
 
-/** The most creators a `follows` claim may list. */
-export const FOLLOWS_CLAIM_MAX = 500;
-
 const ClaimsSchema = z.object({
   sub: z.string().regex(USER_ID_PATTERN),
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
-  follows: z.array(z.string().regex(USER_ID_PATTERN)).max(FOLLOWS_CLAIM_MAX).optional(),
+  follows: z.array(z.string().regex(USER_ID_PATTERN)).max(LIMITS.followsPerTokenMax).optional(),
 });
 
 type VerifyKey = CryptoKey;

@@ -1,32 +1,18 @@
-import { z } from "zod";
+import { ClaimCreditMessage } from "../../db/messages/ledger-postings";
 import { postClaimCredits } from "../../db/operations/packet-claim";
-import { USER_ID_PATTERN } from "../../domain/accounts";
-import { LIMITS } from "../../domain/limits";
-import { CURRENCIES } from "../../domain/money";
 import type { Logger } from "../../platform/logger";
 import { dropMalformed } from "./malformed";
 import { retryDelaySeconds } from "./retry";
 
 /**
  * Red-packet claim credits: the room puts each claim on LEDGER_POSTINGS once it is durable in
- * its SQLite (src/durable-objects/red-packet-desk.ts is the producer), and this consumer moves
- * the money from the packet's escrow to the claimer's wallet.
+ * its SQLite (src/durable-objects/live-room.packets.ts builds the messages), and this consumer
+ * moves the money from the packet's escrow to the claimer's wallet. The message schema lives
+ * in src/db/messages/ledger-postings.ts: the room, which may not import the Worker, produces it.
  */
 
 /** The queue's name in wrangler.toml; index.ts dispatches on it exactly. */
 export const LEDGER_POSTINGS_QUEUE = "giftwire-ledger-postings";
-
-export const ClaimCreditMessage = z.object({
-  kind: z.literal("packet.claim"),
-  claimId: z.string().min(1).max(64),
-  packetId: z.string().min(1).max(64),
-  userId: z.string().regex(USER_ID_PATTERN),
-  claimIndex: z.number().int().nonnegative().max(LIMITS.packetSharesMax),
-  amountMinor: z.number().int().min(1).max(LIMITS.packetTotalMaxMinor),
-  claimedAtMs: z.number().int().nonnegative(),
-  currency: z.enum(CURRENCIES),
-});
-export type ClaimCreditMessage = z.infer<typeof ClaimCreditMessage>;
 
 /** Failed deliveries of one message after which operators are alerted (it then goes on to the DLQ). */
 const ALERT_AFTER_ATTEMPTS = 3;

@@ -1,16 +1,20 @@
-import { LIMITS } from "../domain/limits";
-import { nextShare, type RandomInt } from "../domain/red-packet";
-import type { PacketInfo, PacketView } from "./live-room.protocol";
-
 /**
  * The room's red-packet desk: claims for one packet are serialized here, in the room's
  * SQLite. Every method is synchronous, so a caller inside `transactionSync` checks and
  * writes with no await in between: at most one claim per user, never more than the shares,
  * and the claim row exists before anyone hears its amount.
  *
- * A claim row is also the room's outbox for the ledger: `sent = 0` until the credit is on
- * the ledger queue. An expired packet is `settled = 0` until its refund posted in D1.
+ * A claim row is also the room's outbox for the ledger: `sent = 0` until its credit is on
+ * the ledger queue (`unsentCredits` → send → `markSent`: the credit flush). An expired packet
+ * is `settled = 0` until its refund posted in D1. `InFlightClaims` is the flow control in
+ * front of the desk: claims admitted and not yet answered, per packet, in memory only.
  */
+
+import type { ClaimCreditMessage } from "../db/messages/ledger-postings";
+import { LIMITS } from "../domain/limits";
+import type { Currency } from "../domain/money";
+import { inFlightClaimsMax, nextShare, type RandomInt } from "../domain/red-packet";
+import type { PacketInfo, PacketView } from "./live-room.protocol";
 
 export const PACKET_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS packets (id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, creator_id TEXT NOT NULL,
@@ -34,7 +38,8 @@ type PacketRow = {
   id: string;
   sender_id: string;
   creator_id: string;
-  currency: string;
+  /** Written from a parsed `PacketInfo`, so one of CURRENCIES. */
+  currency: Currency;
   total_minor: number;
   shares: number;
   split: "lucky" | "equal";
@@ -74,17 +79,6 @@ export type ClaimOutcome =
       readonly kind: "rejected";
       readonly code: "packet_exhausted" | "packet_expired" | "packet_followers_only";
     };
-
-export interface CreditMessage {
-  readonly kind: "packet.claim";
-  readonly claimId: string;
-  readonly packetId: string;
-  readonly userId: string;
-  readonly claimIndex: number;
-  readonly amountMinor: number;
-  readonly claimedAtMs: number;
-  readonly currency: string;
-}
 
 export interface Expired {
   readonly packetId: string;
@@ -317,6 +311,12 @@ export class RedPacketDesk {
     return { ...this.final(p), status: p.status };
   }
 
+  hasProgress(): boolean {
+    return (
+      this.sql.exec<{ n: number }>("SELECT EXISTS (SELECT 1 FROM packets WHERE progress_dirty = 1) AS n").one().n === 1
+    );
+  }
+
   nextExpiryMs(): number | null {
     const row = this.sql
       .exec<{ at: number | null }>("SELECT MIN(expires_at_ms) AS at FROM packets WHERE status = 'open'")
@@ -346,16 +346,17 @@ export class RedPacketDesk {
       .one().settle_attempts;
   }
 
-  unsentCredits(limit: number): CreditMessage[] {
+  /** The oldest claims whose credit is not yet on the ledger queue, as the queue's messages. */
+  unsentCredits(limit: number): ClaimCreditMessage[] {
     return this.sql
-      .exec<ClaimRow & { currency: string }>(
+      .exec<ClaimRow & { currency: Currency }>(
         `SELECT c.*, p.currency FROM packet_claims c JOIN packets p ON p.id = c.packet_id
          WHERE c.sent = 0 ORDER BY c.claimed_at_ms LIMIT ?`,
         limit,
       )
       .toArray()
       .map((r) => ({
-        kind: "packet.claim",
+        kind: "packet.claim" as const,
         claimId: r.id,
         packetId: r.packet_id,
         userId: r.user_id,
@@ -390,5 +391,29 @@ export class RedPacketDesk {
   /** Puts every claim of a packet back on the ledger queue (credits are idempotent by claim id). */
   resend(packetId: string): number {
     return this.sql.exec("UPDATE packet_claims SET sent = 0 WHERE packet_id = ? AND sent = 1", packetId).rowsWritten;
+  }
+}
+
+/**
+ * Claims admitted per packet and not yet answered. A packet admits at most ⌈1.5 × shares
+ * left⌉ of them (`inFlightClaimsMax`); past that a claimer is told `packet_busy` at once
+ * rather than queued behind a batch that cannot have a share for them.
+ */
+export class InFlightClaims {
+  private readonly byPacket = new Map<string, number>();
+
+  /** Counts the claim in if the packet has room for it; false means "busy". */
+  admit(packetId: string, remainingShares: number): boolean {
+    const queued = this.byPacket.get(packetId) ?? 0;
+    if (queued >= inFlightClaimsMax(remainingShares)) return false;
+    this.byPacket.set(packetId, queued + 1);
+    return true;
+  }
+
+  /** The claim was answered (or failed): it no longer counts. */
+  release(packetId: string): void {
+    const left = (this.byPacket.get(packetId) ?? 1) - 1;
+    if (left <= 0) this.byPacket.delete(packetId);
+    else this.byPacket.set(packetId, left);
   }
 }
