@@ -90,8 +90,8 @@ export const RoomEvents = z.array(RoomEvent).min(1).max(LIMITS.roomEventsPerDeli
 // Each RPC method with arguments parses them here first, as a tuple, like every other input
 // that crosses a boundary: the Worker's types do not travel with the call, and a stub is
 // reachable by any code holding the binding. `deliver` and `ensurePacket` take RoomEvents and
-// PacketInfo above. Parsing a claim's arguments costs a few microseconds against the
-// transaction that follows (bench/claim-args.ts).
+// PacketInfo above. Parsing a claim's arguments costs about what the RPC already pays to
+// serialize them: under 1 µs with no follows, a few µs for 20 (bench/claim-args.ts).
 
 const ObjectId = z.string().min(1).max(64);
 
