@@ -8,7 +8,8 @@ import { GIFT_TIERS } from "../domain/tip";
 
 /**
  * Everything that crosses the LiveRoom's boundary, as zod schemas: events delivered from
- * the Worker (RPC and queue), frames from clients, frames to clients. Types are inferred.
+ * the Worker (RPC and queue), the argument lists of the other RPC methods, frames from
+ * clients, frames to clients. Types are inferred.
  */
 
 const UserId = z.string().regex(USER_ID_PATTERN);
