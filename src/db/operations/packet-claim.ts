@@ -1,6 +1,6 @@
 import { accountAddress } from "../../domain/accounts";
-import type { Currency } from "../../domain/money";
 import { type ComposedOperation, composeOperation, type Verdict } from "../ledger";
+import type { ClaimCreditMessage } from "../messages/ledger-postings";
 
 /**
  * packet_claim: a red-packet claim's money, escrow → the claimer's wallet.
@@ -11,15 +11,8 @@ import { type ComposedOperation, composeOperation, type Verdict } from "../ledge
  * is credited once; many credits share one batch (group commit), each with its own guards.
  */
 
-export interface ClaimCredit {
-  readonly claimId: string;
-  readonly packetId: string;
-  readonly userId: string;
-  readonly claimIndex: number;
-  readonly amountMinor: number;
-  readonly claimedAtMs: number;
-  readonly currency: Currency;
-}
+/** A claim the room made durable, as its LEDGER_POSTINGS message carries it. */
+export type ClaimCredit = Omit<ClaimCreditMessage, "kind">;
 
 export function composeClaimCredit(db: D1Database, claim: ClaimCredit, nowMs: number): ComposedOperation {
   return composeOperation(db, {
