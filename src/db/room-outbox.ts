@@ -1,5 +1,5 @@
-import type { RoomEvent } from "../durable-objects/live-room.protocol";
 import type { SqlCondition } from "./ledger";
+import type { RoomEvent } from "./messages/room-events";
 
 /**
  * The room outbox row for an event, written in the same batch as the fact it announces (a

@@ -6,9 +6,10 @@
  * creator ranking. Synchronous: the D1 statements are built here and awaited by the room.
  */
 
+import type { TipEvent } from "../db/messages/room-events";
 import { assert, LIMITS } from "../domain/limits";
 import { type Period, periodKeys } from "../domain/room/periods";
-import type { Leaderboard, TipEvent } from "./live-room.protocol";
+import type { Leaderboard } from "./live-room.protocol";
 
 export const LEADERBOARD_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS board (period TEXT NOT NULL, period_key TEXT NOT NULL, viewer_id TEXT NOT NULL,

@@ -11,10 +11,11 @@
  */
 
 import type { ClaimCreditMessage } from "../db/messages/ledger-postings";
+import type { PacketInfo } from "../db/messages/room-events";
 import { LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
 import { inFlightClaimsMax, nextShare, type RandomInt } from "../domain/red-packet";
-import type { PacketInfo, PacketView } from "./live-room.protocol";
+import type { PacketView } from "./live-room.protocol";
 
 export const PACKET_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS packets (id TEXT PRIMARY KEY, sender_id TEXT NOT NULL, creator_id TEXT NOT NULL,

@@ -1,97 +1,25 @@
+/**
+ * Everything that crosses the LiveRoom's boundary, as zod schemas: the argument lists of its
+ * RPC methods, frames from clients, frames to clients. Types are inferred. The events the
+ * Worker delivers (tips, streams, packets) are the room outbox's payload, defined once in
+ * src/db/messages/room-events.ts, where the operations that write them can reach them.
+ */
 import { z } from "zod";
+import { PacketInfo } from "../db/messages/room-events";
 import { USER_ID_PATTERN } from "../domain/accounts";
 import { LIMITS } from "../domain/limits";
-import { CURRENCIES } from "../domain/money";
 import { AUDIENCES, SPLIT_MODES } from "../domain/red-packet";
 import { PERIODS } from "../domain/room/periods";
 import { GIFT_TIERS } from "../domain/tip";
 
-/**
- * Everything that crosses the LiveRoom's boundary, as zod schemas: events delivered from
- * the Worker (RPC and queue), the argument lists of the other RPC methods, frames from
- * clients, frames to clients. Types are inferred.
- */
-
 const UserId = z.string().regex(USER_ID_PATTERN);
 const Minor = z.number().int().nonnegative().max(LIMITS.amountMaxMinor);
-
-// ── Events the Worker delivers (from the D1 outbox) ────────────────────────────────────
-
-export const TipEvent = z.object({
-  type: z.literal("tip"),
-  id: z.string().min(1).max(64), // the tip id; the room applies it at most once
-  roomId: z.string(),
-  streamId: z.string(),
-  creatorId: UserId,
-  viewerId: UserId,
-  giftId: z.string().nullable(),
-  giftName: z.string().nullable(),
-  tier: z.enum(GIFT_TIERS).nullable(),
-  animationKey: z.string().nullable(),
-  quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax),
-  amountMinor: Minor.min(1),
-  big: z.boolean(),
-  createdAtMs: z.number().int().nonnegative(),
-});
-export type TipEvent = z.infer<typeof TipEvent>;
-
-export const StreamStartedEvent = z.object({
-  type: z.literal("stream.started"),
-  id: z.string().min(1).max(64),
-  roomId: z.string(),
-  streamId: z.string(),
-  creatorId: UserId,
-  title: z.string(),
-  bigGiftThresholdMinor: Minor.nullable(),
-  atMs: z.number().int().nonnegative(),
-});
-
-export const StreamEndedEvent = z.object({
-  type: z.literal("stream.ended"),
-  id: z.string().min(1).max(64),
-  roomId: z.string(),
-  streamId: z.string(),
-  atMs: z.number().int().nonnegative(),
-});
-
-/** A red packet as the room knows it: what it needs to serialize claims and announce it. */
-export const PacketInfo = z.object({
-  id: z.string().min(1).max(64),
-  senderId: UserId,
-  creatorId: UserId,
-  currency: z.enum(CURRENCIES),
-  totalMinor: Minor.min(1),
-  shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
-  split: z.enum(SPLIT_MODES),
-  greeting: z.string().max(LIMITS.packetGreetingLengthMax),
-  audience: z.enum(AUDIENCES),
-  createdAtMs: z.number().int().nonnegative(),
-  expiresAtMs: z.number().int().nonnegative(),
-});
-export type PacketInfo = z.infer<typeof PacketInfo>;
-
-export const PacketSentEvent = z.object({
-  type: z.literal("packet.sent"),
-  id: z.string().min(1).max(64), // the packet id
-  roomId: z.string(),
-  packet: PacketInfo,
-});
-export type PacketSentEvent = z.infer<typeof PacketSentEvent>;
-
-export const RoomEvent = z.discriminatedUnion("type", [
-  TipEvent,
-  StreamStartedEvent,
-  StreamEndedEvent,
-  PacketSentEvent,
-]);
-export type RoomEvent = z.infer<typeof RoomEvent>;
-export const RoomEvents = z.array(RoomEvent).min(1).max(LIMITS.roomEventsPerDeliveryMax);
 
 // ── RPC arguments ──────────────────────────────────────────────────────────────────────
 // Each RPC method with arguments parses them here first, as a tuple, like every other input
 // that crosses a boundary: the Worker's types do not travel with the call, and a stub is
 // reachable by any code holding the binding. `deliver` and `ensurePacket` take RoomEvents and
-// PacketInfo above. Parsing a claim's arguments costs about what the RPC already pays to
+// PacketInfo (src/db/messages/room-events.ts). Parsing a claim's arguments costs about what the RPC already pays to
 // serialize them: under 1 µs with no follows, a few µs for 20 (bench/claim-args.ts).
 
 const ObjectId = z.string().min(1).max(64);

@@ -17,6 +17,7 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
+import { PacketInfo, type RoomEvent, RoomEvents, type TipEvent } from "../db/messages/room-events";
 import { settleExpiredPacket } from "../db/operations/packet-refund";
 import { findPacket } from "../db/reads/packets";
 import { newId } from "../domain/ids";
@@ -36,12 +37,8 @@ import {
   LeaderboardArgs,
   PacketArgs,
   PacketClaimsArgs,
-  PacketInfo,
   type PacketView,
-  type RoomEvent,
-  RoomEvents,
   type SequencedFrame,
-  type TipEvent,
 } from "./live-room.protocol";
 import { importLegacyMeta, type RoomIdentity, RoomSettings } from "./live-room.settings";
 import {

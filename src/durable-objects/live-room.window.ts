@@ -7,9 +7,9 @@
  * Synchronous; call the writers inside `transactionSync`.
  */
 
+import type { TipEvent } from "../db/messages/room-events";
 import { LIMITS } from "../domain/limits";
 import { type MergedFrame, mergeWindow } from "../domain/room/merge";
-import type { TipEvent } from "./live-room.protocol";
 
 export const WINDOW_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS window_tips (tip_id TEXT PRIMARY KEY, viewer_id TEXT NOT NULL, gift_id TEXT,

@@ -10,8 +10,8 @@ import {
   type SubsidyFacts,
 } from "../../domain/red-packet";
 import { liveStreamOf } from "../../domain/room/live";
-import type { PacketInfo, PacketSentEvent } from "../../durable-objects/live-room.protocol";
 import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
+import type { PacketInfo, PacketSentEvent } from "../messages/room-events";
 import type { PacketLedgerRow } from "../reads/packets";
 import { findRoom } from "../reads/rooms";
 import { outboxInsert } from "../room-outbox";

@@ -12,8 +12,8 @@ import {
   type TipRequest,
   tipTarget,
 } from "../../domain/tip";
-import type { TipEvent } from "../../durable-objects/live-room.protocol";
 import { type Attach, type ComposedOperation, composeOperation, type Guard, type Posting } from "../ledger";
+import type { TipEvent } from "../messages/room-events";
 import { findRoom } from "../reads/rooms";
 import { outboxInsert } from "../room-outbox";
 

@@ -1,5 +1,5 @@
 import type { Currency } from "../../domain/money";
-import type { PacketInfo } from "../../durable-objects/live-room.protocol";
+import type { PacketInfo } from "../messages/room-events";
 
 /** Red packets as the ledger records them (the room holds the live claim state). */
 

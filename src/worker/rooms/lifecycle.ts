@@ -1,7 +1,7 @@
+import type { RoomEvent } from "../../db/messages/room-events";
 import type { RoomRow } from "../../db/reads/rooms";
 import { outboxInsert } from "../../db/room-outbox";
 import { newId } from "../../domain/ids";
-import type { RoomEvent } from "../../durable-objects/live-room.protocol";
 
 /**
  * Going live and ending a stream. Each is one D1 batch that also writes the room's

@@ -1,4 +1,4 @@
-import type { RoomEvent } from "../../durable-objects/live-room.protocol";
+import type { RoomEvent } from "../../db/messages/room-events";
 import type { Logger } from "../../platform/logger";
 import type { RoomEventsMessage } from "../queues/room-events";
 

@@ -1,0 +1,91 @@
+import { z } from "zod";
+import { USER_ID_PATTERN } from "../../domain/accounts";
+import { LIMITS } from "../../domain/limits";
+import { CURRENCIES } from "../../domain/money";
+import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
+import { GIFT_TIERS } from "../../domain/tip";
+
+/**
+ * The room outbox's payload, defined once: the events a live room hears of (a tip, a stream
+ * starting or ending, a red packet sent). The ledger's operations write them to `room_outbox`
+ * in the same batch as the fact they announce (src/db/room-outbox.ts); the Worker delivers
+ * them; the LiveRoom object parses them at its RPC boundary (live-room.protocol.ts) and
+ * applies each id at most once.
+ *
+ * Why here: the operations that write them live in src/db, the room that reads them above it,
+ * and dependencies point down (Worker → objects → db → domain), like the ledger-postings
+ * message beside this file.
+ */
+
+const UserId = z.string().regex(USER_ID_PATTERN);
+const Minor = z.number().int().nonnegative().max(LIMITS.amountMaxMinor);
+
+export const TipEvent = z.object({
+  type: z.literal("tip"),
+  id: z.string().min(1).max(64), // the tip id; the room applies it at most once
+  roomId: z.string(),
+  streamId: z.string(),
+  creatorId: UserId,
+  viewerId: UserId,
+  giftId: z.string().nullable(),
+  giftName: z.string().nullable(),
+  tier: z.enum(GIFT_TIERS).nullable(),
+  animationKey: z.string().nullable(),
+  quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax),
+  amountMinor: Minor.min(1),
+  big: z.boolean(),
+  createdAtMs: z.number().int().nonnegative(),
+});
+export type TipEvent = z.infer<typeof TipEvent>;
+
+export const StreamStartedEvent = z.object({
+  type: z.literal("stream.started"),
+  id: z.string().min(1).max(64),
+  roomId: z.string(),
+  streamId: z.string(),
+  creatorId: UserId,
+  title: z.string(),
+  bigGiftThresholdMinor: Minor.nullable(),
+  atMs: z.number().int().nonnegative(),
+});
+
+export const StreamEndedEvent = z.object({
+  type: z.literal("stream.ended"),
+  id: z.string().min(1).max(64),
+  roomId: z.string(),
+  streamId: z.string(),
+  atMs: z.number().int().nonnegative(),
+});
+
+/** A red packet as the room knows it: what it needs to serialize claims and announce it. */
+export const PacketInfo = z.object({
+  id: z.string().min(1).max(64),
+  senderId: UserId,
+  creatorId: UserId,
+  currency: z.enum(CURRENCIES),
+  totalMinor: Minor.min(1),
+  shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
+  split: z.enum(SPLIT_MODES),
+  greeting: z.string().max(LIMITS.packetGreetingLengthMax),
+  audience: z.enum(AUDIENCES),
+  createdAtMs: z.number().int().nonnegative(),
+  expiresAtMs: z.number().int().nonnegative(),
+});
+export type PacketInfo = z.infer<typeof PacketInfo>;
+
+export const PacketSentEvent = z.object({
+  type: z.literal("packet.sent"),
+  id: z.string().min(1).max(64), // the packet id
+  roomId: z.string(),
+  packet: PacketInfo,
+});
+export type PacketSentEvent = z.infer<typeof PacketSentEvent>;
+
+export const RoomEvent = z.discriminatedUnion("type", [
+  TipEvent,
+  StreamStartedEvent,
+  StreamEndedEvent,
+  PacketSentEvent,
+]);
+export type RoomEvent = z.infer<typeof RoomEvent>;
+export const RoomEvents = z.array(RoomEvent).min(1).max(LIMITS.roomEventsPerDeliveryMax);
