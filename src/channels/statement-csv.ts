@@ -63,8 +63,8 @@ export type StatementParser = (text: string) => ParsedStatement;
 export function readStatement(channel: ChannelName, text: string, parse: StatementParser): StatementParse {
   try {
     const bytes = utf8Length(text);
-    if (bytes > LIMITS.statementBytesMax) {
-      refuse(0, `the file is ${bytes} bytes; at most ${LIMITS.statementBytesMax} are read`);
+    if (bytes > LIMITS.statementMaxBytes) {
+      refuse(0, `the file is ${bytes} bytes; at most ${LIMITS.statementMaxBytes} are read`);
     }
     // WeChat's and Excel-saved files start with a BOM; it is not part of the first column's name.
     const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
@@ -258,8 +258,8 @@ export function idOrRefuse(value: string, line: number, column: string, required
 export function idOrRefuse(value: string, line: number, column: string, required: boolean): string | null;
 export function idOrRefuse(value: string, line: number, column: string, required: boolean): string | null {
   if (value === "") return required ? refuse(line, `${column} is empty`) : null;
-  if (value.length > LIMITS.statementIdLengthMax) {
-    refuse(line, `${column} is longer than ${LIMITS.statementIdLengthMax} characters`);
+  if (value.length > LIMITS.statementIdMaxLength) {
+    refuse(line, `${column} is longer than ${LIMITS.statementIdMaxLength} characters`);
   }
   return value;
 }

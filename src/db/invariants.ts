@@ -79,9 +79,6 @@ export type Violation =
     }
   | { readonly kind: "order_tip_missing"; readonly orderId: string; readonly tipId: string };
 
-/** Credits still in flight this long after a packet finished are a violation (the sweeper re-queues at 5 min). */
-export const PACKET_IN_FLIGHT_MAX_MS = 15 * 60 * 1000;
-
 export interface InvariantReport {
   readonly ok: boolean;
   readonly checkedAtMs: number;
@@ -198,7 +195,7 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     db.prepare(QUERIES.packetEscrow),
     db.prepare(QUERIES.packetCredits),
     db.prepare(QUERIES.packetWhole),
-    db.prepare(QUERIES.packetInFlight).bind(nowMs - PACKET_IN_FLIGHT_MAX_MS),
+    db.prepare(QUERIES.packetInFlight).bind(nowMs - LIMITS.packetCreditsInFlightMaxMs),
     db.prepare(QUERIES.orderCredits),
     db.prepare(QUERIES.orderRefunds),
     db.prepare(QUERIES.orderTips),

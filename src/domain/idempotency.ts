@@ -12,7 +12,7 @@ export function parseIdempotencyKey(header: string | undefined): Result<string> 
   if (header === undefined || header === "") return fail("idempotency_key_missing");
   // Structured-field sf-string form ("abc") is accepted as well as a bare token.
   const key = header.length >= 2 && header.startsWith('"') && header.endsWith('"') ? header.slice(1, -1) : header;
-  if (key.length === 0 || key.length > LIMITS.idempotencyKeyLengthMax || !KEY_PATTERN.test(key)) {
+  if (key.length === 0 || key.length > LIMITS.idempotencyKeyMaxLength || !KEY_PATTERN.test(key)) {
     return fail("idempotency_key_invalid");
   }
   return ok(key);

@@ -1,6 +1,10 @@
 /**
  * Every input and every collection has a named limit. They live here, are enforced
  * at the boundary (zod schemas, body size) and asserted again inside.
+ *
+ * Names read what, then the qualifier, then the unit last: `packetTtlMaxMs`,
+ * `orderAmountMaxMinor`, `bodyMaxBytes`, `titleMaxLength`; a count has no unit
+ * (`packetSharesMax`, `pageSizeDefault`).
  */
 export const LIMITS = {
   /** Largest amount any single request may move: 1,000,000.00 CNY, far below 2^53. */
@@ -12,9 +16,9 @@ export const LIMITS = {
   /** Transfers in one operation. */
   transfersPerOperationMax: 16,
   /** Request body size for JSON APIs. */
-  bodyBytesMax: 16 * 1024,
+  bodyMaxBytes: 16 * 1024,
   /** Idempotency-Key header length (printable ASCII). */
-  idempotencyKeyLengthMax: 255,
+  idempotencyKeyMaxLength: 255,
   /** How long a completed idempotency record is kept and replayed. */
   idempotencyRetentionMs: 24 * 60 * 60 * 1000,
   /** How long an in-flight idempotency record locks its key before it may be taken over. */
@@ -23,12 +27,12 @@ export const LIMITS = {
   pageSizeDefault: 20,
   pageSizeMax: 100,
   /** Free-text fields. */
-  reasonLengthMax: 500,
-  titleLengthMax: 100,
-  nameLengthMax: 50,
-  userIdLengthMax: 64,
-  giftIdLengthMax: 32,
-  animationKeyLengthMax: 64,
+  reasonMaxLength: 500,
+  titleMaxLength: 100,
+  nameMaxLength: 50,
+  userIdMaxLength: 64,
+  giftIdMaxLength: 32,
+  animationKeyMaxLength: 64,
   /** Gifts in the catalog. */
   giftsMax: 500,
   /** Violations reported by one invariant check (the count is always exact). */
@@ -36,12 +40,12 @@ export const LIMITS = {
   /** Live room: sockets one room accepts (one workerd process holds ~9,900 here). */
   roomSocketsMax: 10_000,
   /** Live room: largest frame a client may send. */
-  wsClientFrameBytesMax: 2_048,
+  wsClientFrameMaxBytes: 2_048,
   /** Live room: frames a client may send per minute before it is disconnected. */
   wsClientMessagesPerMinuteMax: 120,
   /** Live room: merged-broadcast window bounds and default. */
-  mergeWindowMsMin: 3_000,
-  mergeWindowMsMax: 5_000,
+  mergeWindowMinMs: 3_000,
+  mergeWindowMaxMs: 5_000,
   /** Same gift from the same viewer within this gap continues a combo. */
   comboGapMs: 5_000,
   /** Entries in a leaderboard answer, and the most a client may ask for. */
@@ -64,11 +68,11 @@ export const LIMITS = {
   packetSharesMax: 10_000,
   packetAverageShareMaxMinor: 20_000,
   /** Red packets: greeting length. */
-  packetGreetingLengthMax: 60,
+  packetGreetingMaxLength: 60,
   /** Red packets: lifetime bounds and default (refunded at expiry). */
-  packetTtlMsMin: 60 * 1000,
-  packetTtlMsMax: 24 * 60 * 60 * 1000,
-  packetTtlMsDefault: 24 * 60 * 60 * 1000,
+  packetTtlMinMs: 60 * 1000,
+  packetTtlMaxMs: 24 * 60 * 60 * 1000,
+  packetTtlDefaultMs: 24 * 60 * 60 * 1000,
   /** Red packets open at once in one room (listed in every snapshot). */
   packetsOpenPerRoomMax: 50,
   /** Claim credits sent to the ledger queue per message batch (the Queues limit is 100). */
@@ -79,20 +83,20 @@ export const LIMITS = {
   followsPerTokenMax: 500,
   /** Subsidy campaigns: the largest budget (10,000,000.00) and external id length. */
   campaignBudgetMaxMinor: 1_000_000_000,
-  externalIdLengthMax: 128,
+  externalIdMaxLength: 128,
   /** Payments: one top-up order's bounds (0.01 … 50,000.00). */
   orderAmountMaxMinor: 5_000_000,
   /** Payments: how long an order waits for its payment before the sweeper asks the channel. */
   orderTtlMs: 15 * 60 * 1000,
   /** Payments: callback body size (WeChat and Stripe bodies are a few KiB). */
-  callbackBodyBytesMax: 64 * 1024,
+  callbackBodyMaxBytes: 64 * 1024,
   /** Payments: callback headers kept with the raw notification. */
-  callbackHeadersKept: 16,
+  callbackHeadersMax: 16,
   /** Payments: orders queried and refunds sent per sweeper run; raw notifications purged per run. */
   paymentSweepBatchMax: 25,
   paymentPurgeBatchMax: 500,
   /** Payments: the most one refund request may say about why. */
-  refundReasonLengthMax: 200,
+  refundReasonMaxLength: 200,
   /** 小额免密: the highest limits a user may choose (5,000.00 per tip, 20,000.00 a day). */
   autopayPerTipMaxMinor: 500_000,
   autopayPerDayMaxMinor: 2_000_000,
@@ -101,9 +105,41 @@ export const LIMITS = {
   /** Reconciliation: lines (records) in one channel's daily statement file. */
   statementLinesMax: 200_000,
   /** Reconciliation: one statement file's UTF-8 size; held whole in a Worker's 128 MB as UTF-16. */
-  statementBytesMax: 32 * 1024 * 1024,
+  statementMaxBytes: 32 * 1024 * 1024,
   /** Reconciliation: an order number, transaction or refund id read from a statement. */
-  statementIdLengthMax: 255,
+  statementIdMaxLength: 255,
+  /** Operators are alerted from this many failed attempts of one task (a queue message, a refund, a sweep). */
+  alertAfterAttempts: 3,
+  /** Room events: how long the Worker waits for the room's direct delivery before queueing them. */
+  roomDeliveryTimeoutMs: 5_000,
+  /** Room events: the sweeper redelivers what is still undelivered this long after commit… */
+  roomOutboxSweepAfterMs: 30_000,
+  /** …and stops after this many attempts per event, reporting it as stuck on every sweep. */
+  roomOutboxSweepAttemptsMax: 10,
+  /** How soon a room retries a ledger hand-off (queue send, refund) that failed. */
+  roomRetryMs: 5_000,
+  /** Red packets: grace after expiry before the sweeper steps in for the room's own alarm. */
+  packetSweepGraceMs: 60_000,
+  /** Red packets: credits not all landed this long after a packet finished are re-queued by its room. */
+  packetCreditsLagMs: 5 * 60_000,
+  /** Red packets: credits still in flight this long after a packet finished are an invariant violation. */
+  packetCreditsInFlightMaxMs: 15 * 60_000,
+  /** Red packets: packets the sweeper handles per run. */
+  packetSweepBatchMax: 20,
+  /** Payments: outbound channel calls slower than this are `unavailable` (and count against the channel). */
+  channelCallTimeoutMs: 4_000,
+  /** Payments: a refund's first attempt goes through the queue; the sweeper sends it from this long after. */
+  refundFirstSweepAfterMs: 15_000,
+  /** Payments: a refund the channel accepted for later and has not confirmed in this long needs an operator. */
+  refundPendingAlertMs: 24 * 60 * 60 * 1000,
+  /** Reconciliation: findings kept per run; a statement with more is almost surely another merchant's. */
+  reconciliationFindingsStoredMax: 10_000,
+  /** Reconciliation: channel calls one run makes for repairs; the deadline queries settle any left over. */
+  reconciliationRepairsPerRunMax: 200,
+  /** Reconciliation: a run unfinished this long after it started died mid-repair; a repeat resumes it. */
+  reconciliationResumeAfterMs: 2 * 60_000,
+  /** Queues: of a malformed message's body, the most that goes into the alert. */
+  queueMalformedBodyLoggedMaxBytes: 1_024,
 } as const;
 
 export class AssertionError extends Error {

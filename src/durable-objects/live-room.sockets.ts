@@ -79,7 +79,7 @@ export function receive(
   const attachment = ws.deserializeAttachment() as Attachment | null;
   if (!attachment) return null;
   const bytes = typeof message === "string" ? new TextEncoder().encode(message).byteLength : message.byteLength;
-  if (bytes > LIMITS.wsClientFrameBytesMax) {
+  if (bytes > LIMITS.wsClientFrameMaxBytes) {
     ws.close(CLOSE.tooBig, "frame too large");
     return null;
   }

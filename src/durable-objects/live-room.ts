@@ -67,11 +67,6 @@ export type ClaimAnswer =
       readonly retryAfterMs?: number;
     };
 
-/** How soon a room retries a ledger hand-off (queue send, refund) that failed. */
-const RETRY_MS = 5_000;
-/** Failed refund attempts after which the room raises an operator alert. */
-const SETTLE_ALERT_ATTEMPTS = 3;
-
 interface QueuedClaim {
   packetId: string;
   userId: string;
@@ -251,7 +246,7 @@ export class LiveRoom extends DurableObject<Env> {
     }
     const expiry = this.desk.nextExpiryMs();
     if (expiry !== null) candidates.push(Math.max(expiry, nowMs));
-    if (this.desk.hasUnsentCredits() || this.desk.hasUnsettled()) candidates.push(nowMs + RETRY_MS);
+    if (this.desk.hasUnsentCredits() || this.desk.hasUnsettled()) candidates.push(nowMs + LIMITS.roomRetryMs);
     return candidates.length === 0 ? null : Math.min(...candidates);
   }
 
@@ -339,7 +334,7 @@ export class LiveRoom extends DurableObject<Env> {
       void this.kickCreditFlush();
       // Claims only add work due a window (progress) or a retry (credits) from now; an alarm
       // already set before that covers it, so a storm does not recompute the due time per batch.
-      const soonestNewMs = nowMs + Math.min(this.config().windowMs, RETRY_MS);
+      const soonestNewMs = nowMs + Math.min(this.config().windowMs, LIMITS.roomRetryMs);
       if (this.alarmAtMs === undefined || this.alarmAtMs === null || this.alarmAtMs > soonestNewMs) {
         await this.scheduleAlarm(nowMs);
       }
@@ -473,7 +468,7 @@ export class LiveRoom extends DurableObject<Env> {
       } catch (error) {
         const attempts = this.desk.settleFailed(packetId);
         const fields = { packetId, attempts, error: String(error) };
-        if (attempts >= SETTLE_ALERT_ATTEMPTS) this.log.error("alert_packet_refund_failing", fields);
+        if (attempts >= LIMITS.alertAfterAttempts) this.log.error("alert_packet_refund_failing", fields);
         else this.log.warn("packet_refund_failed", fields);
       }
     }

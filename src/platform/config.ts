@@ -36,7 +36,7 @@ const ConfigSchema = z
       .string()
       .regex(/^[0-9]+$/)
       .transform(Number)
-      .pipe(z.number().int().min(LIMITS.mergeWindowMsMin).max(LIMITS.mergeWindowMsMax)),
+      .pipe(z.number().int().min(LIMITS.mergeWindowMinMs).max(LIMITS.mergeWindowMaxMs)),
     PAYMENT_METHODS: z
       .string()
       .default("{}")

@@ -58,7 +58,7 @@ export function createApp() {
     return cors({ origin: [...origins], exposeHeaders: ["X-Request-Id", "Idempotent-Replayed"], maxAge: 600 })(c, next);
   });
   const defaultBodyLimit = bodyLimit({
-    maxSize: LIMITS.bodyBytesMax,
+    maxSize: LIMITS.bodyMaxBytes,
     onError: (c) => errorResponse(c, "payload_too_large"),
   });
   // A reconciliation statement is the one large body; that route sets its own, larger limit.

@@ -1,10 +1,10 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { LIMITS } from "../../src/domain/limits";
 import { createLogger } from "../../src/platform/logger";
 import { CRON_JOBS, type CronJob, runCronJobs } from "../../src/worker/cron/jobs";
 import worker, { QUEUE_CONSUMERS } from "../../src/worker/index";
-import { MALFORMED_BODY_LOGGED_MAX } from "../../src/worker/queues/malformed";
 import wranglerToml from "../../wrangler.toml?raw";
 
 /** The structured lines the Worker wrote to the console, parsed. */
@@ -75,7 +75,7 @@ describe("queue dispatch", () => {
         [queue, "msg-0", 1],
         [queue, "msg-1", 1],
       ]);
-      expect(alerts[0]?.body).toBe(JSON.stringify(huge).slice(0, MALFORMED_BODY_LOGGED_MAX));
+      expect(alerts[0]?.body).toBe(JSON.stringify(huge).slice(0, LIMITS.queueMalformedBodyLoggedMaxBytes));
       expect(alerts[1]?.body).toBe('"not even an object"');
       // A string is refused as a whole (the issue's path is the root), with zod's own words.
       expect(alerts[1]?.issues).toEqual([{ path: "", message: expect.any(String) }]);

@@ -41,7 +41,7 @@ export function formatSandboxStatement(lines: readonly StatementLine[]): string 
       "time in range",
     );
     for (const v of [l.merchantOrderNo, l.providerTxnId, l.providerRefundId]) {
-      assert(v === null || (v.length > 0 && v.length <= LIMITS.statementIdLengthMax), "ids are absent or bounded");
+      assert(v === null || (v.length > 0 && v.length <= LIMITS.statementIdMaxLength), "ids are absent or bounded");
     }
     totalMinor += l.amountMinor;
     assert(Number.isSafeInteger(totalMinor), "the sandbox total is exact");

@@ -66,7 +66,7 @@ export const PacketInfo = z.object({
   totalMinor: Minor.min(1),
   shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
   split: z.enum(SPLIT_MODES),
-  greeting: z.string().max(LIMITS.packetGreetingLengthMax),
+  greeting: z.string().max(LIMITS.packetGreetingMaxLength),
   audience: z.enum(AUDIENCES),
   createdAtMs: z.number().int().nonnegative(),
   expiresAtMs: z.number().int().nonnegative(),

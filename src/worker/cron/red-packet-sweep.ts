@@ -1,13 +1,7 @@
 import { settleExpiredPacket } from "../../db/operations/packet-refund";
 import { type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
+import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
-
-/** Grace after expiry before the sweeper steps in for the room's own alarm. */
-const SWEEP_GRACE_MS = 60_000;
-/** Credits not all landed this long after a packet finished are re-queued by its room. */
-const CREDITS_LAG_MS = 5 * 60_000;
-/** Packets the sweeper handles per run. */
-const SWEEP_BATCH = 20;
 
 export interface SweepSummary {
   readonly settled: number;
@@ -29,7 +23,7 @@ export async function sweepRedPackets(env: Env, nowMs: number, log: Logger): Pro
             AND COALESCE(p.finished_at_ms, p.expires_at_ms) <= ?)
      ORDER BY p.expires_at_ms LIMIT ?`,
   )
-    .bind(nowMs - SWEEP_GRACE_MS, nowMs - CREDITS_LAG_MS, SWEEP_BATCH)
+    .bind(nowMs - LIMITS.packetSweepGraceMs, nowMs - LIMITS.packetCreditsLagMs, LIMITS.packetSweepBatchMax)
     .all<PacketLedgerRow & { creator_id: string }>();
   let settled = 0;
   let resent = 0;

@@ -1,3 +1,4 @@
+import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
 import { channelClients } from "./channels";
@@ -24,15 +25,12 @@ export function refundContext(env: Env, log: Logger, nowMs: number): RefundConte
   return { db: env.DB, clients: channelClients(env), log, nowMs, random: Math.random };
 }
 
-/** Failed attempts of one channel call after which operators are alerted. */
-export const ALERT_AFTER_ATTEMPTS = 3;
-
 /** A channel call (query, refund) that failed: a warning, and an operator alert from the third attempt. */
 export function reportFailedAttempt(
   log: Logger,
   what: "query" | "refund",
   fields: { attempts: number } & Record<string, unknown>,
 ) {
-  if (fields.attempts >= ALERT_AFTER_ATTEMPTS) log.error(`alert_payment_${what}_failing`, fields);
+  if (fields.attempts >= LIMITS.alertAfterAttempts) log.error(`alert_payment_${what}_failing`, fields);
   else log.warn(`payment_${what}_failed`, fields);
 }

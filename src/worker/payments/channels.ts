@@ -9,6 +9,7 @@ import { stripeClient } from "../../channels/stripe/api";
 import { stripe } from "../../channels/stripe/webhook";
 import { type WechatPayClient, wechatPayClient } from "../../channels/wechatpay/api";
 import { isPublicKeyId, wechatPay } from "../../channels/wechatpay/webhook";
+import { LIMITS } from "../../domain/limits";
 
 /**
  * Channel credentials live in one secret, `PAYMENT_CHANNELS` (JSON), so a deploy names
@@ -78,9 +79,6 @@ interface Enabled {
   readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
 }
 
-/** Outbound calls that take longer than this are `unavailable` (and count against the channel). */
-const OUTBOUND_TIMEOUT_MS = 4_000;
-
 const cache = new WeakMap<object, Enabled>();
 
 /** The secret parsed and the enabled channels' adapters built, once per env (keys are imported once). */
@@ -92,7 +90,7 @@ function enabled(env: Env): Enabled {
   const deps = {
     fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init),
     now: Date.now,
-    timeoutMs: OUTBOUND_TIMEOUT_MS,
+    timeoutMs: LIMITS.channelCallTimeoutMs,
   };
   const adapters = new Map<ChannelName, ChannelAdapter>();
   if (secrets.sandbox) adapters.set("sandbox", sandbox(secrets.sandbox));

@@ -9,7 +9,7 @@ import {
   storeRun,
   unrepairedQueries,
 } from "../../db/reconciliation";
-import { assert } from "../../domain/limits";
+import { assert, LIMITS } from "../../domain/limits";
 import { reconcile, statementOrderIds } from "../../domain/reconcile";
 import { localDayStartMs, periodKeys } from "../../domain/room/periods";
 import { configFrom } from "../../platform/config";
@@ -38,12 +38,6 @@ import { sendRefund } from "./refunds";
  * and posts it.
  */
 
-/** Findings kept per run; a statement with more is almost surely another merchant's, and one look says so. */
-export const FINDINGS_STORED_MAX = 10_000;
-/** Channel calls one run makes for repairs; the sweeper's deadline queries settle any left over. */
-export const REPAIRS_PER_RUN_MAX = 200;
-/** A run still unfinished this long after it started died mid-repair; a repeat request resumes it. */
-const RESUME_AFTER_MS = 2 * 60_000;
 /** Repair outcomes after which the finding no longer stands. */
 const REPAIRED_OUTCOMES = ["credited", "already_credited", "refund_succeeded"] as const;
 
@@ -141,10 +135,11 @@ export async function runReconciliation(env: Env, log: Logger, request: RunReque
       actorId: request.actorId,
       nowMs: request.nowMs,
     },
-    result.findings.slice(0, FINDINGS_STORED_MAX),
+    result.findings.slice(0, LIMITS.reconciliationFindingsStoredMax),
   );
   if (!created) {
-    const stale = run.finished_at_ms === null && request.nowMs - run.started_at_ms >= RESUME_AFTER_MS;
+    const stale =
+      run.finished_at_ms === null && request.nowMs - run.started_at_ms >= LIMITS.reconciliationResumeAfterMs;
     if (!stale) return { run, created: false };
     log.warn("reconciliation_resumed", { runId: run.id, channel: run.channel, date: run.statement_date });
   }
@@ -177,7 +172,7 @@ function malformed(error: StatementError): ApiError {
 
 /** Runs the repairs a run is owed, each once, and records their outcomes. */
 async function repair(env: Env, log: Logger, runId: string, nowMs: number): Promise<RunRow> {
-  const owed = await unrepairedQueries(env.DB, runId, REPAIRS_PER_RUN_MAX);
+  const owed = await unrepairedQueries(env.DB, runId, LIMITS.reconciliationRepairsPerRunMax);
   const qctx = queryContext(env, log, nowMs);
   const rctx = refundContext(env, log, nowMs);
   const outcomes: { findingId: string; outcome: string }[] = [];

@@ -3,6 +3,7 @@ import { recordCall } from "../../db/channel-calls";
 import { reverseRefund } from "../../db/operations/payment-refund-reversal";
 import { confirmRefund, flag } from "../../db/orders";
 import { findOrder, findRefund, type OrderRow, type RefundRow } from "../../db/reads/orders";
+import { LIMITS } from "../../domain/limits";
 import { retryDelayMs } from "../../domain/retry";
 import type { Logger } from "../../platform/logger";
 import type { ChannelTaskContext } from "./orders";
@@ -26,9 +27,6 @@ export type RefundContext = ChannelTaskContext;
 export type RefundVerdict =
   | { readonly kind: "done"; readonly state: RefundRow["state"] }
   | { readonly kind: "retry"; readonly delayMs: number; readonly attempts: number; readonly detail: string };
-
-/** The first attempt goes through the queue right after the request; the sweeper sends it from here if that did not happen. */
-export const REFUND_FIRST_SWEEP_AFTER_MS = 15_000;
 
 /** Asks the channel to refund a requested refund, once; see the module comment. */
 export async function sendRefund(ctx: RefundContext, refundId: string): Promise<RefundVerdict> {
@@ -107,9 +105,6 @@ export async function refundsDue(db: D1Database, nowMs: number, limit: number): 
   return rows.results.map((r) => r.id);
 }
 
-/** A refund the channel accepted for later and has not confirmed in this long needs an operator. */
-export const REFUND_PENDING_ALERT_MS = 24 * 60 * 60 * 1000;
-
 /**
  * Refunds still `pending` a day after the channel accepted them (a notification that never
  * came, a refund the channel closed or could not pay out): flagged once each for operators,
@@ -123,7 +118,7 @@ export async function flagStuckRefunds(db: D1Database, nowMs: number, log: Logge
          AND NOT EXISTS (SELECT 1 FROM payment_flags f WHERE f.notification_id = r.id AND f.kind = 'refund_stuck')
        ORDER BY r.updated_at_ms LIMIT ?`,
     )
-    .bind(nowMs - REFUND_PENDING_ALERT_MS, limit)
+    .bind(nowMs - LIMITS.refundPendingAlertMs, limit)
     .all<{ id: string; order_id: string; channel: ChannelName }>();
   for (const r of rows.results) {
     await flag(db, "refund_stuck", r.channel, r.order_id, r.id, "pending at the channel for over a day", nowMs);

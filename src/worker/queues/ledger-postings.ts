@@ -1,5 +1,6 @@
 import { ClaimCreditMessage } from "../../db/messages/ledger-postings";
 import { postClaimCredits } from "../../db/operations/packet-claim";
+import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
 import { dropMalformed } from "./malformed";
 import { retryDelaySeconds } from "./retry";
@@ -13,9 +14,6 @@ import { retryDelaySeconds } from "./retry";
 
 /** The queue's name in wrangler.toml; index.ts dispatches on it exactly. */
 export const LEDGER_POSTINGS_QUEUE = "giftwire-ledger-postings";
-
-/** Failed deliveries of one message after which operators are alerted (it then goes on to the DLQ). */
-const ALERT_AFTER_ATTEMPTS = 3;
 
 /**
  * The consumer of LEDGER_POSTINGS: posts a whole message batch as one D1 batch (group
@@ -41,7 +39,7 @@ export async function handleLedgerPostingsBatch(batch: MessageBatch<unknown>, en
     // The batch did not commit (nothing of it did): every credit retries.
     const attempts = Math.max(...valid.map((v) => v.message.attempts));
     const fields = { credits: valid.length, attempts, error: String(error) };
-    if (attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_packet_credits_failing", fields);
+    if (attempts >= LIMITS.alertAfterAttempts) log.error("alert_packet_credits_failing", fields);
     else log.warn("packet_credits_failed", fields);
     for (const v of valid) v.message.retry({ delaySeconds: retryDelaySeconds("roomQueue", v.message.attempts) });
     return;
@@ -56,7 +54,7 @@ export async function handleLedgerPostingsBatch(batch: MessageBatch<unknown>, en
     if (verdict.kind === "rejected") {
       // The room and the ledger disagree about this packet: never credit past the escrow.
       log.error(
-        v.message.attempts >= ALERT_AFTER_ATTEMPTS ? "alert_packet_credit_rejected" : "packet_credit_rejected",
+        v.message.attempts >= LIMITS.alertAfterAttempts ? "alert_packet_credit_rejected" : "packet_credit_rejected",
         {
           claimId: v.credit.claimId,
           packetId: v.credit.packetId,

@@ -1,8 +1,6 @@
 import type { z } from "zod";
+import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
-
-/** Of a malformed message's body, the most that goes into the alert. */
-export const MALFORMED_BODY_LOGGED_MAX = 1024;
 
 /**
  * The one policy for a message that fails its queue's schema, on every queue: raise an alert
@@ -29,7 +27,7 @@ export function dropMalformed(queue: string, message: Message<unknown>, error: z
     messageId: message.id,
     attempts: message.attempts,
     issues: error.issues.slice(0, 5).map((i) => ({ path: i.path.join("."), message: i.message })),
-    body: body.slice(0, MALFORMED_BODY_LOGGED_MAX),
+    body: body.slice(0, LIMITS.queueMalformedBodyLoggedMaxBytes),
   });
   message.ack();
 }

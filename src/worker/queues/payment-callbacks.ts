@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { CHANNELS, ChannelEventSchema } from "../../channels/channel";
 import { applyPaymentReport } from "../../db/payment-reports";
+import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
-import { ALERT_AFTER_ATTEMPTS, queryContext, refundContext, reportFailedAttempt } from "../payments/channel-tasks";
+import { queryContext, refundContext, reportFailedAttempt } from "../payments/channel-tasks";
 import { queryOrder } from "../payments/orders";
 import { afterApplied } from "../payments/pay-to-tip";
 import { sendRefund } from "../payments/refunds";
@@ -84,7 +85,7 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
       }
     } catch (error) {
       const fields = { kind: m.kind, messageId: message.id, attempts: message.attempts, error: String(error) };
-      if (message.attempts >= ALERT_AFTER_ATTEMPTS) log.error("alert_payment_message_failing", fields);
+      if (message.attempts >= LIMITS.alertAfterAttempts) log.error("alert_payment_message_failing", fields);
       else log.warn("payment_message_failed", fields);
       message.retry({ delaySeconds: retryDelaySeconds("paymentCallback", message.attempts) });
       continue;

@@ -1,4 +1,5 @@
 import type { RoomEvent } from "../../db/messages/room-events";
+import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
 import type { RoomEventsMessage } from "../queues/room-events";
 
@@ -16,8 +17,6 @@ import type { RoomEventsMessage } from "../queues/room-events";
  *
  * Every path may deliver an event more than once; the room applies each id at most once.
  */
-
-const DIRECT_TIMEOUT_MS = 5_000;
 
 interface OutboxRow {
   id: string;
@@ -52,7 +51,7 @@ export async function deliverOutbox(env: Env, ids: readonly string[], log: Logge
       try {
         const stub = env.LIVE_ROOM.getByName(roomId);
         const events = roomRows.map((r) => JSON.parse(r.payload) as RoomEvent);
-        await withTimeout(stub.deliver(events), DIRECT_TIMEOUT_MS);
+        await withTimeout(stub.deliver(events), LIMITS.roomDeliveryTimeoutMs);
         await markDelivered(env.DB, roomIds, Date.now());
       } catch (error) {
         failed.push(...roomIds);

@@ -33,11 +33,11 @@ const CampaignId = z.string().regex(/^campaign_[0-9A-HJKMNP-TV-Z]{26}$/);
 const ExternalId = z
   .string()
   .min(1)
-  .max(LIMITS.externalIdLengthMax)
+  .max(LIMITS.externalIdMaxLength)
   .regex(/^[\x21-\x7e]+$/, "printable ASCII");
 
 const CreateCampaignRequest = z
-  .strictObject({ name: z.string().trim().min(1).max(LIMITS.nameLengthMax), budget: DecimalAmount })
+  .strictObject({ name: z.string().trim().min(1).max(LIMITS.nameMaxLength), budget: DecimalAmount })
   .openapi("CreateCampaignRequest", { example: { name: "Spring Festival 2027", budget: "100000.00" } });
 
 const CampaignSchema = z

@@ -34,13 +34,13 @@ const CatalogSchema = z
   .openapi("GiftCatalog");
 
 const GiftFields = {
-  name: z.string().trim().min(1).max(LIMITS.nameLengthMax),
+  name: z.string().trim().min(1).max(LIMITS.nameMaxLength),
   price: DecimalAmount,
   tier: z.enum(GIFT_TIERS),
   animationKey: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]*$/)
-    .max(LIMITS.animationKeyLengthMax),
+    .max(LIMITS.animationKeyMaxLength),
   enabled: z.boolean(),
   sortOrder: z.number().int().min(0).max(1_000_000),
 };

@@ -39,11 +39,11 @@ paymentCallbacks.post("/:channel", authenticate("signature"), async (c) => {
   const adapter = isChannel(name) ? channels(c.env).get(name) : undefined;
   if (!adapter) return errorResponse(c, "channel_not_found");
   // The declared length rejects a large body before reading it; the bytes read are the truth.
-  if (Number(c.req.header("content-length") ?? "0") > LIMITS.callbackBodyBytesMax) {
+  if (Number(c.req.header("content-length") ?? "0") > LIMITS.callbackBodyMaxBytes) {
     return errorResponse(c, "payload_too_large");
   }
   const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.length > LIMITS.callbackBodyBytesMax) return errorResponse(c, "payload_too_large");
+  if (body.length > LIMITS.callbackBodyMaxBytes) return errorResponse(c, "payload_too_large");
   return receiveCallback(c.env, c.var.log, adapter, c.req.raw.headers, body);
 });
 
@@ -62,7 +62,7 @@ export async function receiveCallback(
   const outcome = await adapter.verify({ headers, body }, nowMs);
   const kept: Record<string, string> = {};
   for (const [k, v] of headers) {
-    if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersKept) kept[k] = v.slice(0, 1024);
+    if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersMax) kept[k] = v.slice(0, 1024);
   }
   const id = newId("ntf", nowMs);
   const store = env.DB.prepare(

@@ -17,7 +17,6 @@ import { balancePatch, runIdempotent } from "../idempotency";
 import { money } from "../money-view";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
-import { REFUND_FIRST_SWEEP_AFTER_MS } from "../payments/refunds";
 import { enqueueRefund, type PaymentQueryMessage } from "../queues/payment-callbacks";
 import {
   AmountMinor,
@@ -256,7 +255,7 @@ payments.openapi(
 const RefundRequest = z
   .strictObject({
     amount: DecimalAmount,
-    reason: z.string().min(1).max(LIMITS.refundReasonLengthMax),
+    reason: z.string().min(1).max(LIMITS.refundReasonMaxLength),
   })
   .openapi("RefundRequest", { example: { amount: "18.80", reason: "payer asked within 7 days" } });
 
@@ -308,7 +307,7 @@ payments.openapi(
         amountMinor: amount.value,
         reason: body.reason,
         actorId,
-        firstAttemptAtMs: nowMs + REFUND_FIRST_SWEEP_AFTER_MS,
+        firstAttemptAtMs: nowMs + LIMITS.refundFirstSweepAfterMs,
       };
       return ok({
         compose: (attach) => composeRefundRequest(c.env.DB, request, nowMs, attach),

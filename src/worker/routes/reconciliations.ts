@@ -7,7 +7,7 @@ import { FINDING_KINDS } from "../../domain/reconcile";
 import { StatementDate } from "../../durable-objects/sandbox-provider";
 import type { AppEnv } from "../context";
 import { ApiError, errorResponse } from "../errors";
-import { FINDINGS_STORED_MAX, runReconciliation } from "../payments/reconcile";
+import { runReconciliation } from "../payments/reconcile";
 import { AmountMinor, errorResponses, jsonBody, jsonResponse } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -16,14 +16,14 @@ import { defineRoute } from "./define";
  * orders and refunds, auto-repair what an active query settles, and read a run back.
  */
 
-/** The one route whose body may exceed LIMITS.bodyBytesMax; app.ts leaves its size to this file. */
+/** The one route whose body may exceed LIMITS.bodyMaxBytes; app.ts leaves its size to this file. */
 export const STATEMENT_UPLOAD_PATH = "/v1/admin/reconciliations";
 /**
  * A statement travels as a JSON string: each line's newline (or CRLF) becomes a two-byte
  * escape, hence room for two bytes a line on top of the file and the rest of the body. The
- * statement itself is held to LIMITS.statementBytesMax by the parser, exactly.
+ * statement itself is held to LIMITS.statementMaxBytes by the parser, exactly.
  */
-const STATEMENT_BODY_BYTES_MAX = LIMITS.statementBytesMax + 2 * LIMITS.statementLinesMax + LIMITS.bodyBytesMax;
+const STATEMENT_BODY_BYTES_MAX = LIMITS.statementMaxBytes + 2 * LIMITS.statementLinesMax + LIMITS.bodyMaxBytes;
 
 const RunId = z.string().regex(/^recon_[0-9A-HJKMNP-TV-Z]{26}$/);
 
@@ -36,7 +36,7 @@ const ReconcileRequest = z
     }),
     statement: z
       .string()
-      .max(LIMITS.statementBytesMax)
+      .max(LIMITS.statementMaxBytes)
       .optional()
       .openapi({
         description:
@@ -96,7 +96,9 @@ const RunSchema = z
 
 const RunReply = z.object({
   run: RunSchema,
-  findings: z.array(FindingSchema).openapi({ description: `At most ${FINDINGS_STORED_MAX}, in report order.` }),
+  findings: z
+    .array(FindingSchema)
+    .openapi({ description: `At most ${LIMITS.reconciliationFindingsStoredMax}, in report order.` }),
 });
 
 export const reconciliations = new OpenAPIHono<AppEnv>();
@@ -104,7 +106,7 @@ export const reconciliations = new OpenAPIHono<AppEnv>();
 async function reply(db: D1Database, run: RunRow) {
   const [counts, findings] = await Promise.all([
     findingCounts(db, run.id),
-    runFindings(db, run.id, FINDINGS_STORED_MAX),
+    runFindings(db, run.id, LIMITS.reconciliationFindingsStoredMax),
   ]);
   return {
     run: {

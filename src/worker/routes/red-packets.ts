@@ -43,7 +43,7 @@ export const SendPacketRequest = z
     }),
     shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
     split: z.enum(SPLIT_MODES).default("lucky"),
-    greeting: z.string().trim().max(LIMITS.packetGreetingLengthMax).default("恭喜发财，大吉大利"),
+    greeting: z.string().trim().max(LIMITS.packetGreetingMaxLength).default("恭喜发财，大吉大利"),
     audience: z
       .enum(AUDIENCES)
       .default("everyone")
@@ -51,9 +51,9 @@ export const SendPacketRequest = z
     ttlSeconds: z
       .number()
       .int()
-      .min(LIMITS.packetTtlMsMin / 1000)
-      .max(LIMITS.packetTtlMsMax / 1000)
-      .default(LIMITS.packetTtlMsDefault / 1000),
+      .min(LIMITS.packetTtlMinMs / 1000)
+      .max(LIMITS.packetTtlMaxMs / 1000)
+      .default(LIMITS.packetTtlDefaultMs / 1000),
   })
   .refine((b) => (b.total === undefined) !== (b.subsidyId === undefined), {
     message: "Give either total (paid from your wallet) or subsidyId, not both.",

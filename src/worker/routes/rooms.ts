@@ -33,14 +33,14 @@ export const RoomSchema = z
 
 const GoLive = z
   .strictObject({
-    title: z.string().trim().min(1).max(LIMITS.titleLengthMax),
-    displayName: z.string().trim().min(1).max(LIMITS.nameLengthMax).optional(),
+    title: z.string().trim().min(1).max(LIMITS.titleMaxLength),
+    displayName: z.string().trim().min(1).max(LIMITS.nameMaxLength).optional(),
   })
   .openapi("GoLive");
 
 const RoomSettings = z
   .strictObject({
-    title: z.string().trim().min(1).max(LIMITS.titleLengthMax).optional(),
+    title: z.string().trim().min(1).max(LIMITS.titleMaxLength).optional(),
     bigGiftThresholdMinor: z.number().int().min(1).max(LIMITS.amountMaxMinor).nullable().optional(),
   })
   .refine((v) => Object.keys(v).length > 0, "change at least one field")

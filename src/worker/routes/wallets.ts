@@ -45,7 +45,7 @@ export const AdjustmentRequest = z
   .strictObject({
     direction: z.enum(["credit", "debit"]),
     amount: DecimalAmount,
-    reason: z.string().trim().min(3).max(LIMITS.reasonLengthMax),
+    reason: z.string().trim().min(3).max(LIMITS.reasonMaxLength),
   })
   .openapi("AdjustmentRequest");
 

@@ -9,8 +9,8 @@ describe("Idempotency-Key parsing", () => {
     expect(parseIdempotencyKey(undefined)).toMatchObject({ ok: false, code: "idempotency_key_missing" });
     expect(parseIdempotencyKey("")).toMatchObject({ ok: false, code: "idempotency_key_missing" });
     expect(parseIdempotencyKey('""')).toMatchObject({ ok: false, code: "idempotency_key_invalid" });
-    expect(parseIdempotencyKey("k".repeat(LIMITS.idempotencyKeyLengthMax))).toMatchObject({ ok: true });
-    expect(parseIdempotencyKey("k".repeat(LIMITS.idempotencyKeyLengthMax + 1))).toMatchObject({
+    expect(parseIdempotencyKey("k".repeat(LIMITS.idempotencyKeyMaxLength))).toMatchObject({ ok: true });
+    expect(parseIdempotencyKey("k".repeat(LIMITS.idempotencyKeyMaxLength + 1))).toMatchObject({
       ok: false,
       code: "idempotency_key_invalid",
     });

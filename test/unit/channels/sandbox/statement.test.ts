@@ -8,7 +8,7 @@ import { lines, refusal } from "../../../support/statements";
 describe("sandbox statement", () => {
   const id = fc
     .string({ minLength: 1, maxLength: 24, unit: "grapheme" })
-    .filter((s) => s.length <= LIMITS.statementIdLengthMax);
+    .filter((s) => s.length <= LIMITS.statementIdMaxLength);
   const base = {
     merchantOrderNo: fc.option(id, { nil: null }),
     providerTxnId: fc.option(id, { nil: null }),

@@ -136,11 +136,11 @@ describe("WeChat Pay trade bill (ALL)", () => {
 
 describe("bounds", () => {
   it("refuses an id longer than the limit", () => {
-    const long = "o".repeat(LIMITS.statementIdLengthMax + 1);
+    const long = "o".repeat(LIMITS.statementIdMaxLength + 1);
     const file = wechatFile([(WECHAT_ROWS[0] as string).replace("`order_01", `\`${long}`)]);
     expect(refusal(parseStatement("wechatpay", file))).toEqual({
       line: 2,
-      detail: `商户订单号 is longer than ${LIMITS.statementIdLengthMax} characters`,
+      detail: `商户订单号 is longer than ${LIMITS.statementIdMaxLength} characters`,
     });
   });
 });
