@@ -51,7 +51,14 @@ export function newId(prefix: IdPrefix, nowMs: number, randomBytes: RandomBytes 
   return `${prefix}_${time}${random}`;
 }
 
-const ID_PATTERN = /^([a-z]+)_([0-9A-HJKMNP-TV-Z]{26})$/;
+/** The 26 Crockford base32 characters after an id's prefix (time, then randomness). */
+export const ID_BODY_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const ID_PATTERN = new RegExp(`^([a-z]+)_(${ID_BODY_PATTERN.source.slice(1, -1)})$`);
+
+/** The exact pattern of one kind of id (`packet_…`), for schemas at every boundary. */
+export function idPattern(prefix: IdPrefix): RegExp {
+  return new RegExp(`^${prefix}_${ID_BODY_PATTERN.source.slice(1, -1)}$`);
+}
 
 export function isId(prefix: IdPrefix, value: string): boolean {
   const match = ID_PATTERN.exec(value);

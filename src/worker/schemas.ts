@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { USER_ID_PATTERN } from "../domain/accounts";
 import { ERROR_CODE_LIST } from "../domain/errors";
+import { type IdPrefix, idPattern } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { CURRENCIES } from "../domain/money";
 
@@ -107,3 +108,11 @@ export const TipRequestSchema = z
     example: { kind: "gift", giftId: "rose", quantity: 3 },
   });
 export type TipRequestBody = z.infer<typeof TipRequestSchema>;
+
+/** A prefixed, time-sortable id of one kind (`room_…`), as every route and message takes it. */
+export function PrefixedId(prefix: IdPrefix) {
+  return z
+    .string()
+    .regex(idPattern(prefix))
+    .openapi({ example: `${prefix}_01JDEM${"0".repeat(20)}` });
+}

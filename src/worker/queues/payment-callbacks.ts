@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CHANNELS, ChannelEventSchema } from "../../channels/channel";
 import { applyPaymentReport } from "../../db/payment-reports";
+import { idPattern } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
@@ -32,14 +33,14 @@ export type PaymentCallbackMessage = z.infer<typeof PaymentCallbackMessage>;
 /** Ask the order's channel what became of it (sent with a delay at the order's deadline). */
 export const PaymentQueryMessage = z.object({
   kind: z.literal("payment.query"),
-  orderId: z.string().regex(/^order_[0-9A-HJKMNP-TV-Z]{26}$/),
+  orderId: z.string().regex(idPattern("order")),
 });
 export type PaymentQueryMessage = z.infer<typeof PaymentQueryMessage>;
 
 /** Send a requested refund to its channel (again, after a failure). */
 export const PaymentRefundMessage = z.object({
   kind: z.literal("payment.refund"),
-  refundId: z.string().regex(/^orf_[0-9A-HJKMNP-TV-Z]{26}$/),
+  refundId: z.string().regex(idPattern("orf")),
 });
 export type PaymentRefundMessage = z.infer<typeof PaymentRefundMessage>;
 

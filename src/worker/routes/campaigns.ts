@@ -16,6 +16,7 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  PrefixedId,
   UserId,
 } from "../schemas";
 import { defineRoute } from "./define";
@@ -29,7 +30,7 @@ import { defineRoute } from "./define";
  * than its budget, however many issuers race.
  */
 
-const CampaignId = z.string().regex(/^campaign_[0-9A-HJKMNP-TV-Z]{26}$/);
+const CampaignId = PrefixedId("campaign");
 const ExternalId = z
   .string()
   .min(1)

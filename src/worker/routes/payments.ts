@@ -25,6 +25,7 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  PrefixedId,
   TipRequestSchema,
   UserId,
 } from "../schemas";
@@ -37,7 +38,7 @@ import { RoomId } from "./rooms";
  * the payment (callback, or an active query), once.
  */
 
-const OrderId = z.string().regex(/^order_[0-9A-HJKMNP-TV-Z]{26}$/);
+const OrderId = PrefixedId("order");
 
 const TipOrderRequest = z.intersection(z.object({ roomId: RoomId }), TipRequestSchema).openapi("TipOrderRequest", {
   example: { roomId: "room_01JDEMO0000000000000000000", kind: "gift", giftId: "rocket" },

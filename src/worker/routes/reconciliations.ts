@@ -8,7 +8,7 @@ import { StatementDate } from "../../durable-objects/sandbox-provider";
 import type { AppEnv } from "../context";
 import { ApiError, errorResponse } from "../errors";
 import { runReconciliation } from "../payments/reconcile";
-import { AmountMinor, errorResponses, jsonBody, jsonResponse } from "../schemas";
+import { AmountMinor, errorResponses, jsonBody, jsonResponse, PrefixedId } from "../schemas";
 import { defineRoute } from "./define";
 
 /**
@@ -25,7 +25,7 @@ export const STATEMENT_UPLOAD_PATH = "/v1/admin/reconciliations";
  */
 const STATEMENT_BODY_BYTES_MAX = LIMITS.statementMaxBytes + 2 * LIMITS.statementLinesMax + LIMITS.bodyMaxBytes;
 
-const RunId = z.string().regex(/^recon_[0-9A-HJKMNP-TV-Z]{26}$/);
+const RunId = PrefixedId("recon");
 
 const ReconcileRequest = z
   .strictObject({

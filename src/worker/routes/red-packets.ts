@@ -3,6 +3,7 @@ import { composePacketSend, preparePacketSend } from "../../db/operations/packet
 import { findPacketWithCreator, type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
+import { ID_BODY_PATTERN } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { formatMinor } from "../../domain/money";
 import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
@@ -24,16 +25,14 @@ import {
   jsonBody,
   jsonResponse,
   PageQuery,
+  PrefixedId,
   UserId,
 } from "../schemas";
 import { defineRoute } from "./define";
 import { RoomId } from "./rooms";
 
-export const PacketId = z
-  .string()
-  .regex(/^packet_[0-9A-HJKMNP-TV-Z]{26}$/)
-  .openapi({ example: "packet_01JDEM00000000000000000000" });
-export const SubsidyId = z.string().regex(/^subsidy_[0-9A-HJKMNP-TV-Z]{26}$/);
+export const PacketId = PrefixedId("packet");
+export const SubsidyId = PrefixedId("subsidy");
 
 export const SendPacketRequest = z
   .strictObject({
@@ -400,7 +399,7 @@ redPackets.openapi(
   async (c) => {
     const { cursor, limit } = c.req.valid("query");
     // Packet ids sort by creation time; the cursor is the last id's time-and-random part.
-    if (cursor !== undefined && !/^[0-9A-HJKMNP-TV-Z]{26}$/.test(cursor))
+    if (cursor !== undefined && !ID_BODY_PATTERN.test(cursor))
       throw new ApiError("malformed_request", "The cursor is not valid.");
     const before = cursor === undefined ? "packet_~" : `packet_${cursor}`;
     const { results } = await c.env.DB.prepare(

@@ -6,13 +6,10 @@ import { ApiError } from "../errors";
 import { hasAnyRole } from "../middleware/auth";
 import { endStream, goLive } from "../rooms/lifecycle";
 import { deliverAfterCommit } from "../rooms/outbox";
-import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
+import { errorResponses, jsonBody, jsonResponse, PrefixedId, UserId } from "../schemas";
 import { defineRoute } from "./define";
 
-export const RoomId = z
-  .string()
-  .regex(/^room_[0-9A-HJKMNP-TV-Z]{26}$/)
-  .openapi({ example: "room_01DEMD00000000000000000000" });
+export const RoomId = PrefixedId("room");
 
 export const RoomSchema = z
   .object({

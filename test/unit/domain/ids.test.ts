@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { idTimeMs, isId, newId } from "../../../src/domain/ids";
+import { ID_BODY_PATTERN, idPattern, idTimeMs, isId, newId } from "../../../src/domain/ids";
 
 const zeros = (n: number) => new Uint8Array(n);
 
@@ -31,5 +31,16 @@ describe("ids", () => {
   it("refuse a time outside 48 bits", () => {
     expect(() => newId("tip", -1)).toThrow();
     expect(() => newId("tip", 2 ** 48)).toThrow();
+  });
+});
+
+describe("id patterns", () => {
+  it("match exactly the ids newId makes for their prefix, and no other prefix's", () => {
+    const id = newId("packet", 1_800_000_000_000, () => new Uint8Array(16).fill(7));
+    expect(idPattern("packet").test(id)).toBe(true);
+    expect(idPattern("room").test(id)).toBe(false);
+    expect(idPattern("packet").test(`${id}0`)).toBe(false);
+    expect(ID_BODY_PATTERN.test(id.slice("packet_".length))).toBe(true);
+    expect(ID_BODY_PATTERN.test("0".repeat(25) + "O")).toBe(false);
   });
 });
