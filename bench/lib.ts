@@ -68,7 +68,7 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
       PAYMENT_CHANNELS: "{}",
       AUTOPAY_PER_TIP_DEFAULT_MINOR: "20000",
       AUTOPAY_PER_DAY_DEFAULT_MINOR: "100000",
-      LEADERBOARD_TIME_ZONE: "Asia/Shanghai",
+      BUSINESS_TIME_ZONE: "Asia/Shanghai",
     },
     ...extra,
   } as MiniflareOptions);

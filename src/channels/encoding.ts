@@ -101,3 +101,10 @@ export function importRsaSignKey(pkcs8: Uint8Array<ArrayBuffer>): Promise<Crypto
 export async function rsaSignBase64(key: CryptoKey, message: Uint8Array<ArrayBuffer>): Promise<string> {
   return bytesBase64(new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, message)));
 }
+
+/**
+ * China Standard Time, UTC+8 all year (China has had no daylight saving since 1991): the wall
+ * clock WeChat Pay's and Alipay's APIs and statement files speak, whatever our business time
+ * zone is. The one place the offset is written down.
+ */
+export const CHINA_STANDARD_TIME_OFFSET_MS = 8 * 3_600_000;

@@ -1,6 +1,7 @@
 import { assert, LIMITS } from "../domain/limits";
 import type { StatementLine } from "../domain/reconcile";
 import type { ChannelName } from "./channel";
+import { CHINA_STANDARD_TIME_OFFSET_MS } from "./encoding";
 
 /**
  * The engine every daily statement parser runs on (the parsers are in each provider's
@@ -87,8 +88,8 @@ export function readStatement(channel: ChannelName, text: string, parse: Stateme
   }
 }
 
-/** China Standard Time, the wall clock of WeChat's and Alipay's files (China has no daylight saving time). */
-export const BEIJING_OFFSET_MINUTES = 8 * 60;
+/** China Standard Time in minutes, the wall clock of WeChat's and Alipay's files. */
+export const BEIJING_OFFSET_MINUTES = CHINA_STANDARD_TIME_OFFSET_MS / 60_000;
 
 /** One field as RFC 4180 writes it: quoted when it holds a quote, a comma or a line break. */
 export function csvField(value: string): string {

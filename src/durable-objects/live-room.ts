@@ -109,7 +109,7 @@ export class LiveRoom extends DurableObject<Env> {
 
   private config(): { windowMs: number; timeZone: string } {
     const config = configFrom(this.env);
-    return { windowMs: config.mergeWindowMs, timeZone: config.leaderboardTimeZone };
+    return { windowMs: config.mergeWindowMs, timeZone: config.businessTimeZone };
   }
 
   // ── RPC: events from the Worker ──────────────────────────────────────────────────────

@@ -31,7 +31,7 @@ const ConfigSchema = z
     TIP_CUSTOM_MAX_MINOR: minorString,
     CORS_ORIGINS: z.string().default(""),
     WS_ORIGINS: z.string().default(""),
-    LEADERBOARD_TIME_ZONE: z.string().refine(isTimeZone, "an IANA time zone"),
+    BUSINESS_TIME_ZONE: z.string().refine(isTimeZone, "an IANA time zone"),
     ROOM_MERGE_WINDOW_MS: z
       .string()
       .regex(/^[0-9]+$/)
@@ -72,7 +72,8 @@ export interface Config {
   readonly customTip: { readonly minMinor: number; readonly maxMinor: number };
   readonly corsOrigins: readonly string[];
   readonly wsOrigins: readonly string[];
-  readonly leaderboardTimeZone: string;
+  /** The business day's time zone: leaderboard periods, the 小额免密 day, the reconciliation day. */
+  readonly businessTimeZone: string;
   readonly mergeWindowMs: number;
   /** Payment methods the payer picks (`qr`, `card`…) → channels, primary first, then backups. */
   readonly paymentMethods: Readonly<Record<string, readonly ChannelName[]>>;
@@ -104,7 +105,7 @@ export function configFrom(env: Env): Config {
     customTip: { minMinor: c.TIP_CUSTOM_MIN_MINOR, maxMinor: c.TIP_CUSTOM_MAX_MINOR },
     corsOrigins: list(c.CORS_ORIGINS),
     wsOrigins: list(c.WS_ORIGINS),
-    leaderboardTimeZone: c.LEADERBOARD_TIME_ZONE,
+    businessTimeZone: c.BUSINESS_TIME_ZONE,
     mergeWindowMs: c.ROOM_MERGE_WINDOW_MS,
     paymentMethods: c.PAYMENT_METHODS,
     autopayDefaults: {

@@ -39,7 +39,7 @@ const orderState = async (id: string) =>
 const storedRuns = async () =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM reconciliation_runs").first<number>("n")) ?? 0;
 
-/** Today in Asia/Shanghai (UTC+8 all year), the default LEADERBOARD_TIME_ZONE. */
+/** Today in Asia/Shanghai (UTC+8 all year), the default BUSINESS_TIME_ZONE. */
 const shanghaiToday = () => new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
 
 /** A sandbox top-up the payer approves; returns the order id once the provider recorded the decision. */

@@ -19,6 +19,7 @@ import {
 } from "../client";
 import {
   base64Bytes,
+  CHINA_STANDARD_TIME_OFFSET_MS,
   importRsaSignKey,
   importRsaVerifyKey,
   pkcs8FromPem,
@@ -63,7 +64,6 @@ export interface AlipayApiConfig {
   readonly gateway?: string;
 }
 
-const BEIJING_OFFSET_MS = 8 * 3_600_000;
 /** `subject` is String(256); `refund_reason` String(256). */
 const TEXT_MAX = 256;
 
@@ -94,7 +94,7 @@ const Refund = z.object({
 
 /** "yyyy-MM-dd HH:mm:ss" in Beijing time: the gateway's `timestamp` and the trade's `time_expire`. */
 export function alipayTime(atMs: number): string {
-  return new Date(atMs + BEIJING_OFFSET_MS).toISOString().slice(0, 19).replace("T", " ");
+  return new Date(atMs + CHINA_STANDARD_TIME_OFFSET_MS).toISOString().slice(0, 19).replace("T", " ");
 }
 
 /**

@@ -20,6 +20,7 @@ import {
 import {
   base64Bytes,
   bytesHex,
+  CHINA_STANDARD_TIME_OFFSET_MS,
   framed,
   importRsaSignKey,
   importRsaVerifyKey,
@@ -86,7 +87,6 @@ const PROBE_PREFIX = "WECHATPAY/SIGNTEST/";
 const USER_AGENT = "giftwire/0.1 (Cloudflare Workers; WeChatPay-APIv3)";
 /** WeChat's `reason` is string(80). */
 const REFUND_REASON_MAX = 80;
-const BEIJING_OFFSET_MS = 8 * 3_600_000;
 
 const Total = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
@@ -143,7 +143,7 @@ export interface WechatPayClient extends ChannelClient {
 
 /** RFC 3339 in Beijing time, as `time_expire` is documented: `2015-05-20T13:29:35+08:00`. */
 export function wechatTimeExpire(atMs: number): string {
-  return `${new Date(atMs + BEIJING_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
+  return `${new Date(atMs + CHINA_STANDARD_TIME_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
 }
 
 /** What came back, once it is known whether WeChat's signature vouches for it. */

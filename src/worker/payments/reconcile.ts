@@ -43,7 +43,7 @@ const REPAIRED_OUTCOMES = ["credited", "already_credited", "refund_succeeded"] a
 
 export interface RunRequest {
   readonly channel: ChannelName;
-  /** `YYYY-MM-DD`, a day in LEADERBOARD_TIME_ZONE. */
+  /** `YYYY-MM-DD`, a day in BUSINESS_TIME_ZONE. */
   readonly date: string;
   /** The statement file's text; when omitted, the channel's client downloads it. */
   readonly statementText?: string | undefined;
@@ -118,7 +118,7 @@ export async function runReconciliation(env: Env, log: Logger, request: RunReque
   const parsed = parseStatement(request.channel, text);
   if (!parsed.ok) throw malformed(parsed.error);
   const config = configFrom(env);
-  const day = dayWindow(request.date, config.leaderboardTimeZone);
+  const day = dayWindow(request.date, config.businessTimeZone);
   const sourceSha256 = await sha256Hex(text);
 
   const ours = await loadOurRecords(env.DB, request.channel, day, statementOrderIds(parsed.lines));

@@ -63,7 +63,7 @@ autopay.openapi(
     const state = await autopayFor(
       c.env.DB,
       c.var.config.autopayDefaults,
-      c.var.config.leaderboardTimeZone,
+      c.var.config.businessTimeZone,
       c.var.principal.userId,
       Date.now(),
     );
@@ -100,7 +100,7 @@ autopay.openapi(
       .run();
     c.var.log.info("autopay_limits_set", { userId, ...limits.value });
     return c.json(
-      view(await autopayFor(c.env.DB, c.var.config.autopayDefaults, c.var.config.leaderboardTimeZone, userId, nowMs)),
+      view(await autopayFor(c.env.DB, c.var.config.autopayDefaults, c.var.config.businessTimeZone, userId, nowMs)),
       200,
     );
   },

@@ -103,8 +103,7 @@ live.openapi(
     auth: "signed-in",
     tags: ["rooms"],
     summary: "A room's leaderboard: this stream (live), today, this week or this month, with your own rank",
-    description:
-      "Day, week (ISO) and month boundaries fall at midnight in LEADERBOARD_TIME_ZONE (default Asia/Shanghai).",
+    description: "Day, week (ISO) and month boundaries fall at midnight in BUSINESS_TIME_ZONE (default Asia/Shanghai).",
     request: { params: roomParams, query: LeaderboardQuery },
     responses: {
       200: jsonResponse(Leaderboard, "The leaderboard"),
@@ -151,7 +150,7 @@ live.openapi(
   }),
   async (c) => {
     const { period, limit } = c.req.valid("query");
-    const periodKey = periodKeys(Date.now(), c.var.config.leaderboardTimeZone)[period];
+    const periodKey = periodKeys(Date.now(), c.var.config.businessTimeZone)[period];
     const totals = `SELECT creator_id, SUM(total_minor) AS total, SUM(tip_count) AS tips FROM leaderboard_entries
                     WHERE period = ?1 AND period_key = ?2 GROUP BY creator_id`;
     const [top, mine] = await c.env.DB.batch<{ creator_id: string; total: number; tips: number; ahead?: number }>([

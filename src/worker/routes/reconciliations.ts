@@ -31,7 +31,7 @@ const ReconcileRequest = z
   .strictObject({
     channel: z.enum(CHANNELS),
     date: StatementDate.openapi({
-      description: "The statement's day, in LEADERBOARD_TIME_ZONE (default Asia/Shanghai).",
+      description: "The statement's day, in BUSINESS_TIME_ZONE (default Asia/Shanghai).",
       example: "2026-12-01",
     }),
     statement: z

@@ -76,7 +76,7 @@ tips.openapi(
       const { limits, dayStartMs } =
         body.confirmed === true
           ? { limits: null, dayStartMs: 0 }
-          : await autopayFor(db, c.var.config.autopayDefaults, c.var.config.leaderboardTimeZone, viewerId, nowMs);
+          : await autopayFor(db, c.var.config.autopayDefaults, c.var.config.businessTimeZone, viewerId, nowMs);
       return ok({
         compose: (attach) =>
           composeTip(db, tip.value, { attach, ...(limits === null ? {} : { autopay: { limits, dayStartMs } }) }),

@@ -41,6 +41,6 @@ describe("id patterns", () => {
     expect(idPattern("room").test(id)).toBe(false);
     expect(idPattern("packet").test(`${id}0`)).toBe(false);
     expect(ID_BODY_PATTERN.test(id.slice("packet_".length))).toBe(true);
-    expect(ID_BODY_PATTERN.test("0".repeat(25) + "O")).toBe(false);
+    expect(ID_BODY_PATTERN.test(`${"0".repeat(25)}O`)).toBe(false);
   });
 });
