@@ -1,8 +1,3 @@
-import { assert, LIMITS } from "../domain/limits";
-import type { StatementLine } from "../domain/reconcile";
-import type { ChannelName } from "./channel";
-import { CHINA_STANDARD_TIME_OFFSET_MS } from "./encoding";
-
 /**
  * The engine every daily statement parser runs on (the parsers are in each provider's
  * statement.ts; src/channels/statement.ts picks one by channel): an RFC 4180 reader that
@@ -20,6 +15,11 @@ import { CHINA_STANDARD_TIME_OFFSET_MS } from "./encoding";
  * GBK-encoded CSVs, which the fetcher unzips and decodes first (the 业务明细 file, not its
  * 汇总 companion).
  */
+
+import { assert, LIMITS } from "../domain/limits";
+import type { StatementLine } from "../domain/reconcile";
+import type { ChannelName } from "./channel";
+import { CHINA_STANDARD_TIME_OFFSET_MS } from "./encoding";
 
 export interface StatementError {
   readonly code: "statement_malformed";

@@ -1,14 +1,14 @@
+/**
+ * Daily statement files, parsed into provider-neutral lines for reconciliation
+ * (src/domain/reconcile.ts): each provider's parser, run on the engine in statement-csv.ts.
+ */
+
 import { parseAlipayStatement } from "./alipay/statement";
 import type { ChannelName } from "./channel";
 import { parseSandboxStatement } from "./sandbox/statement";
 import { readStatement, type StatementParse, type StatementParser } from "./statement-csv";
 import { parseStripeStatement } from "./stripe/statement";
 import { parseWechatStatement } from "./wechatpay/statement";
-
-/**
- * Daily statement files, parsed into provider-neutral lines for reconciliation
- * (src/domain/reconcile.ts): each provider's parser, run on the engine in statement-csv.ts.
- */
 
 const PARSERS: Readonly<Record<ChannelName, StatementParser>> = {
   sandbox: parseSandboxStatement,

@@ -1,7 +1,7 @@
+/** Outbound channel calls in D1: written after each call, read back as each channel's health. */
+
 import type { ChannelName } from "../channels/channel";
 import { type CallSample, channelHealth, HEALTH_RULES, type Health } from "../domain/channel-health";
-
-/** Outbound channel calls in D1: written after each call, read back as each channel's health. */
 
 export async function recordCall(
   db: D1Database,

@@ -1,8 +1,3 @@
-import { mayGoNegative } from "../domain/accounts";
-import type { GuardCode } from "../domain/guards";
-import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
-import type { Currency } from "../domain/money";
-
 /**
  * Money operations as lists of D1 prepared statements.
  *
@@ -25,6 +20,11 @@ import type { Currency } from "../domain/money";
  * Only the operation files in src/db/operations/ call `composeOperation`: one file per kind
  * of money movement, so `ls src/db/operations` answers "where does money move?".
  */
+
+import { mayGoNegative } from "../domain/accounts";
+import type { GuardCode } from "../domain/guards";
+import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
+import type { Currency } from "../domain/money";
 
 export interface Posting {
   readonly from: string;

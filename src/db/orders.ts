@@ -1,3 +1,10 @@
+/**
+ * Payment orders in D1: creation (once per user and Idempotency-Key), the moves between
+ * states with a transition row each, and flags for operators. No money moves here: the
+ * credit of a paid order is the payment-credit operation (src/db/operations/), which moves
+ * the order to `succeeded` in its own batch with these transition statements.
+ */
+
 import type { ChannelName } from "../channels/channel";
 import { newId } from "../domain/ids";
 import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
@@ -6,13 +13,6 @@ import { canTransition, OPEN_STATES, type OrderKind, type OrderState, type Trans
 import type { PaymentFlagKind } from "../domain/payment-report";
 import type { SqlCondition } from "./ledger";
 import type { OrderRow } from "./reads/orders";
-
-/**
- * Payment orders in D1: creation (once per user and Idempotency-Key), the moves between
- * states with a transition row each, and flags for operators. No money moves here: the
- * credit of a paid order is the payment-credit operation (src/db/operations/), which moves
- * the order to `succeeded` in its own batch with these transition statements.
- */
 
 export interface NewOrder {
   kind: OrderKind;

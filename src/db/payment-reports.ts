@@ -1,3 +1,10 @@
+/**
+ * Applies what a channel reported about one of our payments or refunds, from a callback, an
+ * active query or a reconciliation: judged in the domain (domain/payment-report.ts), carried
+ * out here. Mismatches are flagged for operators and never credited; a successful payment is
+ * credited at most once (the payment-credit operation).
+ */
+
 import type { ChannelEvent, ChannelName } from "../channels/channel";
 import { OPEN_STATES, type OrderState, type TransitionCause } from "../domain/order";
 import { judgePayment, judgeRefund, matchRefund, type OrderFacts } from "../domain/payment-report";
@@ -5,13 +12,6 @@ import { creditOrder, type TipOutcome } from "./operations/payment-credit";
 import type { TipRules } from "./operations/tip";
 import { confirmRefund, type Flagged, flag, transitionStatements } from "./orders";
 import { findOrder, type OrderRow, refundsOf } from "./reads/orders";
-
-/**
- * Applies what a channel reported about one of our payments or refunds, from a callback, an
- * active query or a reconciliation: judged in the domain (domain/payment-report.ts), carried
- * out here. Mismatches are flagged for operators and never credited; a successful payment is
- * credited at most once (the payment-credit operation).
- */
 
 export type PaymentOutcome =
   | { readonly kind: "credited"; readonly orderId: string; readonly tip: TipOutcome | null }

@@ -1,3 +1,11 @@
+/**
+ * Reconciliation in D1: what we recorded for a channel and day ("our records", the input of
+ * src/domain/reconcile.ts), and the runs with their findings.
+ *
+ * Money is fetched in pages and id lists are bound as one JSON array read by `json_each`, so
+ * a day of any size stays within D1's 100 bound parameters and row limits per statement.
+ */
+
 import { z } from "zod";
 import type { ChannelName } from "../channels/channel";
 import { type IdPrefix, newId } from "../domain/ids";
@@ -12,14 +20,6 @@ import {
   type OurRefund,
   type RefundState,
 } from "../domain/reconcile";
-
-/**
- * Reconciliation in D1: what we recorded for a channel and day ("our records", the input of
- * src/domain/reconcile.ts), and the runs with their findings.
- *
- * Money is fetched in pages and id lists are bound as one JSON array read by `json_each`, so
- * a day of any size stays within D1's 100 bound parameters and row limits per statement.
- */
 
 /** The half-open instant range of the statement's day in the configured time zone. */
 export interface DayWindow {

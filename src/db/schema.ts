@@ -1,12 +1,12 @@
-import { sql } from "drizzle-orm";
-import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-
 /**
  * The D1 ledger of record. Money moves only through `transfers` (append-only, enforced by
  * triggers in a hand-written migration); `accounts.balance_minor` is the running sum of an
  * account's transfers, kept in the same batch as the transfers and verified by the
  * invariant checker.
  */
+
+import { sql } from "drizzle-orm";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const accounts = sqliteTable(
   "accounts",

@@ -1,11 +1,11 @@
-import { CREDITABLE_STATES, OPEN_STATES, type OrderState } from "./order";
-
 /**
  * How a channel's report about one of our orders is judged: credit it, record that it failed,
  * leave it, or raise a flag for operators. Pure; the db layer reads the order, asks here, and
  * carries out the answer (src/db/payments.ts). A report is judged on what it says and on the
  * order as read; the credit's own guards re-check the order inside its batch.
  */
+
+import { CREDITABLE_STATES, OPEN_STATES, type OrderState } from "./order";
 
 /** One field of our merchant identity as the channel's report states it. */
 export interface MerchantCheck {

@@ -1,6 +1,3 @@
-import { assert } from "./limits";
-import { CREDITABLE_STATES, type OrderState } from "./order";
-
 /**
  * Reconciliation of one channel's daily statement against what D1 recorded for that channel
  * and day. Pure and deterministic: the same statement and records give the same findings in
@@ -13,6 +10,9 @@ import { CREDITABLE_STATES, type OrderState } from "./order";
  * `operator` for everything a query cannot decide (money that is not ours, money we credited
  * that the channel does not show, amounts that differ, refunds nobody here made).
  */
+
+import { assert } from "./limits";
+import { CREDITABLE_STATES, type OrderState } from "./order";
 
 /** A payment line: money in. `reversed` is WeChat's REVOKED (paid, then undone by the channel). */
 export type PaymentLineStatus = "succeeded" | "reversed";

@@ -1,6 +1,3 @@
-import { fail, ok, type Result } from "./errors";
-import { assert, isSafeAmountMinor, LIMITS } from "./limits";
-
 /**
  * Red packets (红包): the pure rules. A packet holds `totalMinor` fen in escrow and is cut
  * into `shares` claims, each at least 1 fen, that always sum exactly to the total.
@@ -11,6 +8,9 @@ import { assert, isSafeAmountMinor, LIMITS } from "./limits";
  * - `equal`: total ÷ shares, the remainder spread one fen at a time over the first claims,
  *   so the order of claims alone decides who gets the extra fen.
  */
+
+import { fail, ok, type Result } from "./errors";
+import { assert, isSafeAmountMinor, LIMITS } from "./limits";
 
 export const SPLIT_MODES = ["lucky", "equal"] as const;
 export type SplitMode = (typeof SPLIT_MODES)[number];

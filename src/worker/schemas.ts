@@ -1,11 +1,11 @@
+/** Schemas shared by several routes. Route-specific ones live with their route. */
+
 import { z } from "@hono/zod-openapi";
 import { USER_ID_PATTERN } from "../domain/accounts";
 import { ERROR_CODE_LIST } from "../domain/errors";
 import { type IdPrefix, idPattern } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { CURRENCIES } from "../domain/money";
-
-/** Schemas shared by several routes. Route-specific ones live with their route. */
 
 export const ErrorSchema = z
   .object({

@@ -1,3 +1,12 @@
+/**
+ * Payment orchestration end to end in workerd: real D1 and queue bindings, the providers'
+ * API doubles behind Miniflare's outbound service (test/support/provider-network.ts).
+ *
+ * The doubles are shared by every test file of a run, so every failure this file injects is
+ * scoped (`match`) to this file's notify host or to one order number; the API is called on
+ * its own origin so that the notify URL of every order opened here names that host.
+ */
+
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -29,15 +38,6 @@ import {
   token,
   until,
 } from "./helpers";
-
-/**
- * Payment orchestration end to end in workerd: real D1 and queue bindings, the providers'
- * API doubles behind Miniflare's outbound service (test/support/provider-network.ts).
- *
- * The doubles are shared by every test file of a run, so every failure this file injects is
- * scoped (`match`) to this file's notify host or to one order number; the API is called on
- * its own origin so that the notify URL of every order opened here names that host.
- */
 
 const ORIGIN = "https://orchestration.giftwire.test";
 const NOTIFY_HOST = new URL(ORIGIN).host;

@@ -1,10 +1,3 @@
-import { exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { createApp } from "../../src/worker/app";
-import { mintToken, ROLES, type Role } from "../../src/worker/auth/jwt";
-import { declaredAuth, type RouteAuth } from "../../src/worker/middleware/auth";
-import { BASE, config } from "./helpers";
-
 /**
  * Security tests generated from the routes themselves: every operation in /v1/openapi.json
  * and every route on the Hono router. A route added without an auth declaration, or with one
@@ -14,6 +7,13 @@ import { BASE, config } from "./helpers";
  * role (refused by the auth middleware) or come with a malformed request (refused by the
  * validators, which run after auth) — so the probes change no state.
  */
+
+import { exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/worker/app";
+import { mintToken, ROLES, type Role } from "../../src/worker/auth/jwt";
+import { declaredAuth, type RouteAuth } from "../../src/worker/middleware/auth";
+import { BASE, config } from "./helpers";
 
 /**
  * OpenAPI operations anyone may call without a token. Exact: an operation declared public

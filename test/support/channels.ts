@@ -1,9 +1,9 @@
+/** What the channel unit tests share: one instant, and ways to call adapters and clients at it. */
+
 import { expect } from "vitest";
 import type { ChannelAdapter, VerifyOutcome } from "../../src/channels/channel";
 import type { ChannelClient, ClientDeps, Outbound, RefundRequest } from "../../src/channels/client";
 import { utf8Bytes } from "../../src/channels/encoding";
-
-/** What the channel unit tests share: one instant, and ways to call adapters and clients at it. */
 
 export const NOW = Date.UTC(2026, 10, 22, 2, 0, 0); // 10:00:00 in Beijing
 export const now = () => NOW;

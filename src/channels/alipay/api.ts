@@ -1,3 +1,27 @@
+/**
+ * Alipay open API (openapi.alipay.com/gateway.do), RSA2: 当面付 precreate, trade query, refund.
+ *
+ * Requests, per the open platform's "公共请求参数" and "自行实现签名": the common parameters
+ * `app_id, method, format=JSON, charset=utf-8, sign_type=RSA2, timestamp ("yyyy-MM-dd HH:mm:ss",
+ * Beijing time), version=1.0`, `notify_url` where the method notifies, and `biz_content`
+ * (the method's parameters as JSON); POSTed as `application/x-www-form-urlencoded;charset=utf-8`.
+ * The signed string is every parameter but `sign`, empty values dropped, sorted by key,
+ * joined as `k=v` with `&`, values not URL-encoded; SHA256withRSA with the app private key,
+ * base64.
+ *
+ * Answers, per "同步响应验签": `{"<method with _>_response": {...}, "sign": "..."}`; the
+ * signature covers the exact text of the response node as it appears in the body (braces,
+ * quotes and Alipay's `\/` escapes included), so it is cut out of the raw body, never
+ * re-serialized, and verified with the Alipay public key (not the app's own). A success
+ * (`code` 10000) without a verifying signature is not trusted: `unavailable`. Alipay leaves
+ * some refusals unsigned (e.g. `isv.invalid-signature` for a request it could not
+ * authenticate): an unsigned refusal is taken as `rejected`, a signed one must verify.
+ *
+ * Codes, per "公共错误码": 10000 success; 20000 service unavailable → `unavailable`;
+ * 40004 business failure → `rejected(sub_code)`, except `ACQ.SYSTEM_ERROR` (Alipay: "retry")
+ * and the query's `ACQ.TRADE_NOT_EXIST` (→ `unknown`); other 400xx → `rejected(sub_code ?? code)`.
+ */
+
 import { z } from "zod";
 import { formatMinor, parseAmountMinor } from "../../domain/money";
 import {
@@ -27,30 +51,6 @@ import {
   spkiFromPem,
   utf8Bytes,
 } from "../encoding";
-
-/**
- * Alipay open API (openapi.alipay.com/gateway.do), RSA2: 当面付 precreate, trade query, refund.
- *
- * Requests, per the open platform's "公共请求参数" and "自行实现签名": the common parameters
- * `app_id, method, format=JSON, charset=utf-8, sign_type=RSA2, timestamp ("yyyy-MM-dd HH:mm:ss",
- * Beijing time), version=1.0`, `notify_url` where the method notifies, and `biz_content`
- * (the method's parameters as JSON); POSTed as `application/x-www-form-urlencoded;charset=utf-8`.
- * The signed string is every parameter but `sign`, empty values dropped, sorted by key,
- * joined as `k=v` with `&`, values not URL-encoded; SHA256withRSA with the app private key,
- * base64.
- *
- * Answers, per "同步响应验签": `{"<method with _>_response": {...}, "sign": "..."}`; the
- * signature covers the exact text of the response node as it appears in the body (braces,
- * quotes and Alipay's `\/` escapes included), so it is cut out of the raw body, never
- * re-serialized, and verified with the Alipay public key (not the app's own). A success
- * (`code` 10000) without a verifying signature is not trusted: `unavailable`. Alipay leaves
- * some refusals unsigned (e.g. `isv.invalid-signature` for a request it could not
- * authenticate): an unsigned refusal is taken as `rejected`, a signed one must verify.
- *
- * Codes, per "公共错误码": 10000 success; 20000 service unavailable → `unavailable`;
- * 40004 business failure → `rejected(sub_code)`, except `ACQ.SYSTEM_ERROR` (Alipay: "retry")
- * and the query's `ACQ.TRADE_NOT_EXIST` (→ `unknown`); other 400xx → `rejected(sub_code ?? code)`.
- */
 
 export interface AlipayApiConfig {
   readonly appId: string;

@@ -1,14 +1,3 @@
-import { parseAmountMinor } from "../../domain/money";
-import {
-  type ChannelAdapter,
-  type ChannelEvent,
-  type MerchantCheck,
-  type RawCallback,
-  refuse,
-  type VerifyOutcome,
-} from "../channel";
-import { base64Bytes, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "../encoding";
-
 /**
  * Alipay asynchronous notifications (异步通知), RSA2.
  *
@@ -20,6 +9,17 @@ import { base64Bytes, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } f
  * when `trade_status` is TRADE_SUCCESS or TRADE_FINISHED. Reply: exactly `success`;
  * anything else is retried (about 8 times over 25 h).
  */
+
+import { parseAmountMinor } from "../../domain/money";
+import {
+  type ChannelAdapter,
+  type ChannelEvent,
+  type MerchantCheck,
+  type RawCallback,
+  refuse,
+  type VerifyOutcome,
+} from "../channel";
+import { base64Bytes, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "../encoding";
 
 export interface AlipayConfig {
   readonly appId: string;

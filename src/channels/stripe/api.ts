@@ -1,23 +1,3 @@
-import { z } from "zod";
-import type { MerchantCheck } from "../channel";
-import {
-  type ChannelClient,
-  type ClientDeps,
-  type CreatePaymentRequest,
-  type CreatePaymentResult,
-  callWithDeadline,
-  type Outbound,
-  parseJson,
-  type QueryResult,
-  type RefundRequest,
-  type RefundResult,
-  rejected,
-  type StatementDownloadFailure,
-  statementDownloadNotBuilt,
-  success,
-  unavailable,
-} from "../client";
-
 /**
  * Stripe REST API v1: PaymentIntents and Refunds.
  *
@@ -37,6 +17,26 @@ import {
  *
  * Stripe does not sign API responses: their authenticity rests on TLS to api.stripe.com.
  */
+
+import { z } from "zod";
+import type { MerchantCheck } from "../channel";
+import {
+  type ChannelClient,
+  type ClientDeps,
+  type CreatePaymentRequest,
+  type CreatePaymentResult,
+  callWithDeadline,
+  type Outbound,
+  parseJson,
+  type QueryResult,
+  type RefundRequest,
+  type RefundResult,
+  rejected,
+  type StatementDownloadFailure,
+  statementDownloadNotBuilt,
+  success,
+  unavailable,
+} from "../client";
 
 /** The API version every request is pinned to; the same as the webhook endpoint's, so shapes match. */
 export const STRIPE_API_VERSION = "2025-10-29.clover";

@@ -1,14 +1,3 @@
-import { z } from "zod";
-import {
-  type ChannelAdapter,
-  type ChannelEvent,
-  type MerchantCheck,
-  type RawCallback,
-  refuse,
-  type VerifyOutcome,
-} from "../channel";
-import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
-
 /**
  * Stripe webhooks.
  *
@@ -20,6 +9,17 @@ import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encod
  * constant time. Each retry has a new `t` and signature, so events dedupe on `event.id`.
  * Answer 2xx quickly; anything else is retried for up to 3 days.
  */
+
+import { z } from "zod";
+import {
+  type ChannelAdapter,
+  type ChannelEvent,
+  type MerchantCheck,
+  type RawCallback,
+  refuse,
+  type VerifyOutcome,
+} from "../channel";
+import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
 
 const STRIPE_TOLERANCE_S = 300;
 

@@ -1,37 +1,3 @@
-import { z } from "zod";
-import {
-  type ChannelClient,
-  type ClientDeps,
-  type CreatePaymentRequest,
-  type CreatePaymentResult,
-  callWithDeadline,
-  type Outbound,
-  type PaymentEvent,
-  parseJson,
-  type QueryResult,
-  type RefundRequest,
-  type RefundResult,
-  rejected,
-  type StatementDownloadFailure,
-  statementDownloadNotBuilt,
-  success,
-  unavailable,
-} from "../client";
-import {
-  base64Bytes,
-  bytesHex,
-  CHINA_STANDARD_TIME_OFFSET_MS,
-  framed,
-  importRsaSignKey,
-  importRsaVerifyKey,
-  pkcs8FromPem,
-  rsaSignBase64,
-  spkiFromPem,
-  utf8Bytes,
-} from "../encoding";
-import { readCertificate } from "../x509";
-import { importApiV3Key, openWechatSealed, type WechatPlatformCertificate } from "./webhook";
-
 /**
  * WeChat Pay API v3 (direct merchant): Native order, query by out_trade_no, domestic refund.
  *
@@ -65,6 +31,40 @@ import { importApiV3Key, openWechatSealed, type WechatPlatformCertificate } from
  * resources. WeChat adds a new certificate to the list 24 h before it starts signing with it;
  * a merchant in public key mode (`PUB_KEY_ID_…`) has no certificates (the call answers 404).
  */
+
+import { z } from "zod";
+import {
+  type ChannelClient,
+  type ClientDeps,
+  type CreatePaymentRequest,
+  type CreatePaymentResult,
+  callWithDeadline,
+  type Outbound,
+  type PaymentEvent,
+  parseJson,
+  type QueryResult,
+  type RefundRequest,
+  type RefundResult,
+  rejected,
+  type StatementDownloadFailure,
+  statementDownloadNotBuilt,
+  success,
+  unavailable,
+} from "../client";
+import {
+  base64Bytes,
+  bytesHex,
+  CHINA_STANDARD_TIME_OFFSET_MS,
+  framed,
+  importRsaSignKey,
+  importRsaVerifyKey,
+  pkcs8FromPem,
+  rsaSignBase64,
+  spkiFromPem,
+  utf8Bytes,
+} from "../encoding";
+import { readCertificate } from "../x509";
+import { importApiV3Key, openWechatSealed, type WechatPlatformCertificate } from "./webhook";
 
 export interface WechatPayApiConfig {
   readonly mchId: string;

@@ -1,8 +1,3 @@
-import { z } from "zod";
-import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "../channel";
-import type { Outbound } from "../client";
-import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "../encoding";
-
 /**
  * WeChat Pay API v3 payment and refund notifications.
  *
@@ -17,6 +12,11 @@ import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8B
  * Reply: 204 with no body is "received"; a 5xx with `{"code":"FAIL","message":…}` asks for
  * a retry (the status decides, not the body).
  */
+
+import { z } from "zod";
+import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "../channel";
+import type { Outbound } from "../client";
+import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "../encoding";
 
 const WECHATPAY_TIMESTAMP_WINDOW_S = 300;
 const SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048";

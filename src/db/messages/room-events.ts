@@ -1,10 +1,3 @@
-import { z } from "zod";
-import { USER_ID_PATTERN } from "../../domain/accounts";
-import { LIMITS } from "../../domain/limits";
-import { CURRENCIES } from "../../domain/money";
-import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
-import { GIFT_TIERS } from "../../domain/tip";
-
 /**
  * The room outbox's payload, defined once: the events a live room hears of (a tip, a stream
  * starting or ending, a red packet sent). The ledger's operations write them to `room_outbox`
@@ -16,6 +9,13 @@ import { GIFT_TIERS } from "../../domain/tip";
  * and dependencies point down (Worker → objects → db → domain), like the ledger-postings
  * message beside this file.
  */
+
+import { z } from "zod";
+import { USER_ID_PATTERN } from "../../domain/accounts";
+import { LIMITS } from "../../domain/limits";
+import { CURRENCIES } from "../../domain/money";
+import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
+import { GIFT_TIERS } from "../../domain/tip";
 
 const UserId = z.string().regex(USER_ID_PATTERN);
 const Minor = z.number().int().nonnegative().max(LIMITS.amountMaxMinor);

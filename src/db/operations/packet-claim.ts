@@ -1,7 +1,3 @@
-import { accountAddress } from "../../domain/accounts";
-import { type ComposedOperation, composeOperation, type Verdict } from "../ledger";
-import type { ClaimCreditMessage } from "../messages/ledger-postings";
-
 /**
  * packet_claim: a red-packet claim's money, escrow → the claimer's wallet.
  *
@@ -10,6 +6,10 @@ import type { ClaimCreditMessage } from "../messages/ledger-postings";
  * operation id is the room's claim id, so however often the message is delivered the wallet
  * is credited once; many credits share one batch (group commit), each with its own guards.
  */
+
+import { accountAddress } from "../../domain/accounts";
+import { type ComposedOperation, composeOperation, type Verdict } from "../ledger";
+import type { ClaimCreditMessage } from "../messages/ledger-postings";
 
 /** A claim the room made durable, as its LEDGER_POSTINGS message carries it. */
 export type ClaimCredit = Omit<ClaimCreditMessage, "kind">;

@@ -1,8 +1,3 @@
-import { accountAddress } from "../../domain/accounts";
-import { assert } from "../../domain/limits";
-import { composeOperation, runOperation, type Verdict } from "../ledger";
-import type { PacketLedgerRow } from "../reads/packets";
-
 /**
  * packet_refund: what is left of an expired red packet goes back, escrow → the sender's
  * wallet (or the campaign's budget for a subsidy packet).
@@ -12,6 +7,11 @@ import type { PacketLedgerRow } from "../reads/packets";
  * and it posts once. The final count is recorded with it, so the invariant checker knows how
  * much is still on its way to claimers' wallets through the queue.
  */
+
+import { accountAddress } from "../../domain/accounts";
+import { assert } from "../../domain/limits";
+import { composeOperation, runOperation, type Verdict } from "../ledger";
+import type { PacketLedgerRow } from "../reads/packets";
 
 /** What the room counted when it closed the packet. */
 export interface PacketFinal {

@@ -1,3 +1,10 @@
+/**
+ * packet_send: a red packet is a hold on the sender's money. The total moves into the
+ * packet's escrow (from the sender's wallet, or from a subsidy's grant for a B2C packet)
+ * with the packet row and its announcement to the room in one batch. Claims take it out of
+ * escrow (packet-claim.ts); at expiry the rest goes back (packet-refund.ts).
+ */
+
 import { accountAddress } from "../../domain/accounts";
 import { type ErrorCode, ok, type Result } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
@@ -15,13 +22,6 @@ import type { PacketInfo, PacketSentEvent } from "../messages/room-events";
 import type { PacketLedgerRow } from "../reads/packets";
 import { findRoom } from "../reads/rooms";
 import { outboxInsert } from "../room-outbox";
-
-/**
- * packet_send: a red packet is a hold on the sender's money. The total moves into the
- * packet's escrow (from the sender's wallet, or from a subsidy's grant for a B2C packet)
- * with the packet row and its announcement to the room in one batch. Claims take it out of
- * escrow (packet-claim.ts); at expiry the rest goes back (packet-refund.ts).
- */
 
 export interface PacketAsk {
   readonly id: string;

@@ -1,13 +1,3 @@
-import { z } from "zod";
-import { accountAddress } from "../../domain/accounts";
-import type { GuardCode } from "../../domain/guards";
-import { assert, LIMITS } from "../../domain/limits";
-import { CREDITABLE_STATES, type TransitionCause } from "../../domain/order";
-import { type ComposedOperation, composeOperation, type Guard, type SqlCondition } from "../ledger";
-import { transitionStatements } from "../orders";
-import type { OrderRow } from "../reads/orders";
-import { composeTip, prepareTip, type TipAsk, type TipRules } from "./tip";
-
 /**
  * payment_credit: a paid order's money, channel clearing → the payer's wallet.
  *
@@ -17,6 +7,16 @@ import { composeTip, prepareTip, type TipAsk, type TipRules } from "./tip";
  * credited once. A pay-to-tip order sends its tip in the same batch, from the wallet just
  * credited (see `creditOrder`).
  */
+
+import { z } from "zod";
+import { accountAddress } from "../../domain/accounts";
+import type { GuardCode } from "../../domain/guards";
+import { assert, LIMITS } from "../../domain/limits";
+import { CREDITABLE_STATES, type TransitionCause } from "../../domain/order";
+import { type ComposedOperation, composeOperation, type Guard, type SqlCondition } from "../ledger";
+import { transitionStatements } from "../orders";
+import type { OrderRow } from "../reads/orders";
+import { composeTip, prepareTip, type TipAsk, type TipRules } from "./tip";
 
 /** A pay-to-tip order's tip as stored on the order (`tip_request`): the room and what was asked. */
 const StoredTipOrder = z.intersection(

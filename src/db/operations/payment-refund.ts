@@ -1,7 +1,3 @@
-import { accountAddress } from "../../domain/accounts";
-import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
-import type { OrderRow } from "../reads/orders";
-
 /**
  * payment_refund: an operator refunds (part of) a paid order from what is still in the
  * payer's wallet, wallet → channel clearing, at the moment the refund is requested.
@@ -12,6 +8,10 @@ import type { OrderRow } from "../reads/orders";
  * src/worker/payments/refunds.ts); a channel that refuses is answered by a reversal
  * (payment-refund-reversal.ts), never by editing this operation.
  */
+
+import { accountAddress } from "../../domain/accounts";
+import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
+import type { OrderRow } from "../reads/orders";
 
 export interface RefundRequest {
   readonly id: string;

@@ -1,3 +1,15 @@
+/**
+ * tip: the viewer's wallet pays the creator's pending earnings and the platform's share;
+ * the tip row and the room's outbox row are written with it.
+ *
+ * Two steps, because a tip's batch may carry other statements: `prepareTip` reads what
+ * pricing needs and prices the tip in the domain (a failure here is a value, before any money
+ * moves); `composeTip` builds the guarded statements. The wallet tip route runs them under
+ * its Idempotency-Key; a pay-to-tip order runs them inside its payment's credit batch
+ * (payment-credit.ts). The reads are re-checked as guards in the batch, since the room may
+ * end, or the gift change, after them.
+ */
+
 import { accountAddress } from "../../domain/accounts";
 import type { AutopayLimits } from "../../domain/autopay";
 import { type ErrorCode, ok, type Result } from "../../domain/errors";
@@ -16,18 +28,6 @@ import { type Attach, type ComposedOperation, composeOperation, type Guard, type
 import type { TipEvent } from "../messages/room-events";
 import { findRoom } from "../reads/rooms";
 import { outboxInsert } from "../room-outbox";
-
-/**
- * tip: the viewer's wallet pays the creator's pending earnings and the platform's share;
- * the tip row and the room's outbox row are written with it.
- *
- * Two steps, because a tip's batch may carry other statements: `prepareTip` reads what
- * pricing needs and prices the tip in the domain (a failure here is a value, before any money
- * moves); `composeTip` builds the guarded statements. The wallet tip route runs them under
- * its Idempotency-Key; a pay-to-tip order runs them inside its payment's credit batch
- * (payment-credit.ts). The reads are re-checked as guards in the batch, since the room may
- * end, or the gift change, after them.
- */
 
 /** What the viewer asked for, as the API and a pay-to-tip order carry it. */
 export type TipAsk =

@@ -1,8 +1,8 @@
+/** Payment orders and their refunds as stored (src/db/orders.ts writes them). */
+
 import type { ChannelName } from "../../channels/channel";
 import type { Currency } from "../../domain/money";
 import type { OrderKind, OrderState } from "../../domain/order";
-
-/** Payment orders and their refunds as stored (src/db/orders.ts writes them). */
 
 export interface OrderRow {
   id: string;

@@ -1,7 +1,7 @@
+/** Red packets as the ledger records them (the room holds the live claim state). */
+
 import type { Currency } from "../../domain/money";
 import type { PacketInfo } from "../messages/room-events";
-
-/** Red packets as the ledger records them (the room holds the live claim state). */
 
 export interface PacketLedgerRow {
   readonly id: string;

@@ -1,14 +1,14 @@
+/**
+ * What a channel query or refund needs to run, built the same way by the payments queue
+ * consumer, the payment sweep and reconciliation; and how each of them reports a failed call.
+ */
+
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
 import { channelClients } from "./channels";
 import type { QueryContext } from "./orders";
 import type { RefundContext } from "./refunds";
-
-/**
- * What a channel query or refund needs to run, built the same way by the payments queue
- * consumer, the payment sweep and reconciliation; and how each of them reports a failed call.
- */
 
 export function queryContext(env: Env, log: Logger, nowMs: number): QueryContext {
   return {

@@ -1,16 +1,3 @@
-import type { ChannelName } from "../../channels/channel";
-import type { ChannelClient, OutboundFailure, PayerStep } from "../../channels/client";
-import { healthOf, recordCall } from "../../db/channel-calls";
-import type { TipRules } from "../../db/operations/tip";
-import { markOpened, moveToChannel, scheduleQuery, settleUnpaid } from "../../db/orders";
-import { applyPaymentReport, type PaymentOutcome } from "../../db/payment-reports";
-import { findOrder, type OrderRow } from "../../db/reads/orders";
-import { channelsToTry } from "../../domain/channel-health";
-import { CREDITABLE_STATES, OPEN_STATES } from "../../domain/order";
-import { retryDelayMs } from "../../domain/retry";
-import type { Logger } from "../../platform/logger";
-import { ApiError } from "../errors";
-
 /**
  * Opening orders on a channel (with failover), and asking channels what became of them.
  *
@@ -26,6 +13,19 @@ import { ApiError } from "../errors";
  * deadline closes the order on our side (money that still arrives is credited: closed →
  * succeeded); a channel that does not answer is asked again on the tiered schedule.
  */
+
+import type { ChannelName } from "../../channels/channel";
+import type { ChannelClient, OutboundFailure, PayerStep } from "../../channels/client";
+import { healthOf, recordCall } from "../../db/channel-calls";
+import type { TipRules } from "../../db/operations/tip";
+import { markOpened, moveToChannel, scheduleQuery, settleUnpaid } from "../../db/orders";
+import { applyPaymentReport, type PaymentOutcome } from "../../db/payment-reports";
+import { findOrder, type OrderRow } from "../../db/reads/orders";
+import { channelsToTry } from "../../domain/channel-health";
+import { CREDITABLE_STATES, OPEN_STATES } from "../../domain/order";
+import { retryDelayMs } from "../../domain/retry";
+import type { Logger } from "../../platform/logger";
+import { ApiError } from "../errors";
 
 export interface OpenContext {
   readonly db: D1Database;

@@ -1,3 +1,20 @@
+/**
+ * Reconciliation of one channel's daily statement, end to end: parse, match against what D1
+ * recorded for that day (src/domain/reconcile.ts), store the run and its findings, then
+ * repair what the channel itself can settle and leave the rest to operators.
+ *
+ * Repairs go through the paths payments already take. A `query_channel` finding on a
+ * payment is an active query of the order (`queryOrder`), which applies the channel's final
+ * answer exactly as a callback would, crediting at most once: a payment whose callback never
+ * came is credited now. One on a refund that we have not yet sent is sent again under the
+ * same refund number, which the channel dedupes. Everything else is logged as an alert.
+ *
+ * Where the statement comes from: the request gives it, or the channel's client downloads it
+ * (`downloadStatement`). Only the sandbox's download is built; for real channels' bills
+ * (WeChat tradebill, Alipay's zipped GBK CSVs, Stripe reports) finance downloads the file
+ * and posts it.
+ */
+
 import type { ChannelName } from "../../channels/channel";
 import { parseStatement } from "../../channels/statement";
 import type { StatementError } from "../../channels/statement-csv";
@@ -20,23 +37,6 @@ import { channelClients } from "./channels";
 import { queryOrder } from "./orders";
 import { afterApplied } from "./pay-to-tip";
 import { sendRefund } from "./refunds";
-
-/**
- * Reconciliation of one channel's daily statement, end to end: parse, match against what D1
- * recorded for that day (src/domain/reconcile.ts), store the run and its findings, then
- * repair what the channel itself can settle and leave the rest to operators.
- *
- * Repairs go through the paths payments already take. A `query_channel` finding on a
- * payment is an active query of the order (`queryOrder`), which applies the channel's final
- * answer exactly as a callback would, crediting at most once: a payment whose callback never
- * came is credited now. One on a refund that we have not yet sent is sent again under the
- * same refund number, which the channel dedupes. Everything else is logged as an alert.
- *
- * Where the statement comes from: the request gives it, or the channel's client downloads it
- * (`downloadStatement`). Only the sandbox's download is built; for real channels' bills
- * (WeChat tradebill, Alipay's zipped GBK CSVs, Stripe reports) finance downloads the file
- * and posts it.
- */
 
 /** Repair outcomes after which the finding no longer stands. */
 const REPAIRED_OUTCOMES = ["credited", "already_credited", "refund_succeeded"] as const;

@@ -1,13 +1,3 @@
-import type { ChannelName } from "../../channels/channel";
-import { recordCall } from "../../db/channel-calls";
-import { reverseRefund } from "../../db/operations/payment-refund-reversal";
-import { confirmRefund, flag } from "../../db/orders";
-import { findOrder, findRefund, type OrderRow, type RefundRow } from "../../db/reads/orders";
-import { LIMITS } from "../../domain/limits";
-import { retryDelayMs } from "../../domain/retry";
-import type { Logger } from "../../platform/logger";
-import type { ChannelTaskContext } from "./orders";
-
 /**
  * Refunds of paid orders, by an operator, of what is still in the payer's wallet.
  *
@@ -21,6 +11,16 @@ import type { ChannelTaskContext } from "./orders";
  * 3. A channel that refuses the refund: a new operation puts the money back in the wallet
  *    (the first is never edited), the refund fails and operators are flagged.
  */
+
+import type { ChannelName } from "../../channels/channel";
+import { recordCall } from "../../db/channel-calls";
+import { reverseRefund } from "../../db/operations/payment-refund-reversal";
+import { confirmRefund, flag } from "../../db/orders";
+import { findOrder, findRefund, type OrderRow, type RefundRow } from "../../db/reads/orders";
+import { LIMITS } from "../../domain/limits";
+import { retryDelayMs } from "../../domain/retry";
+import type { Logger } from "../../platform/logger";
+import type { ChannelTaskContext } from "./orders";
 
 export type RefundContext = ChannelTaskContext;
 

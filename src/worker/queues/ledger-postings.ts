@@ -1,16 +1,16 @@
-import { ClaimCreditMessage } from "../../db/messages/ledger-postings";
-import { postClaimCredits } from "../../db/operations/packet-claim";
-import { LIMITS } from "../../domain/limits";
-import type { Logger } from "../../platform/logger";
-import { dropMalformed } from "./malformed";
-import { retryDelaySeconds } from "./retry";
-
 /**
  * Red-packet claim credits: the room puts each claim on LEDGER_POSTINGS once it is durable in
  * its SQLite (src/durable-objects/live-room.packets.ts builds the messages), and this consumer
  * moves the money from the packet's escrow to the claimer's wallet. The message schema lives
  * in src/db/messages/ledger-postings.ts: the room, which may not import the Worker, produces it.
  */
+
+import { ClaimCreditMessage } from "../../db/messages/ledger-postings";
+import { postClaimCredits } from "../../db/operations/packet-claim";
+import { LIMITS } from "../../domain/limits";
+import type { Logger } from "../../platform/logger";
+import { dropMalformed } from "./malformed";
+import { retryDelaySeconds } from "./retry";
 
 /** The queue's name in wrangler.toml; index.ts dispatches on it exactly. */
 export const LEDGER_POSTINGS_QUEUE = "giftwire-ledger-postings";

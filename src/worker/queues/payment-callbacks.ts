@@ -1,3 +1,9 @@
+/**
+ * The payments queue: verified provider callbacks (from routes/payment-callbacks.ts), active
+ * queries of an order at its deadline (from routes/payments.ts), and refunds to send to their
+ * channel. Every message is applied idempotently, so a redelivery changes nothing.
+ */
+
 import { z } from "zod";
 import { CHANNELS, ChannelEventSchema } from "../../channels/channel";
 import { applyPaymentReport } from "../../db/payment-reports";
@@ -11,12 +17,6 @@ import { afterApplied } from "../payments/pay-to-tip";
 import { sendRefund } from "../payments/refunds";
 import { dropMalformed } from "./malformed";
 import { retryDelaySeconds } from "./retry";
-
-/**
- * The payments queue: verified provider callbacks (from routes/payment-callbacks.ts), active
- * queries of an order at its deadline (from routes/payments.ts), and refunds to send to their
- * channel. Every message is applied idempotently, so a redelivery changes nothing.
- */
 
 /** The queue's name in wrangler.toml; index.ts dispatches on it exactly. */
 export const PAYMENT_CALLBACKS_QUEUE = "giftwire-payment-callbacks";

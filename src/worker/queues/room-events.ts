@@ -1,14 +1,14 @@
+/**
+ * Room events the direct delivery after commit could not hand to their room (rooms/outbox.ts
+ * is the producer): the consumer delivers the outbox rows again, with backoff.
+ */
+
 import { z } from "zod";
 import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
 import { deliverOutbox } from "../rooms/outbox";
 import { dropMalformed } from "./malformed";
 import { retryDelaySeconds } from "./retry";
-
-/**
- * Room events the direct delivery after commit could not hand to their room (rooms/outbox.ts
- * is the producer): the consumer delivers the outbox rows again, with backoff.
- */
 
 /** The queue's name in wrangler.toml; index.ts dispatches on it exactly. */
 export const ROOM_EVENTS_QUEUE = "giftwire-room-events";

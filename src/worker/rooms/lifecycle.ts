@@ -1,12 +1,12 @@
-import type { RoomEvent } from "../../db/messages/room-events";
-import type { RoomRow } from "../../db/reads/rooms";
-import { outboxInsert } from "../../db/room-outbox";
-import { newId } from "../../domain/ids";
-
 /**
  * Going live and ending a stream. Each is one D1 batch that also writes the room's
  * announcement to the outbox, so the LiveRoom hears of every stream start and end.
  */
+
+import type { RoomEvent } from "../../db/messages/room-events";
+import type { RoomRow } from "../../db/reads/rooms";
+import { outboxInsert } from "../../db/room-outbox";
+import { newId } from "../../domain/ids";
 
 export type GoLiveResult = { kind: "live"; room: RoomRow; outboxId: string } | { kind: "already_live" };
 

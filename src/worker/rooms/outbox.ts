@@ -1,8 +1,3 @@
-import type { RoomEvent } from "../../db/messages/room-events";
-import { LIMITS } from "../../domain/limits";
-import type { Logger } from "../../platform/logger";
-import type { RoomEventsMessage } from "../queues/room-events";
-
 /**
  * Getting room events (tips, streams starting and ending) from D1 to the room's Durable
  * Object, never missing one and never applying one twice:
@@ -17,6 +12,11 @@ import type { RoomEventsMessage } from "../queues/room-events";
  *
  * Every path may deliver an event more than once; the room applies each id at most once.
  */
+
+import type { RoomEvent } from "../../db/messages/room-events";
+import { LIMITS } from "../../domain/limits";
+import type { Logger } from "../../platform/logger";
+import type { RoomEventsMessage } from "../queues/room-events";
 
 interface OutboxRow {
   id: string;

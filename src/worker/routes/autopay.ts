@@ -1,3 +1,8 @@
+/**
+ * 小额免密: the caller's password-free limits for wallet tips (domain/autopay.ts). Users who
+ * have not chosen get the platform's defaults; 0 makes every tip need confirmation.
+ */
+
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { type AutopayState, autopayFor } from "../../db/reads/autopay";
 import { validateAutopayLimits } from "../../domain/autopay";
@@ -7,11 +12,6 @@ import { ApiError } from "../errors";
 import { money } from "../money-view";
 import { AmountMinor, DecimalAmount, errorResponses, jsonBody, jsonResponse } from "../schemas";
 import { defineRoute } from "./define";
-
-/**
- * 小额免密: the caller's password-free limits for wallet tips (domain/autopay.ts). Users who
- * have not chosen get the platform's defaults; 0 makes every tip need confirmation.
- */
 
 const AutopaySchema = z
   .object({

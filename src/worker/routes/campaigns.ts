@@ -1,3 +1,12 @@
+/**
+ * Platform-funded (B2C) red packets. An operator creates a campaign with a budget
+ * (platform:subsidy → campaign:{id}:budget); subsidies are issued from it to users by the
+ * issuing system's external id (campaign budget → subsidy:{id}:grant); a user spends a
+ * subsidy whole on one red packet, and what the packet does not give out returns to the
+ * campaign. The budget account can never go below zero, so a campaign never spends more
+ * than its budget, however many issuers race.
+ */
+
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { composeCampaignFund } from "../../db/operations/campaign-fund";
 import { composeSubsidyIssue } from "../../db/operations/subsidy-issue";
@@ -20,15 +29,6 @@ import {
   UserId,
 } from "../schemas";
 import { defineRoute } from "./define";
-
-/**
- * Platform-funded (B2C) red packets. An operator creates a campaign with a budget
- * (platform:subsidy → campaign:{id}:budget); subsidies are issued from it to users by the
- * issuing system's external id (campaign budget → subsidy:{id}:grant); a user spends a
- * subsidy whole on one red packet, and what the packet does not give out returns to the
- * campaign. The budget account can never go below zero, so a campaign never spends more
- * than its budget, however many issuers race.
- */
 
 const CampaignId = PrefixedId("campaign");
 const ExternalId = z

@@ -1,16 +1,3 @@
-import { Hono } from "hono";
-import { type ChannelAdapter, isChannel } from "../../channels/channel";
-import { bytesBase64 } from "../../channels/encoding";
-import { newId } from "../../domain/ids";
-import { LIMITS } from "../../domain/limits";
-import { configFrom } from "../../platform/config";
-import type { Logger } from "../../platform/logger";
-import type { AppEnv } from "../context";
-import { errorResponse } from "../errors";
-import { authenticate } from "../middleware/auth";
-import { channels } from "../payments/channels";
-import type { PaymentCallbackMessage } from "../queues/payment-callbacks";
-
 /**
  * Payment callbacks: verify, store the raw notification, enqueue, answer in the provider's
  * format — in that order, and nothing else on the request path. A verified notification
@@ -24,6 +11,19 @@ import type { PaymentCallbackMessage } from "../queues/payment-callbacks";
  * (queues/payment-callbacks.ts) applies idempotently — so a resend never applies, or flags,
  * an event twice.
  */
+
+import { Hono } from "hono";
+import { type ChannelAdapter, isChannel } from "../../channels/channel";
+import { bytesBase64 } from "../../channels/encoding";
+import { newId } from "../../domain/ids";
+import { LIMITS } from "../../domain/limits";
+import { configFrom } from "../../platform/config";
+import type { Logger } from "../../platform/logger";
+import type { AppEnv } from "../context";
+import { errorResponse } from "../errors";
+import { authenticate } from "../middleware/auth";
+import { channels } from "../payments/channels";
+import type { PaymentCallbackMessage } from "../queues/payment-callbacks";
 
 /** Headers kept with a raw notification: the ones signatures and disputes need. */
 const KEPT_HEADERS = /^(content-type|wechatpay-.*|stripe-signature|sandbox-signature|user-agent|request-id)$/;

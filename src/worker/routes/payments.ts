@@ -1,3 +1,9 @@
+/**
+ * Payment orders: money entering giftwire through a channel. Creating an order is
+ * idempotent per (user, Idempotency-Key); the wallet is credited when the channel reports
+ * the payment (callback, or an active query), once.
+ */
+
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ChannelName } from "../../channels/channel";
 import { CHANNELS } from "../../channels/channel";
@@ -31,12 +37,6 @@ import {
 } from "../schemas";
 import { defineRoute } from "./define";
 import { RoomId } from "./rooms";
-
-/**
- * Payment orders: money entering giftwire through a channel. Creating an order is
- * idempotent per (user, Idempotency-Key); the wallet is credited when the channel reports
- * the payment (callback, or an active query), once.
- */
 
 const OrderId = PrefixedId("order");
 

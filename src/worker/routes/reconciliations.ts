@@ -1,3 +1,8 @@
+/**
+ * Reconciliation runs, for finance: reconcile a channel's daily statement against our
+ * orders and refunds, auto-repair what an active query settles, and read a run back.
+ */
+
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { CHANNELS } from "../../channels/channel";
@@ -10,11 +15,6 @@ import { ApiError, errorResponse } from "../errors";
 import { runReconciliation } from "../payments/reconcile";
 import { AmountMinor, errorResponses, jsonBody, jsonResponse, PrefixedId } from "../schemas";
 import { defineRoute } from "./define";
-
-/**
- * Reconciliation runs, for finance: reconcile a channel's daily statement against our
- * orders and refunds, auto-repair what an active query settles, and read a run back.
- */
 
 /** The one route whose body may exceed LIMITS.bodyMaxBytes; app.ts leaves its size to this file. */
 export const STATEMENT_UPLOAD_PATH = "/v1/admin/reconciliations";
