@@ -127,7 +127,7 @@ function time(der: Uint8Array, e: Element): number | null {
 }
 
 /** The DER inside one PEM `CERTIFICATE` block (nothing else around it but whitespace). */
-export function certificateDer(pem: string): Uint8Array<ArrayBuffer> | null {
+function certificateDer(pem: string): Uint8Array<ArrayBuffer> | null {
   const match = /^\s*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----\s*$/.exec(pem);
   if (!match) return null;
   return base64Bytes((match[1] as string).replace(/\s+/g, ""));

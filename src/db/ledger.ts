@@ -50,9 +50,9 @@ export interface Guard extends SqlCondition {
  */
 export type Attach = (whenPosting: SqlCondition) => readonly D1PreparedStatement[];
 
-export const attachNothing: Attach = () => [];
+const attachNothing: Attach = () => [];
 
-export const OPERATION_KINDS = [
+const OPERATION_KINDS = [
   "tip",
   "adjustment",
   "packet_send",

@@ -34,7 +34,7 @@ const TIME_MAX_MS = 2 ** 48 - 1;
 
 export type RandomBytes = (length: number) => Uint8Array;
 
-export const cryptoRandomBytes: RandomBytes = (length) => crypto.getRandomValues(new Uint8Array(length));
+const cryptoRandomBytes: RandomBytes = (length) => crypto.getRandomValues(new Uint8Array(length));
 
 export function newId(prefix: IdPrefix, nowMs: number, randomBytes: RandomBytes = cryptoRandomBytes): string {
   assert(Number.isSafeInteger(nowMs) && nowMs >= 0 && nowMs <= TIME_MAX_MS, "id time is within 48 bits");

@@ -69,7 +69,7 @@ export type PaymentJudgement =
   | { readonly kind: "already_credited" }
   | { readonly kind: "credit" };
 
-export function mismatched(checks: readonly MerchantCheck[]): MerchantCheck[] {
+function mismatched(checks: readonly MerchantCheck[]): MerchantCheck[] {
   return checks.filter((c) => c.actual !== c.expected);
 }
 

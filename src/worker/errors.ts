@@ -22,7 +22,7 @@ export interface ErrorEnvelope {
   error: { code: ErrorCode; message: string; requestId: string; details?: unknown };
 }
 
-export function errorBody(code: ErrorCode, message: string, requestId: string, details?: unknown): ErrorEnvelope {
+function errorBody(code: ErrorCode, message: string, requestId: string, details?: unknown): ErrorEnvelope {
   return { error: { code, message, requestId, ...(details === undefined ? {} : { details }) } };
 }
 

@@ -38,7 +38,7 @@ export const TipEvent = z.object({
 });
 export type TipEvent = z.infer<typeof TipEvent>;
 
-export const StreamStartedEvent = z.object({
+const StreamStartedEvent = z.object({
   type: z.literal("stream.started"),
   id: z.string().min(1).max(64),
   roomId: z.string(),
@@ -49,7 +49,7 @@ export const StreamStartedEvent = z.object({
   atMs: z.number().int().nonnegative(),
 });
 
-export const StreamEndedEvent = z.object({
+const StreamEndedEvent = z.object({
   type: z.literal("stream.ended"),
   id: z.string().min(1).max(64),
   roomId: z.string(),

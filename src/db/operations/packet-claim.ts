@@ -14,7 +14,7 @@ import type { ClaimCreditMessage } from "../messages/ledger-postings";
 /** A claim the room made durable, as its LEDGER_POSTINGS message carries it. */
 export type ClaimCredit = Omit<ClaimCreditMessage, "kind">;
 
-export function composeClaimCredit(db: D1Database, claim: ClaimCredit, nowMs: number): ComposedOperation {
+function composeClaimCredit(db: D1Database, claim: ClaimCredit, nowMs: number): ComposedOperation {
   return composeOperation(db, {
     id: claim.claimId,
     kind: "packet_claim",

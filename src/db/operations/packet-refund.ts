@@ -19,7 +19,7 @@ export interface PacketFinal {
   readonly claimedMinor: number;
 }
 
-export function refundOperationId(packetId: string): string {
+function refundOperationId(packetId: string): string {
   assert(packetId.startsWith("packet_"), "a packet id");
   return `refund_${packetId.slice("packet_".length)}`;
 }

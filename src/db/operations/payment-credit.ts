@@ -53,7 +53,7 @@ export interface CreditFacts {
 }
 
 /** The tip a pay-to-tip order sends: one per order, whichever path reports the payment. */
-export function tipIdFor(orderId: string): string {
+function tipIdFor(orderId: string): string {
   return `tip_${orderId.slice("order_".length)}`;
 }
 

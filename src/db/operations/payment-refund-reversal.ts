@@ -9,7 +9,7 @@ import type { OrderRow, RefundRow } from "../reads/orders";
  * is still `requested`, so a refusal reported twice returns the money once; the refund fails
  * and the order's refunded total shrinks in the same batch.
  */
-export function reversalIdFor(refundId: string): string {
+function reversalIdFor(refundId: string): string {
   return `${refundId}_reversal`;
 }
 

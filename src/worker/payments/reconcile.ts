@@ -58,7 +58,7 @@ export interface RunResult {
 }
 
 /** The instants the local day `date` spans in `timeZone` (23 to 25 hours where clocks change). */
-export function dayWindow(date: string, timeZone: string): DayWindow {
+function dayWindow(date: string, timeZone: string): DayWindow {
   const noonUtcMs = Date.parse(`${date}T12:00:00Z`);
   assert(Number.isSafeInteger(noonUtcMs), "a calendar date");
   // Noon UTC is on that local date everywhere but the UTC+13/+14 zones, where it is the next one.
