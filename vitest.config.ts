@@ -63,6 +63,11 @@ export default defineConfig(async () => {
                   TEST_MIGRATIONS: migrations,
                   PAYMENT_CHANNELS: JSON.stringify(TEST_PAYMENT_CHANNELS),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
+                  // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
+                  MODEL_RUNS: process.env.MODEL_RUNS ?? "",
+                  MODEL_COMMANDS: process.env.MODEL_COMMANDS ?? "",
+                  MODEL_SEED: process.env.MODEL_SEED ?? "",
+                  MODEL_PATH: process.env.MODEL_PATH ?? "",
                 },
               },
             }),
