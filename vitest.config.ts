@@ -41,7 +41,8 @@ export default defineConfig(async () => {
           test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
         },
         {
-          // Real Chromium against a real `wrangler dev`; skipped (with a message) without Chromium.
+          // Real Chromium against a real `wrangler dev`; skipped (with a message) without Chromium,
+          // except under CI=true, where a missing Chromium fails them (test/browser/chromium.ts).
           test: {
             name: "browser",
             include: ["test/browser/**/*.test.ts"],
