@@ -294,6 +294,14 @@ function chargeRefunded(o: OrderM, refundedMinor: number): string {
   });
 }
 
+/** The operator flags raised about an order, oldest first. */
+async function flagsOf(orderId: string): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT kind FROM payment_flags WHERE order_id = ? ORDER BY rowid")
+    .bind(orderId)
+    .all<{ kind: string }>();
+  return results.map((f) => f.kind);
+}
+
 /** Steers the Stripe double (test/support/provider-network.ts). */
 async function stripeControl(action: string, args: Record<string, unknown>): Promise<{ transactionId: string }> {
   const res = await fetch(`https://doubles.test/stripe/${action}`, { method: "POST", body: JSON.stringify(args) });
@@ -672,11 +680,13 @@ class RefundCommand implements Cmd {
     const path = `/v1/admin/payments/orders/${o.id}/refunds`;
     const body = { amount: fen(this.amountMinor), reason: "model" };
     await settle(m, r);
+    const flagsBefore = await flagsOf(o.id);
     if (this.noticeFirst) {
       // The provider's refund notification arrives before we asked: it matches no refund of
-      // ours, so it moves nothing (operators are flagged), and the request still goes through.
+      // ours, so it moves nothing and operators are flagged; the request still goes through.
       await stripeWebhook(chargeRefunded(o, o.refundedMinor + this.amountMinor));
       await settle(m, r);
+      expect(await flagsOf(o.id)).toEqual([...flagsBefore, "refund_unmatched"]);
     }
     const have = m.wallets.get(o.userId) ?? 0;
     const beyondOrder = o.refundedMinor + this.amountMinor > o.amountMinor;
@@ -695,8 +705,12 @@ class RefundCommand implements Cmd {
     expect(res.body.walletBalanceMinor).toBe(have - this.amountMinor);
     o.refundedMinor += this.amountMinor;
     await settle(m, r);
-    // And the provider's notification after the refund: the refund is already confirmed.
+    // And the provider's notification after the refund, as Stripe sends one for every refund:
+    // the refund is already confirmed, so nothing moves and nobody is alerted.
+    const flagsNow = await flagsOf(o.id);
     await stripeWebhook(chargeRefunded(o, o.refundedMinor));
+    await settle(m, r);
+    expect(await flagsOf(o.id)).toEqual(flagsNow);
     remember(m, res, { asUser: null, path, body, idempotencyKey: k, otherBody: { ...body, reason: "other" } });
   }
   toString = () => `refund(${this.pick}, ${this.amountMinor}${this.noticeFirst ? ", notice first" : ""})`;

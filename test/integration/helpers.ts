@@ -72,6 +72,9 @@ export async function balanceOf(address: string): Promise<number> {
   return row?.balance_minor ?? 0;
 }
 
+/** The ledger proper: balances, operations and their transfers, and tips. */
+export const MONEY_TABLES = ["accounts", "operations", "transfers", "tips"] as const;
+
 /**
  * Every row of every table of the D1 database, for "a rejected request changes nothing"
  * assertions. The tables are listed from sqlite_master, so a table added by a migration is
@@ -81,8 +84,12 @@ export async function balanceOf(address: string): Promise<number> {
  * which D1 refuses to read) and the migrations record (`d1_migrations`).
  * Rows are read in rowid order with the rowid itself, so a row deleted and inserted again
  * also shows. `except` leaves out tables a refusal writes by design; the caller says why.
+ * `only` narrows it to some tables, e.g. MONEY_TABLES for "this moved no money" where the
+ * step does write (a refund confirmed, a query recorded).
  */
-export async function ledgerSnapshot(options: { except?: readonly string[] } = {}): Promise<string> {
+export async function ledgerSnapshot(
+  options: { except?: readonly string[]; only?: readonly string[] } = {},
+): Promise<string> {
   // Tips tell their room after the response (waitUntil) and mark the outbox row delivered:
   // a snapshot taken while that is under way would see it land.
   await until(
@@ -97,7 +104,9 @@ export async function ledgerSnapshot(options: { except?: readonly string[] } = {
        AND name NOT LIKE 'sqlite\\_stat%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name <> 'd1_migrations'
      ORDER BY name`,
   ).all<{ name: string }>();
-  const tables = all.filter((t) => !options.except?.includes(t.name));
+  const tables = all.filter(
+    (t) => !options.except?.includes(t.name) && (options.only === undefined || options.only.includes(t.name)),
+  );
   const dumps = await env.DB.batch(
     tables.map((t) => env.DB.prepare(`SELECT rowid AS _rowid, * FROM "${t.name}" ORDER BY rowid`)),
   );
