@@ -22,7 +22,7 @@
  * expiry into the past (the clock cannot be moved; see `expireInPast`) and reading the raw
  * rows a queue redelivery needs.
  *
- * Runs: `MODEL_RUNS` (default 12, about 40 s on two cores) sequences of up to
+ * Runs: `MODEL_RUNS` (default 10, 35–45 s on two busy cores) sequences of up to
  * `MODEL_COMMANDS` (default 20) commands, e.g. `MODEL_RUNS=200 npm test -- command-model`.
  * A failure prints fast-check's seed and path; `MODEL_SEED=<seed> MODEL_PATH=<path>` replays it.
  */
@@ -42,7 +42,7 @@ import worker from "../../src/worker/index";
 import { stripeEvent, stripeSignature } from "../support/providers";
 import { call, changedTables, key, ledgerSnapshot, openRoom, operatorToken, type Reply, token, until } from "./helpers";
 
-const RUNS = Number(env.MODEL_RUNS || "12");
+const RUNS = Number(env.MODEL_RUNS || "10");
 const COMMANDS_MAX = Number(env.MODEL_COMMANDS || "20");
 const SEED = env.MODEL_SEED ? Number(env.MODEL_SEED) : undefined;
 const PATH = env.MODEL_PATH || undefined;
@@ -56,6 +56,7 @@ const CUSTOM_TIP_MIN_MINOR = 100;
 const PAYERS = 3;
 const USERS = 5;
 const START_MINOR = 3000;
+const START_SUBSIDY_MINOR = 300;
 
 // ── the model ────────────────────────────────────────────────────────────────────────────
 
@@ -322,6 +323,20 @@ async function deliver(queue: string, bodies: unknown[]) {
   return { acked: result.ackAll ? bodies.length : result.explicitAcks.length, retried: result.retryMessages.length };
 }
 
+/** The ledger queue's message for a claim's credit, as the room sends it. */
+function creditOf(p: PacketM, c: ClaimM) {
+  return {
+    kind: "packet.claim",
+    claimId: c.id,
+    packetId: p.id,
+    userId: c.userId,
+    claimIndex: c.index,
+    amountMinor: c.amountMinor,
+    claimedAtMs: c.claimedAtMs,
+    currency: "CNY",
+  };
+}
+
 /**
  * Moves a packet's expiry into the past, in the ledger and in its room: the runtime's clock
  * cannot be moved, and the room and the sweeper both read it. Two minutes back, so the
@@ -583,6 +598,64 @@ class ClaimCommand implements Cmd {
   toString = () => `claim(${this.pick}, ${this.who})`;
 }
 
+/**
+ * Everyone who has not claimed a packet grabs at once; then, before the ledger queue's own
+ * delivery (it waits up to a second to fill a batch), the same credits reach the consumer
+ * newest first: out of order, and each of them twice in the end.
+ */
+class GrabAllCommand implements Cmd {
+  constructor(readonly pick: number) {}
+  check = (m: Readonly<Model>) => m.packets.some((p) => !p.expired && p.claims.length < p.shares);
+  async run(m: Model, r: Real) {
+    const open = m.packets.filter((p) => !p.expired && p.claims.length < p.shares);
+    const p = open[this.pick % open.length] as PacketM;
+    const grabbers = r.users.filter((u) => !p.claims.some((c) => c.userId === u));
+    // `packet_busy` (more claims in flight than ⌈1.5 × shares left⌉) asks the client to retry.
+    const grab = async (u: string) => {
+      for (let attempt = 0; ; attempt++) {
+        const res = await post(r, u, `/v1/rooms/${r.roomId}/red-packets/${p.id}/claims`, undefined);
+        if (res.status !== 429 || attempt === 50) return res;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+      }
+    };
+    const answers = await Promise.all(grabbers.map(grab));
+    const won = answers.filter((a) => a.status === 201).map((a) => a.body.claim as ClaimM);
+    const lost = answers.filter((a) => a.status !== 201);
+    const sharesLeft = p.shares - p.claims.length;
+    expect(won.length).toBe(Math.min(sharesLeft, grabbers.length));
+    expect(lost.map((a) => `${a.status} ${a.body.error.code}`)).toEqual(lost.map(() => "409 packet_exhausted"));
+    // The room serialized them: indexes continue the packet's, each once.
+    won.sort((a, b) => a.index - b.index);
+    expect(won.map((c) => c.index)).toEqual(won.map((_, i) => p.claims.length + i));
+    for (const c of won) {
+      if (p.split === "equal") {
+        const base = Math.floor(p.totalMinor / p.shares);
+        expect(c.amountMinor).toBe(base + (c.index < p.totalMinor % p.shares ? 1 : 0));
+      }
+      p.claims.push({
+        id: c.id,
+        userId: c.userId,
+        index: c.index,
+        amountMinor: c.amountMinor,
+        claimedAtMs: c.claimedAtMs,
+      });
+      p.remainingMinor -= c.amountMinor;
+      m.wallets.set(c.userId, (m.wallets.get(c.userId) ?? 0) + c.amountMinor);
+    }
+    // Whatever the draws, what is left covers a fen for every share left, and nothing more once none is.
+    const sharesStillLeft = p.shares - p.claims.length;
+    if (sharesStillLeft === 0) expect(p.remainingMinor).toBe(0);
+    else expect(p.remainingMinor).toBeGreaterThanOrEqual(sharesStillLeft);
+    m.claimsInFlight = true;
+    const result = await deliver(
+      "giftwire-ledger-postings",
+      [...won].reverse().map((c) => creditOf(p, c)),
+    );
+    expect(result).toEqual({ acked: won.length, retried: 0 });
+  }
+  toString = () => `grabAll(${this.pick})`;
+}
+
 class ExpireCommand implements Cmd {
   constructor(
     readonly pick: number,
@@ -742,19 +815,7 @@ class RedeliverClaimsCommand implements Cmd {
     const claimed = m.packets.filter((p) => p.claims.length > 0);
     const p = claimed[this.pick % claimed.length] as PacketM;
     // Every credit again, newest first, each twice: the ledger queue delivers at least once, in any order.
-    const bodies = [...p.claims].reverse().flatMap((c) => {
-      const body = {
-        kind: "packet.claim",
-        claimId: c.id,
-        packetId: p.id,
-        userId: c.userId,
-        claimIndex: c.index,
-        amountMinor: c.amountMinor,
-        claimedAtMs: c.claimedAtMs,
-        currency: "CNY",
-      };
-      return [body, body];
-    });
+    const bodies = [...p.claims].reverse().flatMap((c) => [creditOf(p, c), creditOf(p, c)]);
     const result = await unchanged(m, r, () => deliver("giftwire-ledger-postings", bodies));
     expect(result).toEqual({ acked: bodies.length, retried: 0 });
   }
@@ -850,6 +911,7 @@ const commands = [
   fc.tuple(fc.nat(), fc.integer({ min: 1, max: 4 })).map(([p, s]) => new SendSubsidyPacketCommand(p, s)),
   // Claims are cheap and most of what happens to a packet: three times the weight.
   ...Array.from({ length: 3 }, () => fc.tuple(fc.nat(), fc.nat(USERS - 1)).map(([p, w]) => new ClaimCommand(p, w))),
+  fc.nat().map((p) => new GrabAllCommand(p)),
   fc.tuple(fc.nat(), fc.constantFrom("alarm" as const, "sweeper" as const)).map(([p, b]) => new ExpireCommand(p, b)),
   fc
     .tuple(
@@ -897,17 +959,28 @@ async function setup(): Promise<{ model: Model; real: Real }> {
     body: { name: `model ${tag}`, budget: "10.00" },
   });
   expect(campaign.status).toBe(201);
+  const campaignId = campaign.body.campaign.id as string;
+  // One subsidy from the start, so that subsidy-funded packets (whose remainder goes back to
+  // the campaign, not to the sender) come up in most runs.
+  const issued = await call("POST", `/v1/admin/campaigns/${campaignId}/subsidies`, {
+    token: ops,
+    idempotencyKey: key(),
+    body: { externalId: `ext-${tag}`, userId: users[0], amount: fen(START_SUBSIDY_MINOR) },
+  });
+  expect(issued.status).toBe(201);
   return {
     model: {
       wallets: new Map(users.map((u, i) => [u, i < PAYERS ? START_MINOR : 0])),
       packets: [],
       orders: [],
-      subsidies: [],
+      subsidies: [
+        { id: issued.body.subsidy.id, userId: users[0] as string, amountMinor: START_SUBSIDY_MINOR, used: false },
+      ],
       sent: [],
-      campaignRemainingMinor: 1000,
+      campaignRemainingMinor: 1000 - START_SUBSIDY_MINOR,
       claimsInFlight: false,
     },
-    real: { tag, roomId, users, tokens, ops, campaignId: campaign.body.campaign.id },
+    real: { tag, roomId, users, tokens, ops, campaignId },
   };
 }
 
