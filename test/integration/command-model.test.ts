@@ -24,7 +24,8 @@
  *
  * Runs: `MODEL_RUNS` (default 10, 35–45 s on two busy cores) sequences of up to
  * `MODEL_COMMANDS` (default 20) commands, e.g. `MODEL_RUNS=200 npm test -- command-model`.
- * A failure prints fast-check's seed and path; `MODEL_SEED=<seed> MODEL_PATH=<path>` replays it.
+ * A failure prints fast-check's seed and path; `MODEL_SEED=<seed> MODEL_PATH=<path>` replays
+ * that run's commands (lucky draws are the room's, so a sequence that depends on them may differ).
  */
 import {
   createExecutionContext,
