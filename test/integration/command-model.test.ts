@@ -40,6 +40,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { LiveRoom } from "../../src/durable-objects/live-room";
 import worker from "../../src/worker/index";
+import { type ClaimCreditMessage, LEDGER_POSTINGS_QUEUE } from "../../src/worker/queues/ledger-postings";
+import { PAYMENT_CALLBACKS_QUEUE, type PaymentCallbackMessage } from "../../src/worker/queues/payment-callbacks";
 import { stripeEvent, stripeSignature } from "../support/providers";
 import { call, changedTables, key, ledgerSnapshot, openRoom, operatorToken, type Reply, token, until } from "./helpers";
 
@@ -325,7 +327,7 @@ async function deliver(queue: string, bodies: unknown[]) {
 }
 
 /** The ledger queue's message for a claim's credit, as the room sends it. */
-function creditOf(p: PacketM, c: ClaimM) {
+function creditOf(p: PacketM, c: ClaimM): ClaimCreditMessage {
   return {
     kind: "packet.claim",
     claimId: c.id,
@@ -649,7 +651,7 @@ class GrabAllCommand implements Cmd {
     else expect(p.remainingMinor).toBeGreaterThanOrEqual(sharesStillLeft);
     m.claimsInFlight = true;
     const result = await deliver(
-      "giftwire-ledger-postings",
+      LEDGER_POSTINGS_QUEUE,
       [...won].reverse().map((c) => creditOf(p, c)),
     );
     expect(result).toEqual({ acked: won.length, retried: 0 });
@@ -817,7 +819,7 @@ class RedeliverClaimsCommand implements Cmd {
     const p = claimed[this.pick % claimed.length] as PacketM;
     // Every credit again, newest first, each twice: the ledger queue delivers at least once, in any order.
     const bodies = [...p.claims].reverse().flatMap((c) => [creditOf(p, c), creditOf(p, c)]);
-    const result = await unchanged(m, r, () => deliver("giftwire-ledger-postings", bodies));
+    const result = await unchanged(m, r, () => deliver(LEDGER_POSTINGS_QUEUE, bodies));
     expect(result).toEqual({ acked: bodies.length, retried: 0 });
   }
   toString = () => `redeliverClaims(${this.pick})`;
@@ -835,9 +837,9 @@ class RedeliverPaymentCommand implements Cmd {
       .bind(o.successEventId)
       .first<string>("id");
     expect(stored).toMatch(/^ntf_/);
-    const message = {
+    const message: PaymentCallbackMessage = {
       kind: "payment.callback",
-      notificationId: stored,
+      notificationId: stored as string,
       channel: "stripe",
       eventId: o.successEventId,
       event: {
@@ -851,7 +853,7 @@ class RedeliverPaymentCommand implements Cmd {
       },
     };
     // The queue redelivers the applied success twice in one batch: it is credited once, ever.
-    const result = await deliver("giftwire-payment-callbacks", [message, message]);
+    const result = await deliver(PAYMENT_CALLBACKS_QUEUE, [message, message]);
     expect(result).toEqual({ acked: 2, retried: 0 });
   }
   toString = () => `redeliverPayment(${this.pick})`;
