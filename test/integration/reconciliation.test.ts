@@ -243,7 +243,18 @@ describe("reconciliation with the sandbox provider", () => {
     expect(start.post.requestBody.content["application/json"].schema).toEqual({
       $ref: "#/components/schemas/ReconcileRequest",
     });
-    expect(Object.keys(start.post.responses)).toEqual(["200", "201", "400", "401", "403", "404", "413", "415", "422"]);
+    expect(Object.keys(start.post.responses)).toEqual([
+      "200",
+      "201",
+      "400",
+      "401",
+      "403",
+      "404",
+      "413",
+      "415",
+      "422",
+      "503",
+    ]);
     expect(Object.keys(read)).toEqual(["get"]);
     expect(Object.keys(read.get.responses)).toEqual(["200", "401", "403", "404"]);
     expect(res.body.components.schemas.ReconciliationFinding.properties.kind.enum).toEqual([
