@@ -41,7 +41,8 @@ export default defineConfig(async () => {
           test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
         },
         {
-          // Real Chromium against a real `wrangler dev`; skipped (with a message) without Chromium.
+          // Real Chromium against a real `wrangler dev`; skipped (with a message) without Chromium,
+          // except under CI=true, where a missing Chromium fails them (test/browser/chromium.ts).
           test: {
             name: "browser",
             include: ["test/browser/**/*.test.ts"],
@@ -63,6 +64,11 @@ export default defineConfig(async () => {
                   TEST_MIGRATIONS: migrations,
                   PAYMENT_CHANNELS: JSON.stringify(TEST_PAYMENT_CHANNELS),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
+                  // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
+                  MODEL_RUNS: process.env.MODEL_RUNS ?? "",
+                  MODEL_COMMANDS: process.env.MODEL_COMMANDS ?? "",
+                  MODEL_SEED: process.env.MODEL_SEED ?? "",
+                  MODEL_PATH: process.env.MODEL_PATH ?? "",
                 },
               },
             }),

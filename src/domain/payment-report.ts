@@ -131,7 +131,9 @@ export interface RefundFacts {
  * Which of our refunds (oldest first) a provider's refund report is about: by the provider's
  * refund id when we have it; else — WeChat and the sandbox name this refund's amount, Alipay
  * and Stripe the running total — the oldest unconfirmed refund of that amount, or the one
- * whose amount completes that total. Null: a refund we never asked for.
+ * whose amount completes that total. A running total our confirmed refunds already make is
+ * the report of the last of them: Stripe sends `charge.refunded` (and Alipay its notify)
+ * after a refund its API already answered as done. Null: a refund we never asked for.
  */
 export function matchRefund<R extends RefundFacts>(refunds: readonly R[], report: ReportedRefund): R | null {
   const live = refunds.filter((r) => r.state !== "failed");
@@ -140,7 +142,9 @@ export function matchRefund<R extends RefundFacts>(refunds: readonly R[], report
   const open = live.filter((r) => r.state === "requested" || r.state === "pending");
   if (report.amountMinor !== null) return open.find((r) => r.amountMinor === report.amountMinor) ?? null;
   if (report.refundedTotalMinor !== null) {
-    let total = live.filter((r) => r.state === "succeeded").reduce((sum, r) => sum + r.amountMinor, 0);
+    const confirmed = live.filter((r) => r.state === "succeeded");
+    let total = confirmed.reduce((sum, r) => sum + r.amountMinor, 0);
+    if (total === report.refundedTotalMinor && confirmed.length > 0) return confirmed.at(-1) ?? null;
     for (const r of open) {
       total += r.amountMinor;
       if (total === report.refundedTotalMinor) return r;

@@ -183,7 +183,18 @@ describe("OpenAPI", () => {
     expect(tip.parameters.map((p: { name: string }) => p.name)).toEqual(
       expect.arrayContaining(["roomId", "idempotency-key"]),
     );
-    expect(res.body.components.schemas.TipRequest).toBeDefined();
+    expect(tip.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/TipRequest" });
+    // A gift or a custom amount, strict (unknown fields refused), the amount a decimal string.
+    const variants = res.body.components.schemas.TipRequest.oneOf;
+    expect(variants.map((v: { properties: { kind: { enum: string[] } } }) => v.properties.kind.enum)).toEqual([
+      ["gift"],
+      ["custom"],
+    ]);
+    expect(variants.map((v: { additionalProperties: boolean }) => v.additionalProperties)).toEqual([false, false]);
+    expect(variants[1].properties.amount).toMatchObject({
+      type: "string",
+      pattern: "^(0|[1-9][0-9]*)(\\.[0-9]{1,2})?$",
+    });
     expect(res.body.components.schemas.Error.properties.error.properties.code.enum).toContain("insufficient_funds");
     expect(Object.keys(res.body.paths).some((p) => p.startsWith("/dev"))).toBe(false);
   });

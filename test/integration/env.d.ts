@@ -3,6 +3,11 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     /** JSON: test/fixtures/provider-keys.json (the providers' private keys, test only). */
     TEST_PROVIDER_KEYS: string;
+    /** The command-model test's knobs from the environment ("" = its defaults). */
+    MODEL_RUNS: string;
+    MODEL_COMMANDS: string;
+    MODEL_SEED: string;
+    MODEL_PATH: string;
   }
 }
 

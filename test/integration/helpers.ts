@@ -72,11 +72,64 @@ export async function balanceOf(address: string): Promise<number> {
   return row?.balance_minor ?? 0;
 }
 
-/** Every row of every money table, for "a rejected request changes nothing" assertions. */
-export async function ledgerSnapshot(): Promise<string> {
-  const tables = ["accounts", "operations", "transfers", "tips", "idempotency_keys"];
-  const parts = await env.DB.batch(tables.map((t) => env.DB.prepare(`SELECT * FROM ${t} ORDER BY rowid`)));
-  return JSON.stringify(parts.map((p) => p.results));
+/** The ledger proper: balances, operations and their transfers, and tips. */
+export const MONEY_TABLES = ["accounts", "operations", "transfers", "tips"] as const;
+
+/**
+ * Every row of every table of the D1 database, for "a rejected request changes nothing"
+ * assertions. The tables are listed from sqlite_master, so a table added by a migration is
+ * covered without editing this, and so are SQLite's AUTOINCREMENT counters (`sqlite_sequence`).
+ * Left out, because they are not the application's data: the planner's statistics
+ * (`sqlite_stat%`, which SQLite may refresh at any time), D1's internal tables (`_cf_%`,
+ * which D1 refuses to read) and the migrations record (`d1_migrations`).
+ * Rows are read in rowid order with the rowid itself, so a row deleted and inserted again
+ * also shows. `except` leaves out tables a refusal writes by design; the caller says why.
+ * `only` narrows it to some tables, e.g. MONEY_TABLES for "this moved no money" where the
+ * step does write (a refund confirmed, a query recorded).
+ */
+export async function ledgerSnapshot(
+  options: { except?: readonly string[]; only?: readonly string[] } = {},
+): Promise<string> {
+  // Tips tell their room after the response (waitUntil) and mark the outbox row delivered:
+  // a snapshot taken while that is under way would see it land.
+  await until(
+    async () =>
+      (await env.DB.prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL").first<number>(
+        "n",
+      )) ?? 0,
+    (n) => n === 0,
+  );
+  const { results: all } = await env.DB.prepare(
+    `SELECT name FROM sqlite_master WHERE type = 'table'
+       AND name NOT LIKE 'sqlite\\_stat%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name <> 'd1_migrations'
+     ORDER BY name`,
+  ).all<{ name: string }>();
+  const tables = all.filter(
+    (t) => !options.except?.includes(t.name) && (options.only === undefined || options.only.includes(t.name)),
+  );
+  const dumps = await env.DB.batch(
+    tables.map((t) => env.DB.prepare(`SELECT rowid AS _rowid, * FROM "${t.name}" ORDER BY rowid`)),
+  );
+  // One line per row, so a failing comparison's diff shows just the rows that changed.
+  return tables
+    .flatMap((t, i) => [`## ${t.name}`, ...(dumps[i]?.results ?? []).map((row) => JSON.stringify(row))])
+    .join("\n");
+}
+
+/** The tables whose rows differ between two snapshots (for a readable failure message). */
+export function changedTables(before: string, after: string): string[] {
+  const byTable = (snapshot: string) => {
+    const tables = new Map<string, string>();
+    let current = "";
+    for (const line of snapshot.split("\n")) {
+      if (line.startsWith("## ")) current = line.slice(3);
+      tables.set(current, `${tables.get(current) ?? ""}${line}\n`);
+    }
+    return tables;
+  };
+  const a = byTable(before);
+  const b = byTable(after);
+  return [...new Set([...a.keys(), ...b.keys()])].filter((t) => a.get(t) !== b.get(t));
 }
 
 export async function invariantReport() {

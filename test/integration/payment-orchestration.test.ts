@@ -33,6 +33,7 @@ import {
   invariantReport,
   key,
   ledgerSnapshot,
+  MONEY_TABLES,
   operatorToken,
   type Reply,
   token,
@@ -408,7 +409,7 @@ describe("channel failover", () => {
     const firstFailureMs = wechat[0]?.at_ms ?? Number.NaN;
     for (const id of [...failedOver, straightId]) {
       const opened = (await transitions(id))[1]?.at_ms ?? Number.NaN;
-      expect(opened - firstFailureMs).toBeGreaterThanOrEqual(0);
+      expect(opened).toBeGreaterThanOrEqual(firstFailureMs);
       expect(opened - firstFailureMs).toBeLessThan(10_000);
     }
     const tripMs = (await order(straightId)).created_at_ms - firstFailureMs;
@@ -519,7 +520,8 @@ describe("delayed query and sweeper", () => {
       ["succeeded", "query", `query:${id}`],
     ]);
     expect(await operations("payment_credit", id)).toEqual([id]);
-    const credited = await ledgerSnapshot();
+    // The query again, the sweeper and the late callback record what they saw; no money moves.
+    const credited = await ledgerSnapshot({ only: MONEY_TABLES });
 
     const again = await consumeQuery(id);
     expect(again.explicitAcks).toEqual([`q-${id}`]);
@@ -535,7 +537,7 @@ describe("delayed query and sweeper", () => {
     expect(await wallet("orc-q1")).toBe(1880);
     expect(await operations("payment_credit", id)).toEqual([id]);
     expect((await transitions(id)).length).toBe(3);
-    expect(await ledgerSnapshot()).toBe(credited);
+    expect(await ledgerSnapshot({ only: MONEY_TABLES })).toBe(credited);
   });
 
   it("closes an unpaid order past its deadline with cause expired, and a success that arrives later still credits it", async () => {
@@ -696,7 +698,7 @@ describe("operator refunds", () => {
       amount: { refund: 1000, total: 3000, currency: "CNY" },
     });
 
-    const before = await ledgerSnapshot();
+    const before = await ledgerSnapshot({ only: MONEY_TABLES });
     const resource = {
       mchid: WECHAT.mchid,
       out_trade_no: id,
@@ -718,7 +720,7 @@ describe("operator refunds", () => {
     expect(await appliedOutcome(resent.eventId)).toEqual({ kind: "no_change", orderId: id, state: "refunded" });
     expect((await transitions(id)).filter((t) => t.to_state === "refunded")).toHaveLength(1);
     // Confirming a refund moves no money: the wallet paid it when it was requested.
-    expect(await ledgerSnapshot()).toBe(before);
+    expect(await ledgerSnapshot({ only: MONEY_TABLES })).toBe(before);
     expect(await wallet("orc-r2")).toBe(2000);
   });
 

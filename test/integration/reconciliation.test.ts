@@ -237,9 +237,33 @@ describe("reconciliation with the sandbox provider", () => {
   it("publishes both routes in the OpenAPI document", async () => {
     const res = await call("GET", "/v1/openapi.json");
     expect(res.status).toBe(200);
-    expect(res.body.paths["/admin/reconciliations"].post).toBeDefined();
-    expect(res.body.paths["/admin/reconciliations/{runId}"].get).toBeDefined();
-    expect(res.body.components.schemas.ReconciliationFinding).toBeDefined();
+    const start = res.body.paths["/admin/reconciliations"];
+    const read = res.body.paths["/admin/reconciliations/{runId}"];
+    expect(Object.keys(start)).toEqual(["post"]);
+    expect(start.post.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/ReconcileRequest",
+    });
+    expect(Object.keys(start.post.responses)).toEqual([
+      "200",
+      "201",
+      "400",
+      "401",
+      "403",
+      "404",
+      "413",
+      "415",
+      "422",
+      "503",
+    ]);
+    expect(Object.keys(read)).toEqual(["get"]);
+    expect(Object.keys(read.get.responses)).toEqual(["200", "401", "403", "404"]);
+    expect(res.body.components.schemas.ReconciliationFinding.properties.kind.enum).toEqual([
+      "missing_ours",
+      "missing_theirs",
+      "amount_mismatch",
+      "status_mismatch",
+      "duplicate_line",
+    ]);
   });
 
   it("is for admin and finance only: a viewer gets 403, nobody gets 401", async () => {

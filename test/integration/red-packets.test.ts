@@ -135,10 +135,13 @@ describe("sending a red packet", () => {
       body: { total: "1.00", shares: 1 },
     });
     expect(noKey.body.error.code).toBe("idempotency_key_missing");
+    expect(await ledgerSnapshot()).toBe(before);
+    // Ending the room writes (the room, its stream); the refusal after it does not.
     await call("POST", `/v1/rooms/${roomId}/end`, { token: await token("rp-creator-2", "creator") });
+    const ended = await ledgerSnapshot();
     const offline = await send(roomId, "rp-sender-2", { total: "1.00", shares: 1 });
     expect(offline.body.error.code).toBe("room_not_live");
-    expect(await ledgerSnapshot()).toBe(before);
+    expect(await ledgerSnapshot()).toBe(ended);
   });
 });
 

@@ -147,6 +147,12 @@ describe("judging a refund report and matching it to our refunds", () => {
     const total = { ...refund, amountMinor: null, refundedTotalMinor: 500 };
     expect(matchRefund(refunds, total)?.id).toBe("c");
     expect(matchRefund(refunds, { ...total, refundedTotalMinor: 250 })).toBeNull();
+    // The running total our confirmed refunds already make: the report of the last of them
+    // (Stripe's charge.refunded after a refund its API answered as succeeded), not a stranger's.
+    const done = [r("a", 100, "succeeded", "re_1"), r("d", 300, "succeeded", "re_2")];
+    expect(matchRefund(done, { ...total, refundedTotalMinor: 400 })?.id).toBe("d");
+    expect(matchRefund(done, { ...total, refundedTotalMinor: 401 })).toBeNull();
+    expect(matchRefund([], { ...total, refundedTotalMinor: 0 })).toBeNull();
     expect(matchRefund([r("x", 200, "failed", "rf_9")], refund)).toBeNull();
   });
 

@@ -63,7 +63,8 @@ describe("WeChat Pay v3 client", () => {
     expect(sent.url.href).toBe("https://api.mch.weixin.qq.com/v3/pay/transactions/native");
     expect(sent.headers.get("accept")).toBe("application/json");
     expect(sent.headers.get("content-type")).toBe("application/json");
-    expect(sent.headers.get("user-agent")).toBeTruthy();
+    // WeChat Pay refuses requests without a User-Agent.
+    expect(sent.headers.get("user-agent")).toBe("giftwire/0.1 (Cloudflare Workers; WeChatPay-APIv3)");
     expect(sent.headers.get("authorization")).toMatch(
       new RegExp(
         `^WECHATPAY2-SHA256-RSA2048 mchid="${mchId}",nonce_str="[0-9a-f]{32}",signature="[A-Za-z0-9+/]+={0,2}",timestamp="${NOW / 1000}",serial_no="${merchantSerial}"$`,
