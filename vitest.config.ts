@@ -1,6 +1,9 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { providerNetwork } from "./test/support/provider-network";
 
 /** Test-only provider keys (test/fixtures): the channels under test trust these. */
@@ -24,6 +27,53 @@ export const TEST_PAYMENT_CHANNELS = {
   },
   stripe: { webhookSecrets: ["whsec_test_0123456789abcdef"], livemode: false, secretKey: "sk_test_0123456789abcdef" },
 };
+
+/** The workers project's name; the Worker under test runs as `vitest-plugin-runner-<project>`. */
+const WORKERS_PROJECT = "workers";
+
+/** The sandbox provider Worker's name in the tests; giftwire's `SANDBOX` binding names it. */
+const SANDBOX_WORKER = "sandbox-provider";
+
+/**
+ * The sandbox provider Worker (dev/sandbox-provider) as an auxiliary Worker of the workers
+ * project: bundled by wrangler exactly as `npm start` runs it, its bindings read from its own
+ * wrangler.jsonc, its signing secret the one the tests' PAYMENT_CHANNELS trusts.
+ *
+ * Its callbacks are HTTP POSTs to the notify_url giftwire gave (https://giftwire.test/…):
+ * its `outboundService` sends every fetch it makes to the Worker under test, whose default
+ * export (dev/giftwire-dev.ts) serves them through the real callback route, body limits and
+ * signature check included. A service binding back to giftwire would need a binding the
+ * simulator's code names; the outbound route keeps its code the same as in development, where
+ * the fetch goes over the loopback network. The plugin names the Worker under test
+ * `vitest-plugin-runner-<project>` (pool/index.mjs, getRunnerName): if that changes, every
+ * sandbox callback test fails loudly rather than passing vacuously.
+ */
+function sandboxProviderWorker() {
+  const outdir = resolve("node_modules/.cache/sandbox-provider");
+  execFileSync(
+    "node_modules/.bin/wrangler",
+    ["deploy", "--dry-run", "--config", "dev/sandbox-provider/wrangler.jsonc", "--outdir", outdir],
+    { stdio: "pipe", env: { ...process.env, CI: "1" } },
+  );
+  const config = unstable_readConfig({ config: "dev/sandbox-provider/wrangler.jsonc" });
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
+  return {
+    name: SANDBOX_WORKER,
+    modules: true,
+    scriptPath: `${outdir}/index.js`,
+    compatibilityDate: workerOptions.compatibilityDate,
+    durableObjects: workerOptions.durableObjects,
+    assets: workerOptions.assets,
+    bindings: {
+      ...workerOptions.bindings,
+      PUBLIC_URL: "https://sandbox-provider.test",
+      SIGNING_SECRET: TEST_PAYMENT_CHANNELS.sandbox.secret,
+      // No random duplicates: tests that want them set the rate (test/support/sandbox-provider.ts).
+      DUPLICATE_RATE: "0",
+    },
+    outboundService: `vitest-plugin-runner-${WORKERS_PROJECT}`,
+  };
+}
 
 /**
  * Two projects: `unit` runs the pure domain in plain Node (fast, property tests);
@@ -54,8 +104,14 @@ export default defineConfig(async () => {
         {
           plugins: [
             cloudflareTest({
+              // The production configuration's bindings, with the dev entry (token minting, the
+              // demo seed) as the Worker under test and the sandbox provider bound as SANDBOX:
+              // what `npm start` runs, without repeating wrangler.toml's binding list.
               wrangler: { configPath: "./wrangler.toml" },
+              main: "./dev/giftwire-dev.ts",
               miniflare: {
+                serviceBindings: { SANDBOX: SANDBOX_WORKER },
+                workers: [sandboxProviderWorker()],
                 // Every outbound fetch goes to the providers' test doubles, never the internet.
                 outboundService: providerNetwork,
                 bindings: {
@@ -74,7 +130,7 @@ export default defineConfig(async () => {
             }),
           ],
           test: {
-            name: "workers",
+            name: WORKERS_PROJECT,
             include: ["test/integration/**/*.test.ts"],
             setupFiles: ["./test/integration/apply-migrations.ts"],
             testTimeout: 60_000,

@@ -44,7 +44,6 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
     d1Databases: ["DB"],
     durableObjects: {
       LIVE_ROOM: { className: "LiveRoom", useSQLite: true },
-      SANDBOX_PROVIDER: { className: "SandboxProvider", useSQLite: true },
     },
     queueProducers: {
       ROOM_EVENTS: { queueName: "giftwire-room-events" },

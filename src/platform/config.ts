@@ -81,8 +81,6 @@ export interface Config {
   readonly autopayDefaults: { readonly perTipMaxMinor: number; readonly perDayMaxMinor: number };
   /** How long raw payment callbacks are kept (disputes, reconciliation). */
   readonly paymentNotificationRetentionMs: number;
-  /** Token minting and demo seeding exist only where nobody's money is real. */
-  readonly devToolsEnabled: boolean;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -113,7 +111,6 @@ export function configFrom(env: Env): Config {
       perDayMaxMinor: c.AUTOPAY_PER_DAY_DEFAULT_MINOR,
     },
     paymentNotificationRetentionMs: c.PAYMENT_NOTIFICATION_RETENTION_DAYS * 24 * 60 * 60 * 1000,
-    devToolsEnabled: c.ENVIRONMENT === "development" || c.ENVIRONMENT === "test",
   };
   cache.set(env, config);
   return config;

@@ -10,7 +10,6 @@ import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
-import { dev } from "./routes/dev";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
 import { paymentCallbacks } from "./routes/payment-callbacks";
@@ -18,7 +17,6 @@ import { payments } from "./routes/payments";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
-import { sandboxRoutes } from "./routes/sandbox";
 import { tips } from "./routes/tips";
 import { wallets } from "./routes/wallets";
 
@@ -74,10 +72,8 @@ export function createApp() {
   v1.route("/", campaigns);
   v1.route("/", payments);
   v1.route("/", autopay);
-  v1.route("/", sandboxRoutes);
   v1.route("/", admin);
   v1.route("/", reconciliations);
-  v1.route("/", dev);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

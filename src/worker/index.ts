@@ -13,7 +13,6 @@ import { handleRoomEventsBatch, ROOM_EVENTS_QUEUE, type RoomEventsMessage } from
 
 const app = createApp();
 
-export { SandboxProvider } from "../durable-objects/sandbox-provider";
 export { LiveRoom };
 
 type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, log: Logger) => Promise<void>;

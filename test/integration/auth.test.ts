@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { mintToken } from "../../dev/tokens";
 import type { Config } from "../../src/platform/config";
-import { mintToken, verifyToken } from "../../src/worker/auth/jwt";
+import { verifyToken } from "../../src/worker/auth/jwt";
 import { call, config, token } from "./helpers";
 
 const path = "/v1/users/auth-user/wallet";
@@ -100,7 +101,7 @@ describe("request ids and errors", () => {
 });
 
 describe("development routes", () => {
-  it("mint tokens only outside production", async () => {
+  it("mint tokens in the development entry the tests run", async () => {
     const res = await call("POST", "/v1/dev/tokens", { body: { userId: "dev-user", roles: ["viewer"] } });
     expect(res.status).toBe(201);
     const wallet = await call("GET", "/v1/users/dev-user/wallet", { token: res.body.token });
@@ -109,13 +110,31 @@ describe("development routes", () => {
     expect(bad.status).toBe(400);
   });
 
-  it("do not exist in production", async () => {
+  it("do not exist in the production app, whatever the environment says", async () => {
     const { createApp } = await import("../../src/worker/app");
     const app = createApp();
+    for (const ENVIRONMENT of ["test", "development", "production"]) {
+      const res = await app.request(
+        "/v1/dev/tokens",
+        { method: "POST", body: JSON.stringify({ userId: "dev-user", roles: ["admin"] }) },
+        { ...env, ENVIRONMENT },
+      );
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as any).error.code).toBe("not_found");
+      const seed = await app.request("/v1/dev/seed", { method: "POST" }, { ...env, ENVIRONMENT });
+      expect(seed.status).toBe(404);
+    }
+  });
+
+  it("are refused by the development entry too when its environment is production", async () => {
+    const { createExecutionContext } = await import("cloudflare:test");
+    const { default: devWorker } = await import("../../dev/giftwire-dev");
     const prodEnv = { ...env, ENVIRONMENT: "production" };
-    const res = await app.request("/v1/dev/tokens", { method: "POST", body: "{}" }, prodEnv);
+    const request = new Request("https://giftwire.test/v1/dev/tokens", {
+      method: "POST",
+      body: JSON.stringify({ userId: "dev-user", roles: ["admin"] }),
+    });
+    const res = await devWorker.fetch(request, prodEnv, createExecutionContext());
     expect(res.status).toBe(404);
-    const seed = await app.request("/v1/dev/seed", { method: "POST" }, prodEnv);
-    expect(seed.status).toBe(404);
   });
 });

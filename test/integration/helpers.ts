@@ -1,6 +1,7 @@
 import { env, exports } from "cloudflare:workers";
+import { mintToken } from "../../dev/tokens";
 import { configFrom } from "../../src/platform/config";
-import { mintToken, type Role } from "../../src/worker/auth/jwt";
+import type { Role } from "../../src/worker/auth/jwt";
 
 export const BASE = "https://giftwire.test";
 export const config = configFrom(env);

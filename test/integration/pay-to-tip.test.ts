@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signSandbox } from "../../src/channels/sandbox";
+import { signSandbox } from "../../dev/sandbox-provider/src/signature";
 import { BASE, balanceOf, call, invariantReport, key, openRoom, token, until } from "./helpers";
 
 const SANDBOX = { secret: "sandbox-test-secret-0123456789", merchantId: "giftwire-sandbox" };

@@ -12,7 +12,6 @@ import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ChannelName } from "../../src/channels/channel";
 import { base64Bytes } from "../../src/channels/encoding";
-import { SANDBOX_PROVIDER_NAME } from "../../src/channels/sandbox-api";
 import { createOrder } from "../../src/db/orders";
 import { applyPaymentReport } from "../../src/db/payment-reports";
 import type { OrderRow, RefundRow } from "../../src/db/reads/orders";
@@ -27,6 +26,7 @@ import { channelClients } from "../../src/worker/payments/channels";
 import { openOrder, queryOrder } from "../../src/worker/payments/orders";
 import { handlePaymentCallbacksBatch, type PaymentQueryMessage } from "../../src/worker/queues/payment-callbacks";
 import { wechatBody, wechatHeaders, wechatTransaction } from "../support/providers";
+import { payerDecidesAt, providerPayment } from "../support/sandbox-provider";
 import {
   balanceOf,
   config,
@@ -330,11 +330,8 @@ async function paidSandboxOrder(userId: string, amount: string): Promise<string>
   const res = await newOrder(userId, { channel: "sandbox", amount });
   expect(res.status, res.text).toBe(201);
   const id = res.body.order.id as string;
-  const decided = await api("POST", `/v1/sandbox/payments/${id}/decision`, {
-    token: await token(userId),
-    body: { outcome: "succeeded" },
-  });
-  expect(decided.status, decided.text).toBe(202);
+  const decided = await payerDecidesAt(res.body.payment.url, "succeeded");
+  expect(decided.status, JSON.stringify(decided.body)).toBe(202);
   const verdict = await queryOrder(queryContext(env, quiet, Date.now()), id);
   expect(["credited", "already_credited"]).toContain((verdict as any).outcome?.kind);
   expect((await order(id)).state).toBe("succeeded");
@@ -668,8 +665,7 @@ describe("operator refunds", () => {
       to_state: "refunded",
       cause: "refund",
     });
-    const provider = env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME);
-    expect((await provider.payment(id))?.refundedMinor).toBe(500);
+    expect((await providerPayment(id)).refundedMinor).toBe(500);
     const listed = await api("GET", `/v1/admin/payments/orders/${id}/refunds`, { token: await operatorToken() });
     expect(listed.body.refunds.map((r: any) => [r.id, r.state, r.amountMinor])).toEqual([[refundId, "succeeded", 500]]);
     expect(await wallet("orc-r1")).toBe(1500);
@@ -961,8 +957,7 @@ describe("operator refunds", () => {
           (s) => s === "succeeded",
         ),
       ).toBe("succeeded");
-    const provider = env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME);
-    expect((await provider.payment(id))?.refundedMinor).toBe(1000);
+    expect((await providerPayment(id)).refundedMinor).toBe(1000);
     expect((await order(id)).state).toBe("refunded");
   });
 });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { signSandbox } from "../../dev/sandbox-provider/src/signature";
 import { base64Bytes } from "../../src/channels/encoding";
-import { signSandbox } from "../../src/channels/sandbox";
 import { applyPaymentReport } from "../../src/db/payment-reports";
 import { configFrom } from "../../src/platform/config";
 import { handlePaymentCallbacksBatch, type PaymentCallbackMessage } from "../../src/worker/queues/payment-callbacks";
@@ -14,6 +14,7 @@ import {
   wechatHeaders,
   wechatTransaction,
 } from "../support/providers";
+import { payerDecidesAt } from "../support/sandbox-provider";
 import { BASE, balanceOf, call, invariantReport, key, ledgerSnapshot, token, until } from "./helpers";
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -94,9 +95,12 @@ describe("payment orders", () => {
       kind: "topup",
     });
     expect(created.body.order.id).toMatch(/^order_[0-9A-Z]{26}$/);
+    // The payer link of the sandbox provider's checkout sheet, which the provider handed out.
     expect(created.body.payment).toEqual({
       kind: "sandbox_approval",
-      url: `/sandbox/pay.html?order=${created.body.order.id}`,
+      url: expect.stringMatching(
+        new RegExp(`^https://sandbox-provider\\.test/pay\\.html\\?order=${created.body.order.id}&code=[0-9a-f]{32}$`),
+      ),
     });
     const replay = await createOrder("pay-u1", "sandbox", "52.00", k);
     expect(replay.status).toBe(200);
@@ -106,10 +110,7 @@ describe("payment orders", () => {
     expect(reused.body.error.code).toBe("idempotency_key_reused");
 
     const orderId = created.body.order.id as string;
-    const decided = await call("POST", `/v1/sandbox/payments/${orderId}/decision`, {
-      token: await token("pay-u1"),
-      body: { outcome: "succeeded" },
-    });
+    const decided = await payerDecidesAt(created.body.payment.url, "succeeded");
     expect(decided.status).toBe(202);
     expect(decided.body.delivered).toBe(true);
     expect(
@@ -460,11 +461,9 @@ describe("payment callbacks", () => {
   });
 
   it("a failed payment moves the order to failed; the sandbox signature is checked like any provider's", async () => {
-    const order = (await createOrder("pay-fail", "sandbox", "6.60")).body.order;
-    const decided = await call("POST", `/v1/sandbox/orders/${order.id}/decision`, {
-      token: await token("pay-fail"),
-      body: { outcome: "failed" },
-    });
+    const created = await createOrder("pay-fail", "sandbox", "6.60");
+    const order = created.body.order;
+    const decided = await payerDecidesAt(created.body.payment.url, "failed");
     expect(decided.status).toBe(202);
     expect(
       await until(

@@ -1,36 +1,34 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { SANDBOX_PROVIDER_NAME } from "../../src/channels/sandbox-api";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { settleUnpaid } from "../../src/db/orders";
-import type { SandboxPayment, SandboxProvider } from "../../src/durable-objects/sandbox-provider";
+import {
+  callbackQueueFailing,
+  payerDecidesAt,
+  providerPayment,
+  runProviderAlarm,
+  sim,
+  simulate,
+} from "../support/sandbox-provider";
 import { balanceOf, call, invariantReport, key, operatorToken, token, until } from "./helpers";
 
-const CHANNELS = JSON.parse(env.PAYMENT_CHANNELS) as { sandbox: { secret: string; merchantId: string } };
-const provider = () => env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME);
-
-/** A callback queue that is down: the callback path stores the notification, cannot enqueue it, answers 503. */
-const downQueue = {
-  async send() {
-    throw new Error("queue unavailable (test)");
-  },
-  async sendBatch() {
-    throw new Error("queue unavailable (test)");
-  },
-} as unknown as Queue;
+let restoreQueue: (() => void) | null = null;
 
 /**
- * The provider's view of the deployment, as sandbox.test.ts sets it: callbacks a minute late
- * (so only `runDurableObjectAlarm` delivers them), and optionally a broken callback path.
+ * The provider's behaviour, as sandbox.test.ts sets it: callbacks a minute late (so only
+ * running its alarm delivers them), and optionally giftwire's callback queue down, so every
+ * delivery is stored but answered 503.
  */
-async function provideWith(bindings: Partial<Env> = {}): Promise<void> {
-  const secret = JSON.stringify({ sandbox: { ...CHANNELS.sandbox, deliveryDelayMs: [60_000, 60_000] } });
-  await runInDurableObject(provider(), (instance: SandboxProvider) => {
-    (instance as unknown as { env: Env }).env = { ...env, PAYMENT_CHANNELS: secret, ...bindings };
-  });
+async function provideWith(options: { callbackQueueDown?: boolean } = {}): Promise<void> {
+  await simulate({ deliveryDelayMs: [60_000, 60_000] });
+  restoreQueue?.();
+  restoreQueue = null;
+  if (options.callbackQueueDown) {
+    restoreQueue = callbackQueueFailing(Number.POSITIVE_INFINITY);
+    onTestFinished(() => restoreQueue?.());
+  }
 }
 
-const payment = async (orderId: string) => (await provider().payment(orderId)) as SandboxPayment;
+const payment = providerPayment;
 const wallet = (userId: string) => balanceOf(`user:${userId}:wallet`);
 const credits = async (orderId: string) =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(orderId).first<number>("n")) ?? 0;
@@ -51,10 +49,7 @@ async function paidAtProvider(userId: string, amount: string): Promise<string> {
   });
   expect(created.status).toBe(201);
   const orderId = created.body.order.id as string;
-  const decided = await call("POST", `/v1/sandbox/payments/${orderId}/decision`, {
-    token: await token(userId),
-    body: { outcome: "succeeded" },
-  });
+  const decided = await payerDecidesAt(created.body.payment.url, "succeeded");
   expect(decided.status).toBe(202);
   return orderId;
 }
@@ -62,7 +57,7 @@ async function paidAtProvider(userId: string, amount: string): Promise<string> {
 /** Runs the provider's alarms until the order's callback was acknowledged, then waits for the credit. */
 async function delivered(orderId: string): Promise<void> {
   for (let i = 0; i < 10 && (await payment(orderId)).deliveries[0]?.state !== "delivered"; i++) {
-    await runDurableObjectAlarm(provider());
+    await runProviderAlarm();
   }
   expect((await payment(orderId)).deliveries[0]?.state).toBe("delivered");
   expect(
@@ -86,24 +81,27 @@ describe("reconciliation with the sandbox provider", () => {
     for (const id of [matchedA, matchedB, refundedC]) await delivered(id);
 
     // (a) Paid at the provider, but the callback path is down for every delivery: it never reaches us.
-    await provideWith({ PAYMENT_CALLBACKS: downQueue });
+    await provideWith({ callbackQueueDown: true });
     const missedD = await paidAtProvider("rec-d", "8.80");
-    expect(await runDurableObjectAlarm(provider())).toBe(true);
+    expect(await runProviderAlarm()).toBe(true);
     const attempt = (await payment(missedD)).deliveries[0]?.attempts[0];
     expect(attempt).toMatchObject({ status: 503, acknowledged: false });
     expect(await orderState(missedD)).toBe("pending");
     expect(await wallet("rec-d")).toBe(0);
 
     // (b) The provider refunds 5.00 of C on its side; nobody here asked for it.
-    const refund = await provider().refund({
-      merchantOrderNo: refundedC,
-      refundNo: "provider-side-dispute-1",
-      amountMinor: 500,
-      totalMinor: 2000,
-      currency: "CNY",
-      reason: "dispute settled at the provider",
+    const refunded = await sim("POST", "/v1/refunds", {
+      body: {
+        merchantOrderNo: refundedC,
+        refundNo: "provider-side-dispute-1",
+        amountMinor: 500,
+        totalMinor: 2000,
+        currency: "CNY",
+        reason: "dispute settled at the provider",
+      },
     });
-    expect(refund).toMatchObject({ kind: "refunded", amountMinor: 500 });
+    expect(refunded.body).toMatchObject({ refund: { amountMinor: 500, status: "succeeded" } });
+    const refund = refunded.body.refund as { refundId: string };
 
     const date = shanghaiToday();
     const first = await reconcile({ channel: "sandbox", date });
@@ -181,9 +179,9 @@ describe("reconciliation with the sandbox provider", () => {
   });
 
   it("credits an order our clock closed before its money arrived, by the reconciliation's query", async () => {
-    await provideWith({ PAYMENT_CALLBACKS: downQueue });
+    await provideWith({ callbackQueueDown: true });
     const lateF = await paidAtProvider("rec-f", "6.60");
-    expect(await runDurableObjectAlarm(provider())).toBe(true);
+    expect(await runProviderAlarm()).toBe(true);
     // The order's deadline passed while the channel still looked unpaid to us: closed here.
     expect(await settleUnpaid(env.DB, lateF, "closed", "expired", "test: deadline", Date.now())).toBe(true);
     const run = await reconcile({ channel: "sandbox", date: shanghaiToday() });

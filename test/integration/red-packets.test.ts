@@ -33,7 +33,7 @@ async function send(roomId: string, senderId: string, body: Record<string, unkno
 }
 
 async function claim(roomId: string, packetId: string, userId: string, extraClaims: Record<string, unknown> = {}) {
-  const { mintToken } = await import("../../src/worker/auth/jwt");
+  const { mintToken } = await import("../../dev/tokens");
   const t =
     Object.keys(extraClaims).length === 0
       ? await token(userId)

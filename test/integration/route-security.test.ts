@@ -10,8 +10,9 @@
 
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { mintToken } from "../../dev/tokens";
 import { createApp } from "../../src/worker/app";
-import { mintToken, ROLES, type Role } from "../../src/worker/auth/jwt";
+import { ROLES, type Role } from "../../src/worker/auth/jwt";
 import { declaredAuth, type RouteAuth } from "../../src/worker/middleware/auth";
 import { BASE, config } from "./helpers";
 
@@ -35,14 +36,6 @@ const NON_OPENAPI_ROUTES: Record<string, RouteAuth> = {
   // The room WebSocket: a bearer token, ?access_token= or an overlay key, checked in the handler.
   "GET /v1/rooms/:roomId/live": "socket",
 };
-
-/**
- * Routes leaving the production Worker for the dev-only sandbox Worker (issue 11, item 6):
- * until they go they keep their own path-pattern gates, so they carry no declaration. They
- * are tolerated whether present or not; the sandbox routes are still checked for 401 below.
- */
-const LEAVING_PREFIXES = ["/v1/sandbox/", "/v1/dev/"];
-const isLeaving = (path: string) => LEAVING_PREFIXES.some((p) => path.startsWith(p));
 
 /**
  * App-wide middleware (`use`): request context on everything; CORS and the default body limit
@@ -192,8 +185,8 @@ function tokenWith(roles: readonly Role[]): Promise<string> {
 const MALFORMED_BODY = { notAField: "route-security probe" };
 
 describe("the OpenAPI document", () => {
-  it("declares the auth of every operation (x-giftwire-auth), apart from routes leaving this Worker", () => {
-    const undeclared = cases.filter((c) => c.auth === undefined && !isLeaving(c.path)).map((c) => c.name);
+  it("declares the auth of every operation (x-giftwire-auth)", () => {
+    const undeclared = cases.filter((c) => c.auth === undefined).map((c) => c.name);
     expect(undeclared).toEqual([]);
   });
 
@@ -273,9 +266,7 @@ describe("the router", () => {
   );
 
   it("has no path-pattern middleware beyond the app-wide ones (auth is declared on routes)", () => {
-    const uses = routes
-      .filter((r) => r.method === "ALL" && !isLeaving(r.path.replace(/\*$/, "")))
-      .map((r) => `${r.method} ${r.path}`);
+    const uses = routes.filter((r) => r.method === "ALL").map((r) => `${r.method} ${r.path}`);
     expect(uses).toEqual(APP_MIDDLEWARE);
   });
 
@@ -288,7 +279,6 @@ describe("the router", () => {
     }
     const problems: string[] = [];
     for (const [key, handlers] of byRoute) {
-      if (isLeaving(key.slice(key.indexOf(" ") + 1))) continue;
       const declared = handlers.map(declaredAuth).filter((a) => a !== undefined);
       const expected = documented.has(key) ? documented.get(key) : NON_OPENAPI_ROUTES[key];
       if (!documented.has(key) && !(key in NON_OPENAPI_ROUTES)) problems.push(`${key}: neither documented nor listed`);

@@ -1,66 +1,57 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { RETRY_SCHEDULE_MS } from "../../dev/sandbox-provider/src/schedule";
 import { base64Bytes } from "../../src/channels/encoding";
-import { SANDBOX_PROVIDER_NAME, sandboxClient } from "../../src/channels/sandbox-api";
+import { sandboxClient } from "../../src/channels/sandbox/api";
 import { parseStatement } from "../../src/channels/statement";
 import { formatMinor, parseAmountMinor } from "../../src/domain/money";
 import {
-  RETRY_SCHEDULE_MS,
+  callbackQueueFailing,
+  payerDecides,
+  payerLink,
+  payerView,
+  providerPayment,
+  runProviderAlarm,
+  SANDBOX_SECRET,
   type SandboxPayment,
-  type SandboxProvider,
-} from "../../src/durable-objects/sandbox-provider";
-import { BASE, balanceOf, call, invariantReport, key, operatorToken, token, until } from "./helpers";
-
-const CHANNELS = JSON.parse(env.PAYMENT_CHANNELS) as { sandbox: { secret: string; merchantId: string } };
-const provider = () => env.SANDBOX_PROVIDER.getByName(SANDBOX_PROVIDER_NAME);
-const client = sandboxClient(env.SANDBOX_PROVIDER, CHANNELS.sandbox);
-
-interface Knobs {
-  deliveryDelayMs?: [number, number];
-  duplicateRate?: number;
-}
+  sim,
+  simulate,
+} from "../support/sandbox-provider";
+import { BASE, balanceOf, call, invariantReport, key, token, until } from "./helpers";
 
 /**
- * Sets the provider's simulation knobs the way a deployment does, through the sandbox block
- * of its PAYMENT_CHANNELS, by handing the provider object an env with that secret (and any
- * other binding replaced, such as a callback queue that fails).
+ * The sandbox provider Worker (dev/sandbox-provider), run beside giftwire as an auxiliary
+ * Worker: giftwire opens payments through its client over the SANDBOX binding, the payer
+ * decides through the payer link, and the provider posts signed callbacks over HTTP to the
+ * notify_url giftwire gave, which giftwire's callback route takes like any provider's.
  */
-async function simulate(knobs: Knobs, bindings: Partial<Env> = {}): Promise<void> {
-  // Only the sandbox block: the provider reads nothing else of the secret.
-  const secret = JSON.stringify({ sandbox: { ...CHANNELS.sandbox, ...knobs } });
-  await runInDurableObject(provider(), (instance: SandboxProvider) => {
-    (instance as unknown as { env: Env }).env = { ...env, PAYMENT_CHANNELS: secret, ...bindings };
-  });
+
+const CHANNELS = { sandbox: SANDBOX_SECRET };
+const client = sandboxClient(env.SANDBOX as Fetcher, CHANNELS.sandbox, { now: Date.now, timeoutMs: 4_000 });
+
+interface TopUp {
+  orderId: string;
+  /** The payer link order creation handed out. */
+  payUrl: string;
+  code: string;
 }
 
-/** The payment-callback queue, failing its first `failures` sends as an unavailable queue does. */
-function flakyCallbackQueue(failures: number): Queue {
-  let left = failures;
-  return {
-    async send(message, options) {
-      if (left > 0) {
-        left -= 1;
-        throw new Error("queue temporarily unavailable (test)");
-      }
-      return env.PAYMENT_CALLBACKS.send(message, options);
-    },
-    sendBatch: (messages, options) => env.PAYMENT_CALLBACKS.sendBatch(messages, options),
-  } as Queue;
-}
-
-async function topUp(userId: string, amount: string): Promise<string> {
+async function topUp(userId: string, amount: string): Promise<TopUp> {
   const res = await call("POST", "/v1/payments/orders", {
     token: await token(userId),
     idempotencyKey: key(),
     body: { kind: "topup", channel: "sandbox", amount },
   });
   if (res.status !== 201) throw new Error(`order failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.order.id as string;
+  const payUrl = res.body.payment.url as string;
+  return { orderId: res.body.order.id as string, payUrl, code: payerLink(payUrl).code };
 }
 
-/** Opens the order's payment through the client (idempotent if order creation already did). */
-async function openThroughClient(orderId: string, amountMinor: number) {
+/** Opens the order's payment through the client again: the provider answers as it did the first time. */
+async function openThroughClient({ orderId, payUrl }: TopUp, amountMinor: number) {
+  expect(payUrl).toMatch(
+    new RegExp(`^https://sandbox-provider\\.test/pay\\.html\\?order=${orderId}&code=[0-9a-f]{32}$`),
+  );
   const opened = await client.createPayment({
     merchantOrderNo: orderId,
     amountMinor,
@@ -71,18 +62,12 @@ async function openThroughClient(orderId: string, amountMinor: number) {
   });
   expect(opened).toEqual({
     ok: true,
-    value: {
-      step: { kind: "sandbox_approval", url: `/sandbox/pay.html?order=${orderId}` },
-      providerRef: expect.any(String),
-    },
+    value: { step: { kind: "sandbox_approval", url: payUrl }, providerRef: `sbx_${orderId.slice("order_".length)}` },
   });
 }
 
-async function decide(userId: string, orderId: string, outcome: "succeeded" | "failed") {
-  return call("POST", `/v1/sandbox/payments/${orderId}/decision`, { token: await token(userId), body: { outcome } });
-}
-
-const payment = async (orderId: string) => (await provider().payment(orderId)) as SandboxPayment;
+const decide = (t: TopUp, outcome: "succeeded" | "failed") => payerDecides(t.orderId, t.code, outcome);
+const payment = (orderId: string): Promise<SandboxPayment> => providerPayment(orderId);
 const wallet = (userId: string) => balanceOf(`user:${userId}:wallet`);
 const credits = async (orderId: string) =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(orderId).first<number>("n")) ?? 0;
@@ -100,7 +85,7 @@ const applied = async (eventId: string) => (await notifications(eventId)).every(
 
 /** Runs the provider's alarm until `done` holds (each run does the earliest work due). */
 async function driveUntil(done: (p: SandboxPayment) => boolean, orderId: string, runsMax = 10) {
-  for (let i = 0; i < runsMax && !done(await payment(orderId)); i++) await runDurableObjectAlarm(provider());
+  for (let i = 0; i < runsMax && !done(await payment(orderId)); i++) await runProviderAlarm();
   return payment(orderId);
 }
 
@@ -116,10 +101,11 @@ function amountMinorOf(text: string): number {
 describe("the sandbox provider", () => {
   it("delivers the approval's callback after the delay, and the wallet is credited exactly once", async () => {
     await simulate({ deliveryDelayMs: [400, 400] });
-    const orderId = await topUp("sbx-u1", "52.00");
-    await openThroughClient(orderId, 5200);
+    const order = await topUp("sbx-u1", "52.00");
+    const { orderId } = order;
+    await openThroughClient(order, 5200);
 
-    const sheet = await call("GET", `/v1/sandbox/payments/${orderId}`, { token: await token("sbx-u1") });
+    const sheet = await payerView(orderId, order.code);
     expect(sheet.status).toBe(200);
     expect(sheet.body.payment).toMatchObject({
       orderNo: orderId,
@@ -131,7 +117,7 @@ describe("the sandbox provider", () => {
       deliveries: [],
     });
 
-    const decided = await decide("sbx-u1", orderId, "succeeded");
+    const decided = await decide(order, "succeeded");
     expect(decided.status).toBe(202);
     expect(decided.body.delivered).toBe(true);
     const [scheduled] = decided.body.payment.deliveries;
@@ -170,35 +156,38 @@ describe("the sandbox provider", () => {
     expect(await orderState(orderId)).toBe("succeeded");
 
     // The payer tapping Approve again changes nothing; Decline now is refused.
-    expect((await decide("sbx-u1", orderId, "succeeded")).status).toBe(202);
+    expect((await decide(order, "succeeded")).status).toBe(202);
     expect((await payment(orderId)).deliveries).toHaveLength(1);
-    const flip = await decide("sbx-u1", orderId, "failed");
+    const flip = await decide(order, "failed");
     expect(flip.status).toBe(409);
     expect(await wallet("sbx-u1")).toBe(5200);
     expect((await invariantReport()).ok).toBe(true);
   });
 
   it("retries a callback the callback path does not acknowledge, on the schedule, and the money arrives once", async () => {
-    // The first two deliveries find the callback queue down: the path stores the raw
+    // The first two deliveries find giftwire's callback queue down: the route stores the raw
     // notification, cannot enqueue it, and answers 503 — a real "retry later".
-    await simulate({ deliveryDelayMs: [60_000, 60_000] }, { PAYMENT_CALLBACKS: flakyCallbackQueue(2) });
-    const orderId = await topUp("sbx-u2", "18.80");
-    expect((await decide("sbx-u2", orderId, "succeeded")).status).toBe(202);
+    await simulate({ deliveryDelayMs: [60_000, 60_000] });
+    const order = await topUp("sbx-u2", "18.80");
+    const { orderId } = order;
+    expect((await decide(order, "succeeded")).status).toBe(202);
     expect((await payment(orderId)).deliveries[0]?.attempts).toEqual([]);
+    const restore = callbackQueueFailing(2);
+    onTestFinished(restore);
 
-    expect(await runDurableObjectAlarm(provider())).toBe(true);
+    expect(await runProviderAlarm()).toBe(true);
     let d = (await payment(orderId)).deliveries[0];
     expect(d?.state).toBe("scheduled");
     expect(d?.attempts.map((a) => [a.status, a.acknowledged])).toEqual([[503, false]]);
     expect((d?.nextAttemptAtMs ?? 0) - (d?.attempts[0]?.atMs ?? 0)).toBe(RETRY_SCHEDULE_MS[0]);
 
-    expect(await runDurableObjectAlarm(provider())).toBe(true);
+    expect(await runProviderAlarm()).toBe(true);
     d = (await payment(orderId)).deliveries[0];
     expect(d?.attempts.map((a) => a.status)).toEqual([503, 503]);
     expect((d?.nextAttemptAtMs ?? 0) - (d?.attempts[1]?.atMs ?? 0)).toBe(RETRY_SCHEDULE_MS[1]);
     expect(await wallet("sbx-u2")).toBe(0);
 
-    expect(await runDurableObjectAlarm(provider())).toBe(true);
+    expect(await runProviderAlarm()).toBe(true);
     d = (await payment(orderId)).deliveries[0];
     expect(d).toMatchObject({ state: "delivered", nextAttemptAtMs: null });
     expect(d?.attempts.map((a) => [a.n, a.status, a.acknowledged])).toEqual([
@@ -213,8 +202,8 @@ describe("the sandbox provider", () => {
       ),
     ).toBe(1880);
     await until(() => applied(d?.eventId ?? ""), Boolean);
-    // The provider is done with it: no alarm is left for this callback.
-    expect(await runDurableObjectAlarm(provider())).toBe(false);
+    // The provider is done with it: nothing is left due for this callback.
+    expect((await payment(orderId)).deliveries[0]?.nextAttemptAtMs).toBeNull();
     expect(await notifications(d?.eventId ?? "")).toHaveLength(1);
     expect(await credits(orderId)).toBe(1);
     expect(await wallet("sbx-u2")).toBe(1880);
@@ -223,8 +212,9 @@ describe("the sandbox provider", () => {
 
   it("with duplicateRate 1 delivers every callback twice, and credits once", async () => {
     await simulate({ deliveryDelayMs: [60_000, 60_000], duplicateRate: 1 });
-    const orderId = await topUp("sbx-u3", "8.80");
-    expect((await decide("sbx-u3", orderId, "succeeded")).status).toBe(202);
+    const order = await topUp("sbx-u3", "8.80");
+    const { orderId } = order;
+    expect((await decide(order, "succeeded")).status).toBe(202);
     const p = await driveUntil((x) => (x.deliveries[0]?.attempts.length ?? 0) >= 2, orderId);
     const [d] = p.deliveries;
     expect(d?.state).toBe("delivered");
@@ -247,14 +237,15 @@ describe("the sandbox provider", () => {
 
   it("answers a query open before the payer decides, final after approval, unknown for an order it never saw", async () => {
     await simulate({ deliveryDelayMs: [60_000, 60_000] });
-    const orderId = await topUp("sbx-u4", "6.60");
-    await openThroughClient(orderId, 660);
+    const order = await topUp("sbx-u4", "6.60");
+    const { orderId } = order;
+    await openThroughClient(order, 660);
     expect(await client.queryPayment(orderId, null)).toEqual({ ok: true, value: { state: "open" } });
     expect(await client.queryPayment("order_01JZZZZZZZZZZZZZZZZZZZZZZZ", null)).toEqual({
       ok: true,
       value: { state: "unknown" },
     });
-    expect((await decide("sbx-u4", orderId, "succeeded")).status).toBe(202);
+    expect((await decide(order, "succeeded")).status).toBe(202);
     const { txnId } = await payment(orderId);
     expect(await client.queryPayment(orderId, null)).toEqual({
       ok: true,
@@ -284,8 +275,9 @@ describe("the sandbox provider", () => {
 
   it("lists today's payment and its refund in the statement, which the reconciliation parser reads back", async () => {
     await simulate({ deliveryDelayMs: [60_000, 60_000] });
-    const orderId = await topUp("sbx-u5", "20.00");
-    expect((await decide("sbx-u5", orderId, "succeeded")).status).toBe(202);
+    const order = await topUp("sbx-u5", "20.00");
+    const { orderId } = order;
+    expect((await decide(order, "succeeded")).status).toBe(202);
     const refundRequest = {
       merchantOrderNo: orderId,
       providerTxnId: null,
@@ -310,10 +302,10 @@ describe("the sandbox provider", () => {
     expect(p.refundedMinor).toBe(500);
     expect(p.deliveries.map((d) => d.type)).toEqual(["payment.succeeded", "refund.succeeded"]);
 
-    const res = await fetchStatement(shanghaiToday(), await operatorToken());
+    const res = await sim("GET", `/v1/statements/${shanghaiToday()}`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/csv/);
-    const csv = await res.text();
+    const csv = res.body as string;
     const lines = csv.trimEnd().split("\n");
     expect(lines[0]).toBe("occurred_at,type,order_no,txn_id,refund_id,amount,currency,status");
     const rows = lines.slice(1, -1).map((l) => l.split(","));
@@ -329,24 +321,27 @@ describe("the sandbox provider", () => {
     // The file is what reconciliation reads: it parses whole, its totals agreeing with its lines.
     const parsed = parseStatement("sandbox", csv);
     expect(parsed.ok && parsed.summary.declaredTotals).toBe("checked");
-    // The channel client downloads the same file; reconciliation asks it when none is posted.
+    // giftwire's channel client downloads the same file over the binding; reconciliation asks
+    // it when none is posted.
     expect(await client.downloadStatement(shanghaiToday())).toEqual({ ok: true, value: csv });
 
-    // Another day has none of it; the statement is finance's, not a payer's.
+    // Another day has none of it; the statement is the merchant's, behind its API key.
     const yesterday = new Date(Date.now() + 8 * 3_600_000 - 86_400_000).toISOString().slice(0, 10);
-    expect(await (await fetchStatement(yesterday, await operatorToken())).text()).not.toContain(orderId);
-    expect((await fetchStatement(shanghaiToday(), await token("sbx-u5"))).status).toBe(403);
-    expect((await fetchStatement("2026-02-30", await operatorToken())).status).toBe(400);
+    expect((await sim("GET", `/v1/statements/${yesterday}`)).body).not.toContain(orderId);
+    const keyless = await sim("GET", `/v1/statements/${shanghaiToday()}`, { auth: false });
+    expect([keyless.status, keyless.body.error.code]).toEqual([401, "unauthorized"]);
+    expect((await sim("GET", "/v1/statements/2026-02-30")).status).toBe(400);
   });
 
   it("closes a payment nobody decided at its deadline and sends payment.closed, which closes the order", async () => {
     await simulate({ deliveryDelayMs: [60_000, 60_000] });
-    const orderId = await topUp("sbx-u6", "1.00");
+    const order = await topUp("sbx-u6", "1.00");
+    const { orderId } = order;
     const closed = await driveUntil((x) => x.state === "closed", orderId, 20);
     expect(closed).toMatchObject({ state: "closed", decidedAtMs: null });
     expect(closed.deliveries.map((d) => [d.type, d.state])).toEqual([["payment.closed", "scheduled"]]);
     // Too late to pay.
-    const late = await decide("sbx-u6", orderId, "succeeded");
+    const late = await decide(order, "succeeded");
     expect(late.status).toBe(409);
     const delivered = await driveUntil((x) => x.deliveries[0]?.state === "delivered", orderId);
     expect(delivered.deliveries[0]?.attempts[0]).toMatchObject({ status: 200, acknowledged: true });
@@ -359,21 +354,46 @@ describe("the sandbox provider", () => {
     expect(await wallet("sbx-u6")).toBe(0);
   });
 
-  it("shows a payment only to the order's payer, and only with a token", async () => {
+  it("shows and lets decide a payment only with its payer link's code", async () => {
     await simulate({});
-    const orderId = await topUp("sbx-u7", "3.00");
-    expect((await call("GET", `/v1/sandbox/payments/${orderId}`)).status).toBe(401);
-    const other = await call("GET", `/v1/sandbox/payments/${orderId}`, { token: await token("sbx-other") });
-    expect(other.status).toBe(404);
-    expect(other.body.error.code).toBe("order_not_found");
-    expect((await decide("sbx-other", orderId, "succeeded")).status).toBe(404);
+    const order = await topUp("sbx-u7", "3.00");
+    const { orderId } = order;
+    const codeless = await payerView(orderId, null);
+    expect([codeless.status, codeless.body.error.code]).toEqual([401, "unauthorized"]);
+    const guessed = "0".repeat(32);
+    const other = await payerView(orderId, guessed);
+    expect([other.status, other.body.error.code]).toEqual([404, "unknown_payment"]);
+    expect((await payerDecides(orderId, guessed, "succeeded")).status).toBe(404);
+    // The merchant API is not the payer's either.
+    const keyless = await sim("GET", `/v1/payments/${orderId}`, { auth: false });
+    expect(keyless.status).toBe(401);
     expect((await payment(orderId)).state).toBe("open");
+    expect((await payerView(orderId, order.code)).status).toBe(200);
+  });
+
+  it("is not a channel of the production Worker, which has no SANDBOX binding", async () => {
+    const { createApp } = await import("../../src/worker/app");
+    const prodEnv = { ...env, SANDBOX: undefined };
+    const res = await createApp().request(
+      "/v1/payments/orders",
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${await token("sbx-u8")}`,
+          "idempotency-key": key(),
+          "content-type": "application/json",
+        },
+        body: JSON.stringify({ kind: "topup", channel: "sandbox", amount: "1.00" }),
+      },
+      prodEnv,
+    );
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as any).error.code).toBe("channel_not_found");
+    const callback = await createApp().request(
+      "/v1/payments/callbacks/sandbox",
+      { method: "POST", body: "{}" },
+      prodEnv,
+    );
+    expect(callback.status).toBe(404);
   });
 });
-
-async function fetchStatement(date: string, bearer: string) {
-  const { exports } = await import("cloudflare:workers");
-  return exports.default.fetch(`${BASE}/v1/sandbox/statements/${date}`, {
-    headers: { authorization: `Bearer ${bearer}` },
-  });
-}

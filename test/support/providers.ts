@@ -3,9 +3,9 @@
  * as WeChat Pay, Alipay and Stripe sign theirs (shared/PAYMENT-CHANNELS.md). WebCrypto
  * only, so the same helpers run in Node (unit) and in workerd (integration).
  */
+import { signSandbox } from "../../dev/sandbox-provider/src/signature";
 import { alipaySigningString } from "../../src/channels/alipay/webhook";
 import { bytesBase64, framed, utf8Bytes } from "../../src/channels/encoding";
-import { signSandbox } from "../../src/channels/sandbox";
 
 export interface RsaPair {
   readonly privateKey: CryptoKey;

@@ -1,4 +1,4 @@
-import { importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import { importJWK, jwtVerify } from "jose";
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
@@ -73,23 +73,4 @@ export async function verifyToken(token: string, config: Config, nowMs: number):
   } catch {
     return null;
   }
-}
-
-/** Mints an HS256 token. Used by the development token endpoint and by tests. */
-export async function mintToken(
-  config: Pick<Config, "jwt">,
-  subject: { userId: string; roles: readonly Role[] },
-  nowMs: number,
-  ttlSeconds = 12 * 60 * 60,
-  extra: JWTPayload = {},
-): Promise<string> {
-  const nowS = Math.floor(nowMs / 1000);
-  return new SignJWT({ roles: [...subject.roles], ...extra })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(subject.userId)
-    .setIssuer(config.jwt.issuer)
-    .setAudience(config.jwt.audience)
-    .setIssuedAt(nowS)
-    .setExpirationTime(nowS + ttlSeconds)
-    .sign(new TextEncoder().encode(config.jwt.secret));
 }

@@ -3,8 +3,8 @@ import { alipayClient } from "../../channels/alipay/api";
 import { alipay } from "../../channels/alipay/webhook";
 import type { ChannelAdapter, ChannelName } from "../../channels/channel";
 import type { ChannelClient } from "../../channels/client";
-import { sandbox } from "../../channels/sandbox";
-import { sandboxClient } from "../../channels/sandbox-api";
+import { sandboxClient } from "../../channels/sandbox/api";
+import { sandbox } from "../../channels/sandbox/webhook";
 import { stripeClient } from "../../channels/stripe/api";
 import { stripe } from "../../channels/stripe/webhook";
 import { type WechatPayClient, wechatPayClient } from "../../channels/wechatpay/api";
@@ -23,20 +23,18 @@ import { LIMITS } from "../../domain/limits";
  *     "stripe":    { "webhookSecrets": ["whsec_…"], "livemode": true, "secretKey": "sk_live_…" } }
  *
  * `apiBase` / `gateway` point a channel at another endpoint (a provider's sandbox, a test double).
+ *
+ * The sandbox channel also needs its provider, the simulator Worker, bound as `SANDBOX`: only
+ * the development and test configurations bind it, so in production the channel does not
+ * exist (no client, no callback adapter) even if PAYMENT_CHANNELS names it.
  */
 const ChannelSecrets = z
   .object({
     sandbox: z
       .object({
+        // The simulator's signing secret (its SIGNING_SECRET), which is also our API key there.
         secret: z.string().min(16),
         merchantId: z.string().min(1).max(64),
-        // Simulation knobs of the sandbox provider: how long a callback takes to arrive
-        // (uniform in [min, max] ms; default 500–2000) and how often it arrives twice.
-        deliveryDelayMs: z
-          .tuple([z.number().int().min(0).max(600_000), z.number().int().min(0).max(600_000)])
-          .refine(([min, max]) => min <= max, "deliveryDelayMs is [min, max] with min <= max")
-          .optional(),
-        duplicateRate: z.number().min(0).max(1).optional(),
       })
       .optional(),
     wechatpay: z
@@ -93,7 +91,8 @@ function enabled(env: Env): Enabled {
     timeoutMs: LIMITS.channelCallTimeoutMs,
   };
   const adapters = new Map<ChannelName, ChannelAdapter>();
-  if (secrets.sandbox) adapters.set("sandbox", sandbox(secrets.sandbox));
+  const sandboxed = secrets.sandbox && env.SANDBOX ? sandboxClient(env.SANDBOX, secrets.sandbox, deps) : null;
+  if (secrets.sandbox && sandboxed) adapters.set("sandbox", sandbox(secrets.sandbox));
   let wechatClient: WechatPayClient | null = null;
   if (secrets.wechatpay) {
     const platformKeys = new Map(Object.entries(secrets.wechatpay.platformKeys));
@@ -109,7 +108,7 @@ function enabled(env: Env): Enabled {
   if (secrets.stripe) adapters.set("stripe", stripe(secrets.stripe));
 
   const clients = new Map<ChannelName, ChannelClient>();
-  if (secrets.sandbox) clients.set("sandbox", sandboxClient(env.SANDBOX_PROVIDER, secrets.sandbox));
+  if (sandboxed) clients.set("sandbox", sandboxed);
   if (wechatClient) clients.set("wechatpay", wechatClient);
   if (secrets.alipay) clients.set("alipay", alipayClient(secrets.alipay, deps));
   if (secrets.stripe) clients.set("stripe", stripeClient(secrets.stripe, deps));

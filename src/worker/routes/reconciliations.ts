@@ -9,7 +9,6 @@ import { CHANNELS } from "../../channels/channel";
 import { findingCounts, findRun, type RunRow, runFindings } from "../../db/reconciliation";
 import { LIMITS } from "../../domain/limits";
 import { FINDING_KINDS } from "../../domain/reconcile";
-import { StatementDate } from "../../durable-objects/sandbox-provider";
 import type { AppEnv } from "../context";
 import { ApiError, errorResponse } from "../errors";
 import { runReconciliation } from "../payments/reconcile";
@@ -26,6 +25,12 @@ export const STATEMENT_UPLOAD_PATH = "/v1/admin/reconciliations";
 const STATEMENT_BODY_BYTES_MAX = LIMITS.statementMaxBytes + 2 * LIMITS.statementLinesMax + LIMITS.bodyMaxBytes;
 
 const RunId = PrefixedId("recon");
+
+/** `YYYY-MM-DD`, a date the calendar has. */
+const StatementDate = z
+  .string()
+  .regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/)
+  .refine((d) => new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d, "a calendar date");
 
 const ReconcileRequest = z
   .strictObject({

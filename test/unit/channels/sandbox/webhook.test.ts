@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { sandbox, signSandbox } from "../../../../src/channels/sandbox";
+import { signSandbox } from "../../../../dev/sandbox-provider/src/signature";
+import { sandbox } from "../../../../src/channels/sandbox/webhook";
 import { call, NOW, refused } from "../../../support/channels";
 
 describe("sandbox channel", () => {

@@ -1,18 +1,23 @@
-import { formatMinor } from "./live-client.js";
-
 // The sandbox provider's checkout sheet: the payer sees what they are asked to pay, approves
-// or declines, and then watches the provider notify giftwire (delay, retries, duplicates).
-// Query: ?order=<orderId>[&token=<jwt>]; the token is kept for the tab like the room page's.
+// or declines, and then watches the provider notify the merchant (delay, retries, duplicates).
+// Query: ?order=<orderNo>&code=<pay code>, the payer link the merchant got when it opened the
+// payment; the code is kept for the tab, per order.
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const orderNo = params.get("order");
-const queryToken = params.get("token");
-if (queryToken) {
-  sessionStorage.setItem("giftwire:token", queryToken);
-  // A bearer token in the address bar ends up in history and screenshots; keep only the order.
+const queryCode = params.get("code");
+const codeKey = `sandbox-pay:code:${orderNo}`;
+if (queryCode) {
+  sessionStorage.setItem(codeKey, queryCode);
+  // The code is the payment's capability: keep it out of history and screenshots.
   history.replaceState(null, "", `${location.pathname}?order=${encodeURIComponent(orderNo ?? "")}`);
 }
-const token = queryToken ?? sessionStorage.getItem("giftwire:token");
+const payCode = queryCode ?? sessionStorage.getItem(codeKey);
+
+/** Fen as yuan with two decimals ("52.00"). */
+function formatMinor(minor) {
+  return `${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, "0")}`;
+}
 
 /** Server clock minus device clock, so the countdown follows the provider's deadline. */
 let clockSkewMs = 0;
@@ -26,7 +31,7 @@ const WATCH_MS = 10 * 60_000;
 const POLL_MS = 800;
 
 async function api(method, path, body) {
-  const headers = { authorization: `Bearer ${token}` };
+  const headers = { "x-pay-code": payCode };
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await res.json().catch(() => null);
@@ -188,7 +193,7 @@ function schedulePoll() {
 
 async function refresh() {
   try {
-    show((await api("GET", `/v1/sandbox/payments/${encodeURIComponent(orderNo)}`)).payment);
+    show((await api("GET", `/pay/api/payments/${encodeURIComponent(orderNo)}`)).payment);
   } catch (error) {
     if (!payment) fail(error);
     else say(error.message, true);
@@ -197,11 +202,8 @@ async function refresh() {
 
 function fail(error) {
   const messages = {
-    401: "Sign in first: this page needs the payer's token.",
-    404:
-      error.code === "channel_not_found"
-        ? "The sandbox channel is not enabled on this deployment."
-        : "There is no such payment of yours.",
+    401: "Open this page from the payer link your order gave you.",
+    404: "There is no such payment for this link.",
   };
   problem(messages[error.status] ?? error.message);
 }
@@ -210,7 +212,7 @@ async function decide(outcome) {
   for (const b of [$("approve"), $("decline")]) b.disabled = true;
   say(outcome === "succeeded" ? "Approving…" : "Declining…");
   try {
-    const reply = await api("POST", `/v1/sandbox/payments/${encodeURIComponent(orderNo)}/decision`, { outcome });
+    const reply = await api("POST", `/pay/api/payments/${encodeURIComponent(orderNo)}/decision`, { outcome });
     say("");
     pollUntilMs = Date.now() + WATCH_MS;
     show(reply.payment);
@@ -226,7 +228,7 @@ $("approve").onclick = () => decide("succeeded");
 $("decline").onclick = () => decide("failed");
 
 if (!orderNo) problem("No payment was named: the link is missing its order.");
-else if (!token) problem("Sign in first: this page needs the payer's token.");
+else if (!payCode) problem("Open this page from the payer link your order gave you.");
 else {
   // Callbacks still in flight when the page was reopened are watched as well.
   pollUntilMs = Date.now() + WATCH_MS;

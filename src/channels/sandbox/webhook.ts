@@ -1,12 +1,14 @@
 import { z } from "zod";
-import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "./channel";
-import { bytesHex, framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "./encoding";
+import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "../channel";
+import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
 
 /**
- * The sandbox channel: a local simulated provider for development, demos, tests and load
- * tests. Its callbacks are signed the way real providers sign theirs, so the same
- * verify-store-enqueue path runs: `Sandbox-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
- * "t.body" keyed with SANDBOX_SECRET>`, a 300 s window, and events deduplicated by id.
+ * The sandbox channel's callbacks: the simulated provider (dev/sandbox-provider, a separate
+ * Worker that only development and tests run) posts them to the callback route like a real
+ * provider, signed the way real providers sign theirs, so the same verify-store-enqueue path
+ * runs: `Sandbox-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body" keyed with the
+ * simulator's signing secret>` (PAYMENT_CHANNELS.sandbox.secret here), a 300 s window, and
+ * events deduplicated by id.
  */
 
 const SANDBOX_TOLERANCE_S = 300;
@@ -27,13 +29,6 @@ const SandboxEvent = z.object({
   refund_id: z.string().min(1).max(64).optional(),
 });
 type SandboxEvent = z.infer<typeof SandboxEvent>;
-
-export async function signSandbox(secret: string, body: string, nowMs: number): Promise<string> {
-  const t = Math.floor(nowMs / 1000);
-  const key = await importHmacKey(utf8Bytes(secret), ["sign"]);
-  const mac = await crypto.subtle.sign("HMAC", key, utf8Bytes(`${t}.${body}`));
-  return `t=${t},v1=${bytesHex(new Uint8Array(mac))}`;
-}
 
 export function sandbox(config: SandboxConfig): ChannelAdapter {
   const key = importHmacKey(utf8Bytes(config.secret), ["verify"]);

@@ -1,31 +1,27 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { utf8Bytes } from "../channels/encoding";
-import { signSandbox } from "../channels/sandbox";
-import { formatSandboxStatement } from "../channels/sandbox/statement";
-import { newId } from "../domain/ids";
-import { assert, LIMITS } from "../domain/limits";
-import type { StatementLine } from "../domain/reconcile";
-import { cryptoRandomInt } from "../domain/red-packet";
-import { createLogger } from "../platform/logger";
-import { channelSecrets, channels } from "../worker/payments/channels";
-import { receiveCallback } from "../worker/routes/payment-callbacks";
+import { formatSandboxStatement } from "../../../src/channels/sandbox/statement";
+import { newId } from "../../../src/domain/ids";
+import { assert, LIMITS } from "../../../src/domain/limits";
+import type { StatementLine } from "../../../src/domain/reconcile";
+import { cryptoRandomInt } from "../../../src/domain/red-packet";
+import { DEFAULT_DELIVERY_DELAY_MS, RETRY_SCHEDULE_MS } from "./schedule";
+import { signSandbox } from "./signature";
 
 /**
- * The sandbox channel's provider: a simulated payment provider that behaves like a real one
- * from giftwire's side, for development, demos, tests and load tests. One per deployment
- * (`getByName("sandbox")`). It keeps, in its own SQLite, the payments merchants opened, the
- * payer's decision, refunds and its own transaction ids, and it delivers signed callbacks
- * the way providers do: late (a configurable delay), again when not acknowledged (a
- * compressed version of a real provider's retry schedule, every attempt recorded), and now
- * and then twice (a configurable duplicate rate).
+ * The simulated payment provider behind giftwire's sandbox channel, for development, demos,
+ * tests and load tests: from giftwire's side it behaves like a real provider. One per
+ * simulator (`getByName("sandbox")`). It keeps, in its own SQLite, the payments merchants
+ * opened, the payer's decision, refunds and its own transaction ids, and it delivers signed
+ * callbacks the way providers do: by HTTP POST to the `notify_url` the merchant gave when it
+ * opened the payment, late (a configurable delay), again when not acknowledged (a compressed
+ * version of a real provider's retry schedule, every attempt recorded), and now and then
+ * twice (a configurable duplicate rate).
  *
- * Delivery calls `receiveCallback` in-process: the same verify → store → enqueue path a
- * provider's HTTP POST takes, minus the network hop, so its answer is exactly what a
- * provider would get back. All scheduled work runs from the one alarm (no timers: the
- * object may be evicted between any two events). The alarm is at-least-once: each attempt
- * is recorded, with its failure outcome, before the callback is sent, so a run that dies
- * mid-delivery, or a second run, never loses or repeats more than a provider would.
+ * All scheduled work runs from the one alarm (no timers: the object may be evicted between
+ * any two events). The alarm is at-least-once: each attempt is recorded, with its failure
+ * outcome, before the callback is sent, so a run that dies mid-delivery, or a second run,
+ * never loses or repeats more than a provider would.
  */
 
 /** WeChat Pay's out_trade_no rule (6–32 of letters, digits, _ and -), which our order ids meet. */
@@ -33,18 +29,10 @@ const OrderNo = z.string().regex(/^[A-Za-z0-9_-]{6,32}$/);
 const Currency = z.string().regex(/^[A-Z]{3}$/);
 const AmountMinor = z.number().int().positive().max(LIMITS.amountMaxMinor);
 
-export const DEFAULT_DELIVERY_DELAY_MS: readonly [number, number] = [500, 2_000];
-
-/**
- * After the n-th unacknowledged attempt, the next one comes this much later. A real
- * provider's schedule (WeChat Pay: 15 s, 15 s, 30 s, 3 m, 10 m, 20 m, 30 m … over 24 h)
- * compressed so a demo or a test sees the whole story in minutes.
- */
-export const RETRY_SCHEDULE_MS: readonly number[] = [2_000, 5_000, 15_000, 30_000, 60_000, 300_000, 600_000];
-/** The first attempt plus one per step of the schedule; then the provider gives up. */
-export const DELIVERY_ATTEMPTS_MAX = RETRY_SCHEDULE_MS.length + 1;
 /** Callbacks sent by one alarm run, concurrently; more due re-arm the alarm at once. */
 const DELIVERIES_PER_RUN_MAX = 50;
+/** A callback the merchant has not answered by then counts as unanswered, and is retried. */
+const DELIVERY_TIMEOUT_MS = 10_000;
 /** Payments closed by one alarm run; more re-arm the alarm at once. */
 const EXPIRIES_PER_RUN_MAX = 200;
 /** The statement's header and trailer count against the file's line limit. */
@@ -53,11 +41,32 @@ const STATEMENT_LINES_MAX = LIMITS.statementLinesMax - 2;
 const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
 
-/** How the provider behaves: the sandbox block of PAYMENT_CHANNELS, read when a callback is scheduled. */
-export interface Simulation {
-  readonly deliveryDelayMs: readonly [number, number];
-  readonly duplicateRate: number;
+/**
+ * How the provider behaves: the simulator's DELIVERY_DELAY_MS and DUPLICATE_RATE vars, unless
+ * set at run time through the control API (which tests use); read when a callback is scheduled.
+ */
+export const Simulation = z.strictObject({
+  /** A callback arrives uniformly within [min, max] ms of the event. */
+  deliveryDelayMs: z
+    .tuple([z.number().int().min(0).max(600_000), z.number().int().min(0).max(600_000)])
+    .refine(([min, max]) => min <= max, "deliveryDelayMs is [min, max] with min <= max"),
+  /** How often an acknowledged callback is delivered once more. */
+  duplicateRate: z.number().min(0).max(1),
+});
+export type Simulation = z.infer<typeof Simulation>;
+
+/** The vars' form: `DELIVERY_DELAY_MS` = "min-max" (or one number), `DUPLICATE_RATE` = a decimal in [0, 1]. */
+export function simulationFromVars(env: Pick<SandboxProviderEnv, "DELIVERY_DELAY_MS" | "DUPLICATE_RATE">): Simulation {
+  const [min = "", max = min] = env.DELIVERY_DELAY_MS.split("-").map((part) => part.trim());
+  return Simulation.parse({
+    deliveryDelayMs: [Number(min || DEFAULT_DELIVERY_DELAY_MS[0]), Number(max || DEFAULT_DELIVERY_DELAY_MS[1])],
+    duplicateRate: Number(env.DUPLICATE_RATE || "0"),
+  });
 }
+
+/** Storage keys (the object's KV storage): the armed alarm's time, and a run-time simulation. */
+const ALARM_AT_KEY = "alarm_at_ms";
+const SIMULATION_KEY = "simulation";
 
 export const OpenPaymentInput = z.strictObject({
   merchantId: z.string().min(1).max(64),
@@ -143,8 +152,12 @@ export interface SandboxPayment {
 }
 
 export type OpenResult =
-  /** `exists`: the same order was opened before (a retried create); the provider answers as for the first. */
-  | { readonly kind: "opened" | "exists"; readonly payment: SandboxPayment }
+  /**
+   * `exists`: the same order was opened before (a retried create); the provider answers as
+   * for the first. `payCode` is the payment's capability: whoever holds the payer link holds
+   * it (as whoever scans a WeChat Native QR code may pay), and nobody else can see or decide.
+   */
+  | { readonly kind: "opened" | "exists"; readonly payment: SandboxPayment; readonly payCode: string }
   | {
       readonly kind: "rejected";
       readonly code: "invalid_request" | "order_no_reused" | "already_expired";
@@ -182,8 +195,8 @@ export type RefundOutcome =
     };
 
 const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS payments (order_no TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, txn_id TEXT NOT NULL UNIQUE,
+     pay_code TEXT NOT NULL,
      amount_minor INTEGER NOT NULL CHECK (amount_minor > 0), currency TEXT NOT NULL, description TEXT NOT NULL,
      notify_url TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('open', 'succeeded', 'failed', 'closed')),
      created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL, decided_at_ms INTEGER, closed_at_ms INTEGER,
@@ -212,6 +225,7 @@ type PaymentRow = {
   order_no: string;
   merchant_id: string;
   txn_id: string;
+  pay_code: string;
   amount_minor: number;
   currency: string;
   description: string;
@@ -253,6 +267,7 @@ interface Lease {
   n: number;
   duplicate: boolean;
   body: string;
+  notifyUrl: string;
 }
 
 /**
@@ -262,6 +277,19 @@ interface Lease {
  */
 function txnIdFor(orderNo: string): string {
   return `sbx_${orderNo.replace(/^order_/, "")}`;
+}
+
+/** 128 random bits, hex: the payer link's capability. */
+function newPayCode(): string {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Compares two codes in time independent of where they first differ. */
+function sameCode(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 function eventId(nowMs: number): string {
@@ -275,11 +303,10 @@ function chance(rate: number): boolean {
   return cryptoRandomInt(0, 999_999) < Math.round(rate * 1_000_000);
 }
 
-export class SandboxProvider extends DurableObject<Env> {
+export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
   private readonly sql: SqlStorage;
-  private readonly log = createLogger({ component: "SandboxProvider" });
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: SandboxProviderEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.sql.exec(statement);
@@ -307,18 +334,20 @@ export class SandboxProvider extends DurableObject<Env> {
           detail: `order ${input.merchantOrderNo} was opened with other details`,
         };
       }
-      return { kind: "exists", payment: this.view(existing) };
+      return { kind: "exists", payment: this.view(existing), payCode: existing.pay_code };
     }
     if (input.expiresAtMs <= nowMs) {
       return { kind: "rejected", code: "already_expired", detail: "time_expire is in the past" };
     }
+    const payCode = newPayCode();
     this.sql.exec(
-      `INSERT INTO payments (order_no, merchant_id, txn_id, amount_minor, currency, description, notify_url, state,
+      `INSERT INTO payments (order_no, merchant_id, txn_id, pay_code, amount_minor, currency, description, notify_url, state,
          created_at_ms, expires_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)`,
       input.merchantOrderNo,
       input.merchantId,
       txnIdFor(input.merchantOrderNo),
+      payCode,
       input.amountMinor,
       input.currency,
       input.description,
@@ -329,10 +358,10 @@ export class SandboxProvider extends DurableObject<Env> {
     await this.arm();
     const row = this.paymentRow(input.merchantOrderNo);
     assert(row, "the payment exists after its insert");
-    return { kind: "opened", payment: this.view(row) };
+    return { kind: "opened", payment: this.view(row), payCode };
   }
 
-  /** What the provider knows about a payment: for the payer's page and for queries. */
+  /** What the provider knows about a payment: for the merchant's queries. */
   async payment(orderNo: string): Promise<SandboxPayment | null> {
     const no = OrderNo.safeParse(orderNo);
     if (!no.success) return null; // no payment can have that number
@@ -340,12 +369,18 @@ export class SandboxProvider extends DurableObject<Env> {
     return row ? this.view(row) : null;
   }
 
+  /** The payment the payer link names, for its holder only: null for a wrong code as for no payment. */
+  async payerPayment(orderNo: string, payCode: string): Promise<SandboxPayment | null> {
+    const row = this.payersRow(orderNo, payCode);
+    return row ? this.view(row) : null;
+  }
+
   /** The payer approves or declines; the outcome's callback is scheduled after the delay. */
-  async decide(orderNo: string, outcome: Decision): Promise<DecideResult> {
+  async decide(orderNo: string, payCode: string, outcome: Decision): Promise<DecideResult> {
     const decision = Decision.parse(outcome);
-    const parsedNo = OrderNo.safeParse(orderNo);
-    if (!parsedNo.success) return { kind: "rejected", code: "unknown_payment", payment: null };
-    const no = parsedNo.data;
+    const payer = this.payersRow(orderNo, payCode);
+    if (!payer) return { kind: "rejected", code: "unknown_payment", payment: null };
+    const no = payer.order_no;
     const nowMs = Date.now();
     type Verdict =
       | { readonly kind: "decided" }
@@ -490,6 +525,26 @@ export class SandboxProvider extends DurableObject<Env> {
     return formatSandboxStatement(lines);
   }
 
+  // ── control (development and tests) ──────────────────────────────────────────────────
+
+  /**
+   * Runs the armed alarm now, as if its time had come: the work due by then is done and the
+   * next alarm armed. False when nothing was armed. Tests drive the provider's clock with this.
+   */
+  async runDue(): Promise<boolean> {
+    if (this.ctx.storage.kv.get<number>(ALARM_AT_KEY) === undefined) return false;
+    await this.ctx.storage.deleteAlarm();
+    await this.alarm();
+    return true;
+  }
+
+  /** Replaces the vars' simulation until the next call; `null` goes back to the vars. */
+  async setSimulation(simulation: Simulation | null): Promise<Simulation> {
+    if (simulation === null) this.ctx.storage.kv.delete(SIMULATION_KEY);
+    else this.ctx.storage.kv.put(SIMULATION_KEY, Simulation.parse(simulation));
+    return this.simulation();
+  }
+
   // ── the alarm: expiries and deliveries ───────────────────────────────────────────────
 
   /**
@@ -499,8 +554,8 @@ export class SandboxProvider extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     const nowMs = Date.now();
-    const setForMs = Number(this.meta("alarm_at_ms") ?? nowMs);
-    this.setMeta("alarm_at_ms", null); // this alarm has fired; arm() sets the next one
+    const setForMs = this.ctx.storage.kv.get<number>(ALARM_AT_KEY) ?? nowMs;
+    this.ctx.storage.kv.delete(ALARM_AT_KEY); // this alarm has fired; arm() sets the next one
     const horizonMs = Math.max(nowMs, setForMs);
     this.ctx.storage.transactionSync(() => this.closeExpired(horizonMs));
     const leases = this.ctx.storage.transactionSync(() => this.leaseDue(horizonMs, nowMs));
@@ -536,8 +591,9 @@ export class SandboxProvider extends DurableObject<Env> {
    */
   private leaseDue(horizonMs: number, nowMs: number): Lease[] {
     const due = this.sql
-      .exec<EventRow>(
-        "SELECT * FROM events WHERE next_attempt_at_ms IS NOT NULL AND next_attempt_at_ms <= ? ORDER BY next_attempt_at_ms LIMIT ?",
+      .exec<EventRow & { notify_url: string }>(
+        `SELECT e.*, p.notify_url FROM events e JOIN payments p ON p.order_no = e.order_no
+          WHERE e.next_attempt_at_ms IS NOT NULL AND e.next_attempt_at_ms <= ? ORDER BY e.next_attempt_at_ms LIMIT ?`,
         horizonMs,
         DELIVERIES_PER_RUN_MAX,
       )
@@ -574,32 +630,35 @@ export class SandboxProvider extends DurableObject<Env> {
         nowMs,
         duplicate ? 1 : 0,
       );
-      leases.push({ eventId: event.id, n, duplicate, body: event.body });
+      leases.push({ eventId: event.id, n, duplicate, body: event.body, notifyUrl: event.notify_url });
     }
     return leases;
   }
 
-  /** One delivery through the callback path, its answer recorded on the attempt. */
+  /**
+   * One delivery: an HTTP POST of the event to the merchant's notify_url, signed with the
+   * simulator's signing secret, its answer recorded on the attempt. Only a 2xx acknowledges.
+   */
   private async deliver(lease: Lease): Promise<void> {
     let status: number | null = null;
     let error: string | null = null;
-    const secrets = channelSecrets(this.env).sandbox;
-    const adapter = channels(this.env).get("sandbox");
-    if (!secrets || !adapter) error = "the sandbox channel is not enabled on this deployment";
-    else {
-      try {
-        // Signed afresh for every attempt, as providers do: the signature's timestamp is the send time.
-        const headers = new Headers({
+    try {
+      const response = await fetch(lease.notifyUrl, {
+        method: "POST",
+        headers: {
           "content-type": "application/json",
-          "sandbox-signature": await signSandbox(secrets.secret, lease.body, Date.now()),
+          // Signed afresh for every attempt, as providers do: the signature's timestamp is the send time.
+          "sandbox-signature": await signSandbox(this.env.SIGNING_SECRET, lease.body, Date.now()),
           "user-agent": "giftwire-sandbox-provider/1",
           "request-id": `${lease.eventId}-${lease.n}`,
-        });
-        const response = await receiveCallback(this.env, this.log, adapter, headers, utf8Bytes(lease.body));
-        status = response.status;
-      } catch (thrown) {
-        error = String(thrown).slice(0, 300);
-      }
+        },
+        body: lease.body,
+        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+      });
+      status = response.status;
+      await response.body?.cancel();
+    } catch (thrown) {
+      error = String(thrown).slice(0, 300);
     }
     const acknowledged = status !== null && status >= 200 && status < 300;
     const nowMs = Date.now();
@@ -624,7 +683,15 @@ export class SandboxProvider extends DurableObject<Env> {
       );
     });
     if (!acknowledged) {
-      this.log.warn("sandbox_callback_not_acknowledged", { eventId: lease.eventId, attempt: lease.n, status, error });
+      console.warn(
+        JSON.stringify({
+          msg: "sandbox_callback_not_acknowledged",
+          eventId: lease.eventId,
+          attempt: lease.n,
+          status,
+          error,
+        }),
+      );
     }
   }
 
@@ -661,16 +728,9 @@ export class SandboxProvider extends DurableObject<Env> {
     );
   }
 
-  /**
-   * The deployment's knobs, read each time rather than kept: a changed secret (or a test's
-   * env) applies to the next callback scheduled.
-   */
+  /** The knobs, read each time rather than kept: a change applies to the next callback scheduled. */
   private simulation(): Simulation {
-    const knobs = channelSecrets(this.env).sandbox;
-    return {
-      deliveryDelayMs: knobs?.deliveryDelayMs ?? DEFAULT_DELIVERY_DELAY_MS,
-      duplicateRate: knobs?.duplicateRate ?? 0,
-    };
+    return this.ctx.storage.kv.get<Simulation>(SIMULATION_KEY) ?? simulationFromVars(this.env);
   }
 
   /** How long a callback takes to arrive, uniform in the configured range. */
@@ -688,17 +748,24 @@ export class SandboxProvider extends DurableObject<Env> {
            UNION ALL SELECT MIN(expires_at_ms) FROM payments WHERE state = 'open')`,
       )
       .one().at;
-    const current = this.meta("alarm_at_ms");
+    const current = this.ctx.storage.kv.get<number>(ALARM_AT_KEY);
     if (next === null) {
-      if (current !== null) {
-        this.setMeta("alarm_at_ms", null);
+      if (current !== undefined) {
+        this.ctx.storage.kv.delete(ALARM_AT_KEY);
         await this.ctx.storage.deleteAlarm();
       }
       return;
     }
-    if (current === String(next)) return;
-    this.setMeta("alarm_at_ms", next);
+    if (current === next) return;
+    this.ctx.storage.kv.put(ALARM_AT_KEY, next);
     await this.ctx.storage.setAlarm(next);
+  }
+
+  private payersRow(orderNo: string, payCode: string): PaymentRow | null {
+    const no = OrderNo.safeParse(orderNo);
+    if (!no.success) return null;
+    const row = this.paymentRow(no.data);
+    return row && sameCode(row.pay_code, payCode) ? row : null;
   }
 
   private paymentRow(orderNo: string): PaymentRow | null {
@@ -759,19 +826,5 @@ export class SandboxProvider extends DurableObject<Env> {
           })),
       })),
     };
-  }
-
-  private meta(key: string): string | null {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
-  }
-
-  private setMeta(key: string, value: string | number | null): void {
-    if (value === null) this.sql.exec("DELETE FROM meta WHERE key = ?", key);
-    else
-      this.sql.exec(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        key,
-        String(value),
-      );
   }
 }

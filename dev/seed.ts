@@ -1,10 +1,11 @@
-import { postAdjustment } from "../../db/operations/adjustment";
-import { accountAddress } from "../../domain/accounts";
-import { newId } from "../../domain/ids";
-import { assert } from "../../domain/limits";
-import type { Config } from "../../platform/config";
-import { mintToken, type Role } from "../auth/jwt";
-import { goLive } from "../rooms/lifecycle";
+import { postAdjustment } from "../src/db/operations/adjustment";
+import { accountAddress } from "../src/domain/accounts";
+import { newId } from "../src/domain/ids";
+import { assert } from "../src/domain/limits";
+import type { Config } from "../src/platform/config";
+import type { Role } from "../src/worker/auth/jwt";
+import { goLive } from "../src/worker/rooms/lifecycle";
+import { mintToken } from "./tokens";
 
 /**
  * The demo: one creator live in a room, three viewers with funded wallets, one operator.
