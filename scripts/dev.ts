@@ -1,17 +1,22 @@
 /**
  * `npm start`: the whole service on this machine, in workerd, with a demo room.
  *
- *   1. creates .dev.vars with a fresh random JWT_SECRET on first start (never committed);
- *   2. applies the D1 migrations to the local database;
- *   3. runs `wrangler dev` (local D1 in .wrangler/state) with ENVIRONMENT=development,
- *      which enables the token-minting and demo-seed routes;
- *   4. seeds the demo idempotently and prints the URL, the demo room and tokens.
+ *   1. creates .dev.vars with a fresh random JWT_SECRET on first start (never committed), and
+ *      enables the sandbox payment channel with a random signing secret;
+ *   2. gives the sandbox provider Worker the same signing secret (dev/sandbox-provider/.dev.vars);
+ *   3. applies the D1 migrations to the local database;
+ *   4. runs the sandbox provider and giftwire's dev entry (scripts/dev-workers.ts), which adds
+ *      the token-minting and demo-seed routes to the production app;
+ *   5. seeds the demo idempotently and prints the URL, the demo room and tokens.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { startDevWorkers } from "./dev-workers.ts";
 
 const port = Number(process.env.PORT ?? 8787);
+const sandboxPort = Number(process.env.SANDBOX_PORT ?? port + 1);
 const base = `http://127.0.0.1:${port}`;
 
 function step(message: string): void {
@@ -24,17 +29,17 @@ if (!existsSync(".dev.vars") || !/^JWT_SECRET=.{32,}$/m.test(readFileSync(".dev.
 }
 if (!/^PAYMENT_CHANNELS=/m.test(readFileSync(".dev.vars", "utf8"))) {
   step("Enabling the sandbox payment channel in .dev.vars (a random local signing secret)");
-  // Callbacks arrive 0.5–2 s after the payer decides, and one in ten arrives twice, as real providers' do.
-  const channels = {
-    sandbox: {
-      secret: randomBytes(24).toString("base64url"),
-      merchantId: "giftwire-sandbox",
-      deliveryDelayMs: [500, 2000],
-      duplicateRate: 0.1,
-    },
-  };
+  const channels = { sandbox: { secret: randomBytes(24).toString("base64url"), merchantId: "giftwire-sandbox" } };
   appendFileSync(".dev.vars", `PAYMENT_CHANNELS=${JSON.stringify(channels)}\n`);
 }
+// The provider signs with the secret giftwire verifies with: one source, written on every start.
+const channelsLine = /^PAYMENT_CHANNELS=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1] ?? "{}";
+const sandboxSecret = (JSON.parse(channelsLine) as { sandbox?: { secret?: string } }).sandbox?.secret;
+if (!sandboxSecret) {
+  console.error("PAYMENT_CHANNELS in .dev.vars has no sandbox secret: add one, or remove the line to have it made.");
+  process.exit(1);
+}
+writeFileSync("dev/sandbox-provider/.dev.vars", `SIGNING_SECRET=${sandboxSecret}\n`, { mode: 0o600 });
 
 step("Applying D1 migrations to the local database");
 const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
@@ -46,43 +51,24 @@ if (migrate.status !== 0) {
   process.exit(migrate.status ?? 1);
 }
 
-step(`Starting wrangler dev on ${base}`);
-const server = spawn(
-  "wrangler",
-  [
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--var",
-    "ENVIRONMENT:development",
-    "--show-interactive-dev-session=false",
-  ],
-  { stdio: ["ignore", "inherit", "inherit"] },
-);
+step(`Starting the sandbox provider on http://127.0.0.1:${sandboxPort} and giftwire on ${base}`);
+const workers = await startDevWorkers({
+  port,
+  sandboxPort,
+  envFile: ".dev.vars",
+  sandboxEnvFile: "dev/sandbox-provider/.dev.vars",
+  persistTo: resolve(".wrangler/state"),
+  registryPath: resolve(".wrangler/registry"),
+  stdio: "inherit",
+}).catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => server.kill(signal));
+  process.on(signal, () => void workers.stop().then(() => process.exit(0)));
 }
-server.on("exit", (code) => process.exit(code ?? 0));
-
-async function waitForHealth(timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let dots = 0;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.ok) {
-        if (dots > 0) process.stdout.write("\n");
-        return;
-      }
-    } catch {
-      // not listening yet
-    }
-    process.stdout.write(dots++ === 0 ? "  waiting for the Worker" : ".");
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`The Worker did not answer ${base}/healthz within ${timeoutMs / 1000} s`);
+for (const child of workers.processes) {
+  child.on("exit", (code) => void workers.stop().then(() => process.exit(code ?? 0)));
 }
 
 interface SeedResult {
@@ -91,7 +77,6 @@ interface SeedResult {
 }
 
 try {
-  await waitForHealth(120_000);
   step("Seeding the demo (idempotent)");
   const res = await fetch(`${base}/v1/dev/seed`, { method: "POST" });
   if (!res.ok) throw new Error(`Seeding failed: ${res.status} ${await res.text()}`);
@@ -118,7 +103,8 @@ Send a rose to the demo room:
     -H "Idempotency-Key: demo-$(date +%s)" -H "Content-Type: application/json" \\
     -d '{"kind":"gift","giftId":"rose","quantity":3}'
 
-Top up through the sandbox channel, then open ${base}<payment.url>&token=<token> to approve:
+Top up through the sandbox channel, then open the answer's payment.url (the sandbox provider's
+checkout sheet, ${workers.sandboxUrl}/pay?order=…&code=…) to approve or decline:
   curl -s -X POST ${base}/v1/payments/orders \\
     -H "Authorization: Bearer ${viewer?.token ?? "<token>"}" \\
     -H "Idempotency-Key: topup-$(date +%s)" -H "Content-Type: application/json" \\
@@ -127,6 +113,6 @@ Top up through the sandbox channel, then open ${base}<payment.url>&token=<token>
 Press Ctrl-C to stop.`);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
-  server.kill("SIGTERM");
+  await workers.stop();
   process.exitCode = 1;
 }

@@ -44,15 +44,18 @@ describe.skipIf(!hasBrowser)("the sandbox payer page in Chromium", () => {
     );
     expect(created.status).toBe(201);
     expect(created.body.payment.kind).toBe("sandbox_approval");
+    // The payer link leads to the sandbox provider's own Worker, not to giftwire.
+    const payUrl = created.body.payment.url as string;
+    expect(payUrl).toMatch(new RegExp(`^${server.sandboxUrl}/pay\\?order=${created.body.order.id}&code=[0-9a-f]{32}$`));
 
     const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
-    await page.goto(`${server.url}${created.body.payment.url}&token=${ana}`);
+    await page.goto(payUrl);
     await page.locator("#payment").waitFor();
     expect(await page.locator("#amount-yuan").textContent()).toBe("52");
     expect(await page.locator("#amount-fen").textContent()).toBe(".00");
     expect(await page.locator("#order-no").textContent()).toBe(created.body.order.id);
-    // The token does not stay in the address bar.
-    expect(page.url()).not.toContain("token=");
+    // The pay code, the payment's capability, does not stay in the address bar.
+    expect(page.url()).toBe(`${server.sandboxUrl}/pay?order=${created.body.order.id}`);
     await page.screenshot({ path: `${ARTIFACTS}/sandbox-pay-open.png` });
 
     await page.click("#approve");

@@ -99,7 +99,7 @@ describe("payment orders", () => {
     expect(created.body.payment).toEqual({
       kind: "sandbox_approval",
       url: expect.stringMatching(
-        new RegExp(`^https://sandbox-provider\\.test/pay\\.html\\?order=${created.body.order.id}&code=[0-9a-f]{32}$`),
+        new RegExp(`^https://sandbox-provider\\.test/pay\\?order=${created.body.order.id}&code=[0-9a-f]{32}$`),
       ),
     });
     const replay = await createOrder("pay-u1", "sandbox", "52.00", k);

@@ -49,9 +49,7 @@ async function topUp(userId: string, amount: string): Promise<TopUp> {
 
 /** Opens the order's payment through the client again: the provider answers as it did the first time. */
 async function openThroughClient({ orderId, payUrl }: TopUp, amountMinor: number) {
-  expect(payUrl).toMatch(
-    new RegExp(`^https://sandbox-provider\\.test/pay\\.html\\?order=${orderId}&code=[0-9a-f]{32}$`),
-  );
+  expect(payUrl).toMatch(new RegExp(`^https://sandbox-provider\\.test/pay\\?order=${orderId}&code=[0-9a-f]{32}$`));
   const opened = await client.createPayment({
     merchantOrderNo: orderId,
     amountMinor,

@@ -92,7 +92,7 @@ export async function simulate(knobs: { deliveryDelayMs?: [number, number]; dupl
   if (res.status !== 200) throw new Error(`simulation refused: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
-/** A payer link (https://sandbox-provider.test/pay.html?order=…&code=…) taken apart. */
+/** A payer link (https://sandbox-provider.test/pay?order=…&code=…) taken apart. */
 export function payerLink(url: string): { orderNo: string; code: string } {
   const parsed = new URL(url);
   return { orderNo: parsed.searchParams.get("order") ?? "", code: parsed.searchParams.get("code") ?? "" };

@@ -27,7 +27,7 @@ import {
  *   payer (X-Pay-Code: the code of the payer link)
  *     GET  /pay/api/payments/:orderNo            the checkout sheet's payment
  *     POST /pay/api/payments/:orderNo/decision   approve or decline → 202
- *   static: /pay.html, /pay.css, /pay.js (public/)
+ *   static: /pay (pay.html), /pay.css, /pay.js (public/)
  *
  * Failures answer `{ error: { code, detail } }`, with the provider's own codes.
  */
@@ -68,7 +68,7 @@ app.use("/v1/*", async (c, next) => {
 
 /** The link the merchant shows the payer (a QR code or a redirect, with a real provider). */
 function payUrl(env: SandboxProviderEnv, orderNo: string, payCode: string): string {
-  const url = new URL("/pay.html", env.PUBLIC_URL);
+  const url = new URL("/pay", env.PUBLIC_URL);
   url.searchParams.set("order", orderNo);
   url.searchParams.set("code", payCode);
   return url.toString();
