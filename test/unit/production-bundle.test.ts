@@ -22,7 +22,7 @@ const FORBIDDEN_IN_BUNDLE: readonly (readonly [tool: string, needle: string])[] 
   ["the token-minting route", "/dev/tokens"],
   ["the demo seed route", "/dev/seed"],
   ["the demo seed", "seedDemo"],
-  ["the demo users", "viewer-ana"],
+  ["the demo funding", "adj_demo_funding_"],
 ];
 
 let outdir = "";
