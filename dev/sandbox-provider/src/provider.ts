@@ -77,7 +77,8 @@ export const OpenPaymentInput = z.strictObject({
     .string()
     .min(1)
     .refine((d) => new TextEncoder().encode(d).length <= 127, "the description is at most 127 bytes"),
-  notifyUrl: z.string().min(1).max(512),
+  // Where the callbacks go: the provider POSTs to it, so only http(s).
+  notifyUrl: z.url({ protocol: /^https?$/ }).max(512),
   expiresAtMs: z.number().int().positive(),
 });
 export type OpenPaymentRequest = z.input<typeof OpenPaymentInput>;

@@ -1,4 +1,7 @@
-/** When the provider delivers: the default delay, and the retry schedule (tests assert on it). */
+/**
+ * When the provider delivers: the default delay, and the retry schedule (tests assert on it).
+ * After the schedule's last step the provider gives up on a callback.
+ */
 
 export const DEFAULT_DELIVERY_DELAY_MS: readonly [number, number] = [500, 2_000];
 
@@ -8,5 +11,3 @@ export const DEFAULT_DELIVERY_DELAY_MS: readonly [number, number] = [500, 2_000]
  * compressed so a demo or a test sees the whole story in minutes.
  */
 export const RETRY_SCHEDULE_MS: readonly number[] = [2_000, 5_000, 15_000, 30_000, 60_000, 300_000, 600_000];
-/** The first attempt plus one per step of the schedule; then the provider gives up. */
-export const DELIVERY_ATTEMPTS_MAX = RETRY_SCHEDULE_MS.length + 1;
