@@ -47,11 +47,8 @@ paymentCallbacks.post("/:channel", authenticate("signature"), async (c) => {
   return receiveCallback(c.env, c.var.log, adapter, c.req.raw.headers, body);
 });
 
-/**
- * The callback path itself, also used by the sandbox's simulated provider so its callbacks
- * take exactly the route a real provider's do (minus the network hop).
- */
-export async function receiveCallback(
+/** The callback path itself: verify, store, enqueue, answer in the provider's format. */
+async function receiveCallback(
   env: Env,
   log: Logger,
   adapter: ChannelAdapter,
