@@ -72,7 +72,6 @@ const ChannelSecrets = z
 export type ChannelSecrets = z.infer<typeof ChannelSecrets>;
 
 interface Enabled {
-  readonly secrets: ChannelSecrets;
   readonly adapters: ReadonlyMap<ChannelName, ChannelAdapter>;
   readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
 }
@@ -91,8 +90,10 @@ function enabled(env: Env): Enabled {
     timeoutMs: LIMITS.channelCallTimeoutMs,
   };
   const adapters = new Map<ChannelName, ChannelAdapter>();
-  const sandboxed = secrets.sandbox && env.SANDBOX ? sandboxClient(env.SANDBOX, secrets.sandbox, deps) : null;
-  if (secrets.sandbox && sandboxed) adapters.set("sandbox", sandbox(secrets.sandbox));
+  // The sandbox needs its provider bound as SANDBOX, which only the dev and test configurations
+  // do: in production the channel has no adapter and no client, whatever the secret says.
+  const sandboxApi = secrets.sandbox && env.SANDBOX ? sandboxClient(env.SANDBOX, secrets.sandbox, deps) : null;
+  if (secrets.sandbox && sandboxApi) adapters.set("sandbox", sandbox(secrets.sandbox));
   let wechatClient: WechatPayClient | null = null;
   if (secrets.wechatpay) {
     const platformKeys = new Map(Object.entries(secrets.wechatpay.platformKeys));
@@ -108,17 +109,13 @@ function enabled(env: Env): Enabled {
   if (secrets.stripe) adapters.set("stripe", stripe(secrets.stripe));
 
   const clients = new Map<ChannelName, ChannelClient>();
-  if (sandboxed) clients.set("sandbox", sandboxed);
+  if (sandboxApi) clients.set("sandbox", sandboxApi);
   if (wechatClient) clients.set("wechatpay", wechatClient);
   if (secrets.alipay) clients.set("alipay", alipayClient(secrets.alipay, deps));
   if (secrets.stripe) clients.set("stripe", stripeClient(secrets.stripe, deps));
-  const built = { secrets, adapters, clients };
+  const built = { adapters, clients };
   cache.set(env, built);
   return built;
-}
-
-export function channelSecrets(env: Env): ChannelSecrets {
-  return enabled(env).secrets;
 }
 
 export function channels(env: Env): ReadonlyMap<ChannelName, ChannelAdapter> {
