@@ -1,3 +1,12 @@
+/**
+ * giftwire for development and tests: the production Worker (src/worker/index.ts) with the
+ * tools nobody may have where money is real — minting tokens for demo users and seeding the
+ * demo. `npm start` runs this entry with wrangler.toml's bindings plus the sandbox provider's
+ * service binding (scripts/dev-workers.ts writes that configuration), and the workers test
+ * project runs it the same way (vitest.config.ts). The production wrangler.toml names
+ * src/worker/index.ts, so none of this is in what `wrangler deploy` ships
+ * (test/unit/production-bundle.test.ts checks the built bundle).
+ */
 import { Hono } from "hono";
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../src/domain/accounts";
@@ -9,16 +18,6 @@ import worker from "../src/worker/index";
 import { deliverAfterCommit } from "../src/worker/rooms/outbox";
 import { seedDemo } from "./seed";
 import { mintToken } from "./tokens";
-
-/**
- * giftwire for development and tests: the production Worker (src/worker/index.ts) with the
- * tools nobody may have where money is real — minting tokens for demo users and seeding the
- * demo. `npm start` runs this entry with wrangler.toml's bindings plus the sandbox provider's
- * service binding (scripts/dev-workers.ts writes that configuration), and the workers test
- * project runs it the same way (vitest.config.ts). The production wrangler.toml names
- * src/worker/index.ts, so none of this is in what `wrangler deploy` ships
- * (test/unit/production-bundle.test.ts checks the built bundle).
- */
 
 export { LiveRoom } from "../src/worker/index";
 

@@ -12,7 +12,7 @@ import { mintToken } from "./tokens";
  * Idempotent: fixed operation ids make the funding happen once however often it runs; the
  * creator's room is created once and brought back live if it was ended.
  */
-export const DEMO_USERS: readonly { userId: string; roles: Role[]; fundMinor: number }[] = [
+const DEMO_USERS: readonly { userId: string; roles: Role[]; fundMinor: number }[] = [
   { userId: "creator-ling", roles: ["creator", "viewer"], fundMinor: 0 },
   { userId: "viewer-ana", roles: ["viewer"], fundMinor: 1_000_00 },
   { userId: "viewer-bo", roles: ["viewer"], fundMinor: 500_00 },
@@ -20,7 +20,7 @@ export const DEMO_USERS: readonly { userId: string; roles: Role[]; fundMinor: nu
   { userId: "ops-mei", roles: ["admin", "finance", "ops", "support"], fundMinor: 0 },
 ];
 
-export const DEMO_ROOM_ID = "room_01DEMD00000000000000000000";
+const DEMO_ROOM_ID = "room_01DEMD00000000000000000000";
 
 export interface SeedResult {
   roomId: string;

@@ -18,8 +18,8 @@ import { resolve } from "node:path";
 import { experimental_readRawConfig } from "wrangler";
 
 /** The provider Worker's name (dev/sandbox-provider/wrangler.jsonc); the service binding names it. */
-export const SANDBOX_WORKER = "giftwire-sandbox-provider";
-export const SANDBOX_CONFIG = "dev/sandbox-provider/wrangler.jsonc";
+const SANDBOX_WORKER = "giftwire-sandbox-provider";
+const SANDBOX_CONFIG = "dev/sandbox-provider/wrangler.jsonc";
 
 interface RawConfig {
   main?: string;
@@ -30,7 +30,7 @@ interface RawConfig {
 }
 
 /** Writes giftwire's development configuration and returns its path. */
-export function writeGiftwireDevConfig(outFile = ".wrangler/dev/giftwire.json"): string {
+function writeGiftwireDevConfig(outFile = ".wrangler/dev/giftwire.json"): string {
   const raw = experimental_readRawConfig({ config: "wrangler.toml" }).rawConfig as RawConfig;
   const config: RawConfig = {
     ...raw,
@@ -52,7 +52,7 @@ export function writeGiftwireDevConfig(outFile = ".wrangler/dev/giftwire.json"):
   return outFile;
 }
 
-export interface DevWorkersOptions {
+interface DevWorkersOptions {
   readonly port: number;
   readonly sandboxPort: number;
   /** giftwire's env file (JWT_SECRET, PAYMENT_CHANNELS). */
@@ -68,7 +68,7 @@ export interface DevWorkersOptions {
   readonly inspectorPorts?: readonly [giftwire: number, sandbox: number];
 }
 
-export interface DevWorkers {
+interface DevWorkers {
   readonly url: string;
   readonly sandboxUrl: string;
   readonly processes: readonly ChildProcess[];

@@ -1,3 +1,9 @@
+/**
+ * The sandbox provider Worker (dev/sandbox-provider), run beside giftwire as an auxiliary
+ * Worker: giftwire opens payments through its client over the SANDBOX binding, the payer
+ * decides through the payer link, and the provider posts signed callbacks over HTTP to the
+ * notify_url giftwire gave, which giftwire's callback route takes like any provider's.
+ */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { RETRY_SCHEDULE_MS } from "../../dev/sandbox-provider/src/schedule";
@@ -18,13 +24,6 @@ import {
   simulate,
 } from "../support/sandbox-provider";
 import { BASE, balanceOf, call, invariantReport, key, token, until } from "./helpers";
-
-/**
- * The sandbox provider Worker (dev/sandbox-provider), run beside giftwire as an auxiliary
- * Worker: giftwire opens payments through its client over the SANDBOX binding, the payer
- * decides through the payer link, and the provider posts signed callbacks over HTTP to the
- * notify_url giftwire gave, which giftwire's callback route takes like any provider's.
- */
 
 const CHANNELS = { sandbox: SANDBOX_SECRET };
 const client = sandboxClient(env.SANDBOX as Fetcher, CHANNELS.sandbox, { now: Date.now, timeoutMs: 4_000 });

@@ -48,7 +48,7 @@ function binding(): Fetcher {
   return env.SANDBOX;
 }
 
-export interface SimReply<T = any> {
+interface SimReply<T = any> {
   status: number;
   body: T;
   headers: Headers;

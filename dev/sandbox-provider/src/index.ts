@@ -1,16 +1,3 @@
-import { Hono } from "hono";
-import { z } from "zod";
-import { formatMinor } from "../../../src/domain/money";
-import {
-  type DecideResult,
-  Decision,
-  OpenPaymentInput,
-  RefundInput,
-  type SandboxPayment,
-  Simulation,
-  StatementDate,
-} from "./provider";
-
 /**
  * The sandbox provider Worker: a simulated payment provider with the three faces a real one
  * has. giftwire reaches its merchant API through a service binding (dev and test only);
@@ -31,6 +18,18 @@ import {
  *
  * Failures answer `{ error: { code, detail } }`, with the provider's own codes.
  */
+import { Hono } from "hono";
+import { z } from "zod";
+import { formatMinor } from "../../../src/domain/money";
+import {
+  type DecideResult,
+  Decision,
+  OpenPaymentInput,
+  RefundInput,
+  type SandboxPayment,
+  Simulation,
+  StatementDate,
+} from "./provider";
 
 export { SandboxProvider } from "./provider";
 

@@ -1,13 +1,3 @@
-import { DurableObject } from "cloudflare:workers";
-import { z } from "zod";
-import { formatSandboxStatement } from "../../../src/channels/sandbox/statement";
-import { newId } from "../../../src/domain/ids";
-import { assert, LIMITS } from "../../../src/domain/limits";
-import type { StatementLine } from "../../../src/domain/reconcile";
-import { cryptoRandomInt } from "../../../src/domain/red-packet";
-import { DEFAULT_DELIVERY_DELAY_MS, RETRY_SCHEDULE_MS } from "./schedule";
-import { signSandbox } from "./signature";
-
 /**
  * The simulated payment provider behind giftwire's sandbox channel, for development, demos,
  * tests and load tests: from giftwire's side it behaves like a real provider. One per
@@ -23,6 +13,15 @@ import { signSandbox } from "./signature";
  * outcome, before the callback is sent, so a run that dies mid-delivery, or a second run,
  * never loses or repeats more than a provider would.
  */
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { formatSandboxStatement } from "../../../src/channels/sandbox/statement";
+import { newId } from "../../../src/domain/ids";
+import { assert, LIMITS } from "../../../src/domain/limits";
+import type { StatementLine } from "../../../src/domain/reconcile";
+import { cryptoRandomInt } from "../../../src/domain/red-packet";
+import { DEFAULT_DELIVERY_DELAY_MS, RETRY_SCHEDULE_MS } from "./schedule";
+import { signSandbox } from "./signature";
 
 /** WeChat Pay's out_trade_no rule (6–32 of letters, digits, _ and -), which our order ids meet. */
 const OrderNo = z.string().regex(/^[A-Za-z0-9_-]{6,32}$/);
@@ -56,7 +55,7 @@ export const Simulation = z.strictObject({
 export type Simulation = z.infer<typeof Simulation>;
 
 /** The vars' form: `DELIVERY_DELAY_MS` = "min-max" (or one number), `DUPLICATE_RATE` = a decimal in [0, 1]. */
-export function simulationFromVars(env: Pick<SandboxProviderEnv, "DELIVERY_DELAY_MS" | "DUPLICATE_RATE">): Simulation {
+function simulationFromVars(env: Pick<SandboxProviderEnv, "DELIVERY_DELAY_MS" | "DUPLICATE_RATE">): Simulation {
   const [min = "", max = min] = env.DELIVERY_DELAY_MS.split("-").map((part) => part.trim());
   return Simulation.parse({
     deliveryDelayMs: [Number(min || DEFAULT_DELIVERY_DELAY_MS[0]), Number(max || DEFAULT_DELIVERY_DELAY_MS[1])],
@@ -81,7 +80,7 @@ export const OpenPaymentInput = z.strictObject({
   notifyUrl: z.url({ protocol: /^https?$/ }).max(512),
   expiresAtMs: z.number().int().positive(),
 });
-export type OpenPaymentRequest = z.input<typeof OpenPaymentInput>;
+type OpenPaymentRequest = z.input<typeof OpenPaymentInput>;
 
 export const RefundInput = z.strictObject({
   merchantOrderNo: OrderNo,
@@ -93,7 +92,7 @@ export const RefundInput = z.strictObject({
   currency: Currency,
   reason: z.string().max(80),
 });
-export type SandboxRefundRequest = z.input<typeof RefundInput>;
+type SandboxRefundRequest = z.input<typeof RefundInput>;
 
 export const Decision = z.enum(["succeeded", "failed"]);
 export type Decision = z.infer<typeof Decision>;
@@ -103,10 +102,10 @@ export const StatementDate = z
   .regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/)
   .refine((d) => new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d, "a calendar date");
 
-export type PaymentState = "open" | "succeeded" | "failed" | "closed";
-export type EventType = "payment.succeeded" | "payment.failed" | "payment.closed" | "refund.succeeded";
+type PaymentState = "open" | "succeeded" | "failed" | "closed";
+type EventType = "payment.succeeded" | "payment.failed" | "payment.closed" | "refund.succeeded";
 
-export interface AttemptView {
+interface AttemptView {
   readonly n: number;
   readonly atMs: number;
   /** This delivery repeated one already acknowledged (the provider's duplicate). */
@@ -117,7 +116,7 @@ export interface AttemptView {
   readonly error: string | null;
 }
 
-export interface DeliveryView {
+interface DeliveryView {
   readonly eventId: string;
   readonly type: EventType;
   /** `scheduled` until acknowledged; `gave_up` after the last unacknowledged attempt. */
@@ -128,7 +127,7 @@ export interface DeliveryView {
   readonly attempts: readonly AttemptView[];
 }
 
-export interface RefundView {
+interface RefundView {
   readonly refundNo: string;
   readonly refundId: string;
   readonly amountMinor: number;
@@ -152,7 +151,7 @@ export interface SandboxPayment {
   readonly deliveries: readonly DeliveryView[];
 }
 
-export type OpenResult =
+type OpenResult =
   /**
    * `exists`: the same order was opened before (a retried create); the provider answers as
    * for the first. `payCode` is the payment's capability: whoever holds the payer link holds
@@ -174,7 +173,7 @@ export type DecideResult =
       readonly payment: SandboxPayment | null;
     };
 
-export type RefundOutcome =
+type RefundOutcome =
   | {
       readonly kind: "refunded";
       readonly refundId: string;

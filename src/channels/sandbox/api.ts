@@ -1,3 +1,15 @@
+/**
+ * The sandbox channel's client: the simulated provider's merchant API (dev/sandbox-provider,
+ * a separate Worker), called over the `SANDBOX` service binding the way the other clients call
+ * their provider's REST API over the network. That binding exists only in the development and
+ * test configuration (scripts/dev-workers.ts, vitest.config.ts); the production wrangler.toml has none,
+ * so there the sandbox channel has no client and is unavailable whatever PAYMENT_CHANNELS says.
+ *
+ * Requests carry `Authorization: Bearer <secret>` (the simulator's signing secret doubles as
+ * the merchant's API key). Answers: 2xx with the resource; 4xx `{ error: { code, detail } }`,
+ * the provider refusing the request (`rejected`); anything else, or no answer within the
+ * deadline, is `unavailable`, as a network failure to a real provider would be.
+ */
 import { z } from "zod";
 import {
   type ChannelClient,
@@ -18,19 +30,6 @@ import {
 } from "../client";
 
 /**
- * The sandbox channel's client: the simulated provider's merchant API (dev/sandbox-provider,
- * a separate Worker), called over the `SANDBOX` service binding the way the other clients call
- * their provider's REST API over the network. That binding exists only in the development and
- * test configuration (scripts/dev.ts, vitest.config.ts); the production wrangler.toml has none,
- * so there the sandbox channel has no client and is unavailable whatever PAYMENT_CHANNELS says.
- *
- * Requests carry `Authorization: Bearer <secret>` (the simulator's signing secret doubles as
- * the merchant's API key). Answers: 2xx with the resource; 4xx `{ error: { code, detail } }`,
- * the provider refusing the request (`rejected`); anything else, or no answer within the
- * deadline, is `unavailable`, as a network failure to a real provider would be.
- */
-
-/**
  * The sandbox provider Worker (dev/sandbox-provider), bound only in the development and test
  * configuration. Declared here by hand, optional, because `wrangler types` derives Env from the
  * production wrangler.toml, which must not have it; this is the one place that declares it.
@@ -46,7 +45,7 @@ declare global {
   }
 }
 
-export interface SandboxClientConfig {
+interface SandboxClientConfig {
   /** The simulator's signing secret, which is also our API key there. */
   readonly secret: string;
   /** Our merchant id at the sandbox; its callbacks carry it and the adapter checks it. */

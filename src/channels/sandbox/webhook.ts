@@ -1,7 +1,3 @@
-import { z } from "zod";
-import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "../channel";
-import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
-
 /**
  * The sandbox channel's callbacks: the simulated provider (dev/sandbox-provider, a separate
  * Worker that only development and tests run) posts them to the callback route like a real
@@ -10,10 +6,13 @@ import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encod
  * simulator's signing secret>` (PAYMENT_CHANNELS.sandbox.secret here), a 300 s window, and
  * events deduplicated by id.
  */
+import { z } from "zod";
+import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "../channel";
+import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
 
 const SANDBOX_TOLERANCE_S = 300;
 
-export interface SandboxConfig {
+interface SandboxConfig {
   readonly secret: string;
   readonly merchantId: string;
 }

@@ -1,12 +1,11 @@
-import { describe, expect, it } from "vitest";
-import { sandboxClient } from "../../../../src/channels/sandbox/api";
-import { failure, now, order, refundOf, value } from "../../../support/channels";
-
 /**
  * The sandbox client against a stand-in for the SANDBOX service binding: what it sends to the
  * provider's merchant API and how it reads each kind of answer. The real provider Worker
  * answers these calls in test/integration/sandbox.test.ts.
  */
+import { describe, expect, it } from "vitest";
+import { sandboxClient } from "../../../../src/channels/sandbox/api";
+import { failure, now, order, refundOf, value } from "../../../support/channels";
 
 const config = { secret: "sandbox-secret-0123456789", merchantId: "giftwire-sandbox" };
 
