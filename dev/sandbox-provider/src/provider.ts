@@ -15,6 +15,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
+import { CHINA_STANDARD_TIME_OFFSET_MS } from "../../../src/channels/encoding";
 import { formatSandboxStatement } from "../../../src/channels/sandbox/statement";
 import { newId } from "../../../src/domain/ids";
 import { assert, LIMITS } from "../../../src/domain/limits";
@@ -36,8 +37,6 @@ const DELIVERY_TIMEOUT_MS = 10_000;
 const EXPIRIES_PER_RUN_MAX = 200;
 /** The statement's header and trailer count against the file's line limit. */
 const STATEMENT_LINES_MAX = LIMITS.statementLinesMax - 2;
-/** China has had no daylight saving since 1991: the Asia/Shanghai day is UTC+8 throughout. */
-const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
 
 /**
@@ -481,7 +480,7 @@ export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
    */
   async statement(date: string): Promise<string> {
     const day = StatementDate.parse(date);
-    const startMs = Date.parse(`${day}T00:00:00Z`) - SHANGHAI_OFFSET_MS;
+    const startMs = Date.parse(`${day}T00:00:00Z`) - CHINA_STANDARD_TIME_OFFSET_MS;
     const endMs = startMs + DAY_MS;
     const rows = this.sql
       .exec<{
