@@ -64,8 +64,12 @@ interface DevWorkersOptions {
   /** Where the two processes find each other; one per run keeps other checkouts' Workers out. */
   readonly registryPath: string;
   readonly stdio: "inherit" | "pipe";
-  /** Inspector ports, when the defaults may be taken (parallel test runs). */
-  readonly inspectorPorts?: readonly [giftwire: number, sandbox: number];
+  /**
+   * Inspectors on ports the OS picks as they bind (`--inspector-port 0`), for parallel test
+   * runs: wrangler's own choice (9229, else the next free one) is made before binding, so two
+   * processes starting at once can pick the same port and one of them fails to start.
+   */
+  readonly ephemeralInspectors?: boolean;
 }
 
 interface DevWorkers {
@@ -104,7 +108,7 @@ export async function startDevWorkers(options: DevWorkersOptions): Promise<DevWo
     return child;
   };
   const stdio: ["ignore", "inherit" | "pipe", "inherit" | "pipe"] = ["ignore", options.stdio, options.stdio];
-  const common = (port: number, inspectorPort: number | undefined, envFile: string) => [
+  const common = (port: number, envFile: string) => [
     "--ip",
     "127.0.0.1",
     "--port",
@@ -114,7 +118,7 @@ export async function startDevWorkers(options: DevWorkersOptions): Promise<DevWo
     "--env-file",
     envFile,
     "--show-interactive-dev-session=false",
-    ...(inspectorPort === undefined ? [] : ["--inspector-port", String(inspectorPort)]),
+    ...(options.ephemeralInspectors ? ["--inspector-port", "0"] : []),
   ];
   const processes: ChildProcess[] = [];
   const stop = async () => {
@@ -132,7 +136,7 @@ export async function startDevWorkers(options: DevWorkersOptions): Promise<DevWo
           "dev",
           "--config",
           SANDBOX_CONFIG,
-          ...common(options.sandboxPort, options.inspectorPorts?.[1], options.sandboxEnvFile),
+          ...common(options.sandboxPort, options.sandboxEnvFile),
           // The payer links it hands out must point at where it actually listens.
           "--var",
           `PUBLIC_URL:${sandboxUrl}`,
@@ -143,16 +147,10 @@ export async function startDevWorkers(options: DevWorkersOptions): Promise<DevWo
     processes.push(sandbox);
     await waitFor(`${sandboxUrl}/pay`, sandbox, "the sandbox provider", () => output, 90_000);
     const giftwire = collect(
-      spawn(
-        "wrangler",
-        [
-          "dev",
-          "--config",
-          writeGiftwireDevConfig(),
-          ...common(options.port, options.inspectorPorts?.[0], options.envFile),
-        ],
-        { stdio, env },
-      ),
+      spawn("wrangler", ["dev", "--config", writeGiftwireDevConfig(), ...common(options.port, options.envFile)], {
+        stdio,
+        env,
+      }),
     );
     processes.push(giftwire);
     await waitFor(`${url}/healthz`, giftwire, "giftwire", () => output, 90_000);

@@ -52,7 +52,7 @@ export async function startDevServer(): Promise<DevServer> {
     persistTo: state,
     registryPath: join(state, "registry"),
     stdio: "pipe",
-    inspectorPorts: [await freePort(), await freePort()],
+    ephemeralInspectors: true,
   });
   return {
     url: workers.url,
