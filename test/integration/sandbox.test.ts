@@ -6,11 +6,11 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { RETRY_SCHEDULE_MS } from "../../dev/sandbox-provider/src/schedule";
 import { base64Bytes } from "../../src/channels/encoding";
 import { sandboxClient } from "../../src/channels/sandbox/api";
 import { parseStatement } from "../../src/channels/statement";
 import { formatMinor, parseAmountMinor } from "../../src/domain/money";
+import { RETRY_CURVES } from "../../src/domain/retry";
 import {
   callbackQueueFailing,
   payerDecides,
@@ -176,12 +176,12 @@ describe("the sandbox provider", () => {
     let d = (await payment(orderId)).deliveries[0];
     expect(d?.state).toBe("scheduled");
     expect(d?.attempts.map((a) => [a.status, a.acknowledged])).toEqual([[503, false]]);
-    expect((d?.nextAttemptAtMs ?? 0) - (d?.attempts[0]?.atMs ?? 0)).toBe(RETRY_SCHEDULE_MS[0]);
+    expect((d?.nextAttemptAtMs ?? 0) - (d?.attempts[0]?.atMs ?? 0)).toBe(RETRY_CURVES.sandboxCallback.stepsMs[0]);
 
     expect(await runProviderAlarm()).toBe(true);
     d = (await payment(orderId)).deliveries[0];
     expect(d?.attempts.map((a) => a.status)).toEqual([503, 503]);
-    expect((d?.nextAttemptAtMs ?? 0) - (d?.attempts[1]?.atMs ?? 0)).toBe(RETRY_SCHEDULE_MS[1]);
+    expect((d?.nextAttemptAtMs ?? 0) - (d?.attempts[1]?.atMs ?? 0)).toBe(RETRY_CURVES.sandboxCallback.stepsMs[1]);
     expect(await wallet("sbx-u2")).toBe(0);
 
     expect(await runProviderAlarm()).toBe(true);

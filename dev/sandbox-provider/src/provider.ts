@@ -21,7 +21,8 @@ import { newId } from "../../../src/domain/ids";
 import { assert, LIMITS } from "../../../src/domain/limits";
 import type { StatementLine } from "../../../src/domain/reconcile";
 import { cryptoRandomInt } from "../../../src/domain/red-packet";
-import { DEFAULT_DELIVERY_DELAY_MS, RETRY_SCHEDULE_MS } from "./schedule";
+import { retryDelayMs } from "../../../src/domain/retry";
+import { DEFAULT_DELIVERY_DELAY_MS } from "./schedule";
 import { signSandbox } from "./signature";
 
 /** WeChat Pay's out_trade_no rule (6–32 of letters, digits, _ and -), which our order ids meet. */
@@ -613,12 +614,13 @@ export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
         );
       } else {
         const attempts = event.attempts + 1;
-        const retryInMs = RETRY_SCHEDULE_MS[attempts - 1];
+        // The provider's resend schedule, compressed; after its last step the provider gives up.
+        const retryInMs = retryDelayMs("sandboxCallback", attempts, Math.random());
         this.sql.exec(
           "UPDATE events SET attempts = ?, state = ?, next_attempt_at_ms = ? WHERE id = ?",
           attempts,
-          retryInMs === undefined ? "gave_up" : "pending",
-          retryInMs === undefined ? null : nowMs + retryInMs,
+          retryInMs === null ? "gave_up" : "pending",
+          retryInMs === null ? null : nowMs + retryInMs,
           event.id,
         );
       }
