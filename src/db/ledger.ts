@@ -21,16 +21,10 @@
  * of money movement, so `ls src/db/operations` answers "where does money move?".
  */
 
-import { mayGoNegative } from "../domain/accounts";
+import { mayGoNegative, type Posting } from "../domain/accounts";
 import type { GuardCode } from "../domain/guards";
 import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
-
-export interface Posting {
-  readonly from: string;
-  readonly to: string;
-  readonly amountMinor: number;
-}
 
 /** A boolean SQL expression with its bound parameters. */
 export interface SqlCondition {

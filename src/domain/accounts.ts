@@ -18,11 +18,25 @@ export const accountAddress = {
   subsidyGrant: (subsidyId: string) => `subsidy:${subsidyId}:grant`,
   channelClearing: (channel: string) => `channel:${channel}:clearing`,
   worldAdjustments: () => "world:adjustments",
+  /**
+   * In one ledger shard, what it owes (positive) or has received ahead (negative) from the
+   * shard `peerShard`: credits bound for another shard cross through the pair of transit
+   * accounts (domain/cross-shard.ts), so each shard balances on its own.
+   */
+  transit: (peerShard: number) => `transit:${peerShard}`,
 } as const;
+
+/** One transfer of an operation: an amount from one account to another of the same currency. */
+export interface Posting {
+  readonly from: string;
+  readonly to: string;
+  readonly amountMinor: number;
+}
 
 export function mayGoNegative(address: string): boolean {
   return (
     address.startsWith("world:") ||
+    address.startsWith("transit:") ||
     address === "platform:subsidy" ||
     (address.startsWith("channel:") && address.endsWith(":clearing"))
   );

@@ -10,7 +10,7 @@
  * end, or the gift change, after them.
  */
 
-import { accountAddress } from "../../domain/accounts";
+import { accountAddress, type Posting } from "../../domain/accounts";
 import type { AutopayLimits } from "../../domain/autopay";
 import { type ErrorCode, ok, type Result } from "../../domain/errors";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
@@ -24,7 +24,7 @@ import {
   type TipRequest,
   tipTarget,
 } from "../../domain/tip";
-import { type Attach, type ComposedOperation, composeOperation, type Guard, type Posting } from "../ledger";
+import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
 import type { TipEvent } from "../messages/room-events";
 import { findRoom } from "../reads/rooms";
 import { outboxInsert } from "../room-outbox";
