@@ -2,9 +2,10 @@
  * What the benchmarks share: the Worker bundle, workerd through Miniflare 4 (its stable,
  * documented options API), core pinning, tokens, statistics, retrying fetch.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { SignJWT } from "jose";
 import { Miniflare, type MiniflareOptions } from "miniflare";
@@ -21,6 +22,18 @@ export const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : (s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number);
 };
+
+/**
+ * The workerd processes this bench started (Miniflare's children): never another session's,
+ * which a machine-wide `pgrep` would also find, pin and trace.
+ */
+export function ownWorkerdPids(): number[] {
+  return spawnSync("pgrep", ["-P", String(process.pid), "-f", "workerd serve"], { encoding: "utf8" })
+    .stdout.trim()
+    .split("\n")
+    .filter(Boolean)
+    .map(Number);
+}
 
 // ── build and start ───────────────────────────────────────────────────────────────────
 
@@ -82,11 +95,7 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
   }
   // Pin workerd to core 0 and this load generator to core 1 where the machine has two.
   if (cpus().length >= 2) {
-    const pids = spawnSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" })
-      .stdout.trim()
-      .split("\n")
-      .filter(Boolean);
-    for (const pid of pids) spawnSync("taskset", ["-a", "-p", "-c", "0", pid]);
+    for (const pid of ownWorkerdPids()) spawnSync("taskset", ["-a", "-p", "-c", "0", String(pid)]);
     spawnSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)]);
   }
   return { mf, url: url.toString().replace(/\/$/, "") };
@@ -111,4 +120,40 @@ export async function fetchRetrying(input: string, init?: RequestInit): Promise<
       await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
     }
   }
+}
+
+// ── fsync counting: strace on the server processes while a measurement runs ─────────────
+
+/** Counts fsync/fdatasync calls in `pids` from now until the returned stop (null without strace). */
+export function traceFsyncs(pids: number[]): () => Promise<number | null> {
+  if (process.env.BENCH_STRACE === "0" || spawnSync("strace", ["-V"]).status !== 0) return async () => null;
+  const dir = mkdtempSync(join(tmpdir(), "giftwire-bench-"));
+  const tracers = pids.map((pid, i) =>
+    spawn(
+      "strace",
+      ["-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", join(dir, `t${i}`), "-p", String(pid)],
+      {
+        stdio: "ignore",
+      },
+    ),
+  );
+  return async () => {
+    let total = 0;
+    for (const [i, t] of tracers.entries()) {
+      // A tracer that already ended (its process gone) has nothing left to wait for.
+      if (t.exitCode === null && t.signalCode === null) {
+        const done = new Promise((r) => t.once("exit", r));
+        t.kill("SIGINT");
+        await done;
+      }
+      const file = join(dir, `t${i}`);
+      if (!existsSync(file)) return null;
+      for (const line of readFileSync(file, "utf8").split("\n")) {
+        const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)$/.exec(line);
+        if (m) total += Number(m[1]);
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    return total;
+  };
 }

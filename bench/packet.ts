@@ -20,12 +20,12 @@
  * The servers run on core 0, this load generator on core 1.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { drawLucky } from "../src/domain/red-packet";
-import { bundle, fetchRetrying, log, median, pct, startWorker, token } from "./lib";
+import { bundle, fetchRetrying, log, median, ownWorkerdPids, pct, startWorker, token, traceFsyncs } from "./lib";
 
 const SHARES = Number(process.env.BENCH_SHARES ?? 10_000);
 const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 50_000);
@@ -225,38 +225,6 @@ async function ceiling(target: Target, method = "POST"): Promise<number> {
   return CEILING_REQUESTS / ((performance.now() - t0) / 1000);
 }
 
-// ── fsync counting: strace on the server processes while the storm runs ─────────────────
-
-function traceFsyncs(pids: number[]): () => Promise<number | null> {
-  if (process.env.BENCH_STRACE === "0" || spawnSync("strace", ["-V"]).status !== 0) return async () => null;
-  const dir = mkdtempSync(join(tmpdir(), "giftwire-bench-"));
-  const tracers = pids.map((pid, i) =>
-    spawn(
-      "strace",
-      ["-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", join(dir, `t${i}`), "-p", String(pid)],
-      {
-        stdio: "ignore",
-      },
-    ),
-  );
-  return async () => {
-    let total = 0;
-    for (const [i, t] of tracers.entries()) {
-      const done = new Promise((r) => t.once("exit", r));
-      t.kill("SIGINT");
-      await done;
-      const file = join(dir, `t${i}`);
-      if (!existsSync(file)) return null;
-      for (const line of readFileSync(file, "utf8").split("\n")) {
-        const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(fsync|fdatasync)$/.exec(line);
-        if (m) total += Number(m[1]);
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-    return total;
-  };
-}
-
 // ── the designs ───────────────────────────────────────────────────────────────────────
 
 function ensureRedis(): void {
@@ -344,11 +312,7 @@ async function giftwireHarness() {
     },
   });
   const port = Number(new URL(url).port);
-  const workerd = spawnSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" })
-    .stdout.trim()
-    .split("\n")
-    .filter(Boolean)
-    .map(Number);
+  const workerd = ownWorkerdPids();
   log(`▸ signing ${CLAIMERS} tokens`);
   const tokens: string[] = [];
   for (let i = 0; i < CLAIMERS; i++) tokens.push(await token(`u${i}`, ["viewer"]));
@@ -430,11 +394,7 @@ ensureRedis();
 const dir = mkdtempSync(join(tmpdir(), "giftwire-redis-"));
 if (twoCores) pin(process.pid, 1);
 const harness = await giftwireHarness();
-for (const pid of spawnSync("pgrep", ["-f", "workerd serve"], { encoding: "utf8" })
-  .stdout.trim()
-  .split("\n")
-  .filter(Boolean))
-  pin(Number(pid), 0);
+for (const pid of ownWorkerdPids()) pin(pid, 0);
 log(
   `▸ ${SHARES} shares, ${CLAIMERS} claimers within ${ARRIVAL_MS} ms (5% retrying), ${REPEATS} repeats, ${CONNECTIONS} connections`,
 );
