@@ -3,14 +3,19 @@
  * into bench/.build-ledger/ and runs it in workerd through Miniflare, with one D1 binding: one
  * ledger database, the engine one shard is).
  *
- * POST /run {workload, runId, operations, batchSize, concurrency} seeds what the operations
- * need (untimed), posts `operations` money operations through the product's own operation
- * files — `postClaimCredits` (packet-claim.ts: escrow → claimer's wallet) or `composeTip`
- * (tip.ts: viewer's wallet → creator's pending + platform revenue) — `batchSize` operations
- * per `db.batch()` (1 = per-operation autocommit, one D1 round trip and commit each), then
- * verifies, untimed: every verdict "posted", exactly `operations` operations with this run's
- * ids in the ledger with the postings they declare, and `checkLedgerInvariants` clean. A failed
- * check answers 500 with what disagreed; the driver exits non-zero on it.
+ * Three calls per run, so that only the posting is timed (and traced):
+ *   POST /seed {workload, runId, operations, batchSize, concurrency}  seeds what the operations
+ *        need: a live room, a funded sender and packets in escrow (claims), or funded viewers
+ *        with their tips priced (tips);
+ *   POST /post {runId}  posts the operations through the product's own operation files —
+ *        `postClaimCredits` (packet-claim.ts: escrow → claimer's wallet) or `composeTip` (tip.ts:
+ *        viewer's wallet → creator's pending + platform revenue) — `batchSize` per `db.batch()`
+ *        (1 = per-operation autocommit: one D1 round trip and commit each), and answers what
+ *        the batches did;
+ *   POST /verify {runId}  every verdict "posted", exactly `operations` operations with this run's
+ *        ids in the ledger with the transfers they declare, `checkLedgerInvariants` clean.
+ * A failed check answers 500 with what disagreed; the driver exits non-zero on it. Seeded and
+ * posted runs wait between calls in this isolate's memory (Miniflare runs one).
  */
 
 import { z } from "zod";
