@@ -20,7 +20,7 @@
 
 import { z } from "zod";
 import { checkLedgerInvariants } from "../src/db/invariants";
-import { type ComposedOperation, runOperation, type Verdict } from "../src/db/ledger";
+import { type ComposedOperation, runOperation, runOperations, type Verdict } from "../src/db/ledger";
 import { composeAdjustment } from "../src/db/operations/adjustment";
 import { type ClaimCredit, postClaimCredits } from "../src/db/operations/packet-claim";
 import { composePacketSend, preparePacketSend } from "../src/db/operations/packet-send";
@@ -105,15 +105,9 @@ function metered(db: D1Database) {
 }
 
 async function postAll(db: D1Database, composed: readonly ComposedOperation[]): Promise<Verdict[]> {
+  // One operation is autocommit (its own batch, as the routes run it); more is group commit.
   if (composed.length === 1 && composed[0]) return [(await runOperation(db, composed[0])).verdict];
-  const results = await db.batch(composed.flatMap((c) => c.statements));
-  const verdicts: Verdict[] = [];
-  let offset = 0;
-  for (const c of composed) {
-    verdicts.push(c.verdictFrom(results.slice(offset, offset + c.statements.length)));
-    offset += c.statements.length;
-  }
-  return verdicts;
+  return runOperations(db, composed);
 }
 
 /** Credits `amountMinor` to each user's wallet from `world:adjustments`, SEED_BATCH per batch. */

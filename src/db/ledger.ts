@@ -256,6 +256,22 @@ function assertOperation(spec: OperationSpec): void {
   }
 }
 
+/**
+ * Group commit: many composed operations in one batch, each with its own guards, so one that
+ * is refused leaves its neighbours posted. Returns each one's verdict, in order.
+ */
+export async function runOperations(db: D1Database, composed: readonly ComposedOperation[]): Promise<Verdict[]> {
+  if (composed.length === 0) return [];
+  const results = await db.batch(composed.flatMap((c) => c.statements));
+  const verdicts: Verdict[] = [];
+  let offset = 0;
+  for (const c of composed) {
+    verdicts.push(c.verdictFrom(results.slice(offset, offset + c.statements.length)));
+    offset += c.statements.length;
+  }
+  return verdicts;
+}
+
 /** Runs one composed operation in its own batch. */
 export async function runOperation(
   db: D1Database,

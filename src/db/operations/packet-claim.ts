@@ -8,7 +8,7 @@
  */
 
 import { accountAddress } from "../../domain/accounts";
-import { type ComposedOperation, composeOperation, type Verdict } from "../ledger";
+import { type ComposedOperation, composeOperation, runOperations, type Verdict } from "../ledger";
 import type { ClaimCreditMessage } from "../messages/ledger-postings";
 
 /** A claim the room made durable, as its LEDGER_POSTINGS message carries it. */
@@ -70,19 +70,9 @@ function composeClaimCredit(db: D1Database, claim: ClaimCredit, nowMs: number): 
 }
 
 /** Posts many credits in one batch (group commit); returns each one's verdict, in order. */
-export async function postClaimCredits(
-  db: D1Database,
-  credits: readonly ClaimCredit[],
-  nowMs: number,
-): Promise<Verdict[]> {
-  if (credits.length === 0) return [];
-  const composed = credits.map((credit) => composeClaimCredit(db, credit, nowMs));
-  const results = await db.batch(composed.flatMap((c) => c.statements));
-  const verdicts: Verdict[] = [];
-  let offset = 0;
-  for (const c of composed) {
-    verdicts.push(c.verdictFrom(results.slice(offset, offset + c.statements.length)));
-    offset += c.statements.length;
-  }
-  return verdicts;
+export function postClaimCredits(db: D1Database, credits: readonly ClaimCredit[], nowMs: number): Promise<Verdict[]> {
+  return runOperations(
+    db,
+    credits.map((credit) => composeClaimCredit(db, credit, nowMs)),
+  );
 }
