@@ -1,5 +1,3 @@
-import type { ErrorCode } from "./errors";
-
 /**
  * Why an operation did not post: one code per rule, like TigerBeetle's `CreateTransferResult`.
  *
@@ -9,8 +7,11 @@ import type { ErrorCode } from "./errors";
  * `GUARD_ERRORS` below; several rules may share an API code where the client's remedy is the
  * same (reload and retry), but no caller inside the service ever sees them merged.
  */
+
+import type { ErrorCode } from "./errors";
+
 export const GUARD_ERRORS = {
-  // Every operation (composeOperation adds these).
+  // Every operation: the ledger adds these to each one's own guards (src/db/ledger.ts).
   currency_mismatch: "currency_mismatch",
   insufficient_funds: "insufficient_funds",
   balance_ceiling: "amount_out_of_range",

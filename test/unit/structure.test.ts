@@ -73,6 +73,11 @@ describe("where money moves", () => {
     );
     expect(importers.filter((f) => !f.startsWith("src/db/operations/"))).toEqual([]);
     expect(importers.length).toBe(sources("src/db/operations").length);
+    // Nor does anything outside the ledger lean on it by name.
+    const mentions = sources("src").filter(
+      (f) => !f.startsWith("src/db/") && readFileSync(join(ROOT, f), "utf8").includes("composeOperation"),
+    );
+    expect(mentions).toEqual([]);
   });
 
   it("has one operation file per kind of operation the ledger records", () => {
