@@ -62,7 +62,7 @@ export const ERROR_CODES = {
   },
   statement_required: {
     status: 422,
-    message: "This channel's statement must be given; only the sandbox's is fetched.",
+    message: "This channel's statement is not downloaded by giftwire; give its file.",
   },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },

@@ -61,6 +61,8 @@ export const LIMITS = {
   roomOutboxRetentionMs: 7 * 24 * 60 * 60 * 1000,
   /** Room events delivered per Durable Object call. */
   roomEventsPerDeliveryMax: 200,
+  /** Delivered outbox rows purged per cron run. */
+  roomOutboxPurgeBatchMax: 1_000,
   /** Leaderboard rows written to D1 per statement batch. */
   leaderboardRowsPerFlushMax: 500,
   /** Red packets: the most one packet holds (20,000.00), its shares, and the average share cap. */

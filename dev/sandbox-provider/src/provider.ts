@@ -15,7 +15,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { CHINA_STANDARD_TIME_OFFSET_MS } from "../../../src/channels/encoding";
+import { bytesHex, CHINA_STANDARD_TIME_OFFSET_MS } from "../../../src/channels/encoding";
 import { formatSandboxStatement } from "../../../src/channels/sandbox/statement";
 import { newId } from "../../../src/domain/ids";
 import { assert, LIMITS } from "../../../src/domain/limits";
@@ -281,7 +281,7 @@ function txnIdFor(orderNo: string): string {
 
 /** 128 random bits, hex: the payer link's capability. */
 function newPayCode(): string {
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return bytesHex(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 /** Compares two codes in time independent of where they first differ. */

@@ -11,6 +11,7 @@
  * deadline, is `unavailable`, as a network failure to a real provider would be.
  */
 import { z } from "zod";
+import { LIMITS } from "../../domain/limits";
 import {
   type ChannelClient,
   type ClientDeps,
@@ -58,7 +59,7 @@ const BASE = "https://sandbox-provider.internal";
 /** The statement download's deadline; the payer-facing calls keep the channel's shorter one. */
 const STATEMENT_TIMEOUT_MS = 30_000;
 
-const Minor = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const Minor = z.number().int().positive().max(LIMITS.amountMaxMinor);
 
 /** The provider's record of a payment, as far as the merchant reads it. */
 const Payment = z.object({

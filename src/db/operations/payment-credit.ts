@@ -13,10 +13,10 @@ import { accountAddress } from "../../domain/accounts";
 import type { GuardCode } from "../../domain/guards";
 import { assert, LIMITS } from "../../domain/limits";
 import { CREDITABLE_STATES, type TransitionCause } from "../../domain/order";
-import { type ComposedOperation, composeOperation, type Guard, type SqlCondition } from "../ledger";
+import { type ComposedOperation, composeOperation, type Guard } from "../ledger";
 import { transitionStatements } from "../orders";
 import type { OrderRow } from "../reads/orders";
-import { composeTip, prepareTip, type TipAsk, type TipRules } from "./tip";
+import { composeTip, prepareTip, type TipRules } from "./tip";
 
 /** A pay-to-tip order's tip as stored on the order (`tip_request`): the room and what was asked. */
 const StoredTipOrder = z.intersection(
@@ -138,28 +138,28 @@ async function payToTip(
   nowMs: number,
 ): Promise<{ tipId: string; composed: ComposedOperation | null; statements: D1PreparedStatement[] }> {
   const { order } = facts;
+  assert(order.kind === "tip", "only a pay-to-tip order sends a tip");
   const tipId = tipIdFor(order.id);
-  const stored = StoredTipOrder.parse(JSON.parse(order.tip_request ?? "null"));
-  const { roomId, confirmed: _confirmed, ...ask } = stored;
-  const prepared = await prepareTip(
-    db,
-    facts.tipRules,
-    { id: tipId, roomId, viewerId: order.user_id, ask: ask as TipAsk },
-    nowMs,
-  );
+  const {
+    roomId,
+    confirmed: _paidAtTheCashier,
+    ...ask
+  } = StoredTipOrder.parse(JSON.parse(order.tip_request ?? "null"));
+  const prepared = await prepareTip(db, facts.tipRules, { id: tipId, roomId, viewerId: order.user_id, ask }, nowMs);
   const undecided: Guard = {
     code: "tip_already_decided",
     sql: "EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND tip_outcome IS NULL)",
     params: [order.id],
   };
   const composed = prepared.ok ? composeTip(db, prepared.value, { guards: [undecided] }) : null;
-  const outcome: SqlCondition = composed
+  // The tip's outcome as a SQL value, read after the tip's own statements: `sent` once it
+  // exists, else the guard that refused it; or the reason it could not even be priced.
+  const outcome = composed
     ? {
         sql: `CASE (${composed.verdictExpression.sql}) WHEN 'exists' THEN 'sent' ELSE (${composed.verdictExpression.sql}) END`,
         params: [...composed.verdictExpression.params, ...composed.verdictExpression.params],
       }
-    : { sql: "?", params: [prepared.ok ? "internal_error" : prepared.code] };
-  assert(order.kind === "tip", "only a pay-to-tip order sends a tip");
+    : { sql: "?", params: [prepared.ok ? null : prepared.code] };
   return {
     tipId,
     composed,

@@ -1,5 +1,6 @@
 import type { AutopayLimits } from "../../domain/autopay";
 import { localDayStartMs } from "../../domain/room/periods";
+import type { AutopayCheck } from "../operations/tip";
 
 /**
  * 小额免密: a payer's password-free limits for wallet tips (domain/autopay.ts) and what they
@@ -30,4 +31,26 @@ export async function autopayFor(
   const limits = row ? { perTipMaxMinor: row.per_tip_max_minor, perDayMaxMinor: row.per_day_max_minor } : defaults;
   const spentTodayMinor = (spent?.results[0] as { spent: number } | undefined)?.spent ?? 0;
   return { limits, custom: row !== undefined, spentTodayMinor, dayStartMs };
+}
+
+/**
+ * What a wallet tip's 小额免密 guards need: the payer's limits and where their day began. One
+ * read of their settings; the day's total is summed by the guard itself, inside the tip's batch.
+ */
+export async function autopayCheckFor(
+  db: D1Database,
+  config: { readonly autopayDefaults: AutopayLimits; readonly businessTimeZone: string },
+  userId: string,
+  nowMs: number,
+): Promise<AutopayCheck> {
+  const row = await db
+    .prepare("SELECT per_tip_max_minor, per_day_max_minor FROM autopay_settings WHERE user_id = ?")
+    .bind(userId)
+    .first<{ per_tip_max_minor: number; per_day_max_minor: number }>();
+  return {
+    limits: row
+      ? { perTipMaxMinor: row.per_tip_max_minor, perDayMaxMinor: row.per_day_max_minor }
+      : config.autopayDefaults,
+    dayStartMs: localDayStartMs(nowMs, config.businessTimeZone),
+  };
 }

@@ -53,7 +53,7 @@ export async function sweepRedPackets(env: Env, nowMs: number, log: Logger): Pro
         .run()
         .catch(() => undefined);
       const fields = { packetId: row.id, roomId: row.room_id, attempts, error: String(error) };
-      if (attempts >= 3) log.error("alert_packet_sweep_failing", fields);
+      if (attempts >= LIMITS.alertAfterAttempts) log.error("alert_packet_sweep_failing", fields);
       else log.warn("packet_sweep_failed", fields);
     }
   }

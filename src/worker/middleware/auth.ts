@@ -49,10 +49,10 @@ export function authenticate(auth: RouteAuth): MiddlewareHandler<AppEnv> {
 
 /**
  * Authenticates the bearer token (401 when absent or invalid) and, when roles are given,
- * requires at least one of them (403). Routes use it through `authenticate`; the sandbox routes
- * still gate a path pattern with it until they leave this Worker (issue 11, item 6).
+ * requires at least one of them (403). Routes use it only through `authenticate`, which records
+ * the declaration the security test reads.
  */
-export function requireAuth(...anyOf: Role[]) {
+function requireAuth(...anyOf: Role[]) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer ([A-Za-z0-9_.-]{1,4096})$/.exec(header);

@@ -95,7 +95,7 @@ async function statementFor(env: Env, request: RunRequest): Promise<string> {
     case "unsupported":
       throw new ApiError(
         "statement_required",
-        `Give the ${request.channel} statement file as \`statement\`; only the sandbox's is fetched.`,
+        `${failure.detail}; give the ${request.channel} statement file as \`statement\`.`,
       );
     case "unavailable":
       throw new ApiError("channel_unavailable", `The ${request.channel} statement download failed: ${failure.detail}`);

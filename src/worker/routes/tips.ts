@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { composeTip, prepareTip, tipView } from "../../db/operations/tip";
-import { autopayFor } from "../../db/reads/autopay";
+import { autopayCheckFor } from "../../db/reads/autopay";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
 import type { AppEnv } from "../context";
@@ -69,17 +69,16 @@ tips.openapi(
     const viewerId = c.var.principal.userId;
     return runIdempotent(c, "tip", { roomId, ...body }, async (id, nowMs) => {
       const db = c.env.DB;
-      const tip = await prepareTip(db, c.var.config, { id, roomId, viewerId, ask: body }, nowMs);
-      if (!tip.ok) return tip;
-      // 小额免密: within the payer's limits no confirmation is needed; checked in the batch,
+      // 小额免密: within the payer's limits no confirmation is needed. Only the limits are read
+      // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
       // after the balance, since concurrent tips read the same day total.
-      const { limits, dayStartMs } =
-        body.confirmed === true
-          ? { limits: null, dayStartMs: 0 }
-          : await autopayFor(db, c.var.config.autopayDefaults, c.var.config.businessTimeZone, viewerId, nowMs);
+      const [tip, autopay] = await Promise.all([
+        prepareTip(db, c.var.config, { id, roomId, viewerId, ask: body }, nowMs),
+        body.confirmed === true ? null : autopayCheckFor(db, c.var.config, viewerId, nowMs),
+      ]);
+      if (!tip.ok) return tip;
       return ok({
-        compose: (attach) =>
-          composeTip(db, tip.value, { attach, ...(limits === null ? {} : { autopay: { limits, dayStartMs } }) }),
+        compose: (attach) => composeTip(db, tip.value, { attach, ...(autopay === null ? {} : { autopay }) }),
         status: 201,
         // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
         onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, [id], c.var.log)),
