@@ -145,6 +145,17 @@ export class RedPacketDesk {
     follows: readonly string[],
     nowMs: number,
   ): ClaimOutcome | { readonly kind: "admit"; readonly remainingShares: number } {
+    const checked = this.admission(packetId, userId, follows, nowMs);
+    return checked.kind === "admit" ? { kind: "admit", remainingShares: checked.packet.remaining_shares } : checked;
+  }
+
+  /** The checks `precheck` and `claim` share, on one read of the packet's row. */
+  private admission(
+    packetId: string,
+    userId: string,
+    follows: readonly string[],
+    nowMs: number,
+  ): ClaimOutcome | { readonly kind: "admit"; readonly packet: PacketRow } {
     const packet = this.row(packetId);
     if (packet === null) return { kind: "unknown" };
     const existing = this.claimOf(packetId, userId);
@@ -159,7 +170,7 @@ export class RedPacketDesk {
       userId === packet.creator_id ||
       follows.includes(packet.creator_id);
     if (!eligible) return { kind: "rejected", code: "packet_followers_only" };
-    return { kind: "admit", remainingShares: packet.remaining_shares };
+    return { kind: "admit", packet };
   }
 
   /**
@@ -167,9 +178,9 @@ export class RedPacketDesk {
    * writes the claim and the packet's new remainder. Re-checks everything `precheck` did.
    */
   claim(packetId: string, userId: string, follows: readonly string[], nowMs: number): ClaimOutcome {
-    const pre = this.precheck(packetId, userId, follows, nowMs);
-    if (pre.kind !== "admit") return pre;
-    const packet = this.row(packetId) as PacketRow;
+    const checked = this.admission(packetId, userId, follows, nowMs);
+    if (checked.kind !== "admit") return checked;
+    const { packet } = checked;
     const amountMinor = nextShare(
       packet.split,
       { totalMinor: packet.total_minor, shares: packet.shares },
