@@ -1,8 +1,10 @@
 /**
- * The D1 ledger of record. Money moves only through `transfers` (append-only, enforced by
- * triggers in a hand-written migration); `accounts.balance_minor` is the running sum of an
- * account's transfers, kept in the same batch as the transfers and verified by the
- * invariant checker.
+ * One ledger shard (every shard has this schema). Money moves only through `transfers`
+ * (append-only, enforced by triggers in a hand-written migration); `accounts.balance_minor`
+ * is the running sum of an account's transfers, kept in the same batch as the transfers and
+ * verified by the invariant checker. A row lives in the shard of the owner whose money it
+ * records (domain/shards.ts); a credit bound for another shard crosses through the pair of
+ * `transit:` accounts and the `transit_outbox` (domain/cross-shard.ts).
  */
 
 import { sql } from "drizzle-orm";
@@ -89,88 +91,6 @@ export const idempotencyKeys = sqliteTable(
   (t) => [primaryKey({ columns: [t.principalId, t.key] }), index("idempotency_keys_expires").on(t.expiresAtMs)],
 );
 
-export const creators = sqliteTable(
-  "creators",
-  {
-    userId: text("user_id").primaryKey(),
-    displayName: text("display_name").notNull(),
-    /** Overrides the platform default share when set. */
-    platformShareBps: integer("platform_share_bps"),
-    createdAtMs: integer("created_at_ms").notNull(),
-    updatedAtMs: integer("updated_at_ms").notNull(),
-  },
-  (t) => [
-    check("creators_share_range", sql`${t.platformShareBps} IS NULL OR (${t.platformShareBps} BETWEEN 0 AND 10000)`),
-  ],
-);
-
-/**
- * A creator's room persists across streams (its daily/weekly/monthly leaderboards span
- * them); going live starts a stream, ending it takes the room offline.
- */
-export const rooms = sqliteTable(
-  "rooms",
-  {
-    id: text("id").primaryKey(),
-    creatorId: text("creator_id").notNull(),
-    title: text("title").notNull(),
-    status: text("status", { enum: ["live", "offline"] }).notNull(),
-    currentStreamId: text("current_stream_id"),
-    /** Tips at or above this go out at once; NULL = by gift tier (big, epic) and 520.00 for custom tips. */
-    bigGiftThresholdMinor: integer("big_gift_threshold_minor"),
-    /** SHA-256 (hex) of the OBS overlay key; NULL until the creator creates one. */
-    overlayKeyHash: text("overlay_key_hash"),
-    createdAtMs: integer("created_at_ms").notNull(),
-    updatedAtMs: integer("updated_at_ms").notNull(),
-  },
-  (t) => [
-    check("rooms_status", sql`${t.status} IN ('live', 'offline')`),
-    check("rooms_live_has_stream", sql`${t.status} = 'offline' OR ${t.currentStreamId} IS NOT NULL`),
-    // One room per creator.
-    uniqueIndex("rooms_creator").on(t.creatorId),
-  ],
-);
-
-export const streams = sqliteTable(
-  "streams",
-  {
-    id: text("id").primaryKey(),
-    roomId: text("room_id")
-      .notNull()
-      .references(() => rooms.id),
-    title: text("title").notNull(),
-    startedAtMs: integer("started_at_ms").notNull(),
-    endedAtMs: integer("ended_at_ms"),
-  },
-  (t) => [index("streams_room_started").on(t.roomId, t.startedAtMs)],
-);
-
-export const gifts = sqliteTable(
-  "gifts",
-  {
-    id: text("id").primaryKey(),
-    name: text("name").notNull(),
-    priceMinor: integer("price_minor").notNull(),
-    currency: text("currency").notNull(),
-    tier: text("tier", { enum: ["small", "medium", "big", "epic"] }).notNull(),
-    animationKey: text("animation_key").notNull(),
-    enabled: integer("enabled", { mode: "boolean" }).notNull(),
-    sortOrder: integer("sort_order").notNull(),
-    createdAtMs: integer("created_at_ms").notNull(),
-    updatedAtMs: integer("updated_at_ms").notNull(),
-  },
-  (t) => [
-    check("gifts_price_positive", sql`${t.priceMinor} > 0`),
-    check("gifts_tier", sql`${t.tier} IN ('small', 'medium', 'big', 'epic')`),
-  ],
-);
-
-export const tipPresets = sqliteTable("tip_presets", {
-  amountMinor: integer("amount_minor").primaryKey(),
-  currency: text("currency").notNull(),
-  sortOrder: integer("sort_order").notNull(),
-});
-
 export const tips = sqliteTable(
   "tips",
   {
@@ -179,11 +99,9 @@ export const tips = sqliteTable(
       .primaryKey()
       .references(() => operations.id),
     roomId: text("room_id")
-      .notNull()
-      .references(() => rooms.id),
+      .notNull(),
     streamId: text("stream_id")
-      .notNull()
-      .references(() => streams.id),
+      .notNull(),
     viewerId: text("viewer_id").notNull(),
     creatorId: text("creator_id").notNull(),
     giftId: text("gift_id"),
@@ -204,44 +122,6 @@ export const tips = sqliteTable(
 );
 
 /**
- * Events for a room's Durable Object, written in the same batch as the fact they announce
- * (a tip, a stream starting or ending), so the room can never miss one: delivered directly
- * after commit, retried through the ROOM_EVENTS queue, swept by cron. The room applies each
- * event id at most once.
- */
-export const roomOutbox = sqliteTable(
-  "room_outbox",
-  {
-    id: text("id").primaryKey(),
-    roomId: text("room_id").notNull(),
-    payload: text("payload").notNull(),
-    createdAtMs: integer("created_at_ms").notNull(),
-    deliveredAtMs: integer("delivered_at_ms"),
-    attempts: integer("attempts").notNull().default(0),
-  },
-  (t) => [index("room_outbox_pending").on(t.deliveredAtMs, t.createdAtMs)],
-);
-
-/** Leaderboards as the rooms last wrote them (at least every 10 s while they change). */
-export const leaderboardEntries = sqliteTable(
-  "leaderboard_entries",
-  {
-    roomId: text("room_id").notNull(),
-    creatorId: text("creator_id").notNull(),
-    period: text("period", { enum: ["live", "day", "week", "month"] }).notNull(),
-    periodKey: text("period_key").notNull(),
-    viewerId: text("viewer_id").notNull(),
-    totalMinor: integer("total_minor").notNull(),
-    tipCount: integer("tip_count").notNull(),
-    updatedAtMs: integer("updated_at_ms").notNull(),
-  },
-  (t) => [
-    primaryKey({ columns: [t.roomId, t.period, t.periodKey, t.viewerId] }),
-    index("leaderboard_creator_period").on(t.period, t.periodKey, t.creatorId),
-  ],
-);
-
-/**
  * Red packets. The money sits in `packet:{id}:escrow` from sending until it is claimed
  * (credited claim by claim from the room, through the ledger queue) or refunded at expiry.
  * The room's Durable Object is the authority on claims; these rows are the ledger's view:
@@ -256,8 +136,7 @@ export const redPackets = sqliteTable(
       .primaryKey()
       .references(() => operations.id),
     roomId: text("room_id")
-      .notNull()
-      .references(() => rooms.id),
+      .notNull(),
     streamId: text("stream_id").notNull(),
     senderId: text("sender_id").notNull(),
     /** C2C from the sender's wallet, or B2C from a subsidy (refunds go back to its campaign). */
@@ -319,18 +198,6 @@ export const redPacketClaims = sqliteTable(
   ],
 );
 
-/** Platform-funded (B2C) campaigns: the budget lives in `campaign:{id}:budget`. */
-export const subsidyCampaigns = sqliteTable("subsidy_campaigns", {
-  id: text("id")
-    .primaryKey()
-    .references(() => operations.id),
-  name: text("name").notNull(),
-  currency: text("currency").notNull(),
-  budgetMinor: integer("budget_minor").notNull(),
-  createdBy: text("created_by").notNull(),
-  createdAtMs: integer("created_at_ms").notNull(),
-});
-
 /** A subsidy issued to a user: spent whole on one red packet. */
 export const subsidies = sqliteTable(
   "subsidies",
@@ -339,8 +206,7 @@ export const subsidies = sqliteTable(
       .primaryKey()
       .references(() => operations.id),
     campaignId: text("campaign_id")
-      .notNull()
-      .references(() => subsidyCampaigns.id),
+      .notNull(),
     /** The issuing system's id; the same one never issues twice. */
     externalId: text("external_id").notNull(),
     userId: text("user_id").notNull(),
@@ -428,37 +294,6 @@ export const paymentOrderTransitions = sqliteTable(
   (t) => [primaryKey({ columns: [t.orderId, t.seq] })],
 );
 
-/**
- * Every refused callback, and every verified provider event once (its first delivery), byte
- * for byte (base64 body, selected headers),
- * kept for disputes and reconciliation until `retain_until_ms`. A forged callback is stored
- * with its refusal and changes nothing else.
- */
-export const paymentNotifications = sqliteTable(
-  "payment_notifications",
-  {
-    id: text("id").primaryKey(),
-    channel: text("channel").notNull(),
-    /** The provider's notification id (null when the callback was refused). */
-    eventId: text("event_id"),
-    verified: integer("verified", { mode: "boolean" }).notNull(),
-    refusal: text("refusal"),
-    headers: text("headers").notNull(),
-    bodyBase64: text("body_base64").notNull(),
-    /** What applying it did: null until the consumer ran. */
-    outcome: text("outcome"),
-    receivedAtMs: integer("received_at_ms").notNull(),
-    appliedAtMs: integer("applied_at_ms"),
-    retainUntilMs: integer("retain_until_ms").notNull(),
-  },
-  (t) => [
-    // One stored notification per provider event: resends find it (and its outcome) instead
-    // of applying, or flagging, the same event again.
-    uniqueIndex("payment_notifications_event").on(t.channel, t.eventId).where(sql`${t.verified} = 1`),
-    index("payment_notifications_retain").on(t.retainUntilMs),
-  ],
-);
-
 /** Things operators must look at: a verified payment that does not match its order, etc. */
 export const paymentFlags = sqliteTable(
   "payment_flags",
@@ -476,23 +311,6 @@ export const paymentFlags = sqliteTable(
     // One flag per (notification, kind): a redelivered mismatch does not pile up.
     uniqueIndex("payment_flags_notification_kind").on(t.notificationId, t.kind),
   ],
-);
-
-/**
- * Every outbound call to a channel and whether it worked: the channel's health is read from
- * the last seconds of these (src/domain/channel-health.ts). Purged after a day.
- */
-export const channelCalls = sqliteTable(
-  "channel_calls",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    channel: text("channel").notNull(),
-    op: text("op", { enum: ["create", "query", "refund"] }).notNull(),
-    ok: integer("ok", { mode: "boolean" }).notNull(),
-    detail: text("detail"),
-    atMs: integer("at_ms").notNull(),
-  },
-  (t) => [index("channel_calls_channel_at").on(t.channel, t.atMs)],
 );
 
 /**
@@ -533,43 +351,30 @@ export const autopaySettings = sqliteTable("autopay_settings", {
   updatedAtMs: integer("updated_at_ms").notNull(),
 });
 
-/** One reconciliation of a channel's statement for a day, and what it found. */
-export const reconciliationRuns = sqliteTable(
-  "reconciliation_runs",
+/**
+ * Credits this shard owes other shards (domain/cross-shard.ts): written in the same batch as
+ * the operation that debited here and credited `transit:{destination}`, delivered by the
+ * ledger-postings consumer, which posts the legs in the destination from `transit:{origin}`
+ * under the id `{operation}>{destination}` and then marks the row delivered.
+ */
+export const transitOutbox = sqliteTable(
+  "transit_outbox",
   {
-    id: text("id").primaryKey(),
-    channel: text("channel").notNull(),
-    statementDate: text("statement_date").notNull(),
-    sourceSha256: text("source_sha256").notNull(),
-    lines: integer("lines").notNull(),
-    matched: integer("matched").notNull(),
-    findings: integer("findings").notNull(),
-    repaired: integer("repaired").notNull(),
-    actorId: text("actor_id").notNull(),
-    startedAtMs: integer("started_at_ms").notNull(),
-    finishedAtMs: integer("finished_at_ms"),
-  },
-  (t) => [index("reconciliation_runs_channel_date").on(t.channel, t.statementDate)],
-);
-
-export const reconciliationFindings = sqliteTable(
-  "reconciliation_findings",
-  {
-    id: text("id").primaryKey(),
-    runId: text("run_id")
+    operationId: text("operation_id")
       .notNull()
-      .references(() => reconciliationRuns.id),
-    kind: text("kind").notNull(),
-    orderId: text("order_id"),
-    providerRef: text("provider_ref"),
-    oursAmountMinor: integer("ours_amount_minor"),
-    theirsAmountMinor: integer("theirs_amount_minor"),
-    oursStatus: text("ours_status"),
-    theirsStatus: text("theirs_status"),
-    repair: text("repair").notNull(),
-    /** What the automatic repair did (an active query's outcome), or null if left to operators. */
-    repairOutcome: text("repair_outcome"),
-    detail: text("detail").notNull(),
+      .references(() => operations.id),
+    destinationShard: integer("destination_shard").notNull(),
+    /** The legs to post in the destination, each `transit:{origin}` → a real account (JSON). */
+    postings: text("postings").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    currency: text("currency").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    deliveredAtMs: integer("delivered_at_ms"),
+    attempts: integer("attempts").notNull().default(0),
   },
-  (t) => [index("reconciliation_findings_run").on(t.runId)],
+  (t) => [
+    primaryKey({ columns: [t.operationId, t.destinationShard] }),
+    check("transit_outbox_amount_positive", sql`${t.amountMinor} > 0`),
+    index("transit_outbox_pending").on(t.deliveredAtMs, t.createdAtMs),
+  ],
 );

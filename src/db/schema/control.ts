@@ -1,0 +1,230 @@
+/**
+ * The control database: what the platform is configured with and what is not money (rooms,
+ * streams, creators, the gift catalogue, subsidy campaigns' definitions, raw payment
+ * callbacks, channel health, reconciliation, leaderboards) and the ledger's bucket map. One
+ * database for the whole platform; the ledger rows live in the shards (./ledger.ts).
+ */
+
+import { sql } from "drizzle-orm";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const creators = sqliteTable(
+  "creators",
+  {
+    userId: text("user_id").primaryKey(),
+    displayName: text("display_name").notNull(),
+    /** Overrides the platform default share when set. */
+    platformShareBps: integer("platform_share_bps"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    check("creators_share_range", sql`${t.platformShareBps} IS NULL OR (${t.platformShareBps} BETWEEN 0 AND 10000)`),
+  ],
+);
+
+/**
+ * A creator's room persists across streams (its daily/weekly/monthly leaderboards span
+ * them); going live starts a stream, ending it takes the room offline.
+ */
+export const rooms = sqliteTable(
+  "rooms",
+  {
+    id: text("id").primaryKey(),
+    creatorId: text("creator_id").notNull(),
+    title: text("title").notNull(),
+    status: text("status", { enum: ["live", "offline"] }).notNull(),
+    currentStreamId: text("current_stream_id"),
+    /** Tips at or above this go out at once; NULL = by gift tier (big, epic) and 520.00 for custom tips. */
+    bigGiftThresholdMinor: integer("big_gift_threshold_minor"),
+    /** SHA-256 (hex) of the OBS overlay key; NULL until the creator creates one. */
+    overlayKeyHash: text("overlay_key_hash"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    check("rooms_status", sql`${t.status} IN ('live', 'offline')`),
+    check("rooms_live_has_stream", sql`${t.status} = 'offline' OR ${t.currentStreamId} IS NOT NULL`),
+    // One room per creator.
+    uniqueIndex("rooms_creator").on(t.creatorId),
+  ],
+);
+
+export const streams = sqliteTable(
+  "streams",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull(),
+    title: text("title").notNull(),
+    startedAtMs: integer("started_at_ms").notNull(),
+    endedAtMs: integer("ended_at_ms"),
+  },
+  (t) => [index("streams_room_started").on(t.roomId, t.startedAtMs)],
+);
+
+export const gifts = sqliteTable(
+  "gifts",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    priceMinor: integer("price_minor").notNull(),
+    currency: text("currency").notNull(),
+    tier: text("tier", { enum: ["small", "medium", "big", "epic"] }).notNull(),
+    animationKey: text("animation_key").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    sortOrder: integer("sort_order").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    check("gifts_price_positive", sql`${t.priceMinor} > 0`),
+    check("gifts_tier", sql`${t.tier} IN ('small', 'medium', 'big', 'epic')`),
+  ],
+);
+
+export const tipPresets = sqliteTable("tip_presets", {
+  amountMinor: integer("amount_minor").primaryKey(),
+  currency: text("currency").notNull(),
+  sortOrder: integer("sort_order").notNull(),
+});
+
+/** Leaderboards as the rooms last wrote them (at least every 10 s while they change). */
+export const leaderboardEntries = sqliteTable(
+  "leaderboard_entries",
+  {
+    roomId: text("room_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    period: text("period", { enum: ["live", "day", "week", "month"] }).notNull(),
+    periodKey: text("period_key").notNull(),
+    viewerId: text("viewer_id").notNull(),
+    totalMinor: integer("total_minor").notNull(),
+    tipCount: integer("tip_count").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.roomId, t.period, t.periodKey, t.viewerId] }),
+    index("leaderboard_creator_period").on(t.period, t.periodKey, t.creatorId),
+  ],
+);
+
+/** Platform-funded (B2C) campaigns: the budget lives in `campaign:{id}:budget`. */
+export const subsidyCampaigns = sqliteTable("subsidy_campaigns", {
+  id: text("id")
+    .primaryKey(),
+  name: text("name").notNull(),
+  currency: text("currency").notNull(),
+  budgetMinor: integer("budget_minor").notNull(),
+  createdBy: text("created_by").notNull(),
+  createdAtMs: integer("created_at_ms").notNull(),
+});
+
+/**
+ * Every refused callback, and every verified provider event once (its first delivery), byte
+ * for byte (base64 body, selected headers),
+ * kept for disputes and reconciliation until `retain_until_ms`. A forged callback is stored
+ * with its refusal and changes nothing else.
+ */
+export const paymentNotifications = sqliteTable(
+  "payment_notifications",
+  {
+    id: text("id").primaryKey(),
+    channel: text("channel").notNull(),
+    /** The provider's notification id (null when the callback was refused). */
+    eventId: text("event_id"),
+    verified: integer("verified", { mode: "boolean" }).notNull(),
+    refusal: text("refusal"),
+    headers: text("headers").notNull(),
+    bodyBase64: text("body_base64").notNull(),
+    /** What applying it did: null until the consumer ran. */
+    outcome: text("outcome"),
+    receivedAtMs: integer("received_at_ms").notNull(),
+    appliedAtMs: integer("applied_at_ms"),
+    retainUntilMs: integer("retain_until_ms").notNull(),
+  },
+  (t) => [
+    // One stored notification per provider event: resends find it (and its outcome) instead
+    // of applying, or flagging, the same event again.
+    uniqueIndex("payment_notifications_event").on(t.channel, t.eventId).where(sql`${t.verified} = 1`),
+    index("payment_notifications_retain").on(t.retainUntilMs),
+  ],
+);
+
+/**
+ * Every outbound call to a channel and whether it worked: the channel's health is read from
+ * the last seconds of these (src/domain/channel-health.ts). Purged after a day.
+ */
+export const channelCalls = sqliteTable(
+  "channel_calls",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    channel: text("channel").notNull(),
+    op: text("op", { enum: ["create", "query", "refund"] }).notNull(),
+    ok: integer("ok", { mode: "boolean" }).notNull(),
+    detail: text("detail"),
+    atMs: integer("at_ms").notNull(),
+  },
+  (t) => [index("channel_calls_channel_at").on(t.channel, t.atMs)],
+);
+
+/** One reconciliation of a channel's statement for a day, and what it found. */
+export const reconciliationRuns = sqliteTable(
+  "reconciliation_runs",
+  {
+    id: text("id").primaryKey(),
+    channel: text("channel").notNull(),
+    statementDate: text("statement_date").notNull(),
+    sourceSha256: text("source_sha256").notNull(),
+    lines: integer("lines").notNull(),
+    matched: integer("matched").notNull(),
+    findings: integer("findings").notNull(),
+    repaired: integer("repaired").notNull(),
+    actorId: text("actor_id").notNull(),
+    startedAtMs: integer("started_at_ms").notNull(),
+    finishedAtMs: integer("finished_at_ms"),
+  },
+  (t) => [index("reconciliation_runs_channel_date").on(t.channel, t.statementDate)],
+);
+
+export const reconciliationFindings = sqliteTable(
+  "reconciliation_findings",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => reconciliationRuns.id),
+    kind: text("kind").notNull(),
+    orderId: text("order_id"),
+    providerRef: text("provider_ref"),
+    oursAmountMinor: integer("ours_amount_minor"),
+    theirsAmountMinor: integer("theirs_amount_minor"),
+    oursStatus: text("ours_status"),
+    theirsStatus: text("theirs_status"),
+    repair: text("repair").notNull(),
+    /** What the automatic repair did (an active query's outcome), or null if left to operators. */
+    repairOutcome: text("repair_outcome"),
+    detail: text("detail").notNull(),
+  },
+  (t) => [index("reconciliation_findings_run").on(t.runId)],
+);
+
+/**
+ * The ledger's bucket map: which shard holds the owners of each of the 1,024 virtual buckets
+ * (domain/shards.ts). Written once, evenly, when a deployment first starts; afterwards only a
+ * bucket move (docs/SCALING.md) changes a row.
+ */
+export const ledgerBuckets = sqliteTable(
+  "ledger_buckets",
+  {
+    bucket: integer("bucket").primaryKey(),
+    shard: integer("shard").notNull(),
+    /** A bucket being moved: its phase (domain/bucket-move.ts) and where it goes. */
+    movePhase: text("move_phase", { enum: ["copying", "frozen", "switched", "verified"] }),
+    moveToShard: integer("move_to_shard"),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    check("ledger_buckets_bucket_range", sql`${t.bucket} >= 0 AND ${t.bucket} < 1024`),
+    check("ledger_buckets_move_whole", sql`(${t.movePhase} IS NULL) = (${t.moveToShard} IS NULL)`),
+  ],
+);
