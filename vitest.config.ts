@@ -28,8 +28,15 @@ export const TEST_PAYMENT_CHANNELS = {
   stripe: { webhookSecrets: ["whsec_test_0123456789abcdef"], livemode: false, secretKey: "sk_test_0123456789abcdef" },
 };
 
-/** The workers project's name; the Worker under test runs as `vitest-plugin-runner-<project>`. */
-const WORKERS_PROJECT = "workers";
+/**
+ * The workers projects: the whole integration suite runs twice, against 4 ledger shards (so
+ * cross-shard transit is the everyday path) and against 1 (every operation local). The
+ * Worker under test runs as `vitest-plugin-runner-<project>`.
+ */
+const WORKERS_PROJECTS = [
+  { name: "workers", shards: 4 },
+  { name: "workers-1-shard", shards: 1 },
+] as const;
 
 /** The sandbox provider Worker's name in the tests; giftwire's `SANDBOX` binding names it. */
 const SANDBOX_WORKER = "sandbox-provider";
@@ -48,7 +55,7 @@ const SANDBOX_WORKER = "sandbox-provider";
  * `vitest-plugin-runner-<project>` (pool/index.mjs, getRunnerName): if that changes, every
  * sandbox callback test fails loudly rather than passing vacuously.
  */
-function sandboxProviderWorker() {
+function sandboxProviderWorker(project: string) {
   const outdir = resolve("node_modules/.cache/sandbox-provider");
   execFileSync(
     "node_modules/.bin/wrangler",
@@ -71,8 +78,15 @@ function sandboxProviderWorker() {
       // No random duplicates: tests that want them set the rate (test/support/sandbox-provider.ts).
       DUPLICATE_RATE: "0",
     },
-    outboundService: `vitest-plugin-runner-${WORKERS_PROJECT}`,
+    outboundService: `vitest-plugin-runner-${project}`,
   };
+}
+
+/** D1 bindings: the control database and `shards` ledger shards (each project has its own storage). */
+function databases(shards: number): Record<string, string> {
+  const bound: Record<string, string> = { CONTROL: "giftwire-control" };
+  for (let i = 0; i < shards; i++) bound[`LEDGER_${i}`] = `giftwire-ledger-${i}`;
+  return bound;
 }
 
 /**
@@ -81,7 +95,8 @@ function sandboxProviderWorker() {
  * migrations/ exactly as `wrangler d1 migrations apply` does.
  */
 export default defineConfig(async () => {
-  const migrations = await readD1Migrations("migrations");
+  const controlMigrations = await readD1Migrations("migrations/control");
+  const ledgerMigrations = await readD1Migrations("migrations/ledger");
   return {
     test: {
       // Structured request logs are shown for failing tests only.
@@ -101,7 +116,7 @@ export default defineConfig(async () => {
             hookTimeout: 120_000,
           },
         },
-        {
+        ...WORKERS_PROJECTS.map(({ name, shards }) => ({
           plugins: [
             cloudflareTest({
               // The production configuration's bindings, with the dev entry (token minting, the
@@ -110,14 +125,17 @@ export default defineConfig(async () => {
               wrangler: { configPath: "./wrangler.toml" },
               main: "./dev/giftwire-dev.ts",
               miniflare: {
+                d1Databases: databases(shards),
                 serviceBindings: { SANDBOX: SANDBOX_WORKER },
-                workers: [sandboxProviderWorker()],
+                workers: [sandboxProviderWorker(name)],
                 // Every outbound fetch goes to the providers' test doubles, never the internet.
                 outboundService: providerNetwork,
                 bindings: {
                   ENVIRONMENT: "test",
                   JWT_SECRET: "test-secret-test-secret-test-secret-0123456789",
-                  TEST_MIGRATIONS: migrations,
+                  TEST_CONTROL_MIGRATIONS: controlMigrations,
+                  TEST_LEDGER_MIGRATIONS: ledgerMigrations,
+                  TEST_SHARDS: shards,
                   PAYMENT_CHANNELS: JSON.stringify(TEST_PAYMENT_CHANNELS),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
                   // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
@@ -130,12 +148,12 @@ export default defineConfig(async () => {
             }),
           ],
           test: {
-            name: WORKERS_PROJECT,
+            name,
             include: ["test/integration/**/*.test.ts"],
             setupFiles: ["./test/integration/apply-migrations.ts"],
             testTimeout: 60_000,
           },
-        },
+        })),
       ],
     },
   };

@@ -55,6 +55,18 @@ CREATE TABLE `ledger_buckets` (
 	CONSTRAINT "ledger_buckets_move_whole" CHECK(("ledger_buckets"."move_phase" IS NULL) = ("ledger_buckets"."move_to_shard" IS NULL))
 );
 --> statement-breakpoint
+CREATE TABLE `payment_flags` (
+	`id` text PRIMARY KEY NOT NULL,
+	`kind` text NOT NULL,
+	`channel` text NOT NULL,
+	`order_id` text,
+	`notification_id` text,
+	`detail` text NOT NULL,
+	`created_at_ms` integer NOT NULL,
+	`resolved_at_ms` integer
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `payment_flags_notification_kind` ON `payment_flags` (`notification_id`,`kind`);--> statement-breakpoint
 CREATE TABLE `payment_notifications` (
 	`id` text PRIMARY KEY NOT NULL,
 	`channel` text NOT NULL,

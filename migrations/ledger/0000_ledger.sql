@@ -44,18 +44,6 @@ CREATE TABLE `operations` (
 );
 --> statement-breakpoint
 CREATE INDEX `operations_kind_created` ON `operations` (`kind`,`created_at_ms`);--> statement-breakpoint
-CREATE TABLE `payment_flags` (
-	`id` text PRIMARY KEY NOT NULL,
-	`kind` text NOT NULL,
-	`channel` text NOT NULL,
-	`order_id` text,
-	`notification_id` text,
-	`detail` text NOT NULL,
-	`created_at_ms` integer NOT NULL,
-	`resolved_at_ms` integer
-);
---> statement-breakpoint
-CREATE UNIQUE INDEX `payment_flags_notification_kind` ON `payment_flags` (`notification_id`,`kind`);--> statement-breakpoint
 CREATE TABLE `payment_order_transitions` (
 	`order_id` text NOT NULL,
 	`seq` integer NOT NULL,

@@ -22,9 +22,12 @@
  */
 
 import { mayGoNegative, type Posting } from "../domain/accounts";
+import { splitAcrossShards } from "../domain/cross-shard";
 import type { GuardCode } from "../domain/guards";
 import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
+import type { TransitRef } from "./messages/ledger-postings";
+import type { LedgerShard } from "./shards";
 
 /** A boolean SQL expression with its bound parameters. */
 export interface SqlCondition {
@@ -57,6 +60,7 @@ const OPERATION_KINDS = [
   "payment_credit",
   "payment_refund",
   "payment_refund_reversal",
+  "transit_delivery",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -100,15 +104,30 @@ export interface ComposedOperation {
    * statement in the same batch to record what became of the operation atomically with it.
    */
   readonly verdictExpression: { readonly sql: string; readonly params: readonly unknown[] };
+  /**
+   * The credits this operation owes other shards, if it posts: the caller's shard announces
+   * them after the commit (`LedgerShard.dispatch`); the consumer checks each against the
+   * outbox row the batch wrote, so a ref of an operation that did not post delivers nothing.
+   */
+  readonly transit: readonly TransitRef[];
   /** Reads the verdict from the batch results of exactly these statements. */
   readonly verdictFrom: (results: readonly D1Result[]) => Verdict;
 }
 
 const ACCOUNT_BALANCE = "COALESCE((SELECT balance_minor FROM accounts WHERE address = ?), 0)";
 
-export function composeOperation(db: D1Database, spec: OperationSpec): ComposedOperation {
+/**
+ * Composes an operation that commits in `shard`. Its debits must live there (or in the
+ * accounts every shard has); a credit to an account of another shard goes to this shard's
+ * `transit:{destination}` account and a `transit_outbox` row in the same batch
+ * (domain/cross-shard.ts), to be posted in the destination by the ledger-postings consumer.
+ */
+export function composeOperation(shard: LedgerShard, spec: OperationSpec): ComposedOperation {
   assertOperation(spec);
+  const { db } = shard;
   const amountMinor = spec.postings.reduce((sum, p) => sum + p.amountMinor, 0);
+  const split = splitAcrossShards(spec.postings, shard.index, shard.homeOf);
+  const postings = split.origin;
   const posting: SqlCondition = {
     sql: "EXISTS (SELECT 1 FROM operations WHERE id = ? AND state = 'posting')",
     params: [spec.id],
@@ -116,7 +135,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
 
   const netByAccount = new Map<string, number>();
   const debitByAccount = new Map<string, number>();
-  for (const p of spec.postings) {
+  for (const p of postings) {
     netByAccount.set(p.from, (netByAccount.get(p.from) ?? 0) - p.amountMinor);
     netByAccount.set(p.to, (netByAccount.get(p.to) ?? 0) + p.amountMinor);
     debitByAccount.set(p.from, (debitByAccount.get(p.from) ?? 0) + p.amountMinor);
@@ -164,7 +183,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
       spec.kind,
       spec.currency,
       amountMinor,
-      spec.postings.length,
+      postings.length,
       spec.actorId,
       spec.reason,
       spec.metadata === null ? null : JSON.stringify(spec.metadata),
@@ -183,7 +202,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
       .bind(address, spec.currency, mayGoNegative(address) ? 1 : 0, spec.nowMs, ...posting.params),
   );
 
-  const insertTransfers = spec.postings.map((p) =>
+  const insertTransfers = postings.map((p) =>
     db
       .prepare(
         `INSERT INTO transfers (operation_id, from_account, to_account, amount_minor, currency, created_at_ms)
@@ -200,7 +219,30 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
         .bind(net, address, ...posting.params),
     );
 
-  const extra = [...spec.extra(posting), ...(spec.attach ?? attachNothing)(posting)];
+  const outbox = [...split.deliveries].map(([destination, legs]) =>
+    db
+      .prepare(
+        `INSERT INTO transit_outbox (operation_id, destination_shard, postings, amount_minor, currency, created_at_ms)
+         SELECT ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+      )
+      .bind(
+        spec.id,
+        destination,
+        JSON.stringify(legs),
+        legs.reduce((sum, leg) => sum + leg.amountMinor, 0),
+        spec.currency,
+        spec.nowMs,
+        ...posting.params,
+      ),
+  );
+  const transit: TransitRef[] = [...split.deliveries.keys()].map((destination) => ({
+    kind: "transit",
+    origin: shard.index,
+    destination,
+    operationId: spec.id,
+  }));
+
+  const extra = [...outbox, ...spec.extra(posting), ...(spec.attach ?? attachNothing)(posting)];
 
   const finalize = db
     .prepare("UPDATE operations SET state = 'posted' WHERE id = ? AND state = 'posting'")
@@ -225,6 +267,7 @@ export function composeOperation(db: D1Database, spec: OperationSpec): ComposedO
   return {
     id: spec.id,
     statements,
+    transit,
     verdictExpression,
     verdictFrom(results) {
       assert(results.length === statements.length, "one result per statement");
@@ -260,25 +303,45 @@ function assertOperation(spec: OperationSpec): void {
  * Group commit: many composed operations in one batch, each with its own guards, so one that
  * is refused leaves its neighbours posted. Returns each one's verdict, in order.
  */
-export async function runOperations(db: D1Database, composed: readonly ComposedOperation[]): Promise<Verdict[]> {
+export async function runOperations(shard: LedgerShard, composed: readonly ComposedOperation[]): Promise<Verdict[]> {
   if (composed.length === 0) return [];
-  const results = await db.batch(composed.flatMap((c) => c.statements));
+  const results = await shard.db.batch(composed.flatMap((c) => c.statements));
   const verdicts: Verdict[] = [];
   let offset = 0;
   for (const c of composed) {
     verdicts.push(c.verdictFrom(results.slice(offset, offset + c.statements.length)));
     offset += c.statements.length;
   }
+  await dispatchPosted(shard, composed, verdicts);
   return verdicts;
 }
 
 /** Runs one composed operation in its own batch. */
 export async function runOperation(
-  db: D1Database,
+  shard: LedgerShard,
   composed: ComposedOperation,
   after: readonly D1PreparedStatement[] = [],
 ): Promise<{ verdict: Verdict; afterResults: readonly D1Result[] }> {
-  const results = await db.batch([...composed.statements, ...after]);
+  const results = await shard.db.batch([...composed.statements, ...after]);
   const own = results.slice(0, composed.statements.length);
-  return { verdict: composed.verdictFrom(own), afterResults: results.slice(composed.statements.length) };
+  const verdict = composed.verdictFrom(own);
+  await dispatchPosted(shard, [composed], [verdict]);
+  return { verdict, afterResults: results.slice(composed.statements.length) };
+}
+
+/**
+ * Announces the transit of the operations that posted. A failure to announce loses nothing:
+ * the outbox row is committed, and the sweeper sends it again after a while.
+ */
+export async function dispatchPosted(
+  shard: LedgerShard,
+  composed: readonly ComposedOperation[],
+  verdicts: readonly Verdict[],
+): Promise<void> {
+  const refs = composed.flatMap((c, i) => (verdicts[i]?.kind === "posted" ? c.transit : []));
+  try {
+    await shard.dispatch(refs);
+  } catch {
+    // Swept later (worker/cron/transit-sweep.ts).
+  }
 }

@@ -36,6 +36,35 @@ export type RandomBytes = (length: number) => Uint8Array;
 
 const cryptoRandomBytes: RandomBytes = (length) => crypto.getRandomValues(new Uint8Array(length));
 
+/**
+ * An id whose object belongs to an owner's ledger shard (a payment order, a red packet): its
+ * first two random characters are the owner's bucket (domain/shards.ts; 1,024 = 32²), so the
+ * id alone routes to the shard (`bucketOfId`) and the object lives beside its owner's wallet.
+ * The layout is unchanged (14 random characters remain), so every id pattern still holds.
+ */
+export function newOwnedId(
+  prefix: IdPrefix,
+  ownerBucket: number,
+  nowMs: number,
+  randomBytes: RandomBytes = cryptoRandomBytes,
+): string {
+  assert(Number.isInteger(ownerBucket) && ownerBucket >= 0 && ownerBucket < 1024, "a bucket of 1,024");
+  const id = newId(prefix, nowMs, randomBytes);
+  const at = prefix.length + 1 + TIME_CHARS;
+  return `${id.slice(0, at)}${ALPHABET[ownerBucket >> 5]}${ALPHABET[ownerBucket & 31]}${id.slice(at + 2)}`;
+}
+
+/**
+ * The bucket an id names (see `newOwnedId`), or null for a string that is not a giftwire id.
+ * Any well-formed id names one; only ids made by `newOwnedId` name their owner's.
+ */
+export function bucketOfId(id: string): number | null {
+  const match = ID_PATTERN.exec(id);
+  if (match === null) return null;
+  const body = match[2] ?? "";
+  return ALPHABET.indexOf(body.charAt(TIME_CHARS)) * 32 + ALPHABET.indexOf(body.charAt(TIME_CHARS + 1));
+}
+
 export function newId(prefix: IdPrefix, nowMs: number, randomBytes: RandomBytes = cryptoRandomBytes): string {
   assert(Number.isSafeInteger(nowMs) && nowMs >= 0 && nowMs <= TIME_MAX_MS, "id time is within 48 bits");
   let time = "";

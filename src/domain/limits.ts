@@ -15,6 +15,16 @@ export const LIMITS = {
   giftQuantityMax: 9_999,
   /** Transfers in one operation. */
   transfersPerOperationMax: 16,
+  /** Ledger shards a deployment may have (each one D1 database, one binding). */
+  ledgerShardsMax: 64,
+  /** How long an isolate keeps the ledger's bucket map before reading it again. */
+  bucketMapCacheMs: 10_000,
+  /** Transit deliveries (cross-shard credits) posted in one destination batch. */
+  transitDeliveriesPerBatchMax: 100,
+  /** A transit outbox row undelivered this long is sent again by the sweeper. */
+  transitRedeliverAfterMs: 30_000,
+  /** Transit outbox rows the sweeper sends again per shard per run. */
+  transitSweepBatchMax: 500,
   /** Request body size for JSON APIs. */
   bodyMaxBytes: 16 * 1024,
   /** Idempotency-Key header length (printable ASCII). */

@@ -11,13 +11,14 @@
  */
 
 import { fail, ok, type Result } from "./errors";
-import { assert } from "./limits";
+import { bucketOfId } from "./ids";
+import { assert, LIMITS } from "./limits";
 
 /** Virtual buckets. A power of two, far above any shard count we plan for (docs/SCALING.md). */
 export const LEDGER_BUCKETS = 1024;
 
 /** Shards a deployment may have; each is one D1 database (the binding list is finite too). */
-export const LEDGER_SHARDS_MAX = 64;
+export const LEDGER_SHARDS_MAX = LIMITS.ledgerShardsMax;
 
 /**
  * The bucket of an owner: FNV-1a (32-bit) over the id's UTF-8 bytes, then MurmurHash3's
@@ -69,6 +70,50 @@ export function parseBucketMap(entries: readonly unknown[], shards: number): Res
 /** The shard that holds an owner's ledger rows under `map`. */
 export function shardOf(ownerId: string, map: BucketMap): number {
   const shard = map[bucketOf(ownerId)];
+  assert(shard !== undefined, "the map covers every bucket");
+  return shard;
+}
+
+/**
+ * Which bucket an account's address belongs to, or "origin" for the accounts every shard has
+ * its own share of (platform revenue and subsidy, channel clearing, world adjustments, the
+ * transit accounts), which take part in whichever shard an operation commits in.
+ *
+ * - a user's wallet and a creator's earnings: their owner's bucket;
+ * - a red packet's escrow and a subsidy's grant: the bucket their id names, which is their
+ *   owner's (ids made by `newOwnedId`: the sender's, the subsidised user's);
+ * - a campaign's budget: the bucket its id names (a campaign has no owner; its id spreads
+ *   campaigns over the shards).
+ */
+export function bucketOfAccount(address: string): number | "origin" {
+  const [kind, id, part] = address.split(":");
+  switch (kind) {
+    case "user":
+    case "creator":
+      assert(id !== undefined && id.length > 0, "an owner's account names its owner");
+      return bucketOf(id);
+    case "packet":
+    case "campaign":
+    case "subsidy":
+      assert(id !== undefined && id.length > 0 && part !== undefined, "an object's account names its object");
+      return bucketOfId(id) ?? bucketOf(id);
+    default:
+      return "origin";
+  }
+}
+
+/** Where an account lives under `map`: a shard, or "origin" (see `bucketOfAccount`). */
+export function homeOfAccount(address: string, map: BucketMap): number | "origin" {
+  const bucket = bucketOfAccount(address);
+  if (bucket === "origin") return "origin";
+  const shard = map[bucket];
+  assert(shard !== undefined, "the map covers every bucket");
+  return shard;
+}
+
+/** The shard of an object whose id was made by `newOwnedId` (a packet, an order, a subsidy). */
+export function shardOfId(id: string, map: BucketMap): number {
+  const shard = map[bucketOfId(id) ?? bucketOf(id)];
   assert(shard !== undefined, "the map covers every bucket");
   return shard;
 }

@@ -1,3 +1,4 @@
+import type { Ledger } from "../db/shards";
 import type { Config } from "../platform/config";
 import type { Logger } from "../platform/logger";
 import type { Principal } from "./auth/jwt";
@@ -8,6 +9,8 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     config: Config;
+    /** The control database and the ledger shards, with the bucket map (src/db/shards.ts). */
+    ledger: Ledger;
     log: Logger;
     principal: Principal;
   };

@@ -1,6 +1,7 @@
 import type { Context, TypedResponse } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Attach, ComposedOperation, SqlCondition } from "../db/ledger";
+import { type Attach, type ComposedOperation, dispatchPosted, type SqlCondition } from "../db/ledger";
+import type { LedgerShard } from "../db/shards";
 import type { ErrorCode, Result } from "../domain/errors";
 import { errorForGuard } from "../domain/guards";
 import {
@@ -9,7 +10,7 @@ import {
   requestFingerprint,
   type StoredIdempotencyRecord,
 } from "../domain/idempotency";
-import { type IdPrefix, newId } from "../domain/ids";
+import { type IdPrefix, newOwnedId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
 import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
@@ -25,6 +26,10 @@ import { ApiError, errorResponse } from "./errors";
  *    rejected request is kept.
  *
  * Replays return the stored status and body byte for byte, with `Idempotent-Replayed: true`.
+ *
+ * The key is kept in the ledger shard the operation commits in (`target.shard`: the payer's),
+ * so its completion can be one of the operation's statements; the operation's id carries
+ * `target.bucket`, the bucket of the owner its id routes to (the payer; a subsidy's user).
  */
 export interface IdempotentOperation<TBody extends Record<string, unknown> = Record<string, unknown>> {
   /**
@@ -50,27 +55,34 @@ type Begin =
   | { readonly kind: "execute"; readonly ticket: Ticket }
   | { readonly kind: "respond"; readonly response: Response };
 
+export interface IdempotencyTarget {
+  readonly shard: LedgerShard;
+  readonly bucket: number;
+}
+
 export async function runIdempotent<TBody extends Record<string, unknown>>(
   c: Context<AppEnv>,
+  target: IdempotencyTarget,
   prefix: IdPrefix,
   requestBody: unknown,
   build: Build<TBody>,
 ): Promise<TypedResponse<TBody, 201, "json">> {
   // Replays and errors are plain Responses with the stored bytes; the typed view is for
   // the OpenAPI route's success shape, which the stored body has by construction.
-  return (await execute(c, prefix, requestBody, build)) as unknown as TypedResponse<TBody, 201, "json">;
+  return (await execute(c, target, prefix, requestBody, build)) as unknown as TypedResponse<TBody, 201, "json">;
 }
 
 async function execute<TBody extends Record<string, unknown>>(
   c: Context<AppEnv>,
+  target: IdempotencyTarget,
   prefix: IdPrefix,
   requestBody: unknown,
   build: Build<TBody>,
 ): Promise<Response> {
-  const begun = await begin(c, prefix, requestBody);
+  const begun = await begin(c, target, prefix, requestBody);
   if (begun.kind === "respond") return begun.response;
   const { ticket } = begun;
-  const db = c.env.DB;
+  const { db } = target.shard;
   const nowMs = Date.now();
   const release = () => db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId).run();
   let built: Result<IdempotentOperation<TBody>>;
@@ -96,6 +108,7 @@ async function execute<TBody extends Record<string, unknown>>(
     db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId),
   ]);
   const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
+  await dispatchPosted(target.shard, [composed], [verdict]);
   switch (verdict.kind) {
     case "posted": {
       const stored = results[completeIndex]?.results[0] as { response_body: string } | undefined;
@@ -155,14 +168,19 @@ function completeStatement(
     );
 }
 
-async function begin(c: Context<AppEnv>, prefix: IdPrefix, requestBody: unknown): Promise<Begin> {
+async function begin(
+  c: Context<AppEnv>,
+  target: IdempotencyTarget,
+  prefix: IdPrefix,
+  requestBody: unknown,
+): Promise<Begin> {
   const key = parseIdempotencyKey(c.req.header("idempotency-key"));
   if (!key.ok) throw ApiError.from(key);
   const principalId = c.var.principal.userId;
   const hash = await requestFingerprint(c.req.method, c.req.path, canonicalJson(requestBody));
   const nowMs = Date.now();
-  const operationId = newId(prefix, nowMs);
-  const db = c.env.DB;
+  const operationId = newOwnedId(prefix, target.bucket, nowMs);
+  const { db } = target.shard;
   const [, inserted, existing] = await db.batch([
     db
       .prepare("DELETE FROM idempotency_keys WHERE principal_id = ? AND key = ? AND expires_at_ms <= ?")

@@ -1,6 +1,9 @@
 declare namespace Cloudflare {
   interface Env {
-    TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    TEST_CONTROL_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    TEST_LEDGER_MIGRATIONS: import("cloudflare:test").D1Migration[];
+    /** How many ledger shards this project binds (LEDGER_0 …). */
+    TEST_SHARDS: number;
     /** JSON: test/fixtures/provider-keys.json (the providers' private keys, test only). */
     TEST_PROVIDER_KEYS: string;
     /** The command-model test's knobs from the environment ("" = its defaults). */

@@ -1,5 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import { mintToken } from "../../dev/tokens";
+import { type Ledger, openLedger } from "../../src/db/shards";
+import { deliverTransit, pendingTransit } from "../../src/db/transit";
+import { homeOfAccount } from "../../src/domain/shards";
 import { configFrom } from "../../src/platform/config";
 import type { Role } from "../../src/worker/auth/jwt";
 
@@ -66,11 +69,61 @@ export async function openRoom(creatorId: string, title = "Test stream"): Promis
   return res.body.id as string;
 }
 
+/** The ledger as the Worker sees it: control database, shards, bucket map. */
+export function ledger(): Promise<Ledger> {
+  return openLedger(env);
+}
+
+/** The shard database of a user's or creator's rows. */
+export async function shardDbOf(ownerId: string): Promise<D1Database> {
+  return (await ledger()).forOwner(ownerId).db;
+}
+
+/** The shard database of an object whose id carries its owner's bucket (order, packet, subsidy). */
+export async function shardDbOfId(id: string): Promise<D1Database> {
+  return (await ledger()).forId(id).db;
+}
+
+/**
+ * An account's balance, read in the shard it lives in; for the accounts every shard has its
+ * own share of (platform revenue, channel clearing…), the sum over all shards. Cross-shard
+ * credits still in transit are not in it: call `settleTransit()` first where they matter.
+ */
 export async function balanceOf(address: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT balance_minor FROM accounts WHERE address = ?")
-    .bind(address)
-    .first<{ balance_minor: number }>();
-  return row?.balance_minor ?? 0;
+  const l = await ledger();
+  const home = homeOfAccount(address, l.map);
+  const shards = home === "origin" ? l.shards : [l.shard(home)];
+  let total = 0;
+  for (const shard of shards) {
+    const row = await shard.db
+      .prepare("SELECT balance_minor FROM accounts WHERE address = ?")
+      .bind(address)
+      .first<{ balance_minor: number }>();
+    total += row?.balance_minor ?? 0;
+  }
+  return total;
+}
+
+/**
+ * Delivers every cross-shard credit still in the transit outboxes (what the ledger-postings
+ * consumer and the sweeper do in the background), until none is left. Returns how many.
+ */
+export async function settleTransit(): Promise<number> {
+  const l = await ledger();
+  let delivered = 0;
+  for (let round = 0; round < 20; round++) {
+    const pending = await pendingTransit(l, Date.now(), 0);
+    if (pending.length === 0) return delivered;
+    await deliverTransit(l, pending, Date.now());
+    delivered += pending.length;
+  }
+  throw new Error("transit did not settle in 20 rounds");
+}
+
+/** Every database: the control database, then each ledger shard. */
+export async function allDatabases(): Promise<{ name: string; db: D1Database }[]> {
+  const l = await ledger();
+  return [{ name: "control", db: l.control }, ...l.shards.map((s) => ({ name: `ledger_${s.index}`, db: s.db }))];
 }
 
 /** The ledger proper: balances, operations and their transfers, and tips. */
@@ -91,30 +144,49 @@ export const MONEY_TABLES = ["accounts", "operations", "transfers", "tips"] as c
 export async function ledgerSnapshot(
   options: { except?: readonly string[]; only?: readonly string[] } = {},
 ): Promise<string> {
-  // Tips tell their room after the response (waitUntil) and mark the outbox row delivered:
-  // a snapshot taken while that is under way would see it land.
+  // Tips tell their room after the response (waitUntil) and mark the outbox row delivered,
+  // and cross-shard credits are delivered by the queue: a snapshot taken while either is
+  // under way would see it land.
+  await settleTransit();
+  const databases = await allDatabases();
   await until(
-    async () =>
-      (await env.DB.prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL").first<number>(
-        "n",
-      )) ?? 0,
+    async () => {
+      let n = 0;
+      for (const { db } of databases) {
+        n +=
+          (await db
+            .prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL")
+            .first<number>("n")) ?? 0;
+      }
+      return n;
+    },
     (n) => n === 0,
   );
-  const { results: all } = await env.DB.prepare(
-    `SELECT name FROM sqlite_master WHERE type = 'table'
-       AND name NOT LIKE 'sqlite\\_stat%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name <> 'd1_migrations'
-     ORDER BY name`,
-  ).all<{ name: string }>();
-  const tables = all.filter(
-    (t) => !options.except?.includes(t.name) && (options.only === undefined || options.only.includes(t.name)),
-  );
-  const dumps = await env.DB.batch(
-    tables.map((t) => env.DB.prepare(`SELECT rowid AS _rowid, * FROM "${t.name}" ORDER BY rowid`)),
-  );
-  // One line per row, so a failing comparison's diff shows just the rows that changed.
-  return tables
-    .flatMap((t, i) => [`## ${t.name}`, ...(dumps[i]?.results ?? []).map((row) => JSON.stringify(row))])
-    .join("\n");
+  const parts: string[] = [];
+  for (const { name, db } of databases) {
+    const { results: all } = await db
+      .prepare(
+        `SELECT name FROM sqlite_master WHERE type = 'table'
+           AND name NOT LIKE 'sqlite\\_stat%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name <> 'd1_migrations'
+         ORDER BY name`,
+      )
+      .all<{ name: string }>();
+    const tables = all.filter(
+      (t) => !options.except?.includes(t.name) && (options.only === undefined || options.only.includes(t.name)),
+    );
+    if (tables.length === 0) continue;
+    const dumps = await db.batch(
+      tables.map((t) => db.prepare(`SELECT rowid AS _rowid, * FROM "${t.name}" ORDER BY rowid`)),
+    );
+    // One line per row, so a failing comparison's diff shows just the rows that changed.
+    parts.push(
+      ...tables.flatMap((t, i) => [
+        `## ${name}.${t.name}`,
+        ...(dumps[i]?.results ?? []).map((row) => JSON.stringify(row)),
+      ]),
+    );
+  }
+  return parts.join("\n");
 }
 
 /** The tables whose rows differ between two snapshots (for a readable failure message). */

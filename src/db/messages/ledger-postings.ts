@@ -27,3 +27,28 @@ export const ClaimCreditMessage = z.object({
   currency: z.enum(CURRENCIES),
 });
 export type ClaimCreditMessage = z.infer<typeof ClaimCreditMessage>;
+
+/**
+ * A credit one ledger shard owes another (domain/cross-shard.ts): the origin committed the
+ * operation and its `transit_outbox` row; the consumer reads the legs from that row (never
+ * from the message) and posts them in the destination under `{operationId}>{destination}`.
+ */
+export const TransitRef = z.object({
+  kind: z.literal("transit"),
+  origin: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(LIMITS.ledgerShardsMax - 1),
+  destination: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(LIMITS.ledgerShardsMax - 1),
+  operationId: z.string().min(1).max(200),
+});
+export type TransitRef = z.infer<typeof TransitRef>;
+
+/** Everything LEDGER_POSTINGS carries. */
+export const LedgerPostingMessage = z.discriminatedUnion("kind", [ClaimCreditMessage, TransitRef]);
+export type LedgerPostingMessage = z.infer<typeof LedgerPostingMessage>;

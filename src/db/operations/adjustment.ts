@@ -1,6 +1,7 @@
 import { accountAddress } from "../../domain/accounts";
 import { DEFAULT_CURRENCY } from "../../domain/money";
 import { type Attach, type ComposedOperation, composeOperation, runOperation, type Verdict } from "../ledger";
+import type { LedgerShard } from "../shards";
 
 /**
  * adjustment: an operator's credit or debit of a user's wallet against `world:adjustments`
@@ -16,15 +17,16 @@ export interface Adjustment {
 }
 
 export function composeAdjustment(
-  db: D1Database,
+  shard: LedgerShard,
   adjustment: Adjustment,
   nowMs: number,
   attach?: Attach,
 ): ComposedOperation {
+  const { db } = shard;
   const wallet = accountAddress.userWallet(adjustment.userId);
   const world = accountAddress.worldAdjustments();
   const credit = adjustment.direction === "credit";
-  return composeOperation(db, {
+  return composeOperation(shard, {
     id: adjustment.id,
     kind: "adjustment",
     currency: DEFAULT_CURRENCY,
@@ -40,7 +42,8 @@ export function composeAdjustment(
 }
 
 /** One adjustment in its own batch (the demo seed's funding; operators go through the idempotent route). */
-export async function postAdjustment(db: D1Database, adjustment: Adjustment, nowMs: number): Promise<Verdict> {
-  const { verdict } = await runOperation(db, composeAdjustment(db, adjustment, nowMs));
+export async function postAdjustment(shard: LedgerShard, adjustment: Adjustment, nowMs: number): Promise<Verdict> {
+  const { db } = shard;
+  const { verdict } = await runOperation(shard, composeAdjustment(shard, adjustment, nowMs));
   return verdict;
 }

@@ -1,6 +1,7 @@
 import { accountAddress } from "../../domain/accounts";
 import { DEFAULT_CURRENCY } from "../../domain/money";
 import { type Attach, type ComposedOperation, composeOperation } from "../ledger";
+import type { LedgerShard } from "../shards";
 
 /**
  * campaign_fund: a B2C subsidy campaign is created with its budget, platform:subsidy (the
@@ -15,12 +16,13 @@ export interface CampaignFunding {
 }
 
 export function composeCampaignFund(
-  db: D1Database,
+  shard: LedgerShard,
   campaign: CampaignFunding,
   nowMs: number,
   attach?: Attach,
 ): ComposedOperation {
-  return composeOperation(db, {
+  const { db } = shard;
+  return composeOperation(shard, {
     id: campaign.id,
     kind: "campaign_fund",
     currency: DEFAULT_CURRENCY,

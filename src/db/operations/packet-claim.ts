@@ -10,12 +10,14 @@
 import { accountAddress } from "../../domain/accounts";
 import { type ComposedOperation, composeOperation, runOperations, type Verdict } from "../ledger";
 import type { ClaimCreditMessage } from "../messages/ledger-postings";
+import type { LedgerShard } from "../shards";
 
 /** A claim the room made durable, as its LEDGER_POSTINGS message carries it. */
 export type ClaimCredit = Omit<ClaimCreditMessage, "kind">;
 
-function composeClaimCredit(db: D1Database, claim: ClaimCredit, nowMs: number): ComposedOperation {
-  return composeOperation(db, {
+function composeClaimCredit(shard: LedgerShard, claim: ClaimCredit, nowMs: number): ComposedOperation {
+  const { db } = shard;
+  return composeOperation(shard, {
     id: claim.claimId,
     kind: "packet_claim",
     currency: claim.currency,
@@ -70,9 +72,14 @@ function composeClaimCredit(db: D1Database, claim: ClaimCredit, nowMs: number): 
 }
 
 /** Posts many credits in one batch (group commit); returns each one's verdict, in order. */
-export function postClaimCredits(db: D1Database, credits: readonly ClaimCredit[], nowMs: number): Promise<Verdict[]> {
+export function postClaimCredits(
+  shard: LedgerShard,
+  credits: readonly ClaimCredit[],
+  nowMs: number,
+): Promise<Verdict[]> {
+  const { db } = shard;
   return runOperations(
-    db,
-    credits.map((credit) => composeClaimCredit(db, credit, nowMs)),
+    shard,
+    credits.map((credit) => composeClaimCredit(shard, credit, nowMs)),
   );
 }

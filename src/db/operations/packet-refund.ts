@@ -12,6 +12,7 @@ import { accountAddress } from "../../domain/accounts";
 import { assert } from "../../domain/limits";
 import { composeOperation, runOperation, type Verdict } from "../ledger";
 import type { PacketLedgerRow } from "../reads/packets";
+import type { LedgerShard } from "../shards";
 
 /** What the room counted when it closed the packet. */
 export interface PacketFinal {
@@ -29,11 +30,12 @@ export type SettleOutcome =
   | { readonly kind: "nothing_to_refund" };
 
 export async function settleExpiredPacket(
-  db: D1Database,
+  shard: LedgerShard,
   packet: PacketLedgerRow,
   final: PacketFinal,
   nowMs: number,
 ): Promise<SettleOutcome> {
+  const { db } = shard;
   assert(final.claimCount <= packet.shares && final.claimedMinor <= packet.total_minor, "the final count fits");
   const remainderMinor = packet.total_minor - final.claimedMinor;
   const recordFinal = db
@@ -50,7 +52,7 @@ export async function settleExpiredPacket(
     packet.funding === "wallet"
       ? accountAddress.userWallet(packet.sender_id)
       : accountAddress.campaignBudget(packet.campaign_id ?? "");
-  const composed = composeOperation(db, {
+  const composed = composeOperation(shard, {
     id: refundOperationId(packet.id),
     kind: "packet_refund",
     currency: packet.currency,
@@ -75,6 +77,6 @@ export async function settleExpiredPacket(
         .bind(final.claimCount, final.claimedMinor, remainderMinor, nowMs, packet.id, ...posting.params),
     ],
   });
-  const { verdict } = await runOperation(db, composed);
+  const { verdict } = await runOperation(shard, composed);
   return { kind: "refunded", refundedMinor: remainderMinor, verdict };
 }

@@ -22,6 +22,7 @@ import type { PacketInfo, PacketSentEvent } from "../messages/room-events";
 import type { PacketLedgerRow } from "../reads/packets";
 import { findRoom } from "../reads/rooms";
 import { outboxInsert } from "../room-outbox";
+import type { LedgerShard } from "../shards";
 
 export interface PacketAsk {
   readonly id: string;
@@ -45,10 +46,11 @@ export interface PreparedPacket {
 
 /** Reads the room and the subsidy, and admits the packet in the domain; nothing moves yet. */
 export async function preparePacketSend(
-  db: D1Database,
+  shard: LedgerShard,
   ask: PacketAsk,
   nowMs: number,
 ): Promise<Result<PreparedPacket, ErrorCode>> {
+  const { db } = shard;
   const live = liveStreamOf(await findRoom(db, ask.roomId));
   if (!live.ok) return live;
   let subsidy: SubsidyFacts | null | "wallet" = "wallet";
@@ -109,11 +111,12 @@ export async function preparePacketSend(
 }
 
 export function composePacketSend(
-  db: D1Database,
+  shard: LedgerShard,
   packet: PreparedPacket,
   nowMs: number,
   attach?: Attach,
 ): ComposedOperation {
+  const { db } = shard;
   const { row, info, funding } = packet;
   const source =
     funding.kind === "subsidy"
@@ -139,7 +142,7 @@ export function composePacketSend(
       params: [funding.subsidyId, row.sender_id],
     });
   }
-  return composeOperation(db, {
+  return composeOperation(shard, {
     id: row.id,
     kind: "packet_send",
     currency: row.currency,

@@ -13,9 +13,10 @@ import { accountAddress } from "../../domain/accounts";
 import type { GuardCode } from "../../domain/guards";
 import { assert, LIMITS } from "../../domain/limits";
 import { CREDITABLE_STATES, type TransitionCause } from "../../domain/order";
-import { type ComposedOperation, composeOperation, type Guard } from "../ledger";
+import { type ComposedOperation, composeOperation, dispatchPosted, type Guard } from "../ledger";
 import { transitionStatements } from "../orders";
 import type { OrderRow } from "../reads/orders";
+import type { LedgerShard } from "../shards";
 import { composeTip, prepareTip, type TipRules } from "./tip";
 
 /** A pay-to-tip order's tip as stored on the order (`tip_request`): the room and what was asked. */
@@ -57,7 +58,13 @@ function tipIdFor(orderId: string): string {
   return `tip_${orderId.slice("order_".length)}`;
 }
 
-export async function creditOrder(db: D1Database, facts: CreditFacts, nowMs: number): Promise<CreditResult> {
+export async function creditOrder(
+  shard: LedgerShard,
+  control: D1Database,
+  facts: CreditFacts,
+  nowMs: number,
+): Promise<CreditResult> {
+  const { db } = shard;
   const { order, providerTxnId } = facts;
   const creditable: Guard = {
     // An order credited by another path is "exists" first; failing this means it moved on otherwise.
@@ -70,7 +77,7 @@ export async function creditOrder(db: D1Database, facts: CreditFacts, nowMs: num
     sql: "NOT EXISTS (SELECT 1 FROM payment_orders WHERE channel = ? AND provider_txn_id = ? AND id <> ?)",
     params: [order.channel, providerTxnId, order.id],
   };
-  const composed = composeOperation(db, {
+  const composed = composeOperation(shard, {
     id: order.id,
     kind: "payment_credit",
     currency: order.currency,
@@ -91,7 +98,7 @@ export async function creditOrder(db: D1Database, facts: CreditFacts, nowMs: num
         providerTxnId,
       }),
   });
-  const tip = order.kind === "tip" ? await payToTip(db, facts, nowMs) : null;
+  const tip = order.kind === "tip" ? await payToTip(shard, control, facts, nowMs) : null;
   const results = await db.batch([
     ...composed.statements,
     ...(tip?.statements ?? []),
@@ -100,7 +107,9 @@ export async function creditOrder(db: D1Database, facts: CreditFacts, nowMs: num
   const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
   if (tip?.composed) {
     const start = composed.statements.length;
-    tip.composed.verdictFrom(results.slice(start, start + tip.composed.statements.length));
+    const tipVerdict = tip.composed.verdictFrom(results.slice(start, start + tip.composed.statements.length));
+    // The creator's part of the tip may be owed to another shard.
+    await dispatchPosted(shard, [tip.composed], [tipVerdict]);
   }
   const settled = results.at(-1)?.results[0] as
     | { provider_txn_id: string | null; tip_outcome: string | null }
@@ -133,10 +142,12 @@ export async function creditOrder(db: D1Database, facts: CreditFacts, nowMs: num
  * then the money stays in the wallet and the order says why.
  */
 async function payToTip(
-  db: D1Database,
+  shard: LedgerShard,
+  control: D1Database,
   facts: CreditFacts,
   nowMs: number,
 ): Promise<{ tipId: string; composed: ComposedOperation | null; statements: D1PreparedStatement[] }> {
+  const { db } = shard;
   const { order } = facts;
   assert(order.kind === "tip", "only a pay-to-tip order sends a tip");
   const tipId = tipIdFor(order.id);
@@ -145,13 +156,18 @@ async function payToTip(
     confirmed: _paidAtTheCashier,
     ...ask
   } = StoredTipOrder.parse(JSON.parse(order.tip_request ?? "null"));
-  const prepared = await prepareTip(db, facts.tipRules, { id: tipId, roomId, viewerId: order.user_id, ask }, nowMs);
+  const prepared = await prepareTip(
+    control,
+    facts.tipRules,
+    { id: tipId, roomId, viewerId: order.user_id, ask },
+    nowMs,
+  );
   const undecided: Guard = {
     code: "tip_already_decided",
     sql: "EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND tip_outcome IS NULL)",
     params: [order.id],
   };
-  const composed = prepared.ok ? composeTip(db, prepared.value, { guards: [undecided] }) : null;
+  const composed = prepared.ok ? composeTip(shard, prepared.value, { guards: [undecided] }) : null;
   // The tip's outcome as a SQL value, read after the tip's own statements: `sent` once it
   // exists, else the guard that refused it; or the reason it could not even be priced.
   const outcome = composed

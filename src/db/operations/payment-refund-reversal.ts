@@ -1,6 +1,7 @@
 import { accountAddress } from "../../domain/accounts";
 import { composeOperation, runOperation, type Verdict } from "../ledger";
 import type { OrderRow, RefundRow } from "../reads/orders";
+import type { LedgerShard } from "../shards";
 
 /**
  * payment_refund_reversal: the channel refused a refund, so its money goes back to the
@@ -14,14 +15,15 @@ function reversalIdFor(refundId: string): string {
 }
 
 export async function reverseRefund(
-  db: D1Database,
+  shard: LedgerShard,
   order: OrderRow,
   refund: RefundRow,
   why: string,
   nowMs: number,
 ): Promise<Verdict> {
+  const { db } = shard;
   const reason = why.slice(0, 500);
-  const composed = composeOperation(db, {
+  const composed = composeOperation(shard, {
     id: reversalIdFor(refund.id),
     kind: "payment_refund_reversal",
     currency: order.currency,
@@ -57,6 +59,6 @@ export async function reverseRefund(
         .bind(reason, nowMs, refund.id, ...posting.params),
     ],
   });
-  const { verdict } = await runOperation(db, composed);
+  const { verdict } = await runOperation(shard, composed);
   return verdict;
 }

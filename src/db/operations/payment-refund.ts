@@ -12,6 +12,7 @@
 import { accountAddress } from "../../domain/accounts";
 import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
 import type { OrderRow } from "../reads/orders";
+import type { LedgerShard } from "../shards";
 
 export interface RefundRequest {
   readonly id: string;
@@ -24,11 +25,12 @@ export interface RefundRequest {
 }
 
 export function composeRefundRequest(
-  db: D1Database,
+  shard: LedgerShard,
   refund: RefundRequest,
   nowMs: number,
   attach?: Attach,
 ): ComposedOperation {
+  const { db } = shard;
   const { order } = refund;
   const refundable: Guard = {
     code: "order_not_refundable",
@@ -36,7 +38,7 @@ export function composeRefundRequest(
             AND refunded_minor + ? <= amount_minor)`,
     params: [order.id, refund.amountMinor],
   };
-  return composeOperation(db, {
+  return composeOperation(shard, {
     id: refund.id,
     kind: "payment_refund",
     currency: order.currency,

@@ -1,6 +1,7 @@
 import { accountAddress } from "../../domain/accounts";
 import { DEFAULT_CURRENCY } from "../../domain/money";
 import { type Attach, type ComposedOperation, composeOperation } from "../ledger";
+import type { LedgerShard } from "../shards";
 
 /**
  * subsidy_issue: a campaign grants a user a subsidy, the campaign's budget → the subsidy's
@@ -17,13 +18,14 @@ export interface SubsidyGrant {
 }
 
 export function composeSubsidyIssue(
-  db: D1Database,
+  shard: LedgerShard,
   grant: SubsidyGrant,
   nowMs: number,
   attach?: Attach,
 ): ComposedOperation {
+  const { db } = shard;
   const budget = accountAddress.campaignBudget(grant.campaignId);
-  return composeOperation(db, {
+  return composeOperation(shard, {
     id: grant.id,
     kind: "subsidy_issue",
     currency: DEFAULT_CURRENCY,

@@ -6,8 +6,8 @@
  * pricing needs and prices the tip in the domain (a failure here is a value, before any money
  * moves); `composeTip` builds the guarded statements. The wallet tip route runs them under
  * its Idempotency-Key; a pay-to-tip order runs them inside its payment's credit batch
- * (payment-credit.ts). The reads are re-checked as guards in the batch, since the room may
- * end, or the gift change, after them.
+ * (payment-credit.ts). The reads are the control database's; the batch runs in the viewer's
+ * ledger shard, and the creator's part crosses to the creator's shard (domain/cross-shard.ts).
  */
 
 import { accountAddress, type Posting } from "../../domain/accounts";
@@ -28,6 +28,7 @@ import { type Attach, type ComposedOperation, composeOperation, type Guard } fro
 import type { TipEvent } from "../messages/room-events";
 import { findRoom } from "../reads/rooms";
 import { outboxInsert } from "../room-outbox";
+import type { LedgerShard } from "../shards";
 
 /** What the viewer asked for, as the API and a pay-to-tip order carry it. */
 export type TipAsk =
@@ -63,12 +64,13 @@ export interface PreparedTip {
 }
 
 export async function prepareTip(
-  db: D1Database,
+  control: D1Database,
   rules: TipRules,
   input: { readonly id: string; readonly roomId: string; readonly viewerId: string; readonly ask: TipAsk },
   nowMs: number,
 ): Promise<Result<PreparedTip, ErrorCode>> {
   const { id, roomId, viewerId, ask } = input;
+  const db = control;
   const room = await findRoom(db, roomId);
   const target = tipTarget(room, viewerId);
   if (!target.ok) return target;
@@ -141,7 +143,8 @@ export interface AutopayCheck {
   readonly dayStartMs: number;
 }
 
-export function composeTip(db: D1Database, tip: PreparedTip, options: TipOptions = {}): ComposedOperation {
+export function composeTip(shard: LedgerShard, tip: PreparedTip, options: TipOptions = {}): ComposedOperation {
+  const { db } = shard;
   const { id, roomId, viewerId, creatorId, priced, nowMs } = tip;
   const wallet = accountAddress.userWallet(viewerId);
   const postings: Posting[] = [
@@ -149,27 +152,10 @@ export function composeTip(db: D1Database, tip: PreparedTip, options: TipOptions
     { from: wallet, to: accountAddress.platformRevenue(), amountMinor: priced.platformMinor },
   ].filter((p) => p.amountMinor > 0);
 
-  const guards: Guard[] = [
-    {
-      code: "room_not_live",
-      sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')",
-      params: [roomId],
-    },
-  ];
-  if (tip.gift !== null) {
-    guards.push(
-      {
-        code: "gift_disabled",
-        sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND enabled = 1)",
-        params: [tip.gift.id],
-      },
-      {
-        code: "gift_price_changed",
-        sql: "EXISTS (SELECT 1 FROM gifts WHERE id = ? AND price_minor = ?)",
-        params: [tip.gift.id, tip.gift.price_minor],
-      },
-    );
-  }
+  // The room being live and the gift's price are the control database's facts, checked when
+  // the tip was priced (prepareTip), one round trip before this batch: a ledger shard cannot
+  // see the control database. A stream that ends in between takes this tip as its last.
+  const guards: Guard[] = [];
   guards.push(...(options.guards ?? []));
   const roomEvent: TipEvent = {
     type: "tip",
@@ -187,7 +173,7 @@ export function composeTip(db: D1Database, tip: PreparedTip, options: TipOptions
     big: tip.big,
     createdAtMs: nowMs,
   };
-  return composeOperation(db, {
+  return composeOperation(shard, {
     id,
     kind: "tip",
     currency: DEFAULT_CURRENCY,

@@ -54,8 +54,7 @@ export const streams = sqliteTable(
   "streams",
   {
     id: text("id").primaryKey(),
-    roomId: text("room_id")
-      .notNull(),
+    roomId: text("room_id").notNull(),
     title: text("title").notNull(),
     startedAtMs: integer("started_at_ms").notNull(),
     endedAtMs: integer("ended_at_ms"),
@@ -110,8 +109,7 @@ export const leaderboardEntries = sqliteTable(
 
 /** Platform-funded (B2C) campaigns: the budget lives in `campaign:{id}:budget`. */
 export const subsidyCampaigns = sqliteTable("subsidy_campaigns", {
-  id: text("id")
-    .primaryKey(),
+  id: text("id").primaryKey(),
   name: text("name").notNull(),
   currency: text("currency").notNull(),
   budgetMinor: integer("budget_minor").notNull(),
@@ -226,5 +224,24 @@ export const ledgerBuckets = sqliteTable(
   (t) => [
     check("ledger_buckets_bucket_range", sql`${t.bucket} >= 0 AND ${t.bucket} < 1024`),
     check("ledger_buckets_move_whole", sql`(${t.movePhase} IS NULL) = (${t.moveToShard} IS NULL)`),
+  ],
+);
+
+/** Things operators must look at: a verified payment that does not match its order, etc. */
+export const paymentFlags = sqliteTable(
+  "payment_flags",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind").notNull(),
+    channel: text("channel").notNull(),
+    orderId: text("order_id"),
+    notificationId: text("notification_id"),
+    detail: text("detail").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    resolvedAtMs: integer("resolved_at_ms"),
+  },
+  (t) => [
+    // One flag per (notification, kind): a redelivered mismatch does not pile up.
+    uniqueIndex("payment_flags_notification_kind").on(t.notificationId, t.kind),
   ],
 );

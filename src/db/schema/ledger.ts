@@ -98,10 +98,8 @@ export const tips = sqliteTable(
     id: text("id")
       .primaryKey()
       .references(() => operations.id),
-    roomId: text("room_id")
-      .notNull(),
-    streamId: text("stream_id")
-      .notNull(),
+    roomId: text("room_id").notNull(),
+    streamId: text("stream_id").notNull(),
     viewerId: text("viewer_id").notNull(),
     creatorId: text("creator_id").notNull(),
     giftId: text("gift_id"),
@@ -135,8 +133,7 @@ export const redPackets = sqliteTable(
     id: text("id")
       .primaryKey()
       .references(() => operations.id),
-    roomId: text("room_id")
-      .notNull(),
+    roomId: text("room_id").notNull(),
     streamId: text("stream_id").notNull(),
     senderId: text("sender_id").notNull(),
     /** C2C from the sender's wallet, or B2C from a subsidy (refunds go back to its campaign). */
@@ -205,8 +202,7 @@ export const subsidies = sqliteTable(
     id: text("id")
       .primaryKey()
       .references(() => operations.id),
-    campaignId: text("campaign_id")
-      .notNull(),
+    campaignId: text("campaign_id").notNull(),
     /** The issuing system's id; the same one never issues twice. */
     externalId: text("external_id").notNull(),
     userId: text("user_id").notNull(),
@@ -292,25 +288,6 @@ export const paymentOrderTransitions = sqliteTable(
     atMs: integer("at_ms").notNull(),
   },
   (t) => [primaryKey({ columns: [t.orderId, t.seq] })],
-);
-
-/** Things operators must look at: a verified payment that does not match its order, etc. */
-export const paymentFlags = sqliteTable(
-  "payment_flags",
-  {
-    id: text("id").primaryKey(),
-    kind: text("kind").notNull(),
-    channel: text("channel").notNull(),
-    orderId: text("order_id"),
-    notificationId: text("notification_id"),
-    detail: text("detail").notNull(),
-    createdAtMs: integer("created_at_ms").notNull(),
-    resolvedAtMs: integer("resolved_at_ms"),
-  },
-  (t) => [
-    // One flag per (notification, kind): a redelivered mismatch does not pile up.
-    uniqueIndex("payment_flags_notification_kind").on(t.notificationId, t.kind),
-  ],
 );
 
 /**

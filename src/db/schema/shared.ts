@@ -21,4 +21,3 @@ export const roomOutbox = sqliteTable(
   },
   (t) => [index("room_outbox_pending").on(t.deliveredAtMs, t.createdAtMs)],
 );
-

@@ -1,4 +1,5 @@
 import { createMiddleware } from "hono/factory";
+import { openLedger } from "../../db/shards";
 import { newId } from "../../domain/ids";
 import { configFrom } from "../../platform/config";
 import { createLogger } from "../../platform/logger";
@@ -8,7 +9,7 @@ const CLIENT_REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /**
  * Gives every request an id (the caller's X-Request-Id when it is well formed), a parsed
- * config and a logger, and writes one structured access-log line when it finishes.
+ * config, the ledger (control database, shards, bucket map) and a logger, and writes one structured access-log line when it finishes.
  */
 export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   const startedMs = Date.now();
@@ -18,6 +19,7 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   c.set("requestId", requestId);
   c.set("log", log);
   c.set("config", configFrom(c.env));
+  c.set("ledger", await openLedger(c.env));
   await next();
   // WebSocket upgrades (101) carry immutable headers; never touch them.
   if (c.res.status !== 101) c.res.headers.set("X-Request-Id", requestId);
