@@ -70,16 +70,16 @@ describe("ledger operations", () => {
 
   it("reports the first failing business guard by its code", async () => {
     const spec = adjustment("adj_guarded", "world:adjustments", "user:ledger-b:wallet", 100, [
-      { code: "room_not_live", sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ?)", params: ["room_nope"] },
+      { code: "packet_not_found", sql: "EXISTS (SELECT 1 FROM red_packets WHERE id = ?)", params: ["packet_nope"] },
     ]);
     const { verdict } = await runOperation(shard, composeOperation(shard, spec));
-    expect(verdict).toEqual({ kind: "rejected", code: "room_not_live" });
+    expect(verdict).toEqual({ kind: "rejected", code: "packet_not_found" });
     expect(await db.prepare("SELECT * FROM accounts WHERE address = 'user:ledger-b:wallet'").first()).toBeNull();
   });
 
   it("refuses to update or delete a transfer or a posted operation", async () => {
     await runOperation(
-      db,
+      shard,
       composeOperation(shard, adjustment("adj_immutable", "world:adjustments", "user:ledger-c:wallet", 100)),
     );
     await expect(

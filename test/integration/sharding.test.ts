@@ -84,7 +84,7 @@ describe("a cross-shard tip storm", () => {
           const res = await call("POST", `/v1/rooms/${rooms[creator]}/tips`, {
             token: await token(viewer),
             idempotencyKey: key(),
-            body: { kind: "gift", giftId: "crown", quantity: 1 },
+            body: { kind: "gift", giftId: "rose", quantity: 1 },
           });
           expect(res.status, JSON.stringify(res.body)).toBe(201);
           const id = `shard-creator-${creator}`;
