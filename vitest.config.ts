@@ -132,6 +132,7 @@ export default defineConfig(async () => {
                 outboundService: providerNetwork,
                 bindings: {
                   ENVIRONMENT: "test",
+                  LEDGER_SHARDS: String(shards),
                   JWT_SECRET: "test-secret-test-secret-test-secret-0123456789",
                   TEST_CONTROL_MIGRATIONS: controlMigrations,
                   TEST_LEDGER_MIGRATIONS: ledgerMigrations,

@@ -87,13 +87,25 @@ export class Ledger {
   }
 }
 
-/** The shard databases an environment binds, in index order: LEDGER_0, LEDGER_1, … */
+/**
+ * The shard databases of an environment, in index order: LEDGER_0 … LEDGER_{n-1}, where n is
+ * the `LEDGER_SHARDS` variable (wrangler.toml), or every consecutive binding if it is unset.
+ * A binding beyond n is not a shard yet (one being prepared for a bucket move).
+ */
 export function shardBindings(env: object): D1Database[] {
-  const bindings = env as Record<string, D1Database | undefined>;
+  const bindings = env as Record<string, unknown>;
+  const declared = bindings.LEDGER_SHARDS === undefined ? null : Number(bindings.LEDGER_SHARDS);
+  assert(
+    declared === null || (Number.isInteger(declared) && declared >= 1 && declared <= LEDGER_SHARDS_MAX),
+    "LEDGER_SHARDS is a whole number from 1 to 64",
+  );
   const databases: D1Database[] = [];
-  for (let i = 0; i < LEDGER_SHARDS_MAX; i++) {
-    const db = bindings[`LEDGER_${i}`];
-    if (db === undefined) break;
+  for (let i = 0; i < (declared ?? LEDGER_SHARDS_MAX); i++) {
+    const db = bindings[`LEDGER_${i}`] as D1Database | undefined;
+    if (db === undefined) {
+      assert(declared === null, `LEDGER_SHARDS = ${declared} but LEDGER_${i} is not bound`);
+      break;
+    }
     databases.push(db);
   }
   return databases;
