@@ -50,8 +50,8 @@ dev.post("/tokens", async (c) => {
 });
 
 dev.post("/seed", async (c) => {
-  const { outboxIds, ...seed } = await seedDemo(c.env.DB, c.var.config, Date.now());
-  c.executionCtx.waitUntil(deliverAfterCommit(c.env, outboxIds, c.var.log));
+  const { outboxIds, ...seed } = await seedDemo(c.var.ledger, c.var.config, Date.now());
+  c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));
   return c.json(seed, 200);
 });
 

@@ -1,4 +1,5 @@
 import { postAdjustment } from "../src/db/operations/adjustment";
+import type { Ledger } from "../src/db/shards";
 import { accountAddress } from "../src/domain/accounts";
 import { newId } from "../src/domain/ids";
 import { assert } from "../src/domain/limits";
@@ -29,7 +30,8 @@ export interface SeedResult {
   users: { userId: string; roles: Role[]; token: string; walletBalanceMinor: number }[];
 }
 
-export async function seedDemo(db: D1Database, config: Config, nowMs: number): Promise<SeedResult> {
+export async function seedDemo(ledger: Ledger, config: Config, nowMs: number): Promise<SeedResult> {
+  const db = ledger.control;
   const creator = DEMO_USERS[0];
   assert(creator, "the demo has a creator");
   const outboxIds: string[] = [];
@@ -49,7 +51,7 @@ export async function seedDemo(db: D1Database, config: Config, nowMs: number): P
     const wallet = accountAddress.userWallet(user.userId);
     if (user.fundMinor > 0) {
       await postAdjustment(
-        db,
+        ledger.forOwner(user.userId),
         {
           id: `adj_demo_funding_${user.userId}`,
           userId: user.userId,
@@ -61,8 +63,9 @@ export async function seedDemo(db: D1Database, config: Config, nowMs: number): P
         nowMs,
       );
     }
-    const balance = await db
-      .prepare("SELECT balance_minor FROM accounts WHERE address = ?")
+    const balance = await ledger
+      .forOwner(user.userId)
+      .db.prepare("SELECT balance_minor FROM accounts WHERE address = ?")
       .bind(wallet)
       .first<{ balance_minor: number }>();
     users.push({

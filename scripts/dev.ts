@@ -41,14 +41,22 @@ if (!sandboxSecret) {
 }
 writeFileSync("dev/sandbox-provider/.dev.vars", `SIGNING_SECRET=${sandboxSecret}\n`, { mode: 0o600 });
 
-step("Applying D1 migrations to the local database");
-const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], {
-  stdio: ["ignore", "inherit", "inherit"],
-  env: { ...process.env, CI: "1" },
-});
-if (migrate.status !== 0) {
-  console.error("Migrations failed; see above.");
-  process.exit(migrate.status ?? 1);
+// The control database and every ledger shard wrangler.toml binds (LEDGER_0, LEDGER_1: two
+// shards, so a tip to a creator in the other shard crosses through transit like in production).
+const databases = [
+  "CONTROL",
+  ...[...readFileSync("wrangler.toml", "utf8").matchAll(/^binding = "(LEDGER_\d+)"/gm)].map((m) => m[1] as string),
+];
+for (const [i, binding] of databases.entries()) {
+  step(`Applying D1 migrations to the local ${binding} database (${i + 1}/${databases.length})`);
+  const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", binding, "--local"], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: { ...process.env, CI: "1" },
+  });
+  if (migrate.status !== 0) {
+    console.error(`Migrations of ${binding} failed; see above.`);
+    process.exit(migrate.status ?? 1);
+  }
 }
 
 step(`Starting the sandbox provider on http://127.0.0.1:${sandboxPort} and giftwire on ${base}`);

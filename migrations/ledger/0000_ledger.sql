@@ -214,6 +214,7 @@ CREATE INDEX `transfers_operation` ON `transfers` (`operation_id`);--> statement
 CREATE TABLE `transit_outbox` (
 	`operation_id` text NOT NULL,
 	`destination_shard` integer NOT NULL,
+	`operation_kind` text NOT NULL,
 	`postings` text NOT NULL,
 	`amount_minor` integer NOT NULL,
 	`currency` text NOT NULL,

@@ -222,12 +222,14 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
   const outbox = [...split.deliveries].map(([destination, legs]) =>
     db
       .prepare(
-        `INSERT INTO transit_outbox (operation_id, destination_shard, postings, amount_minor, currency, created_at_ms)
-         SELECT ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+        `INSERT INTO transit_outbox (operation_id, destination_shard, operation_kind, postings, amount_minor, currency,
+           created_at_ms)
+         SELECT ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
       )
       .bind(
         spec.id,
         destination,
+        spec.kind,
         JSON.stringify(legs),
         legs.reduce((sum, leg) => sum + leg.amountMinor, 0),
         spec.currency,

@@ -28,6 +28,7 @@ const StoredLegs = z.array(
 interface OutboxRow {
   operation_id: string;
   destination_shard: number;
+  operation_kind: string;
   postings: string;
   currency: string;
   delivered_at_ms: number | null;
@@ -66,7 +67,16 @@ export async function deliverTransit(
       continue;
     }
     const list = byDestination.get(ref.destination) ?? [];
-    list.push({ ref, delivery: { origin: ref.origin, operationId: ref.operationId, postings: legs, currency } });
+    list.push({
+      ref,
+      delivery: {
+        origin: ref.origin,
+        operationId: ref.operationId,
+        operationKind: row.operation_kind,
+        postings: legs,
+        currency,
+      },
+    });
     byDestination.set(ref.destination, list);
   }
 
@@ -103,7 +113,7 @@ async function readOutboxRows(ledger: Ledger, refs: readonly TransitRef[]): Prom
       const { results } = await ledger
         .shard(origin)
         .db.prepare(
-          `SELECT operation_id, destination_shard, postings, currency, delivered_at_ms FROM transit_outbox
+          `SELECT operation_id, destination_shard, operation_kind, postings, currency, delivered_at_ms FROM transit_outbox
            WHERE (operation_id, destination_shard) IN (
              SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`,
         )

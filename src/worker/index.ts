@@ -1,4 +1,4 @@
-import type { ClaimCreditMessage } from "../db/messages/ledger-postings";
+import type { LedgerPostingMessage } from "../db/messages/ledger-postings";
 import { LiveRoom } from "../durable-objects/live-room";
 import { createLogger, type Logger } from "../platform/logger";
 import { createApp } from "./app";
@@ -44,4 +44,4 @@ export default {
   async scheduled(controller, env) {
     await runCronJobs(CRON_JOBS, env, controller.scheduledTime, createLogger({ cron: controller.cron }));
   },
-} satisfies ExportedHandler<Env, RoomEventsMessage | ClaimCreditMessage | PaymentQueueMessage>;
+} satisfies ExportedHandler<Env, RoomEventsMessage | LedgerPostingMessage | PaymentQueueMessage>;

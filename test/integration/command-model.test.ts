@@ -43,7 +43,20 @@ import worker from "../../src/worker/index";
 import { LEDGER_POSTINGS_QUEUE } from "../../src/worker/queues/ledger-postings";
 import { PAYMENT_CALLBACKS_QUEUE, type PaymentCallbackMessage } from "../../src/worker/queues/payment-callbacks";
 import { stripeEvent, stripeSignature } from "../support/providers";
-import { call, changedTables, key, ledgerSnapshot, openRoom, operatorToken, type Reply, token, until } from "./helpers";
+import {
+  allDatabases,
+  call,
+  changedTables,
+  key,
+  ledgerSnapshot,
+  openRoom,
+  operatorToken,
+  type Reply,
+  settleTransit,
+  shardDbOfId,
+  token,
+  until,
+} from "./helpers";
 
 const RUNS = Number(env.MODEL_RUNS || "10");
 const COMMANDS_MAX = Number(env.MODEL_COMMANDS || "20");
@@ -168,10 +181,16 @@ async function unchanged<T>(m: Model, r: Real, act: () => Promise<T>): Promise<T
  */
 async function settle(m: Model, r: Real): Promise<void> {
   const undelivered = await until(
-    async () =>
-      (await env.DB.prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL").first<number>(
-        "n",
-      )) ?? 0,
+    async () => {
+      let n = 0;
+      for (const { db } of await allDatabases()) {
+        n +=
+          (await db
+            .prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL")
+            .first<number>("n")) ?? 0;
+      }
+      return n;
+    },
     (n) => n === 0,
   );
   expect(undelivered, "room events still undelivered").toBe(0);
@@ -187,9 +206,11 @@ async function settle(m: Model, r: Real): Promise<void> {
     }
     m.claimsInFlight = false;
   }
+  // Credits bound for another shard (a claimer's wallet, a creator's earnings) are delivered.
+  await settleTransit();
   const unapplied = await until(
     async () =>
-      (await env.DB.prepare(
+      (await env.CONTROL.prepare(
         "SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 1 AND applied_at_ms IS NULL",
       ).first<number>("n")) ?? 0,
     (n) => n === 0,
@@ -300,7 +321,7 @@ function chargeRefunded(o: OrderM, refundedMinor: number): string {
 
 /** The operator flags raised about an order, oldest first. */
 async function flagsOf(orderId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT kind FROM payment_flags WHERE order_id = ? ORDER BY rowid")
+  const { results } = await env.CONTROL.prepare("SELECT kind FROM payment_flags WHERE order_id = ? ORDER BY rowid")
     .bind(orderId)
     .all<{ kind: string }>();
   return results.map((f) => f.kind);
@@ -351,7 +372,10 @@ function creditOf(p: PacketM, c: ClaimM) {
  */
 async function expireInPast(r: Real, packetId: string): Promise<void> {
   const at = Date.now() - 120_000;
-  await env.DB.prepare("UPDATE red_packets SET expires_at_ms = ? WHERE id = ?").bind(at, packetId).run();
+  await (await shardDbOfId(packetId))
+    .prepare("UPDATE red_packets SET expires_at_ms = ? WHERE id = ?")
+    .bind(at, packetId)
+    .run();
   await runInDurableObject(env.LIVE_ROOM.getByName(r.roomId), async (_room: LiveRoom, state) => {
     state.storage.sql.exec("UPDATE packets SET expires_at_ms = ? WHERE id = ?", at, packetId);
   });
@@ -835,7 +859,7 @@ class RedeliverPaymentCommand implements Cmd {
   async run(m: Model, r: Real) {
     const o = m.orders[this.pick % m.orders.length] as OrderM;
     await settle(m, r);
-    const stored = await env.DB.prepare(
+    const stored = await env.CONTROL.prepare(
       "SELECT id FROM payment_notifications WHERE channel = 'stripe' AND event_id = ? AND verified = 1",
     )
       .bind(o.successEventId)

@@ -1,6 +1,16 @@
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { balanceOf, call, fund, invariantReport, key, openRoom, token } from "./helpers";
+import {
+  balanceOf,
+  call,
+  fund,
+  invariantReport,
+  key,
+  ledger,
+  openRoom,
+  settleTransit,
+  shardDbOf,
+  token,
+} from "./helpers";
 
 /** A small deterministic PRNG so a failing run can be replayed from its seed. */
 function mulberry32(seed: number) {
@@ -88,14 +98,20 @@ describe("concurrent tips", () => {
       expect(balance).toBe(funded - (spentByViewer.get(viewer) ?? 0));
     }
 
-    const tipRows = await env.DB.prepare(
-      "SELECT COUNT(*) AS n, SUM(amount_minor) AS total FROM tips WHERE viewer_id LIKE 'storm-viewer-%'",
-    ).first<{
-      n: number;
-      total: number;
-    }>();
-    expect(tipRows).toEqual({ n: accepted.length, total: acceptedTotal });
+    let n = 0;
+    let total = 0;
+    for (const { db } of (await ledger()).shards) {
+      const rows = await db
+        .prepare(
+          "SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS total FROM tips WHERE viewer_id LIKE 'storm-viewer-%'",
+        )
+        .first<{ n: number; total: number }>();
+      n += rows?.n ?? 0;
+      total += rows?.total ?? 0;
+    }
+    expect({ n, total }).toEqual({ n: accepted.length, total: acceptedTotal });
 
+    await settleTransit();
     let earned = 0;
     for (let c = 0; c < CREATORS; c++) earned += await balanceOf(`creator:storm-creator-${c}:pending`);
     const platform = await balanceOf("platform:revenue");
@@ -127,9 +143,11 @@ describe("concurrent tips", () => {
     expect(created.filter((r) => r.headers.get("idempotent-replayed") !== "true")).toHaveLength(1);
     for (const r of created) expect(r.body).toEqual(created[0]?.body);
     expect(await balanceOf("user:dup-viewer:wallet")).toBe(10_000 - 100);
-    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM tips WHERE viewer_id = 'dup-viewer'").first<{
-      n: number;
-    }>();
+    const rows = await (await shardDbOf("dup-viewer"))
+      .prepare("SELECT COUNT(*) AS n FROM tips WHERE viewer_id = 'dup-viewer'")
+      .first<{
+        n: number;
+      }>();
     expect(rows?.n).toBe(1);
     // After the dust settles, the key replays.
     const later = await call("POST", `/v1/rooms/${rooms[0]}/tips`, {

@@ -8,18 +8,18 @@ import { call, invariantReport } from "./helpers";
 describe("scheduled housekeeping", () => {
   it("purges idempotency records past retention and keeps the rest", async () => {
     const now = Date.now();
-    const insert = env.DB.prepare(
+    const insert = env.LEDGER_0.prepare(
       `INSERT INTO idempotency_keys (principal_id, key, request_hash, state, operation_id, locked_until_ms, created_at_ms, expires_at_ms)
        VALUES (?, ?, 'h', 'completed', ?, 0, ?, ?)`,
     );
-    await env.DB.batch([
+    await env.LEDGER_0.batch([
       ...Array.from({ length: 1_200 }, (_, i) =>
         insert.bind("old", `k${i}`, `tip_old_${i}`, now - 2 * LIMITS.idempotencyRetentionMs, now - 1),
       ),
       insert.bind("fresh", "k", "tip_fresh", now, now + LIMITS.idempotencyRetentionMs),
     ]);
     await worker.scheduled(createScheduledController({ scheduledTime: now, cron: "*/15 * * * *" }), env);
-    const left = await env.DB.prepare(
+    const left = await env.LEDGER_0.prepare(
       "SELECT principal_id, COUNT(*) AS n FROM idempotency_keys GROUP BY principal_id",
     ).all();
     expect(left.results).toEqual([{ principal_id: "fresh", n: 1 }]);

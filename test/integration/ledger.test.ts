@@ -2,9 +2,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { checkLedgerInvariants } from "../../src/db/invariants";
 import { composeOperation, type OperationSpec, runOperation } from "../../src/db/ledger";
+import { Ledger } from "../../src/db/shards";
+import { evenBucketMap } from "../../src/domain/shards";
 import { call, invariantReport, token } from "./helpers";
 
-const db = env.DB;
+// The ledger core on its own: one shard (LEDGER_0) seen as a whole ledger, so every account
+// is local and nothing crosses (transit has its own tests in sharding.test.ts).
+const shard = new Ledger(env.CONTROL, [env.LEDGER_0], evenBucketMap(1)).shard(0);
+const db = shard.db;
 
 function adjustment(
   id: string,
@@ -30,8 +35,8 @@ function adjustment(
 describe("ledger operations", () => {
   it("posts once: the same operation id applied again is reported as existing and moves nothing", async () => {
     const spec = adjustment("adj_ledger_once", "world:adjustments", "user:ledger-a:wallet", 500);
-    const first = await runOperation(db, composeOperation(db, spec));
-    const second = await runOperation(db, composeOperation(db, spec));
+    const first = await runOperation(shard, composeOperation(shard, spec));
+    const second = await runOperation(shard, composeOperation(shard, spec));
     expect(first.verdict).toEqual({ kind: "posted" });
     expect(second.verdict).toEqual({ kind: "exists" });
     const row = await db.prepare("SELECT balance_minor FROM accounts WHERE address = 'user:ledger-a:wallet'").first();
@@ -39,12 +44,12 @@ describe("ledger operations", () => {
   });
 
   it("group-commits: a failed guard in one operation leaves its neighbours in the same batch posted", async () => {
-    const ok1 = composeOperation(db, adjustment("adj_group_1", "world:adjustments", "user:ledger-g:wallet", 300));
+    const ok1 = composeOperation(shard, adjustment("adj_group_1", "world:adjustments", "user:ledger-g:wallet", 300));
     const overdraw = composeOperation(
-      db,
+      shard,
       adjustment("adj_group_2", "user:ledger-g:wallet", "world:adjustments", 10_000),
     );
-    const ok2 = composeOperation(db, adjustment("adj_group_3", "user:ledger-g:wallet", "world:adjustments", 100));
+    const ok2 = composeOperation(shard, adjustment("adj_group_3", "user:ledger-g:wallet", "world:adjustments", 100));
     const results = await db.batch([...ok1.statements, ...overdraw.statements, ...ok2.statements]);
     let offset = 0;
     const verdicts = [ok1, overdraw, ok2].map((op) => {
@@ -67,7 +72,7 @@ describe("ledger operations", () => {
     const spec = adjustment("adj_guarded", "world:adjustments", "user:ledger-b:wallet", 100, [
       { code: "room_not_live", sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ?)", params: ["room_nope"] },
     ]);
-    const { verdict } = await runOperation(db, composeOperation(db, spec));
+    const { verdict } = await runOperation(shard, composeOperation(shard, spec));
     expect(verdict).toEqual({ kind: "rejected", code: "room_not_live" });
     expect(await db.prepare("SELECT * FROM accounts WHERE address = 'user:ledger-b:wallet'").first()).toBeNull();
   });
@@ -75,7 +80,7 @@ describe("ledger operations", () => {
   it("refuses to update or delete a transfer or a posted operation", async () => {
     await runOperation(
       db,
-      composeOperation(db, adjustment("adj_immutable", "world:adjustments", "user:ledger-c:wallet", 100)),
+      composeOperation(shard, adjustment("adj_immutable", "world:adjustments", "user:ledger-c:wallet", 100)),
     );
     await expect(
       db.prepare("UPDATE transfers SET amount_minor = 1 WHERE operation_id = 'adj_immutable'").run(),

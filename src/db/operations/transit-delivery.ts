@@ -17,6 +17,8 @@ import type { LedgerShard } from "../shards";
 export interface TransitDelivery {
   readonly origin: number;
   readonly operationId: string;
+  /** The kind of the operation in the origin (a tip, a claim…). */
+  readonly operationKind: string;
   readonly postings: readonly Posting[];
   readonly currency: Currency;
 }
@@ -38,7 +40,7 @@ export function composeTransitDelivery(
     postings: delivery.postings,
     actorId: "system:transit",
     reason: null,
-    metadata: { origin: delivery.origin, operationId: delivery.operationId },
+    metadata: { origin: delivery.origin, operationId: delivery.operationId, operationKind: delivery.operationKind },
     nowMs,
     guards: [],
     extra: () => [],

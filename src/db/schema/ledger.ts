@@ -116,6 +116,8 @@ export const tips = sqliteTable(
     check("tips_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
     index("tips_room_created").on(t.roomId, t.createdAtMs),
     index("tips_viewer_created").on(t.viewerId, t.createdAtMs),
+    // A gift may be deleted from the catalogue only if no shard has a tip of it.
+    index("tips_gift").on(t.giftId),
   ],
 );
 
@@ -341,6 +343,8 @@ export const transitOutbox = sqliteTable(
       .notNull()
       .references(() => operations.id),
     destinationShard: integer("destination_shard").notNull(),
+    /** The operation's kind, so the destination's history shows a tip as a tip. */
+    operationKind: text("operation_kind").notNull(),
     /** The legs to post in the destination, each `transit:{origin}` → a real account (JSON). */
     postings: text("postings").notNull(),
     amountMinor: integer("amount_minor").notNull(),

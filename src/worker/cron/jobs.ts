@@ -1,3 +1,4 @@
+import { openLedger } from "../../db/shards";
 import type { Logger } from "../../platform/logger";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { purgePaymentRecords } from "./payment-records-purge";
@@ -5,6 +6,7 @@ import { sweepPayments } from "./payment-sweep";
 import { sweepRedPackets } from "./red-packet-sweep";
 import { purgeDeliveredOutbox } from "./room-outbox-purge";
 import { sweepRoomOutbox } from "./room-outbox-sweep";
+import { sweepTransit } from "./transit-sweep";
 
 /** One housekeeping job: what it returns is logged as its figures. */
 export interface CronJob {
@@ -14,13 +16,30 @@ export interface CronJob {
 
 /** Every job the minutely trigger runs, in this order (the sweeps first: they move money and events). */
 export const CRON_JOBS: readonly CronJob[] = [
+  { name: "transit-sweep", run: sweepTransit },
   { name: "room-outbox-sweep", run: sweepRoomOutbox },
   { name: "red-packet-sweep", run: sweepRedPackets },
-  { name: "idempotency-purge", run: (env, nowMs) => purgeExpiredIdempotencyKeys(env.DB, nowMs) },
-  { name: "room-outbox-purge", run: (env, nowMs) => purgeDeliveredOutbox(env.DB, nowMs) },
+  { name: "idempotency-purge", run: (env, nowMs) => eachShard(env, nowMs, purgeExpiredIdempotencyKeys) },
+  {
+    name: "room-outbox-purge",
+    run: async (env, nowMs) =>
+      (await purgeDeliveredOutbox(env.CONTROL, nowMs)) + (await eachShard(env, nowMs, purgeDeliveredOutbox)),
+  },
   { name: "payment-sweep", run: sweepPayments },
-  { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.DB, nowMs) },
+  { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
 ];
+
+/** Runs a per-database job on every ledger shard, one after another; returns the sum. */
+async function eachShard(
+  env: Env,
+  nowMs: number,
+  job: (db: D1Database, nowMs: number) => Promise<number>,
+): Promise<number> {
+  const ledger = await openLedger(env, nowMs);
+  let total = 0;
+  for (const shard of ledger.shards) total += await job(shard.db, nowMs);
+  return total;
+}
 
 export interface CronReport {
   /** Each job that finished, by name, with its figures. */
@@ -30,8 +49,8 @@ export interface CronReport {
 }
 
 /**
- * Runs the jobs one after another — they share D1's single writer, so running them at once
- * would only make them queue there — each isolated: a job that throws raises
+ * Runs the jobs one after another — they share the databases' single writers, so running them
+ * at once would only make them queue there — each isolated: a job that throws raises
  * `alert_cron_job_failed` with its name and the others still run. Nothing is rethrown: a cron
  * trigger is not retried, so the alert is the signal, and the next minute runs every job again.
  */

@@ -11,9 +11,14 @@
  *      undelivered after 30 s.
  *
  * Every path may deliver an event more than once; the room applies each id at most once.
+ *
+ * An outbox lives in each database that writes room events: the control database (streams
+ * starting and ending) and every ledger shard (tips, written with the viewer's payment), so
+ * a delivery names its `source`.
  */
 
 import type { RoomEvent } from "../../db/messages/room-events";
+import type { Ledger } from "../../db/shards";
 import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
 import type { RoomEventsMessage } from "../queues/room-events";
@@ -24,19 +29,39 @@ interface OutboxRow {
   payload: string;
 }
 
+/** Which database's outbox: the control database's, or a ledger shard's (its index). */
+export type OutboxSource = "control" | number;
+
+export function outboxDb(ledger: Ledger, source: OutboxSource): D1Database {
+  return source === "control" ? ledger.control : ledger.shard(source).db;
+}
+
+/** Every outbox there is: the control database's, then each shard's. */
+export function outboxSources(ledger: Ledger): OutboxSource[] {
+  return ["control", ...ledger.shards.map((s) => s.index)];
+}
+
 /**
- * Delivers the given outbox rows (those not yet delivered) to their rooms. Returns the ids
- * that could not be delivered; never throws for a room's failure.
+ * Delivers the given outbox rows of `source` (those not yet delivered) to their rooms.
+ * Returns the ids that could not be delivered; never throws for a room's failure.
  */
-export async function deliverOutbox(env: Env, ids: readonly string[], log: Logger): Promise<string[]> {
+export async function deliverOutbox(
+  env: Env,
+  ledger: Ledger,
+  source: OutboxSource,
+  ids: readonly string[],
+  log: Logger,
+): Promise<string[]> {
   if (ids.length === 0) return [];
+  const db = outboxDb(ledger, source);
   const rows: OutboxRow[] = [];
   for (let i = 0; i < ids.length; i += 90) {
     const chunk = ids.slice(i, i + 90);
-    const { results } = await env.DB.prepare(
-      `SELECT id, room_id, payload FROM room_outbox WHERE delivered_at_ms IS NULL AND id IN (${chunk.map(() => "?").join(", ")})
+    const { results } = await db
+      .prepare(
+        `SELECT id, room_id, payload FROM room_outbox WHERE delivered_at_ms IS NULL AND id IN (${chunk.map(() => "?").join(", ")})
        ORDER BY created_at_ms, id`,
-    )
+      )
       .bind(...chunk)
       .all<OutboxRow>();
     rows.push(...results);
@@ -52,13 +77,12 @@ export async function deliverOutbox(env: Env, ids: readonly string[], log: Logge
         const stub = env.LIVE_ROOM.getByName(roomId);
         const events = roomRows.map((r) => JSON.parse(r.payload) as RoomEvent);
         await withTimeout(stub.deliver(events), LIMITS.roomDeliveryTimeoutMs);
-        await markDelivered(env.DB, roomIds, Date.now());
+        await markDelivered(db, roomIds, Date.now());
       } catch (error) {
         failed.push(...roomIds);
         log.warn("room_delivery_failed", { roomId, events: roomIds.length, error: String(error) });
-        await env.DB.prepare(
-          `UPDATE room_outbox SET attempts = attempts + 1 WHERE id IN (${roomIds.map(() => "?").join(", ")})`,
-        )
+        await db
+          .prepare(`UPDATE room_outbox SET attempts = attempts + 1 WHERE id IN (${roomIds.map(() => "?").join(", ")})`)
           .bind(...roomIds)
           .run()
           .catch(() => undefined);
@@ -91,11 +115,17 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /** After commit: deliver now; what fails goes to the queue; what cannot be queued, the sweeper finds. */
-export async function deliverAfterCommit(env: Env, ids: readonly string[], log: Logger): Promise<void> {
-  const failed = await deliverOutbox(env, ids, log);
+export async function deliverAfterCommit(
+  env: Env,
+  ledger: Ledger,
+  source: OutboxSource,
+  ids: readonly string[],
+  log: Logger,
+): Promise<void> {
+  const failed = await deliverOutbox(env, ledger, source, ids, log);
   if (failed.length === 0) return;
   try {
-    await env.ROOM_EVENTS.send({ outboxIds: failed } satisfies RoomEventsMessage);
+    await env.ROOM_EVENTS.send({ source, outboxIds: failed } satisfies RoomEventsMessage);
   } catch (error) {
     log.error("room_delivery_enqueue_failed", { outboxIds: failed, error: String(error) });
   }

@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { checkLedgerInvariants } from "../../db/invariants";
+import { checkShardedInvariants } from "../../db/sharded-invariants";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
@@ -9,7 +9,13 @@ const InvariantReportSchema = z
   .object({
     ok: z.boolean(),
     checkedAtMs: z.number().int(),
-    counts: z.object({ accounts: z.number().int(), operations: z.number().int(), transfers: z.number().int() }),
+    shards: z.number().int(),
+    counts: z.object({
+      accounts: z.number().int(),
+      operations: z.number().int(),
+      transfers: z.number().int(),
+      transitInFlight: z.number().int(),
+    }),
     violationCount: z.number().int(),
     violations: z.array(z.record(z.string(), z.unknown())),
   })
@@ -27,14 +33,16 @@ admin.openapi(
     path: "/admin/ledger/invariants",
     auth: ["admin", "finance"],
     tags: ["operators"],
-    summary: "Verify the ledger's invariants over the whole database (admin, finance)",
+    summary: "Verify the ledger's invariants over every shard and across them (admin, finance)",
     description:
-      "Σ balances = 0 per currency; no protected account negative; every balance = Σ of its transfers; " +
-      "every operation's transfers sum to its declared amount. Answers 200 with ok=false and every violation.",
+      "Per shard: Σ balances = 0 per currency; no protected account negative; every balance = Σ of its transfers; " +
+      "every operation's transfers sum to its declared amount; packets and orders whole. Across shards: each pair " +
+      "of transit balances equals what is still in flight between them; no delivery lost, doubled or unmatched; " +
+      "operation ids unique. Answers 200 with ok=false and every violation, each naming its shard.",
     responses: { 200: jsonResponse(InvariantReportSchema, "The report"), ...errorResponses(401, 403) },
   }),
   async (c) => {
-    const report = await checkLedgerInvariants(c.env.DB, Date.now());
+    const report = await checkShardedInvariants(c.var.ledger, Date.now());
     if (!report.ok) c.var.log.error("ledger_invariant_violated", { violationCount: report.violationCount });
     return c.json({ ...report, violations: report.violations.map((v) => ({ ...v })) }, 200);
   },
@@ -59,9 +67,8 @@ admin.openapi(
   async (c) => {
     const { creatorId } = c.req.valid("param");
     const { platformShareBps } = c.req.valid("json");
-    const row = await c.env.DB.prepare(
-      "UPDATE creators SET platform_share_bps = ?, updated_at_ms = ? WHERE user_id = ? RETURNING user_id",
-    )
+    const row = await c.var.ledger.control
+      .prepare("UPDATE creators SET platform_share_bps = ?, updated_at_ms = ? WHERE user_id = ? RETURNING user_id")
       .bind(platformShareBps, Date.now(), creatorId)
       .first();
     if (!row) throw new ApiError("not_found", "There is no such creator.");

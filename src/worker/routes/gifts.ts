@@ -1,7 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { gifts as giftsTable, tipPresets } from "../../db/schema";
+import { gifts as giftsTable, tipPresets } from "../../db/schema/control";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { GIFT_TIERS } from "../../domain/tip";
@@ -89,7 +89,7 @@ gifts.openapi(
     responses: { 200: jsonResponse(CatalogSchema, "The catalog") },
   }),
   async (c) => {
-    const db = drizzle(c.env.DB);
+    const db = drizzle(c.var.ledger.control);
     const includeDisabled = c.req.valid("query").includeDisabled === "true";
     const [rows, presets] = await Promise.all([
       db.select().from(giftsTable).orderBy(asc(giftsTable.sortOrder), asc(giftsTable.id)).limit(LIMITS.giftsMax),
@@ -132,7 +132,11 @@ gifts.openapi(
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
     };
-    const inserted = await drizzle(c.env.DB).insert(giftsTable).values(row).onConflictDoNothing().returning();
+    const inserted = await drizzle(c.var.ledger.control)
+      .insert(giftsTable)
+      .values(row)
+      .onConflictDoNothing()
+      .returning();
     if (inserted.length === 0) throw new ApiError("conflict", `A gift with id "${body.id}" already exists.`);
     c.var.log.info("gift_created", { giftId: body.id, actorId: c.var.principal.userId });
     return c.json(view(row), 201);
@@ -154,7 +158,11 @@ gifts.openapi(
     const { price, ...rest } = c.req.valid("json");
     const changes: Partial<GiftRow> = { ...rest, updatedAtMs: Date.now() };
     if (price !== undefined) changes.priceMinor = priceOf(price);
-    const [row] = await drizzle(c.env.DB).update(giftsTable).set(changes).where(eq(giftsTable.id, giftId)).returning();
+    const [row] = await drizzle(c.var.ledger.control)
+      .update(giftsTable)
+      .set(changes)
+      .where(eq(giftsTable.id, giftId))
+      .returning();
     if (!row) throw new ApiError("gift_not_found");
     c.var.log.info("gift_updated", { giftId, actorId: c.var.principal.userId, fields: Object.keys(changes) });
     return c.json(view(row), 200);
@@ -173,16 +181,20 @@ gifts.openapi(
   }),
   async (c) => {
     const { giftId } = c.req.valid("param");
-    const result = await c.env.DB.prepare(
-      "DELETE FROM gifts WHERE id = ? AND NOT EXISTS (SELECT 1 FROM tips WHERE gift_id = ?) RETURNING id",
-    )
-      .bind(giftId, giftId)
-      .first();
-    if (!result) {
-      const exists = await c.env.DB.prepare("SELECT 1 FROM gifts WHERE id = ?").bind(giftId).first();
-      if (!exists) throw new ApiError("gift_not_found");
+    const { ledger } = c.var;
+    const exists = await ledger.control.prepare("SELECT 1 FROM gifts WHERE id = ?").bind(giftId).first();
+    if (!exists) throw new ApiError("gift_not_found");
+    // Tips are in the ledger shards, which a control statement cannot see: every shard is
+    // asked first. A tip priced in the moment between the check and the delete keeps its
+    // gift id and amount (the ledger's facts); only the catalogue entry is gone.
+    const sent = await Promise.all(
+      ledger.shards.map((s) => s.db.prepare("SELECT 1 FROM tips WHERE gift_id = ? LIMIT 1").bind(giftId).first()),
+    );
+    if (sent.some((row) => row !== null)) {
       throw new ApiError("conflict", "This gift has been sent; disable it instead of deleting it.");
     }
+    const result = await ledger.control.prepare("DELETE FROM gifts WHERE id = ? RETURNING id").bind(giftId).first();
+    if (!result) throw new ApiError("gift_not_found");
     c.var.log.info("gift_deleted", { giftId, actorId: c.var.principal.userId });
     return c.body(null, 204);
   },

@@ -63,7 +63,7 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
     if (!allowed.has(origin)) throw new ApiError("forbidden", "This Origin may not open room sockets.");
   }
 
-  const room = await findRoom(c.env.DB, roomId);
+  const room = await findRoom(c.var.ledger.control, roomId);
   if (!room) throw new ApiError("room_not_found");
 
   let userId: string | null = null;
@@ -113,7 +113,7 @@ live.openapi(
   async (c) => {
     const { roomId } = c.req.valid("param");
     const { period, limit } = c.req.valid("query");
-    if (!(await findRoom(c.env.DB, roomId))) throw new ApiError("room_not_found");
+    if (!(await findRoom(c.var.ledger.control, roomId))) throw new ApiError("room_not_found");
     const board = await c.env.LIVE_ROOM.getByName(roomId).leaderboard(period, c.var.principal.userId, limit);
     return c.json(board, 200);
   },
@@ -153,13 +153,20 @@ live.openapi(
     const periodKey = periodKeys(Date.now(), c.var.config.businessTimeZone)[period];
     const totals = `SELECT creator_id, SUM(total_minor) AS total, SUM(tip_count) AS tips FROM leaderboard_entries
                     WHERE period = ?1 AND period_key = ?2 GROUP BY creator_id`;
-    const [top, mine] = await c.env.DB.batch<{ creator_id: string; total: number; tips: number; ahead?: number }>([
-      c.env.DB.prepare(`${totals} ORDER BY total DESC, creator_id LIMIT ?3`).bind(period, periodKey, limit),
-      c.env.DB.prepare(
-        `WITH t AS (${totals}) SELECT me.creator_id, me.total, me.tips,
+    const [top, mine] = await c.var.ledger.control.batch<{
+      creator_id: string;
+      total: number;
+      tips: number;
+      ahead?: number;
+    }>([
+      c.var.ledger.control.prepare(`${totals} ORDER BY total DESC, creator_id LIMIT ?3`).bind(period, periodKey, limit),
+      c.var.ledger.control
+        .prepare(
+          `WITH t AS (${totals}) SELECT me.creator_id, me.total, me.tips,
            (SELECT COUNT(*) FROM t WHERE t.total > me.total OR (t.total = me.total AND t.creator_id < me.creator_id)) AS ahead
          FROM t AS me WHERE me.creator_id = ?3`,
-      ).bind(period, periodKey, c.var.principal.userId),
+        )
+        .bind(period, periodKey, c.var.principal.userId),
     ]);
     const row = mine?.results[0];
     return c.json(
@@ -200,7 +207,7 @@ live.openapi(
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
-    const room = await findRoom(c.env.DB, roomId);
+    const room = await findRoom(c.var.ledger.control, roomId);
     if (!room) throw new ApiError("room_not_found");
     assertRoomOwner(room, c.var.principal, []);
     const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -208,7 +215,8 @@ live.openapi(
       .replace(/\+/g, "-")
       .replace(/\//g, "_")
       .replace(/=+$/, "")}`;
-    await c.env.DB.prepare("UPDATE rooms SET overlay_key_hash = ?, updated_at_ms = ? WHERE id = ?")
+    await c.var.ledger.control
+      .prepare("UPDATE rooms SET overlay_key_hash = ?, updated_at_ms = ? WHERE id = ?")
       .bind(await sha256Hex(overlayKey), Date.now(), roomId)
       .run();
     const revoked = await c.env.LIVE_ROOM.getByName(roomId).revokeOverlays();

@@ -99,15 +99,15 @@ rooms.openapi(
     if (!principal.roles.has("creator")) throw new ApiError("forbidden", "Only creators can go live.");
     const body = c.req.valid("json");
     const result = await goLive(
-      c.env.DB,
+      c.var.ledger.control,
       { userId: principal.userId, displayName: body.displayName ?? null },
       body.title,
       Date.now(),
     );
     if (result.kind === "already_live") throw new ApiError("room_already_live");
     const room = result.room;
-    const db = c.env.DB;
-    c.executionCtx.waitUntil(deliverAfterCommit(c.env, [result.outboxId], c.var.log));
+    const db = c.var.ledger.control;
+    c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", [result.outboxId], c.var.log));
     c.var.log.info("stream_started", {
       roomId: room.id,
       streamId: room.current_stream_id,
@@ -128,9 +128,9 @@ rooms.openapi(
     responses: { 200: jsonResponse(RoomSchema, "The room"), ...errorResponses(401, 404) },
   }),
   async (c) => {
-    const row = await findRoom(c.env.DB, c.req.valid("param").roomId);
+    const row = await findRoom(c.var.ledger.control, c.req.valid("param").roomId);
     if (!row) throw new ApiError("room_not_found");
-    return c.json(await roomView(c.env.DB, row), 200);
+    return c.json(await roomView(c.var.ledger.control, row), 200);
   },
 );
 
@@ -147,14 +147,15 @@ rooms.openapi(
   async (c) => {
     const { roomId } = c.req.valid("param");
     const body = c.req.valid("json");
-    const room = await findRoom(c.env.DB, roomId);
+    const room = await findRoom(c.var.ledger.control, roomId);
     if (!room) throw new ApiError("room_not_found");
     assertRoomOwner(room, c.var.principal, ["admin", "ops"]);
-    const updated = await c.env.DB.prepare(
-      `UPDATE rooms SET title = COALESCE(?, title),
+    const updated = await c.var.ledger.control
+      .prepare(
+        `UPDATE rooms SET title = COALESCE(?, title),
          big_gift_threshold_minor = CASE WHEN ? THEN ? ELSE big_gift_threshold_minor END, updated_at_ms = ?
        WHERE id = ? RETURNING *`,
-    )
+      )
       .bind(
         body.title ?? null,
         body.bigGiftThresholdMinor !== undefined ? 1 : 0,
@@ -164,7 +165,7 @@ rooms.openapi(
       )
       .first<RoomRow>();
     if (!updated) throw new ApiError("room_not_found");
-    return c.json(await roomView(c.env.DB, updated), 200);
+    return c.json(await roomView(c.var.ledger.control, updated), 200);
   },
 );
 
@@ -181,13 +182,13 @@ rooms.openapi(
   async (c) => {
     const { roomId } = c.req.valid("param");
     const principal = c.var.principal;
-    const db = c.env.DB;
+    const db = c.var.ledger.control;
     const room = await findRoom(db, roomId);
     if (!room) throw new ApiError("room_not_found");
     assertRoomOwner(room, principal, ["admin", "ops"]);
     const outboxId = await endStream(db, room, Date.now());
     if (outboxId !== null) {
-      c.executionCtx.waitUntil(deliverAfterCommit(c.env, [outboxId], c.var.log));
+      c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", [outboxId], c.var.log));
       c.var.log.info("stream_ended", { roomId, streamId: room.current_stream_id, actorId: principal.userId });
     }
     const current = (await findRoom(db, roomId)) ?? room;

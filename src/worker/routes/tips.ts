@@ -67,24 +67,31 @@ tips.openapi(
     const { roomId } = c.req.valid("param");
     const body = c.req.valid("json");
     const viewerId = c.var.principal.userId;
-    return runIdempotent(c, "tip", { roomId, ...body }, async (id, nowMs) => {
-      const db = c.env.DB;
-      // 小额免密: within the payer's limits no confirmation is needed. Only the limits are read
-      // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
-      // after the balance, since concurrent tips read the same day total.
-      const [tip, autopay] = await Promise.all([
-        prepareTip(db, c.var.config, { id, roomId, viewerId, ask: body }, nowMs),
-        body.confirmed === true ? null : autopayCheckFor(db, c.var.config, viewerId, nowMs),
-      ]);
-      if (!tip.ok) return tip;
-      return ok({
-        compose: (attach) => composeTip(db, tip.value, { attach, ...(autopay === null ? {} : { autopay }) }),
-        status: 201,
-        // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
-        onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, [id], c.var.log)),
-        body: { tip: { ...tipView(tip.value), ...money(tip.value.priced.amountMinor) }, walletBalanceMinor: 0 },
-        patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
-      });
-    });
+    const { ledger } = c.var;
+    const shard = ledger.forOwner(viewerId);
+    return runIdempotent(
+      c,
+      { shard, bucket: ledger.bucketOf(viewerId) },
+      "tip",
+      { roomId, ...body },
+      async (id, nowMs) => {
+        // 小额免密: within the payer's limits no confirmation is needed. Only the limits are read
+        // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
+        // after the balance, since concurrent tips read the same day total.
+        const [tip, autopay] = await Promise.all([
+          prepareTip(ledger.control, c.var.config, { id, roomId, viewerId, ask: body }, nowMs),
+          body.confirmed === true ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
+        ]);
+        if (!tip.ok) return tip;
+        return ok({
+          compose: (attach) => composeTip(shard, tip.value, { attach, ...(autopay === null ? {} : { autopay }) }),
+          status: 201,
+          // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
+          onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log)),
+          body: { tip: { ...tipView(tip.value), ...money(tip.value.priced.amountMinor) }, walletBalanceMinor: 0 },
+          patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
+        });
+      },
+    );
   },
 );

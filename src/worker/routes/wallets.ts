@@ -88,7 +88,9 @@ wallets.openapi(
   async (c) => {
     const { userId } = c.req.valid("param");
     assertMayRead(c.var.principal.userId, c.var.principal, userId);
-    const row = await c.env.DB.prepare("SELECT balance_minor, currency FROM accounts WHERE address = ?")
+    const row = await c.var.ledger
+      .forOwner(userId)
+      .db.prepare("SELECT balance_minor, currency FROM accounts WHERE address = ?")
       .bind(accountAddress.userWallet(userId))
       .first<{ balance_minor: number; currency: "CNY" }>();
     // Every user has a wallet; one that never received money is simply empty.
@@ -124,15 +126,20 @@ wallets.openapi(
     if (!Number.isSafeInteger(before) || before < 0)
       throw new ApiError("malformed_request", "The cursor is not valid.");
     const address = accountAddress.userWallet(userId);
-    // Two index range scans (from / to), merged; an OR would scan the whole table.
-    const { results } = await c.env.DB.prepare(
-      `SELECT t.id, t.operation_id, o.kind, t.from_account, t.to_account, t.amount_minor, t.created_at_ms
+    // Two index range scans (from / to), merged; an OR would scan the whole table. A credit
+    // that crossed from another shard shows as the operation it belongs to (a claim, a tip).
+    const { results } = await c.var.ledger
+      .forOwner(userId)
+      .db.prepare(
+        `SELECT t.id, COALESCE(json_extract(o.metadata, '$.operationId'), t.operation_id) AS operation_id,
+         CASE o.kind WHEN 'transit_delivery' THEN json_extract(o.metadata, '$.operationKind') ELSE o.kind END AS kind,
+         t.from_account, t.to_account, t.amount_minor, t.created_at_ms
        FROM (SELECT id FROM (SELECT id FROM transfers WHERE from_account = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3)
              UNION
              SELECT id FROM (SELECT id FROM transfers WHERE to_account = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3)) ids
        JOIN transfers t ON t.id = ids.id JOIN operations o ON o.id = t.operation_id
        ORDER BY t.id DESC LIMIT ?3`,
-    )
+      )
       .bind(address, before, limit + 1)
       .all<{
         id: number;
@@ -179,7 +186,9 @@ wallets.openapi(
     const { userId } = c.req.valid("param");
     const body = c.req.valid("json");
     const actorId = c.var.principal.userId;
-    return runIdempotent(c, "adj", { userId, ...body }, async (id, nowMs) => {
+    const { ledger } = c.var;
+    const target = { shard: ledger.forOwner(userId), bucket: ledger.bucketOf(userId) };
+    return runIdempotent(c, target, "adj", { userId, ...body }, async (id, nowMs) => {
       const amount = parseAmountMinor(body.amount);
       if (!amount.ok) return amount;
       const adjustment = {
@@ -191,7 +200,7 @@ wallets.openapi(
         actorId,
       };
       return ok({
-        compose: (attach) => composeAdjustment(c.env.DB, adjustment, nowMs, attach),
+        compose: (attach) => composeAdjustment(target.shard, adjustment, nowMs, attach),
         status: 201,
         body: {
           adjustment: {
