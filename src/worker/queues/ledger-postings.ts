@@ -10,11 +10,7 @@
  *   destination shard.
  */
 
-import {
-  type ClaimCreditMessage,
-  LedgerPostingMessage,
-  type TransitRef,
-} from "../../db/messages/ledger-postings";
+import { type ClaimCreditMessage, LedgerPostingMessage, type TransitRef } from "../../db/messages/ledger-postings";
 import { postClaimCredits } from "../../db/operations/packet-claim";
 import { type Ledger, openLedger } from "../../db/shards";
 import { deliverTransit } from "../../db/transit";
