@@ -14,6 +14,7 @@ import {
   fund,
   invariantReport,
   key,
+  ledger,
   ledgerSnapshot,
   openRoom,
   operatorToken,
@@ -532,6 +533,7 @@ describe("the invariant checker", () => {
     await claim(roomId, packetId, "inv-a");
     await creditsLanded(packetId, 1);
     expect((await invariantReport()).ok).toBe(true);
+    const shard = (await ledger()).forId(packetId).index; // violations name the shard they are in
     // Tamper with the ledger's view of the packet (the money tables refuse such edits).
     await (await shardDbOfId(packetId))
       .prepare("UPDATE red_packets SET credited_minor = credited_minor + 5 WHERE id = ?")
@@ -541,9 +543,10 @@ describe("the invariant checker", () => {
     expect(report.ok).toBe(false);
     expect(report.violations).toEqual(
       expect.arrayContaining([
-        { kind: "packet_escrow_mismatch", packetId, escrowMinor: 100, expectedMinor: 95 },
+        { kind: "packet_escrow_mismatch", shard, packetId, escrowMinor: 100, expectedMinor: 95 },
         {
           kind: "packet_credits_mismatch",
+          shard,
           packetId,
           creditedMinor: 105,
           claimsSumMinor: 100,
@@ -569,7 +572,7 @@ describe("the invariant checker", () => {
       .run();
     const inFlight = await invariantReport();
     expect(inFlight.violations).toEqual([
-      { kind: "packet_credits_in_flight", packetId, inFlightMinor: 50, finishedAtMs: 0 },
+      { kind: "packet_credits_in_flight", shard, packetId, inFlightMinor: 50, finishedAtMs: 0 },
     ]);
     await (await shardDbOfId(packetId))
       .prepare(
