@@ -19,7 +19,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { PacketInfo, type RoomEvent, RoomEvents, type TipEvent } from "../db/messages/room-events";
 import { settleExpiredPacket } from "../db/operations/packet-refund";
+import { markSubsidyUsed } from "../db/operations/packet-send";
 import { findPacket } from "../db/reads/packets";
+import { type Ledger, openLedger } from "../db/shards";
 import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
 import { cryptoRandomInt } from "../domain/red-packet";
@@ -270,14 +272,17 @@ export class LiveRoom extends DurableObject<Env> {
     }
   }
 
-  /** Upserts changed rows into D1; a failure leaves them dirty for the next alarm (which retries). */
+  /**
+   * Upserts changed rows into the control database (leaderboards are not money); a failure
+   * leaves them dirty for the next alarm (which retries).
+   */
   private async persistLeaderboards(): Promise<void> {
     const roomId = this.settings.get("roomId");
     const creatorId = this.settings.get("creatorId");
     if (roomId === null || creatorId === null) return;
     const rows = this.boards.dirtyRows();
     if (rows.length === 0) return;
-    await this.env.DB.batch(this.boards.upserts(this.env.DB, roomId, creatorId, rows));
+    await this.env.CONTROL.batch(this.boards.upserts(this.env.CONTROL, roomId, creatorId, rows));
     this.ctx.storage.transactionSync(() => this.boards.markWritten(rows));
   }
 
@@ -449,29 +454,48 @@ export class LiveRoom extends DurableObject<Env> {
     }
   }
 
-  /** Posts the refund of every expired packet not yet settled; failures retry on the next alarm. */
+  /**
+   * Posts the refund of every expired packet not yet settled, in the packet's ledger shard
+   * (its sender's: the id routes); failures retry on the next alarm.
+   */
   private async settleExpired(nowMs: number): Promise<void> {
-    for (const packetId of this.desk.unsettled()) {
+    const unsettled = this.desk.unsettled();
+    if (unsettled.length === 0) return;
+    let ledger: Ledger;
+    try {
+      ledger = await openLedger(this.env);
+    } catch (error) {
+      for (const packetId of unsettled) this.refundFailed(packetId, error);
+      return;
+    }
+    for (const packetId of unsettled) {
       const final = this.desk.finalOf(packetId);
       assert(final, "an unsettled packet is closed");
       try {
-        const row = await findPacket(this.env.DB, packetId);
+        const shard = ledger.forId(packetId);
+        const row = await findPacket(shard.db, packetId);
         if (row === null) throw new Error("the ledger has no such packet");
-        const outcome = await settleExpiredPacket(this.env.DB, row, final, nowMs);
+        const outcome = await settleExpiredPacket(shard, row, final, nowMs);
         const settled =
           outcome.kind === "nothing_to_refund" ||
           outcome.verdict.kind !== "rejected" ||
           // Already finished in the ledger (refunded by the sweeper, or exhausted).
           outcome.verdict.code === "packet_not_open";
         if (!settled) throw new Error(`refund rejected: ${JSON.stringify(outcome)}`);
+        // A subsidy packet's subsidy row says "used" (mends a failed write at send time).
+        await markSubsidyUsed(ledger, row, row.created_at_ms);
         this.desk.markSettled(packetId);
       } catch (error) {
-        const attempts = this.desk.settleFailed(packetId);
-        const fields = { packetId, attempts, error: String(error) };
-        if (attempts >= LIMITS.alertAfterAttempts) this.log.error("alert_packet_refund_failing", fields);
-        else this.log.warn("packet_refund_failed", fields);
+        this.refundFailed(packetId, error);
       }
     }
+  }
+
+  private refundFailed(packetId: string, error: unknown): void {
+    const attempts = this.desk.settleFailed(packetId);
+    const fields = { packetId, attempts, error: String(error) };
+    if (attempts >= LIMITS.alertAfterAttempts) this.log.error("alert_packet_refund_failing", fields);
+    else this.log.warn("packet_refund_failed", fields);
   }
 
   // ── RPC: reads ──────────────────────────────────────────────────────────────────────

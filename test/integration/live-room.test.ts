@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EventLog } from "../../src/durable-objects/live-room.event-log";
 import { RoomSettings } from "../../src/durable-objects/live-room.settings";
-import { call, fund, key, token } from "./helpers";
+import { allDatabases, call, fund, key, ledger, shardDbOf, token } from "./helpers";
 import { SocketProbe } from "./socket-probe";
 
 /** Goes live and returns the room id and stream id. */
@@ -40,13 +40,17 @@ async function untilApplied(roomId: string, predicate: () => Promise<boolean>, w
   }
 }
 
+/** Undelivered events of a room, in every outbox (the control database's and each shard's). */
 async function outboxPending(roomId: string): Promise<number> {
-  const row = await env.DB.prepare(
-    "SELECT COUNT(*) AS n FROM room_outbox WHERE room_id = ? AND delivered_at_ms IS NULL",
-  )
-    .bind(roomId)
-    .first<{ n: number }>();
-  return row?.n ?? 0;
+  let n = 0;
+  for (const { db } of await allDatabases()) {
+    const row = await db
+      .prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE room_id = ? AND delivered_at_ms IS NULL")
+      .bind(roomId)
+      .first<{ n: number }>();
+    n += row?.n ?? 0;
+  }
+  return n;
 }
 
 describe("the room WebSocket handshake", () => {
@@ -240,7 +244,9 @@ describe("tips reach the room", () => {
     await fund("dup-room-fan", "100.00");
     const sent = await tip(roomId, "dup-room-fan", { kind: "gift", giftId: "rose", quantity: 1 });
     await untilApplied(roomId, async () => (await outboxPending(roomId)) === 0, "delivery");
-    const row = await env.DB.prepare("SELECT payload FROM room_outbox WHERE id = ?")
+    // A tip's event is in its viewer's shard, written with the payment.
+    const row = await (await shardDbOf("dup-room-fan"))
+      .prepare("SELECT payload FROM room_outbox WHERE id = ?")
       .bind(sent.id)
       .first<{ payload: string }>();
     const event = JSON.parse(row?.payload ?? "{}");
@@ -259,12 +265,19 @@ describe("when the direct call fails", () => {
     // then run the after-commit step with a room binding that fails.
     const sent = await tip(roomId, "queue-fan", { kind: "gift", giftId: "rose", quantity: 1 });
     await untilApplied(roomId, async () => (await outboxPending(roomId)) === 0, "first delivery");
+    const l = await ledger();
+    const shard = l.forOwner("queue-fan");
     const payload = JSON.parse(
-      (await env.DB.prepare("SELECT payload FROM room_outbox WHERE id = ?").bind(sent.id).first<{ payload: string }>())
-        ?.payload ?? "{}",
+      (
+        await shard.db
+          .prepare("SELECT payload FROM room_outbox WHERE id = ?")
+          .bind(sent.id)
+          .first<{ payload: string }>()
+      )?.payload ?? "{}",
     );
     const lost = { ...payload, id: "tip_queue_path_0000000000000", viewerId: "queue-fan-2" };
-    await env.DB.prepare("INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES (?, ?, ?, ?)")
+    await shard.db
+      .prepare("INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES (?, ?, ?, ?)")
       .bind(lost.id, roomId, JSON.stringify(lost), Date.now())
       .run();
 
@@ -277,8 +290,8 @@ describe("when the direct call fails", () => {
       ROOM_EVENTS: { send: async (m: unknown) => void sentMessages.push(m) },
     } as unknown as Env;
     const quiet = { info() {}, warn() {}, error() {} };
-    await deliverAfterCommit(failingEnv, [lost.id], quiet);
-    expect(sentMessages).toEqual([{ outboxIds: [lost.id] }]);
+    await deliverAfterCommit(failingEnv, l, shard.index, [lost.id], quiet);
+    expect(sentMessages).toEqual([{ source: shard.index, outboxIds: [lost.id] }]);
     expect(await outboxPending(roomId)).toBe(1);
 
     // The consumer, with the real room, twice (at-least-once delivery).
@@ -310,9 +323,12 @@ describe("when the direct call fails", () => {
   it("the queue consumer retries with backoff while the room is unreachable", async () => {
     const { handleRoomEventsBatch } = await import("../../src/worker/queues/room-events");
     const { retryDelaySeconds } = await import("../../src/worker/queues/retry");
-    await env.DB.prepare(
-      "INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES ('tip_retry_1', 'room_retry', '{}', 0)",
-    ).run();
+    const control = (await ledger()).control;
+    await control
+      .prepare(
+        "INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES ('tip_retry_1', 'room_retry', '{}', 0)",
+      )
+      .run();
     const failingEnv = {
       ...env,
       LIVE_ROOM: { getByName: () => ({ deliver: () => Promise.reject(new Error("down")) }) },
@@ -325,7 +341,7 @@ describe("when the direct call fails", () => {
           id: "m",
           timestamp: new Date(),
           attempts: 3,
-          body: { outboxIds: ["tip_retry_1"] },
+          body: { source: "control", outboxIds: ["tip_retry_1"] },
           ack() {},
           retry: (o: unknown) => delays.push(o),
         },
@@ -336,7 +352,7 @@ describe("when the direct call fails", () => {
     expect([1, 2, 3, 4, 5, 6, 7, 8].map((a) => retryDelaySeconds("roomQueue", a))).toEqual([
       5, 10, 20, 40, 80, 160, 300, 300,
     ]);
-    const attempts = await env.DB.prepare("SELECT attempts FROM room_outbox WHERE id = 'tip_retry_1'").first();
+    const attempts = await control.prepare("SELECT attempts FROM room_outbox WHERE id = 'tip_retry_1'").first();
     expect(attempts).toEqual({ attempts: 1 });
   });
 
@@ -358,7 +374,8 @@ describe("when the direct call fails", () => {
       big: false,
       createdAtMs: Date.now() - 60_000,
     };
-    await env.DB.prepare("INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES (?, ?, ?, ?)")
+    await (await shardDbOf("sweep-fan"))
+      .prepare("INSERT INTO room_outbox (id, room_id, payload, created_at_ms) VALUES (?, ?, ?, ?)")
       .bind(event.id, roomId, JSON.stringify(event), Date.now() - 60_000)
       .run();
     const { createScheduledController } = await import("cloudflare:test");
@@ -475,9 +492,11 @@ describe("durability", () => {
     );
     await runDurableObjectAlarm(room(roomId));
     await runDurableObjectAlarm(room(other.roomId));
-    const rows = await env.DB.prepare(
-      "SELECT period, total_minor FROM leaderboard_entries WHERE room_id = ? AND viewer_id = 'rank-fan' ORDER BY period",
-    )
+    // Leaderboards are in the control database.
+    const rows = await (await ledger()).control
+      .prepare(
+        "SELECT period, total_minor FROM leaderboard_entries WHERE room_id = ? AND viewer_id = 'rank-fan' ORDER BY period",
+      )
       .bind(roomId)
       .all();
     expect(rows.results).toEqual([

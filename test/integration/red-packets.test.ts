@@ -14,9 +14,12 @@ import {
   fund,
   invariantReport,
   key,
+  ledger,
   ledgerSnapshot,
   openRoom,
   operatorToken,
+  settleTransit,
+  shardDbOfId,
   token,
 } from "./helpers";
 import { SocketProbe } from "./socket-probe";
@@ -51,7 +54,8 @@ async function claimPatiently(roomId: string, packetId: string, userId: string) 
 }
 
 async function packetRow(packetId: string) {
-  return env.DB.prepare("SELECT * FROM red_packets WHERE id = ?")
+  return (await shardDbOfId(packetId))
+    .prepare("SELECT * FROM red_packets WHERE id = ?")
     .bind(packetId)
     .first<Record<string, number | string>>();
 }
@@ -71,10 +75,22 @@ async function creditsLanded(packetId: string, count: number, timeoutMs = 20_000
 /** Moves a packet's expiry into the past, in the ledger and in its room (the clock cannot be moved). */
 async function expireNow(roomId: string, packetId: string, agoMs = 1_000) {
   const at = Date.now() - agoMs;
-  await env.DB.prepare("UPDATE red_packets SET expires_at_ms = ? WHERE id = ?").bind(at, packetId).run();
+  await (await shardDbOfId(packetId))
+    .prepare("UPDATE red_packets SET expires_at_ms = ? WHERE id = ?")
+    .bind(at, packetId)
+    .run();
   await runInDurableObject(room(roomId), async (_instance: LiveRoom, state) => {
     state.storage.sql.exec("UPDATE packets SET expires_at_ms = ? WHERE id = ?", at, packetId);
   });
+}
+
+/** The environment with each ledger shard binding (LEDGER_n) replaced by `fake(real)`. */
+function withShards(base: Env, fake: (db: D1Database) => unknown): Env {
+  const copy: Record<string, unknown> = { ...base };
+  for (const name of Object.keys(copy)) {
+    if (/^LEDGER_\d+$/.test(name)) copy[name] = fake(copy[name] as D1Database);
+  }
+  return copy as unknown as Env;
 }
 
 async function liveRoom(creatorId: string, funded: Record<string, string>) {
@@ -169,6 +185,7 @@ describe("claiming", () => {
 
     const row = await creditsLanded(packetId, 5);
     expect(row).toMatchObject({ status: "exhausted", credited_minor: 1000, credited_count: 5 });
+    await settleTransit(); // grabbers in other shards than the sender's are paid through transit
     for (let i = 0; i < 5; i++) expect(await balanceOf(`user:rp-grabber-${i}:wallet`)).toBe(amounts[i]);
     expect(await balanceOf(`packet:${packetId}:escrow`)).toBe(0);
 
@@ -344,10 +361,9 @@ describe("expiry and refunds", () => {
     const logged: string[] = [];
     await runInDurableObject(room(roomId), async (instance: LiveRoom) => {
       const self = instance as unknown as { env: Env; log: typeof quiet };
-      self.env = {
-        ...self.env,
-        DB: { prepare: () => ({ bind: () => ({ first: () => Promise.reject(new Error("D1 down")) }) }) },
-      } as unknown as Env;
+      self.env = withShards(self.env, () => ({
+        prepare: () => ({ bind: () => ({ first: () => Promise.reject(new Error("D1 down")) }) }),
+      }));
       const record = (m: string) => {
         logged.push(m);
       };
@@ -390,9 +406,10 @@ describe("the ledger queue", () => {
     const packetId = sent.body.packet.id;
     for (const u of ["dup-a", "dup-b", "dup-c"]) await claim(roomId, packetId, u);
     await creditsLanded(packetId, 3);
-    const claims = await env.DB.prepare(
-      "SELECT id, user_id, claim_index, amount_minor, claimed_at_ms FROM red_packet_claims WHERE packet_id = ?",
-    )
+    const claims = await (await shardDbOfId(packetId))
+      .prepare(
+        "SELECT id, user_id, claim_index, amount_minor, claimed_at_ms FROM red_packet_claims WHERE packet_id = ?",
+      )
       .bind(packetId)
       .all<{ id: string; user_id: string; claim_index: number; amount_minor: number; claimed_at_ms: number }>();
     const bodies = claims.results.map((c) => ({
@@ -413,10 +430,10 @@ describe("the ledger queue", () => {
     expect(await ledgerSnapshot()).toBe(before);
 
     // A consumer whose D1 batch fails: nothing commits, every message retries with backoff.
-    const failingEnv = {
-      ...env,
-      DB: { ...env.DB, prepare: env.DB.prepare.bind(env.DB), batch: () => Promise.reject(new Error("D1 overloaded")) },
-    } as unknown as Env;
+    const failingEnv = withShards(env, (db) => ({
+      prepare: db.prepare.bind(db),
+      batch: () => Promise.reject(new Error("D1 overloaded")),
+    }));
     const failing = batchOf(bodies, 2);
     await handleLedgerPostingsBatch(failing.batch, failingEnv, quiet);
     expect(failing.retried).toEqual([0, 1, 2]);
@@ -495,9 +512,10 @@ describe("a claim storm", () => {
 
     const row = await creditsLanded(packetId, 1000, 60_000);
     expect(row).toMatchObject({ status: "exhausted", credited_count: 1000, credited_minor: total });
-    const perUser = await env.DB.prepare(
-      "SELECT COUNT(*) AS n, COUNT(DISTINCT user_id) AS users, SUM(amount_minor) AS sum, MIN(amount_minor) AS min FROM red_packet_claims WHERE packet_id = ?",
-    )
+    const perUser = await (await shardDbOfId(packetId))
+      .prepare(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT user_id) AS users, SUM(amount_minor) AS sum, MIN(amount_minor) AS min FROM red_packet_claims WHERE packet_id = ?",
+      )
       .bind(packetId)
       .first();
     expect(perUser).toEqual({ n: 1000, users: 1000, sum: total, min: expect.any(Number) });
@@ -515,17 +533,20 @@ describe("the invariant checker", () => {
     await claim(roomId, packetId, "inv-a");
     await creditsLanded(packetId, 1);
     expect((await invariantReport()).ok).toBe(true);
+    const shard = (await ledger()).forId(packetId).index; // violations name the shard they are in
     // Tamper with the ledger's view of the packet (the money tables refuse such edits).
-    await env.DB.prepare("UPDATE red_packets SET credited_minor = credited_minor + 5 WHERE id = ?")
+    await (await shardDbOfId(packetId))
+      .prepare("UPDATE red_packets SET credited_minor = credited_minor + 5 WHERE id = ?")
       .bind(packetId)
       .run();
     const report = await invariantReport();
     expect(report.ok).toBe(false);
     expect(report.violations).toEqual(
       expect.arrayContaining([
-        { kind: "packet_escrow_mismatch", packetId, escrowMinor: 100, expectedMinor: 95 },
+        { kind: "packet_escrow_mismatch", shard, packetId, escrowMinor: 100, expectedMinor: 95 },
         {
           kind: "packet_credits_mismatch",
+          shard,
           packetId,
           creditedMinor: 105,
           claimsSumMinor: 100,
@@ -534,23 +555,29 @@ describe("the invariant checker", () => {
         },
       ]),
     );
-    await env.DB.prepare("UPDATE red_packets SET credited_minor = credited_minor - 5 WHERE id = ?")
+    await (await shardDbOfId(packetId))
+      .prepare("UPDATE red_packets SET credited_minor = credited_minor - 5 WHERE id = ?")
       .bind(packetId)
       .run();
     // A refunded packet whose final count and refund do not add up to the total.
-    await env.DB.prepare(
-      "UPDATE red_packets SET final_claim_count = 1, final_claimed_minor = 100, finished_at_ms = 0 WHERE id = ?",
-    )
+    await (await shardDbOfId(packetId))
+      .prepare(
+        "UPDATE red_packets SET final_claim_count = 1, final_claimed_minor = 100, finished_at_ms = 0 WHERE id = ?",
+      )
       .bind(packetId)
       .run();
-    await env.DB.prepare("UPDATE red_packets SET final_claimed_minor = 150 WHERE id = ?").bind(packetId).run();
+    await (await shardDbOfId(packetId))
+      .prepare("UPDATE red_packets SET final_claimed_minor = 150 WHERE id = ?")
+      .bind(packetId)
+      .run();
     const inFlight = await invariantReport();
     expect(inFlight.violations).toEqual([
-      { kind: "packet_credits_in_flight", packetId, inFlightMinor: 50, finishedAtMs: 0 },
+      { kind: "packet_credits_in_flight", shard, packetId, inFlightMinor: 50, finishedAtMs: 0 },
     ]);
-    await env.DB.prepare(
-      "UPDATE red_packets SET final_claim_count = NULL, final_claimed_minor = NULL, finished_at_ms = NULL WHERE id = ?",
-    )
+    await (await shardDbOfId(packetId))
+      .prepare(
+        "UPDATE red_packets SET final_claim_count = NULL, final_claimed_minor = NULL, finished_at_ms = NULL WHERE id = ?",
+      )
       .bind(packetId)
       .run();
     expect((await invariantReport()).ok).toBe(true);

@@ -2,7 +2,18 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { LiveRoom } from "../../src/durable-objects/live-room";
-import { balanceOf, call, invariantReport, key, ledgerSnapshot, openRoom, operatorToken, token } from "./helpers";
+import {
+  balanceOf,
+  call,
+  invariantReport,
+  key,
+  ledgerSnapshot,
+  openRoom,
+  operatorToken,
+  settleTransit,
+  shardDbOfId,
+  token,
+} from "./helpers";
 
 async function createCampaign(budget: string, name = "Spring Festival") {
   const res = await call("POST", "/v1/admin/campaigns", {
@@ -48,6 +59,7 @@ describe("subsidy campaigns (B2C red packets)", () => {
 
     // Spend it: the whole subsidy goes into the packet's escrow.
     const roomId = await openRoom("b2c-creator");
+    await settleTransit(); // the grant is credited in the user's shard through transit
     const sent = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
       token: await token("b2c-ana"),
       idempotencyKey: key(),
@@ -81,11 +93,15 @@ describe("subsidy campaigns (B2C red packets)", () => {
     });
     const claimed = grabbed.body.claim.amountMinor as number;
     const past = Date.now() - 1000;
-    await env.DB.prepare("UPDATE red_packets SET expires_at_ms = ? WHERE id = ?").bind(past, packetId).run();
+    await (await shardDbOfId(packetId))
+      .prepare("UPDATE red_packets SET expires_at_ms = ? WHERE id = ?")
+      .bind(past, packetId)
+      .run();
     await runInDurableObject(env.LIVE_ROOM.getByName(roomId), async (_i: LiveRoom, state) => {
       state.storage.sql.exec("UPDATE packets SET expires_at_ms = ? WHERE id = ?", past, packetId);
     });
     await runDurableObjectAlarm(env.LIVE_ROOM.getByName(roomId));
+    await settleTransit(); // the campaign's budget may be in another shard than the packet
     expect(await balanceOf(`campaign:${campaignId}:budget`)).toBe(600 - claimed);
     expect(await balanceOf("user:b2c-ana:wallet")).toBe(0);
     expect((await invariantReport()).ok).toBe(true);

@@ -4,9 +4,12 @@ import { type Attach, type ComposedOperation, composeOperation } from "../ledger
 import type { LedgerShard } from "../shards";
 
 /**
- * campaign_fund: a B2C subsidy campaign is created with its budget, platform:subsidy (the
- * platform's marketing spend, which may go negative) → the campaign's budget account, with
- * the campaign row in the same batch.
+ * campaign_fund: a B2C subsidy campaign is funded with its budget, platform:subsidy (the
+ * platform's marketing spend, which may go negative) → the campaign's budget account. It
+ * commits in the shard of the bucket the campaign's id names, where the budget lives. The
+ * campaign's definition row is in the control database, which a ledger batch cannot write:
+ * the route writes it after this posts (routes/campaigns.ts); the operation's metadata
+ * carries the definition, so a budget whose row is missing can be told what it was.
  */
 export interface CampaignFunding {
   readonly id: string;
@@ -21,7 +24,6 @@ export function composeCampaignFund(
   nowMs: number,
   attach?: Attach,
 ): ComposedOperation {
-  const { db } = shard;
   return composeOperation(shard, {
     id: campaign.id,
     kind: "campaign_fund",
@@ -35,25 +37,10 @@ export function composeCampaignFund(
     ],
     actorId: campaign.actorId,
     reason: `campaign: ${campaign.name}`,
-    metadata: null,
+    metadata: { name: campaign.name, budgetMinor: campaign.budgetMinor },
     nowMs,
     guards: [],
-    extra: (posting) => [
-      db
-        .prepare(
-          `INSERT INTO subsidy_campaigns (id, name, currency, budget_minor, created_by, created_at_ms)
-           SELECT ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
-        )
-        .bind(
-          campaign.id,
-          campaign.name,
-          DEFAULT_CURRENCY,
-          campaign.budgetMinor,
-          campaign.actorId,
-          nowMs,
-          ...posting.params,
-        ),
-    ],
+    extra: () => [],
     attach,
   });
 }

@@ -5,6 +5,9 @@
  * more than the shares) and reaches the ledger through the LEDGER_POSTINGS queue. The
  * operation id is the room's claim id, so however often the message is delivered the wallet
  * is credited once; many credits share one batch (group commit), each with its own guards.
+ *
+ * A credit commits in its packet's shard (the sender's: the escrow and the packet row are
+ * there); a claimer whose wallet is in another shard is paid through transit (ledger.ts).
  */
 
 import { accountAddress } from "../../domain/accounts";
@@ -77,7 +80,6 @@ export function postClaimCredits(
   credits: readonly ClaimCredit[],
   nowMs: number,
 ): Promise<Verdict[]> {
-  const { db } = shard;
   return runOperations(
     shard,
     credits.map((credit) => composeClaimCredit(shard, credit, nowMs)),

@@ -3,10 +3,14 @@
  * packet's escrow (from the sender's wallet, or from a subsidy's grant for a B2C packet)
  * with the packet row and its announcement to the room in one batch. Claims take it out of
  * escrow (packet-claim.ts); at expiry the rest goes back (packet-refund.ts).
+ *
+ * A packet lives in its sender's shard (its id carries the sender's bucket), so its escrow,
+ * the sender's wallet and a subsidy's grant are all in the shard the operation commits in.
  */
 
 import { accountAddress } from "../../domain/accounts";
-import { type ErrorCode, ok, type Result } from "../../domain/errors";
+import { type ErrorCode, fail, ok, type Result } from "../../domain/errors";
+import { errorForGuard } from "../../domain/guards";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import {
@@ -20,9 +24,11 @@ import { liveStreamOf } from "../../domain/room/live";
 import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
 import type { PacketInfo, PacketSentEvent } from "../messages/room-events";
 import type { PacketLedgerRow } from "../reads/packets";
+import { countOpenPacketsInRoom } from "../reads/packets";
 import { findRoom } from "../reads/rooms";
+import { findSubsidy } from "../reads/subsidies";
 import { outboxInsert } from "../room-outbox";
-import type { LedgerShard } from "../shards";
+import type { Ledger, LedgerShard } from "../shards";
 
 export interface PacketAsk {
   readonly id: string;
@@ -44,22 +50,30 @@ export interface PreparedPacket {
   readonly funding: PacketFunding;
 }
 
-/** Reads the room and the subsidy, and admits the packet in the domain; nothing moves yet. */
+/**
+ * Reads what the packet needs from outside its shard and admits it in the domain; nothing
+ * moves yet. A ledger batch cannot read the control database, so the room's "live" check and
+ * the room's cap on open packets (whose packets live in their senders' shards) are made here,
+ * before the batch: a room that ends its stream between this read and the commit still gets
+ * the packet, as it would have a moment earlier; the cap may be passed by the few sends that
+ * race it (the batch still holds it within the sender's shard).
+ */
 export async function preparePacketSend(
-  shard: LedgerShard,
+  ledger: Ledger,
   ask: PacketAsk,
   nowMs: number,
 ): Promise<Result<PreparedPacket, ErrorCode>> {
-  const { db } = shard;
-  const live = liveStreamOf(await findRoom(db, ask.roomId));
+  const [room, openInRoom] = await Promise.all([
+    findRoom(ledger.control, ask.roomId),
+    countOpenPacketsInRoom(ledger, ask.roomId, nowMs),
+  ]);
+  const live = liveStreamOf(room);
   if (!live.ok) return live;
+  if (openInRoom >= LIMITS.packetsOpenPerRoomMax) return fail(errorForGuard("room_packets_open_max"));
   let subsidy: SubsidyFacts | null | "wallet" = "wallet";
   let totalMinor: number | null = null;
   if (ask.subsidyId !== null) {
-    subsidy = await db
-      .prepare("SELECT id, campaign_id, user_id, amount_minor, status FROM subsidies WHERE id = ?")
-      .bind(ask.subsidyId)
-      .first<SubsidyFacts>();
+    subsidy = await findSubsidy(ledger, ask.subsidyId);
   } else {
     const parsed = parseAmountMinor(ask.total ?? "");
     if (!parsed.ok) return parsed;
@@ -125,21 +139,20 @@ export function composePacketSend(
   const event: PacketSentEvent = { type: "packet.sent", id: row.id, roomId: row.room_id, packet: info };
   const guards: Guard[] = [
     {
-      code: "room_not_live",
-      sql: "EXISTS (SELECT 1 FROM rooms WHERE id = ? AND status = 'live')",
-      params: [row.room_id],
-    },
-    {
       code: "room_packets_open_max",
       sql: "(SELECT COUNT(*) FROM red_packets WHERE room_id = ? AND status = 'open' AND expires_at_ms > ?) < ?",
       params: [row.room_id, nowMs, LIMITS.packetsOpenPerRoomMax],
     },
   ];
   if (funding.kind === "subsidy") {
+    // The subsidy's row is in its campaign's shard; its grant account is here, in its user's
+    // (the sender's) shard. A grant that was credited and is now empty was spent: that is the
+    // "used" rule, decided in this batch. A grant not yet credited (its cross-shard credit is
+    // still on the way) fails the funds guard: retry in a moment.
     guards.push({
       code: "subsidy_used",
-      sql: "EXISTS (SELECT 1 FROM subsidies WHERE id = ? AND user_id = ? AND status = 'issued')",
-      params: [funding.subsidyId, row.sender_id],
+      sql: "NOT EXISTS (SELECT 1 FROM accounts WHERE address = ? AND balance_minor = 0)",
+      params: [source],
     });
   }
   return composeOperation(shard, {
@@ -177,17 +190,26 @@ export function composePacketSend(
           row.expires_at_ms,
           ...posting.params,
         ),
-      ...(funding.kind === "subsidy"
-        ? [
-            db
-              .prepare(
-                `UPDATE subsidies SET status = 'used', packet_id = ?, used_at_ms = ? WHERE id = ? AND ${posting.sql}`,
-              )
-              .bind(row.id, nowMs, funding.subsidyId, ...posting.params),
-          ]
-        : []),
       outboxInsert(db, event, nowMs, posting),
     ],
     attach,
   });
+}
+
+/**
+ * After a subsidy packet posted: its subsidy's row, in the campaign's shard, says so. The
+ * money's rule is the grant account in the sender's shard (composePacketSend), so this row is
+ * the campaign's view of it; writing it again changes nothing, and the expiry refund writes
+ * it too (markSubsidyUsed in the sweeper and the room's alarm), so a failure here is mended
+ * by then.
+ */
+export async function markSubsidyUsed(ledger: Ledger, packet: PacketLedgerRow, nowMs: number): Promise<void> {
+  if (packet.funding !== "subsidy" || packet.subsidy_id === null || packet.campaign_id === null) return;
+  await ledger
+    .forId(packet.campaign_id)
+    .db.prepare(
+      "UPDATE subsidies SET status = 'used', packet_id = ?, used_at_ms = ? WHERE id = ? AND status = 'issued'",
+    )
+    .bind(packet.id, nowMs, packet.subsidy_id)
+    .run();
 }

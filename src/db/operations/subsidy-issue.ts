@@ -7,6 +7,11 @@ import type { LedgerShard } from "../shards";
  * subsidy_issue: a campaign grants a user a subsidy, the campaign's budget → the subsidy's
  * grant account, once per the issuing system's external id, only while the budget covers it.
  * The user spends it by sending a red packet (packet-send.ts).
+ *
+ * It commits in the campaign's shard (the budget's), with the subsidy's row, whose unique
+ * (campaign, external id) is the "once" rule. The grant account is the user's (the subsidy's
+ * id carries the user's bucket), so when the user is in another shard it is credited through
+ * transit, and the packet that spends it commits in the user's shard.
  */
 export interface SubsidyGrant {
   readonly id: string;

@@ -2,6 +2,7 @@
 
 import type { Currency } from "../../domain/money";
 import type { PacketInfo } from "../messages/room-events";
+import type { Ledger } from "../shards";
 
 export interface PacketLedgerRow {
   readonly id: string;
@@ -33,15 +34,37 @@ export async function findPacket(db: D1Database, packetId: string): Promise<Pack
   return db.prepare("SELECT * FROM red_packets WHERE id = ?").bind(packetId).first<PacketLedgerRow>();
 }
 
-/** A packet with its room's creator (the audience rule and the room's copy need both): one query. */
+/**
+ * A packet with its room's creator (the audience rule and the room's copy need both): the
+ * packet from its sender's shard (its id routes), the creator from the control database.
+ */
 export async function findPacketWithCreator(
-  db: D1Database,
+  ledger: Ledger,
   packetId: string,
 ): Promise<(PacketLedgerRow & { creator_id: string }) | null> {
-  return db
-    .prepare("SELECT p.*, r.creator_id FROM red_packets p JOIN rooms r ON r.id = p.room_id WHERE p.id = ?")
-    .bind(packetId)
-    .first<PacketLedgerRow & { creator_id: string }>();
+  const packet = await findPacket(ledger.forId(packetId).db, packetId);
+  if (packet === null) return null;
+  const room = await ledger.control
+    .prepare("SELECT creator_id FROM rooms WHERE id = ?")
+    .bind(packet.room_id)
+    .first<{ creator_id: string }>();
+  return room === null ? null : { ...packet, creator_id: room.creator_id };
+}
+
+/**
+ * The room's open, unexpired packets, over every shard (each is in its sender's): the
+ * `red_packets_room_created` index, one count per shard, in parallel.
+ */
+export async function countOpenPacketsInRoom(ledger: Ledger, roomId: string, nowMs: number): Promise<number> {
+  const counts = await Promise.all(
+    ledger.shards.map((s) =>
+      s.db
+        .prepare("SELECT COUNT(*) AS n FROM red_packets WHERE room_id = ? AND status = 'open' AND expires_at_ms > ?")
+        .bind(roomId, nowMs)
+        .first<number>("n"),
+    ),
+  );
+  return counts.reduce<number>((sum, n) => sum + (n ?? 0), 0);
 }
 
 /** The room's copy of a packet, from its ledger row (the room re-learns packets it has not heard of). */

@@ -5,14 +5,21 @@
  * subsidy whole on one red packet, and what the packet does not give out returns to the
  * campaign. The budget account can never go below zero, so a campaign never spends more
  * than its budget, however many issuers race.
+ *
+ * Where things live (sharded ledger): the campaign's definition row in the control database;
+ * its budget account, and the rows of the subsidies it issues, in the ledger shard of the
+ * bucket its id names (chosen when it is created); each subsidy's grant account in its
+ * user's shard (the subsidy's id carries the user's bucket), credited through transit.
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { TypedResponse } from "hono";
 import { composeCampaignFund } from "../../db/operations/campaign-fund";
 import { composeSubsidyIssue } from "../../db/operations/subsidy-issue";
+import { subsidiesOfUser } from "../../db/reads/subsidies";
 import { accountAddress } from "../../domain/accounts";
 import { fail, ok } from "../../domain/errors";
-import { LIMITS } from "../../domain/limits";
+import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
@@ -128,13 +135,20 @@ campaigns.openapi(
   async (c) => {
     const body = c.req.valid("json");
     const actorId = c.var.principal.userId;
-    const db = c.env.DB;
-    return runIdempotent(c, "campaign", body, async (id, nowMs) => {
+    const ledger = c.var.ledger;
+    // A campaign has no owner, so its bucket comes from the request: the operator and the
+    // Idempotency-Key. Campaigns spread over the shards, and a retry of the same request
+    // reaches the same shard, where its key is kept.
+    const bucket = ledger.bucketOf(`${actorId}/${c.req.header("idempotency-key") ?? ""}`);
+    const shardIndex = ledger.map[bucket];
+    assert(shardIndex !== undefined, "the map covers every bucket");
+    const shard = ledger.shard(shardIndex);
+    const response = (await runIdempotent(c, { shard, bucket }, "campaign", body, async (id, nowMs) => {
       const budget = parseAmountMinor(body.budget, LIMITS.campaignBudgetMaxMinor);
       if (!budget.ok) return budget;
       const campaign = { id, name: body.name, budgetMinor: budget.value, actorId };
       return ok({
-        compose: (attach) => composeCampaignFund(db, campaign, nowMs, attach),
+        compose: (attach) => composeCampaignFund(shard, campaign, nowMs, attach),
         status: 201,
         body: {
           campaign: {
@@ -152,7 +166,30 @@ campaigns.openapi(
         },
         patches: [balancePatch("$.campaign.remainingMinor", accountAddress.campaignBudget(id))],
       });
-    });
+    })) as unknown as Response;
+    if (response.status === 201) {
+      // The definition row goes to the control database once the budget has posted (a batch
+      // in the shard cannot write it). Written on every 201, replays included: if this write
+      // fails the client sees a 500, retries with its key, gets the stored 201, and the row is
+      // written then. Until then the budget is in the ledger, not lost (invariants hold), and
+      // its fund operation's metadata names the campaign.
+      const { campaign } = (await response.clone().json()) as { campaign: z.infer<typeof CampaignSchema> };
+      await ledger.control
+        .prepare(
+          `INSERT INTO subsidy_campaigns (id, name, currency, budget_minor, created_by, created_at_ms)
+           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        )
+        .bind(
+          campaign.id,
+          campaign.name,
+          campaign.currency,
+          campaign.budgetMinor,
+          campaign.createdBy,
+          campaign.createdAtMs,
+        )
+        .run();
+    }
+    return response as unknown as TypedResponse<{ campaign: z.infer<typeof CampaignSchema> }, 201, "json">;
   },
 );
 
@@ -171,28 +208,29 @@ campaigns.openapi(
   }),
   async (c) => {
     const { campaignId } = c.req.valid("param");
-    const row = await c.env.DB.prepare(
-      `SELECT c.*, COALESCE(a.balance_minor, 0) AS remaining,
-         (SELECT COUNT(*) FROM subsidies s WHERE s.campaign_id = c.id) AS issued_count,
-         (SELECT COALESCE(SUM(amount_minor), 0) FROM subsidies s WHERE s.campaign_id = c.id) AS issued_minor,
-         (SELECT COUNT(*) FROM subsidies s WHERE s.campaign_id = c.id AND s.status = 'used') AS used_count
-       FROM subsidy_campaigns c LEFT JOIN accounts a ON a.address = 'campaign:' || c.id || ':budget'
-       WHERE c.id = ?`,
-    )
-      .bind(campaignId)
-      .first<{
+    const ledger = c.var.ledger;
+    const [row, figures] = await Promise.all([
+      ledger.control.prepare("SELECT * FROM subsidy_campaigns WHERE id = ?").bind(campaignId).first<{
         id: string;
         name: string;
         currency: string;
         budget_minor: number;
         created_by: string;
         created_at_ms: number;
-        remaining: number;
-        issued_count: number;
-        issued_minor: number;
-        used_count: number;
-      }>();
-    if (!row) throw new ApiError("campaign_not_found");
+      }>(),
+      // The budget and the subsidies it issued are in the campaign's shard.
+      ledger
+        .forId(campaignId)
+        .db.prepare(
+          `SELECT COALESCE((SELECT balance_minor FROM accounts WHERE address = ?), 0) AS remaining,
+             COUNT(*) AS issued_count, COALESCE(SUM(amount_minor), 0) AS issued_minor,
+             COALESCE(SUM(status = 'used'), 0) AS used_count
+           FROM subsidies WHERE campaign_id = ?`,
+        )
+        .bind(accountAddress.campaignBudget(campaignId), campaignId)
+        .first<{ remaining: number; issued_count: number; issued_minor: number; used_count: number }>(),
+    ]);
+    if (!row || !figures) throw new ApiError("campaign_not_found");
     return c.json(
       {
         campaign: {
@@ -200,10 +238,10 @@ campaigns.openapi(
           name: row.name,
           currency: row.currency,
           budgetMinor: row.budget_minor,
-          remainingMinor: row.remaining,
-          issuedCount: row.issued_count,
-          issuedMinor: row.issued_minor,
-          usedCount: row.used_count,
+          remainingMinor: figures.remaining,
+          issuedCount: figures.issued_count,
+          issuedMinor: figures.issued_minor,
+          usedCount: figures.used_count,
           createdBy: row.created_by,
           createdAtMs: row.created_at_ms,
         },
@@ -234,7 +272,11 @@ campaigns.openapi(
   async (c) => {
     const { campaignId } = c.req.valid("param");
     const body = c.req.valid("json");
-    const db = c.env.DB;
+    const ledger = c.var.ledger;
+    // The subsidy commits in its campaign's shard (the budget's, and its row's); its id
+    // carries its user's bucket, where its grant account is.
+    const shard = ledger.forId(campaignId);
+    const { db } = shard;
     const amount = parseAmountMinor(body.amount);
     if (!amount.ok) throw ApiError.from(amount);
     const existing = await db
@@ -246,8 +288,9 @@ campaigns.openapi(
         throw new ApiError("external_id_conflict", undefined, { subsidyId: existing.id });
       return c.json({ subsidy: subsidyBody(existing), alreadyIssued: true }, 200);
     }
-    return runIdempotent(c, "subsidy", { campaignId, ...body }, async (id, nowMs) => {
-      const campaign = await db
+    const target = { shard, bucket: ledger.bucketOf(body.userId) };
+    return runIdempotent(c, target, "subsidy", { campaignId, ...body }, async (id, nowMs) => {
+      const campaign = await ledger.control
         .prepare("SELECT id FROM subsidy_campaigns WHERE id = ?")
         .bind(campaignId)
         .first<{ id: string }>();
@@ -272,7 +315,7 @@ campaigns.openapi(
         actorId: c.var.principal.userId,
       };
       return ok({
-        compose: (attach) => composeSubsidyIssue(db, grant, nowMs, attach),
+        compose: (attach) => composeSubsidyIssue(shard, grant, nowMs, attach),
         status: 201,
         body: { subsidy: subsidyBody(row), alreadyIssued: false },
         patches: [],
@@ -300,12 +343,24 @@ campaigns.openapi(
   }),
   async (c) => {
     const { limit } = c.req.valid("query");
-    const { results } = await c.env.DB.prepare(
-      `SELECT s.*, c.name AS campaign_name FROM subsidies s JOIN subsidy_campaigns c ON c.id = s.campaign_id
-       WHERE s.user_id = ? ORDER BY s.issued_at_ms DESC, s.id DESC LIMIT ?`,
-    )
-      .bind(c.var.principal.userId, limit)
-      .all<SubsidyRow>();
-    return c.json({ subsidies: results.map(subsidyBody) }, 200);
+    const ledger = c.var.ledger;
+    const rows = await subsidiesOfUser(ledger, c.var.principal.userId, limit);
+    const names = new Map<string, string>();
+    if (rows.length > 0) {
+      const { results } = await ledger.control
+        .prepare("SELECT id, name FROM subsidy_campaigns WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(JSON.stringify([...new Set(rows.map((r) => r.campaign_id))]))
+        .all<{ id: string; name: string }>();
+      for (const r of results) names.set(r.id, r.name);
+    }
+    return c.json(
+      {
+        subsidies: rows.map((r) => {
+          const name = names.get(r.campaign_id);
+          return subsidyBody(name === undefined ? r : { ...r, campaign_name: name });
+        }),
+      },
+      200,
+    );
   },
 );

@@ -1,6 +1,12 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { composePacketSend, preparePacketSend } from "../../db/operations/packet-send";
+import {
+  composePacketSend,
+  markSubsidyUsed,
+  type PreparedPacket,
+  preparePacketSend,
+} from "../../db/operations/packet-send";
 import { findPacketWithCreator, type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
+import type { Ledger } from "../../db/shards";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
 import { ID_BODY_PATTERN } from "../../domain/ids";
@@ -190,33 +196,56 @@ redPackets.openapi(
     const { roomId } = c.req.valid("param");
     const body = c.req.valid("json");
     const senderId = c.var.principal.userId;
-    const db = c.env.DB;
-    return runIdempotent(c, "packet", { roomId, ...body }, async (id, nowMs) => {
-      const packet = await preparePacketSend(
-        db,
-        {
-          id,
-          roomId,
-          senderId,
-          total: body.total ?? null,
-          subsidyId: body.subsidyId ?? null,
-          shares: body.shares,
-          split: body.split,
-          greeting: body.greeting,
-          audience: body.audience,
-          ttlMs: body.ttlSeconds * 1000,
-        },
-        nowMs,
+    const ledger = c.var.ledger;
+    // The packet lives in its sender's shard: its id carries the sender's bucket, and the
+    // Idempotency-Key is kept there beside it.
+    const shard = ledger.forOwner(senderId);
+    const outcome: { posted: PreparedPacket | null } = { posted: null };
+    const response = await runIdempotent(
+      c,
+      { shard, bucket: ledger.bucketOf(senderId) },
+      "packet",
+      { roomId, ...body },
+      async (id, nowMs) => {
+        const packet = await preparePacketSend(
+          ledger,
+          {
+            id,
+            roomId,
+            senderId,
+            total: body.total ?? null,
+            subsidyId: body.subsidyId ?? null,
+            shares: body.shares,
+            split: body.split,
+            greeting: body.greeting,
+            audience: body.audience,
+            ttlMs: body.ttlSeconds * 1000,
+          },
+          nowMs,
+        );
+        if (!packet.ok) return packet;
+        return ok({
+          compose: (attach) => composePacketSend(shard, packet.value, nowMs, attach),
+          status: 201,
+          onPosted: () => {
+            outcome.posted = packet.value;
+            c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log));
+          },
+          body: { packet: packetBody(packet.value.row), walletBalanceMinor: 0 },
+          patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(senderId))],
+        });
+      },
+    );
+    const sent = outcome.posted;
+    if (sent !== null && sent.row.funding === "subsidy") {
+      // The subsidy's row is in its campaign's shard; it is told before we answer, so the
+      // user's list shows the subsidy used. If this fails the packet stands (its money moved
+      // with the grant), and the packet's expiry settlement writes the row again.
+      await markSubsidyUsed(ledger, sent.row, sent.row.created_at_ms).catch((error: unknown) =>
+        c.var.log.error("subsidy_mark_used_failed", { packetId: sent.row.id, error: String(error) }),
       );
-      if (!packet.ok) return packet;
-      return ok({
-        compose: (attach) => composePacketSend(db, packet.value, nowMs, attach),
-        status: 201,
-        onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, [id], c.var.log)),
-        body: { packet: packetBody(packet.value.row), walletBalanceMinor: 0 },
-        patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(senderId))],
-      });
-    });
+    }
+    return response;
   },
 );
 
@@ -247,7 +276,7 @@ redPackets.openapi(
     let answer: ClaimAnswer = await stub.claimPacket(packetId, principal.userId, follows);
     if (answer.kind === "unknown") {
       // The room has not heard of the packet yet (its announcement is still on the way).
-      const packet = await findPacketWithCreator(c.env.DB, packetId);
+      const packet = await findPacketWithCreator(c.var.ledger, packetId);
       if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
       await stub.ensurePacket(packetInfoOf(packet, packet.creator_id));
       answer = await stub.claimPacket(packetId, principal.userId, follows);
@@ -295,8 +324,12 @@ redPackets.openapi(
  * not heard of the packet yet (its announcement still on the way) is told about it, so a
  * read never writes to the room otherwise.
  */
-async function readablePacket(c: { env: Env; var: { principal: Principal } }, roomId: string, packetId: string) {
-  const packet = await findPacketWithCreator(c.env.DB, packetId);
+async function readablePacket(
+  c: { env: Env; var: { principal: Principal; ledger: Ledger } },
+  roomId: string,
+  packetId: string,
+) {
+  const packet = await findPacketWithCreator(c.var.ledger, packetId);
   if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
   if (!inAudience(c.var.principal, { audience: packet.audience, senderId: packet.sender_id }, packet.creator_id))
     throw new ApiError("packet_followers_only");
@@ -402,10 +435,12 @@ redPackets.openapi(
     if (cursor !== undefined && !ID_BODY_PATTERN.test(cursor))
       throw new ApiError("malformed_request", "The cursor is not valid.");
     const before = cursor === undefined ? "packet_~" : `packet_${cursor}`;
-    const { results } = await c.env.DB.prepare(
-      "SELECT * FROM red_packets WHERE sender_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-    )
-      .bind(c.var.principal.userId, before, limit + 1)
+    const userId = c.var.principal.userId;
+    // A sender's packets are all in the sender's shard.
+    const { results } = await c.var.ledger
+      .forOwner(userId)
+      .db.prepare("SELECT * FROM red_packets WHERE sender_id = ? AND id < ? ORDER BY id DESC LIMIT ?")
+      .bind(userId, before, limit + 1)
       .all<PacketLedgerRow>();
     const page = results.slice(0, limit);
     const last = page.at(-1);
