@@ -29,15 +29,16 @@ import { parseWranglerToml } from "./setup-deploy/wrangler-config.ts";
 const USAGE = `Usage: npm run setup:deploy -- [--shards N] [--config path] [--dry-run]
 
   --shards N     ledger shards (LEDGER_0 … LEDGER_{N-1}); default: as many as the config has
-  --config path  the wrangler config to read and write (default ${DEFAULT_CONFIG})
+  --config path  the wrangler config to read and write (default ${DEFAULT_CONFIG}); wrangler
+                 finds its migrations_dir folders next to it
   --dry-run      print every step and wrangler command; run nothing, write nothing
 
 Log in first with \`npx wrangler login\` (or set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID).`;
 
 /** A wrangler command that takes longer than this is stopped and reported. */
 const COMMAND_TIMEOUT_MS = 10 * 60_000;
-/** Output kept per stream; wrangler's error is at the end. */
-const OUTPUT_KEPT_CHARS = 64 * 1024;
+/** Output read per command at most; `d1 list --json` of a large account is well under it. */
+const OUTPUT_MAX_CHARS = 16 * 1024 * 1024;
 
 function fail(message: string): never {
   console.error(message);
@@ -46,29 +47,31 @@ function fail(message: string): never {
 
 function execWrangler(args: readonly string[]): Promise<ExecResult> {
   return new Promise((resolve) => {
+    // Its output is read, not shown on a terminal: no colour codes in tables and messages.
     const child = spawn("npx", ["wrangler", ...args], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, FORCE_COLOR: "0" },
       timeout: COMMAND_TIMEOUT_MS,
     });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout = (stdout + chunk).slice(-OUTPUT_KEPT_CHARS);
+    const output = { stdout: "", stderr: "" };
+    let overflow = false;
+    for (const stream of ["stdout", "stderr"] as const) {
+      child[stream].setEncoding("utf8").on("data", (chunk: string) => {
+        output[stream] += chunk;
+        if (output.stdout.length + output.stderr.length > OUTPUT_MAX_CHARS && !overflow) {
+          overflow = true;
+          child.kill();
+        }
+      });
+    }
+    child.on("error", (error) => resolve({ status: null, ...output, error: `could not start: ${error.message}` }));
+    child.on("close", (status, signal) => {
+      if (signal === null) return resolve({ status, ...output });
+      const why = overflow
+        ? `printed more than ${OUTPUT_MAX_CHARS} characters and was stopped`
+        : `was stopped (${signal}) at the ${COMMAND_TIMEOUT_MS / 60_000}-minute limit`;
+      resolve({ status: null, ...output, error: why });
     });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr = (stderr + chunk).slice(-OUTPUT_KEPT_CHARS);
-    });
-    child.on("error", (error) => resolve({ status: null, stdout, stderr, error: `could not start: ${error.message}` }));
-    child.on("close", (status, signal) =>
-      resolve({
-        status,
-        stdout,
-        stderr,
-        ...(signal === null
-          ? {}
-          : { error: `was stopped (${signal}; the limit is ${COMMAND_TIMEOUT_MS / 60_000} minutes)` }),
-      }),
-    );
   });
 }
 
@@ -84,6 +87,7 @@ function parseOptions() {
     allowPositionals: false,
   }).values;
 }
+
 let args: ReturnType<typeof parseOptions>;
 try {
   args = parseOptions();

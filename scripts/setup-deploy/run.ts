@@ -4,6 +4,7 @@
  * `io.exec`, so the whole run can be tested against a fake wrangler (nothing here talks to
  * Cloudflare itself), and wrangler.toml only through `io.readConfig` / `io.writeConfig`.
  */
+import { stripVTControlCharacters } from "node:util";
 import {
   commandLine,
   commandsOf,
@@ -55,6 +56,8 @@ interface Found {
   readonly buckets: Set<string>;
   /** Required secrets the Worker lacks; all of them when its secrets could not be listed. */
   missingSecrets: readonly string[];
+  /** The config gained or lost bindings, so the Env type generated from it is out of date. */
+  bindingsChanged: boolean;
 }
 
 /** `queues list` pages read at most; an account with more queues than this is not one this set-up expects. */
@@ -68,7 +71,13 @@ const ACCOUNT_FIX =
 
 export async function runSetup(plan: Plan, io: SetupIo): Promise<SetupOutcome> {
   io.write(`${headline(plan)}\n\n`);
-  const found: Found = { databaseIds: new Map(), queues: new Set(), buckets: new Set(), missingSecrets: [] };
+  const found: Found = {
+    databaseIds: new Map(),
+    queues: new Set(),
+    buckets: new Set(),
+    missingSecrets: [],
+    bindingsChanged: false,
+  };
   for (const [index, step] of plan.steps.entries()) {
     io.write(`[${index + 1}/${plan.steps.length}] ${stepTitle(step, plan.configPath)} … `);
     const result = await runStep(step, plan, found, io);
@@ -78,7 +87,7 @@ export async function runSetup(plan: Plan, io: SetupIo): Promise<SetupOutcome> {
     }
     io.write(`${result.note}\n`);
   }
-  io.write(`\n${summary(plan, found.missingSecrets)}`);
+  io.write(`\n${summary(plan, found)}`);
   return { ok: true, missingSecrets: found.missingSecrets };
 }
 
@@ -197,6 +206,7 @@ async function writeConfig(plan: Plan, found: Found, io: SetupIo): Promise<StepR
   }
   if (withBucket.text === text) return { ok: true, note: "unchanged (already up to date)" };
   io.writeConfig(withBucket.text);
+  found.bindingsChanged = rewritten.added.length > 0 || rewritten.removed.length > 0 || withBucket.added;
   const changes = [
     ...(rewritten.added.length > 0 ? [`added ${rewritten.added.join(", ")}`] : []),
     ...(withBucket.added ? [`added [[r2_buckets]] ${plan.bucket.binding}`] : []),
@@ -239,12 +249,9 @@ async function wrangler(
   const result = await io.exec(command);
   if (result.status === 0) return { ok: true, stdout: result.stdout };
   const how = result.status === null ? (result.error ?? "did not finish") : `exited with status ${result.status}`;
-  return {
-    ok: false,
-    problem: `\`${commandLine(command)}\` ${how}`,
-    output: `${result.stdout}\n${result.stderr}`,
-    fix,
-  };
+  // Shown as text, and searched for wrangler's `[ERROR]` line: without the colour codes.
+  const output = stripVTControlCharacters(`${result.stdout}\n${result.stderr}`);
+  return { ok: false, problem: `\`${commandLine(command)}\` ${how}`, output, fix };
 }
 
 function unreadable(command: readonly string[] | undefined, stdout: string): StepResult {
@@ -278,16 +285,21 @@ function failureReport(failure: Extract<StepResult, { ok: false }>, rerun: strin
   return lines.join("\n");
 }
 
-function summary(plan: Plan, missingSecrets: readonly string[]): string {
+function summary(plan: Plan, found: Found): string {
   const config = `--config ${plan.configPath}`;
   const lines = [
     `Set up: ${plan.databases.length} D1 databases with their migrations, ${plan.queues.length} queues and ` +
       `R2 bucket ${plan.bucket.name}; the database ids are in ${plan.configPath} (commit it).`,
   ];
-  if (missingSecrets.length > 0) {
+  if (found.bindingsChanged) {
+    lines.push(
+      `Its bindings changed: \`npm run types\` regenerates worker-configuration.d.ts (Env) to match; commit that too.`,
+    );
+  }
+  if (found.missingSecrets.length > 0) {
     lines.push(
       "Secrets to set before deploying (their values are yours to choose; README.md, Deploy, says what each holds):",
-      ...missingSecrets.map((name) => `  npx wrangler secret put ${name} ${config}`),
+      ...found.missingSecrets.map((name) => `  npx wrangler secret put ${name} ${config}`),
     );
   }
   lines.push(`Then deploy: npx wrangler deploy ${config}`, "");

@@ -126,6 +126,7 @@ describe("setting up an account", () => {
 [18/18] checking secrets JWT_SECRET, PAYMENT_CHANNELS … could not list them (Worker "giftwire" not found.); a Worker that was never deployed has none
 
 Set up: 5 D1 databases with their migrations, 2 queues and R2 bucket giftwire-ledger-archive; the database ids are in wrangler.toml (commit it).
+Its bindings changed: \`npm run types\` regenerates worker-configuration.d.ts (Env) to match; commit that too.
 Secrets to set before deploying (their values are yours to choose; README.md, Deploy, says what each holds):
   npx wrangler secret put JWT_SECRET --config wrangler.toml
   npx wrangler secret put PAYMENT_CHANNELS --config wrangler.toml
@@ -148,6 +149,7 @@ Then deploy: npx wrangler deploy --config wrangler.toml
       "[12/18] writing the database ids into wrangler.toml … unchanged (already up to date)\n",
     );
     expect(h.fake.migrated.map((m) => m.binding)).toEqual(["CONTROL", "LEDGER_0", "LEDGER_1", "LEDGER_2", "LEDGER_3"]);
+    expect(h.output).not.toContain("npm run types");
   });
 
   it("stops at the first failure, says what to fix and that re-running is safe; the re-run finishes the job", async () => {
