@@ -186,9 +186,13 @@ async function writeConfig(plan: Plan, found: Found, io: SetupIo): Promise<StepR
     if (id === undefined) throw new Error(`write_config: no id for ${db.name}`);
     return { ...db, id };
   });
-  const byHand = `Nothing was written. Set these by hand in ${plan.configPath}:\n${entries
-    .map((entry) => `  ${entry.binding}: database_name = "${entry.name}", database_id = "${entry.id}"`)
-    .join("\n")}`;
+  const byHand = [
+    `Nothing was written. Set these by hand in ${plan.configPath} (and no other LEDGER_i bindings):`,
+    ...entries.map((entry) => `  ${entry.binding}: database_name = "${entry.name}", database_id = "${entry.id}"`),
+    ...(plan.bucket.inConfig
+      ? []
+      : [`  [[r2_buckets]] binding = "${plan.bucket.binding}", bucket_name = "${plan.bucket.name}"`]),
+  ].join("\n");
   const text = io.readConfig();
   const rewritten = rewriteDatabases(text, entries);
   if (!rewritten.ok) return { ok: false, problem: rewritten.problem, fix: byHand };

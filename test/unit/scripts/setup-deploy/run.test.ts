@@ -264,7 +264,7 @@ The steps before this one are done and the ones after it did not run. Every step
     expect(h.output).toContain("[9/12] writing the database ids into wrangler.toml … failed\n");
     expect(h.output).toContain("the edited wrangler.toml would be wrong: wrangler cannot parse it:");
     expect(h.output).toContain(
-      `Nothing was written. Set these by hand in wrangler.toml:\n  CONTROL: database_name = "giftwire-control", database_id = "${id(1)}"\n  LEDGER_0: database_name = "giftwire-ledger-0", database_id = "${id(2)}"\n`,
+      `Nothing was written. Set these by hand in wrangler.toml (and no other LEDGER_i bindings):\n  CONTROL: database_name = "giftwire-control", database_id = "${id(1)}"\n  LEDGER_0: database_name = "giftwire-ledger-0", database_id = "${id(2)}"\n  [[r2_buckets]] binding = "LEDGER_ARCHIVE", bucket_name = "giftwire-ledger-archive"\n`,
     );
   });
 
