@@ -3,16 +3,21 @@
  * states with a transition row each, and flags for operators. No money moves here: the
  * credit of a paid order is the payment-credit operation (src/db/operations/), which moves
  * the order to `succeeded` in its own batch with these transition statements.
+ *
+ * An order, its transitions and its refunds live in the payer's ledger shard, beside the
+ * wallet its credit goes to; every function here but `createOrder` and `flag` is given that
+ * shard's database. Flags are for operators, who read them in one place: the control database.
  */
 
 import type { ChannelName } from "../channels/channel";
-import { newId } from "../domain/ids";
+import { newId, newOwnedId } from "../domain/ids";
 import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
 import { canTransition, OPEN_STATES, type OrderKind, type OrderState, type TransitionCause } from "../domain/order";
 import type { PaymentFlagKind } from "../domain/payment-report";
 import type { SqlCondition } from "./ledger";
 import type { OrderRow } from "./reads/orders";
+import type { Ledger, LedgerShard } from "./shards";
 
 export interface NewOrder {
   kind: OrderKind;
@@ -30,14 +35,21 @@ export interface NewOrder {
 
 /**
  * Creates the order once per (user, idempotency key) and returns the stored order either
- * way, in one batch: a repeated key finds the first order, never a second one.
+ * way, in one batch: a repeated key finds the first order, never a second one. The order is
+ * made in the payer's shard and its id carries the payer's bucket, so a callback that names
+ * only the order finds it (`ledger.forId`).
  */
-export async function createOrder(db: D1Database, order: NewOrder): Promise<{ row: OrderRow; created: boolean }> {
+export async function createOrder(
+  ledger: Ledger,
+  order: NewOrder,
+): Promise<{ row: OrderRow; created: boolean; shard: LedgerShard }> {
   assert(
     isSafeAmountMinor(order.amountMinor) && order.amountMinor <= LIMITS.orderAmountMaxMinor,
     "order amount bounded",
   );
-  const id = newId("order", order.nowMs);
+  const shard = ledger.forOwner(order.userId);
+  const { db } = shard;
+  const id = newOwnedId("order", ledger.bucketOf(order.userId), order.nowMs);
   const results = await db.batch([
     db
       .prepare(
@@ -74,7 +86,7 @@ export async function createOrder(db: D1Database, order: NewOrder): Promise<{ ro
   ]);
   const row = results.at(-1)?.results[0] as OrderRow | undefined;
   assert(row, "the order exists after its insert");
-  return { row, created: (results[0]?.meta.changes ?? 0) === 1 };
+  return { row, created: (results[0]?.meta.changes ?? 0) === 1, shard };
 }
 
 /**
@@ -149,7 +161,7 @@ export async function scheduleQuery(
     .run();
 }
 
-/** Open orders whose next query is due, oldest first. */
+/** Open orders of one shard whose next query is due, oldest first (the sweep asks every shard). */
 export async function dueForQuery(db: D1Database, nowMs: number, limit: number): Promise<string[]> {
   const rows = await db
     .prepare(
@@ -252,9 +264,12 @@ export interface Flagged {
   readonly detail: string;
 }
 
-/** Raises an operator flag once per (source, kind); the source is a notification, query or refund id. */
+/**
+ * Raises an operator flag once per (source, kind); the source is a notification, query or
+ * refund id. Flags are kept in the control database, whichever shard the order is in.
+ */
 export async function flag(
-  db: D1Database,
+  control: D1Database,
   kind: PaymentFlagKind,
   channel: ChannelName,
   orderId: string | null,
@@ -262,7 +277,7 @@ export async function flag(
   detail: string,
   nowMs: number,
 ): Promise<Flagged> {
-  await db
+  await control
     .prepare(
       `INSERT INTO payment_flags (id, kind, channel, order_id, notification_id, detail, created_at_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (notification_id, kind) DO NOTHING`,

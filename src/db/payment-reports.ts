@@ -3,6 +3,11 @@
  * active query or a reconciliation: judged in the domain (domain/payment-report.ts), carried
  * out here. Mismatches are flagged for operators and never credited; a successful payment is
  * credited at most once (the payment-credit operation).
+ *
+ * The report names our order only by its merchant order number, which is the order's id and
+ * so carries the payer's bucket: the order, its refunds and the credit are all in that one
+ * shard. A number that is not one of our order ids is flagged like an unknown order. Flags go
+ * to the control database, where operators read them.
  */
 
 import type { ChannelEvent, ChannelName } from "../channels/channel";
@@ -11,7 +16,8 @@ import { judgePayment, judgeRefund, matchRefund, type OrderFacts } from "../doma
 import { creditOrder, type TipOutcome } from "./operations/payment-credit";
 import type { TipRules } from "./operations/tip";
 import { confirmRefund, type Flagged, flag, transitionStatements } from "./orders";
-import { findOrder, type OrderRow, refundsOf } from "./reads/orders";
+import { findOrder, type OrderRow, refundsOf, shardOfOrder } from "./reads/orders";
+import type { Ledger } from "./shards";
 
 export type PaymentOutcome =
   | { readonly kind: "credited"; readonly orderId: string; readonly tip: TipOutcome | null }
@@ -45,17 +51,18 @@ function factsOf(order: OrderRow | null): OrderFacts | null {
       };
 }
 
-export async function applyPaymentReport(db: D1Database, report: PaymentReport): Promise<PaymentOutcome> {
+export async function applyPaymentReport(ledger: Ledger, report: PaymentReport): Promise<PaymentOutcome> {
   const { event, channel, nowMs, ref } = report;
   if (event.kind === "ignored") return { kind: "ignored", reason: event.reason };
-  const order = await findOrder(db, event.merchantOrderNo);
+  const shard = shardOfOrder(ledger, event.merchantOrderNo);
+  const order = shard ? await findOrder(shard.db, event.merchantOrderNo) : null;
   const raise = (judged: { flag: Flagged["flag"]; detail: string }) =>
-    flag(db, judged.flag, channel, order?.id ?? null, ref, judged.detail, nowMs);
+    flag(ledger.control, judged.flag, channel, order?.id ?? null, ref, judged.detail, nowMs);
 
   if (event.kind === "refund") {
     const judged = judgeRefund(channel, event, factsOf(order));
     if (judged.kind === "flag") return raise(judged);
-    const refunds = order === null ? [] : await refundsOf(db, order.id);
+    const refunds = order === null || shard === null ? [] : await refundsOf(shard.db, order.id);
     const ours = matchRefund(
       refunds.map((r) => ({
         id: r.id,
@@ -65,9 +72,9 @@ export async function applyPaymentReport(db: D1Database, report: PaymentReport):
       })),
       event,
     );
-    if (order && ours) {
+    if (order && shard && ours) {
       if (ours.state === "succeeded") return { kind: "no_change", orderId: order.id, state: order.state };
-      await confirmRefund(db, ours.id, event.providerRefundId, ref, nowMs);
+      await confirmRefund(shard.db, ours.id, event.providerRefundId, ref, nowMs);
       return { kind: "state_recorded", orderId: order.id, state: "refunded" };
     }
     // A refund we never asked for (made in the provider's console, a chargeback): operators decide.
@@ -76,7 +83,8 @@ export async function applyPaymentReport(db: D1Database, report: PaymentReport):
 
   const judged = judgePayment(channel, event, factsOf(order));
   if (judged.kind === "flag") return raise(judged);
-  if (order === null) throw new Error("a payment judged on no order is flagged");
+  if (order === null || shard === null) throw new Error("a payment judged on no order is flagged");
+  const { db } = shard;
   switch (judged.kind) {
     case "no_change":
       return { kind: "no_change", orderId: order.id, state: order.state };
@@ -96,7 +104,8 @@ export async function applyPaymentReport(db: D1Database, report: PaymentReport):
       break;
   }
   const credited = await creditOrder(
-    db,
+    shard,
+    ledger.control,
     { order, providerTxnId: event.providerTxnId, ref, cause: report.cause, tipRules: report.tipRules },
     nowMs,
   );

@@ -2,6 +2,11 @@
  * Reconciliation in D1: what we recorded for a channel and day ("our records", the input of
  * src/domain/reconcile.ts), and the runs with their findings.
  *
+ * Orders and refunds live in their payers' ledger shards, so our records are read from every
+ * shard: each shard's orders of the day, and the orders the statement names, each asked of
+ * the shard its id routes to. Runs and findings are the operators' and live in the control
+ * database.
+ *
  * Money is fetched in pages and id lists are bound as one JSON array read by `json_each`, so
  * a day of any size stays within D1's 100 bound parameters and row limits per statement.
  */
@@ -20,6 +25,8 @@ import {
   type OurRefund,
   type RefundState,
 } from "../domain/reconcile";
+import { shardOfOrder } from "./reads/orders";
+import type { Ledger } from "./shards";
 
 /** The half-open instant range of the statement's day in the configured time zone. */
 export interface DayWindow {
@@ -80,12 +87,36 @@ const ORDER_COLUMNS = `o.id, o.state, o.amount_minor, o.currency, o.provider_txn
  * so a refund the channel forgot is found even when its order is old.
  */
 export async function loadOurRecords(
-  db: D1Database,
+  ledger: Ledger,
   channel: ChannelName,
   day: DayWindow,
   namedOrderIds: readonly string[],
 ): Promise<OurRecord[]> {
   assert(day.startMs < day.endMs, "the day is a non-empty range");
+  // A named id that is not an order id is none of ours: no shard holds it, reconcile reports it.
+  const namedByShard = new Map<number, string[]>();
+  for (const id of namedOrderIds) {
+    const shard = shardOfOrder(ledger, id);
+    if (shard) namedByShard.set(shard.index, [...(namedByShard.get(shard.index) ?? []), id]);
+  }
+  const orders: OurOrder[] = [];
+  const refunds: OurRefund[] = [];
+  // One shard after another: reconciliation is a background job, and this bounds its load to one database at a time.
+  for (const shard of ledger.shards) {
+    const records = await loadShardRecords(shard.db, channel, day, namedByShard.get(shard.index) ?? []);
+    orders.push(...records.orders);
+    refunds.push(...records.refunds);
+  }
+  return [...orders, ...refunds];
+}
+
+/** One shard's part of `loadOurRecords`: its orders and refunds, and those it holds of `namedOrderIds`. */
+async function loadShardRecords(
+  db: D1Database,
+  channel: ChannelName,
+  day: DayWindow,
+  namedOrderIds: readonly string[],
+): Promise<{ orders: OurOrder[]; refunds: OurRefund[] }> {
   const orders = new Map<string, OurOrder>();
   const keep = (row: OrderRecordRow, named: boolean) => {
     if (orders.has(row.id)) return;
@@ -171,7 +202,7 @@ export async function loadOurRecords(
       });
     }
   }
-  return [...orders.values(), ...refunds];
+  return { orders: [...orders.values()], refunds };
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

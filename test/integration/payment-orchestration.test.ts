@@ -32,10 +32,13 @@ import {
   config,
   invariantReport,
   key,
+  ledger,
   ledgerSnapshot,
   MONEY_TABLES,
   operatorToken,
   type Reply,
+  shardDbOf,
+  shardDbOfId,
   token,
   until,
 } from "./helpers";
@@ -60,8 +63,13 @@ beforeAll(async () => {
 
 // Health is read from the last seconds of channel calls: every test starts with every channel healthy.
 beforeEach(async () => {
-  await env.DB.prepare("DELETE FROM channel_calls").run();
+  await (await controlDb()).prepare("DELETE FROM channel_calls").run();
 });
+
+/** Notifications, flags and channel calls: the control database. Orders and refunds: their payer's shard. */
+async function controlDb(): Promise<D1Database> {
+  return (await ledger()).control;
+}
 
 const scopes = new Set<string>();
 afterEach(async () => {
@@ -140,15 +148,21 @@ function capture(): { log: Logger; lines: LogLine[] } {
 const quiet: Logger = { info() {}, warn() {}, error() {} };
 
 const order = async (id: string) => {
-  const row = await env.DB.prepare("SELECT * FROM payment_orders WHERE id = ?").bind(id).first<OrderRow>();
+  const row = await (await shardDbOfId(id))
+    .prepare("SELECT * FROM payment_orders WHERE id = ?")
+    .bind(id)
+    .first<OrderRow>();
   if (!row) throw new Error(`no order ${id}`);
   return row;
 };
 const transitions = async (orderId: string) =>
   (
-    await env.DB.prepare(
-      "SELECT seq, from_state, to_state, cause, ref, at_ms FROM payment_order_transitions WHERE order_id = ? ORDER BY seq",
+    await (
+      await shardDbOfId(orderId)
     )
+      .prepare(
+        "SELECT seq, from_state, to_state, cause, ref, at_ms FROM payment_order_transitions WHERE order_id = ? ORDER BY seq",
+      )
       .bind(orderId)
       .all<{
         seq: number;
@@ -162,22 +176,28 @@ const transitions = async (orderId: string) =>
 const wallet = (userId: string) => balanceOf(`user:${userId}:wallet`);
 const operations = async (kind: string, orderId: string) =>
   (
-    await env.DB.prepare(
-      "SELECT id FROM operations WHERE kind = ? AND json_extract(metadata, '$.orderId') = ? ORDER BY created_at_ms, id",
+    await (
+      await shardDbOfId(orderId)
     )
+      .prepare(
+        "SELECT id FROM operations WHERE kind = ? AND json_extract(metadata, '$.orderId') = ? ORDER BY created_at_ms, id",
+      )
       .bind(kind, orderId)
       .all<{ id: string }>()
   ).results.map((r) => r.id);
 const refundRows = async (orderId: string) =>
   (
-    await env.DB.prepare("SELECT * FROM payment_refunds WHERE order_id = ? ORDER BY created_at_ms, id")
+    await (
+      await shardDbOfId(orderId)
+    )
+      .prepare("SELECT * FROM payment_refunds WHERE order_id = ? ORDER BY created_at_ms, id")
       .bind(orderId)
       .all<RefundRow>()
   ).results;
 const refundRow = async (id: string) =>
-  env.DB.prepare("SELECT * FROM payment_refunds WHERE id = ?").bind(id).first<RefundRow>();
-const notificationOf = (eventId: string) =>
-  env.DB.prepare("SELECT * FROM payment_notifications WHERE event_id = ?").bind(eventId).first<{
+  (await shardDbOfId(id)).prepare("SELECT * FROM payment_refunds WHERE id = ?").bind(id).first<RefundRow>();
+const notificationOf = async (eventId: string) =>
+  (await controlDb()).prepare("SELECT * FROM payment_notifications WHERE event_id = ?").bind(eventId).first<{
     id: string;
     outcome: string | null;
     applied_at_ms: number | null;
@@ -211,7 +231,10 @@ async function tripWechat(userId: string): Promise<string[]> {
 
 const calls = async (channel: ChannelName) =>
   (
-    await env.DB.prepare("SELECT op, ok, detail, at_ms FROM channel_calls WHERE channel = ? ORDER BY id")
+    await (
+      await controlDb()
+    )
+      .prepare("SELECT op, ok, detail, at_ms FROM channel_calls WHERE channel = ? ORDER BY id")
       .bind(channel)
       .all<{ op: string; ok: number; detail: string | null; at_ms: number }>()
   ).results;
@@ -219,7 +242,7 @@ const calls = async (channel: ChannelName) =>
 /** An order made as the route makes it, but not opened: for driving openOrder with its own clock. */
 async function createdQrOrder(userId: string): Promise<OrderRow> {
   const nowMs = Date.now();
-  const { row } = await createOrder(env.DB, {
+  const { row } = await createOrder(await ledger(), {
     kind: "topup",
     userId,
     channel: "wechatpay",
@@ -235,10 +258,10 @@ async function createdQrOrder(userId: string): Promise<OrderRow> {
 }
 
 function openAt(nowMs: number, log: Logger = quiet) {
-  return (row: OrderRow) =>
+  return async (row: OrderRow) =>
     openOrder(
       {
-        db: env.DB,
+        ledger: await ledger(),
         clients: channelClients(env),
         log,
         notifyBase: `${ORIGIN}/v1/payments/callbacks`,
@@ -320,7 +343,7 @@ async function paidWechatOrder(userId: string, amount: string): Promise<{ id: st
   expect(res.status, res.text).toBe(201);
   const id = res.body.order.id as string;
   const { transactionId } = await control("wechatpay", "pay", { orderNo: id });
-  const verdict = await queryOrder(queryContext(env, quiet, Date.now()), id);
+  const verdict = await queryOrder(queryContext(env, await ledger(), quiet, Date.now()), id);
   expect(verdict).toMatchObject({ kind: "done", outcome: { kind: "credited" } });
   return { id, txnId: transactionId as string };
 }
@@ -332,7 +355,7 @@ async function paidSandboxOrder(userId: string, amount: string): Promise<string>
   const id = res.body.order.id as string;
   const decided = await payerDecidesAt(res.body.payment.url, "succeeded");
   expect(decided.status, JSON.stringify(decided.body)).toBe(202);
-  const verdict = await queryOrder(queryContext(env, quiet, Date.now()), id);
+  const verdict = await queryOrder(queryContext(env, await ledger(), quiet, Date.now()), id);
   expect(["credited", "already_credited"]).toContain((verdict as any).outcome?.kind);
   expect((await order(id)).state).toBe("succeeded");
   return id;
@@ -434,7 +457,8 @@ describe("channel failover", () => {
     const down = await newOrder("orc-fo3", { channel: "wechatpay", amount: "6.60" }, k);
     expect(down.status, down.text).toBe(503);
     expect(down.body.error.code).toBe("channel_unavailable");
-    const stuck = await env.DB.prepare("SELECT * FROM payment_orders WHERE user_id = ? AND idempotency_key = ?")
+    const stuck = await (await shardDbOf("orc-fo3"))
+      .prepare("SELECT * FROM payment_orders WHERE user_id = ? AND idempotency_key = ?")
       .bind("orc-fo3", k)
       .first<OrderRow>();
     expect(stuck).toMatchObject({ state: "created", channel: "wechatpay", payer_step: null });
@@ -732,9 +756,10 @@ describe("operator refunds", () => {
       ),
     ).toBe("pending");
     const stuckFlags = async () =>
-      (await env.DB.prepare(
-        "SELECT COUNT(*) AS n FROM payment_flags WHERE kind = 'refund_stuck' AND notification_id = ?",
+      (await (
+        await controlDb()
       )
+        .prepare("SELECT COUNT(*) AS n FROM payment_flags WHERE kind = 'refund_stuck' AND notification_id = ?")
         .bind(refundId)
         .first<number>("n")) ?? 0;
     const updatedAtMs = (await refundRow(refundId))?.updated_at_ms as number;
@@ -780,7 +805,7 @@ describe("operator refunds", () => {
     expect((await order(id)).state).toBe("succeeded");
 
     // The same refund reported through another channel's callback path.
-    const outcome = await applyPaymentReport(env.DB, {
+    const outcome = await applyPaymentReport(await ledger(), {
       channel: "alipay",
       event: {
         kind: "refund",
@@ -878,9 +903,10 @@ describe("operator refunds", () => {
     expect(await wallet("orc-r5")).toBe(2500);
     expect(await operations("payment_refund", id)).toEqual([refundId]);
     expect(await operations("payment_refund_reversal", id)).toEqual([`${refundId}_reversal`]);
-    const moves = await env.DB.prepare(
-      "SELECT operation_id, from_account, to_account, amount_minor FROM transfers WHERE operation_id IN (?, ?) ORDER BY id",
-    )
+    const moves = await (await shardDbOfId(id))
+      .prepare(
+        "SELECT operation_id, from_account, to_account, amount_minor FROM transfers WHERE operation_id IN (?, ?) ORDER BY id",
+      )
       .bind(refundId, `${refundId}_reversal`)
       .all();
     expect(moves.results).toEqual([
@@ -898,9 +924,8 @@ describe("operator refunds", () => {
       },
     ]);
     expect(await order(id)).toMatchObject({ state: "succeeded", refunded_minor: 0 });
-    const flagged = await env.DB.prepare(
-      "SELECT kind, channel, order_id, notification_id FROM payment_flags WHERE order_id = ?",
-    )
+    const flagged = await (await controlDb())
+      .prepare("SELECT kind, channel, order_id, notification_id FROM payment_flags WHERE order_id = ?")
       .bind(id)
       .all();
     expect(flagged.results).toEqual([
@@ -979,20 +1004,21 @@ describe("payment record retention", () => {
     expect((stored?.retain_until_ms ?? 0) - (stored?.received_at_ms ?? 0)).toBe(retentionMs);
 
     const nowMs = Date.now();
-    await env.DB.prepare(
-      `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, received_at_ms, retain_until_ms)
+    await (await controlDb())
+      .prepare(
+        `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, received_at_ms, retain_until_ms)
        VALUES ('ntf_orc_old', 'wechatpay', 'EV-orc-old', 1, NULL, '{}', '', ?, ?)`,
-    )
+      )
       .bind(nowMs - retentionMs - 86_400_000, nowMs - 86_400_000)
       .run();
-    expect(await purgePaymentRecords(env.DB, nowMs)).toBeGreaterThanOrEqual(1);
+    expect(await purgePaymentRecords(await controlDb(), nowMs)).toBeGreaterThanOrEqual(1);
     expect(await notificationOf("EV-orc-old")).toBeNull();
     expect(await notificationOf(fresh.eventId)).not.toBeNull();
 
     // Kept through its last millisecond, gone after it; the order and its money stay.
-    await purgePaymentRecords(env.DB, stored?.retain_until_ms ?? 0);
+    await purgePaymentRecords(await controlDb(), stored?.retain_until_ms ?? 0);
     expect(await notificationOf(fresh.eventId)).not.toBeNull();
-    await purgePaymentRecords(env.DB, (stored?.retain_until_ms ?? 0) + 1);
+    await purgePaymentRecords(await controlDb(), (stored?.retain_until_ms ?? 0) + 1);
     expect(await notificationOf(fresh.eventId)).toBeNull();
     expect((await order(id)).state).toBe("succeeded");
     expect(await wallet("orc-p1")).toBe(200);

@@ -15,7 +15,18 @@ import {
   wechatTransaction,
 } from "../support/providers";
 import { payerDecidesAt } from "../support/sandbox-provider";
-import { BASE, balanceOf, call, invariantReport, key, ledgerSnapshot, token, until } from "./helpers";
+import {
+  BASE,
+  balanceOf,
+  call,
+  invariantReport,
+  key,
+  ledger,
+  ledgerSnapshot,
+  shardDbOfId,
+  token,
+  until,
+} from "./helpers";
 
 const quiet = { info() {}, warn() {}, error() {} };
 const WECHAT = {
@@ -58,17 +69,43 @@ async function postCallback(channel: string, body: string | Uint8Array<ArrayBuff
   return exports.default.fetch(`${BASE}/v1/payments/callbacks/${channel}`, { method: "POST", headers, body });
 }
 
+const control = async () => (await ledger()).control;
 const orderState = async (id: string) =>
-  (await env.DB.prepare("SELECT state FROM payment_orders WHERE id = ?").bind(id).first<string>("state")) ?? "";
+  (await (
+    await shardDbOfId(id)
+  )
+    .prepare("SELECT state FROM payment_orders WHERE id = ?")
+    .bind(id)
+    .first<string>("state")) ?? "";
+/** Orders in every shard. */
+const orderCount = async () => {
+  let n = 0;
+  for (const shard of (await ledger()).shards) {
+    n += (await shard.db.prepare("SELECT COUNT(*) AS n FROM payment_orders").first<number>("n")) ?? 0;
+  }
+  return n;
+};
 const wallet = (userId: string) => balanceOf(`user:${userId}:wallet`);
 const credits = async (orderId: string) =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(orderId).first<number>("n")) ?? 0;
+  (await (
+    await shardDbOfId(orderId)
+  )
+    .prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?")
+    .bind(orderId)
+    .first<number>("n")) ?? 0;
 const unapplied = async () =>
-  (await env.DB.prepare(
-    "SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 1 AND applied_at_ms IS NULL",
-  ).first<number>("n")) ?? 0;
+  (await (
+    await control()
+  )
+    .prepare("SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 1 AND applied_at_ms IS NULL")
+    .first<number>("n")) ?? 0;
 const flags = async (kind: string) =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM payment_flags WHERE kind = ?").bind(kind).first<number>("n")) ?? 0;
+  (await (
+    await control()
+  )
+    .prepare("SELECT COUNT(*) AS n FROM payment_flags WHERE kind = ?")
+    .bind(kind)
+    .first<number>("n")) ?? 0;
 
 async function wechatCallback(orderNo: string, amountMinor: number, txnId: string, nowMs = Date.now()) {
   const body = await wechatBody(
@@ -122,9 +159,8 @@ describe("payment orders", () => {
     expect(await wallet("pay-u1")).toBe(5200);
     const order = await call("GET", `/v1/payments/orders/${orderId}`, { token: await token("pay-u1") });
     expect(order.body.order).toMatchObject({ state: "succeeded", providerTxnId: `sbx_${orderId.slice(6)}` });
-    const history = await env.DB.prepare(
-      "SELECT seq, from_state, to_state, cause FROM payment_order_transitions WHERE order_id = ? ORDER BY seq",
-    )
+    const history = await (await shardDbOfId(orderId))
+      .prepare("SELECT seq, from_state, to_state, cause FROM payment_order_transitions WHERE order_id = ? ORDER BY seq")
       .bind(orderId)
       .all();
     expect(history.results).toEqual([
@@ -138,7 +174,7 @@ describe("payment orders", () => {
   });
 
   it("rejects bad input with a stable code and creates nothing", async () => {
-    const before = await env.DB.prepare("SELECT COUNT(*) AS n FROM payment_orders").first<number>("n");
+    const before = await orderCount();
     for (const [body, code] of [
       [{ channel: "sandbox", amount: "0" }, "amount_out_of_range"],
       [{ channel: "sandbox", amount: "50000.01" }, "amount_out_of_range"],
@@ -157,7 +193,7 @@ describe("payment orders", () => {
       body: { channel: "sandbox", amount: "1.00" },
     });
     expect(noKey.body.error.code).toBe("idempotency_key_missing");
-    expect(await env.DB.prepare("SELECT COUNT(*) AS n FROM payment_orders").first<number>("n")).toBe(before);
+    expect(await orderCount()).toBe(before);
   });
 });
 
@@ -227,9 +263,13 @@ describe("payment callbacks", () => {
     expect(acked).toBe(10_000);
     await until(
       async () =>
-        (await env.DB.prepare(
-          "SELECT COUNT(*) AS n FROM payment_notifications WHERE event_id IS NOT NULL AND applied_at_ms IS NULL AND channel = 'wechatpay'",
-        ).first<number>("n")) ?? 1,
+        (await (
+          await control()
+        )
+          .prepare(
+            "SELECT COUNT(*) AS n FROM payment_notifications WHERE event_id IS NOT NULL AND applied_at_ms IS NULL AND channel = 'wechatpay'",
+          )
+          .first<number>("n")) ?? 1,
       (n) => n === 0,
       30_000,
     );
@@ -246,8 +286,11 @@ describe("payment callbacks", () => {
     // A refused callback is kept, with its refusal, for disputes: that row is its only write.
     const before = await ledgerSnapshot({ except: ["payment_notifications"] });
     const refusedBefore =
-      (await env.DB.prepare("SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 0").first<number>("n")) ??
-      0;
+      (await (
+        await control()
+      )
+        .prepare("SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 0")
+        .first<number>("n")) ?? 0;
 
     const flipped = new TextEncoder().encode(body) as Uint8Array<ArrayBuffer>;
     flipped[60] = (flipped[60] as number) ^ 0x01;
@@ -316,8 +359,11 @@ describe("payment callbacks", () => {
 
     await new Promise((r) => setTimeout(r, 300));
     const refusedAfter =
-      (await env.DB.prepare("SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 0").first<number>("n")) ??
-      0;
+      (await (
+        await control()
+      )
+        .prepare("SELECT COUNT(*) AS n FROM payment_notifications WHERE verified = 0")
+        .first<number>("n")) ?? 0;
     expect(refusedAfter - refusedBefore).toBe(cases.length + 2);
     expect(await ledgerSnapshot({ except: ["payment_notifications"] })).toBe(before);
     expect(await wallet("pay-forge")).toBe(0);
@@ -389,7 +435,7 @@ describe("payment callbacks", () => {
       currency: "CNY",
       merchant: [{ field: "app_id", expected: ALIPAY.appId, actual: ALIPAY.appId }],
     };
-    const queried = await applyPaymentReport(env.DB, {
+    const queried = await applyPaymentReport(await ledger(), {
       channel: "alipay",
       event,
       ref: "query-1",

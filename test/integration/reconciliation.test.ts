@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { settleUnpaid } from "../../src/db/orders";
 import {
@@ -9,7 +8,7 @@ import {
   sim,
   simulate,
 } from "../support/sandbox-provider";
-import { balanceOf, call, invariantReport, key, operatorToken, token, until } from "./helpers";
+import { balanceOf, call, invariantReport, key, ledger, operatorToken, shardDbOfId, token, until } from "./helpers";
 
 let restoreQueue: (() => void) | null = null;
 
@@ -31,11 +30,21 @@ async function provideWith(options: { callbackQueueDown?: boolean } = {}): Promi
 const payment = providerPayment;
 const wallet = (userId: string) => balanceOf(`user:${userId}:wallet`);
 const credits = async (orderId: string) =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(orderId).first<number>("n")) ?? 0;
+  (await (
+    await shardDbOfId(orderId)
+  )
+    .prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?")
+    .bind(orderId)
+    .first<number>("n")) ?? 0;
 const orderState = async (id: string) =>
-  (await env.DB.prepare("SELECT state FROM payment_orders WHERE id = ?").bind(id).first<string>("state")) ?? "";
+  (await (
+    await shardDbOfId(id)
+  )
+    .prepare("SELECT state FROM payment_orders WHERE id = ?")
+    .bind(id)
+    .first<string>("state")) ?? "";
 const storedRuns = async () =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM reconciliation_runs").first<number>("n")) ?? 0;
+  (await (await ledger()).control.prepare("SELECT COUNT(*) AS n FROM reconciliation_runs").first<number>("n")) ?? 0;
 
 /** Today in Asia/Shanghai (UTC+8 all year), the default BUSINESS_TIME_ZONE. */
 const shanghaiToday = () => new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
@@ -183,7 +192,9 @@ describe("reconciliation with the sandbox provider", () => {
     const lateF = await paidAtProvider("rec-f", "6.60");
     expect(await runProviderAlarm()).toBe(true);
     // The order's deadline passed while the channel still looked unpaid to us: closed here.
-    expect(await settleUnpaid(env.DB, lateF, "closed", "expired", "test: deadline", Date.now())).toBe(true);
+    expect(await settleUnpaid(await shardDbOfId(lateF), lateF, "closed", "expired", "test: deadline", Date.now())).toBe(
+      true,
+    );
     const run = await reconcile({ channel: "sandbox", date: shanghaiToday() });
     expect(run.status).toBe(201);
     const finding = run.body.findings.find((f: { orderId: string }) => f.orderId === lateF);

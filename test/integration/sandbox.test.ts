@@ -23,7 +23,7 @@ import {
   sim,
   simulate,
 } from "../support/sandbox-provider";
-import { BASE, balanceOf, call, invariantReport, key, token, until } from "./helpers";
+import { BASE, balanceOf, call, invariantReport, key, ledger, shardDbOfId, token, until } from "./helpers";
 
 const CHANNELS = { sandbox: SANDBOX_SECRET };
 const client = sandboxClient(env.SANDBOX as Fetcher, CHANNELS.sandbox, { now: Date.now, timeoutMs: 4_000 });
@@ -67,14 +67,27 @@ const decide = (t: TopUp, outcome: "succeeded" | "failed") => payerDecides(t.ord
 const payment = (orderId: string): Promise<SandboxPayment> => providerPayment(orderId);
 const wallet = (userId: string) => balanceOf(`user:${userId}:wallet`);
 const credits = async (orderId: string) =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(orderId).first<number>("n")) ?? 0;
+  (await (
+    await shardDbOfId(orderId)
+  )
+    .prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?")
+    .bind(orderId)
+    .first<number>("n")) ?? 0;
 const orderState = async (id: string) =>
-  (await env.DB.prepare("SELECT state FROM payment_orders WHERE id = ?").bind(id).first<string>("state")) ?? "";
+  (await (
+    await shardDbOfId(id)
+  )
+    .prepare("SELECT state FROM payment_orders WHERE id = ?")
+    .bind(id)
+    .first<string>("state")) ?? "";
 const notifications = async (eventId: string) =>
   (
-    await env.DB.prepare(
-      "SELECT verified, headers, body_base64, applied_at_ms FROM payment_notifications WHERE channel = 'sandbox' AND event_id = ?",
-    )
+    await (
+      await ledger()
+    ).control
+      .prepare(
+        "SELECT verified, headers, body_base64, applied_at_ms FROM payment_notifications WHERE channel = 'sandbox' AND event_id = ?",
+      )
       .bind(eventId)
       .all<{ verified: number; headers: string; body_base64: string; applied_at_ms: number | null }>()
   ).results;

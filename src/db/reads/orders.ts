@@ -1,8 +1,14 @@
-/** Payment orders and their refunds as stored (src/db/orders.ts writes them). */
+/**
+ * Payment orders and their refunds as stored (src/db/orders.ts writes them). Both live in the
+ * payer's ledger shard: an order's id carries the payer's bucket, a refund's id the order's
+ * (`newOwnedId`), so either id alone finds its shard.
+ */
 
 import type { ChannelName } from "../../channels/channel";
+import { isId } from "../../domain/ids";
 import type { Currency } from "../../domain/money";
 import type { OrderKind, OrderState } from "../../domain/order";
+import type { Ledger, LedgerShard } from "../shards";
 
 export interface OrderRow {
   id: string;
@@ -42,6 +48,14 @@ export interface RefundRow {
   failure: string | null;
   created_at_ms: number;
   updated_at_ms: number;
+}
+
+/**
+ * The shard an order id routes to, or null for a string that is not an order id (a merchant
+ * order number a channel reports may be anything: it is then not ours).
+ */
+export function shardOfOrder(ledger: Ledger, orderId: string): LedgerShard | null {
+  return isId("order", orderId) ? ledger.forId(orderId) : null;
 }
 
 export function findOrder(db: D1Database, id: string): Promise<OrderRow | null> {

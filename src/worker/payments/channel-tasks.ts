@@ -3,6 +3,7 @@
  * consumer, the payment sweep and reconciliation; and how each of them reports a failed call.
  */
 
+import type { Ledger } from "../../db/shards";
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
@@ -10,9 +11,9 @@ import { channelClients } from "./channels";
 import type { QueryContext } from "./orders";
 import type { RefundContext } from "./refunds";
 
-export function queryContext(env: Env, log: Logger, nowMs: number): QueryContext {
+export function queryContext(env: Env, ledger: Ledger, log: Logger, nowMs: number): QueryContext {
   return {
-    db: env.DB,
+    ledger,
     clients: channelClients(env),
     log,
     nowMs,
@@ -21,8 +22,8 @@ export function queryContext(env: Env, log: Logger, nowMs: number): QueryContext
   };
 }
 
-export function refundContext(env: Env, log: Logger, nowMs: number): RefundContext {
-  return { db: env.DB, clients: channelClients(env), log, nowMs, random: Math.random };
+export function refundContext(env: Env, ledger: Ledger, log: Logger, nowMs: number): RefundContext {
+  return { ledger, clients: channelClients(env), log, nowMs, random: Math.random };
 }
 
 /** A channel call (query, refund) that failed: a warning, and an operator alert from the third attempt. */

@@ -12,6 +12,9 @@
  * credit is once per order whichever path reports it); a channel still waiting past the
  * deadline closes the order on our side (money that still arrives is credited: closed →
  * succeeded); a channel that does not answer is asked again on the tiered schedule.
+ *
+ * An order is in its payer's ledger shard (its id says which); the channels' health and the
+ * calls that make it are in the control database, shared by every shard's orders.
  */
 
 import type { ChannelName } from "../../channels/channel";
@@ -21,6 +24,7 @@ import type { TipRules } from "../../db/operations/tip";
 import { markOpened, moveToChannel, scheduleQuery, settleUnpaid } from "../../db/orders";
 import { applyPaymentReport, type PaymentOutcome } from "../../db/payment-reports";
 import { findOrder, type OrderRow } from "../../db/reads/orders";
+import type { Ledger } from "../../db/shards";
 import { channelsToTry } from "../../domain/channel-health";
 import { CREDITABLE_STATES, OPEN_STATES } from "../../domain/order";
 import { retryDelayMs } from "../../domain/retry";
@@ -28,7 +32,7 @@ import type { Logger } from "../../platform/logger";
 import { ApiError } from "../errors";
 
 export interface OpenContext {
-  readonly db: D1Database;
+  readonly ledger: Ledger;
   readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
   readonly log: Logger;
   /** Absolute URL prefix of the callback route: `${notifyBase}/${channel}`. */
@@ -58,8 +62,10 @@ export async function openOrder(
   description: string,
 ): Promise<OpenedOrder> {
   if (order.state !== "created") return { row: order, step: payerStepOf(order) };
+  const { control } = ctx.ledger;
+  const { db } = ctx.ledger.forId(order.id);
   const usable = preference.filter((c) => ctx.clients.has(c));
-  const health = await healthOf(ctx.db, usable, ctx.nowMs());
+  const health = await healthOf(control, usable, ctx.nowMs());
   const toTry = channelsToTry(usable, (c) => health.get(c) ?? "healthy");
   // An explicitly named channel is tried even when the failover list would not include it.
   if (!toTry.includes(order.channel) && ctx.clients.has(order.channel)) toTry.unshift(order.channel);
@@ -69,7 +75,7 @@ export async function openOrder(
     const client = ctx.clients.get(channel);
     if (!client) continue;
     if (channel !== current) {
-      if (!(await moveToChannel(ctx.db, order.id, current, channel, ctx.nowMs()))) break; // opened elsewhere meanwhile
+      if (!(await moveToChannel(db, order.id, current, channel, ctx.nowMs()))) break; // opened elsewhere meanwhile
       ctx.log.warn("payment_channel_failover", { orderId: order.id, from: current, to: channel });
       current = channel;
     }
@@ -83,7 +89,7 @@ export async function openOrder(
     });
     // A refusal is an answer: the channel is up. Only silence and errors count against it.
     await recordCall(
-      ctx.db,
+      control,
       channel,
       "create",
       res.ok || res.failure.kind === "rejected",
@@ -96,7 +102,7 @@ export async function openOrder(
           ? null
           : `after ${failures.map((f) => `${f.channel}: ${f.failure.detail}`).join("; ")}`.slice(0, 500);
       await markOpened(
-        ctx.db,
+        db,
         { id: order.id, channel },
         { providerRef: res.value.providerRef, payerStep: JSON.stringify(res.value.step), ref },
         ctx.nowMs(),
@@ -106,14 +112,14 @@ export async function openOrder(
     failures.push({ channel, failure: res.failure });
     ctx.log.warn("payment_channel_create_failed", { orderId: order.id, channel, ...res.failure });
   }
-  const row = await findOrder(ctx.db, order.id);
+  const row = await findOrder(db, order.id);
   if (!row) throw new Error("the order exists after opening it");
   if (row.state === "created") {
     if (failures.length > 0 && failures.every((f) => f.failure.kind === "rejected")) {
       const codes = failures
         .map((f) => `${f.channel}: ${f.failure.kind === "rejected" ? f.failure.code : ""}`)
         .join("; ");
-      await settleUnpaid(ctx.db, row.id, "failed", "channel_rejected", codes.slice(0, 500), ctx.nowMs());
+      await settleUnpaid(db, row.id, "failed", "channel_rejected", codes.slice(0, 500), ctx.nowMs());
       throw new ApiError("channel_rejected", `The payment channel refused this payment (${codes.slice(0, 200)}).`);
     }
     throw new ApiError("channel_unavailable");
@@ -128,7 +134,7 @@ export type QueryVerdict =
 
 /** What a background call to a channel (a query, a refund) runs with: one clock reading, injectable randomness. */
 export interface ChannelTaskContext {
-  readonly db: D1Database;
+  readonly ledger: Ledger;
   readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
   readonly log: Logger;
   readonly nowMs: number;
@@ -145,7 +151,8 @@ export async function queryOrder(
   orderId: string,
   options: { readonly settledToo?: boolean } = {},
 ): Promise<QueryVerdict> {
-  const order = await findOrder(ctx.db, orderId);
+  const { db } = ctx.ledger.forId(orderId);
+  const order = await findOrder(db, orderId);
   if (!order) return { kind: "done", outcome: { kind: "settled_before" } };
   if (!OPEN_STATES.includes(order.state)) {
     // Reconciliation asks about orders our clock closed (or a channel failed) when the
@@ -161,33 +168,33 @@ export async function queryOrder(
   if (order.state === "created" || !client) {
     // Never opened anywhere (every channel was down), or its channel has been disabled since.
     if (!expired) {
-      await scheduleQuery(ctx.db, order.id, order.expires_at_ms, order.query_attempts);
+      await scheduleQuery(db, order.id, order.expires_at_ms, order.query_attempts);
       return { kind: "later", atMs: order.expires_at_ms };
     }
-    await settleUnpaid(ctx.db, order.id, "closed", "expired", client ? "never opened" : "channel disabled", ctx.nowMs);
+    await settleUnpaid(db, order.id, "closed", "expired", client ? "never opened" : "channel disabled", ctx.nowMs);
     return { kind: "done", outcome: { kind: "closed" } };
   }
   const answer = await askChannel(ctx, order, client);
   if (answer.kind === "failed") {
     const attempts = order.query_attempts + 1;
     const delayMs = retryDelayMs("channelCall", attempts, ctx.random());
-    await scheduleQuery(ctx.db, order.id, ctx.nowMs + delayMs, attempts);
+    await scheduleQuery(db, order.id, ctx.nowMs + delayMs, attempts);
     return { kind: "retry", delayMs, attempts, detail: answer.detail };
   }
   if (answer.kind === "applied") {
     // The channel answered: the retry ladder starts again from the bottom.
-    await scheduleQuery(ctx.db, order.id, null, 0);
+    await scheduleQuery(db, order.id, null, 0);
     return { kind: "done", outcome: answer.outcome };
   }
   if (!expired) {
-    await scheduleQuery(ctx.db, order.id, order.expires_at_ms, 0);
+    await scheduleQuery(db, order.id, order.expires_at_ms, 0);
     return { kind: "later", atMs: order.expires_at_ms };
   }
   const why =
     answer.state === "open"
       ? "deadline passed; the channel still waits for the payer"
       : "the channel has no such payment";
-  await settleUnpaid(ctx.db, order.id, "closed", "expired", why, ctx.nowMs);
+  await settleUnpaid(db, order.id, "closed", "expired", why, ctx.nowMs);
   return { kind: "done", outcome: { kind: "closed" } };
 }
 
@@ -215,10 +222,10 @@ async function askChannel(
   | { readonly kind: "waiting"; readonly state: "open" | "unknown" }
 > {
   const res = await client.queryPayment(order.id, order.provider_ref);
-  await recordCall(ctx.db, order.channel, "query", res.ok, res.ok ? null : res.failure.detail, ctx.nowMs);
+  await recordCall(ctx.ledger.control, order.channel, "query", res.ok, res.ok ? null : res.failure.detail, ctx.nowMs);
   if (!res.ok) return { kind: "failed", detail: res.failure.detail };
   if (res.value.state !== "final") return { kind: "waiting", state: res.value.state };
-  const outcome = await applyPaymentReport(ctx.db, {
+  const outcome = await applyPaymentReport(ctx.ledger, {
     channel: order.channel,
     event: res.value.event,
     ref: `query:${order.id}`,

@@ -13,6 +13,9 @@
  * (`downloadStatement`). Only the sandbox's download is built; for real channels' bills
  * (WeChat tradebill, Alipay's zipped GBK CSVs, Stripe reports) finance downloads the file
  * and posts it.
+ *
+ * Our records are read from every ledger shard (orders live in their payers' shards); the run
+ * and its findings are stored in the control database, where operators read them.
  */
 
 import type { ChannelName } from "../../channels/channel";
@@ -26,6 +29,7 @@ import {
   storeRun,
   unrepairedQueries,
 } from "../../db/reconciliation";
+import type { Ledger } from "../../db/shards";
 import { assert, LIMITS } from "../../domain/limits";
 import { reconcile, statementOrderIds } from "../../domain/reconcile";
 import { localDayStartMs, periodKeys } from "../../domain/room/periods";
@@ -113,7 +117,12 @@ async function statementFor(env: Env, request: RunRequest): Promise<string> {
  * statement for the same channel and day returns the run already stored (resuming its
  * repairs if that run died before finishing them).
  */
-export async function runReconciliation(env: Env, log: Logger, request: RunRequest): Promise<RunResult> {
+export async function runReconciliation(
+  env: Env,
+  ledger: Ledger,
+  log: Logger,
+  request: RunRequest,
+): Promise<RunResult> {
   const text = await statementFor(env, request);
   const parsed = parseStatement(request.channel, text);
   if (!parsed.ok) throw malformed(parsed.error);
@@ -121,10 +130,10 @@ export async function runReconciliation(env: Env, log: Logger, request: RunReque
   const day = dayWindow(request.date, config.businessTimeZone);
   const sourceSha256 = await sha256Hex(text);
 
-  const ours = await loadOurRecords(env.DB, request.channel, day, statementOrderIds(parsed.lines));
+  const ours = await loadOurRecords(ledger, request.channel, day, statementOrderIds(parsed.lines));
   const result = reconcile(parsed.lines, ours);
   const { run, created } = await storeRun(
-    env.DB,
+    ledger.control,
     {
       channel: request.channel,
       statementDate: request.date,
@@ -143,7 +152,7 @@ export async function runReconciliation(env: Env, log: Logger, request: RunReque
     if (!stale) return { run, created: false };
     log.warn("reconciliation_resumed", { runId: run.id, channel: run.channel, date: run.statement_date });
   }
-  const finished = await repair(env, log, run.id, request.nowMs);
+  const finished = await repair(env, ledger, log, run.id, request.nowMs);
   const unrepaired = finished.findings - finished.repaired;
   if (unrepaired > 0) {
     // Operators' queue: everything a query could not settle, by kind, with where to look.
@@ -171,10 +180,10 @@ function malformed(error: StatementError): ApiError {
 }
 
 /** Runs the repairs a run is owed, each once, and records their outcomes. */
-async function repair(env: Env, log: Logger, runId: string, nowMs: number): Promise<RunRow> {
-  const owed = await unrepairedQueries(env.DB, runId, LIMITS.reconciliationRepairsPerRunMax);
-  const qctx = queryContext(env, log, nowMs);
-  const rctx = refundContext(env, log, nowMs);
+async function repair(env: Env, ledger: Ledger, log: Logger, runId: string, nowMs: number): Promise<RunRow> {
+  const owed = await unrepairedQueries(ledger.control, runId, LIMITS.reconciliationRepairsPerRunMax);
+  const qctx = queryContext(env, ledger, log, nowMs);
+  const rctx = refundContext(env, ledger, log, nowMs);
   const outcomes: { findingId: string; outcome: string }[] = [];
   // One at a time: each is a call to the channel, and a channel under reconciliation load is one we do not want to flood.
   for (const f of owed) {
@@ -209,5 +218,5 @@ async function repair(env: Env, log: Logger, runId: string, nowMs: number): Prom
     }
     outcomes.push({ findingId: f.id, outcome: outcome.slice(0, 300) });
   }
-  return finishRun(env.DB, runId, outcomes, REPAIRED_OUTCOMES, Date.now());
+  return finishRun(ledger.control, runId, outcomes, REPAIRED_OUTCOMES, Date.now());
 }

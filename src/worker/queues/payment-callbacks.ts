@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { CHANNELS, ChannelEventSchema } from "../../channels/channel";
 import { applyPaymentReport } from "../../db/payment-reports";
+import { type Ledger, openLedger } from "../../db/shards";
 import { idPattern } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
@@ -54,6 +55,7 @@ export type PaymentQueueMessage = z.infer<typeof PaymentQueueMessage>;
 
 /** The consumer of PAYMENT_CALLBACKS: callbacks applied, orders queried, refunds sent. */
 export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, env: Env, log: Logger): Promise<void> {
+  const ledger = await openLedger(env);
   for (const message of batch.messages) {
     const parsed = PaymentQueueMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -62,9 +64,9 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
     }
     const m = parsed.data;
     try {
-      if (m.kind === "payment.callback") await applyCallback(env, m, log);
+      if (m.kind === "payment.callback") await applyCallback(env, ledger, m, log);
       else if (m.kind === "payment.query") {
-        const verdict = await queryOrder(queryContext(env, log, Date.now()), m.orderId);
+        const verdict = await queryOrder(queryContext(env, ledger, log, Date.now()), m.orderId);
         if (verdict.kind === "retry") {
           reportFailedAttempt(log, "query", { orderId: m.orderId, attempts: verdict.attempts, detail: verdict.detail });
           message.retry({ delaySeconds: Math.ceil(verdict.delayMs / 1000) });
@@ -73,7 +75,7 @@ export async function handlePaymentCallbacksBatch(batch: MessageBatch<unknown>, 
         if (verdict.kind === "done") await afterApplied(env, verdict.outcome, log);
         log.info("payment_query_applied", { orderId: m.orderId, verdict: verdict.kind });
       } else {
-        const verdict = await sendRefund(refundContext(env, log, Date.now()), m.refundId);
+        const verdict = await sendRefund(refundContext(env, ledger, log, Date.now()), m.refundId);
         if (verdict.kind === "retry") {
           reportFailedAttempt(log, "refund", {
             refundId: m.refundId,
@@ -108,9 +110,9 @@ export async function enqueueRefund(env: Env, refundId: string, log: Logger): Pr
   }
 }
 
-async function applyCallback(env: Env, m: PaymentCallbackMessage, log: Logger): Promise<void> {
+async function applyCallback(env: Env, ledger: Ledger, m: PaymentCallbackMessage, log: Logger): Promise<void> {
   const nowMs = Date.now();
-  const outcome = await applyPaymentReport(env.DB, {
+  const outcome = await applyPaymentReport(ledger, {
     channel: m.channel,
     event: m.event,
     ref: m.notificationId,
@@ -118,7 +120,8 @@ async function applyCallback(env: Env, m: PaymentCallbackMessage, log: Logger): 
     nowMs,
     tipRules: configFrom(env),
   });
-  await env.DB.prepare("UPDATE payment_notifications SET outcome = ?, applied_at_ms = ? WHERE id = ?")
+  await ledger.control
+    .prepare("UPDATE payment_notifications SET outcome = ?, applied_at_ms = ? WHERE id = ?")
     .bind(JSON.stringify(outcome).slice(0, 1000), nowMs, m.notificationId)
     .run();
   if (outcome.kind === "flagged") {

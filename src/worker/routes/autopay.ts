@@ -1,6 +1,7 @@
 /**
  * 小额免密: the caller's password-free limits for wallet tips (domain/autopay.ts). Users who
- * have not chosen get the platform's defaults; 0 makes every tip need confirmation.
+ * have not chosen get the platform's defaults; 0 makes every tip need confirmation. The
+ * settings are in the user's ledger shard, where a wallet tip's batch guard reads them.
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
@@ -61,7 +62,7 @@ autopay.openapi(
   }),
   async (c) => {
     const state = await autopayFor(
-      c.env.DB,
+      c.var.ledger.forOwner(c.var.principal.userId).db,
       c.var.config.autopayDefaults,
       c.var.config.businessTimeZone,
       c.var.principal.userId,
@@ -91,16 +92,18 @@ autopay.openapi(
     if (!limits.ok) throw ApiError.from(limits);
     const userId = c.var.principal.userId;
     const nowMs = Date.now();
-    await c.env.DB.prepare(
-      `INSERT INTO autopay_settings (user_id, per_tip_max_minor, per_day_max_minor, updated_at_ms) VALUES (?, ?, ?, ?)
+    const { db } = c.var.ledger.forOwner(userId);
+    await db
+      .prepare(
+        `INSERT INTO autopay_settings (user_id, per_tip_max_minor, per_day_max_minor, updated_at_ms) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET per_tip_max_minor = excluded.per_tip_max_minor,
          per_day_max_minor = excluded.per_day_max_minor, updated_at_ms = excluded.updated_at_ms`,
-    )
+      )
       .bind(userId, limits.value.perTipMaxMinor, limits.value.perDayMaxMinor, nowMs)
       .run();
     c.var.log.info("autopay_limits_set", { userId, ...limits.value });
     return c.json(
-      view(await autopayFor(c.env.DB, c.var.config.autopayDefaults, c.var.config.businessTimeZone, userId, nowMs)),
+      view(await autopayFor(db, c.var.config.autopayDefaults, c.var.config.businessTimeZone, userId, nowMs)),
       200,
     );
   },

@@ -62,7 +62,8 @@ async function receiveCallback(
     if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersMax) kept[k] = v.slice(0, 1024);
   }
   const id = newId("ntf", nowMs);
-  const store = env.DB.prepare(
+  // Raw notifications are the operators' record of what channels sent: the control database.
+  const store = env.CONTROL.prepare(
     `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, received_at_ms, retain_until_ms)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (channel, event_id) WHERE verified = 1 DO NOTHING`,
@@ -94,9 +95,9 @@ async function receiveCallback(
   }
   const { eventId, event } = outcome.notification;
   try {
-    const [, found] = await env.DB.batch([
+    const [, found] = await env.CONTROL.batch([
       store,
-      env.DB.prepare(
+      env.CONTROL.prepare(
         "SELECT id, applied_at_ms FROM payment_notifications WHERE channel = ? AND event_id = ? AND verified = 1",
       ).bind(adapter.name, eventId),
     ]);

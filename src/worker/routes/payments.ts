@@ -2,6 +2,9 @@
  * Payment orders: money entering giftwire through a channel. Creating an order is
  * idempotent per (user, Idempotency-Key); the wallet is credited when the channel reports
  * the payment (callback, or an active query), once.
+ *
+ * An order is made in its payer's ledger shard, with the payer's bucket in its id; everything
+ * about it afterwards (reads, refunds) goes to the shard its id names.
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
@@ -14,7 +17,8 @@ import { findOrder, type OrderRow, refundsOf } from "../../db/reads/orders";
 import { accountAddress } from "../../domain/accounts";
 import { fail, ok } from "../../domain/errors";
 import { parseIdempotencyKey } from "../../domain/idempotency";
-import { LIMITS } from "../../domain/limits";
+import { bucketOfId } from "../../domain/ids";
+import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
 import type { AppEnv } from "../context";
@@ -165,8 +169,9 @@ payments.openapi(
     if (body.tip) {
       // Priced and checked now (room live, gift on sale, not a self-tip); checked again when paid.
       const { roomId, ...request } = body.tip;
+      // The room and the gift are control facts, read before anything is written in the payer's shard.
       const quote = await prepareTip(
-        c.env.DB,
+        c.var.ledger.control,
         c.var.config,
         { id: "tip_quote", roomId, viewerId: userId, ask: request },
         nowMs,
@@ -184,7 +189,7 @@ payments.openapi(
       if (!amount.ok) throw ApiError.from(amount);
       amountMinor = amount.value;
     }
-    const { row, created } = await createOrder(c.env.DB, {
+    const { row, created } = await createOrder(c.var.ledger, {
       kind: body.kind,
       userId,
       channel: usable[0] as ChannelName,
@@ -216,7 +221,7 @@ payments.openapi(
     }
     const opened = await openOrder(
       {
-        db: c.env.DB,
+        ledger: c.var.ledger,
         clients: enabled,
         log: c.var.log,
         notifyBase: `${new URL(c.req.url).origin}/v1/payments/callbacks`,
@@ -245,7 +250,7 @@ payments.openapi(
   }),
   async (c) => {
     const { orderId } = c.req.valid("param");
-    const order = await findOrder(c.env.DB, orderId);
+    const order = await findOrder(c.var.ledger.forId(orderId).db, orderId);
     const p = c.var.principal;
     const staff = p.roles.has("admin") || p.roles.has("finance");
     if (!order || (order.user_id !== p.userId && !staff)) throw new ApiError("order_not_found");
@@ -296,10 +301,15 @@ payments.openapi(
     const { orderId } = c.req.valid("param");
     const body = c.req.valid("json");
     const actorId = c.var.principal.userId;
-    return runIdempotent(c, "orf", { orderId, ...body }, async (id, nowMs) => {
+    // The refund, its operation and the operator's key live in the order's shard, beside the
+    // payer's wallet it debits; the refund's id carries the order's bucket, so it routes there too.
+    const shard = c.var.ledger.forId(orderId);
+    const bucket = bucketOfId(orderId);
+    assert(bucket !== null, "an order id names a bucket");
+    return runIdempotent(c, { shard, bucket }, "orf", { orderId, ...body }, async (id, nowMs) => {
       const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
       if (!amount.ok) return amount;
-      const order = await findOrder(c.env.DB, orderId);
+      const order = await findOrder(shard.db, orderId);
       if (!order) return fail("order_not_found");
       if (order.state !== "succeeded" && order.state !== "refunded") return fail("order_not_refundable");
       const request = {
@@ -311,7 +321,7 @@ payments.openapi(
         firstAttemptAtMs: nowMs + LIMITS.refundFirstSweepAfterMs,
       };
       return ok({
-        compose: (attach) => composeRefundRequest(c.env.DB, request, nowMs, attach),
+        compose: (attach) => composeRefundRequest(shard, request, nowMs, attach),
         status: 201,
         onPosted: () => c.executionCtx.waitUntil(enqueueRefund(c.env, id, c.var.log)),
         body: {
@@ -347,7 +357,7 @@ payments.openapi(
   }),
   async (c) => {
     const { orderId } = c.req.valid("param");
-    const rows = await refundsOf(c.env.DB, orderId, LIMITS.pageSizeMax);
+    const rows = await refundsOf(c.var.ledger.forId(orderId).db, orderId, LIMITS.pageSizeMax);
     return c.json(
       {
         refunds: rows.map((r) => ({

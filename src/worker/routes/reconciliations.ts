@@ -108,10 +108,11 @@ const RunReply = z.object({
 
 export const reconciliations = new OpenAPIHono<AppEnv>();
 
-async function reply(db: D1Database, run: RunRow) {
+/** A run as the API shows it; runs and findings are in the control database. */
+async function reply(control: D1Database, run: RunRow) {
   const [counts, findings] = await Promise.all([
-    findingCounts(db, run.id),
-    runFindings(db, run.id, LIMITS.reconciliationFindingsStoredMax),
+    findingCounts(control, run.id),
+    runFindings(control, run.id, LIMITS.reconciliationFindingsStoredMax),
   ]);
   return {
     run: {
@@ -158,14 +159,14 @@ reconciliations.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const { run, created } = await runReconciliation(c.env, c.var.log, {
+    const { run, created } = await runReconciliation(c.env, c.var.ledger, c.var.log, {
       channel: body.channel,
       date: body.date,
       statementText: body.statement,
       actorId: c.var.principal.userId,
       nowMs: Date.now(),
     });
-    return c.json(await reply(c.env.DB, run), created ? 201 : 200);
+    return c.json(await reply(c.var.ledger.control, run), created ? 201 : 200);
   },
 );
 
@@ -183,8 +184,9 @@ reconciliations.openapi(
     },
   }),
   async (c) => {
-    const run = await findRun(c.env.DB, c.req.valid("param").runId);
+    const { control } = c.var.ledger;
+    const run = await findRun(control, c.req.valid("param").runId);
     if (!run) throw new ApiError("reconciliation_not_found");
-    return c.json(await reply(c.env.DB, run), 200);
+    return c.json(await reply(control, run), 200);
   },
 );
