@@ -82,6 +82,7 @@ function sandboxProviderWorker() {
  */
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
+  const ledgerMigrations = await readD1Migrations("migrations/ledger");
   return {
     test: {
       // Structured request logs are shown for failing tests only.
@@ -111,6 +112,11 @@ export default defineConfig(async () => {
               main: "./dev/giftwire-dev.ts",
               miniflare: {
                 serviceBindings: { SANDBOX: SANDBOX_WORKER },
+                // Two ledger shards of their own for test/integration/archive.test.ts, which
+                // applies TEST_LEDGER_MIGRATIONS to them. wrangler.toml's CONTROL and LEDGER_n
+                // share one placeholder database_id, and Miniflare keys local databases by id,
+                // so locally they are a single database.
+                d1Databases: { ARCHIVE_TEST_SHARD: "archive-test-shard", ARCHIVE_TEST_SPARE: "archive-test-spare" },
                 workers: [sandboxProviderWorker()],
                 // Every outbound fetch goes to the providers' test doubles, never the internet.
                 outboundService: providerNetwork,
@@ -118,6 +124,9 @@ export default defineConfig(async () => {
                   ENVIRONMENT: "test",
                   JWT_SECRET: "test-secret-test-secret-test-secret-0123456789",
                   TEST_MIGRATIONS: migrations,
+                  // One ledger shard's schema, for tests that set up a shard binding themselves
+                  // (test/integration/archive.test.ts).
+                  TEST_LEDGER_MIGRATIONS: ledgerMigrations,
                   PAYMENT_CHANNELS: JSON.stringify(TEST_PAYMENT_CHANNELS),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
                   // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
