@@ -16,7 +16,16 @@ import { advanceArchive } from "../../src/db/archive/advance";
 import { ARCHIVED_FLOWS_SQL, archivedBalanceOf, checkpointBalances } from "../../src/db/archive/checkpoints";
 import { archivedBefore, historyCoverage } from "../../src/db/archive/coverage";
 import { exportArchive } from "../../src/db/archive/export";
-import { checkpointDigest, gunzip, type Manifest, pack, sha256Hex } from "../../src/db/archive/format";
+import {
+  ARCHIVE_LIMITS,
+  ARCHIVE_TABLES,
+  checkpointDigest,
+  gunzip,
+  type Manifest,
+  OPERATION_ROW_TABLES,
+  pack,
+  sha256Hex,
+} from "../../src/db/archive/format";
 import { pruneArchive } from "../../src/db/archive/prune";
 import { importArchive } from "../../src/db/archive/reimport";
 import { renderDataFile } from "../../src/db/archive/render";
@@ -37,6 +46,8 @@ const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 0, 1);
 const T1 = T0 + DAY;
 const T2 = T1 + DAY;
+/** Long enough after a period's end for it to be archived (ARCHIVE_LIMITS.periodSettleMs). */
+const SETTLED = ARCHIVE_LIMITS.periodSettleMs;
 /** Small pages and files, so a day of a few hundred operations crosses both many times. */
 const TUNING = { rowsPerPage: 64, transfersPerFile: 150 };
 const SMALL_TUNING = { rowsPerPage: 32, transfersPerFile: 50 };
@@ -433,12 +444,39 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(report.violations).toEqual([]);
   });
 
+  it("knows every table that points at an operation, and writes every column of the tables it archives", async () => {
+    // A table with a foreign key to operations must be archived with them (its rows would
+    // block the delete) or kept live by a retention rule; a new one fails here, not in prune.
+    const { results: tables } = await shard
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'",
+      )
+      .all<{ name: string }>();
+    const pointing: string[] = [];
+    for (const { name } of tables) {
+      const { results } = await shard
+        .prepare(`SELECT "table" AS target FROM pragma_foreign_key_list(?)`)
+        .bind(name)
+        .all<{ target: string }>();
+      if (results.some((r) => r.target === "operations")) pointing.push(name);
+    }
+    // subsidies: kept live with their subsidy_issue operation (retention.ts).
+    expect(pointing.sort()).toEqual(["transfers", "subsidies", ...OPERATION_ROW_TABLES].sort());
+    for (const [table, columns] of Object.entries(ARCHIVE_TABLES)) {
+      const { results } = await shard
+        .prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+        .bind(table)
+        .all<{ name: string }>();
+      expect(results.map((r) => r.name)).toEqual(columns);
+    }
+  });
+
   it("exports day 1: the manifest counts every row it should take, and its digests are the files'", async () => {
-    expect(await startArchive(shard, { shard: 0, beforeMs: T1 + 1, nowMs: T1 })).toMatchObject({
+    expect(await startArchive(shard, { shard: 0, beforeMs: T1, nowMs: T1 + SETTLED - 1 })).toMatchObject({
       ok: false,
       code: "period_not_closed",
     });
-    const started = await startArchive(shard, { shard: 0, beforeMs: T1, nowMs: T1 + HOUR });
+    const started = await startArchive(shard, { shard: 0, beforeMs: T1, nowMs: T1 + SETTLED });
     if (!started.ok) throw new Error(started.code);
     first = started.archive;
     const lastOfDayOne = await shard
@@ -446,14 +484,14 @@ describe("archival of one ledger shard's closed periods", () => {
       .bind(T1)
       .first<number>("id");
     expect(first).toMatchObject({ state: "exporting", fromMs: 0, toMs: T1, cutTransferId: lastOfDayOne });
-    expect(await startArchive(shard, { shard: 0, beforeMs: T1, nowMs: T1 + HOUR })).toMatchObject({
+    expect(await startArchive(shard, { shard: 0, beforeMs: T1, nowMs: T1 + SETTLED })).toMatchObject({
       ok: false,
       code: "archive_in_progress",
       archiveId: first.id,
     });
 
     firstRows = await rowsBelowCut(shard, first.cutTransferId, [...KEPT_FOREVER, ...KEPT_FOR_NOW]);
-    const progress = await exportArchive(shard, bucket, first.id, { nowMs: T1 + HOUR, tuning: TUNING });
+    const progress = await exportArchive(shard, bucket, first.id, { nowMs: T1 + SETTLED, tuning: TUNING });
     expect(progress.state).toBe("exported");
     first = await requireArchive(shard, first.id);
     const manifest = await manifestOf(first);
@@ -522,15 +560,15 @@ describe("archival of one ledger shard's closed periods", () => {
   it("deletes nothing before the export is verified, then prunes through crashes: checkpoint + live = balances", async () => {
     const balancesBefore = await balances(shard);
     await expect(shard.prepare("DELETE FROM transfers WHERE id = 1").run()).rejects.toThrow(/ledger_append_only/);
-    expect(await pruneArchive(shard, first.id, { nowMs: T1 + HOUR })).toEqual({ state: "exported", batches: 0 });
+    expect(await pruneArchive(shard, first.id, { nowMs: T1 + SETTLED })).toEqual({ state: "exported", batches: 0 });
 
-    const verified = await verifyArchive(shard, bucket, first.id, T1 + HOUR);
+    const verified = await verifyArchive(shard, bucket, first.id, T1 + SETTLED);
     expect(verified.ok).toBe(true);
     expect(await balanceMismatches(shard)).toEqual([]);
 
     // The third batch commits and its caller never hears back (3 batches done); then the
     // second of the next run fails before running (1 more). Each deletes up to 64 ids.
-    const options = { nowMs: T1 + HOUR, tuning: TUNING };
+    const options = { nowMs: T1 + SETTLED, tuning: TUNING };
     await expect(pruneArchive(failingBatch(shard, 3, "after"), first.id, options)).rejects.toThrow(InjectedFault);
     await expect(pruneArchive(failingBatch(shard, 2, "before"), first.id, options)).rejects.toThrow(InjectedFault);
     // Halfway: the archive's transfers above the cursor are gone, the rest not; sums hold.
@@ -562,7 +600,7 @@ describe("archival of one ledger shard's closed periods", () => {
     // invariant holds on the live rows alone.
     expect(await balances(shard)).toEqual(balancesBefore);
     expect(await balanceMismatches(shard)).toEqual([]);
-    expect(await violationsBeyondCheckpoints(shard, T1 + HOUR)).toEqual([]);
+    expect(await violationsBeyondCheckpoints(shard, T1 + SETTLED)).toEqual([]);
     const creator = accountAddress.creatorPending("c0");
     const live = await shard
       .prepare(
@@ -610,13 +648,13 @@ describe("archival of one ledger shard's closed periods", () => {
 
   it("archives day 2 through crashes mid-export to the same files, heals a damaged file, and takes what day 1 kept", async () => {
     await writeSteps(shard, dayTwo());
-    const started = await startArchive(shard, { shard: 0, beforeMs: T2, nowMs: T2 + 2 * HOUR });
+    const started = await startArchive(shard, { shard: 0, beforeMs: T2, nowMs: T2 + SETTLED });
     if (!started.ok) throw new Error(started.code);
     second = started.archive;
     expect(second.fromMs).toBe(T1);
     secondRows = await rowsBelowCut(shard, second.cutTransferId, KEPT_FOREVER);
 
-    const options = { nowMs: T2 + 2 * HOUR, tuning: SMALL_TUNING };
+    const options = { nowMs: T2 + SETTLED, tuning: SMALL_TUNING };
     // The second file's upload never reaches R2; a span's plan commits unheard; an upload
     // lands unheard. Each run continues where the last stopped.
     await expect(exportArchive(shard, failingPut(bucket, 2, "before"), second.id, options)).rejects.toThrow(
@@ -668,13 +706,18 @@ describe("archival of one ledger shard's closed periods", () => {
     const failed = await advanceArchive(shard, bucket, {
       shard: 0,
       beforeMs: null,
-      nowMs: T2 + 2 * HOUR,
+      nowMs: T2 + SETTLED,
       stepsMax: 100,
     });
     expect(failed).toMatchObject({ kind: "verify_failed", archiveId: second.id, code: "file_digest_mismatch" });
     expect((await requireArchive(shard, second.id)).state).toBe("exporting");
     const balancesBefore = await balances(shard);
-    const done = await advanceArchive(shard, bucket, { shard: 0, beforeMs: null, nowMs: T2 + 3 * HOUR, stepsMax: 100 });
+    const done = await advanceArchive(shard, bucket, {
+      shard: 0,
+      beforeMs: null,
+      nowMs: T2 + SETTLED + HOUR,
+      stepsMax: 100,
+    });
     expect(done).toMatchObject({ kind: "advanced", archiveId: second.id, state: "pruned" });
     second = await requireArchive(shard, second.id);
     expect((await manifestOf(second)).files).toEqual(manifest.files);
@@ -689,7 +732,7 @@ describe("archival of one ledger shard's closed periods", () => {
     });
     expect(await balances(shard)).toEqual(balancesBefore);
     expect(await balanceMismatches(shard)).toEqual([]);
-    expect(await violationsBeyondCheckpoints(shard, T2 + 3 * HOUR)).toEqual([]);
+    expect(await violationsBeyondCheckpoints(shard, T2 + SETTLED + HOUR)).toEqual([]);
     // Day 1 now shows both archives: the second holds what the first had to keep.
     expect((await historyCoverage(shard, T0, T1)).archived.map((a) => a.archiveId)).toEqual([first.id, second.id]);
     expect(await historyCoverage(shard, T2, T2 + DAY)).toEqual({ complete: true, archived: [] });
@@ -698,7 +741,7 @@ describe("archival of one ledger shard's closed periods", () => {
   it("reads both archives back into an empty shard, row for row and byte for byte", async () => {
     expect(await count(spare, "transfers")).toBe(0);
     for (const archive of [first, second]) {
-      const result = await importArchive(spare, bucket, archive.manifestKey ?? "", T2 + 4 * HOUR);
+      const result = await importArchive(spare, bucket, archive.manifestKey ?? "", T2 + SETTLED + 2 * HOUR);
       expect(result).toEqual({ ok: true, archiveId: archive.id, rows: (await manifestOf(archive)).totals.rows });
       expect(await checkpointRows(spare, archive.id)).toEqual(await checkpointRows(shard, archive.id));
       expect((await requireArchive(spare, archive.id)).state).toBe("imported");
@@ -712,9 +755,11 @@ describe("archival of one ledger shard's closed periods", () => {
 
     // Again: nothing changes. Into the shard it came from: refused.
     const before = await allRows(spare);
-    expect(await importArchive(spare, bucket, first.manifestKey ?? "", T2 + 5 * HOUR)).toMatchObject({ ok: true });
+    expect(await importArchive(spare, bucket, first.manifestKey ?? "", T2 + SETTLED + 3 * HOUR)).toMatchObject({
+      ok: true,
+    });
     expect(await allRows(spare)).toEqual(before);
-    expect(await importArchive(shard, bucket, first.manifestKey ?? "", T2 + 5 * HOUR)).toMatchObject({
+    expect(await importArchive(shard, bucket, first.manifestKey ?? "", T2 + SETTLED + 3 * HOUR)).toMatchObject({
       ok: false,
       code: "shard_not_empty",
     });

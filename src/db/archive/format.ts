@@ -21,12 +21,20 @@
 import { getTableColumns } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
-import { assert } from "../../domain/limits";
+import { assert, LIMITS } from "../../domain/limits";
 import { operations, redPacketClaims, redPackets, tips, transfers, transitOutbox } from "../schema/ledger";
 
 export const ARCHIVE_FORMAT = "giftwire-ledger-archive/1";
 
 export const ARCHIVE_LIMITS = {
+  /**
+   * How old a period's end must be before it is archived. An operation's id is the ledger's
+   * guard against posting it twice (composeOperation's "exists"); once archived, the shard no
+   * longer knows the id, so a late redelivery carrying it would post again. Every redelivery
+   * path ends long before this: idempotency records live 24 h, queue messages retry for
+   * minutes, a room remembers applied events for 7 days: a day beyond the longest.
+   */
+  periodSettleMs: Math.max(LIMITS.roomAppliedEventsRetentionMs, LIMITS.idempotencyRetentionMs) + 24 * 60 * 60 * 1000,
   /** Rows read or written per D1 statement: transfers per page, ids per `json_each` list. */
   rowsPerPageMax: 500,
   /** Exported transfers per data file (≈ 3.5 MB uncompressed at three rows per transfer). */

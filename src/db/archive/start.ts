@@ -14,11 +14,12 @@
  */
 
 import { assert } from "../../domain/limits";
+import { ARCHIVE_LIMITS } from "./format";
 import { holdStatements } from "./retention";
 import { type ArchiveRow, archiveInProgress, lastPrunedArchive, requireArchive } from "./state";
 
 export type StartRefusal =
-  /** `beforeMs` is in the future: the period is still open. */
+  /** The period ends less than `periodSettleMs` ago: ids from it may still be redelivered. */
   | "period_not_closed"
   /** The shard's previous archive is not finished (exporting, exported or verified). */
   | "archive_in_progress"
@@ -46,7 +47,8 @@ export async function startArchive(db: D1Database, request: StartRequest): Promi
   const { shard, beforeMs, nowMs } = request;
   assert(Number.isSafeInteger(shard) && shard >= 0, "a shard index");
   assert(Number.isSafeInteger(beforeMs) && Number.isSafeInteger(nowMs), "times in whole ms");
-  if (beforeMs > nowMs) return { ok: false, code: "period_not_closed", archiveId: null };
+  if (beforeMs > nowMs - ARCHIVE_LIMITS.periodSettleMs)
+    return { ok: false, code: "period_not_closed", archiveId: null };
   const current = await archiveInProgress(db);
   if (current !== null) return { ok: false, code: "archive_in_progress", archiveId: current.id };
 
