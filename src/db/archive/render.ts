@@ -48,6 +48,9 @@ export async function runsIn(
 
 const select = (table: ArchiveTable) => ARCHIVE_TABLES[table].join(", ");
 
+/** Lines of the tables other than transfers, by the operation they belong to. */
+type OperationLines = Record<Exclude<ArchiveTable, "transfers">, Map<string, string[]>>;
+
 /** One data file: the archive's rows for the transfers of its runs inside the span. */
 export async function renderDataFile(
   db: D1Database,
@@ -61,9 +64,8 @@ export async function renderDataFile(
   const transferLines: string[] = [];
   const operationOrder: string[] = [];
   const transfersOf = new Map<string, number>();
-  const linesOf: Record<ArchiveTable, Map<string, string[]>> = {
+  const linesOf: OperationLines = {
     operations: new Map(),
-    transfers: new Map(),
     red_packets: new Map(),
     red_packet_claims: new Map(),
     tips: new Map(),
@@ -126,7 +128,7 @@ export async function renderDataFile(
 async function readOperationRows(
   db: D1Database,
   operationIds: readonly string[],
-  linesOf: Record<ArchiveTable, Map<string, string[]>>,
+  linesOf: OperationLines,
   declaredTransfers: Map<string, number>,
 ): Promise<void> {
   assert(operationIds.length <= ARCHIVE_LIMITS.rowsPerPageMax, "a page of operations");
