@@ -125,7 +125,13 @@ export default defineConfig(async () => {
               wrangler: { configPath: "./wrangler.toml" },
               main: "./dev/giftwire-dev.ts",
               miniflare: {
-                d1Databases: databases(shards),
+                // The control database, the shards, and two test-only shards of
+                // test/integration/archive.test.ts, each its own local database.
+                d1Databases: {
+                  ...databases(shards),
+                  ARCHIVE_TEST_SHARD: "archive-test-shard",
+                  ARCHIVE_TEST_SPARE: "archive-test-spare",
+                },
                 serviceBindings: { SANDBOX: SANDBOX_WORKER },
                 workers: [sandboxProviderWorker(name)],
                 // Every outbound fetch goes to the providers' test doubles, never the internet.

@@ -4,6 +4,11 @@ declare namespace Cloudflare {
     TEST_LEDGER_MIGRATIONS: import("cloudflare:test").D1Migration[];
     /** How many ledger shards this project binds (LEDGER_0 …). */
     TEST_SHARDS: number;
+    /** Test-only ledger shards for test/integration/archive.test.ts, each its own local database. */
+    ARCHIVE_TEST_SHARD: D1Database;
+    ARCHIVE_TEST_SPARE: D1Database;
+    // From wrangler.toml, declared here until worker-configuration.d.ts is regenerated.
+    LEDGER_ARCHIVE: R2Bucket;
     /** JSON: test/fixtures/provider-keys.json (the providers' private keys, test only). */
     TEST_PROVIDER_KEYS: string;
     /** The command-model test's knobs from the environment ("" = its defaults). */

@@ -359,3 +359,140 @@ export const transitOutbox = sqliteTable(
     index("transit_outbox_pending").on(t.deliveredAtMs, t.createdAtMs),
   ],
 );
+
+/**
+ * Archives of this shard's closed periods (src/db/archive, docs/ARCHIVAL.md). An archive
+ * holds every live transfer up to its cut, `cut_transfer_id`, except those of operations a
+ * live row still needs (ledger_archive_holds and the retention rules), together with their
+ * operations and the rows that exist only for those operations (tips, red packets and their
+ * claims, delivered transit outbox rows). Its files and manifest are in R2; a row leaves D1
+ * only once the archive is `verified` (re-read from R2, every digest matching), enforced by
+ * the delete triggers of migrations/ledger/0003_archive_triggers.sql.
+ *   exporting → exported → verified → pruned      (an archive of this shard)
+ *   importing → imported                          (an archive read back into an empty shard)
+ */
+export const ledgerArchives = sqliteTable(
+  "ledger_archives",
+  {
+    /** `arc-s{shard}-{cut}`: one archive per shard and cut. */
+    id: text("id").primaryKey(),
+    shard: integer("shard").notNull(),
+    state: text("state", {
+      enum: ["exporting", "exported", "verified", "pruned", "importing", "imported"],
+    }).notNull(),
+    /** The period asked for: transfers created before `to_ms`, from the previous archive's `to_ms`. */
+    fromMs: integer("from_ms").notNull(),
+    toMs: integer("to_ms").notNull(),
+    /** The cut: the last transfer id created before `to_ms` (ids are the commit order). */
+    cutTransferId: integer("cut_transfer_id").notNull(),
+    /** The exported transfers' id and time spans (null until the first file is planned). */
+    firstTransferId: integer("first_transfer_id"),
+    lastTransferId: integer("last_transfer_id"),
+    minCreatedAtMs: integer("min_created_at_ms"),
+    maxCreatedAtMs: integer("max_created_at_ms"),
+    /** Export progress: every live transfer up to here is classified (exported or retained). */
+    exportCursor: integer("export_cursor").notNull().default(0),
+    /** Operations kept live by the retention rules, by reason (JSON object of counts). */
+    retained: text("retained").notNull().default("{}"),
+    /** Prune progress: transfers above this id are gone (null until pruning starts). */
+    pruneCursor: integer("prune_cursor"),
+    manifestKey: text("manifest_key"),
+    manifestSha256: text("manifest_sha256"),
+    checkpointSha256: text("checkpoint_sha256"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    exportedAtMs: integer("exported_at_ms"),
+    verifiedAtMs: integer("verified_at_ms"),
+    prunedAtMs: integer("pruned_at_ms"),
+  },
+  (t) => [
+    index("ledger_archives_state").on(t.state),
+    check("ledger_archives_period", sql`${t.fromMs} <= ${t.toMs}`),
+    check(
+      "ledger_archives_exported_has_manifest",
+      sql`${t.state} IN ('exporting', 'importing') OR (${t.manifestKey} IS NOT NULL AND ${t.manifestSha256} IS NOT NULL)`,
+    ),
+  ],
+);
+
+/**
+ * What must stay live for the archive being exported, snapshotted when it starts so that every
+ * page of the export decides alike: `account` — every operation touching it (a red packet's
+ * escrow while the packet is open or has activity past the cut); `operation` — that operation
+ * (a transit outbox row not yet delivered).
+ */
+export const ledgerArchiveHolds = sqliteTable(
+  "ledger_archive_holds",
+  {
+    archiveId: text("archive_id")
+      .notNull()
+      .references(() => ledgerArchives.id),
+    kind: text("kind", { enum: ["account", "operation"] }).notNull(),
+    ref: text("ref").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.archiveId, t.kind, t.ref] })],
+);
+
+/**
+ * The transfer ids an archive holds, as disjoint runs: every live transfer inside a run is in
+ * the archive. Runs of all archives are disjoint, so the run that may hold a transfer is the
+ * one with the greatest `from_transfer_id` at or below it (how the delete trigger finds it).
+ */
+export const ledgerArchiveRanges = sqliteTable(
+  "ledger_archive_ranges",
+  {
+    fromTransferId: integer("from_transfer_id").primaryKey(),
+    toTransferId: integer("to_transfer_id").notNull(),
+    archiveId: text("archive_id")
+      .notNull()
+      .references(() => ledgerArchives.id),
+  },
+  (t) => [
+    index("ledger_archive_ranges_archive").on(t.archiveId, t.fromTransferId),
+    check("ledger_archive_ranges_ordered", sql`${t.fromTransferId} <= ${t.toTransferId}`),
+  ],
+);
+
+/** An archive's data files in R2: planned (span fixed) before upload, digests once uploaded. */
+export const ledgerArchiveFiles = sqliteTable(
+  "ledger_archive_files",
+  {
+    archiveId: text("archive_id")
+      .notNull()
+      .references(() => ledgerArchives.id),
+    seq: integer("seq").notNull(),
+    /** The span of transfer ids the file covers; its rows are the archive's runs inside it. */
+    firstTransferId: integer("first_transfer_id").notNull(),
+    lastTransferId: integer("last_transfer_id").notNull(),
+    key: text("key").notNull(),
+    /** Rows per table (JSON object), and the digests and sizes of the uncompressed and gzip bytes. */
+    rowCounts: text("row_counts"),
+    rawSha256: text("raw_sha256"),
+    gzSha256: text("gz_sha256"),
+    rawBytes: integer("raw_bytes"),
+    gzBytes: integer("gz_bytes"),
+    minCreatedAtMs: integer("min_created_at_ms"),
+    maxCreatedAtMs: integer("max_created_at_ms"),
+    uploadedAtMs: integer("uploaded_at_ms"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.archiveId, t.seq] }),
+    check("ledger_archive_files_span", sql`${t.firstTransferId} <= ${t.lastTransferId}`),
+  ],
+);
+
+/**
+ * Per account, what the archive's transfers added to its balance (credits − debits). Once an
+ * archive's transfers leave `transfers`, an account's balance is the sum of its checkpoints
+ * and of its live transfers (src/db/archive/checkpoints.ts).
+ */
+export const balanceCheckpoints = sqliteTable(
+  "balance_checkpoints",
+  {
+    archiveId: text("archive_id")
+      .notNull()
+      .references(() => ledgerArchives.id),
+    account: text("account").notNull(),
+    balanceMinor: integer("balance_minor").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.archiveId, t.account] }), index("balance_checkpoints_account").on(t.account)],
+);

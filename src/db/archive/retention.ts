@@ -1,0 +1,111 @@
+/**
+ * Which operations at or below an archive's cut stay live, and why. An operation leaves the
+ * shard only with every row that exists for it, and only when no live row still needs it:
+ * foreign keys forbid the rest (D1 enforces them and cannot turn them off), and the ledger's
+ * invariants join some of them by id. An operation kept live keeps all its transfers and rows;
+ * a later archive takes it once nothing holds it (its transfers are below that archive's cut
+ * too, so "everything live below the cut that nothing needs" picks it up).
+ *
+ *   order        payment credits, refunds and their reversals, and a pay-to-tip order's tip:
+ *                the order and refund rows stay (they are business records, not history) and
+ *                the invariant checker matches each to its operation by id.
+ *   subsidy      subsidy issues: the `subsidies` row stays (its campaign counts it).
+ *   undelivered  an operation whose transit outbox row was not delivered when the archive
+ *                started: the outbox row must stay until the destination shard has posted.
+ *   open_packet  any operation on a red packet's escrow while the packet is not closed within
+ *                the cut (open, credits in flight, or a claim or refund after the cut): a
+ *                packet leaves with its sending, every claim and its refund at once, so its
+ *                claims never outlive its row and its escrow check holds on live rows.
+ *   spans_cut    an operation with a transfer after the cut (none in practice: an operation's
+ *                transfers are inserted together, so their ids are consecutive).
+ *
+ * The time-varying facts (delivery, packet state) are read once, when the archive starts,
+ * into `ledger_archive_holds`: every page of the export then decides the same way, however
+ * often it is re-run.
+ */
+
+import { accountAddress } from "../../domain/accounts";
+import type { OperationKind } from "../ledger";
+
+export const RETENTION_REASONS = ["order", "subsidy", "undelivered", "open_packet", "spans_cut"] as const;
+export type RetentionReason = (typeof RETENTION_REASONS)[number];
+
+const ORDER_KINDS = [
+  "payment_credit",
+  "payment_refund",
+  "payment_refund_reversal",
+] as const satisfies readonly OperationKind[];
+const SUBSIDY_KINDS = ["subsidy_issue"] as const satisfies readonly OperationKind[];
+const TIP_KIND: OperationKind = "tip";
+
+const quoted = (kinds: readonly string[]) => kinds.map((k) => `'${k}'`).join(", ");
+
+/**
+ * A pay-to-tip order `order_X` sends the tip `tip_X` (payment-credit.ts, tipIdFor) and names it
+ * in `tip_id`; looking the order up by its primary key keeps this an index probe per tip.
+ */
+const PAY_TO_TIP_ORDER =
+  "EXISTS (SELECT 1 FROM payment_orders p WHERE p.id = 'order_' || substr(o.id, 5) AND p.tip_id = o.id)";
+
+/**
+ * The reason operation `o` stays live, or NULL when the archive takes it. Binds, in order:
+ * the archive id (holds by operation), the archive id (holds by account), the cut.
+ */
+export const RETENTION_REASON_SQL = `CASE
+  WHEN o.kind IN (${quoted(ORDER_KINDS)}) THEN 'order'
+  WHEN o.kind = '${TIP_KIND}' AND ${PAY_TO_TIP_ORDER} THEN 'order'
+  WHEN o.kind IN (${quoted(SUBSIDY_KINDS)}) THEN 'subsidy'
+  WHEN EXISTS (SELECT 1 FROM ledger_archive_holds h
+               WHERE h.archive_id = ? AND h.kind = 'operation' AND h.ref = o.id) THEN 'undelivered'
+  WHEN EXISTS (SELECT 1 FROM transfers e JOIN ledger_archive_holds h
+                 ON h.archive_id = ? AND h.kind = 'account' AND h.ref IN (e.from_account, e.to_account)
+               WHERE e.operation_id = o.id) THEN 'open_packet'
+  WHEN EXISTS (SELECT 1 FROM transfers e WHERE e.operation_id = o.id AND e.id > ?) THEN 'spans_cut'
+  ELSE NULL END`;
+
+export function retentionParams(archiveId: string, cutTransferId: number): unknown[] {
+  return [archiveId, archiveId, cutTransferId];
+}
+
+// A packet's escrow address as SQL around its id, from the one definition of the address.
+const [ESCROW_PREFIX, ESCROW_SUFFIX] = accountAddress.packetEscrow("\u0000").split("\u0000") as [string, string];
+
+/**
+ * The holds snapshot, written in the batch that creates the archive row. A packet is closed
+ * when every share was credited (`exhausted`) or it was refunded with every claim credited,
+ * and nothing touched its escrow after the cut; only packets sent within the cut matter.
+ */
+export function holdStatements(db: D1Database, archiveId: string, cutTransferId: number): D1PreparedStatement[] {
+  const escrow = "? || p.id || ?";
+  return [
+    db
+      .prepare(
+        `INSERT INTO ledger_archive_holds (archive_id, kind, ref)
+         SELECT DISTINCT ?, 'operation', operation_id FROM transit_outbox WHERE delivered_at_ms IS NULL`,
+      )
+      .bind(archiveId),
+    db
+      .prepare(
+        `INSERT INTO ledger_archive_holds (archive_id, kind, ref)
+         SELECT ?, 'account', ${escrow} FROM red_packets p
+         WHERE EXISTS (SELECT 1 FROM transfers t WHERE t.operation_id = p.id AND t.id <= ?)
+           AND NOT (
+             (p.status = 'exhausted' OR (p.status = 'refunded' AND p.credited_minor = p.final_claimed_minor))
+             AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.from_account = ${escrow} AND t.id > ?)
+             AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.to_account = ${escrow} AND t.id > ?)
+           )`,
+      )
+      .bind(
+        archiveId,
+        ESCROW_PREFIX,
+        ESCROW_SUFFIX,
+        cutTransferId,
+        ESCROW_PREFIX,
+        ESCROW_SUFFIX,
+        cutTransferId,
+        ESCROW_PREFIX,
+        ESCROW_SUFFIX,
+        cutTransferId,
+      ),
+  ];
+}
