@@ -165,10 +165,17 @@ function crossShardTip(id: string, viewer: string, amountMinor: number, atMs: nu
     tipRow(db, id, viewer, "c_remote", amountMinor, atMs),
     db
       .prepare(
-        `INSERT INTO transit_outbox (operation_id, destination_shard, postings, amount_minor, currency, created_at_ms,
-           delivered_at_ms, attempts) VALUES (?, 1, ?, ?, 'CNY', ?, ?, ?)`,
+        `INSERT INTO transit_outbox (operation_id, destination_shard, operation_kind, postings, amount_minor, currency,
+           created_at_ms, delivered_at_ms, attempts) VALUES (?, 1, 'tip', ?, ?, 'CNY', ?, ?, ?)`,
       )
-      .bind(id, JSON.stringify([{ to: "creator:c_remote:pending", amountMinor }]), amountMinor, atMs, deliveredAtMs, 1),
+      .bind(
+        id,
+        JSON.stringify([{ from: accountAddress.transit(0), to: "creator:c_remote:pending", amountMinor }]),
+        amountMinor,
+        atMs,
+        deliveredAtMs,
+        1,
+      ),
   ]);
 }
 
