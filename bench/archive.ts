@@ -10,7 +10,7 @@
  * as production keeps them on disk; BENCH_D1=memory keeps them in memory. The numbers are
  * written to bench/.last-archive.md.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -18,7 +18,7 @@ import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import type { Manifest } from "../src/db/archive/format";
 import type { SeedRequest } from "./archive-worker";
-import { log } from "./lib";
+import { applyMigrations, log } from "./lib";
 
 const TIPS = Number(process.env.BENCH_ARCHIVE_TIPS ?? 20_000);
 const STORAGE = process.env.BENCH_D1 ?? "disk";
@@ -62,17 +62,7 @@ async function call<T>(path: string, body: unknown = {}): Promise<T> {
 const url = (await mf.ready).toString().replace(/\/$/, "");
 let failed = false;
 try {
-  // The ledger shard's migrations as wrangler applies them: each file's statements, in order.
-  for (const binding of ["SHARD", "SPARE"]) {
-    const db = await mf.getD1Database(binding);
-    for (const file of readdirSync("migrations/ledger")
-      .filter((f) => f.endsWith(".sql"))
-      .sort()) {
-      for (const statement of readFileSync(`migrations/ledger/${file}`, "utf8").split("--> statement-breakpoint")) {
-        if (statement.trim()) await db.prepare(statement).run();
-      }
-    }
-  }
+  for (const binding of ["SHARD", "SPARE"]) await applyMigrations(await mf.getD1Database(binding), "migrations/ledger");
   const emptyBytes = (await call<{ bytes: number }>("/size")).bytes;
   const day = { tips: TIPS, viewers: 2_000, creators: 50, startMs: Date.UTC(2026, 0, 1) };
   log(`▸ seeding one day: ${TIPS} tips by ${day.viewers} viewers to ${day.creators} creators (untimed) …`);

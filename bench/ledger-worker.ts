@@ -1,7 +1,8 @@
 /**
  * The bench-only Worker behind `npm run bench:ledger` (bench/ledger.ts bundles it with esbuild
- * into bench/.build-ledger/ and runs it in workerd through Miniflare, with one D1 binding: one
- * ledger database, the engine one shard is).
+ * into bench/.build-ledger/ and runs it in workerd through Miniflare, with two D1 bindings: the
+ * control database and one ledger shard, the engine whose write rate is measured; the shard is
+ * the whole ledger here, so every operation is local to it).
  *
  * Three calls per run, so that only the posting is timed (and traced):
  *   POST /seed {workload, runId, operations, batchSize, concurrency}  seeds what the operations
@@ -25,11 +26,19 @@ import { composeAdjustment } from "../src/db/operations/adjustment";
 import { type ClaimCredit, postClaimCredits } from "../src/db/operations/packet-claim";
 import { composePacketSend, preparePacketSend } from "../src/db/operations/packet-send";
 import { composeTip, type PreparedTip, prepareTip, type TipRules } from "../src/db/operations/tip";
+import { Ledger, type LedgerShard } from "../src/db/shards";
 import { DEFAULT_CURRENCY } from "../src/domain/money";
+import { evenBucketMap } from "../src/domain/shards";
 import { goLive } from "../src/worker/rooms/lifecycle";
 
 interface BenchEnv {
-  readonly DB: D1Database;
+  readonly CONTROL: D1Database;
+  readonly LEDGER_0: D1Database;
+}
+
+/** The bench's ledger: one shard, every bucket in it. */
+function benchLedger(control: D1Database, shard: D1Database): Ledger {
+  return new Ledger(control, [shard], evenBucketMap(1));
 }
 
 export const WORKLOADS = ["claim", "tip"] as const;
@@ -104,18 +113,18 @@ function metered(db: D1Database) {
   return { db: proxy, meter };
 }
 
-async function postAll(db: D1Database, composed: readonly ComposedOperation[]): Promise<Verdict[]> {
+async function postAll(shard: LedgerShard, composed: readonly ComposedOperation[]): Promise<Verdict[]> {
   // One operation is autocommit (its own batch, as the routes run it); more is group commit.
-  if (composed.length === 1 && composed[0]) return [(await runOperation(db, composed[0])).verdict];
-  return runOperations(db, composed);
+  if (composed.length === 1 && composed[0]) return [(await runOperation(shard, composed[0])).verdict];
+  return runOperations(shard, composed);
 }
 
 /** Credits `amountMinor` to each user's wallet from `world:adjustments`, SEED_BATCH per batch. */
-async function fund(db: D1Database, runId: string, users: readonly string[], amountMinor: number, nowMs: number) {
+async function fund(shard: LedgerShard, runId: string, users: readonly string[], amountMinor: number, nowMs: number) {
   for (let i = 0; i < users.length; i += SEED_BATCH) {
     const composed = users.slice(i, i + SEED_BATCH).map((userId) =>
       composeAdjustment(
-        db,
+        shard,
         {
           id: `adj_bench_${runId}_${userId}`,
           userId,
@@ -127,7 +136,7 @@ async function fund(db: D1Database, runId: string, users: readonly string[], amo
         nowMs,
       ),
     );
-    for (const verdict of await postAll(db, composed)) check(verdict.kind === "posted", "funding posts");
+    for (const verdict of await postAll(shard, composed)) check(verdict.kind === "posted", "funding posts");
   }
 }
 
@@ -163,16 +172,17 @@ async function inBatches<T>(
   return verdicts.flat();
 }
 
-async function seedClaims(db: D1Database, req: RunRequest, nowMs: number): Promise<ClaimCredit[]> {
-  const { roomId } = await live(db, req.runId, nowMs);
+async function seedClaims(ledger: Ledger, req: RunRequest, nowMs: number): Promise<ClaimCredit[]> {
+  const { roomId } = await live(ledger.control, req.runId, nowMs);
   const senderId = `bench-sender-${req.runId}`;
-  await fund(db, req.runId, [senderId], req.operations * CLAIM_MINOR, nowMs);
+  const shard = ledger.shard(0);
+  await fund(shard, req.runId, [senderId], req.operations * CLAIM_MINOR, nowMs);
   const credits: ClaimCredit[] = [];
   for (let p = 0; p * SHARES_PER_PACKET < req.operations; p++) {
     const shares = Math.min(SHARES_PER_PACKET, req.operations - p * SHARES_PER_PACKET);
     const packetId = `pkt_bench_${req.runId}_${p}`;
     const prepared = await preparePacketSend(
-      db,
+      ledger,
       {
         id: packetId,
         roomId,
@@ -188,7 +198,7 @@ async function seedClaims(db: D1Database, req: RunRequest, nowMs: number): Promi
       nowMs,
     );
     check(prepared.ok, `packet ${packetId} is admitted: ${prepared.ok ? "" : prepared.code}`);
-    const { verdict } = await runOperation(db, composePacketSend(db, prepared.value, nowMs));
+    const { verdict } = await runOperation(shard, composePacketSend(shard, prepared.value, nowMs));
     check(verdict.kind === "posted", `packet ${packetId} is sent: ${JSON.stringify(verdict)}`);
     for (let i = 0; i < shares; i++) {
       credits.push({
@@ -205,19 +215,19 @@ async function seedClaims(db: D1Database, req: RunRequest, nowMs: number): Promi
   return credits;
 }
 
-async function seedTips(db: D1Database, req: RunRequest, nowMs: number): Promise<PreparedTip[]> {
-  const { roomId } = await live(db, req.runId, nowMs);
+async function seedTips(ledger: Ledger, req: RunRequest, nowMs: number): Promise<PreparedTip[]> {
+  const { roomId } = await live(ledger.control, req.runId, nowMs);
   const viewers = Array.from(
     { length: Math.min(TIP_VIEWERS, req.operations) },
     (_, i) => `bench-viewer-${req.runId}-${i}`,
   );
   const tipsPerViewer = Math.ceil(req.operations / viewers.length);
-  await fund(db, req.runId, viewers, tipsPerViewer * 100, nowMs);
+  await fund(ledger.shard(0), req.runId, viewers, tipsPerViewer * 100, nowMs);
   // prepareTip reads the room, the gift and the creator: once per viewer, outside the timing
   // (its reads go to the control data, not to the ledger shard being measured).
   const templates: PreparedTip[] = [];
   for (const viewerId of viewers) {
-    const prepared = await prepareTip(db, TIP_RULES, { id: "", roomId, viewerId, ask: TIP_GIFT }, nowMs);
+    const prepared = await prepareTip(ledger.control, TIP_RULES, { id: "", roomId, viewerId, ask: TIP_GIFT }, nowMs);
     check(prepared.ok, `the tip is priced: ${prepared.ok ? "" : prepared.code}`);
     templates.push(prepared.value);
   }
@@ -235,10 +245,11 @@ const runs = new Map<string, { readonly req: RunRequest; readonly seeded: Seeded
 
 async function seed(env: BenchEnv, req: RunRequest): Promise<void> {
   const nowMs = Date.now();
+  const ledger = benchLedger(env.CONTROL, env.LEDGER_0);
   const seeded: Seeded =
     req.workload === "claim"
-      ? { kind: "claim", items: await seedClaims(env.DB, req, nowMs) }
-      : { kind: "tip", items: await seedTips(env.DB, req, nowMs) };
+      ? { kind: "claim", items: await seedClaims(ledger, req, nowMs) }
+      : { kind: "tip", items: await seedTips(ledger, req, nowMs) };
   runs.set(req.runId, { req, seeded });
 }
 
@@ -248,15 +259,16 @@ async function post(env: BenchEnv, runId: string): Promise<RunResult> {
   check(run !== undefined && run.verdicts === undefined, `run ${runId} is seeded and not yet posted`);
   const { req, seeded } = run;
   const nowMs = Date.now();
-  const { db, meter } = metered(env.DB);
+  const { db, meter } = metered(env.LEDGER_0);
+  const shard = benchLedger(env.CONTROL, db).shard(0);
   const started = Date.now();
   run.verdicts =
     seeded.kind === "claim"
-      ? await inBatches(seeded.items, req.batchSize, req.concurrency, (chunk) => postClaimCredits(db, chunk, nowMs))
+      ? await inBatches(seeded.items, req.batchSize, req.concurrency, (chunk) => postClaimCredits(shard, chunk, nowMs))
       : await inBatches(seeded.items, req.batchSize, req.concurrency, (chunk) =>
           postAll(
-            db,
-            chunk.map((tip) => composeTip(db, tip)),
+            shard,
+            chunk.map((tip) => composeTip(shard, tip)),
           ),
         );
   const elapsedMs = Date.now() - started;
@@ -287,7 +299,7 @@ async function verify(env: BenchEnv, runId: string): Promise<{ operations: numbe
   const notPosted = verdicts.filter((v) => v.kind !== "posted");
   check(verdicts.length === req.operations, `${verdicts.length} verdicts for ${req.operations} operations`);
   check(notPosted.length === 0, `${notPosted.length} operations not posted, e.g. ${JSON.stringify(notPosted[0])}`);
-  const counted = await env.DB.prepare(
+  const counted = await env.LEDGER_0.prepare(
     `SELECT COUNT(*) AS operations, COALESCE(SUM(transfer_count), 0) AS declared,
        (SELECT COUNT(*) FROM transfers WHERE operation_id >= ?1 AND operation_id < ?2) AS transfers
      FROM operations WHERE id >= ?1 AND id < ?2 AND state = 'posted'`,
@@ -304,7 +316,7 @@ async function verify(env: BenchEnv, runId: string): Promise<{ operations: numbe
     counted.transfers === counted.declared && counted.transfers === expected,
     `${counted.transfers} transfers written, ${counted.declared} declared by the operations, ${expected} expected`,
   );
-  const report = await checkLedgerInvariants(env.DB, Date.now());
+  const report = await checkLedgerInvariants(env.LEDGER_0, Date.now());
   check(
     report.ok,
     `ledger invariants: ${report.violationCount} violation(s), e.g. ${JSON.stringify(report.violations[0])}`,

@@ -23,14 +23,14 @@
  * is; BENCH_D1=memory keeps it in memory.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import type { RunRequest, RunResult, Workload } from "./ledger-worker";
-import { log, median, ownWorkerdPids, pct, traceFsyncs } from "./lib";
+import { applyMigrations, log, median, ownWorkerdPids, pct, traceFsyncs } from "./lib";
 
 const list = (value: string | undefined, fallback: string) =>
   (value ?? fallback)
@@ -98,19 +98,12 @@ const mf = new Miniflare({
   modules: true,
   scriptPath: "bench/.build-ledger/index.js",
   compatibilityDate: "2026-07-30",
-  d1Databases: ["DB"],
+  d1Databases: ["CONTROL", "LEDGER_0"],
   d1Persist: persistDir ?? false,
 });
 const url = (await mf.ready).toString().replace(/\/$/, "");
-const db = await mf.getD1Database("DB");
-// The migrations as wrangler applies them: each file's statements, in file order.
-for (const file of readdirSync("migrations")
-  .filter((f) => f.endsWith(".sql"))
-  .sort()) {
-  for (const statement of readFileSync(`migrations/${file}`, "utf8").split("--> statement-breakpoint")) {
-    if (statement.trim()) await db.prepare(statement).run();
-  }
-}
+await applyMigrations(await mf.getD1Database("CONTROL"), "migrations/control");
+await applyMigrations(await mf.getD1Database("LEDGER_0"), "migrations/ledger");
 const workerdPids = ownWorkerdPids();
 // Pin workerd to core 0 and this driver to core 1 where the machine has two.
 if (cpus().length >= 2) {

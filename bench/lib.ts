@@ -37,6 +37,21 @@ export function ownWorkerdPids(): number[] {
 
 // ── build and start ───────────────────────────────────────────────────────────────────
 
+/** Applies a migrations folder to a D1 database as wrangler does: each file's statements, in order. */
+export async function applyMigrations(db: D1Database, dir: "migrations/control" | "migrations/ledger"): Promise<void> {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort()) {
+    for (const statement of readFileSync(`${dir}/${file}`, "utf8").split("--> statement-breakpoint")) {
+      if (statement.trim()) await db.prepare(statement).run();
+    }
+  }
+}
+
+/** The ledger shards the benches run the Worker with (LEDGER_SHARDS), as `npm start` does. */
+export const BENCH_SHARDS = 2;
+const SHARD_BINDINGS = Array.from({ length: BENCH_SHARDS }, (_, i) => `LEDGER_${i}`);
+
 export function bundle(): void {
   log("▸ bundling the Worker (wrangler deploy --dry-run)");
   execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", "bench/.build"], { stdio: "ignore" });
@@ -54,7 +69,7 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
     modules: true,
     scriptPath: "bench/.build/index.js",
     compatibilityDate: "2026-07-30",
-    d1Databases: ["DB"],
+    d1Databases: ["CONTROL", ...SHARD_BINDINGS],
     durableObjects: {
       LIVE_ROOM: { className: "LiveRoom", useSQLite: true },
     },
@@ -65,6 +80,7 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
     },
     bindings: {
       ENVIRONMENT: "development",
+      LEDGER_SHARDS: String(BENCH_SHARDS),
       JWT_ISSUER: ISSUER,
       JWT_AUDIENCE: AUDIENCE,
       JWT_SECRET: SECRET,
@@ -85,14 +101,8 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
     ...extra,
   } as MiniflareOptions);
   const url = await mf.ready;
-  const db = await mf.getD1Database("DB");
-  for (const file of readdirSync("migrations")
-    .filter((f) => f.endsWith(".sql"))
-    .sort()) {
-    for (const statement of readFileSync(`migrations/${file}`, "utf8").split("--> statement-breakpoint")) {
-      if (statement.trim()) await db.prepare(statement).run();
-    }
-  }
+  await applyMigrations(await mf.getD1Database("CONTROL"), "migrations/control");
+  for (const binding of SHARD_BINDINGS) await applyMigrations(await mf.getD1Database(binding), "migrations/ledger");
   // Pin workerd to core 0 and this load generator to core 1 where the machine has two.
   if (cpus().length >= 2) {
     for (const pid of ownWorkerdPids()) spawnSync("taskset", ["-a", "-p", "-c", "0", String(pid)]);

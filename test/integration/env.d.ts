@@ -7,8 +7,6 @@ declare namespace Cloudflare {
     /** Test-only ledger shards for test/integration/archive.test.ts, each its own local database. */
     ARCHIVE_TEST_SHARD: D1Database;
     ARCHIVE_TEST_SPARE: D1Database;
-    // From wrangler.toml, declared here until worker-configuration.d.ts is regenerated.
-    LEDGER_ARCHIVE: R2Bucket;
     /** JSON: test/fixtures/provider-keys.json (the providers' private keys, test only). */
     TEST_PROVIDER_KEYS: string;
     /** The command-model test's knobs from the environment ("" = its defaults). */

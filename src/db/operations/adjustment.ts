@@ -22,7 +22,6 @@ export function composeAdjustment(
   nowMs: number,
   attach?: Attach,
 ): ComposedOperation {
-  const { db } = shard;
   const wallet = accountAddress.userWallet(adjustment.userId);
   const world = accountAddress.worldAdjustments();
   const credit = adjustment.direction === "credit";
@@ -43,7 +42,6 @@ export function composeAdjustment(
 
 /** One adjustment in its own batch (the demo seed's funding; operators go through the idempotent route). */
 export async function postAdjustment(shard: LedgerShard, adjustment: Adjustment, nowMs: number): Promise<Verdict> {
-  const { db } = shard;
   const { verdict } = await runOperation(shard, composeAdjustment(shard, adjustment, nowMs));
   return verdict;
 }

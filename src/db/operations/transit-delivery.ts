@@ -32,7 +32,6 @@ export function composeTransitDelivery(
   delivery: TransitDelivery,
   nowMs: number,
 ): ComposedOperation {
-  const { db } = shard;
   return composeOperation(shard, {
     id: deliveryId(delivery.operationId, shard.index),
     kind: "transit_delivery",

@@ -1,7 +1,4 @@
-/** Tables every database has: the control database and each ledger shard. */
-
-import { sql } from "drizzle-orm";
-import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
  * Events for a room's Durable Object, written in the same batch as the fact they announce
