@@ -8,7 +8,6 @@
  * even map the first time a deployment starts.
  */
 
-import type { Posting } from "../domain/accounts";
 import { fail, type Result } from "../domain/errors";
 import { assert, LIMITS } from "../domain/limits";
 import {
@@ -74,16 +73,6 @@ export class Ledger {
 
   bucketOf(ownerId: string): number {
     return bucketOf(ownerId);
-  }
-
-  /** Whether every account of `postings` lives in `shard` (an operation without transit). */
-  local(shard: number, postings: readonly Posting[]): boolean {
-    return postings.every((p) =>
-      [p.from, p.to].every((a) => {
-        const home = homeOfAccount(a, this.map);
-        return home === "origin" || home === shard;
-      }),
-    );
   }
 }
 

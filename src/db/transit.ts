@@ -50,9 +50,12 @@ export async function deliverTransit(
   const rows = await readOutboxRows(ledger, refs);
   const outcomes = new Map<string, DeliveryOutcome>();
   const byDestination = new Map<number, { ref: TransitRef; delivery: TransitDelivery }[]>();
+  const seen = new Set<string>();
   for (const ref of refs) {
     const key = refKey(ref);
-    if (outcomes.has(key) || byDestination.get(ref.destination)?.some((d) => refKey(d.ref) === key)) continue;
+    // A ref given twice (a redelivered message) is posted once; both get its outcome.
+    if (seen.has(key)) continue;
+    seen.add(key);
     const row = rows.get(key);
     if (row === undefined) {
       outcomes.set(key, { kind: "no_such_row" });

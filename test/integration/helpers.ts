@@ -175,9 +175,14 @@ export async function ledgerSnapshot(
       (t) => !options.except?.includes(t.name) && (options.only === undefined || options.only.includes(t.name)),
     );
     if (tables.length === 0) continue;
-    const dumps = await db.batch(
-      tables.map((t) => db.prepare(`SELECT rowid AS _rowid, * FROM "${t.name}" ORDER BY rowid`)),
-    );
+    // An AUTOINCREMENT counter at 0 is the same as none (the next id is 1 either way): SQLite
+    // writes one when an INSERT … SELECT that inserts nothing (a refused operation's transfers)
+    // first touches a table in a shard that never had a row.
+    const rowsOf = (table: string) =>
+      table === "sqlite_sequence"
+        ? `SELECT rowid AS _rowid, * FROM "${table}" WHERE seq <> 0 ORDER BY rowid`
+        : `SELECT rowid AS _rowid, * FROM "${table}" ORDER BY rowid`;
+    const dumps = await db.batch(tables.map((t) => db.prepare(rowsOf(t.name))));
     // One line per row, so a failing comparison's diff shows just the rows that changed.
     parts.push(
       ...tables.flatMap((t, i) => [

@@ -84,8 +84,9 @@ describe("queue dispatch", () => {
 });
 
 describe("cron jobs", () => {
-  it("are the six housekeeping jobs, in order", () => {
+  it("are the seven housekeeping jobs, in order", () => {
     expect(CRON_JOBS.map((j) => j.name)).toEqual([
+      "transit-sweep",
       "room-outbox-sweep",
       "red-packet-sweep",
       "idempotency-purge",

@@ -50,3 +50,37 @@ export function failingPut(bucket: R2Bucket, nth: number, mode: FaultMode): R2Bu
     },
   });
 }
+
+/**
+ * A D1 binding whose statements starting with `sqlPrefix` fail when run while `fails()` says
+ * so (the statement is not run: a crash before it reached storage).
+ */
+export function failingStatements(db: D1Database, sqlPrefix: string, fails: () => boolean): D1Database {
+  const wrap = <T extends object>(target: T, override: (property: string | symbol) => unknown): T =>
+    new Proxy(target, {
+      get(t, property) {
+        const replaced = override(property);
+        if (replaced !== undefined) return replaced;
+        const value = Reflect.get(t, property);
+        return typeof value === "function" ? value.bind(t) : value;
+      },
+    });
+  return wrap(db, (property) =>
+    property !== "prepare"
+      ? undefined
+      : (sql: string) => {
+          const statement = db.prepare(sql);
+          if (!sql.trimStart().startsWith(sqlPrefix)) return statement;
+          return wrap(statement, (p) =>
+            p !== "bind"
+              ? undefined
+              : (...args: unknown[]) =>
+                  wrap(statement.bind(...args), (q) =>
+                    q === "run" && fails()
+                      ? () => Promise.reject(new InjectedFault(`${sqlPrefix} failed before running`))
+                      : undefined,
+                  ),
+          );
+        },
+  );
+}

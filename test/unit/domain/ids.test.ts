@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ID_BODY_PATTERN, idPattern, idTimeMs, isId, newId } from "../../../src/domain/ids";
+import { bucketOfId, ID_BODY_PATTERN, idPattern, idTimeMs, isId, newId, newOwnedId } from "../../../src/domain/ids";
 
 const zeros = (n: number) => new Uint8Array(n);
 
@@ -42,5 +42,27 @@ describe("id patterns", () => {
     expect(idPattern("packet").test(`${id}0`)).toBe(false);
     expect(ID_BODY_PATTERN.test(id.slice("packet_".length))).toBe(true);
     expect(ID_BODY_PATTERN.test(`${"0".repeat(25)}O`)).toBe(false);
+  });
+});
+
+describe("ids owned by a bucket", () => {
+  it("carry the owner's bucket, keep the id's layout and time, and differ in their randomness", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1023 }), fc.integer({ min: 0, max: 2 ** 48 - 1 }), (bucket, nowMs) => {
+        const id = newOwnedId("order", bucket, nowMs);
+        expect(id).toMatch(idPattern("order"));
+        expect(bucketOfId(id)).toBe(bucket);
+        expect(idTimeMs(id)).toBe(nowMs);
+        expect(newOwnedId("order", bucket, nowMs)).not.toBe(id);
+      }),
+    );
+  });
+
+  it("read a bucket from any well-formed id, and none from a string that is not one", () => {
+    expect(bucketOfId(newId("tip", 0))).toBeGreaterThanOrEqual(0);
+    expect(bucketOfId("order_nope")).toBeNull();
+    expect(bucketOfId("not an id")).toBeNull();
+    expect(() => newOwnedId("order", 1024, 0)).toThrow();
+    expect(() => newOwnedId("order", -1, 0)).toThrow();
   });
 });

@@ -1,13 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { USER_ID_PATTERN } from "../../../src/domain/accounts";
+import { accountAddress, USER_ID_PATTERN } from "../../../src/domain/accounts";
+import { newOwnedId } from "../../../src/domain/ids";
 import {
   bucketOf,
+  bucketOfAccount,
   evenBucketMap,
+  homeOfAccount,
   LEDGER_BUCKETS,
   LEDGER_SHARDS_MAX,
   parseBucketMap,
   shardOf,
+  shardOfId,
 } from "../../../src/domain/shards";
 
 const ownerId = fc.stringMatching(USER_ID_PATTERN);
@@ -89,5 +93,35 @@ describe("bucket → shard", () => {
     expect(parseBucketMap(evenBucketMap(4).slice(1), 4)).toMatchObject({ ok: false, code: "internal_error" });
     expect(parseBucketMap(evenBucketMap(4), 3)).toMatchObject({ ok: false });
     expect(parseBucketMap([...evenBucketMap(4).slice(1), 1.5], 4)).toMatchObject({ ok: false });
+  });
+});
+
+describe("account → home", () => {
+  it("places an owner's accounts with the owner, and an owned object's with the owner its id names", () => {
+    fc.assert(
+      fc.property(ownerId, fc.integer({ min: 1, max: LEDGER_SHARDS_MAX }), (owner, shards) => {
+        const map = evenBucketMap(shards);
+        const home = shardOf(owner, map);
+        expect(homeOfAccount(accountAddress.userWallet(owner), map)).toBe(home);
+        expect(homeOfAccount(accountAddress.creatorPending(owner), map)).toBe(home);
+        const packetId = newOwnedId("packet", bucketOf(owner), 1_700_000_000_000);
+        expect(homeOfAccount(accountAddress.packetEscrow(packetId), map)).toBe(home);
+        expect(shardOfId(packetId, map)).toBe(home);
+        const subsidyId = newOwnedId("subsidy", bucketOf(owner), 1_700_000_000_000);
+        expect(homeOfAccount(accountAddress.subsidyGrant(subsidyId), map)).toBe(home);
+      }),
+    );
+  });
+
+  it("keeps the accounts every shard has a share of in whichever shard an operation commits", () => {
+    for (const address of [
+      accountAddress.platformRevenue(),
+      accountAddress.platformSubsidy(),
+      accountAddress.channelClearing("wechatpay"),
+      accountAddress.worldAdjustments(),
+      accountAddress.transit(3),
+    ]) {
+      expect(bucketOfAccount(address)).toBe("origin");
+    }
   });
 });
