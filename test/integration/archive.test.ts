@@ -1,5 +1,5 @@
 /**
- * Archival of a ledger shard's closed periods (src/db/archive, docs/ARCHIVAL.md), end to end
+ * Archival of a ledger shard's closed periods (src/db/archive, docs/SCALING.md, Archival), end to end
  * on real D1 and R2 bindings: ARCHIVE_TEST_SHARD is the shard being archived, ARCHIVE_TEST_SPARE
  * an empty shard the archives are read back into (two test-only databases, vitest.config.ts). The shard is populated with SQL (test/support/ledger-rows.ts)
  * with a day of history that has every kind of row an archive must take or leave: tips,

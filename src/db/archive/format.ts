@@ -1,5 +1,5 @@
 /**
- * The archive format (docs/ARCHIVAL.md), version 1. An archive of one shard is a folder in R2,
+ * The archive format (docs/SCALING.md, Archival), version 1. An archive of one shard is a folder in R2,
  * `ledger/shard-{n}/{archive id}/`, holding:
  *
  *   data-000000.ndjson.gz …        the archived rows, one JSON array per line:

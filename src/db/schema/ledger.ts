@@ -361,7 +361,7 @@ export const transitOutbox = sqliteTable(
 );
 
 /**
- * Archives of this shard's closed periods (src/db/archive, docs/ARCHIVAL.md). An archive
+ * Archives of this shard's closed periods (src/db/archive, docs/SCALING.md, Archival). An archive
  * holds every live transfer up to its cut, `cut_transfer_id`, except those of operations a
  * live row still needs (ledger_archive_holds and the retention rules), together with their
  * operations and the rows that exist only for those operations (tips, red packets and their
