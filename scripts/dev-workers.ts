@@ -12,7 +12,7 @@
  * written to .wrangler/dev/giftwire.json on every start (git-ignored), with its paths made
  * absolute, so a binding added to wrangler.toml is in development at once.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { experimental_readRawConfig } from "wrangler";
@@ -26,7 +26,31 @@ interface RawConfig {
   vars?: Record<string, unknown>;
   services?: unknown[];
   assets?: { directory?: string };
-  d1_databases?: { migrations_dir?: string }[];
+  d1_databases?: { binding?: string; migrations_dir?: string }[];
+}
+
+/**
+ * Applies the migrations of every D1 database wrangler.toml binds (the control database and
+ * each ledger shard) to the local state, printing each step through `onStep`; throws with
+ * wrangler's output if one fails.
+ */
+export function migrateLocalDatabases(
+  options: { persistTo?: string; stdio: "inherit" | "pipe" },
+  onStep: (message: string) => void = () => {},
+): void {
+  const raw = experimental_readRawConfig({ config: "wrangler.toml" }).rawConfig as RawConfig;
+  const bindings = (raw.d1_databases ?? []).flatMap((d) => (d.binding ? [d.binding] : []));
+  for (const [i, binding] of bindings.entries()) {
+    onStep(`Applying D1 migrations to the local ${binding} database (${i + 1}/${bindings.length})`);
+    const args = ["d1", "migrations", "apply", binding, "--local"];
+    if (options.persistTo !== undefined) args.push("--persist-to", options.persistTo);
+    const migrate = spawnSync("wrangler", args, {
+      encoding: "utf8",
+      stdio: options.stdio === "inherit" ? ["ignore", "inherit", "inherit"] : "pipe",
+      env: { ...process.env, CI: "1" },
+    });
+    if (migrate.status !== 0) throw new Error(`migrations of ${binding} failed: ${migrate.stderr ?? "see above"}`);
+  }
 }
 
 /** Writes giftwire's development configuration and returns its path. */

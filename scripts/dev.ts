@@ -9,11 +9,10 @@
  *      the token-minting and demo-seed routes to the production app;
  *   5. seeds the demo idempotently and prints the URL, the demo room and tokens.
  */
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { startDevWorkers } from "./dev-workers.ts";
+import { migrateLocalDatabases, startDevWorkers } from "./dev-workers.ts";
 
 const port = Number(process.env.PORT ?? 8787);
 const sandboxPort = Number(process.env.SANDBOX_PORT ?? port + 1);
@@ -41,22 +40,13 @@ if (!sandboxSecret) {
 }
 writeFileSync("dev/sandbox-provider/.dev.vars", `SIGNING_SECRET=${sandboxSecret}\n`, { mode: 0o600 });
 
-// The control database and every ledger shard wrangler.toml binds (LEDGER_0, LEDGER_1: two
-// shards, so a tip to a creator in the other shard crosses through transit like in production).
-const databases = [
-  "CONTROL",
-  ...[...readFileSync("wrangler.toml", "utf8").matchAll(/^binding = "(LEDGER_\d+)"/gm)].map((m) => m[1] as string),
-];
-for (const [i, binding] of databases.entries()) {
-  step(`Applying D1 migrations to the local ${binding} database (${i + 1}/${databases.length})`);
-  const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", binding, "--local"], {
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, CI: "1" },
-  });
-  if (migrate.status !== 0) {
-    console.error(`Migrations of ${binding} failed; see above.`);
-    process.exit(migrate.status ?? 1);
-  }
+// The control database and every ledger shard wrangler.toml binds (two shards, so a tip to a
+// creator in the other shard crosses through transit as in production).
+try {
+  migrateLocalDatabases({ stdio: "inherit" }, step);
+} catch (error) {
+  console.error(String(error));
+  process.exit(1);
 }
 
 step(`Starting the sandbox provider on http://127.0.0.1:${sandboxPort} and giftwire on ${base}`);

@@ -1,9 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDevWorkers } from "../../scripts/dev-workers.ts";
+import { migrateLocalDatabases, startDevWorkers } from "../../scripts/dev-workers.ts";
 
 /**
  * What `npm start` runs — the sandbox provider and giftwire's dev entry, two `wrangler dev`
@@ -39,11 +38,7 @@ export async function startDevServer(): Promise<DevServer> {
   );
   const sandboxEnvFile = join(state, "sandbox.vars");
   writeFileSync(sandboxEnvFile, `SIGNING_SECRET=${secret}\n`);
-  const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], {
-    encoding: "utf8",
-    env: { ...process.env, CI: "1" },
-  });
-  if (migrate.status !== 0) throw new Error(`migrations failed: ${migrate.stderr}`);
+  migrateLocalDatabases({ persistTo: state, stdio: "pipe" });
   const workers = await startDevWorkers({
     port: await freePort(),
     sandboxPort: await freePort(),
