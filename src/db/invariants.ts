@@ -1,10 +1,12 @@
 import { LIMITS } from "../domain/limits";
+import { ARCHIVED_FLOWS_SQL } from "./archive/checkpoints";
 
 /**
  * The ledger's invariants, checked over the whole database:
  *   - per currency, Σ of all balances is 0 (money is neither created nor destroyed);
  *   - no protected account is below 0;
- *   - every balance equals Σ credits − Σ debits of its transfers;
+ *   - every balance equals Σ credits − Σ debits of its transfers, the archived ones counted
+ *     by their checkpoints (archive/checkpoints.ts: what verified and pruned archives moved);
  *   - every operation's transfers sum to the amount it declares, in its declared count and
  *     currency, and no operation is left half-posted;
  *   - every transfer's currency matches both of its accounts;
@@ -16,6 +18,10 @@ import { LIMITS } from "../domain/limits";
  *     refunds and what the ledger moved back for them; a pay-to-tip order that says its tip
  *     was sent has that tip.
  * Each violation names the row and the two numbers that disagree.
+ *
+ * Only the balance check reaches into archives: every other check is over live rows, and
+ * holds on them alone because nothing a live row needs is ever archived (archive/retention.ts).
+ * Conservation and "not negative" read the accounts, which are never archived.
  */
 export type Violation =
   | { readonly kind: "currency_not_conserved"; readonly currency: string; readonly sumMinor: number }
@@ -24,6 +30,7 @@ export type Violation =
       readonly kind: "balance_mismatch";
       readonly account: string;
       readonly balanceMinor: number;
+      /** Σ of its live transfers plus what archives moved (balance checkpoints). */
       readonly transfersSumMinor: number;
     }
   | {
@@ -99,6 +106,7 @@ const QUERIES = {
       SELECT to_account AS address, amount_minor AS delta FROM transfers
       UNION ALL
       SELECT from_account AS address, -amount_minor AS delta FROM transfers
+      UNION ALL ${ARCHIVED_FLOWS_SQL}
     ), sums AS (SELECT address, SUM(delta) AS total FROM flows GROUP BY address)
     SELECT a.address, a.balance_minor, COALESCE(s.total, 0) AS total
     FROM accounts a LEFT JOIN sums s ON s.address = a.address

@@ -150,6 +150,13 @@ export const LIMITS = {
   reconciliationRepairsPerRunMax: 200,
   /** Reconciliation: a run unfinished this long after it started died mid-repair; a repeat resumes it. */
   reconciliationResumeAfterMs: 2 * 60_000,
+  /**
+   * Ledger archival: steps (an export span planned, a data file uploaded, a prune batch of up
+   * to 500 transfer ids) per shard per cron run. A step is tens of D1 calls at most, so a run
+   * stays well inside the minute before the next one; 4 a minute is 5,760 a day per shard,
+   * about twice what a day of 600,000 tips takes (240 export steps, 2,400 prune batches).
+   */
+  ledgerArchiveStepsPerShardMax: 4,
   /** Queues: of a malformed message's body, the most that goes into the alert. */
   queueMalformedBodyLoggedMaxBytes: 1_024,
 } as const;

@@ -84,7 +84,7 @@ describe("queue dispatch", () => {
 });
 
 describe("cron jobs", () => {
-  it("are the seven housekeeping jobs, in order", () => {
+  it("are the eight housekeeping jobs, in order", () => {
     expect(CRON_JOBS.map((j) => j.name)).toEqual([
       "transit-sweep",
       "room-outbox-sweep",
@@ -93,6 +93,7 @@ describe("cron jobs", () => {
       "room-outbox-purge",
       "payment-sweep",
       "payment-records-purge",
+      "ledger-archive",
     ]);
   });
 

@@ -1,6 +1,7 @@
 import { openLedger } from "../../db/shards";
 import type { Logger } from "../../platform/logger";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
+import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
 import { sweepPayments } from "./payment-sweep";
 import { sweepRedPackets } from "./red-packet-sweep";
@@ -14,7 +15,10 @@ export interface CronJob {
   run(env: Env, nowMs: number, log: Logger): Promise<unknown>;
 }
 
-/** Every job the minutely trigger runs, in this order (the sweeps first: they move money and events). */
+/**
+ * Every job the minutely trigger runs, in this order: the sweeps first (they move money and
+ * events), archival last (nothing waits on it, and it is the longest).
+ */
 export const CRON_JOBS: readonly CronJob[] = [
   { name: "transit-sweep", run: sweepTransit },
   { name: "room-outbox-sweep", run: sweepRoomOutbox },
@@ -27,6 +31,7 @@ export const CRON_JOBS: readonly CronJob[] = [
   },
   { name: "payment-sweep", run: sweepPayments },
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
+  { name: "ledger-archive", run: advanceLedgerArchives },
 ];
 
 /** Runs a per-database job on every ledger shard, one after another; returns the sum. */

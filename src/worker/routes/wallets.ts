@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { historyCoverage } from "../../db/archive/coverage";
 import { composeAdjustment } from "../../db/operations/adjustment";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
@@ -40,6 +41,17 @@ export const WalletEntrySchema = z
     createdAtMs: z.number().int(),
   })
   .openapi("WalletEntry");
+
+export const ArchivedHistorySchema = z
+  .object({
+    archiveId: z.string().openapi({ example: "arc-s0-000000123456" }),
+    fromMs: z.number().int(),
+    toMs: z.number().int(),
+  })
+  .openapi("ArchivedHistory", {
+    description:
+      "An archive of the wallet's ledger shard holding history created in [fromMs, toMs): entries of this page's time span may be there rather than in `items`.",
+  });
 
 export const AdjustmentRequest = z
   .strictObject({
@@ -112,7 +124,13 @@ wallets.openapi(
     request: { params, query: PageQuery },
     responses: {
       200: jsonResponse(
-        z.object({ items: z.array(WalletEntrySchema), nextCursor: z.string().nullable() }).openapi("WalletHistory"),
+        z
+          .object({
+            items: z.array(WalletEntrySchema),
+            nextCursor: z.string().nullable(),
+            archived: z.array(ArchivedHistorySchema),
+          })
+          .openapi("WalletHistory"),
         "A page of entries",
       ),
       ...errorResponses(400, 401, 403),
@@ -126,11 +144,11 @@ wallets.openapi(
     if (!Number.isSafeInteger(before) || before < 0)
       throw new ApiError("malformed_request", "The cursor is not valid.");
     const address = accountAddress.userWallet(userId);
+    const { db } = c.var.ledger.forOwner(userId);
     // Two index range scans (from / to), merged; an OR would scan the whole table. A credit
     // that crossed from another shard shows as the operation it belongs to (a claim, a tip).
-    const { results } = await c.var.ledger
-      .forOwner(userId)
-      .db.prepare(
+    const { results } = await db
+      .prepare(
         `SELECT t.id, COALESCE(json_extract(o.metadata, '$.operationId'), t.operation_id) AS operation_id,
          CASE o.kind WHEN 'transit_delivery' THEN json_extract(o.metadata, '$.operationKind') ELSE o.kind END AS kind,
          t.from_account, t.to_account, t.amount_minor, t.created_at_ms
@@ -165,7 +183,21 @@ wallets.openapi(
     });
     const last = page.at(-1);
     const nextCursor = results.length > limit && last ? String(last.id) : null;
-    return c.json({ items, nextCursor }, 200);
+    // The page spans from its oldest entry (the beginning, on the last page) to the entry its
+    // cursor names (now, on the first page; that entry may have been archived since): the
+    // shard's archives holding history from that span may hold entries between these ones.
+    const fromMs = nextCursor === null ? 0 : (last?.created_at_ms ?? 0);
+    const cursorAtMs =
+      cursor === undefined
+        ? null
+        : await db
+            .prepare("SELECT created_at_ms FROM transfers WHERE id = ?")
+            .bind(before)
+            .first<number>("created_at_ms");
+    const toMs = cursorAtMs === null ? Number.MAX_SAFE_INTEGER : cursorAtMs + 1;
+    const coverage = await historyCoverage(db, fromMs, toMs);
+    const archived = coverage.archived.map((a) => ({ archiveId: a.archiveId, fromMs: a.fromMs, toMs: a.toMs }));
+    return c.json({ items, nextCursor, archived }, 200);
   },
 );
 
