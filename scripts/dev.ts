@@ -85,7 +85,7 @@ try {
   OpenAPI:    ${base}/v1/openapi.json
   Demo room:  ${seed.roomId}
   Watch:      ${base}/room.html?room=${seed.roomId}&token=${viewer?.token ?? ""}
-  OBS overlay: create its key with POST ${base}/v1/rooms/${seed.roomId}/overlay-key (as creator-ling)
+  OBS overlay: create its key with POST ${base}/v1/rooms/${seed.roomId}/overlay-key (as creator-lin)
 
 Demo users (tokens valid 12 h; mint more with POST /v1/dev/tokens):
 ${seed.users

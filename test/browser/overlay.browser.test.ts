@@ -15,7 +15,7 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
     seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
     const key = await fetch(`${server.url}/v1/rooms/${seed.roomId}/overlay-key`, {
       method: "POST",
-      headers: { authorization: `Bearer ${tokenOf("creator-ling")}` },
+      headers: { authorization: `Bearer ${tokenOf("creator-lin")}` },
     });
     overlayUrl = `${((await key.json()) as { overlayUrl: string }).overlayUrl}&alertMs=1500`;
     browser = await launchChromium();
