@@ -8,7 +8,7 @@
 
 import { z } from "zod";
 import { accountAddress } from "../domain/accounts";
-import { LIMITS } from "../domain/limits";
+import { isSafeAmountMinor, LIMITS } from "../domain/limits";
 import { CURRENCIES } from "../domain/money";
 import type { Verdict } from "./ledger";
 import { runOperations } from "./ledger";
@@ -22,7 +22,11 @@ export type DeliveryOutcome =
   | { readonly kind: "rejected"; readonly code: string };
 
 const StoredLegs = z.array(
-  z.object({ from: z.string().min(1), to: z.string().min(1), amountMinor: z.number().int().positive() }),
+  z.object({
+    from: z.string().min(1),
+    to: z.string().min(1),
+    amountMinor: z.number().refine(isSafeAmountMinor, "a positive amount within the per-amount limit"),
+  }),
 );
 
 interface OutboxRow {
