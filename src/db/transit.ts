@@ -65,11 +65,11 @@ export async function deliverTransit(
       outcomes.set(key, { kind: "no_such_row" });
       continue;
     }
-    const legs = StoredLegs.parse(JSON.parse(row.postings));
-    const currency = z.enum(CURRENCIES).parse(row.currency);
+    const legs = StoredLegs.safeParse(parseJson(row.postings));
+    const currency = z.enum(CURRENCIES).safeParse(row.currency);
     // Only the origin's transit account may pay: a row is never trusted to move other money.
     const source = accountAddress.transit(ref.origin);
-    if (legs.some((leg) => leg.from !== source)) {
+    if (!legs.success || !currency.success || legs.data.some((leg) => leg.from !== source)) {
       outcomes.set(key, { kind: "rejected", code: "transit_row_malformed" });
       continue;
     }
@@ -80,8 +80,8 @@ export async function deliverTransit(
         origin: ref.origin,
         operationId: ref.operationId,
         operationKind: row.operation_kind,
-        postings: legs,
-        currency,
+        postings: legs.data,
+        currency: currency.data,
       },
     });
     byDestination.set(ref.destination, list);
@@ -178,6 +178,14 @@ export async function pendingTransit(
     }),
   );
   return lists.flat();
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {

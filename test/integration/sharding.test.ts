@@ -179,3 +179,67 @@ describe("the transit sweeper", () => {
     expect((await checkShardedInvariants(l, Date.now())).violations).toEqual([]);
   });
 });
+
+describe("a transit outbox row", () => {
+  it("is never trusted to move other money: a tampered row is refused alone, its neighbours delivered", async () => {
+    const l = await ledger();
+    if (l.shards.length === 1) return; // nothing crosses with one shard
+    const payer = "tamper-payer";
+    const payees = Array.from({ length: 200 }, (_, i) => `tamper-payee-${i}`)
+      .filter((id) => l.forOwner(id).index !== l.forOwner(payer).index)
+      .slice(0, 3);
+    expect(payees).toHaveLength(3);
+    const silent = new Ledger(l.control, shardBindings(env), l.map);
+    const origin = silent.forOwner(payer);
+    const nowMs = Date.now();
+    await runOperation(
+      origin,
+      composeAdjustment(
+        origin,
+        { id: "adj_tamper_fund", userId: payer, direction: "credit", amountMinor: 900, reason: "t", actorId: "t" },
+        nowMs,
+      ),
+    );
+    const refs: TransitRef[] = [];
+    for (const [i, payee] of payees.entries()) {
+      const op = composeOperation(origin, {
+        id: `op_tamper_${i}`,
+        kind: "adjustment",
+        currency: "CNY",
+        postings: [{ from: `user:${payer}:wallet`, to: `user:${payee}:wallet`, amountMinor: 100 }],
+        actorId: "t",
+        reason: "a credit into another shard",
+        metadata: null,
+        nowMs,
+        guards: [],
+        extra: () => [],
+      });
+      expect((await runOperation(origin, op)).verdict.kind).toBe("posted");
+      refs.push(...op.transit);
+    }
+    // Row 0 now claims to be paid by a wallet; row 1 moves more than any amount may.
+    const tamper = (id: string, legs: unknown) =>
+      origin.db
+        .prepare("UPDATE transit_outbox SET postings = ? WHERE operation_id = ?")
+        .bind(JSON.stringify(legs), id)
+        .run();
+    await tamper("op_tamper_0", [{ from: "user:someone:wallet", to: `user:${payees[0]}:wallet`, amountMinor: 100 }]);
+    await tamper("op_tamper_1", [
+      { from: `transit:${origin.index}`, to: `user:${payees[1]}:wallet`, amountMinor: LIMITS.amountMaxMinor + 1 },
+    ]);
+    const outcomes = await deliverTransit(l, refs, Date.now());
+    expect(outcomes.map((o) => o.kind)).toEqual(["rejected", "rejected", "delivered"]);
+    const balance = (payee: string) =>
+      l
+        .forOwner(payee)
+        .db.prepare("SELECT balance_minor FROM accounts WHERE address = ?")
+        .bind(`user:${payee}:wallet`)
+        .first<number>("balance_minor");
+    expect(await balance(payees[0] as string)).toBeNull();
+    expect(await balance(payees[1] as string)).toBeNull();
+    expect(await balance(payees[2] as string)).toBe(100);
+    // The refused rows stay undelivered, so the checker still counts them in flight.
+    const report = await checkShardedInvariants(l, Date.now());
+    expect(report.counts.transitInFlight).toBe(2);
+  });
+});
