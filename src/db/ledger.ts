@@ -127,9 +127,10 @@ const ACCOUNT_BALANCE = "COALESCE((SELECT balance_minor FROM accounts WHERE addr
 export function composeOperation(shard: LedgerShard, spec: OperationSpec): ComposedOperation {
   assertOperation(spec);
   const { db } = shard;
-  const amountMinor = spec.postings.reduce((sum, p) => sum + p.amountMinor, 0);
   const split = splitAcrossShards(spec.postings, shard.index, shard.homeOf);
   const postings = split.origin;
+  // What this shard's transfers move (a returning credit is two of them: domain/cross-shard.ts).
+  const amountMinor = postings.reduce((sum, p) => sum + p.amountMinor, 0);
   const posting: SqlCondition = {
     sql: "EXISTS (SELECT 1 FROM operations WHERE id = ? AND state = 'posting')",
     params: [spec.id],
