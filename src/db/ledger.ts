@@ -26,8 +26,9 @@ import { splitAcrossShards } from "../domain/cross-shard";
 import type { GuardCode } from "../domain/guards";
 import { assert, isSafeAmountMinor, LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
+import { bucketOfAccount } from "../domain/shards";
 import type { TransitRef } from "./messages/ledger-postings";
-import type { LedgerShard } from "./shards";
+import { forgetBucketMap, type LedgerShard } from "./shards";
 
 /** A boolean SQL expression with its bound parameters. */
 export interface SqlCondition {
@@ -61,6 +62,7 @@ const OPERATION_KINDS = [
   "payment_refund",
   "payment_refund_reversal",
   "transit_delivery",
+  "bucket_move",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
@@ -125,9 +127,10 @@ const ACCOUNT_BALANCE = "COALESCE((SELECT balance_minor FROM accounts WHERE addr
 export function composeOperation(shard: LedgerShard, spec: OperationSpec): ComposedOperation {
   assertOperation(spec);
   const { db } = shard;
-  const amountMinor = spec.postings.reduce((sum, p) => sum + p.amountMinor, 0);
   const split = splitAcrossShards(spec.postings, shard.index, shard.homeOf);
   const postings = split.origin;
+  // What this shard's transfers move (a returning credit is two of them: domain/cross-shard.ts).
+  const amountMinor = postings.reduce((sum, p) => sum + p.amountMinor, 0);
   const posting: SqlCondition = {
     sql: "EXISTS (SELECT 1 FROM operations WHERE id = ? AND state = 'posting')",
     params: [spec.id],
@@ -162,7 +165,14 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
       sql: `${ACCOUNT_BALANCE} + ? <= ?`,
       params: [address, net, LIMITS.balanceAbsMaxMinor],
     }));
-  const guards = [...spec.guards, currencyGuard, ...fundsGuards, ...ceilingGuards, ...(spec.guardsAfterFunds ?? [])];
+  const guards = [
+    ...fenceGuards(shard, spec, addresses),
+    ...spec.guards,
+    currencyGuard,
+    ...fundsGuards,
+    ...ceilingGuards,
+    ...(spec.guardsAfterFunds ?? []),
+  ];
 
   const verdictExpression = {
     sql: `CASE WHEN EXISTS (SELECT 1 FROM operations WHERE id = ?) THEN 'exists' ${guards
@@ -288,6 +298,32 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
   };
 }
 
+/**
+ * The bucket fence (src/db/bucket-move.ts): an operation may not write an owner account of a
+ * bucket this shard lists in `bucket_fences` (frozen for a move, moved away, not arrived
+ * yet). Checked first, so a writer whose cached bucket map is stale is told so, exactly,
+ * inside its batch, whatever else would have failed. Only the owner accounts the operation
+ * writes *here* count: the accounts every shard has (transit, platform, world, channels)
+ * are never fenced, so credits in flight are still forwarded. A bucket move's own debits
+ * are the one writer a frozen bucket allows.
+ */
+function fenceGuards(shard: LedgerShard, spec: OperationSpec, addresses: readonly string[]): Guard[] {
+  if (spec.kind === "bucket_move") return [];
+  const buckets = new Set<number>();
+  for (const address of addresses) {
+    const bucket = bucketOfAccount(address);
+    if (bucket !== "origin" && shard.homeOf(address) === shard.index) buckets.add(bucket);
+  }
+  if (buckets.size === 0) return [];
+  return [
+    {
+      code: "bucket_fenced",
+      sql: `NOT EXISTS (SELECT 1 FROM bucket_fences WHERE bucket IN (${[...buckets].map(() => "?").join(", ")}))`,
+      params: [...buckets],
+    },
+  ];
+}
+
 function assertOperation(spec: OperationSpec): void {
   assert(spec.postings.length >= 1, "an operation moves money");
   assert(spec.postings.length <= LIMITS.transfersPerOperationMax, "transfers per operation within limit");
@@ -340,6 +376,8 @@ export async function dispatchPosted(
   composed: readonly ComposedOperation[],
   verdicts: readonly Verdict[],
 ): Promise<void> {
+  // A fenced owner: this isolate's bucket map may be stale; the next `openLedger` re-reads it.
+  if (verdicts.some((v) => v.kind === "rejected" && v.code === "bucket_fenced")) forgetBucketMap();
   const refs = composed.flatMap((c, i) => (verdicts[i]?.kind === "posted" ? c.transit : []));
   try {
     await shard.dispatch(refs);

@@ -100,9 +100,13 @@ export async function checkShardedInvariants(ledger: Ledger, nowMs: number): Pro
       const [outbox, deliveries, transit, ids] = await db.batch<Record<string, unknown>>([
         db.prepare("SELECT operation_id, destination_shard, amount_minor, delivered_at_ms FROM transit_outbox"),
         db.prepare(
-          `SELECT id, amount_minor, json_extract(metadata, '$.origin') AS origin,
-             json_extract(metadata, '$.operationId') AS operation_id
-           FROM operations WHERE kind = 'transit_delivery'`,
+          // What a delivery received is what its origin's transit account paid (a credit that
+          // returns to its origin passes through this shard's own transit account too: cross-shard.ts).
+          `SELECT o.id, json_extract(o.metadata, '$.origin') AS origin,
+             json_extract(o.metadata, '$.operationId') AS operation_id,
+             (SELECT COALESCE(SUM(t.amount_minor), 0) FROM transfers t
+              WHERE t.operation_id = o.id AND t.from_account = 'transit:' || json_extract(o.metadata, '$.origin')) AS amount_minor
+           FROM operations o WHERE o.kind = 'transit_delivery'`,
         ),
         db.prepare("SELECT address, balance_minor FROM accounts WHERE address LIKE 'transit:%'"),
         db.prepare("SELECT id FROM operations"),

@@ -46,7 +46,14 @@ export function splitAcrossShards(
       origin.push(p);
       continue;
     }
-    origin.push({ from: p.from, to: accountAddress.transit(destination), amountMinor: p.amountMinor });
+    if (p.from === accountAddress.transit(destination)) {
+      // A delivery from `destination` to an account that has since moved back there (a bucket
+      // move): the credit returns. A transfer from transit:{d} to itself cannot be written,
+      // so it passes through this shard's own transit account and nets to zero on both.
+      const self = accountAddress.transit(originShard);
+      origin.push({ from: p.from, to: self, amountMinor: p.amountMinor });
+      origin.push({ from: self, to: p.from, amountMinor: p.amountMinor });
+    } else origin.push({ from: p.from, to: accountAddress.transit(destination), amountMinor: p.amountMinor });
     const leg = { from: accountAddress.transit(originShard), to: p.to, amountMinor: p.amountMinor };
     deliveries.set(destination, [...(deliveries.get(destination) ?? []), leg]);
   }

@@ -66,6 +66,10 @@ export const ERROR_CODES = {
   },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
+  shard_moving: {
+    status: 503,
+    message: "Your account is being moved between ledger shards; retry after the Retry-After header.",
+  },
   channel_unavailable: {
     status: 503,
     message: "No payment channel for this method is answering; retry with the same Idempotency-Key.",

@@ -15,6 +15,16 @@ export const GUARD_ERRORS = {
   currency_mismatch: "currency_mismatch",
   insufficient_funds: "insufficient_funds",
   balance_ceiling: "amount_out_of_range",
+  /**
+   * An owner account of a bucket this shard must not write (being moved, moved away, not yet
+   * arrived: src/db/bucket-move.ts). The writer's bucket map is stale or the bucket is frozen;
+   * retrying after re-reading the map succeeds.
+   */
+  bucket_fenced: "shard_moving",
+  /** A bucket move's debit of an account whose balance changed since the mover read it. */
+  bucket_move_balance_changed: "conflict",
+  /** A bucket move's debit in a shard where the bucket is not frozen for that move. */
+  bucket_move_not_frozen: "conflict",
   // Tips.
   room_not_live: "room_not_live",
   gift_disabled: "gift_disabled",

@@ -55,6 +55,16 @@ export function newOwnedId(
 }
 
 /**
+ * The two characters an owned id carries for `bucket`, found right after the prefix, its
+ * underscore and the 10 time characters: SQL selects a bucket's objects with
+ * `substr(id, instr(id, '_') + 11, 2) = ?` (src/db/bucket-move.ts).
+ */
+export function bucketCodeOfIds(bucket: number): string {
+  assert(Number.isInteger(bucket) && bucket >= 0 && bucket < 1024, "a bucket of 1,024");
+  return `${ALPHABET[bucket >> 5]}${ALPHABET[bucket & 31]}`;
+}
+
+/**
  * The bucket an id names (see `newOwnedId`), or null for a string that is not a giftwire id.
  * Any well-formed id names one; only ids made by `newOwnedId` name their owner's.
  */

@@ -19,6 +19,8 @@ export const LIMITS = {
   ledgerShardsMax: 64,
   /** How long an isolate keeps the ledger's bucket map before reading it again. */
   bucketMapCacheMs: 10_000,
+  /** Retry-After (seconds) of a write refused because its owner's bucket is moving. */
+  shardMovingRetryAfterS: 2,
   /** Transit deliveries (cross-shard credits) posted in one destination batch. */
   transitDeliveriesPerBatchMax: 100,
   /** A transit outbox row undelivered this long is sent again by the sweeper. */

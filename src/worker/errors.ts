@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ERROR_CODES, type ErrorCode, type Failure, statusOf } from "../domain/errors";
+import { LIMITS } from "../domain/limits";
 
 /** Thrown by handlers to answer with an error envelope; turned into a response in `onError`. */
 export class ApiError extends Error {
@@ -33,5 +34,7 @@ export function errorResponse(
   details?: unknown,
 ) {
   const requestId = (c.get("requestId") as string | undefined) ?? "unknown";
+  // A bucket move's freeze lasts a few seconds; the retry re-reads the bucket map.
+  if (code === "shard_moving") c.header("Retry-After", String(LIMITS.shardMovingRetryAfterS));
   return c.json(errorBody(code, message, requestId, details), statusOf(code) as ContentfulStatusCode);
 }

@@ -496,3 +496,23 @@ export const balanceCheckpoints = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.archiveId, t.account] }), index("balance_checkpoints_account").on(t.account)],
 );
+
+/**
+ * Buckets whose owners this shard must not write (a bucket move, src/db/bucket-move.ts):
+ * `incoming` while the bucket is on its way here (the map does not point here yet),
+ * `frozen` from the freeze on in the shard the bucket leaves (it stays: the bucket has moved
+ * away). Every operation's batch checks it for the buckets of the owner accounts it writes
+ * here (src/db/ledger.ts), so a writer with a stale bucket map is refused inside its batch,
+ * not by cache timing.
+ */
+export const bucketFences = sqliteTable(
+  "bucket_fences",
+  {
+    bucket: integer("bucket").primaryKey(),
+    reason: text("reason", { enum: ["incoming", "frozen"] }).notNull(),
+    /** The move this fence belongs to: where the bucket goes (or comes from). */
+    peerShard: integer("peer_shard").notNull(),
+    sinceMs: integer("since_ms").notNull(),
+  },
+  (t) => [check("bucket_fences_bucket_range", sql`${t.bucket} >= 0 AND ${t.bucket} < 1024`)],
+);

@@ -162,7 +162,11 @@ async function deliverRefs(
         t.message.ack();
         break;
       case "rejected":
-        log.error("alert_transit_delivery_rejected", { ...t.body, code: outcome.code, attempts: t.message.attempts });
+        // A fenced bucket is a move in progress (or this isolate's map was stale): retried shortly, with a fresh map.
+        if (outcome.code === "bucket_fenced")
+          log.warn("transit_delivery_fenced", { ...t.body, attempts: t.message.attempts });
+        else
+          log.error("alert_transit_delivery_rejected", { ...t.body, code: outcome.code, attempts: t.message.attempts });
         retry(t.message);
         break;
     }

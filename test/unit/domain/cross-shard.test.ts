@@ -129,6 +129,16 @@ describe("an operation split across ledger shards", () => {
     );
   });
 
+  it("returns a delivery whose account moved back to the delivery's own origin, through this shard's own transit account", () => {
+    // Shard 1 committed a credit to an account then in shard 2; by the delivery the account lives in shard 1 again.
+    const split = splitAcrossShards([{ from: accountAddress.transit(1), to: user(1, 7), amountMinor: 250 }], 2, homeOf);
+    expect(split.origin).toEqual([
+      { from: "transit:1", to: "transit:2", amountMinor: 250 },
+      { from: "transit:2", to: "transit:1", amountMinor: 250 },
+    ]);
+    expect([...split.deliveries]).toEqual([[1, [{ from: "transit:2", to: user(1, 7), amountMinor: 250 }]]]);
+  });
+
   it("refuses a debit outside the origin shard: an operation commits where its payer's money is", () => {
     expect(() => splitAcrossShards([{ from: user(1, 1), to: user(0, 3), amountMinor: 1 }], 0, homeOf)).toThrow(
       "an operation debits only in its origin shard",

@@ -1,0 +1,495 @@
+/**
+ * Moving one bucket of owners from one ledger shard to another, the procedure an operator
+ * runs (`npm run ledger:move-bucket`; docs/SCALING.md, "Moving a bucket"). The phases are
+ * those of domain/bucket-move.ts, recorded in the control database's `ledger_buckets` row;
+ * `stepBucketMove` advances one phase per call and may be called again after a crash at any
+ * point: every write it makes is idempotent, and each phase's record is written last.
+ *
+ *   (none) ─start─▶ copying ─▶ frozen ─▶ switched ─▶ verified ─▶ done (move columns cleared)
+ *
+ * Exactness comes from the shards, not from cache timing: each shard's `bucket_fences` lists
+ * the buckets it must not write, and every operation checks it inside its batch
+ * (db/ledger.ts). The new shard is fenced (`incoming`) from the start until the map points at
+ * it; the old shard is fenced (`frozen`) from the freeze on, for good. A writer with a stale
+ * map is refused (`bucket_fenced`, HTTP 503 `shard_moving`) and retries with a fresh map.
+ *
+ * Money moves as money (operations/bucket-move.ts): each account of the bucket pays its
+ * balance to `transit:{new}` in the old shard, delivered by the normal transit path. Rows
+ * that are not money and that the new shard needs to serve the bucket's owners are copied by
+ * primary key during the freeze: 小额免密 settings, payment orders still open (created or
+ * pending) with their transitions, and completed idempotency records still within their
+ * retention (a replay after the move must not run twice). History stays in the old shard:
+ * operations, transfers, tips, finished packets and claims, used subsidies, finished orders.
+ * A bucket whose red packets or subsidies still hold money, or whose refunds are unfinished,
+ * is not moved (those rows are bound to operations in the old shard): the move waits in
+ * `copying`, or is called off if one appears before the freeze lands.
+ */
+
+import type { MovePhase } from "../domain/bucket-move";
+import { bucketCodeOfIds } from "../domain/ids";
+import { assert, LIMITS } from "../domain/limits";
+import { CURRENCIES, type Currency } from "../domain/money";
+import { type BucketMap, bucketOfAccount, bucketOf as bucketOfOwner } from "../domain/shards";
+import { runOperations } from "./ledger";
+import type { TransitRef } from "./messages/ledger-postings";
+import { composeBucketMove } from "./operations/bucket-move";
+import { Ledger, loadBucketMap, type TransitSender } from "./shards";
+import { type DeliveryOutcome, deliverTransit } from "./transit";
+
+/** What a move works on: the control database and every shard database, in index order. */
+export interface MoveDatabases {
+  readonly control: D1Database;
+  readonly shards: readonly D1Database[];
+  /** Announces the move's transit refs (the ledger-postings queue); the step delivers them itself too. */
+  readonly send?: TransitSender;
+}
+
+export interface MoveState {
+  readonly bucket: number;
+  readonly shard: number;
+  readonly phase: Exclude<MovePhase, "done"> | null;
+  readonly toShard: number | null;
+  readonly updatedAtMs: number;
+}
+
+/** One call's outcome: what it did, in words an operator reads, and the phase it left. */
+export type MoveStep =
+  | { readonly kind: "advanced"; readonly phase: MovePhase; readonly did: readonly string[] }
+  | { readonly kind: "waiting"; readonly phase: MovePhase; readonly reason: string }
+  | { readonly kind: "called_off"; readonly reason: string }
+  | { readonly kind: "idle"; readonly reason: string };
+
+const PAGE = 500;
+const OPERATIONS_PER_BATCH = 50;
+const STATEMENTS_PER_BATCH = 100;
+
+export async function readMoveState(control: D1Database, bucket: number): Promise<MoveState | null> {
+  const row = await control
+    .prepare("SELECT bucket, shard, move_phase, move_to_shard, updated_at_ms FROM ledger_buckets WHERE bucket = ?")
+    .bind(bucket)
+    .first<{
+      bucket: number;
+      shard: number;
+      move_phase: MoveState["phase"];
+      move_to_shard: number | null;
+      updated_at_ms: number;
+    }>();
+  if (row === null) return null;
+  return {
+    bucket: row.bucket,
+    shard: row.shard,
+    phase: row.move_phase,
+    toShard: row.move_to_shard,
+    updatedAtMs: row.updated_at_ms,
+  };
+}
+
+/** Starts moving `bucket` to `toShard` (nothing if a move of it is under way or it is there). */
+export async function startBucketMove(
+  dbs: MoveDatabases,
+  bucket: number,
+  toShard: number,
+  nowMs: number,
+): Promise<MoveStep> {
+  assert(Number.isInteger(toShard) && toShard >= 0 && toShard < dbs.shards.length, "the target shard is bound");
+  await ledgerOf(dbs, nowMs); // writes the first map if there is none yet
+  const { meta } = await dbs.control
+    .prepare(
+      `UPDATE ledger_buckets SET move_phase = 'copying', move_to_shard = ?, updated_at_ms = ?
+       WHERE bucket = ? AND move_phase IS NULL AND shard <> ?`,
+    )
+    .bind(toShard, nowMs, bucket, toShard)
+    .run();
+  if (meta.changes === 1) return { kind: "advanced", phase: "copying", did: [`bucket ${bucket} → shard ${toShard}`] };
+  const state = await readMoveState(dbs.control, bucket);
+  if (state?.phase === null && state.shard === toShard) return { kind: "idle", reason: `already in shard ${toShard}` };
+  return { kind: "idle", reason: `a move is under way: ${state?.phase} to shard ${state?.toShard}` };
+}
+
+/** Advances the move of `bucket` by one phase (see the module comment). */
+export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: number): Promise<MoveStep> {
+  const state = await readMoveState(dbs.control, bucket);
+  if (state === null || state.phase === null || state.toShard === null) return { kind: "idle", reason: "no move" };
+  const to = state.toShard;
+  // Before the switch the map still names the old shard; from the switch on, the new one.
+  const from = state.phase === "copying" || state.phase === "frozen" ? state.shard : await fromShardOf(dbs, state);
+  const old = dbs.shards[from];
+  const target = dbs.shards[to];
+  assert(old !== undefined && target !== undefined, "both shards of the move are bound");
+  switch (state.phase) {
+    case "copying": {
+      await fence(target, bucket, "incoming", from, nowMs);
+      const blockers = await blockersOf(old, bucket);
+      if (blockers.length > 0) return { kind: "waiting", phase: "copying", reason: blockers.join("; ") };
+      await fence(old, bucket, "frozen", to, nowMs);
+      await setPhase(dbs.control, bucket, "copying", "frozen", null, nowMs);
+      return {
+        kind: "advanced",
+        phase: "frozen",
+        did: [`fenced bucket ${bucket} in shard ${to} (incoming)`, `froze bucket ${bucket} in shard ${from}`],
+      };
+    }
+    case "frozen": {
+      // The freeze again (a re-run after a crash finds it there): nothing below may race a writer.
+      await fence(old, bucket, "frozen", to, nowMs);
+      const blockers = await blockersOf(old, bucket);
+      if (blockers.length > 0) {
+        await unfence(old, bucket, "frozen");
+        await unfence(target, bucket, "incoming");
+        await dbs.control
+          .prepare(
+            "UPDATE ledger_buckets SET move_phase = NULL, move_to_shard = NULL, updated_at_ms = ? WHERE bucket = ? AND move_phase = 'frozen'",
+          )
+          .bind(nowMs, bucket)
+          .run();
+        return { kind: "called_off", reason: `${blockers.join("; ")} (appeared before the freeze)` };
+      }
+      const copied = await copyRows(old, target, bucket, "upsert", nowMs);
+      const ledger = await ledgerOf(dbs, nowMs);
+      assert(ledger.map[bucket] === from, "the map names the old shard until the switch");
+      const moved = await moveBalances(ledger, from, to, bucket, nowMs);
+      await dbs.control
+        .prepare(
+          `UPDATE ledger_buckets SET shard = ?, move_phase = 'switched', updated_at_ms = ?
+           WHERE bucket = ? AND move_phase = 'frozen'`,
+        )
+        .bind(to, nowMs, bucket)
+        .run();
+      await unfence(target, bucket, "incoming");
+      return {
+        kind: "advanced",
+        phase: "switched",
+        did: [
+          `copied ${copied}`,
+          `moved ${moved.accounts} balances (${moved.totalMinor} minor units) to transit:${to}`,
+          `map: bucket ${bucket} → shard ${to}`,
+          `unfenced bucket ${bucket} in shard ${to}`,
+        ],
+      };
+    }
+    case "switched": {
+      await unfence(target, bucket, "incoming");
+      const ledger = await ledgerOf(dbs, nowMs);
+      const delivered = await deliverMove(ledger, from, to, bucket, nowMs);
+      // Until every isolate's cached map has expired, a stale writer may still add a row that
+      // is not money (an order) in the old shard: the sweep below runs after that window.
+      const readyAtMs = state.updatedAtMs + LIMITS.bucketMapCacheMs;
+      if (nowMs < readyAtMs) {
+        return {
+          kind: "waiting",
+          phase: "switched",
+          reason: `delivered ${delivered}; maps may be stale until ${new Date(readyAtMs).toISOString()}`,
+        };
+      }
+      const problems = await verify(ledger, from, to, bucket);
+      if (problems.length > 0) return { kind: "waiting", phase: "switched", reason: problems.join("; ") };
+      const swept = await copyRows(old, target, bucket, "missing", nowMs);
+      await setPhase(dbs.control, bucket, "switched", "verified", to, nowMs);
+      return {
+        kind: "advanced",
+        phase: "verified",
+        did: [
+          `delivered ${delivered}`,
+          "old shard holds no money of the bucket; every move delivered",
+          `late rows copied: ${swept}`,
+        ],
+      };
+    }
+    case "verified": {
+      await dbs.control
+        .prepare(
+          "UPDATE ledger_buckets SET move_phase = NULL, move_to_shard = NULL, updated_at_ms = ? WHERE bucket = ? AND move_phase = 'verified'",
+        )
+        .bind(nowMs, bucket)
+        .run();
+      return {
+        kind: "advanced",
+        phase: "done",
+        did: [`bucket ${bucket} lives in shard ${to}; history stays in shard ${from}`],
+      };
+    }
+  }
+}
+
+/** The move's id: the bucket, both shards and when the old shard froze it (unique per move). */
+async function moveIdOf(old: D1Database, bucket: number, to: number): Promise<string> {
+  const fenceRow = await old
+    .prepare("SELECT since_ms FROM bucket_fences WHERE bucket = ? AND reason = 'frozen' AND peer_shard = ?")
+    .bind(bucket, to)
+    .first<{ since_ms: number }>();
+  assert(fenceRow !== null, "a moving bucket is frozen in its old shard");
+  return `move-${bucket}-${to}-${fenceRow.since_ms}`;
+}
+
+/** After the switch the control row names the new shard; the old one is where the freeze is. */
+async function fromShardOf(dbs: MoveDatabases, state: MoveState): Promise<number> {
+  for (let i = 0; i < dbs.shards.length; i++) {
+    const db = dbs.shards[i];
+    if (i === state.toShard || db === undefined) continue;
+    const row = await db
+      .prepare("SELECT 1 AS x FROM bucket_fences WHERE bucket = ? AND reason = 'frozen' AND peer_shard = ?")
+      .bind(state.bucket, state.toShard)
+      .first();
+    if (row !== null) return i;
+  }
+  throw new Error(`bucket ${state.bucket} is switched but no shard holds its freeze`);
+}
+
+async function ledgerOf(dbs: MoveDatabases, nowMs: number): Promise<Ledger> {
+  const map = await loadBucketMap(dbs.control, dbs.shards.length, nowMs);
+  if (!map.ok) throw new Error(map.message);
+  return new Ledger(dbs.control, dbs.shards, map.value as BucketMap, dbs.send);
+}
+
+async function fence(
+  db: D1Database,
+  bucket: number,
+  reason: "incoming" | "frozen",
+  peer: number,
+  nowMs: number,
+): Promise<void> {
+  // A fence of the other kind is an earlier move's (the bucket left here and now comes back).
+  await db
+    .prepare(
+      `INSERT INTO bucket_fences (bucket, reason, peer_shard, since_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (bucket) DO UPDATE SET reason = excluded.reason, peer_shard = excluded.peer_shard,
+         since_ms = excluded.since_ms
+       WHERE bucket_fences.reason <> excluded.reason OR bucket_fences.peer_shard <> excluded.peer_shard`,
+    )
+    .bind(bucket, reason, peer, nowMs)
+    .run();
+}
+
+async function unfence(db: D1Database, bucket: number, reason: "incoming" | "frozen"): Promise<void> {
+  await db.prepare("DELETE FROM bucket_fences WHERE bucket = ? AND reason = ?").bind(bucket, reason).run();
+}
+
+async function setPhase(
+  control: D1Database,
+  bucket: number,
+  from: MovePhase,
+  to: MovePhase,
+  shard: number | null,
+  nowMs: number,
+): Promise<void> {
+  await control
+    .prepare(
+      `UPDATE ledger_buckets SET move_phase = ?, shard = COALESCE(?, shard), updated_at_ms = ?
+       WHERE bucket = ? AND move_phase = ?`,
+    )
+    .bind(to, shard, nowMs, bucket, from)
+    .run();
+}
+
+interface AccountRow {
+  address: string;
+  currency: string;
+  balance_minor: number;
+}
+
+/** The bucket's owner and object accounts in a shard (a scan of its accounts, page by page). */
+async function accountsOf(db: D1Database, bucket: number): Promise<AccountRow[]> {
+  const found: AccountRow[] = [];
+  let after = "";
+  for (;;) {
+    const { results } = await db
+      .prepare(
+        `SELECT address, currency, balance_minor FROM accounts
+         WHERE address > ? AND (address LIKE 'user:%' OR address LIKE 'creator:%' OR address LIKE 'packet:%'
+           OR address LIKE 'campaign:%' OR address LIKE 'subsidy:%')
+         ORDER BY address LIMIT ?`,
+      )
+      .bind(after, PAGE)
+      .all<AccountRow>();
+    for (const row of results) if (bucketOfAccount(row.address) === bucket) found.push(row);
+    const last = results.at(-1);
+    if (last === undefined || results.length < PAGE) return found;
+    after = last.address;
+  }
+}
+
+/** Why the bucket cannot move now: objects bound to operations of the old shard that still hold money. */
+async function blockersOf(db: D1Database, bucket: number): Promise<string[]> {
+  const live = (await accountsOf(db, bucket)).filter(
+    (a) => a.balance_minor !== 0 && (a.address.startsWith("packet:") || a.address.startsWith("subsidy:")),
+  );
+  const refunds = await db
+    .prepare(
+      `SELECT COUNT(*) AS n FROM payment_refunds
+       WHERE state IN ('requested', 'pending') AND substr(order_id, instr(order_id, '_') + 11, 2) = ?`,
+    )
+    .bind(bucketCodeOfIds(bucket))
+    .first<{ n: number }>();
+  const reasons: string[] = [];
+  const packets = live.filter((a) => a.address.startsWith("packet:")).length;
+  const subsidies = live.length - packets;
+  if (packets > 0) reasons.push(`${packets} red packet(s) still hold money`);
+  if (subsidies > 0) reasons.push(`${subsidies} subsidy grant(s) not spent yet`);
+  if ((refunds?.n ?? 0) > 0) reasons.push(`${refunds?.n} refund(s) not finished`);
+  return reasons;
+}
+
+/** Posts every balance of the bucket out of the old shard, in group-committed batches. */
+async function moveBalances(
+  ledger: Ledger,
+  from: number,
+  to: number,
+  bucket: number,
+  nowMs: number,
+): Promise<{ accounts: number; totalMinor: number }> {
+  const shard = ledger.shard(from);
+  const moveId = await moveIdOf(shard.db, bucket, to);
+  const accounts = (await accountsOf(shard.db, bucket)).filter((a) => a.balance_minor !== 0);
+  let totalMinor = 0;
+  for (let at = 0; at < accounts.length; at += OPERATIONS_PER_BATCH) {
+    const chunk = accounts.slice(at, at + OPERATIONS_PER_BATCH);
+    const composed = chunk.map((a) => {
+      assert(a.balance_minor > 0, "an owner's account is never below zero");
+      return composeBucketMove(
+        shard,
+        {
+          moveId,
+          bucket,
+          toShard: to,
+          address: a.address,
+          currency: currencyOf(a.currency),
+          balanceMinor: a.balance_minor,
+        },
+        nowMs,
+      );
+    });
+    const verdicts = await runOperations(shard, composed);
+    verdicts.forEach((v, i) => {
+      if (v.kind === "rejected") throw new Error(`moving ${chunk[i]?.address} was refused: ${v.code}`);
+    });
+    totalMinor += chunk.reduce((sum, a) => sum + a.balance_minor, 0);
+  }
+  return { accounts: accounts.length, totalMinor };
+}
+
+function currencyOf(code: string): Currency {
+  const currency = CURRENCIES.find((c) => c === code);
+  assert(currency !== undefined, `a known currency: ${code}`);
+  return currency;
+}
+
+/** The move's outbox rows in the old shard, as refs. */
+async function moveRefs(ledger: Ledger, from: number, to: number, bucket: number): Promise<TransitRef[]> {
+  const old = ledger.shard(from).db;
+  const moveId = await moveIdOf(old, bucket, to);
+  const { results } = await old
+    .prepare(
+      "SELECT operation_id FROM transit_outbox WHERE destination_shard = ? AND operation_kind = 'bucket_move' AND operation_id LIKE ?",
+    )
+    .bind(to, `${moveId}:%`)
+    .all<{ operation_id: string }>();
+  return results.map((r) => ({ kind: "transit", origin: from, destination: to, operationId: r.operation_id }));
+}
+
+async function deliverMove(ledger: Ledger, from: number, to: number, bucket: number, nowMs: number): Promise<string> {
+  const refs = await moveRefs(ledger, from, to, bucket);
+  const outcomes: DeliveryOutcome[] = [];
+  for (let at = 0; at < refs.length; at += LIMITS.transitDeliveriesPerBatchMax) {
+    outcomes.push(...(await deliverTransit(ledger, refs.slice(at, at + LIMITS.transitDeliveriesPerBatchMax), nowMs)));
+  }
+  const count = (kind: string) => outcomes.filter((o) => o.kind === kind).length;
+  const rejected = outcomes.filter((o) => o.kind === "rejected");
+  if (rejected.length > 0) throw new Error(`a move's delivery was refused: ${JSON.stringify(rejected[0])}`);
+  return `${count("delivered")} balances (${count("already_delivered")} already)`;
+}
+
+/** What still stands between the switch and "verified". */
+async function verify(ledger: Ledger, from: number, to: number, bucket: number): Promise<string[]> {
+  const problems: string[] = [];
+  const left = (await accountsOf(ledger.shard(from).db, bucket)).filter((a) => a.balance_minor !== 0);
+  if (left.length > 0) problems.push(`${left.length} account(s) of the bucket still hold money in shard ${from}`);
+  const refs = await moveRefs(ledger, from, to, bucket);
+  const { results } = await ledger
+    .shard(to)
+    .db.prepare(
+      `SELECT COUNT(*) AS n FROM operations WHERE kind = 'transit_delivery'
+       AND json_extract(metadata, '$.operationId') IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(JSON.stringify(refs.map((r) => r.operationId)))
+    .all<{ n: number }>();
+  const delivered = results[0]?.n ?? 0;
+  if (delivered !== refs.length)
+    problems.push(`${refs.length - delivered} of ${refs.length} balances not delivered yet`);
+  return problems;
+}
+
+/**
+ * Copies the bucket's rows that are not money to the new shard, by primary key: "upsert"
+ * during the freeze (the old shard's rows are the truth), "missing" after the switch (only
+ * rows a stale writer added in the old shard; the new shard's own rows win).
+ */
+async function copyRows(
+  old: D1Database,
+  target: D1Database,
+  bucket: number,
+  mode: "upsert" | "missing",
+  nowMs: number,
+): Promise<string> {
+  const code = bucketCodeOfIds(bucket);
+  const autopay = (await old.prepare("SELECT * FROM autopay_settings").all<Record<string, unknown>>()).results.filter(
+    (r) => bucketOfOwner(String(r.user_id)) === bucket,
+  );
+  const orders = (
+    await old
+      .prepare(
+        `SELECT * FROM payment_orders WHERE state IN ('created', 'pending') AND substr(id, instr(id, '_') + 11, 2) = ?`,
+      )
+      .bind(code)
+      .all<Record<string, unknown>>()
+  ).results;
+  const transitions = (
+    await old
+      .prepare(
+        `SELECT t.* FROM payment_order_transitions t JOIN payment_orders o ON o.id = t.order_id
+         WHERE o.state IN ('created', 'pending') AND substr(o.id, instr(o.id, '_') + 11, 2) = ?`,
+      )
+      .bind(code)
+      .all<Record<string, unknown>>()
+  ).results;
+  const keys = (
+    await old
+      .prepare(
+        `SELECT * FROM idempotency_keys WHERE state = 'completed' AND expires_at_ms > ?
+           AND substr(operation_id, instr(operation_id, '_') + 11, 2) = ?`,
+      )
+      .bind(nowMs, code)
+      .all<Record<string, unknown>>()
+  ).results;
+  const statements = [
+    ...autopay.map((r) => upsert(target, "autopay_settings", ["user_id"], r, mode)),
+    ...orders.map((r) => upsert(target, "payment_orders", ["id"], r, mode)),
+    ...transitions.map((r) => upsert(target, "payment_order_transitions", ["order_id", "seq"], r, mode)),
+    ...keys.map((r) => upsert(target, "idempotency_keys", ["principal_id", "key"], r, mode)),
+  ];
+  for (let at = 0; at < statements.length; at += STATEMENTS_PER_BATCH) {
+    await target.batch(statements.slice(at, at + STATEMENTS_PER_BATCH));
+  }
+  return `${autopay.length} autopay settings, ${orders.length} open orders (${transitions.length} transitions), ${keys.length} idempotency records`;
+}
+
+function upsert(
+  db: D1Database,
+  table: string,
+  key: readonly string[],
+  row: Record<string, unknown>,
+  mode: "upsert" | "missing",
+): D1PreparedStatement {
+  const columns = Object.keys(row);
+  assert(columns.length <= 100, "a row binds at most 100 parameters");
+  const update = columns.filter((c) => !key.includes(c));
+  const onConflict =
+    mode === "missing" || update.length === 0
+      ? "DO NOTHING"
+      : `DO UPDATE SET ${update.map((c) => `${c} = excluded.${c}`).join(", ")}`;
+  return db
+    .prepare(
+      `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})
+       ON CONFLICT (${key.join(", ")}) ${onConflict}`,
+    )
+    .bind(...columns.map((c) => row[c] ?? null));
+}
