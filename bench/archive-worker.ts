@@ -21,8 +21,9 @@ import { importArchive } from "../src/db/archive/reimport";
 import { startArchive } from "../src/db/archive/start";
 import { requireArchive } from "../src/db/archive/state";
 import { readManifest, verifyArchive } from "../src/db/archive/verify";
-import { accountAddress, mayGoNegative } from "../src/domain/accounts";
+import { accountAddress } from "../src/domain/accounts";
 import { newId } from "../src/domain/ids";
+import { operationRows } from "../test/support/ledger-rows";
 
 interface BenchEnv {
   readonly SHARD: D1Database;
@@ -44,53 +45,6 @@ const DAY = 86_400_000;
 let archiveId = "";
 let dayEndMs = 0;
 
-function operation(
-  db: D1Database,
-  op: { id: string; kind: string; actor: string; metadata: unknown; atMs: number },
-  postings: { from: string; to: string; amountMinor: number }[],
-): D1PreparedStatement[] {
-  const net = new Map<string, number>();
-  for (const p of postings) {
-    net.set(p.from, (net.get(p.from) ?? 0) - p.amountMinor);
-    net.set(p.to, (net.get(p.to) ?? 0) + p.amountMinor);
-  }
-  return [
-    ...[...net.keys()].map((a) =>
-      db
-        .prepare(
-          `INSERT INTO accounts (address, currency, balance_minor, may_go_negative, created_at_ms)
-           VALUES (?, 'CNY', 0, ?, ?) ON CONFLICT (address) DO NOTHING`,
-        )
-        .bind(a, mayGoNegative(a) ? 1 : 0, op.atMs),
-    ),
-    db
-      .prepare(
-        `INSERT INTO operations (id, kind, currency, amount_minor, transfer_count, state, actor_id, reason, metadata,
-           created_at_ms) VALUES (?, ?, 'CNY', ?, ?, 'posted', ?, NULL, ?, ?)`,
-      )
-      .bind(
-        op.id,
-        op.kind,
-        postings.reduce((s, p) => s + p.amountMinor, 0),
-        postings.length,
-        op.actor,
-        JSON.stringify(op.metadata),
-        op.atMs,
-      ),
-    ...postings.map((p) =>
-      db
-        .prepare(
-          `INSERT INTO transfers (operation_id, from_account, to_account, amount_minor, currency, created_at_ms)
-           VALUES (?, ?, ?, ?, 'CNY', ?)`,
-        )
-        .bind(op.id, p.from, p.to, p.amountMinor, op.atMs),
-    ),
-    ...[...net].map(([a, d]) =>
-      db.prepare("UPDATE accounts SET balance_minor = balance_minor + ? WHERE address = ?").bind(d, a),
-    ),
-  ];
-}
-
 async function seed(db: D1Database, request: SeedRequest) {
   const viewers = Array.from({ length: request.viewers }, (_, i) => `u${String(100_000_000 + i)}`);
   const creators = Array.from({ length: request.creators }, (_, i) => `c${String(200_000_000 + i)}`);
@@ -106,9 +60,15 @@ async function seed(db: D1Database, request: SeedRequest) {
   for (const [i, v] of (request.from === 0 ? viewers : []).entries()) {
     const atMs = request.startMs + i;
     batch.push(
-      ...operation(db, { id: newId("adj", atMs), kind: "adjustment", actor: "ops-bench", metadata: null, atMs }, [
-        { from: accountAddress.worldAdjustments(), to: accountAddress.userWallet(v), amountMinor: 10_000_000 },
-      ]),
+      ...operationRows(db, {
+        id: newId("adj", atMs),
+        kind: "adjustment",
+        actorId: "ops-bench",
+        atMs,
+        postings: [
+          { from: accountAddress.worldAdjustments(), to: accountAddress.userWallet(v), amountMinor: 10_000_000 },
+        ],
+      }),
     );
     await flush(false);
   }
@@ -121,16 +81,13 @@ async function seed(db: D1Database, request: SeedRequest) {
     const platformMinor = Math.floor((amountMinor * 3) / 10);
     const id = newId("tip", atMs);
     batch.push(
-      ...operation(
-        db,
-        {
-          id,
-          kind: "tip",
-          actor: viewer,
-          metadata: { roomId: room, giftId: "rose", quantity: 1 + (i % 3), shareBps: 3000 },
-          atMs,
-        },
-        [
+      ...operationRows(db, {
+        id,
+        kind: "tip",
+        actorId: viewer,
+        metadata: { roomId: room, giftId: "rose", quantity: 1 + (i % 3), shareBps: 3000 },
+        atMs,
+        postings: [
           {
             from: accountAddress.userWallet(viewer),
             to: accountAddress.creatorPending(creator),
@@ -138,7 +95,7 @@ async function seed(db: D1Database, request: SeedRequest) {
           },
           { from: accountAddress.userWallet(viewer), to: accountAddress.platformRevenue(), amountMinor: platformMinor },
         ],
-      ),
+      }),
       db
         .prepare(
           `INSERT INTO tips (id, room_id, stream_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,

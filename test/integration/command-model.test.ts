@@ -44,7 +44,6 @@ import { LEDGER_POSTINGS_QUEUE } from "../../src/worker/queues/ledger-postings";
 import { PAYMENT_CALLBACKS_QUEUE, type PaymentCallbackMessage } from "../../src/worker/queues/payment-callbacks";
 import { stripeEvent, stripeSignature } from "../support/providers";
 import {
-  allDatabases,
   call,
   changedTables,
   key,
@@ -55,6 +54,7 @@ import {
   settleTransit,
   shardDbOfId,
   token,
+  undeliveredRoomEvents,
   until,
 } from "./helpers";
 
@@ -180,19 +180,7 @@ async function unchanged<T>(m: Model, r: Real, act: () => Promise<T>): Promise<T
  * credited, every payment callback applied and every refund answered by the channel.
  */
 async function settle(m: Model, r: Real): Promise<void> {
-  const undelivered = await until(
-    async () => {
-      let n = 0;
-      for (const { db } of await allDatabases()) {
-        n +=
-          (await db
-            .prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL")
-            .first<number>("n")) ?? 0;
-      }
-      return n;
-    },
-    (n) => n === 0,
-  );
+  const undelivered = await until(undeliveredRoomEvents, (n) => n === 0);
   expect(undelivered, "room events still undelivered").toBe(0);
   await runDurableObjectAlarm(env.LIVE_ROOM.getByName(r.roomId));
   if (m.claimsInFlight) {

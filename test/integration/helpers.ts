@@ -120,6 +120,16 @@ export async function settleTransit(): Promise<number> {
   throw new Error("transit did not settle in 20 rounds");
 }
 
+/** Room events not yet delivered to their rooms, over every outbox (control and shards). */
+export async function undeliveredRoomEvents(): Promise<number> {
+  let n = 0;
+  for (const { db } of await allDatabases()) {
+    n +=
+      (await db.prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL").first<number>("n")) ?? 0;
+  }
+  return n;
+}
+
 /** Every database: the control database, then each ledger shard. */
 export async function allDatabases(): Promise<{ name: string; db: D1Database }[]> {
   const l = await ledger();
@@ -149,19 +159,7 @@ export async function ledgerSnapshot(
   // under way would see it land.
   await settleTransit();
   const databases = await allDatabases();
-  await until(
-    async () => {
-      let n = 0;
-      for (const { db } of databases) {
-        n +=
-          (await db
-            .prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE delivered_at_ms IS NULL")
-            .first<number>("n")) ?? 0;
-      }
-      return n;
-    },
-    (n) => n === 0,
-  );
+  await until(undeliveredRoomEvents, (n) => n === 0);
   const parts: string[] = [];
   for (const { name, db } of databases) {
     const { results: all } = await db

@@ -15,7 +15,7 @@ import { composeOperation, runOperation } from "../../src/db/ledger";
 import type { TransitRef } from "../../src/db/messages/ledger-postings";
 import { composeAdjustment } from "../../src/db/operations/adjustment";
 import { checkShardedInvariants } from "../../src/db/sharded-invariants";
-import { Ledger, shardBindings } from "../../src/db/shards";
+import { Ledger, type LedgerShard, shardBindings } from "../../src/db/shards";
 import { deliverTransit, pendingTransit } from "../../src/db/transit";
 import { LIMITS } from "../../src/domain/limits";
 import worker from "../../src/worker/index";
@@ -126,6 +126,29 @@ describe("a cross-shard tip storm", () => {
   }, 300_000);
 });
 
+/** An operation that credits `payee` from `payer`'s wallet: across shards when they differ. */
+function creditAcross(
+  origin: LedgerShard,
+  id: string,
+  payer: string,
+  payee: string,
+  amountMinor: number,
+  nowMs: number,
+) {
+  return composeOperation(origin, {
+    id,
+    kind: "adjustment",
+    currency: "CNY",
+    postings: [{ from: `user:${payer}:wallet`, to: `user:${payee}:wallet`, amountMinor }],
+    actorId: "test",
+    reason: "a credit into another shard",
+    metadata: null,
+    nowMs,
+    guards: [],
+    extra: () => [],
+  });
+}
+
 describe("the transit sweeper", () => {
   it("delivers a cross-shard credit whose announcement was lost, once it is 30 s old, and not before", async () => {
     const l = await ledger();
@@ -149,18 +172,7 @@ describe("the transit sweeper", () => {
       ),
     );
     expect(funded.verdict.kind).toBe("posted");
-    const gift = composeOperation(origin, {
-      id: "op_sweep_gift",
-      kind: "adjustment",
-      currency: "CNY",
-      postings: [{ from: `user:${payer}:wallet`, to: `user:${payee}:wallet`, amountMinor: 300 }],
-      actorId: "t",
-      reason: "a credit into another shard",
-      metadata: null,
-      nowMs,
-      guards: [],
-      extra: () => [],
-    });
+    const gift = creditAcross(origin, "op_sweep_gift", payer, payee as string, 300, nowMs);
     expect((await runOperation(origin, gift)).verdict.kind).toBe("posted");
     const payeeWallet = () =>
       l
@@ -202,18 +214,7 @@ describe("a transit outbox row", () => {
     );
     const refs: TransitRef[] = [];
     for (const [i, payee] of payees.entries()) {
-      const op = composeOperation(origin, {
-        id: `op_tamper_${i}`,
-        kind: "adjustment",
-        currency: "CNY",
-        postings: [{ from: `user:${payer}:wallet`, to: `user:${payee}:wallet`, amountMinor: 100 }],
-        actorId: "t",
-        reason: "a credit into another shard",
-        metadata: null,
-        nowMs,
-        guards: [],
-        extra: () => [],
-      });
+      const op = creditAcross(origin, `op_tamper_${i}`, payer, payee, 100, nowMs);
       expect((await runOperation(origin, op)).verdict.kind).toBe("posted");
       refs.push(...op.transit);
     }

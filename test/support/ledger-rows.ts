@@ -1,6 +1,6 @@
 /**
- * Writing ledger rows straight into a shard with SQL, for tests that need a populated shard
- * without the Worker: what an operation leaves behind once it has posted (its row, its
+ * Writing ledger rows straight into a shard with SQL, for tests (and bench:archive) that need a
+ * populated shard without the Worker: what an operation leaves behind once it has posted (its row, its
  * accounts, balanced transfers, the balances they move), without composeOperation's guards.
  * Callers keep to the ledger's rules themselves (balanced postings, one currency, protected
  * accounts never below zero); the invariant checker tells them when they do not.
@@ -14,7 +14,9 @@ export interface DirectOperation {
   readonly postings: readonly Posting[];
   readonly atMs: number;
   readonly currency?: string;
-  readonly metadata?: Record<string, unknown>;
+  readonly metadata?: Record<string, unknown> | null;
+  /** Who the operation names as its actor (default `test:seed`). */
+  readonly actorId?: string;
 }
 
 export function operationRows(db: D1Database, op: DirectOperation): D1PreparedStatement[] {
@@ -36,7 +38,7 @@ export function operationRows(db: D1Database, op: DirectOperation): D1PreparedSt
     db
       .prepare(
         `INSERT INTO operations (id, kind, currency, amount_minor, transfer_count, state, actor_id, reason, metadata,
-           created_at_ms) VALUES (?, ?, ?, ?, ?, 'posted', 'test:seed', NULL, ?, ?)`,
+           created_at_ms) VALUES (?, ?, ?, ?, ?, 'posted', ?, NULL, ?, ?)`,
       )
       .bind(
         op.id,
@@ -44,7 +46,8 @@ export function operationRows(db: D1Database, op: DirectOperation): D1PreparedSt
         currency,
         op.postings.reduce((sum, p) => sum + p.amountMinor, 0),
         op.postings.length,
-        op.metadata === undefined ? null : JSON.stringify(op.metadata),
+        op.actorId ?? "test:seed",
+        op.metadata === undefined || op.metadata === null ? null : JSON.stringify(op.metadata),
         op.atMs,
       ),
     ...op.postings.map((p) =>
