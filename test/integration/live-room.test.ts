@@ -354,6 +354,9 @@ describe("when the direct call fails", () => {
     ]);
     const attempts = await control.prepare("SELECT attempts FROM room_outbox WHERE id = 'tip_retry_1'").first();
     expect(attempts).toEqual({ attempts: 1 });
+    // Its payload is no event: left behind, the next test's sweep would hand it to a real room,
+    // which refuses it (a ZodError logged as an uncaught exception in the object).
+    await control.prepare("DELETE FROM room_outbox WHERE id = 'tip_retry_1'").run();
   });
 
   it("the cron sweeper delivers what is still undelivered after 30 s", async () => {
