@@ -84,7 +84,8 @@ async function execute<TBody extends Record<string, unknown>>(
   const { ticket } = begun;
   const { db } = target.shard;
   const nowMs = Date.now();
-  const release = () => db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId, ticket.operationId).run();
+  const release = () =>
+    db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId, ticket.operationId).run();
   let built: Result<IdempotentOperation<TBody>>;
   try {
     built = await build(ticket.operationId, nowMs);

@@ -21,7 +21,7 @@
 import { getTableColumns } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
-import { assert, LIMITS } from "../../domain/limits";
+import { assert } from "../../domain/limits";
 import { operations, redPacketClaims, redPackets, tips, transfers, transitOutbox } from "../schema/ledger";
 
 export const ARCHIVE_FORMAT = "giftwire-ledger-archive/1";
