@@ -33,9 +33,10 @@ export interface LedgerArchiveFigures {
  * steps at most, so a day's export and prune spread over many runs and each run stays short.
  * Every slice records its progress with its effect, so a run cut short anywhere is continued
  * by the next. Each run also forgets, per shard, a bounded number of archived operation ids
- * older than `LIMITS.operationIdMemoryMs` (operation_tombstones). A shard that throws is reported and the others still advance; a failed
- * verification has already sent its archive back to export the damaged file again (or, for a
- * checkpoint that does not balance, stopped it: a bug), so the alert is for a human to look.
+ * older than `LIMITS.operationIdMemoryMs` (operation_tombstones). A shard that throws is
+ * reported and the others still advance; a failed verification has already sent its archive
+ * back to export the damaged file again (or, for a checkpoint that does not balance, stopped
+ * it: a bug), so the alert is for a human to look.
  */
 export async function advanceLedgerArchives(env: Env, nowMs: number, log: Logger): Promise<LedgerArchiveFigures> {
   // The bucket map's cache runs on the wall clock, not on the run's `nowMs` (which tests move).
