@@ -14,7 +14,8 @@
  * aborting the batch, so many operations can share one batch (group commit) without one
  * rejection undoing its neighbours. The verdict and the guards are evaluated on the same
  * snapshot, one statement apart in one transaction, so the verdict is exact. A repeated
- * operation id is "exists": applied once, reported as already done (TigerBeetle style).
+ * operation id is "exists": applied once, reported as already done (TigerBeetle style), also
+ * once archival has pruned it (its id is then in operation_tombstones: KNOWN_ID_SQL).
  * CHECK constraints remain as a backstop; tripping one is a bug and aborts the batch.
  *
  * Only the operation files in src/db/operations/ call `composeOperation`: one file per kind
@@ -119,6 +120,15 @@ export interface ComposedOperation {
 const ACCOUNT_BALANCE = "COALESCE((SELECT balance_minor FROM accounts WHERE address = ?), 0)";
 
 /**
+ * The shard knows an operation id: it is posted here, or it was archived and pruned
+ * (operation_tombstones, written by src/db/archive/prune.ts in the batch that deletes the
+ * operation, kept `LIMITS.operationIdMemoryMs`). Binds the id twice. Either way the operation
+ * is "exists": a late redelivery of an archived operation moves nothing.
+ */
+export const KNOWN_ID_SQL =
+  "(EXISTS (SELECT 1 FROM operations WHERE id = ?) OR EXISTS (SELECT 1 FROM operation_tombstones WHERE id = ?))";
+
+/**
  * Composes an operation that commits in `shard`. Its debits must live there (or in the
  * accounts every shard has); a credit to an account of another shard goes to this shard's
  * `transit:{destination}` account and a `transit_outbox` row in the same batch
@@ -175,10 +185,10 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
   ];
 
   const verdictExpression = {
-    sql: `CASE WHEN EXISTS (SELECT 1 FROM operations WHERE id = ?) THEN 'exists' ${guards
+    sql: `CASE WHEN ${KNOWN_ID_SQL} THEN 'exists' ${guards
       .map((g) => `WHEN NOT (${g.sql}) THEN '${g.code}'`)
       .join(" ")} ELSE NULL END`,
-    params: [spec.id, ...guards.flatMap((g) => g.params)],
+    params: [spec.id, spec.id, ...guards.flatMap((g) => g.params)],
   };
   const verdict = db.prepare(`SELECT ${verdictExpression.sql} AS verdict`).bind(...verdictExpression.params);
 
@@ -186,7 +196,7 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
     .prepare(
       `INSERT INTO operations (id, kind, currency, amount_minor, transfer_count, state, actor_id, reason, metadata, created_at_ms)
        SELECT ?, ?, ?, ?, ?, 'posting', ?, ?, ?, ?
-       WHERE NOT EXISTS (SELECT 1 FROM operations WHERE id = ?) ${guards.map((g) => `AND (${g.sql})`).join(" ")}`,
+       WHERE NOT ${KNOWN_ID_SQL} ${guards.map((g) => `AND (${g.sql})`).join(" ")}`,
     )
     .bind(
       spec.id,
@@ -198,6 +208,7 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
       spec.reason,
       spec.metadata === null ? null : JSON.stringify(spec.metadata),
       spec.nowMs,
+      spec.id,
       spec.id,
       ...guards.flatMap((g) => g.params),
     );
@@ -261,7 +272,7 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
     .bind(spec.id);
 
   // D1 and DO SQL bind at most 100 parameters per statement.
-  const insertParams = 10 + guards.reduce((n, g) => n + g.params.length, 0);
+  const insertParams = 11 + guards.reduce((n, g) => n + g.params.length, 0);
   assert(insertParams <= 100, "an operation statement binds at most 100 parameters");
 
   const statements = [

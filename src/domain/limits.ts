@@ -159,6 +159,18 @@ export const LIMITS = {
    * about twice what a day of 600,000 tips takes (240 export steps, 2,400 prune batches).
    */
   ledgerArchiveStepsPerShardMax: 4,
+  /**
+   * How long a shard remembers the id of an operation archival pruned (operation_tombstones),
+   * so a late redelivery of it is "exists". Longer than every redelivery path by days:
+   * idempotency records 24 h, queue and sweeper retries minutes (docs/SCALING.md, Archival).
+   */
+  operationIdMemoryMs: 8 * 24 * 60 * 60 * 1000,
+  /**
+   * Tombstones past `operationIdMemoryMs` purged per shard per cron run (one DELETE):
+   * 2,000 a minute is 2.88 million a day per shard, above the operations a shard archives
+   * in a day at its storage ceiling.
+   */
+  operationTombstonesPurgedPerShardMax: 2_000,
   /** Queues: of a malformed message's body, the most that goes into the alert. */
   queueMalformedBodyLoggedMaxBytes: 1_024,
 } as const;

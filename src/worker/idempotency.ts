@@ -1,6 +1,6 @@
 import type { Context, TypedResponse } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { type Attach, type ComposedOperation, dispatchPosted, type SqlCondition } from "../db/ledger";
+import { type Attach, type ComposedOperation, dispatchPosted, KNOWN_ID_SQL, type SqlCondition } from "../db/ledger";
 import type { LedgerShard } from "../db/shards";
 import type { ErrorCode, Result } from "../domain/errors";
 import { errorForGuard } from "../domain/guards";
@@ -84,7 +84,8 @@ async function execute<TBody extends Record<string, unknown>>(
   const { ticket } = begun;
   const { db } = target.shard;
   const nowMs = Date.now();
-  const release = () => db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId).run();
+  const release = () =>
+    db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId, ticket.operationId).run();
   let built: Result<IdempotentOperation<TBody>>;
   try {
     built = await build(ticket.operationId, nowMs);
@@ -105,7 +106,7 @@ async function execute<TBody extends Record<string, unknown>>(
   const completeIndex = composed.statements.length - 2; // the last attached statement, just before finalize
   const results = await db.batch([
     ...composed.statements,
-    db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId),
+    db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId, ticket.operationId),
   ]);
   const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
   await dispatchPosted(target.shard, [composed], [verdict]);
@@ -134,8 +135,10 @@ type Build<TBody extends Record<string, unknown>> = (
   nowMs: number,
 ) => Promise<Result<IdempotentOperation<TBody>>>;
 
+// A key is released only while its operation is unknown to the shard: neither posted nor
+// archived (KNOWN_ID_SQL counts pruned ids too, so releasing never re-opens an archived one).
 const releaseSql = `DELETE FROM idempotency_keys WHERE principal_id = ? AND key = ? AND state = 'in_flight'
-  AND NOT EXISTS (SELECT 1 FROM operations WHERE id = ?)`;
+  AND NOT ${KNOWN_ID_SQL}`;
 
 function completeStatement(
   db: D1Database,

@@ -144,6 +144,7 @@ describe("ledger archival, wired", () => {
     const moved = (state: string, steps: number) => ({
       steps,
       archives: [{ shard: shard.index, archiveId, state }],
+      tombstonesPurged: 0,
       alerts: 0,
     });
     expect(runs).toEqual([moved("verified", 4), moved("verified", 4), moved("pruned", 1)]);
@@ -171,7 +172,7 @@ describe("ledger archival, wired", () => {
 
     // Caught up: the next run has nothing to do, and says nothing.
     expect(await scheduled(NOW + HOUR)).toEqual({
-      figures: { steps: 0, archives: [], alerts: 0 },
+      figures: { steps: 0, archives: [], tombstonesPurged: 0, alerts: 0 },
       failed: [],
       alerts: [],
     });
@@ -266,6 +267,7 @@ describe("ledger archival, wired", () => {
     expect(healed.figures).toEqual({
       steps: 3,
       archives: [{ shard: shard.index, archiveId: second?.id, state: "pruned" }],
+      tombstonesPurged: 0,
       alerts: 0,
     });
     expect(await count(db, "SELECT COUNT(*) AS n FROM transfers")).toBe(0);
@@ -273,5 +275,43 @@ describe("ledger archival, wired", () => {
     expect(await count(db, `SELECT balance_minor AS n FROM accounts WHERE address = '${wallet}'`)).toBe(
       walletBefore - 100,
     );
+  });
+  it("forgets archived operation ids after operationIdMemoryMs, oldest first, in bounded runs", async () => {
+    const { db } = await userShard();
+    const tombstones = async () =>
+      (
+        await db
+          .prepare("SELECT id, archived_at_ms FROM operation_tombstones ORDER BY archived_at_ms, id")
+          .all<{ id: string; archived_at_ms: number }>()
+      ).results;
+    const all = await tombstones();
+    // Day 1 (1,499 tips and the adjustment) pruned in the first archive's runs, days 3–4 in the second.
+    const firstBatch = all.filter((t) => t.archived_at_ms < LATER);
+    const secondBatch = all.filter((t) => t.archived_at_ms >= LATER);
+    expect(firstBatch).toHaveLength(DAY_ONE_TIPS + 1);
+    expect(secondBatch.map((t) => t.id).sort()).toEqual([
+      "tip_arch_d3_0",
+      "tip_arch_d3_1",
+      "tip_arch_d3_2",
+      "tip_arch_d4_0",
+    ]);
+    // Day 1 was pruned over three runs a minute apart: its tombstones carry those times.
+    const firstOfFirst = Math.min(...firstBatch.map((t) => t.archived_at_ms));
+    const lastOfFirst = Math.max(...firstBatch.map((t) => t.archived_at_ms));
+
+    // Exactly at the memory's end for the oldest: nothing is forgotten yet.
+    const inside = await scheduled(firstOfFirst + LIMITS.operationIdMemoryMs);
+    expect(inside.figures).toMatchObject({ tombstonesPurged: 0 });
+    expect(await tombstones()).toHaveLength(all.length);
+
+    // Past it for day 1, not for days 3–4: day 1's ids go, at most the limit per run.
+    const past = lastOfFirst + LIMITS.operationIdMemoryMs + 1;
+    expect(LIMITS.operationTombstonesPurgedPerShardMax).toBeGreaterThanOrEqual(firstBatch.length);
+    const run = await scheduled(past);
+    expect(run.alerts).toEqual([]);
+    expect(run.figures).toMatchObject({ tombstonesPurged: firstBatch.length });
+    expect((await tombstones()).map((t) => t.id).sort()).toEqual(secondBatch.map((t) => t.id).sort());
+    expect(await scheduled(past + 60_000)).toMatchObject({ figures: { tombstonesPurged: 0 } });
+    expect((await checkShardedInvariants(await ledger(), past)).violations).toEqual([]);
   });
 });

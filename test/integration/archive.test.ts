@@ -33,7 +33,11 @@ import { startArchive } from "../../src/db/archive/start";
 import { type ArchiveRow, requireArchive } from "../../src/db/archive/state";
 import { readManifest, verifyArchive } from "../../src/db/archive/verify";
 import { checkLedgerInvariants } from "../../src/db/invariants";
+import { composeOperation, runOperation, runOperations } from "../../src/db/ledger";
+import { Ledger, type LedgerShard } from "../../src/db/shards";
+import { deliverTransit } from "../../src/db/transit";
 import { accountAddress } from "../../src/domain/accounts";
+import { evenBucketMap } from "../../src/domain/shards";
 import { failingBatch, failingPut, InjectedFault } from "../support/faults";
 import { operationRows, type SeedStep, writeSteps } from "../support/ledger-rows";
 
@@ -589,6 +593,73 @@ describe("archival of one ledger shard's closed periods", () => {
       .bind(creator)
       .first<number>("n");
     expect((live ?? 0) + (await archivedBalanceOf(shard, creator))).toBe(balancesBefore[creator]);
+  });
+
+  it("remembers every pruned operation's id: a late redelivery of one is 'exists' and moves nothing", async () => {
+    // Every operation the archive took is a tombstone, written in the batch that deleted it.
+    const archivedIds = (firstRows.operations ?? []).map((o) => String((o as { id: string }).id)).sort();
+    const tombstones = await shard
+      .prepare("SELECT id, archive_id, archived_at_ms FROM operation_tombstones ORDER BY id")
+      .all<{ id: string; archive_id: string; archived_at_ms: number }>();
+    expect(tombstones.results.map((t) => t.id)).toEqual(archivedIds);
+    expect(new Set(tombstones.results.map((t) => `${t.archive_id}@${t.archived_at_ms}`))).toEqual(
+      new Set([`${first.id}@${T1 + SETTLED}`]),
+    );
+    expect(await count(shard, "operations")).toBe(7);
+    expect(
+      await shard
+        .prepare("SELECT COUNT(*) AS n FROM operations WHERE id IN (SELECT id FROM operation_tombstones)")
+        .first<number>("n"),
+    ).toBe(0);
+
+    // tip_0000 again, same id and postings, in the shard it committed in: already done.
+    const local: LedgerShard = { index: 0, db: shard, homeOf: () => 0, dispatch: async () => {} };
+    const before = await balances(shard);
+    const again = (id: string) =>
+      composeOperation(local, {
+        id,
+        kind: "tip",
+        currency: "CNY",
+        postings: [
+          { from: wallet("v0"), to: accountAddress.creatorPending("c0"), amountMinor: 70 },
+          { from: wallet("v0"), to: accountAddress.platformRevenue(), amountMinor: 30 },
+        ],
+        actorId: "v0",
+        reason: null,
+        metadata: null,
+        nowMs: T1 + SETTLED,
+        guards: [],
+        extra: () => [],
+      });
+    expect((await runOperation(local, again("tip_0000"))).verdict).toEqual({ kind: "exists" });
+    // In a group batch too, and the delivered cross-shard tip (its outbox row archived with it).
+    expect(await runOperations(local, [again("tip_0001"), again("tip_xs1")])).toEqual([
+      { kind: "exists" },
+      { kind: "exists" },
+    ]);
+    expect(await balances(shard)).toEqual(before);
+    expect(await count(shard, "operations")).toBe(7);
+    expect(await count(shard, "transfers")).toBe(8);
+
+    // A redelivered transit ref of the archived cross-shard tip finds no outbox row in its
+    // origin (it left with its operation): nothing is posted in the destination.
+    const pair = new Ledger(env.CONTROL, [shard, spare], evenBucketMap(2));
+    expect(
+      await deliverTransit(
+        pair,
+        [{ kind: "transit", origin: 0, destination: 1, operationId: "tip_xs1" }],
+        T1 + SETTLED,
+      ),
+    ).toEqual([{ kind: "no_such_row" }]);
+    expect(await spare.prepare("SELECT COUNT(*) AS n FROM operations").first<number>("n")).toBe(0);
+
+    // Only the id decides: a fresh id with the same postings passes every guard (verdict NULL).
+    const fresh = again("tip_fresh").verdictExpression;
+    const verdict = await shard
+      .prepare(`SELECT ${fresh.sql} AS v`)
+      .bind(...fresh.params)
+      .first<string | null>("v");
+    expect(verdict).toBeNull();
   });
 
   it("still refuses every delete outside a verified archive, and every update", async () => {

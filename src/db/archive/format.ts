@@ -21,20 +21,28 @@
 import { getTableColumns } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
-import { assert, LIMITS } from "../../domain/limits";
+import { assert } from "../../domain/limits";
 import { operations, redPacketClaims, redPackets, tips, transfers, transitOutbox } from "../schema/ledger";
 
 export const ARCHIVE_FORMAT = "giftwire-ledger-archive/1";
 
+/** The longest a local day lasts: 24 h, and 25 h on the day a DST change sets clocks back. */
+const LOCAL_DAY_MAX_MS = 25 * 60 * 60 * 1000;
+
 export const ARCHIVE_LIMITS = {
   /**
-   * How old a period's end must be before it is archived. An operation's id is the ledger's
-   * guard against posting it twice (composeOperation's "exists"); once archived, the shard no
-   * longer knows the id, so a late redelivery carrying it would post again. Every redelivery
-   * path ends long before this: idempotency records live 24 h, queue messages retry for
-   * minutes, a room remembers applied events for 7 days: a day beyond the longest.
+   * How old a period's end must be before it is archived: 26 h. Ids no longer need the rows:
+   * pruning leaves each archived operation's id in operation_tombstones for
+   * `LIMITS.operationIdMemoryMs`, and composeOperation answers "exists" for it. What still
+   * reads a closed period's rows by time is the autopay daily cap, which sums the viewer's
+   * `tips` since the start of the current business day (db/operations/tip.ts): a local day
+   * is at most 25 h long (a DST change), so a period that ended more than 25 h ago holds no
+   * tip of the current local day in any time zone. One more hour covers writers' clocks and
+   * batches still in flight at the period's end. Everything else that needs rows of an ended
+   * period is held by retention whatever their age (open packets, undelivered outbox rows,
+   * orders, subsidies), and an idempotent replay answers from its idempotency record alone.
    */
-  periodSettleMs: Math.max(LIMITS.roomAppliedEventsRetentionMs, LIMITS.idempotencyRetentionMs) + 24 * 60 * 60 * 1000,
+  periodSettleMs: LOCAL_DAY_MAX_MS + 60 * 60 * 1000,
   /** Rows read or written per D1 statement: transfers per page, ids per `json_each` list. */
   rowsPerPageMax: 500,
   /** Exported transfers per data file (≈ 3.5 MB uncompressed at three rows per transfer). */

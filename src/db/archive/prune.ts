@@ -5,7 +5,8 @@
  * are gone before the packet row is.
  *
  * One batch: the operation rows of up to a page of transfer ids (outbox, tips, claims,
- * packets), those transfers, the operations left with no transfer, and the cursor. Batches
+ * packets), those transfers, the operations left with no transfer (their ids written to
+ * `operation_tombstones` first), and the cursor. Batches
  * are atomic and repeatable (deleting what is gone deletes nothing), so a run that stops
  * anywhere resumes at the cursor. The delete triggers (migrations/ledger/0003) refuse any
  * transfer outside a verified archive's runs, and any operation that still has transfers.
@@ -65,6 +66,16 @@ export async function pruneArchive(
       ofOperations("red_packet_claims"),
       ofOperations("red_packets"),
       db.prepare("DELETE FROM transfers WHERE id BETWEEN ? AND ?").bind(lo, hi),
+      // Every operation that leaves is remembered in the same batch (never in neither place),
+      // so composeOperation still answers "exists" for its id (operation_tombstones).
+      db
+        .prepare(
+          `INSERT INTO operation_tombstones (id, archive_id, archived_at_ms)
+           SELECT id, ?, ? FROM operations WHERE id IN (SELECT value FROM json_each(?))
+             AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.operation_id = operations.id)
+           ON CONFLICT (id) DO NOTHING`,
+        )
+        .bind(archive.id, options.nowMs, ids),
       db
         .prepare(
           `DELETE FROM operations WHERE id IN (SELECT value FROM json_each(?))

@@ -19,7 +19,7 @@ import { holdStatements } from "./retention";
 import { type ArchiveRow, archiveInProgress, lastPrunedArchive, requireArchive } from "./state";
 
 export type StartRefusal =
-  /** The period ends less than `periodSettleMs` ago: ids from it may still be redelivered. */
+  /** The period ends less than `periodSettleMs` ago: its rows may still be read by time (format.ts). */
   | "period_not_closed"
   /** The shard's previous archive is not finished (exporting, exported or verified). */
   | "archive_in_progress"

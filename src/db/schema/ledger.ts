@@ -516,3 +516,19 @@ export const bucketFences = sqliteTable(
   },
   (t) => [check("bucket_fences_bucket_range", sql`${t.bucket} >= 0 AND ${t.bucket} < 1024`)],
 );
+
+/**
+ * The ids of operations that archival pruned (src/db/archive/prune.ts writes one in the batch
+ * that deletes its operation), so that composeOperation still answers "exists" for them: a
+ * late redelivery of an archived operation posts nothing. Kept `LIMITS.operationIdMemoryMs`
+ * after pruning, then purged by the `ledger-archive` cron job (src/db/archive/tombstones.ts).
+ */
+export const operationTombstones = sqliteTable(
+  "operation_tombstones",
+  {
+    id: text("id").primaryKey(),
+    archiveId: text("archive_id").notNull(),
+    archivedAtMs: integer("archived_at_ms").notNull(),
+  },
+  (t) => [index("operation_tombstones_archived_at").on(t.archivedAtMs)],
+);

@@ -1,5 +1,6 @@
 import { advanceArchive } from "../../db/archive/advance";
 import { ARCHIVE_LIMITS } from "../../db/archive/format";
+import { purgeOperationTombstones } from "../../db/archive/tombstones";
 import { openLedger } from "../../db/shards";
 import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
@@ -8,7 +9,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The end of the last UTC day that closed at least `periodSettleMs` ago: archives cover whole
- * days, and a day is archived once no redelivery can carry an operation id from it any more.
+ * days, and a day is archived once nothing reads its rows by time any more (format.ts); the
+ * ids of its operations stay known as tombstones (operation_tombstones).
  */
 export function settledPeriodEndMs(nowMs: number): number {
   return Math.floor((nowMs - ARCHIVE_LIMITS.periodSettleMs) / DAY_MS) * DAY_MS;
@@ -19,6 +21,8 @@ export interface LedgerArchiveFigures {
   readonly steps: number;
   /** The archives that moved, with the state each reached. */
   readonly archives: readonly { readonly shard: number; readonly archiveId: string; readonly state: string }[];
+  /** Operation tombstones past `LIMITS.operationIdMemoryMs` purged, over all shards. */
+  readonly tombstonesPurged: number;
   /** Shards whose archive failed verification, or that refused to start one for a reason other than "nothing to do". */
   readonly alerts: number;
 }
@@ -28,19 +32,23 @@ export interface LedgerArchiveFigures {
  * one bounded slice of the state machine per shard per minute, `ledgerArchiveStepsPerShardMax`
  * steps at most, so a day's export and prune spread over many runs and each run stays short.
  * Every slice records its progress with its effect, so a run cut short anywhere is continued
- * by the next. A shard that throws is reported and the others still advance; a failed
- * verification has already sent its archive back to export the damaged file again (or, for a
- * checkpoint that does not balance, stopped it: a bug), so the alert is for a human to look.
+ * by the next. Each run also forgets, per shard, a bounded number of archived operation ids
+ * older than `LIMITS.operationIdMemoryMs` (operation_tombstones). A shard that throws is
+ * reported and the others still advance; a failed verification has already sent its archive
+ * back to export the damaged file again (or, for a checkpoint that does not balance, stopped
+ * it: a bug), so the alert is for a human to look.
  */
 export async function advanceLedgerArchives(env: Env, nowMs: number, log: Logger): Promise<LedgerArchiveFigures> {
   // The bucket map's cache runs on the wall clock, not on the run's `nowMs` (which tests move).
   const ledger = await openLedger(env);
   const beforeMs = settledPeriodEndMs(nowMs);
   let steps = 0;
+  let tombstonesPurged = 0;
   let alerts = 0;
   const archives: { shard: number; archiveId: string; state: string }[] = [];
   for (const shard of ledger.shards) {
     try {
+      tombstonesPurged += await purgeOperationTombstones(shard.db, { nowMs });
       const outcome = await advanceArchive(shard.db, env.LEDGER_ARCHIVE, {
         shard: shard.index,
         beforeMs,
@@ -71,5 +79,5 @@ export async function advanceLedgerArchives(env: Env, nowMs: number, log: Logger
       });
     }
   }
-  return { steps, archives, alerts };
+  return { steps, archives, tombstonesPurged, alerts };
 }
