@@ -323,7 +323,8 @@ export class LiveRoom extends DurableObject<Env> {
           outcomes.push(outcome);
           if (outcome.kind === "claimed" && outcome.exhausted && outcome.fresh) {
             const luckiest = this.desk.luckiestClaim(c.packetId);
-            frames.push(this.events.append({ type: "packet.exhausted", packetId: c.packetId, luckiest }, nowMs));
+            const seed = this.desk.revealedSeed(c.packetId, nowMs);
+            frames.push(this.events.append({ type: "packet.exhausted", packetId: c.packetId, luckiest, seed }, nowMs));
           }
         }
       });
@@ -409,7 +410,13 @@ export class LiveRoom extends DurableObject<Env> {
   ): SequencedFrame[] {
     return expired.map((e) =>
       this.events.append(
-        { type: "packet.expired", packetId: e.packetId, claimed: e.claimCount, remainingMinor: e.remainingMinor },
+        {
+          type: "packet.expired",
+          packetId: e.packetId,
+          claimed: e.claimCount,
+          remainingMinor: e.remainingMinor,
+          seed: this.desk.revealedSeed(e.packetId, nowMs),
+        },
         nowMs,
       ),
     );

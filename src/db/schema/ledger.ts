@@ -159,6 +159,13 @@ export const redPackets = sqliteTable(
     finalClaimedMinor: integer("final_claimed_minor"),
     refundedMinor: integer("refunded_minor").notNull().default(0),
     finishedAtMs: integer("finished_at_ms"),
+    /**
+     * Provably fair shares (docs/adr/0008): the secret seed every share is drawn from, kept
+     * here and in the room until the packet is finished, and its SHA-256 published at send.
+     * Null for packets sent before the scheme.
+     */
+    seedHex: text("seed_hex"),
+    commitmentHex: text("commitment_hex"),
     /** Failed attempts of the expiry sweeper; 3 or more raises an operator alert. */
     sweepAttempts: integer("sweep_attempts").notNull().default(0),
   },
