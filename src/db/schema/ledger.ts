@@ -159,6 +159,9 @@ export const redPackets = sqliteTable(
     finalClaimedMinor: integer("final_claimed_minor"),
     refundedMinor: integer("refunded_minor").notNull().default(0),
     finishedAtMs: integer("finished_at_ms"),
+    /** Failed attempts of the expiry sweeper; 3 or more raises an operator alert. */
+    sweepAttempts: integer("sweep_attempts").notNull().default(0),
+    // Last, in the order migration 0007 added them (archives list columns in table order).
     /**
      * Provably fair shares (docs/adr/0008): the secret seed every share is drawn from, kept
      * here and in the room until the packet is finished, and its SHA-256 published at send.
@@ -166,8 +169,6 @@ export const redPackets = sqliteTable(
      */
     seedHex: text("seed_hex"),
     commitmentHex: text("commitment_hex"),
-    /** Failed attempts of the expiry sweeper; 3 or more raises an operator alert. */
-    sweepAttempts: integer("sweep_attempts").notNull().default(0),
   },
   (t) => [
     check("red_packets_shape", sql`${t.shares} >= 1 AND ${t.totalMinor} >= ${t.shares}`),
