@@ -16,9 +16,9 @@
 
 import type { ClaimCreditMessage } from "../db/messages/ledger-postings";
 import type { PacketInfo } from "../db/messages/room-events";
+import { commitmentOf, fairShare, seedBytes } from "../domain/fair-packet";
 import { LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
-import { commitmentOf, fairShare, seedBytes } from "../domain/fair-packet";
 import { inFlightClaimsMax, nextShare, type RandomInt } from "../domain/red-packet";
 import type { PacketView } from "./live-room.protocol";
 

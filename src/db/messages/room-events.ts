@@ -12,9 +12,9 @@
 
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../../domain/accounts";
+import { HEX_32_PATTERN } from "../../domain/fair-packet";
 import { LIMITS } from "../../domain/limits";
 import { CURRENCIES } from "../../domain/money";
-import { HEX_32_PATTERN } from "../../domain/fair-packet";
 import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
 import { GIFT_TIERS } from "../../domain/tip";
 

@@ -87,16 +87,22 @@ export const PacketSchema = z
     audience: z.enum(AUDIENCES),
     createdAtMs: z.number().int(),
     expiresAtMs: z.number().int(),
-    commitment: z.string().nullable().openapi({
-      description:
-        "SHA-256 (hex) of the packet's secret seed, published at send: every share is drawn from the seed in " +
-        "claim order (docs/adr/0008). Null for packets sent before provably fair shares.",
-    }),
-    seed: z.string().nullable().openapi({
-      description:
-        "The seed (hex), once the ledger has closed the packet (exhausted or refunded); `live.seed` shows it as " +
-        "soon as the room has. Recompute every share with `npm run packet:verify`.",
-    }),
+    commitment: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "SHA-256 (hex) of the packet's secret seed, published at send: every share is drawn from the seed in " +
+          "claim order (docs/adr/0008). Null for packets sent before provably fair shares.",
+      }),
+    seed: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "The seed (hex), once the ledger has closed the packet (exhausted or refunded); `live.seed` shows it as " +
+          "soon as the room has. Recompute every share with `npm run packet:verify`.",
+      }),
   })
   .openapi("RedPacket");
 
