@@ -53,8 +53,10 @@ export function seedBytes(seedHex: string): Uint8Array {
 
 /** The HMAC message of claim `index`'s `block`-th block of random words. */
 export function drawMessage(packetId: string, index: number, block: number): Uint8Array {
-  return new TextEncoder().encode(`${FAIRNESS_SCHEME}|${packetId}|${index}|${block}`);
+  return UTF8.encode(`${FAIRNESS_SCHEME}|${packetId}|${index}|${block}`);
 }
+
+const UTF8 = new TextEncoder();
 
 /**
  * The uniform integer source of claim `index`: successive 32-bit big-endian words of the HMAC

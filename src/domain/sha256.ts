@@ -70,18 +70,21 @@ function compress(h: Uint32Array, block: DataView, offset: number, w: Uint32Arra
   h[7] = ((h[7] as number) + hh) | 0;
 }
 
-/** The SHA-256 digest (32 bytes) of `message`. */
-export function sha256(message: Uint8Array): Uint8Array {
+/**
+ * Hashes `message` onward from `state` (a copy is made), as if `prefixBytes` bytes (a whole
+ * number of blocks) had already been compressed into it; returns the digest.
+ */
+function finish(state: Uint32Array, prefixBytes: number, message: Uint8Array): Uint8Array {
   // Padding: 0x80, zeros, then the length in bits as a 64-bit big-endian integer.
   const paddedLength = Math.ceil((message.length + 9) / BLOCK_BYTES) * BLOCK_BYTES;
   const padded = new Uint8Array(paddedLength);
   padded.set(message);
   padded[message.length] = 0x80;
   const view = new DataView(padded.buffer);
-  const bits = message.length * 8;
+  const bits = (prefixBytes + message.length) * 8;
   view.setUint32(paddedLength - 8, Math.floor(bits / 2 ** 32));
   view.setUint32(paddedLength - 4, bits >>> 0);
-  const h = new Uint32Array(INITIAL);
+  const h = new Uint32Array(state);
   const w = new Uint32Array(64);
   for (let offset = 0; offset < paddedLength; offset += BLOCK_BYTES) compress(h, view, offset, w);
   const digest = new Uint8Array(32);
@@ -90,19 +93,49 @@ export function sha256(message: Uint8Array): Uint8Array {
   return digest;
 }
 
-/** HMAC-SHA-256 of `message` under `key` (RFC 2104; keys longer than a block are hashed first). */
-export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
+/** The SHA-256 digest (32 bytes) of `message`. */
+export function sha256(message: Uint8Array): Uint8Array {
+  return finish(new Uint32Array(INITIAL), 0, message);
+}
+
+/** An HMAC key's two padded blocks, compressed once (RFC 2104's inner and outer states). */
+interface KeyStates {
+  readonly key: Uint8Array;
+  readonly inner: Uint32Array;
+  readonly outer: Uint32Array;
+}
+
+function keyStates(key: Uint8Array): KeyStates {
   const block = new Uint8Array(BLOCK_BYTES);
   block.set(key.length > BLOCK_BYTES ? sha256(key) : key);
-  const inner = new Uint8Array(BLOCK_BYTES + message.length);
-  const outer = new Uint8Array(BLOCK_BYTES + 32);
+  const pads = new Uint8Array(2 * BLOCK_BYTES);
   for (let i = 0; i < BLOCK_BYTES; i++) {
-    inner[i] = (block[i] as number) ^ 0x36;
-    outer[i] = (block[i] as number) ^ 0x5c;
+    pads[i] = (block[i] as number) ^ 0x36;
+    pads[BLOCK_BYTES + i] = (block[i] as number) ^ 0x5c;
   }
-  inner.set(message, BLOCK_BYTES);
-  outer.set(sha256(inner), BLOCK_BYTES);
-  return sha256(outer);
+  const view = new DataView(pads.buffer);
+  const w = new Uint32Array(64);
+  const inner = new Uint32Array(INITIAL);
+  const outer = new Uint32Array(INITIAL);
+  compress(inner, view, 0, w);
+  compress(outer, view, BLOCK_BYTES, w);
+  return { key: key.slice(), inner, outer };
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * The last key's states: a packet's claims all use its seed, so in a storm nearly every HMAC
+ * reuses them (two compressions instead of four). One entry, compared byte for byte.
+ */
+let lastKey: KeyStates | null = null;
+
+/** HMAC-SHA-256 of `message` under `key` (RFC 2104; keys longer than a block are hashed first). */
+export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
+  const states = lastKey !== null && sameBytes(lastKey.key, key) ? lastKey : keyStates(key);
+  lastKey = states;
+  const inner = finish(states.inner, BLOCK_BYTES, message);
+  return finish(states.outer, BLOCK_BYTES, inner);
 }
 
 export function toHex(bytes: Uint8Array): string {
