@@ -103,6 +103,13 @@ describe("provably fair red packets", () => {
     await runDurableObjectAlarm(room(roomId)); // closes the window: a progress frame goes out
     await socket.next("packet.progress");
     expect(JSON.stringify(socket.frames)).not.toContain(seed);
+    const late = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${await token("fair-late-1")}`);
+    const snapshot = await late.next("snapshot");
+    late.close();
+    expect(snapshot.redPackets).toEqual([
+      expect.objectContaining({ id: packetId, commitment: sent.body.packet.commitment, seed: null }),
+    ]);
+    expect(JSON.stringify(snapshot)).not.toContain(seed);
 
     const last = await claim(roomId, packetId, "fair-grabber-4");
     expect(last.status).toBe(201);
