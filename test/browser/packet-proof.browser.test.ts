@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
@@ -84,6 +86,14 @@ describe.skipIf(!hasBrowser)("the fairness proof on the viewer page in Chromium"
     const shown = await card.locator(".proof tbody tr td:nth-child(3)").allTextContents();
     expect(shown).toEqual(amounts.map((a) => (a / 100).toFixed(2)));
     await card.screenshot({ path: `${ARTIFACTS}/packet-proof-fair.png` });
+
+    // The command-line verifier, against the same server, agrees (node:crypto, its own fetches).
+    const { stdout } = await promisify(execFile)(
+      "node_modules/.bin/tsx",
+      ["scripts/packet-verify.ts", packetId, "--room", seed.roomId, "--base-url", server.url],
+      { env: { ...process.env, GIFTWIRE_TOKEN: tokenOf("viewer-bo") } },
+    );
+    expect(stdout).toContain("✓ FAIR: all 6 claimed shares (Σ 8.88)");
 
     // The same page, fed a claim list in which share #2 was raised by one fen.
     await page.route(`**/red-packets/${packetId}/claims?**`, async (route) => {
