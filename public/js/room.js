@@ -119,12 +119,20 @@ function packetCard(view) {
   li.dataset.packetId = view.id;
   li.innerHTML = `<div class="envelope" aria-hidden="true"><div class="flap"></div><div class="seal">¥</div></div>
     <div class="packet-body"><strong class="greeting"></strong><span class="from"></span>
-    <span class="left"></span><button type="button" class="grab">Grab</button><span class="result"></span>
+    <span class="left"></span><span class="commitment" hidden></span>
+    <button type="button" class="grab">Grab</button><span class="result"></span>
     <button type="button" class="verify" hidden>Verify fairness</button></div><div class="proof" hidden></div>`;
   li.querySelector(".greeting").textContent = view.greeting;
   li.querySelector(".from").textContent = `from ${view.senderId} · ${view.split === "lucky" ? "lucky" : "equal"} split`;
   li.querySelector(".grab").onclick = () => grab(view.id);
   li.querySelector(".verify").onclick = () => verify(view.id);
+  if (view.commitment) {
+    // Published before the first claim: the seed revealed at the end must hash to this.
+    const commitment = li.querySelector(".commitment");
+    commitment.hidden = false;
+    commitment.textContent = `fair · commitment ${view.commitment.slice(0, 12)}…`;
+    commitment.title = `SHA-256 of the seed every share is drawn from: ${view.commitment}`;
+  }
   return li;
 }
 

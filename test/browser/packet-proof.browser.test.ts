@@ -61,8 +61,12 @@ describe.skipIf(!hasBrowser)("the fairness proof on the viewer page in Chromium"
     expect(sent.body.packet.commitment).toMatch(/^[0-9a-f]{64}$/);
     const card = page.locator(`.packet[data-packet-id="${packetId}"]`);
     await card.waitFor();
-    // Open: nothing to verify yet (the seed is secret).
+    // Open: the commitment is shown, nothing to verify yet (the seed is secret).
     expect(await card.locator(".verify").isHidden()).toBe(true);
+    expect(await card.locator(".commitment").textContent()).toBe(
+      `fair · commitment ${sent.body.packet.commitment.slice(0, 12)}…`,
+    );
+    await card.screenshot({ path: `${ARTIFACTS}/packet-proof-open.png` });
 
     const amounts: number[] = [];
     for (let i = 0; i < 6; i++) {
