@@ -133,6 +133,8 @@ export const LIMITS = {
    */
   tipBatchMax: 64,
   tipBatchWaitMs: 4,
+  /** Flushes of one room committing at once (the next one's control read overlaps a commit). */
+  tipFlushesInFlightMax: 2,
   /** Tips one room holds waiting for the next flush; beyond it the room answers `room_busy`. */
   tipQueueMax: 2_000,
   /** Distinct gifts priced by one control read (a flush's tips ask for at most tipBatchMax). */

@@ -83,17 +83,29 @@ export interface TipBatchStats {
   flushes: number;
   batches: number;
   statements: number;
+  /** Wall time spent, summed over flushes: the control read, the shard batches, applying. */
+  controlMs: number;
+  commitMs: number;
+  applyMs: number;
 }
 
 export class TipBatcher {
   private queue: Waiting[] = [];
   /** Keys of tips queued or being committed here, with their request fingerprints. */
   private readonly held = new Map<string, string>();
-  private flushing: Promise<void> | null = null;
+  private flushesInFlight = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Outbox rows this room applied, per shard, not yet marked delivered in D1. */
   private applied = new Map<number, string[]>();
-  readonly stats: TipBatchStats = { tips: 0, flushes: 0, batches: 0, statements: 0 };
+  readonly stats: TipBatchStats = {
+    tips: 0,
+    flushes: 0,
+    batches: 0,
+    statements: 0,
+    controlMs: 0,
+    commitMs: 0,
+    applyMs: 0,
+  };
   /**
    * Test hook: runs after a flush's batches committed and before the room applies them; if it
    * throws, the flush stops there, as if the object had restarted (tests/integration).
@@ -121,25 +133,31 @@ export class TipBatcher {
     return answer;
   }
 
-  /** Starts a flush unless one is running; that one starts the next when it ends. */
+  /**
+   * Starts a flush unless `tipFlushesInFlightMax` are running; each one that ends starts the
+   * next if tips wait. Two flushes may overlap (one reading the control facts while the
+   * other's batches commit): each tip is in one flush, a key in at most one (`held`), and
+   * every guard is evaluated by its own batch, so their order does not matter.
+   */
   private kick(): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.flushing !== null || this.queue.length === 0) return;
+    if (this.flushesInFlight >= LIMITS.tipFlushesInFlightMax || this.queue.length === 0) return;
     const taken = this.queue.splice(0, LIMITS.tipBatchMax);
-    this.flushing = this.flush(taken)
+    this.flushesInFlight += 1;
+    const flushing = this.flush(taken)
       .catch((error: unknown) => {
         for (const w of taken) w.reject(error);
       })
       .finally(() => {
         for (const w of taken) this.held.delete(holdKey(w.submission));
-        this.flushing = null;
+        this.flushesInFlight -= 1;
         if (this.queue.length > 0) this.kick();
-        else if (this.applied.size > 0) this.room.waitUntil(this.markApplied());
+        else if (this.flushesInFlight === 0 && this.applied.size > 0) this.room.waitUntil(this.markApplied());
       });
-    this.room.waitUntil(this.flushing);
+    this.room.waitUntil(flushing);
   }
 
   private async flush(taken: readonly Waiting[]): Promise<void> {
@@ -150,6 +168,8 @@ export class TipBatcher {
     assert(roomId !== undefined, "a flush has tips");
     const giftIds = taken.flatMap((w) => (w.submission.ask.kind === "gift" ? [w.submission.ask.giftId] : []));
     const facts = await readTipFacts(ledger.control, roomId, giftIds);
+    const readAtMs = Date.now();
+    this.stats.controlMs += readAtMs - nowMs;
     this.stats.flushes += 1;
     this.stats.batches += 1;
     this.stats.statements += 3;
@@ -203,6 +223,8 @@ export class TipBatcher {
       }),
     );
     const refusals = this.answerRefused(refused, nowMs);
+    const committedAtMs = Date.now();
+    this.stats.commitMs += committedAtMs - readAtMs;
 
     try {
       this.afterCommit?.();
@@ -226,6 +248,7 @@ export class TipBatcher {
       }
     }
     if (events.length > 0) await this.room.applyTips(events);
+    this.stats.applyMs += Date.now() - committedAtMs;
     // Applied: the rows may be marked delivered (only now, so a mark never hides an unapplied event).
     for (const [index, ids] of posted) this.applied.set(index, [...(this.applied.get(index) ?? []), ...ids]);
     for (const { group, outcomes } of committed) {
