@@ -134,11 +134,11 @@ export const LIMITS = {
   tipBatchMax: 64,
   tipBatchWaitMs: 4,
   /**
-   * Flushes of one room committing at once. 1: the room applies flushes in commit order (big
-   * gifts and combos in that order). 2 let the next flush's control read overlap a commit and
-   * measured no faster on the bench machine, where every part shares one core (docs/PERFORMANCE.md).
+   * Flushes of one room committing at once: the next flush's control read and batches overlap
+   * the current commit, so a tip that arrives mid-commit waits `tipBatchWaitMs`, not a whole
+   * flush. The room still applies flushes in the order they began.
    */
-  tipFlushesInFlightMax: 1,
+  tipFlushesInFlightMax: 2,
   /** Tips one room holds waiting for the next flush; beyond it the room answers `room_busy`. */
   tipQueueMax: 2_000,
   /** Distinct gifts priced by one control read (a flush's tips ask for at most tipBatchMax). */

@@ -94,6 +94,8 @@ export class TipBatcher {
   /** Keys of tips queued or being committed here, with their request fingerprints. */
   private readonly held = new Map<string, string>();
   private flushesInFlight = 0;
+  /** Resolves when the last flush started has applied (or given up): flushes apply in start order. */
+  private applyTurn: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | null = null;
   /** Outbox rows this room applied, per shard, not yet marked delivered in D1. */
   private applied = new Map<number, string[]>();
@@ -135,9 +137,10 @@ export class TipBatcher {
 
   /**
    * Starts a flush unless `tipFlushesInFlightMax` are running; each one that ends starts the
-   * next if tips wait. Two flushes may overlap (one reading the control facts while the
-   * other's batches commit): each tip is in one flush, a key in at most one (`held`), and
-   * every guard is evaluated by its own batch, so their order does not matter.
+   * next if tips wait. Flushes may overlap (one reading the control facts while another's
+   * batches commit): each tip is in one flush, a key in at most one (`held`), and every guard
+   * is evaluated by its own batch, so their order does not matter; the room applies them in
+   * the order they began (`applyTurn`).
    */
   private kick(): void {
     if (this.timer !== null) {
@@ -147,11 +150,17 @@ export class TipBatcher {
     if (this.flushesInFlight >= LIMITS.tipFlushesInFlightMax || this.queue.length === 0) return;
     const taken = this.queue.splice(0, LIMITS.tipBatchMax);
     this.flushesInFlight += 1;
-    const flushing = this.flush(taken)
+    const turn = this.applyTurn;
+    let applied = () => {};
+    this.applyTurn = new Promise<void>((resolve) => {
+      applied = resolve;
+    });
+    const flushing = this.flush(taken, turn)
       .catch((error: unknown) => {
         for (const w of taken) w.reject(error);
       })
       .finally(() => {
+        applied();
         for (const w of taken) this.held.delete(holdKey(w.submission));
         this.flushesInFlight -= 1;
         if (this.queue.length > 0) this.kick();
@@ -160,7 +169,7 @@ export class TipBatcher {
     this.room.waitUntil(flushing);
   }
 
-  private async flush(taken: readonly Waiting[]): Promise<void> {
+  private async flush(taken: readonly Waiting[], turn: Promise<void>): Promise<void> {
     const nowMs = Date.now();
     const config = configFrom(this.env);
     const ledger = await openLedger(this.env, nowMs);
@@ -226,6 +235,8 @@ export class TipBatcher {
     const committedAtMs = Date.now();
     this.stats.commitMs += committedAtMs - readAtMs;
 
+    // The previous flush applies first: the room sees tips in the order their flushes began.
+    await turn;
     try {
       this.afterCommit?.();
     } catch (error) {
