@@ -415,6 +415,18 @@ log(`p99 at half load:     ${p99Ratio.toFixed(2)}× the no-op's (target ≤ 3×:
 log(
   `D1 counted in ${room.sameIsolate ? "one isolate (Worker and room)" : "the Worker's and the room's isolates"}; tips checked: direct ${direct.check.accepted} accepted / ${direct.check.rows} rows, room ${room.check.accepted} / ${room.check.rows}`,
 );
+// Where the time goes: workerd runs the Worker, the room and D1 on one pinned core, so at
+// saturation a request's cost is 1 / rate; what a tip costs beyond the no-op is its D1 work.
+const msPerNoop = 1000 / noop.perSecond;
+const msPerTip = 1000 / room.loop.perSecond;
+log(
+  `cost at saturation (one core): no-op ${msPerNoop.toFixed(2)} ms/request, group-commit tip ${msPerTip.toFixed(2)} ms, per-tip tip ${(1000 / direct.loop.perSecond).toFixed(2)} ms; ` +
+    `the tip's extra ${(msPerTip - msPerNoop).toFixed(2)} ms over ${room.statementsPerTip.toFixed(1)} D1 statements ≈ ${((1000 * (msPerTip - msPerNoop)) / room.statementsPerTip).toFixed(0)} µs each; ` +
+    `≥ 70% of the no-op would need ≤ ${(0.43 * msPerNoop).toFixed(2)} ms of D1 per tip`,
+);
+log(
+  `ceiling: the no-op answers ${(noop.perSecond / direct.loop.perSecond).toFixed(1)}× the per-tip rate, so 10× the per-tip design needs the group commit at ≥ ${((100 * 10 * direct.loop.perSecond) / noop.perSecond).toFixed(0)}% of the no-op`,
+);
 if (room.flush) {
   const f = room.flush;
   log(
