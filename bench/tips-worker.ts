@@ -7,9 +7,10 @@
  *        Idempotency-Key and request fingerprint, the RPC to the room's object with the same
  *        argument) answered by the room at once: the Worker→Durable Object request rate the
  *        group commit is compared with;
- *   GET  /bench/d1  D1 round trips and statements made so far, by the Worker and by the room
- *        objects (every D1 binding is counted: `batch` is one round trip of n statements;
- *        `first`/`run`/`all`/`raw` one of one);
+ *   GET  /bench/d1  D1 round trips and statements made so far, by the Worker (requests and
+ *        queue consumers: a tip's cross-shard credit included) and by the room objects (every
+ *        D1 binding is counted: `batch` is one round trip of n statements; `first`/`run`/
+ *        `all`/`raw` one of one);
  *   LiveRoom.benchNoop  the room's side of the no-op.
  */
 
@@ -132,6 +133,11 @@ app.route("/v1", noop);
 
 export default {
   ...product,
+  // The queue consumers' D1 work counts too: a tip's cross-shard credit is posted by the
+  // ledger-postings consumer in the creator's shard.
+  async queue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+    await product.queue(batch as never, countingEnv(env));
+  },
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === "/bench/d1") {
