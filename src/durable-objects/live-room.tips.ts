@@ -320,8 +320,7 @@ function holdKey(s: TipSubmission): string {
 }
 
 function tipInputOf(s: TipSubmission): Omit<TipInput, "id"> {
-  const ask: TipAsk = s.ask.kind === "gift" ? { ...s.ask } : { ...s.ask };
-  return { roomId: s.roomId, viewerId: s.viewerId, ask };
+  return { roomId: s.roomId, viewerId: s.viewerId, ask: s.ask satisfies TipAsk };
 }
 
 function inFlight(requestHash: string): StoredIdempotencyRecord {
