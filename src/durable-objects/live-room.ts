@@ -53,6 +53,7 @@ import {
   receive,
   send,
 } from "./live-room.sockets";
+import { type TipAnswer, TipBatcher, TipSubmission } from "./live-room.tips";
 import { MergeWindow, WINDOW_SCHEMA } from "./live-room.window";
 
 export interface DeliveryResult {
@@ -86,6 +87,8 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly boards: Leaderboards;
   private readonly desk: RedPacketDesk;
   private readonly inFlight = new InFlightClaims();
+  /** Wallet tips waiting for, or in, the room's group commit (public for the restart tests). */
+  readonly tips: TipBatcher;
   /** Claims admitted and waiting for the next group commit (see claimPacket). */
   private claimQueue: QueuedClaim[] = [];
   private creditFlush: Promise<void> | null = null;
@@ -106,6 +109,11 @@ export class LiveRoom extends DurableObject<Env> {
     this.window = new MergeWindow(sql);
     this.boards = new Leaderboards(sql);
     this.desk = new RedPacketDesk(sql, (nowMs) => newId("claim", nowMs), cryptoRandomInt);
+    this.tips = new TipBatcher(
+      env,
+      { applyTips: async (events) => void (await this.applyEvents(events)), waitUntil: (p) => ctx.waitUntil(p) },
+      this.log,
+    );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
   }
 
@@ -121,7 +129,18 @@ export class LiveRoom extends DurableObject<Env> {
    * applied are reported as duplicates and change nothing.
    */
   async deliver(input: unknown): Promise<DeliveryResult> {
-    const events = RoomEvents.parse(input);
+    return this.applyEvents(RoomEvents.parse(input));
+  }
+
+  /**
+   * A wallet tip, validated by the Worker, for the room's group commit (live-room.tips.ts):
+   * answered once its batch committed, and applied here at once.
+   */
+  tip(input: unknown): Promise<TipAnswer> {
+    return this.tips.submit(TipSubmission.parse(input));
+  }
+
+  private async applyEvents(events: readonly RoomEvent[]): Promise<DeliveryResult> {
     const nowMs = Date.now();
     const result: DeliveryResult = { applied: [], duplicates: [] };
     const outgoing: SequencedFrame[] = [];
