@@ -135,83 +135,16 @@ export const KNOWN_ID_SQL =
  * (domain/cross-shard.ts), to be posted in the destination by the ledger-postings consumer.
  */
 export function composeOperation(shard: LedgerShard, spec: OperationSpec): ComposedOperation {
-  assertOperation(spec);
   const { db } = shard;
-  const split = splitAcrossShards(spec.postings, shard.index, shard.homeOf);
-  const postings = split.origin;
-  // What this shard's transfers move (a returning credit is two of them: domain/cross-shard.ts).
-  const amountMinor = postings.reduce((sum, p) => sum + p.amountMinor, 0);
+  const { split, postings, amountMinor, netByAccount, addresses, guards } = planOperation(shard, spec);
   const posting: SqlCondition = {
     sql: "EXISTS (SELECT 1 FROM operations WHERE id = ? AND state = 'posting')",
     params: [spec.id],
   };
 
-  const netByAccount = new Map<string, number>();
-  const debitByAccount = new Map<string, number>();
-  for (const p of postings) {
-    netByAccount.set(p.from, (netByAccount.get(p.from) ?? 0) - p.amountMinor);
-    netByAccount.set(p.to, (netByAccount.get(p.to) ?? 0) + p.amountMinor);
-    debitByAccount.set(p.from, (debitByAccount.get(p.from) ?? 0) + p.amountMinor);
-  }
-  const addresses = [...netByAccount.keys()];
-
-  const currencyGuard: Guard = {
-    code: "currency_mismatch",
-    sql: `NOT EXISTS (SELECT 1 FROM accounts WHERE address IN (${addresses.map(() => "?").join(", ")}) AND currency <> ?)`,
-    params: [...addresses, spec.currency],
-  };
-  const fundsGuards: Guard[] = [...debitByAccount]
-    .filter(([address]) => !mayGoNegative(address))
-    .map(([address, debitMinor]) => ({
-      code: "insufficient_funds" as const,
-      sql: `${ACCOUNT_BALANCE} >= ?`,
-      params: [address, debitMinor],
-    }));
-  // Balances stay far inside the safe-integer range, so every sum the checker makes is exact.
-  const ceilingGuards: Guard[] = [...netByAccount]
-    .filter(([, net]) => net > 0)
-    .map(([address, net]) => ({
-      code: "balance_ceiling" as const,
-      sql: `${ACCOUNT_BALANCE} + ? <= ?`,
-      params: [address, net, LIMITS.balanceAbsMaxMinor],
-    }));
-  const guards = [
-    ...fenceGuards(shard, spec, addresses),
-    ...spec.guards,
-    currencyGuard,
-    ...fundsGuards,
-    ...ceilingGuards,
-    ...(spec.guardsAfterFunds ?? []),
-  ];
-
-  const verdictExpression = {
-    sql: `CASE WHEN ${KNOWN_ID_SQL} THEN 'exists' ${guards
-      .map((g) => `WHEN NOT (${g.sql}) THEN '${g.code}'`)
-      .join(" ")} ELSE NULL END`,
-    params: [spec.id, spec.id, ...guards.flatMap((g) => g.params)],
-  };
+  const verdictExpression = verdictOf(spec, guards);
   const verdict = db.prepare(`SELECT ${verdictExpression.sql} AS verdict`).bind(...verdictExpression.params);
-
-  const insertOperation = db
-    .prepare(
-      `INSERT INTO operations (id, kind, currency, amount_minor, transfer_count, state, actor_id, reason, metadata, created_at_ms)
-       SELECT ?, ?, ?, ?, ?, 'posting', ?, ?, ?, ?
-       WHERE NOT ${KNOWN_ID_SQL} ${guards.map((g) => `AND (${g.sql})`).join(" ")}`,
-    )
-    .bind(
-      spec.id,
-      spec.kind,
-      spec.currency,
-      amountMinor,
-      postings.length,
-      spec.actorId,
-      spec.reason,
-      spec.metadata === null ? null : JSON.stringify(spec.metadata),
-      spec.nowMs,
-      spec.id,
-      spec.id,
-      ...guards.flatMap((g) => g.params),
-    );
+  const insertOperation = operationInsert(db, spec, { amountMinor, postings, guards });
 
   const createAccounts = addresses.map((address) =>
     db
@@ -271,10 +204,6 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
     .prepare("UPDATE operations SET state = 'posted' WHERE id = ? AND state = 'posting'")
     .bind(spec.id);
 
-  // D1 and DO SQL bind at most 100 parameters per statement.
-  const insertParams = 11 + guards.reduce((n, g) => n + g.params.length, 0);
-  assert(insertParams <= 100, "an operation statement binds at most 100 parameters");
-
   const statements = [
     verdict,
     insertOperation,
@@ -307,6 +236,118 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
       return { kind: "rejected", code };
     },
   };
+}
+
+/** What an operation moves in its shard, and its guards in the order its verdict names them. */
+export interface OperationPlan {
+  readonly split: ReturnType<typeof splitAcrossShards>;
+  /** This shard's transfers. */
+  readonly postings: readonly Posting[];
+  readonly amountMinor: number;
+  readonly netByAccount: ReadonlyMap<string, number>;
+  readonly addresses: readonly string[];
+  readonly guards: readonly Guard[];
+}
+
+/**
+ * Plans an operation: its split across shards and its guards. `creditedBefore` is for a
+ * set-based group (ledger-group.ts), whose credits are written after all its operations'
+ * guards: the sum, as SQL, that earlier operations of the group credit an account but have not
+ * written yet, added to the account's balance in its ceiling guard.
+ */
+export function planOperation(
+  shard: LedgerShard,
+  spec: OperationSpec,
+  creditedBefore: (address: string) => SqlCondition | null = () => null,
+): OperationPlan {
+  assertOperation(spec);
+  const split = splitAcrossShards(spec.postings, shard.index, shard.homeOf);
+  const postings = split.origin;
+  // What this shard's transfers move (a returning credit is two of them: domain/cross-shard.ts).
+  const amountMinor = postings.reduce((sum, p) => sum + p.amountMinor, 0);
+  const netByAccount = new Map<string, number>();
+  const debitByAccount = new Map<string, number>();
+  for (const p of postings) {
+    netByAccount.set(p.from, (netByAccount.get(p.from) ?? 0) - p.amountMinor);
+    netByAccount.set(p.to, (netByAccount.get(p.to) ?? 0) + p.amountMinor);
+    debitByAccount.set(p.from, (debitByAccount.get(p.from) ?? 0) + p.amountMinor);
+  }
+  const addresses = [...netByAccount.keys()];
+
+  const currencyGuard: Guard = {
+    code: "currency_mismatch",
+    sql: `NOT EXISTS (SELECT 1 FROM accounts WHERE address IN (${addresses.map(() => "?").join(", ")}) AND currency <> ?)`,
+    params: [...addresses, spec.currency],
+  };
+  const fundsGuards: Guard[] = [...debitByAccount]
+    .filter(([address]) => !mayGoNegative(address))
+    .map(([address, debitMinor]) => ({
+      code: "insufficient_funds" as const,
+      sql: `${ACCOUNT_BALANCE} >= ?`,
+      params: [address, debitMinor],
+    }));
+  // Balances stay far inside the safe-integer range, so every sum the checker makes is exact.
+  const ceilingGuards: Guard[] = [...netByAccount]
+    .filter(([, net]) => net > 0)
+    .map(([address, net]) => {
+      const before = creditedBefore(address);
+      return {
+        code: "balance_ceiling" as const,
+        sql: `${ACCOUNT_BALANCE}${before ? ` + ${before.sql}` : ""} + ? <= ?`,
+        params: [address, ...(before?.params ?? []), net, LIMITS.balanceAbsMaxMinor],
+      };
+    });
+  const guards = [
+    ...fenceGuards(shard, spec, addresses),
+    ...spec.guards,
+    currencyGuard,
+    ...fundsGuards,
+    ...ceilingGuards,
+    ...(spec.guardsAfterFunds ?? []),
+  ];
+  return { split, postings, amountMinor, netByAccount, addresses, guards };
+}
+
+/** The verdict as SQL: 'exists', the first failing guard's code, or NULL (it posts). */
+export function verdictOf(spec: OperationSpec, guards: readonly Guard[]): SqlCondition {
+  return {
+    sql: `CASE WHEN ${KNOWN_ID_SQL} THEN 'exists' ${guards
+      .map((g) => `WHEN NOT (${g.sql}) THEN '${g.code}'`)
+      .join(" ")} ELSE NULL END`,
+    params: [spec.id, spec.id, ...guards.flatMap((g) => g.params)],
+  };
+}
+
+/** The operation's row in state 'posting', written only if it is new and every guard holds. */
+export function operationInsert(
+  db: D1Database,
+  spec: OperationSpec,
+  plan: Pick<OperationPlan, "amountMinor" | "postings" | "guards">,
+): D1PreparedStatement {
+  const { guards } = plan;
+  // D1 and DO SQL bind at most 100 parameters per statement.
+  const insertParams = 11 + guards.reduce((n, g) => n + g.params.length, 0);
+  assert(insertParams <= 100, "an operation statement binds at most 100 parameters");
+  return db
+    .prepare(
+      `INSERT INTO operations (id, kind, currency, amount_minor, transfer_count, state, actor_id, reason, metadata, created_at_ms)
+       SELECT ?, ?, ?, ?, ?, 'posting', ?, ?, ?, ?
+       WHERE NOT ${KNOWN_ID_SQL} ${guards.map((g) => `AND (${g.sql})`).join(" ")}`,
+    )
+    .bind(
+      spec.id,
+      spec.kind,
+      spec.currency,
+      plan.amountMinor,
+      plan.postings.length,
+      spec.actorId,
+      spec.reason,
+      spec.metadata === null ? null : JSON.stringify(spec.metadata),
+      spec.nowMs,
+      spec.id,
+      spec.id,
+      ...guards.flatMap((g) => g.params),
+    );
 }
 
 /**
@@ -387,9 +428,22 @@ export async function dispatchPosted(
   composed: readonly ComposedOperation[],
   verdicts: readonly Verdict[],
 ): Promise<void> {
+  await dispatchTransit(
+    shard,
+    composed.map((c) => c.transit),
+    verdicts,
+  );
+}
+
+/** `dispatchPosted` for operations given by their transit refs (a set-based group's). */
+export async function dispatchTransit(
+  shard: LedgerShard,
+  transit: readonly (readonly TransitRef[])[],
+  verdicts: readonly Verdict[],
+): Promise<void> {
   // A fenced owner: this isolate's bucket map may be stale; the next `openLedger` re-reads it.
   if (verdicts.some((v) => v.kind === "rejected" && v.code === "bucket_fenced")) forgetBucketMap();
-  const refs = composed.flatMap((c, i) => (verdicts[i]?.kind === "posted" ? c.transit : []));
+  const refs = transit.flatMap((t, i) => (verdicts[i]?.kind === "posted" ? t : []));
   try {
     await shard.dispatch(refs);
   } catch {

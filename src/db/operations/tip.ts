@@ -25,7 +25,14 @@ import {
   type TipRequest,
   tipTarget,
 } from "../../domain/tip";
-import { type Attach, type ComposedOperation, composeOperation, type Guard, type SqlCondition } from "../ledger";
+import {
+  type Attach,
+  type ComposedOperation,
+  composeOperation,
+  type Guard,
+  type OperationSpec,
+  type SqlCondition,
+} from "../ledger";
 import type { TipEvent } from "../messages/room-events";
 import type { RoomRow } from "../reads/rooms";
 import { outboxInsert } from "../room-outbox";
@@ -200,10 +207,19 @@ export interface AutopayCheck {
    * the settings first, only on the batch's own snapshot.
    */
   readonly limitsInBatch?: boolean;
+  /**
+   * The payer's tips today that the tips table does not hold yet: a set-based group's earlier
+   * tips, whose rows it writes after every tip's guards (tip-group.ts). An SQL sum.
+   */
+  readonly tippedBefore?: SqlCondition;
 }
 
 export function composeTip(shard: LedgerShard, tip: PreparedTip, options: TipOptions = {}): ComposedOperation {
-  const { db } = shard;
+  return composeOperation(shard, tipSpec(shard.db, tip, options));
+}
+
+/** The tip as an operation: its postings, guards and rows (the set-based group reads them too). */
+export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = {}): OperationSpec {
   const { id, roomId, viewerId, creatorId, priced, nowMs } = tip;
   const wallet = accountAddress.userWallet(viewerId);
   const postings: Posting[] = [
@@ -217,7 +233,7 @@ export function composeTip(shard: LedgerShard, tip: PreparedTip, options: TipOpt
   const guards: Guard[] = [];
   guards.push(...(options.guards ?? []));
   const roomEvent = tipEvent(tip);
-  return composeOperation(shard, {
+  return {
     id,
     kind: "tip",
     currency: DEFAULT_CURRENCY,
@@ -255,7 +271,7 @@ export function composeTip(shard: LedgerShard, tip: PreparedTip, options: TipOpt
       outboxInsert(db, roomEvent, nowMs, posting),
     ],
     attach: options.attach,
-  });
+  };
 }
 
 /** The room's event for a tip: written to the room outbox with it, and applied by the room. */
@@ -295,8 +311,10 @@ function autopayGuards(viewerId: string, check: AutopayCheck, amountMinor: numbe
     { code: "autopay_per_tip_exceeded", sql: `? <= ${perTip.sql}`, params: [amountMinor, ...perTip.params] },
     {
       code: "autopay_per_day_exceeded",
-      sql: `(SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE viewer_id = ? AND created_at_ms >= ?) + ? <= ${perDay.sql}`,
-      params: [viewerId, check.dayStartMs, amountMinor, ...perDay.params],
+      sql: `(SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE viewer_id = ? AND created_at_ms >= ?)${
+        check.tippedBefore ? ` + ${check.tippedBefore.sql}` : ""
+      } + ? <= ${perDay.sql}`,
+      params: [viewerId, check.dayStartMs, ...(check.tippedBefore?.params ?? []), amountMinor, ...perDay.params],
     },
   ];
 }
