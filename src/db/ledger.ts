@@ -251,7 +251,7 @@ export interface OperationPlan {
 
 /**
  * Plans an operation: its split across shards and its guards. `creditedBefore` is for a
- * set-based group (ledger-group.ts), whose credits are written after all its operations'
+ * set-based group (operations/tip-group.ts), whose credits are written after all its operations'
  * guards: the sum, as SQL, that earlier operations of the group credit an account but have not
  * written yet, added to the account's balance in its ceiling guard.
  */
