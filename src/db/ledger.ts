@@ -250,16 +250,20 @@ export interface OperationPlan {
 }
 
 /**
- * Plans an operation: its split across shards and its guards. `creditedBefore` is for a
- * set-based group (operations/tip-group.ts), whose credits are written after all its operations'
- * guards: the sum, as SQL, that earlier operations of the group credit an account but have not
- * written yet, added to the account's balance in its ceiling guard.
+ * For a set-based group (operations/tip-group.ts), whose balance updates are written after all
+ * its operations' guards: per account, the sum, as SQL, that earlier operations of the group
+ * credit (or debit) it but have not written yet. A ceiling guard adds the credits to the
+ * account's balance, a funds guard subtracts the debits.
  */
-export function planOperation(
-  shard: LedgerShard,
-  spec: OperationSpec,
-  creditedBefore: (address: string) => SqlCondition | null = () => null,
-): OperationPlan {
+export interface PendingInGroup {
+  readonly credited?: (address: string) => SqlCondition | null;
+  readonly debited?: (address: string) => SqlCondition | null;
+}
+
+/** Plans an operation: its split across shards and its guards (`before`: PendingInGroup). */
+export function planOperation(shard: LedgerShard, spec: OperationSpec, before: PendingInGroup = {}): OperationPlan {
+  const creditedBefore = before.credited ?? (() => null);
+  const debitedBefore = before.debited ?? (() => null);
   assertOperation(spec);
   const split = splitAcrossShards(spec.postings, shard.index, shard.homeOf);
   const postings = split.origin;
@@ -281,11 +285,14 @@ export function planOperation(
   };
   const fundsGuards: Guard[] = [...debitByAccount]
     .filter(([address]) => !mayGoNegative(address))
-    .map(([address, debitMinor]) => ({
-      code: "insufficient_funds" as const,
-      sql: `${ACCOUNT_BALANCE} >= ?`,
-      params: [address, debitMinor],
-    }));
+    .map(([address, debitMinor]) => {
+      const earlier = debitedBefore(address);
+      return {
+        code: "insufficient_funds" as const,
+        sql: `${ACCOUNT_BALANCE}${earlier ? ` - ${earlier.sql}` : ""} >= ?`,
+        params: [address, ...(earlier?.params ?? []), debitMinor],
+      };
+    });
   // Balances stay far inside the safe-integer range, so every sum the checker makes is exact.
   const ceilingGuards: Guard[] = [...netByAccount]
     .filter(([, net]) => net > 0)

@@ -197,13 +197,17 @@ export function recordStatement(
   t: BatchedTip,
   nowMs: number,
   posting: SqlCondition,
+  /** Subtracted from the wallet's stored balance: a set-based group's debits not written yet. */
+  unwritten: SqlCondition | null = null,
 ): D1PreparedStatement {
   return db
     .prepare(
       `INSERT INTO idempotency_keys (principal_id, key, request_hash, state, operation_id, locked_until_ms,
          response_status, response_body, created_at_ms, expires_at_ms)
        SELECT ?, ?, ?, 'completed', ?, ?, 201,
-         json_set(?, '$.walletBalanceMinor', (SELECT balance_minor FROM accounts WHERE address = ?)), ?, ?
+         json_set(?, '$.walletBalanceMinor', (SELECT balance_minor FROM accounts WHERE address = ?)${
+           unwritten ? ` - ${unwritten.sql}` : ""
+         }), ?, ?
        WHERE ${posting.sql}
        RETURNING response_body`,
     )
@@ -215,6 +219,7 @@ export function recordStatement(
       nowMs,
       JSON.stringify(tipReceipt(t.tip)),
       accountAddress.userWallet(t.tip.viewerId),
+      ...(unwritten?.params ?? []),
       nowMs,
       nowMs + LIMITS.idempotencyRetentionMs,
       ...posting.params,

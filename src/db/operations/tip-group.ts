@@ -3,29 +3,31 @@
  * tip-batch.ts): the same operations, guards and rows as composing each tip on its own
  * (`composeTip`), in about a quarter of the statements.
  *
- * Per tip, in order, only what a later tip's guards or this tip's answer can see:
+ * Per tip, in order, only what must be evaluated on the state its predecessors left:
  *   1. the verdict (the first failing guard, as `composeOperation` names it);
  *   2. the operation row in state 'posting', guarded by every guard;
- *   3. the payer's wallet debit (a later tip's funds guard sees it);
- *   4. the Idempotency-Key record, whose response carries the wallet balance after this tip.
- * Then, once for the whole group, each conditioned row by row on its operation being in state
+ *   3. the Idempotency-Key record, whose response carries the wallet balance after this tip.
+ * Then, once for the whole group, each row conditioned on its operation being in state
  * 'posting': the accounts, the transfers (in the per-tip order, so their ids are the same),
- * the credits (creator pending, platform revenue, transit:{shard}), the transit outbox rows,
- * the tip rows, the room outbox rows, and the finalize.
+ * one balance UPDATE of every account the group moves (wallets debited, creator pending,
+ * platform revenue and transit:{shard} credited, each by the sum of its posted tips), the
+ * transit outbox rows, the tip rows, the room outbox rows, and the finalize.
  *
  * The guards that read what the deferred rows would have changed are told about them, so
  * every verdict is exactly the per-tip one:
+ *   - a payer's funds guard subtracts what earlier posting tips of the group debit the wallet;
  *   - a credited account's ceiling adds what earlier posting tips of the group credit it;
  *   - the 小额免密 daily sum adds the payer's earlier posting tips of the group (of today);
- *   - the currency guard needs nothing: every account the group creates has its currency;
- *   - the funds guard needs nothing: wallets are debited in place, and no account of the
- *     group is both debited and credited (else `composeTipGroup` declines: null).
+ *   - the currency guard needs nothing: every account the group creates has its currency.
+ * and the record's wallet balance subtracts the group's posting debits of it, this tip's
+ * included. No account may be both debited and credited in one group (else `composeTipGroup`
+ * declines, null, and the caller composes per tip).
  * Stale Idempotency-Key records are removed in one statement before the tips, except for a key
  * that appears in the group with different request hashes, which keeps its per-tip removal
  * in place (which of its records is stale then depends on the order).
  */
 
-import { mayGoNegative } from "../../domain/accounts";
+import { accountAddress, mayGoNegative } from "../../domain/accounts";
 import { assert } from "../../domain/limits";
 import {
   type Guard,
@@ -89,13 +91,13 @@ export function composeTipGroup(
 
   const credited = new Map<string, Pending[]>();
   const tippedToday = new Map<string, Pending[]>();
-  const debited = new Set<string>();
+  const debitedBy = new Map<string, Pending[]>();
   const plans: { spec: ReturnType<typeof tipSpec>; plan: OperationPlan }[] = [];
   const perTip: D1PreparedStatement[][] = [];
   const rows = {
     accounts: [] as unknown[],
     transfers: [] as unknown[],
-    credits: [] as unknown[],
+    moves: [] as unknown[],
     transit: [] as unknown[],
     tips: [] as unknown[],
     room: [] as unknown[],
@@ -118,7 +120,10 @@ export function composeTipGroup(
             },
           }),
     });
-    const plan = planOperation(shard, spec, (address) => pendingSum(credited.get(address) ?? []));
+    const plan = planOperation(shard, spec, {
+      credited: (address) => pendingSum(credited.get(address) ?? []),
+      debited: (address) => pendingSum(debitedBy.get(address) ?? []),
+    });
     if (spec.currency !== plans[0]?.spec.currency && plans.length > 0) return null;
     plans.push({ spec, plan });
 
@@ -129,21 +134,16 @@ export function composeTipGroup(
     statements.push(operationInsert(db, spec, plan));
     const posting: SqlCondition = { sql: POSTING_ROW("?"), params: [spec.id] };
     for (const [address, net] of plan.netByAccount) {
-      if (net < 0) {
-        if (credited.has(address)) return null;
-        debited.add(address);
-        statements.push(
-          db
-            .prepare(`UPDATE accounts SET balance_minor = balance_minor + ? WHERE address = ? AND ${posting.sql}`)
-            .bind(net, address, ...posting.params),
-        );
-      } else {
-        if (net === 0 || debited.has(address)) return null;
-        credited.set(address, [...(credited.get(address) ?? []), [spec.id, net]]);
-        rows.credits.push([spec.id, address, net]);
-      }
+      if (net === 0) return null;
+      const [mine, other] = net < 0 ? [debitedBy, credited] : [credited, debitedBy];
+      if (other.has(address)) return null;
+      mine.set(address, [...(mine.get(address) ?? []), [spec.id, Math.abs(net)]]);
+      rows.moves.push([spec.id, address, net]);
     }
-    statements.push(recordStatement(db, t, nowMs, posting));
+    // The wallet's balance after this tip: its stored balance less the group's posting debits
+    // of it so far, this tip's included.
+    const wallet = accountAddress.userWallet(tip.viewerId);
+    statements.push(recordStatement(db, t, nowMs, posting, pendingSum(debitedBy.get(wallet) ?? [])));
     perTip.push(statements);
 
     if (tip.nowMs >= options.dayStartMs) {
@@ -185,8 +185,6 @@ export function composeTipGroup(
   }
   const currency = plans[0]?.spec.currency;
   if (currency === undefined) return null;
-  // A debited wallet must not be credited later in the group either (checked as it is debited).
-  for (const address of debited) if (credited.has(address)) return null;
 
   const staleUpFront = dedupe(tips.filter((t) => !inPlace(t)).map((t) => [t.tip.viewerId, t.key, t.requestHash]));
   const upFront: D1PreparedStatement[] =
@@ -230,7 +228,7 @@ export function composeTipGroup(
            SELECT SUM(${col(2)}) FROM json_each(?1) WHERE ${col(1)} = accounts.address AND ${POSTING_ROW(col(0))})
          WHERE address IN (SELECT ${col(1)} FROM json_each(?1) WHERE ${POSTING_ROW(col(0))})`,
       )
-      .bind(JSON.stringify(rows.credits)),
+      .bind(JSON.stringify(rows.moves)),
     ...(rows.transit.length === 0
       ? []
       : [
