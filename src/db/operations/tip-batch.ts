@@ -18,7 +18,7 @@
  * The batch may also carry the room's "applied" marks of earlier tips' outbox rows (one
  * UPDATE), so the outbox sweeper does not deliver them again.
  *
- * The tips are composed as one set-based group (tip-group.ts: 4 statements per tip and 7–8
+ * The tips are composed as one set-based group (tip-group.ts: 3 statements per tip and 8
  * per group, with the same verdicts and rows), or, with `composition: "per_tip"`, each with
  * `composeTip` as listed above (the reference the group is tested against; also the fallback
  * for a group the set-based composer declines).
