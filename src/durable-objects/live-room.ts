@@ -20,7 +20,7 @@ import { DurableObject } from "cloudflare:workers";
 import { PacketInfo, type RoomEvent, RoomEvents, type TipEvent } from "../db/messages/room-events";
 import { settleExpiredPacket } from "../db/operations/packet-refund";
 import { markSubsidyUsed } from "../db/operations/packet-send";
-import { findPacket } from "../db/reads/packets";
+import { findPacket, findPacketWithCreator, packetInfoOf } from "../db/reads/packets";
 import { type Ledger, openLedger } from "../db/shards";
 import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
@@ -28,16 +28,20 @@ import { cryptoRandomInt } from "../domain/red-packet";
 import { type Period, periodKeys } from "../domain/room/periods";
 import { configFrom } from "../platform/config";
 import { createLogger } from "../platform/logger";
+import { answerClaimFrame, type ClaimAnswer, ExhaustedPackets, spendClaimAllowance } from "./live-room.claims";
 import { EVENT_LOG_SCHEMA, EventLog } from "./live-room.event-log";
 import { LEADERBOARD_SCHEMA, Leaderboards } from "./live-room.leaderboards";
 import { type ClaimOutcome, InFlightClaims, PACKET_SCHEMA, RedPacketDesk, type RoomClaim } from "./live-room.packets";
 import {
   CLOSE,
+  ClaimFrameArgs,
   ClaimPacketArgs,
   CloseExpiredPacketArgs,
+  type FrameSender,
   type Leaderboard,
   LeaderboardArgs,
   PacketArgs,
+  type PacketClaimResultFrame,
   PacketClaimsArgs,
   type PacketView,
   type SequencedFrame,
@@ -60,14 +64,7 @@ export interface DeliveryResult {
   duplicates: string[];
 }
 
-/** What a claimer hears back; `packet_busy` carries a retry hint. */
-export type ClaimAnswer =
-  | Exclude<ClaimOutcome, { kind: "rejected" }>
-  | {
-      readonly kind: "rejected";
-      readonly code: Extract<ClaimOutcome, { kind: "rejected" }>["code"] | "packet_busy";
-      readonly retryAfterMs?: number;
-    };
+export type { ClaimAnswer } from "./live-room.claims";
 
 interface QueuedClaim {
   packetId: string;
@@ -86,6 +83,10 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly boards: Leaderboards;
   private readonly desk: RedPacketDesk;
   private readonly inFlight = new InFlightClaims();
+  /** Exhausted packets described for the Worker's edge answers (live-room.claims). */
+  private readonly exhausted: ExhaustedPackets;
+  /** Claim RPCs this object answered since it started (tests and benchmarks read it). */
+  private claimsAsked = 0;
   /** Claims admitted and waiting for the next group commit (see claimPacket). */
   private claimQueue: QueuedClaim[] = [];
   private creditFlush: Promise<void> | null = null;
@@ -106,6 +107,7 @@ export class LiveRoom extends DurableObject<Env> {
     this.window = new MergeWindow(sql);
     this.boards = new Leaderboards(sql);
     this.desk = new RedPacketDesk(sql, (nowMs) => newId("claim", nowMs), cryptoRandomInt);
+    this.exhausted = new ExhaustedPackets(sql, this.desk);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
   }
 
@@ -298,6 +300,40 @@ export class LiveRoom extends DurableObject<Env> {
    */
   async claimPacket(...args: ClaimPacketArgs): Promise<ClaimAnswer> {
     const [packetId, userId, follows] = ClaimPacketArgs.parse(args);
+    this.claimsAsked++;
+    // Once the packet is exhausted the answer carries what the Worker needs to answer later
+    // claimers itself (live-room.claims).
+    return this.exhausted.attach(packetId, await this.claim(packetId, userId, follows));
+  }
+
+  /** Claim RPCs answered since this object started: how many claims the edge did not answer. */
+  claimStats(): { asked: number } {
+    return { asked: this.claimsAsked };
+  }
+
+  /**
+   * A claim frame from a viewer's socket, here or on a fan-out shard: its answer frame. A
+   * packet the room has not heard of yet (its announcement still on the way) is learned from
+   * the ledger first, as the HTTP route does.
+   */
+  async answerClaimFrame(...args: ClaimFrameArgs): Promise<PacketClaimResultFrame> {
+    const [sender, frame] = ClaimFrameArgs.parse(args);
+    return answerClaimFrame(sender, frame, (packetId, userId, follows) =>
+      this.claimLearning(packetId, userId, follows),
+    );
+  }
+
+  private async claimLearning(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
+    const answer = await this.claim(packetId, userId, follows);
+    const roomId = this.settings.get("roomId");
+    if (answer.kind !== "unknown" || roomId === null) return answer;
+    const packet = await findPacketWithCreator(await openLedger(this.env), packetId);
+    if (packet === null || packet.room_id !== roomId) return answer;
+    await this.ensurePacket(packetInfoOf(packet, packet.creator_id));
+    return this.claim(packetId, userId, follows);
+  }
+
+  private async claim(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
     const pre = this.desk.precheck(packetId, userId, follows, Date.now());
     if (pre.kind !== "admit") return pre;
     if (!this.inFlight.admit(packetId, pre.remainingShares)) {
@@ -575,6 +611,32 @@ export class LiveRoom extends DurableObject<Env> {
         if (attachment.role !== "overlay") return forbidden(ws);
         this.events.overlayAck(frame.seq);
         return;
+      case "packet.claim": {
+        const waitMs = spendClaimAllowance(attachment, nowMs);
+        ws.serializeAttachment(attachment);
+        const sender: FrameSender = {
+          role: attachment.role,
+          userId: attachment.userId,
+          follows: attachment.follows ?? [],
+        };
+        send(
+          ws,
+          waitMs === null
+            ? await answerClaimFrame(sender, frame, (p, u, f) => this.claimLearning(p, u, f))
+            : {
+                type: "packet.claim.result",
+                requestId: frame.requestId,
+                ok: false,
+                status: 429,
+                error: {
+                  code: "packet_busy",
+                  message: "Too many claims from this socket; retry later.",
+                  details: { retryAfterMs: waitMs },
+                },
+              },
+        );
+        return;
+      }
       case "alert.skip":
       case "alert.replay": {
         if (attachment.role !== "broadcaster") return forbidden(ws);
