@@ -72,7 +72,7 @@ export class ExhaustedPackets {
         packetId,
       )
       .toArray()[0];
-    if (!packet || packet.remaining_shares !== 0) return null;
+    if (packet?.remaining_shares !== 0) return null;
     const winnerIds = this.sql
       .exec<{ user_id: string }>("SELECT user_id FROM packet_claims WHERE packet_id = ?", packetId)
       .toArray()
