@@ -31,7 +31,7 @@
  * The servers run on core 0, this load generator on core 1.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,12 +130,25 @@ interface RunResult {
   lateRps: number;
   /** giftwire HTTP only: claim requests that reached the room (its own count). */
   roomCalls?: number;
+  /** Until the last share was won: CPU used ÷ wall time, by this load generator and by the server processes. */
+  cpu: { client: number; server: number } | null;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return 0;
+  }
 }
 
 async function storm(
   design: Design,
   claimOnce: (user: number) => Promise<Answer>,
   shape: Shape,
+  serverPids: readonly number[] = [],
 ): Promise<Omit<RunResult, "fsyncs" | "durableCommits" | "ceilingRps">> {
   const { shares, claimers } = shape;
   const totalMinor = totalOf(shape);
@@ -154,6 +167,9 @@ async function storm(
   let lastAnswer = 0;
 
   const t0 = performance.now();
+  const clientCpu0 = process.cpuUsage();
+  const serverCpu0 = serverPids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+  let busyUntilLastWin: { client: number; server: number } | null = null;
   const claimUntilFinal = async (user: number, arrival: number, isRetry: boolean) => {
     for (;;) {
       requests++;
@@ -164,8 +180,15 @@ async function storm(
         continue;
       }
       const now = performance.now() - t0;
-      if (res.status === 201 && res.body.claim) wins.push({ user, ...res.body.claim, at: now });
-      else if (res.status === 200 && res.body.claim) repeats.push({ user, ...res.body.claim });
+      if (res.status === 201 && res.body.claim) {
+        wins.push({ user, ...res.body.claim, at: now });
+        if (wins.length === shares) {
+          // Where the time went while shares were being won: each side's CPU share of the wall time.
+          const c = process.cpuUsage(clientCpu0);
+          const server = serverPids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0) - serverCpu0;
+          busyUntilLastWin = { client: (c.user + c.system) / 1e6 / (now / 1000), server: server / (now / 1000) };
+        }
+      } else if (res.status === 200 && res.body.claim) repeats.push({ user, ...res.body.claim });
       else if (res.status === 409 && res.body.error?.code === "packet_exhausted") {
         if (!isRetry) exhaustedAt.push(now);
       } else {
@@ -226,6 +249,7 @@ async function storm(
   const late = exhaustedAt.filter((t) => t > lastWin);
   const lateRps = late.length < 2 ? Number.NaN : late.length / ((Math.max(...late) - lastWin) / 1000);
   return {
+    cpu: busyUntilLastWin,
     lateRps,
     design,
     drainMs: lastAnswer,
@@ -325,7 +349,7 @@ async function runRedis(design: "redis" | "redis+commit" | "redis+commit-small",
     await fetch(`http://127.0.0.1:${srv.httpPort}/packet`, { method: "POST", body: JSON.stringify({ id, shares }) });
     const target: Target = { port: srv.httpPort, path: (u) => `/claim?packet=${id}&user=u${u}`, headers: () => ({}) };
     const stopTrace = traceFsyncs(srv.pids);
-    const result = await storm(design, claimOver(target), shape);
+    const result = await storm(design, claimOver(target), shape, srv.pids);
     const fsyncs = await stopTrace();
     const stats = (await (await fetch(`http://127.0.0.1:${srv.httpPort}/stats`)).json()) as { commits: number };
     const ceilingRps = await ceiling(target);
@@ -475,7 +499,7 @@ async function giftwireHarness() {
       };
       const stopTrace = traceFsyncs(workerd);
       const callsBefore = await roomCalls();
-      const result = await storm("giftwire", claimOver(target), HTTP_SHAPE);
+      const result = await storm("giftwire", claimOver(target), HTTP_SHAPE, workerd);
       const calls = (await roomCalls()) - callsBefore;
       const fsyncs = await stopTrace();
       const ledgerMs = await ledgerGates(packetId, HTTP_SHAPE, result.gates);
@@ -507,7 +531,12 @@ async function giftwireHarness() {
     async runSockets(viewers: Viewer[]): Promise<RunResult> {
       const packetId = await sendPacket(SOCKET_SHAPE);
       const stopTrace = traceFsyncs(workerd);
-      const result = await storm("giftwire-socket", (u) => claimFrame(viewers[u] as Viewer, packetId), SOCKET_SHAPE);
+      const result = await storm(
+        "giftwire-socket",
+        (u) => claimFrame(viewers[u] as Viewer, packetId),
+        SOCKET_SHAPE,
+        workerd,
+      );
       const fsyncs = await stopTrace();
       const ledgerMs = await ledgerGates(packetId, SOCKET_SHAPE, result.gates);
       return { ...result, fsyncs, durableCommits: null, ledgerMs, ceilingRps: Number.NaN };
@@ -530,7 +559,7 @@ const report = (result: RunResult) => {
   runs.push(result);
   log(
     `    drain ${(result.drainMs / 1000).toFixed(2)} s, ${result.claimsPerSecond.toFixed(0)} claims/s, p50/p99 ${pct(result.latencies, 50).toFixed(0)}/${pct(result.latencies, 99).toFixed(0)} ms, ` +
-      `late ${result.lateRps.toFixed(0)}/s, ${result.busy} busy retries, fsyncs ${result.fsyncs ?? "n/a"}` +
+      `late ${result.lateRps.toFixed(0)}/s, ${result.busy} busy retries, CPU until the last share: load generator ${result.cpu ? (100 * result.cpu.client).toFixed(0) : "?"}%, server ${result.cpu ? (100 * result.cpu.server).toFixed(0) : "?"}%, fsyncs ${result.fsyncs ?? "n/a"}` +
       (result.roomCalls === undefined
         ? ""
         : `, ${result.roomCalls} of ${result.requests} claim requests reached the room`) +
@@ -540,7 +569,9 @@ const report = (result: RunResult) => {
       `, gates ${result.gates.length === 0 ? "PASS" : result.gates.join("; ")}`,
   );
 };
-for (let r = 1; r <= REPEATS; r++) {
+// BENCH_RUNS=socket runs the socket part alone (while developing it); the table needs both.
+const only = process.env.BENCH_RUNS;
+for (let r = 1; r <= (only === "socket" ? 0 : REPEATS); r++) {
   for (const design of ["giftwire", "redis", "redis+commit"] as const) {
     log(`▸ run ${r}/${REPEATS}: ${design}`);
     report(design === "giftwire" ? await harness.run() : await runRedis(design, dir));
@@ -558,7 +589,7 @@ for (const v of viewers) v.ws.close();
 await harness.mf.dispose();
 rmSync(dir, { recursive: true, force: true });
 
-const rows = DESIGNS.map((design) => {
+const rows = DESIGNS.filter((d) => runs.some((r) => r.design === d)).map((design) => {
   const mine = runs.filter((r) => r.design === design);
   const fs = mine.map((r) => r.fsyncs).filter((f): f is number => f !== null);
   const passed = mine.filter((r) => r.gates.length === 0).length;

@@ -103,6 +103,10 @@ export const LIMITS = {
   edgeExhaustedPacketsMax: 64,
   /** Winners' claims one isolate remembers per exhausted packet, to answer their repeats itself. */
   edgeClaimsPerPacketMax: 2_000,
+  /** Claim credits leave for the ledger queue once claims pause this long (live-room.claims CreditPacer)… */
+  packetCreditQuietMs: 50,
+  /** …and at the latest this long after the first credit waiting (the promise: credited within seconds). */
+  packetCreditDelayMaxMs: 2_000,
   /** Claim frames one socket may send per minute (within `wsClientMessagesPerMinuteMax`). */
   wsClaimsPerMinuteMax: 30,
   /** Creators a token's `follows` claim may list (follower-only red packets check it in the room). */

@@ -28,7 +28,13 @@ import { cryptoRandomInt } from "../domain/red-packet";
 import { type Period, periodKeys } from "../domain/room/periods";
 import { configFrom } from "../platform/config";
 import { createLogger } from "../platform/logger";
-import { answerClaimFrame, type ClaimAnswer, ExhaustedPackets, spendClaimAllowance } from "./live-room.claims";
+import {
+  answerClaimFrame,
+  type ClaimAnswer,
+  CreditPacer,
+  ExhaustedPackets,
+  spendClaimAllowance,
+} from "./live-room.claims";
 import { EVENT_LOG_SCHEMA, EventLog } from "./live-room.event-log";
 import { LEADERBOARD_SCHEMA, Leaderboards } from "./live-room.leaderboards";
 import { type ClaimOutcome, InFlightClaims, PACKET_SCHEMA, RedPacketDesk, type RoomClaim } from "./live-room.packets";
@@ -87,6 +93,7 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly exhausted: ExhaustedPackets;
   /** Claim RPCs this object answered since it started (tests and benchmarks read it). */
   private claimsAsked = 0;
+  private readonly creditPacer = new CreditPacer(() => void this.kickCreditFlush());
   /** Claims admitted and waiting for the next group commit (see claimPacket). */
   private claimQueue: QueuedClaim[] = [];
   private creditFlush: Promise<void> | null = null;
@@ -325,8 +332,9 @@ export class LiveRoom extends DurableObject<Env> {
 
   private async claimLearning(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
     const answer = await this.claim(packetId, userId, follows);
+    if (answer.kind !== "unknown") return answer;
     const roomId = this.settings.get("roomId");
-    if (answer.kind !== "unknown" || roomId === null) return answer;
+    if (roomId === null) return answer;
     const packet = await findPacketWithCreator(await openLedger(this.env), packetId);
     if (packet === null || packet.room_id !== roomId) return answer;
     await this.ensurePacket(packetInfoOf(packet, packet.creator_id));
@@ -372,7 +380,11 @@ export class LiveRoom extends DurableObject<Env> {
     this.announce(frames);
     for (const [i, c] of batch.entries()) c.resolve(outcomes[i] as ClaimOutcome);
     if (outcomes.some((o) => o.kind === "claimed" && o.fresh)) {
-      void this.kickCreditFlush();
+      // Credits leave when claims pause or a packet runs out (CreditPacer), not per batch.
+      this.creditPacer.committed(
+        nowMs,
+        outcomes.some((o) => o.kind === "claimed" && o.fresh && o.exhausted),
+      );
       // Claims only add work due a window (progress) or a retry (credits) from now; an alarm
       // already set before that covers it, so a storm does not recompute the due time per batch.
       const soonestNewMs = nowMs + Math.min(this.config().windowMs, LIMITS.roomRetryMs);
