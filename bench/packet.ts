@@ -484,7 +484,9 @@ async function giftwireHarness() {
 
   // The room's own count of claim calls (an RPC through Miniflare's proxy to the object).
   const rooms = await mf.getDurableObjectNamespace("LIVE_ROOM");
-  const roomStub = rooms.get(rooms.idFromName(room.id)) as unknown as { claimStats(): Promise<{ asked: number }> };
+  const roomStub = rooms.get(rooms.idFromName(room.id)) as unknown as {
+    claimStats(): Promise<{ asked: number; batches: number; batchedClaims: number }>;
+  };
   const roomCalls = async () => (await roomStub.claimStats()).asked;
 
   return {
@@ -530,6 +532,7 @@ async function giftwireHarness() {
     },
     async runSockets(viewers: Viewer[]): Promise<RunResult> {
       const packetId = await sendPacket(SOCKET_SHAPE);
+      const before = await roomStub.claimStats();
       const stopTrace = traceFsyncs(workerd);
       const result = await storm(
         "giftwire-socket",
@@ -538,6 +541,9 @@ async function giftwireHarness() {
         workerd,
       );
       const fsyncs = await stopTrace();
+      const after = await roomStub.claimStats();
+      const batches = after.batches - before.batches;
+      log(`    ${after.batchedClaims - before.batchedClaims} claims in ${batches} group commits`);
       const ledgerMs = await ledgerGates(packetId, SOCKET_SHAPE, result.gates);
       return { ...result, fsyncs, durableCommits: null, ledgerMs, ceilingRps: Number.NaN };
     },

@@ -93,6 +93,9 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly exhausted: ExhaustedPackets;
   /** Claim RPCs this object answered since it started (tests and benchmarks read it). */
   private claimsAsked = 0;
+  /** Group commits of claims, and the claims they carried, since this object started. */
+  private claimBatches = 0;
+  private batchedClaims = 0;
   private readonly creditPacer = new CreditPacer(() => void this.kickCreditFlush());
   /** Claims admitted and waiting for the next group commit (see claimPacket). */
   private claimQueue: QueuedClaim[] = [];
@@ -314,8 +317,8 @@ export class LiveRoom extends DurableObject<Env> {
   }
 
   /** Claim RPCs answered since this object started: how many claims the edge did not answer. */
-  claimStats(): { asked: number } {
-    return { asked: this.claimsAsked };
+  claimStats(): { asked: number; batches: number; batchedClaims: number } {
+    return { asked: this.claimsAsked, batches: this.claimBatches, batchedClaims: this.batchedClaims };
   }
 
   /**
@@ -357,6 +360,8 @@ export class LiveRoom extends DurableObject<Env> {
   private async commitClaims(): Promise<void> {
     const batch = this.claimQueue;
     this.claimQueue = [];
+    this.claimBatches++;
+    this.batchedClaims += batch.length;
     const nowMs = Date.now();
     const outcomes: ClaimOutcome[] = [];
     const frames: SequencedFrame[] = [];
