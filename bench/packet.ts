@@ -487,7 +487,6 @@ async function giftwireHarness() {
   const roomStub = rooms.get(rooms.idFromName(room.id)) as unknown as {
     claimStats(): Promise<{ asked: number; batches: number; batchedClaims: number }>;
   };
-  const roomCalls = async () => (await roomStub.claimStats()).asked;
 
   return {
     mf,
@@ -500,9 +499,13 @@ async function giftwireHarness() {
         headers: (u) => ({ authorization: `Bearer ${tokens[u]}` }),
       };
       const stopTrace = traceFsyncs(workerd);
-      const callsBefore = await roomCalls();
+      const before = await roomStub.claimStats();
       const result = await storm("giftwire", claimOver(target), HTTP_SHAPE, workerd);
-      const calls = (await roomCalls()) - callsBefore;
+      const after = await roomStub.claimStats();
+      const calls = after.asked - before.asked;
+      log(
+        `    ${after.batchedClaims - before.batchedClaims} claims in ${after.batches - before.batches} group commits`,
+      );
       const fsyncs = await stopTrace();
       const ledgerMs = await ledgerGates(packetId, HTTP_SHAPE, result.gates);
       const ceilingRps = await ceiling(target);
