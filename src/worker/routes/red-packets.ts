@@ -260,7 +260,9 @@ redPackets.openapi(
     description:
       "Claims are serialized in the room: one per user per packet, never more than the shares. Asking again " +
       "answers your earlier claim (200). The amount is final when you hear it; your wallet is credited " +
-      "through the ledger queue within seconds. Under a storm, `packet_busy` (429, Retry-After) asks you to retry.",
+      "through the ledger queue within seconds. Under a storm, `packet_busy` (429, Retry-After) asks you to retry. " +
+      "Once the packet is exhausted, claimers who did not win are answered without the room. " +
+      "Viewers on the room socket may claim with a `packet.claim` frame instead (same answer).",
     request: { params: packetParams },
     responses: {
       200: jsonResponse(ClaimResultSchema, "Your earlier claim"),
