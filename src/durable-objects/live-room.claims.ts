@@ -20,6 +20,7 @@ import { formatMinor } from "../domain/money";
 import { buildWinnerFilter } from "../domain/winner-filter";
 import type { ClaimOutcome, RedPacketDesk, RoomClaim } from "./live-room.packets";
 import type { FrameSender, PacketClaimFrame, PacketClaimResultFrame } from "./live-room.protocol";
+import { type Attachment, send } from "./live-room.sockets";
 
 /** An exhausted packet as the Worker needs it to answer claimers without the room. */
 export interface ExhaustedPacket {
@@ -141,6 +142,37 @@ export function spendClaimAllowance(allowance: ClaimAllowance, nowMs: number): n
   allowance.claimCount = (allowance.claimCount ?? 0) + 1;
   if (allowance.claimCount <= LIMITS.wsClaimsPerMinuteMax) return null;
   return Math.max(1, allowance.claimWindowStartMs + 60_000 - nowMs);
+}
+
+/**
+ * A claim frame on a socket of this room: counted against the socket's claim allowance (in
+ * its attachment), answered on the socket once its batch is durable.
+ */
+export async function claimOnSocket(
+  ws: WebSocket,
+  attachment: Attachment,
+  frame: PacketClaimFrame,
+  nowMs: number,
+  claim: (packetId: string, userId: string, follows: readonly string[]) => Promise<ClaimAnswer>,
+): Promise<void> {
+  const waitMs = spendClaimAllowance(attachment, nowMs);
+  ws.serializeAttachment(attachment);
+  if (waitMs !== null) {
+    send(ws, {
+      type: "packet.claim.result",
+      requestId: frame.requestId,
+      ok: false,
+      status: 429,
+      error: {
+        code: "packet_busy",
+        message: "Too many claims from this socket; retry later.",
+        details: { retryAfterMs: waitMs },
+      },
+    });
+    return;
+  }
+  const sender: FrameSender = { role: attachment.role, userId: attachment.userId, follows: attachment.follows ?? [] };
+  send(ws, await answerClaimFrame(sender, frame, claim));
 }
 
 /**

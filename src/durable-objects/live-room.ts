@@ -28,13 +28,7 @@ import { cryptoRandomInt } from "../domain/red-packet";
 import { type Period, periodKeys } from "../domain/room/periods";
 import { configFrom } from "../platform/config";
 import { createLogger } from "../platform/logger";
-import {
-  answerClaimFrame,
-  type ClaimAnswer,
-  CreditPacer,
-  ExhaustedPackets,
-  spendClaimAllowance,
-} from "./live-room.claims";
+import { answerClaimFrame, type ClaimAnswer, CreditPacer, claimOnSocket, ExhaustedPackets } from "./live-room.claims";
 import { EVENT_LOG_SCHEMA, EventLog } from "./live-room.event-log";
 import { LEADERBOARD_SCHEMA, Leaderboards } from "./live-room.leaderboards";
 import { type ClaimOutcome, InFlightClaims, PACKET_SCHEMA, RedPacketDesk, type RoomClaim } from "./live-room.packets";
@@ -43,7 +37,6 @@ import {
   ClaimFrameArgs,
   ClaimPacketArgs,
   CloseExpiredPacketArgs,
-  type FrameSender,
   type Leaderboard,
   LeaderboardArgs,
   PacketArgs,
@@ -628,32 +621,9 @@ export class LiveRoom extends DurableObject<Env> {
         if (attachment.role !== "overlay") return forbidden(ws);
         this.events.overlayAck(frame.seq);
         return;
-      case "packet.claim": {
-        const waitMs = spendClaimAllowance(attachment, nowMs);
-        ws.serializeAttachment(attachment);
-        const sender: FrameSender = {
-          role: attachment.role,
-          userId: attachment.userId,
-          follows: attachment.follows ?? [],
-        };
-        send(
-          ws,
-          waitMs === null
-            ? await answerClaimFrame(sender, frame, (p, u, f) => this.claimLearning(p, u, f))
-            : {
-                type: "packet.claim.result",
-                requestId: frame.requestId,
-                ok: false,
-                status: 429,
-                error: {
-                  code: "packet_busy",
-                  message: "Too many claims from this socket; retry later.",
-                  details: { retryAfterMs: waitMs },
-                },
-              },
-        );
+      case "packet.claim":
+        await claimOnSocket(ws, attachment, frame, nowMs, (p, u, f) => this.claimLearning(p, u, f));
         return;
-      }
       case "alert.skip":
       case "alert.replay": {
         if (attachment.role !== "broadcaster") return forbidden(ws);
