@@ -93,6 +93,22 @@ export const LIMITS = {
   packetCreditsPerSendMax: 100,
   /** Claims listed per page of a packet's claim list. */
   packetClaimsPageMax: 100,
+  /**
+   * Edge answers to claims on an exhausted packet (docs/ARCHITECTURE.md, "Claims at the edge"):
+   * the winners travel as a Bloom filter of this many bits per winner (8 hashes, about 0.3%
+   * false positives, each merely forwarded to the room), so 10,000 winners are 15,000 bytes.
+   */
+  packetWinnerFilterBitsPerWinner: 12,
+  /** Exhausted packets one Worker isolate remembers (least recently used first out). */
+  edgeExhaustedPacketsMax: 64,
+  /** Winners' claims one isolate remembers per exhausted packet, to answer their repeats itself. */
+  edgeClaimsPerPacketMax: 2_000,
+  /** Claim credits leave for the ledger queue once claims pause this long (live-room.claims CreditPacer)… */
+  packetCreditQuietMs: 50,
+  /** …and at the latest this long after the first credit waiting (the promise: credited within seconds). */
+  packetCreditDelayMaxMs: 2_000,
+  /** Claim frames one socket may send per minute (within `wsClientMessagesPerMinuteMax`). */
+  wsClaimsPerMinuteMax: 30,
   /** Creators a token's `follows` claim may list (follower-only red packets check it in the room). */
   followsPerTokenMax: 500,
   /** Subsidy campaigns: the largest budget (10,000,000.00) and external id length. */

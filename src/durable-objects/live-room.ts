@@ -20,7 +20,7 @@ import { DurableObject } from "cloudflare:workers";
 import { PacketInfo, type RoomEvent, RoomEvents, type TipEvent } from "../db/messages/room-events";
 import { settleExpiredPacket } from "../db/operations/packet-refund";
 import { markSubsidyUsed } from "../db/operations/packet-send";
-import { findPacket } from "../db/reads/packets";
+import { findPacket, findPacketWithCreator, packetInfoOf } from "../db/reads/packets";
 import { type Ledger, openLedger } from "../db/shards";
 import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
@@ -28,16 +28,19 @@ import { cryptoRandomInt } from "../domain/red-packet";
 import { type Period, periodKeys } from "../domain/room/periods";
 import { configFrom } from "../platform/config";
 import { createLogger } from "../platform/logger";
+import { answerClaimFrame, type ClaimAnswer, CreditPacer, claimOnSocket, ExhaustedPackets } from "./live-room.claims";
 import { EVENT_LOG_SCHEMA, EventLog } from "./live-room.event-log";
 import { LEADERBOARD_SCHEMA, Leaderboards } from "./live-room.leaderboards";
 import { type ClaimOutcome, InFlightClaims, PACKET_SCHEMA, RedPacketDesk, type RoomClaim } from "./live-room.packets";
 import {
   CLOSE,
+  ClaimFrameArgs,
   ClaimPacketArgs,
   CloseExpiredPacketArgs,
   type Leaderboard,
   LeaderboardArgs,
   PacketArgs,
+  type PacketClaimResultFrame,
   PacketClaimsArgs,
   type PacketView,
   type SequencedFrame,
@@ -61,14 +64,7 @@ export interface DeliveryResult {
   duplicates: string[];
 }
 
-/** What a claimer hears back; `packet_busy` carries a retry hint. */
-export type ClaimAnswer =
-  | Exclude<ClaimOutcome, { kind: "rejected" }>
-  | {
-      readonly kind: "rejected";
-      readonly code: Extract<ClaimOutcome, { kind: "rejected" }>["code"] | "packet_busy";
-      readonly retryAfterMs?: number;
-    };
+export type { ClaimAnswer } from "./live-room.claims";
 
 interface QueuedClaim {
   packetId: string;
@@ -89,6 +85,14 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly inFlight = new InFlightClaims();
   /** Wallet tips waiting for, or in, the room's group commit (public for the restart tests). */
   readonly tips: TipBatcher;
+  /** Exhausted packets described for the Worker's edge answers (live-room.claims). */
+  private readonly exhausted: ExhaustedPackets;
+  /** Claim RPCs this object answered since it started (tests and benchmarks read it). */
+  private claimsAsked = 0;
+  /** Group commits of claims, and the claims they carried, since this object started. */
+  private claimBatches = 0;
+  private batchedClaims = 0;
+  private readonly creditPacer = new CreditPacer(() => void this.kickCreditFlush());
   /** Claims admitted and waiting for the next group commit (see claimPacket). */
   private claimQueue: QueuedClaim[] = [];
   private creditFlush: Promise<void> | null = null;
@@ -114,6 +118,7 @@ export class LiveRoom extends DurableObject<Env> {
       { applyTips: async (events) => void (await this.applyEvents(events)), waitUntil: (p) => ctx.waitUntil(p) },
       this.log,
     );
+    this.exhausted = new ExhaustedPackets(sql, this.desk);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
   }
 
@@ -317,6 +322,41 @@ export class LiveRoom extends DurableObject<Env> {
    */
   async claimPacket(...args: ClaimPacketArgs): Promise<ClaimAnswer> {
     const [packetId, userId, follows] = ClaimPacketArgs.parse(args);
+    this.claimsAsked++;
+    // Once the packet is exhausted the answer carries what the Worker needs to answer later
+    // claimers itself (live-room.claims).
+    return this.exhausted.attach(packetId, await this.claim(packetId, userId, follows));
+  }
+
+  /** Claim RPCs answered since this object started: how many claims the edge did not answer. */
+  claimStats(): { asked: number; batches: number; batchedClaims: number } {
+    return { asked: this.claimsAsked, batches: this.claimBatches, batchedClaims: this.batchedClaims };
+  }
+
+  /**
+   * A claim frame from a viewer's socket, here or on a fan-out shard: its answer frame. A
+   * packet the room has not heard of yet (its announcement still on the way) is learned from
+   * the ledger first, as the HTTP route does.
+   */
+  async answerClaimFrame(...args: ClaimFrameArgs): Promise<PacketClaimResultFrame> {
+    const [sender, frame] = ClaimFrameArgs.parse(args);
+    return answerClaimFrame(sender, frame, (packetId, userId, follows) =>
+      this.claimLearning(packetId, userId, follows),
+    );
+  }
+
+  private async claimLearning(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
+    const answer = await this.claim(packetId, userId, follows);
+    if (answer.kind !== "unknown") return answer;
+    const roomId = this.settings.get("roomId");
+    if (roomId === null) return answer;
+    const packet = await findPacketWithCreator(await openLedger(this.env), packetId);
+    if (packet === null || packet.room_id !== roomId) return answer;
+    await this.ensurePacket(packetInfoOf(packet, packet.creator_id));
+    return this.claim(packetId, userId, follows);
+  }
+
+  private async claim(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
     const pre = this.desk.precheck(packetId, userId, follows, Date.now());
     if (pre.kind !== "admit") return pre;
     if (!this.inFlight.admit(packetId, pre.remainingShares)) {
@@ -332,6 +372,8 @@ export class LiveRoom extends DurableObject<Env> {
   private async commitClaims(): Promise<void> {
     const batch = this.claimQueue;
     this.claimQueue = [];
+    this.claimBatches++;
+    this.batchedClaims += batch.length;
     const nowMs = Date.now();
     const outcomes: ClaimOutcome[] = [];
     const frames: SequencedFrame[] = [];
@@ -356,7 +398,11 @@ export class LiveRoom extends DurableObject<Env> {
     this.announce(frames);
     for (const [i, c] of batch.entries()) c.resolve(outcomes[i] as ClaimOutcome);
     if (outcomes.some((o) => o.kind === "claimed" && o.fresh)) {
-      void this.kickCreditFlush();
+      // Credits leave when claims pause or a packet runs out (CreditPacer), not per batch.
+      this.creditPacer.committed(
+        nowMs,
+        outcomes.some((o) => o.kind === "claimed" && o.fresh && o.exhausted),
+      );
       // Claims only add work due a window (progress) or a retry (credits) from now; an alarm
       // already set before that covers it, so a storm does not recompute the due time per batch.
       const soonestNewMs = nowMs + Math.min(this.config().windowMs, LIMITS.roomRetryMs);
@@ -600,6 +646,9 @@ export class LiveRoom extends DurableObject<Env> {
       case "ack":
         if (attachment.role !== "overlay") return forbidden(ws);
         this.events.overlayAck(frame.seq);
+        return;
+      case "packet.claim":
+        await claimOnSocket(ws, attachment, frame, nowMs, (p, u, f) => this.claimLearning(p, u, f));
         return;
       case "alert.skip":
       case "alert.replay": {

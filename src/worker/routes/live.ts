@@ -67,6 +67,7 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
   if (!room) throw new ApiError("room_not_found");
 
   let userId: string | null = null;
+  let follows: string | null = null;
   if (role === "overlay") {
     if (!key || !OVERLAY_KEY.test(key) || room.overlay_key_hash === null)
       throw new ApiError("unauthenticated", "A valid overlay key is required.");
@@ -80,12 +81,15 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
     if (!principal) throw new ApiError("unauthenticated");
     if (role === "broadcaster") assertRoomOwner(room, principal, []);
     userId = principal.userId;
+    // Claims over the socket check follower-only packets in the room: it needs only this.
+    if (principal.follows?.has(room.creator_id)) follows = room.creator_id;
   }
 
   const headers = new Headers(c.req.raw.headers);
   for (const name of [...headers.keys()]) if (name.startsWith("x-giftwire-")) headers.delete(name);
   headers.set("x-giftwire-role", role);
   if (userId !== null) headers.set("x-giftwire-user", userId);
+  if (follows !== null) headers.set("x-giftwire-follows", follows);
   if (lastSeq !== undefined) headers.set("x-giftwire-resume-after", lastSeq);
   const stub = c.env.LIVE_ROOM.getByName(roomId);
   return stub.fetch(new Request(c.req.raw.url, { method: "GET", headers }));
