@@ -72,6 +72,7 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
     d1Databases: ["CONTROL", ...SHARD_BINDINGS],
     durableObjects: {
       LIVE_ROOM: { className: "LiveRoom", useSQLite: true },
+      ROOM_FAN_OUT: { className: "RoomFanOut", useSQLite: true },
     },
     queueProducers: {
       ROOM_EVENTS: { queueName: "giftwire-room-events" },
@@ -91,6 +92,8 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
       CORS_ORIGINS: "",
       WS_ORIGINS: "",
       ROOM_MERGE_WINDOW_MS: "3000",
+      ROOM_FAN_OUT_THRESHOLD: process.env.BENCH_FAN_OUT_THRESHOLD ?? "2000",
+      ROOM_FAN_OUT_SHARDS: process.env.BENCH_FAN_OUT_SHARDS ?? "8",
       PAYMENT_NOTIFICATION_RETENTION_DAYS: "180",
       PAYMENT_METHODS: "{}",
       PAYMENT_CHANNELS: "{}",

@@ -1,0 +1,222 @@
+/**
+ * A fan-out shard of a hot room: one RoomFanOut per `{roomId}:{k}`, holding a share of the
+ * room's viewer sockets (Hibernation API, the room's own limits and heartbeat). The room
+ * pushes it every sequenced frame once (`deliver`, many frames per call); the shard sends
+ * each of its sockets every frame exactly once, in order.
+ *
+ * Exactness does not rest on the shard's memory. Each socket's attachment carries the last
+ * seq that socket was sent, updated with the send, so a shard that restarts mid-broadcast
+ * knows which sockets had a frame and which did not: the room's retry (or the next push)
+ * sends each socket only what it lacks. Frames the shard no longer holds (its memory was
+ * reset, or it was behind) come from the room's event log (`framesAfter`); a socket further
+ * behind than the log keeps is closed with "try again later" and reconnects to a snapshot.
+ *
+ * A new socket gets the room's snapshot for its viewer (and, when the viewer resumes after a
+ * seq, what it missed), then every frame after the snapshot's seq. Client frames the shard
+ * does not answer itself go to the room (`clientFrame`), and the room's answer comes back on
+ * the socket.
+ */
+
+import { DurableObject } from "cloudflare:workers";
+import { LIMITS } from "../domain/limits";
+import { createLogger } from "../platform/logger";
+import { CLOSE, type ServerFrame } from "./live-room.protocol";
+import {
+  type Attachment,
+  acceptSocket,
+  closeHandshake,
+  HEARTBEAT,
+  readHandshake,
+  receive,
+  send,
+} from "./live-room.sockets";
+import { DeliverArgs, type FrameText, ROOM_HEADER } from "./room-fan-out.protocol";
+
+/** A shard socket's attachment: the room's, plus the last seq this socket was sent. */
+export interface ShardAttachment extends Attachment {
+  seq: number;
+}
+
+/** Test hooks: a fault that stops a broadcast after this many sockets, as a crash would. */
+export interface FanOutFaults {
+  failAfterSockets: number | null;
+}
+
+export class RoomFanOut extends DurableObject<Env> {
+  /** Recent frames (seq → JSON text), the last `fanOutRingMax`; lost on restart, refilled from the room. */
+  private readonly ring = new Map<number, string>();
+  /** The highest seq this shard has from the room (kept in KV: the room asks for it after waking). */
+  private lastSeq: number;
+  /** Pushes and catch-ups run one at a time, in arrival order. */
+  private chain: Promise<unknown> = Promise.resolve();
+  readonly faults: FanOutFaults = { failAfterSockets: null };
+  private readonly log = createLogger({ component: "RoomFanOut" });
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.lastSeq = ctx.storage.kv.get<number>("seq") ?? 0;
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
+  }
+
+  /** The room this shard serves (its name is `{roomId}:{k}`; the first socket or push says which). */
+  private room() {
+    const roomId = this.ctx.storage.kv.get<string>("roomId");
+    if (roomId === undefined) throw new Error("a fan-out shard is reached first through its room");
+    return this.env.LIVE_ROOM.getByName(roomId);
+  }
+
+  private rememberRoom(roomId: string): void {
+    if (this.ctx.storage.kv.get<string>("roomId") !== roomId) this.ctx.storage.kv.put("roomId", roomId);
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task, task);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  // ── RPC: from the room ──────────────────────────────────────────────────────────────
+
+  /**
+   * The room's next frames (consecutive, in order; none for a probe). Sends every socket what
+   * it lacks and answers the highest seq this shard now has, which the room pushes after.
+   */
+  async deliver(...args: DeliverArgs): Promise<number> {
+    const [roomId, , frames] = DeliverArgs.parse(args);
+    this.rememberRoom(roomId);
+    return this.serially(async () => {
+      this.remember(frames);
+      await this.fan();
+      return this.lastSeq;
+    });
+  }
+
+  /** Frames into the ring; a gap before them is fetched by fan() for the sockets that need it. */
+  private remember(frames: readonly FrameText[]): void {
+    for (const frame of frames) {
+      this.ring.set(frame.seq, frame.text);
+      if (frame.seq > this.lastSeq) this.lastSeq = frame.seq;
+    }
+    if (this.ring.size > LIMITS.fanOutRingMax) {
+      for (const seq of [...this.ring.keys()]) if (seq <= this.lastSeq - LIMITS.fanOutRingMax) this.ring.delete(seq);
+    }
+    if (frames.length > 0) this.ctx.storage.kv.put("seq", this.lastSeq);
+  }
+
+  /**
+   * Brings every socket up to `lastSeq`: fetches from the room what the ring lacks between
+   * the furthest-behind socket and now, then sends each socket its missing frames in order,
+   * recording its new seq in its attachment with the send.
+   */
+  private async fan(): Promise<void> {
+    const sockets = this.ctx.getWebSockets();
+    let low = this.lastSeq;
+    for (const ws of sockets) {
+      const a = ws.deserializeAttachment() as ShardAttachment | null;
+      if (a && a.seq < low) low = a.seq;
+    }
+    if (low < this.lastSeq && !this.holds(low + 1, this.lastSeq)) await this.fetchFromRoom(low);
+    let sent = 0;
+    for (const ws of this.ctx.getWebSockets()) {
+      const a = ws.deserializeAttachment() as ShardAttachment | null;
+      if (!a || a.seq >= this.lastSeq) continue;
+      if (!this.ring.has(a.seq + 1)) {
+        ws.close(CLOSE.tryAgainLater, "fell behind the room; reconnect");
+        continue;
+      }
+      let seq = a.seq;
+      try {
+        while (seq < this.lastSeq) {
+          const text = this.ring.get(seq + 1);
+          if (text === undefined) break;
+          ws.send(text);
+          seq += 1;
+        }
+      } catch {
+        // The socket is closing; its close handler cleans up.
+      }
+      a.seq = seq;
+      ws.serializeAttachment(a);
+      sent += 1;
+      if (this.faults.failAfterSockets !== null && sent >= this.faults.failAfterSockets) {
+        this.faults.failAfterSockets = null;
+        throw new Error("injected fault: the shard stopped mid-broadcast");
+      }
+    }
+  }
+
+  private holds(from: number, to: number): boolean {
+    for (let seq = from; seq <= to; seq++) if (!this.ring.has(seq)) return false;
+    return true;
+  }
+
+  /** The room's log after `seq` into the ring (in pages); what the log no longer keeps stays missing. */
+  private async fetchFromRoom(seq: number): Promise<void> {
+    let after = seq;
+    while (after < this.lastSeq) {
+      const page = await this.room().framesAfter(after, Math.min(LIMITS.replayLogMax, this.lastSeq - after));
+      if (page.length === 0) return;
+      for (const frame of page) if (frame.seq <= this.lastSeq) this.ring.set(frame.seq, frame.text);
+      after = (page[page.length - 1] as FrameText).seq;
+    }
+  }
+
+  // ── sockets ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A viewer socket the room placed here (the Worker authenticated it and set the headers).
+   * The snapshot comes from the room first; the socket is accepted only after, so nothing
+   * reaches it before its snapshot, and from then on its attachment's seq says what it has.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
+      return new Response("expected a WebSocket", { status: 426 });
+    const handshake = readHandshake(request);
+    const roomId = request.headers.get(ROOM_HEADER);
+    if (roomId === null || handshake.role !== "viewer") return new Response("not a fan-out socket", { status: 400 });
+    this.rememberRoom(roomId);
+    const { snapshot, replay } = await this.env.LIVE_ROOM.getByName(roomId).viewerSnapshot(
+      handshake.userId,
+      handshake.resumeAfter,
+    );
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    if (!acceptSocket(this.ctx, server, handshake, Date.now()))
+      return new Response(null, { status: 101, webSocket: client });
+    send(server, snapshot as ServerFrame);
+    for (const frame of replay) server.send(frame.text);
+    const attachment = server.deserializeAttachment() as ShardAttachment;
+    attachment.seq = snapshot.seq;
+    server.serializeAttachment(attachment);
+    // The room may be ahead of this shard (the socket then waits for the push) or behind it.
+    if (snapshot.seq < this.lastSeq) void this.serially(() => this.fan()).catch((error) => this.fanFailed(error));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  private fanFailed(error: unknown): void {
+    this.log.warn("fan_out_catch_up_failed", { error: String(error) });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const received = receive(ws, message, Date.now());
+    if (received === null) return;
+    const { attachment, frame } = received;
+    if (frame.type === "ping") {
+      // Only a ping spelled other than the client's heartbeat gets here (see HEARTBEAT).
+      send(ws, { type: "pong" });
+      return;
+    }
+    const { seq: _seq, ...principal } = attachment as ShardAttachment;
+    const replies = await this.room().clientFrame(principal, frame);
+    for (const reply of replies) send(ws, reply as ServerFrame);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    closeHandshake(ws, code, reason);
+  }
+
+  /** Sockets here now (for the room's state and the benchmark). */
+  sockets(): number {
+    return this.ctx.getWebSockets().length;
+  }
+}
