@@ -37,9 +37,13 @@ export interface ShardAttachment extends Attachment {
   seq: number;
 }
 
-/** Test hooks: a fault that stops a broadcast after this many sockets, as a crash would. */
+/**
+ * Test hook: a crash mid-broadcast. After sending to this many sockets the shard throws and
+ * refuses every push until it restarts (its memory, this included, is reset by eviction).
+ */
 export interface FanOutFaults {
-  failAfterSockets: number | null;
+  crashAfterSockets: number | null;
+  down: boolean;
 }
 
 export class RoomFanOut extends DurableObject<Env> {
@@ -49,7 +53,7 @@ export class RoomFanOut extends DurableObject<Env> {
   private lastSeq: number;
   /** Pushes and catch-ups run one at a time, in arrival order. */
   private chain: Promise<unknown> = Promise.resolve();
-  readonly faults: FanOutFaults = { failAfterSockets: null };
+  readonly faults: FanOutFaults = { crashAfterSockets: null, down: false };
   private readonly log = createLogger({ component: "RoomFanOut" });
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -83,6 +87,7 @@ export class RoomFanOut extends DurableObject<Env> {
    */
   async deliver(...args: DeliverArgs): Promise<number> {
     const [roomId, , frames] = DeliverArgs.parse(args);
+    if (this.faults.down) throw new Error("injected fault: the shard is down until it restarts");
     this.rememberRoom(roomId);
     return this.serially(async () => {
       this.remember(frames);
@@ -138,9 +143,9 @@ export class RoomFanOut extends DurableObject<Env> {
       a.seq = seq;
       ws.serializeAttachment(a);
       sent += 1;
-      if (this.faults.failAfterSockets !== null && sent >= this.faults.failAfterSockets) {
-        this.faults.failAfterSockets = null;
-        throw new Error("injected fault: the shard stopped mid-broadcast");
+      if (this.faults.crashAfterSockets !== null && sent >= this.faults.crashAfterSockets) {
+        this.faults.down = true;
+        throw new Error("injected fault: the shard crashed mid-broadcast");
       }
     }
   }
