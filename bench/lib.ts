@@ -57,7 +57,8 @@ export function bundle(): void {
   execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", "bench/.build"], { stdio: "ignore" });
 }
 
-export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
+export async function startWorker(extra: Partial<MiniflareOptions> & { bindings?: Record<string, string> } = {}) {
+  const { bindings: extraBindings, ...rest } = extra;
   // Miniflare 4 (its own workerd 1.20260730): the stable, documented options API. The
   // compatibility date is that workerd's newest; nothing the Worker uses changed since.
   const mf = new Miniflare({
@@ -92,16 +93,18 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
       CORS_ORIGINS: "",
       WS_ORIGINS: "",
       ROOM_MERGE_WINDOW_MS: "3000",
-      ROOM_FAN_OUT_THRESHOLD: process.env.BENCH_FAN_OUT_THRESHOLD ?? "2000",
-      ROOM_FAN_OUT_SHARDS: process.env.BENCH_FAN_OUT_SHARDS ?? "8",
+      // As wrangler.toml; bench:room sets its own.
+      ROOM_FAN_OUT_THRESHOLD: "2000",
+      ROOM_FAN_OUT_SHARDS: "8",
       PAYMENT_NOTIFICATION_RETENTION_DAYS: "180",
       PAYMENT_METHODS: "{}",
       PAYMENT_CHANNELS: "{}",
       AUTOPAY_PER_TIP_DEFAULT_MINOR: "20000",
       AUTOPAY_PER_DAY_DEFAULT_MINOR: "100000",
       BUSINESS_TIME_ZONE: "Asia/Shanghai",
+      ...extraBindings,
     },
-    ...extra,
+    ...rest,
   } as MiniflareOptions);
   const url = await mf.ready;
   await applyMigrations(await mf.getD1Database("CONTROL"), "migrations/control");
