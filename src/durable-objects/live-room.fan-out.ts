@@ -70,11 +70,17 @@ class ShardPump {
     try {
       for (;;) {
         this.again = false;
-        if (this.acked === null) this.acked = await this.stub().deliver(this.roomId, this.index, []);
+        if (this.acked === null) {
+          // A shard holding no socket (null) needs nothing before the probe: a socket joining
+          // after it was answered takes a snapshot at least that recent.
+          const seqAtProbe = this.events.seq();
+          this.acked = (await this.stub().deliver(this.roomId, this.index, [])) ?? seqAtProbe;
+        }
         const batch =
           this.acked < this.events.seq() ? this.events.textsAfter(this.acked, LIMITS.fanOutFramesPerPushMax) : [];
-        if (batch.length > 0) {
-          this.acked = await this.stub().deliver(this.roomId, this.index, batch);
+        const last = batch[batch.length - 1];
+        if (last !== undefined) {
+          this.acked = (await this.stub().deliver(this.roomId, this.index, batch)) ?? last.seq;
           this.failures = 0;
           continue;
         }

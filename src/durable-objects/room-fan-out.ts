@@ -49,8 +49,14 @@ export interface FanOutFaults {
 export class RoomFanOut extends DurableObject<Env> {
   /** Recent frames (seq → JSON text), the last `fanOutRingMax`; lost on restart, refilled from the room. */
   private readonly ring = new Map<number, string>();
-  /** The highest seq this shard has from the room (kept in KV: the room asks for it after waking). */
-  private lastSeq: number;
+  /**
+   * The highest seq this shard has from the room. Not stored: a storage write per push would
+   * hold every send behind its flush (the output gate). After a restart it is the furthest
+   * any socket got (each socket's attachment says), and fan() fetches what the others lack.
+   */
+  private lastSeq = 0;
+  /** Sockets between asking the room for their snapshot and being accepted. */
+  private joining = 0;
   /** Pushes and catch-ups run one at a time, in arrival order. */
   private chain: Promise<unknown> = Promise.resolve();
   readonly faults: FanOutFaults = { crashAfterSockets: null, down: false };
@@ -58,7 +64,10 @@ export class RoomFanOut extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.lastSeq = ctx.storage.kv.get<number>("seq") ?? 0;
+    for (const ws of ctx.getWebSockets()) {
+      const a = ws.deserializeAttachment() as ShardAttachment | null;
+      if (a && a.seq > this.lastSeq) this.lastSeq = a.seq;
+    }
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
   }
 
@@ -83,16 +92,17 @@ export class RoomFanOut extends DurableObject<Env> {
 
   /**
    * The room's next frames (consecutive, in order; none for a probe). Sends every socket what
-   * it lacks and answers the highest seq this shard now has, which the room pushes after.
+   * it lacks and answers the highest seq this shard now has, which the room pushes after; or
+   * null when it holds no socket (and none is joining): it needs nothing sent before now.
    */
-  async deliver(...args: DeliverArgs): Promise<number> {
+  async deliver(...args: DeliverArgs): Promise<number | null> {
     const [roomId, , frames] = DeliverArgs.parse(args);
     if (this.faults.down) throw new Error("injected fault: the shard is down until it restarts");
     this.rememberRoom(roomId);
     return this.serially(async () => {
       this.remember(frames);
       await this.fan();
-      return this.lastSeq;
+      return this.ctx.getWebSockets().length === 0 && this.joining === 0 ? null : this.lastSeq;
     });
   }
 
@@ -105,7 +115,6 @@ export class RoomFanOut extends DurableObject<Env> {
     if (this.ring.size > LIMITS.fanOutRingMax) {
       for (const seq of [...this.ring.keys()]) if (seq <= this.lastSeq - LIMITS.fanOutRingMax) this.ring.delete(seq);
     }
-    if (frames.length > 0) this.ctx.storage.kv.put("seq", this.lastSeq);
   }
 
   /**
@@ -180,10 +189,14 @@ export class RoomFanOut extends DurableObject<Env> {
     const roomId = request.headers.get(ROOM_HEADER);
     if (roomId === null || handshake.role !== "viewer") return new Response("not a fan-out socket", { status: 400 });
     this.rememberRoom(roomId);
-    const { snapshot, replay } = await this.env.LIVE_ROOM.getByName(roomId).viewerSnapshot(
-      handshake.userId,
-      handshake.resumeAfter,
-    );
+    this.joining += 1;
+    let answer: Awaited<ReturnType<ReturnType<Env["LIVE_ROOM"]["getByName"]>["viewerSnapshot"]>>;
+    try {
+      answer = await this.env.LIVE_ROOM.getByName(roomId).viewerSnapshot(handshake.userId, handshake.resumeAfter);
+    } finally {
+      this.joining -= 1;
+    }
+    const { snapshot, replay } = answer;
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     if (!acceptSocket(this.ctx, server, handshake, Date.now()))
@@ -193,6 +206,8 @@ export class RoomFanOut extends DurableObject<Env> {
     const attachment = server.deserializeAttachment() as ShardAttachment;
     attachment.seq = snapshot.seq;
     server.serializeAttachment(attachment);
+    // Alone here, it needs nothing before its snapshot: the shard starts from there.
+    if (this.ctx.getWebSockets().length === 1) this.lastSeq = Math.max(this.lastSeq, snapshot.seq);
     // The room may be ahead of this shard (the socket then waits for the push) or behind it.
     if (snapshot.seq < this.lastSeq) void this.serially(() => this.fan()).catch((error) => this.fanFailed(error));
     return new Response(null, { status: 101, webSocket: client });
