@@ -3,7 +3,7 @@
  * documented options API), core pinning, tokens, statistics, retrying fetch.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -65,7 +65,8 @@ export async function startWorker(extra: Partial<MiniflareOptions> & { bindings?
     // The Worker's request logs would drown the figures; errors still surface as failures.
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
       stdout.resume();
-      stderr.resume();
+      // Errors are kept for reading after a run (the figures stay on the terminal).
+      stderr.pipe(createWriteStream("bench/.workerd-stderr.log"));
     },
     modules: true,
     scriptPath: "bench/.build/index.js",

@@ -36,21 +36,37 @@ interface Probe {
   open: Promise<void>;
 }
 
+/** Handshakes that failed and were retried (as live-client.js reconnects), across the run. */
+let handshakeRetries = 0;
+
 function connect(url: string, path: string, countMoney: boolean): Probe {
-  const ws = new WebSocket(`${url.replace(/^http/, "ws")}${path}`);
-  const probe: Probe = {
-    ws,
+  const probe = {
     frames: 0,
     lastSeq: -1,
     gaps: 0,
     bigArrivals: new Map(),
     totalMinorSeen: 0,
     tipsSeen: 0,
-    open: new Promise((resolve, reject) => {
+  } as Probe;
+  const attempt = (n: number): Promise<void> => {
+    const ws = new WebSocket(`${url.replace(/^http/, "ws")}${path}`);
+    probe.ws = ws;
+    listen(ws, probe, countMoney);
+    return new Promise<void>((resolve, reject) => {
       ws.addEventListener("open", () => resolve(), { once: true });
       ws.addEventListener("error", () => reject(new Error("socket failed")), { once: true });
-    }),
+    }).catch(async (error) => {
+      if (n >= 4) throw error;
+      handshakeRetries++;
+      await new Promise((r) => setTimeout(r, 200 * 2 ** n));
+      return attempt(n + 1);
+    });
   };
+  probe.open = attempt(0);
+  return probe;
+}
+
+function listen(ws: WebSocket, probe: Probe, countMoney: boolean): void {
   ws.addEventListener("message", (event) => {
     const frame = JSON.parse(String(event.data));
     if (frame.type === "snapshot") {
@@ -74,7 +90,6 @@ function connect(url: string, path: string, countMoney: boolean): Probe {
       }
     }
   });
-  return probe;
 }
 
 interface Result {
@@ -560,6 +575,7 @@ async function fanOutPhase(): Promise<void> {
     }
   }
   log("\nFan-out results (latency over all big gifts of the runs; send cost the median per gift):");
+  log(`(handshakes retried after a failure, as a client reconnects: ${handshakeRetries})`);
   log(writeFanTable(rows, hop));
   const today1000 = rows.find((r) => r.mode === "one room" && r.sockets === 1_000);
   const fan1000 = rows.find((r) => r.mode !== "one room" && r.sockets === 1_000);
