@@ -55,6 +55,11 @@ export class RoomFanOut extends DurableObject<Env> {
    * any socket got (each socket's attachment says), and fan() fetches what the others lack.
    */
   private lastSeq = 0;
+  /**
+   * Each socket's attachment as last written, so the send loop does not deserialize it per
+   * frame. Whoever changes an attachment writes it and puts it here (fan, fetch, messages).
+   */
+  private readonly attachments = new WeakMap<WebSocket, ShardAttachment>();
   /** Sockets between asking the room for their snapshot and being accepted. */
   private joining = 0;
   /** Pushes and catch-ups run one at a time, in arrival order. */
@@ -126,13 +131,13 @@ export class RoomFanOut extends DurableObject<Env> {
     const sockets = this.ctx.getWebSockets();
     let low = this.lastSeq;
     for (const ws of sockets) {
-      const a = ws.deserializeAttachment() as ShardAttachment | null;
+      const a = this.attachmentOf(ws);
       if (a && a.seq < low) low = a.seq;
     }
     if (low < this.lastSeq && !this.holds(low + 1, this.lastSeq)) await this.fetchFromRoom(low);
     let sent = 0;
     for (const ws of this.ctx.getWebSockets()) {
-      const a = ws.deserializeAttachment() as ShardAttachment | null;
+      const a = this.attachmentOf(ws);
       if (!a || a.seq >= this.lastSeq) continue;
       if (!this.ring.has(a.seq + 1)) {
         ws.close(CLOSE.tryAgainLater, "fell behind the room; reconnect");
@@ -157,6 +162,14 @@ export class RoomFanOut extends DurableObject<Env> {
         throw new Error("injected fault: the shard crashed mid-broadcast");
       }
     }
+  }
+
+  private attachmentOf(ws: WebSocket): ShardAttachment | null {
+    const cached = this.attachments.get(ws);
+    if (cached) return cached;
+    const a = ws.deserializeAttachment() as ShardAttachment | null;
+    if (a) this.attachments.set(ws, a);
+    return a;
   }
 
   private holds(from: number, to: number): boolean {
@@ -206,6 +219,7 @@ export class RoomFanOut extends DurableObject<Env> {
     const attachment = server.deserializeAttachment() as ShardAttachment;
     attachment.seq = snapshot.seq;
     server.serializeAttachment(attachment);
+    this.attachments.set(server, attachment);
     // Alone here, it needs nothing before its snapshot: the shard starts from there.
     if (this.ctx.getWebSockets().length === 1) this.lastSeq = Math.max(this.lastSeq, snapshot.seq);
     // The room may be ahead of this shard (the socket then waits for the push) or behind it.
@@ -221,6 +235,8 @@ export class RoomFanOut extends DurableObject<Env> {
     const received = receive(ws, message, Date.now());
     if (received === null) return;
     const { attachment, frame } = received;
+    // receive() wrote the rate counters to a fresh copy: that copy is now the socket's.
+    this.attachments.set(ws, attachment as ShardAttachment);
     if (frame.type === "ping") {
       // Only a ping spelled other than the client's heartbeat gets here (see HEARTBEAT).
       send(ws, { type: "pong" });

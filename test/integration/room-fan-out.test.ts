@@ -229,5 +229,13 @@ describe("fan-out shards", () => {
     await viewer.until((f) => f.filter((x) => x.type === "pong").length === 6, 5_000, "6 pongs");
     viewer.send({ type: "ping", pad: "x".repeat(3_000) });
     expect((await viewer.waitClosed()).code).toBe(1009);
+
+    // The message limit counts across frames the shard answers and frames it forwards.
+    const [flooder] = await viewers(roomId, 1, "fan-frames-flooder");
+    if (!flooder) throw new Error("no flooder");
+    expect((await shardSockets(roomId)).reduce((a, b) => a + b, 0)).toBe(1);
+    for (let i = 0; i < 60; i++) flooder.send('{ "type": "ping" }');
+    for (let i = 0; i < 65; i++) flooder.send({ type: "ack", seq: 0 });
+    expect((await flooder.waitClosed()).code).toBe(1008);
   });
 });
