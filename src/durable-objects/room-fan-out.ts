@@ -243,8 +243,15 @@ export class RoomFanOut extends DurableObject<Env> {
       return;
     }
     const { seq: _seq, ...principal } = attachment as ShardAttachment;
-    const replies = await this.room().clientFrame(principal, frame);
-    for (const reply of replies) send(ws, reply as ServerFrame);
+    let replies: ServerFrame[];
+    try {
+      replies = (await this.room().clientFrame(principal, frame)) as ServerFrame[];
+    } catch (error) {
+      // The room is restarting or unreachable: the client may send the frame again.
+      this.log.warn("fan_out_client_frame_failed", { type: frame.type, error: String(error) });
+      replies = [{ type: "error", code: "room_unavailable", message: "The room did not answer; try again." }];
+    }
+    for (const reply of replies) send(ws, reply);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
