@@ -1,5 +1,6 @@
 import { giftVisual } from "./effects.js";
 import { formatMinor, LiveClient } from "./live-client.js";
+import { showProof } from "./packet-proof.js";
 
 // The viewer page: gifts and tips paid from the wallet, the merged feed, big-gift effects,
 // the live leaderboard. Query: ?room=<roomId>&token=<jwt>
@@ -110,7 +111,7 @@ function renderGifts(catalog) {
 const giftNames = new Map();
 
 // ── red packets ──────────────────────────────────────────────────────────────────────
-const packets = new Map(); // id → { view, card }
+const packets = new Map(); // id → { view, card, announcedCommitment }
 
 function packetCard(view) {
   const li = document.createElement("li");
@@ -118,10 +119,20 @@ function packetCard(view) {
   li.dataset.packetId = view.id;
   li.innerHTML = `<div class="envelope" aria-hidden="true"><div class="flap"></div><div class="seal">¥</div></div>
     <div class="packet-body"><strong class="greeting"></strong><span class="from"></span>
-    <span class="left"></span><button type="button" class="grab">Grab</button><span class="result"></span></div>`;
+    <span class="left"></span><span class="commitment" hidden></span>
+    <button type="button" class="grab">Grab</button><span class="result"></span>
+    <button type="button" class="verify" hidden>Verify fairness</button></div><div class="proof" hidden></div>`;
   li.querySelector(".greeting").textContent = view.greeting;
   li.querySelector(".from").textContent = `from ${view.senderId} · ${view.split === "lucky" ? "lucky" : "equal"} split`;
   li.querySelector(".grab").onclick = () => grab(view.id);
+  li.querySelector(".verify").onclick = () => verify(view.id);
+  if (view.commitment) {
+    // Published before the first claim: the seed revealed at the end must hash to this.
+    const commitment = li.querySelector(".commitment");
+    commitment.hidden = false;
+    commitment.textContent = `fair · commitment ${view.commitment.slice(0, 12)}…`;
+    commitment.title = `SHA-256 of the seed every share is drawn from: ${view.commitment}`;
+  }
   return li;
 }
 
@@ -137,13 +148,15 @@ function renderPacket(id) {
         : "expired";
   card.dataset.status = view.status;
   card.querySelector(".grab").disabled = view.status !== "open" || entry.mine !== undefined;
+  // Provably fair: once finished, the seed is revealed and anyone can recompute the shares.
+  card.querySelector(".verify").hidden = view.status === "open" || !view.commitment;
   $("no-packets").hidden = packets.size > 0;
 }
 
 function addPacket(view) {
   if (packets.has(view.id)) return;
   const card = packetCard(view);
-  packets.set(view.id, { view, card });
+  packets.set(view.id, { view, card, announcedCommitment: view.commitment ?? null });
   $("packets").prepend(card);
   renderPacket(view.id);
 }
@@ -173,6 +186,16 @@ async function grab(id) {
     };
     entry.card.querySelector(".result").textContent = messages[error.code] ?? error.message;
     if (error.code === "packet_exhausted") updatePacket(id, { status: "exhausted", remainingShares: 0 });
+  }
+}
+
+async function verify(id) {
+  const entry = packets.get(id);
+  const container = entry.card.querySelector(".proof");
+  try {
+    await showProof(container, { api, roomId, packetId: id, announcedCommitment: entry.announcedCommitment });
+  } catch (error) {
+    container.textContent = `Could not check: ${error.message}`;
   }
 }
 
@@ -277,14 +300,14 @@ async function main() {
           for (const p of frame.packets) updatePacket(p.id, { remainingShares: p.remainingShares });
           break;
         case "packet.exhausted":
-          updatePacket(frame.packetId, { status: "exhausted", remainingShares: 0 });
+          updatePacket(frame.packetId, { status: "exhausted", remainingShares: 0, seed: frame.seed });
           if (frame.luckiest)
             feed(
               `Red packet all claimed — luckiest: ${frame.luckiest.userId} ¥${formatMinor(frame.luckiest.amountMinor)}`,
             );
           break;
         case "packet.expired":
-          updatePacket(frame.packetId, { status: "expired" });
+          updatePacket(frame.packetId, { status: "expired", seed: frame.seed });
           break;
         case "tips.merged": {
           const m = frame.merged;

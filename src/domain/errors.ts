@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   self_tip: { status: 422, message: "You cannot tip yourself." },
   amount_out_of_range: { status: 422, message: "The amount is outside the allowed range." },
   currency_mismatch: { status: 422, message: "The currencies do not match." },
+  room_busy: { status: 429, message: "This room is taking more tips than it can queue right now; retry shortly." },
   packet_busy: { status: 429, message: "Too many people are grabbing this red packet right now; retry shortly." },
   confirmation_required: {
     status: 428,

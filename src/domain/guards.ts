@@ -26,6 +26,12 @@ export const GUARD_ERRORS = {
   /** A bucket move's debit in a shard where the bucket is not frozen for that move. */
   bucket_move_not_frozen: "conflict",
   // Tips.
+  /**
+   * The room's group commit (durable-objects/live-room.tips.ts): the tip's Idempotency-Key
+   * already has a live record. Never shown as such: the room reads the record and answers as
+   * the key's semantics say (replay, reused, in flight), like the Worker's `runIdempotent`.
+   */
+  idempotency_key_taken: "idempotency_key_in_flight",
   room_not_live: "room_not_live",
   gift_disabled: "gift_disabled",
   gift_price_changed: "conflict",

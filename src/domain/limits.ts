@@ -134,6 +134,25 @@ export const LIMITS = {
   statementIdMaxLength: 255,
   /** Operators are alerted from this many failed attempts of one task (a queue message, a refund, a sweep). */
   alertAfterAttempts: 3,
+  /**
+   * A room's tip group commit (durable-objects/live-room.tips.ts): a flush starts when this
+   * many tips wait, or `tipBatchWaitMs` after the first of them arrived, whichever is first;
+   * while one flush commits, the next one's tips gather. Each of a flush's statements binds
+   * at most 100 parameters whatever the count; a flush is one D1 batch per shard of ~15
+   * statements per tip, well inside D1's per-batch limits.
+   */
+  tipBatchMax: 64,
+  tipBatchWaitMs: 4,
+  /**
+   * Flushes of one room committing at once: the next flush's control read and batches overlap
+   * the current commit, so a tip that arrives mid-commit waits `tipBatchWaitMs`, not a whole
+   * flush. The room still applies flushes in the order they began.
+   */
+  tipFlushesInFlightMax: 2,
+  /** Tips one room holds waiting for the next flush; beyond it the room answers `room_busy`. */
+  tipQueueMax: 2_000,
+  /** Distinct gifts priced by one control read (a flush's tips ask for at most tipBatchMax). */
+  tipGiftsPerReadMax: 64,
   /** Room events: how long the Worker waits for the room's direct delivery before queueing them. */
   roomDeliveryTimeoutMs: 5_000,
   /** Room events: the sweeper redelivers what is still undelivered this long after commit… */

@@ -8,10 +8,15 @@
  * the ledger queue (`unsentCredits` → send → `markSent`: the credit flush). An expired packet
  * is `settled = 0` until its refund posted in D1. `InFlightClaims` is the flow control in
  * front of the desk: claims admitted and not yet answered, per packet, in memory only.
+ *
+ * Shares are provably fair (docs/adr/0008): each packet's row holds its secret seed, every
+ * share is drawn from it in claim order (`fairShare`), and views show the seed only once the
+ * packet is finished. Packets sent before the scheme have no seed and draw from the CSPRNG.
  */
 
 import type { ClaimCreditMessage } from "../db/messages/ledger-postings";
 import type { PacketInfo } from "../db/messages/room-events";
+import { commitmentOf, fairShare, seedBytes } from "../domain/fair-packet";
 import { LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
 import { inFlightClaimsMax, nextShare, type RandomInt } from "../domain/red-packet";
@@ -23,6 +28,7 @@ export const PACKET_SCHEMA = [
      greeting TEXT NOT NULL, audience TEXT NOT NULL, created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,
      remaining_minor INTEGER NOT NULL, remaining_shares INTEGER NOT NULL, status TEXT NOT NULL,
      progress_dirty INTEGER NOT NULL DEFAULT 0, settled INTEGER NOT NULL DEFAULT 0, settle_attempts INTEGER NOT NULL DEFAULT 0,
+     seed_hex TEXT, commitment_hex TEXT,
      CHECK (remaining_shares >= 0 AND remaining_minor >= remaining_shares),
      CHECK (remaining_shares > 0 OR remaining_minor = 0))`,
   `CREATE INDEX IF NOT EXISTS packets_status_expiry ON packets (status, expires_at_ms)`,
@@ -53,6 +59,8 @@ type PacketRow = {
   status: PacketStatus;
   settled: number;
   settle_attempts: number;
+  seed_hex: string | null;
+  commitment_hex: string | null;
 };
 
 export interface RoomClaim {
@@ -101,8 +109,16 @@ export class RedPacketDesk {
   constructor(
     private readonly sql: SqlStorage,
     private readonly newClaimId: (nowMs: number) => string,
+    /** For packets without a seed (sent before the fairness scheme). */
     private readonly randomInt: RandomInt,
-  ) {}
+  ) {
+    // A room created before the scheme has the packets table without the seed's columns.
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(packets)").toArray();
+    if (!columns.some((c) => c.name === "seed_hex")) {
+      sql.exec("ALTER TABLE packets ADD COLUMN seed_hex TEXT");
+      sql.exec("ALTER TABLE packets ADD COLUMN commitment_hex TEXT");
+    }
+  }
 
   private row(packetId: string): PacketRow | null {
     return this.sql.exec<PacketRow>("SELECT * FROM packets WHERE id = ?", packetId).toArray()[0] ?? null;
@@ -112,8 +128,8 @@ export class RedPacketDesk {
   open(info: PacketInfo): boolean {
     const inserted = this.sql.exec(
       `INSERT INTO packets (id, sender_id, creator_id, currency, total_minor, shares, split, greeting, audience,
-         created_at_ms, expires_at_ms, remaining_minor, remaining_shares, status)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open') ON CONFLICT (id) DO NOTHING RETURNING id`,
+         created_at_ms, expires_at_ms, remaining_minor, remaining_shares, status, seed_hex, commitment_hex)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id`,
       info.id,
       info.senderId,
       info.creatorId,
@@ -127,6 +143,8 @@ export class RedPacketDesk {
       info.expiresAtMs,
       info.totalMinor,
       info.shares,
+      info.seed,
+      info.seed === null ? null : commitmentOf(info.seed),
     );
     return inserted.toArray().length === 1;
   }
@@ -181,12 +199,12 @@ export class RedPacketDesk {
     const checked = this.admission(packetId, userId, follows, nowMs);
     if (checked.kind !== "admit") return checked;
     const { packet } = checked;
-    const amountMinor = nextShare(
-      packet.split,
-      { totalMinor: packet.total_minor, shares: packet.shares },
-      { remainingMinor: packet.remaining_minor, remainingShares: packet.remaining_shares },
-      this.randomInt,
-    );
+    const shape = { totalMinor: packet.total_minor, shares: packet.shares };
+    const remaining = { remainingMinor: packet.remaining_minor, remainingShares: packet.remaining_shares };
+    const amountMinor =
+      packet.seed_hex === null
+        ? nextShare(packet.split, shape, remaining, this.randomInt)
+        : fairShare({ id: packet.id, split: packet.split, ...shape }, seedBytes(packet.seed_hex), remaining);
     const claim: RoomClaim = {
       id: this.newClaimId(nowMs),
       packetId,
@@ -235,7 +253,17 @@ export class RedPacketDesk {
       status,
       createdAtMs: p.created_at_ms,
       expiresAtMs: p.expires_at_ms,
+      commitment: p.commitment_hex,
+      seed: status === "open" ? null : p.seed_hex,
     };
+  }
+
+  /**
+   * The seed once the packet is finished, else null. An expired packet admits no claim (the
+   * admission checks the clock), so its seed may be shown from the moment it expires.
+   */
+  revealedSeed(packetId: string, nowMs: number): string | null {
+    return this.view(packetId, nowMs)?.seed ?? null;
   }
 
   /** The packets still open, newest first (what a snapshot lists). */

@@ -138,6 +138,10 @@ export const PacketView = z.object({
   status: z.enum(["open", "exhausted", "expired"]),
   createdAtMs: z.number().int(),
   expiresAtMs: z.number().int(),
+  /** SHA-256 of the packet's secret seed, published at send (docs/adr/0008); null before the scheme. */
+  commitment: z.string().nullable(),
+  /** The seed itself, once the packet is exhausted or expired; null while it is open. */
+  seed: z.string().nullable(),
 });
 export type PacketView = z.infer<typeof PacketView>;
 
@@ -165,6 +169,8 @@ export const SequencedFrame = z.discriminatedUnion("type", [
     seq: z.number().int(),
     packetId: z.string(),
     luckiest: z.object({ userId: UserId, amountMinor: Minor, index: z.number().int() }).nullable(),
+    /** The revealed seed: every share can now be recomputed (docs/adr/0008). */
+    seed: z.string().nullable(),
   }),
   /** Expired with shares left: the remainder goes back to the sender. */
   z.object({
@@ -173,6 +179,8 @@ export const SequencedFrame = z.discriminatedUnion("type", [
     packetId: z.string(),
     claimed: z.number().int(),
     remainingMinor: Minor,
+    /** The revealed seed, as in packet.exhausted. */
+    seed: z.string().nullable(),
   }),
 ]);
 export type SequencedFrame = z.infer<typeof SequencedFrame>;

@@ -57,6 +57,7 @@ import {
   receive,
   send,
 } from "./live-room.sockets";
+import { type TipAnswer, TipBatcher, TipSubmission } from "./live-room.tips";
 import { MergeWindow, WINDOW_SCHEMA } from "./live-room.window";
 import {
   ClientFrameArgs,
@@ -99,6 +100,8 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly desk: RedPacketDesk;
   private readonly inFlight = new InFlightClaims();
   private readonly fanOut: FanOut;
+  /** Wallet tips waiting for, or in, the room's group commit (public for the restart tests). */
+  readonly tips: TipBatcher;
   /** Claims admitted and waiting for the next group commit (see claimPacket). */
   private claimQueue: QueuedClaim[] = [];
   private creditFlush: Promise<void> | null = null;
@@ -119,6 +122,11 @@ export class LiveRoom extends DurableObject<Env> {
     this.window = new MergeWindow(sql);
     this.boards = new Leaderboards(sql);
     this.desk = new RedPacketDesk(sql, (nowMs) => newId("claim", nowMs), cryptoRandomInt);
+    this.tips = new TipBatcher(
+      env,
+      { applyTips: async (events) => void (await this.applyEvents(events)), waitUntil: (p) => ctx.waitUntil(p) },
+      this.log,
+    );
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
     this.fanOut = new FanOut(env.ROOM_FAN_OUT, this.settings, this.events, this.log);
     // After a restart, each shard is asked where it stands and sent what it missed.
@@ -137,7 +145,18 @@ export class LiveRoom extends DurableObject<Env> {
    * applied are reported as duplicates and change nothing.
    */
   async deliver(input: unknown): Promise<DeliveryResult> {
-    const events = RoomEvents.parse(input);
+    return this.applyEvents(RoomEvents.parse(input));
+  }
+
+  /**
+   * A wallet tip, validated by the Worker, for the room's group commit (live-room.tips.ts):
+   * answered once its batch committed, and applied here at once.
+   */
+  tip(input: unknown): Promise<TipAnswer> {
+    return this.tips.submit(TipSubmission.parse(input));
+  }
+
+  private async applyEvents(events: readonly RoomEvent[]): Promise<DeliveryResult> {
     const nowMs = Date.now();
     const result: DeliveryResult = { applied: [], duplicates: [] };
     const outgoing: SequencedFrame[] = [];
@@ -339,7 +358,8 @@ export class LiveRoom extends DurableObject<Env> {
           outcomes.push(outcome);
           if (outcome.kind === "claimed" && outcome.exhausted && outcome.fresh) {
             const luckiest = this.desk.luckiestClaim(c.packetId);
-            frames.push(this.events.append({ type: "packet.exhausted", packetId: c.packetId, luckiest }, nowMs));
+            const seed = this.desk.revealedSeed(c.packetId, nowMs);
+            frames.push(this.events.append({ type: "packet.exhausted", packetId: c.packetId, luckiest, seed }, nowMs));
           }
         }
       });
@@ -425,7 +445,13 @@ export class LiveRoom extends DurableObject<Env> {
   ): SequencedFrame[] {
     return expired.map((e) =>
       this.events.append(
-        { type: "packet.expired", packetId: e.packetId, claimed: e.claimCount, remainingMinor: e.remainingMinor },
+        {
+          type: "packet.expired",
+          packetId: e.packetId,
+          claimed: e.claimCount,
+          remainingMinor: e.remainingMinor,
+          seed: this.desk.revealedSeed(e.packetId, nowMs),
+        },
         nowMs,
       ),
     );

@@ -63,6 +63,7 @@ const ConfigSchema = z
       .pipe(z.record(z.string().regex(/^[a-z_]{1,32}$/), z.array(z.enum(CHANNELS)).min(1).max(4))),
     AUTOPAY_PER_TIP_DEFAULT_MINOR: minorString,
     AUTOPAY_PER_DAY_DEFAULT_MINOR: minorString,
+    TIP_COMMIT: z.enum(["room", "direct"]).default("room"),
     PAYMENT_NOTIFICATION_RETENTION_DAYS: z
       .string()
       .regex(/^[0-9]+$/)
@@ -95,6 +96,11 @@ export interface Config {
   readonly autopayDefaults: { readonly perTipMaxMinor: number; readonly perDayMaxMinor: number };
   /** How long raw payment callbacks are kept (disputes, reconciliation). */
   readonly paymentNotificationRetentionMs: number;
+  /**
+   * Wallet tips: `room` = the room's group commit (durable-objects/live-room.tips.ts);
+   * `direct` = each tip its own batches from the Worker (the per-tip baseline bench/tips.ts measures).
+   */
+  readonly tipCommit: "room" | "direct";
 }
 
 const cache = new WeakMap<object, Config>();
@@ -126,6 +132,7 @@ export function configFrom(env: Env): Config {
       perDayMaxMinor: c.AUTOPAY_PER_DAY_DEFAULT_MINOR,
     },
     paymentNotificationRetentionMs: c.PAYMENT_NOTIFICATION_RETENTION_DAYS * 24 * 60 * 60 * 1000,
+    tipCommit: c.TIP_COMMIT,
   };
   cache.set(env, config);
   return config;

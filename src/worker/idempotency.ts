@@ -171,16 +171,26 @@ function completeStatement(
     );
 }
 
+/** The request's Idempotency-Key (a 400 if missing or malformed) and its request fingerprint. */
+export async function idempotencyOf(
+  c: Context<AppEnv>,
+  requestBody: unknown,
+): Promise<{ readonly key: string; readonly requestHash: string }> {
+  const key = parseIdempotencyKey(c.req.header("idempotency-key"));
+  if (!key.ok) throw ApiError.from(key);
+  const requestHash = await requestFingerprint(c.req.method, c.req.path, canonicalJson(requestBody));
+  return { key: key.value, requestHash };
+}
+
 async function begin(
   c: Context<AppEnv>,
   target: IdempotencyTarget,
   prefix: IdPrefix,
   requestBody: unknown,
 ): Promise<Begin> {
-  const key = parseIdempotencyKey(c.req.header("idempotency-key"));
-  if (!key.ok) throw ApiError.from(key);
+  const { key: keyValue, requestHash: hash } = await idempotencyOf(c, requestBody);
+  const key = { value: keyValue };
   const principalId = c.var.principal.userId;
-  const hash = await requestFingerprint(c.req.method, c.req.path, canonicalJson(requestBody));
   const nowMs = Date.now();
   const operationId = newOwnedId(prefix, target.bucket, nowMs);
   const { db } = target.shard;
@@ -256,7 +266,8 @@ async function readRecord(db: D1Database, ticket: Ticket): Promise<StoredIdempot
   return row ? toRecord(row) : null;
 }
 
-function replay(body: string, status: number, replayed: boolean): Response {
+/** A stored response, as first sent or replayed (`Idempotent-Replayed: true`). */
+export function replay(body: string, status: number, replayed: boolean): Response {
   return new Response(body, {
     status: status as ContentfulStatusCode,
     headers: { "Content-Type": "application/json", ...(replayed ? { "Idempotent-Replayed": "true" } : {}) },

@@ -12,6 +12,7 @@
 
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../../domain/accounts";
+import { HEX_32_PATTERN } from "../../domain/fair-packet";
 import { LIMITS } from "../../domain/limits";
 import { CURRENCIES } from "../../domain/money";
 import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
@@ -57,7 +58,12 @@ const StreamEndedEvent = z.object({
   atMs: z.number().int().nonnegative(),
 });
 
-/** A red packet as the room knows it: what it needs to serialize claims and announce it. */
+/**
+ * A red packet as the room knows it: what it needs to serialize claims and announce it.
+ * `seed` is the packet's secret (docs/adr/0008): the room draws every share from it and
+ * reveals it only once the packet is finished, so a PacketInfo is never shown to anyone; the
+ * room shows a PacketView. Null for packets sent before the scheme (and their outbox rows).
+ */
 export const PacketInfo = z.object({
   id: z.string().min(1).max(64),
   senderId: UserId,
@@ -70,6 +76,7 @@ export const PacketInfo = z.object({
   audience: z.enum(AUDIENCES),
   createdAtMs: z.number().int().nonnegative(),
   expiresAtMs: z.number().int().nonnegative(),
+  seed: z.string().regex(HEX_32_PATTERN).nullable().default(null),
 });
 export type PacketInfo = z.infer<typeof PacketInfo>;
 

@@ -10,6 +10,7 @@
 
 import { accountAddress } from "../../domain/accounts";
 import { type ErrorCode, fail, ok, type Result } from "../../domain/errors";
+import { commitmentOf, newPacketSeed } from "../../domain/fair-packet";
 import { errorForGuard } from "../../domain/guards";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
@@ -83,6 +84,9 @@ export async function preparePacketSend(
   if (!funding.ok) return funding;
   const expiresAtMs = nowMs + ask.ttlMs;
   const f = funding.value;
+  // Every share is drawn from this seed in claim order; only its commitment is public until
+  // the packet is finished (docs/adr/0008).
+  const seed = newPacketSeed();
   const row: PacketLedgerRow = {
     id: ask.id,
     room_id: ask.roomId,
@@ -107,6 +111,8 @@ export async function preparePacketSend(
     refunded_minor: 0,
     finished_at_ms: null,
     sweep_attempts: 0,
+    seed_hex: seed,
+    commitment_hex: commitmentOf(seed),
   };
   const info: PacketInfo = {
     id: ask.id,
@@ -120,6 +126,7 @@ export async function preparePacketSend(
     audience: ask.audience,
     createdAtMs: nowMs,
     expiresAtMs,
+    seed,
   };
   return ok({ row, info, funding: f });
 }
@@ -169,8 +176,8 @@ export function composePacketSend(
       db
         .prepare(
           `INSERT INTO red_packets (id, room_id, stream_id, sender_id, funding, subsidy_id, campaign_id, currency,
-             total_minor, shares, split, greeting, audience, created_at_ms, expires_at_ms, status)
-           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open' WHERE ${posting.sql}`,
+             total_minor, shares, split, greeting, audience, created_at_ms, expires_at_ms, status, seed_hex, commitment_hex)
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ? WHERE ${posting.sql}`,
         )
         .bind(
           row.id,
@@ -188,6 +195,8 @@ export function composePacketSend(
           row.audience,
           row.created_at_ms,
           row.expires_at_ms,
+          row.seed_hex,
+          row.commitment_hex,
           ...posting.params,
         ),
       outboxInsert(db, event, nowMs, posting),

@@ -28,6 +28,9 @@ export interface PacketLedgerRow {
   readonly refunded_minor: number;
   readonly finished_at_ms: number | null;
   readonly sweep_attempts: number;
+  /** Secret until the packet is finished (docs/adr/0008); null before the scheme. */
+  readonly seed_hex: string | null;
+  readonly commitment_hex: string | null;
 }
 
 export async function findPacket(db: D1Database, packetId: string): Promise<PacketLedgerRow | null> {
@@ -81,5 +84,6 @@ export function packetInfoOf(row: PacketLedgerRow, creatorId: string): PacketInf
     audience: row.audience,
     createdAtMs: row.created_at_ms,
     expiresAtMs: row.expires_at_ms,
+    seed: row.seed_hex,
   };
 }

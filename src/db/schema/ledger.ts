@@ -161,6 +161,14 @@ export const redPackets = sqliteTable(
     finishedAtMs: integer("finished_at_ms"),
     /** Failed attempts of the expiry sweeper; 3 or more raises an operator alert. */
     sweepAttempts: integer("sweep_attempts").notNull().default(0),
+    // Last, in the order migration 0007 added them (archives list columns in table order).
+    /**
+     * Provably fair shares (docs/adr/0008): the secret seed every share is drawn from, kept
+     * here and in the room until the packet is finished, and its SHA-256 published at send.
+     * Null for packets sent before the scheme.
+     */
+    seedHex: text("seed_hex"),
+    commitmentHex: text("commitment_hex"),
   },
   (t) => [
     check("red_packets_shape", sql`${t.shares} >= 1 AND ${t.totalMinor} >= ${t.shares}`),

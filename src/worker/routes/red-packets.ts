@@ -87,6 +87,22 @@ export const PacketSchema = z
     audience: z.enum(AUDIENCES),
     createdAtMs: z.number().int(),
     expiresAtMs: z.number().int(),
+    commitment: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "SHA-256 (hex) of the packet's secret seed, published at send: every share is drawn from the seed in " +
+          "claim order (docs/adr/0008). Null for packets sent before provably fair shares.",
+      }),
+    seed: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "The seed (hex), once the ledger has closed the packet (exhausted or refunded); `live.seed` shows it as " +
+          "soon as the room has. Recompute every share with `npm run packet:verify`.",
+      }),
   })
   .openapi("RedPacket");
 
@@ -145,6 +161,9 @@ function packetBody(row: PacketLedgerRow) {
     audience: row.audience,
     createdAtMs: row.created_at_ms,
     expiresAtMs: row.expires_at_ms,
+    commitment: row.commitment_hex,
+    // The ledger closes a packet only after its last share is claimed or it expired.
+    seed: row.status === "open" ? null : row.seed_hex,
   };
 }
 

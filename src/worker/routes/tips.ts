@@ -1,11 +1,13 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { composeTip, prepareTip, tipView } from "../../db/operations/tip";
+import type { TypedResponse } from "hono";
+import { composeTip, prepareTip, tipReceipt } from "../../db/operations/tip";
 import { autopayCheckFor } from "../../db/reads/autopay";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
+import type { TipSubmission } from "../../durable-objects/live-room.tips";
 import type { AppEnv } from "../context";
-import { balancePatch, runIdempotent } from "../idempotency";
-import { money } from "../money-view";
+import { errorResponse } from "../errors";
+import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
 import { deliverAfterCommit } from "../rooms/outbox";
 import {
   AmountMinor,
@@ -60,13 +62,32 @@ tips.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(TipRequestSchema) },
     responses: {
       201: jsonResponse(TipSchema, "The tip was sent"),
-      ...errorResponses(400, 401, 403, 404, 409, 422, 428),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 429),
     },
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
     const body = c.req.valid("json");
     const viewerId = c.var.principal.userId;
+    if (c.var.config.tipCommit === "room") {
+      // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
+      // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
+      const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
+      const { confirmed, ...ask } = body;
+      const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
+        roomId,
+        viewerId,
+        ask,
+        confirmed: confirmed === true,
+        key,
+        requestHash,
+      } satisfies TipSubmission);
+      const response =
+        answer.kind === "response"
+          ? replay(answer.body, answer.status, answer.replayed)
+          : errorResponse(c, answer.code, answer.message);
+      return response as unknown as TypedResponse<z.infer<typeof TipSchema>, 201, "json">;
+    }
     const { ledger } = c.var;
     const shard = ledger.forOwner(viewerId);
     return runIdempotent(
@@ -88,7 +109,7 @@ tips.openapi(
           status: 201,
           // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
           onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log)),
-          body: { tip: { ...tipView(tip.value), ...money(tip.value.priced.amountMinor) }, walletBalanceMinor: 0 },
+          body: tipReceipt(tip.value),
           patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
         });
       },

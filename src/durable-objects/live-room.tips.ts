@@ -1,0 +1,358 @@
+/**
+ * The room's tip group commit. The Worker authenticates and validates a wallet tip, then hands
+ * it here (LiveRoom.tip); the room gathers its tips and flushes them — at `LIMITS.tipBatchMax`
+ * tips or `LIMITS.tipBatchWaitMs` after the first, and while one flush commits the next one's
+ * tips gather — as:
+ *
+ *   1. one control read for the whole flush (the room live, the gifts' prices, the creator's
+ *      share: db/operations/tip.ts `readTipFacts`), then each tip priced in memory;
+ *   2. one D1 batch per ledger shard of the payers, in parallel (db/operations/tip-batch.ts):
+ *      every tip with its own guards and its Idempotency-Key record, so a failed guard
+ *      rejects only its own tip; the 小额免密 limits are read by the guards in the batch;
+ *   3. the committed tips applied to the room at once (window, combos, leaderboards, big-gift
+ *      lane: the same code and the same at-most-once event ids as `deliver`).
+ * Each request is answered only after its batch committed. The tip's room outbox row is in
+ * its batch, so if the object restarts between commit and apply, the outbox's queue and
+ * sweeper deliver the event and the room applies it exactly once; the rows the room applied
+ * itself are marked delivered by the next flush's batch of that shard (or at once when no
+ * flush follows), so the sweeper does not redo them.
+ *
+ * The control facts are read at the flush, as the Worker read them before: a stream that
+ * ends between that read and the batch takes this flush as its last tips (ADR 0007).
+ */
+
+import { z } from "zod";
+import type { TipEvent } from "../db/messages/room-events";
+import { priceWithFacts, readTipFacts, type TipAsk, type TipInput, tipEvent } from "../db/operations/tip";
+import {
+  type BatchedTip,
+  type BatchedTipOutcome,
+  commitTipBatch,
+  markOutboxApplied,
+  readIdempotencyRecords,
+} from "../db/operations/tip-batch";
+import { type LedgerShard, openLedger } from "../db/shards";
+import { USER_ID_PATTERN } from "../domain/accounts";
+import type { ErrorCode } from "../domain/errors";
+import { errorForGuard } from "../domain/guards";
+import { decideOnExisting, type StoredIdempotencyRecord } from "../domain/idempotency";
+import { newOwnedId } from "../domain/ids";
+import { assert, LIMITS } from "../domain/limits";
+import { localDayStartMs } from "../domain/room/periods";
+import { configFrom } from "../platform/config";
+import type { Logger } from "../platform/logger";
+
+/** A wallet tip as the Worker hands it over: validated, with its key and request fingerprint. */
+export const TipSubmission = z.strictObject({
+  roomId: z.string().min(1).max(64),
+  viewerId: z.string().regex(USER_ID_PATTERN),
+  ask: z.discriminatedUnion("kind", [
+    z.strictObject({
+      kind: z.literal("gift"),
+      giftId: z.string().min(1).max(64),
+      quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax),
+    }),
+    z.strictObject({ kind: z.literal("custom"), amount: z.string().min(1).max(32) }),
+  ]),
+  confirmed: z.boolean(),
+  key: z.string().min(1).max(LIMITS.idempotencyKeyMaxLength),
+  requestHash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type TipSubmission = z.infer<typeof TipSubmission>;
+
+/** The room's answer: stored response bytes (new or replayed), or an error code. */
+export type TipAnswer =
+  | { readonly kind: "response"; readonly status: number; readonly body: string; readonly replayed: boolean }
+  | { readonly kind: "error"; readonly code: ErrorCode; readonly message?: string };
+
+interface Waiting {
+  readonly submission: TipSubmission;
+  readonly resolve: (answer: TipAnswer) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** What the room does with committed tips: apply them (at most once per event id). */
+export interface TipRoom {
+  applyTips(events: readonly TipEvent[]): Promise<void>;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** Counters of the D1 work the batcher did (bench/tips.ts prints them per tip). */
+export interface TipBatchStats {
+  tips: number;
+  flushes: number;
+  batches: number;
+  statements: number;
+  /** Wall time spent, summed over flushes: the control read, the shard batches, applying. */
+  controlMs: number;
+  commitMs: number;
+  applyMs: number;
+}
+
+export class TipBatcher {
+  private queue: Waiting[] = [];
+  /** Keys of tips queued or being committed here, with their request fingerprints. */
+  private readonly held = new Map<string, string>();
+  private flushesInFlight = 0;
+  /** Resolves when the last flush started has applied (or given up): flushes apply in start order. */
+  private applyTurn: Promise<void> = Promise.resolve();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Outbox rows this room applied, per shard, not yet marked delivered in D1. */
+  private applied = new Map<number, string[]>();
+  readonly stats: TipBatchStats = {
+    tips: 0,
+    flushes: 0,
+    batches: 0,
+    statements: 0,
+    controlMs: 0,
+    commitMs: 0,
+    applyMs: 0,
+  };
+  /**
+   * Test hook: runs after a flush's batches committed and before the room applies them; if it
+   * throws, the flush stops there, as if the object had restarted (tests/integration).
+   */
+  afterCommit: (() => void) | null = null;
+
+  constructor(
+    private readonly env: Env,
+    private readonly room: TipRoom,
+    private readonly log: Logger,
+  ) {}
+
+  submit(submission: TipSubmission): Promise<TipAnswer> {
+    const held = this.held.get(holdKey(submission));
+    if (held !== undefined) {
+      // The same key is already here, uncommitted: what a second request sees while the
+      // first is in flight (runIdempotent's in-flight record), without a D1 round trip.
+      return Promise.resolve(answerFromDecision(decideOnExisting(inFlight(held), submission.requestHash, 0)));
+    }
+    if (this.queue.length >= LIMITS.tipQueueMax) return Promise.resolve({ kind: "error", code: "room_busy" });
+    this.held.set(holdKey(submission), submission.requestHash);
+    const answer = new Promise<TipAnswer>((resolve, reject) => this.queue.push({ submission, resolve, reject }));
+    if (this.queue.length >= LIMITS.tipBatchMax) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), LIMITS.tipBatchWaitMs);
+    return answer;
+  }
+
+  /**
+   * Starts a flush unless `tipFlushesInFlightMax` are running; each one that ends starts the
+   * next if tips wait. Flushes may overlap (one reading the control facts while another's
+   * batches commit): each tip is in one flush, a key in at most one (`held`), and every guard
+   * is evaluated by its own batch, so their order does not matter; the room applies them in
+   * the order they began (`applyTurn`).
+   */
+  private kick(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.flushesInFlight >= LIMITS.tipFlushesInFlightMax || this.queue.length === 0) return;
+    const taken = this.queue.splice(0, LIMITS.tipBatchMax);
+    this.flushesInFlight += 1;
+    const turn = this.applyTurn;
+    let applied = () => {};
+    this.applyTurn = new Promise<void>((resolve) => {
+      applied = resolve;
+    });
+    const flushing = this.flush(taken, turn)
+      .catch((error: unknown) => {
+        for (const w of taken) w.reject(error);
+      })
+      .finally(() => {
+        applied();
+        for (const w of taken) this.held.delete(holdKey(w.submission));
+        this.flushesInFlight -= 1;
+        if (this.queue.length > 0) this.kick();
+        else if (this.flushesInFlight === 0 && this.applied.size > 0) this.room.waitUntil(this.markApplied());
+      });
+    this.room.waitUntil(flushing);
+  }
+
+  private async flush(taken: readonly Waiting[], turn: Promise<void>): Promise<void> {
+    const nowMs = Date.now();
+    const config = configFrom(this.env);
+    const ledger = await openLedger(this.env, nowMs);
+    const roomId = taken[0]?.submission.roomId;
+    assert(roomId !== undefined, "a flush has tips");
+    const giftIds = taken.flatMap((w) => (w.submission.ask.kind === "gift" ? [w.submission.ask.giftId] : []));
+    const facts = await readTipFacts(ledger.control, roomId, giftIds);
+    const readAtMs = Date.now();
+    this.stats.controlMs += readAtMs - nowMs;
+    this.stats.flushes += 1;
+    this.stats.batches += 1;
+    this.stats.statements += 3;
+    this.stats.tips += taken.length;
+
+    // Price each tip; a refused one still answers by its key first, as the Worker would.
+    const byShard = new Map<number, { shard: LedgerShard; tips: BatchedTip[]; waiting: Waiting[] }>();
+    const refused: { waiting: Waiting; shard: LedgerShard; code: ErrorCode; message: string }[] = [];
+    for (const w of taken) {
+      const s = w.submission;
+      assert(s.roomId === roomId, "a room takes only its own tips");
+      const input: TipInput = { id: newOwnedId("tip", ledger.bucketOf(s.viewerId), nowMs), ...tipInputOf(s) };
+      const shard = ledger.forOwner(s.viewerId);
+      const priced = priceWithFacts(facts, config, input, nowMs);
+      if (!priced.ok) {
+        refused.push({ waiting: w, shard, code: priced.code, message: priced.message });
+        continue;
+      }
+      const group = byShard.get(shard.index) ?? { shard, tips: [], waiting: [] };
+      group.tips.push({ tip: priced.value, key: s.key, requestHash: s.requestHash, confirmed: s.confirmed });
+      group.waiting.push(w);
+      byShard.set(shard.index, group);
+    }
+
+    // One batch per shard with tips or with applied marks to write, all at once.
+    const applied = this.applied;
+    this.applied = new Map();
+    const shards = new Set([...byShard.keys(), ...applied.keys()]);
+    const dayStartMs = localDayStartMs(nowMs, config.businessTimeZone);
+    const committed = await Promise.all(
+      [...shards].map(async (index) => {
+        const group = byShard.get(index) ?? { shard: ledger.shard(index), tips: [], waiting: [] };
+        try {
+          const result = await commitTipBatch(group.shard, group.tips, {
+            nowMs,
+            autopayDefaults: config.autopayDefaults,
+            dayStartMs,
+            appliedOutboxIds: applied.get(index) ?? [],
+          });
+          this.stats.batches += result.batches;
+          this.stats.statements += result.statements;
+          this.room.waitUntil(result.dispatched);
+          return { group, outcomes: result.outcomes };
+        } catch (error) {
+          // Nothing of this shard's batch committed (a batch is atomic): its tips fail, their
+          // keys stay free for the client's retry; its marks are left to the outbox sweeper.
+          this.log.error("tip_batch_failed", { shard: index, tips: group.tips.length, error: String(error) });
+          for (const w of group.waiting) w.reject(error);
+          return { group, outcomes: null };
+        }
+      }),
+    );
+    const refusals = this.answerRefused(refused, nowMs);
+    const committedAtMs = Date.now();
+    this.stats.commitMs += committedAtMs - readAtMs;
+
+    // The previous flush applies first: the room sees tips in the order their flushes began.
+    await turn;
+    try {
+      this.afterCommit?.();
+    } catch (error) {
+      // As if the object restarted here: nothing applied, no marks; the outbox delivers.
+      for (const { group, outcomes } of committed)
+        if (outcomes !== null) for (const w of group.waiting) w.reject(error);
+      await refusals;
+      return;
+    }
+
+    const events: TipEvent[] = [];
+    const posted = new Map<number, string[]>();
+    for (const { group, outcomes } of committed) {
+      if (outcomes === null) continue;
+      for (const [i, outcome] of outcomes.entries()) {
+        const tip = group.tips[i];
+        if (outcome.kind !== "posted" || tip === undefined) continue;
+        events.push(tipEvent(tip.tip));
+        posted.set(group.shard.index, [...(posted.get(group.shard.index) ?? []), tip.tip.id]);
+      }
+    }
+    if (events.length > 0) await this.room.applyTips(events);
+    this.stats.applyMs += Date.now() - committedAtMs;
+    // Applied: the rows may be marked delivered (only now, so a mark never hides an unapplied event).
+    for (const [index, ids] of posted) this.applied.set(index, [...(this.applied.get(index) ?? []), ...ids]);
+    for (const { group, outcomes } of committed) {
+      if (outcomes === null) continue;
+      for (const [i, outcome] of outcomes.entries()) group.waiting[i]?.resolve(answerOf(outcome, group.tips[i], nowMs));
+    }
+    await refusals;
+  }
+
+  /** Tips refused before any money moved answer by their key's record first (a replay wins). */
+  private async answerRefused(
+    refused: readonly { waiting: Waiting; shard: LedgerShard; code: ErrorCode; message: string }[],
+    nowMs: number,
+  ): Promise<void> {
+    const byShard = new Map<number, typeof refused>();
+    for (const r of refused) byShard.set(r.shard.index, [...(byShard.get(r.shard.index) ?? []), r]);
+    await Promise.all(
+      [...byShard.values()].map(async (group) => {
+        const shard = group[0]?.shard;
+        assert(shard, "a group has a shard");
+        try {
+          const records = await readIdempotencyRecords(
+            shard.db,
+            group.map((r) => ({ principalId: r.waiting.submission.viewerId, key: r.waiting.submission.key })),
+          );
+          for (const [i, r] of group.entries()) {
+            const record = records[i] ?? null;
+            const decision = record === null ? null : decideOnExisting(record, r.waiting.submission.requestHash, nowMs);
+            r.waiting.resolve(
+              decision === null || decision.kind === "execute"
+                ? { kind: "error", code: r.code, message: r.message }
+                : answerFromDecision(decision),
+            );
+          }
+        } catch (error) {
+          for (const r of group) r.waiting.reject(error);
+        }
+      }),
+    );
+  }
+
+  /** Marks what the room applied, when no flush follows to carry the marks. */
+  private async markApplied(): Promise<void> {
+    const applied = this.applied;
+    this.applied = new Map();
+    try {
+      const ledger = await openLedger(this.env);
+      await Promise.all([...applied].map(([index, ids]) => markOutboxApplied(ledger.shard(index), ids, Date.now())));
+    } catch (error) {
+      // The outbox sweeper delivers them again; the room ignores them as duplicates.
+      this.log.warn("tip_outbox_mark_failed", { error: String(error) });
+    }
+  }
+}
+
+function holdKey(s: TipSubmission): string {
+  return `${s.viewerId}\n${s.key}`;
+}
+
+function tipInputOf(s: TipSubmission): Omit<TipInput, "id"> {
+  return { roomId: s.roomId, viewerId: s.viewerId, ask: s.ask satisfies TipAsk };
+}
+
+function inFlight(requestHash: string): StoredIdempotencyRecord {
+  return {
+    requestHash,
+    state: "in_flight",
+    lockedUntilMs: Number.MAX_SAFE_INTEGER,
+    responseStatus: null,
+    responseBody: null,
+  };
+}
+
+function answerFromDecision(decision: ReturnType<typeof decideOnExisting>): TipAnswer {
+  switch (decision.kind) {
+    case "replay":
+      return { kind: "response", status: decision.status, body: decision.body, replayed: true };
+    case "reject":
+      return { kind: "error", code: decision.code };
+    case "execute":
+      // A lapsed in-flight record: the batch removes those first, so another caller holds it.
+      return { kind: "error", code: "idempotency_key_in_flight" };
+  }
+}
+
+function answerOf(outcome: BatchedTipOutcome, tip: BatchedTip | undefined, nowMs: number): TipAnswer {
+  switch (outcome.kind) {
+    case "posted":
+      return { kind: "response", status: outcome.status, body: outcome.body, replayed: false };
+    case "rejected":
+      return { kind: "error", code: errorForGuard(outcome.code) };
+    case "key_taken":
+      if (outcome.record === null || tip === undefined) return { kind: "error", code: "idempotency_key_in_flight" };
+      return answerFromDecision(decideOnExisting(outcome.record, tip.requestHash, nowMs));
+  }
+}
