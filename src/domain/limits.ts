@@ -51,6 +51,16 @@ export const LIMITS = {
   invariantViolationsReportedMax: 1_000,
   /** Live room: sockets one room accepts (one workerd process holds ~9,900 here). */
   roomSocketsMax: 10_000,
+  /** Fan-out: shards a room may spread its viewer sockets over (each a RoomFanOut object). */
+  fanOutShardsMax: 1_024,
+  /** Fan-out: the most viewer sockets a room holds itself before spreading them (a config bound). */
+  fanOutThresholdMax: 10_000,
+  /** Fan-out: sequenced frames the room sends a shard in one call. */
+  fanOutFramesPerPushMax: 200,
+  /** Fan-out: recent frames a shard keeps in memory to catch up a socket that joined or lagged. */
+  fanOutRingMax: 1_024,
+  /** Fan-out: the longest a room waits before retrying a shard that failed a push. */
+  fanOutRetryMaxMs: 5_000,
   /** Live room: largest frame a client may send. */
   wsClientFrameMaxBytes: 2_048,
   /** Live room: frames a client may send per minute before it is disconnected. */

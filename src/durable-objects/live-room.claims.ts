@@ -20,7 +20,6 @@ import { formatMinor } from "../domain/money";
 import { buildWinnerFilter } from "../domain/winner-filter";
 import type { ClaimOutcome, RedPacketDesk, RoomClaim } from "./live-room.packets";
 import type { FrameSender, PacketClaimFrame, PacketClaimResultFrame } from "./live-room.protocol";
-import { type Attachment, send } from "./live-room.sockets";
 
 /** An exhausted packet as the Worker needs it to answer claimers without the room. */
 export interface ExhaustedPacket {
@@ -145,34 +144,32 @@ export function spendClaimAllowance(allowance: ClaimAllowance, nowMs: number): n
 }
 
 /**
- * A claim frame on a socket of this room: counted against the socket's claim allowance (in
- * its attachment), answered on the socket once its batch is durable.
+ * A claim frame counts against its socket's claim allowance (in the socket's attachment),
+ * spent where the socket lives (the room, or the fan-out shard that holds it) before the
+ * frame is answered. Returns the refusal to send, or null when the claim may go on. Any
+ * other frame passes.
  */
-export async function claimOnSocket(
+export function claimAllowanceRefusal(
   ws: WebSocket,
-  attachment: Attachment,
-  frame: PacketClaimFrame,
+  attachment: ClaimAllowance,
+  frame: { readonly type: string; readonly requestId?: string },
   nowMs: number,
-  claim: (packetId: string, userId: string, follows: readonly string[]) => Promise<ClaimAnswer>,
-): Promise<void> {
+): PacketClaimResultFrame | null {
+  if (frame.type !== "packet.claim" || frame.requestId === undefined) return null;
   const waitMs = spendClaimAllowance(attachment, nowMs);
   ws.serializeAttachment(attachment);
-  if (waitMs !== null) {
-    send(ws, {
-      type: "packet.claim.result",
-      requestId: frame.requestId,
-      ok: false,
-      status: 429,
-      error: {
-        code: "packet_busy",
-        message: "Too many claims from this socket; retry later.",
-        details: { retryAfterMs: waitMs },
-      },
-    });
-    return;
-  }
-  const sender: FrameSender = { role: attachment.role, userId: attachment.userId, follows: attachment.follows ?? [] };
-  send(ws, await answerClaimFrame(sender, frame, claim));
+  if (waitMs === null) return null;
+  return {
+    type: "packet.claim.result",
+    requestId: frame.requestId,
+    ok: false,
+    status: 429,
+    error: {
+      code: "packet_busy",
+      message: "Too many claims from this socket; retry later.",
+      details: { retryAfterMs: waitMs },
+    },
+  };
 }
 
 /**

@@ -28,14 +28,22 @@ import { cryptoRandomInt } from "../domain/red-packet";
 import { type Period, periodKeys } from "../domain/room/periods";
 import { configFrom } from "../platform/config";
 import { createLogger } from "../platform/logger";
-import { answerClaimFrame, type ClaimAnswer, CreditPacer, claimOnSocket, ExhaustedPackets } from "./live-room.claims";
+import {
+  answerClaimFrame,
+  type ClaimAnswer,
+  CreditPacer,
+  claimAllowanceRefusal,
+  ExhaustedPackets,
+} from "./live-room.claims";
 import { EVENT_LOG_SCHEMA, EventLog } from "./live-room.event-log";
+import { FanOut } from "./live-room.fan-out";
 import { LEADERBOARD_SCHEMA, Leaderboards } from "./live-room.leaderboards";
 import { type ClaimOutcome, InFlightClaims, PACKET_SCHEMA, RedPacketDesk, type RoomClaim } from "./live-room.packets";
 import {
   CLOSE,
   ClaimFrameArgs,
   ClaimPacketArgs,
+  type ClientFrame,
   CloseExpiredPacketArgs,
   type Leaderboard,
   LeaderboardArgs,
@@ -44,13 +52,15 @@ import {
   PacketClaimsArgs,
   type PacketView,
   type SequencedFrame,
+  type ServerFrame,
+  type SocketRole,
 } from "./live-room.protocol";
 import { importLegacyMeta, type RoomIdentity, RoomSettings } from "./live-room.settings";
 import {
+  type Attachment,
   acceptSocket,
   broadcast,
   closeHandshake,
-  forbidden,
   HEARTBEAT,
   readHandshake,
   receive,
@@ -58,6 +68,14 @@ import {
 } from "./live-room.sockets";
 import { type TipAnswer, TipBatcher, TipSubmission } from "./live-room.tips";
 import { MergeWindow, WINDOW_SCHEMA } from "./live-room.window";
+import {
+  ClientFrameArgs,
+  FAN_OUT_HEADER,
+  FramesAfterArgs,
+  type FrameText,
+  ROOM_HEADER,
+  ViewerSnapshotArgs,
+} from "./room-fan-out.protocol";
 
 export interface DeliveryResult {
   applied: string[];
@@ -83,6 +101,7 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly boards: Leaderboards;
   private readonly desk: RedPacketDesk;
   private readonly inFlight = new InFlightClaims();
+  private readonly fanOut: FanOut;
   /** Wallet tips waiting for, or in, the room's group commit (public for the restart tests). */
   readonly tips: TipBatcher;
   /** Exhausted packets described for the Worker's edge answers (live-room.claims). */
@@ -120,11 +139,14 @@ export class LiveRoom extends DurableObject<Env> {
     );
     this.exhausted = new ExhaustedPackets(sql, this.desk);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
+    this.fanOut = new FanOut(env.ROOM_FAN_OUT, this.settings, this.events, this.log);
+    // After a restart, each shard is asked where it stands and sent what it missed.
+    if (this.fanOut.shardCount() > 0) this.fanOut.kick();
   }
 
-  private config(): { windowMs: number; timeZone: string } {
+  private config() {
     const config = configFrom(this.env);
-    return { windowMs: config.mergeWindowMs, timeZone: config.businessTimeZone };
+    return { windowMs: config.mergeWindowMs, timeZone: config.businessTimeZone, fanOut: config.fanOut };
   }
 
   // ── RPC: events from the Worker ──────────────────────────────────────────────────────
@@ -584,11 +606,12 @@ export class LiveRoom extends DurableObject<Env> {
     return this.boards.read(period, periodKey, viewerId, limit);
   }
 
-  state(): { room: RoomIdentity; seq: number; sockets: number; windowTips: number } {
+  state(): { room: RoomIdentity; seq: number; sockets: number; fanOutShards: number; windowTips: number } {
     return {
       room: this.settings.identity(),
       seq: this.events.seq(),
       sockets: this.ctx.getWebSockets().length,
+      fanOutShards: this.fanOut.shardCount(),
       windowTips: this.window.size(),
     };
   }
@@ -610,57 +633,120 @@ export class LiveRoom extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket", { status: 426 });
     const handshake = readHandshake(request);
+    // A hot room spreads new viewers over its fan-out shards; the Worker opens the socket there.
+    const placement = this.fanOut.place(
+      handshake.role,
+      this.ctx.getWebSockets("viewer").length,
+      this.config().fanOut,
+      request.headers.get(ROOM_HEADER),
+    );
+    if (placement.kind === "shard") {
+      return new Response(null, { status: 307, headers: { [FAN_OUT_HEADER]: String(placement.index) } });
+    }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     const nowMs = Date.now();
     if (!acceptSocket(this.ctx, server, handshake, nowMs))
       return new Response(null, { status: 101, webSocket: client });
 
-    // Snapshot, then (overlays) everything after the resume point, in order: the socket
-    // is registered already, so frames broadcast meanwhile queue behind these sends.
-    const resumeFromSeq = handshake.role === "overlay" ? this.events.overlayResumePoint(handshake.resumeAfter) : null;
-    send(server, {
+    // Snapshot, then everything after the resume point, in order: the socket is registered
+    // already, so frames broadcast meanwhile queue behind these sends.
+    const { snapshot, resumeFromSeq } = this.snapshot(handshake.role, handshake.userId, handshake.resumeAfter, nowMs);
+    send(server, snapshot);
+    if (resumeFromSeq !== null) for (const frame of this.events.after(resumeFromSeq)) send(server, frame);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * What a new socket is sent first. Overlays resume after the seq they name, else after what
+   * overlays acknowledged; a viewer that names a seq (it reconnects) resumes after it, and one
+   * that names none gets the snapshot alone.
+   */
+  private snapshot(role: SocketRole, userId: string | null, resumeAfter: number | null, nowMs: number) {
+    const resumeFromSeq =
+      role === "overlay" ? this.events.overlayResumePoint(resumeAfter) : this.events.viewerResumePoint(resumeAfter);
+    const snapshot = {
       type: "snapshot",
       seq: this.events.seq(),
-      role: handshake.role,
+      role,
       room: this.settings.identity(),
-      leaderboard: this.board("live", handshake.userId),
+      leaderboard: this.board("live", userId),
       redPackets: this.desk.openPackets(nowMs),
       windowMs: this.config().windowMs,
       resumeFromSeq,
-    });
-    if (resumeFromSeq !== null) for (const frame of this.events.after(resumeFromSeq)) send(server, frame);
-    return new Response(null, { status: 101, webSocket: client });
+    } satisfies ServerFrame;
+    return { snapshot, resumeFromSeq };
+  }
+
+  // ── RPC: the fan-out shards ─────────────────────────────────────────────────────────
+
+  /** A viewer socket opening on a shard: its snapshot, and (resuming) the frames it missed, as stored. */
+  viewerSnapshot(...args: ViewerSnapshotArgs): {
+    snapshot: Extract<ServerFrame, { type: "snapshot" }>;
+    replay: FrameText[];
+  } {
+    const [userId, resumeAfter] = ViewerSnapshotArgs.parse(args);
+    const { snapshot, resumeFromSeq } = this.snapshot("viewer", userId, resumeAfter, Date.now());
+    const replay = resumeFromSeq === null ? [] : this.events.textsAfter(resumeFromSeq, LIMITS.replayLogMax);
+    return { snapshot, replay };
+  }
+
+  /** A shard's gap: kept frames after `seq`, as stored. */
+  framesAfter(...args: FramesAfterArgs): FrameText[] {
+    const [seq, limit] = FramesAfterArgs.parse(args);
+    return this.events.textsAfter(seq, limit);
+  }
+
+  /**
+   * A frame a client sent on a shard's socket, with the sender's attachment: answered exactly
+   * as on the room's own sockets; the reply frames go back on that socket.
+   */
+  async clientFrame(...args: ClientFrameArgs): Promise<ServerFrame[]> {
+    const [attachment, frame] = ClientFrameArgs.parse(args);
+    return this.answerClientFrame(attachment, frame, Date.now());
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const nowMs = Date.now();
     const received = receive(ws, message, nowMs);
     if (received === null) return;
-    const { attachment, frame } = received;
+    const refusal = claimAllowanceRefusal(ws, received.attachment, received.frame, nowMs);
+    if (refusal !== null) return send(ws, refusal);
+    for (const reply of await this.answerClientFrame(received.attachment, received.frame, nowMs)) send(ws, reply);
+  }
+
+  /** Every client frame, from the room's own sockets or a shard's: the replies for the sender. */
+  private async answerClientFrame(
+    attachment: Pick<Attachment, "role" | "userId" | "follows">,
+    frame: ClientFrame,
+    nowMs: number,
+  ): Promise<ServerFrame[]> {
+    const forbidden: ServerFrame = { type: "error", code: "forbidden", message: "Your role may not send this frame." };
     switch (frame.type) {
       case "ping":
         // Only a ping spelled other than the client's heartbeat gets here (see HEARTBEAT).
-        send(ws, { type: "pong" });
-        return;
+        return [{ type: "pong" }];
       case "ack":
-        if (attachment.role !== "overlay") return forbidden(ws);
+        if (attachment.role !== "overlay") return [forbidden];
         this.events.overlayAck(frame.seq);
-        return;
+        return [];
       case "packet.claim":
-        await claimOnSocket(ws, attachment, frame, nowMs, (p, u, f) => this.claimLearning(p, u, f));
-        return;
+        // The socket's claim allowance was spent where the socket lives (claimAllowanceRefusal).
+        return [
+          await answerClaimFrame(
+            { role: attachment.role, userId: attachment.userId, follows: attachment.follows ?? [] },
+            frame,
+            (p, u, f) => this.claimLearning(p, u, f),
+          ),
+        ];
       case "alert.skip":
       case "alert.replay": {
-        if (attachment.role !== "broadcaster") return forbidden(ws);
+        if (attachment.role !== "broadcaster") return [forbidden];
         const gift = this.events.bigGift(frame.seq);
         if (gift === null) {
-          send(ws, {
-            type: "error",
-            code: "alert_not_found",
-            message: "No big-gift alert with that seq in the replay log.",
-          });
-          return;
+          return [
+            { type: "error", code: "alert_not_found", message: "No big-gift alert with that seq in the replay log." },
+          ];
         }
         let out: SequencedFrame | undefined;
         this.ctx.storage.transactionSync(() => {
@@ -670,7 +756,7 @@ export class LiveRoom extends DurableObject<Env> {
               : this.events.append({ type: "alert.replay", alertSeq: frame.seq, gift }, nowMs);
         });
         if (out) this.announce([out]);
-        return;
+        return [];
       }
     }
   }
@@ -679,8 +765,13 @@ export class LiveRoom extends DurableObject<Env> {
     closeHandshake(ws, code, reason);
   }
 
-  /** Sends frames, in order, to every socket of the room; only after they are committed. */
+  /**
+   * Sends frames, in order, to every socket of the room and to each of its fan-out shards;
+   * only after they are committed.
+   */
   private announce(frames: readonly SequencedFrame[]): void {
     for (const frame of frames) broadcast(this.ctx.getWebSockets(), frame);
+    // Each fan-out shard gets them once, from the log, in order.
+    if (frames.length > 0) this.fanOut.kick();
   }
 }

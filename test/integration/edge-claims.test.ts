@@ -229,6 +229,31 @@ describe("claims over the room socket", () => {
     await ledgerClean(packetId, 1);
   });
 
+  it("on a fan-out shard's socket: follower-only packets and the claim allowance hold the same", async () => {
+    const roomId = await openRoom("sock-creator-4");
+    await fund("sock-sender-4", "50.00");
+    const packetId = await sendPacket(roomId, "sock-sender-4", { total: "5.00", shares: 2, audience: "followers" });
+    // The workers projects keep 2 viewer sockets in the room (ROOM_FAN_OUT_THRESHOLD): the next go to shards.
+    const fillers = [await viewerSocket(roomId, "sock-fill-a"), await viewerSocket(roomId, "sock-fill-b")];
+    const shardSockets = async () => {
+      const counts = await Promise.all([0, 1, 2].map((k) => env.ROOM_FAN_OUT.getByName(`${roomId}:${k}`).sockets()));
+      return counts.reduce((a, b) => a + b, 0);
+    };
+    const stranger = await viewerSocket(roomId, "sock-stranger-4");
+    const fan = await viewerSocket(roomId, "sock-fan-4", { follows: ["sock-creator-4"] });
+    expect(await shardSockets()).toBe(2);
+    expect(await claimOver(stranger, packetId)).toMatchObject({
+      status: 403,
+      error: { code: "packet_followers_only" },
+    });
+    expect(await claimOver(fan, packetId)).toMatchObject({ ok: true, status: 201, claim: { userId: "sock-fan-4" } });
+    // The allowance is the shard socket's own: spent on the shard, not reset per forwarded frame.
+    for (let i = 1; i < 30; i++) expect((await claimOver(fan, packetId)).status).toBe(200);
+    expect(await claimOver(fan, packetId)).toMatchObject({ ok: false, status: 429, error: { code: "packet_busy" } });
+    for (const s of [...fillers, stranger, fan]) s.close();
+    await ledgerClean(packetId, 1);
+  });
+
   it("the room answers a forwarded claim frame by RPC the same way (what a fan-out shard calls)", async () => {
     const roomId = await openRoom("sock-creator-3");
     await fund("sock-sender-3", "10.00");
