@@ -139,6 +139,10 @@ export default defineConfig(async () => {
                 bindings: {
                   ENVIRONMENT: "test",
                   LEDGER_SHARDS: String(shards),
+                  // A low fan-out threshold: a room holds two viewer sockets itself, then spreads
+                  // the rest over three shards, so the room tests run through shards too.
+                  ROOM_FAN_OUT_THRESHOLD: "2",
+                  ROOM_FAN_OUT_SHARDS: "3",
                   JWT_SECRET: "test-secret-test-secret-test-secret-0123456789",
                   TEST_CONTROL_MIGRATIONS: controlMigrations,
                   TEST_LEDGER_MIGRATIONS: ledgerMigrations,

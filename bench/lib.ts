@@ -3,7 +3,7 @@
  * documented options API), core pinning, tokens, statistics, retrying fetch.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -57,14 +57,16 @@ export function bundle(): void {
   execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", "bench/.build"], { stdio: "ignore" });
 }
 
-export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
+export async function startWorker(extra: Partial<MiniflareOptions> & { bindings?: Record<string, string> } = {}) {
+  const { bindings: extraBindings, ...rest } = extra;
   // Miniflare 4 (its own workerd 1.20260730): the stable, documented options API. The
   // compatibility date is that workerd's newest; nothing the Worker uses changed since.
   const mf = new Miniflare({
     // The Worker's request logs would drown the figures; errors still surface as failures.
     handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
       stdout.resume();
-      stderr.resume();
+      // Errors are kept for reading after a run (the figures stay on the terminal).
+      stderr.pipe(createWriteStream("bench/.workerd-stderr.log"));
     },
     modules: true,
     scriptPath: "bench/.build/index.js",
@@ -72,6 +74,7 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
     d1Databases: ["CONTROL", ...SHARD_BINDINGS],
     durableObjects: {
       LIVE_ROOM: { className: "LiveRoom", useSQLite: true },
+      ROOM_FAN_OUT: { className: "RoomFanOut", useSQLite: true },
     },
     queueProducers: {
       ROOM_EVENTS: { queueName: "giftwire-room-events" },
@@ -91,14 +94,18 @@ export async function startWorker(extra: Partial<MiniflareOptions> = {}) {
       CORS_ORIGINS: "",
       WS_ORIGINS: "",
       ROOM_MERGE_WINDOW_MS: "3000",
+      // As wrangler.toml; bench:room sets its own.
+      ROOM_FAN_OUT_THRESHOLD: "2000",
+      ROOM_FAN_OUT_SHARDS: "8",
       PAYMENT_NOTIFICATION_RETENTION_DAYS: "180",
       PAYMENT_METHODS: "{}",
       PAYMENT_CHANNELS: "{}",
       AUTOPAY_PER_TIP_DEFAULT_MINOR: "20000",
       AUTOPAY_PER_DAY_DEFAULT_MINOR: "100000",
       BUSINESS_TIME_ZONE: "Asia/Shanghai",
+      ...extraBindings,
     },
-    ...extra,
+    ...rest,
   } as MiniflareOptions);
   const url = await mf.ready;
   await applyMigrations(await mf.getD1Database("CONTROL"), "migrations/control");

@@ -286,7 +286,7 @@ async function harness(design: Design) {
 }
 
 function benchBindings(design: Design): Record<string, string> {
-  // startWorker's bindings, with the design's flag (Miniflare replaces the whole object).
+  // startWorker's bindings with the design's flag (bench/lib.ts merges these over its own).
   return {
     ENVIRONMENT: "development",
     LEDGER_SHARDS: "2",

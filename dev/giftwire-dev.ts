@@ -19,7 +19,7 @@ import { deliverAfterCommit } from "../src/worker/rooms/outbox";
 import { seedDemo } from "./seed";
 import { mintToken } from "./tokens";
 
-export { LiveRoom } from "../src/worker/index";
+export { LiveRoom, RoomFanOut } from "../src/worker/index";
 
 const dev = new Hono<AppEnv>();
 

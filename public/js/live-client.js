@@ -18,6 +18,9 @@ export class LiveClient {
     this.attempt = 0;
     this.stopped = false;
     this.lastSeq = options.role === "overlay" ? Number(localStorage.getItem(this.storageKey) ?? "NaN") : Number.NaN;
+    /** Requests sent on the socket and waiting for their answer frame: requestId → resolve. */
+    this.pending = new Map();
+    this.requestSeq = 0;
     this.connect();
   }
 
@@ -43,6 +46,11 @@ export class LiveClient {
     ws.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data);
       if (frame.type === "pong") return;
+      if (frame.type === "packet.claim.result") {
+        this.pending.get(frame.requestId)?.(frame);
+        this.pending.delete(frame.requestId);
+        return;
+      }
       // Frames at or below what we already handled are never handled twice.
       if (
         frame.type !== "snapshot" &&
@@ -55,6 +63,10 @@ export class LiveClient {
     });
     ws.addEventListener("close", (event) => {
       clearInterval(this.heartbeat);
+      // Requests without an answer are given up (null): the caller asks again over HTTP,
+      // where a claim the room did make is answered again as the same claim.
+      for (const resolve of this.pending.values()) resolve(null);
+      this.pending.clear();
       if (this.stopped) return;
       this.options.onStatus?.(event.code === 4003 ? "revoked" : "reconnecting");
       if (event.code === 4003) return;
@@ -71,6 +83,27 @@ export class LiveClient {
       localStorage.setItem(this.storageKey, String(seq));
       if (this.ws?.readyState === 1) this.ws.send(JSON.stringify({ type: "ack", seq }));
     }
+  }
+
+  /**
+   * Grabs a share of a red packet over the socket: resolves with the `packet.claim.result`
+   * frame (the HTTP answer's fields, with `ok` and `status`), or null when the socket is not
+   * open or closed before answering, or no answer came within `timeoutMs`.
+   */
+  claim(packetId, timeoutMs = 10_000) {
+    if (this.ws?.readyState !== 1) return Promise.resolve(null);
+    const requestId = `c${Date.now().toString(36)}-${++this.requestSeq}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        resolve(null);
+      }, timeoutMs);
+      this.pending.set(requestId, (frame) => {
+        clearTimeout(timer);
+        resolve(frame);
+      });
+      this.ws.send(JSON.stringify({ type: "packet.claim", packetId, requestId }));
+    });
   }
 
   send(frame) {

@@ -109,6 +109,8 @@ function renderGifts(catalog) {
 }
 
 const giftNames = new Map();
+/** The room socket (set in main). */
+let live = null;
 
 // ── red packets ──────────────────────────────────────────────────────────────────────
 const packets = new Map(); // id → { view, card, announcedCommitment }
@@ -168,10 +170,26 @@ function updatePacket(id, patch) {
   renderPacket(id);
 }
 
+/**
+ * A claim goes over the room socket when it is open (no new connection, no Worker hop);
+ * otherwise, or if the socket drops before answering, over HTTP. Both answer the same
+ * fields and codes, and a repeat is answered with the same claim, so asking twice is safe.
+ */
+async function claimShare(id, card) {
+  const frame = await live?.claim(id);
+  if (frame) {
+    card.dataset.claimedVia = "socket";
+    if (frame.ok) return frame;
+    throw Object.assign(new Error(frame.error.message), { code: frame.error.code });
+  }
+  card.dataset.claimedVia = "http";
+  return api("POST", `/v1/rooms/${roomId}/red-packets/${id}/claims`);
+}
+
 async function grab(id) {
   const entry = packets.get(id);
   try {
-    const { claim } = await api("POST", `/v1/rooms/${roomId}/red-packets/${id}/claims`);
+    const { claim } = await claimShare(id, entry.card);
     entry.mine = claim.amountMinor;
     entry.card.querySelector(".result").textContent = `You got ¥${claim.amount}`;
     entry.card.classList.add("opened");
@@ -276,7 +294,7 @@ async function main() {
   renderGifts(catalog);
   $("send-packet").addEventListener("submit", sendPacket);
   await refreshWallet();
-  new LiveClient({
+  live = new LiveClient({
     roomId,
     role: "viewer",
     token,

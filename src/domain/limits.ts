@@ -51,6 +51,16 @@ export const LIMITS = {
   invariantViolationsReportedMax: 1_000,
   /** Live room: sockets one room accepts (one workerd process holds ~9,900 here). */
   roomSocketsMax: 10_000,
+  /** Fan-out: shards a room may spread its viewer sockets over (each a RoomFanOut object). */
+  fanOutShardsMax: 1_024,
+  /** Fan-out: the most viewer sockets a room holds itself before spreading them (a config bound). */
+  fanOutThresholdMax: 10_000,
+  /** Fan-out: sequenced frames the room sends a shard in one call. */
+  fanOutFramesPerPushMax: 200,
+  /** Fan-out: recent frames a shard keeps in memory to catch up a socket that joined or lagged. */
+  fanOutRingMax: 1_024,
+  /** Fan-out: the longest a room waits before retrying a shard that failed a push. */
+  fanOutRetryMaxMs: 5_000,
   /** Live room: largest frame a client may send. */
   wsClientFrameMaxBytes: 2_048,
   /** Live room: frames a client may send per minute before it is disconnected. */
@@ -93,6 +103,22 @@ export const LIMITS = {
   packetCreditsPerSendMax: 100,
   /** Claims listed per page of a packet's claim list. */
   packetClaimsPageMax: 100,
+  /**
+   * Edge answers to claims on an exhausted packet (docs/ARCHITECTURE.md, "Claims at the edge"):
+   * the winners travel as a Bloom filter of this many bits per winner (8 hashes, about 0.3%
+   * false positives, each merely forwarded to the room), so 10,000 winners are 15,000 bytes.
+   */
+  packetWinnerFilterBitsPerWinner: 12,
+  /** Exhausted packets one Worker isolate remembers (least recently used first out). */
+  edgeExhaustedPacketsMax: 64,
+  /** Winners' claims one isolate remembers per exhausted packet, to answer their repeats itself. */
+  edgeClaimsPerPacketMax: 2_000,
+  /** Claim credits leave for the ledger queue once claims pause this long (live-room.claims CreditPacer)… */
+  packetCreditQuietMs: 50,
+  /** …and at the latest this long after the first credit waiting (the promise: credited within seconds). */
+  packetCreditDelayMaxMs: 2_000,
+  /** Claim frames one socket may send per minute (within `wsClientMessagesPerMinuteMax`). */
+  wsClaimsPerMinuteMax: 30,
   /** Creators a token's `follows` claim may list (follower-only red packets check it in the room). */
   followsPerTokenMax: 500,
   /** Subsidy campaigns: the largest budget (10,000,000.00) and external id length. */

@@ -75,6 +75,26 @@ export class EventLog {
       .map((r) => JSON.parse(r.frame) as SequencedFrame);
   }
 
+  /** Up to `limit` kept frames after `seq`, in order, as stored (what the room pushes to its fan-out shards). */
+  textsAfter(seq: number, limit: number): { seq: number; text: string }[] {
+    return this.sql
+      .exec<{ seq: number; frame: string }>(
+        "SELECT seq, frame FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+        seq,
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ seq: r.seq, text: r.frame }));
+  }
+
+  /**
+   * Where a viewer's replay starts: after the seq it names, never past the current seq; a
+   * viewer that names none gets the snapshot alone (null).
+   */
+  viewerResumePoint(fromClient: number | null): number | null {
+    return fromClient === null ? null : Math.min(fromClient, this.seq());
+  }
+
   /** The gift of the big-gift alert at `seq`, if the log still holds one there. */
   bigGift(seq: number): BigGift | null {
     const row = this.sql

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { PacketInfo } from "../db/messages/room-events";
 import { USER_ID_PATTERN } from "../domain/accounts";
+import { idPattern } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { AUDIENCES, SPLIT_MODES } from "../domain/red-packet";
 import { PERIODS } from "../domain/room/periods";
@@ -53,6 +54,14 @@ export type LeaderboardArgs = z.input<typeof LeaderboardArgs>;
 
 // ── Frames from clients ────────────────────────────────────────────────────────────────
 
+export const PacketClaimFrame = z.object({
+  type: z.literal("packet.claim"),
+  packetId: z.string().regex(idPattern("packet")),
+  /** The client's own id for this claim, echoed in the answer (any 1–64 printable characters). */
+  requestId: z.string().regex(/^[\x21-\x7e]{1,64}$/),
+});
+export type PacketClaimFrame = z.infer<typeof PacketClaimFrame>;
+
 export const ClientFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ping") }),
   /** Overlay: "I have shown everything up to seq"; the room remembers it across reconnects. */
@@ -60,6 +69,8 @@ export const ClientFrame = z.discriminatedUnion("type", [
   /** Broadcaster console: skip an alert on the overlay, or show it again. */
   z.object({ type: z.literal("alert.skip"), seq: z.number().int().positive() }),
   z.object({ type: z.literal("alert.replay"), seq: z.number().int().positive() }),
+  /** Viewer: grab a share of a red packet; answered with `packet.claim.result` carrying the same requestId. */
+  PacketClaimFrame,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 
@@ -191,6 +202,58 @@ export type UnsequencedFrame = SequencedFrame extends infer F
     : never
   : never;
 
+/** A claim as its claimer hears it: the HTTP answer's `claim` (amounts exact and for display). */
+const ClaimView = z.object({
+  id: z.string(),
+  packetId: z.string(),
+  userId: UserId,
+  index: z.number().int().nonnegative(),
+  amountMinor: Minor,
+  amount: z.string(),
+  claimedAtMs: z.number().int(),
+});
+
+/**
+ * The answer to a `packet.claim` frame: the HTTP route's body with its status, so a client
+ * handles both the same way — 201/200 `{ claim, alreadyClaimed, creditedWithinSeconds }`, or
+ * an error status with `{ error: { code, message, details? } }` and the same codes.
+ */
+export const PacketClaimResultFrame = z.discriminatedUnion("ok", [
+  z.object({
+    type: z.literal("packet.claim.result"),
+    requestId: z.string(),
+    ok: z.literal(true),
+    status: z.union([z.literal(200), z.literal(201)]),
+    claim: ClaimView,
+    alreadyClaimed: z.boolean(),
+    creditedWithinSeconds: z.literal(true),
+  }),
+  z.object({
+    type: z.literal("packet.claim.result"),
+    requestId: z.string(),
+    ok: z.literal(false),
+    status: z.number().int(),
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.object({ retryAfterMs: z.number().int().positive() }).optional(),
+    }),
+  }),
+]);
+export type PacketClaimResultFrame = z.infer<typeof PacketClaimResultFrame>;
+
+/** Who sent a client frame: what the room's socket attachment (or a fan-out shard) knows of them. */
+export const FrameSender = z.object({
+  role: z.enum(SOCKET_ROLES),
+  userId: UserId.nullable(),
+  /** Of the creators the sender follows, this room's creator if among them (follower-only packets). */
+  follows: z.array(UserId).max(1),
+});
+export type FrameSender = z.infer<typeof FrameSender>;
+
+export const ClaimFrameArgs = z.tuple([FrameSender, PacketClaimFrame]);
+export type ClaimFrameArgs = z.input<typeof ClaimFrameArgs>;
+
 export const ServerFrame = z.union([
   SequencedFrame,
   z.object({
@@ -207,6 +270,7 @@ export const ServerFrame = z.union([
   }),
   z.object({ type: z.literal("pong") }),
   z.object({ type: z.literal("error"), code: z.string(), message: z.string() }),
+  PacketClaimResultFrame,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrame>;
 

@@ -28,6 +28,8 @@ interface Keys {
   seq: number;
   /** The highest seq an overlay said it has shown; where an overlay without `lastSeq` resumes. */
   overlayAckSeq: number;
+  /** The fan-out shards viewers were placed on, `{roomId}:0` … `{roomId}:{shards − 1}` (live-room.fan-out.ts). */
+  fanOut: { roomId: string; shards: number };
 }
 
 export class RoomSettings {

@@ -8,12 +8,15 @@
  */
 
 import { assert, LIMITS } from "../domain/limits";
+import type { ClaimAllowance } from "./live-room.claims";
 import { CLOSE, ClientFrame, type ServerFrame, SOCKET_ROLES, type SocketRole } from "./live-room.protocol";
 
 /** What a socket carries across hibernation (serialized with it, at most 2 KiB). */
-export interface Attachment {
+export interface Attachment extends ClaimAllowance {
   role: SocketRole;
   userId: string | null;
+  /** This room's creator if the user follows them (the Worker's word), for follower-only packets. */
+  follows?: string[];
   connectedAtMs: number;
   rateWindowStartMs: number;
   rateCount: number;
@@ -34,6 +37,8 @@ export interface Handshake {
   userId: string | null;
   /** The overlay's `lastSeq`: replay starts after it. */
   resumeAfter: number | null;
+  /** This room's creator, if the user follows them. */
+  follows: string[];
 }
 
 /** Reads the headers the Worker set; a missing or unknown role is a bug in the Worker. */
@@ -45,6 +50,11 @@ export function readHandshake(request: Request): Handshake {
     role,
     userId: request.headers.get("x-giftwire-user"),
     resumeAfter: resume !== null && /^[0-9]{1,15}$/.test(resume) ? Number(resume) : null,
+    follows:
+      request.headers
+        .get("x-giftwire-follows")
+        ?.split(",")
+        .filter((id) => id !== "") ?? [],
   };
 }
 
@@ -59,9 +69,16 @@ export function acceptSocket(ctx: DurableObjectState, server: WebSocket, handsha
     server.close(CLOSE.tryAgainLater, "room is full");
     return false;
   }
-  const { role, userId } = handshake;
+  const { role, userId, follows } = handshake;
   ctx.acceptWebSocket(server, [role, ...(userId ? [`user:${userId}`] : [])]);
-  const attachment: Attachment = { role, userId, connectedAtMs: nowMs, rateWindowStartMs: nowMs, rateCount: 0 };
+  const attachment: Attachment = {
+    role,
+    userId,
+    connectedAtMs: nowMs,
+    rateWindowStartMs: nowMs,
+    rateCount: 0,
+    ...(follows.length > 0 ? { follows } : {}),
+  };
   server.serializeAttachment(attachment);
   return true;
 }

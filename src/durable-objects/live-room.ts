@@ -20,7 +20,7 @@ import { DurableObject } from "cloudflare:workers";
 import { PacketInfo, type RoomEvent, RoomEvents, type TipEvent } from "../db/messages/room-events";
 import { settleExpiredPacket } from "../db/operations/packet-refund";
 import { markSubsidyUsed } from "../db/operations/packet-send";
-import { findPacket } from "../db/reads/packets";
+import { findPacket, findPacketWithCreator, packetInfoOf } from "../db/reads/packets";
 import { type Ledger, openLedger } from "../db/shards";
 import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
@@ -28,26 +28,39 @@ import { cryptoRandomInt } from "../domain/red-packet";
 import { type Period, periodKeys } from "../domain/room/periods";
 import { configFrom } from "../platform/config";
 import { createLogger } from "../platform/logger";
+import {
+  answerClaimFrame,
+  type ClaimAnswer,
+  CreditPacer,
+  claimAllowanceRefusal,
+  ExhaustedPackets,
+} from "./live-room.claims";
 import { EVENT_LOG_SCHEMA, EventLog } from "./live-room.event-log";
+import { FanOut } from "./live-room.fan-out";
 import { LEADERBOARD_SCHEMA, Leaderboards } from "./live-room.leaderboards";
 import { type ClaimOutcome, InFlightClaims, PACKET_SCHEMA, RedPacketDesk, type RoomClaim } from "./live-room.packets";
 import {
   CLOSE,
+  ClaimFrameArgs,
   ClaimPacketArgs,
+  type ClientFrame,
   CloseExpiredPacketArgs,
   type Leaderboard,
   LeaderboardArgs,
   PacketArgs,
+  type PacketClaimResultFrame,
   PacketClaimsArgs,
   type PacketView,
   type SequencedFrame,
+  type ServerFrame,
+  type SocketRole,
 } from "./live-room.protocol";
 import { importLegacyMeta, type RoomIdentity, RoomSettings } from "./live-room.settings";
 import {
+  type Attachment,
   acceptSocket,
   broadcast,
   closeHandshake,
-  forbidden,
   HEARTBEAT,
   readHandshake,
   receive,
@@ -55,20 +68,21 @@ import {
 } from "./live-room.sockets";
 import { type TipAnswer, TipBatcher, TipSubmission } from "./live-room.tips";
 import { MergeWindow, WINDOW_SCHEMA } from "./live-room.window";
+import {
+  ClientFrameArgs,
+  FAN_OUT_HEADER,
+  FramesAfterArgs,
+  type FrameText,
+  ROOM_HEADER,
+  ViewerSnapshotArgs,
+} from "./room-fan-out.protocol";
 
 export interface DeliveryResult {
   applied: string[];
   duplicates: string[];
 }
 
-/** What a claimer hears back; `packet_busy` carries a retry hint. */
-export type ClaimAnswer =
-  | Exclude<ClaimOutcome, { kind: "rejected" }>
-  | {
-      readonly kind: "rejected";
-      readonly code: Extract<ClaimOutcome, { kind: "rejected" }>["code"] | "packet_busy";
-      readonly retryAfterMs?: number;
-    };
+export type { ClaimAnswer } from "./live-room.claims";
 
 interface QueuedClaim {
   packetId: string;
@@ -87,8 +101,17 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly boards: Leaderboards;
   private readonly desk: RedPacketDesk;
   private readonly inFlight = new InFlightClaims();
+  private readonly fanOut: FanOut;
   /** Wallet tips waiting for, or in, the room's group commit (public for the restart tests). */
   readonly tips: TipBatcher;
+  /** Exhausted packets described for the Worker's edge answers (live-room.claims). */
+  private readonly exhausted: ExhaustedPackets;
+  /** Claim RPCs this object answered since it started (tests and benchmarks read it). */
+  private claimsAsked = 0;
+  /** Group commits of claims, and the claims they carried, since this object started. */
+  private claimBatches = 0;
+  private batchedClaims = 0;
+  private readonly creditPacer = new CreditPacer(() => void this.kickCreditFlush());
   /** Claims admitted and waiting for the next group commit (see claimPacket). */
   private claimQueue: QueuedClaim[] = [];
   private creditFlush: Promise<void> | null = null;
@@ -114,12 +137,16 @@ export class LiveRoom extends DurableObject<Env> {
       { applyTips: async (events) => void (await this.applyEvents(events)), waitUntil: (p) => ctx.waitUntil(p) },
       this.log,
     );
+    this.exhausted = new ExhaustedPackets(sql, this.desk);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
+    this.fanOut = new FanOut(env.ROOM_FAN_OUT, this.settings, this.events, this.log);
+    // After a restart, each shard is asked where it stands and sent what it missed.
+    if (this.fanOut.shardCount() > 0) this.fanOut.kick();
   }
 
-  private config(): { windowMs: number; timeZone: string } {
+  private config() {
     const config = configFrom(this.env);
-    return { windowMs: config.mergeWindowMs, timeZone: config.businessTimeZone };
+    return { windowMs: config.mergeWindowMs, timeZone: config.businessTimeZone, fanOut: config.fanOut };
   }
 
   // ── RPC: events from the Worker ──────────────────────────────────────────────────────
@@ -317,6 +344,41 @@ export class LiveRoom extends DurableObject<Env> {
    */
   async claimPacket(...args: ClaimPacketArgs): Promise<ClaimAnswer> {
     const [packetId, userId, follows] = ClaimPacketArgs.parse(args);
+    this.claimsAsked++;
+    // Once the packet is exhausted the answer carries what the Worker needs to answer later
+    // claimers itself (live-room.claims).
+    return this.exhausted.attach(packetId, await this.claim(packetId, userId, follows));
+  }
+
+  /** Claim RPCs answered since this object started: how many claims the edge did not answer. */
+  claimStats(): { asked: number; batches: number; batchedClaims: number } {
+    return { asked: this.claimsAsked, batches: this.claimBatches, batchedClaims: this.batchedClaims };
+  }
+
+  /**
+   * A claim frame from a viewer's socket, here or on a fan-out shard: its answer frame. A
+   * packet the room has not heard of yet (its announcement still on the way) is learned from
+   * the ledger first, as the HTTP route does.
+   */
+  async answerClaimFrame(...args: ClaimFrameArgs): Promise<PacketClaimResultFrame> {
+    const [sender, frame] = ClaimFrameArgs.parse(args);
+    return answerClaimFrame(sender, frame, (packetId, userId, follows) =>
+      this.claimLearning(packetId, userId, follows),
+    );
+  }
+
+  private async claimLearning(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
+    const answer = await this.claim(packetId, userId, follows);
+    if (answer.kind !== "unknown") return answer;
+    const roomId = this.settings.get("roomId");
+    if (roomId === null) return answer;
+    const packet = await findPacketWithCreator(await openLedger(this.env), packetId);
+    if (packet === null || packet.room_id !== roomId) return answer;
+    await this.ensurePacket(packetInfoOf(packet, packet.creator_id));
+    return this.claim(packetId, userId, follows);
+  }
+
+  private async claim(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
     const pre = this.desk.precheck(packetId, userId, follows, Date.now());
     if (pre.kind !== "admit") return pre;
     if (!this.inFlight.admit(packetId, pre.remainingShares)) {
@@ -332,6 +394,8 @@ export class LiveRoom extends DurableObject<Env> {
   private async commitClaims(): Promise<void> {
     const batch = this.claimQueue;
     this.claimQueue = [];
+    this.claimBatches++;
+    this.batchedClaims += batch.length;
     const nowMs = Date.now();
     const outcomes: ClaimOutcome[] = [];
     const frames: SequencedFrame[] = [];
@@ -356,7 +420,11 @@ export class LiveRoom extends DurableObject<Env> {
     this.announce(frames);
     for (const [i, c] of batch.entries()) c.resolve(outcomes[i] as ClaimOutcome);
     if (outcomes.some((o) => o.kind === "claimed" && o.fresh)) {
-      void this.kickCreditFlush();
+      // Credits leave when claims pause or a packet runs out (CreditPacer), not per batch.
+      this.creditPacer.committed(
+        nowMs,
+        outcomes.some((o) => o.kind === "claimed" && o.fresh && o.exhausted),
+      );
       // Claims only add work due a window (progress) or a retry (credits) from now; an alarm
       // already set before that covers it, so a storm does not recompute the due time per batch.
       const soonestNewMs = nowMs + Math.min(this.config().windowMs, LIMITS.roomRetryMs);
@@ -538,11 +606,12 @@ export class LiveRoom extends DurableObject<Env> {
     return this.boards.read(period, periodKey, viewerId, limit);
   }
 
-  state(): { room: RoomIdentity; seq: number; sockets: number; windowTips: number } {
+  state(): { room: RoomIdentity; seq: number; sockets: number; fanOutShards: number; windowTips: number } {
     return {
       room: this.settings.identity(),
       seq: this.events.seq(),
       sockets: this.ctx.getWebSockets().length,
+      fanOutShards: this.fanOut.shardCount(),
       windowTips: this.window.size(),
     };
   }
@@ -564,54 +633,120 @@ export class LiveRoom extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket")
       return new Response("expected a WebSocket", { status: 426 });
     const handshake = readHandshake(request);
+    // A hot room spreads new viewers over its fan-out shards; the Worker opens the socket there.
+    const placement = this.fanOut.place(
+      handshake.role,
+      this.ctx.getWebSockets("viewer").length,
+      this.config().fanOut,
+      request.headers.get(ROOM_HEADER),
+    );
+    if (placement.kind === "shard") {
+      return new Response(null, { status: 307, headers: { [FAN_OUT_HEADER]: String(placement.index) } });
+    }
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
     const nowMs = Date.now();
     if (!acceptSocket(this.ctx, server, handshake, nowMs))
       return new Response(null, { status: 101, webSocket: client });
 
-    // Snapshot, then (overlays) everything after the resume point, in order: the socket
-    // is registered already, so frames broadcast meanwhile queue behind these sends.
-    const resumeFromSeq = handshake.role === "overlay" ? this.events.overlayResumePoint(handshake.resumeAfter) : null;
-    send(server, {
+    // Snapshot, then everything after the resume point, in order: the socket is registered
+    // already, so frames broadcast meanwhile queue behind these sends.
+    const { snapshot, resumeFromSeq } = this.snapshot(handshake.role, handshake.userId, handshake.resumeAfter, nowMs);
+    send(server, snapshot);
+    if (resumeFromSeq !== null) for (const frame of this.events.after(resumeFromSeq)) send(server, frame);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * What a new socket is sent first. Overlays resume after the seq they name, else after what
+   * overlays acknowledged; a viewer that names a seq (it reconnects) resumes after it, and one
+   * that names none gets the snapshot alone.
+   */
+  private snapshot(role: SocketRole, userId: string | null, resumeAfter: number | null, nowMs: number) {
+    const resumeFromSeq =
+      role === "overlay" ? this.events.overlayResumePoint(resumeAfter) : this.events.viewerResumePoint(resumeAfter);
+    const snapshot = {
       type: "snapshot",
       seq: this.events.seq(),
-      role: handshake.role,
+      role,
       room: this.settings.identity(),
-      leaderboard: this.board("live", handshake.userId),
+      leaderboard: this.board("live", userId),
       redPackets: this.desk.openPackets(nowMs),
       windowMs: this.config().windowMs,
       resumeFromSeq,
-    });
-    if (resumeFromSeq !== null) for (const frame of this.events.after(resumeFromSeq)) send(server, frame);
-    return new Response(null, { status: 101, webSocket: client });
+    } satisfies ServerFrame;
+    return { snapshot, resumeFromSeq };
+  }
+
+  // ── RPC: the fan-out shards ─────────────────────────────────────────────────────────
+
+  /** A viewer socket opening on a shard: its snapshot, and (resuming) the frames it missed, as stored. */
+  viewerSnapshot(...args: ViewerSnapshotArgs): {
+    snapshot: Extract<ServerFrame, { type: "snapshot" }>;
+    replay: FrameText[];
+  } {
+    const [userId, resumeAfter] = ViewerSnapshotArgs.parse(args);
+    const { snapshot, resumeFromSeq } = this.snapshot("viewer", userId, resumeAfter, Date.now());
+    const replay = resumeFromSeq === null ? [] : this.events.textsAfter(resumeFromSeq, LIMITS.replayLogMax);
+    return { snapshot, replay };
+  }
+
+  /** A shard's gap: kept frames after `seq`, as stored. */
+  framesAfter(...args: FramesAfterArgs): FrameText[] {
+    const [seq, limit] = FramesAfterArgs.parse(args);
+    return this.events.textsAfter(seq, limit);
+  }
+
+  /**
+   * A frame a client sent on a shard's socket, with the sender's attachment: answered exactly
+   * as on the room's own sockets; the reply frames go back on that socket.
+   */
+  async clientFrame(...args: ClientFrameArgs): Promise<ServerFrame[]> {
+    const [attachment, frame] = ClientFrameArgs.parse(args);
+    return this.answerClientFrame(attachment, frame, Date.now());
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const nowMs = Date.now();
     const received = receive(ws, message, nowMs);
     if (received === null) return;
-    const { attachment, frame } = received;
+    const refusal = claimAllowanceRefusal(ws, received.attachment, received.frame, nowMs);
+    if (refusal !== null) return send(ws, refusal);
+    for (const reply of await this.answerClientFrame(received.attachment, received.frame, nowMs)) send(ws, reply);
+  }
+
+  /** Every client frame, from the room's own sockets or a shard's: the replies for the sender. */
+  private async answerClientFrame(
+    attachment: Pick<Attachment, "role" | "userId" | "follows">,
+    frame: ClientFrame,
+    nowMs: number,
+  ): Promise<ServerFrame[]> {
+    const forbidden: ServerFrame = { type: "error", code: "forbidden", message: "Your role may not send this frame." };
     switch (frame.type) {
       case "ping":
         // Only a ping spelled other than the client's heartbeat gets here (see HEARTBEAT).
-        send(ws, { type: "pong" });
-        return;
+        return [{ type: "pong" }];
       case "ack":
-        if (attachment.role !== "overlay") return forbidden(ws);
+        if (attachment.role !== "overlay") return [forbidden];
         this.events.overlayAck(frame.seq);
-        return;
+        return [];
+      case "packet.claim":
+        // The socket's claim allowance was spent where the socket lives (claimAllowanceRefusal).
+        return [
+          await answerClaimFrame(
+            { role: attachment.role, userId: attachment.userId, follows: attachment.follows ?? [] },
+            frame,
+            (p, u, f) => this.claimLearning(p, u, f),
+          ),
+        ];
       case "alert.skip":
       case "alert.replay": {
-        if (attachment.role !== "broadcaster") return forbidden(ws);
+        if (attachment.role !== "broadcaster") return [forbidden];
         const gift = this.events.bigGift(frame.seq);
         if (gift === null) {
-          send(ws, {
-            type: "error",
-            code: "alert_not_found",
-            message: "No big-gift alert with that seq in the replay log.",
-          });
-          return;
+          return [
+            { type: "error", code: "alert_not_found", message: "No big-gift alert with that seq in the replay log." },
+          ];
         }
         let out: SequencedFrame | undefined;
         this.ctx.storage.transactionSync(() => {
@@ -621,7 +756,7 @@ export class LiveRoom extends DurableObject<Env> {
               : this.events.append({ type: "alert.replay", alertSeq: frame.seq, gift }, nowMs);
         });
         if (out) this.announce([out]);
-        return;
+        return [];
       }
     }
   }
@@ -630,8 +765,13 @@ export class LiveRoom extends DurableObject<Env> {
     closeHandshake(ws, code, reason);
   }
 
-  /** Sends frames, in order, to every socket of the room; only after they are committed. */
+  /**
+   * Sends frames, in order, to every socket of the room and to each of its fan-out shards;
+   * only after they are committed.
+   */
   private announce(frames: readonly SequencedFrame[]): void {
     for (const frame of frames) broadcast(this.ctx.getWebSockets(), frame);
+    // Each fan-out shard gets them once, from the log, in order.
+    if (frames.length > 0) this.fanOut.kick();
   }
 }

@@ -37,6 +37,18 @@ const ConfigSchema = z
       .regex(/^[0-9]+$/)
       .transform(Number)
       .pipe(z.number().int().min(LIMITS.mergeWindowMinMs).max(LIMITS.mergeWindowMaxMs)),
+    // Fan-out (docs/ARCHITECTURE.md, "Fan-out shards"): the viewer sockets a room holds itself,
+    // then how many RoomFanOut shards take the rest.
+    ROOM_FAN_OUT_THRESHOLD: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(LIMITS.fanOutThresholdMax)),
+    ROOM_FAN_OUT_SHARDS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(LIMITS.fanOutShardsMax)),
     PAYMENT_METHODS: z
       .string()
       .default("{}")
@@ -76,6 +88,8 @@ export interface Config {
   /** The business day's time zone: leaderboard periods, the 小额免密 day, the reconciliation day. */
   readonly businessTimeZone: string;
   readonly mergeWindowMs: number;
+  /** Viewer sockets a room holds itself; beyond it, new viewers go to its fan-out shards. */
+  readonly fanOut: { readonly threshold: number; readonly shards: number };
   /** Payment methods the payer picks (`qr`, `card`…) → channels, primary first, then backups. */
   readonly paymentMethods: Readonly<Record<string, readonly ChannelName[]>>;
   /** 小额免密 limits for users who have not set their own. */
@@ -111,6 +125,7 @@ export function configFrom(env: Env): Config {
     wsOrigins: list(c.WS_ORIGINS),
     businessTimeZone: c.BUSINESS_TIME_ZONE,
     mergeWindowMs: c.ROOM_MERGE_WINDOW_MS,
+    fanOut: { threshold: c.ROOM_FAN_OUT_THRESHOLD, shards: c.ROOM_FAN_OUT_SHARDS },
     paymentMethods: c.PAYMENT_METHODS,
     autopayDefaults: {
       perTipMaxMinor: c.AUTOPAY_PER_TIP_DEFAULT_MINOR,

@@ -1,5 +1,6 @@
 import type { LedgerPostingMessage } from "../db/messages/ledger-postings";
 import { LiveRoom } from "../durable-objects/live-room";
+import { RoomFanOut } from "../durable-objects/room-fan-out";
 import { createLogger, type Logger } from "../platform/logger";
 import { createApp } from "./app";
 import { CRON_JOBS, runCronJobs } from "./cron/jobs";
@@ -13,7 +14,7 @@ import { handleRoomEventsBatch, ROOM_EVENTS_QUEUE, type RoomEventsMessage } from
 
 const app = createApp();
 
-export { LiveRoom };
+export { LiveRoom, RoomFanOut };
 
 type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, log: Logger) => Promise<void>;
 

@@ -96,10 +96,21 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
     await context.close();
   }, 120_000);
 
-  it("a viewer sends a red packet from the page; two others see it appear, grab it, and the shares make the total", async () => {
+  it("a viewer sends a red packet from the page; two others see it appear, grab it over their sockets, and the shares make the total", async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    // The pages claim over their room sockets: no claim request goes over HTTP.
+    const httpClaims: string[] = [];
+    const claimFrames: string[] = [];
     const open = async (userId: string) => {
       const page = await context.newPage();
+      page.on("request", (r) => {
+        if (r.method() === "POST" && r.url().endsWith("/claims")) httpClaims.push(r.url());
+      });
+      page.on("websocket", (ws) =>
+        ws.on("framesent", (f) => {
+          if (String(f.payload).includes('"packet.claim"')) claimFrames.push(String(f.payload));
+        }),
+      );
       await page.goto(`${server.url}/room.html?room=${seed.roomId}&token=${tokenOf(userId)}`);
       await page.waitForSelector('#live-status[data-state="live"]');
       return page;
@@ -138,6 +149,10 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
       "viewer-bo": b,
     });
     expect(a + b).toBe(888);
+    expect(httpClaims).toEqual([]);
+    expect(claimFrames.map((f) => JSON.parse(f).packetId)).toEqual([packetId, packetId]);
+    expect(await card(ana).getAttribute("data-claimed-via")).toBe("socket");
+
     // Every page learns at once that it is all claimed.
     await sender.waitForSelector(".packet[data-status=\"exhausted\"]:has-text('browser hongbao')", { timeout: 10_000 });
     await ana.screenshot({ path: `${ARTIFACTS}/viewer-red-packet.png` });

@@ -593,6 +593,7 @@ describe("the room's small settings (storage KV API)", () => {
       },
       seq: 41,
       sockets: 0,
+      fanOutShards: 0,
       windowTips: 0,
     });
     await runInDurableObject(stub, (_instance, state) => {

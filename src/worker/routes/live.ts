@@ -3,6 +3,7 @@ import { findRoom } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
 import { PERIODS, periodKeys } from "../../domain/room/periods";
 import { Leaderboard } from "../../durable-objects/live-room.protocol";
+import { FAN_OUT_HEADER, ROOM_HEADER, shardName } from "../../durable-objects/room-fan-out.protocol";
 import { type Principal, verifyToken } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
@@ -67,6 +68,7 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
   if (!room) throw new ApiError("room_not_found");
 
   let userId: string | null = null;
+  let follows: string | null = null;
   if (role === "overlay") {
     if (!key || !OVERLAY_KEY.test(key) || room.overlay_key_hash === null)
       throw new ApiError("unauthenticated", "A valid overlay key is required.");
@@ -80,15 +82,23 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
     if (!principal) throw new ApiError("unauthenticated");
     if (role === "broadcaster") assertRoomOwner(room, principal, []);
     userId = principal.userId;
+    // Claims over the socket check follower-only packets in the room: it needs only this.
+    if (principal.follows?.has(room.creator_id)) follows = room.creator_id;
   }
 
   const headers = new Headers(c.req.raw.headers);
   for (const name of [...headers.keys()]) if (name.startsWith("x-giftwire-")) headers.delete(name);
   headers.set("x-giftwire-role", role);
   if (userId !== null) headers.set("x-giftwire-user", userId);
+  if (follows !== null) headers.set("x-giftwire-follows", follows);
   if (lastSeq !== undefined) headers.set("x-giftwire-resume-after", lastSeq);
-  const stub = c.env.LIVE_ROOM.getByName(roomId);
-  return stub.fetch(new Request(c.req.raw.url, { method: "GET", headers }));
+  headers.set(ROOM_HEADER, roomId);
+  const answer = await c.env.LIVE_ROOM.getByName(roomId).fetch(new Request(c.req.raw.url, { method: "GET", headers }));
+  // A hot room places a new viewer on one of its fan-out shards, which accepts the socket.
+  const shard = answer.headers.get(FAN_OUT_HEADER);
+  if (shard === null) return answer;
+  const shardStub = c.env.ROOM_FAN_OUT.getByName(shardName(roomId, Number(shard)));
+  return shardStub.fetch(new Request(c.req.raw.url, { method: "GET", headers }));
 });
 
 const LeaderboardQuery = z.object({

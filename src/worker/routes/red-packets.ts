@@ -21,6 +21,7 @@ import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { hasAnyRole } from "../middleware/auth";
 import { money } from "../money-view";
+import { edgeClaims } from "../rooms/exhausted-packets";
 import { deliverAfterCommit } from "../rooms/outbox";
 import {
   AmountMinor,
@@ -278,7 +279,9 @@ redPackets.openapi(
     description:
       "Claims are serialized in the room: one per user per packet, never more than the shares. Asking again " +
       "answers your earlier claim (200). The amount is final when you hear it; your wallet is credited " +
-      "through the ledger queue within seconds. Under a storm, `packet_busy` (429, Retry-After) asks you to retry.",
+      "through the ledger queue within seconds. Under a storm, `packet_busy` (429, Retry-After) asks you to retry. " +
+      "Once the packet is exhausted, claimers who did not win are answered without the room. " +
+      "Viewers on the room socket may claim with a `packet.claim` frame instead (same answer).",
     request: { params: packetParams },
     responses: {
       200: jsonResponse(ClaimResultSchema, "Your earlier claim"),
@@ -289,17 +292,9 @@ redPackets.openapi(
   }),
   async (c) => {
     const { roomId, packetId } = c.req.valid("param");
-    const principal = c.var.principal;
-    const stub = c.env.LIVE_ROOM.getByName(roomId);
-    const follows = principal.follows === null ? [] : [...principal.follows];
-    let answer: ClaimAnswer = await stub.claimPacket(packetId, principal.userId, follows);
-    if (answer.kind === "unknown") {
-      // The room has not heard of the packet yet (its announcement is still on the way).
-      const packet = await findPacketWithCreator(c.var.ledger, packetId);
-      if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
-      await stub.ensurePacket(packetInfoOf(packet, packet.creator_id));
-      answer = await stub.claimPacket(packetId, principal.userId, follows);
-    }
+    // After the room said the packet is exhausted, most claimers are answered here (edgeClaims).
+    const answer: ClaimAnswer =
+      edgeClaims.answer(roomId, packetId, c.var.principal.userId) ?? (await claimInRoom(c, roomId, packetId));
     switch (answer.kind) {
       case "unknown":
         throw new ApiError("packet_not_found");
@@ -317,6 +312,27 @@ redPackets.openapi(
     }
   },
 );
+
+/** The room's answer to a claim; the edge learns from it (the packet exhausted, the user's claim). */
+async function claimInRoom(
+  c: { env: Env; var: { principal: Principal; ledger: Ledger } },
+  roomId: string,
+  packetId: string,
+): Promise<ClaimAnswer> {
+  const { userId } = c.var.principal;
+  const stub = c.env.LIVE_ROOM.getByName(roomId);
+  const follows = c.var.principal.follows === null ? [] : [...c.var.principal.follows];
+  let answer: ClaimAnswer = await stub.claimPacket(packetId, userId, follows);
+  if (answer.kind === "unknown") {
+    // The room has not heard of the packet yet (its announcement is still on the way).
+    const packet = await findPacketWithCreator(c.var.ledger, packetId);
+    if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
+    await stub.ensurePacket(packetInfoOf(packet, packet.creator_id));
+    answer = await stub.claimPacket(packetId, userId, follows);
+  }
+  edgeClaims.learn(roomId, packetId, userId, answer);
+  return answer;
+}
 
 redPackets.openapi(
   defineRoute({
