@@ -72,9 +72,16 @@ describe("where money moves", () => {
       /import\s*\{[^}]*\bcomposeOperation\b[^}]*\}\s*from/s.test(readFileSync(join(ROOT, f), "utf8")),
     );
     expect(importers.filter((f) => !f.startsWith("src/db/operations/"))).toEqual([]);
-    // Every kind's own file composes it (a sibling like tip-batch.ts composes through it).
-    const kindFiles = sources("src/db/operations").filter((f) => !/\/[a-z]+(-[a-z]+)*-batch\.ts$/.test(f));
+    // Every kind's own file composes it (a part like tip-batch.ts composes through it).
+    const kindFiles = sources("src/db/operations").filter((f) => !/-(batch|group)\.ts$/.test(f));
     expect(importers.sort()).toEqual(kindFiles.sort());
+    // The set-based composition's building blocks are as closed.
+    const planners = sources("src").filter((f) =>
+      /import\s*\{[^}]*\b(planOperation|operationInsert|verdictOf)\b[^}]*\}\s*from/s.test(
+        readFileSync(join(ROOT, f), "utf8"),
+      ),
+    );
+    expect(planners.filter((f) => !f.startsWith("src/db/operations/"))).toEqual([]);
     // Nor does anything outside the ledger lean on it by name.
     const mentions = sources("src").filter(
       (f) => !f.startsWith("src/db/") && readFileSync(join(ROOT, f), "utf8").includes("composeOperation"),
@@ -88,10 +95,11 @@ describe("where money moves", () => {
       (m) => m[1],
     );
     const files = sources("src/db/operations").map((f) => f.replace(/^.*\//, "").replace(/\.ts$/, ""));
-    // `<kind>-batch.ts`: that kind's group commit (many of it in one batch), beside its file.
-    const batches = files.filter((f) => f.endsWith("-batch"));
-    expect(batches.map((f) => f.replace(/-batch$/, "")).filter((f) => !files.includes(f))).toEqual([]);
-    const own = files.filter((f) => !f.endsWith("-batch"));
+    // `<kind>-batch.ts` / `<kind>-group.ts`: that kind's group commit (many of it in one batch)
+    // and its set-based statements, beside the kind's own file.
+    const parts = files.filter((f) => /-(batch|group)$/.test(f));
+    expect(parts.map((f) => f.replace(/-(batch|group)$/, "")).filter((f) => !files.includes(f))).toEqual([]);
+    const own = files.filter((f) => !/-(batch|group)$/.test(f));
     expect(own.map((f) => f.replaceAll("-", "_")).sort()).toEqual([...kinds].sort());
   });
 });
