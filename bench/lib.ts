@@ -50,6 +50,15 @@ export async function applyMigrations(db: D1Database, dir: "migrations/control" 
 
 /** The ledger shards the benches run the Worker with (LEDGER_SHARDS), as `npm start` does. */
 export const BENCH_SHARDS = 2;
+
+/** A JSON API request's headers: the bearer token, and the Idempotency-Key when given. */
+export function apiHeaders(bearer: string, idempotencyKey?: string): Record<string, string> {
+  return {
+    authorization: `Bearer ${bearer}`,
+    "content-type": "application/json",
+    ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+  };
+}
 const SHARD_BINDINGS = Array.from({ length: BENCH_SHARDS }, (_, i) => `LEDGER_${i}`);
 
 export function bundle(): void {

@@ -14,7 +14,7 @@
  * Options (env): BENCH_SOCKETS="1000,5000" BENCH_RATES="20,100,200" BENCH_SECONDS=6 BENCH_REPEATS=3
  */
 import { writeFileSync } from "node:fs";
-import { bundle, fetchRetrying, log, median, pct, startWorker, token } from "./lib";
+import { apiHeaders, bundle, fetchRetrying, log, median, pct, startWorker, token } from "./lib";
 
 const SOCKETS = (process.env.BENCH_SOCKETS ?? "1000,5000").split(",").map(Number);
 const RATES = (process.env.BENCH_RATES ?? "20,100,200").split(",").map(Number);
@@ -200,11 +200,7 @@ async function scenario(
 ): Promise<Result> {
   const creatorId = `bench-creator-${++creatorSeq}`;
   const creatorToken = await token(creatorId, ["creator"]);
-  const h = (t: string, key?: string) => ({
-    authorization: `Bearer ${t}`,
-    "content-type": "application/json",
-    ...(key ? { "idempotency-key": key } : {}),
-  });
+  const h = apiHeaders;
   const room = (await (
     await fetchRetrying(`${url}/v1/rooms`, {
       method: "POST",

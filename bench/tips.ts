@@ -21,7 +21,7 @@
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { build } from "esbuild";
-import { fetchRetrying, log, pct, startWorker, token } from "./lib";
+import { apiHeaders, fetchRetrying, log, pct, startWorker, token } from "./lib";
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -82,11 +82,7 @@ async function harness(design: Design) {
   const creator = await token("bench-tips-creator", ["creator"]);
   const ops = await token("bench-ops", ["admin", "finance"]);
   const viewers = await Promise.all(Array.from({ length: VIEWERS }, (_, i) => token(`bench-tipper-${i}`, ["viewer"])));
-  const h = (t: string, key?: string) => ({
-    authorization: `Bearer ${t}`,
-    "content-type": "application/json",
-    ...(key ? { "idempotency-key": key } : {}),
-  });
+  const h = apiHeaders;
   const room = (await (
     await fetchRetrying(`${url}/v1/rooms`, {
       method: "POST",
@@ -286,28 +282,8 @@ async function harness(design: Design) {
 }
 
 function benchBindings(design: Design): Record<string, string> {
-  // startWorker's bindings with the design's flag (bench/lib.ts merges these over its own).
-  return {
-    ENVIRONMENT: "development",
-    LEDGER_SHARDS: "2",
-    JWT_ISSUER: "https://auth.giftwire.example",
-    JWT_AUDIENCE: "giftwire-api",
-    JWT_SECRET: "bench-secret-bench-secret-bench-secret-0123456789",
-    JWT_PUBLIC_JWK: "",
-    PLATFORM_SHARE_BPS: "3000",
-    TIP_CUSTOM_MIN_MINOR: "100",
-    TIP_CUSTOM_MAX_MINOR: "5000000",
-    CORS_ORIGINS: "",
-    WS_ORIGINS: "",
-    ROOM_MERGE_WINDOW_MS: "3000",
-    PAYMENT_NOTIFICATION_RETENTION_DAYS: "180",
-    PAYMENT_METHODS: "{}",
-    PAYMENT_CHANNELS: "{}",
-    AUTOPAY_PER_TIP_DEFAULT_MINOR: "20000",
-    AUTOPAY_PER_DAY_DEFAULT_MINOR: "100000",
-    BUSINESS_TIME_ZONE: "Asia/Shanghai",
-    TIP_COMMIT: design,
-  };
+  // bench/lib.ts startWorker's bindings (wrangler.toml's values) with the design's flag over them.
+  return { TIP_COMMIT: design };
 }
 
 interface DesignResult {
