@@ -149,7 +149,10 @@ function renderPacket(id) {
         ? "all claimed"
         : "expired";
   card.dataset.status = view.status;
-  card.querySelector(".grab").disabled = view.status !== "open" || entry.mine !== undefined;
+  const grabButton = card.querySelector(".grab");
+  grabButton.disabled = view.status !== "open" || entry.mine !== undefined;
+  // A finished packet has nothing left to grab: its place goes to the result and the proof.
+  grabButton.hidden = view.status !== "open";
   // Provably fair: once finished, the seed is revealed and anyone can recompute the shares.
   card.querySelector(".verify").hidden = view.status === "open" || !view.commitment;
   $("no-packets").hidden = packets.size > 0;
