@@ -109,6 +109,8 @@ export const LIMITS = {
    * false positives, each merely forwarded to the room), so 10,000 winners are 15,000 bytes.
    */
   packetWinnerFilterBitsPerWinner: 12,
+  /** Room ids one Worker isolate remembers as existing (worker/rooms/known-rooms.ts). */
+  knownRoomsMax: 10_000,
   /** Exhausted packets one Worker isolate remembers (least recently used first out). */
   edgeExhaustedPacketsMax: 64,
   /** Winners' claims one isolate remembers per exhausted packet, to answer their repeats itself. */

@@ -8,6 +8,7 @@ import { type Principal, verifyToken } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { authenticate } from "../middleware/auth";
+import { knownRooms } from "../rooms/known-rooms";
 import { errorResponses, jsonResponse, UserId } from "../schemas";
 import { defineRoute } from "./define";
 import { assertRoomOwner, roomParams } from "./rooms";
@@ -123,7 +124,7 @@ live.openapi(
   async (c) => {
     const { roomId } = c.req.valid("param");
     const { period, limit } = c.req.valid("query");
-    if (!(await findRoom(c.var.ledger.control, roomId))) throw new ApiError("room_not_found");
+    await knownRooms.require(c.var.ledger.control, roomId);
     const board = await c.env.LIVE_ROOM.getByName(roomId).leaderboard(period, c.var.principal.userId, limit);
     return c.json(board, 200);
   },

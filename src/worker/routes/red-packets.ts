@@ -22,6 +22,7 @@ import { balancePatch, runIdempotent } from "../idempotency";
 import { hasAnyRole } from "../middleware/auth";
 import { money } from "../money-view";
 import { edgeClaims } from "../rooms/exhausted-packets";
+import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
 import {
   AmountMinor,
@@ -320,6 +321,8 @@ async function claimInRoom(
   packetId: string,
 ): Promise<ClaimAnswer> {
   const { userId } = c.var.principal;
+  // An unknown room has no packets: answered without creating its object.
+  if (!(await knownRooms.exists(c.var.ledger.control, roomId))) throw new ApiError("packet_not_found");
   const stub = c.env.LIVE_ROOM.getByName(roomId);
   const follows = c.var.principal.follows === null ? [] : [...c.var.principal.follows];
   let answer: ClaimAnswer = await stub.claimPacket(packetId, userId, follows);
@@ -344,11 +347,12 @@ redPackets.openapi(
     request: { params: roomParams },
     responses: {
       200: jsonResponse(z.object({ packets: z.array(PacketView) }), "Open packets"),
-      ...errorResponses(401),
+      ...errorResponses(401, 404),
     },
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
+    await knownRooms.require(c.var.ledger.control, roomId);
     const state = await c.env.LIVE_ROOM.getByName(roomId).openPacketViews();
     return c.json({ packets: state }, 200);
   },

@@ -8,6 +8,7 @@ import type { TipSubmission } from "../../durable-objects/live-room.tips";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
+import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
 import {
   AmountMinor,
@@ -73,6 +74,8 @@ tips.openapi(
       // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
       const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
+      // An unknown room is refused here: addressing its object would create it.
+      await knownRooms.require(c.var.ledger.control, roomId);
       const { confirmed, ...ask } = body;
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
         roomId,
