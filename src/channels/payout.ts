@@ -7,7 +7,7 @@
  * with the same number and the identical request; never mint a new number until a query
  * confirms the old one `failed`.
  */
-import type { ChannelName } from "./channel";
+import type { ChannelName, VerifyFailure } from "./channel";
 
 export interface PayoutRequest {
   /** Our withdrawal id: the channel's idempotency number. Digits and letters, ≤ 32 chars. */
@@ -49,6 +49,11 @@ export interface PayoutNotification {
   /** The amount the provider reports, in minor units, to compare with the withdrawal. */
   readonly amountMinor: number | null;
 }
+
+/** A payout callback verified, or refused with a stable code (the payment callbacks' codes). */
+export type PayoutVerifyOutcome =
+  | { readonly ok: true; readonly notification: PayoutNotification }
+  | { readonly ok: false; readonly failure: VerifyFailure; readonly detail: string };
 
 /**
  * A refusal in provider-neutral terms. Only codes the provider documents as "nothing was

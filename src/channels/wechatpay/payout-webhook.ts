@@ -10,7 +10,7 @@
 import { z } from "zod";
 import type { RawCallback, VerifyFailure } from "../channel";
 import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8 } from "../encoding";
-import type { PayoutNotification } from "../payout";
+import type { PayoutVerifyOutcome } from "../payout";
 import { wechatBillOutcome } from "./payout";
 import { importApiV3Key, openWechatSealed } from "./webhook";
 
@@ -19,10 +19,6 @@ export interface WechatPayoutWebhookConfig {
   readonly apiV3Key: string;
   readonly platformKeys: ReadonlyMap<string, string>;
 }
-
-export type PayoutVerifyOutcome =
-  | { readonly ok: true; readonly notification: PayoutNotification }
-  | { readonly ok: false; readonly failure: VerifyFailure; readonly detail: string };
 
 const WINDOW_S = 300;
 export const BILL_FINISHED = "MCHTRANSFER.BILL.FINISHED";
