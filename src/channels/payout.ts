@@ -53,6 +53,8 @@ export interface PayoutNotification {
 /** A payout callback verified, or refused with a stable code (the payment callbacks' codes). */
 export type PayoutVerifyOutcome =
   | { readonly ok: true; readonly notification: PayoutNotification }
+  /** Verified, but about nothing a withdrawal waits for (kept and acknowledged). */
+  | { readonly ok: true; readonly notification: null; readonly ignored: string }
   | { readonly ok: false; readonly failure: VerifyFailure; readonly detail: string };
 
 /**

@@ -225,7 +225,7 @@ describe("Alipay alipay.fund.trans.order.changed notify", () => {
     expect(await verify(notify(changed))).toEqual(expected);
     expect(await verify(notify(changed, { v2: true }))).toEqual(expected);
     const failed = await verify(notify({ ...changed, status: "FAIL", error_code: "PAYEE_NOT_EXIST" }));
-    expect(failed.ok && failed.notification.outcome).toMatchObject({ state: "failed", reason: "PAYEE_NOT_EXIST" });
+    expect(failed.ok && failed.notification?.outcome).toMatchObject({ state: "failed", reason: "PAYEE_NOT_EXIST" });
     const response = alipayPayoutWebhook({ appId, alipayPublicKey: ali.publicPem }).received();
     expect(await response.text()).toBe("success");
   });

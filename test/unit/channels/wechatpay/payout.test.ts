@@ -314,7 +314,7 @@ describe("WeChat Pay MCHTRANSFER.BILL.FINISHED callback", () => {
     });
     const failed = callback({ ...finished, state: "FAIL", fail_reason: "OVERDUE_CLOSE" });
     const f = await verify(failed, wechatSigned(failed));
-    expect(f.ok && f.notification.outcome).toMatchObject({ state: "failed", reason: "OVERDUE_CLOSE" });
+    expect(f.ok && f.notification?.outcome).toMatchObject({ state: "failed", reason: "OVERDUE_CLOSE" });
   });
 
   it("refuses tampering with stable codes", async () => {
