@@ -55,8 +55,11 @@ const REMARK_MAX = 32;
 const RESPONSE_WINDOW_S = 300;
 const SCHEMA = "WECHATPAY2-SHA256-RSA2048";
 
-/** Refusals after which no bill exists under the number (the request itself was wrong). */
-const DEFINITE_REFUSALS = new Set(["PARAM_ERROR", "INVALID_REQUEST", "NO_AUTH", "NOT_ENOUGH", "SIGN_ERROR"]);
+/**
+ * Refusals after which no bill exists under the number (the request itself was wrong), taken
+ * as such only when WeChat signed them; an unsigned refusal (401 SIGN_ERROR…) is `unknown`.
+ */
+const DEFINITE_REFUSALS = new Set(["PARAM_ERROR", "INVALID_REQUEST", "NO_AUTH", "NOT_ENOUGH"]);
 
 const Bill = z.object({
   out_bill_no: z.string().min(1).max(32),
@@ -149,7 +152,7 @@ export function wechatPayoutClient(config: WechatPayoutConfig, deps: ClientDeps)
     url: string,
     body: object | null,
     extra: Record<string, string> = {},
-  ): Promise<{ bill: Bill; status: number } | PayoutOutcome> {
+  ): Promise<{ bill: Bill } | PayoutOutcome> {
     const text = body === null ? "" : JSON.stringify(body);
     const timestamp = String(Math.floor(deps.now() / 1000));
     const nonce = bytesHex(crypto.getRandomValues(new Uint8Array(16)));
@@ -177,13 +180,13 @@ export function wechatPayoutClient(config: WechatPayoutConfig, deps: ClientDeps)
       if (why) return { state: "unknown", detail: `WeChat Pay HTTP ${status} not trusted: ${why}` };
     }
     if (status >= 200 && status <= 299) {
-      if (answer.text === "") return { bill: { out_bill_no: "-", transfer_bill_no: "-", state: "" }, status };
       const bill = parseJson(answer.text, Bill);
       if (!bill) return { state: "unknown", detail: "bill answer is not the documented shape" };
-      return { bill, status };
+      return { bill };
     }
     const error = parseJson(answer.text, ErrorBody);
     if (!error) return { state: "unknown", detail: `WeChat Pay HTTP ${status} without { code, message }` };
+    if (!signed) return { state: "unknown", detail: `unsigned ${error.code.slice(0, 64)} (HTTP ${status})` };
     return refusalOutcome(error.code, error.message ?? `HTTP ${status}`, DEFINITE_REFUSALS);
   }
 
@@ -232,11 +235,9 @@ export function wechatPayoutClient(config: WechatPayoutConfig, deps: ClientDeps)
       return outcomeFor(withdrawalId, await call("GET", billPath(withdrawalId), null));
     },
 
+    /** Before the user confirms: CANCELING (`accepted`) now, CANCELLED (`failed`) by callback or query. */
     async cancel(withdrawalId: string): Promise<PayoutOutcome> {
-      const result = await call("POST", `${billPath(withdrawalId)}/cancel`, {});
-      if ("state" in result) return result;
-      if (result.bill.state === "") return { state: "unknown", detail: "cancel requested; query for CANCELLED" };
-      return outcomeFor(withdrawalId, result);
+      return outcomeFor(withdrawalId, await call("POST", `${billPath(withdrawalId)}/cancel`, {}));
     },
   };
 }
