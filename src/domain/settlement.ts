@@ -69,6 +69,25 @@ export function dayToSettle(today: string, settleAfterDays: number): string {
 
 const nonNegative = (n: number) => Number.isSafeInteger(n) && n >= 0 && n <= LIMITS.balanceAbsMaxMinor;
 
+/**
+ * A creator under risk hold is not settled: the day stays in pending, the run records it as
+ * held (flagged for an operator) and settles it on a later run once the hold is lifted, with
+ * the same key and the then-current receivable.
+ */
+export type SettlementOutcome =
+  | { readonly kind: "settled"; readonly record: SettlementRecord }
+  | { readonly kind: "held"; readonly key: string; readonly creatorId: string; readonly day: string };
+
+export function settleOrHold(
+  p: DayPostings,
+  riskHold: boolean,
+  settleAfterDays: number,
+  timeZone: string,
+): SettlementOutcome {
+  if (riskHold) return { kind: "held", key: settlementKey(p.creatorId, p.day), creatorId: p.creatorId, day: p.day };
+  return { kind: "settled", record: settleDay(p, settleAfterDays, timeZone) };
+}
+
 export function settleDay(p: DayPostings, settleAfterDays: number, timeZone: string): SettlementRecord {
   assert(
     [p.grossMinor, p.platformMinor, p.reversedMinor, p.receivableMinor].every(nonNegative),
