@@ -1,4 +1,5 @@
 import { addDays, dayStartMs, isDayKey } from "./business-day";
+import { fail, ok, type Result } from "./errors";
 import { assert, LIMITS } from "./limits";
 import { withholdingMinor } from "./withholding";
 
@@ -49,6 +50,27 @@ export function settlementKey(creatorId: string, day: string): string {
   assert(creatorId.length > 0 && creatorId.length <= LIMITS.userIdMaxLength, "a creator id");
   assert(isDayKey(day), "a day key");
   return `settlement:${creatorId}:${day}`;
+}
+
+/** Checks an operator's or deployer's settlement settings (N days, withholding rate) as values. */
+export function checkSettlementConfig(
+  settleAfterDays: number,
+  withholdingBps: number,
+): Result<{ settleAfterDays: number; withholdingBps: number }> {
+  if (
+    !Number.isInteger(settleAfterDays) ||
+    settleAfterDays < LIMITS.settlementDaysMin ||
+    settleAfterDays > LIMITS.settlementDaysMax
+  ) {
+    return fail(
+      "malformed_request",
+      `N is a whole number of days in ${LIMITS.settlementDaysMin}..${LIMITS.settlementDaysMax}.`,
+    );
+  }
+  if (!Number.isInteger(withholdingBps) || withholdingBps < 0 || withholdingBps > LIMITS.bpsMax) {
+    return fail("malformed_request", `The withholding rate is 0..${LIMITS.bpsMax} bps.`);
+  }
+  return ok({ settleAfterDays, withholdingBps });
 }
 
 /** When day D's earnings become available: the start of business day D+N. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { addDays, businessDayOf, dayStartMs, isDayKey } from "../../../src/domain/business-day";
 import { splitRevenue } from "../../../src/domain/revenue-share";
 import {
+  checkSettlementConfig,
   type DayPostings,
   dayToSettle,
   type SettlementRecord,
@@ -81,6 +82,11 @@ describe("settleDay", () => {
     expect(dayToSettle("2026-11-12", 7)).toBe("2026-11-05");
     expect(settlementKey("c1", "2026-11-05")).toBe(r.key);
     expect(() => settlementDueAtMs("2026-11-05", 0, TZ)).toThrow();
+    expect(checkSettlementConfig(7, 0)).toEqual({ ok: true, value: { settleAfterDays: 7, withholdingBps: 0 } });
+    expect(checkSettlementConfig(0, 0)).toMatchObject({ ok: false, code: "malformed_request" });
+    expect(checkSettlementConfig(31, 0)).toMatchObject({ ok: false, code: "malformed_request" });
+    expect(checkSettlementConfig(7, 10_001)).toMatchObject({ ok: false, code: "malformed_request" });
+    expect(checkSettlementConfig(1.5, 0)).toMatchObject({ ok: false, code: "malformed_request" });
   });
 
   it("conserves money, never goes negative, and re-runs to the same record", () => {
