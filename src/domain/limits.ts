@@ -218,6 +218,26 @@ export const LIMITS = {
    * in a day at its storage ceiling.
    */
   operationTombstonesPurgedPerShardMax: 2_000,
+  /** Revenue share: tiers in one schedule (阶梯), and the highest threshold a tier may start at. */
+  revenueTiersMax: 20,
+  revenueTierFromMaxMinor: 1_000_000_000_000,
+  /** Settlement T+N: a day's earnings become available N business days later; N's bounds and default. */
+  settlementDaysMin: 1,
+  settlementDaysMax: 30,
+  settlementDaysDefault: 7,
+  /** Withdrawals: the smallest request (10.00), and per business day the count and amount caps. */
+  withdrawalMinMinor: 1_000,
+  withdrawalsPerDayMax: 3,
+  withdrawalDailyAmountMaxMinor: 5_000_000,
+  /** Withdrawals below this (500.00) are approved without review when every check passes. */
+  withdrawalAutoApproveBelowMinor: 50_000,
+  /** Withdrawals: one stuck in `paying` this long without an answer is flagged for an operator. */
+  withdrawalPayingStuckMs: 6 * 60 * 60 * 1000,
+  /** Payout accounts: a newly bound or changed account blocks withdrawals this long (account takeover). */
+  payoutAccountCoolingMs: 72 * 60 * 60 * 1000,
+  /** Payout accounts: an account identifier (openid, Alipay id, Stripe account id) and a payee name. */
+  payoutAccountIdMaxLength: 128,
+  payeeNameMaxLength: 50,
   /** Queues: of a malformed message's body, the most that goes into the alert. */
   queueMalformedBodyLoggedMaxBytes: 1_024,
 } as const;
