@@ -9,10 +9,10 @@
  */
 import { z } from "zod";
 import type { RawCallback, VerifyFailure } from "../channel";
-import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8 } from "../encoding";
+import { importRsaVerifyKey, spkiFromPem } from "../encoding";
 import type { PayoutVerifyOutcome } from "../payout";
 import { wechatBillOutcome } from "./payout";
-import { importApiV3Key, openWechatSealed } from "./webhook";
+import { importApiV3Key, openWechatCallback } from "./webhook";
 
 export interface WechatPayoutWebhookConfig {
   readonly mchId: string;
@@ -20,21 +20,7 @@ export interface WechatPayoutWebhookConfig {
   readonly platformKeys: ReadonlyMap<string, string>;
 }
 
-const WINDOW_S = 300;
 export const BILL_FINISHED = "MCHTRANSFER.BILL.FINISHED";
-
-const Envelope = z.object({
-  id: z.string().min(1).max(64),
-  event_type: z.string().min(1).max(64),
-  resource_type: z.literal("encrypt-resource"),
-  resource: z.object({
-    algorithm: z.literal("AEAD_AES_256_GCM"),
-    original_type: z.string().max(32),
-    ciphertext: z.string().min(1).max(16_384),
-    associated_data: z.string().max(256).optional().default(""),
-    nonce: z.string().length(12),
-  }),
-});
 
 const FinishedBill = z.object({
   out_bill_no: z.string().min(1).max(32),
@@ -64,33 +50,15 @@ export function wechatPayoutWebhook(config: WechatPayoutWebhookConfig) {
 
   return {
     async verify(callback: RawCallback, nowMs: number): Promise<PayoutVerifyOutcome> {
-      const h = callback.headers;
-      const timestamp = h.get("wechatpay-timestamp");
-      const nonce = h.get("wechatpay-nonce");
-      const signature = h.get("wechatpay-signature");
-      const serial = h.get("wechatpay-serial");
-      if (!timestamp || !nonce || !signature || !serial) return refused("missing_signature", "Wechatpay-* headers");
-      const type = h.get("wechatpay-signature-type");
-      if (type !== null && type !== "WECHATPAY2-SHA256-RSA2048") return refused("weak_algorithm", `type ${type}`);
-      if (signature.startsWith("WECHATPAY/SIGNTEST/")) return refused("probe_signature", "WECHATPAY/SIGNTEST/ probe");
-      if (!/^[0-9]{1,12}$/.test(timestamp)) return refused("malformed", "Wechatpay-Timestamp");
-      if (Math.abs(nowMs / 1000 - Number(timestamp)) > WINDOW_S) return refused("stale_timestamp", timestamp);
-      const key = keyFor(serial);
-      if (!key) return refused("unknown_key", `serial ${serial.slice(0, 64)}`);
-      const bytes = base64Bytes(signature);
-      if (!bytes) return refused("bad_signature", "signature is not base64");
-      const message = framed(`${timestamp}\n${nonce}\n`, callback.body, "\n");
-      if (!(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", await key, bytes, message)))
-        return refused("bad_signature", "SHA256withRSA over timestamp, nonce and body");
-      let envelope: z.infer<typeof Envelope>;
-      try {
-        envelope = Envelope.parse(JSON.parse(strictUtf8(callback.body)));
-      } catch {
-        return refused("malformed", "notification body");
-      }
+      const opened = await openWechatCallback(
+        callback,
+        nowMs,
+        async (serial) => (await keyFor(serial)) ?? `serial ${serial.slice(0, 64)}`,
+        () => aesKey,
+      );
+      if (!opened.ok) return refused(opened.failure, opened.detail);
+      const { envelope, plaintext } = opened;
       if (envelope.event_type !== BILL_FINISHED) return refused("malformed", `event_type ${envelope.event_type}`);
-      const plaintext = await openWechatSealed(await aesKey, envelope.resource);
-      if (plaintext === null) return refused("decrypt_failed", "AES-256-GCM: not authentic");
       let bill: z.infer<typeof FinishedBill>;
       try {
         bill = FinishedBill.parse(JSON.parse(plaintext));

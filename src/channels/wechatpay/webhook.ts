@@ -14,7 +14,14 @@
  */
 
 import { z } from "zod";
-import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "../channel";
+import {
+  type ChannelAdapter,
+  type ChannelEvent,
+  type RawCallback,
+  refuse,
+  type VerifyFailure,
+  type VerifyOutcome,
+} from "../channel";
 import type { Outbound } from "../client";
 import { base64Bytes, framed, importRsaVerifyKey, spkiFromPem, strictUtf8, utf8Bytes } from "../encoding";
 
@@ -104,7 +111,7 @@ export async function openWechatSealed(
   }
 }
 
-const Envelope = z.object({
+export const WechatEnvelope = z.object({
   id: z.string().min(1).max(64),
   create_time: z.string().max(64).optional(),
   event_type: z.string().min(1).max(64),
@@ -118,6 +125,58 @@ const Envelope = z.object({
     nonce: z.string().length(12),
   }),
 });
+
+export type WechatEnvelope = z.infer<typeof WechatEnvelope>;
+
+/** A callback whose signature, time and sealed resource all check out, or why not. */
+export type OpenedWechatCallback =
+  | { readonly ok: true; readonly envelope: WechatEnvelope; readonly plaintext: string }
+  | { readonly ok: false; readonly failure: VerifyFailure; readonly detail: string };
+
+/**
+ * The checks every WeChat Pay v3 callback gets (payments and payouts alike): the Wechatpay-*
+ * headers, SHA256withRSA over `timestamp\nnonce\nbody\n` with the key `keyFor` finds for the
+ * serial (a string is why there is none), ±300 s, the SIGNTEST probe refused, then the
+ * envelope parsed and its resource opened with the APIv3 key.
+ */
+export async function openWechatCallback(
+  callback: RawCallback,
+  nowMs: number,
+  keyFor: (serial: string) => Promise<CryptoKey | string>,
+  aesKey: () => Promise<CryptoKey>,
+): Promise<OpenedWechatCallback> {
+  const refused = (failure: VerifyFailure, detail: string) => ({ ok: false, failure, detail }) as const;
+  const h = callback.headers;
+  const timestamp = h.get("wechatpay-timestamp");
+  const nonce = h.get("wechatpay-nonce");
+  const signature = h.get("wechatpay-signature");
+  const serial = h.get("wechatpay-serial");
+  if (!timestamp || !nonce || !signature || !serial) return refused("missing_signature", "Wechatpay-* headers");
+  const type = h.get("wechatpay-signature-type");
+  if (type !== null && type !== SIGNATURE_TYPE) return refused("weak_algorithm", `signature type ${type}`);
+  if (signature.startsWith(PROBE_PREFIX)) return refused("probe_signature", "WECHATPAY/SIGNTEST/ probe");
+  if (!/^[0-9]{1,12}$/.test(timestamp)) return refused("malformed", "Wechatpay-Timestamp");
+  if (Math.abs(nowMs / 1000 - Number(timestamp)) > WECHATPAY_TIMESTAMP_WINDOW_S) {
+    return refused("stale_timestamp", `timestamp ${timestamp}`);
+  }
+  const key = await keyFor(serial);
+  if (typeof key === "string") return refused("unknown_key", key);
+  const signatureBytes = base64Bytes(signature);
+  if (!signatureBytes) return refused("bad_signature", "signature is not base64");
+  const message = framed(`${timestamp}\n${nonce}\n`, callback.body, "\n");
+  if (!(await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, signatureBytes, message))) {
+    return refused("bad_signature", "SHA256withRSA over timestamp, nonce and body");
+  }
+  let envelope: WechatEnvelope;
+  try {
+    envelope = WechatEnvelope.parse(JSON.parse(strictUtf8(callback.body)));
+  } catch {
+    return refused("malformed", "notification body");
+  }
+  const plaintext = await openWechatSealed(await aesKey(), envelope.resource);
+  if (plaintext === null) return refused("decrypt_failed", "AES-256-GCM: not base64 with a tag, or not authentic");
+  return { ok: true, envelope, plaintext };
+}
 
 const Transaction = z.object({
   appid: z.string().max(32),
@@ -207,41 +266,25 @@ export function wechatPay(config: WechatPayConfig): ChannelAdapter {
   return {
     name: "wechatpay",
     async verify(callback: RawCallback, nowMs: number): Promise<VerifyOutcome> {
-      const h = callback.headers;
-      const timestamp = h.get("wechatpay-timestamp");
-      const nonce = h.get("wechatpay-nonce");
-      const signature = h.get("wechatpay-signature");
-      const serial = h.get("wechatpay-serial");
-      if (!timestamp || !nonce || !signature || !serial) return refuse("missing_signature", "Wechatpay-* headers");
-      const type = h.get("wechatpay-signature-type");
-      if (type !== null && type !== SIGNATURE_TYPE) return refuse("weak_algorithm", `signature type ${type}`);
-      if (signature.startsWith(PROBE_PREFIX)) return refuse("probe_signature", "WECHATPAY/SIGNTEST/ probe");
-      if (!/^[0-9]{1,12}$/.test(timestamp)) return refuse("malformed", "Wechatpay-Timestamp");
-      if (Math.abs(nowMs / 1000 - Number(timestamp)) > WECHATPAY_TIMESTAMP_WINDOW_S) {
-        return refuse("stale_timestamp", `timestamp ${timestamp}`);
-      }
-      let key = await keyFor(serial, nowMs);
-      if (!key && !isPublicKeyId(serial) && CERTIFICATE_SERIAL.test(serial)) {
-        const reloaded = await reload(nowMs);
-        key = await keyFor(serial, nowMs);
-        if (!key) return refuse("unknown_key", `serial ${serial} (${reloaded})`);
-      }
-      if (!key) return refuse("unknown_key", `serial ${serial.slice(0, 64)}`);
-      const signatureBytes = base64Bytes(signature);
-      if (!signatureBytes) return refuse("bad_signature", "signature is not base64");
-      const message = framed(`${timestamp}\n${nonce}\n`, callback.body, "\n");
-      const valid = await crypto.subtle.verify("RSASSA-PKCS1-v1_5", key, signatureBytes, message);
-      if (!valid) return refuse("bad_signature", "SHA256withRSA over timestamp, nonce and body");
-
-      let envelope: z.infer<typeof Envelope>;
-      try {
-        envelope = Envelope.parse(JSON.parse(strictUtf8(callback.body)));
-      } catch {
-        return refuse("malformed", "notification body");
-      }
-      aesKey ??= importApiV3Key(config.apiV3Key);
-      const plaintext = await openWechatSealed(await aesKey, envelope.resource);
-      if (plaintext === null) return refuse("decrypt_failed", "AES-256-GCM: not base64 with a tag, or not authentic");
+      const opened = await openWechatCallback(
+        callback,
+        nowMs,
+        async (serial) => {
+          const key = await keyFor(serial, nowMs);
+          if (key) return key;
+          if (!isPublicKeyId(serial) && CERTIFICATE_SERIAL.test(serial)) {
+            const reloaded = await reload(nowMs);
+            return (await keyFor(serial, nowMs)) ?? `serial ${serial} (${reloaded})`;
+          }
+          return `serial ${serial.slice(0, 64)}`;
+        },
+        () => {
+          aesKey ??= importApiV3Key(config.apiV3Key);
+          return aesKey;
+        },
+      );
+      if (!opened.ok) return refuse(opened.failure, opened.detail);
+      const { envelope, plaintext } = opened;
       const event = eventOf(envelope, plaintext, config);
       if (!event) return refuse("malformed", `${envelope.event_type} resource`);
       return { ok: true, notification: { channel: "wechatpay", eventId: envelope.id, event } };
@@ -251,7 +294,7 @@ export function wechatPay(config: WechatPayConfig): ChannelAdapter {
   };
 }
 
-function eventOf(envelope: z.infer<typeof Envelope>, plaintext: string, config: WechatPayConfig): ChannelEvent | null {
+function eventOf(envelope: WechatEnvelope, plaintext: string, config: WechatPayConfig): ChannelEvent | null {
   let json: unknown;
   try {
     json = JSON.parse(plaintext);
