@@ -67,7 +67,7 @@ export interface AlipayApiConfig {
 /** `subject` is String(256); `refund_reason` String(256). */
 const TEXT_MAX = 256;
 
-const Common = z.object({
+export const AlipayCommon = z.object({
   code: z.string().min(1).max(16),
   msg: z.string().max(256).optional(),
   sub_code: z.string().min(1).max(128).optional(),
@@ -176,13 +176,29 @@ function valueEndAt(text: string, i: number): number {
 }
 
 /** A response node Alipay's signature vouches for (or an unsigned refusal), with its code. */
-interface Node {
-  readonly common: z.infer<typeof Common>;
+export interface AlipayNode {
+  readonly common: z.infer<typeof AlipayCommon>;
   readonly raw: string;
   readonly signed: boolean;
 }
 
-export function alipayClient(config: AlipayApiConfig, deps: ClientDeps): ChannelClient {
+/** What a signed gateway call needs: the app, its key, Alipay's key, the gateway. */
+export interface AlipayGatewayConfig {
+  readonly appId: string;
+  readonly appPrivateKey: string;
+  readonly alipayPublicKey: string;
+  readonly gateway?: string;
+}
+
+/**
+ * One signed open-API call (RSA2 over the sorted parameters), answered with its response node
+ * once Alipay's signature over the node's exact bytes verifies (an unsigned node only when it
+ * is a refusal). Keys are imported once. Payments and payouts both call through it.
+ */
+export function alipayGateway(
+  config: AlipayGatewayConfig,
+  deps: ClientDeps,
+): (method: string, biz: Record<string, unknown>, notifyUrl: string | null) => Promise<Outbound<AlipayNode>> {
   const pkcs8 = pkcs8FromPem(config.appPrivateKey);
   if (!pkcs8) throw new Error("Alipay appPrivateKey must be a PKCS#8 private key");
   const spki = spkiFromPem(config.alipayPublicKey);
@@ -191,7 +207,7 @@ export function alipayClient(config: AlipayApiConfig, deps: ClientDeps): Channel
   const signingKey = importRsaSignKey(pkcs8);
   const alipayKey = importRsaVerifyKey(spki);
 
-  async function call(method: string, biz: Record<string, string>, notifyUrl: string | null): Promise<Outbound<Node>> {
+  return async function call(method, biz, notifyUrl) {
     const params = new Map<string, string>([
       ["app_id", config.appId],
       ["method", method],
@@ -222,7 +238,7 @@ export function alipayClient(config: AlipayApiConfig, deps: ClientDeps): Channel
     const nodeName = `${method.replaceAll(".", "_")}_response`;
     // A call the gateway cannot route (unknown method, app) is answered under error_response.
     const raw = rawJsonMember(answer.text, nodeName) ?? rawJsonMember(answer.text, "error_response");
-    const common = raw === null ? null : parseJson(raw, Common);
+    const common = raw === null ? null : parseJson(raw, AlipayCommon);
     if (raw === null || common === null) return unavailable(`Alipay answer has no ${nodeName}`);
     const signature = z.object({ sign: z.string().min(1).max(1_024) }).safeParse(document);
     if (signature.success) {
@@ -234,17 +250,21 @@ export function alipayClient(config: AlipayApiConfig, deps: ClientDeps): Channel
     }
     if (common.code === "10000") return unavailable(`${nodeName} succeeded without a signature`);
     return success({ common, raw, signed: false });
-  }
+  };
+}
+
+export function alipayClient(config: AlipayApiConfig, deps: ClientDeps): ChannelClient {
+  const call = alipayGateway(config, deps);
 
   /** A node whose code is not 10000, classified. */
-  function refusal(node: Node): Outbound<never> {
+  function refusal(node: AlipayNode): Outbound<never> {
     const { code, msg, sub_code, sub_msg } = node.common;
     const detail = `${code} ${msg ?? ""} ${sub_msg ?? ""}`.trim();
     if (code === "20000" || sub_code === "ACQ.SYSTEM_ERROR") return unavailable(detail);
     return rejected(sub_code ?? code, detail);
   }
 
-  function body<T>(node: Node, schema: z.ZodType<T>): Outbound<T> {
+  function body<T>(node: AlipayNode, schema: z.ZodType<T>): Outbound<T> {
     const parsed = parseJson(node.raw, schema);
     return parsed === null ? unavailable("Alipay success is not the documented shape") : success(parsed);
   }

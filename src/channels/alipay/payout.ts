@@ -13,18 +13,9 @@
  */
 import { z } from "zod";
 import { formatMinor, parseAmountMinor } from "../../domain/money";
-import { type ClientDeps, callWithDeadline, parseJson } from "../client";
-import {
-  base64Bytes,
-  importRsaSignKey,
-  importRsaVerifyKey,
-  pkcs8FromPem,
-  rsaSignBase64,
-  spkiFromPem,
-  utf8Bytes,
-} from "../encoding";
+import { type ClientDeps, parseJson } from "../client";
 import { type PayoutClient, type PayoutOutcome, type PayoutRequest, refusalOutcome, WITHDRAWAL_ID } from "../payout";
-import { alipayRequestSigningString, alipayTime, rawJsonMember } from "./api";
+import { alipayGateway } from "./api";
 
 export interface AlipayPayoutConfig {
   readonly appId: string;
@@ -55,13 +46,6 @@ const DEFINITE_REFUSALS = new Set([
   "PERMIT_CHECK_PERM_IDENTITY_THEFT",
   "PAYEE_CERT_INFO_ERROR",
 ]);
-
-const Common = z.object({
-  code: z.string().min(1).max(16),
-  msg: z.string().max(256).optional(),
-  sub_code: z.string().min(1).max(128).optional(),
-  sub_msg: z.string().max(2_000).optional(),
-});
 
 const Transfer = z.object({
   out_biz_no: z.string().min(1).max(64),
@@ -106,56 +90,22 @@ export function alipayTransferOutcome(t: {
 }
 
 export function alipayPayoutClient(config: AlipayPayoutConfig, deps: ClientDeps): PayoutClient {
-  const pkcs8 = pkcs8FromPem(config.appPrivateKey);
-  if (!pkcs8) throw new Error("Alipay appPrivateKey must be a PKCS#8 private key");
-  const spki = spkiFromPem(config.alipayPublicKey);
-  if (!spki) throw new Error("Alipay alipayPublicKey must be an SPKI public key");
-  const gateway = config.gateway ?? "https://openapi.alipay.com/gateway.do";
-  const signingKey = importRsaSignKey(pkcs8);
-  const alipayKey = importRsaVerifyKey(spki);
+  const gatewayCall = alipayGateway(config, deps);
 
   /** One signed call; the verified answer node, or the outcome that stands for it. */
   async function call(method: string, biz: Record<string, unknown>): Promise<Transfer | PayoutOutcome> {
-    const params = new Map<string, string>([
-      ["app_id", config.appId],
-      ["method", method],
-      ["format", "JSON"],
-      ["charset", "utf-8"],
-      ["sign_type", "RSA2"],
-      ["timestamp", alipayTime(deps.now())],
-      ["version", "1.0"],
-      ["biz_content", JSON.stringify(biz)],
-    ]);
-    const sign = await rsaSignBase64(await signingKey, utf8Bytes(alipayRequestSigningString(params)));
-    const answer = await callWithDeadline(deps, gateway, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded;charset=utf-8", accept: "application/json" },
-      body: new URLSearchParams([...params, ["sign", sign]]).toString(),
-    });
+    const answer = await gatewayCall(method, biz, null);
+    // Timeouts, a gateway that is not 200, an answer that is not signed where it must be: unknown.
     if (!answer.ok) return { state: "unknown", detail: answer.failure.detail };
-    if (answer.response.status !== 200) return { state: "unknown", detail: `gateway HTTP ${answer.response.status}` };
-    const nodeName = `${method.replaceAll(".", "_")}_response`;
-    const raw = rawJsonMember(answer.text, nodeName) ?? rawJsonMember(answer.text, "error_response");
-    const common = raw === null ? null : parseJson(raw, Common);
-    if (raw === null || common === null) return { state: "unknown", detail: `answer has no ${nodeName}` };
-    const signRaw = rawJsonMember(answer.text, "sign");
-    const signText = signRaw === null ? null : parseJson(signRaw, z.string().min(1).max(1_024));
-    if (signText !== null) {
-      const bytes = base64Bytes(signText);
-      const valid =
-        bytes !== null && (await crypto.subtle.verify("RSASSA-PKCS1-v1_5", await alipayKey, bytes, utf8Bytes(raw)));
-      if (!valid) return { state: "unknown", detail: `${nodeName} signature does not verify` };
-    } else if (common.code === "10000") {
-      return { state: "unknown", detail: `${nodeName} succeeded without a signature` };
-    }
+    const { common, raw, signed } = answer.value;
     if (common.code !== "10000") {
       const sub = common.sub_code ?? common.code;
       // Unsigned refusals say nothing definite about money.
-      if (signText === null) return { state: "unknown", detail: `unsigned ${sub}` };
+      if (!signed) return { state: "unknown", detail: `unsigned ${sub}` };
       return refusalOutcome(sub, `${common.code} ${common.msg ?? ""}`.trim(), DEFINITE_REFUSALS);
     }
     const transfer = parseJson(raw, Transfer);
-    return transfer ?? { state: "unknown", detail: `${nodeName} is not the documented shape` };
+    return transfer ?? { state: "unknown", detail: `${method} answer is not the documented shape` };
   }
 
   function outcomeFor(withdrawalId: string, result: Transfer | PayoutOutcome): PayoutOutcome {
