@@ -8,16 +8,16 @@
  */
 import { z } from "zod";
 import type { RawCallback, VerifyFailure } from "../channel";
-import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
+import { importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
 import type { PayoutOutcome, PayoutVerifyOutcome } from "../payout";
 import { stripeTransferOutcome, Transfer, withdrawalOf } from "./payout";
+import { checkStripeSignature } from "./webhook";
 
 export interface StripePayoutWebhookConfig {
   readonly webhookSecrets: readonly string[];
   readonly livemode: boolean;
 }
 
-const TOLERANCE_S = 300;
 const Event = z.object({
   id: z.string().min(1).max(255),
   type: z.string().min(1).max(128),
@@ -40,28 +40,8 @@ export function stripePayoutWebhook(config: StripePayoutWebhookConfig) {
   const keys = Promise.all(config.webhookSecrets.map((s) => importHmacKey(utf8Bytes(s), ["verify"])));
   return {
     async verify(callback: RawCallback, nowMs: number): Promise<PayoutVerifyOutcome> {
-      const header = callback.headers.get("stripe-signature");
-      if (!header) return no("missing_signature", "Stripe-Signature");
-      let t: string | null = null;
-      const v1: string[] = [];
-      for (const part of header.split(",").slice(0, 16)) {
-        const eq = part.indexOf("=");
-        if (eq <= 0) continue;
-        const k = part.slice(0, eq).trim();
-        if (k === "t") t = part.slice(eq + 1).trim();
-        else if (k === "v1") v1.push(part.slice(eq + 1).trim());
-      }
-      if (t === null || !/^[0-9]{1,12}$/.test(t)) return no("malformed", "Stripe-Signature has no t");
-      if (v1.length === 0) return no("missing_signature", "no v1 signature");
-      if (Math.abs(nowMs / 1000 - Number(t)) > TOLERANCE_S) return no("stale_timestamp", `t=${t}`);
-      const payload = framed(`${t}.`, callback.body);
-      let valid = false;
-      for (const candidate of v1) {
-        const bytes = hexBytes(candidate);
-        if (bytes?.length !== 32) continue;
-        for (const key of await keys) if (await crypto.subtle.verify("HMAC", key, bytes, payload)) valid = true;
-      }
-      if (!valid) return no("bad_signature", "no v1 signature matches");
+      const signed = await checkStripeSignature(callback, nowMs, keys);
+      if (!signed.ok) return no(signed.failure, signed.detail);
       let event: z.infer<typeof Event>;
       try {
         event = Event.parse(JSON.parse(strictUtf8(callback.body)));

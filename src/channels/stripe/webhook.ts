@@ -17,6 +17,7 @@ import {
   type MerchantCheck,
   type RawCallback,
   refuse,
+  type VerifyFailure,
   type VerifyOutcome,
 } from "../channel";
 import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
@@ -52,6 +53,41 @@ const Charge = z.object({
   metadata: z.object({ order_no: z.string().min(1).max(64) }),
 });
 
+/** A Stripe-Signature that checks out (t within the window, a v1 HMAC over `t.body` under a secret), or why not. */
+export type StripeSignatureCheck =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly failure: VerifyFailure; readonly detail: string };
+
+/**
+ * The check every Stripe webhook gets (payments and payouts alike): `t` and every `v1` from
+ * Stripe-Signature, ±300 s, and one `v1` matching HMAC-SHA256 over `t.body` under any of the
+ * endpoint's secrets (several while rolling).
+ */
+export async function checkStripeSignature(
+  callback: RawCallback,
+  nowMs: number,
+  keys: Promise<readonly CryptoKey[]>,
+): Promise<StripeSignatureCheck> {
+  const refused = (failure: VerifyFailure, detail: string) => ({ ok: false, failure, detail }) as const;
+  const header = callback.headers.get("stripe-signature");
+  if (!header) return refused("missing_signature", "Stripe-Signature");
+  const parsed = parseStripeSignature(header);
+  if (!parsed || !/^[0-9]{1,12}$/.test(parsed.t)) return refused("malformed", "Stripe-Signature has no t");
+  if (parsed.v1.length === 0) return refused("missing_signature", "no v1 signature (other schemes are ignored)");
+  if (Math.abs(nowMs / 1000 - Number(parsed.t)) > STRIPE_TOLERANCE_S) {
+    return refused("stale_timestamp", `t=${parsed.t}`);
+  }
+  const payload = framed(`${parsed.t}.`, callback.body);
+  for (const candidate of parsed.v1) {
+    const bytes = hexBytes(candidate);
+    if (bytes?.length !== 32) continue;
+    for (const key of await keys) {
+      if (await crypto.subtle.verify("HMAC", key, bytes, payload)) return { ok: true };
+    }
+  }
+  return refused("bad_signature", "no v1 signature matches");
+}
+
 function parseStripeSignature(header: string): { t: string; v1: string[] } | null {
   let t: string | null = null;
   const v1: string[] = [];
@@ -71,24 +107,8 @@ export function stripe(config: StripeConfig): ChannelAdapter {
   return {
     name: "stripe",
     async verify(callback: RawCallback, nowMs: number): Promise<VerifyOutcome> {
-      const header = callback.headers.get("stripe-signature");
-      if (!header) return refuse("missing_signature", "Stripe-Signature");
-      const parsed = parseStripeSignature(header);
-      if (!parsed || !/^[0-9]{1,12}$/.test(parsed.t)) return refuse("malformed", "Stripe-Signature has no t");
-      if (parsed.v1.length === 0) return refuse("missing_signature", "no v1 signature (other schemes are ignored)");
-      if (Math.abs(nowMs / 1000 - Number(parsed.t)) > STRIPE_TOLERANCE_S) {
-        return refuse("stale_timestamp", `t=${parsed.t}`);
-      }
-      const payload = framed(`${parsed.t}.`, callback.body);
-      let valid = false;
-      for (const candidate of parsed.v1) {
-        const bytes = hexBytes(candidate);
-        if (bytes?.length !== 32) continue;
-        for (const key of await keys) {
-          if (await crypto.subtle.verify("HMAC", key, bytes, payload)) valid = true;
-        }
-      }
-      if (!valid) return refuse("bad_signature", "no v1 signature matches");
+      const signed = await checkStripeSignature(callback, nowMs, keys);
+      if (!signed.ok) return refuse(signed.failure, signed.detail);
 
       let event: z.infer<typeof Event>;
       try {
