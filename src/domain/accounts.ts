@@ -7,7 +7,20 @@ export const accountAddress = {
   userWallet: (userId: string) => `user:${userId}:wallet`,
   creatorPending: (creatorId: string) => `creator:${creatorId}:pending`,
   creatorAvailable: (creatorId: string) => `creator:${creatorId}:available`,
+  /** A withdrawal's amount from its request until it is paid, rejected or failed. */
+  creatorWithdrawing: (creatorId: string) => `creator:${creatorId}:withdrawing`,
   platformRevenue: () => "platform:revenue",
+  /** Withdrawal fees charged to creators. */
+  platformFees: () => "platform:fees",
+  /** Tax withheld from creators' earnings at settlement, owed to the tax authority. */
+  platformTaxPayable: () => "platform:tax_payable",
+  /**
+   * What creators owe the platform: a reversal of a tip whose day was already settled refunds
+   * the viewer from here (so it runs negative), and later settlements of that creator pay it
+   * back before anything reaches available. Per shard, −balance = Σ outstanding receivables of
+   * the shard's creators (tip_reversals from `receivable` − settlements' offsets).
+   */
+  platformReceivables: () => "platform:receivables",
   /** The platform's marketing spend: funds subsidy campaigns, so it runs negative. */
   platformSubsidy: () => "platform:subsidy",
   /** A red packet's money between sending and claiming or refund. */
@@ -17,6 +30,8 @@ export const accountAddress = {
   /** An issued, not yet spent subsidy. */
   subsidyGrant: (subsidyId: string) => `subsidy:${subsidyId}:grant`,
   channelClearing: (channel: string) => `channel:${channel}:clearing`,
+  /** What the platform paid out to creators through a channel (Σ paid withdrawals, net of fees). */
+  channelPayouts: (channel: string) => `channel:${channel}:payouts`,
   worldAdjustments: () => "world:adjustments",
   /**
    * In one ledger shard, what it owes (positive) or has received ahead (negative) from the
@@ -38,6 +53,7 @@ export function mayGoNegative(address: string): boolean {
     address.startsWith("world:") ||
     address.startsWith("transit:") ||
     address === "platform:subsidy" ||
+    address === "platform:receivables" ||
     (address.startsWith("channel:") && address.endsWith(":clearing"))
   );
 }

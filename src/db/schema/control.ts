@@ -15,6 +15,11 @@ export const creators = sqliteTable(
     displayName: text("display_name").notNull(),
     /** Overrides the platform default share when set. */
     platformShareBps: integer("platform_share_bps"),
+    /** Risk hold (issue 14): settlement skips and flags the creator, withdrawals go to review. */
+    riskHold: integer("risk_hold", { mode: "boolean" }).notNull().default(false),
+    riskHoldReason: text("risk_hold_reason"),
+    /** The creator's locale for the inbox and statements (zh-CN or en). */
+    locale: text("locale").notNull().default("zh-CN"),
     createdAtMs: integer("created_at_ms").notNull(),
     updatedAtMs: integer("updated_at_ms").notNull(),
   },
@@ -244,4 +249,105 @@ export const paymentFlags = sqliteTable(
     // One flag per (notification, kind): a redelivered mismatch does not pile up.
     uniqueIndex("payment_flags_notification_kind").on(t.notificationId, t.kind),
   ],
+);
+
+/*
+ * Money out (issue 14): revenue-share schedules, creator verification, payout accounts and
+ * the inbox's templates and preferences.
+ */
+
+/**
+ * Tiered revenue share (domain/revenue-tiers.ts): versioned, each in force from its
+ * effective-from instant; never edited or deleted once written (a change is a new version).
+ */
+export const revenueSchedules = sqliteTable(
+  "revenue_schedules",
+  {
+    version: integer("version").primaryKey(),
+    effectiveFromMs: integer("effective_from_ms").notNull(),
+    /** JSON [{ fromGrossMinor, platformBps }], validated by domain/revenue-tiers.ts. */
+    tiers: text("tiers").notNull(),
+    note: text("note"),
+    createdBy: text("created_by").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [index("revenue_schedules_effective").on(t.effectiveFromMs)],
+);
+
+/**
+ * 实名认证: real name and ID number sealed with AES-GCM under a key from a secret (`key_id`
+ * names which, so keys rotate); only the masked forms are ever shown.
+ *   unverified → pending_review → verified | rejected (reason) → (resubmit) pending_review
+ */
+export const creatorVerifications = sqliteTable(
+  "creator_verifications",
+  {
+    creatorId: text("creator_id").primaryKey(),
+    state: text("state", { enum: ["pending_review", "verified", "rejected"] }).notNull(),
+    /** base64(iv ‖ ciphertext) of the JSON { realName, idNumber }. */
+    sealed: text("sealed").notNull(),
+    keyId: text("key_id").notNull(),
+    realNameMasked: text("real_name_masked").notNull(),
+    idNumberMasked: text("id_number_masked").notNull(),
+    submittedAtMs: integer("submitted_at_ms").notNull(),
+    reviewerId: text("reviewer_id"),
+    reviewedAtMs: integer("reviewed_at_ms"),
+    rejectReason: text("reject_reason"),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [index("creator_verifications_state").on(t.state, t.submittedAtMs)],
+);
+
+/**
+ * Where a creator's withdrawals are paid (domain/payout-account.ts): the account sealed like a
+ * verification, shown masked; one default per creator. `cooling_until_ms` blocks withdrawals
+ * to a newly bound or changed account (account-takeover defence).
+ */
+export const payoutAccounts = sqliteTable(
+  "payout_accounts",
+  {
+    id: text("id").primaryKey(),
+    creatorId: text("creator_id").notNull(),
+    channel: text("channel", { enum: ["wechatpay", "alipay", "stripe", "sandbox"] }).notNull(),
+    /** base64(iv ‖ ciphertext) of the channel's account JSON. */
+    sealed: text("sealed").notNull(),
+    keyId: text("key_id").notNull(),
+    masked: text("masked").notNull(),
+    isDefault: integer("is_default", { mode: "boolean" }).notNull(),
+    coolingUntilMs: integer("cooling_until_ms").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+    removedAtMs: integer("removed_at_ms"),
+  },
+  (t) => [
+    index("payout_accounts_creator").on(t.creatorId),
+    uniqueIndex("payout_accounts_one_default")
+      .on(t.creatorId)
+      .where(sql`${t.isDefault} = 1 AND ${t.removedAtMs} IS NULL`),
+  ],
+);
+
+/** The inbox's message templates, with `{variable}` placeholders, per kind and locale. */
+export const notificationTemplates = sqliteTable(
+  "notification_templates",
+  {
+    kind: text("kind").notNull(),
+    locale: text("locale").notNull(),
+    title: text("title").notNull(),
+    body: text("body").notNull(),
+    updatedBy: text("updated_by").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.locale] })],
+);
+
+/** Kinds of inbox message a creator muted. */
+export const creatorNotificationMutes = sqliteTable(
+  "creator_notification_mutes",
+  {
+    creatorId: text("creator_id").notNull(),
+    kind: text("kind").notNull(),
+    mutedAtMs: integer("muted_at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.creatorId, t.kind] })],
 );

@@ -111,11 +111,17 @@ export const tips = sqliteTable(
     creatorMinor: integer("creator_minor").notNull(),
     currency: text("currency").notNull(),
     createdAtMs: integer("created_at_ms").notNull(),
+    /** The platform rate the tip was split at (issue 14); null on tips from before rates were recorded. */
+    platformBps: integer("platform_bps"),
+    /** The tier schedule version it used; null for the fixed default or the creator's override. */
+    scheduleVersion: integer("schedule_version"),
   },
   (t) => [
     check("tips_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
     index("tips_room_created").on(t.roomId, t.createdAtMs),
     index("tips_viewer_created").on(t.viewerId, t.createdAtMs),
+    // A creator's income: settlement sums a day, statements list it (every shard holds some).
+    index("tips_creator_created").on(t.creatorId, t.createdAtMs),
     // A gift may be deleted from the catalogue only if no shard has a tip of it.
     index("tips_gift").on(t.giftId),
   ],
@@ -539,4 +545,179 @@ export const operationTombstones = sqliteTable(
     archivedAtMs: integer("archived_at_ms").notNull(),
   },
   (t) => [index("operation_tombstones_archived_at").on(t.archivedAtMs)],
+);
+
+/*
+ * Money out (issue 14): settlement, tip reversals, withdrawals and the creator's inbox. These
+ * rows live in the creator's shard (the shard of `creator:{id}:…`), beside the accounts they
+ * move. They do not reference `operations` (archival prunes operations; these records are the
+ * creator's history and are kept).
+ */
+
+/**
+ * One row per creator per business day once the settlement run has looked at it: `settled`
+ * (the day's net moved from pending to available by the operation with id = `id`, the
+ * settlement key) or `held` (the creator was under risk hold; a later run settles it with the
+ * same key). Amounts are domain/settlement.ts's SettlementRecord.
+ */
+export const creatorSettlements = sqliteTable(
+  "creator_settlements",
+  {
+    /** `settlement:{creatorId}:{day}`: also the id of the operation that moved the net. */
+    id: text("id").primaryKey(),
+    creatorId: text("creator_id").notNull(),
+    /** Business day, YYYY-MM-DD in the business time zone. */
+    day: text("day").notNull(),
+    state: text("state", { enum: ["held", "settled"] }).notNull(),
+    dueAtMs: integer("due_at_ms").notNull(),
+    grossMinor: integer("gross_minor").notNull(),
+    platformMinor: integer("platform_minor").notNull(),
+    creatorPartMinor: integer("creator_part_minor").notNull(),
+    reversedMinor: integer("reversed_minor").notNull(),
+    withholdingMinor: integer("withholding_minor").notNull(),
+    receivableOffsetMinor: integer("receivable_offset_minor").notNull(),
+    netMinor: integer("net_minor").notNull(),
+    tipCount: integer("tip_count").notNull(),
+    currency: text("currency").notNull(),
+    /** The settlement run (cron or operator) that wrote it. */
+    runId: text("run_id").notNull(),
+    heldReason: text("held_reason"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    uniqueIndex("creator_settlements_creator_day").on(t.creatorId, t.day),
+    index("creator_settlements_state_day").on(t.state, t.day),
+    check(
+      "creator_settlements_net",
+      sql`${t.netMinor} = ${t.creatorPartMinor} - ${t.reversedMinor} - ${t.withholdingMinor} - ${t.receivableOffsetMinor} AND ${t.netMinor} >= 0`,
+    ),
+  ],
+);
+
+/**
+ * Tip reversals (an operator's, e.g. stolen-card money or a chargeback). The creator's part
+ * leaves `creator:{id}:pending` when the tip's day is not settled yet (`pending`), otherwise
+ * `creator:{id}:receivable` (which may go negative: what the creator owes, offset by later
+ * settlements). Both legs refund the viewer. One reversal per tip.
+ */
+export const tipReversals = sqliteTable(
+  "tip_reversals",
+  {
+    /** Also the id of the operation that took back the creator's part. */
+    id: text("id").primaryKey(),
+    tipId: text("tip_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    viewerId: text("viewer_id").notNull(),
+    /** The tip's business day (it decides which settlement the reversal belongs to). */
+    tipDay: text("tip_day").notNull(),
+    tipCreatedAtMs: integer("tip_created_at_ms").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    platformMinor: integer("platform_minor").notNull(),
+    creatorMinor: integer("creator_minor").notNull(),
+    source: text("source", { enum: ["pending", "receivable"] }).notNull(),
+    /** The second leg (the platform's part, refunded from the tip's shard); null until posted. */
+    platformLegAtMs: integer("platform_leg_at_ms"),
+    reason: text("reason").notNull(),
+    actorId: text("actor_id").notNull(),
+    currency: text("currency").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [
+    uniqueIndex("tip_reversals_tip").on(t.tipId),
+    index("tip_reversals_creator_day").on(t.creatorId, t.tipDay),
+    index("tip_reversals_creator_created").on(t.creatorId, t.createdAtMs),
+    check("tip_reversals_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
+  ],
+);
+
+/**
+ * Withdrawals (domain/withdrawal-states.ts): requested → approved | rejected → paying → paid |
+ * failed. The id is the channel's idempotency number (WeChat out_bill_no, Alipay out_biz_no,
+ * Stripe Idempotency-Key); a failed withdrawal is final, a retry is a new withdrawal.
+ */
+export const withdrawals = sqliteTable(
+  "withdrawals",
+  {
+    id: text("id").primaryKey(),
+    creatorId: text("creator_id").notNull(),
+    /** Held from available at the request; `amount − fee` goes to the channel. */
+    amountMinor: integer("amount_minor").notNull(),
+    feeMinor: integer("fee_minor").notNull().default(0),
+    currency: text("currency").notNull(),
+    channel: text("channel").notNull(),
+    payoutAccountId: text("payout_account_id").notNull(),
+    /** The bound account as shown (masked), frozen at the request. */
+    destinationMasked: text("destination_masked").notNull(),
+    state: text("state", { enum: ["requested", "approved", "rejected", "paying", "paid", "failed"] }).notNull(),
+    /** `auto` (checks passed, below the threshold) or `manual` (an operator's queue). */
+    review: text("review", { enum: ["auto", "manual"] }).notNull(),
+    /** Why it went to manual review (JSON list of check codes), null for auto. */
+    reviewReasons: text("review_reasons"),
+    reviewerId: text("reviewer_id"),
+    rejectReason: text("reject_reason"),
+    failureReason: text("failure_reason"),
+    /** The channel's id for the transfer once known (WeChat transfer_bill_no, Alipay order_id, Stripe tr_…). */
+    providerRef: text("provider_ref"),
+    /** The channel's last answer (accepted, needs_user_confirm with its package, …) as JSON. */
+    channelState: text("channel_state"),
+    payingSinceMs: integer("paying_since_ms"),
+    queryAttempts: integer("query_attempts").notNull().default(0),
+    nextQueryAtMs: integer("next_query_at_ms"),
+    stuckFlaggedAtMs: integer("stuck_flagged_at_ms"),
+    idempotencyKey: text("idempotency_key").notNull(),
+    transitionCount: integer("transition_count").notNull().default(1),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    uniqueIndex("withdrawals_creator_key").on(t.creatorId, t.idempotencyKey),
+    index("withdrawals_creator_created").on(t.creatorId, t.createdAtMs),
+    index("withdrawals_state_created").on(t.state, t.createdAtMs),
+    index("withdrawals_next_query").on(t.nextQueryAtMs),
+    check("withdrawals_amount_positive", sql`${t.amountMinor} > 0`),
+    check("withdrawals_fee_bounded", sql`${t.feeMinor} >= 0 AND ${t.feeMinor} < ${t.amountMinor}`),
+  ],
+);
+
+export const withdrawalTransitions = sqliteTable(
+  "withdrawal_transitions",
+  {
+    withdrawalId: text("withdrawal_id")
+      .notNull()
+      .references(() => withdrawals.id),
+    seq: integer("seq").notNull(),
+    fromState: text("from_state"),
+    toState: text("to_state").notNull(),
+    /** request, auto_approve, approve, reject, pay, callback, query, sweeper, … */
+    cause: text("cause").notNull(),
+    /** The notification, query or operator behind it. */
+    ref: text("ref"),
+    actorId: text("actor_id"),
+    atMs: integer("at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.withdrawalId, t.seq] })],
+);
+
+/**
+ * The creator's inbox (站内信). Rendered at read time from the operators' templates (control
+ * `notification_templates`) in the reader's locale. The id is deterministic per event (e.g.
+ * `tips:{creator}:{minute}`), so a redelivered notification is stored once.
+ */
+export const inboxMessages = sqliteTable(
+  "inbox_messages",
+  {
+    id: text("id").primaryKey(),
+    creatorId: text("creator_id").notNull(),
+    /** tips_merged, big_gift, settlement_done, withdrawal_state, verification_result, … */
+    kind: text("kind").notNull(),
+    /** The template's variables (JSON). */
+    vars: text("vars").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    readAtMs: integer("read_at_ms"),
+  },
+  (t) => [
+    index("inbox_messages_creator_created").on(t.creatorId, t.createdAtMs),
+    index("inbox_messages_creator_unread").on(t.creatorId, t.readAtMs),
+  ],
 );
