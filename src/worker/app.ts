@@ -10,6 +10,7 @@ import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
+import { creatorInsights } from "./routes/creator-insights";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
 import { paymentCallbacks } from "./routes/payment-callbacks";
@@ -74,6 +75,7 @@ export function createApp() {
   v1.route("/", autopay);
   v1.route("/", admin);
   v1.route("/", reconciliations);
+  v1.route("/", creatorInsights);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
