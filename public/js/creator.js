@@ -1,0 +1,343 @@
+import { formatMinor } from "./live-client.js";
+
+// The creator console: earnings (pending / available / withdrawing), the 30-day income trend,
+// top fans, gift preference, settlements, withdrawals with live states, the payout account,
+// verification and the inbox. Query: ?token=<jwt> (a creator's token).
+const params = new URLSearchParams(location.search);
+const $ = (id) => document.getElementById(id);
+let token = params.get("token") ?? sessionStorage.getItem("giftwire:creator-token");
+const charts = {};
+const TERMINAL = new Set(["paid", "failed", "rejected"]);
+let pollTimer = null;
+
+async function api(method, path, body, idempotencyKey) {
+  const headers = {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = res.status === 204 ? null : await res.json();
+  if (!res.ok) {
+    const message = data?.error?.message ?? res.statusText;
+    throw Object.assign(new Error(message), { code: data?.error?.code, status: res.status });
+  }
+  return data;
+}
+
+function say(text, isError = false) {
+  $("message").textContent = text;
+  $("message").classList.toggle("error", isError);
+}
+
+const yuan = (minor) => `¥${formatMinor(minor)}`;
+const when = (ms) => new Date(ms).toLocaleString();
+const cell = (text) => Object.assign(document.createElement("td"), { textContent: text });
+
+function stateChip(state) {
+  const s = Object.assign(document.createElement("span"), { className: "state", textContent: state });
+  s.dataset.state = state;
+  return s;
+}
+
+function subjectOf(jwt) {
+  try {
+    return JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub;
+  } catch {
+    return null;
+  }
+}
+
+async function signIn() {
+  if (token) return;
+  $("signin").hidden = false;
+  const b = Object.assign(document.createElement("button"), { textContent: "creator-lin (demo)" });
+  b.onclick = async () => {
+    try {
+      token = (await api("POST", "/v1/dev/tokens", { userId: "creator-lin", roles: ["creator", "viewer"] })).token;
+      sessionStorage.setItem("giftwire:creator-token", token);
+      location.reload();
+    } catch {
+      say("Demo sign-in exists only in local development.", true);
+    }
+  };
+  $("demo-users").append(b);
+  await new Promise(() => {}); // wait for a choice
+}
+
+async function loadEarnings() {
+  const e = await api("GET", "/v1/creators/me/earnings");
+  $("pending").textContent = yuan(e.pendingMinor);
+  $("available").textContent = yuan(e.availableMinor);
+  $("withdrawing").textContent = yuan(e.withdrawingMinor);
+  $("month-gross").textContent = yuan(e.monthGrossMinor ?? 0);
+  if (e.settleAfterDays) $("settle-days").textContent = String(e.settleAfterDays);
+  $("receivable").hidden = !(e.receivableMinor > 0);
+  $("receivable").textContent =
+    `You owe ${yuan(e.receivableMinor ?? 0)} from reversed tips; it comes out of your next settlements.`;
+  $("earnings-panel").dataset.availableMinor = String(e.availableMinor);
+}
+
+function drawChart(id, config) {
+  charts[id]?.destroy();
+  charts[id] = new window.Chart($(id), config);
+}
+
+async function loadInsights() {
+  const ins = await api("GET", "/v1/creators/me/insights?days=30");
+  const ink = "#f4f1ff";
+  const muted = "#a59fc0";
+  drawChart("trend-chart", {
+    type: "bar",
+    data: {
+      labels: ins.daily.map((d) => d.day.slice(5)),
+      datasets: [
+        { label: "Gross ¥", data: ins.daily.map((d) => d.grossMinor / 100), backgroundColor: "#ff3d7f" },
+        { label: "Your part ¥", data: ins.daily.map((d) => d.creatorMinor / 100), backgroundColor: "#ffb800" },
+      ],
+    },
+    options: {
+      animation: false,
+      maintainAspectRatio: false,
+      plugins: { legend: { labels: { color: ink } } },
+      scales: { x: { ticks: { color: muted } }, y: { ticks: { color: muted }, beginAtZero: true } },
+    },
+  });
+  const fans = $("fans");
+  fans.replaceChildren();
+  for (const f of ins.topFans) {
+    const li = document.createElement("li");
+    li.append(
+      Object.assign(document.createElement("span"), { textContent: f.viewerId }),
+      Object.assign(document.createElement("strong"), { textContent: yuan(f.grossMinor) }),
+    );
+    fans.append(li);
+  }
+  $("no-fans").hidden = ins.topFans.length > 0;
+  drawChart("gift-chart", {
+    type: "doughnut",
+    data: {
+      labels: ins.gifts.map((g) => g.name ?? g.giftId ?? "custom tips"),
+      datasets: [
+        {
+          data: ins.gifts.map((g) => g.grossMinor / 100),
+          backgroundColor: ["#ff3d7f", "#ffb800", "#7b61ff", "#29c5a5", "#4aa3ff", "#ff8a3d", "#c86bff", "#9be15d"],
+        },
+      ],
+    },
+    options: { animation: false, maintainAspectRatio: false, plugins: { legend: { labels: { color: ink } } } },
+  });
+}
+
+async function loadWithdrawals() {
+  const { withdrawals } = await api("GET", "/v1/creators/me/withdrawals?limit=20");
+  const body = $("withdrawals");
+  body.replaceChildren();
+  for (const w of withdrawals) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = w.id;
+    const state = document.createElement("td");
+    state.append(stateChip(w.state));
+    if (w.failureReason || w.rejectReason) state.append(` ${w.failureReason ?? w.rejectReason}`);
+    tr.append(cell(when(w.createdAtMs)), cell(yuan(w.amountMinor)), cell(w.destinationMasked ?? w.channel), state);
+    body.append(tr);
+  }
+  // Live states: poll while a withdrawal is on its way, stop once all are final.
+  const moving = withdrawals.some((w) => !TERMINAL.has(w.state));
+  clearTimeout(pollTimer);
+  if (moving) {
+    pollTimer = setTimeout(() => {
+      Promise.all([loadWithdrawals(), loadEarnings()]).catch((e) => say(e.message, true));
+    }, 1500);
+  }
+}
+
+async function loadSettlements() {
+  const { settlements } = await api("GET", "/v1/creators/me/settlements?limit=30");
+  const body = $("settlements");
+  body.replaceChildren();
+  for (const s of settlements) {
+    const tr = document.createElement("tr");
+    tr.append(
+      cell(s.day),
+      cell(yuan(s.grossMinor)),
+      cell(yuan(s.platformMinor)),
+      cell(yuan(s.reversedMinor)),
+      cell(yuan(s.withholdingMinor)),
+      cell(s.state === "held" ? "held" : yuan(s.netMinor)),
+    );
+    body.append(tr);
+  }
+  const month = new Date().toISOString().slice(0, 7);
+  $("statement-link").onclick = (ev) => {
+    ev.preventDefault();
+    downloadStatement(month).catch((e) => say(e.message, true));
+  };
+}
+
+async function downloadStatement(month) {
+  const res = await fetch(`/v1/creators/me/statements/${month}.csv`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`The statement is not available (${res.status}).`);
+  const url = URL.createObjectURL(await res.blob());
+  const a = Object.assign(document.createElement("a"), { href: url, download: `giftwire-statement-${month}.csv` });
+  a.click();
+  URL.revokeObjectURL(url);
+}
+
+async function loadAccounts() {
+  const { accounts } = await api("GET", "/v1/creators/me/payout-accounts");
+  const list = $("accounts");
+  list.replaceChildren();
+  for (const a of accounts) {
+    const li = document.createElement("li");
+    const label = Object.assign(document.createElement("span"), { textContent: `${a.channel} · ${a.masked}` });
+    li.append(label);
+    if (a.coolingUntilMs > Date.now()) {
+      li.append(
+        Object.assign(document.createElement("small"), { textContent: `cooling until ${when(a.coolingUntilMs)}` }),
+      );
+    }
+    if (a.isDefault) li.append(stateChip("default"));
+    else {
+      const b = Object.assign(document.createElement("button"), { type: "button", textContent: "Make default" });
+      b.onclick = () =>
+        api("PUT", `/v1/creators/me/payout-accounts/${a.id}/default`)
+          .then(loadAccounts)
+          .catch((e) => say(e.message, true));
+      li.append(b);
+    }
+    list.append(li);
+  }
+  $("bind-panel").open = accounts.length === 0;
+}
+
+function accountBody(channel, account, name) {
+  switch (channel) {
+    case "wechatpay":
+      return { channel, openid: account };
+    case "alipay":
+      return /^2088[0-9]{12}$/.test(account)
+        ? { channel, identity: "user_id", id: account, name: name || null }
+        : { channel, identity: "logon_id", id: account, name };
+    case "stripe":
+      return { channel, accountId: account };
+    default:
+      return { channel, id: account };
+  }
+}
+
+async function loadVerification() {
+  const v = await api("GET", "/v1/creators/me/verification");
+  const chip = $("verification-state");
+  chip.textContent = v.state;
+  chip.dataset.state = v.state;
+  chip.className = "state";
+  $("verification-detail").textContent =
+    v.state === "verified"
+      ? `${v.realNameMasked} · ${v.idNumberMasked}`
+      : v.state === "rejected"
+        ? `Rejected: ${v.rejectReason ?? ""}. You can submit again.`
+        : v.state === "pending_review"
+          ? `${v.realNameMasked} · ${v.idNumberMasked} — waiting for review.`
+          : "Verify your identity before your first withdrawal.";
+  $("verify-form").hidden = !(v.state === "unverified" || v.state === "rejected");
+}
+
+async function loadUnread() {
+  const { unread } = await api("GET", "/v1/creators/me/inbox/unread-count");
+  $("unread").hidden = unread === 0;
+  $("unread").textContent = String(unread);
+}
+
+async function openInbox() {
+  const { messages } = await api("GET", "/v1/creators/me/inbox?limit=50");
+  const list = $("inbox-list");
+  list.replaceChildren();
+  for (const m of messages) {
+    const li = document.createElement("li");
+    li.className = m.readAtMs ? "" : "unread";
+    li.append(
+      Object.assign(document.createElement("strong"), { textContent: m.title }),
+      document.createElement("br"),
+      Object.assign(document.createElement("span"), { textContent: m.body }),
+      document.createElement("br"),
+      Object.assign(document.createElement("time"), { textContent: when(m.createdAtMs) }),
+    );
+    list.append(li);
+  }
+  $("inbox").showModal();
+}
+
+function wireForms() {
+  $("withdraw-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const amount = $("withdraw-amount").value.trim();
+    try {
+      const w = await api("POST", "/v1/creators/me/withdrawals", { amount }, crypto.randomUUID());
+      const wd = w.withdrawal ?? w;
+      say(`Withdrawal of ¥${amount} ${wd.state === "requested" ? "is waiting for review" : "is on its way"}.`);
+      $("withdraw-amount").value = "";
+      await Promise.all([loadWithdrawals(), loadEarnings()]);
+    } catch (e) {
+      say(e.message, true);
+    }
+  };
+  $("bind-channel").onchange = () => {
+    $("bind-name-label").hidden = $("bind-channel").value !== "alipay";
+  };
+  $("bind-name-label").hidden = true;
+  $("bind-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const body = accountBody($("bind-channel").value, $("bind-account").value.trim(), $("bind-name").value.trim());
+    try {
+      const a = await api("POST", "/v1/creators/me/payout-accounts", { ...body, makeDefault: true });
+      const account = a.account ?? a;
+      say(`Bound ${account.masked}. Withdrawals to it open ${when(account.coolingUntilMs)}.`);
+      $("bind-form").reset();
+      await loadAccounts();
+    } catch (e) {
+      say(e.message, true);
+    }
+  };
+  $("verify-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "/v1/creators/me/verification", {
+        realName: $("verify-name").value.trim(),
+        idNumber: $("verify-id").value.trim().toUpperCase(),
+      });
+      $("verify-form").reset();
+      await loadVerification();
+      say("Submitted: an operator reviews it.");
+    } catch (e) {
+      say(e.message, true);
+    }
+  };
+  $("inbox-button").onclick = () => openInbox().catch((e) => say(e.message, true));
+  $("close-inbox").onclick = () => $("inbox").close();
+  $("mark-all").onclick = async () => {
+    await api("POST", "/v1/creators/me/inbox/read", { all: true });
+    await Promise.all([openInbox(), loadUnread()]);
+  };
+}
+
+async function main() {
+  await signIn();
+  $("who").textContent = subjectOf(token) ?? "creator";
+  wireForms();
+  const parts = [
+    loadEarnings,
+    loadInsights,
+    loadWithdrawals,
+    loadSettlements,
+    loadAccounts,
+    loadVerification,
+    loadUnread,
+  ];
+  const results = await Promise.allSettled(parts.map((load) => load()));
+  const failed = results.filter((r) => r.status === "rejected");
+  if (failed.length > 0) say(failed.map((r) => r.reason.message).join(" · "), true);
+  document.body.dataset.ready = "true";
+  setInterval(() => loadUnread().catch(() => {}), 15_000);
+}
+
+main().catch((e) => say(e.message, true));
