@@ -70,7 +70,9 @@ export async function checkMoneyOutInvariants(db: D1Database): Promise<MoneyOutV
             AND from_account = 'creator:' || s.creator_id || ':pending') AS from_pending
        FROM creator_settlements s LEFT JOIN operations o ON o.id = s.id WHERE s.state = 'settled'`,
     ),
-    db.prepare("SELECT address, balance_minor FROM accounts WHERE address LIKE 'creator:%:available' AND balance_minor < 0"),
+    db.prepare(
+      "SELECT address, balance_minor FROM accounts WHERE address LIKE 'creator:%:available' AND balance_minor < 0",
+    ),
   ]);
 
   let outstandingMinor = 0;
@@ -79,7 +81,8 @@ export async function checkMoneyOutInvariants(db: D1Database): Promise<MoneyOutV
     if (c.owed < 0) violations.push({ kind: "receivable_negative", creatorId: c.creator_id, owedMinor: c.owed });
   }
   const balanceMinor = (receivables?.results[0] as { balance_minor: number } | undefined)?.balance_minor ?? 0;
-  if (-balanceMinor !== outstandingMinor) violations.push({ kind: "receivables_mismatch", balanceMinor, outstandingMinor });
+  if (-balanceMinor !== outstandingMinor)
+    violations.push({ kind: "receivables_mismatch", balanceMinor, outstandingMinor });
 
   for (const r of (reversals?.results ?? []) as {
     id: string;
@@ -105,7 +108,8 @@ export async function checkMoneyOutInvariants(db: D1Database): Promise<MoneyOutV
     if (s.archived === 1) continue;
     const moves = s.net_minor + s.withholding_minor + s.receivable_offset_minor;
     if (moves === 0) {
-      if (s.kind !== null) violations.push({ kind: "settlement_unmatched", settlementId: s.id, detail: "an operation for an empty day" });
+      if (s.kind !== null)
+        violations.push({ kind: "settlement_unmatched", settlementId: s.id, detail: "an operation for an empty day" });
       continue;
     }
     const exact =

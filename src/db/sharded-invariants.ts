@@ -51,9 +51,7 @@ export type CrossShardViolation =
     }
   | { readonly kind: "operation_id_repeated"; readonly operationId: string; readonly shards: number[] };
 
-export type ShardedViolation =
-  | ((Violation | MoneyOutViolation) & { readonly shard: number })
-  | CrossShardViolation;
+export type ShardedViolation = ((Violation | MoneyOutViolation) & { readonly shard: number }) | CrossShardViolation;
 
 export interface ShardedInvariantReport {
   readonly ok: boolean;

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { CHANNELS, type ChannelName } from "../channels/channel";
 import { LIMITS } from "../domain/limits";
-import { WITHHOLDING_BPS_DEFAULT } from "../domain/withholding";
 import { isTimeZone } from "../domain/room/periods";
+import { WITHHOLDING_BPS_DEFAULT } from "../domain/withholding";
 
 /**
  * Typed configuration, parsed from the deployment's vars once per env object. The Worker and

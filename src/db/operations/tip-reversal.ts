@@ -69,11 +69,7 @@ export function reversalPostings(input: TipReversalInput): Posting[] {
   return postings.filter((p) => p.amountMinor > 0);
 }
 
-export function composeTipReversal(
-  shard: LedgerShard,
-  input: TipReversalInput,
-  attach?: Attach,
-): ComposedOperation {
+export function composeTipReversal(shard: LedgerShard, input: TipReversalInput, attach?: Attach): ComposedOperation {
   const { db } = shard;
   const { tip, route } = input;
   const settled = "EXISTS (SELECT 1 FROM creator_settlements WHERE creator_id = ? AND day = ? AND state = 'settled')";

@@ -125,7 +125,9 @@ export function creatorDayStateStatement(db: D1Database, creatorId: string, day:
 }
 
 export function creatorDayStateFrom(result: D1Result | undefined): CreatorDayState {
-  const row = result?.results[0] as { state: "held" | "settled" | null; reversed: number; receivable: number } | undefined;
+  const row = result?.results[0] as
+    | { state: "held" | "settled" | null; reversed: number; receivable: number }
+    | undefined;
   assert(row !== undefined, "one row of a creator's day state");
   return { state: row.state, reversedMinor: row.reversed, receivableMinor: row.receivable };
 }
@@ -141,13 +143,14 @@ export async function creatorBalances(
     accountAddress.creatorWithdrawing(creatorId),
   ];
   const [balances, receivable] = await db.batch([
-    db
-      .prepare(`SELECT address, balance_minor FROM accounts WHERE address IN (?, ?, ?)`)
-      .bind(...addresses),
+    db.prepare(`SELECT address, balance_minor FROM accounts WHERE address IN (?, ?, ?)`).bind(...addresses),
     db.prepare(`SELECT ${RECEIVABLE_SQL} AS receivable`).bind(creatorId, creatorId),
   ]);
   const of = new Map(
-    ((balances?.results ?? []) as { address: string; balance_minor: number }[]).map((r) => [r.address, r.balance_minor]),
+    ((balances?.results ?? []) as { address: string; balance_minor: number }[]).map((r) => [
+      r.address,
+      r.balance_minor,
+    ]),
   );
   return {
     pendingMinor: of.get(addresses[0] as string) ?? 0,

@@ -5,9 +5,9 @@ import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
 import { sweepPayments } from "./payment-sweep";
 import { sweepRedPackets } from "./red-packet-sweep";
+import { sweepTipReversals } from "./reversal-sweep";
 import { purgeDeliveredOutbox } from "./room-outbox-purge";
 import { sweepRoomOutbox } from "./room-outbox-sweep";
-import { sweepTipReversals } from "./reversal-sweep";
 import { runDueSettlements } from "./settlement";
 import { sweepTransit } from "./transit-sweep";
 

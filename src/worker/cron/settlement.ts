@@ -46,7 +46,13 @@ export async function runDueSettlements(env: Env, nowMs: number, log: Logger): P
 
   const report = { days: days.size, settled: 0, held: 0, deferred: 0 };
   for (const day of [...days].sort()) {
-    const run = await settleBusinessDay(ledger, settings, day, { runId: `cron:${nowMs}`, actorId: "system:settlement" }, nowMs);
+    const run = await settleBusinessDay(
+      ledger,
+      settings,
+      day,
+      { runId: `cron:${nowMs}`, actorId: "system:settlement" },
+      nowMs,
+    );
     if (!run.ok) continue; // a released hold of a day not due: impossible, a held day was due
     const { settled, held, deferred } = run.value;
     report.settled += settled.length;

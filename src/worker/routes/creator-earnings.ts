@@ -45,7 +45,9 @@ creatorEarnings.openapi(
       creatorBalances(ledger.forOwner(creatorId).db, creatorId),
       ...ledger.shards.map(({ db }) =>
         db
-          .prepare("SELECT COALESCE(SUM(amount_minor), 0) AS gross FROM tips WHERE creator_id = ? AND created_at_ms >= ?")
+          .prepare(
+            "SELECT COALESCE(SUM(amount_minor), 0) AS gross FROM tips WHERE creator_id = ? AND created_at_ms >= ?",
+          )
           .bind(creatorId, monthStartMs)
           .first<number>("gross"),
       ),

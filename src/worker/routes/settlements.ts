@@ -128,7 +128,10 @@ settlements.openapi(
     );
     if (!run.ok) throw ApiError.from(run);
     if (run.value.held.length > 0) c.var.log.warn("alert_settlement_held", { day: target, creators: run.value.held });
-    return c.json({ ...run.value, settled: [...run.value.settled], held: [...run.value.held], deferred: [...run.value.deferred] }, 200);
+    return c.json(
+      { ...run.value, settled: [...run.value.settled], held: [...run.value.held], deferred: [...run.value.deferred] },
+      200,
+    );
   },
 );
 
@@ -180,7 +183,8 @@ settlements.openapi(
     path: "/admin/settlements",
     auth: ["admin", "finance", "ops"],
     tags: ["operators"],
-    summary: "Settlement records over every shard, newest day first; `state=held` lists flagged days (admin, finance, ops)",
+    summary:
+      "Settlement records over every shard, newest day first; `state=held` lists flagged days (admin, finance, ops)",
     request: { query: ListQuery },
     responses: {
       200: jsonResponse(z.object({ items: z.array(SettlementSchema) }), "Up to `limit` records"),

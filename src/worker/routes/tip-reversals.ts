@@ -55,8 +55,7 @@ const ReverseRequest = z
   .openapi("TipReversalRequest", { example: { reason: "chargeback: stolen card" } });
 
 /** A stored or error answer, passed through as is (its bytes are what the key promised). */
-const typed = (response: Response) =>
-  response as unknown as TypedResponse<z.infer<typeof ReversalReply>, 201, "json">;
+const typed = (response: Response) => response as unknown as TypedResponse<z.infer<typeof ReversalReply>, 201, "json">;
 
 export const tipReversals = new OpenAPIHono<AppEnv>();
 
