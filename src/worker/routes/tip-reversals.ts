@@ -9,7 +9,8 @@ import {
   reversalOfTip,
   reversalView,
 } from "../../db/tip-reversals";
-import { ok } from "../../domain/errors";
+import { fail, ok } from "../../domain/errors";
+import { parseIdempotencyKey } from "../../domain/idempotency";
 import { LIMITS } from "../../domain/limits";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
@@ -88,6 +89,9 @@ tipReversals.openapi(
     const { reason } = c.req.valid("json");
     const { ledger, config } = c.var;
     const actorId = c.var.principal.userId;
+    // A request without a usable key is refused before anything is looked up.
+    const idempotencyKey = parseIdempotencyKey(c.req.header("idempotency-key"));
+    if (!idempotencyKey.ok) throw ApiError.from(idempotencyKey);
     const found = await findTip(ledger, tipId);
     if (found === null) throw new ApiError("tip_not_found");
     const { tip, shard: tipShard } = found;
@@ -112,13 +116,12 @@ tipReversals.openapi(
       return (await reversalOfTip(creatorShard, tip.id)) ?? reversal;
     };
 
-    const before = await reversalOfTip(creatorShard, tip.id);
-    if (before !== null) return answerExisting(before);
-
     // A settlement of the tip's day may commit between the plan and the batch: the reversal's
     // route guard refuses it then, the key is released in that batch, and the plan is re-read.
     for (let attempt = 1; ; attempt++) {
       const response = (await runIdempotent(c, target, "rev", { tipId, reason }, async (id, nowMs) => {
+        // Reversed already (under another key): the key is released and the reversal answered below.
+        if ((await reversalOfTip(creatorShard, tip.id)) !== null) return fail("tip_already_reversed");
         const plan = await planReversal(creatorShard, tipShard, tip, {
           id,
           reason,
