@@ -14,15 +14,7 @@ import { newOwnedId } from "../../src/domain/ids";
 import { LIMITS } from "../../src/domain/limits";
 import { failingBatch, InjectedFault } from "../support/faults";
 import { balanceOf, call, fund, invariantReport, key, ledger, openRoom, settleTransit, token } from "./helpers";
-import {
-  at,
-  creatorAndViewer,
-  reverseApi,
-  runSettlementApi,
-  settlementRow,
-  TZ,
-  tipAt,
-} from "./money-out-support";
+import { at, creatorAndViewer, reverseApi, runSettlementApi, settlementRow, TZ, tipAt } from "./money-out-support";
 
 async function wallet(userId: string): Promise<number> {
   await settleTransit();
@@ -241,7 +233,9 @@ describe("tip reversal", () => {
         kind: "posted",
       });
       // The platform leg's batch in the tip's shard fails: not run, or run and its answer lost.
-      const databases = l.shards.map(({ db }) => db).map((db, i) => (i === found.shard.index ? failingBatch(db, 1, mode) : db));
+      const databases = l.shards
+        .map(({ db }) => db)
+        .map((db, i) => (i === found.shard.index ? failingBatch(db, 1, mode) : db));
       const crashing = new Ledger(l.control, databases, l.map);
       const row = await reversalOfTip(creatorShard, tip.id);
       if (row === null) throw new Error("reversal row");
@@ -251,7 +245,11 @@ describe("tip reversal", () => {
 
       // Not yet: the sweeper leaves a fresh reversal to the route.
       expect((await sweepPlatformLegs(l, Date.now(), LIMITS.reversalPlatformLegGraceMs)).completed).toBe(0);
-      const swept = await sweepPlatformLegs(l, Date.now() + LIMITS.reversalPlatformLegGraceMs + 1, LIMITS.reversalPlatformLegGraceMs);
+      const swept = await sweepPlatformLegs(
+        l,
+        Date.now() + LIMITS.reversalPlatformLegGraceMs + 1,
+        LIMITS.reversalPlatformLegGraceMs,
+      );
       expect(swept).toEqual({ completed: 1, refused: [] });
       expect((await reversalOfTip(creatorShard, tip.id))?.platform_leg_at_ms).toEqual(expect.any(Number));
       expect(await wallet(viewer)).toBe(walletBefore + tip.amountMinor);
@@ -261,8 +259,13 @@ describe("tip reversal", () => {
         .first<number>("n");
       expect(legs).toBe(1);
       expect(
-        (await sweepPlatformLegs(l, Date.now() + LIMITS.reversalPlatformLegGraceMs + 1, LIMITS.reversalPlatformLegGraceMs))
-          .completed,
+        (
+          await sweepPlatformLegs(
+            l,
+            Date.now() + LIMITS.reversalPlatformLegGraceMs + 1,
+            LIMITS.reversalPlatformLegGraceMs,
+          )
+        ).completed,
       ).toBe(0);
       expect((await invariantReport()).violations).toEqual([]);
     }
