@@ -250,8 +250,6 @@ export const LIMITS = {
   reversalPlatformLegGraceMs: 60_000,
   /** Tip reversal: platform legs the sweeper completes per run. */
   reversalPlatformLegsPerSweepMax: 100,
-  /** Tip reversal: an operator's reason. */
-  reversalReasonMaxLength: 500,
 } as const;
 
 export class AssertionError extends Error {

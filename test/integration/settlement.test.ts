@@ -87,6 +87,19 @@ describe("settlement T+N", () => {
       body: { hold: true, reason: "chargeback cluster" },
     });
     expect(hold.status).toBe(200);
+    expect(hold.body).toEqual({ creatorId: creator, hold: true, reason: "chargeback cluster" });
+    const noReason = await call("PUT", `/v1/admin/creators/${creator}/risk-hold`, { token: ops, body: { hold: true } });
+    expect(noReason.status).toBe(400);
+    const nobody = await call("PUT", "/v1/admin/creators/st-hold-nobody/risk-hold", {
+      token: ops,
+      body: { hold: true, reason: "x" },
+    });
+    expect(nobody.status).toBe(404);
+    const support = await call("PUT", `/v1/admin/creators/${creator}/risk-hold`, {
+      token: await token("st-hold-support", "support"),
+      body: { hold: false },
+    });
+    expect(support.status).toBe(403);
 
     const run = await runSettlementApi(day);
     expect(run.body).toMatchObject({ held: [creator], settled: [] });

@@ -93,7 +93,7 @@ const RunReport = z
   .openapi("SettlementRunReport");
 
 const RiskHoldRequest = z
-  .strictObject({ hold: z.boolean(), reason: z.string().trim().min(1).max(LIMITS.reversalReasonMaxLength).optional() })
+  .strictObject({ hold: z.boolean(), reason: z.string().trim().min(1).max(LIMITS.reasonMaxLength).optional() })
   .refine((b) => !b.hold || b.reason !== undefined, "a hold needs a reason")
   .openapi("RiskHoldRequest", { example: { hold: true, reason: "chargeback cluster under review" } });
 

@@ -52,7 +52,7 @@ const ReversalSchema = z
 const ReversalReply = z.object({ reversal: ReversalSchema, alreadyReversed: z.boolean() });
 
 const ReverseRequest = z
-  .strictObject({ reason: z.string().trim().min(1).max(LIMITS.reversalReasonMaxLength) })
+  .strictObject({ reason: z.string().trim().min(1).max(LIMITS.reasonMaxLength) })
   .openapi("TipReversalRequest", { example: { reason: "chargeback: stolen card" } });
 
 /** A stored or error answer, passed through as is (its bytes are what the key promised). */
