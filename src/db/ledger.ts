@@ -64,6 +64,9 @@ const OPERATION_KINDS = [
   "payment_refund_reversal",
   "transit_delivery",
   "bucket_move",
+  "settlement",
+  "tip_reversal",
+  "tip_reversal_platform",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

@@ -65,6 +65,18 @@ export const ERROR_CODES = {
     status: 422,
     message: "This channel's statement is not downloaded by giftwire; give its file.",
   },
+  tip_not_found: { status: 404, message: "There is no such tip." },
+  tip_already_reversed: { status: 409, message: "This tip has already been reversed." },
+  reversal_in_flight: {
+    status: 409,
+    message:
+      "The tip's earnings have not reached the creator's ledger shard yet; retry with the same Idempotency-Key shortly.",
+  },
+  settlement_not_due: { status: 409, message: "This business day is not due for settlement yet (T+N)." },
+  tip_not_reversible: {
+    status: 422,
+    message: "This tip gave the creator nothing; there is no creator part to reverse.",
+  },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
   shard_moving: {

@@ -58,6 +58,15 @@ export const GUARD_ERRORS = {
   order_not_refundable: "order_not_refundable",
   /** A refund reversal for a refund that is no longer `requested` (confirmed or reversed already). */
   refund_not_requested: "conflict",
+  // Settlement and tip reversals (issue 14).
+  /** A reversal or settlement of the same creator committed since the settlement read its inputs: re-read. */
+  settlement_inputs_changed: "conflict",
+  /** The tip already has a reversal (one per tip). */
+  tip_already_reversed: "tip_already_reversed",
+  /** The tip's creator part has not reached the creator's shard yet (transit): retry shortly. */
+  reversal_in_flight: "reversal_in_flight",
+  /** The tip's day settled since the reversal read it (it now comes from the receivable): re-read. */
+  reversal_route_changed: "conflict",
 } as const satisfies Record<string, ErrorCode>;
 
 export type GuardCode = keyof typeof GUARD_ERRORS;

@@ -24,6 +24,8 @@ export const ID_PREFIXES = [
   "orf",
   "recon",
   "finding",
+  /** A tip reversal (its creator leg commits in the creator's shard, so the id carries the creator's bucket). */
+  "rev",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -240,6 +240,16 @@ export const LIMITS = {
   payeeNameMaxLength: 50,
   /** Queues: of a malformed message's body, the most that goes into the alert. */
   queueMalformedBodyLoggedMaxBytes: 1_024,
+  /** Settlement: how many due days back a cold run looks for days not settled yet (cron down, deferred). */
+  settlementCatchUpDaysMax: 7,
+  /** Settlement: attempts per creator and day when a concurrent reversal changed its inputs. */
+  settlementAttemptsMax: 3,
+  /** Settlement: creators settled per shard batch (each settlement is ~12 statements). */
+  settlementsPerBatchMax: 20,
+  /** Tip reversal: a platform leg still missing this long after its reversal is completed by the sweeper. */
+  reversalPlatformLegGraceMs: 60_000,
+  /** Tip reversal: platform legs the sweeper completes per run. */
+  reversalPlatformLegsPerSweepMax: 100,
 } as const;
 
 export class AssertionError extends Error {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { CHANNELS, type ChannelName } from "../channels/channel";
 import { LIMITS } from "../domain/limits";
 import { isTimeZone } from "../domain/room/periods";
+import { WITHHOLDING_BPS_DEFAULT } from "../domain/withholding";
 
 /**
  * Typed configuration, parsed from the deployment's vars once per env object. The Worker and
@@ -69,6 +70,19 @@ const ConfigSchema = z
       .regex(/^[0-9]+$/)
       .transform(Number)
       .pipe(z.number().int().min(1).max(3_650)),
+    // Settlement T+N (issue 14): N in days and the withholding tax rate in basis points.
+    SETTLEMENT_DAYS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .default(String(LIMITS.settlementDaysDefault))
+      .transform(Number)
+      .pipe(z.number().int().min(LIMITS.settlementDaysMin).max(LIMITS.settlementDaysMax)),
+    WITHHOLDING_BPS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .default(String(WITHHOLDING_BPS_DEFAULT))
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(LIMITS.bpsMax)),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
   .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters");
@@ -101,6 +115,8 @@ export interface Config {
    * `direct` = each tip its own batches from the Worker (the per-tip baseline bench/tips.ts measures).
    */
   readonly tipCommit: "room" | "direct";
+  /** Settlement T+N: day D's earnings become available at the start of D+N; withholding at settlement. */
+  readonly settlement: { readonly settleAfterDays: number; readonly withholdingBps: number };
 }
 
 const cache = new WeakMap<object, Config>();
@@ -133,6 +149,7 @@ export function configFrom(env: Env): Config {
     },
     paymentNotificationRetentionMs: c.PAYMENT_NOTIFICATION_RETENTION_DAYS * 24 * 60 * 60 * 1000,
     tipCommit: c.TIP_COMMIT,
+    settlement: { settleAfterDays: c.SETTLEMENT_DAYS, withholdingBps: c.WITHHOLDING_BPS },
   };
   cache.set(env, config);
   return config;

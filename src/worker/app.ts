@@ -10,6 +10,7 @@ import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
+import { creatorEarnings } from "./routes/creator-earnings";
 import { creatorInsights } from "./routes/creator-insights";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
@@ -18,6 +19,8 @@ import { payments } from "./routes/payments";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
+import { settlements } from "./routes/settlements";
+import { tipReversals } from "./routes/tip-reversals";
 import { tips } from "./routes/tips";
 import { wallets } from "./routes/wallets";
 
@@ -76,6 +79,9 @@ export function createApp() {
   v1.route("/", admin);
   v1.route("/", reconciliations);
   v1.route("/", creatorInsights);
+  v1.route("/", settlements);
+  v1.route("/", tipReversals);
+  v1.route("/", creatorEarnings);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -5,8 +5,10 @@ import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
 import { sweepPayments } from "./payment-sweep";
 import { sweepRedPackets } from "./red-packet-sweep";
+import { sweepTipReversals } from "./reversal-sweep";
 import { purgeDeliveredOutbox } from "./room-outbox-purge";
 import { sweepRoomOutbox } from "./room-outbox-sweep";
+import { runDueSettlements } from "./settlement";
 import { sweepTransit } from "./transit-sweep";
 
 /** One housekeeping job: what it returns is logged as its figures. */
@@ -30,6 +32,9 @@ export const CRON_JOBS: readonly CronJob[] = [
       (await purgeDeliveredOutbox(env.CONTROL, nowMs)) + (await eachShard(env, nowMs, purgeDeliveredOutbox)),
   },
   { name: "payment-sweep", run: sweepPayments },
+  { name: "reversal-sweep", run: sweepTipReversals },
+  // After the transit sweep: credits it delivers no longer defer their creators' settlement.
+  { name: "settlement", run: runDueSettlements },
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
   { name: "ledger-archive", run: advanceLedgerArchives },
 ];

@@ -1,0 +1,21 @@
+import { openLedger } from "../../db/shards";
+import { sweepPlatformLegs } from "../../db/tip-reversals";
+import { LIMITS } from "../../domain/limits";
+import type { Logger } from "../../platform/logger";
+
+/**
+ * The backstop for tip reversals: a reversal whose platform leg (platform:revenue → the
+ * viewer, in the tip's shard) is still missing a minute after its creator leg committed (the
+ * route died between the two) gets it now. A leg the tip's shard refuses is a bug (its revenue
+ * was credited there by the tip) and is alerted on every sweep until an operator looks.
+ */
+export async function sweepTipReversals(
+  env: Env,
+  nowMs: number,
+  log: Logger,
+): Promise<{ completed: number; refused: number }> {
+  const ledger = await openLedger(env, nowMs);
+  const { completed, refused } = await sweepPlatformLegs(ledger, nowMs, LIMITS.reversalPlatformLegGraceMs);
+  for (const r of refused) log.error("alert_reversal_platform_leg_refused", r);
+  return { completed, refused: refused.length };
+}
