@@ -122,6 +122,8 @@ export const tips = sqliteTable(
     index("tips_viewer_created").on(t.viewerId, t.createdAtMs),
     // A creator's income: settlement sums a day, statements list it (every shard holds some).
     index("tips_creator_created").on(t.creatorId, t.createdAtMs),
+    // Settlement sums one business day of every creator per shard (db/reads/settlement-inputs.ts).
+    index("tips_created").on(t.createdAtMs),
     // A gift may be deleted from the catalogue only if no shard has a tip of it.
     index("tips_gift").on(t.giftId),
   ],

@@ -1,0 +1,1 @@
+CREATE INDEX `tips_created` ON `tips` (`created_at_ms`);
