@@ -240,6 +240,17 @@ export const LIMITS = {
   payeeNameMaxLength: 50,
   /** Queues: of a malformed message's body, the most that goes into the alert. */
   queueMalformedBodyLoggedMaxBytes: 1_024,
+  /** Creator inbox: a notice id (`tips:{creator}:{minute}`, `big:{tipId}`…). */
+  noticeIdMaxLength: 200,
+  /** Creator inbox: tips one room applies in a minute, bounding a merged notice's counts. */
+  noticeTipsPerMinuteMax: 1_000_000,
+  /** Creator inbox: an operator's template title and body. */
+  noticeTemplateTitleMaxLength: 100,
+  noticeTemplateBodyMaxLength: 500,
+  /** Creator inbox: ids one mark-read request names. */
+  inboxMarkReadIdsMax: 100,
+  /** Statements: rows per page read from each shard while the monthly CSV streams. */
+  statementCsvPageRows: 200,
 } as const;
 
 export class AssertionError extends Error {
