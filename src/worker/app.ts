@@ -11,12 +11,15 @@ import { admin } from "./routes/admin";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
 import { gifts } from "./routes/gifts";
+import { inbox } from "./routes/inbox";
 import { live } from "./routes/live";
+import { notificationTemplates } from "./routes/notification-templates";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
+import { statements } from "./routes/statements";
 import { tips } from "./routes/tips";
 import { wallets } from "./routes/wallets";
 
@@ -74,6 +77,9 @@ export function createApp() {
   v1.route("/", autopay);
   v1.route("/", admin);
   v1.route("/", reconciliations);
+  v1.route("/", inbox);
+  v1.route("/", statements);
+  v1.route("/", notificationTemplates);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
