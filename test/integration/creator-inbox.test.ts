@@ -95,8 +95,10 @@ describe("delivery", () => {
     let copies = 0;
     for (const s of l.shards) {
       copies +=
-        (await s.db.prepare("SELECT COUNT(*) AS n FROM inbox_messages WHERE creator_id = ?").bind(creatorId).first<number>("n")) ??
-        0;
+        (await s.db
+          .prepare("SELECT COUNT(*) AS n FROM inbox_messages WHERE creator_id = ?")
+          .bind(creatorId)
+          .first<number>("n")) ?? 0;
     }
     expect(copies).toBe(1);
   });
@@ -210,7 +212,12 @@ describe("templates", () => {
       body: { title: "Minute {time}", body: "{tips} tips ({gifts} gifts) made {amount}" },
     });
     expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ kind: "tips_merged", locale: "en", source: "override", updatedBy: "templates-ops" });
+    expect(put.body).toMatchObject({
+      kind: "tips_merged",
+      locale: "en",
+      source: "override",
+      updatedBy: "templates-ops",
+    });
     expect((await inbox(creatorId)).items.map((i) => [i.title, i.body])).toEqual([
       ["Minute 2026-11-22 20:31", "20 tips (23 gifts) made ¥188.00"],
     ]);
@@ -219,8 +226,14 @@ describe("templates", () => {
     const list = await call("GET", "/v1/admin/notification-templates", { token: ops });
     expect(list.status).toBe(200);
     expect(list.body.items).toHaveLength(10);
-    const en1 = list.body.items.find((t: { kind: string; locale: string }) => t.kind === "tips_merged" && t.locale === "en");
-    expect(en1).toMatchObject({ source: "override", title: "Minute {time}", variables: ["gifts", "tips", "amount", "time", "room"] });
+    const en1 = list.body.items.find(
+      (t: { kind: string; locale: string }) => t.kind === "tips_merged" && t.locale === "en",
+    );
+    expect(en1).toMatchObject({
+      source: "override",
+      title: "Minute {time}",
+      variables: ["gifts", "tips", "amount", "time", "room"],
+    });
     const zh1 = list.body.items.find(
       (t: { kind: string; locale: string }) => t.kind === "withdrawal_state" && t.locale === "zh-CN",
     );
