@@ -3,7 +3,7 @@
  * applies in a minute become one `tips_merged` notice when the minute closes, each big gift
  * its own `big_gift` notice; re-applied tips and repeated flushes send nothing twice.
  */
-import { env, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sendCreatorNotices } from "../../src/db/messages/creator-notices";
 import type { CreatorNotice } from "../../src/domain/notices";
@@ -193,5 +193,28 @@ describe("notices from the room", () => {
     const alarm = await runInDurableObject(room(roomId), (_i: LiveRoom, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
     expect(alarm as number).toBeLessThanOrEqual(due as number);
+  });
+
+  it("keeps an open minute's counts when the room is evicted mid-minute (they are in its SQLite)", async () => {
+    const as = await token("notice-viewer-3");
+    // Whatever earlier tests left open is sent first, so only this test's tips remain.
+    await flushAt(roomId, Date.now() + 2 * MINUTE_MS);
+    await startOfAMinute();
+    const sent = [];
+    for (const quantity of [2, 5]) {
+      sent.push(
+        await call("POST", `/v1/rooms/${roomId}/tips`, {
+          token: as,
+          body: { kind: "gift", giftId: "rose", quantity },
+          idempotencyKey: key(),
+        }),
+      );
+    }
+    expect(sent.map((r) => r.status)).toEqual([201, 201]);
+    await evictDurableObject(room(roomId));
+    const closed = await flushAt(roomId, Date.now() + 2 * MINUTE_MS);
+    expect(closed.map((n) => [n.kind, n.vars])).toEqual([
+      ["tips_merged", { roomId, minuteStartMs: expect.any(Number), tipCount: 2, giftCount: 7, grossMinor: 700 }],
+    ]);
   });
 });
