@@ -56,6 +56,10 @@ export const ERROR_CODES = {
     status: 409,
     message: "Only a paid order can be refunded, and only up to what it paid and is still in the wallet.",
   },
+  template_variable_unknown: {
+    status: 422,
+    message: "The template uses a placeholder its kind of notice does not have.",
+  },
   channel_rejected: { status: 422, message: "The payment channel refused this payment." },
   statement_malformed: {
     status: 422,

@@ -250,6 +250,17 @@ export const LIMITS = {
   reversalPlatformLegGraceMs: 60_000,
   /** Tip reversal: platform legs the sweeper completes per run. */
   reversalPlatformLegsPerSweepMax: 100,
+  /** Creator inbox: a notice id (`tips:{creator}:{minute}`, `big:{tipId}`…). */
+  noticeIdMaxLength: 200,
+  /** Creator inbox: tips one room applies in a minute, bounding a merged notice's counts. */
+  noticeTipsPerMinuteMax: 1_000_000,
+  /** Creator inbox: an operator's template title and body. */
+  noticeTemplateTitleMaxLength: 100,
+  noticeTemplateBodyMaxLength: 500,
+  /** Creator inbox: ids one mark-read request names. */
+  inboxMarkReadIdsMax: 100,
+  /** Statements: rows per page read from each shard while the monthly CSV streams. */
+  statementCsvPageRows: 200,
 } as const;
 
 export class AssertionError extends Error {

@@ -17,6 +17,7 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
+import { sendCreatorNotices } from "../db/messages/creator-notices";
 import { PacketInfo, type RoomEvent, RoomEvents, type TipEvent } from "../db/messages/room-events";
 import { settleExpiredPacket } from "../db/operations/packet-refund";
 import { markSubsidyUsed } from "../db/operations/packet-send";
@@ -38,6 +39,7 @@ import {
 import { EVENT_LOG_SCHEMA, EventLog } from "./live-room.event-log";
 import { FanOut } from "./live-room.fan-out";
 import { LEADERBOARD_SCHEMA, Leaderboards } from "./live-room.leaderboards";
+import { CreatorNotices } from "./live-room.notices";
 import { type ClaimOutcome, InFlightClaims, PACKET_SCHEMA, RedPacketDesk, type RoomClaim } from "./live-room.packets";
 import {
   CLOSE,
@@ -104,6 +106,8 @@ export class LiveRoom extends DurableObject<Env> {
   private readonly fanOut: FanOut;
   /** Wallet tips waiting for, or in, the room's group commit (public for the restart tests). */
   readonly tips: TipBatcher;
+  /** The creator's inbox notices: tips merged per minute, big gifts (public for the tests). */
+  readonly notices: CreatorNotices;
   /** Exhausted packets described for the Worker's edge answers (live-room.claims). */
   private readonly exhausted: ExhaustedPackets;
   /** Claim RPCs this object answered since it started (tests and benchmarks read it). */
@@ -138,6 +142,7 @@ export class LiveRoom extends DurableObject<Env> {
       this.log,
     );
     this.exhausted = new ExhaustedPackets(sql, this.desk);
+    this.notices = new CreatorNotices(ctx.storage);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT.request, HEARTBEAT.response));
     this.fanOut = new FanOut(env.ROOM_FAN_OUT, this.settings, this.events, this.log);
     // After a restart, each shard is asked where it stands and sent what it missed.
@@ -227,6 +232,7 @@ export class LiveRoom extends DurableObject<Env> {
     if (this.settings.get("roomId") === null) this.settings.put("roomId", tip.roomId);
     if (this.settings.get("creatorId") === null) this.settings.put("creatorId", tip.creatorId);
     this.boards.add(tip, this.config().timeZone, nowMs);
+    this.notices.add(tip, nowMs);
     if (!tip.big) {
       this.window.add(tip);
       return { frames: [], windowGrew: true };
@@ -295,6 +301,8 @@ export class LiveRoom extends DurableObject<Env> {
     const expiry = this.desk.nextExpiryMs();
     if (expiry !== null) candidates.push(Math.max(expiry, nowMs));
     if (this.desk.hasUnsentCredits() || this.desk.hasUnsettled()) candidates.push(nowMs + LIMITS.roomRetryMs);
+    const notice = this.notices.nextDueMs(nowMs + LIMITS.roomRetryMs);
+    if (notice !== null) candidates.push(Math.max(notice, nowMs));
     return candidates.length === 0 ? null : Math.min(...candidates);
   }
 
@@ -310,11 +318,21 @@ export class LiveRoom extends DurableObject<Env> {
     await this.persistLeaderboards();
     await this.kickCreditFlush();
     await this.settleExpired(nowMs);
+    await this.sendNotices(nowMs);
     this.events.forgetApplied(nowMs);
     const due = this.nextDueMs(nowMs);
     if (due !== null) {
       this.alarmAtMs = Math.max(due, nowMs + 1);
       await this.ctx.storage.setAlarm(this.alarmAtMs);
+    }
+  }
+
+  /** The creator's closed minutes and big gifts to the inbox queue; a failure retries on the next alarm. */
+  private async sendNotices(nowMs: number): Promise<void> {
+    try {
+      await this.notices.flush((n) => sendCreatorNotices(this.env.CREATOR_NOTICES, n), nowMs);
+    } catch (error) {
+      this.log.error("room_notices_send_failed", { error: String(error) });
     }
   }
 

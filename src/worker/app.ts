@@ -13,13 +13,16 @@ import { campaigns } from "./routes/campaigns";
 import { creatorEarnings } from "./routes/creator-earnings";
 import { creatorInsights } from "./routes/creator-insights";
 import { gifts } from "./routes/gifts";
+import { inbox } from "./routes/inbox";
 import { live } from "./routes/live";
+import { notificationTemplates } from "./routes/notification-templates";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
 import { settlements } from "./routes/settlements";
+import { statements } from "./routes/statements";
 import { tipReversals } from "./routes/tip-reversals";
 import { tips } from "./routes/tips";
 import { wallets } from "./routes/wallets";
@@ -82,6 +85,9 @@ export function createApp() {
   v1.route("/", settlements);
   v1.route("/", tipReversals);
   v1.route("/", creatorEarnings);
+  v1.route("/", inbox);
+  v1.route("/", statements);
+  v1.route("/", notificationTemplates);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

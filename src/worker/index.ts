@@ -1,9 +1,11 @@
+import type { CreatorNoticeMessage } from "../db/messages/creator-notices";
 import type { LedgerPostingMessage } from "../db/messages/ledger-postings";
 import { LiveRoom } from "../durable-objects/live-room";
 import { RoomFanOut } from "../durable-objects/room-fan-out";
 import { createLogger, type Logger } from "../platform/logger";
 import { createApp } from "./app";
 import { CRON_JOBS, runCronJobs } from "./cron/jobs";
+import { CREATOR_NOTICES_QUEUE, handleCreatorNoticesBatch } from "./queues/creator-notices";
 import { handleLedgerPostingsBatch, LEDGER_POSTINGS_QUEUE } from "./queues/ledger-postings";
 import {
   handlePaymentCallbacksBatch,
@@ -26,6 +28,7 @@ export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [ROOM_EVENTS_QUEUE]: handleRoomEventsBatch,
   [LEDGER_POSTINGS_QUEUE]: handleLedgerPostingsBatch,
   [PAYMENT_CALLBACKS_QUEUE]: handlePaymentCallbacksBatch,
+  [CREATOR_NOTICES_QUEUE]: handleCreatorNoticesBatch,
 };
 
 export default {
@@ -45,4 +48,4 @@ export default {
   async scheduled(controller, env) {
     await runCronJobs(CRON_JOBS, env, controller.scheduledTime, createLogger({ cron: controller.cron }));
   },
-} satisfies ExportedHandler<Env, RoomEventsMessage | LedgerPostingMessage | PaymentQueueMessage>;
+} satisfies ExportedHandler<Env, RoomEventsMessage | LedgerPostingMessage | PaymentQueueMessage | CreatorNoticeMessage>;

@@ -1,0 +1,88 @@
+/**
+ * `noticeCreator`: how the Worker puts a notice in a creator's inbox, through the
+ * CREATOR_NOTICES queue (stored once per id, muted kinds skipped, retried by the queue). The
+ * hooks below are what settlement, withdrawals and verification review call after their own
+ * change committed; each builds the deterministic id of its event, so calling a hook again
+ * (a retried run, a redelivered callback) stores nothing twice.
+ *
+ * A notice is not money and never blocks the change it reports: a queue that refuses the send
+ * is logged as an alert and the caller goes on (`false`).
+ */
+
+import { sendCreatorNotices } from "../../db/messages/creator-notices";
+import type { CreatorNotice, NoticeVars } from "../../domain/notices";
+import type { WithdrawalState } from "../../domain/withdrawal-states";
+import type { Logger } from "../../platform/logger";
+import { createLogger } from "../../platform/logger";
+
+export async function noticeCreator(
+  env: Pick<Env, "CREATOR_NOTICES">,
+  notice: CreatorNotice,
+  log: Logger = createLogger({ component: "notices" }),
+): Promise<boolean> {
+  try {
+    await sendCreatorNotices(env.CREATOR_NOTICES, [notice]);
+    return true;
+  } catch (error) {
+    log.error("alert_notice_send_failed", {
+      noticeId: notice.id,
+      kind: notice.kind,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return false;
+  }
+}
+
+/** Settlement: a creator's business day settled (call once the settlement operation committed). */
+export function noticeSettlementDone(
+  env: Pick<Env, "CREATOR_NOTICES">,
+  creatorId: string,
+  vars: NoticeVars<"settlement_done">,
+  atMs: number,
+  log?: Logger,
+): Promise<boolean> {
+  return noticeCreator(
+    env,
+    { id: `settled:${creatorId}:${vars.day}`, creatorId, kind: "settlement_done", vars, atMs },
+    log,
+  );
+}
+
+/** Withdrawals: a withdrawal entered `vars.state` (one notice per withdrawal per state). */
+export function noticeWithdrawalState(
+  env: Pick<Env, "CREATOR_NOTICES">,
+  creatorId: string,
+  vars: NoticeVars<"withdrawal_state"> & { state: WithdrawalState },
+  atMs: number,
+  log?: Logger,
+): Promise<boolean> {
+  return noticeCreator(
+    env,
+    { id: `withdrawal:${vars.withdrawalId}:${vars.state}`, creatorId, kind: "withdrawal_state", vars, atMs },
+    log,
+  );
+}
+
+/**
+ * Verification review: an operator verified or rejected the creator. `reviewedAtMs` is part of
+ * the id: a creator rejected, resubmitting and reviewed again gets a second notice.
+ */
+export function noticeVerificationResult(
+  env: Pick<Env, "CREATOR_NOTICES">,
+  creatorId: string,
+  vars: NoticeVars<"verification_result">,
+  reviewedAtMs: number,
+  log?: Logger,
+): Promise<boolean> {
+  return noticeCreator(
+    env,
+    {
+      id: `verification:${creatorId}:${reviewedAtMs}`,
+      creatorId,
+      kind: "verification_result",
+      vars,
+      atMs: reviewedAtMs,
+    },
+    log,
+  );
+}

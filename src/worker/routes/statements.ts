@@ -1,0 +1,274 @@
+/**
+ * The creator's statement (账单), their own only: income details (every tip to them, merged
+ * from every ledger shard), settlements, withdrawals and reversals, filtered by business days
+ * and paged oldest first; and the monthly income statement as a CSV streamed page by page
+ * (src/db/reads/statements.ts reads, domain/statement-csv.ts writes).
+ */
+
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import {
+  decodeStatementCursor,
+  encodeStatementCursor,
+  giftNames,
+  IncomeMerge,
+  type IncomeRow,
+  type MsRange,
+  reversalsPage,
+  reversedTipIds,
+  type StatementCursor,
+  settlementsPage,
+  withdrawalsPage,
+} from "../../db/reads/statements";
+import { addDays, dayStartMs, isDayKey } from "../../domain/business-day";
+import { LIMITS } from "../../domain/limits";
+import { formatMinor } from "../../domain/money";
+import {
+  CSV_BOM,
+  csvLine,
+  INCOME_CSV_COLUMNS,
+  incomeCsvFields,
+  isMonthKey,
+  nextMonth,
+} from "../../domain/statement-csv";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { errorResponses, jsonResponse } from "../schemas";
+import { defineRoute } from "./define";
+
+const STATEMENT_KINDS = ["income", "settlements", "withdrawals", "reversals"] as const;
+
+const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a business day YYYY-MM-DD");
+
+const StatementQuery = z.object({
+  kind: z.enum(STATEMENT_KINDS).default("income"),
+  from: Day.optional().openapi({ description: "First business day, inclusive." }),
+  to: Day.optional().openapi({ description: "Last business day, inclusive." }),
+  cursor: z.string().max(240).optional().openapi({ description: "The `nextCursor` of the previous page." }),
+  limit: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+});
+
+const Amount = z.string().openapi({ description: 'Exact decimal, e.g. "188.00".' });
+
+const IncomeItem = z.object({
+  tipId: z.string(),
+  roomId: z.string(),
+  viewerId: z.string(),
+  giftId: z.string().nullable(),
+  giftName: z.string().nullable(),
+  quantity: z.number().int(),
+  grossMinor: z.number().int(),
+  gross: Amount,
+  platformBps: z.number().int().nullable().openapi({ description: "Null on tips from before rates were recorded." }),
+  platformMinor: z.number().int(),
+  netMinor: z.number().int(),
+  net: Amount,
+  reversed: z.boolean(),
+  currency: z.string(),
+  createdAtMs: z.number().int(),
+});
+
+const StatementPage = z
+  .object({
+    kind: z.enum(STATEMENT_KINDS),
+    items: z.array(z.record(z.string(), z.unknown())).openapi({
+      description:
+        "income: tips (tipId, viewer, gift, quantity, gross, platformBps, platformMinor, net, reversed); " +
+        "settlements: per business day; withdrawals: with state; reversals: per tip. Amounts in fen and as decimals.",
+    }),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi("StatementPage");
+
+const CsvParams = z.object({
+  file: z
+    .string()
+    .regex(/^\d{4}-\d{2}\.csv$/, "YYYY-MM.csv")
+    .openapi({ param: { name: "file", in: "path" }, example: "2026-11.csv" }),
+});
+
+export const statements = new OpenAPIHono<AppEnv>();
+
+function incomeItem(row: IncomeRow, names: Map<string, string>, reversed: Set<string>): z.infer<typeof IncomeItem> {
+  return {
+    tipId: row.id,
+    roomId: row.roomId,
+    viewerId: row.viewerId,
+    giftId: row.giftId,
+    giftName: row.giftId === null ? null : (names.get(row.giftId) ?? null),
+    quantity: row.quantity,
+    grossMinor: row.amountMinor,
+    gross: formatMinor(row.amountMinor),
+    platformBps: row.platformBps,
+    platformMinor: row.platformMinor,
+    netMinor: row.creatorMinor,
+    net: formatMinor(row.creatorMinor),
+    reversed: reversed.has(row.id),
+    currency: row.currency,
+    createdAtMs: row.createdAtMs,
+  };
+}
+
+/** Amount fields of a row also as exact decimals, for display. */
+function withDecimals(row: object): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(row as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(row)) {
+    if (k.endsWith("Minor") && typeof v === "number") out[k.slice(0, -5)] = formatMinor(v);
+  }
+  return out;
+}
+
+statements.openapi(
+  defineRoute({
+    method: "get",
+    path: "/creators/me/statement",
+    auth: ["creator"],
+    tags: ["creators"],
+    summary: "Your statement: income, settlements, withdrawals or reversals, by business day (creator)",
+    description:
+      "Oldest first, paged with `nextCursor`. Income is every tip to you, merged from every ledger shard in " +
+      "(time, id) order: a page never repeats or skips a tip.",
+    request: { query: StatementQuery },
+    responses: { 200: jsonResponse(StatementPage, "A page"), ...errorResponses(400, 401, 403) },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    if ((q.from !== undefined && !isDayKey(q.from)) || (q.to !== undefined && !isDayKey(q.to))) {
+      throw new ApiError("malformed_request", "from and to are calendar days, YYYY-MM-DD.");
+    }
+    if (q.from !== undefined && q.to !== undefined && q.from > q.to) {
+      throw new ApiError("malformed_request", "from is after to.");
+    }
+    let after: StatementCursor | null = null;
+    if (q.cursor !== undefined) {
+      after = decodeStatementCursor(q.cursor);
+      if (after === null) throw new ApiError("malformed_request", "The cursor is not one we gave.");
+    }
+    const tz = c.var.config.businessTimeZone;
+    const range: MsRange = {
+      fromMs: q.from === undefined ? 0 : dayStartMs(q.from, tz),
+      toMs: q.to === undefined ? Number.MAX_SAFE_INTEGER : dayStartMs(addDays(q.to, 1), tz),
+    };
+    const creatorId = c.var.principal.userId;
+    const ledger = c.var.ledger;
+    const own = ledger.forOwner(creatorId).db;
+    const respond = (items: Record<string, unknown>[], next: StatementCursor | null) =>
+      c.json({ kind: q.kind, items, nextCursor: next ? encodeStatementCursor(next) : null }, 200);
+
+    switch (q.kind) {
+      case "income": {
+        const merge = new IncomeMerge(
+          ledger.shards.map((s) => s.db),
+          creatorId,
+          range,
+          after,
+          q.limit + 1,
+        );
+        const rows = await merge.take(q.limit + 1);
+        const page = rows.slice(0, q.limit);
+        const [names, reversed] = await Promise.all([
+          giftNames(ledger.control),
+          reversedTipIds(
+            own,
+            page.map((r) => r.id),
+          ),
+        ]);
+        const last = page.at(-1);
+        const next = rows.length > q.limit && last ? { key: last.createdAtMs, id: last.id } : null;
+        return respond(
+          page.map((r) => incomeItem(r, names, reversed)),
+          next,
+        );
+      }
+      case "settlements": {
+        const page = await settlementsPage(
+          own,
+          creatorId,
+          q.from ?? "0000-01-01",
+          q.to ?? "9999-12-31",
+          after,
+          q.limit,
+        );
+        return respond(page.rows.map(withDecimals), page.next);
+      }
+      case "withdrawals": {
+        const page = await withdrawalsPage(own, creatorId, range, after, q.limit);
+        return respond(page.rows.map(withDecimals), page.next);
+      }
+      case "reversals": {
+        const page = await reversalsPage(own, creatorId, range, after, q.limit);
+        return respond(page.rows.map(withDecimals), page.next);
+      }
+    }
+  },
+);
+
+statements.openapi(
+  defineRoute({
+    method: "get",
+    path: "/creators/me/statements/{file}",
+    auth: ["creator"],
+    tags: ["creators"],
+    summary: "Your monthly income statement as CSV, YYYY-MM.csv in the business time zone (creator)",
+    description:
+      "Streamed page by page. UTF-8 with a byte-order mark (for Excel), a header row, one line per tip in time " +
+      `order; columns ${INCOME_CSV_COLUMNS.join(", ")}; amounts as exact decimals.`,
+    request: { params: CsvParams },
+    responses: {
+      200: { description: "The statement", content: { "text/csv": { schema: z.string() } } },
+      ...errorResponses(400, 401, 403),
+    },
+  }),
+  async (c) => {
+    const month = c.req.valid("param").file.slice(0, 7);
+    if (!isMonthKey(month)) throw new ApiError("malformed_request", "No such month.");
+    const tz = c.var.config.businessTimeZone;
+    const range = { fromMs: dayStartMs(`${month}-01`, tz), toMs: dayStartMs(`${nextMonth(month)}-01`, tz) };
+    const creatorId = c.var.principal.userId;
+    const ledger = c.var.ledger;
+    const own = ledger.forOwner(creatorId).db;
+    const names = await giftNames(ledger.control);
+    const merge = new IncomeMerge(
+      ledger.shards.map((s) => s.db),
+      creatorId,
+      range,
+      null,
+    );
+    const encoder = new TextEncoder();
+    const log = c.var.log;
+    let rows = 0;
+    // Pulled by the reader: one page of the merge per pull, so a month of any size streams in
+    // bounded memory and a slow download slows the reads down rather than buffering them.
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode(CSV_BOM + csvLine(INCOME_CSV_COLUMNS)));
+      },
+      async pull(controller) {
+        const page = await merge.take(LIMITS.statementCsvPageRows);
+        if (page.length === 0) {
+          log.info("statement_csv_streamed", { creatorId, month, rows });
+          controller.close();
+          return;
+        }
+        const reversed = await reversedTipIds(
+          own,
+          page.map((r) => r.id),
+        );
+        let text = "";
+        for (const r of page) {
+          const giftName = r.giftId === null ? null : (names.get(r.giftId) ?? null);
+          text += csvLine(incomeCsvFields({ ...r, giftName, reversed: reversed.has(r.id) }, tz));
+        }
+        rows += page.length;
+        controller.enqueue(encoder.encode(text));
+      },
+    });
+    return new Response(body, {
+      status: 200,
+      headers: {
+        "content-type": "text/csv; charset=utf-8",
+        "content-disposition": `attachment; filename="giftwire-statement-${month}.csv"`,
+        "cache-control": "private, no-store",
+      },
+    }) as never;
+  },
+);

@@ -1,0 +1,402 @@
+/**
+ * Creator statements (账单): income merged from every ledger shard in (time, id) order, paged
+ * without duplicates or gaps; settlements, withdrawals and reversals from the creator's shard;
+ * the monthly CSV streamed with a BOM, a header and totals equal to the ledger.
+ */
+import { exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { dayStartMs } from "../../src/domain/business-day";
+import { newId } from "../../src/domain/ids";
+import { formatMinor } from "../../src/domain/money";
+import { periodKeys } from "../../src/domain/room/periods";
+import { BASE, balanceOf, call, config, fund, key, ledger, openRoom, settleTransit, shardDbOf, token } from "./helpers";
+
+const TZ = config.businessTimeZone;
+
+interface SeedTip {
+  id: string;
+  viewerId: string;
+  creatorId: string;
+  giftId: string | null;
+  quantity: number;
+  amountMinor: number;
+  platformBps: number | null;
+  platformMinor: number;
+  creatorMinor: number;
+  createdAtMs: number;
+}
+
+/** A tip row (and its operation row) written straight into the viewer's shard, as a tip leaves them. */
+async function seedTips(tips: readonly SeedTip[]): Promise<void> {
+  const byDb = new Map<D1Database, D1PreparedStatement[]>();
+  for (const t of tips) {
+    const db = await shardDbOf(t.viewerId);
+    const statements = byDb.get(db) ?? [];
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO operations (id, kind, currency, amount_minor, transfer_count, state, actor_id, reason, metadata, created_at_ms)
+           VALUES (?, 'tip', 'CNY', ?, 2, 'posted', ?, NULL, NULL, ?)`,
+        )
+        .bind(t.id, t.amountMinor, t.viewerId, t.createdAtMs),
+      db
+        .prepare(
+          `INSERT INTO tips (id, room_id, stream_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
+             platform_minor, creator_minor, currency, created_at_ms, platform_bps, schedule_version)
+           VALUES (?, 'room_seed', 'stream_seed', ?, ?, ?, ?, ?, 0, ?, ?, 'CNY', ?, ?, NULL)`,
+        )
+        .bind(
+          t.id,
+          t.viewerId,
+          t.creatorId,
+          t.giftId,
+          t.quantity,
+          t.amountMinor,
+          t.platformMinor,
+          t.creatorMinor,
+          t.createdAtMs,
+          t.platformBps,
+        ),
+    );
+    byDb.set(db, statements);
+  }
+  for (const [db, statements] of byDb) {
+    for (let i = 0; i < statements.length; i += 50) await db.batch(statements.slice(i, i + 50));
+  }
+}
+
+/** n tips to `creatorId` from `viewers` viewers, three sharing each millisecond (ties across shards). */
+function makeTips(creatorId: string, viewers: number, n: number, startMs: number, stepMs: number): SeedTip[] {
+  return Array.from({ length: n }, (_, k) => {
+    const amountMinor = 100 + ((k * 37) % 900);
+    const platformBps = k % 5 === 0 ? null : 3000;
+    const platformMinor = Math.floor((amountMinor * 3000) / 10_000);
+    const createdAtMs = startMs + Math.floor(k / 3) * stepMs;
+    return {
+      id: newId("tip", createdAtMs),
+      viewerId: `${creatorId}-fan-${k % viewers}`,
+      creatorId,
+      giftId: k % 2 === 0 ? "rose" : null,
+      quantity: k % 2 === 0 ? 1 + (k % 3) : 1,
+      amountMinor,
+      platformBps,
+      platformMinor,
+      creatorMinor: amountMinor - platformMinor,
+      createdAtMs,
+    };
+  });
+}
+
+const order = (a: { createdAtMs: number; id: string }, b: { createdAtMs: number; id: string }) =>
+  a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+async function allPages(as: string, query: string, limit: number) {
+  const items: Record<string, any>[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const q: string = `${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const res: { status: number; body: any } = await call("GET", `/v1/creators/me/statement?${q}`, { token: as });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.items.length).toBeLessThanOrEqual(limit);
+    items.push(...res.body.items);
+    cursor = res.body.nextCursor;
+    pages++;
+    expect(pages).toBeLessThan(1_000);
+  } while (cursor !== null);
+  return { items, pages };
+}
+
+describe("income details across shards", () => {
+  const creatorId = "stmt-creator";
+  const day1 = dayStartMs("2026-10-30", TZ);
+  const day2 = dayStartMs("2026-10-31", TZ);
+  let seeded: SeedTip[];
+  beforeAll(async () => {
+    // 12 viewers over the shards; day 1 and day 2 each get their own tips, plus another creator's.
+    seeded = [
+      ...makeTips(creatorId, 12, 45, day1 + 3_600_000, 997),
+      ...makeTips(creatorId, 12, 48, day2 + 60_000, 1_301),
+    ];
+    await seedTips([...seeded, ...makeTips("stmt-other", 5, 10, day1 + 3_600_000, 997)]);
+    const shards = new Set<number>();
+    const l = await ledger();
+    for (let v = 0; v < 12; v++) shards.add(l.forOwner(`${creatorId}-fan-${v}`).index);
+    expect(shards.size).toBe(l.shards.length);
+  });
+
+  it("pages every tip once, in (time, id) order, whatever the page size", async () => {
+    const as = await token(creatorId, "creator");
+    const expected = [...seeded].sort(order);
+    for (const limit of [1, 4, 7, 100]) {
+      const { items, pages } = await allPages(as, "kind=income", limit);
+      expect(items.map((i) => i.tipId)).toEqual(expected.map((t) => t.id));
+      expect(pages).toBe(Math.max(1, Math.ceil(expected.length / limit)));
+    }
+  });
+
+  it("filters by business day and shows each line's gross, rate, shares and gift", async () => {
+    const as = await token(creatorId, "creator");
+    const { items } = await allPages(as, "kind=income&from=2026-10-31&to=2026-10-31", 10);
+    const day2Tips = seeded.filter((t) => t.createdAtMs >= day2).sort(order);
+    expect(items.map((i) => i.tipId)).toEqual(day2Tips.map((t) => t.id));
+    const first = day2Tips[0] as SeedTip;
+    expect(items[0]).toEqual({
+      tipId: first.id,
+      roomId: "room_seed",
+      viewerId: first.viewerId,
+      giftId: first.giftId,
+      giftName: first.giftId === "rose" ? "Rose" : null,
+      quantity: first.quantity,
+      grossMinor: first.amountMinor,
+      gross: formatMinor(first.amountMinor),
+      platformBps: first.platformBps,
+      platformMinor: first.platformMinor,
+      netMinor: first.creatorMinor,
+      net: formatMinor(first.creatorMinor),
+      reversed: false,
+      currency: "CNY",
+      createdAtMs: first.createdAtMs,
+    });
+    const none = await call("GET", "/v1/creators/me/statement?kind=income&from=2026-11-01&to=2026-10-31", {
+      token: as,
+    });
+    expect(none.status).toBe(400);
+    const badDay = await call("GET", "/v1/creators/me/statement?kind=income&from=2026-02-30", { token: as });
+    expect(badDay.status).toBe(400);
+    const badCursor = await call("GET", "/v1/creators/me/statement?kind=income&cursor=nope", { token: as });
+    expect(badCursor.status).toBe(400);
+  });
+
+  it("is the caller's own: another creator sees only their tips", async () => {
+    const { items } = await allPages(await token("stmt-other", "creator"), "kind=income", 50);
+    expect(items).toHaveLength(10);
+    expect(new Set(items.map((i) => i.viewerId.replace(/-fan-\d+$/, "")))).toEqual(new Set(["stmt-other"]));
+  });
+
+  it("streams the month's CSV page by page: BOM, header, every tip in order, totals equal the ledger", async () => {
+    // 2026-10 in the business zone: day 1 and day 2 (93 tips) and a big seeded month on top,
+    // more than two pages of the stream; a tip at 00:30 on 1 November (local) is November's.
+    const bulk = makeTips(creatorId, 12, 450, dayStartMs("2026-10-05", TZ), 60_000);
+    const edge = makeTips(creatorId, 3, 3, dayStartMs("2026-11-01", TZ) + 30 * 60_000, 1);
+    const lastOfOctober = makeTips(creatorId, 3, 3, dayStartMs("2026-11-01", TZ) - 1, 1);
+    await seedTips([...bulk, ...edge, ...lastOfOctober]);
+    const october = [...seeded, ...bulk, ...lastOfOctober].sort(order);
+
+    const res = await exports.default.fetch(`${BASE}/v1/creators/me/statements/2026-10.csv`, {
+      headers: { authorization: `Bearer ${await token(creatorId, "creator")}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(res.headers.get("content-disposition")).toBe('attachment; filename="giftwire-statement-2026-10.csv"');
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const text = new TextDecoder().decode(bytes.slice(3));
+    const lines = text.split("\r\n");
+    expect(lines.pop()).toBe("");
+    expect(lines[0]).toBe(
+      "time,tip_id,viewer_id,gift_id,gift_name,quantity,gross,platform_rate_percent,platform_share,net,reversed,currency",
+    );
+    const rows = lines.slice(1).map((l) => l.split(","));
+    expect(rows).toHaveLength(october.length);
+    expect(rows.map((r) => r[1])).toEqual(october.map((t) => t.id));
+    const first = october[0] as SeedTip;
+    expect(rows[0]).toEqual([
+      "2026-10-05 00:00:00",
+      first.id,
+      first.viewerId,
+      first.giftId ?? "",
+      first.giftId === "rose" ? "Rose" : "",
+      String(first.quantity),
+      formatMinor(first.amountMinor),
+      first.platformBps === null ? "" : "30.00",
+      formatMinor(first.platformMinor),
+      formatMinor(first.creatorMinor),
+      "no",
+      "CNY",
+    ]);
+    expect(rows.at(-1)?.[0]).toBe("2026-10-31 23:59:59");
+    // Totals from the file, in fen, equal the ledger's tip rows of the month over every shard.
+    const fen = (s: string) => Number(s.replace(".", ""));
+    const sum = (col: number) => rows.reduce((acc, r) => acc + fen(r[col] as string), 0);
+    let ledgerGross = 0;
+    let ledgerNet = 0;
+    for (const s of (await ledger()).shards) {
+      const row = await s.db
+        .prepare(
+          "SELECT COALESCE(SUM(amount_minor), 0) AS g, COALESCE(SUM(creator_minor), 0) AS n FROM tips WHERE creator_id = ? AND created_at_ms >= ? AND created_at_ms < ?",
+        )
+        .bind(creatorId, dayStartMs("2026-10-01", TZ), dayStartMs("2026-11-01", TZ))
+        .first<{ g: number; n: number }>();
+      ledgerGross += row?.g ?? 0;
+      ledgerNet += row?.n ?? 0;
+    }
+    expect(sum(6)).toBe(ledgerGross);
+    expect(sum(9)).toBe(ledgerNet);
+    expect(sum(6)).toBe(october.reduce((a, t) => a + t.amountMinor, 0));
+
+    const nov = await exports.default.fetch(`${BASE}/v1/creators/me/statements/2026-11.csv`, {
+      headers: { authorization: `Bearer ${await token(creatorId, "creator")}` },
+    });
+    const novLines = (await nov.text()).split("\r\n").filter((l) => l !== "");
+    expect(novLines.slice(1).map((l) => l.split(",")[1])).toEqual([...edge].sort(order).map((t) => t.id));
+    expect(novLines[1]?.startsWith("2026-11-01 00:30:00,")).toBe(true);
+
+    const bad = await call("GET", "/v1/creators/me/statements/2026-13.csv", {
+      token: await token(creatorId, "creator"),
+    });
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe("a live month, through the API", () => {
+  it("lists real tips and marks a reversed one; the CSV's net total is the creator's pending balance", async () => {
+    const creatorId = "stmt-live-creator";
+    const roomId = await openRoom(creatorId);
+    const viewers = Array.from({ length: 5 }, (_, v) => `stmt-live-fan-${v}`);
+    for (const v of viewers) await fund(v, "100.00");
+    const tokens = await Promise.all(viewers.map((v) => token(v)));
+    const sent = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        call("POST", `/v1/rooms/${roomId}/tips`, {
+          token: tokens[i % 5],
+          body:
+            i % 2 === 0 ? { kind: "gift", giftId: "rose", quantity: 1 + (i % 3) } : { kind: "custom", amount: "3.33" },
+          idempotencyKey: key(),
+        }),
+      ),
+    );
+    expect(sent.map((r) => r.status)).toEqual(sent.map(() => 201));
+    await settleTransit();
+    const reversedTip = sent[3]?.body.tip;
+    // A reversal as the reversal operation records it (its money movement is another part's test).
+    await (await shardDbOf(creatorId))
+      .prepare(
+        `INSERT INTO tip_reversals (id, tip_id, creator_id, viewer_id, tip_day, tip_created_at_ms, amount_minor,
+           platform_minor, creator_minor, source, platform_leg_at_ms, reason, actor_id, currency, created_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, 'chargeback', 'ops-1', 'CNY', ?)`,
+      )
+      .bind(
+        `rev_${reversedTip.id}`,
+        reversedTip.id,
+        creatorId,
+        reversedTip.viewerId,
+        periodKeys(reversedTip.createdAtMs, TZ).day,
+        reversedTip.createdAtMs,
+        reversedTip.amountMinor,
+        reversedTip.platformMinor,
+        reversedTip.creatorMinor,
+        Date.now(),
+      )
+      .run();
+
+    const as = await token(creatorId, "creator");
+    const { items } = await allPages(as, "kind=income", 6);
+    expect(items.map((i) => i.tipId).sort()).toEqual(sent.map((r) => r.body.tip.id).sort());
+    expect(items.filter((i) => i.reversed).map((i) => i.tipId)).toEqual([reversedTip.id]);
+    // The rate each tip recorded (null until the tiered-rate part records it), shown as recorded.
+    const recorded = new Map<string, number | null>();
+    for (const s of (await ledger()).shards) {
+      const { results } = await s.db
+        .prepare("SELECT id, platform_bps AS bps FROM tips WHERE creator_id = ?")
+        .bind(creatorId)
+        .all<{ id: string; bps: number | null }>();
+      for (const r of results) recorded.set(r.id, r.bps);
+    }
+    expect(items.map((i) => [i.tipId, i.platformBps])).toEqual(items.map((i) => [i.tipId, recorded.get(i.tipId)]));
+
+    const reversals = await allPages(as, "kind=reversals", 5);
+    expect(reversals.items).toMatchObject([
+      {
+        tipId: reversedTip.id,
+        amountMinor: reversedTip.amountMinor,
+        amount: formatMinor(reversedTip.amountMinor),
+        source: "pending",
+      },
+    ]);
+
+    const month = periodKeys(Date.now(), TZ).month;
+    const csv = await exports.default.fetch(`${BASE}/v1/creators/me/statements/${month}.csv`, {
+      headers: { authorization: `Bearer ${as}` },
+    });
+    const rows = (await csv.text())
+      .split("\r\n")
+      .slice(1)
+      .filter((l) => l !== "")
+      .map((l) => l.split(","));
+    expect(rows).toHaveLength(20);
+    const net = rows.reduce((a, r) => a + Number((r[9] as string).replace(".", "")), 0);
+    expect(net).toBe(await balanceOf(`creator:${creatorId}:pending`));
+    expect(rows.filter((r) => r[10] === "yes").map((r) => r[1])).toEqual([reversedTip.id]);
+  });
+});
+
+describe("settlements and withdrawals", () => {
+  it("pages the creator's settlements by day and withdrawals by time, with decimals beside fen", async () => {
+    const creatorId = "stmt-money-out";
+    const db = await shardDbOf(creatorId);
+    const now = Date.now();
+    const days = ["2026-11-01", "2026-11-02", "2026-11-03", "2026-11-05", "2026-11-08"];
+    await db.batch(
+      days.map((day, i) =>
+        db
+          .prepare(
+            `INSERT INTO creator_settlements (id, creator_id, day, state, due_at_ms, gross_minor, platform_minor,
+               creator_part_minor, reversed_minor, withholding_minor, receivable_offset_minor, net_minor, tip_count,
+               currency, run_id, held_reason, created_at_ms, updated_at_ms)
+             VALUES (?, ?, ?, 'settled', ?, ?, ?, ?, ?, 0, 0, ?, ?, 'CNY', 'run-1', NULL, ?, ?)`,
+          )
+          .bind(
+            `settlement:${creatorId}:${day}`,
+            creatorId,
+            day,
+            now,
+            10_000 * (i + 1),
+            3_000 * (i + 1),
+            7_000 * (i + 1),
+            i === 2 ? 700 : 0,
+            7_000 * (i + 1) - (i === 2 ? 700 : 0),
+            10 + i,
+            now + i,
+            now + i,
+          ),
+      ),
+    );
+    await db.batch(
+      ["requested", "paid", "failed"].map((state, i) =>
+        db
+          .prepare(
+            `INSERT INTO withdrawals (id, creator_id, amount_minor, fee_minor, currency, channel, payout_account_id,
+               destination_masked, state, review, reject_reason, failure_reason, idempotency_key, created_at_ms, updated_at_ms)
+             VALUES (?, ?, ?, 0, 'CNY', 'sandbox', 'pa_1', 'sandbox:****01', ?, 'auto', NULL, ?, ?, ?, ?)`,
+          )
+          .bind(
+            `wd_${i}`,
+            creatorId,
+            10_000 + i,
+            state,
+            state === "failed" ? "bank refused" : null,
+            `k${i}`,
+            now + i,
+            now + i,
+          ),
+      ),
+    );
+    const as = await token(creatorId, "creator");
+    const settlements = await allPages(as, "kind=settlements&from=2026-11-02&to=2026-11-07", 2);
+    expect(settlements.items.map((s) => [s.day, s.netMinor, s.net, s.reversed])).toEqual([
+      ["2026-11-02", 14_000, "140.00", "0.00"],
+      ["2026-11-03", 20_300, "203.00", "7.00"],
+      ["2026-11-05", 28_000, "280.00", "0.00"],
+    ]);
+    expect(settlements.pages).toBe(2);
+    const withdrawals = await allPages(as, "kind=withdrawals", 2);
+    expect(withdrawals.items.map((w) => [w.id, w.state, w.amount, w.failureReason])).toEqual([
+      ["wd_0", "requested", "100.00", null],
+      ["wd_1", "paid", "100.01", null],
+      ["wd_2", "failed", "100.02", "bank refused"],
+    ]);
+    const someoneElse = await allPages(await token("stmt-nobody", "creator"), "kind=withdrawals", 2);
+    expect(someoneElse.items).toEqual([]);
+  });
+});
