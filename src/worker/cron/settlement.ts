@@ -5,6 +5,7 @@ import { LIMITS } from "../../domain/limits";
 import { dayToSettle } from "../../domain/settlement";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
+import { noticeSettledDay } from "../notifications/notice";
 
 /**
  * The settlement job (minutely): settles the business day that became due today (T+N), and
@@ -58,6 +59,7 @@ export async function runDueSettlements(env: Env, nowMs: number, log: Logger): P
     report.settled += settled.length;
     report.held += held.length;
     report.deferred += deferred.length;
+    await noticeSettledDay(env, ledger, day, settled, nowMs, log);
     if (held.length > 0) log.warn("alert_settlement_held", { day, creators: held });
     if (deferred.length > 0) log.info("settlement_deferred", { day, deferred });
     if (run.value.complete) completed.add(day);

@@ -10,6 +10,7 @@
  */
 
 import { sendCreatorNotices } from "../../db/messages/creator-notices";
+import type { Ledger } from "../../db/shards";
 import type { CreatorNotice, NoticeVars } from "../../domain/notices";
 import type { WithdrawalState } from "../../domain/withdrawal-states";
 import type { Logger } from "../../platform/logger";
@@ -85,4 +86,32 @@ export function noticeVerificationResult(
     },
     log,
   );
+}
+
+/**
+ * After a settlement run: one `settlement_done` notice per creator the run settled, with the
+ * figures of their `creator_settlements` row (read from each creator's shard).
+ */
+export async function noticeSettledDay(
+  env: Pick<Env, "CREATOR_NOTICES">,
+  ledger: Ledger,
+  day: string,
+  creatorIds: readonly string[],
+  atMs: number,
+  log?: Logger,
+): Promise<number> {
+  let sent = 0;
+  for (const creatorId of creatorIds) {
+    const row = await ledger
+      .forOwner(creatorId)
+      .db.prepare(
+        "SELECT tip_count, gross_minor, net_minor FROM creator_settlements WHERE creator_id = ? AND day = ? AND state = 'settled'",
+      )
+      .bind(creatorId, day)
+      .first<{ tip_count: number; gross_minor: number; net_minor: number }>();
+    if (!row) continue;
+    const vars = { day, tipCount: row.tip_count, grossMinor: row.gross_minor, netMinor: row.net_minor };
+    if (await noticeSettlementDone(env, creatorId, vars, atMs, log)) sent++;
+  }
+  return sent;
 }

@@ -5,6 +5,7 @@ import { LIMITS } from "../../domain/limits";
 import { dayToSettle } from "../../domain/settlement";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { noticeSettledDay } from "../notifications/notice";
 import { AmountMinor, errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -127,6 +128,7 @@ settlements.openapi(
       nowMs,
     );
     if (!run.ok) throw ApiError.from(run);
+    await noticeSettledDay(c.env, ledger, target, run.value.settled, nowMs, c.var.log);
     if (run.value.held.length > 0) c.var.log.warn("alert_settlement_held", { day: target, creators: run.value.held });
     return c.json(
       { ...run.value, settled: [...run.value.settled], held: [...run.value.held], deferred: [...run.value.deferred] },
