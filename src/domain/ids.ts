@@ -24,6 +24,8 @@ export const ID_PREFIXES = [
   "orf",
   "recon",
   "finding",
+  /** A creator's payout account (control `payout_accounts`). */
+  "pa",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

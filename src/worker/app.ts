@@ -14,10 +14,14 @@ import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
+import { payoutAccounts } from "./routes/payout-accounts";
+import { piiReseal } from "./routes/pii-reseal";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
 import { tips } from "./routes/tips";
+import { verification } from "./routes/verification";
+import { verificationReview } from "./routes/verification-review";
 import { wallets } from "./routes/wallets";
 
 export const API_VERSION = "0.1.0";
@@ -74,6 +78,10 @@ export function createApp() {
   v1.route("/", autopay);
   v1.route("/", admin);
   v1.route("/", reconciliations);
+  v1.route("/", verification);
+  v1.route("/", verificationReview);
+  v1.route("/", payoutAccounts);
+  v1.route("/", piiReseal);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
