@@ -4,7 +4,7 @@
  */
 
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { verificationContext } from "../../src/db/verifications";
 import { unseal } from "../../src/platform/sealing";
 import { call, token } from "./helpers";
@@ -176,6 +176,29 @@ describe("a creator's verification", () => {
     });
     expect(noReason.status).toBe(400);
     expect((await rowOf(creatorId))?.state).toBe("pending_review");
+  });
+
+  it("calls the inbox hook once per decision that changed the state, never for a repeated one", async () => {
+    const creatorId = newCreator();
+    await submit(creatorId);
+    const spy = vi.spyOn(console, "log");
+    try {
+      await decide(creatorId, "reject", "模糊");
+      await decide(creatorId, "reject", "模糊");
+      await submit(creatorId);
+      await decide(creatorId, "approve");
+      await decide(creatorId, "approve");
+      const hooked = spy.mock.calls
+        .map(([line]) => JSON.parse(String(line)) as Record<string, unknown>)
+        .filter((l) => l.msg === "verification_reviewed" && l.creatorId === creatorId)
+        .map((l) => [l.outcome, l.reason, l.reviewerId]);
+      expect(hooked).toEqual([
+        ["rejected", "模糊", "support-1"],
+        ["verified", null, "support-1"],
+      ]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("gives racing approve and reject exactly one winner", async () => {
