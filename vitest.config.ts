@@ -148,6 +148,15 @@ export default defineConfig(async () => {
                   TEST_LEDGER_MIGRATIONS: ledgerMigrations,
                   TEST_SHARDS: shards,
                   PAYMENT_CHANNELS: JSON.stringify(TEST_PAYMENT_CHANNELS),
+                  // Test-only key ring: two keys, k2 current, so rows sealed under k1 (as before a
+                  // rotation) still open and re-sealing has somewhere to go.
+                  PII_KEYS: JSON.stringify({
+                    current: "k2",
+                    keys: {
+                      k1: "Z2lmdHdpcmUtdGVzdC1waWkta2V5LW51bWJlci1rMSE=",
+                      k2: "Z2lmdHdpcmUtdGVzdC1waWkta2V5LW51bWJlci1rMiE=",
+                    },
+                  }),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
                   // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
                   MODEL_RUNS: process.env.MODEL_RUNS ?? "",

@@ -16,7 +16,8 @@ import type { AppEnv } from "../src/worker/context";
 import { ApiError } from "../src/worker/errors";
 import worker from "../src/worker/index";
 import { deliverAfterCommit } from "../src/worker/rooms/outbox";
-import { seedDemo } from "./seed";
+import { DEMO_USERS, seedDemo } from "./seed";
+import { seedDemoPayoutReadiness } from "./seed-payout";
 import { mintToken } from "./tokens";
 
 export { LiveRoom, RoomFanOut } from "../src/worker/index";
@@ -51,6 +52,8 @@ dev.post("/tokens", async (c) => {
 
 dev.post("/seed", async (c) => {
   const { outboxIds, ...seed } = await seedDemo(c.var.ledger, c.var.config, Date.now());
+  const creator = DEMO_USERS.find((u) => u.roles.includes("creator"));
+  if (creator) await seedDemoPayoutReadiness(c.var.ledger.control, c.env.PII_KEYS, creator.userId, Date.now());
   c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));
   return c.json(seed, 200);
 });

@@ -79,7 +79,7 @@ function writeGiftwireDevConfig(outFile = ".wrangler/dev/giftwire.json"): string
 interface DevWorkersOptions {
   readonly port: number;
   readonly sandboxPort: number;
-  /** giftwire's env file (JWT_SECRET, PAYMENT_CHANNELS). */
+  /** giftwire's env file (JWT_SECRET, PAYMENT_CHANNELS, PII_KEYS). */
   readonly envFile: string;
   /** The provider's env file (SIGNING_SECRET). */
   readonly sandboxEnvFile: string;

@@ -1,8 +1,9 @@
 /**
  * `npm start`: the whole service on this machine, in workerd, with a demo room.
  *
- *   1. creates .dev.vars with a fresh random JWT_SECRET on first start (never committed), and
- *      enables the sandbox payment channel with a random signing secret;
+ *   1. creates .dev.vars with a fresh random JWT_SECRET on first start (never committed),
+ *      enables the sandbox payment channel with a random signing secret, and adds a random
+ *      PII_KEYS key ring (personal data sealed at rest);
  *   2. gives the sandbox provider Worker the same signing secret (dev/sandbox-provider/.dev.vars);
  *   3. applies the D1 migrations to the local database;
  *   4. runs the sandbox provider and giftwire's dev entry (scripts/dev-workers.ts), which adds
@@ -30,6 +31,11 @@ if (!/^PAYMENT_CHANNELS=/m.test(readFileSync(".dev.vars", "utf8"))) {
   step("Enabling the sandbox payment channel in .dev.vars (a random local signing secret)");
   const channels = { sandbox: { secret: randomBytes(24).toString("base64url"), merchantId: "giftwire-sandbox" } };
   appendFileSync(".dev.vars", `PAYMENT_CHANNELS=${JSON.stringify(channels)}\n`);
+}
+if (!/^PII_KEYS=/m.test(readFileSync(".dev.vars", "utf8"))) {
+  step("Adding a random PII_KEYS key ring to .dev.vars (seals real names, ID numbers and payout accounts)");
+  const ring = { current: "k1", keys: { k1: randomBytes(32).toString("base64") } };
+  appendFileSync(".dev.vars", `PII_KEYS=${JSON.stringify(ring)}\n`);
 }
 // The provider signs with the secret giftwire verifies with: one source, written on every start.
 const channelsLine = /^PAYMENT_CHANNELS=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1] ?? "{}";

@@ -81,6 +81,18 @@ export const ERROR_CODES = {
     status: 422,
     message: "This tip gave the creator nothing; there is no creator part to reverse.",
   },
+  // Verification (实名认证) and payout accounts (issue 14).
+  real_name_invalid: { status: 422, message: "The real name must be 1-50 characters." },
+  id_number_invalid: { status: 422, message: "The identity document number is not valid." },
+  verification_pending: { status: 409, message: "Your verification is under review; wait for its result." },
+  already_verified: { status: 409, message: "You are already verified." },
+  verification_not_found: { status: 404, message: "This creator has not submitted a verification." },
+  verification_not_pending: {
+    status: 409,
+    message: "This verification was already decided the other way; only a pending one can be reviewed.",
+  },
+  payout_account_not_found: { status: 404, message: "There is no such payout account of yours." },
+  payout_accounts_limit: { status: 409, message: "You have bound as many payout accounts as allowed; remove one." },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
   shard_moving: {

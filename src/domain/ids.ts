@@ -26,6 +26,8 @@ export const ID_PREFIXES = [
   "finding",
   /** A tip reversal (its creator leg commits in the creator's shard, so the id carries the creator's bucket). */
   "rev",
+  /** A creator's payout account (control `payout_accounts`). */
+  "pa",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

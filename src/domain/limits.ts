@@ -238,6 +238,10 @@ export const LIMITS = {
   /** Payout accounts: an account identifier (openid, Alipay id, Stripe account id) and a payee name. */
   payoutAccountIdMaxLength: 128,
   payeeNameMaxLength: 50,
+  /** Payout accounts a creator may have bound at once (removed ones do not count). */
+  payoutAccountsPerCreatorMax: 10,
+  /** Personal-data re-sealing after a key rotation: rows per run of the job. */
+  piiResealRowsPerRunMax: 500,
   /** Queues: of a malformed message's body, the most that goes into the alert. */
   queueMalformedBodyLoggedMaxBytes: 1_024,
   /** Settlement: how many due days back a cold run looks for days not settled yet (cron down, deferred). */

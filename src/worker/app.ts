@@ -18,6 +18,8 @@ import { live } from "./routes/live";
 import { notificationTemplates } from "./routes/notification-templates";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
+import { payoutAccounts } from "./routes/payout-accounts";
+import { piiReseal } from "./routes/pii-reseal";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
@@ -25,6 +27,8 @@ import { settlements } from "./routes/settlements";
 import { statements } from "./routes/statements";
 import { tipReversals } from "./routes/tip-reversals";
 import { tips } from "./routes/tips";
+import { verification } from "./routes/verification";
+import { verificationReview } from "./routes/verification-review";
 import { wallets } from "./routes/wallets";
 
 export const API_VERSION = "0.1.0";
@@ -88,6 +92,10 @@ export function createApp() {
   v1.route("/", inbox);
   v1.route("/", statements);
   v1.route("/", notificationTemplates);
+  v1.route("/", verification);
+  v1.route("/", verificationReview);
+  v1.route("/", payoutAccounts);
+  v1.route("/", piiReseal);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -34,7 +34,8 @@ export async function startDevServer(): Promise<DevServer> {
   writeFileSync(
     envFile,
     "JWT_SECRET=browser-test-secret-browser-test-secret-0123\n" +
-      `PAYMENT_CHANNELS=${JSON.stringify({ sandbox: { secret, merchantId: "giftwire-sandbox" } })}\n`,
+      `PAYMENT_CHANNELS=${JSON.stringify({ sandbox: { secret, merchantId: "giftwire-sandbox" } })}\n` +
+      `PII_KEYS=${JSON.stringify({ current: "k1", keys: { k1: btoa("browser-test-pii-key-0123456789!") } })}\n`,
   );
   const sandboxEnvFile = join(state, "sandbox.vars");
   writeFileSync(sandboxEnvFile, `SIGNING_SECRET=${secret}\n`);
