@@ -74,6 +74,8 @@ function sandboxProviderWorker(project: string) {
     bindings: {
       ...workerOptions.bindings,
       PUBLIC_URL: "https://sandbox-provider.test",
+      // Payout callbacks reach the Worker under test through the outbound service, whatever the host.
+      PAYOUT_NOTIFY_URL: "https://giftwire.test/v1/payouts/callbacks/sandbox",
       SIGNING_SECRET: TEST_PAYMENT_CHANNELS.sandbox.secret,
       // No random duplicates: tests that want them set the rate (test/support/sandbox-provider.ts).
       DUPLICATE_RATE: "0",
@@ -148,6 +150,11 @@ export default defineConfig(async () => {
                   TEST_LEDGER_MIGRATIONS: ledgerMigrations,
                   TEST_SHARDS: shards,
                   PAYMENT_CHANNELS: JSON.stringify(TEST_PAYMENT_CHANNELS),
+                  // Test-only key ring for sealed personal data (src/platform/sealing.ts).
+                  PII_KEYS: JSON.stringify({
+                    current: "test1",
+                    keys: { test1: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" },
+                  }),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
                   // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
                   MODEL_RUNS: process.env.MODEL_RUNS ?? "",

@@ -31,6 +31,11 @@ if (!/^PAYMENT_CHANNELS=/m.test(readFileSync(".dev.vars", "utf8"))) {
   const channels = { sandbox: { secret: randomBytes(24).toString("base64url"), merchantId: "giftwire-sandbox" } };
   appendFileSync(".dev.vars", `PAYMENT_CHANNELS=${JSON.stringify(channels)}\n`);
 }
+if (!/^PII_KEYS=/m.test(readFileSync(".dev.vars", "utf8"))) {
+  step("Creating a local key ring for sealed personal data (PII_KEYS) in .dev.vars");
+  const ring = { current: "dev1", keys: { dev1: randomBytes(32).toString("base64") } };
+  appendFileSync(".dev.vars", `PII_KEYS=${JSON.stringify(ring)}\n`);
+}
 // The provider signs with the secret giftwire verifies with: one source, written on every start.
 const channelsLine = /^PAYMENT_CHANNELS=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1] ?? "{}";
 const sandboxSecret = (JSON.parse(channelsLine) as { sandbox?: { secret?: string } }).sandbox?.secret;

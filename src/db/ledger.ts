@@ -64,6 +64,9 @@ const OPERATION_KINDS = [
   "payment_refund_reversal",
   "transit_delivery",
   "bucket_move",
+  "withdrawal_hold",
+  "withdrawal_release",
+  "withdrawal_payout",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

@@ -58,6 +58,13 @@ export const GUARD_ERRORS = {
   order_not_refundable: "order_not_refundable",
   /** A refund reversal for a refund that is no longer `requested` (confirmed or reversed already). */
   refund_not_requested: "conflict",
+  // Withdrawals (operations/withdrawal-*.ts).
+  /** The business day's withdrawal count cap, counted in the batch (concurrent requests cannot pass it). */
+  withdrawal_daily_count_exceeded: "amount_out_of_range",
+  /** The business day's withdrawal amount cap, summed in the batch. */
+  withdrawal_daily_amount_exceeded: "amount_out_of_range",
+  /** A release or payout of a withdrawal no longer in the state it expects (another path moved it first). */
+  withdrawal_state_changed: "conflict",
 } as const satisfies Record<string, ErrorCode>;
 
 export type GuardCode = keyof typeof GUARD_ERRORS;

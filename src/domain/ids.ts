@@ -24,6 +24,8 @@ export const ID_PREFIXES = [
   "orf",
   "recon",
   "finding",
+  /** A creator's withdrawal (money out); its channel number is the id without the underscore. */
+  "wd",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -8,12 +8,15 @@ import { ApiError, errorResponse } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
+import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
+import { creatorWithdrawalRoutes } from "./routes/creator-withdrawals";
 import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
+import { payoutCallbacks } from "./routes/payout-callbacks";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
@@ -74,6 +77,8 @@ export function createApp() {
   v1.route("/", autopay);
   v1.route("/", admin);
   v1.route("/", reconciliations);
+  v1.route("/", creatorWithdrawalRoutes);
+  v1.route("/", adminWithdrawalRoutes);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -102,6 +107,7 @@ export function createApp() {
 
   // Provider callbacks: raw bytes, their own size limit, no CORS, no bearer auth (signatures instead).
   app.route("/v1/payments/callbacks", paymentCallbacks);
+  app.route("/v1/payouts/callbacks", payoutCallbacks);
   app.route("/v1", v1);
 
   app.notFound((c) => errorResponse(c, "not_found", "No such route."));

@@ -10,6 +10,7 @@ import {
   PAYMENT_CALLBACKS_QUEUE,
   type PaymentQueueMessage,
 } from "./queues/payment-callbacks";
+import { handlePayoutsBatch, PAYOUTS_QUEUE } from "./queues/payouts";
 import { handleRoomEventsBatch, ROOM_EVENTS_QUEUE, type RoomEventsMessage } from "./queues/room-events";
 
 const app = createApp();
@@ -26,6 +27,7 @@ export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [ROOM_EVENTS_QUEUE]: handleRoomEventsBatch,
   [LEDGER_POSTINGS_QUEUE]: handleLedgerPostingsBatch,
   [PAYMENT_CALLBACKS_QUEUE]: handlePaymentCallbacksBatch,
+  [PAYOUTS_QUEUE]: handlePayoutsBatch,
 };
 
 export default {

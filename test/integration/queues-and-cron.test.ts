@@ -43,7 +43,7 @@ describe("queue dispatch", () => {
   it("has a consumer for exactly the queues wrangler.toml consumes", () => {
     const consumed = [...wranglerToml.matchAll(/\[\[queues\.consumers\]\]\s*\nqueue = "([^"]+)"/g)].map((m) => m[1]);
     expect(Object.keys(QUEUE_CONSUMERS).sort()).toEqual(consumed.sort());
-    expect(consumed).toHaveLength(3);
+    expect(consumed).toHaveLength(4);
   });
 
   it("dispatches by exact name: a queue whose name only starts like a known one is not consumed as it", async () => {

@@ -4,6 +4,7 @@ import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
 import { sweepPayments } from "./payment-sweep";
+import { sweepPayouts } from "./payout-sweep";
 import { sweepRedPackets } from "./red-packet-sweep";
 import { purgeDeliveredOutbox } from "./room-outbox-purge";
 import { sweepRoomOutbox } from "./room-outbox-sweep";
@@ -30,6 +31,7 @@ export const CRON_JOBS: readonly CronJob[] = [
       (await purgeDeliveredOutbox(env.CONTROL, nowMs)) + (await eachShard(env, nowMs, purgeDeliveredOutbox)),
   },
   { name: "payment-sweep", run: sweepPayments },
+  { name: "payout-sweep", run: sweepPayouts },
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
   { name: "ledger-archive", run: advanceLedgerArchives },
 ];
