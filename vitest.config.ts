@@ -56,7 +56,9 @@ const SANDBOX_WORKER = "sandbox-provider";
  * sandbox callback test fails loudly rather than passing vacuously.
  */
 function sandboxProviderWorker(project: string) {
-  const outdir = resolve("node_modules/.cache/sandbox-provider");
+  // In the checkout's own (git-ignored) .wrangler: node_modules may be hard-linked between
+  // checkouts, and a build written there would be every checkout's.
+  const outdir = resolve(".wrangler/sandbox-provider-build");
   execFileSync(
     "node_modules/.bin/wrangler",
     ["deploy", "--dry-run", "--config", "dev/sandbox-provider/wrangler.jsonc", "--outdir", outdir],

@@ -19,6 +19,7 @@
 import { accountAddress } from "../domain/accounts";
 import { LIMITS } from "../domain/limits";
 import { checkLedgerInvariants, type InvariantReport, type Violation } from "./invariants";
+import { checkMoneyOutInvariants, type MoneyOutViolation } from "./money-out-invariants";
 import { deliveryId } from "./operations/transit-delivery";
 import type { Ledger } from "./shards";
 
@@ -50,7 +51,10 @@ export type CrossShardViolation =
     }
   | { readonly kind: "operation_id_repeated"; readonly operationId: string; readonly shards: number[] };
 
-export type ShardedViolation = (Violation & { readonly shard: number }) | CrossShardViolation;
+export type ShardedViolation =
+  | (Violation & { readonly shard: number })
+  | (MoneyOutViolation & { readonly shard: number })
+  | CrossShardViolation;
 
 export interface ShardedInvariantReport {
   readonly ok: boolean;
@@ -93,6 +97,12 @@ export async function checkShardedInvariants(ledger: Ledger, nowMs: number): Pro
     // The per-shard count is exact even where the list was cut.
     violationCount += report.violationCount - report.violations.length;
     for (const v of report.violations) add({ ...v, shard });
+  });
+
+  // Money out (withdrawals and payouts): each shard answers for its own (money-out-invariants.ts).
+  const moneyOut = await Promise.all(ledger.shards.map((s) => checkMoneyOutInvariants(s.db)));
+  moneyOut.forEach((list, shard) => {
+    for (const v of list) add({ ...v, shard });
   });
 
   const reads = await Promise.all(

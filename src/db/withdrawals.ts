@@ -169,7 +169,14 @@ export async function notePayingAnswer(
          query_attempts = query_attempts + ?, updated_at_ms = ?
        WHERE id = ? AND state = 'paying'`,
     )
-    .bind(note.providerRef, JSON.stringify(note.channelState), note.nextQueryAtMs, note.countAttempt ? 1 : 0, nowMs, id)
+    .bind(
+      note.providerRef,
+      note.channelState === null ? null : JSON.stringify(note.channelState),
+      note.nextQueryAtMs,
+      note.countAttempt ? 1 : 0,
+      nowMs,
+      id,
+    )
     .run();
   return result.meta.changes === 1;
 }

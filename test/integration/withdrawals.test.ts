@@ -405,6 +405,36 @@ describe("payouts through the sandbox", () => {
     await expectInvariantsClean();
   });
 
+  it("the money-out invariants catch a payout, a hold or a release that does not match", async () => {
+    await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
+    const c = await creator(30_000);
+    const paid = (await request(c, "40.00")).body.withdrawal;
+    const open = (await request(c, "20.00")).body.withdrawal;
+    await sendPayout(await context(), paid.id);
+    await drainProvider();
+    await queryPayout(await context(), paid.id);
+    expect((await row(paid.id))?.state).toBe("paid");
+    await expectInvariantsClean();
+    const db = (await openLedger(env)).forId(paid.id).db;
+    const tamper = (sql: string, id: string) => db.prepare(sql).bind(id).run();
+    await tamper("UPDATE withdrawals SET fee_minor = 1 WHERE id = ?", paid.id);
+    await tamper("UPDATE withdrawals SET amount_minor = amount_minor + 1 WHERE id = ?", open.id);
+    const report = await invariantReport();
+    const mine = report.violations.filter(
+      (v) => v.channel === "sandbox" || v.creatorId === c.id || v.withdrawalId === paid.id,
+    );
+    expect(mine.map((v) => v.kind).sort()).toEqual(["channel_payouts_mismatch", "withdrawing_mismatch"]);
+    await tamper("UPDATE withdrawals SET fee_minor = 0 WHERE id = ?", paid.id);
+    await tamper("UPDATE withdrawals SET amount_minor = amount_minor - 1 WHERE id = ?", open.id);
+    await tamper("UPDATE withdrawals SET state = 'rejected' WHERE id = ?", open.id);
+    const unreleased = await invariantReport();
+    expect(unreleased.violations.filter((v) => v.withdrawalId === open.id).map((v) => v.kind)).toEqual([
+      "withdrawal_operation_missing",
+    ]);
+    await tamper("UPDATE withdrawals SET state = 'requested' WHERE id = ?", open.id);
+    await expectInvariantsClean();
+  });
+
   it("the sweeper sends what the queue lost, queries what heard nothing, and flags a stuck payout once", async () => {
     await simulate({ deliveryDelayMs: [600_000, 600_000], duplicateRate: 0 });
     const c = await creator(30_000);
