@@ -84,7 +84,7 @@ describe("queue dispatch", () => {
 });
 
 describe("cron jobs", () => {
-  it("are the eight housekeeping jobs, in order", () => {
+  it("are the nine housekeeping jobs, in order", () => {
     expect(CRON_JOBS.map((j) => j.name)).toEqual([
       "transit-sweep",
       "room-outbox-sweep",
@@ -92,6 +92,7 @@ describe("cron jobs", () => {
       "idempotency-purge",
       "room-outbox-purge",
       "payment-sweep",
+      "payout-sweep",
       "payment-records-purge",
       "ledger-archive",
     ]);
