@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { signSandbox } from "../../dev/sandbox-provider/src/signature";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { openLedger } from "../../src/db/shards";
+import { moveWithdrawal, setColumns } from "../../src/db/withdrawals";
 import { accountAddress } from "../../src/domain/accounts";
 import { LIMITS } from "../../src/domain/limits";
 import { withdrawalNumber } from "../../src/domain/withdrawal-number";
@@ -437,16 +438,29 @@ describe("payouts through the sandbox", () => {
 
   it("the sweeper sends what the queue lost, queries what heard nothing, and flags a stuck payout once", async () => {
     await simulate({ deliveryDelayMs: [600_000, 600_000], duplicateRate: 0 });
-    const c = await creator(30_000);
+    // Under risk hold, so it waits for review; approved here without the route, so no send is
+    // enqueued: only the sweeper can send it.
+    const c = await creator(30_000, { riskHold: true });
     const w = (await request(c, "30.00")).body.withdrawal;
     const ledger = await openLedger(env);
     const db = ledger.forId(w.id).db;
-    // The queue's send never came: the backstop is due.
-    await db.prepare("UPDATE withdrawals SET next_query_at_ms = 0 WHERE id = ?").bind(w.id).run();
+    const approved = await moveWithdrawal(ledger, w.id, "approve", {
+      cause: "approve",
+      ref: null,
+      actorId: "ops-test",
+      nowMs: Date.now(),
+      set: setColumns({ next_query_at_ms: 0 }),
+    });
+    expect(approved.kind).toBe("changed");
     const nowMs = Date.now();
-    const first = await sweepPayouts(env, nowMs, log);
-    expect(first.sent).toBeGreaterThanOrEqual(1);
-    expect((await row(w.id))?.state).toBe("paying");
+    await sweepPayouts(env, nowMs, log);
+    const swept = await row(w.id);
+    expect(swept?.state).toBe("paying");
+    const causes = await db
+      .prepare("SELECT cause FROM withdrawal_transitions WHERE withdrawal_id = ? ORDER BY seq")
+      .bind(w.id)
+      .all<{ cause: string }>();
+    expect(causes.results.map((r) => r.cause)).toEqual(["request", "approve", "pay"]);
     // Paying for longer than the limit, with no answer: flagged once however often the sweeper runs.
     await db
       .prepare("UPDATE withdrawals SET paying_since_ms = ?, next_query_at_ms = ? WHERE id = ?")
@@ -466,6 +480,16 @@ describe("payouts through the sandbox", () => {
       .bind(w.id)
       .all();
     expect(steps.results).toHaveLength(1);
+    // The provider settles it, but its callback is ten minutes away: the sweeper's query finds it paid.
+    expect(await runProviderAlarm()).toBe(true);
+    await db.prepare("UPDATE withdrawals SET next_query_at_ms = 0 WHERE id = ?").bind(w.id).run();
+    await sweepPayouts(env, Date.now(), log);
+    const paid = await db
+      .prepare("SELECT cause, to_state FROM withdrawal_transitions WHERE withdrawal_id = ? ORDER BY seq DESC LIMIT 1")
+      .bind(w.id)
+      .first();
+    expect(paid).toEqual({ cause: "query", to_state: "paid" });
+    expect(await balanceOf(accountAddress.creatorWithdrawing(c.id))).toBe(0);
     await expectInvariantsClean();
     await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
   });
