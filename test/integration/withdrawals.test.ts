@@ -6,10 +6,13 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signSandbox } from "../../dev/sandbox-provider/src/signature";
+import { runOperation } from "../../src/db/ledger";
+import { composeWithdrawalHold } from "../../src/db/operations/withdrawal-hold";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { openLedger } from "../../src/db/shards";
 import { moveWithdrawal, setColumns } from "../../src/db/withdrawals";
 import { accountAddress } from "../../src/domain/accounts";
+import { newOwnedId } from "../../src/domain/ids";
 import { LIMITS } from "../../src/domain/limits";
 import { withdrawalNumber } from "../../src/domain/withdrawal-number";
 import { createLogger } from "../../src/platform/logger";
@@ -32,7 +35,7 @@ interface Creator {
 /** A creator with `availableMinor` settled, verified, with a sandbox payout account past its cooling period. */
 async function creator(
   availableMinor: number,
-  options: { payee?: string; riskHold?: boolean; verified?: boolean } = {},
+  options: { payee?: string; riskHold?: boolean; verified?: boolean; coolingUntilMs?: number } = {},
 ): Promise<Creator> {
   creatorCounter += 1;
   const id = `wdc-${Date.now().toString(36)}-${creatorCounter}`;
@@ -62,7 +65,7 @@ async function creator(
     env.CONTROL.prepare(
       `INSERT INTO payout_accounts (id, creator_id, channel, sealed, key_id, masked, is_default, cooling_until_ms,
          created_at_ms, updated_at_ms) VALUES (?, ?, 'sandbox', ?, ?, 'sandbox ****ok', 1, ?, ?, ?)`,
-    ).bind(accountId, id, sealedAccount.sealed, sealedAccount.keyId, nowMs - 1, nowMs, nowMs),
+    ).bind(accountId, id, sealedAccount.sealed, sealedAccount.keyId, options.coolingUntilMs ?? nowMs - 1, nowMs, nowMs),
   ]);
   if (availableMinor > 0) {
     const db = await shardDbOf(id);
@@ -196,6 +199,11 @@ describe("withdrawal requests", () => {
     const unverified = await creator(50_000, { verified: false });
     const refused = await request(unverified, "10.00");
     expect([refused.status, refused.body.error.code]).toEqual([403, "forbidden"]);
+    const cooling = await creator(50_000, { coolingUntilMs: Date.now() + 3_600_000 });
+    const coolingRefused = await request(cooling, "10.00");
+    expect([coolingRefused.status, coolingRefused.body.error.code]).toEqual([403, "forbidden"]);
+    expect(coolingRefused.body.error.message).toContain("payout_account_cooling");
+    expect(await balances(cooling.id)).toEqual({ available: 50_000, withdrawing: 0 });
     const k = key();
     const first = await request(c, "10.00", k);
     const again = await request(c, "10.00", k);
@@ -403,6 +411,49 @@ describe("payouts through the sandbox", () => {
     expect((await row(w.id))?.state).toBe("paid");
     expect((await operationsOf(w.id)).map((o) => o.kind)).toEqual(["withdrawal_hold", "withdrawal_payout"]);
     expect(await balanceOf(accountAddress.creatorWithdrawing(c.id))).toBe(0);
+    await expectInvariantsClean();
+  });
+
+  it("a fee goes to platform:fees and the channel is paid amount − fee", async () => {
+    await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
+    const c = await creator(50_000);
+    const ledger = await openLedger(env);
+    const shard = ledger.forOwner(c.id);
+    const nowMs = Date.now();
+    const id = newOwnedId("wd", ledger.bucketOf(c.id), nowMs);
+    // The policy's fee is 0 by default: the hold is composed here with a fee of 2.50.
+    const { verdict } = await runOperation(
+      shard,
+      composeWithdrawalHold(shard, {
+        id,
+        creatorId: c.id,
+        amountMinor: 10_000,
+        feeMinor: 250,
+        currency: "CNY",
+        channel: "sandbox",
+        payoutAccountId: `pa_${c.id}`,
+        destinationMasked: "sandbox ****ok",
+        approval: "auto",
+        reviewReasons: [],
+        idempotencyKey: key(),
+        dayStartMs: nowMs - 1_000,
+        dayEndMs: nowMs + 1_000,
+        perDayMax: 3,
+        dailyAmountMaxMinor: 5_000_000,
+        sendBackstopAtMs: nowMs + 60_000,
+        nowMs,
+      }),
+    );
+    expect(verdict.kind).toBe("posted");
+    const feesBefore = await balanceOf(accountAddress.platformFees());
+    await sendPayout(await context(), id);
+    const payout = await sim("GET", `/v1/payouts/${withdrawalNumber(id)}`);
+    expect(payout.body.payout.amountMinor).toBe(9_750);
+    await drainProvider();
+    await queryPayout(await context(), id);
+    expect((await row(id))?.state).toBe("paid");
+    expect((await balanceOf(accountAddress.platformFees())) - feesBefore).toBe(250);
+    expect(await balances(c.id)).toEqual({ available: 40_000, withdrawing: 0 });
     await expectInvariantsClean();
   });
 
