@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { signSandbox } from "../../dev/sandbox-provider/src/signature";
 import { runOperation } from "../../src/db/ledger";
 import { composeWithdrawalHold } from "../../src/db/operations/withdrawal-hold";
+import { applyPayoutOutcome } from "../../src/db/payout-answers";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { openLedger } from "../../src/db/shards";
 import { moveWithdrawal, setColumns } from "../../src/db/withdrawals";
@@ -455,6 +456,34 @@ describe("payouts through the sandbox", () => {
     expect((await balanceOf(accountAddress.platformFees())) - feesBefore).toBe(250);
     expect(await balances(c.id)).toEqual({ available: 40_000, withdrawing: 0 });
     await expectInvariantsClean();
+  });
+
+  it("a creator's confirmation (WeChat's WAIT_USER_CONFIRM) is recorded once and the withdrawal stays paying", async () => {
+    await simulate({ deliveryDelayMs: [600_000, 600_000], duplicateRate: 0 });
+    const c = await creator(30_000);
+    const w = (await request(c, "20.00")).body.withdrawal;
+    await sendPayout(await context(), w.id);
+    const ledger = await openLedger(env);
+    const confirm = { state: "needs_user_confirm", providerRef: "bill-1", packageInfo: "pkg-abc" } as const;
+    for (let i = 0; i < 3; i++) {
+      const applied = await applyPayoutOutcome(ledger, w.id, confirm, {
+        cause: "query",
+        ref: null,
+        nowMs: Date.now(),
+        random: 0,
+      });
+      expect(applied).toEqual({ kind: "waiting", retrySameNumber: false });
+    }
+    const view = await call("GET", `/v1/creators/me/withdrawals/${w.id}`, { token: c.token });
+    expect(view.body.withdrawal.state).toBe("paying");
+    expect(view.body.withdrawal.channelState).toEqual(confirm);
+    expect(view.body.withdrawal.transitions.map((t: { cause: string }) => t.cause)).toEqual([
+      "request",
+      "auto_approve",
+      "pay",
+      "needs_user_confirm",
+    ]);
+    await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
   });
 
   it("the money-out invariants catch a payout, a hold or a release that does not match", async () => {
