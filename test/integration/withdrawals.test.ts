@@ -23,7 +23,17 @@ import { queryPayout, sendPayout } from "../../src/worker/payouts/dispatch";
 import { handlePayoutsBatch } from "../../src/worker/queues/payouts";
 import { operationRows } from "../support/ledger-rows";
 import { runProviderAlarm, SANDBOX_SECRET, sim, simulate } from "../support/sandbox-provider";
-import { balanceOf, call, invariantReport, key, operatorToken, settleTransit, shardDbOf, token } from "./helpers";
+import {
+  balanceOf,
+  call,
+  invariantReport,
+  key,
+  operatorToken,
+  settleTransit,
+  shardDbOf,
+  token,
+  until,
+} from "./helpers";
 
 const log = createLogger({ test: "withdrawals" });
 let creatorCounter = 0;
@@ -267,6 +277,37 @@ describe("review", () => {
 });
 
 describe("payouts through the sandbox", () => {
+  it("end to end through the queue: request, the consumer's send, the provider's signed callback, paid", async () => {
+    await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 1 });
+    const c = await creator(30_000);
+    const w = (await request(c, "88.00")).body.withdrawal;
+    expect(w.state).toBe("approved");
+    // The PAYOUTS consumer sends it (nothing here calls the dispatcher).
+    const paying = await until(
+      () => row(w.id),
+      (r) => r?.state === "paying",
+    );
+    expect(paying?.state).toBe("paying");
+    // The provider settles it and posts its callback (twice) to /v1/payouts/callbacks/sandbox.
+    const paid = await until(
+      async () => {
+        await runProviderAlarm();
+        return row(w.id);
+      },
+      (r) => r?.state === "paid",
+    );
+    expect(paid?.state).toBe("paid");
+    const view = await call("GET", `/v1/creators/me/withdrawals/${w.id}`, { token: c.token });
+    expect(view.body.withdrawal.transitions.map((t: { cause: string; to: string }) => `${t.cause}>${t.to}`)).toEqual([
+      "request>requested",
+      "auto_approve>approved",
+      "pay>paying",
+      "callback>paid",
+    ]);
+    expect(await balances(c.id)).toEqual({ available: 21_200, withdrawing: 0 });
+    await expectInvariantsClean();
+  });
+
   it("auto-approved, sent, paid once whatever the order and number of callbacks and query answers", async () => {
     await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 1 });
     const c = await creator(30_000);
