@@ -56,7 +56,9 @@ const SANDBOX_WORKER = "sandbox-provider";
  * sandbox callback test fails loudly rather than passing vacuously.
  */
 function sandboxProviderWorker(project: string) {
-  const outdir = resolve("node_modules/.cache/sandbox-provider");
+  // In the checkout's own (git-ignored) .wrangler: node_modules may be hard-linked between
+  // checkouts, and a build written there would be every checkout's.
+  const outdir = resolve(".wrangler/sandbox-provider-build");
   execFileSync(
     "node_modules/.bin/wrangler",
     ["deploy", "--dry-run", "--config", "dev/sandbox-provider/wrangler.jsonc", "--outdir", outdir],
@@ -74,6 +76,8 @@ function sandboxProviderWorker(project: string) {
     bindings: {
       ...workerOptions.bindings,
       PUBLIC_URL: "https://sandbox-provider.test",
+      // Payout callbacks reach the Worker under test through the outbound service, whatever the host.
+      PAYOUT_NOTIFY_URL: "https://giftwire.test/v1/payouts/callbacks/sandbox",
       SIGNING_SECRET: TEST_PAYMENT_CHANNELS.sandbox.secret,
       // No random duplicates: tests that want them set the rate (test/support/sandbox-provider.ts).
       DUPLICATE_RATE: "0",

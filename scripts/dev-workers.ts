@@ -164,6 +164,9 @@ export async function startDevWorkers(options: DevWorkersOptions): Promise<DevWo
           // The payer links it hands out must point at where it actually listens.
           "--var",
           `PUBLIC_URL:${sandboxUrl}`,
+          // Payout callbacks go back to the giftwire it runs beside.
+          "--var",
+          `PAYOUT_NOTIFY_URL:${url}/v1/payouts/callbacks/sandbox`,
         ],
         { stdio, env },
       ),

@@ -67,6 +67,9 @@ const OPERATION_KINDS = [
   "settlement",
   "tip_reversal",
   "tip_reversal_platform",
+  "withdrawal_hold",
+  "withdrawal_release",
+  "withdrawal_payout",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

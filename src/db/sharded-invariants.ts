@@ -22,6 +22,7 @@ import { checkLedgerInvariants, type InvariantReport, type Violation } from "./i
 import { checkMoneyOutInvariants, type MoneyOutViolation } from "./money-out-invariants";
 import { deliveryId } from "./operations/transit-delivery";
 import type { Ledger } from "./shards";
+import { checkWithdrawalInvariants, type WithdrawalViolation } from "./withdrawal-invariants";
 
 export type CrossShardViolation =
   | {
@@ -51,7 +52,9 @@ export type CrossShardViolation =
     }
   | { readonly kind: "operation_id_repeated"; readonly operationId: string; readonly shards: number[] };
 
-export type ShardedViolation = ((Violation | MoneyOutViolation) & { readonly shard: number }) | CrossShardViolation;
+export type ShardedViolation =
+  | ((Violation | MoneyOutViolation | WithdrawalViolation) & { readonly shard: number })
+  | CrossShardViolation;
 
 export interface ShardedInvariantReport {
   readonly ok: boolean;
@@ -99,6 +102,12 @@ export async function checkShardedInvariants(ledger: Ledger, nowMs: number): Pro
   const moneyOut = await Promise.all(ledger.shards.map((s) => checkMoneyOutInvariants(s.db)));
   moneyOut.forEach((found, shard) => {
     for (const v of found) add({ ...v, shard });
+  });
+
+  // Withdrawals and payouts (withdrawal-invariants.ts), shard by shard.
+  const withdrawals = await Promise.all(ledger.shards.map((s) => checkWithdrawalInvariants(s.db)));
+  withdrawals.forEach((list, shard) => {
+    for (const v of list) add({ ...v, shard });
   });
 
   const reads = await Promise.all(

@@ -67,6 +67,13 @@ export const GUARD_ERRORS = {
   reversal_in_flight: "reversal_in_flight",
   /** The tip's day settled since the reversal read it (it now comes from the receivable): re-read. */
   reversal_route_changed: "conflict",
+  // Withdrawals (operations/withdrawal-*.ts).
+  /** The business day's withdrawal count cap, counted in the batch (concurrent requests cannot pass it). */
+  withdrawal_daily_count_exceeded: "amount_out_of_range",
+  /** The business day's withdrawal amount cap, summed in the batch. */
+  withdrawal_daily_amount_exceeded: "amount_out_of_range",
+  /** A release or payout of a withdrawal no longer in the state it expects (another path moved it first). */
+  withdrawal_state_changed: "conflict",
 } as const satisfies Record<string, ErrorCode>;
 
 export type GuardCode = keyof typeof GUARD_ERRORS;

@@ -28,6 +28,8 @@ export const ID_PREFIXES = [
   "rev",
   /** A creator's payout account (control `payout_accounts`). */
   "pa",
+  /** A creator's withdrawal (money out); its channel number is the id without the underscore. */
+  "wd",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -233,6 +233,8 @@ export const LIMITS = {
   withdrawalAutoApproveBelowMinor: 50_000,
   /** Withdrawals: one stuck in `paying` this long without an answer is flagged for an operator. */
   withdrawalPayingStuckMs: 6 * 60 * 60 * 1000,
+  /** Withdrawals the payout sweeper sends or queries per shard per run, and flags as stuck. */
+  payoutSweepBatchMax: 25,
   /** Payout accounts: a newly bound or changed account blocks withdrawals this long (account takeover). */
   payoutAccountCoolingMs: 72 * 60 * 60 * 1000,
   /** Payout accounts: an account identifier (openid, Alipay id, Stripe account id) and a payee name. */

@@ -8,10 +8,12 @@ import { ApiError, errorResponse } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
+import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
 import { creatorEarnings } from "./routes/creator-earnings";
 import { creatorInsights } from "./routes/creator-insights";
+import { creatorWithdrawalRoutes } from "./routes/creator-withdrawals";
 import { gifts } from "./routes/gifts";
 import { inbox } from "./routes/inbox";
 import { live } from "./routes/live";
@@ -19,6 +21,7 @@ import { notificationTemplates } from "./routes/notification-templates";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
 import { payoutAccounts } from "./routes/payout-accounts";
+import { payoutCallbacks } from "./routes/payout-callbacks";
 import { piiReseal } from "./routes/pii-reseal";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
@@ -96,6 +99,8 @@ export function createApp() {
   v1.route("/", verificationReview);
   v1.route("/", payoutAccounts);
   v1.route("/", piiReseal);
+  v1.route("/", creatorWithdrawalRoutes);
+  v1.route("/", adminWithdrawalRoutes);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -124,6 +129,7 @@ export function createApp() {
 
   // Provider callbacks: raw bytes, their own size limit, no CORS, no bearer auth (signatures instead).
   app.route("/v1/payments/callbacks", paymentCallbacks);
+  app.route("/v1/payouts/callbacks", payoutCallbacks);
   app.route("/v1", v1);
 
   app.notFound((c) => errorResponse(c, "not_found", "No such route."));

@@ -12,6 +12,7 @@ import {
   PAYMENT_CALLBACKS_QUEUE,
   type PaymentQueueMessage,
 } from "./queues/payment-callbacks";
+import { handlePayoutsBatch, PAYOUTS_QUEUE } from "./queues/payouts";
 import { handleRoomEventsBatch, ROOM_EVENTS_QUEUE, type RoomEventsMessage } from "./queues/room-events";
 
 const app = createApp();
@@ -29,6 +30,7 @@ export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [LEDGER_POSTINGS_QUEUE]: handleLedgerPostingsBatch,
   [PAYMENT_CALLBACKS_QUEUE]: handlePaymentCallbacksBatch,
   [CREATOR_NOTICES_QUEUE]: handleCreatorNoticesBatch,
+  [PAYOUTS_QUEUE]: handlePayoutsBatch,
 };
 
 export default {

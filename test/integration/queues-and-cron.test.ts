@@ -84,7 +84,7 @@ describe("queue dispatch", () => {
 });
 
 describe("cron jobs", () => {
-  it("are the ten housekeeping jobs, in order", () => {
+  it("are the eleven housekeeping jobs, in order", () => {
     expect(CRON_JOBS.map((j) => j.name)).toEqual([
       "transit-sweep",
       "room-outbox-sweep",
@@ -94,6 +94,7 @@ describe("cron jobs", () => {
       "payment-sweep",
       "reversal-sweep",
       "settlement",
+      "payout-sweep",
       "payment-records-purge",
       "ledger-archive",
     ]);

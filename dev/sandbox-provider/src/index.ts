@@ -8,6 +8,8 @@
  *     POST /v1/payments                 open a payment → { payment, payUrl }
  *     GET  /v1/payments/:orderNo        what became of it → { payment }
  *     POST /v1/refunds                  refund part or all of a paid payment → { refund }
+ *     POST /v1/payouts                  send a payout under the merchant's payout number → { payout }
+ *     GET  /v1/payouts/:payoutNo        what became of it → { payout }
  *     GET  /v1/statements/:date         the day's statement (CSV), an Asia/Shanghai day
  *     PUT  /v1/control/simulation       set the delay and duplicate rate (null: back to the vars)
  *     POST /v1/control/run-due          run the armed alarm now → { ran } (tests drive time with it)
@@ -21,6 +23,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { formatMinor } from "../../../src/domain/money";
+import { OpenPayoutInput } from "./payouts";
 import {
   type DecideResult,
   Decision,
@@ -102,6 +105,21 @@ app.post("/v1/refunds", async (c) => {
     { refund: { refundId: outcome.refundId, amountMinor: outcome.amountMinor, status: outcome.status } },
     200,
   );
+});
+
+app.post("/v1/payouts", async (c) => {
+  const parsed = OpenPayoutInput.safeParse(await c.req.json().catch(() => undefined));
+  if (!parsed.success) return fail("invalid_request", z.prettifyError(parsed.error), 400);
+  const opened = await provider(c.env).openPayout(parsed.data);
+  if (opened.kind === "rejected")
+    return fail(opened.code, opened.detail, opened.code === "invalid_request" ? 400 : 409);
+  return c.json({ payout: opened.payout }, opened.kind === "opened" ? 201 : 200);
+});
+
+app.get("/v1/payouts/:payoutNo", async (c) => {
+  const payout = await provider(c.env).payout(c.req.param("payoutNo"));
+  if (!payout) return fail("unknown_payout", "No payout has that number.", 404);
+  return c.json({ payout }, 200);
 });
 
 app.get("/v1/statements/:date", async (c) => {

@@ -22,6 +22,16 @@ import { assert, LIMITS } from "../../../src/domain/limits";
 import type { StatementLine } from "../../../src/domain/reconcile";
 import { cryptoRandomInt } from "../../../src/domain/red-packet";
 import { retryDelayMs } from "../../../src/domain/retry";
+import {
+  OpenPayoutInput,
+  type OpenPayoutRequest,
+  type OpenPayoutResult,
+  PAYOUTS_SCHEMA,
+  type PayoutRow,
+  payoutEventBody,
+  payoutView,
+  type SandboxPayout,
+} from "./payouts";
 import { DEFAULT_DELIVERY_DELAY_MS } from "./schedule";
 import { signSandbox } from "./signature";
 
@@ -34,6 +44,8 @@ const AmountMinor = z.number().int().positive().max(LIMITS.amountMaxMinor);
 const DELIVERIES_PER_RUN_MAX = 50;
 /** A callback the merchant has not answered by then counts as unanswered, and is retried. */
 const DELIVERY_TIMEOUT_MS = 10_000;
+/** Payouts settled by one alarm run; more re-arm the alarm at once. */
+const PAYOUT_SETTLES_PER_RUN_MAX = 200;
 /** Payments closed by one alarm run; more re-arm the alarm at once. */
 const EXPIRIES_PER_RUN_MAX = 200;
 /** The statement's header and trailer count against the file's line limit. */
@@ -51,6 +63,13 @@ export const Simulation = z.strictObject({
     .refine(([min, max]) => min <= max, "deliveryDelayMs is [min, max] with min <= max"),
   /** How often an acknowledged callback is delivered once more. */
   duplicateRate: z.number().min(0).max(1),
+  /** Payouts: how long after being accepted a payout settles, uniformly within [min, max] ms. */
+  payoutSettleDelayMs: z
+    .tuple([z.number().int().min(0).max(600_000), z.number().int().min(0).max(600_000)])
+    .refine(([min, max]) => min <= max, "payoutSettleDelayMs is [min, max] with min <= max")
+    .default([1_000, 3_000]),
+  /** Payouts: how often an accepted payout fails when it settles (payees named `fail…` always do). */
+  payoutFailRate: z.number().min(0).max(1).default(0),
 });
 export type Simulation = z.infer<typeof Simulation>;
 
@@ -103,7 +122,13 @@ export const StatementDate = z
   .refine((d) => new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d, "a calendar date");
 
 type PaymentState = "open" | "succeeded" | "failed" | "closed";
-type EventType = "payment.succeeded" | "payment.failed" | "payment.closed" | "refund.succeeded";
+type EventType =
+  | "payment.succeeded"
+  | "payment.failed"
+  | "payment.closed"
+  | "refund.succeeded"
+  | "payout.succeeded"
+  | "payout.failed";
 
 interface AttemptView {
   readonly n: number;
@@ -309,7 +334,7 @@ export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
   constructor(ctx: DurableObjectState, env: SandboxProviderEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    for (const statement of SCHEMA) this.sql.exec(statement);
+    for (const statement of [...SCHEMA, ...PAYOUTS_SCHEMA]) this.sql.exec(statement);
   }
 
   // ── RPC ──────────────────────────────────────────────────────────────────────────────
@@ -359,6 +384,62 @@ export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
     const row = this.paymentRow(input.merchantOrderNo);
     assert(row, "the payment exists after its insert");
     return { kind: "opened", payment: this.view(row), payCode };
+  }
+
+  /**
+   * Accepts a payout (payouts.ts): `opened` the first time, `exists` for the same payout
+   * number with the same details (a retried send), refused with other details.
+   */
+  async openPayout(request: OpenPayoutRequest): Promise<OpenPayoutResult> {
+    const parsed = OpenPayoutInput.safeParse(request);
+    if (!parsed.success) return { kind: "rejected", code: "invalid_request", detail: z.prettifyError(parsed.error) };
+    const input = parsed.data;
+    const nowMs = Date.now();
+    const existing = this.payoutRow(input.payoutNo);
+    if (existing) {
+      const same =
+        existing.merchant_id === input.merchantId &&
+        existing.amount_minor === input.amountMinor &&
+        existing.currency === input.currency &&
+        existing.payee === input.payee;
+      if (!same) {
+        return {
+          kind: "rejected",
+          code: "payout_no_reused",
+          detail: `payout ${input.payoutNo} was sent with other details`,
+        };
+      }
+      return { kind: "exists", payout: payoutView(existing) };
+    }
+    const simulation = this.simulation();
+    const [minMs, maxMs] = simulation.payoutSettleDelayMs;
+    const willFail = input.payee.startsWith("fail") || chance(simulation.payoutFailRate);
+    this.sql.exec(
+      `INSERT INTO payouts (payout_no, merchant_id, payout_id, payee, amount_minor, currency, remark, notify_url, state,
+         will_fail, created_at_ms, settle_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'processing', ?, ?, ?)`,
+      input.payoutNo,
+      input.merchantId,
+      `sbp_${newId("ntf", nowMs).slice("ntf_".length)}`,
+      input.payee,
+      input.amountMinor,
+      input.currency,
+      input.remark,
+      this.env.PAYOUT_NOTIFY_URL,
+      willFail ? 1 : 0,
+      nowMs,
+      nowMs + cryptoRandomInt(minMs, maxMs),
+    );
+    await this.arm();
+    const row = this.payoutRow(input.payoutNo);
+    assert(row, "the payout exists after its insert");
+    return { kind: "opened", payout: payoutView(row) };
+  }
+
+  /** What the provider knows about a payout: for the merchant's queries. */
+  async payout(payoutNo: string): Promise<SandboxPayout | null> {
+    const row = this.payoutRow(payoutNo);
+    return row ? payoutView(row) : null;
   }
 
   /** What the provider knows about a payment: for the merchant's queries. */
@@ -558,9 +639,46 @@ export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
     this.ctx.storage.kv.delete(ALARM_AT_KEY); // this alarm has fired; arm() sets the next one
     const horizonMs = Math.max(nowMs, setForMs);
     this.ctx.storage.transactionSync(() => this.closeExpired(horizonMs));
+    this.ctx.storage.transactionSync(() => this.settlePayouts(horizonMs));
     const leases = this.ctx.storage.transactionSync(() => this.leaseDue(horizonMs, nowMs));
     await Promise.all(leases.map((lease) => this.deliver(lease)));
     await this.arm();
+  }
+
+  /** Settles accepted payouts whose time has come, each with its payout callback. */
+  private settlePayouts(horizonMs: number): void {
+    const due = this.sql
+      .exec<PayoutRow>(
+        "SELECT * FROM payouts WHERE state = 'processing' AND settle_at_ms <= ? ORDER BY settle_at_ms LIMIT ?",
+        horizonMs,
+        PAYOUT_SETTLES_PER_RUN_MAX,
+      )
+      .toArray();
+    for (const row of due) {
+      const settledAtMs = Math.max(Date.now(), row.settle_at_ms);
+      const failed = row.will_fail === 1;
+      this.sql.exec(
+        "UPDATE payouts SET state = ?, fail_reason = ?, settled_at_ms = ? WHERE payout_no = ? AND state = 'processing'",
+        failed ? "failed" : "succeeded",
+        failed ? "PAYEE_ACCOUNT_ABNORMAL" : null,
+        settledAtMs,
+        row.payout_no,
+      );
+      const settled = this.payoutRow(row.payout_no);
+      assert(settled, "a settled payout exists");
+      const id = eventId(settledAtMs);
+      this.sql.exec(
+        `INSERT INTO events (id, order_no, type, body, created_at_ms, state, next_attempt_at_ms, duplicates_left)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
+        id,
+        settled.payout_no,
+        failed ? "payout.failed" : "payout.succeeded",
+        payoutEventBody(settled, id),
+        settledAtMs,
+        settledAtMs + this.delayMs(),
+        chance(this.simulation().duplicateRate) ? 1 : 0,
+      );
+    }
   }
 
   /** Closes open payments past their deadline, each with its payment.closed callback. */
@@ -592,7 +710,9 @@ export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
   private leaseDue(horizonMs: number, nowMs: number): Lease[] {
     const due = this.sql
       .exec<EventRow & { notify_url: string }>(
-        `SELECT e.*, p.notify_url FROM events e JOIN payments p ON p.order_no = e.order_no
+        // A payment's events go to its notify_url, a payout's to the merchant's payout notify URL.
+        `SELECT e.*, COALESCE(p.notify_url, po.notify_url) AS notify_url FROM events e
+           LEFT JOIN payments p ON p.order_no = e.order_no LEFT JOIN payouts po ON po.payout_no = e.order_no
           WHERE e.next_attempt_at_ms IS NOT NULL AND e.next_attempt_at_ms <= ? ORDER BY e.next_attempt_at_ms LIMIT ?`,
         horizonMs,
         DELIVERIES_PER_RUN_MAX,
@@ -746,7 +866,8 @@ export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
       .exec<{ at: number | null }>(
         `SELECT MIN(at) AS at FROM (
            SELECT MIN(next_attempt_at_ms) AS at FROM events WHERE next_attempt_at_ms IS NOT NULL
-           UNION ALL SELECT MIN(expires_at_ms) FROM payments WHERE state = 'open')`,
+           UNION ALL SELECT MIN(expires_at_ms) FROM payments WHERE state = 'open'
+           UNION ALL SELECT MIN(settle_at_ms) FROM payouts WHERE state = 'processing')`,
       )
       .one().at;
     const current = this.ctx.storage.kv.get<number>(ALARM_AT_KEY);
@@ -767,6 +888,10 @@ export class SandboxProvider extends DurableObject<SandboxProviderEnv> {
     if (!no.success) return null;
     const row = this.paymentRow(no.data);
     return row && sameCode(row.pay_code, payCode) ? row : null;
+  }
+
+  private payoutRow(payoutNo: string): PayoutRow | null {
+    return this.sql.exec<PayoutRow>("SELECT * FROM payouts WHERE payout_no = ?", payoutNo).toArray()[0] ?? null;
   }
 
   private paymentRow(orderNo: string): PaymentRow | null {

@@ -7,7 +7,14 @@
  * events deduplicated by id.
  */
 import { z } from "zod";
-import { type ChannelAdapter, type ChannelEvent, type RawCallback, refuse, type VerifyOutcome } from "../channel";
+import {
+  type ChannelAdapter,
+  type ChannelEvent,
+  type RawCallback,
+  refuse,
+  type VerifyFailure,
+  type VerifyOutcome,
+} from "../channel";
 import { framed, hexBytes, importHmacKey, strictUtf8, utf8Bytes } from "../encoding";
 
 const SANDBOX_TOLERANCE_S = 300;
@@ -34,17 +41,8 @@ export function sandbox(config: SandboxConfig): ChannelAdapter {
   return {
     name: "sandbox",
     async verify(callback: RawCallback, nowMs: number): Promise<VerifyOutcome> {
-      const header = callback.headers.get("sandbox-signature");
-      if (!header) return refuse("missing_signature", "Sandbox-Signature");
-      const match = /^t=([0-9]{1,12}),v1=([0-9a-f]{64})$/.exec(header);
-      if (!match) return refuse("malformed", "Sandbox-Signature");
-      const [, t, v1] = match as unknown as [string, string, string];
-      if (Math.abs(nowMs / 1000 - Number(t)) > SANDBOX_TOLERANCE_S) return refuse("stale_timestamp", `t=${t}`);
-      const payload = framed(`${t}.`, callback.body);
-      const signature = hexBytes(v1) as Uint8Array<ArrayBuffer>;
-      if (!(await crypto.subtle.verify("HMAC", await key, signature, payload))) {
-        return refuse("bad_signature", "HMAC-SHA256 over t.body");
-      }
+      const signed = await checkSandboxSignature(await key, callback, nowMs);
+      if (!signed.ok) return refuse(signed.failure, signed.detail);
       let event: SandboxEvent;
       try {
         event = SandboxEvent.parse(JSON.parse(strictUtf8(callback.body)));
@@ -56,6 +54,30 @@ export function sandbox(config: SandboxConfig): ChannelAdapter {
     received: () => Response.json({ received: true }, { status: 200 }),
     retryLater: (message) => Response.json({ error: message.slice(0, 200) }, { status: 503 }),
   };
+}
+
+/**
+ * The simulator's signature over a callback (payments' and payouts' alike): the
+ * `Sandbox-Signature` header's HMAC-SHA256 of `t.body`, within the time window.
+ */
+export async function checkSandboxSignature(
+  key: CryptoKey,
+  callback: RawCallback,
+  nowMs: number,
+): Promise<{ readonly ok: true } | { readonly ok: false; readonly failure: VerifyFailure; readonly detail: string }> {
+  const header = callback.headers.get("sandbox-signature");
+  if (!header) return { ok: false, failure: "missing_signature", detail: "Sandbox-Signature" };
+  const match = /^t=([0-9]{1,12}),v1=([0-9a-f]{64})$/.exec(header);
+  if (!match) return { ok: false, failure: "malformed", detail: "Sandbox-Signature" };
+  const [, t, v1] = match as unknown as [string, string, string];
+  if (Math.abs(nowMs / 1000 - Number(t)) > SANDBOX_TOLERANCE_S)
+    return { ok: false, failure: "stale_timestamp", detail: `t=${t}` };
+  const payload = framed(`${t}.`, callback.body);
+  const signature = hexBytes(v1) as Uint8Array<ArrayBuffer>;
+  if (!(await crypto.subtle.verify("HMAC", key, signature, payload))) {
+    return { ok: false, failure: "bad_signature", detail: "HMAC-SHA256 over t.body" };
+  }
+  return { ok: true };
 }
 
 function eventOf(event: SandboxEvent, config: SandboxConfig): ChannelEvent {

@@ -4,6 +4,7 @@ import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
 import { sweepPayments } from "./payment-sweep";
+import { sweepPayouts } from "./payout-sweep";
 import { sweepRedPackets } from "./red-packet-sweep";
 import { sweepTipReversals } from "./reversal-sweep";
 import { purgeDeliveredOutbox } from "./room-outbox-purge";
@@ -35,6 +36,7 @@ export const CRON_JOBS: readonly CronJob[] = [
   { name: "reversal-sweep", run: sweepTipReversals },
   // After the transit sweep: credits it delivers no longer defer their creators' settlement.
   { name: "settlement", run: runDueSettlements },
+  { name: "payout-sweep", run: sweepPayouts },
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
   { name: "ledger-archive", run: advanceLedgerArchives },
 ];

@@ -118,6 +118,18 @@ function enabled(env: Env): Enabled {
   return built;
 }
 
+/** The parsed `PAYMENT_CHANNELS` secret (payouts build their clients from the same credentials). */
+export function channelSecrets(env: Env): ChannelSecrets {
+  const cached = secretsCache.get(env);
+  if (cached) return cached;
+  const raw = env.PAYMENT_CHANNELS ?? "";
+  const secrets = ChannelSecrets.parse(JSON.parse(raw === "" ? "{}" : raw));
+  secretsCache.set(env, secrets);
+  return secrets;
+}
+
+const secretsCache = new WeakMap<object, ChannelSecrets>();
+
 export function channels(env: Env): ReadonlyMap<ChannelName, ChannelAdapter> {
   return enabled(env).adapters;
 }

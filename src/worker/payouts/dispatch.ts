@@ -1,0 +1,112 @@
+/**
+ * Sending a withdrawal to its channel and asking the channel about it. The withdrawal's
+ * channel number (domain/withdrawal-number.ts) is the channel's idempotency key: every send of
+ * one withdrawal is the identical request under the same number, so a send after a timeout or
+ * an unknown answer cannot pay twice, and no new number is ever minted here (a confirmed
+ * failure ends the withdrawal; the creator's next request is a new withdrawal).
+ */
+
+import { isChannel } from "../../channels/channel";
+import type { PayoutOutcome } from "../../channels/payout";
+import { type AnswerApplied, applyPayoutOutcome } from "../../db/payout-answers";
+import { findPayoutAccount, openPayee } from "../../db/reads/payout-accounts";
+import type { Ledger } from "../../db/shards";
+import { findWithdrawal, moveWithdrawal, setColumns } from "../../db/withdrawals";
+import { retryDelayMs } from "../../domain/retry";
+import { withdrawalNumber } from "../../domain/withdrawal-number";
+import type { Logger } from "../../platform/logger";
+import { payoutClientFor } from "./clients";
+
+/** Shown to the payee (WeChat transfer_remark ≤ 32 characters, Alipay order_title). */
+const PAYOUT_REMARK = "giftwire 主播收益提现";
+
+/** A withdrawal moved to paying is queried first this long after the send, unless an answer comes. */
+const FIRST_QUERY_AFTER_MS = 30_000;
+
+export interface PayoutContext {
+  readonly env: Env;
+  readonly ledger: Ledger;
+  readonly log: Logger;
+  readonly nowMs: number;
+}
+
+export type SendVerdict =
+  | { readonly kind: "done"; readonly applied: AnswerApplied | null }
+  /** Nothing definite: send the same number again after this long (or let the sweeper query). */
+  | { readonly kind: "retry"; readonly delayMs: number; readonly detail: string };
+
+/** Moves an approved withdrawal to paying (once) and sends it; sends a paying one again, same number. */
+export async function sendPayout(ctx: PayoutContext, withdrawalId: string): Promise<SendVerdict> {
+  const { ledger, nowMs } = ctx;
+  const moved = await moveWithdrawal(ledger, withdrawalId, "pay", {
+    cause: "pay",
+    ref: null,
+    actorId: null,
+    nowMs,
+    set: setColumns({ paying_since_ms: nowMs, next_query_at_ms: nowMs + FIRST_QUERY_AFTER_MS }),
+  });
+  if (moved.kind === "not_found") {
+    ctx.log.error("alert_payout_unknown_withdrawal", { withdrawalId });
+    return { kind: "done", applied: null };
+  }
+  // `pay` on a paying withdrawal is its repeat (unchanged): sent again under the same number.
+  if (moved.kind === "illegal") return { kind: "done", applied: null };
+  const row = moved.row;
+  if (row.state !== "paying") return { kind: "done", applied: null };
+  const outcome = await payOnce(ctx, row.id);
+  const applied = await applyPayoutOutcome(ledger, row.id, outcome, {
+    cause: "pay",
+    ref: null,
+    nowMs,
+    random: Math.random(),
+  });
+  ctx.log.info("payout_sent", { withdrawalId: row.id, outcome: outcome.state, applied: applied.kind });
+  if (applied.kind === "waiting" && applied.retrySameNumber) {
+    const after = await findWithdrawal(ledger, row.id);
+    return {
+      kind: "retry",
+      delayMs: retryDelayMs("channelCall", after?.query_attempts ?? 1, Math.random()),
+      detail: outcome.state === "unknown" ? outcome.detail : outcome.state,
+    };
+  }
+  return { kind: "done", applied };
+}
+
+/** Asks the channel about a withdrawal in paying; an unknown answer sends it again, same number. */
+export async function queryPayout(ctx: PayoutContext, withdrawalId: string): Promise<SendVerdict> {
+  const row = await findWithdrawal(ctx.ledger, withdrawalId);
+  if (row?.state !== "paying") return { kind: "done", applied: null };
+  const client = isChannel(row.channel) ? payoutClientFor(ctx.env, row.channel) : null;
+  const outcome: PayoutOutcome = client
+    ? await client.query(withdrawalNumber(row.id))
+    : { state: "unknown", detail: `no payout client for ${row.channel}` };
+  const applied = await applyPayoutOutcome(ctx.ledger, row.id, outcome, {
+    cause: "query",
+    ref: null,
+    nowMs: ctx.nowMs,
+    random: Math.random(),
+  });
+  ctx.log.info("payout_queried", { withdrawalId: row.id, outcome: outcome.state, applied: applied.kind });
+  // The channel knows nothing definite (perhaps it never received the send): the same number again.
+  if (outcome.state === "unknown" && client) return sendPayout(ctx, row.id);
+  return { kind: "done", applied };
+}
+
+/** One send of a paying withdrawal's identical request. */
+async function payOnce(ctx: PayoutContext, withdrawalId: string): Promise<PayoutOutcome> {
+  const row = await findWithdrawal(ctx.ledger, withdrawalId);
+  if (!row) throw new Error(`withdrawal ${withdrawalId} vanished`);
+  const client = isChannel(row.channel) ? payoutClientFor(ctx.env, row.channel) : null;
+  if (!client) return { state: "unknown", detail: `no payout client for ${row.channel}` };
+  const account = await findPayoutAccount(ctx.ledger.control, row.payout_account_id);
+  if (!account) throw new Error(`withdrawal ${row.id}'s payout account ${row.payout_account_id} is missing`);
+  const payee = await openPayee(ctx.env.PII_KEYS, account);
+  return client.pay({
+    withdrawalId: withdrawalNumber(row.id),
+    amountMinor: row.amount_minor - row.fee_minor,
+    currency: row.currency,
+    payee: payee.payee,
+    payeeName: payee.payeeName,
+    remark: PAYOUT_REMARK,
+  });
+}

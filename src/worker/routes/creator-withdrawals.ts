@@ -1,0 +1,237 @@
+/**
+ * A creator's withdrawals: request one (money leaves available at once, held in withdrawing),
+ * list them with their transitions, read one. The request is decided by
+ * domain/withdrawal-request.ts on a fresh read, then held by operations/withdrawal-hold.ts,
+ * whose batch re-checks the funds and the day's caps in SQL; an auto-approved one is sent to
+ * its channel through the PAYOUTS queue at once.
+ */
+
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { isChannel } from "../../channels/channel";
+import { composeWithdrawalHold } from "../../db/operations/withdrawal-hold";
+import { findDefaultPayoutAccount } from "../../db/reads/payout-accounts";
+import { creatorWithdrawals, requestFacts, withdrawalWithSteps } from "../../db/reads/withdrawals";
+import { addDays, businessDayOf, dayStartMs } from "../../domain/business-day";
+import { fail, ok } from "../../domain/errors";
+import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
+import { DEFAULT_WITHDRAWAL_POLICY, decideWithdrawal } from "../../domain/withdrawal-request";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { runIdempotent } from "../idempotency";
+import { enqueuePayoutSend } from "../queues/payouts";
+import {
+  DecimalAmount,
+  errorResponses,
+  IdempotencyKeyHeader,
+  jsonBody,
+  jsonResponse,
+  PageQuery,
+  PrefixedId,
+} from "../schemas";
+import { WithdrawalSchema, type WithdrawalView, withdrawalView } from "../withdrawal-view";
+import { defineRoute } from "./define";
+
+/** An approved withdrawal the queue did not send is sent by the sweeper from this long after. */
+export const SEND_BACKSTOP_MS = 60_000;
+
+const WithdrawalRequest = z
+  .strictObject({ amount: DecimalAmount.openapi({ description: 'From your available balance, e.g. "100.00".' }) })
+  .openapi("WithdrawalRequest");
+
+const WithdrawalId = PrefixedId("wd");
+
+export const creatorWithdrawalRoutes = new OpenAPIHono<AppEnv>();
+
+creatorWithdrawalRoutes.openapi(
+  defineRoute({
+    method: "post",
+    path: "/creators/me/withdrawals",
+    auth: ["creator"],
+    tags: ["creators"],
+    summary: "Request a withdrawal from your available balance (creator)",
+    description:
+      "Moves the amount from available to withdrawing at once. Approved at once when every check passes and the " +
+      "amount is below the auto-approval threshold, otherwise queued for an operator's review. Refusals: " +
+      "`insufficient_funds` (above available), `amount_out_of_range` (below the minimum, or the day's count or " +
+      "amount cap), `forbidden` (not verified, no payout account, or the account is in its cooling period).",
+    request: { headers: IdempotencyKeyHeader, body: jsonBody(WithdrawalRequest) },
+    responses: {
+      201: jsonResponse(z.object({ withdrawal: WithdrawalSchema }), "Requested (held)"),
+      ...errorResponses(400, 401, 403, 409, 422, 503),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    const creatorId = c.var.principal.userId;
+    const ledger = c.var.ledger;
+    const shard = ledger.forOwner(creatorId);
+    const key = c.req.header("idempotency-key") ?? "";
+    const timeZone = c.var.config.businessTimeZone;
+    const policy = DEFAULT_WITHDRAWAL_POLICY;
+    return runIdempotent(c, { shard, bucket: ledger.bucketOf(creatorId) }, "wd", body, async (id, nowMs) => {
+      const amount = parseAmountMinor(body.amount);
+      if (!amount.ok) return amount;
+      const day = businessDayOf(nowMs, timeZone);
+      const startMs = dayStartMs(day, timeZone);
+      const endMs = dayStartMs(addDays(day, 1), timeZone);
+      const [facts, account] = await Promise.all([
+        requestFacts(ledger, creatorId, { startMs, endMs }),
+        findDefaultPayoutAccount(ledger.control, creatorId),
+      ]);
+      const decision = decideWithdrawal(
+        {
+          amountMinor: amount.value,
+          availableMinor: facts.availableMinor,
+          verified: facts.verified,
+          riskFlagged: facts.riskHold,
+          // The account's cooling ends policy.coolingMs after it was bound or changed.
+          payoutAccountSinceMs: account ? account.cooling_until_ms - policy.coolingMs : null,
+          todayCount: facts.todayCount,
+          todayAmountMinor: facts.todayAmountMinor,
+          nowMs,
+        },
+        policy,
+      );
+      if (!decision.ok) return fail(decision.code, `The withdrawal is refused: ${decision.reason}.`);
+      if (!account || !isChannel(account.channel)) return fail("forbidden", "The payout account's channel is unknown.");
+      const hold = {
+        id,
+        creatorId,
+        amountMinor: decision.amountMinor,
+        feeMinor: decision.feeMinor,
+        currency: DEFAULT_CURRENCY,
+        channel: account.channel,
+        payoutAccountId: account.id,
+        destinationMasked: account.masked,
+        approval: decision.approval,
+        reviewReasons: decision.reviewReasons,
+        idempotencyKey: key,
+        dayStartMs: startMs,
+        dayEndMs: endMs,
+        perDayMax: policy.perDayMax,
+        dailyAmountMaxMinor: policy.dailyAmountMaxMinor,
+        sendBackstopAtMs: nowMs + SEND_BACKSTOP_MS,
+        nowMs,
+      } as const;
+      const auto = decision.approval === "auto";
+      const withdrawal: WithdrawalView = withdrawalView({
+        row: {
+          id,
+          creator_id: creatorId,
+          amount_minor: hold.amountMinor,
+          fee_minor: hold.feeMinor,
+          currency: hold.currency,
+          channel: hold.channel,
+          payout_account_id: hold.payoutAccountId,
+          destination_masked: hold.destinationMasked,
+          state: auto ? "approved" : "requested",
+          review: auto ? "auto" : "manual",
+          review_reasons: auto ? null : JSON.stringify(hold.reviewReasons),
+          reviewer_id: null,
+          reject_reason: null,
+          failure_reason: null,
+          provider_ref: null,
+          channel_state: null,
+          paying_since_ms: null,
+          query_attempts: 0,
+          next_query_at_ms: auto ? hold.sendBackstopAtMs : null,
+          stuck_flagged_at_ms: null,
+          idempotency_key: key,
+          transition_count: auto ? 2 : 1,
+          created_at_ms: nowMs,
+          updated_at_ms: nowMs,
+        },
+        transitions: [
+          {
+            withdrawal_id: id,
+            seq: 1,
+            from_state: null,
+            to_state: "requested",
+            cause: "request",
+            ref: null,
+            actor_id: creatorId,
+            at_ms: nowMs,
+          },
+          ...(auto
+            ? [
+                {
+                  withdrawal_id: id,
+                  seq: 2,
+                  from_state: "requested" as const,
+                  to_state: "approved" as const,
+                  cause: "auto_approve",
+                  ref: null,
+                  actor_id: null,
+                  at_ms: nowMs,
+                },
+              ]
+            : []),
+        ],
+      });
+      return ok({
+        compose: (attach) => composeWithdrawalHold(shard, hold, attach),
+        status: 201,
+        body: { withdrawal },
+        patches: [],
+        onPosted: () => {
+          if (auto) c.executionCtx.waitUntil(enqueuePayoutSend(c.env, id, c.var.log));
+        },
+      });
+    });
+  },
+);
+
+creatorWithdrawalRoutes.openapi(
+  defineRoute({
+    method: "get",
+    path: "/creators/me/withdrawals",
+    auth: ["creator"],
+    tags: ["creators"],
+    summary: "Your withdrawals, newest first, each with its transitions (creator)",
+    request: { query: PageQuery },
+    responses: {
+      200: jsonResponse(
+        z.object({ withdrawals: z.array(WithdrawalSchema), nextCursor: z.string().nullable() }),
+        "A page of withdrawals",
+      ),
+      ...errorResponses(400, 401, 403),
+    },
+  }),
+  async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    const page = await creatorWithdrawals(c.var.ledger, c.var.principal.userId, cursor ?? null, limit + 1);
+    const shown = page.slice(0, limit);
+    return c.json(
+      {
+        withdrawals: shown.map(withdrawalView),
+        nextCursor: page.length > limit ? (shown.at(-1)?.row.id ?? null) : null,
+      },
+      200,
+    );
+  },
+);
+
+creatorWithdrawalRoutes.openapi(
+  defineRoute({
+    method: "get",
+    path: "/creators/me/withdrawals/{withdrawalId}",
+    auth: ["creator"],
+    tags: ["creators"],
+    summary: "One of your withdrawals with its transitions (creator)",
+    request: {
+      params: z.object({ withdrawalId: WithdrawalId.openapi({ param: { name: "withdrawalId", in: "path" } }) }),
+    },
+    responses: {
+      200: jsonResponse(z.object({ withdrawal: WithdrawalSchema }), "The withdrawal"),
+      ...errorResponses(400, 401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const { withdrawalId } = c.req.valid("param");
+    const found = await withdrawalWithSteps(c.var.ledger, withdrawalId);
+    if (!found || found.row.creator_id !== c.var.principal.userId) {
+      throw new ApiError("not_found", "There is no such withdrawal of yours.");
+    }
+    return c.json({ withdrawal: withdrawalView(found) }, 200);
+  },
+);
