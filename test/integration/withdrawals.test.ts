@@ -305,6 +305,22 @@ describe("payouts through the sandbox", () => {
       "callback>paid",
     ]);
     expect(await balances(c.id)).toEqual({ available: 21_200, withdrawing: 0 });
+    // The creator's inbox hears the request and the payment, each once (duplicate callbacks included).
+    const notices = await until(
+      async () =>
+        (
+          await (
+            await shardDbOf(c.id)
+          )
+            .prepare("SELECT id FROM inbox_messages WHERE creator_id = ? AND kind = 'withdrawal_state' ORDER BY id")
+            .bind(c.id)
+            .all<{ id: string }>()
+        ).results.map((r) => r.id),
+      (ids) => ids.includes(`withdrawal:${w.id}:paid`),
+    );
+    expect(notices).toContain(`withdrawal:${w.id}:paid`);
+    expect(notices).toContain(`withdrawal:${w.id}:approved`);
+    expect(new Set(notices).size).toBe(notices.length);
     await expectInvariantsClean();
   });
 

@@ -11,6 +11,7 @@
 
 import { sendCreatorNotices } from "../../db/messages/creator-notices";
 import type { Ledger } from "../../db/shards";
+import { findWithdrawal } from "../../db/withdrawals";
 import type { CreatorNotice, NoticeVars } from "../../domain/notices";
 import type { WithdrawalState } from "../../domain/withdrawal-states";
 import type { Logger } from "../../platform/logger";
@@ -114,4 +115,29 @@ export async function noticeSettledDay(
     if (await noticeSettlementDone(env, creatorId, vars, atMs, log)) sent++;
   }
   return sent;
+}
+
+/**
+ * After anything that may have moved a withdrawal (the request, a review, a payout answer): a
+ * `withdrawal_state` notice for the state it is in now. The notice id is per withdrawal and
+ * state, so calling this again after a no-op (a duplicate callback, a repeated review) stores
+ * nothing new; a state passed through between two calls (approved → paying inside one message)
+ * is not announced on its own.
+ */
+export async function noticeWithdrawalNow(
+  env: Pick<Env, "CREATOR_NOTICES">,
+  ledger: Ledger,
+  withdrawalId: string,
+  atMs: number,
+  log?: Logger,
+): Promise<boolean> {
+  const row = await findWithdrawal(ledger, withdrawalId);
+  if (!row) return false;
+  const vars = {
+    withdrawalId: row.id,
+    state: row.state,
+    amountMinor: row.amount_minor,
+    reason: row.reject_reason ?? row.failure_reason ?? null,
+  };
+  return noticeWithdrawalState(env, row.creator_id, vars, atMs, log);
 }

@@ -11,6 +11,7 @@ import { type Ledger, openLedger } from "../../db/shards";
 import { LIMITS } from "../../domain/limits";
 import { withdrawalIdOf } from "../../domain/withdrawal-number";
 import type { Logger } from "../../platform/logger";
+import { noticeWithdrawalNow } from "../notifications/notice";
 import { queryPayout, sendPayout } from "../payouts/dispatch";
 import { dropMalformed } from "./malformed";
 import { retryDelaySeconds } from "./retry";
@@ -48,6 +49,8 @@ export async function handlePayoutsBatch(batch: MessageBatch<unknown>, env: Env,
       continue;
     }
     message.ack();
+    const withdrawalId = m.kind === "payout.callback" ? withdrawalIdOf(m.withdrawalId) : m.withdrawalId;
+    if (withdrawalId) await noticeWithdrawalNow(env, ledger, withdrawalId, Date.now(), log);
   }
 }
 

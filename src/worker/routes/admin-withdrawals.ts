@@ -13,6 +13,7 @@ import { LIMITS } from "../../domain/limits";
 import { transitionWithdrawal, WITHDRAWAL_STATES } from "../../domain/withdrawal-states";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { noticeWithdrawalNow } from "../notifications/notice";
 import { enqueuePayoutSend } from "../queues/payouts";
 import { errorResponses, jsonBody, jsonResponse, PageQuery, PrefixedId } from "../schemas";
 import { WithdrawalSchema, withdrawalView } from "../withdrawal-view";
@@ -96,6 +97,7 @@ adminWithdrawalRoutes.openapi(
       c.var.log.info("withdrawal_approved", { withdrawalId, actorId });
       c.executionCtx.waitUntil(enqueuePayoutSend(c.env, withdrawalId, c.var.log));
     }
+    c.executionCtx.waitUntil(noticeWithdrawalNow(c.env, c.var.ledger, withdrawalId, Date.now(), c.var.log));
     return c.json(await reply(c.var.ledger, withdrawalId), 200);
   },
 );
@@ -138,7 +140,10 @@ adminWithdrawalRoutes.openapi(
       );
       if (verdict.kind === "rejected" && verdict.code === "withdrawal_state_changed") continue;
       if (verdict.kind === "rejected") throw new ApiError("conflict", `The rejection was refused: ${verdict.code}.`);
-      if (verdict.kind === "posted") c.var.log.info("withdrawal_rejected", { withdrawalId, actorId });
+      if (verdict.kind === "posted") {
+        c.var.log.info("withdrawal_rejected", { withdrawalId, actorId });
+        c.executionCtx.waitUntil(noticeWithdrawalNow(c.env, ledger, withdrawalId, Date.now(), c.var.log));
+      }
       return c.json(await reply(ledger, withdrawalId), 200);
     }
     throw new ApiError("conflict");

@@ -18,6 +18,7 @@ import { DEFAULT_WITHDRAWAL_POLICY, decideWithdrawal } from "../../domain/withdr
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
+import { noticeWithdrawalNow } from "../notifications/notice";
 import { enqueuePayoutSend } from "../queues/payouts";
 import {
   DecimalAmount,
@@ -175,6 +176,7 @@ creatorWithdrawalRoutes.openapi(
         patches: [],
         onPosted: () => {
           if (auto) c.executionCtx.waitUntil(enqueuePayoutSend(c.env, id, c.var.log));
+          c.executionCtx.waitUntil(noticeWithdrawalNow(c.env, c.var.ledger, id, nowMs, c.var.log));
         },
       });
     });
