@@ -138,7 +138,7 @@ async function loadWithdrawals() {
     const state = document.createElement("td");
     state.append(stateChip(w.state));
     if (w.failureReason || w.rejectReason) state.append(` ${w.failureReason ?? w.rejectReason}`);
-    tr.append(cell(when(w.createdAtMs)), cell(yuan(w.amountMinor)), cell(w.destinationMasked ?? w.channel), state);
+    tr.append(cell(when(w.createdAtMs)), cell(yuan(w.amountMinor)), cell(`${w.channel} · ${w.destination}`), state);
     body.append(tr);
   }
   // Live states: poll while a withdrawal is on its way, stop once all are final.
@@ -152,7 +152,7 @@ async function loadWithdrawals() {
 }
 
 async function loadSettlements() {
-  const { settlements } = await api("GET", "/v1/creators/me/settlements?limit=30");
+  const { items: settlements } = await api("GET", "/v1/creators/me/settlements?limit=30");
   const body = $("settlements");
   body.replaceChildren();
   for (const s of settlements) {
@@ -184,7 +184,7 @@ async function downloadStatement(month) {
 }
 
 async function loadAccounts() {
-  const { accounts } = await api("GET", "/v1/creators/me/payout-accounts");
+  const { items: accounts } = await api("GET", "/v1/creators/me/payout-accounts");
   const list = $("accounts");
   list.replaceChildren();
   for (const a of accounts) {
@@ -249,12 +249,12 @@ async function loadUnread() {
 }
 
 async function openInbox() {
-  const { messages } = await api("GET", "/v1/creators/me/inbox?limit=50");
+  const { items: messages } = await api("GET", "/v1/creators/me/inbox?limit=50");
   const list = $("inbox-list");
   list.replaceChildren();
   for (const m of messages) {
     const li = document.createElement("li");
-    li.className = m.readAtMs ? "" : "unread";
+    li.className = m.unread ? "unread" : "";
     li.append(
       Object.assign(document.createElement("strong"), { textContent: m.title }),
       document.createElement("br"),
@@ -273,7 +273,7 @@ function wireForms() {
     const amount = $("withdraw-amount").value.trim();
     try {
       const w = await api("POST", "/v1/creators/me/withdrawals", { amount }, crypto.randomUUID());
-      const wd = w.withdrawal ?? w;
+      const wd = w.withdrawal;
       say(`Withdrawal of ¥${amount} ${wd.state === "requested" ? "is waiting for review" : "is on its way"}.`);
       $("withdraw-amount").value = "";
       await Promise.all([loadWithdrawals(), loadEarnings()]);
@@ -290,7 +290,7 @@ function wireForms() {
     const body = accountBody($("bind-channel").value, $("bind-account").value.trim(), $("bind-name").value.trim());
     try {
       const a = await api("POST", "/v1/creators/me/payout-accounts", { ...body, makeDefault: true });
-      const account = a.account ?? a;
+      const account = a;
       say(`Bound ${account.masked}. Withdrawals to it open ${when(account.coolingUntilMs)}.`);
       $("bind-form").reset();
       await loadAccounts();

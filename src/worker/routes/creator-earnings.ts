@@ -20,6 +20,10 @@ const Earnings = z
     }),
     monthGrossMinor: AmountMinor.openapi({ description: "Gross of this calendar month's tips (business time zone)." }),
     month: z.string().openapi({ example: "2026-11" }),
+    settleAfterDays: z
+      .number()
+      .int()
+      .openapi({ description: "N of T+N: a day's earnings become available N days on." }),
   })
   .openapi("CreatorEarnings");
 
@@ -59,6 +63,7 @@ creatorEarnings.openapi(
         ...balances,
         monthGrossMinor: gross.reduce<number>((sum, g) => sum + (g ?? 0), 0),
         month,
+        settleAfterDays: config.settlement.settleAfterDays,
       },
       200,
     );
