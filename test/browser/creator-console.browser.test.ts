@@ -1,0 +1,104 @@
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
+import { type DevServer, startDevServer } from "./dev-server";
+
+/**
+ * The creator console in Chromium, against what `npm start` runs: the demo creator (verified,
+ * a sandbox payout account past its cooling period, earnings from past days already settled)
+ * withdraws from the page, and the page follows the withdrawal from request to paid through
+ * the sandbox provider's payout and its signed callback.
+ */
+describe.skipIf(!hasBrowser)("the creator console in Chromium", () => {
+  let server: DevServer;
+  let browser: Browser;
+  let creatorToken: string;
+
+  beforeAll(async () => {
+    server = await startDevServer();
+    const seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as {
+      users: { userId: string; token: string }[];
+    };
+    creatorToken = seed.users.find((u) => u.userId === "creator-lin")?.token as string;
+    browser = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function api(method: string, path: string) {
+    const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${creatorToken}` } });
+    return { status: res.status, body: (await res.json()) as any };
+  }
+
+  it("shows the demo creator's earnings, trend and settlements, and walks a withdrawal from request to paid", async () => {
+    const before = (await api("GET", "/v1/creators/me/earnings")).body;
+    expect(before.availableMinor).toBeGreaterThan(10_00);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1100 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${server.url}/creator.html?token=${creatorToken}`);
+    await page.waitForSelector('body[data-ready="true"]', { state: "attached" });
+    expect(await page.locator("#message").textContent()).toBe("");
+    expect(errors).toEqual([]);
+
+    // The cards are the API's balances, in yuan.
+    const yuan = (minor: number) => `¥${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, "0")}`;
+    expect(await page.locator("#available").textContent()).toBe(yuan(before.availableMinor));
+    expect(await page.locator("#pending").textContent()).toBe(yuan(before.pendingMinor));
+    expect(await page.locator("#settle-days").textContent()).toBe(String(before.settleAfterDays));
+
+    // The 30-day trend is a Chart.js chart holding the API's daily figures.
+    const insights = (await api("GET", "/v1/creators/me/insights?days=30")).body;
+    const plotted = await page.evaluate(() => {
+      const w = globalThis as any;
+      const chart = w.Chart.getChart(w.document.getElementById("trend-chart"));
+      return { labels: chart.data.labels.length, gross: chart.data.datasets[0].data as number[] };
+    });
+    expect(plotted.labels).toBe(30);
+    expect(plotted.gross).toEqual(insights.daily.map((d: { grossMinor: number }) => d.grossMinor / 100));
+    expect(plotted.gross.filter((g) => g > 0).length).toBeGreaterThan(3);
+    // Settled days are listed; verification shows verified, the payout account masked.
+    const settlements = (await api("GET", "/v1/creators/me/settlements?limit=30")).body.items;
+    expect(settlements.length).toBeGreaterThan(0);
+    expect(await page.locator("#settlements tr").count()).toBe(settlements.length);
+    expect(await page.locator("#verification-state").textContent()).toBe("verified");
+    expect(await page.locator("#accounts li").first().textContent()).toContain("sandbox");
+    await page.screenshot({ path: `${ARTIFACTS}/creator-console.png`, fullPage: true });
+
+    // Withdraw 12.34: below the auto-approval threshold, so it goes out at once.
+    await page.fill("#withdraw-amount", "12.34");
+    await page.click("#withdraw-form button[type=submit]");
+    const row = page.locator("#withdrawals tr").first();
+    await row.waitFor();
+    expect(await row.locator("td").nth(1).textContent()).toBe("¥12.34");
+    await page.screenshot({ path: `${ARTIFACTS}/creator-console-withdrawing.png` });
+    // The page follows it: approved → paying → paid, as the sandbox pays and calls back.
+    await row.locator('.state[data-state="paid"]').waitFor({ timeout: 60_000 });
+    const after = (await api("GET", "/v1/creators/me/earnings")).body;
+    expect(after.availableMinor).toBe(before.availableMinor - 1234);
+    expect(after.withdrawingMinor).toBe(0);
+    await page.waitForFunction(
+      (text) => (globalThis as any).document.getElementById("available")?.textContent === text,
+      yuan(after.availableMinor),
+    );
+    await page.locator("#withdraw-panel").screenshot({ path: `${ARTIFACTS}/creator-console-paid.png` });
+
+    // The inbox heard it: the unread badge, and the paid notice in the list.
+    await page.click("#inbox-button");
+    await page.locator("#inbox-list li").first().waitFor();
+    await page.waitForFunction(() =>
+      [...(globalThis as any).document.querySelectorAll("#inbox-list li")].some((li: any) =>
+        li.textContent?.includes("12.34"),
+      ),
+    );
+    await page.screenshot({ path: `${ARTIFACTS}/creator-console-inbox.png` });
+    const withdrawals = (await api("GET", "/v1/creators/me/withdrawals")).body.withdrawals;
+    expect(withdrawals[0]).toMatchObject({ amountMinor: 1234, state: "paid" });
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+});
