@@ -27,10 +27,14 @@ describe("quoteTip", () => {
         fc.integer({ min: 1, max: 40_000 }),
         (committed, uncommitted, gross) => {
           const sum = uncommitted.reduce((a, b) => a + b, 0);
-          const q = quoteTip(ctx, { month: "2026-11", committedMinor: committed, uncommittedMinor: sum }, {
-            atMs: at,
-            grossMinor: gross,
-          });
+          const q = quoteTip(
+            ctx,
+            { month: "2026-11", committedMinor: committed, uncommittedMinor: sum },
+            {
+              atMs: at,
+              grossMinor: gross,
+            },
+          );
           const shareWith = (before: number) =>
             shareTip(ctx, { month: "2026-11", grossMinor: before }, { atMs: at, grossMinor: gross }).share;
           if (q.kind === "exact") {
@@ -81,10 +85,14 @@ describe("quoteTip", () => {
             const tip = tips[next];
             if (tip !== undefined && (choice % 3 !== 0 || inflight.length === 0)) {
               const uncommitted = inflight.reduce((a, t) => a + t.gross, 0);
-              const q = quoteTip(ctx, { month: "2026-11", committedMinor: committed, uncommittedMinor: uncommitted }, {
-                atMs: at,
-                grossMinor: tip.gross,
-              });
+              const q = quoteTip(
+                ctx,
+                { month: "2026-11", committedMinor: committed, uncommittedMinor: uncommitted },
+                {
+                  atMs: at,
+                  grossMinor: tip.gross,
+                },
+              );
               if (q.kind === "exact") {
                 priced.push({ i: next, share: q.share });
                 inflight.push({ i: next, gross: tip.gross });
