@@ -16,6 +16,7 @@ import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
+import { revenueSchedules } from "./routes/revenue-schedules";
 import { rooms } from "./routes/rooms";
 import { tips } from "./routes/tips";
 import { wallets } from "./routes/wallets";
@@ -73,6 +74,7 @@ export function createApp() {
   v1.route("/", payments);
   v1.route("/", autopay);
   v1.route("/", admin);
+  v1.route("/", revenueSchedules);
   v1.route("/", reconciliations);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
