@@ -77,6 +77,11 @@ export interface Quote {
 export interface Pricer {
   /** The tip's share, held as uncommitted until `settle`; or "wait" (near a threshold, or the book not readable yet). */
   quote(ctx: RateContext, tip: RatedTip): Promise<Quote | "wait">;
+  /**
+   * Resolves once pricing again may go otherwise than the last "wait": an answer arrived since
+   * that decision (even one that arrived before this call), or the book became readable.
+   */
+  afterWait(): Promise<void>;
   release(): void;
 }
 
@@ -96,6 +101,9 @@ export class TierDesk {
   private readonly uncommitted = new Map<string, { minor: number; count: number }>();
   private lastTurn: Promise<void> = Promise.resolve();
   private change: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** Counts answers (and the book becoming readable); a "wait" remembers the count it saw. */
+  private changes = 0;
+  private lastWait = { changes: 0, quiet: false };
   /** Until this instant, an earlier instance's quotes may still commit: the book is not read. */
   private readonly quietAfterMs: number;
   private storedCommitByMs: number;
@@ -128,6 +136,7 @@ export class TierDesk {
     return before.then(() => {
       let quotedUnderSchedules = 0;
       return {
+        afterWait: () => this.afterWait(),
         quote: async (ctx, tip) => {
           const quote = await this.quoteOne(ctx, tip);
           if (quote !== "wait" && ctx.schedules.length > 0) {
@@ -146,16 +155,21 @@ export class TierDesk {
     });
   }
 
-  /** Resolves at the next answer of an uncommitted tip (or when the book becomes readable). */
-  nextChange(): Promise<void> {
+  /** See `Pricer.afterWait`: the last "wait" was decided by the last pricer (pricing is serialised). */
+  private afterWait(): Promise<void> {
+    const { changes, quiet } = this.lastWait;
+    if (this.changes > changes) return Promise.resolve();
+    if (quiet) {
+      const untilQuiet = this.quietAfterMs - this.ports.now();
+      if (untilQuiet <= 0) return Promise.resolve();
+      return new Promise<void>((resolve) => this.ports.setTimer(resolve, untilQuiet + 1));
+    }
     if (this.change === null) {
       let resolve = () => {};
       const promise = new Promise<void>((r) => {
         resolve = r;
       });
       this.change = { promise, resolve };
-      const untilQuiet = this.quietAfterMs - this.ports.now();
-      if (untilQuiet > 0) this.ports.setTimer(() => this.changed(), untilQuiet + 1);
     }
     return this.change.promise;
   }
@@ -194,6 +208,7 @@ export class TierDesk {
   }
 
   private changed(): void {
+    this.changes += 1;
     const change = this.change;
     this.change = null;
     change?.resolve();
@@ -201,13 +216,14 @@ export class TierDesk {
 
   private async quoteOne(ctx: RateContext, tip: RatedTip): Promise<Quote | "wait"> {
     // The same tip asked again while its first quote is unanswered (a redelivered pay-to-tip).
-    if (this.held.has(tip.id)) return "wait";
+    if (this.held.has(tip.id)) return this.wait(false);
     const share: ShareContext = { ...ctx, timeZone: this.ports.timeZone };
     let quote = quoteTip(share, this.bookFor(tip.atMs), tip);
     if (quote.kind === "load") {
       // Only a rate that depends on the gross reads it, and only when nothing can commit unseen.
       const month = quote.month;
-      if ((this.uncommitted.get(month)?.count ?? 0) > 0 || this.ports.now() < this.quietAfterMs) return "wait";
+      if ((this.uncommitted.get(month)?.count ?? 0) > 0) return this.wait(false);
+      if (this.ports.now() < this.quietAfterMs) return this.wait(true);
       const first = `${month}-01`;
       const fromMs = dayStartMs(first, this.ports.timeZone);
       const toMs = dayStartMs(`${addDays(first, 31).slice(0, 7)}-01`, this.ports.timeZone);
@@ -216,7 +232,7 @@ export class TierDesk {
       this.book = { month, committedMinor };
       quote = quoteTip(share, this.bookFor(tip.atMs), tip);
     }
-    if (quote.kind !== "exact") return "wait";
+    if (quote.kind !== "exact") return this.wait(false);
     const month = quote.share.month;
     const commitByMs = this.ports.now() + LIMITS.tipRateTtlMs;
     this.held.set(tip.id, { month, grossMinor: tip.grossMinor, atMs: tip.atMs, commitByMs });
@@ -225,6 +241,12 @@ export class TierDesk {
     sums.count += 1;
     this.uncommitted.set(month, sums);
     return { share: quote.share, atMs: tip.atMs, commitByMs };
+  }
+
+  /** A "wait", remembering what it waits for: an answer after this one, or the quiet instant. */
+  private wait(quiet: boolean): "wait" {
+    this.lastWait = { changes: this.changes, quiet };
+    return "wait";
   }
 
   /** The book for a tip's month; a book of an earlier month rolls over to 0 (every tip since was seen). */
@@ -319,7 +341,7 @@ export async function quoteOutside(desk: TierDesk, request: RateRequest, now: nu
         desk.settle(tip.id, "unknown"); // the fallback: resolved by a read unless the caller answers first
         return quote;
       }
-      await desk.nextChange();
+      await pricer.afterWait();
     }
   } finally {
     pricer.release();

@@ -248,9 +248,9 @@ export class TipBatcher {
         byShard.set(shard.index, group);
       }
     } finally {
+      if (cut.size > 0) this.waitForRates([...cut], pricer.afterWait());
       pricer.release();
     }
-    if (cut.size > 0) this.waitForRates([...cut]);
 
     // One batch per shard with tips or with applied marks to write, all at once.
     const applied = this.applied;
@@ -325,11 +325,11 @@ export class TipBatcher {
   }
 
   /** Puts tips back at the queue's head; flushing resumes when one of the tips committing is answered. */
-  private waitForRates(cut: readonly Waiting[]): void {
+  private waitForRates(cut: readonly Waiting[], resume: Promise<void>): void {
     this.queue.unshift(...cut);
     if (this.waitingForRates) return;
     this.waitingForRates = true;
-    void this.tiers.nextChange().then(() => {
+    void resume.then(() => {
       this.waitingForRates = false;
       this.kick();
     });
