@@ -33,7 +33,12 @@ function world(options: { gross?: number; stored?: number | null } = {}) {
       return state.gross;
     },
     readTipCreatedAt: async (id) => state.rows.get(id) ?? null,
-    quiet: { get: () => state.stored, put: (ms) => void (state.stored = ms) },
+    quiet: {
+      get: () => state.stored,
+      put: (ms) => {
+        state.stored = ms;
+      },
+    },
     setTimer: (fn, ms) => void state.timers.push({ at: state.now + ms, fn }),
     warn: () => {},
   };
