@@ -247,6 +247,10 @@ export class TipBatcher {
         group.waiting.push(w);
         byShard.set(shard.index, group);
       }
+    } catch (error) {
+      // Pricing failed (the month's gross could not be read): the tips quoted so far never commit.
+      for (const group of byShard.values()) for (const t of group.tips) this.tiers.settle(t.tip.id, "failed");
+      throw error;
     } finally {
       if (cut.size > 0) this.waitForRates([...cut], pricer.afterWait());
       pricer.release();
