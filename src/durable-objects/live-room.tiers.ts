@@ -327,23 +327,27 @@ export interface RateAnswer {
 }
 
 /**
- * Quotes a tip that commits elsewhere, at the room's instant and in its pricing order; near a
- * threshold it waits (holding the turn) until the tips committing are answered. The quote is
- * held as uncommitted until `settle`, or read after its time if the caller never says.
+ * Quotes a tip that commits elsewhere, at the room's instant and in its pricing order. Near a
+ * threshold it waits for the tips committing to be answered, without holding the turn (the
+ * room's flushes go on), and is priced again at a new instant. The quote is held as
+ * uncommitted until `settle`, or read after its time if the caller never says.
  */
-export async function quoteOutside(desk: TierDesk, request: RateRequest, now: number): Promise<RateAnswer> {
-  const pricer = await desk.turn();
-  try {
-    const tip = { id: request.tipId, creatorId: request.creatorId, atMs: now, grossMinor: request.grossMinor };
-    for (;;) {
+export async function quoteOutside(desk: TierDesk, request: RateRequest, now: () => number): Promise<RateAnswer> {
+  for (;;) {
+    const atMs = now();
+    const pricer = await desk.turn();
+    let waited: Promise<void>;
+    try {
+      const tip = { id: request.tipId, creatorId: request.creatorId, atMs, grossMinor: request.grossMinor };
       const quote = await pricer.quote(request, tip);
       if (quote !== "wait") {
         desk.settle(tip.id, "unknown"); // the fallback: resolved by a read unless the caller answers first
         return quote;
       }
-      await pricer.afterWait();
+      waited = pricer.afterWait();
+    } finally {
+      pricer.release();
     }
-  } finally {
-    pricer.release();
+    await waited;
   }
 }

@@ -177,7 +177,7 @@ export class LiveRoom extends DurableObject<Env> {
    * the room's instant and in its pricing order; answer with `settleTipRate` (live-room.tiers.ts).
    */
   quoteTipRate(input: unknown): Promise<RateAnswer> {
-    return quoteOutside(this.tiers, RateRequest.parse(input), Date.now());
+    return quoteOutside(this.tiers, RateRequest.parse(input), () => Date.now());
   }
 
   /** Whether a quoted tip committed ("unknown": the room reads it after the quote's time). */

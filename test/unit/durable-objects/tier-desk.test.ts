@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { LIMITS } from "../../../src/domain/limits";
 import type { TierSchedule } from "../../../src/domain/revenue-tiers";
-import { type RateContext, TierDesk, type TierDeskPorts } from "../../../src/durable-objects/live-room.tiers";
+import {
+  quoteOutside,
+  type RateContext,
+  TierDesk,
+  type TierDeskPorts,
+} from "../../../src/durable-objects/live-room.tiers";
 
 const TZ = "Asia/Shanghai";
 const NOV_30_2300 = Date.UTC(2026, 10, 30, 15); // 2026-11-30 23:00 in Shanghai
@@ -144,6 +149,33 @@ describe("the room's tier desk", () => {
     expect(override).toMatchObject({ share: { platformBps: 1_234, scheduleVersion: null } });
     expect(again).toBe("wait");
     expect(state.reads).toEqual([]);
+  });
+
+  it("a tip quoted for another path waits near a threshold without holding up the room's pricing", async () => {
+    const { state, desk } = world({ gross: 900 });
+    expect(await quote(desk, "a", state.now, 50)).not.toBe("wait");
+    let answered = false;
+    const outside = quoteOutside(
+      desk,
+      {
+        tipId: "x",
+        creatorId: "c",
+        grossMinor: 60,
+        schedules: [{ ...schedule, tiers: [...schedule.tiers] }],
+        defaultBps: 3_000,
+        creatorOverrideBps: null,
+      },
+      () => state.now,
+    ).then((q) => {
+      answered = true;
+      return q;
+    });
+    // The room's next flush is priced meanwhile (far enough from the threshold).
+    expect(await quote(desk, "b", state.now, 10)).toMatchObject({ share: { platformBps: 5_000 } });
+    expect(answered).toBe(false);
+    desk.settle("a", "posted");
+    expect(await outside).toMatchObject({ share: { platformBps: 4_000 } }); // 950 + 60 (+ 10)
+    expect(desk.uncommittedCount()).toBe(2);
   });
 
   it("serves pricers in the order they took their turn", async () => {
