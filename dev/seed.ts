@@ -9,7 +9,8 @@ import { goLive } from "../src/worker/rooms/lifecycle";
 import { mintToken } from "./tokens";
 
 /**
- * The demo: one creator live in a room, three viewers with funded wallets, one operator.
+ * The demo: one creator live in a room, three viewers with funded wallets, one operator, and
+ * a tiered revenue share schedule.
  * Idempotent: fixed operation ids make the funding happen once however often it runs; the
  * creator's room is created once and brought back live if it was ended.
  */
@@ -50,6 +51,23 @@ export async function seedDemo(ledger: Ledger, config: Config, nowMs: number): P
     .bind(creator.userId)
     .first<{ id: string }>();
   assert(room, "the demo creator has a room");
+
+  // A tiered revenue share schedule (阶梯分成), once: 30% (the default) up to 1,000.00 of a
+  // creator's gross in a month, 25% from there, 20% from 5,000.00 — the demo's big tippers cross.
+  await db
+    .prepare(
+      `INSERT INTO revenue_schedules (version, effective_from_ms, tiers, note, created_by, created_at_ms)
+       SELECT 1, 0, ?, 'Demo tiers', 'system:demo-seed', ? WHERE NOT EXISTS (SELECT 1 FROM revenue_schedules)`,
+    )
+    .bind(
+      JSON.stringify([
+        { fromGrossMinor: 0, platformBps: 3_000 },
+        { fromGrossMinor: 1_000_00, platformBps: 2_500 },
+        { fromGrossMinor: 5_000_00, platformBps: 2_000 },
+      ]),
+      nowMs,
+    )
+    .run();
 
   const users: SeedResult["users"] = [];
   for (const user of DEMO_USERS) {

@@ -45,6 +45,10 @@ export const ERROR_CODES = {
   gift_disabled: { status: 422, message: "This gift is not available." },
   self_tip: { status: 422, message: "You cannot tip yourself." },
   amount_out_of_range: { status: 422, message: "The amount is outside the allowed range." },
+  revenue_schedule_not_future: {
+    status: 422,
+    message: "A revenue schedule takes effect at least a minute after it is created; it is never retroactive.",
+  },
   currency_mismatch: { status: 422, message: "The currencies do not match." },
   room_busy: { status: 429, message: "This room is taking more tips than it can queue right now; retry shortly." },
   packet_busy: { status: 429, message: "Too many people are grabbing this red packet right now; retry shortly." },

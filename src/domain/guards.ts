@@ -39,6 +39,8 @@ export const GUARD_ERRORS = {
   autopay_per_day_exceeded: "confirmation_required",
   /** Pay-to-tip: the order's tip was already attempted (sent or refused) by another delivery. */
   tip_already_decided: "conflict",
+  /** A tip's quoted tier rate outlived its time before the tip committed (live-room.tiers.ts); retry. */
+  tip_rate_expired: "conflict",
   // Red packets.
   room_packets_open_max: "conflict",
   subsidy_used: "subsidy_used",

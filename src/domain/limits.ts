@@ -221,6 +221,20 @@ export const LIMITS = {
   /** Revenue share: tiers in one schedule (阶梯), and the highest threshold a tier may start at. */
   revenueTiersMax: 20,
   revenueTierFromMaxMinor: 1_000_000_000_000,
+  /**
+   * Tier rates (durable-objects/live-room.tiers.ts): a quoted rate must commit within this time
+   * by the ledger's clock (guard `tip_rate_expired`), so a tip whose answer was lost is settled by
+   * reading it after `tipRateTtlMs + tipRateClockMarginMs`; the margin covers clock skew.
+   */
+  tipRateTtlMs: 10_000,
+  tipRateClockMarginMs: 1_000,
+  /**
+   * A revenue schedule takes effect at least this long after it is created (never in the past),
+   * longer than a quote lives: a tip priced before it existed has committed or expired by then.
+   */
+  revenueScheduleLeadMs: 60_000,
+  /** Schedules a tip's control read returns at most (the one in force and those due within the lead). */
+  revenueSchedulesReadMax: 8,
   /** Settlement T+N: a day's earnings become available N business days later; N's bounds and default. */
   settlementDaysMin: 1,
   settlementDaysMax: 30,

@@ -30,6 +30,8 @@ interface Keys {
   overlayAckSeq: number;
   /** The fan-out shards viewers were placed on, `{roomId}:0` … `{roomId}:{shards − 1}` (live-room.fan-out.ts). */
   fanOut: { roomId: string; shards: number };
+  /** The latest `commitByMs` the tier desk quoted while schedules exist (live-room.tiers.ts). */
+  tierCommitByMs: number;
 }
 
 export class RoomSettings {

@@ -17,13 +17,18 @@
  * itself are marked delivered by the next flush's batch of that shard (or at once when no
  * flush follows), so the sweeper does not redo them.
  *
+ * Each tip's platform rate is quoted by the room's tier desk (live-room.tiers.ts) at the flush's
+ * instant, in flush order; a tip near a tier threshold whose rate depends on the outcome of
+ * tips still committing is cut from the flush with the tips after it, and they flush again when
+ * an outcome arrives (only then: `waitingForRates`).
+ *
  * The control facts are read at the flush, as the Worker read them before: a stream that
  * ends between that read and the batch takes this flush as its last tips (ADR 0007).
  */
 
 import { z } from "zod";
 import type { TipEvent } from "../db/messages/room-events";
-import { priceWithFacts, readTipFacts, type TipAsk, type TipInput, tipEvent } from "../db/operations/tip";
+import { atQuotedRate, priceWithFacts, readTipFacts, type TipAsk, type TipInput, tipEvent } from "../db/operations/tip";
 import {
   type BatchedTip,
   type BatchedTipOutcome,
@@ -41,6 +46,7 @@ import { assert, LIMITS } from "../domain/limits";
 import { localDayStartMs } from "../domain/room/periods";
 import { configFrom } from "../platform/config";
 import type { Logger } from "../platform/logger";
+import type { TierDesk, TipFate } from "./live-room.tiers";
 
 /** A wallet tip as the Worker hands it over: validated, with its key and request fingerprint. */
 export const TipSubmission = z.strictObject({
@@ -97,6 +103,8 @@ export class TipBatcher {
   /** Resolves when the last flush started has applied (or given up): flushes apply in start order. */
   private applyTurn: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Tips at the queue's head wait for the rate of a tip near a threshold: no flush until an outcome. */
+  private waitingForRates = false;
   /** Outbox rows this room applied, per shard, not yet marked delivered in D1. */
   private applied = new Map<number, string[]>();
   readonly stats: TipBatchStats = {
@@ -118,6 +126,7 @@ export class TipBatcher {
     private readonly env: Env,
     private readonly room: TipRoom,
     private readonly log: Logger,
+    private readonly tiers: TierDesk,
   ) {}
 
   submit(submission: TipSubmission): Promise<TipAnswer> {
@@ -147,21 +156,23 @@ export class TipBatcher {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.flushesInFlight >= LIMITS.tipFlushesInFlightMax || this.queue.length === 0) return;
+    if (this.waitingForRates || this.flushesInFlight >= LIMITS.tipFlushesInFlightMax || this.queue.length === 0) return;
     const taken = this.queue.splice(0, LIMITS.tipBatchMax);
+    /** The tips this flush put back for later pricing: still queued, so still held. */
+    const cut = new Set<Waiting>();
     this.flushesInFlight += 1;
     const turn = this.applyTurn;
     let applied = () => {};
     this.applyTurn = new Promise<void>((resolve) => {
       applied = resolve;
     });
-    const flushing = this.flush(taken, turn)
+    const flushing = this.flush(taken, turn, cut)
       .catch((error: unknown) => {
-        for (const w of taken) w.reject(error);
+        for (const w of taken) if (!cut.has(w)) w.reject(error);
       })
       .finally(() => {
         applied();
-        for (const w of taken) this.held.delete(holdKey(w.submission));
+        for (const w of taken) if (!cut.has(w)) this.held.delete(holdKey(w.submission));
         this.flushesInFlight -= 1;
         if (this.queue.length > 0) this.kick();
         else if (this.flushesInFlight === 0 && this.applied.size > 0) this.room.waitUntil(this.markApplied());
@@ -169,38 +180,80 @@ export class TipBatcher {
     this.room.waitUntil(flushing);
   }
 
-  private async flush(taken: readonly Waiting[], turn: Promise<void>): Promise<void> {
+  private async flush(taken: readonly Waiting[], turn: Promise<void>, cut: Set<Waiting>): Promise<void> {
     const nowMs = Date.now();
+    // The tips are priced at `nowMs`: take the place in the pricing order now (instant order).
+    const pricing = this.tiers.turn();
     const config = configFrom(this.env);
-    const ledger = await openLedger(this.env, nowMs);
     const roomId = taken[0]?.submission.roomId;
     assert(roomId !== undefined, "a flush has tips");
     const giftIds = taken.flatMap((w) => (w.submission.ask.kind === "gift" ? [w.submission.ask.giftId] : []));
-    const facts = await readTipFacts(ledger.control, roomId, giftIds);
+    let ledger: Awaited<ReturnType<typeof openLedger>>;
+    let facts: Awaited<ReturnType<typeof readTipFacts>>;
+    try {
+      ledger = await openLedger(this.env, nowMs);
+      facts = await readTipFacts(ledger.control, roomId, giftIds, nowMs);
+    } catch (error) {
+      // Give the pricing turn up in order, or every later pricer would wait for it.
+      void pricing.then((p) => p.release());
+      throw error;
+    }
     const readAtMs = Date.now();
     this.stats.controlMs += readAtMs - nowMs;
     this.stats.flushes += 1;
     this.stats.batches += 1;
-    this.stats.statements += 3;
+    this.stats.statements += 4;
     this.stats.tips += taken.length;
 
     // Price each tip; a refused one still answers by its key first, as the Worker would.
     const byShard = new Map<number, { shard: LedgerShard; tips: BatchedTip[]; waiting: Waiting[] }>();
     const refused: { waiting: Waiting; shard: LedgerShard; code: ErrorCode; message: string }[] = [];
-    for (const w of taken) {
-      const s = w.submission;
-      assert(s.roomId === roomId, "a room takes only its own tips");
-      const input: TipInput = { id: newOwnedId("tip", ledger.bucketOf(s.viewerId), nowMs), ...tipInputOf(s) };
-      const shard = ledger.forOwner(s.viewerId);
-      const priced = priceWithFacts(facts, config, input, nowMs);
-      if (!priced.ok) {
-        refused.push({ waiting: w, shard, code: priced.code, message: priced.message });
-        continue;
+    const rates = {
+      schedules: facts.schedules,
+      defaultBps: config.platformShareBps,
+      creatorOverrideBps: facts.creatorShareBps,
+    };
+    const pricer = await pricing;
+    try {
+      for (const [n, w] of taken.entries()) {
+        const s = w.submission;
+        assert(s.roomId === roomId, "a room takes only its own tips");
+        const input: TipInput = { id: newOwnedId("tip", ledger.bucketOf(s.viewerId), nowMs), ...tipInputOf(s) };
+        const shard = ledger.forOwner(s.viewerId);
+        const priced = priceWithFacts(facts, config, input, nowMs);
+        if (!priced.ok) {
+          refused.push({ waiting: w, shard, code: priced.code, message: priced.message });
+          continue;
+        }
+        const tip = priced.value;
+        const quote = await pricer.quote(rates, {
+          id: tip.id,
+          creatorId: tip.creatorId,
+          atMs: nowMs,
+          grossMinor: tip.priced.amountMinor,
+        });
+        if (quote === "wait") {
+          // Near a threshold: this tip and the ones after it are priced once an outcome is known.
+          for (const later of taken.slice(n)) cut.add(later);
+          break;
+        }
+        const group = byShard.get(shard.index) ?? { shard, tips: [], waiting: [] };
+        group.tips.push({
+          tip: atQuotedRate(tip, quote.share, nowMs, quote.commitByMs),
+          key: s.key,
+          requestHash: s.requestHash,
+          confirmed: s.confirmed,
+        });
+        group.waiting.push(w);
+        byShard.set(shard.index, group);
       }
-      const group = byShard.get(shard.index) ?? { shard, tips: [], waiting: [] };
-      group.tips.push({ tip: priced.value, key: s.key, requestHash: s.requestHash, confirmed: s.confirmed });
-      group.waiting.push(w);
-      byShard.set(shard.index, group);
+    } catch (error) {
+      // Pricing failed (the month's gross could not be read): the tips quoted so far never commit.
+      for (const group of byShard.values()) for (const t of group.tips) this.tiers.settle(t.tip.id, "failed");
+      throw error;
+    } finally {
+      if (cut.size > 0) this.waitForRates([...cut], pricer.afterWait());
+      pricer.release();
     }
 
     // One batch per shard with tips or with applied marks to write, all at once.
@@ -221,8 +274,14 @@ export class TipBatcher {
           this.stats.batches += result.batches;
           this.stats.statements += result.statements;
           this.room.waitUntil(result.dispatched);
+          for (const [i, outcome] of result.outcomes.entries()) {
+            const id = group.tips[i]?.tip.id;
+            if (id !== undefined) this.tiers.settle(id, outcome.kind === "posted" ? "posted" : "failed");
+          }
           return { group, outcomes: result.outcomes };
         } catch (error) {
+          // Whether it committed is not known for sure: the desk reads it after the quotes' time.
+          for (const t of group.tips) this.tiers.settle(t.tip.id, "unknown" satisfies TipFate);
           // Nothing of this shard's batch committed (a batch is atomic): its tips fail, their
           // keys stay free for the client's retry; its marks are left to the outbox sweeper.
           this.log.error("tip_batch_failed", { shard: index, tips: group.tips.length, error: String(error) });
@@ -267,6 +326,17 @@ export class TipBatcher {
       for (const [i, outcome] of outcomes.entries()) group.waiting[i]?.resolve(answerOf(outcome, group.tips[i], nowMs));
     }
     await refusals;
+  }
+
+  /** Puts tips back at the queue's head; flushing resumes when one of the tips committing is answered. */
+  private waitForRates(cut: readonly Waiting[], resume: Promise<void>): void {
+    this.queue.unshift(...cut);
+    if (this.waitingForRates) return;
+    this.waitingForRates = true;
+    void resume.then(() => {
+      this.waitingForRates = false;
+      this.kick();
+    });
   }
 
   /** Tips refused before any money moved answer by their key's record first (a replay wins). */

@@ -68,6 +68,7 @@ import {
   receive,
   send,
 } from "./live-room.sockets";
+import { quoteOutside, type RateAnswer, RateRequest, roomTierPorts, TierDesk, type TipFate } from "./live-room.tiers";
 import { type TipAnswer, TipBatcher, TipSubmission } from "./live-room.tips";
 import { MergeWindow, WINDOW_SCHEMA } from "./live-room.window";
 import {
@@ -108,6 +109,8 @@ export class LiveRoom extends DurableObject<Env> {
   readonly tips: TipBatcher;
   /** The creator's inbox notices: tips merged per minute, big gifts (public for the tests). */
   readonly notices: CreatorNotices;
+  /** Prices every tip of the room's creator by the month's gross (live-room.tiers.ts; public for tests). */
+  readonly tiers: TierDesk;
   /** Exhausted packets described for the Worker's edge answers (live-room.claims). */
   private readonly exhausted: ExhaustedPackets;
   /** Claim RPCs this object answered since it started (tests and benchmarks read it). */
@@ -136,10 +139,12 @@ export class LiveRoom extends DurableObject<Env> {
     this.window = new MergeWindow(sql);
     this.boards = new Leaderboards(sql);
     this.desk = new RedPacketDesk(sql, (nowMs) => newId("claim", nowMs), cryptoRandomInt);
+    this.tiers = new TierDesk(roomTierPorts(env, this.settings, this.log));
     this.tips = new TipBatcher(
       env,
       { applyTips: async (events) => void (await this.applyEvents(events)), waitUntil: (p) => ctx.waitUntil(p) },
       this.log,
+      this.tiers,
     );
     this.exhausted = new ExhaustedPackets(sql, this.desk);
     this.notices = new CreatorNotices(ctx.storage);
@@ -170,6 +175,19 @@ export class LiveRoom extends DurableObject<Env> {
    */
   tip(input: unknown): Promise<TipAnswer> {
     return this.tips.submit(TipSubmission.parse(input));
+  }
+
+  /**
+   * The rate of a tip that commits outside the room (the direct wallet path, pay-to-tip), at
+   * the room's instant and in its pricing order; answer with `settleTipRate` (live-room.tiers.ts).
+   */
+  quoteTipRate(input: unknown): Promise<RateAnswer> {
+    return quoteOutside(this.tiers, RateRequest.parse(input), () => Date.now());
+  }
+
+  /** Whether a quoted tip committed ("unknown": the room reads it after the quote's time). */
+  settleTipRate(tipId: string, fate: TipFate): void {
+    this.tiers.settle(tipId, fate);
   }
 
   private async applyEvents(events: readonly RoomEvent[]): Promise<DeliveryResult> {

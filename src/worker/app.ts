@@ -25,6 +25,7 @@ import { payoutCallbacks } from "./routes/payout-callbacks";
 import { piiReseal } from "./routes/pii-reseal";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
+import { revenueSchedules } from "./routes/revenue-schedules";
 import { rooms } from "./routes/rooms";
 import { settlements } from "./routes/settlements";
 import { statements } from "./routes/statements";
@@ -87,6 +88,7 @@ export function createApp() {
   v1.route("/", payments);
   v1.route("/", autopay);
   v1.route("/", admin);
+  v1.route("/", revenueSchedules);
   v1.route("/", reconciliations);
   v1.route("/", creatorInsights);
   v1.route("/", settlements);

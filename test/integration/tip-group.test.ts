@@ -149,6 +149,9 @@ async function runScenario(scenario: Scenario, composition: "set_based" | "per_t
             creatorMinor: t.amountMinor - platformMinor,
           },
           shareBps: t.platformBps,
+          // Rates from a schedule and a quote's time limit on some batches: recorded and guarded alike.
+          scheduleVersion: b % 2 === 0 ? null : 3,
+          commitByMs: i % 2 === 0 ? null : Date.now() + 60_000,
           gift: null,
           big: t.amountMinor >= 500,
           nowMs: nowMs + b,

@@ -17,7 +17,7 @@ import { type ComposedOperation, composeOperation, dispatchPosted, type Guard } 
 import { transitionStatements } from "../orders";
 import type { OrderRow } from "../reads/orders";
 import type { LedgerShard } from "../shards";
-import { composeTip, prepareTip, type TipRules } from "./tip";
+import { composeTip, prepareTip, type RatedTip, rateTip, type TipRules } from "./tip";
 
 /** A pay-to-tip order's tip as stored on the order (`tip_request`): the room and what was asked. */
 const StoredTipOrder = z.intersection(
@@ -108,6 +108,8 @@ export async function creditOrder(
   if (tip?.composed) {
     const start = composed.statements.length;
     const tipVerdict = tip.composed.verdictFrom(results.slice(start, start + tip.composed.statements.length));
+    // The room that rated the tip counts it from now on, or forgets it.
+    await tip.rated?.settle(tipVerdict.kind === "posted" ? "posted" : "failed");
     // The creator's part of the tip may be owed to another shard.
     await dispatchPosted(shard, [tip.composed], [tipVerdict]);
   }
@@ -146,7 +148,12 @@ async function payToTip(
   control: D1Database,
   facts: CreditFacts,
   nowMs: number,
-): Promise<{ tipId: string; composed: ComposedOperation | null; statements: D1PreparedStatement[] }> {
+): Promise<{
+  tipId: string;
+  composed: ComposedOperation | null;
+  rated: RatedTip | null;
+  statements: D1PreparedStatement[];
+}> {
   const { db } = shard;
   const { order } = facts;
   assert(order.kind === "tip", "only a pay-to-tip order sends a tip");
@@ -167,7 +174,9 @@ async function payToTip(
     sql: "EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND tip_outcome IS NULL)",
     params: [order.id],
   };
-  const composed = prepared.ok ? composeTip(shard, prepared.value, { guards: [undecided] }) : null;
+  // Its tier rate from the room (priced with the room's own tips, exactly: ADR 0011).
+  const rated = prepared.ok ? await rateTip(facts.tipRules, prepared.value) : null;
+  const composed = rated ? composeTip(shard, rated.tip, { guards: [undecided] }) : null;
   // The tip's outcome as a SQL value, read after the tip's own statements: `sent` once it
   // exists, else the guard that refused it; or the reason it could not even be priced.
   const outcome = composed
@@ -179,6 +188,7 @@ async function payToTip(
   return {
     tipId,
     composed,
+    rated,
     statements: [
       ...(composed?.statements ?? []),
       db

@@ -179,6 +179,8 @@ export function composeTipGroup(
       priced.platformMinor,
       priced.creatorMinor,
       tip.nowMs,
+      tip.shareBps,
+      tip.scheduleVersion,
     ]);
     const event = tipEvent(tip);
     rows.room.push([spec.id, event.id, event.roomId, JSON.stringify(event), tip.nowMs]);
@@ -243,9 +245,9 @@ export function composeTipGroup(
     db
       .prepare(
         `INSERT INTO tips (id, room_id, stream_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
-           platform_minor, creator_minor, currency, created_at_ms)
+           platform_minor, creator_minor, currency, created_at_ms, platform_bps, schedule_version)
          SELECT ${col(0)}, ${col(1)}, ${col(2)}, ${col(3)}, ${col(4)}, ${col(5)}, ${col(6)}, ${col(7)}, ${col(8)},
-           ${col(9)}, ${col(10)}, ?, ${col(11)} FROM json_each(?) ${whenPosting}`,
+           ${col(9)}, ${col(10)}, ?, ${col(11)}, ${col(12)}, ${col(13)} FROM json_each(?) ${whenPosting}`,
       )
       .bind(currency, JSON.stringify(rows.tips)),
     db

@@ -15,7 +15,8 @@ import type { AutopayLimits } from "../../domain/autopay";
 import { type ErrorCode, ok, type Result } from "../../domain/errors";
 import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
-import { effectiveShareBps } from "../../domain/revenue-share";
+import { effectiveShareBps, splitRevenue } from "../../domain/revenue-share";
+import type { TieredShare, TierSchedule } from "../../domain/revenue-tiers";
 import { isBigTip } from "../../domain/room/lanes";
 import {
   type CustomTipBounds,
@@ -35,6 +36,7 @@ import {
 } from "../ledger";
 import type { TipEvent } from "../messages/room-events";
 import type { RoomRow } from "../reads/rooms";
+import { type ScheduleRow, schedulesFrom, schedulesStatement } from "../revenue-schedules";
 import { outboxInsert } from "../room-outbox";
 import type { LedgerShard } from "../shards";
 
@@ -47,6 +49,27 @@ export type TipAsk =
 export interface TipRules {
   readonly platformShareBps: number;
   readonly customTip: CustomTipBounds;
+  /**
+   * Where a tip that commits outside its room's group commit gets its tier rate (the room's
+   * tier desk, worker/rooms/tip-rates.ts). Absent: the fixed default or the override.
+   */
+  readonly rater?: TipRater;
+}
+
+/** What a tip's rate depends on besides its gross: the schedules and the creator's override. */
+export interface RateFacts {
+  readonly schedules: readonly TierSchedule[];
+  readonly creatorOverrideBps: number | null;
+}
+
+/** A tip rated outside the room: the tip at its rate, and how to tell the room whether it posted. */
+export interface RatedTip {
+  readonly tip: PreparedTip;
+  settle(fate: "posted" | "failed"): Promise<void>;
+}
+
+export interface TipRater {
+  rate(tip: PreparedTip, facts: RateFacts): Promise<RatedTip>;
 }
 
 interface GiftRow {
@@ -65,7 +88,15 @@ export interface PreparedTip {
   readonly viewerId: string;
   readonly creatorId: string;
   readonly priced: PricedTip;
+  /** The platform's rate the tip is split at (tips.platform_bps). */
   readonly shareBps: number;
+  /** The tier schedule version that gave the rate; null for the fixed default or an override. */
+  readonly scheduleVersion: number | null;
+  /**
+   * The ledger's clock must not have passed this instant when the tip commits (guard
+   * `tip_rate_expired`): a rate is quoted for a bounded time (live-room.tiers.ts). Null: no limit.
+   */
+  readonly commitByMs: number | null;
   readonly gift: GiftRow | null;
   readonly big: boolean;
   readonly nowMs: number;
@@ -76,9 +107,18 @@ export async function prepareTip(
   rules: TipRules,
   input: TipInput,
   nowMs: number,
-): Promise<Result<PreparedTip, ErrorCode>> {
-  const facts = await readTipFacts(control, input.roomId, input.ask.kind === "gift" ? [input.ask.giftId] : []);
-  return priceWithFacts(facts, rules, input, nowMs);
+): Promise<Result<PreparedTip & { readonly rates: RateFacts }, ErrorCode>> {
+  const facts = await readTipFacts(control, input.roomId, input.ask.kind === "gift" ? [input.ask.giftId] : [], nowMs);
+  const priced = priceWithFacts(facts, rules, input, nowMs);
+  if (!priced.ok) return priced;
+  return ok({ ...priced.value, rates: { schedules: facts.schedules, creatorOverrideBps: facts.creatorShareBps } });
+}
+
+/** The tip at the rate its rater gives (none: as priced, at the fixed default or the override). */
+export async function rateTip(rules: TipRules, tip: PreparedTip & { readonly rates: RateFacts }): Promise<RatedTip> {
+  const { rates, ...prepared } = tip;
+  if (rules.rater === undefined) return { tip: prepared, settle: async () => {} };
+  return rules.rater.rate(prepared, rates);
 }
 
 /** One tip to price: its id (fixed before pricing), the room, the payer and what they asked for. */
@@ -91,20 +131,27 @@ export interface TipInput {
 
 /**
  * The control database's facts a room's tips are priced by: the room, the gifts asked for and
- * the creator's share override. Read once for a whole batch of one room's tips (the room's
+ * the creator's share override, the tier schedules in force or about to be. Read once for a whole batch of one room's tips (the room's
  * group commit, durable-objects/live-room.tips.ts) or once for one tip (`prepareTip`).
  */
 export interface TipFacts {
   readonly room: RoomRow | null;
   readonly gifts: ReadonlyMap<string, GiftRow>;
   readonly creatorShareBps: number | null;
+  /** In force at the read's instant, or taking effect within `LIMITS.revenueScheduleLeadMs` of it. */
+  readonly schedules: readonly TierSchedule[];
 }
 
-/** One control batch: the room, the gifts (at most `tipGiftsPerReadMax`), the room creator's share. */
-export async function readTipFacts(control: D1Database, roomId: string, giftIds: readonly string[]): Promise<TipFacts> {
+/** One control batch: the room, the gifts (at most `tipGiftsPerReadMax`), the room creator's share, the schedules. */
+export async function readTipFacts(
+  control: D1Database,
+  roomId: string,
+  giftIds: readonly string[],
+  nowMs: number,
+): Promise<TipFacts> {
   const ids = [...new Set(giftIds)];
   assert(ids.length <= LIMITS.tipGiftsPerReadMax, "gifts read at once within limit");
-  const [room, gifts, creator] = await control.batch([
+  const [room, gifts, creator, schedules] = await control.batch([
     control.prepare("SELECT * FROM rooms WHERE id = ?").bind(roomId),
     control
       .prepare(
@@ -114,6 +161,7 @@ export async function readTipFacts(control: D1Database, roomId: string, giftIds:
     control
       .prepare("SELECT platform_share_bps FROM creators WHERE user_id = (SELECT creator_id FROM rooms WHERE id = ?)")
       .bind(roomId),
+    schedulesStatement(control, nowMs),
   ]);
   const giftRows = (gifts?.results ?? []) as GiftRow[];
   const share = creator?.results[0] as { platform_share_bps: number | null } | undefined;
@@ -121,6 +169,7 @@ export async function readTipFacts(control: D1Database, roomId: string, giftIds:
     room: (room?.results[0] as RoomRow | undefined) ?? null,
     gifts: new Map(giftRows.map((g) => [g.id, g])),
     creatorShareBps: share?.platform_share_bps ?? null,
+    schedules: schedulesFrom((schedules?.results ?? []) as ScheduleRow[]),
   };
 }
 
@@ -157,7 +206,36 @@ export function priceWithFacts(
     { tier: gift?.tier ?? null, amountMinor: priced.value.amountMinor },
     room?.big_gift_threshold_minor ?? null,
   );
-  return ok({ id, roomId, streamId, viewerId, creatorId, priced: priced.value, shareBps, gift, big, nowMs });
+  return ok({
+    id,
+    roomId,
+    streamId,
+    viewerId,
+    creatorId,
+    priced: priced.value,
+    shareBps,
+    scheduleVersion: null,
+    commitByMs: null,
+    gift,
+    big,
+    nowMs,
+  });
+}
+
+/**
+ * The tip at the rate the room quoted (live-room.tiers.ts): split again at that rate, at the
+ * instant it was quoted for, to commit before `commitByMs`.
+ */
+export function atQuotedRate(tip: PreparedTip, share: TieredShare, atMs: number, commitByMs: number): PreparedTip {
+  const split = splitRevenue(tip.priced.amountMinor, share.platformBps);
+  return {
+    ...tip,
+    priced: { ...tip.priced, ...split },
+    shareBps: share.platformBps,
+    scheduleVersion: share.scheduleVersion,
+    commitByMs,
+    nowMs: atMs,
+  };
 }
 
 /** The tip as the API shows it. */
@@ -174,6 +252,7 @@ export function tipView(tip: PreparedTip) {
     big: tip.big,
     platformMinor: tip.priced.platformMinor,
     creatorMinor: tip.priced.creatorMinor,
+    platformShareBps: tip.shareBps,
     currency: DEFAULT_CURRENCY,
     createdAtMs: tip.nowMs,
   };
@@ -232,6 +311,7 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
   // see the control database. A stream that ends in between takes this tip as its last.
   const guards: Guard[] = [];
   guards.push(...(options.guards ?? []));
+  if (tip.commitByMs !== null) guards.push(rateInTimeGuard(tip.commitByMs));
   const roomEvent = tipEvent(tip);
   return {
     id,
@@ -240,7 +320,13 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
     postings,
     actorId: viewerId,
     reason: null,
-    metadata: { roomId, giftId: priced.giftId, quantity: priced.quantity, shareBps: tip.shareBps },
+    metadata: {
+      roomId,
+      giftId: priced.giftId,
+      quantity: priced.quantity,
+      shareBps: tip.shareBps,
+      scheduleVersion: tip.scheduleVersion,
+    },
     nowMs,
     guards,
     // Checked after the balance: a confirmation is pointless when the money is not there.
@@ -249,8 +335,8 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
       db
         .prepare(
           `INSERT INTO tips (id, room_id, stream_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
-             platform_minor, creator_minor, currency, created_at_ms)
-           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+             platform_minor, creator_minor, currency, created_at_ms, platform_bps, schedule_version)
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
         )
         .bind(
           id,
@@ -266,12 +352,22 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
           priced.creatorMinor,
           DEFAULT_CURRENCY,
           nowMs,
+          tip.shareBps,
+          tip.scheduleVersion,
           ...posting.params,
         ),
       outboxInsert(db, roomEvent, nowMs, posting),
     ],
     attach: options.attach,
   };
+}
+
+/**
+ * The ledger's clock has not passed `commitByMs`: a quoted rate is used within its time (see
+ * durable-objects/live-room.tiers.ts for why a quote must expire). SQLite's clock, in ms.
+ */
+export function rateInTimeGuard(commitByMs: number): Guard {
+  return { code: "tip_rate_expired", sql: "(julianday('now') - 2440587.5) * 86400000.0 < ?", params: [commitByMs] };
 }
 
 /** The room's event for a tip: written to the room outbox with it, and applied by the room. */

@@ -7,6 +7,7 @@ import type { Ledger } from "../../db/shards";
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
+import { tipRulesWithRooms } from "../rooms/tip-rates";
 import { channelClients } from "./channels";
 import type { QueryContext } from "./orders";
 import type { RefundContext } from "./refunds";
@@ -18,7 +19,7 @@ export function queryContext(env: Env, ledger: Ledger, log: Logger, nowMs: numbe
     log,
     nowMs,
     random: Math.random,
-    tipRules: configFrom(env),
+    tipRules: tipRulesWithRooms(env, configFrom(env)),
   };
 }
 

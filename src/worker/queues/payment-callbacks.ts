@@ -16,6 +16,7 @@ import { queryContext, refundContext, reportFailedAttempt } from "../payments/ch
 import { queryOrder } from "../payments/orders";
 import { afterApplied } from "../payments/pay-to-tip";
 import { sendRefund } from "../payments/refunds";
+import { tipRulesWithRooms } from "../rooms/tip-rates";
 import { dropMalformed } from "./malformed";
 import { retryDelaySeconds } from "./retry";
 
@@ -118,7 +119,7 @@ async function applyCallback(env: Env, ledger: Ledger, m: PaymentCallbackMessage
     ref: m.notificationId,
     cause: "callback",
     nowMs,
-    tipRules: configFrom(env),
+    tipRules: tipRulesWithRooms(env, configFrom(env)),
   });
   await ledger.control
     .prepare("UPDATE payment_notifications SET outcome = ?, applied_at_ms = ? WHERE id = ?")

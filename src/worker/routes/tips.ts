@@ -1,6 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { TypedResponse } from "hono";
-import { composeTip, prepareTip, tipReceipt } from "../../db/operations/tip";
+import { composeTip, prepareTip, type RatedTip, rateTip, tipReceipt } from "../../db/operations/tip";
 import { autopayCheckFor } from "../../db/reads/autopay";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
@@ -10,6 +10,7 @@ import { errorResponse } from "../errors";
 import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
 import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
+import { tipRulesWithRooms } from "../rooms/tip-rates";
 import {
   AmountMinor,
   Currency,
@@ -39,6 +40,10 @@ export const TipSchema = z
       big: z.boolean().openapi({ description: "Shown at once in the big-gift lane rather than merged." }),
       platformMinor: AmountMinor,
       creatorMinor: AmountMinor,
+      platformShareBps: z
+        .number()
+        .int()
+        .openapi({ description: "The platform's rate this tip was split at, in basis points (tiered by month)." }),
       currency: Currency,
       createdAtMs: z.number().int(),
     }),
@@ -93,7 +98,9 @@ tips.openapi(
     }
     const { ledger } = c.var;
     const shard = ledger.forOwner(viewerId);
-    return runIdempotent(
+    let rated: RatedTip | null = null;
+    let posted = false;
+    const response = await runIdempotent(
       c,
       { shard, bucket: ledger.bucketOf(viewerId) },
       "tip",
@@ -107,15 +114,25 @@ tips.openapi(
           body.confirmed === true ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
         ]);
         if (!tip.ok) return tip;
+        // Its tier rate from the room, priced with the room's own tips (ADR 0011).
+        const mine = await rateTip(tipRulesWithRooms(c.env, c.var.config), tip.value);
+        rated = mine;
         return ok({
-          compose: (attach) => composeTip(shard, tip.value, { attach, ...(autopay === null ? {} : { autopay }) }),
+          compose: (attach) => composeTip(shard, mine.tip, { attach, ...(autopay === null ? {} : { autopay }) }),
           status: 201,
           // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
-          onPosted: () => c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log)),
-          body: tipReceipt(tip.value),
+          onPosted: () => {
+            posted = true;
+            c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log));
+          },
+          body: tipReceipt(mine.tip),
           patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
         });
       },
     );
+    // The batch answered (had it thrown, the room would read the tip after the quote's time).
+    const answered = rated as RatedTip | null;
+    if (answered !== null) c.executionCtx.waitUntil(answered.settle(posted ? "posted" : "failed"));
+    return response;
   },
 );
