@@ -14,6 +14,7 @@ import { gifts } from "./routes/gifts";
 import { live } from "./routes/live";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
+import { payoutCallbacks } from "./routes/payout-callbacks";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { rooms } from "./routes/rooms";
@@ -102,6 +103,7 @@ export function createApp() {
 
   // Provider callbacks: raw bytes, their own size limit, no CORS, no bearer auth (signatures instead).
   app.route("/v1/payments/callbacks", paymentCallbacks);
+  app.route("/v1/payouts/callbacks", payoutCallbacks);
   app.route("/v1", v1);
 
   app.notFound((c) => errorResponse(c, "not_found", "No such route."));

@@ -10,6 +10,7 @@ import { stripe } from "../../channels/stripe/webhook";
 import { type WechatPayClient, wechatPayClient } from "../../channels/wechatpay/api";
 import { isPublicKeyId, wechatPay } from "../../channels/wechatpay/webhook";
 import { LIMITS } from "../../domain/limits";
+import { AlipayPayoutSettings, StripePayoutSettings, WechatPayoutSettings } from "../payouts/channel-config";
 
 /**
  * Channel credentials live in one secret, `PAYMENT_CHANNELS` (JSON), so a deploy names
@@ -47,6 +48,8 @@ const ChannelSecrets = z
         merchantSerial: z.string().min(1).max(64),
         merchantPrivateKey: z.string().min(64),
         apiBase: z.url().optional(),
+        // Payouts (商家转账) through this merchant: worker/payouts/channel-config.ts.
+        payouts: WechatPayoutSettings.optional(),
       })
       .optional(),
     alipay: z
@@ -57,6 +60,7 @@ const ChannelSecrets = z
         // Outbound API calls are signed with the app's private key (PKCS#8).
         appPrivateKey: z.string().min(64),
         gateway: z.url().optional(),
+        payouts: AlipayPayoutSettings.optional(),
       })
       .optional(),
     stripe: z
@@ -65,6 +69,7 @@ const ChannelSecrets = z
         livemode: z.boolean(),
         secretKey: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/),
         apiBase: z.url().optional(),
+        payouts: StripePayoutSettings.optional(),
       })
       .optional(),
   })
@@ -72,6 +77,7 @@ const ChannelSecrets = z
 export type ChannelSecrets = z.infer<typeof ChannelSecrets>;
 
 interface Enabled {
+  readonly secrets: ChannelSecrets;
   readonly adapters: ReadonlyMap<ChannelName, ChannelAdapter>;
   readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
 }
@@ -113,13 +119,18 @@ function enabled(env: Env): Enabled {
   if (wechatClient) clients.set("wechatpay", wechatClient);
   if (secrets.alipay) clients.set("alipay", alipayClient(secrets.alipay, deps));
   if (secrets.stripe) clients.set("stripe", stripeClient(secrets.stripe, deps));
-  const built = { adapters, clients };
+  const built = { secrets, adapters, clients };
   cache.set(env, built);
   return built;
 }
 
 export function channels(env: Env): ReadonlyMap<ChannelName, ChannelAdapter> {
   return enabled(env).adapters;
+}
+
+/** The parsed `PAYMENT_CHANNELS` secret (payouts build their clients from the same credentials). */
+export function channelSecrets(env: Env): ChannelSecrets {
+  return enabled(env).secrets;
 }
 
 /** The enabled channels' outbound API clients. */

@@ -1,0 +1,140 @@
+/**
+ * Payout callbacks (WeChat MCHTRANSFER.BILL.FINISHED, Alipay alipay.fund.trans.order.changed,
+ * Stripe transfer.* / payout.*): the payment callbacks' path — verify, store the raw
+ * notification, enqueue, answer in the provider's format — and nothing else on the request.
+ * A verified callback whose storing or enqueueing fails is answered "retry later", so the
+ * provider delivers it again; a refused one (forged, tampered, stale, unknown key) is stored
+ * with its refusal and changes nothing.
+ *
+ * Raw rows go to control `payment_notifications` under the channel `payout:{channel}`, so a
+ * payout event is never taken for a payment event with the same id, and the retention purge
+ * covers both. One verified row per (channel, event id): a resend of an event already applied
+ * is acknowledged at once; one not yet applied is enqueued again under the same notification
+ * id, which the PAYOUTS consumer applies once per withdrawal state.
+ */
+
+import { Hono } from "hono";
+import { bytesBase64 } from "../../channels/encoding";
+import type { PayoutCallbackMessage } from "../../db/messages/payouts";
+import { newId } from "../../domain/ids";
+import { LIMITS } from "../../domain/limits";
+import { configFrom } from "../../platform/config";
+import type { Logger } from "../../platform/logger";
+import type { AppEnv } from "../context";
+import { errorResponse } from "../errors";
+import { authenticate } from "../middleware/auth";
+import { channelPayoutWebhook, isPayoutChannel, type PayoutWebhook } from "../payouts/channel-clients";
+
+/** Headers kept with a raw notification: the ones signatures and disputes need. */
+const KEPT_HEADERS = /^(content-type|wechatpay-.*|stripe-signature|user-agent|request-id)$/;
+
+/** The `payment_notifications.channel` of a payout callback. */
+export const payoutNotificationChannel = (channel: string) => `payout:${channel}`;
+
+/**
+ * Mounted at /v1/payouts/callbacks by app.ts, outside /v1's middleware: raw bytes, their own
+ * size limit, no CORS, and no bearer token — the provider's signature is the authentication.
+ */
+export const payoutCallbacks = new Hono<AppEnv>();
+
+payoutCallbacks.post("/:channel", authenticate("signature"), async (c) => {
+  const name = c.req.param("channel");
+  const webhook = isPayoutChannel(name) ? channelPayoutWebhook(c.env, name) : null;
+  if (!webhook) return errorResponse(c, "channel_not_found");
+  // The declared length rejects a large body before reading it; the bytes read are the truth.
+  if (Number(c.req.header("content-length") ?? "0") > LIMITS.callbackBodyMaxBytes) {
+    return errorResponse(c, "payload_too_large");
+  }
+  const body = new Uint8Array(await c.req.arrayBuffer());
+  if (body.length > LIMITS.callbackBodyMaxBytes) return errorResponse(c, "payload_too_large");
+  return receivePayoutCallback(c.env, c.var.log, webhook, c.req.raw.headers, body);
+});
+
+async function receivePayoutCallback(
+  env: Env,
+  log: Logger,
+  webhook: PayoutWebhook,
+  headers: Headers,
+  body: Uint8Array<ArrayBuffer>,
+): Promise<Response> {
+  const nowMs = Date.now();
+  const outcome = await webhook.verify({ headers, body }, nowMs);
+  const kept: Record<string, string> = {};
+  for (const [k, v] of headers) {
+    if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersMax) kept[k] = v.slice(0, 1024);
+  }
+  const id = newId("ntf", nowMs);
+  const channel = payoutNotificationChannel(webhook.channel);
+  const notification = outcome.ok ? outcome.notification : null;
+  // A verified event about nothing a withdrawal waits for is kept as applied: nothing to do.
+  const ignored = outcome.ok && !outcome.notification ? outcome.ignored : null;
+  const store = env.CONTROL.prepare(
+    `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, outcome, received_at_ms, applied_at_ms, retain_until_ms)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (channel, event_id) WHERE verified = 1 DO NOTHING`,
+  ).bind(
+    id,
+    channel,
+    notification?.eventId ?? null,
+    outcome.ok ? 1 : 0,
+    outcome.ok ? null : `${outcome.failure}: ${outcome.detail}`.slice(0, 500),
+    JSON.stringify(kept),
+    bytesBase64(body),
+    ignored === null ? null : `ignored: ${ignored}`.slice(0, 500),
+    nowMs,
+    ignored === null ? null : nowMs,
+    nowMs + configFrom(env).paymentNotificationRetentionMs,
+  );
+  if (!outcome.ok) {
+    log.warn("payout_callback_refused", {
+      channel: webhook.channel,
+      notificationId: id,
+      failure: outcome.failure,
+      detail: outcome.detail,
+    });
+    try {
+      await store.run();
+    } catch (error) {
+      log.error("payout_callback_store_failed", { channel: webhook.channel, error: String(error) });
+    }
+    // A genuine callback we could not verify (a key we do not hold yet) must come again.
+    return webhook.retryLater("signature verification failed");
+  }
+  if (!notification) {
+    try {
+      await store.run();
+    } catch (error) {
+      log.error("payout_callback_store_failed", { channel: webhook.channel, error: String(error) });
+      return webhook.retryLater("temporarily unavailable");
+    }
+    log.info("payout_callback_ignored", { channel: webhook.channel, notificationId: id, reason: ignored });
+    return webhook.received();
+  }
+  const { eventId } = notification;
+  try {
+    const [, found] = await env.CONTROL.batch([
+      store,
+      env.CONTROL.prepare(
+        "SELECT id, applied_at_ms FROM payment_notifications WHERE channel = ? AND event_id = ? AND verified = 1",
+      ).bind(channel, eventId),
+    ]);
+    const stored = found?.results[0] as { id: string; applied_at_ms: number | null } | undefined;
+    if (!stored) throw new Error("the notification is not stored after its insert");
+    if (stored.applied_at_ms === null) {
+      const message: PayoutCallbackMessage = {
+        kind: "payout.callback",
+        notificationId: stored.id,
+        channel: notification.channel,
+        eventId,
+        withdrawalId: notification.withdrawalId,
+        outcome: notification.outcome,
+        amountMinor: notification.amountMinor,
+      };
+      await env.PAYOUTS.send(message);
+    }
+  } catch (error) {
+    log.error("payout_callback_enqueue_failed", { channel: webhook.channel, eventId, error: String(error) });
+    return webhook.retryLater("temporarily unavailable");
+  }
+  return webhook.received();
+}
