@@ -9,12 +9,15 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { alipayPayoutClient } from "../../src/channels/alipay/payout";
 import { base64Bytes } from "../../src/channels/encoding";
 import type { PayoutRequest } from "../../src/channels/payout";
+import { stripePayoutClient } from "../../src/channels/stripe/payout";
+import { wechatPayoutClient } from "../../src/channels/wechatpay/payout";
 import type { PayoutCallbackMessage } from "../../src/db/messages/payouts";
 import { createApp } from "../../src/worker/app";
 import { channelPayoutClient } from "../../src/worker/payouts/channel-clients";
-import { forged } from "../support/provider-apis";
+import { forged, pkcs8Pem } from "../support/provider-apis";
 import { stripeSignature, wechatHeaders } from "../support/providers";
 import { ledger } from "./helpers";
 
@@ -408,6 +411,71 @@ describe("Stripe Connect transfers", () => {
       [1, null],
     ]);
     expect(await client().query(id)).toEqual({ state: "failed", providerRef: expect.any(String), reason: "reversed" });
+  });
+});
+
+describe("the doubles check who signed", () => {
+  it("a request signed with keys the provider does not hold is refused, and each client reads that as unknown, never failed", async () => {
+    const other = (await crypto.subtle.generateKey(
+      { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      true,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    const otherPem = await pkcs8Pem(other.privateKey);
+    const deps = {
+      fetch: (i: RequestInfo | URL, init?: RequestInit) => fetch(i, init),
+      now: Date.now,
+      timeoutMs: 4_000,
+    };
+    const secrets = JSON.parse(env.PAYMENT_CHANNELS);
+    const wx = wechatPayoutClient(
+      {
+        ...secrets.wechatpay,
+        ...secrets.wechatpay.payouts,
+        merchantPrivateKey: otherPem,
+        platformKeys: new Map(Object.entries(secrets.wechatpay.platformKeys)),
+      },
+      deps,
+    );
+    const ali = alipayPayoutClient({ ...secrets.alipay, appPrivateKey: otherPem }, deps);
+    const st = stripePayoutClient({ secretKey: "sk_test_notthekey0123456789" }, deps);
+    const ids = [withdrawalId("wxkey"), withdrawalId("alikey"), withdrawalId("stkey")] as const;
+    const outcomes = [
+      await wx.pay(request(ids[0])),
+      await ali.pay(request(ids[1], { payee: "2088101117955611" })),
+      await st.pay(request(ids[2], { payee: "acct_1PgTestCreator", currency: "USD" })),
+    ];
+    expect(outcomes.map((o) => o.state)).toEqual(["unknown", "unknown", "unknown"]);
+    expect(outcomes.map((o) => (o.state === "unknown" ? o.detail : ""))).toEqual([
+      expect.stringContaining("SIGN_ERROR"),
+      expect.stringContaining("isv.invalid-signature"),
+      expect.stringContaining("invalid_request_error"),
+    ]);
+    expect(await double<unknown[]>("wechatpay", "transfers", { match: ids[0] })).toEqual([]);
+    expect(await double<unknown[]>("alipay", "transfers", { match: ids[1] })).toEqual([]);
+    expect(await double<unknown[]>("stripe", "transfers", { match: ids[2] })).toEqual([]);
+  });
+});
+
+describe("Stripe Connect payout events", () => {
+  it("payout.paid and payout.failed of the creator's bank payout reach PAYOUTS when they name the withdrawal", async () => {
+    const client = channelPayoutClient(env, "stripe");
+    const id = withdrawalId("stpo");
+    await client?.pay(request(id, { payee: "acct_1PgTestCreator", currency: "USD", amountMinor: 4_200 }));
+    const paid = await deliver(
+      await double<Delivered>("stripe", "transfer-finish", { withdrawalId: id, type: "payout.paid" }),
+    );
+    const failed = await deliver(
+      await double<Delivered>("stripe", "transfer-finish", {
+        withdrawalId: id,
+        type: "payout.failed",
+        reason: "account_closed",
+      }),
+    );
+    expect([...paid.messages, ...failed.messages].map((m) => [m.withdrawalId, m.outcome, m.amountMinor])).toEqual([
+      [id, { state: "paid", providerRef: expect.stringMatching(/^po_/) }, 4_200],
+      [id, { state: "failed", providerRef: expect.stringMatching(/^po_/), reason: "account_closed" }, 4_200],
+    ]);
   });
 });
 

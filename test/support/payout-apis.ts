@@ -510,10 +510,26 @@ export class StripePayoutDouble extends StripeDouble {
     t.amount_reversed = t.amount;
   }
 
-  /** The event Stripe sends the endpoint about the withdrawal's transfer, signed. */
-  async event(withdrawalId: string, type: string): Promise<DeliveredCallback> {
+  /**
+   * The event Stripe sends the endpoint about the withdrawal's transfer, signed: `transfer.*`
+   * with the transfer; Connect `payout.paid` / `payout.failed` / `payout.canceled` with the
+   * connected account's bank payout of it, from that account (`account`), naming the withdrawal
+   * in its metadata as the platform sets it.
+   */
+  async event(withdrawalId: string, type: string, failureCode?: string): Promise<DeliveredCallback> {
     const transfer = this.transferFor(withdrawalId);
     const nowMs = this.payout.now();
+    const object = type.startsWith("payout.")
+      ? {
+          id: `po_${randomToken(24)}`,
+          object: "payout",
+          amount: transfer.amount,
+          currency: transfer.currency,
+          status: type.slice("payout.".length),
+          failure_code: type === "payout.failed" ? (failureCode ?? "account_closed") : null,
+          metadata: { withdrawal_id: withdrawalId },
+        }
+      : transfer;
     const body = JSON.stringify({
       id: `evt_${randomToken(24)}`,
       object: "event",
@@ -521,8 +537,9 @@ export class StripePayoutDouble extends StripeDouble {
       created: Math.floor(nowMs / 1000),
       type,
       livemode: transfer.livemode,
+      ...(type.startsWith("payout.") ? { account: transfer.destination } : {}),
       pending_webhooks: 1,
-      data: { object: transfer },
+      data: { object },
     });
     const signature = await stripeSignature(this.payout.payoutWebhookSecret, body, nowMs);
     return {

@@ -195,7 +195,7 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
       if (double instanceof AlipayPayoutDouble)
         return Response.json(await double.finish(id, args.state as never, args.reason));
       if (args.type === "transfer.reversed") double.reverse(id);
-      return Response.json(await double.event(id, args.type ?? "transfer.created"));
+      return Response.json(await double.event(id, args.type ?? "transfer.created", args.reason));
     }
     case "transfers": {
       // Payouts: what the provider holds for numbers containing `match` (WeChat's decrypted user_name included).

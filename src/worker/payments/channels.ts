@@ -24,6 +24,8 @@ import { AlipayPayoutSettings, StripePayoutSettings, WechatPayoutSettings } from
  *     "stripe":    { "webhookSecrets": ["whsec_…"], "livemode": true, "secretKey": "sk_live_…" } }
  *
  * `apiBase` / `gateway` point a channel at another endpoint (a provider's sandbox, a test double).
+ * A channel's optional `payouts` block makes it pay creators out too, with the same credentials
+ * (src/worker/payouts/channel-config.ts says what each needs).
  *
  * The sandbox channel also needs its provider, the simulator Worker, bound as `SANDBOX`: only
  * the development and test configurations bind it, so in production the channel does not
