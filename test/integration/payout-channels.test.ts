@@ -13,7 +13,7 @@ import { alipayPayoutClient } from "../../src/channels/alipay/payout";
 import { base64Bytes } from "../../src/channels/encoding";
 import type { PayoutRequest } from "../../src/channels/payout";
 import { stripePayoutClient } from "../../src/channels/stripe/payout";
-import { wechatPayoutClient } from "../../src/channels/wechatpay/payout";
+import { type WechatPayoutClient, wechatPayoutClient } from "../../src/channels/wechatpay/payout";
 import type { PayoutCallbackMessage } from "../../src/db/messages/payouts";
 import { createApp } from "../../src/worker/app";
 import { channelPayoutClient } from "../../src/worker/payouts/channel-clients";
@@ -476,6 +476,33 @@ describe("Stripe Connect payout events", () => {
       [id, { state: "paid", providerRef: expect.stringMatching(/^po_/) }, 4_200],
       [id, { state: "failed", providerRef: expect.stringMatching(/^po_/), reason: "account_closed" }, 4_200],
     ]);
+  });
+});
+
+describe("which channels pay out", () => {
+  it("a channel pays out only when its PAYMENT_CHANNELS entry has a payouts block", () => {
+    const secrets = JSON.parse(env.PAYMENT_CHANNELS);
+    const { payouts: _w, ...wechatpay } = secrets.wechatpay;
+    const { payouts: _a, ...alipay } = secrets.alipay;
+    const without: Env = { ...env, PAYMENT_CHANNELS: JSON.stringify({ ...secrets, wechatpay, alipay }) };
+    expect([
+      channelPayoutClient(without, "wechatpay"),
+      channelPayoutClient(without, "alipay"),
+      channelPayoutClient(without, "stripe")?.name,
+    ]).toEqual([null, null, "stripe"]);
+  });
+
+  it("WeChat: a bill the creator has not confirmed can be cancelled; the CANCELLED callback says failed", async () => {
+    const client = channelPayoutClient(env, "wechatpay") as WechatPayoutClient;
+    const id = withdrawalId("wxcancel");
+    const sentBill = await client.pay(request(id));
+    expect(sentBill.state).toBe("needs_user_confirm");
+    expect(await client.cancel(id)).toEqual({ state: "accepted", providerRef: expect.any(String) });
+    const callback = await double<Delivered>("wechatpay", "transfer-finish", { withdrawalId: id, state: "CANCELLED" });
+    expect((await deliver(callback)).messages.map((m) => m.outcome)).toEqual([
+      { state: "failed", providerRef: expect.any(String), reason: "CANCELLED" },
+    ]);
+    expect(await client.query(id)).toEqual({ state: "failed", providerRef: expect.any(String), reason: "CANCELLED" });
   });
 });
 

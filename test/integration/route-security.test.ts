@@ -33,7 +33,6 @@ const NON_OPENAPI_ROUTES: Record<string, RouteAuth> = {
   "GET /v1/openapi.json": "public",
   // Payment providers: raw bytes, authenticated by the provider's signature in the handler.
   "POST /v1/payments/callbacks/:channel": "signature",
-  // Payout providers (WeChat 商家转账, Alipay transfers, Stripe Connect): the same, per channel.
   "POST /v1/payouts/callbacks/:channel": "signature",
   // The room WebSocket: a bearer token, ?access_token= or an overlay key, checked in the handler.
   "GET /v1/rooms/:roomId/live": "socket",

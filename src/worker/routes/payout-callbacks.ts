@@ -14,6 +14,7 @@
  */
 
 import { Hono } from "hono";
+import type { ChannelName } from "../../channels/channel";
 import { bytesBase64 } from "../../channels/encoding";
 import type { PayoutCallbackMessage } from "../../db/messages/payouts";
 import { newId } from "../../domain/ids";
@@ -39,21 +40,24 @@ export const payoutCallbacks = new Hono<AppEnv>();
 
 payoutCallbacks.post("/:channel", authenticate("signature"), async (c) => {
   const name = c.req.param("channel");
+  // The lookup is the one place that says which channels pay out here (the sandbox joins it
+  // where its payout webhook is built).
   const webhook = isPayoutChannel(name) ? channelPayoutWebhook(c.env, name) : null;
-  if (!webhook) return errorResponse(c, "channel_not_found");
+  if (!isPayoutChannel(name) || !webhook) return errorResponse(c, "channel_not_found");
   // The declared length rejects a large body before reading it; the bytes read are the truth.
   if (Number(c.req.header("content-length") ?? "0") > LIMITS.callbackBodyMaxBytes) {
     return errorResponse(c, "payload_too_large");
   }
   const body = new Uint8Array(await c.req.arrayBuffer());
   if (body.length > LIMITS.callbackBodyMaxBytes) return errorResponse(c, "payload_too_large");
-  return receivePayoutCallback(c.env, c.var.log, webhook, c.req.raw.headers, body);
+  return receivePayoutCallback(c.env, c.var.log, name, webhook, c.req.raw.headers, body);
 });
 
 async function receivePayoutCallback(
   env: Env,
   log: Logger,
-  webhook: PayoutWebhook,
+  name: ChannelName,
+  webhook: Pick<PayoutWebhook, "verify" | "received" | "retryLater">,
   headers: Headers,
   body: Uint8Array<ArrayBuffer>,
 ): Promise<Response> {
@@ -64,7 +68,7 @@ async function receivePayoutCallback(
     if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersMax) kept[k] = v.slice(0, 1024);
   }
   const id = newId("ntf", nowMs);
-  const channel = payoutNotificationChannel(webhook.channel);
+  const channel = payoutNotificationChannel(name);
   const notification = outcome.ok ? outcome.notification : null;
   // A verified event about nothing a withdrawal waits for is kept as applied: nothing to do.
   const ignored = outcome.ok && !outcome.notification ? outcome.ignored : null;
@@ -87,7 +91,7 @@ async function receivePayoutCallback(
   );
   if (!outcome.ok) {
     log.warn("payout_callback_refused", {
-      channel: webhook.channel,
+      channel: name,
       notificationId: id,
       failure: outcome.failure,
       detail: outcome.detail,
@@ -95,7 +99,7 @@ async function receivePayoutCallback(
     try {
       await store.run();
     } catch (error) {
-      log.error("payout_callback_store_failed", { channel: webhook.channel, error: String(error) });
+      log.error("payout_callback_store_failed", { channel: name, error: String(error) });
     }
     // A genuine callback we could not verify (a key we do not hold yet) must come again.
     return webhook.retryLater("signature verification failed");
@@ -104,10 +108,10 @@ async function receivePayoutCallback(
     try {
       await store.run();
     } catch (error) {
-      log.error("payout_callback_store_failed", { channel: webhook.channel, error: String(error) });
+      log.error("payout_callback_store_failed", { channel: name, error: String(error) });
       return webhook.retryLater("temporarily unavailable");
     }
-    log.info("payout_callback_ignored", { channel: webhook.channel, notificationId: id, reason: ignored });
+    log.info("payout_callback_ignored", { channel: name, notificationId: id, reason: ignored });
     return webhook.received();
   }
   const { eventId } = notification;
@@ -133,7 +137,7 @@ async function receivePayoutCallback(
       await env.PAYOUTS.send(message);
     }
   } catch (error) {
-    log.error("payout_callback_enqueue_failed", { channel: webhook.channel, eventId, error: String(error) });
+    log.error("payout_callback_enqueue_failed", { channel: name, eventId, error: String(error) });
     return webhook.retryLater("temporarily unavailable");
   }
   return webhook.received();
