@@ -79,7 +79,6 @@ const ChannelSecrets = z
 export type ChannelSecrets = z.infer<typeof ChannelSecrets>;
 
 interface Enabled {
-  readonly secrets: ChannelSecrets;
   readonly adapters: ReadonlyMap<ChannelName, ChannelAdapter>;
   readonly clients: ReadonlyMap<ChannelName, ChannelClient>;
 }
@@ -121,18 +120,25 @@ function enabled(env: Env): Enabled {
   if (wechatClient) clients.set("wechatpay", wechatClient);
   if (secrets.alipay) clients.set("alipay", alipayClient(secrets.alipay, deps));
   if (secrets.stripe) clients.set("stripe", stripeClient(secrets.stripe, deps));
-  const built = { secrets, adapters, clients };
+  const built = { adapters, clients };
   cache.set(env, built);
   return built;
 }
 
-export function channels(env: Env): ReadonlyMap<ChannelName, ChannelAdapter> {
-  return enabled(env).adapters;
-}
-
 /** The parsed `PAYMENT_CHANNELS` secret (payouts build their clients from the same credentials). */
 export function channelSecrets(env: Env): ChannelSecrets {
-  return enabled(env).secrets;
+  const cached = secretsCache.get(env);
+  if (cached) return cached;
+  const raw = env.PAYMENT_CHANNELS ?? "";
+  const secrets = ChannelSecrets.parse(JSON.parse(raw === "" ? "{}" : raw));
+  secretsCache.set(env, secrets);
+  return secrets;
+}
+
+const secretsCache = new WeakMap<object, ChannelSecrets>();
+
+export function channels(env: Env): ReadonlyMap<ChannelName, ChannelAdapter> {
+  return enabled(env).adapters;
 }
 
 /** The enabled channels' outbound API clients. */
