@@ -507,8 +507,8 @@ describe("which channels pay out", () => {
 });
 
 describe("the payout callback route", () => {
-  it("answers 404 for a channel that does not pay out, storing nothing", async () => {
-    const res = await deliver({ url: "https://giftwire.test/v1/payouts/callbacks/sandbox", headers: {}, body: "{}" });
+  it("answers 404 for a channel it does not know, storing nothing", async () => {
+    const res = await deliver({ url: "https://giftwire.test/v1/payouts/callbacks/paypal", headers: {}, body: "{}" });
     expect(res.status).toBe(404);
     expect(JSON.parse(res.text).error.code).toBe("channel_not_found");
     expect(res.messages).toEqual([]);
