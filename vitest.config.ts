@@ -18,14 +18,27 @@ export const TEST_PAYMENT_CHANNELS = {
     // Test-only: the merchant key pair is the fixture's too (outbound calls go to test doubles).
     merchantSerial: "TEST_MERCHANT_SERIAL_0001",
     merchantPrivateKey: providerKeys.wechatPlatform.privatePkcs8Base64,
+    payouts: {
+      encryptSerial: "PUB_KEY_ID_0114000000",
+      notifyUrl: "https://giftwire.test/v1/payouts/callbacks/wechatpay",
+      postType: "主播",
+      rewardDescription: "直播打赏分成",
+    },
   },
   alipay: {
     appId: "2021000000000001",
     sellerId: "2088000000000001",
     alipayPublicKey: providerKeys.alipay.publicSpkiBase64,
     appPrivateKey: providerKeys.alipay.privatePkcs8Base64,
+    payouts: {},
   },
-  stripe: { webhookSecrets: ["whsec_test_0123456789abcdef"], livemode: false, secretKey: "sk_test_0123456789abcdef" },
+  stripe: {
+    webhookSecrets: ["whsec_test_0123456789abcdef"],
+    livemode: false,
+    secretKey: "sk_test_0123456789abcdef",
+    // Transfer events come to their own endpoint, under its own secret (test/support/provider-network.ts).
+    payouts: { webhookSecrets: ["whsec_test_payouts_0123456789abcdef"] },
+  },
 };
 
 /**

@@ -18,6 +18,7 @@
 
 import { assert, LIMITS } from "../domain/limits";
 import type { StatementLine } from "../domain/reconcile";
+import type { PayoutLine } from "../domain/reconcile-payouts";
 import type { ChannelName } from "./channel";
 import { CHINA_STANDARD_TIME_OFFSET_MS } from "./encoding";
 
@@ -43,17 +44,27 @@ export interface StatementSummary {
   readonly totals: readonly StatementTotals[];
   /** `checked`: the file's own totals matched its lines. Stripe's reports carry none. */
   readonly declaredTotals: "checked" | "not_provided";
-  /** Rows that are not payments or refunds of an order (Stripe fees, payouts, disputes…), for operators. */
+  /** Payout lines (transfers to creators), apart from the payment and refund totals. */
+  readonly payoutCount: number;
+  /** Rows that are neither payments, refunds nor payouts (Stripe fees, bank payouts, disputes…), for operators. */
   readonly skipped: readonly { readonly line: number; readonly reason: string }[];
 }
 
 export type StatementParse =
-  | { readonly ok: true; readonly lines: StatementLine[]; readonly summary: StatementSummary }
+  | {
+      readonly ok: true;
+      readonly lines: StatementLine[];
+      /** Transfers to creators (withdrawals paid out), reconciled by domain/reconcile-payouts.ts. */
+      readonly payouts: PayoutLine[];
+      readonly summary: StatementSummary;
+    }
   | { readonly ok: false; readonly error: StatementError };
 
 /** What a provider's parser makes of a whole file; it calls `refuse` for anything it cannot read exactly. */
 export interface ParsedStatement {
   lines: StatementLine[];
+  /** Payout lines, for the statements that list transfers to creators (absent: none). */
+  payouts?: PayoutLine[];
   declaredTotals: StatementSummary["declaredTotals"];
   skipped: { line: number; reason: string }[];
 }
@@ -73,11 +84,13 @@ export function readStatement(channel: ChannelName, text: string, parse: Stateme
     return {
       ok: true,
       lines: parsed.lines,
+      payouts: parsed.payouts ?? [],
       summary: {
         channel,
         lineCount: parsed.lines.length,
         totals: totalsOf(parsed.lines),
         declaredTotals: parsed.declaredTotals,
+        payoutCount: parsed.payouts?.length ?? 0,
         skipped: parsed.skipped,
       },
     };

@@ -236,7 +236,7 @@ export interface RunRow {
  */
 const StoredDetail = z.object({
   text: z.string(),
-  subject: z.enum(["payment", "refund"]),
+  subject: z.enum(["payment", "refund", "payout"]),
   line: z.number().int().nullable(),
   merchantOrderNo: z.string().nullable(),
   providerTxnId: z.string().nullable(),
@@ -266,7 +266,7 @@ interface FindingRow {
 export interface StoredFinding {
   readonly id: string;
   readonly kind: FindingKind;
-  readonly subject: "payment" | "refund";
+  readonly subject: "payment" | "refund" | "payout";
   readonly repair: "query_channel" | "operator";
   /** What the automatic repair did; null when none was attempted (left to operators). */
   readonly repairOutcome: string | null;

@@ -13,11 +13,14 @@
 
 import { assert } from "./limits";
 import { CREDITABLE_STATES, type OrderState } from "./order";
+import type { WithdrawalState } from "./withdrawal-states";
 
 /** A payment line: money in. `reversed` is WeChat's REVOKED (paid, then undone by the channel). */
 export type PaymentLineStatus = "succeeded" | "reversed";
 /** A refund line: money out. `pending` is accepted, not yet settled (WeChat lists refunds when accepted). */
 export type RefundLineStatus = "refunded" | "pending" | "failed";
+/** A payout line (a transfer to a creator, reconcile-payouts.ts): `reversed` is money that came back. */
+export type PayoutLineStatus = "paid" | "reversed";
 
 interface LineBase {
   /** Our order id as the channel echoes it; null where the channel's line does not carry one (Stripe without metadata). */
@@ -101,8 +104,8 @@ export type Repair = "query_channel" | "operator";
 export interface Finding {
   readonly kind: FindingKind;
   readonly repair: Repair;
-  readonly subject: "payment" | "refund";
-  /** Our order, when we have it. */
+  readonly subject: "payment" | "refund" | "payout";
+  /** Our order, when we have it; on payout findings, our withdrawal. */
   readonly orderId: string | null;
   /** The order as the statement names it (may name an order we do not have). */
   readonly merchantOrderNo: string | null;
@@ -114,12 +117,12 @@ export interface Finding {
     readonly line: number;
     readonly amountMinor: number;
     readonly currency: string;
-    readonly status: PaymentLineStatus | RefundLineStatus;
+    readonly status: PaymentLineStatus | RefundLineStatus | PayoutLineStatus;
   } | null;
   readonly ours: {
     readonly amountMinor: number;
     readonly currency: string | null;
-    readonly state: OrderState | RefundState;
+    readonly state: OrderState | RefundState | WithdrawalState;
     /** The order's refunded total, on refund findings made at the order level. */
     readonly refundedMinor: number | null;
   } | null;
@@ -548,11 +551,11 @@ function oursOfOrder(order: OurOrder) {
 }
 
 /** Code-unit order: the same in every locale and runtime. */
-function compareText(a: string, b: string): number {
+export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function compareFindings(a: Finding, b: Finding): number {
+export function compareFindings(a: Finding, b: Finding): number {
   return (
     compareText(a.orderId ?? a.merchantOrderNo ?? "", b.orderId ?? b.merchantOrderNo ?? "") ||
     compareText(a.subject, b.subject) ||

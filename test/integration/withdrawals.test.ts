@@ -374,7 +374,7 @@ describe("payouts through the sandbox", () => {
     );
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200]));
     const stored = await env.CONTROL.prepare(
-      "SELECT COUNT(*) AS n FROM payment_notifications WHERE channel = 'sandbox' AND event_id = ?",
+      "SELECT COUNT(*) AS n FROM payment_notifications WHERE channel = 'payout:sandbox' AND event_id = ?",
     )
       .bind(JSON.parse(body).id)
       .first<{ n: number }>();

@@ -49,7 +49,7 @@ export function randomDigits(length: number): string {
   return out;
 }
 
-function randomToken(length: number): string {
+export function randomToken(length: number): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   let out = "";
   for (const byte of crypto.getRandomValues(new Uint8Array(length))) out += alphabet[byte % alphabet.length];
@@ -194,7 +194,7 @@ export class StripeDouble extends ProviderDouble {
   refundStatus: "succeeded" | "pending" | "requires_action" | "failed" | "canceled" = "succeeded";
   private readonly idempotent = new Map<string, { fingerprint: string; status: number; body: string }>();
 
-  constructor(private readonly options: StripeDoubleOptions) {
+  constructor(protected readonly options: StripeDoubleOptions) {
     super();
   }
 
@@ -259,7 +259,7 @@ export class StripeDouble extends ProviderDouble {
     return new Response(body, { status: response.status, headers: response.headers });
   }
 
-  private async route(request: Received): Promise<Response> {
+  protected async route(request: Received): Promise<Response> {
     const path = request.url.pathname;
     const form = new URLSearchParams(request.body);
     if (request.method === "POST" && path === "/v1/payment_intents") return this.createIntent(form);
@@ -370,7 +370,7 @@ export class StripeDouble extends ProviderDouble {
   }
 }
 
-function stripeError(
+export function stripeError(
   status: number,
   error: { type: string; code?: string; param?: string; message: string },
 ): Response {
@@ -395,13 +395,13 @@ function invalidInteger(param: string): Response {
   });
 }
 
-function positiveInteger(value: string | null): number | null {
+export function positiveInteger(value: string | null): number | null {
   if (value === null || !/^[1-9][0-9]{0,15}$/.test(value)) return null;
   const n = Number(value);
   return Number.isSafeInteger(n) ? n : null;
 }
 
-function metadataOf(form: URLSearchParams): Record<string, string> {
+export function metadataOf(form: URLSearchParams): Record<string, string> {
   const metadata: Record<string, string> = {};
   for (const [k, v] of form) {
     const m = /^metadata\[([^\]]+)\]$/.exec(k);
@@ -493,8 +493,8 @@ export class WechatPayDouble extends ProviderDouble {
   private signer: { readonly key: CryptoKey; readonly serial: string } | null = null;
   private certificateTampers: ("ciphertext" | "associated_data")[] = [];
 
-  private constructor(
-    private readonly options: WechatPayDoubleOptions,
+  protected constructor(
+    protected readonly options: WechatPayDoubleOptions,
     private readonly merchantKey: CryptoKey,
   ) {
     super();
@@ -602,6 +602,11 @@ export class WechatPayDouble extends ProviderDouble {
     if (request.headers.get("accept") !== "application/json" || !request.headers.get("user-agent")) {
       return this.answer(400, { code: "INVALID_REQUEST", message: "HTTP 请求不符合微信支付 APIv3 接口规则" });
     }
+    return this.route(request);
+  }
+
+  /** An authenticated request, by method and path. */
+  protected async route(request: Received): Promise<Response> {
     const path = request.url.pathname;
     if (request.method === "POST" && path === "/v3/pay/transactions/native") return this.native(request);
     const query = /^\/v3\/pay\/transactions\/out-trade-no\/([^/]+)$/.exec(path);
@@ -802,7 +807,7 @@ export class WechatPayDouble extends ProviderDouble {
   }
 
   /** An answer signed as WeChat signs it, then tampered with or stripped when a test asked. */
-  private async answer(status: number, body: Record<string, unknown>): Promise<Response> {
+  protected async answer(status: number, body: Record<string, unknown>): Promise<Response> {
     const text = JSON.stringify(body);
     const headers = await wechatHeaders(text, {
       platformKey: this.signer?.key ?? this.options.platformKey,
@@ -823,7 +828,7 @@ export class WechatPayDouble extends ProviderDouble {
   }
 }
 
-function jsonOf(text: string): Record<string, unknown> | null {
+export function jsonOf(text: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === "object" && value !== null && !Array.isArray(value)
@@ -879,8 +884,8 @@ export class AlipayDouble extends ProviderDouble {
   readonly orders = new Map<string, AlipayOrder>();
   private busy = 0;
 
-  private constructor(
-    private readonly options: AlipayDoubleOptions,
+  protected constructor(
+    protected readonly options: AlipayDoubleOptions,
     private readonly appKey: CryptoKey,
   ) {
     super();
@@ -925,7 +930,7 @@ export class AlipayDouble extends ProviderDouble {
     const params = new Map<string, string>();
     for (const [k, v] of new URLSearchParams(request.body)) params.set(k, v);
     const method = params.get("method") ?? "";
-    const known = ["alipay.trade.precreate", "alipay.trade.query", "alipay.trade.refund"].includes(method);
+    const known = this.methods.includes(method);
     const node = known ? `${method.replaceAll(".", "_")}_response` : "error_response";
     const invalid = (subCode: string, subMsg: string, signed = true) =>
       this.answer(node, { code: "40002", msg: "Invalid Arguments", sub_code: subCode, sub_msg: subMsg }, signed);
@@ -960,12 +965,27 @@ export class AlipayDouble extends ProviderDouble {
         sub_msg: "系统繁忙",
       });
     }
+    return this.dispatch(method, node, biz, params);
+  }
+
+  /** The gateway methods this double serves. */
+  protected get methods(): readonly string[] {
+    return ["alipay.trade.precreate", "alipay.trade.query", "alipay.trade.refund"];
+  }
+
+  /** A request the gateway authenticated, by method. */
+  protected dispatch(
+    method: string,
+    node: string,
+    biz: Record<string, unknown>,
+    params: ReadonlyMap<string, string>,
+  ): Promise<Response> {
     if (method === "alipay.trade.precreate") return this.precreate(node, biz, params.get("notify_url") ?? null);
     if (method === "alipay.trade.query") return this.query(node, biz);
     return this.refund(node, biz);
   }
 
-  private businessFailed(node: string, subCode: string, subMsg: string, extra: Record<string, string> = {}) {
+  protected businessFailed(node: string, subCode: string, subMsg: string, extra: Record<string, string> = {}) {
     return this.answer(node, { code: "40004", msg: "Business Failed", sub_code: subCode, sub_msg: subMsg, ...extra });
   }
 
@@ -1062,7 +1082,7 @@ export class AlipayDouble extends ProviderDouble {
   }
 
   /** `{"<node>":{...},"sign":"..."}` as Alipay writes it: slashes escaped, the node's raw text signed. */
-  private async answer(node: string, content: Record<string, unknown>, signed = true): Promise<Response> {
+  protected async answer(node: string, content: Record<string, unknown>, signed = true): Promise<Response> {
     const raw = JSON.stringify(content).replaceAll("/", "\\/");
     let sign = signed ? await rsaSignBase64(this.options.alipayKey, utf8Bytes(raw)) : null;
     if (sign !== null && this.tampers > 0) {

@@ -14,16 +14,27 @@
  *   pay {orderNo}                     the payer paid; answers { transactionId } where the provider has one
  *   refund-refuse {count, code?, status?, match?}   WeChat: the next refunds are refused with a business code
  *   received {match?}                 the requests received, with their bodies
+ *   transfers {match?}                payouts: the transfers the provider holds
+ *   transfer-answer {state, match}    payouts (WeChat, Alipay): the next new transfer for a matching number answers `state`
+ *   transfer-finish {withdrawalId, state?|type?, reason?}  payouts: the transfer ends; answers the signed callback
+ *                                     {url, headers, body} the provider sends (Stripe: the `type` event; transfer.reversed reverses)
  */
 import { readFileSync } from "node:fs";
 import { base64Bytes } from "../../src/channels/encoding";
-import { AlipayDouble, StripeDouble, WechatPayDouble } from "./provider-apis";
+import { AlipayPayoutDouble, StripePayoutDouble, WechatPayoutDouble } from "./payout-apis";
+import { StripeDouble, WechatPayDouble } from "./provider-apis";
 
+/** Each provider's payment double, grown by its payout API (test/support/payout-apis.ts). */
 interface Doubles {
-  readonly wechatpay: WechatPayDouble;
-  readonly alipay: AlipayDouble;
-  readonly stripe: StripeDouble;
+  readonly wechatpay: WechatPayoutDouble;
+  readonly alipay: AlipayPayoutDouble;
+  readonly stripe: StripePayoutDouble;
 }
+
+/** Where the providers deliver payout callbacks: our routes (the tests post them there). */
+const PAYOUT_CALLBACKS = "https://giftwire.test/v1/payouts/callbacks";
+export const TEST_WECHAT_APIV3_KEY = "test-apiv3-key-0123456789abcdefg";
+export const TEST_STRIPE_PAYOUT_WEBHOOK_SECRET = "whsec_test_payouts_0123456789abcdef";
 
 export const DOUBLES_ORIGIN = "https://doubles.test";
 
@@ -51,7 +62,7 @@ async function build(): Promise<Doubles> {
   const now = () => Date.now();
   return {
     // The fixture pair stands in for both the merchant's key and WeChat's platform key.
-    wechatpay: await WechatPayDouble.create({
+    wechatpay: await WechatPayoutDouble.createPayout({
       mchId: "1900000109",
       appId: "wx-test-app",
       merchantSerial: "TEST_MERCHANT_SERIAL_0001",
@@ -59,15 +70,29 @@ async function build(): Promise<Doubles> {
       platformKey: await privateKey(wechat.privatePkcs8Base64),
       platformSerial: "PUB_KEY_ID_0114000000",
       now,
+      platformDecryptKey: await crypto.subtle.importKey(
+        "pkcs8",
+        base64Bytes(wechat.privatePkcs8Base64) as Uint8Array<ArrayBuffer>,
+        { name: "RSA-OAEP", hash: "SHA-1" },
+        false,
+        ["decrypt"],
+      ),
+      notifyApiV3Key: TEST_WECHAT_APIV3_KEY,
     }),
-    alipay: await AlipayDouble.create({
+    alipay: await AlipayPayoutDouble.createPayout({
       appId: "2021000000000001",
       sellerId: "2088000000000001",
       appPublicPem: pem(ali.publicSpkiBase64),
       alipayKey: await privateKey(ali.privatePkcs8Base64),
       now,
+      appGatewayUrl: `${PAYOUT_CALLBACKS}/alipay`,
     }),
-    stripe: new StripeDouble({ secretKey: "sk_test_0123456789abcdef", now }),
+    stripe: new StripePayoutDouble({
+      secretKey: "sk_test_0123456789abcdef",
+      now,
+      payoutWebhookSecret: TEST_STRIPE_PAYOUT_WEBHOOK_SECRET,
+      webhookUrl: `${PAYOUT_CALLBACKS}/stripe`,
+    }),
   };
 }
 
@@ -123,6 +148,11 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
     orderNo?: string;
     match?: string;
     code?: string;
+    /** Payouts: the withdrawal id (out_bill_no, out_biz_no, metadata[withdrawal_id]). */
+    withdrawalId?: string;
+    state?: string;
+    reason?: string;
+    type?: string;
   };
   const match = args.match ?? null;
   switch (action) {
@@ -151,9 +181,42 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
       if (!(double instanceof WechatPayDouble)) return new Response("refund-refuse is WeChat's", { status: 404 });
       double.refuseRefundsNext(args.count ?? 1, args.code, args.status, match);
       break;
+    case "transfer-answer":
+      // The next new transfer for numbers containing `match` answers `state` (WeChat / Alipay).
+      if (double instanceof WechatPayoutDouble) double.answerNext(args.state as never, match ?? "");
+      else if (double instanceof AlipayPayoutDouble) double.answerNext(args.state as never, match ?? "");
+      else return new Response("transfer-answer is WeChat's and Alipay's", { status: 404 });
+      break;
+    case "transfer-finish": {
+      // The transfer reaches a final state; answers the callback the provider sends.
+      const id = args.withdrawalId ?? "";
+      if (double instanceof WechatPayoutDouble)
+        return Response.json(await double.finish(id, args.state as never, args.reason));
+      if (double instanceof AlipayPayoutDouble)
+        return Response.json(await double.finish(id, args.state as never, args.reason));
+      if (args.type === "transfer.reversed") double.reverse(id);
+      return Response.json(await double.event(id, args.type ?? "transfer.created", args.reason));
+    }
+    case "transfers": {
+      // Payouts: what the provider holds for numbers containing `match` (WeChat's decrypted user_name included).
+      const held =
+        double instanceof WechatPayoutDouble
+          ? [...double.bills.values()].map((b) => ({ ...b, fingerprint: undefined }))
+          : double instanceof AlipayPayoutDouble
+            ? [...double.transfers.values()].map((t) => ({ ...t, fingerprint: undefined }))
+            : [...double.transfers.values()];
+      return Response.json(held.filter((t) => match === null || JSON.stringify(t).includes(match)));
+    }
     case "received": {
       const received = match === null ? double.received : double.receivedMatching(match);
-      return Response.json(received.map((r) => ({ method: r.method, url: r.url.href, body: r.body })));
+      return Response.json(
+        received.map((r) => ({
+          method: r.method,
+          url: r.url.href,
+          headers: Object.fromEntries(r.headers),
+          body: r.body,
+        })),
+      );
     }
     default:
       return new Response("unknown action", { status: 404 });

@@ -51,7 +51,7 @@ export interface WechatNotifyOptions {
   readonly nowMs: number;
   readonly id?: string;
   readonly eventType?: string;
-  readonly originalType?: "transaction" | "refund";
+  readonly originalType?: "transaction" | "refund" | "mch_payment";
   readonly associatedData?: string;
   readonly nonce?: string;
 }

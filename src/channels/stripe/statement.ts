@@ -1,4 +1,5 @@
 import type { StatementLine } from "../../domain/reconcile";
+import type { PayoutLine } from "../../domain/reconcile-payouts";
 import {
   amountOrRefuse,
   clip,
@@ -20,11 +21,15 @@ import {
  * https://docs.stripe.com/reports/reporting-categories: one header row, one row per balance
  * transaction; `gross` is in major units ("10.00", "-5.00", "1000" for JPY) and negative for
  * money out; `created_utc` is `YYYY-MM-DD HH:MM:SS` UTC; `reporting_category` is `charge`
- * for a payment and `refund` for a refund (`source_id` is then the re_… id). The report
+ * for a payment, `refund` for a refund (`source_id` is then the re_… id) and `transfer` for
+ * a Connect transfer to a creator's account (`source_id` the tr_… id, gross negative: a payout
+ * line, matched to the withdrawal whose provider_ref it is). The report
  * must be run with the `payment_metadata[order_no]` column (our order id, as the
  * PaymentIntent's metadata carries it) and the default decimal separator. It carries no
  * totals, so the caller should compare the downloaded size with the File object's `size`.
- * Other categories (fee, payout, dispute, refund_failure, …) are listed in `skipped`.
+ * Other categories (fee, payout — our own bank payout —, dispute, refund_failure,
+ * transfer_reversal — whose source_id is the trr_… reversal, not the transfer —, …) are listed
+ * in `skipped`; a reversed transfer shows in the transfer.reversed event and the transfer query.
  */
 const STRIPE_COLUMNS = [
   "created_utc",
@@ -71,13 +76,14 @@ export function parseStripeStatement(text: string): ParsedStatement {
   if (!header) refuse(1, "the file is empty");
   const col = columnsOrRefuse(header, STRIPE_COLUMNS, "the header");
   const lines: StatementLine[] = [];
+  const payouts: PayoutLine[] = [];
   const skipped: { line: number; reason: string }[] = [];
   for (const row of rows.slice(1)) {
     fieldCountOrRefuse(row, header);
     const get = getter(row, col);
     const n = row.line;
     const category = get("reporting_category");
-    if (category !== "charge" && category !== "refund") {
+    if (category !== "charge" && category !== "refund" && category !== "transfer") {
       skipped.push({ line: n, reason: `reporting_category ${clip(category)}` });
       continue;
     }
@@ -92,7 +98,21 @@ export function parseStripeStatement(text: string): ParsedStatement {
       occurredAtMs: wallClockOrRefuse(get("created_utc"), 0, n, "created_utc"),
       line: n,
     };
-    if (category === "charge") {
+    if (category === "transfer") {
+      if (grossMinor >= 0) refuse(n, "a transfer whose gross is not negative");
+      const ref = idOrRefuse(get("source_id"), n, "source_id", true);
+      if (!ref.startsWith("tr_")) refuse(n, `source_id ${clip(ref)} of a transfer is not a tr_… id`);
+      payouts.push({
+        kind: "payout",
+        withdrawalId: null,
+        providerRef: ref,
+        amountMinor: -grossMinor,
+        currency,
+        status: "paid",
+        occurredAtMs: base.occurredAtMs,
+        line: n,
+      });
+    } else if (category === "charge") {
       if (grossMinor <= 0) refuse(n, "a charge whose gross is not positive");
       lines.push({
         ...base,
@@ -114,5 +134,5 @@ export function parseStripeStatement(text: string): ParsedStatement {
       });
     }
   }
-  return { lines, declaredTotals: "not_provided", skipped };
+  return { lines, payouts, declaredTotals: "not_provided", skipped };
 }

@@ -84,7 +84,7 @@ export interface WechatPayApiConfig {
 const SCHEMA = "WECHATPAY2-SHA256-RSA2048";
 const RESPONSE_WINDOW_S = 300;
 const PROBE_PREFIX = "WECHATPAY/SIGNTEST/";
-const USER_AGENT = "giftwire/0.1 (Cloudflare Workers; WeChatPay-APIv3)";
+export const USER_AGENT = "giftwire/0.1 (Cloudflare Workers; WeChatPay-APIv3)";
 /** WeChat's `reason` is string(80). */
 const REFUND_REASON_MAX = 80;
 

@@ -26,6 +26,7 @@ import {
   utf8Bytes,
 } from "../encoding";
 import { type PayoutClient, type PayoutOutcome, type PayoutRequest, refusalOutcome, WITHDRAWAL_ID } from "../payout";
+import { USER_AGENT } from "./api";
 
 export interface WechatPayoutConfig {
   readonly mchId: string;
@@ -164,6 +165,8 @@ export function wechatPayoutClient(config: WechatPayoutConfig, deps: ClientDeps)
       ...extra,
       authorization: `${SCHEMA} mchid="${config.mchId}",nonce_str="${nonce}",signature="${signature}",timestamp="${timestamp}",serial_no="${config.merchantSerial}"`,
       accept: "application/json",
+      // WeChat refuses v3 requests without a User-Agent (INVALID_REQUEST), as it does payments'.
+      "user-agent": USER_AGENT,
     };
     const init: RequestInit = { method, headers };
     if (body !== null) {

@@ -10,6 +10,7 @@ import { stripe } from "../../channels/stripe/webhook";
 import { type WechatPayClient, wechatPayClient } from "../../channels/wechatpay/api";
 import { isPublicKeyId, wechatPay } from "../../channels/wechatpay/webhook";
 import { LIMITS } from "../../domain/limits";
+import { AlipayPayoutSettings, StripePayoutSettings, WechatPayoutSettings } from "../payouts/channel-config";
 
 /**
  * Channel credentials live in one secret, `PAYMENT_CHANNELS` (JSON), so a deploy names
@@ -23,6 +24,8 @@ import { LIMITS } from "../../domain/limits";
  *     "stripe":    { "webhookSecrets": ["whsec_…"], "livemode": true, "secretKey": "sk_live_…" } }
  *
  * `apiBase` / `gateway` point a channel at another endpoint (a provider's sandbox, a test double).
+ * A channel's optional `payouts` block makes it pay creators out too, with the same credentials
+ * (src/worker/payouts/channel-config.ts says what each needs).
  *
  * The sandbox channel also needs its provider, the simulator Worker, bound as `SANDBOX`: only
  * the development and test configurations bind it, so in production the channel does not
@@ -47,6 +50,8 @@ const ChannelSecrets = z
         merchantSerial: z.string().min(1).max(64),
         merchantPrivateKey: z.string().min(64),
         apiBase: z.url().optional(),
+        // Payouts (商家转账) through this merchant: worker/payouts/channel-config.ts.
+        payouts: WechatPayoutSettings.optional(),
       })
       .optional(),
     alipay: z
@@ -57,6 +62,7 @@ const ChannelSecrets = z
         // Outbound API calls are signed with the app's private key (PKCS#8).
         appPrivateKey: z.string().min(64),
         gateway: z.url().optional(),
+        payouts: AlipayPayoutSettings.optional(),
       })
       .optional(),
     stripe: z
@@ -65,6 +71,7 @@ const ChannelSecrets = z
         livemode: z.boolean(),
         secretKey: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/),
         apiBase: z.url().optional(),
+        payouts: StripePayoutSettings.optional(),
       })
       .optional(),
   })

@@ -19,8 +19,9 @@
  */
 
 import type { ChannelName } from "../../channels/channel";
-import { parseStatement } from "../../channels/statement";
+import { parseStatement, statementListsPayouts } from "../../channels/statement";
 import type { StatementError } from "../../channels/statement-csv";
+import { loadOurWithdrawals } from "../../db/payout-reconciliation";
 import {
   type DayWindow,
   finishRun,
@@ -32,6 +33,7 @@ import {
 import type { Ledger } from "../../db/shards";
 import { assert, LIMITS } from "../../domain/limits";
 import { reconcile, statementOrderIds } from "../../domain/reconcile";
+import { reconcilePayouts, statementTransferRefs, statementWithdrawalIds } from "../../domain/reconcile-payouts";
 import { localDayStartMs, periodKeys } from "../../domain/room/periods";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
@@ -132,19 +134,34 @@ export async function runReconciliation(
 
   const ours = await loadOurRecords(ledger, request.channel, day, statementOrderIds(parsed.lines));
   const result = reconcile(parsed.lines, ours);
+  // Payout lines against withdrawals, where the statement lists payouts at all (else every paid
+  // withdrawal would be "missing" from a file that never shows them).
+  const payouts = statementListsPayouts(request.channel)
+    ? reconcilePayouts(
+        parsed.payouts,
+        await loadOurWithdrawals(
+          ledger,
+          request.channel,
+          day,
+          statementWithdrawalIds(parsed.payouts),
+          statementTransferRefs(parsed.payouts),
+        ),
+      )
+    : null;
+  const findings = [...result.findings, ...(payouts?.findings ?? [])];
   const { run, created } = await storeRun(
     ledger.control,
     {
       channel: request.channel,
       statementDate: request.date,
       sourceSha256,
-      lines: parsed.summary.lineCount,
-      matched: result.counts.matchedPayments + result.counts.matchedRefunds,
-      findingsTotal: result.findings.length,
+      lines: parsed.summary.lineCount + parsed.summary.payoutCount,
+      matched: result.counts.matchedPayments + result.counts.matchedRefunds + (payouts?.counts.matchedPayouts ?? 0),
+      findingsTotal: findings.length,
       actorId: request.actorId,
       nowMs: request.nowMs,
     },
-    result.findings.slice(0, LIMITS.reconciliationFindingsStoredMax),
+    findings.slice(0, LIMITS.reconciliationFindingsStoredMax),
   );
   if (!created) {
     const stale =
@@ -164,6 +181,7 @@ export async function runReconciliation(
       repaired: finished.repaired,
       unrepaired,
       byKind: result.counts.findings,
+      payoutFindings: payouts?.findings.length ?? 0,
     });
   } else {
     log.info("reconciliation_clean", { runId: finished.id, channel: finished.channel, date: finished.statement_date });

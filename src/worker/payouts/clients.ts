@@ -9,6 +9,7 @@ import type { PayoutClient } from "../../channels/payout";
 import { sandboxPayoutClient } from "../../channels/sandbox/payout";
 import { LIMITS } from "../../domain/limits";
 import { channelSecrets } from "../payments/channels";
+import { channelPayoutClient } from "./channel-clients";
 
 const cache = new WeakMap<object, Map<ChannelName, PayoutClient | null>>();
 
@@ -32,6 +33,6 @@ function build(env: Env, channel: ChannelName): PayoutClient | null {
     case "wechatpay":
     case "alipay":
     case "stripe":
-      return null;
+      return channelPayoutClient(env, channel);
   }
 }

@@ -6,6 +6,7 @@ import type { ChannelName, RawCallback } from "../../channels/channel";
 import type { PayoutVerifyOutcome } from "../../channels/payout";
 import { sandboxPayoutWebhook } from "../../channels/sandbox/payout-webhook";
 import { channelSecrets } from "../payments/channels";
+import { channelPayoutWebhook } from "./channel-clients";
 
 export interface PayoutWebhook {
   verify(callback: RawCallback, nowMs: number): Promise<PayoutVerifyOutcome>;
@@ -40,6 +41,6 @@ function build(env: Env, channel: ChannelName): PayoutWebhook | null {
     case "wechatpay":
     case "alipay":
     case "stripe":
-      return null;
+      return channelPayoutWebhook(env, channel);
   }
 }

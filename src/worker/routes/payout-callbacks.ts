@@ -1,99 +1,145 @@
 /**
- * Payout callbacks: the payment callbacks' path (routes/payment-callbacks.ts) for money out —
- * verify, store the raw notification (control payment_notifications, once per channel and
- * event id), enqueue `payout.callback` on PAYOUTS, answer in the provider's format. Nothing
- * else on the request path; the consumer (queues/payouts.ts) applies it once. A resend of an
- * event already applied is acknowledged at once; one not applied yet is enqueued again under
- * the same notification id.
+ * Payout callbacks (WeChat MCHTRANSFER.BILL.FINISHED, Alipay alipay.fund.trans.order.changed,
+ * Stripe transfer.* / payout.*): the payment callbacks' path — verify, store the raw
+ * notification, enqueue, answer in the provider's format — and nothing else on the request.
+ * A verified callback whose storing or enqueueing fails is answered "retry later", so the
+ * provider delivers it again; a refused one (forged, tampered, stale, unknown key) is stored
+ * with its refusal and changes nothing.
+ *
+ * Raw rows go to control `payment_notifications` under the channel `payout:{channel}`, so a
+ * payout event is never taken for a payment event with the same id, and the retention purge
+ * covers both. One verified row per (channel, event id): a resend of an event already applied
+ * is acknowledged at once; one not yet applied is enqueued again under the same notification
+ * id, which the PAYOUTS consumer applies once per withdrawal state.
  */
 
 import { Hono } from "hono";
+import type { ChannelName } from "../../channels/channel";
 import { isChannel } from "../../channels/channel";
 import { bytesBase64 } from "../../channels/encoding";
 import type { PayoutCallbackMessage } from "../../db/messages/payouts";
 import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
+import type { Logger } from "../../platform/logger";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { authenticate } from "../middleware/auth";
-import { payoutWebhookFor } from "../payouts/webhooks";
+import { type PayoutWebhook, payoutWebhookFor } from "../payouts/webhooks";
 
+/** Headers kept with a raw notification: the ones signatures and disputes need. */
 const KEPT_HEADERS = /^(content-type|wechatpay-.*|stripe-signature|sandbox-signature|user-agent|request-id)$/;
 
-/** Mounted at /v1/payouts/callbacks by app.ts, outside /v1's middleware, like the payment callbacks. */
+/** The `payment_notifications.channel` of a payout callback. */
+export const payoutNotificationChannel = (channel: string) => `payout:${channel}`;
+
+/**
+ * Mounted at /v1/payouts/callbacks by app.ts, outside /v1's middleware: raw bytes, their own
+ * size limit, no CORS, and no bearer token — the provider's signature is the authentication.
+ */
 export const payoutCallbacks = new Hono<AppEnv>();
 
 payoutCallbacks.post("/:channel", authenticate("signature"), async (c) => {
   const name = c.req.param("channel");
-  const hook = isChannel(name) ? payoutWebhookFor(c.env, name) : null;
-  if (!isChannel(name) || !hook) return errorResponse(c, "channel_not_found");
+  // The lookup is the one place that says which channels pay out here (the sandbox joins it
+  // where its payout webhook is built).
+  const webhook = isChannel(name) ? payoutWebhookFor(c.env, name) : null;
+  if (!isChannel(name) || !webhook) return errorResponse(c, "channel_not_found");
+  // The declared length rejects a large body before reading it; the bytes read are the truth.
   if (Number(c.req.header("content-length") ?? "0") > LIMITS.callbackBodyMaxBytes) {
     return errorResponse(c, "payload_too_large");
   }
   const body = new Uint8Array(await c.req.arrayBuffer());
   if (body.length > LIMITS.callbackBodyMaxBytes) return errorResponse(c, "payload_too_large");
-  const log = c.var.log;
+  return receivePayoutCallback(c.env, c.var.log, name, webhook, c.req.raw.headers, body);
+});
+
+async function receivePayoutCallback(
+  env: Env,
+  log: Logger,
+  name: ChannelName,
+  webhook: Pick<PayoutWebhook, "verify" | "received" | "retryLater">,
+  headers: Headers,
+  body: Uint8Array<ArrayBuffer>,
+): Promise<Response> {
   const nowMs = Date.now();
-  const outcome = await hook.verify({ headers: c.req.raw.headers, body }, nowMs);
+  const outcome = await webhook.verify({ headers, body }, nowMs);
   const kept: Record<string, string> = {};
-  for (const [k, v] of c.req.raw.headers) {
+  for (const [k, v] of headers) {
     if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersMax) kept[k] = v.slice(0, 1024);
   }
   const id = newId("ntf", nowMs);
-  const eventId = outcome.ok ? (outcome.notification?.eventId ?? `ignored:${id}`) : null;
-  const store = c.env.CONTROL.prepare(
-    `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, received_at_ms,
-       retain_until_ms, outcome, applied_at_ms)
+  const channel = payoutNotificationChannel(name);
+  const notification = outcome.ok ? outcome.notification : null;
+  // A verified event about nothing a withdrawal waits for is kept as applied: nothing to do.
+  const ignored = outcome.ok && !outcome.notification ? outcome.ignored : null;
+  const store = env.CONTROL.prepare(
+    `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, outcome, received_at_ms, applied_at_ms, retain_until_ms)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (channel, event_id) WHERE verified = 1 DO NOTHING`,
   ).bind(
     id,
-    name,
-    eventId,
+    channel,
+    notification?.eventId ?? null,
     outcome.ok ? 1 : 0,
     outcome.ok ? null : `${outcome.failure}: ${outcome.detail}`.slice(0, 500),
     JSON.stringify(kept),
     bytesBase64(body),
+    ignored === null ? null : `ignored: ${ignored}`.slice(0, 500),
     nowMs,
-    nowMs + configFrom(c.env).paymentNotificationRetentionMs,
-    outcome.ok && outcome.notification === null ? `ignored: ${outcome.ignored}`.slice(0, 500) : null,
-    outcome.ok && outcome.notification === null ? nowMs : null,
+    ignored === null ? null : nowMs,
+    nowMs + configFrom(env).paymentNotificationRetentionMs,
   );
   if (!outcome.ok) {
-    log.warn("payout_callback_refused", { channel: name, notificationId: id, failure: outcome.failure });
+    log.warn("payout_callback_refused", {
+      channel: name,
+      notificationId: id,
+      failure: outcome.failure,
+      detail: outcome.detail,
+    });
     try {
       await store.run();
     } catch (error) {
       log.error("payout_callback_store_failed", { channel: name, error: String(error) });
     }
-    return hook.retryLater("signature verification failed");
+    // A genuine callback we could not verify (a key we do not hold yet) must come again.
+    return webhook.retryLater("signature verification failed");
   }
-  const notification = outcome.notification;
+  if (!notification) {
+    try {
+      await store.run();
+    } catch (error) {
+      log.error("payout_callback_store_failed", { channel: name, error: String(error) });
+      return webhook.retryLater("temporarily unavailable");
+    }
+    log.info("payout_callback_ignored", { channel: name, notificationId: id, reason: ignored });
+    return webhook.received();
+  }
+  const { eventId } = notification;
   try {
-    const [, found] = await c.env.CONTROL.batch([
+    const [, found] = await env.CONTROL.batch([
       store,
-      c.env.CONTROL.prepare(
+      env.CONTROL.prepare(
         "SELECT id, applied_at_ms FROM payment_notifications WHERE channel = ? AND event_id = ? AND verified = 1",
-      ).bind(name, eventId),
+      ).bind(channel, eventId),
     ]);
     const stored = found?.results[0] as { id: string; applied_at_ms: number | null } | undefined;
     if (!stored) throw new Error("the notification is not stored after its insert");
-    if (notification && stored.applied_at_ms === null) {
+    if (stored.applied_at_ms === null) {
       const message: PayoutCallbackMessage = {
         kind: "payout.callback",
         notificationId: stored.id,
-        channel: name,
-        eventId: notification.eventId,
+        channel: notification.channel,
+        eventId,
         withdrawalId: notification.withdrawalId,
         outcome: notification.outcome,
         amountMinor: notification.amountMinor,
       };
-      await c.env.PAYOUTS.send(message);
+      await env.PAYOUTS.send(message);
     }
   } catch (error) {
     log.error("payout_callback_enqueue_failed", { channel: name, eventId, error: String(error) });
-    return hook.retryLater("temporarily unavailable");
+    return webhook.retryLater("temporarily unavailable");
   }
-  return hook.received();
-});
+  return webhook.received();
+}

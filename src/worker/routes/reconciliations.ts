@@ -55,7 +55,7 @@ const FindingSchema = z
   .object({
     id: z.string(),
     kind: z.enum(FINDING_KINDS),
-    subject: z.enum(["payment", "refund"]),
+    subject: z.enum(["payment", "refund", "payout"]),
     repair: z.enum(["query_channel", "operator"]).openapi({
       description: "`query_channel`: repaired automatically by asking the channel; `operator`: needs a person.",
     }),

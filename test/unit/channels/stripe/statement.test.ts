@@ -60,6 +60,37 @@ describe("Stripe itemized balance change report", () => {
     });
   });
 
+  it("reads Connect transfers as payout lines by their tr_ id, apart from payments and refunds", () => {
+    const file = [
+      ...STRIPE_FILE.slice(0, 2),
+      "txn_3QaT01,2026-11-21 07:00:00,2026-11-21 07:00:00,2026-11-21 07:00:00,usd,-98.00,0.00,-98.00,transfer,tr_3QaT01,giftwire withdrawal,,,,,",
+      "txn_3QaT02,2026-11-21 08:00:00,2026-11-21 08:00:00,2026-11-21 08:00:00,usd,98.00,0.00,98.00,transfer_reversal,trr_3QaT02,,,,,,",
+    ].join("\n");
+    const parsed = parseStatement("stripe", file);
+    expect(parsed.ok && parsed.payouts).toEqual([
+      {
+        kind: "payout",
+        withdrawalId: null,
+        providerRef: "tr_3QaT01",
+        amountMinor: 9_800,
+        currency: "USD",
+        status: "paid",
+        occurredAtMs: Date.UTC(2026, 10, 21, 7, 0, 0),
+        line: 3,
+      },
+    ]);
+    expect(lines(parsed)).toHaveLength(1);
+    expect(parsed.ok && [parsed.summary.payoutCount, parsed.summary.skipped]).toEqual([
+      1,
+      [{ line: 4, reason: "reporting_category transfer_reversal" }],
+    ]);
+    const positive = file.replace("usd,-98.00,0.00,-98.00,transfer", "usd,98.00,0.00,98.00,transfer");
+    expect(refusal(parseStatement("stripe", positive))).toEqual({
+      line: 3,
+      detail: "a transfer whose gross is not negative",
+    });
+  });
+
   it("refuses an unclosed quote rather than guessing where the row ends", () => {
     const broken = [...STRIPE_FILE.slice(0, 2), 'txn_x,2026-11-21 02:00:00,,,cny,1.00,0,1.00,charge,ch_x,"oops'].join(
       "\n",

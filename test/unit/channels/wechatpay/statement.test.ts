@@ -58,6 +58,7 @@ describe("WeChat Pay trade bill (ALL)", () => {
         { currency: "CNY", paymentCount: 3, paymentAmountMinor: 5_001_881, refundCount: 1, refundAmountMinor: 1880 },
       ],
       declaredTotals: "checked",
+      payoutCount: 0,
       skipped: [],
     });
   });
