@@ -17,6 +17,7 @@ import { ApiError } from "../src/worker/errors";
 import worker from "../src/worker/index";
 import { deliverAfterCommit } from "../src/worker/rooms/outbox";
 import { DEMO_USERS, seedDemo } from "./seed";
+import { seedDemoEarnings } from "./seed-earnings";
 import { seedDemoPayoutReadiness } from "./seed-payout";
 import { mintToken } from "./tokens";
 
@@ -53,7 +54,10 @@ dev.post("/tokens", async (c) => {
 dev.post("/seed", async (c) => {
   const { outboxIds, ...seed } = await seedDemo(c.var.ledger, c.var.config, Date.now());
   const creator = DEMO_USERS.find((u) => u.roles.includes("creator"));
-  if (creator) await seedDemoPayoutReadiness(c.var.ledger.control, c.env.PII_KEYS, creator.userId, Date.now());
+  if (creator) {
+    await seedDemoPayoutReadiness(c.var.ledger.control, c.env.PII_KEYS, creator.userId, Date.now());
+    await seedDemoEarnings(c.var.ledger, c.var.config, seed.roomId, Date.now());
+  }
   c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));
   return c.json(seed, 200);
 });

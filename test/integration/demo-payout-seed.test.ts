@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DEMO_PAYOUT_ACCOUNT_ID } from "../../dev/seed-payout";
 import { findPayoutAccount, openPayee } from "../../src/db/reads/payout-accounts";
-import { call, token } from "./helpers";
+import { call, invariantReport, token } from "./helpers";
 
 describe("the demo seed", () => {
   it("verifies the demo creator and binds a sandbox default account past its cooling, once", async () => {
@@ -26,5 +26,33 @@ describe("the demo seed", () => {
       payeeName: null,
       identity: "sandbox",
     });
+  });
+});
+
+describe("the demo creator's earnings", () => {
+  it("has past tips on many days, the due days settled, earnings pending and available, once however often seeded", async () => {
+    expect((await call("POST", "/v1/dev/seed")).status).toBe(200);
+    const creator = await token("creator-lin", "creator");
+    const earnings = async () => (await call("GET", "/v1/creators/me/earnings", { token: creator })).body;
+    const first = await earnings();
+    // T+N: the days at least N old are settled to available, the newer ones are still pending.
+    expect(first.availableMinor).toBeGreaterThan(0);
+    expect(first.pendingMinor).toBeGreaterThan(0);
+    const settlements = (await call("GET", "/v1/creators/me/settlements?limit=30", { token: creator })).body.items;
+    expect(settlements.length).toBeGreaterThanOrEqual(5);
+    expect(settlements.every((s: { state: string }) => s.state === "settled")).toBe(true);
+    expect(settlements.reduce((sum: number, s: { netMinor: number }) => sum + s.netMinor, 0)).toBe(
+      first.availableMinor,
+    );
+    const trend = (await call("GET", "/v1/creators/me/insights?days=30", { token: creator })).body.daily;
+    expect(trend.filter((d: { tips: number }) => d.tips > 0).length).toBeGreaterThanOrEqual(10);
+
+    // Seeding again changes nothing.
+    expect((await call("POST", "/v1/dev/seed")).status).toBe(200);
+    expect(await earnings()).toEqual(first);
+    expect((await call("GET", "/v1/creators/me/settlements?limit=30", { token: creator })).body.items).toEqual(
+      settlements,
+    );
+    expect(await invariantReport()).toMatchObject({ ok: true });
   });
 });
