@@ -7,6 +7,8 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 let token = params.get("token") ?? sessionStorage.getItem("giftwire:creator-token");
 const charts = {};
+// The inbox in the page's language: ?lang=zh-CN or en, else the browser's (Chinese → zh-CN).
+const inboxLocale = params.get("lang") ?? (navigator.language?.startsWith("zh") ? "zh-CN" : "en");
 const TERMINAL = new Set(["paid", "failed", "rejected"]);
 let pollTimer = null;
 
@@ -104,11 +106,15 @@ async function loadInsights() {
   });
   const fans = $("fans");
   fans.replaceChildren();
-  for (const f of ins.topFans) {
+  const top = ins.topFans[0]?.grossMinor ?? 1;
+  for (const [i, f] of ins.topFans.entries()) {
     const li = document.createElement("li");
+    const bar = Object.assign(document.createElement("div"), { className: "bar" });
+    bar.style.width = `${Math.max(4, Math.round((100 * f.grossMinor) / top))}%`;
     li.append(
-      Object.assign(document.createElement("span"), { textContent: f.viewerId }),
-      Object.assign(document.createElement("strong"), { textContent: yuan(f.grossMinor) }),
+      bar,
+      Object.assign(document.createElement("span"), { textContent: `${i + 1}. ${f.viewerId} · ${f.tips} tips` }),
+      Object.assign(document.createElement("span"), { className: "amount", textContent: yuan(f.grossMinor) }),
     );
     fans.append(li);
   }
@@ -146,8 +152,11 @@ async function loadWithdrawals() {
   clearTimeout(pollTimer);
   if (moving) {
     pollTimer = setTimeout(() => {
-      Promise.all([loadWithdrawals(), loadEarnings()]).catch((e) => say(e.message, true));
+      Promise.all([loadWithdrawals(), loadEarnings(), loadUnread()]).catch((e) => say(e.message, true));
     }, 1500);
+  } else if (withdrawals.length > 0) {
+    // The last state's notice is on its way through the inbox's queue: look again shortly.
+    setTimeout(() => loadUnread().catch(() => {}), 2000);
   }
 }
 
@@ -249,7 +258,7 @@ async function loadUnread() {
 }
 
 async function openInbox() {
-  const { items: messages } = await api("GET", "/v1/creators/me/inbox?limit=50");
+  const { items: messages } = await api("GET", `/v1/creators/me/inbox?limit=50&locale=${inboxLocale}`);
   const list = $("inbox-list");
   list.replaceChildren();
   for (const m of messages) {

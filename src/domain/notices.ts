@@ -106,6 +106,12 @@ export const CreatorNotice = z.discriminatedUnion("kind", [
 ]);
 export type CreatorNotice = z.infer<typeof CreatorNotice>;
 
+/** " Reason: …." when there is one, else nothing: templates place it after a sentence. */
+function reasonNote(reason: string | null, locale: string): string {
+  if (reason === null) return "";
+  return locale === "en" ? ` Reason: ${reason}.` : `原因：${reason}`;
+}
+
 /** "¥188.00": how every amount reads in a notice. */
 export function yuan(amountMinor: number): string {
   return `¥${formatMinor(amountMinor)}`;
@@ -194,10 +200,12 @@ const DISPLAY: { [K in NoticeKind]: Display<K> } = {
     state: WORDS[ctx.locale][v.state] ?? v.state,
     amount: yuan(v.amountMinor),
     reason: v.reason ?? WORDS[ctx.locale].none ?? "",
+    reasonNote: reasonNote(v.reason, ctx.locale),
   }),
   verification_result: (v, ctx) => ({
     result: (v.result === "verified" ? WORDS[ctx.locale].verified : WORDS[ctx.locale].verificationRejected) ?? "",
     reason: v.reason ?? WORDS[ctx.locale].none ?? "",
+    reasonNote: reasonNote(v.reason, ctx.locale),
   }),
 };
 
@@ -248,12 +256,12 @@ export const DEFAULT_TEMPLATES: { [K in NoticeKind]: Record<NoticeLocale, Templa
     },
   },
   withdrawal_state: {
-    "zh-CN": { title: "提现状态更新", body: "提现 {amount}（{withdrawal}）{state}。原因：{reason}" },
-    en: { title: "Withdrawal update", body: "Your withdrawal of {amount} ({withdrawal}) is {state}. Reason: {reason}" },
+    "zh-CN": { title: "提现状态更新", body: "提现 {amount}（{withdrawal}）{state}。{reasonNote}" },
+    en: { title: "Withdrawal update", body: "Your withdrawal of {amount} ({withdrawal}) is {state}.{reasonNote}" },
   },
   verification_result: {
-    "zh-CN": { title: "实名认证结果", body: "你的实名认证{result}。原因：{reason}" },
-    en: { title: "Verification result", body: "Your verification was {result}. Reason: {reason}" },
+    "zh-CN": { title: "实名认证结果", body: "你的实名认证{result}。{reasonNote}" },
+    en: { title: "Verification result", body: "Your verification was {result}.{reasonNote}" },
   },
 };
 

@@ -26,8 +26,8 @@ describe("notice templates", () => {
       tips_merged: ["gifts", "tips", "amount", "time", "room"],
       big_gift: ["viewer", "gift", "quantity", "amount", "time", "room"],
       settlement_done: ["day", "tips", "gross", "net"],
-      withdrawal_state: ["withdrawal", "state", "amount", "reason"],
-      verification_result: ["result", "reason"],
+      withdrawal_state: ["withdrawal", "state", "amount", "reason", "reasonNote"],
+      verification_result: ["result", "reason", "reasonNote"],
     });
   });
 
