@@ -254,6 +254,8 @@ export const LIMITS = {
   /** Payout accounts: an account identifier (openid, Alipay id, Stripe account id) and a payee name. */
   payoutAccountIdMaxLength: 128,
   payeeNameMaxLength: 50,
+  /** Withdrawal fee: the highest rate a deployment may charge (10 %). */
+  withdrawalFeeBpsMax: 1_000,
   /** Payout accounts a creator may have bound at once (removed ones do not count). */
   payoutAccountsPerCreatorMax: 10,
   /** Personal-data re-sealing after a key rotation: rows per run of the job. */

@@ -83,6 +83,25 @@ const ConfigSchema = z
       .default(String(WITHHOLDING_BPS_DEFAULT))
       .transform(Number)
       .pipe(z.number().int().min(0).max(LIMITS.bpsMax)),
+    // Withdrawal fee (issue 14): fixed part in fen plus a rate in basis points; 0 and 0 = free.
+    WITHDRAWAL_FEE_FIXED_MINOR: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .default("0")
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .int()
+          .min(0)
+          .max(LIMITS.withdrawalMinMinor - 1),
+      ),
+    WITHDRAWAL_FEE_BPS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .default("0")
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(LIMITS.withdrawalFeeBpsMax)),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
   .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters");
@@ -117,6 +136,8 @@ export interface Config {
   readonly tipCommit: "room" | "direct";
   /** Settlement T+N: day D's earnings become available at the start of D+N; withholding at settlement. */
   readonly settlement: { readonly settleAfterDays: number; readonly withholdingBps: number };
+  /** What a withdrawal costs the creator: a fixed part plus a rate of the amount (both may be 0). */
+  readonly withdrawalFee: { readonly fixedMinor: number; readonly bps: number };
 }
 
 const cache = new WeakMap<object, Config>();
@@ -150,6 +171,7 @@ export function configFrom(env: Env): Config {
     paymentNotificationRetentionMs: c.PAYMENT_NOTIFICATION_RETENTION_DAYS * 24 * 60 * 60 * 1000,
     tipCommit: c.TIP_COMMIT,
     settlement: { settleAfterDays: c.SETTLEMENT_DAYS, withholdingBps: c.WITHHOLDING_BPS },
+    withdrawalFee: { fixedMinor: c.WITHDRAWAL_FEE_FIXED_MINOR, bps: c.WITHDRAWAL_FEE_BPS },
   };
   cache.set(env, config);
   return config;

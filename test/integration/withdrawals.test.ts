@@ -472,6 +472,30 @@ describe("payouts through the sandbox", () => {
     await expectInvariantsClean();
   });
 
+  it("the request charges the deployment's fee (fixed + rate, rounded down) and the payee gets amount − fee", async () => {
+    const { createExecutionContext, waitOnExecutionContext } = await import("cloudflare:test");
+    const { default: devWorker } = await import("../../dev/giftwire-dev");
+    const feeEnv = { ...env, WITHDRAWAL_FEE_FIXED_MINOR: "100", WITHDRAWAL_FEE_BPS: "55" };
+    const c = await creator(50_000);
+    const ctx = createExecutionContext();
+    const res = await devWorker.fetch(
+      new Request("https://giftwire.test/v1/creators/me/withdrawals", {
+        method: "POST",
+        headers: { authorization: `Bearer ${c.token}`, "content-type": "application/json", "idempotency-key": key() },
+        body: JSON.stringify({ amount: "123.45" }),
+      }),
+      feeEnv,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(201);
+    const { withdrawal } = (await res.json()) as { withdrawal: Record<string, unknown> };
+    // 100 + floor(12,345 × 0.55 %) = 100 + 67 = 167.
+    expect(withdrawal).toMatchObject({ amountMinor: 12_345, feeMinor: 167, payoutMinor: 12_178 });
+    expect(await balances(c.id)).toEqual({ available: 50_000 - 12_345, withdrawing: 12_345 });
+    await expectInvariantsClean();
+  });
+
   it("a fee goes to platform:fees and the channel is paid amount − fee", async () => {
     await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
     const c = await creator(50_000);

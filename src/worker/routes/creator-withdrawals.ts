@@ -68,7 +68,12 @@ creatorWithdrawalRoutes.openapi(
     const shard = ledger.forOwner(creatorId);
     const key = c.req.header("idempotency-key") ?? "";
     const timeZone = c.var.config.businessTimeZone;
-    const policy = DEFAULT_WITHDRAWAL_POLICY;
+    const { withdrawalFee } = c.var.config;
+    const policy = {
+      ...DEFAULT_WITHDRAWAL_POLICY,
+      feeFixedMinor: withdrawalFee.fixedMinor,
+      feeBps: withdrawalFee.bps,
+    };
     return runIdempotent(c, { shard, bucket: ledger.bucketOf(creatorId) }, "wd", body, async (id, nowMs) => {
       const amount = parseAmountMinor(body.amount);
       if (!amount.ok) return amount;
