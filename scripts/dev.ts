@@ -92,6 +92,7 @@ try {
   Demo room:  ${seed.roomId}
   Watch:      ${base}/room.html?room=${seed.roomId}&token=${viewer?.token ?? ""}
   OBS overlay: create its key with POST ${base}/v1/rooms/${seed.roomId}/overlay-key (as creator-lin)
+  Creator:    ${base}/creator.html?token=${seed.users.find((u) => u.userId === "creator-lin")?.token ?? ""}
 
 Demo users (tokens valid 12 h; mint more with POST /v1/dev/tokens):
 ${seed.users
