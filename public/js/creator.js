@@ -1,3 +1,4 @@
+import { apiClient, subjectOf } from "./api.js";
 import { formatMinor } from "./live-client.js";
 
 // The creator console: earnings (pending / available / withdrawing), the 30-day income trend,
@@ -12,19 +13,7 @@ const inboxLocale = params.get("lang") ?? (navigator.language?.startsWith("zh") 
 const TERMINAL = new Set(["paid", "failed", "rejected"]);
 let pollTimer = null;
 
-async function api(method, path, body, idempotencyKey) {
-  const headers = {};
-  if (body !== undefined) headers["content-type"] = "application/json";
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = res.status === 204 ? null : await res.json();
-  if (!res.ok) {
-    const message = data?.error?.message ?? res.statusText;
-    throw Object.assign(new Error(message), { code: data?.error?.code, status: res.status });
-  }
-  return data;
-}
+const api = apiClient(() => token);
 
 function say(text, isError = false) {
   $("message").textContent = text;
@@ -39,14 +28,6 @@ function stateChip(state) {
   const s = Object.assign(document.createElement("span"), { className: "state", textContent: state });
   s.dataset.state = state;
   return s;
-}
-
-function subjectOf(jwt) {
-  try {
-    return JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub;
-  } catch {
-    return null;
-  }
 }
 
 async function signIn() {

@@ -1,3 +1,4 @@
+import { apiClient, subjectOf } from "./api.js";
 import { giftVisual } from "./effects.js";
 import { formatMinor, LiveClient } from "./live-client.js";
 import { showProof } from "./packet-proof.js";
@@ -10,27 +11,11 @@ const roomId = params.get("room");
 let token = params.get("token") ?? sessionStorage.getItem("giftwire:token");
 let userId = null;
 
-async function api(method, path, body, idempotencyKey) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = res.status === 204 ? null : await res.json();
-  if (!res.ok) throw Object.assign(new Error(data?.error?.message ?? res.statusText), { code: data?.error?.code });
-  return data;
-}
+const api = apiClient(() => token);
 
 function say(text, isError = false) {
   $("message").textContent = text;
   $("message").classList.toggle("error", isError);
-}
-
-function subjectOf(jwt) {
-  try {
-    return JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub;
-  } catch {
-    return null;
-  }
 }
 
 async function signIn() {

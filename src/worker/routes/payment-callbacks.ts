@@ -14,19 +14,14 @@
 
 import { Hono } from "hono";
 import { type ChannelAdapter, isChannel } from "../../channels/channel";
-import { bytesBase64 } from "../../channels/encoding";
-import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
-import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
+import { rawCallbackInsert, storeVerifiedCallback } from "../callbacks/raw-log";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { authenticate } from "../middleware/auth";
 import { channels } from "../payments/channels";
 import type { PaymentCallbackMessage } from "../queues/payment-callbacks";
-
-/** Headers kept with a raw notification: the ones signatures and disputes need. */
-const KEPT_HEADERS = /^(content-type|wechatpay-.*|stripe-signature|sandbox-signature|user-agent|request-id)$/;
 
 /**
  * Mounted at /v1/payments/callbacks by app.ts, outside /v1's middleware: raw bytes, their own
@@ -57,27 +52,15 @@ async function receiveCallback(
 ): Promise<Response> {
   const nowMs = Date.now();
   const outcome = await adapter.verify({ headers, body }, nowMs);
-  const kept: Record<string, string> = {};
-  for (const [k, v] of headers) {
-    if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersMax) kept[k] = v.slice(0, 1024);
-  }
-  const id = newId("ntf", nowMs);
   // Raw notifications are the operators' record of what channels sent: the control database.
-  const store = env.CONTROL.prepare(
-    `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, received_at_ms, retain_until_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (channel, event_id) WHERE verified = 1 DO NOTHING`,
-  ).bind(
-    id,
-    adapter.name,
-    outcome.ok ? outcome.notification.eventId : null,
-    outcome.ok ? 1 : 0,
-    outcome.ok ? null : `${outcome.failure}: ${outcome.detail}`.slice(0, 500),
-    JSON.stringify(kept),
-    bytesBase64(body),
+  const { id, statement: store } = rawCallbackInsert(env, {
+    channel: adapter.name,
+    headers,
+    body,
     nowMs,
-    nowMs + configFrom(env).paymentNotificationRetentionMs,
-  );
+    eventId: outcome.ok ? outcome.notification.eventId : null,
+    refusal: outcome.ok ? null : `${outcome.failure}: ${outcome.detail}`,
+  });
   if (!outcome.ok) {
     log.warn("payment_callback_refused", {
       channel: adapter.name,
@@ -95,14 +78,7 @@ async function receiveCallback(
   }
   const { eventId, event } = outcome.notification;
   try {
-    const [, found] = await env.CONTROL.batch([
-      store,
-      env.CONTROL.prepare(
-        "SELECT id, applied_at_ms FROM payment_notifications WHERE channel = ? AND event_id = ? AND verified = 1",
-      ).bind(adapter.name, eventId),
-    ]);
-    const stored = found?.results[0] as { id: string; applied_at_ms: number | null } | undefined;
-    if (!stored) throw new Error("the notification is not stored after its insert");
+    const stored = await storeVerifiedCallback(env, store, adapter.name, eventId);
     if (stored.applied_at_ms === null) {
       const message: PaymentCallbackMessage = {
         kind: "payment.callback",

@@ -16,19 +16,14 @@
 import { Hono } from "hono";
 import type { ChannelName } from "../../channels/channel";
 import { isChannel } from "../../channels/channel";
-import { bytesBase64 } from "../../channels/encoding";
 import type { PayoutCallbackMessage } from "../../db/messages/payouts";
-import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
-import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
+import { rawCallbackInsert, storeVerifiedCallback } from "../callbacks/raw-log";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { authenticate } from "../middleware/auth";
 import { type PayoutWebhook, payoutWebhookFor } from "../payouts/webhooks";
-
-/** Headers kept with a raw notification: the ones signatures and disputes need. */
-const KEPT_HEADERS = /^(content-type|wechatpay-.*|stripe-signature|sandbox-signature|user-agent|request-id)$/;
 
 /** The `payment_notifications.channel` of a payout callback. */
 export const payoutNotificationChannel = (channel: string) => `payout:${channel}`;
@@ -64,32 +59,19 @@ async function receivePayoutCallback(
 ): Promise<Response> {
   const nowMs = Date.now();
   const outcome = await webhook.verify({ headers, body }, nowMs);
-  const kept: Record<string, string> = {};
-  for (const [k, v] of headers) {
-    if (KEPT_HEADERS.test(k) && Object.keys(kept).length < LIMITS.callbackHeadersMax) kept[k] = v.slice(0, 1024);
-  }
-  const id = newId("ntf", nowMs);
   const channel = payoutNotificationChannel(name);
   const notification = outcome.ok ? outcome.notification : null;
   // A verified event about nothing a withdrawal waits for is kept as applied: nothing to do.
   const ignored = outcome.ok && !outcome.notification ? outcome.ignored : null;
-  const store = env.CONTROL.prepare(
-    `INSERT INTO payment_notifications (id, channel, event_id, verified, refusal, headers, body_base64, outcome, received_at_ms, applied_at_ms, retain_until_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (channel, event_id) WHERE verified = 1 DO NOTHING`,
-  ).bind(
-    id,
+  const { id, statement: store } = rawCallbackInsert(env, {
     channel,
-    notification?.eventId ?? null,
-    outcome.ok ? 1 : 0,
-    outcome.ok ? null : `${outcome.failure}: ${outcome.detail}`.slice(0, 500),
-    JSON.stringify(kept),
-    bytesBase64(body),
-    ignored === null ? null : `ignored: ${ignored}`.slice(0, 500),
+    headers,
+    body,
     nowMs,
-    ignored === null ? null : nowMs,
-    nowMs + configFrom(env).paymentNotificationRetentionMs,
-  );
+    eventId: notification?.eventId ?? null,
+    refusal: outcome.ok ? null : `${outcome.failure}: ${outcome.detail}`,
+    appliedOutcome: ignored === null ? null : `ignored: ${ignored}`,
+  });
   if (!outcome.ok) {
     log.warn("payout_callback_refused", {
       channel: name,
@@ -117,14 +99,7 @@ async function receivePayoutCallback(
   }
   const { eventId } = notification;
   try {
-    const [, found] = await env.CONTROL.batch([
-      store,
-      env.CONTROL.prepare(
-        "SELECT id, applied_at_ms FROM payment_notifications WHERE channel = ? AND event_id = ? AND verified = 1",
-      ).bind(channel, eventId),
-    ]);
-    const stored = found?.results[0] as { id: string; applied_at_ms: number | null } | undefined;
-    if (!stored) throw new Error("the notification is not stored after its insert");
+    const stored = await storeVerifiedCallback(env, store, channel, eventId);
     if (stored.applied_at_ms === null) {
       const message: PayoutCallbackMessage = {
         kind: "payout.callback",

@@ -1,0 +1,29 @@
+// The pages' API client: JSON in and out, the bearer token, an Idempotency-Key where given;
+// a refused request throws an Error carrying the API's stable `code` and the HTTP `status`.
+
+/** @param {() => string | null} tokenOf the current token (pages may sign in later) */
+export function apiClient(tokenOf) {
+  return async function api(method, path, body, idempotencyKey) {
+    const headers = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const token = tokenOf();
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const data = res.status === 204 ? null : await res.json();
+    if (!res.ok) {
+      const message = data?.error?.message ?? res.statusText;
+      throw Object.assign(new Error(message), { code: data?.error?.code, status: res.status });
+    }
+    return data;
+  };
+}
+
+/** The user id a token names (its `sub`), or null; the page only displays it. */
+export function subjectOf(jwt) {
+  try {
+    return JSON.parse(atob(jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub;
+  } catch {
+    return null;
+  }
+}
