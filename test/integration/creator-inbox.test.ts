@@ -285,15 +285,15 @@ describe("templates", () => {
     await handleCreatorNoticesBatch(batchOf(notices).batch, env, log);
     const zh = await inbox(creatorId, "?locale=zh-CN");
     expect(zh.items.map((i) => i.body)).toEqual([
-      "你的实名认证已通过。原因：无",
+      "你的实名认证已通过。",
       "提现 ¥123.45（wd_k）已拒绝。原因：account mismatch",
       "fan-1 送出 Rocket ×2，价值 ¥10000.00",
       "2026-11-21 的收入已结算：3 笔打赏，流水 ¥300.00，到账 ¥700.00",
     ]);
     const en = await inbox(creatorId, "?locale=en");
     expect(en.items.map((i) => i.body)).toEqual([
-      "Your verification was approved. Reason: none",
-      "Your withdrawal of ¥123.45 (wd_k) is rejected. Reason: account mismatch",
+      "Your verification was approved.",
+      "Your withdrawal of ¥123.45 (wd_k) is rejected. Reason: account mismatch.",
       "fan-1 sent Rocket ×2, worth ¥10000.00",
       "Earnings of 2026-11-21 settled: 3 tips, ¥300.00 gross, ¥700.00 to your balance",
     ]);
