@@ -41,6 +41,9 @@ import { at, quietLedger, reverseApi, settings, settleDayDirect, TZ } from "./mo
 
 const MONTH = "2026-09"; // 30 days, every one a business day; all due (T+N) long before the test runs
 const DAYS = Array.from({ length: 30 }, (_, i) => `${MONTH}-${String(i + 1).padStart(2, "0")}`);
+const BEFORE = "2026-08-31";
+const AFTER = "2026-10-01";
+const ALL_DAYS = [BEFORE, ...DAYS, AFTER];
 const WITHHOLDING_BPS = 250; // 2.5 %, rounded down per settlement
 const N = settings().settleAfterDays;
 const NOTE = "simulated-month";
@@ -64,7 +67,9 @@ afterAll(dropSchedule);
 /**
  * The month's tips, deterministic: 1–3 a day, odd amounts from ¥1.00 to ¥1,499.99; a day's
  * third tip comes at the same instant as its second, from a viewer in another shard (the
- * statement merges shards in (time, id) order, ties included).
+ * statement merges shards in (time, id) order, ties included). The month's first tip at its
+ * first instant (local midnight); around it, a big tip at the last instant of August (its
+ * gross must not count toward September's tiers) and a tip at the first instant of October.
  */
 function plannedTips(viewers: readonly string[]) {
   let seed = 20260904; // chosen so the late reversal owes more than the next settlement can take
@@ -72,15 +77,30 @@ function plannedTips(viewers: readonly string[]) {
     seed = (Math.imul(seed, 1_103_515_245) + 12_345) & 0x7fff_ffff; // exact 32-bit arithmetic
     return seed;
   };
-  return DAYS.flatMap((day, d) =>
+  const month = DAYS.flatMap((day, d) =>
     Array.from({ length: 1 + (d % 3) }, (_, k) => Math.min(k, 1)).map((slot, k) => ({
       day,
-      atMs: at(day, slot * TIP_GAP_MS),
-      clock: `${day} ${slot === 0 ? "12:00" : "13:37"}:00`,
+      atMs: d === 0 ? dayStartMs(day, TZ) : at(day, slot * TIP_GAP_MS),
+      clock: `${day} ${d === 0 ? "00:00" : slot === 0 ? "12:00" : "13:37"}:00`,
       viewerId: viewers[(d + k) % viewers.length] as string,
       grossMinor: 100 + (next() % 149_900),
     })),
   );
+  const lastOfAugust = {
+    day: BEFORE,
+    atMs: dayStartMs(DAYS[0] as string, TZ) - 1,
+    clock: `${BEFORE} 23:59:59`,
+    viewerId: viewers[0] as string,
+    grossMinor: 4_000_000, // ¥40,000: August's gross jumps straight to the third tier
+  };
+  const firstOfOctober = {
+    day: AFTER,
+    atMs: dayStartMs(AFTER, TZ),
+    clock: `${AFTER} 00:00:00`,
+    viewerId: viewers[1 % viewers.length] as string,
+    grossMinor: 8_888,
+  };
+  return [lastOfAugust, ...month, firstOfOctober];
 }
 
 interface TipRow {
@@ -109,6 +129,35 @@ async function viewersInShards(prefix: string): Promise<string[]> {
   }
   expect(used.size).toBe(want);
   return chosen;
+}
+
+/** A month's CSV statement: the byte-order mark, the header, then each line's fields. */
+async function csvBody(month: string, as: string): Promise<string[][]> {
+  const res = await exports.default.fetch(`${BASE}/v1/creators/me/statements/${month}.csv`, {
+    headers: { authorization: `Bearer ${as}` },
+  });
+  expect(res.status).toBe(200);
+  // Response.text() would drop the byte-order mark: read the bytes.
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+  const lines = new TextDecoder().decode(bytes.slice(3)).split("\r\n");
+  expect(lines.pop()).toBe("");
+  const [header, ...body] = lines.map((line) => line.split(","));
+  expect(header).toEqual([
+    "time",
+    "tip_id",
+    "viewer_id",
+    "gift_id",
+    "gift_name",
+    "quantity",
+    "gross",
+    "platform_rate_percent",
+    "platform_share",
+    "net",
+    "reversed",
+    "currency",
+  ]);
+  return body;
 }
 
 async function pages(path: string, as: string): Promise<Record<string, unknown>[]> {
@@ -140,7 +189,7 @@ describe("a simulated month", () => {
     const creator = "sim-month-creator";
     const roomId = await openRoom(creator);
     const viewers = await viewersInShards("sim-month");
-    const FUNDS = 5_000_000; // ¥50,000 each
+    const FUNDS = 10_000_000; // ¥100,000 each
     for (const v of viewers) await fund(v, formatMinor(FUNDS));
     const platformBefore = await Promise.all(PLATFORM.map((a) => balanceOf(a)));
 
@@ -159,23 +208,29 @@ describe("a simulated month", () => {
 
     // ---- The model: sequential tier rates and splits, from the domain, on the planned tips alone.
     const planned = plannedTips(viewers);
-    let monthGross = 0;
+    const monthGross = new Map<string, number>(); // by calendar month: each starts from 0
     const expectedShares = planned.map((t) => {
-      monthGross += t.grossMinor;
-      const bps = tierRateBps(schedule, monthGross);
+      const month = t.day.slice(0, 7);
+      monthGross.set(month, (monthGross.get(month) ?? 0) + t.grossMinor);
+      const bps = tierRateBps(schedule, monthGross.get(month) ?? 0);
       return { bps, ...splitRevenue(t.grossMinor, bps) };
     });
-    const rates = expectedShares.map((s) => s.bps);
-    const firstAt = (bps: number) => rates.indexOf(bps);
-    // Two crossings within the month, each by a tip that straddles its threshold.
-    expect(firstAt(5_000)).toBe(0);
-    expect(firstAt(4_000)).toBeGreaterThan(0);
+    const inMonth = planned.flatMap((t, i) => (t.day.startsWith(MONTH) ? [i] : []));
+    expect(inMonth).toEqual(planned.slice(1, -1).map((_, i) => i + 1));
+    const rates = inMonth.map((i) => expectedShares[i]?.bps);
+    const firstAt = (bps: number) => 1 + rates.indexOf(bps); // an index of `planned`
+    // August's one tip jumped two tiers at once; September starts again from the first tier
+    // and crosses two, each by a tip that straddles its threshold; October starts again.
+    expect(expectedShares[0]?.bps).toBe(3_000);
+    expect(expectedShares.at(-1)?.bps).toBe(5_000);
+    expect(firstAt(5_000)).toBe(1);
+    expect(firstAt(4_000)).toBeGreaterThan(1);
     expect(firstAt(3_000)).toBeGreaterThan(firstAt(4_000));
     expect(planned[firstAt(3_000)]?.day).not.toBe(DAYS[29]);
     expect(rates).not.toContain(2_000);
     for (const tier of [TIERS[1], TIERS[2]]) {
       const i = firstAt(tier?.platformBps ?? -1);
-      const before = planned.slice(0, i).reduce((s, t) => s + t.grossMinor, 0);
+      const before = planned.slice(1, i).reduce((s, t) => s + t.grossMinor, 0);
       expect(before).toBeLessThan(tier?.fromGrossMinor ?? 0);
       expect(before + (planned[i]?.grossMinor ?? 0)).toBeGreaterThan(tier?.fromGrossMinor ?? 0);
     }
@@ -253,7 +308,7 @@ describe("a simulated month", () => {
     const early = indexesOf(DAYS[9] as string)[0] as number;
     // After: the largest tip of the 1st–12th, reversed on the 20th (all settled by the 19th).
     const late = planned
-      .flatMap((t, i) => (t.day <= (DAYS[11] as string) ? [i] : []))
+      .flatMap((t, i) => (t.day >= (DAYS[0] as string) && t.day <= (DAYS[11] as string) ? [i] : []))
       .reduce((a, b) => ((planned[b]?.grossMinor ?? 0) > (planned[a]?.grossMinor ?? 0) ? b : a));
     const reversedBefore = new Map<string, number>();
     const reversedGross = new Map<string, number>(); // per viewer
@@ -297,15 +352,14 @@ describe("a simulated month", () => {
       expect(run.settled).toContain(creator);
     };
     // The month's clock: on day `today`, the day today − N settles; the reversals on their days.
-    for (let d = 1; d <= DAYS.length + N; d++) {
-      const today = addDays(`${MONTH}-01`, d - 1);
+    for (let today = BEFORE; today <= addDays(AFTER, N); today = addDays(today, 1)) {
       if (today === DAYS[13]) await reverse(early, false);
       if (today === DAYS[19]) await reverse(late, true);
       const due = addDays(today, -N);
-      if (DAYS.includes(due)) await settle(due);
+      if (ALL_DAYS.includes(due)) await settle(due);
     }
     expect(dayOf(early)).toBe(DAYS[9]);
-    expect(expected).toHaveLength(30);
+    expect(expected.map((r) => r.day)).toEqual(ALL_DAYS);
     // The late reversal left a receivable that the next days' settlements took back in full:
     // the first of them could not take it all (nothing reached available that day), the rest carried.
     const offsets = expected.filter((r) => r.receivableOffsetMinor > 0);
@@ -323,7 +377,7 @@ describe("a simulated month", () => {
       .prepare("SELECT * FROM creator_settlements WHERE creator_id = ? ORDER BY day")
       .bind(creator)
       .all<Record<string, unknown>>();
-    expect(settled).toHaveLength(30);
+    expect(settled).toHaveLength(ALL_DAYS.length);
     expected.forEach((r, i) => {
       expect(settled[i]).toEqual({
         id: r.key,
@@ -378,57 +432,57 @@ describe("a simulated month", () => {
       .sort((a, b) => a.atMs - b.atMs || (a.id < b.id ? -1 : 1))
       .map((x) => x.i);
     expect(order.some((i, n) => (planned[i]?.atMs ?? 0) === (planned[order[n - 1] ?? -1]?.atMs ?? -1))).toBe(true);
-    const income = await pages(`/v1/creators/me/statement?kind=income&from=${DAYS[0]}&to=${DAYS[29]}&limit=7`, as);
-    // Page by page of one line: every page boundary, the ties between shards among them.
-    expect(await pages(`/v1/creators/me/statement?kind=income&from=${DAYS[0]}&to=${DAYS[29]}&limit=1`, as)).toEqual(
-      income,
-    );
+    const monthOrder = order.filter((i) => inMonth.includes(i));
     const reversedIds = new Set([ids[early], ids[late]]);
-    expect(income).toEqual(
-      order.map((i) => {
-        const t = planned[i] as (typeof planned)[number];
-        const s = expectedShares[i];
-        return expect.objectContaining({
-          tipId: ids[i],
-          roomId,
-          viewerId: t.viewerId,
-          giftId: null,
-          quantity: 1,
-          grossMinor: t.grossMinor,
-          gross: formatMinor(t.grossMinor),
-          platformBps: s?.bps,
-          platformMinor: s?.platformMinor,
-          netMinor: s?.creatorMinor,
-          net: formatMinor(s?.creatorMinor ?? 0),
-          reversed: reversedIds.has(ids[i]),
-          currency: "CNY",
-          createdAtMs: t.atMs,
-        });
-      }),
-    );
-    const settlementLines = await pages(
-      `/v1/creators/me/statement?kind=settlements&from=${DAYS[0]}&to=${DAYS[29]}&limit=7`,
-      as,
-    );
+    const incomeLine = (i: number) => {
+      const t = planned[i] as (typeof planned)[number];
+      const s = expectedShares[i];
+      return expect.objectContaining({
+        tipId: ids[i],
+        roomId,
+        viewerId: t.viewerId,
+        giftId: null,
+        quantity: 1,
+        grossMinor: t.grossMinor,
+        gross: formatMinor(t.grossMinor),
+        platformBps: s?.bps,
+        platformMinor: s?.platformMinor,
+        netMinor: s?.creatorMinor,
+        net: formatMinor(s?.creatorMinor ?? 0),
+        reversed: reversedIds.has(ids[i]),
+        currency: "CNY",
+        createdAtMs: t.atMs,
+      });
+    };
+    const month = `from=${DAYS[0]}&to=${DAYS[29]}`;
+    const income = await pages(`/v1/creators/me/statement?kind=income&${month}&limit=7`, as);
+    expect(income).toEqual(monthOrder.map(incomeLine));
+    // Page by page of one line: every page boundary, the ties between shards among them.
+    expect(await pages(`/v1/creators/me/statement?kind=income&${month}&limit=1`, as)).toEqual(income);
+    // Unfiltered: the last instant of August and the first of October too, in their places.
+    expect(await pages("/v1/creators/me/statement?kind=income&limit=25", as)).toEqual(order.map(incomeLine));
+    const settlementLines = await pages(`/v1/creators/me/statement?kind=settlements&${month}&limit=7`, as);
     expect(settlementLines).toEqual(
-      expected.map((r) =>
-        expect.objectContaining({
-          id: r.key,
-          day: r.day,
-          state: "settled",
-          dueAtMs: r.dueAtMs,
-          grossMinor: r.grossMinor,
-          platformMinor: r.platformMinor,
-          creatorPartMinor: r.creatorPartMinor,
-          reversedMinor: r.reversedMinor,
-          withholdingMinor: r.withholdingMinor,
-          withholding: formatMinor(r.withholdingMinor),
-          receivableOffsetMinor: r.receivableOffsetMinor,
-          netMinor: r.netMinor,
-          net: formatMinor(r.netMinor),
-          tipCount: indexesOf(r.day).length,
-        }),
-      ),
+      expected
+        .filter((r) => DAYS.includes(r.day))
+        .map((r) =>
+          expect.objectContaining({
+            id: r.key,
+            day: r.day,
+            state: "settled",
+            dueAtMs: r.dueAtMs,
+            grossMinor: r.grossMinor,
+            platformMinor: r.platformMinor,
+            creatorPartMinor: r.creatorPartMinor,
+            reversedMinor: r.reversedMinor,
+            withholdingMinor: r.withholdingMinor,
+            withholding: formatMinor(r.withholdingMinor),
+            receivableOffsetMinor: r.receivableOffsetMinor,
+            netMinor: r.netMinor,
+            net: formatMinor(r.netMinor),
+            tipCount: indexesOf(r.day).length,
+          }),
+        ),
     );
     const reversalLines = await pages("/v1/creators/me/statement?kind=reversals&limit=1", as);
     expect(reversalLines).toEqual(
@@ -447,56 +501,47 @@ describe("a simulated month", () => {
     );
 
     // The month's CSV: one line per tip, its rate, share and net; the totals add up exactly.
-    const res = await exports.default.fetch(`${BASE}/v1/creators/me/statements/${MONTH}.csv`, {
-      headers: { authorization: `Bearer ${as}` },
-    });
-    expect(res.status).toBe(200);
-    // Response.text() would drop the byte-order mark: read the bytes.
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    const lines = new TextDecoder().decode(bytes.slice(3)).split("\r\n");
-    expect(lines.pop()).toBe("");
-    const [header, ...body] = lines.map((line) => line.split(","));
-    expect(header).toEqual([
-      "time",
-      "tip_id",
-      "viewer_id",
-      "gift_id",
-      "gift_name",
-      "quantity",
-      "gross",
-      "platform_rate_percent",
-      "platform_share",
-      "net",
-      "reversed",
-      "currency",
+    const september = await csvBody(MONTH, as);
+    const csvLine = (i: number) => {
+      const t = planned[i] as (typeof planned)[number];
+      const s = expectedShares[i];
+      return [
+        t.clock,
+        ids[i],
+        t.viewerId,
+        "",
+        "",
+        "1",
+        formatMinor(t.grossMinor),
+        `${(s?.bps ?? 0) / 100}.00`,
+        formatMinor(s?.platformMinor ?? 0),
+        formatMinor(s?.creatorMinor ?? 0),
+        reversedIds.has(ids[i]) ? "yes" : "no",
+        "CNY",
+      ];
+    };
+    expect(september).toEqual(monthOrder.map(csvLine));
+    expect(await csvBody(BEFORE.slice(0, 7), as)).toEqual([csvLine(0)]);
+    expect(await csvBody(AFTER.slice(0, 7), as)).toEqual([csvLine(planned.length - 1)]);
+    const column = (k: number) => september.reduce((s, line) => s + fen(line[k] ?? ""), 0);
+    const ofMonth = (f: (i: number) => number) => inMonth.reduce((s, i) => s + f(i), 0);
+    const monthGrossTotal = ofMonth((i) => planned[i]?.grossMinor ?? 0);
+    const monthPlatformTotal = ofMonth((i) => expectedShares[i]?.platformMinor ?? 0);
+    expect([column(6), column(8), column(9)]).toEqual([
+      monthGrossTotal,
+      monthPlatformTotal,
+      monthGrossTotal - monthPlatformTotal,
     ]);
-    expect(body).toEqual(
-      order.map((i) => {
-        const t = planned[i] as (typeof planned)[number];
-        const s = expectedShares[i];
-        return [
-          t.clock,
-          ids[i],
-          t.viewerId,
-          "",
-          "",
-          "1",
-          formatMinor(t.grossMinor),
-          `${(s?.bps ?? 0) / 100}.00`,
-          formatMinor(s?.platformMinor ?? 0),
-          formatMinor(s?.creatorMinor ?? 0),
-          reversedIds.has(ids[i]) ? "yes" : "no",
-          "CNY",
-        ];
-      }),
-    );
-    const column = (k: number) => body.reduce((s, line) => s + fen(line[k] ?? ""), 0);
-    expect([column(6), column(8), column(9)]).toEqual([grossTotal, platformTotal, grossTotal - platformTotal]);
-    // The month's creator parts, less what was reversed and withheld, is what reached available.
-    expect(column(9) - sum((r) => r.reversedMinor) - withheldTotal - sum((r) => r.receivableOffsetMinor)).toBe(
-      netTotal,
-    );
+    // The month's creator parts, less what was reversed, withheld and offset, is what its
+    // settlements moved to available.
+    const septemberRecords = expected.filter((r) => DAYS.includes(r.day));
+    const total = (f: (r: SettlementRecord) => number) => septemberRecords.reduce((s, r) => s + f(r), 0);
+    expect(
+      column(9) -
+        total((r) => r.reversedMinor) -
+        total((r) => r.withholdingMinor) -
+        total((r) => r.receivableOffsetMinor),
+    ).toBe(total((r) => r.netMinor));
 
     expect((await invariantReport()).violations).toEqual([]);
   }, 300_000);
