@@ -310,6 +310,7 @@ describe("a simulated month", () => {
     const late = planned
       .flatMap((t, i) => (t.day >= (DAYS[0] as string) && t.day <= (DAYS[11] as string) ? [i] : []))
       .reduce((a, b) => ((planned[b]?.grossMinor ?? 0) > (planned[a]?.grossMinor ?? 0) ? b : a));
+    const creatorToken = await token(creator, "creator");
     const reversedBefore = new Map<string, number>();
     const reversedGross = new Map<string, number>(); // per viewer
     const reversedPlatform = { minor: 0 };
@@ -357,6 +358,20 @@ describe("a simulated month", () => {
       if (today === DAYS[19]) await reverse(late, true);
       const due = addDays(today, -N);
       if (ALL_DAYS.includes(due)) await settle(due);
+      // The creator's earnings as the console shows them, every simulated day.
+      const settledDays = new Set(expected.map((r) => r.day));
+      const pending = planned.reduce(
+        (sum, t, i) => sum + (settledDays.has(t.day) ? 0 : (expectedShares[i]?.creatorMinor ?? 0)),
+        0,
+      );
+      const reversedOpen = [...reversedBefore].reduce((sum, [day, m]) => sum + (settledDays.has(day) ? 0 : m), 0);
+      const earnings = await call("GET", "/v1/creators/me/earnings", { token: creatorToken });
+      expect(earnings.body, today).toMatchObject({
+        pendingMinor: pending - reversedOpen,
+        availableMinor: expected.reduce((sum, r) => sum + r.netMinor, 0),
+        withdrawingMinor: 0,
+        receivableMinor: receivable,
+      });
     }
     expect(dayOf(early)).toBe(DAYS[9]);
     expect(expected.map((r) => r.day)).toEqual(ALL_DAYS);
