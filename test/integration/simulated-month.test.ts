@@ -5,7 +5,14 @@
  * in order at a withholding rate. Every tip's rate and split, every settlement row (all of its
  * columns), the balances and the creator's statement (JSON pages and the month's CSV) are
  * compared to a model driven by the domain's own rules (tier rates, splitRevenue, settleDay,
- * withholding, reversalRoute), exact to the fen; the invariant checker stays clean.
+ * withholding, reversalRoute), exact to the fen; the invariant checker stays clean. Around the
+ * month: its first instant, a big tip at the last instant of August and one at the first of
+ * October (each month's tiers start from zero; each month's CSV holds its own tips), the
+ * creator's earnings checked every simulated day, and a receivable that one settlement cannot
+ * take in full.
+ *
+ * Settlement runs at the ledger level as the cron job runs it (money-out-support.ts
+ * `settleDayDirect`), at a withholding rate of its own: the deployment's WITHHOLDING_BPS is 0.
  *
  * Tips are committed in the past through the operation layer (as money-out-support.ts `tipAt`),
  * priced the way the room's tier desk prices them (live-room.tiers.ts): the schedules read at
