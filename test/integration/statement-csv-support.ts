@@ -45,6 +45,8 @@ export function parseCsv(text: string): string[][] {
 }
 
 export interface Statement {
+  /** The file as text, BOM included. */
+  text: string;
   rows: CsvRow[];
   of(section: string): CsvRow[];
   /** The summary's figures in fen. */
@@ -70,7 +72,8 @@ export async function downloadStatement(creatorId: string, month: string): Promi
   expect(res.headers.get("content-disposition")).toBe(`attachment; filename="giftwire-statement-${month}.csv"`);
   const bytes = new Uint8Array(await res.arrayBuffer());
   expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-  const records = parseCsv(new TextDecoder().decode(bytes.slice(3)));
+  const text = new TextDecoder().decode(bytes.slice(3));
+  const records = parseCsv(text);
   expect(records[0]).toEqual([...STATEMENT_CSV_COLUMNS]);
   const rows = records.slice(1).map((r) => {
     expect(r).toHaveLength(STATEMENT_CSV_COLUMNS.length);
@@ -94,5 +97,5 @@ export async function downloadStatement(creatorId: string, month: string): Promi
     "withdrawn",
     "fees",
   ]);
-  return { rows, of: (section) => rows.filter((r) => r.section === section), summary };
+  return { text: `\uFEFF${text}`, rows, of: (section) => rows.filter((r) => r.section === section), summary };
 }
