@@ -176,6 +176,7 @@ describe("the monthly statement CSV", () => {
     for (const day of ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04"]) {
       for (let k = 0; k < 4; k++) tips.push(await tip(at(day, k * 1_000)));
     }
+    tips.push(await tip(at("2026-09-05", -3_600_000)), await tip(at("2026-09-05", -3_599_000)));
     // The same instant from two shards: ordered by id.
     tips.push(await tip(at("2026-09-04", 9_000)), await tip(at("2026-09-04", 9_000)));
     const firstOfOctober = await tip(TO);
@@ -193,6 +194,15 @@ describe("the monthly statement CSV", () => {
     await reverseAt(firstOfOctober.id, at("2026-10-02"), "october's");
     // 09-04 settles only after the reversals: its settlement offsets the receivable.
     await settleDayDirect("2026-09-04", WITHHOLDING_BPS);
+    // 09-05 under a risk hold: recorded held, listed, and nothing of it in the settled figures.
+    const hold = (on: number) =>
+      l.control
+        .prepare("UPDATE creators SET risk_hold = ?, risk_hold_reason = ? WHERE user_id = ?")
+        .bind(on, on ? "=review" : null, creator)
+        .run();
+    expect((await hold(1)).meta.changes).toBe(1);
+    await settleDayDirect("2026-09-05", WITHHOLDING_BPS);
+    await hold(0);
 
     const available = await balanceOf(`creator:${creator}:available`);
     expect(available).toBeGreaterThan(100_000);
@@ -289,7 +299,14 @@ describe("the monthly statement CSV", () => {
       "SELECT * FROM creator_settlements WHERE creator_id = ? AND day >= '2026-09-01' AND day <= '2026-09-30' ORDER BY day",
       creator,
     );
-    expect(settlementRows.map((s) => s.day)).toEqual(["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-04"]);
+    expect(settlementRows.map((s) => [s.day, s.state])).toEqual([
+      ["2026-09-01", "settled"],
+      ["2026-09-02", "settled"],
+      ["2026-09-03", "settled"],
+      ["2026-09-04", "settled"],
+      ["2026-09-05", "held"],
+    ]);
+    expect(statement.of("settlement")[4]?.reason).toBe("'=review");
     expect(statement.of("settlement").map(settlementOf)).toEqual(
       settlementRows.map((s) => ({
         id: s.id,
@@ -320,6 +337,7 @@ describe("the monthly statement CSV", () => {
 
     // The summary, each figure against the ledger.
     const settlementIds = settlementRows.map((s) => s.id as string);
+    expect(await transfersSum(creator, settlementIds.slice(4))).toBe(0);
     const paid = [withdrawalIds[0], withdrawalIds[3]].map((id) => payoutOperationId(id as string));
     const expected = {
       gross: tipRows.reduce((s, t) => s + t.amount_minor, 0),
@@ -339,7 +357,7 @@ describe("the monthly statement CSV", () => {
     expect(expected.withdrawn).toBe(70_000);
     expect(expected.fees).toBe(350);
     expect(expected.withholding).toBeGreaterThan(0);
-    expect(statement.rows).toHaveLength(tips.length + 3 + 4 + 5 + 8);
+    expect(statement.rows).toHaveLength(tips.length + 3 + 5 + 5 + 8);
 
     // Pages of two rows stream the same file, one page of one section per chunk.
     const chunks: string[] = [];
@@ -352,7 +370,7 @@ describe("the monthly statement CSV", () => {
       chunks.push(chunk);
     }
     expect(chunks.join("")).toBe(statement.text);
-    expect(chunks).toHaveLength(1 + Math.ceil(tips.length / 2) + 2 + 2 + 3 + 1);
+    expect(chunks).toHaveLength(1 + Math.ceil(tips.length / 2) + 2 + 3 + 3 + 1);
     expect((await invariantReport()).violations).toEqual([]);
   });
 
