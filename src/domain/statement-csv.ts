@@ -1,46 +1,13 @@
 import { businessDayOf } from "./business-day";
-import { formatMinor } from "./money";
 
 /**
- * The monthly statement file: one line per tip to the creator (income details), in the order
- * the statement reads them. Written for Excel as much as for programs: UTF-8 with a byte-order
- * mark (without it Excel reads UTF-8 as the system code page and 礼物 turns to mojibake), CRLF
+ * The monthly statement file's format (its lines: domain/statement-month.ts). Written for Excel
+ * as much as for programs: UTF-8 with a byte-order mark (without it Excel reads UTF-8 as the system code page and 礼物 turns to mojibake), CRLF
  * line ends, RFC 4180 quoting, amounts as exact decimal strings ("188.00", never a float), and
  * any text field that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) prefixed
  * with an apostrophe (CSV injection).
  */
 export const CSV_BOM = "\uFEFF";
-
-export const INCOME_CSV_COLUMNS = [
-  "time",
-  "tip_id",
-  "viewer_id",
-  "gift_id",
-  "gift_name",
-  "quantity",
-  "gross",
-  "platform_rate_percent",
-  "platform_share",
-  "net",
-  "reversed",
-  "currency",
-] as const;
-
-export interface IncomeLine {
-  id: string;
-  viewerId: string;
-  giftId: string | null;
-  giftName: string | null;
-  quantity: number;
-  amountMinor: number;
-  /** Null on tips from before rates were recorded: shown blank rather than guessed. */
-  platformBps: number | null;
-  platformMinor: number;
-  creatorMinor: number;
-  currency: string;
-  createdAtMs: number;
-  reversed: boolean;
-}
 
 export function csvField(value: string): string {
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
@@ -68,24 +35,6 @@ export function businessTime(atMs: number, timeZone: string): string {
   }
   const p = Object.fromEntries(f.formatToParts(new Date(atMs)).map((x) => [x.type, x.value]));
   return `${businessDayOf(atMs, timeZone)} ${p.hour}:${p.minute}:${p.second}`;
-}
-
-export function incomeCsvFields(line: IncomeLine, timeZone: string): string[] {
-  return [
-    businessTime(line.createdAtMs, timeZone),
-    line.id,
-    line.viewerId,
-    line.giftId ?? "",
-    line.giftName ?? "",
-    String(line.quantity),
-    formatMinor(line.amountMinor),
-    // Basis points are hundredths of a percent: 3000 → "30.00".
-    line.platformBps === null ? "" : formatMinor(line.platformBps),
-    formatMinor(line.platformMinor),
-    formatMinor(line.creatorMinor),
-    line.reversed ? "yes" : "no",
-    line.currency,
-  ];
 }
 
 /** "2026-11" → true for a real month. */

@@ -3,13 +3,13 @@
  * without duplicates or gaps; settlements, withdrawals and reversals from the creator's shard;
  * the monthly CSV streamed with a BOM, a header and totals equal to the ledger.
  */
-import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { dayStartMs } from "../../src/domain/business-day";
 import { newId } from "../../src/domain/ids";
 import { formatMinor } from "../../src/domain/money";
 import { periodKeys } from "../../src/domain/room/periods";
-import { BASE, balanceOf, call, config, fund, key, ledger, openRoom, settleTransit, shardDbOf, token } from "./helpers";
+import { balanceOf, call, config, fund, key, ledger, openRoom, settleTransit, shardDbOf, token } from "./helpers";
+import { downloadStatement, fen } from "./statement-csv-support";
 
 const TZ = config.businessTimeZone;
 
@@ -183,42 +183,30 @@ describe("income details across shards", () => {
     await seedTips([...bulk, ...edge, ...lastOfOctober]);
     const october = [...seeded, ...bulk, ...lastOfOctober].sort(order);
 
-    const res = await exports.default.fetch(`${BASE}/v1/creators/me/statements/2026-10.csv`, {
-      headers: { authorization: `Bearer ${await token(creatorId, "creator")}` },
-    });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toBe("text/csv; charset=utf-8");
-    expect(res.headers.get("content-disposition")).toBe('attachment; filename="giftwire-statement-2026-10.csv"');
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    const text = new TextDecoder().decode(bytes.slice(3));
-    const lines = text.split("\r\n");
-    expect(lines.pop()).toBe("");
-    expect(lines[0]).toBe(
-      "time,tip_id,viewer_id,gift_id,gift_name,quantity,gross,platform_rate_percent,platform_share,net,reversed,currency",
-    );
-    const rows = lines.slice(1).map((l) => l.split(","));
-    expect(rows).toHaveLength(october.length);
-    expect(rows.map((r) => r[1])).toEqual(october.map((t) => t.id));
+    const statement = await downloadStatement(creatorId, "2026-10");
+    const rows = statement.of("income");
+    expect(statement.rows).toHaveLength(october.length + 8);
+    expect(rows.map((r) => r.id)).toEqual(october.map((t) => t.id));
     const first = october[0] as SeedTip;
-    expect(rows[0]).toEqual([
-      "2026-10-05 00:00:00",
-      first.id,
-      first.viewerId,
-      first.giftId ?? "",
-      first.giftId === "rose" ? "Rose" : "",
-      String(first.quantity),
-      formatMinor(first.amountMinor),
-      first.platformBps === null ? "" : "30.00",
-      formatMinor(first.platformMinor),
-      formatMinor(first.creatorMinor),
-      "no",
-      "CNY",
-    ]);
-    expect(rows.at(-1)?.[0]).toBe("2026-10-31 23:59:59");
+    expect(rows[0]).toMatchObject({
+      time: "2026-10-05 00:00:00",
+      business_day: "2026-10-05",
+      id: first.id,
+      tip_id: first.id,
+      viewer_id: first.viewerId,
+      gift_id: first.giftId ?? "",
+      gift_name: first.giftId === "rose" ? "Rose" : "",
+      quantity: String(first.quantity),
+      gross: formatMinor(first.amountMinor),
+      platform_rate_percent: first.platformBps === null ? "" : "30.00",
+      platform_share: formatMinor(first.platformMinor),
+      creator_part: formatMinor(first.creatorMinor),
+      state: "received",
+      currency: "CNY",
+    });
+    expect(rows.at(-1)?.time).toBe("2026-10-31 23:59:59");
     // Totals from the file, in fen, equal the ledger's tip rows of the month over every shard.
-    const fen = (s: string) => Number(s.replace(".", ""));
-    const sum = (col: number) => rows.reduce((acc, r) => acc + fen(r[col] as string), 0);
+    const sum = (col: "gross" | "creator_part") => rows.reduce((acc, r) => acc + fen(r[col]), 0);
     let ledgerGross = 0;
     let ledgerNet = 0;
     for (const s of (await ledger()).shards) {
@@ -231,16 +219,14 @@ describe("income details across shards", () => {
       ledgerGross += row?.g ?? 0;
       ledgerNet += row?.n ?? 0;
     }
-    expect(sum(6)).toBe(ledgerGross);
-    expect(sum(9)).toBe(ledgerNet);
-    expect(sum(6)).toBe(october.reduce((a, t) => a + t.amountMinor, 0));
+    expect(sum("gross")).toBe(ledgerGross);
+    expect(sum("creator_part")).toBe(ledgerNet);
+    expect(sum("gross")).toBe(october.reduce((a, t) => a + t.amountMinor, 0));
+    expect(statement.summary).toMatchObject({ gross: ledgerGross, creator_part: ledgerNet, reversed: 0 });
 
-    const nov = await exports.default.fetch(`${BASE}/v1/creators/me/statements/2026-11.csv`, {
-      headers: { authorization: `Bearer ${await token(creatorId, "creator")}` },
-    });
-    const novLines = (await nov.text()).split("\r\n").filter((l) => l !== "");
-    expect(novLines.slice(1).map((l) => l.split(",")[1])).toEqual([...edge].sort(order).map((t) => t.id));
-    expect(novLines[1]?.startsWith("2026-11-01 00:30:00,")).toBe(true);
+    const nov = await downloadStatement(creatorId, "2026-11");
+    expect(nov.of("income").map((r) => r.id)).toEqual([...edge].sort(order).map((t) => t.id));
+    expect(nov.of("income")[0]?.time).toBe("2026-11-01 00:30:00");
 
     const bad = await call("GET", "/v1/creators/me/statements/2026-13.csv", {
       token: await token(creatorId, "creator"),
@@ -316,18 +302,11 @@ describe("a live month, through the API", () => {
     ]);
 
     const month = periodKeys(Date.now(), TZ).month;
-    const csv = await exports.default.fetch(`${BASE}/v1/creators/me/statements/${month}.csv`, {
-      headers: { authorization: `Bearer ${as}` },
-    });
-    const rows = (await csv.text())
-      .split("\r\n")
-      .slice(1)
-      .filter((l) => l !== "")
-      .map((l) => l.split(","));
+    const rows = (await downloadStatement(creatorId, month)).of("income");
     expect(rows).toHaveLength(20);
-    const net = rows.reduce((a, r) => a + Number((r[9] as string).replace(".", "")), 0);
+    const net = rows.reduce((a, r) => a + fen(r.creator_part), 0);
     expect(net).toBe(await balanceOf(`creator:${creatorId}:pending`));
-    expect(rows.filter((r) => r[10] === "yes").map((r) => r[1])).toEqual([reversedTip.id]);
+    expect(rows.filter((r) => r.state === "reversed").map((r) => r.id)).toEqual([reversedTip.id]);
   });
 });
 

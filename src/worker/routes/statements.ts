@@ -1,8 +1,8 @@
 /**
  * The creator's statement (账单), their own only: income details (every tip to them, merged
  * from every ledger shard), settlements, withdrawals and reversals, filtered by business days
- * and paged oldest first; and the monthly income statement as a CSV streamed page by page
- * (src/db/reads/statements.ts reads, domain/statement-csv.ts writes).
+ * and paged oldest first; and the monthly statement (all four and a summary) as a CSV streamed
+ * page by page (src/db/reads/statements.ts reads, worker/statement-month-csv.ts writes).
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
@@ -21,18 +21,13 @@ import {
 } from "../../db/reads/statements";
 import { addDays, dayStartMs, isDayKey } from "../../domain/business-day";
 import { LIMITS } from "../../domain/limits";
-import { formatMinor } from "../../domain/money";
-import {
-  CSV_BOM,
-  csvLine,
-  INCOME_CSV_COLUMNS,
-  incomeCsvFields,
-  isMonthKey,
-  nextMonth,
-} from "../../domain/statement-csv";
+import { DEFAULT_CURRENCY, formatMinor } from "../../domain/money";
+import { isMonthKey, nextMonth } from "../../domain/statement-csv";
+import { STATEMENT_CSV_COLUMNS } from "../../domain/statement-month";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { errorResponses, jsonResponse } from "../schemas";
+import { monthStatementCsv } from "../statement-month-csv";
 import { defineRoute } from "./define";
 
 const STATEMENT_KINDS = ["income", "settlements", "withdrawals", "reversals"] as const;
@@ -208,10 +203,13 @@ statements.openapi(
     path: "/creators/me/statements/{file}",
     auth: ["creator"],
     tags: ["creators"],
-    summary: "Your monthly income statement as CSV, YYYY-MM.csv in the business time zone (creator)",
+    summary: "Your monthly statement as CSV, YYYY-MM.csv in the business time zone (creator)",
     description:
-      "Streamed page by page. UTF-8 with a byte-order mark (for Excel), a header row, one line per tip in time " +
-      `order; columns ${INCOME_CSV_COLUMNS.join(", ")}; amounts as exact decimals.`,
+      "Streamed page by page. UTF-8 with a byte-order mark (for Excel), CRLF, a header row, then sections told " +
+      "by the first column: income (each tip), reversal, settlement (by business day), withdrawal (requested " +
+      "in the month, in its state now), each in time order, and a summary (gross, platform_share, creator_part, " +
+      "reversed, withholding, settled_net, withdrawn, fees: name in `id`, value in `amount`). " +
+      `Columns ${STATEMENT_CSV_COLUMNS.join(", ")}; amounts as exact decimals.`,
     request: { params: CsvParams },
     responses: {
       200: { description: "The statement", content: { "text/csv": { schema: z.string() } } },
@@ -224,42 +222,28 @@ statements.openapi(
     const tz = c.var.config.businessTimeZone;
     const range = { fromMs: dayStartMs(`${month}-01`, tz), toMs: dayStartMs(`${nextMonth(month)}-01`, tz) };
     const creatorId = c.var.principal.userId;
-    const ledger = c.var.ledger;
-    const own = ledger.forOwner(creatorId).db;
-    const names = await giftNames(ledger.control);
-    const merge = new IncomeMerge(
-      ledger.shards.map((s) => s.db),
-      creatorId,
-      range,
-      null,
+    const counts = { income: 0, reversal: 0, settlement: 0, withdrawal: 0 };
+    const chunks = monthStatementCsv(
+      c.var.ledger,
+      { creatorId, month, range, timeZone: tz, currency: DEFAULT_CURRENCY },
+      counts,
     );
     const encoder = new TextEncoder();
     const log = c.var.log;
-    let rows = 0;
-    // Pulled by the reader: one page of the merge per pull, so a month of any size streams in
+    // Pulled by the reader: one page of one section per pull, so a month of any size streams in
     // bounded memory and a slow download slows the reads down rather than buffering them.
     const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(encoder.encode(CSV_BOM + csvLine(INCOME_CSV_COLUMNS)));
-      },
       async pull(controller) {
-        const page = await merge.take(LIMITS.statementCsvPageRows);
-        if (page.length === 0) {
-          log.info("statement_csv_streamed", { creatorId, month, rows });
+        const next = await chunks.next();
+        if (next.done) {
+          log.info("statement_csv_streamed", { creatorId, month, ...counts });
           controller.close();
           return;
         }
-        const reversed = await reversedTipIds(
-          own,
-          page.map((r) => r.id),
-        );
-        let text = "";
-        for (const r of page) {
-          const giftName = r.giftId === null ? null : (names.get(r.giftId) ?? null);
-          text += csvLine(incomeCsvFields({ ...r, giftName, reversed: reversed.has(r.id) }, tz));
-        }
-        rows += page.length;
-        controller.enqueue(encoder.encode(text));
+        controller.enqueue(encoder.encode(next.value));
+      },
+      async cancel() {
+        await chunks.return(undefined);
       },
     });
     return new Response(body, {

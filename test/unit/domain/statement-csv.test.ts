@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  businessTime,
-  csvField,
-  csvLine,
-  incomeCsvFields,
-  isMonthKey,
-  nextMonth,
-} from "../../../src/domain/statement-csv";
+import { businessTime, csvField, csvLine, isMonthKey, nextMonth } from "../../../src/domain/statement-csv";
 
 describe("the statement CSV", () => {
   it("quotes per RFC 4180 and defuses spreadsheet formulas", () => {
@@ -24,38 +17,8 @@ describe("the statement CSV", () => {
     expect(csvLine(["a", "b,c"])).toBe('a,"b,c"\r\n');
   });
 
-  it("writes a tip line with exact decimals, the rate as a percent (blank when unrecorded), business time", () => {
-    const line = {
-      id: "tip_1",
-      viewerId: "v-1",
-      giftId: "rose",
-      giftName: "玫瑰",
-      quantity: 3,
-      amountMinor: 300,
-      platformBps: 3000,
-      platformMinor: 90,
-      creatorMinor: 210,
-      currency: "CNY",
-      createdAtMs: Date.parse("2026-10-31T16:30:05Z"),
-      reversed: true,
-    };
-    expect(incomeCsvFields(line, "Asia/Shanghai")).toEqual([
-      "2026-11-01 00:30:05",
-      "tip_1",
-      "v-1",
-      "rose",
-      "玫瑰",
-      "3",
-      "3.00",
-      "30.00",
-      "0.90",
-      "2.10",
-      "yes",
-      "CNY",
-    ]);
-    expect(
-      incomeCsvFields({ ...line, platformBps: null, giftId: null, giftName: null, reversed: false }, "UTC"),
-    ).toEqual(["2026-10-31 16:30:05", "tip_1", "v-1", "", "", "3", "3.00", "", "0.90", "2.10", "no", "CNY"]);
+  it("writes business time", () => {
+    expect(businessTime(Date.parse("2026-10-31T16:30:05Z"), "Asia/Shanghai")).toBe("2026-11-01 00:30:05");
     expect(businessTime(Date.parse("2026-12-31T23:59:59Z"), "UTC")).toBe("2026-12-31 23:59:59");
   });
 

@@ -1,0 +1,198 @@
+import { describe, expect, it } from "vitest";
+import {
+  incomeFields,
+  reversalFields,
+  STATEMENT_CSV_COLUMNS,
+  StatementTotals,
+  settlementFields,
+  withdrawalFields,
+} from "../../../src/domain/statement-month";
+
+/** A row as column → value, without the blanks. */
+function named(row: string[]): Record<string, string> {
+  expect(row).toHaveLength(STATEMENT_CSV_COLUMNS.length);
+  const out: Record<string, string> = {};
+  STATEMENT_CSV_COLUMNS.forEach((c, i) => {
+    if (row[i] !== "") out[c] = row[i] as string;
+  });
+  return out;
+}
+
+const tip = {
+  id: "tip_1",
+  viewerId: "v-1",
+  giftId: "rose",
+  giftName: "玫瑰",
+  quantity: 3,
+  amountMinor: 300,
+  platformBps: 3000,
+  platformMinor: 90,
+  creatorMinor: 210,
+  currency: "CNY",
+  createdAtMs: Date.parse("2026-10-31T16:30:05Z"),
+  reversed: true,
+};
+
+const reversal = {
+  id: "rev_1",
+  tipId: "tip_1",
+  viewerId: "v-1",
+  amountMinor: 300,
+  platformMinor: 90,
+  creatorMinor: 210,
+  source: "receivable",
+  reason: "chargeback",
+  currency: "CNY",
+  createdAtMs: Date.parse("2026-11-03T02:00:00Z"),
+};
+
+const settlement = {
+  id: "settlement:c:2026-11-01",
+  day: "2026-11-01",
+  state: "settled",
+  grossMinor: 10_000,
+  platformMinor: 3_000,
+  creatorPartMinor: 7_000,
+  reversedMinor: 210,
+  withholdingMinor: 679,
+  receivableOffsetMinor: 11,
+  netMinor: 6_100,
+  tipCount: 12,
+  currency: "CNY",
+  heldReason: null,
+  createdAtMs: Date.parse("2026-11-08T01:00:00Z"),
+};
+
+const withdrawal = {
+  id: "wd_1",
+  state: "paid",
+  amountMinor: 5_000,
+  feeMinor: 150,
+  currency: "CNY",
+  channel: "sandbox",
+  destinationMasked: "sandbox:****01",
+  rejectReason: null,
+  failureReason: null,
+  createdAtMs: Date.parse("2026-11-09T01:00:00Z"),
+};
+
+describe("the monthly statement's lines", () => {
+  it("starts every line with its section, under one header", () => {
+    expect(STATEMENT_CSV_COLUMNS[0]).toBe("section");
+    expect(new Set(STATEMENT_CSV_COLUMNS).size).toBe(STATEMENT_CSV_COLUMNS.length);
+  });
+
+  it("writes a tip with exact decimals, its rate as a percent (blank when unrecorded), business time", () => {
+    expect(named(incomeFields(tip, "Asia/Shanghai"))).toEqual({
+      section: "income",
+      time: "2026-11-01 00:30:05",
+      business_day: "2026-11-01",
+      id: "tip_1",
+      tip_id: "tip_1",
+      viewer_id: "v-1",
+      gift_id: "rose",
+      gift_name: "玫瑰",
+      quantity: "3",
+      gross: "3.00",
+      platform_rate_percent: "30.00",
+      platform_share: "0.90",
+      creator_part: "2.10",
+      state: "reversed",
+      currency: "CNY",
+    });
+    const plain = named(
+      incomeFields({ ...tip, platformBps: null, giftId: null, giftName: null, reversed: false }, "UTC"),
+    );
+    expect([plain.time, plain.business_day, plain.platform_rate_percent, plain.gift_id, plain.state]).toEqual([
+      "2026-10-31 16:30:05",
+      "2026-10-31",
+      undefined,
+      undefined,
+      "received",
+    ]);
+  });
+
+  it("writes a reversal with its source and the creator's part taken back", () => {
+    expect(named(reversalFields(reversal, "Asia/Shanghai"))).toEqual({
+      section: "reversal",
+      time: "2026-11-03 10:00:00",
+      business_day: "2026-11-03",
+      id: "rev_1",
+      tip_id: "tip_1",
+      viewer_id: "v-1",
+      gross: "3.00",
+      platform_share: "0.90",
+      creator_part: "2.10",
+      reversed: "2.10",
+      source: "receivable",
+      reason: "chargeback",
+      currency: "CNY",
+    });
+  });
+
+  it("writes a settlement by its business day, every deduction and the net", () => {
+    expect(named(settlementFields(settlement, "Asia/Shanghai"))).toEqual({
+      section: "settlement",
+      time: "2026-11-08 09:00:00",
+      business_day: "2026-11-01",
+      id: "settlement:c:2026-11-01",
+      tip_count: "12",
+      gross: "100.00",
+      platform_share: "30.00",
+      creator_part: "70.00",
+      reversed: "2.10",
+      withholding: "6.79",
+      receivable_offset: "0.11",
+      net: "61.00",
+      state: "settled",
+      currency: "CNY",
+    });
+    expect(named(settlementFields({ ...settlement, state: "held", heldReason: "risk_hold" }, "UTC")).reason).toBe(
+      "risk_hold",
+    );
+  });
+
+  it("writes a withdrawal's fee and payout once paid, its reason when refused or failed", () => {
+    expect(named(withdrawalFields(withdrawal, "Asia/Shanghai"))).toEqual({
+      section: "withdrawal",
+      time: "2026-11-09 09:00:00",
+      business_day: "2026-11-09",
+      id: "wd_1",
+      amount: "50.00",
+      fee: "1.50",
+      payout: "48.50",
+      state: "paid",
+      channel: "sandbox",
+      destination: "sandbox:****01",
+      currency: "CNY",
+    });
+    const failed = named(withdrawalFields({ ...withdrawal, state: "failed", failureReason: "bank refused" }, "UTC"));
+    expect([failed.fee, failed.payout, failed.reason]).toEqual([undefined, undefined, "bank refused"]);
+    const rejected = named(withdrawalFields({ ...withdrawal, state: "rejected", rejectReason: "kyc" }, "UTC"));
+    expect(rejected.reason).toBe("kyc");
+  });
+
+  it("adds up the summary as lines go by: settled settlements and paid withdrawals only", () => {
+    const t = new StatementTotals();
+    t.income(tip);
+    t.income({ ...tip, amountMinor: 1_001, platformMinor: 300, creatorMinor: 701 });
+    t.reversal(reversal);
+    t.settlement(settlement);
+    t.settlement({ ...settlement, state: "held", withholdingMinor: 5, netMinor: 99 });
+    t.withdrawal(withdrawal);
+    t.withdrawal({ ...withdrawal, state: "failed" });
+    t.withdrawal({ ...withdrawal, state: "paying" });
+    const rows = t.summaryRows("CNY").map(named);
+    expect(rows.map((r) => [r.section, r.id, r.amount, r.currency])).toEqual([
+      ["summary", "gross", "13.01", "CNY"],
+      ["summary", "platform_share", "3.90", "CNY"],
+      ["summary", "creator_part", "9.11", "CNY"],
+      ["summary", "reversed", "2.10", "CNY"],
+      ["summary", "withholding", "6.79", "CNY"],
+      ["summary", "settled_net", "61.00", "CNY"],
+      ["summary", "withdrawn", "50.00", "CNY"],
+      ["summary", "fees", "1.50", "CNY"],
+    ]);
+    expect(new StatementTotals().summaryRows("CNY").map((r) => named(r).amount)).toEqual(Array(8).fill("0.00"));
+  });
+});
