@@ -131,9 +131,28 @@ const ROW_COLUMNS = `id, creator_id, day, state, due_at_ms, gross_minor, platfor
   reversed_minor, withholding_minor, receivable_offset_minor, net_minor, tip_count, currency, run_id, held_reason,
   created_at_ms, updated_at_ms`;
 
+/** The record's columns from `id` through `currency`, in ROW_COLUMNS order (state is literal in the SQL). */
+function recordValues(input: SettlementInput): unknown[] {
+  const r = input.record;
+  return [
+    r.key,
+    r.creatorId,
+    r.day,
+    r.dueAtMs,
+    r.grossMinor,
+    r.platformMinor,
+    r.creatorPartMinor,
+    r.reversedMinor,
+    r.withholdingMinor,
+    r.receivableOffsetMinor,
+    r.netMinor,
+    input.tipCount,
+    input.currency,
+  ];
+}
+
 /** The day's row in state `settled`, written only while `when` holds; a `held` row becomes settled. */
 function settledRow(db: D1Database, input: SettlementInput, when: SqlCondition): D1PreparedStatement {
-  const r = input.record;
   return db
     .prepare(
       `INSERT INTO creator_settlements (${ROW_COLUMNS})
@@ -146,25 +165,7 @@ function settledRow(db: D1Database, input: SettlementInput, when: SqlCondition):
          updated_at_ms = excluded.updated_at_ms
        WHERE creator_settlements.state = 'held'`,
     )
-    .bind(
-      r.key,
-      r.creatorId,
-      r.day,
-      r.dueAtMs,
-      r.grossMinor,
-      r.platformMinor,
-      r.creatorPartMinor,
-      r.reversedMinor,
-      r.withholdingMinor,
-      r.receivableOffsetMinor,
-      r.netMinor,
-      input.tipCount,
-      input.currency,
-      input.runId,
-      input.nowMs,
-      input.nowMs,
-      ...when.params,
-    );
+    .bind(...recordValues(input), input.runId, input.nowMs, input.nowMs, ...when.params);
 }
 
 /**
@@ -173,7 +174,6 @@ function settledRow(db: D1Database, input: SettlementInput, when: SqlCondition):
  * already settled is left alone.
  */
 export function heldRow(db: D1Database, input: SettlementInput, heldReason: string): D1PreparedStatement {
-  const r = input.record;
   return db
     .prepare(
       `INSERT INTO creator_settlements (${ROW_COLUMNS})
@@ -182,23 +182,5 @@ export function heldRow(db: D1Database, input: SettlementInput, heldReason: stri
          updated_at_ms = excluded.updated_at_ms
        WHERE creator_settlements.state = 'held'`,
     )
-    .bind(
-      r.key,
-      r.creatorId,
-      r.day,
-      r.dueAtMs,
-      r.grossMinor,
-      r.platformMinor,
-      r.creatorPartMinor,
-      r.reversedMinor,
-      r.withholdingMinor,
-      r.receivableOffsetMinor,
-      r.netMinor,
-      input.tipCount,
-      input.currency,
-      input.runId,
-      heldReason,
-      input.nowMs,
-      input.nowMs,
-    );
+    .bind(...recordValues(input), input.runId, heldReason, input.nowMs, input.nowMs);
 }
