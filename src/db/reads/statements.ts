@@ -11,6 +11,7 @@
  */
 
 import { LIMITS } from "../../domain/limits";
+import type { ReversalLine, SettlementLine, WithdrawalLine } from "../../domain/statement-month";
 
 /** Where a page starts: strictly after this (key, id); key is ms, or a day for settlements. */
 export interface StatementCursor {
@@ -147,22 +148,9 @@ function paged<T extends { id: string }>(results: T[], limit: number, keyOf: (ro
   return { rows, next: results.length > limit && last ? { key: keyOf(last), id: last.id } : null };
 }
 
-export interface SettlementRow {
-  id: string;
-  day: string;
-  state: string;
+/** A settlement as the statement reads it: the CSV line (domain/statement-month.ts) and when it was due. */
+export interface SettlementRow extends SettlementLine {
   dueAtMs: number;
-  grossMinor: number;
-  platformMinor: number;
-  creatorPartMinor: number;
-  reversedMinor: number;
-  withholdingMinor: number;
-  receivableOffsetMinor: number;
-  netMinor: number;
-  tipCount: number;
-  currency: string;
-  heldReason: string | null;
-  createdAtMs: number;
 }
 
 /** Settlements of business days `fromDay`..`toDay` (inclusive), by day. */
@@ -189,18 +177,9 @@ export async function settlementsPage(
   return paged(results, limit, (r) => r.day);
 }
 
-export interface WithdrawalRow {
-  id: string;
-  state: string;
-  amountMinor: number;
-  feeMinor: number;
-  currency: string;
-  channel: string;
-  destinationMasked: string;
+/** A withdrawal as the statement reads it: the CSV line, how it was reviewed, when it last changed. */
+export interface WithdrawalRow extends WithdrawalLine {
   review: string;
-  rejectReason: string | null;
-  failureReason: string | null;
-  createdAtMs: number;
   updatedAtMs: number;
 }
 
@@ -226,19 +205,10 @@ export async function withdrawalsPage(
   return paged(results, limit, (r) => r.createdAtMs);
 }
 
-export interface ReversalRow {
-  id: string;
-  tipId: string;
-  viewerId: string;
+/** A reversal as the statement reads it: the CSV line and the reversed tip's day and time. */
+export interface ReversalRow extends ReversalLine {
   tipDay: string;
   tipCreatedAtMs: number;
-  amountMinor: number;
-  platformMinor: number;
-  creatorMinor: number;
-  source: string;
-  reason: string;
-  currency: string;
-  createdAtMs: number;
 }
 
 export async function reversalsPage(
