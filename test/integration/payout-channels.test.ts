@@ -1,6 +1,6 @@
 /**
  * The three real payout channels wired into the Worker: clients built from PAYMENT_CHANNELS
- * (channelPayoutClient) paying through the providers' doubles, which verify every request as
+ * (payoutClientFor) paying through the providers' doubles, which verify every request as
  * the provider does (test/support/payout-apis.ts); and the callback route
  * /v1/payouts/callbacks/{channel}, observed at its queue: the Worker runs with a PAYOUTS
  * binding that records what is sent, so each test reads exactly the messages it caused.
@@ -16,7 +16,7 @@ import { stripePayoutClient } from "../../src/channels/stripe/payout";
 import { type WechatPayoutClient, wechatPayoutClient } from "../../src/channels/wechatpay/payout";
 import type { PayoutCallbackMessage } from "../../src/db/messages/payouts";
 import { createApp } from "../../src/worker/app";
-import { channelPayoutClient } from "../../src/worker/payouts/channel-clients";
+import { payoutClientFor } from "../../src/worker/payouts/clients";
 import { forged, pkcs8Pem } from "../support/provider-apis";
 import { stripeSignature, wechatHeaders } from "../support/providers";
 import { ledger } from "./helpers";
@@ -122,7 +122,7 @@ function request(id: string, o: Partial<PayoutRequest> = {}): PayoutRequest {
 
 describe("WeChat Pay 商家转账", () => {
   const client = () => {
-    const c = channelPayoutClient(env, "wechatpay");
+    const c = payoutClientFor(env, "wechatpay");
     if (!c) throw new Error("wechatpay pays out in the test configuration");
     return c;
   };
@@ -259,7 +259,7 @@ describe("WeChat Pay 商家转账", () => {
 
 describe("Alipay uni.transfer", () => {
   const client = () => {
-    const c = channelPayoutClient(env, "alipay");
+    const c = payoutClientFor(env, "alipay");
     if (!c) throw new Error("alipay pays out in the test configuration");
     return c;
   };
@@ -331,7 +331,7 @@ describe("Alipay uni.transfer", () => {
 
 describe("Stripe Connect transfers", () => {
   const client = () => {
-    const c = channelPayoutClient(env, "stripe");
+    const c = payoutClientFor(env, "stripe");
     if (!c) throw new Error("stripe pays out in the test configuration");
     return c;
   };
@@ -459,7 +459,7 @@ describe("the doubles check who signed", () => {
 
 describe("Stripe Connect payout events", () => {
   it("payout.paid and payout.failed of the creator's bank payout reach PAYOUTS when they name the withdrawal", async () => {
-    const client = channelPayoutClient(env, "stripe");
+    const client = payoutClientFor(env, "stripe");
     const id = withdrawalId("stpo");
     await client?.pay(request(id, { payee: "acct_1PgTestCreator", currency: "USD", amountMinor: 4_200 }));
     const paid = await deliver(
@@ -486,14 +486,14 @@ describe("which channels pay out", () => {
     const { payouts: _a, ...alipay } = secrets.alipay;
     const without: Env = { ...env, PAYMENT_CHANNELS: JSON.stringify({ ...secrets, wechatpay, alipay }) };
     expect([
-      channelPayoutClient(without, "wechatpay"),
-      channelPayoutClient(without, "alipay"),
-      channelPayoutClient(without, "stripe")?.name,
+      payoutClientFor(without, "wechatpay"),
+      payoutClientFor(without, "alipay"),
+      payoutClientFor(without, "stripe")?.name,
     ]).toEqual([null, null, "stripe"]);
   });
 
   it("WeChat: a bill the creator has not confirmed can be cancelled; the CANCELLED callback says failed", async () => {
-    const client = channelPayoutClient(env, "wechatpay") as WechatPayoutClient;
+    const client = payoutClientFor(env, "wechatpay") as WechatPayoutClient;
     const id = withdrawalId("wxcancel");
     const sentBill = await client.pay(request(id));
     expect(sentBill.state).toBe("needs_user_confirm");

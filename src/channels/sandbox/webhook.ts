@@ -51,10 +51,15 @@ export function sandbox(config: SandboxConfig): ChannelAdapter {
       }
       return { ok: true, notification: { channel: "sandbox", eventId: event.id, event: eventOf(event, config) } };
     },
-    received: () => Response.json({ received: true }, { status: 200 }),
-    retryLater: (message) => Response.json({ error: message.slice(0, 200) }, { status: 503 }),
+    ...sandboxReplies,
   };
 }
+
+/** The simulator's acknowledgements, for its payment and payout callbacks alike. */
+export const sandboxReplies = {
+  received: () => Response.json({ received: true }, { status: 200 }),
+  retryLater: (message: string) => Response.json({ error: message.slice(0, 200) }, { status: 503 }),
+};
 
 /**
  * The simulator's signature over a callback (payments' and payouts' alike): the

@@ -11,7 +11,7 @@ import type { PayoutOutcome } from "../../channels/payout";
 import { type AnswerApplied, applyPayoutOutcome } from "../../db/payout-answers";
 import { findPayoutAccount, openPayee } from "../../db/reads/payout-accounts";
 import type { Ledger } from "../../db/shards";
-import { findWithdrawal, moveWithdrawal, setColumns } from "../../db/withdrawals";
+import { findWithdrawal, moveWithdrawal, payoutMinorOf, setColumns } from "../../db/withdrawals";
 import { retryDelayMs } from "../../domain/retry";
 import { withdrawalNumber } from "../../domain/withdrawal-number";
 import type { Logger } from "../../platform/logger";
@@ -49,9 +49,9 @@ export async function sendPayout(ctx: PayoutContext, withdrawalId: string): Prom
     ctx.log.error("alert_payout_unknown_withdrawal", { withdrawalId });
     return { kind: "done", applied: null };
   }
-  // `pay` on a paying withdrawal is its repeat (unchanged): sent again under the same number.
   if (moved.kind === "illegal") return { kind: "done", applied: null };
   const row = moved.row;
+  // `pay` on a paying withdrawal is its repeat (unchanged): sent again under the same number.
   if (row.state !== "paying") return { kind: "done", applied: null };
   const outcome = await payOnce(ctx, row.id);
   const applied = await applyPayoutOutcome(ledger, row.id, outcome, {
@@ -103,7 +103,7 @@ async function payOnce(ctx: PayoutContext, withdrawalId: string): Promise<Payout
   const payee = await openPayee(ctx.env.PII_KEYS, account);
   return client.pay({
     withdrawalId: withdrawalNumber(row.id),
-    amountMinor: row.amount_minor - row.fee_minor,
+    amountMinor: payoutMinorOf(row),
     currency: row.currency,
     payee: payee.payee,
     payeeName: payee.payeeName,

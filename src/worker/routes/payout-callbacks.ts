@@ -23,7 +23,7 @@ import { rawCallbackInsert, storeVerifiedCallback } from "../callbacks/raw-log";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { authenticate } from "../middleware/auth";
-import { type PayoutWebhook, payoutWebhookFor } from "../payouts/webhooks";
+import { type PayoutWebhook, payoutWebhookFor } from "../payouts/clients";
 
 /** The `payment_notifications.channel` of a payout callback. */
 export const payoutNotificationChannel = (channel: string) => `payout:${channel}`;
