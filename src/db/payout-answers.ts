@@ -22,7 +22,14 @@ import { runOperation } from "./ledger";
 import { composeWithdrawalPayout } from "./operations/withdrawal-payout";
 import { composeWithdrawalRelease } from "./operations/withdrawal-release";
 import type { Ledger } from "./shards";
-import { findWithdrawal, notePayingAnswer, runStep, setColumns, type WithdrawalRow } from "./withdrawals";
+import {
+  findWithdrawal,
+  notePayingAnswer,
+  payoutMinorOf,
+  runStep,
+  setColumns,
+  type WithdrawalRow,
+} from "./withdrawals";
 
 export interface AnswerSource {
   /** pay (the send's response), query, callback. */
@@ -113,9 +120,9 @@ async function applyTo(
   const t = action.transition;
   if (!t.ok) return flagContradiction(ledger, row, outcome, source);
   if (!t.changed) return { kind: "unchanged", state: row.state };
-  if (reportedAmountMinor !== null && reportedAmountMinor !== row.amount_minor - row.fee_minor) {
+  if (reportedAmountMinor !== null && reportedAmountMinor !== payoutMinorOf(row)) {
     return flag(ledger, row, "payout_amount_mismatch", source, {
-      expectedMinor: row.amount_minor - row.fee_minor,
+      expectedMinor: payoutMinorOf(row),
       reportedMinor: reportedAmountMinor,
       outcome,
     });

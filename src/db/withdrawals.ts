@@ -55,6 +55,11 @@ export interface TransitionRow {
   at_ms: number;
 }
 
+/** What the payee receives: the amount held less the fee (the fee goes to platform:fees). */
+export function payoutMinorOf(row: Pick<WithdrawalRow, "amount_minor" | "fee_minor">): number {
+  return row.amount_minor - row.fee_minor;
+}
+
 export function findWithdrawal(ledger: Ledger, id: string): Promise<WithdrawalRow | null> {
   return ledger.forId(id).db.prepare("SELECT * FROM withdrawals WHERE id = ?").bind(id).first<WithdrawalRow>();
 }

@@ -81,7 +81,7 @@ export function composeWithdrawalHold(shard: LedgerShard, w: WithdrawalHold, att
           `INSERT INTO withdrawals (id, creator_id, amount_minor, fee_minor, currency, channel, payout_account_id,
              destination_masked, state, review, review_reasons, idempotency_key, transition_count, created_at_ms,
              updated_at_ms)
-           SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'requested', ?, ?, ?, 0, ?, ? WHERE ${posting.sql}`,
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'requested', ?, ?, ?, 1, ?, ? WHERE ${posting.sql}`,
         )
         .bind(
           w.id,
@@ -106,9 +106,6 @@ export function composeWithdrawalHold(shard: LedgerShard, w: WithdrawalHold, att
            SELECT ?, 1, NULL, 'requested', 'request', NULL, ?, ? WHERE ${posting.sql}`,
         )
         .bind(w.id, w.creatorId, w.nowMs, ...posting.params),
-      db
-        .prepare(`UPDATE withdrawals SET transition_count = 1 WHERE id = ? AND ${posting.sql}`)
-        .bind(w.id, ...posting.params),
       ...(auto
         ? stepStatements(
             db,

@@ -13,7 +13,7 @@ import { accountAddress, type Posting } from "../../domain/accounts";
 import type { Currency } from "../../domain/money";
 import { type ComposedOperation, composeOperation } from "../ledger";
 import type { LedgerShard } from "../shards";
-import { setColumns, stepStatements, type WithdrawalRow } from "../withdrawals";
+import { payoutMinorOf, setColumns, stepStatements, type WithdrawalRow } from "../withdrawals";
 
 export interface WithdrawalPayout {
   readonly withdrawal: Pick<WithdrawalRow, "id" | "creator_id" | "amount_minor" | "fee_minor" | "currency" | "channel">;
@@ -30,7 +30,7 @@ export function composeWithdrawalPayout(shard: LedgerShard, p: WithdrawalPayout)
   const w = p.withdrawal;
   const withdrawing = accountAddress.creatorWithdrawing(w.creator_id);
   const postings: Posting[] = [
-    { from: withdrawing, to: accountAddress.channelPayouts(w.channel), amountMinor: w.amount_minor - w.fee_minor },
+    { from: withdrawing, to: accountAddress.channelPayouts(w.channel), amountMinor: payoutMinorOf(w) },
   ];
   if (w.fee_minor > 0)
     postings.push({ from: withdrawing, to: accountAddress.platformFees(), amountMinor: w.fee_minor });
