@@ -234,3 +234,26 @@ export function deliveredBy(kind: TargetKind, status: number, text: string): boo
     return false;
   }
 }
+
+/** When a scheduled check runs: every `everyMs` (aligned to multiples of it), or daily from a local hour. */
+export type CheckSchedule = { readonly everyMs: number } | { readonly dailyFromHour: number };
+
+/**
+ * Whether a check last started at `lastStartedAtMs` (null: never) is due at `nowMs`. Interval
+ * schedules run once per slot (an hourly check runs in the first cron tick of each hour);
+ * daily ones once per local day, from `dailyFromHour` in `timeZone` (`localDayStartMs`).
+ */
+export function isDue(
+  schedule: CheckSchedule,
+  lastStartedAtMs: number | null,
+  nowMs: number,
+  localDayStartMs: (atMs: number) => number,
+): boolean {
+  if ("everyMs" in schedule) {
+    return (
+      lastStartedAtMs === null || Math.floor(nowMs / schedule.everyMs) > Math.floor(lastStartedAtMs / schedule.everyMs)
+    );
+  }
+  const from = localDayStartMs(nowMs) + schedule.dailyFromHour * 3_600_000;
+  return nowMs >= from && (lastStartedAtMs === null || lastStartedAtMs < from);
+}

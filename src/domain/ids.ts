@@ -30,6 +30,12 @@ export const ID_PREFIXES = [
   "pa",
   /** A creator's withdrawal (money out); its channel number is the id without the underscore. */
   "wd",
+  /** Scheduled checks and alerts: a check run, an alert target, rule, incident and delivery (control). */
+  "chk",
+  "atg",
+  "arl",
+  "inc",
+  "adl",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

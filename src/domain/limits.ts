@@ -283,6 +283,33 @@ export const LIMITS = {
   inboxMarkReadIdsMax: 100,
   /** Statements: rows per page read from each shard while the monthly CSV streams. */
   statementCsvPageRows: 200,
+  /** Scheduled checks (src/worker/checks): findings one run stores (the count is always exact). */
+  checkFindingsStoredMax: 500,
+  /** Scheduled checks: runs are kept this long for GET /v1/admin/health and history. */
+  checkRunRetentionMs: 14 * 24 * 60 * 60 * 1000,
+  /** Stuck check: an order still created/pending this long past its expiry (queries and callbacks gave up). */
+  orderPendingStuckMs: 60 * 60 * 1000,
+  /** Stuck check: a red packet past expiry still open (not refunded) this long (the sweep runs every minute). */
+  packetRefundOverdueMs: 15 * 60 * 1000,
+  /** Stuck check: a transit outbox row or room event undelivered this long (the sweeps redeliver after 30 s). */
+  outboxUndeliveredAlertMs: 10 * 60 * 1000,
+  /** Stuck check: rows it reads per kind and shard (the finding's value counts them, up to this). */
+  stuckRowsReadMax: 100,
+  /** Channel check: calls over this window give a channel's error rate, once there are this many. */
+  channelErrorRateWindowMs: 15 * 60 * 1000,
+  channelErrorRateMinCalls: 10,
+  /** Alert targets: messages per hour when the operator names no rate. */
+  alertTargetRatePerHourDefault: 30,
+  alertTargetRatePerHourMax: 1_000,
+  /** Alerts: a delivery still queued this long is queued again (its queue send was lost). */
+  alertDeliveryRequeueAfterMs: 5 * 60 * 1000,
+  /** Alerts: a target's name and URL, an alert rule's name and finding kind. */
+  alertNameMaxLength: 100,
+  alertUrlMaxLength: 2_000,
+  alertSecretMaxLength: 200,
+  /** Alerts: targets and rules a deployment may hold. */
+  alertTargetsMax: 50,
+  alertRulesMax: 200,
 } as const;
 
 export class AssertionError extends Error {

@@ -5,6 +5,7 @@ import { RoomFanOut } from "../durable-objects/room-fan-out";
 import { createLogger, type Logger } from "../platform/logger";
 import { createApp } from "./app";
 import { CRON_JOBS, runCronJobs } from "./cron/jobs";
+import { ALERTS_QUEUE, handleAlertsBatch } from "./queues/alerts";
 import { CREATOR_NOTICES_QUEUE, handleCreatorNoticesBatch } from "./queues/creator-notices";
 import { handleLedgerPostingsBatch, LEDGER_POSTINGS_QUEUE } from "./queues/ledger-postings";
 import {
@@ -31,6 +32,7 @@ export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [PAYMENT_CALLBACKS_QUEUE]: handlePaymentCallbacksBatch,
   [CREATOR_NOTICES_QUEUE]: handleCreatorNoticesBatch,
   [PAYOUTS_QUEUE]: handlePayoutsBatch,
+  [ALERTS_QUEUE]: (batch, env, log) => handleAlertsBatch(batch, env, log),
 };
 
 export default {

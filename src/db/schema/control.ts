@@ -351,3 +351,120 @@ export const creatorNotificationMutes = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.creatorId, t.kind] })],
 );
+
+/**
+ * Scheduled checks (src/worker/checks): one row per run of a check, with what it found. The
+ * latest run of each check is what alerting and GET /v1/admin/health read; runs older than
+ * LIMITS.checkRunRetentionMs are purged.
+ */
+export const checkRuns = sqliteTable(
+  "check_runs",
+  {
+    id: text("id").primaryKey(),
+    check: text("check_name").notNull(),
+    startedAtMs: integer("started_at_ms").notNull(),
+    finishedAtMs: integer("finished_at_ms").notNull(),
+    /** `ok`: nothing found; `findings`: something found; `failed`: the check threw (see `error`). */
+    status: text("status", { enum: ["ok", "findings", "failed"] }).notNull(),
+    findingCount: integer("finding_count").notNull(),
+    /** JSON array of findings (domain/alerts.ts CheckFinding), at most LIMITS.checkFindingsStoredMax. */
+    findings: text("findings").notNull(),
+    /** The check's own figures (JSON), e.g. how many rows it looked at. */
+    figures: text("figures"),
+    error: text("error"),
+  },
+  (t) => [index("check_runs_latest").on(t.check, t.startedAtMs)],
+);
+
+/**
+ * Where alerts go: a webhook of a kind (domain/alerts.ts TARGET_KINDS). The URL (which is itself
+ * a credential for Slack, Feishu and WeCom bots) and the signing secret are sealed with the
+ * PII key ring (src/platform/sealing.ts); the API shows the URL's host only.
+ */
+export const alertTargets = sqliteTable("alert_targets", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  kind: text("kind", { enum: ["slack", "feishu", "wecom", "generic"] }).notNull(),
+  /** JSON {url, secret|null} sealed: base64(iv ‖ ciphertext). */
+  sealed: text("sealed").notNull(),
+  keyId: text("key_id").notNull(),
+  /** What the API shows of the URL: its origin. */
+  urlHint: text("url_hint").notNull(),
+  hasSecret: integer("has_secret", { mode: "boolean" }).notNull(),
+  /** Messages at most this many in any hour; beyond it they are recorded as rate-limited, not sent. */
+  ratePerHour: integer("rate_per_hour").notNull(),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  createdBy: text("created_by").notNull(),
+  createdAtMs: integer("created_at_ms").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+/**
+ * Alert rules: a check and a finding kind (null: any of the check's kinds), fired per subject
+ * when Σ of the matching findings' values reaches `threshold`, sent to `target_ids` (JSON
+ * array; null: every enabled target).
+ */
+export const alertRules = sqliteTable("alert_rules", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  check: text("check_name").notNull(),
+  kind: text("kind"),
+  threshold: integer("threshold").notNull(),
+  severity: text("severity", { enum: ["info", "warning", "critical"] }).notNull(),
+  targetIds: text("target_ids"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull(),
+  updatedBy: text("updated_by").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});
+
+/**
+ * Incidents: one rule firing for one subject, open until a run of its check no longer fires
+ * it. At most one open incident per key (`{rule}|{subject}`): a rule firing again on every
+ * run finds it there and sends nothing.
+ */
+export const alertIncidents = sqliteTable(
+  "alert_incidents",
+  {
+    id: text("id").primaryKey(),
+    key: text("incident_key").notNull(),
+    ruleId: text("rule_id").notNull(),
+    subject: text("subject").notNull(),
+    severity: text("severity", { enum: ["info", "warning", "critical"] }).notNull(),
+    state: text("state", { enum: ["open", "resolved"] }).notNull(),
+    summary: text("summary").notNull(),
+    value: integer("value").notNull(),
+    openedAtMs: integer("opened_at_ms").notNull(),
+    resolvedAtMs: integer("resolved_at_ms"),
+  },
+  (t) => [
+    uniqueIndex("alert_incidents_one_open").on(t.key).where(sql`${t.state} = 'open'`),
+    index("alert_incidents_state").on(t.state, t.openedAtMs),
+  ],
+);
+
+/**
+ * One message about one incident to one target: written before it is queued, so a message
+ * is sent at most once per (incident, event, target) however often the queue redelivers.
+ */
+export const alertDeliveries = sqliteTable(
+  "alert_deliveries",
+  {
+    id: text("id").primaryKey(),
+    incidentId: text("incident_id").notNull(),
+    event: text("event", { enum: ["open", "resolve"] }).notNull(),
+    targetId: text("target_id").notNull(),
+    /** `queued` → `sent`, `rate_limited` (not sent: the target's hourly budget was spent) or `failed` (retries spent). */
+    state: text("state", { enum: ["queued", "sent", "rate_limited", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    /** When it was last put on the ALERTS queue; a queued one this old is put on again. */
+    queuedAtMs: integer("queued_at_ms"),
+    sentAtMs: integer("sent_at_ms"),
+  },
+  (t) => [
+    uniqueIndex("alert_deliveries_once").on(t.incidentId, t.event, t.targetId),
+    index("alert_deliveries_target_sent").on(t.targetId, t.sentAtMs),
+    index("alert_deliveries_state").on(t.state, t.createdAtMs),
+  ],
+);

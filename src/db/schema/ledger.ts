@@ -286,6 +286,8 @@ export const paymentOrders = sqliteTable(
     uniqueIndex("payment_orders_provider_txn").on(t.channel, t.providerTxnId),
     uniqueIndex("payment_orders_user_key").on(t.userId, t.idempotencyKey),
     index("payment_orders_user_created").on(t.userId, t.createdAtMs),
+    /** The stuck check (src/worker/checks/stuck.ts): open orders long past their expiry. */
+    index("payment_orders_state_expiry").on(t.state, t.expiresAtMs),
     check("payment_orders_amount_positive", sql`${t.amountMinor} > 0`),
     check("payment_orders_refund_bounded", sql`${t.refundedMinor} >= 0 AND ${t.refundedMinor} <= ${t.amountMinor}`),
   ],

@@ -1,5 +1,7 @@
 import { openLedger } from "../../db/shards";
 import type { Logger } from "../../platform/logger";
+import { evaluateAlerts } from "../checks/alerts";
+import { CHECKS, runCheck } from "../checks/registry";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
@@ -39,6 +41,13 @@ export const CRON_JOBS: readonly CronJob[] = [
   { name: "payout-sweep", run: sweepPayouts },
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
   { name: "ledger-archive", run: advanceLedgerArchives },
+  // The scheduled checks, each its own job (skipped until due: checks/registry.ts), then the
+  // alerts they raise: last, so a tick's alerts see its checks' runs.
+  ...CHECKS.map((check) => ({
+    name: `check:${check.name}`,
+    run: (env: Env, nowMs: number, log: Logger) => runCheck(check, env, nowMs, log),
+  })),
+  { name: "alerts", run: (env, nowMs, log) => evaluateAlerts(env, nowMs, log) },
 ];
 
 /** Runs a per-database job on every ledger shard, one after another; returns the sum. */

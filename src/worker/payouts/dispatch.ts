@@ -15,6 +15,7 @@ import { findWithdrawal, moveWithdrawal, payoutMinorOf, setColumns } from "../..
 import { retryDelayMs } from "../../domain/retry";
 import { withdrawalNumber } from "../../domain/withdrawal-number";
 import type { Logger } from "../../platform/logger";
+import { metricsFor } from "../../platform/metrics";
 import { payoutClientFor } from "./clients";
 
 /** Shown to the payee (WeChat transfer_remark ≤ 32 characters, Alipay order_title). */
@@ -61,6 +62,7 @@ export async function sendPayout(ctx: PayoutContext, withdrawalId: string): Prom
     random: Math.random(),
   });
   ctx.log.info("payout_sent", { withdrawalId: row.id, outcome: outcome.state, applied: applied.kind });
+  metricsFor(ctx.env).count("payout_result", row.channel, outcome.state);
   if (applied.kind === "waiting" && applied.retrySameNumber) {
     const after = await findWithdrawal(ledger, row.id);
     return {
@@ -87,6 +89,7 @@ export async function queryPayout(ctx: PayoutContext, withdrawalId: string): Pro
     random: Math.random(),
   });
   ctx.log.info("payout_queried", { withdrawalId: row.id, outcome: outcome.state, applied: applied.kind });
+  metricsFor(ctx.env).count("payout_result", row.channel, outcome.state);
   // The channel knows nothing definite (perhaps it never received the send): the same number again.
   if (outcome.state === "unknown" && client) return sendPayout(ctx, row.id);
   return { kind: "done", applied };

@@ -12,6 +12,7 @@ import { idPattern } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
+import { metricsFor } from "../../platform/metrics";
 import { queryContext, refundContext, reportFailedAttempt } from "../payments/channel-tasks";
 import { queryOrder } from "../payments/orders";
 import { afterApplied } from "../payments/pay-to-tip";
@@ -125,6 +126,7 @@ async function applyCallback(env: Env, ledger: Ledger, m: PaymentCallbackMessage
     .prepare("UPDATE payment_notifications SET outcome = ?, applied_at_ms = ? WHERE id = ?")
     .bind(JSON.stringify(outcome).slice(0, 1000), nowMs, m.notificationId)
     .run();
+  metricsFor(env).count("payment_callback", m.channel, outcome.kind);
   if (outcome.kind === "flagged") {
     log.error("alert_payment_flagged", { notificationId: m.notificationId, channel: m.channel, ...outcome });
   } else {
