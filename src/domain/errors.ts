@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   order_not_found: { status: 404, message: "There is no such payment order of yours." },
   channel_not_found: { status: 404, message: "There is no such payment channel." },
   reconciliation_not_found: { status: 404, message: "There is no such reconciliation run." },
+  alert_target_not_found: { status: 404, message: "There is no such alert target." },
+  alert_rule_not_found: { status: 404, message: "There is no such alert rule." },
   method_not_allowed: { status: 405, message: "Method not allowed." },
   idempotency_key_in_flight: {
     status: 409,
@@ -39,6 +41,7 @@ export const ERROR_CODES = {
     message: "This external id already issued a subsidy with different details; nothing was issued.",
   },
   conflict: { status: 409, message: "The resource changed; reload and retry." },
+  alert_limit_reached: { status: 409, message: "The deployment holds as many alert targets or rules as it may." },
   payload_too_large: { status: 413, message: "The request body is too large." },
   unsupported_media_type: { status: 415, message: "Send JSON with Content-Type: application/json." },
   idempotency_key_reused: { status: 422, message: "This Idempotency-Key was used with a different request." },
