@@ -84,7 +84,7 @@ describe("queue dispatch", () => {
 });
 
 describe("cron jobs", () => {
-  it("are the eleven housekeeping jobs, in order", () => {
+  it("are the eleven housekeeping jobs, in order, then each scheduled check and the alerts job", () => {
     expect(CRON_JOBS.map((j) => j.name)).toEqual([
       "transit-sweep",
       "room-outbox-sweep",
@@ -97,6 +97,12 @@ describe("cron jobs", () => {
       "payout-sweep",
       "payment-records-purge",
       "ledger-archive",
+      "check:channels",
+      "check:stuck",
+      "check:red-packets",
+      "check:ledger",
+      "check:statements",
+      "alerts",
     ]);
   });
 

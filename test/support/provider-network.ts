@@ -16,11 +16,14 @@
  *   received {match?}                 the requests received, with their bodies
  *   transfers {match?}                payouts: the transfers the provider holds
  *   transfer-answer {state, match}    payouts (WeChat, Alipay): the next new transfer for a matching number answers `state`
+ *   hooks/received?match=             alert webhooks that https://hooks.test/… received (hook-receiver.ts)
+ *   hooks/fail {count, match}         the next alert webhooks whose URL contains `match` answer 503
  *   transfer-finish {withdrawalId, state?|type?, reason?}  payouts: the transfer ends; answers the signed callback
  *                                     {url, headers, body} the provider sends (Stripe: the `type` event; transfer.reversed reverses)
  */
 import { readFileSync } from "node:fs";
 import { base64Bytes } from "../../src/channels/encoding";
+import { HOOKS_HOST, HookReceiver } from "./hook-receiver";
 import { AlipayPayoutDouble, StripePayoutDouble, WechatPayoutDouble } from "./payout-apis";
 import { StripeDouble, WechatPayDouble } from "./provider-apis";
 
@@ -97,6 +100,8 @@ async function build(): Promise<Doubles> {
 }
 
 let doubles: Promise<Doubles> | null = null;
+/** Alert webhooks' receiver (hook-receiver.ts): https://hooks.test/…, read at https://doubles.test/hooks/…. */
+const hooks = new HookReceiver();
 
 const HOSTS: Record<string, keyof Doubles> = {
   "api.mch.weixin.qq.com": "wechatpay",
@@ -127,6 +132,8 @@ async function route(incoming: Request): Promise<Response> {
   });
   const d = await doubles;
   const url = new URL(request.url);
+  if (url.hostname === HOOKS_HOST) return hooks.fetch(request);
+  if (url.origin === DOUBLES_ORIGIN && url.pathname.startsWith("/hooks/")) return hooksControl(url, request);
   if (url.origin === DOUBLES_ORIGIN) return control(d, url, request);
   const name = HOSTS[url.hostname];
   if (!name) return new Response(`no test double for ${url.origin}`, { status: 599 });
@@ -137,6 +144,18 @@ async function route(incoming: Request): Promise<Response> {
 }
 
 const HANG_MAX_MS = 15_000;
+
+/** hooks/received?match= (what the receiver got), hooks/fail {count, match} (the next requests answer 503). */
+async function hooksControl(url: URL, request: Request): Promise<Response> {
+  const action = url.pathname.split("/")[2];
+  if (action === "received") return Response.json(hooks.matching(url.searchParams.get("match")));
+  if (action === "fail") {
+    const args = (await request.json()) as { count?: number; match?: string };
+    hooks.failNext(args.count ?? 1, args.match ?? "");
+    return Response.json({ ok: true });
+  }
+  return new Response("unknown action", { status: 404 });
+}
 
 async function control(d: Doubles, url: URL, request: Request): Promise<Response> {
   const [, provider, action] = url.pathname.split("/") as [string, keyof Doubles, string];
