@@ -5,6 +5,7 @@ import { LIMITS } from "../../src/domain/limits";
 import { createLogger } from "../../src/platform/logger";
 import { CRON_JOBS, type CronJob, runCronJobs } from "../../src/worker/cron/jobs";
 import worker, { QUEUE_CONSUMERS } from "../../src/worker/index";
+import { ALERTS_MAX_RETRIES } from "../../src/worker/queues/alerts";
 import wranglerToml from "../../wrangler.toml?raw";
 
 /** The structured lines the Worker wrote to the console, parsed. */
@@ -43,7 +44,14 @@ describe("queue dispatch", () => {
   it("has a consumer for exactly the queues wrangler.toml consumes", () => {
     const consumed = [...wranglerToml.matchAll(/\[\[queues\.consumers\]\]\s*\nqueue = "([^"]+)"/g)].map((m) => m[1]);
     expect(Object.keys(QUEUE_CONSUMERS).sort()).toEqual(consumed.sort());
-    expect(consumed).toHaveLength(5);
+    expect(consumed).toHaveLength(6);
+  });
+
+  it("gives the alerts consumer the retries its code counts on (the last one records the delivery failed)", () => {
+    const block = /queue = "giftwire-alerts"\nmax_batch_size = \d+\nmax_batch_timeout = \d+\nmax_retries = (\d+)/.exec(
+      wranglerToml,
+    );
+    expect(Number(block?.[1])).toBe(ALERTS_MAX_RETRIES);
   });
 
   it("dispatches by exact name: a queue whose name only starts like a known one is not consumed as it", async () => {
