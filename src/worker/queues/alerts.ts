@@ -2,7 +2,9 @@
  * The consumer of ALERTS: each message names one delivery (an incident's open or resolve
  * message to one target, stored before it was queued: db/alerts.ts). A delivery is sent at
  * most once — a redelivered message finds it no longer `queued` and is acknowledged — unless
- * the target's hourly budget is spent (then it is recorded `rate_limited`, not sent). A
+ * the target's hourly budget is spent (then an open message is recorded `rate_limited`, not
+ * sent, and its incident will send no resolve either; resolve messages of sent opens always
+ * go). A
  * target that does not take it (network error, non-2xx, Feishu's or WeCom's error code)
  * is retried with backoff; the last delivery records it `failed` and the message goes to the
  * DLQ. Requests are built and signed by domain/alerts.ts.
@@ -70,7 +72,12 @@ async function deliver(
     await settleDelivery(db, deliveryId, { state: "failed", error: "target removed or disabled", nowMs });
     return "done";
   }
-  if (!withinRate(await sentWithinHour(db, target.id, nowMs), nowMs, target.rate_per_hour)) {
+  // Resolve messages are not limited: each follows an open message that was sent (one per
+  // incident at most), and an incident left looking open is worse than one message more.
+  if (
+    delivery.event === "open" &&
+    !withinRate(await sentWithinHour(db, target.id, nowMs), nowMs, target.rate_per_hour)
+  ) {
     await settleDelivery(db, deliveryId, { state: "rate_limited", error: null, nowMs });
     log.warn("alert_rate_limited", { deliveryId, targetId: target.id });
     return "done";

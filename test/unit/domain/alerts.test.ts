@@ -13,6 +13,7 @@ import {
   GENERIC_SIGNATURE_HEADER,
   genericSign,
   incidentKey,
+  isDue,
   type OpenIncident,
   withinRate,
 } from "../../../src/domain/alerts";
@@ -223,5 +224,45 @@ describe("target requests and signatures", () => {
     expect(deliveredBy("wecom", 200, '{"errcode":0,"errmsg":"ok"}')).toBe(true);
     expect(deliveredBy("slack", 200, "ok")).toBe(true);
     expect(deliveredBy("generic", 500, "")).toBe(false);
+  });
+});
+
+describe("check schedules", () => {
+  const HOUR = 3_600_000;
+  // A UTC+8 business day, as localDayStartMs gives it for Asia/Shanghai.
+  const dayStart = (at: number) => Math.floor((at + 8 * HOUR) / (24 * HOUR)) * 24 * HOUR - 8 * HOUR;
+
+  it("runs an interval check once per aligned slot, whatever the ticks", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 10 * HOUR }), { minLength: 1, maxLength: 60 }),
+        fc.constantFrom(60_000, 5 * 60_000, HOUR),
+        (ticks, everyMs) => {
+          let last: number | null = null;
+          const ran: number[] = [];
+          for (const t of [...ticks].sort((a, b) => a - b)) {
+            if (isDue({ everyMs }, last, t, dayStart)) {
+              ran.push(t);
+              last = t;
+            }
+          }
+          const slots = ran.map((t) => Math.floor(t / everyMs));
+          expect(new Set(slots).size).toBe(slots.length);
+          // Every slot that had a tick ran.
+          expect(new Set(slots)).toEqual(new Set(ticks.map((t) => Math.floor(t / everyMs))));
+        },
+      ),
+    );
+  });
+
+  it("runs a daily check once per business day, from its hour", () => {
+    const day = Date.UTC(2026, 11, 1) - 8 * HOUR; // 2026-12-01 00:00 in Shanghai
+    const schedule = { dailyFromHour: 10 };
+    expect(isDue(schedule, null, day + 9 * HOUR, dayStart)).toBe(false);
+    expect(isDue(schedule, null, day + 10 * HOUR, dayStart)).toBe(true);
+    expect(isDue(schedule, day + 10 * HOUR, day + 23 * HOUR, dayStart)).toBe(false);
+    // Ran yesterday after ten: due again today from ten, not before.
+    expect(isDue(schedule, day + 10 * HOUR, day + 33 * HOUR, dayStart)).toBe(false);
+    expect(isDue(schedule, day + 10 * HOUR, day + 34 * HOUR, dayStart)).toBe(true);
   });
 });
