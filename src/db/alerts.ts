@@ -248,10 +248,12 @@ export async function findTarget(db: D1Database, id: string): Promise<TargetRow 
   return db.prepare("SELECT * FROM alert_targets WHERE id = ?").bind(id).first<TargetRow>();
 }
 
-/** When the target was last sent messages, within the last hour. */
+/** When the target was last sent open messages (what its rate limit counts), within the last hour. */
 export async function sentWithinHour(db: D1Database, targetId: string, nowMs: number): Promise<number[]> {
   const { results } = await db
-    .prepare("SELECT sent_at_ms FROM alert_deliveries WHERE target_id = ? AND state = 'sent' AND sent_at_ms > ?")
+    .prepare(
+      "SELECT sent_at_ms FROM alert_deliveries WHERE target_id = ? AND event = 'open' AND state = 'sent' AND sent_at_ms > ?",
+    )
     .bind(targetId, nowMs - 3_600_000)
     .all<{ sent_at_ms: number }>();
   return results.map((r) => r.sent_at_ms);

@@ -12,6 +12,7 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { recordCheckRun } from "../../src/db/alerts";
 import { applyPayoutOutcome } from "../../src/db/payout-answers";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { openLedger } from "../../src/db/shards";
@@ -405,4 +406,94 @@ describe("alert targets and rules", () => {
     const rules = await call("GET", "/v1/admin/alert-rules", { token: await operatorToken() });
     expect(rules.body.items.length).toBeGreaterThanOrEqual(13);
   });
+});
+
+describe("delivery", () => {
+  /** A failed run of `check` at `atMs`, and the alerts job after it. */
+  async function failedRun(check: string, atMs: number) {
+    await recordCheckRun(env.CONTROL, {
+      check,
+      startedAtMs: atMs,
+      finishedAtMs: atMs,
+      findings: null,
+      figures: undefined,
+      error: `broken ${RUN}`,
+    });
+    return evaluateAlerts(env, atMs, log);
+  }
+
+  /** The messages to `targetId`, of `ruleId`'s incidents only when it is given (default rules send to every target). */
+  async function deliveriesTo(targetId: string, ruleId?: string) {
+    const { results } = await env.CONTROL.prepare(
+      `SELECT d.event, d.state, d.attempts FROM alert_deliveries d JOIN alert_incidents i ON i.id = d.incident_id
+       WHERE d.target_id = ? AND (? IS NULL OR i.rule_id = ?) ORDER BY d.created_at_ms, d.id`,
+    )
+      .bind(targetId, ruleId ?? null, ruleId ?? null)
+      .all<{ event: string; state: string; attempts: number }>();
+    return results;
+  }
+
+  it("retries a target that fails and delivers the message once when it answers", async () => {
+    const target = await addTarget("generic", `r-${RUN}`);
+    const rule = await addRule("checks", "check_failed", [target.id]);
+    // The rule's own message (its name is in the body) fails twice in front of the receiver.
+    await fetch(`${DOUBLES_ORIGIN}/hooks/fail`, {
+      method: "POST",
+      body: JSON.stringify({ count: 2, match: rule.name }),
+    });
+    await failedRun("statements", NOW + 20 * 3_600_000);
+    const sent = await until(
+      () => deliveriesTo(target.id, rule.id),
+      (rows) => rows.some((r) => r.state === "sent"),
+      40_000,
+    );
+    expect(sent).toEqual([{ event: "open", state: "sent", attempts: 3 }]);
+    // Two 503s, then the one delivery; nothing after it.
+    const got = (await received(target.path)).filter((r) => JSON.parse(r.body).rule === rule.name);
+    expect(got).toHaveLength(3);
+    expect(new Set(got.map((r) => JSON.parse(r.body).incidentId)).size).toBe(1);
+  }, 60_000);
+
+  it("rate-limits a target: opens beyond its hourly budget are recorded, not sent, and get no resolve", async () => {
+    const res = await call("POST", "/v1/admin/alert-targets", {
+      token: await operatorToken(),
+      body: { name: "tight", kind: "slack", url: `https://hooks.test/slack/${RUN}-tight`, ratePerHour: 1 },
+    });
+    expect(res.status).toBe(201);
+    const targetId = res.body.id as string;
+    const first = await addRule("checks", "check_failed", [targetId]);
+    const second = await addRule("checks", "check_failed", [targetId]);
+    const at = NOW + 30 * 3_600_000;
+    await failedRun("red-packets", at);
+    // Every open to the target (this file's two rules', and the default check_failed rule's):
+    // exactly one sent, the others recorded rate-limited.
+    const opens = async () => (await deliveriesTo(targetId)).filter((r) => r.event === "open");
+    const settled = await until(opens, (rows) => rows.length >= 2 && rows.every((r) => r.state !== "queued"), 30_000);
+    expect(settled.filter((r) => r.state === "sent")).toHaveLength(1);
+    expect(settled.filter((r) => r.state !== "sent").map((r) => r.state)).toEqual(
+      Array(settled.length - 1).fill("rate_limited"),
+    );
+    expect(await received(`${RUN}-tight`)).toHaveLength(1);
+    // The check runs clean: one resolve, for the incident whose open was sent, although the budget is spent.
+    await recordCheckRun(env.CONTROL, {
+      check: "red-packets",
+      startedAtMs: at + 60_000,
+      finishedAtMs: at + 60_000,
+      findings: [],
+      figures: undefined,
+      error: null,
+    });
+    await evaluateAlerts(env, at + 60_000, log);
+    const resolves = async () => (await deliveriesTo(targetId)).filter((r) => r.event === "resolve");
+    const after = await until(resolves, (rows) => rows.length >= 1 && rows.every((r) => r.state !== "queued"), 30_000);
+    expect(after.map((r) => r.state)).toEqual(["sent"]);
+    const texts = (await received(`${RUN}-tight`)).map((r) => JSON.parse(r.body).text as string);
+    expect(texts).toHaveLength(2);
+    expect(texts[1]).toContain("[RESOLVED]");
+    // (The earlier test left the statements check's latest run failed: that subject stays open.)
+    for (const rule of [first, second]) {
+      const mine = (await incidentsOf(rule.id)).filter((i) => i.subject === "red-packets");
+      expect(mine.map((i) => i.state)).toEqual(["resolved"]);
+    }
+  }, 60_000);
 });

@@ -3,7 +3,7 @@
  * under test at https://hooks.test/… through the test network (provider-network.ts). It
  * records every request and answers as the real bot would: Feishu `{"code":0}`, WeCom
  * `{"errcode":0}`, others `ok` — or, when told to fail, 503 for the next N requests whose URL
- * contains `match`. Tests read what it received at https://doubles.test/hooks/received.
+ * or body contains `match`. Tests read what it received at https://doubles.test/hooks/received.
  */
 
 export const HOOKS_HOST = "hooks.test";
@@ -22,7 +22,7 @@ export class HookReceiver {
   async fetch(request: Request): Promise<Response> {
     const body = await request.text();
     this.received.push({ url: request.url, headers: Object.fromEntries(request.headers), body, atMs: Date.now() });
-    const failure = this.failures.find((f) => f.count > 0 && request.url.includes(f.match));
+    const failure = this.failures.find((f) => f.count > 0 && (request.url.includes(f.match) || body.includes(f.match)));
     if (failure) {
       failure.count -= 1;
       return new Response("unavailable", { status: 503 });

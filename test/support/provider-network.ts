@@ -17,7 +17,7 @@
  *   transfers {match?}                payouts: the transfers the provider holds
  *   transfer-answer {state, match}    payouts (WeChat, Alipay): the next new transfer for a matching number answers `state`
  *   hooks/received?match=             alert webhooks that https://hooks.test/… received (hook-receiver.ts)
- *   hooks/fail {count, match}         the next alert webhooks whose URL contains `match` answer 503
+ *   hooks/fail {count, match}         the next alert webhooks whose URL or body contains `match` answer 503
  *   transfer-finish {withdrawalId, state?|type?, reason?}  payouts: the transfer ends; answers the signed callback
  *                                     {url, headers, body} the provider sends (Stripe: the `type` event; transfer.reversed reverses)
  */
