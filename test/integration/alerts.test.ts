@@ -383,6 +383,38 @@ describe("checks in isolation", () => {
   });
 });
 
+describe("the statements check", () => {
+  it("downloads and reconciles each enabled channel's statement for yesterday, and says which it cannot fetch", async () => {
+    const at = NOW + 9 * 24 * 3_600_000;
+    const result = await runCheck(checkNamed("statements"), env, at, log, true);
+    expect(result.ran).toBe(true);
+    const figures = (result as { figures: { date: string; runs: Record<string, Record<string, unknown>> } }).figures;
+    // WeChat Pay: its trade bill applied for and downloaded from the double (a day without
+    // trades there is an empty bill), reconciled into a stored run.
+    expect(figures.runs.wechatpay).toMatchObject({ runId: expect.stringMatching(/^recon_/), unrepaired: 0 });
+    const run = await env.CONTROL.prepare(
+      "SELECT channel, statement_date, actor_id FROM reconciliation_runs WHERE id = ?",
+    )
+      .bind(figures.runs.wechatpay?.runId)
+      .first();
+    expect(run).toEqual({ channel: "wechatpay", statement_date: figures.date, actor_id: "system:checks" });
+    // Alipay and Stripe downloads are not built: an info finding each, for operators to upload.
+    const [latest] = await env.CONTROL.prepare(
+      "SELECT findings FROM check_runs WHERE check_name = 'statements' AND started_at_ms = ?",
+    )
+      .bind(at)
+      .all<{ findings: string }>()
+      .then((r) => r.results);
+    const findings = JSON.parse(latest?.findings ?? "[]") as { kind: string; subject: string; severity: string }[];
+    expect(
+      findings
+        .filter((f) => f.kind === "statement_download_unsupported")
+        .map((f) => f.subject)
+        .sort(),
+    ).toEqual(["alipay", "stripe"]);
+  });
+});
+
 describe("alert targets and rules", () => {
   it("never show a target's URL or secret, and refuse unknown targets in rules", async () => {
     const t = await addTarget("wecom");

@@ -423,6 +423,8 @@ interface WechatOrder {
   readonly codeUrl: string;
   state: WechatTradeState;
   transactionId: string | null;
+  /** When it became SUCCESS: the day its trade bill lists it. */
+  paidAtMs?: number;
 }
 
 interface WechatRefund {
@@ -508,6 +510,7 @@ export class WechatPayDouble extends ProviderDouble {
     const o = this.order(orderNo);
     o.state = state;
     if (state === "SUCCESS" && o.transactionId === null) o.transactionId = `42000${randomDigits(23)}`;
+    if (state === "SUCCESS") o.paidAtMs ??= this.options.now();
   }
 
   pay(orderNo: string): void {
@@ -613,7 +616,94 @@ export class WechatPayDouble extends ProviderDouble {
     if (request.method === "GET" && query) return this.query(decodeURIComponent(query[1] as string), request.url);
     if (request.method === "POST" && path === "/v3/refund/domestic/refunds") return this.refund(request);
     if (request.method === "GET" && path === "/v3/certificates") return this.certificateList();
+    if (request.method === "GET" && path === "/v3/bill/tradebill") return this.tradeBill(request.url);
+    if (request.method === "GET" && path === "/v3/billdownload/file") return this.billFile(request.url);
     return this.answer(404, { code: "NOT_FOUND", message: "请求的资源不存在" });
+  }
+
+  /** Bills applied for, by download token. */
+  private readonly tradeBills = new Map<string, string>();
+  /** The next bill file served differs from the one its hash_value was computed over. */
+  tamperBillNext = false;
+  /** The next tradebill answer names a download URL on another host. */
+  foreignDownloadUrlNext = false;
+
+  /**
+   * 申请交易账单 (bill_type=ALL): the day's (Beijing) paid orders as WeChat's CSV — BOM, CRLF,
+   * backtick-prefixed fields, a summary — behind a download URL on the API host; a day
+   * without trades answers NO_STATEMENT_EXIST. Refund rows are not listed (the double's
+   * refunds carry no time).
+   */
+  private async tradeBill(url: URL): Promise<Response> {
+    const date = url.searchParams.get("bill_date") ?? "";
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || url.searchParams.get("bill_type") !== "ALL") {
+      return this.answer(400, { code: "PARAM_ERROR", message: "参数错误" });
+    }
+    const beijing = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().replace("T", " ").slice(0, 19);
+    const yuan = (minor: number) => formatMinor(minor);
+    const rows = [...this.orders.entries()]
+      .filter(([, o]) => o.paidAtMs !== undefined && beijing(o.paidAtMs).startsWith(date))
+      .map(([no, o]) =>
+        [
+          beijing(o.paidAtMs as number),
+          o.appid,
+          this.options.mchId,
+          "0",
+          "",
+          o.transactionId ?? "",
+          no,
+          "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+          "NATIVE",
+          "SUCCESS",
+          "OTHERS",
+          "CNY",
+          yuan(o.totalMinor),
+          "0.00",
+          "0",
+          "0",
+          "0.00",
+          "0.00",
+          "",
+          "",
+          o.description,
+          "",
+          "0.00000",
+          "0.60%",
+          yuan(o.totalMinor),
+          "0.00",
+          "",
+        ]
+          .map((f) => `\`${f}`)
+          .join(","),
+      );
+    if (rows.length === 0) return this.answer(400, { code: "NO_STATEMENT_EXIST", message: "账单不存在" });
+    const total = [...this.orders.values()]
+      .filter((o) => o.paidAtMs !== undefined && beijing(o.paidAtMs).startsWith(date))
+      .reduce((sum, o) => sum + o.totalMinor, 0);
+    const file = `\uFEFF${[
+      "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注",
+      ...rows,
+      "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
+      `\`${rows.length},\`${yuan(total)},\`0.00,\`0.00,\`0.00000,\`${yuan(total)},\`0.00`,
+    ].join("\r\n")}\r\n`;
+    const token = randomToken(24);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-1", utf8Bytes(file)));
+    this.tradeBills.set(token, this.tamperBillNext ? file.replace(",`SUCCESS,", ",`CLOSED,") : file);
+    this.tamperBillNext = false;
+    const host = this.foreignDownloadUrlNext ? "https://bills.example.com" : "https://api.mch.weixin.qq.com";
+    this.foreignDownloadUrlNext = false;
+    return this.answer(200, {
+      hash_type: "SHA1",
+      hash_value: [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
+      download_url: `${host}/v3/billdownload/file?token=${token}`,
+    });
+  }
+
+  /** 下载账单: the file itself, unsigned (its SHA-1 was in the tradebill answer). */
+  private async billFile(url: URL): Promise<Response> {
+    const file = this.tradeBills.get(url.searchParams.get("token") ?? "");
+    if (file === undefined) return this.answer(400, { code: "INVALID_REQUEST", message: "token 无效" });
+    return new Response(file, { status: 200, headers: { "content-type": "text/plain; charset=utf-8" } });
   }
 
   /** "获取平台证书列表": every held certificate, its PEM sealed with the APIv3 key. */

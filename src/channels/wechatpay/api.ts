@@ -47,7 +47,6 @@ import {
   type RefundResult,
   rejected,
   type StatementDownloadFailure,
-  statementDownloadNotBuilt,
   success,
   unavailable,
 } from "../client";
@@ -152,6 +151,23 @@ interface Answer {
   readonly text: string;
   readonly signed: boolean;
 }
+
+/** 申请交易账单. */
+export const TRADEBILL_PATH = "/v3/bill/tradebill";
+
+const TradeBill = z.object({
+  hash_type: z.literal("SHA1"),
+  hash_value: z.string().regex(/^[0-9a-fA-F]{40}$/),
+  download_url: z.string().min(1).max(2_000),
+});
+
+/** WeChat's trade bill (ALL) of a day without trades: its header and a zero summary. */
+export const EMPTY_TRADE_BILL = [
+  "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注",
+  "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额",
+  "`0,`0.00,`0.00,`0.00,`0.00000,`0.00,`0.00",
+  "",
+].join("\r\n");
 
 export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): WechatPayClient {
   const pkcs8 = pkcs8FromPem(config.merchantPrivateKey);
@@ -391,8 +407,48 @@ export function wechatPayClient(config: WechatPayApiConfig, deps: ClientDeps): W
       }
     },
 
-    async downloadStatement(): Promise<Outbound<string, StatementDownloadFailure>> {
-      return statementDownloadNotBuilt("wechatpay");
+    /**
+     * 申请交易账单 then 下载账单: `GET /v3/bill/tradebill?bill_date=&bill_type=ALL` (signed answer:
+     * `download_url` and the file's SHA-1), then a signed GET of the download URL, which must be
+     * on WeChat's API host; the file's answer is not signed, so its SHA-1 must match. A day with
+     * no trades (NO_STATEMENT_EXIST) is an empty bill: reconciled, it shows every order we think
+     * was paid that day as missing.
+     */
+    async downloadStatement(date: string): Promise<Outbound<string, StatementDownloadFailure>> {
+      const listed = await call("GET", `${TRADEBILL_PATH}?bill_date=${encodeURIComponent(date)}&bill_type=ALL`, null);
+      if (!listed.ok) return listed;
+      if (listed.value.status !== 200) {
+        const error = parseJson(listed.value.text, ErrorBody);
+        if (error?.code === "NO_STATEMENT_EXIST") return success(EMPTY_TRADE_BILL);
+        return refusal(listed.value);
+      }
+      const bill = parseJson(listed.value.text, TradeBill);
+      if (!bill) return unavailable("tradebill answer is not the documented shape");
+      let url: URL;
+      try {
+        url = new URL(bill.download_url);
+      } catch {
+        return unavailable("download_url is not a URL");
+      }
+      if (url.origin !== new URL(apiBase).origin) return unavailable(`download_url is not on ${apiBase}`);
+      const target = `${url.pathname}${url.search}`;
+      const answer = await callWithDeadline(deps, `${apiBase}${target}`, {
+        method: "GET",
+        headers: {
+          authorization: await authorization("GET", target, ""),
+          accept: "application/json",
+          "user-agent": USER_AGENT,
+        },
+      });
+      if (!answer.ok) return answer;
+      if (answer.response.status !== 200) return unavailable(`bill download HTTP ${answer.response.status}`);
+      // The file starts with a BOM, which decoding the answer as text dropped.
+      const sha1 = async (t: string) => bytesHex(new Uint8Array(await crypto.subtle.digest("SHA-1", utf8Bytes(t))));
+      const expected = bill.hash_value.toLowerCase();
+      if ((await sha1(answer.text)) !== expected && (await sha1(`\uFEFF${answer.text}`)) !== expected) {
+        return unavailable("the bill's SHA-1 does not match hash_value");
+      }
+      return success(answer.text);
     },
   };
 }

@@ -10,9 +10,9 @@
  * same refund number, which the channel dedupes. Everything else is logged as an alert.
  *
  * Where the statement comes from: the request gives it, or the channel's client downloads it
- * (`downloadStatement`). Only the sandbox's download is built; for real channels' bills
- * (WeChat tradebill, Alipay's zipped GBK CSVs, Stripe reports) finance downloads the file
- * and posts it.
+ * (`downloadStatement`; the daily `statements` check, src/worker/checks, asks every enabled
+ * channel). The sandbox's and WeChat Pay's trade bill downloads are built; for Alipay's zipped
+ * GBK CSVs and Stripe's report runs finance downloads the file and posts it.
  *
  * Our records are read from every ledger shard (orders live in their payers' shards); the run
  * and its findings are stored in the control database, where operators read them.

@@ -46,7 +46,7 @@ const ReconcileRequest = z
       .openapi({
         description:
           "The channel's daily statement file, as text (Alipay's: the unzipped 业务明细 CSV, decoded from GBK). " +
-          "Optional for the sandbox channel, whose provider's statement is fetched.",
+          "Optional for the sandbox and WeChat Pay channels, whose statements are downloaded.",
       }),
   })
   .openapi("ReconcileRequest", { example: { channel: "sandbox", date: "2026-12-01" } });

@@ -1,17 +1,9 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ChannelEventSchema } from "../../../../src/channels/channel";
-import type { ChannelClient } from "../../../../src/channels/client";
+import type { ChannelClient, Outbound } from "../../../../src/channels/client";
+import { parseStatement } from "../../../../src/channels/statement";
 import { type WechatPayApiConfig, wechatPayClient, wechatTimeExpire } from "../../../../src/channels/wechatpay/api";
-import {
-  deps,
-  expectStatementDownloadNotBuilt,
-  failure,
-  NOW,
-  now,
-  order,
-  refundOf,
-  value,
-} from "../../../support/channels";
+import { deps, failure, NOW, now, order, refundOf, value } from "../../../support/channels";
 import { pkcs8Pem, WechatPayDouble, type WechatTradeState } from "../../../support/provider-apis";
 import { type RsaPair, rsaPair } from "../../../support/providers";
 
@@ -234,7 +226,52 @@ describe("WeChat Pay v3 client", () => {
     expect(wechat.orders.size).toBe(0);
   });
 
-  it("does not download statements yet: answers unsupported without calling the provider", async () => {
-    await expectStatementDownloadNotBuilt((d) => wechatPayClient(config, d), wechat.fetch);
+  describe("trade bill download", () => {
+    const day = "2026-11-22"; // NOW is 10:00 on this day in Beijing
+
+    it("applies for the day's ALL bill, downloads it signed from the API host, checks its SHA-1 and reads it", async () => {
+      value(await client.createPayment(order));
+      wechat.pay(order.merchantOrderNo);
+      const text = value((await client.downloadStatement(day)) as Outbound<string>);
+      const [apply, download] = wechat.received.slice(-2);
+      expect(apply?.url.href).toBe(`https://api.mch.weixin.qq.com/v3/bill/tradebill?bill_date=${day}&bill_type=ALL`);
+      expect(download?.url.pathname).toBe("/v3/billdownload/file");
+      expect(download?.headers.get("authorization")).toMatch(/^WECHATPAY2-SHA256-RSA2048 /);
+      const parsed = parseStatement("wechatpay", text);
+      expect(parsed.ok && parsed.lines).toEqual([
+        expect.objectContaining({
+          kind: "payment",
+          status: "succeeded",
+          merchantOrderNo: order.merchantOrderNo,
+          providerTxnId: wechat.transactionIdOf(order.merchantOrderNo),
+          amountMinor: order.amountMinor,
+        }),
+      ]);
+    });
+
+    it("reads a day without trades (NO_STATEMENT_EXIST) as an empty bill", async () => {
+      const text = value((await client.downloadStatement("2026-11-20")) as Outbound<string>);
+      const parsed = parseStatement("wechatpay", text);
+      expect(parsed.ok && parsed.lines).toEqual([]);
+    });
+
+    it("refuses a file whose SHA-1 does not match, and a download URL off WeChat's API host", async () => {
+      value(await client.createPayment(order));
+      wechat.pay(order.merchantOrderNo);
+      wechat.tamperBillNext = true;
+      expect(failure((await client.downloadStatement(day)) as Outbound<string>)).toEqual({ kind: "unavailable" });
+      wechat.foreignDownloadUrlNext = true;
+      const before = wechat.received.length;
+      expect(failure((await client.downloadStatement(day)) as Outbound<string>)).toEqual({ kind: "unavailable" });
+      // Only the application: the foreign URL is never fetched (it would carry our signature).
+      expect(wechat.received.length).toBe(before + 1);
+    });
+
+    it("passes on WeChat's refusal of the application", async () => {
+      expect(failure((await client.downloadStatement("2026-11")) as Outbound<string>)).toEqual({
+        kind: "rejected",
+        code: "PARAM_ERROR",
+      });
+    });
   });
 });
