@@ -238,7 +238,8 @@ describe("reconciliation with the sandbox provider", () => {
   });
 
   it("asks for the statement of a channel whose bills are not fetched", async () => {
-    const res = await reconcile({ channel: "wechatpay", date: "2026-12-01" });
+    // Alipay's bill download is not built (WeChat Pay's is: test/integration/alerts.test.ts).
+    const res = await reconcile({ channel: "alipay", date: "2026-12-01" });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe("statement_required");
   });
