@@ -441,7 +441,10 @@ describe("alert targets and rules", () => {
 });
 
 describe("delivery", () => {
-  /** A failed run of `check` at `atMs`, and the alerts job after it. */
+  /**
+   * A failed run of `check` at `atMs`, and the alerts job after it. `atMs` is later than every
+   * earlier test's runs, so that this run is the check's latest.
+   */
   async function failedRun(check: string, atMs: number) {
     await recordCheckRun(env.CONTROL, {
       check,
@@ -473,7 +476,7 @@ describe("delivery", () => {
       method: "POST",
       body: JSON.stringify({ count: 2, match: rule.name }),
     });
-    await failedRun("statements", NOW + 20 * 3_600_000);
+    await failedRun("statements", NOW + 20 * 24 * 3_600_000);
     const sent = await until(
       () => deliveriesTo(target.id, rule.id),
       (rows) => rows.some((r) => r.state === "sent"),
@@ -495,7 +498,7 @@ describe("delivery", () => {
     const targetId = res.body.id as string;
     const first = await addRule("checks", "check_failed", [targetId]);
     const second = await addRule("checks", "check_failed", [targetId]);
-    const at = NOW + 30 * 3_600_000;
+    const at = NOW + 30 * 24 * 3_600_000;
     await failedRun("red-packets", at);
     // Every open to the target (this file's two rules', and the default check_failed rule's):
     // exactly one sent, the others recorded rate-limited.
