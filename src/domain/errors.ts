@@ -103,6 +103,21 @@ export const ERROR_CODES = {
     status: 503,
     message: "Your account is being moved between ledger shards; retry after the Retry-After header.",
   },
+  // Runtime switches (domain/switches.ts): an operator paused this; nothing was done.
+  switch_read_only: {
+    status: 503,
+    message: "Money is read-only for now (an operator switch): nothing was moved; reads still work.",
+  },
+  switch_tips_paused: { status: 503, message: "Tips are paused here for now (an operator switch); nothing was sent." },
+  switch_packets_paused: {
+    status: 503,
+    message: "Red packets are paused here for now (an operator switch); nothing was sent or claimed.",
+  },
+  switch_channel_out: {
+    status: 503,
+    message: "This payment channel is out of service for now (an operator switch); choose another.",
+  },
+  switch_not_found: { status: 404, message: "There is no such switch set." },
   channel_unavailable: {
     status: 503,
     message: "No payment channel for this method is answering; retry with the same Idempotency-Key.",

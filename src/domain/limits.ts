@@ -283,6 +283,20 @@ export const LIMITS = {
   inboxMarkReadIdsMax: 100,
   /** Statements: rows per page read from each shard while the monthly CSV streams. */
   statementCsvPageRows: 200,
+  /**
+   * Runtime switches (domain/switches.ts): the promise that a switch changed through the API
+   * is honoured by every isolate (Workers and rooms) within this long. Each isolate reads the
+   * set again at most once per TTL (`SWITCH_CACHE_TTL_MS`, at most `switchCacheTtlMaxMs`), so a
+   * decision includes every change committed more than one TTL plus one read's time before it.
+   */
+  switchPropagationMaxMs: 10_000,
+  /** Switches: the default and the largest TTL of an isolate's copy of the switch set. */
+  switchCacheTtlDefaultMs: 5_000,
+  switchCacheTtlMaxMs: 5_000,
+  /** Switches: how many may be set at once (one row per kind and scope). */
+  switchesMax: 500,
+  /** Switches: the tightest claim admission a `claims_tightened` switch may set is 1; this is the loosest. */
+  claimsTightenedMax: 1_000,
 } as const;
 
 export class AssertionError extends Error {
