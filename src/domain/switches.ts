@@ -209,6 +209,8 @@ export class SwitchCache {
   /** When the read that produced `snapshot` (or confirmed it unchanged) started. */
   private readAtMs = Number.NEGATIVE_INFINITY;
   private refreshing: Promise<SwitchSnapshot> | null = null;
+  /** Tests only: a set this isolate answers with, whatever the store says (see `pinForTests`). */
+  private pinned: SwitchSnapshot | null = null;
   /** Reads made (tests and benches count them). */
   loads = 0;
 
@@ -216,6 +218,7 @@ export class SwitchCache {
 
   async current(load: SwitchLoader, ttlMs: number): Promise<SwitchSnapshot> {
     assert(ttlMs >= 0 && ttlMs <= LIMITS.switchCacheTtlMaxMs, "the switch TTL is within its bound");
+    if (this.pinned !== null) return this.pinned;
     if (this.snapshot !== null && this.clock() - this.readAtMs < ttlMs) return this.snapshot;
     this.refreshing ??= this.refresh(load).finally(() => {
       this.refreshing = null;
@@ -223,8 +226,19 @@ export class SwitchCache {
     return this.refreshing;
   }
 
-  /** Drops the copy: the next read loads the whole set (tests; a writer that wants its own change now). */
+  /**
+   * Tests only: this isolate answers with `switches` until `forget()`, without writing the
+   * store. Integration tests share one control database across files, so a platform-wide
+   * switch (read-only, a channel out) written there would stop other files' requests; pinned
+   * in the test's own isolate, it stops only the requests that isolate serves.
+   */
+  pinForTests(switches: readonly Switch[]): void {
+    this.pinned = { version: -1, switches };
+  }
+
+  /** Drops the copy (and any pin): the next read loads the whole set. */
   forget(): void {
+    this.pinned = null;
     this.snapshot = null;
     this.readAtMs = Number.NEGATIVE_INFINITY;
   }

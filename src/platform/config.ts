@@ -102,6 +102,13 @@ const ConfigSchema = z
       .default("0")
       .transform(Number)
       .pipe(z.number().int().min(0).max(LIMITS.withdrawalFeeBpsMax)),
+    // Runtime switches: how long an isolate keeps its copy of the switch set (domain/switches.ts).
+    SWITCH_CACHE_TTL_MS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .default(String(LIMITS.switchCacheTtlDefaultMs))
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(LIMITS.switchCacheTtlMaxMs)),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
   .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters");
@@ -138,6 +145,8 @@ export interface Config {
   readonly settlement: { readonly settleAfterDays: number; readonly withholdingBps: number };
   /** What a withdrawal costs the creator: a fixed part plus a rate of the amount (both may be 0). */
   readonly withdrawalFee: { readonly fixedMinor: number; readonly bps: number };
+  /** How long an isolate keeps its copy of the runtime switches (≤ LIMITS.switchCacheTtlMaxMs). */
+  readonly switchCacheTtlMs: number;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -172,6 +181,7 @@ export function configFrom(env: Env): Config {
     tipCommit: c.TIP_COMMIT,
     settlement: { settleAfterDays: c.SETTLEMENT_DAYS, withholdingBps: c.WITHHOLDING_BPS },
     withdrawalFee: { fixedMinor: c.WITHDRAWAL_FEE_FIXED_MINOR, bps: c.WITHDRAWAL_FEE_BPS },
+    switchCacheTtlMs: c.SWITCH_CACHE_TTL_MS,
   };
   cache.set(env, config);
   return config;

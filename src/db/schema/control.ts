@@ -351,3 +351,35 @@ export const creatorNotificationMutes = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.creatorId, t.kind] })],
 );
+
+/**
+ * Runtime switches (src/domain/switches.ts): one row per kind and scope. Every change also
+ * bumps `switch_versions` in the same batch, so an isolate's cache asks only that row once per
+ * TTL and reads the set again only when it moved (src/db/switches.ts).
+ */
+export const runtimeSwitches = sqliteTable(
+  "runtime_switches",
+  {
+    kind: text("kind").notNull(),
+    /** `platform`, `room:<id>`, `gift:<id>` or `channel:<name>`. */
+    scope: text("scope").notNull(),
+    /** Only `claims_tightened` has one: claims in flight per packet. */
+    value: integer("value"),
+    reason: text("reason").notNull(),
+    setBy: text("set_by").notNull(),
+    setAtMs: integer("set_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms"),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.scope] })],
+);
+
+/** The switch set's version: one row, bumped by every change. */
+export const switchVersions = sqliteTable(
+  "switch_versions",
+  {
+    id: integer("id").primaryKey(),
+    version: integer("version").notNull(),
+    changedAtMs: integer("changed_at_ms").notNull(),
+  },
+  (t) => [check("switch_versions_one_row", sql`${t.id} = 1`)],
+);
