@@ -192,7 +192,7 @@ export class TipBatcher {
     let facts: Awaited<ReturnType<typeof readTipFacts>>;
     try {
       ledger = await openLedger(this.env, nowMs);
-      facts = await readTipFacts(ledger.control, roomId, giftIds, nowMs);
+      facts = await readTipFacts(ledger.control, roomId, giftIds, nowMs, config.switchCacheTtlMs);
     } catch (error) {
       // Give the pricing turn up in order, or every later pricer would wait for it.
       void pricing.then((p) => p.release());

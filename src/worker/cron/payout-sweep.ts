@@ -47,8 +47,8 @@ export async function sweepPayouts(env: Env, nowMs: number, log: Logger): Promis
     for (const row of due?.results ?? []) {
       try {
         if (row.state === "approved") {
-          await sendPayout(ctx, row.id);
-          sent += 1;
+          // Held by a runtime switch (its channel out): it stays approved and is due again next run.
+          if ((await sendPayout(ctx, row.id)).kind !== "held") sent += 1;
         } else {
           await queryPayout(ctx, row.id);
           queried += 1;

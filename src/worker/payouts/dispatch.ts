@@ -11,9 +11,12 @@ import type { PayoutOutcome } from "../../channels/payout";
 import { type AnswerApplied, applyPayoutOutcome } from "../../db/payout-answers";
 import { findPayoutAccount, openPayee } from "../../db/reads/payout-accounts";
 import type { Ledger } from "../../db/shards";
+import { switchRefusal } from "../../db/switches";
 import { findWithdrawal, moveWithdrawal, payoutMinorOf, setColumns } from "../../db/withdrawals";
 import { retryDelayMs } from "../../domain/retry";
+import type { SwitchCode } from "../../domain/switches";
 import { withdrawalNumber } from "../../domain/withdrawal-number";
+import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
 import { payoutClientFor } from "./clients";
 
@@ -32,12 +35,30 @@ export interface PayoutContext {
 
 export type SendVerdict =
   | { readonly kind: "done"; readonly applied: AnswerApplied | null }
+  /**
+   * A runtime switch holds it (its payout channel out, or money read-only): nothing was sent and
+   * the withdrawal stays where it was (approved stays approved); the sweeper sends it once cleared.
+   */
+  | { readonly kind: "held"; readonly code: SwitchCode }
   /** Nothing definite: send the same number again after this long (or let the sweeper query). */
   | { readonly kind: "retry"; readonly delayMs: number; readonly detail: string };
 
 /** Moves an approved withdrawal to paying (once) and sends it; sends a paying one again, same number. */
 export async function sendPayout(ctx: PayoutContext, withdrawalId: string): Promise<SendVerdict> {
   const { ledger, nowMs } = ctx;
+  const current = await findWithdrawal(ledger, withdrawalId);
+  if (current !== null) {
+    const held = await switchRefusal(
+      ledger.control,
+      configFrom(ctx.env).switchCacheTtlMs,
+      { kind: "payout_send", channel: current.channel },
+      nowMs,
+    );
+    if (held !== null) {
+      ctx.log.warn("payout_held_by_switch", { withdrawalId, channel: current.channel, code: held.code });
+      return { kind: "held", code: held.code };
+    }
+  }
   const moved = await moveWithdrawal(ledger, withdrawalId, "pay", {
     cause: "pay",
     ref: null,

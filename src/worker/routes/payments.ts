@@ -14,6 +14,7 @@ import { composeRefundRequest } from "../../db/operations/payment-refund";
 import { prepareTip } from "../../db/operations/tip";
 import { createOrder } from "../../db/orders";
 import { findOrder, type OrderRow, refundsOf } from "../../db/reads/orders";
+import { currentSwitches, refusalDetails } from "../../db/switches";
 import { accountAddress } from "../../domain/accounts";
 import { fail, ok } from "../../domain/errors";
 import { parseIdempotencyKey } from "../../domain/idempotency";
@@ -21,6 +22,7 @@ import { bucketOfId } from "../../domain/ids";
 import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
+import { refusalFor } from "../../domain/switches";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
@@ -149,7 +151,7 @@ payments.openapi(
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order this key created earlier"),
       201: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order"),
-      ...errorResponses(400, 401, 404, 409, 422),
+      ...errorResponses(400, 401, 404, 409, 422, 503),
     },
   }),
   async (c) => {
@@ -160,10 +162,18 @@ payments.openapi(
     const nowMs = Date.now();
     const enabled = channelClients(c.env);
     const preference = body.channel ? [body.channel] : (c.var.config.paymentMethods[body.method ?? ""] ?? []);
-    const usable = preference.filter((ch) => enabled.has(ch));
-    if (usable.length === 0) {
+    const enabledPreferred = preference.filter((ch) => enabled.has(ch));
+    if (enabledPreferred.length === 0) {
       throw new ApiError("channel_not_found", `No enabled channel serves ${body.channel ?? body.method}.`);
     }
+    // Channels an operator took out (or money read-only: runtime switches) get no new orders; a
+    // method's backups take them, as in a failover. None left: refused with the switch's code.
+    const switches = await currentSwitches(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+    const usable = enabledPreferred.filter(
+      (channel) => refusalFor(switches, { kind: "payment_order", channel }, nowMs) === null,
+    );
+    const out = refusalFor(switches, { kind: "payment_order", channel: enabledPreferred[0] as ChannelName }, nowMs);
+    if (usable.length === 0 && out !== null) throw new ApiError(out.code, undefined, refusalDetails(out));
     let amountMinor: number;
     let tipRequest: string | null = null;
     if (body.tip) {

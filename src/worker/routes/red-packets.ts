@@ -7,8 +7,9 @@ import {
 } from "../../db/operations/packet-send";
 import { findPacketWithCreator, type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
 import type { Ledger } from "../../db/shards";
+import { switchRefusal } from "../../db/switches";
 import { accountAddress } from "../../domain/accounts";
-import { ok } from "../../domain/errors";
+import { fail, ok } from "../../domain/errors";
 import { ID_BODY_PATTERN } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { formatMinor } from "../../domain/money";
@@ -210,7 +211,7 @@ redPackets.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(SendPacketRequest) },
     responses: {
       201: jsonResponse(SentSchema, "The packet is in the room"),
-      ...errorResponses(400, 401, 403, 404, 409, 422),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 503),
     },
   }),
   async (c) => {
@@ -228,6 +229,12 @@ redPackets.openapi(
       "packet",
       { roomId, ...body },
       async (id, nowMs) => {
+        // Red packets paused here, or money read-only (runtime switches): refused, nothing held.
+        const paused = await switchRefusal(ledger.control, c.var.config.switchCacheTtlMs, {
+          kind: "packet_send",
+          roomId,
+        });
+        if (paused !== null) return fail(paused.code);
         const packet = await preparePacketSend(
           ledger,
           {
@@ -288,7 +295,7 @@ redPackets.openapi(
       200: jsonResponse(ClaimResultSchema, "Your earlier claim"),
       201: jsonResponse(ClaimResultSchema, "You grabbed a share"),
       ...errorResponses(401, 403, 404, 409),
-      ...errorResponses(429),
+      ...errorResponses(429, 503),
     },
   }),
   async (c) => {

@@ -1,8 +1,9 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { historyCoverage } from "../../db/archive/coverage";
 import { composeAdjustment } from "../../db/operations/adjustment";
+import { switchRefusal } from "../../db/switches";
 import { accountAddress } from "../../domain/accounts";
-import { ok } from "../../domain/errors";
+import { fail, ok } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
@@ -211,7 +212,7 @@ wallets.openapi(
     request: { params, headers: IdempotencyKeyHeader, body: jsonBody(AdjustmentRequest) },
     responses: {
       201: jsonResponse(AdjustmentSchema, "The adjustment was posted"),
-      ...errorResponses(400, 401, 403, 409, 422),
+      ...errorResponses(400, 401, 403, 409, 422, 503),
     },
   }),
   async (c) => {
@@ -221,6 +222,9 @@ wallets.openapi(
     const { ledger } = c.var;
     const target = { shard: ledger.forOwner(userId), bucket: ledger.bucketOf(userId) };
     return runIdempotent(c, target, "adj", { userId, ...body }, async (id, nowMs) => {
+      // Money read-only (a runtime switch): refused before anything moves.
+      const paused = await switchRefusal(ledger.control, c.var.config.switchCacheTtlMs, { kind: "adjustment" });
+      if (paused !== null) return fail(paused.code);
       const amount = parseAmountMinor(body.amount);
       if (!amount.ok) return amount;
       const adjustment = {
