@@ -8,6 +8,7 @@ import { ApiError, errorResponse } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
+import { adminSwitches } from "./routes/admin-switches";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
@@ -103,6 +104,7 @@ export function createApp() {
   v1.route("/", piiReseal);
   v1.route("/", creatorWithdrawalRoutes);
   v1.route("/", adminWithdrawalRoutes);
+  v1.route("/", adminSwitches);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
