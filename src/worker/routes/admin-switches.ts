@@ -49,7 +49,10 @@ const ChangeSchema = z
   .openapi("SwitchChange");
 
 const params = z.object({
-  kind: SwitchKindSchema.openapi({ param: { name: "kind", in: "path" }, example: "tips_paused" }),
+  kind: z
+    .enum(SWITCH_KINDS)
+    .openapi({ example: "tips_paused" })
+    .openapi({ param: { name: "kind", in: "path" } }),
   scope: ScopeParam.openapi({ param: { name: "scope", in: "path" } }),
 });
 
