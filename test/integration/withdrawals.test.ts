@@ -11,6 +11,7 @@ import { composeWithdrawalHold } from "../../src/db/operations/withdrawal-hold";
 import { applyPayoutOutcome } from "../../src/db/payout-answers";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { openLedger } from "../../src/db/shards";
+import { switchCache } from "../../src/db/switches";
 import { moveWithdrawal, setColumns } from "../../src/db/withdrawals";
 import { accountAddress } from "../../src/domain/accounts";
 import { newOwnedId } from "../../src/domain/ids";
@@ -651,6 +652,53 @@ describe("payouts through the sandbox", () => {
       .first();
     expect(paid).toEqual({ cause: "query", to_state: "paid" });
     expect(await balanceOf(accountAddress.creatorWithdrawing(c.id))).toBe(0);
+    await expectInvariantsClean();
+    await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
+  });
+
+  it("a payout channel out (runtime switch) sends nothing and leaves the withdrawal approved; it goes once cleared", async () => {
+    await simulate({ deliveryDelayMs: [600_000, 600_000], duplicateRate: 0 });
+    const c = await creator(30_000, { riskHold: true });
+    const w = (await request(c, "30.00")).body.withdrawal;
+    const ledger = await openLedger(env);
+    const approved = await moveWithdrawal(ledger, w.id, "approve", {
+      cause: "approve",
+      ref: null,
+      actorId: "ops-test",
+      nowMs: Date.now(),
+      set: setColumns({ next_query_at_ms: 0 }),
+    });
+    expect(approved.kind).toBe("changed");
+    const out = {
+      kind: "payout_channel_out" as const,
+      scope: { type: "channel" as const, id: "sandbox" },
+      value: null,
+      reason: "channel incident",
+      setBy: "ops-test",
+      setAtMs: Date.now(),
+      expiresAtMs: null,
+    };
+    switchCache.pinForTests([out]);
+    try {
+      // The queue's send, the dispatcher and the sweeper all hold it.
+      const { batch, acked, retried } = batchOf([{ kind: "payout.send", withdrawalId: w.id }]);
+      await handlePayoutsBatch(batch, env, log);
+      expect({ acked, retried }).toEqual({ acked: [0], retried: [] });
+      expect(await sendPayout(await context(), w.id)).toEqual({ kind: "held", code: "switch_channel_out" });
+      await sweepPayouts(env, Date.now(), log);
+      expect((await row(w.id))?.state).toBe("approved");
+      expect((await sim("GET", `/v1/payouts/${withdrawalNumber(w.id)}`)).status).toBe(404);
+      expect(await balanceOf(accountAddress.creatorWithdrawing(c.id))).toBe(3_000);
+      // Read-only holds payouts too.
+      switchCache.pinForTests([{ ...out, kind: "read_only", scope: { type: "platform" } }]);
+      expect(await sendPayout(await context(), w.id)).toEqual({ kind: "held", code: "switch_read_only" });
+    } finally {
+      switchCache.forget();
+    }
+    // Cleared: the sweeper's next run sends it.
+    await sweepPayouts(env, Date.now(), log);
+    expect((await row(w.id))?.state).toBe("paying");
+    expect((await sim("GET", `/v1/payouts/${withdrawalNumber(w.id)}`)).status).toBe(200);
     await expectInvariantsClean();
     await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
   });
