@@ -114,7 +114,7 @@ describe("a switch flipped under a tip storm", () => {
     let flippedAtMs: number | null = null;
     let flipStartedAtMs = Number.POSITIVE_INFINITY;
     let i = 0;
-    // A tip every ~10 ms into one room through the real group-commit batcher; the switch is
+    // Three tips every ~10 ms into one room through the real group-commit batcher; the switch is
     // flipped 600 ms in, and the storm goes on for a TTL and a half after.
     const stormMs = 600 + config.switchCacheTtlMs * 1.5 + 500;
     const flip = (async () => {
@@ -124,19 +124,21 @@ describe("a switch flipped under a tip storm", () => {
       flippedAtMs = Date.now();
     })();
     while (Date.now() - startMs < stormMs) {
-      const viewerId = viewers[i % viewers.length] as string;
-      i += 1;
-      const sentAtMs = Date.now();
-      sent.push(
-        tipRequest(roomId, viewerId, { kind: "custom", amount: "1.00" }).then((res) => ({
-          viewerId,
-          sentAtMs,
-          answeredAtMs: Date.now(),
-          status: res.status,
-          code: res.body?.error?.code ?? null,
-          tipId: res.body?.tip?.id ?? null,
-        })),
-      );
+      for (let burst = 0; burst < 3; burst++) {
+        const viewerId = viewers[i % viewers.length] as string;
+        i += 1;
+        const sentAtMs = Date.now();
+        sent.push(
+          tipRequest(roomId, viewerId, { kind: "custom", amount: "1.00" }).then((res) => ({
+            viewerId,
+            sentAtMs,
+            answeredAtMs: Date.now(),
+            status: res.status,
+            code: res.body?.error?.code ?? null,
+            tipId: res.body?.tip?.id ?? null,
+          })),
+        );
+      }
       await new Promise((r) => setTimeout(r, 10));
     }
     await flip;
