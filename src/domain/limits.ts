@@ -283,6 +283,11 @@ export const LIMITS = {
   inboxMarkReadIdsMax: 100,
   /** Statements: rows per page read from each shard while the monthly CSV streams. */
   statementCsvPageRows: 200,
+  /** Operators (issue 15): an operator's email (RFC 5321's path limit) and an Access service token's client id. */
+  emailMaxLength: 254,
+  accessClientIdMaxLength: 128,
+  /** Operators: the operator directory's page and an operator id (the bearer subject stands in for it locally). */
+  operatorsPageMax: 200,
 } as const;
 
 export class AssertionError extends Error {

@@ -23,6 +23,16 @@ const ConfigSchema = z
     JWT_AUDIENCE: z.string().min(1),
     JWT_SECRET: z.string().default(""),
     JWT_PUBLIC_JWK: z.string().default(""),
+    // Cloudflare Access in front of the operator API (issue 15): the team domain and the
+    // application's AUD tag. Both or neither; production requires both.
+    ACCESS_TEAM_DOMAIN: z
+      .string()
+      .regex(/^(https:\/\/[a-z0-9-]+\.cloudflareaccess\.com)?$/, "https://<team>.cloudflareaccess.com")
+      .default(""),
+    ACCESS_AUD: z
+      .string()
+      .regex(/^([0-9a-f]{64})?$/, "the Access application's 64-hex AUD tag")
+      .default(""),
     PLATFORM_SHARE_BPS: z
       .string()
       .regex(/^[0-9]+$/)
@@ -104,7 +114,23 @@ const ConfigSchema = z
       .pipe(z.number().int().min(0).max(LIMITS.withdrawalFeeBpsMax)),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
-  .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters");
+  .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters")
+  .refine(
+    (c) => (c.ACCESS_TEAM_DOMAIN === "") === (c.ACCESS_AUD === ""),
+    "ACCESS_TEAM_DOMAIN and ACCESS_AUD go together",
+  )
+  .refine(
+    (c) => c.ENVIRONMENT !== "production" || c.ACCESS_TEAM_DOMAIN !== "",
+    "production operators sign in through Cloudflare Access: set ACCESS_TEAM_DOMAIN and ACCESS_AUD",
+  );
+
+/** Cloudflare Access in front of the operator API (src/worker/auth/access.ts). */
+export interface AccessSettings {
+  /** `https://<team>.cloudflareaccess.com`, no trailing slash: the issuer, and where the certs are. */
+  readonly teamDomain: string;
+  /** The Access application's Application Audience (AUD) tag. */
+  readonly aud: string;
+}
 
 export interface Config {
   readonly environment: "production" | "staging" | "development" | "test";
@@ -114,6 +140,11 @@ export interface Config {
     readonly secret: string;
     readonly publicJwk: string;
   };
+  /**
+   * Cloudflare Access in front of the operator API, or null: then the bearer token's subject
+   * names the operator (development and tests only; production requires Access).
+   */
+  readonly access: AccessSettings | null;
   readonly platformShareBps: number;
   readonly customTip: { readonly minMinor: number; readonly maxMinor: number };
   readonly corsOrigins: readonly string[];
@@ -156,6 +187,7 @@ export function configFrom(env: Env): Config {
   const config: Config = {
     environment: c.ENVIRONMENT,
     jwt: { issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, secret: c.JWT_SECRET, publicJwk: c.JWT_PUBLIC_JWK },
+    access: c.ACCESS_TEAM_DOMAIN === "" ? null : { teamDomain: c.ACCESS_TEAM_DOMAIN, aud: c.ACCESS_AUD },
     platformShareBps: c.PLATFORM_SHARE_BPS,
     customTip: { minMinor: c.TIP_CUSTOM_MIN_MINOR, maxMinor: c.TIP_CUSTOM_MAX_MINOR },
     corsOrigins: list(c.CORS_ORIGINS),

@@ -18,6 +18,7 @@ import { gifts } from "./routes/gifts";
 import { inbox } from "./routes/inbox";
 import { live } from "./routes/live";
 import { notificationTemplates } from "./routes/notification-templates";
+import { operators } from "./routes/operators";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
 import { payoutAccounts } from "./routes/payout-accounts";
@@ -103,6 +104,7 @@ export function createApp() {
   v1.route("/", piiReseal);
   v1.route("/", creatorWithdrawalRoutes);
   v1.route("/", adminWithdrawalRoutes);
+  v1.route("/", operators);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -120,8 +122,10 @@ export function createApp() {
           description:
             "Live-stream tipping, gifts and red packets. Amounts are integer fen (`…Minor`); money-moving requests " +
             "need an Idempotency-Key. Errors: `{ error: { code, message, requestId } }`. Each operation's " +
-            "`x-giftwire-auth` says who may call it: `public`, `signed-in` (any valid bearer token), or the " +
-            "roles of which the token must hold one.",
+            "`x-giftwire-auth` says who may call it: `public`, `signed-in` (any valid bearer token), the " +
+            "user roles of which the token must hold one, or `{ permission }`: an operator route, for an active " +
+            "operator (Cloudflare Access in production) whose roles in the operator directory hold that " +
+            "permission (docs/PERMISSIONS.md).",
         },
         servers: [{ url: "/v1" }],
       }),

@@ -1,3 +1,4 @@
+import type { Operator } from "../db/operators";
 import type { Ledger } from "../db/shards";
 import type { Config } from "../platform/config";
 import type { Logger } from "../platform/logger";
@@ -13,5 +14,7 @@ export interface AppEnv {
     ledger: Ledger;
     log: Logger;
     principal: Principal;
+    /** The calling operator (null: not one), once an operator check resolved it (middleware/auth.ts). */
+    operator: Operator | null | undefined;
   };
 }

@@ -351,3 +351,47 @@ export const creatorNotificationMutes = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.creatorId, t.kind] })],
 );
+
+/*
+ * Operators (issue 15): who may use the operator API and with which roles — data here, managed
+ * through the API, never taken from a token claim alone (src/db/operators.ts).
+ */
+
+/**
+ * One operator. In production they arrive through Cloudflare Access, identified by `email`
+ * (a person) or `service_client_id` (an Access service token); locally and in tests the bearer
+ * token's subject stands in, matched on `id`.
+ */
+export const operators = sqliteTable(
+  "operators",
+  {
+    id: text("id").primaryKey(),
+    displayName: text("display_name").notNull(),
+    email: text("email"),
+    serviceClientId: text("service_client_id"),
+    status: text("status", { enum: ["active", "disabled"] }).notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    uniqueIndex("operators_email").on(t.email).where(sql`${t.email} IS NOT NULL`),
+    uniqueIndex("operators_service_client").on(t.serviceClientId).where(sql`${t.serviceClientId} IS NOT NULL`),
+    check("operators_status", sql`${t.status} IN ('active', 'disabled')`),
+  ],
+);
+
+/** The roles an operator holds (domain/permissions.ts maps them to permissions). */
+export const operatorRoles = sqliteTable(
+  "operator_roles",
+  {
+    operatorId: text("operator_id").notNull(),
+    role: text("role", { enum: ["admin", "finance", "ops", "support", "risk", "auditor"] }).notNull(),
+    grantedBy: text("granted_by").notNull(),
+    grantedAtMs: integer("granted_at_ms").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.operatorId, t.role] }),
+    check("operator_roles_role", sql`${t.role} IN ('admin', 'finance', 'ops', 'support', 'risk', 'auditor')`),
+  ],
+);

@@ -40,9 +40,9 @@ adminWithdrawalRoutes.openapi(
   defineRoute({
     method: "get",
     path: "/admin/withdrawals",
-    auth: ["admin", "finance"],
+    auth: { permission: "withdrawal.read" },
     tags: ["operators"],
-    summary: "Withdrawals in a state, oldest first: `requested` is the review queue (admin, finance)",
+    summary: "Withdrawals in a state, oldest first: `requested` is the review queue",
     request: {
       query: PageQuery.extend({ state: z.enum(WITHDRAWAL_STATES).default("requested") }),
     },
@@ -72,9 +72,9 @@ adminWithdrawalRoutes.openapi(
   defineRoute({
     method: "post",
     path: "/admin/withdrawals/{withdrawalId}/approve",
-    auth: ["admin", "finance"],
+    auth: { permission: "withdrawal.approve" },
     tags: ["operators"],
-    summary: "Approve a requested withdrawal; it is sent to its channel (admin, finance)",
+    summary: "Approve a requested withdrawal; it is sent to its channel",
     description: "Approving an approved withdrawal again changes nothing; any other state is `conflict`.",
     request: { params },
     responses: { 200: jsonResponse(Reply, "Approved"), ...errorResponses(400, 401, 403, 404, 409) },
@@ -106,9 +106,9 @@ adminWithdrawalRoutes.openapi(
   defineRoute({
     method: "post",
     path: "/admin/withdrawals/{withdrawalId}/reject",
-    auth: ["admin", "finance"],
+    auth: { permission: "withdrawal.approve" },
     tags: ["operators"],
-    summary: "Reject a requested withdrawal with a reason; the money returns to available (admin, finance)",
+    summary: "Reject a requested withdrawal with a reason; the money returns to available",
     description:
       "Rejecting a rejected withdrawal again changes nothing (the money returned once); any other state is `conflict`.",
     request: { params, body: jsonBody(RejectRequest) },

@@ -31,9 +31,9 @@ admin.openapi(
   defineRoute({
     method: "get",
     path: "/admin/ledger/invariants",
-    auth: ["admin", "finance"],
+    auth: { permission: "ledger.read" },
     tags: ["operators"],
-    summary: "Verify the ledger's invariants over every shard and across them (admin, finance)",
+    summary: "Verify the ledger's invariants over every shard and across them",
     description:
       "Per shard: Σ balances = 0 per currency; no protected account negative; every balance = Σ of its transfers; " +
       "every operation's transfers sum to its declared amount; packets and orders whole. Across shards: each pair " +
@@ -52,9 +52,9 @@ admin.openapi(
   defineRoute({
     method: "put",
     path: "/admin/creators/{creatorId}/share",
-    auth: ["admin", "finance"],
+    auth: { permission: "share.set" },
     tags: ["operators"],
-    summary: "Set or clear a creator's platform revenue-share override (admin, finance)",
+    summary: "Set or clear a creator's platform revenue-share override",
     request: {
       params: z.object({ creatorId: UserId.openapi({ param: { name: "creatorId", in: "path" } }) }),
       body: jsonBody(CreatorShare),

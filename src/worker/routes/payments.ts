@@ -22,6 +22,7 @@ import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
 import type { AppEnv } from "../context";
+import { operatorMay } from "../middleware/auth";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { money } from "../money-view";
@@ -241,7 +242,7 @@ payments.openapi(
     path: "/payments/orders/{orderId}",
     auth: "signed-in",
     tags: ["payments"],
-    summary: "A payment order (its payer, or finance and admin)",
+    summary: "A payment order (its payer, or an operator with payment.read)",
     request: { params: orderParams },
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema }), "The order"),
@@ -251,9 +252,9 @@ payments.openapi(
   async (c) => {
     const { orderId } = c.req.valid("param");
     const order = await findOrder(c.var.ledger.forId(orderId).db, orderId);
-    const p = c.var.principal;
-    const staff = p.roles.has("admin") || p.roles.has("finance");
-    if (!order || (order.user_id !== p.userId && !staff)) throw new ApiError("order_not_found");
+    if (!order || (order.user_id !== c.var.principal.userId && !(await operatorMay(c, "payment.read")))) {
+      throw new ApiError("order_not_found");
+    }
     return c.json({ order: orderBody(order) }, 200);
   },
 );
@@ -282,9 +283,9 @@ payments.openapi(
   defineRoute({
     method: "post",
     path: "/admin/payments/orders/{orderId}/refunds",
-    auth: ["admin", "finance"],
+    auth: { permission: "refund.create" },
     tags: ["operators"],
-    summary: "Refund (part of) a paid order from what is still in the payer's wallet (admin, finance)",
+    summary: "Refund (part of) a paid order from what is still in the payer's wallet",
     description:
       "Debits the payer's wallet at once and asks the channel to refund; a channel that refuses puts the money " +
       "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid.",
@@ -346,9 +347,9 @@ payments.openapi(
   defineRoute({
     method: "get",
     path: "/admin/payments/orders/{orderId}/refunds",
-    auth: ["admin", "finance"],
+    auth: { permission: "payment.read" },
     tags: ["operators"],
-    summary: "An order's refunds and their states (admin, finance)",
+    summary: "An order's refunds and their states",
     request: { params: orderParams },
     responses: {
       200: jsonResponse(z.object({ refunds: z.array(RefundSchema) }), "The refunds, oldest first"),

@@ -138,12 +138,12 @@ reconciliations.openapi(
   defineRoute({
     method: "post",
     path: "/admin/reconciliations",
-    auth: ["admin", "finance"],
+    auth: { permission: "reconcile.run" },
     middleware: [
       bodyLimit({ maxSize: STATEMENT_BODY_BYTES_MAX, onError: (c) => errorResponse(c, "payload_too_large") }),
     ],
     tags: ["operators"],
-    summary: "Reconcile a channel's daily statement and auto-repair what a query settles (admin, finance)",
+    summary: "Reconcile a channel's daily statement and auto-repair what a query settles",
     description:
       "Parses the statement (refused whole with `statement_malformed` if any of it cannot be read exactly; " +
       "nothing is stored), matches it against our orders and refunds for the day, stores the run and its " +
@@ -174,9 +174,9 @@ reconciliations.openapi(
   defineRoute({
     method: "get",
     path: "/admin/reconciliations/{runId}",
-    auth: ["admin", "finance"],
+    auth: { permission: "reconcile.read" },
     tags: ["operators"],
-    summary: "A reconciliation run and its findings (admin, finance)",
+    summary: "A reconciliation run and its findings",
     request: { params: z.object({ runId: RunId.openapi({ param: { name: "runId", in: "path" } }) }) },
     responses: {
       200: jsonResponse(RunReply, "The run"),

@@ -72,9 +72,9 @@ revenueSchedules.openapi(
   defineRoute({
     method: "post",
     path: "/admin/revenue-schedules",
-    auth: ["admin", "finance"],
+    auth: { permission: "share.set" },
     tags: ["operators"],
-    summary: "Create the next version of the tiered revenue share schedule (admin, finance)",
+    summary: "Create the next version of the tiered revenue share schedule",
     description:
       "The platform's rate for a tip is the rate of the tier holding the creator's gross this calendar month " +
       "(business time zone) including the tip; a creator's override wins. The schedule applies to tips from " +
@@ -123,9 +123,9 @@ revenueSchedules.openapi(
   defineRoute({
     method: "get",
     path: "/admin/revenue-schedules",
-    auth: ["admin", "finance"],
+    auth: { permission: "share.read" },
     tags: ["operators"],
-    summary: "List the revenue share schedules, newest version first (admin, finance)",
+    summary: "List the revenue share schedules, newest version first",
     request: {
       query: z.object({
         limit: z.coerce

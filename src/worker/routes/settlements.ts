@@ -104,9 +104,9 @@ settlements.openapi(
   defineRoute({
     method: "post",
     path: "/admin/settlements/run",
-    auth: ["admin", "finance"],
+    auth: { permission: "settlement.run" },
     tags: ["operators"],
-    summary: "Run the T+N settlement of a business day now (admin, finance)",
+    summary: "Run the T+N settlement of a business day now",
     description:
       "Settles every creator with tips on the day (idempotent per creator and day: a re-run moves nothing twice and " +
       "answers with the same records). Creators under risk hold are recorded `held`; creators with earnings of the " +
@@ -141,9 +141,9 @@ settlements.openapi(
   defineRoute({
     method: "put",
     path: "/admin/creators/{creatorId}/risk-hold",
-    auth: ["admin", "ops", "finance"],
+    auth: { permission: "creator.hold" },
     tags: ["operators"],
-    summary: "Put a creator under risk hold or lift it (admin, ops, finance)",
+    summary: "Put a creator under risk hold or lift it",
     description:
       "Under hold, settlement records the creator's due days as `held` (flagged, not settled); once lifted, the next " +
       "settlement run settles them.",
@@ -183,10 +183,10 @@ settlements.openapi(
   defineRoute({
     method: "get",
     path: "/admin/settlements",
-    auth: ["admin", "finance", "ops"],
+    auth: { permission: "settlement.read" },
     tags: ["operators"],
     summary:
-      "Settlement records over every shard, newest day first; `state=held` lists flagged days (admin, finance, ops)",
+      "Settlement records over every shard, newest day first; `state=held` lists flagged days",
     request: { query: ListQuery },
     responses: {
       200: jsonResponse(z.object({ items: z.array(SettlementSchema) }), "Up to `limit` records"),

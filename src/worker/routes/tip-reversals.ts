@@ -64,9 +64,9 @@ tipReversals.openapi(
   defineRoute({
     method: "post",
     path: "/admin/tips/{tipId}/reversal",
-    auth: ["admin", "finance"],
+    auth: { permission: "tip.reverse" },
     tags: ["operators"],
-    summary: "Reverse a tip: refund the viewer, take back the creator's part (admin, finance)",
+    summary: "Reverse a tip: refund the viewer, take back the creator's part",
     description:
       "The viewer gets the whole tip back. The creator's part comes out of pending if the tip's business day is not " +
       "settled yet, otherwise it becomes a receivable that the creator's next settlements offset (available never " +

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { historyCoverage } from "../../db/archive/coverage";
 import { composeAdjustment } from "../../db/operations/adjustment";
@@ -8,7 +9,7 @@ import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
-import { hasAnyRole } from "../middleware/auth";
+import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
 import {
   AmountMinor,
@@ -23,7 +24,6 @@ import {
 } from "../schemas";
 import { defineRoute } from "./define";
 
-const WALLET_READERS = ["admin", "finance", "support"] as const;
 
 export const WalletSchema = z
   .object({ userId: UserId, currency: Currency, balanceMinor: AmountMinor, balance: z.string() })
@@ -81,10 +81,10 @@ const params = z.object({ userId: UserId.openapi({ param: { name: "userId", in: 
 
 export const wallets = new OpenAPIHono<AppEnv>();
 
-function assertMayRead(principalId: string, roles: Parameters<typeof hasAnyRole>[0], userId: string) {
-  if (principalId !== userId && !hasAnyRole(roles, WALLET_READERS)) {
-    throw new ApiError("forbidden", "You can only read your own wallet.");
-  }
+/** Your own wallet, or anyone's for an operator holding `ledger.read` (the operator directory's say). */
+async function assertMayRead(c: Context<AppEnv>, userId: string): Promise<void> {
+  if (c.var.principal.userId === userId || (await operatorMay(c, "ledger.read"))) return;
+  throw new ApiError("forbidden", "You can only read your own wallet.");
 }
 
 wallets.openapi(
@@ -93,13 +93,13 @@ wallets.openapi(
     path: "/users/{userId}/wallet",
     auth: "signed-in",
     tags: ["wallets"],
-    summary: "A user's wallet balance (yourself, or any user for admin/finance/support)",
+    summary: "A user's wallet balance (yourself, or any user for an operator with ledger.read)",
     request: { params },
     responses: { 200: jsonResponse(WalletSchema, "The wallet"), ...errorResponses(401, 403) },
   }),
   async (c) => {
     const { userId } = c.req.valid("param");
-    assertMayRead(c.var.principal.userId, c.var.principal, userId);
+    await assertMayRead(c, userId);
     const row = await c.var.ledger
       .forOwner(userId)
       .db.prepare("SELECT balance_minor, currency FROM accounts WHERE address = ?")
@@ -139,7 +139,7 @@ wallets.openapi(
   async (c) => {
     const { userId } = c.req.valid("param");
     const { cursor, limit } = c.req.valid("query");
-    assertMayRead(c.var.principal.userId, c.var.principal, userId);
+    await assertMayRead(c, userId);
     const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(cursor);
     if (!Number.isSafeInteger(before) || before < 0)
       throw new ApiError("malformed_request", "The cursor is not valid.");
@@ -205,9 +205,9 @@ wallets.openapi(
   defineRoute({
     method: "post",
     path: "/users/{userId}/wallet/adjustments",
-    auth: ["admin", "finance"],
+    auth: { permission: "wallet.adjust" },
     tags: ["wallets", "operators"],
-    summary: "Operator credit or debit of a wallet, with a reason (admin, finance)",
+    summary: "Operator credit or debit of a wallet, with a reason",
     request: { params, headers: IdempotencyKeyHeader, body: jsonBody(AdjustmentRequest) },
     responses: {
       201: jsonResponse(AdjustmentSchema, "The adjustment was posted"),
