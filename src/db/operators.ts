@@ -62,7 +62,7 @@ const COLUMN: Record<OperatorIdentity["kind"], string> = {
   service: "o.service_client_id",
 };
 
-function valueOf(identity: OperatorIdentity): string {
+function identityValue(identity: OperatorIdentity): string {
   switch (identity.kind) {
     case "subject":
       return identity.id;
@@ -77,7 +77,7 @@ function valueOf(identity: OperatorIdentity): string {
 export async function findOperator(db: D1Database, identity: OperatorIdentity): Promise<Operator | null> {
   const row = await db
     .prepare(`${SELECT} WHERE ${COLUMN[identity.kind]} = ?`)
-    .bind(valueOf(identity))
+    .bind(identityValue(identity))
     .first<OperatorRow>();
   return row ? operatorOf(row) : null;
 }
@@ -139,7 +139,12 @@ export async function addOperator(
 }
 
 export type SetRolesResult =
-  | { readonly kind: "set"; readonly operator: Operator; readonly granted: OperatorRole[]; readonly revoked: OperatorRole[] }
+  | {
+      readonly kind: "set";
+      readonly operator: Operator;
+      readonly granted: OperatorRole[];
+      readonly revoked: OperatorRole[];
+    }
   | { readonly kind: "not_found" }
   | { readonly kind: "last_admin" };
 
@@ -162,9 +167,7 @@ export async function setOperatorRoles(
   const revoked = before.roles.filter((r) => !wanted.includes(r));
   const statements: D1PreparedStatement[] = [];
   for (const role of revoked) {
-    statements.push(
-      db.prepare("DELETE FROM operator_roles WHERE operator_id = ? AND role = ?").bind(id, role),
-    );
+    statements.push(db.prepare("DELETE FROM operator_roles WHERE operator_id = ? AND role = ?").bind(id, role));
   }
   for (const role of granted) {
     statements.push(
@@ -234,7 +237,32 @@ async function hasActiveAdmin(db: D1Database): Promise<boolean> {
  * no RAISE outside triggers, so a malformed-JSON error is the portable way to abort a batch.
  */
 function ACTIVE_ADMIN_GUARD(db: D1Database): D1PreparedStatement {
-  return db.prepare(
-    `SELECT CASE WHEN ${ACTIVE_ADMIN_EXISTS} THEN 1 ELSE json_extract('${LAST_ADMIN}', '$') END`,
-  );
+  return db.prepare(`SELECT CASE WHEN ${ACTIVE_ADMIN_EXISTS} THEN 1 ELSE json_extract('${LAST_ADMIN}', '$') END`);
+}
+
+/**
+ * Puts an operator with exactly `roles`, active, outside the API's checks: for the demo seed,
+ * the development entry and the tests, which stand in for an admin's grants. Idempotent.
+ */
+export async function putOperator(
+  db: D1Database,
+  operator: { readonly id: string; readonly displayName: string; readonly roles: readonly OperatorRole[] },
+  actor: string,
+  nowMs: number,
+): Promise<void> {
+  await db.batch([
+    db
+      .prepare(
+        `INSERT INTO operators (id, display_name, email, service_client_id, status, created_by, created_at_ms, updated_at_ms)
+         VALUES (?, ?, NULL, NULL, 'active', ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET status = 'active', display_name = excluded.display_name, updated_at_ms = excluded.updated_at_ms`,
+      )
+      .bind(operator.id, operator.displayName, actor, nowMs, nowMs),
+    db.prepare("DELETE FROM operator_roles WHERE operator_id = ?").bind(operator.id),
+    ...operator.roles.map((role) =>
+      db
+        .prepare("INSERT INTO operator_roles (operator_id, role, granted_by, granted_at_ms) VALUES (?, ?, ?, ?)")
+        .bind(operator.id, role, actor, nowMs),
+    ),
+  ]);
 }

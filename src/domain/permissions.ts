@@ -110,7 +110,15 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "room.moderate",
     "proposal.read",
   ],
-  support: ["self.read", "health.read", "ledger.read", "payment.read", "verification.review", "room.moderate", "proposal.read"],
+  support: [
+    "self.read",
+    "health.read",
+    "ledger.read",
+    "payment.read",
+    "verification.review",
+    "room.moderate",
+    "proposal.read",
+  ],
   risk: [
     "self.read",
     "health.read",

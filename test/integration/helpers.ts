@@ -1,7 +1,9 @@
 import { env, exports } from "cloudflare:workers";
 import { mintToken } from "../../dev/tokens";
+import { putOperator } from "../../src/db/operators";
 import { type Ledger, openLedger } from "../../src/db/shards";
 import { deliverTransit, pendingTransit } from "../../src/db/transit";
+import { isOperatorRole, type OperatorRole } from "../../src/domain/permissions";
 import { homeOfAccount } from "../../src/domain/shards";
 import { configFrom } from "../../src/platform/config";
 import type { Role } from "../../src/worker/auth/jwt";
@@ -16,8 +18,20 @@ export function key(): string {
   return `test-${Date.now()}-${keyCounter}-${Math.random().toString(36).slice(2)}`;
 }
 
-export function token(userId: string, ...roles: Role[]): Promise<string> {
+/**
+ * A bearer token for `userId`. With operator roles, the user is also put in the operator
+ * directory with exactly those roles (the control database decides what an operator may do;
+ * the test stands in for an admin's grants).
+ */
+export async function token(userId: string, ...roles: Role[]): Promise<string> {
+  const operatorRoles = roles.filter(isOperatorRole);
+  if (operatorRoles.length > 0) await registerOperator(userId, operatorRoles);
   return mintToken(config, { userId, roles: roles.length > 0 ? roles : ["viewer"] }, Date.now());
+}
+
+/** Puts `userId` in the operator directory, active, with exactly `roles`. */
+export async function registerOperator(userId: string, roles: readonly OperatorRole[]): Promise<void> {
+  await putOperator(env.CONTROL, { id: userId, displayName: userId, roles }, "test", Date.now());
 }
 
 export interface CallOptions {

@@ -148,7 +148,7 @@ function requireOperator(permission: Permission) {
       );
     }
     const found = await findOperator(c.var.ledger.control, identity);
-    if (!found || found.status !== "active") {
+    if (found?.status !== "active") {
       c.set("operator", null);
       throw new ApiError("forbidden", "You are not an active operator.");
     }

@@ -1,7 +1,7 @@
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../context";
 import { rolesWith } from "../../domain/permissions";
+import type { AppEnv } from "../context";
 import { authenticate, needsBearer, permissionOf, type RouteAuth } from "../middleware/auth";
 import { bearerSecurity } from "../schemas";
 

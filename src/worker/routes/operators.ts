@@ -166,7 +166,12 @@ operators.openapi(
     const result = await setOperatorRoles(c.var.ledger.control, operatorId, roles, actor, Date.now());
     if (result.kind === "not_found") throw new ApiError("operator_not_found");
     if (result.kind === "last_admin") throw new ApiError("last_admin");
-    c.var.log.info("operator_roles_set", { operatorId, actorId: actor, granted: result.granted, revoked: result.revoked });
+    c.var.log.info("operator_roles_set", {
+      operatorId,
+      actorId: actor,
+      granted: result.granted,
+      revoked: result.revoked,
+    });
     return c.json(view(result.operator), 200);
   },
 );

@@ -1,5 +1,5 @@
-import type { Context } from "hono";
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import {
   composePacketSend,
   markSubsidyUsed,
@@ -363,11 +363,7 @@ redPackets.openapi(
  * not heard of the packet yet (its announcement still on the way) is told about it, so a
  * read never writes to the room otherwise.
  */
-async function readablePacket(
-  c: Context<AppEnv>,
-  roomId: string,
-  packetId: string,
-) {
+async function readablePacket(c: Context<AppEnv>, roomId: string, packetId: string) {
   const packet = await findPacketWithCreator(c.var.ledger, packetId);
   if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
   if (

@@ -1,5 +1,5 @@
-import type { Context } from "hono";
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { findRoom, type RoomRow } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
 import type { AppEnv } from "../context";
@@ -176,7 +176,8 @@ rooms.openapi(
     path: "/rooms/{roomId}/end",
     auth: "signed-in",
     tags: ["rooms"],
-    summary: "End the stream (the room's creator, or an operator with room.moderate). Ending an offline room is a no-op.",
+    summary:
+      "End the stream (the room's creator, or an operator with room.moderate). Ending an offline room is a no-op.",
     request: { params: roomParams },
     responses: { 200: jsonResponse(RoomSchema, "The room is offline"), ...errorResponses(401, 403, 404) },
   }),

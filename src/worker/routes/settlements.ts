@@ -185,8 +185,7 @@ settlements.openapi(
     path: "/admin/settlements",
     auth: { permission: "settlement.read" },
     tags: ["operators"],
-    summary:
-      "Settlement records over every shard, newest day first; `state=held` lists flagged days",
+    summary: "Settlement records over every shard, newest day first; `state=held` lists flagged days",
     request: { query: ListQuery },
     responses: {
       200: jsonResponse(z.object({ items: z.array(SettlementSchema) }), "Up to `limit` records"),

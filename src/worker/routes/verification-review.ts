@@ -16,7 +16,6 @@ import { onVerificationReviewed } from "../verifications/on-reviewed";
 import { defineRoute } from "./define";
 import { VerificationSchema, verificationView } from "./verification";
 
-
 const QueuedVerification = VerificationSchema.extend({
   creatorId: UserId,
   reviewerId: z.string().nullable(),

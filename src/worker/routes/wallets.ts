@@ -1,5 +1,5 @@
-import type { Context } from "hono";
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { historyCoverage } from "../../db/archive/coverage";
 import { composeAdjustment } from "../../db/operations/adjustment";
 import { accountAddress } from "../../domain/accounts";
@@ -23,7 +23,6 @@ import {
   UserId,
 } from "../schemas";
 import { defineRoute } from "./define";
-
 
 export const WalletSchema = z
   .object({ userId: UserId, currency: Currency, balanceMinor: AmountMinor, balance: z.string() })
