@@ -150,8 +150,8 @@ export type SetRolesResult =
 
 /**
  * Replaces an operator's roles with `roles`, in one batch. Refuses (`last_admin`) to leave the
- * directory without an active admin, so nobody can lock every operator out; the guard is in
- * the SQL, so two concurrent revocations cannot both pass it.
+ * directory without an active admin: the database's trigger aborts the batch, so two
+ * concurrent revocations cannot both pass.
  */
 export async function setOperatorRoles(
   db: D1Database,
@@ -179,8 +179,6 @@ export async function setOperatorRoles(
     );
   }
   statements.push(db.prepare("UPDATE operators SET updated_at_ms = ? WHERE id = ?").bind(nowMs, id));
-  // Last: the whole batch rolls back when it would leave no active admin (where there was one).
-  if (await hasActiveAdmin(db)) statements.push(ACTIVE_ADMIN_GUARD(db));
   try {
     await db.batch(statements);
   } catch (error) {
@@ -204,12 +202,11 @@ export async function setOperatorStatus(
   status: "active" | "disabled",
   nowMs: number,
 ): Promise<SetStatusResult> {
-  const statements = [
-    db.prepare("UPDATE operators SET status = ?, updated_at_ms = ? WHERE id = ?").bind(status, nowMs, id),
-  ];
-  if (await hasActiveAdmin(db)) statements.push(ACTIVE_ADMIN_GUARD(db));
   try {
-    const [update] = await db.batch(statements);
+    const update = await db
+      .prepare("UPDATE operators SET status = ?, updated_at_ms = ? WHERE id = ?")
+      .bind(status, nowMs, id)
+      .run();
     if (update?.meta.changes !== 1) return { kind: "not_found" };
   } catch (error) {
     if (String(error).includes(LAST_ADMIN)) return { kind: "last_admin" };
@@ -219,26 +216,11 @@ export async function setOperatorStatus(
   return after ? { kind: "set", operator: after } : { kind: "not_found" };
 }
 
-const LAST_ADMIN = "last_admin";
-
-const ACTIVE_ADMIN_EXISTS = `EXISTS (
-  SELECT 1 FROM operators o JOIN operator_roles r ON r.operator_id = o.id
-   WHERE o.status = 'active' AND r.role = 'admin')`;
-
-async function hasActiveAdmin(db: D1Database): Promise<boolean> {
-  const row = await db.prepare(`SELECT ${ACTIVE_ADMIN_EXISTS} AS yes`).first<{ yes: number }>();
-  return row?.yes === 1;
-}
-
 /**
- * Aborts the batch it ends when the directory would hold no active admin (added only when it
- * held one before: a fresh directory is bootstrapped one grant at a time). SQLite's
- * `json_extract` on a non-JSON string raises, and the failure carries the marker text; D1 has
- * no RAISE outside triggers, so a malformed-JSON error is the portable way to abort a batch.
+ * The marker the database's triggers abort with (migrations/control/0004): revoking admin from,
+ * disabling or deleting the last active admin fails in SQL, so no path can lock everyone out.
  */
-function ACTIVE_ADMIN_GUARD(db: D1Database): D1PreparedStatement {
-  return db.prepare(`SELECT CASE WHEN ${ACTIVE_ADMIN_EXISTS} THEN 1 ELSE json_extract('${LAST_ADMIN}', '$') END`);
-}
+const LAST_ADMIN = "last_admin";
 
 /**
  * Puts an operator with exactly `roles`, active, outside the API's checks: for the demo seed,
@@ -258,11 +240,16 @@ export async function putOperator(
          ON CONFLICT (id) DO UPDATE SET status = 'active', display_name = excluded.display_name, updated_at_ms = excluded.updated_at_ms`,
       )
       .bind(operator.id, operator.displayName, actor, nowMs, nowMs),
-    db.prepare("DELETE FROM operator_roles WHERE operator_id = ?").bind(operator.id),
+    // Grants first, then revocations of what is not asked for: re-putting the only admin keeps them one.
     ...operator.roles.map((role) =>
       db
-        .prepare("INSERT INTO operator_roles (operator_id, role, granted_by, granted_at_ms) VALUES (?, ?, ?, ?)")
+        .prepare(
+          "INSERT INTO operator_roles (operator_id, role, granted_by, granted_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
         .bind(operator.id, role, actor, nowMs),
     ),
+    db
+      .prepare("DELETE FROM operator_roles WHERE operator_id = ? AND role NOT IN (SELECT value FROM json_each(?))")
+      .bind(operator.id, JSON.stringify(operator.roles)),
   ]);
 }

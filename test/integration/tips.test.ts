@@ -163,13 +163,13 @@ describe("POST /v1/rooms/{roomId}/tips", () => {
 
     it("rejects a disabled gift", async () => {
       const ops = await operatorToken();
-      await call("PATCH", "/v1/gifts/crown", { token: ops, body: { enabled: false } });
+      await call("PATCH", "/v1/admin/gifts/crown", { token: ops, body: { enabled: false } });
       const before = await ledgerSnapshot();
       const res = await tip({ kind: "gift", giftId: "crown", quantity: 1 });
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe("gift_disabled");
       expect(await ledgerSnapshot()).toBe(before);
-      await call("PATCH", "/v1/gifts/crown", { token: ops, body: { enabled: true } });
+      await call("PATCH", "/v1/admin/gifts/crown", { token: ops, body: { enabled: true } });
     });
 
     it("rejects tipping yourself", async () => {

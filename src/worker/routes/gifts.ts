@@ -110,7 +110,7 @@ gifts.openapi(
 gifts.openapi(
   defineRoute({
     method: "post",
-    path: "/gifts",
+    path: "/admin/gifts",
     auth: { permission: "gift.edit" },
     tags: ["gifts", "operators"],
     summary: "Add a gift to the catalog",
@@ -146,7 +146,7 @@ gifts.openapi(
 gifts.openapi(
   defineRoute({
     method: "patch",
-    path: "/gifts/{giftId}",
+    path: "/admin/gifts/{giftId}",
     auth: { permission: "gift.edit" },
     tags: ["gifts", "operators"],
     summary: "Change a gift: price, tier, animation, enabled",
@@ -172,7 +172,7 @@ gifts.openapi(
 gifts.openapi(
   defineRoute({
     method: "delete",
-    path: "/gifts/{giftId}",
+    path: "/admin/gifts/{giftId}",
     auth: { permission: "gift.edit" },
     tags: ["gifts", "operators"],
     summary: "Remove a gift that was never sent; a gift with tips can only be disabled",
