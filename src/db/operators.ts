@@ -237,7 +237,8 @@ export async function putOperator(
       .prepare(
         `INSERT INTO operators (id, display_name, email, service_client_id, status, created_by, created_at_ms, updated_at_ms)
          VALUES (?, ?, NULL, NULL, 'active', ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET status = 'active', display_name = excluded.display_name, updated_at_ms = excluded.updated_at_ms`,
+         ON CONFLICT (id) DO UPDATE SET status = 'active', display_name = excluded.display_name, updated_at_ms = excluded.updated_at_ms
+           WHERE operators.status <> 'active' OR operators.display_name <> excluded.display_name`,
       )
       .bind(operator.id, operator.displayName, actor, nowMs, nowMs),
     // Grants first, then revocations of what is not asked for: re-putting the only admin keeps them one.

@@ -288,6 +288,13 @@ export const LIMITS = {
   accessClientIdMaxLength: 128,
   /** Operators: the operator directory's page and an operator id (the bearer subject stands in for it locally). */
   operatorsPageMax: 200,
+  /** Four-eyes: how long a proposal waits for a second operator before it expires. */
+  proposalTtlMs: 24 * 60 * 60 * 1000,
+  /** Four-eyes: a proposal's summary, its stored request body, a decision's reason. */
+  proposalSummaryMaxLength: 300,
+  proposalBodyMaxBytes: 16 * 1024,
+  /** Four-eyes: proposals one list request returns. */
+  proposalsPageMax: 100,
 } as const;
 
 export class AssertionError extends Error {

@@ -17,7 +17,8 @@ export const PERMISSIONS = {
   "operator.manage": "Add or disable operators; propose role grants and revocations.",
   "audit.read": "Read the audit log and its chain verification.",
   "health.read": "Read the on-call health summary.",
-  "ledger.read": "Run the ledger invariant checker; read any user's wallet and its transactions.",
+  "ledger.read": "Run the ledger invariant checker.",
+  "wallet.read": "Read any user's wallet and its transactions.",
   "wallet.adjust": "Credit or debit a wallet by a manual adjustment.",
   "refund.create": "Refund a paid order; read an order's refunds.",
   "payment.read": "Read any user's payment order.",
@@ -44,6 +45,8 @@ export const PERMISSIONS = {
   "risk.manage": "Manage risk rules and lists; decide risk reviews.",
   "room.moderate": "Act on any room (change or end it, read any red packet).",
   "proposal.read": "List four-eyes proposals.",
+  "proposal.decide":
+    "Approve or reject another operator's proposal — only one whose own permission you also hold; never your own.",
 } as const satisfies Record<string, string>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -55,6 +58,7 @@ const READS = [
   "audit.read",
   "health.read",
   "ledger.read",
+  "wallet.read",
   "payment.read",
   "reconcile.read",
   "share.read",
@@ -76,6 +80,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "self.read",
     "health.read",
     "ledger.read",
+    "wallet.read",
     "payment.read",
     "wallet.adjust",
     "refund.create",
@@ -92,6 +97,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "campaign.manage",
     "campaign.read",
     "proposal.read",
+    "proposal.decide",
   ],
   ops: [
     "self.read",
@@ -109,11 +115,12 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "alert.manage",
     "room.moderate",
     "proposal.read",
+    "proposal.decide",
   ],
   support: [
     "self.read",
     "health.read",
-    "ledger.read",
+    "wallet.read",
     "payment.read",
     "verification.review",
     "room.moderate",
@@ -122,7 +129,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
   risk: [
     "self.read",
     "health.read",
-    "ledger.read",
+    "wallet.read",
     "payment.read",
     "creator.hold",
     "withdrawal.read",
@@ -130,6 +137,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "switch.set",
     "risk.manage",
     "proposal.read",
+    "proposal.decide",
   ],
   auditor: READS,
 };

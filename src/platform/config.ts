@@ -106,6 +106,12 @@ const ConfigSchema = z
           .min(0)
           .max(LIMITS.withdrawalMinMinor - 1),
       ),
+    // Four-eyes thresholds (issue 15), in fen: an adjustment, refund or withdrawal approval above
+    // its threshold needs a second operator. Tip reversals, revenue-share changes, switch changes
+    // and operator role grants always do.
+    FOUR_EYES_ADJUSTMENT_MINOR: minorString.default(100_000),
+    FOUR_EYES_REFUND_MINOR: minorString.default(100_000),
+    FOUR_EYES_WITHDRAWAL_MINOR: minorString.default(500_000),
     WITHDRAWAL_FEE_BPS: z
       .string()
       .regex(/^[0-9]+$/)
@@ -167,6 +173,12 @@ export interface Config {
   readonly tipCommit: "room" | "direct";
   /** Settlement T+N: day D's earnings become available at the start of D+N; withholding at settlement. */
   readonly settlement: { readonly settleAfterDays: number; readonly withholdingBps: number };
+  /** Four-eyes: amounts above which an adjustment, a refund, a withdrawal approval needs a second operator. */
+  readonly fourEyes: {
+    readonly adjustmentMinor: number;
+    readonly refundMinor: number;
+    readonly withdrawalMinor: number;
+  };
   /** What a withdrawal costs the creator: a fixed part plus a rate of the amount (both may be 0). */
   readonly withdrawalFee: { readonly fixedMinor: number; readonly bps: number };
 }
@@ -204,6 +216,11 @@ export function configFrom(env: Env): Config {
     tipCommit: c.TIP_COMMIT,
     settlement: { settleAfterDays: c.SETTLEMENT_DAYS, withholdingBps: c.WITHHOLDING_BPS },
     withdrawalFee: { fixedMinor: c.WITHDRAWAL_FEE_FIXED_MINOR, bps: c.WITHDRAWAL_FEE_BPS },
+    fourEyes: {
+      adjustmentMinor: c.FOUR_EYES_ADJUSTMENT_MINOR,
+      refundMinor: c.FOUR_EYES_REFUND_MINOR,
+      withdrawalMinor: c.FOUR_EYES_WITHDRAWAL_MINOR,
+    },
   };
   cache.set(env, config);
   return config;

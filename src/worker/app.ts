@@ -7,6 +7,7 @@ import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
+import { setProposalDispatcher } from "./proposals";
 import { admin } from "./routes/admin";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { autopay } from "./routes/autopay";
@@ -24,6 +25,7 @@ import { payments } from "./routes/payments";
 import { payoutAccounts } from "./routes/payout-accounts";
 import { payoutCallbacks } from "./routes/payout-callbacks";
 import { piiReseal } from "./routes/pii-reseal";
+import { proposals } from "./routes/proposals";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { revenueSchedules } from "./routes/revenue-schedules";
@@ -105,6 +107,7 @@ export function createApp() {
   v1.route("/", creatorWithdrawalRoutes);
   v1.route("/", adminWithdrawalRoutes);
   v1.route("/", operators);
+  v1.route("/", proposals);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -157,6 +160,8 @@ export function createApp() {
     return errorResponse(c, "internal_error");
   });
 
+  // Approved four-eyes proposals run their kept request through this app (worker/proposals.ts).
+  setProposalDispatcher((request, env, ctx) => app.fetch(request, env, ctx));
   return app;
 }
 

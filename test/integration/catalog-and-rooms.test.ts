@@ -49,7 +49,10 @@ describe("gift catalog", () => {
       },
     });
     expect(again.status).toBe(409);
-    const patched = await call("PATCH", "/v1/admin/gifts/dragon", { token: ops, body: { price: "999.00", enabled: false } });
+    const patched = await call("PATCH", "/v1/admin/gifts/dragon", {
+      token: ops,
+      body: { price: "999.00", enabled: false },
+    });
     expect(patched.body).toMatchObject({ priceMinor: 99900, enabled: false });
     const hidden = await call("GET", "/v1/gifts");
     expect(hidden.body.gifts.map((g: { id: string }) => g.id)).not.toContain("dragon");

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { mintToken } from "../../dev/tokens";
 import { PERMISSION_NAMES, permissionsOf } from "../../src/domain/permissions";
 import { createApp } from "../../src/worker/app";
-import { BASE, call, config, registerOperator, token } from "./helpers";
+import { BASE, call, callApproved, config, registerOperator, token } from "./helpers";
 
 const TEAM = "https://giftwire-test.cloudflareaccess.com";
 const AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2";
@@ -74,7 +74,8 @@ describe("operators through Cloudflare Access", () => {
       ).status,
     ).toBe(201);
     expect(
-      (await call("PUT", `/v1/admin/operators/${id}/roles`, { token: admin, body: { roles: ["auditor"] } })).status,
+      (await callApproved("PUT", `/v1/admin/operators/${id}/roles`, { token: admin, body: { roles: ["auditor"] } }))
+        .status,
     ).toBe(200);
 
     const me = await viaAccess("GET", "/v1/admin/me", {
@@ -101,7 +102,7 @@ describe("operators through Cloudflare Access", () => {
       token: admin,
       body: { id, displayName: "Nightly job", serviceClientId: clientId },
     });
-    await call("PUT", `/v1/admin/operators/${id}/roles`, { token: admin, body: { roles: ["finance"] } });
+    await callApproved("PUT", `/v1/admin/operators/${id}/roles`, { token: admin, body: { roles: ["finance"] } });
     const me = await viaAccess("GET", "/v1/admin/me", {
       "cf-access-jwt-assertion": await assertion({ sub: "", common_name: clientId }),
     });
@@ -127,7 +128,10 @@ describe("operators through Cloudflare Access", () => {
         { "cf-access-jwt-assertion": await assertion({ email }, { iss: "https://evil.cloudflareaccess.com" }) },
       ],
       ["expired", { "cf-access-jwt-assertion": await assertion({ email }, { expiresInS: -120 }) }],
-      ["another key", { "cf-access-jwt-assertion": await assertion({ email }, { key: (other as CryptoKeyPair).privateKey }) }],
+      [
+        "another key",
+        { "cf-access-jwt-assertion": await assertion({ email }, { key: (other as CryptoKeyPair).privateKey }) },
+      ],
       ["garbage", { "cf-access-jwt-assertion": "not.a.jwt" }],
       // With Access configured, a bearer token names no operator, even an admin's subject.
       [
@@ -161,7 +165,7 @@ describe("the operator directory", () => {
     );
     // Added without roles: still nothing.
     expect((await call("GET", "/v1/admin/me", { token: claims })).status).toBe(403);
-    const granted = await call("PUT", `/v1/admin/operators/${id}/roles`, {
+    const granted = await callApproved("PUT", `/v1/admin/operators/${id}/roles`, {
       token: admin,
       body: { roles: ["finance", "support"] },
     });
@@ -178,7 +182,7 @@ describe("the operator directory", () => {
     expect((await call("GET", "/v1/admin/ledger/invariants", { token: claims })).status).toBe(403);
     // Object-level checks read the directory too: a disabled operator reads only their own wallet.
     expect((await call("GET", "/v1/users/someone-else/wallet", { token: claims })).status).toBe(403);
-    await call("PUT", `/v1/admin/operators/${id}/status`, { token: admin, body: { status: "active" } });
+    await callApproved("PUT", `/v1/admin/operators/${id}/status`, { token: admin, body: { status: "active" } });
     expect((await call("GET", "/v1/users/someone-else/wallet", { token: claims })).status).toBe(200);
   });
 

@@ -395,3 +395,49 @@ export const operatorRoles = sqliteTable(
     check("operator_roles_role", sql`${t.role} IN ('admin', 'finance', 'ops', 'support', 'risk', 'auditor')`),
   ],
 );
+
+/**
+ * Four-eyes proposals (issue 15, src/worker/proposals.ts): an operator action that needs a
+ * second operator is kept here as the request that would perform it; a different operator
+ * holding the same permission approves (the request then runs once, as the proposer's, its
+ * Idempotency-Key derived from the proposal) or rejects it; unapproved proposals expire.
+ *   pending → approved → executed | failed;  pending → rejected | withdrawn | expired
+ */
+export const proposals = sqliteTable(
+  "proposals",
+  {
+    id: text("id").primaryKey(),
+    permission: text("permission").notNull(),
+    /** What the request does, for the reviewer: "Credit 5,000.00 to viewer-1's wallet". */
+    summary: text("summary").notNull(),
+    method: text("method").notNull(),
+    /** The request's path and query, from /v1. */
+    path: text("path").notNull(),
+    /** The validated JSON body, or null. */
+    body: text("body"),
+    state: text("state", {
+      enum: ["pending", "approved", "executed", "failed", "rejected", "withdrawn", "expired"],
+    }).notNull(),
+    proposerId: text("proposer_id").notNull(),
+    /** The proposer's Idempotency-Key, when the request had one: proposing again returns this proposal. */
+    idempotencyKey: text("idempotency_key"),
+    requestId: text("request_id").notNull(),
+    proposedAtMs: integer("proposed_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms").notNull(),
+    deciderId: text("decider_id"),
+    decidedAtMs: integer("decided_at_ms"),
+    decisionReason: text("decision_reason"),
+    resultStatus: integer("result_status"),
+    resultBody: text("result_body"),
+  },
+  (t) => [
+    index("proposals_state").on(t.state, t.proposedAtMs),
+    uniqueIndex("proposals_proposer_key")
+      .on(t.proposerId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} IS NOT NULL`),
+    check(
+      "proposals_state",
+      sql`${t.state} IN ('pending', 'approved', 'executed', 'failed', 'rejected', 'withdrawn', 'expired')`,
+    ),
+  ],
+);

@@ -6,6 +6,7 @@ import { verifyAccessAssertion } from "../auth/access";
 import { type Principal, type Role, verifyToken } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { approvedExecution } from "../proposals";
 
 /**
  * Who may call a route. Every route declares one, on the route itself (`defineRoute` in
@@ -140,7 +141,11 @@ export async function operatorMay(c: Context<AppEnv>, permission: Permission): P
  */
 function requireOperator(permission: Permission) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const identity = await operatorIdentity(c);
+    // An approved four-eyes proposal executing (worker/proposals.ts) acts as its proposer.
+    const execution = approvedExecution(c.req.raw);
+    const identity: OperatorIdentity | null = execution
+      ? { kind: "subject", id: execution.proposerId }
+      : await operatorIdentity(c);
     if (!identity) {
       throw new ApiError(
         "unauthenticated",
@@ -157,6 +162,7 @@ function requireOperator(permission: Permission) {
       throw new ApiError("forbidden", `This needs the permission ${permission}.`);
     }
     c.set("principal", { userId: found.id, roles: new Set(found.roles), follows: null });
+    c.set("permission", permission);
     await next();
   });
 }

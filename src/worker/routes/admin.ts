@@ -2,6 +2,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { checkShardedInvariants } from "../../db/sharded-invariants";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { fourEyes, proposedResponse } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -55,18 +56,31 @@ admin.openapi(
     auth: { permission: "share.set" },
     tags: ["operators"],
     summary: "Set or clear a creator's platform revenue-share override",
+    description:
+      "Needs a second operator: the change is kept as a proposal (202) and made when another operator with " +
+      "`share.set` approves it.",
     request: {
       params: z.object({ creatorId: UserId.openapi({ param: { name: "creatorId", in: "path" } }) }),
       body: jsonBody(CreatorShare),
     },
     responses: {
       200: jsonResponse(z.object({ creatorId: UserId, platformShareBps: z.number().int().nullable() }), "Saved"),
+      ...proposedResponse,
       ...errorResponses(400, 401, 403, 404),
     },
   }),
   async (c) => {
     const { creatorId } = c.req.valid("param");
     const { platformShareBps } = c.req.valid("json");
+    const proposed = await fourEyes(c, {
+      required: true,
+      summary:
+        platformShareBps === null
+          ? `Clear ${creatorId}'s revenue-share override (back to the schedule)`
+          : `Set ${creatorId}'s platform revenue share to ${(platformShareBps / 100).toFixed(2)}%`,
+      body: { platformShareBps },
+    });
+    if (proposed) return proposed;
     const row = await c.var.ledger.control
       .prepare("UPDATE creators SET platform_share_bps = ?, updated_at_ms = ? WHERE user_id = ? RETURNING user_id")
       .bind(platformShareBps, Date.now(), creatorId)

@@ -6,12 +6,20 @@
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import { addOperator, listOperators, type Operator, setOperatorRoles, setOperatorStatus } from "../../db/operators";
+import {
+  addOperator,
+  listOperators,
+  type Operator,
+  operatorById,
+  setOperatorRoles,
+  setOperatorStatus,
+} from "../../db/operators";
 import { USER_ID_PATTERN } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
 import { OPERATOR_ROLES, PERMISSION_NAMES, permissionsOf } from "../../domain/permissions";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { fourEyes, proposedResponse } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -154,15 +162,29 @@ operators.openapi(
     tags: ["operators"],
     summary: "Replace an operator's roles",
     description:
-      "Revocations take effect on the operator's next request. Leaving no active admin is 409 " +
-      "`last_admin`, and nothing changes.",
+      "A change that grants any role needs a second operator: it is kept as a proposal (202) and made when " +
+      "another operator with `operator.manage` approves it. A change that only revokes takes effect at once, " +
+      "on the operator's next request. Leaving no active admin is 409 `last_admin`, and nothing changes.",
     request: { params: Params, body: jsonBody(RolesSchema) },
-    responses: { 200: jsonResponse(OperatorSchema, "The roles now"), ...errorResponses(400, 401, 403, 404, 409) },
+    responses: {
+      200: jsonResponse(OperatorSchema, "The roles now"),
+      ...proposedResponse,
+      ...errorResponses(400, 401, 403, 404, 409),
+    },
   }),
   async (c) => {
     const { operatorId } = c.req.valid("param");
     const { roles } = c.req.valid("json");
     const actor = c.var.principal.userId;
+    const before = await operatorById(c.var.ledger.control, operatorId);
+    if (!before) throw new ApiError("operator_not_found");
+    const grants = roles.filter((r) => !before.roles.includes(r));
+    const proposed = await fourEyes(c, {
+      required: grants.length > 0,
+      summary: `Give ${operatorId} the roles ${[...new Set(roles)].join(", ") || "(none)"} (grants ${grants.join(", ")})`,
+      body: { roles },
+    });
+    if (proposed) return proposed;
     const result = await setOperatorRoles(c.var.ledger.control, operatorId, roles, actor, Date.now());
     if (result.kind === "not_found") throw new ApiError("operator_not_found");
     if (result.kind === "last_admin") throw new ApiError("last_admin");
@@ -183,12 +205,27 @@ operators.openapi(
     auth: { permission: "operator.manage" },
     tags: ["operators"],
     summary: "Disable an operator (effective on their next request), or enable them again",
+    description:
+      "Disabling takes effect at once. Enabling gives access back, so it needs a second operator: it is kept " +
+      "as a proposal (202) and made when another operator with `operator.manage` approves it.",
     request: { params: Params, body: jsonBody(StatusSchema) },
-    responses: { 200: jsonResponse(OperatorSchema, "The operator now"), ...errorResponses(400, 401, 403, 404, 409) },
+    responses: {
+      200: jsonResponse(OperatorSchema, "The operator now"),
+      ...proposedResponse,
+      ...errorResponses(400, 401, 403, 404, 409),
+    },
   }),
   async (c) => {
     const { operatorId } = c.req.valid("param");
     const { status } = c.req.valid("json");
+    const before = await operatorById(c.var.ledger.control, operatorId);
+    if (!before) throw new ApiError("operator_not_found");
+    const proposed = await fourEyes(c, {
+      required: status === "active" && before.status !== "active",
+      summary: `Enable operator ${operatorId} again (roles: ${before.roles.join(", ") || "none"})`,
+      body: { status },
+    });
+    if (proposed) return proposed;
     const result = await setOperatorStatus(c.var.ledger.control, operatorId, status, Date.now());
     if (result.kind === "not_found") throw new ApiError("operator_not_found");
     if (result.kind === "last_admin") throw new ApiError("last_admin");

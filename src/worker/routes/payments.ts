@@ -28,6 +28,7 @@ import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
+import { fourEyes, proposedResponse } from "../proposals";
 import { enqueueRefund, type PaymentQueryMessage } from "../queues/payment-callbacks";
 import {
   AmountMinor,
@@ -288,9 +289,12 @@ payments.openapi(
     summary: "Refund (part of) a paid order from what is still in the payer's wallet",
     description:
       "Debits the payer's wallet at once and asks the channel to refund; a channel that refuses puts the money " +
-      "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid.",
+      "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid. " +
+      "Above `FOUR_EYES_REFUND_MINOR` (default 1,000.00) the refund needs a second operator: it is kept as a " +
+      "proposal (202) and requested when another operator with `refund.create` approves it.",
     request: { params: orderParams, headers: IdempotencyKeyHeader, body: jsonBody(RefundRequest) },
     responses: {
+      ...proposedResponse,
       201: jsonResponse(
         z.object({ refund: RefundSchema, walletBalanceMinor: AmountMinor }),
         "The refund was requested",
@@ -307,6 +311,13 @@ payments.openapi(
     const shard = c.var.ledger.forId(orderId);
     const bucket = bucketOfId(orderId);
     assert(bucket !== null, "an order id names a bucket");
+    const asked = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
+    const proposed = await fourEyes(c, {
+      required: asked.ok && asked.value > c.var.config.fourEyes.refundMinor,
+      summary: `Refund ${body.amount} of order ${orderId}: ${body.reason}`,
+      body,
+    });
+    if (proposed) return proposed;
     return runIdempotent(c, { shard, bucket }, "orf", { orderId, ...body }, async (id, nowMs) => {
       const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
       if (!amount.ok) return amount;

@@ -11,6 +11,7 @@ import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
+import { fourEyes, proposedResponse } from "../proposals";
 import {
   AmountMinor,
   Currency,
@@ -80,9 +81,9 @@ const params = z.object({ userId: UserId.openapi({ param: { name: "userId", in: 
 
 export const wallets = new OpenAPIHono<AppEnv>();
 
-/** Your own wallet, or anyone's for an operator holding `ledger.read` (the operator directory's say). */
+/** Your own wallet, or anyone's for an operator holding `wallet.read` (the operator directory's say). */
 async function assertMayRead(c: Context<AppEnv>, userId: string): Promise<void> {
-  if (c.var.principal.userId === userId || (await operatorMay(c, "ledger.read"))) return;
+  if (c.var.principal.userId === userId || (await operatorMay(c, "wallet.read"))) return;
   throw new ApiError("forbidden", "You can only read your own wallet.");
 }
 
@@ -92,7 +93,7 @@ wallets.openapi(
     path: "/users/{userId}/wallet",
     auth: "signed-in",
     tags: ["wallets"],
-    summary: "A user's wallet balance (yourself, or any user for an operator with ledger.read)",
+    summary: "A user's wallet balance (yourself, or any user for an operator with wallet.read)",
     request: { params },
     responses: { 200: jsonResponse(WalletSchema, "The wallet"), ...errorResponses(401, 403) },
   }),
@@ -207,9 +208,13 @@ wallets.openapi(
     auth: { permission: "wallet.adjust" },
     tags: ["wallets", "operators"],
     summary: "Operator credit or debit of a wallet, with a reason",
+    description:
+      "Above `FOUR_EYES_ADJUSTMENT_MINOR` (default 1,000.00) the adjustment needs a second operator: it is kept " +
+      "as a proposal (202) and posts when another operator with `wallet.adjust` approves it.",
     request: { params, headers: IdempotencyKeyHeader, body: jsonBody(AdjustmentRequest) },
     responses: {
       201: jsonResponse(AdjustmentSchema, "The adjustment was posted"),
+      ...proposedResponse,
       ...errorResponses(400, 401, 403, 409, 422),
     },
   }),
@@ -219,6 +224,13 @@ wallets.openapi(
     const actorId = c.var.principal.userId;
     const { ledger } = c.var;
     const target = { shard: ledger.forOwner(userId), bucket: ledger.bucketOf(userId) };
+    const asked = parseAmountMinor(body.amount);
+    const proposed = await fourEyes(c, {
+      required: asked.ok && asked.value > c.var.config.fourEyes.adjustmentMinor,
+      summary: `${body.direction === "credit" ? "Credit" : "Debit"} ${body.amount} ${body.direction === "credit" ? "to" : "from"} ${userId}'s wallet: ${body.reason}`,
+      body,
+    });
+    if (proposed) return proposed;
     return runIdempotent(c, target, "adj", { userId, ...body }, async (id, nowMs) => {
       const amount = parseAmountMinor(body.amount);
       if (!amount.ok) return amount;
