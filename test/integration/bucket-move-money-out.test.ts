@@ -238,6 +238,11 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
     await payOut(w2.id);
     await settleTransit();
     const balancesBefore = await creatorBalancesIn(oldDb, creator);
+    expect(balancesBefore).toEqual({
+      pending: 0,
+      available: big.creatorMinor + reversed.creatorMinor - 20_000,
+      withdrawing: 0,
+    });
     const rowsBefore = await moneyOutRowsIn(oldDb, creator);
     expect(rowsBefore).toMatchObject({ settlements: 2, reversals: 1, withdrawals: 2 });
     const settlementsBefore = (await call("GET", "/v1/creators/me/settlements", { token: as })).body.items;
