@@ -35,6 +35,7 @@ import { TERMINAL_WITHDRAWAL_STATES, WITHDRAWAL_STATES } from "../domain/withdra
 import { type ComposedOperation, runOperations } from "./ledger";
 import type { TransitRef } from "./messages/ledger-postings";
 import { composeBucketMove, composeShareMove } from "./operations/bucket-move";
+import { deliveryId } from "./operations/transit-delivery";
 import { RECEIVABLE_SQL } from "./reads/settlement-inputs";
 import { Ledger, loadBucketMap, type TransitSender } from "./shards";
 import { type DeliveryOutcome, deliverTransit } from "./transit";
@@ -193,7 +194,7 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
       const copied = await copyRows(old, target, bucket, "upsert", nowMs);
       const moveId = await moveIdOf(old, bucket, to);
       const creators = await moneyOutCreatorsOf(old, bucket);
-      const copiedOut = await copyMoneyOut(old, target, creators, "upsert", moveId, nowMs);
+      const copiedOut = await copyMoneyOut(old, target, to, creators, "upsert", moveId, nowMs);
       const ledger = await ledgerOf(dbs, nowMs);
       assert(ledger.map[bucket] === from, "the map names the old shard until the switch");
       const moved = await moveBalances(ledger, from, to, bucket, nowMs);
@@ -241,6 +242,7 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
       const sweptOut = await copyMoneyOut(
         old,
         target,
+        to,
         await moneyOutCreatorsOf(old, bucket),
         "missing",
         await moveIdOf(old, bucket, to),
@@ -547,13 +549,14 @@ function inList(ids: readonly string[]): string {
  * withdrawals with their transitions (all terminal: open ones block the move), and inbox
  * messages; then writes, as tombstones of this move (kept for good), the ids of every
  * operation those rows name that the old shard holds: each settlement, reversal, and
- * withdrawal hold, payout and release. A settlement re-run of a day settled in the old shard
+ * withdrawal hold, payout and release, and each tip's arrival (below). A settlement re-run of a day settled in the old shard
  * then finds the row settled and its id "exists"; the checkers hold the copied rows to their
  * tombstones as to archived operations. "missing" copies only rows the new shard lacks.
  */
 async function copyMoneyOut(
   old: D1Database,
   target: D1Database,
+  targetIndex: number,
   creators: readonly string[],
   mode: "upsert" | "missing",
   moveId: string,
@@ -613,6 +616,21 @@ async function copyMoneyOut(
         .all<{ id: string }>();
       known.push(...results.map((r) => r.id));
     }
+    // Where each of their tips' creator part arrived in the old shard (the tip itself, or its
+    // delivery there), written as that tip's arrival here (`{tip}>{new}`): a reversal of an
+    // earlier tip in the new shard must not wait for a delivery that was posted in the old one
+    // (`reversal_in_flight`). A credit still in flight at the move is not among them: the old
+    // shard forwards it, and its delivery here is the real one.
+    const pending = ids.map((id) => accountAddress.creatorPending(id));
+    const { results: arrived } = await old
+      .prepare(
+        `SELECT id FROM tips WHERE creator_id IN (SELECT value FROM json_each(?))
+         UNION SELECT json_extract(o.metadata, '$.operationId') FROM transfers t JOIN operations o ON o.id = t.operation_id
+           WHERE t.to_account IN (SELECT value FROM json_each(?)) AND o.kind = 'transit_delivery'`,
+      )
+      .bind(JSON.stringify(ids), JSON.stringify(pending))
+      .all<{ id: string }>();
+    known.push(...arrived.map((r) => deliveryId(r.id, targetIndex)));
     const tombstones: D1PreparedStatement[] = [];
     for (let k = 0; k < known.length; k += IDS_PER_STATEMENT) {
       tombstones.push(

@@ -14,6 +14,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type MoveDatabases, readMoveState, startBucketMove, stepBucketMove } from "../../src/db/bucket-move";
 import { composeOperation, runOperation } from "../../src/db/ledger";
+import { composeTipReversal, type TipRow } from "../../src/db/operations/tip-reversal";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { checkShardedInvariants } from "../../src/db/sharded-invariants";
 import { forgetBucketMap, openLedger, shardBindings } from "../../src/db/shards";
@@ -177,8 +178,17 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
     await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
     const creator = await ownerInFreshBucket("mvo-creator");
     const bucket = bucketOf(creator);
-    const viewer = `${creator}-viewer`;
-    expect(bucketOf(viewer)).not.toBe(bucket);
+    const before = await ledger();
+    const from = before.map[bucket] as number;
+    const to = (from + 1) % SHARDS;
+    // A viewer in neither shard of the move (with 3 or more shards): their tips' creator parts
+    // cross to the old shard through transit, and reach the new one only as the move's balance.
+    let viewer = "";
+    for (let i = 0; viewer === ""; i++) {
+      const candidate = `${creator}-viewer-${i}`;
+      const home = before.forOwner(candidate).index;
+      if (bucketOf(candidate) !== bucket && home !== to && (SHARDS < 3 || home !== from)) viewer = candidate;
+    }
     const as = await verifiedCreator(creator);
     const roomId = await openRoom(creator);
     await fund(viewer, "5000.00");
@@ -203,9 +213,6 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
     // A paid withdrawal and an inbox message of our own.
     const w1 = await requestWithdrawal(as, "100.00");
     await payOut(w1.id);
-    const before = await ledger();
-    const from = before.map[bucket] as number;
-    const to = (from + 1) % SHARDS;
     const dbs = moveDatabases();
     const oldDb = dbs.shards[from] as D1Database;
     const newDb = dbs.shards[to] as D1Database;
@@ -344,6 +351,39 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
       available: balancesBefore.available + later.creatorMinor - owedBefore - 10_000,
       withdrawing: 0,
     });
+    await expectInvariantsClean();
+
+    // A reversal with a stale map, in the old shard: refused by the bucket's fence, though the
+    // receivable route writes no account of the creator.
+    const tipShard = after.forOwner(viewer);
+    const tipRow = await tipShard.db.prepare("SELECT * FROM tips WHERE id = ?").bind(big.id).first<TipRow>();
+    expect(tipRow).not.toBeNull();
+    const oldShard = after.shard(from);
+    const stale = await runOperation(
+      oldShard,
+      composeTipReversal(oldShard, {
+        id: `rev_mvo_stale_${Date.now()}`,
+        tip: tipRow as TipRow,
+        tipShard: tipShard.index,
+        tipDay: d1,
+        route: { from: "receivable", pendingMinor: 0, receivableMinor: big.creatorMinor },
+        withheldMinor: 0,
+        withholdingBps: 0,
+        reason: "stale",
+        actorId: "test",
+        nowMs: Date.now(),
+      }),
+    );
+    expect(stale.verdict).toEqual({ kind: "rejected", code: "bucket_fenced" });
+
+    // A reversal of a tip settled before the move, in the new shard: its arrival is known there.
+    const late = await reverseApi(big.id);
+    expect(late.status, JSON.stringify(late.body)).toBe(201);
+    expect(late.body.reversal).toMatchObject({ source: "receivable", creatorMinor: big.creatorMinor });
+    expect((await earnings()).receivableMinor).toBe(big.creatorMinor);
+    expect(await balanceIn(newDb, accountAddress.creatorAvailable(creator))).toBe(
+      balancesBefore.available + later.creatorMinor - owedBefore - 10_000,
+    );
     await expectInvariantsClean();
   }, 120_000);
 
