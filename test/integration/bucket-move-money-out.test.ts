@@ -19,11 +19,13 @@ import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { checkShardedInvariants } from "../../src/db/sharded-invariants";
 import { forgetBucketMap, openLedger, shardBindings } from "../../src/db/shards";
 import { accountAddress } from "../../src/domain/accounts";
+import type { MovePhase } from "../../src/domain/bucket-move";
 import { LIMITS } from "../../src/domain/limits";
 import { bucketOf, bucketOfAccount } from "../../src/domain/shards";
 import { createLogger } from "../../src/platform/logger";
 import { seal } from "../../src/platform/sealing";
 import { queryPayout, sendPayout } from "../../src/worker/payouts/dispatch";
+import { InjectedFault } from "../support/faults";
 import { operationRows } from "../support/ledger-rows";
 import { runProviderAlarm, simulate } from "../support/sandbox-provider";
 import { call, fund, key, ledger, openRoom, operatorToken, settleTransit, token } from "./helpers";
@@ -149,16 +151,57 @@ async function fencesOf(bucket: number) {
   return found;
 }
 
+/**
+ * A D1 binding whose first `batch()` holding a statement that starts with `sqlPrefix` fails
+ * once: "before" it reaches storage, or "after" it committed (the caller dies before hearing back).
+ */
+function crashOnceAt(db: D1Database, sqlPrefix: string, mode: "before" | "after"): D1Database {
+  const marked = new WeakSet<object>();
+  let crashed = false;
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === "prepare") {
+        return (sql: string) => {
+          const statement = target.prepare(sql);
+          if (!sql.trimStart().startsWith(sqlPrefix)) return statement;
+          return new Proxy(statement, {
+            get(t, p) {
+              if (p !== "bind") return Reflect.get(t, p).bind(t);
+              return (...args: unknown[]) => {
+                const bound = t.bind(...args);
+                marked.add(bound);
+                return bound;
+              };
+            },
+          });
+        };
+      }
+      if (property === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          if (crashed || !statements.some((st) => marked.has(st))) return target.batch(statements);
+          crashed = true;
+          if (mode === "after") await target.batch(statements);
+          throw new InjectedFault(`${sqlPrefix} (${mode})`);
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
 /** Runs the move to done, the cache window skipped by the clock. */
-async function moveToDone(bucket: number): Promise<string[]> {
+async function moveToDone(bucket: number, phases: readonly MovePhase[] = ["frozen", "switched", "verified", "done"]) {
   const dbs = moveDatabases();
   const did: string[] = [];
-  for (const [phase, skewMs] of [
-    ["frozen", 0],
-    ["switched", 0],
-    ["verified", LIMITS.bucketMapCacheMs],
-    ["done", 0],
-  ] as const) {
+  for (const [phase, skewMs] of (
+    [
+      ["frozen", 0],
+      ["switched", 0],
+      ["verified", LIMITS.bucketMapCacheMs],
+      ["done", 0],
+    ] as const
+  ).filter(([p]) => phases.includes(p))) {
     const step = await stepBucketMove(dbs, bucket, Date.now() + skewMs);
     expect(step, JSON.stringify(step)).toMatchObject({ kind: "advanced", phase });
     if (step.kind === "advanced") did.push(...step.did);
@@ -257,7 +300,20 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
     expect(withdrawalsBefore).toHaveLength(2);
 
     expect((await startBucketMove(dbs, bucket, to, Date.now())).kind).toBe("advanced");
-    const did = await moveToDone(bucket);
+    await moveToDone(bucket, ["frozen"]);
+    // Crashes inside the step that copies and moves: after the receivables committed in the
+    // new shard (before their delivery), then after the old shard's rows were retired. Each
+    // re-run continues; every share moves once.
+    const crashes = [
+      { at: to, sql: "INSERT INTO transit_outbox", mode: "after" },
+      { at: from, sql: "DELETE FROM withdrawal_transitions", mode: "after" },
+    ] as const;
+    for (const crash of crashes) {
+      const shards = dbs.shards.map((db, i) => (i === crash.at ? crashOnceAt(db, crash.sql, crash.mode) : db));
+      await expect(stepBucketMove({ ...dbs, shards }, bucket, Date.now())).rejects.toBeInstanceOf(InjectedFault);
+      expect((await readMoveState(env.CONTROL, bucket))?.phase).toBe("frozen");
+    }
+    const did = await moveToDone(bucket, ["switched", "verified", "done"]);
     console.log(`[bucket move, money out] ${did.join(" | ")}`);
     const after = await ledger();
     expect(after.map[bucket]).toBe(to);
@@ -285,6 +341,19 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
         `${w2.id}:payout`,
       ]),
     );
+
+    // Each share moved once: the receivable from the new shard, the payouts from the old one.
+    const shareOps = async (db: D1Database) =>
+      (
+        await db
+          .prepare(
+            "SELECT id FROM operations WHERE kind = 'bucket_move' AND id LIKE ? AND id NOT LIKE '%:wallet' AND id NOT LIKE '%:pending' AND id NOT LIKE '%:available' ORDER BY id",
+          )
+          .bind(`move-${bucket}-${to}-%`)
+          .all<{ id: string }>()
+      ).results.map((r) => r.id.replace(/^move-[0-9-]+:/, ""));
+    expect(await shareOps(newDb)).toEqual([`platform:receivables:${creator}`]);
+    expect(await shareOps(oldDb)).toEqual([`channel:sandbox:payouts:${creator}`]);
 
     // The reads find the history in the new shard.
     expect((await call("GET", "/v1/creators/me/settlements", { token: as })).body.items).toEqual(settlementsBefore);
