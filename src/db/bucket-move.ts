@@ -20,9 +20,14 @@
  * pending) with their transitions, and completed idempotency records still within their
  * retention (a replay after the move must not run twice). History stays in the old shard:
  * operations, transfers, tips, finished packets and claims, used subsidies, finished orders.
- * A bucket whose red packets or subsidies still hold money, or whose refunds are unfinished,
- * is not moved (those rows are bound to operations in the old shard): the move waits in
- * `copying`, or is called off if one appears before the freeze lands.
+ * A creator's money out moves with them (copyMoneyOut, moveShares, retireMoneyOut): their
+ * settlements, reversals, withdrawals and inbox are copied, the operation ids those rows name
+ * are tombstoned in the new shard (a settlement re-run is "exists"), their shares of
+ * `platform:receivables` and `channel:{ch}:payouts` move as money through transit, and their
+ * rows leave the old shard's books. A bucket whose red packets or subsidies still hold money,
+ * whose refunds are unfinished or whose withdrawals are open is not moved (those rows are
+ * bound to operations in the old shard): `startBucketMove` refuses with the blocker's code,
+ * the move waits in `copying`, or is called off if one appears before the freeze lands.
  */
 
 import { accountAddress } from "../domain/accounts";
