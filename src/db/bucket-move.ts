@@ -603,39 +603,13 @@ async function copyMoneyOut(
       );
     }
 
-    // The operations these rows name, as the old shard knows them (live or archived).
+    // Late rows (the "missing" sweep after the switch) move no money: nothing to tombstone.
     const named = [
       ...settlements.map((r) => String(r.id)),
       ...reversals.map((r) => String(r.id)),
       ...withdrawals.flatMap((r) => [String(r.id), `${r.id}:payout`, `${r.id}:release`]),
     ];
-    const known: string[] = [];
-    for (let k = 0; k < named.length; k += IDS_PER_STATEMENT) {
-      const chunk = JSON.stringify(named.slice(k, k + IDS_PER_STATEMENT));
-      const { results } = await old
-        .prepare(
-          `SELECT id FROM operations WHERE id IN (SELECT value FROM json_each(?))
-           UNION SELECT id FROM operation_tombstones WHERE id IN (SELECT value FROM json_each(?))`,
-        )
-        .bind(chunk, chunk)
-        .all<{ id: string }>();
-      known.push(...results.map((r) => r.id));
-    }
-    // Where each of their tips' creator part arrived in the old shard (the tip itself, or its
-    // delivery there), written as that tip's arrival here (`{tip}>{new}`): a reversal of an
-    // earlier tip in the new shard must not wait for a delivery that was posted in the old one
-    // (`reversal_in_flight`). A credit still in flight at the move is not among them: the old
-    // shard forwards it, and its delivery here is the real one.
-    const pending = ids.map((id) => accountAddress.creatorPending(id));
-    const { results: arrived } = await old
-      .prepare(
-        `SELECT id FROM tips WHERE creator_id IN (SELECT value FROM json_each(?))
-         UNION SELECT json_extract(o.metadata, '$.operationId') FROM transfers t JOIN operations o ON o.id = t.operation_id
-           WHERE t.to_account IN (SELECT value FROM json_each(?)) AND o.kind = 'transit_delivery'`,
-      )
-      .bind(JSON.stringify(ids), JSON.stringify(pending))
-      .all<{ id: string }>();
-    known.push(...arrived.map((r) => deliveryId(r.id, targetIndex)));
+    const known = mode === "upsert" ? await operationsToTombstone(old, ids, named, targetIndex) : [];
     const tombstones: D1PreparedStatement[] = [];
     for (let k = 0; k < known.length; k += IDS_PER_STATEMENT) {
       tombstones.push(
@@ -666,6 +640,46 @@ async function copyMoneyOut(
     counts.tombstones += known.length;
   }
   return `${creators.length} creators' money-out rows: ${counts.settlements} settlements, ${counts.reversals} reversals, ${counts.withdrawals} withdrawals (${counts.transitions} transitions), ${counts.inbox} inbox messages; ${counts.tombstones} operation ids tombstoned`;
+}
+
+/**
+ * The ids to tombstone in the new shard for these creators: the operations their rows name
+ * (`named`) that the old shard holds, live or archived, and each of their tips' arrival.
+ */
+async function operationsToTombstone(
+  old: D1Database,
+  ids: readonly string[],
+  named: readonly string[],
+  targetIndex: number,
+): Promise<string[]> {
+  const known: string[] = [];
+  for (let k = 0; k < named.length; k += IDS_PER_STATEMENT) {
+    const chunk = JSON.stringify(named.slice(k, k + IDS_PER_STATEMENT));
+    const { results } = await old
+      .prepare(
+        `SELECT id FROM operations WHERE id IN (SELECT value FROM json_each(?))
+         UNION SELECT id FROM operation_tombstones WHERE id IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(chunk, chunk)
+      .all<{ id: string }>();
+    known.push(...results.map((r) => r.id));
+  }
+  // Where each of their tips' creator part arrived in the old shard (the tip itself, or its
+  // delivery there), written as that tip's arrival here (`{tip}>{new}`): a reversal of an
+  // earlier tip in the new shard must not wait for a delivery that was posted in the old one
+  // (`reversal_in_flight`). A credit still in flight at the move is not among them: the old
+  // shard forwards it, and its delivery here is the real one.
+  const pending = ids.map((id) => accountAddress.creatorPending(id));
+  const { results: arrived } = await old
+    .prepare(
+      `SELECT id FROM tips WHERE creator_id IN (SELECT value FROM json_each(?))
+       UNION SELECT json_extract(o.metadata, '$.operationId') FROM transfers t JOIN operations o ON o.id = t.operation_id
+         WHERE t.to_account IN (SELECT value FROM json_each(?)) AND o.kind = 'transit_delivery'`,
+    )
+    .bind(JSON.stringify(ids), JSON.stringify(pending))
+    .all<{ id: string }>();
+  known.push(...arrived.map((r) => deliveryId(r.id, targetIndex)));
+  return known;
 }
 
 /**
