@@ -506,7 +506,7 @@ async function deliverMove(ledger: Ledger, from: number, to: number, bucket: num
   const count = (kind: string) => outcomes.filter((o) => o.kind === kind).length;
   const rejected = outcomes.filter((o) => o.kind === "rejected");
   if (rejected.length > 0) throw new Error(`a move's delivery was refused: ${JSON.stringify(rejected[0])}`);
-  return `${count("delivered")} balances (${count("already_delivered")} already)`;
+  return `${count("delivered")} balances and shares (${count("already_delivered")} already)`;
 }
 
 /** What still stands between the switch and "verified". */
