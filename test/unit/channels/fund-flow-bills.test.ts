@@ -12,7 +12,7 @@ import type { PayoutLine } from "../../../src/domain/reconcile-payouts";
 import { beijing, refusal } from "../../support/statements";
 
 const WECHAT = readFileSync("test/fixtures/wechatpay-fund-flow.csv", "utf8");
-const ALIPAY = new TextDecoder("gbk", { fatal: true }).decode(
+const ALIPAY = new TextDecoder("gbk", { fatal: true, ignoreBOM: false }).decode(
   readFileSync("test/fixtures/alipay-account-detail.gbk.csv"),
 );
 
