@@ -129,7 +129,7 @@ describe("payout reconciliation", () => {
     ]);
     expect(mine.every((f) => f.subject === "payout")).toBe(true);
     expect(mine[2]).toMatchObject({ ours: { amountMinor: 10_000, state: "paid" }, theirs: { amountMinor: 9_900 } });
-    expect(res.body.run).toMatchObject({ lines: 6, matched: 4 });
+    expect(res.body.run).toMatchObject({ bill: "trade", lines: 6, matched: 4 });
   });
 });
 
@@ -241,7 +241,7 @@ describe("payout reconciliation from the fund-flow bills", () => {
     expect(mine(res.body.findings, ids)).toHaveLength(5);
     const short = (res.body.findings as Finding[]).find((f) => f.orderId === c.idOf("short"));
     expect(short).toMatchObject({ subject: "payout", ours: { amountMinor: 10_000 }, theirs: { amountMinor: 9_900 } });
-    expect(res.body.run).toMatchObject({ channel: "wechatpay", lines: 5, matched: 4 });
+    expect(res.body.run).toMatchObject({ channel: "wechatpay", bill: "fund_flow", lines: 5, matched: 4 });
 
     // The same file again is the same run; a trade-bill parse of it is refused, not misread.
     const again = await c.reconcileBill(statement);

@@ -174,6 +174,7 @@ export async function runReconciliation(
       channel: request.channel,
       statementDate: request.date,
       sourceSha256,
+      bill,
       lines: parsed.summary.lineCount + parsed.summary.payoutCount,
       matched: result.counts.matchedPayments + result.counts.matchedRefunds + (payouts?.counts.matchedPayouts ?? 0),
       findingsTotal: findings.length,
