@@ -249,6 +249,8 @@ export const LIMITS = {
   withdrawalPayingStuckMs: 6 * 60 * 60 * 1000,
   /** Withdrawals the payout sweeper sends or queries per shard per run, and flags as stuck. */
   payoutSweepBatchMax: 25,
+  /** An approved withdrawal of a creator under risk hold is not sent; the sweeper looks again after this long. */
+  payoutRiskHoldRecheckMs: 15 * 60 * 1000,
   /** Payout accounts: a newly bound or changed account blocks withdrawals this long (account takeover). */
   payoutAccountCoolingMs: 72 * 60 * 60 * 1000,
   /** Payout accounts: an account identifier (openid, Alipay id, Stripe account id) and a payee name. */

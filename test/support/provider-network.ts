@@ -19,6 +19,7 @@
  *   transfer-answer {state, match}    payouts (WeChat, Alipay): the next new transfer for a matching number answers `state`
  *   transfer-finish {withdrawalId, state?|type?, reason?}  payouts: the transfer ends; answers the signed callback
  *                                     {url, headers, body} the provider sends (Stripe: the `type` event; transfer.reversed reverses)
+ *   fund-flow-bill {numbers, atMs}    payouts (WeChat, Alipay): the fund-flow bill text listing those transfers
  */
 import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -182,6 +183,9 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
     state?: string;
     reason?: string;
     type?: string;
+    /** fund-flow-bill: the transfers' numbers, and the rows' time. */
+    numbers?: string[];
+    atMs?: number;
   };
   const match = args.match ?? null;
   switch (action) {
@@ -235,6 +239,14 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
             ? [...double.transfers.values()].map((t) => ({ ...t, fingerprint: undefined }))
             : [...double.transfers.values()];
       return Response.json(held.filter((t) => match === null || JSON.stringify(t).includes(match)));
+    }
+    case "fund-flow-bill": {
+      // Payouts: the provider's fund-flow bill for the named transfers (WeChat 资金账单, Alipay 账务明细).
+      const numbers = args.numbers ?? [];
+      const atMs = args.atMs ?? Date.now();
+      if (double instanceof WechatPayoutDouble) return new Response(double.fundFlowBill(numbers, atMs));
+      if (double instanceof AlipayPayoutDouble) return new Response(double.accountDetailBill(numbers, atMs));
+      return new Response("fund-flow-bill is WeChat's and Alipay's", { status: 404 });
     }
     case "received": {
       const received = match === null ? double.received : double.receivedMatching(match);

@@ -178,6 +178,10 @@ export const reconciliationRuns = sqliteTable(
     channel: text("channel").notNull(),
     statementDate: text("statement_date").notNull(),
     sourceSha256: text("source_sha256").notNull(),
+    /** Which of the channel's files: `trade` (payments, refunds) or `fund_flow` (payouts only). */
+    bill: text("bill", { enum: ["trade", "fund_flow"] })
+      .notNull()
+      .default("trade"),
     lines: integer("lines").notNull(),
     matched: integer("matched").notNull(),
     findings: integer("findings").notNull(),
