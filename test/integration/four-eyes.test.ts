@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { expireProposals } from "../../src/db/proposals";
 import { balanceOf, call, config, fund, invariantReport, key, token } from "./helpers";
 
 const uid = () => crypto.randomUUID().slice(0, 8);
@@ -134,6 +135,17 @@ describe("four-eyes adjustments", () => {
     }
     const states = await call("GET", `/v1/admin/proposals/${expiring?.body.proposal.id}`, { token: ops.checker });
     expect(states.body.state).toBe("expired");
+    // The cron job tidies a pending proposal past its expiry without anyone touching it.
+    const idle = await propose(ops.maker, user, "credit", above.toFixed(2));
+    await env.CONTROL.prepare("UPDATE proposals SET expires_at_ms = ? WHERE id = ?")
+      .bind(Date.now() - 1, idle.body.proposal.id)
+      .run();
+    expect(await expireProposals(env.CONTROL, Date.now())).toBeGreaterThanOrEqual(1);
+    expect((await call("GET", `/v1/admin/proposals/${idle.body.proposal.id}`, { token: ops.checker })).body.state).toBe(
+      "expired",
+    );
+    const queue = await call("GET", "/v1/admin/proposals?state=pending&limit=100", { token: ops.checker });
+    expect(queue.body.items.map((p: { id: string }) => p.id)).not.toContain(idle.body.proposal.id);
     expect(await balanceOf(wallet(user))).toBe(0);
   });
 
