@@ -46,12 +46,24 @@ export async function findProposal(db: D1Database, id: string): Promise<Proposal
 
 /**
  * Records a proposal. With an Idempotency-Key, proposing again under the same key returns the
- * first proposal (`created: false`) whatever the state it reached.
+ * earlier proposal (`created: false`) while it is pending, approved or executed; one that came
+ * to nothing (failed, rejected, withdrawn, expired) releases its key, as a refused request
+ * releases an Idempotency-Key, so the same key proposes afresh.
  */
 export async function insertProposal(
   db: D1Database,
   p: NewProposal,
 ): Promise<{ readonly row: ProposalRow; readonly created: boolean }> {
+  if (p.idempotencyKey !== null) {
+    await db
+      .prepare(
+        `UPDATE proposals SET idempotency_key = NULL
+          WHERE proposer_id = ? AND idempotency_key = ?
+            AND (state IN ('failed', 'rejected', 'withdrawn', 'expired') OR (state = 'pending' AND expires_at_ms <= ?))`,
+      )
+      .bind(p.proposerId, p.idempotencyKey, p.nowMs)
+      .run();
+  }
   const inserted = await db
     .prepare(
       `INSERT INTO proposals (id, permission, summary, method, path, body, state, proposer_id, idempotency_key,

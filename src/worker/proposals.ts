@@ -4,6 +4,8 @@ import { insertProposal, type ProposalRow } from "../db/proposals";
 import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
 import type { AppEnv } from "./context";
+import { ApiError } from "./errors";
+import { replay } from "./idempotency";
 import { jsonResponse } from "./schemas";
 
 /**
@@ -151,6 +153,9 @@ export async function fourEyes(c: Context<AppEnv>, rule: FourEyesRule): Promise<
     nowMs,
     expiresAtMs: nowMs + LIMITS.proposalTtlMs,
   });
+  if (!created && (row.method !== c.req.method || row.path !== `${url.pathname}${url.search}` || row.body !== body)) {
+    throw new ApiError("idempotency_key_reused");
+  }
   if (created) {
     c.var.log.info("proposal_created", {
       proposalId: row.id,
@@ -158,6 +163,9 @@ export async function fourEyes(c: Context<AppEnv>, rule: FourEyesRule): Promise<
       summary: row.summary,
       proposerId: row.proposer_id,
     });
+  } else if (row.state === "executed" && row.result_status !== null && row.result_body !== null) {
+    // The same request again after its approval ran it: the action's stored answer, as a replay.
+    return replay(row.result_body, row.result_status, true) as ProposedResponse;
   }
   // Typed `never` for the route: its OpenAPI responses list the 202 (`proposedResponse`), but the
   // handler's inferred success type is the route's own.

@@ -103,6 +103,18 @@ describe("four-eyes adjustments", () => {
     const again = await propose(maker, `fe-u3-${tag}`, "credit", above.toFixed(2), k);
     expect(again.status).toBe(202);
     expect(again.body.proposal.id).toBe(first.body.proposal.id);
+    // The same key for another request is refused, as for any Idempotency-Key.
+    const other = await propose(maker, `fe-u3-${tag}`, "credit", (above + 1).toFixed(2), k);
+    expect(other).toMatchObject({ status: 422, body: { error: { code: "idempotency_key_reused" } } });
+    // Once approved and executed, the same request again answers the action's stored result.
+    const checker = await token(`fe-checker-${tag}`, "finance");
+    const done = await approve(checker, first.body.proposal.id);
+    expect(done.body.state).toBe("executed");
+    const replayed = await propose(maker, `fe-u3-${tag}`, "credit", above.toFixed(2), k);
+    expect(replayed.status).toBe(201);
+    expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+    expect(replayed.body).toEqual(done.body.result.body);
+    expect(await balanceOf(wallet(`fe-u3-${tag}`))).toBe(config.fourEyes.adjustmentMinor + 1);
   });
 
   it("move nothing when the proposal expired, was rejected, or withdrawn", async () => {
