@@ -18,6 +18,7 @@ import {
   allDatabases,
   balanceOf,
   call,
+  callApproved,
   config,
   fund,
   invariantReport,
@@ -44,7 +45,8 @@ function pinned(kind: SwitchKind, scope: SwitchScope, value: number | null = nul
 }
 
 async function setSwitch(kind: SwitchKind, scope: string, body: Record<string, unknown> = {}) {
-  const res = await call("PUT", `/v1/admin/switches/${kind}/${encodeURIComponent(scope)}`, {
+  // Every switch change is four-eyed: a second operator approves it (test helpers' checker).
+  const res = await callApproved("PUT", `/v1/admin/switches/${kind}/${encodeURIComponent(scope)}`, {
     token: await operatorToken(),
     body: { reason: "switch test", ...body },
   });
@@ -53,7 +55,9 @@ async function setSwitch(kind: SwitchKind, scope: string, body: Record<string, u
 }
 
 async function clearSwitch(kind: SwitchKind, scope: string) {
-  return call("DELETE", `/v1/admin/switches/${kind}/${encodeURIComponent(scope)}`, { token: await operatorToken() });
+  return callApproved("DELETE", `/v1/admin/switches/${kind}/${encodeURIComponent(scope)}`, {
+    token: await operatorToken(),
+  });
 }
 
 function tipRequest(roomId: string, viewerId: string, body: unknown, idempotencyKey = key()) {

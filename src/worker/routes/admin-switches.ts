@@ -5,6 +5,7 @@ import { LIMITS } from "../../domain/limits";
 import { isActive, parseScopeKey, SWITCH_KINDS, type Switch, type SwitchScope, scopeKey } from "../../domain/switches";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { fourEyes, proposedResponse } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -85,7 +86,7 @@ adminSwitches.openapi(
   defineRoute({
     method: "get",
     path: "/admin/switches",
-    auth: ["admin", "ops"],
+    auth: { permission: "switch.read" },
     tags: ["operators"],
     summary: "The runtime switches set now (admin, ops)",
     description:
@@ -121,22 +122,31 @@ adminSwitches.openapi(
   defineRoute({
     method: "put",
     path: "/admin/switches/{kind}/{scope}",
-    auth: ["admin", "ops"],
+    auth: { permission: "switch.set" },
     tags: ["operators"],
-    summary: "Set a runtime switch, or replace it (admin, ops)",
+    summary: "Set a runtime switch, or replace it",
     description:
       "Scopes per kind: packets_paused (platform, room), tips_paused (platform, room, gift), read_only (platform), " +
       "payment_channel_out and payout_channel_out (channel), effects_degraded (platform, room), claims_tightened " +
-      "(platform, room; `value` = claims in flight per packet). Honoured everywhere by `effectiveByMs`.",
+      "(platform, room; `value` = claims in flight per packet). Honoured everywhere by `effectiveByMs`. Every " +
+      "change needs a second operator: it is kept as a proposal (202) and made when another operator with " +
+      "`switch.set` approves it.",
     request: { params, body: jsonBody(SetSwitchRequest) },
     responses: {
       200: jsonResponse(ChangeSchema, "Set"),
+      ...proposedResponse,
       ...errorResponses(400, 401, 403, 409),
     },
   }),
   async (c) => {
     const { kind, scope } = c.req.valid("param");
     const body = c.req.valid("json");
+    const proposed = await fourEyes(c, {
+      required: true,
+      summary: `Set switch ${kind} on ${scope}${body.value === undefined || body.value === null ? "" : ` = ${body.value}`}: ${body.reason}`,
+      body,
+    });
+    if (proposed) return proposed;
     const nowMs = Date.now();
     const applied = await applySwitchChange(
       c.var.ledger.control,
@@ -161,17 +171,22 @@ adminSwitches.openapi(
   defineRoute({
     method: "delete",
     path: "/admin/switches/{kind}/{scope}",
-    auth: ["admin", "ops"],
+    auth: { permission: "switch.set" },
     tags: ["operators"],
-    summary: "Clear a runtime switch (admin, ops)",
+    summary: "Clear a runtime switch",
+    description:
+      "Needs a second operator: kept as a proposal (202) and made when another operator with `switch.set` approves it.",
     request: { params },
     responses: {
       200: jsonResponse(ChangeSchema, "Cleared"),
+      ...proposedResponse,
       ...errorResponses(400, 401, 403, 404),
     },
   }),
   async (c) => {
     const { kind, scope } = c.req.valid("param");
+    const proposed = await fourEyes(c, { required: true, summary: `Clear switch ${kind} on ${scope}`, body: null });
+    if (proposed) return proposed;
     const nowMs = Date.now();
     const applied = await applySwitchChange(
       c.var.ledger.control,
