@@ -341,8 +341,16 @@ describe("review", () => {
 
     const counting = countingSandbox();
     // The queue's send, its redelivery, and the sweeper (due now, and again past the recheck).
-    expect(await sendPayout(await context(counting.env), w.id)).toEqual({ kind: "held", reason: "chargeback spree" });
-    expect(await sendPayout(await context(counting.env), w.id)).toEqual({ kind: "held", reason: "chargeback spree" });
+    expect(await sendPayout(await context(counting.env), w.id)).toEqual({
+      kind: "held",
+      code: "risk_hold",
+      reason: "chargeback spree",
+    });
+    expect(await sendPayout(await context(counting.env), w.id)).toEqual({
+      kind: "held",
+      code: "risk_hold",
+      reason: "chargeback spree",
+    });
     await sweepPayouts(counting.env, Date.now() + LIMITS.payoutRiskHoldRecheckMs + 1, log);
     expect(counting.sends(withdrawalNumber(w.id))).toBe(0);
     const waiting = await row(w.id);
@@ -782,6 +790,8 @@ describe("payouts through the sandbox", () => {
       set: setColumns({ next_query_at_ms: 0 }),
     });
     expect(approved.kind).toBe("changed");
+    // The hold only kept the request in review; lifted, so that the switch alone holds the send.
+    await env.CONTROL.prepare("UPDATE creators SET risk_hold = 0 WHERE user_id = ?").bind(c.id).run();
     const out = {
       kind: "payout_channel_out" as const,
       scope: { type: "channel" as const, id: "sandbox" },

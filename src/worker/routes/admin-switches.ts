@@ -2,7 +2,15 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { isChannel } from "../../channels/channel";
 import { applySwitchChange, readSwitches, type SwitchChangeApplied } from "../../db/switches";
 import { LIMITS } from "../../domain/limits";
-import { isActive, parseScopeKey, SWITCH_KINDS, type Switch, type SwitchScope, scopeKey } from "../../domain/switches";
+import {
+  isActive,
+  parseScopeKey,
+  SWITCH_KINDS,
+  type Switch,
+  type SwitchScope,
+  scopeKey,
+  switchShapeError,
+} from "../../domain/switches";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { fourEyes, proposedResponse } from "../proposals";
@@ -141,6 +149,12 @@ adminSwitches.openapi(
   async (c) => {
     const { kind, scope } = c.req.valid("param");
     const body = c.req.valid("json");
+    // The shape is checked before a proposal is kept: a malformed change is refused now, not at approval.
+    const shape = switchShapeError(kind, scopeOf(scope), body.value);
+    if (shape !== null) throw new ApiError("malformed_request", shape);
+    if (body.expiresAtMs !== null && body.expiresAtMs <= Date.now()) {
+      throw new ApiError("malformed_request", "A switch's expiry is in the future.");
+    }
     const proposed = await fourEyes(c, {
       required: true,
       summary: `Set switch ${kind} on ${scope}${body.value === undefined || body.value === null ? "" : ` = ${body.value}`}: ${body.reason}`,
