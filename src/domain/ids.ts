@@ -36,6 +36,8 @@ export const ID_PREFIXES = [
   "arl",
   "inc",
   "adl",
+  /** A four-eyes proposal (control `proposals`). */
+  "prp",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -92,7 +92,7 @@ describe("queue dispatch", () => {
 });
 
 describe("cron jobs", () => {
-  it("are the eleven housekeeping jobs, in order, then each scheduled check and the alerts job", () => {
+  it("are the housekeeping jobs, in order, then each scheduled check and the alerts job", () => {
     expect(CRON_JOBS.map((j) => j.name)).toEqual([
       "transit-sweep",
       "room-outbox-sweep",
@@ -104,6 +104,7 @@ describe("cron jobs", () => {
       "settlement",
       "payout-sweep",
       "payment-records-purge",
+      "proposal-expiry",
       "ledger-archive",
       "check:channels",
       "check:stuck",

@@ -33,10 +33,6 @@ import { targetContext } from "../queues/alerts";
 import { errorResponses, jsonBody, jsonResponse, PrefixedId } from "../schemas";
 import { defineRoute } from "./define";
 
-/** Anyone on call: every operator role (permission `health.read`). */
-const ON_CALL = ["admin", "finance", "ops", "support"] as const;
-/** Who sets up alerting (permission `alert.manage`). */
-const ALERT_MANAGERS = ["admin", "ops"] as const;
 
 const Severity = z.enum(SEVERITIES);
 const CHECK_NAMES: [string, ...string[]] = [CHECKS_META, ...CHECKS.map((c) => c.name)];
@@ -241,9 +237,9 @@ alerts.openapi(
   defineRoute({
     method: "get",
     path: "/admin/health",
-    auth: [...ON_CALL],
+    auth: { permission: "health.read" },
     tags: ["operators"],
-    summary: "What on call needs first: checks, open incidents, channels, backlogs (every operator role)",
+    summary: "What on call needs first: checks, open incidents, channels, backlogs",
     description:
       "The last run of each scheduled check and what it found, the open incidents, each payment channel's " +
       "health from its recent calls, and backlogs: room events and cross-shard credits undelivered past " +
@@ -339,9 +335,9 @@ alerts.openapi(
   defineRoute({
     method: "get",
     path: "/admin/alert-incidents",
-    auth: [...ON_CALL],
+    auth: { permission: "health.read" },
     tags: ["operators"],
-    summary: "Alert incidents, open or resolved, newest first (every operator role)",
+    summary: "Alert incidents, open or resolved, newest first",
     request: {
       query: z.object({
         state: z.enum(["open", "resolved"]).default("open"),
@@ -364,9 +360,9 @@ alerts.openapi(
   defineRoute({
     method: "get",
     path: "/admin/alert-targets",
-    auth: [...ALERT_MANAGERS],
+    auth: { permission: "alert.manage" },
     tags: ["operators"],
-    summary: "Alert targets, without their URLs or secrets (admin, ops)",
+    summary: "Alert targets, without their URLs or secrets",
     responses: {
       200: jsonResponse(z.object({ items: z.array(TargetSchema) }), "The targets"),
       ...errorResponses(401, 403),
@@ -383,9 +379,9 @@ alerts.openapi(
   defineRoute({
     method: "post",
     path: "/admin/alert-targets",
-    auth: [...ALERT_MANAGERS],
+    auth: { permission: "alert.manage" },
     tags: ["operators"],
-    summary: "Add an alert target: Slack-compatible, Feishu/Lark, WeCom or generic JSON webhook (admin, ops)",
+    summary: "Add an alert target: Slack-compatible, Feishu/Lark, WeCom or generic JSON webhook",
     description:
       "The URL and secret are sealed at rest and never returned; the target receives every rule's alerts " +
       "unless rules name their targets. Messages beyond `ratePerHour` in any hour are recorded rate-limited, not sent.",
@@ -431,9 +427,9 @@ alerts.openapi(
   defineRoute({
     method: "patch",
     path: "/admin/alert-targets/{id}",
-    auth: [...ALERT_MANAGERS],
+    auth: { permission: "alert.manage" },
     tags: ["operators"],
-    summary: "Change an alert target: name, URL, secret (null removes it), rate, enabled (admin, ops)",
+    summary: "Change an alert target: name, URL, secret (null removes it), rate, enabled",
     request: { params: TargetParams, body: jsonBody(TargetUpdate) },
     responses: { 200: jsonResponse(TargetSchema, "Changed"), ...errorResponses(400, 401, 403, 404) },
   }),
@@ -486,9 +482,9 @@ alerts.openapi(
   defineRoute({
     method: "delete",
     path: "/admin/alert-targets/{id}",
-    auth: [...ALERT_MANAGERS],
+    auth: { permission: "alert.manage" },
     tags: ["operators"],
-    summary: "Remove an alert target; its queued messages are recorded failed (admin, ops)",
+    summary: "Remove an alert target; its queued messages are recorded failed",
     request: { params: TargetParams },
     responses: { 204: { description: "Removed" }, ...errorResponses(400, 401, 403, 404) },
   }),
@@ -505,9 +501,9 @@ alerts.openapi(
   defineRoute({
     method: "get",
     path: "/admin/alert-rules",
-    auth: [...ALERT_MANAGERS],
+    auth: { permission: "alert.manage" },
     tags: ["operators"],
-    summary: "Alert rules, the defaults included (admin, ops)",
+    summary: "Alert rules, the defaults included",
     responses: {
       200: jsonResponse(z.object({ items: z.array(RuleSchema) }), "The rules"),
       ...errorResponses(401, 403),
@@ -533,9 +529,9 @@ alerts.openapi(
   defineRoute({
     method: "post",
     path: "/admin/alert-rules",
-    auth: [...ALERT_MANAGERS],
+    auth: { permission: "alert.manage" },
     tags: ["operators"],
-    summary: "Add an alert rule over a check's findings (admin, ops)",
+    summary: "Add an alert rule over a check's findings",
     description:
       "Fires per subject when the sum of the check's matching findings' values reaches `threshold` (a count, " +
       "or a measure such as `channel_error_rate` in %); one incident per rule and subject, one message when it " +
@@ -580,9 +576,9 @@ alerts.openapi(
   defineRoute({
     method: "patch",
     path: "/admin/alert-rules/{id}",
-    auth: [...ALERT_MANAGERS],
+    auth: { permission: "alert.manage" },
     tags: ["operators"],
-    summary: "Change an alert rule; a disabled rule's open incidents resolve on the next run (admin, ops)",
+    summary: "Change an alert rule; a disabled rule's open incidents resolve on the next run",
     request: { params: RuleParams, body: jsonBody(RuleUpdate) },
     responses: { 200: jsonResponse(RuleSchema, "Changed"), ...errorResponses(400, 401, 403, 404) },
   }),

@@ -1,1 +1,0 @@
-CREATE INDEX `payment_orders_state_expiry` ON `payment_orders` (`state`,`expires_at_ms`);
