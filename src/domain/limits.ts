@@ -283,6 +283,16 @@ export const LIMITS = {
   inboxMarkReadIdsMax: 100,
   /** Statements: rows per page read from each shard while the monthly CSV streams. */
   statementCsvPageRows: 200,
+  /** Audit log: attempts at appending one entry when a concurrent appender took the next sequence. */
+  auditAppendAttemptsMax: 5,
+  /** Audit log: the before/after detail of one entry, as canonical JSON. */
+  auditDetailMaxBytes: 4_096,
+  /** Audit log: actor, action and target strings. */
+  auditFieldMaxLength: 200,
+  /** Audit log: entries read per page when a chain is walked (and per listing page). */
+  auditWalkPageRows: 1_000,
+  auditListPageMax: 200,
+  auditListPageDefault: 50,
 } as const;
 
 export class AssertionError extends Error {
