@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
+import { AuditChainBusyError } from "../db/audit";
 import { AssertionError, LIMITS } from "../domain/limits";
 import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
@@ -138,6 +139,7 @@ export function createApp() {
 
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error.code, error.message, error.details);
+    if (error instanceof AuditChainBusyError) return errorResponse(c, "audit_busy");
     if (error instanceof HTTPException) {
       // Raised by Hono itself: bad JSON, wrong content type.
       if (error.status === 415) return errorResponse(c, "unsupported_media_type");

@@ -1,5 +1,6 @@
 import { openLedger } from "../../db/shards";
 import type { Logger } from "../../platform/logger";
+import { exportAuditAnchors } from "./audit-anchor";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
@@ -39,6 +40,7 @@ export const CRON_JOBS: readonly CronJob[] = [
   { name: "payout-sweep", run: sweepPayouts },
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
   { name: "ledger-archive", run: advanceLedgerArchives },
+  { name: "audit-anchor", run: exportAuditAnchors },
 ];
 
 /** Runs a per-database job on every ledger shard, one after another; returns the sum. */
