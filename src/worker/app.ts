@@ -10,6 +10,7 @@ import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
 import { admin } from "./routes/admin";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
+import { audit } from "./routes/audit";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
 import { creatorEarnings } from "./routes/creator-earnings";
@@ -104,6 +105,7 @@ export function createApp() {
   v1.route("/", piiReseal);
   v1.route("/", creatorWithdrawalRoutes);
   v1.route("/", adminWithdrawalRoutes);
+  v1.route("/", audit);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
