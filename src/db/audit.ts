@@ -247,3 +247,27 @@ export async function listAuditEntries(
     .all<AuditRow>();
   return results.map(entryOf);
 }
+
+/**
+ * The entry's condition for a write that may touch no row (an UPDATE of an unknown id): the
+ * statement just before the entry changed at least one row. `changes()` is the row count of
+ * the connection's last INSERT, UPDATE or DELETE, and a batch's statements run in order on one
+ * connection.
+ */
+export const WHEN_PREVIOUS_CHANGED: SqlCondition = { sql: "changes() > 0", params: [] };
+
+/**
+ * Runs `statements` and the action's entry in one batch (with `withAuditEntry`'s retry); the
+ * entry is appended only when `when` holds — by default when the last statement changed a row.
+ * Returns the statements' own results.
+ */
+export async function batchWithAuditEntry(
+  db: D1Database,
+  action: AuditAction,
+  statements: readonly D1PreparedStatement[],
+  when: SqlCondition = WHEN_PREVIOUS_CHANGED,
+): Promise<D1Result[]> {
+  assert(statements.length >= 1, "an audited batch has the action's statements");
+  const results = await withAuditEntry(db, action, (draft) => db.batch([...statements, draft.statement(when)]));
+  return results.slice(0, statements.length);
+}

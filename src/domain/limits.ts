@@ -286,7 +286,7 @@ export const LIMITS = {
   /** Audit log: attempts at appending one entry when a concurrent appender took the next sequence. */
   auditAppendAttemptsMax: 5,
   /** Audit log: the before/after detail of one entry, as canonical JSON. */
-  auditDetailMaxBytes: 4_096,
+  auditDetailMaxBytes: 8_192,
   /** Audit log: actor, action and target strings. */
   auditFieldMaxLength: 200,
   /** Audit log: entries read per page when a chain is walked (and per listing page). */

@@ -21,6 +21,7 @@ import { bucketOfId } from "../../domain/ids";
 import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
@@ -337,6 +338,12 @@ payments.openapi(
           walletBalanceMinor: 0,
         },
         patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(order.user_id))],
+        audit: operatorAction(c, {
+          action: "payment.refund",
+          target: orderId,
+          before: { orderState: order.state },
+          after: { refundId: id, payerId: order.user_id, amountMinor: amount.value, reason: body.reason },
+        }),
       });
     });
   },
