@@ -17,10 +17,12 @@
  * day was deferred; held days are complete for the run and settle on a run after the hold is lifted.
  */
 
+import type { AuditAction } from "../domain/audit-chain";
 import { fail, ok, type Result } from "../domain/errors";
 import { assert, LIMITS } from "../domain/limits";
 import { DEFAULT_CURRENCY } from "../domain/money";
 import { type DayPostings, settleDay, settlementDueAtMs } from "../domain/settlement";
+import { withAuditEntry } from "./audit";
 import { runOperations, type Verdict } from "./ledger";
 import {
   composeEmptySettlement,
@@ -114,14 +116,25 @@ export async function settleBusinessDay(
           } else composed.push({ candidate, input });
         }
         if (holdRows.length > 0) await shard.db.batch(holdRows);
-        const verdicts = await runOperations(
-          shard,
-          composed.map(({ input }) =>
-            settlementPostings(input.record).length > 0
-              ? composeSettlement(shard, input)
-              : composeEmptySettlement(shard, input),
-          ),
+        const operations = composed.map(({ input }) =>
+          settlementPostings(input.record).length > 0
+            ? composeSettlement(shard, input)
+            : composeEmptySettlement(shard, input),
         );
+        // One audit entry per batch, in the shard's chain, naming the creators the batch settles
+        // (each one's outcome is its operation's, in the same batch).
+        const audit: AuditAction = {
+          actor: run.actorId,
+          action: "settlement.run",
+          target: `day:${day}`,
+          requestId: run.runId,
+          before: null,
+          after: { creators: composed.map(({ candidate }) => candidate.creatorId) },
+        };
+        const verdicts =
+          operations.length === 0
+            ? []
+            : await withAuditEntry(shard.db, audit, (draft) => runOperations(shard, operations, [draft.statement()]));
         const retry: Candidate[] = [];
         verdicts.forEach((verdict: Verdict, k) => {
           const entry = composed[k];

@@ -17,7 +17,7 @@ import { runOperation } from "../../src/db/ledger";
 import { composeAdjustment } from "../../src/db/operations/adjustment";
 import { accountAddress } from "../../src/domain/accounts";
 import { type AuditAction, type AuditEntry, type ChainHead, nextEntry } from "../../src/domain/audit-chain";
-import { balanceOf, call, key, ledger, operatorToken, token } from "./helpers";
+import { balanceOf, call, key, ledger, openRoom, operatorToken, token } from "./helpers";
 
 const uid = (label: string) => `au-${label}-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -390,5 +390,53 @@ describe("the audit endpoints", () => {
     }
     const missing = await call("GET", "/v1/admin/audit?chain=ledger-63", { token: admin });
     expect(missing.status).toBe(404);
+  });
+});
+
+describe("operator actions in the control database", () => {
+  it("share, risk hold, gift create/update/delete and an inbox template each append exactly one entry; a refused one none", async () => {
+    const control = (await ledger()).control;
+    const creatorId = uid("creator");
+    await openRoom(creatorId);
+    const giftId = `au-${Math.random().toString(36).slice(2, 10)}`;
+    const actor = `op-${uid("ctl")}`;
+    const ops = await token(actor, "admin", "ops", "finance");
+    const head = await readAuditHead(control);
+
+    const steps: [string, string, Record<string, unknown>, number][] = [
+      ["PUT", `/v1/admin/creators/${creatorId}/share`, { platformShareBps: 1500 }, 200],
+      ["PUT", `/v1/admin/creators/${creatorId}/risk-hold`, { hold: true, reason: "audit test" }, 200],
+      [
+        "POST",
+        "/v1/gifts",
+        { id: giftId, name: "Audit", price: "1.00", tier: "small", animationKey: "audit", enabled: true, sortOrder: 9 },
+        201,
+      ],
+      ["PATCH", `/v1/gifts/${giftId}`, { price: "2.00" }, 200],
+      ["DELETE", `/v1/gifts/${giftId}`, {}, 204],
+      ["PATCH", `/v1/gifts/${giftId}`, { price: "3.00" }, 404],
+      ["PUT", "/v1/admin/creators/au-no-such-creator/share", { platformShareBps: 100 }, 404],
+    ];
+    for (const [method, path, body, status] of steps) {
+      const res = await call(method, path, { token: ops, body: method === "DELETE" ? undefined : body });
+      expect(res.status, `${method} ${path}`).toBe(status);
+    }
+    const mine = (await entriesAfter(control, head.seq)).filter((e) => e.actor === actor);
+    expect(mine.map((e) => [e.action, e.target])).toEqual([
+      ["creator_share.set", creatorId],
+      ["creator_risk_hold.set", creatorId],
+      ["gift.create", giftId],
+      ["gift.update", giftId],
+      ["gift.delete", giftId],
+    ]);
+    expect(JSON.parse(mine[0]?.detail as string)).toEqual({
+      before: { platformShareBps: null },
+      after: { platformShareBps: 1500 },
+    });
+    expect(JSON.parse(mine[3]?.detail as string)).toMatchObject({
+      before: { priceMinor: 100 },
+      after: { priceMinor: 200 },
+    });
+    expect((await verifyStoredChain({ name: "control", db: control })).ok).toBe(true);
   });
 });
