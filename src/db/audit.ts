@@ -93,11 +93,11 @@ export async function draftAuditEntry(db: D1Database, action: AuditAction, nowMs
 
 /**
  * Runs an action's batch with its audit entry: `run` builds and runs the batch with
- * `draft.statement(...)` among its statements. When the batch fails and the chain's head has
- * meanwhile reached the drafted sequence (another appender committed first), nothing of this
- * batch committed: it is drafted again on the new head and run again, up to
- * `LIMITS.auditAppendAttemptsMax` attempts, then `AuditChainBusyError`. Any other failure is
- * rethrown as it is.
+ * `draft.statement(...)` among its statements. When the batch fails and another entry now
+ * holds the drafted sequence (another appender committed first), nothing of this batch
+ * committed: it is drafted again on the new head and run again, up to
+ * `LIMITS.auditAppendAttemptsMax` attempts, then `AuditChainBusyError`. Any other failure —
+ * including one after this batch committed, its own entry in place — is rethrown as it is.
  */
 export async function withAuditEntry<T>(
   db: D1Database,
@@ -110,8 +110,14 @@ export async function withAuditEntry<T>(
     try {
       return await run(draft);
     } catch (error) {
-      const head = await readAuditHead(db);
-      if (head.seq < draft.entry.seq) throw error;
+      // Lost the race only if another entry holds the drafted sequence. Nothing there: the
+      // batch failed for its own reason. Our own entry there: the batch committed and the
+      // failure came after it (a lost reply) — running it again would act twice.
+      const holder = await db
+        .prepare("SELECT hash FROM audit_log WHERE seq = ?")
+        .bind(draft.entry.seq)
+        .first<string>("hash");
+      if (holder === null || holder === draft.entry.hash) throw error;
       if (attempt >= LIMITS.auditAppendAttemptsMax) {
         throw new AuditChainBusyError(
           `the audit chain kept moving: ${attempt} attempts at appending ${action.action} lost the race`,

@@ -23,7 +23,7 @@ import { assert, LIMITS } from "../domain/limits";
 import { DEFAULT_CURRENCY } from "../domain/money";
 import { type DayPostings, settleDay, settlementDueAtMs } from "../domain/settlement";
 import { withAuditEntry } from "./audit";
-import { runOperations, type Verdict } from "./ledger";
+import { runOperations, type SqlCondition, type Verdict } from "./ledger";
 import {
   composeEmptySettlement,
   composeSettlement,
@@ -121,8 +121,9 @@ export async function settleBusinessDay(
             ? composeSettlement(shard, input)
             : composeEmptySettlement(shard, input),
         );
-        // One audit entry per batch, in the shard's chain, naming the creators the batch settles
-        // (each one's outcome is its operation's, in the same batch).
+        // One audit entry per batch, in the shard's chain, naming the creators the batch settles,
+        // appended only if this run settled one of them in it: a duplicate run (every operation
+        // `exists`) appends nothing, and so never contends for the chain.
         const audit: AuditAction = {
           actor: run.actorId,
           action: "settlement.run",
@@ -131,10 +132,17 @@ export async function settleBusinessDay(
           before: null,
           after: { creators: composed.map(({ candidate }) => candidate.creatorId) },
         };
+        const settledByThisRun: SqlCondition = {
+          sql: `EXISTS (SELECT 1 FROM creator_settlements WHERE id IN (SELECT value FROM json_each(?))
+                 AND run_id = ? AND state = 'settled')`,
+          params: [JSON.stringify(composed.map(({ input }) => input.record.key)), run.runId],
+        };
         const verdicts =
           operations.length === 0
             ? []
-            : await withAuditEntry(shard.db, audit, (draft) => runOperations(shard, operations, [draft.statement()]));
+            : await withAuditEntry(shard.db, audit, (draft) =>
+                runOperations(shard, operations, [draft.statement(settledByThisRun)]),
+              );
         const retry: Candidate[] = [];
         verdicts.forEach((verdict: Verdict, k) => {
           const entry = composed[k];

@@ -17,6 +17,7 @@ import { runOperation } from "../../src/db/ledger";
 import { composeAdjustment } from "../../src/db/operations/adjustment";
 import { accountAddress } from "../../src/domain/accounts";
 import { type AuditAction, type AuditEntry, type ChainHead, nextEntry } from "../../src/domain/audit-chain";
+import { failingBatch, InjectedFault } from "../support/faults";
 import { balanceOf, call, key, ledger, openRoom, operatorToken, token } from "./helpers";
 
 const uid = (label: string) => `au-${label}-${Math.random().toString(36).slice(2, 10)}`;
@@ -196,6 +197,19 @@ describe("an operator's wallet adjustment", () => {
     expect(await balanceOf(wallet)).toBe(1_000);
     expect((await entriesAfter(shard.db, before.seq)).filter((e) => e.target === userId)).toHaveLength(1);
 
+    // A failure after the batch committed (a lost reply) is not a lost race: not run again.
+    const faulty = { ...shard, db: failingBatch(shard.db, 1, "after") };
+    await expect(
+      withAuditEntry(faulty.db, action(userId, 1), (draft) =>
+        runOperation(
+          faulty,
+          composeAdjustment(faulty, adjustment(`adj_${userId}_d`), Date.now(), (posting) => [draft.statement(posting)]),
+        ),
+      ),
+    ).rejects.toBeInstanceOf(InjectedFault);
+    expect(await balanceOf(wallet)).toBe(2_000);
+    expect((await entriesAfter(shard.db, before.seq)).filter((e) => e.target === userId)).toHaveLength(2);
+
     // Losing every attempt: a clear error, and no money.
     await expect(
       withAuditEntry(shard.db, audit, async (draft) => {
@@ -203,7 +217,7 @@ describe("an operator's wallet adjustment", () => {
         return runWith(`adj_${userId}_c`)(draft);
       }),
     ).rejects.toBeInstanceOf(AuditChainBusyError);
-    expect(await balanceOf(wallet)).toBe(1_000);
+    expect(await balanceOf(wallet)).toBe(2_000);
   });
 });
 

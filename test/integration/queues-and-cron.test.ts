@@ -84,7 +84,7 @@ describe("queue dispatch", () => {
 });
 
 describe("cron jobs", () => {
-  it("are the eleven housekeeping jobs, in order", () => {
+  it("are the twelve housekeeping jobs, in order", () => {
     expect(CRON_JOBS.map((j) => j.name)).toEqual([
       "transit-sweep",
       "room-outbox-sweep",
@@ -97,6 +97,7 @@ describe("cron jobs", () => {
       "payout-sweep",
       "payment-records-purge",
       "ledger-archive",
+      "audit-anchor",
     ]);
   });
 
