@@ -123,6 +123,8 @@ export async function withAuditEntry<T>(
           `the audit chain kept moving: ${attempt} attempts at appending ${action.action} lost the race`,
         );
       }
+      // Appenders that lost together would otherwise draft and collide together again.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * LIMITS.auditAppendJitterMs * attempt));
     }
   }
 }

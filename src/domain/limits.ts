@@ -285,6 +285,8 @@ export const LIMITS = {
   statementCsvPageRows: 200,
   /** Audit log: attempts at appending one entry when a concurrent appender took the next sequence. */
   auditAppendAttemptsMax: 5,
+  /** Audit log: the random wait before another attempt is below this many ms times the attempts made. */
+  auditAppendJitterMs: 10,
   /** Audit log: the before/after detail of one entry, as canonical JSON. */
   auditDetailMaxBytes: 8_192,
   /** Audit log: actor, action and target strings. */
