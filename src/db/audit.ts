@@ -124,7 +124,9 @@ export async function withAuditEntry<T>(
         );
       }
       // Appenders that lost together would otherwise draft and collide together again.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * LIMITS.auditAppendJitterMs * attempt));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.random() * LIMITS.auditAppendJitterMs * Math.min(attempt, 8)),
+      );
     }
   }
 }

@@ -283,9 +283,13 @@ export const LIMITS = {
   inboxMarkReadIdsMax: 100,
   /** Statements: rows per page read from each shard while the monthly CSV streams. */
   statementCsvPageRows: 200,
-  /** Audit log: attempts at appending one entry when a concurrent appender took the next sequence. */
-  auditAppendAttemptsMax: 5,
-  /** Audit log: the random wait before another attempt is below this many ms times the attempts made. */
+  /**
+   * Audit log: attempts at appending one entry when a concurrent appender took the next
+   * sequence. Each round of racing appenders commits at least one of them, so this many
+   * operator actions at once on one database all get through (twenty refunds of one order do).
+   */
+  auditAppendAttemptsMax: 32,
+  /** Audit log: the random wait before another attempt is below this many ms times the attempts made (at most 8). */
   auditAppendJitterMs: 10,
   /** Audit log: the before/after detail of one entry, as canonical JSON. */
   auditDetailMaxBytes: 8_192,

@@ -18,7 +18,8 @@ import { composeAdjustment } from "../../src/db/operations/adjustment";
 import { accountAddress } from "../../src/domain/accounts";
 import { type AuditAction, type AuditEntry, type ChainHead, nextEntry } from "../../src/domain/audit-chain";
 import { failingBatch, InjectedFault } from "../support/faults";
-import { balanceOf, call, key, ledger, openRoom, operatorToken, token } from "./helpers";
+import { balanceOf, call, key, ledger, openRoom, operatorToken, settleTransit, token } from "./helpers";
+import { at, creatorAndViewer, reverseApi, runSettlementApi, tipAt } from "./money-out-support";
 
 const uid = (label: string) => `au-${label}-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -452,5 +453,42 @@ describe("operator actions in the control database", () => {
       after: { priceMinor: 200 },
     });
     expect((await verifyStoredChain({ name: "control", db: control })).ok).toBe(true);
+  });
+});
+
+describe("money-moving actions in the ledger shards", () => {
+  it("a settlement run appends one entry per shard batch and none when run again; a tip reversal one, in the creator's shard", async () => {
+    const prefix = uid("st");
+    const { creator, viewer, roomId } = await creatorAndViewer(prefix);
+    // A day no other test settles: the run settles every creator with tips that day.
+    const day = "2025-03-07";
+    await tipAt(roomId, viewer, "10.00", at(day));
+    const reversed = await tipAt(roomId, viewer, "5.00", at(day, 1_000));
+    await settleTransit();
+    const shard = (await ledger()).forOwner(creator);
+    const head = await readAuditHead(shard.db);
+
+    const run = await runSettlementApi(day);
+    expect(run.status).toBe(200);
+    expect(run.body.settled).toContain(creator);
+    const again = await runSettlementApi(day);
+    expect(again.status).toBe(200);
+    const reverse = await reverseApi(reversed.id);
+    expect(reverse.status).toBe(201);
+
+    const entries = await entriesAfter(shard.db, head.seq);
+    const ofDay = entries.filter((e) => e.target === `day:${day}`);
+    expect(ofDay).toHaveLength(1);
+    expect(ofDay[0]).toMatchObject({ actor: "ops-test", action: "settlement.run" });
+    expect(JSON.parse(ofDay[0]?.detail as string).after.creators).toContain(creator);
+    const reversal = entries.filter((e) => e.target === reversed.id);
+    expect(reversal).toHaveLength(1);
+    expect(reversal[0]).toMatchObject({ actor: "ops-test", action: "tip.reverse" });
+    expect(JSON.parse(reversal[0]?.detail as string).after).toMatchObject({
+      reversalId: reverse.body.reversal.id,
+      creatorId: creator,
+      amountMinor: 500,
+    });
+    expect((await verifyStoredChain({ name: ledgerChainName(shard.index), db: shard.db })).ok).toBe(true);
   });
 });
