@@ -160,6 +160,8 @@ export default defineConfig(async () => {
                   // the rest over three shards, so the room tests run through shards too.
                   ROOM_FAN_OUT_THRESHOLD: "2",
                   ROOM_FAN_OUT_SHARDS: "3",
+                  // A short switch TTL, so the switch tests measure propagation in about a second.
+                  SWITCH_CACHE_TTL_MS: "1000",
                   JWT_SECRET: "test-secret-test-secret-test-secret-0123456789",
                   TEST_CONTROL_MIGRATIONS: controlMigrations,
                   TEST_LEDGER_MIGRATIONS: ledgerMigrations,

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { SignJWT } from "jose";
 import { Miniflare, type MiniflareOptions } from "miniflare";
+import { putOperator } from "../src/db/operators";
 
 export const SECRET = "bench-secret-bench-secret-bench-secret-0123456789";
 export const ISSUER = "https://auth.giftwire.example";
@@ -50,6 +51,8 @@ export async function applyMigrations(db: D1Database, dir: "migrations/control" 
 
 /** The ledger shards the benches run the Worker with (LEDGER_SHARDS), as `npm start` does. */
 export const BENCH_SHARDS = 2;
+/** The operator every bench funds wallets and checks invariants as. */
+export const BENCH_OPERATOR = "bench-ops";
 
 /** A JSON API request's headers: the bearer token, and the Idempotency-Key when given. */
 export function apiHeaders(bearer: string, idempotencyKey?: string): Record<string, string> {
@@ -117,7 +120,16 @@ export async function startWorker(extra: Partial<MiniflareOptions> & { bindings?
     ...rest,
   } as MiniflareOptions);
   const url = await mf.ready;
-  await applyMigrations(await mf.getD1Database("CONTROL"), "migrations/control");
+  const control = await mf.getD1Database("CONTROL");
+  await applyMigrations(control, "migrations/control");
+  // The benches' operator (`token("bench-ops", …)`), in the operator directory: its roles there,
+  // not the token's claim, are what the operator routes check.
+  await putOperator(
+    control,
+    { id: BENCH_OPERATOR, displayName: BENCH_OPERATOR, roles: ["admin", "finance"] },
+    "bench",
+    Date.now(),
+  );
   for (const binding of SHARD_BINDINGS) await applyMigrations(await mf.getD1Database(binding), "migrations/ledger");
   // Pin workerd to core 0 and this load generator to core 1 where the machine has two.
   if (cpus().length >= 2) {

@@ -1,16 +1,18 @@
 import { postAdjustment } from "../src/db/operations/adjustment";
+import { putOperator } from "../src/db/operators";
 import type { Ledger } from "../src/db/shards";
 import { accountAddress } from "../src/domain/accounts";
 import { newId } from "../src/domain/ids";
 import { assert } from "../src/domain/limits";
+import { isOperatorRole } from "../src/domain/permissions";
 import type { Config } from "../src/platform/config";
 import type { Role } from "../src/worker/auth/jwt";
 import { goLive } from "../src/worker/rooms/lifecycle";
 import { mintToken } from "./tokens";
 
 /**
- * The demo: one creator live in a room, three viewers with funded wallets, one operator, and
- * a tiered revenue share schedule.
+ * The demo: one creator live in a room, three viewers with funded wallets, two operators (in
+ * the operator directory with their roles), and a tiered revenue share schedule.
  * Idempotent: fixed operation ids make the funding happen once however often it runs; the
  * creator's room is created once and brought back live if it was ended.
  */
@@ -24,7 +26,9 @@ export const DEMO_USERS: readonly { userId: string; roles: Role[]; fundMinor: nu
   { userId: "viewer-ana", roles: ["viewer"], fundMinor: 1_000_00 },
   { userId: "viewer-bo", roles: ["viewer"], fundMinor: 500_00 },
   { userId: "viewer-chen", roles: ["viewer"], fundMinor: 20_000_00 },
+  // Two operators, so four-eyes can be tried: one proposes, the other approves.
   { userId: "ops-mei", roles: ["admin", "finance", "ops", "support"], fundMinor: 0 },
+  { userId: "ops-kai", roles: ["finance", "ops", "risk"], fundMinor: 0 },
 ];
 
 const DEMO_ROOM_ID = "room_01DEMD00000000000000000000";
@@ -71,6 +75,15 @@ export async function seedDemo(ledger: Ledger, config: Config, nowMs: number): P
 
   const users: SeedResult["users"] = [];
   for (const user of DEMO_USERS) {
+    const operatorRoles = user.roles.filter(isOperatorRole);
+    if (operatorRoles.length > 0) {
+      await putOperator(
+        db,
+        { id: user.userId, displayName: user.userId, roles: operatorRoles },
+        "system:demo-seed",
+        nowMs,
+      );
+    }
     const wallet = accountAddress.userWallet(user.userId);
     if (user.fundMinor > 0) {
       await postAdjustment(

@@ -1,5 +1,5 @@
 /**
- * `npm run reconcile -- --channel sandbox --date 2026-12-01 [--file statement.csv] [--url http://127.0.0.1:8787]`
+ * `npm run reconcile -- --channel sandbox --date 2026-12-01 [--file statement.csv] [--bill fund_flow] [--encoding gbk] [--url http://127.0.0.1:8787]`
  *
  * Reconciles one channel's daily statement through the running service's
  * POST /v1/admin/reconciliations and prints what it found: counts by kind, one line per
@@ -7,7 +7,9 @@
  * operators, 2 when the run could not be made.
  *
  * The statement is the file given, or, for the sandbox channel, the sandbox provider's own.
- * Real channels' bills are downloaded by finance (fetching them is not built yet).
+ * Real channels' bills are downloaded by finance (fetching them is not built yet). `--bill
+ * fund_flow` posts WeChat's 资金账单 or Alipay's 账务明细 (payouts); `--encoding gbk` reads an
+ * Alipay CSV as it comes out of its zip (strictly: a byte that is not GBK stops the script).
  * The operator token is GIFTWIRE_TOKEN (admin or finance) if set; otherwise one is minted
  * from the development routes (`npm start` enables them).
  */
@@ -15,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { CHANNELS } from "../src/channels/channel";
+import { STATEMENT_BILLS } from "../src/channels/statement";
 import { formatMinor } from "../src/domain/money";
 import { FINDING_KINDS } from "../src/domain/reconcile";
 
@@ -23,17 +26,22 @@ const { values } = parseArgs({
     channel: { type: "string" },
     date: { type: "string" },
     file: { type: "string" },
+    bill: { type: "string", default: "trade" },
+    encoding: { type: "string", default: "utf-8" },
     url: { type: "string", default: process.env.GIFTWIRE_URL ?? "http://127.0.0.1:8787" },
     help: { type: "boolean", short: "h" },
   },
   strict: true,
 });
 
-const USAGE = "usage: npm run reconcile -- --channel <name> --date YYYY-MM-DD [--file statement.csv] [--url <base>]";
+const USAGE =
+  "usage: npm run reconcile -- --channel <name> --date YYYY-MM-DD [--file statement.csv] [--bill trade|fund_flow] [--encoding utf-8|gbk] [--url <base>]";
 const Args = z.object({
   channel: z.enum(CHANNELS),
   date: z.string().regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/, "a date like 2026-12-01"),
   file: z.string().optional(),
+  bill: z.enum(STATEMENT_BILLS),
+  encoding: z.enum(["utf-8", "gbk"]),
   url: z.url(),
 });
 
@@ -52,7 +60,7 @@ const base = args.url.replace(/\/+$/, "");
 /** The reply's shape, checked: this script reads a service that may be another version. */
 const Finding = z.object({
   kind: z.enum(FINDING_KINDS),
-  subject: z.enum(["payment", "refund"]),
+  subject: z.enum(["payment", "refund", "payout"]),
   repair: z.enum(["query_channel", "operator"]),
   repairOutcome: z.string().nullable(),
   orderId: z.string().nullable(),
@@ -131,7 +139,10 @@ function describe(f: z.infer<typeof Finding>): string {
 }
 
 async function main(): Promise<number> {
-  const statement = args.file === undefined ? undefined : readFileSync(args.file, "utf8");
+  const statement =
+    args.file === undefined
+      ? undefined
+      : new TextDecoder(args.encoding, { fatal: true, ignoreBOM: false }).decode(readFileSync(args.file));
   if (statement !== undefined) step(`Read ${args.file} (${Buffer.byteLength(statement)} bytes)`);
   else if (args.channel === "sandbox") step("Using the sandbox provider's statement for the day");
   else throw new Error(`give the ${args.channel} statement with --file`);
@@ -145,7 +156,7 @@ async function main(): Promise<number> {
     fetch(`${base}/v1/admin/reconciliations`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ channel: args.channel, date: args.date, statement }),
+      body: JSON.stringify({ channel: args.channel, date: args.date, bill: args.bill, statement }),
     }),
   );
   const json: unknown = await res.json();

@@ -20,21 +20,30 @@
  * pending) with their transitions, and completed idempotency records still within their
  * retention (a replay after the move must not run twice). History stays in the old shard:
  * operations, transfers, tips, finished packets and claims, used subsidies, finished orders.
- * A bucket whose red packets or subsidies still hold money, or whose refunds are unfinished,
- * is not moved (those rows are bound to operations in the old shard): the move waits in
- * `copying`, or is called off if one appears before the freeze lands.
+ * A creator's money out moves with them (copyMoneyOut, moveShares, retireMoneyOut): their
+ * settlements, reversals, withdrawals and inbox are copied, the operation ids those rows name
+ * are tombstoned in the new shard (a settlement re-run is "exists"), their shares of
+ * `platform:receivables` and `channel:{ch}:payouts` move as money through transit, and their
+ * rows leave the old shard's books. A bucket whose red packets or subsidies still hold money,
+ * whose refunds are unfinished or whose withdrawals are open is not moved (those rows are
+ * bound to operations in the old shard): `startBucketMove` refuses with the blocker's code,
+ * the move waits in `copying`, or is called off if one appears before the freeze lands.
  */
 
+import { accountAddress } from "../domain/accounts";
 import type { AuditAction } from "../domain/audit-chain";
 import type { MovePhase } from "../domain/bucket-move";
 import { bucketCodeOfIds } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
-import { CURRENCIES, type Currency } from "../domain/money";
+import { CURRENCIES, type Currency, DEFAULT_CURRENCY } from "../domain/money";
 import { type BucketMap, bucketOfAccount, bucketOf as bucketOfOwner } from "../domain/shards";
+import { TERMINAL_WITHDRAWAL_STATES, WITHDRAWAL_STATES } from "../domain/withdrawal-states";
 import { batchWithAuditEntry } from "./audit";
-import { runOperations } from "./ledger";
+import { type ComposedOperation, runOperations } from "./ledger";
 import type { TransitRef } from "./messages/ledger-postings";
-import { composeBucketMove } from "./operations/bucket-move";
+import { composeBucketMove, composeShareMove } from "./operations/bucket-move";
+import { deliveryId } from "./operations/transit-delivery";
+import { RECEIVABLE_SQL } from "./reads/settlement-inputs";
 import { Ledger, loadBucketMap, type TransitSender } from "./shards";
 import { type DeliveryOutcome, deliverTransit } from "./transit";
 
@@ -54,16 +63,47 @@ export interface MoveState {
   readonly updatedAtMs: number;
 }
 
+/**
+ * What stops a bucket from moving now, as a stable code the operator's script reports: rows
+ * bound to operations of the old shard that are still under way. Each clears on its own
+ * (packets finish or expire within 24 h, subsidies are spent or expire, refunds and
+ * withdrawals reach a terminal state): retry later.
+ */
+export const MOVE_BLOCKERS = [
+  "bucket_has_live_packets",
+  "bucket_has_unspent_subsidies",
+  "bucket_has_open_refunds",
+  "bucket_has_open_withdrawals",
+] as const;
+export type MoveBlockerCode = (typeof MOVE_BLOCKERS)[number];
+
+export interface MoveBlocker {
+  readonly code: MoveBlockerCode;
+  readonly detail: string;
+}
+
 /** One call's outcome: what it did, in words an operator reads, and the phase it left. */
 export type MoveStep =
   | { readonly kind: "advanced"; readonly phase: MovePhase; readonly did: readonly string[] }
-  | { readonly kind: "waiting"; readonly phase: MovePhase; readonly reason: string }
-  | { readonly kind: "called_off"; readonly reason: string }
+  | {
+      readonly kind: "waiting";
+      readonly phase: MovePhase;
+      readonly reason: string;
+      /** Why, when the bucket holds something that cannot move yet (empty when only time is awaited). */
+      readonly blockers?: readonly MoveBlockerCode[];
+    }
+  | { readonly kind: "called_off"; readonly reason: string; readonly blockers?: readonly MoveBlockerCode[] }
+  /** `startBucketMove` only: the bucket cannot move now; nothing was written. */
+  | { readonly kind: "refused"; readonly reason: string; readonly blockers: readonly MoveBlockerCode[] }
   | { readonly kind: "idle"; readonly reason: string };
 
 const PAGE = 500;
 const OPERATIONS_PER_BATCH = 50;
 const STATEMENTS_PER_BATCH = 100;
+/** Creator ids bound in one IN list: D1 binds at most 100 parameters per statement. */
+const CREATORS_PER_STATEMENT = 90;
+/** Operation ids passed as one JSON parameter (json_each), well within a statement's size. */
+const IDS_PER_STATEMENT = 500;
 
 export async function readMoveState(control: D1Database, bucket: number): Promise<MoveState | null> {
   const row = await control
@@ -106,7 +146,13 @@ export async function startBucketMove(
   nowMs: number,
 ): Promise<MoveStep> {
   assert(Number.isInteger(toShard) && toShard >= 0 && toShard < dbs.shards.length, "the target shard is bound");
-  await ledgerOf(dbs, nowMs); // writes the first map if there is none yet
+  const ledger = await ledgerOf(dbs, nowMs); // writes the first map if there is none yet
+  const here = ledger.map[bucket];
+  const under = await readMoveState(dbs.control, bucket);
+  if (here !== undefined && here !== toShard && (under?.phase ?? null) === null) {
+    const blockers = await blockersOf(ledger.shard(here).db, bucket);
+    if (blockers.length > 0) return refusal(blockers);
+  }
   const [started] = await batchWithAuditEntry(dbs.control, moveAudit("bucket_move.start", bucket, toShard, nowMs), [
     dbs.control
       .prepare(
@@ -136,7 +182,9 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
     case "copying": {
       await fence(target, bucket, "incoming", from, nowMs);
       const blockers = await blockersOf(old, bucket);
-      if (blockers.length > 0) return { kind: "waiting", phase: "copying", reason: blockers.join("; ") };
+      if (blockers.length > 0) {
+        return { kind: "waiting", phase: "copying", reason: describe(blockers), blockers: codesOf(blockers) };
+      }
       await fence(old, bucket, "frozen", to, nowMs);
       await setPhase(dbs.control, bucket, "copying", "frozen", null, nowMs);
       return {
@@ -158,12 +206,21 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
           )
           .bind(nowMs, bucket)
           .run();
-        return { kind: "called_off", reason: `${blockers.join("; ")} (appeared before the freeze)` };
+        return {
+          kind: "called_off",
+          reason: `${describe(blockers)} (appeared before the freeze)`,
+          blockers: codesOf(blockers),
+        };
       }
       const copied = await copyRows(old, target, bucket, "upsert", nowMs);
+      const moveId = await moveIdOf(old, bucket, to);
+      const creators = await moneyOutCreatorsOf(old, bucket);
+      const copiedOut = await copyMoneyOut(old, target, to, creators, "upsert", moveId, nowMs);
       const ledger = await ledgerOf(dbs, nowMs);
       assert(ledger.map[bucket] === from, "the map names the old shard until the switch");
       const moved = await moveBalances(ledger, from, to, bucket, nowMs);
+      const shares = await moveShares(ledger, from, to, bucket, creators, moveId, nowMs);
+      const retired = await retireMoneyOut(old, creators);
       await batchWithAuditEntry(
         dbs.control,
         { ...moveAudit("bucket_move.switch", bucket, to, nowMs), before: { shard: from } },
@@ -182,7 +239,10 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
         phase: "switched",
         did: [
           `copied ${copied}`,
+          `copied ${copiedOut}`,
           `moved ${moved.accounts} balances (${moved.totalMinor} minor units) to transit:${to}`,
+          `moved ${shares}`,
+          `retired in shard ${from}: ${retired}`,
           `map: bucket ${bucket} → shard ${to}`,
           `unfenced bucket ${bucket} in shard ${to}`,
         ],
@@ -205,6 +265,15 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
       const problems = await verify(ledger, from, to, bucket);
       if (problems.length > 0) return { kind: "waiting", phase: "switched", reason: problems.join("; ") };
       const swept = await copyRows(old, target, bucket, "missing", nowMs);
+      const sweptOut = await copyMoneyOut(
+        old,
+        target,
+        to,
+        await moneyOutCreatorsOf(old, bucket),
+        "missing",
+        await moveIdOf(old, bucket, to),
+        nowMs,
+      );
       await setPhase(dbs.control, bucket, "switched", "verified", to, nowMs);
       return {
         kind: "advanced",
@@ -212,7 +281,7 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
         did: [
           `delivered ${delivered}`,
           "old shard holds no money of the bucket; every move delivered",
-          `late rows copied: ${swept}`,
+          `late rows copied: ${swept}; ${sweptOut}`,
         ],
       };
     }
@@ -329,8 +398,26 @@ async function accountsOf(db: D1Database, bucket: number): Promise<AccountRow[]>
   }
 }
 
-/** Why the bucket cannot move now: objects bound to operations of the old shard that still hold money. */
-async function blockersOf(db: D1Database, bucket: number): Promise<string[]> {
+function refusal(blockers: readonly MoveBlocker[]): MoveStep {
+  return { kind: "refused", reason: `${describe(blockers)}; retry later`, blockers: codesOf(blockers) };
+}
+
+function describe(blockers: readonly MoveBlocker[]): string {
+  return blockers.map((b) => `${b.code}: ${b.detail}`).join("; ");
+}
+
+function codesOf(blockers: readonly MoveBlocker[]): MoveBlockerCode[] {
+  return blockers.map((b) => b.code);
+}
+
+const OPEN_WITHDRAWAL_STATES = WITHDRAWAL_STATES.filter((s) => !TERMINAL_WITHDRAWAL_STATES.includes(s));
+
+/**
+ * Why the bucket cannot move now: objects bound to operations of the old shard that still
+ * hold money, and withdrawals still on their way out (their hold, payout or release, and the
+ * channel's callbacks and queries, act on the row and the money where they are).
+ */
+async function blockersOf(db: D1Database, bucket: number): Promise<MoveBlocker[]> {
   const live = (await accountsOf(db, bucket)).filter(
     (a) => a.balance_minor !== 0 && (a.address.startsWith("packet:") || a.address.startsWith("subsidy:")),
   );
@@ -341,12 +428,30 @@ async function blockersOf(db: D1Database, bucket: number): Promise<string[]> {
     )
     .bind(bucketCodeOfIds(bucket))
     .first<{ n: number }>();
-  const reasons: string[] = [];
+  // Open withdrawals are few at any time (each is minutes to days from terminal): read them all.
+  const { results: open } = await db
+    .prepare(
+      `SELECT creator_id, COUNT(*) AS n FROM withdrawals WHERE state IN (${OPEN_WITHDRAWAL_STATES.map(() => "?").join(", ")})
+       GROUP BY creator_id`,
+    )
+    .bind(...OPEN_WITHDRAWAL_STATES)
+    .all<{ creator_id: string; n: number }>();
+  const withdrawals = open.filter((r) => bucketOfOwner(r.creator_id) === bucket).reduce((sum, r) => sum + r.n, 0);
+  const reasons: MoveBlocker[] = [];
   const packets = live.filter((a) => a.address.startsWith("packet:")).length;
   const subsidies = live.length - packets;
-  if (packets > 0) reasons.push(`${packets} red packet(s) still hold money`);
-  if (subsidies > 0) reasons.push(`${subsidies} subsidy grant(s) not spent yet`);
-  if ((refunds?.n ?? 0) > 0) reasons.push(`${refunds?.n} refund(s) not finished`);
+  if (packets > 0)
+    reasons.push({ code: "bucket_has_live_packets", detail: `${packets} red packet(s) still hold money` });
+  if (subsidies > 0)
+    reasons.push({ code: "bucket_has_unspent_subsidies", detail: `${subsidies} subsidy grant(s) not spent yet` });
+  if ((refunds?.n ?? 0) > 0)
+    reasons.push({ code: "bucket_has_open_refunds", detail: `${refunds?.n} refund(s) not finished` });
+  if (withdrawals > 0) {
+    reasons.push({
+      code: "bucket_has_open_withdrawals",
+      detail: `${withdrawals} withdrawal(s) requested, approved or paying`,
+    });
+  }
   return reasons;
 }
 
@@ -394,17 +499,23 @@ function currencyOf(code: string): Currency {
   return currency;
 }
 
-/** The move's outbox rows in the old shard, as refs. */
+/**
+ * The move's outbox rows, as refs: in the old shard, the balances and payouts shares bound for
+ * the new one; in the new shard, the receivables bound for the old one.
+ */
 async function moveRefs(ledger: Ledger, from: number, to: number, bucket: number): Promise<TransitRef[]> {
-  const old = ledger.shard(from).db;
-  const moveId = await moveIdOf(old, bucket, to);
-  const { results } = await old
-    .prepare(
-      "SELECT operation_id FROM transit_outbox WHERE destination_shard = ? AND operation_kind = 'bucket_move' AND operation_id LIKE ?",
-    )
-    .bind(to, `${moveId}:%`)
-    .all<{ operation_id: string }>();
-  return results.map((r) => ({ kind: "transit", origin: from, destination: to, operationId: r.operation_id }));
+  const moveId = await moveIdOf(ledger.shard(from).db, bucket, to);
+  const refsOf = async (origin: number, destination: number): Promise<TransitRef[]> => {
+    const { results } = await ledger
+      .shard(origin)
+      .db.prepare(
+        "SELECT operation_id FROM transit_outbox WHERE destination_shard = ? AND operation_kind = 'bucket_move' AND operation_id LIKE ?",
+      )
+      .bind(destination, `${moveId}:%`)
+      .all<{ operation_id: string }>();
+    return results.map((r) => ({ kind: "transit", origin, destination, operationId: r.operation_id }));
+  };
+  return [...(await refsOf(from, to)), ...(await refsOf(to, from))];
 }
 
 async function deliverMove(ledger: Ledger, from: number, to: number, bucket: number, nowMs: number): Promise<string> {
@@ -416,7 +527,7 @@ async function deliverMove(ledger: Ledger, from: number, to: number, bucket: num
   const count = (kind: string) => outcomes.filter((o) => o.kind === kind).length;
   const rejected = outcomes.filter((o) => o.kind === "rejected");
   if (rejected.length > 0) throw new Error(`a move's delivery was refused: ${JSON.stringify(rejected[0])}`);
-  return `${count("delivered")} balances (${count("already_delivered")} already)`;
+  return `${count("delivered")} balances and shares (${count("already_delivered")} already)`;
 }
 
 /** What still stands between the switch and "verified". */
@@ -425,18 +536,298 @@ async function verify(ledger: Ledger, from: number, to: number, bucket: number):
   const left = (await accountsOf(ledger.shard(from).db, bucket)).filter((a) => a.balance_minor !== 0);
   if (left.length > 0) problems.push(`${left.length} account(s) of the bucket still hold money in shard ${from}`);
   const refs = await moveRefs(ledger, from, to, bucket);
-  const { results } = await ledger
-    .shard(to)
-    .db.prepare(
-      `SELECT COUNT(*) AS n FROM operations WHERE kind = 'transit_delivery'
-       AND json_extract(metadata, '$.operationId') IN (SELECT value FROM json_each(?))`,
-    )
-    .bind(JSON.stringify(refs.map((r) => r.operationId)))
-    .all<{ n: number }>();
-  const delivered = results[0]?.n ?? 0;
+  let delivered = 0;
+  for (const destination of [to, from]) {
+    const { results } = await ledger
+      .shard(destination)
+      .db.prepare(
+        `SELECT COUNT(*) AS n FROM operations WHERE kind = 'transit_delivery'
+         AND json_extract(metadata, '$.operationId') IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(JSON.stringify(refs.filter((r) => r.destination === destination).map((r) => r.operationId)))
+      .all<{ n: number }>();
+    delivered += results[0]?.n ?? 0;
+  }
   if (delivered !== refs.length)
-    problems.push(`${refs.length - delivered} of ${refs.length} balances not delivered yet`);
+    problems.push(`${refs.length - delivered} of ${refs.length} balances and shares not delivered yet`);
   return problems;
+}
+
+/** Creators of the bucket with money-out rows in `db` (settlements, reversals, withdrawals, inbox). */
+async function moneyOutCreatorsOf(db: D1Database, bucket: number): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT creator_id FROM creator_settlements UNION SELECT creator_id FROM tip_reversals
+       UNION SELECT creator_id FROM withdrawals UNION SELECT creator_id FROM inbox_messages`,
+    )
+    .all<{ creator_id: string }>();
+  return results.map((r) => r.creator_id).filter((id) => bucketOfOwner(id) === bucket);
+}
+
+/** `ids` as `?, ?, …` for an IN list (callers keep it within CREATORS_PER_STATEMENT). */
+function inList(ids: readonly string[]): string {
+  return ids.map(() => "?").join(", ");
+}
+
+/**
+ * Copies the money-out rows of the bucket's creators to the new shard: settlements, tip
+ * reversals (with the receivable their operation's metadata holds, `moved_receivable_minor`),
+ * withdrawals with their transitions (all terminal: open ones block the move), and inbox
+ * messages; then writes, as tombstones of this move (kept for good), the ids of every
+ * operation those rows name that the old shard holds: each settlement, reversal, and
+ * withdrawal hold, payout and release, and each tip's arrival (below). A settlement re-run of a day settled in the old shard
+ * then finds the row settled and its id "exists"; the checkers hold the copied rows to their
+ * tombstones as to archived operations. "missing" copies only rows the new shard lacks.
+ */
+async function copyMoneyOut(
+  old: D1Database,
+  target: D1Database,
+  targetIndex: number,
+  creators: readonly string[],
+  mode: "upsert" | "missing",
+  moveId: string,
+  nowMs: number,
+): Promise<string> {
+  const counts = { settlements: 0, reversals: 0, withdrawals: 0, transitions: 0, inbox: 0, tombstones: 0 };
+  for (let at = 0; at < creators.length; at += CREATORS_PER_STATEMENT) {
+    const ids = creators.slice(at, at + CREATORS_PER_STATEMENT);
+    const rowsOf = async (sql: string) =>
+      (
+        await old
+          .prepare(sql)
+          .bind(...ids)
+          .all<Record<string, unknown>>()
+      ).results;
+    const settlements = await rowsOf(`SELECT * FROM creator_settlements WHERE creator_id IN (${inList(ids)})`);
+    const reversals = (
+      await rowsOf(
+        `SELECT r.*, json_extract(o.metadata, '$.receivableMinor') AS receivable_of_operation
+         FROM tip_reversals r LEFT JOIN operations o ON o.id = r.id WHERE r.creator_id IN (${inList(ids)})`,
+      )
+    ).map(
+      ({ receivable_of_operation, ...row }): Record<string, unknown> => ({
+        ...row,
+        moved_receivable_minor:
+          row.source === "receivable" ? (row.moved_receivable_minor ?? receivable_of_operation ?? null) : null,
+      }),
+    );
+    const withdrawals = await rowsOf(`SELECT * FROM withdrawals WHERE creator_id IN (${inList(ids)})`);
+    const transitions = await rowsOf(
+      `SELECT t.* FROM withdrawal_transitions t JOIN withdrawals w ON w.id = t.withdrawal_id
+       WHERE w.creator_id IN (${inList(ids)})`,
+    );
+    const inbox = await rowsOf(`SELECT * FROM inbox_messages WHERE creator_id IN (${inList(ids)})`);
+    for (const r of reversals) {
+      assert(
+        r.source !== "receivable" || typeof r.moved_receivable_minor === "number",
+        "a receivable reversal's receivable is known",
+      );
+    }
+
+    // Late rows (the "missing" sweep after the switch) move no money: nothing to tombstone.
+    const named = [
+      ...settlements.map((r) => String(r.id)),
+      ...reversals.map((r) => String(r.id)),
+      ...withdrawals.flatMap((r) => [String(r.id), `${r.id}:payout`, `${r.id}:release`]),
+    ];
+    const known = mode === "upsert" ? await operationsToTombstone(old, ids, named, targetIndex) : [];
+    const tombstones: D1PreparedStatement[] = [];
+    for (let k = 0; k < known.length; k += IDS_PER_STATEMENT) {
+      tombstones.push(
+        target
+          .prepare(
+            `INSERT INTO operation_tombstones (id, archive_id, archived_at_ms)
+             SELECT value, ?, ? FROM json_each(?) WHERE true ON CONFLICT (id) DO NOTHING`,
+          )
+          .bind(moveId, nowMs, JSON.stringify(known.slice(k, k + IDS_PER_STATEMENT))),
+      );
+    }
+    const statements = [
+      ...settlements.map((r) => upsert(target, "creator_settlements", ["id"], r, mode)),
+      ...reversals.map((r) => upsert(target, "tip_reversals", ["id"], r, mode)),
+      ...withdrawals.map((r) => upsert(target, "withdrawals", ["id"], r, mode)),
+      ...transitions.map((r) => upsert(target, "withdrawal_transitions", ["withdrawal_id", "seq"], r, mode)),
+      ...inbox.map((r) => upsert(target, "inbox_messages", ["id"], r, mode)),
+      ...tombstones,
+    ];
+    for (let k = 0; k < statements.length; k += STATEMENTS_PER_BATCH) {
+      await target.batch(statements.slice(k, k + STATEMENTS_PER_BATCH));
+    }
+    counts.settlements += settlements.length;
+    counts.reversals += reversals.length;
+    counts.withdrawals += withdrawals.length;
+    counts.transitions += transitions.length;
+    counts.inbox += inbox.length;
+    counts.tombstones += known.length;
+  }
+  return `${creators.length} creators' money-out rows: ${counts.settlements} settlements, ${counts.reversals} reversals, ${counts.withdrawals} withdrawals (${counts.transitions} transitions), ${counts.inbox} inbox messages; ${counts.tombstones} operation ids tombstoned`;
+}
+
+/**
+ * The ids to tombstone in the new shard for these creators: the operations their rows name
+ * (`named`) that the old shard holds, live or archived, and each of their tips' arrival.
+ */
+async function operationsToTombstone(
+  old: D1Database,
+  ids: readonly string[],
+  named: readonly string[],
+  targetIndex: number,
+): Promise<string[]> {
+  const known: string[] = [];
+  for (let k = 0; k < named.length; k += IDS_PER_STATEMENT) {
+    const chunk = JSON.stringify(named.slice(k, k + IDS_PER_STATEMENT));
+    const { results } = await old
+      .prepare(
+        `SELECT id FROM operations WHERE id IN (SELECT value FROM json_each(?))
+         UNION SELECT id FROM operation_tombstones WHERE id IN (SELECT value FROM json_each(?))`,
+      )
+      .bind(chunk, chunk)
+      .all<{ id: string }>();
+    known.push(...results.map((r) => r.id));
+  }
+  // Where each of their tips' creator part arrived in the old shard (the tip itself, or its
+  // delivery there), written as that tip's arrival here (`{tip}>{new}`): a reversal of an
+  // earlier tip in the new shard must not wait for a delivery that was posted in the old one
+  // (`reversal_in_flight`). A credit still in flight at the move is not among them: the old
+  // shard forwards it, and its delivery here is the real one.
+  const pending = ids.map((id) => accountAddress.creatorPending(id));
+  const { results: arrived } = await old
+    .prepare(
+      `SELECT id FROM tips WHERE creator_id IN (SELECT value FROM json_each(?))
+       UNION SELECT json_extract(o.metadata, '$.operationId') FROM transfers t JOIN operations o ON o.id = t.operation_id
+         WHERE t.to_account IN (SELECT value FROM json_each(?)) AND o.kind = 'transit_delivery'`,
+    )
+    .bind(JSON.stringify(ids), JSON.stringify(pending))
+    .all<{ id: string }>();
+  known.push(...arrived.map((r) => deliveryId(r.id, targetIndex)));
+  return known;
+}
+
+/**
+ * Moves the bucket's creators' shares of the accounts every shard has, as money through
+ * transit (operations/bucket-move.ts, composeShareMove): each outstanding receivable from the
+ * new shard's `platform:receivables` to the old one's, and each creator's Σ paid withdrawals
+ * per channel from the old shard's `channel:{ch}:payouts` to the new one's. Then delivers
+ * them at once (accounts every shard has are never fenced), so each shard's receivables and
+ * payouts match the rows it holds again as soon as the rows are retired.
+ */
+async function moveShares(
+  ledger: Ledger,
+  from: number,
+  to: number,
+  bucket: number,
+  creators: readonly string[],
+  moveId: string,
+  nowMs: number,
+): Promise<string> {
+  const oldShard = ledger.shard(from);
+  const newShard = ledger.shard(to);
+  const receivables: ComposedOperation[] = [];
+  const payouts: ComposedOperation[] = [];
+  let receivableMinor = 0;
+  let payoutsMinor = 0;
+  for (let at = 0; at < creators.length; at += CREATORS_PER_STATEMENT) {
+    const ids = creators.slice(at, at + CREATORS_PER_STATEMENT);
+    const owed = await oldShard.db.batch(
+      ids.map((id) => oldShard.db.prepare(`SELECT ${RECEIVABLE_SQL} AS owed`).bind(id, id)),
+    );
+    ids.forEach((creatorId, i) => {
+      const owedMinor = (owed[i]?.results[0] as { owed: number } | undefined)?.owed ?? 0;
+      assert(owedMinor >= 0, "a creator never owes less than nothing");
+      if (owedMinor === 0) return;
+      receivableMinor += owedMinor;
+      receivables.push(
+        composeShareMove(
+          newShard,
+          {
+            moveId,
+            bucket,
+            creatorId,
+            peerShard: from,
+            address: accountAddress.platformReceivables(),
+            currency: DEFAULT_CURRENCY,
+            amountMinor: owedMinor,
+            fence: "incoming",
+          },
+          nowMs,
+        ),
+      );
+    });
+    const { results: paid } = await oldShard.db
+      .prepare(
+        `SELECT creator_id, channel, currency, SUM(amount_minor - fee_minor) AS paid FROM withdrawals
+         WHERE state = 'paid' AND creator_id IN (${inList(ids)}) GROUP BY creator_id, channel, currency`,
+      )
+      .bind(...ids)
+      .all<{ creator_id: string; channel: string; currency: string; paid: number }>();
+    for (const p of paid) {
+      if (p.paid === 0) continue;
+      payoutsMinor += p.paid;
+      payouts.push(
+        composeShareMove(
+          oldShard,
+          {
+            moveId,
+            bucket,
+            creatorId: p.creator_id,
+            peerShard: to,
+            address: accountAddress.channelPayouts(p.channel),
+            currency: currencyOf(p.currency),
+            amountMinor: p.paid,
+            fence: "frozen",
+          },
+          nowMs,
+        ),
+      );
+    }
+  }
+  const refs: TransitRef[] = [];
+  for (const [shard, composed] of [
+    [newShard, receivables],
+    [oldShard, payouts],
+  ] as const) {
+    for (let at = 0; at < composed.length; at += OPERATIONS_PER_BATCH) {
+      const chunk = composed.slice(at, at + OPERATIONS_PER_BATCH);
+      const verdicts = await runOperations(shard, chunk);
+      verdicts.forEach((v, i) => {
+        if (v.kind === "rejected") throw new Error(`moving ${chunk[i]?.id} was refused: ${v.code}`);
+      });
+      refs.push(...chunk.flatMap((c) => c.transit));
+    }
+  }
+  for (let at = 0; at < refs.length; at += LIMITS.transitDeliveriesPerBatchMax) {
+    const outcomes = await deliverTransit(ledger, refs.slice(at, at + LIMITS.transitDeliveriesPerBatchMax), nowMs);
+    const rejected = outcomes.find((o) => o.kind === "rejected");
+    if (rejected !== undefined) throw new Error(`a share's delivery was refused: ${JSON.stringify(rejected)}`);
+  }
+  return `${receivables.length} receivables (${receivableMinor} minor units) to shard ${from}, ${payouts.length} payouts shares (${payoutsMinor} minor units) to shard ${to}`;
+}
+
+/**
+ * Deletes the moved creators' settlements, reversals and withdrawals (with transitions) from
+ * the old shard, one batch per chunk of creators, after their shares have moved: the old
+ * shard's receivables and payouts no longer include them, so neither may its rows. Their
+ * operations and transfers stay there as history; inbox messages stay too (no money). The
+ * bucket stays fenced in the old shard for good, so nothing writes these rows there again.
+ */
+async function retireMoneyOut(old: D1Database, creators: readonly string[]): Promise<string> {
+  let rows = 0;
+  for (let at = 0; at < creators.length; at += CREATORS_PER_STATEMENT) {
+    const ids = creators.slice(at, at + CREATORS_PER_STATEMENT);
+    const results = await old.batch([
+      old
+        .prepare(
+          `DELETE FROM withdrawal_transitions WHERE withdrawal_id IN
+             (SELECT id FROM withdrawals WHERE creator_id IN (${inList(ids)}))`,
+        )
+        .bind(...ids),
+      old.prepare(`DELETE FROM withdrawals WHERE creator_id IN (${inList(ids)})`).bind(...ids),
+      old.prepare(`DELETE FROM tip_reversals WHERE creator_id IN (${inList(ids)})`).bind(...ids),
+      old.prepare(`DELETE FROM creator_settlements WHERE creator_id IN (${inList(ids)})`).bind(...ids),
+    ]);
+    rows += results.reduce((sum, r) => sum + (r.meta.changes ?? 0), 0);
+  }
+  return `${rows} money-out rows of ${creators.length} creators`;
 }
 
 /**

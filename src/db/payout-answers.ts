@@ -182,7 +182,7 @@ function flagContradiction(
 export async function flag(
   ledger: Ledger,
   row: Pick<WithdrawalRow, "id" | "channel">,
-  kind: "payout_amount_mismatch" | "payout_contradiction" | "payout_stuck",
+  kind: "payout_amount_mismatch" | "payout_contradiction" | "payout_stuck" | "payout_risk_held",
   source: { readonly ref: string | null; readonly nowMs: number },
   detail: Record<string, unknown>,
 ): Promise<AnswerApplied> {

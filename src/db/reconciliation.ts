@@ -220,6 +220,7 @@ export interface RunRow {
   channel: ChannelName;
   statement_date: string;
   source_sha256: string;
+  bill: "trade" | "fund_flow";
   lines: number;
   matched: number;
   findings: number;
@@ -291,6 +292,7 @@ export interface NewRun {
   readonly channel: ChannelName;
   readonly statementDate: string;
   readonly sourceSha256: string;
+  readonly bill: "trade" | "fund_flow";
   readonly lines: number;
   readonly matched: number;
   /** All findings, including any beyond those stored. */
@@ -341,9 +343,9 @@ export async function storeRun(
   const statements: D1PreparedStatement[] = [
     db
       .prepare(
-        `INSERT INTO reconciliation_runs (id, channel, statement_date, source_sha256, lines, matched, findings, repaired,
-           actor_id, started_at_ms, finished_at_ms)
-         SELECT ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL
+        `INSERT INTO reconciliation_runs (id, channel, statement_date, source_sha256, bill, lines, matched, findings,
+           repaired, actor_id, started_at_ms, finished_at_ms)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, NULL
          WHERE NOT EXISTS (SELECT 1 FROM reconciliation_runs WHERE channel = ? AND statement_date = ? AND source_sha256 = ?)`,
       )
       .bind(
@@ -351,6 +353,7 @@ export async function storeRun(
         run.channel,
         run.statementDate,
         run.sourceSha256,
+        run.bill,
         run.lines,
         run.matched,
         run.findingsTotal,

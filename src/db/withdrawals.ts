@@ -190,3 +190,60 @@ export async function notePayingAnswer(
     .run();
   return result.meta.changes === 1;
 }
+
+/**
+ * An approved withdrawal not sent because its creator is under risk hold: it stays `approved`
+ * and is looked at again at `recheckAtMs` (so held rows do not crowd the sweeper's batch). One
+ * `risk_hold` step records it in the withdrawal's history, written only when the last step is
+ * not already one (the sweeper's rechecks while the hold lasts add nothing).
+ */
+export async function noteRiskHold(ledger: Ledger, id: string, nowMs: number, recheckAtMs: number): Promise<void> {
+  const { db } = ledger.forId(id);
+  const step = stepStatements(db, {
+    id,
+    from: "approved",
+    to: "approved",
+    cause: "risk_hold",
+    ref: null,
+    actorId: null,
+    nowMs,
+    only: {
+      sql: `NOT EXISTS (SELECT 1 FROM withdrawal_transitions l WHERE l.withdrawal_id = withdrawals.id
+              AND l.seq = withdrawals.transition_count AND l.cause = 'risk_hold')`,
+      params: [],
+    },
+  });
+  await db.batch([
+    ...step,
+    db.prepare("UPDATE withdrawals SET next_query_at_ms = ? WHERE id = ? AND state = 'approved'").bind(recheckAtMs, id),
+  ]);
+}
+
+/**
+ * A creator's risk hold lifted: their approved withdrawals held back (noteRiskHold) are due for
+ * sending now (the caller enqueues them; `sendBackstopAtMs` is when the sweeper sends any whose
+ * message is lost), and their `payout_risk_held` flags are resolved. Returns their ids.
+ */
+export async function releaseRiskHeld(
+  ledger: Ledger,
+  creatorId: string,
+  nowMs: number,
+  sendBackstopAtMs: number,
+): Promise<string[]> {
+  const { results } = await ledger
+    .forOwner(creatorId)
+    .db.prepare("UPDATE withdrawals SET next_query_at_ms = ? WHERE creator_id = ? AND state = 'approved' RETURNING id")
+    .bind(sendBackstopAtMs, creatorId)
+    .all<{ id: string }>();
+  const ids = results.map((r) => r.id);
+  for (let i = 0; i < ids.length; i += 90) {
+    const chunk = ids.slice(i, i + 90).map((id) => `payout_risk_held:${id}`);
+    await ledger.control
+      .prepare(
+        `UPDATE payment_flags SET resolved_at_ms = ? WHERE resolved_at_ms IS NULL AND id IN (${chunk.map(() => "?").join(", ")})`,
+      )
+      .bind(nowMs, ...chunk)
+      .run();
+  }
+  return ids;
+}

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   order_not_found: { status: 404, message: "There is no such payment order of yours." },
   channel_not_found: { status: 404, message: "There is no such payment channel." },
   reconciliation_not_found: { status: 404, message: "There is no such reconciliation run." },
+  operator_not_found: { status: 404, message: "There is no such operator." },
+  proposal_not_found: { status: 404, message: "There is no such proposal." },
   method_not_allowed: { status: 405, message: "Method not allowed." },
   idempotency_key_in_flight: {
     status: 409,
@@ -29,6 +31,14 @@ export const ERROR_CODES = {
   },
   insufficient_funds: { status: 409, message: "The wallet balance is too low." },
   room_not_live: { status: 409, message: "The room is not live." },
+  operator_identity_taken: {
+    status: 409,
+    message: "Another operator holds this email or service token, or this id is taken with another identity.",
+  },
+  proposal_not_pending: { status: 409, message: "This proposal has already been decided." },
+  proposal_expired: { status: 409, message: "This proposal expired before a second operator approved it." },
+  proposal_own: { status: 403, message: "A proposal needs a second operator: you cannot approve or reject your own." },
+  last_admin: { status: 409, message: "This would leave no active admin; grant admin to another operator first." },
   room_already_live: { status: 409, message: "You already have a live room; end it first." },
   packet_exhausted: { status: 409, message: "Every share of this red packet has been claimed." },
   packet_expired: { status: 409, message: "This red packet has expired." },
@@ -107,6 +117,21 @@ export const ERROR_CODES = {
     status: 503,
     message: "Your account is being moved between ledger shards; retry after the Retry-After header.",
   },
+  // Runtime switches (domain/switches.ts): an operator paused this; nothing was done.
+  switch_read_only: {
+    status: 503,
+    message: "Money is read-only for now (an operator switch): nothing was moved; reads still work.",
+  },
+  switch_tips_paused: { status: 503, message: "Tips are paused here for now (an operator switch); nothing was sent." },
+  switch_packets_paused: {
+    status: 503,
+    message: "Red packets are paused here for now (an operator switch); nothing was sent or claimed.",
+  },
+  switch_channel_out: {
+    status: 503,
+    message: "This payment channel is out of service for now (an operator switch); choose another.",
+  },
+  switch_not_found: { status: 404, message: "There is no such switch set." },
   channel_unavailable: {
     status: 503,
     message: "No payment channel for this method is answering; retry with the same Idempotency-Key.",

@@ -30,6 +30,8 @@ export const ID_PREFIXES = [
   "pa",
   /** A creator's withdrawal (money out); its channel number is the id without the underscore. */
   "wd",
+  /** A four-eyes proposal (control `proposals`). */
+  "prp",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

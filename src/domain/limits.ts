@@ -249,6 +249,8 @@ export const LIMITS = {
   withdrawalPayingStuckMs: 6 * 60 * 60 * 1000,
   /** Withdrawals the payout sweeper sends or queries per shard per run, and flags as stuck. */
   payoutSweepBatchMax: 25,
+  /** An approved withdrawal of a creator under risk hold is not sent; the sweeper looks again after this long. */
+  payoutRiskHoldRecheckMs: 15 * 60 * 1000,
   /** Payout accounts: a newly bound or changed account blocks withdrawals this long (account takeover). */
   payoutAccountCoolingMs: 72 * 60 * 60 * 1000,
   /** Payout accounts: an account identifier (openid, Alipay id, Stripe account id) and a payee name. */
@@ -299,6 +301,32 @@ export const LIMITS = {
   auditWalkPageRows: 1_000,
   auditListPageMax: 200,
   auditListPageDefault: 50,
+  /**
+   * Runtime switches (domain/switches.ts): the promise that a switch changed through the API
+   * is honoured by every isolate (Workers and rooms) within this long. Each isolate reads the
+   * set again at most once per TTL (`SWITCH_CACHE_TTL_MS`, at most `switchCacheTtlMaxMs`), so a
+   * decision includes every change committed more than one TTL plus one read's time before it.
+   */
+  switchPropagationMaxMs: 10_000,
+  /** Switches: the default and the largest TTL of an isolate's copy of the switch set. */
+  switchCacheTtlDefaultMs: 5_000,
+  switchCacheTtlMaxMs: 5_000,
+  /** Switches: how many may be set at once (one row per kind and scope). */
+  switchesMax: 500,
+  /** Switches: the tightest claim admission a `claims_tightened` switch may set is 1; this is the loosest. */
+  claimsTightenedMax: 1_000,
+  /** Operators (issue 15): an operator's email (RFC 5321's path limit) and an Access service token's client id. */
+  emailMaxLength: 254,
+  accessClientIdMaxLength: 128,
+  /** Operators: the operator directory's page and an operator id (the bearer subject stands in for it locally). */
+  operatorsPageMax: 200,
+  /** Four-eyes: how long a proposal waits for a second operator before it expires. */
+  proposalTtlMs: 24 * 60 * 60 * 1000,
+  /** Four-eyes: a proposal's summary, its stored request body, a decision's reason. */
+  proposalSummaryMaxLength: 300,
+  proposalBodyMaxBytes: 16 * 1024,
+  /** Four-eyes: proposals one list request returns. */
+  proposalsPageMax: 100,
 } as const;
 
 export class AssertionError extends Error {

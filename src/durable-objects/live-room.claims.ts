@@ -36,7 +36,11 @@ export type ClaimAnswer = (
   | Exclude<ClaimOutcome, { kind: "rejected" }>
   | {
       readonly kind: "rejected";
-      readonly code: Extract<ClaimOutcome, { kind: "rejected" }>["code"] | "packet_busy";
+      readonly code:
+        | Extract<ClaimOutcome, { kind: "rejected" }>["code"]
+        | "packet_busy"
+        | "switch_packets_paused"
+        | "switch_read_only";
       readonly retryAfterMs?: number;
     }
 ) & { readonly edge?: ExhaustedPacket };

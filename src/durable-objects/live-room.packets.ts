@@ -442,10 +442,14 @@ export class RedPacketDesk {
 export class InFlightClaims {
   private readonly byPacket = new Map<string, number>();
 
-  /** Counts the claim in if the packet has room for it; false means "busy". */
-  admit(packetId: string, remainingShares: number): boolean {
+  /**
+   * Counts the claim in if the packet has room for it; false means "busy". `tightenedMax`, from a
+   * `claims_tightened` switch, lowers the packet's admission below the usual rule.
+   */
+  admit(packetId: string, remainingShares: number, tightenedMax: number | null = null): boolean {
     const queued = this.byPacket.get(packetId) ?? 0;
-    if (queued >= inFlightClaimsMax(remainingShares)) return false;
+    const max = inFlightClaimsMax(remainingShares);
+    if (queued >= (tightenedMax === null ? max : Math.min(max, tightenedMax))) return false;
     this.byPacket.set(packetId, queued + 1);
     return true;
   }

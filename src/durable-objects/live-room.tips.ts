@@ -5,7 +5,9 @@
  * tips gather — as:
  *
  *   1. one control read for the whole flush (the room live, the gifts' prices, the creator's
- *      share: db/operations/tip.ts `readTipFacts`), then each tip priced in memory;
+ *      share: db/operations/tip.ts `readTipFacts`), then each tip priced in memory — a tip a
+ *      runtime switch pauses is refused here, before any statement, against the isolate's
+ *      cached switch set (no read per tip; docs/ARCHITECTURE.md, Switches);
  *   2. one D1 batch per ledger shard of the payers, in parallel (db/operations/tip-batch.ts):
  *      every tip with its own guards and its Idempotency-Key record, so a failed guard
  *      rejects only its own tip; the 小额免密 limits are read by the guards in the batch;
@@ -192,7 +194,7 @@ export class TipBatcher {
     let facts: Awaited<ReturnType<typeof readTipFacts>>;
     try {
       ledger = await openLedger(this.env, nowMs);
-      facts = await readTipFacts(ledger.control, roomId, giftIds, nowMs);
+      facts = await readTipFacts(ledger.control, roomId, giftIds, nowMs, config.switchCacheTtlMs);
     } catch (error) {
       // Give the pricing turn up in order, or every later pricer would wait for it.
       void pricing.then((p) => p.release());

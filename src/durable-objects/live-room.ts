@@ -23,10 +23,12 @@ import { settleExpiredPacket } from "../db/operations/packet-refund";
 import { markSubsidyUsed } from "../db/operations/packet-send";
 import { findPacket, findPacketWithCreator, packetInfoOf } from "../db/reads/packets";
 import { type Ledger, openLedger } from "../db/shards";
+import { currentSwitches } from "../db/switches";
 import { newId } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
 import { cryptoRandomInt } from "../domain/red-packet";
 import { type Period, periodKeys } from "../domain/room/periods";
+import { claimInFlightCap, effectsDegraded, refusalFor } from "../domain/switches";
 import { configFrom } from "../platform/config";
 import { createLogger } from "../platform/logger";
 import {
@@ -123,6 +125,11 @@ export class LiveRoom extends DurableObject<Env> {
   private claimQueue: QueuedClaim[] = [];
   private creditFlush: Promise<void> | null = null;
   private creditFlushAgain = false;
+  /**
+   * An `effects_degraded` switch covers this room: the merge window closes without its merged-tips
+   * frame (big gifts still go out). Read from the isolate's switch copy at each alarm.
+   */
+  private effectsDegraded = false;
   /** The alarm time this object last set (undefined until read once after waking). */
   private alarmAtMs: number | null | undefined = undefined;
   private readonly log = createLogger({ component: "LiveRoom" });
@@ -284,6 +291,8 @@ export class LiveRoom extends DurableObject<Env> {
     if (progress.length > 0) frames.push(this.events.append({ type: "packet.progress", packets: progress }, nowMs));
     const merged = this.window.take();
     if (merged === null) return frames;
+    // Degraded (a runtime switch): the window's tips count on the boards, but no merged frame goes out.
+    if (this.effectsDegraded) return frames;
     const leaderboard = this.board("live", null);
     frames.push(
       this.events.append({ type: "tips.merged", merged: structuredClone(merged) as never, leaderboard }, nowMs),
@@ -327,6 +336,7 @@ export class LiveRoom extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const nowMs = Date.now();
     this.alarmAtMs = null; // this alarm has fired; the next one is set below
+    await this.readEffectsSwitch(nowMs);
     let frames: SequencedFrame[] = [];
     this.ctx.storage.transactionSync(() => {
       frames = this.closeWindow(nowMs);
@@ -342,6 +352,16 @@ export class LiveRoom extends DurableObject<Env> {
     if (due !== null) {
       this.alarmAtMs = Math.max(due, nowMs + 1);
       await this.ctx.storage.setAlarm(this.alarmAtMs);
+    }
+  }
+
+  /** Whether an `effects_degraded` switch covers this room now; on a failed read the last answer stands. */
+  private async readEffectsSwitch(nowMs: number): Promise<void> {
+    try {
+      const switches = await currentSwitches(this.env.CONTROL, configFrom(this.env).switchCacheTtlMs);
+      this.effectsDegraded = effectsDegraded(switches, this.settings.get("roomId"), nowMs);
+    } catch (error) {
+      this.log.warn("room_switches_read_failed", { error: String(error) });
     }
   }
 
@@ -415,9 +435,22 @@ export class LiveRoom extends DurableObject<Env> {
   }
 
   private async claim(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
-    const pre = this.desk.precheck(packetId, userId, follows, Date.now());
+    // The runtime switches from the isolate's copy (a read only when it is older than its TTL),
+    // before the checks: no await sits between them and the claim's write.
+    const switches = await currentSwitches(this.env.CONTROL, configFrom(this.env).switchCacheTtlMs);
+    const nowMs = Date.now();
+    const pre = this.desk.precheck(packetId, userId, follows, nowMs);
     if (pre.kind !== "admit") return pre;
-    if (!this.inFlight.admit(packetId, pre.remainingShares)) {
+    // A repeat got its claim above; a new one is refused while packets are paused here.
+    const roomId = this.settings.get("roomId");
+    const paused = refusalFor(switches, { kind: "packet_claim", roomId }, nowMs);
+    if (paused !== null) {
+      return {
+        kind: "rejected",
+        code: paused.code === "switch_read_only" ? "switch_read_only" : "switch_packets_paused",
+      };
+    }
+    if (!this.inFlight.admit(packetId, pre.remainingShares, claimInFlightCap(switches, roomId, nowMs))) {
       return { kind: "rejected", code: "packet_busy", retryAfterMs: 200 + Math.floor(Math.random() * 800) };
     }
     return new Promise<ClaimAnswer>((resolve, reject) => {

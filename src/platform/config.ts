@@ -23,6 +23,16 @@ const ConfigSchema = z
     JWT_AUDIENCE: z.string().min(1),
     JWT_SECRET: z.string().default(""),
     JWT_PUBLIC_JWK: z.string().default(""),
+    // Cloudflare Access in front of the operator API (issue 15): the team domain and the
+    // application's AUD tag. Both or neither; production requires both.
+    ACCESS_TEAM_DOMAIN: z
+      .string()
+      .regex(/^(https:\/\/[a-z0-9-]+\.cloudflareaccess\.com)?$/, "https://<team>.cloudflareaccess.com")
+      .default(""),
+    ACCESS_AUD: z
+      .string()
+      .regex(/^([0-9a-f]{64})?$/, "the Access application's 64-hex AUD tag")
+      .default(""),
     PLATFORM_SHARE_BPS: z
       .string()
       .regex(/^[0-9]+$/)
@@ -96,15 +106,44 @@ const ConfigSchema = z
           .min(0)
           .max(LIMITS.withdrawalMinMinor - 1),
       ),
+    // Four-eyes thresholds (issue 15), in fen: an adjustment, refund or withdrawal approval above
+    // its threshold needs a second operator. Tip reversals, revenue-share changes, switch changes
+    // and operator role grants always do.
+    FOUR_EYES_ADJUSTMENT_MINOR: minorString.default(100_000),
+    FOUR_EYES_REFUND_MINOR: minorString.default(100_000),
+    FOUR_EYES_WITHDRAWAL_MINOR: minorString.default(500_000),
     WITHDRAWAL_FEE_BPS: z
       .string()
       .regex(/^[0-9]+$/)
       .default("0")
       .transform(Number)
       .pipe(z.number().int().min(0).max(LIMITS.withdrawalFeeBpsMax)),
+    // Runtime switches: how long an isolate keeps its copy of the switch set (domain/switches.ts).
+    SWITCH_CACHE_TTL_MS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .default(String(LIMITS.switchCacheTtlDefaultMs))
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(LIMITS.switchCacheTtlMaxMs)),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
-  .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters");
+  .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters")
+  .refine(
+    (c) => (c.ACCESS_TEAM_DOMAIN === "") === (c.ACCESS_AUD === ""),
+    "ACCESS_TEAM_DOMAIN and ACCESS_AUD go together",
+  )
+  .refine(
+    (c) => c.ENVIRONMENT !== "production" || c.ACCESS_TEAM_DOMAIN !== "",
+    "production operators sign in through Cloudflare Access: set ACCESS_TEAM_DOMAIN and ACCESS_AUD",
+  );
+
+/** Cloudflare Access in front of the operator API (src/worker/auth/access.ts). */
+export interface AccessSettings {
+  /** `https://<team>.cloudflareaccess.com`, no trailing slash: the issuer, and where the certs are. */
+  readonly teamDomain: string;
+  /** The Access application's Application Audience (AUD) tag. */
+  readonly aud: string;
+}
 
 export interface Config {
   readonly environment: "production" | "staging" | "development" | "test";
@@ -114,6 +153,11 @@ export interface Config {
     readonly secret: string;
     readonly publicJwk: string;
   };
+  /**
+   * Cloudflare Access in front of the operator API, or null: then the bearer token's subject
+   * names the operator (development and tests only; production requires Access).
+   */
+  readonly access: AccessSettings | null;
   readonly platformShareBps: number;
   readonly customTip: { readonly minMinor: number; readonly maxMinor: number };
   readonly corsOrigins: readonly string[];
@@ -136,8 +180,16 @@ export interface Config {
   readonly tipCommit: "room" | "direct";
   /** Settlement T+N: day D's earnings become available at the start of D+N; withholding at settlement. */
   readonly settlement: { readonly settleAfterDays: number; readonly withholdingBps: number };
+  /** Four-eyes: amounts above which an adjustment, a refund, a withdrawal approval needs a second operator. */
+  readonly fourEyes: {
+    readonly adjustmentMinor: number;
+    readonly refundMinor: number;
+    readonly withdrawalMinor: number;
+  };
   /** What a withdrawal costs the creator: a fixed part plus a rate of the amount (both may be 0). */
   readonly withdrawalFee: { readonly fixedMinor: number; readonly bps: number };
+  /** How long an isolate keeps its copy of the runtime switches (≤ LIMITS.switchCacheTtlMaxMs). */
+  readonly switchCacheTtlMs: number;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -156,6 +208,7 @@ export function configFrom(env: Env): Config {
   const config: Config = {
     environment: c.ENVIRONMENT,
     jwt: { issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, secret: c.JWT_SECRET, publicJwk: c.JWT_PUBLIC_JWK },
+    access: c.ACCESS_TEAM_DOMAIN === "" ? null : { teamDomain: c.ACCESS_TEAM_DOMAIN, aud: c.ACCESS_AUD },
     platformShareBps: c.PLATFORM_SHARE_BPS,
     customTip: { minMinor: c.TIP_CUSTOM_MIN_MINOR, maxMinor: c.TIP_CUSTOM_MAX_MINOR },
     corsOrigins: list(c.CORS_ORIGINS),
@@ -172,6 +225,12 @@ export function configFrom(env: Env): Config {
     tipCommit: c.TIP_COMMIT,
     settlement: { settleAfterDays: c.SETTLEMENT_DAYS, withholdingBps: c.WITHHOLDING_BPS },
     withdrawalFee: { fixedMinor: c.WITHDRAWAL_FEE_FIXED_MINOR, bps: c.WITHDRAWAL_FEE_BPS },
+    switchCacheTtlMs: c.SWITCH_CACHE_TTL_MS,
+    fourEyes: {
+      adjustmentMinor: c.FOUR_EYES_ADJUSTMENT_MINOR,
+      refundMinor: c.FOUR_EYES_REFUND_MINOR,
+      withdrawalMinor: c.FOUR_EYES_WITHDRAWAL_MINOR,
+    },
   };
   cache.set(env, config);
   return config;

@@ -8,7 +8,9 @@ import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
 import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
+import { setProposalDispatcher } from "./proposals";
 import { admin } from "./routes/admin";
+import { adminSwitches } from "./routes/admin-switches";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { audit } from "./routes/audit";
 import { autopay } from "./routes/autopay";
@@ -20,11 +22,13 @@ import { gifts } from "./routes/gifts";
 import { inbox } from "./routes/inbox";
 import { live } from "./routes/live";
 import { notificationTemplates } from "./routes/notification-templates";
+import { operators } from "./routes/operators";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { payments } from "./routes/payments";
 import { payoutAccounts } from "./routes/payout-accounts";
 import { payoutCallbacks } from "./routes/payout-callbacks";
 import { piiReseal } from "./routes/pii-reseal";
+import { proposals } from "./routes/proposals";
 import { reconciliations, STATEMENT_UPLOAD_PATH } from "./routes/reconciliations";
 import { redPackets } from "./routes/red-packets";
 import { revenueSchedules } from "./routes/revenue-schedules";
@@ -106,6 +110,9 @@ export function createApp() {
   v1.route("/", creatorWithdrawalRoutes);
   v1.route("/", adminWithdrawalRoutes);
   v1.route("/", audit);
+  v1.route("/", adminSwitches);
+  v1.route("/", operators);
+  v1.route("/", proposals);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -123,8 +130,10 @@ export function createApp() {
           description:
             "Live-stream tipping, gifts and red packets. Amounts are integer fen (`…Minor`); money-moving requests " +
             "need an Idempotency-Key. Errors: `{ error: { code, message, requestId } }`. Each operation's " +
-            "`x-giftwire-auth` says who may call it: `public`, `signed-in` (any valid bearer token), or the " +
-            "roles of which the token must hold one.",
+            "`x-giftwire-auth` says who may call it: `public`, `signed-in` (any valid bearer token), the " +
+            "user roles of which the token must hold one, or `{ permission }`: an operator route, for an active " +
+            "operator (Cloudflare Access in production) whose roles in the operator directory hold that " +
+            "permission (docs/PERMISSIONS.md).",
         },
         servers: [{ url: "/v1" }],
       }),
@@ -157,6 +166,8 @@ export function createApp() {
     return errorResponse(c, "internal_error");
   });
 
+  // Approved four-eyes proposals run their kept request through this app (worker/proposals.ts).
+  setProposalDispatcher((request, env, ctx) => app.fetch(request, env, ctx));
   return app;
 }
 

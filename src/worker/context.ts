@@ -1,4 +1,6 @@
+import type { Operator } from "../db/operators";
 import type { Ledger } from "../db/shards";
+import type { Permission } from "../domain/permissions";
 import type { Config } from "../platform/config";
 import type { Logger } from "../platform/logger";
 import type { Principal } from "./auth/jwt";
@@ -13,5 +15,9 @@ export interface AppEnv {
     ledger: Ledger;
     log: Logger;
     principal: Principal;
+    /** The calling operator (null: not one), once an operator check resolved it (middleware/auth.ts). */
+    operator: Operator | null | undefined;
+    /** The permission the operator route declares (set by its gate; four-eyes records it). */
+    permission: Permission | undefined;
   };
 }

@@ -62,7 +62,7 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 |
     422: "Semantically invalid (amount out of range, gift disabled, key reused…)",
     428: "Confirmation required (above the password-free limits)",
     429: "Busy; retry after the Retry-After header",
-    503: "A dependency (a payment channel) is not answering; retry with the same Idempotency-Key",
+    503: "A dependency (a payment channel) is not answering, or a runtime switch (`switch_*`) paused this; retry later",
   };
   return Object.fromEntries(
     statuses.map((s) => [s, { description: descriptions[s] ?? "Error", content: errorContent }]),

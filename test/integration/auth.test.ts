@@ -113,15 +113,17 @@ describe("development routes", () => {
   it("do not exist in the production app, whatever the environment says", async () => {
     const { createApp } = await import("../../src/worker/app");
     const app = createApp();
+    // Production requires Cloudflare Access for operators (config refuses to start without it).
+    const access = { ACCESS_TEAM_DOMAIN: "https://giftwire-test.cloudflareaccess.com", ACCESS_AUD: "a".repeat(64) };
     for (const ENVIRONMENT of ["test", "development", "production"]) {
       const res = await app.request(
         "/v1/dev/tokens",
         { method: "POST", body: JSON.stringify({ userId: "dev-user", roles: ["admin"] }) },
-        { ...env, ENVIRONMENT },
+        { ...env, ...access, ENVIRONMENT },
       );
       expect(res.status).toBe(404);
       expect(((await res.json()) as any).error.code).toBe("not_found");
-      const seed = await app.request("/v1/dev/seed", { method: "POST" }, { ...env, ENVIRONMENT });
+      const seed = await app.request("/v1/dev/seed", { method: "POST" }, { ...env, ...access, ENVIRONMENT });
       expect(seed.status).toBe(404);
     }
   });
@@ -129,7 +131,12 @@ describe("development routes", () => {
   it("are refused by the development entry too when its environment is production", async () => {
     const { createExecutionContext } = await import("cloudflare:test");
     const { default: devWorker } = await import("../../dev/giftwire-dev");
-    const prodEnv = { ...env, ENVIRONMENT: "production" };
+    const prodEnv = {
+      ...env,
+      ENVIRONMENT: "production",
+      ACCESS_TEAM_DOMAIN: "https://giftwire-test.cloudflareaccess.com",
+      ACCESS_AUD: "a".repeat(64),
+    };
     const request = new Request("https://giftwire.test/v1/dev/tokens", {
       method: "POST",
       body: JSON.stringify({ userId: "dev-user", roles: ["admin"] }),

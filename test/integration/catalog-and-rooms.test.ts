@@ -20,7 +20,7 @@ describe("gift catalog", () => {
 
   it("lets admin and ops create, update, disable and delete gifts", async () => {
     const ops = await token("ops-1", "ops");
-    const created = await call("POST", "/v1/gifts", {
+    const created = await call("POST", "/v1/admin/gifts", {
       token: ops,
       body: {
         id: "dragon",
@@ -34,9 +34,9 @@ describe("gift catalog", () => {
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ id: "dragon", priceMinor: 88800, tier: "epic" });
-    const dup = await call("POST", "/v1/gifts", { token: ops, body: { ...created.body, price: "1.00" } });
+    const dup = await call("POST", "/v1/admin/gifts", { token: ops, body: { ...created.body, price: "1.00" } });
     expect(dup.status).toBe(400); // unknown keys in the body
-    const again = await call("POST", "/v1/gifts", {
+    const again = await call("POST", "/v1/admin/gifts", {
       token: ops,
       body: {
         id: "dragon",
@@ -49,16 +49,19 @@ describe("gift catalog", () => {
       },
     });
     expect(again.status).toBe(409);
-    const patched = await call("PATCH", "/v1/gifts/dragon", { token: ops, body: { price: "999.00", enabled: false } });
+    const patched = await call("PATCH", "/v1/admin/gifts/dragon", {
+      token: ops,
+      body: { price: "999.00", enabled: false },
+    });
     expect(patched.body).toMatchObject({ priceMinor: 99900, enabled: false });
     const hidden = await call("GET", "/v1/gifts");
     expect(hidden.body.gifts.map((g: { id: string }) => g.id)).not.toContain("dragon");
     const all = await call("GET", "/v1/gifts?includeDisabled=true");
     expect(all.body.gifts.map((g: { id: string }) => g.id)).toContain("dragon");
-    const deleted = await call("DELETE", "/v1/gifts/dragon", { token: ops });
+    const deleted = await call("DELETE", "/v1/admin/gifts/dragon", { token: ops });
     expect(deleted.status).toBe(204);
-    expect((await call("DELETE", "/v1/gifts/dragon", { token: ops })).status).toBe(404);
-    expect((await call("PATCH", "/v1/gifts/dragon", { token: ops, body: { enabled: true } })).status).toBe(404);
+    expect((await call("DELETE", "/v1/admin/gifts/dragon", { token: ops })).status).toBe(404);
+    expect((await call("PATCH", "/v1/admin/gifts/dragon", { token: ops, body: { enabled: true } })).status).toBe(404);
   });
 
   it("refuses to delete a gift that has been sent (disable it instead)", async () => {
@@ -70,13 +73,13 @@ describe("gift catalog", () => {
       body: { kind: "gift", giftId: "heart", quantity: 1 },
     });
     expect(sent.status).toBe(201);
-    const res = await call("DELETE", "/v1/gifts/heart", { token: await operatorToken() });
+    const res = await call("DELETE", "/v1/admin/gifts/heart", { token: await operatorToken() });
     expect(res.status).toBe(409);
   });
 
   it("validates gift fields and keeps viewers and creators out", async () => {
     const ops = await operatorToken();
-    const bad = await call("POST", "/v1/gifts", {
+    const bad = await call("POST", "/v1/admin/gifts", {
       token: ops,
       body: {
         id: "Bad Id",
@@ -90,13 +93,13 @@ describe("gift catalog", () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(["id", "name", "price", "tier"]);
-    const empty = await call("PATCH", "/v1/gifts/rose", { token: ops, body: {} });
+    const empty = await call("PATCH", "/v1/admin/gifts/rose", { token: ops, body: {} });
     expect(empty.status).toBe(400);
-    const viewer = await call("PATCH", "/v1/gifts/rose", { token: await token("v"), body: { enabled: false } });
+    const viewer = await call("PATCH", "/v1/admin/gifts/rose", { token: await token("v"), body: { enabled: false } });
     expect(viewer.status).toBe(403);
-    const creator = await call("POST", "/v1/gifts", { token: await token("c", "creator"), body: {} });
+    const creator = await call("POST", "/v1/admin/gifts", { token: await token("c", "creator"), body: {} });
     expect(creator.status).toBe(403);
-    const anonymous = await call("DELETE", "/v1/gifts/rose");
+    const anonymous = await call("DELETE", "/v1/admin/gifts/rose");
     expect(anonymous.status).toBe(401);
   });
 });

@@ -1,7 +1,9 @@
 import { env, exports } from "cloudflare:workers";
 import { mintToken } from "../../dev/tokens";
+import { putOperator } from "../../src/db/operators";
 import { type Ledger, openLedger } from "../../src/db/shards";
 import { deliverTransit, pendingTransit } from "../../src/db/transit";
+import { isOperatorRole, type OperatorRole } from "../../src/domain/permissions";
 import { homeOfAccount } from "../../src/domain/shards";
 import { configFrom } from "../../src/platform/config";
 import type { Role } from "../../src/worker/auth/jwt";
@@ -16,9 +18,26 @@ export function key(): string {
   return `test-${Date.now()}-${keyCounter}-${Math.random().toString(36).slice(2)}`;
 }
 
-export function token(userId: string, ...roles: Role[]): Promise<string> {
+/**
+ * A bearer token for `userId`. With operator roles, the user is also put in the operator
+ * directory with exactly those roles (the control database decides what an operator may do;
+ * the test stands in for an admin's grants).
+ */
+export async function token(userId: string, ...roles: Role[]): Promise<string> {
+  const operatorRoles = roles.filter(isOperatorRole);
+  if (operatorRoles.length > 0) await registerOperator(userId, operatorRoles);
   return mintToken(config, { userId, roles: roles.length > 0 ? roles : ["viewer"] }, Date.now());
 }
+
+/** Puts `userId` in the operator directory, active, with exactly `roles`. */
+export async function registerOperator(userId: string, roles: readonly OperatorRole[]): Promise<void> {
+  // A standing admin first, so a test may take admin from anyone without tripping the
+  // directory's last-admin trigger (migrations/control/0004).
+  await putOperator(env.CONTROL, { id: STANDING_ADMIN, displayName: STANDING_ADMIN, roles: ["admin"] }, "test", 0);
+  await putOperator(env.CONTROL, { id: userId, displayName: userId, roles }, "test", Date.now());
+}
+
+const STANDING_ADMIN = "ops-standing-admin";
 
 export interface CallOptions {
   token?: string;
@@ -49,13 +68,43 @@ export async function call<T = any>(method: string, path: string, options: CallO
   return { status: res.status, body: text === "" ? null : JSON.parse(text), headers: res.headers };
 }
 
+/** The second operator who approves four-eyes proposals in tests (an admin: every permission). */
+export const CHECKER_ID = "ops-checker";
+
+/**
+ * Calls an operator route as `call` does; when the route keeps the request as a four-eyes
+ * proposal (202), a second operator approves it and the answer of the executed request is
+ * returned as if the call had run directly. A proposal already decided (the same
+ * Idempotency-Key again) answers its recorded result.
+ */
+export async function callApproved<T = any>(
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<Reply<T>> {
+  const first = await call(method, path, options);
+  if (first.status !== 202 || !first.body?.proposal) return first as Reply<T>;
+  const proposal = first.body.proposal as { id: string; state: string; result: { status: number; body: T } | null };
+  if (proposal.state === "pending") {
+    const approved = await call("POST", `/v1/admin/proposals/${proposal.id}/approve`, {
+      token: await token(CHECKER_ID, "admin"),
+      body: {},
+    });
+    if (approved.status !== 200) return approved as Reply<T>;
+    const result = approved.body.result as { status: number; body: T };
+    return { status: result.status, body: result.body, headers: approved.headers };
+  }
+  if (proposal.result) return { status: proposal.result.status, body: proposal.result.body, headers: first.headers };
+  return first as Reply<T>;
+}
+
 export async function operatorToken(): Promise<string> {
   return token("ops-test", "admin", "finance", "ops", "support");
 }
 
 /** Credits a wallet through the operator adjustment API. */
 export async function fund(userId: string, amount: string): Promise<void> {
-  const res = await call("POST", `/v1/users/${userId}/wallet/adjustments`, {
+  const res = await callApproved("POST", `/v1/users/${userId}/wallet/adjustments`, {
     token: await operatorToken(),
     idempotencyKey: key(),
     body: { direction: "credit", amount, reason: "test funding" },

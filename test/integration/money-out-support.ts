@@ -10,7 +10,7 @@ import { type SettlementSettings, settleBusinessDay } from "../../src/db/settlem
 import { Ledger, shardBindings } from "../../src/db/shards";
 import { dayStartMs } from "../../src/domain/business-day";
 import { newOwnedId } from "../../src/domain/ids";
-import { call, config, fund, key, ledger, openRoom, operatorToken } from "./helpers";
+import { call, callApproved, config, fund, key, ledger, openRoom, operatorToken } from "./helpers";
 
 export const TZ = config.businessTimeZone;
 
@@ -87,7 +87,7 @@ export async function runSettlementApi(day: string) {
 }
 
 export async function reverseApi(tipId: string, idempotencyKey = key(), reason = "chargeback") {
-  return call("POST", `/v1/admin/tips/${tipId}/reversal`, {
+  return callApproved("POST", `/v1/admin/tips/${tipId}/reversal`, {
     token: await operatorToken(),
     idempotencyKey,
     body: { reason },

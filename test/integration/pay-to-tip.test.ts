@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { signSandbox } from "../../dev/sandbox-provider/src/signature";
+import { applySwitchChange, switchCache } from "../../src/db/switches";
 import {
   BASE,
   balanceOf,
@@ -64,6 +65,44 @@ const count = async (sql: string, ...params: unknown[]) => {
 const controlCount = async (sql: string) => (await (await ledger()).control.prepare(sql).first<number>("n")) ?? 0;
 
 describe("pay-to-tip orders", () => {
+  it("a tip paused (runtime switch) when its payment arrives keeps the money in the wallet, the order says why", async () => {
+    const roomId = await openRoom("ptt-sw-creator");
+    const created = await tipOrder("ptt-sw-fan", { roomId, kind: "gift", giftId: "sports-car" });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const order = created.body.order;
+    const control = (await ledger()).control;
+    const scope = { type: "room" as const, id: roomId };
+    const set = await applySwitchChange(
+      control,
+      { op: "set", kind: "tips_paused", scope, value: null, reason: "test", actorId: "ops-test", expiresAtMs: null },
+      Date.now(),
+    );
+    expect(set.ok).toBe(true);
+    switchCache.forget();
+    try {
+      // A new pay-to-tip order into the paused room is refused at once.
+      expect((await tipOrder("ptt-sw-fan", { roomId, kind: "gift", giftId: "rose" })).body.error.code).toBe(
+        "switch_tips_paused",
+      );
+      expect((await paid(order)).status).toBe(200);
+      const settled = await until(
+        () => orderRow(order.id),
+        (r) => r?.tip_outcome !== null,
+      );
+      expect(settled).toEqual({
+        state: "succeeded",
+        tip_id: `tip_${order.id.slice(6)}`,
+        tip_outcome: "switch_tips_paused",
+      });
+      expect(await balanceOf("user:ptt-sw-fan:wallet")).toBe(52_000);
+      expect(await count("SELECT COUNT(*) AS n FROM tips WHERE room_id = ?", roomId)).toBe(0);
+    } finally {
+      await applySwitchChange(control, { op: "clear", kind: "tips_paused", scope, actorId: "ops-test" }, Date.now());
+      switchCache.forget();
+    }
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
   it("prices the tip at creation and, once paid, credits the wallet and sends the tip in one step", async () => {
     const roomId = await openRoom("ptt-creator");
     const created = await tipOrder("ptt-fan", { roomId, kind: "gift", giftId: "sports-car" });

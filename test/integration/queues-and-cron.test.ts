@@ -84,7 +84,7 @@ describe("queue dispatch", () => {
 });
 
 describe("cron jobs", () => {
-  it("are the twelve housekeeping jobs, in order", () => {
+  it("are the thirteen housekeeping jobs, in order", () => {
     expect(CRON_JOBS.map((j) => j.name)).toEqual([
       "transit-sweep",
       "room-outbox-sweep",
@@ -96,6 +96,7 @@ describe("cron jobs", () => {
       "settlement",
       "payout-sweep",
       "payment-records-purge",
+      "proposal-expiry",
       "ledger-archive",
       "audit-anchor",
     ]);

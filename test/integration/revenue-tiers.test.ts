@@ -21,7 +21,19 @@ import type { LiveRoom } from "../../src/durable-objects/live-room";
 import type { TipAnswer, TipSubmission } from "../../src/durable-objects/live-room.tips";
 import { configFrom } from "../../src/platform/config";
 import { canonicalJson } from "../../src/worker/idempotency";
-import { BASE, call, fund, invariantReport, key, ledger, openRoom, operatorToken, token, until } from "./helpers";
+import {
+  BASE,
+  call,
+  callApproved,
+  fund,
+  invariantReport,
+  key,
+  ledger,
+  openRoom,
+  operatorToken,
+  token,
+  until,
+} from "./helpers";
 
 const TZ = configFrom(env).businessTimeZone;
 const DEFAULT_BPS = configFrom(env).platformShareBps;
@@ -255,7 +267,10 @@ describe("tiered revenue share", () => {
     const fan = await token("tier-override-fan");
     const ops = await operatorToken();
     const put = async (bps: number | null) =>
-      call("PUT", "/v1/admin/creators/tier-override-creator/share", { token: ops, body: { platformShareBps: bps } });
+      callApproved("PUT", "/v1/admin/creators/tier-override-creator/share", {
+        token: ops,
+        body: { platformShareBps: bps },
+      });
     expect((await put(1_500)).status).toBe(200);
     const over = await tip(roomId, fan, { kind: "custom", amount: "12.00", confirmed: true });
     expect(over.body.tip.platformShareBps).toBe(1_500);
@@ -403,7 +418,7 @@ describe("POST /v1/admin/revenue-schedules", () => {
       effectiveFrom,
       note: "test",
     };
-    const created = await call("POST", "/v1/admin/revenue-schedules", { token: ops, body });
+    const created = await callApproved("POST", "/v1/admin/revenue-schedules", { token: ops, body });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       effectiveFrom,
@@ -414,7 +429,7 @@ describe("POST /v1/admin/revenue-schedules", () => {
       note: "test",
       createdBy: "ops-test",
     });
-    const again = await call("POST", "/v1/admin/revenue-schedules", { token: ops, body });
+    const again = await callApproved("POST", "/v1/admin/revenue-schedules", { token: ops, body });
     expect(again.body.version).toBe(created.body.version + 1);
     const list = await call("GET", "/v1/admin/revenue-schedules", { token: ops });
     expect(list.status).toBe(200);

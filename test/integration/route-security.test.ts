@@ -11,10 +11,11 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mintToken } from "../../dev/tokens";
+import { OPERATOR_ROLES, type OperatorRole, rolesWith } from "../../src/domain/permissions";
 import { createApp } from "../../src/worker/app";
 import { ROLES, type Role } from "../../src/worker/auth/jwt";
-import { declaredAuth, type RouteAuth } from "../../src/worker/middleware/auth";
-import { BASE, config } from "./helpers";
+import { declaredAuth, permissionOf, type RouteAuth } from "../../src/worker/middleware/auth";
+import { BASE, config, registerOperator } from "./helpers";
 
 /**
  * OpenAPI operations anyone may call without a token. Exact: an operation declared public
@@ -182,6 +183,32 @@ function tokenWith(roles: readonly Role[]): Promise<string> {
   return mintToken(config, { userId: "route-security-probe", roles: [...roles] }, Date.now());
 }
 
+/**
+ * A token for an operator holding exactly `roles` in the operator directory (one probe operator
+ * per role set, so concurrent files never change each other's). The token claims no roles:
+ * only the directory speaks for an operator.
+ */
+async function operatorWith(roles: readonly OperatorRole[]): Promise<string> {
+  const id = `rs-op-${roles.length === 0 ? "none" : roles.join("-")}`;
+  await registerOperator(id, roles);
+  return mintToken(config, { userId: id, roles: ["viewer"] }, Date.now());
+}
+
+/** Every role set as a bit mask over OPERATOR_ROLES, in a fixed shuffled order (a seeded sweep). */
+function shuffledRoleSets(seed: number): OperatorRole[][] {
+  const sets: OperatorRole[][] = [];
+  for (let mask = 1; mask < 1 << OPERATOR_ROLES.length; mask++) {
+    sets.push(OPERATOR_ROLES.filter((_, i) => (mask >> i) & 1));
+  }
+  let state = seed;
+  for (let i = sets.length - 1; i > 0; i--) {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    const j = state % (i + 1);
+    [sets[i], sets[j]] = [sets[j] as OperatorRole[], sets[i] as OperatorRole[]];
+  }
+  return sets;
+}
+
 /** A body no route accepts: strict schemas refuse the unknown field. */
 const MALFORMED_BODY = { notAField: "route-security probe" };
 
@@ -216,6 +243,55 @@ describe.each(cases.filter((c) => c.auth !== "public"))("$name", (c) => {
     expect(malformed).toEqual({ status: 401, code: "unauthenticated" });
   });
 
+  const permission = c.auth === undefined ? null : permissionOf(c.auth);
+  if (permission) {
+    const holders = rolesWith(permission);
+    it(`answers 403 to every operator role without ${permission}, and to operators by token claim alone`, async () => {
+      const refused: [string, string][] = [
+        // Every operator role claimed in the token, but no operator row: the claim alone is nothing.
+        ["claims only", await tokenWith(ROLES)],
+        ["no roles", await operatorWith([])],
+        ...(await Promise.all(
+          OPERATOR_ROLES.filter((r) => !holders.includes(r)).map(
+            async (r) => [r, await operatorWith([r])] as [string, string],
+          ),
+        )),
+      ];
+      for (const [label, token] of refused) {
+        expect(await send(c, { token, body: c.body }), label).toEqual({ status: 403, code: "forbidden" });
+        const malformed = await send(c, {
+          token,
+          path: c.malformedPath ?? c.path,
+          body: c.body === undefined ? undefined : MALFORMED_BODY,
+        });
+        expect(malformed, `${label}, malformed`).toEqual({ status: 403, code: "forbidden" });
+      }
+    });
+
+    // The sweep: role sets in a shuffled order; each passes the gate (and stops at validation,
+    // or for a GET without parameters, reads) exactly when one of its roles holds the
+    // permission. Only malformed requests and reads: nothing changes.
+    const validates = c.malformedPath !== null || c.body !== undefined;
+    if (validates || c.method === "GET") {
+      it(`admits exactly the role sets holding ${permission} (${holders.join(", ")})`, async () => {
+        const seed = [...c.name].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) % 2_147_483_647, 7);
+        const outcomes: string[] = [];
+        const expected: string[] = [];
+        for (const roles of shuffledRoleSets(seed).slice(0, 12)) {
+          const res = await send(c, {
+            token: await operatorWith(roles),
+            path: c.malformedPath ?? c.path,
+            body: c.body === undefined ? undefined : MALFORMED_BODY,
+          });
+          const allowed = roles.some((r) => holders.includes(r));
+          outcomes.push(`${roles.join("+")}: ${res.status >= 200 && res.status < 300 ? "2xx" : res.status}`);
+          expected.push(`${roles.join("+")}: ${allowed ? (validates ? 400 : "2xx") : 403}`);
+        }
+        expect(outcomes).toEqual(expected);
+      });
+    }
+  }
+
   const roles = Array.isArray(c.auth) ? (c.auth as readonly Role[]) : null;
   if (roles) {
     it(`answers 403 to tokens without any of ${roles.join(", ")}`, async () => {
@@ -238,6 +314,18 @@ describe.each(cases.filter((c) => c.auth !== "public"))("$name", (c) => {
 
   // With a malformed request, a token the declaration admits gets as far as validation (400)
   // and no further: this proves the declaration is not stricter than it says, changing nothing.
+  if ((c.malformedPath !== null || c.body !== undefined) && permission) {
+    it("lets every operator role holding the permission through to validation", async () => {
+      for (const role of rolesWith(permission)) {
+        const malformed = await send(c, {
+          token: await operatorWith([role]),
+          path: c.malformedPath ?? c.path,
+          body: c.body === undefined ? undefined : MALFORMED_BODY,
+        });
+        expect(malformed, role).toEqual({ status: 400, code: "malformed_request" });
+      }
+    });
+  }
   if ((c.malformedPath !== null || c.body !== undefined) && (roles || c.auth === "signed-in")) {
     it("lets every token the declaration admits through to validation", async () => {
       for (const held of roles ? roles.map((r) => [r]) : [[]]) {

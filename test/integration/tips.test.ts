@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   balanceOf,
   call,
+  callApproved,
   fund,
   invariantReport,
   key,
@@ -76,14 +77,17 @@ describe("POST /v1/rooms/{roomId}/tips", () => {
 
   it("applies a creator's revenue-share override", async () => {
     const ops = await operatorToken();
-    const set = await call("PUT", "/v1/admin/creators/tips-creator/share", {
+    const set = await callApproved("PUT", "/v1/admin/creators/tips-creator/share", {
       token: ops,
       body: { platformShareBps: 1000 },
     });
     expect(set.status).toBe(200);
     const res = await tip({ kind: "gift", giftId: "rose", quantity: 1 });
     expect(res.body.tip).toMatchObject({ amountMinor: 100, platformMinor: 10, creatorMinor: 90 });
-    await call("PUT", "/v1/admin/creators/tips-creator/share", { token: ops, body: { platformShareBps: null } });
+    await callApproved("PUT", "/v1/admin/creators/tips-creator/share", {
+      token: ops,
+      body: { platformShareBps: null },
+    });
     const back = await tip({ kind: "gift", giftId: "rose", quantity: 1 });
     expect(back.body.tip).toMatchObject({ platformMinor: 30, creatorMinor: 70 });
   });
@@ -163,13 +167,13 @@ describe("POST /v1/rooms/{roomId}/tips", () => {
 
     it("rejects a disabled gift", async () => {
       const ops = await operatorToken();
-      await call("PATCH", "/v1/gifts/crown", { token: ops, body: { enabled: false } });
+      await call("PATCH", "/v1/admin/gifts/crown", { token: ops, body: { enabled: false } });
       const before = await ledgerSnapshot();
       const res = await tip({ kind: "gift", giftId: "crown", quantity: 1 });
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe("gift_disabled");
       expect(await ledgerSnapshot()).toBe(before);
-      await call("PATCH", "/v1/gifts/crown", { token: ops, body: { enabled: true } });
+      await call("PATCH", "/v1/admin/gifts/crown", { token: ops, body: { enabled: true } });
     });
 
     it("rejects tipping yourself", async () => {

@@ -11,6 +11,7 @@ import { composeWithdrawalHold } from "../../src/db/operations/withdrawal-hold";
 import { applyPayoutOutcome } from "../../src/db/payout-answers";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { openLedger } from "../../src/db/shards";
+import { switchCache } from "../../src/db/switches";
 import { moveWithdrawal, setColumns } from "../../src/db/withdrawals";
 import { accountAddress } from "../../src/domain/accounts";
 import { newOwnedId } from "../../src/domain/ids";
@@ -135,6 +136,35 @@ async function operationsOf(withdrawalId: string) {
   return results;
 }
 
+async function transitionCauses(withdrawalId: string): Promise<string[]> {
+  const { results } = await (await openLedger(env))
+    .forId(withdrawalId)
+    .db.prepare("SELECT cause FROM withdrawal_transitions WHERE withdrawal_id = ? ORDER BY seq")
+    .bind(withdrawalId)
+    .all<{ cause: string }>();
+  return results.map((r) => r.cause);
+}
+
+/** The environment with its sandbox channel wrapped: counts the payout sends per number. */
+function countingSandbox() {
+  const sandbox = env.SANDBOX;
+  if (!sandbox) throw new Error("SANDBOX is bound in the workers project");
+  const sent: string[] = [];
+  const fetcher = {
+    fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = new Request(input, init);
+      if (request.method === "POST" && new URL(request.url).pathname === "/v1/payouts") {
+        sent.push((JSON.parse(await request.clone().text()) as { payoutNo: string }).payoutNo);
+      }
+      return sandbox.fetch(request);
+    },
+  } as unknown as Fetcher;
+  return {
+    env: { ...env, SANDBOX: fetcher } as Env,
+    sends: (payoutNo: string) => sent.filter((n) => n === payoutNo).length,
+  };
+}
+
 /** Runs the provider's alarm until it has nothing armed (settles payouts, delivers callbacks). */
 async function drainProvider(): Promise<void> {
   for (let i = 0; i < 20 && (await runProviderAlarm()); i++);
@@ -254,25 +284,117 @@ describe("review", () => {
     await expectInvariantsClean();
   });
 
-  it("a creator under risk hold goes to review even below the threshold; approval sends it", async () => {
+  it("a creator under risk hold goes to review even below the threshold; approved, it waits for the lift", async () => {
     const c = await creator(10_000, { riskHold: true });
     const requested = await request(c, "50.00");
     expect(requested.body.withdrawal.reviewReasons).toEqual(["risk_flagged"]);
-    const approved = await call("POST", `/v1/admin/withdrawals/${requested.body.withdrawal.id}/approve`, {
-      token: await operatorToken(),
-    });
+    const w = requested.body.withdrawal;
+    const ops = await operatorToken();
+    const approved = await call("POST", `/v1/admin/withdrawals/${w.id}/approve`, { token: ops });
     expect(approved.status).toBe(200);
     expect(approved.body.withdrawal.state).toBe("approved");
     expect(approved.body.withdrawal.reviewerId).toBe("ops-test");
-    const creatorView = await call("GET", `/v1/creators/me/withdrawals/${requested.body.withdrawal.id}`, {
-      token: c.token,
-    });
+    // The approval's send (through the PAYOUTS consumer) finds the creator still held: not sent.
+    const held = await until(
+      () => transitionCauses(w.id),
+      (causes) => causes.includes("risk_hold"),
+    );
+    expect(held).toEqual(["request", "approve", "risk_hold"]);
+    expect((await row(w.id))?.state).toBe("approved");
+    expect(await balances(c.id)).toEqual({ available: 5_000, withdrawing: 5_000 });
+    // Lifted: sent at once.
+    const lifted = await call("PUT", `/v1/admin/creators/${c.id}/risk-hold`, { token: ops, body: { hold: false } });
+    expect(lifted.status).toBe(200);
+    const sent = await until(
+      () => row(w.id),
+      (r) => r?.state !== "approved",
+    );
+    expect(["paying", "paid"]).toContain(sent?.state);
+    const creatorView = await call("GET", `/v1/creators/me/withdrawals/${w.id}`, { token: c.token });
     expect(creatorView.status).toBe(200);
     const stranger = await creator(0);
-    const hidden = await call("GET", `/v1/creators/me/withdrawals/${requested.body.withdrawal.id}`, {
-      token: stranger.token,
-    });
+    const hidden = await call("GET", `/v1/creators/me/withdrawals/${w.id}`, { token: stranger.token });
     expect(hidden.status).toBe(404);
+  });
+
+  it("a hold set between approval and send: nothing reaches the channel, money stays withdrawing; lifted, paid once", async () => {
+    await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 1 });
+    // 600.00 is at the review threshold: approved here without the route, so nothing is enqueued.
+    const c = await creator(80_000);
+    const w = (await request(c, "600.00")).body.withdrawal;
+    expect(w.state).toBe("requested");
+    const ledger = await openLedger(env);
+    const approved = await moveWithdrawal(ledger, w.id, "approve", {
+      cause: "approve",
+      ref: null,
+      actorId: "ops-test",
+      nowMs: Date.now(),
+      set: setColumns({ next_query_at_ms: 0 }),
+    });
+    expect(approved.kind).toBe("changed");
+    const ops = await operatorToken();
+    const hold = await call("PUT", `/v1/admin/creators/${c.id}/risk-hold`, {
+      token: ops,
+      body: { hold: true, reason: "chargeback spree" },
+    });
+    expect(hold.status).toBe(200);
+
+    const counting = countingSandbox();
+    // The queue's send, its redelivery, and the sweeper (due now, and again past the recheck).
+    expect(await sendPayout(await context(counting.env), w.id)).toEqual({
+      kind: "held",
+      code: "risk_hold",
+      reason: "chargeback spree",
+    });
+    expect(await sendPayout(await context(counting.env), w.id)).toEqual({
+      kind: "held",
+      code: "risk_hold",
+      reason: "chargeback spree",
+    });
+    await sweepPayouts(counting.env, Date.now() + LIMITS.payoutRiskHoldRecheckMs + 1, log);
+    expect(counting.sends(withdrawalNumber(w.id))).toBe(0);
+    const waiting = await row(w.id);
+    expect(waiting?.state).toBe("approved");
+    expect(waiting?.next_query_at_ms).toBeGreaterThan(Date.now());
+    expect(await transitionCauses(w.id)).toEqual(["request", "approve", "risk_hold"]);
+    expect(await balances(c.id)).toEqual({ available: 20_000, withdrawing: 60_000 });
+    const flagged = await env.CONTROL.prepare("SELECT kind, detail, resolved_at_ms FROM payment_flags WHERE id = ?")
+      .bind(`payout_risk_held:${w.id}`)
+      .first<{ kind: string; detail: string; resolved_at_ms: number | null }>();
+    expect(flagged?.kind).toBe("payout_risk_held");
+    expect(JSON.parse(flagged?.detail ?? "{}")).toEqual({
+      withdrawalId: w.id,
+      creatorId: c.id,
+      reason: "chargeback spree",
+    });
+    expect(flagged?.resolved_at_ms).toBeNull();
+    await expectInvariantsClean();
+
+    // Lifted: the route enqueues the send (the PAYOUTS consumer makes it); the sweeper and a
+    // redelivered message race it. One payout, one withdrawal_payout.
+    const lifted = await call("PUT", `/v1/admin/creators/${c.id}/risk-hold`, { token: ops, body: { hold: false } });
+    expect(lifted.status).toBe(200);
+    await Promise.all([
+      sendPayout(await context(counting.env), w.id),
+      sweepPayouts(counting.env, Date.now() + LIMITS.payoutRiskHoldRecheckMs + 1, log),
+    ]);
+    await until(
+      () => row(w.id),
+      (r) => r?.state !== "approved",
+    );
+    await drainProvider();
+    await queryPayout(await context(), w.id);
+    expect((await row(w.id))?.state).toBe("paid");
+    expect(await transitionCauses(w.id)).toEqual(["request", "approve", "risk_hold", "pay", expect.any(String)]);
+    expect((await operationsOf(w.id)).map((o) => o.kind)).toEqual(["withdrawal_hold", "withdrawal_payout"]);
+    expect(await balances(c.id)).toEqual({ available: 20_000, withdrawing: 0 });
+    const payout = await sim("GET", `/v1/payouts/${withdrawalNumber(w.id)}`);
+    expect([payout.body.payout.state, payout.body.payout.amountMinor]).toEqual(["succeeded", 60_000]);
+    const resolved = await env.CONTROL.prepare("SELECT resolved_at_ms FROM payment_flags WHERE id = ?")
+      .bind(`payout_risk_held:${w.id}`)
+      .first<{ resolved_at_ms: number | null }>();
+    expect(resolved?.resolved_at_ms).not.toBeNull();
+    await expectInvariantsClean();
   });
 });
 
@@ -599,10 +721,10 @@ describe("payouts through the sandbox", () => {
 
   it("the sweeper sends what the queue lost, queries what heard nothing, and flags a stuck payout once", async () => {
     await simulate({ deliveryDelayMs: [600_000, 600_000], duplicateRate: 0 });
-    // Under risk hold, so it waits for review; approved here without the route, so no send is
-    // enqueued: only the sweeper can send it.
-    const c = await creator(30_000, { riskHold: true });
-    const w = (await request(c, "30.00")).body.withdrawal;
+    // At the review threshold, so it waits for review; approved here without the route, so no
+    // send is enqueued: only the sweeper can send it.
+    const c = await creator(80_000);
+    const w = (await request(c, "600.00")).body.withdrawal;
     const ledger = await openLedger(env);
     const db = ledger.forId(w.id).db;
     const approved = await moveWithdrawal(ledger, w.id, "approve", {
@@ -651,6 +773,55 @@ describe("payouts through the sandbox", () => {
       .first();
     expect(paid).toEqual({ cause: "query", to_state: "paid" });
     expect(await balanceOf(accountAddress.creatorWithdrawing(c.id))).toBe(0);
+    await expectInvariantsClean();
+    await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
+  });
+
+  it("a payout channel out (runtime switch) sends nothing and leaves the withdrawal approved; it goes once cleared", async () => {
+    await simulate({ deliveryDelayMs: [600_000, 600_000], duplicateRate: 0 });
+    const c = await creator(30_000, { riskHold: true });
+    const w = (await request(c, "30.00")).body.withdrawal;
+    const ledger = await openLedger(env);
+    const approved = await moveWithdrawal(ledger, w.id, "approve", {
+      cause: "approve",
+      ref: null,
+      actorId: "ops-test",
+      nowMs: Date.now(),
+      set: setColumns({ next_query_at_ms: 0 }),
+    });
+    expect(approved.kind).toBe("changed");
+    // The hold only kept the request in review; lifted, so that the switch alone holds the send.
+    await env.CONTROL.prepare("UPDATE creators SET risk_hold = 0 WHERE user_id = ?").bind(c.id).run();
+    const out = {
+      kind: "payout_channel_out" as const,
+      scope: { type: "channel" as const, id: "sandbox" },
+      value: null,
+      reason: "channel incident",
+      setBy: "ops-test",
+      setAtMs: Date.now(),
+      expiresAtMs: null,
+    };
+    switchCache.pinForTests([out]);
+    try {
+      // The queue's send, the dispatcher and the sweeper all hold it.
+      const { batch, acked, retried } = batchOf([{ kind: "payout.send", withdrawalId: w.id }]);
+      await handlePayoutsBatch(batch, env, log);
+      expect({ acked, retried }).toEqual({ acked: [0], retried: [] });
+      expect(await sendPayout(await context(), w.id)).toEqual({ kind: "held", code: "switch_channel_out" });
+      await sweepPayouts(env, Date.now(), log);
+      expect((await row(w.id))?.state).toBe("approved");
+      expect((await sim("GET", `/v1/payouts/${withdrawalNumber(w.id)}`)).status).toBe(404);
+      expect(await balanceOf(accountAddress.creatorWithdrawing(c.id))).toBe(3_000);
+      // Read-only holds payouts too.
+      switchCache.pinForTests([{ ...out, kind: "read_only", scope: { type: "platform" } }]);
+      expect(await sendPayout(await context(), w.id)).toEqual({ kind: "held", code: "switch_read_only" });
+    } finally {
+      switchCache.forget();
+    }
+    // Cleared: the sweeper's next run sends it.
+    await sweepPayouts(env, Date.now(), log);
+    expect((await row(w.id))?.state).toBe("paying");
+    expect((await sim("GET", `/v1/payouts/${withdrawalNumber(w.id)}`)).status).toBe(200);
     await expectInvariantsClean();
     await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 0 });
   });

@@ -154,6 +154,45 @@ export class WechatPayoutDouble extends WechatPayDouble {
     return { url: bill.notifyUrl ?? "", headers, body } satisfies DeliveredCallback;
   }
 
+  /**
+   * The 资金账单 (fund-flow bill) WeChat would serve for the bills of `outBillNos` (the doubles
+   * are shared, so a test names its own), in the documented layout: backtick-prefixed fields,
+   * the summary header and row. A SUCCESS bill is one 支出 row whose 业务凭证号 is its
+   * out_bill_no; bills not yet paid are absent (their money has not left). `atMs` is the
+   * 记账时间 (Beijing wall clock) of every row.
+   */
+  fundFlowBill(outBillNos: readonly string[], atMs: number): string {
+    const at = new Date(atMs + 8 * 3_600_000).toISOString().slice(0, 19).replace("T", " ");
+    const yuan = (minor: number) => `${Math.floor(minor / 100)}.${String(minor % 100).padStart(2, "0")}`;
+    const paid = outBillNos.map((no) => this.bills.get(no)).filter((b): b is WechatBill => b?.state === "SUCCESS");
+    let balance = 100_000_000;
+    const rows = paid.map((b, i) => {
+      balance -= b.amountMinor;
+      return [
+        at,
+        b.transferBillNo,
+        `1900000001${randomDigits(18)}${i}`,
+        "商家转账",
+        "商家转账",
+        "支出",
+        yuan(b.amountMinor),
+        yuan(balance),
+        "API",
+        b.remark,
+        b.outBillNo,
+      ];
+    });
+    const total = paid.reduce((sum, b) => sum + b.amountMinor, 0);
+    const tick = (fields: readonly string[]) => fields.map((f) => `\`${f}`).join(",");
+    return [
+      "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),账户结余(元),资金变更提交申请人,备注,业务凭证号",
+      ...rows.map(tick),
+      "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额",
+      tick([`${rows.length}.0`, "0.0", "0.00", `${rows.length}.0`, yuan(total)]),
+      "",
+    ].join("\r\n");
+  }
+
   protected override async route(request: Received): Promise<Response> {
     const path = request.url.pathname;
     if (request.method === "POST" && path === TRANSFER_BILLS) return this.transfer(request);
@@ -331,6 +370,54 @@ export class AlipayPayoutDouble extends AlipayDouble {
   /** The next new transfer whose out_biz_no contains `match` is answered with `status` (default SUCCESS). */
   answerNext(status: AlipayTransferStatus, match: string): void {
     this.answers.push(status, match);
+  }
+
+  /**
+   * The 账务明细 (bill_type=signcustomer) Alipay would serve for the transfers of `outBizNos`,
+   * decoded from GBK as the operator uploads it: `#` lines, the header, a row per movement
+   * (values ending in a tab), `#` footer lines. A SUCCESS transfer is money out under its
+   * out_biz_no; a REFUND one (退票) is money out and then the same amount back in.
+   */
+  accountDetailBill(outBizNos: readonly string[], atMs: number): string {
+    const at = new Date(atMs + 8 * 3_600_000).toISOString().slice(0, 19).replace("T", " ");
+    const row = (t: AlipayTransfer, income: string, expense: string) =>
+      [
+        `20261121200040011100${randomDigits(12)}`,
+        t.orderId,
+        t.outBizNo,
+        "giftwire 主播收益提现",
+        at,
+        "cre***@example.com",
+        income,
+        expense,
+        "",
+        "支付宝",
+        "转账",
+        "",
+        "",
+        "",
+        "",
+        "",
+      ]
+        .map((f) => `${f}\t`)
+        .join(",");
+    const rows: string[] = [];
+    for (const no of outBizNos) {
+      const t = this.transfers.get(no);
+      if (t?.status === "SUCCESS" || t?.status === "REFUND") rows.push(row(t, "", `-${t.transAmount}`));
+      if (t?.status === "REFUND") rows.push(row(t, `+${t.transAmount}`, ""));
+    }
+    return [
+      "#支付宝账务明细查询",
+      "#账号：[20880000000000000156]",
+      "#起始日期：[2026年11月21日 00:00:00]   终止日期：[2026年11月22日 00:00:00]",
+      "#-----------------------------------------账务明细列表----------------------------------------",
+      "账务流水号,业务流水号,商户订单号,商品名称,发生时间,对方账号,收入金额（+元）,支出金额（-元）,账户余额（元）,交易渠道,业务类型,备注,业务描述,业务账单来源,业务基础订单号,业务订单号",
+      ...rows,
+      "#-----------------------------------------账务明细列表结束------------------------------------",
+      "#导出时间：[2026年11月22日 09:12:40]",
+      "",
+    ].join("\r\n");
   }
 
   /** The transfer changes state; answers the signed order.changed message Alipay sends the app gateway. */

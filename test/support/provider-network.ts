@@ -4,7 +4,8 @@
  * host to the WeChat Pay, Alipay and Stripe doubles (test/support/provider-apis.ts), built
  * with the same test-only keys the workers project's PAYMENT_CHANNELS trusts. Tests steer
  * the doubles through `https://doubles.test/{provider}/{action}` — a pay, an outage — and
- * anything else is refused loudly, so no test can reach the internet by accident.
+ * anything else is refused loudly, so no test can reach the internet by accident. Cloudflare
+ * Access's certs for the tests' team are served here too (`accessCerts`).
  *
  * Controls (POST a JSON body; `match` scopes a control to calls whose URL or body contains
  * it, because every test file of a run shares these doubles):
@@ -18,7 +19,9 @@
  *   transfer-answer {state, match}    payouts (WeChat, Alipay): the next new transfer for a matching number answers `state`
  *   transfer-finish {withdrawalId, state?|type?, reason?}  payouts: the transfer ends; answers the signed callback
  *                                     {url, headers, body} the provider sends (Stripe: the `type` event; transfer.reversed reverses)
+ *   fund-flow-bill {numbers, atMs}    payouts (WeChat, Alipay): the fund-flow bill text listing those transfers
  */
+import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { base64Bytes } from "../../src/channels/encoding";
 import { AlipayPayoutDouble, StripePayoutDouble, WechatPayoutDouble } from "./payout-apis";
@@ -128,6 +131,7 @@ async function route(incoming: Request): Promise<Response> {
   const d = await doubles;
   const url = new URL(request.url);
   if (url.origin === DOUBLES_ORIGIN) return control(d, url, request);
+  if (url.origin === TEST_ACCESS_TEAM_DOMAIN && url.pathname === "/cdn-cgi/access/certs") return accessCerts();
   const name = HOSTS[url.hostname];
   if (!name) return new Response(`no test double for ${url.origin}`, { status: 599 });
   // Hangs end when the worker gives up (its abort closes the connection) or, at the latest,
@@ -137,6 +141,32 @@ async function route(incoming: Request): Promise<Response> {
 }
 
 const HANG_MAX_MS = 15_000;
+
+/**
+ * Cloudflare Access's certs for the tests' team: the fixture's `accessTeam` public key as a JWK
+ * set, shaped as Access publishes it (`keys`, plus the PEM forms the Worker ignores). Tests sign
+ * assertions with the fixture's private key under kid {@link TEST_ACCESS_KID}.
+ */
+export const TEST_ACCESS_TEAM_DOMAIN = "https://giftwire-test.cloudflareaccess.com";
+export const TEST_ACCESS_KID = "giftwire-test-access-1";
+
+function accessCerts(): Response {
+  const keys = JSON.parse(readFileSync("test/fixtures/provider-keys.json", "utf8")) as {
+    accessTeam: { publicSpkiBase64: string };
+  };
+  const key = createPublicKey({
+    key: Buffer.from(keys.accessTeam.publicSpkiBase64, "base64"),
+    format: "der",
+    type: "spki",
+  });
+  const jwk = { ...key.export({ format: "jwk" }), kid: TEST_ACCESS_KID, alg: "RS256", use: "sig" };
+  const cert = pem(keys.accessTeam.publicSpkiBase64);
+  return Response.json({
+    keys: [jwk],
+    public_cert: { kid: TEST_ACCESS_KID, cert },
+    public_certs: [{ kid: TEST_ACCESS_KID, cert }],
+  });
+}
 
 async function control(d: Doubles, url: URL, request: Request): Promise<Response> {
   const [, provider, action] = url.pathname.split("/") as [string, keyof Doubles, string];
@@ -153,6 +183,9 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
     state?: string;
     reason?: string;
     type?: string;
+    /** fund-flow-bill: the transfers' numbers, and the rows' time. */
+    numbers?: string[];
+    atMs?: number;
   };
   const match = args.match ?? null;
   switch (action) {
@@ -206,6 +239,14 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
             ? [...double.transfers.values()].map((t) => ({ ...t, fingerprint: undefined }))
             : [...double.transfers.values()];
       return Response.json(held.filter((t) => match === null || JSON.stringify(t).includes(match)));
+    }
+    case "fund-flow-bill": {
+      // Payouts: the provider's fund-flow bill for the named transfers (WeChat 资金账单, Alipay 账务明细).
+      const numbers = args.numbers ?? [];
+      const atMs = args.atMs ?? Date.now();
+      if (double instanceof WechatPayoutDouble) return new Response(double.fundFlowBill(numbers, atMs));
+      if (double instanceof AlipayPayoutDouble) return new Response(double.accountDetailBill(numbers, atMs));
+      return new Response("fund-flow-bill is WeChat's and Alipay's", { status: 404 });
     }
     case "received": {
       const received = match === null ? double.received : double.receivedMatching(match);

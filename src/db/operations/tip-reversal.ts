@@ -12,7 +12,8 @@
  *     and platform:tax_payable → viewer wallet (that withholding: tax not owed on income that
  *     was taken back). Nothing is taken from available, which may have been withdrawn.
  *
- * Guards, in order: one reversal per tip (`tip_already_reversed`); the tip's creator part has
+ * Guards, in order: the creator's bucket not fenced here (`bucket_fenced`: a bucket move,
+ * src/db/bucket-move.ts, carries the creator's reversals and receivable); one reversal per tip (`tip_already_reversed`); the tip's creator part has
  * reached this shard (`reversal_in_flight`: its credit may still be in transit); the route is
  * still right (`reversal_route_changed`: the day settled, or, impossibly, unsettled, since the
  * read). The `tip_reversals` row commits in the same batch; its `platform_leg_at_ms` is set
@@ -22,6 +23,7 @@
 import { accountAddress, type Posting } from "../../domain/accounts";
 import { assert } from "../../domain/limits";
 import type { Currency } from "../../domain/money";
+import { bucketOf } from "../../domain/shards";
 import type { ReversalRoute } from "../../domain/tip-reversal";
 import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
 import type { LedgerShard } from "../shards";
@@ -74,6 +76,13 @@ export function composeTipReversal(shard: LedgerShard, input: TipReversalInput, 
   const { tip, route } = input;
   const settled = "EXISTS (SELECT 1 FROM creator_settlements WHERE creator_id = ? AND day = ? AND state = 'settled')";
   const guards: Guard[] = [
+    {
+      // The creator's bucket, fenced here (moving away, moved away, or not arrived yet): the
+      // receivable route writes no account of the creator, so the ledger's own fence cannot see it.
+      code: "bucket_fenced",
+      sql: "NOT EXISTS (SELECT 1 FROM bucket_fences WHERE bucket = ?)",
+      params: [bucketOf(tip.creator_id)],
+    },
     {
       code: "tip_already_reversed",
       sql: "NOT EXISTS (SELECT 1 FROM tip_reversals WHERE tip_id = ?)",

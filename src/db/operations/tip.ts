@@ -12,12 +12,13 @@
 
 import { accountAddress, type Posting } from "../../domain/accounts";
 import type { AutopayLimits } from "../../domain/autopay";
-import { type ErrorCode, ok, type Result } from "../../domain/errors";
+import { type ErrorCode, fail, ok, type Result } from "../../domain/errors";
 import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
 import { effectiveShareBps, splitRevenue } from "../../domain/revenue-share";
 import type { TieredShare, TierSchedule } from "../../domain/revenue-tiers";
 import { isBigTip } from "../../domain/room/lanes";
+import { refusalFor, type Switch } from "../../domain/switches";
 import {
   type CustomTipBounds,
   type GiftTier,
@@ -39,6 +40,7 @@ import type { RoomRow } from "../reads/rooms";
 import { type ScheduleRow, schedulesFrom, schedulesStatement } from "../revenue-schedules";
 import { outboxInsert } from "../room-outbox";
 import type { LedgerShard } from "../shards";
+import { currentSwitches } from "../switches";
 
 /** What the viewer asked for, as the API and a pay-to-tip order carry it. */
 export type TipAsk =
@@ -54,6 +56,8 @@ export interface TipRules {
    * tier desk, worker/rooms/tip-rates.ts). Absent: the fixed default or the override.
    */
   readonly rater?: TipRater;
+  /** How old a copy of the runtime switches a tip may be checked against (config; default the limit's). */
+  readonly switchCacheTtlMs?: number;
 }
 
 /** What a tip's rate depends on besides its gross: the schedules and the creator's override. */
@@ -108,7 +112,13 @@ export async function prepareTip(
   input: TipInput,
   nowMs: number,
 ): Promise<Result<PreparedTip & { readonly rates: RateFacts }, ErrorCode>> {
-  const facts = await readTipFacts(control, input.roomId, input.ask.kind === "gift" ? [input.ask.giftId] : [], nowMs);
+  const facts = await readTipFacts(
+    control,
+    input.roomId,
+    input.ask.kind === "gift" ? [input.ask.giftId] : [],
+    nowMs,
+    rules.switchCacheTtlMs,
+  );
   const priced = priceWithFacts(facts, rules, input, nowMs);
   if (!priced.ok) return priced;
   return ok({ ...priced.value, rates: { schedules: facts.schedules, creatorOverrideBps: facts.creatorShareBps } });
@@ -140,6 +150,8 @@ export interface TipFacts {
   readonly creatorShareBps: number | null;
   /** In force at the read's instant, or taking effect within `LIMITS.revenueScheduleLeadMs` of it. */
   readonly schedules: readonly TierSchedule[];
+  /** The runtime switches in force (the isolate's copy, at most one TTL old): a paused tip is refused. */
+  readonly switches: readonly Switch[];
 }
 
 /** One control batch: the room, the gifts (at most `tipGiftsPerReadMax`), the room creator's share, the schedules. */
@@ -148,9 +160,12 @@ export async function readTipFacts(
   roomId: string,
   giftIds: readonly string[],
   nowMs: number,
+  switchCacheTtlMs: number = LIMITS.switchCacheTtlDefaultMs,
 ): Promise<TipFacts> {
   const ids = [...new Set(giftIds)];
   assert(ids.length <= LIMITS.tipGiftsPerReadMax, "gifts read at once within limit");
+  // The switches come from the isolate's copy: no read here unless the copy is older than its TTL.
+  const switches = currentSwitches(control, switchCacheTtlMs);
   const [room, gifts, creator, schedules] = await control.batch([
     control.prepare("SELECT * FROM rooms WHERE id = ?").bind(roomId),
     control
@@ -170,6 +185,7 @@ export async function readTipFacts(
     gifts: new Map(giftRows.map((g) => [g.id, g])),
     creatorShareBps: share?.platform_share_bps ?? null,
     schedules: schedulesFrom((schedules?.results ?? []) as ScheduleRow[]),
+    switches: await switches,
   };
 }
 
@@ -184,6 +200,13 @@ export function priceWithFacts(
   const { room } = facts;
   const target = tipTarget(room, viewerId);
   if (!target.ok) return target;
+  // A switch pausing tips here (platform, this room, this gift) refuses before any money moves.
+  const paused = refusalFor(
+    facts.switches,
+    { kind: "tip", roomId, giftId: ask.kind === "gift" ? ask.giftId : null },
+    nowMs,
+  );
+  if (paused !== null) return fail(paused.code);
   const { creatorId, streamId } = target.value;
   const gift = ask.kind === "gift" ? (facts.gifts.get(ask.giftId) ?? null) : null;
   let request: TipRequest;

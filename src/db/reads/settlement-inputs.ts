@@ -23,12 +23,13 @@ export const REVERSED_BEFORE_SQL = `(SELECT COALESCE(SUM(creator_minor), 0) FROM
 /**
  * What the creator owes: receivables of reversals after settlement − what settlements have
  * offset. The receivable of a reversal is in its operation's metadata (`receivableMinor`):
- * the creator part less the withholding it was settled with. `creator` is an SQL expression
+ * the creator part less the withholding it was settled with; on a row a bucket move copied
+ * in, whose operation stayed in the old shard, in `moved_receivable_minor`. `creator` is an SQL expression
  * naming the creator (a bound `?`, or an outer query's column).
  */
 export function receivableSqlFor(creator: string): string {
-  return `((SELECT COALESCE(SUM(json_extract(o.metadata, '$.receivableMinor')), 0)
-    FROM tip_reversals r JOIN operations o ON o.id = r.id WHERE r.creator_id = ${creator} AND r.source = 'receivable')
+  return `((SELECT COALESCE(SUM(COALESCE(r.moved_receivable_minor, json_extract(o.metadata, '$.receivableMinor'))), 0)
+    FROM tip_reversals r LEFT JOIN operations o ON o.id = r.id WHERE r.creator_id = ${creator} AND r.source = 'receivable')
   - (SELECT COALESCE(SUM(s.receivable_offset_minor), 0) FROM creator_settlements s
     WHERE s.creator_id = ${creator} AND s.state = 'settled'))`;
 }

@@ -178,6 +178,10 @@ export const reconciliationRuns = sqliteTable(
     channel: text("channel").notNull(),
     statementDate: text("statement_date").notNull(),
     sourceSha256: text("source_sha256").notNull(),
+    /** Which of the channel's files: `trade` (payments, refunds) or `fund_flow` (payouts only). */
+    bill: text("bill", { enum: ["trade", "fund_flow"] })
+      .notNull()
+      .default("trade"),
     lines: integer("lines").notNull(),
     matched: integer("matched").notNull(),
     findings: integer("findings").notNull(),
@@ -350,4 +354,126 @@ export const creatorNotificationMutes = sqliteTable(
     mutedAtMs: integer("muted_at_ms").notNull(),
   },
   (t) => [primaryKey({ columns: [t.creatorId, t.kind] })],
+);
+
+/**
+ * Runtime switches (src/domain/switches.ts): one row per kind and scope. Every change also
+ * bumps `switch_versions` in the same batch, so an isolate's cache asks only that row once per
+ * TTL and reads the set again only when it moved (src/db/switches.ts).
+ */
+export const runtimeSwitches = sqliteTable(
+  "runtime_switches",
+  {
+    kind: text("kind").notNull(),
+    /** `platform`, `room:<id>`, `gift:<id>` or `channel:<name>`. */
+    scope: text("scope").notNull(),
+    /** Only `claims_tightened` has one: claims in flight per packet. */
+    value: integer("value"),
+    reason: text("reason").notNull(),
+    setBy: text("set_by").notNull(),
+    setAtMs: integer("set_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms"),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.scope] })],
+);
+
+/** The switch set's version: one row, bumped by every change. */
+export const switchVersions = sqliteTable(
+  "switch_versions",
+  {
+    id: integer("id").primaryKey(),
+    version: integer("version").notNull(),
+    changedAtMs: integer("changed_at_ms").notNull(),
+  },
+  (t) => [check("switch_versions_one_row", sql`${t.id} = 1`)],
+);
+
+/*
+ * Operators (issue 15): who may use the operator API and with which roles — data here, managed
+ * through the API, never taken from a token claim alone (src/db/operators.ts).
+ */
+
+/**
+ * One operator. In production they arrive through Cloudflare Access, identified by `email`
+ * (a person) or `service_client_id` (an Access service token); locally and in tests the bearer
+ * token's subject stands in, matched on `id`.
+ */
+export const operators = sqliteTable(
+  "operators",
+  {
+    id: text("id").primaryKey(),
+    displayName: text("display_name").notNull(),
+    email: text("email"),
+    serviceClientId: text("service_client_id"),
+    status: text("status", { enum: ["active", "disabled"] }).notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    uniqueIndex("operators_email").on(t.email).where(sql`${t.email} IS NOT NULL`),
+    uniqueIndex("operators_service_client").on(t.serviceClientId).where(sql`${t.serviceClientId} IS NOT NULL`),
+    check("operators_status", sql`${t.status} IN ('active', 'disabled')`),
+  ],
+);
+
+/** The roles an operator holds (domain/permissions.ts maps them to permissions). */
+export const operatorRoles = sqliteTable(
+  "operator_roles",
+  {
+    operatorId: text("operator_id").notNull(),
+    role: text("role", { enum: ["admin", "finance", "ops", "support", "risk", "auditor"] }).notNull(),
+    grantedBy: text("granted_by").notNull(),
+    grantedAtMs: integer("granted_at_ms").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.operatorId, t.role] }),
+    check("operator_roles_role", sql`${t.role} IN ('admin', 'finance', 'ops', 'support', 'risk', 'auditor')`),
+  ],
+);
+
+/**
+ * Four-eyes proposals (issue 15, src/worker/proposals.ts): an operator action that needs a
+ * second operator is kept here as the request that would perform it; a different operator
+ * holding the same permission approves (the request then runs once, as the proposer's, its
+ * Idempotency-Key derived from the proposal) or rejects it; unapproved proposals expire.
+ *   pending → approved → executed | failed;  pending → rejected | withdrawn | expired
+ */
+export const proposals = sqliteTable(
+  "proposals",
+  {
+    id: text("id").primaryKey(),
+    permission: text("permission").notNull(),
+    /** What the request does, for the reviewer: "Credit 5,000.00 to viewer-1's wallet". */
+    summary: text("summary").notNull(),
+    method: text("method").notNull(),
+    /** The request's path and query, from /v1. */
+    path: text("path").notNull(),
+    /** The validated JSON body, or null. */
+    body: text("body"),
+    state: text("state", {
+      enum: ["pending", "approved", "executed", "failed", "rejected", "withdrawn", "expired"],
+    }).notNull(),
+    proposerId: text("proposer_id").notNull(),
+    /** The proposer's Idempotency-Key, when the request had one: proposing again returns this proposal. */
+    idempotencyKey: text("idempotency_key"),
+    requestId: text("request_id").notNull(),
+    proposedAtMs: integer("proposed_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms").notNull(),
+    deciderId: text("decider_id"),
+    decidedAtMs: integer("decided_at_ms"),
+    decisionReason: text("decision_reason"),
+    resultStatus: integer("result_status"),
+    resultBody: text("result_body"),
+  },
+  (t) => [
+    index("proposals_state").on(t.state, t.proposedAtMs),
+    uniqueIndex("proposals_proposer_key")
+      .on(t.proposerId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} IS NOT NULL`),
+    check(
+      "proposals_state",
+      sql`${t.state} IN ('pending', 'approved', 'executed', 'failed', 'rejected', 'withdrawn', 'expired')`,
+    ),
+  ],
 );

@@ -620,6 +620,12 @@ export const tipReversals = sqliteTable(
     source: text("source", { enum: ["pending", "receivable"] }).notNull(),
     /** The second leg (the platform's part, refunded from the tip's shard); null until posted. */
     platformLegAtMs: integer("platform_leg_at_ms"),
+    /**
+     * The receivable of a reversal whose operation lives in another shard: set on a row a
+     * bucket move copied in (src/db/bucket-move.ts), from its operation's metadata there.
+     * Null when the operation is in this shard (its metadata holds the receivable).
+     */
+    movedReceivableMinor: integer("moved_receivable_minor"),
     reason: text("reason").notNull(),
     actorId: text("actor_id").notNull(),
     currency: text("currency").notNull(),

@@ -2,11 +2,16 @@ import { importJWK, jwtVerify } from "jose";
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
+import { OPERATOR_ROLES } from "../../domain/permissions";
 import type { Config } from "../../platform/config";
 
-export const ROLES = ["viewer", "creator", "admin", "finance", "ops", "support"] as const;
+/**
+ * The roles a host's token may claim. `viewer` and `creator` authorize user routes; an operator
+ * role in a token authorizes nothing by itself — operators and their roles are the control
+ * database's (src/db/operators.ts, domain/permissions.ts) — but hosts that issue them are not refused.
+ */
+export const ROLES = ["viewer", "creator", ...OPERATOR_ROLES] as const;
 export type Role = (typeof ROLES)[number];
-export const OPERATOR_ROLES = ["admin", "finance", "ops", "support"] as const satisfies readonly Role[];
 
 export interface Principal {
   readonly userId: string;

@@ -1,3 +1,4 @@
+import { expireProposals } from "../../db/proposals";
 import { openLedger } from "../../db/shards";
 import type { Logger } from "../../platform/logger";
 import { exportAuditAnchors } from "./audit-anchor";
@@ -39,6 +40,8 @@ export const CRON_JOBS: readonly CronJob[] = [
   { name: "settlement", run: runDueSettlements },
   { name: "payout-sweep", run: sweepPayouts },
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
+  // Four-eyes proposals nobody approved in time (an approval checks expiry itself; this only tidies the queue).
+  { name: "proposal-expiry", run: (env, nowMs) => expireProposals(env.CONTROL, nowMs) },
   { name: "ledger-archive", run: advanceLedgerArchives },
   { name: "audit-anchor", run: exportAuditAnchors },
 ];

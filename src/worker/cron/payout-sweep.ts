@@ -2,7 +2,8 @@
  * The payout sweeper: every withdrawal on its way out reaches a final state even when the
  * queue and the channel's callbacks fall silent.
  *
- * - `approved` past its send backstop (the queue's send was lost): sent now.
+ * - `approved` past its send backstop (the queue's send was lost): sent now, unless its creator
+ *   is under risk hold (dispatch.ts): then it stays approved and is looked at again later.
  * - `paying` whose next query is due (no callback yet): the channel is asked; an unknown
  *   answer sends the same number again (dispatch.ts), never a new one.
  * - `paying` for longer than LIMITS.withdrawalPayingStuckMs: flagged for an operator once
@@ -19,6 +20,8 @@ import { queryPayout, sendPayout } from "../payouts/dispatch";
 
 export interface PayoutSweepReport {
   readonly sent: number;
+  /** Approved but not sent: the creator is under risk hold. */
+  readonly held: number;
   readonly queried: number;
   readonly stuck: number;
 }
@@ -27,6 +30,7 @@ export async function sweepPayouts(env: Env, nowMs: number, log: Logger): Promis
   const ledger = await openLedger(env, nowMs);
   const ctx = { env, ledger, log, nowMs };
   let sent = 0;
+  let held = 0;
   let queried = 0;
   let stuck = 0;
   for (const shard of ledger.shards) {
@@ -47,8 +51,9 @@ export async function sweepPayouts(env: Env, nowMs: number, log: Logger): Promis
     for (const row of due?.results ?? []) {
       try {
         if (row.state === "approved") {
-          await sendPayout(ctx, row.id);
-          sent += 1;
+          // Held by a runtime switch or a risk hold: it stays approved and is due again later.
+          if ((await sendPayout(ctx, row.id)).kind === "held") held += 1;
+          else sent += 1;
         } else {
           await queryPayout(ctx, row.id);
           queried += 1;
@@ -82,5 +87,5 @@ export async function sweepPayouts(env: Env, nowMs: number, log: Logger): Promis
       }
     }
   }
-  return { sent, queried, stuck };
+  return { sent, held, queried, stuck };
 }

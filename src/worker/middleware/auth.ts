@@ -1,8 +1,12 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
+import { findOperator, type Operator, type OperatorIdentity } from "../../db/operators";
+import { may, type Permission } from "../../domain/permissions";
+import { verifyAccessAssertion } from "../auth/access";
 import { type Principal, type Role, verifyToken } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { approvedExecution } from "../proposals";
 
 /**
  * Who may call a route. Every route declares one, on the route itself (`defineRoute` in
@@ -15,13 +19,28 @@ import { ApiError } from "../errors";
  *   an overlay key, since browsers cannot set headers on a WebSocket.
  * - `"signed-in"`: any valid bearer token (401 otherwise); object-level checks — "is this your
  *   wallet" — are the handler's, which knows the object.
- * - a non-empty role list: a valid bearer token holding at least one of them (403 otherwise).
+ * - a non-empty role list: a valid bearer token holding at least one of them (403 otherwise);
+ *   user roles only (`viewer`, `creator`) — operator routes declare a permission instead.
+ * - `{ permission }`: an operator route. The caller is authenticated (Cloudflare Access where
+ *   configured, else the bearer token; 401 otherwise), must be an active operator in the control
+ *   database, and one of their roles there must hold the permission (403 otherwise).
  */
-export type RouteAuth = "public" | "signature" | "socket" | "signed-in" | readonly [Role, ...Role[]];
+export type RouteAuth =
+  | "public"
+  | "signature"
+  | "socket"
+  | "signed-in"
+  | readonly [Role, ...Role[]]
+  | { readonly permission: Permission };
 
-/** True for declarations this middleware enforces with a bearer token. */
+/** True for declarations this middleware enforces with a bearer token (or, for operators, Access). */
 export function needsBearer(auth: RouteAuth): boolean {
   return auth !== "public" && auth !== "signature" && auth !== "socket";
+}
+
+/** The permission an operator route declares, or null for any other declaration. */
+export function permissionOf(auth: RouteAuth): Permission | null {
+  return typeof auth === "object" && "permission" in auth ? auth.permission : null;
 }
 
 /** The declaration behind each middleware `authenticate` made, for tests walking the router. */
@@ -38,11 +57,14 @@ export function declaredAuth(handler: unknown): RouteAuth | undefined {
  * through: their handler does the checking, and the declaration documents that it must.
  */
 export function authenticate(auth: RouteAuth): MiddlewareHandler<AppEnv> {
-  const middleware: MiddlewareHandler<AppEnv> = needsBearer(auth)
-    ? requireAuth(...(typeof auth === "string" ? [] : auth))
-    : async (_c, next) => {
-        await next();
-      };
+  const permission = permissionOf(auth);
+  const middleware: MiddlewareHandler<AppEnv> = permission
+    ? requireOperator(permission)
+    : needsBearer(auth)
+      ? requireAuth(...(typeof auth === "string" || !Array.isArray(auth) ? [] : (auth as readonly Role[])))
+      : async (_c, next) => {
+          await next();
+        };
   declarations.set(middleware, auth);
   return middleware;
 }
@@ -69,4 +91,78 @@ function requireAuth(...anyOf: Role[]) {
 
 export function hasAnyRole(principal: Principal, roles: readonly Role[]): boolean {
   return roles.some((r) => principal.roles.has(r));
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_.-]{1,4096})$/;
+const ACCESS_ASSERTION = /^[A-Za-z0-9_.-]{1,8192}$/;
+
+/**
+ * Who is calling, as an operator identity: the Access assertion's email or service-token client
+ * id where Access is configured (a bearer token then names no operator), else the bearer
+ * token's subject. Null when the request carries no valid credential of that kind.
+ */
+async function operatorIdentity(c: Context<AppEnv>): Promise<OperatorIdentity | null> {
+  const access = c.var.config.access;
+  if (access) {
+    const assertion = c.req.header("cf-access-jwt-assertion") ?? "";
+    if (!ACCESS_ASSERTION.test(assertion)) return null;
+    return verifyAccessAssertion(assertion, access, Date.now());
+  }
+  const match = BEARER.exec(c.req.header("authorization") ?? "");
+  if (!match?.[1]) return null;
+  const principal = await verifyToken(match[1], c.var.config, Date.now());
+  return principal ? { kind: "subject", id: principal.userId } : null;
+}
+
+/**
+ * The calling operator, active, or null — resolved once per request. For object-level checks in
+ * routes any signed-in user may call ("is this your wallet, or may you read anyone's?").
+ */
+export async function callingOperator(c: Context<AppEnv>): Promise<Operator | null> {
+  const known = c.get("operator");
+  if (known !== undefined) return known;
+  const identity = await operatorIdentity(c);
+  const found = identity ? await findOperator(c.var.ledger.control, identity) : null;
+  const operator = found?.status === "active" ? found : null;
+  c.set("operator", operator);
+  return operator;
+}
+
+/** True when the caller is an active operator holding `permission`. */
+export async function operatorMay(c: Context<AppEnv>, permission: Permission): Promise<boolean> {
+  const operator = await callingOperator(c);
+  return operator !== null && may(operator.roles, permission);
+}
+
+/**
+ * An operator route's gate: authenticated (401), an active operator (403), holding the
+ * permission through a role in the control database (403). The principal the handlers see is
+ * the operator: `userId` is the operator's id, recorded as the actor of what they do.
+ */
+function requireOperator(permission: Permission) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    // An approved four-eyes proposal executing (worker/proposals.ts) acts as its proposer.
+    const execution = approvedExecution(c.req.raw);
+    const identity: OperatorIdentity | null = execution
+      ? { kind: "subject", id: execution.proposerId }
+      : await operatorIdentity(c);
+    if (!identity) {
+      throw new ApiError(
+        "unauthenticated",
+        c.var.config.access ? "Sign in through Cloudflare Access." : "The bearer token is missing, invalid or expired.",
+      );
+    }
+    const found = await findOperator(c.var.ledger.control, identity);
+    if (found?.status !== "active") {
+      c.set("operator", null);
+      throw new ApiError("forbidden", "You are not an active operator.");
+    }
+    c.set("operator", found);
+    if (!may(found.roles, permission)) {
+      throw new ApiError("forbidden", `This needs the permission ${permission}.`);
+    }
+    c.set("principal", { userId: found.id, roles: new Set(found.roles), follows: null });
+    c.set("permission", permission);
+    await next();
+  });
 }

@@ -19,7 +19,7 @@
  */
 
 import type { ChannelName } from "../../channels/channel";
-import { parseStatement, statementListsPayouts } from "../../channels/statement";
+import { hasFundFlowBill, parseStatement, type StatementBill, statementListsPayouts } from "../../channels/statement";
 import type { StatementError } from "../../channels/statement-csv";
 import { loadOurWithdrawals } from "../../db/payout-reconciliation";
 import {
@@ -53,6 +53,11 @@ export interface RunRequest {
   readonly date: string;
   /** The statement file's text; when omitted, the channel's client downloads it. */
   readonly statementText?: string | undefined;
+  /**
+   * `trade` (default): payments and refunds (and Stripe's transfers); `fund_flow`: WeChat's
+   * 资金账单 or Alipay's 账务明细, reconciled for payouts only, always given as text.
+   */
+  readonly bill?: StatementBill | undefined;
   readonly actorId: string;
   readonly nowMs: number;
 }
@@ -87,6 +92,9 @@ async function sha256Hex(text: string): Promise<string> {
  */
 async function statementFor(env: Env, request: RunRequest): Promise<string> {
   if (request.statementText !== undefined) return request.statementText;
+  if (request.bill === "fund_flow") {
+    throw new ApiError("statement_required", `Give the ${request.channel} fund-flow bill file as \`statement\`.`);
+  }
   const client = channelClients(env).get(request.channel);
   if (!client) {
     throw new ApiError(
@@ -125,29 +133,40 @@ export async function runReconciliation(
   log: Logger,
   request: RunRequest,
 ): Promise<RunResult> {
+  const bill = request.bill ?? "trade";
+  if (bill === "fund_flow" && !hasFundFlowBill(request.channel)) {
+    throw new ApiError(
+      "malformed_request",
+      `The ${request.channel} channel has no fund-flow bill here; its payouts are in its trade statement or not listed.`,
+    );
+  }
   const text = await statementFor(env, request);
-  const parsed = parseStatement(request.channel, text);
+  const parsed = parseStatement(request.channel, text, bill);
   if (!parsed.ok) throw malformed(parsed.error);
   const config = configFrom(env);
   const day = dayWindow(request.date, config.businessTimeZone);
   const sourceSha256 = await sha256Hex(text);
 
-  const ours = await loadOurRecords(ledger, request.channel, day, statementOrderIds(parsed.lines));
+  // A fund-flow bill is not the record of payments: matching the day's orders against it would
+  // report every one of them missing. Payments are reconciled from the trade statement only.
+  const ours =
+    bill === "trade" ? await loadOurRecords(ledger, request.channel, day, statementOrderIds(parsed.lines)) : [];
   const result = reconcile(parsed.lines, ours);
-  // Payout lines against withdrawals, where the statement lists payouts at all (else every paid
+  // Payout lines against withdrawals, where the file lists payouts at all (else every paid
   // withdrawal would be "missing" from a file that never shows them).
-  const payouts = statementListsPayouts(request.channel)
-    ? reconcilePayouts(
-        parsed.payouts,
-        await loadOurWithdrawals(
-          ledger,
-          request.channel,
-          day,
-          statementWithdrawalIds(parsed.payouts),
-          statementTransferRefs(parsed.payouts),
-        ),
-      )
-    : null;
+  const payouts =
+    bill === "fund_flow" || statementListsPayouts(request.channel)
+      ? reconcilePayouts(
+          parsed.payouts,
+          await loadOurWithdrawals(
+            ledger,
+            request.channel,
+            day,
+            statementWithdrawalIds(parsed.payouts),
+            statementTransferRefs(parsed.payouts),
+          ),
+        )
+      : null;
   const findings = [...result.findings, ...(payouts?.findings ?? [])];
   const { run, created } = await storeRun(
     ledger.control,
@@ -155,6 +174,7 @@ export async function runReconciliation(
       channel: request.channel,
       statementDate: request.date,
       sourceSha256,
+      bill,
       lines: parsed.summary.lineCount + parsed.summary.payoutCount,
       matched: result.counts.matchedPayments + result.counts.matchedRefunds + (payouts?.counts.matchedPayouts ?? 0),
       findingsTotal: findings.length,

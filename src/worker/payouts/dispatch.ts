@@ -4,16 +4,28 @@
  * one withdrawal is the identical request under the same number, so a send after a timeout or
  * an unknown answer cannot pay twice, and no new number is ever minted here (a confirmed
  * failure ends the withdrawal; the creator's next request is a new withdrawal).
+ *
+ * A creator's risk hold is read again just before the first send: the hold may have been set
+ * after the request (or the approval). Under hold nothing is sent, the withdrawal stays
+ * `approved` (its money stays in withdrawing), an operator is told once (payment_flags
+ * `payout_risk_held`, a `risk_hold` step) and the sweeper looks again later; lifting the hold
+ * (routes/settlements.ts) sends it at once. A withdrawal already `paying` is sent again whatever
+ * the hold: the channel may have it already, and the same number cannot pay twice.
  */
 
 import { isChannel } from "../../channels/channel";
 import type { PayoutOutcome } from "../../channels/payout";
-import { type AnswerApplied, applyPayoutOutcome } from "../../db/payout-answers";
+import { type AnswerApplied, applyPayoutOutcome, flag } from "../../db/payout-answers";
 import { findPayoutAccount, openPayee } from "../../db/reads/payout-accounts";
+import { riskHolds } from "../../db/settlement-run";
 import type { Ledger } from "../../db/shards";
-import { findWithdrawal, moveWithdrawal, payoutMinorOf, setColumns } from "../../db/withdrawals";
+import { switchRefusal } from "../../db/switches";
+import { findWithdrawal, moveWithdrawal, noteRiskHold, payoutMinorOf, setColumns } from "../../db/withdrawals";
+import { LIMITS } from "../../domain/limits";
 import { retryDelayMs } from "../../domain/retry";
+import type { SwitchCode } from "../../domain/switches";
 import { withdrawalNumber } from "../../domain/withdrawal-number";
+import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
 import { payoutClientFor } from "./clients";
 
@@ -32,12 +44,48 @@ export interface PayoutContext {
 
 export type SendVerdict =
   | { readonly kind: "done"; readonly applied: AnswerApplied | null }
+  /**
+   * Not sent, and the withdrawal stays where it was (approved stays approved): a runtime switch
+   * holds it (its payout channel out, or money read-only; `code`), or the creator is under risk
+   * hold (`code: "risk_hold"`, with the hold's reason). The sweeper sends it once cleared.
+   */
+  | { readonly kind: "held"; readonly code: SwitchCode | "risk_hold"; readonly reason?: string }
   /** Nothing definite: send the same number again after this long (or let the sweeper query). */
   | { readonly kind: "retry"; readonly delayMs: number; readonly detail: string };
 
 /** Moves an approved withdrawal to paying (once) and sends it; sends a paying one again, same number. */
 export async function sendPayout(ctx: PayoutContext, withdrawalId: string): Promise<SendVerdict> {
   const { ledger, nowMs } = ctx;
+  const current = await findWithdrawal(ledger, withdrawalId);
+  if (current !== null) {
+    const held = await switchRefusal(
+      ledger.control,
+      configFrom(ctx.env).switchCacheTtlMs,
+      { kind: "payout_send", channel: current.channel },
+      nowMs,
+    );
+    if (held !== null) {
+      ctx.log.warn("payout_held_by_switch", { withdrawalId, channel: current.channel, code: held.code });
+      return { kind: "held", code: held.code };
+    }
+  }
+  const before = current;
+  if (before?.state === "approved") {
+    // Read now, not at the request: a hold set since then stops the money before it leaves.
+    // (A hold set between this read and the move below is not seen: the window is one read.)
+    const reason = (await riskHolds(ledger.control, [before.creator_id])).get(before.creator_id);
+    if (reason !== undefined) {
+      // Once per withdrawal (reopened if an earlier lift resolved it).
+      await flag(ledger, before, "payout_risk_held", { ref: null, nowMs }, { creatorId: before.creator_id, reason });
+      await ledger.control
+        .prepare("UPDATE payment_flags SET resolved_at_ms = NULL WHERE id = ? AND resolved_at_ms IS NOT NULL")
+        .bind(`payout_risk_held:${before.id}`)
+        .run();
+      await noteRiskHold(ledger, before.id, nowMs, nowMs + LIMITS.payoutRiskHoldRecheckMs);
+      ctx.log.warn("payout_risk_held", { withdrawalId: before.id, creatorId: before.creator_id, reason });
+      return { kind: "held", code: "risk_hold", reason };
+    }
+  }
   const moved = await moveWithdrawal(ledger, withdrawalId, "pay", {
     cause: "pay",
     ref: null,

@@ -15,7 +15,9 @@ import { transitionWithdrawal, WITHDRAWAL_STATES } from "../../domain/withdrawal
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { money } from "../money-view";
 import { noticeWithdrawalNow } from "../notifications/notice";
+import { fourEyes, proposedResponse } from "../proposals";
 import { enqueuePayoutSend } from "../queues/payouts";
 import { errorResponses, jsonBody, jsonResponse, PageQuery, PrefixedId } from "../schemas";
 import { WithdrawalSchema, withdrawalView } from "../withdrawal-view";
@@ -42,9 +44,9 @@ adminWithdrawalRoutes.openapi(
   defineRoute({
     method: "get",
     path: "/admin/withdrawals",
-    auth: ["admin", "finance"],
+    auth: { permission: "withdrawal.read" },
     tags: ["operators"],
-    summary: "Withdrawals in a state, oldest first: `requested` is the review queue (admin, finance)",
+    summary: "Withdrawals in a state, oldest first: `requested` is the review queue",
     request: {
       query: PageQuery.extend({ state: z.enum(WITHDRAWAL_STATES).default("requested") }),
     },
@@ -74,15 +76,30 @@ adminWithdrawalRoutes.openapi(
   defineRoute({
     method: "post",
     path: "/admin/withdrawals/{withdrawalId}/approve",
-    auth: ["admin", "finance"],
+    auth: { permission: "withdrawal.approve" },
     tags: ["operators"],
-    summary: "Approve a requested withdrawal; it is sent to its channel (admin, finance)",
-    description: "Approving an approved withdrawal again changes nothing; any other state is `conflict`.",
+    summary: "Approve a requested withdrawal; it is sent to its channel",
+    description:
+      "Approving an approved withdrawal again changes nothing; any other state is `conflict`. Above " +
+      "`FOUR_EYES_WITHDRAWAL_MINOR` (default 5,000.00) the approval needs a second operator: it is kept as a " +
+      "proposal (202) and made when another operator with `withdrawal.approve` approves it.",
     request: { params },
-    responses: { 200: jsonResponse(Reply, "Approved"), ...errorResponses(400, 401, 403, 404, 409) },
+    responses: {
+      200: jsonResponse(Reply, "Approved"),
+      ...proposedResponse,
+      ...errorResponses(400, 401, 403, 404, 409),
+    },
   }),
   async (c) => {
     const { withdrawalId } = c.req.valid("param");
+    const pending = await findWithdrawal(c.var.ledger, withdrawalId);
+    if (!pending) throw new ApiError("not_found", "There is no such withdrawal.");
+    const proposed = await fourEyes(c, {
+      required: pending.state === "requested" && pending.amount_minor > c.var.config.fourEyes.withdrawalMinor,
+      summary: `Approve withdrawal ${withdrawalId}: ${money(pending.amount_minor).amount} to ${pending.creator_id}'s ${pending.channel} account`,
+      body: null,
+    });
+    if (proposed) return proposed;
     const nowMs = Date.now();
     const actorId = c.var.principal.userId;
     const moved = await moveWithdrawal(
@@ -119,9 +136,9 @@ adminWithdrawalRoutes.openapi(
   defineRoute({
     method: "post",
     path: "/admin/withdrawals/{withdrawalId}/reject",
-    auth: ["admin", "finance"],
+    auth: { permission: "withdrawal.approve" },
     tags: ["operators"],
-    summary: "Reject a requested withdrawal with a reason; the money returns to available (admin, finance)",
+    summary: "Reject a requested withdrawal with a reason; the money returns to available",
     description:
       "Rejecting a rejected withdrawal again changes nothing (the money returned once); any other state is `conflict`.",
     request: { params, body: jsonBody(RejectRequest) },

@@ -4,6 +4,7 @@ import { checkShardedInvariants } from "../../db/sharded-invariants";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { fourEyes, proposedResponse } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -33,9 +34,9 @@ admin.openapi(
   defineRoute({
     method: "get",
     path: "/admin/ledger/invariants",
-    auth: ["admin", "finance"],
+    auth: { permission: "ledger.read" },
     tags: ["operators"],
-    summary: "Verify the ledger's invariants over every shard and across them (admin, finance)",
+    summary: "Verify the ledger's invariants over every shard and across them",
     description:
       "Per shard: Σ balances = 0 per currency; no protected account negative; every balance = Σ of its transfers; " +
       "every operation's transfers sum to its declared amount; packets and orders whole. Across shards: each pair " +
@@ -54,21 +55,34 @@ admin.openapi(
   defineRoute({
     method: "put",
     path: "/admin/creators/{creatorId}/share",
-    auth: ["admin", "finance"],
+    auth: { permission: "share.set" },
     tags: ["operators"],
-    summary: "Set or clear a creator's platform revenue-share override (admin, finance)",
+    summary: "Set or clear a creator's platform revenue-share override",
+    description:
+      "Needs a second operator: the change is kept as a proposal (202) and made when another operator with " +
+      "`share.set` approves it.",
     request: {
       params: z.object({ creatorId: UserId.openapi({ param: { name: "creatorId", in: "path" } }) }),
       body: jsonBody(CreatorShare),
     },
     responses: {
       200: jsonResponse(z.object({ creatorId: UserId, platformShareBps: z.number().int().nullable() }), "Saved"),
+      ...proposedResponse,
       ...errorResponses(400, 401, 403, 404),
     },
   }),
   async (c) => {
     const { creatorId } = c.req.valid("param");
     const { platformShareBps } = c.req.valid("json");
+    const proposed = await fourEyes(c, {
+      required: true,
+      summary:
+        platformShareBps === null
+          ? `Clear ${creatorId}'s revenue-share override (back to the schedule)`
+          : `Set ${creatorId}'s platform revenue share to ${(platformShareBps / 100).toFixed(2)}%`,
+      body: { platformShareBps },
+    });
+    if (proposed) return proposed;
     const { control } = c.var.ledger;
     const before = await control
       .prepare("SELECT platform_share_bps FROM creators WHERE user_id = ?")

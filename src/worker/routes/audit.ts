@@ -69,9 +69,9 @@ audit.openapi(
   defineRoute({
     method: "get",
     path: "/admin/audit/verify",
-    auth: ["admin"],
+    auth: { permission: "audit.read" },
     tags: ["operators"],
-    summary: "Walk every audit chain and report the first broken entry (admin; permission audit.read)",
+    summary: "Walk every audit chain and report the first broken entry",
     description:
       "One hash chain per database (the control database, each ledger shard). Each is walked from its first entry, " +
       "recomputing every hash, and compared with the daily anchors exported to R2. Answers 200 with ok=false and, " +
@@ -96,9 +96,9 @@ audit.openapi(
   defineRoute({
     method: "get",
     path: "/admin/audit",
-    auth: ["admin"],
+    auth: { permission: "audit.read" },
     tags: ["operators"],
-    summary: "One audit chain's entries, newest first, filtered and cursor-paginated (admin; permission audit.read)",
+    summary: "One audit chain's entries, newest first, filtered and cursor-paginated",
     description:
       "An action's entry is in the chain of the database it wrote: a wallet adjustment in its user's ledger shard, " +
       "a creator's share or a gift in `control`. Filters are exact (actor, action, target) and a time range " +

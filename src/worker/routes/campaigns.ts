@@ -123,9 +123,9 @@ campaigns.openapi(
   defineRoute({
     method: "post",
     path: "/admin/campaigns",
-    auth: ["admin", "finance"],
+    auth: { permission: "campaign.manage" },
     tags: ["subsidies"],
-    summary: "Create a subsidy campaign with a budget (admin, finance)",
+    summary: "Create a subsidy campaign with a budget",
     request: { headers: IdempotencyKeyHeader, body: jsonBody(CreateCampaignRequest) },
     responses: {
       201: jsonResponse(z.object({ campaign: CampaignSchema }), "The campaign"),
@@ -197,7 +197,7 @@ campaigns.openapi(
   defineRoute({
     method: "get",
     path: "/admin/campaigns/{campaignId}",
-    auth: ["admin", "finance", "ops"],
+    auth: { permission: "campaign.read" },
     tags: ["subsidies"],
     summary: "A campaign: budget, what is left, what was issued and used",
     request: { params: campaignParams },
@@ -255,7 +255,7 @@ campaigns.openapi(
   defineRoute({
     method: "post",
     path: "/admin/campaigns/{campaignId}/subsidies",
-    auth: ["admin", "finance", "ops"],
+    auth: { permission: "campaign.manage" },
     tags: ["subsidies"],
     summary: "Issue a subsidy to a user, once per external id",
     description:

@@ -11,6 +11,7 @@ import { isChannel } from "../../channels/channel";
 import { composeWithdrawalHold } from "../../db/operations/withdrawal-hold";
 import { findDefaultPayoutAccount } from "../../db/reads/payout-accounts";
 import { creatorWithdrawals, requestFacts, withdrawalWithSteps } from "../../db/reads/withdrawals";
+import { switchRefusal } from "../../db/switches";
 import { addDays, businessDayOf, dayStartMs } from "../../domain/business-day";
 import { fail, ok } from "../../domain/errors";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
@@ -75,6 +76,9 @@ creatorWithdrawalRoutes.openapi(
       feeBps: withdrawalFee.bps,
     };
     return runIdempotent(c, { shard, bucket: ledger.bucketOf(creatorId) }, "wd", body, async (id, nowMs) => {
+      // Money read-only (a runtime switch): refused before anything is held.
+      const paused = await switchRefusal(ledger.control, c.var.config.switchCacheTtlMs, { kind: "withdrawal_request" });
+      if (paused !== null) return fail(paused.code);
       const amount = parseAmountMinor(body.amount);
       if (!amount.ok) return amount;
       const day = businessDayOf(nowMs, timeZone);

@@ -1,7 +1,8 @@
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { rolesWith } from "../../domain/permissions";
 import type { AppEnv } from "../context";
-import { authenticate, needsBearer, type RouteAuth } from "../middleware/auth";
+import { authenticate, needsBearer, permissionOf, type RouteAuth } from "../middleware/auth";
 import { bearerSecurity } from "../schemas";
 
 /**
@@ -15,8 +16,21 @@ export function defineRoute<const R extends Omit<RouteConfig, "middleware" | "se
   config: R & { auth: RouteAuth; middleware?: MiddlewareHandler<AppEnv>[] },
 ) {
   const { auth, middleware = [], ...route } = config;
+  const permission = permissionOf(auth);
   return createRoute({
     ...route,
+    // An operator route's description says which permission, and so which roles, it needs —
+    // from the matrix itself, so the document cannot drift from what the gate enforces.
+    ...(permission
+      ? {
+          description: [
+            route.description,
+            `Needs the permission \`${permission}\` (roles: ${rolesWith(permission).join(", ")}).`,
+          ]
+            .filter((part) => part !== undefined)
+            .join("\n\n"),
+        }
+      : {}),
     middleware: [authenticate(auth), ...middleware],
     ...(needsBearer(auth) ? { security: bearerSecurity } : {}),
     "x-giftwire-auth": auth,

@@ -124,10 +124,10 @@ gifts.openapi(
 gifts.openapi(
   defineRoute({
     method: "post",
-    path: "/gifts",
-    auth: ["admin", "ops"],
+    path: "/admin/gifts",
+    auth: { permission: "gift.edit" },
     tags: ["gifts", "operators"],
-    summary: "Add a gift to the catalog (admin, ops)",
+    summary: "Add a gift to the catalog",
     request: { body: jsonBody(CreateGift) },
     responses: { 201: jsonResponse(GiftSchema, "Created"), ...errorResponses(400, 401, 403, 409, 422) },
   }),
@@ -162,10 +162,10 @@ gifts.openapi(
 gifts.openapi(
   defineRoute({
     method: "patch",
-    path: "/gifts/{giftId}",
-    auth: ["admin", "ops"],
+    path: "/admin/gifts/{giftId}",
+    auth: { permission: "gift.edit" },
     tags: ["gifts", "operators"],
-    summary: "Change a gift: price, tier, animation, enabled (admin, ops)",
+    summary: "Change a gift: price, tier, animation, enabled",
     request: { params: giftParams, body: jsonBody(UpdateGift) },
     responses: { 200: jsonResponse(GiftSchema, "Updated"), ...errorResponses(400, 401, 403, 404, 422) },
   }),
@@ -199,10 +199,10 @@ gifts.openapi(
 gifts.openapi(
   defineRoute({
     method: "delete",
-    path: "/gifts/{giftId}",
-    auth: ["admin", "ops"],
+    path: "/admin/gifts/{giftId}",
+    auth: { permission: "gift.edit" },
     tags: ["gifts", "operators"],
-    summary: "Remove a gift that was never sent; a gift with tips can only be disabled (admin, ops)",
+    summary: "Remove a gift that was never sent; a gift with tips can only be disabled",
     request: { params: giftParams },
     responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 409) },
   }),

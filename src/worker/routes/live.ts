@@ -81,7 +81,9 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
     const token = header?.startsWith("Bearer ") ? header.slice(7) : access_token;
     const principal: Principal | null = token ? await verifyToken(token, c.var.config, Date.now()) : null;
     if (!principal) throw new ApiError("unauthenticated");
-    if (role === "broadcaster") assertRoomOwner(room, principal, []);
+    if (role === "broadcaster" && room.creator_id !== principal.userId) {
+      throw new ApiError("forbidden", "Only the room's creator can do this.");
+    }
     userId = principal.userId;
     // Claims over the socket check follower-only packets in the room: it needs only this.
     if (principal.follows?.has(room.creator_id)) follows = room.creator_id;
@@ -220,7 +222,7 @@ live.openapi(
     const { roomId } = c.req.valid("param");
     const room = await findRoom(c.var.ledger.control, roomId);
     if (!room) throw new ApiError("room_not_found");
-    assertRoomOwner(room, c.var.principal, []);
+    await assertRoomOwner(c, room, false);
     const bytes = crypto.getRandomValues(new Uint8Array(32));
     const overlayKey = `ovk_${btoa(String.fromCharCode(...bytes))
       .replace(/\+/g, "-")

@@ -50,9 +50,9 @@ notificationTemplates.openapi(
   defineRoute({
     method: "get",
     path: "/admin/notification-templates",
-    auth: ["admin", "ops"],
+    auth: { permission: "template.read" },
     tags: ["operators"],
-    summary: "Every inbox template in force, per kind and locale, with its placeholders (admin, ops)",
+    summary: "Every inbox template in force, per kind and locale, with its placeholders",
     responses: {
       200: jsonResponse(z.object({ items: z.array(TemplateSchema) }), "The templates"),
       ...errorResponses(401, 403),
@@ -75,9 +75,9 @@ notificationTemplates.openapi(
   defineRoute({
     method: "put",
     path: "/admin/notification-templates/{kind}/{locale}",
-    auth: ["admin", "ops"],
+    auth: { permission: "template.edit" },
     tags: ["operators"],
-    summary: "Replace an inbox template (admin, ops)",
+    summary: "Replace an inbox template",
     description:
       "Placeholders are `{name}` with a name from the kind's `variables`; any other is refused with " +
       "422 `template_variable_unknown` and nothing is stored.",

@@ -14,6 +14,7 @@ import { composeRefundRequest } from "../../db/operations/payment-refund";
 import { prepareTip } from "../../db/operations/tip";
 import { createOrder } from "../../db/orders";
 import { findOrder, type OrderRow, refundsOf } from "../../db/reads/orders";
+import { currentSwitches, refusalDetails } from "../../db/switches";
 import { accountAddress } from "../../domain/accounts";
 import { fail, ok } from "../../domain/errors";
 import { parseIdempotencyKey } from "../../domain/idempotency";
@@ -21,13 +22,16 @@ import { bucketOfId } from "../../domain/ids";
 import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
+import { refusalFor } from "../../domain/switches";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
+import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
+import { fourEyes, proposedResponse } from "../proposals";
 import { enqueueRefund, type PaymentQueryMessage } from "../queues/payment-callbacks";
 import {
   AmountMinor,
@@ -150,7 +154,7 @@ payments.openapi(
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order this key created earlier"),
       201: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order"),
-      ...errorResponses(400, 401, 404, 409, 422),
+      ...errorResponses(400, 401, 404, 409, 422, 503),
     },
   }),
   async (c) => {
@@ -161,10 +165,18 @@ payments.openapi(
     const nowMs = Date.now();
     const enabled = channelClients(c.env);
     const preference = body.channel ? [body.channel] : (c.var.config.paymentMethods[body.method ?? ""] ?? []);
-    const usable = preference.filter((ch) => enabled.has(ch));
-    if (usable.length === 0) {
+    const enabledPreferred = preference.filter((ch) => enabled.has(ch));
+    if (enabledPreferred.length === 0) {
       throw new ApiError("channel_not_found", `No enabled channel serves ${body.channel ?? body.method}.`);
     }
+    // Channels an operator took out (or money read-only: runtime switches) get no new orders; a
+    // method's backups take them, as in a failover. None left: refused with the switch's code.
+    const switches = await currentSwitches(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+    const usable = enabledPreferred.filter(
+      (channel) => refusalFor(switches, { kind: "payment_order", channel }, nowMs) === null,
+    );
+    const out = refusalFor(switches, { kind: "payment_order", channel: enabledPreferred[0] as ChannelName }, nowMs);
+    if (usable.length === 0 && out !== null) throw new ApiError(out.code, undefined, refusalDetails(out));
     let amountMinor: number;
     let tipRequest: string | null = null;
     if (body.tip) {
@@ -242,7 +254,7 @@ payments.openapi(
     path: "/payments/orders/{orderId}",
     auth: "signed-in",
     tags: ["payments"],
-    summary: "A payment order (its payer, or finance and admin)",
+    summary: "A payment order (its payer, or an operator with payment.read)",
     request: { params: orderParams },
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema }), "The order"),
@@ -252,9 +264,9 @@ payments.openapi(
   async (c) => {
     const { orderId } = c.req.valid("param");
     const order = await findOrder(c.var.ledger.forId(orderId).db, orderId);
-    const p = c.var.principal;
-    const staff = p.roles.has("admin") || p.roles.has("finance");
-    if (!order || (order.user_id !== p.userId && !staff)) throw new ApiError("order_not_found");
+    if (!order || (order.user_id !== c.var.principal.userId && !(await operatorMay(c, "payment.read")))) {
+      throw new ApiError("order_not_found");
+    }
     return c.json({ order: orderBody(order) }, 200);
   },
 );
@@ -283,14 +295,17 @@ payments.openapi(
   defineRoute({
     method: "post",
     path: "/admin/payments/orders/{orderId}/refunds",
-    auth: ["admin", "finance"],
+    auth: { permission: "refund.create" },
     tags: ["operators"],
-    summary: "Refund (part of) a paid order from what is still in the payer's wallet (admin, finance)",
+    summary: "Refund (part of) a paid order from what is still in the payer's wallet",
     description:
       "Debits the payer's wallet at once and asks the channel to refund; a channel that refuses puts the money " +
-      "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid.",
+      "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid. " +
+      "Above `FOUR_EYES_REFUND_MINOR` (default 1,000.00) the refund needs a second operator: it is kept as a " +
+      "proposal (202) and requested when another operator with `refund.create` approves it.",
     request: { params: orderParams, headers: IdempotencyKeyHeader, body: jsonBody(RefundRequest) },
     responses: {
+      ...proposedResponse,
       201: jsonResponse(
         z.object({ refund: RefundSchema, walletBalanceMinor: AmountMinor }),
         "The refund was requested",
@@ -307,6 +322,13 @@ payments.openapi(
     const shard = c.var.ledger.forId(orderId);
     const bucket = bucketOfId(orderId);
     assert(bucket !== null, "an order id names a bucket");
+    const asked = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
+    const proposed = await fourEyes(c, {
+      required: asked.ok && asked.value > c.var.config.fourEyes.refundMinor,
+      summary: `Refund ${body.amount} of order ${orderId}: ${body.reason}`,
+      body,
+    });
+    if (proposed) return proposed;
     return runIdempotent(c, { shard, bucket }, "orf", { orderId, ...body }, async (id, nowMs) => {
       const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
       if (!amount.ok) return amount;
@@ -353,9 +375,9 @@ payments.openapi(
   defineRoute({
     method: "get",
     path: "/admin/payments/orders/{orderId}/refunds",
-    auth: ["admin", "finance"],
+    auth: { permission: "payment.read" },
     tags: ["operators"],
-    summary: "An order's refunds and their states (admin, finance)",
+    summary: "An order's refunds and their states",
     request: { params: orderParams },
     responses: {
       200: jsonResponse(z.object({ refunds: z.array(RefundSchema) }), "The refunds, oldest first"),

@@ -35,9 +35,9 @@ piiReseal.openapi(
   defineRoute({
     method: "post",
     path: "/admin/pii/reseal",
-    auth: ["admin"],
+    auth: { permission: "pii.reseal" },
     tags: ["operators"],
-    summary: "Re-seal personal data under the current PII_KEYS key, in a bounded batch (admin)",
+    summary: "Re-seal personal data under the current PII_KEYS key, in a bounded batch",
     request: { body: jsonBody(ResealRequest) },
     responses: { 200: jsonResponse(ResealReportSchema, "What this run did"), ...errorResponses(400, 401, 403) },
   }),

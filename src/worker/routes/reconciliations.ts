@@ -6,6 +6,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { CHANNELS } from "../../channels/channel";
+import { STATEMENT_BILLS } from "../../channels/statement";
 import { findingCounts, findRun, type RunRow, runFindings } from "../../db/reconciliation";
 import { LIMITS } from "../../domain/limits";
 import { FINDING_KINDS } from "../../domain/reconcile";
@@ -39,14 +40,23 @@ const ReconcileRequest = z
       description: "The statement's day, in BUSINESS_TIME_ZONE (default Asia/Shanghai).",
       example: "2026-12-01",
     }),
+    bill: z
+      .enum(STATEMENT_BILLS)
+      .default("trade")
+      .openapi({
+        description:
+          "`trade`: the statement of payments and refunds (WeChat 交易账单, Alipay 业务明细, Stripe's balance " +
+          "report, which also lists Connect transfers). `fund_flow` (wechatpay, alipay): WeChat's 资金账单 or " +
+          "Alipay's 账务明细 (bill_type=signcustomer), reconciled against withdrawals only; `statement` is required.",
+      }),
     statement: z
       .string()
       .max(LIMITS.statementMaxBytes)
       .optional()
       .openapi({
         description:
-          "The channel's daily statement file, as text (Alipay's: the unzipped 业务明细 CSV, decoded from GBK). " +
-          "Optional for the sandbox channel, whose provider's statement is fetched.",
+          "The channel's daily statement file, as text (Alipay's: the unzipped 业务明细 or 账务明细 CSV, decoded " +
+          "from GBK). Optional for the sandbox channel's trade statement, which is fetched from its provider.",
       }),
   })
   .openapi("ReconcileRequest", { example: { channel: "sandbox", date: "2026-12-01" } });
@@ -87,6 +97,7 @@ const RunSchema = z
     channel: z.enum(CHANNELS),
     date: z.string(),
     sourceSha256: z.string().openapi({ description: "Of the statement's UTF-8 bytes; the same file is run once." }),
+    bill: z.enum(STATEMENT_BILLS).openapi({ description: "`trade` or `fund_flow` (payouts only)." }),
     lines: z.number().int(),
     matched: z.number().int().openapi({ description: "Statement lines paired with our orders and refunds." }),
     findings: z.number().int(),
@@ -120,6 +131,7 @@ async function reply(control: D1Database, run: RunRow) {
       channel: run.channel,
       date: run.statement_date,
       sourceSha256: run.source_sha256,
+      bill: run.bill,
       lines: run.lines,
       matched: run.matched,
       findings: run.findings,
@@ -138,17 +150,18 @@ reconciliations.openapi(
   defineRoute({
     method: "post",
     path: "/admin/reconciliations",
-    auth: ["admin", "finance"],
+    auth: { permission: "reconcile.run" },
     middleware: [
       bodyLimit({ maxSize: STATEMENT_BODY_BYTES_MAX, onError: (c) => errorResponse(c, "payload_too_large") }),
     ],
     tags: ["operators"],
-    summary: "Reconcile a channel's daily statement and auto-repair what a query settles (admin, finance)",
+    summary: "Reconcile a channel's daily statement and auto-repair what a query settles",
     description:
       "Parses the statement (refused whole with `statement_malformed` if any of it cannot be read exactly; " +
       "nothing is stored), matches it against our orders and refunds for the day, stores the run and its " +
       "findings, then queries the channel for each `query_channel` finding: a payment whose callback never " +
-      "came is credited, once. The same statement for the same channel and day answers 200 with the stored " +
+      "came is credited, once. A `fund_flow` bill is matched against the channel's withdrawals only (payout " +
+      "findings are for operators). The same statement for the same channel and day answers 200 with the stored " +
       `run. The body may be up to ${STATEMENT_BODY_BYTES_MAX} bytes.`,
     request: { body: jsonBody(ReconcileRequest) },
     responses: {
@@ -162,6 +175,7 @@ reconciliations.openapi(
     const { run, created } = await runReconciliation(c.env, c.var.ledger, c.var.log, {
       channel: body.channel,
       date: body.date,
+      bill: body.bill,
       statementText: body.statement,
       actorId: c.var.principal.userId,
       nowMs: Date.now(),
@@ -174,9 +188,9 @@ reconciliations.openapi(
   defineRoute({
     method: "get",
     path: "/admin/reconciliations/{runId}",
-    auth: ["admin", "finance"],
+    auth: { permission: "reconcile.read" },
     tags: ["operators"],
-    summary: "A reconciliation run and its findings (admin, finance)",
+    summary: "A reconciliation run and its findings",
     request: { params: z.object({ runId: RunId.openapi({ param: { name: "runId", in: "path" } }) }) },
     responses: {
       200: jsonResponse(RunReply, "The run"),

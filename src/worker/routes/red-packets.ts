@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import {
   composePacketSend,
   markSubsidyUsed,
@@ -7,19 +8,20 @@ import {
 } from "../../db/operations/packet-send";
 import { findPacketWithCreator, type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
 import type { Ledger } from "../../db/shards";
+import { switchRefusal } from "../../db/switches";
 import { accountAddress } from "../../domain/accounts";
-import { ok } from "../../domain/errors";
+import { fail, ok } from "../../domain/errors";
 import { ID_BODY_PATTERN } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { formatMinor } from "../../domain/money";
 import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
 import type { ClaimAnswer } from "../../durable-objects/live-room";
 import { PacketView } from "../../durable-objects/live-room.protocol";
-import { OPERATOR_ROLES, type Principal } from "../auth/jwt";
+import type { Principal } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
-import { hasAnyRole } from "../middleware/auth";
+import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
 import { edgeClaims } from "../rooms/exhausted-packets";
 import { knownRooms } from "../rooms/known-rooms";
@@ -190,8 +192,7 @@ function inAudience(
     packet.audience === "everyone" ||
     principal.userId === packet.senderId ||
     principal.userId === creatorId ||
-    principal.follows?.has(creatorId) === true ||
-    hasAnyRole(principal, OPERATOR_ROLES)
+    principal.follows?.has(creatorId) === true
   );
 }
 
@@ -210,7 +211,7 @@ redPackets.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(SendPacketRequest) },
     responses: {
       201: jsonResponse(SentSchema, "The packet is in the room"),
-      ...errorResponses(400, 401, 403, 404, 409, 422),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 503),
     },
   }),
   async (c) => {
@@ -228,6 +229,12 @@ redPackets.openapi(
       "packet",
       { roomId, ...body },
       async (id, nowMs) => {
+        // Red packets paused here, or money read-only (runtime switches): refused, nothing held.
+        const paused = await switchRefusal(ledger.control, c.var.config.switchCacheTtlMs, {
+          kind: "packet_send",
+          roomId,
+        });
+        if (paused !== null) return fail(paused.code);
         const packet = await preparePacketSend(
           ledger,
           {
@@ -288,7 +295,7 @@ redPackets.openapi(
       200: jsonResponse(ClaimResultSchema, "Your earlier claim"),
       201: jsonResponse(ClaimResultSchema, "You grabbed a share"),
       ...errorResponses(401, 403, 404, 409),
-      ...errorResponses(429),
+      ...errorResponses(429, 503),
     },
   }),
   async (c) => {
@@ -363,14 +370,13 @@ redPackets.openapi(
  * not heard of the packet yet (its announcement still on the way) is told about it, so a
  * read never writes to the room otherwise.
  */
-async function readablePacket(
-  c: { env: Env; var: { principal: Principal; ledger: Ledger } },
-  roomId: string,
-  packetId: string,
-) {
+async function readablePacket(c: Context<AppEnv>, roomId: string, packetId: string) {
   const packet = await findPacketWithCreator(c.var.ledger, packetId);
   if (!packet || packet.room_id !== roomId) throw new ApiError("packet_not_found");
-  if (!inAudience(c.var.principal, { audience: packet.audience, senderId: packet.sender_id }, packet.creator_id))
+  if (
+    !inAudience(c.var.principal, { audience: packet.audience, senderId: packet.sender_id }, packet.creator_id) &&
+    !(await operatorMay(c, "room.moderate"))
+  )
     throw new ApiError("packet_followers_only");
   const stub = c.env.LIVE_ROOM.getByName(roomId);
   const fromRoom = async <T>(read: () => Promise<T | null>): Promise<T> => {

@@ -7,6 +7,7 @@ import { type RevenueTier, validateSchedule } from "../../domain/revenue-tiers";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { fourEyes, proposedResponse } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -73,16 +74,21 @@ revenueSchedules.openapi(
   defineRoute({
     method: "post",
     path: "/admin/revenue-schedules",
-    auth: ["admin", "finance"],
+    auth: { permission: "share.set" },
     tags: ["operators"],
-    summary: "Create the next version of the tiered revenue share schedule (admin, finance)",
+    summary: "Create the next version of the tiered revenue share schedule",
     description:
       "The platform's rate for a tip is the rate of the tier holding the creator's gross this calendar month " +
       "(business time zone) including the tip; a creator's override wins. The schedule applies to tips from " +
       "`effectiveFrom`, which must be at least a minute ahead: earlier tips are never re-rated. The version is " +
-      "the next integer.",
+      "the next integer. Needs a second operator: the schedule is kept as a proposal (202) and created when " +
+      "another operator with `share.set` approves it (`effectiveFrom` must still be ahead then).",
     request: { body: jsonBody(ScheduleInput) },
-    responses: { 201: jsonResponse(ScheduleView, "Created"), ...errorResponses(400, 401, 403, 422) },
+    responses: {
+      201: jsonResponse(ScheduleView, "Created"),
+      ...proposedResponse,
+      ...errorResponses(400, 401, 403, 422),
+    },
   }),
   async (c) => {
     const body = c.req.valid("json");
@@ -98,6 +104,12 @@ revenueSchedules.openapi(
     const checked = validateSchedule({ version: 1, effectiveFromMs, tiers });
     if (!checked.ok) throw new ApiError(checked.code, checked.message);
     if (effectiveFromMs < nowMs + LIMITS.revenueScheduleLeadMs) throw notFuture();
+    const proposed = await fourEyes(c, {
+      required: true,
+      summary: `Revenue-share schedule from ${body.effectiveFrom}: ${body.tiers.map((t) => `from ${t.from} → ${(t.platformShareBps / 100).toFixed(2)}%`).join(", ")}`,
+      body,
+    });
+    if (proposed) return proposed;
     const row = await insertSchedule(
       c.var.ledger.control,
       {
@@ -133,9 +145,9 @@ revenueSchedules.openapi(
   defineRoute({
     method: "get",
     path: "/admin/revenue-schedules",
-    auth: ["admin", "finance"],
+    auth: { permission: "share.read" },
     tags: ["operators"],
-    summary: "List the revenue share schedules, newest version first (admin, finance)",
+    summary: "List the revenue share schedules, newest version first",
     request: {
       query: z.object({
         limit: z.coerce

@@ -1,9 +1,10 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { findRoom, type RoomRow } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { hasAnyRole } from "../middleware/auth";
+import { operatorMay } from "../middleware/auth";
 import { endStream, goLive } from "../rooms/lifecycle";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { errorResponses, jsonBody, jsonResponse, PrefixedId, UserId } from "../schemas";
@@ -69,14 +70,14 @@ async function roomView(db: D1Database, r: RoomRow) {
 
 export const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", in: "path" } }) });
 
-export function assertRoomOwner(
-  room: RoomRow,
-  principal: AppEnv["Variables"]["principal"],
-  operatorRoles: ("admin" | "ops")[],
-) {
-  if (room.creator_id !== principal.userId && !hasAnyRole(principal, operatorRoles)) {
-    throw new ApiError("forbidden", "Only the room's creator can do this.");
-  }
+/**
+ * Only the room's creator — or, where `operators` is set, an operator holding `room.moderate`
+ * (read from the operator directory, never from the token) — may act on the room.
+ */
+export async function assertRoomOwner(c: Context<AppEnv>, room: RoomRow, operators: boolean): Promise<void> {
+  if (room.creator_id === c.var.principal.userId) return;
+  if (operators && (await operatorMay(c, "room.moderate"))) return;
+  throw new ApiError("forbidden", "Only the room's creator can do this.");
 }
 
 export const rooms = new OpenAPIHono<AppEnv>();
@@ -140,7 +141,7 @@ rooms.openapi(
     path: "/rooms/{roomId}",
     auth: "signed-in",
     tags: ["rooms"],
-    summary: "Change a room's title or big-gift threshold (its creator; admin, ops)",
+    summary: "Change a room's title or big-gift threshold (its creator, or an operator with room.moderate)",
     request: { params: roomParams, body: jsonBody(RoomSettings) },
     responses: { 200: jsonResponse(RoomSchema, "Saved"), ...errorResponses(400, 401, 403, 404) },
   }),
@@ -149,7 +150,7 @@ rooms.openapi(
     const body = c.req.valid("json");
     const room = await findRoom(c.var.ledger.control, roomId);
     if (!room) throw new ApiError("room_not_found");
-    assertRoomOwner(room, c.var.principal, ["admin", "ops"]);
+    await assertRoomOwner(c, room, true);
     const updated = await c.var.ledger.control
       .prepare(
         `UPDATE rooms SET title = COALESCE(?, title),
@@ -175,7 +176,8 @@ rooms.openapi(
     path: "/rooms/{roomId}/end",
     auth: "signed-in",
     tags: ["rooms"],
-    summary: "End the stream (the room's creator; admin, ops). Ending an offline room is a no-op.",
+    summary:
+      "End the stream (the room's creator, or an operator with room.moderate). Ending an offline room is a no-op.",
     request: { params: roomParams },
     responses: { 200: jsonResponse(RoomSchema, "The room is offline"), ...errorResponses(401, 403, 404) },
   }),
@@ -185,7 +187,7 @@ rooms.openapi(
     const db = c.var.ledger.control;
     const room = await findRoom(db, roomId);
     if (!room) throw new ApiError("room_not_found");
-    assertRoomOwner(room, principal, ["admin", "ops"]);
+    await assertRoomOwner(c, room, true);
     const outboxId = await endStream(db, room, Date.now());
     if (outboxId !== null) {
       c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", [outboxId], c.var.log));

@@ -1,6 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { batchWithAuditEntry } from "../../db/audit";
 import { settleBusinessDay } from "../../db/settlement-run";
+import { releaseRiskHeld } from "../../db/withdrawals";
 import { businessDayOf, isDayKey } from "../../domain/business-day";
 import { LIMITS } from "../../domain/limits";
 import { dayToSettle } from "../../domain/settlement";
@@ -8,7 +9,9 @@ import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { noticeSettledDay } from "../notifications/notice";
+import { enqueuePayoutSend } from "../queues/payouts";
 import { AmountMinor, errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
+import { SEND_BACKSTOP_MS } from "./creator-withdrawals";
 import { defineRoute } from "./define";
 
 export const DayKey = z.string().refine(isDayKey, "a business day, YYYY-MM-DD").openapi({ example: "2026-11-05" });
@@ -106,9 +109,9 @@ settlements.openapi(
   defineRoute({
     method: "post",
     path: "/admin/settlements/run",
-    auth: ["admin", "finance"],
+    auth: { permission: "settlement.run" },
     tags: ["operators"],
-    summary: "Run the T+N settlement of a business day now (admin, finance)",
+    summary: "Run the T+N settlement of a business day now",
     description:
       "Settles every creator with tips on the day (idempotent per creator and day: a re-run moves nothing twice and " +
       "answers with the same records). Creators under risk hold are recorded `held`; creators with earnings of the " +
@@ -143,12 +146,13 @@ settlements.openapi(
   defineRoute({
     method: "put",
     path: "/admin/creators/{creatorId}/risk-hold",
-    auth: ["admin", "ops", "finance"],
+    auth: { permission: "creator.hold" },
     tags: ["operators"],
-    summary: "Put a creator under risk hold or lift it (admin, ops, finance)",
+    summary: "Put a creator under risk hold or lift it",
     description:
-      "Under hold, settlement records the creator's due days as `held` (flagged, not settled); once lifted, the next " +
-      "settlement run settles them.",
+      "Under hold, settlement records the creator's due days as `held` (flagged, not settled) and approved " +
+      "withdrawals are not sent (they stay `approved`, flagged `payout_risk_held`); once lifted, the next settlement " +
+      "run settles the days and the approved withdrawals are sent at once.",
     request: {
       params: z.object({ creatorId: UserId.openapi({ param: { name: "creatorId", in: "path" } }) }),
       body: jsonBody(RiskHoldRequest),
@@ -186,6 +190,11 @@ settlements.openapi(
     );
     if (updated?.results.length !== 1) throw new ApiError("not_found", "There is no such creator.");
     c.var.log.info("creator_risk_hold_set", { creatorId, hold, reason: saved, actorId: c.var.principal.userId });
+    if (!hold) {
+      const nowMs = Date.now();
+      const due = await releaseRiskHeld(c.var.ledger, creatorId, nowMs, nowMs + SEND_BACKSTOP_MS);
+      for (const withdrawalId of due) c.executionCtx.waitUntil(enqueuePayoutSend(c.env, withdrawalId, c.var.log));
+    }
     return c.json({ creatorId, hold, reason: saved }, 200);
   },
 );
@@ -201,10 +210,9 @@ settlements.openapi(
   defineRoute({
     method: "get",
     path: "/admin/settlements",
-    auth: ["admin", "finance", "ops"],
+    auth: { permission: "settlement.read" },
     tags: ["operators"],
-    summary:
-      "Settlement records over every shard, newest day first; `state=held` lists flagged days (admin, finance, ops)",
+    summary: "Settlement records over every shard, newest day first; `state=held` lists flagged days",
     request: { query: ListQuery },
     responses: {
       200: jsonResponse(z.object({ items: z.array(SettlementSchema) }), "Up to `limit` records"),

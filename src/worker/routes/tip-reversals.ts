@@ -16,6 +16,8 @@ import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
+import { money } from "../money-view";
+import { fourEyes, proposedResponse } from "../proposals";
 import {
   AmountMinor,
   errorResponses,
@@ -65,21 +67,24 @@ tipReversals.openapi(
   defineRoute({
     method: "post",
     path: "/admin/tips/{tipId}/reversal",
-    auth: ["admin", "finance"],
+    auth: { permission: "tip.reverse" },
     tags: ["operators"],
-    summary: "Reverse a tip: refund the viewer, take back the creator's part (admin, finance)",
+    summary: "Reverse a tip: refund the viewer, take back the creator's part",
     description:
       "The viewer gets the whole tip back. The creator's part comes out of pending if the tip's business day is not " +
       "settled yet, otherwise it becomes a receivable that the creator's next settlements offset (available never " +
       "goes negative). The platform's share is refunded from its revenue. One reversal per tip: reversing it again " +
       "(any Idempotency-Key) answers 200 with the same reversal and `alreadyReversed: true`. 409 " +
-      "`reversal_in_flight` while the tip's earnings are still crossing to the creator's ledger shard.",
+      "`reversal_in_flight` while the tip's earnings are still crossing to the creator's ledger shard. Every " +
+      "reversal needs a second operator: the request is kept as a proposal (202) and runs when another operator " +
+      "with `tip.reverse` approves it.",
     request: {
       params: z.object({ tipId: PrefixedId("tip").openapi({ param: { name: "tipId", in: "path" } }) }),
       headers: IdempotencyKeyHeader,
       body: jsonBody(ReverseRequest),
     },
     responses: {
+      ...proposedResponse,
       201: jsonResponse(ReversalReply, "Reversed"),
       200: jsonResponse(ReversalReply, "Already reversed"),
       ...errorResponses(400, 401, 403, 404, 409, 422, 503),
@@ -95,6 +100,12 @@ tipReversals.openapi(
     if (!idempotencyKey.ok) throw ApiError.from(idempotencyKey);
     const found = await findTip(ledger, tipId);
     if (found === null) throw new ApiError("tip_not_found");
+    const proposed = await fourEyes(c, {
+      required: true,
+      summary: `Reverse tip ${tipId} (${money(found.tip.amount_minor).amount} from ${found.tip.viewer_id} to ${found.tip.creator_id}): ${reason}`,
+      body: { reason },
+    });
+    if (proposed) return proposed;
     const { tip, shard: tipShard } = found;
     const creatorShard = ledger.forOwner(tip.creator_id);
     const target = { shard: creatorShard, bucket: ledger.bucketOf(tip.creator_id) };

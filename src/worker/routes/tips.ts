@@ -68,7 +68,7 @@ tips.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(TipRequestSchema) },
     responses: {
       201: jsonResponse(TipSchema, "The tip was sent"),
-      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 429),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 429, 503),
     },
   }),
   async (c) => {

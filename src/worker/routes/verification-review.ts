@@ -17,8 +17,6 @@ import { onVerificationReviewed } from "../verifications/on-reviewed";
 import { defineRoute } from "./define";
 import { VerificationSchema, verificationView } from "./verification";
 
-const REVIEWERS = ["support", "admin"] as const;
-
 const QueuedVerification = VerificationSchema.extend({
   creatorId: UserId,
   reviewerId: z.string().nullable(),
@@ -55,9 +53,9 @@ verificationReview.openapi(
   defineRoute({
     method: "get",
     path: "/admin/verifications",
-    auth: REVIEWERS,
+    auth: { permission: "verification.review" },
     tags: ["operators"],
-    summary: "Creators' verifications in a state, oldest submission first (support, admin)",
+    summary: "Creators' verifications in a state, oldest submission first",
     request: { query: QueueQuery },
     responses: {
       200: jsonResponse(
@@ -109,9 +107,9 @@ verificationReview.openapi(
   defineRoute({
     method: "post",
     path: "/admin/verifications/{creatorId}/approve",
-    auth: REVIEWERS,
+    auth: { permission: "verification.review" },
     tags: ["operators"],
-    summary: "Approve a pending verification (support, admin)",
+    summary: "Approve a pending verification",
     request: { params: CreatorParam },
     responses: {
       200: jsonResponse(ReviewedVerification, "Verified (or already was)"),
@@ -125,9 +123,9 @@ verificationReview.openapi(
   defineRoute({
     method: "post",
     path: "/admin/verifications/{creatorId}/reject",
-    auth: REVIEWERS,
+    auth: { permission: "verification.review" },
     tags: ["operators"],
-    summary: "Reject a pending verification with a reason the creator sees (support, admin)",
+    summary: "Reject a pending verification with a reason the creator sees",
     request: { params: CreatorParam, body: jsonBody(RejectRequest) },
     responses: {
       200: jsonResponse(ReviewedVerification, "Rejected (or already was)"),

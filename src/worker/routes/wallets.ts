@@ -1,16 +1,19 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { historyCoverage } from "../../db/archive/coverage";
 import { composeAdjustment } from "../../db/operations/adjustment";
+import { switchRefusal } from "../../db/switches";
 import { accountAddress } from "../../domain/accounts";
-import { ok } from "../../domain/errors";
+import { fail, ok } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
-import { hasAnyRole } from "../middleware/auth";
+import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
+import { fourEyes, proposedResponse } from "../proposals";
 import {
   AmountMinor,
   Currency,
@@ -23,8 +26,6 @@ import {
   UserId,
 } from "../schemas";
 import { defineRoute } from "./define";
-
-const WALLET_READERS = ["admin", "finance", "support"] as const;
 
 export const WalletSchema = z
   .object({ userId: UserId, currency: Currency, balanceMinor: AmountMinor, balance: z.string() })
@@ -82,10 +83,10 @@ const params = z.object({ userId: UserId.openapi({ param: { name: "userId", in: 
 
 export const wallets = new OpenAPIHono<AppEnv>();
 
-function assertMayRead(principalId: string, roles: Parameters<typeof hasAnyRole>[0], userId: string) {
-  if (principalId !== userId && !hasAnyRole(roles, WALLET_READERS)) {
-    throw new ApiError("forbidden", "You can only read your own wallet.");
-  }
+/** Your own wallet, or anyone's for an operator holding `wallet.read` (the operator directory's say). */
+async function assertMayRead(c: Context<AppEnv>, userId: string): Promise<void> {
+  if (c.var.principal.userId === userId || (await operatorMay(c, "wallet.read"))) return;
+  throw new ApiError("forbidden", "You can only read your own wallet.");
 }
 
 wallets.openapi(
@@ -94,13 +95,13 @@ wallets.openapi(
     path: "/users/{userId}/wallet",
     auth: "signed-in",
     tags: ["wallets"],
-    summary: "A user's wallet balance (yourself, or any user for admin/finance/support)",
+    summary: "A user's wallet balance (yourself, or any user for an operator with wallet.read)",
     request: { params },
     responses: { 200: jsonResponse(WalletSchema, "The wallet"), ...errorResponses(401, 403) },
   }),
   async (c) => {
     const { userId } = c.req.valid("param");
-    assertMayRead(c.var.principal.userId, c.var.principal, userId);
+    await assertMayRead(c, userId);
     const row = await c.var.ledger
       .forOwner(userId)
       .db.prepare("SELECT balance_minor, currency FROM accounts WHERE address = ?")
@@ -140,7 +141,7 @@ wallets.openapi(
   async (c) => {
     const { userId } = c.req.valid("param");
     const { cursor, limit } = c.req.valid("query");
-    assertMayRead(c.var.principal.userId, c.var.principal, userId);
+    await assertMayRead(c, userId);
     const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(cursor);
     if (!Number.isSafeInteger(before) || before < 0)
       throw new ApiError("malformed_request", "The cursor is not valid.");
@@ -206,13 +207,17 @@ wallets.openapi(
   defineRoute({
     method: "post",
     path: "/users/{userId}/wallet/adjustments",
-    auth: ["admin", "finance"],
+    auth: { permission: "wallet.adjust" },
     tags: ["wallets", "operators"],
-    summary: "Operator credit or debit of a wallet, with a reason (admin, finance)",
+    summary: "Operator credit or debit of a wallet, with a reason",
+    description:
+      "Above `FOUR_EYES_ADJUSTMENT_MINOR` (default 1,000.00) the adjustment needs a second operator: it is kept " +
+      "as a proposal (202) and posts when another operator with `wallet.adjust` approves it.",
     request: { params, headers: IdempotencyKeyHeader, body: jsonBody(AdjustmentRequest) },
     responses: {
       201: jsonResponse(AdjustmentSchema, "The adjustment was posted"),
-      ...errorResponses(400, 401, 403, 409, 422),
+      ...proposedResponse,
+      ...errorResponses(400, 401, 403, 409, 422, 503),
     },
   }),
   async (c) => {
@@ -221,7 +226,17 @@ wallets.openapi(
     const actorId = c.var.principal.userId;
     const { ledger } = c.var;
     const target = { shard: ledger.forOwner(userId), bucket: ledger.bucketOf(userId) };
+    const asked = parseAmountMinor(body.amount);
+    const proposed = await fourEyes(c, {
+      required: asked.ok && asked.value > c.var.config.fourEyes.adjustmentMinor,
+      summary: `${body.direction === "credit" ? "Credit" : "Debit"} ${body.amount} ${body.direction === "credit" ? "to" : "from"} ${userId}'s wallet: ${body.reason}`,
+      body,
+    });
+    if (proposed) return proposed;
     return runIdempotent(c, target, "adj", { userId, ...body }, async (id, nowMs) => {
+      // Money read-only (a runtime switch): refused before anything moves.
+      const paused = await switchRefusal(ledger.control, c.var.config.switchCacheTtlMs, { kind: "adjustment" });
+      if (paused !== null) return fail(paused.code);
       const amount = parseAmountMinor(body.amount);
       if (!amount.ok) return amount;
       const adjustment = {

@@ -19,4 +19,12 @@ describe("the room's in-flight claim admission", () => {
     expect(inFlight.admit("pkt_a", 0)).toBe(true);
     expect(inFlight.admit("pkt_a", 0)).toBe(false);
   });
+
+  it("a claims_tightened switch lowers admission to its value, never above the usual rule", () => {
+    const inFlight = new InFlightClaims();
+    // 20 shares left admit 30 at once; tightened to 2, the third is busy.
+    expect(Array.from({ length: 3 }, () => inFlight.admit("pkt_t", 20, 2))).toEqual([true, true, false]);
+    // A looser cap than the rule changes nothing: 1 share left admits 2.
+    expect(Array.from({ length: 3 }, () => inFlight.admit("pkt_u", 1, 50))).toEqual([true, true, false]);
+  });
 });

@@ -1,0 +1,1 @@
+ALTER TABLE `reconciliation_runs` ADD `bill` text DEFAULT 'trade' NOT NULL;

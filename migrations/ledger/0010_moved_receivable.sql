@@ -1,0 +1,1 @@
+ALTER TABLE `tip_reversals` ADD `moved_receivable_minor` integer;
