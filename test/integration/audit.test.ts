@@ -18,7 +18,18 @@ import { composeAdjustment } from "../../src/db/operations/adjustment";
 import { accountAddress } from "../../src/domain/accounts";
 import { type AuditAction, type AuditEntry, type ChainHead, nextEntry } from "../../src/domain/audit-chain";
 import { failingBatch, InjectedFault } from "../support/faults";
-import { balanceOf, call, key, ledger, openRoom, operatorToken, settleTransit, token } from "./helpers";
+import {
+  balanceOf,
+  CHECKER_ID,
+  call,
+  callApproved,
+  key,
+  ledger,
+  openRoom,
+  operatorToken,
+  settleTransit,
+  token,
+} from "./helpers";
 import { at, creatorAndViewer, reverseApi, runSettlementApi, tipAt } from "./money-out-support";
 
 const uid = (label: string) => `au-${label}-${Math.random().toString(36).slice(2, 10)}`;
@@ -423,17 +434,18 @@ describe("operator actions in the control database", () => {
       ["PUT", `/v1/admin/creators/${creatorId}/risk-hold`, { hold: true, reason: "audit test" }, 200],
       [
         "POST",
-        "/v1/gifts",
+        "/v1/admin/gifts",
         { id: giftId, name: "Audit", price: "1.00", tier: "small", animationKey: "audit", enabled: true, sortOrder: 9 },
         201,
       ],
-      ["PATCH", `/v1/gifts/${giftId}`, { price: "2.00" }, 200],
-      ["DELETE", `/v1/gifts/${giftId}`, {}, 204],
-      ["PATCH", `/v1/gifts/${giftId}`, { price: "3.00" }, 404],
+      ["PATCH", `/v1/admin/gifts/${giftId}`, { price: "2.00" }, 200],
+      ["DELETE", `/v1/admin/gifts/${giftId}`, {}, 204],
+      ["PATCH", `/v1/admin/gifts/${giftId}`, { price: "3.00" }, 404],
       ["PUT", "/v1/admin/creators/au-no-such-creator/share", { platformShareBps: 100 }, 404],
     ];
     for (const [method, path, body, status] of steps) {
-      const res = await call(method, path, { token: ops, body: method === "DELETE" ? undefined : body });
+      // The share change is four-eyed: a second operator approves it, and it runs as `actor`'s.
+      const res = await callApproved(method, path, { token: ops, body: method === "DELETE" ? undefined : body });
       expect(res.status, `${method} ${path}`).toBe(status);
     }
     const mine = (await entriesAfter(control, head.seq)).filter((e) => e.actor === actor);
@@ -446,7 +458,10 @@ describe("operator actions in the control database", () => {
     ]);
     expect(JSON.parse(mine[0]?.detail as string)).toEqual({
       before: { platformShareBps: null },
-      after: { platformShareBps: 1500 },
+      after: {
+        platformShareBps: 1500,
+        fourEyes: { proposalId: expect.stringMatching(/^prp_/), approvedBy: CHECKER_ID },
+      },
     });
     expect(JSON.parse(mine[3]?.detail as string)).toMatchObject({
       before: { priceMinor: 100 },

@@ -74,6 +74,12 @@ admin.openapi(
   async (c) => {
     const { creatorId } = c.req.valid("param");
     const { platformShareBps } = c.req.valid("json");
+    const { control } = c.var.ledger;
+    const before = await control
+      .prepare("SELECT platform_share_bps FROM creators WHERE user_id = ?")
+      .bind(creatorId)
+      .first<{ platform_share_bps: number | null }>();
+    if (!before) throw new ApiError("not_found", "There is no such creator.");
     const proposed = await fourEyes(c, {
       required: true,
       summary:
@@ -83,12 +89,6 @@ admin.openapi(
       body: { platformShareBps },
     });
     if (proposed) return proposed;
-    const { control } = c.var.ledger;
-    const before = await control
-      .prepare("SELECT platform_share_bps FROM creators WHERE user_id = ?")
-      .bind(creatorId)
-      .first<{ platform_share_bps: number | null }>();
-    if (!before) throw new ApiError("not_found", "There is no such creator.");
     const [updated] = await batchWithAuditEntry(
       control,
       operatorAction(c, {
