@@ -31,12 +31,14 @@
  */
 
 import { accountAddress } from "../domain/accounts";
+import type { AuditAction } from "../domain/audit-chain";
 import type { MovePhase } from "../domain/bucket-move";
 import { bucketCodeOfIds } from "../domain/ids";
 import { assert, LIMITS } from "../domain/limits";
 import { CURRENCIES, type Currency, DEFAULT_CURRENCY } from "../domain/money";
 import { type BucketMap, bucketOfAccount, bucketOf as bucketOfOwner } from "../domain/shards";
 import { TERMINAL_WITHDRAWAL_STATES, WITHDRAWAL_STATES } from "../domain/withdrawal-states";
+import { batchWithAuditEntry } from "./audit";
 import { type ComposedOperation, runOperations } from "./ledger";
 import type { TransitRef } from "./messages/ledger-postings";
 import { composeBucketMove, composeShareMove } from "./operations/bucket-move";
@@ -124,6 +126,18 @@ export async function readMoveState(control: D1Database, bucket: number): Promis
   };
 }
 
+/** The control chain's entry of a bucket move's start and of its switch (`npm run ledger:move-bucket`). */
+function moveAudit(action: string, bucket: number, toShard: number, nowMs: number): AuditAction {
+  return {
+    actor: "system:ledger-move-bucket",
+    action,
+    target: `bucket:${bucket}`,
+    requestId: `bucket-move:${nowMs}`,
+    before: null,
+    after: { shard: toShard },
+  };
+}
+
 /** Starts moving `bucket` to `toShard` (nothing if a move of it is under way or it is there). */
 export async function startBucketMove(
   dbs: MoveDatabases,
@@ -139,14 +153,16 @@ export async function startBucketMove(
     const blockers = await blockersOf(ledger.shard(here).db, bucket);
     if (blockers.length > 0) return refusal(blockers);
   }
-  const { meta } = await dbs.control
-    .prepare(
-      `UPDATE ledger_buckets SET move_phase = 'copying', move_to_shard = ?, updated_at_ms = ?
+  const [started] = await batchWithAuditEntry(dbs.control, moveAudit("bucket_move.start", bucket, toShard, nowMs), [
+    dbs.control
+      .prepare(
+        `UPDATE ledger_buckets SET move_phase = 'copying', move_to_shard = ?, updated_at_ms = ?
        WHERE bucket = ? AND move_phase IS NULL AND shard <> ?`,
-    )
-    .bind(toShard, nowMs, bucket, toShard)
-    .run();
-  if (meta.changes === 1) return { kind: "advanced", phase: "copying", did: [`bucket ${bucket} → shard ${toShard}`] };
+      )
+      .bind(toShard, nowMs, bucket, toShard),
+  ]);
+  if (started?.meta.changes === 1)
+    return { kind: "advanced", phase: "copying", did: [`bucket ${bucket} → shard ${toShard}`] };
   const state = await readMoveState(dbs.control, bucket);
   if (state?.phase === null && state.shard === toShard) return { kind: "idle", reason: `already in shard ${toShard}` };
   return { kind: "idle", reason: `a move is under way: ${state?.phase} to shard ${state?.toShard}` };
@@ -205,13 +221,18 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
       const moved = await moveBalances(ledger, from, to, bucket, nowMs);
       const shares = await moveShares(ledger, from, to, bucket, creators, moveId, nowMs);
       const retired = await retireMoneyOut(old, creators);
-      await dbs.control
-        .prepare(
-          `UPDATE ledger_buckets SET shard = ?, move_phase = 'switched', updated_at_ms = ?
+      await batchWithAuditEntry(
+        dbs.control,
+        { ...moveAudit("bucket_move.switch", bucket, to, nowMs), before: { shard: from } },
+        [
+          dbs.control
+            .prepare(
+              `UPDATE ledger_buckets SET shard = ?, move_phase = 'switched', updated_at_ms = ?
            WHERE bucket = ? AND move_phase = 'frozen'`,
-        )
-        .bind(to, nowMs, bucket)
-        .run();
+            )
+            .bind(to, nowMs, bucket),
+        ],
+      );
       await unfence(target, bucket, "incoming");
       return {
         kind: "advanced",

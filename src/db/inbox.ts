@@ -4,8 +4,10 @@
  * creator muted; the operators' template overrides. Rendering is domain/notices.ts's, at read.
  */
 
+import type { AuditAction } from "../domain/audit-chain";
 import type { CreatorNotice, NoticeKind, NoticeLocale, Template } from "../domain/notices";
 import { DEFAULT_TEMPLATES, isNoticeKind, NOTICE_KINDS } from "../domain/notices";
+import { batchWithAuditEntry } from "./audit";
 
 /** The statement storing a notice: a second delivery of the same id changes nothing. */
 export function insertNotice(db: D1Database, notice: CreatorNotice): D1PreparedStatement {
@@ -176,15 +178,17 @@ export async function putTemplate(
   template: Template,
   actorId: string,
   nowMs: number,
+  audit?: AuditAction,
 ): Promise<void> {
-  await control
+  const upsert = control
     .prepare(
       `INSERT INTO notification_templates (kind, locale, title, body, updated_by, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (kind, locale) DO UPDATE SET title = excluded.title, body = excluded.body,
          updated_by = excluded.updated_by, updated_at_ms = excluded.updated_at_ms`,
     )
-    .bind(kind, locale, template.title, template.body, actorId, nowMs)
-    .run();
+    .bind(kind, locale, template.title, template.body, actorId, nowMs);
+  if (audit === undefined) await upsert.run();
+  else await batchWithAuditEntry(control, audit, [upsert]);
 }
 
 /** The creator's locale (creators.locale), or null without a creator row. */

@@ -406,9 +406,13 @@ function assertOperation(spec: OperationSpec): void {
  * Group commit: many composed operations in one batch, each with its own guards, so one that
  * is refused leaves its neighbours posted. Returns each one's verdict, in order.
  */
-export async function runOperations(shard: LedgerShard, composed: readonly ComposedOperation[]): Promise<Verdict[]> {
+export async function runOperations(
+  shard: LedgerShard,
+  composed: readonly ComposedOperation[],
+  after: readonly D1PreparedStatement[] = [],
+): Promise<Verdict[]> {
   if (composed.length === 0) return [];
-  const results = await shard.db.batch(composed.flatMap((c) => c.statements));
+  const results = await shard.db.batch([...composed.flatMap((c) => c.statements), ...after]);
   const verdicts: Verdict[] = [];
   let offset = 0;
   for (const c of composed) {

@@ -10,8 +10,10 @@
  * is reported in `unopenable` and left for an operator, and the run goes on past it.
  */
 
+import type { AuditAction } from "../domain/audit-chain";
 import { LIMITS } from "../domain/limits";
 import { keyRing, reseal, SealingError } from "../platform/sealing";
+import { batchWithAuditEntry } from "./audit";
 import { payoutAccountContext } from "./reads/payout-accounts";
 import { verificationContext } from "./verifications";
 
@@ -40,6 +42,7 @@ export async function resealPersonalData(
   control: D1Database,
   piiKeys: string | undefined,
   rowsMax: number = LIMITS.piiResealRowsPerRunMax,
+  audit?: Pick<AuditAction, "actor" | "requestId">,
 ): Promise<ResealReport> {
   const { currentId } = await keyRing(piiKeys);
   const resealed: Record<SealedTable["name"], number> = { creator_verifications: 0, payout_accounts: 0 };
@@ -72,7 +75,28 @@ export async function resealPersonalData(
         }
       }
       if (updates.length > 0) {
-        for (const r of await control.batch(updates)) resealed[table.name] += r.meta.changes;
+        // Each batch of re-sealed rows carries its audit entry (which rows, under which key;
+        // never their contents).
+        const action: AuditAction | undefined =
+          audit === undefined
+            ? undefined
+            : {
+                ...audit,
+                action: "pii.reseal",
+                target: table.name,
+                before: null,
+                after: {
+                  keyId: currentId,
+                  rows: results.length,
+                  fromKey: results[0]?.k ?? "",
+                  toKey: results.at(-1)?.k ?? "",
+                },
+              };
+        const batched =
+          action === undefined
+            ? await control.batch(updates)
+            : await batchWithAuditEntry(control, action, updates, { sql: "1", params: [] });
+        for (const r of batched) resealed[table.name] += r.meta.changes;
       }
       budget -= results.length;
       const last = results[results.length - 1];

@@ -25,6 +25,7 @@ import {
   type OurRefund,
   type RefundState,
 } from "../domain/reconcile";
+import { batchWithAuditEntry } from "./audit";
 import { shardOfOrder } from "./reads/orders";
 import type { Ledger } from "./shards";
 
@@ -457,8 +458,9 @@ export async function finishRun(
   outcomes: readonly { readonly findingId: string; readonly outcome: string }[],
   repairedOutcomes: readonly string[],
   nowMs: number,
+  actor?: string,
 ): Promise<RunRow> {
-  const results = await db.batch([
+  const statements = [
     db
       .prepare(
         `UPDATE reconciliation_findings SET repair_outcome = o.value ->> '$.outcome'
@@ -473,7 +475,26 @@ export async function finishRun(
       )
       .bind(nowMs, runId, JSON.stringify(repairedOutcomes), runId),
     db.prepare("SELECT * FROM reconciliation_runs WHERE id = ?").bind(runId),
-  ]);
+  ];
+  // The operator's run closes with its audit entry: how many repairs ended how.
+  const tally: Record<string, number> = {};
+  for (const o of outcomes) tally[o.outcome] = (tally[o.outcome] ?? 0) + 1;
+  const results =
+    actor === undefined
+      ? await db.batch(statements)
+      : await batchWithAuditEntry(
+          db,
+          {
+            actor,
+            action: "reconciliation.repair",
+            target: runId,
+            requestId: runId,
+            before: null,
+            after: { outcomes: tally },
+          },
+          statements,
+          { sql: "1", params: [] },
+        );
   const run = results.at(-1)?.results[0] as RunRow | undefined;
   assert(run, "the run exists");
   return run;

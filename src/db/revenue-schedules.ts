@@ -5,8 +5,10 @@
  */
 
 import { z } from "zod";
+import type { AuditAction } from "../domain/audit-chain";
 import { LIMITS } from "../domain/limits";
 import type { RevenueTier, TierSchedule } from "../domain/revenue-tiers";
+import { batchWithAuditEntry } from "./audit";
 
 export interface ScheduleRow {
   version: number;
@@ -69,8 +71,9 @@ export async function insertSchedule(
     readonly createdBy: string;
     readonly nowMs: number;
   },
+  audit?: AuditAction,
 ): Promise<ScheduleRow | null> {
-  const row = await control
+  const insert = control
     .prepare(
       `INSERT INTO revenue_schedules (version, effective_from_ms, tiers, note, created_by, created_at_ms)
        SELECT (SELECT COALESCE(MAX(version), 0) + 1 FROM revenue_schedules), ?1, ?2, ?3, ?4, ?5
@@ -84,7 +87,8 @@ export async function insertSchedule(
       input.createdBy,
       input.nowMs,
       LIMITS.revenueScheduleLeadMs,
-    )
-    .first<ScheduleRow>();
-  return row ?? null;
+    );
+  // An operator's schedule carries its audit entry, appended only if the schedule was stored.
+  const [inserted] = audit === undefined ? [await insert.all()] : await batchWithAuditEntry(control, audit, [insert]);
+  return (inserted?.results[0] as ScheduleRow | undefined) ?? null;
 }

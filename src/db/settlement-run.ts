@@ -17,11 +17,13 @@
  * day was deferred; held days are complete for the run and settle on a run after the hold is lifted.
  */
 
+import type { AuditAction } from "../domain/audit-chain";
 import { fail, ok, type Result } from "../domain/errors";
 import { assert, LIMITS } from "../domain/limits";
 import { DEFAULT_CURRENCY } from "../domain/money";
 import { type DayPostings, settleDay, settlementDueAtMs } from "../domain/settlement";
-import { runOperations, type Verdict } from "./ledger";
+import { withAuditEntry } from "./audit";
+import { runOperations, type SqlCondition, type Verdict } from "./ledger";
 import {
   composeEmptySettlement,
   composeSettlement,
@@ -114,14 +116,33 @@ export async function settleBusinessDay(
           } else composed.push({ candidate, input });
         }
         if (holdRows.length > 0) await shard.db.batch(holdRows);
-        const verdicts = await runOperations(
-          shard,
-          composed.map(({ input }) =>
-            settlementPostings(input.record).length > 0
-              ? composeSettlement(shard, input)
-              : composeEmptySettlement(shard, input),
-          ),
+        const operations = composed.map(({ input }) =>
+          settlementPostings(input.record).length > 0
+            ? composeSettlement(shard, input)
+            : composeEmptySettlement(shard, input),
         );
+        // One audit entry per batch, in the shard's chain, naming the creators the batch settles,
+        // appended only if this run settled one of them in it: a duplicate run (every operation
+        // `exists`) appends nothing, and so never contends for the chain.
+        const audit: AuditAction = {
+          actor: run.actorId,
+          action: "settlement.run",
+          target: `day:${day}`,
+          requestId: run.runId,
+          before: null,
+          after: { creators: composed.map(({ candidate }) => candidate.creatorId) },
+        };
+        const settledByThisRun: SqlCondition = {
+          sql: `EXISTS (SELECT 1 FROM creator_settlements WHERE id IN (SELECT value FROM json_each(?))
+                 AND run_id = ? AND state = 'settled')`,
+          params: [JSON.stringify(composed.map(({ input }) => input.record.key)), run.runId],
+        };
+        const verdicts =
+          operations.length === 0
+            ? []
+            : await withAuditEntry(shard.db, audit, (draft) =>
+                runOperations(shard, operations, [draft.statement(settledByThisRun)]),
+              );
         const retry: Candidate[] = [];
         verdicts.forEach((verdict: Verdict, k) => {
           const entry = composed[k];

@@ -6,6 +6,7 @@
  * and the loser reads the state that beat it.
  */
 
+import type { AuditAction } from "../domain/audit-chain";
 import type { Failure } from "../domain/errors";
 import {
   checkSubmission,
@@ -18,6 +19,7 @@ import {
   type VerificationSubmission,
 } from "../domain/verification";
 import { seal } from "../platform/sealing";
+import { batchWithAuditEntry } from "./audit";
 
 export interface VerificationRow {
   creator_id: string;
@@ -100,17 +102,27 @@ export async function reviewVerification(
   creatorId: string,
   action: ReviewAction,
   review: { reviewerId: string; reason: string | null; nowMs: number },
+  audit?: AuditAction,
 ): Promise<Reviewed | Failure<"verification_not_found" | "verification_not_pending">> {
   const t = REVIEW_TRANSITIONS[action];
-  const changed = await control
+  const update = control
     .prepare(
       `UPDATE creator_verifications
          SET state = ?1, reviewer_id = ?2, reviewed_at_ms = ?3, reject_reason = ?4, updated_at_ms = ?3
        WHERE creator_id = ?5 AND state = ?6
        RETURNING *`,
     )
-    .bind(t.to, review.reviewerId, review.nowMs, action === "reject" ? review.reason : null, creatorId, t.from)
-    .first<VerificationRow>();
+    .bind(t.to, review.reviewerId, review.nowMs, action === "reject" ? review.reason : null, creatorId, t.from);
+  // An operator's review carries its audit entry, appended only if the review changed the row.
+  const [updated] =
+    audit === undefined
+      ? [await update.all<VerificationRow>()]
+      : await batchWithAuditEntry(
+          control,
+          { ...audit, before: { state: t.from }, after: { state: t.to, reason: review.reason } },
+          [update],
+        );
+  const changed = (updated?.results[0] as VerificationRow | undefined) ?? null;
   if (changed) return { row: changed, outcome: "transition" };
   const current = await findVerification(control, creatorId);
   const outcome = reviewOutcome(current?.state ?? "unverified", action);

@@ -7,6 +7,7 @@
  * its creator's shard (its id carries the creator's bucket: `ledger.forId(id)`).
  */
 
+import type { AuditAction } from "../domain/audit-chain";
 import { assert } from "../domain/limits";
 import {
   transitionWithdrawal,
@@ -14,6 +15,7 @@ import {
   type WithdrawalState,
   type WithdrawalTransition,
 } from "../domain/withdrawal-states";
+import { WHEN_PREVIOUS_CHANGED, withAuditEntry } from "./audit";
 import type { SqlCondition } from "./ledger";
 import type { Ledger } from "./shards";
 
@@ -111,10 +113,12 @@ export function stepStatements(db: D1Database, s: StepSpec, when?: SqlCondition)
 }
 
 /** Runs one step on its own; true when it happened (false: the withdrawal was not in `from`). */
-export async function runStep(ledger: Ledger, s: StepSpec): Promise<boolean> {
+export async function runStep(ledger: Ledger, s: StepSpec, audit?: AuditAction): Promise<boolean> {
   const { db } = ledger.forId(s.id);
-  const results = await db.batch(stepStatements(db, s));
-  return (results[1]?.meta.changes ?? 0) === 1;
+  const run = async (statements: D1PreparedStatement[]) => ((await db.batch(statements))[1]?.meta.changes ?? 0) === 1;
+  if (audit === undefined) return run(stepStatements(db, s));
+  // An operator's step carries its audit entry, appended only if the step happened.
+  return withAuditEntry(db, audit, (draft) => run([...stepStatements(db, s), draft.statement(WHEN_PREVIOUS_CHANGED)]));
 }
 
 export type StepOutcome =
@@ -134,6 +138,7 @@ export async function moveWithdrawal(
   id: string,
   event: Extract<WithdrawalEvent, "approve" | "pay">,
   step: Omit<StepSpec, "id" | "from" | "to">,
+  audit?: AuditAction,
 ): Promise<StepOutcome> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await findWithdrawal(ledger, id);
@@ -141,7 +146,7 @@ export async function moveWithdrawal(
     const t = transitionWithdrawal(row.state, event);
     if (!t.ok) return { kind: "illegal", row, transition: t };
     if (!t.changed) return { kind: "unchanged", row };
-    if (await runStep(ledger, { ...step, id, from: row.state, to: t.state })) {
+    if (await runStep(ledger, { ...step, id, from: row.state, to: t.state }, audit)) {
       const after = await findWithdrawal(ledger, id);
       assert(after, "a withdrawal is never deleted");
       return { kind: "changed", row: after };

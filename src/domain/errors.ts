@@ -112,6 +112,10 @@ export const ERROR_CODES = {
   payout_accounts_limit: { status: 409, message: "You have bound as many payout accounts as allowed; remove one." },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
+  audit_busy: {
+    status: 503,
+    message: "Too many operator actions at once on this database's audit log; nothing was done, retry.",
+  },
   shard_moving: {
     status: 503,
     message: "Your account is being moved between ledger shards; retry after the Retry-After header.",

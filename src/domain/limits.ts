@@ -313,6 +313,22 @@ export const LIMITS = {
   alertTargetsMax: 50,
   alertRulesMax: 200,
   /**
+   * Audit log: attempts at appending one entry when a concurrent appender took the next
+   * sequence. Each round of racing appenders commits at least one of them, so this many
+   * operator actions at once on one database all get through (twenty refunds of one order do).
+   */
+  auditAppendAttemptsMax: 32,
+  /** Audit log: the random wait before another attempt is below this many ms times the attempts made (at most 8). */
+  auditAppendJitterMs: 10,
+  /** Audit log: the before/after detail of one entry, as canonical JSON. */
+  auditDetailMaxBytes: 8_192,
+  /** Audit log: actor, action and target strings. */
+  auditFieldMaxLength: 200,
+  /** Audit log: entries read per page when a chain is walked (and per listing page). */
+  auditWalkPageRows: 1_000,
+  auditListPageMax: 200,
+  auditListPageDefault: 50,
+  /**
    * Runtime switches (domain/switches.ts): the promise that a switch changed through the API
    * is honoured by every isolate (Workers and rooms) within this long. Each isolate reads the
    * set again at most once per TTL (`SWITCH_CACHE_TTL_MS`, at most `switchCacheTtlMaxMs`), so a

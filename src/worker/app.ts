@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
+import { AuditChainBusyError } from "../db/audit";
 import { AssertionError, LIMITS } from "../domain/limits";
 import type { AppEnv } from "./context";
 import { ApiError, errorResponse } from "./errors";
@@ -12,6 +13,7 @@ import { admin } from "./routes/admin";
 import { adminSwitches } from "./routes/admin-switches";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { alerts } from "./routes/alerts";
+import { audit } from "./routes/audit";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
 import { creatorEarnings } from "./routes/creator-earnings";
@@ -109,6 +111,7 @@ export function createApp() {
   v1.route("/", creatorWithdrawalRoutes);
   v1.route("/", adminWithdrawalRoutes);
   v1.route("/", alerts);
+  v1.route("/", audit);
   v1.route("/", adminSwitches);
   v1.route("/", operators);
   v1.route("/", proposals);
@@ -149,6 +152,7 @@ export function createApp() {
 
   app.onError((error, c) => {
     if (error instanceof ApiError) return errorResponse(c, error.code, error.message, error.details);
+    if (error instanceof AuditChainBusyError) return errorResponse(c, "audit_busy");
     if (error instanceof HTTPException) {
       // Raised by Hono itself: bad JSON, wrong content type.
       if (error.status === 415) return errorResponse(c, "unsupported_media_type");

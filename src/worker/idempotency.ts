@@ -1,7 +1,9 @@
 import type { Context, TypedResponse } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type AuditDraft, withAuditEntry } from "../db/audit";
 import { type Attach, type ComposedOperation, dispatchPosted, KNOWN_ID_SQL, type SqlCondition } from "../db/ledger";
 import type { LedgerShard } from "../db/shards";
+import type { AuditAction } from "../domain/audit-chain";
 import type { ErrorCode, Result } from "../domain/errors";
 import { errorForGuard } from "../domain/guards";
 import {
@@ -43,6 +45,11 @@ export interface IdempotentOperation<TBody extends Record<string, unknown> = Rec
   readonly patches: readonly { readonly path: string; readonly sql: string; readonly params: readonly unknown[] }[];
   /** Runs once, after this request's batch posted the operation (not on replays). */
   readonly onPosted?: () => void;
+  /**
+   * The audit entry of an operator's action (src/db/audit.ts): appended to the chain of the
+   * shard the operation commits in, in its batch, only if the operation posts.
+   */
+  readonly audit?: AuditAction;
 }
 
 interface Ticket {
@@ -99,15 +106,25 @@ async function execute<TBody extends Record<string, unknown>>(
     return errorResponse(c, built.code, built.message);
   }
   const op = built.value;
-  // The completion must be one of the operation's own statements: it is guarded by the
-  // operation being in state 'posting', which only holds before the operation's finalize.
-  const composed = op.compose((posting) => [completeStatement(db, ticket, op, nowMs, posting)]);
-  assert(composed.id === ticket.operationId, "the operation carries the key's id");
+  const run = async (audit: AuditDraft | null) => {
+    // The completion must be one of the operation's own statements: it is guarded by the
+    // operation being in state 'posting', which only holds before the operation's finalize.
+    // So is the audit entry: a refused operation leaves none.
+    const composed = op.compose((posting) => [
+      ...(audit === null ? [] : [audit.statement(posting)]),
+      completeStatement(db, ticket, op, nowMs, posting),
+    ]);
+    assert(composed.id === ticket.operationId, "the operation carries the key's id");
+    const results = await db.batch([
+      ...composed.statements,
+      db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId, ticket.operationId),
+    ]);
+    return { composed, results };
+  };
+  // With an audit entry, a batch that lost the race for the chain's next entry committed
+  // nothing and runs again on the new head (src/db/audit.ts).
+  const { composed, results } = op.audit === undefined ? await run(null) : await withAuditEntry(db, op.audit, run);
   const completeIndex = composed.statements.length - 2; // the last attached statement, just before finalize
-  const results = await db.batch([
-    ...composed.statements,
-    db.prepare(releaseSql).bind(ticket.principalId, ticket.key, ticket.operationId, ticket.operationId),
-  ]);
   const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
   await dispatchPosted(target.shard, [composed], [verdict]);
   switch (verdict.kind) {

@@ -25,6 +25,8 @@ import { jsonResponse } from "./schemas";
 interface ApprovedExecution {
   readonly proposalId: string;
   readonly proposerId: string;
+  /** The operator whose approval runs it (recorded with the action in the audit log). */
+  readonly approverId: string;
 }
 
 /**
@@ -192,7 +194,11 @@ export async function executeProposal(
     },
     body: row.body,
   });
-  approvedExecutions.set(ticket, { proposalId: row.id, proposerId: row.proposer_id });
+  approvedExecutions.set(ticket, {
+    proposalId: row.id,
+    proposerId: row.proposer_id,
+    approverId: c.var.principal.userId,
+  });
   try {
     const response = await dispatcher(request, c.env, c.executionCtx as unknown as ExecutionContext);
     return { status: response.status, body: await response.text() };

@@ -323,10 +323,8 @@ describe.skipIf(SHARDS < 2)("moving a bucket between shards (needs 2 or more sha
     await expect(stepBucketMove({ ...real, shards: shardsCrashing }, bucket, Date.now())).rejects.toBeInstanceOf(
       InjectedFault,
     );
-    const crashSwitch = {
-      ...real,
-      control: failingStatements(real.control, "UPDATE ledger_buckets SET shard = ?", () => true),
-    };
+    // The switch is the step's one control batch (the map update with its audit entry).
+    const crashSwitch = { ...real, control: failingBatch(real.control, 1, "before") };
     await expect(stepBucketMove(crashSwitch, bucket, Date.now())).rejects.toBeInstanceOf(InjectedFault);
     expect(await stepBucketMove(real, bucket, Date.now())).toMatchObject({ kind: "advanced", phase: "switched" });
 

@@ -106,6 +106,7 @@ describe("cron jobs", () => {
       "payment-records-purge",
       "proposal-expiry",
       "ledger-archive",
+      "audit-anchor",
       "check:channels",
       "check:stuck",
       "check:red-packets",

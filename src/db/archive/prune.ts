@@ -12,7 +12,9 @@
  * transfer outside a verified archive's runs, and any operation that still has transfers.
  */
 
+import type { AuditAction } from "../../domain/audit-chain";
 import { assert } from "../../domain/limits";
+import { batchWithAuditEntry } from "../audit";
 import { ARCHIVE_TABLES, type ArchiveTuning, type OPERATION_ROW_TABLES, tuningOf } from "./format";
 import { type ArchiveRow, requireArchive } from "./state";
 
@@ -59,7 +61,17 @@ export async function pruneArchive(
       db
         .prepare(`DELETE FROM ${table} WHERE ${ARCHIVE_TABLES[table][0]} IN (SELECT value FROM json_each(?))`)
         .bind(ids);
-    await db.batch([
+    // The page's removal carries its audit entry in the shard's chain, appended only if this
+    // run moved the prune cursor (the last statement): the audit log itself is never archived.
+    const audit: AuditAction = {
+      actor: "system:ledger-archive",
+      action: "ledger_archive.prune",
+      target: archive.id,
+      requestId: `archive:${options.nowMs}`,
+      before: null,
+      after: { fromTransferId: lo, toTransferId: hi, operations: results.length },
+    };
+    await batchWithAuditEntry(db, audit, [
       // Claims before their packet: a packet's claims in this page go first.
       ofOperations("transit_outbox"),
       ofOperations("tips"),

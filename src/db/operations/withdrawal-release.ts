@@ -10,7 +10,7 @@
 
 import { accountAddress } from "../../domain/accounts";
 import type { Currency } from "../../domain/money";
-import { type ComposedOperation, composeOperation } from "../ledger";
+import { type Attach, type ComposedOperation, composeOperation } from "../ledger";
 import type { LedgerShard } from "../shards";
 import { setColumns, stepStatements, type WithdrawalRow } from "../withdrawals";
 
@@ -28,7 +28,7 @@ export interface WithdrawalRelease {
 
 export const releaseOperationId = (withdrawalId: string) => `${withdrawalId}:release`;
 
-export function composeWithdrawalRelease(shard: LedgerShard, r: WithdrawalRelease): ComposedOperation {
+export function composeWithdrawalRelease(shard: LedgerShard, r: WithdrawalRelease, attach?: Attach): ComposedOperation {
   const w = r.withdrawal;
   const to = r.from === "requested" ? "rejected" : "failed";
   const columns =
@@ -72,5 +72,6 @@ export function composeWithdrawalRelease(shard: LedgerShard, r: WithdrawalReleas
         },
         posting,
       ),
+    attach,
   });
 }

@@ -18,3 +18,31 @@ export const roomOutbox = sqliteTable(
   },
   (t) => [index("room_outbox_pending").on(t.deliveredAtMs, t.createdAtMs)],
 );
+
+/**
+ * The audit log (src/domain/audit-chain.ts, src/db/audit.ts): one hash chain per database, each
+ * entry written in the same batch as the action it records. `seq` is the primary key, so two
+ * appenders that read the same head cannot both commit; triggers (custom migrations) refuse
+ * an entry that does not link to the head, and every update and delete. Never archived.
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    seq: integer("seq").primaryKey(),
+    atMs: integer("at_ms").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    target: text("target").notNull(),
+    requestId: text("request_id").notNull(),
+    detail: text("detail").notNull(),
+    digest: text("digest").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [
+    index("audit_log_actor").on(t.actor, t.seq),
+    index("audit_log_action").on(t.action, t.seq),
+    index("audit_log_target").on(t.target, t.seq),
+    index("audit_log_at").on(t.atMs),
+  ],
+);

@@ -3,6 +3,7 @@ import { openLedger } from "../../db/shards";
 import type { Logger } from "../../platform/logger";
 import { evaluateAlerts } from "../checks/alerts";
 import { CHECKS, runCheck } from "../checks/registry";
+import { exportAuditAnchors } from "./audit-anchor";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
@@ -44,6 +45,7 @@ export const CRON_JOBS: readonly CronJob[] = [
   // Four-eyes proposals nobody approved in time (an approval checks expiry itself; this only tidies the queue).
   { name: "proposal-expiry", run: (env, nowMs) => expireProposals(env.CONTROL, nowMs) },
   { name: "ledger-archive", run: advanceLedgerArchives },
+  { name: "audit-anchor", run: exportAuditAnchors },
   // The scheduled checks, each its own job (skipped until due: checks/registry.ts), then the
   // alerts they raise: last, so a tick's alerts see its checks' runs.
   ...CHECKS.map((check) => ({

@@ -189,7 +189,7 @@ export async function runReconciliation(
     if (!stale) return { run, created: false };
     log.warn("reconciliation_resumed", { runId: run.id, channel: run.channel, date: run.statement_date });
   }
-  const finished = await repair(env, ledger, log, run.id, request.nowMs);
+  const finished = await repair(env, ledger, log, run.id, request.nowMs, request.actorId);
   const unrepaired = finished.findings - finished.repaired;
   if (unrepaired > 0) {
     // Operators' queue: everything a query could not settle, by kind, with where to look.
@@ -218,7 +218,14 @@ function malformed(error: StatementError): ApiError {
 }
 
 /** Runs the repairs a run is owed, each once, and records their outcomes. */
-async function repair(env: Env, ledger: Ledger, log: Logger, runId: string, nowMs: number): Promise<RunRow> {
+async function repair(
+  env: Env,
+  ledger: Ledger,
+  log: Logger,
+  runId: string,
+  nowMs: number,
+  actorId: string,
+): Promise<RunRow> {
   const owed = await unrepairedQueries(ledger.control, runId, LIMITS.reconciliationRepairsPerRunMax);
   const qctx = queryContext(env, ledger, log, nowMs);
   const rctx = refundContext(env, ledger, log, nowMs);
@@ -256,5 +263,5 @@ async function repair(env: Env, ledger: Ledger, log: Logger, runId: string, nowM
     }
     outcomes.push({ findingId: f.id, outcome: outcome.slice(0, 300) });
   }
-  return finishRun(ledger.control, runId, outcomes, REPAIRED_OUTCOMES, Date.now());
+  return finishRun(ledger.control, runId, outcomes, REPAIRED_OUTCOMES, Date.now(), actorId);
 }

@@ -5,12 +5,14 @@
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { withAuditEntry } from "../../db/audit";
 import { runOperation } from "../../db/ledger";
 import { composeWithdrawalRelease } from "../../db/operations/withdrawal-release";
 import { withdrawalsInState, withdrawalWithSteps } from "../../db/reads/withdrawals";
 import { findWithdrawal, moveWithdrawal, setColumns } from "../../db/withdrawals";
 import { LIMITS } from "../../domain/limits";
 import { transitionWithdrawal, WITHDRAWAL_STATES } from "../../domain/withdrawal-states";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { money } from "../money-view";
@@ -100,13 +102,24 @@ adminWithdrawalRoutes.openapi(
     if (proposed) return proposed;
     const nowMs = Date.now();
     const actorId = c.var.principal.userId;
-    const moved = await moveWithdrawal(c.var.ledger, withdrawalId, "approve", {
-      cause: "approve",
-      ref: null,
-      actorId,
-      nowMs,
-      set: setColumns({ reviewer_id: actorId, next_query_at_ms: nowMs + SEND_BACKSTOP_MS }),
-    });
+    const moved = await moveWithdrawal(
+      c.var.ledger,
+      withdrawalId,
+      "approve",
+      {
+        cause: "approve",
+        ref: null,
+        actorId,
+        nowMs,
+        set: setColumns({ reviewer_id: actorId, next_query_at_ms: nowMs + SEND_BACKSTOP_MS }),
+      },
+      operatorAction(c, {
+        action: "withdrawal.approve",
+        target: withdrawalId,
+        before: null,
+        after: { state: "approved" },
+      }),
+    );
     if (moved.kind === "not_found") throw new ApiError("not_found", "There is no such withdrawal.");
     if (moved.kind === "illegal")
       throw new ApiError("conflict", moved.transition.ok ? undefined : moved.transition.message);
@@ -143,17 +156,21 @@ adminWithdrawalRoutes.openapi(
       if (!t.ok) throw new ApiError("conflict", t.message);
       if (!t.changed) return c.json(await reply(ledger, withdrawalId), 200);
       const shard = ledger.forId(withdrawalId);
-      const { verdict } = await runOperation(
-        shard,
-        composeWithdrawalRelease(shard, {
-          withdrawal: row,
-          from: "requested",
-          cause: "reject",
-          ref: null,
-          actorId,
-          reason,
-          nowMs: Date.now(),
-        }),
+      const audit = operatorAction(c, {
+        action: "withdrawal.reject",
+        target: withdrawalId,
+        before: { state: row.state },
+        after: { state: "rejected", amountMinor: row.amount_minor, reason },
+      });
+      const { verdict } = await withAuditEntry(shard.db, audit, (draft) =>
+        runOperation(
+          shard,
+          composeWithdrawalRelease(
+            shard,
+            { withdrawal: row, from: "requested", cause: "reject", ref: null, actorId, reason, nowMs: Date.now() },
+            (posting) => [draft.statement(posting)],
+          ),
+        ),
       );
       if (verdict.kind === "rejected" && verdict.code === "withdrawal_state_changed") continue;
       if (verdict.kind === "rejected") throw new ApiError("conflict", `The rejection was refused: ${verdict.code}.`);

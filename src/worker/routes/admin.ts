@@ -1,5 +1,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { batchWithAuditEntry } from "../../db/audit";
 import { checkShardedInvariants } from "../../db/sharded-invariants";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { fourEyes, proposedResponse } from "../proposals";
@@ -72,6 +74,12 @@ admin.openapi(
   async (c) => {
     const { creatorId } = c.req.valid("param");
     const { platformShareBps } = c.req.valid("json");
+    const { control } = c.var.ledger;
+    const before = await control
+      .prepare("SELECT platform_share_bps FROM creators WHERE user_id = ?")
+      .bind(creatorId)
+      .first<{ platform_share_bps: number | null }>();
+    if (!before) throw new ApiError("not_found", "There is no such creator.");
     const proposed = await fourEyes(c, {
       required: true,
       summary:
@@ -81,11 +89,21 @@ admin.openapi(
       body: { platformShareBps },
     });
     if (proposed) return proposed;
-    const row = await c.var.ledger.control
-      .prepare("UPDATE creators SET platform_share_bps = ?, updated_at_ms = ? WHERE user_id = ? RETURNING user_id")
-      .bind(platformShareBps, Date.now(), creatorId)
-      .first();
-    if (!row) throw new ApiError("not_found", "There is no such creator.");
+    const [updated] = await batchWithAuditEntry(
+      control,
+      operatorAction(c, {
+        action: "creator_share.set",
+        target: creatorId,
+        before: { platformShareBps: before.platform_share_bps },
+        after: { platformShareBps },
+      }),
+      [
+        control
+          .prepare("UPDATE creators SET platform_share_bps = ?, updated_at_ms = ? WHERE user_id = ? RETURNING user_id")
+          .bind(platformShareBps, Date.now(), creatorId),
+      ],
+    );
+    if (updated?.results.length !== 1) throw new ApiError("not_found", "There is no such creator.");
     c.var.log.info("creator_share_set", { creatorId, platformShareBps, actorId: c.var.principal.userId });
     return c.json({ creatorId, platformShareBps }, 200);
   },

@@ -33,7 +33,6 @@ import { targetContext } from "../queues/alerts";
 import { errorResponses, jsonBody, jsonResponse, PrefixedId } from "../schemas";
 import { defineRoute } from "./define";
 
-
 const Severity = z.enum(SEVERITIES);
 const CHECK_NAMES: [string, ...string[]] = [CHECKS_META, ...CHECKS.map((c) => c.name)];
 

@@ -1,10 +1,12 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { batchWithAuditEntry } from "../../db/audit";
 import { gifts as giftsTable, tipPresets } from "../../db/schema/control";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { GIFT_TIERS } from "../../domain/tip";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { money } from "../money-view";
@@ -53,6 +55,18 @@ const UpdateGift = z
   .openapi("UpdateGift");
 
 type GiftRow = typeof giftsTable.$inferSelect;
+
+/** What a gift's audit entry records of it (its timestamps are the entry's own). */
+function auditedGift(row: GiftRow) {
+  const { createdAtMs: _created, updatedAtMs: _updated, ...rest } = row;
+  return rest;
+}
+
+/** A drizzle query as a D1 statement, to run in a batch with the action's audit entry. */
+function statementOf(db: D1Database, query: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
+  const { sql, params } = query.toSQL();
+  return db.prepare(sql).bind(...params);
+}
 
 function view(row: GiftRow) {
   return {
@@ -132,12 +146,14 @@ gifts.openapi(
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
     };
-    const inserted = await drizzle(c.var.ledger.control)
-      .insert(giftsTable)
-      .values(row)
-      .onConflictDoNothing()
-      .returning();
-    if (inserted.length === 0) throw new ApiError("conflict", `A gift with id "${body.id}" already exists.`);
+    const { control } = c.var.ledger;
+    const insert = drizzle(control).insert(giftsTable).values(row).onConflictDoNothing().returning();
+    const [inserted] = await batchWithAuditEntry(
+      control,
+      operatorAction(c, { action: "gift.create", target: body.id, before: null, after: auditedGift(row) }),
+      [statementOf(control, insert)],
+    );
+    if (inserted?.results.length !== 1) throw new ApiError("conflict", `A gift with id "${body.id}" already exists.`);
     c.var.log.info("gift_created", { giftId: body.id, actorId: c.var.principal.userId });
     return c.json(view(row), 201);
   },
@@ -158,11 +174,22 @@ gifts.openapi(
     const { price, ...rest } = c.req.valid("json");
     const changes: Partial<GiftRow> = { ...rest, updatedAtMs: Date.now() };
     if (price !== undefined) changes.priceMinor = priceOf(price);
-    const [row] = await drizzle(c.var.ledger.control)
-      .update(giftsTable)
-      .set(changes)
-      .where(eq(giftsTable.id, giftId))
-      .returning();
+    const { control } = c.var.ledger;
+    const db = drizzle(control);
+    const [before] = await db.select().from(giftsTable).where(eq(giftsTable.id, giftId));
+    if (!before) throw new ApiError("gift_not_found");
+    const update = db.update(giftsTable).set(changes).where(eq(giftsTable.id, giftId));
+    await batchWithAuditEntry(
+      control,
+      operatorAction(c, {
+        action: "gift.update",
+        target: giftId,
+        before: auditedGift(before),
+        after: auditedGift({ ...before, ...changes }),
+      }),
+      [statementOf(control, update)],
+    );
+    const [row] = await db.select().from(giftsTable).where(eq(giftsTable.id, giftId));
     if (!row) throw new ApiError("gift_not_found");
     c.var.log.info("gift_updated", { giftId, actorId: c.var.principal.userId, fields: Object.keys(changes) });
     return c.json(view(row), 200);
@@ -193,8 +220,14 @@ gifts.openapi(
     if (sent.some((row) => row !== null)) {
       throw new ApiError("conflict", "This gift has been sent; disable it instead of deleting it.");
     }
-    const result = await ledger.control.prepare("DELETE FROM gifts WHERE id = ? RETURNING id").bind(giftId).first();
-    if (!result) throw new ApiError("gift_not_found");
+    const [before] = await drizzle(ledger.control).select().from(giftsTable).where(eq(giftsTable.id, giftId));
+    if (!before) throw new ApiError("gift_not_found");
+    const [deleted] = await batchWithAuditEntry(
+      ledger.control,
+      operatorAction(c, { action: "gift.delete", target: giftId, before: auditedGift(before), after: null }),
+      [ledger.control.prepare("DELETE FROM gifts WHERE id = ? RETURNING id").bind(giftId)],
+    );
+    if (deleted?.results.length !== 1) throw new ApiError("gift_not_found");
     c.var.log.info("gift_deleted", { giftId, actorId: c.var.principal.userId });
     return c.body(null, 204);
   },

@@ -9,6 +9,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import { putTemplate, templatesFor } from "../../db/inbox";
 import { LIMITS } from "../../domain/limits";
 import { NOTICE_KINDS, NOTICE_LOCALES, templateVariables, validateTemplate } from "../../domain/notices";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
@@ -88,7 +89,14 @@ notificationTemplates.openapi(
     const checked = validateTemplate(kind, c.req.valid("json"));
     if (!checked.ok) throw ApiError.from(checked);
     const actorId = c.var.principal.userId;
-    await putTemplate(c.var.ledger.control, kind, locale, checked.value, actorId, Date.now());
+    const before = (await templatesFor(c.var.ledger.control, locale)).get(kind);
+    const audit = operatorAction(c, {
+      action: "notification_template.set",
+      target: `${kind}/${locale}`,
+      before: before === undefined ? null : { title: before.title, body: before.body },
+      after: { title: checked.value.title, body: checked.value.body },
+    });
+    await putTemplate(c.var.ledger.control, kind, locale, checked.value, actorId, Date.now(), audit);
     c.var.log.info("notification_template_set", { kind, locale, actorId });
     const view = (await templatesFor(c.var.ledger.control, locale)).get(kind);
     if (!view) throw new ApiError("internal_error");

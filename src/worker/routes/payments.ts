@@ -23,6 +23,7 @@ import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { ORDER_KINDS, ORDER_STATES } from "../../domain/order";
 import { refusalFor } from "../../domain/switches";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
@@ -359,6 +360,12 @@ payments.openapi(
           walletBalanceMinor: 0,
         },
         patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(order.user_id))],
+        audit: operatorAction(c, {
+          action: "payment.refund",
+          target: orderId,
+          before: { orderState: order.state },
+          after: { refundId: id, payerId: order.user_id, amountMinor: amount.value, reason: body.reason },
+        }),
       });
     });
   },

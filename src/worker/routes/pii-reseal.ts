@@ -42,7 +42,10 @@ piiReseal.openapi(
     responses: { 200: jsonResponse(ResealReportSchema, "What this run did"), ...errorResponses(400, 401, 403) },
   }),
   async (c) => {
-    const report = await resealPersonalData(c.var.ledger.control, c.env.PII_KEYS, c.req.valid("json").rowsMax);
+    const report = await resealPersonalData(c.var.ledger.control, c.env.PII_KEYS, c.req.valid("json").rowsMax, {
+      actor: c.var.principal.userId,
+      requestId: c.var.requestId,
+    });
     const fields = { ...report, unopenable: report.unopenable.length, actorId: c.var.principal.userId };
     if (report.unopenable.length > 0) c.var.log.error("alert_pii_unopenable", { ...fields, rows: report.unopenable });
     else c.var.log.info("pii_resealed", fields);

@@ -4,6 +4,7 @@ import { fail, ok, type Result } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
 import { formatMinor, parseAmountMinor } from "../../domain/money";
 import { type RevenueTier, validateSchedule } from "../../domain/revenue-tiers";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { fourEyes, proposedResponse } from "../proposals";
@@ -109,13 +110,22 @@ revenueSchedules.openapi(
       body,
     });
     if (proposed) return proposed;
-    const row = await insertSchedule(c.var.ledger.control, {
-      tiers,
-      effectiveFromMs,
-      note: body.note ?? null,
-      createdBy: c.var.principal.userId,
-      nowMs,
-    });
+    const row = await insertSchedule(
+      c.var.ledger.control,
+      {
+        tiers,
+        effectiveFromMs,
+        note: body.note ?? null,
+        createdBy: c.var.principal.userId,
+        nowMs,
+      },
+      operatorAction(c, {
+        action: "revenue_schedule.create",
+        target: "revenue_schedules",
+        before: null,
+        after: { effectiveFromMs, tiers: tiers.map((t) => ({ ...t })), note: body.note ?? null },
+      }),
+    );
     if (row === null) throw notFuture();
     c.var.log.info("revenue_schedule_created", {
       version: row.version,

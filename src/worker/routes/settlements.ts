@@ -1,9 +1,11 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { batchWithAuditEntry } from "../../db/audit";
 import { settleBusinessDay } from "../../db/settlement-run";
 import { releaseRiskHeld } from "../../db/withdrawals";
 import { businessDayOf, isDayKey } from "../../domain/business-day";
 import { LIMITS } from "../../domain/limits";
 import { dayToSettle } from "../../domain/settlement";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { noticeSettledDay } from "../notifications/notice";
@@ -164,13 +166,29 @@ settlements.openapi(
     const { creatorId } = c.req.valid("param");
     const { hold, reason } = c.req.valid("json");
     const saved = hold ? (reason ?? null) : null;
-    const row = await c.var.ledger.control
-      .prepare(
-        "UPDATE creators SET risk_hold = ?, risk_hold_reason = ?, updated_at_ms = ? WHERE user_id = ? RETURNING user_id",
-      )
-      .bind(hold ? 1 : 0, saved, Date.now(), creatorId)
-      .first();
-    if (!row) throw new ApiError("not_found", "There is no such creator.");
+    const { control } = c.var.ledger;
+    const before = await control
+      .prepare("SELECT risk_hold, risk_hold_reason FROM creators WHERE user_id = ?")
+      .bind(creatorId)
+      .first<{ risk_hold: number; risk_hold_reason: string | null }>();
+    if (!before) throw new ApiError("not_found", "There is no such creator.");
+    const [updated] = await batchWithAuditEntry(
+      control,
+      operatorAction(c, {
+        action: "creator_risk_hold.set",
+        target: creatorId,
+        before: { hold: before.risk_hold === 1, reason: before.risk_hold_reason },
+        after: { hold, reason: saved },
+      }),
+      [
+        control
+          .prepare(
+            "UPDATE creators SET risk_hold = ?, risk_hold_reason = ?, updated_at_ms = ? WHERE user_id = ? RETURNING user_id",
+          )
+          .bind(hold ? 1 : 0, saved, Date.now(), creatorId),
+      ],
+    );
+    if (updated?.results.length !== 1) throw new ApiError("not_found", "There is no such creator.");
     c.var.log.info("creator_risk_hold_set", { creatorId, hold, reason: saved, actorId: c.var.principal.userId });
     if (!hold) {
       const nowMs = Date.now();

@@ -12,6 +12,7 @@ import {
 import { fail, ok } from "../../domain/errors";
 import { parseIdempotencyKey } from "../../domain/idempotency";
 import { LIMITS } from "../../domain/limits";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
@@ -164,6 +165,20 @@ tipReversals.openapi(
           status: 201 as const,
           body: { reversal: reversalView(row), alreadyReversed: false },
           patches: [],
+          audit: operatorAction(c, {
+            action: "tip.reverse",
+            target: tip.id,
+            before: null,
+            after: {
+              reversalId: id,
+              creatorId: tip.creator_id,
+              amountMinor: tip.amount_minor,
+              creatorMinor: tip.creator_minor,
+              platformMinor: tip.platform_minor,
+              from: plan.value.route.from,
+              reason,
+            },
+          }),
         });
       })) as unknown as Response;
       // The stored answer (and its replays) says what the creator's leg committed; the

@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { reviewVerification, type VerificationRow, verificationQueue } from "../../db/verifications";
 import { LIMITS } from "../../domain/limits";
 import { REJECT_REASON_MAX_LENGTH, type ReviewAction } from "../../domain/verification";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
@@ -81,7 +82,14 @@ verificationReview.openapi(
 async function review(c: Context<AppEnv>, creatorId: string, action: ReviewAction, reason: string | null) {
   const reviewerId = c.var.principal.userId;
   const nowMs = Date.now();
-  const result = await reviewVerification(c.var.ledger.control, creatorId, action, { reviewerId, reason, nowMs });
+  const audit = operatorAction(c, { action: `verification.${action}`, target: creatorId, before: null, after: null });
+  const result = await reviewVerification(
+    c.var.ledger.control,
+    creatorId,
+    action,
+    { reviewerId, reason, nowMs },
+    audit,
+  );
   if ("ok" in result) throw ApiError.from(result);
   if (result.outcome === "transition") {
     await onVerificationReviewed(c.env, c.var.log, {

@@ -7,6 +7,7 @@ import { accountAddress } from "../../domain/accounts";
 import { fail, ok } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
@@ -262,6 +263,12 @@ wallets.openapi(
           walletBalanceMinor: 0,
         },
         patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(userId))],
+        audit: operatorAction(c, {
+          action: "wallet.adjust",
+          target: userId,
+          before: null,
+          after: { adjustmentId: id, direction: body.direction, amountMinor: amount.value, reason: body.reason },
+        }),
       });
     });
   },

@@ -1,0 +1,1 @@
+CREATE INDEX `payment_orders_state_expiry` ON `payment_orders` (`state`,`expires_at_ms`);
