@@ -260,6 +260,26 @@ export function fieldCountOrRefuse(row: Row, header: Row): void {
   }
 }
 
+/**
+ * The file's closing summary: a header row and exactly one row after it at `rows[at]`, nothing
+ * after them; each missing or extra part refused at its line. The summary row's line and getter.
+ */
+export function summaryOrRefuse<K extends string>(
+  rows: readonly Row[],
+  at: number,
+  required: readonly K[],
+  firstColumn: string,
+): { readonly line: number; readonly get: (k: K) => string } {
+  const header = rows[at];
+  const summary = rows[at + 1];
+  if (!header) refuse((rows.at(-1)?.line ?? 0) + 1, `no summary (${firstColumn},…): the file is truncated`);
+  if (!summary) refuse(header.line + 1, "the summary header has no summary row: the file is truncated");
+  const extra = rows[at + 2];
+  if (extra) refuse(extra.line, "content after the summary row");
+  fieldCountOrRefuse(summary, header);
+  return { line: summary.line, get: getter(summary, columnsOrRefuse(header, required, "the summary header")) };
+}
+
 export function getter<K extends string>(row: Row, col: Record<K, number>): (k: K) => string {
   return (k) => {
     const v = row.fields[col[k]];

@@ -14,6 +14,7 @@ import {
   readCsv,
   refuse,
   rowsOnly,
+  summaryOrRefuse,
   wallClockOrRefuse,
 } from "../statement-csv";
 
@@ -98,15 +99,7 @@ export function parseWechatFundFlow(text: string): ParsedStatement {
       line: n,
     });
   }
-  const summaryHeader = rows[i];
-  const summary = rows[i + 1];
-  if (!summaryHeader) refuse((rows.at(-1)?.line ?? 0) + 1, "no summary (资金流水总笔数,…): the file is truncated");
-  if (!summary) refuse(summaryHeader.line + 1, "the summary header has no summary row: the file is truncated");
-  const extra = rows[i + 2];
-  if (extra) refuse(extra.line, "content after the summary row");
-  fieldCountOrRefuse(summary, summaryHeader);
-  const get = getter(summary, columnsOrRefuse(summaryHeader, FUND_SUMMARY_COLUMNS, "the summary header"));
-  const at = summary.line;
+  const { line: at, get } = summaryOrRefuse(rows, i, FUND_SUMMARY_COLUMNS, "资金流水总笔数");
   const rowsCount = sums.收入.count + sums.支出.count;
   checkTotal(at, "资金流水总笔数", fundCountOrRefuse(get("资金流水总笔数"), at, "资金流水总笔数"), rowsCount);
   checkTotal(at, "收入笔数", fundCountOrRefuse(get("收入笔数"), at, "收入笔数"), sums.收入.count);

@@ -16,6 +16,7 @@ import {
   readCsv,
   refuse,
   rowsOnly,
+  summaryOrRefuse,
   wallClockOrRefuse,
 } from "../statement-csv";
 
@@ -109,14 +110,8 @@ export function parseWechatStatement(text: string): ParsedStatement {
       refuse(n, `交易状态 ${clip(state)} is not SUCCESS, REVOKED or REFUND`);
     }
   }
-  const summaryHeader = rows[i];
-  const summary = rows[i + 1];
-  if (!summaryHeader) refuse((rows.at(-1)?.line ?? 0) + 1, "no summary (总交易单数,…): the file is truncated");
-  if (!summary) refuse(summaryHeader.line + 1, "the summary header has no summary row: the file is truncated");
-  const extra = rows[i + 2];
-  if (extra) refuse(extra.line, "content after the summary row");
-  fieldCountOrRefuse(summary, summaryHeader);
-  const get = getter(summary, columnsOrRefuse(summaryHeader, WECHAT_SUMMARY_COLUMNS, "the summary header"));
+  const summary = summaryOrRefuse(rows, i, WECHAT_SUMMARY_COLUMNS, "总交易单数");
+  const get = summary.get;
   checkTotal(
     summary.line,
     "总交易单数",

@@ -322,16 +322,16 @@ payments.openapi(
     const shard = c.var.ledger.forId(orderId);
     const bucket = bucketOfId(orderId);
     assert(bucket !== null, "an order id names a bucket");
-    const asked = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
+    // Parsed once, before four-eyes: a malformed amount is refused, never proposed.
+    const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
+    if (!amount.ok) throw ApiError.from(amount);
     const proposed = await fourEyes(c, {
-      required: asked.ok && asked.value > c.var.config.fourEyes.refundMinor,
+      required: amount.value > c.var.config.fourEyes.refundMinor,
       summary: `Refund ${body.amount} of order ${orderId}: ${body.reason}`,
       body,
     });
     if (proposed) return proposed;
     return runIdempotent(c, { shard, bucket }, "orf", { orderId, ...body }, async (id, nowMs) => {
-      const amount = parseAmountMinor(body.amount, LIMITS.orderAmountMaxMinor);
-      if (!amount.ok) return amount;
       const order = await findOrder(shard.db, orderId);
       if (!order) return fail("order_not_found");
       if (order.state !== "succeeded" && order.state !== "refunded") return fail("order_not_refundable");

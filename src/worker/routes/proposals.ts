@@ -110,8 +110,7 @@ proposals.openapi(
     const { proposalId } = c.req.valid("param");
     const { reason } = c.req.valid("json");
     const db = c.var.ledger.control;
-    const row = await findProposal(db, proposalId);
-    if (!row) throw new ApiError("proposal_not_found");
+    const row = await proposalToDecide(db, proposalId);
     assertMayDecide(c, row);
     const nowMs = Date.now();
     if (row.state === "pending") {
@@ -124,10 +123,7 @@ proposals.openapi(
         reason: reason ?? null,
         nowMs,
       });
-      if (!won) {
-        const now = await findProposal(db, proposalId);
-        throw new ApiError(now?.state === "expired" ? "proposal_expired" : "proposal_not_pending");
-      }
+      if (!won) throw await whyNotPending(db, proposalId);
       c.var.log.info("proposal_approved", {
         proposalId,
         approverId: c.var.principal.userId,
@@ -140,9 +136,7 @@ proposals.openapi(
     if (await recordProposalResult(db, proposalId, result.status, result.body)) {
       c.var.log.info("proposal_executed", { proposalId, status: result.status });
     }
-    const after = await findProposal(db, proposalId);
-    if (!after) throw new ApiError("internal_error");
-    return c.json(proposalView(after), 200);
+    return c.json(proposalView(await proposalToDecide(db, proposalId)), 200);
   },
 );
 
@@ -163,8 +157,7 @@ proposals.openapi(
     const { proposalId } = c.req.valid("param");
     const { reason } = c.req.valid("json");
     const db = c.var.ledger.control;
-    const row = await findProposal(db, proposalId);
-    if (!row) throw new ApiError("proposal_not_found");
+    const row = await proposalToDecide(db, proposalId);
     const own = row.proposer_id === c.var.principal.userId;
     if (!own) assertMayDecide(c, row);
     const decided = await decideProposal(db, proposalId, "pending", own ? "withdrawn" : "rejected", {
@@ -172,17 +165,22 @@ proposals.openapi(
       reason: reason ?? null,
       nowMs: Date.now(),
     });
-    if (!decided) {
-      const now = await findProposal(db, proposalId);
-      throw new ApiError(
-        now?.state === "expired" || (now?.expires_at_ms ?? 0) <= Date.now()
-          ? "proposal_expired"
-          : "proposal_not_pending",
-      );
-    }
+    if (!decided) throw await whyNotPending(db, proposalId);
     c.var.log.info(own ? "proposal_withdrawn" : "proposal_rejected", { proposalId, deciderId: c.var.principal.userId });
-    const after = await findProposal(db, proposalId);
-    if (!after) throw new ApiError("internal_error");
-    return c.json(proposalView(after), 200);
+    return c.json(proposalView(await proposalToDecide(db, proposalId)), 200);
   },
 );
+
+/** The proposal, or `proposal_not_found`. */
+async function proposalToDecide(db: D1Database, proposalId: string): Promise<ProposalRow> {
+  const row = await findProposal(db, proposalId);
+  if (!row) throw new ApiError("proposal_not_found");
+  return row;
+}
+
+/** Why a decision lost its conditional update: the proposal expired, or someone decided it first. */
+async function whyNotPending(db: D1Database, proposalId: string): Promise<ApiError> {
+  const now = await findProposal(db, proposalId);
+  const expired = now?.state === "expired" || (now?.state === "pending" && now.expires_at_ms <= Date.now());
+  return new ApiError(expired ? "proposal_expired" : "proposal_not_pending");
+}

@@ -226,9 +226,11 @@ wallets.openapi(
     const actorId = c.var.principal.userId;
     const { ledger } = c.var;
     const target = { shard: ledger.forOwner(userId), bucket: ledger.bucketOf(userId) };
-    const asked = parseAmountMinor(body.amount);
+    // Parsed once, before four-eyes: a malformed amount is refused, never proposed.
+    const amount = parseAmountMinor(body.amount);
+    if (!amount.ok) throw ApiError.from(amount);
     const proposed = await fourEyes(c, {
-      required: asked.ok && asked.value > c.var.config.fourEyes.adjustmentMinor,
+      required: amount.value > c.var.config.fourEyes.adjustmentMinor,
       summary: `${body.direction === "credit" ? "Credit" : "Debit"} ${body.amount} ${body.direction === "credit" ? "to" : "from"} ${userId}'s wallet: ${body.reason}`,
       body,
     });
@@ -237,8 +239,6 @@ wallets.openapi(
       // Money read-only (a runtime switch): refused before anything moves.
       const paused = await switchRefusal(ledger.control, c.var.config.switchCacheTtlMs, { kind: "adjustment" });
       if (paused !== null) return fail(paused.code);
-      const amount = parseAmountMinor(body.amount);
-      if (!amount.ok) return amount;
       const adjustment = {
         id,
         userId,
