@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { SignJWT } from "jose";
 import { Miniflare, type MiniflareOptions } from "miniflare";
-import { putOperator } from "../src/db/operators";
+import { putOperator } from "../dev/operators";
 
 export const SECRET = "bench-secret-bench-secret-bench-secret-0123456789";
 export const ISSUER = "https://auth.giftwire.example";

@@ -1,5 +1,4 @@
 import { postAdjustment } from "../src/db/operations/adjustment";
-import { putOperator } from "../src/db/operators";
 import type { Ledger } from "../src/db/shards";
 import { accountAddress } from "../src/domain/accounts";
 import { newId } from "../src/domain/ids";
@@ -8,6 +7,7 @@ import { isOperatorRole } from "../src/domain/permissions";
 import type { Config } from "../src/platform/config";
 import type { Role } from "../src/worker/auth/jwt";
 import { goLive } from "../src/worker/rooms/lifecycle";
+import { putOperator } from "./operators";
 import { mintToken } from "./tokens";
 
 /**

@@ -4,6 +4,7 @@ import type { Permission } from "../domain/permissions";
 import type { Config } from "../platform/config";
 import type { Logger } from "../platform/logger";
 import type { Principal } from "./auth/jwt";
+import type { FourEyesDeclaration } from "./proposals";
 
 /** What every request carries through the Hono app: bindings, and the per-request variables. */
 export interface AppEnv {
@@ -19,5 +20,7 @@ export interface AppEnv {
     operator: Operator | null | undefined;
     /** The permission the operator route declares (set by its gate; four-eyes records it). */
     permission: Permission | undefined;
+    /** The route's four-eyes declaration (routes/define.ts); `fourEyes` proposes only under one. */
+    fourEyes: FourEyesDeclaration | undefined;
   };
 }

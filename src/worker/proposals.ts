@@ -51,6 +51,14 @@ export function setProposalDispatcher(dispatch: Dispatch): void {
   dispatcher = dispatch;
 }
 
+/**
+ * When a route is four-eyed, in words for its description ("always", "above
+ * FOUR_EYES_REFUND_MINOR", "when it grants a role"); declared on the route (routes/define.ts).
+ */
+export interface FourEyesDeclaration {
+  readonly when: string;
+}
+
 export interface FourEyesRule {
   /** True when this request needs a second operator (an amount above its threshold, always…). */
   readonly required: boolean;
@@ -135,6 +143,7 @@ function parseJsonOrText(text: string): unknown {
  * Idempotency-Key, the earlier) proposal.
  */
 export async function fourEyes(c: Context<AppEnv>, rule: FourEyesRule): Promise<ProposedResponse | null> {
+  assert(c.get("fourEyes") !== undefined, "a route that proposes declares `fourEyes` (routes/define.ts)");
   if (approvedExecution(c.req.raw) || !rule.required) return null;
   const permission = c.get("permission");
   assert(permission !== undefined, "four-eyes applies to operator routes");

@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
+import { putOperator } from "../../dev/operators";
 import { mintToken } from "../../dev/tokens";
-import { putOperator } from "../../src/db/operators";
 import { type Ledger, openLedger } from "../../src/db/shards";
 import { deliverTransit, pendingTransit } from "../../src/db/transit";
 import { isOperatorRole, type OperatorRole } from "../../src/domain/permissions";
@@ -31,13 +31,8 @@ export async function token(userId: string, ...roles: Role[]): Promise<string> {
 
 /** Puts `userId` in the operator directory, active, with exactly `roles`. */
 export async function registerOperator(userId: string, roles: readonly OperatorRole[]): Promise<void> {
-  // A standing admin first, so a test may take admin from anyone without tripping the
-  // directory's last-admin trigger (migrations/control/0004).
-  await putOperator(env.CONTROL, { id: STANDING_ADMIN, displayName: STANDING_ADMIN, roles: ["admin"] }, "test", 0);
   await putOperator(env.CONTROL, { id: userId, displayName: userId, roles }, "test", Date.now());
 }
-
-const STANDING_ADMIN = "ops-standing-admin";
 
 export interface CallOptions {
   token?: string;

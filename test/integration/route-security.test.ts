@@ -53,6 +53,23 @@ const NAMED_IN_ISSUE_11 = [
   "POST /v1/payments/orders",
 ];
 
+/**
+ * The operations issue 15 makes four-eyed (maker-checker), and when. Exact: a route that starts
+ * or stops proposing without this list changing fails here.
+ */
+const FOUR_EYED_OPERATIONS: Record<string, string> = {
+  "POST /v1/users/{userId}/wallet/adjustments": "above `FOUR_EYES_ADJUSTMENT_MINOR` (default 1,000.00)",
+  "POST /v1/admin/payments/orders/{orderId}/refunds": "above `FOUR_EYES_REFUND_MINOR` (default 1,000.00)",
+  "POST /v1/admin/withdrawals/{withdrawalId}/approve": "above `FOUR_EYES_WITHDRAWAL_MINOR` (default 5,000.00)",
+  "POST /v1/admin/tips/{tipId}/reversal": "always",
+  "PUT /v1/admin/creators/{creatorId}/share": "always",
+  "POST /v1/admin/revenue-schedules": "always",
+  "PUT /v1/admin/switches/{kind}/{scope}": "always",
+  "DELETE /v1/admin/switches/{kind}/{scope}": "always",
+  "PUT /v1/admin/operators/{operatorId}/roles": "when it grants a role",
+  "PUT /v1/admin/operators/{operatorId}/status": "when it enables an operator again",
+};
+
 const METHODS = ["get", "put", "post", "patch", "delete"] as const;
 
 interface JsonSchema {
@@ -77,6 +94,8 @@ interface Operation {
   requestBody?: { content: Record<string, { schema: JsonSchema }> };
   security?: unknown[];
   "x-giftwire-auth"?: RouteAuth;
+  "x-giftwire-four-eyes"?: { when: string };
+  responses?: Record<string, unknown>;
 }
 
 interface OpenApiDocument {
@@ -225,6 +244,22 @@ describe("the OpenAPI document", () => {
       const op = doc.paths[c.name.slice(c.name.indexOf(" ") + 4)]?.[c.method.toLowerCase() as "get"];
       expect(op?.security, c.name).toEqual(c.auth === "public" ? undefined : [{ bearerAuth: [] }]);
     }
+  });
+
+  it("declares exactly the four-eyed operations, each an operator route that can answer 202", () => {
+    const declared: Record<string, string> = {};
+    for (const [template, item] of Object.entries(doc.paths)) {
+      for (const method of METHODS) {
+        const op = item[method];
+        const fourEyes = op?.["x-giftwire-four-eyes"];
+        if (!op || !fourEyes) continue;
+        const name = `${method.toUpperCase()} /v1${template}`;
+        declared[name] = fourEyes.when;
+        expect(permissionOf(op["x-giftwire-auth"] ?? "public"), name).not.toBeNull();
+        expect(Object.keys(op.responses ?? {}), name).toContain("202");
+      }
+    }
+    expect(declared).toEqual(FOUR_EYED_OPERATIONS);
   });
 
   it("covers the routes issue 11 named as untested", () => {

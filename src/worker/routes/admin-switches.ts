@@ -13,7 +13,7 @@ import {
 } from "../../domain/switches";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { fourEyes, proposedResponse } from "../proposals";
+import { fourEyes } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -131,18 +131,16 @@ adminSwitches.openapi(
     method: "put",
     path: "/admin/switches/{kind}/{scope}",
     auth: { permission: "switch.set" },
+    fourEyes: { when: "always" },
     tags: ["operators"],
     summary: "Set a runtime switch, or replace it",
     description:
       "Scopes per kind: packets_paused (platform, room), tips_paused (platform, room, gift), read_only (platform), " +
       "payment_channel_out and payout_channel_out (channel), effects_degraded (platform, room), claims_tightened " +
-      "(platform, room; `value` = claims in flight per packet). Honoured everywhere by `effectiveByMs`. Every " +
-      "change needs a second operator: it is kept as a proposal (202) and made when another operator with " +
-      "`switch.set` approves it.",
+      "(platform, room; `value` = claims in flight per packet). Honoured everywhere by `effectiveByMs`.",
     request: { params, body: jsonBody(SetSwitchRequest) },
     responses: {
       200: jsonResponse(ChangeSchema, "Set"),
-      ...proposedResponse,
       ...errorResponses(400, 401, 403, 409),
     },
   }),
@@ -186,14 +184,12 @@ adminSwitches.openapi(
     method: "delete",
     path: "/admin/switches/{kind}/{scope}",
     auth: { permission: "switch.set" },
+    fourEyes: { when: "always" },
     tags: ["operators"],
     summary: "Clear a runtime switch",
-    description:
-      "Needs a second operator: kept as a proposal (202) and made when another operator with `switch.set` approves it.",
     request: { params },
     responses: {
       200: jsonResponse(ChangeSchema, "Cleared"),
-      ...proposedResponse,
       ...errorResponses(400, 401, 403, 404),
     },
   }),

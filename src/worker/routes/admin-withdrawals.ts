@@ -17,7 +17,7 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { money } from "../money-view";
 import { noticeWithdrawalNow } from "../notifications/notice";
-import { fourEyes, proposedResponse } from "../proposals";
+import { fourEyes } from "../proposals";
 import { enqueuePayoutSend } from "../queues/payouts";
 import { errorResponses, jsonBody, jsonResponse, PageQuery, PrefixedId } from "../schemas";
 import { WithdrawalSchema, withdrawalView } from "../withdrawal-view";
@@ -77,6 +77,7 @@ adminWithdrawalRoutes.openapi(
     method: "post",
     path: "/admin/withdrawals/{withdrawalId}/approve",
     auth: { permission: "withdrawal.approve" },
+    fourEyes: { when: "above `FOUR_EYES_WITHDRAWAL_MINOR` (default 5,000.00)" },
     tags: ["operators"],
     summary: "Approve a requested withdrawal; it is sent to its channel",
     description:
@@ -86,7 +87,6 @@ adminWithdrawalRoutes.openapi(
     request: { params },
     responses: {
       200: jsonResponse(Reply, "Approved"),
-      ...proposedResponse,
       ...errorResponses(400, 401, 403, 404, 409),
     },
   }),

@@ -4,7 +4,7 @@ import { checkShardedInvariants } from "../../db/sharded-invariants";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { fourEyes, proposedResponse } from "../proposals";
+import { fourEyes } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -56,18 +56,15 @@ admin.openapi(
     method: "put",
     path: "/admin/creators/{creatorId}/share",
     auth: { permission: "share.set" },
+    fourEyes: { when: "always" },
     tags: ["operators"],
     summary: "Set or clear a creator's platform revenue-share override",
-    description:
-      "Needs a second operator: the change is kept as a proposal (202) and made when another operator with " +
-      "`share.set` approves it.",
     request: {
       params: z.object({ creatorId: UserId.openapi({ param: { name: "creatorId", in: "path" } }) }),
       body: jsonBody(CreatorShare),
     },
     responses: {
       200: jsonResponse(z.object({ creatorId: UserId, platformShareBps: z.number().int().nullable() }), "Saved"),
-      ...proposedResponse,
       ...errorResponses(400, 401, 403, 404),
     },
   }),

@@ -19,7 +19,7 @@ import { LIMITS } from "../../domain/limits";
 import { OPERATOR_ROLES, PERMISSION_NAMES, permissionsOf } from "../../domain/permissions";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { fourEyes, proposedResponse } from "../proposals";
+import { fourEyes } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -159,16 +159,14 @@ operators.openapi(
     method: "put",
     path: "/admin/operators/{operatorId}/roles",
     auth: { permission: "operator.manage" },
+    fourEyes: { when: "when it grants a role" },
     tags: ["operators"],
     summary: "Replace an operator's roles",
     description:
-      "A change that grants any role needs a second operator: it is kept as a proposal (202) and made when " +
-      "another operator with `operator.manage` approves it. A change that only revokes takes effect at once, " +
-      "on the operator's next request. Leaving no active admin is 409 `last_admin`, and nothing changes.",
+      "A change that only revokes takes effect at once, on the operator's next request. Leaving no active admin is 409 `last_admin`, and nothing changes.",
     request: { params: Params, body: jsonBody(RolesSchema) },
     responses: {
       200: jsonResponse(OperatorSchema, "The roles now"),
-      ...proposedResponse,
       ...errorResponses(400, 401, 403, 404, 409),
     },
   }),
@@ -203,15 +201,13 @@ operators.openapi(
     method: "put",
     path: "/admin/operators/{operatorId}/status",
     auth: { permission: "operator.manage" },
+    fourEyes: { when: "when it enables an operator again" },
     tags: ["operators"],
     summary: "Disable an operator (effective on their next request), or enable them again",
-    description:
-      "Disabling takes effect at once. Enabling gives access back, so it needs a second operator: it is kept " +
-      "as a proposal (202) and made when another operator with `operator.manage` approves it.",
+    description: "Disabling takes effect at once, on the operator's next request.",
     request: { params: Params, body: jsonBody(StatusSchema) },
     responses: {
       200: jsonResponse(OperatorSchema, "The operator now"),
-      ...proposedResponse,
       ...errorResponses(400, 401, 403, 404, 409),
     },
   }),

@@ -31,7 +31,7 @@ import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
-import { fourEyes, proposedResponse } from "../proposals";
+import { fourEyes } from "../proposals";
 import { enqueueRefund, type PaymentQueryMessage } from "../queues/payment-callbacks";
 import {
   AmountMinor,
@@ -296,16 +296,14 @@ payments.openapi(
     method: "post",
     path: "/admin/payments/orders/{orderId}/refunds",
     auth: { permission: "refund.create" },
+    fourEyes: { when: "above `FOUR_EYES_REFUND_MINOR` (default 1,000.00)" },
     tags: ["operators"],
     summary: "Refund (part of) a paid order from what is still in the payer's wallet",
     description:
       "Debits the payer's wallet at once and asks the channel to refund; a channel that refuses puts the money " +
-      "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid. " +
-      "Above `FOUR_EYES_REFUND_MINOR` (default 1,000.00) the refund needs a second operator: it is kept as a " +
-      "proposal (202) and requested when another operator with `refund.create` approves it.",
+      "back. `insufficient_funds`: the payer has spent it; `order_not_refundable`: not paid, or more than it paid.",
     request: { params: orderParams, headers: IdempotencyKeyHeader, body: jsonBody(RefundRequest) },
     responses: {
-      ...proposedResponse,
       201: jsonResponse(
         z.object({ refund: RefundSchema, walletBalanceMinor: AmountMinor }),
         "The refund was requested",

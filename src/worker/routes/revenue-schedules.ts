@@ -7,7 +7,7 @@ import { type RevenueTier, validateSchedule } from "../../domain/revenue-tiers";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
-import { fourEyes, proposedResponse } from "../proposals";
+import { fourEyes } from "../proposals";
 import { errorResponses, jsonBody, jsonResponse } from "../schemas";
 import { defineRoute } from "./define";
 
@@ -75,18 +75,17 @@ revenueSchedules.openapi(
     method: "post",
     path: "/admin/revenue-schedules",
     auth: { permission: "share.set" },
+    fourEyes: { when: "always" },
     tags: ["operators"],
     summary: "Create the next version of the tiered revenue share schedule",
     description:
       "The platform's rate for a tip is the rate of the tier holding the creator's gross this calendar month " +
       "(business time zone) including the tip; a creator's override wins. The schedule applies to tips from " +
       "`effectiveFrom`, which must be at least a minute ahead: earlier tips are never re-rated. The version is " +
-      "the next integer. Needs a second operator: the schedule is kept as a proposal (202) and created when " +
-      "another operator with `share.set` approves it (`effectiveFrom` must still be ahead then).",
+      "the next integer. An approval must come while `effectiveFrom` is still ahead.",
     request: { body: jsonBody(ScheduleInput) },
     responses: {
       201: jsonResponse(ScheduleView, "Created"),
-      ...proposedResponse,
       ...errorResponses(400, 401, 403, 422),
     },
   }),

@@ -17,7 +17,7 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
 import { money } from "../money-view";
-import { fourEyes, proposedResponse } from "../proposals";
+import { fourEyes } from "../proposals";
 import {
   AmountMinor,
   errorResponses,
@@ -68,6 +68,7 @@ tipReversals.openapi(
     method: "post",
     path: "/admin/tips/{tipId}/reversal",
     auth: { permission: "tip.reverse" },
+    fourEyes: { when: "always" },
     tags: ["operators"],
     summary: "Reverse a tip: refund the viewer, take back the creator's part",
     description:
@@ -75,16 +76,13 @@ tipReversals.openapi(
       "settled yet, otherwise it becomes a receivable that the creator's next settlements offset (available never " +
       "goes negative). The platform's share is refunded from its revenue. One reversal per tip: reversing it again " +
       "(any Idempotency-Key) answers 200 with the same reversal and `alreadyReversed: true`. 409 " +
-      "`reversal_in_flight` while the tip's earnings are still crossing to the creator's ledger shard. Every " +
-      "reversal needs a second operator: the request is kept as a proposal (202) and runs when another operator " +
-      "with `tip.reverse` approves it.",
+      "`reversal_in_flight` while the tip's earnings are still crossing to the creator's ledger shard.",
     request: {
       params: z.object({ tipId: PrefixedId("tip").openapi({ param: { name: "tipId", in: "path" } }) }),
       headers: IdempotencyKeyHeader,
       body: jsonBody(ReverseRequest),
     },
     responses: {
-      ...proposedResponse,
       201: jsonResponse(ReversalReply, "Reversed"),
       200: jsonResponse(ReversalReply, "Already reversed"),
       ...errorResponses(400, 401, 403, 404, 409, 422, 503),

@@ -13,7 +13,7 @@ import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
-import { fourEyes, proposedResponse } from "../proposals";
+import { fourEyes } from "../proposals";
 import {
   AmountMinor,
   Currency,
@@ -208,15 +208,12 @@ wallets.openapi(
     method: "post",
     path: "/users/{userId}/wallet/adjustments",
     auth: { permission: "wallet.adjust" },
+    fourEyes: { when: "above `FOUR_EYES_ADJUSTMENT_MINOR` (default 1,000.00)" },
     tags: ["wallets", "operators"],
     summary: "Operator credit or debit of a wallet, with a reason",
-    description:
-      "Above `FOUR_EYES_ADJUSTMENT_MINOR` (default 1,000.00) the adjustment needs a second operator: it is kept " +
-      "as a proposal (202) and posts when another operator with `wallet.adjust` approves it.",
     request: { params, headers: IdempotencyKeyHeader, body: jsonBody(AdjustmentRequest) },
     responses: {
       201: jsonResponse(AdjustmentSchema, "The adjustment was posted"),
-      ...proposedResponse,
       ...errorResponses(400, 401, 403, 409, 422, 503),
     },
   }),

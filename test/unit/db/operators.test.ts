@@ -5,13 +5,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { putOperator } from "../../../dev/operators";
 import { operatorAddSql } from "../../../scripts/operator-add";
 import {
   addOperator,
   findOperator,
   listOperators,
   operatorById,
-  putOperator,
   setOperatorRoles,
   setOperatorStatus,
 } from "../../../src/db/operators";
