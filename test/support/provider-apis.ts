@@ -307,8 +307,8 @@ export class StripeDouble extends ProviderDouble {
    * balance data lags by hours), raised by `dataAvailableUntil`.
    */
   private availableEndMs = 0;
-  /** The next report runs created stay pending for this many retrievals each. */
-  reportPendingPolls: number[] = [];
+  /** The next report runs created (whose form contains `match`, if given) stay pending for `polls` retrievals. */
+  reportPendingPolls: { readonly polls: number; readonly match: string | null }[] = [];
   /** The next report file served has a line cut off (its File object's size no longer matches). */
   truncateReportNext = false;
 
@@ -371,7 +371,7 @@ export class StripeDouble extends ProviderDouble {
       result: null,
       status: "pending",
       succeeded_at: null,
-      pendingPolls: this.reportPendingPolls.shift() ?? 0,
+      pendingPolls: this.pendingPollsFor(form.toString()),
       csv: this.reportCsv(
         start * 1000,
         end * 1000,
@@ -380,6 +380,13 @@ export class StripeDouble extends ProviderDouble {
     };
     this.reportRuns.set(id, run);
     return Response.json(publicRun(run));
+  }
+
+  private pendingPollsFor(body: string): number {
+    const at = this.reportPendingPolls.findIndex((p) => p.match === null || body.includes(p.match));
+    if (at < 0) return 0;
+    const [pending] = this.reportPendingPolls.splice(at, 1);
+    return pending?.polls ?? 0;
   }
 
   private retrieveReportRun(id: string): Response {
@@ -1410,6 +1417,8 @@ export class AlipayDouble extends ProviderDouble {
 
   /** Days whose bill is generated whatever the clock says (a test's "next morning"). */
   readonly readyBillDates = new Set<string>();
+  /** Days whose bill is not generated yet whatever the clock says (until marked ready). */
+  readonly notReadyBillDates = new Set<string>();
   /** Trades Alipay lists that no order here explains (a payment we never recorded). */
   readonly extraTrades: { readonly atMs: number; readonly orderNo: string; readonly totalMinor: number }[] = [];
   /** How the next bill zips for a day are spoiled: a wrong CRC-32, or cut short. */
@@ -1431,7 +1440,7 @@ export class AlipayDouble extends ProviderDouble {
       });
     }
     const today = beijingTime(this.options.now()).slice(0, 10);
-    if (date >= today && !this.readyBillDates.has(date)) {
+    if (this.notReadyBillDates.has(date) || (date >= today && !this.readyBillDates.has(date))) {
       return this.businessFailed(node, "isp.bill_not_exist", "账单不存在");
     }
     const token = randomToken(24);

@@ -12,7 +12,7 @@
  *   fail {count, status?, match?}     the next calls answer 503 (or `status`) in front of the provider
  *   hang {count, match?}              the next calls never answer (the client's deadline ends them)
  *   reset {match?}                    forget injected failures and hangs (and refund refusals)
- *   pay {orderNo}                     the payer paid; answers { transactionId } where the provider has one
+ *   pay {orderNo, atMs?}              the payer paid (at atMs: Stripe, Alipay); answers { transactionId } where the provider has one
  *   refund-refuse {count, code?, status?, match?}   WeChat: the next refunds are refused with a business code
  *   received {match?}                 the requests received, with their bodies
  *   transfers {match?}                payouts: the transfers the provider holds
@@ -25,8 +25,9 @@
  *   extra-charge {orderNo, atMs, amountMinor, currency?}  Stripe, Alipay: the day's statement lists a charge
  *                                     no order of the double explains; answers { transactionId }
  *   report-ready {untilMs}            Stripe: balance data is available up to untilMs (data_available_end)
- *   report-pending {polls}            Stripe: the next report run created stays pending for `polls` retrievals
+ *   report-pending {polls, match?}    Stripe: the next report run created (form containing `match`) stays pending for `polls` retrievals
  *   bill-ready {date}                 Alipay: that day's bill is generated (by default only days before today, Beijing)
+ *   bill-not-ready {date}             Alipay: that day's bill is not generated yet, until bill-ready
  *   bill-spoil {date, how}            Alipay: the next bill zip of that day has a wrong CRC-32 (`crc`) or is cut short (`truncated`)
  */
 import { createPublicKey } from "node:crypto";
@@ -238,9 +239,13 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
       if (double instanceof StripeDouble) {
         const intent = double.intentFor(orderNo);
         double.pay(intent.id);
+        if (args.atMs !== undefined) intent.paidAtMs = args.atMs;
         return Response.json({ ok: true, transactionId: intent.id });
       }
       double.pay(orderNo);
+      if (double instanceof AlipayDouble && args.atMs !== undefined) {
+        (double.orders.get(orderNo) as { paidAtMs?: number }).paidAtMs = args.atMs;
+      }
       const transactionId = double instanceof WechatPayDouble ? double.transactionIdOf(orderNo) : null;
       return Response.json({ ok: true, transactionId });
     }
@@ -303,11 +308,16 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
       break;
     case "report-pending":
       if (!(double instanceof StripeDouble)) return new Response("report-pending is Stripe's", { status: 404 });
-      double.reportPendingPolls.push(args.polls ?? 1);
+      double.reportPendingPolls.push({ polls: args.polls ?? 1, match });
       break;
     case "bill-ready":
       if (!(double instanceof AlipayDouble)) return new Response("bill-ready is Alipay's", { status: 404 });
+      double.notReadyBillDates.delete(args.date ?? "");
       double.readyBillDates.add(args.date ?? "");
+      break;
+    case "bill-not-ready":
+      if (!(double instanceof AlipayDouble)) return new Response("bill-not-ready is Alipay's", { status: 404 });
+      double.notReadyBillDates.add(args.date ?? "");
       break;
     case "bill-spoil":
       if (!(double instanceof AlipayDouble)) return new Response("bill-spoil is Alipay's", { status: 404 });

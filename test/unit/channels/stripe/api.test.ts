@@ -241,7 +241,7 @@ describe("Stripe client", () => {
     });
 
     it("is not_ready while the run is pending, and picks the same run up on the next try", async () => {
-      stripe.reportPendingPolls.push(4);
+      stripe.reportPendingPolls.push({ polls: 4, match: null });
       expect(await outcome(day)).toEqual({ ok: false, kind: "not_ready" });
       expect(stripe.reportRuns.size).toBe(1);
       expect(await outcome(day)).toEqual({ ok: true });
