@@ -11,8 +11,9 @@
  *
  * Where the statement comes from: the request gives it, or the channel's client downloads it
  * (`downloadStatement`; the daily `statements` check, src/worker/checks, asks every enabled
- * channel). The sandbox's and WeChat Pay's trade bill downloads are built; for Alipay's zipped
- * GBK CSVs and Stripe's report runs finance downloads the file and posts it.
+ * channel): the sandbox's file, WeChat Pay's trade bill, Alipay's bill zip (unzipped and decoded
+ * from GBK by its client) and Stripe's balance change report run. A file the channel has not
+ * produced yet is `statement_not_ready` (409), tried again by the check's look-back.
  *
  * Our records are read from every ledger shard (orders live in their payers' shards); the run
  * and its findings are stored in the control database, where operators read them.
