@@ -80,12 +80,18 @@ export type Outbound<T, F = OutboundFailure> =
   | { readonly ok: false; readonly failure: F };
 
 /**
- * Why a day's statement did not come: the call failed as any call can, or this channel's
- * download is not built (`unsupported`: the statement must be given as a file). Real
- * providers' bill downloads (WeChat tradebill, Alipay's zipped GBK CSVs, Stripe reports)
- * are a later piece of work; until then their clients answer `unsupported`.
+ * Why a day's statement did not come: the call failed as any call can; the provider has not
+ * produced that day's file yet (`not_ready`: Stripe's data is not available or its report is
+ * still running, Alipay's bill is not generated; the day is tried again later); the file came
+ * but cannot be read as the provider lays it out (`malformed`: a zip that does not open, a
+ * CRC-32 that does not match); or this channel's download is not built (`unsupported`: the
+ * statement must be given as a file).
  */
-export type StatementDownloadFailure = OutboundFailure | { readonly kind: "unsupported"; readonly detail: string };
+export type StatementDownloadFailure =
+  | OutboundFailure
+  | { readonly kind: "not_ready"; readonly detail: string }
+  | { readonly kind: "malformed"; readonly detail: string }
+  | { readonly kind: "unsupported"; readonly detail: string };
 
 export interface ChannelClient {
   readonly name: ChannelName;
@@ -112,9 +118,14 @@ export function rejected(code: string, detail: string): Outbound<never> {
   return { ok: false, failure: { kind: "rejected", code: code.slice(0, 64), detail: detail.slice(0, 300) } };
 }
 
-/** The answer of a client whose statement download is not built yet. */
-export function statementDownloadNotBuilt(channel: ChannelName): Outbound<never, StatementDownloadFailure> {
-  return { ok: false, failure: { kind: "unsupported", detail: `downloading ${channel} statements is not built yet` } };
+/** The provider has not produced the day's statement yet: not a failure, the day is tried later. */
+export function statementNotReady(detail: string): Outbound<never, StatementDownloadFailure> {
+  return { ok: false, failure: { kind: "not_ready", detail: detail.slice(0, 300) } };
+}
+
+/** The downloaded file cannot be read as the provider lays it out. */
+export function statementMalformed(detail: string): Outbound<never, StatementDownloadFailure> {
+  return { ok: false, failure: { kind: "malformed", detail: detail.slice(0, 300) } };
 }
 
 export function success<T>(value: T): Outbound<T> {
@@ -146,6 +157,48 @@ export async function callWithDeadline(
     const response = await deps.fetch(input, { ...init, signal: controller.signal });
     const text = await response.text();
     return { ok: true, response, text };
+  } catch (error) {
+    const detail = controller.signal.aborted ? `timed out after ${deps.timeoutMs} ms` : String(error);
+    return { ok: false, failure: { kind: "unavailable", detail: detail.slice(0, 300) } };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * One HTTP GET of a file with a deadline, its body kept as bytes (a zip is not text) and cut
+ * off past `maxBytes`. Network errors, timeouts and an oversized body become `unavailable`.
+ */
+export async function downloadWithDeadline(
+  deps: ClientDeps,
+  input: string,
+  init: RequestInit,
+  maxBytes: number,
+): Promise<{ ok: true; response: Response; bytes: Uint8Array } | { ok: false; failure: OutboundFailure }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), deps.timeoutMs);
+  try {
+    const response = await deps.fetch(input, { ...init, signal: controller.signal });
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const reader = response.body?.getReader();
+    while (reader) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > maxBytes) {
+        await reader.cancel();
+        return { ok: false, failure: { kind: "unavailable", detail: `the file is over ${maxBytes} bytes` } };
+      }
+      chunks.push(value);
+    }
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const c of chunks) {
+      bytes.set(c, offset);
+      offset += c.length;
+    }
+    return { ok: true, response, bytes };
   } catch (error) {
     const detail = controller.signal.aborted ? `timed out after ${deps.timeoutMs} ms` : String(error);
     return { ok: false, failure: { kind: "unavailable", detail: detail.slice(0, 300) } };

@@ -391,6 +391,23 @@ export async function storeRun(
   return { run: stored, created: stored.id === id };
 }
 
+/**
+ * Of `dates`, those for which `channel`'s trade statement has a finished run (downloaded or
+ * uploaded): the daily check does not download those again.
+ */
+export async function reconciledDates(db: D1Database, channel: string, dates: readonly string[]): Promise<Set<string>> {
+  if (dates.length === 0) return new Set();
+  const { results } = await db
+    .prepare(
+      `SELECT DISTINCT statement_date AS date FROM reconciliation_runs
+       WHERE channel = ? AND bill = 'trade' AND finished_at_ms IS NOT NULL
+         AND statement_date IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(channel, JSON.stringify(dates))
+    .all<{ date: string }>();
+  return new Set(results.map((r) => r.date));
+}
+
 export function findRun(db: D1Database, id: string): Promise<RunRow | null> {
   return db.prepare("SELECT * FROM reconciliation_runs WHERE id = ?").bind(id).first<RunRow>();
 }

@@ -86,6 +86,10 @@ export const ERROR_CODES = {
     status: 422,
     message: "This channel's statement is not downloaded by giftwire; give its file.",
   },
+  statement_not_ready: {
+    status: 409,
+    message: "The channel has not produced this day's statement yet; the daily check retries it later.",
+  },
   tip_not_found: { status: 404, message: "There is no such tip." },
   tip_already_reversed: { status: 409, message: "This tip has already been reversed." },
   reversal_in_flight: {

@@ -23,6 +23,7 @@ import { createLogger } from "../../src/platform/logger";
 import { seal } from "../../src/platform/sealing";
 import { evaluateAlerts } from "../../src/worker/checks/alerts";
 import { CHECKS, type Check, runCheck } from "../../src/worker/checks/registry";
+import { STATEMENT_LOOKBACK_DAYS } from "../../src/worker/checks/statements";
 import { CRON_JOBS, runCronJobs } from "../../src/worker/cron/jobs";
 import worker from "../../src/worker/index";
 import { operationRows } from "../support/ledger-rows";
@@ -384,21 +385,30 @@ describe("checks in isolation", () => {
 });
 
 describe("the statements check", () => {
-  it("downloads and reconciles each enabled channel's statement for yesterday, and says which it cannot fetch", async () => {
+  it("downloads and reconciles each enabled channel's statement for yesterday and the look-back days, and says which are not ready", async () => {
     const at = NOW + 9 * 24 * 3_600_000;
     const result = await runCheck(checkNamed("statements"), env, at, log, true);
     expect(result.ran).toBe(true);
-    const figures = (result as { figures: { date: string; runs: Record<string, Record<string, unknown>> } }).figures;
+    const figures = (
+      result as {
+        figures: { date: string; days: string[]; runs: Record<string, Record<string, Record<string, unknown>>> };
+      }
+    ).figures;
+    expect(figures.days).toHaveLength(1 + STATEMENT_LOOKBACK_DAYS);
+    expect(figures.days[0]).toBe(figures.date);
     // WeChat Pay: its trade bill applied for and downloaded from the double (a day without
     // trades there is an empty bill), reconciled into a stored run.
-    expect(figures.runs.wechatpay).toMatchObject({ runId: expect.stringMatching(/^recon_/), unrepaired: 0 });
+    const wechat = figures.runs.wechatpay?.[figures.date];
+    expect(wechat).toMatchObject({ runId: expect.stringMatching(/^recon_/), unrepaired: 0 });
     const run = await env.CONTROL.prepare(
       "SELECT channel, statement_date, actor_id FROM reconciliation_runs WHERE id = ?",
     )
-      .bind(figures.runs.wechatpay?.runId)
+      .bind(wechat?.runId)
       .first();
     expect(run).toEqual({ channel: "wechatpay", statement_date: figures.date, actor_id: "system:checks" });
-    // Alipay and Stripe downloads are not built: an info finding each, for operators to upload.
+    // Alipay and Stripe have nothing this far ahead of their clocks: not ready, an info finding
+    // per day, a warning on the look-back's last day (test/integration/statement-downloads.test.ts
+    // covers the downloads themselves).
     const [latest] = await env.CONTROL.prepare(
       "SELECT findings FROM check_runs WHERE check_name = 'statements' AND started_at_ms = ?",
     )
@@ -406,12 +416,15 @@ describe("the statements check", () => {
       .all<{ findings: string }>()
       .then((r) => r.results);
     const findings = JSON.parse(latest?.findings ?? "[]") as { kind: string; subject: string; severity: string }[];
-    expect(
-      findings
-        .filter((f) => f.kind === "statement_download_unsupported")
-        .map((f) => f.subject)
-        .sort(),
-    ).toEqual(["alipay", "stripe"]);
+    for (const channel of ["alipay", "stripe"]) {
+      expect(
+        findings.filter((f) => f.kind === "statement_not_ready" && f.subject === channel).map((f) => f.severity),
+      ).toEqual(["warning", "info", "info", "info"]);
+    }
+    // Reconciled days are not downloaded again: a second run the same day skips WeChat's.
+    const again = await runCheck(checkNamed("statements"), env, at + 60_000, log, true);
+    const againRuns = (again as { figures: { runs: Record<string, Record<string, unknown>> } }).figures.runs;
+    expect(againRuns.wechatpay?.[figures.date]).toEqual({ skipped: "reconciled" });
   });
 });
 

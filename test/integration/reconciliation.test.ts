@@ -237,11 +237,12 @@ describe("reconciliation with the sandbox provider", () => {
     expect(elsewhere.status).toBe(413);
   });
 
-  it("asks for the statement of a channel whose bills are not fetched", async () => {
-    // Alipay's bill download is not built (WeChat Pay's is: test/integration/alerts.test.ts).
-    const res = await reconcile({ channel: "alipay", date: "2026-12-01" });
-    expect(res.status).toBe(422);
-    expect(res.body.error.code).toBe("statement_required");
+  it("answers 409 statement_not_ready when the channel has not produced the day's statement yet", async () => {
+    // Alipay generates a day's bill the next morning: today's does not exist yet.
+    const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+    const res = await reconcile({ channel: "alipay", date: today });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe("statement_not_ready");
   });
 
   it("publishes both routes in the OpenAPI document", async () => {
@@ -260,6 +261,7 @@ describe("reconciliation with the sandbox provider", () => {
       "401",
       "403",
       "404",
+      "409",
       "413",
       "415",
       "422",

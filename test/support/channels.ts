@@ -1,8 +1,7 @@
 /** What the channel unit tests share: one instant, and ways to call adapters and clients at it. */
 
-import { expect } from "vitest";
 import type { ChannelAdapter, VerifyOutcome } from "../../src/channels/channel";
-import type { ChannelClient, ClientDeps, Outbound, RefundRequest } from "../../src/channels/client";
+import type { ClientDeps, Outbound, RefundRequest } from "../../src/channels/client";
 import { utf8Bytes } from "../../src/channels/encoding";
 
 export const NOW = Date.UTC(2026, 10, 22, 2, 0, 0); // 10:00:00 in Beijing
@@ -57,23 +56,4 @@ export function failure<T>(outcome: Outbound<T>): { kind: string; code?: string 
   if (outcome.ok) throw new Error(`expected a failure, got ${JSON.stringify(outcome.value)}`);
   const f = outcome.failure;
   return f.kind === "rejected" ? { kind: f.kind, code: f.code } : { kind: f.kind };
-}
-
-/** A client whose statement download is not built answers `unsupported` without a request reaching the provider. */
-export async function expectStatementDownloadNotBuilt(
-  build: (deps: ClientDeps) => ChannelClient,
-  provider: typeof globalThis.fetch,
-): Promise<void> {
-  let calls = 0;
-  const client = build(
-    deps((input, init) => {
-      calls += 1;
-      return provider(input, init);
-    }),
-  );
-  expect(await client.downloadStatement("2026-11-21")).toEqual({
-    ok: false,
-    failure: { kind: "unsupported", detail: `downloading ${client.name} statements is not built yet` },
-  });
-  expect(calls).toBe(0);
 }

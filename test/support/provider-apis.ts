@@ -17,10 +17,13 @@ import {
   utf8Bytes,
 } from "../../src/channels/encoding";
 import { STRIPE_API_VERSION } from "../../src/channels/stripe/api";
+import { stripeExponent } from "../../src/channels/stripe/statement";
 import { wechatTimeExpire } from "../../src/channels/wechatpay/api";
+import { crc32 } from "../../src/channels/zip";
 import { formatMinor, parseAmountMinor } from "../../src/domain/money";
 import { certificate, certificatePem } from "./der";
 import { wechatHeaders, wechatSeal } from "./providers";
+import { buildZip, gbkEncode } from "./zip-writer";
 
 /** One request as the double received it. */
 export interface Received {
@@ -165,6 +168,8 @@ interface StripeIntent {
   metadata: Record<string, string>;
   automatic_payment_methods: { enabled: boolean } | null;
   created: number;
+  /** When it succeeded: the balance change report lists its charge then (not part of Stripe's object). */
+  paidAtMs?: number;
 }
 
 interface StripeRefund {
@@ -203,6 +208,7 @@ export class StripeDouble extends ProviderDouble {
     const pi = this.intent(intentId);
     pi.status = "succeeded";
     pi.amount_received = pi.amount;
+    pi.paidAtMs ??= this.options.now();
   }
 
   setStatus(intentId: string, status: string): void {
@@ -272,10 +278,184 @@ export class StripeDouble extends ProviderDouble {
       return Response.json(pi);
     }
     if (request.method === "POST" && path === "/v1/refunds") return this.createRefund(form);
+    const reportType = /^\/v1\/reporting\/report_types\/([^/]+)$/.exec(path);
+    if (request.method === "GET" && reportType) return this.reportType(decodeURIComponent(reportType[1] as string));
+    if (request.method === "POST" && path === "/v1/reporting/report_runs") return this.createReportRun(form);
+    const reportRun = /^\/v1\/reporting\/report_runs\/([^/]+)$/.exec(path);
+    if (request.method === "GET" && reportRun)
+      return this.retrieveReportRun(decodeURIComponent(reportRun[1] as string));
+    const file = /^\/v1\/files\/([^/]+)\/contents$/.exec(path);
+    if (request.method === "GET" && file && request.url.hostname === "files.stripe.com") {
+      const csv = this.files.get(decodeURIComponent(file[1] as string));
+      if (csv === undefined) return noSuch("file", file[1] as string, "file");
+      return new Response(csv, { status: 200, headers: { "content-type": "text/csv" } });
+    }
     return stripeError(404, {
       type: "invalid_request_error",
       message: `Unrecognized request URL (${request.method}: ${path}).`,
     });
+  }
+
+  // ── Reporting: the itemized balance change report (docs.stripe.com/reports/api) ──
+
+  readonly reportRuns = new Map<string, StripeReportRun>();
+  readonly files = new Map<string, string>();
+  /** Charges Stripe has that no PaymentIntent here explains (a payment we never recorded). */
+  readonly extraCharges: StripeExtraCharge[] = [];
+  /**
+   * Up to when balance data is available; by default the start of the current UTC day (Stripe's
+   * balance data lags by hours), raised by `dataAvailableUntil`.
+   */
+  private availableEndMs = 0;
+  /** The next report runs created (whose form contains `match`, if given) stay pending for `polls` retrievals. */
+  reportPendingPolls: { readonly polls: number; readonly match: string | null }[] = [];
+  /** The next report file served has a line cut off (its File object's size no longer matches). */
+  truncateReportNext = false;
+
+  dataAvailableUntil(endMs: number): void {
+    this.availableEndMs = Math.max(this.availableEndMs, endMs);
+  }
+
+  private dataAvailableEndS(): number {
+    const now = this.options.now();
+    return Math.floor(Math.max(this.availableEndMs, now - (now % 86_400_000)) / 1000);
+  }
+
+  private reportType(id: string): Response {
+    if (id !== "balance_change_from_activity.itemized.3") return noSuch("reporting.report_type", id, "report_type");
+    return Response.json({
+      id,
+      object: "reporting.report_type",
+      data_available_start: 1_600_000_000,
+      data_available_end: this.dataAvailableEndS(),
+      default_columns: ["balance_transaction_id", "created_utc", "available_on_utc", "currency", "gross", "fee", "net"],
+      livemode: this.options.secretKey.includes("_live_"),
+      name: "Itemized balance change from activity",
+      updated: this.dataAvailableEndS(),
+      version: 3,
+    });
+  }
+
+  private createReportRun(form: URLSearchParams): Response {
+    const type = form.get("report_type") ?? "";
+    if (type !== "balance_change_from_activity.itemized.3") return noSuch("reporting.report_type", type, "report_type");
+    const start = positiveInteger(form.get("parameters[interval_start]"));
+    const end = positiveInteger(form.get("parameters[interval_end]"));
+    if (start === null || end === null || start >= end) return invalidInteger("parameters[interval_end]");
+    if (end > this.dataAvailableEndS()) {
+      return stripeError(400, {
+        type: "invalid_request_error",
+        param: "parameters[interval_end]",
+        message: `parameters[interval_end] must be before the data available end (${this.dataAvailableEndS()}).`,
+      });
+    }
+    const columns = [...form].filter(([k]) => /^parameters\[columns\]\[\d*\]$/.test(k)).map(([, v]) => v);
+    const known = new Set([...REPORT_COLUMNS]);
+    const unknown = columns.find((c) => !known.has(c as (typeof REPORT_COLUMNS)[number]));
+    if (unknown !== undefined) {
+      return stripeError(400, {
+        type: "invalid_request_error",
+        param: "parameters[columns]",
+        message: `Invalid column: ${unknown}`,
+      });
+    }
+    const id = `frr_${randomToken(24)}`;
+    const run: StripeReportRun = {
+      id,
+      object: "reporting.report_run",
+      created: Math.floor(this.options.now() / 1000),
+      error: null,
+      livemode: this.options.secretKey.includes("_live_"),
+      parameters: { interval_start: start, interval_end: end, columns },
+      report_type: type,
+      result: null,
+      status: "pending",
+      succeeded_at: null,
+      pendingPolls: this.pendingPollsFor(form.toString()),
+      csv: this.reportCsv(
+        start * 1000,
+        end * 1000,
+        columns.length > 0 ? columns : ["created_utc", "currency", "gross"],
+      ),
+    };
+    this.reportRuns.set(id, run);
+    return Response.json(publicRun(run));
+  }
+
+  private pendingPollsFor(body: string): number {
+    const at = this.reportPendingPolls.findIndex((p) => p.match === null || body.includes(p.match));
+    if (at < 0) return 0;
+    const [pending] = this.reportPendingPolls.splice(at, 1);
+    return pending?.polls ?? 0;
+  }
+
+  private retrieveReportRun(id: string): Response {
+    const run = this.reportRuns.get(id);
+    if (!run) return noSuch("reporting.report_run", id, "id");
+    if (run.status === "pending") {
+      if (run.pendingPolls > 0) run.pendingPolls--;
+      else {
+        const fileId = `file_${randomToken(24)}`;
+        const served = this.truncateReportNext
+          ? run.csv.slice(0, run.csv.lastIndexOf("\n", run.csv.length - 2) + 1)
+          : run.csv;
+        this.truncateReportNext = false;
+        this.files.set(fileId, served);
+        run.status = "succeeded";
+        run.succeeded_at = Math.floor(this.options.now() / 1000);
+        run.result = {
+          id: fileId,
+          object: "file",
+          created: run.succeeded_at,
+          filename: `${fileId}.csv`,
+          purpose: "finance_report_run",
+          size: utf8Bytes(run.csv).length,
+          title: null,
+          type: "csv",
+          url: `https://files.stripe.com/v1/files/${fileId}/contents`,
+        };
+      }
+    }
+    return Response.json(publicRun(run));
+  }
+
+  /** The report's CSV: one row per charge (paid intents and extra charges) in `[startMs, endMs)`. */
+  private reportCsv(startMs: number, endMs: number, columns: readonly string[]): string {
+    const utc = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+    const major = (minor: number, currency: string) => {
+      const exponent = stripeExponent(currency.toUpperCase());
+      if (exponent === 0) return String(minor);
+      const s = String(minor).padStart(exponent + 1, "0");
+      return `${s.slice(0, -exponent)}.${s.slice(-exponent)}`;
+    };
+    const charges = [
+      ...[...this.intents.values()]
+        .filter((pi) => pi.status === "succeeded" && pi.paidAtMs !== undefined)
+        .map((pi) => ({
+          atMs: pi.paidAtMs as number,
+          currency: pi.currency,
+          amountMinor: pi.amount_received,
+          intentId: pi.id,
+          orderNo: pi.metadata.order_no ?? "",
+        })),
+      ...this.extraCharges,
+    ].filter((c) => c.atMs >= startMs && c.atMs < endMs);
+    const rows = charges.map((c) => {
+      const row: Record<(typeof REPORT_COLUMNS)[number], string> = {
+        balance_transaction_id: `txn_${randomToken(24)}`,
+        created_utc: utc(c.atMs),
+        currency: c.currency,
+        gross: major(c.amountMinor, c.currency),
+        fee: "0.00",
+        net: major(c.amountMinor, c.currency),
+        reporting_category: "charge",
+        source_id: `ch_${randomToken(24)}`,
+        payment_intent_id: c.intentId,
+        "payment_metadata[order_no]": c.orderNo,
+      };
+      return columns.map((k) => csvField(row[k as keyof typeof row] ?? "")).join(",");
+    });
+    return `${[columns.join(","), ...rows].join("\n")}\n`;
   }
 
   private createIntent(form: URLSearchParams): Response {
@@ -368,6 +548,53 @@ export class StripeDouble extends ProviderDouble {
     this.refunds.set(refund.id, refund);
     return Response.json(refund);
   }
+}
+
+/** The balance change report's columns the double can fill. */
+const REPORT_COLUMNS = [
+  "balance_transaction_id",
+  "created_utc",
+  "currency",
+  "gross",
+  "fee",
+  "net",
+  "reporting_category",
+  "source_id",
+  "payment_intent_id",
+  "payment_metadata[order_no]",
+] as const;
+
+export interface StripeExtraCharge {
+  readonly atMs: number;
+  readonly currency: string;
+  readonly amountMinor: number;
+  readonly intentId: string;
+  readonly orderNo: string;
+}
+
+interface StripeReportRun {
+  id: string;
+  object: "reporting.report_run";
+  created: number;
+  error: string | null;
+  livemode: boolean;
+  parameters: { interval_start: number; interval_end: number; columns: string[] };
+  report_type: string;
+  result: Record<string, unknown> | null;
+  status: "pending" | "succeeded" | "failed";
+  succeeded_at: number | null;
+  /** Not Stripe's: retrievals left before it succeeds, and the file it will serve. */
+  pendingPolls: number;
+  csv: string;
+}
+
+function publicRun(run: StripeReportRun): Record<string, unknown> {
+  const { pendingPolls: _p, csv: _c, ...visible } = run;
+  return visible;
+}
+
+function csvField(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
 export function stripeError(
@@ -941,6 +1168,8 @@ interface AlipayOrder {
   /** null until the payer scans the QR code: Alipay creates the trade only then. */
   status: AlipayTradeStatus | null;
   readonly refunds: Map<string, number>;
+  /** When it was paid: the day whose bill lists it. */
+  paidAtMs?: number;
 }
 
 export interface AlipayDoubleOptions {
@@ -962,6 +1191,15 @@ function gatewaySigningString(params: ReadonlyMap<string, string>): string {
   const keys = [...params.keys()].filter((k) => k !== "sign" && params.get(k) !== "");
   keys.sort();
   return keys.map((k) => `${k}=${params.get(k)}`).join("&");
+}
+
+/** 查询对账单下载地址, and the host its download URLs are on. */
+const BILL_METHOD = "alipay.data.dataservice.bill.downloadurl.query";
+export const BILL_HOST = "dwbillcenter.alipay.com";
+
+/** "yyyy-MM-dd HH:mm:ss" in Beijing time. */
+function beijingTime(ms: number): string {
+  return new Date(ms + 8 * 3_600_000).toISOString().replace("T", " ").slice(0, 19);
 }
 
 /**
@@ -996,7 +1234,9 @@ export class AlipayDouble extends ProviderDouble {
   }
 
   setStatus(orderNo: string, status: AlipayTradeStatus): void {
-    this.order(orderNo).status = status;
+    const o = this.order(orderNo);
+    o.status = status;
+    if (status === "TRADE_SUCCESS") o.paidAtMs ??= this.options.now();
   }
 
   pay(orderNo: string): void {
@@ -1017,6 +1257,7 @@ export class AlipayDouble extends ProviderDouble {
   }
 
   protected async handle(request: Received): Promise<Response> {
+    if (request.url.hostname === BILL_HOST) return this.billFile(request.url);
     const params = new Map<string, string>();
     for (const [k, v] of new URLSearchParams(request.body)) params.set(k, v);
     const method = params.get("method") ?? "";
@@ -1060,7 +1301,7 @@ export class AlipayDouble extends ProviderDouble {
 
   /** The gateway methods this double serves. */
   protected get methods(): readonly string[] {
-    return ["alipay.trade.precreate", "alipay.trade.query", "alipay.trade.refund"];
+    return ["alipay.trade.precreate", "alipay.trade.query", "alipay.trade.refund", BILL_METHOD];
   }
 
   /** A request the gateway authenticated, by method. */
@@ -1072,6 +1313,7 @@ export class AlipayDouble extends ProviderDouble {
   ): Promise<Response> {
     if (method === "alipay.trade.precreate") return this.precreate(node, biz, params.get("notify_url") ?? null);
     if (method === "alipay.trade.query") return this.query(node, biz);
+    if (method === BILL_METHOD) return this.billUrl(node, biz);
     return this.refund(node, biz);
   }
 
@@ -1169,6 +1411,132 @@ export class AlipayDouble extends ProviderDouble {
     }
     o.refunds.set(requestNo, amount.value);
     return answer("Y");
+  }
+
+  // ── 查询对账单下载地址 and the bill zip ──
+
+  /** Days whose bill is generated whatever the clock says (a test's "next morning"). */
+  readonly readyBillDates = new Set<string>();
+  /** Days whose bill is not generated yet whatever the clock says (until marked ready). */
+  readonly notReadyBillDates = new Set<string>();
+  /** Trades Alipay lists that no order here explains (a payment we never recorded). */
+  readonly extraTrades: { readonly atMs: number; readonly orderNo: string; readonly totalMinor: number }[] = [];
+  /** How the next bill zips for a day are spoiled: a wrong CRC-32, or cut short. */
+  readonly spoilBills = new Map<string, "crc" | "truncated">();
+  private readonly billFiles = new Map<string, { zip: Uint8Array; expiresAtMs: number }>();
+
+  /**
+   * Bills are generated the next day (T+1): a day that is not yet over in Beijing (or is
+   * later) answers `isp.bill_not_exist`, unless a test marked it ready.
+   */
+  private async billUrl(node: string, biz: Record<string, unknown>): Promise<Response> {
+    const date = typeof biz.bill_date === "string" ? biz.bill_date : "";
+    if (biz.bill_type !== "trade" || !/^\d{4}-\d{2}-\d{2}$/.test(date)) {
+      return this.answer(node, {
+        code: "40002",
+        msg: "Invalid Arguments",
+        sub_code: "isv.invalid-arguments",
+        sub_msg: "参数不合法",
+      });
+    }
+    const today = beijingTime(this.options.now()).slice(0, 10);
+    if (this.notReadyBillDates.has(date) || (date >= today && !this.readyBillDates.has(date))) {
+      return this.businessFailed(node, "isp.bill_not_exist", "账单不存在");
+    }
+    const token = randomToken(24);
+    this.billFiles.set(token, { zip: await this.billZip(date), expiresAtMs: this.options.now() + 30_000 });
+    const compact = date.replaceAll("-", "");
+    return this.answer(node, {
+      code: "10000",
+      msg: "Success",
+      bill_download_url: `https://${BILL_HOST}/downloadBillFile.resource?bizType=trade&userId=${this.options.sellerId}&fileType=csv.zip&bizDates=${compact}&downloadFileName=${compact}.csv.zip&fileId=${token}&timestamp=${this.options.now()}&token=${token}`,
+    });
+  }
+
+  private billFile(url: URL): Response {
+    const file = this.billFiles.get(url.searchParams.get("token") ?? "");
+    if (!file || file.expiresAtMs < this.options.now()) return new Response("链接已失效", { status: 404 });
+    return new Response(file.zip as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers: { "content-type": "application/zip" },
+    });
+  }
+
+  /** The day's bill as Alipay zips it: 业务明细 (deflated) and 业务明细(汇总) (stored), GBK. */
+  private async billZip(date: string): Promise<Uint8Array> {
+    const trades = [
+      ...[...this.orders.entries()]
+        .filter(([, o]) => o.paidAtMs !== undefined && beijingTime(o.paidAtMs).startsWith(date))
+        .map(([orderNo, o]) => ({ atMs: o.paidAtMs as number, orderNo, totalMinor: o.totalMinor, tradeNo: o.tradeNo })),
+      ...this.extraTrades
+        .filter((t) => beijingTime(t.atMs).startsWith(date))
+        .map((t) => ({ ...t, tradeNo: `2026112222001${randomDigits(15)}` })),
+    ];
+    const total = trades.reduce((sum, t) => sum + t.totalMinor, 0);
+    const rows = trades.map((t) =>
+      [
+        `${t.tradeNo}\t`,
+        `${t.orderNo}\t`,
+        "交易\t",
+        "giftwire 充值",
+        beijingTime(t.atMs - 30_000),
+        beijingTime(t.atMs),
+        "\t",
+        "\t",
+        "\t",
+        "\t",
+        "buy***@example.com\t",
+        formatMinor(t.totalMinor),
+        formatMinor(t.totalMinor),
+        "0.00",
+        "0.00",
+        "0.00",
+        "0.00",
+        "0.00",
+        "",
+        "0.00\t",
+        "0.00",
+        "\t",
+        "0.00",
+        "0.00",
+        "",
+      ].join(","),
+    );
+    const detail = [
+      "#支付宝业务明细查询",
+      `#账号：[${this.options.sellerId}0156]`,
+      `#起始日期：[${date} 00:00:00]   终止日期：[${date} 23:59:59]`,
+      "#-----------------------------------------业务明细列表----------------------------------------",
+      "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注",
+      ...rows,
+      "#-----------------------------------------业务明细列表结束------------------------------------",
+      `#交易合计：${trades.length}笔，商家实收共${formatMinor(total)}元，商家优惠共0.00元`,
+      "#退款合计：0笔，商家实收退款共0.00元，商家优惠退款共0.00元",
+      `#导出时间：[${beijingTime(this.options.now())}]`,
+      "",
+    ].join("\r\n");
+    const summary = [
+      "#支付宝业务汇总查询",
+      "#-----------------------------------------业务汇总列表----------------------------------------",
+      "门店编号,门店名称,交易订单总笔数,退款订单总笔数,订单金额（元）,商家实收（元）",
+      `合计,,${trades.length},0,${formatMinor(total)},${formatMinor(total)}`,
+      "#-----------------------------------------业务汇总列表结束------------------------------------",
+      "",
+    ].join("\r\n");
+    const spoil = this.spoilBills.get(date);
+    this.spoilBills.delete(date);
+    const compact = date.replaceAll("-", "");
+    const detailBytes = gbkEncode(detail);
+    const zip = await buildZip([
+      { name: `${this.options.sellerId}0156_${compact}_业务明细(汇总).csv`, data: gbkEncode(summary), method: 0 },
+      {
+        name: `${this.options.sellerId}0156_${compact}_业务明细.csv`,
+        data: detailBytes,
+        method: 8,
+        ...(spoil === "crc" ? { crcOverride: (crc32(detailBytes) ^ 1) >>> 0 } : {}),
+      },
+    ]);
+    return spoil === "truncated" ? zip.subarray(0, zip.length - 40) : zip;
   }
 
   /** `{"<node>":{...},"sign":"..."}` as Alipay writes it: slashes escaped, the node's raw text signed. */

@@ -12,7 +12,7 @@
  *   fail {count, status?, match?}     the next calls answer 503 (or `status`) in front of the provider
  *   hang {count, match?}              the next calls never answer (the client's deadline ends them)
  *   reset {match?}                    forget injected failures and hangs (and refund refusals)
- *   pay {orderNo}                     the payer paid; answers { transactionId } where the provider has one
+ *   pay {orderNo, atMs?}              the payer paid (at atMs: Stripe, Alipay); answers { transactionId } where the provider has one
  *   refund-refuse {count, code?, status?, match?}   WeChat: the next refunds are refused with a business code
  *   received {match?}                 the requests received, with their bodies
  *   transfers {match?}                payouts: the transfers the provider holds
@@ -22,13 +22,20 @@
  *   transfer-finish {withdrawalId, state?|type?, reason?}  payouts: the transfer ends; answers the signed callback
  *                                     {url, headers, body} the provider sends (Stripe: the `type` event; transfer.reversed reverses)
  *   fund-flow-bill {numbers, atMs}    payouts (WeChat, Alipay): the fund-flow bill text listing those transfers
+ *   extra-charge {orderNo, atMs, amountMinor, currency?}  Stripe, Alipay: the day's statement lists a charge
+ *                                     no order of the double explains; answers { transactionId }
+ *   report-ready {untilMs}            Stripe: balance data is available up to untilMs (data_available_end)
+ *   report-pending {polls, match?}    Stripe: the next report run created (form containing `match`) stays pending for `polls` retrievals
+ *   bill-ready {date}                 Alipay: that day's bill is generated (by default only days before today, Beijing)
+ *   bill-not-ready {date}             Alipay: that day's bill is not generated yet, until bill-ready
+ *   bill-spoil {date, how}            Alipay: the next bill zip of that day has a wrong CRC-32 (`crc`) or is cut short (`truncated`)
  */
 import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { base64Bytes } from "../../src/channels/encoding";
 import { HOOKS_HOST, HookReceiver } from "./hook-receiver";
 import { AlipayPayoutDouble, StripePayoutDouble, WechatPayoutDouble } from "./payout-apis";
-import { StripeDouble, WechatPayDouble } from "./provider-apis";
+import { AlipayDouble, BILL_HOST, StripeDouble, WechatPayDouble } from "./provider-apis";
 
 /** Each provider's payment double, grown by its payout API (test/support/payout-apis.ts). */
 interface Doubles {
@@ -110,6 +117,9 @@ const HOSTS: Record<string, keyof Doubles> = {
   "api.mch.weixin.qq.com": "wechatpay",
   "openapi.alipay.com": "alipay",
   "api.stripe.com": "stripe",
+  // Where Stripe's report files and Alipay's bill zips are downloaded from.
+  "files.stripe.com": "stripe",
+  [BILL_HOST]: "alipay",
 };
 
 export async function providerNetwork(request: Request): Promise<Response> {
@@ -205,6 +215,12 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
     /** fund-flow-bill: the transfers' numbers, and the rows' time. */
     numbers?: string[];
     atMs?: number;
+    amountMinor?: number;
+    currency?: string;
+    untilMs?: number;
+    polls?: number;
+    date?: string;
+    how?: "crc" | "truncated";
   };
   const match = args.match ?? null;
   switch (action) {
@@ -223,9 +239,13 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
       if (double instanceof StripeDouble) {
         const intent = double.intentFor(orderNo);
         double.pay(intent.id);
+        if (args.atMs !== undefined) intent.paidAtMs = args.atMs;
         return Response.json({ ok: true, transactionId: intent.id });
       }
       double.pay(orderNo);
+      if (double instanceof AlipayDouble && args.atMs !== undefined) {
+        (double.orders.get(orderNo) as { paidAtMs?: number }).paidAtMs = args.atMs;
+      }
       const transactionId = double instanceof WechatPayDouble ? double.transactionIdOf(orderNo) : null;
       return Response.json({ ok: true, transactionId });
     }
@@ -267,6 +287,42 @@ async function control(d: Doubles, url: URL, request: Request): Promise<Response
       if (double instanceof AlipayPayoutDouble) return new Response(double.accountDetailBill(numbers, atMs));
       return new Response("fund-flow-bill is WeChat's and Alipay's", { status: 404 });
     }
+    case "extra-charge": {
+      const atMs = args.atMs ?? Date.now();
+      const orderNo = args.orderNo ?? "";
+      const amountMinor = args.amountMinor ?? 100;
+      if (double instanceof StripeDouble) {
+        const intentId = `pi_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+        double.extraCharges.push({ atMs, orderNo, amountMinor, currency: args.currency ?? "cny", intentId });
+        return Response.json({ ok: true, transactionId: intentId });
+      }
+      if (double instanceof AlipayDouble) {
+        double.extraTrades.push({ atMs, orderNo, totalMinor: amountMinor });
+        return Response.json({ ok: true, transactionId: null });
+      }
+      return new Response("extra-charge is Stripe's and Alipay's", { status: 404 });
+    }
+    case "report-ready":
+      if (!(double instanceof StripeDouble)) return new Response("report-ready is Stripe's", { status: 404 });
+      double.dataAvailableUntil(args.untilMs ?? Date.now());
+      break;
+    case "report-pending":
+      if (!(double instanceof StripeDouble)) return new Response("report-pending is Stripe's", { status: 404 });
+      double.reportPendingPolls.push({ polls: args.polls ?? 1, match });
+      break;
+    case "bill-ready":
+      if (!(double instanceof AlipayDouble)) return new Response("bill-ready is Alipay's", { status: 404 });
+      double.notReadyBillDates.delete(args.date ?? "");
+      double.readyBillDates.add(args.date ?? "");
+      break;
+    case "bill-not-ready":
+      if (!(double instanceof AlipayDouble)) return new Response("bill-not-ready is Alipay's", { status: 404 });
+      double.notReadyBillDates.add(args.date ?? "");
+      break;
+    case "bill-spoil":
+      if (!(double instanceof AlipayDouble)) return new Response("bill-spoil is Alipay's", { status: 404 });
+      double.spoilBills.set(args.date ?? "", args.how ?? "crc");
+      break;
     case "received": {
       const received = match === null ? double.received : double.receivedMatching(match);
       return Response.json(

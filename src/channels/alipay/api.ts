@@ -20,9 +20,17 @@
  * Codes, per "公共错误码": 10000 success; 20000 service unavailable → `unavailable`;
  * 40004 business failure → `rejected(sub_code)`, except `ACQ.SYSTEM_ERROR` (Alipay: "retry")
  * and the query's `ACQ.TRADE_NOT_EXIST` (→ `unknown`); other 400xx → `rejected(sub_code ?? code)`.
+ *
+ * The daily bill, per "查询对账单下载地址" (alipay.data.dataservice.bill.downloadurl.query,
+ * opendocs.alipay.com/apis/api_15/alipay.data.dataservice.bill.downloadurl.query): biz_content
+ * `{ bill_type: "trade", bill_date: "yyyy-MM-dd" }` answers `bill_download_url`, valid for 30 s,
+ * of a zip holding the day's 业务明细 CSV and its 业务明细(汇总) companion, GBK-encoded. A bill
+ * is generated the next day (after about 10:00 Beijing time); before that Alipay answers
+ * `isp.bill_not_exist` (账单不存在), which is `not_ready`.
  */
 
 import { z } from "zod";
+import { LIMITS } from "../../domain/limits";
 import { formatMinor, parseAmountMinor } from "../../domain/money";
 import {
   type ChannelClient,
@@ -30,6 +38,7 @@ import {
   type CreatePaymentRequest,
   type CreatePaymentResult,
   callWithDeadline,
+  downloadWithDeadline,
   type Outbound,
   parseJson,
   type QueryResult,
@@ -37,7 +46,8 @@ import {
   type RefundResult,
   rejected,
   type StatementDownloadFailure,
-  statementDownloadNotBuilt,
+  statementMalformed,
+  statementNotReady,
   success,
   unavailable,
 } from "../client";
@@ -51,6 +61,7 @@ import {
   spkiFromPem,
   utf8Bytes,
 } from "../encoding";
+import { zipEntries, zipEntryBytes } from "../zip";
 
 export interface AlipayApiConfig {
   readonly appId: string;
@@ -91,6 +102,38 @@ const Refund = z.object({
   fund_change: z.enum(["Y", "N"]),
   refund_fee: Yuan.optional(),
 });
+
+const BillUrl = z.object({ bill_download_url: z.string().min(1).max(2_000) });
+
+/** The sub_codes with which Alipay says a day's bill is not generated yet. */
+const BILL_NOT_READY = new Set(["isp.bill_not_exist"]);
+
+/** A bill zip holds two CSVs; a few more are tolerated, hundreds are not Alipay's. */
+const BILL_ZIP_ENTRIES_MAX = 16;
+
+/**
+ * The 业务明细 CSV out of a bill zip, decoded from GBK: the one entry whose name has 业务明细
+ * and not 汇总 (the summary file is named 业务明细(汇总)). Null with why, when the zip does not
+ * open, an entry's CRC-32 or size is wrong, or there is not exactly one such entry.
+ */
+export async function alipayBillCsv(
+  zip: Uint8Array,
+): Promise<{ ok: true; text: string } | { ok: false; detail: string }> {
+  const limits = { entriesMax: BILL_ZIP_ENTRIES_MAX, entryBytesMax: LIMITS.statementMaxBytes };
+  const entries = zipEntries(zip, limits);
+  if (!entries.ok) return entries;
+  const details = entries.value.filter((e) => e.name.includes("业务明细") && !e.name.includes("汇总"));
+  if (details.length !== 1) {
+    return { ok: false, detail: `the zip holds ${details.length} 业务明细 files, not one` };
+  }
+  const bytes = await zipEntryBytes(zip, details[0] as (typeof details)[number], limits);
+  if (!bytes.ok) return bytes;
+  try {
+    return { ok: true, text: new TextDecoder("gbk", { fatal: true, ignoreBOM: false }).decode(bytes.value) };
+  } catch {
+    return { ok: false, detail: "the 业务明细 file is not GBK" };
+  }
+}
 
 /** "yyyy-MM-dd HH:mm:ss" in Beijing time: the gateway's `timestamp` and the trade's `time_expire`. */
 export function alipayTime(atMs: number): string {
@@ -369,8 +412,46 @@ export function alipayClient(config: AlipayApiConfig, deps: ClientDeps): Channel
       });
     },
 
-    async downloadStatement(): Promise<Outbound<string, StatementDownloadFailure>> {
-      return statementDownloadNotBuilt("alipay");
+    /**
+     * The day's trade bill: its download URL from the signed answer, then the zip (unsigned;
+     * the URL came in Alipay's signed answer, and each entry's CRC-32 is checked), unzipped
+     * and decoded here. A bill not generated yet is `not_ready`; a zip that does not open or
+     * whose 业务明细 file fails its CRC-32 is `malformed`.
+     */
+    async downloadStatement(date: string): Promise<Outbound<string, StatementDownloadFailure>> {
+      const answer = await call(
+        "alipay.data.dataservice.bill.downloadurl.query",
+        { bill_type: "trade", bill_date: date },
+        null,
+      );
+      if (!answer.ok) return answer;
+      const node = answer.value;
+      if (node.common.code !== "10000") {
+        if (node.common.sub_code !== undefined && BILL_NOT_READY.has(node.common.sub_code)) {
+          // Only Alipay's signature says "not generated yet"; an unsigned one is a call to retry.
+          if (!node.signed) return unavailable(`${node.common.sub_code} without a signature`);
+          return statementNotReady(`Alipay has no ${date} bill yet (${node.common.sub_code})`);
+        }
+        return refusal(node);
+      }
+      const parsed = body(node, BillUrl);
+      if (!parsed.ok) return parsed;
+      let url: URL;
+      try {
+        url = new URL(parsed.value.bill_download_url);
+      } catch {
+        return unavailable("bill_download_url is not a URL");
+      }
+      // Alipay serves bills from its own hosts (dwbillcenter.alipay.com), over http as documented.
+      if ((url.protocol !== "https:" && url.protocol !== "http:") || !url.hostname.endsWith(".alipay.com")) {
+        return unavailable(`bill_download_url is not on an alipay.com host: ${url.host.slice(0, 100)}`);
+      }
+      const file = await downloadWithDeadline(deps, url.href, { method: "GET" }, LIMITS.statementMaxBytes);
+      if (!file.ok) return { ok: false, failure: file.failure };
+      if (file.response.status !== 200) return unavailable(`bill download HTTP ${file.response.status}`);
+      const csv = await alipayBillCsv(file.bytes);
+      if (!csv.ok) return statementMalformed(`the ${date} bill zip: ${csv.detail}`);
+      return success(csv.text);
     },
   };
 }

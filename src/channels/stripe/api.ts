@@ -16,9 +16,21 @@
  * with `code` (or `type` where Stripe gives no code, e.g. a bad API key).
  *
  * Stripe does not sign API responses: their authenticity rests on TLS to api.stripe.com.
+ *
+ * The daily statement, per "Run a report from the API" (docs.stripe.com/reports/api) and the
+ * Reporting API reference: `GET /v1/reporting/report_types/{type}` says up to when data is
+ * available (`data_available_end`, Unix seconds); `POST /v1/reporting/report_runs` with
+ * `report_type` and `parameters[interval_start]` (inclusive) / `parameters[interval_end]`
+ * (exclusive), Unix seconds, and `parameters[columns][]`; the run is `pending` until it is
+ * `succeeded` (then `result` is a File object whose `url` is
+ * `https://files.stripe.com/v1/files/{id}/contents`, fetched with the secret key) or `failed`
+ * (`error`). The run's create carries an Idempotency-Key derived from its parameters, so a day
+ * tried again while its run is still going finds that same run rather than starting another.
  */
 
 import { z } from "zod";
+import { LIMITS } from "../../domain/limits";
+import { localDayWindowMs } from "../../domain/room/periods";
 import type { MerchantCheck } from "../channel";
 import {
   type ChannelClient,
@@ -26,6 +38,7 @@ import {
   type CreatePaymentRequest,
   type CreatePaymentResult,
   callWithDeadline,
+  downloadWithDeadline,
   type Outbound,
   parseJson,
   type QueryResult,
@@ -33,10 +46,14 @@ import {
   type RefundResult,
   rejected,
   type StatementDownloadFailure,
-  statementDownloadNotBuilt,
+  statementNotReady,
   success,
   unavailable,
 } from "../client";
+import { STRIPE_STATEMENT_COLUMNS } from "./statement";
+
+/** The report's columns, in the order ./statement.ts names them (it finds them by name). */
+const STATEMENT_COLUMNS = STRIPE_STATEMENT_COLUMNS;
 
 /** The API version every request is pinned to; the same as the webhook endpoint's, so shapes match. */
 export const STRIPE_API_VERSION = "2025-10-29.clover";
@@ -46,7 +63,39 @@ export interface StripeApiConfig {
   readonly secretKey: string;
   /** Default https://api.stripe.com. */
   readonly apiBase?: string;
+  /** Default https://files.stripe.com: where report files are, and the only origin they are fetched from. */
+  readonly filesBase?: string;
+  /** The zone whose local day a statement covers (BUSINESS_TIME_ZONE); default UTC. */
+  readonly statementTimeZone?: string;
+  /** How often a report run is asked after about, and the pause between asks (default 4 × 2 s). */
+  readonly reportPolls?: number;
+  readonly reportPollIntervalMs?: number;
 }
+
+/** The itemized balance change report whose columns ./statement.ts reads. */
+export const STATEMENT_REPORT_TYPE = "balance_change_from_activity.itemized.3";
+
+const ReportType = z.object({
+  id: z.string().max(128),
+  object: z.literal("reporting.report_type"),
+  data_available_end: z.number().int().nonnegative(),
+});
+
+const ReportRun = z.object({
+  id: z.string().startsWith("frr_").max(255),
+  object: z.literal("reporting.report_run"),
+  status: z.string().max(32),
+  error: z.string().max(2_000).nullable().optional(),
+  result: z
+    .object({
+      id: z.string().startsWith("file_").max(255),
+      object: z.literal("file"),
+      size: z.number().int().nonnegative(),
+      url: z.string().max(2_000).nullable(),
+    })
+    .nullable()
+    .optional(),
+});
 
 const Minor = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -260,8 +309,89 @@ export function stripeClient(config: StripeApiConfig, deps: ClientDeps): Channel
       }
     },
 
-    async downloadStatement(): Promise<Outbound<string, StatementDownloadFailure>> {
-      return statementDownloadNotBuilt("stripe");
+    /**
+     * The day's itemized balance changes (STATEMENT_COLUMNS, as ./statement.ts reads them) over
+     * the local day's window. A day whose data Stripe does not have yet, or whose run is still
+     * going after the polls, is `not_ready`, not a failure.
+     */
+    async downloadStatement(date: string): Promise<Outbound<string, StatementDownloadFailure>> {
+      const window = localDayWindowMs(date, config.statementTimeZone ?? "UTC");
+      const startS = Math.floor(window.startMs / 1000);
+      const endS = Math.floor(window.endMs / 1000);
+      const type = await call(
+        "GET",
+        `/v1/reporting/report_types/${encodeURIComponent(STATEMENT_REPORT_TYPE)}`,
+        null,
+        null,
+        ReportType,
+      );
+      if (!type.ok) return type.failure;
+      if (type.value.data_available_end < endS) {
+        return statementNotReady(
+          `Stripe's ${STATEMENT_REPORT_TYPE} data is available until ${new Date(type.value.data_available_end * 1000).toISOString()}, before the day ends`,
+        );
+      }
+      const form = new URLSearchParams();
+      form.set("report_type", STATEMENT_REPORT_TYPE);
+      form.set("parameters[interval_start]", String(startS));
+      form.set("parameters[interval_end]", String(endS));
+      STATEMENT_COLUMNS.forEach((column, i) => {
+        form.set(`parameters[columns][${i}]`, column);
+      });
+      const created = await call(
+        "POST",
+        "/v1/reporting/report_runs",
+        form,
+        `giftwire-report-run:${STATEMENT_REPORT_TYPE}:${startS}:${endS}`,
+        ReportRun,
+      );
+      if (!created.ok) return created.failure;
+      let run = created.value;
+      const polls = config.reportPolls ?? 4;
+      for (let i = 0; i < polls && run.status === "pending"; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, config.reportPollIntervalMs ?? 2_000));
+        const polled = await call(
+          "GET",
+          `/v1/reporting/report_runs/${encodeURIComponent(run.id)}`,
+          null,
+          null,
+          ReportRun,
+        );
+        if (!polled.ok) return polled.failure;
+        if (polled.value.id !== run.id) return unavailable(`Stripe answered with report run ${polled.value.id}`);
+        run = polled.value;
+      }
+      if (run.status === "pending") return statementNotReady(`report run ${run.id} is still running`);
+      if (run.status === "failed") return rejected("report_run_failed", `${run.id}: ${run.error ?? "failed"}`);
+      if (run.status !== "succeeded") return unavailable(`report run ${run.id} has status ${run.status.slice(0, 32)}`);
+      const file = run.result;
+      if (!file?.url) return unavailable(`report run ${run.id} succeeded without a result file`);
+      const filesBase = config.filesBase ?? "https://files.stripe.com";
+      let url: URL;
+      try {
+        url = new URL(file.url);
+      } catch {
+        return unavailable("the result file's url is not a URL");
+      }
+      // The secret key goes only to Stripe's own file host.
+      if (url.origin !== new URL(filesBase).origin) return unavailable(`the result file is not on ${filesBase}`);
+      const answer = await downloadWithDeadline(
+        deps,
+        url.href,
+        { method: "GET", headers: { authorization: `Bearer ${config.secretKey}` } },
+        LIMITS.statementMaxBytes,
+      );
+      if (!answer.ok) return { ok: false, failure: answer.failure };
+      if (answer.response.status !== 200) return unavailable(`report file download HTTP ${answer.response.status}`);
+      // The report has no totals: its size against the File object's is what shows a cut-off download.
+      if (answer.bytes.length !== file.size) {
+        return unavailable(`the report file is ${answer.bytes.length} bytes, its File object says ${file.size}`);
+      }
+      try {
+        return success(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(answer.bytes));
+      } catch {
+        return unavailable("the report file is not UTF-8");
+      }
     },
   };
 }

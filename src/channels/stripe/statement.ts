@@ -31,7 +31,7 @@ import {
  * transfer_reversal — whose source_id is the trr_… reversal, not the transfer —, …) are listed
  * in `skipped`; a reversed transfer shows in the transfer.reversed event and the transfer query.
  */
-const STRIPE_COLUMNS = [
+export const STRIPE_STATEMENT_COLUMNS = [
   "created_utc",
   "currency",
   "gross",
@@ -74,7 +74,7 @@ export function parseStripeStatement(text: string): ParsedStatement {
   const rows = rowsOnly(readCsv(text, false), (f) => f.trim());
   const header = rows[0];
   if (!header) refuse(1, "the file is empty");
-  const col = columnsOrRefuse(header, STRIPE_COLUMNS, "the header");
+  const col = columnsOrRefuse(header, STRIPE_STATEMENT_COLUMNS, "the header");
   const lines: StatementLine[] = [];
   const payouts: PayoutLine[] = [];
   const skipped: { line: number; reason: string }[] = [];

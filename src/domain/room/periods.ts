@@ -63,6 +63,23 @@ export function localDayStartMs(nowMs: number, timeZone: string): number {
   return start;
 }
 
+/**
+ * The instants the local day `day` (`YYYY-MM-DD`) spans in `timeZone`: `[startMs, endMs)`,
+ * 23 to 25 hours where clocks change. A statement's day is this window in BUSINESS_TIME_ZONE.
+ */
+export function localDayWindowMs(day: string, timeZone: string): { startMs: number; endMs: number } {
+  assert(/^\d{4}-\d{2}-\d{2}$/.test(day), "a YYYY-MM-DD day");
+  const noonUtcMs = Date.parse(`${day}T12:00:00Z`);
+  assert(Number.isSafeInteger(noonUtcMs), "a calendar date");
+  // Noon UTC is on that local date everywhere but the UTC+13/+14 zones, where it is the next one.
+  let startMs = localDayStartMs(noonUtcMs, timeZone);
+  if (periodKeys(startMs, timeZone).day !== day) startMs = localDayStartMs(noonUtcMs - 86_400_000, timeZone);
+  assert(periodKeys(startMs, timeZone).day === day, "the window starts on the requested day");
+  // 26 h on is past the longest day and inside the next one.
+  const endMs = localDayStartMs(startMs + 26 * 3_600_000, timeZone);
+  return { startMs, endMs };
+}
+
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>();
 
 function offsetMs(atMs: number, timeZone: string): number {

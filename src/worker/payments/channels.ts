@@ -10,6 +10,7 @@ import { stripe } from "../../channels/stripe/webhook";
 import { type WechatPayClient, wechatPayClient } from "../../channels/wechatpay/api";
 import { isPublicKeyId, wechatPay } from "../../channels/wechatpay/webhook";
 import { LIMITS } from "../../domain/limits";
+import { configFrom } from "../../platform/config";
 import { AlipayPayoutSettings, StripePayoutSettings, WechatPayoutSettings } from "../payouts/channel-config";
 
 /**
@@ -119,7 +120,9 @@ function enabled(env: Env): Enabled {
   if (sandboxApi) clients.set("sandbox", sandboxApi);
   if (wechatClient) clients.set("wechatpay", wechatClient);
   if (secrets.alipay) clients.set("alipay", alipayClient(secrets.alipay, deps));
-  if (secrets.stripe) clients.set("stripe", stripeClient(secrets.stripe, deps));
+  // Stripe's report covers an interval of instants: the business day's, in the business zone.
+  const statementTimeZone = configFrom(env).businessTimeZone;
+  if (secrets.stripe) clients.set("stripe", stripeClient({ ...secrets.stripe, statementTimeZone }, deps));
   const built = { adapters, clients };
   cache.set(env, built);
   return built;

@@ -11,8 +11,9 @@
  *
  * Where the statement comes from: the request gives it, or the channel's client downloads it
  * (`downloadStatement`; the daily `statements` check, src/worker/checks, asks every enabled
- * channel). The sandbox's and WeChat Pay's trade bill downloads are built; for Alipay's zipped
- * GBK CSVs and Stripe's report runs finance downloads the file and posts it.
+ * channel): the sandbox's file, WeChat Pay's trade bill, Alipay's bill zip (unzipped and decoded
+ * from GBK by its client) and Stripe's balance change report run. A file the channel has not
+ * produced yet is `statement_not_ready` (409), tried again by the check's look-back.
  *
  * Our records are read from every ledger shard (orders live in their payers' shards); the run
  * and its findings are stored in the control database, where operators read them.
@@ -31,10 +32,10 @@ import {
   unrepairedQueries,
 } from "../../db/reconciliation";
 import type { Ledger } from "../../db/shards";
-import { assert, LIMITS } from "../../domain/limits";
+import { LIMITS } from "../../domain/limits";
 import { reconcile, statementOrderIds } from "../../domain/reconcile";
 import { reconcilePayouts, statementTransferRefs, statementWithdrawalIds } from "../../domain/reconcile-payouts";
-import { localDayStartMs, periodKeys } from "../../domain/room/periods";
+import { localDayWindowMs } from "../../domain/room/periods";
 import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
 import { ApiError } from "../errors";
@@ -68,19 +69,6 @@ export interface RunResult {
   readonly created: boolean;
 }
 
-/** The instants the local day `date` spans in `timeZone` (23 to 25 hours where clocks change). */
-function dayWindow(date: string, timeZone: string): DayWindow {
-  const noonUtcMs = Date.parse(`${date}T12:00:00Z`);
-  assert(Number.isSafeInteger(noonUtcMs), "a calendar date");
-  // Noon UTC is on that local date everywhere but the UTC+13/+14 zones, where it is the next one.
-  let startMs = localDayStartMs(noonUtcMs, timeZone);
-  if (periodKeys(startMs, timeZone).day !== date) startMs = localDayStartMs(noonUtcMs - 86_400_000, timeZone);
-  assert(periodKeys(startMs, timeZone).day === date, "the window starts on the requested day");
-  // 26 h on is past the longest day and inside the next one.
-  const endMs = localDayStartMs(startMs + 26 * 3_600_000, timeZone);
-  return { startMs, endMs };
-}
-
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -111,6 +99,16 @@ async function statementFor(env: Env, request: RunRequest): Promise<string> {
         "statement_required",
         `${failure.detail}; give the ${request.channel} statement file as \`statement\`.`,
       );
+    case "not_ready":
+      throw new ApiError(
+        "statement_not_ready",
+        `The ${request.channel} statement for ${request.date} is not ready yet: ${failure.detail}`,
+      );
+    case "malformed":
+      throw new ApiError("statement_malformed", `The downloaded ${request.channel} statement: ${failure.detail}`, {
+        line: 0,
+        detail: failure.detail,
+      });
     case "unavailable":
       throw new ApiError("channel_unavailable", `The ${request.channel} statement download failed: ${failure.detail}`);
     case "rejected":
@@ -144,7 +142,7 @@ export async function runReconciliation(
   const parsed = parseStatement(request.channel, text, bill);
   if (!parsed.ok) throw malformed(parsed.error);
   const config = configFrom(env);
-  const day = dayWindow(request.date, config.businessTimeZone);
+  const day: DayWindow = localDayWindowMs(request.date, config.businessTimeZone);
   const sourceSha256 = await sha256Hex(text);
 
   // A fund-flow bill is not the record of payments: matching the day's orders against it would

@@ -160,14 +160,15 @@ reconciliations.openapi(
       "Parses the statement (refused whole with `statement_malformed` if any of it cannot be read exactly; " +
       "nothing is stored), matches it against our orders and refunds for the day, stores the run and its " +
       "findings, then queries the channel for each `query_channel` finding: a payment whose callback never " +
-      "came is credited, once. A `fund_flow` bill is matched against the channel's withdrawals only (payout " +
+      "came is credited, once. Without `statement`, the channel's client downloads the day's file (409 " +
+      "`statement_not_ready` while the channel has not produced it yet). A `fund_flow` bill is matched against the channel's withdrawals only (payout " +
       "findings are for operators). The same statement for the same channel and day answers 200 with the stored " +
       `run. The body may be up to ${STATEMENT_BODY_BYTES_MAX} bytes.`,
     request: { body: jsonBody(ReconcileRequest) },
     responses: {
       201: jsonResponse(RunReply, "The run, with its findings and repairs"),
       200: jsonResponse(RunReply, "This statement was reconciled before: the stored run"),
-      ...errorResponses(400, 401, 403, 404, 413, 415, 422, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 503),
     },
   }),
   async (c) => {

@@ -7,17 +7,9 @@ import {
   rawJsonMember,
 } from "../../../../src/channels/alipay/api";
 import { ChannelEventSchema } from "../../../../src/channels/channel";
-import type { ChannelClient } from "../../../../src/channels/client";
-import {
-  deps,
-  expectStatementDownloadNotBuilt,
-  failure,
-  NOW,
-  now,
-  order,
-  refundOf,
-  value,
-} from "../../../support/channels";
+import type { ChannelClient, Outbound } from "../../../../src/channels/client";
+import { parseStatement } from "../../../../src/channels/statement";
+import { deps, failure, NOW, now, order, refundOf, value } from "../../../support/channels";
 import { AlipayDouble, type AlipayTradeStatus, pkcs8Pem } from "../../../support/provider-apis";
 import { type RsaPair, rsaPair } from "../../../support/providers";
 
@@ -241,7 +233,57 @@ describe("Alipay client", () => {
     expect(alipay.received).toHaveLength(0);
   });
 
-  it("does not download statements yet: answers unsupported without calling the provider", async () => {
-    await expectStatementDownloadNotBuilt((d) => alipayClient(config, d), alipay.fetch);
+  describe("the daily bill", () => {
+    const day = "2026-11-21";
+    // 12:00 on the 21st in Beijing: the 21st's bill lists it.
+    const paidAt = Date.UTC(2026, 10, 21, 4);
+    const outcome = async (date: string) => {
+      const o = await client.downloadStatement(date);
+      return o.ok ? { ok: true } : { ok: false, kind: o.failure.kind };
+    };
+
+    it("asks for the download URL (trade, the day), fetches the zip and hands over its 业务明细 CSV decoded from GBK", async () => {
+      value(await client.createPayment(order));
+      alipay.scan(order.merchantOrderNo);
+      alipay.pay(order.merchantOrderNo);
+      (alipay.orders.get(order.merchantOrderNo) as { paidAtMs?: number }).paidAtMs = paidAt;
+      alipay.extraTrades.push({ atMs: paidAt + 60_000, orderNo: "ord_nobody_knows", totalMinor: 500 });
+      const text = value((await client.downloadStatement(day)) as Outbound<string>);
+      const [ask, download] = alipay.received.slice(-2);
+      const params = Object.fromEntries(new URLSearchParams(ask?.body));
+      expect(params.method).toBe("alipay.data.dataservice.bill.downloadurl.query");
+      expect(JSON.parse(params.biz_content ?? "")).toEqual({ bill_type: "trade", bill_date: day });
+      expect(download?.url.hostname).toBe("dwbillcenter.alipay.com");
+      expect(download?.method).toBe("GET");
+      expect(text.startsWith("#支付宝业务明细查询\r\n")).toBe(true);
+      const parsed = parseStatement("alipay", text);
+      if (!parsed.ok) throw new Error(parsed.error.detail);
+      expect(parsed.lines.map((l) => [l.kind, l.merchantOrderNo, l.amountMinor, l.occurredAtMs])).toEqual([
+        ["payment", order.merchantOrderNo, 1880, paidAt],
+        ["payment", "ord_nobody_knows", 500, paidAt + 60_000],
+      ]);
+    });
+
+    it("answers not_ready while Alipay says the bill does not exist yet (today's), only when signed", async () => {
+      expect(await outcome("2026-11-22")).toEqual({ ok: false, kind: "not_ready" });
+      alipay.unsignNext();
+      expect(await outcome("2026-11-22")).toEqual({ ok: false, kind: "unavailable" });
+      alipay.readyBillDates.add("2026-11-22");
+      expect(await outcome("2026-11-22")).toEqual({ ok: true });
+    });
+
+    it("refuses a zip whose 业务明细 CRC-32 is wrong, or that is cut short, as malformed", async () => {
+      alipay.spoilBills.set(day, "crc");
+      expect(await outcome(day)).toEqual({ ok: false, kind: "malformed" });
+      alipay.spoilBills.set(day, "truncated");
+      expect(await outcome(day)).toEqual({ ok: false, kind: "malformed" });
+      expect(await outcome(day)).toEqual({ ok: true });
+    });
+
+    it("does not trust a bill URL whose answer's signature does not verify", async () => {
+      alipay.tamperNext();
+      expect(await outcome(day)).toEqual({ ok: false, kind: "unavailable" });
+      expect(alipay.received.filter((r) => r.url.hostname === "dwbillcenter.alipay.com")).toHaveLength(0);
+    });
   });
 });

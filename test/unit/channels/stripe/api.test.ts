@@ -1,8 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { ChannelEventSchema } from "../../../../src/channels/channel";
-import type { ChannelClient } from "../../../../src/channels/client";
+import type { ChannelClient, Outbound } from "../../../../src/channels/client";
+import { parseStatement } from "../../../../src/channels/statement";
 import { paymentIdempotencyKey, STRIPE_API_VERSION, stripeClient } from "../../../../src/channels/stripe/api";
-import { deps, expectStatementDownloadNotBuilt, failure, now, order, refundOf, value } from "../../../support/channels";
+import { STRIPE_STATEMENT_COLUMNS } from "../../../../src/channels/stripe/statement";
+import { deps, failure, now, order, refundOf, value } from "../../../support/channels";
 import { StripeDouble } from "../../../support/provider-apis";
 
 describe("Stripe client", () => {
@@ -165,7 +167,104 @@ describe("Stripe client", () => {
     expect(() => stripeClient({ secretKey: "pk_test_123" }, deps(stripe.fetch))).toThrow(/secret/);
   });
 
-  it("does not download statements yet: answers unsupported without calling the provider", async () => {
-    await expectStatementDownloadNotBuilt((d) => stripeClient({ secretKey }, d), stripe.fetch);
+  describe("the daily statement (a balance change report run)", () => {
+    const day = "2026-11-21";
+    // The business day in Asia/Shanghai: 16:00 UTC the day before to 16:00 UTC.
+    const startS = Date.UTC(2026, 10, 20, 16) / 1000;
+    const endS = Date.UTC(2026, 10, 21, 16) / 1000;
+    let reporter: ChannelClient;
+    const outcome = async (date: string) => {
+      const o = await reporter.downloadStatement(date);
+      return o.ok ? { ok: true } : { ok: false, kind: o.failure.kind };
+    };
+
+    beforeEach(() => {
+      reporter = stripeClient(
+        { secretKey, statementTimeZone: "Asia/Shanghai", reportPolls: 3, reportPollIntervalMs: 1 },
+        deps(stripe.fetch),
+      );
+    });
+
+    it("checks the data is available, runs the report over the local day with our columns, and downloads its file", async () => {
+      const created = value(await client.createPayment(order));
+      const intentId = created.providerRef as string;
+      stripe.pay(intentId);
+      const intent = stripe.intents.get(intentId) as { paidAtMs?: number };
+      intent.paidAtMs = Date.UTC(2026, 10, 21, 15, 59, 59); // 23:59:59 in Shanghai: still the 21st
+      stripe.extraCharges.push({
+        atMs: Date.UTC(2026, 10, 20, 16), // 00:00:00 in Shanghai
+        currency: "cny",
+        amountMinor: 500,
+        intentId: "pi_nobody_knows",
+        orderNo: "ord_nobody_knows",
+      });
+      stripe.extraCharges.push({
+        atMs: endS * 1000,
+        currency: "cny",
+        amountMinor: 7,
+        intentId: "pi_next",
+        orderNo: "x",
+      });
+      const before = stripe.received.length;
+      const text = value((await reporter.downloadStatement(day)) as Outbound<string>);
+      const [type, run, poll, file] = stripe.received.slice(before);
+      expect(type?.url.href).toBe(
+        "https://api.stripe.com/v1/reporting/report_types/balance_change_from_activity.itemized.3",
+      );
+      expect(run?.url.pathname).toBe("/v1/reporting/report_runs");
+      expect(run?.headers.get("idempotency-key")).toBe(
+        `giftwire-report-run:balance_change_from_activity.itemized.3:${startS}:${endS}`,
+      );
+      expect([...new URLSearchParams(run?.body)]).toEqual([
+        ["report_type", "balance_change_from_activity.itemized.3"],
+        ["parameters[interval_start]", String(startS)],
+        ["parameters[interval_end]", String(endS)],
+        ...STRIPE_STATEMENT_COLUMNS.map((c, i) => [`parameters[columns][${i}]`, c]),
+      ]);
+      expect(poll?.url.pathname).toMatch(/^\/v1\/reporting\/report_runs\/frr_/);
+      expect(file?.url.href).toMatch(/^https:\/\/files\.stripe\.com\/v1\/files\/file_[A-Za-z0-9]+\/contents$/);
+      expect(file?.headers.get("authorization")).toBe(`Bearer ${secretKey}`);
+      const parsed = parseStatement("stripe", text);
+      if (!parsed.ok) throw new Error(parsed.error.detail);
+      expect(parsed.lines.map((l) => [l.merchantOrderNo, l.providerTxnId, l.amountMinor, l.currency])).toEqual([
+        [order.merchantOrderNo, intentId, 1880, "CNY"],
+        ["ord_nobody_knows", "pi_nobody_knows", 500, "CNY"],
+      ]);
+    });
+
+    it("is not_ready while Stripe's data ends before the day does, and starts no run then", async () => {
+      // The double's data reaches the start of the current UTC day (22 November 00:00 UTC).
+      expect(await outcome("2026-11-22")).toEqual({ ok: false, kind: "not_ready" });
+      expect(stripe.reportRuns.size).toBe(0);
+      stripe.dataAvailableUntil(Date.UTC(2026, 10, 22, 16));
+      expect(await outcome("2026-11-22")).toEqual({ ok: true });
+    });
+
+    it("is not_ready while the run is pending, and picks the same run up on the next try", async () => {
+      stripe.reportPendingPolls.push({ polls: 4, match: null });
+      expect(await outcome(day)).toEqual({ ok: false, kind: "not_ready" });
+      expect(stripe.reportRuns.size).toBe(1);
+      expect(await outcome(day)).toEqual({ ok: true });
+      expect(stripe.reportRuns.size).toBe(1);
+    });
+
+    it("does not take a file shorter than its File object says, nor a failed run", async () => {
+      stripe.truncateReportNext = true;
+      stripe.extraCharges.push({
+        atMs: startS * 1000 + 1,
+        currency: "cny",
+        amountMinor: 1,
+        intentId: "pi_a",
+        orderNo: "a",
+      });
+      expect(await outcome(day)).toEqual({ ok: false, kind: "unavailable" });
+      const failed = [...stripe.reportRuns.values()][0] as { status: string; error: string | null };
+      failed.status = "failed";
+      failed.error = "internal";
+      expect(await reporter.downloadStatement(day)).toMatchObject({
+        ok: false,
+        failure: { kind: "rejected", code: "report_run_failed" },
+      });
+    });
   });
 });
