@@ -12,7 +12,7 @@ export const ERROR_CODES = {
   },
   message_too_long: {
     status: 400,
-    message: "A message is at most 40 characters (Unicode code points), with no control characters.",
+    message: "A message is at most 40 characters, counted as Unicode code points.",
   },
   unauthenticated: { status: 401, message: "A valid bearer token is required." },
   forbidden: { status: 403, message: "You may not do this." },
