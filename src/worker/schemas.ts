@@ -110,11 +110,11 @@ export const TipRequestSchema = z
 
 /**
  * A wallet tip's message: the length is checked in code points by the route (400
- * `message_too_long`); the schema only bounds the body (each code point is at most 2 UTF-16 units).
+ * `message_too_long`); the schema only bounds the body, loosely, so that a long message gets that code.
  */
 const TipMessage = z
   .string()
-  .max(LIMITS.tipMessageMaxCodePoints * 2)
+  .max(LIMITS.tipMessageMaxCodePoints * 10)
   .regex(/^\P{Cc}*$/u, "no control characters")
   .optional()
   .openapi({

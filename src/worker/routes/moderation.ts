@@ -158,7 +158,11 @@ moderation.openapi(
     );
     if ((inserted?.meta.changes ?? 0) !== 1) throw new ApiError("moderation_word_exists");
     wordListCache.forget();
-    c.var.log.info("moderation_word_added", { word: body.word, level: body.level, actorId: c.var.principal.userId });
+    c.var.log.info("moderation_word_added", {
+      word: body.word,
+      wordLevel: body.level,
+      actorId: c.var.principal.userId,
+    });
     return c.json({ word: wordView(word) }, 201);
   },
 );
