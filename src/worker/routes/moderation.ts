@@ -180,6 +180,9 @@ moderation.openapi(
           .string()
           .min(1)
           .max(128)
+          // As stored: trimmed (a word is added trimmed).
+          .regex(/^\S(.*\S)?$/u, "a word as listed, without surrounding spaces")
+          .openapi({ example: "casino" })
           .openapi({ param: { name: "word", in: "path" } }),
       }),
     },
