@@ -225,7 +225,26 @@ describe("tip messages", () => {
   });
 });
 
-describe("room titles and creator names", () => {
+describe("room titles, creator names and red-packet greetings", () => {
+  it("masks a red packet's greeting, and refuses a hold-level one before any money moves", async () => {
+    const before = await balanceOf(`user:${viewerId}:wallet`);
+    const refused = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
+      token: viewer,
+      idempotencyKey: key(),
+      body: { total: "1.00", shares: 2, greeting: `大吉 ${HOLD_WORD}` },
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe("text_refused");
+    expect(await balanceOf(`user:${viewerId}:wallet`)).toBe(before);
+    const sent = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
+      token: viewer,
+      idempotencyKey: key(),
+      body: { total: "1.00", shares: 2, greeting: `大吉 ${MASK_WORD}` },
+    });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    expect(sent.body.packet.greeting).toBe(`大吉 ${"*".repeat(MASK_WORD.length)}`);
+  });
+
   it("masks a mask-level word and refuses a hold-level one with 422 text_refused", async () => {
     const owner = await token(creator, "creator");
     const masked = await call("PATCH", `/v1/rooms/${roomId}`, { token: owner, body: { title: `best ${MASK_WORD}` } });
