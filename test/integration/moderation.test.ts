@@ -219,6 +219,33 @@ describe("tip messages", () => {
     expect(unknown.body.error.code).toBe("message_not_found");
   });
 
+  it("decides a held message once when an approval and a rejection race", async () => {
+    const held = await tip({ kind: "custom", amount: "1.00", message: `${HOLD_WORD}!` });
+    const tipId = held.body.tip.id as string;
+    const [a, r] = await Promise.all([
+      call("POST", `/v1/admin/messages/${tipId}/approve`, { token: ops }),
+      call("POST", `/v1/admin/messages/${tipId}/reject`, { token: ops }),
+    ]);
+    expect([a.status, r.status].sort()).toEqual([200, 409]);
+    const winner = a.status === 200 ? "approve" : "reject";
+    const db = await shardDbOf(viewerId);
+    const row = await db
+      .prepare("SELECT status FROM tip_messages WHERE tip_id = ?")
+      .bind(tipId)
+      .first<string>("status");
+    expect(row).toBe(winner === "approve" ? "approved" : "rejected");
+    const outbox = await db
+      .prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE id = ?")
+      .bind(`msg_${tipId}`)
+      .first<number>("n");
+    expect(outbox).toBe(winner === "approve" ? 1 : 0);
+    const audited = [
+      ...(await auditRows(db, "moderation.message.approve", tipId)),
+      ...(await auditRows(db, "moderation.message.reject", tipId)),
+    ];
+    expect(audited).toEqual([{ actor: `mod-ops-${suffix}`, action: `moderation.message.${winner}`, target: tipId }]);
+  });
+
   it("leaves the ledger's invariants intact", async () => {
     const report = await invariantReport();
     expect(report.violations).toEqual([]);
