@@ -45,12 +45,21 @@ async function refreshWallet() {
   $("balance").textContent = wallet.balance;
 }
 
+/** The message typed next to the tip buttons, if any (the server counts its 40 code points). */
+function withMessage(body) {
+  const message = $("tip-message").value.trim();
+  return message === "" ? body : { ...body, message };
+}
+
+const HELD_NOTE = "Your message is waiting for review; the room sees it once a moderator approves it.";
+
 async function sendTip(body, label, key = crypto.randomUUID()) {
   say(`Sending ${label}…`);
   try {
     const { tip, walletBalanceMinor } = await api("POST", `/v1/rooms/${roomId}/tips`, body, key);
     $("balance").textContent = formatMinor(walletBalanceMinor);
-    say(`Sent ${label} (¥${tip.amount}).`);
+    say(`Sent ${label} (¥${tip.amount}).${tip.message?.status === "held" ? ` ${HELD_NOTE}` : ""}`);
+    if (tip.message) $("tip-message").value = "";
   } catch (error) {
     // Above the password-free (小额免密) limits: ask once, then send the same request confirmed.
     // The refused attempt released its key, so the confirmed one may reuse it.
@@ -61,7 +70,11 @@ async function sendTip(body, label, key = crypto.randomUUID()) {
       say(`Not sent: ${label} needs your confirmation.`, true);
       return;
     }
-    const messages = { insufficient_funds: "Not enough in your wallet.", room_not_live: "The stream has ended." };
+    const messages = {
+      insufficient_funds: "Not enough in your wallet.",
+      room_not_live: "The stream has ended.",
+      message_too_long: "The message is too long: at most 40 characters.",
+    };
     say(messages[error.code] ?? error.message, true);
   }
 }
@@ -75,7 +88,10 @@ function renderGifts(catalog) {
     b.querySelector(".name").textContent = gift.name;
     b.onclick = () => {
       const quantity = Number($("quantity").value);
-      sendTip({ kind: "gift", giftId: gift.id, quantity }, `${gift.name}${quantity > 1 ? ` ×${quantity}` : ""}`);
+      sendTip(
+        withMessage({ kind: "gift", giftId: gift.id, quantity }),
+        `${gift.name}${quantity > 1 ? ` ×${quantity}` : ""}`,
+      );
     };
     $("gifts").append(b);
   }
@@ -83,13 +99,13 @@ function renderGifts(catalog) {
     const b = document.createElement("button");
     b.type = "button";
     b.textContent = `¥${preset.amount}`;
-    b.onclick = () => sendTip({ kind: "custom", amount: preset.amount }, `a ¥${preset.amount} tip`);
+    b.onclick = () => sendTip(withMessage({ kind: "custom", amount: preset.amount }), `a ¥${preset.amount} tip`);
     $("presets").append(b);
   }
   $("custom-tip").onsubmit = (event) => {
     event.preventDefault();
     const amount = $("custom-amount").value.trim();
-    sendTip({ kind: "custom", amount }, `a ¥${amount} tip`);
+    sendTip(withMessage({ kind: "custom", amount }), `a ¥${amount} tip`);
   };
 }
 
@@ -242,6 +258,18 @@ function feed(text, big = false) {
   while ($("feed").children.length > 100) $("feed").lastChild.remove();
 }
 
+/** A tip message as the room shows it: passed or masked with its tip, or a held one once approved. */
+function showMessage(message) {
+  if (document.querySelector(`#messages li[data-tip-id="${message.tipId}"]`)) return;
+  const li = document.createElement("li");
+  li.dataset.tipId = message.tipId;
+  li.innerHTML = "<b></b>: <span></span>";
+  li.querySelector("b").textContent = message.viewerId;
+  li.querySelector("span").textContent = message.text;
+  $("messages").prepend(li);
+  while ($("messages").children.length > 50) $("messages").lastChild.remove();
+}
+
 function renderBoard(board) {
   const top = board.top;
   const max = top[0]?.totalMinor ?? 1;
@@ -319,6 +347,7 @@ async function main() {
           const m = frame.merged;
           const combos = m.combos.map((c) => `${c.viewerId} ${giftNames.get(c.giftId) ?? c.giftId} ×${c.quantity}`);
           feed(`${m.tipCount} tips · ¥${formatMinor(m.totalMinor)}${combos.length ? ` — ${combos.join(", ")}` : ""}`);
+          for (const message of m.messages ?? []) showMessage(message);
           renderBoard(frame.leaderboard);
           break;
         }
@@ -328,6 +357,12 @@ async function main() {
             true,
           );
           playEffect(frame.gift);
+          if (frame.gift.message) {
+            showMessage({ tipId: frame.gift.tipId, viewerId: frame.gift.viewerId, text: frame.gift.message });
+          }
+          break;
+        case "tip.message":
+          showMessage(frame.message);
           break;
         case "leaderboard":
           renderBoard(frame.leaderboard);

@@ -10,6 +10,10 @@ export const ERROR_CODES = {
     status: 400,
     message: "The Idempotency-Key header must be 1-255 printable ASCII characters.",
   },
+  message_too_long: {
+    status: 400,
+    message: "A message is at most 40 characters, counted as Unicode code points.",
+  },
   unauthenticated: { status: 401, message: "A valid bearer token is required." },
   forbidden: { status: 403, message: "You may not do this." },
   packet_followers_only: { status: 403, message: "This red packet is for the creator's followers only." },
@@ -26,6 +30,8 @@ export const ERROR_CODES = {
   alert_rule_not_found: { status: 404, message: "There is no such alert rule." },
   operator_not_found: { status: 404, message: "There is no such operator." },
   proposal_not_found: { status: 404, message: "There is no such proposal." },
+  message_not_found: { status: 404, message: "There is no such message." },
+  moderation_word_not_found: { status: 404, message: "There is no such word on the moderation list." },
   method_not_allowed: { status: 405, message: "Method not allowed." },
   idempotency_key_in_flight: {
     status: 409,
@@ -37,6 +43,8 @@ export const ERROR_CODES = {
     status: 409,
     message: "Another operator holds this email or service token, or this id is taken with another identity.",
   },
+  message_not_held: { status: 409, message: "This message is not waiting for review." },
+  moderation_word_exists: { status: 409, message: "This word is already on the moderation list." },
   proposal_not_pending: { status: 409, message: "This proposal has already been decided." },
   proposal_expired: { status: 409, message: "This proposal expired before a second operator approved it." },
   proposal_own: { status: 403, message: "A proposal needs a second operator: you cannot approve or reject your own." },
@@ -56,6 +64,10 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, message: "Send JSON with Content-Type: application/json." },
   idempotency_key_reused: { status: 422, message: "This Idempotency-Key was used with a different request." },
   gift_disabled: { status: 422, message: "This gift is not available." },
+  text_refused: {
+    status: 422,
+    message: "This text contains a word that is not allowed here; choose another.",
+  },
   self_tip: { status: 422, message: "You cannot tip yourself." },
   amount_out_of_range: { status: 422, message: "The amount is outside the allowed range." },
   revenue_schedule_not_future: {

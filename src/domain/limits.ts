@@ -91,6 +91,17 @@ export const LIMITS = {
   packetTotalMaxMinor: 2_000_000,
   packetSharesMax: 10_000,
   packetAverageShareMaxMinor: 20_000,
+  /** Tip messages: the most a message may hold, in Unicode code points (not graphemes: 👍🏽 counts 2). */
+  tipMessageMaxCodePoints: 40,
+  /** Moderation: words on the list, one word's length (code points), variants per word. */
+  moderationWordsMax: 2_000,
+  moderationWordMaxLength: 32,
+  moderationVariantsMax: 8,
+  /** Messages a merged frame carries: the window's last few, so a storm's frame stays small. */
+  mergedMessagesMax: 5,
+  /** Held messages per page of the review queue. */
+  heldMessagesPageMax: 100,
+  heldMessagesPageDefault: 50,
   /** Red packets: greeting length. */
   packetGreetingMaxLength: 60,
   /** Red packets: lifetime bounds and default (refunded at expiry). */

@@ -44,6 +44,8 @@ export const PERMISSIONS = {
   "alert.manage": "Manage alert rules and delivery targets.",
   "risk.manage": "Manage risk rules and lists; decide risk reviews.",
   "room.moderate": "Act on any room (change or end it, read any red packet).",
+  "moderation.read": "Read the sensitive-word list and the queue of held tip messages.",
+  "moderation.manage": "Change the sensitive-word list; approve or reject held tip messages.",
   "proposal.read": "List four-eyes proposals.",
   "proposal.decide":
     "Approve or reject another operator's proposal — only one whose own permission you also hold; never your own.",
@@ -67,6 +69,7 @@ const READS = [
   "campaign.read",
   "template.read",
   "switch.read",
+  "moderation.read",
   "proposal.read",
 ] as const satisfies readonly Permission[];
 
@@ -114,6 +117,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "switch.set",
     "alert.manage",
     "room.moderate",
+    "moderation.read",
+    "moderation.manage",
     "proposal.read",
     "proposal.decide",
   ],
@@ -124,6 +129,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "payment.read",
     "verification.review",
     "room.moderate",
+    "moderation.read",
+    "moderation.manage",
     "proposal.read",
   ],
   risk: [
@@ -136,6 +143,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "switch.read",
     "switch.set",
     "risk.manage",
+    "moderation.read",
+    "moderation.manage",
     "proposal.read",
     "proposal.decide",
   ],

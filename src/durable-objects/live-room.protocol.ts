@@ -101,6 +101,8 @@ const RoomState = z.object({
   streamId: z.string().nullable(),
 });
 
+const ShownMessage = z.object({ tipId: z.string(), viewerId: UserId, text: z.string(), atMs: z.number().int() });
+
 export const BigGift = z.object({
   tipId: z.string(),
   viewerId: UserId,
@@ -113,6 +115,8 @@ export const BigGift = z.object({
   createdAtMs: z.number().int(),
   /** Same gift from the same viewer in quick succession: one combo, its running count. */
   combo: z.object({ id: z.string(), count: z.number().int().positive() }),
+  /** The viewer's message (mask-level words masked); null when none, or held for review. */
+  message: z.string().nullable().optional(),
 });
 
 export type BigGift = z.infer<typeof BigGift>;
@@ -132,6 +136,8 @@ const Merged = z.object({
     }),
   ),
   topTippers: z.array(z.object({ viewerId: UserId, amountMinor: Minor })),
+  /** The window's last few tip messages (at most LIMITS.mergedMessagesMax), oldest first; held ones are absent. */
+  messages: z.array(ShownMessage).max(LIMITS.mergedMessagesMax).optional(),
   fromMs: z.number().int(),
   toMs: z.number().int(),
 });
@@ -161,6 +167,8 @@ export const SequencedFrame = z.discriminatedUnion("type", [
   /** One frame per window: the window's tips, merged, and the live board after them. */
   z.object({ type: z.literal("tips.merged"), seq: z.number().int(), merged: Merged, leaderboard: Leaderboard }),
   z.object({ type: z.literal("gift.big"), seq: z.number().int(), gift: BigGift }),
+  /** A held tip message an operator approved: shown at once, on its own. */
+  z.object({ type: z.literal("tip.message"), seq: z.number().int(), message: ShownMessage }),
   z.object({ type: z.literal("leaderboard"), seq: z.number().int(), leaderboard: Leaderboard }),
   z.object({ type: z.literal("room.live"), seq: z.number().int(), room: RoomState }),
   z.object({ type: z.literal("room.ended"), seq: z.number().int(), room: RoomState }),

@@ -63,10 +63,25 @@ export const TipSubmission = z.strictObject({
     z.strictObject({ kind: z.literal("custom"), amount: z.string().min(1).max(32) }),
   ]),
   confirmed: z.boolean(),
+  /** The viewer's message, moderated by the Worker against its cached word list (null: none). */
+  message: z
+    .strictObject({
+      text: z
+        .string()
+        .min(1)
+        .max(LIMITS.tipMessageMaxCodePoints * 2),
+      shown: z
+        .string()
+        .min(1)
+        .max(LIMITS.tipMessageMaxCodePoints * 2),
+      status: z.enum(["shown", "masked", "held"]),
+    })
+    .nullable()
+    .default(null),
   key: z.string().min(1).max(LIMITS.idempotencyKeyMaxLength),
   requestHash: z.string().regex(/^[0-9a-f]{64}$/),
 });
-export type TipSubmission = z.infer<typeof TipSubmission>;
+export type TipSubmission = z.input<typeof TipSubmission>;
 
 /** The room's answer: stored response bytes (new or replayed), or an error code. */
 export type TipAnswer =
@@ -392,7 +407,7 @@ function holdKey(s: TipSubmission): string {
 }
 
 function tipInputOf(s: TipSubmission): Omit<TipInput, "id"> {
-  return { roomId: s.roomId, viewerId: s.viewerId, ask: s.ask satisfies TipAsk };
+  return { roomId: s.roomId, viewerId: s.viewerId, ask: s.ask satisfies TipAsk, message: s.message ?? null };
 }
 
 function inFlight(requestHash: string): StoredIdempotencyRecord {

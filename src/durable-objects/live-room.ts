@@ -242,6 +242,10 @@ export class LiveRoom extends DurableObject<Env> {
       }
       case "tip":
         return this.applyTip(event, nowMs);
+      case "tip.message": {
+        const message = { tipId: event.tipId, viewerId: event.viewerId, text: event.text, atMs: event.atMs };
+        return { frames: [this.events.append({ type: "tip.message", message }, nowMs)], windowGrew: false };
+      }
       case "packet.sent": {
         if (this.settings.get("roomId") === null) this.settings.put("roomId", event.roomId);
         if (!this.desk.open(event.packet)) return { frames: [], windowGrew: false };
@@ -273,6 +277,7 @@ export class LiveRoom extends DurableObject<Env> {
       amountMinor: tip.amountMinor,
       createdAtMs: tip.createdAtMs,
       combo: this.window.nextCombo(tip),
+      message: tip.message,
     };
     const frames = [this.events.append({ type: "gift.big", gift }, nowMs)];
     // A big gift usually reorders the top of the board: say so at once.

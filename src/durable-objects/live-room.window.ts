@@ -16,7 +16,18 @@ export const WINDOW_SCHEMA = [
      quantity INTEGER NOT NULL, amount_minor INTEGER NOT NULL, at_ms INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS combos (viewer_id TEXT NOT NULL, gift_id TEXT NOT NULL, combo_id TEXT NOT NULL,
      count INTEGER NOT NULL, last_at_ms INTEGER NOT NULL, PRIMARY KEY (viewer_id, gift_id))`,
+  // The window's tip messages (issue 16): the merged frame carries the last few.
+  `CREATE TABLE IF NOT EXISTS window_messages (tip_id TEXT PRIMARY KEY, viewer_id TEXT NOT NULL, text TEXT NOT NULL,
+     at_ms INTEGER NOT NULL)`,
 ];
+
+/** A message shown in the room: with its tip in the big-gift lane or a merged frame, or alone once approved. */
+export interface ShownMessage {
+  readonly tipId: string;
+  readonly viewerId: string;
+  readonly text: string;
+  readonly atMs: number;
+}
 
 type WindowRow = {
   tip_id: string;
@@ -41,6 +52,15 @@ export class MergeWindow {
       tip.amountMinor,
       tip.createdAtMs,
     );
+    if (tip.message !== null) {
+      this.sql.exec(
+        "INSERT OR IGNORE INTO window_messages (tip_id, viewer_id, text, at_ms) VALUES (?, ?, ?, ?)",
+        tip.id,
+        tip.viewerId,
+        tip.message,
+        tip.createdAtMs,
+      );
+    }
   }
 
   /** Tips waiting in the open window. */
@@ -49,13 +69,23 @@ export class MergeWindow {
   }
 
   /** Closes the window: its tips merged (null when it was empty), and the window emptied. */
-  take(): MergedFrame | null {
+  take(): (MergedFrame & { messages: ShownMessage[] }) | null {
     const rows = this.sql
       .exec<WindowRow>("SELECT tip_id, viewer_id, gift_id, quantity, amount_minor, at_ms FROM window_tips")
       .toArray();
     if (rows.length === 0) return null;
     this.sql.exec("DELETE FROM window_tips");
-    return mergeWindow(
+    // Only the last few: a storm of messages must not make the window's one frame big.
+    const messages = this.sql
+      .exec<{ tip_id: string; viewer_id: string; text: string; at_ms: number }>(
+        "SELECT tip_id, viewer_id, text, at_ms FROM window_messages ORDER BY at_ms DESC, tip_id DESC LIMIT ?",
+        LIMITS.mergedMessagesMax,
+      )
+      .toArray()
+      .reverse()
+      .map((r) => ({ tipId: r.tip_id, viewerId: r.viewer_id, text: r.text, atMs: r.at_ms }));
+    this.sql.exec("DELETE FROM window_messages");
+    const merged = mergeWindow(
       rows.map((r) => ({
         tipId: r.tip_id,
         viewerId: r.viewer_id,
@@ -67,6 +97,7 @@ export class MergeWindow {
       LIMITS.comboGapMs,
       LIMITS.mergedTopTippersMax,
     );
+    return { ...merged, messages };
   }
 
   /** Same gift, same viewer, within the combo gap: the same combo, one more. */

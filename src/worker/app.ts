@@ -22,6 +22,7 @@ import { creatorWithdrawalRoutes } from "./routes/creator-withdrawals";
 import { gifts } from "./routes/gifts";
 import { inbox } from "./routes/inbox";
 import { live } from "./routes/live";
+import { moderation } from "./routes/moderation";
 import { notificationTemplates } from "./routes/notification-templates";
 import { operators } from "./routes/operators";
 import { paymentCallbacks } from "./routes/payment-callbacks";
@@ -113,6 +114,7 @@ export function createApp() {
   v1.route("/", alerts);
   v1.route("/", audit);
   v1.route("/", adminSwitches);
+  v1.route("/", moderation);
   v1.route("/", operators);
   v1.route("/", proposals);
 

@@ -107,6 +107,38 @@ export const TipRequestSchema = z
   .openapi("TipRequest", {
     example: { kind: "gift", giftId: "rose", quantity: 3 },
   });
+
+/**
+ * A wallet tip's message: the length is checked in code points by the route (400
+ * `message_too_long`); the schema only bounds the body, loosely, so that a long message gets that code.
+ */
+const TipMessage = z
+  .string()
+  .max(LIMITS.tipMessageMaxCodePoints * 10)
+  .regex(/^\P{Cc}*$/u, "no control characters")
+  .optional()
+  .openapi({
+    description:
+      "A short message shown with the tip: at most 40 Unicode code points after trimming, no control characters. " +
+      "Moderated: shown, shown masked, or held for review (the tip posts either way).",
+    example: "主播加油！",
+  });
+
+/** A wallet tip (POST /v1/rooms/{roomId}/tips): a tip as asked for, with an optional message. */
+export const WalletTipRequestSchema = z
+  .discriminatedUnion("kind", [
+    z.strictObject({
+      kind: z.literal("gift"),
+      giftId: GiftId,
+      quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax).default(1),
+      confirmed: Confirmed,
+      message: TipMessage,
+    }),
+    z.strictObject({ kind: z.literal("custom"), amount: DecimalAmount, confirmed: Confirmed, message: TipMessage }),
+  ])
+  .openapi("WalletTipRequest", {
+    example: { kind: "gift", giftId: "rose", quantity: 3, message: "主播加油！" },
+  });
 export type TipRequestBody = z.infer<typeof TipRequestSchema>;
 
 /** A prefixed, time-sortable id of one kind (`room_…`), as every route and message takes it. */

@@ -186,9 +186,13 @@ describe("OpenAPI", () => {
     expect(tip.parameters.map((p: { name: string }) => p.name)).toEqual(
       expect.arrayContaining(["roomId", "idempotency-key"]),
     );
-    expect(tip.requestBody.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/TipRequest" });
-    // A gift or a custom amount, strict (unknown fields refused), the amount a decimal string.
-    const variants = res.body.components.schemas.TipRequest.oneOf;
+    expect(tip.requestBody.content["application/json"].schema).toEqual({
+      $ref: "#/components/schemas/WalletTipRequest",
+    });
+    // A gift or a custom amount, strict (unknown fields refused), the amount a decimal string,
+    // with an optional message (issue 16).
+    const variants = res.body.components.schemas.WalletTipRequest.oneOf;
+    expect(variants.map((v: { properties: object }) => "message" in v.properties)).toEqual([true, true]);
     expect(variants.map((v: { properties: { kind: { enum: string[] } } }) => v.properties.kind.enum)).toEqual([
       ["gift"],
       ["custom"],

@@ -155,6 +155,11 @@ async function runScenario(scenario: Scenario, composition: "set_based" | "per_t
           gift: null,
           big: t.amountMinor >= 500,
           nowMs: nowMs + b,
+          // Some tips carry a message (shown, masked or held): its row is written only if the tip posts.
+          message:
+            i % 3 === 0
+              ? null
+              : { text: `msg ${b} ${i}`, shown: `msg ${b} ${i}`, status: i % 3 === 1 ? "shown" : "held" },
         },
         key: keyOf(t.payer, t.key),
         requestHash: `hash-${t.hash}`,
@@ -192,6 +197,10 @@ async function runScenario(scenario: Scenario, composition: "set_based" | "per_t
     operations: await q("SELECT * FROM operations WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", ids),
     transfers: transfers.map((t, rank) => ({ ...t, id: rank })),
     tips: await q("SELECT * FROM tips WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id", ids),
+    tip_messages: await q(
+      "SELECT * FROM tip_messages WHERE tip_id IN (SELECT value FROM json_each(?)) ORDER BY tip_id",
+      ids,
+    ),
     room_outbox: await q(
       "SELECT id, room_id, payload, created_at_ms FROM room_outbox WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
       ids,

@@ -20,6 +20,11 @@ import { GIFT_TIERS } from "../../domain/tip";
 
 const UserId = z.string().regex(USER_ID_PATTERN);
 const Minor = z.number().int().nonnegative().max(LIMITS.amountMaxMinor);
+/** A message as shown: at most the limit's code points (each at most two UTF-16 units). */
+const MessageText = z
+  .string()
+  .min(1)
+  .max(LIMITS.tipMessageMaxCodePoints * 2);
 
 export const TipEvent = z.object({
   type: z.literal("tip"),
@@ -36,8 +41,26 @@ export const TipEvent = z.object({
   amountMinor: Minor.min(1),
   big: z.boolean(),
   createdAtMs: z.number().int().nonnegative(),
+  /**
+   * The viewer's message as the room shows it (mask-level words masked); null when there is
+   * none or it is held for review (then a `tip.message` event brings it once approved).
+   * Defaulted for outbox rows written before messages.
+   */
+  message: MessageText.nullable().default(null),
 });
 export type TipEvent = z.infer<typeof TipEvent>;
+
+/** A held tip message an operator approved: the room shows it at once (src/db/tip-messages.ts). */
+export const TipMessageEvent = z.object({
+  type: z.literal("tip.message"),
+  id: z.string().min(1).max(64), // `msg_` + the tip id; applied at most once
+  roomId: z.string(),
+  tipId: z.string().min(1).max(64),
+  viewerId: UserId,
+  text: MessageText,
+  atMs: z.number().int().nonnegative(),
+});
+export type TipMessageEvent = z.infer<typeof TipMessageEvent>;
 
 const StreamStartedEvent = z.object({
   type: z.literal("stream.started"),
@@ -90,6 +113,7 @@ export type PacketSentEvent = z.infer<typeof PacketSentEvent>;
 
 export const RoomEvent = z.discriminatedUnion("type", [
   TipEvent,
+  TipMessageEvent,
   StreamStartedEvent,
   StreamEndedEvent,
   PacketSentEvent,

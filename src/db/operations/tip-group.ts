@@ -40,7 +40,7 @@ import {
 } from "../ledger";
 import type { TransitRef } from "../messages/ledger-postings";
 import type { LedgerShard } from "../shards";
-import { tipEvent, tipSpec } from "./tip";
+import { tipEvent, tipMessageRow, tipSpec } from "./tip";
 import {
   type BatchedTip,
   keyTakenGuard,
@@ -100,6 +100,7 @@ export function composeTipGroup(
     moves: [] as unknown[],
     transit: [] as unknown[],
     tips: [] as unknown[],
+    messages: [] as unknown[],
     room: [] as unknown[],
   };
   const transit: TransitRef[][] = [];
@@ -182,6 +183,8 @@ export function composeTipGroup(
       tip.shareBps,
       tip.scheduleVersion,
     ]);
+    const message = tipMessageRow(tip);
+    if (message !== null) rows.messages.push(message);
     const event = tipEvent(tip);
     rows.room.push([spec.id, event.id, event.roomId, JSON.stringify(event), tip.nowMs]);
   }
@@ -250,6 +253,17 @@ export function composeTipGroup(
            ${col(9)}, ${col(10)}, ?, ${col(11)}, ${col(12)}, ${col(13)} FROM json_each(?) ${whenPosting}`,
       )
       .bind(currency, JSON.stringify(rows.tips)),
+    ...(rows.messages.length === 0
+      ? []
+      : [
+          db
+            .prepare(
+              `INSERT INTO tip_messages (tip_id, room_id, viewer_id, creator_id, text, shown, status, created_at_ms)
+               SELECT ${col(0)}, ${col(1)}, ${col(2)}, ${col(3)}, ${col(4)}, ${col(5)}, ${col(6)}, ${col(7)}
+               FROM json_each(?) ${whenPosting}`,
+            )
+            .bind(JSON.stringify(rows.messages)),
+        ]),
     db
       .prepare(
         `INSERT INTO room_outbox (id, room_id, payload, created_at_ms)

@@ -14,6 +14,7 @@ import { accountAddress, type Posting } from "../../domain/accounts";
 import type { AutopayLimits } from "../../domain/autopay";
 import { type ErrorCode, fail, ok, type Result } from "../../domain/errors";
 import { assert, LIMITS } from "../../domain/limits";
+import type { ModeratedMessage } from "../../domain/moderation";
 import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
 import { effectiveShareBps, splitRevenue } from "../../domain/revenue-share";
 import type { TieredShare, TierSchedule } from "../../domain/revenue-tiers";
@@ -104,6 +105,8 @@ export interface PreparedTip {
   readonly gift: GiftRow | null;
   readonly big: boolean;
   readonly nowMs: number;
+  /** The viewer's message, moderated at the edge (null: none); stored in `tip_messages` with the tip. */
+  readonly message: ModeratedMessage | null;
 }
 
 export async function prepareTip(
@@ -137,6 +140,8 @@ export interface TipInput {
   readonly roomId: string;
   readonly viewerId: string;
   readonly ask: TipAsk;
+  /** Moderated by the caller against the isolate's word list (no read per tip). */
+  readonly message?: ModeratedMessage | null;
 }
 
 /**
@@ -242,6 +247,7 @@ export function priceWithFacts(
     gift,
     big,
     nowMs,
+    message: input.message ?? null,
   });
 }
 
@@ -278,6 +284,7 @@ export function tipView(tip: PreparedTip) {
     platformShareBps: tip.shareBps,
     currency: DEFAULT_CURRENCY,
     createdAtMs: tip.nowMs,
+    message: tip.message === null ? null : { text: tip.message.shown, status: tip.message.status },
   };
 }
 
@@ -379,10 +386,30 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
           tip.scheduleVersion,
           ...posting.params,
         ),
+      ...(tip.message === null ? [] : [tipMessageInsert(db, tip, posting)]),
       outboxInsert(db, roomEvent, nowMs, posting),
     ],
     attach: options.attach,
   };
+}
+
+/** The tip's message row, written only if the tip posts (`when`: its posting condition). */
+function tipMessageInsert(db: D1Database, tip: PreparedTip, when: SqlCondition): D1PreparedStatement {
+  const m = tip.message;
+  assert(m !== null, "a message row needs a message");
+  return db
+    .prepare(
+      `INSERT INTO tip_messages (tip_id, room_id, viewer_id, creator_id, text, shown, status, created_at_ms)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE ${when.sql}`,
+    )
+    .bind(tip.id, tip.roomId, tip.viewerId, tip.creatorId, m.text, m.shown, m.status, tip.nowMs, ...when.params);
+}
+
+/** A tip message's row as the group commit writes it (tip-group.ts), in `tipMessageInsert`'s column order. */
+export function tipMessageRow(tip: PreparedTip): unknown[] | null {
+  const m = tip.message;
+  if (m === null) return null;
+  return [tip.id, tip.roomId, tip.viewerId, tip.creatorId, m.text, m.shown, m.status, tip.nowMs];
 }
 
 /**
@@ -411,6 +438,8 @@ export function tipEvent(tip: PreparedTip): TipEvent {
     amountMinor: priced.amountMinor,
     big: tip.big,
     createdAtMs: tip.nowMs,
+    // A held message is not in the room's event: it reaches the room only once approved.
+    message: tip.message === null || tip.message.status === "held" ? null : tip.message.shown,
   };
 }
 

@@ -505,6 +505,36 @@ export const switchVersions = sqliteTable(
   (t) => [check("switch_versions_one_row", sql`${t.id} = 1`)],
 );
 
+/**
+ * The sensitive-word list (issue 16): tip messages, packet greetings, room titles and creator
+ * names are matched against it (src/domain/moderation.ts). Changed by operators through the
+ * audited admin routes; every isolate reads it through a short-TTL copy (src/db/moderation-words.ts).
+ */
+export const moderationWords = sqliteTable(
+  "moderation_words",
+  {
+    word: text("word").primaryKey(),
+    /** `mask`: shown with the word masked; `hold`: a message waits for review, a title or name is refused. */
+    level: text("level", { enum: ["mask", "hold"] }).notNull(),
+    /** Other spellings (traditional forms, inflections), a JSON array of strings. */
+    variants: text("variants").notNull().default("[]"),
+    createdBy: text("created_by").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [check("moderation_words_level", sql`${t.level} IN ('mask', 'hold')`)],
+);
+
+/** The word list's version: one row, bumped by every change (isolates reread the list when it moved). */
+export const moderationListVersions = sqliteTable(
+  "moderation_list_versions",
+  {
+    id: integer("id").primaryKey(),
+    version: integer("version").notNull(),
+    changedAtMs: integer("changed_at_ms").notNull(),
+  },
+  (t) => [check("moderation_list_versions_one_row", sql`${t.id} = 1`)],
+);
+
 /*
  * Operators (issue 15): who may use the operator API and with which roles — data here, managed
  * through the API, never taken from a token claim alone (src/db/operators.ts).

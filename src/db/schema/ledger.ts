@@ -130,6 +130,34 @@ export const tips = sqliteTable(
 );
 
 /**
+ * A tip's message (issue 16), in the payer's shard beside the tip and written in its batch,
+ * only if the tip posts. `shown` is what the room shows (mask-level words masked); a `held`
+ * message is not shown until an operator approves it (src/db/tip-messages.ts). The money never
+ * waits for it: the tip posts whatever the message's status.
+ */
+export const tipMessages = sqliteTable(
+  "tip_messages",
+  {
+    tipId: text("tip_id").primaryKey(),
+    roomId: text("room_id").notNull(),
+    viewerId: text("viewer_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    /** What the viewer wrote (trimmed, at most LIMITS.tipMessageMaxCodePoints code points). */
+    text: text("text").notNull(),
+    shown: text("shown").notNull(),
+    status: text("status", { enum: ["shown", "masked", "held", "approved", "rejected"] }).notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    reviewedBy: text("reviewed_by"),
+    reviewedAtMs: integer("reviewed_at_ms"),
+  },
+  (t) => [
+    check("tip_messages_status", sql`${t.status} IN ('shown', 'masked', 'held', 'approved', 'rejected')`),
+    // The review queue pages through held messages oldest first.
+    index("tip_messages_status_created").on(t.status, t.createdAtMs, t.tipId),
+  ],
+);
+
+/**
  * Red packets. The money sits in `packet:{id}:escrow` from sending until it is claimed
  * (credited claim by claim from the room, through the ledger queue) or refunded at expiry.
  * The room's Durable Object is the authority on claims; these rows are the ledger's view:

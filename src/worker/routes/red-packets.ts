@@ -22,6 +22,7 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { operatorMay } from "../middleware/auth";
+import { screenedName } from "../moderation";
 import { money } from "../money-view";
 import { edgeClaims } from "../rooms/exhausted-packets";
 import { knownRooms } from "../rooms/known-rooms";
@@ -219,6 +220,9 @@ redPackets.openapi(
     const body = c.req.valid("json");
     const senderId = c.var.principal.userId;
     const ledger = c.var.ledger;
+    // The greeting is shown to the whole room at once: masked, or refused (422 text_refused)
+    // for a hold-level word before any money moves (a packet has no review queue).
+    const greeting = body.greeting === "" ? "" : await screenedName(c, body.greeting);
     // The packet lives in its sender's shard: its id carries the sender's bucket, and the
     // Idempotency-Key is kept there beside it.
     const shard = ledger.forOwner(senderId);
@@ -245,7 +249,7 @@ redPackets.openapi(
             subsidyId: body.subsidyId ?? null,
             shares: body.shares,
             split: body.split,
-            greeting: body.greeting,
+            greeting,
             audience: body.audience,
             ttlMs: body.ttlSeconds * 1000,
           },

@@ -5,6 +5,7 @@ import { LIMITS } from "../../domain/limits";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { operatorMay } from "../middleware/auth";
+import { screenedName } from "../moderation";
 import { endStream, goLive } from "../rooms/lifecycle";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { errorResponses, jsonBody, jsonResponse, PrefixedId, UserId } from "../schemas";
@@ -93,18 +94,16 @@ rooms.openapi(
       "A creator has one room; it persists across streams (its day/week/month leaderboards span them). " +
       "Going live while already live is 409 room_already_live.",
     request: { body: jsonBody(GoLive) },
-    responses: { 201: jsonResponse(RoomSchema, "The room is live"), ...errorResponses(400, 401, 403, 409) },
+    responses: { 201: jsonResponse(RoomSchema, "The room is live"), ...errorResponses(400, 401, 403, 409, 422) },
   }),
   async (c) => {
     const principal = c.var.principal;
     if (!principal.roles.has("creator")) throw new ApiError("forbidden", "Only creators can go live.");
     const body = c.req.valid("json");
-    const result = await goLive(
-      c.var.ledger.control,
-      { userId: principal.userId, displayName: body.displayName ?? null },
-      body.title,
-      Date.now(),
-    );
+    // Titles and names are shown to everyone: masked, or refused (422 text_refused) for a hold-level word.
+    const title = await screenedName(c, body.title);
+    const displayName = body.displayName === undefined ? null : await screenedName(c, body.displayName);
+    const result = await goLive(c.var.ledger.control, { userId: principal.userId, displayName }, title, Date.now());
     if (result.kind === "already_live") throw new ApiError("room_already_live");
     const room = result.room;
     const db = c.var.ledger.control;
@@ -143,7 +142,7 @@ rooms.openapi(
     tags: ["rooms"],
     summary: "Change a room's title or big-gift threshold (its creator, or an operator with room.moderate)",
     request: { params: roomParams, body: jsonBody(RoomSettings) },
-    responses: { 200: jsonResponse(RoomSchema, "Saved"), ...errorResponses(400, 401, 403, 404) },
+    responses: { 200: jsonResponse(RoomSchema, "Saved"), ...errorResponses(400, 401, 403, 404, 422) },
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
@@ -151,6 +150,7 @@ rooms.openapi(
     const room = await findRoom(c.var.ledger.control, roomId);
     if (!room) throw new ApiError("room_not_found");
     await assertRoomOwner(c, room, true);
+    const title = body.title === undefined ? null : await screenedName(c, body.title);
     const updated = await c.var.ledger.control
       .prepare(
         `UPDATE rooms SET title = COALESCE(?, title),
@@ -158,7 +158,7 @@ rooms.openapi(
        WHERE id = ? RETURNING *`,
       )
       .bind(
-        body.title ?? null,
+        title,
         body.bigGiftThresholdMinor !== undefined ? 1 : 0,
         body.bigGiftThresholdMinor ?? null,
         Date.now(),

@@ -8,6 +8,7 @@ import type { TipSubmission } from "../../durable-objects/live-room.tips";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
+import { moderatedMessage } from "../moderation";
 import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { tipRulesWithRooms } from "../rooms/tip-rates";
@@ -19,8 +20,8 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
-  TipRequestSchema,
   UserId,
+  WalletTipRequestSchema,
 } from "../schemas";
 import { defineRoute } from "./define";
 import { RoomId } from "./rooms";
@@ -46,6 +47,16 @@ export const TipSchema = z
         .openapi({ description: "The platform's rate this tip was split at, in basis points (tiered by month)." }),
       currency: Currency,
       createdAtMs: z.number().int(),
+      message: z
+        .object({
+          text: z.string().openapi({ description: "The message as the room shows it: mask-level words masked." }),
+          status: z.enum(["shown", "masked", "held"]).openapi({
+            description:
+              "`shown` as written; `masked`; `held`: not shown in the room until an operator approves it " +
+              "(the tip itself has posted).",
+          }),
+        })
+        .nullable(),
     }),
     walletBalanceMinor: AmountMinor,
   })
@@ -65,7 +76,7 @@ tips.openapi(
     description:
       "Debits the viewer's wallet and credits the creator's pending earnings and the platform's revenue " +
       "atomically. The platform's part is rounded down to the fen; the creator receives the rest.",
-    request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(TipRequestSchema) },
+    request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(WalletTipRequestSchema) },
     responses: {
       201: jsonResponse(TipSchema, "The tip was sent"),
       ...errorResponses(400, 401, 403, 404, 409, 422, 428, 429, 503),
@@ -75,18 +86,21 @@ tips.openapi(
     const { roomId } = c.req.valid("param");
     const body = c.req.valid("json");
     const viewerId = c.var.principal.userId;
+    // Moderated here, in memory against the isolate's word list: the tip path reads nothing more.
+    const { message: written, confirmed, ...ask } = body;
+    const message = await moderatedMessage(c, written);
     if (c.var.config.tipCommit === "room") {
       // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
       const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
       // An unknown room is refused here: addressing its object would create it.
       await knownRooms.require(c.var.ledger.control, roomId);
-      const { confirmed, ...ask } = body;
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
         roomId,
         viewerId,
         ask,
         confirmed: confirmed === true,
+        message,
         key,
         requestHash,
       } satisfies TipSubmission);
@@ -110,8 +124,8 @@ tips.openapi(
         // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
         // after the balance, since concurrent tips read the same day total.
         const [tip, autopay] = await Promise.all([
-          prepareTip(ledger.control, c.var.config, { id, roomId, viewerId, ask: body }, nowMs),
-          body.confirmed === true ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
+          prepareTip(ledger.control, c.var.config, { id, roomId, viewerId, ask, message }, nowMs),
+          confirmed === true ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
         ]);
         if (!tip.ok) return tip;
         // Its tier rate from the room, priced with the room's own tips (ADR 0011).

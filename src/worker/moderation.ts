@@ -1,0 +1,27 @@
+import type { Context } from "hono";
+import { currentWordList } from "../db/moderation-words";
+import { LIMITS } from "../domain/limits";
+import { codePointLength, type ModeratedMessage, moderateMessage, screenName } from "../domain/moderation";
+import type { AppEnv } from "./context";
+import { ApiError } from "./errors";
+
+/**
+ * A tip's message at the edge: trimmed (empty is no message), its length checked in code
+ * points (400 `message_too_long`), then moderated against this isolate's copy of the word list
+ * (no database read unless the copy is older than its TTL).
+ */
+export async function moderatedMessage(c: Context<AppEnv>, raw: string | undefined): Promise<ModeratedMessage | null> {
+  const text = raw?.trim() ?? "";
+  if (text === "") return null;
+  if (codePointLength(text) > LIMITS.tipMessageMaxCodePoints) throw new ApiError("message_too_long");
+  const list = await currentWordList(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+  return moderateMessage(list, text);
+}
+
+/** A room title or a creator's display name: masked, or refused with 422 `text_refused` (a hold-level word). */
+export async function screenedName(c: Context<AppEnv>, text: string): Promise<string> {
+  const list = await currentWordList(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+  const screened = screenName(list, text);
+  if (!screened.ok) throw ApiError.from(screened);
+  return screened.value;
+}
