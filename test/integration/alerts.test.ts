@@ -407,8 +407,8 @@ describe("the statements check", () => {
       .first();
     expect(run).toEqual({ channel: "wechatpay", statement_date: figures.date, actor_id: "system:checks" });
     // Alipay and Stripe have nothing this far ahead of their clocks: not ready, an info finding
-    // per day, a warning on the look-back's last day (test/integration/statement-downloads.test.ts
-    // covers the downloads themselves).
+    // per day, and on the look-back's last day a warning the default rules alert on
+    // (test/integration/statement-downloads.test.ts covers the downloads themselves).
     const [latest] = await env.CONTROL.prepare(
       "SELECT findings FROM check_runs WHERE check_name = 'statements' AND started_at_ms = ?",
     )
@@ -418,8 +418,15 @@ describe("the statements check", () => {
     const findings = JSON.parse(latest?.findings ?? "[]") as { kind: string; subject: string; severity: string }[];
     for (const channel of ["alipay", "stripe"]) {
       expect(
-        findings.filter((f) => f.kind === "statement_not_ready" && f.subject === channel).map((f) => f.severity),
-      ).toEqual(["warning", "info", "info", "info"]);
+        findings
+          .filter((f) => f.kind.startsWith("statement_") && f.subject === channel)
+          .map((f) => `${f.kind}/${f.severity}`),
+      ).toEqual([
+        "statement_overdue/warning",
+        "statement_not_ready/info",
+        "statement_not_ready/info",
+        "statement_not_ready/info",
+      ]);
     }
     // Reconciled days are not downloaded again: a second run the same day skips WeChat's.
     const again = await runCheck(checkNamed("statements"), env, at + 60_000, log, true);

@@ -13,8 +13,10 @@
  *
  * Findings, per channel and day (the detail starts with the day):
  * - `reconciliation_unrepaired` (warning; value = findings left to operators);
- * - `statement_not_ready` (info; warning on the look-back's last day, after which it is no
- *   longer tried): the provider has not produced the file yet;
+ * - `statement_not_ready` (info): the provider has not produced the file yet; tried again on
+ *   the next runs;
+ * - `statement_overdue` (warning; a default alert rule): still not ready on the look-back's last
+ *   day, after which it is no longer tried — upload it when it comes;
  * - `statement_download_failed` (warning): the channel did not answer or refused;
  * - `statement_malformed` (warning): the file could not be read exactly (a bad zip, a CRC-32
  *   mismatch, a line the parser refuses);
@@ -94,12 +96,11 @@ export async function checkStatements(
         outcomes[date] = { error: error.code, detail: error.message.slice(0, 200) };
         switch (error.code) {
           case "statement_not_ready":
-            finding(
-              "statement_not_ready",
-              date === lastTry ? "warning" : "info",
-              1,
-              date === lastTry ? `${error.message} (the last try; upload it when it comes)` : error.message,
-            );
+            if (date === lastTry) {
+              finding("statement_overdue", "warning", 1, `${error.message} (the last try; upload it when it comes)`);
+            } else {
+              finding("statement_not_ready", "info", 1, error.message);
+            }
             break;
           case "statement_required":
             finding("statement_download_unsupported", "info", 1, error.message);
