@@ -62,6 +62,7 @@ export const TipSubmission = z.strictObject({
     }),
     z.strictObject({ kind: z.literal("custom"), amount: z.string().min(1).max(32) }),
   ]),
+  /** The Worker checked the payer's PIN: the password-free limits do not apply. */
   confirmed: z.boolean(),
   key: z.string().min(1).max(LIMITS.idempotencyKeyMaxLength),
   requestHash: z.string().regex(/^[0-9a-f]{64}$/),

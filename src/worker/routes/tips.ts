@@ -8,6 +8,7 @@ import type { TipSubmission } from "../../durable-objects/live-room.tips";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
+import { requirePin } from "../pin";
 import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { tipRulesWithRooms } from "../rooms/tip-rates";
@@ -68,25 +69,32 @@ tips.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(TipRequestSchema) },
     responses: {
       201: jsonResponse(TipSchema, "The tip was sent"),
-      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 429, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 423, 428, 429, 503),
     },
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
-    const body = c.req.valid("json");
+    // The PIN is never part of the request's fingerprint: a stored hash of six digits and a
+    // known rest would give the PIN away. The same key is reused after `pin_required`.
+    const { pin, ...body } = c.req.valid("json");
     const viewerId = c.var.principal.userId;
+    // 小额免密: a tip without a PIN must fit the payer's password-free limits (the guards in its
+    // batch say, answering `pin_required`); one with a PIN is checked here, before the room or
+    // the batch sees it, and then skips those limits. Only a tip the client was told needs it
+    // carries a PIN, so the PBKDF2 work is not on the path of ordinary tips.
+    const confirmed = pin !== undefined;
+    if (confirmed) await requirePin(c.var.ledger.forOwner(viewerId), viewerId, pin, Date.now());
     if (c.var.config.tipCommit === "room") {
       // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
       const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
       // An unknown room is refused here: addressing its object would create it.
       await knownRooms.require(c.var.ledger.control, roomId);
-      const { confirmed, ...ask } = body;
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
         roomId,
         viewerId,
-        ask,
-        confirmed: confirmed === true,
+        ask: body,
+        confirmed,
         key,
         requestHash,
       } satisfies TipSubmission);
@@ -111,7 +119,7 @@ tips.openapi(
         // after the balance, since concurrent tips read the same day total.
         const [tip, autopay] = await Promise.all([
           prepareTip(ledger.control, c.var.config, { id, roomId, viewerId, ask: body }, nowMs),
-          body.confirmed === true ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
+          confirmed ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
         ]);
         if (!tip.ok) return tip;
         // Its tier rate from the room, priced with the room's own tips (ADR 0011).
