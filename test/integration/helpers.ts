@@ -103,6 +103,15 @@ export async function operatorToken(): Promise<string> {
 }
 
 /** Credits a wallet through the operator adjustment API. */
+/** The payment PIN tests give their payers (a tip above the password-free limits, a withdrawal). */
+export const TEST_PIN = "246810";
+
+/** Gives `userId` a payment PIN through the route (first time only). */
+export async function setPin(userId: string, pin: string = TEST_PIN): Promise<void> {
+  const res = await call("PUT", "/v1/me/pin", { token: await token(userId), body: { pin } });
+  if (res.status !== 200) throw new Error(`setting ${userId}'s PIN answered ${res.status} ${JSON.stringify(res.body)}`);
+}
+
 export async function fund(userId: string, amount: string): Promise<void> {
   const res = await callApproved("POST", `/v1/users/${userId}/wallet/adjustments`, {
     token: await operatorToken(),
