@@ -26,6 +26,7 @@ import {
   ledgerSnapshot,
   operatorToken,
   token,
+  withPin,
 } from "./helpers";
 import { SocketProbe } from "./socket-probe";
 
@@ -61,12 +62,8 @@ async function clearSwitch(kind: SwitchKind, scope: string) {
 }
 
 function tipRequest(roomId: string, viewerId: string, body: unknown, idempotencyKey = key()) {
-  return token(viewerId).then((t) =>
-    call("POST", `/v1/rooms/${roomId}/tips`, {
-      token: t,
-      idempotencyKey,
-      body: { ...(body as object), confirmed: true },
-    }),
+  return Promise.all([token(viewerId), withPin(viewerId, body as object)]).then(([t, pinned]) =>
+    call("POST", `/v1/rooms/${roomId}/tips`, { token: t, idempotencyKey, body: pinned }),
   );
 }
 
@@ -255,7 +252,7 @@ describe("money read-only", () => {
       withdrawal: await call("POST", "/v1/creators/me/withdrawals", {
         token: await token("sw-ro-creator", "creator"),
         idempotencyKey: key(),
-        body: { amount: "100.00" },
+        body: await withPin("sw-ro-creator", { amount: "100.00" }),
       }),
       adjustment: await call("POST", "/v1/users/sw-ro-fan/wallet/adjustments", {
         token: await operatorToken(),
