@@ -199,7 +199,6 @@ describe("tiered revenue share", () => {
     const first = await tip(roomId, await token("tier-cross-rich"), {
       kind: "custom",
       amount: "28.00",
-      confirmed: true,
     });
     expect(first.body.tip.platformShareBps).toBe(5_000);
 
