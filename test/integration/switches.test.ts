@@ -226,6 +226,9 @@ describe("money read-only", () => {
     });
     expect(sent.status).toBe(201);
     const packetId = sent.body.packet.id as string;
+    // Their PINs set before: a right PIN checked leaves its row as it was.
+    await withPin("sw-ro-fan", {});
+    await withPin("sw-ro-creator", {});
     const before = await ledgerSnapshot();
 
     switchCache.pinForTests([pinned("read_only", { type: "platform" })]);
