@@ -14,6 +14,7 @@ import { creatorWithdrawals, requestFacts, withdrawalWithSteps } from "../../db/
 import { switchRefusal } from "../../db/switches";
 import { addDays, businessDayOf, dayStartMs } from "../../domain/business-day";
 import { fail, ok } from "../../domain/errors";
+import { parseIdempotencyKey } from "../../domain/idempotency";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { DEFAULT_WITHDRAWAL_POLICY, decideWithdrawal } from "../../domain/withdrawal-request";
 import type { AppEnv } from "../context";
@@ -74,7 +75,10 @@ creatorWithdrawalRoutes.openapi(
     const creatorId = c.var.principal.userId;
     const ledger = c.var.ledger;
     const shard = ledger.forOwner(creatorId);
-    // Before the key is claimed: a wrong PIN leaves no trace but its counted try.
+    // Before the key is claimed (a wrong PIN leaves no trace but its counted try), after it is
+    // read: a request refused for its header spends no try.
+    const parsedKey = parseIdempotencyKey(c.req.header("idempotency-key"));
+    if (!parsedKey.ok) throw ApiError.from(parsedKey);
     await requirePin(shard, creatorId, pin, Date.now());
     const key = c.req.header("idempotency-key") ?? "";
     const timeZone = c.var.config.businessTimeZone;

@@ -78,6 +78,8 @@ tips.openapi(
     // known rest would give the PIN away. The same key is reused after `pin_required`.
     const { pin, ...body } = c.req.valid("json");
     const viewerId = c.var.principal.userId;
+    // A missing or malformed Idempotency-Key is refused before a PIN try is spent on it.
+    const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
     // 小额免密: a tip without a PIN must fit the payer's password-free limits (the guards in its
     // batch say, answering `pin_required`); one with a PIN is checked here, before the room or
     // the batch sees it, and then skips those limits. Only a tip the client was told needs it
@@ -87,7 +89,6 @@ tips.openapi(
     if (c.var.config.tipCommit === "room") {
       // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
-      const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
       // An unknown room is refused here: addressing its object would create it.
       await knownRooms.require(c.var.ledger.control, roomId);
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
