@@ -115,15 +115,14 @@ noop.openapi(
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
-    const body = c.req.valid("json");
-    const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
-    const { confirmed, ...ask } = body;
+    const { pin, ...ask } = c.req.valid("json");
+    const { key, requestHash } = await idempotencyOf(c, { roomId, ...ask });
     const stub = c.env.LIVE_ROOM.getByName(roomId) as unknown as DurableObjectStub<LiveRoom>;
     const answer = await stub.benchNoop({
       roomId,
       viewerId: c.var.principal.userId,
       ask,
-      confirmed: confirmed === true,
+      confirmed: pin !== undefined,
       key,
       requestHash,
     });

@@ -1,4 +1,5 @@
 import { postAdjustment } from "../src/db/operations/adjustment";
+import { insertPin, newPinHash } from "../src/db/payment-pins";
 import type { Ledger } from "../src/db/shards";
 import { accountAddress } from "../src/domain/accounts";
 import { newId } from "../src/domain/ids";
@@ -11,7 +12,8 @@ import { putOperator } from "./operators";
 import { mintToken } from "./tokens";
 
 /**
- * The demo: one creator live in a room, three viewers with funded wallets, two operators (in
+ * The demo: one creator live in a room, three viewers with funded wallets (each, and the creator,
+ * with the payment PIN `DEMO_PIN`), two operators (in
  * the operator directory with their roles), and a tiered revenue share schedule.
  * Idempotent: fixed operation ids make the funding happen once however often it runs; the
  * creator's room is created once and brought back live if it was ended.
@@ -30,6 +32,12 @@ export const DEMO_USERS: readonly { userId: string; roles: Role[]; fundMinor: nu
   { userId: "ops-mei", roles: ["admin", "finance", "ops", "support"], fundMinor: 0 },
   { userId: "ops-kai", roles: ["finance", "ops", "risk"], fundMinor: 0 },
 ];
+
+/**
+ * The demo viewers' and creator's payment PIN: a tip above the password-free limits (a sports
+ * car, a rocket) and a withdrawal ask for it. Set once; a PIN changed in the demo is kept.
+ */
+export const DEMO_PIN = "246810";
 
 const DEMO_ROOM_ID = "room_01DEMD00000000000000000000";
 
@@ -98,6 +106,9 @@ export async function seedDemo(ledger: Ledger, config: Config, nowMs: number): P
         },
         nowMs,
       );
+    }
+    if (user.roles.includes("viewer") || user.roles.includes("creator")) {
+      await insertPin(ledger.forOwner(user.userId).db, user.userId, await newPinHash(DEMO_PIN), nowMs);
     }
     const balance = await ledger
       .forOwner(user.userId)

@@ -1,5 +1,6 @@
 // The pages' API client: JSON in and out, the bearer token, an Idempotency-Key where given;
-// a refused request throws an Error carrying the API's stable `code` and the HTTP `status`.
+// a refused request throws an Error carrying the API's stable `code`, the HTTP `status` and the
+// envelope's `details` (a wrong payment PIN's tries left, a lock's end).
 
 /** @param {() => string | null} tokenOf the current token (pages may sign in later) */
 export function apiClient(tokenOf) {
@@ -13,7 +14,11 @@ export function apiClient(tokenOf) {
     const data = res.status === 204 ? null : await res.json();
     if (!res.ok) {
       const message = data?.error?.message ?? res.statusText;
-      throw Object.assign(new Error(message), { code: data?.error?.code, status: res.status });
+      throw Object.assign(new Error(message), {
+        code: data?.error?.code,
+        status: res.status,
+        details: data?.error?.details,
+      });
     }
     return data;
   };

@@ -261,14 +261,22 @@ function wireForms() {
   $("withdraw-form").onsubmit = async (ev) => {
     ev.preventDefault();
     const amount = $("withdraw-amount").value.trim();
+    // Every withdrawal needs the payment PIN; it is cleared from the form whatever the answer.
+    const pin = $("withdraw-pin").value;
+    $("withdraw-pin").value = "";
     try {
-      const w = await api("POST", "/v1/creators/me/withdrawals", { amount }, crypto.randomUUID());
+      const w = await api("POST", "/v1/creators/me/withdrawals", { amount, pin }, crypto.randomUUID());
       const wd = w.withdrawal;
       say(`Withdrawal of ¥${amount} ${wd.state === "requested" ? "is waiting for review" : "is on its way"}.`);
       $("withdraw-amount").value = "";
       await Promise.all([loadWithdrawals(), loadEarnings()]);
     } catch (e) {
-      say(e.message, true);
+      const pinMessages = {
+        pin_incorrect: `Wrong payment PIN — ${e.details?.triesLeft ?? 0} tries left.`,
+        pin_locked: "Your payment PIN is locked after too many wrong tries; try again later.",
+        pin_not_set: "Set a payment PIN first (on the viewer page: Payment PIN).",
+      };
+      say(pinMessages[e.code] ?? e.message, true);
     }
   };
   $("bind-channel").onchange = () => {

@@ -53,6 +53,75 @@ function withMessage(body) {
 
 const HELD_NOTE = "Your message is waiting for review; the room sees it once a moderator approves it.";
 
+/**
+ * Asks for the payment PIN in the dialog. mode "enter": one PIN; "set": a new PIN, and the
+ * current one when `withOld`. Resolves with { pin, oldPin } or null when cancelled.
+ */
+function askPin({ mode = "enter", title, prompt, error = "", withOld = false }) {
+  const dialog = $("pin-dialog");
+  $("pin-title").textContent = title;
+  $("pin-prompt").textContent = prompt;
+  $("pin-error").textContent = error;
+  $("pin-label").textContent = mode === "set" ? "New PIN (6 digits)" : "PIN";
+  $("pin-old-label").hidden = !withOld;
+  $("pin-old").required = withOld;
+  $("pin-old").value = "";
+  $("pin-input").value = "";
+  return new Promise((resolve) => {
+    const done = (value) => {
+      $("pin-form").onsubmit = null;
+      $("pin-cancel").onclick = null;
+      dialog.close();
+      resolve(value);
+    };
+    $("pin-form").onsubmit = (event) => {
+      event.preventDefault();
+      done({ pin: $("pin-input").value, oldPin: withOld ? $("pin-old").value : undefined });
+    };
+    $("pin-cancel").onclick = () => done(null);
+    dialog.showModal();
+    (withOld ? $("pin-old") : $("pin-input")).focus();
+  });
+}
+
+const PIN_MESSAGES = {
+  pin_too_simple: "Too easy to guess (one digit repeated, or digits in a row). Choose another.",
+  malformed_request: "A PIN is exactly 6 digits.",
+};
+
+/** Sets (or, with the current one, changes) the payment PIN; the new PIN once saved, else null. */
+async function setPin(reason = "") {
+  const state = await api("GET", "/v1/me/pin");
+  let error = "";
+  for (;;) {
+    const answer = await askPin({
+      mode: "set",
+      title: state.set ? "Change your payment PIN" : "Set a payment PIN",
+      prompt: `${reason}Six digits, asked for above your password-free limits and for withdrawals.`,
+      error,
+      withOld: state.set,
+    });
+    if (answer === null) return null;
+    try {
+      await api("PUT", "/v1/me/pin", state.set ? answer : { pin: answer.pin });
+      say("Payment PIN saved.");
+      return answer.pin;
+    } catch (e) {
+      if (e.code === "pin_locked") {
+        say(pinLockedText(e), true);
+        return null;
+      }
+      error = e.code === "pin_incorrect" ? triesText(e) : (PIN_MESSAGES[e.code] ?? e.message);
+    }
+  }
+}
+
+const triesText = (e) => `Wrong PIN — ${e.details?.triesLeft ?? 0} tries left.`;
+const pinLockedText = (e) =>
+  `Your payment PIN is locked after too many wrong tries${
+    e.details?.lockedUntilMs ? ` until ${new Date(e.details.lockedUntilMs).toLocaleTimeString()}` : ""
+  }.`;
+
 async function sendTip(body, label, key = crypto.randomUUID()) {
   say(`Sending ${label}…`);
   try {
@@ -61,15 +130,26 @@ async function sendTip(body, label, key = crypto.randomUUID()) {
     say(`Sent ${label} (¥${tip.amount}).${tip.message?.status === "held" ? ` ${HELD_NOTE}` : ""}`);
     if (tip.message) $("tip-message").value = "";
   } catch (error) {
-    // Above the password-free (小额免密) limits: ask once, then send the same request confirmed.
-    // The refused attempt released its key, so the confirmed one may reuse it.
-    if (error.code === "confirmation_required" && !body.confirmed) {
-      if (window.confirm(`Send ${label}? This is above your password-free limit.`)) {
-        return sendTip({ ...body, confirmed: true }, label, key);
-      }
-      say(`Not sent: ${label} needs your confirmation.`, true);
+    // Above the password-free (小额免密) limits: ask for the PIN, then send the same request with
+    // it. The refused attempt released its key, so the one with the PIN may reuse it.
+    const { pin: _tried, ...ask } = body;
+    if (error.code === "pin_required" || error.code === "pin_incorrect") {
+      const answer = await askPin({
+        title: `Send ${label}?`,
+        prompt: "This is above your password-free limit: enter your payment PIN.",
+        error: error.code === "pin_incorrect" ? triesText(error) : "",
+      });
+      if (answer !== null) return sendTip({ ...ask, pin: answer.pin }, label, key);
+      say(`Not sent: ${label} needs your payment PIN.`, true);
       return;
     }
+    if (error.code === "pin_not_set") {
+      const pin = await setPin("You have no payment PIN yet. ");
+      if (pin !== null) return sendTip({ ...ask, pin }, label, key);
+      say(`Not sent: ${label} needs a payment PIN.`, true);
+      return;
+    }
+    if (error.code === "pin_locked") return say(pinLockedText(error), true);
     const messages = {
       insufficient_funds: "Not enough in your wallet.",
       room_not_live: "The stream has ended.",
@@ -309,6 +389,7 @@ async function main() {
   $("title").textContent = room.title;
   renderGifts(catalog);
   $("send-packet").addEventListener("submit", sendPacket);
+  $("pin-settings").onclick = () => setPin();
   await refreshWallet();
   live = new LiveClient({
     roomId,

@@ -846,6 +846,10 @@ async function copyRows(
   const autopay = (await old.prepare("SELECT * FROM autopay_settings").all<Record<string, unknown>>()).results.filter(
     (r) => bucketOfOwner(String(r.user_id)) === bucket,
   );
+  // The PIN moves with its tries and lock: a move must not hand a guesser fresh tries.
+  const pins = (await old.prepare("SELECT * FROM payment_pins").all<Record<string, unknown>>()).results.filter(
+    (r) => bucketOfOwner(String(r.user_id)) === bucket,
+  );
   const orders = (
     await old
       .prepare(
@@ -874,6 +878,7 @@ async function copyRows(
   ).results;
   const statements = [
     ...autopay.map((r) => upsert(target, "autopay_settings", ["user_id"], r, mode)),
+    ...pins.map((r) => upsert(target, "payment_pins", ["user_id"], r, mode)),
     ...orders.map((r) => upsert(target, "payment_orders", ["id"], r, mode)),
     ...transitions.map((r) => upsert(target, "payment_order_transitions", ["order_id", "seq"], r, mode)),
     ...keys.map((r) => upsert(target, "idempotency_keys", ["principal_id", "key"], r, mode)),
@@ -881,7 +886,7 @@ async function copyRows(
   for (let at = 0; at < statements.length; at += STATEMENTS_PER_BATCH) {
     await target.batch(statements.slice(at, at + STATEMENTS_PER_BATCH));
   }
-  return `${autopay.length} autopay settings, ${orders.length} open orders (${transitions.length} transitions), ${keys.length} idempotency records`;
+  return `${autopay.length} autopay settings, ${pins.length} payment PINs, ${orders.length} open orders (${transitions.length} transitions), ${keys.length} idempotency records`;
 }
 
 function upsert(

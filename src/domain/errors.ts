@@ -77,9 +77,24 @@ export const ERROR_CODES = {
   currency_mismatch: { status: 422, message: "The currencies do not match." },
   room_busy: { status: 429, message: "This room is taking more tips than it can queue right now; retry shortly." },
   packet_busy: { status: 429, message: "Too many people are grabbing this red packet right now; retry shortly." },
-  confirmation_required: {
+  // Payment PIN (domain/pin.ts, db/payment-pins.ts). Never says anything about the PIN tried.
+  pin_required: {
     status: 428,
-    message: "This tip is above your password-free limits; confirm it and send it again with `confirmed: true`.",
+    message: "This needs your payment PIN: send the same request again with `pin`.",
+  },
+  pin_incorrect: { status: 403, message: "The payment PIN is not correct." },
+  pin_locked: {
+    status: 423,
+    message: "Too many wrong payment PINs: it is locked; retry after the Retry-After header, or reset it.",
+  },
+  pin_not_set: { status: 409, message: "You have no payment PIN yet; set one first (PUT /v1/me/pin)." },
+  pin_too_simple: {
+    status: 422,
+    message: "This PIN is too easy to guess (one digit repeated, or digits in a row); choose another.",
+  },
+  reauthentication_required: {
+    status: 401,
+    message: "Sign in again first: resetting a payment PIN needs a token from a recent sign-in (`auth_time`).",
   },
   order_not_refundable: {
     status: 409,

@@ -35,8 +35,8 @@ export const GUARD_ERRORS = {
   room_not_live: "room_not_live",
   gift_disabled: "gift_disabled",
   gift_price_changed: "conflict",
-  autopay_per_tip_exceeded: "confirmation_required",
-  autopay_per_day_exceeded: "confirmation_required",
+  autopay_per_tip_exceeded: "pin_required",
+  autopay_per_day_exceeded: "pin_required",
   /** Pay-to-tip: the order's tip was already attempted (sent or refused) by another delivery. */
   tip_already_decided: "conflict",
   /** A tip's quoted tier rate outlived its time before the tip committed (live-room.tiers.ts); retry. */

@@ -153,6 +153,12 @@ export const LIMITS = {
   /** 小额免密: the highest limits a user may choose (5,000.00 per tip, 20,000.00 a day). */
   autopayPerTipMaxMinor: 500_000,
   autopayPerDayMaxMinor: 2_000_000,
+  /** Payment PIN: wrong tries in a row before it locks (a right PIN starts the count again). */
+  pinTriesMax: 5,
+  /** Payment PIN: how long the fifth wrong try locks it; every further try is refused unevaluated. */
+  pinLockMs: 15 * 60 * 1000,
+  /** Payment PIN: a forgotten PIN is reset only with a token whose `auth_time` is at most this old. */
+  pinReauthMaxAgeMs: 5 * 60 * 1000,
   /** Basis points: 10000 = 100%. */
   bpsMax: 10_000,
   /** Reconciliation: lines (records) in one channel's daily statement file. */

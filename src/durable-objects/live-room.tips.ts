@@ -62,6 +62,7 @@ export const TipSubmission = z.strictObject({
     }),
     z.strictObject({ kind: z.literal("custom"), amount: z.string().min(1).max(32) }),
   ]),
+  /** The Worker checked the payer's PIN: the password-free limits do not apply. */
   confirmed: z.boolean(),
   /** The viewer's message, moderated by the Worker against its cached word list (null: none). */
   message: z

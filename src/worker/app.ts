@@ -26,6 +26,7 @@ import { moderation } from "./routes/moderation";
 import { notificationTemplates } from "./routes/notification-templates";
 import { operators } from "./routes/operators";
 import { paymentCallbacks } from "./routes/payment-callbacks";
+import { paymentPin } from "./routes/payment-pin";
 import { payments } from "./routes/payments";
 import { payoutAccounts } from "./routes/payout-accounts";
 import { payoutCallbacks } from "./routes/payout-callbacks";
@@ -95,6 +96,7 @@ export function createApp() {
   v1.route("/", campaigns);
   v1.route("/", payments);
   v1.route("/", autopay);
+  v1.route("/", paymentPin);
   v1.route("/", admin);
   v1.route("/", revenueSchedules);
   v1.route("/", reconciliations);

@@ -36,5 +36,9 @@ export function errorResponse(
   const requestId = (c.get("requestId") as string | undefined) ?? "unknown";
   // A bucket move's freeze lasts a few seconds; the retry re-reads the bucket map.
   if (code === "shard_moving") c.header("Retry-After", String(LIMITS.shardMovingRetryAfterS));
+  const lockedUntilMs = (details as { lockedUntilMs?: unknown } | undefined)?.lockedUntilMs;
+  if (code === "pin_locked" && typeof lockedUntilMs === "number") {
+    c.header("Retry-After", String(Math.max(1, Math.ceil((lockedUntilMs - Date.now()) / 1000))));
+  }
   return c.json(errorBody(code, message, requestId, details), statusOf(code) as ContentfulStatusCode);
 }

@@ -6,6 +6,7 @@ import { ERROR_CODE_LIST } from "../domain/errors";
 import { type IdPrefix, idPattern } from "../domain/ids";
 import { LIMITS } from "../domain/limits";
 import { CURRENCIES } from "../domain/money";
+import { PIN_PATTERN } from "../domain/pin";
 
 export const ErrorSchema = z
   .object({
@@ -50,7 +51,7 @@ export const PageQuery = z.object({
 const errorContent = { "application/json": { schema: ErrorSchema } };
 
 /** The error responses a route can give, by status, for the OpenAPI document. */
-export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 428 | 429 | 503)[]) {
+export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 423 | 428 | 429 | 503)[]) {
   const descriptions: Record<number, string> = {
     400: "Malformed request or missing Idempotency-Key",
     401: "Missing or invalid bearer token",
@@ -60,7 +61,8 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 |
     413: "Body too large",
     415: "Not JSON",
     422: "Semantically invalid (amount out of range, gift disabled, key reused…)",
-    428: "Confirmation required (above the password-free limits)",
+    423: "The payment PIN is locked after too many wrong tries; retry after the Retry-After header",
+    428: "Your payment PIN is required (above the password-free limits, or a withdrawal)",
     429: "Busy; retry after the Retry-After header",
     503: "A dependency (a payment channel) is not answering, or a runtime switch (`switch_*`) paused this; retry later",
   };
@@ -84,29 +86,29 @@ export const GiftId = z
   .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lower-case letters, digits and dashes")
   .openapi({ example: "rose" });
 
-/** A tip as asked for: from the wallet (POST …/tips) or paid at the cashier (a pay-to-tip order). */
-const Confirmed = z
-  .boolean()
-  .optional()
-  .openapi({
-    description:
-      "The payer confirmed this tip. Needed above their password-free (小额免密) limits; without it such a tip " +
-      "answers 428 `confirmation_required`.",
-  });
+/** A payment PIN as a request carries it: six digits, never logged, stored or echoed. */
+export const Pin = z
+  .string()
+  .regex(PIN_PATTERN, "exactly 6 digits")
+  .openapi({ example: "246810", description: "Your 6-digit payment PIN (支付密码)." });
 
-export const TipRequestSchema = z
-  .discriminatedUnion("kind", [
-    z.strictObject({
-      kind: z.literal("gift"),
-      giftId: GiftId,
-      quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax).default(1),
-      confirmed: Confirmed,
-    }),
-    z.strictObject({ kind: z.literal("custom"), amount: DecimalAmount, confirmed: Confirmed }),
-  ])
-  .openapi("TipRequest", {
-    example: { kind: "gift", giftId: "rose", quantity: 3 },
-  });
+/** A tip as asked for: from the wallet (POST …/tips) or paid at the cashier (a pay-to-tip order). */
+const giftAsk = {
+  kind: z.literal("gift"),
+  giftId: GiftId,
+  quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax).default(1),
+};
+const customAsk = { kind: z.literal("custom"), amount: DecimalAmount };
+
+export const TipAskSchema = z
+  .discriminatedUnion("kind", [z.strictObject(giftAsk), z.strictObject(customAsk)])
+  .openapi("TipAsk", { example: { kind: "gift", giftId: "rose", quantity: 3 } });
+
+const TipPin = Pin.optional().openapi({
+  description:
+    "Your payment PIN. Needed above your password-free (小额免密) limits: without it such a tip answers 428 " +
+    "`pin_required`; send the same request again with it. Only then is it checked (a wrong one counts a try).",
+});
 
 /**
  * A wallet tip's message: the length is checked in code points by the route (400
@@ -124,19 +126,16 @@ const TipMessage = z
     example: "主播加油！",
   });
 
-/** A wallet tip (POST /v1/rooms/{roomId}/tips): a tip as asked for, with an optional message. */
-export const WalletTipRequestSchema = z
+/**
+ * A wallet tip (POST /v1/rooms/{roomId}/tips): the ask, an optional message, and the payer's PIN
+ * when it is above their password-free limits.
+ */
+export const TipRequestSchema = z
   .discriminatedUnion("kind", [
-    z.strictObject({
-      kind: z.literal("gift"),
-      giftId: GiftId,
-      quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax).default(1),
-      confirmed: Confirmed,
-      message: TipMessage,
-    }),
-    z.strictObject({ kind: z.literal("custom"), amount: DecimalAmount, confirmed: Confirmed, message: TipMessage }),
+    z.strictObject({ ...giftAsk, pin: TipPin, message: TipMessage }),
+    z.strictObject({ ...customAsk, pin: TipPin, message: TipMessage }),
   ])
-  .openapi("WalletTipRequest", {
+  .openapi("TipRequest", {
     example: { kind: "gift", giftId: "rose", quantity: 3, message: "主播加油！" },
   });
 export type TipRequestBody = z.infer<typeof TipRequestSchema>;

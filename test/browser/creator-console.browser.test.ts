@@ -1,5 +1,6 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_PIN } from "../../dev/seed";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
 import { type DevServer, startDevServer } from "./dev-server";
 
@@ -71,6 +72,10 @@ describe.skipIf(!hasBrowser)("the creator console in Chromium", () => {
 
     // Withdraw 12.34: below the auto-approval threshold, so it goes out at once.
     await page.fill("#withdraw-amount", "12.34");
+    await page.fill("#withdraw-pin", "135790"); // wrong first: the tries left, nothing held
+    await page.click("#withdraw-form button[type=submit]");
+    await page.waitForSelector("text=Wrong payment PIN — 4 tries left.");
+    await page.fill("#withdraw-pin", DEMO_PIN);
     await page.click("#withdraw-form button[type=submit]");
     const row = page.locator("#withdrawals tr").first();
     await row.waitFor();

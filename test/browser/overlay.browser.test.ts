@@ -1,5 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_PIN } from "../../dev/seed";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
 import { type DevServer, startDevServer } from "./dev-server";
 
@@ -39,15 +40,14 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
     const viewer = await context.newPage();
     await viewer.goto(`${server.url}/room.html?room=${seed.roomId}&token=${tokenOf("viewer-chen")}`);
     await viewer.waitForSelector('[data-gift-id="sports-car"]');
-    // A sports car (520.00) is above the default password-free limit: the page asks, the viewer confirms.
-    const asked: string[] = [];
-    viewer.on("dialog", (dialog) => {
-      asked.push(dialog.message());
-      void dialog.accept();
-    });
+    // A sports car (520.00) is above the default password-free limit: the page asks for the
+    // payment PIN (the demo's, from the seed) in its dialog.
     await viewer.click('[data-gift-id="sports-car"]');
+    await viewer.waitForSelector("#pin-dialog[open]");
+    expect(await viewer.locator("#pin-prompt").textContent()).toContain("above your password-free limit");
+    await viewer.fill("#pin-input", DEMO_PIN);
+    await viewer.click("#pin-ok");
     await viewer.waitForSelector("#message:has-text('Sent Sports Car')");
-    expect(asked).toEqual([expect.stringContaining("above your password-free limit")]);
 
     // The overlay shows it at once, with the viewer's name.
     const alert = overlay.locator(".alert");
@@ -72,7 +72,7 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
         "content-type": "application/json",
         "idempotency-key": `browser-rocket-${Date.now()}`,
       },
-      body: JSON.stringify({ kind: "gift", giftId: "rocket", quantity: 1, confirmed: true }),
+      body: JSON.stringify({ kind: "gift", giftId: "rocket", quantity: 1, pin: DEMO_PIN }),
     });
     expect(rocket.status).toBe(201);
 

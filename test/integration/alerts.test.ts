@@ -28,7 +28,7 @@ import { CRON_JOBS, runCronJobs } from "../../src/worker/cron/jobs";
 import worker from "../../src/worker/index";
 import { operationRows } from "../support/ledger-rows";
 import { DOUBLES_ORIGIN } from "../support/provider-network";
-import { call, invariantReport, key, operatorToken, settleTransit, shardDbOf, token, until } from "./helpers";
+import { call, invariantReport, key, operatorToken, settleTransit, shardDbOf, token, until, withPin } from "./helpers";
 
 const log = createLogger({ test: "alerts" });
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -254,7 +254,7 @@ async function creatorWithPayingWithdrawal(atMs: number) {
   );
   const requested = await call("POST", "/v1/creators/me/withdrawals", {
     token: await token(id, "creator"),
-    body: { amount: "30.00" },
+    body: await withPin(id, { amount: "30.00" }),
     idempotencyKey: key(),
   });
   expect(requested.status).toBe(201);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, fund, invariantReport, key, ledgerSnapshot, openRoom, token } from "./helpers";
+import { call, fund, invariantReport, key, ledgerSnapshot, openRoom, setPin, TEST_PIN, token } from "./helpers";
 
 async function tip(roomId: string, userId: string, body: Record<string, unknown>, idempotencyKey = key()) {
   return call("POST", `/v1/rooms/${roomId}/tips`, { token: await token(userId), idempotencyKey, body });
@@ -23,31 +23,33 @@ describe("小额免密: password-free wallet tips", () => {
     });
   });
 
-  it("asks for confirmation above the per-tip limit, changes nothing, and sends once confirmed with the same key", async () => {
+  it("asks for the PIN above the per-tip limit, changes nothing, and sends with it under the same key", async () => {
     const roomId = await openRoom("ap-creator-1");
     await fund("ap-big", "1000.00");
+    await setPin("ap-big");
     const k = key();
     const before = await ledgerSnapshot();
     const asked = await tip(roomId, "ap-big", { kind: "custom", amount: "200.01" }, k);
-    expect([asked.status, asked.body.error.code]).toEqual([428, "confirmation_required"]);
+    expect([asked.status, asked.body.error.code]).toEqual([428, "pin_required"]);
     expect(await ledgerSnapshot()).toBe(before);
-    const confirmed = await tip(roomId, "ap-big", { kind: "custom", amount: "200.01", confirmed: true }, k);
+    const confirmed = await tip(roomId, "ap-big", { kind: "custom", amount: "200.01", pin: TEST_PIN }, k);
     expect(confirmed.status).toBe(201);
     expect(confirmed.body.walletBalanceMinor).toBe(100_000 - 20_001);
     expect((await tip(roomId, "ap-big", { kind: "custom", amount: "200.00" })).status).toBe(201);
     expect((await invariantReport()).ok).toBe(true);
   });
 
-  it("reports insufficient funds before asking for a confirmation that could not help", async () => {
+  it("reports insufficient funds before asking for a PIN that could not help", async () => {
     const roomId = await openRoom("ap-creator-2");
     await fund("ap-poor", "5.00");
     const res = await tip(roomId, "ap-poor", { kind: "gift", giftId: "rocket" });
     expect([res.status, res.body.error.code]).toEqual([409, "insufficient_funds"]);
   });
 
-  it("holds the daily limit under concurrent tips: exactly as many as fit go through without confirmation", async () => {
+  it("holds the daily limit under concurrent tips: exactly as many as fit go through without the PIN", async () => {
     const roomId = await openRoom("ap-creator-3");
     await fund("ap-daily", "500.00");
+    await setPin("ap-daily");
     const set = await setLimits("ap-daily", "10.00", "30.00");
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({ perTipMaxMinor: 1_000, perDayMaxMinor: 3_000, custom: true });
@@ -59,18 +61,19 @@ describe("小额免密: password-free wallet tips", () => {
     expect(statuses.filter((s) => s === 428)).toHaveLength(9);
     const state = await call("GET", "/v1/me/autopay", { token: await token("ap-daily") });
     expect(state.body.spentTodayMinor).toBe(3_000);
-    // Confirmed tips still go through, and count towards the day.
-    expect((await tip(roomId, "ap-daily", { kind: "custom", amount: "10.00", confirmed: true })).status).toBe(201);
+    // Tips with the PIN still go through, and count towards the day.
+    expect((await tip(roomId, "ap-daily", { kind: "custom", amount: "10.00", pin: TEST_PIN })).status).toBe(201);
     expect((await tip(roomId, "ap-daily", { kind: "custom", amount: "1.00" })).status).toBe(428);
     expect((await invariantReport()).ok).toBe(true);
   });
 
-  it("lets a user require confirmation for every tip with a zero limit", async () => {
+  it("lets a user require the PIN for every tip with a zero limit", async () => {
     const roomId = await openRoom("ap-creator-4");
     await fund("ap-careful", "10.00");
+    await setPin("ap-careful");
     expect((await setLimits("ap-careful", "0", "0.00")).status).toBe(200);
     expect((await tip(roomId, "ap-careful", { kind: "gift", giftId: "heart" })).status).toBe(428);
-    expect((await tip(roomId, "ap-careful", { kind: "gift", giftId: "heart", confirmed: true })).status).toBe(201);
+    expect((await tip(roomId, "ap-careful", { kind: "gift", giftId: "heart", pin: TEST_PIN })).status).toBe(201);
   });
 
   it("refuses limits that make no sense with a stable code and keeps the old ones", async () => {

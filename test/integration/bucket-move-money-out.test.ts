@@ -28,7 +28,7 @@ import { queryPayout, sendPayout } from "../../src/worker/payouts/dispatch";
 import { InjectedFault } from "../support/faults";
 import { operationRows } from "../support/ledger-rows";
 import { runProviderAlarm, simulate } from "../support/sandbox-provider";
-import { call, fund, key, ledger, openRoom, operatorToken, settleTransit, token } from "./helpers";
+import { call, fund, key, ledger, openRoom, operatorToken, settleTransit, TEST_PIN, token, withPin } from "./helpers";
 import { at, reverseApi, settleDayDirect, tipAt } from "./money-out-support";
 
 const SHARDS = shardBindings(env).length;
@@ -83,11 +83,16 @@ async function verifiedCreator(id: string): Promise<string> {
          created_at_ms, updated_at_ms) VALUES (?, ?, 'sandbox', ?, ?, 'sandbox ****ok', 1, ?, ?, ?)`,
     ).bind(accountId, id, sealedAccount.sealed, sealedAccount.keyId, nowMs - 1, nowMs, nowMs),
   ]);
+  await withPin(id, {});
   return token(id, "creator");
 }
 
 async function requestWithdrawal(as: string, amount: string) {
-  const res = await call("POST", "/v1/creators/me/withdrawals", { token: as, body: { amount }, idempotencyKey: key() });
+  const res = await call("POST", "/v1/creators/me/withdrawals", {
+    token: as,
+    body: { amount, pin: TEST_PIN },
+    idempotencyKey: key(),
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.withdrawal as { id: string; state: string };
 }

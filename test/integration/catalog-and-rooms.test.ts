@@ -187,11 +187,11 @@ describe("OpenAPI", () => {
       expect.arrayContaining(["roomId", "idempotency-key"]),
     );
     expect(tip.requestBody.content["application/json"].schema).toEqual({
-      $ref: "#/components/schemas/WalletTipRequest",
+      $ref: "#/components/schemas/TipRequest",
     });
     // A gift or a custom amount, strict (unknown fields refused), the amount a decimal string,
     // with an optional message (issue 16).
-    const variants = res.body.components.schemas.WalletTipRequest.oneOf;
+    const variants = res.body.components.schemas.TipRequest.oneOf;
     expect(variants.map((v: { properties: object }) => "message" in v.properties)).toEqual([true, true]);
     expect(variants.map((v: { properties: { kind: { enum: string[] } } }) => v.properties.kind.enum)).toEqual([
       ["gift"],

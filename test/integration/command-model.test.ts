@@ -4,7 +4,7 @@
  *
  * Each run opens a fresh room and users and plays a random sequence of commands: operator
  * credits and debits, tips (gifts and custom amounts, above the password-free limits with and
- * without `confirmed`), red packets (lucky and equal, from the wallet or from a campaign's
+ * without the payer's PIN), red packets (lucky and equal, from the wallet or from a campaign's
  * subsidy), claims, expiry (by the room's alarm or by the cron sweeper), Stripe top-ups paid
  * through signed callbacks, operator refunds, and the deliveries a distributed system
  * produces: the same Idempotency-Key again, the same callback twice, queue messages again and
@@ -51,8 +51,10 @@ import {
   openRoom,
   operatorToken,
   type Reply,
+  setPin,
   settleTransit,
   shardDbOfId,
+  TEST_PIN,
   token,
   undeliveredRoomEvents,
   until,
@@ -422,7 +424,8 @@ class TipCommand implements Cmd {
       this.spec.kind === "gift"
         ? { kind: "gift", giftId: this.spec.giftId, quantity: this.spec.quantity }
         : { kind: "custom", amount: fen(this.spec.amountMinor) };
-    if (this.confirmed) body.confirmed = true;
+    // Confirmed with the payer's PIN: the password-free limits do not apply.
+    if (this.confirmed) body.pin = TEST_PIN;
     const amountMinor =
       this.spec.kind === "gift" ? GIFT_PRICES[this.spec.giftId] * this.spec.quantity : this.spec.amountMinor;
     await settle(m, r);
@@ -439,7 +442,7 @@ class TipCommand implements Cmd {
           ? [409, "insufficient_funds"]
           : !this.confirmed &&
               (amountMinor > AUTOPAY.perTipMaxMinor || spentMinor + amountMinor > AUTOPAY.perDayMaxMinor)
-            ? [428, "confirmation_required"]
+            ? [428, "pin_required"]
             : null;
     if (rejection) {
       const res = await unchanged(m, r, () => post(r, u, path, body, key()));
@@ -454,7 +457,7 @@ class TipCommand implements Cmd {
     expect(res.body.walletBalanceMinor).toBe(have - amountMinor);
     remember(m, res, { asUser: u, path, body, idempotencyKey: k, otherBody: { kind: "custom", amount: "1.23" } });
   }
-  toString = () => `tip(${this.who}, ${JSON.stringify(this.spec)}${this.confirmed ? ", confirmed" : ""})`;
+  toString = () => `tip(${this.who}, ${JSON.stringify(this.spec)}${this.confirmed ? ", with PIN" : ""})`;
 }
 
 class SendPacketCommand implements Cmd {
@@ -957,6 +960,7 @@ async function setup(): Promise<{ model: Model; real: Real }> {
   const ops = await operatorToken();
   const roomId = await openRoom(`${tag}-creator`);
   for (const u of users.slice(0, PAYERS)) {
+    await setPin(u);
     const res = await call("PUT", "/v1/me/autopay", {
       token: tokens.get(u) as string,
       body: { perTipMax: fen(AUTOPAY.perTipMaxMinor), perDayMax: fen(AUTOPAY.perDayMaxMinor) },

@@ -98,6 +98,35 @@ export async function operatorToken(): Promise<string> {
 }
 
 /** Credits a wallet through the operator adjustment API. */
+/** The payment PIN tests give their payers (a tip above the password-free limits, a withdrawal). */
+export const TEST_PIN = "246810";
+
+/** Gives `userId` a payment PIN through the route (first time only). */
+export async function setPin(userId: string, pin: string = TEST_PIN): Promise<void> {
+  const res = await call("PUT", "/v1/me/pin", { token: await token(userId), body: { pin } });
+  if (res.status !== 200) throw new Error(`setting ${userId}'s PIN answered ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+const pinned = new Map<string, Promise<void>>();
+/**
+ * `body` with the test PIN, which `userId` is given once (a user another file gave it already
+ * answers 428 to a second first-set, which is fine): for tips above the password-free limits.
+ */
+export async function withPin<T extends object>(userId: string, body: T): Promise<T & { pin: string }> {
+  let done = pinned.get(userId);
+  if (done === undefined) {
+    done = token(userId).then(async (t) => {
+      const res = await call("PUT", "/v1/me/pin", { token: t, body: { pin: TEST_PIN } });
+      if (res.status !== 200 && res.body?.error?.code !== "pin_required") {
+        throw new Error(`setting ${userId}'s PIN answered ${res.status} ${JSON.stringify(res.body)}`);
+      }
+    });
+    pinned.set(userId, done);
+  }
+  await done;
+  return { ...body, pin: TEST_PIN };
+}
+
 export async function fund(userId: string, amount: string): Promise<void> {
   const res = await callApproved("POST", `/v1/users/${userId}/wallet/adjustments`, {
     token: await operatorToken(),

@@ -1,6 +1,7 @@
 import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DEMO_PIN } from "../../dev/seed";
 import { LIMITS } from "../../src/domain/limits";
 import worker from "../../src/worker/index";
 import { call, invariantReport } from "./helpers";
@@ -40,7 +41,8 @@ describe("the demo seed", () => {
     const tip = await call("POST", `/v1/rooms/${first.body.roomId}/tips`, {
       token: ana.token,
       idempotencyKey: "seeded-tip",
-      body: { kind: "gift", giftId: "sports-car", quantity: 1, confirmed: true },
+      // Above the password-free limits: the demo PIN.
+      body: { kind: "gift", giftId: "sports-car", quantity: 1, pin: DEMO_PIN },
     });
     expect(tip.status).toBe(201);
     expect((await invariantReport()).ok).toBe(true);

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { EventLog } from "../../src/durable-objects/live-room.event-log";
 import { RoomSettings } from "../../src/durable-objects/live-room.settings";
-import { allDatabases, call, fund, key, ledger, shardDbOf, token } from "./helpers";
+import { allDatabases, call, fund, key, ledger, shardDbOf, token, withPin } from "./helpers";
 import { SocketProbe } from "./socket-probe";
 
 /** Goes live and returns the room id and stream id. */
@@ -20,8 +20,8 @@ async function tip(roomId: string, viewer: string, body: unknown) {
   const res = await call("POST", `/v1/rooms/${roomId}/tips`, {
     token: await token(viewer),
     idempotencyKey: key(),
-    // Big gifts are above the password-free limits: the viewer confirmed them.
-    body: { ...(body as object), confirmed: true },
+    // Big gifts are above the password-free limits: the viewer gives their PIN.
+    body: await withPin(viewer, body as object),
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.tip;

@@ -161,7 +161,7 @@ describe("tiered revenue share", () => {
     const replies = await Promise.all(
       tokens.flatMap((t, v) =>
         Array.from({ length: 5 }, (_, i) =>
-          tip(roomId, t, { kind: "gift", giftId: "rose", quantity: 1 + ((v * 7 + i * 3) % 5), confirmed: true }),
+          tip(roomId, t, { kind: "gift", giftId: "rose", quantity: 1 + ((v * 7 + i * 3) % 5) }),
         ),
       ),
     );
@@ -199,7 +199,6 @@ describe("tiered revenue share", () => {
     const first = await tip(roomId, await token("tier-cross-rich"), {
       kind: "custom",
       amount: "28.00",
-      confirmed: true,
     });
     expect(first.body.tip.platformShareBps).toBe(5_000);
 
@@ -233,14 +232,14 @@ describe("tiered revenue share", () => {
       ],
       startsAt,
     );
-    const before = await tip(roomId, fan, { kind: "gift", giftId: "rose", quantity: 3, confirmed: true });
+    const before = await tip(roomId, fan, { kind: "gift", giftId: "rose", quantity: 3 });
     expect(before.body.tip.platformShareBps).toBe(4_500);
     await until(
       async () => Date.now(),
       (now) => now > startsAt + 50,
       10_000,
     );
-    const after = await tip(roomId, fan, { kind: "gift", giftId: "rose", quantity: 3, confirmed: true });
+    const after = await tip(roomId, fan, { kind: "gift", giftId: "rose", quantity: 3 });
     // The month gross counts the earlier tip (300 + 300 ≥ 500): the new schedule's second tier.
     expect(after.body.tip.platformShareBps).toBe(1_000);
     const rows = await creatorTips("tier-new-creator");
@@ -272,10 +271,10 @@ describe("tiered revenue share", () => {
         body: { platformShareBps: bps },
       });
     expect((await put(1_500)).status).toBe(200);
-    const over = await tip(roomId, fan, { kind: "custom", amount: "12.00", confirmed: true });
+    const over = await tip(roomId, fan, { kind: "custom", amount: "12.00" });
     expect(over.body.tip.platformShareBps).toBe(1_500);
     expect((await put(null)).status).toBe(200);
-    const tiered = await tip(roomId, fan, { kind: "gift", giftId: "rose", quantity: 1, confirmed: true });
+    const tiered = await tip(roomId, fan, { kind: "gift", giftId: "rose", quantity: 1 });
     expect(tiered.body.tip.platformShareBps).toBe(4_000); // 1,200 + 100 is in the second tier
     const rows = await creatorTips("tier-override-creator");
     expect(rows.find((r) => r.id === over.body.tip.id)).toMatchObject({ platform_bps: 1_500, schedule_version: null });
@@ -297,21 +296,21 @@ describe("tiered revenue share", () => {
     await fund("tier-month-fan", "200.00");
     const fan = await token("tier-month-fan");
     // A large tip, then moved to last month (as if made then): it must not count this month.
-    const old = await sent(roomId, fan, { kind: "custom", amount: "60.00", confirmed: true });
+    const old = await sent(roomId, fan, { kind: "custom", amount: "60.00" });
     const shard = (await ledger()).forOwner("tier-month-fan");
     const now = Date.now();
     const thisMonth = periodKeys(now, TZ).month;
     let lastMonthAt = now - 20 * 86_400_000;
     while (periodKeys(lastMonthAt, TZ).month === thisMonth) lastMonthAt -= 86_400_000;
     await shard.db.prepare("UPDATE tips SET created_at_ms = ? WHERE id = ?").bind(lastMonthAt, old.body.tip.id).run();
-    const early = await sent(roomId, fan, { kind: "custom", amount: "10.00", confirmed: true });
+    const early = await sent(roomId, fan, { kind: "custom", amount: "10.00" });
     expect(early.body.tip.platformShareBps).toBe(4_000); // the room still counts the 60.00 it priced
     // The room restarts mid-month: it reads the month's gross again (after its quotes' time),
     // which holds the 10.00 of this month and not the 60.00 of last month.
     await evictDurableObject(room(roomId));
-    const a = await sent(roomId, fan, { kind: "custom", amount: "35.00", confirmed: true });
+    const a = await sent(roomId, fan, { kind: "custom", amount: "35.00" });
     expect(a.body.tip.platformShareBps).toBe(5_000); // 1,000 + 3,500
-    const b = await sent(roomId, fan, { kind: "custom", amount: "5.00", confirmed: true });
+    const b = await sent(roomId, fan, { kind: "custom", amount: "5.00" });
     expect(b.body.tip.platformShareBps).toBe(4_000); // 4,500 + 500 reaches the second tier
     const book = await runInDurableObject(room(roomId), (instance: LiveRoom) => instance.tiers.bookOf());
     expect(book).toEqual({ month: thisMonth, committedMinor: 5_000 });
@@ -343,7 +342,7 @@ describe("tiered revenue share", () => {
         new Request(`${BASE}/v1/rooms/${roomId}/tips`, {
           method: "POST",
           headers: { authorization: `Bearer ${t}`, "idempotency-key": key(), "content-type": "application/json" },
-          body: JSON.stringify({ kind: "gift", giftId: "rose", quantity, confirmed: true }),
+          body: JSON.stringify({ kind: "gift", giftId: "rose", quantity }),
         }),
         { ...env, TIP_COMMIT: "direct" },
         ctx,
@@ -355,7 +354,7 @@ describe("tiered revenue share", () => {
         Array.from({ length: 4 }, (_, i) =>
           i % 2 === 0
             ? direct(t, 1 + ((v + i) % 4))
-            : tip(roomId, t, { kind: "gift", giftId: "rose", quantity: 1 + ((v * 3 + i) % 4), confirmed: true }),
+            : tip(roomId, t, { kind: "gift", giftId: "rose", quantity: 1 + ((v * 3 + i) % 4) }),
         ),
       ),
     );

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { EventLog } from "../../src/durable-objects/live-room.event-log";
 import { RoomSettings } from "../../src/durable-objects/live-room.settings";
 import type { RoomFanOut } from "../../src/durable-objects/room-fan-out";
-import { call, fund, key, token } from "./helpers";
+import { call, fund, key, token, withPin } from "./helpers";
 import { SocketProbe } from "./socket-probe";
 
 // The workers projects run with ROOM_FAN_OUT_THRESHOLD=2 and ROOM_FAN_OUT_SHARDS=3
@@ -25,7 +25,7 @@ async function tip(roomId: string, viewer: string, giftId: string) {
   const res = await call("POST", `/v1/rooms/${roomId}/tips`, {
     token: await token(viewer),
     idempotencyKey: key(),
-    body: { kind: "gift", giftId, quantity: 1, confirmed: true },
+    body: await withPin(viewer, { kind: "gift", giftId, quantity: 1 }),
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.tip;

@@ -9,7 +9,7 @@ import { sendCreatorNotices } from "../../src/db/messages/creator-notices";
 import type { CreatorNotice } from "../../src/domain/notices";
 import type { LiveRoom } from "../../src/durable-objects/live-room";
 import { MINUTE_MS } from "../../src/durable-objects/live-room.notices";
-import { call, fund, key, openRoom, shardDbOf, token, until } from "./helpers";
+import { call, fund, key, openRoom, shardDbOf, token, until, withPin } from "./helpers";
 
 const room = (roomId: string) => env.LIVE_ROOM.getByName(roomId);
 
@@ -52,6 +52,7 @@ describe("notices from the room", () => {
   beforeAll(async () => {
     roomId = await openRoom(creatorId);
     for (let v = 0; v < VIEWERS; v++) await fund(`notice-viewer-${v}`, "6000.00");
+    await withPin("notice-viewer-0", {}); // its rocket is above the password-free limits
   });
 
   it("merges a minute of tips into one notice with the exact count and sum, and each big gift into its own", async () => {
@@ -74,7 +75,7 @@ describe("notices from the room", () => {
     );
     const big = await call("POST", `/v1/rooms/${roomId}/tips`, {
       token: tokens[0],
-      body: { kind: "gift", giftId: "rocket", quantity: 1, confirmed: true },
+      body: await withPin("notice-viewer-0", { kind: "gift", giftId: "rocket", quantity: 1 }),
       idempotencyKey: key(),
     });
     const tips = [...small, big];

@@ -26,6 +26,7 @@ import {
   ledgerSnapshot,
   operatorToken,
   token,
+  withPin,
 } from "./helpers";
 import { SocketProbe } from "./socket-probe";
 
@@ -60,13 +61,11 @@ async function clearSwitch(kind: SwitchKind, scope: string) {
   });
 }
 
-function tipRequest(roomId: string, viewerId: string, body: unknown, idempotencyKey = key()) {
-  return token(viewerId).then((t) =>
-    call("POST", `/v1/rooms/${roomId}/tips`, {
-      token: t,
-      idempotencyKey,
-      body: { ...(body as object), confirmed: true },
-    }),
+/** A wallet tip; a sports car is above the password-free limit, so it carries the payer's PIN. */
+function tipRequest(roomId: string, viewerId: string, body: Record<string, unknown>, idempotencyKey = key()) {
+  const withBody = body.giftId === "sports-car" ? withPin(viewerId, body) : Promise.resolve(body);
+  return Promise.all([token(viewerId), withBody]).then(([t, sent]) =>
+    call("POST", `/v1/rooms/${roomId}/tips`, { token: t, idempotencyKey, body: sent }),
   );
 }
 
@@ -229,6 +228,8 @@ describe("money read-only", () => {
     });
     expect(sent.status).toBe(201);
     const packetId = sent.body.packet.id as string;
+    // The creator's PIN set before (its withdrawal needs it): a right PIN checked leaves its row as it was.
+    await withPin("sw-ro-creator", {});
     const before = await ledgerSnapshot();
 
     switchCache.pinForTests([pinned("read_only", { type: "platform" })]);
@@ -255,7 +256,7 @@ describe("money read-only", () => {
       withdrawal: await call("POST", "/v1/creators/me/withdrawals", {
         token: await token("sw-ro-creator", "creator"),
         idempotencyKey: key(),
-        body: { amount: "100.00" },
+        body: await withPin("sw-ro-creator", { amount: "100.00" }),
       }),
       adjustment: await call("POST", "/v1/users/sw-ro-fan/wallet/adjustments", {
         token: await operatorToken(),

@@ -30,8 +30,10 @@ import {
   invariantReport,
   key,
   operatorToken,
+  setPin,
   settleTransit,
   shardDbOf,
+  TEST_PIN,
   token,
   until,
 } from "./helpers";
@@ -96,11 +98,29 @@ async function creator(
       }),
     );
   }
+  await setPin(id);
   return { id, token: await token(id, "creator") };
 }
 
-function request(c: Creator, amount: string, idempotencyKey = key()) {
-  return call("POST", "/v1/creators/me/withdrawals", { token: c.token, body: { amount }, idempotencyKey });
+function request(c: Creator, amount: string, idempotencyKey = key(), pin: string | null = TEST_PIN) {
+  return call("POST", "/v1/creators/me/withdrawals", {
+    token: c.token,
+    body: pin === null ? { amount } : { amount, pin },
+    idempotencyKey,
+  });
+}
+
+/**
+ * A request many of which are in flight at once: each claims one of the PIN's 5 tries before
+ * its PBKDF2, so beyond 5 in flight the PIN answers `pin_locked` until a right one settles and
+ * clears the count (db/payment-pins.ts); a client retries, as this does.
+ */
+async function requestConcurrently(c: Creator, amount: string) {
+  for (let attempt = 0; ; attempt++) {
+    const res = await request(c, amount);
+    if (res.body?.error?.code !== "pin_locked" || attempt >= 200) return res;
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
+  }
 }
 
 async function balances(creatorId: string) {
@@ -193,7 +213,7 @@ function batchOf(bodies: unknown[]) {
 describe("withdrawal requests", () => {
   it("50 concurrent requests for the whole balance: exactly the balance is held, the rest refused", async () => {
     const c = await creator(20_000);
-    const replies = await Promise.all(Array.from({ length: 50 }, () => request(c, "200.00")));
+    const replies = await Promise.all(Array.from({ length: 50 }, () => requestConcurrently(c, "200.00")));
     const held = replies.filter((r) => r.status === 201);
     const refused = replies.filter((r) => r.status !== 201);
     expect(held).toHaveLength(1);
@@ -209,7 +229,7 @@ describe("withdrawal requests", () => {
 
   it("the day's count cap holds under 20 concurrent requests", async () => {
     const c = await creator(100_000);
-    const replies = await Promise.all(Array.from({ length: 20 }, () => request(c, "10.00")));
+    const replies = await Promise.all(Array.from({ length: 20 }, () => requestConcurrently(c, "10.00")));
     expect(replies.filter((r) => r.status === 201)).toHaveLength(LIMITS.withdrawalsPerDayMax);
     const refused = replies.filter((r) => r.status !== 201);
     expect(new Set(refused.map((r) => `${r.status} ${r.body.error.code}`))).toEqual(
@@ -225,13 +245,41 @@ describe("withdrawal requests", () => {
   it("the day's amount cap holds under concurrency", async () => {
     const c = await creator(10_000_000);
     // 20,000.00 each against a 50,000.00 day: two fit, a third would pass the cap.
-    const replies = await Promise.all(Array.from({ length: 10 }, () => request(c, "20000.00")));
+    const replies = await Promise.all(Array.from({ length: 10 }, () => requestConcurrently(c, "20000.00")));
     expect(replies.filter((r) => r.status === 201)).toHaveLength(2);
     expect(new Set(replies.filter((r) => r.status !== 201).map((r) => r.body.error.code))).toEqual(
       new Set(["amount_out_of_range"]),
     );
     expect(await balances(c.id)).toEqual({ available: 6_000_000, withdrawing: 4_000_000 });
     await expectInvariantsClean();
+  });
+
+  it("needs the payment PIN: without it nothing is held, a wrong one counts a try, a locked one refuses", async () => {
+    const c = await creator(50_000);
+    const missing = await request(c, "100.00", key(), null);
+    expect([missing.status, missing.body.error.code]).toEqual([400, "malformed_request"]);
+    const k = key();
+    const wrong = await request(c, "100.00", k, "135790");
+    expect([wrong.status, wrong.body.error.code, wrong.body.error.details]).toEqual([
+      403,
+      "pin_incorrect",
+      { triesLeft: 4 },
+    ]);
+    expect(await balances(c.id)).toEqual({ available: 50_000, withdrawing: 0 });
+    // The refused attempt left its key free: the right PIN under the same key holds the money.
+    const right = await request(c, "100.00", k);
+    expect(right.status).toBe(201);
+    expect(await balances(c.id)).toEqual({ available: 40_000, withdrawing: 10_000 });
+    for (let i = 0; i < 5; i++) await request(c, "10.00", key(), "135790");
+    const locked = await request(c, "10.00");
+    expect([locked.status, locked.body.error.code]).toEqual([423, "pin_locked"]);
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await balances(c.id)).toEqual({ available: 40_000, withdrawing: 10_000 });
+    const none = await creator(50_000);
+    await (await shardDbOf(none.id)).prepare("DELETE FROM payment_pins WHERE user_id = ?").bind(none.id).run();
+    const unset = await request(none, "100.00");
+    expect([unset.status, unset.body.error.code]).toEqual([409, "pin_not_set"]);
+    expect((await invariantReport()).ok).toBe(true);
   });
 
   it("refuses below the minimum, unverified creators, and replays by Idempotency-Key", async () => {
@@ -604,7 +652,7 @@ describe("payouts through the sandbox", () => {
       new Request("https://giftwire.test/v1/creators/me/withdrawals", {
         method: "POST",
         headers: { authorization: `Bearer ${c.token}`, "content-type": "application/json", "idempotency-key": key() },
-        body: JSON.stringify({ amount: "123.45" }),
+        body: JSON.stringify({ amount: "123.45", pin: TEST_PIN }),
       }),
       feeEnv,
       ctx,

@@ -46,7 +46,7 @@ export interface BatchedTip {
   readonly tip: PreparedTip;
   readonly key: string;
   readonly requestHash: string;
-  /** The payer confirmed it: the 小额免密 limits do not apply. */
+  /** The payer confirmed it with their PIN (checked by the Worker): the 小额免密 limits do not apply. */
   readonly confirmed: boolean;
 }
 

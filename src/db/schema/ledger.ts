@@ -377,6 +377,28 @@ export const autopaySettings = sqliteTable("autopay_settings", {
 });
 
 /**
+ * A user's payment PIN (domain/pin.ts), in their own shard beside their wallet and limits:
+ * PBKDF2-SHA-256 of the PIN with its salt and iteration count, never the PIN. `tries_used`
+ * counts tries since the last right one; the try that brings it to `LIMITS.pinTriesMax` sets
+ * `locked_until_ms` (0 = not locked). A try is claimed by one conditional UPDATE before the
+ * PIN is derived (db/payment-pins.ts), so parallel guesses cannot exceed the count.
+ */
+export const paymentPins = sqliteTable(
+  "payment_pins",
+  {
+    userId: text("user_id").primaryKey(),
+    hashHex: text("hash_hex").notNull(),
+    saltHex: text("salt_hex").notNull(),
+    iterations: integer("iterations").notNull(),
+    triesUsed: integer("tries_used").notNull().default(0),
+    lockedUntilMs: integer("locked_until_ms").notNull().default(0),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [check("payment_pins_tries_non_negative", sql`${t.triesUsed} >= 0`)],
+);
+
+/**
  * Credits this shard owes other shards (domain/cross-shard.ts): written in the same batch as
  * the operation that debited here and credited `transit:{destination}`, delivered by the
  * ledger-postings consumer, which posts the legs in the destination from `transit:{origin}`

@@ -21,12 +21,18 @@ export interface Principal {
    * `follows` claim). giftwire keeps no social graph; follower-only red packets use this.
    */
   readonly follows: ReadonlySet<string> | null;
+  /**
+   * When the user last proved who they are to the host (the OIDC `auth_time` claim), if the
+   * token says: resetting a forgotten payment PIN needs a recent one.
+   */
+  readonly authTimeMs: number | null;
 }
 
 const ClaimsSchema = z.object({
   sub: z.string().regex(USER_ID_PATTERN),
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
   follows: z.array(z.string().regex(USER_ID_PATTERN)).max(LIMITS.followsPerTokenMax).optional(),
+  auth_time: z.number().int().nonnegative().optional(),
 });
 
 type VerifyKey = CryptoKey;
@@ -74,6 +80,7 @@ export async function verifyToken(token: string, config: Config, nowMs: number):
       userId: claims.data.sub,
       roles: new Set(claims.data.roles),
       follows: claims.data.follows === undefined ? null : new Set(claims.data.follows),
+      authTimeMs: claims.data.auth_time === undefined ? null : claims.data.auth_time * 1000,
     };
   } catch {
     return null;

@@ -14,12 +14,14 @@ import { creatorWithdrawals, requestFacts, withdrawalWithSteps } from "../../db/
 import { switchRefusal } from "../../db/switches";
 import { addDays, businessDayOf, dayStartMs } from "../../domain/business-day";
 import { fail, ok } from "../../domain/errors";
+import { parseIdempotencyKey } from "../../domain/idempotency";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
 import { DEFAULT_WITHDRAWAL_POLICY, decideWithdrawal } from "../../domain/withdrawal-request";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
 import { noticeWithdrawalNow } from "../notifications/notice";
+import { requirePin } from "../pin";
 import { enqueuePayoutSend } from "../queues/payouts";
 import {
   DecimalAmount,
@@ -28,6 +30,7 @@ import {
   jsonBody,
   jsonResponse,
   PageQuery,
+  Pin,
   PrefixedId,
 } from "../schemas";
 import { WithdrawalSchema, type WithdrawalView, withdrawalView } from "../withdrawal-view";
@@ -37,7 +40,10 @@ import { defineRoute } from "./define";
 export const SEND_BACKSTOP_MS = 60_000;
 
 const WithdrawalRequest = z
-  .strictObject({ amount: DecimalAmount.openapi({ description: 'From your available balance, e.g. "100.00".' }) })
+  .strictObject({
+    amount: DecimalAmount.openapi({ description: 'From your available balance, e.g. "100.00".' }),
+    pin: Pin.openapi({ description: "Your payment PIN: every withdrawal needs it." }),
+  })
   .openapi("WithdrawalRequest");
 
 const WithdrawalId = PrefixedId("wd");
@@ -55,18 +61,25 @@ creatorWithdrawalRoutes.openapi(
       "Moves the amount from available to withdrawing at once. Approved at once when every check passes and the " +
       "amount is below the auto-approval threshold, otherwise queued for an operator's review. Refusals: " +
       "`insufficient_funds` (above available), `amount_out_of_range` (below the minimum, or the day's count or " +
-      "amount cap), `forbidden` (not verified, no payout account, or the account is in its cooling period).",
+      "amount cap), `forbidden` (not verified, no payout account, or the account is in its cooling period); the " +
+      "payment PIN: `pin_incorrect` (with the tries left), `pin_locked`, `pin_not_set`.",
     request: { headers: IdempotencyKeyHeader, body: jsonBody(WithdrawalRequest) },
     responses: {
       201: jsonResponse(z.object({ withdrawal: WithdrawalSchema }), "Requested (held)"),
-      ...errorResponses(400, 401, 403, 409, 422, 503),
+      ...errorResponses(400, 401, 403, 409, 422, 423, 503),
     },
   }),
   async (c) => {
-    const body = c.req.valid("json");
+    // Not in the request's fingerprint (a stored hash would give the six digits away).
+    const { pin, ...body } = c.req.valid("json");
     const creatorId = c.var.principal.userId;
     const ledger = c.var.ledger;
     const shard = ledger.forOwner(creatorId);
+    // Before the key is claimed (a wrong PIN leaves no trace but its counted try), after it is
+    // read: a request refused for its header spends no try.
+    const parsedKey = parseIdempotencyKey(c.req.header("idempotency-key"));
+    if (!parsedKey.ok) throw ApiError.from(parsedKey);
+    await requirePin(shard, creatorId, pin, Date.now());
     const key = c.req.header("idempotency-key") ?? "";
     const timeZone = c.var.config.businessTimeZone;
     const { withdrawalFee } = c.var.config;

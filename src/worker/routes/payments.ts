@@ -41,7 +41,7 @@ import {
   jsonBody,
   jsonResponse,
   PrefixedId,
-  TipRequestSchema,
+  TipAskSchema,
   UserId,
 } from "../schemas";
 import { defineRoute } from "./define";
@@ -49,7 +49,7 @@ import { RoomId } from "./rooms";
 
 const OrderId = PrefixedId("order");
 
-const TipOrderRequest = z.intersection(z.object({ roomId: RoomId }), TipRequestSchema).openapi("TipOrderRequest", {
+const TipOrderRequest = z.intersection(z.object({ roomId: RoomId }), TipAskSchema).openapi("TipOrderRequest", {
   example: { roomId: "room_01JDEMO0000000000000000000", kind: "gift", giftId: "rocket" },
 });
 

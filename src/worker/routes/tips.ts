@@ -9,6 +9,7 @@ import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
 import { moderatedMessage } from "../moderation";
+import { requirePin } from "../pin";
 import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { tipRulesWithRooms } from "../rooms/tip-rates";
@@ -20,8 +21,8 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  TipRequestSchema,
   UserId,
-  WalletTipRequestSchema,
 } from "../schemas";
 import { defineRoute } from "./define";
 import { RoomId } from "./rooms";
@@ -76,30 +77,40 @@ tips.openapi(
     description:
       "Debits the viewer's wallet and credits the creator's pending earnings and the platform's revenue " +
       "atomically. The platform's part is rounded down to the fen; the creator receives the rest.",
-    request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(WalletTipRequestSchema) },
+    request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(TipRequestSchema) },
     responses: {
       201: jsonResponse(TipSchema, "The tip was sent"),
-      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 429, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 423, 428, 429, 503),
     },
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
-    const body = c.req.valid("json");
+    // The PIN is never part of the request's fingerprint: a stored hash of six digits and a
+    // known rest would give the PIN away. The same key is reused after `pin_required`.
+    const { pin, ...body } = c.req.valid("json");
     const viewerId = c.var.principal.userId;
+    // A missing or malformed Idempotency-Key is refused before a PIN try is spent on it.
+    const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
     // Moderated here, in memory against the isolate's word list: the tip path reads nothing more.
-    const { message: written, confirmed, ...ask } = body;
+    // A refused message (too long) is refused before a PIN try is spent on it too.
+    const { message: written, ...ask } = body;
     const message = await moderatedMessage(c, written);
+    // 小额免密: a tip without a PIN must fit the payer's password-free limits (the guards in its
+    // batch say, answering `pin_required`); one with a PIN is checked here, before the room or
+    // the batch sees it, and then skips those limits. Only a tip the client was told needs it
+    // carries a PIN, so the PBKDF2 work is not on the path of ordinary tips.
+    const confirmed = pin !== undefined;
+    if (confirmed) await requirePin(c.var.ledger.forOwner(viewerId), viewerId, pin, Date.now());
     if (c.var.config.tipCommit === "room") {
       // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
-      const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
       // An unknown room is refused here: addressing its object would create it.
       await knownRooms.require(c.var.ledger.control, roomId);
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
         roomId,
         viewerId,
         ask,
-        confirmed: confirmed === true,
+        confirmed,
         message,
         key,
         requestHash,
@@ -125,7 +136,7 @@ tips.openapi(
         // after the balance, since concurrent tips read the same day total.
         const [tip, autopay] = await Promise.all([
           prepareTip(ledger.control, c.var.config, { id, roomId, viewerId, ask, message }, nowMs),
-          confirmed === true ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
+          confirmed ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
         ]);
         if (!tip.ok) return tip;
         // Its tier rate from the room, priced with the room's own tips (ADR 0011).

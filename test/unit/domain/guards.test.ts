@@ -10,7 +10,7 @@ describe("guard codes", () => {
   it("map each to an API error code from the one table", () => {
     for (const code of GUARD_CODES) expect(Object.keys(ERROR_CODES)).toContain(errorForGuard(code));
     expect(errorForGuard("gift_price_changed")).toBe("conflict");
-    expect(errorForGuard("autopay_per_day_exceeded")).toBe("confirmation_required");
+    expect(errorForGuard("autopay_per_day_exceeded")).toBe("pin_required");
     expect(errorForGuard("balance_ceiling")).toBe("amount_out_of_range");
   });
 
