@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../src/domain/ids";
-import { balanceOf, call, fund, invariantReport, key, ledger, shardDbOf, token } from "./helpers";
+import { balanceOf, call, fund, invariantReport, key, ledger, shardDbOf, token, withPin } from "./helpers";
 import { SocketProbe } from "./socket-probe";
 
 // Storage is shared across test files: the words are unique to this run, so no other file's
@@ -27,7 +27,7 @@ async function tip(body: Record<string, unknown>) {
   return call("POST", `/v1/rooms/${roomId}/tips`, {
     token: viewer,
     idempotencyKey: key(),
-    body: { confirmed: true, ...body },
+    body: await withPin(viewerId, body),
   });
 }
 
