@@ -42,6 +42,7 @@ export const PERMISSIONS = {
   "switch.read": "Read runtime switches.",
   "switch.set": "Propose switch changes (pause, read-only, channel out, degrade).",
   "alert.manage": "Manage alert rules and delivery targets.",
+  "risk.read": "Read risk rules, lists and decisions.",
   "risk.manage": "Manage risk rules and lists; decide risk reviews.",
   "room.moderate": "Act on any room (change or end it, read any red packet).",
   "proposal.read": "List four-eyes proposals.",
@@ -67,6 +68,7 @@ const READS = [
   "campaign.read",
   "template.read",
   "switch.read",
+  "risk.read",
   "proposal.read",
 ] as const satisfies readonly Permission[];
 
@@ -123,6 +125,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "wallet.read",
     "payment.read",
     "verification.review",
+    "risk.read",
     "room.moderate",
     "proposal.read",
   ],
@@ -135,6 +138,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "withdrawal.read",
     "switch.read",
     "switch.set",
+    "risk.read",
     "risk.manage",
     "proposal.read",
     "proposal.decide",
