@@ -48,9 +48,15 @@ export async function readRiskSet(control: D1Database, nowMs: number): Promise<R
 /** This isolate's copy (module state), and the read under way, so a burst of requests reads once. */
 let cached: RiskSet | null = null;
 let loading: Promise<RiskSet> | null = null;
+/** Tests only: rules and lists this isolate decides with, whatever the store says. */
+let pinned: Pick<RiskSet, "rules" | "lists"> | null = null;
 
 export async function currentRiskSet(control: D1Database, ttlMs: number, nowMs: number = Date.now()): Promise<RiskSet> {
-  if (cached !== null && nowMs - cached.loadedAtMs < ttlMs) return cached;
+  const set = cached !== null && nowMs - cached.loadedAtMs < ttlMs ? cached : await reload(control, nowMs);
+  return pinned === null ? set : { ...set, ...pinned };
+}
+
+function reload(control: D1Database, nowMs: number): Promise<RiskSet> {
   loading ??= readRiskSet(control, nowMs)
     .then((set) => {
       cached = set;
@@ -61,6 +67,23 @@ export async function currentRiskSet(control: D1Database, ttlMs: number, nowMs: 
     });
   return loading;
 }
+
+export const riskCache = {
+  /**
+   * Tests only: this isolate decides with `rules` and `entries` until `forget()`, without
+   * writing the store. Integration tests share one control database across files, so a rule
+   * for every tip written there would refuse other files' tips; pinned in the test's own
+   * isolate, it decides only the requests that isolate serves (as `switchCache.pinForTests`).
+   */
+  pinForTests(rules: readonly RiskRule[], entries: readonly { kind: ListKind; value: string }[] = []): void {
+    pinned = { rules, lists: compileLists(entries) };
+  },
+  /** Drops the copy (and any pin): the next decision reads the store. */
+  forget(): void {
+    pinned = null;
+    cached = null;
+  },
+};
 
 /** When a change made now is honoured by every isolate. */
 export function riskEffectiveByMs(nowMs: number): number {

@@ -21,12 +21,18 @@ export interface Principal {
    * `follows` claim). giftwire keeps no social graph; follower-only red packets use this.
    */
   readonly follows: ReadonlySet<string> | null;
+  /**
+   * The host verified this user is an adult (the optional `adult: true` claim). Risk's
+   * `unverified_adult_cap` rule caps tips of users without it; operators' principals have none.
+   */
+  readonly adult: boolean;
 }
 
 const ClaimsSchema = z.object({
   sub: z.string().regex(USER_ID_PATTERN),
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
   follows: z.array(z.string().regex(USER_ID_PATTERN)).max(LIMITS.followsPerTokenMax).optional(),
+  adult: z.boolean().optional(),
 });
 
 type VerifyKey = CryptoKey;
@@ -74,6 +80,7 @@ export async function verifyToken(token: string, config: Config, nowMs: number):
       userId: claims.data.sub,
       roles: new Set(claims.data.roles),
       follows: claims.data.follows === undefined ? null : new Set(claims.data.follows),
+      adult: claims.data.adult === true,
     };
   } catch {
     return null;

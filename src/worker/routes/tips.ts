@@ -1,13 +1,16 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { TypedResponse } from "hono";
+import type { Context, TypedResponse } from "hono";
 import { composeTip, prepareTip, type RatedTip, rateTip, tipReceipt } from "../../db/operations/tip";
 import { autopayCheckFor } from "../../db/reads/autopay";
+import { currentRiskSet } from "../../db/risk";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
+import { parseAmountMinor } from "../../domain/money";
 import type { TipSubmission } from "../../durable-objects/live-room.tips";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
+import { assessRisk, type RiskAsk } from "../risk";
 import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { tipRulesWithRooms } from "../rooms/tip-rates";
@@ -19,6 +22,7 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  type TipRequestBody,
   TipRequestSchema,
   UserId,
 } from "../schemas";
@@ -55,6 +59,17 @@ const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", 
 
 export const tips = new OpenAPIHono<AppEnv>();
 
+/** The tip's amount as risk sees it at the edge: a custom amount, or the gift's cached price × quantity. */
+async function tipRiskAsk(c: Context<AppEnv>, body: TipRequestBody): Promise<RiskAsk> {
+  if (body.kind === "custom") {
+    const amount = parseAmountMinor(body.amount);
+    return { action: "tip", amountMinor: amount.ok ? amount.value : null };
+  }
+  const set = await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+  const price = set.giftPricesMinor.get(body.giftId);
+  return { action: "tip", amountMinor: price === undefined ? null : price * body.quantity };
+}
+
 tips.openapi(
   defineRoute({
     method: "post",
@@ -76,6 +91,8 @@ tips.openapi(
     const body = c.req.valid("json");
     const viewerId = c.var.principal.userId;
     if (c.var.config.tipCommit === "room") {
+      // Risk first, at the edge: a refused tip never reaches the room (its key stays free).
+      await assessRisk(c, await tipRiskAsk(c, body));
       // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
       const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
@@ -106,6 +123,8 @@ tips.openapi(
       "tip",
       { roomId, ...body },
       async (id, nowMs) => {
+        // Assessed only when the tip runs (a replay of its key is not a new attempt).
+        await assessRisk(c, await tipRiskAsk(c, body));
         // 小额免密: within the payer's limits no confirmation is needed. Only the limits are read
         // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
         // after the balance, since concurrent tips read the same day total.
