@@ -8,9 +8,9 @@
  * user and the user's recent amounts per action (for `amount_cap.newUserDays` and
  * `amount_vs_history`).
  *
- * State is memory first: one `kv` read when the object wakes, and one small `kv` write per
- * admitted attempt (bounded: `SlidingWindows`' capacity per action plus `RISK_LIMITS.historyLength`
- * amounts per action), so an evicted desk comes back with its windows.
+ * State is memory first: one `kv` read when the object wakes, and one small write per admitted
+ * attempt that does not hold the answer back (bounded: `SlidingWindows`' capacity per action plus
+ * `RISK_LIMITS.historyLength` amounts per action), so an evicted desk comes back with its windows.
  */
 
 import { DurableObject } from "cloudflare:workers";
@@ -127,6 +127,9 @@ export class RiskDesk extends DurableObject<Env> {
       firstSeenAtMs: this.firstSeenAtMs,
       history: Object.fromEntries(this.history),
     };
-    this.ctx.storage.kv.put(STATE_KEY, state);
+    // Not awaited and not holding the answer (allowUnconfirmed): the attempt is decided from
+    // memory, and the write only lets a desk that was evicted come back with its windows. A
+    // write lost to a crash forgets a few attempts — far cheaper than a durable write per tip.
+    void this.ctx.storage.put(STATE_KEY, state, { allowUnconfirmed: true });
   }
 }

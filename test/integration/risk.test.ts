@@ -11,9 +11,25 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { riskCache } from "../../src/db/risk";
+import { accountAddress } from "../../src/domain/accounts";
 import { type RiskRule, RiskRuleSchema } from "../../src/domain/risk/rules";
-import { BASE, balanceOf, call, fund, invariantReport, key, ledger, openRoom, token, until } from "./helpers";
+import { seal } from "../../src/platform/sealing";
+import { operationRows } from "../support/ledger-rows";
+import {
+  BASE,
+  balanceOf,
+  call,
+  fund,
+  invariantReport,
+  key,
+  ledger,
+  openRoom,
+  shardDbOf,
+  token,
+  until,
+} from "./helpers";
 
 afterEach(() => riskCache.forget());
 
@@ -286,6 +302,96 @@ describe("risk on top-ups", () => {
       (d) => d.length === 2,
     );
     expect(decisions.map((d) => d.fired.map((f) => f.reason))).toEqual([["velocity:user"], ["amount_cap:new_user"]]);
+  });
+});
+
+describe("risk on red packets and withdrawals", () => {
+  it("a packet above the send cap is refused with nothing held; a claimer over the claim velocity is refused before the room", async () => {
+    riskCache.pinForTests([
+      rule({ id: "packet-cap", kind: "amount_cap", action: "packet_send", maxMinor: 1_000 }),
+      rule({ id: "claim-velocity", kind: "velocity", action: "packet_claim", scope: "user", count: 1, windowSec: 60 }),
+    ]);
+    const roomId = await openRoom(id("packet-creator"));
+    const sender = id("packet-sender");
+    await fund(sender, "50.00");
+    const t = await token(sender);
+    const send = (total: string) =>
+      call("POST", `/v1/rooms/${roomId}/red-packets`, {
+        token: t,
+        idempotencyKey: key(),
+        body: { total, shares: 2 },
+      });
+    const big = await send("20.00");
+    expect([big.status, big.body.error.code]).toEqual([403, "risk_blocked"]);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(5_000);
+    const first = await send("2.00");
+    const second = await send("2.00");
+    expect([first.status, second.status]).toEqual([201, 201]);
+    const claimer = await token(id("claimer"));
+    const claim = (packetId: string) =>
+      call("POST", `/v1/rooms/${roomId}/red-packets/${packetId}/claims`, { token: claimer });
+    expect((await claim(first.body.packet.id)).status).toBe(201);
+    const again = await claim(second.body.packet.id);
+    expect([again.status, again.body.error.code]).toEqual([403, "risk_blocked"]);
+    const claims = await call("GET", `/v1/rooms/${roomId}/red-packets/${second.body.packet.id}/claims`, {
+      token: claimer,
+    });
+    expect(claims.status, JSON.stringify(claims.body)).toBe(200);
+    expect(claims.body.claims).toEqual([]);
+  });
+
+  it("a withdrawal to a blacklisted payout account is refused before anything is held", async () => {
+    const creatorId = id("wd-creator");
+    const accountId = `pa_${creatorId}`;
+    riskCache.pinForTests(
+      [rule({ id: "payout-blacklist", kind: "blacklist", list: "payout_account" })],
+      [{ kind: "payout_account", value: accountId }],
+    );
+    const nowMs = Date.now();
+    const sealedAccount = await seal(
+      env.PII_KEYS,
+      payoutAccountContext(accountId),
+      JSON.stringify({ channel: "sandbox", id: "payee-ok" }),
+    );
+    const sealedIdentity = await seal(env.PII_KEYS, `verification:${creatorId}`, JSON.stringify({ realName: "张三" }));
+    await env.CONTROL.batch([
+      env.CONTROL.prepare(
+        "INSERT INTO creators (user_id, display_name, risk_hold, created_at_ms, updated_at_ms) VALUES (?, ?, 0, ?, ?)",
+      ).bind(creatorId, creatorId, nowMs, nowMs),
+      env.CONTROL.prepare(
+        `INSERT INTO creator_verifications (creator_id, state, sealed, key_id, real_name_masked, id_number_masked,
+           submitted_at_ms, updated_at_ms) VALUES (?, 'verified', ?, ?, '张*', '1101**********1234', ?, ?)`,
+      ).bind(creatorId, sealedIdentity.sealed, sealedIdentity.keyId, nowMs, nowMs),
+      env.CONTROL.prepare(
+        `INSERT INTO payout_accounts (id, creator_id, channel, sealed, key_id, masked, is_default, cooling_until_ms,
+           created_at_ms, updated_at_ms) VALUES (?, ?, 'sandbox', ?, ?, 'sandbox ****ok', 1, ?, ?, ?)`,
+      ).bind(accountId, creatorId, sealedAccount.sealed, sealedAccount.keyId, nowMs - 1, nowMs, nowMs),
+    ]);
+    const db = await shardDbOf(creatorId);
+    await db.batch(
+      operationRows(db, {
+        id: `test-settle:${creatorId}`,
+        kind: "adjustment",
+        postings: [
+          {
+            from: accountAddress.worldAdjustments(),
+            to: accountAddress.creatorAvailable(creatorId),
+            amountMinor: 50_000,
+          },
+        ],
+        atMs: nowMs,
+      }),
+    );
+    const res = await call("POST", "/v1/creators/me/withdrawals", {
+      token: await token(creatorId, "creator"),
+      body: { amount: "200.00" },
+      idempotencyKey: key(),
+    });
+    expect([res.status, res.body.error.code]).toEqual([403, "risk_blocked"]);
+    expect(await balanceOf(accountAddress.creatorAvailable(creatorId))).toBe(50_000);
+    expect(
+      await db.prepare("SELECT COUNT(*) AS n FROM withdrawals WHERE creator_id = ?").bind(creatorId).first("n"),
+    ).toBe(0);
   });
 });
 

@@ -21,6 +21,7 @@ import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
 import { noticeWithdrawalNow } from "../notifications/notice";
 import { enqueuePayoutSend } from "../queues/payouts";
+import { assessRisk } from "../risk";
 import {
   DecimalAmount,
   errorResponses,
@@ -59,7 +60,7 @@ creatorWithdrawalRoutes.openapi(
     request: { headers: IdempotencyKeyHeader, body: jsonBody(WithdrawalRequest) },
     responses: {
       201: jsonResponse(z.object({ withdrawal: WithdrawalSchema }), "Requested (held)"),
-      ...errorResponses(400, 401, 403, 409, 422, 503),
+      ...errorResponses(400, 401, 403, 409, 422, 428, 503),
     },
   }),
   async (c) => {
@@ -88,6 +89,8 @@ creatorWithdrawalRoutes.openapi(
         requestFacts(ledger, creatorId, { startMs, endMs }),
         findDefaultPayoutAccount(ledger.control, creatorId),
       ]);
+      // Risk before anything is held (a blacklisted payout account, a velocity rule…); the key is released.
+      await assessRisk(c, { action: "withdrawal", amountMinor: amount.value, payoutAccount: account?.id ?? null });
       const decision = decideWithdrawal(
         {
           amountMinor: amount.value,
