@@ -189,6 +189,22 @@ async function harness(design: Design) {
       const ok = sent.filter((s) => s.status === 201).length;
       return { count: ok, perSecond: ok / elapsed, latenciesMs, errors, sent };
     },
+    /** One tip from each viewer, CLIENTS at a time (untimed: a warm-up). */
+    async everyViewerOnce(): Promise<Loop> {
+      const sent: Sent[] = [];
+      const errors: Record<string, number> = {};
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (next < VIEWERS) {
+            const viewer = next++;
+            const key = `warm-${design}-${++keySeq}`;
+            record(sent, errors, viewer, key, await tipOnce(tipsPath, viewer, key));
+          }
+        }),
+      );
+      return { count: sent.length, perSecond: 0, latenciesMs: [], errors, sent };
+    },
     /** Open loop at `rate` requests/s for `seconds`: latency with the server not saturated. */
     async openLoop(what: "tips" | "noop", rate: number, seconds: number): Promise<Loop> {
       const path = what === "tips" ? tipsPath : noopPath;
@@ -387,9 +403,10 @@ async function runDesign(design: Design): Promise<DesignResult> {
     };
     if (design === "room") {
       await hx.risk(true);
-      // Warm: every viewer's and device's desk exists once (a desk is made on a subject's first attempt).
-      log("  risk rules on: warm-up, 3 s");
-      result.riskWarmup = await hx.closedLoop("tips", 3);
+      // Warm: every viewer's and device's desk exists once (a desk is made on a subject's first
+      // attempt, its storage on its first write): one tip per viewer, not timed.
+      log(`  risk rules on: warm-up, one tip per viewer (${VIEWERS})`);
+      result.riskWarmup = await hx.everyViewerOnce();
       log(`  risk rules on: closed loop, ${CLIENTS} clients, ${SECONDS} s`);
       result.riskOn = await hx.closedLoop("tips", SECONDS);
       await hx.risk(false);

@@ -8,16 +8,19 @@
  * user and the user's recent amounts per action (for `amount_cap.newUserDays` and
  * `amount_vs_history`).
  *
- * State is memory first: one `kv` read when the object wakes, and one small write per admitted
- * attempt that does not hold the answer back (bounded: `SlidingWindows`' capacity per action plus
- * `RISK_LIMITS.historyLength` amounts per action), so an evicted desk comes back with its windows.
+ * State is memory: the windows (bounded: `SlidingWindows`' capacity per action) and the amounts
+ * (`RISK_LIMITS.historyLength` per action) are never written; only the first-seen time is, once
+ * per subject. One `kv` read when the object wakes. A desk is evicted only after it has been idle,
+ * so a window shorter than that idle time loses nothing; a longer one starts again after an
+ * eviction (docs/adr/0013). Writing the windows per attempt cost 80% of the tip rate in
+ * bench/tips.ts.
  */
 
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { evaluate, NO_LISTS, type RiskState } from "../domain/risk/evaluate";
 import { RISK_ACTIONS, RISK_LIMITS, type RiskAction, RiskRuleSchema } from "../domain/risk/rules";
-import { SlidingWindows, type WindowsSnapshot } from "../domain/risk/window";
+import { SlidingWindows } from "../domain/risk/window";
 
 const DeskSignals = z.strictObject({
   action: z.enum(RISK_ACTIONS),
@@ -54,13 +57,7 @@ export interface DeskAnswer {
   readonly history: readonly number[];
 }
 
-interface DeskState {
-  readonly windows: WindowsSnapshot;
-  readonly firstSeenAtMs: number | null;
-  readonly history: Readonly<Partial<Record<RiskAction, readonly number[]>>>;
-}
-
-const STATE_KEY = "desk";
+const FIRST_SEEN_KEY = "firstSeenAtMs";
 
 export class RiskDesk extends DurableObject<Env> {
   /** One key per action; each ring holds at most the largest count asked about (≤ velocityCountMax). */
@@ -70,16 +67,8 @@ export class RiskDesk extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const saved = ctx.storage.kv.get<DeskState>(STATE_KEY);
-    if (saved !== undefined) {
-      this.windows.resize(RISK_LIMITS.velocityCountMax, RISK_LIMITS.velocityWindowMaxSec * 1000);
-      this.windows.restore(saved.windows);
-      this.firstSeenAtMs = saved.firstSeenAtMs;
-      for (const action of RISK_ACTIONS) {
-        const amounts = saved.history[action];
-        if (amounts !== undefined) this.history.set(action, [...amounts]);
-      }
-    }
+    // The one storage read on wake.
+    this.firstSeenAtMs = ctx.storage.kv.get<number>(FIRST_SEEN_KEY) ?? null;
   }
 
   assess(raw: DeskAsk): DeskAnswer {
@@ -87,10 +76,10 @@ export class RiskDesk extends DurableObject<Env> {
     const { action, amountMinor } = ask.signals;
     const nowMs = Date.now();
     const history = this.history.get(action) ?? [];
-    let changed = false;
+    let firstSeenChanged = false;
     if (ask.user && this.firstSeenAtMs === null) {
       this.firstSeenAtMs = nowMs;
-      changed = true;
+      firstSeenChanged = true;
     }
     const limits = ask.rules.flatMap((r) =>
       r.kind === "velocity" ? [{ ruleId: r.id, count: r.count, windowMs: r.windowSec * 1000 }] : [],
@@ -107,29 +96,13 @@ export class RiskDesk extends DurableObject<Env> {
     };
     // Decided and recorded in one turn: concurrent attempts of this subject see each other.
     const admitted = evaluate(ask.signals, state, ask.rules, NO_LISTS, nowMs).outcome === "allow";
-    if (admitted && limits.length > 0) {
-      this.windows.record(action, nowMs);
-      changed = true;
-    }
+    if (admitted && limits.length > 0) this.windows.record(action, nowMs);
     if (admitted && ask.user && amountMinor !== null) {
       history.push(amountMinor);
       if (history.length > RISK_LIMITS.historyLength) history.splice(0, history.length - RISK_LIMITS.historyLength);
       this.history.set(action, history);
-      changed = true;
     }
-    if (changed) this.save();
+    if (firstSeenChanged) this.ctx.storage.kv.put(FIRST_SEEN_KEY, this.firstSeenAtMs);
     return { admitted, counts, firstSeenAtMs: state.firstSeenAtMs, history: state.history };
-  }
-
-  private save(): void {
-    const state: DeskState = {
-      windows: this.windows.snapshot(),
-      firstSeenAtMs: this.firstSeenAtMs,
-      history: Object.fromEntries(this.history),
-    };
-    // Not awaited and not holding the answer (allowUnconfirmed): the attempt is decided from
-    // memory, and the write only lets a desk that was evicted come back with its windows. A
-    // write lost to a crash forgets a few attempts — far cheaper than a durable write per tip.
-    void this.ctx.storage.put(STATE_KEY, state, { allowUnconfirmed: true });
   }
 }
