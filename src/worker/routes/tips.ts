@@ -91,13 +91,14 @@ tips.openapi(
     const body = c.req.valid("json");
     const viewerId = c.var.principal.userId;
     if (c.var.config.tipCommit === "room") {
-      // Risk first, at the edge: a refused tip never reaches the room (its key stays free).
-      await assessRisk(c, await tipRiskAsk(c, body));
       // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
       const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
       // An unknown room is refused here: addressing its object would create it.
       await knownRooms.require(c.var.ledger.control, roomId);
+      // Risk at the edge, once the request is well-formed: a refused tip never reaches the room
+      // (its key stays free). A retry of a committed tip's key is assessed again (the room replays it).
+      await assessRisk(c, await tipRiskAsk(c, body));
       const { confirmed, ...ask } = body;
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
         roomId,
