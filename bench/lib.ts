@@ -87,6 +87,7 @@ export async function startWorker(extra: Partial<MiniflareOptions> & { bindings?
     durableObjects: {
       LIVE_ROOM: { className: "LiveRoom", useSQLite: true },
       ROOM_FAN_OUT: { className: "RoomFanOut", useSQLite: true },
+      RISK_DESK: { className: "RiskDesk", useSQLite: true },
     },
     queueProducers: {
       ROOM_EVENTS: { queueName: "giftwire-room-events" },

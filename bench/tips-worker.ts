@@ -81,8 +81,8 @@ function countingEnv(env: Env): Env {
   return wrapped as unknown as Env;
 }
 
-/** The product's fan-out shards, bound as in the product (bench/lib.ts binds ROOM_FAN_OUT). */
-export { RoomFanOut } from "../src/worker/index";
+/** The product's fan-out shards and risk desks, bound as in the product (bench/lib.ts binds them). */
+export { RiskDesk, RoomFanOut } from "../src/worker/index";
 
 export class LiveRoom extends ProductRoom {
   constructor(ctx: DurableObjectState, env: Env) {

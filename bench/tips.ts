@@ -8,6 +8,10 @@
  *   room    TIP_COMMIT=room: the room group-commits its tips (src/durable-objects/live-room.tips.ts)
  *   no-op   the same stack's Worker→Durable Object request: the tip route's work (auth, zod,
  *           key and fingerprint, the RPC with the same argument) answered by the room at once
+ *   risk    the room design again with a realistic risk rule set on (issue 16: velocity per user
+ *           and per device — two desk calls per tip — blacklists of devices and CIDR blocks, the
+ *           unverified-adult cap, amount against the user's own median), none of which refuses
+ *           the bench's tips; then off again. Reported: rules-on / mean(rules-off before, after).
  *
  * Each design: a closed loop of BENCH_CLIENTS clients for BENCH_SECONDS, every tip a fresh
  * Idempotency-Key (a dropped connection or a 5xx is retried with the same key). Then the room
@@ -16,7 +20,7 @@
  * accepted keys (0 lost, 0 doubled), the ledger invariants clean; D1 round trips and
  * statements per tip counted on every D1 binding.
  *
- * Options (env): BENCH_CLIENTS=64 BENCH_SECONDS=10 BENCH_VIEWERS=256
+ * Options (env): BENCH_CLIENTS=64 BENCH_SECONDS=10 BENCH_VIEWERS=256 BENCH_DESIGNS=direct,room
  */
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
@@ -108,7 +112,8 @@ async function harness(design: Design) {
       try {
         const res = await fetch(`${url}${path}`, {
           method: "POST",
-          headers: h(viewers[viewer] as string, key),
+          // Each viewer on its own device (the risk run's device rules read it; ignored otherwise).
+          headers: { ...h(viewers[viewer] as string, key), "x-giftwire-device": `bench-device-${viewer}` },
           body: JSON.stringify(TIP),
         });
         const body = await res.text();
@@ -184,6 +189,22 @@ async function harness(design: Design) {
       const ok = sent.filter((s) => s.status === 201).length;
       return { count: ok, perSecond: ok / elapsed, latenciesMs, errors, sent };
     },
+    /** One tip from each viewer, CLIENTS at a time (untimed: a warm-up). */
+    async everyViewerOnce(): Promise<Loop> {
+      const sent: Sent[] = [];
+      const errors: Record<string, number> = {};
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (next < VIEWERS) {
+            const viewer = next++;
+            const key = `warm-${design}-${++keySeq}`;
+            record(sent, errors, viewer, key, await tipOnce(tipsPath, viewer, key));
+          }
+        }),
+      );
+      return { count: sent.length, perSecond: 0, latenciesMs: [], errors, sent };
+    },
     /** Open loop at `rate` requests/s for `seconds`: latency with the server not saturated. */
     async openLoop(what: "tips" | "noop", rate: number, seconds: number): Promise<Loop> {
       const path = what === "tips" ? tipsPath : noopPath;
@@ -211,6 +232,32 @@ async function harness(design: Design) {
       await Promise.all(inFlight);
       const ok = sent.filter((s) => s.status === 201).length;
       return { count: ok, perSecond: ok / ((performance.now() - t0) / 1000), latenciesMs, errors, sent };
+    },
+    /** Puts the risk rule set in the control database (on) or removes it (off); honoured after the cache TTL. */
+    async risk(on: boolean): Promise<void> {
+      const control = await mf.getD1Database("CONTROL");
+      await control.batch(
+        on
+          ? [
+              ...RISK_RULES.map((r) =>
+                control
+                  .prepare(
+                    "INSERT INTO risk_rules (id, kind, outcome, enabled, rule, updated_by, updated_at_ms) VALUES (?, ?, ?, 1, ?, 'bench', ?)",
+                  )
+                  .bind(r.id, r.kind, r.outcome, JSON.stringify(r), Date.now()),
+              ),
+              ...RISK_LIST.map(([kind, value]) =>
+                control
+                  .prepare(
+                    "INSERT INTO risk_list_entries (kind, value, reason, added_by, added_at_ms) VALUES (?, ?, 'bench', 'bench', ?)",
+                  )
+                  .bind(kind, value, Date.now()),
+              ),
+            ]
+          : [control.prepare("DELETE FROM risk_rules"), control.prepare("DELETE FROM risk_list_entries")],
+      );
+      // The isolates' copies are at most one TTL old (SWITCH_CACHE_TTL_MS = 1000 here).
+      await new Promise((r) => setTimeout(r, 1_500));
     },
     async d1(): Promise<D1Counters> {
       return (await (await fetchRetrying(`${url}/bench/d1?room=${room.id}`)).json()) as D1Counters;
@@ -282,9 +329,26 @@ async function harness(design: Design) {
 }
 
 function benchBindings(design: Design): Record<string, string> {
-  // bench/lib.ts startWorker's bindings (wrangler.toml's values) with the design's flag over them.
-  return { TIP_COMMIT: design };
+  // bench/lib.ts startWorker's bindings (wrangler.toml's values) with the design's flag over them;
+  // the risk set's (and switches') copies read again each second, so the risk run starts promptly.
+  return { TIP_COMMIT: design, SWITCH_CACHE_TTL_MS: "1000" };
 }
+
+/** A realistic rule set that none of the bench's tips trips (each viewer tips a few times a second). */
+const RISK_RULES = [
+  { id: "velocity-user", kind: "velocity", action: "tip", scope: "user", count: 1_000, windowSec: 60 },
+  { id: "velocity-device", kind: "velocity", action: "tip", scope: "device", count: 1_000, windowSec: 60 },
+  { id: "blacklist-device", kind: "blacklist", list: "device" },
+  { id: "blacklist-cidr", kind: "blacklist", list: "cidr" },
+  { id: "blacklist-user", kind: "blacklist", list: "user" },
+  { id: "adult-cap", kind: "unverified_adult_cap", maxMinor: 100_000, outcome: "review" },
+  { id: "history", kind: "amount_vs_history", action: "tip", factor: 50, stat: "median", minHistory: 5 },
+].map((r) => ({ outcome: "block", enabled: true, description: "bench", ...r }));
+const RISK_LIST: [string, string][] = [
+  ...Array.from({ length: 200 }, (_, i): [string, string] => ["device", `stolen-device-${i}`]),
+  ...Array.from({ length: 50 }, (_, i): [string, string] => ["cidr", `10.${i}.0.0/16`]),
+  ...Array.from({ length: 50 }, (_, i): [string, string] => ["user", `banned-${i}`]),
+];
 
 interface DesignResult {
   design: Design;
@@ -297,6 +361,10 @@ interface DesignResult {
   check: Awaited<ReturnType<Awaited<ReturnType<typeof harness>>["verify"]>>;
   invariantsOk: boolean;
   noop?: Loop;
+  /** Room design only: the closed loop with the risk rules on, then off again. */
+  riskWarmup?: Loop;
+  riskOn?: Loop;
+  riskOffAfter?: Loop;
   halfTips?: Loop;
   halfNoop?: Loop;
 }
@@ -334,6 +402,16 @@ async function runDesign(design: Design): Promise<DesignResult> {
       invariantsOk: false,
     };
     if (design === "room") {
+      await hx.risk(true);
+      // Warm: every viewer's and device's desk exists once (a desk is made on a subject's first
+      // attempt, its storage on its first write): one tip per viewer, not timed.
+      log(`  risk rules on: warm-up, one tip per viewer (${VIEWERS})`);
+      result.riskWarmup = await hx.everyViewerOnce();
+      log(`  risk rules on: closed loop, ${CLIENTS} clients, ${SECONDS} s`);
+      result.riskOn = await hx.closedLoop("tips", SECONDS);
+      await hx.risk(false);
+      log(`  risk rules off again: closed loop, ${CLIENTS} clients, ${SECONDS} s`);
+      result.riskOffAfter = await hx.closedLoop("tips", SECONDS);
       log(`  no-op Worker→room: closed loop, ${CLIENTS} clients, ${SECONDS} s`);
       result.noop = await hx.closedLoop("noop", SECONDS);
       const half = loop.perSecond / 2;
@@ -341,7 +419,14 @@ async function runDesign(design: Design): Promise<DesignResult> {
       result.halfTips = await hx.openLoop("tips", half, Math.min(SECONDS, 8));
       result.halfNoop = await hx.openLoop("noop", half, Math.min(SECONDS, 8));
     }
-    const allTips = [...warmup.sent, ...loop.sent, ...(result.halfTips?.sent ?? [])];
+    const allTips = [
+      ...warmup.sent,
+      ...loop.sent,
+      ...(result.riskWarmup?.sent ?? []),
+      ...(result.riskOn?.sent ?? []),
+      ...(result.riskOffAfter?.sent ?? []),
+      ...(result.halfTips?.sent ?? []),
+    ];
     log(`  ${design}: sending every one of ${allTips.length} keys again, checking the tips table`);
     result.check = await hx.verify(allTips);
     result.invariantsOk = (await hx.invariants()).ok;
@@ -353,8 +438,11 @@ async function runDesign(design: Design): Promise<DesignResult> {
 
 await bundleBench();
 log(`▸ machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; node ${process.version}`);
-const direct = await runDesign("direct");
+const DESIGNS = (process.env.BENCH_DESIGNS ?? "direct,room").split(",");
+// The per-tip baseline can be left out (BENCH_DESIGNS=room: the risk comparison needs only the room).
+const directRun = DESIGNS.includes("direct") ? await runDesign("direct") : null;
 const room = await runDesign("room");
+const direct = directRun ?? { ...room, design: "direct" as const, loop: { ...room.loop, perSecond: Number.NaN } };
 
 const p = (xs: number[], q: number) => pct(xs, q).toFixed(0);
 const errorsOf = (l: Loop) =>
@@ -367,7 +455,7 @@ log(
   "\n| design | tips/s | p50 / p99 ms | D1 round trips / tip | D1 statements / tip | non-201 | lost | doubled | replays wrong | invariants |",
 );
 log("|---|---:|---:|---:|---:|---|---:|---:|---:|---|");
-for (const r of [direct, room]) {
+for (const r of directRun === null ? [room] : [direct, room]) {
   log(
     `| ${r.design === "direct" ? "per-tip (direct)" : "group commit (room)"} | ${r.loop.perSecond.toFixed(0)} | ${p(r.loop.latenciesMs, 50)} / ${p(r.loop.latenciesMs, 99)} | ${r.roundTripsPerTip.toFixed(2)} | ${r.statementsPerTip.toFixed(1)} | ${errorsOf(r.loop)} | ${r.check.lost} | ${r.check.doubled} | ${r.check.replayMismatches} | ${r.invariantsOk ? "clean" : "VIOLATED"} |`,
   );
@@ -375,6 +463,14 @@ for (const r of [direct, room]) {
 const noop = room.noop as Loop;
 log(
   `| no-op Worker→room | ${noop.perSecond.toFixed(0)} | ${p(noop.latenciesMs, 50)} / ${p(noop.latenciesMs, 99)} | 0 | 0 | ${errorsOf(noop)} | | | | |`,
+);
+const riskOn = room.riskOn as Loop;
+const riskOffAfter = room.riskOffAfter as Loop;
+log(
+  `| group commit, risk rules on | ${riskOn.perSecond.toFixed(0)} | ${p(riskOn.latenciesMs, 50)} / ${p(riskOn.latenciesMs, 99)} | | | ${errorsOf(riskOn)} | | | | |`,
+);
+log(
+  `| group commit, risk rules off again | ${riskOffAfter.perSecond.toFixed(0)} | ${p(riskOffAfter.latenciesMs, 50)} / ${p(riskOffAfter.latenciesMs, 99)} | | | ${errorsOf(riskOffAfter)} | | | | |`,
 );
 const halfTips = room.halfTips as Loop;
 const halfNoop = room.halfNoop as Loop;
@@ -387,6 +483,8 @@ log(
 const mark = (okay: boolean) => (okay ? "met" : "NOT met");
 log(`group / per-tip:      ${ratioDirect.toFixed(1)}× (target ≥ 10×: ${mark(ratioDirect >= 10)})`);
 log(`group / no-op:        ${(100 * ratioNoop).toFixed(0)}% (target ≥ 70%: ${mark(ratioNoop >= 0.7)})`);
+const riskRatio = riskOn.perSecond / ((room.loop.perSecond + riskOffAfter.perSecond) / 2);
+log(`risk on / off:        ${(100 * riskRatio).toFixed(0)}% (target ≥ 90%: ${mark(riskRatio >= 0.9)})`);
 log(`p99 at half load:     ${p99Ratio.toFixed(2)}× the no-op's (target ≤ 3×: ${mark(p99Ratio <= 3)})`);
 log(
   `D1 counted in ${room.sameIsolate ? "one isolate (Worker and room)" : "the Worker's and the room's isolates"}; tips checked: direct ${direct.check.accepted} accepted / ${direct.check.rows} rows, room ${room.check.accepted} / ${room.check.rows}`,

@@ -21,7 +21,7 @@ import { seedDemoEarnings } from "./seed-earnings";
 import { seedDemoPayoutReadiness } from "./seed-payout";
 import { mintToken } from "./tokens";
 
-export { LiveRoom, RoomFanOut } from "../src/worker/index";
+export { LiveRoom, RiskDesk, RoomFanOut } from "../src/worker/index";
 
 const dev = new Hono<AppEnv>();
 

@@ -166,6 +166,18 @@ export const ERROR_CODES = {
     message: "This payment channel is out of service for now (an operator switch); choose another.",
   },
   switch_not_found: { status: 404, message: "There is no such switch set." },
+  // Risk (domain/risk): a rule stopped this attempt; nothing was moved.
+  risk_blocked: { status: 403, message: "This was refused by a risk rule; nothing was moved." },
+  risk_review: {
+    status: 403,
+    message: "This is held for review by a risk rule; nothing was moved. It may be tried again once reviewed.",
+  },
+  risk_challenge: {
+    status: 428,
+    message: "A risk rule asks you to confirm this with your payment PIN; send it again with your PIN.",
+  },
+  risk_rule_not_found: { status: 404, message: "There is no such risk rule." },
+  risk_list_entry_not_found: { status: 404, message: "There is no such entry on this risk list." },
   channel_unavailable: {
     status: 503,
     message: "No payment channel for this method is answering; retry with the same Idempotency-Key.",

@@ -38,6 +38,8 @@ export const ID_PREFIXES = [
   "adl",
   /** A four-eyes proposal (control `proposals`). */
   "prp",
+  /** A risk decision other than allow (ledger `risk_decisions`, in the actor's shard). */
+  "rsk",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -42,6 +42,7 @@ export const PERMISSIONS = {
   "switch.read": "Read runtime switches.",
   "switch.set": "Propose switch changes (pause, read-only, channel out, degrade).",
   "alert.manage": "Manage alert rules and delivery targets.",
+  "risk.read": "Read risk rules, lists and decisions.",
   "risk.manage": "Manage risk rules and lists; decide risk reviews.",
   "room.moderate": "Act on any room (change or end it, read any red packet).",
   "moderation.read": "Read the sensitive-word list and the queue of held tip messages.",
@@ -70,6 +71,7 @@ const READS = [
   "template.read",
   "switch.read",
   "moderation.read",
+  "risk.read",
   "proposal.read",
 ] as const satisfies readonly Permission[];
 
@@ -128,6 +130,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "wallet.read",
     "payment.read",
     "verification.review",
+    "risk.read",
     "room.moderate",
     "moderation.read",
     "moderation.manage",
@@ -142,6 +145,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "withdrawal.read",
     "switch.read",
     "switch.set",
+    "risk.read",
     "risk.manage",
     "moderation.read",
     "moderation.manage",

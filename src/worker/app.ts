@@ -10,6 +10,7 @@ import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
 import { setProposalDispatcher } from "./proposals";
 import { admin } from "./routes/admin";
+import { adminRisk } from "./routes/admin-risk";
 import { adminSwitches } from "./routes/admin-switches";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { alerts } from "./routes/alerts";
@@ -117,6 +118,7 @@ export function createApp() {
   v1.route("/", audit);
   v1.route("/", adminSwitches);
   v1.route("/", moderation);
+  v1.route("/", adminRisk);
   v1.route("/", operators);
   v1.route("/", proposals);
 

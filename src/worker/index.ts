@@ -1,6 +1,7 @@
 import type { CreatorNoticeMessage } from "../db/messages/creator-notices";
 import type { LedgerPostingMessage } from "../db/messages/ledger-postings";
 import { LiveRoom } from "../durable-objects/live-room";
+import { RiskDesk } from "../durable-objects/risk-desk";
 import { RoomFanOut } from "../durable-objects/room-fan-out";
 import { createLogger, type Logger } from "../platform/logger";
 import { createApp } from "./app";
@@ -18,7 +19,7 @@ import { handleRoomEventsBatch, ROOM_EVENTS_QUEUE, type RoomEventsMessage } from
 
 const app = createApp();
 
-export { LiveRoom, RoomFanOut };
+export { LiveRoom, RiskDesk, RoomFanOut };
 
 type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, log: Logger) => Promise<void>;
 

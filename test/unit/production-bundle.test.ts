@@ -73,7 +73,7 @@ describe("the production configuration", () => {
 
   it("binds no simulator object and no service (the sandbox binding is dev and test only)", () => {
     const classes = (config.durable_objects?.bindings ?? []).map((b) => b.class_name);
-    expect(classes).toEqual(["LiveRoom", "RoomFanOut"]);
+    expect(classes).toEqual(["LiveRoom", "RoomFanOut", "RiskDesk"]);
     expect(config.services ?? []).toEqual([]);
   });
 
@@ -81,7 +81,7 @@ describe("the production configuration", () => {
     const tags = (config.migrations ?? []).map((m) => m.tag);
     const declared = (config.migrations ?? []).findIndex((m) => m.new_sqlite_classes?.includes("SandboxProvider"));
     const deleted = (config.migrations ?? []).findIndex((m) => m.deleted_classes?.includes("SandboxProvider"));
-    expect(tags).toEqual(["v1", "v2", "v3", "v4"]);
+    expect(tags).toEqual(["v1", "v2", "v3", "v4", "v5"]);
     expect(declared).toBe(1);
     expect(deleted).toBe(2);
   });

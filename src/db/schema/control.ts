@@ -624,3 +624,38 @@ export const proposals = sqliteTable(
     ),
   ],
 );
+
+/*
+ * Risk (issue 16): rules as data and the lists they read (src/domain/risk/rules.ts). Read by
+ * every isolate through a short TTL cache (src/db/risk.ts); changed only through the audited
+ * admin routes under /v1/admin/risk.
+ */
+
+/** One rule; `rule` is its whole JSON (RiskRuleSchema), the other columns are for reading it. */
+export const riskRules = sqliteTable(
+  "risk_rules",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind").notNull(),
+    outcome: text("outcome").notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    rule: text("rule").notNull(),
+    updatedBy: text("updated_by").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [check("risk_rules_outcome", sql`${t.outcome} IN ('challenge', 'review', 'block')`)],
+);
+
+/** One list entry: a blacklisted user, device, IP, CIDR block, card or payout account, or a blocked country or ASN. */
+export const riskListEntries = sqliteTable(
+  "risk_list_entries",
+  {
+    kind: text("kind").notNull(),
+    /** Normalized (domain/risk/rules.ts normalizeListValue): canonical IPs and blocks, upper-case countries. */
+    value: text("value").notNull(),
+    reason: text("reason").notNull(),
+    addedBy: text("added_by").notNull(),
+    addedAtMs: integer("added_at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.value] })],
+);

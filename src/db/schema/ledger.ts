@@ -781,3 +781,29 @@ export const inboxMessages = sqliteTable(
     index("inbox_messages_creator_unread").on(t.creatorId, t.readAtMs),
   ],
 );
+
+/**
+ * Risk decisions other than allow (issue 16), in the actor's shard: written off the request's
+ * path after the answer (a storm of refused attempts spreads over the shards instead of
+ * queueing on the control database's one writer). History: it stays in its shard when the
+ * owner's bucket moves; the admin listing reads every shard.
+ */
+export const riskDecisions = sqliteTable(
+  "risk_decisions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    action: text("action").notNull(),
+    outcome: text("outcome").notNull(),
+    /** The fired rules' ids (JSON array), and each with its reason and detail (JSON). */
+    ruleIds: text("rule_ids").notNull(),
+    fired: text("fired").notNull(),
+    amountMinor: integer("amount_minor"),
+    /** SHA-256 of the signals (device, IP, country, ASN, adult flag), to group attempts without keeping them all. */
+    signalsDigest: text("signals_digest").notNull(),
+    deviceId: text("device_id"),
+    ip: text("ip"),
+    atMs: integer("at_ms").notNull(),
+  },
+  (t) => [index("risk_decisions_user_at").on(t.userId, t.atMs), index("risk_decisions_at").on(t.atMs)],
+);

@@ -26,6 +26,11 @@ export interface Principal {
    * token says: resetting a forgotten payment PIN needs a recent one.
    */
   readonly authTimeMs: number | null;
+  /**
+   * The host verified this user is an adult (the optional `adult: true` claim). Risk's
+   * `unverified_adult_cap` rule caps tips of users without it; operators' principals have none.
+   */
+  readonly adult: boolean;
 }
 
 const ClaimsSchema = z.object({
@@ -33,6 +38,7 @@ const ClaimsSchema = z.object({
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
   follows: z.array(z.string().regex(USER_ID_PATTERN)).max(LIMITS.followsPerTokenMax).optional(),
   auth_time: z.number().int().nonnegative().optional(),
+  adult: z.boolean().optional(),
 });
 
 type VerifyKey = CryptoKey;
@@ -81,6 +87,7 @@ export async function verifyToken(token: string, config: Config, nowMs: number):
       roles: new Set(claims.data.roles),
       follows: claims.data.follows === undefined ? null : new Set(claims.data.follows),
       authTimeMs: claims.data.auth_time === undefined ? null : claims.data.auth_time * 1000,
+      adult: claims.data.adult === true,
     };
   } catch {
     return null;

@@ -161,7 +161,13 @@ function requireOperator(permission: Permission) {
     if (!may(found.roles, permission)) {
       throw new ApiError("forbidden", `This needs the permission ${permission}.`);
     }
-    c.set("principal", { userId: found.id, roles: new Set(found.roles), follows: null, authTimeMs: null });
+    c.set("principal", {
+      userId: found.id,
+      roles: new Set(found.roles),
+      follows: null,
+      authTimeMs: null,
+      adult: false,
+    });
     c.set("permission", permission);
     await next();
   });

@@ -23,6 +23,7 @@ import { runIdempotent } from "../idempotency";
 import { noticeWithdrawalNow } from "../notifications/notice";
 import { requirePin } from "../pin";
 import { enqueuePayoutSend } from "../queues/payouts";
+import { assessRisk } from "../risk";
 import {
   DecimalAmount,
   errorResponses,
@@ -66,7 +67,7 @@ creatorWithdrawalRoutes.openapi(
     request: { headers: IdempotencyKeyHeader, body: jsonBody(WithdrawalRequest) },
     responses: {
       201: jsonResponse(z.object({ withdrawal: WithdrawalSchema }), "Requested (held)"),
-      ...errorResponses(400, 401, 403, 409, 422, 423, 503),
+      ...errorResponses(400, 401, 403, 409, 422, 423, 428, 503),
     },
   }),
   async (c) => {
@@ -101,6 +102,14 @@ creatorWithdrawalRoutes.openapi(
         requestFacts(ledger, creatorId, { startMs, endMs }),
         findDefaultPayoutAccount(ledger.control, creatorId),
       ]);
+      // Risk before anything is held (a blacklisted payout account, a velocity rule…); the key is
+      // released. Every withdrawal carries a verified PIN, which answers a challenge.
+      await assessRisk(c, {
+        action: "withdrawal",
+        amountMinor: amount.value,
+        payoutAccount: account?.id ?? null,
+        pinVerified: true,
+      });
       const decision = decideWithdrawal(
         {
           amountMinor: amount.value,

@@ -33,6 +33,7 @@ import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
 import { fourEyes } from "../proposals";
 import { enqueueRefund, type PaymentQueryMessage } from "../queues/payment-callbacks";
+import { assessRisk } from "../risk";
 import {
   AmountMinor,
   DecimalAmount,
@@ -154,7 +155,7 @@ payments.openapi(
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order this key created earlier"),
       201: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order"),
-      ...errorResponses(400, 401, 404, 409, 422, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 503),
     },
   }),
   async (c) => {
@@ -202,6 +203,8 @@ payments.openapi(
       if (!amount.ok) throw ApiError.from(amount);
       amountMinor = amount.value;
     }
+    // Risk before the order exists: a refused top-up (or pay-to-tip, assessed as a tip) leaves nothing behind.
+    await assessRisk(c, { action: body.kind === "tip" ? "tip" : "topup", amountMinor });
     const { row, created } = await createOrder(c.var.ledger, {
       kind: body.kind,
       userId,

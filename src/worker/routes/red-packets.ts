@@ -13,7 +13,7 @@ import { accountAddress } from "../../domain/accounts";
 import { fail, ok } from "../../domain/errors";
 import { ID_BODY_PATTERN } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
-import { formatMinor } from "../../domain/money";
+import { formatMinor, parseAmountMinor } from "../../domain/money";
 import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
 import type { ClaimAnswer } from "../../durable-objects/live-room";
 import { PacketView } from "../../durable-objects/live-room.protocol";
@@ -24,6 +24,7 @@ import { balancePatch, runIdempotent } from "../idempotency";
 import { operatorMay } from "../middleware/auth";
 import { screenedName } from "../moderation";
 import { money } from "../money-view";
+import { assessRisk } from "../risk";
 import { edgeClaims } from "../rooms/exhausted-packets";
 import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
@@ -212,7 +213,7 @@ redPackets.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(SendPacketRequest) },
     responses: {
       201: jsonResponse(SentSchema, "The packet is in the room"),
-      ...errorResponses(400, 401, 403, 404, 409, 422, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 503),
     },
   }),
   async (c) => {
@@ -239,6 +240,9 @@ redPackets.openapi(
           roomId,
         });
         if (paused !== null) return fail(paused.code);
+        // Risk before any money is held (a subsidy-paid packet has no amount of the sender's here).
+        const total = body.total === undefined ? null : parseAmountMinor(body.total);
+        await assessRisk(c, { action: "packet_send", amountMinor: total?.ok ? total.value : null });
         const packet = await preparePacketSend(
           ledger,
           {
@@ -299,14 +303,16 @@ redPackets.openapi(
       200: jsonResponse(ClaimResultSchema, "Your earlier claim"),
       201: jsonResponse(ClaimResultSchema, "You grabbed a share"),
       ...errorResponses(401, 403, 404, 409),
-      ...errorResponses(429, 503),
+      ...errorResponses(428, 429, 503),
     },
   }),
   async (c) => {
     const { roomId, packetId } = c.req.valid("param");
     // After the room said the packet is exhausted, most claimers are answered here (edgeClaims).
+    // Risk only for claims that reach the room (an answer the edge already knows moves nothing new).
     const answer: ClaimAnswer =
-      edgeClaims.answer(roomId, packetId, c.var.principal.userId) ?? (await claimInRoom(c, roomId, packetId));
+      edgeClaims.answer(roomId, packetId, c.var.principal.userId) ??
+      (await assessRisk(c, { action: "packet_claim", amountMinor: null }).then(() => claimInRoom(c, roomId, packetId)));
     switch (answer.kind) {
       case "unknown":
         throw new ApiError("packet_not_found");

@@ -1,15 +1,18 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { TypedResponse } from "hono";
+import type { Context, TypedResponse } from "hono";
 import { composeTip, prepareTip, type RatedTip, rateTip, tipReceipt } from "../../db/operations/tip";
 import { autopayCheckFor } from "../../db/reads/autopay";
+import { currentRiskSet } from "../../db/risk";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
+import { parseAmountMinor } from "../../domain/money";
 import type { TipSubmission } from "../../durable-objects/live-room.tips";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
 import { moderatedMessage } from "../moderation";
 import { requirePin } from "../pin";
+import { assessRisk, type RiskAsk } from "../risk";
 import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { tipRulesWithRooms } from "../rooms/tip-rates";
@@ -21,6 +24,7 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  type TipRequestBody,
   TipRequestSchema,
   UserId,
 } from "../schemas";
@@ -67,6 +71,17 @@ const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", 
 
 export const tips = new OpenAPIHono<AppEnv>();
 
+/** The tip's amount as risk sees it at the edge: a custom amount, or the gift's cached price × quantity. */
+async function tipRiskAsk(c: Context<AppEnv>, body: TipRequestBody): Promise<RiskAsk> {
+  if (body.kind === "custom") {
+    const amount = parseAmountMinor(body.amount);
+    return { action: "tip", amountMinor: amount.ok ? amount.value : null };
+  }
+  const set = await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+  const price = set.giftPricesMinor.get(body.giftId);
+  return { action: "tip", amountMinor: price === undefined ? null : price * body.quantity };
+}
+
 tips.openapi(
   defineRoute({
     method: "post",
@@ -106,6 +121,10 @@ tips.openapi(
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
       // An unknown room is refused here: addressing its object would create it.
       await knownRooms.require(c.var.ledger.control, roomId);
+      // Risk at the edge, once the request is well-formed: a refused tip never reaches the room
+      // (its key stays free). A retry of a committed tip's key is assessed again (the room replays
+      // it). A verified PIN answers a challenge.
+      await assessRisk(c, { ...(await tipRiskAsk(c, body)), pinVerified: confirmed });
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
         roomId,
         viewerId,
@@ -131,6 +150,8 @@ tips.openapi(
       "tip",
       { roomId, ...body },
       async (id, nowMs) => {
+        // Assessed only when the tip runs (a replay of its key is not a new attempt).
+        await assessRisk(c, { ...(await tipRiskAsk(c, body)), pinVerified: confirmed });
         // 小额免密: within the payer's limits no confirmation is needed. Only the limits are read
         // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
         // after the balance, since concurrent tips read the same day total.

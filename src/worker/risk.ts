@@ -1,0 +1,186 @@
+import type { Context } from "hono";
+import { currentRiskSet, type RiskSet, recordDecision } from "../db/risk";
+import { canonicalJson } from "../domain/audit-chain";
+import type { ErrorCode } from "../domain/errors";
+import { newId } from "../domain/ids";
+import { formatIp, neighbourhoodOf, parseIp } from "../domain/risk/cidr";
+import { evaluate, type RiskDecision, type RiskSignals, type RiskState } from "../domain/risk/evaluate";
+import {
+  type RiskAction,
+  type RiskOutcome,
+  type RiskRule,
+  ruleApplies,
+  type VelocityScope,
+} from "../domain/risk/rules";
+import { sha256, toHex } from "../domain/sha256";
+import type { DeskAnswer } from "../durable-objects/risk-desk";
+import type { AppEnv } from "./context";
+import { ApiError } from "./errors";
+
+/** The header a client names its device with (docs/API.md): 1–128 of `A-Z a-z 0-9 . _ : -`. */
+export const DEVICE_HEADER = "x-giftwire-device";
+const DEVICE_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** What the route knows of the attempt before it runs. */
+export interface RiskAsk {
+  readonly action: RiskAction;
+  readonly amountMinor: number | null;
+  readonly card?: string | null;
+  readonly payoutAccount?: string | null;
+  /** The payer's payment PIN was verified for this attempt: a challenge is answered. */
+  readonly pinVerified?: boolean;
+}
+
+const CODES: Record<RiskOutcome, ErrorCode> = {
+  block: "risk_blocked",
+  review: "risk_review",
+  challenge: "risk_challenge",
+};
+
+/** The edge's signals for this request (docs/ARCHITECTURE.md, Risk). */
+export function signalsOf(c: Context<AppEnv>, ask: RiskAsk): RiskSignals {
+  const device = c.req.header(DEVICE_HEADER);
+  const ip = parseIp(c.req.header("cf-connecting-ip") ?? "");
+  const cf = (c.req.raw as { cf?: { country?: unknown; asn?: unknown } }).cf;
+  return {
+    action: ask.action,
+    userId: c.var.principal.userId,
+    deviceId: device !== undefined && DEVICE_PATTERN.test(device) ? device : null,
+    ip: ip === null ? null : formatIp(ip),
+    country: typeof cf?.country === "string" ? cf.country.toUpperCase() : null,
+    asn: typeof cf?.asn === "number" ? cf.asn : null,
+    adult: c.var.principal.adult,
+    amountMinor: ask.amountMinor,
+    card: ask.card ?? null,
+    payoutAccount: ask.payoutAccount ?? null,
+  };
+}
+
+/** Rules whose answer depends on what a desk holds (counts, first-seen time, history). */
+function needsDesk(rule: RiskRule): boolean {
+  return (
+    rule.kind === "velocity" ||
+    rule.kind === "amount_vs_history" ||
+    (rule.kind === "amount_cap" && rule.newUserDays !== undefined)
+  );
+}
+
+function subjectOf(scope: VelocityScope, s: RiskSignals): string | null {
+  switch (scope) {
+    case "user":
+      return s.userId;
+    case "device":
+      return s.deviceId;
+    case "ip":
+      return s.ip;
+    case "ip24": {
+      const ip = s.ip === null ? null : parseIp(s.ip);
+      return ip === null ? null : neighbourhoodOf(ip);
+    }
+  }
+}
+
+/** Asks the desks this attempt needs, in parallel, and merges what they hold. */
+async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRule[]): Promise<RiskState> {
+  const byDesk = new Map<string, { user: boolean; rules: RiskRule[] }>();
+  const userDesk = `user:${signals.userId}`;
+  for (const rule of rules) {
+    let name = userDesk;
+    if (rule.kind === "velocity") {
+      const subject = subjectOf(rule.scope, signals);
+      if (subject === null) continue;
+      name = `${rule.scope}:${subject}`;
+    }
+    const desk = byDesk.get(name) ?? { user: name === userDesk, rules: [] };
+    desk.rules.push(rule);
+    byDesk.set(name, desk);
+  }
+  const answers = await Promise.all(
+    [...byDesk].map(
+      ([name, desk]): Promise<DeskAnswer> =>
+        env.RISK_DESK.getByName(name).assess({ signals, rules: desk.rules, user: desk.user }),
+    ),
+  );
+  const velocityCounts = new Map<string, number>();
+  let firstSeenAtMs: number | null = null;
+  let history: readonly number[] = [];
+  for (const answer of answers) {
+    for (const [ruleId, n] of Object.entries(answer.counts)) velocityCounts.set(ruleId, n);
+    if (answer.firstSeenAtMs !== null) {
+      firstSeenAtMs = answer.firstSeenAtMs;
+      history = answer.history;
+    }
+  }
+  return { velocityCounts, firstSeenAtMs, history };
+}
+
+/**
+ * Decides this attempt, and refuses it unless the decision is allow: `risk_blocked`,
+ * `risk_review` (held for review; the parking of tips with money held comes next) or
+ * `risk_challenge` (retry with the payment PIN), each recorded in the actor's shard after the
+ * answer. Nothing has moved when it throws. With no enabled rule for the action it costs one
+ * cached lookup; rules that need no desk are decided in memory first, and a block there asks
+ * no desk (a blacklisted device never counts against anyone's window).
+ */
+export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet): Promise<void> {
+  const nowMs = Date.now();
+  const risk = set ?? (await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs, nowMs));
+  const rules = risk.rules.filter((r) => r.enabled && ruleApplies(r, ask.action));
+  if (rules.length === 0) return;
+  const signals = signalsOf(c, ask);
+  const inMemory = rules.filter((r) => !needsDesk(r));
+  let decision: RiskDecision = evaluate(
+    signals,
+    { velocityCounts: new Map(), firstSeenAtMs: null, history: [] },
+    inMemory,
+    risk.lists,
+    nowMs,
+  );
+  const desks = rules.filter(needsDesk);
+  if (decision.outcome !== "block" && desks.length > 0) {
+    const state = await deskState(c.env, signals, desks);
+    decision = evaluate(signals, state, rules, risk.lists, nowMs);
+  }
+  if (decision.outcome === "allow") return;
+  if (decision.outcome === "challenge" && ask.pinVerified === true) {
+    c.var.log.info("risk_challenge_answered", { userId: signals.userId, action: ask.action });
+    return;
+  }
+  const outcome = decision.outcome;
+  const id = newId("rsk", nowMs);
+  const digest = toHex(
+    sha256(
+      new TextEncoder().encode(
+        canonicalJson({
+          deviceId: signals.deviceId,
+          ip: signals.ip,
+          country: signals.country,
+          asn: signals.asn,
+          adult: signals.adult,
+        }),
+      ),
+    ),
+  );
+  c.var.log.info("risk_decision", {
+    id,
+    userId: signals.userId,
+    action: ask.action,
+    outcome,
+    rules: decision.fired.map((f) => f.ruleId),
+  });
+  c.executionCtx.waitUntil(
+    recordDecision(c.var.ledger, {
+      id,
+      userId: signals.userId,
+      action: ask.action,
+      outcome,
+      fired: decision.fired,
+      amountMinor: signals.amountMinor,
+      signalsDigest: digest,
+      deviceId: signals.deviceId,
+      ip: signals.ip,
+      atMs: nowMs,
+    }).catch((error: unknown) => c.var.log.error("risk_decision_record_failed", { id, error: String(error) })),
+  );
+  throw new ApiError(CODES[outcome], undefined, { decisionId: id });
+}
