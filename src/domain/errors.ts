@@ -65,6 +65,11 @@ export const ERROR_CODES = {
   currency_mismatch: { status: 422, message: "The currencies do not match." },
   room_busy: { status: 429, message: "This room is taking more tips than it can queue right now; retry shortly." },
   packet_busy: { status: 429, message: "Too many people are grabbing this red packet right now; retry shortly." },
+  // The gateway's rate limits (domain/rate-limits.ts): the caller's own rate, refused before any work.
+  rate_limited: {
+    status: 429,
+    message: "Too many requests from you; nothing was done. Retry after the Retry-After header.",
+  },
   confirmation_required: {
     status: 428,
     message: "This tip is above your password-free limits; confirm it and send it again with `confirmed: true`.",

@@ -61,7 +61,7 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 |
     415: "Not JSON",
     422: "Semantically invalid (amount out of range, gift disabled, key reused…)",
     428: "Confirmation required (above the password-free limits)",
-    429: "Busy; retry after the Retry-After header",
+    429: "Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header",
     503: "A dependency (a payment channel) is not answering, or a runtime switch (`switch_*`) paused this; retry later",
   };
   return Object.fromEntries(

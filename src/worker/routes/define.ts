@@ -1,22 +1,30 @@
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { rolesWith } from "../../domain/permissions";
+import { RATE_LIMITS, type RouteRateLimit } from "../../domain/rate-limits";
 import type { AppEnv } from "../context";
 import { authenticate, needsBearer, permissionOf, type RouteAuth } from "../middleware/auth";
-import { bearerSecurity } from "../schemas";
+import { limitRoute } from "../middleware/rate-limit";
+import { bearerSecurity, errorResponses } from "../schemas";
 
 /**
  * `createRoute` with the route's auth as a required field. The declaration becomes the route's
  * first middleware (so auth runs before validation: an unauthenticated caller gets 401, not a
  * schema error), its OpenAPI `security`, and an `x-giftwire-auth` extension holding the
  * declaration verbatim — which the generated security test reads to know what to expect.
- * Further middleware (a route's own body limit) runs after auth.
+ *
+ * A money route also declares its `rateLimit` (domain/rate-limits.ts): the per-user limit of its
+ * kind and the per-address one. They run right after auth (the user is known), before
+ * validation, and are documented as `x-giftwire-rate-limit`; the security test requires them on
+ * every money route. Every bearer route documents 429: a caller past its failed-authentication
+ * limit gets it there. Further middleware (a route's own body limit) runs after these.
  */
 export function defineRoute<const R extends Omit<RouteConfig, "middleware" | "security">>(
-  config: R & { auth: RouteAuth; middleware?: MiddlewareHandler<AppEnv>[] },
+  config: R & { auth: RouteAuth; rateLimit?: RouteRateLimit; middleware?: MiddlewareHandler<AppEnv>[] },
 ) {
-  const { auth, middleware = [], ...route } = config;
+  const { auth, rateLimit, middleware = [], ...route } = config;
   const permission = permissionOf(auth);
+  const mayRefuse429 = rateLimit !== undefined || needsBearer(auth);
   return createRoute({
     ...route,
     // An operator route's description says which permission, and so which roles, it needs —
@@ -31,8 +39,19 @@ export function defineRoute<const R extends Omit<RouteConfig, "middleware" | "se
             .join("\n\n"),
         }
       : {}),
-    middleware: [authenticate(auth), ...middleware],
+    responses: mayRefuse429 ? { ...errorResponses(429), ...route.responses } : route.responses,
+    middleware: [authenticate(auth), ...(rateLimit ? [limitRoute(rateLimit)] : []), ...middleware],
     ...(needsBearer(auth) ? { security: bearerSecurity } : {}),
     "x-giftwire-auth": auth,
+    ...(rateLimit
+      ? {
+          "x-giftwire-rate-limit": [rateLimit.user, rateLimit.ip].map((name) => ({
+            name,
+            key: RATE_LIMITS[name].keyKind,
+            limit: RATE_LIMITS[name].limit,
+            periodS: RATE_LIMITS[name].periodS,
+          })),
+        }
+      : {}),
   });
 }

@@ -203,6 +203,7 @@ redPackets.openapi(
     method: "post",
     path: "/rooms/{roomId}/red-packets",
     auth: "signed-in",
+    rateLimit: { user: "packets", ip: "moneyIp" },
     tags: ["red packets"],
     summary: "Send a red packet into a live room, from your wallet or a subsidy",
     description:
@@ -282,6 +283,7 @@ redPackets.openapi(
     method: "post",
     path: "/rooms/{roomId}/red-packets/{packetId}/claims",
     auth: "signed-in",
+    rateLimit: { user: "packets", ip: "moneyIp" },
     tags: ["red packets"],
     summary: "Grab a share of a red packet",
     description:
