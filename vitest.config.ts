@@ -99,6 +99,19 @@ function sandboxProviderWorker(project: string) {
   };
 }
 
+/**
+ * Lower limits for the rate limits counted by client address (src/domain/rate-limits.ts),
+ * in the tests only. Only test/integration/rate-limits.test.ts sends CF-Connecting-IP (without
+ * it a request is counted by user only), so nothing else meets these; lower, its bursts past
+ * them stay well inside one 10 s window on a busy machine. Same periods as production (the
+ * Retry-After the code answers). The per-user limits stay at their production values: the
+ * rest of the suite runs under them unaffected.
+ */
+export const TEST_RATE_LIMITS = {
+  RL_MONEY_IP: { namespace_id: "1605", simple: { limit: 60, period: 10 } },
+  RL_CALLBACKS_SOURCE: { namespace_id: "1607", simple: { limit: 40, period: 10 } },
+};
+
 /** D1 bindings: the control database and `shards` ledger shards (each project has its own storage). */
 function databases(shards: number): Record<string, string> {
   const bound: Record<string, string> = { CONTROL: "giftwire-control" };
@@ -150,6 +163,8 @@ export default defineConfig(async () => {
                   ARCHIVE_TEST_SPARE: "archive-test-spare",
                 },
                 serviceBindings: { SANDBOX: SANDBOX_WORKER },
+                // Merged over wrangler.toml's [[ratelimits]] by binding name.
+                ratelimits: TEST_RATE_LIMITS,
                 workers: [sandboxProviderWorker(name)],
                 // Every outbound fetch goes to the providers' test doubles, never the internet.
                 outboundService: providerNetwork,
@@ -177,6 +192,7 @@ export default defineConfig(async () => {
                     },
                   }),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
+                  TEST_RATE_LIMITS: JSON.stringify(TEST_RATE_LIMITS),
                   // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
                   MODEL_RUNS: process.env.MODEL_RUNS ?? "",
                   MODEL_COMMANDS: process.env.MODEL_COMMANDS ?? "",
