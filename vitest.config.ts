@@ -100,16 +100,20 @@ function sandboxProviderWorker(project: string) {
 }
 
 /**
- * Lower limits for the rate limits counted by client address (src/domain/rate-limits.ts),
- * in the tests only. Only test/integration/rate-limits.test.ts sends CF-Connecting-IP (without
- * it a request is counted by user only), so nothing else meets these; lower, its bursts past
- * them stay well inside one 10 s window on a busy machine. Same periods as production (the
- * Retry-After the code answers). The per-user limits stay at their production values: the
- * rest of the suite runs under them unaffected.
+ * Test-only figures for some rate limits (src/domain/rate-limits.ts), same periods as
+ * production (the Retry-After the code answers); test/integration/rate-limits.test.ts reads
+ * them to know where each limit bites.
+ * - Lower, the limits counted by client address: only rate-limits.test.ts sends
+ *   CF-Connecting-IP (without it a request is counted by user only), so nothing else meets
+ *   them, and its bursts past them stay well inside one 10 s window on a busy machine.
+ * - Higher, the withdrawals per creator (10 a minute in production): withdrawals.test.ts
+ *   races 50 concurrent requests of one creator against the balance and the daily caps.
+ * Every other per-user limit runs at its production value under the whole suite.
  */
 export const TEST_RATE_LIMITS = {
   RL_MONEY_IP: { namespace_id: "1605", simple: { limit: 60, period: 10 } },
   RL_CALLBACKS_SOURCE: { namespace_id: "1607", simple: { limit: 40, period: 10 } },
+  RL_WITHDRAWALS_USER: { namespace_id: "1604", simple: { limit: 100, period: 60 } },
 };
 
 /** D1 bindings: the control database and `shards` ledger shards (each project has its own storage). */
