@@ -99,6 +99,23 @@ function sandboxProviderWorker(project: string) {
   };
 }
 
+/**
+ * Test-only figures for some rate limits (src/domain/rate-limits.ts), same periods as
+ * production (the Retry-After the code answers); test/integration/rate-limits.test.ts reads
+ * them to know where each limit bites.
+ * - Lower, the limits counted by client address: only rate-limits.test.ts sends
+ *   CF-Connecting-IP (without it a request is counted by user only), so nothing else meets
+ *   them, and its bursts past them stay well inside one 10 s window on a busy machine.
+ * - Higher, the withdrawals per creator (10 a minute in production): withdrawals.test.ts
+ *   races 50 concurrent requests of one creator against the balance and the daily caps.
+ * Every other per-user limit runs at its production value under the whole suite.
+ */
+export const TEST_RATE_LIMITS = {
+  RL_MONEY_IP: { namespace_id: "1605", simple: { limit: 60, period: 10 } },
+  RL_CALLBACKS_SOURCE: { namespace_id: "1607", simple: { limit: 40, period: 10 } },
+  RL_WITHDRAWALS_USER: { namespace_id: "1604", simple: { limit: 100, period: 60 } },
+};
+
 /** D1 bindings: the control database and `shards` ledger shards (each project has its own storage). */
 function databases(shards: number): Record<string, string> {
   const bound: Record<string, string> = { CONTROL: "giftwire-control" };
@@ -150,6 +167,8 @@ export default defineConfig(async () => {
                   ARCHIVE_TEST_SPARE: "archive-test-spare",
                 },
                 serviceBindings: { SANDBOX: SANDBOX_WORKER },
+                // Merged over wrangler.toml's [[ratelimits]] by binding name.
+                ratelimits: TEST_RATE_LIMITS,
                 workers: [sandboxProviderWorker(name)],
                 // Every outbound fetch goes to the providers' test doubles, never the internet.
                 outboundService: providerNetwork,
@@ -177,6 +196,7 @@ export default defineConfig(async () => {
                     },
                   }),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
+                  TEST_RATE_LIMITS: JSON.stringify(TEST_RATE_LIMITS),
                   // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
                   MODEL_RUNS: process.env.MODEL_RUNS ?? "",
                   MODEL_COMMANDS: process.env.MODEL_COMMANDS ?? "",

@@ -10,6 +10,7 @@ import type { Readable } from "node:stream";
 import { SignJWT } from "jose";
 import { Miniflare, type MiniflareOptions } from "miniflare";
 import { putOperator } from "../dev/operators";
+import { RATE_LIMITS } from "../src/domain/rate-limits";
 
 export const SECRET = "bench-secret-bench-secret-bench-secret-0123456789";
 export const ISSUER = "https://auth.giftwire.example";
@@ -59,8 +60,23 @@ export function apiHeaders(bearer: string, idempotencyKey?: string): Record<stri
   return {
     authorization: `Bearer ${bearer}`,
     "content-type": "application/json",
+    "cf-connecting-ip": benchAddress(bearer),
     ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
   };
+}
+
+/**
+ * A client address per simulated user (by token or number), in 198.18.0.0/15, the range set
+ * aside for benchmarks (RFC 2544). The gateway limits money requests per address
+ * (src/domain/rate-limits.ts) as in production, where a crowd arrives from many addresses;
+ * without this every bench request would come from 127.0.0.1 and the load would measure the
+ * limit. Miniflare keeps a CF-Connecting-IP the client sends (Cloudflare's edge never would).
+ */
+export function benchAddress(user: string | number): string {
+  let n = typeof user === "number" ? user : 0;
+  if (typeof user === "string") for (const ch of user) n = (n * 31 + ch.charCodeAt(0)) >>> 0;
+  n %= 1 << 17;
+  return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
 }
 const SHARD_BINDINGS = Array.from({ length: BENCH_SHARDS }, (_, i) => `LEDGER_${i}`);
 
@@ -89,6 +105,13 @@ export async function startWorker(extra: Partial<MiniflareOptions> & { bindings?
       ROOM_FAN_OUT: { className: "RoomFanOut", useSQLite: true },
       RISK_DESK: { className: "RiskDesk", useSQLite: true },
     },
+    // wrangler.toml's [[ratelimits]] (the same figures, src/domain/rate-limits.ts).
+    ratelimits: Object.fromEntries(
+      Object.values(RATE_LIMITS).map((r) => [
+        r.binding,
+        { namespace_id: r.namespaceId, simple: { limit: r.limit, period: r.periodS } },
+      ]),
+    ),
     queueProducers: {
       ROOM_EVENTS: { queueName: "giftwire-room-events" },
       LEDGER_POSTINGS: { queueName: "giftwire-ledger-postings" },

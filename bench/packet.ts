@@ -36,7 +36,18 @@ import { Agent, request } from "node:http";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { drawLucky } from "../src/domain/red-packet";
-import { bundle, fetchRetrying, log, median, ownWorkerdPids, pct, startWorker, token, traceFsyncs } from "./lib";
+import {
+  benchAddress,
+  bundle,
+  fetchRetrying,
+  log,
+  median,
+  ownWorkerdPids,
+  pct,
+  startWorker,
+  token,
+  traceFsyncs,
+} from "./lib";
 
 const SHARES = Number(process.env.BENCH_SHARES ?? 10_000);
 const CLAIMERS = Number(process.env.BENCH_CLAIMERS ?? 50_000);
@@ -496,14 +507,14 @@ async function giftwireHarness() {
       const target: Target = {
         port,
         path: () => claimsPath,
-        headers: (u) => ({ authorization: `Bearer ${tokens[u]}` }),
+        headers: (u) => ({ authorization: `Bearer ${tokens[u]}`, "cf-connecting-ip": benchAddress(u) }),
       };
       // The rates the targets compare with, half measured just before the storm and half just
       // after, averaged: this machine is shared, and its load drifts over a minute.
       const noClaimTarget: Target = {
         port,
         path: () => `/v1/rooms/${room.id}/red-packets`,
-        headers: (u) => ({ authorization: `Bearer ${tokens[u]}` }),
+        headers: (u) => ({ authorization: `Bearer ${tokens[u]}`, "cf-connecting-ip": benchAddress(u) }),
       };
       const healthzTarget: Target = { port, path: () => "/healthz", headers: () => ({}) };
       const half = Math.round(CEILING_REQUESTS / 2);

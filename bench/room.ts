@@ -14,7 +14,7 @@
  * Options (env): BENCH_SOCKETS="1000,5000" BENCH_RATES="20,100,200" BENCH_SECONDS=6 BENCH_REPEATS=3
  */
 import { writeFileSync } from "node:fs";
-import { apiHeaders, bundle, fetchRetrying, log, median, pct, startWorker, token } from "./lib";
+import { apiHeaders, benchAddress, bundle, fetchRetrying, log, median, pct, startWorker, token } from "./lib";
 
 const SOCKETS = (process.env.BENCH_SOCKETS ?? "1000,5000").split(",").map(Number);
 const RATES = (process.env.BENCH_RATES ?? "20,100,200").split(",").map(Number);
@@ -163,6 +163,7 @@ async function sendTip(
         method: "POST",
         headers: {
           authorization: `Bearer ${tipperToken}`,
+          "cf-connecting-ip": benchAddress(tipperToken),
           "content-type": "application/json",
           "idempotency-key": idempotencyKey,
         },

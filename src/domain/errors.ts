@@ -77,6 +77,11 @@ export const ERROR_CODES = {
   currency_mismatch: { status: 422, message: "The currencies do not match." },
   room_busy: { status: 429, message: "This room is taking more tips than it can queue right now; retry shortly." },
   packet_busy: { status: 429, message: "Too many people are grabbing this red packet right now; retry shortly." },
+  // The gateway's rate limits (domain/rate-limits.ts): the caller's own rate, refused before any work.
+  rate_limited: {
+    status: 429,
+    message: "Too many requests from you; nothing was done. Retry after the Retry-After header.",
+  },
   // Payment PIN (domain/pin.ts, db/payment-pins.ts). Never says anything about the PIN tried.
   pin_required: {
     status: 428,

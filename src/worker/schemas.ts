@@ -62,8 +62,8 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 409 | 413 |
     415: "Not JSON",
     422: "Semantically invalid (amount out of range, gift disabled, key reused…)",
     423: "The payment PIN is locked after too many wrong tries; retry after the Retry-After header",
-    428: "Your payment PIN is required (above the password-free limits, or a withdrawal)",
-    429: "Busy; retry after the Retry-After header",
+    428: "Your payment PIN is required (above the password-free limits, a withdrawal, or a risk challenge)",
+    429: "Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header",
     503: "A dependency (a payment channel) is not answering, or a runtime switch (`switch_*`) paused this; retry later",
   };
   return Object.fromEntries(

@@ -9,6 +9,8 @@ declare namespace Cloudflare {
     ARCHIVE_TEST_SPARE: D1Database;
     /** JSON: test/fixtures/provider-keys.json (the providers' private keys, test only). */
     TEST_PROVIDER_KEYS: string;
+    /** JSON: vitest.config.ts TEST_RATE_LIMITS (the test-only limits of some [[ratelimits]]). */
+    TEST_RATE_LIMITS: string;
     /** The command-model test's knobs from the environment ("" = its defaults). */
     MODEL_RUNS: string;
     MODEL_COMMANDS: string;

@@ -1,7 +1,8 @@
 /**
  * Security tests generated from the routes themselves: every operation in /v1/openapi.json
  * and every route on the Hono router. A route added without an auth declaration, or with one
- * the Worker does not enforce, fails here without anyone writing a test for it.
+ * the Worker does not enforce, fails here without anyone writing a test for it; so does a money
+ * route without its rate limits (test/integration/rate-limits.test.ts shows them biting).
  *
  * No request here is allowed to reach a handler: the tokens sent either lack the declared
  * role (refused by the auth middleware) or come with a malformed request (refused by the
@@ -12,9 +13,11 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mintToken } from "../../dev/tokens";
 import { OPERATOR_ROLES, type OperatorRole, rolesWith } from "../../src/domain/permissions";
+import { RATE_LIMITS, type UserRateLimit } from "../../src/domain/rate-limits";
 import { createApp } from "../../src/worker/app";
 import { ROLES, type Role } from "../../src/worker/auth/jwt";
 import { declaredAuth, permissionOf, type RouteAuth } from "../../src/worker/middleware/auth";
+import { declaredRateLimit } from "../../src/worker/middleware/rate-limit";
 import { BASE, config, registerOperator } from "./helpers";
 
 /**
@@ -70,6 +73,27 @@ const FOUR_EYED_OPERATIONS: Record<string, string> = {
   "PUT /v1/admin/operators/{operatorId}/status": "when it enables an operator again",
 };
 
+/**
+ * The money routes users call: each must declare a per-user and a per-address rate limit
+ * (domain/rate-limits.ts). Exact, both ways: a route with an Idempotency-Key header that users
+ * (not operators) call is a money route and must be here; so is the claim (a packet share is
+ * idempotent per user, so it takes no key). Operator routes that move money are behind
+ * Cloudflare Access, audited and four-eyed, and are not rate limited.
+ */
+const MONEY_ROUTES: Record<string, UserRateLimit> = {
+  "POST /v1/rooms/{roomId}/tips": "tips",
+  "POST /v1/rooms/{roomId}/red-packets": "packets",
+  "POST /v1/rooms/{roomId}/red-packets/{packetId}/claims": "packets",
+  "POST /v1/payments/orders": "payments",
+  "POST /v1/creators/me/withdrawals": "withdrawals",
+};
+
+/** The routes outside the OpenAPI document that carry a rate limit: the provider callbacks. */
+const RATE_LIMITED_NON_OPENAPI: Record<string, "callbacks"> = {
+  "POST /v1/payments/callbacks/:channel": "callbacks",
+  "POST /v1/payouts/callbacks/:channel": "callbacks",
+};
+
 const METHODS = ["get", "put", "post", "patch", "delete"] as const;
 
 interface JsonSchema {
@@ -92,10 +116,11 @@ interface JsonSchema {
 interface Operation {
   parameters?: { name: string; in: string; schema: JsonSchema }[];
   requestBody?: { content: Record<string, { schema: JsonSchema }> };
+  responses?: Record<string, unknown>;
   security?: unknown[];
   "x-giftwire-auth"?: RouteAuth;
   "x-giftwire-four-eyes"?: { when: string };
-  responses?: Record<string, unknown>;
+  "x-giftwire-rate-limit"?: { name: string; key: string; limit: number; periodS: number }[];
 }
 
 interface OpenApiDocument {
@@ -153,6 +178,7 @@ interface Case {
   readonly name: string;
   readonly method: string;
   readonly auth: RouteAuth | undefined;
+  readonly op: Operation;
   readonly path: string;
   /** The same path with every parameter malformed (null without parameters). */
   readonly malformedPath: string | null;
@@ -177,6 +203,7 @@ for (const [template, item] of Object.entries(doc.paths)) {
       name,
       method: method.toUpperCase(),
       auth: op["x-giftwire-auth"],
+      op,
       path,
       malformedPath,
       body: schema ? sampleBody(schema) : undefined,
@@ -260,6 +287,43 @@ describe("the OpenAPI document", () => {
       }
     }
     expect(declared).toEqual(FOUR_EYED_OPERATIONS);
+  });
+
+  it("gives every money route a per-user and a per-address rate limit, and no other route one", () => {
+    const takesKey = (c: Case) =>
+      (c.op.parameters ?? []).some((p) => p.in === "header" && p.name === "idempotency-key");
+    const userRoutesWithKey = cases
+      .filter((c) => takesKey(c) && c.auth !== undefined && permissionOf(c.auth) === null)
+      .map((c) => c.name);
+    for (const name of userRoutesWithKey) expect(Object.keys(MONEY_ROUTES), `${name} moves money`).toContain(name);
+    const declared = Object.fromEntries(
+      cases.filter((c) => c.op["x-giftwire-rate-limit"]).map((c) => [c.name, c.op["x-giftwire-rate-limit"]]),
+    );
+    const expected = Object.fromEntries(
+      Object.entries(MONEY_ROUTES).map(([name, user]) => [
+        name,
+        [user, "moneyIp" as const].map((limit) => ({
+          name: limit,
+          key: RATE_LIMITS[limit].keyKind,
+          limit: RATE_LIMITS[limit].limit,
+          periodS: RATE_LIMITS[limit].periodS,
+        })),
+      ]),
+    );
+    expect(declared).toEqual(expected);
+    for (const [name, limits] of Object.entries(declared)) {
+      expect(
+        limits?.map((l) => l.key),
+        name,
+      ).toEqual(["user", "ip"]);
+    }
+  });
+
+  it("documents 429 on every route that can refuse with it (rate limits, failed sign-ins)", () => {
+    const missing = cases
+      .filter((c) => (c.auth !== "public" || c.op["x-giftwire-rate-limit"]) && !c.op.responses?.["429"])
+      .map((c) => c.name);
+    expect(missing).toEqual([]);
   });
 
   it("covers the routes issue 11 named as untested", () => {
@@ -414,5 +478,23 @@ describe("the router", () => {
     }
     for (const key of Object.keys(NON_OPENAPI_ROUTES)) if (!byRoute.has(key)) problems.push(`${key}: not registered`);
     expect(problems).toEqual([]);
+  });
+
+  it("enforces each route's declared rate limits right after its auth (not just documents them)", () => {
+    const limited: Record<string, unknown> = {};
+    for (const r of routes) {
+      if (r.method === "ALL") continue;
+      const key = `${r.method} ${r.path}`;
+      const handlers = routes.filter((x) => `${x.method} ${x.path}` === key).map((x) => handlerOf(x.handler));
+      const at = handlers.findIndex((h) => declaredRateLimit(h) !== undefined);
+      if (at === -1) continue;
+      expect(at, `${key}: the rate limit runs right after auth`).toBe(1);
+      limited[key] = declaredRateLimit(handlers[at]);
+    }
+    const expected: Record<string, unknown> = { ...RATE_LIMITED_NON_OPENAPI };
+    for (const [name, user] of Object.entries(MONEY_ROUTES)) {
+      expected[name.replace(/\{([^}]+)\}/g, ":$1")] = { user, ip: "moneyIp" };
+    }
+    expect(limited).toEqual(expected);
   });
 });

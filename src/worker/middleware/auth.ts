@@ -7,6 +7,7 @@ import { type Principal, type Role, verifyToken } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { approvedExecution } from "../proposals";
+import { countAuthFailure, refusedForAuthFailures } from "./rate-limit";
 
 /**
  * Who may call a route. Every route declares one, on the route itself (`defineRoute` in
@@ -71,16 +72,25 @@ export function authenticate(auth: RouteAuth): MiddlewareHandler<AppEnv> {
 
 /**
  * Authenticates the bearer token (401 when absent or invalid) and, when roles are given,
- * requires at least one of them (403). Routes use it only through `authenticate`, which records
+ * requires at least one of them (403). A token presented and refused counts against the
+ * caller's address (RATE_LIMITS.authFailures); past that limit the address is answered 429
+ * before its tokens are verified. Routes use it only through `authenticate`, which records
  * the declaration the security test reads.
  */
 function requireAuth(...anyOf: Role[]) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const match = /^Bearer ([A-Za-z0-9_.-]{1,4096})$/.exec(header);
-    if (!match?.[1]) throw new ApiError("unauthenticated");
-    const principal = await verifyToken(match[1], c.var.config, Date.now());
-    if (!principal) throw new ApiError("unauthenticated", "The bearer token is invalid or expired.");
+    const nowMs = Date.now();
+    const refused = refusedForAuthFailures(c, nowMs);
+    if (refused) return refused;
+    const header = c.req.header("authorization");
+    if (header === undefined) throw new ApiError("unauthenticated");
+    const match = BEARER.exec(header);
+    const principal = match?.[1] ? await verifyToken(match[1], c.var.config, nowMs) : null;
+    if (!principal) {
+      const overLimit = await countAuthFailure(c, nowMs);
+      if (overLimit) return overLimit;
+      throw new ApiError("unauthenticated", match?.[1] ? "The bearer token is invalid or expired." : undefined);
+    }
     c.set("principal", principal);
     if (anyOf.length > 0 && !anyOf.some((r) => principal.roles.has(r))) {
       throw new ApiError("forbidden", `This needs one of the roles: ${anyOf.join(", ")}.`);
@@ -143,10 +153,19 @@ function requireOperator(permission: Permission) {
   return createMiddleware<AppEnv>(async (c, next) => {
     // An approved four-eyes proposal executing (worker/proposals.ts) acts as its proposer.
     const execution = approvedExecution(c.req.raw);
+    const nowMs = Date.now();
+    if (!execution) {
+      const refused = refusedForAuthFailures(c, nowMs);
+      if (refused) return refused;
+    }
     const identity: OperatorIdentity | null = execution
       ? { kind: "subject", id: execution.proposerId }
       : await operatorIdentity(c);
     if (!identity) {
+      // Only a credential presented and refused counts: a request without one guesses nothing.
+      const presented = c.req.header(c.var.config.access ? "cf-access-jwt-assertion" : "authorization") !== undefined;
+      const overLimit = presented ? await countAuthFailure(c, nowMs) : null;
+      if (overLimit) return overLimit;
       throw new ApiError(
         "unauthenticated",
         c.var.config.access ? "Sign in through Cloudflare Access." : "The bearer token is missing, invalid or expired.",

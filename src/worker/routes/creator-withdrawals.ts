@@ -56,6 +56,7 @@ creatorWithdrawalRoutes.openapi(
     method: "post",
     path: "/creators/me/withdrawals",
     auth: ["creator"],
+    rateLimit: { user: "withdrawals", ip: "moneyIp" },
     tags: ["creators"],
     summary: "Request a withdrawal from your available balance (creator)",
     description:

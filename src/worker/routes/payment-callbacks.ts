@@ -20,6 +20,7 @@ import { rawCallbackInsert, storeVerifiedCallback } from "../callbacks/raw-log";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { authenticate } from "../middleware/auth";
+import { limitCallbacks } from "../middleware/rate-limit";
 import { channels } from "../payments/channels";
 import type { PaymentCallbackMessage } from "../queues/payment-callbacks";
 
@@ -29,7 +30,7 @@ import type { PaymentCallbackMessage } from "../queues/payment-callbacks";
  */
 export const paymentCallbacks = new Hono<AppEnv>();
 
-paymentCallbacks.post("/:channel", authenticate("signature"), async (c) => {
+paymentCallbacks.post("/:channel", authenticate("signature"), limitCallbacks(), async (c) => {
   const name = c.req.param("channel");
   const adapter = isChannel(name) ? channels(c.env).get(name) : undefined;
   if (!adapter) return errorResponse(c, "channel_not_found");

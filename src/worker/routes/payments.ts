@@ -146,6 +146,7 @@ payments.openapi(
     method: "post",
     path: "/payments/orders",
     auth: "signed-in",
+    rateLimit: { user: "payments", ip: "moneyIp" },
     tags: ["payments"],
     summary: "Create a top-up order on a payment channel",
     description:

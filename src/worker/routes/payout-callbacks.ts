@@ -23,6 +23,7 @@ import { rawCallbackInsert, storeVerifiedCallback } from "../callbacks/raw-log";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { authenticate } from "../middleware/auth";
+import { limitCallbacks } from "../middleware/rate-limit";
 import { type PayoutWebhook, payoutWebhookFor } from "../payouts/clients";
 
 /** The `payment_notifications.channel` of a payout callback. */
@@ -34,7 +35,7 @@ export const payoutNotificationChannel = (channel: string) => `payout:${channel}
  */
 export const payoutCallbacks = new Hono<AppEnv>();
 
-payoutCallbacks.post("/:channel", authenticate("signature"), async (c) => {
+payoutCallbacks.post("/:channel", authenticate("signature"), limitCallbacks(), async (c) => {
   const name = c.req.param("channel");
   // The lookup is the one place that says which channels pay out here (the sandbox joins it
   // where its payout webhook is built).

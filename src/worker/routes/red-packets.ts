@@ -205,6 +205,7 @@ redPackets.openapi(
     method: "post",
     path: "/rooms/{roomId}/red-packets",
     auth: "signed-in",
+    rateLimit: { user: "packets", ip: "moneyIp" },
     tags: ["red packets"],
     summary: "Send a red packet into a live room, from your wallet or a subsidy",
     description:
@@ -290,6 +291,7 @@ redPackets.openapi(
     method: "post",
     path: "/rooms/{roomId}/red-packets/{packetId}/claims",
     auth: "signed-in",
+    rateLimit: { user: "packets", ip: "moneyIp" },
     tags: ["red packets"],
     summary: "Grab a share of a red packet",
     description:

@@ -87,6 +87,7 @@ tips.openapi(
     method: "post",
     path: "/rooms/{roomId}/tips",
     auth: ["viewer", "creator"],
+    rateLimit: { user: "tips", ip: "moneyIp" },
     tags: ["tips"],
     summary: "Send a gift or a custom tip to the room's creator, paid from your wallet",
     description:
