@@ -7,5 +7,5 @@ CREATE TABLE `dashboard_tops` (
 	`key` text NOT NULL,
 	`amount_minor` integer NOT NULL,
 	`tip_count` integer NOT NULL,
-	PRIMARY KEY(`currency`, `grain`, `period`, `kind`, `rank`)
+	PRIMARY KEY(`grain`, `period`, `currency`, `kind`, `rank`)
 );

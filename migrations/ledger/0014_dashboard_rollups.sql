@@ -19,14 +19,14 @@ CREATE TABLE `dashboard_entity_days` (
 	`key` text NOT NULL,
 	`amount_minor` integer NOT NULL,
 	`tip_count` integer NOT NULL,
-	PRIMARY KEY(`currency`, `day`, `kind`, `key`)
+	PRIMARY KEY(`day`, `currency`, `kind`, `key`)
 );
 --> statement-breakpoint
 CREATE TABLE `dashboard_payer_days` (
 	`currency` text NOT NULL,
 	`day` text NOT NULL,
 	`user_id` text NOT NULL,
-	PRIMARY KEY(`currency`, `day`, `user_id`)
+	PRIMARY KEY(`day`, `currency`, `user_id`)
 );
 --> statement-breakpoint
 CREATE TABLE `dashboard_payers` (
@@ -42,3 +42,5 @@ CREATE TABLE `dashboard_rollups` (
 	`final` integer NOT NULL,
 	`computed_at_ms` integer NOT NULL
 );
+--> statement-breakpoint
+CREATE INDEX `red_packets_created` ON `red_packets` (`created_at_ms`);

@@ -145,6 +145,7 @@ describe("ledger archival, wired", () => {
       steps,
       archives: [{ shard: shard.index, archiveId, state }],
       tombstonesPurged: 0,
+      rollupPending: 0,
       alerts: 0,
     });
     expect(runs).toEqual([moved("verified", 4), moved("verified", 4), moved("pruned", 1)]);
@@ -172,7 +173,7 @@ describe("ledger archival, wired", () => {
 
     // Caught up: the next run has nothing to do, and says nothing.
     expect(await scheduled(NOW + HOUR)).toEqual({
-      figures: { steps: 0, archives: [], tombstonesPurged: 0, alerts: 0 },
+      figures: { steps: 0, archives: [], tombstonesPurged: 0, rollupPending: 0, alerts: 0 },
       failed: [],
       alerts: [],
     });
@@ -268,6 +269,7 @@ describe("ledger archival, wired", () => {
       steps: 3,
       archives: [{ shard: shard.index, archiveId: second?.id, state: "pruned" }],
       tombstonesPurged: 0,
+      rollupPending: 0,
       alerts: 0,
     });
     expect(await count(db, "SELECT COUNT(*) AS n FROM transfers")).toBe(0);

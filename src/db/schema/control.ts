@@ -614,5 +614,5 @@ export const dashboardTops = sqliteTable(
     amountMinor: integer("amount_minor").notNull(),
     tipCount: integer("tip_count").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.currency, t.grain, t.period, t.kind, t.rank] })],
+  (t) => [primaryKey({ columns: [t.grain, t.period, t.currency, t.kind, t.rank] })],
 );

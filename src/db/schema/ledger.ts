@@ -186,6 +186,8 @@ export const redPackets = sqliteTable(
     index("red_packets_sender_created").on(t.senderId, t.createdAtMs),
     index("red_packets_room_created").on(t.roomId, t.createdAtMs),
     index("red_packets_open_expiry").on(t.status, t.expiresAtMs),
+    // The dashboard's rollup reads a day's packets, and their claims through them.
+    index("red_packets_created").on(t.createdAtMs),
   ],
 );
 
@@ -778,7 +780,7 @@ export const dashboardPayerDays = sqliteTable(
     day: text("day").notNull(),
     userId: text("user_id").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.currency, t.day, t.userId] })],
+  (t) => [primaryKey({ columns: [t.day, t.currency, t.userId] })],
 );
 
 /**
@@ -812,5 +814,5 @@ export const dashboardEntityDays = sqliteTable(
     amountMinor: integer("amount_minor").notNull(),
     tipCount: integer("tip_count").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.currency, t.day, t.kind, t.key] })],
+  (t) => [primaryKey({ columns: [t.day, t.currency, t.kind, t.key] })],
 );
