@@ -11,8 +11,8 @@ import { addDays, businessDayOf, dayStartMs } from "../domain/business-day";
 import {
   DASHBOARD_LIMITS,
   type EntitySum,
-  type Grain,
   GRAINS,
+  type Grain,
   mergeTops,
   periodDays,
   periodOfDay,
@@ -208,7 +208,9 @@ export async function mergePeriodTops(
       byCurrency.set(currency, list);
     }
   }
-  const statements = [control.prepare("DELETE FROM dashboard_tops WHERE grain = ?1 AND period = ?2").bind(grain, period)];
+  const statements = [
+    control.prepare("DELETE FROM dashboard_tops WHERE grain = ?1 AND period = ?2").bind(grain, period),
+  ];
   let rows = 0;
   for (const [currency, parts] of byCurrency) {
     for (const top of mergeTops(parts)) {
