@@ -29,6 +29,15 @@ export function rollupNeededThrough(beforeMs: number, timeZone: string): string 
   return businessDayOf(beforeMs + DASHBOARD_LIMITS.finalAfterMs, timeZone);
 }
 
+/**
+ * `beforeMs` when this shard's dashboard rollup is final through every day an archive ending
+ * there may take rows of; null (continue an archive in progress, start none) until it is.
+ */
+export async function archivableBeforeMs(db: D1Database, beforeMs: number, timeZone: string): Promise<number | null> {
+  const final = await finalThrough(db);
+  return final !== null && final >= rollupNeededThrough(beforeMs, timeZone) ? beforeMs : null;
+}
+
 export interface LedgerArchiveFigures {
   /** Export steps and prune batches done, over all shards. */
   readonly steps: number;
@@ -57,7 +66,7 @@ export async function advanceLedgerArchives(env: Env, nowMs: number, log: Logger
   // The bucket map's cache runs on the wall clock, not on the run's `nowMs` (which tests move).
   const ledger = await openLedger(env);
   const beforeMs = settledPeriodEndMs(nowMs);
-  const neededDay = rollupNeededThrough(beforeMs, configFrom(env).businessTimeZone);
+  const timeZone = configFrom(env).businessTimeZone;
   let steps = 0;
   let rollupPending = 0;
   let tombstonesPurged = 0;
@@ -67,12 +76,11 @@ export async function advanceLedgerArchives(env: Env, nowMs: number, log: Logger
     try {
       tombstonesPurged += await purgeOperationTombstones(shard.db, { nowMs });
       // The dashboard's rollups are computed from live rows: a period leaves only once they are final.
-      const final = await finalThrough(shard.db);
-      const rolledUp = final !== null && final >= neededDay;
-      if (!rolledUp) rollupPending += 1;
+      const archivable = await archivableBeforeMs(shard.db, beforeMs, timeZone);
+      if (archivable === null) rollupPending += 1;
       const outcome = await advanceArchive(shard.db, env.LEDGER_ARCHIVE, {
         shard: shard.index,
-        beforeMs: rolledUp ? beforeMs : null,
+        beforeMs: archivable,
         nowMs,
         stepsMax: LIMITS.ledgerArchiveStepsPerShardMax,
       });
