@@ -173,6 +173,12 @@ async function load() {
   $("from").value = state.from;
   $("to").value = state.to;
   const d = await api("GET", `/v1/admin/dashboard?${q}`);
+  // Tops default to the last period with tips (today may have none yet).
+  const active = [...d.series].reverse().find((p) => p.tipCount > 0);
+  if (state.top === null && d.top.creators.length === 0 && active && active.period !== d.top.period) {
+    state.top = active.period;
+    return load();
+  }
   drawSeries(d);
   fillTopPeriods(d);
   drawTop("top-creators", d.top.creators);
