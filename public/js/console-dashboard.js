@@ -129,7 +129,8 @@ function drawSeries(d) {
   $("kpi-gmv").textContent = yuan(sum("gmvMinor"));
   $("kpi-revenue").textContent = yuan(sum("platformMinor"));
   $("kpi-tips").textContent = String(sum("tipCount"));
-  const lastPoint = d.series[d.series.length - 1];
+  // Distinct payers do not add up over periods: show the last period that had any.
+  const lastPoint = [...d.series].reverse().find((p) => p.payingUsers > 0) ?? d.series[d.series.length - 1];
   $("kpi-payers").textContent = String(lastPoint?.payingUsers ?? 0);
   $("kpi-payers-note").textContent = lastPoint ? `distinct, ${lastPoint.period}` : "distinct";
 }
@@ -139,7 +140,9 @@ function drawTop(id, rows) {
     type: "bar",
     data: {
       labels: rows.map((r) => r.label ?? r.key),
-      datasets: [{ label: "¥", data: rows.map((r) => r.amountMinor / 100), backgroundColor: "#c86bff" }],
+      datasets: [
+        { label: "¥", data: rows.map((r) => r.amountMinor / 100), backgroundColor: "#c86bff", maxBarThickness: 22 },
+      ],
     },
     options: {
       ...base,
