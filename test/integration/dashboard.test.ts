@@ -374,6 +374,7 @@ describe("the platform dashboard", () => {
       });
       expect(res.status).toBe(200);
       expect(res.body.rowsReadMax).toBe(max);
+      console.info(`rowsRead ${grain} ${l.shards.length} ${res.body.rowsRead} / ${max}`);
       // It reads at least every day row it sums, and never more than the bound.
       expect(res.body.rowsRead).toBeGreaterThanOrEqual(366 * l.shards.length);
       expect(res.body.rowsRead).toBeLessThanOrEqual(max);

@@ -185,7 +185,7 @@ dashboard.openapi(
   }),
   async (c) => {
     const { resolved, read } = await answer(c.var, c.req.valid("query"));
-    const body = [DASHBOARD_CSV_COLUMNS.join(","), ...read.series.map(csvLine)].join("\r\n") + "\r\n";
+    const body = [DASHBOARD_CSV_COLUMNS.join(","), ...read.series.map(csvLine)].map((line) => `${line}\r\n`).join("");
     const name = `giftwire-dashboard-${resolved.grain}-${resolved.from}-${resolved.to}.csv`;
     return new Response(body, {
       status: 200,
