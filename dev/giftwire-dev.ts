@@ -17,6 +17,7 @@ import { ApiError } from "../src/worker/errors";
 import worker from "../src/worker/index";
 import { deliverAfterCommit } from "../src/worker/rooms/outbox";
 import { DEMO_USERS, seedDemo } from "./seed";
+import { seedDemoDashboard } from "./seed-dashboard";
 import { seedDemoEarnings } from "./seed-earnings";
 import { seedDemoPayoutReadiness } from "./seed-payout";
 import { mintToken } from "./tokens";
@@ -58,6 +59,7 @@ dev.post("/seed", async (c) => {
     await seedDemoPayoutReadiness(c.var.ledger.control, c.env.PII_KEYS, creator.userId, Date.now());
     await seedDemoEarnings(c.var.ledger, c.var.config, seed.roomId, Date.now());
   }
+  await seedDemoDashboard(c.var.ledger, c.var.config, Date.now());
   c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));
   return c.json(seed, 200);
 });

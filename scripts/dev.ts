@@ -93,6 +93,7 @@ try {
   Watch:      ${base}/room.html?room=${seed.roomId}&token=${viewer?.token ?? ""}
   OBS overlay: create its key with POST ${base}/v1/rooms/${seed.roomId}/overlay-key (as creator-lin)
   Creator:    ${base}/creator.html?token=${seed.users.find((u) => u.userId === "creator-lin")?.token ?? ""}
+  Console:    ${base}/console/dashboard.html?token=${seed.users.find((u) => u.userId === "ops-mei")?.token ?? ""}
 
 Demo users (tokens valid 12 h; mint more with POST /v1/dev/tokens):
 ${seed.users

@@ -17,6 +17,7 @@ export const PERMISSIONS = {
   "operator.manage": "Add or disable operators; propose role grants and revocations.",
   "audit.read": "Read the audit log and its chain verification.",
   "health.read": "Read the on-call health summary.",
+  "dashboard.read": "Read the platform dashboard (GMV, revenue, tips, payers, red packets, tops) and its CSV.",
   "ledger.read": "Run the ledger invariant checker.",
   "wallet.read": "Read any user's wallet and its transactions.",
   "wallet.adjust": "Credit or debit a wallet by a manual adjustment.",
@@ -60,6 +61,7 @@ const READS = [
   "operator.read",
   "audit.read",
   "health.read",
+  "dashboard.read",
   "ledger.read",
   "wallet.read",
   "payment.read",
@@ -84,6 +86,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
   finance: [
     "self.read",
     "health.read",
+    "dashboard.read",
     "ledger.read",
     "wallet.read",
     "payment.read",
@@ -107,6 +110,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
   ops: [
     "self.read",
     "health.read",
+    "dashboard.read",
     "settlement.run",
     "settlement.read",
     "creator.hold",
@@ -139,6 +143,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
   risk: [
     "self.read",
     "health.read",
+    "dashboard.read",
     "wallet.read",
     "payment.read",
     "creator.hold",

@@ -20,6 +20,7 @@ import { campaigns } from "./routes/campaigns";
 import { creatorEarnings } from "./routes/creator-earnings";
 import { creatorInsights } from "./routes/creator-insights";
 import { creatorWithdrawalRoutes } from "./routes/creator-withdrawals";
+import { dashboard } from "./routes/dashboard";
 import { gifts } from "./routes/gifts";
 import { inbox } from "./routes/inbox";
 import { live } from "./routes/live";
@@ -116,6 +117,7 @@ export function createApp() {
   v1.route("/", adminWithdrawalRoutes);
   v1.route("/", alerts);
   v1.route("/", audit);
+  v1.route("/", dashboard);
   v1.route("/", adminSwitches);
   v1.route("/", moderation);
   v1.route("/", adminRisk);

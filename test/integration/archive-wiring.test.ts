@@ -10,14 +10,15 @@ import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ARCHIVE_LIMITS, type Manifest } from "../../src/db/archive/format";
+import { finalThrough } from "../../src/db/dashboard-rollup";
 import { checkShardedInvariants } from "../../src/db/sharded-invariants";
 import { accountAddress } from "../../src/domain/accounts";
 import { LIMITS } from "../../src/domain/limits";
-import { settledPeriodEndMs } from "../../src/worker/cron/ledger-archive";
+import { rollupNeededThrough, settledPeriodEndMs } from "../../src/worker/cron/ledger-archive";
 import worker from "../../src/worker/index";
 import { failingPut } from "../support/faults";
 import { operationRows, type SeedStep, writeSteps } from "../support/ledger-rows";
-import { call, ledger, token } from "./helpers";
+import { call, config, ledger, token } from "./helpers";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -136,6 +137,9 @@ describe("ledger archival, wired", () => {
     }
     const [archive, ...others] = await archiveRows(shard.db);
     expect(others).toEqual([]);
+    // The dashboard's rollup ran first (the job before) and is final through every day archived.
+    expect(rollupNeededThrough(T0 + 2 * DAY, config.businessTimeZone)).toBe("2026-01-03");
+    expect(await finalThrough(shard.db)).toBe("2026-01-03");
     archiveId = archive?.id ?? "";
     expect(archiveId).toMatch(new RegExp(`^arc-s${shard.index}-\\d{12}$`));
     // 3 export steps (plan the one file, upload it, write checkpoint and manifest), verify,
@@ -145,6 +149,7 @@ describe("ledger archival, wired", () => {
       steps,
       archives: [{ shard: shard.index, archiveId, state }],
       tombstonesPurged: 0,
+      rollupPending: 0,
       alerts: 0,
     });
     expect(runs).toEqual([moved("verified", 4), moved("verified", 4), moved("pruned", 1)]);
@@ -172,7 +177,7 @@ describe("ledger archival, wired", () => {
 
     // Caught up: the next run has nothing to do, and says nothing.
     expect(await scheduled(NOW + HOUR)).toEqual({
-      figures: { steps: 0, archives: [], tombstonesPurged: 0, alerts: 0 },
+      figures: { steps: 0, archives: [], tombstonesPurged: 0, rollupPending: 0, alerts: 0 },
       failed: [],
       alerts: [],
     });
@@ -268,6 +273,7 @@ describe("ledger archival, wired", () => {
       steps: 3,
       archives: [{ shard: shard.index, archiveId: second?.id, state: "pruned" }],
       tombstonesPurged: 0,
+      rollupPending: 0,
       alerts: 0,
     });
     expect(await count(db, "SELECT COUNT(*) AS n FROM transfers")).toBe(0);

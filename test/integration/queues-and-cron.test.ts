@@ -105,6 +105,7 @@ describe("cron jobs", () => {
       "payout-sweep",
       "payment-records-purge",
       "proposal-expiry",
+      "dashboard-rollup",
       "ledger-archive",
       "audit-anchor",
       "check:channels",

@@ -659,3 +659,25 @@ export const riskListEntries = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.kind, t.value] })],
 );
+
+/**
+ * The platform dashboard's top creators, rooms and gifts per business day, ISO week and month
+ * (docs/ARCHITECTURE.md, Platform dashboard): the exact top `DASHBOARD_TOP_N` of each, merged by
+ * the `dashboard-rollup` cron job from every shard's per-entity day sums (ledger
+ * `dashboard_entity_days`), rewritten whole whenever a day of the period is rolled up.
+ */
+export const dashboardTops = sqliteTable(
+  "dashboard_tops",
+  {
+    currency: text("currency").notNull(),
+    grain: text("grain", { enum: ["day", "week", "month"] }).notNull(),
+    period: text("period").notNull(),
+    kind: text("kind", { enum: ["creator", "room", "gift"] }).notNull(),
+    /** 1 = the largest amount; ties broken by key. */
+    rank: integer("rank").notNull(),
+    key: text("key").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    tipCount: integer("tip_count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.grain, t.period, t.currency, t.kind, t.rank] })],
+);

@@ -214,6 +214,8 @@ export const redPackets = sqliteTable(
     index("red_packets_sender_created").on(t.senderId, t.createdAtMs),
     index("red_packets_room_created").on(t.roomId, t.createdAtMs),
     index("red_packets_open_expiry").on(t.status, t.expiresAtMs),
+    // The dashboard's rollup reads a day's packets, and their claims through them.
+    index("red_packets_created").on(t.createdAtMs),
   ],
 );
 
@@ -806,4 +808,87 @@ export const riskDecisions = sqliteTable(
     atMs: integer("at_ms").notNull(),
   },
   (t) => [index("risk_decisions_user_at").on(t.userId, t.atMs), index("risk_decisions_at").on(t.atMs)],
+);
+
+/**
+ * The platform dashboard's rollups (docs/ARCHITECTURE.md, Platform dashboard), per shard, kept by
+ * the `dashboard-rollup` cron job (src/db/dashboard-rollup.ts) from this shard's own `tips`,
+ * `red_packets` and `red_packet_claims`. A business day is recomputed whole from the ledger
+ * (delete + insert in one batch) until it is `final`: computed at least an hour after the day
+ * ended. Archival never starts a period whose days are not final here (cron/ledger-archive.ts),
+ * so every row a rollup needs is still live when it is computed for the last time.
+ */
+export const dashboardRollups = sqliteTable("dashboard_rollups", {
+  /** The business day (BUSINESS_TIME_ZONE), YYYY-MM-DD. */
+  day: text("day").primaryKey(),
+  final: integer("final", { mode: "boolean" }).notNull(),
+  computedAtMs: integer("computed_at_ms").notNull(),
+});
+
+/** One row per business day and currency with activity: the day's sums in this shard. */
+export const dashboardDays = sqliteTable(
+  "dashboard_days",
+  {
+    currency: text("currency").notNull(),
+    day: text("day").notNull(),
+    tipCount: integer("tip_count").notNull(),
+    tipMinor: integer("tip_minor").notNull(),
+    platformMinor: integer("platform_minor").notNull(),
+    /** Red packets sent from users' wallets (not subsidies): the packets' part of GMV. */
+    packetPaidMinor: integer("packet_paid_minor").notNull(),
+    packetsSent: integer("packets_sent").notNull(),
+    packetsSentMinor: integer("packets_sent_minor").notNull(),
+    /** Claims credited that day (by their credit time), on packets held in this shard. */
+    claims: integer("claims").notNull(),
+    claimedMinor: integer("claimed_minor").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.currency, t.day] })],
+);
+
+/**
+ * Who paid on a day in this shard (a tip, or a red packet from the wallet): the set the week's
+ * and month's distinct counts are counted from. Purged once no open period needs it.
+ */
+export const dashboardPayerDays = sqliteTable(
+  "dashboard_payer_days",
+  {
+    currency: text("currency").notNull(),
+    day: text("day").notNull(),
+    userId: text("user_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.currency, t.userId] })],
+);
+
+/**
+ * Distinct paying users in this shard per day, ISO week and month. A user's payments all live
+ * in their own shard, so these sum exactly across shards; they are never sums of days.
+ */
+export const dashboardPayers = sqliteTable(
+  "dashboard_payers",
+  {
+    currency: text("currency").notNull(),
+    grain: text("grain", { enum: ["day", "week", "month"] }).notNull(),
+    /** 2026-11-22, 2026-W47 or 2026-11. */
+    period: text("period").notNull(),
+    payers: integer("payers").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.currency, t.grain, t.period] })],
+);
+
+/**
+ * Per business day, per creator, room and gift: the day's tips in this shard. Exact partial
+ * sums (not top-K), so the cross-shard tops merged from them (control `dashboard_tops`) are
+ * exact. Rows per day: the creators, rooms and gifts tipped that day in this shard.
+ */
+export const dashboardEntityDays = sqliteTable(
+  "dashboard_entity_days",
+  {
+    currency: text("currency").notNull(),
+    day: text("day").notNull(),
+    kind: text("kind", { enum: ["creator", "room", "gift"] }).notNull(),
+    key: text("key").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    tipCount: integer("tip_count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.currency, t.kind, t.key] })],
 );

@@ -4,6 +4,7 @@ import type { Logger } from "../../platform/logger";
 import { evaluateAlerts } from "../checks/alerts";
 import { CHECKS, runCheck } from "../checks/registry";
 import { exportAuditAnchors } from "./audit-anchor";
+import { rollupDashboard } from "./dashboard-rollup";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { advanceLedgerArchives } from "./ledger-archive";
 import { purgePaymentRecords } from "./payment-records-purge";
@@ -44,6 +45,8 @@ export const CRON_JOBS: readonly CronJob[] = [
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
   // Four-eyes proposals nobody approved in time (an approval checks expiry itself; this only tidies the queue).
   { name: "proposal-expiry", run: (env, nowMs) => expireProposals(env.CONTROL, nowMs) },
+  // Before archival, which waits for a day's rollup to be final before its rows may leave.
+  { name: "dashboard-rollup", run: rollupDashboard },
   { name: "ledger-archive", run: advanceLedgerArchives },
   { name: "audit-anchor", run: exportAuditAnchors },
   // The scheduled checks, each its own job (skipped until due: checks/registry.ts), then the

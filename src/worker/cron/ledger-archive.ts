@@ -1,8 +1,12 @@
 import { advanceArchive } from "../../db/archive/advance";
 import { ARCHIVE_LIMITS } from "../../db/archive/format";
 import { purgeOperationTombstones } from "../../db/archive/tombstones";
+import { finalThrough } from "../../db/dashboard-rollup";
 import { openLedger } from "../../db/shards";
+import { businessDayOf } from "../../domain/business-day";
+import { DASHBOARD_LIMITS } from "../../domain/dashboard";
 import { LIMITS } from "../../domain/limits";
+import { configFrom } from "../../platform/config";
 import type { Logger } from "../../platform/logger";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -16,6 +20,24 @@ export function settledPeriodEndMs(nowMs: number): number {
   return Math.floor((nowMs - ARCHIVE_LIMITS.periodSettleMs) / DAY_MS) * DAY_MS;
 }
 
+/**
+ * The last business day whose rows an archive ending at `beforeMs` may take: rows are cut by
+ * transfer id, and one stamped up to an hour (the writers' clocks) after `beforeMs` can fall
+ * below the cut. Every day through it must have a final dashboard rollup before that archive starts.
+ */
+export function rollupNeededThrough(beforeMs: number, timeZone: string): string {
+  return businessDayOf(beforeMs + DASHBOARD_LIMITS.finalAfterMs, timeZone);
+}
+
+/**
+ * `beforeMs` when this shard's dashboard rollup is final through every day an archive ending
+ * there may take rows of; null (continue an archive in progress, start none) until it is.
+ */
+export async function archivableBeforeMs(db: D1Database, beforeMs: number, timeZone: string): Promise<number | null> {
+  const final = await finalThrough(db);
+  return final !== null && final >= rollupNeededThrough(beforeMs, timeZone) ? beforeMs : null;
+}
+
 export interface LedgerArchiveFigures {
   /** Export steps and prune batches done, over all shards. */
   readonly steps: number;
@@ -23,6 +45,8 @@ export interface LedgerArchiveFigures {
   readonly archives: readonly { readonly shard: number; readonly archiveId: string; readonly state: string }[];
   /** Operation tombstones past `LIMITS.operationIdMemoryMs` purged, over all shards. */
   readonly tombstonesPurged: number;
+  /** Shards that started no archive because the dashboard's rollup of the period is not final yet. */
+  readonly rollupPending: number;
   /** Shards whose archive failed verification, or that refused to start one for a reason other than "nothing to do". */
   readonly alerts: number;
 }
@@ -42,16 +66,21 @@ export async function advanceLedgerArchives(env: Env, nowMs: number, log: Logger
   // The bucket map's cache runs on the wall clock, not on the run's `nowMs` (which tests move).
   const ledger = await openLedger(env);
   const beforeMs = settledPeriodEndMs(nowMs);
+  const timeZone = configFrom(env).businessTimeZone;
   let steps = 0;
+  let rollupPending = 0;
   let tombstonesPurged = 0;
   let alerts = 0;
   const archives: { shard: number; archiveId: string; state: string }[] = [];
   for (const shard of ledger.shards) {
     try {
       tombstonesPurged += await purgeOperationTombstones(shard.db, { nowMs });
+      // The dashboard's rollups are computed from live rows: a period leaves only once they are final.
+      const archivable = await archivableBeforeMs(shard.db, beforeMs, timeZone);
+      if (archivable === null) rollupPending += 1;
       const outcome = await advanceArchive(shard.db, env.LEDGER_ARCHIVE, {
         shard: shard.index,
-        beforeMs,
+        beforeMs: archivable,
         nowMs,
         stepsMax: LIMITS.ledgerArchiveStepsPerShardMax,
       });
@@ -79,5 +108,5 @@ export async function advanceLedgerArchives(env: Env, nowMs: number, log: Logger
       });
     }
   }
-  return { steps, archives, tombstonesPurged, alerts };
+  return { steps, archives, tombstonesPurged, rollupPending, alerts };
 }
