@@ -7,7 +7,7 @@ import { postClaimCredits } from "../../src/db/operations/packet-claim";
 import { composePacketSend, preparePacketSend } from "../../src/db/operations/packet-send";
 import { composeTip, prepareTip } from "../../src/db/operations/tip";
 import { addDays, dayStartMs } from "../../src/domain/business-day";
-import { dashboardRowsReadMax, mergeTops, periodDays, periodsInRange } from "../../src/domain/dashboard";
+import { dashboardRowsReadMax, mergeTops, periodDays, periodsInRange, type Totals } from "../../src/domain/dashboard";
 import { newOwnedId } from "../../src/domain/ids";
 import { archivableBeforeMs } from "../../src/worker/cron/ledger-archive";
 import { BASE, call, config, invariantReport, key, ledger, openRoom, settleTransit, token } from "./helpers";
@@ -23,17 +23,8 @@ const LAST = "2031-08-31";
 const LATER_MS = dayStartMs("2031-09-10", TZ);
 const HOUR = 3_600_000;
 
-interface LedgerSums {
-  tipCount: number;
-  tipMinor: number;
-  platformMinor: number;
-  packetPaidMinor: number;
-  packetsSent: number;
-  packetsSentMinor: number;
-  claims: number;
-  claimedMinor: number;
-  payers: number;
-}
+/** The ledger's own sums, computed by this test from the ledger rows: the dashboard's totals and its payers. */
+type LedgerSums = Totals & { payers: number };
 
 /** The ledger's own sums over [from, to] days, straight from every shard's tips, packets and claims. */
 async function ledgerSums(from: string, to: string): Promise<LedgerSums> {
