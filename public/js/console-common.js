@@ -44,7 +44,9 @@ function drawNav() {
   nav.replaceChildren(
     ...PAGES.map((p) => {
       const a = Object.assign(document.createElement("a"), { href: p.href, textContent: p.label });
-      if (location.pathname === p.href) a.setAttribute("aria-current", "page");
+      // The assets server may drop ".html" from the address.
+      if (location.pathname.replace(/\.html$/, "") === p.href.replace(/\.html$/, ""))
+        a.setAttribute("aria-current", "page");
       if (p.badge) {
         const badge = Object.assign(document.createElement("span"), { id: p.badge, className: "badge" });
         badge.hidden = true;
