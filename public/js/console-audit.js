@@ -28,15 +28,23 @@ async function verify() {
   const report = await api("GET", "/v1/admin/audit/verify");
   list.replaceChildren(
     ...report.chains.map((r) => {
-      const text = r.ok
-        ? `verified: ${r.length} ${r.length === 1 ? "entry" : "entries"}, head hash ${short(r.headHash)}` +
-          (r.anchorsChecked ? `, ${r.anchorsChecked} anchors` : "")
-        : `BROKEN at index ${r.broken?.index} (${r.broken?.kind}, expected seq ${r.broken?.expectedSeq})`;
+      const status = r.ok
+        ? [
+            `verified: ${r.length} ${r.length === 1 ? "entry" : "entries"}`,
+            el("span", { className: "head", textContent: `head hash ${short(r.headHash)}` }),
+          ]
+        : [
+            `broken at index ${r.broken?.index}`,
+            el("span", {
+              className: "head",
+              textContent: `${r.broken?.kind}, expected seq ${r.broken?.expectedSeq}, found ${r.broken?.foundSeq ?? "none"}`,
+            }),
+          ];
       const item = el(
         "li",
         { className: r.ok ? "ok" : "broken" },
         el("button", { type: "button", className: "chain-name", textContent: r.chain, title: "Show its entries" }),
-        el("span", { textContent: text }),
+        el("span", { className: "status" }, ...status),
       );
       item.dataset.chain = r.chain;
       item.title = r.headHash;
@@ -107,6 +115,7 @@ async function loadPage(cursor) {
   q.delete("cursor");
   q.delete("limit");
   history.replaceState(null, "", `?${q}`);
+  document.body.dataset.query = String(q);
   document.body.dataset.loaded = `${page.chain}:${body.rows.length}`;
   say("");
 }

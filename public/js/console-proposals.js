@@ -21,7 +21,8 @@ function span(ms) {
 
 function when(p) {
   const now = Date.now();
-  const age = el("span", { textContent: `proposed ${span(now - p.proposedAtMs)} ago` });
+  const ago = now - p.proposedAtMs;
+  const age = el("span", { textContent: ago < 60_000 ? "proposed just now" : `proposed ${span(ago)} ago` });
   age.title = new Date(p.proposedAtMs).toISOString();
   const left = p.expiresAtMs - now;
   const expiry = el("span", { textContent: left > 0 ? `expires in ${span(left)}` : "expired" });
