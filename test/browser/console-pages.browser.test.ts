@@ -167,7 +167,7 @@ describe.skipIf(!hasBrowser)("the console's proposals and audit pages in Chromiu
     const green = await page
       .locator(".verify li.ok")
       .first()
-      .evaluate((n) => getComputedStyle(n).color);
+      .evaluate((n) => (globalThis as any).getComputedStyle(n).color);
     expect(green).toBe("rgb(95, 240, 198)");
 
     await page.selectOption("#chain", shard);
