@@ -1,15 +1,11 @@
-import { apiClient, subjectOf } from "./api.js";
+import { $, api, currentToken, say, startConsole } from "./console-common.js";
 import { formatMinor } from "./live-client.js";
 
 // The operator console's platform dashboard: GMV and revenue, tips, paying users, red packets,
 // and one period's top 10 creators, rooms and gifts, per day, ISO week or month, from
 // GET /v1/admin/dashboard (rollups: a bounded read whatever the range). Query: ?token=<jwt>
-// (an operator's; behind Cloudflare Access in production), &grain=, &from=, &to=.
+// (see console-common.js), &grain=, &from=, &to=.
 const params = new URLSearchParams(location.search);
-const $ = (id) => document.getElementById(id);
-let token = params.get("token") ?? sessionStorage.getItem("giftwire:operator-token");
-if (params.get("token")) sessionStorage.setItem("giftwire:operator-token", token);
-const api = apiClient(() => token);
 const charts = {};
 const state = { grain: params.get("grain") ?? "day", from: params.get("from"), to: params.get("to"), top: null };
 
@@ -18,32 +14,6 @@ const MUTED = "#a59fc0";
 const GRID = "rgba(165, 159, 192, 0.15)";
 const yuan = (minor) => `¥${formatMinor(minor)}`;
 const isoDay = (d) => d.toISOString().slice(0, 10);
-
-function say(text, isError = false) {
-  $("message").textContent = text;
-  $("message").classList.toggle("error", isError);
-}
-
-async function signIn() {
-  if (token) return;
-  $("signin").hidden = false;
-  const b = Object.assign(document.createElement("button"), { textContent: "ops-mei (demo operator)" });
-  b.onclick = async () => {
-    try {
-      const minted = await api("POST", "/v1/dev/tokens", {
-        userId: "ops-mei",
-        roles: ["admin", "finance", "ops", "support"],
-      });
-      token = minted.token;
-      sessionStorage.setItem("giftwire:operator-token", token);
-      location.reload();
-    } catch {
-      say("Demo sign-in exists only in local development.", true);
-    }
-  };
-  $("demo-users").append(b);
-  await new Promise(() => {}); // wait for a choice
-}
 
 function draw(id, config) {
   charts[id]?.destroy();
@@ -196,7 +166,7 @@ function reload() {
 }
 
 async function downloadCsv() {
-  const res = await fetch($("csv-link").href, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch($("csv-link").href, { headers: { authorization: `Bearer ${currentToken()}` } });
   if (!res.ok) throw new Error(`The CSV is not available (${res.status}).`);
   const name = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ?? "giftwire-dashboard.csv";
   const url = URL.createObjectURL(await res.blob());
@@ -210,8 +180,7 @@ function setRange(days) {
   state.from = isoDay(new Date(to.getTime() - (days - 1) * 86_400_000));
 }
 
-await signIn();
-$("who").textContent = subjectOf(token) ?? "operator";
+await startConsole();
 if (!state.to || !state.from) setRange(30);
 for (const b of document.querySelectorAll("[data-grain]")) {
   b.onclick = () => {

@@ -1,0 +1,105 @@
+import { apiClient, subjectOf } from "./api.js";
+
+// The operator console's shell, shared by its pages: the token (?token=<jwt>, an operator's,
+// kept for the tab in sessionStorage so the nav's links need not carry it; behind Cloudflare
+// Access in production), the local demo sign-in, the nav with the pending proposals badge, the
+// API client and the page's status line.
+
+const TOKEN_KEY = "giftwire:operator-token";
+const PAGES = [
+  { href: "/console/dashboard.html", label: "Dashboard" },
+  { href: "/console/proposals.html", label: "Proposals", badge: "proposals-badge" },
+  { href: "/console/audit.html", label: "Audit log" },
+];
+// Local development only: POST /v1/dev/tokens mints these (dev/seed.ts's operators).
+const DEMO_OPERATORS = [
+  { userId: "ops-mei", roles: ["admin", "finance", "ops", "support"] },
+  { userId: "ops-kai", roles: ["finance", "ops", "risk"] },
+];
+
+export const $ = (id) => document.getElementById(id);
+
+const params = new URLSearchParams(location.search);
+let token = params.get("token") ?? sessionStorage.getItem(TOKEN_KEY);
+if (params.get("token")) sessionStorage.setItem(TOKEN_KEY, token);
+
+export const api = apiClient(() => token);
+
+export function currentToken() {
+  return token;
+}
+
+export function say(text, isError = false) {
+  $("message").textContent = text;
+  $("message").classList.toggle("error", isError);
+}
+
+/** An API error as the operator should read it: the stable code beside the message. */
+export function describeError(e) {
+  return e.code ? `${e.message} (${e.code})` : e.message;
+}
+
+function drawNav() {
+  const nav = document.querySelector(".console-nav");
+  nav.replaceChildren(
+    ...PAGES.map((p) => {
+      const a = Object.assign(document.createElement("a"), { href: p.href, textContent: p.label });
+      // The assets server may drop ".html" from the address.
+      if (location.pathname.replace(/\.html$/, "") === p.href.replace(/\.html$/, ""))
+        a.setAttribute("aria-current", "page");
+      if (p.badge) {
+        const badge = Object.assign(document.createElement("span"), { id: p.badge, className: "badge" });
+        badge.hidden = true;
+        a.append(" ", badge);
+      }
+      return a;
+    }),
+  );
+}
+
+/** The nav's count of proposals waiting for a second operator (hidden when none or not allowed). */
+export async function refreshProposalsBadge() {
+  const badge = $("proposals-badge");
+  try {
+    const page = await api("GET", "/v1/admin/proposals?state=pending&limit=100");
+    const n = page.items.length;
+    badge.textContent = page.next ? `${n}+` : String(n);
+    badge.setAttribute("aria-label", `${badge.textContent} pending`);
+    badge.hidden = n === 0;
+    document.body.dataset.pending = String(n);
+    return n;
+  } catch {
+    badge.hidden = true;
+    return null;
+  }
+}
+
+async function signIn() {
+  if (token) return;
+  $("signin").hidden = false;
+  for (const op of DEMO_OPERATORS) {
+    const b = Object.assign(document.createElement("button"), {
+      type: "button",
+      textContent: `${op.userId} (demo operator)`,
+    });
+    b.onclick = async () => {
+      try {
+        token = (await api("POST", "/v1/dev/tokens", op)).token;
+        sessionStorage.setItem(TOKEN_KEY, token);
+        location.reload();
+      } catch {
+        say("Demo sign-in exists only in local development.", true);
+      }
+    };
+    $("demo-users").append(b);
+  }
+  await new Promise(() => {}); // wait for a choice
+}
+
+/** Draws the shell and signs in; resolves once there is a token. */
+export async function startConsole() {
+  drawNav();
+  await signIn();
+  $("who").textContent = subjectOf(token) ?? "operator";
+  refreshProposalsBadge();
+}
