@@ -265,10 +265,11 @@ describe("reconciliation with the sandbox provider", () => {
       "413",
       "415",
       "422",
+      "429",
       "503",
     ]);
     expect(Object.keys(read)).toEqual(["get"]);
-    expect(Object.keys(read.get.responses)).toEqual(["200", "401", "403", "404"]);
+    expect(Object.keys(read.get.responses)).toEqual(["200", "401", "403", "404", "429"]);
     expect(res.body.components.schemas.ReconciliationFinding.properties.kind.enum).toEqual([
       "missing_ours",
       "missing_theirs",
