@@ -6,7 +6,8 @@
  * turn (test-and-record: one object is single-threaded, so concurrent attempts of one subject
  * are admitted exactly up to each rule's count). A user's desk also keeps when it first saw the
  * user and the user's recent amounts per action (for `amount_cap.newUserDays` and
- * `amount_vs_history`).
+ * `amount_vs_history`), and a device's desk the accounts it saw and when (`device_accounts`, at
+ * most `RISK_LIMITS.deviceAccountsRemembered` of them).
  *
  * State is memory: the windows (bounded: `SlidingWindows`' capacity per action) and the amounts
  * (`RISK_LIMITS.historyLength` per action) are never written; only the first-seen time is, once
@@ -52,6 +53,8 @@ export interface DeskAnswer {
   readonly admitted: boolean;
   /** Attempts in each rule's window before this one, by rule id. */
   readonly counts: Readonly<Record<string, number>>;
+  /** On a device's desk, per `device_accounts` rule: distinct accounts in its window, this one included. */
+  readonly accounts: Readonly<Record<string, number>>;
   readonly firstSeenAtMs: number | null;
   /** The user's remembered amounts of this action, oldest first (before this one). */
   readonly history: readonly number[];
@@ -64,6 +67,11 @@ export class RiskDesk extends DurableObject<Env> {
   private readonly windows = new SlidingWindows(1, 1, RISK_ACTIONS.length);
   private firstSeenAtMs: number | null = null;
   private readonly history = new Map<RiskAction, number[]>();
+  /**
+   * On a device's desk: when it last admitted an attempt of each account, at most
+   * `RISK_LIMITS.deviceAccountsRemembered` (insertion order is recency: the stalest goes first).
+   */
+  private readonly accountsSeen = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -89,7 +97,17 @@ export class RiskDesk extends DurableObject<Env> {
       this.windows.resize(Math.max(...limits.map((l) => l.count)), Math.max(...limits.map((l) => l.windowMs)));
       for (const l of limits) counts[l.ruleId] = this.windows.count(action, l.windowMs, nowMs);
     }
+    const accounts: Record<string, number> = {};
+    const userId = ask.signals.userId;
+    for (const r of ask.rules) {
+      if (r.kind !== "device_accounts") continue;
+      const sinceMs = nowMs - r.windowSec * 1000;
+      let n = this.accountsSeen.has(userId) && (this.accountsSeen.get(userId) ?? 0) >= sinceMs ? 0 : 1;
+      for (const at of this.accountsSeen.values()) if (at >= sinceMs) n += 1;
+      accounts[r.id] = n;
+    }
     const state: RiskState = {
+      deviceAccounts: new Map(Object.entries(accounts)),
       velocityCounts: new Map(Object.entries(counts)),
       firstSeenAtMs: ask.user ? this.firstSeenAtMs : null,
       history: ask.user ? [...history] : [],
@@ -97,12 +115,20 @@ export class RiskDesk extends DurableObject<Env> {
     // Decided and recorded in one turn: concurrent attempts of this subject see each other.
     const admitted = evaluate(ask.signals, state, ask.rules, NO_LISTS, nowMs).outcome === "allow";
     if (admitted && limits.length > 0) this.windows.record(action, nowMs);
+    if (admitted && Object.keys(accounts).length > 0) {
+      this.accountsSeen.delete(userId);
+      this.accountsSeen.set(userId, nowMs);
+      for (const stalest of this.accountsSeen.keys()) {
+        if (this.accountsSeen.size <= RISK_LIMITS.deviceAccountsRemembered) break;
+        this.accountsSeen.delete(stalest);
+      }
+    }
     if (admitted && ask.user && amountMinor !== null) {
       history.push(amountMinor);
       if (history.length > RISK_LIMITS.historyLength) history.splice(0, history.length - RISK_LIMITS.historyLength);
       this.history.set(action, history);
     }
     if (firstSeenChanged) this.ctx.storage.kv.put(FIRST_SEEN_KEY, this.firstSeenAtMs);
-    return { admitted, counts, firstSeenAtMs: state.firstSeenAtMs, history: state.history };
+    return { admitted, counts, accounts, firstSeenAtMs: state.firstSeenAtMs, history: state.history };
   }
 }

@@ -4,7 +4,7 @@ import { canonicalJson } from "../domain/audit-chain";
 import type { ErrorCode } from "../domain/errors";
 import { newId } from "../domain/ids";
 import { formatIp, neighbourhoodOf, parseIp } from "../domain/risk/cidr";
-import { evaluate, type RiskDecision, type RiskSignals, type RiskState } from "../domain/risk/evaluate";
+import { evaluate, type FiredRule, type RiskDecision, type RiskSignals, type RiskState } from "../domain/risk/evaluate";
 import {
   type RiskAction,
   type RiskOutcome,
@@ -60,6 +60,7 @@ export function signalsOf(c: Context<AppEnv>, ask: RiskAsk): RiskSignals {
 function needsDesk(rule: RiskRule): boolean {
   return (
     rule.kind === "velocity" ||
+    rule.kind === "device_accounts" ||
     rule.kind === "amount_vs_history" ||
     (rule.kind === "amount_cap" && rule.newUserDays !== undefined)
   );
@@ -90,6 +91,10 @@ async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRul
       const subject = subjectOf(rule.scope, signals);
       if (subject === null) continue;
       name = `${rule.scope}:${subject}`;
+    } else if (rule.kind === "device_accounts") {
+      // No device header: no device to have seen accounts, the rule stays quiet.
+      if (signals.deviceId === null) continue;
+      name = `device:${signals.deviceId}`;
     }
     const desk = byDesk.get(name) ?? { user: name === userDesk, rules: [] };
     desk.rules.push(rule);
@@ -102,16 +107,18 @@ async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRul
     ),
   );
   const velocityCounts = new Map<string, number>();
+  const deviceAccounts = new Map<string, number>();
   let firstSeenAtMs: number | null = null;
   let history: readonly number[] = [];
   for (const answer of answers) {
     for (const [ruleId, n] of Object.entries(answer.counts)) velocityCounts.set(ruleId, n);
+    for (const [ruleId, n] of Object.entries(answer.accounts)) deviceAccounts.set(ruleId, n);
     if (answer.firstSeenAtMs !== null) {
       firstSeenAtMs = answer.firstSeenAtMs;
       history = answer.history;
     }
   }
-  return { velocityCounts, firstSeenAtMs, history };
+  return { velocityCounts, firstSeenAtMs, history, deviceAccounts };
 }
 
 /**
@@ -125,7 +132,8 @@ async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRul
 export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet): Promise<void> {
   const nowMs = Date.now();
   const risk = set ?? (await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs, nowMs));
-  const rules = risk.rules.filter((r) => r.enabled && ruleApplies(r, ask.action));
+  // The cash-out chain is read from the ledger by the withdrawal request itself (risk-cash-out.ts).
+  const rules = risk.rules.filter((r) => r.enabled && r.kind !== "cash_out_chain" && ruleApplies(r, ask.action));
   if (rules.length === 0) return;
   const signals = signalsOf(c, ask);
   const inMemory = rules.filter((r) => !needsDesk(r));
@@ -147,6 +155,18 @@ export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet
     return;
   }
   const outcome = decision.outcome;
+  const id = recordRiskDecision(c, signals, decision.fired, outcome, nowMs);
+  throw new ApiError(CODES[outcome], undefined, { decisionId: id });
+}
+
+/** Logs the decision and records it in the actor's shard after the answer; its id. */
+export function recordRiskDecision(
+  c: Context<AppEnv>,
+  signals: RiskSignals,
+  fired: readonly FiredRule[],
+  outcome: RiskOutcome,
+  nowMs: number,
+): string {
   const id = newId("rsk", nowMs);
   const digest = toHex(
     sha256(
@@ -164,17 +184,17 @@ export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet
   c.var.log.info("risk_decision", {
     id,
     userId: signals.userId,
-    action: ask.action,
+    action: signals.action,
     outcome,
-    rules: decision.fired.map((f) => f.ruleId),
+    rules: fired.map((f) => f.ruleId),
   });
   c.executionCtx.waitUntil(
     recordDecision(c.var.ledger, {
       id,
       userId: signals.userId,
-      action: ask.action,
+      action: signals.action,
       outcome,
-      fired: decision.fired,
+      fired: fired,
       amountMinor: signals.amountMinor,
       signalsDigest: digest,
       deviceId: signals.deviceId,
@@ -182,5 +202,5 @@ export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet
       atMs: nowMs,
     }).catch((error: unknown) => c.var.log.error("risk_decision_record_failed", { id, error: String(error) })),
   );
-  throw new ApiError(CODES[outcome], undefined, { decisionId: id });
+  return id;
 }

@@ -45,6 +45,11 @@ export interface RiskState {
   readonly firstSeenAtMs: number | null;
   /** The user's remembered amounts for this action, oldest first. */
   readonly history: readonly number[];
+  /**
+   * For each `device_accounts` rule, by id: the distinct accounts the device's desk saw in the
+   * rule's window, this attempt's user included. Absent: not asked (the rule stays quiet).
+   */
+  readonly deviceAccounts?: ReadonlyMap<string, number>;
 }
 
 export const NO_STATE: RiskState = { velocityCounts: new Map(), firstSeenAtMs: null, history: [] };
@@ -180,6 +185,17 @@ export function firing(
         detail: `${amount} above ${rule.factor} × the user's ${rule.stat} of ${Math.round(typical)}`,
       };
     }
+    case "device_accounts": {
+      const seen = state.deviceAccounts?.get(rule.id) ?? 0;
+      if (seen <= rule.maxAccounts) return null;
+      return {
+        reason: "device_accounts",
+        detail: `device ${signals.deviceId} used by ${seen} accounts in ${rule.windowSec} s (at most ${rule.maxAccounts})`,
+      };
+    }
+    case "cash_out_chain":
+      // Decided from the ledger by the withdrawal request (src/worker/risk-cash-out.ts).
+      return null;
   }
 }
 
