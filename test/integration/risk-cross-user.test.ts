@@ -71,20 +71,21 @@ async function creator(name: string, availableMinor: number): Promise<{ id: stri
     ).bind(accountId, creatorId, sealedAccount.sealed, sealedAccount.keyId, nowMs - 1, nowMs, nowMs),
   ]);
   const db = await shardDbOf(creatorId);
-  await db.batch(
-    operationRows(db, {
-      id: `test-settle:${creatorId}`,
-      kind: "adjustment",
-      postings: [
-        {
-          from: accountAddress.worldAdjustments(),
-          to: accountAddress.creatorAvailable(creatorId),
-          amountMinor: availableMinor,
-        },
-      ],
-      atMs: nowMs,
-    }),
-  );
+  if (availableMinor > 0)
+    await db.batch(
+      operationRows(db, {
+        id: `test-settle:${creatorId}`,
+        kind: "adjustment",
+        postings: [
+          {
+            from: accountAddress.worldAdjustments(),
+            to: accountAddress.creatorAvailable(creatorId),
+            amountMinor: availableMinor,
+          },
+        ],
+        atMs: nowMs,
+      }),
+    );
   return { id: creatorId, roomId: await openRoom(creatorId) };
 }
 
@@ -211,5 +212,41 @@ describe("the cash-out chain", () => {
     const res = await withdraw(c.id, "100.00");
     expect([res.status, res.body.error?.code]).toEqual([403, "risk_blocked"]);
     expect(await balanceOf(accountAddress.creatorAvailable(c.id))).toBe(50_000);
+  });
+});
+
+describe("one device behind many accounts", () => {
+  it("above maxAccounts distinct accounts on one device, the next new account is refused; those seen still pass", async () => {
+    riskCache.pinForTests([
+      rule({
+        id: "device-accounts",
+        kind: "device_accounts",
+        action: "tip",
+        outcome: "block",
+        maxAccounts: 2,
+        windowSec: 3_600,
+      }),
+    ]);
+    const c = await creator("device-creator", 0);
+    const device = { "x-giftwire-device": `dev-${run}-shared` };
+    const users = [id("dev-u1"), id("dev-u2"), id("dev-u3")];
+    for (const u of users) await fund(u, "10.00");
+    const tip = async (u: string, headers: Record<string, string>) =>
+      call("POST", `/v1/rooms/${c.roomId}/tips`, {
+        token: await token(u),
+        body: { kind: "gift", giftId: "rose", quantity: 1 },
+        idempotencyKey: key(),
+        headers,
+      });
+    expect((await tip(users[0] ?? "", device)).status).toBe(201);
+    expect((await tip(users[1] ?? "", device)).status).toBe(201);
+    const third = await tip(users[2] ?? "", device);
+    expect([third.status, third.body.error?.code]).toEqual([403, "risk_blocked"]);
+    // Accounts already seen on the device go on; the refused one passes from its own device.
+    expect((await tip(users[0] ?? "", device)).status).toBe(201);
+    expect((await tip(users[2] ?? "", { "x-giftwire-device": `dev-${run}-own` })).status).toBe(201);
+    // And it stays refused on the shared one (a refused attempt is not remembered as seen).
+    const again = await tip(users[2] ?? "", device);
+    expect([again.status, again.body.error?.code]).toEqual([403, "risk_blocked"]);
   });
 });
