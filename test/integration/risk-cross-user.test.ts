@@ -143,7 +143,7 @@ async function inReviewQueue(withdrawalId: string): Promise<any> {
   const t = await operatorToken();
   let cursor: string | null = null;
   for (;;) {
-    const page = await call(
+    const page: { status: number; body: any } = await call(
       "GET",
       `/v1/admin/withdrawals?state=requested&limit=100${cursor === null ? "" : `&cursor=${cursor}`}`,
       { token: t },
