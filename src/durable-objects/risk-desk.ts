@@ -7,7 +7,8 @@
  * are admitted exactly up to each rule's count). A user's desk also keeps when it first saw the
  * user and the user's recent amounts per action (for `amount_cap.newUserDays` and
  * `amount_vs_history`), and a device's desk the accounts it saw and when (`device_accounts`, at
- * most `RISK_LIMITS.deviceAccountsRemembered` of them).
+ * most `RISK_LIMITS.deviceAccountsRemembered` of them); and a user's desk whom the user tipped
+ * and when (`circular_tipping`, at most `RISK_LIMITS.recipientsRemembered`).
  *
  * State is memory: the windows (bounded: `SlidingWindows`' capacity per action) and the amounts
  * (`RISK_LIMITS.historyLength` per action) are never written; only the first-seen time is, once
@@ -34,6 +35,7 @@ const DeskSignals = z.strictObject({
   amountMinor: z.number().int().min(0).nullable(),
   card: z.string().max(RISK_LIMITS.listValueMaxLength).nullable(),
   payoutAccount: z.string().max(RISK_LIMITS.listValueMaxLength).nullable(),
+  recipientId: z.string().min(1).max(64).nullable().optional(),
 });
 
 export const DeskAsk = z.strictObject({
@@ -46,6 +48,8 @@ export const DeskAsk = z.strictObject({
   rules: z.array(RiskRuleSchema).max(RISK_LIMITS.rulesMax),
   /** True on a user's desk: answer first-seen and history, and keep them. */
   user: z.boolean(),
+  /** When the tip's recipient last tipped this payer (its own desk answered), for `circular_tipping`. */
+  recipientTippedPayerAtMs: z.number().int().nullable().optional(),
 });
 export type DeskAsk = z.input<typeof DeskAsk>;
 
@@ -62,6 +66,16 @@ export interface DeskAnswer {
 
 const FIRST_SEEN_KEY = "firstSeenAtMs";
 
+/** Notes `key` as seen at `atMs`, keeping at most `max` keys (insertion order is recency). */
+function remember(seen: Map<string, number>, key: string, atMs: number, max: number): void {
+  seen.delete(key);
+  seen.set(key, atMs);
+  for (const stalest of seen.keys()) {
+    if (seen.size <= max) break;
+    seen.delete(stalest);
+  }
+}
+
 export class RiskDesk extends DurableObject<Env> {
   /** One key per action; each ring holds at most the largest count asked about (≤ velocityCountMax). */
   private readonly windows = new SlidingWindows(1, 1, RISK_ACTIONS.length);
@@ -72,11 +86,18 @@ export class RiskDesk extends DurableObject<Env> {
    * `RISK_LIMITS.deviceAccountsRemembered` (insertion order is recency: the stalest goes first).
    */
   private readonly accountsSeen = new Map<string, number>();
+  /** On a user's desk: whom the user last tipped and when (`circular_tipping`), bounded like accountsSeen. */
+  private readonly recipients = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // The one storage read on wake.
     this.firstSeenAtMs = ctx.storage.kv.get<number>(FIRST_SEEN_KEY) ?? null;
+  }
+
+  /** When this desk's user last tipped `userId` (`circular_tipping`, asked of the recipient's desk); null: not remembered. */
+  lastTipped(userId: string): number | null {
+    return this.recipients.get(userId) ?? null;
   }
 
   assess(raw: DeskAsk): DeskAnswer {
@@ -108,6 +129,7 @@ export class RiskDesk extends DurableObject<Env> {
     }
     const state: RiskState = {
       deviceAccounts: new Map(Object.entries(accounts)),
+      recipientTippedPayerAtMs: ask.recipientTippedPayerAtMs ?? null,
       velocityCounts: new Map(Object.entries(counts)),
       firstSeenAtMs: ask.user ? this.firstSeenAtMs : null,
       history: ask.user ? [...history] : [],
@@ -116,17 +138,16 @@ export class RiskDesk extends DurableObject<Env> {
     const admitted = evaluate(ask.signals, state, ask.rules, NO_LISTS, nowMs).outcome === "allow";
     if (admitted && limits.length > 0) this.windows.record(action, nowMs);
     if (admitted && Object.keys(accounts).length > 0) {
-      this.accountsSeen.delete(userId);
-      this.accountsSeen.set(userId, nowMs);
-      for (const stalest of this.accountsSeen.keys()) {
-        if (this.accountsSeen.size <= RISK_LIMITS.deviceAccountsRemembered) break;
-        this.accountsSeen.delete(stalest);
-      }
+      remember(this.accountsSeen, userId, nowMs, RISK_LIMITS.deviceAccountsRemembered);
     }
     if (admitted && ask.user && amountMinor !== null) {
       history.push(amountMinor);
       if (history.length > RISK_LIMITS.historyLength) history.splice(0, history.length - RISK_LIMITS.historyLength);
       this.history.set(action, history);
+    }
+    const recipientId = ask.signals.recipientId ?? null;
+    if (admitted && recipientId !== null && ask.rules.some((r) => r.kind === "circular_tipping")) {
+      remember(this.recipients, recipientId, nowMs, RISK_LIMITS.recipientsRemembered);
     }
     if (firstSeenChanged) this.ctx.storage.kv.put(FIRST_SEEN_KEY, this.firstSeenAtMs);
     return { admitted, counts, accounts, firstSeenAtMs: state.firstSeenAtMs, history: state.history };

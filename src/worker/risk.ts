@@ -29,6 +29,8 @@ export interface RiskAsk {
   readonly payoutAccount?: string | null;
   /** The payer's payment PIN was verified for this attempt: a challenge is answered. */
   readonly pinVerified?: boolean;
+  /** Whom the attempt pays (a tip: the room's creator), for `circular_tipping`. */
+  readonly recipientId?: string | null;
 }
 
 const CODES: Record<RiskOutcome, ErrorCode> = {
@@ -53,6 +55,7 @@ export function signalsOf(c: Context<AppEnv>, ask: RiskAsk): RiskSignals {
     amountMinor: ask.amountMinor,
     card: ask.card ?? null,
     payoutAccount: ask.payoutAccount ?? null,
+    recipientId: ask.recipientId ?? null,
   };
 }
 
@@ -61,6 +64,7 @@ function needsDesk(rule: RiskRule): boolean {
   return (
     rule.kind === "velocity" ||
     rule.kind === "device_accounts" ||
+    rule.kind === "circular_tipping" ||
     rule.kind === "amount_vs_history" ||
     (rule.kind === "amount_cap" && rule.newUserDays !== undefined)
   );
@@ -100,10 +104,23 @@ async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRul
     desk.rules.push(rule);
     byDesk.set(name, desk);
   }
+  // Circular tipping: the recipient's desk remembers whom it tipped.
+  const recipient = signals.recipientId ?? null;
+  // Asked first (one more round, only with such a rule): the payer's desk then decides the rule
+  // and remembers the recipient only for a tip it admits (a refused tip back is no tip).
+  const recipientTippedPayerAtMs =
+    recipient !== null && recipient !== signals.userId && rules.some((r) => r.kind === "circular_tipping")
+      ? await env.RISK_DESK.getByName(`user:${recipient}`).lastTipped(signals.userId)
+      : null;
   const answers = await Promise.all(
     [...byDesk].map(
       ([name, desk]): Promise<DeskAnswer> =>
-        env.RISK_DESK.getByName(name).assess({ signals, rules: desk.rules, user: desk.user }),
+        env.RISK_DESK.getByName(name).assess({
+          signals,
+          rules: desk.rules,
+          user: desk.user,
+          recipientTippedPayerAtMs,
+        }),
     ),
   );
   const velocityCounts = new Map<string, number>();
@@ -118,7 +135,7 @@ async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRul
       history = answer.history;
     }
   }
-  return { velocityCounts, firstSeenAtMs, history, deviceAccounts };
+  return { velocityCounts, firstSeenAtMs, history, deviceAccounts, recipientTippedPayerAtMs };
 }
 
 /**

@@ -250,3 +250,26 @@ describe("one device behind many accounts", () => {
     expect([again.status, again.body.error?.code]).toEqual([403, "risk_blocked"]);
   });
 });
+
+describe("circular tipping", () => {
+  it("A tips B, then B tips A back within the window: refused; a third payer tipping A is not", async () => {
+    riskCache.pinForTests([rule({ id: "circle", kind: "circular_tipping", outcome: "block", windowSec: 600 })]);
+    const a = await creator("circle-a", 0);
+    const b = await creator("circle-b", 0);
+    const third = id("circle-c");
+    for (const u of [a.id, b.id, third]) await fund(u, "10.00");
+    const tip = async (payerId: string, roomId: string) =>
+      call("POST", `/v1/rooms/${roomId}/tips`, {
+        token: await token(payerId),
+        body: { kind: "gift", giftId: "rose", quantity: 1 },
+        idempotencyKey: key(),
+      });
+    const first = await tip(a.id, b.roomId);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect((await tip(third, a.roomId)).status).toBe(201);
+    const back = await tip(b.id, a.roomId);
+    expect([back.status, back.body.error?.code]).toEqual([403, "risk_blocked"]);
+    // A tipping B again is not circular (B never tipped A).
+    expect((await tip(a.id, b.roomId)).status).toBe(201);
+  });
+});

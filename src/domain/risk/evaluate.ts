@@ -35,6 +35,8 @@ export interface RiskSignals {
   /** A card fingerprint or payout account id, on the paths that have one. */
   readonly card: string | null;
   readonly payoutAccount: string | null;
+  /** Whom the attempt pays (a tip: the room's creator), when known; null otherwise. */
+  readonly recipientId?: string | null;
 }
 
 /** What the desks know for this attempt (docs/ARCHITECTURE.md, Risk). */
@@ -50,6 +52,8 @@ export interface RiskState {
    * rule's window, this attempt's user included. Absent: not asked (the rule stays quiet).
    */
   readonly deviceAccounts?: ReadonlyMap<string, number>;
+  /** When the recipient last tipped this payer, as the recipient's desk remembers (null: never, or not asked). */
+  readonly recipientTippedPayerAtMs?: number | null;
 }
 
 export const NO_STATE: RiskState = { velocityCounts: new Map(), firstSeenAtMs: null, history: [] };
@@ -191,6 +195,14 @@ export function firing(
       return {
         reason: "device_accounts",
         detail: `device ${signals.deviceId} used by ${seen} accounts in ${rule.windowSec} s (at most ${rule.maxAccounts})`,
+      };
+    }
+    case "circular_tipping": {
+      const at = state.recipientTippedPayerAtMs ?? null;
+      if (at === null || nowMs - at > rule.windowSec * 1000) return null;
+      return {
+        reason: "circular_tipping",
+        detail: `${signals.recipientId} tipped ${signals.userId} ${Math.max(0, Math.round((nowMs - at) / 1000))} s ago (window ${rule.windowSec} s)`,
       };
     }
     case "cash_out_chain":

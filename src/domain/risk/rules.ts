@@ -51,6 +51,8 @@ export const RISK_LIMITS = {
   deviceAccountsMax: 100,
   /** Distinct accounts a device's desk remembers (the stalest is forgotten first). */
   deviceAccountsRemembered: 200,
+  /** Recipients a user's desk remembers for `circular_tipping` (the stalest is forgotten first). */
+  recipientsRemembered: 200,
   newUserDaysMax: 365,
   historyFactorMax: 1_000,
   /** Amounts per action a user's desk remembers for `amount_vs_history` (the newest ones). */
@@ -128,6 +130,12 @@ export const RiskRuleSchema = z.discriminatedUnion("kind", [
     /** …within this window (the device's desk remembers when it last saw each account). */
     windowSec: z.number().int().min(1).max(RISK_LIMITS.cashOutWindowMaxSec),
   }),
+  z.strictObject({
+    ...common,
+    kind: z.literal("circular_tipping"),
+    /** Fires on a tip to someone who tipped the payer within the last `windowSec`. */
+    windowSec: z.number().int().min(1).max(RISK_LIMITS.cashOutWindowMaxSec),
+  }),
 ]);
 export type RiskRule = z.infer<typeof RiskRuleSchema>;
 export type RiskRuleKind = RiskRule["kind"];
@@ -144,6 +152,7 @@ export function ruleApplies(rule: RiskRule, action: RiskAction): boolean {
     case "cash_out_chain":
       return action === "withdrawal";
     case "unverified_adult_cap":
+    case "circular_tipping":
       return action === "tip";
     case "blacklist":
     case "geo_block":

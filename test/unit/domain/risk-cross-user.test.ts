@@ -163,3 +163,45 @@ describe("device_accounts", () => {
     ).toBe("allow");
   });
 });
+
+describe("circular_tipping", () => {
+  const rule = RiskRuleSchema.parse({
+    id: "circle",
+    kind: "circular_tipping",
+    outcome: "review",
+    enabled: true,
+    windowSec: 600,
+  });
+  const signals: RiskSignals = {
+    action: "tip",
+    userId: "b",
+    deviceId: null,
+    ip: null,
+    country: null,
+    asn: null,
+    adult: true,
+    amountMinor: 100,
+    card: null,
+    payoutAccount: null,
+    recipientId: "a",
+  };
+  const at = (tippedAtMs: number | null) =>
+    evaluate(signals, { ...NO_STATE, recipientTippedPayerAtMs: tippedAtMs }, [rule], NO_LISTS, NOW);
+
+  it("fires on a tip back to whoever tipped the payer within the window", () => {
+    expect(at(NOW - 60_000)).toEqual({
+      outcome: "review",
+      fired: [
+        {
+          ruleId: "circle",
+          outcome: "review",
+          reason: "circular_tipping",
+          detail: "a tipped b 60 s ago (window 600 s)",
+        },
+      ],
+    });
+    expect(at(NOW - 600_000).outcome).toBe("review");
+    expect(at(NOW - 600_001).outcome).toBe("allow");
+    expect(at(null).outcome).toBe("allow");
+  });
+});
