@@ -14,7 +14,8 @@ import { assert, isSafeAmountMinor, LIMITS } from "./limits";
  * - the payout account is still in its cooling period after being bound or changed;
  * - the fee would take the whole amount.
  * Held and sent to review (the reasons are returned): the amount is at or above the
- * auto-approval threshold, or the creator carries a risk flag. Otherwise approved at once.
+ * auto-approval threshold, the creator carries a risk flag, or the `cash_out_chain` risk rule
+ * fired (with its sentence). Otherwise approved at once.
  *
  * Fee: `fixedMinor + floor(amount × bps / 10000)`, rounded down to the fen (favours the
  * creator). The whole amount leaves available; the fee goes to the platform and the payout
@@ -45,6 +46,8 @@ export interface WithdrawalFacts {
   readonly availableMinor: number;
   readonly verified: boolean;
   readonly riskFlagged: boolean;
+  /** Why the `cash_out_chain` risk rule fired for this creator, in a sentence; null: it did not. */
+  readonly cashOutChain?: string | null;
   /** When the payout account was bound or last changed; null when there is none. */
   readonly payoutAccountSinceMs: number | null;
   /** Today's (business day) requests so far, not counting this one. */
@@ -77,7 +80,7 @@ export const WITHDRAWAL_REFUSAL_ERRORS: Readonly<Record<WithdrawalRefusal, Error
   withdrawal_fee_exceeds_amount: "amount_out_of_range",
 };
 
-export type ReviewReason = "amount_at_or_above_auto_approval" | "risk_flagged";
+export type ReviewReason = "amount_at_or_above_auto_approval" | "risk_flagged" | "risk_cash_out_chain";
 
 export type WithdrawalDecision =
   | {
@@ -87,6 +90,8 @@ export type WithdrawalDecision =
       readonly payoutMinor: number;
       readonly approval: "auto" | "review";
       readonly reviewReasons: readonly ReviewReason[];
+      /** A readable sentence per reason that has one (`risk_cash_out_chain`). */
+      readonly reviewDetails: Readonly<Partial<Record<ReviewReason, string>>>;
     }
   | { readonly ok: false; readonly code: ErrorCode; readonly reason: WithdrawalRefusal };
 
@@ -125,6 +130,11 @@ export function decideWithdrawal(
   const reviewReasons: ReviewReason[] = [];
   if (f.amountMinor >= policy.autoApproveBelowMinor) reviewReasons.push("amount_at_or_above_auto_approval");
   if (f.riskFlagged) reviewReasons.push("risk_flagged");
+  const reviewDetails: Partial<Record<ReviewReason, string>> = {};
+  if (f.cashOutChain != null) {
+    reviewReasons.push("risk_cash_out_chain");
+    reviewDetails.risk_cash_out_chain = f.cashOutChain;
+  }
   return {
     ok: true,
     amountMinor: f.amountMinor,
@@ -132,5 +142,40 @@ export function decideWithdrawal(
     payoutMinor: f.amountMinor - feeMinor,
     approval: reviewReasons.length === 0 ? "auto" : "review",
     reviewReasons,
+    reviewDetails,
   };
+}
+
+/**
+ * The `review_reasons` column: a JSON array whose entries are a reason, or `{reason, detail}`
+ * for a reason with a sentence (older rows hold bare reasons only, and still read).
+ */
+export function encodeReviewReasons(
+  reasons: readonly ReviewReason[],
+  details: Readonly<Partial<Record<ReviewReason, string>>> = {},
+): string {
+  return JSON.stringify(
+    reasons.map((reason) => (details[reason] === undefined ? reason : { reason, detail: details[reason] })),
+  );
+}
+
+export function decodeReviewReasons(json: string | null): { reasons: string[]; details: Record<string, string> } {
+  const reasons: string[] = [];
+  const details: Record<string, string> = {};
+  if (json === null) return { reasons, details };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return { reasons, details };
+  }
+  if (!Array.isArray(parsed)) return { reasons, details };
+  for (const entry of parsed) {
+    if (typeof entry === "string") reasons.push(entry);
+    else if (typeof entry === "object" && entry !== null && typeof entry.reason === "string") {
+      reasons.push(entry.reason);
+      if (typeof entry.detail === "string") details[entry.reason] = entry.detail;
+    }
+  }
+  return { reasons, details };
 }

@@ -4,7 +4,7 @@ import { canonicalJson } from "../domain/audit-chain";
 import type { ErrorCode } from "../domain/errors";
 import { newId } from "../domain/ids";
 import { formatIp, neighbourhoodOf, parseIp } from "../domain/risk/cidr";
-import { evaluate, type RiskDecision, type RiskSignals, type RiskState } from "../domain/risk/evaluate";
+import { evaluate, type FiredRule, type RiskDecision, type RiskSignals, type RiskState } from "../domain/risk/evaluate";
 import {
   type RiskAction,
   type RiskOutcome,
@@ -29,6 +29,8 @@ export interface RiskAsk {
   readonly payoutAccount?: string | null;
   /** The payer's payment PIN was verified for this attempt: a challenge is answered. */
   readonly pinVerified?: boolean;
+  /** Whom the attempt pays (a tip: the room's creator), for `circular_tipping`. */
+  readonly recipientId?: string | null;
 }
 
 const CODES: Record<RiskOutcome, ErrorCode> = {
@@ -53,6 +55,7 @@ export function signalsOf(c: Context<AppEnv>, ask: RiskAsk): RiskSignals {
     amountMinor: ask.amountMinor,
     card: ask.card ?? null,
     payoutAccount: ask.payoutAccount ?? null,
+    recipientId: ask.recipientId ?? null,
   };
 }
 
@@ -60,6 +63,8 @@ export function signalsOf(c: Context<AppEnv>, ask: RiskAsk): RiskSignals {
 function needsDesk(rule: RiskRule): boolean {
   return (
     rule.kind === "velocity" ||
+    rule.kind === "device_accounts" ||
+    rule.kind === "circular_tipping" ||
     rule.kind === "amount_vs_history" ||
     (rule.kind === "amount_cap" && rule.newUserDays !== undefined)
   );
@@ -90,28 +95,47 @@ async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRul
       const subject = subjectOf(rule.scope, signals);
       if (subject === null) continue;
       name = `${rule.scope}:${subject}`;
+    } else if (rule.kind === "device_accounts") {
+      // No device header: no device to have seen accounts, the rule stays quiet.
+      if (signals.deviceId === null) continue;
+      name = `device:${signals.deviceId}`;
     }
     const desk = byDesk.get(name) ?? { user: name === userDesk, rules: [] };
     desk.rules.push(rule);
     byDesk.set(name, desk);
   }
+  // Circular tipping: the recipient's desk remembers whom it tipped.
+  const recipient = signals.recipientId ?? null;
+  // Asked first (one more round, only with such a rule): the payer's desk then decides the rule
+  // and remembers the recipient only for a tip it admits (a refused tip back is no tip).
+  const recipientTippedPayerAtMs =
+    recipient !== null && recipient !== signals.userId && rules.some((r) => r.kind === "circular_tipping")
+      ? await env.RISK_DESK.getByName(`user:${recipient}`).lastTipped(signals.userId)
+      : null;
   const answers = await Promise.all(
     [...byDesk].map(
       ([name, desk]): Promise<DeskAnswer> =>
-        env.RISK_DESK.getByName(name).assess({ signals, rules: desk.rules, user: desk.user }),
+        env.RISK_DESK.getByName(name).assess({
+          signals,
+          rules: desk.rules,
+          user: desk.user,
+          recipientTippedPayerAtMs,
+        }),
     ),
   );
   const velocityCounts = new Map<string, number>();
+  const deviceAccounts = new Map<string, number>();
   let firstSeenAtMs: number | null = null;
   let history: readonly number[] = [];
   for (const answer of answers) {
     for (const [ruleId, n] of Object.entries(answer.counts)) velocityCounts.set(ruleId, n);
+    for (const [ruleId, n] of Object.entries(answer.accounts)) deviceAccounts.set(ruleId, n);
     if (answer.firstSeenAtMs !== null) {
       firstSeenAtMs = answer.firstSeenAtMs;
       history = answer.history;
     }
   }
-  return { velocityCounts, firstSeenAtMs, history };
+  return { velocityCounts, firstSeenAtMs, history, deviceAccounts, recipientTippedPayerAtMs };
 }
 
 /**
@@ -125,7 +149,8 @@ async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRul
 export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet): Promise<void> {
   const nowMs = Date.now();
   const risk = set ?? (await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs, nowMs));
-  const rules = risk.rules.filter((r) => r.enabled && ruleApplies(r, ask.action));
+  // The cash-out chain is read from the ledger by the withdrawal request itself (risk-cash-out.ts).
+  const rules = risk.rules.filter((r) => r.enabled && r.kind !== "cash_out_chain" && ruleApplies(r, ask.action));
   if (rules.length === 0) return;
   const signals = signalsOf(c, ask);
   const inMemory = rules.filter((r) => !needsDesk(r));
@@ -147,6 +172,18 @@ export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet
     return;
   }
   const outcome = decision.outcome;
+  const id = recordRiskDecision(c, signals, decision.fired, outcome, nowMs);
+  throw new ApiError(CODES[outcome], undefined, { decisionId: id });
+}
+
+/** Logs the decision and records it in the actor's shard after the answer; its id. */
+export function recordRiskDecision(
+  c: Context<AppEnv>,
+  signals: RiskSignals,
+  fired: readonly FiredRule[],
+  outcome: RiskOutcome,
+  nowMs: number,
+): string {
   const id = newId("rsk", nowMs);
   const digest = toHex(
     sha256(
@@ -164,17 +201,17 @@ export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet
   c.var.log.info("risk_decision", {
     id,
     userId: signals.userId,
-    action: ask.action,
+    action: signals.action,
     outcome,
-    rules: decision.fired.map((f) => f.ruleId),
+    rules: fired.map((f) => f.ruleId),
   });
   c.executionCtx.waitUntil(
     recordDecision(c.var.ledger, {
       id,
       userId: signals.userId,
-      action: ask.action,
+      action: signals.action,
       outcome,
-      fired: decision.fired,
+      fired: fired,
       amountMinor: signals.amountMinor,
       signalsDigest: digest,
       deviceId: signals.deviceId,
@@ -182,5 +219,5 @@ export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet
       atMs: nowMs,
     }).catch((error: unknown) => c.var.log.error("risk_decision_record_failed", { id, error: String(error) })),
   );
-  throw new ApiError(CODES[outcome], undefined, { decisionId: id });
+  return id;
 }

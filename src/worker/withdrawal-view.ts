@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { WithdrawalWithSteps } from "../db/reads/withdrawals";
 import { withdrawalNumber } from "../domain/withdrawal-number";
+import { decodeReviewReasons } from "../domain/withdrawal-request";
 import { WITHDRAWAL_STATES } from "../domain/withdrawal-states";
 import { AmountMinor } from "./schemas";
 
@@ -19,6 +20,9 @@ export const WithdrawalSchema = z
     state: z.enum(WITHDRAWAL_STATES),
     review: z.enum(["auto", "manual"]),
     reviewReasons: z.array(z.string()),
+    reviewDetails: z
+      .record(z.string(), z.string())
+      .openapi({ description: "A readable sentence per review reason that has one (`risk_cash_out_chain`)." }),
     reviewerId: z.string().nullable(),
     rejectReason: z.string().nullable(),
     failureReason: z.string().nullable(),
@@ -56,6 +60,7 @@ function parsed(json: string | null): unknown {
 }
 
 export function withdrawalView({ row, transitions }: WithdrawalWithSteps): WithdrawalView {
+  const review = decodeReviewReasons(row.review_reasons);
   return {
     id: row.id,
     channelNumber: withdrawalNumber(row.id),
@@ -68,7 +73,8 @@ export function withdrawalView({ row, transitions }: WithdrawalWithSteps): Withd
     destination: row.destination_masked,
     state: row.state,
     review: row.review,
-    reviewReasons: (parsed(row.review_reasons) as string[] | null) ?? [],
+    reviewReasons: review.reasons,
+    reviewDetails: review.details,
     reviewerId: row.reviewer_id,
     rejectReason: row.reject_reason,
     failureReason: row.failure_reason,

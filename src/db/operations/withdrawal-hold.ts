@@ -15,7 +15,7 @@
  */
 
 import { accountAddress } from "../../domain/accounts";
-import type { ReviewReason } from "../../domain/withdrawal-request";
+import { encodeReviewReasons, type ReviewReason } from "../../domain/withdrawal-request";
 import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
 import type { LedgerShard } from "../shards";
 import { stepStatements } from "../withdrawals";
@@ -31,6 +31,7 @@ export interface WithdrawalHold {
   readonly destinationMasked: string;
   readonly approval: "auto" | "review";
   readonly reviewReasons: readonly ReviewReason[];
+  readonly reviewDetails?: Readonly<Partial<Record<ReviewReason, string>>>;
   readonly idempotencyKey: string;
   /** The business day the request falls in, as [start, end) instants. */
   readonly dayStartMs: number;
@@ -93,7 +94,7 @@ export function composeWithdrawalHold(shard: LedgerShard, w: WithdrawalHold, att
           w.payoutAccountId,
           w.destinationMasked,
           auto ? "auto" : "manual",
-          auto ? null : JSON.stringify(w.reviewReasons),
+          auto ? null : encodeReviewReasons(w.reviewReasons, w.reviewDetails),
           w.idempotencyKey,
           w.nowMs,
           w.nowMs,

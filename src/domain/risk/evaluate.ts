@@ -35,6 +35,8 @@ export interface RiskSignals {
   /** A card fingerprint or payout account id, on the paths that have one. */
   readonly card: string | null;
   readonly payoutAccount: string | null;
+  /** Whom the attempt pays (a tip: the room's creator), when known; null otherwise. */
+  readonly recipientId?: string | null;
 }
 
 /** What the desks know for this attempt (docs/ARCHITECTURE.md, Risk). */
@@ -45,6 +47,13 @@ export interface RiskState {
   readonly firstSeenAtMs: number | null;
   /** The user's remembered amounts for this action, oldest first. */
   readonly history: readonly number[];
+  /**
+   * For each `device_accounts` rule, by id: the distinct accounts the device's desk saw in the
+   * rule's window, this attempt's user included. Absent: not asked (the rule stays quiet).
+   */
+  readonly deviceAccounts?: ReadonlyMap<string, number>;
+  /** When the recipient last tipped this payer, as the recipient's desk remembers (null: never, or not asked). */
+  readonly recipientTippedPayerAtMs?: number | null;
 }
 
 export const NO_STATE: RiskState = { velocityCounts: new Map(), firstSeenAtMs: null, history: [] };
@@ -180,6 +189,25 @@ export function firing(
         detail: `${amount} above ${rule.factor} × the user's ${rule.stat} of ${Math.round(typical)}`,
       };
     }
+    case "device_accounts": {
+      const seen = state.deviceAccounts?.get(rule.id) ?? 0;
+      if (seen <= rule.maxAccounts) return null;
+      return {
+        reason: "device_accounts",
+        detail: `device ${signals.deviceId} used by ${seen} accounts in ${rule.windowSec} s (at most ${rule.maxAccounts})`,
+      };
+    }
+    case "circular_tipping": {
+      const at = state.recipientTippedPayerAtMs ?? null;
+      if (at === null || nowMs - at > rule.windowSec * 1000) return null;
+      return {
+        reason: "circular_tipping",
+        detail: `${signals.recipientId} tipped ${signals.userId} ${Math.max(0, Math.round((nowMs - at) / 1000))} s ago (window ${rule.windowSec} s)`,
+      };
+    }
+    case "cash_out_chain":
+      // Decided from the ledger by the withdrawal request (src/worker/risk-cash-out.ts).
+      return null;
   }
 }
 

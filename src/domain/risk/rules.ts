@@ -45,6 +45,14 @@ export const RISK_LIMITS = {
   listEntriesMax: 10_000,
   velocityCountMax: 1_000,
   velocityWindowMaxSec: 86_400,
+  /** `cash_out_chain`: the creator's income window, at most a week. */
+  cashOutWindowMaxSec: 604_800,
+  /** `device_accounts`: at most this many accounts allowed on one device, remembered per desk. */
+  deviceAccountsMax: 100,
+  /** Distinct accounts a device's desk remembers (the stalest is forgotten first). */
+  deviceAccountsRemembered: 200,
+  /** Recipients a user's desk remembers for `circular_tipping` (the stalest is forgotten first). */
+  recipientsRemembered: 200,
   newUserDaysMax: 365,
   historyFactorMax: 1_000,
   /** Amounts per action a user's desk remembers for `amount_vs_history` (the newest ones). */
@@ -99,6 +107,35 @@ export const RiskRuleSchema = z.discriminatedUnion("kind", [
     /** Fewer remembered amounts than this: no history yet, the rule stays quiet. */
     minHistory: z.number().int().min(1).max(RISK_LIMITS.historyLength).default(RISK_LIMITS.historyMinDefault),
   }),
+  z.strictObject({
+    ...common,
+    /** Holds the withdrawal for review (`risk_cash_out_chain`), or refuses it (`risk_blocked`). */
+    outcome: z.enum(["review", "block"]),
+    kind: z.literal("cash_out_chain"),
+    /** The creator's income looked at: tips received in the last `windowSec`. */
+    windowSec: z.number().int().min(60).max(RISK_LIMITS.cashOutWindowMaxSec),
+    /** A tip is fresh money when its payer had a payment credited at most this long before it. */
+    freshSec: z.number().int().min(1).max(RISK_LIMITS.velocityWindowMaxSec),
+    /** Fires when fresh money is at least this share of the income (basis points)… */
+    minShareBps: z.number().int().min(1).max(10_000),
+    /** …of an income of at least this much (small incomes never fire). */
+    minMinor: MaxMinor,
+  }),
+  z.strictObject({
+    ...common,
+    kind: z.literal("device_accounts"),
+    action: Action,
+    /** Fires when the device has been used by more than this many distinct accounts… */
+    maxAccounts: z.number().int().min(1).max(RISK_LIMITS.deviceAccountsMax),
+    /** …within this window (the device's desk remembers when it last saw each account). */
+    windowSec: z.number().int().min(1).max(RISK_LIMITS.cashOutWindowMaxSec),
+  }),
+  z.strictObject({
+    ...common,
+    kind: z.literal("circular_tipping"),
+    /** Fires on a tip to someone who tipped the payer within the last `windowSec`. */
+    windowSec: z.number().int().min(1).max(RISK_LIMITS.cashOutWindowMaxSec),
+  }),
 ]);
 export type RiskRule = z.infer<typeof RiskRuleSchema>;
 export type RiskRuleKind = RiskRule["kind"];
@@ -110,8 +147,12 @@ export function ruleApplies(rule: RiskRule, action: RiskAction): boolean {
     case "velocity":
     case "amount_cap":
     case "amount_vs_history":
+    case "device_accounts":
       return rule.action === action;
+    case "cash_out_chain":
+      return action === "withdrawal";
     case "unverified_adult_cap":
+    case "circular_tipping":
       return action === "tip";
     case "blacklist":
     case "geo_block":

@@ -12,7 +12,8 @@ import { LIMITS } from "../../domain/limits";
 import { ApiError } from "../errors";
 
 export class KnownRooms {
-  private readonly known = new Set<string>();
+  /** Room id → its creator (a room's creator never changes). */
+  private readonly known = new Map<string, string>();
   /** Control reads this isolate made (for tests). */
   reads = 0;
 
@@ -20,20 +21,29 @@ export class KnownRooms {
 
   /** True if the room exists; reads the control database unless this isolate knows it already. */
   async exists(control: D1Database, roomId: string): Promise<boolean> {
-    if (this.known.has(roomId)) {
+    return (await this.creatorOf(control, roomId)) !== null;
+  }
+
+  /** The room's creator, or null when there is no such room (read as `exists`). */
+  async creatorOf(control: D1Database, roomId: string): Promise<string | null> {
+    const creatorId = this.known.get(roomId);
+    if (creatorId !== undefined) {
       this.known.delete(roomId); // most recently used last
-      this.known.add(roomId);
-      return true;
+      this.known.set(roomId, creatorId);
+      return creatorId;
     }
     this.reads++;
-    const row = await control.prepare("SELECT 1 AS found FROM rooms WHERE id = ?").bind(roomId).first();
-    if (row === null) return false;
-    this.known.add(roomId);
+    const row = await control
+      .prepare("SELECT creator_id FROM rooms WHERE id = ?")
+      .bind(roomId)
+      .first<{ creator_id: string }>();
+    if (row === null) return null;
+    this.known.set(roomId, row.creator_id);
     if (this.known.size > this.max) {
-      const oldest = this.known.values().next().value;
+      const oldest = this.known.keys().next().value;
       if (oldest !== undefined) this.known.delete(oldest);
     }
-    return true;
+    return row.creator_id;
   }
 
   /** Throws `room_not_found` unless the room exists. */

@@ -33,7 +33,8 @@ const ListKindParam = z.enum(LIST_KINDS).openapi({ param: { name: "kind", in: "p
 
 const RuleSchema = z.record(z.string(), z.unknown()).openapi("RiskRule", {
   description:
-    "A rule (kinds: velocity, amount_cap, unverified_adult_cap, blacklist, geo_block, amount_vs_history), " +
+    "A rule (kinds: velocity, amount_cap, unverified_adult_cap, blacklist, geo_block, amount_vs_history, " +
+    "cash_out_chain, device_accounts, circular_tipping), " +
     "with its id, outcome (challenge | review | block) and enabled flag. docs/ARCHITECTURE.md, Risk.",
   example: {
     id: "tip-velocity-user",

@@ -11,19 +11,21 @@ import { isChannel } from "../../channels/channel";
 import { composeWithdrawalHold } from "../../db/operations/withdrawal-hold";
 import { findDefaultPayoutAccount } from "../../db/reads/payout-accounts";
 import { creatorWithdrawals, requestFacts, withdrawalWithSteps } from "../../db/reads/withdrawals";
+import { currentRiskSet } from "../../db/risk";
 import { switchRefusal } from "../../db/switches";
 import { addDays, businessDayOf, dayStartMs } from "../../domain/business-day";
 import { fail, ok } from "../../domain/errors";
 import { parseIdempotencyKey } from "../../domain/idempotency";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
-import { DEFAULT_WITHDRAWAL_POLICY, decideWithdrawal } from "../../domain/withdrawal-request";
+import { DEFAULT_WITHDRAWAL_POLICY, decideWithdrawal, encodeReviewReasons } from "../../domain/withdrawal-request";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { runIdempotent } from "../idempotency";
 import { noticeWithdrawalNow } from "../notifications/notice";
 import { requirePin } from "../pin";
 import { enqueuePayoutSend } from "../queues/payouts";
-import { assessRisk } from "../risk";
+import { assessRisk, recordRiskDecision, signalsOf } from "../risk";
+import { cashOutChain } from "../risk-cash-out";
 import {
   DecimalAmount,
   errorResponses,
@@ -105,18 +107,43 @@ creatorWithdrawalRoutes.openapi(
       ]);
       // Risk before anything is held (a blacklisted payout account, a velocity rule…); the key is
       // released. Every withdrawal carries a verified PIN, which answers a challenge.
-      await assessRisk(c, {
-        action: "withdrawal",
-        amountMinor: amount.value,
-        payoutAccount: account?.id ?? null,
-        pinVerified: true,
-      });
+      const risk = await currentRiskSet(ledger.control, c.var.config.switchCacheTtlMs, nowMs);
+      await assessRisk(
+        c,
+        {
+          action: "withdrawal",
+          amountMinor: amount.value,
+          payoutAccount: account?.id ?? null,
+          pinVerified: true,
+        },
+        risk,
+      );
+      // The cash-out chain (risk rule `cash_out_chain`): read from the ledger, holds for review or refuses.
+      const chain = await cashOutChain(
+        ledger,
+        risk.rules.flatMap((r) => (r.kind === "cash_out_chain" ? [r] : [])),
+        creatorId,
+        nowMs,
+      );
+      if (chain !== null) {
+        const signals = signalsOf(c, {
+          action: "withdrawal",
+          amountMinor: amount.value,
+          payoutAccount: account?.id ?? null,
+        });
+        const fired = [
+          { ruleId: chain.rule.id, outcome: chain.rule.outcome, reason: "cash_out_chain", detail: chain.detail },
+        ];
+        const decisionId = recordRiskDecision(c, signals, fired, chain.rule.outcome, nowMs);
+        if (chain.rule.outcome === "block") throw new ApiError("risk_blocked", undefined, { decisionId });
+      }
       const decision = decideWithdrawal(
         {
           amountMinor: amount.value,
           availableMinor: facts.availableMinor,
           verified: facts.verified,
           riskFlagged: facts.riskHold,
+          cashOutChain: chain?.detail ?? null,
           // The account's cooling ends policy.coolingMs after it was bound or changed.
           payoutAccountSinceMs: account ? account.cooling_until_ms - policy.coolingMs : null,
           todayCount: facts.todayCount,
@@ -138,6 +165,7 @@ creatorWithdrawalRoutes.openapi(
         destinationMasked: account.masked,
         approval: decision.approval,
         reviewReasons: decision.reviewReasons,
+        reviewDetails: decision.reviewDetails,
         idempotencyKey: key,
         dayStartMs: startMs,
         dayEndMs: endMs,
@@ -159,7 +187,7 @@ creatorWithdrawalRoutes.openapi(
           destination_masked: hold.destinationMasked,
           state: auto ? "approved" : "requested",
           review: auto ? "auto" : "manual",
-          review_reasons: auto ? null : JSON.stringify(hold.reviewReasons),
+          review_reasons: auto ? null : encodeReviewReasons(hold.reviewReasons, hold.reviewDetails),
           reviewer_id: null,
           reject_reason: null,
           failure_reason: null,

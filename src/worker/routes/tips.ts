@@ -72,14 +72,18 @@ const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", 
 export const tips = new OpenAPIHono<AppEnv>();
 
 /** The tip's amount as risk sees it at the edge: a custom amount, or the gift's cached price × quantity. */
-async function tipRiskAsk(c: Context<AppEnv>, body: TipRequestBody): Promise<RiskAsk> {
+async function tipRiskAsk(c: Context<AppEnv>, roomId: string, body: TipRequestBody): Promise<RiskAsk> {
+  const set = await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+  // The recipient only when a circular_tipping rule asks (the isolate knows a room's creator after one read).
+  const recipientId = set.rules.some((r) => r.enabled && r.kind === "circular_tipping")
+    ? await knownRooms.creatorOf(c.var.ledger.control, roomId)
+    : null;
   if (body.kind === "custom") {
     const amount = parseAmountMinor(body.amount);
-    return { action: "tip", amountMinor: amount.ok ? amount.value : null };
+    return { action: "tip", amountMinor: amount.ok ? amount.value : null, recipientId };
   }
-  const set = await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs);
   const price = set.giftPricesMinor.get(body.giftId);
-  return { action: "tip", amountMinor: price === undefined ? null : price * body.quantity };
+  return { action: "tip", amountMinor: price === undefined ? null : price * body.quantity, recipientId };
 }
 
 tips.openapi(
@@ -125,7 +129,7 @@ tips.openapi(
       // Risk at the edge, once the request is well-formed: a refused tip never reaches the room
       // (its key stays free). A retry of a committed tip's key is assessed again (the room replays
       // it). A verified PIN answers a challenge.
-      await assessRisk(c, { ...(await tipRiskAsk(c, body)), pinVerified: confirmed });
+      await assessRisk(c, { ...(await tipRiskAsk(c, roomId, body)), pinVerified: confirmed });
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
         roomId,
         viewerId,
@@ -152,7 +156,7 @@ tips.openapi(
       { roomId, ...body },
       async (id, nowMs) => {
         // Assessed only when the tip runs (a replay of its key is not a new attempt).
-        await assessRisk(c, { ...(await tipRiskAsk(c, body)), pinVerified: confirmed });
+        await assessRisk(c, { ...(await tipRiskAsk(c, roomId, body)), pinVerified: confirmed });
         // 小额免密: within the payer's limits no confirmation is needed. Only the limits are read
         // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
         // after the balance, since concurrent tips read the same day total.

@@ -4,6 +4,8 @@ import { LIMITS } from "../../../src/domain/limits";
 import {
   DEFAULT_WITHDRAWAL_POLICY,
   decideWithdrawal,
+  decodeReviewReasons,
+  encodeReviewReasons,
   type WithdrawalFacts,
   type WithdrawalPolicy,
   withdrawalFeeMinor,
@@ -35,7 +37,27 @@ describe("decideWithdrawal", () => {
       payoutMinor: 10_000,
       approval: "auto",
       reviewReasons: [],
+      reviewDetails: {},
     });
+  });
+
+  it("holds a request whose creator's income is a cash-out chain for review, with the sentence, stored and read back", () => {
+    const detail = "82% of 1,240.00 received in 24 h came from money topped up ≤ 10 min before the tip by 3 payers";
+    const d = decideWithdrawal({ ...good, cashOutChain: detail });
+    expect(d).toMatchObject({
+      ok: true,
+      approval: "review",
+      reviewReasons: ["risk_cash_out_chain"],
+      reviewDetails: { risk_cash_out_chain: detail },
+    });
+    if (!d.ok) throw new Error("decided");
+    expect(decodeReviewReasons(encodeReviewReasons(d.reviewReasons, d.reviewDetails))).toEqual({
+      reasons: ["risk_cash_out_chain"],
+      details: { risk_cash_out_chain: detail },
+    });
+    // Rows from before details were stored still read.
+    expect(decodeReviewReasons('["risk_flagged"]')).toEqual({ reasons: ["risk_flagged"], details: {} });
+    expect(decideWithdrawal({ ...good, cashOutChain: null })).toMatchObject({ approval: "auto" });
   });
 
   it.each([
