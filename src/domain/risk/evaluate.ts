@@ -103,10 +103,11 @@ export interface RiskDecision {
 
 const DAY_MS = 86_400_000;
 
-function median(values: readonly number[]): number {
+/** The median as [numerator, denominator]: the middle value, or the sum of the two middle ones over 2. */
+function median(values: readonly number[]): [number, number] {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+  return sorted.length % 2 === 1 ? [sorted[mid] ?? 0, 1] : [(sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0), 2];
 }
 
 /** The value the signals carry for a blacklist kind (null: the attempt has none). */
@@ -179,14 +180,15 @@ export function firing(
     }
     case "amount_vs_history": {
       if (amount === null || state.history.length < rule.minHistory) return null;
-      const typical =
+      // The typical amount as a fraction, compared in integers: no float decides about money.
+      const [num, den] =
         rule.stat === "median"
           ? median(state.history)
-          : state.history.reduce((a, b) => a + b, 0) / state.history.length;
-      if (amount <= rule.factor * typical) return null;
+          : [state.history.reduce((a, b) => a + b, 0), state.history.length];
+      if (amount * den <= rule.factor * num) return null;
       return {
         reason: "amount_vs_history",
-        detail: `${amount} above ${rule.factor} × the user's ${rule.stat} of ${Math.round(typical)}`,
+        detail: `${amount} above ${rule.factor} × the user's ${rule.stat} of ${Math.floor(num / den)}`,
       };
     }
     case "device_accounts": {

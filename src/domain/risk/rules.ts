@@ -102,7 +102,7 @@ export const RiskRuleSchema = z.discriminatedUnion("kind", [
     kind: z.literal("amount_vs_history"),
     action: Action,
     /** Fires when the amount exceeds `factor` × the user's own median (or average) of this action. */
-    factor: z.number().min(1).max(RISK_LIMITS.historyFactorMax),
+    factor: z.number().int().min(1).max(RISK_LIMITS.historyFactorMax),
     stat: z.enum(["median", "average"]),
     /** Fewer remembered amounts than this: no history yet, the rule stays quiet. */
     minHistory: z.number().int().min(1).max(RISK_LIMITS.historyLength).default(RISK_LIMITS.historyMinDefault),
