@@ -34,9 +34,15 @@ async function control(provider: Provider, action: string, args: Record<string, 
   return res.json();
 }
 
-/** A day between 2021 and 2024 that no other test file uses (they use fixed 2026 days or today). */
+/**
+ * A day between 2021 and 2024 that no other test file uses (they use fixed 2026 days or today),
+ * 10 days from this file's previous one: the check looks back 4 days, so two tests' days never
+ * fall in each other's look-back (random days could, and then one test found the other's run).
+ */
+const FIRST_DAY_MS = Date.UTC(2021, 0, 1) + Math.floor(Math.random() * 1_200) * 86_400_000;
+let daysTaken = 0;
 function uniqueDay(): string {
-  const ms = Date.UTC(2021, 0, 1) + Math.floor(Math.random() * 1_400) * 86_400_000;
+  const ms = FIRST_DAY_MS + daysTaken++ * 10 * 86_400_000;
   return new Date(ms).toISOString().slice(0, 10);
 }
 
