@@ -371,6 +371,22 @@ export const LIMITS = {
   proposalBodyMaxBytes: 16 * 1024,
   /** Four-eyes: proposals one list request returns. */
   proposalsPageMax: 100,
+  /**
+   * Host identity through JWKS (src/worker/auth/jwks.ts): an isolate asks the host's key set
+   * again when a token names a key it has not seen, at most once per cooldown
+   * (`HOST_JWKS_COOLDOWN_MS`, default and maximum here), and in any case once its copy is older
+   * than the cache age (`HOST_JWKS_CACHE_MAX_AGE_MS`): a key the host removed is refused by every
+   * isolate within that age. One fetch waits at most the timeout and reads at most the bytes.
+   */
+  hostJwksCooldownDefaultMs: 30_000,
+  hostJwksCooldownMaxMs: 300_000,
+  hostJwksCacheMaxAgeDefaultMs: 600_000,
+  hostJwksCacheMaxAgeMinMs: 1_000,
+  hostJwksCacheMaxAgeMaxMs: 3_600_000,
+  hostJwksTimeoutMs: 5_000,
+  hostJwksBytesMax: 64 * 1024,
+  /** Host identity: the Retry-After of a 503 when the host's key set cannot be fetched. */
+  hostJwksRetryAfterS: 5,
 } as const;
 
 export class AssertionError extends Error {

@@ -23,6 +23,21 @@ const ConfigSchema = z
     JWT_AUDIENCE: z.string().min(1),
     JWT_SECRET: z.string().default(""),
     JWT_PUBLIC_JWK: z.string().default(""),
+    // Host identity through JWKS (issue 18): the host's key set URL; tokens are then verified
+    // against its keys by `kid` (RS256, ES256, EdDSA), `iss` JWT_ISSUER, `aud` JWT_AUDIENCE.
+    HOST_JWKS_URL: z.string().default(""),
+    HOST_JWKS_COOLDOWN_MS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .default(String(LIMITS.hostJwksCooldownDefaultMs))
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(LIMITS.hostJwksCooldownMaxMs)),
+    HOST_JWKS_CACHE_MAX_AGE_MS: z
+      .string()
+      .regex(/^[0-9]+$/)
+      .default(String(LIMITS.hostJwksCacheMaxAgeDefaultMs))
+      .transform(Number)
+      .pipe(z.number().int().min(LIMITS.hostJwksCacheMaxAgeMinMs).max(LIMITS.hostJwksCacheMaxAgeMaxMs)),
     // Cloudflare Access in front of the operator API (issue 15): the team domain and the
     // application's AUD tag. Both or neither; production requires both.
     ACCESS_TEAM_DOMAIN: z
@@ -127,7 +142,18 @@ const ConfigSchema = z
       .pipe(z.number().int().min(0).max(LIMITS.switchCacheTtlMaxMs)),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
-  .refine((c) => c.JWT_PUBLIC_JWK !== "" || c.JWT_SECRET.length >= 32, "JWT_SECRET must be at least 32 characters")
+  .refine(
+    (c) => c.JWT_PUBLIC_JWK !== "" || c.HOST_JWKS_URL !== "" || c.JWT_SECRET.length >= 32,
+    "JWT_SECRET must be at least 32 characters",
+  )
+  .refine(
+    (c) => c.JWT_PUBLIC_JWK === "" || c.HOST_JWKS_URL === "",
+    "JWT_PUBLIC_JWK and HOST_JWKS_URL are two ways to give the host's keys: set one",
+  )
+  .refine(
+    (c) => c.HOST_JWKS_URL === "" || isJwksUrl(c.HOST_JWKS_URL, c.ENVIRONMENT),
+    "HOST_JWKS_URL is an https:// URL (http:// only to localhost, outside production and staging)",
+  )
   .refine(
     (c) => (c.ACCESS_TEAM_DOMAIN === "") === (c.ACCESS_AUD === ""),
     "ACCESS_TEAM_DOMAIN and ACCESS_AUD go together",
@@ -136,6 +162,28 @@ const ConfigSchema = z
     (c) => c.ENVIRONMENT !== "production" || c.ACCESS_TEAM_DOMAIN !== "",
     "production operators sign in through Cloudflare Access: set ACCESS_TEAM_DOMAIN and ACCESS_AUD",
   );
+
+/**
+ * The host's key set is fetched over HTTPS; a login service on this machine (development) may
+ * be plain http on a loopback name. No credentials or fragments in the URL.
+ */
+function isJwksUrl(value: string, environment: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  if (url.username !== "" || url.password !== "" || url.hash !== "") return false;
+  if (url.protocol === "https:") return true;
+  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
+  return url.protocol === "http:" && local && environment !== "production" && environment !== "staging";
+}
+
+/** Host identity through JWKS (src/worker/auth/jwks.ts). */
+export interface HostJwksSettings {
+  readonly url: string;
+  /** At most one refetch per this long for a token naming an unknown `kid`. */
+  readonly cooldownMs: number;
+  /** The key set is fetched again once this old: a removed key stops within this bound. */
+  readonly cacheMaxAgeMs: number;
+}
 
 /** Cloudflare Access in front of the operator API (src/worker/auth/access.ts). */
 export interface AccessSettings {
@@ -152,6 +200,8 @@ export interface Config {
     readonly audience: string;
     readonly secret: string;
     readonly publicJwk: string;
+    /** The host's key set URL, or null: then `publicJwk` (ES256) or `secret` (HS256). */
+    readonly jwks: HostJwksSettings | null;
   };
   /**
    * Cloudflare Access in front of the operator API, or null: then the bearer token's subject
@@ -207,7 +257,20 @@ export function configFrom(env: Env): Config {
   const c = ConfigSchema.parse(env);
   const config: Config = {
     environment: c.ENVIRONMENT,
-    jwt: { issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, secret: c.JWT_SECRET, publicJwk: c.JWT_PUBLIC_JWK },
+    jwt: {
+      issuer: c.JWT_ISSUER,
+      audience: c.JWT_AUDIENCE,
+      secret: c.JWT_SECRET,
+      publicJwk: c.JWT_PUBLIC_JWK,
+      jwks:
+        c.HOST_JWKS_URL === ""
+          ? null
+          : {
+              url: c.HOST_JWKS_URL,
+              cooldownMs: c.HOST_JWKS_COOLDOWN_MS,
+              cacheMaxAgeMs: c.HOST_JWKS_CACHE_MAX_AGE_MS,
+            },
+    },
     access: c.ACCESS_TEAM_DOMAIN === "" ? null : { teamDomain: c.ACCESS_TEAM_DOMAIN, aud: c.ACCESS_AUD },
     platformShareBps: c.PLATFORM_SHARE_BPS,
     customTip: { minMinor: c.TIP_CUSTOM_MIN_MINOR, maxMinor: c.TIP_CUSTOM_MAX_MINOR },

@@ -34,6 +34,7 @@ import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { base64Bytes } from "../../src/channels/encoding";
 import { HOOKS_HOST, HookReceiver } from "./hook-receiver";
+import { HOST_LOGIN_HOST, HostLogin } from "./host-login";
 import { AlipayPayoutDouble, StripePayoutDouble, WechatPayoutDouble } from "./payout-apis";
 import { AlipayDouble, BILL_HOST, StripeDouble, WechatPayDouble } from "./provider-apis";
 
@@ -112,6 +113,8 @@ async function build(): Promise<Doubles> {
 let doubles: Promise<Doubles> | null = null;
 /** Alert webhooks' receiver (hook-receiver.ts): https://hooks.test/…, read at https://doubles.test/hooks/…. */
 const hooks = new HookReceiver();
+/** A host's login key sets (host-login.ts): https://login.host.test/…, steered at https://doubles.test/host-login/…. */
+const hostLogin = new HostLogin();
 
 const HOSTS: Record<string, keyof Doubles> = {
   "api.mch.weixin.qq.com": "wechatpay",
@@ -147,6 +150,8 @@ async function route(incoming: Request): Promise<Response> {
   const url = new URL(request.url);
   if (url.hostname === HOOKS_HOST) return hooks.fetch(request);
   if (url.origin === DOUBLES_ORIGIN && url.pathname.startsWith("/hooks/")) return hooksControl(url, request);
+  if (url.hostname === HOST_LOGIN_HOST) return hostLogin.fetch(request);
+  if (url.origin === DOUBLES_ORIGIN && url.pathname.startsWith("/host-login/")) return hostLogin.control(url, request);
   if (url.origin === DOUBLES_ORIGIN) return control(d, url, request);
   if (url.origin === TEST_ACCESS_TEAM_DOMAIN && url.pathname === "/cdn-cgi/access/certs") return accessCerts();
   const name = HOSTS[url.hostname];

@@ -4,6 +4,8 @@ import { USER_ID_PATTERN } from "../../domain/accounts";
 import { LIMITS } from "../../domain/limits";
 import { OPERATOR_ROLES } from "../../domain/permissions";
 import type { Config } from "../../platform/config";
+import { ApiError } from "../errors";
+import { HOST_JWT_ALGORITHMS, hostKeySet, isKeysUnavailable } from "./jwks";
 
 /**
  * The roles a host's token may claim. `viewer` and `creator` authorize user routes; an operator
@@ -66,20 +68,24 @@ function verificationKey(config: Config): Promise<{ key: VerifyKey; alg: "HS256"
 }
 
 /**
- * Verifies a bearer token: signature (HS256 with the shared secret, or ES256 with the
- * host's public key — never both, never `none`), `exp`, `iss`, `aud`, then the claims'
- * shape. Returns null for any failure: callers answer 401 without saying which check failed.
+ * Verifies a bearer token: signature (under the host's key set by `kid` where `HOST_JWKS_URL`
+ * is set — RS256, ES256 or EdDSA; else HS256 with the shared secret, or ES256 with the host's
+ * public key — one of the three, never `none`), `exp`, `iss`, `aud`, then the claims' shape.
+ * Returns null for any failure: callers answer 401 without saying which check failed. Throws
+ * `identity_provider_unavailable` (503) when the host's key set cannot be fetched: that says
+ * nothing about the token.
  */
 export async function verifyToken(token: string, config: Config, nowMs: number): Promise<Principal | null> {
   try {
-    const { key, alg } = await verificationKey(config);
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: [alg],
+    const options = {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
       currentDate: new Date(nowMs),
       requiredClaims: ["exp", "sub"],
-    });
+    };
+    const { payload } = config.jwt.jwks
+      ? await jwtVerify(token, hostKeySet(config.jwt.jwks), { ...options, algorithms: [...HOST_JWT_ALGORITHMS] })
+      : await verificationKey(config).then(({ key, alg }) => jwtVerify(token, key, { ...options, algorithms: [alg] }));
     const claims = ClaimsSchema.safeParse(payload);
     if (!claims.success) return null;
     return {
@@ -89,7 +95,8 @@ export async function verifyToken(token: string, config: Config, nowMs: number):
       authTimeMs: claims.data.auth_time === undefined ? null : claims.data.auth_time * 1000,
       adult: claims.data.adult === true,
     };
-  } catch {
+  } catch (error) {
+    if (isKeysUnavailable(error)) throw new ApiError("identity_provider_unavailable");
     return null;
   }
 }
