@@ -130,26 +130,8 @@ export function createApp() {
     bearerFormat: "JWT",
   });
   // Registered by hand rather than with `doc31` so that this route, too, declares its auth.
-  v1.get("/openapi.json", authenticate("public"), (c) =>
-    c.json(
-      v1.getOpenAPI31Document({
-        openapi: "3.1.0",
-        info: {
-          title: "giftwire API",
-          version: API_VERSION,
-          description:
-            "Live-stream tipping, gifts and red packets. Amounts are integer fen (`…Minor`); money-moving requests " +
-            "need an Idempotency-Key. Errors: `{ error: { code, message, requestId } }`. Each operation's " +
-            "`x-giftwire-auth` says who may call it: `public`, `signed-in` (any valid bearer token), the " +
-            "user roles of which the token must hold one, or `{ permission }`: an operator route, for an active " +
-            "operator (Cloudflare Access in production) whose roles in the operator directory hold that " +
-            "permission (docs/PERMISSIONS.md).",
-        },
-        servers: [{ url: "/v1" }],
-      }),
-      200,
-    ),
-  );
+  v1.get("/openapi.json", authenticate("public"), (c) => c.json(apiDocument(v1), 200));
+  documents.set(app, () => apiDocument(v1));
 
   // Provider callbacks: raw bytes, their own size limit, no CORS, no bearer auth (signatures instead).
   app.route("/v1/payments/callbacks", paymentCallbacks);
@@ -182,3 +164,35 @@ export function createApp() {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** The document each app serves at /v1/openapi.json, for `openApiDocument`. */
+const documents = new WeakMap<object, () => ReturnType<OpenAPIHono<AppEnv>["getOpenAPI31Document"]>>();
+
+/**
+ * The OpenAPI document `app` serves at GET /v1/openapi.json, without a request: the typed
+ * client's generator (packages/client/scripts/generate.ts) reads it in Node, where the request
+ * pipeline's bindings (D1, the bucket map) do not exist.
+ */
+export function openApiDocument(app: App): ReturnType<OpenAPIHono<AppEnv>["getOpenAPI31Document"]> {
+  const document = documents.get(app);
+  if (!document) throw new Error("not an app made by createApp");
+  return document();
+}
+
+function apiDocument(v1: OpenAPIHono<AppEnv>) {
+  return v1.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: {
+      title: "giftwire API",
+      version: API_VERSION,
+      description:
+        "Live-stream tipping, gifts and red packets. Amounts are integer fen (`…Minor`); money-moving requests " +
+        "need an Idempotency-Key. Errors: `{ error: { code, message, requestId } }`. Each operation's " +
+        "`x-giftwire-auth` says who may call it: `public`, `signed-in` (any valid bearer token), the " +
+        "user roles of which the token must hold one, or `{ permission }`: an operator route, for an active " +
+        "operator (Cloudflare Access in production) whose roles in the operator directory hold that " +
+        "permission (docs/PERMISSIONS.md).",
+    },
+    servers: [{ url: "/v1" }],
+  });
+}
