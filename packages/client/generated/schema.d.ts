@@ -163,9 +163,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path: {
                     userId: string;
@@ -903,9 +903,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path: {
                     roomId: string;
@@ -1348,9 +1348,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path: {
                     roomId: string;
@@ -1814,9 +1814,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path?: never;
                 cookie?: never;
@@ -1988,9 +1988,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path: {
                     campaignId: string;
@@ -2172,9 +2172,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path?: never;
                 cookie?: never;
@@ -2448,9 +2448,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path: {
                     orderId: string;
@@ -3844,9 +3844,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path: {
                     tipId: string;
@@ -5676,9 +5676,9 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header: {
+                header?: {
                     /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
-                    "idempotency-key": string;
+                    "idempotency-key"?: string;
                 };
                 path?: never;
                 cookie?: never;

@@ -20,7 +20,7 @@ export {
   type VerifiedWebhook,
   type VerifyOptions,
   verifyWebhook,
-  WebhookRefusal,
+  type WebhookRefusal,
   WebhookVerificationError,
 } from "./webhooks";
 
