@@ -148,7 +148,7 @@ export const ERROR_CODES = {
   payout_accounts_limit: { status: 409, message: "You have bound as many payout accounts as allowed; remove one." },
   internal_error: { status: 500, message: "Something went wrong on our side." },
   unavailable: { status: 503, message: "The service is temporarily unavailable." },
-  identity_provider_unavailable: {
+  host_keys_unavailable: {
     status: 503,
     message: "The host's login keys (HOST_JWKS_URL) cannot be fetched right now; retry after the Retry-After header.",
   },

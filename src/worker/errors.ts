@@ -36,7 +36,7 @@ export function errorResponse(
   const requestId = (c.get("requestId") as string | undefined) ?? "unknown";
   // A bucket move's freeze lasts a few seconds; the retry re-reads the bucket map.
   if (code === "shard_moving") c.header("Retry-After", String(LIMITS.shardMovingRetryAfterS));
-  if (code === "identity_provider_unavailable") c.header("Retry-After", String(LIMITS.hostJwksRetryAfterS));
+  if (code === "host_keys_unavailable") c.header("Retry-After", String(LIMITS.hostJwksRetryAfterS));
   const lockedUntilMs = (details as { lockedUntilMs?: unknown } | undefined)?.lockedUntilMs;
   if (code === "pin_locked" && typeof lockedUntilMs === "number") {
     c.header("Retry-After", String(Math.max(1, Math.ceil((lockedUntilMs - Date.now()) / 1000))));

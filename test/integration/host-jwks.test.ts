@@ -174,7 +174,7 @@ describe("host identity through JWKS", () => {
     expect(await fetches()).toBe(1);
   });
 
-  it("answers 503 identity_provider_unavailable, not 401, while the host's set cannot be fetched", async () => {
+  it("answers 503 host_keys_unavailable, not 401, while the host's set cannot be fetched", async () => {
     const { hostEnv, publish } = await keySet();
     const k1 = await hostKey("RS256");
     const user = `jwks-${uid()}`;
@@ -183,7 +183,7 @@ describe("host identity through JWKS", () => {
       await publish([k1], status);
       expect(await wallet(hostEnv, user, token)).toEqual({
         status: 503,
-        code: "identity_provider_unavailable",
+        code: "host_keys_unavailable",
         retryAfter: "5",
       });
     }

@@ -19,6 +19,8 @@
  *   transfer-answer {state, match}    payouts (WeChat, Alipay): the next new transfer for a matching number answers `state`
  *   hooks/received?match=             alert webhooks that https://hooks.test/… received (hook-receiver.ts)
  *   hooks/fail {count, match}         the next alert webhooks whose URL or body contains `match` answer 503
+ *   host-login/{name}                 a host's login key set at https://login.host.test/{name}/jwks.json:
+ *                                     PUT {keys, status?} sets it, GET counts its fetches (host-login.ts)
  *   transfer-finish {withdrawalId, state?|type?, reason?}  payouts: the transfer ends; answers the signed callback
  *                                     {url, headers, body} the provider sends (Stripe: the `type` event; transfer.reversed reverses)
  *   fund-flow-bill {numbers, atMs}    payouts (WeChat, Alipay): the fund-flow bill text listing those transfers

@@ -72,7 +72,7 @@ function verificationKey(config: Config): Promise<{ key: VerifyKey; alg: "HS256"
  * is set — RS256, ES256 or EdDSA; else HS256 with the shared secret, or ES256 with the host's
  * public key — one of the three, never `none`), `exp`, `iss`, `aud`, then the claims' shape.
  * Returns null for any failure: callers answer 401 without saying which check failed. Throws
- * `identity_provider_unavailable` (503) when the host's key set cannot be fetched: that says
+ * `host_keys_unavailable` (503) when the host's key set cannot be fetched: that says
  * nothing about the token.
  */
 export async function verifyToken(token: string, config: Config, nowMs: number): Promise<Principal | null> {
@@ -96,7 +96,7 @@ export async function verifyToken(token: string, config: Config, nowMs: number):
       adult: claims.data.adult === true,
     };
   } catch (error) {
-    if (isKeysUnavailable(error)) throw new ApiError("identity_provider_unavailable");
+    if (isKeysUnavailable(error)) throw new ApiError("host_keys_unavailable");
     return null;
   }
 }
