@@ -167,6 +167,32 @@ describe("the typed client in workerd", () => {
     expect(later.sent).toHaveLength(1);
   });
 
+  it("retries a network error with the same key, and sends writes that are not money through the same path", async () => {
+    const before = await balanceOf(`user:${viewerId}:wallet`);
+    const { api, sent, waits } = clientFor(viewer, async (n) => {
+      if (n === 1) throw new TypeError("network connection lost");
+      return null;
+    });
+    const { data, response } = await api.POST("/rooms/{roomId}/tips", {
+      params: { path: { roomId } },
+      body: { kind: "custom", amount: "3.00" },
+    });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("idempotent-replayed")).toBeNull();
+    expect(data?.tip.amountMinor).toBe(300);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual(sent[0]);
+    expect(waits).toEqual([100]);
+    expect(await balanceOf(`user:${viewerId}:wallet`)).toBe(before - 300);
+
+    // Opening a room moves no money; the key the client adds is harmless there.
+    const creator = clientFor(await token(`client-creator-${uid()}`, "creator", "viewer"));
+    const room = await creator.api.POST("/rooms", { body: { title: "Opened through the client" } });
+    expect(room.response.status).toBe(201);
+    expect(room.data?.id).toMatch(/^room_/);
+    expect(creator.sent[0]?.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it("gives each logical request its own key: two tips are two tips", async () => {
     const before = await balanceOf(`user:${viewerId}:wallet`);
     const { api, sent } = clientFor(viewer);

@@ -44,10 +44,10 @@ async function keySet(settings: { cooldownMs?: number; cacheMaxAgeMs?: number } 
     HOST_JWKS_COOLDOWN_MS: String(settings.cooldownMs ?? 0),
     HOST_JWKS_CACHE_MAX_AGE_MS: String(settings.cacheMaxAgeMs ?? 600_000),
   } as Env;
-  const publish = async (keys: readonly HostKey[], status = 200) => {
+  const publish = async (keys: readonly HostKey[], status = 200, padBytes = 0) => {
     const res = await fetch(`${DOUBLES_ORIGIN}/host-login/${name}`, {
       method: "PUT",
-      body: JSON.stringify({ keys: keys.map((k) => k.jwk), status }),
+      body: JSON.stringify({ keys: keys.map((k) => k.jwk), status, padBytes }),
     });
     expect(res.status).toBe(200);
   };
@@ -187,7 +187,10 @@ describe("host identity through JWKS", () => {
         retryAfter: "5",
       });
     }
-    await publish([k1]);
+    // A set larger than LIMITS.hostJwksBytesMax (64 KiB) is not read to the end.
+    await publish([k1], 200, 64 * 1024);
+    expect((await wallet(hostEnv, user, token)).code).toBe("host_keys_unavailable");
+    await publish([k1], 200, 60 * 1024);
     expect(await wallet(hostEnv, user, token)).toEqual(ok);
   });
 

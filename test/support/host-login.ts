@@ -4,8 +4,9 @@
  * the Worker under test fetches it exactly as it fetches a real host's (HOST_JWKS_URL).
  *
  * Tests steer it at https://doubles.test/host-login/{name}:
- *   PUT {keys, status?}   what the set holds from now on (public JWKs), or the status it answers
- *                         instead (a login service that is down); `status` 302 answers a redirect
+ *   PUT {keys, status?, padBytes?}   what the set holds from now on (public JWKs), or the status
+ *                         it answers instead (a login service that is down; 302 answers a
+ *                         redirect); `padBytes` pads the document with that many bytes
  *   GET                   { fetches }: how many times the set was fetched
  * Each test uses its own name: both workers projects and every file share this one server.
  */
@@ -15,6 +16,7 @@ export const HOST_LOGIN_HOST = "login.host.test";
 interface KeySet {
   keys: unknown[];
   status: number;
+  padBytes: number;
   fetches: number;
 }
 
@@ -31,7 +33,7 @@ export class HostLogin {
       return new Response(null, { status: 302, headers: { location: `https://${HOST_LOGIN_HOST}/elsewhere` } });
     }
     if (set.status !== 200) return new Response("login service unavailable", { status: set.status });
-    return Response.json({ keys: set.keys });
+    return Response.json(set.padBytes > 0 ? { keys: set.keys, padding: "x".repeat(set.padBytes) } : { keys: set.keys });
   }
 
   /** PUT or GET https://doubles.test/host-login/{name}. */
@@ -39,9 +41,9 @@ export class HostLogin {
     const name = url.pathname.split("/")[2];
     if (!name) return new Response("name the key set", { status: 400 });
     if (request.method === "PUT") {
-      const body = (await request.json()) as { keys?: unknown[]; status?: number };
+      const body = (await request.json()) as { keys?: unknown[]; status?: number; padBytes?: number };
       const fetches = this.sets.get(name)?.fetches ?? 0;
-      this.sets.set(name, { keys: body.keys ?? [], status: body.status ?? 200, fetches });
+      this.sets.set(name, { keys: body.keys ?? [], status: body.status ?? 200, padBytes: body.padBytes ?? 0, fetches });
       return Response.json({ ok: true });
     }
     return Response.json({ fetches: this.sets.get(name)?.fetches ?? 0 });

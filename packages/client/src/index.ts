@@ -80,8 +80,11 @@ async function retryable(response: Response): Promise<boolean> {
 /** `Retry-After` in ms (delta seconds or an HTTP date), or null when absent or unreadable. */
 export function retryAfterMs(value: string | null, nowMs: number): number | null {
   if (value === null) return null;
-  if (/^[0-9]{1,6}$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
+  const trimmed = value.trim();
+  if (/^[0-9]{1,6}$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date (IMF-fixdate); Date.parse alone would take "-3" for a year.
+  if (!/^[A-Za-z]{3}, [0-9]{2} [A-Za-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/.test(trimmed)) return null;
+  const at = Date.parse(trimmed);
   return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 

@@ -52,9 +52,22 @@ async function fetchKeySet(url: string | URL | Request, init?: RequestInit): Pro
     await response.body?.cancel();
     throw new HostKeysUnavailable("the host's key set is too large");
   }
-  const bytes = await response.arrayBuffer();
-  if (bytes.byteLength > LIMITS.hostJwksBytesMax) throw new HostKeysUnavailable("the host's key set is too large");
-  const text = new TextDecoder().decode(bytes);
+  // Read up to the bound and no further, whatever the headers said.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body?.getReader();
+  for (;;) {
+    const chunk = reader ? await reader.read() : { done: true as const, value: undefined };
+    if (chunk.done) break;
+    size += chunk.value.byteLength;
+    if (size > LIMITS.hostJwksBytesMax) {
+      await reader?.cancel();
+      throw new HostKeysUnavailable("the host's key set is too large");
+    }
+    chunks.push(chunk.value);
+  }
+  const decoder = new TextDecoder();
+  const text = chunks.map((c) => decoder.decode(c, { stream: true })).join("") + decoder.decode();
   try {
     JSON.parse(text);
   } catch (cause) {
