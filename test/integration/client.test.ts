@@ -128,6 +128,23 @@ describe("the typed client in workerd", () => {
     expect(waits).toEqual([100, 200]);
   });
 
+  it("two concurrent sends of one logical request (the caller's own key) end as one tip, both answered with it", async () => {
+    const before = await balanceOf(`user:${viewerId}:wallet`);
+    // Real waits: the second send meets the first in flight (409) or finished (a replay).
+    const { api, sent } = clientFor(viewer, undefined, { sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+    const idempotencyKey = `client-${uid()}`;
+    const send = () =>
+      api.POST("/rooms/{roomId}/tips", {
+        params: { path: { roomId }, header: { "idempotency-key": idempotencyKey } },
+        body: { kind: "custom", amount: "4.00" },
+      });
+    const [a, b] = await Promise.all([send(), send()]);
+    expect([a.response.status, b.response.status]).toEqual([201, 201]);
+    expect(a.data?.tip.id).toBe(b.data?.tip.id);
+    expect(new Set(sent.map((s) => s.idempotencyKey))).toEqual(new Set([idempotencyKey]));
+    expect(await balanceOf(`user:${viewerId}:wallet`)).toBe(before - 400);
+  });
+
   it("never retries other 4xx: insufficient funds, a malformed body, a bad token", async () => {
     const poor = `client-poor-${uid()}`;
     const { api: poorApi, sent: poorSent } = clientFor(await token(poor));
