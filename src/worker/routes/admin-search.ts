@@ -41,7 +41,8 @@ export const SEARCH_PERMISSIONS: Record<SearchKind, Permission> = {
   withdrawals: "withdrawal.read",
 };
 
-const AnyId = z.string().trim().min(1).max(160);
+/** A user id or a prefixed record id (letters, digits, `_` and `-`). */
+const AnyId = z.string().regex(/^[A-Za-z0-9_-]{1,160}$/);
 
 const SearchQuery = z
   .object({
@@ -222,6 +223,17 @@ function itemOf(kind: SearchKind, r: SearchRow, reversed: ReadonlySet<string>): 
   }
 }
 
+/** An id of each kind, for the OpenAPI document. */
+const DETAIL_EXAMPLES: Record<SearchKind, string> = {
+  users: "viewer-bo",
+  creators: "creator-lin",
+  tips: `tip_01JDEM${"0".repeat(20)}`,
+  packets: `packet_01JDEM${"0".repeat(20)}`,
+  orders: `order_01JDEM${"0".repeat(20)}`,
+  refunds: `orf_01JDEM${"0".repeat(20)}`,
+  withdrawals: `wd_01JDEM${"0".repeat(20)}`,
+};
+
 export const adminSearch = new OpenAPIHono<AppEnv>();
 
 const FILTER_NAMES: readonly FilterName[] = ["id", "userId", "creatorId", "roomId", "orderId", "state"];
@@ -300,7 +312,11 @@ for (const kind of SEARCH_KINDS) {
         "Operations are found by reference in every shard: the record's own operation, those derived from it " +
         "(a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and " +
         "their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.",
-      request: { params: z.object({ id: AnyId.openapi({ param: { name: "id", in: "path" } }) }) },
+      request: {
+        params: z.object({
+          id: AnyId.openapi({ param: { name: "id", in: "path" }, example: DETAIL_EXAMPLES[kind] }),
+        }),
+      },
       responses: { 200: jsonResponse(DetailSchema, "The record"), ...errorResponses(400, 401, 403, 404) },
     }),
     async (c) => {
