@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Committed, creatorAndViewer, reverseApi, tipAt } from "./money-out-support";
 import { call, fund, ledger, settleTransit, token } from "./helpers";
+import { type Committed, creatorAndViewer, reverseApi, tipAt } from "./money-out-support";
 
 /**
  * The operator search over every ledger shard (issue 17): a creator's tips from twelve viewers
@@ -131,7 +131,11 @@ describe("operator search and detail across the ledger shards", () => {
     const users = await searchAs(admin, "users", { id: viewer });
     expect(users.status).toBe(200);
     expect(users.body.items).toHaveLength(1);
-    expect(users.body.items[0]).toMatchObject({ id: viewer, userId: viewer, shard: (await ledger()).forOwner(viewer).index });
+    expect(users.body.items[0]).toMatchObject({
+      id: viewer,
+      userId: viewer,
+      shard: (await ledger()).forOwner(viewer).index,
+    });
     const creators = await searchAs(admin, "creators", { id: creator });
     expect(creators.body.items).toEqual([expect.objectContaining({ id: creator, state: "active", roomId })]);
     const packets = await searchAs(admin, "packets", { creatorId: creator });
@@ -191,7 +195,13 @@ describe("operator search and detail across the ledger shards", () => {
       kind: "tips",
       id: tip.id,
       shard: viewerShard,
-      record: { id: tip.id, viewer_id: tip.viewer, creator_id: creator, amount_minor: tip.amountMinor, reversed: false },
+      record: {
+        id: tip.id,
+        viewer_id: tip.viewer,
+        creator_id: creator,
+        amount_minor: tip.amountMinor,
+        reversed: false,
+      },
       transitions: [{ to: "sent", recorded: false }],
     });
     const ops = before.body.operations as { id: string; shard: number; transfers: { amountMinor: number }[] }[];
@@ -237,9 +247,9 @@ describe("operator search and detail across the ledger shards", () => {
     const creatorDetail = await call("GET", `/v1/admin/search/creators/${creator}`, { token: admin });
     expect(creatorDetail.status).toBe(200);
     expect(creatorDetail.body.record).toMatchObject({ user_id: creator, room_id: roomId });
-    expect(
-      creatorDetail.body.related.balances.map((b: { address: string }) => b.address),
-    ).toContain(`creator:${creator}:pending`);
+    expect(creatorDetail.body.related.balances.map((b: { address: string }) => b.address)).toContain(
+      `creator:${creator}:pending`,
+    );
     expect(env.CONTROL).toBeDefined();
   });
 });

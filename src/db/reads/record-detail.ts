@@ -373,12 +373,7 @@ export async function recordDetail(ledger: Ledger, kind: SearchKind, id: string)
       };
     }
     case "packets": {
-      const found = await findRow(
-        ledger,
-        routeOf(ledger, id),
-        "SELECT * FROM red_packets WHERE id = ?",
-        id,
-      );
+      const found = await findRow(ledger, routeOf(ledger, id), "SELECT * FROM red_packets WHERE id = ?", id);
       if (found === null) return null;
       const { seed_hex: _, ...record } = found.row;
       const p = found.row;

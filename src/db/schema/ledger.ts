@@ -23,9 +23,7 @@ export const accounts = sqliteTable(
     // The last line of defence: the SQL guards should make this unreachable.
     check("accounts_protected_non_negative", sql`${t.mayGoNegative} = 1 OR ${t.balanceMinor} >= 0`),
     // The operator search's users, newest first (src/db/reads/search.ts): the wallets only.
-    index("accounts_user_wallets_created")
-      .on(t.createdAtMs, t.address)
-      .where(sql`address LIKE 'user:%:wallet'`),
+    index("accounts_user_wallets_created").on(t.createdAtMs, t.address).where(sql`address LIKE 'user:%:wallet'`),
   ],
 );
 

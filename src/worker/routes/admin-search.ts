@@ -120,7 +120,8 @@ const DetailSchema = z
         actorId: z.string().nullable(),
         atMs: z.number().int(),
         recorded: z.boolean().openapi({
-          description: "A row of the kind's transition table (orders, withdrawals); false: read off the record's times.",
+          description:
+            "A row of the kind's transition table (orders, withdrawals); false: read off the record's times.",
         }),
       }),
     ),
