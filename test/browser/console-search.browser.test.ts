@@ -104,9 +104,9 @@ describe.skipIf(!hasBrowser)("the console's search page in Chromium", () => {
     // The tip's operation, with its postings: viewer-bo's wallet paid the whole 12.34.
     const tipOp = page.locator(`.operation[data-id="${tipId}"]`);
     expect(await tipOp.count()).toBe(1);
-    const postings = await tipOp.locator("tbody tr").evaluateAll((rows) =>
-      rows.map((r: any) => [...r.querySelectorAll("td")].map((td: any) => td.textContent)),
-    );
+    const postings = await tipOp
+      .locator("tbody tr")
+      .evaluateAll((rows) => rows.map((r: any) => [...r.querySelectorAll("td")].map((td: any) => td.textContent)));
     expect(postings.filter((p) => p[0] === "user:viewer-bo:wallet").map((p) => p[2])).toEqual(
       expect.arrayContaining([expect.stringMatching(/ CNY$/)]),
     );
@@ -170,7 +170,9 @@ describe.skipIf(!hasBrowser)("the console's search page in Chromium", () => {
       .locator(".detail-grid > div")
       .evaluateAll((ds) => ds.map((d: any) => d.getBoundingClientRect().top));
     expect(transitions as number).toBeGreaterThan(record as number);
-    expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+    expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      800,
+    );
     await page.screenshot({ path: `${ARTIFACTS}/console-search-detail-800.png`, fullPage: true });
     expect(errors).toEqual([]);
   });

@@ -180,9 +180,11 @@ function statement(
     params.push(filters.toMs);
   }
   if (cursor !== null) {
-    // A row value: SQLite walks the (…, at, key) index from the cursor on, skipping nothing before it.
-    where.push(`(${sql.at}, ${sql.key}) < (?, ?)`);
-    params.push(cursor.atMs, cursor.id);
+    // `(at, key) < (cursor)`, spelled so that `at <= ?` is a range on every (…, at) index: the
+    // walk starts at the cursor's time, whatever the index's columns after it, and the key only
+    // separates the rows of that one millisecond.
+    where.push(`${sql.at} <= ? AND (${sql.at} < ? OR ${sql.key} < ?)`);
+    params.push(cursor.atMs, cursor.atMs, cursor.id);
   }
   params.push(limit + 1);
   const text = `SELECT ${sql.select}, ${sql.at} AS search_at_ms, ${sql.key} AS search_key FROM ${sql.from}
@@ -198,6 +200,8 @@ export interface SearchPage {
   /** How many statements ran and the most rows any could return (the page's read bound). */
   readonly statements: number;
   readonly rowsMax: number;
+  /** What the databases reported reading (D1's `rows_read`, index entries included). */
+  readonly rowsRead: number;
 }
 
 type Merged = Keyed & { readonly row: SearchRow };
@@ -213,15 +217,17 @@ export async function searchLedger(
   assert(Number.isInteger(limit) && limit >= 1, "a page holds at least one record");
   const sql = kind === "creators" ? CREATORS : KINDS[kind];
   const resolved = await resolveCreatorRoom(ledger, kind, filters);
-  if (resolved === null) return { rows: [], next: null, statements: 1, rowsMax: 0 };
+  if (resolved === null) return { rows: [], next: null, statements: 1, rowsMax: 0, rowsRead: 0 };
   const { text, params } = statement(kind, sql, resolved, cursor, limit);
   const sources = kind === "creators" ? [{ index: null, db: ledger.control }] : ledger.shards;
+  let rowsRead = 0;
   const answers = await Promise.all(
     sources.map(async ({ index, db }) => {
-      const { results } = await db
+      const { results, meta } = await db
         .prepare(text)
         .bind(...params)
         .all<Record<string, unknown>>();
+      rowsRead += meta.rows_read ?? 0;
       return results.map((r): Merged => {
         const { search_at_ms, search_key, ...rest } = r;
         const owner = sql.ownerOf?.(rest);
@@ -241,6 +247,7 @@ export async function searchLedger(
     next: more && last !== undefined ? { atMs: last.atMs, id: last.id } : null,
     statements: sources.length,
     rowsMax: sources.length * (limit + 1),
+    rowsRead,
   };
 }
 

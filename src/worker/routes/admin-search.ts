@@ -91,6 +91,7 @@ const SearchPageSchema = z
     read: z.object({
       statements: z.number().int().openapi({ description: "One per shard (one for creators)." }),
       rowsMax: z.number().int().openapi({ description: "At most this many rows answered: statements × (limit + 1)." }),
+      rowsRead: z.number().int().openapi({ description: "Rows the databases reported reading (D1 `rows_read`)." }),
     }),
   })
   .openapi("SearchPage");
@@ -295,7 +296,7 @@ for (const kind of SEARCH_KINDS) {
           kind,
           items: page.rows.map((r) => itemOf(kind, r, reversedIds)),
           nextCursor: page.next === null ? null : encodeSearchCursor(kind, page.next),
-          read: { statements: page.statements, rowsMax: page.rowsMax },
+          read: { statements: page.statements, rowsMax: page.rowsMax, rowsRead: page.rowsRead },
         },
         200,
       );
