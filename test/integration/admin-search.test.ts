@@ -256,6 +256,41 @@ describe("operator search and detail across the ledger shards", () => {
     expect(Math.max(...reads) - Math.min(...reads)).toBeLessThanOrEqual(6);
   });
 
+  it("an order: found by its payer and state, its detail with the recorded transitions", async () => {
+    const payer = `srch-${RUN}-payer`;
+    const created = await call("POST", "/v1/payments/orders", {
+      token: await token(payer),
+      idempotencyKey: crypto.randomUUID(),
+      body: { kind: "topup", channel: "wechatpay", amount: "30.00" },
+    });
+    expect(created.status).toBe(201);
+    const orderId = created.body.order?.id ?? created.body.id;
+    const found = await searchAs(admin, "orders", { userId: payer });
+    expect(found.body.items).toEqual([
+      expect.objectContaining({
+        id: orderId,
+        userId: payer,
+        orderId,
+        amountMinor: 3000,
+        shard: (await ledger()).forId(orderId).index,
+      }),
+    ]);
+    const state = found.body.items[0].state as string;
+    expect((await searchAs(admin, "orders", { userId: payer, state })).body.items).toHaveLength(1);
+    const other = state === "created" ? "succeeded" : "created";
+    expect((await searchAs(admin, "orders", { userId: payer, state: other })).body.items).toEqual([]);
+    const detail = await call("GET", `/v1/admin/search/orders/${orderId}`, { token: admin });
+    expect(detail.status).toBe(200);
+    expect(detail.body.record).toMatchObject({ id: orderId, user_id: payer, amount_minor: 3000 });
+    expect(detail.body.record).not.toHaveProperty("payer_step");
+    expect(detail.body.transitions[0]).toMatchObject({ seq: 0, from: null, recorded: true });
+    expect(detail.body.transitions.at(-1).to).toBe(state);
+    // Not paid: no operation moved money for it.
+    expect(detail.body.operations).toEqual([]);
+    // Refunds of it: none; filtering refunds by order works.
+    expect((await searchAs(admin, "refunds", { orderId })).body.items).toEqual([]);
+  });
+
   it("a user's detail shows the wallet and its last operations", async () => {
     const viewer = viewers[2] as string;
     const res = await call("GET", `/v1/admin/search/users/${viewer}`, { token: admin });
