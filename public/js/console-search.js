@@ -44,7 +44,7 @@ function yuan(minor, currency) {
   const abs = Math.abs(minor);
   return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, "0")}${currency ? ` ${currency}` : ""}`;
 }
-const time = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+const time = (ms) => (ms ? new Date(ms).toLocaleString([], { dateStyle: "short", timeStyle: "medium" }) : "");
 const toMs = (value) => (value ? new Date(value).getTime() : null);
 function toLocal(ms) {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);

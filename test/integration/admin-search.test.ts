@@ -227,6 +227,8 @@ describe("operator search and detail across the ledger shards", () => {
     const ids = after.body.operations.map((o: { id: string }) => o.id);
     expect(ids).toContain(reversalId);
     expect(ids).toContain(`${reversalId}:platform`);
+    // The viewer's refund of the creator's part crossed back: `{reversal}>{viewer's shard}` there.
+    if (viewerShard !== creatorShard) expect(ids).toContain(`${reversalId}>${viewerShard}`);
     const listed = await searchAs(admin, "tips", { id: tip.id });
     expect(listed.body.items[0].state).toBe("reversed");
   });
