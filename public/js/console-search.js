@@ -215,7 +215,9 @@ function operationCard(op) {
 }
 
 function relatedBlock(related) {
-  const parts = Object.entries(related).filter(([, v]) => v !== null && !(Array.isArray(v) && v.length === 0));
+  const parts = Object.entries(related).filter(
+    ([, v]) => v !== null && v !== false && !(Array.isArray(v) && v.length === 0),
+  );
   return parts.map(([k, v]) =>
     el(
       "details",
