@@ -8,6 +8,7 @@ import { apiClient, subjectOf } from "./api.js";
 const TOKEN_KEY = "giftwire:operator-token";
 const PAGES = [
   { href: "/console/dashboard.html", label: "Dashboard" },
+  { href: "/console/search.html", label: "Search" },
   { href: "/console/proposals.html", label: "Proposals", badge: "proposals-badge" },
   { href: "/console/audit.html", label: "Audit log" },
 ];

@@ -10,6 +10,10 @@ export const ERROR_CODES = {
     status: 400,
     message: "The Idempotency-Key header must be 1-255 printable ASCII characters.",
   },
+  search_filter_unsupported: {
+    status: 400,
+    message: "This kind of record cannot be searched by that filter, or has no such state.",
+  },
   message_too_long: {
     status: 400,
     message: "A message is at most 40 characters, counted as Unicode code points.",
@@ -18,6 +22,7 @@ export const ERROR_CODES = {
   forbidden: { status: 403, message: "You may not do this." },
   packet_followers_only: { status: 403, message: "This red packet is for the creator's followers only." },
   not_found: { status: 404, message: "Not found." },
+  record_not_found: { status: 404, message: "No ledger shard holds a record of this kind with that id." },
   gift_not_found: { status: 404, message: "There is no such gift." },
   room_not_found: { status: 404, message: "There is no such room." },
   packet_not_found: { status: 404, message: "There is no such red packet in this room." },

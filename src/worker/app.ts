@@ -11,6 +11,7 @@ import { requestContext } from "./middleware/request-context";
 import { setProposalDispatcher } from "./proposals";
 import { admin } from "./routes/admin";
 import { adminRisk } from "./routes/admin-risk";
+import { adminSearch } from "./routes/admin-search";
 import { adminSwitches } from "./routes/admin-switches";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { alerts } from "./routes/alerts";
@@ -123,6 +124,7 @@ export function createApp() {
   v1.route("/", adminRisk);
   v1.route("/", operators);
   v1.route("/", proposals);
+  v1.route("/", adminSearch);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -22,6 +22,8 @@ export const accounts = sqliteTable(
   (t) => [
     // The last line of defence: the SQL guards should make this unreachable.
     check("accounts_protected_non_negative", sql`${t.mayGoNegative} = 1 OR ${t.balanceMinor} >= 0`),
+    // The operator search's users, newest first (src/db/reads/search.ts): the wallets only.
+    index("accounts_user_wallets_created").on(t.createdAtMs, t.address).where(sql`address LIKE 'user:%:wallet'`),
   ],
 );
 
@@ -316,6 +318,8 @@ export const paymentOrders = sqliteTable(
     uniqueIndex("payment_orders_provider_txn").on(t.channel, t.providerTxnId),
     uniqueIndex("payment_orders_user_key").on(t.userId, t.idempotencyKey),
     index("payment_orders_user_created").on(t.userId, t.createdAtMs),
+    // The operator search, newest first over every order (src/db/reads/search.ts).
+    index("payment_orders_created").on(t.createdAtMs, t.id),
     /** The stuck check (src/worker/checks/stuck.ts): open orders long past their expiry. */
     index("payment_orders_state_expiry").on(t.state, t.expiresAtMs),
     check("payment_orders_amount_positive", sql`${t.amountMinor} > 0`),
@@ -366,6 +370,8 @@ export const paymentRefunds = sqliteTable(
   (t) => [
     index("payment_refunds_order").on(t.orderId),
     index("payment_refunds_next_attempt").on(t.nextAttemptAtMs),
+    // The operator search, newest first (src/db/reads/search.ts).
+    index("payment_refunds_created").on(t.createdAtMs, t.id),
     check("payment_refunds_amount_positive", sql`${t.amountMinor} > 0`),
   ],
 );
@@ -737,6 +743,8 @@ export const withdrawals = sqliteTable(
     index("withdrawals_creator_created").on(t.creatorId, t.createdAtMs),
     index("withdrawals_state_created").on(t.state, t.createdAtMs),
     index("withdrawals_next_query").on(t.nextQueryAtMs),
+    // The operator search, newest first over every withdrawal (src/db/reads/search.ts).
+    index("withdrawals_created").on(t.createdAtMs, t.id),
     check("withdrawals_amount_positive", sql`${t.amountMinor} > 0`),
     check("withdrawals_fee_bounded", sql`${t.feeMinor} >= 0 AND ${t.feeMinor} < ${t.amountMinor}`),
   ],
