@@ -11,6 +11,7 @@ import { requestContext } from "./middleware/request-context";
 import { setProposalDispatcher } from "./proposals";
 import { admin } from "./routes/admin";
 import { adminRisk } from "./routes/admin-risk";
+import { adminRiskReviews } from "./routes/admin-risk-reviews";
 import { adminSwitches } from "./routes/admin-switches";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { alerts } from "./routes/alerts";
@@ -121,6 +122,7 @@ export function createApp() {
   v1.route("/", adminSwitches);
   v1.route("/", moderation);
   v1.route("/", adminRisk);
+  v1.route("/", adminRiskReviews);
   v1.route("/", operators);
   v1.route("/", proposals);
 
