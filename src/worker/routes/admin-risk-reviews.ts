@@ -38,11 +38,9 @@ export const HeldTipSchema = z
     viewerId: UserId,
     roomId: RoomId,
     creatorId: UserId,
-    ask: z
-      .record(z.string(), z.unknown())
-      .openapi({
-        description: "What the payer asked for: `{kind: gift, giftId, quantity}` or `{kind: custom, amount}`.",
-      }),
+    ask: z.record(z.string(), z.unknown()).openapi({
+      description: "What the payer asked for: `{kind: gift, giftId, quantity}` or `{kind: custom, amount}`.",
+    }),
     giftId: GiftId.nullable(),
     quantity: z.number().int(),
     amountMinor: AmountMinor,
