@@ -358,4 +358,34 @@ describe("a tip sent to review is held with its money", () => {
     expect([late.status, late.body.error.code]).toEqual([409, "held_tip_decided"]);
     expect((await invariantReport()).violations).toEqual([]);
   });
+
+  it("an approval waits for a live room: after the stream ended it is refused and the tip stays held; a decline refunds it", async () => {
+    pinReviewRule();
+    const creator = id("ended-creator");
+    const roomId = await openRoom(creator);
+    const viewer = id("ended-viewer");
+    await fund(viewer, "10.00");
+    const res = await tip(roomId, await token(viewer), { kind: "custom", amount: "4.00", message: "加油" });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const heldId = res.body.heldTip.id as string;
+    const ended = await call("POST", `/v1/rooms/${roomId}/end`, { token: await token(creator, "creator", "viewer") });
+    expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+    const ops = await riskOperator("ended-reviewer");
+    const refused = await call("POST", `/v1/admin/risk/reviews/${heldId}/approve`, { token: ops });
+    expect([refused.status, refused.body.error.code]).toEqual([409, "room_not_live"]);
+    const detail = await call("GET", `/v1/admin/risk/reviews/${heldId}`, { token: ops });
+    expect(detail.body.heldTip).toMatchObject({
+      state: "held",
+      message: { text: "加油", shown: "加油", status: "shown" },
+      ask: { kind: "custom", amount: "4.00" },
+    });
+    expect(await balanceOf(`user:${viewer}:held`)).toBe(400);
+    const declined = await call("POST", `/v1/admin/risk/reviews/${heldId}/decline`, {
+      token: ops,
+      body: { reason: "stream over" },
+    });
+    expect(declined.body.heldTip).toMatchObject({ state: "declined", decisionReason: "stream over" });
+    expect(await balanceOf(`user:${viewer}:wallet`)).toBe(1_000);
+    expect((await tipsOf(viewer)).length).toBe(0);
+  });
 });
