@@ -81,8 +81,18 @@ export function heldTipOf(r: HeldTipRow): HeldTip {
   };
 }
 
+/**
+ * One held tip: in the shard its id routes to, else (decided before its payer's bucket moved: the
+ * rows stay in the old shard as history; a bucket with tips still held does not move) any other.
+ */
 export async function findHeldTip(ledger: Ledger, id: string): Promise<HeldTip | null> {
-  const row = await ledger.forId(id).db.prepare("SELECT * FROM held_tips WHERE id = ?").bind(id).first<HeldTipRow>();
+  const home = ledger.forId(id);
+  const read = (db: D1Database) => db.prepare("SELECT * FROM held_tips WHERE id = ?").bind(id).first<HeldTipRow>();
+  let row = await read(home.db);
+  for (const shard of ledger.shards) {
+    if (row !== null) break;
+    if (shard.index !== home.index) row = await read(shard.db);
+  }
   return row === null ? null : heldTipOf(row);
 }
 
