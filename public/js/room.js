@@ -125,8 +125,16 @@ const pinLockedText = (e) =>
 async function sendTip(body, label, key = crypto.randomUUID()) {
   say(`Sending ${label}…`);
   try {
-    const { tip, walletBalanceMinor } = await api("POST", `/v1/rooms/${roomId}/tips`, body, key);
+    const { tip, heldTip, walletBalanceMinor } = await api("POST", `/v1/rooms/${roomId}/tips`, body, key);
     $("balance").textContent = formatMinor(walletBalanceMinor);
+    if (heldTip) {
+      // 202: a risk rule sent it to review; the amount is held until an operator decides.
+      say(
+        `${label} (¥${heldTip.amount}) is held for review: it is sent if approved, or the amount returns to your wallet.`,
+      );
+      if (body.message) $("tip-message").value = "";
+      return;
+    }
     say(`Sent ${label} (¥${tip.amount}).${tip.message?.status === "held" ? ` ${HELD_NOTE}` : ""}`);
     if (tip.message) $("tip-message").value = "";
   } catch (error) {

@@ -25,7 +25,7 @@
  * are tombstoned in the new shard (a settlement re-run is "exists"), their shares of
  * `platform:receivables` and `channel:{ch}:payouts` move as money through transit, and their
  * rows leave the old shard's books. A bucket whose red packets or subsidies still hold money,
- * whose refunds are unfinished or whose withdrawals are open is not moved (those rows are
+ * whose refunds are unfinished, whose withdrawals are open or whose tips are held for review is not moved (those rows are
  * bound to operations in the old shard): `startBucketMove` refuses with the blocker's code,
  * the move waits in `copying`, or is called off if one appears before the freeze lands.
  */
@@ -74,6 +74,8 @@ export const MOVE_BLOCKERS = [
   "bucket_has_unspent_subsidies",
   "bucket_has_open_refunds",
   "bucket_has_open_withdrawals",
+  /** Tips held for review (`user:{id}:held`): their decision acts on the row and the money where they are. */
+  "bucket_has_held_tips",
 ] as const;
 export type MoveBlockerCode = (typeof MOVE_BLOCKERS)[number];
 
@@ -418,9 +420,11 @@ const OPEN_WITHDRAWAL_STATES = WITHDRAWAL_STATES.filter((s) => !TERMINAL_WITHDRA
  * channel's callbacks and queries, act on the row and the money where they are).
  */
 async function blockersOf(db: D1Database, bucket: number): Promise<MoveBlocker[]> {
-  const live = (await accountsOf(db, bucket)).filter(
+  const accounts = await accountsOf(db, bucket);
+  const live = accounts.filter(
     (a) => a.balance_minor !== 0 && (a.address.startsWith("packet:") || a.address.startsWith("subsidy:")),
   );
+  const held = accounts.filter((a) => a.balance_minor !== 0 && a.address.endsWith(":held")).length;
   const refunds = await db
     .prepare(
       `SELECT COUNT(*) AS n FROM payment_refunds
@@ -451,6 +455,9 @@ async function blockersOf(db: D1Database, bucket: number): Promise<MoveBlocker[]
       code: "bucket_has_open_withdrawals",
       detail: `${withdrawals} withdrawal(s) requested, approved or paying`,
     });
+  }
+  if (held > 0) {
+    reasons.push({ code: "bucket_has_held_tips", detail: `${held} payer(s) with tips held for review` });
   }
   return reasons;
 }

@@ -16,7 +16,9 @@ import { ARCHIVED_FLOWS_SQL } from "./archive/checkpoints";
  *   - for every payment order: a paid one was credited exactly its amount once (the credit's
  *     id is the order id) and an unpaid one not at all; its refunded total equals its live
  *     refunds and what the ledger moved back for them; a pay-to-tip order that says its tip
- *     was sent has that tip.
+ *     was sent has that tip;
+ *   - for every payer with tips held for review: `user:{id}:held` = Σ of their held tips still
+ *     `held` (operations/tip-hold.ts), and every approved one has its tip.
  * Each violation names the row and the two numbers that disagree.
  *
  * Only the balance check reaches into archives: every other check is over live rows, and
@@ -84,7 +86,15 @@ export type Violation =
       readonly refundsSumMinor: number;
       readonly ledgerRefundedMinor: number;
     }
-  | { readonly kind: "order_tip_missing"; readonly orderId: string; readonly tipId: string };
+  | { readonly kind: "order_tip_missing"; readonly orderId: string; readonly tipId: string }
+  | {
+      readonly kind: "held_balance_mismatch";
+      readonly account: string;
+      readonly balanceMinor: number;
+      /** Σ amount of the payer's held tips in state `held`. */
+      readonly heldTipsMinor: number;
+    }
+  | { readonly kind: "held_tip_unmatched"; readonly heldTipId: string; readonly state: string };
 
 export interface InvariantReport {
   readonly ok: boolean;
@@ -96,6 +106,12 @@ export interface InvariantReport {
 }
 
 const MAX = LIMITS.invariantViolationsReportedMax;
+
+/** The operation `idSql` names exists as `kind`, or was archived and pruned (its tombstone). */
+function knownOperation(idSql: string, kind: string): string {
+  return `(EXISTS (SELECT 1 FROM operations op WHERE op.id = ${idSql} AND op.kind = '${kind}')
+    OR EXISTS (SELECT 1 FROM operation_tombstones ot WHERE ot.id = ${idSql}))`;
+}
 
 const QUERIES = {
   conservation:
@@ -166,6 +182,23 @@ const QUERIES = {
   orderTips: `
     SELECT o.id, o.tip_id FROM payment_orders o
     WHERE o.tip_outcome = 'sent' AND NOT EXISTS (SELECT 1 FROM operations op WHERE op.id = o.tip_id AND op.kind = 'tip')`,
+  heldBalances: `
+    WITH held AS (
+      SELECT 'user:' || viewer_id || ':held' AS address, SUM(amount_minor) AS total
+      FROM held_tips WHERE state = 'held' GROUP BY viewer_id
+    )
+    SELECT a.address, a.balance_minor, COALESCE(h.total, 0) AS total
+    FROM accounts a LEFT JOIN held h ON h.address = a.address
+    WHERE a.address LIKE 'user:%:held' AND a.balance_minor <> COALESCE(h.total, 0)
+    UNION ALL
+    SELECT h.address, 0, h.total FROM held h WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.address = h.address)`,
+  // Each decided held tip has the one operation its decision made (and a held one has neither);
+  // an operation archival pruned counts by its tombstone.
+  heldTips: `
+    SELECT h.id, h.state FROM held_tips h
+    WHERE NOT ${knownOperation("h.id", "tip_hold")}
+       OR (h.state = 'approved') <> ${knownOperation("h.tip_id", "tip")}
+       OR (h.state IN ('declined', 'expired')) <> ${knownOperation("h.id || ':release'", "tip_hold_release")}`,
   counts: `SELECT (SELECT COUNT(*) FROM accounts) AS accounts, (SELECT COUNT(*) FROM operations) AS operations,
            (SELECT COUNT(*) FROM transfers) AS transfers`,
 } as const;
@@ -192,6 +225,8 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     orderCredits,
     orderRefunds,
     orderTips,
+    heldBalances,
+    heldTips,
     counts,
   ] = await db.batch<Row>([
     db.prepare(QUERIES.conservation),
@@ -207,6 +242,8 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     db.prepare(QUERIES.orderCredits),
     db.prepare(QUERIES.orderRefunds),
     db.prepare(QUERIES.orderTips),
+    db.prepare(QUERIES.heldBalances),
+    db.prepare(QUERIES.heldTips),
     db.prepare(QUERIES.counts),
   ]);
   const violations: Violation[] = [
@@ -295,6 +332,17 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     ),
     ...(orderTips?.results ?? []).map(
       (r): Violation => ({ kind: "order_tip_missing", orderId: str(r.id), tipId: str(r.tip_id) }),
+    ),
+    ...(heldBalances?.results ?? []).map(
+      (r): Violation => ({
+        kind: "held_balance_mismatch",
+        account: str(r.address),
+        balanceMinor: num(r.balance_minor),
+        heldTipsMinor: num(r.total),
+      }),
+    ),
+    ...(heldTips?.results ?? []).map(
+      (r): Violation => ({ kind: "held_tip_unmatched", heldTipId: str(r.id), state: str(r.state) }),
     ),
   ];
   const c = counts?.results[0] ?? {};

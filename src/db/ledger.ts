@@ -70,6 +70,8 @@ const OPERATION_KINDS = [
   "withdrawal_hold",
   "withdrawal_release",
   "withdrawal_payout",
+  "tip_hold",
+  "tip_hold_release",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

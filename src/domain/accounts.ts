@@ -5,6 +5,12 @@
  */
 export const accountAddress = {
   userWallet: (userId: string) => `user:${userId}:wallet`,
+  /**
+   * The payer's money held for tips a risk rule parked for review (operations/tip-hold.ts):
+   * balance = Σ of the payer's held tips still `held`. Not spendable; approval pays the tip from
+   * here, a decline or expiry returns it to the wallet.
+   */
+  userHeld: (userId: string) => `user:${userId}:held`,
   creatorPending: (creatorId: string) => `creator:${creatorId}:pending`,
   creatorAvailable: (creatorId: string) => `creator:${creatorId}:available`,
   /** A withdrawal's amount from its request until it is paid, rejected or failed. */

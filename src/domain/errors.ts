@@ -190,6 +190,13 @@ export const ERROR_CODES = {
     status: 428,
     message: "A risk rule asks you to confirm this with your payment PIN; send it again with your PIN.",
   },
+  held_tip_not_found: { status: 404, message: "There is no such held tip." },
+  held_tip_decided: { status: 409, message: "This held tip has already been decided otherwise." },
+  held_tip_changed: {
+    status: 409,
+    message:
+      "The tip cannot be sent as it was held (its room's creator or its price changed); decline it to refund the payer.",
+  },
   risk_rule_not_found: { status: 404, message: "There is no such risk rule." },
   risk_list_entry_not_found: { status: 404, message: "There is no such entry on this risk list." },
   channel_unavailable: {

@@ -41,6 +41,11 @@ export const GUARD_ERRORS = {
   tip_already_decided: "conflict",
   /** A tip's quoted tier rate outlived its time before the tip committed (live-room.tiers.ts); retry. */
   tip_rate_expired: "conflict",
+  /**
+   * A held tip's approval, decline or expiry (operations/tip-hold-release.ts) found it no longer
+   * `held` (or, for the sweeper's expiry, not yet expired): another decision came first.
+   */
+  held_tip_not_held: "held_tip_decided",
   // Red packets.
   room_packets_open_max: "conflict",
   subsidy_used: "subsidy_used",

@@ -40,6 +40,8 @@ export const ID_PREFIXES = [
   "prp",
   /** A risk decision other than allow (ledger `risk_decisions`, in the actor's shard). */
   "rsk",
+  /** A tip held for review with the payer's money (ledger `held_tips`, in the payer's shard). */
+  "held",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -291,6 +291,10 @@ export const LIMITS = {
   reversalPlatformLegGraceMs: 60_000,
   /** Tip reversal: platform legs the sweeper completes per run. */
   reversalPlatformLegsPerSweepMax: 100,
+  /** Held tips (risk `review`): an operator decides within this, else the sweeper declines it (refund). */
+  heldTipDecideWithinMs: 72 * 60 * 60 * 1000,
+  /** Held tips the sweeper declines per shard per run. */
+  heldTipsExpiredPerSweepMax: 100,
   /** Creator inbox: a notice id (`tips:{creator}:{minute}`, `big:{tipId}`…). */
   noticeIdMaxLength: 200,
   /** Creator inbox: tips one room applies in a minute, bounding a merged notice's counts. */

@@ -12,6 +12,7 @@ import { setProposalDispatcher } from "./proposals";
 import { admin } from "./routes/admin";
 import { adminRisk } from "./routes/admin-risk";
 import { adminSearch } from "./routes/admin-search";
+import { adminRiskReviews } from "./routes/admin-risk-reviews";
 import { adminSwitches } from "./routes/admin-switches";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
 import { alerts } from "./routes/alerts";
@@ -122,6 +123,7 @@ export function createApp() {
   v1.route("/", adminSwitches);
   v1.route("/", moderation);
   v1.route("/", adminRisk);
+  v1.route("/", adminRiskReviews);
   v1.route("/", operators);
   v1.route("/", proposals);
   v1.route("/", adminSearch);

@@ -39,7 +39,8 @@ export interface IdempotentOperation<TBody extends Record<string, unknown> = Rec
    * idempotency record's completion is attached here, so it commits with the money or not at all.
    */
   readonly compose: (attach: Attach) => ComposedOperation;
-  readonly status: 201;
+  /** 201 (made), or 202 (accepted, not made yet: a tip held for review). */
+  readonly status: 201 | 202;
   /** The response body; `patches` fill in values only known inside the batch. */
   readonly body: TBody;
   readonly patches: readonly { readonly path: string; readonly sql: string; readonly params: readonly unknown[] }[];
@@ -67,16 +68,23 @@ export interface IdempotencyTarget {
   readonly bucket: number;
 }
 
+/** The request's Idempotency-Key and fingerprint, when the route parsed them already (`idempotencyOf`). */
+export interface ParsedIdempotency {
+  readonly key: string;
+  readonly requestHash: string;
+}
+
 export async function runIdempotent<TBody extends Record<string, unknown>>(
   c: Context<AppEnv>,
   target: IdempotencyTarget,
   prefix: IdPrefix,
   requestBody: unknown,
   build: Build<TBody>,
+  parsed?: ParsedIdempotency,
 ): Promise<TypedResponse<TBody, 201, "json">> {
   // Replays and errors are plain Responses with the stored bytes; the typed view is for
   // the OpenAPI route's success shape, which the stored body has by construction.
-  return (await execute(c, target, prefix, requestBody, build)) as unknown as TypedResponse<TBody, 201, "json">;
+  return (await execute(c, target, prefix, requestBody, build, parsed)) as unknown as TypedResponse<TBody, 201, "json">;
 }
 
 async function execute<TBody extends Record<string, unknown>>(
@@ -85,8 +93,9 @@ async function execute<TBody extends Record<string, unknown>>(
   prefix: IdPrefix,
   requestBody: unknown,
   build: Build<TBody>,
+  parsed: ParsedIdempotency | undefined,
 ): Promise<Response> {
-  const begun = await begin(c, target, prefix, requestBody);
+  const begun = await begin(c, target, prefix, parsed ?? (await idempotencyOf(c, requestBody)));
   if (begun.kind === "respond") return begun.response;
   const { ticket } = begun;
   const { db } = target.shard;
@@ -203,9 +212,9 @@ async function begin(
   c: Context<AppEnv>,
   target: IdempotencyTarget,
   prefix: IdPrefix,
-  requestBody: unknown,
+  parsed: ParsedIdempotency,
 ): Promise<Begin> {
-  const { key: keyValue, requestHash: hash } = await idempotencyOf(c, requestBody);
+  const { key: keyValue, requestHash: hash } = parsed;
   const key = { value: keyValue };
   const principalId = c.var.principal.userId;
   const nowMs = Date.now();

@@ -31,6 +31,17 @@ export interface RiskAsk {
   readonly pinVerified?: boolean;
   /** Whom the attempt pays (a tip: the room's creator), for `circular_tipping`. */
   readonly recipientId?: string | null;
+  /**
+   * The caller can hold the attempt with its money until an operator decides (a wallet tip:
+   * operations/tip-hold.ts): a `review` is returned to it rather than refused.
+   */
+  readonly holdable?: boolean;
+}
+
+/** A `review` the caller holds: the recorded decision's id and the rules that fired. */
+export interface RiskReview {
+  readonly decisionId: string;
+  readonly fired: readonly FiredRule[];
 }
 
 const CODES: Record<RiskOutcome, ErrorCode> = {
@@ -140,18 +151,20 @@ async function deskState(env: Env, signals: RiskSignals, rules: readonly RiskRul
 
 /**
  * Decides this attempt, and refuses it unless the decision is allow: `risk_blocked`,
- * `risk_review` (held for review; the parking of tips with money held comes next) or
- * `risk_challenge` (retry with the payment PIN), each recorded in the actor's shard after the
- * answer. Nothing has moved when it throws. With no enabled rule for the action it costs one
- * cached lookup; rules that need no desk are decided in memory first, and a block there asks
- * no desk (a blacklisted device never counts against anyone's window).
+ * `risk_review` (held for review) or `risk_challenge` (retry with the payment PIN), each
+ * recorded in the actor's shard after the answer. Nothing has moved when it throws. A
+ * `review` of a holdable attempt (`ask.holdable`: a wallet tip) is returned instead, for the
+ * caller to hold with its money; null is allow. With no enabled rule for the action it costs
+ * one cached lookup (none when the caller passes the set it read); rules that need no desk are
+ * decided in memory first, and a block there asks no desk (a blacklisted device never counts
+ * against anyone's window).
  */
-export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet): Promise<void> {
+export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet): Promise<RiskReview | null> {
   const nowMs = Date.now();
   const risk = set ?? (await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs, nowMs));
   // The cash-out chain is read from the ledger by the withdrawal request itself (risk-cash-out.ts).
   const rules = risk.rules.filter((r) => r.enabled && r.kind !== "cash_out_chain" && ruleApplies(r, ask.action));
-  if (rules.length === 0) return;
+  if (rules.length === 0) return null;
   const signals = signalsOf(c, ask);
   const inMemory = rules.filter((r) => !needsDesk(r));
   let decision: RiskDecision = evaluate(
@@ -166,13 +179,14 @@ export async function assessRisk(c: Context<AppEnv>, ask: RiskAsk, set?: RiskSet
     const state = await deskState(c.env, signals, desks);
     decision = evaluate(signals, state, rules, risk.lists, nowMs);
   }
-  if (decision.outcome === "allow") return;
+  if (decision.outcome === "allow") return null;
   if (decision.outcome === "challenge" && ask.pinVerified === true) {
     c.var.log.info("risk_challenge_answered", { userId: signals.userId, action: ask.action });
-    return;
+    return null;
   }
   const outcome = decision.outcome;
   const id = recordRiskDecision(c, signals, decision.fired, outcome, nowMs);
+  if (outcome === "review" && ask.holdable === true) return { decisionId: id, fired: decision.fired };
   throw new ApiError(CODES[outcome], undefined, { decisionId: id });
 }
 

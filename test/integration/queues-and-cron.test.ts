@@ -101,6 +101,7 @@ describe("cron jobs", () => {
       "room-outbox-purge",
       "payment-sweep",
       "reversal-sweep",
+      "held-tip-sweep",
       "settlement",
       "payout-sweep",
       "payment-records-purge",

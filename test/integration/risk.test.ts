@@ -234,7 +234,7 @@ describe("risk on tips", () => {
     expect(await balanceOf(`user:${viewer}:wallet`)).toBe(800);
   });
 
-  it("an unverified adult over the cap is refused; a verified adult (the `adult: true` claim) is not", async () => {
+  it("an unverified adult over the cap is held for review with the money; a verified adult (the `adult: true` claim) is not", async () => {
     riskCache.pinForTests([rule({ id: "adult-cap", kind: "unverified_adult_cap", maxMinor: 500, outcome: "review" })]);
     const roomId = await openRoom(id("adult-creator"));
     const minorish = id("unverified");
@@ -242,14 +242,16 @@ describe("risk on tips", () => {
     await fund(minorish, "20.00");
     await fund(adult, "20.00");
     const big = { kind: "custom", amount: "6.00" };
-    const refused = await tip(roomId, await token(minorish), {}, big);
-    expect([refused.status, refused.body.error.code]).toEqual([403, "risk_review"]);
+    const held = await tip(roomId, await token(minorish), {}, big);
+    expect([held.status, held.body.heldTip?.state, held.body.walletBalanceMinor]).toEqual([202, "held", 1_400]);
     expect((await tip(roomId, await token(minorish), {}, { ...big, amount: "5.00" })).status).toBe(201);
     const { mintToken } = await import("../../dev/tokens");
     const { config } = await import("./helpers");
     const adultToken = await mintToken(config, { userId: adult, roles: ["viewer"] }, Date.now(), 3600, { adult: true });
     expect((await tip(roomId, adultToken, {}, big)).status).toBe(201);
-    expect(await balanceOf(`user:${minorish}:wallet`)).toBe(1_500);
+    // 6.00 held (not tipped), 5.00 tipped.
+    expect(await balanceOf(`user:${minorish}:wallet`)).toBe(900);
+    expect(await balanceOf(`user:${minorish}:held`)).toBe(600);
     const decisions = await until(
       () => decisionsOf(minorish),
       (d) => d.length === 1,

@@ -303,6 +303,11 @@ export interface TipOptions {
   /** 小额免密: the payer did not confirm, so the tip must fit their password-free limits. */
   readonly autopay?: AutopayCheck;
   readonly attach?: Attach;
+  /**
+   * The account that pays the tip: the payer's wallet, or for a held tip an operator approved,
+   * the payer's held account (operations/tip-hold-release.ts). Either is the payer's, in their shard.
+   */
+  readonly from?: "wallet" | "held";
 }
 
 export interface AutopayCheck {
@@ -330,7 +335,7 @@ export function composeTip(shard: LedgerShard, tip: PreparedTip, options: TipOpt
 /** The tip as an operation: its postings, guards and rows (the set-based group reads them too). */
 export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = {}): OperationSpec {
   const { id, roomId, viewerId, creatorId, priced, nowMs } = tip;
-  const wallet = accountAddress.userWallet(viewerId);
+  const wallet = options.from === "held" ? accountAddress.userHeld(viewerId) : accountAddress.userWallet(viewerId);
   const postings: Posting[] = [
     { from: wallet, to: accountAddress.creatorPending(creatorId), amountMinor: priced.creatorMinor },
     { from: wallet, to: accountAddress.platformRevenue(), amountMinor: priced.platformMinor },
@@ -447,7 +452,7 @@ export function tipEvent(tip: PreparedTip): TipEvent {
  * The tip is within the per-tip limit, and today's tips plus this one within the daily one.
  * Evaluated in the tip's batch, so two concurrent tips cannot both squeeze under the limit.
  */
-function autopayGuards(viewerId: string, check: AutopayCheck, amountMinor: number): Guard[] {
+export function autopayGuards(viewerId: string, check: AutopayCheck, amountMinor: number): Guard[] {
   const { perTipMaxMinor, perDayMaxMinor } = check.limits;
   const limit = (column: "per_tip_max_minor" | "per_day_max_minor", fallback: number): SqlCondition =>
     check.limitsInBatch === true

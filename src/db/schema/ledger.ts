@@ -160,6 +160,51 @@ export const tipMessages = sqliteTable(
 );
 
 /**
+ * Tips a risk rule parked for review (issue 16, outcome `review`), in the payer's shard: the
+ * money moved from the payer's wallet to `user:{id}:held` in the row's own batch (operation id
+ * = the row's id, operations/tip-hold.ts). An operator approves (the money becomes the tip
+ * `tip_id`, paid from the held account) or declines (back to the wallet); nobody deciding by
+ * `expires_at_ms` declines it by the sweeper (`expired`). Per payer, the held account's balance
+ * = Σ amount_minor of their rows in state `held` (the invariant checker holds this).
+ */
+export const heldTips = sqliteTable(
+  "held_tips",
+  {
+    id: text("id").primaryKey(),
+    viewerId: text("viewer_id").notNull(),
+    roomId: text("room_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    /** What the payer asked for (JSON: `{kind: "gift", giftId, quantity}` or `{kind: "custom", amount}`). */
+    ask: text("ask").notNull(),
+    giftId: text("gift_id"),
+    quantity: integer("quantity").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    currency: text("currency").notNull(),
+    /** The message as moderated at the edge (JSON ModeratedMessage), or null. */
+    message: text("message"),
+    /** The risk decision that held it (`risk_decisions.id`) and its fired rules (JSON FiredRule[]). */
+    decisionId: text("decision_id").notNull(),
+    fired: text("fired").notNull(),
+    idempotencyKey: text("idempotency_key").notNull(),
+    state: text("state", { enum: ["held", "approved", "declined", "expired"] }).notNull(),
+    /** The tip an approval makes (fixed when held: `tip_` + this id's time and randomness). */
+    tipId: text("tip_id").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms").notNull(),
+    decidedBy: text("decided_by"),
+    decidedAtMs: integer("decided_at_ms"),
+    decisionReason: text("decision_reason"),
+  },
+  (t) => [
+    check("held_tips_state", sql`${t.state} IN ('held', 'approved', 'declined', 'expired')`),
+    check("held_tips_amount", sql`${t.amountMinor} > 0`),
+    // The review queue pages by state, oldest first (ids sort by time); the sweeper finds the expired ones.
+    index("held_tips_state_id").on(t.state, t.id),
+    index("held_tips_state_expires").on(t.state, t.expiresAtMs),
+  ],
+);
+
+/**
  * Red packets. The money sits in `packet:{id}:escrow` from sending until it is claimed
  * (credited claim by claim from the room, through the ledger queue) or refunded at expiry.
  * The room's Durable Object is the authority on claims; these rows are the ledger's view:

@@ -3,6 +3,7 @@ import { openLedger } from "../../db/shards";
 import type { Logger } from "../../platform/logger";
 import { evaluateAlerts } from "../checks/alerts";
 import { CHECKS, runCheck } from "../checks/registry";
+import { expireHeldTips } from "../held-tips";
 import { exportAuditAnchors } from "./audit-anchor";
 import { rollupDashboard } from "./dashboard-rollup";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
@@ -39,6 +40,8 @@ export const CRON_JOBS: readonly CronJob[] = [
   },
   { name: "payment-sweep", run: sweepPayments },
   { name: "reversal-sweep", run: sweepTipReversals },
+  // Tips held for review that nobody decided in time: declined, the money back to the payers.
+  { name: "held-tip-sweep", run: expireHeldTips },
   // After the transit sweep: credits it delivers no longer defer their creators' settlement.
   { name: "settlement", run: runDueSettlements },
   { name: "payout-sweep", run: sweepPayouts },

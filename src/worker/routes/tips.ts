@@ -2,13 +2,14 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context, TypedResponse } from "hono";
 import { composeTip, prepareTip, type RatedTip, rateTip, tipReceipt } from "../../db/operations/tip";
 import { autopayCheckFor } from "../../db/reads/autopay";
-import { currentRiskSet } from "../../db/risk";
+import { currentRiskSet, type RiskSet } from "../../db/risk";
 import { accountAddress } from "../../domain/accounts";
 import { ok } from "../../domain/errors";
 import { parseAmountMinor } from "../../domain/money";
 import type { TipSubmission } from "../../durable-objects/live-room.tips";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
+import { holdTip } from "../held-tips";
 import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
 import { moderatedMessage } from "../moderation";
 import { requirePin } from "../pin";
@@ -24,6 +25,7 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  PrefixedId,
   type TipRequestBody,
   TipRequestSchema,
   UserId,
@@ -67,13 +69,36 @@ export const TipSchema = z
   })
   .openapi("Tip");
 
+export const HeldTipReceiptSchema = z
+  .object({
+    heldTip: z.object({
+      id: PrefixedId("held"),
+      state: z.literal("held"),
+      roomId: RoomId,
+      creatorId: UserId,
+      viewerId: UserId,
+      giftId: GiftId.nullable(),
+      quantity: z.number().int(),
+      amountMinor: AmountMinor,
+      amount: z.string(),
+      currency: Currency,
+      createdAtMs: z.number().int(),
+      expiresAtMs: z
+        .number()
+        .int()
+        .openapi({ description: "Not decided by then, it is declined and the amount returns to the wallet." }),
+      decisionId: z.string().openapi({ description: "The risk decision that held it (for support)." }),
+    }),
+    walletBalanceMinor: AmountMinor,
+  })
+  .openapi("HeldTipReceipt");
+
 const roomParams = z.object({ roomId: RoomId.openapi({ param: { name: "roomId", in: "path" } }) });
 
 export const tips = new OpenAPIHono<AppEnv>();
 
 /** The tip's amount as risk sees it at the edge: a custom amount, or the gift's cached price × quantity. */
-async function tipRiskAsk(c: Context<AppEnv>, roomId: string, body: TipRequestBody): Promise<RiskAsk> {
-  const set = await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+async function tipRiskAsk(c: Context<AppEnv>, roomId: string, body: TipRequestBody, set: RiskSet): Promise<RiskAsk> {
   // The recipient only when a circular_tipping rule asks (the isolate knows a room's creator after one read).
   const recipientId = set.rules.some((r) => r.enabled && r.kind === "circular_tipping")
     ? await knownRooms.creatorOf(c.var.ledger.control, roomId)
@@ -100,6 +125,12 @@ tips.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(TipRequestSchema) },
     responses: {
       201: jsonResponse(TipSchema, "The tip was sent"),
+      202: jsonResponse(
+        HeldTipReceiptSchema,
+        "A risk rule sent the tip to review: the amount is held from the wallet until an operator decides " +
+          "(approved: the tip is sent as it would have been; declined, or not decided within 72 h: the amount " +
+          "returns to the wallet). A replay of the key answers this again.",
+      ),
       ...errorResponses(400, 401, 403, 404, 409, 422, 423, 428, 429, 503),
     },
   }),
@@ -109,8 +140,11 @@ tips.openapi(
     // known rest would give the PIN away. The same key is reused after `pin_required`.
     const { pin, ...body } = c.req.valid("json");
     const viewerId = c.var.principal.userId;
-    // A missing or malformed Idempotency-Key is refused before a PIN try is spent on it.
-    const { key, requestHash } = await idempotencyOf(c, { roomId, ...body });
+    const request = { roomId, ...body };
+    // A missing or malformed Idempotency-Key is refused before a PIN try is spent on it; parsed
+    // once here, and handed to the hold or the direct commit.
+    const idempotency = await idempotencyOf(c, request);
+    const { key, requestHash } = idempotency;
     // Moderated here, in memory against the isolate's word list: the tip path reads nothing more.
     // A refused message (too long) is refused before a PIN try is spent on it too.
     const { message: written, ...ask } = body;
@@ -121,15 +155,26 @@ tips.openapi(
     // carries a PIN, so the PBKDF2 work is not on the path of ordinary tips.
     const confirmed = pin !== undefined;
     if (confirmed) await requirePin(c.var.ledger.forOwner(viewerId), viewerId, pin, Date.now());
-    if (c.var.config.tipCommit === "room") {
+    const inRoom = c.var.config.tipCommit === "room";
+    // An unknown room is refused here: addressing its object would create it.
+    if (inRoom) await knownRooms.require(c.var.ledger.control, roomId);
+    // Risk at the edge, once the request is well-formed, on both commit paths, with the
+    // isolate's rule set read once: a refused tip never reaches the room or the batch (its key
+    // stays free). A retry of a committed tip's key is assessed again (and then replayed). A
+    // verified PIN answers a challenge; a review holds the tip with its money (202).
+    const set = await currentRiskSet(c.var.ledger.control, c.var.config.switchCacheTtlMs);
+    const review = await assessRisk(
+      c,
+      { ...(await tipRiskAsk(c, roomId, body, set)), pinVerified: confirmed, holdable: true },
+      set,
+    );
+    if (review !== null) {
+      const held = await holdTip(c, { roomId, viewerId, ask, message, confirmed, review, request, idempotency });
+      return held as unknown as TypedResponse<z.infer<typeof TipSchema>, 201, "json">;
+    }
+    if (inRoom) {
       // The room group-commits its tips (durable-objects/live-room.tips.ts): one D1 batch per
       // ledger shard for many tips, the Idempotency-Key record in it; answered after commit.
-      // An unknown room is refused here: addressing its object would create it.
-      await knownRooms.require(c.var.ledger.control, roomId);
-      // Risk at the edge, once the request is well-formed: a refused tip never reaches the room
-      // (its key stays free). A retry of a committed tip's key is assessed again (the room replays
-      // it). A verified PIN answers a challenge.
-      await assessRisk(c, { ...(await tipRiskAsk(c, roomId, body)), pinVerified: confirmed });
       const answer = await c.env.LIVE_ROOM.getByName(roomId).tip({
         roomId,
         viewerId,
@@ -153,10 +198,8 @@ tips.openapi(
       c,
       { shard, bucket: ledger.bucketOf(viewerId) },
       "tip",
-      { roomId, ...body },
+      request,
       async (id, nowMs) => {
-        // Assessed only when the tip runs (a replay of its key is not a new attempt).
-        await assessRisk(c, { ...(await tipRiskAsk(c, roomId, body)), pinVerified: confirmed });
         // 小额免密: within the payer's limits no confirmation is needed. Only the limits are read
         // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
         // after the balance, since concurrent tips read the same day total.
@@ -180,6 +223,7 @@ tips.openapi(
           patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
         });
       },
+      idempotency,
     );
     // The batch answered (had it thrown, the room would read the tip after the quote's time).
     const answered = rated as RatedTip | null;
