@@ -314,6 +314,104 @@ describe("risk on top-ups", () => {
   });
 });
 
+describe("a risk challenge answered with the payment PIN on top-ups and red packets", () => {
+  it("a challenged top-up answers risk_challenge and makes no order; a wrong PIN spends a try; the right one, same key, makes it", async () => {
+    riskCache.pinForTests([
+      rule({ id: "topup-challenge", kind: "amount_cap", action: "topup", maxMinor: 10_000, outcome: "challenge" }),
+    ]);
+    const payer = id("topup-challenged");
+    const t = await token(payer);
+    const k = key();
+    const order = (extra: Record<string, unknown> = {}) =>
+      call("POST", "/v1/payments/orders", {
+        token: t,
+        idempotencyKey: k,
+        body: { kind: "topup", method: "sandbox", amount: "200.00", ...extra },
+      });
+    const orders = async () =>
+      (await ledger())
+        .forOwner(payer)
+        .db.prepare("SELECT COUNT(*) AS n FROM payment_orders WHERE user_id = ?")
+        .bind(payer)
+        .first("n");
+    const challenged = await order();
+    expect([challenged.status, challenged.body.error.code]).toEqual([428, "risk_challenge"]);
+    expect(await orders()).toBe(0);
+    await setPin(payer);
+    const wrong = await order({ pin: "975310" });
+    expect([wrong.status, wrong.body.error.code, wrong.body.error.details]).toEqual([
+      403,
+      "pin_incorrect",
+      { triesLeft: 4 },
+    ]);
+    expect(await orders()).toBe(0);
+    const answered = await order({ pin: TEST_PIN });
+    expect(answered.status, JSON.stringify(answered.body)).toBe(201);
+    expect(answered.body.order).toMatchObject({ kind: "topup", amountMinor: 20_000, state: "pending" });
+    expect(await orders()).toBe(1);
+    // The same key with the PIN again answers the same order (the PIN is not in the fingerprint).
+    const again = await order({ pin: TEST_PIN });
+    expect([again.status, again.body.order.id]).toEqual([200, answered.body.order.id]);
+    // The unanswered challenge is recorded; the wrong PIN never reached risk, the answered one passed.
+    const decisions = await until(
+      () => decisionsOf(payer),
+      (d) => d.length >= 1,
+    );
+    expect(decisions.map((d) => [d.action, d.outcome])).toEqual([["topup", "challenge"]]);
+  });
+
+  it("a challenged red packet holds nothing; a wrong PIN spends a try and the lock applies; the right one sends it under the same key", async () => {
+    riskCache.pinForTests([
+      rule({ id: "packet-challenge", kind: "amount_cap", action: "packet_send", maxMinor: 1_000, outcome: "challenge" }),
+    ]);
+    const roomId = await openRoom(id("pkt-challenge-creator"));
+    const sender = id("pkt-challenged");
+    await fund(sender, "50.00");
+    const t = await token(sender);
+    const k = key();
+    const send = (extra: Record<string, unknown> = {}, idempotencyKey = k) =>
+      call("POST", `/v1/rooms/${roomId}/red-packets`, {
+        token: t,
+        idempotencyKey,
+        body: { total: "20.00", shares: 2, ...extra },
+      });
+    const packets = async () =>
+      (await ledger())
+        .forOwner(sender)
+        .db.prepare("SELECT COUNT(*) AS n FROM red_packets WHERE sender_id = ?")
+        .bind(sender)
+        .first("n");
+    const challenged = await send();
+    expect([challenged.status, challenged.body.error.code]).toEqual([428, "risk_challenge"]);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(5_000);
+    await setPin(sender);
+    const wrong = await send({ pin: "975310" });
+    expect([wrong.status, wrong.body.error.code, wrong.body.error.details]).toEqual([
+      403,
+      "pin_incorrect",
+      { triesLeft: 4 },
+    ]);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(5_000);
+    expect(await packets()).toBe(0);
+    const answered = await send({ pin: TEST_PIN });
+    expect(answered.status, JSON.stringify(answered.body)).toBe(201);
+    expect(answered.body.packet.totalMinor).toBe(2_000);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(3_000);
+    expect(await balanceOf(`packet:${answered.body.packet.id}:escrow`)).toBe(2_000);
+
+    // Five wrong PINs on another challenged packet lock it: then even the right one is refused.
+    const other = key();
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) codes.push((await send({ pin: "975310" }, other)).body.error.code);
+    expect(codes).toEqual(["pin_incorrect", "pin_incorrect", "pin_incorrect", "pin_incorrect", "pin_locked"]);
+    const locked = await send({ pin: TEST_PIN }, other);
+    expect([locked.status, locked.body.error.code]).toEqual([423, "pin_locked"]);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(3_000);
+    expect(await packets()).toBe(1);
+    expect((await invariantReport()).ok).toBe(true);
+  });
+});
+
 describe("risk on red packets and withdrawals", () => {
   it("a packet above the send cap is refused with nothing held; a claimer over the claim velocity is refused before the room", async () => {
     riskCache.pinForTests([

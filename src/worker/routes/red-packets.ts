@@ -24,6 +24,7 @@ import { balancePatch, runIdempotent } from "../idempotency";
 import { operatorMay } from "../middleware/auth";
 import { screenedName } from "../moderation";
 import { money } from "../money-view";
+import { requirePin } from "../pin";
 import { assessRisk } from "../risk";
 import { edgeClaims } from "../rooms/exhausted-packets";
 import { knownRooms } from "../rooms/known-rooms";
@@ -37,6 +38,7 @@ import {
   jsonBody,
   jsonResponse,
   PageQuery,
+  Pin,
   PrefixedId,
   UserId,
 } from "../schemas";
@@ -65,6 +67,11 @@ export const SendPacketRequest = z
       .min(LIMITS.packetTtlMinMs / 1000)
       .max(LIMITS.packetTtlMaxMs / 1000)
       .default(LIMITS.packetTtlDefaultMs / 1000),
+    pin: Pin.optional().openapi({
+      description:
+        "Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again, same " +
+        "Idempotency-Key, with it. Checked only when given (a wrong one counts a try); not part of the fingerprint.",
+    }),
   })
   .refine((b) => (b.total === undefined) !== (b.subsidyId === undefined), {
     message: "Give either total (paid from your wallet) or subsidyId, not both.",
@@ -214,12 +221,13 @@ redPackets.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(SendPacketRequest) },
     responses: {
       201: jsonResponse(SentSchema, "The packet is in the room"),
-      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 423, 428, 503),
     },
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
-    const body = c.req.valid("json");
+    // The PIN is never part of the request's fingerprint: the same key is reused after `risk_challenge`.
+    const { pin, ...body } = c.req.valid("json");
     const senderId = c.var.principal.userId;
     const ledger = c.var.ledger;
     // The greeting is shown to the whole room at once: masked, or refused (422 text_refused)
@@ -241,9 +249,13 @@ redPackets.openapi(
           roomId,
         });
         if (paused !== null) return fail(paused.code);
+        // A PIN answers a risk challenge: checked only when the packet runs (a replay of its key
+        // spends no try), and a wrong one frees the key for the corrected retry.
+        const pinVerified = pin !== undefined;
+        if (pinVerified) await requirePin(shard, senderId, pin, nowMs);
         // Risk before any money is held (a subsidy-paid packet has no amount of the sender's here).
         const total = body.total === undefined ? null : parseAmountMinor(body.total);
-        await assessRisk(c, { action: "packet_send", amountMinor: total?.ok ? total.value : null });
+        await assessRisk(c, { action: "packet_send", amountMinor: total?.ok ? total.value : null, pinVerified });
         const packet = await preparePacketSend(
           ledger,
           {
