@@ -31,9 +31,9 @@ import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
+import { requirePin } from "../pin";
 import { fourEyes } from "../proposals";
 import { enqueueRefund, type PaymentQueryMessage } from "../queues/payment-callbacks";
-import { requirePin } from "../pin";
 import { assessRisk } from "../risk";
 import {
   AmountMinor,
