@@ -177,6 +177,8 @@ export const SequencedFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("alert.replay"), seq: z.number().int(), alertSeq: z.number().int(), gift: BigGift }),
   /** A red packet was sent: at once, to everyone. */
   z.object({ type: z.literal("packet.sent"), seq: z.number().int(), packet: PacketView }),
+  /** A packet's held greeting was approved: it replaces the default one. */
+  z.object({ type: z.literal("packet.greeting"), seq: z.number().int(), packetId: z.string(), greeting: z.string() }),
   /** Claim progress, merged: at most one per window, for the packets claimed from since the last. */
   z.object({
     type: z.literal("packet.progress"),

@@ -257,6 +257,15 @@ export class LiveRoom extends DurableObject<Env> {
         assert(view, "an opened packet has a view");
         return { frames: [this.events.append({ type: "packet.sent", packet: view }, nowMs)], windowGrew: false };
       }
+      case "packet.greeting": {
+        // A room that has not heard of the packet learns it from the ledger, greeting included.
+        if (!this.desk.setGreeting(event.packetId, event.greeting)) return { frames: [], windowGrew: false };
+        const frame = this.events.append(
+          { type: "packet.greeting", packetId: event.packetId, greeting: event.greeting },
+          nowMs,
+        );
+        return { frames: [frame], windowGrew: false };
+      }
     }
   }
 

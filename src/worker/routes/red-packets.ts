@@ -14,7 +14,7 @@ import { fail, ok } from "../../domain/errors";
 import { ID_BODY_PATTERN } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { formatMinor, parseAmountMinor } from "../../domain/money";
-import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
+import { AUDIENCES, DEFAULT_PACKET_GREETING, SPLIT_MODES } from "../../domain/red-packet";
 import type { ClaimAnswer } from "../../durable-objects/live-room";
 import { PacketView } from "../../durable-objects/live-room.protocol";
 import type { Principal } from "../auth/jwt";
@@ -22,7 +22,7 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { operatorMay } from "../middleware/auth";
-import { screenedName } from "../moderation";
+import { moderatedGreeting } from "../moderation";
 import { money } from "../money-view";
 import { requirePin } from "../pin";
 import { assessRisk } from "../risk";
@@ -56,7 +56,16 @@ export const SendPacketRequest = z
     }),
     shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
     split: z.enum(SPLIT_MODES).default("lucky"),
-    greeting: z.string().trim().max(LIMITS.packetGreetingMaxLength).default("恭喜发财，大吉大利"),
+    greeting: z
+      .string()
+      .trim()
+      .max(LIMITS.packetGreetingMaxLength)
+      .default(DEFAULT_PACKET_GREETING)
+      .openapi({
+        description:
+          "Moderated: shown, shown masked, or held for review — then the packet goes out with the default " +
+          "greeting and yours replaces it once an operator approves it (the money never waits).",
+      }),
     audience: z
       .enum(AUDIENCES)
       .default("everyone")
@@ -119,7 +128,16 @@ export const PacketSchema = z
   })
   .openapi("RedPacket");
 
-const SentSchema = z.object({ packet: PacketSchema, walletBalanceMinor: AmountMinor }).openapi("RedPacketSent");
+const SentSchema = z
+  .object({
+    packet: PacketSchema,
+    greetingStatus: z.enum(["shown", "masked", "held"]).openapi({
+      description:
+        "`held`: your greeting waits for an operator's review; the room shows the default greeting until it is approved.",
+    }),
+    walletBalanceMinor: AmountMinor,
+  })
+  .openapi("RedPacketSent");
 
 const ClaimSchema = z
   .object({
@@ -230,9 +248,9 @@ redPackets.openapi(
     const { pin, ...body } = c.req.valid("json");
     const senderId = c.var.principal.userId;
     const ledger = c.var.ledger;
-    // The greeting is shown to the whole room at once: masked, or refused (422 text_refused)
-    // for a hold-level word before any money moves (a packet has no review queue).
-    const greeting = body.greeting === "" ? "" : await screenedName(c, body.greeting);
+    // The greeting is shown to the whole room at once: masked, or held for review (the packet
+    // goes out with the default greeting meanwhile; the money never waits for a greeting).
+    const greeting = await moderatedGreeting(c, body.greeting);
     // The packet lives in its sender's shard: its id carries the sender's bucket, and the
     // Idempotency-Key is kept there beside it.
     const shard = ledger.forOwner(senderId);
@@ -266,7 +284,8 @@ redPackets.openapi(
             subsidyId: body.subsidyId ?? null,
             shares: body.shares,
             split: body.split,
-            greeting,
+            greeting: greeting.greeting,
+            heldGreeting: greeting.held,
             audience: body.audience,
             ttlMs: body.ttlSeconds * 1000,
           },
@@ -280,7 +299,7 @@ redPackets.openapi(
             outcome.posted = packet.value;
             c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log));
           },
-          body: { packet: packetBody(packet.value.row), walletBalanceMinor: 0 },
+          body: { packet: packetBody(packet.value.row), greetingStatus: greeting.status, walletBalanceMinor: 0 },
           patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(senderId))],
         });
       },
