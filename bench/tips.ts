@@ -9,7 +9,8 @@
  *   no-op   the same stack's Worker→Durable Object request: the tip route's work (auth, zod,
  *           key and fingerprint, the RPC with the same argument) answered by the room at once
  *   risk    the room design again with a realistic risk rule set on (issue 16: velocity per user
- *           and per device — two desk calls per tip — blacklists of devices and CIDR blocks, the
+ *           and per device, accounts per device — two desk calls per tip — blacklists of users,
+ *           devices and CIDR blocks, amount caps for everyone and for new users, the
  *           unverified-adult cap, amount against the user's own median), none of which refuses
  *           the bench's tips; then off again. Reported: rules-on / mean(rules-off before, after).
  *
@@ -343,6 +344,9 @@ const RISK_RULES = [
   { id: "blacklist-user", kind: "blacklist", list: "user" },
   { id: "adult-cap", kind: "unverified_adult_cap", maxMinor: 100_000, outcome: "review" },
   { id: "history", kind: "amount_vs_history", action: "tip", factor: 50, stat: "median", minHistory: 5 },
+  { id: "amount-cap", kind: "amount_cap", action: "tip", maxMinor: 500_000 },
+  { id: "new-user-cap", kind: "amount_cap", action: "tip", maxMinor: 200_000, newUserDays: 7 },
+  { id: "device-accounts", kind: "device_accounts", action: "tip", maxAccounts: 3, windowSec: 3_600 },
 ].map((r) => ({ outcome: "block", enabled: true, description: "bench", ...r }));
 const RISK_LIST: [string, string][] = [
   ...Array.from({ length: 200 }, (_, i): [string, string] => ["device", `stolen-device-${i}`]),
