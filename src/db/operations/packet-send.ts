@@ -42,8 +42,8 @@ export interface PacketAsk {
   readonly split: SplitMode;
   /** The greeting the room shows now: the sender's (masked), or the default while theirs is held. */
   readonly greeting: string;
-  /** The sender's greeting held for review (moderated at the edge), or null. */
-  readonly heldGreeting: HeldGreeting | null;
+  /** The sender's greeting held for review (moderated at the edge); absent or null: none. */
+  readonly heldGreeting?: HeldGreeting | null;
   readonly audience: Audience;
   readonly ttlMs: number;
 }
@@ -138,7 +138,7 @@ export async function preparePacketSend(
     expiresAtMs,
     seed,
   };
-  return ok({ row, info, funding: f, heldGreeting: ask.heldGreeting });
+  return ok({ row, info, funding: f, heldGreeting: ask.heldGreeting ?? null });
 }
 
 export function composePacketSend(
