@@ -319,14 +319,17 @@ async function sendPacket(event) {
   if ($("packet-greeting").value.trim() !== "") body.greeting = $("packet-greeting").value.trim();
   say("Sending a red packet…");
   try {
-    const { packet, walletBalanceMinor } = await api(
+    const { packet, greetingStatus, walletBalanceMinor } = await api(
       "POST",
       `/v1/rooms/${roomId}/red-packets`,
       body,
       crypto.randomUUID(),
     );
     $("balance").textContent = formatMinor(walletBalanceMinor);
-    say(`Sent a red packet of ¥${packet.total} in ${packet.shares} shares.`);
+    say(
+      `Sent a red packet of ¥${packet.total} in ${packet.shares} shares.` +
+        (greetingStatus === "held" ? " Your greeting is shown once a moderator approves it." : ""),
+    );
     $("send-packet").reset();
   } catch (error) {
     const messages = {
@@ -419,6 +422,12 @@ async function main() {
           addPacket(frame.packet);
           feed(`${frame.packet.senderId} sent a red packet: ${frame.packet.greeting}`, true);
           break;
+        case "packet.greeting": {
+          // A held greeting an operator approved replaces the default one.
+          const card = packets.get(frame.packetId)?.card;
+          if (card) card.querySelector(".greeting").textContent = frame.greeting;
+          break;
+        }
         case "packet.progress":
           for (const p of frame.packets) updatePacket(p.id, { remainingShares: p.remainingShares });
           break;

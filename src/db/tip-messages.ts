@@ -28,16 +28,36 @@ export interface TipMessageRow {
   reviewed_at_ms: number | null;
 }
 
-export interface HeldPage {
-  readonly messages: readonly TipMessageRow[];
-  /** Where the next page starts (the last message's time and tip id), or null at the end. */
-  readonly next: { readonly createdAtMs: number; readonly tipId: string } | null;
+/** A held message of either kind, as the review queue lists it. */
+export interface HeldMessageRow {
+  kind: "tip" | "packet";
+  /** The tip's or the packet's id. */
+  id: string;
+  room_id: string;
+  /** Who wrote it: the tip's viewer, the packet's sender. */
+  author_id: string;
+  creator_id: string;
+  text: string;
+  shown: string;
+  status: MessageStatus;
+  created_at_ms: number;
+  reviewed_by: string | null;
+  reviewed_at_ms: number | null;
 }
 
-/** Held messages oldest first, after `after` (exclusive), across every shard, merged. */
+export interface HeldPage {
+  readonly messages: readonly HeldMessageRow[];
+  /** Where the next page starts (the last message's time and id), or null at the end. */
+  readonly next: { readonly createdAtMs: number; readonly id: string } | null;
+}
+
+/**
+ * Held messages oldest first — tip messages and red-packet greetings (src/db/packet-greetings.ts)
+ * — after `after` (exclusive, by time then id), across every shard, merged.
+ */
 export async function listHeldMessages(
   ledger: Ledger,
-  after: { readonly createdAtMs: number; readonly tipId: string } | null,
+  after: { readonly createdAtMs: number; readonly id: string } | null,
   limit: number,
 ): Promise<HeldPage> {
   assert(limit >= 1 && limit <= LIMITS.heldMessagesPageMax, "a page is within its limit");
@@ -45,22 +65,28 @@ export async function listHeldMessages(
     ledger.shards.map(async (shard) => {
       const { results } = await shard.db
         .prepare(
-          `SELECT * FROM tip_messages WHERE status = 'held' AND (created_at_ms > ?1 OR (created_at_ms = ?1 AND tip_id > ?2))
-           ORDER BY created_at_ms, tip_id LIMIT ?3`,
+          `SELECT 'tip' AS kind, tip_id AS id, room_id, viewer_id AS author_id, creator_id, text, shown, status,
+             created_at_ms, reviewed_by, reviewed_at_ms
+           FROM tip_messages WHERE status = 'held' AND (created_at_ms > ?1 OR (created_at_ms = ?1 AND tip_id > ?2))
+           UNION ALL
+           SELECT 'packet', packet_id, room_id, sender_id, creator_id, text, shown, status,
+             created_at_ms, reviewed_by, reviewed_at_ms
+           FROM packet_greetings WHERE status = 'held' AND (created_at_ms > ?1 OR (created_at_ms = ?1 AND packet_id > ?2))
+           ORDER BY created_at_ms, id LIMIT ?3`,
         )
-        .bind(after?.createdAtMs ?? -1, after?.tipId ?? "", limit + 1)
-        .all<TipMessageRow>();
+        .bind(after?.createdAtMs ?? -1, after?.id ?? "", limit + 1)
+        .all<HeldMessageRow>();
       return results;
     }),
   );
   const merged = perShard
     .flat()
-    .sort((a, b) => a.created_at_ms - b.created_at_ms || (a.tip_id < b.tip_id ? -1 : a.tip_id > b.tip_id ? 1 : 0));
+    .sort((a, b) => a.created_at_ms - b.created_at_ms || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const page = merged.slice(0, limit);
   const last = page.at(-1);
   return {
     messages: page,
-    next: merged.length > limit && last ? { createdAtMs: last.created_at_ms, tipId: last.tip_id } : null,
+    next: merged.length > limit && last ? { createdAtMs: last.created_at_ms, id: last.id } : null,
   };
 }
 

@@ -16,6 +16,9 @@ export const SPLIT_MODES = ["lucky", "equal"] as const;
 export type SplitMode = (typeof SPLIT_MODES)[number];
 
 export const AUDIENCES = ["everyone", "followers"] as const;
+
+/** The greeting a packet shows when its sender gives none, and while the sender's is held for review. */
+export const DEFAULT_PACKET_GREETING = "恭喜发财，大吉大利";
 export type Audience = (typeof AUDIENCES)[number];
 
 /** A uniform random integer in [min, max], both inclusive. */

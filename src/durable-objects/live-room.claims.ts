@@ -20,6 +20,7 @@ import { formatMinor } from "../domain/money";
 import { buildWinnerFilter } from "../domain/winner-filter";
 import type { ClaimOutcome, RedPacketDesk, RoomClaim } from "./live-room.packets";
 import type { FrameSender, PacketClaimFrame, PacketClaimResultFrame } from "./live-room.protocol";
+import type { RiskRefusalCode } from "./live-room.risk";
 
 /** An exhausted packet as the Worker needs it to answer claimers without the room. */
 export interface ExhaustedPacket {
@@ -40,8 +41,11 @@ export type ClaimAnswer = (
         | Extract<ClaimOutcome, { kind: "rejected" }>["code"]
         | "packet_busy"
         | "switch_packets_paused"
-        | "switch_read_only";
+        | "switch_read_only"
+        | RiskRefusalCode;
       readonly retryAfterMs?: number;
+      /** A risk refusal's decision record (socket claims: the room decides their risk). */
+      readonly decisionId?: string;
     }
 ) & { readonly edge?: ExhaustedPacket };
 
@@ -112,7 +116,7 @@ export function claimView(claim: RoomClaim) {
 function failure(
   requestId: string,
   code: keyof typeof ERROR_CODES,
-  retryAfterMs?: number,
+  details?: { retryAfterMs: number } | { decisionId: string },
 ): Extract<PacketClaimResultFrame, { ok: false }> {
   return {
     type: "packet.claim.result",
@@ -122,7 +126,7 @@ function failure(
     error: {
       code,
       message: ERROR_CODES[code].message,
-      ...(retryAfterMs === undefined ? {} : { details: { retryAfterMs } }),
+      ...(details === undefined ? {} : { details }),
     },
   };
 }
@@ -192,9 +196,11 @@ export async function answerClaimFrame(
     case "unknown":
       return failure(frame.requestId, "packet_not_found");
     case "rejected":
-      return answer.code === "packet_busy"
-        ? failure(frame.requestId, "packet_busy", answer.retryAfterMs ?? 1_000)
-        : failure(frame.requestId, answer.code);
+      if (answer.code === "packet_busy")
+        return failure(frame.requestId, "packet_busy", { retryAfterMs: answer.retryAfterMs ?? 1_000 });
+      return answer.decisionId === undefined
+        ? failure(frame.requestId, answer.code)
+        : failure(frame.requestId, answer.code, { decisionId: answer.decisionId });
     case "claimed":
       return {
         type: "packet.claim.result",

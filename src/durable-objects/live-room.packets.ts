@@ -124,6 +124,14 @@ export class RedPacketDesk {
     return this.sql.exec<PacketRow>("SELECT * FROM packets WHERE id = ?", packetId).toArray()[0] ?? null;
   }
 
+  /** An approved greeting replaces the default one (issue 16); false if the room does not know the packet. */
+  setGreeting(packetId: string, greeting: string): boolean {
+    return (
+      this.sql.exec("UPDATE packets SET greeting = ? WHERE id = ? RETURNING id", greeting, packetId).toArray()
+        .length === 1
+    );
+  }
+
   /** Registers a packet the ledger funded; a second registration changes nothing. */
   open(info: PacketInfo): boolean {
     const inserted = this.sql.exec(

@@ -12,6 +12,7 @@ import { LIMITS } from "../domain/limits";
 import { AUDIENCES, SPLIT_MODES } from "../domain/red-packet";
 import { PERIODS } from "../domain/room/periods";
 import { GIFT_TIERS } from "../domain/tip";
+import { SocketSignals } from "./live-room.risk";
 
 const UserId = z.string().regex(USER_ID_PATTERN);
 const Minor = z.number().int().nonnegative().max(LIMITS.amountMaxMinor);
@@ -176,6 +177,8 @@ export const SequencedFrame = z.discriminatedUnion("type", [
   z.object({ type: z.literal("alert.replay"), seq: z.number().int(), alertSeq: z.number().int(), gift: BigGift }),
   /** A red packet was sent: at once, to everyone. */
   z.object({ type: z.literal("packet.sent"), seq: z.number().int(), packet: PacketView }),
+  /** A packet's held greeting was approved: it replaces the default one. */
+  z.object({ type: z.literal("packet.greeting"), seq: z.number().int(), packetId: z.string(), greeting: z.string() }),
   /** Claim progress, merged: at most one per window, for the packets claimed from since the last. */
   z.object({
     type: z.literal("packet.progress"),
@@ -244,7 +247,13 @@ export const PacketClaimResultFrame = z.discriminatedUnion("ok", [
     error: z.object({
       code: z.string(),
       message: z.string(),
-      details: z.object({ retryAfterMs: z.number().int().positive() }).optional(),
+      details: z
+        .union([
+          z.object({ retryAfterMs: z.number().int().positive() }),
+          // A risk refusal names its decision record.
+          z.object({ decisionId: z.string() }),
+        ])
+        .optional(),
     }),
   }),
 ]);
@@ -256,6 +265,8 @@ export const FrameSender = z.object({
   userId: UserId.nullable(),
   /** Of the creators the sender follows, this room's creator if among them (follower-only packets). */
   follows: z.array(UserId).max(1),
+  /** The client's risk signals from the socket's upgrade (absent: only the user is known). */
+  risk: SocketSignals.optional(),
 });
 export type FrameSender = z.infer<typeof FrameSender>;
 

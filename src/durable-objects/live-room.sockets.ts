@@ -10,6 +10,7 @@
 import { assert, LIMITS } from "../domain/limits";
 import type { ClaimAllowance } from "./live-room.claims";
 import { CLOSE, ClientFrame, type ServerFrame, SOCKET_ROLES, type SocketRole } from "./live-room.protocol";
+import { RISK_SIGNALS_HEADER, readSocketSignals, type SocketSignals } from "./live-room.risk";
 
 /** What a socket carries across hibernation (serialized with it, at most 2 KiB). */
 export interface Attachment extends ClaimAllowance {
@@ -17,6 +18,8 @@ export interface Attachment extends ClaimAllowance {
   userId: string | null;
   /** This room's creator if the user follows them (the Worker's word), for follower-only packets. */
   follows?: string[];
+  /** What the Worker saw of the client at the upgrade (device, IP, country, ASN, adult), for risk on claims. */
+  risk?: SocketSignals;
   connectedAtMs: number;
   rateWindowStartMs: number;
   rateCount: number;
@@ -39,6 +42,8 @@ export interface Handshake {
   resumeAfter: number | null;
   /** This room's creator, if the user follows them. */
   follows: string[];
+  /** The client's risk signals, as the Worker saw them (null: an overlay, or not given). */
+  risk: SocketSignals | null;
 }
 
 /** Reads the headers the Worker set; a missing or unknown role is a bug in the Worker. */
@@ -55,6 +60,7 @@ export function readHandshake(request: Request): Handshake {
         .get("x-giftwire-follows")
         ?.split(",")
         .filter((id) => id !== "") ?? [],
+    risk: readSocketSignals(request.headers.get(RISK_SIGNALS_HEADER)),
   };
 }
 
@@ -69,7 +75,7 @@ export function acceptSocket(ctx: DurableObjectState, server: WebSocket, handsha
     server.close(CLOSE.tryAgainLater, "room is full");
     return false;
   }
-  const { role, userId, follows } = handshake;
+  const { role, userId, follows, risk } = handshake;
   ctx.acceptWebSocket(server, [role, ...(userId ? [`user:${userId}`] : [])]);
   const attachment: Attachment = {
     role,
@@ -78,6 +84,7 @@ export function acceptSocket(ctx: DurableObjectState, server: WebSocket, handsha
     rateWindowStartMs: nowMs,
     rateCount: 0,
     ...(follows.length > 0 ? { follows } : {}),
+    ...(risk === null ? {} : { risk }),
   };
   server.serializeAttachment(attachment);
   return true;

@@ -59,6 +59,7 @@ import {
   type ServerFrame,
   type SocketRole,
 } from "./live-room.protocol";
+import { type RiskRefusal, type SocketSignals, socketClaimRisk } from "./live-room.risk";
 import { importLegacyMeta, type RoomIdentity, RoomSettings } from "./live-room.settings";
 import {
   type Attachment,
@@ -81,6 +82,9 @@ import {
   ROOM_HEADER,
   ViewerSnapshotArgs,
 } from "./room-fan-out.protocol";
+
+/** Decides a claim's risk for `userId`: null to go on, or the refusal. */
+type ClaimRisk = (userId: string) => Promise<RiskRefusal | null>;
 
 export interface DeliveryResult {
   applied: string[];
@@ -253,6 +257,15 @@ export class LiveRoom extends DurableObject<Env> {
         assert(view, "an opened packet has a view");
         return { frames: [this.events.append({ type: "packet.sent", packet: view }, nowMs)], windowGrew: false };
       }
+      case "packet.greeting": {
+        // A room that has not heard of the packet learns it from the ledger, greeting included.
+        if (!this.desk.setGreeting(event.packetId, event.greeting)) return { frames: [], windowGrew: false };
+        const frame = this.events.append(
+          { type: "packet.greeting", packetId: event.packetId, greeting: event.greeting },
+          nowMs,
+        );
+        return { frames: [frame], windowGrew: false };
+      }
     }
   }
 
@@ -424,22 +437,40 @@ export class LiveRoom extends DurableObject<Env> {
   async answerClaimFrame(...args: ClaimFrameArgs): Promise<PacketClaimResultFrame> {
     const [sender, frame] = ClaimFrameArgs.parse(args);
     return answerClaimFrame(sender, frame, (packetId, userId, follows) =>
-      this.claimLearning(packetId, userId, follows),
+      this.claimLearning(packetId, userId, follows, this.socketRisk(sender.risk ?? null)),
     );
   }
 
-  private async claimLearning(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
-    const answer = await this.claim(packetId, userId, follows);
+  /**
+   * Risk on a socket's claim, from the signals its upgrade carried (live-room.risk.ts). HTTP
+   * claims are decided by the Worker before they reach the room.
+   */
+  private socketRisk(signals: SocketSignals | null): ClaimRisk {
+    return (userId) => socketClaimRisk(this.env, this.log, (p) => this.ctx.waitUntil(p), userId, signals);
+  }
+
+  private async claimLearning(
+    packetId: string,
+    userId: string,
+    follows: readonly string[],
+    risk?: ClaimRisk,
+  ): Promise<ClaimAnswer> {
+    const answer = await this.claim(packetId, userId, follows, risk);
     if (answer.kind !== "unknown") return answer;
     const roomId = this.settings.get("roomId");
     if (roomId === null) return answer;
     const packet = await findPacketWithCreator(await openLedger(this.env), packetId);
     if (packet === null || packet.room_id !== roomId) return answer;
     await this.ensurePacket(packetInfoOf(packet, packet.creator_id));
-    return this.claim(packetId, userId, follows);
+    return this.claim(packetId, userId, follows, risk);
   }
 
-  private async claim(packetId: string, userId: string, follows: readonly string[]): Promise<ClaimAnswer> {
+  private async claim(
+    packetId: string,
+    userId: string,
+    follows: readonly string[],
+    risk?: ClaimRisk,
+  ): Promise<ClaimAnswer> {
     // The runtime switches from the isolate's copy (a read only when it is older than its TTL),
     // before the checks: no await sits between them and the claim's write.
     const switches = await currentSwitches(this.env.CONTROL, configFrom(this.env).switchCacheTtlMs);
@@ -454,6 +485,12 @@ export class LiveRoom extends DurableObject<Env> {
         kind: "rejected",
         code: paused.code === "switch_read_only" ? "switch_read_only" : "switch_packets_paused",
       };
+    }
+    // Risk only for a claim the room would admit (a repeat, an exhausted or expired packet was
+    // answered above without it). The claim's checks run again in its own transaction.
+    if (risk !== undefined) {
+      const refused = await risk(userId);
+      if (refused !== null) return { kind: "rejected", code: refused.code, decisionId: refused.decisionId };
     }
     if (!this.inFlight.admit(packetId, pre.remainingShares, claimInFlightCap(switches, roomId, nowMs))) {
       return { kind: "rejected", code: "packet_busy", retryAfterMs: 200 + Math.floor(Math.random() * 800) };
@@ -791,7 +828,7 @@ export class LiveRoom extends DurableObject<Env> {
 
   /** Every client frame, from the room's own sockets or a shard's: the replies for the sender. */
   private async answerClientFrame(
-    attachment: Pick<Attachment, "role" | "userId" | "follows">,
+    attachment: Pick<Attachment, "role" | "userId" | "follows" | "risk">,
     frame: ClientFrame,
     nowMs: number,
   ): Promise<ServerFrame[]> {
@@ -810,7 +847,7 @@ export class LiveRoom extends DurableObject<Env> {
           await answerClaimFrame(
             { role: attachment.role, userId: attachment.userId, follows: attachment.follows ?? [] },
             frame,
-            (p, u, f) => this.claimLearning(p, u, f),
+            (p, u, f) => this.claimLearning(p, u, f, this.socketRisk(attachment.risk ?? null)),
           ),
         ];
       case "alert.skip":

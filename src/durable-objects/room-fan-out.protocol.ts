@@ -3,10 +3,12 @@
  * frames the room pushes (already serialized, with their seq), the RPC argument lists both
  * ways, and the headers of a viewer socket the room places on a shard.
  */
+
 import { z } from "zod";
 import { USER_ID_PATTERN } from "../domain/accounts";
 import { LIMITS } from "../domain/limits";
 import { ClientFrame, SOCKET_ROLES } from "./live-room.protocol";
+import { SocketSignals } from "./live-room.risk";
 
 /**
  * The room's answer to a viewer socket it will not hold itself: the index of the shard that
@@ -56,6 +58,8 @@ export const SocketAttachment = z.object({
   rateCount: z.number().int(),
   /** This room's creator if the user follows them (follower-only packets). */
   follows: z.array(z.string().regex(USER_ID_PATTERN)).max(1).optional(),
+  /** The client's risk signals from the upgrade (risk on claims). */
+  risk: SocketSignals.optional(),
 });
 
 /** LiveRoom.clientFrame: a frame a client sent on a shard's socket, with who sent it. */

@@ -42,7 +42,7 @@ async function heldIds(): Promise<string[]> {
     const q: string = cursor === null ? "" : `&cursor=${cursor}`;
     const page = await call("GET", `/v1/admin/messages/held?limit=2${q}`, { token: ops });
     expect(page.status).toBe(200);
-    ids.push(...page.body.messages.map((m: { tipId: string }) => m.tipId));
+    ids.push(...page.body.messages.map((m: { id: string }) => m.id));
     cursor = page.body.nextCursor;
   } while (cursor !== null);
   return ids;
@@ -252,24 +252,96 @@ describe("tip messages", () => {
   });
 });
 
-describe("room titles, creator names and red-packet greetings", () => {
-  it("masks a red packet's greeting, and refuses a hold-level one before any money moves", async () => {
-    const before = await balanceOf(`user:${viewerId}:wallet`);
-    const refused = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
-      token: viewer,
-      idempotencyKey: key(),
-      body: { total: "1.00", shares: 2, greeting: `大吉 ${HOLD_WORD}` },
-    });
-    expect(refused.status).toBe(422);
-    expect(refused.body.error.code).toBe("text_refused");
-    expect(await balanceOf(`user:${viewerId}:wallet`)).toBe(before);
-    const sent = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
+describe("red-packet greetings, room titles and creator names", () => {
+  it("masks a red packet's greeting; a hold-level one is held: the packet goes out with the default greeting, the room gets the real one once approved", async () => {
+    const masked = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
       token: viewer,
       idempotencyKey: key(),
       body: { total: "1.00", shares: 2, greeting: `大吉 ${MASK_WORD}` },
     });
-    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
-    expect(sent.body.packet.greeting).toBe(`大吉 ${"*".repeat(MASK_WORD.length)}`);
+    expect(masked.status, JSON.stringify(masked.body)).toBe(201);
+    expect(masked.body.packet.greeting).toBe(`大吉 ${"*".repeat(MASK_WORD.length)}`);
+    expect(masked.body.greetingStatus).toBe("masked");
+
+    const socket = await SocketProbe.open(`/v1/rooms/${roomId}/live?access_token=${await token("mod-watcher-2")}`);
+    await socket.next("snapshot");
+    const before = await balanceOf(`user:${viewerId}:wallet`);
+    const written = `大吉 ${HOLD_WORD} ${MASK_WORD}`;
+    const held = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
+      token: viewer,
+      idempotencyKey: key(),
+      body: { total: "1.00", shares: 2, greeting: written },
+    });
+    expect(held.status, JSON.stringify(held.body)).toBe(201);
+    expect(held.body.greetingStatus).toBe("held");
+    expect(held.body.packet.greeting).toBe("恭喜发财，大吉大利");
+    const packetId = held.body.packet.id as string;
+    // The money does not wait for the greeting.
+    expect(await balanceOf(`user:${viewerId}:wallet`)).toBe(before - 100);
+    expect(await balanceOf(`packet:${packetId}:escrow`)).toBe(100);
+    const announced = await socket.next("packet.sent");
+    expect(announced.packet).toMatchObject({ id: packetId, greeting: "恭喜发财，大吉大利" });
+    expect(JSON.stringify(socket.frames)).not.toContain(HOLD_WORD);
+
+    // In the same queue as tip messages, as kind `packet`.
+    expect(await heldIds()).toContain(packetId);
+    const page = await call("GET", "/v1/admin/messages/held?limit=100", { token: ops });
+    expect(page.body.messages.find((m: { id: string }) => m.id === packetId)).toEqual({
+      kind: "packet",
+      id: packetId,
+      tipId: null,
+      roomId,
+      viewerId,
+      creatorId: creator,
+      text: written,
+      shown: `大吉 ${HOLD_WORD} ${"*".repeat(MASK_WORD.length)}`,
+      status: "held",
+      createdAtMs: expect.any(Number),
+      reviewedBy: null,
+      reviewedAtMs: null,
+    });
+    const shown = `大吉 ${HOLD_WORD} ${"*".repeat(MASK_WORD.length)}`;
+
+    const forbidden = await call("POST", `/v1/admin/messages/${packetId}/approve`, { token: auditor });
+    expect(forbidden.status).toBe(403);
+    const approved = await call("POST", `/v1/admin/messages/${packetId}/approve`, { token: ops });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect(approved.body.message).toMatchObject({ kind: "packet", id: packetId, status: "approved" });
+    const frame = await socket.next("packet.greeting");
+    expect(frame).toMatchObject({ packetId, greeting: shown });
+    expect(await heldIds()).not.toContain(packetId);
+    const read = await call("GET", `/v1/rooms/${roomId}/red-packets/${packetId}`, { token: viewer });
+    expect([read.body.packet.greeting, read.body.live.greeting]).toEqual([shown, shown]);
+    expect(await auditRows(await shardDbOf(viewerId), "moderation.message.approve", packetId)).toEqual([
+      { actor: `mod-ops-${suffix}`, action: "moderation.message.approve", target: packetId },
+    ]);
+    const twice = await call("POST", `/v1/admin/messages/${packetId}/reject`, { token: ops });
+    expect([twice.status, twice.body.error.code]).toEqual([409, "message_not_held"]);
+
+    // A rejected greeting is never shown: the packet keeps the default one, nothing goes to the room.
+    const other = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
+      token: viewer,
+      idempotencyKey: key(),
+      body: { total: "1.00", shares: 1, greeting: HOLD_WORD },
+    });
+    const otherId = other.body.packet.id as string;
+    const rejected = await call("POST", `/v1/admin/messages/${otherId}/reject`, { token: ops });
+    expect([rejected.status, rejected.body.message.status]).toEqual([200, "rejected"]);
+    const otherRead = await call("GET", `/v1/rooms/${roomId}/red-packets/${otherId}`, { token: viewer });
+    expect([otherRead.body.packet.greeting, otherRead.body.live.greeting]).toEqual([
+      "恭喜发财，大吉大利",
+      "恭喜发财，大吉大利",
+    ]);
+    const outbox = await (await shardDbOf(viewerId))
+      .prepare("SELECT COUNT(*) AS n FROM room_outbox WHERE id = ?")
+      .bind(`greeting_${otherId}`)
+      .first<number>("n");
+    expect(outbox).toBe(0);
+    const unknown = await call("POST", `/v1/admin/messages/${newId("packet", Date.now())}/approve`, { token: ops });
+    expect(unknown.body.error.code).toBe("message_not_found");
+    expect(socket.ofType("packet.greeting")).toHaveLength(1);
+    socket.ws.close();
+    expect((await invariantReport()).violations).toEqual([]);
   });
 
   it("masks a mask-level word and refuses a hold-level one with 422 text_refused", async () => {

@@ -33,6 +33,7 @@ import {
   until,
   withPin,
 } from "./helpers";
+import { SocketProbe } from "./socket-probe";
 
 afterEach(() => riskCache.forget());
 
@@ -316,6 +317,110 @@ describe("risk on top-ups", () => {
   });
 });
 
+describe("a risk challenge answered with the payment PIN on top-ups and red packets", () => {
+  it("a challenged top-up answers risk_challenge and makes no order; a wrong PIN spends a try; the right one, same key, makes it", async () => {
+    riskCache.pinForTests([
+      rule({ id: "topup-challenge", kind: "amount_cap", action: "topup", maxMinor: 10_000, outcome: "challenge" }),
+    ]);
+    const payer = id("topup-challenged");
+    const t = await token(payer);
+    const k = key();
+    const order = (extra: Record<string, unknown> = {}) =>
+      call("POST", "/v1/payments/orders", {
+        token: t,
+        idempotencyKey: k,
+        body: { kind: "topup", method: "sandbox", amount: "200.00", ...extra },
+      });
+    const orders = async () =>
+      (await ledger())
+        .forOwner(payer)
+        .db.prepare("SELECT COUNT(*) AS n FROM payment_orders WHERE user_id = ?")
+        .bind(payer)
+        .first("n");
+    const challenged = await order();
+    expect([challenged.status, challenged.body.error.code]).toEqual([428, "risk_challenge"]);
+    expect(await orders()).toBe(0);
+    await setPin(payer);
+    const wrong = await order({ pin: "975310" });
+    expect([wrong.status, wrong.body.error.code, wrong.body.error.details]).toEqual([
+      403,
+      "pin_incorrect",
+      { triesLeft: 4 },
+    ]);
+    expect(await orders()).toBe(0);
+    const answered = await order({ pin: TEST_PIN });
+    expect(answered.status, JSON.stringify(answered.body)).toBe(201);
+    expect(answered.body.order).toMatchObject({ kind: "topup", amountMinor: 20_000, state: "pending" });
+    expect(await orders()).toBe(1);
+    // The same key with the PIN again answers the same order (the PIN is not in the fingerprint).
+    const again = await order({ pin: TEST_PIN });
+    expect([again.status, again.body.order.id]).toEqual([200, answered.body.order.id]);
+    // The unanswered challenge is recorded; the wrong PIN never reached risk, the answered one passed.
+    const decisions = await until(
+      () => decisionsOf(payer),
+      (d) => d.length >= 1,
+    );
+    expect(decisions.map((d) => [d.action, d.outcome])).toEqual([["topup", "challenge"]]);
+  });
+
+  it("a challenged red packet holds nothing; a wrong PIN spends a try and the lock applies; the right one sends it under the same key", async () => {
+    riskCache.pinForTests([
+      rule({
+        id: "packet-challenge",
+        kind: "amount_cap",
+        action: "packet_send",
+        maxMinor: 1_000,
+        outcome: "challenge",
+      }),
+    ]);
+    const roomId = await openRoom(id("pkt-challenge-creator"));
+    const sender = id("pkt-challenged");
+    await fund(sender, "50.00");
+    const t = await token(sender);
+    const k = key();
+    const send = (extra: Record<string, unknown> = {}, idempotencyKey = k) =>
+      call("POST", `/v1/rooms/${roomId}/red-packets`, {
+        token: t,
+        idempotencyKey,
+        body: { total: "20.00", shares: 2, ...extra },
+      });
+    const packets = async () =>
+      (await ledger())
+        .forOwner(sender)
+        .db.prepare("SELECT COUNT(*) AS n FROM red_packets WHERE sender_id = ?")
+        .bind(sender)
+        .first("n");
+    const challenged = await send();
+    expect([challenged.status, challenged.body.error.code]).toEqual([428, "risk_challenge"]);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(5_000);
+    await setPin(sender);
+    const wrong = await send({ pin: "975310" });
+    expect([wrong.status, wrong.body.error.code, wrong.body.error.details]).toEqual([
+      403,
+      "pin_incorrect",
+      { triesLeft: 4 },
+    ]);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(5_000);
+    expect(await packets()).toBe(0);
+    const answered = await send({ pin: TEST_PIN });
+    expect(answered.status, JSON.stringify(answered.body)).toBe(201);
+    expect(answered.body.packet.totalMinor).toBe(2_000);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(3_000);
+    expect(await balanceOf(`packet:${answered.body.packet.id}:escrow`)).toBe(2_000);
+
+    // Five wrong PINs on another challenged packet lock it: then even the right one is refused.
+    const other = key();
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) codes.push((await send({ pin: "975310" }, other)).body.error.code);
+    expect(codes).toEqual(["pin_incorrect", "pin_incorrect", "pin_incorrect", "pin_incorrect", "pin_locked"]);
+    const locked = await send({ pin: TEST_PIN }, other);
+    expect([locked.status, locked.body.error.code]).toEqual([423, "pin_locked"]);
+    expect(await balanceOf(`user:${sender}:wallet`)).toBe(3_000);
+    expect(await packets()).toBe(1);
+    expect((await invariantReport()).ok).toBe(true);
+  });
+});
+
 describe("risk on red packets and withdrawals", () => {
   it("a packet above the send cap is refused with nothing held; a claimer over the claim velocity is refused before the room", async () => {
     riskCache.pinForTests([
@@ -349,6 +454,107 @@ describe("risk on red packets and withdrawals", () => {
     });
     expect(claims.status, JSON.stringify(claims.body)).toBe(200);
     expect(claims.body.claims).toEqual([]);
+  });
+
+  it("a blacklisted device claims nothing over HTTP or the room socket; the shares stay for others; claim velocity holds on sockets too", async () => {
+    const badDevice = id("claim-bad-dev");
+    riskCache.pinForTests(
+      [
+        rule({ id: "claim-device", kind: "blacklist", list: "device" }),
+        rule({ id: "claim-rate", kind: "velocity", action: "packet_claim", scope: "user", count: 1, windowSec: 60 }),
+      ],
+      [{ kind: "device", value: badDevice }],
+    );
+    const roomId = await openRoom(id("claim-creator"));
+    const sender = id("claim-sender");
+    await fund(sender, "20.00");
+    const send = async () => {
+      const res = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
+        token: await token(sender),
+        idempotencyKey: key(),
+        body: { total: "2.00", shares: 2 },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return res.body.packet.id as string;
+    };
+    const [packetId, secondId] = [await send(), await send()];
+    const socketOf = async (userId: string, query = "", headers: Record<string, string> = {}) => {
+      const socket = await SocketProbe.open(
+        `/v1/rooms/${roomId}/live?access_token=${await token(userId)}${query}`,
+        headers,
+      );
+      await socket.next("snapshot");
+      return socket;
+    };
+    let requestSeq = 0;
+    const claimOver = async (socket: SocketProbe, packet: string) => {
+      const requestId = `risk-${++requestSeq}`;
+      socket.send({ type: "packet.claim", packetId: packet, requestId });
+      await socket.until((fs) => fs.some((f) => f.type === "packet.claim.result" && f.requestId === requestId));
+      return socket.frames.find((f) => f.type === "packet.claim.result" && f.requestId === requestId);
+    };
+    const claimHttp = async (userId: string, packet: string, headers: Record<string, string> = {}) =>
+      call("POST", `/v1/rooms/${roomId}/red-packets/${packet}/claims`, { token: await token(userId), headers });
+
+    // The blacklisted device: over HTTP (its header), over a socket that named it in the query
+    // (browsers cannot set headers on a socket), and over one that sent the header on its upgrade.
+    const bad = id("claim-bad");
+    const http = await claimHttp(bad, packetId, { "x-giftwire-device": badDevice });
+    expect([http.status, http.body.error.code]).toEqual([403, "risk_blocked"]);
+    const byQuery = await socketOf(bad, `&device=${badDevice}`);
+    const refused = await claimOver(byQuery, packetId);
+    expect(refused).toMatchObject({ ok: false, status: 403, error: { code: "risk_blocked" } });
+    expect(refused.error.details.decisionId).toMatch(/^rsk_/);
+    const bad2 = id("claim-bad-2");
+    const byHeader = await socketOf(bad2, "", { "x-giftwire-device": badDevice });
+    expect(await claimOver(byHeader, packetId)).toMatchObject({
+      ok: false,
+      status: 403,
+      error: { code: "risk_blocked" },
+    });
+    const live = await call("GET", `/v1/rooms/${roomId}/red-packets/${packetId}`, { token: await token(sender) });
+    expect(live.body.live.remainingShares).toBe(2);
+
+    // Both shares go to others: one over HTTP, one over a socket.
+    const good = await claimHttp(id("claim-good-1"), packetId, { "x-giftwire-device": id("claim-ok-dev") });
+    expect(good.status, JSON.stringify(good.body)).toBe(201);
+    const goodSocket = await socketOf(id("claim-good-2"), `&device=${id("claim-ok-dev-2")}`);
+    expect(await claimOver(goodSocket, packetId)).toMatchObject({ ok: true, status: 201 });
+    const claims = await call("GET", `/v1/rooms/${roomId}/red-packets/${packetId}/claims`, {
+      token: await token(sender),
+    });
+    expect(claims.body.claims.map((c: { userId: string }) => c.userId).sort()).toEqual(
+      [id("claim-good-1"), id("claim-good-2")].sort(),
+    );
+    // The claim velocity (1 per minute per user) is counted by the same desk for socket claims.
+    const again = await claimOver(goodSocket, secondId);
+    expect(again).toMatchObject({ ok: false, status: 403, error: { code: "risk_blocked" } });
+    // A repeat of a claim the room already holds is answered without risk.
+    expect(await claimOver(goodSocket, packetId)).toMatchObject({ ok: true, status: 200 });
+    // The workers projects keep 2 viewer sockets in the room (ROOM_FAN_OUT_THRESHOLD): the third
+    // and this fourth are on fan-out shards, which forward the frame with the socket's signals.
+    const onShard = await socketOf(id("claim-bad-3"), `&device=${badDevice}`);
+    const shardSockets = await Promise.all(
+      [0, 1, 2].map((k) => env.ROOM_FAN_OUT.getByName(`${roomId}:${k}`).sockets()),
+    );
+    expect(shardSockets.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(await claimOver(onShard, secondId)).toMatchObject({
+      ok: false,
+      status: 403,
+      error: { code: "risk_blocked" },
+    });
+    const second = await call("GET", `/v1/rooms/${roomId}/red-packets/${secondId}`, { token: await token(sender) });
+    expect(second.body.live.remainingShares).toBe(2);
+
+    const decisions = await until(
+      () => decisionsOf(bad),
+      (d) => d.length === 2,
+    );
+    expect(decisions.map((d) => [d.action, d.outcome, d.deviceId, d.fired.map((f) => f.reason)])).toEqual([
+      ["packet_claim", "block", badDevice, ["blacklist:device"]],
+      ["packet_claim", "block", badDevice, ["blacklist:device"]],
+    ]);
+    for (const s of [byQuery, byHeader, goodSocket, onShard]) s.close();
   });
 
   it("a withdrawal to a blacklisted payout account is refused before anything is held", async () => {

@@ -62,6 +62,17 @@ export const TipMessageEvent = z.object({
 });
 export type TipMessageEvent = z.infer<typeof TipMessageEvent>;
 
+/** A held red-packet greeting an operator approved: the room shows it on the packet (src/db/packet-greetings.ts). */
+export const PacketGreetingEvent = z.object({
+  type: z.literal("packet.greeting"),
+  id: z.string().min(1).max(80), // `greeting_` + the packet id; applied at most once
+  roomId: z.string(),
+  packetId: z.string().min(1).max(64),
+  greeting: z.string().max(LIMITS.packetGreetingMaxLength),
+  atMs: z.number().int().nonnegative(),
+});
+export type PacketGreetingEvent = z.infer<typeof PacketGreetingEvent>;
+
 const StreamStartedEvent = z.object({
   type: z.literal("stream.started"),
   id: z.string().min(1).max(64),
@@ -117,6 +128,7 @@ export const RoomEvent = z.discriminatedUnion("type", [
   StreamStartedEvent,
   StreamEndedEvent,
   PacketSentEvent,
+  PacketGreetingEvent,
 ]);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 export const RoomEvents = z.array(RoomEvent).min(1).max(LIMITS.roomEventsPerDeliveryMax);

@@ -40,15 +40,25 @@ export interface PacketAsk {
   readonly subsidyId: string | null;
   readonly shares: number;
   readonly split: SplitMode;
+  /** The greeting the room shows now: the sender's (masked), or the default while theirs is held. */
   readonly greeting: string;
+  /** The sender's greeting held for review (moderated at the edge); absent or null: none. */
+  readonly heldGreeting?: HeldGreeting | null;
   readonly audience: Audience;
   readonly ttlMs: number;
+}
+
+/** A greeting with a hold-level word: `text` as written, `shown` as the room shows it once approved. */
+export interface HeldGreeting {
+  readonly text: string;
+  readonly shown: string;
 }
 
 export interface PreparedPacket {
   readonly row: PacketLedgerRow;
   readonly info: PacketInfo;
   readonly funding: PacketFunding;
+  readonly heldGreeting: HeldGreeting | null;
 }
 
 /**
@@ -128,7 +138,7 @@ export async function preparePacketSend(
     expiresAtMs,
     seed,
   };
-  return ok({ row, info, funding: f });
+  return ok({ row, info, funding: f, heldGreeting: ask.heldGreeting ?? null });
 }
 
 export function composePacketSend(
@@ -138,7 +148,7 @@ export function composePacketSend(
   attach?: Attach,
 ): ComposedOperation {
   const { db } = shard;
-  const { row, info, funding } = packet;
+  const { row, info, funding, heldGreeting } = packet;
   const source =
     funding.kind === "subsidy"
       ? accountAddress.subsidyGrant(funding.subsidyId)
@@ -200,6 +210,26 @@ export function composePacketSend(
           ...posting.params,
         ),
       outboxInsert(db, event, nowMs, posting),
+      // A held greeting waits for review beside the packet (src/db/packet-greetings.ts).
+      ...(heldGreeting === null
+        ? []
+        : [
+            db
+              .prepare(
+                `INSERT INTO packet_greetings (packet_id, room_id, sender_id, creator_id, text, shown, status, created_at_ms)
+                 SELECT ?, ?, ?, ?, ?, ?, 'held', ? WHERE ${posting.sql}`,
+              )
+              .bind(
+                row.id,
+                row.room_id,
+                row.sender_id,
+                info.creatorId,
+                heldGreeting.text,
+                heldGreeting.shown,
+                nowMs,
+                ...posting.params,
+              ),
+          ]),
     ],
     attach,
   });

@@ -205,6 +205,34 @@ export const heldTips = sqliteTable(
 );
 
 /**
+ * A red packet's greeting held for review (issue 16), in the sender's shard beside the packet and
+ * written in its send batch, only if the packet posts. While held the packet shows the default
+ * greeting; approving it (src/db/packet-greetings.ts) sets the packet's greeting to `shown` and
+ * tells the room. Only held greetings get a row; the money never waits for it.
+ */
+export const packetGreetings = sqliteTable(
+  "packet_greetings",
+  {
+    packetId: text("packet_id").primaryKey(),
+    roomId: text("room_id").notNull(),
+    senderId: text("sender_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    /** What the sender wrote (trimmed, at most LIMITS.packetGreetingMaxLength). */
+    text: text("text").notNull(),
+    shown: text("shown").notNull(),
+    status: text("status", { enum: ["held", "approved", "rejected"] }).notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    reviewedBy: text("reviewed_by"),
+    reviewedAtMs: integer("reviewed_at_ms"),
+  },
+  (t) => [
+    check("packet_greetings_status", sql`${t.status} IN ('held', 'approved', 'rejected')`),
+    // The review queue pages through held greetings oldest first, with the tip messages.
+    index("packet_greetings_status_created").on(t.status, t.createdAtMs, t.packetId),
+  ],
+);
+
+/**
  * Red packets. The money sits in `packet:{id}:escrow` from sending until it is claimed
  * (credited claim by claim from the room, through the ledger queue) or refunded at expiry.
  * The room's Durable Object is the authority on claims; these rows are the ledger's view:

@@ -28,6 +28,9 @@ export function stronger(a: RiskDecisionOutcome, b: RiskDecisionOutcome): RiskDe
   return STRENGTH[a] >= STRENGTH[b] ? a : b;
 }
 
+/** A client's device id (the `X-Giftwire-Device` header, docs/API.md): 1–128 of `A-Z a-z 0-9 . _ : -`. */
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** Whose attempts a velocity rule counts: the user, the device, the IP address, or its /24 (v6: /64). */
 export const VELOCITY_SCOPES = ["user", "device", "ip", "ip24"] as const;
 export type VelocityScope = (typeof VELOCITY_SCOPES)[number];

@@ -3,11 +3,13 @@ import { findRoom } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
 import { PERIODS, periodKeys } from "../../domain/room/periods";
 import { Leaderboard } from "../../durable-objects/live-room.protocol";
+import { RISK_SIGNALS_HEADER } from "../../durable-objects/live-room.risk";
 import { FAN_OUT_HEADER, ROOM_HEADER, shardName } from "../../durable-objects/room-fan-out.protocol";
 import { type Principal, verifyToken } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { authenticate } from "../middleware/auth";
+import { clientSignalsOf, DEVICE_HEADER } from "../risk";
 import { knownRooms } from "../rooms/known-rooms";
 import { errorResponses, jsonResponse, UserId } from "../schemas";
 import { defineRoute } from "./define";
@@ -42,6 +44,8 @@ const LiveQuery = z.object({
     .string()
     .regex(/^[0-9]{1,15}$/)
     .optional(),
+  /** The client's device id (a browser cannot set `X-Giftwire-Device` on a socket); the header wins. */
+  device: z.string().max(128).optional(),
 });
 
 /**
@@ -57,7 +61,7 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
   const query = LiveQuery.safeParse(c.req.query());
   if (!params.success || !query.success) throw new ApiError("malformed_request", "Bad room id or query.");
   const { roomId } = params.data;
-  const { role, access_token, key, lastSeq } = query.data;
+  const { role, access_token, key, lastSeq, device } = query.data;
 
   const origin = c.req.header("origin");
   if (origin !== undefined) {
@@ -70,6 +74,7 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
 
   let userId: string | null = null;
   let follows: string | null = null;
+  let adult = false;
   if (role === "overlay") {
     if (!key || !OVERLAY_KEY.test(key) || room.overlay_key_hash === null)
       throw new ApiError("unauthenticated", "A valid overlay key is required.");
@@ -85,12 +90,16 @@ live.get("/rooms/:roomId/live", authenticate("socket"), async (c) => {
       throw new ApiError("forbidden", "Only the room's creator can do this.");
     }
     userId = principal.userId;
+    adult = principal.adult;
     // Claims over the socket check follower-only packets in the room: it needs only this.
     if (principal.follows?.has(room.creator_id)) follows = room.creator_id;
   }
 
+  // Risk on the socket's claims reads what the edge sees now (the room has no request to read).
+  const signals = userId === null ? null : clientSignalsOf(c, adult, c.req.header(DEVICE_HEADER) ?? device);
   const headers = new Headers(c.req.raw.headers);
   for (const name of [...headers.keys()]) if (name.startsWith("x-giftwire-")) headers.delete(name);
+  if (signals !== null) headers.set(RISK_SIGNALS_HEADER, JSON.stringify(signals));
   headers.set("x-giftwire-role", role);
   if (userId !== null) headers.set("x-giftwire-user", userId);
   if (follows !== null) headers.set("x-giftwire-follows", follows);

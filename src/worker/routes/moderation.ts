@@ -1,7 +1,8 @@
 /**
  * Moderation (issue 16): the sensitive-word list (read with `moderation.read`, changed with
  * `moderation.manage`, every change audited in the control chain) and the review queue of held
- * tip messages (approve: the room shows it; reject: it stays hidden; audited in the tip's shard).
+ * tip messages and red-packet greetings (approve: the room shows it; reject: it stays hidden;
+ * audited in the tip's or the packet's shard).
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
@@ -14,14 +15,16 @@ import {
   type WordRow,
   wordListCache,
 } from "../../db/moderation-words";
-import { listHeldMessages, reviewTipMessage, type TipMessageRow } from "../../db/tip-messages";
+import { type PacketGreetingRow, reviewPacketGreeting } from "../../db/packet-greetings";
+import { type HeldMessageRow, listHeldMessages, reviewTipMessage, type TipMessageRow } from "../../db/tip-messages";
+import { idPattern } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { codePointLength, MODERATION_LEVELS, normalizeText } from "../../domain/moderation";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { deliverAfterCommit } from "../rooms/outbox";
-import { errorResponses, jsonBody, jsonResponse, PrefixedId, UserId } from "../schemas";
+import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
 import { defineRoute } from "./define";
 
 const WordText = z
@@ -59,24 +62,36 @@ const AddWord = z
 
 const HeldMessageSchema = z
   .object({
-    tipId: z.string(),
+    kind: z.enum(["tip", "packet"]).openapi({ description: "A tip's message, or a red packet's greeting." }),
+    id: z.string().openapi({ description: "The tip's or the packet's id (what approve and reject take)." }),
+    tipId: z.string().nullable().openapi({ description: "The tip's id; null for a packet's greeting." }),
     roomId: z.string(),
-    viewerId: UserId,
+    viewerId: UserId.openapi({ description: "Who wrote it: the tip's viewer, or the packet's sender." }),
     creatorId: UserId,
-    text: z.string().openapi({ description: "What the viewer wrote." }),
+    text: z.string().openapi({ description: "What the viewer (or sender) wrote." }),
     shown: z.string().openapi({ description: "What the room will show if approved (mask-level words masked)." }),
     status: z.enum(["shown", "masked", "held", "approved", "rejected"]),
     createdAtMs: z.number().int(),
     reviewedBy: z.string().nullable(),
     reviewedAtMs: z.number().int().nullable(),
   })
-  .openapi("TipMessage");
+  .openapi("HeldMessage");
 
-function messageView(r: TipMessageRow): z.infer<typeof HeldMessageSchema> {
+function tipMessageRow(r: TipMessageRow): HeldMessageRow {
+  return { kind: "tip", id: r.tip_id, author_id: r.viewer_id, ...r };
+}
+
+function greetingRow(r: PacketGreetingRow): HeldMessageRow {
+  return { kind: "packet", id: r.packet_id, author_id: r.sender_id, ...r };
+}
+
+function messageView(r: HeldMessageRow): z.infer<typeof HeldMessageSchema> {
   return {
-    tipId: r.tip_id,
+    kind: r.kind,
+    id: r.id,
+    tipId: r.kind === "tip" ? r.id : null,
     roomId: r.room_id,
-    viewerId: r.viewer_id,
+    viewerId: r.author_id,
     creatorId: r.creator_id,
     text: r.text,
     shown: r.shown,
@@ -89,10 +104,10 @@ function messageView(r: TipMessageRow): z.infer<typeof HeldMessageSchema> {
 
 const wordView = (w: StoredWord): z.infer<typeof WordSchema> => ({ ...w, variants: [...w.variants] });
 
-/** `<createdAtMs>.<tipId>`: where the next page of the queue starts. */
+/** `<createdAtMs>.<id>` (a tip's or a packet's): where the next page of the queue starts. */
 const HeldCursor = z
   .string()
-  .regex(/^\d{1,16}\.tip_[0-9A-Za-z_]{1,60}$/)
+  .regex(/^\d{1,16}\.(tip|packet)_[0-9A-Za-z_]{1,60}$/)
   .optional()
   .openapi({ description: "The `nextCursor` of the previous page." });
 
@@ -216,7 +231,8 @@ moderation.openapi(
     path: "/admin/messages/held",
     auth: { permission: "moderation.read" },
     tags: ["operators"],
-    summary: "The review queue: tip messages held by the word list, oldest first, cursor-paginated",
+    summary:
+      "The review queue: tip messages and red-packet greetings held by the word list, oldest first, cursor-paginated",
     request: {
       query: z.object({
         cursor: HeldCursor,
@@ -235,59 +251,67 @@ moderation.openapi(
     const { cursor, limit } = c.req.valid("query");
     const dot = cursor?.indexOf(".") ?? -1;
     const after =
-      cursor === undefined ? null : { createdAtMs: Number(cursor.slice(0, dot)), tipId: cursor.slice(dot + 1) };
+      cursor === undefined ? null : { createdAtMs: Number(cursor.slice(0, dot)), id: cursor.slice(dot + 1) };
     const page = await listHeldMessages(c.var.ledger, after, limit);
     return c.json(
       {
         messages: page.messages.map(messageView),
-        nextCursor: page.next === null ? null : `${page.next.createdAtMs}.${page.next.tipId}`,
+        nextCursor: page.next === null ? null : `${page.next.createdAtMs}.${page.next.id}`,
       },
       200,
     );
   },
 );
 
+/** A tip's id (its message) or a packet's id (its greeting). */
+const MessageId = z
+  .string()
+  .refine((id) => idPattern("tip").test(id) || idPattern("packet").test(id), "a tip_… or packet_… id")
+  .openapi({ example: `tip_01JDEM${"0".repeat(20)}`, param: { name: "messageId", in: "path" } });
+
 for (const decision of ["approve", "reject"] as const) {
   moderation.openapi(
     defineRoute({
       method: "post",
-      path: `/admin/messages/{tipId}/${decision}`,
+      path: `/admin/messages/{messageId}/${decision}`,
       auth: { permission: "moderation.manage" },
       tags: ["operators"],
       summary:
         decision === "approve"
-          ? "Approve a held tip message: the room shows it at once (a `tip.message` frame)"
-          : "Reject a held tip message: it is never shown (the tip itself stays posted)",
-      description: "Only a held message can be decided; deciding it again is 409 `message_not_held`.",
-      request: { params: z.object({ tipId: PrefixedId("tip").openapi({ param: { name: "tipId", in: "path" } }) }) },
+          ? "Approve a held tip message or packet greeting: the room shows it at once (`tip.message` / `packet.greeting`)"
+          : "Reject a held tip message or packet greeting: it is never shown (the tip or packet itself stands)",
+      description:
+        "`messageId` is the tip's id, or the packet's for its greeting. Only a held message can be decided; " +
+        "deciding it again is 409 `message_not_held`.",
+      request: { params: z.object({ messageId: MessageId }) },
       responses: {
         200: jsonResponse(z.object({ message: HeldMessageSchema }), decision === "approve" ? "Approved" : "Rejected"),
         ...errorResponses(400, 401, 403, 404, 409),
       },
     }),
     async (c) => {
-      const { tipId } = c.req.valid("param");
+      const { messageId } = c.req.valid("param");
       const { ledger } = c.var;
       const actorId = c.var.principal.userId;
-      const outcome = await reviewTipMessage(
-        ledger,
-        tipId,
-        decision,
-        actorId,
-        operatorAction(c, {
-          action: `moderation.message.${decision}`,
-          target: tipId,
-          before: { status: "held" },
-          after: { status: decision === "approve" ? "approved" : "rejected" },
-        }),
-        Date.now(),
-      );
+      const audit = operatorAction(c, {
+        action: `moderation.message.${decision}`,
+        target: messageId,
+        before: { status: "held" },
+        after: { status: decision === "approve" ? "approved" : "rejected" },
+      });
+      const outcome = idPattern("packet").test(messageId)
+        ? await reviewPacketGreeting(ledger, messageId, decision, actorId, audit, Date.now()).then((o) =>
+            o.kind === "not_found" ? o : { ...o, row: greetingRow(o.row) },
+          )
+        : await reviewTipMessage(ledger, messageId, decision, actorId, audit, Date.now()).then((o) =>
+            o.kind === "not_found" ? o : { ...o, row: tipMessageRow(o.row) },
+          );
       if (outcome.kind === "not_found") throw new ApiError("message_not_found");
       if (outcome.kind === "not_held") throw new ApiError("message_not_held");
       if (outcome.outboxId !== null) {
         c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, outcome.shardIndex, [outcome.outboxId], c.var.log));
       }
-      c.var.log.info("tip_message_reviewed", { tipId, decision, actorId });
+      c.var.log.info("held_message_reviewed", { messageId, kind: outcome.row.kind, decision, actorId });
       return c.json({ message: messageView(outcome.row) }, 200);
     },
   );

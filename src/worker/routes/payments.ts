@@ -31,6 +31,7 @@ import { operatorMay } from "../middleware/auth";
 import { money } from "../money-view";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
+import { requirePin } from "../pin";
 import { fourEyes } from "../proposals";
 import { enqueueRefund, type PaymentQueryMessage } from "../queues/payment-callbacks";
 import { assessRisk } from "../risk";
@@ -41,6 +42,7 @@ import {
   IdempotencyKeyHeader,
   jsonBody,
   jsonResponse,
+  Pin,
   PrefixedId,
   TipAskSchema,
   UserId,
@@ -70,6 +72,11 @@ const CreateOrderRequest = z
       }),
     amount: DecimalAmount.optional().openapi({ description: "Required for a top-up; a tip's amount is its price." }),
     tip: TipOrderRequest.optional(),
+    pin: Pin.optional().openapi({
+      description:
+        "Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again with it. " +
+        "Checked only when given (a wrong one counts a try); never part of the request's fingerprint.",
+    }),
   })
   .refine((b) => (b.channel === undefined) !== (b.method === undefined), "give exactly one of channel and method")
   .refine((b) => (b.kind === "tip") === (b.tip !== undefined), "a tip order has a tip, a top-up has none")
@@ -156,11 +163,12 @@ payments.openapi(
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order this key created earlier"),
       201: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order"),
-      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 423, 428, 503),
     },
   }),
   async (c) => {
-    const body = c.req.valid("json");
+    // The PIN is never compared with the order's stored request: the same key is reused after `risk_challenge`.
+    const { pin, ...body } = c.req.valid("json");
     const key = parseIdempotencyKey(c.req.header("idempotency-key"));
     if (!key.ok) throw ApiError.from(key);
     const userId = c.var.principal.userId;
@@ -204,8 +212,12 @@ payments.openapi(
       if (!amount.ok) throw ApiError.from(amount);
       amountMinor = amount.value;
     }
+    // A PIN answers a risk challenge; checked once the request is well-formed, before risk (a
+    // wrong one spends a try and is refused whatever risk would say).
+    const pinVerified = pin !== undefined;
+    if (pinVerified) await requirePin(c.var.ledger.forOwner(userId), userId, pin, Date.now());
     // Risk before the order exists: a refused top-up (or pay-to-tip, assessed as a tip) leaves nothing behind.
-    await assessRisk(c, { action: body.kind === "tip" ? "tip" : "topup", amountMinor });
+    await assessRisk(c, { action: body.kind === "tip" ? "tip" : "topup", amountMinor, pinVerified });
     const { row, created } = await createOrder(c.var.ledger, {
       kind: body.kind,
       userId,

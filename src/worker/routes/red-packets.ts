@@ -14,7 +14,7 @@ import { fail, ok } from "../../domain/errors";
 import { ID_BODY_PATTERN } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { formatMinor, parseAmountMinor } from "../../domain/money";
-import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
+import { AUDIENCES, DEFAULT_PACKET_GREETING, SPLIT_MODES } from "../../domain/red-packet";
 import type { ClaimAnswer } from "../../durable-objects/live-room";
 import { PacketView } from "../../durable-objects/live-room.protocol";
 import type { Principal } from "../auth/jwt";
@@ -22,8 +22,9 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { operatorMay } from "../middleware/auth";
-import { screenedName } from "../moderation";
+import { moderatedGreeting } from "../moderation";
 import { money } from "../money-view";
+import { requirePin } from "../pin";
 import { assessRisk } from "../risk";
 import { edgeClaims } from "../rooms/exhausted-packets";
 import { knownRooms } from "../rooms/known-rooms";
@@ -37,6 +38,7 @@ import {
   jsonBody,
   jsonResponse,
   PageQuery,
+  Pin,
   PrefixedId,
   UserId,
 } from "../schemas";
@@ -54,7 +56,16 @@ export const SendPacketRequest = z
     }),
     shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
     split: z.enum(SPLIT_MODES).default("lucky"),
-    greeting: z.string().trim().max(LIMITS.packetGreetingMaxLength).default("恭喜发财，大吉大利"),
+    greeting: z
+      .string()
+      .trim()
+      .max(LIMITS.packetGreetingMaxLength)
+      .default(DEFAULT_PACKET_GREETING)
+      .openapi({
+        description:
+          "Moderated: shown, shown masked, or held for review — then the packet goes out with the default " +
+          "greeting and yours replaces it once an operator approves it (the money never waits).",
+      }),
     audience: z
       .enum(AUDIENCES)
       .default("everyone")
@@ -65,6 +76,11 @@ export const SendPacketRequest = z
       .min(LIMITS.packetTtlMinMs / 1000)
       .max(LIMITS.packetTtlMaxMs / 1000)
       .default(LIMITS.packetTtlDefaultMs / 1000),
+    pin: Pin.optional().openapi({
+      description:
+        "Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again, same " +
+        "Idempotency-Key, with it. Checked only when given (a wrong one counts a try); not part of the fingerprint.",
+    }),
   })
   .refine((b) => (b.total === undefined) !== (b.subsidyId === undefined), {
     message: "Give either total (paid from your wallet) or subsidyId, not both.",
@@ -112,7 +128,16 @@ export const PacketSchema = z
   })
   .openapi("RedPacket");
 
-const SentSchema = z.object({ packet: PacketSchema, walletBalanceMinor: AmountMinor }).openapi("RedPacketSent");
+const SentSchema = z
+  .object({
+    packet: PacketSchema,
+    greetingStatus: z.enum(["shown", "masked", "held"]).openapi({
+      description:
+        "`held`: your greeting waits for an operator's review; the room shows the default greeting until it is approved.",
+    }),
+    walletBalanceMinor: AmountMinor,
+  })
+  .openapi("RedPacketSent");
 
 const ClaimSchema = z
   .object({
@@ -214,17 +239,18 @@ redPackets.openapi(
     request: { params: roomParams, headers: IdempotencyKeyHeader, body: jsonBody(SendPacketRequest) },
     responses: {
       201: jsonResponse(SentSchema, "The packet is in the room"),
-      ...errorResponses(400, 401, 403, 404, 409, 422, 428, 503),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 423, 428, 503),
     },
   }),
   async (c) => {
     const { roomId } = c.req.valid("param");
-    const body = c.req.valid("json");
+    // The PIN is never part of the request's fingerprint: the same key is reused after `risk_challenge`.
+    const { pin, ...body } = c.req.valid("json");
     const senderId = c.var.principal.userId;
     const ledger = c.var.ledger;
-    // The greeting is shown to the whole room at once: masked, or refused (422 text_refused)
-    // for a hold-level word before any money moves (a packet has no review queue).
-    const greeting = body.greeting === "" ? "" : await screenedName(c, body.greeting);
+    // The greeting is shown to the whole room at once: masked, or held for review (the packet
+    // goes out with the default greeting meanwhile; the money never waits for a greeting).
+    const greeting = await moderatedGreeting(c, body.greeting);
     // The packet lives in its sender's shard: its id carries the sender's bucket, and the
     // Idempotency-Key is kept there beside it.
     const shard = ledger.forOwner(senderId);
@@ -241,9 +267,13 @@ redPackets.openapi(
           roomId,
         });
         if (paused !== null) return fail(paused.code);
+        // A PIN answers a risk challenge: checked only when the packet runs (a replay of its key
+        // spends no try), and a wrong one frees the key for the corrected retry.
+        const pinVerified = pin !== undefined;
+        if (pinVerified) await requirePin(shard, senderId, pin, nowMs);
         // Risk before any money is held (a subsidy-paid packet has no amount of the sender's here).
         const total = body.total === undefined ? null : parseAmountMinor(body.total);
-        await assessRisk(c, { action: "packet_send", amountMinor: total?.ok ? total.value : null });
+        await assessRisk(c, { action: "packet_send", amountMinor: total?.ok ? total.value : null, pinVerified });
         const packet = await preparePacketSend(
           ledger,
           {
@@ -254,7 +284,8 @@ redPackets.openapi(
             subsidyId: body.subsidyId ?? null,
             shares: body.shares,
             split: body.split,
-            greeting,
+            greeting: greeting.greeting,
+            heldGreeting: greeting.held,
             audience: body.audience,
             ttlMs: body.ttlSeconds * 1000,
           },
@@ -268,7 +299,7 @@ redPackets.openapi(
             outcome.posted = packet.value;
             c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log));
           },
-          body: { packet: packetBody(packet.value.row), walletBalanceMinor: 0 },
+          body: { packet: packetBody(packet.value.row), greetingStatus: greeting.status, walletBalanceMinor: 0 },
           patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(senderId))],
         });
       },
