@@ -44,6 +44,7 @@ import { tipReversals } from "./routes/tip-reversals";
 import { tips } from "./routes/tips";
 import { verification } from "./routes/verification";
 import { verificationReview } from "./routes/verification-review";
+import { workQueues } from "./routes/work-queues";
 import { wallets } from "./routes/wallets";
 
 export const API_VERSION = "0.1.0";
@@ -123,6 +124,7 @@ export function createApp() {
   v1.route("/", adminRisk);
   v1.route("/", operators);
   v1.route("/", proposals);
+  v1.route("/", workQueues);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
