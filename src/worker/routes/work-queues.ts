@@ -28,14 +28,13 @@ import {
   WORK_QUEUES,
   type WorkQueue,
 } from "../../db/work-queues";
-import { idPattern } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import { may, type Permission } from "../../domain/permissions";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { REPLAY_TARGETS } from "../queues/dead-letters";
-import { errorResponses, jsonBody, jsonResponse } from "../schemas";
+import { errorResponses, jsonBody, jsonResponse, PrefixedId } from "../schemas";
 import { defineRoute } from "./define";
 
 export const workQueues = new OpenAPIHono<AppEnv>();
@@ -183,7 +182,7 @@ const FlagParam = z.object({
   flagId: z
     .string()
     .regex(/^[A-Za-z0-9_:.-]{1,120}$/)
-    .openapi({ param: { name: "flagId", in: "path" } }),
+    .openapi({ param: { name: "flagId", in: "path" }, example: "payout_stuck:wd_01JQ0000000000000000000000" }),
 });
 
 workQueues.openapi(
@@ -260,7 +259,7 @@ const findingView = (r: FindingRow) => ({
   resolution: r.resolution,
 });
 
-const FindingId = z.string().regex(idPattern("finding"));
+const FindingId = PrefixedId("finding");
 
 workQueues.openapi(
   defineRoute({
@@ -363,10 +362,7 @@ function deadLetterView(r: DeadLetterRow) {
 }
 
 const DeadLetterParam = z.object({
-  deadLetterId: z
-    .string()
-    .regex(idPattern("dlq"))
-    .openapi({ param: { name: "deadLetterId", in: "path" } }),
+  deadLetterId: PrefixedId("dlq").openapi({ param: { name: "deadLetterId", in: "path" } }),
 });
 
 workQueues.openapi(
