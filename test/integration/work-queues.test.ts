@@ -122,6 +122,7 @@ describe("dead letters", () => {
     const sent: unknown[] = [];
     vi.spyOn(env.CREATOR_NOTICES, "send").mockImplementation(async (message) => {
       sent.push(message);
+      return {} as Awaited<ReturnType<typeof env.CREATOR_NOTICES.send>>;
     });
     const ops2 = await token("ops-dl2", "ops");
     const [a, b] = await Promise.all([
