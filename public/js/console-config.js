@@ -73,7 +73,12 @@ async function change(section, run, done) {
 }
 
 function formOf(fields, submitLabel, onSubmit) {
-  const form = el("form", { className: "config-form" }, ...fields, el("button", { type: "submit", textContent: submitLabel }));
+  const form = el(
+    "form",
+    { className: "config-form" },
+    ...fields,
+    el("button", { type: "submit", textContent: submitLabel }),
+  );
   form.onsubmit = (event) => {
     event.preventDefault();
     onSubmit(new FormData(form), form);
@@ -141,7 +146,10 @@ const SECTIONS = [
         formOf(
           [
             field("Switch", select("kind", SWITCH_KINDS, "tips_paused")),
-            field("Scope", input("scope", { value: "platform", placeholder: "platform, room:<id>, gift:<id>, channel:<name>" })),
+            field(
+              "Scope",
+              input("scope", { value: "platform", placeholder: "platform, room:<id>, gift:<id>, channel:<name>" }),
+            ),
             field("Value (claims_tightened)", input("value", { type: "number", min: 1, size: 6 })),
             field("Reason", input("reason", { required: true, minLength: 3, size: 30 })),
             field("Expires", input("expires", { type: "datetime-local" })),
@@ -164,7 +172,10 @@ const SECTIONS = [
               "Set.",
             ),
         ),
-        el("p", { className: "hint", textContent: `A change reaches every isolate within ${propagationMaxMs / 1000} s.` }),
+        el("p", {
+          className: "hint",
+          textContent: `A change reaches every isolate within ${propagationMaxMs / 1000} s.`,
+        }),
       ];
     },
   },
@@ -174,7 +185,12 @@ const SECTIONS = [
     hint: "Velocity, amount caps, blacklists, geo blocks, cash-out chains… each with its outcome (challenge, review, block). Edit loads a rule into the form as JSON.",
     async draw(section) {
       const { rules } = await api("GET", "/v1/admin/risk/rules");
-      const ruleInput = el("textarea", { name: "rule", rows: 6, cols: 50, value: JSON.stringify(RULE_EXAMPLE, null, 2) });
+      const ruleInput = el("textarea", {
+        name: "rule",
+        rows: 6,
+        cols: 50,
+        value: JSON.stringify(RULE_EXAMPLE, null, 2),
+      });
       const idInput = input("id", { required: true, placeholder: "tip-velocity-user", size: 22 });
       const save = (id, rule) =>
         change(section, () => api("PUT", `/v1/admin/risk/rules/${encodeURIComponent(id)}`, { ...rule, id }), "Saved.");
@@ -360,7 +376,12 @@ const SECTIONS = [
       const page = await api("GET", "/v1/admin/operators?limit=100");
       const rolesForm = (o) => {
         const boxes = ROLES.map((r) =>
-          el("label", { className: "role" }, el("input", { type: "checkbox", value: r, checked: o.roles.includes(r) }), r),
+          el(
+            "label",
+            { className: "role" },
+            el("input", { type: "checkbox", value: r, checked: o.roles.includes(r) }),
+            r,
+          ),
         );
         const save = button("Save roles", () =>
           change(
@@ -369,7 +390,12 @@ const SECTIONS = [
               api(
                 "PUT",
                 `/v1/admin/operators/${encodeURIComponent(o.id)}/roles`,
-                { roles: boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value) },
+                {
+                  roles: boxes
+                    .map((b) => b.querySelector("input"))
+                    .filter((i) => i.checked)
+                    .map((i) => i.value),
+                },
                 key(),
               ),
             "Roles saved.",
@@ -394,7 +420,14 @@ const SECTIONS = [
       return [
         table(
           ["Operator", "Name", "Email", "Status", "Roles", ""],
-          page.items.map((o) => [el("code", { textContent: o.id }), o.displayName, o.email ?? "—", o.status, rolesForm(o), status(o)]),
+          page.items.map((o) => [
+            el("code", { textContent: o.id }),
+            o.displayName,
+            o.email ?? "—",
+            o.status,
+            rolesForm(o),
+            status(o),
+          ]),
           "No operator.",
         ),
         el("h3", { textContent: "Add an operator (no roles yet: grant them above)" }),

@@ -1,4 +1,12 @@
-import { $, api, describeError, refreshProposalsBadge, refreshQueuesBadge, say, startConsole } from "./console-common.js";
+import {
+  $,
+  api,
+  describeError,
+  refreshProposalsBadge,
+  refreshQueuesBadge,
+  say,
+  startConsole,
+} from "./console-common.js";
 
 // The work queues: one tab per queue the operator's roles may read (GET /v1/admin/queues
 // answers only those, with their counts), each a list of cards with the queue's own actions.
@@ -43,7 +51,12 @@ function detailNodes(detail) {
 
 /** A labelled fact: "label value". */
 const fact = (label, value) =>
-  el("span", { className: "fact" }, el("b", { textContent: `${label} ` }), value instanceof Node ? value : String(value));
+  el(
+    "span",
+    { className: "fact" },
+    el("b", { textContent: `${label} ` }),
+    value instanceof Node ? value : String(value),
+  );
 
 /**
  * An action row: a text input (the note or reason) and buttons. Each action's `run(text)`
@@ -215,10 +228,10 @@ const QUEUES = [
               label: "Approve",
               className: "approve",
               run: async () =>
-                proposedOr(
-                  await api("POST", `/v1/admin/withdrawals/${w.id}/approve`, undefined, key()),
-                  (r) => ({ state: r.withdrawal.state, text: `Approved by ${r.withdrawal.reviewerId}: sent to ${w.channel}.` }),
-                ),
+                proposedOr(await api("POST", `/v1/admin/withdrawals/${w.id}/approve`, undefined, key()), (r) => ({
+                  state: r.withdrawal.state,
+                  text: `Approved by ${r.withdrawal.reviewerId}: sent to ${w.channel}.`,
+                })),
             },
             {
               label: "Reject",
@@ -226,7 +239,10 @@ const QUEUES = [
               needsText: true,
               run: async (reason) => {
                 const r = await api("POST", `/v1/admin/withdrawals/${w.id}/reject`, { reason }, key());
-                return { state: r.withdrawal.state, text: `Rejected: “${r.withdrawal.rejectReason}”; the money is back in the creator's balance.` };
+                return {
+                  state: r.withdrawal.state,
+                  text: `Rejected: “${r.withdrawal.rejectReason}”; the money is back in the creator's balance.`,
+                };
               },
             },
           ],
@@ -269,7 +285,9 @@ const QUEUES = [
               className: "reject",
               needsText: true,
               run: async (reason) => {
-                const r = await api("POST", `/v1/admin/verifications/${encodeURIComponent(v.creatorId)}/reject`, { reason });
+                const r = await api("POST", `/v1/admin/verifications/${encodeURIComponent(v.creatorId)}/reject`, {
+                  reason,
+                });
                 return { state: r.state, text: `Rejected: “${r.rejectReason}”.` };
               },
             },
@@ -396,7 +414,11 @@ const QUEUES = [
           el(
             "p",
             {},
-            el("a", { className: "button", href: `/console/proposals.html#${p.id}`, textContent: "Decide on the proposals page" }),
+            el("a", {
+              className: "button",
+              href: `/console/proposals.html#${p.id}`,
+              textContent: "Decide on the proposals page",
+            }),
           ),
         ],
       );
@@ -425,7 +447,10 @@ function flagCard(f) {
           needsText: true,
           run: async (note) => {
             const r = await api("POST", `/v1/admin/payment-flags/${encodeURIComponent(f.id)}/resolve`, { note });
-            return { state: "resolved", text: `${r.changed ? "Resolved" : "Already resolved"} by ${r.flag.resolvedBy}: “${r.flag.resolution}”` };
+            return {
+              state: "resolved",
+              text: `${r.changed ? "Resolved" : "Already resolved"} by ${r.flag.resolvedBy}: “${r.flag.resolution}”`,
+            };
           },
         },
       ],

@@ -44,8 +44,8 @@ import { tipReversals } from "./routes/tip-reversals";
 import { tips } from "./routes/tips";
 import { verification } from "./routes/verification";
 import { verificationReview } from "./routes/verification-review";
-import { workQueues } from "./routes/work-queues";
 import { wallets } from "./routes/wallets";
+import { workQueues } from "./routes/work-queues";
 
 export const API_VERSION = "0.1.0";
 

@@ -32,7 +32,12 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     await server?.stop();
   });
 
-  async function call(method: string, path: string, as: string, body?: unknown): Promise<{ status: number; data: any }> {
+  async function call(
+    method: string,
+    path: string,
+    as: string,
+    body?: unknown,
+  ): Promise<{ status: number; data: any }> {
     const res = await fetch(`${server.url}${path}`, {
       method,
       headers: {
@@ -66,7 +71,8 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
   it("shows a tab per queue with its count, the seeded items in them, and the nav's total", async () => {
     const before = await counts();
     // The seed's work: one each (at least: a re-seed adds none).
-    for (const q of ["findings", "withdrawals", "heldMessages", "deadLetters"]) expect(before[q], q).toBeGreaterThanOrEqual(1);
+    for (const q of ["findings", "withdrawals", "heldMessages", "deadLetters"])
+      expect(before[q], q).toBeGreaterThanOrEqual(1);
     const { page, errors } = await open("ops-mei", "/console/queues.html");
     await page.waitForSelector("body[data-loaded]", { state: "attached" });
     await page.waitForSelector("body[data-queued]", { state: "attached" });
@@ -79,7 +85,16 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     for (const [q, n] of Object.entries(before)) {
       expect(await page.locator(`#count-${q}`).textContent(), q).toBe(String(n));
     }
-    for (const q of ["findings", "withdrawals", "verifications", "heldMessages", "paymentFlags", "payoutsStuck", "deadLetters", "proposals"]) {
+    for (const q of [
+      "findings",
+      "withdrawals",
+      "verifications",
+      "heldMessages",
+      "paymentFlags",
+      "payoutsStuck",
+      "deadLetters",
+      "proposals",
+    ]) {
       await showQueue(page, q);
       const shown = Number((await page.evaluate(() => (globalThis as any).document.body.dataset.loaded)).split(":")[1]);
       expect(shown, q).toBe(Math.min(before[q], 100));
@@ -109,7 +124,10 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     expect(await card.locator(".outcome").textContent()).toBe(
       "Resolved by ops-mei: “Provider test payment; no order of ours. Ignored.”",
     );
-    await page.waitForFunction((n) => (globalThis as any).document.getElementById("count-findings")?.textContent === String(n), before.findings - 1);
+    await page.waitForFunction(
+      (n) => (globalThis as any).document.getElementById("count-findings")?.textContent === String(n),
+      before.findings - 1,
+    );
     await page.screenshot({ path: `${ARTIFACTS}/console-queue-findings-resolved-1280.png`, fullPage: true });
 
     const resolved = (await call("GET", "/v1/admin/reconciliation-findings?state=resolved&limit=100", "ops-mei")).data
@@ -117,7 +135,9 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     expect(resolved.find((f: { id: string }) => f.id === finding.id)).toMatchObject({ resolvedBy: "ops-mei" });
     const audit = (await call("GET", "/v1/admin/audit?chain=control&action=reconciliation.finding.resolve", "ops-mei"))
       .data;
-    expect(audit.items.some((e: { target: string; actor: string }) => e.target === finding.id && e.actor === "ops-mei")).toBe(true);
+    expect(
+      audit.items.some((e: { target: string; actor: string }) => e.target === finding.id && e.actor === "ops-mei"),
+    ).toBe(true);
     expect(errors).toEqual([]);
   });
 
@@ -129,7 +149,9 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     await page.waitForSelector('body[data-loaded^="withdrawals:"]', { state: "attached" });
     const card = page.locator(`.queue-item[data-id="${w.id}"]`);
     expect(await card.locator(".summary").textContent()).toBe("50.00 CNY to creator-lin");
-    expect(await card.locator(".review-reasons").textContent()).toBe("risk_flagged The creator was under a risk hold when asking.");
+    expect(await card.locator(".review-reasons").textContent()).toBe(
+      "risk_flagged The creator was under a risk hold when asking.",
+    );
     await card.locator("button.approve").click();
     await page.waitForSelector(`.queue-item[data-id="${w.id}"][data-state="approved"]`);
     expect(await card.locator(".outcome").textContent()).toBe("Approved by ops-kai: sent to sandbox.");
@@ -152,7 +174,9 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
 
     await showQueue(page, "deadLetters");
     const letter = page.locator(".queue-item").first();
-    expect(await letter.locator(".summary").textContent()).toBe("giftwire-creator-notices · message demo-dead-letter-0001");
+    expect(await letter.locator(".summary").textContent()).toBe(
+      "giftwire-creator-notices · message demo-dead-letter-0001",
+    );
     await letter.locator("input").fill("demo replay");
     await letter.locator("button.approve").click();
     await page.waitForSelector('.queue-item[data-state="replayed"]');
@@ -224,8 +248,10 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     const catalog = (await (await fetch(`${server.url}/v1/gifts`)).json()) as { gifts: { id: string }[] };
     expect(catalog.gifts.some((g) => g.id === "rose")).toBe(false);
     await gifts.locator("tbody tr", { hasText: "rose-bloom" }).locator("button", { hasText: "Enable" }).click();
-    await page.waitForFunction(() =>
-      (globalThis as any).document.querySelector("#gifts tbody tr:nth-child(2) td:nth-child(7)")?.textContent === "yes",
+    await page.waitForFunction(
+      () =>
+        (globalThis as any).document.querySelector("#gifts tbody tr:nth-child(2) td:nth-child(7)")?.textContent ===
+        "yes",
     );
     expect(errors).toEqual([]);
 

@@ -163,9 +163,9 @@ describe("dead letters", () => {
     const auditor = await token("auditor-dl", "auditor");
     expect((await call("GET", "/v1/admin/dead-letters", { token: support })).status).toBe(403);
     expect((await call("GET", `/v1/admin/dead-letters/${row?.id}`, { token: auditor })).status).toBe(200);
-    expect(
-      (await call("POST", `/v1/admin/dead-letters/${row?.id}/discard`, { token: auditor, body: {} })).status,
-    ).toBe(403);
+    expect((await call("POST", `/v1/admin/dead-letters/${row?.id}/discard`, { token: auditor, body: {} })).status).toBe(
+      403,
+    );
     const ops = await token("ops-dl", "ops");
     const done = await call("POST", `/v1/admin/dead-letters/${row?.id}/discard`, {
       token: ops,
@@ -176,9 +176,7 @@ describe("dead letters", () => {
     const twice = await call("POST", `/v1/admin/dead-letters/${row?.id}/discard`, { token: ops, body: {} });
     expect(twice.body.error.code).toBe("dead_letter_not_open");
     expect(await auditOf(row?.id ?? "")).toEqual([{ actor: "ops-dl", action: "dead_letter.discard" }]);
-    expect(
-      (await call("GET", `/v1/admin/dead-letters/${newId("dlq", Date.now())}`, { token: ops })).status,
-    ).toBe(404);
+    expect((await call("GET", `/v1/admin/dead-letters/${newId("dlq", Date.now())}`, { token: ops })).status).toBe(404);
   });
 });
 
@@ -251,8 +249,12 @@ describe("reconciliation findings and payment flags", () => {
     expect(resolved.body.findings.some((f: { id: string }) => f.id === findingId)).toBe(true);
     const unknown = newId("finding", Date.now());
     expect(
-      (await call("POST", `/v1/admin/reconciliation-findings/${unknown}/resolve`, { token: finance, body: { note: "x" } }))
-        .status,
+      (
+        await call("POST", `/v1/admin/reconciliation-findings/${unknown}/resolve`, {
+          token: finance,
+          body: { note: "x" },
+        })
+      ).status,
     ).toBe(404);
   });
 
@@ -298,7 +300,13 @@ describe("reconciliation findings and payment flags", () => {
     const support = await token("support-q", "support");
     const res = await call("GET", "/v1/admin/queues", { token: support });
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body.counts).sort()).toEqual(["heldMessages", "paymentFlags", "payoutsStuck", "proposals", "verifications"]);
+    expect(Object.keys(res.body.counts).sort()).toEqual([
+      "heldMessages",
+      "paymentFlags",
+      "payoutsStuck",
+      "proposals",
+      "verifications",
+    ]);
     expect(res.body.countMax).toBe(LIMITS.workQueueCountMax);
     const admin = await token("admin-q", "admin");
     const all = await call("GET", "/v1/admin/queues", { token: admin });

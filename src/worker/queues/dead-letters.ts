@@ -10,8 +10,8 @@
  * own, so the last retry logs an alert.
  */
 
-import { LIMITS } from "../../domain/limits";
 import { newId } from "../../domain/ids";
+import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
 import { ALERTS_QUEUE } from "./alerts";
 import { CREATOR_NOTICES_QUEUE } from "./creator-notices";

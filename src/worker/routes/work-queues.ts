@@ -135,7 +135,9 @@ function flagView(row: PaymentFlagRow) {
 }
 
 const Resolution = z
-  .strictObject({ note: z.string().trim().min(1).max(LIMITS.resolutionMaxLength).openapi({ example: "Refunded by hand" }) })
+  .strictObject({
+    note: z.string().trim().min(1).max(LIMITS.resolutionMaxLength).openapi({ example: "Refunded by hand" }),
+  })
   .openapi("Resolution");
 
 const Open = z.enum(["open", "resolved"]).default("open");
@@ -152,7 +154,11 @@ workQueues.openapi(
       query: z.object({
         group: z.enum(["payments", "payouts_stuck"]).default("payments"),
         state: Open,
-        cursor: z.string().regex(TIME_CURSOR).optional().openapi({ description: "The `nextCursor` of the previous page." }),
+        cursor: z
+          .string()
+          .regex(TIME_CURSOR)
+          .optional()
+          .openapi({ description: "The `nextCursor` of the previous page." }),
         limit: Limit,
       }),
     },
@@ -375,7 +381,11 @@ workQueues.openapi(
     request: {
       query: z.object({
         state: z.enum(["open", "replayed", "discarded"]).default("open"),
-        cursor: z.string().regex(TIME_CURSOR).optional().openapi({ description: "The `nextCursor` of the previous page." }),
+        cursor: z
+          .string()
+          .regex(TIME_CURSOR)
+          .optional()
+          .openapi({ description: "The `nextCursor` of the previous page." }),
         limit: Limit,
       }),
     },
@@ -390,12 +400,7 @@ workQueues.openapi(
   async (c) => {
     const { state, cursor, limit } = c.req.valid("query");
     const at = timeCursor(cursor);
-    const page = await listDeadLetters(
-      c.var.ledger.control,
-      state,
-      at && { firstSeenAtMs: at.atMs, id: at.id },
-      limit,
-    );
+    const page = await listDeadLetters(c.var.ledger.control, state, at && { firstSeenAtMs: at.atMs, id: at.id }, limit);
     return c.json({ deadLetters: page.rows.map(deadLetterView), nextCursor: page.next }, 200);
   },
 );
@@ -471,7 +476,11 @@ workQueues.openapi(
       await (c.env[target] as Queue<unknown>).send(JSON.parse(row.body), { contentType: "json" });
     } catch (error) {
       await reopenDeadLetter(control, deadLetterId);
-      c.var.log.error("alert_dead_letter_replay_failed", { deadLetterId, queue: row.original_queue, error: String(error) });
+      c.var.log.error("alert_dead_letter_replay_failed", {
+        deadLetterId,
+        queue: row.original_queue,
+        error: String(error),
+      });
       throw error;
     }
     c.var.log.info("dead_letter_replayed", { deadLetterId, queue: row.original_queue });
