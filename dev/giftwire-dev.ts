@@ -69,7 +69,12 @@ dev.post("/seed", async (c) => {
       creator.userId,
       c.env,
       c.executionCtx,
-      { operator: tokenOf("ops-mei"), creator: tokenOf(creator.userId), viewer: tokenOf("viewer-ana") },
+      {
+        operator: tokenOf("ops-mei"),
+        creator: tokenOf(creator.userId),
+        // One of the creator's past fans (dev/seed-earnings.ts): the demo viewers' wallets stay as seeded.
+        viewer: await mintToken(c.var.config, { userId: "fan-xiao", roles: ["viewer"] }, Date.now()),
+      },
       seed.roomId,
     );
   }

@@ -13,7 +13,7 @@ import { DEMO_PIN } from "./seed";
  *     lists a payment giftwire has no order for;
  *   - a withdrawal in review: creator-lin asks for 50.00 while ops-mei has her under a risk
  *     hold (lifted right after; the withdrawal keeps waiting, `risk_flagged`);
- *   - a held tip message: ops-mei puts a hold-level word on the list, viewer-ana tips with it;
+ *   - a held tip message: ops-mei puts a hold-level word on the list, a fan tips with it;
  * — and a dead letter through the dead-letter consumer itself (a creator notice, harmless to
  * replay: it lands in creator-lin's inbox once). Idempotent: fixed Idempotency-Keys, the same
  * statement for the same day, a word already listed, one dead letter per message id.
