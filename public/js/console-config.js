@@ -453,6 +453,151 @@ const SECTIONS = [
       ];
     },
   },
+  {
+    id: "revenue",
+    title: "Revenue-share schedules",
+    hint: "Tiered platform share by a creator's month gross, versioned: a change is a new version from its effective instant (never an edit).",
+    async draw(section) {
+      const { schedules } = await api("GET", "/v1/admin/revenue-schedules");
+      const tiers = (s) => s.tiers.map((t) => `from ${t.from}: ${t.platformShareBps / 100}%`).join(" · ");
+      return [
+        table(
+          ["Version", "Effective from", "Tiers (platform share)", "Note", "Published"],
+          schedules.map((s) => [
+            s.version,
+            when(s.effectiveFromMs),
+            tiers(s),
+            s.note ?? "—",
+            `${s.createdBy}, ${when(s.createdAtMs)}`,
+          ]),
+          "No schedule: the flat default share applies.",
+        ),
+        el("h3", { textContent: "Publish a new version" }),
+        formOf(
+          [
+            field(
+              "Tiers: one per line, “from share%”",
+              el("textarea", { name: "tiers", rows: 3, cols: 24, value: "0.00 30\n1000.00 25\n5000.00 20" }),
+            ),
+            field("Effective from", input("from", { type: "datetime-local", required: true })),
+            field("Note", input("note", { size: 20, maxLength: 200 })),
+          ],
+          "Publish",
+          (data) => {
+            const parsed = String(data.get("tiers"))
+              .split("\n")
+              .map((l) => l.trim().split(/\s+/))
+              .filter((p) => p[0]);
+            const body = {
+              // Basis points from a percentage with up to two decimals, in integers.
+              tiers: parsed.map(([from, pct]) => {
+                const [whole, frac = ""] = String(pct ?? "").split(".");
+                return { from, platformShareBps: Number(whole) * 100 + Number(frac.padEnd(2, "0").slice(0, 2)) };
+              }),
+              effectiveFrom: new Date(String(data.get("from"))).toISOString(),
+              ...(data.get("note") ? { note: String(data.get("note")) } : {}),
+            };
+            change(section, () => api("POST", "/v1/admin/revenue-schedules", body, key()), "Published.");
+          },
+        ),
+      ];
+    },
+  },
+  {
+    id: "templates",
+    title: "Notification templates",
+    hint: "The creators' inbox messages per kind and language, with the {variables} each may use. Edit loads one into the form.",
+    async draw(section) {
+      const { items } = await api("GET", "/v1/admin/notification-templates");
+      const form = formOf(
+        [
+          field("Kind", select("kind", [...new Set(items.map((t) => t.kind))], items[0]?.kind)),
+          field("Language", select("locale", [...new Set(items.map((t) => t.locale))], items[0]?.locale)),
+          field("Title", input("title", { required: true, size: 24 })),
+          field("Body", el("textarea", { name: "body", rows: 2, cols: 40, required: true })),
+        ],
+        "Save template",
+        (data) =>
+          change(
+            section,
+            () =>
+              api("PUT", `/v1/admin/notification-templates/${data.get("kind")}/${data.get("locale")}`, {
+                title: String(data.get("title")),
+                body: String(data.get("body")),
+              }),
+            "Saved.",
+          ),
+      );
+      const edit = (t) => () => {
+        for (const name of ["kind", "locale", "title", "body"]) form.elements.namedItem(name).value = t[name];
+      };
+      return [
+        table(
+          ["Kind", "Language", "Title", "Body", "Variables", "Source", ""],
+          items.map((t) => [
+            el("code", { textContent: t.kind }),
+            t.locale,
+            t.title,
+            t.body,
+            t.variables.map((v) => `{${v}}`).join(" "),
+            t.source === "override" ? `edited by ${t.updatedBy}` : "default",
+            button("Edit", edit(t)),
+          ]),
+          "No template.",
+        ),
+        el("h3", { textContent: "Change a template" }),
+        form,
+      ];
+    },
+  },
+  {
+    id: "alert-targets",
+    title: "Alert targets",
+    hint: "Where alerts are delivered (Slack, Feishu, WeCom, a generic signed webhook). The webhook URL is a credential: stored sealed, only its origin shown.",
+    async draw(section) {
+      const { items } = await api("GET", "/v1/admin/alert-targets");
+      return [
+        table(
+          ["Target", "Name", "Kind", "URL", "Secret", "Per hour", "Enabled", ""],
+          items.map((t) => [
+            el("code", { textContent: t.id }),
+            t.name,
+            t.kind,
+            t.urlHint,
+            t.hasSecret ? "yes" : "no",
+            t.ratePerHour,
+            t.enabled ? "yes" : "no",
+            button(t.enabled ? "Disable" : "Enable", () =>
+              change(section, () => api("PATCH", `/v1/admin/alert-targets/${t.id}`, { enabled: !t.enabled }), "Saved."),
+            ),
+          ]),
+          "No alert target: alerts are only logged.",
+        ),
+        el("h3", { textContent: "Add a target" }),
+        formOf(
+          [
+            field("Name", input("name", { required: true, size: 16 })),
+            field("Kind", select("kind", ["slack", "feishu", "wecom", "generic"], "feishu")),
+            field("Webhook URL (https)", input("url", { type: "url", required: true, size: 30 })),
+            field("Secret (optional)", input("secret", { type: "password", size: 14 })),
+          ],
+          "Add target",
+          (data) =>
+            change(
+              section,
+              () =>
+                api("POST", "/v1/admin/alert-targets", {
+                  name: String(data.get("name")).trim(),
+                  kind: String(data.get("kind")),
+                  url: String(data.get("url")).trim(),
+                  ...(data.get("secret") ? { secret: String(data.get("secret")) } : {}),
+                }),
+              "Added.",
+            ),
+        ),
+      ];
+    },
+  },
 ];
 
 function drawSection(s) {

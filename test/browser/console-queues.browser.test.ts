@@ -190,7 +190,16 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
   it("flipping a switch is a proposal; a second operator approves it on the proposals page; the page shows it set", async () => {
     const { page, errors } = await open("ops-mei", "/console/config.html#switches");
     await page.waitForSelector("body[data-loaded]", { state: "attached" });
-    for (const id of ["switches", "risk-rules", "risk-lists", "gifts", "operators"]) {
+    for (const id of [
+      "switches",
+      "risk-rules",
+      "risk-lists",
+      "gifts",
+      "operators",
+      "revenue",
+      "templates",
+      "alert-targets",
+    ]) {
       expect(await page.locator(`#${id}`).getAttribute("data-loaded"), id).toBe("true");
     }
     await page.screenshot({ path: `${ARTIFACTS}/console-config-1280.png`, fullPage: true });
@@ -205,6 +214,10 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
       `Kept as proposal ${proposalId} (“Set switch effects_degraded on platform: Demo: CDN incident INC-7”): a second operator approves it on the proposals page.`,
     );
     expect((await call("GET", "/v1/admin/switches", "ops-mei")).data.switches).toEqual([]);
+    // The demo's tiered schedule, as the API has it.
+    expect(await page.locator("#revenue tbody tr").first().locator("td").nth(2).textContent()).toBe(
+      "from 0.00: 30% · from 1000.00: 25% · from 5000.00: 20%",
+    );
     await page.screenshot({ path: `${ARTIFACTS}/console-config-switch-proposed-1280.png` });
 
     const kai = await open("ops-kai", "/console/proposals.html");
