@@ -9,7 +9,7 @@ const el = (tag, props = {}, ...children) => {
   node.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
   return node;
 };
-const when = (ms) => (ms ? new Date(ms).toLocaleString() : "—");
+const when = (ms) => (ms === null || ms === undefined ? "—" : new Date(ms).toLocaleString());
 const key = () => crypto.randomUUID();
 /** Minor units as a decimal amount, in integers. */
 const money = (minor) => `${Math.trunc(minor / 100)}.${String(minor % 100).padStart(2, "0")}`;

@@ -28,7 +28,7 @@ function money(minor) {
 }
 
 function when(ms) {
-  if (!ms) return "—";
+  if (ms === null || ms === undefined) return "—";
   const t = el("time", { textContent: new Date(ms).toLocaleString(), dateTime: new Date(ms).toISOString() });
   return t;
 }
