@@ -20,6 +20,7 @@ import { DEMO_USERS, seedDemo } from "./seed";
 import { seedDemoDashboard } from "./seed-dashboard";
 import { seedDemoEarnings } from "./seed-earnings";
 import { seedDemoPayoutReadiness } from "./seed-payout";
+import { seedDemoQueues } from "./seed-queues";
 import { mintToken } from "./tokens";
 
 export { LiveRoom, RiskDesk, RoomFanOut } from "../src/worker/index";
@@ -60,6 +61,23 @@ dev.post("/seed", async (c) => {
     await seedDemoEarnings(c.var.ledger, c.var.config, seed.roomId, Date.now());
   }
   await seedDemoDashboard(c.var.ledger, c.var.config, Date.now());
+  const tokenOf = (userId: string) => seed.users.find((u) => u.userId === userId)?.token ?? "";
+  if (creator) {
+    await seedDemoQueues(
+      app,
+      c.var.ledger,
+      creator.userId,
+      c.env,
+      c.executionCtx,
+      {
+        operator: tokenOf("ops-mei"),
+        creator: tokenOf(creator.userId),
+        // One of the creator's past fans (dev/seed-earnings.ts): the demo viewers' wallets stay as seeded.
+        viewer: await mintToken(c.var.config, { userId: "fan-xiao", roles: ["viewer"] }, Date.now()),
+      },
+      seed.roomId,
+    );
+  }
   c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));
   return c.json(seed, 200);
 });

@@ -94,7 +94,8 @@ try {
   OBS overlay: create its key with POST ${base}/v1/rooms/${seed.roomId}/overlay-key (as creator-lin)
   Creator:    ${base}/creator.html?token=${seed.users.find((u) => u.userId === "creator-lin")?.token ?? ""}
   Console:    ${base}/console/dashboard.html?token=${seed.users.find((u) => u.userId === "ops-mei")?.token ?? ""}
-              (Proposals and Audit log in its nav; approve ops-mei's proposals as ops-kai:
+              (Queues, Proposals, Configuration and Audit log in its nav — the queues hold a demo finding,
+              withdrawal in review, held message and dead letter; approve ops-mei's proposals as ops-kai:
               ${base}/console/proposals.html?token=${seed.users.find((u) => u.userId === "ops-kai")?.token ?? ""})
 
 Demo users (tokens valid 12 h; mint more with POST /v1/dev/tokens):

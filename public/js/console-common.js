@@ -9,7 +9,9 @@ const TOKEN_KEY = "giftwire:operator-token";
 const PAGES = [
   { href: "/console/dashboard.html", label: "Dashboard" },
   { href: "/console/search.html", label: "Search" },
+  { href: "/console/queues.html", label: "Queues", badge: "queues-badge" },
   { href: "/console/proposals.html", label: "Proposals", badge: "proposals-badge" },
+  { href: "/console/config.html", label: "Configuration" },
   { href: "/console/audit.html", label: "Audit log" },
 ];
 // Local development only: POST /v1/dev/tokens mints these (dev/seed.ts's operators).
@@ -75,6 +77,28 @@ export async function refreshProposalsBadge() {
   }
 }
 
+/**
+ * The nav's count of work waiting in the queues the operator may read (GET /v1/admin/queues),
+ * proposals left out (they have their own badge); answers the counts, or null.
+ */
+export async function refreshQueuesBadge() {
+  const badge = $("queues-badge");
+  try {
+    const answer = await api("GET", "/v1/admin/queues");
+    const entries = Object.entries(answer.counts).filter(([q]) => q !== "proposals");
+    const n = entries.reduce((sum, [, c]) => sum + c, 0);
+    const capped = entries.some(([, c]) => c >= answer.countMax);
+    badge.textContent = capped ? `${n}+` : String(n);
+    badge.setAttribute("aria-label", `${badge.textContent} waiting`);
+    badge.hidden = n === 0;
+    document.body.dataset.queued = String(n);
+    return answer;
+  } catch {
+    badge.hidden = true;
+    return null;
+  }
+}
+
 async function signIn() {
   if (token) return;
   $("signin").hidden = false;
@@ -103,4 +127,5 @@ export async function startConsole() {
   await signIn();
   $("who").textContent = subjectOf(token) ?? "operator";
   refreshProposalsBadge();
+  refreshQueuesBadge();
 }

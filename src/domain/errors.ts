@@ -49,6 +49,11 @@ export const ERROR_CODES = {
     message: "Another operator holds this email or service token, or this id is taken with another identity.",
   },
   message_not_held: { status: 409, message: "This message is not waiting for review." },
+  dead_letter_not_open: { status: 409, message: "This dead letter was already replayed or discarded." },
+  dead_letter_not_replayable: {
+    status: 409,
+    message: "This dead letter cannot be replayed: its body was not JSON or was too large to keep whole.",
+  },
   moderation_word_exists: { status: 409, message: "This word is already on the moderation list." },
   proposal_not_pending: { status: 409, message: "This proposal has already been decided." },
   proposal_expired: { status: 409, message: "This proposal expired before a second operator approved it." },

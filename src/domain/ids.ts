@@ -24,6 +24,8 @@ export const ID_PREFIXES = [
   "orf",
   "recon",
   "finding",
+  /** A message a dead-letter queue gave to operators (control `dead_letters`). */
+  "dlq",
   /** A tip reversal (its creator leg commits in the creator's shard, so the id carries the creator's bucket). */
   "rev",
   /** A creator's payout account (control `payout_accounts`). */

@@ -281,6 +281,12 @@ export const LIMITS = {
   piiResealRowsPerRunMax: 500,
   /** Queues: of a malformed message's body, the most that goes into the alert. */
   queueMalformedBodyLoggedMaxBytes: 1_024,
+  /** Dead letters: of a message's body (JSON), the most kept in D1 (a queue message is at most 128 KiB). */
+  deadLetterBodyMaxBytes: 131_072,
+  /** Work queues: the most rows a queue's count reads (a badge shows "1000+" beyond). */
+  workQueueCountMax: 1_000,
+  /** Work queues: an operator's resolution note or reason. */
+  resolutionMaxLength: 500,
   /** Settlement: how many due days back a cold run looks for days not settled yet (cron down, deferred). */
   settlementCatchUpDaysMax: 7,
   /** Settlement: attempts per creator and day when a concurrent reversal changed its inputs. */

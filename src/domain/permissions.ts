@@ -48,6 +48,9 @@ export const PERMISSIONS = {
   "room.moderate": "Act on any room (change or end it, read any red packet).",
   "moderation.read": "Read the sensitive-word list and the queue of held tip messages.",
   "moderation.manage": "Change the sensitive-word list; approve or reject held tip messages.",
+  "queue.resolve": "Resolve payment flags (stuck payouts included) and reconciliation findings, with a note.",
+  "deadletter.read": "Inspect the messages the queues gave up on (dead letters).",
+  "deadletter.manage": "Replay a dead letter to its original queue (once) or discard it.",
   "proposal.read": "List four-eyes proposals.",
   "proposal.decide":
     "Approve or reject another operator's proposal — only one whose own permission you also hold; never your own.",
@@ -74,6 +77,7 @@ const READS = [
   "switch.read",
   "moderation.read",
   "risk.read",
+  "deadletter.read",
   "proposal.read",
 ] as const satisfies readonly Permission[];
 
@@ -104,6 +108,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "withdrawal.approve",
     "campaign.manage",
     "campaign.read",
+    "queue.resolve",
+    "deadletter.read",
     "proposal.read",
     "proposal.decide",
   ],
@@ -125,6 +131,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "room.moderate",
     "moderation.read",
     "moderation.manage",
+    "deadletter.read",
+    "deadletter.manage",
     "proposal.read",
     "proposal.decide",
   ],

@@ -47,6 +47,7 @@ import { tips } from "./routes/tips";
 import { verification } from "./routes/verification";
 import { verificationReview } from "./routes/verification-review";
 import { wallets } from "./routes/wallets";
+import { workQueues } from "./routes/work-queues";
 
 export const API_VERSION = "0.1.0";
 
@@ -127,6 +128,7 @@ export function createApp() {
   v1.route("/", operators);
   v1.route("/", proposals);
   v1.route("/", adminSearch);
+  v1.route("/", workQueues);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

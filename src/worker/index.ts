@@ -8,6 +8,7 @@ import { createApp } from "./app";
 import { CRON_JOBS, runCronJobs } from "./cron/jobs";
 import { ALERTS_QUEUE, handleAlertsBatch } from "./queues/alerts";
 import { CREATOR_NOTICES_QUEUE, handleCreatorNoticesBatch } from "./queues/creator-notices";
+import { DEAD_LETTER_QUEUES, handleDeadLettersBatch } from "./queues/dead-letters";
 import { handleLedgerPostingsBatch, LEDGER_POSTINGS_QUEUE } from "./queues/ledger-postings";
 import {
   handlePaymentCallbacksBatch,
@@ -24,8 +25,9 @@ export { LiveRoom, RiskDesk, RoomFanOut };
 type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, log: Logger) => Promise<void>;
 
 /**
- * Each consumed queue (wrangler.toml `[[queues.consumers]]`) by its exact name. The dead-letter
- * queues are consumed nowhere yet: an operator reads them from the dashboard.
+ * Each consumed queue (wrangler.toml `[[queues.consumers]]`) by its exact name. Every queue's
+ * dead-letter queue is consumed by one handler that keeps its messages in D1 for operators
+ * (queues/dead-letters.ts).
  */
 export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [ROOM_EVENTS_QUEUE]: handleRoomEventsBatch,
@@ -34,6 +36,7 @@ export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [CREATOR_NOTICES_QUEUE]: handleCreatorNoticesBatch,
   [PAYOUTS_QUEUE]: handlePayoutsBatch,
   [ALERTS_QUEUE]: (batch, env, log) => handleAlertsBatch(batch, env, log),
+  ...Object.fromEntries(DEAD_LETTER_QUEUES.map((q) => [q, handleDeadLettersBatch])),
 };
 
 export default {

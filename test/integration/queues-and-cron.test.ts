@@ -6,6 +6,7 @@ import { createLogger } from "../../src/platform/logger";
 import { CRON_JOBS, type CronJob, runCronJobs } from "../../src/worker/cron/jobs";
 import worker, { QUEUE_CONSUMERS } from "../../src/worker/index";
 import { ALERTS_MAX_RETRIES } from "../../src/worker/queues/alerts";
+import { DEAD_LETTER_QUEUES, DEAD_LETTERS_MAX_RETRIES } from "../../src/worker/queues/dead-letters";
 import wranglerToml from "../../wrangler.toml?raw";
 
 /** The structured lines the Worker wrote to the console, parsed. */
@@ -44,7 +45,8 @@ describe("queue dispatch", () => {
   it("has a consumer for exactly the queues wrangler.toml consumes", () => {
     const consumed = [...wranglerToml.matchAll(/\[\[queues\.consumers\]\]\s*\nqueue = "([^"]+)"/g)].map((m) => m[1]);
     expect(Object.keys(QUEUE_CONSUMERS).sort()).toEqual(consumed.sort());
-    expect(consumed).toHaveLength(6);
+    // Six queues and each one's dead-letter queue.
+    expect(consumed).toHaveLength(12);
   });
 
   it("gives the alerts consumer the retries its code counts on (the last one records the delivery failed)", () => {
@@ -54,23 +56,33 @@ describe("queue dispatch", () => {
     expect(Number(block?.[1])).toBe(ALERTS_MAX_RETRIES);
   });
 
+  it("gives every dead-letter consumer the retries its code counts on", () => {
+    for (const queue of DEAD_LETTER_QUEUES) {
+      const block = new RegExp(
+        `queue = "${queue}"\nmax_batch_size = \\d+\nmax_batch_timeout = \\d+\nmax_retries = (\\d+)`,
+      ).exec(wranglerToml);
+      expect(Number(block?.[1]), queue).toBe(DEAD_LETTERS_MAX_RETRIES);
+    }
+  });
+
   it("dispatches by exact name: a queue whose name only starts like a known one is not consumed as it", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
-    for (const queue of ["giftwire-ledger-postings-dlq", "giftwire-payment-callbacks-staging", "giftwire-room"]) {
+    for (const queue of ["giftwire-ledger-postings-dlq2", "giftwire-payment-callbacks-staging", "giftwire-room"]) {
       const b = batchOf(queue, [{ outboxIds: ["x"] }]);
       await worker.queue(b.batch, env);
       expect(b.retriedAll(), queue).toBe(true);
       expect(b.acked, queue).toEqual([]);
     }
     expect(consoleLines(errors).map((l) => [l.msg, l.queue])).toEqual([
-      ["alert_queue_unknown", "giftwire-ledger-postings-dlq"],
+      ["alert_queue_unknown", "giftwire-ledger-postings-dlq2"],
       ["alert_queue_unknown", "giftwire-payment-callbacks-staging"],
       ["alert_queue_unknown", "giftwire-room"],
     ]);
   });
 
   // The malformed-message policy (queues/malformed.ts): alert with the message, then ack.
-  for (const queue of Object.keys(QUEUE_CONSUMERS)) {
+  // The dead-letter queues keep whatever they are given (work-queues.test.ts).
+  for (const queue of Object.keys(QUEUE_CONSUMERS).filter((q) => !DEAD_LETTER_QUEUES.includes(q))) {
     it(`${queue}: a malformed message is acknowledged after an alert carrying its id and bounded body`, async () => {
       const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
       const huge = { kind: "nonsense", padding: "x".repeat(5_000) };

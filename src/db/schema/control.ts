@@ -211,8 +211,15 @@ export const reconciliationFindings = sqliteTable(
     /** What the automatic repair did (an active query's outcome), or null if left to operators. */
     repairOutcome: text("repair_outcome"),
     detail: text("detail").notNull(),
+    /** An operator's resolution (the console's queue): who, when and what they did about it. */
+    resolvedAtMs: integer("resolved_at_ms"),
+    resolvedBy: text("resolved_by"),
+    resolution: text("resolution"),
   },
-  (t) => [index("reconciliation_findings_run").on(t.runId)],
+  (t) => [
+    index("reconciliation_findings_run").on(t.runId),
+    index("reconciliation_findings_open").on(t.resolvedAtMs, t.id),
+  ],
 );
 
 /**
@@ -248,10 +255,47 @@ export const paymentFlags = sqliteTable(
     detail: text("detail").notNull(),
     createdAtMs: integer("created_at_ms").notNull(),
     resolvedAtMs: integer("resolved_at_ms"),
+    resolvedBy: text("resolved_by"),
+    resolution: text("resolution"),
   },
   (t) => [
     // One flag per (notification, kind): a redelivered mismatch does not pile up.
     uniqueIndex("payment_flags_notification_kind").on(t.notificationId, t.kind),
+    index("payment_flags_open").on(t.resolvedAtMs, t.createdAtMs),
+  ],
+);
+
+/**
+ * Messages a queue gave up on: the dead-letter queues' consumer (worker/queues/dead-letters.ts)
+ * keeps each here, once per (dead-letter queue, message id), until an operator replays it to its
+ * original queue (once) or discards it. A Worker cannot read a queue's depth; this table is the
+ * count.
+ */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    id: text("id").primaryKey(),
+    /** The dead-letter queue it came from, and the queue it died on (and is replayed to). */
+    queue: text("queue").notNull(),
+    originalQueue: text("original_queue").notNull(),
+    messageId: text("message_id").notNull(),
+    /** The message body as JSON (null when it was not JSON-serialisable), at most LIMITS.deadLetterBodyMaxBytes. */
+    body: text("body"),
+    bodyTruncated: integer("body_truncated", { mode: "boolean" }).notNull().default(false),
+    /** How many times the dead-letter queue delivered it here (a redelivery after a lost ack adds one). */
+    attempts: integer("attempts").notNull(),
+    firstSeenAtMs: integer("first_seen_at_ms").notNull(),
+    lastSeenAtMs: integer("last_seen_at_ms").notNull(),
+    state: text("state", { enum: ["open", "replayed", "discarded"] })
+      .notNull()
+      .default("open"),
+    decidedBy: text("decided_by"),
+    decidedAtMs: integer("decided_at_ms"),
+    note: text("note"),
+  },
+  (t) => [
+    uniqueIndex("dead_letters_queue_message").on(t.queue, t.messageId),
+    index("dead_letters_state_seen").on(t.state, t.firstSeenAtMs),
   ],
 );
 

@@ -243,7 +243,8 @@ alerts.openapi(
       "The last run of each scheduled check and what it found, the open incidents, each payment channel's " +
       "health from its recent calls, and backlogs: room events and cross-shard credits undelivered past " +
       "their sweeps' 30 s, alert messages queued or failed. Dead-letter queue depth is not readable from a " +
-      "Worker; what a DLQ holds shows as stuck rows in the `stuck` check.",
+      "Worker: the DLQs' consumer keeps their messages in D1 (`GET /v1/admin/dead-letters`), and what they held " +
+      "also shows as stuck rows in the `stuck` check.",
     responses: { 200: jsonResponse(HealthSchema, "The summary"), ...errorResponses(401, 403) },
   }),
   async (c) => {
@@ -307,7 +308,7 @@ alerts.openapi(
           transitUndelivered: sum(transit),
           alertDeliveriesQueued: deliveries.queued ?? 0,
           alertDeliveriesFailed: deliveries.failed ?? 0,
-          deadLetterQueues: "not readable from a Worker: see the Cloudflare dashboard, and the stuck check",
+          deadLetterQueues: "kept in D1 by the dead-letter consumer: GET /v1/admin/dead-letters",
         },
       },
       200,

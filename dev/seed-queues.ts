@@ -1,0 +1,127 @@
+import { formatSandboxStatement } from "../src/channels/sandbox/statement";
+import type { Ledger } from "../src/db/shards";
+import { assert } from "../src/domain/limits";
+import { createLogger } from "../src/platform/logger";
+import type { createApp } from "../src/worker/app";
+import { handleDeadLettersBatch } from "../src/worker/queues/dead-letters";
+import { DEMO_PIN } from "./seed";
+
+/**
+ * Something in each of the operator console's work queues, made the way production makes it:
+ * through the API as the demo's people would —
+ *   - a reconciliation finding: ops-mei reconciles a sandbox statement for a past day that
+ *     lists a payment giftwire has no order for;
+ *   - a withdrawal in review: creator-lin asks for 50.00 while ops-mei has her under a risk
+ *     hold (lifted right after; the withdrawal keeps waiting, `risk_flagged`);
+ *   - a held tip message: ops-mei puts a hold-level word on the list, a fan tips with it;
+ * — and a dead letter through the dead-letter consumer itself (a creator notice, harmless to
+ * replay: it lands in creator-lin's inbox once). Idempotent: fixed Idempotency-Keys, the same
+ * statement for the same day, a word already listed, one dead letter per message id.
+ */
+
+type App = ReturnType<typeof createApp>;
+
+const STATEMENT_DATE = "2026-01-05";
+export const DEMO_HOLD_WORD = "私聊";
+const REVIEW_WITHDRAWAL = "50.00";
+const REVIEW_WITHDRAWAL_KEY = "demo-withdrawal-in-review";
+
+export async function seedDemoQueues(
+  app: App,
+  ledger: Ledger,
+  creatorId: string,
+  env: Env,
+  ctx: Parameters<App["request"]>[3],
+  tokens: { operator: string; creator: string; viewer: string },
+  roomId: string,
+): Promise<void> {
+  const call = async (path: string, token: string, body: unknown, idempotencyKey?: string, method = "POST") => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
+    const res = await app.request(`/v1${path}`, { method, headers, body: JSON.stringify(body) }, env, ctx);
+    return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
+  };
+
+  const dayStart = Date.parse(`${STATEMENT_DATE}T04:00:00.000Z`);
+  const reconciled = await call("/admin/reconciliations", tokens.operator, {
+    channel: "sandbox",
+    date: STATEMENT_DATE,
+    statement: formatSandboxStatement([
+      {
+        kind: "payment",
+        merchantOrderNo: "order_01DEMD0000000000UNKNOWN0",
+        providerTxnId: "sbx_txn_demo_unknown",
+        providerRefundId: null,
+        merchantRefundNo: null,
+        amountMinor: 18_80,
+        currency: "CNY",
+        occurredAtMs: dayStart,
+        status: "succeeded",
+        line: 2,
+      } as Parameters<typeof formatSandboxStatement>[0][number],
+    ]),
+  });
+  assert(reconciled.status === 200 || reconciled.status === 201, `the demo reconciliation ran (${reconciled.status})`);
+
+  // Asked while the creator was under a risk hold (lifted right after): it waits, `risk_flagged`.
+  const asked = await ledger
+    .forOwner(creatorId)
+    .db.prepare("SELECT 1 FROM withdrawals WHERE creator_id = ? AND idempotency_key = ?")
+    .bind(creatorId, REVIEW_WITHDRAWAL_KEY)
+    .first();
+  if (!asked) {
+    const hold = (on: boolean) =>
+      call(
+        `/admin/creators/${creatorId}/risk-hold`,
+        tokens.operator,
+        on ? { hold: true, reason: "Demo: chargebacks under review" } : { hold: false },
+        undefined,
+        "PUT",
+      );
+    assert((await hold(true)).status === 200, "the demo risk hold is set");
+    const withdrawal = await call(
+      "/creators/me/withdrawals",
+      tokens.creator,
+      { amount: REVIEW_WITHDRAWAL, pin: DEMO_PIN },
+      REVIEW_WITHDRAWAL_KEY,
+    );
+    assert((await hold(false)).status === 200, "the demo risk hold is lifted");
+    // Refused (not enough available yet, a daily limit) leaves the queue without one; it says why.
+    if (withdrawal.status >= 400) console.warn(`demo withdrawal not made: ${withdrawal.body.error?.code}`);
+  }
+
+  const word = await call("/admin/moderation/words", tokens.operator, { word: DEMO_HOLD_WORD, level: "hold" });
+  assert(word.status === 201 || word.body.error?.code === "moderation_word_exists", "the demo hold word is listed");
+  const tip = await call(
+    `/rooms/${roomId}/tips`,
+    tokens.viewer,
+    { kind: "custom", amount: "6.60", message: `${DEMO_HOLD_WORD}吗？` },
+    "demo-held-message",
+  );
+  if (tip.status >= 400) console.warn(`demo held message not made: ${tip.body.error?.code}`);
+
+  const atMs = Date.now();
+  const body = {
+    id: "demo:dead-letter:verification",
+    creatorId: "creator-lin",
+    kind: "verification_result",
+    vars: { result: "verified", reason: null },
+    atMs,
+  };
+  const batch = {
+    queue: "giftwire-creator-notices-dlq",
+    messages: [
+      {
+        id: "demo-dead-letter-0001",
+        timestamp: new Date(atMs),
+        attempts: 1,
+        body,
+        ack: () => undefined,
+        retry: () => undefined,
+      },
+    ],
+    ackAll: () => undefined,
+    retryAll: () => undefined,
+  } as unknown as MessageBatch<unknown>;
+  await handleDeadLettersBatch(batch, env, createLogger({ seed: "queues" }));
+}

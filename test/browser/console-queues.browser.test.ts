@@ -1,0 +1,298 @@
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
+import { type DevServer, startDevServer } from "./dev-server";
+
+/**
+ * The console's work queues and configuration in Chromium, against what `npm start` runs (its
+ * seed leaves a reconciliation finding, a withdrawal in review, a held tip message and a dead
+ * letter): an operator resolves the finding, another approves the withdrawal from the queue,
+ * the held message is approved and the dead letter replayed; ops-mei proposes a switch on the
+ * configuration page and ops-kai approves it on the proposals page. Screenshots of every
+ * queue and of the configuration page at 1280 px and at tablet width.
+ */
+describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chromium", () => {
+  let server: DevServer;
+  let browser: Browser;
+  const tokens: Record<string, string> = {};
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    server = await startDevServer();
+    const seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as {
+      users: { userId: string; token: string }[];
+    };
+    for (const u of seed.users) tokens[u.userId] = u.token;
+    browser = await launchChromium();
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function call(
+    method: string,
+    path: string,
+    as: string,
+    body?: unknown,
+  ): Promise<{ status: number; data: any }> {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${tokens[as]}`,
+        "content-type": "application/json",
+        "idempotency-key": crypto.randomUUID(),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, data: await res.json() };
+  }
+
+  async function open(as: string, path: string, width = 1280, height = 900): Promise<{ page: Page; errors: string[] }> {
+    const context = await browser.newContext({ viewport: { width, height } });
+    contexts.push(context);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const [where, hash] = path.split("#");
+    await page.goto(`${server.url}${where}?token=${tokens[as]}${hash ? `#${hash}` : ""}`);
+    return { page, errors };
+  }
+
+  const counts = async (as = "ops-mei") => (await call("GET", "/v1/admin/queues", as)).data.counts;
+
+  async function showQueue(page: Page, queue: string) {
+    await page.click(`.queue-tab[data-queue="${queue}"]`);
+    await page.waitForSelector(`body[data-loaded^="${queue}:"]`, { state: "attached" });
+  }
+
+  it("shows a tab per queue with its count, the seeded items in them, and the nav's total", async () => {
+    const before = await counts();
+    // The seed's work: one each (at least: a re-seed adds none).
+    for (const q of ["findings", "withdrawals", "heldMessages", "deadLetters"])
+      expect(before[q], q).toBeGreaterThanOrEqual(1);
+    const { page, errors } = await open("ops-mei", "/console/queues.html");
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    await page.waitForSelector("body[data-queued]", { state: "attached" });
+    const total = Object.entries(before)
+      .filter(([q]) => q !== "proposals")
+      .reduce((s, [, n]) => s + (n as number), 0);
+    expect(await page.locator("#queues-badge").textContent()).toBe(String(total));
+    expect(await page.locator('.console-nav a[aria-current="page"]').textContent()).toMatch(/^Queues/);
+    expect(await page.locator(".queue-tab").count()).toBe(8);
+    for (const [q, n] of Object.entries(before)) {
+      expect(await page.locator(`#count-${q}`).textContent(), q).toBe(String(n));
+    }
+    for (const q of [
+      "findings",
+      "withdrawals",
+      "verifications",
+      "heldMessages",
+      "paymentFlags",
+      "payoutsStuck",
+      "deadLetters",
+      "proposals",
+    ]) {
+      await showQueue(page, q);
+      const shown = Number((await page.evaluate(() => (globalThis as any).document.body.dataset.loaded)).split(":")[1]);
+      expect(shown, q).toBe(Math.min(before[q], 100));
+      expect(await page.locator("#empty").isVisible(), q).toBe(shown === 0);
+      await page.screenshot({ path: `${ARTIFACTS}/console-queue-${q}-1280.png`, fullPage: true });
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it("an operator resolves a reconciliation finding with a note; it leaves the queue, audited", async () => {
+    const open0 = (await call("GET", "/v1/admin/reconciliation-findings?limit=100", "ops-mei")).data.findings;
+    const finding = open0[0];
+    expect(finding).toMatchObject({ kind: "missing_ours", channel: "sandbox", theirsAmountMinor: 1880 });
+    const before = await counts();
+
+    const { page, errors } = await open("ops-mei", "/console/queues.html#findings");
+    await page.waitForSelector('body[data-loaded^="findings:"]', { state: "attached" });
+    const card = page.locator(`.queue-item[data-id="${finding.id}"]`);
+    expect(await card.locator(".summary").textContent()).toBe("missing ours · sandbox statement of 2026-01-05");
+    expect(await card.locator(".finding-text").textContent()).toBe("a payment for an order we do not have");
+    // No note: refused on the page, nothing sent.
+    await card.locator("button.approve").click();
+    expect(await card.locator(".decision-error").textContent()).toBe("What was done (required) needed to resolve.");
+    await card.locator("input").fill("Provider test payment; no order of ours. Ignored.");
+    await card.locator("button.approve").click();
+    await page.waitForSelector(`.queue-item[data-id="${finding.id}"][data-state="resolved"]`);
+    expect(await card.locator(".outcome").textContent()).toBe(
+      "Resolved by ops-mei: “Provider test payment; no order of ours. Ignored.”",
+    );
+    await page.waitForFunction(
+      (n) => (globalThis as any).document.getElementById("count-findings")?.textContent === String(n),
+      before.findings - 1,
+    );
+    await page.screenshot({ path: `${ARTIFACTS}/console-queue-findings-resolved-1280.png`, fullPage: true });
+
+    const resolved = (await call("GET", "/v1/admin/reconciliation-findings?state=resolved&limit=100", "ops-mei")).data
+      .findings;
+    expect(resolved.find((f: { id: string }) => f.id === finding.id)).toMatchObject({ resolvedBy: "ops-mei" });
+    const audit = (await call("GET", "/v1/admin/audit?chain=control&action=reconciliation.finding.resolve", "ops-mei"))
+      .data;
+    expect(
+      audit.items.some((e: { target: string; actor: string }) => e.target === finding.id && e.actor === "ops-mei"),
+    ).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it("a finance operator approves a withdrawal from the queue, seeing why it waited; it is sent", async () => {
+    const waiting = (await call("GET", "/v1/admin/withdrawals?state=requested&limit=100", "ops-kai")).data.withdrawals;
+    const w = waiting[0];
+    expect(w).toMatchObject({ creatorId: "creator-lin", amountMinor: 50_00, reviewReasons: ["risk_flagged"] });
+    const { page, errors } = await open("ops-kai", "/console/queues.html#withdrawals");
+    await page.waitForSelector('body[data-loaded^="withdrawals:"]', { state: "attached" });
+    const card = page.locator(`.queue-item[data-id="${w.id}"]`);
+    expect(await card.locator(".summary").textContent()).toBe("50.00 CNY to creator-lin");
+    expect(await card.locator(".review-reasons").textContent()).toBe(
+      "risk_flagged The creator was under a risk hold when asking.",
+    );
+    await card.locator("button.approve").click();
+    await page.waitForSelector(`.queue-item[data-id="${w.id}"][data-state="approved"]`);
+    expect(await card.locator(".outcome").textContent()).toBe("Approved by ops-kai: sent to sandbox.");
+    await page.screenshot({ path: `${ARTIFACTS}/console-queue-withdrawals-approved-1280.png`, fullPage: true });
+    const after = (await call("GET", `/v1/creators/me/withdrawals`, "creator-lin")).data.withdrawals;
+    const mine = after.find((x: { id: string }) => x.id === w.id);
+    expect(["approved", "paying", "paid"]).toContain(mine.state);
+    expect(mine.reviewerId).toBe("ops-kai");
+    expect(errors).toEqual([]);
+  });
+
+  it("a held message is approved and a dead letter replayed from their queues", async () => {
+    const { page, errors } = await open("ops-mei", "/console/queues.html#heldMessages");
+    await page.waitForSelector('body[data-loaded^="heldMessages:"]', { state: "attached" });
+    const held = page.locator(".queue-item").first();
+    expect(await held.locator(".summary").textContent()).toBe("“私聊吗？”");
+    await held.locator("button.approve").click();
+    await page.waitForSelector('.queue-item[data-state="approved"]');
+    expect(await held.locator(".outcome").textContent()).toBe("approved by ops-mei.");
+
+    await showQueue(page, "deadLetters");
+    const letter = page.locator(".queue-item").first();
+    expect(await letter.locator(".summary").textContent()).toBe(
+      "giftwire-creator-notices · message demo-dead-letter-0001",
+    );
+    await letter.locator("input").fill("demo replay");
+    await letter.locator("button.approve").click();
+    await page.waitForSelector('.queue-item[data-state="replayed"]');
+    expect(await letter.locator(".outcome").textContent()).toBe("replayed by ops-mei to giftwire-creator-notices.");
+    await page.screenshot({ path: `${ARTIFACTS}/console-queue-deadLetters-replayed-1280.png`, fullPage: true });
+    const replayed = (await call("GET", "/v1/admin/dead-letters?state=replayed", "ops-mei")).data.deadLetters;
+    expect(replayed.map((d: { messageId: string }) => d.messageId)).toContain("demo-dead-letter-0001");
+    expect(errors).toEqual([]);
+  });
+
+  it("flipping a switch is a proposal; a second operator approves it on the proposals page; the page shows it set", async () => {
+    const { page, errors } = await open("ops-mei", "/console/config.html#switches");
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    for (const id of [
+      "switches",
+      "risk-rules",
+      "risk-lists",
+      "gifts",
+      "operators",
+      "revenue",
+      "templates",
+      "alert-targets",
+    ]) {
+      expect(await page.locator(`#${id}`).getAttribute("data-loaded"), id).toBe("true");
+    }
+    await page.screenshot({ path: `${ARTIFACTS}/console-config-1280.png`, fullPage: true });
+    const section = page.locator("#switches");
+    expect(await section.locator(".empty").textContent()).toBe("No switch is set: everything runs normally.");
+    await section.locator('select[name="kind"]').selectOption("effects_degraded");
+    await section.locator('input[name="reason"]').fill("Demo: CDN incident INC-7");
+    await section.locator('button[type="submit"]').click();
+    await page.waitForSelector('#switches .config-result[data-outcome="proposed"]');
+    const proposalId = await section.locator(".config-result").getAttribute("data-proposal");
+    expect(await section.locator(".config-result").textContent()).toBe(
+      `Kept as proposal ${proposalId} (“Set switch effects_degraded on platform: Demo: CDN incident INC-7”): a second operator approves it on the proposals page.`,
+    );
+    expect((await call("GET", "/v1/admin/switches", "ops-mei")).data.switches).toEqual([]);
+    // The demo's tiered schedule, as the API has it.
+    expect(await page.locator("#revenue tbody tr").first().locator("td").nth(2).textContent()).toBe(
+      "from 0.00: 30% · from 1000.00: 25% · from 5000.00: 20%",
+    );
+    await page.screenshot({ path: `${ARTIFACTS}/console-config-switch-proposed-1280.png` });
+
+    const kai = await open("ops-kai", "/console/proposals.html");
+    await kai.page.waitForSelector("body[data-loaded]", { state: "attached" });
+    const card = kai.page.locator(`.proposal[data-id="${proposalId}"]`);
+    await card.locator("button.approve").click();
+    await kai.page.waitForSelector(`.proposal[data-id="${proposalId}"][data-state="executed"]`);
+    expect(await card.locator(".result-status").textContent()).toBe("Its request answered 200");
+
+    await page.reload();
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    const row = page.locator("#switches tbody tr");
+    expect(await row.count()).toBe(1);
+    const cells = await row.locator("td").allTextContents();
+    expect(cells.slice(0, 4)).toEqual(["effects_degraded", "platform", "—", "Demo: CDN incident INC-7"]);
+    expect(cells[4]).toMatch(/^ops-mei, /);
+    expect(cells[6]).toBe("yes");
+    await page.screenshot({ path: `${ARTIFACTS}/console-config-switch-set-1280.png`, fullPage: true });
+    expect(errors).toEqual([]);
+    expect(kai.errors).toEqual([]);
+  });
+
+  it("a risk list entry and a gift change go through at once, audited; a role grant is a proposal", async () => {
+    const { page, errors } = await open("ops-kai", "/console/config.html");
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    // ops-kai (finance, ops, risk) may not read the operator directory.
+    expect(await page.locator("#operators").getAttribute("data-loaded")).toBe("forbidden");
+    const lists = page.locator("#risk-lists");
+    await lists.locator('select[name="kind"]').selectOption("device");
+    await lists.locator('input[name="value"]').fill("dev-demo-emulator-1");
+    await lists.locator('input[name="reason"]').fill("emulator farm");
+    await lists.locator('button[type="submit"]').click();
+    await page.waitForSelector('#risk-lists .config-result[data-outcome="done"]');
+    expect(await lists.locator("tbody tr").first().locator("td").nth(1).textContent()).toBe("dev-demo-emulator-1");
+
+    const gifts = page.locator("#gifts");
+    const rose = gifts.locator("tbody tr", { hasText: "rose-bloom" });
+    await rose.locator("button", { hasText: "Disable" }).click();
+    await page.waitForSelector('#gifts .config-result[data-outcome="done"]');
+    expect(await gifts.locator("tbody tr", { hasText: "rose-bloom" }).locator("td").nth(6).textContent()).toBe("no");
+    const catalog = (await (await fetch(`${server.url}/v1/gifts`)).json()) as { gifts: { id: string }[] };
+    expect(catalog.gifts.some((g) => g.id === "rose")).toBe(false);
+    await gifts.locator("tbody tr", { hasText: "rose-bloom" }).locator("button", { hasText: "Enable" }).click();
+    await page.waitForFunction(
+      () =>
+        (globalThis as any).document.querySelector("#gifts tbody tr:nth-child(2) td:nth-child(7)")?.textContent ===
+        "yes",
+    );
+    expect(errors).toEqual([]);
+
+    const mei = await open("ops-mei", "/console/config.html#operators");
+    await mei.page.waitForSelector("body[data-loaded]", { state: "attached" });
+    const kaiRow = mei.page.locator("#operators tbody tr", { hasText: "ops-kai" });
+    await kaiRow.locator('input[value="support"]').check();
+    await kaiRow.locator("button", { hasText: "Save roles" }).click();
+    await mei.page.waitForSelector('#operators .config-result[data-outcome="proposed"]');
+    expect(await mei.page.locator("#operators .config-result").textContent()).toContain("grant");
+    expect(mei.errors).toEqual([]);
+  });
+
+  it("fits a tablet: the queues and configuration pages are no wider than the screen", async () => {
+    for (const [path, name] of [
+      ["/console/queues.html#withdrawals", "queues"],
+      ["/console/queues.html#deadLetters", "queues-dead-letters"],
+      ["/console/config.html", "config"],
+    ] as const) {
+      const { page, errors } = await open("ops-mei", path, 820, 1180);
+      await page.waitForSelector("body[data-loaded]", { state: "attached" });
+      const overflow = await page.evaluate(() => {
+        const d = (globalThis as any).document.documentElement;
+        return d.scrollWidth - d.clientWidth;
+      });
+      expect(overflow, name).toBe(0);
+      await page.screenshot({ path: `${ARTIFACTS}/console-${name}-tablet.png`, fullPage: true });
+      expect(errors).toEqual([]);
+    }
+  });
+});
