@@ -40,6 +40,12 @@ export const ID_PREFIXES = [
   "prp",
   /** A risk decision other than allow (ledger `risk_decisions`, in the actor's shard). */
   "rsk",
+  /** The open platform (issue 18): a partner, its API key, webhook endpoint, message and delivery attempt (control). */
+  "ptn",
+  "pk",
+  "whe",
+  "msg",
+  "wat",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -48,6 +48,8 @@ export const PERMISSIONS = {
   "room.moderate": "Act on any room (change or end it, read any red packet).",
   "moderation.read": "Read the sensitive-word list and the queue of held tip messages.",
   "moderation.manage": "Change the sensitive-word list; approve or reject held tip messages.",
+  "partner.read": "List partners, their API keys (never the keys themselves) and webhook endpoints.",
+  "partner.manage": "Create and disable partners, assign their creators, issue and revoke their API keys.",
   "proposal.read": "List four-eyes proposals.",
   "proposal.decide":
     "Approve or reject another operator's proposal — only one whose own permission you also hold; never your own.",
@@ -74,6 +76,7 @@ const READS = [
   "switch.read",
   "moderation.read",
   "risk.read",
+  "partner.read",
   "proposal.read",
 ] as const satisfies readonly Permission[];
 
@@ -125,6 +128,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "room.moderate",
     "moderation.read",
     "moderation.manage",
+    "partner.read",
+    "partner.manage",
     "proposal.read",
     "proposal.decide",
   ],

@@ -129,6 +129,16 @@ export function createApp() {
     scheme: "bearer",
     bearerFormat: "JWT",
   });
+  v1.openAPIRegistry.registerComponent("securitySchemes", "partnerKey", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "gw_live_… / gw_test_… partner API key",
+  });
+  v1.openAPIRegistry.registerComponent("securitySchemes", "partnerApiKey", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Api-Key",
+  });
   // Registered by hand rather than with `doc31` so that this route, too, declares its auth.
   v1.get("/openapi.json", authenticate("public"), (c) =>
     c.json(
