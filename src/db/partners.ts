@@ -36,7 +36,9 @@ export interface KeyForGate extends PartnerKeyRow {
 
 export function scopesOf(row: Pick<PartnerKeyRow, "scopes">): PartnerScope[] {
   const parsed = JSON.parse(row.scopes) as unknown;
-  return Array.isArray(parsed) ? parsed.filter((s): s is PartnerScope => typeof s === "string" && isPartnerScope(s)) : [];
+  return Array.isArray(parsed)
+    ? parsed.filter((s): s is PartnerScope => typeof s === "string" && isPartnerScope(s))
+    : [];
 }
 
 const KEY_COLUMNS = `k.id, k.partner_id, k.mode, k.display_prefix, k.scopes, k.name, k.created_by, k.created_at_ms,

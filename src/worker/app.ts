@@ -10,6 +10,7 @@ import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
 import { setProposalDispatcher } from "./proposals";
 import { admin } from "./routes/admin";
+import { adminPartners } from "./routes/admin-partners";
 import { adminRisk } from "./routes/admin-risk";
 import { adminSwitches } from "./routes/admin-switches";
 import { adminWithdrawalRoutes } from "./routes/admin-withdrawals";
@@ -27,6 +28,8 @@ import { live } from "./routes/live";
 import { moderation } from "./routes/moderation";
 import { notificationTemplates } from "./routes/notification-templates";
 import { operators } from "./routes/operators";
+import { partnerApi } from "./routes/partner";
+import { partnerWebhooks } from "./routes/partner-webhooks";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { paymentPin } from "./routes/payment-pin";
 import { payments } from "./routes/payments";
@@ -123,6 +126,9 @@ export function createApp() {
   v1.route("/", adminRisk);
   v1.route("/", operators);
   v1.route("/", proposals);
+  v1.route("/", adminPartners);
+  v1.route("/", partnerApi);
+  v1.route("/", partnerWebhooks);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -16,6 +16,7 @@ import {
 } from "./queues/payment-callbacks";
 import { handlePayoutsBatch, PAYOUTS_QUEUE } from "./queues/payouts";
 import { handleRoomEventsBatch, ROOM_EVENTS_QUEUE, type RoomEventsMessage } from "./queues/room-events";
+import { handleWebhooksBatch, WEBHOOKS_QUEUE } from "./queues/webhooks";
 
 const app = createApp();
 
@@ -34,6 +35,7 @@ export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [CREATOR_NOTICES_QUEUE]: handleCreatorNoticesBatch,
   [PAYOUTS_QUEUE]: handlePayoutsBatch,
   [ALERTS_QUEUE]: (batch, env, log) => handleAlertsBatch(batch, env, log),
+  [WEBHOOKS_QUEUE]: handleWebhooksBatch,
 };
 
 export default {

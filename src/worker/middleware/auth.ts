@@ -74,12 +74,12 @@ export function authenticate(auth: RouteAuth): MiddlewareHandler<AppEnv> {
   const middleware: MiddlewareHandler<AppEnv> = partnerScope
     ? requirePartnerKey(partnerScope)
     : permission
-    ? requireOperator(permission)
-    : needsBearer(auth)
-      ? requireAuth(...(typeof auth === "string" || !Array.isArray(auth) ? [] : (auth as readonly Role[])))
-      : async (_c, next) => {
-          await next();
-        };
+      ? requireOperator(permission)
+      : needsBearer(auth)
+        ? requireAuth(...(typeof auth === "string" || !Array.isArray(auth) ? [] : (auth as readonly Role[])))
+        : async (_c, next) => {
+            await next();
+          };
   declarations.set(middleware, auth);
   return middleware;
 }

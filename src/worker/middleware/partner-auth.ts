@@ -80,7 +80,8 @@ export function requirePartnerKey(scope: PartnerScope): MiddlewareHandler<AppEnv
     const refused = refusedForAuthFailures(c, nowMs);
     if (refused) return refused;
     const raw = presentedKey(c);
-    if (raw === undefined) throw new ApiError("unauthenticated", "Send the partner API key: Authorization: Bearer gw_… or X-Api-Key.");
+    if (raw === undefined)
+      throw new ApiError("unauthenticated", "Send the partner API key: Authorization: Bearer gw_… or X-Api-Key.");
     const refuse = async (message: string) => {
       const overLimit = await countAuthFailure(c, nowMs);
       if (overLimit) return overLimit;

@@ -57,7 +57,9 @@ export function defineRoute<const R extends Omit<RouteConfig, "middleware" | "se
       ? {
           description: [
             route.description,
-            permission ? `Needs the permission \`${permission}\` (roles: ${rolesWith(permission).join(", ")}).` : undefined,
+            permission
+              ? `Needs the permission \`${permission}\` (roles: ${rolesWith(permission).join(", ")}).`
+              : undefined,
             partnerScope
               ? `Needs a partner API key with the scope \`${partnerScope}\` (Authorization: Bearer gw_… or X-Api-Key).`
               : undefined,
