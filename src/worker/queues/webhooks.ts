@@ -68,7 +68,7 @@ export async function attemptDelivery(
 ): Promise<AttemptResult> {
   const db = env.CONTROL;
   const delivery = await findDelivery(db, msg.messageId, msg.endpointId);
-  if (!delivery || delivery.state !== "pending") return { kind: "skipped" };
+  if (delivery?.state !== "pending") return { kind: "skipped" };
   if (delivery.attempts !== msg.attemptNo - 1) return requeueLost(delivery, msg, deps.nowMs());
   const [endpoint, message] = await Promise.all([findEndpoint(db, msg.endpointId), findMessage(db, msg.messageId)]);
   const startMs = deps.nowMs();
