@@ -40,7 +40,7 @@ describe("Standard Webhooks signatures", () => {
           const body = JSON.stringify({ type: "tip.created", data: { text } });
           const nowS = Math.floor(Date.now() / 1000);
           const headers = webhookHeaders([current, previous], "msg_01JDEM00000000000000000000", nowS, body);
-          expect(headers["webhook-signature"].split(" ")).toHaveLength(2);
+          expect(headers["webhook-signature"]?.split(" ")).toHaveLength(2);
           // Either secret alone verifies: a receiver that has not switched yet keeps working.
           expect(new Webhook(current).verify(body, headers)).toEqual(JSON.parse(body));
           expect(new Webhook(previous).verify(body, headers)).toEqual(JSON.parse(body));
