@@ -30,9 +30,15 @@ export class FakeWebhookNetwork implements WebhookNetwork {
     const request = new Request(input, init);
     for (const [prefix, receiver] of this.receivers) {
       if (request.url.startsWith(prefix)) {
-        const response = await receiver(request);
-        // `redirect: "manual"` as the runtime honours it: a 3xx comes back as it is.
-        return response;
+        // As the runtime does: the caller's signal (its deadline) ends a request the receiver hangs.
+        // A 3xx comes back as it is (`redirect: "manual"`): this network never follows one.
+        const signal = init?.signal;
+        if (!signal) return receiver(request);
+        signal.throwIfAborted();
+        return Promise.race([
+          receiver(request),
+          new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true })),
+        ]);
       }
     }
     throw new Error(`no receiver for ${request.url}`);
