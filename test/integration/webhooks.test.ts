@@ -81,7 +81,7 @@ class DrivenQueue {
   } as unknown as Queue;
 
   /** Delivers everything due (all of it: the test does not wait), following each attempt's successor. */
-  async drain(deps: AttemptDeps, concurrency = 25): Promise<{ delaysByAttempt: Map<number, Set<number>> }> {
+  async drain(deps: AttemptDeps, concurrency = 50): Promise<{ delaysByAttempt: Map<number, Set<number>> }> {
     const delaysByAttempt = new Map<number, Set<number>>();
     while (this.due.length > 0) {
       const wave = this.due.splice(0, concurrency);
@@ -225,7 +225,15 @@ describe("an attempt", () => {
     await emitWebhookEvents(
       env.CONTROL,
       queue.asQueue,
-      [{ type: "tip.created", creatorId: s.creatorId, eventKey: `tip_rebind_${run}`, data: {}, createdAtMs: Date.now() }],
+      [
+        {
+          type: "tip.created",
+          creatorId: s.creatorId,
+          eventKey: `tip_rebind_${run}`,
+          data: {},
+          createdAtMs: Date.now(),
+        },
+      ],
       Date.now(),
     );
     const first = queue.due.splice(0)[0];
@@ -264,7 +272,15 @@ describe("an attempt", () => {
     await emitWebhookEvents(
       env.CONTROL,
       queue.asQueue,
-      [{ type: "tip.created", creatorId: s.creatorId, eventKey: `tip_redirect_${run}`, data: {}, createdAtMs: Date.now() }],
+      [
+        {
+          type: "tip.created",
+          creatorId: s.creatorId,
+          eventKey: `tip_redirect_${run}`,
+          data: {},
+          createdAtMs: Date.now(),
+        },
+      ],
       Date.now(),
     );
     const first = queue.due[0];
@@ -272,7 +288,9 @@ describe("an attempt", () => {
     const result = await attemptDelivery(env, first.message, deps(), log);
     expect(result.kind).toBe("next");
     expect(requested).toEqual([`${s.url} manual`]);
-    const attempt = await env.CONTROL.prepare("SELECT status, outcome, error FROM webhook_attempts WHERE endpoint_id = ?")
+    const attempt = await env.CONTROL.prepare(
+      "SELECT status, outcome, error FROM webhook_attempts WHERE endpoint_id = ?",
+    )
       .bind(s.endpointId)
       .first();
     expect(attempt).toEqual({ status: 307, outcome: "failed", error: "redirect not followed" });
@@ -286,12 +304,15 @@ describe("an attempt", () => {
     await emitWebhookEvents(env.CONTROL, queue.asQueue, [{ ...event, eventKey: `tip_gone_${run}` }], Date.now());
     await queue.drain(deps());
     const endpoint = await call("GET", "/v1/partner/webhooks/endpoints", { headers: { "x-api-key": s.key } });
-    expect(endpoint.body.items[0]).toMatchObject({ status: "disabled", disabledReason: "gone: the endpoint answered 410" });
+    expect(endpoint.body.items[0]).toMatchObject({
+      status: "disabled",
+      disabledReason: "gone: the endpoint answered 410",
+    });
     const notices = await call("GET", "/v1/partner/notices", { headers: { "x-api-key": s.key } });
     expect(notices.body.items.map((n: { kind: string }) => n.kind)).toEqual(["webhook_endpoint_disabled"]);
-    expect(await emitWebhookEvents(env.CONTROL, queue.asQueue, [{ ...event, eventKey: `tip_gone2_${run}` }], Date.now())).toEqual(
-      [],
-    );
+    expect(
+      await emitWebhookEvents(env.CONTROL, queue.asQueue, [{ ...event, eventKey: `tip_gone2_${run}` }], Date.now()),
+    ).toEqual([]);
   });
 
   it("disables an endpoint failing for 5 days and tells the partner", async () => {
@@ -347,7 +368,15 @@ describe("replay and live events", () => {
     await emitWebhookEvents(
       env.CONTROL,
       queue.asQueue,
-      [{ type: "tip.created", creatorId: s.creatorId, eventKey: `tip_replay_${run}`, data: {}, createdAtMs: Date.now() }],
+      [
+        {
+          type: "tip.created",
+          creatorId: s.creatorId,
+          eventKey: `tip_replay_${run}`,
+          data: {},
+          createdAtMs: Date.now(),
+        },
+      ],
       Date.now(),
     );
     await queue.drain(deps());

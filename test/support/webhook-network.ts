@@ -37,7 +37,9 @@ export class FakeWebhookNetwork implements WebhookNetwork {
         signal.throwIfAborted();
         return Promise.race([
           receiver(request),
-          new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true })),
+          new Promise<never>((_, reject) =>
+            signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+          ),
         ]);
       }
     }
