@@ -44,7 +44,7 @@ describe("queue dispatch", () => {
   it("has a consumer for exactly the queues wrangler.toml consumes", () => {
     const consumed = [...wranglerToml.matchAll(/\[\[queues\.consumers\]\]\s*\nqueue = "([^"]+)"/g)].map((m) => m[1]);
     expect(Object.keys(QUEUE_CONSUMERS).sort()).toEqual(consumed.sort());
-    expect(consumed).toHaveLength(6);
+    expect(consumed).toHaveLength(7);
   });
 
   it("gives the alerts consumer the retries its code counts on (the last one records the delivery failed)", () => {
