@@ -113,18 +113,18 @@ dev.post("/webhook-receiver", async (c) => {
 });
 
 dev.get("/webhook-receiver", (c) => {
-  const escape = (t: string) => t.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  const html = (t: string) => t.replace(/[&<>"]/g, (ch) => `&#${ch.charCodeAt(0)};`);
   const rows = received
     .map(
       (r) =>
-        `<tr><td>${new Date(r.atMs).toISOString()}</td><td>${escape(r.type)}</td><td><code>${escape(r.id)}</code></td>` +
+        `<tr><td>${new Date(r.atMs).toISOString()}</td><td>${html(r.type)}</td><td><code>${html(r.id)}</code></td>` +
         `<td>${r.verified ? "✓ verified" : "✗ refused"}${r.duplicate ? " (duplicate id)" : ""}</td>` +
-        `<td><code>${escape(r.body.slice(0, 300))}</code></td></tr>`,
+        `<td><code>${html(r.body.slice(0, 300))}</code></td></tr>`,
     )
     .join("");
   return c.html(
     `<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="3"><title>Demo partner: webhooks</title>` +
-      `<style>body{font:14px system-ui;margin:2rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}code{font-size:12px}</style>` +
+      `<style>body{font:14px system-ui;margin:2rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}code{font-size:12px;word-break:break-all}td:last-child{max-width:40rem}</style>` +
       `<h1>Demo Partner App — webhook deliveries</h1><p>Standard Webhooks messages giftwire sent to this receiver ` +
       `(newest first; signatures checked against the endpoint's secret). Tip in the demo room to see one.</p>` +
       `<table><tr><th>received</th><th>type</th><th>webhook-id</th><th>signature</th><th>body</th></tr>${rows || '<tr><td colspan="5">nothing yet</td></tr>'}</table>`,
