@@ -59,7 +59,8 @@ function writeGiftwireDevConfig(outFile = ".wrangler/dev/giftwire.json"): string
   const config: RawConfig = {
     ...raw,
     main: resolve("dev/giftwire-dev.ts"),
-    vars: { ...raw.vars, ENVIRONMENT: "development" },
+    // Loopback webhook endpoints: the demo partner's receiver is this Worker itself (dev/seed-partner.ts).
+    vars: { ...raw.vars, ENVIRONMENT: "development", WEBHOOK_ALLOW_LOOPBACK: "true" },
     services: [...(raw.services ?? []), { binding: "SANDBOX", service: SANDBOX_WORKER }],
     ...(raw.assets ? { assets: { ...raw.assets, directory: resolve(raw.assets.directory ?? "public") } } : {}),
     ...(raw.d1_databases

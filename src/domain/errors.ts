@@ -32,6 +32,10 @@ export const ERROR_CODES = {
   channel_not_found: { status: 404, message: "There is no such payment channel." },
   reconciliation_not_found: { status: 404, message: "There is no such reconciliation run." },
   alert_target_not_found: { status: 404, message: "There is no such alert target." },
+  partner_not_found: { status: 404, message: "There is no such partner." },
+  partner_key_not_found: { status: 404, message: "There is no such API key of this partner." },
+  webhook_endpoint_not_found: { status: 404, message: "There is no such webhook endpoint of yours." },
+  webhook_message_not_found: { status: 404, message: "There is no such webhook message of yours." },
   alert_rule_not_found: { status: 404, message: "There is no such alert rule." },
   operator_not_found: { status: 404, message: "There is no such operator." },
   proposal_not_found: { status: 404, message: "There is no such proposal." },
@@ -70,10 +74,20 @@ export const ERROR_CODES = {
   },
   conflict: { status: 409, message: "The resource changed; reload and retry." },
   alert_limit_reached: { status: 409, message: "The deployment holds as many alert targets or rules as it may." },
+  partner_limit_reached: {
+    status: 409,
+    message: "The partner holds as many API keys or webhook endpoints as it may; revoke or remove one first.",
+  },
   payload_too_large: { status: 413, message: "The request body is too large." },
   unsupported_media_type: { status: 415, message: "Send JSON with Content-Type: application/json." },
   idempotency_key_reused: { status: 422, message: "This Idempotency-Key was used with a different request." },
   gift_disabled: { status: 422, message: "This gift is not available." },
+  webhook_url_refused: {
+    status: 422,
+    message:
+      "The webhook URL is refused: it must be HTTPS, name a host (no IP address, not localhost) that resolves only to public addresses.",
+  },
+  webhook_replay_too_large: { status: 422, message: "The replay covers too many messages; narrow the time range." },
   text_refused: {
     status: 422,
     message: "This text contains a word that is not allowed here; choose another.",

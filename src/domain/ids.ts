@@ -44,6 +44,12 @@ export const ID_PREFIXES = [
   "rsk",
   /** A tip held for review with the payer's money (ledger `held_tips`, in the payer's shard). */
   "held",
+  /** The open platform (issue 18): a partner, its API key, webhook endpoint, message and delivery attempt (control). */
+  "ptn",
+  "pk",
+  "whe",
+  "msg",
+  "wat",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -51,6 +51,8 @@ export const PERMISSIONS = {
   "queue.resolve": "Resolve payment flags (stuck payouts included) and reconciliation findings, with a note.",
   "deadletter.read": "Inspect the messages the queues gave up on (dead letters).",
   "deadletter.manage": "Replay a dead letter to its original queue (once) or discard it.",
+  "partner.read": "List partners, their API keys (never the keys themselves) and webhook endpoints.",
+  "partner.manage": "Create and disable partners, assign their creators, issue and revoke their API keys.",
   "proposal.read": "List four-eyes proposals.",
   "proposal.decide":
     "Approve or reject another operator's proposal — only one whose own permission you also hold; never your own.",
@@ -78,6 +80,7 @@ const READS = [
   "moderation.read",
   "risk.read",
   "deadletter.read",
+  "partner.read",
   "proposal.read",
 ] as const satisfies readonly Permission[];
 
@@ -133,6 +136,8 @@ export const ROLE_PERMISSIONS: Readonly<Record<OperatorRole, readonly Permission
     "moderation.manage",
     "deadletter.read",
     "deadletter.manage",
+    "partner.read",
+    "partner.manage",
     "proposal.read",
     "proposal.decide",
   ],

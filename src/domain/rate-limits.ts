@@ -14,7 +14,7 @@
  */
 
 /** What a limit counts by. */
-export type RateLimitKeyKind = "user" | "ip" | "callback-source";
+export type RateLimitKeyKind = "user" | "ip" | "callback-source" | "partner-key";
 
 export interface RateLimitSpec {
   /** The Env binding (wrangler.toml `[[ratelimits]] name`). */
@@ -98,6 +98,18 @@ export const RATE_LIMITS = {
     periodS: 10,
     description: "provider callbacks per channel and source address",
   },
+  /**
+   * Partner API requests per key (issue 18): every /v1/partner route, counted by the key's id
+   * (`pk:<id>`), after the key is verified. 10 a second sustained is a busy server, not a loop.
+   */
+  partnerKey: {
+    binding: "RL_PARTNER_KEY",
+    namespaceId: "1608",
+    keyKind: "partner-key",
+    limit: 100,
+    periodS: 10,
+    description: "partner API requests per API key",
+  },
 } as const satisfies Record<string, RateLimitSpec>;
 
 export type RateLimitName = keyof typeof RATE_LIMITS;
@@ -127,6 +139,10 @@ export function userKey(userId: string): string {
 
 export function ipKey(address: string): string {
   return `ip:${address}`;
+}
+
+export function partnerKeyKey(keyId: string): string {
+  return `pk:${keyId}`;
 }
 
 export function callbackKey(channel: string, address: string): string {

@@ -39,6 +39,7 @@ import {
   readIdempotencyRecords,
 } from "../db/operations/tip-batch";
 import { type LedgerShard, openLedger } from "../db/shards";
+import { emitRoomWebhooks } from "../db/webhook-room-events";
 import { USER_ID_PATTERN } from "../domain/accounts";
 import type { ErrorCode } from "../domain/errors";
 import { errorForGuard } from "../domain/guards";
@@ -337,8 +338,18 @@ export class TipBatcher {
     }
     if (events.length > 0) await this.room.applyTips(events);
     this.stats.applyMs += Date.now() - committedAtMs;
+    // Partner webhooks (issue 18; one query when no partner owns the creator). If they cannot be
+    // stored, the rows stay unmarked and the outbox sweeper delivers and emits them again.
+    const emitted = await emitRoomWebhooks(this.env, events, Date.now()).then(
+      () => true,
+      (error: unknown) => {
+        this.log.warn("tip_webhooks_emit_failed", { tips: events.length, error: String(error) });
+        return false;
+      },
+    );
     // Applied: the rows may be marked delivered (only now, so a mark never hides an unapplied event).
-    for (const [index, ids] of posted) this.applied.set(index, [...(this.applied.get(index) ?? []), ...ids]);
+    if (emitted)
+      for (const [index, ids] of posted) this.applied.set(index, [...(this.applied.get(index) ?? []), ...ids]);
     for (const { group, outcomes } of committed) {
       if (outcomes === null) continue;
       for (const [i, outcome] of outcomes.entries()) group.waiting[i]?.resolve(answerOf(outcome, group.tips[i], nowMs));

@@ -140,6 +140,8 @@ const ConfigSchema = z
       .default(String(LIMITS.switchCacheTtlDefaultMs))
       .transform(Number)
       .pipe(z.number().int().min(0).max(LIMITS.switchCacheTtlMaxMs)),
+    // Partner webhooks: http and loopback endpoints, for the local demo receiver only (domain/webhooks.ts).
+    WEBHOOK_ALLOW_LOOPBACK: z.enum(["true", "false"]).default("false"),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
   .refine(
@@ -157,6 +159,10 @@ const ConfigSchema = z
   .refine(
     (c) => (c.ACCESS_TEAM_DOMAIN === "") === (c.ACCESS_AUD === ""),
     "ACCESS_TEAM_DOMAIN and ACCESS_AUD go together",
+  )
+  .refine(
+    (c) => c.ENVIRONMENT !== "production" || c.WEBHOOK_ALLOW_LOOPBACK === "false",
+    "production webhooks never go to loopback: WEBHOOK_ALLOW_LOOPBACK must be false",
   )
   .refine(
     (c) => c.ENVIRONMENT !== "production" || c.ACCESS_TEAM_DOMAIN !== "",
@@ -240,6 +246,8 @@ export interface Config {
   readonly withdrawalFee: { readonly fixedMinor: number; readonly bps: number };
   /** How long an isolate keeps its copy of the runtime switches (≤ LIMITS.switchCacheTtlMaxMs). */
   readonly switchCacheTtlMs: number;
+  /** Partner webhooks: whether endpoints may be http and loopback (development only). */
+  readonly webhooks: { readonly allowLoopback: boolean };
 }
 
 const cache = new WeakMap<object, Config>();
@@ -289,6 +297,7 @@ export function configFrom(env: Env): Config {
     settlement: { settleAfterDays: c.SETTLEMENT_DAYS, withholdingBps: c.WITHHOLDING_BPS },
     withdrawalFee: { fixedMinor: c.WITHDRAWAL_FEE_FIXED_MINOR, bps: c.WITHDRAWAL_FEE_BPS },
     switchCacheTtlMs: c.SWITCH_CACHE_TTL_MS,
+    webhooks: { allowLoopback: c.WEBHOOK_ALLOW_LOOPBACK === "true" },
     fourEyes: {
       adjustmentMinor: c.FOUR_EYES_ADJUSTMENT_MINOR,
       refundMinor: c.FOUR_EYES_REFUND_MINOR,

@@ -10,6 +10,7 @@ import { authenticate } from "./middleware/auth";
 import { requestContext } from "./middleware/request-context";
 import { setProposalDispatcher } from "./proposals";
 import { admin } from "./routes/admin";
+import { adminPartners } from "./routes/admin-partners";
 import { adminRisk } from "./routes/admin-risk";
 import { adminSearch } from "./routes/admin-search";
 import { adminRiskReviews } from "./routes/admin-risk-reviews";
@@ -29,6 +30,8 @@ import { live } from "./routes/live";
 import { moderation } from "./routes/moderation";
 import { notificationTemplates } from "./routes/notification-templates";
 import { operators } from "./routes/operators";
+import { partnerApi } from "./routes/partner";
+import { partnerWebhooks } from "./routes/partner-webhooks";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { paymentPin } from "./routes/payment-pin";
 import { payments } from "./routes/payments";
@@ -129,11 +132,24 @@ export function createApp() {
   v1.route("/", proposals);
   v1.route("/", adminSearch);
   v1.route("/", workQueues);
+  v1.route("/", adminPartners);
+  v1.route("/", partnerApi);
+  v1.route("/", partnerWebhooks);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
+  });
+  v1.openAPIRegistry.registerComponent("securitySchemes", "partnerKey", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "gw_live_… / gw_test_… partner API key",
+  });
+  v1.openAPIRegistry.registerComponent("securitySchemes", "partnerApiKey", {
+    type: "apiKey",
+    in: "header",
+    name: "X-Api-Key",
   });
   // Registered by hand rather than with `doc31` so that this route, too, declares its auth.
   v1.get("/openapi.json", authenticate("public"), (c) => c.json(apiDocument(v1), 200));

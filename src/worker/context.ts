@@ -4,6 +4,7 @@ import type { Permission } from "../domain/permissions";
 import type { Config } from "../platform/config";
 import type { Logger } from "../platform/logger";
 import type { Principal } from "./auth/jwt";
+import type { PartnerCaller } from "./middleware/partner-auth";
 import type { FourEyesDeclaration } from "./proposals";
 
 /** What every request carries through the Hono app: bindings, and the per-request variables. */
@@ -22,5 +23,7 @@ export interface AppEnv {
     permission: Permission | undefined;
     /** The route's four-eyes declaration (routes/define.ts); `fourEyes` proposes only under one. */
     fourEyes: FourEyesDeclaration | undefined;
+    /** The partner and API key of a /v1/partner route (middleware/partner-auth.ts). */
+    partner: PartnerCaller;
   };
 }

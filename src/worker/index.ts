@@ -17,6 +17,7 @@ import {
 } from "./queues/payment-callbacks";
 import { handlePayoutsBatch, PAYOUTS_QUEUE } from "./queues/payouts";
 import { handleRoomEventsBatch, ROOM_EVENTS_QUEUE, type RoomEventsMessage } from "./queues/room-events";
+import { handleWebhooksBatch, WEBHOOKS_QUEUE } from "./queues/webhooks";
 
 const app = createApp();
 
@@ -37,6 +38,7 @@ export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [PAYOUTS_QUEUE]: handlePayoutsBatch,
   [ALERTS_QUEUE]: (batch, env, log) => handleAlertsBatch(batch, env, log),
   ...Object.fromEntries(DEAD_LETTER_QUEUES.map((q) => [q, handleDeadLettersBatch])),
+  [WEBHOOKS_QUEUE]: handleWebhooksBatch,
 };
 
 export default {

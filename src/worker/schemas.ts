@@ -79,7 +79,9 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
   return { content: { "application/json": { schema } }, description };
 }
 
-export const bearerSecurity = [{ bearerAuth: [] }];
+export const bearerSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }];
+/** Partner routes: the API key as a bearer token or in X-Api-Key (either one). */
+export const partnerKeySecurity: Record<string, string[]>[] = [{ partnerKey: [] }, { partnerApiKey: [] }];
 
 export const GiftId = z
   .string()

@@ -9,14 +9,15 @@
  * validators, which run after auth) — so the probes change no state.
  */
 
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { mintToken } from "../../dev/tokens";
+import { newPartnerKey, PARTNER_SCOPE_NAMES, type PartnerScope } from "../../src/domain/partner-keys";
 import { OPERATOR_ROLES, type OperatorRole, rolesWith } from "../../src/domain/permissions";
 import { RATE_LIMITS, type UserRateLimit } from "../../src/domain/rate-limits";
 import { createApp } from "../../src/worker/app";
 import { ROLES, type Role } from "../../src/worker/auth/jwt";
-import { declaredAuth, permissionOf, type RouteAuth } from "../../src/worker/middleware/auth";
+import { declaredAuth, partnerScopeOf, permissionOf, type RouteAuth } from "../../src/worker/middleware/auth";
 import { declaredRateLimit } from "../../src/worker/middleware/rate-limit";
 import { BASE, config, registerOperator } from "./helpers";
 
@@ -211,9 +212,10 @@ for (const [template, item] of Object.entries(doc.paths)) {
   }
 }
 
-async function send(c: Case, options: { token?: string; path?: string; body?: unknown }) {
+async function send(c: Case, options: { token?: string; apiKey?: string; path?: string; body?: unknown }) {
   const headers: Record<string, string> = { "idempotency-key": `route-security-${crypto.randomUUID()}` };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.apiKey) headers["x-api-key"] = options.apiKey;
   let body: string | undefined;
   if (options.body !== undefined) {
     headers["content-type"] = "application/json";
@@ -255,6 +257,44 @@ function shuffledRoleSets(seed: number): OperatorRole[][] {
   return sets;
 }
 
+/**
+ * A partner API key for the probes, written straight to the control database (as the operator
+ * route would: only the SHA-256 stored): holding `scopes`, optionally revoked or expired. One
+ * partner per probe run; a fresh key per case keeps each within its own rate limit.
+ */
+const probePartner = `ptn_probe_${crypto.randomUUID()}`;
+let probePartnerReady: Promise<unknown> | null = null;
+async function partnerKeyWith(
+  scopes: readonly PartnerScope[],
+  state: "live" | "revoked" | "expired" = "live",
+): Promise<string> {
+  probePartnerReady ??= env.CONTROL.prepare(
+    `INSERT INTO partners (id, name, contact_email, status, created_by, created_at_ms)
+     VALUES (?, 'route-security probe', 'probe@example.com', 'active', 'test', ?) ON CONFLICT (id) DO NOTHING`,
+  )
+    .bind(probePartner, Date.now())
+    .run();
+  await probePartnerReady;
+  const minted = newPartnerKey("test", (n) => crypto.getRandomValues(new Uint8Array(n)));
+  const nowMs = Date.now();
+  await env.CONTROL.prepare(
+    `INSERT INTO partner_api_keys (id, partner_id, mode, display_prefix, key_hash, scopes, name, created_by, created_at_ms, expires_at_ms, revoked_at_ms)
+     VALUES (?, ?, 'test', ?, ?, ?, 'probe', 'test', ?, ?, ?)`,
+  )
+    .bind(
+      `pk_probe_${crypto.randomUUID()}`,
+      probePartner,
+      minted.displayPrefix,
+      minted.hash,
+      JSON.stringify(scopes),
+      nowMs,
+      state === "expired" ? nowMs - 1 : null,
+      state === "revoked" ? nowMs - 1 : null,
+    )
+    .run();
+  return minted.key;
+}
+
 /** A body no route accepts: strict schemas refuse the unknown field. */
 const MALFORMED_BODY = { notAField: "route-security probe" };
 
@@ -269,7 +309,10 @@ describe("the OpenAPI document", () => {
     expect(new Set(declaredPublic)).toEqual(PUBLIC_OPERATIONS);
     for (const c of cases) {
       const op = doc.paths[c.name.slice(c.name.indexOf(" ") + 4)]?.[c.method.toLowerCase() as "get"];
-      expect(op?.security, c.name).toEqual(c.auth === "public" ? undefined : [{ bearerAuth: [] }]);
+      const partner = c.auth !== undefined && partnerScopeOf(c.auth) !== null;
+      expect(op?.security, c.name).toEqual(
+        c.auth === "public" ? undefined : partner ? [{ partnerKey: [] }, { partnerApiKey: [] }] : [{ bearerAuth: [] }],
+      );
     }
   });
 
@@ -387,6 +430,41 @@ describe.each(cases.filter((c) => c.auth !== "public"))("$name", (c) => {
           expected.push(`${roles.join("+")}: ${allowed ? (validates ? 400 : "2xx") : 403}`);
         }
         expect(outcomes).toEqual(expected);
+      });
+    }
+  }
+
+  const scope = c.auth === undefined ? null : partnerScopeOf(c.auth);
+  if (scope) {
+    const malformed = { path: c.malformedPath ?? c.path, body: c.body === undefined ? undefined : MALFORMED_BODY };
+    it(`answers 403 to a partner key without ${scope}, 401 to a user token, a revoked or an expired key`, async () => {
+      const others = await partnerKeyWith(PARTNER_SCOPE_NAMES.filter((s) => s !== scope));
+      expect(await send(c, { apiKey: others, body: c.body }), "other scopes").toEqual({
+        status: 403,
+        code: "forbidden",
+      });
+      expect(await send(c, { apiKey: others, ...malformed }), "other scopes, malformed").toEqual({
+        status: 403,
+        code: "forbidden",
+      });
+      const user = await tokenWith(ROLES);
+      expect(await send(c, { token: user, body: c.body }), "a user token").toEqual({
+        status: 401,
+        code: "unauthenticated",
+      });
+      for (const state of ["revoked", "expired"] as const) {
+        const key = await partnerKeyWith([scope], state);
+        expect(await send(c, { apiKey: key, body: c.body }), state).toEqual({ status: 401, code: "unauthenticated" });
+        expect(await send(c, { apiKey: key, ...malformed }), `${state}, malformed`).toEqual({
+          status: 401,
+          code: "unauthenticated",
+        });
+      }
+    });
+    if (c.malformedPath !== null || c.body !== undefined) {
+      it(`lets a key holding only ${scope} through to validation`, async () => {
+        const key = await partnerKeyWith([scope]);
+        expect(await send(c, { apiKey: key, ...malformed })).toEqual({ status: 400, code: "malformed_request" });
       });
     }
   }

@@ -725,3 +725,151 @@ export const dashboardTops = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.grain, t.period, t.currency, t.kind, t.rank] })],
 );
+
+// ————— The open platform (issue 18): partners, their API keys, outbound webhooks —————
+
+/** A partner app that offers tipping through giftwire; created by operators. */
+export const partners = sqliteTable(
+  "partners",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    /** Where the owner is told about their endpoints (disabled after failing for 5 days). */
+    contactEmail: text("contact_email").notNull(),
+    status: text("status", { enum: ["active", "disabled"] }).notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [check("partners_status", sql`${t.status} IN ('active', 'disabled')`)],
+);
+
+/** The creators a partner owns: their rooms are the partner's rooms (reads, tips, webhooks). */
+export const partnerCreators = sqliteTable(
+  "partner_creators",
+  {
+    partnerId: text("partner_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    addedAtMs: integer("added_at_ms").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.partnerId, t.creatorId] }), index("partner_creators_creator").on(t.creatorId)],
+);
+
+/** A partner's API key: only its SHA-256 is kept (domain/partner-keys.ts). */
+export const partnerApiKeys = sqliteTable(
+  "partner_api_keys",
+  {
+    id: text("id").primaryKey(),
+    partnerId: text("partner_id").notNull(),
+    mode: text("mode", { enum: ["live", "test"] }).notNull(),
+    /** `gw_live_` + the key's first 8 characters, for listings. */
+    displayPrefix: text("display_prefix").notNull(),
+    keyHash: text("key_hash").notNull(),
+    /** JSON array of scopes. */
+    scopes: text("scopes").notNull(),
+    name: text("name").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    expiresAtMs: integer("expires_at_ms"),
+    revokedAtMs: integer("revoked_at_ms"),
+    /** Written at most once a minute per key. */
+    lastUsedAtMs: integer("last_used_at_ms"),
+  },
+  (t) => [
+    uniqueIndex("partner_api_keys_hash").on(t.keyHash),
+    index("partner_api_keys_partner").on(t.partnerId),
+    check("partner_api_keys_mode", sql`${t.mode} IN ('live', 'test')`),
+  ],
+);
+
+/** A partner's webhook endpoint; its secrets are sealed (PII_KEYS), never returned after creation. */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    partnerId: text("partner_id").notNull(),
+    url: text("url").notNull(),
+    /** JSON array of event types. */
+    eventTypes: text("event_types").notNull(),
+    /** Sealed JSON `{ current, previous, previousUntilMs }` (two secrets sign during a rotation). */
+    sealedSecrets: text("sealed_secrets").notNull(),
+    keyId: text("key_id").notNull(),
+    status: text("status", { enum: ["active", "disabled"] }).notNull(),
+    disabledReason: text("disabled_reason"),
+    /** The first failure with no success since; cleared by a success. */
+    failingSinceMs: integer("failing_since_ms"),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    index("webhook_endpoints_partner").on(t.partnerId),
+    check("webhook_endpoints_status", sql`${t.status} IN ('active', 'disabled')`),
+  ],
+);
+
+/** One event for one partner: the `webhook-id` and the exact body every attempt sends. */
+export const webhookMessages = sqliteTable(
+  "webhook_messages",
+  {
+    id: text("id").primaryKey(),
+    partnerId: text("partner_id").notNull(),
+    eventType: text("event_type").notNull(),
+    /** The event's own id (`tip_…`, `stream_…`): one message per partner and event, however often emitted. */
+    eventKey: text("event_key").notNull(),
+    body: text("body").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_messages_event").on(t.partnerId, t.eventKey, t.eventType),
+    index("webhook_messages_partner_time").on(t.partnerId, t.createdAtMs),
+  ],
+);
+
+/** A message's delivery to one endpoint: pending until it succeeds or its attempts run out. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    messageId: text("message_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    state: text("state", { enum: ["pending", "succeeded", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** When the next attempt is due (null once settled). */
+    nextAttemptAtMs: integer("next_attempt_at_ms"),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.endpointId] }),
+    index("webhook_deliveries_endpoint").on(t.endpointId, t.state),
+    check("webhook_deliveries_state", sql`${t.state} IN ('pending', 'succeeded', 'failed')`),
+  ],
+);
+
+/** Every attempt: status (null: no answer), duration and error. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: text("id").primaryKey(),
+    messageId: text("message_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    attemptNo: integer("attempt_no").notNull(),
+    atMs: integer("at_ms").notNull(),
+    status: integer("status"),
+    durationMs: integer("duration_ms").notNull(),
+    outcome: text("outcome", { enum: ["succeeded", "gone", "failed", "refused"] }).notNull(),
+    error: text("error"),
+    responseBody: text("response_body"),
+  },
+  (t) => [index("webhook_attempts_message").on(t.messageId, t.endpointId, t.attemptNo)],
+);
+
+/** What a partner is told (an endpoint disabled): read through GET /v1/partner/notices. */
+export const partnerNotices = sqliteTable(
+  "partner_notices",
+  {
+    id: text("id").primaryKey(),
+    partnerId: text("partner_id").notNull(),
+    kind: text("kind").notNull(),
+    detail: text("detail").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [index("partner_notices_partner").on(t.partnerId, t.createdAtMs)],
+);

@@ -1,12 +1,14 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import { findOperator, type Operator, type OperatorIdentity } from "../../db/operators";
+import type { PartnerScope } from "../../domain/partner-keys";
 import { may, type Permission } from "../../domain/permissions";
 import { verifyAccessAssertion } from "../auth/access";
 import { type Principal, type Role, verifyToken } from "../auth/jwt";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { approvedExecution } from "../proposals";
+import { requirePartnerKey } from "./partner-auth";
 import { countAuthFailure, refusedForAuthFailures } from "./rate-limit";
 
 /**
@@ -25,6 +27,9 @@ import { countAuthFailure, refusedForAuthFailures } from "./rate-limit";
  * - `{ permission }`: an operator route. The caller is authenticated (Cloudflare Access where
  *   configured, else the bearer token; 401 otherwise), must be an active operator in the control
  *   database, and one of their roles there must hold the permission (403 otherwise).
+ * - `{ partnerScope }`: a partner route (/v1/partner): a partner API key (`gw_live_…`,
+ *   `gw_test_…`; 401 when absent, unknown, revoked or expired) holding the scope (403 otherwise),
+ *   within its per-key rate limit (middleware/partner-auth.ts).
  */
 export type RouteAuth =
   | "public"
@@ -32,11 +37,17 @@ export type RouteAuth =
   | "socket"
   | "signed-in"
   | readonly [Role, ...Role[]]
-  | { readonly permission: Permission };
+  | { readonly permission: Permission }
+  | { readonly partnerScope: PartnerScope };
 
 /** True for declarations this middleware enforces with a bearer token (or, for operators, Access). */
 export function needsBearer(auth: RouteAuth): boolean {
-  return auth !== "public" && auth !== "signature" && auth !== "socket";
+  return auth !== "public" && auth !== "signature" && auth !== "socket" && partnerScopeOf(auth) === null;
+}
+
+/** The scope a partner route declares, or null for any other declaration. */
+export function partnerScopeOf(auth: RouteAuth): PartnerScope | null {
+  return typeof auth === "object" && "partnerScope" in auth ? auth.partnerScope : null;
 }
 
 /** The permission an operator route declares, or null for any other declaration. */
@@ -59,13 +70,16 @@ export function declaredAuth(handler: unknown): RouteAuth | undefined {
  */
 export function authenticate(auth: RouteAuth): MiddlewareHandler<AppEnv> {
   const permission = permissionOf(auth);
-  const middleware: MiddlewareHandler<AppEnv> = permission
-    ? requireOperator(permission)
-    : needsBearer(auth)
-      ? requireAuth(...(typeof auth === "string" || !Array.isArray(auth) ? [] : (auth as readonly Role[])))
-      : async (_c, next) => {
-          await next();
-        };
+  const partnerScope = partnerScopeOf(auth);
+  const middleware: MiddlewareHandler<AppEnv> = partnerScope
+    ? requirePartnerKey(partnerScope)
+    : permission
+      ? requireOperator(permission)
+      : needsBearer(auth)
+        ? requireAuth(...(typeof auth === "string" || !Array.isArray(auth) ? [] : (auth as readonly Role[])))
+        : async (_c, next) => {
+            await next();
+          };
   declarations.set(middleware, auth);
   return middleware;
 }

@@ -19,6 +19,7 @@
 
 import type { RoomEvent } from "../../db/messages/room-events";
 import type { Ledger } from "../../db/shards";
+import { emitRoomWebhooks } from "../../db/webhook-room-events";
 import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
 import type { RoomEventsMessage } from "../queues/room-events";
@@ -77,6 +78,8 @@ export async function deliverOutbox(
         const stub = env.LIVE_ROOM.getByName(roomId);
         const events = roomRows.map((r) => JSON.parse(r.payload) as RoomEvent);
         await withTimeout(stub.deliver(events), LIMITS.roomDeliveryTimeoutMs);
+        // Partner webhooks before the mark: if this fails, the row is delivered (and emitted) again.
+        await emitRoomWebhooks(env, events, Date.now());
         await markDelivered(db, roomIds, Date.now());
       } catch (error) {
         failed.push(...roomIds);

@@ -3,10 +3,10 @@ import type { MiddlewareHandler } from "hono";
 import { rolesWith } from "../../domain/permissions";
 import { RATE_LIMITS, type RouteRateLimit } from "../../domain/rate-limits";
 import type { AppEnv } from "../context";
-import { authenticate, needsBearer, permissionOf, type RouteAuth } from "../middleware/auth";
+import { authenticate, needsBearer, partnerScopeOf, permissionOf, type RouteAuth } from "../middleware/auth";
 import { limitRoute } from "../middleware/rate-limit";
 import { type FourEyesDeclaration, proposedResponse } from "../proposals";
-import { bearerSecurity, errorResponses } from "../schemas";
+import { bearerSecurity, errorResponses, partnerKeySecurity } from "../schemas";
 
 /**
  * `createRoute` with the route's auth as a required field. The declaration becomes the route's
@@ -37,7 +37,13 @@ export function defineRoute<const R extends Omit<RouteConfig, "middleware" | "se
   const { auth, rateLimit, fourEyes, middleware = [], ...route } = config;
   const permission = permissionOf(auth);
   if (fourEyes !== undefined && permission === null) throw new Error("only operator routes are four-eyed");
-  const mayRefuse429 = rateLimit !== undefined || needsBearer(auth);
+  const partnerScope = partnerScopeOf(auth);
+  const mayRefuse429 = rateLimit !== undefined || needsBearer(auth) || partnerScope !== null;
+  const security: Record<string, string[]>[] | undefined = partnerScope
+    ? partnerKeySecurity
+    : needsBearer(auth)
+      ? bearerSecurity
+      : undefined;
   const declareFourEyes: MiddlewareHandler<AppEnv> = async (c, next) => {
     c.set("fourEyes", fourEyes);
     await next();
@@ -45,12 +51,18 @@ export function defineRoute<const R extends Omit<RouteConfig, "middleware" | "se
   return createRoute({
     ...route,
     // An operator route's description says which permission, and so which roles, it needs —
-    // from the matrix itself, so the document cannot drift from what the gate enforces.
-    ...(permission
+    // from the matrix itself, so the document cannot drift from what the gate enforces; a
+    // partner route's says which API key scope.
+    ...(permission || partnerScope
       ? {
           description: [
             route.description,
-            `Needs the permission \`${permission}\` (roles: ${rolesWith(permission).join(", ")}).`,
+            permission
+              ? `Needs the permission \`${permission}\` (roles: ${rolesWith(permission).join(", ")}).`
+              : undefined,
+            partnerScope
+              ? `Needs a partner API key with the scope \`${partnerScope}\` (Authorization: Bearer gw_… or X-Api-Key).`
+              : undefined,
             fourEyes
               ? `Four-eyed ${fourEyes.when}: kept as a proposal (202) until another operator with the permission approves it.`
               : undefined,
@@ -68,7 +80,7 @@ export function defineRoute<const R extends Omit<RouteConfig, "middleware" | "se
       ...(fourEyes ? [declareFourEyes] : []),
       ...middleware,
     ],
-    ...(needsBearer(auth) ? { security: bearerSecurity } : {}),
+    ...(security ? { security } : {}),
     "x-giftwire-auth": auth,
     ...(fourEyes ? { "x-giftwire-four-eyes": fourEyes } : {}),
     ...(rateLimit
