@@ -70,7 +70,7 @@ export const ERROR_CODES = {
   },
   self_tip: { status: 422, message: "You cannot tip yourself." },
   amount_out_of_range: { status: 422, message: "The amount is outside the allowed range." },
-  big_gift_threshold_above_platform: {
+  threshold_above_platform: {
     status: 422,
     message: "A room may lower the platform's big-gift threshold, not raise it.",
   },

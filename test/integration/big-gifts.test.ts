@@ -116,7 +116,7 @@ describe("big gifts by amount", () => {
       const raised = await call("PATCH", `/v1/rooms/${roomId}`, { token: creator, body });
       expect(raised.status).toBe(422);
       expect(raised.body.error).toMatchObject({
-        code: "big_gift_threshold_above_platform",
+        code: "threshold_above_platform",
         details: { platformThresholdMinor: 50_000 },
       });
     }
@@ -152,7 +152,7 @@ describe("big gifts by amount", () => {
     expect(auditor.status).toBe(403);
     const ops = await token("bigamt-op-ops", "ops");
     const tooHigh = await call("PATCH", `/v1/rooms/${roomId}`, { token: ops, body: { bigGiftThresholdMinor: 60_000 } });
-    expect(tooHigh.body.error.code).toBe("big_gift_threshold_above_platform");
+    expect(tooHigh.body.error.code).toBe("threshold_above_platform");
     const set = await call("PATCH", `/v1/rooms/${roomId}`, { token: ops, body: { bigGiftThresholdMinor: 20_000 } });
     expect(set.status).toBe(200);
     expect(set.body.effectiveBigGiftThresholdMinor).toBe(20_000);

@@ -21,6 +21,6 @@ export function isBigTip(amountMinor: number, thresholdMinor: number): boolean {
 export function roomThresholdRefusal(
   platformMinor: number,
   requestedMinor: number | null,
-): "big_gift_threshold_above_platform" | null {
-  return requestedMinor !== null && requestedMinor > platformMinor ? "big_gift_threshold_above_platform" : null;
+): "threshold_above_platform" | null {
+  return requestedMinor !== null && requestedMinor > platformMinor ? "threshold_above_platform" : null;
 }

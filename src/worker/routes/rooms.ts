@@ -156,7 +156,7 @@ rooms.openapi(
     summary: "Change a room's title or big-gift threshold (its creator, or an operator with room.moderate)",
     description:
       "A room may lower the platform's big-gift threshold for itself, never raise it: a value above it is " +
-      "422 big_gift_threshold_above_platform (nothing changed); null goes back to the platform's. " +
+      "422 threshold_above_platform (nothing changed); null goes back to the platform's. " +
       "An operator's change is audited (room_settings.set).",
     request: { params: roomParams, body: jsonBody(RoomSettings) },
     responses: { 200: jsonResponse(RoomSchema, "Saved"), ...errorResponses(400, 401, 403, 404, 422) },

@@ -81,7 +81,7 @@ describe("big-gift lane", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 10_000_000 }), threshold, threshold, (gross, platform, room) => {
         if (isBigTip(gross, platform)) expect(isBigTip(gross, effectiveBigThresholdMinor(platform, room))).toBe(true);
-        expect(roomThresholdRefusal(platform, room)).toBe(room > platform ? "big_gift_threshold_above_platform" : null);
+        expect(roomThresholdRefusal(platform, room)).toBe(room > platform ? "threshold_above_platform" : null);
         expect(roomThresholdRefusal(platform, null)).toBeNull();
       }),
     );
