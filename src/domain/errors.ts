@@ -94,6 +94,10 @@ export const ERROR_CODES = {
   },
   self_tip: { status: 422, message: "You cannot tip yourself." },
   amount_out_of_range: { status: 422, message: "The amount is outside the allowed range." },
+  threshold_above_platform: {
+    status: 422,
+    message: "A room may lower the platform's big-gift threshold, not raise it.",
+  },
   revenue_schedule_not_future: {
     status: 422,
     message: "A revenue schedule takes effect at least a minute after it is created; it is never retroactive.",

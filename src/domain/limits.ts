@@ -70,6 +70,11 @@ export const LIMITS = {
   mergeWindowMaxMs: 5_000,
   /** Same gift from the same viewer within this gap continues a combo. */
   comboGapMs: 5_000,
+  /**
+   * Live room: the platform's big-gift threshold by default (config `BIG_GIFT_THRESHOLD_MINOR`):
+   * a tip of at least ¥500.00 gross takes the instant lane, per the tipping design.
+   */
+  bigGiftThresholdDefaultMinor: 50_000,
   /** Entries in a leaderboard answer, and the most a client may ask for. */
   leaderboardTopDefault: 10,
   leaderboardTopMax: 100,

@@ -124,6 +124,8 @@ const ConfigSchema = z
     // Four-eyes thresholds (issue 15), in fen: an adjustment, refund or withdrawal approval above
     // its threshold needs a second operator. Tip reversals, revenue-share changes, switch changes
     // and operator role grants always do.
+    // The big-gift (instant) lane: a tip at least this gross, any gift or custom (domain/room/lanes.ts).
+    BIG_GIFT_THRESHOLD_MINOR: minorString.default(LIMITS.bigGiftThresholdDefaultMinor),
     FOUR_EYES_ADJUSTMENT_MINOR: minorString.default(100_000),
     FOUR_EYES_REFUND_MINOR: minorString.default(100_000),
     FOUR_EYES_WITHDRAWAL_MINOR: minorString.default(500_000),
@@ -221,6 +223,8 @@ export interface Config {
   /** The business day's time zone: leaderboard periods, the 小额免密 day, the reconciliation day. */
   readonly businessTimeZone: string;
   readonly mergeWindowMs: number;
+  /** The platform's big-gift threshold: a tip at least this gross goes out at once; a room may lower it. */
+  readonly bigGiftThresholdMinor: number;
   /** Viewer sockets a room holds itself; beyond it, new viewers go to its fan-out shards. */
   readonly fanOut: { readonly threshold: number; readonly shards: number };
   /** Payment methods the payer picks (`qr`, `card`…) → channels, primary first, then backups. */
@@ -286,6 +290,7 @@ export function configFrom(env: Env): Config {
     wsOrigins: list(c.WS_ORIGINS),
     businessTimeZone: c.BUSINESS_TIME_ZONE,
     mergeWindowMs: c.ROOM_MERGE_WINDOW_MS,
+    bigGiftThresholdMinor: c.BIG_GIFT_THRESHOLD_MINOR,
     fanOut: { threshold: c.ROOM_FAN_OUT_THRESHOLD, shards: c.ROOM_FAN_OUT_SHARDS },
     paymentMethods: c.PAYMENT_METHODS,
     autopayDefaults: {

@@ -224,9 +224,9 @@ describe("tips reach the room", () => {
     await tip(roomId, "big-fan", { kind: "gift", giftId: "sports-car", quantity: 2 });
     const second = await viewer.next("gift.big");
     expect(second.gift.combo).toEqual({ id: toViewer.gift.combo.id, count: 3 });
-    // A custom tip below 520.00 is small; at 520.00 it is big.
-    expect((await tip(roomId, "big-fan", { kind: "custom", amount: "519.99" })).big).toBe(false);
-    expect((await tip(roomId, "big-fan", { kind: "custom", amount: "520.00" })).big).toBe(true);
+    // By amount (the platform's 500.00), not by tier: a custom tip below 500.00 is small; at 500.00 it is big.
+    expect((await tip(roomId, "big-fan", { kind: "custom", amount: "499.99" })).big).toBe(false);
+    expect((await tip(roomId, "big-fan", { kind: "custom", amount: "500.00" })).big).toBe(true);
     viewer.close();
     broadcaster.close();
   });

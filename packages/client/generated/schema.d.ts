@@ -730,7 +730,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change a room's title or big-gift threshold (its creator, or an operator with room.moderate) */
+        /**
+         * Change a room's title or big-gift threshold (its creator, or an operator with room.moderate)
+         * @description A room may lower the platform's big-gift threshold for itself, never raise it: a value above it is 422 threshold_above_platform (nothing changed); null goes back to the platform's. An operator's change is audited (room_settings.set).
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -9383,7 +9386,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "text_refused" | "self_tip" | "amount_out_of_range" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
+                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
                 message: string;
                 requestId: string;
                 details?: unknown;
@@ -9553,8 +9556,10 @@ export interface components {
                 startedAtMs: number;
                 endedAtMs: number | null;
             } | null;
-            /** @description Tips at or above this go out at once; null = by gift tier (big, epic) and 520.00 for custom tips. */
+            /** @description The room's own big-gift threshold (at most the platform's), or null: the platform's. */
             bigGiftThresholdMinor: number | null;
+            /** @description Tips at least this gross (any gift, any quantity, or custom) go out at once; the rest merge. The room's threshold if lower than the platform's, else the platform's (BIG_GIFT_THRESHOLD_MINOR). */
+            effectiveBigGiftThresholdMinor: number;
             createdAtMs: number;
         };
         GoLive: {

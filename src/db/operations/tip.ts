@@ -18,7 +18,7 @@ import type { ModeratedMessage } from "../../domain/moderation";
 import { DEFAULT_CURRENCY, formatMinor, parseAmountMinor } from "../../domain/money";
 import { effectiveShareBps, splitRevenue } from "../../domain/revenue-share";
 import type { TieredShare, TierSchedule } from "../../domain/revenue-tiers";
-import { isBigTip } from "../../domain/room/lanes";
+import { effectiveBigThresholdMinor, isBigTip } from "../../domain/room/lanes";
 import { refusalFor, type Switch } from "../../domain/switches";
 import {
   type CustomTipBounds,
@@ -59,6 +59,11 @@ export interface TipRules {
   readonly rater?: TipRater;
   /** How old a copy of the runtime switches a tip may be checked against (config; default the limit's). */
   readonly switchCacheTtlMs?: number;
+  /**
+   * The platform's big-gift threshold (config `BIG_GIFT_THRESHOLD_MINOR`; default the limit's):
+   * a tip at least this gross takes the instant lane, whatever its gift (domain/room/lanes.ts).
+   */
+  readonly bigGiftThresholdMinor?: number;
 }
 
 /** What a tip's rate depends on besides its gross: the schedules and the creator's override. */
@@ -229,10 +234,14 @@ export function priceWithFacts(
   const shareBps = effectiveShareBps(rules.platformShareBps, facts.creatorShareBps);
   const priced = priceTip(request, rules.customTip, shareBps);
   if (!priced.ok) return priced;
+  // The lane is the gross amount's, whatever the gift's tier (which picks only the effect shown).
   // room is non-null here: tipTarget refused a missing room.
   const big = isBigTip(
-    { tier: gift?.tier ?? null, amountMinor: priced.value.amountMinor },
-    room?.big_gift_threshold_minor ?? null,
+    priced.value.amountMinor,
+    effectiveBigThresholdMinor(
+      rules.bigGiftThresholdMinor ?? LIMITS.bigGiftThresholdDefaultMinor,
+      room?.big_gift_threshold_minor ?? null,
+    ),
   );
   return ok({
     id,

@@ -1,7 +1,11 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { batchWithAuditEntry } from "../../db/audit";
 import { findRoom, type RoomRow } from "../../db/reads/rooms";
 import { LIMITS } from "../../domain/limits";
+import { formatMinor } from "../../domain/money";
+import { effectiveBigThresholdMinor, roomThresholdRefusal } from "../../domain/room/lanes";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { operatorMay } from "../middleware/auth";
@@ -24,8 +28,16 @@ export const RoomSchema = z
       .nullable()
       .openapi({ description: "The current stream while live; the last one while offline." }),
     bigGiftThresholdMinor: z.number().int().nullable().openapi({
-      description: "Tips at or above this go out at once; null = by gift tier (big, epic) and 520.00 for custom tips.",
+      description: "The room's own big-gift threshold (at most the platform's), or null: the platform's.",
     }),
+    effectiveBigGiftThresholdMinor: z
+      .number()
+      .int()
+      .openapi({
+        description:
+          "Tips at least this gross (any gift, any quantity, or custom) go out at once; the rest merge. " +
+          "The room's threshold if lower than the platform's, else the platform's (BIG_GIFT_THRESHOLD_MINOR).",
+      }),
     createdAtMs: z.number().int(),
   })
   .openapi("Room");
@@ -51,7 +63,7 @@ interface StreamRow {
   ended_at_ms: number | null;
 }
 
-async function roomView(db: D1Database, r: RoomRow) {
+async function roomView(db: D1Database, r: RoomRow, platformBigMinor: number) {
   const stream = r.current_stream_id
     ? await db
         .prepare("SELECT id, started_at_ms, ended_at_ms FROM streams WHERE id = ?")
@@ -65,6 +77,7 @@ async function roomView(db: D1Database, r: RoomRow) {
     status: r.status,
     stream: stream ? { id: stream.id, startedAtMs: stream.started_at_ms, endedAtMs: stream.ended_at_ms } : null,
     bigGiftThresholdMinor: r.big_gift_threshold_minor,
+    effectiveBigGiftThresholdMinor: effectiveBigThresholdMinor(platformBigMinor, r.big_gift_threshold_minor),
     createdAtMs: r.created_at_ms,
   };
 }
@@ -113,7 +126,7 @@ rooms.openapi(
       streamId: room.current_stream_id,
       creatorId: principal.userId,
     });
-    return c.json(await roomView(db, room), 201);
+    return c.json(await roomView(db, room, c.var.config.bigGiftThresholdMinor), 201);
   },
 );
 
@@ -130,7 +143,7 @@ rooms.openapi(
   async (c) => {
     const row = await findRoom(c.var.ledger.control, c.req.valid("param").roomId);
     if (!row) throw new ApiError("room_not_found");
-    return c.json(await roomView(c.var.ledger.control, row), 200);
+    return c.json(await roomView(c.var.ledger.control, row, c.var.config.bigGiftThresholdMinor), 200);
   },
 );
 
@@ -141,6 +154,10 @@ rooms.openapi(
     auth: "signed-in",
     tags: ["rooms"],
     summary: "Change a room's title or big-gift threshold (its creator, or an operator with room.moderate)",
+    description:
+      "A room may lower the platform's big-gift threshold for itself, never raise it: a value above it is " +
+      "422 threshold_above_platform (nothing changed); null goes back to the platform's. " +
+      "An operator's change is audited (room_settings.set).",
     request: { params: roomParams, body: jsonBody(RoomSettings) },
     responses: { 200: jsonResponse(RoomSchema, "Saved"), ...errorResponses(400, 401, 403, 404, 422) },
   }),
@@ -150,8 +167,20 @@ rooms.openapi(
     const room = await findRoom(c.var.ledger.control, roomId);
     if (!room) throw new ApiError("room_not_found");
     await assertRoomOwner(c, room, true);
+    const platformBigMinor = c.var.config.bigGiftThresholdMinor;
+    const refused = roomThresholdRefusal(platformBigMinor, body.bigGiftThresholdMinor ?? null);
+    if (refused !== null) {
+      throw new ApiError(
+        refused,
+        `The platform's big-gift threshold is ${formatMinor(platformBigMinor)}; a room may only lower it.`,
+        {
+          platformThresholdMinor: platformBigMinor,
+        },
+      );
+    }
     const title = body.title === undefined ? null : await screenedName(c, body.title);
-    const updated = await c.var.ledger.control
+    const db = c.var.ledger.control;
+    const update = db
       .prepare(
         `UPDATE rooms SET title = COALESCE(?, title),
          big_gift_threshold_minor = CASE WHEN ? THEN ? ELSE big_gift_threshold_minor END, updated_at_ms = ?
@@ -163,10 +192,31 @@ rooms.openapi(
         body.bigGiftThresholdMinor ?? null,
         Date.now(),
         roomId,
-      )
-      .first<RoomRow>();
+      );
+    let updated: RoomRow | null;
+    if (room.creator_id === c.var.principal.userId) {
+      updated = await update.first<RoomRow>();
+    } else {
+      // An operator (room.moderate) changing someone's room: audited in the update's own batch.
+      // The title is the creator's text: the entry says only whether it changed.
+      const [result] = await batchWithAuditEntry(
+        db,
+        operatorAction(c, {
+          action: "room_settings.set",
+          target: roomId,
+          before: { bigGiftThresholdMinor: room.big_gift_threshold_minor },
+          after: {
+            bigGiftThresholdMinor:
+              body.bigGiftThresholdMinor === undefined ? room.big_gift_threshold_minor : body.bigGiftThresholdMinor,
+            titleChanged: title !== null,
+          },
+        }),
+        [update],
+      );
+      updated = (result?.results[0] as RoomRow | undefined) ?? null;
+    }
     if (!updated) throw new ApiError("room_not_found");
-    return c.json(await roomView(c.var.ledger.control, updated), 200);
+    return c.json(await roomView(db, updated, platformBigMinor), 200);
   },
 );
 
@@ -194,6 +244,6 @@ rooms.openapi(
       c.var.log.info("stream_ended", { roomId, streamId: room.current_stream_id, actorId: principal.userId });
     }
     const current = (await findRoom(db, roomId)) ?? room;
-    return c.json(await roomView(db, current), 200);
+    return c.json(await roomView(db, current, c.var.config.bigGiftThresholdMinor), 200);
   },
 );

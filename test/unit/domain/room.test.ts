@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CUSTOM_BIG_MINOR, isBigTip } from "../../../src/domain/room/lanes";
+import { LIMITS } from "../../../src/domain/limits";
+import { effectiveBigThresholdMinor, isBigTip, roomThresholdRefusal } from "../../../src/domain/room/lanes";
 import { mergeWindow, type WindowTip } from "../../../src/domain/room/merge";
 import { isTimeZone, periodKeys } from "../../../src/domain/room/periods";
+import { GIFT_TIERS, priceTip, type TipRequest } from "../../../src/domain/tip";
 
 describe("periodKeys", () => {
   it("cuts days at local midnight in the room's time zone", () => {
@@ -40,18 +42,62 @@ describe("periodKeys", () => {
   });
 });
 
-describe("isBigTip", () => {
-  it("defaults to the gift's tier, and 520.00 for custom tips", () => {
-    expect(isBigTip({ tier: "big", amountMinor: 1 }, null)).toBe(true);
-    expect(isBigTip({ tier: "epic", amountMinor: 1 }, null)).toBe(true);
-    expect(isBigTip({ tier: "medium", amountMinor: 10_000_000 }, null)).toBe(false);
-    expect(isBigTip({ tier: null, amountMinor: DEFAULT_CUSTOM_BIG_MINOR - 1 }, null)).toBe(false);
-    expect(isBigTip({ tier: null, amountMinor: DEFAULT_CUSTOM_BIG_MINOR }, null)).toBe(true);
+describe("big-gift lane", () => {
+  const PLATFORM = LIMITS.bigGiftThresholdDefaultMinor;
+  const bounds = { minMinor: 1, maxMinor: LIMITS.amountMaxMinor };
+  const threshold = fc.integer({ min: 1, max: 10_000_000 });
+  // A gift of any tier and price in any quantity, or a custom tip: the lane goes by the gross alone.
+  const ask = fc.oneof(
+    fc.record({
+      kind: fc.constant("gift" as const),
+      tier: fc.constantFrom(...GIFT_TIERS),
+      priceMinor: fc.integer({ min: 1, max: 600_000 }),
+      quantity: fc.integer({ min: 1, max: LIMITS.giftQuantityMax }),
+    }),
+    fc.record({ kind: fc.constant("custom" as const), amountMinor: fc.integer({ min: 1, max: 10_000_000 }) }),
+  );
+  const request = (a: typeof ask extends fc.Arbitrary<infer T> ? T : never): TipRequest =>
+    a.kind === "gift"
+      ? { kind: "gift", gift: { id: `g-${a.tier}`, priceMinor: a.priceMinor, enabled: true }, quantity: a.quantity }
+      : { kind: "custom", amountMinor: a.amountMinor };
+
+  it("is instant iff the gross reaches the effective threshold, for any tier, quantity or custom tip", () => {
+    fc.assert(
+      fc.property(ask, threshold, fc.option(threshold, { nil: null }), (a, platform, room) => {
+        const priced = priceTip(request(a), bounds, 3_000);
+        if (!priced.ok) return;
+        const gross = a.kind === "gift" ? a.priceMinor * a.quantity : a.amountMinor;
+        expect(priced.value.amountMinor).toBe(gross);
+        const effective = effectiveBigThresholdMinor(platform, room);
+        // Never above the platform's; the room's when it is lower.
+        expect(effective).toBe(room === null || room > platform ? platform : room);
+        expect(isBigTip(priced.value.amountMinor, effective)).toBe(gross >= effective);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
-  it("uses a room's threshold for everything when set", () => {
-    expect(isBigTip({ tier: "epic", amountMinor: 999 }, 1000)).toBe(false);
-    expect(isBigTip({ tier: "small", amountMinor: 1000 }, 1000)).toBe(true);
+  it("a room lowering its threshold never sends an instant tip back to the window; raising is refused", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10_000_000 }), threshold, threshold, (gross, platform, room) => {
+        if (isBigTip(gross, platform)) expect(isBigTip(gross, effectiveBigThresholdMinor(platform, room))).toBe(true);
+        expect(roomThresholdRefusal(platform, room)).toBe(room > platform ? "threshold_above_platform" : null);
+        expect(roomThresholdRefusal(platform, null)).toBeNull();
+      }),
+    );
+  });
+
+  it("at the platform's ¥500.00: a ¥500.00 custom tip and 500 roses are big, ¥499.99 and a sports car's tier alone are not enough", () => {
+    expect(PLATFORM).toBe(50_000);
+    const at = effectiveBigThresholdMinor(PLATFORM, null);
+    expect(isBigTip(50_000, at)).toBe(true);
+    expect(isBigTip(100 * 500, at)).toBe(true);
+    expect(isBigTip(49_999, at)).toBe(false);
+    // An epic-tier gift priced below the threshold (an operator's catalog edit) is merged; 499 roses too.
+    expect(isBigTip(49_900, at)).toBe(false);
+    // A room at ¥100.00 makes ¥100.00 instant; a room above the platform's is held to it.
+    expect(isBigTip(10_000, effectiveBigThresholdMinor(PLATFORM, 10_000))).toBe(true);
+    expect(effectiveBigThresholdMinor(PLATFORM, 80_000)).toBe(PLATFORM);
   });
 });
 
