@@ -930,6 +930,15 @@ export interface paths {
                         "application/json": components["schemas"]["Tip"];
                     };
                 };
+                /** @description A risk rule sent the tip to review: the amount is held from the wallet until an operator decides (approved: the tip is sent as it would have been; declined, or not decided within 72 h: the amount returns to the wallet). A replay of the key answers this again. */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["HeldTipReceipt"];
+                    };
+                };
                 /** @description Malformed request or missing Idempotency-Key */
                 400: {
                     headers: {
@@ -1422,6 +1431,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The payment PIN is locked after too many wrong tries; retry after the Retry-After header */
+                423: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2259,6 +2277,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The payment PIN is locked after too many wrong tries; retry after the Retry-After header */
+                423: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6184,7 +6211,7 @@ export interface paths {
         };
         /**
          * What on call needs first: checks, open incidents, channels, backlogs
-         * @description The last run of each scheduled check and what it found, the open incidents, each payment channel's health from its recent calls, and backlogs: room events and cross-shard credits undelivered past their sweeps' 30 s, alert messages queued or failed. Dead-letter queue depth is not readable from a Worker; what a DLQ holds shows as stuck rows in the `stuck` check.
+         * @description The last run of each scheduled check and what it found, the open incidents, each payment channel's health from its recent calls, and backlogs: room events and cross-shard credits undelivered past their sweeps' 30 s, alert messages queued or failed. Dead-letter queue depth is not readable from a Worker: the DLQs' consumer keeps their messages in D1 (`GET /v1/admin/dead-letters`), and what they held also shows as stuck rows in the `stuck` check.
          *
          *     Needs the permission `health.read` (roles: admin, finance, ops, support, risk, auditor).
          */
@@ -7707,7 +7734,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The review queue: tip messages held by the word list, oldest first, cursor-paginated
+         * The review queue: tip messages and red-packet greetings held by the word list, oldest first, cursor-paginated
          * @description Needs the permission `moderation.read` (roles: admin, ops, support, risk, auditor).
          */
         get: {
@@ -7730,7 +7757,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            messages: components["schemas"]["TipMessage"][];
+                            messages: components["schemas"]["HeldMessage"][];
                             nextCursor: string | null;
                         };
                     };
@@ -7781,7 +7808,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/messages/{tipId}/approve": {
+    "/admin/messages/{messageId}/approve": {
         parameters: {
             query?: never;
             header?: never;
@@ -7791,8 +7818,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Approve a held tip message: the room shows it at once (a `tip.message` frame)
-         * @description Only a held message can be decided; deciding it again is 409 `message_not_held`.
+         * Approve a held tip message or packet greeting: the room shows it at once (`tip.message` / `packet.greeting`)
+         * @description `messageId` is the tip's id, or the packet's for its greeting. Only a held message can be decided; deciding it again is 409 `message_not_held`.
          *
          *     Needs the permission `moderation.manage` (roles: admin, ops, support, risk).
          */
@@ -7801,7 +7828,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    tipId: string;
+                    messageId: string;
                 };
                 cookie?: never;
             };
@@ -7814,7 +7841,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            message: components["schemas"]["TipMessage"];
+                            message: components["schemas"]["HeldMessage"];
                         };
                     };
                 };
@@ -7880,7 +7907,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/messages/{tipId}/reject": {
+    "/admin/messages/{messageId}/reject": {
         parameters: {
             query?: never;
             header?: never;
@@ -7890,8 +7917,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Reject a held tip message: it is never shown (the tip itself stays posted)
-         * @description Only a held message can be decided; deciding it again is 409 `message_not_held`.
+         * Reject a held tip message or packet greeting: it is never shown (the tip or packet itself stands)
+         * @description `messageId` is the tip's id, or the packet's for its greeting. Only a held message can be decided; deciding it again is 409 `message_not_held`.
          *
          *     Needs the permission `moderation.manage` (roles: admin, ops, support, risk).
          */
@@ -7900,7 +7927,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    tipId: string;
+                    messageId: string;
                 };
                 cookie?: never;
             };
@@ -7913,7 +7940,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            message: components["schemas"]["TipMessage"];
+                            message: components["schemas"]["HeldMessage"];
                         };
                     };
                 };
@@ -8540,6 +8567,400 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/risk/reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tips held for review, oldest first, with how many wait for a decision
+         * @description `state` filters (default `held`: the queue; `all` for every state). `waiting` counts every tip still `held`, over every shard (the console's badge).
+         *
+         *     Needs the permission `risk.read` (roles: admin, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The `nextCursor` of the previous page. */
+                    cursor?: string;
+                    limit?: number;
+                    state?: "held" | "approved" | "declined" | "expired" | "all";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of held tips */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            heldTips: components["schemas"]["HeldTip"][];
+                            nextCursor: string | null;
+                            waiting: number;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/risk/reviews/{heldTipId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One held tip, with the rules that held it and its decision
+         * @description Needs the permission `risk.read` (roles: admin, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    heldTipId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The held tip */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            heldTip: components["schemas"]["HeldTip"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/risk/reviews/{heldTipId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a held tip: the held money becomes the tip
+         * @description The tip is priced and rated now, as the wallet tip would have been (the room must be live: else `room_not_live`, and it stays held), paid from the held amount, and the room announces it. Approving an approved tip again changes nothing; a declined or expired one is `held_tip_decided`; one whose price or creator changed since it was held is `held_tip_changed` (decline it). Audited.
+         *
+         *     Needs the permission `risk.manage` (roles: admin, risk).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    heldTipId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Approved */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            heldTip: components["schemas"]["HeldTip"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (a payment channel) is not answering, or a runtime switch (`switch_*`) paused this; retry later */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/risk/reviews/{heldTipId}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline a held tip with a reason: the money returns to the payer's wallet
+         * @description Declining a declined tip again changes nothing (the money returned once); an approved or expired one is `held_tip_decided`. Audited.
+         *
+         *     Needs the permission `risk.manage` (roles: admin, risk).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    heldTipId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["HeldTipDecline"];
+                };
+            };
+            responses: {
+                /** @description Declined */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            heldTip: components["schemas"]["HeldTip"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/me": {
         parameters: {
             query?: never;
@@ -8568,7 +8989,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             operator: components["schemas"]["Operator"];
-                            permissions: ("self.read" | "operator.read" | "operator.manage" | "audit.read" | "health.read" | "dashboard.read" | "ledger.read" | "wallet.read" | "wallet.adjust" | "refund.create" | "payment.read" | "reconcile.run" | "reconcile.read" | "tip.reverse" | "share.set" | "share.read" | "settlement.run" | "settlement.read" | "creator.hold" | "withdrawal.read" | "withdrawal.approve" | "verification.review" | "gift.edit" | "campaign.manage" | "campaign.read" | "template.edit" | "template.read" | "pii.reseal" | "switch.read" | "switch.set" | "alert.manage" | "risk.read" | "risk.manage" | "room.moderate" | "moderation.read" | "moderation.manage" | "proposal.read" | "proposal.decide")[];
+                            permissions: ("self.read" | "operator.read" | "operator.manage" | "audit.read" | "health.read" | "dashboard.read" | "ledger.read" | "wallet.read" | "wallet.adjust" | "refund.create" | "payment.read" | "reconcile.run" | "reconcile.read" | "tip.reverse" | "share.set" | "share.read" | "settlement.run" | "settlement.read" | "creator.hold" | "withdrawal.read" | "withdrawal.approve" | "verification.review" | "gift.edit" | "campaign.manage" | "campaign.read" | "template.edit" | "template.read" | "pii.reseal" | "switch.read" | "switch.set" | "alert.manage" | "risk.read" | "risk.manage" | "room.moderate" | "moderation.read" | "moderation.manage" | "queue.resolve" | "deadletter.read" | "deadletter.manage" | "partner.read" | "partner.manage" | "proposal.read" | "proposal.decide")[];
                         };
                     };
                 };
@@ -9364,6 +9785,3711 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/search/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search users over every ledger shard, newest first
+         * @description Filters: id, userId, fromMs, toMs. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the users: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/creators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search creators over every ledger shard, newest first
+         * @description Filters: id, creatorId, roomId, state, fromMs, toMs; states: active, held. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/creators/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the creators: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search orders over every ledger shard, newest first
+         * @description Filters: id, userId, state, fromMs, toMs; states: created, pending, succeeded, failed, closed, refunded. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `payment.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the orders: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `payment.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/tips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search tips over every ledger shard, newest first
+         * @description Filters: id, userId, creatorId, roomId, fromMs, toMs. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/tips/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the tips: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/packets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search packets over every ledger shard, newest first
+         * @description Filters: id, userId, creatorId, roomId, state, fromMs, toMs; states: open, exhausted, refunded. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/packets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the packets: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/withdrawals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search withdrawals over every ledger shard, newest first
+         * @description Filters: id, creatorId, state, fromMs, toMs; states: requested, approved, rejected, paying, paid, failed. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `withdrawal.read` (roles: admin, finance, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/withdrawals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the withdrawals: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `withdrawal.read` (roles: admin, finance, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search refunds over every ledger shard, newest first
+         * @description Filters: id, userId, orderId, state, fromMs, toMs; states: requested, pending, succeeded, failed. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `payment.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/refunds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the refunds: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `payment.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/queues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How many items wait in each work queue the caller may read (for the console's badges)
+         * @description Each count reads at most 1000 rows (per ledger shard for withdrawals and held messages, then capped again): a count of 1000 means "at least". A queue the caller may not read is absent.
+         *
+         *     Needs the permission `self.read` (roles: admin, finance, ops, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The counts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            counts: {
+                                paymentFlags?: number;
+                                findings?: number;
+                                withdrawals?: number;
+                                verifications?: number;
+                                heldMessages?: number;
+                                proposals?: number;
+                                payoutsStuck?: number;
+                                deadLetters?: number;
+                            };
+                            countMax: number;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payment-flags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Payment flags, oldest first: `group=payments` (mismatches, contradictions…) or `payouts_stuck`
+         * @description Needs the permission `payment.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    group?: "payments" | "payouts_stuck";
+                    state?: "open" | "resolved";
+                    /** @description The `nextCursor` of the previous page. */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of flags */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            flags: components["schemas"]["PaymentFlag"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payment-flags/{flagId}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve a payment flag with a note (audited); resolving it again changes nothing
+         * @description Moves no money: whatever the flag asks for (a refund, an adjustment) is its own action. A stuck payout's flag, resolved, still leaves the withdrawal to the payout sweep until it is paid or failed.
+         *
+         *     Needs the permission `queue.resolve` (roles: admin, finance).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    flagId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Resolution"];
+                };
+            };
+            responses: {
+                /** @description Resolved (or already was) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            flag: components["schemas"]["PaymentFlag"];
+                            changed: boolean;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reconciliation-findings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reconciliation findings across runs, oldest first: the open ones are the queue
+         * @description Needs the permission `reconcile.read` (roles: admin, finance, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    state?: "open" | "resolved";
+                    /** @description The `nextCursor` of the previous page. */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of findings */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            findings: components["schemas"]["ReconciliationFindingItem"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/reconciliation-findings/{findingId}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve a reconciliation finding with a note (audited); resolving it again changes nothing
+         * @description Moves no money: a repair (a refund, an adjustment) is its own action, named in the note.
+         *
+         *     Needs the permission `queue.resolve` (roles: admin, finance).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    findingId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Resolution"];
+                };
+            };
+            responses: {
+                /** @description Resolved (or already was) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            finding: components["schemas"]["ReconciliationFindingItem"];
+                            changed: boolean;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Messages the queues gave up on, oldest first (the dead-letter queues' consumer keeps them)
+         * @description Needs the permission `deadletter.read` (roles: admin, finance, ops, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    state?: "open" | "replayed" | "discarded";
+                    /** @description The `nextCursor` of the previous page. */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of dead letters */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deadLetters: components["schemas"]["DeadLetter"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dead-letters/{deadLetterId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One dead letter with its body
+         * @description Needs the permission `deadletter.read` (roles: admin, finance, ops, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    deadLetterId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The dead letter */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deadLetter: components["schemas"]["DeadLetter"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dead-letters/{deadLetterId}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an open dead letter to its original queue again, once (audited)
+         * @description The consumers are idempotent, so a replayed message applies at most once. Only an open letter is replayed (409 `dead_letter_not_open` otherwise: replayed or discarded already); one whose body was truncated or not JSON cannot be (409 `dead_letter_not_replayable`). If the send fails the letter is open again.
+         *
+         *     Needs the permission `deadletter.manage` (roles: admin, ops).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    deadLetterId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DeadLetterDecision"];
+                };
+            };
+            responses: {
+                /** @description Replayed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deadLetter: components["schemas"]["DeadLetter"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/dead-letters/{deadLetterId}/discard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Discard an open dead letter (audited): it stays listed under `state=discarded`
+         * @description Needs the permission `deadletter.manage` (roles: admin, ops).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    deadLetterId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DeadLetterDecision"];
+                };
+            };
+            responses: {
+                /** @description Discarded */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deadLetter: components["schemas"]["DeadLetter"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List partners
+         * @description Needs the permission `partner.read` (roles: admin, ops, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The partners */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Partner"][];
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a partner (an app offering tipping through giftwire), with the creators it owns
+         * @description Needs the permission `partner.manage` (roles: admin, ops).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PartnerCreate"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Partner"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partnerId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A partner: its creators, API keys (never the keys themselves) and webhook endpoints
+         * @description Needs the permission `partner.read` (roles: admin, ops, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    partnerId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The partner */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Partner"] & {
+                            creatorIds: string[];
+                            keys: components["schemas"]["PartnerApiKey"][];
+                            endpoints: {
+                                id: string;
+                                url: string;
+                                status: string;
+                                disabledReason: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partnerId}/creators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the creators a partner owns (replacing the set): their rooms are the partner's
+         * @description Needs the permission `partner.manage` (roles: admin, ops).
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    partnerId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PartnerCreators"];
+                };
+            };
+            responses: {
+                /** @description Set */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            creatorIds: string[];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partnerId}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Disable a partner (every key refused with 403 within 10 s, no webhooks) or enable it again
+         * @description Needs the permission `partner.manage` (roles: admin, ops).
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    partnerId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PartnerStatus"];
+                };
+            };
+            responses: {
+                /** @description Set */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Partner"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partnerId}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue an API key: the key is in this answer only (giftwire keeps its SHA-256)
+         * @description Needs the permission `partner.manage` (roles: admin, ops).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    partnerId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PartnerApiKeyCreate"];
+                };
+            };
+            responses: {
+                /** @description Issued */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PartnerApiKey"] & {
+                            /** @description `gw_live_…` / `gw_test_…`: shown once, store it now. */
+                            key: string;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/partners/{partnerId}/keys/{keyId}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke an API key: refused everywhere within 10 s (each isolate's cache), here at once
+         * @description Needs the permission `partner.manage` (roles: admin, ops).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    partnerId: string;
+                    keyId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Revoked */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PartnerApiKey"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/rooms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The partner's rooms (of the creators it owns)
+         * @description Needs a partner API key with the scope `rooms.read` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The rooms */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["PartnerRoom"][];
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/rooms/{roomId}/leaderboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A room's leaderboard for a period (the live stream, a business day, ISO week or month)
+         * @description Needs a partner API key with the scope `rooms.read` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query: {
+                    period: "live" | "day" | "week" | "month";
+                    /** @description The stream id, `2026-12-02`, `2026-W49` or `2026-12`. */
+                    periodKey: string;
+                };
+                header?: never;
+                path: {
+                    roomId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The leaderboard, largest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                viewerId: string;
+                                totalMinor: number;
+                                tipCount: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/rooms/{roomId}/tips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A room's tips, newest first (at most 100; `beforeMs` pages back)
+         * @description Needs a partner API key with the scope `tips.read` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    beforeMs?: number;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    roomId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The tips */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["PartnerTip"][];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/webhooks/endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The partner's webhook endpoints (without secrets)
+         * @description Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The endpoints */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["WebhookEndpoint"][];
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Register a webhook endpoint; the answer holds its signing secret, shown this once
+         * @description Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointCreate"];
+                };
+            };
+            responses: {
+                /** @description Registered */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookEndpoint"] & {
+                            secret: string;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/webhooks/endpoints/{endpointId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove an endpoint; its pending deliveries are recorded failed at their next attempt
+         * @description Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpointId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Change an endpoint's URL or event types, or enable it again after it was disabled
+         * @description Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpointId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointUpdate"];
+                };
+            };
+            responses: {
+                /** @description Changed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/partner/webhooks/endpoints/{endpointId}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the signing secret: the new one is in this answer; the old one keeps signing for 24 h
+         * @description Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpointId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Rotated: both secrets sign until previousValidUntilMs */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            secret: string;
+                            previousValidUntilMs: number;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/webhooks/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The partner's webhook messages in a time range, oldest first
+         * @description Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    sinceMs?: number | null;
+                    untilMs?: number;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The messages */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["WebhookMessage"][];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/webhooks/messages/{messageId}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every attempt at delivering a message: status, duration, error
+         * @description Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The attempts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            deliveries: {
+                                endpointId: string;
+                                state: string;
+                                attempts: number;
+                                nextAttemptAtMs: number | null;
+                            }[];
+                            attempts: components["schemas"]["WebhookAttempt"][];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/webhooks/endpoints/{endpointId}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send one message, or every message of a time range (at most 1,000), to the endpoint again
+         * @description Each message goes with its own `webhook-id` (the receiver's deduplication key) and a fresh schedule of attempts.
+         *
+         *     Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    endpointId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WebhookReplay"];
+                };
+            };
+            responses: {
+                /** @description Queued */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            queued: number;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/notices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What giftwire told the partner: endpoints disabled (410 Gone, or failing for 5 days), newest first
+         * @description Needs a partner API key with the scope `webhooks.manage` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The notices */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                kind: string;
+                                detail?: unknown;
+                                createdAtMs: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -9386,7 +13512,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
+                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "search_filter_unsupported" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "record_not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "partner_not_found" | "partner_key_not_found" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "dead_letter_not_open" | "dead_letter_not_replayable" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "partner_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "webhook_url_refused" | "webhook_replay_too_large" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "held_tip_not_found" | "held_tip_decided" | "held_tip_changed" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
                 message: string;
                 requestId: string;
                 details?: unknown;
@@ -9626,6 +13752,44 @@ export interface components {
              */
             walletBalanceMinor: number;
         };
+        HeldTipReceipt: {
+            heldTip: {
+                /** @example held_01JDEM00000000000000000000 */
+                id: string;
+                /** @enum {string} */
+                state: "held";
+                /** @example room_01JDEM00000000000000000000 */
+                roomId: string;
+                /** @example viewer-1 */
+                creatorId: string;
+                /** @example viewer-1 */
+                viewerId: string;
+                /** @example rose */
+                giftId: string | null;
+                quantity: number;
+                /**
+                 * @description Integer minor units (fen).
+                 * @example 1880
+                 */
+                amountMinor: number;
+                amount: string;
+                /**
+                 * @example CNY
+                 * @enum {string}
+                 */
+                currency: "CNY";
+                createdAtMs: number;
+                /** @description Not decided by then, it is declined and the amount returns to the wallet. */
+                expiresAtMs: number;
+                /** @description The risk decision that held it (for support). */
+                decisionId: string;
+            };
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
+            walletBalanceMinor: number;
+        };
         /**
          * @example {
          *       "kind": "gift",
@@ -9693,6 +13857,11 @@ export interface components {
         RedPacketSent: {
             packet: components["schemas"]["RedPacket"];
             /**
+             * @description `held`: your greeting waits for an operator's review; the room shows the default greeting until it is approved.
+             * @enum {string}
+             */
+            greetingStatus: "shown" | "masked" | "held";
+            /**
              * @description Integer minor units (fen).
              * @example 1880
              */
@@ -9756,7 +13925,10 @@ export interface components {
              * @enum {string}
              */
             split: "lucky" | "equal";
-            /** @default 恭喜发财，大吉大利 */
+            /**
+             * @description Moderated: shown, shown masked, or held for review — then the packet goes out with the default greeting and yours replaces it once an operator approves it (the money never waits).
+             * @default 恭喜发财，大吉大利
+             */
             greeting: string;
             /**
              * @description `followers`: only users whose token lists the creator in its `follows` claim.
@@ -9766,6 +13938,11 @@ export interface components {
             audience: "everyone" | "followers";
             /** @default 86400 */
             ttlSeconds: number;
+            /**
+             * @description Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again, same Idempotency-Key, with it. Checked only when given (a wrong one counts a try); not part of the fingerprint.
+             * @example 246810
+             */
+            pin?: string;
         };
         RedPacketClaimResult: {
             claim: components["schemas"]["RedPacketClaim"];
@@ -9992,6 +14169,11 @@ export interface components {
              */
             amount?: string;
             tip?: components["schemas"]["TipOrderRequest"];
+            /**
+             * @description Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again with it. Checked only when given (a wrong one counts a try); never part of the request's fingerprint.
+             * @example 246810
+             */
+            pin?: string;
         };
         /**
          * @example {
@@ -11088,14 +15270,25 @@ export interface components {
              */
             variants: string[];
         };
-        TipMessage: {
-            tipId: string;
+        HeldMessage: {
+            /**
+             * @description A tip's message, or a red packet's greeting.
+             * @enum {string}
+             */
+            kind: "tip" | "packet";
+            /** @description The tip's or the packet's id (what approve and reject take). */
+            id: string;
+            /** @description The tip's id; null for a packet's greeting. */
+            tipId: string | null;
             roomId: string;
-            /** @example viewer-1 */
+            /**
+             * @description Who wrote it: the tip's viewer, or the packet's sender.
+             * @example viewer-1
+             */
             viewerId: string;
             /** @example viewer-1 */
             creatorId: string;
-            /** @description What the viewer wrote. */
+            /** @description What the viewer (or sender) wrote. */
             text: string;
             /** @description What the room will show if approved (mask-level words masked). */
             shown: string;
@@ -11170,6 +15363,68 @@ export interface components {
             ip: string | null;
             atMs: number;
         };
+        HeldTip: {
+            /** @example held_01JDEM00000000000000000000 */
+            id: string;
+            /** @enum {string} */
+            state: "held" | "approved" | "declined" | "expired";
+            /** @example viewer-1 */
+            viewerId: string;
+            /** @example room_01JDEM00000000000000000000 */
+            roomId: string;
+            /** @example viewer-1 */
+            creatorId: string;
+            /** @description What the payer asked for: `{kind: gift, giftId, quantity}` or `{kind: custom, amount}`. */
+            ask: {
+                [key: string]: unknown;
+            };
+            /** @example rose */
+            giftId: string | null;
+            quantity: number;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
+            amountMinor: number;
+            amount: string;
+            /**
+             * @example CNY
+             * @enum {string}
+             */
+            currency: "CNY";
+            /** @description The tip's message as moderated when held (a held message still needs its own review). */
+            message: {
+                text: string;
+                shown: string;
+                /** @enum {string} */
+                status: "shown" | "masked" | "held";
+            } | null;
+            /** @description The risk decision (`GET /v1/admin/risk/decisions`). */
+            decisionId: string;
+            /** @description The rules that fired, with why in a sentence. */
+            fired: {
+                ruleId: string;
+                outcome: string;
+                reason: string;
+                detail: string;
+            }[];
+            /** @description The tip an approval makes (its id is fixed when held); a tip only once `approved`. */
+            tipId: string;
+            createdAtMs: number;
+            /** @description Not decided by then, the sweeper declines it (`expired`). */
+            expiresAtMs: number;
+            decidedBy: string | null;
+            decidedAtMs: number | null;
+            decisionReason: string | null;
+        };
+        /**
+         * @example {
+         *       "reason": "card reported stolen"
+         *     }
+         */
+        HeldTipDecline: {
+            reason: string;
+        };
         Operator: {
             id: string;
             displayName: string;
@@ -11231,6 +15486,294 @@ export interface components {
          */
         ProposalDecision: {
             reason?: string;
+        };
+        SearchPage: {
+            /** @enum {string} */
+            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds";
+            items: components["schemas"]["SearchItem"][];
+            nextCursor: string | null;
+            read: {
+                /** @description One per shard (one for creators). */
+                statements: number;
+                /** @description At most this many rows answered: statements × (limit + 1). */
+                rowsMax: number;
+                /** @description Rows the databases reported reading (D1 `rows_read`). */
+                rowsRead: number;
+            };
+        };
+        SearchItem: {
+            /** @enum {string} */
+            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds";
+            id: string;
+            /** @description When it was created. */
+            atMs: number;
+            /** @description The ledger shard holding it (null: control). */
+            shard: number | null;
+            state: string | null;
+            userId: string | null;
+            creatorId: string | null;
+            roomId: string | null;
+            orderId: string | null;
+            amountMinor: number | null;
+            currency: string | null;
+            summary: string;
+        };
+        RecordDetail: {
+            /** @enum {string} */
+            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds";
+            id: string;
+            shard: number | null;
+            /** @description The row as its shard holds it. */
+            record: {
+                [key: string]: unknown;
+            };
+            transitions: {
+                seq: number | null;
+                from: string | null;
+                to: string;
+                cause: string;
+                ref: string | null;
+                actorId: string | null;
+                atMs: number;
+                /** @description A row of the kind's transition table (orders, withdrawals); false: read off the record's times. */
+                recorded: boolean;
+            }[];
+            operations: {
+                id: string;
+                kind: string;
+                shard: number;
+                amountMinor: number;
+                currency: string;
+                state: string;
+                actorId: string;
+                reason: string | null;
+                createdAtMs: number;
+                transfers: {
+                    id: number;
+                    from: string;
+                    to: string;
+                    amountMinor: number;
+                    currency: string;
+                    createdAtMs: number;
+                }[];
+            }[];
+            related: {
+                [key: string]: unknown;
+            };
+        };
+        PaymentFlag: {
+            id: string;
+            kind: string;
+            channel: string;
+            orderId: string | null;
+            /** @description For payout flags: the withdrawal. */
+            withdrawalId: string | null;
+            notificationId: string | null;
+            detail?: unknown;
+            createdAtMs: number;
+            resolvedAtMs: number | null;
+            resolvedBy: string | null;
+            resolution: string | null;
+        };
+        Resolution: {
+            /** @example Refunded by hand */
+            note: string;
+        };
+        ReconciliationFindingItem: {
+            id: string;
+            runId: string;
+            channel: string;
+            statementDate: string;
+            kind: string;
+            orderId: string | null;
+            providerRef: string | null;
+            oursAmountMinor: number | null;
+            theirsAmountMinor: number | null;
+            oursStatus: string | null;
+            theirsStatus: string | null;
+            repair: string;
+            repairOutcome: string | null;
+            detail: string;
+            resolvedAtMs: number | null;
+            resolvedBy: string | null;
+            resolution: string | null;
+        };
+        DeadLetter: {
+            id: string;
+            /** @description The dead-letter queue it came from. */
+            queue: string;
+            /** @description The queue it died on; a replay sends it there. */
+            originalQueue: string;
+            messageId: string;
+            /** @description The message body (null: not JSON; a string when truncated). */
+            body?: unknown;
+            bodyTruncated: boolean;
+            /** @description Deliveries from the dead-letter queue to its consumer. */
+            attempts: number;
+            firstSeenAtMs: number;
+            lastSeenAtMs: number;
+            /** @enum {string} */
+            state: "open" | "replayed" | "discarded";
+            decidedBy: string | null;
+            decidedAtMs: number | null;
+            note: string | null;
+        };
+        DeadLetterDecision: {
+            note?: string;
+        };
+        Partner: {
+            id: string;
+            name: string;
+            contactEmail: string;
+            /** @enum {string} */
+            status: "active" | "disabled";
+            createdBy: string;
+            createdAtMs: number;
+        };
+        /**
+         * @example {
+         *       "name": "Acme Live",
+         *       "contactEmail": "dev@acme.example"
+         *     }
+         */
+        PartnerCreate: {
+            name: string;
+            /** Format: email */
+            contactEmail: string;
+            creatorIds?: string[];
+        };
+        PartnerApiKey: {
+            id: string;
+            name: string;
+            /** @enum {string} */
+            mode: "live" | "test";
+            /** @description `gw_live_` and the key's first 8 characters. */
+            prefix: string;
+            scopes: ("rooms.read" | "webhooks.manage" | "campaigns.write" | "tips.read")[];
+            createdBy: string;
+            createdAtMs: number;
+            expiresAtMs: number | null;
+            revokedAtMs: number | null;
+            /** @description Written at most once a minute. */
+            lastUsedAtMs: number | null;
+        };
+        /**
+         * @example {
+         *       "creatorIds": [
+         *         "creator-1"
+         *       ]
+         *     }
+         */
+        PartnerCreators: {
+            creatorIds: string[];
+        };
+        /**
+         * @example {
+         *       "status": "disabled"
+         *     }
+         */
+        PartnerStatus: {
+            /** @enum {string} */
+            status: "active" | "disabled";
+        };
+        /**
+         * @example {
+         *       "name": "server",
+         *       "mode": "live",
+         *       "scopes": [
+         *         "rooms.read"
+         *       ]
+         *     }
+         */
+        PartnerApiKeyCreate: {
+            name: string;
+            /** @enum {string} */
+            mode: "live" | "test";
+            scopes: ("rooms.read" | "webhooks.manage" | "campaigns.write" | "tips.read")[];
+            expiresAtMs?: number;
+        };
+        PartnerRoom: {
+            id: string;
+            creatorId: string;
+            title: string;
+            /** @enum {string} */
+            status: "live" | "offline";
+            currentStreamId: string | null;
+        };
+        PartnerTip: {
+            id: string;
+            roomId: string;
+            streamId: string;
+            viewerId: string;
+            giftId: string | null;
+            quantity: number;
+            amountMinor: number;
+            currency: string;
+            big: boolean;
+            createdAtMs: number;
+        };
+        WebhookEndpoint: {
+            id: string;
+            url: string;
+            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            /** @enum {string} */
+            status: "active" | "disabled";
+            disabledReason: string | null;
+            failingSinceMs: number | null;
+            createdAtMs: number;
+        };
+        /**
+         * @example {
+         *       "url": "https://hooks.partner.example/giftwire",
+         *       "eventTypes": [
+         *         "tip.created"
+         *       ]
+         *     }
+         */
+        WebhookEndpointCreate: {
+            url: string;
+            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+        };
+        /**
+         * @example {
+         *       "enabled": true
+         *     }
+         */
+        WebhookEndpointUpdate: {
+            url?: string;
+            eventTypes?: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            enabled?: boolean;
+        };
+        WebhookMessage: {
+            /** @description The `webhook-id` every attempt carries. */
+            id: string;
+            eventType: string;
+            createdAtMs: number;
+            payload?: unknown;
+        };
+        WebhookAttempt: {
+            endpointId: string;
+            attemptNo: number;
+            atMs: number;
+            status: number | null;
+            durationMs: number;
+            /** @enum {string} */
+            outcome: "succeeded" | "gone" | "failed" | "refused";
+            error: string | null;
+            responseBody: string | null;
+        };
+        /**
+         * @example {
+         *       "sinceMs": 1764633600000,
+         *       "untilMs": 1764720000000
+         *     }
+         */
+        WebhookReplay: {
+            /** @example msg_01JDEM00000000000000000000 */
+            messageId: string;
+        } | {
+            sinceMs: number;
+            untilMs: number;
         };
     };
     responses: never;
