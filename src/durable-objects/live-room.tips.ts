@@ -338,22 +338,27 @@ export class TipBatcher {
     }
     if (events.length > 0) await this.room.applyTips(events);
     this.stats.applyMs += Date.now() - committedAtMs;
-    // Partner webhooks (issue 18; one query when no partner owns the creator). If they cannot be
-    // stored, the rows stay unmarked and the outbox sweeper delivers and emits them again.
-    const emitted = await emitRoomWebhooks(this.env, events, Date.now()).then(
-      () => true,
-      (error: unknown) => {
-        this.log.warn("tip_webhooks_emit_failed", { tips: events.length, error: String(error) });
-        return false;
-      },
-    );
-    // Applied: the rows may be marked delivered (only now, so a mark never hides an unapplied event).
-    if (emitted)
-      for (const [index, ids] of posted) this.applied.set(index, [...(this.applied.get(index) ?? []), ...ids]);
+    // Answered once applied: nothing below can undo a committed tip.
     for (const { group, outcomes } of committed) {
       if (outcomes === null) continue;
       for (const [i, outcome] of outcomes.entries()) group.waiting[i]?.resolve(answerOf(outcome, group.tips[i], nowMs));
     }
+    // Partner webhooks (issue 18; one control query when no partner owns the creator), off the
+    // tips' answer and the next flush's path. Only once they are stored may the rows be marked
+    // delivered (by the next flush, or at once when none follows); if they cannot be, the rows
+    // stay unmarked and the outbox sweeper delivers and emits them again (a message is keyed by
+    // its tip: never twice).
+    this.room.waitUntil(
+      emitRoomWebhooks(this.env, events, Date.now()).then(
+        () => {
+          for (const [index, ids] of posted) this.applied.set(index, [...(this.applied.get(index) ?? []), ...ids]);
+          // A flush in flight or queued carries the marks; otherwise they are written now.
+          if (this.flushesInFlight === 0 && this.queue.length === 0 && this.applied.size > 0)
+            this.room.waitUntil(this.markApplied());
+        },
+        (error: unknown) => this.log.warn("tip_webhooks_emit_failed", { tips: events.length, error: String(error) }),
+      ),
+    );
     await refusals;
   }
 
