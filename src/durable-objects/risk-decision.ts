@@ -78,17 +78,41 @@ async function deskState(
     recipient !== null && recipient !== signals.userId && rules.some((r) => r.kind === "circular_tipping")
       ? await desks.getByName(`user:${recipient}`).lastTipped(signals.userId)
       : null;
-  const answers = await Promise.all(
-    [...byDesk].map(
-      ([name, desk]): Promise<DeskAnswer> =>
-        desks.getByName(name).assess({
-          signals,
-          rules: desk.rules,
-          user: desk.user,
-          recipientTippedPayerAtMs,
-        }),
-    ),
-  );
+  // The device's rules ride on the user's desk, which decides them when it holds the device's
+  // lease (nearly always: one round trip); otherwise the device's desk is asked after it, and may
+  // lend the user's desk its counters for the next attempts (risk-desk.ts, ADR 0018).
+  const deviceName = signals.deviceId === null ? null : `device:${signals.deviceId}`;
+  const device = deviceName === null ? undefined : byDesk.get(deviceName);
+  if (deviceName !== null && device !== undefined) {
+    byDesk.delete(deviceName);
+    if (!byDesk.has(userDesk)) byDesk.set(userDesk, { user: true, rules: [] });
+  }
+  const ask = (name: string, desk: { user: boolean; rules: RiskRule[] }): Promise<DeskAnswer> =>
+    desks.getByName(name).assess({
+      signals,
+      rules: desk.rules,
+      user: desk.user,
+      recipientTippedPayerAtMs,
+      ...(name === userDesk && device !== undefined ? { deviceRules: device.rules } : {}),
+    });
+  const answers = await Promise.all([...byDesk].map(([name, desk]) => ask(name, desk)));
+  const userAnswer = answers.find((a) => a.deviceDecided !== undefined);
+  if (deviceName !== null && device !== undefined && userAnswer?.deviceDecided !== true) {
+    const answer = await desks.getByName(deviceName).assess({
+      signals,
+      rules: device.rules,
+      user: false,
+      recipientTippedPayerAtMs,
+      lessee: signals.userId,
+    });
+    answers.push(answer);
+    // Declined or lost, the device's desk takes it back at the next attempt there: safe either way.
+    if (answer.lease !== undefined)
+      await desks
+        .getByName(userDesk)
+        .acceptLease(answer.lease)
+        .catch(() => false);
+  }
   const velocityCounts = new Map<string, number>();
   const deviceAccounts = new Map<string, number>();
   let firstSeenAtMs: number | null = null;
