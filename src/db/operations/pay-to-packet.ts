@@ -34,6 +34,8 @@ export const StoredPacketOrder = z.strictObject({
   total: z.string().min(1).max(32),
   shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
   split: z.enum(SPLIT_MODES),
+  /** The greeting as the sender wrote it: a retry under the same Idempotency-Key is compared by it. */
+  greetingAsked: z.string().max(LIMITS.packetGreetingMaxLength),
   /** The greeting the room shows (moderated at creation: shown, masked, or the default while held). */
   greeting: z.string().max(LIMITS.packetGreetingMaxLength),
   /** The sender's own greeting held for review, if it was. */
@@ -169,7 +171,5 @@ export async function composePaidPacket(
 
 /** The outcome the credit's batch recorded, as the caller is told it. */
 export function packetOutcomeOf(packetId: string, recorded: string | null | undefined): PacketOutcome {
-  return recorded === "sent"
-    ? { kind: "sent", packetId }
-    : { kind: "not_sent", packetId, code: recorded ?? "unknown" };
+  return recorded === "sent" ? { kind: "sent", packetId } : { kind: "not_sent", packetId, code: recorded ?? "unknown" };
 }

@@ -103,7 +103,13 @@ export async function creditOrder(
   const tip = order.kind === "tip" ? await payToTip(shard, control, facts, nowMs) : null;
   const packet =
     order.kind === "packet"
-      ? await composePaidPacket(ledger, shard, order, facts.tipRules.switchCacheTtlMs ?? LIMITS.switchCacheTtlDefaultMs, nowMs)
+      ? await composePaidPacket(
+          ledger,
+          shard,
+          order,
+          facts.tipRules.switchCacheTtlMs ?? LIMITS.switchCacheTtlDefaultMs,
+          nowMs,
+        )
       : null;
   const results = await db.batch([
     ...composed.statements,
