@@ -6,6 +6,7 @@
 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_PACKET_GREETING } from "../../src/domain/red-packet";
 import { queryContext } from "../../src/worker/payments/channel-tasks";
 import { queryOrder } from "../../src/worker/payments/orders";
 import {
@@ -15,6 +16,7 @@ import {
   key,
   ledger,
   openRoom,
+  operatorToken,
   settleTransit,
   shardDbOfId,
   token,
@@ -287,6 +289,57 @@ describe("red packets paid at the cashier", () => {
     expect(await count("SELECT COUNT(*) AS n FROM red_packets WHERE sender_id = ?", "ptp-end-fan")).toBe(0);
     expect(await balanceOf("user:ptp-end-fan:wallet")).toBe(300);
     expect((await invariantReport()).ok).toBe(true);
+  });
+
+  it("answers a repeated key with the same order, and a reused key with another packet 422", async () => {
+    const roomId = await openRoom("ptp-key-creator");
+    const idempotencyKey = key();
+    const ask = (packet: Record<string, unknown>) =>
+      token("ptp-key-fan").then((t) =>
+        call("POST", "/v1/payments/orders", {
+          token: t,
+          idempotencyKey,
+          body: { kind: "packet", method: "sandbox", packet: { roomId, ...packet } },
+        }),
+      );
+    const first = await ask({ total: "2.00", shares: 2 });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const again = await ask({ total: "2.00", shares: 2 });
+    expect([again.status, again.body.order.id]).toEqual([200, first.body.order.id]);
+    const other = await ask({ total: "2.00", shares: 1 });
+    expect([other.status, other.body.error.code]).toEqual([422, "idempotency_key_reused"]);
+    expect(await count("SELECT COUNT(*) AS n FROM payment_orders WHERE user_id = ?", "ptp-key-fan")).toBe(1);
+  });
+
+  it("moderates the greeting when the order is made: a held one goes out as the default and waits for review", async () => {
+    const word = `ptphold${crypto.randomUUID().slice(0, 8)}`;
+    const added = await call("POST", "/v1/admin/moderation/words", {
+      token: await operatorToken(),
+      body: { word, level: "hold" },
+    });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    try {
+      const roomId = await openRoom("ptp-greet-creator");
+      const greeting = `加我 ${word}`;
+      const order = (await packetOrder("ptp-greet-fan", { roomId, total: "1.00", shares: 1, greeting })).body.order;
+      expect(order.packet.request.greeting).toBe(DEFAULT_PACKET_GREETING);
+      await paid(order);
+      await until(
+        () => orderRow(order.id),
+        (r) => r?.packet_outcome === "sent",
+      );
+      const packetId = packetIdOf(order.id);
+      const db = await shardDbOfId(packetId);
+      expect(await db.prepare("SELECT greeting FROM red_packets WHERE id = ?").bind(packetId).first("greeting")).toBe(
+        DEFAULT_PACKET_GREETING,
+      );
+      expect(
+        await db.prepare("SELECT text, status FROM packet_greetings WHERE packet_id = ?").bind(packetId).first(),
+      ).toEqual({ text: greeting, status: "held" });
+      expect((await invariantReport()).ok).toBe(true);
+    } finally {
+      await call("DELETE", `/v1/admin/moderation/words/${encodeURIComponent(word)}`, { token: await operatorToken() });
+    }
   });
 
   it("refuses a packet order that could not go out, with a stable code, and creates nothing", async () => {
