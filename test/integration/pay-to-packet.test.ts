@@ -22,7 +22,7 @@ import {
   token,
   until,
 } from "./helpers";
-import { controlCount, countInShards as count, paid, sandboxCallback } from "./payment-helpers";
+import { controlCount, countInShards as count, paid, sandboxCallback, wechatPaid } from "./payment-helpers";
 
 const quiet = { info() {}, warn() {}, error() {} };
 
@@ -167,6 +167,31 @@ describe("red packets paid at the cashier", () => {
     );
     expect(await balanceOf("user:ptp-dup-fan:wallet")).toBe(0);
     expect(await balanceOf(`packet:${packetIdOf(order.id)}:escrow`)).toBe(888);
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
+  it("is paid by a WeChat Pay notification, sealed and signed as WeChat does, like by any channel: one packet however often it is resent", async () => {
+    const roomId = await openRoom("ptp-wx-creator");
+    const created = await packetOrder(
+      "ptp-wx-fan",
+      { roomId, total: "12.34", shares: 2 },
+      { method: undefined, channel: "wechatpay" },
+    );
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const order = created.body.order;
+    expect(order).toMatchObject({ kind: "packet", channel: "wechatpay", state: "pending", amountMinor: 1234 });
+    const txnId = `42000000${Date.now()}`.slice(0, 28);
+    const replies = await Promise.all(Array.from({ length: 5 }, () => wechatPaid(order, txnId)));
+    expect(replies.map((r) => r.status)).toEqual([204, 204, 204, 204, 204]);
+    const settled = await until(
+      () => orderRow(order.id),
+      (r) => r?.packet_outcome !== null,
+    );
+    await callbacksApplied();
+    expect(settled).toEqual({ state: "succeeded", packet_id: packetIdOf(order.id), packet_outcome: "sent" });
+    expect(await count("SELECT COUNT(*) AS n FROM red_packets WHERE sender_id = ?", "ptp-wx-fan")).toBe(1);
+    expect(await balanceOf("user:ptp-wx-fan:wallet")).toBe(0);
+    expect(await balanceOf(`packet:${packetIdOf(order.id)}:escrow`)).toBe(1234);
     expect((await invariantReport()).ok).toBe(true);
   });
 

@@ -1,10 +1,12 @@
 /**
- * Paying orders in tests the way the sandbox channel does: its signed callbacks, posted to the
- * callback route like the provider posts them. Shared by the pay-to-tip and pay-to-packet tests.
+ * Paying orders in tests the way the channels do: their signed callbacks (the sandbox's, WeChat
+ * Pay's), posted to the callback route like the provider posts them. Shared by the payment tests.
  */
 
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { signSandbox } from "../../dev/sandbox-provider/src/signature";
+import { base64Bytes } from "../../src/channels/encoding";
+import { wechatBody, wechatHeaders, wechatTransaction } from "../support/providers";
 import { BASE, ledger } from "./helpers";
 
 /** The sandbox channel's test merchant (vitest.config.ts binds the same secret). */
@@ -61,5 +63,63 @@ export async function controlCount(sql: string, ...params: unknown[]): Promise<n
       .prepare(sql)
       .bind(...params)
       .first<number>("n")) ?? 0
+  );
+}
+
+/** The WeChat Pay test merchant (vitest.config.ts binds the same) and its platform key's serial. */
+export const WECHAT = { mchid: "1900000109", appid: "wx-test-app", apiV3Key: "test-apiv3-key-0123456789abcdefg" };
+export const WECHAT_SERIAL = "PUB_KEY_ID_0114000000";
+
+let wechatKey: Promise<CryptoKey> | null = null;
+/** The WeChat platform's signing key the tests hold (its public half is bound as the platform's). */
+function wechatPlatformKey(): Promise<CryptoKey> {
+  wechatKey ??= crypto.subtle.importKey(
+    "pkcs8",
+    base64Bytes(
+      (JSON.parse(env.TEST_PROVIDER_KEYS) as Record<string, { privatePkcs8Base64: string }>).wechatPlatform
+        ?.privatePkcs8Base64 ?? "",
+    ) as Uint8Array<ArrayBuffer>,
+    { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  return wechatKey;
+}
+
+/**
+ * A WeChat Pay v3 notification, sealed and signed as WeChat does, posted to the callback route
+ * on `origin`. Answers its status and the event id (the stored notification's).
+ */
+export async function wechatNotify(
+  resource: Record<string, unknown>,
+  original: "transaction" | "refund",
+  origin: string = BASE,
+): Promise<{ status: number; eventId: string }> {
+  const nowMs = Date.now();
+  const eventId = `EV-${crypto.randomUUID()}`;
+  const platformKey = await wechatPlatformKey();
+  const body = await wechatBody(resource, {
+    apiV3Key: WECHAT.apiV3Key,
+    platformKey,
+    serial: WECHAT_SERIAL,
+    nowMs,
+    id: eventId,
+    ...(original === "refund" ? { originalType: "refund", associatedData: "refund", eventType: "REFUND.SUCCESS" } : {}),
+  });
+  const headers = await wechatHeaders(body, { platformKey, serial: WECHAT_SERIAL, nowMs });
+  const res = await exports.default.fetch(`${origin}/v1/payments/callbacks/wechatpay`, {
+    method: "POST",
+    headers,
+    body,
+  });
+  return { status: res.status, eventId };
+}
+
+/** WeChat's "paid" notification for an order of ours. */
+export function wechatPaid(order: { id: string; amountMinor: number }, txnId: string, origin: string = BASE) {
+  return wechatNotify(
+    wechatTransaction({ ...WECHAT, orderNo: order.id, txnId, amountMinor: order.amountMinor }),
+    "transaction",
+    origin,
   );
 }
