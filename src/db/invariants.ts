@@ -87,6 +87,16 @@ export type Violation =
       readonly ledgerRefundedMinor: number;
     }
   | { readonly kind: "order_tip_missing"; readonly orderId: string; readonly tipId: string }
+  /**
+   * A packet order and its red packet disagree: it says `sent` and there is no such packet (or
+   * not of its amount, or the order is not paid), or a packet exists that it does not say it sent.
+   */
+  | {
+      readonly kind: "order_packet_mismatch";
+      readonly orderId: string;
+      readonly state: string;
+      readonly packetOutcome: string | null;
+    }
   | {
       readonly kind: "held_balance_mismatch";
       readonly account: string;
@@ -182,6 +192,14 @@ const QUERIES = {
   orderTips: `
     SELECT o.id, o.tip_id FROM payment_orders o
     WHERE o.tip_outcome = 'sent' AND NOT EXISTS (SELECT 1 FROM operations op WHERE op.id = o.tip_id AND op.kind = 'tip')`,
+  orderPackets: `
+    SELECT o.id, o.state, o.packet_outcome FROM payment_orders o
+    WHERE o.kind = 'packet' AND (
+      COALESCE(o.packet_outcome = 'sent', 0) <> EXISTS (
+        SELECT 1 FROM operations op WHERE op.id = 'packet_' || substr(o.id, 7) AND op.kind = 'packet_send')
+      OR (o.packet_outcome = 'sent' AND (o.state NOT IN ('succeeded', 'refunded') OR NOT EXISTS (
+        SELECT 1 FROM red_packets p WHERE p.id = o.packet_id AND p.total_minor = o.amount_minor AND p.sender_id = o.user_id)))
+    )`,
   heldBalances: `
     WITH held AS (
       SELECT 'user:' || viewer_id || ':held' AS address, SUM(amount_minor) AS total
@@ -225,6 +243,7 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     orderCredits,
     orderRefunds,
     orderTips,
+    orderPackets,
     heldBalances,
     heldTips,
     counts,
@@ -242,6 +261,7 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     db.prepare(QUERIES.orderCredits),
     db.prepare(QUERIES.orderRefunds),
     db.prepare(QUERIES.orderTips),
+    db.prepare(QUERIES.orderPackets),
     db.prepare(QUERIES.heldBalances),
     db.prepare(QUERIES.heldTips),
     db.prepare(QUERIES.counts),
@@ -332,6 +352,14 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     ),
     ...(orderTips?.results ?? []).map(
       (r): Violation => ({ kind: "order_tip_missing", orderId: str(r.id), tipId: str(r.tip_id) }),
+    ),
+    ...(orderPackets?.results ?? []).map(
+      (r): Violation => ({
+        kind: "order_packet_mismatch",
+        orderId: str(r.id),
+        state: str(r.state),
+        packetOutcome: r.packet_outcome === null ? null : str(r.packet_outcome),
+      }),
     ),
     ...(heldBalances?.results ?? []).map(
       (r): Violation => ({

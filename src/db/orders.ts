@@ -31,6 +31,8 @@ export interface NewOrder {
   method: string | null;
   /** Pay-to-tip: the tip to send once paid (JSON of the tip request and its room). */
   tipRequest: string | null;
+  /** Cashier-paid red packet: the packet to send once paid (JSON, `StoredPacketOrder` in operations/pay-to-packet.ts). */
+  packetRequest?: string | null;
 }
 
 /**
@@ -54,8 +56,9 @@ export async function createOrder(
     db
       .prepare(
         `INSERT INTO payment_orders (id, kind, user_id, channel, currency, amount_minor, state, idempotency_key,
-           created_at_ms, expires_at_ms, updated_at_ms, transition_count, method, tip_request, next_query_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, 1, ?, ?, ?)
+           created_at_ms, expires_at_ms, updated_at_ms, transition_count, method, tip_request, packet_request,
+           next_query_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, 1, ?, ?, ?, ?)
          ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
       )
       .bind(
@@ -71,6 +74,7 @@ export async function createOrder(
         order.nowMs,
         order.method,
         order.tipRequest,
+        order.packetRequest ?? null,
         // The sweeper asks the channel once the order's deadline passes (and the delayed query message does too).
         order.expiresAtMs,
       ),

@@ -13,6 +13,7 @@
 import type { ChannelEvent, ChannelName } from "../channels/channel";
 import { OPEN_STATES, type OrderState, type TransitionCause } from "../domain/order";
 import { judgePayment, judgeRefund, matchRefund, type OrderFacts } from "../domain/payment-report";
+import type { PacketOutcome } from "./operations/pay-to-packet";
 import { creditOrder, type TipOutcome } from "./operations/payment-credit";
 import type { TipRules } from "./operations/tip";
 import { confirmRefund, type Flagged, flag, transitionStatements } from "./orders";
@@ -20,7 +21,12 @@ import { findOrder, type OrderRow, refundsOf, shardOfOrder } from "./reads/order
 import type { Ledger } from "./shards";
 
 export type PaymentOutcome =
-  | { readonly kind: "credited"; readonly orderId: string; readonly tip: TipOutcome | null }
+  | {
+      readonly kind: "credited";
+      readonly orderId: string;
+      readonly tip: TipOutcome | null;
+      readonly packet: PacketOutcome | null;
+    }
   | { readonly kind: "already_credited"; readonly orderId: string }
   | { readonly kind: "state_recorded"; readonly orderId: string; readonly state: OrderState }
   | { readonly kind: "no_change"; readonly orderId: string; readonly state: OrderState }
@@ -104,14 +110,14 @@ export async function applyPaymentReport(ledger: Ledger, report: PaymentReport):
       break;
   }
   const credited = await creditOrder(
+    ledger,
     shard,
-    ledger.control,
     { order, providerTxnId: event.providerTxnId, ref, cause: report.cause, tipRules: report.tipRules },
     nowMs,
   );
   switch (credited.kind) {
     case "credited":
-      return { kind: "credited", orderId: order.id, tip: credited.tip };
+      return { kind: "credited", orderId: order.id, tip: credited.tip, packet: credited.packet };
     case "already_credited":
       // The payer paid this order twice (two transactions): the second must go back to them.
       if (credited.settledBy && event.providerTxnId !== null && credited.settledBy !== event.providerTxnId) {

@@ -54,6 +54,15 @@ export const GUARD_ERRORS = {
   packet_shares_credited: "packet_exhausted",
   /** The expiry refund of a packet already refunded or not open. */
   packet_not_open: "conflict",
+  /** A cashier-paid packet: the order's packet was already attempted (sent or refused) by another delivery. */
+  packet_already_decided: "conflict",
+  /** A cashier-paid packet whose order is not paid in this batch (its credit did not post): never from other money. */
+  packet_order_unpaid: "conflict",
+  /**
+   * A cashier-paid packet whose money arrived after the order had failed or expired: the payer
+   * was told it did not go out, so it never does; the money stays in the wallet.
+   */
+  packet_order_lapsed: "conflict",
   // Subsidy campaigns.
   subsidy_external_id_taken: "external_id_conflict",
   campaign_budget_exhausted: "campaign_budget_exhausted",

@@ -13,8 +13,11 @@
 export const ORDER_STATES = ["created", "pending", "succeeded", "failed", "closed", "refunded"] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
 
-/** `topup` credits the wallet; `tip` credits it and sends a tip from it in the same batch. */
-export const ORDER_KINDS = ["topup", "tip"] as const;
+/**
+ * `topup` credits the wallet; `tip` credits it and sends a tip from it in the same batch;
+ * `packet` credits it and sends a red packet from it in the same batch (paid at the cashier).
+ */
+export const ORDER_KINDS = ["topup", "tip", "packet"] as const;
 export type OrderKind = (typeof ORDER_KINDS)[number];
 
 /** Why an order moved: kept on every transition row. */

@@ -164,7 +164,7 @@ describe("the invariant checker", () => {
     expect(viaApi.violationCount).toBe(report.violationCount);
   });
 
-  it("names a payment order whose credit, refunds or tip the ledger does not bear out", async () => {
+  it("names a payment order whose credit, refunds, tip or packet the ledger does not bear out", async () => {
     const order = (id: string, state: string, extra = "NULL, NULL, 0") =>
       db
         .prepare(
@@ -180,6 +180,14 @@ describe("the invariant checker", () => {
       order("order_00000000000000000000000002", "failed", "NULL, NULL, 300"),
       // Says its tip was sent; there is no such tip.
       order("order_00000000000000000000000003", "failed", "'tip_00000000000000000000000003', 'sent', 0"),
+      // A packet order that says its packet was sent; there is no such packet.
+      db
+        .prepare(
+          `INSERT INTO payment_orders (id, kind, user_id, channel, currency, amount_minor, state, idempotency_key,
+             created_at_ms, expires_at_ms, updated_at_ms, packet_id, packet_outcome)
+           VALUES (?, 'packet', 'ledger-payer', 'sandbox', 'CNY', 1000, 'failed', ?, 0, 0, 0, ?, 'sent')`,
+        )
+        .bind("order_00000000000000000000000004", "k-order-4", "packet_00000000000000000000000004"),
     ]);
     const report = await checkLedgerInvariants(db, Date.now());
     expect(report.violations).toContainEqual({
@@ -200,6 +208,12 @@ describe("the invariant checker", () => {
       kind: "order_tip_missing",
       orderId: "order_00000000000000000000000003",
       tipId: "tip_00000000000000000000000003",
+    });
+    expect(report.violations).toContainEqual({
+      kind: "order_packet_mismatch",
+      orderId: "order_00000000000000000000000004",
+      state: "failed",
+      packetOutcome: "sent",
     });
   });
 

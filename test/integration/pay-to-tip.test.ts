@@ -1,9 +1,6 @@
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { signSandbox } from "../../dev/sandbox-provider/src/signature";
 import { applySwitchChange, switchCache } from "../../src/db/switches";
 import {
-  BASE,
   balanceOf,
   call,
   invariantReport,
@@ -15,8 +12,7 @@ import {
   token,
   until,
 } from "./helpers";
-
-const SANDBOX = { secret: "sandbox-test-secret-0123456789", merchantId: "giftwire-sandbox" };
+import { controlCount, countInShards as count, paid } from "./payment-helpers";
 
 async function tipOrder(userId: string, tip: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   return call("POST", "/v1/payments/orders", {
@@ -26,44 +22,11 @@ async function tipOrder(userId: string, tip: Record<string, unknown>, extra: Rec
   });
 }
 
-/** The sandbox's success callback for an order, signed as the sandbox signs it. */
-async function paid(order: { id: string; amountMinor: number }, eventId = `evt_${order.id.slice(6)}`) {
-  const body = JSON.stringify({
-    id: eventId,
-    type: "payment.succeeded",
-    merchant_id: SANDBOX.merchantId,
-    order_no: order.id,
-    txn_id: `sbx_${order.id.slice(6)}`,
-    amount_minor: order.amountMinor,
-    currency: "CNY",
-  });
-  const headers = {
-    "content-type": "application/json",
-    "sandbox-signature": await signSandbox(SANDBOX.secret, body, Date.now()),
-  };
-  return exports.default.fetch(`${BASE}/v1/payments/callbacks/sandbox`, { method: "POST", headers, body });
-}
-
 const orderRow = async (id: string) =>
   (await shardDbOfId(id))
     .prepare("SELECT state, tip_id, tip_outcome FROM payment_orders WHERE id = ?")
     .bind(id)
     .first<{ state: string; tip_id: string | null; tip_outcome: string | null }>();
-/** A count over every ledger shard (orders, tips, operations and their outbox rows are in their payer's). */
-const count = async (sql: string, ...params: unknown[]) => {
-  let n = 0;
-  for (const shard of (await ledger()).shards) {
-    n +=
-      (await shard.db
-        .prepare(sql)
-        .bind(...params)
-        .first<number>("n")) ?? 0;
-  }
-  return n;
-};
-/** A count in the control database (payment notifications). */
-const controlCount = async (sql: string) => (await (await ledger()).control.prepare(sql).first<number>("n")) ?? 0;
-
 describe("pay-to-tip orders", () => {
   it("a tip paused (runtime switch) when its payment arrives keeps the money in the wallet, the order says why", async () => {
     const roomId = await openRoom("ptt-sw-creator");

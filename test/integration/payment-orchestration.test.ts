@@ -9,9 +9,8 @@
 
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ChannelName } from "../../src/channels/channel";
-import { base64Bytes } from "../../src/channels/encoding";
 import { createOrder } from "../../src/db/orders";
 import { applyPaymentReport } from "../../src/db/payment-reports";
 import type { OrderRow, RefundRow } from "../../src/db/reads/orders";
@@ -25,7 +24,7 @@ import { queryContext } from "../../src/worker/payments/channel-tasks";
 import { channelClients } from "../../src/worker/payments/channels";
 import { openOrder, queryOrder } from "../../src/worker/payments/orders";
 import { handlePaymentCallbacksBatch, type PaymentQueryMessage } from "../../src/worker/queues/payment-callbacks";
-import { wechatBody, wechatHeaders, wechatTransaction } from "../support/providers";
+import { wechatTransaction } from "../support/providers";
 import { payerDecidesAt, providerPayment } from "../support/sandbox-provider";
 import {
   balanceOf,
@@ -42,24 +41,13 @@ import {
   token,
   until,
 } from "./helpers";
+import { WECHAT, wechatNotify as wechatNotifyAt } from "./payment-helpers";
 
 const ORIGIN = "https://orchestration.giftwire.test";
 const NOTIFY_HOST = new URL(ORIGIN).host;
-const WECHAT = { mchid: "1900000109", appid: "wx-test-app", apiV3Key: "test-apiv3-key-0123456789abcdefg" };
-const WECHAT_SERIAL = "PUB_KEY_ID_0114000000";
-
-let wechatKey: CryptoKey;
-
-beforeAll(async () => {
-  const keys = JSON.parse(env.TEST_PROVIDER_KEYS) as Record<string, { privatePkcs8Base64: string }>;
-  wechatKey = await crypto.subtle.importKey(
-    "pkcs8",
-    base64Bytes(keys.wechatPlatform?.privatePkcs8Base64 ?? "") as Uint8Array<ArrayBuffer>,
-    { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-});
+/** WeChat's notifications, sealed and signed as WeChat does, to this file's origin. */
+const wechatNotify = (resource: Record<string, unknown>, original: "transaction" | "refund") =>
+  wechatNotifyAt(resource, original, ORIGIN);
 
 // Health is read from the last seconds of channel calls: every test starts with every channel healthy.
 beforeEach(async () => {
@@ -305,26 +293,6 @@ async function consumeQueryLogged(orderId: string, attempts: number, log: Logger
   const batch = { queue: "giftwire-payment-callbacks", messages: [message] } as unknown as MessageBatch<unknown>;
   await handlePaymentCallbacksBatch(batch, env, log);
   return settled;
-}
-
-async function wechatNotify(resource: Record<string, unknown>, original: "transaction" | "refund") {
-  const nowMs = Date.now();
-  const eventId = `EV-${crypto.randomUUID()}`;
-  const body = await wechatBody(resource, {
-    apiV3Key: WECHAT.apiV3Key,
-    platformKey: wechatKey,
-    serial: WECHAT_SERIAL,
-    nowMs,
-    id: eventId,
-    ...(original === "refund" ? { originalType: "refund", associatedData: "refund", eventType: "REFUND.SUCCESS" } : {}),
-  });
-  const headers = await wechatHeaders(body, { platformKey: wechatKey, serial: WECHAT_SERIAL, nowMs });
-  const res = await exports.default.fetch(`${ORIGIN}/v1/payments/callbacks/wechatpay`, {
-    method: "POST",
-    headers,
-    body,
-  });
-  return { status: res.status, eventId };
 }
 
 /** Waits until the queue consumer has applied the stored notification, and returns its outcome. */

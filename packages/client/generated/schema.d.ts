@@ -2187,8 +2187,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Create a top-up order on a payment channel
-         * @description Idempotent per Idempotency-Key: the same key answers the same order (200). The wallet is credited once the channel reports the payment. `payment` says what the payer does next.
+         * Create a top-up, pay-to-tip or red-packet order on a payment channel
+         * @description Idempotent per Idempotency-Key: the same key answers the same order (200). The wallet is credited once the channel reports the payment. `payment` says what the payer does next. A `tip` or `packet` order is checked now (as a wallet tip or packet send would be) and, once paid, sends its tip or red packet from the wallet in the same step as the credit, exactly once; if it can no longer go out, the money stays in the wallet and the order's `outcome` says why.
          */
         post: {
             parameters: {
@@ -14093,7 +14093,7 @@ export interface components {
              */
             id: string;
             /** @enum {string} */
-            kind: "topup" | "tip";
+            kind: "topup" | "tip" | "packet";
             /** @example viewer-1 */
             userId: string;
             /** @enum {string} */
@@ -14113,6 +14113,22 @@ export interface components {
                 request?: unknown;
                 tipId: string | null;
                 /** @description `sent`, or why the tip could not be sent (the money stays in the wallet). */
+                outcome: string | null;
+            } | null;
+            packet: {
+                request: {
+                    /** @example room_01JDEM00000000000000000000 */
+                    roomId: string;
+                    total: string;
+                    shares: number;
+                    split: string;
+                    /** @description As the room shows it (moderated when the order was made). */
+                    greeting: string;
+                    audience: string;
+                    ttlSeconds: number;
+                };
+                packetId: string | null;
+                /** @description `sent`, or why the packet could not go out when the money arrived (the money stays in the wallet); `packet_order_lapsed`: the payment arrived after the order had failed or expired. */
                 outcome: string | null;
             } | null;
             /**
@@ -14151,11 +14167,11 @@ export interface components {
          */
         CreateOrderRequest: {
             /**
-             * @description `topup` credits the wallet; `tip` credits it and sends `tip` from it once paid.
+             * @description `topup` credits the wallet; `tip` credits it and sends `tip` from it once paid; `packet` credits it and sends the red packet `packet` from it once paid (a red packet paid at the cashier).
              * @default topup
              * @enum {string}
              */
-            kind: "topup" | "tip";
+            kind: "topup" | "tip" | "packet";
             /**
              * @description A channel by name; or give `method`.
              * @enum {string}
@@ -14164,11 +14180,12 @@ export interface components {
             /** @description A payment method (`qr`, `card`, …): its primary channel, or a backup while the primary is down. */
             method?: string;
             /**
-             * @description Required for a top-up; a tip's amount is its price.
+             * @description Required for a top-up; a tip's amount is its price, a packet's its total (if given, it must match).
              * @example 18.80
              */
             amount?: string;
             tip?: components["schemas"]["TipOrderRequest"];
+            packet?: components["schemas"]["PacketOrderRequest"];
             /**
              * @description Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again with it. Checked only when given (a wrong one counts a try); never part of the request's fingerprint.
              * @example 246810
@@ -14205,6 +14222,42 @@ export interface components {
             kind: "custom";
             /** @example 18.80 */
             amount: string;
+        };
+        /**
+         * @example {
+         *       "roomId": "room_01JDEMO0000000000000000000",
+         *       "total": "88.88",
+         *       "shares": 10,
+         *       "split": "lucky"
+         *     }
+         */
+        PacketOrderRequest: {
+            /** @example room_01JDEM00000000000000000000 */
+            roomId: string;
+            /**
+             * @description The packet's total: the order's amount.
+             * @example 18.80
+             */
+            total: string;
+            shares: number;
+            /**
+             * @default lucky
+             * @enum {string}
+             */
+            split: "lucky" | "equal";
+            /**
+             * @description Moderated: shown, shown masked, or held for review — then the packet goes out with the default greeting and yours replaces it once an operator approves it (the money never waits).
+             * @default 恭喜发财，大吉大利
+             */
+            greeting: string;
+            /**
+             * @description `followers`: only users whose token lists the creator in its `follows` claim.
+             * @default everyone
+             * @enum {string}
+             */
+            audience: "everyone" | "followers";
+            /** @default 86400 */
+            ttlSeconds: number;
         };
         PaymentRefund: {
             /** @example orf_01JDEMO0000000000000000000 */

@@ -37,6 +37,7 @@ const ORDER_KINDS = [
 ] as const satisfies readonly OperationKind[];
 const SUBSIDY_KINDS = ["subsidy_issue"] as const satisfies readonly OperationKind[];
 const TIP_KIND: OperationKind = "tip";
+const PACKET_SEND_KIND: OperationKind = "packet_send";
 
 const quoted = (kinds: readonly string[]) => kinds.map((k) => `'${k}'`).join(", ");
 
@@ -48,12 +49,20 @@ const PAY_TO_TIP_ORDER =
   "EXISTS (SELECT 1 FROM payment_orders p WHERE p.id = 'order_' || substr(o.id, 5) AND p.tip_id = o.id)";
 
 /**
+ * Likewise a packet order `order_X` sends the red packet `packet_X` (pay-to-packet.ts, packetIdFor)
+ * and names it in `packet_id`; the invariant checker reads the packet's operation beside the order.
+ */
+const PAY_TO_PACKET_ORDER =
+  "EXISTS (SELECT 1 FROM payment_orders p WHERE p.id = 'order_' || substr(o.id, 8) AND p.packet_id = o.id)";
+
+/**
  * The reason operation `o` stays live, or NULL when the archive takes it. Binds, in order:
  * the archive id (holds by operation), the archive id (holds by account), the cut.
  */
 export const RETENTION_REASON_SQL = `CASE
   WHEN o.kind IN (${quoted(ORDER_KINDS)}) THEN 'order'
   WHEN o.kind = '${TIP_KIND}' AND ${PAY_TO_TIP_ORDER} THEN 'order'
+  WHEN o.kind = '${PACKET_SEND_KIND}' AND ${PAY_TO_PACKET_ORDER} THEN 'order'
   WHEN o.kind IN (${quoted(SUBSIDY_KINDS)}) THEN 'subsidy'
   WHEN EXISTS (SELECT 1 FROM ledger_archive_holds h
                WHERE h.archive_id = ? AND h.kind = 'operation' AND h.ref = o.id) THEN 'undelivered'

@@ -141,11 +141,16 @@ export async function preparePacketSend(
   return ok({ row, info, funding: f, heldGreeting: ask.heldGreeting ?? null });
 }
 
+/**
+ * The packet's batch: escrow posting, its row, its announcement (and a held greeting). A
+ * cashier-paid packet (pay-to-packet.ts) adds its order's guards in `extraGuards`.
+ */
 export function composePacketSend(
   shard: LedgerShard,
   packet: PreparedPacket,
   nowMs: number,
   attach?: Attach,
+  extraGuards: readonly Guard[] = [],
 ): ComposedOperation {
   const { db } = shard;
   const { row, info, funding, heldGreeting } = packet;
@@ -160,6 +165,7 @@ export function composePacketSend(
       sql: "(SELECT COUNT(*) FROM red_packets WHERE room_id = ? AND status = 'open' AND expires_at_ms > ?) < ?",
       params: [row.room_id, nowMs, LIMITS.packetsOpenPerRoomMax],
     },
+    ...extraGuards,
   ];
   if (funding.kind === "subsidy") {
     // The subsidy's row is in its campaign's shard; its grant account is here, in its user's

@@ -5,7 +5,7 @@
  * `succeeded`, its transition row and the provider's transaction id: however often, and by
  * whichever path (callback, active query, reconciliation) a payment is reported, the order is
  * credited once. A pay-to-tip order sends its tip in the same batch, from the wallet just
- * credited (see `creditOrder`).
+ * credited (see `creditOrder`); a packet order its red packet (pay-to-packet.ts).
  */
 
 import { z } from "zod";
@@ -16,7 +16,8 @@ import { CREDITABLE_STATES, type TransitionCause } from "../../domain/order";
 import { type ComposedOperation, composeOperation, dispatchPosted, type Guard } from "../ledger";
 import { transitionStatements } from "../orders";
 import type { OrderRow } from "../reads/orders";
-import type { LedgerShard } from "../shards";
+import type { Ledger, LedgerShard } from "../shards";
+import { composePaidPacket, type PacketOutcome, packetOutcomeOf } from "./pay-to-packet";
 import { composeTip, prepareTip, type RatedTip, rateTip, type TipRules } from "./tip";
 
 /** A pay-to-tip order's tip as stored on the order (`tip_request`): the room and what was asked. */
@@ -38,7 +39,7 @@ export type TipOutcome =
   | { readonly kind: "not_sent"; readonly tipId: string; readonly code: string };
 
 export type CreditResult =
-  | { readonly kind: "credited"; readonly tip: TipOutcome | null }
+  | { readonly kind: "credited"; readonly tip: TipOutcome | null; readonly packet: PacketOutcome | null }
   /** Another delivery credited the order first; `settledBy` is the transaction it recorded. */
   | { readonly kind: "already_credited"; readonly settledBy: string | null }
   | { readonly kind: "rejected"; readonly code: GuardCode };
@@ -59,12 +60,13 @@ function tipIdFor(orderId: string): string {
 }
 
 export async function creditOrder(
+  ledger: Ledger,
   shard: LedgerShard,
-  control: D1Database,
   facts: CreditFacts,
   nowMs: number,
 ): Promise<CreditResult> {
   const { db } = shard;
+  const { control } = ledger;
   const { order, providerTxnId } = facts;
   const creditable: Guard = {
     // An order credited by another path is "exists" first; failing this means it moved on otherwise.
@@ -99,10 +101,21 @@ export async function creditOrder(
       }),
   });
   const tip = order.kind === "tip" ? await payToTip(shard, control, facts, nowMs) : null;
+  const packet =
+    order.kind === "packet"
+      ? await composePaidPacket(
+          ledger,
+          shard,
+          order,
+          facts.tipRules.switchCacheTtlMs ?? LIMITS.switchCacheTtlDefaultMs,
+          nowMs,
+        )
+      : null;
   const results = await db.batch([
     ...composed.statements,
     ...(tip?.statements ?? []),
-    db.prepare("SELECT provider_txn_id, tip_outcome FROM payment_orders WHERE id = ?").bind(order.id),
+    ...(packet?.statements ?? []),
+    db.prepare("SELECT provider_txn_id, tip_outcome, packet_outcome FROM payment_orders WHERE id = ?").bind(order.id),
   ]);
   const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
   if (tip?.composed) {
@@ -113,12 +126,18 @@ export async function creditOrder(
     // The creator's part of the tip may be owed to another shard.
     await dispatchPosted(shard, [tip.composed], [tipVerdict]);
   }
+  if (packet?.composed) {
+    // A packet commits in its sender's shard with everything it touches: nothing crosses.
+    const start = composed.statements.length + (tip?.statements.length ?? 0);
+    packet.composed.verdictFrom(results.slice(start, start + packet.composed.statements.length));
+  }
   const settled = results.at(-1)?.results[0] as
-    | { provider_txn_id: string | null; tip_outcome: string | null }
+    | { provider_txn_id: string | null; tip_outcome: string | null; packet_outcome: string | null }
     | undefined;
   switch (verdict.kind) {
     case "posted": {
-      if (tip === null) return { kind: "credited", tip: null };
+      const packetOutcome = packet === null ? null : packetOutcomeOf(packet.packetId, settled?.packet_outcome);
+      if (tip === null) return { kind: "credited", tip: null, packet: packetOutcome };
       const outcome = settled?.tip_outcome ?? "unknown";
       return {
         kind: "credited",
@@ -126,6 +145,7 @@ export async function creditOrder(
           outcome === "sent"
             ? { kind: "sent", tipId: tip.tipId }
             : { kind: "not_sent", tipId: tip.tipId, code: outcome },
+        packet: packetOutcome,
       };
     }
     case "exists":

@@ -31,6 +31,9 @@ export interface OrderRow {
   tip_request: string | null;
   tip_id: string | null;
   tip_outcome: string | null;
+  packet_request: string | null;
+  packet_id: string | null;
+  packet_outcome: string | null;
   query_attempts: number;
   next_query_at_ms: number | null;
 }

@@ -72,7 +72,7 @@ const KINDS: Record<Exclude<SearchKind, "creators">, KindSql> = {
   orders: {
     from: "payment_orders",
     select:
-      "id, kind, user_id, channel, method, currency, amount_minor, refunded_minor, state, provider_txn_id, tip_id, tip_outcome, created_at_ms, updated_at_ms",
+      "id, kind, user_id, channel, method, currency, amount_minor, refunded_minor, state, provider_txn_id, tip_id, tip_outcome, packet_id, packet_outcome, created_at_ms, updated_at_ms",
     at: "created_at_ms",
     key: "id",
     columns: { id: "id", userId: "user_id", state: "state" },

@@ -353,7 +353,7 @@ export const paymentOrders = sqliteTable(
   "payment_orders",
   {
     id: text("id").primaryKey(),
-    kind: text("kind", { enum: ["topup", "tip"] }).notNull(),
+    kind: text("kind", { enum: ["topup", "tip", "packet"] }).notNull(),
     userId: text("user_id").notNull(),
     /** The channel the order is open on; while still `created` a failover may move it to the method's backup. */
     channel: text("channel").notNull(),
@@ -382,6 +382,14 @@ export const paymentOrders = sqliteTable(
     tipId: text("tip_id"),
     /** `sent`, or the code that kept the tip from happening (the money then stays in the wallet). */
     tipOutcome: text("tip_outcome"),
+    /**
+     * Cashier-paid red packet: the packet to send when the payment succeeds (JSON, frozen at
+     * creation: room, total, shares, split, moderated greeting, audience, ttl), its id and what
+     * became of it (`sent`, or the code that kept it from going out: the money then stays in the wallet).
+     */
+    packetRequest: text("packet_request"),
+    packetId: text("packet_id"),
+    packetOutcome: text("packet_outcome"),
     /** Active queries of the channel made for this order, and when the next one is due. */
     queryAttempts: integer("query_attempts").notNull().default(0),
     nextQueryAtMs: integer("next_query_at_ms"),

@@ -10,6 +10,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ChannelName } from "../../channels/channel";
 import { CHANNELS } from "../../channels/channel";
+import { preparePaidPacket, StoredPacketOrder } from "../../db/operations/pay-to-packet";
 import { composeRefundRequest } from "../../db/operations/payment-refund";
 import { prepareTip } from "../../db/operations/tip";
 import { createOrder } from "../../db/orders";
@@ -28,6 +29,7 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
 import { operatorMay } from "../middleware/auth";
+import { moderatedGreeting } from "../moderation";
 import { money } from "../money-view";
 import { channelClients } from "../payments/channels";
 import { openOrder } from "../payments/orders";
@@ -48,6 +50,7 @@ import {
   UserId,
 } from "../schemas";
 import { defineRoute } from "./define";
+import { PacketAskFields } from "./red-packets";
 import { RoomId } from "./rooms";
 
 const OrderId = PrefixedId("order");
@@ -56,12 +59,26 @@ const TipOrderRequest = z.intersection(z.object({ roomId: RoomId }), TipAskSchem
   example: { roomId: "room_01JDEMO0000000000000000000", kind: "gift", giftId: "rocket" },
 });
 
+const PacketOrderRequest = z
+  .strictObject({
+    roomId: RoomId,
+    total: DecimalAmount.openapi({ description: "The packet's total: the order's amount." }),
+    ...PacketAskFields,
+  })
+  .openapi("PacketOrderRequest", {
+    example: { roomId: "room_01JDEMO0000000000000000000", total: "88.88", shares: 10, split: "lucky" },
+  });
+
 const CreateOrderRequest = z
   .strictObject({
     kind: z
       .enum(ORDER_KINDS)
       .default("topup")
-      .openapi({ description: "`topup` credits the wallet; `tip` credits it and sends `tip` from it once paid." }),
+      .openapi({
+        description:
+          "`topup` credits the wallet; `tip` credits it and sends `tip` from it once paid; `packet` credits it and " +
+          "sends the red packet `packet` from it once paid (a red packet paid at the cashier).",
+      }),
     channel: z.enum(CHANNELS).optional().openapi({ description: "A channel by name; or give `method`." }),
     method: z
       .string()
@@ -70,8 +87,12 @@ const CreateOrderRequest = z
       .openapi({
         description: "A payment method (`qr`, `card`, …): its primary channel, or a backup while the primary is down.",
       }),
-    amount: DecimalAmount.optional().openapi({ description: "Required for a top-up; a tip's amount is its price." }),
+    amount: DecimalAmount.optional().openapi({
+      description:
+        "Required for a top-up; a tip's amount is its price, a packet's its total (if given, it must match).",
+    }),
     tip: TipOrderRequest.optional(),
+    packet: PacketOrderRequest.optional(),
     pin: Pin.optional().openapi({
       description:
         "Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again with it. " +
@@ -79,8 +100,12 @@ const CreateOrderRequest = z
     }),
   })
   .refine((b) => (b.channel === undefined) !== (b.method === undefined), "give exactly one of channel and method")
-  .refine((b) => (b.kind === "tip") === (b.tip !== undefined), "a tip order has a tip, a top-up has none")
-  .refine((b) => b.kind === "tip" || b.amount !== undefined, "a top-up has an amount")
+  .refine((b) => (b.kind === "tip") === (b.tip !== undefined), "a tip order has a tip, no other order has one")
+  .refine(
+    (b) => (b.kind === "packet") === (b.packet !== undefined),
+    "a packet order has a packet, no other order has one",
+  )
+  .refine((b) => b.kind !== "topup" || b.amount !== undefined, "a top-up has an amount")
   .openapi("CreateOrderRequest", { example: { kind: "topup", method: "qr", amount: "52.00" } });
 
 const OrderSchema = z
@@ -103,6 +128,28 @@ const OrderSchema = z
           .string()
           .nullable()
           .openapi({ description: "`sent`, or why the tip could not be sent (the money stays in the wallet)." }),
+      })
+      .nullable(),
+    packet: z
+      .object({
+        request: z.object({
+          roomId: RoomId,
+          total: z.string(),
+          shares: z.number().int(),
+          split: z.string(),
+          greeting: z.string().openapi({ description: "As the room shows it (moderated when the order was made)." }),
+          audience: z.string(),
+          ttlSeconds: z.number().int(),
+        }),
+        packetId: z.string().nullable(),
+        outcome: z
+          .string()
+          .nullable()
+          .openapi({
+            description:
+              "`sent`, or why the packet could not go out when the money arrived (the money stays in the wallet); " +
+              "`packet_order_lapsed`: the payment arrived after the order had failed or expired.",
+          }),
       })
       .nullable(),
     refundedMinor: AmountMinor,
@@ -137,6 +184,7 @@ function orderBody(r: OrderRow) {
       r.tip_request === null
         ? null
         : { request: JSON.parse(r.tip_request) as unknown, tipId: r.tip_id, outcome: r.tip_outcome },
+    packet: r.packet_request === null ? null : packetView(r.packet_request, r.packet_id, r.packet_outcome),
     refundedMinor: r.refunded_minor,
     createdAtMs: r.created_at_ms,
     expiresAtMs: r.expires_at_ms,
@@ -144,7 +192,28 @@ function orderBody(r: OrderRow) {
   };
 }
 
+function packetView(stored: string, packetId: string | null, outcome: string | null) {
+  const {
+    greetingAsked: _theSendersOwnWords,
+    heldGreeting: _held,
+    ttlMs,
+    ...request
+  } = StoredPacketOrder.parse(JSON.parse(stored));
+  return { request: { ...request, ttlSeconds: ttlMs / 1000 }, packetId, outcome };
+}
+
 const orderParams = z.object({ orderId: OrderId.openapi({ param: { name: "orderId", in: "path" } }) });
+
+/**
+ * Is a repeated packet order the same ask? Compared by what the sender asked, not by the
+ * moderated greeting: a word list changed between two tries of one key is not a different request.
+ */
+function samePacketAsk(stored: string | null, asked: string | null): boolean {
+  if (stored === null || asked === null) return stored === asked;
+  const { greeting: _a, heldGreeting: _b, ...first } = StoredPacketOrder.parse(JSON.parse(stored));
+  const { greeting: _c, heldGreeting: _d, ...again } = StoredPacketOrder.parse(JSON.parse(asked));
+  return JSON.stringify(first) === JSON.stringify(again);
+}
 
 export const payments = new OpenAPIHono<AppEnv>();
 
@@ -155,10 +224,13 @@ payments.openapi(
     auth: "signed-in",
     rateLimit: { user: "payments", ip: "moneyIp" },
     tags: ["payments"],
-    summary: "Create a top-up order on a payment channel",
+    summary: "Create a top-up, pay-to-tip or red-packet order on a payment channel",
     description:
       "Idempotent per Idempotency-Key: the same key answers the same order (200). The wallet is credited " +
-      "once the channel reports the payment. `payment` says what the payer does next.",
+      "once the channel reports the payment. `payment` says what the payer does next. A `tip` or `packet` " +
+      "order is checked now (as a wallet tip or packet send would be) and, once paid, sends its tip or red " +
+      "packet from the wallet in the same step as the credit, exactly once; if it can no longer go out, the " +
+      "money stays in the wallet and the order's `outcome` says why.",
     request: { headers: IdempotencyKeyHeader, body: jsonBody(CreateOrderRequest) },
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order this key created earlier"),
@@ -189,7 +261,43 @@ payments.openapi(
     if (usable.length === 0 && out !== null) throw new ApiError(out.code, undefined, refusalDetails(out));
     let amountMinor: number;
     let tipRequest: string | null = null;
-    if (body.tip) {
+    let packetRequest: string | null = null;
+    if (body.packet) {
+      // Validated now and frozen with the order (room live, its open packets under the cap, the
+      // split admissible, red packets not paused; the greeting moderated); checked again when paid.
+      const { roomId, total, shares, split, greeting, audience, ttlSeconds } = body.packet;
+      const moderated = await moderatedGreeting(c, greeting);
+      const stored: StoredPacketOrder = {
+        roomId,
+        total,
+        shares,
+        split,
+        greetingAsked: greeting,
+        greeting: moderated.greeting,
+        heldGreeting: moderated.held,
+        audience,
+        ttlMs: ttlSeconds * 1000,
+      };
+      const quote = await preparePaidPacket(
+        c.var.ledger,
+        "packet_quote",
+        userId,
+        stored,
+        c.var.config.switchCacheTtlMs,
+        nowMs,
+      );
+      if (!quote.ok) throw ApiError.from(quote);
+      amountMinor = quote.value.row.total_minor;
+      const stated = body.amount === undefined ? null : parseAmountMinor(body.amount);
+      if (stated && (!stated.ok || stated.value !== amountMinor)) {
+        throw new ApiError(
+          "amount_out_of_range",
+          `This packet's total is ${money(amountMinor).amount}, not ${body.amount}.`,
+        );
+      }
+      if (amountMinor > LIMITS.orderAmountMaxMinor) throw new ApiError("amount_out_of_range");
+      packetRequest = JSON.stringify(stored);
+    } else if (body.tip) {
       // Priced and checked now (room live, gift on sale, not a self-tip); checked again when paid.
       const { roomId, ...request } = body.tip;
       // The room and the gift are control facts, read before anything is written in the payer's shard.
@@ -217,7 +325,8 @@ payments.openapi(
     const pinVerified = pin !== undefined;
     if (pinVerified) await requirePin(c.var.ledger.forOwner(userId), userId, pin, Date.now());
     // Risk before the order exists: a refused top-up (or pay-to-tip, assessed as a tip) leaves nothing behind.
-    await assessRisk(c, { action: body.kind === "tip" ? "tip" : "topup", amountMinor, pinVerified });
+    const riskAction = body.kind === "tip" ? "tip" : body.kind === "packet" ? "packet_send" : "topup";
+    await assessRisk(c, { action: riskAction, amountMinor, pinVerified });
     const { row, created } = await createOrder(c.var.ledger, {
       kind: body.kind,
       userId,
@@ -229,13 +338,15 @@ payments.openapi(
       expiresAtMs: nowMs + LIMITS.orderTtlMs,
       method: body.method ?? null,
       tipRequest,
+      packetRequest,
     });
     const sameRequest =
       row.kind === body.kind &&
       row.amount_minor === amountMinor &&
       row.method === (body.method ?? null) &&
       (body.channel === undefined || row.channel === body.channel) &&
-      row.tip_request === tipRequest;
+      row.tip_request === tipRequest &&
+      samePacketAsk(row.packet_request, packetRequest);
     if (!sameRequest) throw new ApiError("idempotency_key_reused");
     if (created) {
       // The order's deadline brings an active query of the channel; the sweeper backs it up.
@@ -258,7 +369,7 @@ payments.openapi(
       },
       row,
       usable,
-      body.kind === "tip" ? "giftwire tip" : "giftwire wallet top-up",
+      body.kind === "tip" ? "giftwire tip" : body.kind === "packet" ? "giftwire red packet" : "giftwire wallet top-up",
     );
     return c.json({ order: orderBody(opened.row), payment: opened.step }, created ? 201 : 200);
   },

@@ -48,34 +48,39 @@ import { RoomId } from "./rooms";
 export const PacketId = PrefixedId("packet");
 export const SubsidyId = PrefixedId("subsidy");
 
+/** What a packet is, whoever pays for it: the wallet or a subsidy (here), or the cashier (a packet order, payments.ts). */
+export const PacketAskFields = {
+  shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
+  split: z.enum(SPLIT_MODES).default("lucky"),
+  greeting: z
+    .string()
+    .trim()
+    .max(LIMITS.packetGreetingMaxLength)
+    .default(DEFAULT_PACKET_GREETING)
+    .openapi({
+      description:
+        "Moderated: shown, shown masked, or held for review — then the packet goes out with the default " +
+        "greeting and yours replaces it once an operator approves it (the money never waits).",
+    }),
+  audience: z
+    .enum(AUDIENCES)
+    .default("everyone")
+    .openapi({ description: "`followers`: only users whose token lists the creator in its `follows` claim." }),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(LIMITS.packetTtlMinMs / 1000)
+    .max(LIMITS.packetTtlMaxMs / 1000)
+    .default(LIMITS.packetTtlDefaultMs / 1000),
+};
+
 export const SendPacketRequest = z
   .strictObject({
     total: DecimalAmount.optional().openapi({ description: "Required unless a subsidy pays (then its amount)." }),
     subsidyId: SubsidyId.optional().openapi({
       description: "Spend one of your subsidies (B2C) instead of your wallet.",
     }),
-    shares: z.number().int().min(1).max(LIMITS.packetSharesMax),
-    split: z.enum(SPLIT_MODES).default("lucky"),
-    greeting: z
-      .string()
-      .trim()
-      .max(LIMITS.packetGreetingMaxLength)
-      .default(DEFAULT_PACKET_GREETING)
-      .openapi({
-        description:
-          "Moderated: shown, shown masked, or held for review — then the packet goes out with the default " +
-          "greeting and yours replaces it once an operator approves it (the money never waits).",
-      }),
-    audience: z
-      .enum(AUDIENCES)
-      .default("everyone")
-      .openapi({ description: "`followers`: only users whose token lists the creator in its `follows` claim." }),
-    ttlSeconds: z
-      .number()
-      .int()
-      .min(LIMITS.packetTtlMinMs / 1000)
-      .max(LIMITS.packetTtlMaxMs / 1000)
-      .default(LIMITS.packetTtlDefaultMs / 1000),
+    ...PacketAskFields,
     pin: Pin.optional().openapi({
       description:
         "Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again, same " +
