@@ -39,6 +39,8 @@ export const GUARD_ERRORS = {
   autopay_per_day_exceeded: "pin_required",
   /** Pay-to-tip: the order's tip was already attempted (sent or refused) by another delivery. */
   tip_already_decided: "conflict",
+  /** Pay-to-tip: the order is not paid in this batch (its credit was refused): the wallet's money is not the order's. */
+  tip_order_unpaid: "conflict",
   /** A tip's quoted tier rate outlived its time before the tip committed (live-room.tiers.ts); retry. */
   tip_rate_expired: "conflict",
   /**

@@ -1,8 +1,12 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { applyPaymentReport } from "../../src/db/payment-reports";
 import { applySwitchChange, switchCache } from "../../src/db/switches";
+import { configFrom } from "../../src/platform/config";
 import {
   balanceOf,
   call,
+  fund,
   invariantReport,
   key,
   ledger,
@@ -104,6 +108,43 @@ describe("pay-to-tip orders", () => {
     ).toBe(1);
     const view = await call("GET", `/v1/payments/orders/${order.id}`, { token: await token("ptt-fan") });
     expect(view.body.order.tip).toMatchObject({ tipId: settled?.tip_id, outcome: "sent" });
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
+  it("a success naming a provider transaction that settled another order credits nothing and sends no tip, though the wallet could pay it", async () => {
+    const roomId = await openRoom("ptt-txn-creator");
+    const fan = "ptt-txn-fan";
+    await fund(fan, "100.00");
+    const first = (await tipOrder(fan, { roomId, kind: "gift", giftId: "rose" })).body.order;
+    const second = (await tipOrder(fan, { roomId, kind: "gift", giftId: "rose" })).body.order;
+    expect((await paid(first)).status).toBe(200);
+    await until(
+      () => orderRow(first.id),
+      (r) => r?.tip_outcome === "sent",
+    );
+    const wallet = await balanceOf(`user:${fan}:wallet`);
+    // The second order reported paid under the first one's provider transaction.
+    await applyPaymentReport(await ledger(), {
+      channel: "sandbox",
+      event: {
+        kind: "payment",
+        status: "succeeded",
+        merchantOrderNo: second.id,
+        providerTxnId: `sbx_${first.id.slice(6)}`,
+        amountMinor: second.amountMinor,
+        currency: "CNY",
+        merchant: [],
+      },
+      ref: "ptt-txn-reused",
+      cause: "query",
+      nowMs: Date.now(),
+      tipRules: configFrom(env),
+    });
+    const row = await orderRow(second.id);
+    expect(row?.state).not.toBe("succeeded");
+    expect(row?.tip_outcome).toBe(null);
+    expect(await count("SELECT COUNT(*) AS n FROM tips WHERE id = ?", `tip_${second.id.slice(6)}`)).toBe(0);
+    expect(await balanceOf(`user:${fan}:wallet`)).toBe(wallet);
     expect((await invariantReport()).ok).toBe(true);
   });
 

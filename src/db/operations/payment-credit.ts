@@ -194,9 +194,16 @@ async function payToTip(
     sql: "EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND tip_outcome IS NULL)",
     params: [order.id],
   };
+  // Never from money already in the wallet: only when this batch's credit made the order paid
+  // (a credit refused, e.g. `provider_txn_settled_other_order`, leaves it unpaid).
+  const paid: Guard = {
+    code: "tip_order_unpaid",
+    sql: "EXISTS (SELECT 1 FROM payment_orders WHERE id = ? AND state = 'succeeded')",
+    params: [order.id],
+  };
   // Its tier rate from the room (priced with the room's own tips, exactly: ADR 0011).
   const rated = prepared.ok ? await rateTip(facts.tipRules, prepared.value) : null;
-  const composed = rated ? composeTip(shard, rated.tip, { guards: [undecided] }) : null;
+  const composed = rated ? composeTip(shard, rated.tip, { guards: [undecided, paid] }) : null;
   // The tip's outcome as a SQL value, read after the tip's own statements: `sent` once it
   // exists, else the guard that refused it; or the reason it could not even be priced.
   const outcome = composed
