@@ -1,7 +1,7 @@
 import { type CryptoKey, exportJWK, importJWK, type JWK, SignJWT } from "jose";
+import type { Ledger } from "../db/shards";
 import { CONTENT_LIMITS, GRANT_AUDIENCE, grantClaims, TtlCache } from "../domain/content";
 import type { Config } from "../platform/config";
-import type { Ledger } from "../db/shards";
 
 /**
  * Entitlement answers for hosts (issue 19): whether a user holds an active entitlement to a
@@ -45,9 +45,7 @@ export async function entitlementOf(
   if (hit !== undefined) return { answer: hit, cached: true };
   const row = await ledger
     .forOwner(userId)
-    .db.prepare(
-      "SELECT id, created_at_ms FROM entitlements WHERE user_id = ? AND content_id = ? AND state = 'active'",
-    )
+    .db.prepare("SELECT id, created_at_ms FROM entitlements WHERE user_id = ? AND content_id = ? AND state = 'active'")
     .bind(userId, contentId)
     .first<{ id: string; created_at_ms: number }>();
   const answer: EntitlementAnswer = row

@@ -14,7 +14,6 @@ import { newOwnedId } from "../../src/domain/ids";
 import { splitRevenue } from "../../src/domain/revenue-share";
 import { bucketOf } from "../../src/domain/shards";
 import { withholdingMinor } from "../../src/domain/withholding";
-import { at, runSettlementApi, settlementRow } from "./money-out-support";
 import {
   balanceOf,
   call,
@@ -28,6 +27,7 @@ import {
   shardDbOf,
   token,
 } from "./helpers";
+import { at, runSettlementApi, settlementRow } from "./money-out-support";
 
 const run = crypto.randomUUID().slice(0, 8);
 
@@ -190,7 +190,11 @@ describe("paid unlocks", () => {
     const poor = `ct-poor-${run}`;
     await fund(poor, "1.00");
     const tPoor = await token(poor);
-    const broke = await call("POST", `/v1/content/${contentId}/unlock`, { token: tPoor, idempotencyKey: key(), body: {} });
+    const broke = await call("POST", `/v1/content/${contentId}/unlock`, {
+      token: tPoor,
+      idempotencyKey: key(),
+      body: {},
+    });
     expect(broke.body.error.code).toBe("insufficient_funds");
     const own = await call("POST", `/v1/content/${contentId}/unlock`, {
       token: await token(creatorId, "creator", "viewer"),
@@ -206,9 +210,16 @@ describe("paid unlocks", () => {
     expect(missing.body.error.code).toBe("content_not_found");
     const admin = await adminToken();
     await call("PATCH", `/v1/admin/content/${contentId}`, { token: admin, body: { price: null } });
-    const free = await call("POST", `/v1/content/${contentId}/unlock`, { token: tPoor, idempotencyKey: key(), body: {} });
+    const free = await call("POST", `/v1/content/${contentId}/unlock`, {
+      token: tPoor,
+      idempotencyKey: key(),
+      body: {},
+    });
     expect(free.body.error.code).toBe("content_not_priced");
-    await call("PATCH", `/v1/admin/content/${contentId}`, { token: admin, body: { price: "0.50", status: "archived" } });
+    await call("PATCH", `/v1/admin/content/${contentId}`, {
+      token: admin,
+      body: { price: "0.50", status: "archived" },
+    });
     const archived = await call("POST", `/v1/content/${contentId}/unlock`, {
       token: tPoor,
       idempotencyKey: key(),
@@ -249,8 +260,7 @@ describe("paid unlocks", () => {
     // Every answer is one of: made (or its replay), already unlocked, the shared key in flight, rate limited.
     expect(
       [...codes.keys()].filter(
-        (c) =>
-          !["201", "409 already_unlocked", "409 idempotency_key_in_flight", "429 rate_limited"].includes(c),
+        (c) => !["201", "409 already_unlocked", "409 idempotency_key_in_flight", "429 rate_limited"].includes(c),
       ),
     ).toEqual([]);
     const made = responses.filter((r) => r.status === 201);
@@ -269,7 +279,9 @@ describe("paid unlocks", () => {
       .first<{ n: number }>();
     expect(ops?.n).toBe(1);
     await settleTransit();
-    expect(await balanceOf(`creator:${creatorId}:pending`)).toBe(splitRevenue(price, config.platformShareBps).creatorMinor);
+    expect(await balanceOf(`creator:${creatorId}:pending`)).toBe(
+      splitRevenue(price, config.platformShareBps).creatorMinor,
+    );
     expect((await invariantReport()).violations).toEqual([]);
   });
 

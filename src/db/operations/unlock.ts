@@ -61,7 +61,9 @@ export async function prepareUnlock(
   const [item, creator] = await control.batch([
     control.prepare("SELECT * FROM content_items WHERE id = ?").bind(input.contentId),
     control
-      .prepare("SELECT platform_share_bps FROM creators WHERE user_id = (SELECT creator_id FROM content_items WHERE id = ?)")
+      .prepare(
+        "SELECT platform_share_bps FROM creators WHERE user_id = (SELECT creator_id FROM content_items WHERE id = ?)",
+      )
       .bind(input.contentId),
   ]);
   const row = (item?.results[0] as ContentItemRow | undefined) ?? null;
@@ -138,7 +140,11 @@ function autopayGuards(userId: string, check: UnlockAutopay, amountMinor: number
   ];
 }
 
-export function composeUnlock(shard: LedgerShard, unlock: PreparedUnlock, options: UnlockOptions = {}): ComposedOperation {
+export function composeUnlock(
+  shard: LedgerShard,
+  unlock: PreparedUnlock,
+  options: UnlockOptions = {},
+): ComposedOperation {
   const { db } = shard;
   const { id, contentId, userId, creatorId, priced, nowMs } = unlock;
   const wallet = accountAddress.userWallet(userId);

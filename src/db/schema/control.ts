@@ -903,8 +903,6 @@ export const contentItems = sqliteTable(
     check("content_items_price", sql`${t.priceMinor} IS NULL OR ${t.priceMinor} > 0`),
     index("content_items_creator").on(t.creatorId, t.id),
     index("content_items_partner").on(t.partnerId, t.id),
-    uniqueIndex("content_items_external_ref")
-      .on(t.partnerId, t.externalRef)
-      .where(sql`${t.externalRef} IS NOT NULL`),
+    uniqueIndex("content_items_external_ref").on(t.partnerId, t.externalRef).where(sql`${t.externalRef} IS NOT NULL`),
   ],
 );

@@ -795,9 +795,7 @@ export const entitlements = sqliteTable(
     revokedAtMs: integer("revoked_at_ms"),
   },
   (t) => [
-    uniqueIndex("entitlements_one_active")
-      .on(t.userId, t.contentId)
-      .where(sql`${t.state} = 'active'`),
+    uniqueIndex("entitlements_one_active").on(t.userId, t.contentId).where(sql`${t.state} = 'active'`),
     index("entitlements_created").on(t.createdAtMs),
     check("entitlements_state", sql`${t.state} IN ('active', 'revoked')`),
     check("entitlements_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),

@@ -19,10 +19,10 @@ import { currentRiskSet } from "../../db/risk";
 import { accountAddress } from "../../domain/accounts";
 import { CONTENT_KINDS, CONTENT_LIMITS, CONTENT_STATUSES, parseUnlockPrice } from "../../domain/content";
 import { ok } from "../../domain/errors";
-import { LIMITS } from "../../domain/limits";
-import { localDayStartMs } from "../../domain/room/periods";
-import { DEFAULT_CURRENCY, formatMinor } from "../../domain/money";
 import { newId } from "../../domain/ids";
+import { LIMITS } from "../../domain/limits";
+import { DEFAULT_CURRENCY, formatMinor } from "../../domain/money";
+import { localDayStartMs } from "../../domain/room/periods";
 import { operatorAction } from "../audit";
 import { entitlementOf, forgetEntitlement, grantJwks, grantToken } from "../content-grants";
 import type { AppEnv } from "../context";
@@ -380,12 +380,15 @@ const EntitlementSchema = z
     entitled: z.boolean(),
     unlockId: z.string().nullable(),
     grantedAtMs: z.number().int().nullable(),
-    grant: z.string().nullable().openapi({
-      description:
-        "When entitled: an ES256 JWT (`sub` the user, `content`, `unlock`, `aud` giftwire-content-grant, " +
-        "5 minutes) to verify offline against /v1/content/grants/jwks.json; null otherwise (or when grants " +
-        "are not configured).",
-    }),
+    grant: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "When entitled: an ES256 JWT (`sub` the user, `content`, `unlock`, `aud` giftwire-content-grant, " +
+          "5 minutes) to verify offline against /v1/content/grants/jwks.json; null otherwise (or when grants " +
+          "are not configured).",
+      }),
   })
   .openapi("Entitlement");
 
@@ -539,7 +542,12 @@ content.openapi(
     const set = await currentRiskSet(ledger.control, c.var.config.switchCacheTtlMs);
     await assessRisk(
       c,
-      { action: "unlock", amountMinor: item?.price_minor ?? null, recipientId: item?.creator_id ?? null, pinVerified: confirmed },
+      {
+        action: "unlock",
+        amountMinor: item?.price_minor ?? null,
+        recipientId: item?.creator_id ?? null,
+        pinVerified: confirmed,
+      },
       set,
     );
     const response = await runIdempotent(
