@@ -226,10 +226,6 @@ export const ERROR_CODES = {
   cannot_unlock_own_content: { status: 422, message: "A creator cannot unlock their own content." },
   already_unlocked: { status: 409, message: "You have already unlocked this content item; nothing was charged." },
   creator_not_linked: { status: 403, message: "This creator is not linked to your partner account." },
-  grants_unavailable: {
-    status: 503,
-    message: "Grant tokens are not configured on this deployment (GRANT_SIGNING_JWK).",
-  },
   risk_rule_not_found: { status: 404, message: "There is no such risk rule." },
   risk_list_entry_not_found: { status: 404, message: "There is no such entry on this risk list." },
   channel_unavailable: {
