@@ -11,21 +11,25 @@ import { describe, expect, it } from "vitest";
 import { composeUnlock, prepareUnlock } from "../../src/db/operations/unlock";
 import { GRANT_AUDIENCE } from "../../src/domain/content";
 import { newOwnedId } from "../../src/domain/ids";
+import { formatMinor } from "../../src/domain/money";
 import { splitRevenue } from "../../src/domain/revenue-share";
 import { bucketOf } from "../../src/domain/shards";
 import { withholdingMinor } from "../../src/domain/withholding";
 import {
   balanceOf,
   call,
+  changedTables,
   config,
   fund,
   invariantReport,
   key,
   ledger,
+  ledgerSnapshot,
   openRoom,
   settleTransit,
   shardDbOf,
   token,
+  withPin,
 } from "./helpers";
 import { at, runSettlementApi, settlementRow } from "./money-out-support";
 
@@ -185,55 +189,58 @@ describe("paid unlocks", () => {
     expect((await invariantReport()).violations).toEqual([]);
   });
 
-  it("refuses with one code per reason and moves nothing", async () => {
+  it("refuses with one code per reason and changes nothing in any database", async () => {
     const { creatorId, contentId } = await pricedItem("refusals", "6.00");
     const poor = `ct-poor-${run}`;
     await fund(poor, "1.00");
     const tPoor = await token(poor);
-    const broke = await call("POST", `/v1/content/${contentId}/unlock`, {
-      token: tPoor,
-      idempotencyKey: key(),
-      body: {},
-    });
-    expect(broke.body.error.code).toBe("insufficient_funds");
-    const own = await call("POST", `/v1/content/${contentId}/unlock`, {
-      token: await token(creatorId, "creator", "viewer"),
-      idempotencyKey: key(),
-      body: {},
-    });
-    expect(own.body.error.code).toBe("cannot_unlock_own_content");
-    const missing = await call("POST", `/v1/content/cnt_01JDEM${"0".repeat(20)}/unlock`, {
-      token: tPoor,
-      idempotencyKey: key(),
-      body: {},
-    });
-    expect(missing.body.error.code).toBe("content_not_found");
+    const tCreator = await token(creatorId, "creator", "viewer");
+    const unlock = (t: string, id = contentId, idempotencyKey: string | undefined = key()) =>
+      call("POST", `/v1/content/${id}/unlock`, { token: t, body: {}, ...(idempotencyKey ? { idempotencyKey } : {}) });
     const admin = await adminToken();
+
+    let before = await ledgerSnapshot();
+    expect((await unlock(tPoor)).body.error.code).toBe("insufficient_funds");
+    expect((await unlock(tCreator)).body.error.code).toBe("cannot_unlock_own_content");
+    expect((await unlock(tPoor, `cnt_01JDEM${"0".repeat(20)}`)).body.error.code).toBe("content_not_found");
+    expect((await unlock(tPoor, contentId, "")).body.error.code).toBe("idempotency_key_missing");
+    let after = await ledgerSnapshot();
+    expect(changedTables(before, after)).toEqual([]);
+
     await call("PATCH", `/v1/admin/content/${contentId}`, { token: admin, body: { price: null } });
-    const free = await call("POST", `/v1/content/${contentId}/unlock`, {
-      token: tPoor,
-      idempotencyKey: key(),
-      body: {},
-    });
-    expect(free.body.error.code).toBe("content_not_priced");
+    before = await ledgerSnapshot();
+    expect((await unlock(tPoor)).body.error.code).toBe("content_not_priced");
+    after = await ledgerSnapshot();
+    expect(changedTables(before, after)).toEqual([]);
+
     await call("PATCH", `/v1/admin/content/${contentId}`, {
       token: admin,
       body: { price: "0.50", status: "archived" },
     });
-    const archived = await call("POST", `/v1/content/${contentId}/unlock`, {
-      token: tPoor,
-      idempotencyKey: key(),
-      body: {},
-    });
-    expect(archived.body.error.code).toBe("content_archived");
-    const noKey = await call("POST", `/v1/content/${contentId}/unlock`, { token: tPoor, body: {} });
-    expect(noKey.body.error.code).toBe("idempotency_key_missing");
+    before = await ledgerSnapshot();
+    expect((await unlock(tPoor)).body.error.code).toBe("content_archived");
+    after = await ledgerSnapshot();
+    expect(changedTables(before, after)).toEqual([]);
     expect(await balanceOf(`user:${poor}:wallet`)).toBe(100);
-    const rows = await (await shardDbOf(poor))
-      .prepare("SELECT COUNT(*) AS n FROM entitlements WHERE user_id = ?")
-      .bind(poor)
-      .first<{ n: number }>();
-    expect(rows?.n).toBe(0);
+  });
+
+  it("above the password-free limit an unlock needs the PIN; with it, it goes through", async () => {
+    const dear = formatMinor(config.autopayDefaults.perTipMaxMinor + 100);
+    const { contentId } = await pricedItem("pin", dear);
+    const userId = `ct-pin-reader-${run}`;
+    await fund(userId, formatMinor(config.autopayDefaults.perTipMaxMinor * 2));
+    const t = await token(userId);
+    const k = key();
+    const refused = await call("POST", `/v1/content/${contentId}/unlock`, { token: t, idempotencyKey: k, body: {} });
+    expect(refused.status).toBe(428);
+    expect(refused.body.error.code).toBe("pin_required");
+    const confirmed = await call("POST", `/v1/content/${contentId}/unlock`, {
+      token: t,
+      idempotencyKey: k,
+      body: await withPin(userId, {}),
+    });
+    expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(201);
+    expect(confirmed.body.unlock.amountMinor).toBe(config.autopayDefaults.perTipMaxMinor + 100);
   });
 
   it("1,000 concurrent unlock requests for one user and item (one key and many) charge once and grant once", async () => {
