@@ -29,6 +29,7 @@ import {
   settleTransit,
   shardDbOf,
   token,
+  until,
   withPin,
 } from "./helpers";
 import { at, runSettlementApi, settlementRow } from "./money-out-support";
@@ -255,7 +256,7 @@ describe("paid unlocks", () => {
           token: t,
           idempotencyKey: i % 2 === 0 ? shared : key(),
           body: {},
-          headers: { "cf-connecting-ip": `198.51.100.${i % 250}` },
+          headers: { "cf-connecting-ip": `203.0.113.${i % 250}` },
         }),
       ),
     );
@@ -410,5 +411,31 @@ describe("entitlement checks and grants", () => {
     const k = await partnerKey(["entitlements.read"], []);
     const res = await call("GET", `/v1/partner/content/${contentId}/entitlements/anyone`, withKey(k));
     expect(res.status).toBe(404);
+  });
+});
+
+describe("risk on unlocks", () => {
+  it("a rule on action unlock refuses the unlock before any money moves", async () => {
+    const { contentId } = await pricedItem("risk", "80.00");
+    const userId = `ct-risk-reader-${run}`;
+    await fund(userId, "100.00");
+    const t = await token(userId);
+    const risk = await token(`ct-risk-op-${run}`, "risk");
+    const ruleId = `unlock-cap-${run}`;
+    const put = await call("PUT", `/v1/admin/risk/rules/${ruleId}`, {
+      token: risk,
+      body: { kind: "amount_cap", action: "unlock", maxMinor: 7_000, outcome: "block", enabled: true },
+    });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    try {
+      const refused = await until(
+        () => call("POST", `/v1/content/${contentId}/unlock`, { token: t, idempotencyKey: key(), body: {} }),
+        (r) => r.status !== 201,
+      );
+      expect([refused.status, refused.body.error?.code]).toEqual([403, "risk_blocked"]);
+      expect(await balanceOf(`user:${userId}:wallet`)).toBe(10_000);
+    } finally {
+      expect((await call("DELETE", `/v1/admin/risk/rules/${ruleId}`, { token: risk })).status).toBe(200);
+    }
   });
 });
