@@ -196,6 +196,16 @@ export default defineConfig(async () => {
                     },
                   }),
                   TEST_PROVIDER_KEYS: JSON.stringify(providerKeys),
+                  // Test-only ES256 key content grants are signed with (issue 19).
+                  GRANT_SIGNING_JWK: JSON.stringify({
+                    kty: "EC",
+                    crv: "P-256",
+                    x: "_ovvttY8NihJvIWQGM0ZzM7G_-NxaOoqpfJsKG9bSAg",
+                    y: "55qsq6Pkvax6hve74QVFg3oBY3uMBpT3zua39NFSQZ8",
+                    d: "h28ncvPpca6IczJbuCfaxKhmGtW_F5yZF_ABRusrY-k",
+                    kid: "grant-test-1",
+                    alg: "ES256",
+                  }),
                   TEST_RATE_LIMITS: JSON.stringify(TEST_RATE_LIMITS),
                   // test/integration/command-model.test.ts: more runs, longer sequences, a replay.
                   MODEL_RUNS: process.env.MODEL_RUNS ?? "",

@@ -3,14 +3,15 @@
  *
  *   1. creates .dev.vars with a fresh random JWT_SECRET on first start (never committed),
  *      enables the sandbox payment channel with a random signing secret, and adds a random
- *      PII_KEYS key ring (personal data sealed at rest);
+ *      PII_KEYS key ring (personal data sealed at rest) and a random GRANT_SIGNING_JWK (content
+ *      grant tokens);
  *   2. gives the sandbox provider Worker the same signing secret (dev/sandbox-provider/.dev.vars);
  *   3. applies the D1 migrations to the local database;
  *   4. runs the sandbox provider and giftwire's dev entry (scripts/dev-workers.ts), which adds
  *      the token-minting and demo-seed routes to the production app;
  *   5. seeds the demo idempotently and prints the URL, the demo room and tokens.
  */
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { migrateLocalDatabases, startDevWorkers } from "./dev-workers.ts";
@@ -36,6 +37,12 @@ if (!/^PII_KEYS=/m.test(readFileSync(".dev.vars", "utf8"))) {
   step("Adding a random PII_KEYS key ring to .dev.vars (seals real names, ID numbers and payout accounts)");
   const ring = { current: "k1", keys: { k1: randomBytes(32).toString("base64") } };
   appendFileSync(".dev.vars", `PII_KEYS=${JSON.stringify(ring)}\n`);
+}
+if (!/^GRANT_SIGNING_JWK=/m.test(readFileSync(".dev.vars", "utf8"))) {
+  step("Adding a random ES256 GRANT_SIGNING_JWK to .dev.vars (signs content grant tokens)");
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const jwk = { ...privateKey.export({ format: "jwk" }), kid: `grant-${randomBytes(4).toString("hex")}`, alg: "ES256" };
+  appendFileSync(".dev.vars", `GRANT_SIGNING_JWK=${JSON.stringify(jwk)}\n`);
 }
 // The provider signs with the secret giftwire verifies with: one source, written on every start.
 const channelsLine = /^PAYMENT_CHANNELS=(.*)$/m.exec(readFileSync(".dev.vars", "utf8"))?.[1] ?? "{}";

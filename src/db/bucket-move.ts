@@ -76,6 +76,11 @@ export const MOVE_BLOCKERS = [
   "bucket_has_open_withdrawals",
   /** Tips held for review (`user:{id}:held`): their decision acts on the row and the money where they are. */
   "bucket_has_held_tips",
+  /**
+   * Active content entitlements (operations/unlock.ts): they are live state the unlock guard
+   * and the entitlement check read in the payer's shard, and a move does not copy them yet.
+   */
+  "bucket_has_entitlements",
 ] as const;
 export type MoveBlockerCode = (typeof MOVE_BLOCKERS)[number];
 
@@ -441,6 +446,14 @@ async function blockersOf(db: D1Database, bucket: number): Promise<MoveBlocker[]
     .bind(...OPEN_WITHDRAWAL_STATES)
     .all<{ creator_id: string; n: number }>();
   const withdrawals = open.filter((r) => bucketOfOwner(r.creator_id) === bucket).reduce((sum, r) => sum + r.n, 0);
+  // An entitlement's id is its unlock's, an owned id carrying the payer's bucket.
+  const entitlements = await db
+    .prepare(
+      `SELECT COUNT(*) AS n FROM entitlements
+       WHERE state = 'active' AND substr(id, instr(id, '_') + 11, 2) = ?`,
+    )
+    .bind(bucketCodeOfIds(bucket))
+    .first<{ n: number }>();
   const reasons: MoveBlocker[] = [];
   const packets = live.filter((a) => a.address.startsWith("packet:")).length;
   const subsidies = live.length - packets;
@@ -458,6 +471,9 @@ async function blockersOf(db: D1Database, bucket: number): Promise<MoveBlocker[]
   }
   if (held > 0) {
     reasons.push({ code: "bucket_has_held_tips", detail: `${held} payer(s) with tips held for review` });
+  }
+  if ((entitlements?.n ?? 0) > 0) {
+    reasons.push({ code: "bucket_has_entitlements", detail: `${entitlements?.n} active content entitlement(s)` });
   }
   return reasons;
 }

@@ -18,7 +18,9 @@ import { ARCHIVED_FLOWS_SQL } from "./archive/checkpoints";
  *     refunds and what the ledger moved back for them; a pay-to-tip order that says its tip
  *     was sent has that tip;
  *   - for every payer with tips held for review: `user:{id}:held` = Σ of their held tips still
- *     `held` (operations/tip-hold.ts), and every approved one has its tip.
+ *     `held` (operations/tip-hold.ts), and every approved one has its tip;
+ *   - paid unlocks: every entitlement has its unlock operation (same id, same amount), every
+ *     unlock operation its entitlement, and no user holds two active entitlements to one item.
  * Each violation names the row and the two numbers that disagree.
  *
  * Only the balance check reaches into archives: every other check is over live rows, and
@@ -104,7 +106,20 @@ export type Violation =
       /** Σ amount of the payer's held tips in state `held`. */
       readonly heldTipsMinor: number;
     }
-  | { readonly kind: "held_tip_unmatched"; readonly heldTipId: string; readonly state: string };
+  | { readonly kind: "held_tip_unmatched"; readonly heldTipId: string; readonly state: string }
+  | {
+      /** An entitlement without its unlock operation (or of another amount), or an unlock without its entitlement. */
+      readonly kind: "entitlement_unmatched";
+      readonly unlockId: string;
+      readonly entitlementMinor: number | null;
+      readonly unlockMinor: number | null;
+    }
+  | {
+      readonly kind: "entitlement_duplicated";
+      readonly userId: string;
+      readonly contentId: string;
+      readonly activeCount: number;
+    };
 
 export interface InvariantReport {
   readonly ok: boolean;
@@ -217,6 +232,19 @@ const QUERIES = {
     WHERE NOT ${knownOperation("h.id", "tip_hold")}
        OR (h.state = 'approved') <> ${knownOperation("h.tip_id", "tip")}
        OR (h.state IN ('declined', 'expired')) <> ${knownOperation("h.id || ':release'", "tip_hold_release")}`,
+  // Paid unlocks (operations/unlock.ts): each entitlement has its unlock operation of the same
+  // id and amount (a pruned one counts by its tombstone), each unlock operation its entitlement,
+  // and a user holds at most one active entitlement per item.
+  entitlements: `
+    SELECT e.id, e.amount_minor AS entitlement, op.amount_minor AS unlock FROM entitlements e
+    LEFT JOIN operations op ON op.id = e.id AND op.kind = 'unlock'
+    WHERE NOT ${knownOperation("e.id", "unlock")} OR (op.id IS NOT NULL AND op.amount_minor <> e.amount_minor)
+    UNION ALL
+    SELECT op.id, NULL, op.amount_minor FROM operations op
+    WHERE op.kind = 'unlock' AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.id = op.id)`,
+  entitlementsDuplicated: `
+    SELECT user_id, content_id, COUNT(*) AS n FROM entitlements WHERE state = 'active'
+    GROUP BY user_id, content_id HAVING COUNT(*) > 1`,
   counts: `SELECT (SELECT COUNT(*) FROM accounts) AS accounts, (SELECT COUNT(*) FROM operations) AS operations,
            (SELECT COUNT(*) FROM transfers) AS transfers`,
 } as const;
@@ -246,6 +274,8 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     orderPackets,
     heldBalances,
     heldTips,
+    entitlements,
+    entitlementsDuplicated,
     counts,
   ] = await db.batch<Row>([
     db.prepare(QUERIES.conservation),
@@ -264,6 +294,8 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     db.prepare(QUERIES.orderPackets),
     db.prepare(QUERIES.heldBalances),
     db.prepare(QUERIES.heldTips),
+    db.prepare(QUERIES.entitlements),
+    db.prepare(QUERIES.entitlementsDuplicated),
     db.prepare(QUERIES.counts),
   ]);
   const violations: Violation[] = [
@@ -371,6 +403,22 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     ),
     ...(heldTips?.results ?? []).map(
       (r): Violation => ({ kind: "held_tip_unmatched", heldTipId: str(r.id), state: str(r.state) }),
+    ),
+    ...(entitlements?.results ?? []).map(
+      (r): Violation => ({
+        kind: "entitlement_unmatched",
+        unlockId: str(r.id),
+        entitlementMinor: r.entitlement === null ? null : num(r.entitlement),
+        unlockMinor: r.unlock === null ? null : num(r.unlock),
+      }),
+    ),
+    ...(entitlementsDuplicated?.results ?? []).map(
+      (r): Violation => ({
+        kind: "entitlement_duplicated",
+        userId: str(r.user_id),
+        contentId: str(r.content_id),
+        activeCount: num(r.n),
+      }),
     ),
   ];
   const c = counts?.results[0] ?? {};

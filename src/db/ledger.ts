@@ -72,6 +72,7 @@ const OPERATION_KINDS = [
   "withdrawal_payout",
   "tip_hold",
   "tip_hold_release",
+  "unlock",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

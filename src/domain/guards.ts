@@ -81,6 +81,8 @@ export const GUARD_ERRORS = {
   settlement_inputs_changed: "conflict",
   /** The tip already has a reversal (one per tip). */
   tip_already_reversed: "tip_already_reversed",
+  /** An unlock: the payer already holds an active entitlement to the item (operations/unlock.ts). */
+  already_unlocked: "already_unlocked",
   /** The tip's creator part has not reached the creator's shard yet (transit): retry shortly. */
   reversal_in_flight: "reversal_in_flight",
   /** The tip's day settled since the reversal read it (it now comes from the receivable): re-read. */

@@ -50,6 +50,10 @@ export const ID_PREFIXES = [
   "whe",
   "msg",
   "wat",
+  /** A content item a host registered (control `content_items`, issue 19). */
+  "cnt",
+  /** A paid unlock of a content item (ledger `entitlements`, in the payer's shard). */
+  "unl",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

@@ -20,6 +20,8 @@ export const PARTNER_SCOPES = {
   "webhooks.manage": "Register, change and remove webhook endpoints; read and replay their messages.",
   "campaigns.write": "Create red-packet campaigns in the partner's rooms.",
   "tips.read": "Read the tips of the partner's rooms.",
+  "content.write": "Register, read, reprice and archive content items of the partner's creators.",
+  "entitlements.read": "Check whether a user may open a content item of the partner's creators, with a signed grant.",
 } as const satisfies Record<string, string>;
 export type PartnerScope = keyof typeof PARTNER_SCOPES;
 export const PARTNER_SCOPE_NAMES = Object.keys(PARTNER_SCOPES) as [PartnerScope, ...PartnerScope[]];

@@ -144,6 +144,10 @@ const ConfigSchema = z
       .pipe(z.number().int().min(0).max(LIMITS.switchCacheTtlMaxMs)),
     // Partner webhooks: http and loopback endpoints, for the local demo receiver only (domain/webhooks.ts).
     WEBHOOK_ALLOW_LOOPBACK: z.enum(["true", "false"]).default("false"),
+    // Content grants (issue 19): the ES256 private key (a JWK with `kid`) grant tokens are
+    // signed with; its public half is published at /v1/content/grants/jwks.json. Optional
+    // secret: without it, entitlement checks answer without a grant token.
+    GRANT_SIGNING_JWK: z.string().default(""),
   })
   .refine((c) => c.TIP_CUSTOM_MIN_MINOR <= c.TIP_CUSTOM_MAX_MINOR, "TIP_CUSTOM_MIN_MINOR <= TIP_CUSTOM_MAX_MINOR")
   .refine(
@@ -252,6 +256,8 @@ export interface Config {
   readonly switchCacheTtlMs: number;
   /** Partner webhooks: whether endpoints may be http and loopback (development only). */
   readonly webhooks: { readonly allowLoopback: boolean };
+  /** The ES256 private JWK content grants are signed with; "" when not configured. */
+  readonly grantSigningJwk: string;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -303,6 +309,7 @@ export function configFrom(env: Env): Config {
     withdrawalFee: { fixedMinor: c.WITHDRAWAL_FEE_FIXED_MINOR, bps: c.WITHDRAWAL_FEE_BPS },
     switchCacheTtlMs: c.SWITCH_CACHE_TTL_MS,
     webhooks: { allowLoopback: c.WEBHOOK_ALLOW_LOOPBACK === "true" },
+    grantSigningJwk: c.GRANT_SIGNING_JWK,
     fourEyes: {
       adjustmentMinor: c.FOUR_EYES_ADJUSTMENT_MINOR,
       refundMinor: c.FOUR_EYES_REFUND_MINOR,

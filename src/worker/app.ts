@@ -20,6 +20,7 @@ import { alerts } from "./routes/alerts";
 import { audit } from "./routes/audit";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
+import { content } from "./routes/content";
 import { creatorEarnings } from "./routes/creator-earnings";
 import { creatorInsights } from "./routes/creator-insights";
 import { creatorWithdrawalRoutes } from "./routes/creator-withdrawals";
@@ -135,6 +136,7 @@ export function createApp() {
   v1.route("/", adminPartners);
   v1.route("/", partnerApi);
   v1.route("/", partnerWebhooks);
+  v1.route("/", content);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

@@ -28,6 +28,8 @@ import { BASE, config, registerOperator } from "./helpers";
 const PUBLIC_OPERATIONS = new Set([
   // The gift catalog, tip presets and bounds: the viewer page shows them before sign-in.
   "GET /v1/gifts",
+  // The public keys grant tokens are signed with: hosts verify grants offline against them (issue 19).
+  "GET /v1/content/grants/jwks.json",
 ]);
 
 /** Routes registered on the app outside the OpenAPI document, each with its declared auth. */
@@ -87,6 +89,8 @@ const MONEY_ROUTES: Record<string, UserRateLimit> = {
   "POST /v1/rooms/{roomId}/red-packets/{packetId}/claims": "packets",
   "POST /v1/payments/orders": "payments",
   "POST /v1/creators/me/withdrawals": "withdrawals",
+  // A paid unlock (issue 19) shares the wallet tips' per-user limit: the same wallet, the same kind of spend.
+  "POST /v1/content/{contentId}/unlock": "tips",
 };
 
 /** The routes outside the OpenAPI document that carry a rate limit: the provider callbacks. */

@@ -4,7 +4,8 @@
  * three agree on the same numbers:
  *
  *   - gross, platform share and tip count of the day: the `tips` rows of EVERY shard (a tip
- *     lives in its viewer's shard), summed per creator;
+ *     lives in its viewer's shard), summed per creator, with the day's paid unlocks
+ *     (`entitlements`, operations/unlock.ts: the creator's part reached pending like a tip's);
  *   - reversals before settlement: the creator's shard, `tip_reversals` of that day from pending;
  *   - the outstanding receivable: the creator's shard, Σ receivables of reversals after a
  *     settlement (in each reversal operation's metadata) − Σ offsets of settled days.
@@ -58,8 +59,12 @@ export async function tipsOfDay(ledger: Ledger, startMs: number, endMs: number):
     ledger.shards.map(({ db }) =>
       db
         .prepare(
-          `SELECT creator_id, SUM(amount_minor) AS gross, SUM(platform_minor) AS platform, COUNT(*) AS n FROM tips
-           WHERE created_at_ms >= ? AND created_at_ms < ? GROUP BY creator_id`,
+          `SELECT creator_id, SUM(amount_minor) AS gross, SUM(platform_minor) AS platform, COUNT(*) AS n FROM (
+             SELECT creator_id, amount_minor, platform_minor FROM tips WHERE created_at_ms >= ?1 AND created_at_ms < ?2
+             UNION ALL
+             SELECT creator_id, amount_minor, platform_minor FROM entitlements
+             WHERE created_at_ms >= ?1 AND created_at_ms < ?2
+           ) GROUP BY creator_id`,
         )
         .bind(startMs, endMs)
         .all<{ creator_id: string; gross: number; platform: number; n: number }>(),

@@ -873,3 +873,36 @@ export const partnerNotices = sqliteTable(
   },
   (t) => [index("partner_notices_partner").on(t.partnerId, t.createdAtMs)],
 );
+
+/**
+ * Content items (issue 19): what a host (an operator, or a partner for its creators) registers
+ * so its users can unlock it (付费阅读). A price is minor units; null is a free item. An archived
+ * item is kept (its unlocks refer to it) but can no longer be unlocked.
+ */
+export const contentItems = sqliteTable(
+  "content_items",
+  {
+    id: text("id").primaryKey(),
+    creatorId: text("creator_id").notNull(),
+    kind: text("kind", { enum: ["article", "video", "post", "live_room"] }).notNull(),
+    title: text("title").notNull(),
+    priceMinor: integer("price_minor"),
+    currency: text("currency").notNull(),
+    status: text("status", { enum: ["active", "archived"] }).notNull(),
+    /** The partner that registered it (null: an operator); only that partner may change it. */
+    partnerId: text("partner_id"),
+    /** The host's own reference (its article id); unique per host when given. */
+    externalRef: text("external_ref"),
+    createdBy: text("created_by").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    check("content_items_kind", sql`${t.kind} IN ('article', 'video', 'post', 'live_room')`),
+    check("content_items_status", sql`${t.status} IN ('active', 'archived')`),
+    check("content_items_price", sql`${t.priceMinor} IS NULL OR ${t.priceMinor} > 0`),
+    index("content_items_creator").on(t.creatorId, t.id),
+    index("content_items_partner").on(t.partnerId, t.id),
+    uniqueIndex("content_items_external_ref").on(t.partnerId, t.externalRef).where(sql`${t.externalRef} IS NOT NULL`),
+  ],
+);

@@ -781,6 +781,36 @@ export const tipReversals = sqliteTable(
 );
 
 /**
+ * Entitlements (issue 19, 付费阅读): one row per paid unlock, written in the unlock's batch in
+ * the payer's shard (operations/unlock.ts); its id is the unlock operation's id. `active` until
+ * a refund revokes it. At most one active row per user and item: the guard `already_unlocked`
+ * refuses a second unlock inside the batch, and this unique index is the backstop.
+ */
+export const entitlements = sqliteTable(
+  "entitlements",
+  {
+    id: text("id").primaryKey(),
+    contentId: text("content_id").notNull(),
+    userId: text("user_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    platformMinor: integer("platform_minor").notNull(),
+    creatorMinor: integer("creator_minor").notNull(),
+    platformBps: integer("platform_bps").notNull(),
+    currency: text("currency").notNull(),
+    state: text("state", { enum: ["active", "revoked"] }).notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+    revokedAtMs: integer("revoked_at_ms"),
+  },
+  (t) => [
+    uniqueIndex("entitlements_one_active").on(t.userId, t.contentId).where(sql`${t.state} = 'active'`),
+    index("entitlements_created").on(t.createdAtMs),
+    check("entitlements_state", sql`${t.state} IN ('active', 'revoked')`),
+    check("entitlements_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
+  ],
+);
+
+/**
  * Withdrawals (domain/withdrawal-states.ts): requested → approved | rejected → paying → paid |
  * failed. The id is the channel's idempotency number (WeChat out_bill_no, Alipay out_biz_no,
  * Stripe Idempotency-Key); a failed withdrawal is final, a retry is a new withdrawal.

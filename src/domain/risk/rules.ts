@@ -10,7 +10,7 @@ import { z } from "zod";
 import { formatCidr, formatIp, parseCidr, parseIp } from "./cidr";
 
 /** The money paths risk is asked about. */
-export const RISK_ACTIONS = ["tip", "topup", "packet_send", "packet_claim", "withdrawal"] as const;
+export const RISK_ACTIONS = ["tip", "topup", "packet_send", "packet_claim", "withdrawal", "unlock"] as const;
 export type RiskAction = (typeof RISK_ACTIONS)[number];
 
 /** What a fired rule imposes, weakest first; `allow` is the decision when none fires. */
