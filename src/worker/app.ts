@@ -31,6 +31,7 @@ import { moderation } from "./routes/moderation";
 import { notificationTemplates } from "./routes/notification-templates";
 import { operators } from "./routes/operators";
 import { partnerApi } from "./routes/partner";
+import { partnerCampaigns } from "./routes/partner-campaigns";
 import { partnerWebhooks } from "./routes/partner-webhooks";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { paymentPin } from "./routes/payment-pin";
@@ -134,6 +135,7 @@ export function createApp() {
   v1.route("/", workQueues);
   v1.route("/", adminPartners);
   v1.route("/", partnerApi);
+  v1.route("/", partnerCampaigns);
   v1.route("/", partnerWebhooks);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
