@@ -12732,6 +12732,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/partner/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a red-packet campaign (a subsidy budget) for one of the partner's rooms
+         * @description Needs a partner API key with the scope `campaigns.write` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreatePartnerCampaignRequest"];
+                };
+            };
+            responses: {
+                /** @description The campaign */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            campaign: components["schemas"]["Campaign"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/partner/webhooks/endpoints": {
         parameters: {
             query?: never;
@@ -14040,6 +14151,12 @@ export interface components {
             usedCount: number;
             createdBy: string;
             createdAtMs: number;
+            /** @description A partner's campaign: the partner. */
+            partnerId?: string;
+            /** @description A partner's campaign: the creator it is for. */
+            creatorId?: string;
+            /** @description A partner's campaign: the room it is for. */
+            roomId?: string;
         };
         /**
          * @example {
@@ -15711,6 +15828,23 @@ export interface components {
             currency: string;
             big: boolean;
             createdAtMs: number;
+        };
+        /**
+         * @example {
+         *       "roomId": "room_01JDEMO",
+         *       "name": "Anniversary red packets",
+         *       "budget": "888.00"
+         *     }
+         */
+        CreatePartnerCampaignRequest: {
+            /** @example room_01JDEM00000000000000000000 */
+            roomId: string;
+            name: string;
+            /**
+             * @description At most 10,000.00 (`partnerCampaignBudgetMaxMinor`).
+             * @example 18.80
+             */
+            budget: string;
         };
         WebhookEndpoint: {
             id: string;
