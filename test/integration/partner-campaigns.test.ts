@@ -7,7 +7,17 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { accountAddress } from "../../src/domain/accounts";
-import { balanceOf, call, invariantReport, key, openRoom, shardDbOfId, token } from "./helpers";
+import {
+  balanceOf,
+  call,
+  invariantReport,
+  key,
+  openRoom,
+  operatorToken,
+  settleTransit,
+  shardDbOfId,
+  token,
+} from "./helpers";
 
 const run = crypto.randomUUID().slice(0, 8);
 
@@ -115,5 +125,38 @@ describe("partner campaigns", () => {
     expect(tooBig.status).toBe(422);
     expect(tooBig.body.error.code).toBe("amount_out_of_range");
     expect(await campaignRows(partner.id)).toEqual([]);
+  });
+
+  it("spends its subsidies (issued by operators, as any campaign's) only in the campaign's room", async () => {
+    const creator = `pc-room-${run}`;
+    const roomId = await openRoom(creator);
+    const elsewhere = await openRoom(`pc-room-other-${run}`);
+    const partner = await partnerWith(["campaigns.write"], [creator]);
+    const made = await create(partner.key, key(), { roomId, name: "Room only", budget: "20.00" });
+    expect(made.status).toBe(201);
+    const campaignId = made.body.campaign.id as string;
+    const fan = `pc-room-fan-${run}`;
+    const issued = await call("POST", `/v1/admin/campaigns/${campaignId}/subsidies`, {
+      token: await operatorToken(),
+      idempotencyKey: key(),
+      body: { externalId: `fan-${run}`, userId: fan, amount: "6.00" },
+    });
+    expect(issued.status, JSON.stringify(issued.body)).toBe(201);
+    const read = await call("GET", `/v1/admin/campaigns/${campaignId}`, { token: await operatorToken() });
+    expect(read.body.campaign).toMatchObject({ partnerId: partner.id, creatorId: creator, roomId, issuedMinor: 600 });
+    await settleTransit();
+    const fanToken = await token(fan);
+    const send = (room: string) =>
+      call("POST", `/v1/rooms/${room}/red-packets`, {
+        token: fanToken,
+        idempotencyKey: key(),
+        body: { subsidyId: issued.body.subsidy.id, shares: 2 },
+      });
+    const wrong = await send(elsewhere);
+    expect([wrong.status, wrong.body.error?.code]).toEqual([409, "subsidy_room_mismatch"]);
+    expect(await balanceOf(accountAddress.subsidyGrant(issued.body.subsidy.id))).toBe(600);
+    const right = await send(roomId);
+    expect(right.status, JSON.stringify(right.body)).toBe(201);
+    expect(right.body.packet).toMatchObject({ funding: "subsidy", totalMinor: 600 });
   });
 });
