@@ -68,6 +68,10 @@ export const ERROR_CODES = {
   packet_expired: { status: 409, message: "This red packet has expired." },
   campaign_budget_exhausted: { status: 409, message: "The campaign's remaining budget is too low for this subsidy." },
   subsidy_used: { status: 409, message: "This subsidy has already been spent." },
+  subsidy_room_mismatch: {
+    status: 409,
+    message: "This subsidy is from a campaign for another room: send its red packet in that room.",
+  },
   external_id_conflict: {
     status: 409,
     message: "This external id already issued a subsidy with different details; nothing was issued.",

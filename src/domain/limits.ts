@@ -141,6 +141,8 @@ export const LIMITS = {
   followsPerTokenMax: 500,
   /** Subsidy campaigns: the largest budget (10,000,000.00) and external id length. */
   campaignBudgetMaxMinor: 1_000_000_000,
+  /** A partner's campaign (scope `campaigns.write`): the largest budget it may ask of the platform (10,000.00). */
+  partnerCampaignBudgetMaxMinor: 1_000_000,
   externalIdMaxLength: 128,
   /** Payments: one top-up order's bounds (0.01 … 50,000.00). */
   orderAmountMaxMinor: 5_000_000,

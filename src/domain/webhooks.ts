@@ -26,7 +26,9 @@ export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 /**
  * When each attempt is made, in seconds after the previous one: at once, then 5 s, 5 min, 30 min,
  * 2 h, 5 h, 10 h, 10 h (about 27.6 h in all; the Svix schedule). Each wait is a queue message's
- * `delaySeconds`, which Cloudflare Queues caps at 12 h (43,200 s): every step fits.
+ * `delaySeconds`, which Cloudflare Queues caps at 12 h (43,200 s; "delaySeconds (when sending or
+ * retrying): 12 hours", https://developers.cloudflare.com/queues/platform/limits/, checked
+ * 2026-12-02): every step, 10 h included, is one message's delay, with no chaining needed.
  */
 export const WEBHOOK_RETRY_SCHEDULE_S = [0, 5, 300, 1800, 7200, 18000, 36000, 36000] as const;
 export const QUEUE_MAX_DELAY_S = 43_200;

@@ -32,6 +32,7 @@ import { moderation } from "./routes/moderation";
 import { notificationTemplates } from "./routes/notification-templates";
 import { operators } from "./routes/operators";
 import { partnerApi } from "./routes/partner";
+import { partnerCampaigns } from "./routes/partner-campaigns";
 import { partnerWebhooks } from "./routes/partner-webhooks";
 import { paymentCallbacks } from "./routes/payment-callbacks";
 import { paymentPin } from "./routes/payment-pin";
@@ -135,6 +136,7 @@ export function createApp() {
   v1.route("/", workQueues);
   v1.route("/", adminPartners);
   v1.route("/", partnerApi);
+  v1.route("/", partnerCampaigns);
   v1.route("/", partnerWebhooks);
   v1.route("/", content);
 

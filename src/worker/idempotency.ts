@@ -208,6 +208,16 @@ export async function idempotencyOf(
   return { key: key.value, requestHash };
 }
 
+/**
+ * Whose keys these are: the signed-in user, or on a partner route (which has no user) the
+ * partner — all of its API keys share one key space, as one integrator's retries may come
+ * through a rotated key.
+ */
+function idempotencyPrincipal(c: Context<AppEnv>): string {
+  const partner = c.var.partner as AppEnv["Variables"]["partner"] | undefined;
+  return partner === undefined ? c.var.principal.userId : `partner:${partner.partnerId}`;
+}
+
 async function begin(
   c: Context<AppEnv>,
   target: IdempotencyTarget,
@@ -216,7 +226,7 @@ async function begin(
 ): Promise<Begin> {
   const { key: keyValue, requestHash: hash } = parsed;
   const key = { value: keyValue };
-  const principalId = c.var.principal.userId;
+  const principalId = idempotencyPrincipal(c);
   const nowMs = Date.now();
   const operationId = newOwnedId(prefix, target.bucket, nowMs);
   const { db } = target.shard;

@@ -6,6 +6,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { RoomEvent } from "../../src/db/messages/room-events";
 import { LIMITS } from "../../src/domain/limits";
 import { call, config, fund, key, token, withPin } from "./helpers";
 import { SocketProbe } from "./socket-probe";
@@ -178,5 +179,37 @@ describe("big gifts by amount", () => {
       .bind(roomId)
       .first<{ n: number }>();
     expect(after?.n).toBe(1);
+  });
+});
+
+describe("the stream.started announcement", () => {
+  it("carries no big-gift threshold (tips carry `big`; pages read the effective threshold from the room), and older rows with one still parse", async () => {
+    const creatorId = `bigamt-announce-${crypto.randomUUID().slice(0, 8)}`;
+    const creator = await token(creatorId, "creator", "viewer");
+    const roomId = await goLive(creatorId);
+    await call("PATCH", `/v1/rooms/${roomId}`, { token: creator, body: { bigGiftThresholdMinor: 10_000 } });
+    expect((await call("POST", `/v1/rooms/${roomId}/end`, { token: creator })).status).toBe(200);
+    const again = await call("POST", "/v1/rooms", { token: creator, body: { title: "Again" } });
+    expect(again.status).toBe(201);
+    const streamId = again.body.stream.id as string;
+    const row = await env.CONTROL.prepare("SELECT payload FROM room_outbox WHERE id = ?")
+      .bind(`${streamId}:started`)
+      .first<{ payload: string }>();
+    const payload = JSON.parse(row?.payload ?? "null");
+    expect(payload).toEqual({
+      type: "stream.started",
+      id: `${streamId}:started`,
+      roomId,
+      streamId,
+      creatorId,
+      title: "Again",
+      atMs: payload.atMs,
+    });
+    expect(Number.isSafeInteger(payload.atMs)).toBe(true);
+    // A row written before carried the room's raw threshold: it parses, and the field is dropped.
+    expect(RoomEvent.parse({ ...payload, bigGiftThresholdMinor: 10_000 })).toEqual(payload);
+    // The room still answers its effective threshold for the pages.
+    const read = await call("GET", `/v1/rooms/${roomId}`, { token: creator });
+    expect(read.body).toMatchObject({ bigGiftThresholdMinor: 10_000, effectiveBigGiftThresholdMinor: 10_000 });
   });
 });

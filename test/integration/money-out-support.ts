@@ -1,16 +1,20 @@
 /**
- * Test support for settlement and tip reversals: tips committed at a chosen instant (a past
- * business day), settlement runs, and the reads the assertions need.
+ * Test support for money out: tips committed at a chosen instant (a past business day),
+ * settlement runs, creators ready to withdraw, and the reads the assertions need.
  */
 
 import { env } from "cloudflare:workers";
 import { runOperation } from "../../src/db/ledger";
 import { composeTip, prepareTip } from "../../src/db/operations/tip";
+import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { type SettlementSettings, settleBusinessDay } from "../../src/db/settlement-run";
 import { Ledger, shardBindings } from "../../src/db/shards";
+import { accountAddress } from "../../src/domain/accounts";
 import { dayStartMs } from "../../src/domain/business-day";
 import { newOwnedId } from "../../src/domain/ids";
-import { call, callApproved, config, fund, key, ledger, openRoom, operatorToken } from "./helpers";
+import { seal } from "../../src/platform/sealing";
+import { operationRows } from "../support/ledger-rows";
+import { call, callApproved, config, fund, key, ledger, openRoom, operatorToken, shardDbOf } from "./helpers";
 
 export const TZ = config.businessTimeZone;
 
@@ -112,4 +116,51 @@ export async function operationCount(creatorId: string, id: string): Promise<num
       .bind(id)
       .first<number>("n")) ?? 0
   );
+}
+
+/**
+ * A creator who may withdraw: verified, with a default sandbox payout account (`pa_<id>`, payee
+ * `payee-ok`) past its cooling period, and `availableMinor` settled into creator:{id}:available
+ * (an adjustment from world:adjustments, as a settlement would leave it). Returns the account's id.
+ */
+export async function payableCreator(creatorId: string, availableMinor: number): Promise<{ accountId: string }> {
+  const accountId = `pa_${creatorId}`;
+  const nowMs = Date.now();
+  const sealedAccount = await seal(
+    env.PII_KEYS,
+    payoutAccountContext(accountId),
+    JSON.stringify({ channel: "sandbox", id: "payee-ok" }),
+  );
+  const sealedIdentity = await seal(env.PII_KEYS, `verification:${creatorId}`, JSON.stringify({ realName: "张三" }));
+  await env.CONTROL.batch([
+    env.CONTROL.prepare(
+      "INSERT INTO creators (user_id, display_name, risk_hold, created_at_ms, updated_at_ms) VALUES (?, ?, 0, ?, ?)",
+    ).bind(creatorId, creatorId, nowMs, nowMs),
+    env.CONTROL.prepare(
+      `INSERT INTO creator_verifications (creator_id, state, sealed, key_id, real_name_masked, id_number_masked,
+         submitted_at_ms, updated_at_ms) VALUES (?, 'verified', ?, ?, '张*', '1101**********1234', ?, ?)`,
+    ).bind(creatorId, sealedIdentity.sealed, sealedIdentity.keyId, nowMs, nowMs),
+    env.CONTROL.prepare(
+      `INSERT INTO payout_accounts (id, creator_id, channel, sealed, key_id, masked, is_default, cooling_until_ms,
+         created_at_ms, updated_at_ms) VALUES (?, ?, 'sandbox', ?, ?, 'sandbox ****ok', 1, ?, ?, ?)`,
+    ).bind(accountId, creatorId, sealedAccount.sealed, sealedAccount.keyId, nowMs - 1, nowMs, nowMs),
+  ]);
+  if (availableMinor > 0) {
+    const db = await shardDbOf(creatorId);
+    await db.batch(
+      operationRows(db, {
+        id: `test-settle:${creatorId}`,
+        kind: "adjustment",
+        postings: [
+          {
+            from: accountAddress.worldAdjustments(),
+            to: accountAddress.creatorAvailable(creatorId),
+            amountMinor: availableMinor,
+          },
+        ],
+        atMs: nowMs,
+      }),
+    );
+  }
+  return { accountId };
 }

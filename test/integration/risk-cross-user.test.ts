@@ -4,14 +4,10 @@
  * finance) and one device behind many accounts. Rules are pinned in this file's isolate
  * (`riskCache.pinForTests`), so no other file's requests see them.
  */
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { riskCache } from "../../src/db/risk";
 import { accountAddress } from "../../src/domain/accounts";
 import { type RiskRule, RiskRuleSchema } from "../../src/domain/risk/rules";
-import { seal } from "../../src/platform/sealing";
-import { operationRows } from "../support/ledger-rows";
 import { payerDecidesAt } from "../support/sandbox-provider";
 import {
   balanceOf,
@@ -22,11 +18,11 @@ import {
   ledger,
   openRoom,
   operatorToken,
-  shardDbOf,
   token,
   until,
   withPin,
 } from "./helpers";
+import { payableCreator } from "./money-out-support";
 
 afterEach(() => riskCache.forget());
 
@@ -46,46 +42,10 @@ const CHAIN = rule({
   minMinor: 1_000,
 });
 
-/** A verified creator with a payout account past its cooling, `availableMinor` settled, and a live room. */
+/** A payable creator (money-out-support.ts) with `availableMinor` settled, and a live room. */
 async function creator(name: string, availableMinor: number): Promise<{ id: string; roomId: string }> {
   const creatorId = id(name);
-  const accountId = `pa_${creatorId}`;
-  const nowMs = Date.now();
-  const sealedAccount = await seal(
-    env.PII_KEYS,
-    payoutAccountContext(accountId),
-    JSON.stringify({ channel: "sandbox", id: "payee-ok" }),
-  );
-  const sealedIdentity = await seal(env.PII_KEYS, `verification:${creatorId}`, JSON.stringify({ realName: "张三" }));
-  await env.CONTROL.batch([
-    env.CONTROL.prepare(
-      "INSERT INTO creators (user_id, display_name, risk_hold, created_at_ms, updated_at_ms) VALUES (?, ?, 0, ?, ?)",
-    ).bind(creatorId, creatorId, nowMs, nowMs),
-    env.CONTROL.prepare(
-      `INSERT INTO creator_verifications (creator_id, state, sealed, key_id, real_name_masked, id_number_masked,
-         submitted_at_ms, updated_at_ms) VALUES (?, 'verified', ?, ?, '张*', '1101**********1234', ?, ?)`,
-    ).bind(creatorId, sealedIdentity.sealed, sealedIdentity.keyId, nowMs, nowMs),
-    env.CONTROL.prepare(
-      `INSERT INTO payout_accounts (id, creator_id, channel, sealed, key_id, masked, is_default, cooling_until_ms,
-         created_at_ms, updated_at_ms) VALUES (?, ?, 'sandbox', ?, ?, 'sandbox ****ok', 1, ?, ?, ?)`,
-    ).bind(accountId, creatorId, sealedAccount.sealed, sealedAccount.keyId, nowMs - 1, nowMs, nowMs),
-  ]);
-  const db = await shardDbOf(creatorId);
-  if (availableMinor > 0)
-    await db.batch(
-      operationRows(db, {
-        id: `test-settle:${creatorId}`,
-        kind: "adjustment",
-        postings: [
-          {
-            from: accountAddress.worldAdjustments(),
-            to: accountAddress.creatorAvailable(creatorId),
-            amountMinor: availableMinor,
-          },
-        ],
-        atMs: nowMs,
-      }),
-    );
+  await payableCreator(creatorId, availableMinor);
   return { id: creatorId, roomId: await openRoom(creatorId) };
 }
 

@@ -11,12 +11,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { riskCache } from "../../src/db/risk";
 import { accountAddress } from "../../src/domain/accounts";
 import { type RiskRule, RiskRuleSchema } from "../../src/domain/risk/rules";
-import { seal } from "../../src/platform/sealing";
-import { operationRows } from "../support/ledger-rows";
 import {
   BASE,
   balanceOf,
@@ -33,6 +30,7 @@ import {
   until,
   withPin,
 } from "./helpers";
+import { payableCreator } from "./money-out-support";
 import { SocketProbe } from "./socket-probe";
 
 afterEach(() => riskCache.forget());
@@ -564,41 +562,8 @@ describe("risk on red packets and withdrawals", () => {
       [rule({ id: "payout-blacklist", kind: "blacklist", list: "payout_account" })],
       [{ kind: "payout_account", value: accountId }],
     );
-    const nowMs = Date.now();
-    const sealedAccount = await seal(
-      env.PII_KEYS,
-      payoutAccountContext(accountId),
-      JSON.stringify({ channel: "sandbox", id: "payee-ok" }),
-    );
-    const sealedIdentity = await seal(env.PII_KEYS, `verification:${creatorId}`, JSON.stringify({ realName: "张三" }));
-    await env.CONTROL.batch([
-      env.CONTROL.prepare(
-        "INSERT INTO creators (user_id, display_name, risk_hold, created_at_ms, updated_at_ms) VALUES (?, ?, 0, ?, ?)",
-      ).bind(creatorId, creatorId, nowMs, nowMs),
-      env.CONTROL.prepare(
-        `INSERT INTO creator_verifications (creator_id, state, sealed, key_id, real_name_masked, id_number_masked,
-           submitted_at_ms, updated_at_ms) VALUES (?, 'verified', ?, ?, '张*', '1101**********1234', ?, ?)`,
-      ).bind(creatorId, sealedIdentity.sealed, sealedIdentity.keyId, nowMs, nowMs),
-      env.CONTROL.prepare(
-        `INSERT INTO payout_accounts (id, creator_id, channel, sealed, key_id, masked, is_default, cooling_until_ms,
-           created_at_ms, updated_at_ms) VALUES (?, ?, 'sandbox', ?, ?, 'sandbox ****ok', 1, ?, ?, ?)`,
-      ).bind(accountId, creatorId, sealedAccount.sealed, sealedAccount.keyId, nowMs - 1, nowMs, nowMs),
-    ]);
+    expect(await payableCreator(creatorId, 50_000)).toEqual({ accountId });
     const db = await shardDbOf(creatorId);
-    await db.batch(
-      operationRows(db, {
-        id: `test-settle:${creatorId}`,
-        kind: "adjustment",
-        postings: [
-          {
-            from: accountAddress.worldAdjustments(),
-            to: accountAddress.creatorAvailable(creatorId),
-            amountMinor: 50_000,
-          },
-        ],
-        atMs: nowMs,
-      }),
-    );
     const res = await call("POST", "/v1/creators/me/withdrawals", {
       token: await token(creatorId, "creator"),
       body: await withPin(creatorId, { amount: "200.00" }),

@@ -13,7 +13,7 @@
  * ```
  */
 import createClient, { type Client } from "openapi-fetch";
-import type { paths } from "../generated/schema";
+import type { components, paths } from "../generated/schema";
 
 export type { components, operations, paths } from "../generated/schema";
 export {
@@ -134,6 +134,27 @@ export function retryingFetch(options: GiftwireClientOptions): (request: Request
       await sleep(Math.max(asked ?? 0, backoffMs(retry, policy, random)));
     }
   };
+}
+
+/** A tip that was sent (201): the tip, and the wallet's balance after it. */
+export type Tip = components["schemas"]["Tip"];
+/** A tip a risk rule held for review (202): the amount is held from the wallet until an operator decides. */
+export type HeldTipReceipt = components["schemas"]["HeldTipReceipt"];
+/** What `POST /rooms/{roomId}/tips` answers on success: 201 a tip, or 202 a held tip. */
+export type TipAnswer = Tip | HeldTipReceipt;
+
+/**
+ * Whether a tip's answer is a held tip (202) rather than a sent one (201). Both are successes,
+ * so openapi-fetch's `data` is either; this narrows it:
+ *
+ * ```ts
+ * const { data } = await api.POST("/rooms/{roomId}/tips", { params: { path: { roomId } }, body });
+ * if (data && isHeldTip(data)) showPending(data.heldTip.id);
+ * else if (data) showSent(data.tip.id);
+ * ```
+ */
+export function isHeldTip(answer: TipAnswer): answer is HeldTipReceipt {
+  return "heldTip" in answer;
 }
 
 /** A typed giftwire client (see the module comment). */

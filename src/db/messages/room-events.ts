@@ -73,6 +73,12 @@ export const PacketGreetingEvent = z.object({
 });
 export type PacketGreetingEvent = z.infer<typeof PacketGreetingEvent>;
 
+/**
+ * A stream went live. It carries no big-gift threshold: the room never judges bigness (each tip
+ * event says whether it is big, judged where it is priced against the effective threshold), and
+ * pages read `effectiveBigGiftThresholdMinor` from GET /v1/rooms/{id}. Rows written before this
+ * carried the room's raw `bigGiftThresholdMinor`; the schema strips it (z.object drops unknown keys).
+ */
 const StreamStartedEvent = z.object({
   type: z.literal("stream.started"),
   id: z.string().min(1).max(64),
@@ -80,7 +86,6 @@ const StreamStartedEvent = z.object({
   streamId: z.string(),
   creatorId: UserId,
   title: z.string(),
-  bigGiftThresholdMinor: Minor.nullable(),
   atMs: z.number().int().nonnegative(),
 });
 

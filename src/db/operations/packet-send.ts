@@ -92,6 +92,15 @@ export async function preparePacketSend(
   }
   const funding = admitPacket(ask.senderId, { subsidy, totalMinor }, ask.shares);
   if (!funding.ok) return funding;
+  if (funding.value.kind === "subsidy") {
+    // A partner's campaign is for one room (routes/partner-campaigns.ts): its subsidies are
+    // spent there only. An operator's campaign has no room.
+    const campaign = await ledger.control
+      .prepare("SELECT room_id FROM subsidy_campaigns WHERE id = ?")
+      .bind(funding.value.campaignId)
+      .first<{ room_id: string | null }>();
+    if (campaign?.room_id != null && campaign.room_id !== ask.roomId) return fail("subsidy_room_mismatch");
+  }
   const expiresAtMs = nowMs + ask.ttlMs;
   const f = funding.value;
   // Every share is drawn from this seed in claim order; only its commitment is public until

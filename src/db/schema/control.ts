@@ -120,6 +120,10 @@ export const subsidyCampaigns = sqliteTable("subsidy_campaigns", {
   budgetMinor: integer("budget_minor").notNull(),
   createdBy: text("created_by").notNull(),
   createdAtMs: integer("created_at_ms").notNull(),
+  /** A partner's campaign (POST /v1/partner/campaigns): the partner and the creator (and room) it is for; null for an operator's. */
+  partnerId: text("partner_id"),
+  creatorId: text("creator_id"),
+  roomId: text("room_id"),
 });
 
 /**

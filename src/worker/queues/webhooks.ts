@@ -93,13 +93,20 @@ export async function attemptDelivery(
   let error: string | null = null;
   let responseBody: string | null = null;
   let refused = false;
+  // Everything the request needs is ready before the URL is vetted, so the DNS over HTTPS
+  // lookup is the last step before the POST: the window in which a name could be re-pointed
+  // (DNS rebinding) between our lookup and the fetch's own is as short as we can make it. A
+  // Worker cannot pin the connection to the checked address: fetch resolves the name itself,
+  // TLS needs the name, and `cf.resolveOverride` works only inside the Worker's own zone. So the
+  // check runs on every attempt, redirects are never followed, and Workers' fetch does not reach
+  // private networks in production (docs/ARCHITECTURE.md, "SSRF").
+  const secrets = await endpointSecrets(env, endpoint, startMs);
+  const headers = webhookHeaders(secrets, message.id, Math.floor(startMs / 1000), message.body);
   const vetted = await vetWebhookUrl(endpoint.url, configFrom(env).webhooks, deps.dnsFetch);
   if (!vetted.ok) {
     refused = true;
     error = `refused: ${vetted.reason}`;
   } else {
-    const secrets = await endpointSecrets(env, endpoint, startMs);
-    const headers = webhookHeaders(secrets, message.id, Math.floor(startMs / 1000), message.body);
     try {
       const res = await deps.fetch(endpoint.url, {
         method: "POST",

@@ -26,7 +26,6 @@ export async function goLive(
     streamId,
     creatorId: creator.userId,
     title,
-    bigGiftThresholdMinor: null,
     atMs: nowMs,
   };
   const [, upserted] = await db.batch([
@@ -54,11 +53,11 @@ export async function goLive(
          SELECT ?, id, ?, ?, NULL FROM rooms WHERE creator_id = ? AND current_stream_id = ?`,
       )
       .bind(streamId, title, nowMs, creator.userId, streamId),
-    // The announcement commits with the stream; room id and threshold come from the row.
+    // The announcement commits with the stream; the room id comes from the row.
     db
       .prepare(
         `INSERT INTO room_outbox (id, room_id, payload, created_at_ms)
-         SELECT ?, id, json_set(?, '$.roomId', id, '$.bigGiftThresholdMinor', big_gift_threshold_minor), ?
+         SELECT ?, id, json_set(?, '$.roomId', id), ?
          FROM rooms WHERE creator_id = ? AND current_stream_id = ? AND status = 'live'`,
       )
       .bind(outboxId, JSON.stringify(announcement), nowMs, creator.userId, streamId),

@@ -13,7 +13,7 @@
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { TypedResponse } from "hono";
+import type { Context, TypedResponse } from "hono";
 import { composeCampaignFund } from "../../db/operations/campaign-fund";
 import { composeSubsidyIssue } from "../../db/operations/subsidy-issue";
 import { subsidiesOfUser } from "../../db/reads/subsidies";
@@ -48,7 +48,7 @@ const CreateCampaignRequest = z
   .strictObject({ name: z.string().trim().min(1).max(LIMITS.nameMaxLength), budget: DecimalAmount })
   .openapi("CreateCampaignRequest", { example: { name: "Spring Festival 2027", budget: "100000.00" } });
 
-const CampaignSchema = z
+export const CampaignSchema = z
   .object({
     id: CampaignId,
     name: z.string(),
@@ -60,6 +60,9 @@ const CampaignSchema = z
     usedCount: z.number().int(),
     createdBy: z.string(),
     createdAtMs: z.number().int(),
+    partnerId: z.string().optional().openapi({ description: "A partner's campaign: the partner." }),
+    creatorId: z.string().optional().openapi({ description: "A partner's campaign: the creator it is for." }),
+    roomId: z.string().optional().openapi({ description: "A partner's campaign: the room it is for." }),
   })
   .openapi("Campaign");
 
@@ -134,64 +137,113 @@ campaigns.openapi(
   }),
   async (c) => {
     const body = c.req.valid("json");
-    const actorId = c.var.principal.userId;
-    const ledger = c.var.ledger;
-    // A campaign has no owner, so its bucket comes from the request: the operator and the
-    // Idempotency-Key. Campaigns spread over the shards, and a retry of the same request
-    // reaches the same shard, where its key is kept.
-    const bucket = ledger.bucketOf(`${actorId}/${c.req.header("idempotency-key") ?? ""}`);
-    const shardIndex = ledger.map[bucket];
-    assert(shardIndex !== undefined, "the map covers every bucket");
-    const shard = ledger.shard(shardIndex);
-    const response = (await runIdempotent(c, { shard, bucket }, "campaign", body, async (id, nowMs) => {
-      const budget = parseAmountMinor(body.budget, LIMITS.campaignBudgetMaxMinor);
-      if (!budget.ok) return budget;
-      const campaign = { id, name: body.name, budgetMinor: budget.value, actorId };
-      return ok({
-        compose: (attach) => composeCampaignFund(shard, campaign, nowMs, attach),
-        status: 201,
-        body: {
-          campaign: {
-            id,
-            name: body.name,
-            currency: DEFAULT_CURRENCY,
-            budgetMinor: budget.value,
-            remainingMinor: 0,
-            issuedCount: 0,
-            issuedMinor: 0,
-            usedCount: 0,
-            createdBy: actorId,
-            createdAtMs: nowMs,
-          },
-        },
-        patches: [balancePatch("$.campaign.remainingMinor", accountAddress.campaignBudget(id))],
-      });
-    })) as unknown as Response;
-    if (response.status === 201) {
-      // The definition row goes to the control database once the budget has posted (a batch
-      // in the shard cannot write it). Written on every 201, replays included: if this write
-      // fails the client sees a 500, retries with its key, gets the stored 201, and the row is
-      // written then. Until then the budget is in the ledger, not lost (invariants hold), and
-      // its fund operation's metadata names the campaign.
-      const { campaign } = (await response.clone().json()) as { campaign: z.infer<typeof CampaignSchema> };
-      await ledger.control
-        .prepare(
-          `INSERT INTO subsidy_campaigns (id, name, currency, budget_minor, created_by, created_at_ms)
-           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-        )
-        .bind(
-          campaign.id,
-          campaign.name,
-          campaign.currency,
-          campaign.budgetMinor,
-          campaign.createdBy,
-          campaign.createdAtMs,
-        )
-        .run();
-    }
-    return response as unknown as TypedResponse<{ campaign: z.infer<typeof CampaignSchema> }, 201, "json">;
+    return createCampaign(c, {
+      name: body.name,
+      budget: body.budget,
+      budgetMaxMinor: LIMITS.campaignBudgetMaxMinor,
+      actorId: c.var.principal.userId,
+      owner: null,
+    });
   },
 );
+
+/** The partner, creator and room a partner's campaign is for (null: an operator's campaign). */
+export interface CampaignOwner {
+  readonly partnerId: string;
+  readonly creatorId: string;
+  readonly roomId: string;
+}
+
+/**
+ * Creates a campaign under the request's Idempotency-Key: its budget posts through
+ * campaign_fund (platform:subsidy → campaign budget), then its definition row is written. The
+ * operators' route and the partners' (routes/partner-campaigns.ts) share it; a partner's
+ * campaign is audited in the batch that funds it.
+ */
+export async function createCampaign(
+  c: Context<AppEnv>,
+  input: {
+    readonly name: string;
+    readonly budget: string;
+    readonly budgetMaxMinor: number;
+    readonly actorId: string;
+    readonly owner: CampaignOwner | null;
+  },
+): Promise<TypedResponse<{ campaign: z.infer<typeof CampaignSchema> }, 201, "json">> {
+  const { name, actorId, owner } = input;
+  const body = { name, budget: input.budget, ...(owner === null ? {} : { roomId: owner.roomId }) };
+  const ledger = c.var.ledger;
+  // A campaign has no owner in the ledger, so its bucket comes from the request: the caller and
+  // the Idempotency-Key. Campaigns spread over the shards, and a retry of the same request
+  // reaches the same shard, where its key is kept.
+  const bucket = ledger.bucketOf(`${actorId}/${c.req.header("idempotency-key") ?? ""}`);
+  const shardIndex = ledger.map[bucket];
+  assert(shardIndex !== undefined, "the map covers every bucket");
+  const shard = ledger.shard(shardIndex);
+  const response = (await runIdempotent(c, { shard, bucket }, "campaign", body, async (id, nowMs) => {
+    const budget = parseAmountMinor(input.budget, input.budgetMaxMinor);
+    if (!budget.ok) return budget;
+    const campaign = { id, name, budgetMinor: budget.value, actorId };
+    return ok({
+      compose: (attach) => composeCampaignFund(shard, campaign, nowMs, attach),
+      status: 201,
+      body: {
+        campaign: {
+          id,
+          name,
+          currency: DEFAULT_CURRENCY,
+          budgetMinor: budget.value,
+          remainingMinor: 0,
+          issuedCount: 0,
+          issuedMinor: 0,
+          usedCount: 0,
+          createdBy: actorId,
+          createdAtMs: nowMs,
+          ...(owner === null ? {} : { partnerId: owner.partnerId, creatorId: owner.creatorId, roomId: owner.roomId }),
+        },
+      },
+      patches: [balancePatch("$.campaign.remainingMinor", accountAddress.campaignBudget(id))],
+      ...(owner === null
+        ? {}
+        : {
+            audit: {
+              actor: actorId,
+              action: "campaign.create",
+              target: id,
+              requestId: c.var.requestId,
+              before: null,
+              after: { name, budgetMinor: budget.value, creatorId: owner.creatorId, roomId: owner.roomId },
+            },
+          }),
+    });
+  })) as unknown as Response;
+  if (response.status === 201) {
+    // The definition row goes to the control database once the budget has posted (a batch
+    // in the shard cannot write it). Written on every 201, replays included: if this write
+    // fails the client sees a 500, retries with its key, gets the stored 201, and the row is
+    // written then. Until then the budget is in the ledger, not lost (invariants hold), and
+    // its fund operation's metadata names the campaign.
+    const { campaign } = (await response.clone().json()) as { campaign: z.infer<typeof CampaignSchema> };
+    await ledger.control
+      .prepare(
+        `INSERT INTO subsidy_campaigns (id, name, currency, budget_minor, created_by, created_at_ms, partner_id, creator_id, room_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      )
+      .bind(
+        campaign.id,
+        campaign.name,
+        campaign.currency,
+        campaign.budgetMinor,
+        campaign.createdBy,
+        campaign.createdAtMs,
+        owner?.partnerId ?? null,
+        owner?.creatorId ?? null,
+        owner?.roomId ?? null,
+      )
+      .run();
+  }
+  return response as unknown as TypedResponse<{ campaign: z.infer<typeof CampaignSchema> }, 201, "json">;
+}
 
 campaigns.openapi(
   defineRoute({
@@ -217,6 +269,9 @@ campaigns.openapi(
         budget_minor: number;
         created_by: string;
         created_at_ms: number;
+        partner_id: string | null;
+        creator_id: string | null;
+        room_id: string | null;
       }>(),
       // The budget and the subsidies it issued are in the campaign's shard.
       ledger
@@ -244,6 +299,9 @@ campaigns.openapi(
           usedCount: figures.used_count,
           createdBy: row.created_by,
           createdAtMs: row.created_at_ms,
+          ...(row.partner_id === null
+            ? {}
+            : { partnerId: row.partner_id, creatorId: row.creator_id ?? undefined, roomId: row.room_id ?? undefined }),
         },
       },
       200,
