@@ -1,7 +1,7 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { ARTIFACTS, hasBrowser } from "./chromium";
+import { useConsole } from "./console-fixture";
 
 /**
  * The console's work queues and configuration in Chromium, against what `npm start` runs (its
@@ -12,54 +12,8 @@ import { type DevServer, startDevServer } from "./dev-server";
  * queue and of the configuration page at 1280 px and at tablet width.
  */
 describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chromium", () => {
-  let server: DevServer;
-  let browser: Browser;
-  const tokens: Record<string, string> = {};
-  const contexts: BrowserContext[] = [];
-
-  beforeAll(async () => {
-    server = await startDevServer();
-    const seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as {
-      users: { userId: string; token: string }[];
-    };
-    for (const u of seed.users) tokens[u.userId] = u.token;
-    browser = await launchChromium();
-  }, 180_000);
-
-  afterAll(async () => {
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function call(
-    method: string,
-    path: string,
-    as: string,
-    body?: unknown,
-  ): Promise<{ status: number; data: any }> {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tokens[as]}`,
-        "content-type": "application/json",
-        "idempotency-key": crypto.randomUUID(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, data: await res.json() };
-  }
-
-  async function open(as: string, path: string, width = 1280, height = 900): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width, height } });
-    contexts.push(context);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    const [where, hash] = path.split("#");
-    await page.goto(`${server.url}${where}?token=${tokens[as]}${hash ? `#${hash}` : ""}`);
-    return { page, errors };
-  }
+  const demo = useConsole();
+  const { call, open } = demo;
 
   const counts = async (as = "ops-mei") => (await call("GET", "/v1/admin/queues", as)).data.counts;
 
@@ -258,7 +212,7 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     await rose.locator("button", { hasText: "Disable" }).click();
     await page.waitForSelector('#gifts .config-result[data-outcome="done"]');
     expect(await gifts.locator("tbody tr", { hasText: "rose-bloom" }).locator("td").nth(6).textContent()).toBe("no");
-    const catalog = (await (await fetch(`${server.url}/v1/gifts`)).json()) as { gifts: { id: string }[] };
+    const catalog = (await (await fetch(`${demo.url}/v1/gifts`)).json()) as { gifts: { id: string }[] };
     expect(catalog.gifts.some((g) => g.id === "rose")).toBe(false);
     await gifts.locator("tbody tr", { hasText: "rose-bloom" }).locator("button", { hasText: "Enable" }).click();
     await page.waitForFunction(
