@@ -79,7 +79,10 @@ dev.post("/seed", async (c) => {
       c.executionCtx,
       {
         operator: tokenOf("ops-mei"),
+        risk: tokenOf("ops-kai"),
         creator: tokenOf(creator.userId),
+        // A creator who signed up today: her verification waits for review.
+        newCreator: await mintToken(c.var.config, { userId: "creator-yu", roles: ["creator"] }, Date.now()),
         // One of the creator's past fans (dev/seed-earnings.ts): the demo viewers' wallets stay as seeded.
         viewer: await mintToken(c.var.config, { userId: "fan-xiao", roles: ["viewer"] }, Date.now()),
       },

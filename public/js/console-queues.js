@@ -255,6 +255,75 @@ const QUEUES = [
     },
   },
   {
+    key: "riskReviews",
+    label: "Held tips",
+    hint: "Tips a risk rule sent to review, with the payer's money held. Approving makes the tip (the room must be live); declining returns the money to the payer's wallet. Undecided by the time shown, a tip is declined by itself.",
+    load: pagedLoad("/v1/admin/risk/reviews?limit=100", "heldTips"),
+    render(h) {
+      const asked = h.giftId ? `${h.quantity} × ${h.giftId}` : "a custom amount";
+      const fired = el(
+        "ul",
+        { className: "review-reasons" },
+        ...h.fired.map((f) =>
+          el(
+            "li",
+            {},
+            el("code", { textContent: f.ruleId }),
+            el("span", { className: "review-detail", textContent: ` ${f.reason}: ${f.detail}` }),
+          ),
+        ),
+      );
+      const c = card(
+        h.id,
+        `${h.amount} ${h.currency} from ${h.viewerId} to ${h.creatorId}`,
+        h.state,
+        [
+          fact("asked", asked),
+          fact("room", h.roomId),
+          fact("held", when(h.createdAtMs)),
+          fact("declined by itself", when(h.expiresAtMs)),
+        ],
+        [
+          el("p", { className: "hint", textContent: "Why it waits for review:" }),
+          fired,
+          h.message ? el("p", { className: "hint", textContent: `Its message: “${h.message.shown}”` }) : null,
+        ].filter(Boolean),
+      );
+      c.append(
+        ...actions(
+          c,
+          [
+            {
+              label: "Approve",
+              className: "approve",
+              run: async () => {
+                const r = await api("POST", `/v1/admin/risk/reviews/${h.id}/approve`);
+                return {
+                  state: r.heldTip.state,
+                  text: `Approved by ${r.heldTip.decidedBy}: tip ${r.heldTip.tipId} made.`,
+                };
+              },
+            },
+            {
+              label: "Decline",
+              className: "reject",
+              needsText: true,
+              run: async (reason) => {
+                const r = await api("POST", `/v1/admin/risk/reviews/${h.id}/decline`, { reason });
+                return {
+                  state: r.heldTip.state,
+                  text: `Declined: “${r.heldTip.decisionReason}”; the money is back in ${h.viewerId}'s wallet.`,
+                };
+              },
+            },
+          ],
+          "Reason (required to decline)",
+        ),
+      );
+      return c;
+    },
+  },
+  {
     key: "verifications",
     label: "Creator verifications",
     hint: "Real-name verifications waiting for review (masked). The creator sees a rejection's reason.",

@@ -5,8 +5,9 @@ import { useConsole } from "./console-fixture";
 
 /**
  * The console's work queues and configuration in Chromium, against what `npm start` runs (its
- * seed leaves a reconciliation finding, a withdrawal in review, a held tip message and a dead
- * letter): an operator resolves the finding, another approves the withdrawal from the queue,
+ * seed leaves a reconciliation finding, a withdrawal in review, a held tip, a creator
+ * verification, a held tip message, a payment flag and a dead letter): an operator resolves the
+ * finding, another approves the withdrawal from the queue, a risk reviewer approves the held tip,
  * the held message is approved and the dead letter replayed; ops-mei proposes a switch on the
  * configuration page and ops-kai approves it on the proposals page. Screenshots of every
  * queue and of the configuration page at 1280 px and at tablet width.
@@ -25,7 +26,15 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
   it("shows a tab per queue with its count, the seeded items in them, and the nav's total", async () => {
     const before = await counts();
     // The seed's work: one each (at least: a re-seed adds none).
-    for (const q of ["findings", "withdrawals", "heldMessages", "deadLetters"])
+    for (const q of [
+      "findings",
+      "withdrawals",
+      "riskReviews",
+      "verifications",
+      "heldMessages",
+      "paymentFlags",
+      "deadLetters",
+    ])
       expect(before[q], q).toBeGreaterThanOrEqual(1);
     const { page, errors } = await open("ops-mei", "/console/queues.html");
     await page.waitForSelector("body[data-loaded]", { state: "attached" });
@@ -35,13 +44,14 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
       .reduce((s, [, n]) => s + (n as number), 0);
     expect(await page.locator("#queues-badge").textContent()).toBe(String(total));
     expect(await page.locator('.console-nav a[aria-current="page"]').textContent()).toMatch(/^Queues/);
-    expect(await page.locator(".queue-tab").count()).toBe(8);
+    expect(await page.locator(".queue-tab").count()).toBe(9);
     for (const [q, n] of Object.entries(before)) {
       expect(await page.locator(`#count-${q}`).textContent(), q).toBe(String(n));
     }
     for (const q of [
       "findings",
       "withdrawals",
+      "riskReviews",
       "verifications",
       "heldMessages",
       "paymentFlags",
@@ -114,6 +124,41 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     const mine = after.find((x: { id: string }) => x.id === w.id);
     expect(["approved", "paying", "paid"]).toContain(mine.state);
     expect(mine.reviewerId).toBe("ops-kai");
+    expect(errors).toEqual([]);
+  });
+
+  it("a risk reviewer approves a held tip from the queue: the tip is made, the badge counts one fewer, audited", async () => {
+    const waiting = (await call("GET", "/v1/admin/risk/reviews?limit=100", "ops-kai")).data.heldTips;
+    const held = waiting.find((h: { viewerId: string }) => h.viewerId === "fan-xiao");
+    expect(held).toMatchObject({ state: "held", amountMinor: 18_80, creatorId: "creator-lin" });
+    expect(held.fired[0]).toMatchObject({ ruleId: "demo-review-listed-devices" });
+    const before = await counts("ops-kai");
+
+    const { page, errors } = await open("ops-kai", "/console/queues.html#riskReviews");
+    await page.waitForSelector('body[data-loaded^="riskReviews:"]', { state: "attached" });
+    const card = page.locator(`.queue-item[data-id="${held.id}"]`);
+    expect(await card.locator(".summary").textContent()).toBe("18.80 CNY from fan-xiao to creator-lin");
+    expect(await card.locator(".review-reasons code").first().textContent()).toBe("demo-review-listed-devices");
+    await page.screenshot({ path: `${ARTIFACTS}/console-queue-riskReviews-held-1280.png`, fullPage: true });
+    await card.locator("button.approve").click();
+    await page.waitForSelector(`.queue-item[data-id="${held.id}"][data-state="approved"]`);
+    expect(await card.locator(".outcome").textContent()).toBe(`Approved by ops-kai: tip ${held.tipId} made.`);
+    await page.waitForFunction(
+      (n) => (globalThis as any).document.getElementById("count-riskReviews")?.textContent === String(n),
+      before.riskReviews - 1,
+    );
+
+    const after = (await call("GET", `/v1/admin/risk/reviews/${held.id}`, "ops-kai")).data.heldTip;
+    expect(after).toMatchObject({ state: "approved", decidedBy: "ops-kai" });
+    const report = (await call("GET", "/v1/admin/audit/verify", "ops-mei")).data;
+    expect(report.ok).toBe(true);
+    const entries = [];
+    for (const chain of report.chains) {
+      const page = (await call("GET", `/v1/admin/audit?chain=${chain.chain}&action=risk_review.approve`, "ops-mei"))
+        .data;
+      entries.push(...page.items.filter((e: { target: string }) => e.target === held.id));
+    }
+    expect(entries).toMatchObject([{ actor: "ops-kai", action: "risk_review.approve" }]);
     expect(errors).toEqual([]);
   });
 

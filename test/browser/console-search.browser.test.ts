@@ -11,7 +11,7 @@ import { useConsole } from "./console-fixture";
  * reversed, with the reversal's operations. At 1280 px and at a tablet's 800 px.
  */
 describe.skipIf(!hasBrowser)("the console's search page in Chromium", () => {
-  const demo = useConsole(120_000);
+  const demo = useConsole();
   const { call, open } = demo;
 
   it("an operator finds a viewer, opens a tip, requests its reversal (202 proposal); a second operator approves; the tip shows reversed", async () => {

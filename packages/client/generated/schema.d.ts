@@ -11068,7 +11068,7 @@ export interface paths {
         };
         /**
          * How many items wait in each work queue the caller may read (for the console's badges)
-         * @description Each count reads at most 1000 rows (per ledger shard for withdrawals and held messages, then capped again): a count of 1000 means "at least". A queue the caller may not read is absent.
+         * @description Each count reads at most 1000 rows (per ledger shard for withdrawals, held messages and held tips, then capped again): a count of 1000 means "at least". A queue the caller may not read is absent.
          *
          *     Needs the permission `self.read` (roles: admin, finance, ops, support, risk, auditor).
          */
@@ -11097,6 +11097,7 @@ export interface paths {
                                 proposals?: number;
                                 payoutsStuck?: number;
                                 deadLetters?: number;
+                                riskReviews?: number;
                             };
                             countMax: number;
                         };

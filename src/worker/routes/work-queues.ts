@@ -3,7 +3,8 @@
  * and the queues whose list and resolve actions had no API yet — payment flags (stuck payouts
  * are the flags of kind `payout_stuck`), reconciliation findings and dead letters. The other
  * queues have their own routes: withdrawals (admin-withdrawals.ts), verifications
- * (verification-review.ts), held messages (moderation.ts), proposals (proposals.ts).
+ * (verification-review.ts), held messages (moderation.ts), held tips (admin-risk-reviews.ts),
+ * proposals (proposals.ts).
  *
  * Resolving a flag or a finding records who, when and a note, audited in the same batch; a
  * second resolution answers the stored one (`changed: false`). A dead letter is replayed to its
@@ -51,6 +52,7 @@ const QUEUE_READ: Record<WorkQueue, Permission> = {
   heldMessages: "moderation.read",
   proposals: "proposal.read",
   deadLetters: "deadletter.read",
+  riskReviews: "risk.read",
 };
 
 workQueues.openapi(
@@ -61,8 +63,8 @@ workQueues.openapi(
     tags: ["operators"],
     summary: "How many items wait in each work queue the caller may read (for the console's badges)",
     description:
-      `Each count reads at most ${LIMITS.workQueueCountMax} rows (per ledger shard for withdrawals and held ` +
-      `messages, then capped again): a count of ${LIMITS.workQueueCountMax} means "at least". A queue the caller ` +
+      `Each count reads at most ${LIMITS.workQueueCountMax} rows (per ledger shard for withdrawals, held ` +
+      `messages and held tips, then capped again): a count of ${LIMITS.workQueueCountMax} means "at least". A queue the caller ` +
       "may not read is absent.",
     responses: {
       200: jsonResponse(
