@@ -19,6 +19,7 @@ import { DEMO_PIN } from "./seed";
  *   - a held tip (risk review): ops-kai sends tips from listed devices to review and lists one
  *     device; the fan tips from it;
  *   - a creator verification: a second creator, creator-yu, submits her real name;
+ *   - a subsidy campaign (the configuration page's) with one subsidy issued to viewer-ana;
  *   - a payment flag: the sandbox channel reports (signed, to the callback route) a payment for
  *     an order giftwire never made, which the callbacks consumer flags `unknown_order`;
  * — and a dead letter through the dead-letter consumer itself (a creator notice, harmless to
@@ -63,6 +64,8 @@ export async function seedDemoQueues(
   ctx: Parameters<App["request"]>[3],
   tokens: { operator: string; risk: string; creator: string; newCreator: string; viewer: string },
   roomId: string,
+  /** How long an isolate keeps its copy of the risk rules (the config's `switchCacheTtlMs`). */
+  riskCacheTtlMs: number,
 ): Promise<void> {
   const call = async (
     path: string,
@@ -81,6 +84,30 @@ export async function seedDemoQueues(
     const res = await app.request(`/v1${path}`, { method, headers, body: JSON.stringify(body) }, env, ctx);
     return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
   };
+
+  // Tips from a listed device wait for a risk reviewer (outcome `review`), holding their money.
+  // Set first: an isolate reads the rules again once its copy is `riskCacheTtlMs` old, so the
+  // demo's tip from the device comes last, once that much time has passed.
+  const rule = await call(
+    `/admin/risk/rules/${DEMO_REVIEW_RULE}`,
+    tokens.risk,
+    {
+      kind: "blacklist",
+      list: "device",
+      outcome: "review",
+      enabled: true,
+      description: "Demo: tips from a listed device wait for a reviewer",
+    },
+    undefined,
+    "PUT",
+  );
+  assert(rule.status === 200, `the demo review rule is set (${rule.status} ${rule.body.error?.code})`);
+  const listed = await call("/admin/risk/lists/device", tokens.risk, {
+    value: DEMO_REVIEW_DEVICE,
+    reason: "Demo: a device shared by many accounts",
+  });
+  assert(listed.status === 200, `the demo device is listed (${listed.status} ${listed.body.error?.code})`);
+  const reviewRuleSetAtMs = Date.now();
 
   const dayStart = Date.parse(`${STATEMENT_DATE}T04:00:00.000Z`);
   const reconciled = await call("/admin/reconciliations", tokens.operator, {
@@ -140,35 +167,22 @@ export async function seedDemoQueues(
   );
   if (tip.status >= 400) console.warn(`demo held message not made: ${tip.body.error?.code}`);
 
-  // Tips from a listed device wait for a risk reviewer (outcome `review`), holding their money.
-  const rule = await call(
-    `/admin/risk/rules/${DEMO_REVIEW_RULE}`,
-    tokens.risk,
-    {
-      kind: "blacklist",
-      list: "device",
-      outcome: "review",
-      enabled: true,
-      description: "Demo: tips from a listed device wait for a reviewer",
-    },
-    undefined,
-    "PUT",
+  // A subsidy campaign with one subsidy issued, for the configuration page (fixed keys: once).
+  const campaign = await call(
+    "/admin/campaigns",
+    tokens.operator,
+    { name: "Demo: Spring Festival red packets", budget: "5000.00" },
+    "demo-campaign-spring",
   );
-  assert(rule.status === 200, `the demo review rule is set (${rule.status} ${rule.body.error?.code})`);
-  const listed = await call("/admin/risk/lists/device", tokens.risk, {
-    value: DEMO_REVIEW_DEVICE,
-    reason: "Demo: a device shared by many accounts",
-  });
-  assert(listed.status === 200, `the demo device is listed (${listed.status} ${listed.body.error?.code})`);
-  const heldTip = await call(
-    `/rooms/${roomId}/tips`,
-    tokens.viewer,
-    { kind: "custom", amount: "18.80" },
-    "demo-held-tip",
-    "POST",
-    { [DEVICE_HEADER]: DEMO_REVIEW_DEVICE },
+  assert(campaign.status === 201, `the demo campaign is created (${campaign.status} ${campaign.body.error?.code})`);
+  const campaignId = (campaign.body as { campaign?: { id: string } }).campaign?.id;
+  const subsidy = await call(
+    `/admin/campaigns/${campaignId}/subsidies`,
+    tokens.operator,
+    { externalId: "demo/spring/viewer-ana", userId: "viewer-ana", amount: "8.88" },
+    "demo-subsidy-viewer-ana",
   );
-  if (heldTip.status !== 202) console.warn(`demo held tip not made: ${heldTip.status} ${heldTip.body.error?.code}`);
+  assert(subsidy.status === 201 || subsidy.status === 200, `the demo subsidy is issued (${subsidy.status})`);
 
   // A second creator's real-name verification, waiting for review (already waiting: 409).
   const verification = await call("/creators/me/verification", tokens.newCreator, {
@@ -236,4 +250,17 @@ export async function seedDemoQueues(
     retryAll: () => undefined,
   } as unknown as MessageBatch<unknown>;
   await handleDeadLettersBatch(batch, env, createLogger({ seed: "queues" }));
+
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.max(0, reviewRuleSetAtMs + riskCacheTtlMs + 100 - Date.now())),
+  );
+  const heldTip = await call(
+    `/rooms/${roomId}/tips`,
+    tokens.viewer,
+    { kind: "custom", amount: "18.80" },
+    "demo-held-tip",
+    "POST",
+    { [DEVICE_HEADER]: DEMO_REVIEW_DEVICE },
+  );
+  if (heldTip.status !== 202) console.warn(`demo held tip not made: ${heldTip.status} ${heldTip.body.error?.code}`);
 }

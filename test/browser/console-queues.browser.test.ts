@@ -194,6 +194,7 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
       "risk-rules",
       "risk-lists",
       "gifts",
+      "campaigns",
       "operators",
       "revenue",
       "templates",
@@ -275,6 +276,37 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     await mei.page.waitForSelector('#operators .config-result[data-outcome="proposed"]');
     expect(await mei.page.locator("#operators .config-result").textContent()).toContain("grant");
     expect(mei.errors).toEqual([]);
+  });
+
+  it("the tip presets are replaced and a campaign created from the configuration page, each audited", async () => {
+    const { page, errors } = await open("ops-mei", "/console/config.html#campaigns");
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    const campaigns = page.locator("#campaigns");
+    const spring = campaigns.locator("tbody tr", { hasText: "Demo: Spring Festival red packets" });
+    expect((await spring.locator("td").allTextContents()).slice(2, 6)).toEqual([
+      "5000.00 CNY",
+      "4991.12",
+      "1 · 8.88",
+      "0",
+    ]);
+    await campaigns.locator('input[name="name"]').fill("Lantern night");
+    await campaigns.locator('input[name="budget"]').fill("300.00");
+    await campaigns.locator('form button[type="submit"]').first().click();
+    await page.waitForSelector('#campaigns .config-result[data-outcome="done"]');
+    const made = campaigns.locator("tbody tr", { hasText: "Lantern night" });
+    expect((await made.locator("td").allTextContents()).slice(2, 4)).toEqual(["300.00 CNY", "300.00"]);
+    await page.screenshot({ path: `${ARTIFACTS}/console-config-campaigns-1280.png`, fullPage: true });
+
+    const gifts = page.locator("#gifts");
+    await gifts.locator('input[name="amounts"]').fill("1.00, 6.66, 8.88, 66.00, 520.00");
+    await gifts.locator("button", { hasText: "Save presets" }).click();
+    await page.waitForSelector('#gifts .config-result[data-outcome="done"]');
+    expect(await gifts.locator('input[name="amounts"]').inputValue()).toBe("1.00, 6.66, 8.88, 66.00, 520.00");
+    const catalog = (await (await fetch(`${demo.url}/v1/gifts`)).json()) as { tipPresets: { amount: string }[] };
+    expect(catalog.tipPresets.map((p) => p.amount)).toEqual(["1.00", "6.66", "8.88", "66.00", "520.00"]);
+    const audit = (await call("GET", "/v1/admin/audit?chain=control&action=tip_presets.set", "ops-mei")).data;
+    expect(audit.items[0]).toMatchObject({ actor: "ops-mei", target: "tip_presets" });
+    expect(errors).toEqual([]);
   });
 
   it("fits a tablet: the queues and configuration pages are no wider than the screen", async () => {
