@@ -143,8 +143,26 @@ export async function refreshQueuesBadge() {
   }
 }
 
+/**
+ * Behind Cloudflare Access the browser carries no token: Access adds its signed assertion to
+ * every request, and the API names the operator from it. So without a token, ask who we are
+ * first; only where that fails (local development) offer the demo sign-in.
+ */
+async function signInByAccess() {
+  try {
+    const me = await api("GET", "/v1/admin/me");
+    return me.operator.id;
+  } catch {
+    return null;
+  }
+}
+
+let signedInAs = null;
+
 async function signIn() {
   if (token) return;
+  signedInAs = await signInByAccess();
+  if (signedInAs) return;
   $("signin").hidden = false;
   for (const op of DEMO_OPERATORS) {
     const b = Object.assign(document.createElement("button"), {
@@ -169,7 +187,7 @@ async function signIn() {
 export async function startConsole() {
   drawNav();
   await signIn();
-  $("who").textContent = subjectOf(token) ?? "operator";
+  $("who").textContent = (token ? subjectOf(token) : signedInAs) ?? "operator";
   refreshProposalsBadge();
   refreshQueuesBadge();
 }

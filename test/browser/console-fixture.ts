@@ -14,7 +14,7 @@ export interface DemoSeed {
  * seeded once, and Chromium. Registers the suite's beforeAll/afterAll; `call` is the API as a
  * seeded user, `open` a page as one (its token in `?token=`), in a context closed at the end.
  */
-export function useConsole(setupTimeoutMs = 180_000) {
+export function useConsole(setupTimeoutMs = 300_000) {
   let server: DevServer | undefined;
   let browser: Browser | undefined;
   let demo: DemoSeed | undefined;
@@ -65,15 +65,19 @@ export function useConsole(setupTimeoutMs = 180_000) {
       return { status: res.status, data: await res.json() };
     },
 
-    /** A console page as a seeded user, at a width (1280 px unless told); the page's errors collected. */
-    async open(as: string, path: string, width = 1280, height = 900): Promise<{ page: Page; errors: string[] }> {
+    /**
+     * A console page as a seeded user (null: with no token, as a stranger), at a width (1280 px
+     * unless told); the page's errors collected.
+     */
+    async open(as: string | null, path: string, width = 1280, height = 900): Promise<{ page: Page; errors: string[] }> {
       const context = await started().browser.newContext({ viewport: { width, height } });
       contexts.push(context);
       const page = await context.newPage();
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));
       const [where = "", hash] = path.split("#");
-      const address = `${where}${where.includes("?") ? "&" : "?"}token=${tokenOf(as)}${hash ? `#${hash}` : ""}`;
+      const token = as === null ? "" : `${where.includes("?") ? "&" : "?"}token=${tokenOf(as)}`;
+      const address = `${where}${token}${hash ? `#${hash}` : ""}`;
       await page.goto(`${started().server.url}${address}`);
       return { page, errors };
     },

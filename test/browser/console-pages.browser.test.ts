@@ -157,6 +157,21 @@ describe.skipIf(!hasBrowser)("the console's proposals and audit pages in Chromiu
     expect(errors).toEqual([]);
   });
 
+  it("with no token and no Cloudflare Access, a page offers the demo operators; picking one signs in", async () => {
+    const { page, errors } = await open(null, "/console/proposals.html");
+    await page.waitForSelector("#signin:not([hidden])");
+    expect(await page.locator(".console-nav a").count()).toBe(6);
+    expect(await page.locator("#demo-users button").allTextContents()).toEqual([
+      "ops-mei (demo operator)",
+      "ops-kai (demo operator)",
+    ]);
+    await page.locator("#demo-users button", { hasText: "ops-kai" }).click();
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    expect(await page.locator("#who").textContent()).toBe("ops-kai");
+    expect(await page.locator("#signin").isHidden()).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
   it("fits a tablet: nav on top with the badge, nothing wider than the screen", async () => {
     for (const [path, name] of [
       [`/console/audit.html?chain=${shard}&action=wallet.adjust`, "audit"],
