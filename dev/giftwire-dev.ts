@@ -87,7 +87,7 @@ dev.post("/seed", async (c) => {
         viewer: await mintToken(c.var.config, { userId: "fan-xiao", roles: ["viewer"] }, Date.now()),
       },
       seed.roomId,
-      c.var.config.switchCacheTtlMs,
+      c.var.config.environment === "development" ? { riskCacheTtlMs: c.var.config.switchCacheTtlMs } : null,
     );
   }
   c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));

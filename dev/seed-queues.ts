@@ -16,8 +16,8 @@ import { DEMO_PIN } from "./seed";
  *   - a withdrawal in review: creator-lin asks for 50.00 while ops-mei has her under a risk
  *     hold (lifted right after; the withdrawal keeps waiting, `risk_flagged`);
  *   - a held tip message: ops-mei puts a hold-level word on the list, a fan tips with it;
- *   - a held tip (risk review): ops-kai sends tips from listed devices to review and lists one
- *     device; the fan tips from it;
+ *   - a held tip (risk review; `npm start` only): ops-kai sends tips from listed devices to
+ *     review and lists one device; the fan tips from it;
  *   - a creator verification: a second creator, creator-yu, submits her real name;
  *   - a subsidy campaign (the configuration page's) with one subsidy issued to viewer-ana;
  *   - a payment flag: the sandbox channel reports (signed, to the callback route) a payment for
@@ -64,8 +64,13 @@ export async function seedDemoQueues(
   ctx: Parameters<App["request"]>[3],
   tokens: { operator: string; risk: string; creator: string; newCreator: string; viewer: string },
   roomId: string,
-  /** How long an isolate keeps its copy of the risk rules (the config's `switchCacheTtlMs`). */
-  riskCacheTtlMs: number,
+  /**
+   * The held tip, with how long an isolate keeps its copy of the risk rules (the config's
+   * `switchCacheTtlMs`); null leaves it out. Only the development entry (`npm start`) makes it:
+   * its review rule reads the whole device list, which the integration tests, sharing one
+   * control database, fill with their own devices and rules.
+   */
+  heldTip: { riskCacheTtlMs: number } | null,
 ): Promise<void> {
   const call = async (
     path: string,
@@ -85,29 +90,32 @@ export async function seedDemoQueues(
     return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
   };
 
-  // Tips from a listed device wait for a risk reviewer (outcome `review`), holding their money.
-  // Set first: an isolate reads the rules again once its copy is `riskCacheTtlMs` old, so the
-  // demo's tip from the device comes last, once that much time has passed.
-  const rule = await call(
-    `/admin/risk/rules/${DEMO_REVIEW_RULE}`,
-    tokens.risk,
-    {
-      kind: "blacklist",
-      list: "device",
-      outcome: "review",
-      enabled: true,
-      description: "Demo: tips from a listed device wait for a reviewer",
-    },
-    undefined,
-    "PUT",
-  );
-  assert(rule.status === 200, `the demo review rule is set (${rule.status} ${rule.body.error?.code})`);
-  const listed = await call("/admin/risk/lists/device", tokens.risk, {
-    value: DEMO_REVIEW_DEVICE,
-    reason: "Demo: a device shared by many accounts",
-  });
-  assert(listed.status === 200, `the demo device is listed (${listed.status} ${listed.body.error?.code})`);
-  const reviewRuleSetAtMs = Date.now();
+  let reviewRuleSetAtMs: number | null = null;
+  if (heldTip) {
+    // Tips from a listed device wait for a risk reviewer (outcome `review`), holding their money.
+    // Set first: an isolate reads the rules again once its copy is `riskCacheTtlMs` old, so the
+    // demo's tip from the device comes last, once that much time has passed.
+    const rule = await call(
+      `/admin/risk/rules/${DEMO_REVIEW_RULE}`,
+      tokens.risk,
+      {
+        kind: "blacklist",
+        list: "device",
+        outcome: "review",
+        enabled: true,
+        description: "Demo: tips from a listed device wait for a reviewer",
+      },
+      undefined,
+      "PUT",
+    );
+    assert(rule.status === 200, `the demo review rule is set (${rule.status} ${rule.body.error?.code})`);
+    const listed = await call("/admin/risk/lists/device", tokens.risk, {
+      value: DEMO_REVIEW_DEVICE,
+      reason: "Demo: a device shared by many accounts",
+    });
+    assert(listed.status === 200, `the demo device is listed (${listed.status} ${listed.body.error?.code})`);
+    reviewRuleSetAtMs = Date.now();
+  }
 
   const dayStart = Date.parse(`${STATEMENT_DATE}T04:00:00.000Z`);
   const reconciled = await call("/admin/reconciliations", tokens.operator, {
@@ -251,16 +259,18 @@ export async function seedDemoQueues(
   } as unknown as MessageBatch<unknown>;
   await handleDeadLettersBatch(batch, env, createLogger({ seed: "queues" }));
 
-  await new Promise((resolve) =>
-    setTimeout(resolve, Math.max(0, reviewRuleSetAtMs + riskCacheTtlMs + 100 - Date.now())),
-  );
-  const heldTip = await call(
-    `/rooms/${roomId}/tips`,
-    tokens.viewer,
-    { kind: "custom", amount: "18.80" },
-    "demo-held-tip",
-    "POST",
-    { [DEVICE_HEADER]: DEMO_REVIEW_DEVICE },
-  );
-  if (heldTip.status !== 202) console.warn(`demo held tip not made: ${heldTip.status} ${heldTip.body.error?.code}`);
+  if (heldTip && reviewRuleSetAtMs !== null) {
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, reviewRuleSetAtMs + heldTip.riskCacheTtlMs + 100 - Date.now())),
+    );
+    const held = await call(
+      `/rooms/${roomId}/tips`,
+      tokens.viewer,
+      { kind: "custom", amount: "18.80" },
+      "demo-held-tip",
+      "POST",
+      { [DEVICE_HEADER]: DEMO_REVIEW_DEVICE },
+    );
+    if (held.status !== 202) console.warn(`demo held tip not made: ${held.status} ${held.body.error?.code}`);
+  }
 }

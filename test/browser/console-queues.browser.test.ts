@@ -295,7 +295,7 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     await page.waitForSelector('#campaigns .config-result[data-outcome="done"]');
     const made = campaigns.locator("tbody tr", { hasText: "Lantern night" });
     expect((await made.locator("td").allTextContents()).slice(2, 4)).toEqual(["300.00 CNY", "300.00"]);
-    await page.screenshot({ path: `${ARTIFACTS}/console-config-campaigns-1280.png`, fullPage: true });
+    await campaigns.screenshot({ path: `${ARTIFACTS}/console-config-campaigns-1280.png` });
 
     const gifts = page.locator("#gifts");
     await gifts.locator('input[name="amounts"]').fill("1.00, 6.66, 8.88, 66.00, 520.00");
