@@ -399,6 +399,10 @@ const SECTIONS = [
     hint: "Platform-funded red packets: a campaign's budget is moved from the platform's subsidy account when it is created; subsidies are issued from it to users, once per external id, never past what remains. Both are audited.",
     async draw(section) {
       const { campaigns } = await api("GET", "/v1/admin/campaigns?limit=20");
+      const text = (data, name) => String(data.get(name)).trim();
+      // Both move money, so the API asks each for an Idempotency-Key: one per submit.
+      const keyedPost = (urlOf, bodyOf, done) => (data) =>
+        change(section, () => api("POST", urlOf(data), bodyOf(data), key()), done);
       // The figures (what remains, issued, used) are in each campaign's ledger shard.
       const figures = await Promise.all(
         campaigns.map((c) => api("GET", `/v1/admin/campaigns/${c.id}`).then((r) => r.campaign)),
@@ -424,18 +428,11 @@ const SECTIONS = [
             field("Budget", input("budget", { required: true, size: 10, placeholder: "10000.00" })),
           ],
           "Create campaign",
-          (data) =>
-            change(
-              section,
-              () =>
-                api(
-                  "POST",
-                  "/v1/admin/campaigns",
-                  { name: String(data.get("name")).trim(), budget: String(data.get("budget")).trim() },
-                  key(),
-                ),
-              "Campaign created.",
-            ),
+          keyedPost(
+            () => "/v1/admin/campaigns",
+            (data) => ({ name: text(data, "name"), budget: text(data, "budget") }),
+            "Campaign created.",
+          ),
         ),
         campaigns.length === 0 ? null : el("h3", { textContent: "Issue a subsidy" }),
         campaigns.length === 0
@@ -455,22 +452,15 @@ const SECTIONS = [
                 field("Amount", input("amount", { required: true, size: 8, placeholder: "8.88" })),
               ],
               "Issue subsidy",
-              (data) =>
-                change(
-                  section,
-                  () =>
-                    api(
-                      "POST",
-                      `/v1/admin/campaigns/${data.get("campaignId")}/subsidies`,
-                      {
-                        externalId: String(data.get("externalId")).trim(),
-                        userId: String(data.get("userId")).trim(),
-                        amount: String(data.get("amount")).trim(),
-                      },
-                      key(),
-                    ),
-                  "Subsidy issued.",
-                ),
+              keyedPost(
+                (data) => `/v1/admin/campaigns/${data.get("campaignId")}/subsidies`,
+                (data) => ({
+                  externalId: text(data, "externalId"),
+                  userId: text(data, "userId"),
+                  amount: text(data, "amount"),
+                }),
+                "Subsidy issued.",
+              ),
             ),
       ];
     },

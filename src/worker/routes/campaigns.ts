@@ -200,6 +200,16 @@ campaigns.openapi(
   },
 );
 
+/** A campaign's definition row (control database); its figures are in its ledger shard. */
+interface CampaignRow {
+  id: string;
+  name: string;
+  currency: string;
+  budget_minor: number;
+  created_by: string;
+  created_at_ms: number;
+}
+
 const CampaignListItem = CampaignSchema.pick({
   id: true,
   name: true,
@@ -239,14 +249,7 @@ campaigns.openapi(
          WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2`,
       )
       .bind(cursor ?? null, limit + 1)
-      .all<{
-        id: string;
-        name: string;
-        currency: string;
-        budget_minor: number;
-        created_by: string;
-        created_at_ms: number;
-      }>();
+      .all<CampaignRow>();
     const shown = results.slice(0, limit);
     return c.json(
       {
@@ -282,14 +285,7 @@ campaigns.openapi(
     const { campaignId } = c.req.valid("param");
     const ledger = c.var.ledger;
     const [row, figures] = await Promise.all([
-      ledger.control.prepare("SELECT * FROM subsidy_campaigns WHERE id = ?").bind(campaignId).first<{
-        id: string;
-        name: string;
-        currency: string;
-        budget_minor: number;
-        created_by: string;
-        created_at_ms: number;
-      }>(),
+      ledger.control.prepare("SELECT * FROM subsidy_campaigns WHERE id = ?").bind(campaignId).first<CampaignRow>(),
       // The budget and the subsidies it issued are in the campaign's shard.
       ledger
         .forId(campaignId)
