@@ -79,11 +79,15 @@ dev.post("/seed", async (c) => {
       c.executionCtx,
       {
         operator: tokenOf("ops-mei"),
+        risk: tokenOf("ops-kai"),
         creator: tokenOf(creator.userId),
+        // A creator who signed up today: her verification waits for review.
+        newCreator: await mintToken(c.var.config, { userId: "creator-yu", roles: ["creator"] }, Date.now()),
         // One of the creator's past fans (dev/seed-earnings.ts): the demo viewers' wallets stay as seeded.
         viewer: await mintToken(c.var.config, { userId: "fan-xiao", roles: ["viewer"] }, Date.now()),
       },
       seed.roomId,
+      c.var.config.environment === "development" ? { riskCacheTtlMs: c.var.config.switchCacheTtlMs } : null,
     );
   }
   c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));

@@ -4,6 +4,8 @@ import { assert } from "../src/domain/limits";
 import { createLogger } from "../src/platform/logger";
 import type { createApp } from "../src/worker/app";
 import { handleDeadLettersBatch } from "../src/worker/queues/dead-letters";
+import { DEVICE_HEADER } from "../src/worker/risk";
+import { signSandbox } from "./sandbox-provider/src/signature";
 import { DEMO_PIN } from "./seed";
 
 /**
@@ -14,6 +16,12 @@ import { DEMO_PIN } from "./seed";
  *   - a withdrawal in review: creator-lin asks for 50.00 while ops-mei has her under a risk
  *     hold (lifted right after; the withdrawal keeps waiting, `risk_flagged`);
  *   - a held tip message: ops-mei puts a hold-level word on the list, a fan tips with it;
+ *   - a held tip (risk review; `npm start` only): ops-kai sends tips from listed devices to
+ *     review and lists one device; the fan tips from it;
+ *   - a creator verification: a second creator, creator-yu, submits her real name;
+ *   - a subsidy campaign (the configuration page's) with one subsidy issued to viewer-ana;
+ *   - a payment flag: the sandbox channel reports (signed, to the callback route) a payment for
+ *     an order giftwire never made, which the callbacks consumer flags `unknown_order`;
  * — and a dead letter through the dead-letter consumer itself (a creator notice, harmless to
  * replay: it lands in creator-lin's inbox once). Idempotent: fixed Idempotency-Keys, the same
  * statement for the same day, a word already listed, one dead letter per message id.
@@ -25,6 +33,28 @@ const STATEMENT_DATE = "2026-01-05";
 export const DEMO_HOLD_WORD = "私聊";
 const REVIEW_WITHDRAWAL = "50.00";
 const REVIEW_WITHDRAWAL_KEY = "demo-withdrawal-in-review";
+const DEMO_REVIEW_RULE = "demo-review-listed-devices";
+export const DEMO_REVIEW_DEVICE = "demo-shared-device-01";
+/** A GB 11643 ID number with a valid check digit (not a real person's). */
+const DEMO_PENDING_ID_NUMBER = "110105199003074325";
+
+function sandboxChannelOf(env: Env): { secret?: unknown; merchantId?: unknown } | null {
+  try {
+    const channels = JSON.parse(String(env.PAYMENT_CHANNELS ?? "{}")) as Record<string, unknown>;
+    const sandbox = channels.sandbox;
+    return sandbox !== null && typeof sandbox === "object" ? sandbox : null;
+  } catch {
+    return null;
+  }
+}
+const sandboxSecretOf = (env: Env) => {
+  const secret = sandboxChannelOf(env)?.secret;
+  return typeof secret === "string" ? secret : null;
+};
+const sandboxMerchantOf = (env: Env) => {
+  const merchant = sandboxChannelOf(env)?.merchantId;
+  return typeof merchant === "string" ? merchant : "giftwire-sandbox";
+};
 
 export async function seedDemoQueues(
   app: App,
@@ -32,15 +62,60 @@ export async function seedDemoQueues(
   creatorId: string,
   env: Env,
   ctx: Parameters<App["request"]>[3],
-  tokens: { operator: string; creator: string; viewer: string },
+  tokens: { operator: string; risk: string; creator: string; newCreator: string; viewer: string },
   roomId: string,
+  /**
+   * The held tip, with how long an isolate keeps its copy of the risk rules (the config's
+   * `switchCacheTtlMs`); null leaves it out. Only the development entry (`npm start`) makes it:
+   * its review rule reads the whole device list, which the integration tests, sharing one
+   * control database, fill with their own devices and rules.
+   */
+  heldTip: { riskCacheTtlMs: number } | null,
 ): Promise<void> {
-  const call = async (path: string, token: string, body: unknown, idempotencyKey?: string, method = "POST") => {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const call = async (
+    path: string,
+    token: string,
+    body: unknown,
+    idempotencyKey?: string,
+    method = "POST",
+    extra: Record<string, string> = {},
+  ) => {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      ...extra,
+    };
     if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
     const res = await app.request(`/v1${path}`, { method, headers, body: JSON.stringify(body) }, env, ctx);
     return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
   };
+
+  let reviewRuleSetAtMs: number | null = null;
+  if (heldTip) {
+    // Tips from a listed device wait for a risk reviewer (outcome `review`), holding their money.
+    // Set first: an isolate reads the rules again once its copy is `riskCacheTtlMs` old, so the
+    // demo's tip from the device comes last, once that much time has passed.
+    const rule = await call(
+      `/admin/risk/rules/${DEMO_REVIEW_RULE}`,
+      tokens.risk,
+      {
+        kind: "blacklist",
+        list: "device",
+        outcome: "review",
+        enabled: true,
+        description: "Demo: tips from a listed device wait for a reviewer",
+      },
+      undefined,
+      "PUT",
+    );
+    assert(rule.status === 200, `the demo review rule is set (${rule.status} ${rule.body.error?.code})`);
+    const listed = await call("/admin/risk/lists/device", tokens.risk, {
+      value: DEMO_REVIEW_DEVICE,
+      reason: "Demo: a device shared by many accounts",
+    });
+    assert(listed.status === 200, `the demo device is listed (${listed.status} ${listed.body.error?.code})`);
+    reviewRuleSetAtMs = Date.now();
+  }
 
   const dayStart = Date.parse(`${STATEMENT_DATE}T04:00:00.000Z`);
   const reconciled = await call("/admin/reconciliations", tokens.operator, {
@@ -100,6 +175,65 @@ export async function seedDemoQueues(
   );
   if (tip.status >= 400) console.warn(`demo held message not made: ${tip.body.error?.code}`);
 
+  // A subsidy campaign with one subsidy issued, for the configuration page (fixed keys: once).
+  const campaign = await call(
+    "/admin/campaigns",
+    tokens.operator,
+    { name: "Demo: Spring Festival red packets", budget: "5000.00" },
+    "demo-campaign-spring",
+  );
+  assert(campaign.status === 201, `the demo campaign is created (${campaign.status} ${campaign.body.error?.code})`);
+  const campaignId = (campaign.body as { campaign?: { id: string } }).campaign?.id;
+  const subsidy = await call(
+    `/admin/campaigns/${campaignId}/subsidies`,
+    tokens.operator,
+    { externalId: "demo/spring/viewer-ana", userId: "viewer-ana", amount: "8.88" },
+    "demo-subsidy-viewer-ana",
+  );
+  assert(subsidy.status === 201 || subsidy.status === 200, `the demo subsidy is issued (${subsidy.status})`);
+
+  // A second creator's real-name verification, waiting for review (already waiting: 409).
+  const verification = await call("/creators/me/verification", tokens.newCreator, {
+    realName: "于小雨",
+    idType: "resident_id",
+    idNumber: DEMO_PENDING_ID_NUMBER,
+  });
+  assert(
+    verification.status === 201 ||
+      verification.body.error?.code === "verification_pending" ||
+      verification.body.error?.code === "already_verified",
+    `the demo verification is submitted (${verification.status} ${verification.body.error?.code})`,
+  );
+
+  // The sandbox channel reports a payment for an order giftwire never made: verified, stored,
+  // and flagged `unknown_order` by the callbacks consumer (once: the event id is fixed).
+  const sandboxSecret = sandboxSecretOf(env);
+  if (sandboxSecret) {
+    const event = JSON.stringify({
+      id: "evt_demounknownorder0001",
+      type: "payment.succeeded",
+      merchant_id: sandboxMerchantOf(env),
+      order_no: "order_01DEMD0000000000NOORDER00",
+      txn_id: "sbx_txn_demo_no_order",
+      amount_minor: 9_90,
+      currency: "CNY",
+    });
+    const reported = await app.request(
+      "/v1/payments/callbacks/sandbox",
+      {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "sandbox-signature": await signSandbox(sandboxSecret, event, Date.now()),
+        },
+        body: event,
+      },
+      env,
+      ctx,
+    );
+    assert(reported.status < 300, `the demo sandbox callback is taken (${reported.status})`);
+  }
+
   const atMs = Date.now();
   const body = {
     id: "demo:dead-letter:verification",
@@ -124,4 +258,19 @@ export async function seedDemoQueues(
     retryAll: () => undefined,
   } as unknown as MessageBatch<unknown>;
   await handleDeadLettersBatch(batch, env, createLogger({ seed: "queues" }));
+
+  if (heldTip && reviewRuleSetAtMs !== null) {
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, reviewRuleSetAtMs + heldTip.riskCacheTtlMs + 100 - Date.now())),
+    );
+    const held = await call(
+      `/rooms/${roomId}/tips`,
+      tokens.viewer,
+      { kind: "custom", amount: "18.80" },
+      "demo-held-tip",
+      "POST",
+      { [DEVICE_HEADER]: DEMO_REVIEW_DEVICE },
+    );
+    if (held.status !== 202) console.warn(`demo held tip not made: ${held.status} ${held.body.error?.code}`);
+  }
 }

@@ -1,6 +1,7 @@
 import { apiClient, subjectOf } from "./api.js";
 
-// The operator console's shell, shared by its pages: the token (?token=<jwt>, an operator's,
+// The operator console's shell, shared by its pages: the header, the nav and the sign-in
+// panel (each page's HTML holds only its <main>), the token (?token=<jwt>, an operator's,
 // kept for the tab in sessionStorage so the nav's links need not carry it; behind Cloudflare
 // Access in production), the local demo sign-in, the nav with the pending proposals badge, the
 // API client and the page's status line.
@@ -21,6 +22,49 @@ const DEMO_OPERATORS = [
 ];
 
 export const $ = (id) => document.getElementById(id);
+
+const el = (tag, props = {}, ...children) => {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+};
+
+/**
+ * Wraps the page's <main> in the console's shell: the header with who is signed in, the nav,
+ * the sign-in panel (shown only without a token) and the status line (unless the page places
+ * its own). Runs when this module loads, before the page's script, so the page finds them.
+ */
+function drawShell() {
+  const main = document.querySelector("main.console-page");
+  const who = el("span", { id: "who", className: "pill", textContent: "signing in…" });
+  const header = el("header", {}, el("div", {}, el("h1", {}, "giftwire ", el("small", {}, "operator console")), who));
+  const nav = el("nav", { className: "console-nav" });
+  nav.setAttribute("aria-label", "Console");
+  const signin = el(
+    "section",
+    { id: "signin", hidden: true },
+    el("h2", {}, "Sign in as…"),
+    el(
+      "p",
+      { className: "hint" },
+      "Open this page with ",
+      el("code", {}, "?token=…"),
+      " (an operator's token; in production Cloudflare Access signs you in), or pick a demo operator (local development only).",
+    ),
+    el("div", { id: "demo-users", className: "chips" }),
+  );
+  const shell = el("div", { className: "shell" }, nav);
+  main.before(header, shell);
+  shell.append(main);
+  main.prepend(signin);
+  if (!$("message")) {
+    const message = el("p", { id: "message", className: "message" });
+    message.setAttribute("role", "status");
+    main.append(message);
+  }
+}
+
+drawShell();
 
 const params = new URLSearchParams(location.search);
 let token = params.get("token") ?? sessionStorage.getItem(TOKEN_KEY);
@@ -99,8 +143,26 @@ export async function refreshQueuesBadge() {
   }
 }
 
+/**
+ * Behind Cloudflare Access the browser carries no token: Access adds its signed assertion to
+ * every request, and the API names the operator from it. So without a token, ask who we are
+ * first; only where that fails (local development) offer the demo sign-in.
+ */
+async function signInByAccess() {
+  try {
+    const me = await api("GET", "/v1/admin/me");
+    return me.operator.id;
+  } catch {
+    return null;
+  }
+}
+
+let signedInAs = null;
+
 async function signIn() {
   if (token) return;
+  signedInAs = await signInByAccess();
+  if (signedInAs) return;
   $("signin").hidden = false;
   for (const op of DEMO_OPERATORS) {
     const b = Object.assign(document.createElement("button"), {
@@ -125,7 +187,7 @@ async function signIn() {
 export async function startConsole() {
   drawNav();
   await signIn();
-  $("who").textContent = subjectOf(token) ?? "operator";
+  $("who").textContent = (token ? subjectOf(token) : signedInAs) ?? "operator";
   refreshProposalsBadge();
   refreshQueuesBadge();
 }

@@ -359,12 +359,109 @@ const SECTIONS = [
         ),
         el("h3", { textContent: "Add or change a gift" }),
         form,
+        el("h3", { textContent: "Tip presets" }),
         el(
           "p",
           { className: "hint" },
-          `Tip presets: ${catalog.tipPresets.map((p) => p.amount).join(", ") || "none"}; custom tips ${money(catalog.customTip.minMinor)}–${money(catalog.customTip.maxMinor)} ${catalog.customTip.currency}. `,
-          "The presets are deployment configuration (no API changes them).",
+          `The viewer page's quick amounts, in this order; each within the custom tip range ${money(catalog.customTip.minMinor)}–${money(catalog.customTip.maxMinor)} ${catalog.customTip.currency}.`,
         ),
+        formOf(
+          [
+            field(
+              "Amounts (comma-separated)",
+              input("amounts", {
+                required: true,
+                size: 30,
+                value: catalog.tipPresets.map((p) => p.amount).join(", "),
+              }),
+            ),
+          ],
+          "Save presets",
+          (data) =>
+            change(
+              section,
+              () =>
+                api("PUT", "/v1/admin/tip-presets", {
+                  amounts: String(data.get("amounts"))
+                    .split(",")
+                    .map((a) => a.trim())
+                    .filter(Boolean),
+                }),
+              "Presets saved.",
+            ),
+        ),
+      ];
+    },
+  },
+  {
+    id: "campaigns",
+    title: "Campaigns and subsidy budgets",
+    hint: "Platform-funded red packets: a campaign's budget is moved from the platform's subsidy account when it is created; subsidies are issued from it to users, once per external id, never past what remains. Both are audited.",
+    async draw(section) {
+      const { campaigns } = await api("GET", "/v1/admin/campaigns?limit=20");
+      const text = (data, name) => String(data.get(name)).trim();
+      // Both move money, so the API asks each for an Idempotency-Key: one per submit.
+      const keyedPost = (urlOf, bodyOf, done) => (data) =>
+        change(section, () => api("POST", urlOf(data), bodyOf(data), key()), done);
+      // The figures (what remains, issued, used) are in each campaign's ledger shard.
+      const figures = await Promise.all(
+        campaigns.map((c) => api("GET", `/v1/admin/campaigns/${c.id}`).then((r) => r.campaign)),
+      );
+      return [
+        table(
+          ["Campaign", "Name", "Budget", "Remaining", "Issued", "Used", "Created"],
+          figures.map((c) => [
+            el("code", { textContent: c.id }),
+            c.name,
+            `${money(c.budgetMinor)} ${c.currency}`,
+            money(c.remainingMinor),
+            `${c.issuedCount} · ${money(c.issuedMinor)}`,
+            c.usedCount,
+            `${c.createdBy}, ${when(c.createdAtMs)}`,
+          ]),
+          "No campaign yet.",
+        ),
+        el("h3", { textContent: "Create a campaign" }),
+        formOf(
+          [
+            field("Name", input("name", { required: true, size: 20, placeholder: "Spring Festival 2027" })),
+            field("Budget", input("budget", { required: true, size: 10, placeholder: "10000.00" })),
+          ],
+          "Create campaign",
+          keyedPost(
+            () => "/v1/admin/campaigns",
+            (data) => ({ name: text(data, "name"), budget: text(data, "budget") }),
+            "Campaign created.",
+          ),
+        ),
+        campaigns.length === 0 ? null : el("h3", { textContent: "Issue a subsidy" }),
+        campaigns.length === 0
+          ? null
+          : formOf(
+              [
+                field(
+                  "Campaign",
+                  el(
+                    "select",
+                    { name: "campaignId" },
+                    ...campaigns.map((c) => el("option", { value: c.id, textContent: c.name })),
+                  ),
+                ),
+                field("External id", input("externalId", { required: true, size: 16, placeholder: "spring/u/8812" })),
+                field("User", input("userId", { required: true, size: 12, placeholder: "viewer-ana" })),
+                field("Amount", input("amount", { required: true, size: 8, placeholder: "8.88" })),
+              ],
+              "Issue subsidy",
+              keyedPost(
+                (data) => `/v1/admin/campaigns/${data.get("campaignId")}/subsidies`,
+                (data) => ({
+                  externalId: text(data, "externalId"),
+                  userId: text(data, "userId"),
+                  amount: text(data, "amount"),
+                }),
+                "Subsidy issued.",
+              ),
+            ),
       ];
     },
   },

@@ -140,15 +140,20 @@ const REASONS = {
   risk_flagged: "The creator was under a risk hold when asking.",
 };
 
+/** A queue's first page (at most 100): its items under `key`, and whether more wait. */
+function pagedLoad(url, key, cursorKey = "nextCursor") {
+  return async () => {
+    const page = await api("GET", url);
+    return { items: page[key], more: Boolean(page[cursorKey]) };
+  };
+}
+
 const QUEUES = [
   {
     key: "findings",
     label: "Reconciliation findings",
     hint: "What a channel statement's reconciliation could not match or repair by itself. Repair (a refund, an adjustment) is its own action; resolving records what was done.",
-    async load() {
-      const page = await api("GET", "/v1/admin/reconciliation-findings?limit=100");
-      return { items: page.findings, more: page.nextCursor !== null };
-    },
+    load: pagedLoad("/v1/admin/reconciliation-findings?limit=100", "findings"),
     render(f) {
       const c = card(
         f.id,
@@ -190,10 +195,7 @@ const QUEUES = [
     key: "withdrawals",
     label: "Withdrawal reviews",
     hint: "Withdrawals held for manual review, oldest first, with why. Above the four-eyes threshold an approval waits for a second operator.",
-    async load() {
-      const page = await api("GET", "/v1/admin/withdrawals?state=requested&limit=100");
-      return { items: page.withdrawals, more: page.nextCursor !== null };
-    },
+    load: pagedLoad("/v1/admin/withdrawals?state=requested&limit=100", "withdrawals"),
     render(w) {
       const reasons = el(
         "ul",
@@ -253,13 +255,79 @@ const QUEUES = [
     },
   },
   {
+    key: "riskReviews",
+    label: "Held tips",
+    hint: "Tips a risk rule sent to review, with the payer's money held. Approving makes the tip (the room must be live); declining returns the money to the payer's wallet. Undecided by the time shown, a tip is declined by itself.",
+    load: pagedLoad("/v1/admin/risk/reviews?limit=100", "heldTips"),
+    render(h) {
+      const asked = h.giftId ? `${h.quantity} × ${h.giftId}` : "a custom amount";
+      const fired = el(
+        "ul",
+        { className: "review-reasons" },
+        ...h.fired.map((f) =>
+          el(
+            "li",
+            {},
+            el("code", { textContent: f.ruleId }),
+            el("span", { className: "review-detail", textContent: ` ${f.reason}: ${f.detail}` }),
+          ),
+        ),
+      );
+      const c = card(
+        h.id,
+        `${h.amount} ${h.currency} from ${h.viewerId} to ${h.creatorId}`,
+        h.state,
+        [
+          fact("asked", asked),
+          fact("room", h.roomId),
+          fact("held", when(h.createdAtMs)),
+          fact("declined by itself", when(h.expiresAtMs)),
+        ],
+        [
+          el("p", { className: "hint", textContent: "Why it waits for review:" }),
+          fired,
+          h.message ? el("p", { className: "hint", textContent: `Its message: “${h.message.shown}”` }) : null,
+        ].filter(Boolean),
+      );
+      c.append(
+        ...actions(
+          c,
+          [
+            {
+              label: "Approve",
+              className: "approve",
+              run: async () => {
+                const r = await api("POST", `/v1/admin/risk/reviews/${h.id}/approve`);
+                return {
+                  state: r.heldTip.state,
+                  text: `Approved by ${r.heldTip.decidedBy}: tip ${r.heldTip.tipId} made.`,
+                };
+              },
+            },
+            {
+              label: "Decline",
+              className: "reject",
+              needsText: true,
+              run: async (reason) => {
+                const r = await api("POST", `/v1/admin/risk/reviews/${h.id}/decline`, { reason });
+                return {
+                  state: r.heldTip.state,
+                  text: `Declined: “${r.heldTip.decisionReason}”; the money is back in ${h.viewerId}'s wallet.`,
+                };
+              },
+            },
+          ],
+          "Reason (required to decline)",
+        ),
+      );
+      return c;
+    },
+  },
+  {
     key: "verifications",
     label: "Creator verifications",
     hint: "Real-name verifications waiting for review (masked). The creator sees a rejection's reason.",
-    async load() {
-      const page = await api("GET", "/v1/admin/verifications?limit=100");
-      return { items: page.items, more: page.nextCursor !== null };
-    },
+    load: pagedLoad("/v1/admin/verifications?limit=100", "items"),
     render(v) {
       const c = card(
         v.creatorId,
@@ -302,10 +370,7 @@ const QUEUES = [
     key: "heldMessages",
     label: "Held messages",
     hint: "Tip messages the word list held: the tip itself is posted; only its message waits. Approving shows it in the room at once.",
-    async load() {
-      const page = await api("GET", "/v1/admin/messages/held?limit=100");
-      return { items: page.messages, more: page.nextCursor !== null };
-    },
+    load: pagedLoad("/v1/admin/messages/held?limit=100", "messages"),
     render(m) {
       const c = card(
         m.tipId,
@@ -332,30 +397,21 @@ const QUEUES = [
     key: "paymentFlags",
     label: "Payment flags",
     hint: "Verified payments that did not match their order, contradicting answers, payouts held by risk: each needs a person.",
-    async load() {
-      const page = await api("GET", "/v1/admin/payment-flags?group=payments&limit=100");
-      return { items: page.flags, more: page.nextCursor !== null };
-    },
+    load: pagedLoad("/v1/admin/payment-flags?group=payments&limit=100", "flags"),
     render: flagCard,
   },
   {
     key: "payoutsStuck",
     label: "Payouts stuck",
     hint: "Withdrawals sent to their channel that heard nothing back for too long (the payout sweep flags them and keeps querying). Resolve once you have checked with the channel.",
-    async load() {
-      const page = await api("GET", "/v1/admin/payment-flags?group=payouts_stuck&limit=100");
-      return { items: page.flags, more: page.nextCursor !== null };
-    },
+    load: pagedLoad("/v1/admin/payment-flags?group=payouts_stuck&limit=100", "flags"),
     render: flagCard,
   },
   {
     key: "deadLetters",
     label: "Dead letters",
     hint: "Messages a queue gave up on after its retries, kept by the dead-letter consumer. Replay sends one back to its queue, once (the consumers are idempotent); discard drops it. Both are audited.",
-    async load() {
-      const page = await api("GET", "/v1/admin/dead-letters?limit=100");
-      return { items: page.deadLetters, more: page.nextCursor !== null };
-    },
+    load: pagedLoad("/v1/admin/dead-letters?limit=100", "deadLetters"),
     render(d) {
       const c = card(
         d.id,
@@ -400,10 +456,7 @@ const QUEUES = [
     key: "proposals",
     label: "Proposals waiting",
     hint: "Four-eyed actions waiting for a second operator: decide them on the proposals page.",
-    async load() {
-      const page = await api("GET", "/v1/admin/proposals?state=pending&limit=100");
-      return { items: page.items, more: Boolean(page.next) };
-    },
+    load: pagedLoad("/v1/admin/proposals?state=pending&limit=100", "items", "next"),
     render(p) {
       return card(
         p.id,

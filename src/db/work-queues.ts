@@ -252,6 +252,7 @@ export const WORK_QUEUES = [
   "proposals",
   "payoutsStuck",
   "deadLetters",
+  "riskReviews",
 ] as const;
 export type WorkQueue = (typeof WORK_QUEUES)[number];
 
@@ -286,6 +287,7 @@ export async function countWorkQueues(
     deadLetters: () => boundedCount(control, "SELECT 1 FROM dead_letters WHERE state = 'open'"),
     withdrawals: () => acrossShards("SELECT 1 FROM withdrawals WHERE state = 'requested'"),
     heldMessages: () => acrossShards("SELECT 1 FROM tip_messages WHERE status = 'held'"),
+    riskReviews: () => acrossShards("SELECT 1 FROM held_tips WHERE state = 'held'"),
   };
   const counts = await Promise.all(which.map(async (q) => [q, await counters[q]()] as const));
   return Object.fromEntries(counts);

@@ -47,6 +47,8 @@ export const LIMITS = {
   animationKeyMaxLength: 64,
   /** Gifts in the catalog. */
   giftsMax: 500,
+  /** Tip presets the viewer page offers (buttons above the custom amount). */
+  tipPresetsMax: 8,
   /** Violations reported by one invariant check (the count is always exact). */
   invariantViolationsReportedMax: 1_000,
   /** Live room: sockets one room accepts (one workerd process holds ~9,900 here). */

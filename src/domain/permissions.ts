@@ -34,7 +34,7 @@ export const PERMISSIONS = {
   "withdrawal.read": "List withdrawals for review; search and open them.",
   "withdrawal.approve": "Approve or reject a withdrawal.",
   "verification.review": "Review creators' real-name verifications.",
-  "gift.edit": "Add, change or retire gifts.",
+  "gift.edit": "Add, change or retire gifts; set the tip presets.",
   "campaign.manage": "Create subsidy campaigns and issue subsidies.",
   "campaign.read": "Read subsidy campaigns.",
   "template.edit": "Edit the creators' inbox templates.",

@@ -20,7 +20,7 @@ describe.skipIf(!hasBrowser)("the platform dashboard in Chromium", () => {
     };
     opsToken = seed.users.find((u) => u.userId === "ops-mei")?.token as string;
     browser = await launchChromium();
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -1,7 +1,6 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { describe, expect, it } from "vitest";
+import { ARTIFACTS, hasBrowser } from "./chromium";
+import { useConsole } from "./console-fixture";
 
 /**
  * The operator console's proposals queue and audit log in Chromium, against what `npm start`
@@ -10,53 +9,7 @@ import { type DevServer, startDevServer } from "./dev-server";
  * shows the adjustment's entry with every chain verified.
  */
 describe.skipIf(!hasBrowser)("the console's proposals and audit pages in Chromium", () => {
-  let server: DevServer;
-  let browser: Browser;
-  const tokens: Record<string, string> = {};
-  const contexts: BrowserContext[] = [];
-
-  beforeAll(async () => {
-    server = await startDevServer();
-    const seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as {
-      users: { userId: string; token: string }[];
-    };
-    for (const u of seed.users) tokens[u.userId] = u.token;
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterAll(async () => {
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function call(
-    method: string,
-    path: string,
-    as: string,
-    body?: unknown,
-  ): Promise<{ status: number; data: any }> {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tokens[as]}`,
-        "content-type": "application/json",
-        "idempotency-key": crypto.randomUUID(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, data: await res.json() };
-  }
-
-  async function open(as: string, path: string, width = 1280, height = 900): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width, height } });
-    contexts.push(context);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${server.url}${path}${path.includes("?") ? "&" : "?"}token=${tokens[as]}`);
-    return { page, errors };
-  }
+  const { call, open } = useConsole();
 
   async function propose(amount: string): Promise<string> {
     const reason = `Goodwill credit ${crypto.randomUUID().slice(0, 8)}`;
@@ -201,6 +154,21 @@ describe.skipIf(!hasBrowser)("the console's proposals and audit pages in Chromiu
     await page.waitForSelector('body[data-query*="toMs="]', { state: "attached" });
     expect(await page.locator("#empty").isVisible()).toBe(true);
     expect(await page.locator("#entries tbody tr").count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it("with no token and no Cloudflare Access, a page offers the demo operators; picking one signs in", async () => {
+    const { page, errors } = await open(null, "/console/proposals.html");
+    await page.waitForSelector("#signin:not([hidden])");
+    expect(await page.locator(".console-nav a").count()).toBe(6);
+    expect(await page.locator("#demo-users button").allTextContents()).toEqual([
+      "ops-mei (demo operator)",
+      "ops-kai (demo operator)",
+    ]);
+    await page.locator("#demo-users button", { hasText: "ops-kai" }).click();
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    expect(await page.locator("#who").textContent()).toBe("ops-kai");
+    expect(await page.locator("#signin").isHidden()).toBe(true);
     expect(errors).toEqual([]);
   });
 

@@ -1,8 +1,7 @@
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_PIN } from "../../dev/seed";
-import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { ARTIFACTS, hasBrowser } from "./chromium";
+import { useConsole } from "./console-fixture";
 
 /**
  * The console's search page in Chromium, against what `npm start` runs (issue 17): ops-mei finds
@@ -12,50 +11,12 @@ import { type DevServer, startDevServer } from "./dev-server";
  * reversed, with the reversal's operations. At 1280 px and at a tablet's 800 px.
  */
 describe.skipIf(!hasBrowser)("the console's search page in Chromium", () => {
-  let server: DevServer;
-  let browser: Browser;
-  let seed: { roomId: string; users: { userId: string; token: string }[] };
-  const contexts: BrowserContext[] = [];
-  const tokenOf = (id: string) => seed.users.find((u) => u.userId === id)?.token as string;
-
-  beforeAll(async () => {
-    server = await startDevServer();
-    seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterAll(async () => {
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await server?.stop();
-  });
-
-  async function call(method: string, path: string, as: string, body?: unknown) {
-    const res = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tokenOf(as)}`,
-        "content-type": "application/json",
-        "idempotency-key": crypto.randomUUID(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, data: (await res.json()) as any };
-  }
-
-  async function open(as: string, path: string, width = 1280, height = 900): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width, height } });
-    contexts.push(context);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${server.url}${path}${path.includes("?") ? "&" : "?"}token=${tokenOf(as)}`);
-    return { page, errors };
-  }
+  const demo = useConsole();
+  const { call, open } = demo;
 
   it("an operator finds a viewer, opens a tip, requests its reversal (202 proposal); a second operator approves; the tip shows reversed", async () => {
     // viewer-bo tips creator-lin's room: the tip to find.
-    const sent = await call("POST", `/v1/rooms/${seed.roomId}/tips`, "viewer-bo", {
+    const sent = await call("POST", `/v1/rooms/${demo.seed.roomId}/tips`, "viewer-bo", {
       kind: "custom",
       amount: "12.34",
       pin: DEMO_PIN,
@@ -91,7 +52,7 @@ describe.skipIf(!hasBrowser)("the console's search page in Chromium", () => {
     expect((await tipRow.locator("td").allTextContents()).slice(3, 7)).toEqual([
       "viewer-bo",
       "creator-lin",
-      seed.roomId,
+      demo.seed.roomId,
       "12.34 CNY",
     ]);
     await page.screenshot({ path: `${ARTIFACTS}/console-search-results-1280.png`, fullPage: true });

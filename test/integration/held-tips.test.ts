@@ -151,6 +151,9 @@ describe("a tip sent to review is held with its money", () => {
     } while (cursor !== null);
     const all = [...heldIds.values()].flatMap((s) => [...s]);
     expect(waiting).toBeGreaterThanOrEqual(all.length);
+    // The console's queues badge counts the same tips (bounded like every queue's count).
+    const queues = await call("GET", "/v1/admin/queues", { token: ops });
+    expect(queues.body.counts.riskReviews).toBe(Math.min(waiting, LIMITS.workQueueCountMax));
     for (const h of all) {
       expect(listed.get(h)?.fired[0]).toMatchObject({ ruleId: "held-review-cap", reason: "amount_cap" });
     }

@@ -305,12 +305,13 @@ describe("reconciliation findings and payment flags", () => {
       "paymentFlags",
       "payoutsStuck",
       "proposals",
+      "riskReviews",
       "verifications",
     ]);
     expect(res.body.countMax).toBe(LIMITS.workQueueCountMax);
     const admin = await token("admin-q", "admin");
     const all = await call("GET", "/v1/admin/queues", { token: admin });
-    expect(Object.keys(all.body.counts)).toHaveLength(8);
+    expect(Object.keys(all.body.counts)).toHaveLength(9);
     for (const n of Object.values(all.body.counts)) expect(Number.isInteger(n)).toBe(true);
     expect((await call("GET", "/v1/admin/queues", { token: await token("viewer-q") })).status).toBe(403);
   });

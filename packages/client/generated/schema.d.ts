@@ -571,6 +571,105 @@ export interface paths {
         };
         trace?: never;
     };
+    "/admin/tip-presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replace the tip presets (the viewer page's quick amounts), in the order given; audited
+         * @description 1 to 8 amounts, each once (else `malformed_request`) and within the custom tip bounds (`amount_out_of_range`, 422, and nothing changes). The catalog (`GET /v1/gifts`) answers the new presets at once.
+         *
+         *     Needs the permission `gift.edit` (roles: admin, ops).
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TipPresetsRequest"];
+                };
+            };
+            responses: {
+                /** @description The presets now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            tipPresets: {
+                                /**
+                                 * @description Integer minor units (fen).
+                                 * @example 1880
+                                 */
+                                amountMinor: number;
+                                amount: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/rooms": {
         parameters: {
             query?: never;
@@ -1826,7 +1925,74 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Campaigns, newest first: their definitions (`GET /v1/admin/campaigns/{id}` has the figures)
+         * @description Needs the permission `campaign.read` (roles: admin, finance, ops, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The `nextCursor` of the previous page. */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of campaigns */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            campaigns: components["schemas"]["CampaignListItem"][];
+                            /** @example campaign_01JDEM00000000000000000000 */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         put?: never;
         /**
          * Create a subsidy campaign with a budget
@@ -11068,7 +11234,7 @@ export interface paths {
         };
         /**
          * How many items wait in each work queue the caller may read (for the console's badges)
-         * @description Each count reads at most 1000 rows (per ledger shard for withdrawals and held messages, then capped again): a count of 1000 means "at least". A queue the caller may not read is absent.
+         * @description Each count reads at most 1000 rows (per ledger shard for withdrawals, held messages and held tips, then capped again): a count of 1000 means "at least". A queue the caller may not read is absent.
          *
          *     Needs the permission `self.read` (roles: admin, finance, ops, support, risk, auditor).
          */
@@ -11097,6 +11263,7 @@ export interface paths {
                                 proposals?: number;
                                 payoutsStuck?: number;
                                 deadLetters?: number;
+                                riskReviews?: number;
                             };
                             countMax: number;
                         };
@@ -14686,6 +14853,19 @@ export interface components {
             enabled?: boolean;
             sortOrder?: number;
         };
+        /**
+         * @example {
+         *       "amounts": [
+         *         "1.00",
+         *         "6.66",
+         *         "8.88",
+         *         "52.00"
+         *       ]
+         *     }
+         */
+        TipPresetsRequest: {
+            amounts: string[];
+        };
         Room: {
             /** @example room_01JDEM00000000000000000000 */
             id: string;
@@ -15069,6 +15249,19 @@ export interface components {
             name: string;
             /** @example 18.80 */
             budget: string;
+        };
+        CampaignListItem: {
+            /** @example campaign_01JDEM00000000000000000000 */
+            id: string;
+            name: string;
+            currency: string;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
+            budgetMinor: number;
+            createdBy: string;
+            createdAtMs: number;
         };
         Subsidy: {
             id: string;

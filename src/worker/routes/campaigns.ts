@@ -21,6 +21,7 @@ import { accountAddress } from "../../domain/accounts";
 import { fail, ok } from "../../domain/errors";
 import { assert, LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, parseAmountMinor } from "../../domain/money";
+import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { balancePatch, runIdempotent } from "../idempotency";
@@ -203,10 +204,16 @@ export async function createCampaign(
         },
       },
       patches: [balancePatch("$.campaign.remainingMinor", accountAddress.campaignBudget(id))],
-      ...(owner === null
-        ? {}
-        : {
-            audit: {
+      // Audited in the batch that funds it: an operator's as the operator, a partner's as the partner.
+      audit:
+        owner === null
+          ? operatorAction(c, {
+              action: "campaign.create",
+              target: id,
+              before: null,
+              after: { name, budgetMinor: budget.value },
+            })
+          : {
               actor: actorId,
               action: "campaign.create",
               target: id,
@@ -214,7 +221,6 @@ export async function createCampaign(
               before: null,
               after: { name, budgetMinor: budget.value, creatorId: owner.creatorId, roomId: owner.roomId },
             },
-          }),
     });
   })) as unknown as Response;
   if (response.status === 201) {
@@ -244,6 +250,74 @@ export async function createCampaign(
   }
   return response as unknown as TypedResponse<{ campaign: z.infer<typeof CampaignSchema> }, 201, "json">;
 }
+
+/** A campaign's definition row (control database); its figures are in its ledger shard. */
+interface CampaignRow {
+  id: string;
+  name: string;
+  currency: string;
+  budget_minor: number;
+  created_by: string;
+  created_at_ms: number;
+}
+
+const CampaignListItem = CampaignSchema.pick({
+  id: true,
+  name: true,
+  currency: true,
+  budgetMinor: true,
+  createdBy: true,
+  createdAtMs: true,
+}).openapi("CampaignListItem");
+
+campaigns.openapi(
+  defineRoute({
+    method: "get",
+    path: "/admin/campaigns",
+    auth: { permission: "campaign.read" },
+    tags: ["subsidies"],
+    summary: "Campaigns, newest first: their definitions (`GET /v1/admin/campaigns/{id}` has the figures)",
+    request: {
+      query: z.object({
+        cursor: CampaignId.optional().openapi({ description: "The `nextCursor` of the previous page." }),
+        limit: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+      }),
+    },
+    responses: {
+      200: jsonResponse(
+        z.object({ campaigns: z.array(CampaignListItem), nextCursor: CampaignId.nullable() }),
+        "A page of campaigns",
+      ),
+      ...errorResponses(400, 401, 403),
+    },
+  }),
+  async (c) => {
+    const { cursor, limit } = c.req.valid("query");
+    // Ids sort by time, so the id is the cursor (newest first).
+    const { results } = await c.var.ledger.control
+      .prepare(
+        `SELECT id, name, currency, budget_minor, created_by, created_at_ms FROM subsidy_campaigns
+         WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2`,
+      )
+      .bind(cursor ?? null, limit + 1)
+      .all<CampaignRow>();
+    const shown = results.slice(0, limit);
+    return c.json(
+      {
+        campaigns: shown.map((r) => ({
+          id: r.id,
+          name: r.name,
+          currency: r.currency,
+          budgetMinor: r.budget_minor,
+          createdBy: r.created_by,
+          createdAtMs: r.created_at_ms,
+        })),
+        nextCursor: results.length > limit ? (shown.at(-1)?.id ?? null) : null,
+      },
+      200,
+    );
+  },
+);
 
 campaigns.openapi(
   defineRoute({
@@ -377,6 +451,12 @@ campaigns.openapi(
         status: 201,
         body: { subsidy: subsidyBody(row), alreadyIssued: false },
         patches: [],
+        audit: operatorAction(c, {
+          action: "subsidy.issue",
+          target: campaignId,
+          before: null,
+          after: { subsidyId: id, externalId: body.externalId, userId: body.userId, amountMinor: amount.value },
+        }),
       });
     });
   },

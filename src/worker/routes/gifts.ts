@@ -232,3 +232,58 @@ gifts.openapi(
     return c.body(null, 204);
   },
 );
+
+const TipPresetsRequest = z
+  .strictObject({
+    amounts: z.array(DecimalAmount).min(1).max(LIMITS.tipPresetsMax),
+  })
+  .openapi("TipPresetsRequest", { example: { amounts: ["1.00", "6.66", "8.88", "52.00"] } });
+
+gifts.openapi(
+  defineRoute({
+    method: "put",
+    path: "/admin/tip-presets",
+    auth: { permission: "gift.edit" },
+    tags: ["gifts", "operators"],
+    summary: "Replace the tip presets (the viewer page's quick amounts), in the order given; audited",
+    description:
+      `1 to ${LIMITS.tipPresetsMax} amounts, each once (else \`malformed_request\`) and within the custom tip bounds (\`amount_out_of_range\`, ` +
+      "422, and nothing changes). The catalog (`GET /v1/gifts`) answers the new presets at once.",
+    request: { body: jsonBody(TipPresetsRequest) },
+    responses: {
+      200: jsonResponse(z.object({ tipPresets: CatalogSchema.shape.tipPresets }), "The presets now"),
+      ...errorResponses(400, 401, 403, 422),
+    },
+  }),
+  async (c) => {
+    const amounts = c.req.valid("json").amounts.map(priceOf);
+    if (new Set(amounts).size !== amounts.length) throw new ApiError("malformed_request", "Each preset once.");
+    const { minMinor, maxMinor } = c.var.config.customTip;
+    if (amounts.some((a) => a < minMinor || a > maxMinor)) {
+      throw new ApiError(
+        "amount_out_of_range",
+        `Each preset is between ${money(minMinor).amount} and ${money(maxMinor).amount}.`,
+      );
+    }
+    const { control } = c.var.ledger;
+    const db = drizzle(control);
+    const before = await db.select().from(tipPresets).orderBy(asc(tipPresets.sortOrder));
+    await batchWithAuditEntry(
+      control,
+      operatorAction(c, {
+        action: "tip_presets.set",
+        target: "tip_presets",
+        before: { amountsMinor: before.map((p) => p.amountMinor) },
+        after: { amountsMinor: amounts },
+      }),
+      [
+        control.prepare("DELETE FROM tip_presets"),
+        ...amounts.map((amountMinor, sortOrder) =>
+          statementOf(control, db.insert(tipPresets).values({ amountMinor, currency: DEFAULT_CURRENCY, sortOrder })),
+        ),
+      ],
+    );
+    c.var.log.info("tip_presets_set", { actorId: c.var.principal.userId, count: amounts.length });
+    return c.json({ tipPresets: amounts.map(money) }, 200);
+  },
+);

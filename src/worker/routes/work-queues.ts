@@ -3,7 +3,8 @@
  * and the queues whose list and resolve actions had no API yet — payment flags (stuck payouts
  * are the flags of kind `payout_stuck`), reconciliation findings and dead letters. The other
  * queues have their own routes: withdrawals (admin-withdrawals.ts), verifications
- * (verification-review.ts), held messages (moderation.ts), proposals (proposals.ts).
+ * (verification-review.ts), held messages (moderation.ts), held tips (admin-risk-reviews.ts),
+ * proposals (proposals.ts).
  *
  * Resolving a flag or a finding records who, when and a note, audited in the same batch; a
  * second resolution answers the stored one (`changed: false`). A dead letter is replayed to its
@@ -22,13 +23,15 @@ import {
   listFindings,
   listPaymentFlags,
   type PaymentFlagRow,
+  type Resolved,
   reopenDeadLetter,
   resolveFinding,
   resolvePaymentFlag,
   WORK_QUEUES,
   type WorkQueue,
 } from "../../db/work-queues";
-import { LIMITS } from "../../domain/limits";
+import type { AuditAction } from "../../domain/audit-chain";
+import { assert, LIMITS } from "../../domain/limits";
 import { may, type Permission } from "../../domain/permissions";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
@@ -49,6 +52,7 @@ const QUEUE_READ: Record<WorkQueue, Permission> = {
   heldMessages: "moderation.read",
   proposals: "proposal.read",
   deadLetters: "deadletter.read",
+  riskReviews: "risk.read",
 };
 
 workQueues.openapi(
@@ -59,8 +63,8 @@ workQueues.openapi(
     tags: ["operators"],
     summary: "How many items wait in each work queue the caller may read (for the console's badges)",
     description:
-      `Each count reads at most ${LIMITS.workQueueCountMax} rows (per ledger shard for withdrawals and held ` +
-      `messages, then capped again): a count of ${LIMITS.workQueueCountMax} means "at least". A queue the caller ` +
+      `Each count reads at most ${LIMITS.workQueueCountMax} rows (per ledger shard for withdrawals, held ` +
+      `messages and held tips, then capped again): a count of ${LIMITS.workQueueCountMax} means "at least". A queue the caller ` +
       "may not read is absent.",
     responses: {
       200: jsonResponse(
@@ -143,6 +147,68 @@ const Resolution = z
 const Open = z.enum(["open", "resolved"]).default("open");
 const Limit = z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault);
 
+/**
+ * A queue whose items are resolved with a note (payment flags, reconciliation findings): one
+ * route each, `POST {path}` with `queue.resolve`, audited in the resolution's batch; resolving
+ * again answers the stored resolution with `changed: false`.
+ */
+function resolveRoute<Row>(queue: {
+  path: string;
+  param: string;
+  id: z.ZodString;
+  example?: string;
+  noun: string;
+  description: string;
+  action: string;
+  answer: string;
+  schema: z.ZodType;
+  view: (row: Row) => unknown;
+  resolve: (
+    control: D1Database,
+    id: string,
+    resolution: { actorId: string; note: string; nowMs: number },
+    audit: AuditAction,
+  ) => Promise<Resolved<Row>>;
+}) {
+  const idParam = queue.id.openapi({
+    param: { name: queue.param, in: "path" },
+    ...(queue.example === undefined ? {} : { example: queue.example }),
+  });
+  workQueues.openapi(
+    defineRoute({
+      method: "post",
+      path: queue.path,
+      auth: { permission: "queue.resolve" },
+      tags: ["operators"],
+      summary: `Resolve a ${queue.noun} with a note (audited); resolving it again changes nothing`,
+      description: queue.description,
+      request: { params: z.object({ [queue.param]: idParam }), body: jsonBody(Resolution) },
+      responses: {
+        // Typed as a record: the answer's key is the queue's (`flag`, `finding`); the document
+        // still describes the item's schema.
+        200: jsonResponse(
+          z.object({ [queue.answer]: queue.schema, changed: z.boolean() }) as z.ZodType<Record<string, unknown>>,
+          "Resolved (or already was)",
+        ),
+        ...errorResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const id = c.req.param(queue.param);
+      assert(id !== undefined, "the path names the item");
+      const { note } = c.req.valid("json");
+      const result = await queue.resolve(
+        c.var.ledger.control,
+        id,
+        { actorId: c.var.principal.userId, note, nowMs: Date.now() },
+        operatorAction(c, { action: queue.action, target: id, before: null, after: { note } }),
+      );
+      if (result.kind === "not_found") throw new ApiError("not_found", `There is no such ${queue.noun}.`);
+      return c.json({ [queue.answer]: queue.view(result.row), changed: result.kind === "resolved" }, 200);
+    },
+  );
+}
+
 workQueues.openapi(
   defineRoute({
     method: "get",
@@ -184,42 +250,21 @@ workQueues.openapi(
   },
 );
 
-const FlagParam = z.object({
-  flagId: z
-    .string()
-    .regex(/^[A-Za-z0-9_:.-]{1,120}$/)
-    .openapi({ param: { name: "flagId", in: "path" }, example: "payout_stuck:wd_01JQ0000000000000000000000" }),
+resolveRoute({
+  path: "/admin/payment-flags/{flagId}/resolve",
+  param: "flagId",
+  id: z.string().regex(/^[A-Za-z0-9_:.-]{1,120}$/),
+  example: "payout_stuck:wd_01JQ0000000000000000000000",
+  noun: "payment flag",
+  description:
+    "Moves no money: whatever the flag asks for (a refund, an adjustment) is its own action. A stuck payout's " +
+    "flag, resolved, still leaves the withdrawal to the payout sweep until it is paid or failed.",
+  action: "payment_flag.resolve",
+  answer: "flag",
+  schema: PaymentFlagSchema,
+  view: flagView,
+  resolve: resolvePaymentFlag,
 });
-
-workQueues.openapi(
-  defineRoute({
-    method: "post",
-    path: "/admin/payment-flags/{flagId}/resolve",
-    auth: { permission: "queue.resolve" },
-    tags: ["operators"],
-    summary: "Resolve a payment flag with a note (audited); resolving it again changes nothing",
-    description:
-      "Moves no money: whatever the flag asks for (a refund, an adjustment) is its own action. A stuck payout's " +
-      "flag, resolved, still leaves the withdrawal to the payout sweep until it is paid or failed.",
-    request: { params: FlagParam, body: jsonBody(Resolution) },
-    responses: {
-      200: jsonResponse(z.object({ flag: PaymentFlagSchema, changed: z.boolean() }), "Resolved (or already was)"),
-      ...errorResponses(400, 401, 403, 404),
-    },
-  }),
-  async (c) => {
-    const { flagId } = c.req.valid("param");
-    const { note } = c.req.valid("json");
-    const result = await resolvePaymentFlag(
-      c.var.ledger.control,
-      flagId,
-      { actorId: c.var.principal.userId, note, nowMs: Date.now() },
-      operatorAction(c, { action: "payment_flag.resolve", target: flagId, before: null, after: { note } }),
-    );
-    if (result.kind === "not_found") throw new ApiError("not_found", "There is no such payment flag.");
-    return c.json({ flag: flagView(result.row), changed: result.kind === "resolved" }, 200);
-  },
-);
 
 /* Reconciliation findings */
 
@@ -296,36 +341,18 @@ workQueues.openapi(
   },
 );
 
-workQueues.openapi(
-  defineRoute({
-    method: "post",
-    path: "/admin/reconciliation-findings/{findingId}/resolve",
-    auth: { permission: "queue.resolve" },
-    tags: ["operators"],
-    summary: "Resolve a reconciliation finding with a note (audited); resolving it again changes nothing",
-    description: "Moves no money: a repair (a refund, an adjustment) is its own action, named in the note.",
-    request: {
-      params: z.object({ findingId: FindingId.openapi({ param: { name: "findingId", in: "path" } }) }),
-      body: jsonBody(Resolution),
-    },
-    responses: {
-      200: jsonResponse(z.object({ finding: FindingSchema, changed: z.boolean() }), "Resolved (or already was)"),
-      ...errorResponses(400, 401, 403, 404),
-    },
-  }),
-  async (c) => {
-    const { findingId } = c.req.valid("param");
-    const { note } = c.req.valid("json");
-    const result = await resolveFinding(
-      c.var.ledger.control,
-      findingId,
-      { actorId: c.var.principal.userId, note, nowMs: Date.now() },
-      operatorAction(c, { action: "reconciliation.finding.resolve", target: findingId, before: null, after: { note } }),
-    );
-    if (result.kind === "not_found") throw new ApiError("not_found", "There is no such reconciliation finding.");
-    return c.json({ finding: findingView(result.row), changed: result.kind === "resolved" }, 200);
-  },
-);
+resolveRoute({
+  path: "/admin/reconciliation-findings/{findingId}/resolve",
+  param: "findingId",
+  id: FindingId,
+  noun: "reconciliation finding",
+  description: "Moves no money: a repair (a refund, an adjustment) is its own action, named in the note.",
+  action: "reconciliation.finding.resolve",
+  answer: "finding",
+  schema: FindingSchema,
+  view: findingView,
+  resolve: resolveFinding,
+});
 
 /* Dead letters */
 
