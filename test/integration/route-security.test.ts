@@ -87,6 +87,7 @@ const MONEY_ROUTES: Record<string, UserRateLimit> = {
   "POST /v1/rooms/{roomId}/red-packets/{packetId}/claims": "packets",
   "POST /v1/payments/orders": "payments",
   "POST /v1/creators/me/withdrawals": "withdrawals",
+  "POST /v1/me/winnings/withdrawals": "withdrawals",
 };
 
 /** The routes outside the OpenAPI document that carry a rate limit: the provider callbacks. */
