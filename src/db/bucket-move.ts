@@ -21,7 +21,7 @@
  * retention (a replay after the move must not run twice). History stays in the old shard:
  * operations, transfers, tips, finished packets and claims, used subsidies, finished orders.
  * A creator's money out moves with them (copyMoneyOut, moveShares, retireMoneyOut): their
- * settlements, reversals, withdrawals and inbox are copied, the operation ids those rows name
+ * settlements, reversals, withdrawals and inbox (and a user's winnings, `user_winnings`) are copied, the operation ids those rows name
  * are tombstoned in the new shard (a settlement re-run is "exists"), their shares of
  * `platform:receivables` and `channel:{ch}:payouts` move as money through transit, and their
  * rows leave the old shard's books. A bucket whose red packets or subsidies still hold money,
