@@ -21,7 +21,7 @@
  * retention (a replay after the move must not run twice). History stays in the old shard:
  * operations, transfers, tips, finished packets and claims, used subsidies, finished orders.
  * A creator's money out moves with them (copyMoneyOut, moveShares, retireMoneyOut): their
- * settlements, reversals, withdrawals and inbox are copied, the operation ids those rows name
+ * settlements, reversals, withdrawals and inbox (and a user's winnings, `user_winnings`) are copied, the operation ids those rows name
  * are tombstoned in the new shard (a settlement re-run is "exists"), their shares of
  * `platform:receivables` and `channel:{ch}:payouts` move as money through transit, and their
  * rows leave the old shard's books. A bucket whose red packets or subsidies still hold money,
@@ -576,12 +576,16 @@ async function verify(ledger: Ledger, from: number, to: number, bucket: number):
   return problems;
 }
 
-/** Creators of the bucket with money-out rows in `db` (settlements, reversals, withdrawals, inbox). */
+/**
+ * Owners of the bucket with money-out rows in `db` (settlements, reversals, withdrawals, inbox,
+ * and users' winnings: docs/adr/0017).
+ */
 async function moneyOutCreatorsOf(db: D1Database, bucket: number): Promise<string[]> {
   const { results } = await db
     .prepare(
       `SELECT creator_id FROM creator_settlements UNION SELECT creator_id FROM tip_reversals
-       UNION SELECT creator_id FROM withdrawals UNION SELECT creator_id FROM inbox_messages`,
+       UNION SELECT creator_id FROM withdrawals UNION SELECT creator_id FROM inbox_messages
+       UNION SELECT user_id FROM user_winnings`,
     )
     .all<{ creator_id: string }>();
   return results.map((r) => r.creator_id).filter((id) => bucketOfOwner(id) === bucket);
@@ -640,6 +644,9 @@ async function copyMoneyOut(
        WHERE w.creator_id IN (${inList(ids)})`,
     );
     const inbox = await rowsOf(`SELECT * FROM inbox_messages WHERE creator_id IN (${inList(ids)})`);
+    // Copied before the balances move (the wallet's debit would lower the part to 0 here); in the
+    // new shard it is within the wallet again once the wallet's transit is delivered.
+    const winnings = await rowsOf(`SELECT * FROM user_winnings WHERE user_id IN (${inList(ids)})`);
     for (const r of reversals) {
       assert(
         r.source !== "receivable" || typeof r.moved_receivable_minor === "number",
@@ -671,6 +678,7 @@ async function copyMoneyOut(
       ...withdrawals.map((r) => upsert(target, "withdrawals", ["id"], r, mode)),
       ...transitions.map((r) => upsert(target, "withdrawal_transitions", ["withdrawal_id", "seq"], r, mode)),
       ...inbox.map((r) => upsert(target, "inbox_messages", ["id"], r, mode)),
+      ...winnings.map((r) => upsert(target, "user_winnings", ["user_id"], r, mode)),
       ...tombstones,
     ];
     for (let k = 0; k < statements.length; k += STATEMENTS_PER_BATCH) {
@@ -847,6 +855,7 @@ async function retireMoneyOut(old: D1Database, creators: readonly string[]): Pro
       old.prepare(`DELETE FROM withdrawals WHERE creator_id IN (${inList(ids)})`).bind(...ids),
       old.prepare(`DELETE FROM tip_reversals WHERE creator_id IN (${inList(ids)})`).bind(...ids),
       old.prepare(`DELETE FROM creator_settlements WHERE creator_id IN (${inList(ids)})`).bind(...ids),
+      old.prepare(`DELETE FROM user_winnings WHERE user_id IN (${inList(ids)})`).bind(...ids),
     ]);
     rows += results.reduce((sum, r) => sum + (r.meta.changes ?? 0), 0);
   }

@@ -95,6 +95,12 @@ export interface OperationSpec {
   /** The operation's own rows (e.g. the tip row), built with `whenPosting`. */
   readonly extra: Attach;
   /**
+   * Rows written before the balances change: a sub-balance that a trigger on `accounts` keeps
+   * within its account (`user_winnings`, docs/adr/0017) is lowered here by an operation that
+   * takes from it, so the trigger then finds it already within the new balance.
+   */
+  readonly beforeBalances?: Attach;
+  /**
    * The caller's statements (e.g. an idempotency record's completion), written after the
    * operation's own rows and immediately before its finalize: the last attached statement's
    * result is at `statements.length - 2`.
@@ -218,6 +224,7 @@ export function composeOperation(shard: LedgerShard, spec: OperationSpec): Compo
     insertOperation,
     ...createAccounts,
     ...insertTransfers,
+    ...(spec.beforeBalances ?? attachNothing)(posting),
     ...updateBalances,
     ...extra,
     finalize,

@@ -7,6 +7,7 @@
  * its creator's shard (its id carries the creator's bucket: `ledger.forId(id)`).
  */
 
+import type { WithdrawalOwnerKind } from "../domain/accounts";
 import type { AuditAction } from "../domain/audit-chain";
 import { assert } from "../domain/limits";
 import {
@@ -21,7 +22,9 @@ import type { Ledger } from "./shards";
 
 export interface WithdrawalRow {
   id: string;
+  /** The owner's id, a creator's or a user's (`owner_kind`). */
   creator_id: string;
+  owner_kind: WithdrawalOwnerKind;
   amount_minor: number;
   fee_minor: number;
   currency: string;

@@ -11,6 +11,8 @@ export const accountAddress = {
    * here, a decline or expiry returns it to the wallet.
    */
   userHeld: (userId: string) => `user:${userId}:held`,
+  /** A user's winnings withdrawal from its request until it is paid, rejected or failed (docs/adr/0017). */
+  userWithdrawing: (userId: string) => `user:${userId}:withdrawing`,
   creatorPending: (creatorId: string) => `creator:${creatorId}:pending`,
   creatorAvailable: (creatorId: string) => `creator:${creatorId}:available`,
   /** A withdrawal's amount from its request until it is paid, rejected or failed. */
@@ -46,6 +48,22 @@ export const accountAddress = {
    */
   transit: (peerShard: number) => `transit:${peerShard}`,
 } as const;
+
+/**
+ * Whose money a withdrawal moves: a creator's earnings (`creator:{id}:available`) or a user's
+ * winnings (`user:{id}:wallet`, within its withdrawable part: docs/adr/0017).
+ */
+export type WithdrawalOwnerKind = "creator" | "user";
+
+/** The account a withdrawal is held from (and released back to), and the one it is held in. */
+export function withdrawalAccounts(
+  ownerKind: WithdrawalOwnerKind,
+  ownerId: string,
+): { readonly source: string; readonly withdrawing: string } {
+  return ownerKind === "creator"
+    ? { source: accountAddress.creatorAvailable(ownerId), withdrawing: accountAddress.creatorWithdrawing(ownerId) }
+    : { source: accountAddress.userWallet(ownerId), withdrawing: accountAddress.userWithdrawing(ownerId) };
+}
 
 /** One transfer of an operation: an amount from one account to another of the same currency. */
 export interface Posting {

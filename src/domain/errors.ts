@@ -47,6 +47,10 @@ export const ERROR_CODES = {
     message: "A request with this Idempotency-Key is still being processed; retry later.",
   },
   insufficient_funds: { status: 409, message: "The wallet balance is too low." },
+  winnings_insufficient: {
+    status: 409,
+    message: "Only red-packet winnings can be withdrawn, and they are below this amount (top-ups never are).",
+  },
   room_not_live: { status: 409, message: "The room is not live." },
   operator_identity_taken: {
     status: 409,

@@ -92,6 +92,11 @@ export const GUARD_ERRORS = {
   withdrawal_daily_count_exceeded: "amount_out_of_range",
   /** The business day's withdrawal amount cap, summed in the batch. */
   withdrawal_daily_amount_exceeded: "amount_out_of_range",
+  /**
+   * A winnings withdrawal above the withdrawable part of the wallet (docs/adr/0017): top-up
+   * money is never withdrawn, however much the wallet holds.
+   */
+  winnings_insufficient: "winnings_insufficient",
   /** A release or payout of a withdrawal no longer in the state it expects (another path moved it first). */
   withdrawal_state_changed: "conflict",
 } as const satisfies Record<string, ErrorCode>;

@@ -10,7 +10,10 @@ export const WithdrawalSchema = z
   .object({
     id: z.string(),
     channelNumber: z.string().openapi({ description: "The channel's idempotency number: the id without `_`." }),
-    creatorId: z.string(),
+    creatorId: z.string().openapi({ description: "The owner's id (a creator's, or a user's for winnings)." }),
+    ownerKind: z
+      .enum(["creator", "user"])
+      .openapi({ description: "`creator` (earnings) or `user` (red-packet winnings: docs/adr/0017)." }),
     amountMinor: AmountMinor,
     feeMinor: AmountMinor,
     payoutMinor: AmountMinor.openapi({ description: "What the payee receives: amount − fee." }),
@@ -65,6 +68,7 @@ export function withdrawalView({ row, transitions }: WithdrawalWithSteps): Withd
     id: row.id,
     channelNumber: withdrawalNumber(row.id),
     creatorId: row.creator_id,
+    ownerKind: row.owner_kind,
     amountMinor: row.amount_minor,
     feeMinor: row.fee_minor,
     payoutMinor: row.amount_minor - row.fee_minor,

@@ -18,6 +18,7 @@ import { composeTipReversal, type TipRow } from "../../src/db/operations/tip-rev
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { checkShardedInvariants } from "../../src/db/sharded-invariants";
 import { forgetBucketMap, openLedger, shardBindings } from "../../src/db/shards";
+import { winningsCreditStatements } from "../../src/db/winnings";
 import { accountAddress } from "../../src/domain/accounts";
 import type { MovePhase } from "../../src/domain/bucket-move";
 import { LIMITS } from "../../src/domain/limits";
@@ -518,6 +519,52 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
     expect(tombstones.results.map((t) => t.id)).toEqual([w.id, `${w.id}:release`]);
     const view = await call("GET", `/v1/creators/me/withdrawals/${w.id}`, { token: as });
     expect(view.body.withdrawal.state).toBe("rejected");
+    await expectInvariantsClean();
+  }, 60_000);
+  it("carries a user's winnings: the withdrawable part arrives with the wallet and leaves the old shard", async () => {
+    const user = await ownerInFreshBucket("mvo-win");
+    const bucket = bucketOf(user);
+    const before = await ledger();
+    const from = before.map[bucket] as number;
+    const to = (from + 1) % SHARDS;
+    const dbs = moveDatabases();
+    const oldDb = dbs.shards[from] as D1Database;
+    const newDb = dbs.shards[to] as D1Database;
+    const wallet = accountAddress.userWallet(user);
+    const nowMs = Date.now();
+    // 100.00 topped up and 40.00 claimed (the claim's wallet credit and its winnings, as packet-claim.ts writes them).
+    await oldDb.batch([
+      ...operationRows(oldDb, {
+        id: `test-topup:${user}`,
+        kind: "adjustment",
+        postings: [{ from: accountAddress.worldAdjustments(), to: wallet, amountMinor: 10_000 }],
+        atMs: nowMs,
+      }),
+      ...operationRows(oldDb, {
+        id: `test-claim:${user}`,
+        kind: "adjustment",
+        postings: [{ from: accountAddress.worldAdjustments(), to: wallet, amountMinor: 4_000 }],
+        atMs: nowMs,
+      }),
+      ...winningsCreditStatements(before.forOwner(user), [{ to: wallet, amountMinor: 4_000 }], "CNY", nowMs, {
+        sql: "1",
+        params: [],
+      }),
+    ]);
+    expect((await startBucketMove(dbs, bucket, to, Date.now())).kind).toBe("advanced");
+    await moveToDone(bucket);
+    await settleTransit();
+    forgetBucketMap();
+    const winningsIn = (db: D1Database) =>
+      db
+        .prepare("SELECT withdrawable_minor, claimed_minor, withdrawn_minor FROM user_winnings WHERE user_id = ?")
+        .bind(user)
+        .first();
+    expect(await winningsIn(newDb)).toEqual({ withdrawable_minor: 4_000, claimed_minor: 4_000, withdrawn_minor: 0 });
+    expect(await winningsIn(oldDb)).toBeNull();
+    expect(await balanceIn(newDb, wallet)).toBe(14_000);
+    const read = await call("GET", "/v1/me/winnings", { token: await token(user) });
+    expect(read.body.winnings).toMatchObject({ withdrawableMinor: 4_000, walletMinor: 14_000 });
     await expectInvariantsClean();
   }, 60_000);
 });

@@ -91,6 +91,7 @@ const MONEY_ROUTES: Record<string, UserRateLimit> = {
   "POST /v1/creators/me/withdrawals": "withdrawals",
   // A paid unlock (issue 19) shares the wallet tips' per-user limit: the same wallet, the same kind of spend.
   "POST /v1/content/{contentId}/unlock": "tips",
+  "POST /v1/me/winnings/withdrawals": "withdrawals",
 };
 
 /** The routes outside the OpenAPI document that carry a rate limit: the provider callbacks. */

@@ -61,6 +61,7 @@ async function withdrawAt(creatorId: string, amountMinor: number, feeMinor: numb
   const auto = ending === "paid" || ending === "failed";
   const hold = composeWithdrawalHold(shard, {
     id,
+    ownerKind: "creator",
     creatorId,
     amountMinor,
     feeMinor,
@@ -79,7 +80,14 @@ async function withdrawAt(creatorId: string, amountMinor: number, feeMinor: numb
     nowMs,
   });
   expect(await runOperations(shard, [hold])).toEqual([{ kind: "posted" }]);
-  const w = { id, creator_id: creatorId, amount_minor: amountMinor, fee_minor: feeMinor, currency: "CNY" };
+  const w = {
+    id,
+    creator_id: creatorId,
+    owner_kind: "creator" as const,
+    amount_minor: amountMinor,
+    fee_minor: feeMinor,
+    currency: "CNY",
+  };
   if (ending === "rejected") {
     const release = composeWithdrawalRelease(shard, {
       withdrawal: w,

@@ -678,6 +678,7 @@ describe("payouts through the sandbox", () => {
       shard,
       composeWithdrawalHold(shard, {
         id,
+        ownerKind: "creator",
         creatorId: c.id,
         amountMinor: 10_000,
         feeMinor: 250,

@@ -8,18 +8,24 @@
  *
  * A credit commits in its packet's shard (the sender's: the escrow and the packet row are
  * there); a claimer whose wallet is in another shard is paid through transit (ledger.ts).
+ *
+ * Claimed money is winnings: withdrawable (docs/adr/0017). The same batch adds it to the
+ * claimer's `user_winnings` when the wallet is in this shard, or the transit delivery does
+ * (operations/transit-delivery.ts).
  */
 
 import { accountAddress } from "../../domain/accounts";
 import { type ComposedOperation, composeOperation, runOperations, type Verdict } from "../ledger";
 import type { ClaimCreditMessage } from "../messages/ledger-postings";
 import type { LedgerShard } from "../shards";
+import { winningsCreditStatements } from "../winnings";
 
 /** A claim the room made durable, as its LEDGER_POSTINGS message carries it. */
 export type ClaimCredit = Omit<ClaimCreditMessage, "kind">;
 
 function composeClaimCredit(shard: LedgerShard, claim: ClaimCredit, nowMs: number): ComposedOperation {
   const { db } = shard;
+  const wallet = accountAddress.userWallet(claim.userId);
   return composeOperation(shard, {
     id: claim.claimId,
     kind: "packet_claim",
@@ -27,7 +33,7 @@ function composeClaimCredit(shard: LedgerShard, claim: ClaimCredit, nowMs: numbe
     postings: [
       {
         from: accountAddress.packetEscrow(claim.packetId),
-        to: accountAddress.userWallet(claim.userId),
+        to: wallet,
         amountMinor: claim.amountMinor,
       },
     ],
@@ -70,6 +76,13 @@ function composeClaimCredit(shard: LedgerShard, claim: ClaimCredit, nowMs: numbe
            WHERE id = ? AND ${posting.sql}`,
         )
         .bind(nowMs, claim.amountMinor, claim.packetId, ...posting.params),
+      ...winningsCreditStatements(
+        shard,
+        [{ to: wallet, amountMinor: claim.amountMinor }],
+        claim.currency,
+        nowMs,
+        posting,
+      ),
     ],
   });
 }

@@ -6,12 +6,17 @@
  *
  * If an account has moved to a third shard since the origin committed (a bucket move), the
  * same composition forwards it: this shard pays `transit:{third}` and owes it a delivery.
+ *
+ * A red-packet claim's credit to a wallet is winnings (docs/adr/0017): delivered here, it is
+ * made withdrawable in the same batch (a forwarded one is not: it arrives as a forwarding
+ * delivery and stays non-withdrawable, the safe side).
  */
 
 import type { Posting } from "../../domain/accounts";
 import type { Currency } from "../../domain/money";
 import { type ComposedOperation, composeOperation } from "../ledger";
 import type { LedgerShard } from "../shards";
+import { winningsCreditStatements } from "../winnings";
 
 /** One outbox row of an origin shard, as the destination posts it. */
 export interface TransitDelivery {
@@ -42,6 +47,9 @@ export function composeTransitDelivery(
     metadata: { origin: delivery.origin, operationId: delivery.operationId, operationKind: delivery.operationKind },
     nowMs,
     guards: [],
-    extra: () => [],
+    extra: (posting) =>
+      delivery.operationKind === "packet_claim"
+        ? winningsCreditStatements(shard, delivery.postings, delivery.currency, nowMs, posting)
+        : [],
   });
 }

@@ -1,7 +1,14 @@
 /**
- * withdrawal_hold: a creator's withdrawal request. The whole amount moves from
- * `creator:{id}:available` to `creator:{id}:withdrawing` with the withdrawals row and its
- * first transition (and, when auto-approved, its second) in the same batch.
+ * withdrawal_hold: a withdrawal request. The whole amount moves from the owner's source to its
+ * withdrawing account (domain/accounts.ts `withdrawalAccounts`): a creator's
+ * `creator:{id}:available` → `creator:{id}:withdrawing`, or a user's winnings,
+ * `user:{id}:wallet` → `user:{id}:withdrawing`, with the withdrawals row and its first
+ * transition (and, when auto-approved, its second) in the same batch.
+ *
+ * A user's withdrawal may take only the wallet's withdrawable part (docs/adr/0017): its guard
+ * `winnings_insufficient` reads `user_winnings`, which the batch lowers by the amount *before*
+ * the wallet's balance changes (the trigger that keeps the part within the wallet then finds
+ * it already there), and counts the amount in `withdrawn_minor`.
  *
  * Guards, all inside the batch, so 50 concurrent requests cannot pass them together: the
  * ledger's own funds guard (available ≥ amount), then the business day's count and amount
@@ -14,7 +21,7 @@
  * lives in the creator's shard beside the accounts it moves.
  */
 
-import { accountAddress } from "../../domain/accounts";
+import { type WithdrawalOwnerKind, withdrawalAccounts } from "../../domain/accounts";
 import { encodeReviewReasons, type ReviewReason } from "../../domain/withdrawal-request";
 import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
 import type { LedgerShard } from "../shards";
@@ -22,6 +29,9 @@ import { stepStatements } from "../withdrawals";
 
 export interface WithdrawalHold {
   readonly id: string;
+  /** `creator` (earnings) or `user` (red-packet winnings). */
+  readonly ownerKind: WithdrawalOwnerKind;
+  /** The owner's id (the withdrawals row's `creator_id` column holds either kind). */
   readonly creatorId: string;
   readonly amountMinor: number;
   readonly feeMinor: number;
@@ -45,48 +55,71 @@ export interface WithdrawalHold {
 
 export function composeWithdrawalHold(shard: LedgerShard, w: WithdrawalHold, attach?: Attach): ComposedOperation {
   const { db } = shard;
-  const today = "FROM withdrawals WHERE creator_id = ? AND created_at_ms >= ? AND created_at_ms < ?";
+  const today = "FROM withdrawals WHERE creator_id = ? AND owner_kind = ? AND created_at_ms >= ? AND created_at_ms < ?";
   const guardsAfterFunds: Guard[] = [
     {
       code: "withdrawal_daily_count_exceeded",
       sql: `(SELECT COUNT(*) ${today}) < ?`,
-      params: [w.creatorId, w.dayStartMs, w.dayEndMs, w.perDayMax],
+      params: [w.creatorId, w.ownerKind, w.dayStartMs, w.dayEndMs, w.perDayMax],
     },
     {
       code: "withdrawal_daily_amount_exceeded",
       sql: `(SELECT COALESCE(SUM(amount_minor), 0) ${today}) + ? <= ?`,
-      params: [w.creatorId, w.dayStartMs, w.dayEndMs, w.amountMinor, w.dailyAmountMaxMinor],
+      params: [w.creatorId, w.ownerKind, w.dayStartMs, w.dayEndMs, w.amountMinor, w.dailyAmountMaxMinor],
     },
   ];
+  const user = w.ownerKind === "user";
+  const guards: Guard[] = user
+    ? [
+        {
+          code: "winnings_insufficient",
+          sql: "COALESCE((SELECT withdrawable_minor FROM user_winnings WHERE user_id = ?), 0) >= ?",
+          params: [w.creatorId, w.amountMinor],
+        },
+      ]
+    : [];
+  const accounts = withdrawalAccounts(w.ownerKind, w.creatorId);
   const auto = w.approval === "auto";
   return composeOperation(shard, {
     id: w.id,
     kind: "withdrawal_hold",
     currency: w.currency,
-    postings: [
-      {
-        from: accountAddress.creatorAvailable(w.creatorId),
-        to: accountAddress.creatorWithdrawing(w.creatorId),
-        amountMinor: w.amountMinor,
-      },
-    ],
+    postings: [{ from: accounts.source, to: accounts.withdrawing, amountMinor: w.amountMinor }],
     actorId: w.creatorId,
     reason: null,
-    metadata: { withdrawalId: w.id, channel: w.channel, feeMinor: w.feeMinor, approval: w.approval },
+    metadata: {
+      withdrawalId: w.id,
+      ownerKind: w.ownerKind,
+      channel: w.channel,
+      feeMinor: w.feeMinor,
+      approval: w.approval,
+    },
     nowMs: w.nowMs,
-    guards: [],
+    guards,
     guardsAfterFunds,
+    beforeBalances: (posting) =>
+      user
+        ? [
+            db
+              .prepare(
+                `UPDATE user_winnings SET withdrawable_minor = withdrawable_minor - ?, withdrawn_minor = withdrawn_minor + ?,
+                   updated_at_ms = ? WHERE user_id = ? AND ${posting.sql}`,
+              )
+              .bind(w.amountMinor, w.amountMinor, w.nowMs, w.creatorId, ...posting.params),
+          ]
+        : [],
     extra: (posting) => [
       db
         .prepare(
-          `INSERT INTO withdrawals (id, creator_id, amount_minor, fee_minor, currency, channel, payout_account_id,
+          `INSERT INTO withdrawals (id, creator_id, owner_kind, amount_minor, fee_minor, currency, channel, payout_account_id,
              destination_masked, state, review, review_reasons, idempotency_key, transition_count, created_at_ms,
              updated_at_ms)
-           SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'requested', ?, ?, ?, 1, ?, ? WHERE ${posting.sql}`,
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 'requested', ?, ?, ?, 1, ?, ? WHERE ${posting.sql}`,
         )
         .bind(
           w.id,
           w.creatorId,
+          w.ownerKind,
           w.amountMinor,
           w.feeMinor,
           w.currency,

@@ -1,6 +1,6 @@
 /**
- * withdrawal_payout: the channel confirmed a withdrawal paid. Its amount leaves
- * `creator:{id}:withdrawing`: amount − fee to `channel:{ch}:payouts` (what the platform paid
+ * withdrawal_payout: the channel confirmed a withdrawal paid. Its amount leaves the owner's
+ * withdrawing account (`creator:{id}:withdrawing` or `user:{id}:withdrawing`): amount − fee to `channel:{ch}:payouts` (what the platform paid
  * out through that channel) and the fee, if any, to `platform:fees`, with the transition
  * paying → paid in the same batch.
  *
@@ -9,14 +9,17 @@
  * that came first, find it moved).
  */
 
-import { accountAddress, type Posting } from "../../domain/accounts";
+import { accountAddress, type Posting, withdrawalAccounts } from "../../domain/accounts";
 import type { Currency } from "../../domain/money";
 import { type ComposedOperation, composeOperation } from "../ledger";
 import type { LedgerShard } from "../shards";
 import { payoutMinorOf, setColumns, stepStatements, type WithdrawalRow } from "../withdrawals";
 
 export interface WithdrawalPayout {
-  readonly withdrawal: Pick<WithdrawalRow, "id" | "creator_id" | "amount_minor" | "fee_minor" | "currency" | "channel">;
+  readonly withdrawal: Pick<
+    WithdrawalRow,
+    "id" | "creator_id" | "owner_kind" | "amount_minor" | "fee_minor" | "currency" | "channel"
+  >;
   readonly providerRef: string;
   /** callback, query or pay (the send answered paid at once). */
   readonly cause: string;
@@ -28,7 +31,7 @@ export const payoutOperationId = (withdrawalId: string) => `${withdrawalId}:payo
 
 export function composeWithdrawalPayout(shard: LedgerShard, p: WithdrawalPayout): ComposedOperation {
   const w = p.withdrawal;
-  const withdrawing = accountAddress.creatorWithdrawing(w.creator_id);
+  const { withdrawing } = withdrawalAccounts(w.owner_kind, w.creator_id);
   const postings: Posting[] = [
     { from: withdrawing, to: accountAddress.channelPayouts(w.channel), amountMinor: payoutMinorOf(w) },
   ];

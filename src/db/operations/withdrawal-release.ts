@@ -1,21 +1,22 @@
 /**
  * withdrawal_release: a withdrawal rejected by an operator (from `requested`) or confirmed
- * failed by its channel (from `paying`) gives the whole amount back,
- * `creator:{id}:withdrawing` → `creator:{id}:available`, with its transition in the same batch.
+ * failed by its channel (from `paying`) gives the whole amount back, the owner's withdrawing
+ * account → its source (`creator:{id}:available`, or a user's `user:{id}:wallet`, whose
+ * withdrawable part gets the amount back: docs/adr/0017), with its transition in the same batch.
  *
  * Exactly once per withdrawal, twice over: the operation id is `{withdrawal id}:release` (a
  * repeat is "exists"), and its guard is the withdrawal being in the state the release leaves
  * (a release racing a payout or another release finds it moved: `withdrawal_state_changed`).
  */
 
-import { accountAddress } from "../../domain/accounts";
+import { withdrawalAccounts } from "../../domain/accounts";
 import type { Currency } from "../../domain/money";
 import { type Attach, type ComposedOperation, composeOperation } from "../ledger";
 import type { LedgerShard } from "../shards";
 import { setColumns, stepStatements, type WithdrawalRow } from "../withdrawals";
 
 export interface WithdrawalRelease {
-  readonly withdrawal: Pick<WithdrawalRow, "id" | "creator_id" | "amount_minor" | "currency">;
+  readonly withdrawal: Pick<WithdrawalRow, "id" | "creator_id" | "owner_kind" | "amount_minor" | "currency">;
   readonly from: "requested" | "paying";
   /** reject (an operator) or failed (the channel, through a callback, a query or the send's answer). */
   readonly cause: string;
@@ -35,17 +36,12 @@ export function composeWithdrawalRelease(shard: LedgerShard, r: WithdrawalReleas
     to === "rejected"
       ? { reject_reason: r.reason, reviewer_id: r.actorId, next_query_at_ms: null }
       : { failure_reason: r.reason, next_query_at_ms: null };
+  const accounts = withdrawalAccounts(w.owner_kind, w.creator_id);
   return composeOperation(shard, {
     id: releaseOperationId(w.id),
     kind: "withdrawal_release",
     currency: w.currency as Currency,
-    postings: [
-      {
-        from: accountAddress.creatorWithdrawing(w.creator_id),
-        to: accountAddress.creatorAvailable(w.creator_id),
-        amountMinor: w.amount_minor,
-      },
-    ],
+    postings: [{ from: accounts.withdrawing, to: accounts.source, amountMinor: w.amount_minor }],
     actorId: r.actorId,
     reason: r.reason,
     metadata: { withdrawalId: w.id, from: r.from, to, cause: r.cause, ref: r.ref },
@@ -57,8 +53,8 @@ export function composeWithdrawalRelease(shard: LedgerShard, r: WithdrawalReleas
         params: [w.id, r.from],
       },
     ],
-    extra: (posting) =>
-      stepStatements(
+    extra: (posting) => [
+      ...stepStatements(
         shard.db,
         {
           id: w.id,
@@ -72,6 +68,18 @@ export function composeWithdrawalRelease(shard: LedgerShard, r: WithdrawalReleas
         },
         posting,
       ),
+      // Winnings come back withdrawable (after the wallet's credit, so still within it).
+      ...(w.owner_kind === "user"
+        ? [
+            shard.db
+              .prepare(
+                `UPDATE user_winnings SET withdrawable_minor = withdrawable_minor + ?, withdrawn_minor = withdrawn_minor - ?,
+                   updated_at_ms = ? WHERE user_id = ? AND ${posting.sql}`,
+              )
+              .bind(w.amount_minor, w.amount_minor, r.nowMs, w.creator_id, ...posting.params),
+          ]
+        : []),
+    ],
     attach,
   });
 }

@@ -4,7 +4,7 @@
  * and the facts a new request is decided on.
  */
 
-import { accountAddress } from "../../domain/accounts";
+import { accountAddress, type WithdrawalOwnerKind } from "../../domain/accounts";
 import type { WithdrawalState } from "../../domain/withdrawal-states";
 import type { Ledger } from "../shards";
 import type { TransitionRow, WithdrawalRow } from "../withdrawals";
@@ -26,20 +26,20 @@ async function withTransitions(db: D1Database, rows: readonly WithdrawalRow[]): 
   return rows.map((row) => ({ row, transitions: results.filter((t) => t.withdrawal_id === row.id) }));
 }
 
-/** A creator's withdrawals, newest first; `before` is the last id of the previous page. */
-export async function creatorWithdrawals(
+/** An owner's withdrawals (a creator's, or a user's of winnings), newest first; `before` is the last id of the previous page. */
+export async function ownerWithdrawals(
   ledger: Ledger,
-  creatorId: string,
+  owner: { readonly kind: WithdrawalOwnerKind; readonly id: string },
   before: string | null,
   limit: number,
 ): Promise<WithdrawalWithSteps[]> {
-  const { db } = ledger.forOwner(creatorId);
+  const { db } = ledger.forOwner(owner.id);
   const { results } = await db
     .prepare(
-      `SELECT * FROM withdrawals WHERE creator_id = ? AND (? IS NULL OR id < ?)
+      `SELECT * FROM withdrawals WHERE creator_id = ? AND owner_kind = ? AND (? IS NULL OR id < ?)
        ORDER BY id DESC LIMIT ?`,
     )
-    .bind(creatorId, before, before, limit)
+    .bind(owner.id, owner.kind, before, before, limit)
     .all<WithdrawalRow>();
   return withTransitions(db, results);
 }
@@ -84,24 +84,35 @@ export interface RequestFacts {
   readonly riskHold: boolean;
 }
 
-/** What decideWithdrawal needs besides the payout account, read before the batch (the batch's guards are the rule). */
+/**
+ * What decideWithdrawal needs besides the payout account, read before the batch (the batch's
+ * guards are the rule). For a user, "available" is the wallet's withdrawable part
+ * (`user_winnings`, docs/adr/0017), never the wallet.
+ */
 export async function requestFacts(
   ledger: Ledger,
-  creatorId: string,
+  owner: { readonly kind: WithdrawalOwnerKind; readonly id: string },
   day: { readonly startMs: number; readonly endMs: number },
 ): Promise<RequestFacts> {
+  const creatorId = owner.id;
   const { db } = ledger.forOwner(creatorId);
   const [shard, verification, creator] = await Promise.all([
     db.batch([
-      db
-        .prepare("SELECT COALESCE((SELECT balance_minor FROM accounts WHERE address = ?), 0) AS available")
-        .bind(accountAddress.creatorAvailable(creatorId)),
+      owner.kind === "creator"
+        ? db
+            .prepare("SELECT COALESCE((SELECT balance_minor FROM accounts WHERE address = ?), 0) AS available")
+            .bind(accountAddress.creatorAvailable(creatorId))
+        : db
+            .prepare(
+              "SELECT COALESCE((SELECT withdrawable_minor FROM user_winnings WHERE user_id = ?), 0) AS available",
+            )
+            .bind(creatorId),
       db
         .prepare(
           `SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS amount FROM withdrawals
-           WHERE creator_id = ? AND created_at_ms >= ? AND created_at_ms < ?`,
+           WHERE creator_id = ? AND owner_kind = ? AND created_at_ms >= ? AND created_at_ms < ?`,
         )
-        .bind(creatorId, day.startMs, day.endMs),
+        .bind(creatorId, owner.kind, day.startMs, day.endMs),
     ]),
     ledger.control
       .prepare("SELECT state FROM creator_verifications WHERE creator_id = ?")

@@ -819,7 +819,15 @@ export const withdrawals = sqliteTable(
   "withdrawals",
   {
     id: text("id").primaryKey(),
+    /** The owner's id: a creator's, or a user's (`owner_kind`; principals share one id space). */
     creatorId: text("creator_id").notNull(),
+    /**
+     * Whose money: `creator` (held from `creator:{id}:available`) or `user` (winnings, held from
+     * `user:{id}:wallet` within `user_winnings.withdrawable_minor`: docs/adr/0017).
+     */
+    ownerKind: text("owner_kind", { enum: ["creator", "user"] })
+      .notNull()
+      .default("creator"),
     /** Held from available at the request; `amount − fee` goes to the channel. */
     amountMinor: integer("amount_minor").notNull(),
     feeMinor: integer("fee_minor").notNull().default(0),
@@ -858,6 +866,31 @@ export const withdrawals = sqliteTable(
     index("withdrawals_created").on(t.createdAtMs, t.id),
     check("withdrawals_amount_positive", sql`${t.amountMinor} > 0`),
     check("withdrawals_fee_bounded", sql`${t.feeMinor} >= 0 AND ${t.feeMinor} < ${t.amountMinor}`),
+  ],
+);
+
+/**
+ * A user's withdrawable part of `user:{id}:wallet` (docs/adr/0017): red-packet claims add to
+ * it, winnings withdrawals take from it (a release gives back), and a trigger on `accounts`
+ * (migration) lowers it to the wallet's balance whenever the wallet goes below it, so top-ups
+ * are spent first and the part never exceeds the wallet. In the user's shard.
+ */
+export const userWinnings = sqliteTable(
+  "user_winnings",
+  {
+    userId: text("user_id").primaryKey(),
+    currency: text("currency").notNull(),
+    withdrawableMinor: integer("withdrawable_minor").notNull().default(0),
+    /** Σ claims credited to the wallet here (only grows). */
+    claimedMinor: integer("claimed_minor").notNull().default(0),
+    /** Σ the user's winnings withdrawals not given back (requested … paid). */
+    withdrawnMinor: integer("withdrawn_minor").notNull().default(0),
+    updatedAtMs: integer("updated_at_ms").notNull(),
+  },
+  (t) => [
+    check("user_winnings_withdrawable_non_negative", sql`${t.withdrawableMinor} >= 0`),
+    check("user_winnings_claimed_non_negative", sql`${t.claimedMinor} >= 0`),
+    check("user_winnings_withdrawn_non_negative", sql`${t.withdrawnMinor} >= 0`),
   ],
 );
 

@@ -132,7 +132,8 @@ export async function noticeWithdrawalNow(
   log?: Logger,
 ): Promise<boolean> {
   const row = await findWithdrawal(ledger, withdrawalId);
-  if (!row) return false;
+  // A user's winnings withdrawal has no creator inbox to land in: the user reads its state.
+  if (!row || row.owner_kind === "user") return false;
   const vars = {
     withdrawalId: row.id,
     state: row.state,

@@ -1,5 +1,8 @@
 /**
- * A creator's payout accounts: bind (sealed, shown masked), list, choose the default, remove.
+ * Payout accounts: bind (sealed, shown masked), list, choose the default, remove. A creator's at
+ * `/creators/me/payout-accounts`; any signed-in user's at `/me/payout-accounts`, for withdrawing
+ * red-packet winnings (docs/adr/0017). Principals share one id space, so both paths are one
+ * person's one set of accounts (the `creator_id` column is the owner's id).
  * An account that becomes the place money goes — newly bound, or made the default — blocks
  * withdrawals to it until `coolingUntilMs` (account-takeover defence).
  */
@@ -91,118 +94,126 @@ function view(row: VisiblePayoutAccount, nowMs: number) {
 
 export const payoutAccounts = new OpenAPIHono<AppEnv>();
 
-payoutAccounts.openapi(
-  defineRoute({
-    method: "post",
-    path: "/creators/me/payout-accounts",
-    auth: ["creator"],
-    tags: ["creators"],
-    summary: "Bind a payout account (WeChat openid, Alipay id + name, Stripe acct_…, sandbox)",
-    description:
-      `Stored encrypted, shown masked. At most ${LIMITS.payoutAccountsPerCreatorMax} accounts. A new account blocks ` +
-      "withdrawals to it until `coolingUntilMs`.",
-    request: { body: jsonBody(BindRequest) },
-    responses: {
-      201: jsonResponse(PayoutAccountSchema, "Bound"),
-      ...errorResponses(400, 401, 403, 409),
-    },
-  }),
-  async (c) => {
-    const body = c.req.valid("json");
-    const checked = validatePayoutAccount(accountOf(body));
-    if (!checked.ok) throw new ApiError(checked.code, "The payout account is not valid.", { problem: checked.problem });
-    const creatorId = c.var.principal.userId;
-    const nowMs = Date.now();
-    const row = await bindPayoutAccount(c.var.ledger.control, c.env.PII_KEYS, {
-      id: newId("pa", nowMs),
-      creatorId,
-      account: checked.value,
-      makeDefault: body.makeDefault,
-      nowMs,
-    });
-    if ("ok" in row) throw ApiError.from(row);
-    c.var.log.info("payout_account_bound", {
-      creatorId,
-      accountId: row.id,
-      channel: row.channel,
-      isDefault: row.is_default === 1,
-      coolingUntilMs: row.cooling_until_ms,
-    });
-    return c.json(view(row, nowMs), 201);
-  },
-);
+const BASES = [
+  { path: "/creators/me/payout-accounts", auth: ["creator"], tags: ["creators"] },
+  { path: "/me/payout-accounts", auth: "signed-in", tags: ["wallets"] },
+] as const;
 
-payoutAccounts.openapi(
-  defineRoute({
-    method: "get",
-    path: "/creators/me/payout-accounts",
-    auth: ["creator"],
-    tags: ["creators"],
-    summary: "Your payout accounts, masked, oldest first",
-    responses: {
-      200: jsonResponse(z.object({ items: z.array(PayoutAccountSchema) }), "The accounts"),
-      ...errorResponses(401, 403),
-    },
-  }),
-  async (c) => {
-    const nowMs = Date.now();
-    const rows = await listPayoutAccounts(c.var.ledger.control, c.var.principal.userId);
-    return c.json({ items: rows.map((r) => view(r, nowMs)) }, 200);
-  },
-);
-
-payoutAccounts.openapi(
-  defineRoute({
-    method: "put",
-    path: "/creators/me/payout-accounts/{accountId}/default",
-    auth: ["creator"],
-    tags: ["creators"],
-    summary: "Make an account your default; a change starts its cooling period",
-    request: { params: AccountParam },
-    responses: {
-      200: jsonResponse(PayoutAccountSchema.extend({ changed: z.boolean() }), "The default"),
-      ...errorResponses(400, 401, 403, 404),
-    },
-  }),
-  async (c) => {
-    const { accountId } = c.req.valid("param");
-    const creatorId = c.var.principal.userId;
-    const nowMs = Date.now();
-    const result = await makeDefaultPayoutAccount(c.var.ledger.control, creatorId, accountId, nowMs);
-    if ("ok" in result) throw ApiError.from(result);
-    if (result.changed) {
-      c.var.log.info("payout_account_default_changed", {
+for (const base of BASES) {
+  payoutAccounts.openapi(
+    defineRoute({
+      method: "post",
+      path: base.path,
+      auth: base.auth,
+      tags: [...base.tags],
+      summary: "Bind a payout account (WeChat openid, Alipay id + name, Stripe acct_…, sandbox)",
+      description:
+        `Stored encrypted, shown masked. At most ${LIMITS.payoutAccountsPerCreatorMax} accounts. A new account blocks ` +
+        "withdrawals to it until `coolingUntilMs`.",
+      request: { body: jsonBody(BindRequest) },
+      responses: {
+        201: jsonResponse(PayoutAccountSchema, "Bound"),
+        ...errorResponses(400, 401, 403, 409),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const checked = validatePayoutAccount(accountOf(body));
+      if (!checked.ok)
+        throw new ApiError(checked.code, "The payout account is not valid.", { problem: checked.problem });
+      const creatorId = c.var.principal.userId;
+      const nowMs = Date.now();
+      const row = await bindPayoutAccount(c.var.ledger.control, c.env.PII_KEYS, {
+        id: newId("pa", nowMs),
         creatorId,
-        accountId,
-        coolingUntilMs: result.row.cooling_until_ms,
+        account: checked.value,
+        makeDefault: body.makeDefault,
+        nowMs,
       });
-    }
-    return c.json({ ...view(result.row, nowMs), changed: result.changed }, 200);
-  },
-);
-
-payoutAccounts.openapi(
-  defineRoute({
-    method: "delete",
-    path: "/creators/me/payout-accounts/{accountId}",
-    auth: ["creator"],
-    tags: ["creators"],
-    summary: "Remove a payout account (removing the default leaves you without one)",
-    request: { params: AccountParam },
-    responses: {
-      200: jsonResponse(
-        z.object({ id: AccountId, removed: z.boolean().openapi({ description: "false: it already was." }) }),
-        "Removed",
-      ),
-      ...errorResponses(400, 401, 403, 404),
+      if ("ok" in row) throw ApiError.from(row);
+      c.var.log.info("payout_account_bound", {
+        creatorId,
+        accountId: row.id,
+        channel: row.channel,
+        isDefault: row.is_default === 1,
+        coolingUntilMs: row.cooling_until_ms,
+      });
+      return c.json(view(row, nowMs), 201);
     },
-  }),
-  async (c) => {
-    const { accountId } = c.req.valid("param");
-    const creatorId = c.var.principal.userId;
-    const result = await removePayoutAccount(c.var.ledger.control, creatorId, accountId, Date.now());
-    if ("ok" in result) throw ApiError.from(result);
-    if (result.removed) c.var.log.info("payout_account_removed", { creatorId, accountId });
-    return c.json({ id: accountId, removed: result.removed }, 200);
-  },
-);
+  );
+
+  payoutAccounts.openapi(
+    defineRoute({
+      method: "get",
+      path: base.path,
+      auth: base.auth,
+      tags: [...base.tags],
+      summary: "Your payout accounts, masked, oldest first",
+      responses: {
+        200: jsonResponse(z.object({ items: z.array(PayoutAccountSchema) }), "The accounts"),
+        ...errorResponses(401, 403),
+      },
+    }),
+    async (c) => {
+      const nowMs = Date.now();
+      const rows = await listPayoutAccounts(c.var.ledger.control, c.var.principal.userId);
+      return c.json({ items: rows.map((r) => view(r, nowMs)) }, 200);
+    },
+  );
+
+  payoutAccounts.openapi(
+    defineRoute({
+      method: "put",
+      path: `${base.path}/{accountId}/default`,
+      auth: base.auth,
+      tags: [...base.tags],
+      summary: "Make an account your default; a change starts its cooling period",
+      request: { params: AccountParam },
+      responses: {
+        200: jsonResponse(PayoutAccountSchema.extend({ changed: z.boolean() }), "The default"),
+        ...errorResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { accountId } = c.req.valid("param");
+      const creatorId = c.var.principal.userId;
+      const nowMs = Date.now();
+      const result = await makeDefaultPayoutAccount(c.var.ledger.control, creatorId, accountId, nowMs);
+      if ("ok" in result) throw ApiError.from(result);
+      if (result.changed) {
+        c.var.log.info("payout_account_default_changed", {
+          creatorId,
+          accountId,
+          coolingUntilMs: result.row.cooling_until_ms,
+        });
+      }
+      return c.json({ ...view(result.row, nowMs), changed: result.changed }, 200);
+    },
+  );
+
+  payoutAccounts.openapi(
+    defineRoute({
+      method: "delete",
+      path: `${base.path}/{accountId}`,
+      auth: base.auth,
+      tags: [...base.tags],
+      summary: "Remove a payout account (removing the default leaves you without one)",
+      request: { params: AccountParam },
+      responses: {
+        200: jsonResponse(
+          z.object({ id: AccountId, removed: z.boolean().openapi({ description: "false: it already was." }) }),
+          "Removed",
+        ),
+        ...errorResponses(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { accountId } = c.req.valid("param");
+      const creatorId = c.var.principal.userId;
+      const result = await removePayoutAccount(c.var.ledger.control, creatorId, accountId, Date.now());
+      if ("ok" in result) throw ApiError.from(result);
+      if (result.removed) c.var.log.info("payout_account_removed", { creatorId, accountId });
+      return c.json({ id: accountId, removed: result.removed }, 200);
+    },
+  );
+}
