@@ -5714,6 +5714,316 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/payout-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your payout accounts, masked, oldest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The accounts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["PayoutAccount"][];
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Bind a payout account (WeChat openid, Alipay id + name, Stripe acct_…, sandbox)
+         * @description Stored encrypted, shown masked. At most 10 accounts. A new account blocks withdrawals to it until `coolingUntilMs`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PayoutAccountBind"];
+                };
+            };
+            responses: {
+                /** @description Bound */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PayoutAccount"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/payout-accounts/{accountId}/default": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Make an account your default; a change starts its cooling period */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    accountId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The default */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PayoutAccount"] & {
+                            changed: boolean;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/payout-accounts/{accountId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a payout account (removing the default leaves you without one) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    accountId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @example pa_01JDEM00000000000000000000 */
+                            id: string;
+                            /** @description false: it already was. */
+                            removed: boolean;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/pii/reseal": {
         parameters: {
             query?: never;
@@ -6044,6 +6354,342 @@ export interface paths {
                 };
                 /** @description Not found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/winnings/withdrawals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your withdrawals, newest first, each with its transitions (red-packet winnings) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The `nextCursor` of the previous page. */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of withdrawals */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            withdrawals: components["schemas"]["Withdrawal"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Withdraw red-packet winnings to your payout account (never top-ups)
+         * @description Moves the amount from the wallet's withdrawable part (what red-packet claims put in, less what was spent beyond top-ups or withdrawn: `GET /v1/me/winnings`) to withdrawing at once; top-up money is never withdrawable (`winnings_insufficient`). Same payout channels, review and fee as creators'. Approved at once when every check passes and the amount is below the auto-approval threshold, otherwise queued for an operator's review. Refusals: `winnings_insufficient`, `amount_out_of_range` (below the minimum, or the day's count or amount cap), `forbidden` (no payout account, or the account is in its cooling period); the payment PIN: `pin_incorrect` (with the tries left), `pin_locked`, `pin_not_set`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WithdrawalRequest"];
+                };
+            };
+            responses: {
+                /** @description Requested (held) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            withdrawal: components["schemas"]["Withdrawal"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The payment PIN is locked after too many wrong tries; retry after the Retry-After header */
+                423: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Your payment PIN is required (above the password-free limits, a withdrawal, or a risk challenge) */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (a payment channel) is not answering, or a runtime switch (`switch_*`) paused this; retry later */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/winnings/withdrawals/{withdrawalId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of your withdrawals with its transitions (red-packet winnings) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    withdrawalId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The withdrawal */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            withdrawal: components["schemas"]["Withdrawal"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/winnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your withdrawable red-packet winnings beside the wallet
+         * @description Top-ups are spent first: winnings become unwithdrawable only once spending goes below them (docs/adr/0017).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The wallet's withdrawable part */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            winnings: components["schemas"]["Winnings"];
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -12899,6 +13545,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/partner/campaigns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a red-packet campaign (a subsidy budget) for one of the partner's rooms
+         * @description Needs a partner API key with the scope `campaigns.write` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreatePartnerCampaignRequest"];
+                };
+            };
+            responses: {
+                /** @description The campaign */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            campaign: components["schemas"]["Campaign"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/partner/webhooks/endpoints": {
         parameters: {
             query?: never;
@@ -14697,7 +15454,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "search_filter_unsupported" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "record_not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "partner_not_found" | "partner_key_not_found" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "dead_letter_not_open" | "dead_letter_not_replayable" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "partner_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "webhook_url_refused" | "webhook_replay_too_large" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "held_tip_not_found" | "held_tip_decided" | "held_tip_changed" | "content_not_found" | "content_archived" | "content_not_priced" | "cannot_unlock_own_content" | "already_unlocked" | "creator_not_linked" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
+                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "search_filter_unsupported" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "record_not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "partner_not_found" | "partner_key_not_found" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "winnings_insufficient" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "dead_letter_not_open" | "dead_letter_not_replayable" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "subsidy_room_mismatch" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "partner_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "webhook_url_refused" | "webhook_replay_too_large" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "held_tip_not_found" | "held_tip_decided" | "held_tip_changed" | "content_not_found" | "content_archived" | "content_not_priced" | "cannot_unlock_own_content" | "already_unlocked" | "creator_not_linked" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
                 message: string;
                 requestId: string;
                 details?: unknown;
@@ -15238,6 +15995,12 @@ export interface components {
             usedCount: number;
             createdBy: string;
             createdAtMs: number;
+            /** @description A partner's campaign: the partner. */
+            partnerId?: string;
+            /** @description A partner's campaign: the creator it is for. */
+            creatorId?: string;
+            /** @description A partner's campaign: the room it is for. */
+            roomId?: string;
         };
         /**
          * @example {
@@ -16139,7 +16902,13 @@ export interface components {
             id: string;
             /** @description The channel's idempotency number: the id without `_`. */
             channelNumber: string;
+            /** @description The owner's id (a creator's, or a user's for winnings). */
             creatorId: string;
+            /**
+             * @description `creator` (earnings) or `user` (red-packet winnings: docs/adr/0017).
+             * @enum {string}
+             */
+            ownerKind: "creator" | "user";
             /**
              * @description Integer minor units (fen).
              * @example 1880
@@ -16194,7 +16963,7 @@ export interface components {
         };
         WithdrawalRequest: {
             /**
-             * @description From your available balance, e.g. "100.00".
+             * @description From your available balance (or winnings), e.g. "100.00".
              * @example 18.80
              */
             amount: string;
@@ -16203,6 +16972,31 @@ export interface components {
              * @example 246810
              */
             pin: string;
+        };
+        Winnings: {
+            /**
+             * @description What you may withdraw now: winnings not spent or withdrawn, never more than the wallet.
+             * @example 1880
+             */
+            withdrawableMinor: number;
+            /** @example 12.34 */
+            withdrawable: string;
+            /**
+             * @description The whole wallet (top-ups and winnings).
+             * @example 1880
+             */
+            walletMinor: number;
+            /**
+             * @description Everything red-packet claims have put in.
+             * @example 1880
+             */
+            claimedMinor: number;
+            /**
+             * @description Winnings withdrawals not given back (on the way or paid).
+             * @example 1880
+             */
+            withdrawnMinor: number;
+            currency: string;
         };
         WithdrawalRejection: {
             reason: string;
@@ -16975,6 +17769,23 @@ export interface components {
             currency: string;
             big: boolean;
             createdAtMs: number;
+        };
+        /**
+         * @example {
+         *       "roomId": "room_01JDEMO",
+         *       "name": "Anniversary red packets",
+         *       "budget": "888.00"
+         *     }
+         */
+        CreatePartnerCampaignRequest: {
+            /** @example room_01JDEM00000000000000000000 */
+            roomId: string;
+            name: string;
+            /**
+             * @description At most 10,000.00 (`partnerCampaignBudgetMaxMinor`).
+             * @example 18.80
+             */
+            budget: string;
         };
         WebhookEndpoint: {
             id: string;
