@@ -23,13 +23,9 @@ const paid = {
 describe("business event envelopes", () => {
   it("name each fact once: the id is the type and the fact's id, whatever else differs", () => {
     fc.assert(
-      fc.property(
-        fc.constantFrom(...BUSINESS_EVENT_TYPES),
-        fc.stringMatching(/^[a-z0-9_]{1,40}$/),
-        (type, factId) => {
-          expect(businessEventId(type, factId)).toBe(`${type}:${factId}`);
-        },
-      ),
+      fc.property(fc.constantFrom(...BUSINESS_EVENT_TYPES), fc.stringMatching(/^[a-z0-9_]{1,40}$/), (type, factId) => {
+        expect(businessEventId(type, factId)).toBe(`${type}:${factId}`);
+      }),
     );
     const a = businessEvent("payment.succeeded", "order_1", 5, paid, {});
     const b = businessEvent("payment.succeeded", "order_1", 9, { ...paid, succeededAtMs: 9 }, { roomId: "r" });

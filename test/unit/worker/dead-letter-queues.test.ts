@@ -33,7 +33,9 @@ describe("dead-letter queues against wrangler.toml", () => {
 
   it("replays each dead letter to the binding that produces its original queue", () => {
     for (const [queue, binding] of Object.entries(REPLAY_TARGETS)) {
-      expect(toml, queue).toMatch(new RegExp(`\\[\\[queues\\.producers\\]\\]\\nbinding = "${binding}"\\nqueue = "${queue}"\\n`));
+      expect(toml, queue).toMatch(
+        new RegExp(`\\[\\[queues\\.producers\\]\\]\\nbinding = "${binding}"\\nqueue = "${queue}"\\n`),
+      );
     }
   });
 });
