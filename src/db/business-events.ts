@@ -347,6 +347,21 @@ interface PacketRow {
 
 export const OPERATION_FACT_KINDS = Object.keys(OPERATION_FACTS);
 
+/**
+ * The types of the facts above: the consumer records each of their ids in `business_events`
+ * (the sweeper's "taken" and the consumer's duplicate check). Room events (tips, packets sent,
+ * streams) are not recorded — a hot room's every tip would be a control-database row — their
+ * outbox is their sweeper, and every consumer is idempotent by event id anyway.
+ */
+export const RECORDED_EVENT_TYPES: ReadonlySet<BusinessEventType> = new Set<BusinessEventType>([
+  "payment.succeeded",
+  "payment.refunded",
+  "tip.reversed",
+  "red_packet.exhausted",
+  "red_packet.refunded",
+  "withdrawal.paid",
+]);
+
 /** The events of some operations of one shard (any kinds; those that are no business fact give none), one per event id. */
 export async function readOperationEvents(db: D1Database, refs: readonly OperationRef[]): Promise<BusinessEvent[]> {
   const byKind = new Map<string, string[]>();

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { USER_ID_PATTERN } from "./accounts";
+import { assert } from "./limits";
 import { GIFT_TIERS } from "./tip";
 
 /**
@@ -175,7 +176,13 @@ export type BusinessEvent<T extends BusinessEventType = BusinessEventType> = {
 export function safeParseBusinessEvent(
   value: unknown,
 ): { readonly success: true; readonly data: BusinessEvent } | { readonly success: false; readonly error: z.ZodError } {
-  const type = (value as { type?: unknown } | null)?.type;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    // Not an object at all: zod's own words, at the root.
+    const parsed = z.object({}).safeParse(value);
+    assert(!parsed.success, "a non-object is no envelope");
+    return { success: false, error: parsed.error };
+  }
+  const type = (value as { type?: unknown }).type;
   if (typeof type !== "string" || !Object.hasOwn(ENVELOPES, type)) {
     const error = new z.ZodError([
       { code: "custom", path: ["type"], message: `unknown business event type`, input: type } as z.core.$ZodIssue,

@@ -116,6 +116,7 @@ describe("cron jobs", () => {
       "held-tip-sweep",
       "settlement",
       "payout-sweep",
+      "business-event-sweep",
       "payment-records-purge",
       "proposal-expiry",
       "dashboard-rollup",

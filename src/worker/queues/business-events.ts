@@ -1,15 +1,16 @@
 /**
  * The BUSINESS_EVENTS queue's consumer (issue 19 item 3; the envelope: domain/business-events.ts,
- * the producers: db/business-events.ts). Each event is recorded in the control database once
- * per id (`business_events`, `received`), handed to every registered consumer that takes its
- * type (business-events/consumers.ts: the partner webhooks, the creator inbox), then marked
- * `done`. An id already done is a duplicate — a retried producer, the outbox or the sweeper
- * sending it again — and is acknowledged without fanning out. A consumer that throws retries
+ * the producers: db/business-events.ts). Each event of a recorded type (the money facts the
+ * sweeper walks; not the room's high-volume events) is recorded in the control database once
+ * per id (`business_events`, `received`); every event is handed to each registered consumer
+ * that takes its type (business-events/consumers.ts: the partner webhooks, the creator inbox);
+ * recorded ones are then marked `done`. An id already done is a duplicate — a retried
+ * producer or the sweeper sending it again — and is acknowledged without fanning out. A consumer that throws retries
  * the batch's fresh events with backoff (consumers are idempotent by event id); after
  * max_retries the DLQ keeps them for operators.
  */
 
-import { markBusinessEventsDone, receiveBusinessEvents } from "../../db/business-events";
+import { markBusinessEventsDone, RECORDED_EVENT_TYPES, receiveBusinessEvents } from "../../db/business-events";
 import { type BusinessEvent, safeParseBusinessEvent } from "../../domain/business-events";
 import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
@@ -37,13 +38,10 @@ export async function handleBusinessEventsBatch(
   const retry = (message: Message<unknown>) =>
     message.retry({ delaySeconds: retryDelaySeconds("roomQueue", message.attempts) });
 
+  const recorded = parsed.map((p) => p.event).filter((e) => RECORDED_EVENT_TYPES.has(e.type));
   let done: Set<string>;
   try {
-    done = await receiveBusinessEvents(
-      env.CONTROL,
-      parsed.map((p) => p.event),
-      nowMs,
-    );
+    done = await receiveBusinessEvents(env.CONTROL, recorded, nowMs);
   } catch (error) {
     log.warn("business_events_receive_failed", { events: parsed.length, error: String(error) });
     for (const p of parsed) retry(p.message);
@@ -61,7 +59,7 @@ export async function handleBusinessEventsBatch(
     }
     await markBusinessEventsDone(
       env.CONTROL,
-      events.map((e) => e.id),
+      events.filter((e) => RECORDED_EVENT_TYPES.has(e.type)).map((e) => e.id),
       Date.now(),
     );
   } catch (error) {
