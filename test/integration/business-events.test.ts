@@ -500,3 +500,53 @@ describe("withdrawal.paid", () => {
     }
   });
 });
+
+describe("the consumer", () => {
+  it("retries the batch when a consumer throws, and fans out once it succeeds (the id stays taken meanwhile)", async () => {
+    const factId = `order_consumer_${run}`;
+    const event = {
+      v: 1,
+      id: `payment.succeeded:${factId}`,
+      type: "payment.succeeded",
+      factId,
+      occurredAtMs: 1_000,
+      creatorId: null,
+      roomId: null,
+      data: {
+        orderId: factId,
+        orderKind: "topup",
+        userId: `be-consumer-${run}`,
+        channel: "sandbox",
+        currency: "CNY",
+        amountMinor: 100,
+        roomId: null,
+        tipId: null,
+        succeededAtMs: 1_000,
+      },
+    };
+    const failing = {
+      name: "failing",
+      types: ["payment.succeeded" as const],
+      handle: async () => {
+        throw new Error("injected: the consumer failed");
+      },
+    };
+    const first = batchOf("giftwire-business-events", [event]);
+    await handleBusinessEventsBatch(first.batch, env, log, [failing]);
+    expect([first.acked, first.retried]).toEqual([[], [0]]);
+    expect(await findBusinessEvent(env.CONTROL, "payment.succeeded", factId)).toMatchObject({ state: "received" });
+
+    const seen: string[] = [];
+    const healthy = {
+      name: "healthy",
+      types: ["payment.succeeded" as const],
+      handle: async (events: readonly BusinessEvent[]) => {
+        seen.push(...events.map((e) => e.id));
+      },
+    };
+    const second = batchOf("giftwire-business-events", [event]);
+    await handleBusinessEventsBatch(second.batch, env, log, [healthy]);
+    expect([second.acked, second.retried, seen]).toEqual([[0], [], [event.id]]);
+    expect(await findBusinessEvent(env.CONTROL, "payment.succeeded", factId)).toMatchObject({ state: "done" });
+  });
+});
