@@ -17,9 +17,10 @@
  */
 
 import { DurableObject } from "cloudflare:workers";
+import { emitOperationEvents } from "../db/business-events";
 import { sendCreatorNotices } from "../db/messages/creator-notices";
 import { PacketInfo, type RoomEvent, RoomEvents, type TipEvent } from "../db/messages/room-events";
-import { settleExpiredPacket } from "../db/operations/packet-refund";
+import { refundOperationId, settleExpiredPacket } from "../db/operations/packet-refund";
 import { markSubsidyUsed } from "../db/operations/packet-send";
 import { findPacket, findPacketWithCreator, packetInfoOf } from "../db/reads/packets";
 import { type Ledger, openLedger } from "../db/shards";
@@ -687,6 +688,15 @@ export class LiveRoom extends DurableObject<Env> {
           // Already finished in the ledger (refunded by the sweeper, or exhausted).
           outcome.verdict.code === "packet_not_open";
         if (!settled) throw new Error(`refund rejected: ${JSON.stringify(outcome)}`);
+        if (outcome.kind === "refunded" && outcome.verdict.kind !== "rejected") {
+          // red_packet.refunded (never throws: a lost send is the business-event sweeper's).
+          await emitOperationEvents(
+            this.env,
+            shard,
+            [{ id: refundOperationId(packetId), kind: "packet_refund" }],
+            this.log,
+          );
+        }
         // A subsidy packet's subsidy row says "used" (mends a failed write at send time).
         await markSubsidyUsed(ledger, row, row.created_at_ms);
         this.desk.markSettled(packetId);

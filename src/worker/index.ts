@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../platform/logger";
 import { createApp } from "./app";
 import { CRON_JOBS, runCronJobs } from "./cron/jobs";
 import { ALERTS_QUEUE, handleAlertsBatch } from "./queues/alerts";
+import { BUSINESS_EVENTS_QUEUE, handleBusinessEventsBatch } from "./queues/business-events";
 import { CREATOR_NOTICES_QUEUE, handleCreatorNoticesBatch } from "./queues/creator-notices";
 import { DEAD_LETTER_QUEUES, handleDeadLettersBatch } from "./queues/dead-letters";
 import { handleLedgerPostingsBatch, LEDGER_POSTINGS_QUEUE } from "./queues/ledger-postings";
@@ -39,6 +40,7 @@ export const QUEUE_CONSUMERS: Readonly<Record<string, QueueConsumer>> = {
   [ALERTS_QUEUE]: (batch, env, log) => handleAlertsBatch(batch, env, log),
   ...Object.fromEntries(DEAD_LETTER_QUEUES.map((q) => [q, handleDeadLettersBatch])),
   [WEBHOOKS_QUEUE]: handleWebhooksBatch,
+  [BUSINESS_EVENTS_QUEUE]: (batch, env, log) => handleBusinessEventsBatch(batch, env, log),
 };
 
 export default {

@@ -45,8 +45,8 @@ describe("queue dispatch", () => {
   it("has a consumer for exactly the queues wrangler.toml consumes", () => {
     const consumed = [...wranglerToml.matchAll(/\[\[queues\.consumers\]\]\s*\nqueue = "([^"]+)"/g)].map((m) => m[1]);
     expect(Object.keys(QUEUE_CONSUMERS).sort()).toEqual(consumed.sort());
-    // Six queues and each one's dead-letter queue, and the partner webhooks queue.
-    expect(consumed).toHaveLength(13);
+    // Eight queues (the partner webhooks and business events among them) and each one's dead-letter queue.
+    expect(consumed).toHaveLength(16);
   });
 
   it("gives the alerts consumer the retries its code counts on (the last one records the delivery failed)", () => {
@@ -116,6 +116,7 @@ describe("cron jobs", () => {
       "held-tip-sweep",
       "settlement",
       "payout-sweep",
+      "business-event-sweep",
       "payment-records-purge",
       "proposal-expiry",
       "dashboard-rollup",

@@ -20,7 +20,7 @@ export interface PacketFinal {
   readonly claimedMinor: number;
 }
 
-function refundOperationId(packetId: string): string {
+export function refundOperationId(packetId: string): string {
   assert(packetId.startsWith("packet_"), "a packet id");
   return `refund_${packetId.slice("packet_".length)}`;
 }

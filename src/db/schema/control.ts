@@ -910,3 +910,34 @@ export const contentItems = sqliteTable(
     uniqueIndex("content_items_external_ref").on(t.partnerId, t.externalRef).where(sql`${t.externalRef} IS NOT NULL`),
   ],
 );
+
+/**
+ * Business events (issue 19; src/db/business-events.ts): each event the BUSINESS_EVENTS consumer
+ * took, once per id (`type:factId`): `received` while it fans out, `done` after. The consumer
+ * skips an id already done (a duplicate); the sweeper sends again any fact whose id is not here.
+ * Rows older than the retention are purged by the sweeper.
+ */
+export const businessEvents = sqliteTable(
+  "business_events",
+  {
+    id: text("id").primaryKey(),
+    type: text("type").notNull(),
+    factId: text("fact_id").notNull(),
+    occurredAtMs: integer("occurred_at_ms").notNull(),
+    receivedAtMs: integer("received_at_ms").notNull(),
+    state: text("state", { enum: ["received", "done"] }).notNull(),
+    doneAtMs: integer("done_at_ms"),
+  },
+  (t) => [index("business_events_received").on(t.receivedAtMs)],
+);
+
+/**
+ * The business-event sweeper's place in each source it walks (`ledger:{shard}`): the last
+ * operation it looked at, by (created_at_ms, id).
+ */
+export const businessEventCursors = sqliteTable("business_event_cursors", {
+  source: text("source").primaryKey(),
+  atMs: integer("at_ms").notNull(),
+  lastId: text("last_id").notNull(),
+  updatedAtMs: integer("updated_at_ms").notNull(),
+});

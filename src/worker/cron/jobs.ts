@@ -5,6 +5,7 @@ import { evaluateAlerts } from "../checks/alerts";
 import { CHECKS, runCheck } from "../checks/registry";
 import { expireHeldTips } from "../held-tips";
 import { exportAuditAnchors } from "./audit-anchor";
+import { sweepBusinessEvents } from "./business-event-sweep";
 import { rollupDashboard } from "./dashboard-rollup";
 import { purgeExpiredIdempotencyKeys } from "./idempotency-purge";
 import { advanceLedgerArchives } from "./ledger-archive";
@@ -45,6 +46,8 @@ export const CRON_JOBS: readonly CronJob[] = [
   // After the transit sweep: credits it delivers no longer defer their creators' settlement.
   { name: "settlement", run: runDueSettlements },
   { name: "payout-sweep", run: sweepPayouts },
+  // After the sweeps that commit facts (payments, packets, payouts): their events go out this tick.
+  { name: "business-event-sweep", run: sweepBusinessEvents },
   { name: "payment-records-purge", run: (env, nowMs) => purgePaymentRecords(env.CONTROL, nowMs) },
   // Four-eyes proposals nobody approved in time (an approval checks expiry itself; this only tidies the queue).
   { name: "proposal-expiry", run: (env, nowMs) => expireProposals(env.CONTROL, nowMs) },

@@ -1,4 +1,5 @@
-import { settleExpiredPacket } from "../../db/operations/packet-refund";
+import { emitOperationEvents } from "../../db/business-events";
+import { refundOperationId, settleExpiredPacket } from "../../db/operations/packet-refund";
 import { markSubsidyUsed } from "../../db/operations/packet-send";
 import { type PacketLedgerRow, packetInfoOf } from "../../db/reads/packets";
 import { type Ledger, type LedgerShard, openLedger } from "../../db/shards";
@@ -77,6 +78,10 @@ async function sweepShard(
           outcome.verdict.code !== "packet_not_open"
         )
           throw new Error(`refund rejected: ${outcome.verdict.code}`);
+        if (outcome.kind === "refunded" && outcome.verdict.kind !== "rejected") {
+          // red_packet.refunded now; if the send fails, the business-event sweeper sends it.
+          await emitOperationEvents(env, shard, [{ id: refundOperationId(row.id), kind: "packet_refund" }], log);
+        }
         await markSubsidyUsed(ledger, row, row.created_at_ms);
         settled += 1;
       }

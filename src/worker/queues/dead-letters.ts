@@ -14,12 +14,14 @@ import { newId } from "../../domain/ids";
 import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
 import { ALERTS_QUEUE } from "./alerts";
+import { BUSINESS_EVENTS_QUEUE } from "./business-events";
 import { CREATOR_NOTICES_QUEUE } from "./creator-notices";
 import { LEDGER_POSTINGS_QUEUE } from "./ledger-postings";
 import { PAYMENT_CALLBACKS_QUEUE } from "./payment-callbacks";
 import { PAYOUTS_QUEUE } from "./payouts";
 import { retryDelaySeconds } from "./retry";
 import { ROOM_EVENTS_QUEUE } from "./room-events";
+import { WEBHOOKS_QUEUE } from "./webhooks";
 
 /** Each consumed queue and the producer binding that writes it: a replay sends there. */
 export const REPLAY_TARGETS = {
@@ -29,6 +31,8 @@ export const REPLAY_TARGETS = {
   [PAYOUTS_QUEUE]: "PAYOUTS",
   [CREATOR_NOTICES_QUEUE]: "CREATOR_NOTICES",
   [ALERTS_QUEUE]: "ALERTS",
+  [WEBHOOKS_QUEUE]: "WEBHOOKS",
+  [BUSINESS_EVENTS_QUEUE]: "BUSINESS_EVENTS",
 } as const satisfies Record<string, keyof Env>;
 export type OriginalQueue = keyof typeof REPLAY_TARGETS;
 

@@ -10,6 +10,7 @@
  *   destination shard.
  */
 
+import { emitOperationEvents } from "../../db/business-events";
 import { type ClaimCreditMessage, LedgerPostingMessage, type TransitRef } from "../../db/messages/ledger-postings";
 import { postClaimCredits } from "../../db/operations/packet-claim";
 import { type Ledger, openLedger } from "../../db/shards";
@@ -51,7 +52,7 @@ export async function handleLedgerPostingsBatch(batch: MessageBatch<unknown>, en
     byShard.set(shard, [...(byShard.get(shard) ?? []), credit]);
   }
   await Promise.all([
-    ...[...byShard].map(([shard, group]) => postCredits(ledger, shard, group, nowMs, log)),
+    ...[...byShard].map(([shard, group]) => postCredits(env, ledger, shard, group, nowMs, log)),
     deliverRefs(ledger, transits, nowMs, log),
   ]);
 }
@@ -61,6 +62,7 @@ const retry = (message: Message<unknown>) =>
 
 /** One shard's credits, one batch; a batch that fails retries all of its credits (none committed). */
 async function postCredits(
+  env: Env,
   ledger: Ledger,
   shardIndex: number,
   group: readonly Parsed<ClaimCreditMessage>[],
@@ -104,6 +106,15 @@ async function postCredits(
     } else v.message.ack();
   });
   log.info("packet_credits", { shard: shardIndex, posted, duplicates });
+  // The claims that exhausted their packet announce it (red_packet.exhausted, one per packet;
+  // a claim of a packet not exhausted gives no event). A lost send is the sweeper's.
+  const credited = group.filter((_, i) => verdicts[i]?.kind !== "rejected");
+  await emitOperationEvents(
+    env,
+    ledger.shard(shardIndex),
+    credited.map((v) => ({ id: v.body.claimId, kind: "packet_claim" })),
+    log,
+  );
 }
 
 /**

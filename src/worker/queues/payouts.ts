@@ -5,7 +5,9 @@
  * resent callbacks and answers in any order change nothing twice.
  */
 
+import { emitOperationEvents } from "../../db/business-events";
 import { type PayoutCallbackMessage, PayoutQueueMessage } from "../../db/messages/payouts";
+import { payoutOperationId } from "../../db/operations/withdrawal-payout";
 import { applyPayoutOutcome } from "../../db/payout-answers";
 import { type Ledger, openLedger } from "../../db/shards";
 import { LIMITS } from "../../domain/limits";
@@ -50,7 +52,16 @@ export async function handlePayoutsBatch(batch: MessageBatch<unknown>, env: Env,
     }
     message.ack();
     const withdrawalId = m.kind === "payout.callback" ? withdrawalIdOf(m.withdrawalId) : m.withdrawalId;
-    if (withdrawalId) await noticeWithdrawalNow(env, ledger, withdrawalId, Date.now(), log);
+    if (withdrawalId) {
+      await noticeWithdrawalNow(env, ledger, withdrawalId, Date.now(), log);
+      // withdrawal.paid once the payout committed (nothing when it is not paid); a lost send is the sweeper's.
+      await emitOperationEvents(
+        env,
+        ledger.forId(withdrawalId),
+        [{ id: payoutOperationId(withdrawalId), kind: "withdrawal_payout" }],
+        log,
+      );
+    }
   }
 }
 

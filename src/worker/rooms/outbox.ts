@@ -3,7 +3,9 @@
  * Object, never missing one and never applying one twice:
  *
  *   1. the event is written to `room_outbox` in the same batch as the fact it announces;
- *   2. right after commit, the Worker delivers it to the room (RPC) and marks it delivered;
+ *   2. right after commit, the Worker delivers it to the room (RPC), sends its business event
+ *      (db/webhook-room-events.ts: the BUSINESS_EVENTS queue, partner webhooks included) and
+ *      marks it delivered;
  *   3. if that fails or times out, the event ids go on the ROOM_EVENTS queue, whose consumer
  *      (queues/room-events.ts) retries with backoff (5 s → 5 min) and, after 10 attempts, the
  *      dead-letter queue;
@@ -19,7 +21,7 @@
 
 import type { RoomEvent } from "../../db/messages/room-events";
 import type { Ledger } from "../../db/shards";
-import { emitRoomWebhooks } from "../../db/webhook-room-events";
+import { publishRoomEvents } from "../../db/webhook-room-events";
 import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
 import type { RoomEventsMessage } from "../queues/room-events";
@@ -78,8 +80,9 @@ export async function deliverOutbox(
         const stub = env.LIVE_ROOM.getByName(roomId);
         const events = roomRows.map((r) => JSON.parse(r.payload) as RoomEvent);
         await withTimeout(stub.deliver(events), LIMITS.roomDeliveryTimeoutMs);
-        // Partner webhooks before the mark: if this fails, the row is delivered (and emitted) again.
-        await emitRoomWebhooks(env, events, Date.now());
+        // Business events (and through them partner webhooks) before the mark: if the send
+        // fails, the row is delivered and sent again, with the same event ids.
+        await publishRoomEvents(env, events);
         await markDelivered(db, roomIds, Date.now());
       } catch (error) {
         failed.push(...roomIds);

@@ -1,0 +1,93 @@
+/**
+ * The internal consumers of business events (issue 19 item 3): a typed registry. Each consumer
+ * names the event types it takes and handles them idempotently by event id — the queue delivers
+ * at least once, and an event may come again after a retried batch or from the sweeper — and
+ * throws to have the batch retried. Adding a consumer (the dashboard, a content service) is one
+ * entry in `BUSINESS_EVENT_CONSUMERS`.
+ */
+
+import { sendCreatorNotices } from "../../db/messages/creator-notices";
+import { emitWebhookEvents, type WebhookEvent } from "../../db/webhooks";
+import type { BusinessEvent, BusinessEventType } from "../../domain/business-events";
+import type { CreatorNotice } from "../../domain/notices";
+import type { WebhookEventType } from "../../domain/webhooks";
+import type { Logger } from "../../platform/logger";
+
+export interface BusinessEventConsumer<T extends BusinessEventType = BusinessEventType> {
+  readonly name: string;
+  readonly types: readonly T[];
+  /** The batch's events of `types`, not yet done (possibly seen before). Idempotent; throws to retry. */
+  handle(events: readonly BusinessEvent<T>[], env: Env, log: Logger, nowMs: number): Promise<void>;
+}
+
+/** Which business events partners hear of, as which webhook type (`tip.created` of a big tip also as `gift.big`). */
+const WEBHOOK_TYPES = {
+  "tip.created": "tip.created",
+  "red_packet.sent": "red_packet.sent",
+  "red_packet.exhausted": "red_packet.exhausted",
+  "red_packet.refunded": "red_packet.refunded",
+  "payment.succeeded": "payment.succeeded",
+  "withdrawal.paid": "withdrawal.paid",
+  "room.live": "room.live",
+  "room.ended": "room.ended",
+} as const satisfies Partial<Record<BusinessEventType, WebhookEventType>>;
+type PartnerEventType = keyof typeof WEBHOOK_TYPES;
+
+/**
+ * The partner webhooks (issue 18): each event, for the partners owning its creator (named by
+ * the event, or its room's creator), becomes one message per partner, event and webhook type
+ * (db/webhooks.ts stores it once, however often it is emitted) with its deliveries queued. The
+ * body is the Standard Webhooks envelope `{ type, timestamp, data }` with the event's data
+ * (a room's end also names its creator).
+ */
+export const partnerWebhooks: BusinessEventConsumer<PartnerEventType> = {
+  name: "partner-webhooks",
+  types: Object.keys(WEBHOOK_TYPES) as PartnerEventType[],
+  async handle(events, env, _log, nowMs) {
+    const rooms = [...new Set(events.filter((e) => e.creatorId === null && e.roomId !== null).map((e) => e.roomId))];
+    const creatorOfRoom = new Map<string, string>();
+    if (rooms.length > 0) {
+      const { results } = await env.CONTROL.prepare(
+        "SELECT id, creator_id FROM rooms WHERE id IN (SELECT value FROM json_each(?))",
+      )
+        .bind(JSON.stringify(rooms))
+        .all<{ id: string; creator_id: string }>();
+      for (const r of results) creatorOfRoom.set(r.id, r.creator_id);
+    }
+    const out: WebhookEvent[] = [];
+    for (const e of events) {
+      const creatorId = e.creatorId ?? (e.roomId === null ? undefined : creatorOfRoom.get(e.roomId));
+      if (creatorId === undefined) continue; // a top-up, or a room nobody knows: no partner's business
+      const data = e.type === "room.ended" ? { ...e.data, creatorId } : e.data;
+      const base = { creatorId, eventKey: e.factId, data, createdAtMs: e.occurredAtMs };
+      out.push({ ...base, type: WEBHOOK_TYPES[e.type] });
+      if (e.type === "tip.created" && e.data.big) out.push({ ...base, type: "gift.big" });
+    }
+    await emitWebhookEvents(env.CONTROL, env.WEBHOOKS, out, nowMs);
+  },
+};
+
+/**
+ * The creator's inbox (站内信): a paid withdrawal's notice, `withdrawal:{id}:paid` — the same id
+ * the payouts consumer's own notice has, so the inbox stores it once; through this queue it is
+ * backed by the sweeper when that notice's send was lost.
+ */
+export const creatorInbox: BusinessEventConsumer<"withdrawal.paid"> = {
+  name: "creator-inbox",
+  types: ["withdrawal.paid"],
+  async handle(events, env) {
+    const notices: CreatorNotice[] = events.map((e) => ({
+      id: `withdrawal:${e.data.withdrawalId}:paid`,
+      creatorId: e.data.creatorId,
+      kind: "withdrawal_state",
+      vars: { withdrawalId: e.data.withdrawalId, state: "paid", amountMinor: e.data.amountMinor, reason: null },
+      atMs: e.occurredAtMs,
+    }));
+    await sendCreatorNotices(env.CREATOR_NOTICES, notices);
+  },
+};
+
+export const BUSINESS_EVENT_CONSUMERS: readonly BusinessEventConsumer[] = [
+  partnerWebhooks as unknown as BusinessEventConsumer,
+  creatorInbox as unknown as BusinessEventConsumer,
+];
