@@ -18,11 +18,3 @@ export interface RoomEventBindings {
 export async function publishRoomEvents(bindings: RoomEventBindings, events: readonly RoomEvent[]): Promise<void> {
   await publishBusinessEvents(bindings.BUSINESS_EVENTS, businessEventsOfRoomEvents(events));
 }
-
-/**
- * The name live-room.tips.ts still calls (the lead is reworking its flush): the same as
- * `publishRoomEvents`; the partner webhooks are stored by the business-events consumer.
- */
-export function emitRoomWebhooks(bindings: RoomEventBindings, events: readonly RoomEvent[], _nowMs: number) {
-  return publishRoomEvents(bindings, events);
-}

@@ -39,7 +39,7 @@ import {
   readIdempotencyRecords,
 } from "../db/operations/tip-batch";
 import { type LedgerShard, openLedger } from "../db/shards";
-import { emitRoomWebhooks } from "../db/webhook-room-events";
+import { publishRoomEvents } from "../db/webhook-room-events";
 import { USER_ID_PATTERN } from "../domain/accounts";
 import type { ErrorCode } from "../domain/errors";
 import { errorForGuard } from "../domain/guards";
@@ -343,20 +343,20 @@ export class TipBatcher {
       if (outcomes === null) continue;
       for (const [i, outcome] of outcomes.entries()) group.waiting[i]?.resolve(answerOf(outcome, group.tips[i], nowMs));
     }
-    // Partner webhooks (issue 18; one control query when no partner owns the creator), off the
-    // tips' answer and the next flush's path. Only once they are stored may the rows be marked
-    // delivered (by the next flush, or at once when none follows); if they cannot be, the rows
-    // stay unmarked and the outbox sweeper delivers and emits them again (a message is keyed by
-    // its tip: never twice).
+    // Business events (tips for partner webhooks and internal consumers; one queue send per
+    // flush), off the tips' answer and the next flush's path. Only once they are sent may the
+    // rows be marked delivered (by the next flush, or at once when none follows); if the send
+    // fails, the rows stay unmarked and the outbox sweeper delivers and publishes them again
+    // (an event's id is its fact's: consumers dedupe on it).
     this.room.waitUntil(
-      emitRoomWebhooks(this.env, events, Date.now()).then(
+      publishRoomEvents(this.env, events).then(
         () => {
           for (const [index, ids] of posted) this.applied.set(index, [...(this.applied.get(index) ?? []), ...ids]);
           // A flush in flight or queued carries the marks; otherwise they are written now.
           if (this.flushesInFlight === 0 && this.queue.length === 0 && this.applied.size > 0)
             this.room.waitUntil(this.markApplied());
         },
-        (error: unknown) => this.log.warn("tip_webhooks_emit_failed", { tips: events.length, error: String(error) }),
+        (error: unknown) => this.log.warn("tip_events_publish_failed", { tips: events.length, error: String(error) }),
       ),
     );
     await refusals;
