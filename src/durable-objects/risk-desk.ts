@@ -105,6 +105,13 @@ export interface DeskAnswer {
 
 const FIRST_SEEN_KEY = "firstSeenAtMs";
 const LEASE_KEY = "deviceLease";
+/**
+ * How long at most a desk keeps itself in memory after an attempt it counted: an idle object that
+ * could hibernate is evicted after about 10 s, which would forget a window's attempts; a pending
+ * timer keeps it (the runtime still evicts an object idle for 70–140 s, so longer windows start
+ * again after such a pause — docs/adr/0014).
+ */
+const KEEP_WARM_MAX_MS = 5 * 60_000;
 /** A device used by another account within this long is not lent (it would pass back and forth). */
 export const LEASE_QUIET_MS = 10 * 60_000;
 /** Leases one user's desk holds at once (devices of one person); more are declined, which is safe. */
@@ -208,6 +215,10 @@ export class RiskDesk extends DurableObject<Env> {
   private readonly leases = new Map<string, Counters & { gen: number }>();
   private readonly revokedGen = new Map<string, number>();
 
+  /** Until when the desk's counters hold attempts worth keeping, and the timer that keeps it in memory. */
+  private keepUntilMs = 0;
+  private keeper: ReturnType<typeof setTimeout> | null = null;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // The storage reads on wake.
@@ -261,6 +272,7 @@ export class RiskDesk extends DurableObject<Env> {
       remember(this.recipients, recipientId, nowMs, RISK_LIMITS.recipientsRemembered);
     }
     if (firstSeenChanged) this.ctx.storage.kv.put(FIRST_SEEN_KEY, this.firstSeenAtMs);
+    if (admitted) this.keepWarm(ask.rules, nowMs);
     const answer = {
       admitted,
       counts: own.counts,
@@ -282,7 +294,10 @@ export class RiskDesk extends DurableObject<Env> {
         history: [],
       };
       const deviceAdmitted = evaluate(ask.signals, deviceState, deviceRules, NO_LISTS, nowMs).outcome === "allow";
-      if (deviceAdmitted) recordCounters(held, device, action, userId, nowMs, true);
+      if (deviceAdmitted) {
+        recordCounters(held, device, action, userId, nowMs, true);
+        this.keepWarm(deviceRules, nowMs);
+      }
       return {
         ...answer,
         admitted: admitted && deviceAdmitted,
@@ -308,6 +323,27 @@ export class RiskDesk extends DurableObject<Env> {
       return { ...answer, lease };
     }
     return answer;
+  }
+
+  /**
+   * Keeps the desk in memory while its counters hold attempts inside the longest window of
+   * `rules` (the amount history: the longest we keep), by keeping a timer pending.
+   */
+  private keepWarm(rules: readonly RiskRule[], nowMs: number): void {
+    let windowMs = 0;
+    for (const r of rules) {
+      if (r.kind === "velocity" || r.kind === "device_accounts" || r.kind === "circular_tipping")
+        windowMs = Math.max(windowMs, r.windowSec * 1000);
+      else if (r.kind === "amount_vs_history") windowMs = KEEP_WARM_MAX_MS;
+    }
+    if (windowMs === 0) return;
+    this.keepUntilMs = Math.max(this.keepUntilMs, nowMs + Math.min(windowMs, KEEP_WARM_MAX_MS));
+    if (this.keeper !== null) return;
+    const tick = () => {
+      const leftMs = this.keepUntilMs - Date.now();
+      this.keeper = leftMs > 0 ? setTimeout(tick, Math.min(leftMs, 30_000)) : null;
+    };
+    tick();
   }
 
   /** Takes the device's lease back from its holder, with what it counted meanwhile. */

@@ -62,6 +62,15 @@ describe("device leases", () => {
     // A alone: the first attempt is counted at the device, which then lends A's desk its counters.
     for (let i = 0; i < 5; i++) expect(await attempt(a, device, rules)).toBe(true);
     expect(await leaseHolder(device)).toBe(a);
+    // A desk holding counts keeps a timer pending, so it is not hibernated (and its counts lost)
+    // after ~10 s idle; it keeps it for the longest window it counts (60 s here).
+    const keeping = await runInDurableObject(env.RISK_DESK.getByName(`user:${a}`), (desk: RiskDesk) => {
+      const held = desk as unknown as { keeper: unknown; keepUntilMs: number };
+      return { pending: held.keeper !== null, leftMs: held.keepUntilMs - Date.now() };
+    });
+    expect(keeping.pending).toBe(true);
+    expect(keeping.leftMs).toBeGreaterThan(50_000);
+    expect(keeping.leftMs).toBeLessThanOrEqual(60_000);
     // Now A (on its own desk, with the lease) and B and C (at the device, which must take the
     // lease back first) all at once: 20 more may pass in all, never 21.
     const storm = await Promise.all(
@@ -99,7 +108,15 @@ describe("device leases", () => {
     for (let i = 0; i < 6; i++) expect(await attempt(a, device, rules)).toBe(true);
     expect(await leaseHolder(device)).toBe(a);
     // The device's desk restarts: its lease record is durable, so B's attempt takes A's 6 back.
-    await evictDurableObject(env.RISK_DESK.getByName(`device:${device}`));
+    const deviceDesk = env.RISK_DESK.getByName(`device:${device}`);
+    // Its keep-warm timer would hold it in memory (as it should: that is what it is for).
+    await runInDurableObject(deviceDesk, (desk: RiskDesk) => {
+      const held = desk as unknown as { keeper: ReturnType<typeof setTimeout> | null; keepUntilMs: number };
+      if (held.keeper !== null) clearTimeout(held.keeper);
+      held.keeper = null;
+      held.keepUntilMs = 0;
+    });
+    await evictDurableObject(deviceDesk);
     const results = [];
     for (let i = 0; i < 6; i++) results.push(await attempt(b, device, rules));
     expect(results).toEqual([true, true, true, true, false, false]);
