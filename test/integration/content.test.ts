@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { composeUnlock, prepareUnlock } from "../../src/db/operations/unlock";
+import { riskCache } from "../../src/db/risk";
 import { GRANT_AUDIENCE } from "../../src/domain/content";
 import { newOwnedId } from "../../src/domain/ids";
 import { formatMinor } from "../../src/domain/money";
@@ -29,7 +30,6 @@ import {
   settleTransit,
   shardDbOf,
   token,
-  until,
   withPin,
 } from "./helpers";
 import { at, runSettlementApi, settlementRow } from "./money-out-support";
@@ -244,6 +244,30 @@ describe("paid unlocks", () => {
     expect(confirmed.body.unlock.amountMinor).toBe(config.autopayDefaults.perTipMaxMinor + 100);
   });
 
+  it("the password-free day counts tips and unlocks together, whichever comes second", async () => {
+    const { contentId } = await pricedItem("daytotal", "9.00");
+    const roomId = await openRoom(`ct-daytotal-tipped-${run}`);
+    const userId = `ct-daytotal-reader-${run}`;
+    await fund(userId, "50.00");
+    const t = await token(userId);
+    const limits = await call("PUT", "/v1/me/autopay", { token: t, body: { perTipMax: "10.00", perDayMax: "15.00" } });
+    expect(limits.status, JSON.stringify(limits.body)).toBe(200);
+    const unlocked = await call("POST", `/v1/content/${contentId}/unlock`, {
+      token: t,
+      idempotencyKey: key(),
+      body: {},
+    });
+    expect(unlocked.status, JSON.stringify(unlocked.body)).toBe(201);
+    const tip = (amount: string) =>
+      call("POST", `/v1/rooms/${roomId}/tips`, { token: t, idempotencyKey: key(), body: { kind: "custom", amount } });
+    // 9.00 unlocked + 8.00 > 15.00: the tip needs the PIN; 9.00 + 6.00 fits.
+    const over = await tip("8.00");
+    expect([over.status, over.body.error?.code]).toEqual([428, "pin_required"]);
+    expect((await tip("6.00")).status).toBe(201);
+    const day = await call("GET", "/v1/me/autopay", { token: t });
+    expect(day.body.spentTodayMinor).toBe(1_500);
+  });
+
   it("1,000 concurrent unlock requests for one user and item (one key and many) charge once and grant once", async () => {
     const { creatorId, contentId } = await pricedItem("storm", "6.00");
     const userId = `ct-storm-${run}`;
@@ -428,10 +452,13 @@ describe("risk on unlocks", () => {
     });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     try {
-      const refused = await until(
-        () => call("POST", `/v1/content/${contentId}/unlock`, { token: t, idempotencyKey: key(), body: {} }),
-        (r) => r.status !== 201,
-      );
+      // The rule is read now, not after the isolate's copy expires (an unlock before that would pass and own the item).
+      riskCache.forget();
+      const refused = await call("POST", `/v1/content/${contentId}/unlock`, {
+        token: t,
+        idempotencyKey: key(),
+        body: {},
+      });
       expect([refused.status, refused.body.error?.code]).toEqual([403, "risk_blocked"]);
       expect(await balanceOf(`user:${userId}:wallet`)).toBe(10_000);
     } finally {

@@ -2764,7 +2764,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your password-free (小额免密) tip limits and what you have tipped today */
+        /** Your password-free (小额免密) limits and what you have spent today (tips and unlocks) */
         get: {
             parameters: {
                 query?: never;

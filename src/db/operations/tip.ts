@@ -473,10 +473,20 @@ export function autopayGuards(viewerId: string, check: AutopayCheck, amountMinor
     { code: "autopay_per_tip_exceeded", sql: `? <= ${perTip.sql}`, params: [amountMinor, ...perTip.params] },
     {
       code: "autopay_per_day_exceeded",
-      sql: `(SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE viewer_id = ? AND created_at_ms >= ?)${
-        check.tippedBefore ? ` + ${check.tippedBefore.sql}` : ""
-      } + ? <= ${perDay.sql}`,
-      params: [viewerId, check.dayStartMs, ...(check.tippedBefore?.params ?? []), amountMinor, ...perDay.params],
+      // The day's tips and paid unlocks together (operations/unlock.ts counts the same).
+      sql: `(SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE viewer_id = ? AND created_at_ms >= ?)
+        + (SELECT COALESCE(SUM(amount_minor), 0) FROM entitlements WHERE user_id = ? AND created_at_ms >= ?)${
+          check.tippedBefore ? ` + ${check.tippedBefore.sql}` : ""
+        } + ? <= ${perDay.sql}`,
+      params: [
+        viewerId,
+        check.dayStartMs,
+        viewerId,
+        check.dayStartMs,
+        ...(check.tippedBefore?.params ?? []),
+        amountMinor,
+        ...perDay.params,
+      ],
     },
   ];
 }

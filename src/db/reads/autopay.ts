@@ -24,7 +24,10 @@ export async function autopayFor(
   const [settings, spent] = await db.batch([
     db.prepare("SELECT per_tip_max_minor, per_day_max_minor FROM autopay_settings WHERE user_id = ?").bind(userId),
     db
-      .prepare("SELECT COALESCE(SUM(amount_minor), 0) AS spent FROM tips WHERE viewer_id = ? AND created_at_ms >= ?")
+      .prepare(
+        `SELECT (SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE viewer_id = ?1 AND created_at_ms >= ?2)
+              + (SELECT COALESCE(SUM(amount_minor), 0) FROM entitlements WHERE user_id = ?1 AND created_at_ms >= ?2) AS spent`,
+      )
       .bind(userId, dayStartMs),
   ]);
   const row = settings?.results[0] as { per_tip_max_minor: number; per_day_max_minor: number } | undefined;

@@ -805,6 +805,8 @@ export const entitlements = sqliteTable(
   (t) => [
     uniqueIndex("entitlements_one_active").on(t.userId, t.contentId).where(sql`${t.state} = 'active'`),
     index("entitlements_created").on(t.createdAtMs),
+    // The password-free day total (tips and unlocks together) sums a user's unlocks of the day.
+    index("entitlements_user_created").on(t.userId, t.createdAtMs),
     check("entitlements_state", sql`${t.state} IN ('active', 'revoked')`),
     check("entitlements_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
   ],

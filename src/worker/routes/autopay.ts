@@ -57,7 +57,7 @@ autopay.openapi(
     path: "/me/autopay",
     auth: "signed-in",
     tags: ["wallets"],
-    summary: "Your password-free (小额免密) tip limits and what you have tipped today",
+    summary: "Your password-free (小额免密) limits and what you have spent today (tips and unlocks)",
     responses: { 200: jsonResponse(AutopaySchema, "The limits"), ...errorResponses(401) },
   }),
   async (c) => {

@@ -1,0 +1,1 @@
+CREATE INDEX `entitlements_user_created` ON `entitlements` (`user_id`,`created_at_ms`);
