@@ -20,6 +20,8 @@ import { DEMO_PIN } from "./seed";
  *     review and lists one device; the fan tips from it;
  *   - a creator verification: a second creator, creator-yu, submits her real name;
  *   - a subsidy campaign (the configuration page's) with one subsidy issued to viewer-ana;
+ *   - a proposal waiting for a second operator: ops-mei's 1,200.00 goodwill credit to viewer-ana
+ *     (above the four-eyes threshold);
  *   - a payment flag: the sandbox channel reports (signed, to the callback route) a payment for
  *     an order giftwire never made, which the callbacks consumer flags `unknown_order`;
  * — and a dead letter through the dead-letter consumer itself (a creator notice, harmless to
@@ -34,6 +36,7 @@ export const DEMO_HOLD_WORD = "私聊";
 const REVIEW_WITHDRAWAL = "50.00";
 const REVIEW_WITHDRAWAL_KEY = "demo-withdrawal-in-review";
 const DEMO_REVIEW_RULE = "demo-review-listed-devices";
+const DEMO_PROPOSAL_REASON = "Demo: goodwill credit after a failed stream";
 export const DEMO_REVIEW_DEVICE = "demo-shared-device-01";
 /** A GB 11643 ID number with a valid check digit (not a real person's). */
 const DEMO_PENDING_ID_NUMBER = "110105199003074325";
@@ -191,6 +194,23 @@ export async function seedDemoQueues(
     "demo-subsidy-viewer-ana",
   );
   assert(subsidy.status === 201 || subsidy.status === 200, `the demo subsidy is issued (${subsidy.status})`);
+
+  // A proposal waiting for a second operator: ops-mei credits viewer-ana above the four-eyes
+  // threshold (202, nothing moves until another operator approves). Once: not if one waits.
+  const waiting = await call("/admin/proposals?state=pending", tokens.operator, undefined, undefined, "GET");
+  const proposals = (waiting.body as { items?: { summary: string }[] }).items ?? [];
+  if (!proposals.some((p) => p.summary.includes(DEMO_PROPOSAL_REASON))) {
+    const proposed = await call(
+      "/users/viewer-ana/wallet/adjustments",
+      tokens.operator,
+      { direction: "credit", amount: "1200.00", reason: DEMO_PROPOSAL_REASON },
+      "demo-proposal-goodwill",
+    );
+    assert(
+      proposed.status === 202,
+      `the demo proposal waits for approval (${proposed.status} ${proposed.body.error?.code})`,
+    );
+  }
 
   // A second creator's real-name verification, waiting for review (already waiting: 409).
   const verification = await call("/creators/me/verification", tokens.newCreator, {
