@@ -102,8 +102,8 @@ try {
   Creator:    ${base}/creator.html?token=${seed.users.find((u) => u.userId === "creator-lin")?.token ?? ""}
   Console:    ${base}/console/dashboard.html?token=${seed.users.find((u) => u.userId === "ops-mei")?.token ?? ""}
               (Queues, Proposals, Configuration and Audit log in its nav — the queues hold a demo finding,
-              withdrawal in review, held tip, creator verification, held message, payment flag and dead
-              letter; docs/CONSOLE.md; approve ops-mei's proposals as ops-kai:
+              withdrawal in review, held tip, creator verification, held message, payment flag, dead
+              letter and a proposal; docs/CONSOLE.md; approve ops-mei's proposals as ops-kai:
               ${base}/console/proposals.html?token=${seed.users.find((u) => u.userId === "ops-kai")?.token ?? ""})
 
 Demo users (tokens valid 12 h; mint more with POST /v1/dev/tokens):
