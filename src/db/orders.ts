@@ -31,7 +31,7 @@ export interface NewOrder {
   method: string | null;
   /** Pay-to-tip: the tip to send once paid (JSON of the tip request and its room). */
   tipRequest: string | null;
-  /** Cashier-paid red packet: the packet to send once paid (JSON, `StoredPacketOrder` in operations/pay-to-packet.ts). */
+  /** Cashier-paid red packet: the packet to send once paid (JSON, `StoredPacketOrder` in operations/packet-send-paid.ts). */
   packetRequest?: string | null;
 }
 

@@ -13,7 +13,7 @@
 import type { ChannelEvent, ChannelName } from "../channels/channel";
 import { OPEN_STATES, type OrderState, type TransitionCause } from "../domain/order";
 import { judgePayment, judgeRefund, matchRefund, type OrderFacts } from "../domain/payment-report";
-import type { PacketOutcome } from "./operations/pay-to-packet";
+import type { PacketOutcome } from "./operations/packet-send-paid";
 import { creditOrder, type TipOutcome } from "./operations/payment-credit";
 import type { TipRules } from "./operations/tip";
 import { confirmRefund, type Flagged, flag, transitionStatements } from "./orders";

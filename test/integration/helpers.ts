@@ -225,6 +225,13 @@ export const MONEY_TABLES = ["accounts", "operations", "transfers", "tips"] as c
  * step does write (a refund confirmed, a query recorded).
  */
 const ROOM_DERIVED_TABLES = ["leaderboard_entries"];
+/**
+ * The business-events consumer's record of the events it took and the sweeper's place
+ * (src/db/business-events.ts): written by the queue consumer and the cron after the facts they
+ * announce — an earlier step's event may land between a snapshot pair. Not money; compared only
+ * when asked for by `only`.
+ */
+const EVENT_BOOKKEEPING_TABLES = ["business_events", "business_event_cursors"];
 
 export async function ledgerSnapshot(
   options: { except?: readonly string[]; only?: readonly string[] } = {},
@@ -247,7 +254,10 @@ export async function ledgerSnapshot(
     // The rooms' leaderboard rows are written by each room's alarm a merge window after its
     // tips (not money, and derived from the tips table, which is compared): a snapshot pair
     // that straddles that write would see it land. Compared only when asked for by `only`.
-    const skipped = options.only === undefined ? [...(options.except ?? []), ...ROOM_DERIVED_TABLES] : options.except;
+    const skipped =
+      options.only === undefined
+        ? [...(options.except ?? []), ...ROOM_DERIVED_TABLES, ...EVENT_BOOKKEEPING_TABLES]
+        : options.except;
     const tables = all.filter(
       (t) => !skipped?.includes(t.name) && (options.only === undefined || options.only.includes(t.name)),
     );

@@ -73,7 +73,7 @@ describe("where money moves", () => {
     );
     expect(importers.filter((f) => !f.startsWith("src/db/operations/"))).toEqual([]);
     // Every kind's own file composes it (a part like tip-batch.ts composes through it).
-    const kindFiles = sources("src/db/operations").filter((f) => !/-(batch|group)\.ts$/.test(f));
+    const kindFiles = sources("src/db/operations").filter((f) => !/-(batch|group|paid)\.ts$/.test(f));
     expect(importers.sort()).toEqual(kindFiles.sort());
     // The set-based composition's building blocks are as closed.
     const planners = sources("src").filter((f) =>
@@ -96,10 +96,11 @@ describe("where money moves", () => {
     );
     const files = sources("src/db/operations").map((f) => f.replace(/^.*\//, "").replace(/\.ts$/, ""));
     // `<kind>-batch.ts` / `<kind>-group.ts`: that kind's group commit (many of it in one batch)
-    // and its set-based statements, beside the kind's own file.
-    const parts = files.filter((f) => /-(batch|group)$/.test(f));
-    expect(parts.map((f) => f.replace(/-(batch|group)$/, "")).filter((f) => !files.includes(f))).toEqual([]);
-    const own = files.filter((f) => !/-(batch|group)$/.test(f));
+    // and its set-based statements; `<kind>-paid.ts`: the kind composed inside a channel
+    // payment's credit (a red packet paid at the cashier) — each beside the kind's own file.
+    const parts = files.filter((f) => /-(batch|group|paid)$/.test(f));
+    expect(parts.map((f) => f.replace(/-(batch|group|paid)$/, "")).filter((f) => !files.includes(f))).toEqual([]);
+    const own = files.filter((f) => !/-(batch|group|paid)$/.test(f));
     expect(own.map((f) => f.replaceAll("-", "_")).sort()).toEqual([...kinds].sort());
   });
 });

@@ -49,7 +49,7 @@ const PAY_TO_TIP_ORDER =
   "EXISTS (SELECT 1 FROM payment_orders p WHERE p.id = 'order_' || substr(o.id, 5) AND p.tip_id = o.id)";
 
 /**
- * Likewise a packet order `order_X` sends the red packet `packet_X` (pay-to-packet.ts, packetIdFor)
+ * Likewise a packet order `order_X` sends the red packet `packet_X` (packet-send-paid.ts, packetIdFor)
  * and names it in `packet_id`; the invariant checker reads the packet's operation beside the order.
  */
 const PAY_TO_PACKET_ORDER =

@@ -152,7 +152,7 @@ export async function preparePacketSend(
 
 /**
  * The packet's batch: escrow posting, its row, its announcement (and a held greeting). A
- * cashier-paid packet (pay-to-packet.ts) adds its order's guards in `extraGuards`.
+ * cashier-paid packet (packet-send-paid.ts) adds its order's guards in `extraGuards`.
  */
 export function composePacketSend(
   shard: LedgerShard,

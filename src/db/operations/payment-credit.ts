@@ -5,7 +5,7 @@
  * `succeeded`, its transition row and the provider's transaction id: however often, and by
  * whichever path (callback, active query, reconciliation) a payment is reported, the order is
  * credited once. A pay-to-tip order sends its tip in the same batch, from the wallet just
- * credited (see `creditOrder`); a packet order its red packet (pay-to-packet.ts).
+ * credited (see `creditOrder`); a packet order its red packet (packet-send-paid.ts).
  */
 
 import { z } from "zod";
@@ -17,7 +17,7 @@ import { type ComposedOperation, composeOperation, dispatchPosted, type Guard } 
 import { transitionStatements } from "../orders";
 import type { OrderRow } from "../reads/orders";
 import type { Ledger, LedgerShard } from "../shards";
-import { composePaidPacket, type PacketOutcome, packetOutcomeOf } from "./pay-to-packet";
+import { composePaidPacket, type PacketOutcome, packetOutcomeOf } from "./packet-send-paid";
 import { composeTip, prepareTip, type RatedTip, rateTip, type TipRules } from "./tip";
 
 /** A pay-to-tip order's tip as stored on the order (`tip_request`): the room and what was asked. */

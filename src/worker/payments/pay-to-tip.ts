@@ -7,7 +7,7 @@ import { deliverAfterCommit } from "../rooms/outbox";
 /**
  * Pay-to-tip and pay-to-packet: an order whose payment, once credited to the payer's wallet,
  * sends a tip or a red packet from it in the same batch (src/db/operations/payment-credit.ts,
- * pay-to-packet.ts). After that batch, the room hears of the tip or the packet like any other
+ * packet-send-paid.ts). After that batch, the room hears of the tip or the packet like any other
  * (the outbox row guarantees it eventually); the row is in the order's shard, where it committed. Every
  * credited order (a top-up too) announces `payment.succeeded` on the business-events queue.
  */

@@ -10,7 +10,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ChannelName } from "../../channels/channel";
 import { CHANNELS } from "../../channels/channel";
-import { preparePaidPacket, StoredPacketOrder } from "../../db/operations/pay-to-packet";
+import { preparePaidPacket, StoredPacketOrder } from "../../db/operations/packet-send-paid";
 import { composeRefundRequest } from "../../db/operations/payment-refund";
 import { prepareTip } from "../../db/operations/tip";
 import { createOrder } from "../../db/orders";
