@@ -252,6 +252,7 @@ async function sendPacket(event) {
     split: $("packet-split").value,
   };
   if ($("packet-greeting").value.trim() !== "") body.greeting = $("packet-greeting").value.trim();
+  if ($("packet-pay-cashier").checked) return payPacketAtCashier(body);
   say("Sending a red packet…");
   try {
     const { packet, greetingStatus, walletBalanceMinor } = await api(
@@ -273,6 +274,111 @@ async function sendPacket(event) {
       amount_out_of_range: error.message,
     };
     say(messages[error.code] ?? error.message, true);
+  }
+}
+
+// ── red packets paid at the cashier ──────────────────────────────────────────────────
+// The send form's "the cashier" option opens a channel order of kind "packet" for the total; the
+// packet goes out (once) when the channel reports the payment, and arrives here over the socket
+// like any other. The demo's channel is the sandbox provider, whose checkout sheet opens in a tab.
+const CASHIER_METHOD = "sandbox";
+/** The order being watched (a newer one replaces it). */
+let cashierOrderId = null;
+
+function cashierState(state, text) {
+  $("cashier-state").dataset.state = state;
+  $("cashier-state").textContent = text;
+}
+
+async function payPacketAtCashier(ask, key = crypto.randomUUID(), pin = undefined) {
+  say("Opening the cashier…");
+  let answer;
+  try {
+    answer = await api(
+      "POST",
+      "/v1/payments/orders",
+      { kind: "packet", method: CASHIER_METHOD, packet: { roomId, ...ask }, ...(pin ? { pin } : {}) },
+      key,
+    );
+  } catch (error) {
+    // A risk rule may ask the payer to confirm with the PIN: the same request again, same key.
+    if (error.code === "risk_challenge" || error.code === "pin_incorrect") {
+      const reply = await askPin({
+        title: `Pay ¥${ask.total} at the cashier?`,
+        prompt: "Confirm this payment with your payment PIN.",
+        error: error.code === "pin_incorrect" ? triesText(error) : "",
+      });
+      if (reply !== null) return payPacketAtCashier(ask, key, reply.pin);
+      return say("Not sent: this payment needs your payment PIN.", true);
+    }
+    if (error.code === "pin_locked") return say(pinLockedText(error), true);
+    const messages = {
+      room_not_live: "The stream has ended.",
+      amount_out_of_range: error.message,
+      channel_unavailable: "The cashier is not available right now; pay from your wallet or try later.",
+    };
+    return say(messages[error.code] ?? error.message, true);
+  }
+  const { order, payment } = answer;
+  cashierOrderId = order.id;
+  $("cashier").hidden = false;
+  $("cashier").dataset.orderId = order.id;
+  $("cashier-amount").textContent = `¥${order.amount}`;
+  $("cashier-order").textContent = order.id;
+  const request = order.packet?.request;
+  $("cashier-what").textContent =
+    `A red packet of ¥${order.amount}${request ? ` in ${request.shares} shares (${request.split} split)` : ""}, ` +
+    "sent to the room as soon as the payment succeeds.";
+  const link = $("cashier-pay");
+  const url = payment?.kind === "qr_code" ? payment.codeUrl : payment?.url;
+  link.hidden = !url;
+  if (url) link.href = url;
+  link.textContent = payment?.kind === "qr_code" ? "Scan or open the payment code" : `Pay ¥${order.amount} at the cashier`;
+  cashierState("pending", "Waiting for your payment…");
+  say("Pay at the cashier to send your red packet.");
+  $("send-packet").reset();
+  watchOrder(order.id, order.expiresAtMs);
+}
+
+async function watchOrder(orderId, expiresAtMs) {
+  // Until the order settles, or a minute past its deadline (the channel is queried then).
+  while (cashierOrderId === orderId && Date.now() < expiresAtMs + 60_000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    let order;
+    try {
+      ({ order } = await api("GET", `/v1/payments/orders/${orderId}`));
+    } catch {
+      continue; // a dropped request: ask again
+    }
+    if (cashierOrderId !== orderId) return;
+    if (order.state === "succeeded") {
+      $("cashier-pay").hidden = true;
+      refreshWallet().catch(() => {});
+      if (order.packet?.outcome === "sent") {
+        cashierState("paid", `Paid ¥${order.amount} · your red packet is in the room.`);
+        say("Your red packet is in the room.");
+        $("cashier").dataset.packetId = order.packet.packetId ?? "";
+      } else if (order.packet?.outcome) {
+        cashierState(
+          "not-sent",
+          `Paid ¥${order.amount}, but the red packet could not go out (${order.packet.outcome.replaceAll("_", " ")}): ` +
+            "the money is in your wallet.",
+        );
+      } else {
+        continue; // paid; the packet is on its way
+      }
+      return;
+    }
+    if (order.state === "failed" || order.state === "closed") {
+      $("cashier-pay").hidden = true;
+      cashierState(
+        "failed",
+        order.state === "failed"
+          ? "The payment did not go through: no red packet was sent, nothing was charged."
+          : "The order expired unpaid: no red packet was sent.",
+      );
+      return;
+    }
   }
 }
 
@@ -335,6 +441,12 @@ async function main() {
   $("title").textContent = room.title;
   renderGifts(catalog);
   $("send-packet").addEventListener("submit", sendPacket);
+  $("send-packet").addEventListener("change", () => {
+    $("packet-send").textContent = $("packet-pay-cashier").checked ? "Continue to the cashier" : "Send red packet";
+  });
+  $("send-packet").addEventListener("reset", () => {
+    $("packet-send").textContent = "Send red packet";
+  });
   $("pin-settings").onclick = () => setPin();
   await refreshWallet();
   live = new LiveClient({
