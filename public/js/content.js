@@ -117,7 +117,11 @@ function renderArticle(entitlement) {
 
 /** Asks the server whether this reader may open the item; the answer alone reveals the body. */
 async function checkEntitlement() {
-  const entitlement = await api("GET", `/v1/content/${contentId}/entitlement`);
+  // The answer is cacheable for 5 s (for hosts); the reader's own page asks the server each time
+  // ("no-cache"), so an unlock a moment ago, or a refund, shows at once.
+  const entitlement = await api("GET", `/v1/content/${contentId}/entitlement`, undefined, undefined, {
+    cache: "no-cache",
+  });
   renderArticle(entitlement);
   return entitlement;
 }
