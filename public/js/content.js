@@ -108,6 +108,7 @@ function renderArticle(entitlement) {
       ...paragraphs.map((p) => Object.assign(document.createElement("p"), { textContent: p })),
     );
   }
+  $("price-tag").textContent = free ? "free" : `¥${item.price}${open ? " · unlocked" : " to unlock"}`;
   if (entitlement?.entitled) {
     const since = entitlement.grantedAtMs ? new Date(entitlement.grantedAtMs).toLocaleString() : "";
     $("entitlement-text").textContent = `Unlocked${since ? ` on ${since}` : ""} · yours to read on every visit`;
@@ -131,10 +132,13 @@ async function unlock() {
   button.disabled = true;
   sayIn("unlock-message", `Paying ¥${item.price} from your wallet…`);
   try {
-    const result = await withPin((key, pin) => api("POST", `/v1/content/${contentId}/unlock`, pin ? { pin } : {}, key), {
-      what: `Unlock for ¥${item.price}`,
-      where: "unlock-message",
-    });
+    const result = await withPin(
+      (key, pin) => api("POST", `/v1/content/${contentId}/unlock`, pin ? { pin } : {}, key),
+      {
+        what: `Unlock for ¥${item.price}`,
+        where: "unlock-message",
+      },
+    );
     if (result === null) return;
     $("balance").textContent = formatMinor(result.walletBalanceMinor);
     sayIn("unlock-message", "");
@@ -188,9 +192,7 @@ async function refreshJar() {
     // `not_found` (not `content_not_found`): no such route here — tips on content are not deployed.
     if (error.status === 404 && error.code !== "content_not_found") {
       $("tip-jar").dataset.state = "unavailable";
-      $("jar-form").hidden = true;
-      $("jar-empty").hidden = true;
-      say("The tip jar is not open on this server yet.", true);
+      say("Tips on articles are not open on this server yet.");
       return false;
     }
     throw error;
@@ -271,7 +273,6 @@ async function main() {
   $("title").textContent = item.title;
   $("kind").textContent = item.kind.replace("_", " ");
   $("author").textContent = `by ${item.creatorId}`;
-  $("price-tag").textContent = item.price === null ? "free" : `¥${item.price} to unlock`;
   $("lead").textContent = DEMO_TEXT[item.id]?.lead ?? "";
   $("paywall-price").textContent = `¥${item.price}`;
   $("unlock").textContent = `Unlock for ¥${item.price}`;

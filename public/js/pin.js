@@ -70,4 +70,3 @@ export const pinLockedText = (e) =>
   `Your payment PIN is locked after too many wrong tries${
     e.details?.lockedUntilMs ? ` until ${new Date(e.details.lockedUntilMs).toLocaleTimeString()}` : ""
   }.`;
-

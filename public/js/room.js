@@ -333,7 +333,8 @@ async function payPacketAtCashier(ask, key = crypto.randomUUID(), pin = undefine
   const url = payment?.kind === "qr_code" ? payment.codeUrl : payment?.url;
   link.hidden = !url;
   if (url) link.href = url;
-  link.textContent = payment?.kind === "qr_code" ? "Scan or open the payment code" : `Pay ¥${order.amount} at the cashier`;
+  link.textContent =
+    payment?.kind === "qr_code" ? "Scan or open the payment code" : `Pay ¥${order.amount} at the cashier`;
   cashierState("pending", "Waiting for your payment…");
   say("Pay at the cashier to send your red packet.");
   $("send-packet").reset();

@@ -1,4 +1,4 @@
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
 import { type DevServer, startDevServer } from "./dev-server";
@@ -50,7 +50,6 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     await page.goto(`${server.url}/content.html?content=${contentId}&token=${tokenOf(userId)}`);
     return { context, page, unlocks };
   }
-  const articleState = (page: Page) => page.locator("#article").getAttribute("data-state");
 
   it("seeds the two demo articles once, whatever how often the seed runs", async () => {
     const again = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
