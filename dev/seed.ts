@@ -9,6 +9,7 @@ import type { Config } from "../src/platform/config";
 import type { Role } from "../src/worker/auth/jwt";
 import { goLive } from "../src/worker/rooms/lifecycle";
 import { putOperator } from "./operators";
+import { seedDemoContent } from "./seed-content";
 import { mintToken } from "./tokens";
 
 /**
@@ -46,6 +47,8 @@ export interface SeedResult {
   /** Room announcements to deliver after the response. */
   outboxIds: string[];
   users: { userId: string; roles: Role[]; token: string; walletBalanceMinor: number }[];
+  /** The creator's paid articles (dev/seed-content.ts), for the content page. */
+  articles: { id: string; title: string; price: string }[];
 }
 
 export async function seedDemo(ledger: Ledger, config: Config, nowMs: number): Promise<SeedResult> {
@@ -122,5 +125,6 @@ export async function seedDemo(ledger: Ledger, config: Config, nowMs: number): P
       walletBalanceMinor: balance?.balance_minor ?? 0,
     });
   }
-  return { roomId: room.id, users, outboxIds };
+  const articles = await seedDemoContent(db, creator.userId, nowMs);
+  return { roomId: room.id, users, outboxIds, articles };
 }

@@ -85,6 +85,7 @@ for (const child of workers.processes) {
 interface SeedResult {
   roomId: string;
   users: { userId: string; roles: string[]; token: string; walletBalanceMinor: number }[];
+  articles: { id: string; title: string; price: string }[];
 }
 
 try {
@@ -99,6 +100,8 @@ try {
   Demo room:  ${seed.roomId}
   Watch:      ${base}/room.html?room=${seed.roomId}&token=${viewer?.token ?? ""}
   OBS overlay: create its key with POST ${base}/v1/rooms/${seed.roomId}/overlay-key (as creator-lin)
+  Read:       ${base}/content.html?content=${seed.articles[0]?.id ?? ""}&token=${viewer?.token ?? ""}
+              (a paid article with a tip jar; the masterclass, above the password-free limit: ?content=${seed.articles[1]?.id ?? ""})
   Creator:    ${base}/creator.html?token=${seed.users.find((u) => u.userId === "creator-lin")?.token ?? ""}
   Console:    ${base}/console/dashboard.html?token=${seed.users.find((u) => u.userId === "ops-mei")?.token ?? ""}
               (Queues, Proposals, Configuration and Audit log in its nav — the queues hold a demo finding,

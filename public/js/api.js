@@ -4,13 +4,19 @@
 
 /** @param {() => string | null} tokenOf the current token (pages may sign in later) */
 export function apiClient(tokenOf) {
-  return async function api(method, path, body, idempotencyKey) {
+  /** `cache`: a fetch cache mode, for answers the server lets browsers keep (an entitlement check). */
+  return async function api(method, path, body, idempotencyKey, { cache } = {}) {
     const headers = {};
     if (body !== undefined) headers["content-type"] = "application/json";
     const token = tokenOf();
     if (token) headers.authorization = `Bearer ${token}`;
     if (idempotencyKey) headers["idempotency-key"] = idempotencyKey;
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      ...(cache ? { cache } : {}),
+    });
     const data = res.status === 204 ? null : await res.json();
     if (!res.ok) {
       const message = data?.error?.message ?? res.statusText;

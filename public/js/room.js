@@ -2,6 +2,7 @@ import { apiClient, subjectOf } from "./api.js";
 import { giftVisual } from "./effects.js";
 import { formatMinor, LiveClient } from "./live-client.js";
 import { showProof } from "./packet-proof.js";
+import { askPin, pinLockedText, setPin as setPinWith, triesText } from "./pin.js";
 
 // The viewer page: gifts and tips paid from the wallet, the merged feed, big-gift effects,
 // the live leaderboard. Query: ?room=<roomId>&token=<jwt>
@@ -51,76 +52,10 @@ function withMessage(body) {
   return message === "" ? body : { ...body, message };
 }
 
+/** Sets or changes the payment PIN in the dialog (pin.js), saying the outcome on this page. */
+const setPin = (reason = "") => setPinWith(api, say, reason);
+
 const HELD_NOTE = "Your message is waiting for review; the room sees it once a moderator approves it.";
-
-/**
- * Asks for the payment PIN in the dialog. mode "enter": one PIN; "set": a new PIN, and the
- * current one when `withOld`. Resolves with { pin, oldPin } or null when cancelled.
- */
-function askPin({ mode = "enter", title, prompt, error = "", withOld = false }) {
-  const dialog = $("pin-dialog");
-  $("pin-title").textContent = title;
-  $("pin-prompt").textContent = prompt;
-  $("pin-error").textContent = error;
-  $("pin-label").textContent = mode === "set" ? "New PIN (6 digits)" : "PIN";
-  $("pin-old-label").hidden = !withOld;
-  $("pin-old").required = withOld;
-  $("pin-old").value = "";
-  $("pin-input").value = "";
-  return new Promise((resolve) => {
-    const done = (value) => {
-      $("pin-form").onsubmit = null;
-      $("pin-cancel").onclick = null;
-      dialog.close();
-      resolve(value);
-    };
-    $("pin-form").onsubmit = (event) => {
-      event.preventDefault();
-      done({ pin: $("pin-input").value, oldPin: withOld ? $("pin-old").value : undefined });
-    };
-    $("pin-cancel").onclick = () => done(null);
-    dialog.showModal();
-    (withOld ? $("pin-old") : $("pin-input")).focus();
-  });
-}
-
-const PIN_MESSAGES = {
-  pin_too_simple: "Too easy to guess (one digit repeated, or digits in a row). Choose another.",
-  malformed_request: "A PIN is exactly 6 digits.",
-};
-
-/** Sets (or, with the current one, changes) the payment PIN; the new PIN once saved, else null. */
-async function setPin(reason = "") {
-  const state = await api("GET", "/v1/me/pin");
-  let error = "";
-  for (;;) {
-    const answer = await askPin({
-      mode: "set",
-      title: state.set ? "Change your payment PIN" : "Set a payment PIN",
-      prompt: `${reason}Six digits, asked for above your password-free limits and for withdrawals.`,
-      error,
-      withOld: state.set,
-    });
-    if (answer === null) return null;
-    try {
-      await api("PUT", "/v1/me/pin", state.set ? answer : { pin: answer.pin });
-      say("Payment PIN saved.");
-      return answer.pin;
-    } catch (e) {
-      if (e.code === "pin_locked") {
-        say(pinLockedText(e), true);
-        return null;
-      }
-      error = e.code === "pin_incorrect" ? triesText(e) : (PIN_MESSAGES[e.code] ?? e.message);
-    }
-  }
-}
-
-const triesText = (e) => `Wrong PIN — ${e.details?.triesLeft ?? 0} tries left.`;
-const pinLockedText = (e) =>
-  `Your payment PIN is locked after too many wrong tries${
-    e.details?.lockedUntilMs ? ` until ${new Date(e.details.lockedUntilMs).toLocaleTimeString()}` : ""
-  }.`;
 
 async function sendTip(body, label, key = crypto.randomUUID()) {
   say(`Sending ${label}…`);
@@ -317,6 +252,7 @@ async function sendPacket(event) {
     split: $("packet-split").value,
   };
   if ($("packet-greeting").value.trim() !== "") body.greeting = $("packet-greeting").value.trim();
+  if ($("packet-pay-cashier").checked) return payPacketAtCashier(body);
   say("Sending a red packet…");
   try {
     const { packet, greetingStatus, walletBalanceMinor } = await api(
@@ -338,6 +274,112 @@ async function sendPacket(event) {
       amount_out_of_range: error.message,
     };
     say(messages[error.code] ?? error.message, true);
+  }
+}
+
+// ── red packets paid at the cashier ──────────────────────────────────────────────────
+// The send form's "the cashier" option opens a channel order of kind "packet" for the total; the
+// packet goes out (once) when the channel reports the payment, and arrives here over the socket
+// like any other. The demo's channel is the sandbox provider, whose checkout sheet opens in a tab.
+const CASHIER_METHOD = "sandbox";
+/** The order being watched (a newer one replaces it). */
+let cashierOrderId = null;
+
+function cashierState(state, text) {
+  $("cashier-state").dataset.state = state;
+  $("cashier-state").textContent = text;
+}
+
+async function payPacketAtCashier(ask, key = crypto.randomUUID(), pin = undefined) {
+  say("Opening the cashier…");
+  let answer;
+  try {
+    answer = await api(
+      "POST",
+      "/v1/payments/orders",
+      { kind: "packet", method: CASHIER_METHOD, packet: { roomId, ...ask }, ...(pin ? { pin } : {}) },
+      key,
+    );
+  } catch (error) {
+    // A risk rule may ask the payer to confirm with the PIN: the same request again, same key.
+    if (error.code === "risk_challenge" || error.code === "pin_incorrect") {
+      const reply = await askPin({
+        title: `Pay ¥${ask.total} at the cashier?`,
+        prompt: "Confirm this payment with your payment PIN.",
+        error: error.code === "pin_incorrect" ? triesText(error) : "",
+      });
+      if (reply !== null) return payPacketAtCashier(ask, key, reply.pin);
+      return say("Not sent: this payment needs your payment PIN.", true);
+    }
+    if (error.code === "pin_locked") return say(pinLockedText(error), true);
+    const messages = {
+      room_not_live: "The stream has ended.",
+      amount_out_of_range: error.message,
+      channel_unavailable: "The cashier is not available right now; pay from your wallet or try later.",
+    };
+    return say(messages[error.code] ?? error.message, true);
+  }
+  const { order, payment } = answer;
+  cashierOrderId = order.id;
+  $("cashier").hidden = false;
+  $("cashier").dataset.orderId = order.id;
+  $("cashier-amount").textContent = `¥${order.amount}`;
+  $("cashier-order").textContent = order.id;
+  const request = order.packet?.request;
+  $("cashier-what").textContent =
+    `A red packet of ¥${order.amount}${request ? ` in ${request.shares} shares (${request.split} split)` : ""}, ` +
+    "sent to the room as soon as the payment succeeds.";
+  const link = $("cashier-pay");
+  const url = payment?.kind === "qr_code" ? payment.codeUrl : payment?.url;
+  link.hidden = !url;
+  if (url) link.href = url;
+  link.textContent =
+    payment?.kind === "qr_code" ? "Scan or open the payment code" : `Pay ¥${order.amount} at the cashier`;
+  cashierState("pending", "Waiting for your payment…");
+  say("Pay at the cashier to send your red packet.");
+  $("send-packet").reset();
+  watchOrder(order.id, order.expiresAtMs);
+}
+
+async function watchOrder(orderId, expiresAtMs) {
+  // Until the order settles, or a minute past its deadline (the channel is queried then).
+  while (cashierOrderId === orderId && Date.now() < expiresAtMs + 60_000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    let order;
+    try {
+      ({ order } = await api("GET", `/v1/payments/orders/${orderId}`));
+    } catch {
+      continue; // a dropped request: ask again
+    }
+    if (cashierOrderId !== orderId) return;
+    if (order.state === "succeeded") {
+      $("cashier-pay").hidden = true;
+      refreshWallet().catch(() => {});
+      if (order.packet?.outcome === "sent") {
+        cashierState("paid", `Paid ¥${order.amount} · your red packet is in the room.`);
+        say("Your red packet is in the room.");
+        $("cashier").dataset.packetId = order.packet.packetId ?? "";
+      } else if (order.packet?.outcome) {
+        cashierState(
+          "not-sent",
+          `Paid ¥${order.amount}, but the red packet could not go out (${order.packet.outcome.replaceAll("_", " ")}): ` +
+            "the money is in your wallet.",
+        );
+      } else {
+        continue; // paid; the packet is on its way
+      }
+      return;
+    }
+    if (order.state === "failed" || order.state === "closed") {
+      $("cashier-pay").hidden = true;
+      cashierState(
+        "failed",
+        order.state === "failed"
+          ? "The payment did not go through: no red packet was sent, nothing was charged."
+          : "The order expired unpaid: no red packet was sent.",
+      );
+      return;
+    }
   }
 }
 
@@ -400,6 +442,12 @@ async function main() {
   $("title").textContent = room.title;
   renderGifts(catalog);
   $("send-packet").addEventListener("submit", sendPacket);
+  $("send-packet").addEventListener("change", () => {
+    $("packet-send").textContent = $("packet-pay-cashier").checked ? "Continue to the cashier" : "Send red packet";
+  });
+  $("send-packet").addEventListener("reset", () => {
+    $("packet-send").textContent = "Send red packet";
+  });
   $("pin-settings").onclick = () => setPin();
   await refreshWallet();
   live = new LiveClient({

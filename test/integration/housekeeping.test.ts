@@ -37,6 +37,18 @@ describe("the demo seed", () => {
       Object.fromEntries(r.body.users.map((u: any) => [u.userId, u.walletBalanceMinor]));
     expect(balances(second)).toEqual(balances(first));
     expect(balances(first)["viewer-ana"]).toBe(100_000);
+    // The demo's paid articles: the same two rows however often it runs, owned by the creator.
+    expect(second.body.articles).toEqual(first.body.articles);
+    expect(first.body.articles.map((a: { price: string }) => a.price)).toEqual(["6.00", "288.00"]);
+    const rows = await env.CONTROL.prepare(
+      "SELECT creator_id, price_minor FROM content_items WHERE id IN (?, ?) ORDER BY price_minor",
+    )
+      .bind(...first.body.articles.map((a: { id: string }) => a.id))
+      .all<{ creator_id: string; price_minor: number }>();
+    expect(rows.results).toEqual([
+      { creator_id: "creator-lin", price_minor: 600 },
+      { creator_id: "creator-lin", price_minor: 28_800 },
+    ]);
     const ana = first.body.users.find((u: any) => u.userId === "viewer-ana");
     const tip = await call("POST", `/v1/rooms/${first.body.roomId}/tips`, {
       token: ana.token,
