@@ -47,7 +47,7 @@ import { defineRoute } from "./define";
 
 export const content = new OpenAPIHono<AppEnv>();
 
-const ContentId = PrefixedId("cnt");
+export const ContentId = PrefixedId("cnt");
 const contentParams = z.object({ contentId: ContentId.openapi({ param: { name: "contentId", in: "path" } }) });
 
 export const ContentItemSchema = z
