@@ -118,8 +118,7 @@ export async function creditOrder(
           nowMs,
         )
       : null;
-  const unlock =
-    order.kind === "unlock" ? await composePaidUnlock(control, shard, order, facts.tipRules, nowMs) : null;
+  const unlock = order.kind === "unlock" ? await composePaidUnlock(control, shard, order, facts.tipRules, nowMs) : null;
   const results = await db.batch([
     ...composed.statements,
     ...(tip?.statements ?? []),

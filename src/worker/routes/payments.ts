@@ -50,8 +50,8 @@ import {
   TipAskSchema,
   UserId,
 } from "../schemas";
-import { defineRoute } from "./define";
 import { ContentId } from "./content";
+import { defineRoute } from "./define";
 import { PacketAskFields } from "./red-packets";
 import { RoomId } from "./rooms";
 
@@ -397,7 +397,13 @@ payments.openapi(
     if (pinVerified) await requirePin(c.var.ledger.forOwner(userId), userId, pin, Date.now());
     // Risk before the order exists: a refused top-up (or pay-to-tip, assessed as a tip) leaves nothing behind.
     const riskAction =
-      body.kind === "tip" ? "tip" : body.kind === "packet" ? "packet_send" : body.kind === "unlock" ? "unlock" : "topup";
+      body.kind === "tip"
+        ? "tip"
+        : body.kind === "packet"
+          ? "packet_send"
+          : body.kind === "unlock"
+            ? "unlock"
+            : "topup";
     await assessRisk(c, { action: riskAction, amountMinor, pinVerified, ...(recipientId ? { recipientId } : {}) });
     const { row, created } = await createOrder(c.var.ledger, {
       kind: body.kind,
