@@ -181,7 +181,11 @@ describe("pay-to-unlock", () => {
       (r) => r?.unlock_outcome !== null,
     );
     await callbacksApplied();
-    expect(settled).toEqual({ state: "succeeded", unlock_id: unlockIdOf(order.id), unlock_outcome: "already_unlocked" });
+    expect(settled).toEqual({
+      state: "succeeded",
+      unlock_id: unlockIdOf(order.id),
+      unlock_outcome: "already_unlocked",
+    });
     // One entitlement (the wallet's), one charge; the order's money is the payer's, in the wallet.
     expect(await entitlements(userId, contentId)).toBe(1);
     expect(await count("SELECT COUNT(*) AS n FROM operations WHERE id = ?", unlockIdOf(order.id))).toBe(0);
