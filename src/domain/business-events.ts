@@ -34,6 +34,8 @@ export const BUSINESS_EVENT_DATA = {
    * cashier-paid packet or pay-to-unlock order. `tipId`, `packetId`, `unlockId`: what the order
    * made from the money in the same step (null when it was kept from happening: the money then
    * stays in the wallet); `roomId` the tip's or packet's room, `contentId` the unlock's item.
+   * `packetId`, `contentId` and `unlockId` came after the first producers: a message without
+   * them (in the queue or its DLQ across a deploy) still parses, as null.
    */
   "payment.succeeded": z.object({
     orderId: Id,
@@ -44,9 +46,9 @@ export const BUSINESS_EVENT_DATA = {
     amountMinor: Minor,
     roomId: Id.nullable(),
     tipId: Id.nullable(),
-    packetId: Id.nullable(),
-    contentId: Id.nullable(),
-    unlockId: Id.nullable(),
+    packetId: Id.nullable().default(null),
+    contentId: Id.nullable().default(null),
+    unlockId: Id.nullable().default(null),
     succeededAtMs: AtMs,
   }),
   /** An operator refunded (part of) a paid order: the payer's wallet debited, the refund sent to the channel. */

@@ -69,6 +69,10 @@ describe("business event envelopes", () => {
     }
     const good = businessEvent("payment.succeeded", "order_1", 5, paid, {});
     expect(safeParseBusinessEvent({ ...good, data: { ...paid, orderKind: "gift" } }).success).toBe(false);
+    // A message of the first producers (no packetId, contentId, unlockId) still parses, with nulls.
+    const { packetId: _p, contentId: _c, unlockId: _u, ...before } = paid;
+    const old = safeParseBusinessEvent({ ...good, data: before });
+    expect(old.success && old.data.data).toEqual(paid);
   });
 
   it("unlock.created and winnings_withdrawal.paid envelopes check their data", () => {
