@@ -392,7 +392,7 @@ export const paymentOrders = sqliteTable(
     packetOutcome: text("packet_outcome"),
     /**
      * Pay-to-unlock: the content item to unlock when the payment succeeds (the order's amount is
-     * its price when the order was made), the unlock's id and what became of it (`sent`: unlocked,
+     * its price when the order was made), the unlock's id and what became of it (`unlocked`,
      * or the code that kept it from happening: the money then stays in the wallet).
      */
     unlockContentId: text("unlock_content_id"),
