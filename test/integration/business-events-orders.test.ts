@@ -12,12 +12,17 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emitOperationEvents, findBusinessEvent, readOperationEvents } from "../../src/db/business-events";
+import { runOperation } from "../../src/db/ledger";
+import { composeUnlock, prepareUnlock } from "../../src/db/operations/unlock";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
-import { safeParseBusinessEvent } from "../../src/domain/business-events";
+import { type BusinessEvent, safeParseBusinessEvent } from "../../src/domain/business-events";
+import { newOwnedId } from "../../src/domain/ids";
 import { splitRevenue } from "../../src/domain/revenue-share";
+import { bucketOf } from "../../src/domain/shards";
 import { WEBHOOK_EVENT_TYPES } from "../../src/domain/webhooks";
 import { createLogger } from "../../src/platform/logger";
 import { seal } from "../../src/platform/sealing";
+import { sweepBusinessEvents } from "../../src/worker/cron/business-event-sweep";
 import { setWebhookNetwork } from "../../src/worker/webhooks/network";
 import { runProviderAlarm, simulate } from "../support/sandbox-provider";
 import { FakeWebhookNetwork } from "../support/webhook-network";
@@ -240,6 +245,43 @@ describe("unlock.created", () => {
     expect(again.map((e) => e.id)).toEqual([`unlock.created:${orderUnlockId}`]);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     expect(partner.accepted.filter((d) => d.type === "unlock.created")).toHaveLength(2);
+  });
+});
+
+describe("the sweeper and unlocks", () => {
+  it("sends, with the unlock's id, an unlock.created nobody announced (the send lost after the commit)", async () => {
+    const creatorId = `beo-sw-${run}`;
+    const partner = await partnerReceiver("beo-sw", creatorId);
+    await openRoom(creatorId);
+    const contentId = await pricedItem(creatorId, "2.00");
+    const userId = `beo-sw-reader-${run}`;
+    await fund(userId, "2.00");
+    // The unlock commits straight at the ledger: no route, so no one sends its event.
+    const l = await ledger();
+    const nowMs = Date.now();
+    const id = newOwnedId("unl", bucketOf(userId), nowMs);
+    const prepared = await prepareUnlock(l.control, config, { id, contentId, userId }, nowMs);
+    if (!prepared.ok) throw new Error(prepared.code);
+    const { verdict } = await runOperation(l.forOwner(userId), composeUnlock(l.forOwner(userId), prepared.value));
+    expect(verdict.kind).toBe("posted");
+    expect(await findBusinessEvent(env.CONTROL, "unlock.created", id)).toBeNull();
+
+    const sent: string[] = [];
+    const recording = {
+      ...env,
+      BUSINESS_EVENTS: {
+        sendBatch: async (messages: Iterable<MessageSendRequest<BusinessEvent>>) => {
+          const list = [...messages];
+          sent.push(...list.map((m) => m.body.id));
+          await env.BUSINESS_EVENTS.sendBatch(list);
+        },
+      } as unknown as Queue,
+    } as Env;
+    await sweepBusinessEvents(recording, Date.now() + 61_000, log);
+    expect(sent).toContain(`unlock.created:${id}`);
+    const unlocks = await partner.settled("unlock.created");
+    expect(unlocks.map((d) => [d.data.unlockId, d.data.orderId])).toEqual([[id, null]]);
+    expect(await findBusinessEvent(env.CONTROL, "unlock.created", id)).toMatchObject({ state: "done" });
   });
 });
 
