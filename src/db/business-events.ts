@@ -16,6 +16,7 @@
  */
 
 import { type BusinessEvent, type BusinessEventType, businessEvent, businessEventId } from "../domain/business-events";
+import type { OrderKind } from "../domain/order";
 import type { Logger } from "../platform/logger";
 import type { RoomEvent } from "./messages/room-events";
 import type { LedgerShard } from "./shards";
@@ -129,26 +130,35 @@ const IDS = "(SELECT value FROM json_each(?))";
 /**
  * Each operation kind that is a business fact, and how its event is read back. Tips and packets
  * sent are not here: their events come from the room outbox, which has its own sweeper.
- * A new fact recorded as an operation (an unlock, a winnings withdrawal) is one entry here.
+ * A new fact recorded as an operation is one entry here.
  */
 export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
+  // Every order kind; a pay-to-unlock order that unlocked names the item's creator (partners
+  // owning them hear of it), a tip or packet order its room (resolved to the room's creator).
   payment_credit: async (db, ids) => {
     const rows = await rowsOf<{
       id: string;
-      kind: "topup" | "tip";
+      kind: OrderKind;
       user_id: string;
       channel: string;
       currency: string;
       amount_minor: number;
       room_id: string | null;
       tip_id: string | null;
+      packet_id: string | null;
+      content_id: string | null;
+      unlock_id: string | null;
+      creator_id: string | null;
       at_ms: number;
     }>(
       db,
       `SELECT po.id, po.kind, po.user_id, po.channel, po.currency, po.amount_minor,
-         json_extract(po.tip_request, '$.roomId') AS room_id,
-         CASE WHEN po.tip_outcome = 'sent' THEN po.tip_id END AS tip_id, o.created_at_ms AS at_ms
+         COALESCE(json_extract(po.tip_request, '$.roomId'), json_extract(po.packet_request, '$.roomId')) AS room_id,
+         CASE WHEN po.tip_outcome = 'sent' THEN po.tip_id END AS tip_id,
+         CASE WHEN po.packet_outcome = 'sent' THEN po.packet_id END AS packet_id,
+         po.unlock_content_id AS content_id, e.id AS unlock_id, e.creator_id, o.created_at_ms AS at_ms
        FROM operations o JOIN payment_orders po ON po.id = o.id
+         LEFT JOIN entitlements e ON po.unlock_outcome = 'unlocked' AND e.id = po.unlock_id
        WHERE o.kind = 'payment_credit' AND o.id IN ${IDS}`,
       ids,
     );
@@ -166,9 +176,12 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
           amountMinor: r.amount_minor,
           roomId: r.room_id,
           tipId: r.tip_id,
+          packetId: r.packet_id,
+          contentId: r.content_id,
+          unlockId: r.unlock_id,
           succeededAtMs: r.at_ms,
         },
-        { roomId: r.room_id },
+        { creatorId: r.creator_id, roomId: r.room_id },
       ),
     );
   },
@@ -205,6 +218,49 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
           refundedAtMs: r.at_ms,
         },
         { roomId: r.room_id },
+      ),
+    );
+  },
+  // A wallet unlock or a pay-to-unlock order's (its order in the operation's metadata); the
+  // entitlement is read whatever became of it since (a refund is its own fact).
+  unlock: async (db, ids) => {
+    const rows = await rowsOf<{
+      id: string;
+      content_id: string;
+      user_id: string;
+      creator_id: string;
+      currency: string;
+      amount_minor: number;
+      platform_minor: number;
+      creator_minor: number;
+      order_id: string | null;
+      at_ms: number;
+    }>(
+      db,
+      `SELECT e.id, e.content_id, e.user_id, e.creator_id, e.currency, e.amount_minor, e.platform_minor,
+         e.creator_minor, json_extract(o.metadata, '$.orderId') AS order_id, o.created_at_ms AS at_ms
+       FROM operations o JOIN entitlements e ON e.id = o.id
+       WHERE o.kind = 'unlock' AND o.id IN ${IDS}`,
+      ids,
+    );
+    return rows.map((r) =>
+      businessEvent(
+        "unlock.created",
+        r.id,
+        r.at_ms,
+        {
+          unlockId: r.id,
+          contentId: r.content_id,
+          userId: r.user_id,
+          creatorId: r.creator_id,
+          currency: r.currency,
+          amountMinor: r.amount_minor,
+          platformMinor: r.platform_minor,
+          creatorMinor: r.creator_minor,
+          orderId: r.order_id,
+          createdAtMs: r.at_ms,
+        },
+        { creatorId: r.creator_id },
       ),
     );
   },
@@ -299,9 +355,12 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
       ),
     );
   },
+  // One operation kind, two facts: a creator's withdrawal (`withdrawal.paid`) or a user's
+  // withdrawal of winnings (`winnings_withdrawal.paid`), by the withdrawal's owner.
   withdrawal_payout: async (db, ids) => {
     const rows = await rowsOf<{
       id: string;
+      owner_kind: "creator" | "user";
       creator_id: string;
       currency: string;
       amount_minor: number;
@@ -310,27 +369,44 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
       at_ms: number;
     }>(
       db,
-      `SELECT w.id, w.creator_id, w.currency, w.amount_minor, w.fee_minor, w.channel, o.created_at_ms AS at_ms
+      `SELECT w.id, w.owner_kind, w.creator_id, w.currency, w.amount_minor, w.fee_minor, w.channel,
+         o.created_at_ms AS at_ms
        FROM operations o JOIN withdrawals w ON o.id = w.id || ':payout'
        WHERE o.kind = 'withdrawal_payout' AND w.state = 'paid' AND o.id IN ${IDS}`,
       ids,
     );
     return rows.map((r) =>
-      businessEvent(
-        "withdrawal.paid",
-        r.id,
-        r.at_ms,
-        {
-          withdrawalId: r.id,
-          creatorId: r.creator_id,
-          currency: r.currency,
-          amountMinor: r.amount_minor,
-          feeMinor: r.fee_minor,
-          channel: r.channel,
-          paidAtMs: r.at_ms,
-        },
-        { creatorId: r.creator_id },
-      ),
+      r.owner_kind === "user"
+        ? businessEvent(
+            "winnings_withdrawal.paid",
+            r.id,
+            r.at_ms,
+            {
+              withdrawalId: r.id,
+              userId: r.creator_id,
+              currency: r.currency,
+              amountMinor: r.amount_minor,
+              feeMinor: r.fee_minor,
+              channel: r.channel,
+              paidAtMs: r.at_ms,
+            },
+            {},
+          )
+        : businessEvent(
+            "withdrawal.paid",
+            r.id,
+            r.at_ms,
+            {
+              withdrawalId: r.id,
+              creatorId: r.creator_id,
+              currency: r.currency,
+              amountMinor: r.amount_minor,
+              feeMinor: r.fee_minor,
+              channel: r.channel,
+              paidAtMs: r.at_ms,
+            },
+            { creatorId: r.creator_id },
+          ),
     );
   },
 };
@@ -360,6 +436,8 @@ export const RECORDED_EVENT_TYPES: ReadonlySet<BusinessEventType> = new Set<Busi
   "red_packet.exhausted",
   "red_packet.refunded",
   "withdrawal.paid",
+  "unlock.created",
+  "winnings_withdrawal.paid",
 ]);
 
 /** The events of some operations of one shard (any kinds; those that are no business fact give none), one per event id. */

@@ -99,6 +99,17 @@ export type Violation =
       readonly state: string;
       readonly packetOutcome: string | null;
     }
+  /**
+   * A pay-to-unlock order that says it unlocked without its `unlock` operation and entitlement
+   * (of its amount, payer and item) or without being paid, or an order's unlock that exists
+   * though the order does not say it unlocked (operations/unlock-paid.ts).
+   */
+  | {
+      readonly kind: "order_unlock_mismatch";
+      readonly orderId: string;
+      readonly state: string;
+      readonly unlockOutcome: string | null;
+    }
   | {
       readonly kind: "held_balance_mismatch";
       readonly account: string;
@@ -215,6 +226,15 @@ const QUERIES = {
       OR (o.packet_outcome = 'sent' AND (o.state NOT IN ('succeeded', 'refunded') OR NOT EXISTS (
         SELECT 1 FROM red_packets p WHERE p.id = o.packet_id AND p.total_minor = o.amount_minor AND p.sender_id = o.user_id)))
     )`,
+  orderUnlocks: `
+    SELECT o.id, o.state, o.unlock_outcome FROM payment_orders o
+    WHERE o.kind = 'unlock' AND (
+      COALESCE(o.unlock_outcome = 'unlocked', 0) <> EXISTS (
+        SELECT 1 FROM operations op WHERE op.id = 'unl_' || substr(o.id, 7) AND op.kind = 'unlock')
+      OR (o.unlock_outcome = 'unlocked' AND (o.state NOT IN ('succeeded', 'refunded') OR NOT EXISTS (
+        SELECT 1 FROM entitlements e WHERE e.id = o.unlock_id AND e.amount_minor = o.amount_minor
+          AND e.user_id = o.user_id AND e.content_id = o.unlock_content_id)))
+    )`,
   heldBalances: `
     WITH held AS (
       SELECT 'user:' || viewer_id || ':held' AS address, SUM(amount_minor) AS total
@@ -272,6 +292,7 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     orderRefunds,
     orderTips,
     orderPackets,
+    orderUnlocks,
     heldBalances,
     heldTips,
     entitlements,
@@ -292,6 +313,7 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
     db.prepare(QUERIES.orderRefunds),
     db.prepare(QUERIES.orderTips),
     db.prepare(QUERIES.orderPackets),
+    db.prepare(QUERIES.orderUnlocks),
     db.prepare(QUERIES.heldBalances),
     db.prepare(QUERIES.heldTips),
     db.prepare(QUERIES.entitlements),
@@ -391,6 +413,14 @@ export async function checkLedgerInvariants(db: D1Database, nowMs: number): Prom
         orderId: str(r.id),
         state: str(r.state),
         packetOutcome: r.packet_outcome === null ? null : str(r.packet_outcome),
+      }),
+    ),
+    ...(orderUnlocks?.results ?? []).map(
+      (r): Violation => ({
+        kind: "order_unlock_mismatch",
+        orderId: str(r.id),
+        state: str(r.state),
+        unlockOutcome: r.unlock_outcome === null ? null : str(r.unlock_outcome),
       }),
     ),
     ...(heldBalances?.results ?? []).map(

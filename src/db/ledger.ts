@@ -132,6 +132,26 @@ export interface ComposedOperation {
   readonly verdictFrom: (results: readonly D1Result[]) => Verdict;
 }
 
+/**
+ * What became of an operation composed into another's batch — a pay-to-tip order's tip, a
+ * cashier-paid packet, a pay-to-unlock (operations/payment-credit.ts and its part files) — as a
+ * SQL value for a statement placed after the operation's own: `done` once the operation exists
+ * (posted in this batch, or earlier), else the code of the guard that refused it; or, when it
+ * was never composed, `refused` (why it could not even be prepared; null: nothing to record).
+ */
+export function outcomeExpression(
+  composed: Pick<ComposedOperation, "verdictExpression"> | null,
+  done: string,
+  refused: string | null,
+): SqlCondition {
+  if (composed === null) return { sql: "?", params: [refused] };
+  const verdict = composed.verdictExpression;
+  return {
+    sql: `CASE (${verdict.sql}) WHEN 'exists' THEN ? ELSE (${verdict.sql}) END`,
+    params: [...verdict.params, done, ...verdict.params],
+  };
+}
+
 const ACCOUNT_BALANCE = "COALESCE((SELECT balance_minor FROM accounts WHERE address = ?), 0)";
 
 /**

@@ -33,6 +33,8 @@ export interface NewOrder {
   tipRequest: string | null;
   /** Cashier-paid red packet: the packet to send once paid (JSON, `StoredPacketOrder` in operations/packet-send-paid.ts). */
   packetRequest?: string | null;
+  /** Pay-to-unlock: the content item to unlock once paid (the order's amount is its price now). */
+  unlockContentId?: string | null;
 }
 
 /**
@@ -57,8 +59,8 @@ export async function createOrder(
       .prepare(
         `INSERT INTO payment_orders (id, kind, user_id, channel, currency, amount_minor, state, idempotency_key,
            created_at_ms, expires_at_ms, updated_at_ms, transition_count, method, tip_request, packet_request,
-           next_query_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, 1, ?, ?, ?, ?)
+           unlock_content_id, next_query_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, 'created', ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)
          ON CONFLICT (user_id, idempotency_key) DO NOTHING`,
       )
       .bind(
@@ -75,6 +77,7 @@ export async function createOrder(
         order.method,
         order.tipRequest,
         order.packetRequest ?? null,
+        order.unlockContentId ?? null,
         // The sweeper asks the channel once the order's deadline passes (and the delayed query message does too).
         order.expiresAtMs,
       ),

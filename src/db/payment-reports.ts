@@ -16,6 +16,7 @@ import { judgePayment, judgeRefund, matchRefund, type OrderFacts } from "../doma
 import type { PacketOutcome } from "./operations/packet-send-paid";
 import { creditOrder, type TipOutcome } from "./operations/payment-credit";
 import type { TipRules } from "./operations/tip";
+import type { UnlockOutcome } from "./operations/unlock-paid";
 import { confirmRefund, type Flagged, flag, transitionStatements } from "./orders";
 import { findOrder, type OrderRow, refundsOf, shardOfOrder } from "./reads/orders";
 import type { Ledger } from "./shards";
@@ -26,6 +27,7 @@ export type PaymentOutcome =
       readonly orderId: string;
       readonly tip: TipOutcome | null;
       readonly packet: PacketOutcome | null;
+      readonly unlock: UnlockOutcome | null;
     }
   | { readonly kind: "already_credited"; readonly orderId: string }
   | { readonly kind: "state_recorded"; readonly orderId: string; readonly state: OrderState }
@@ -117,7 +119,13 @@ export async function applyPaymentReport(ledger: Ledger, report: PaymentReport):
   );
   switch (credited.kind) {
     case "credited":
-      return { kind: "credited", orderId: order.id, tip: credited.tip, packet: credited.packet };
+      return {
+        kind: "credited",
+        orderId: order.id,
+        tip: credited.tip,
+        packet: credited.packet,
+        unlock: credited.unlock,
+      };
     case "already_credited":
       // The payer paid this order twice (two transactions): the second must go back to them.
       if (credited.settledBy && event.providerTxnId !== null && credited.settledBy !== event.providerTxnId) {

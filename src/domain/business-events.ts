@@ -1,12 +1,13 @@
 import { z } from "zod";
 import { USER_ID_PATTERN } from "./accounts";
 import { assert } from "./limits";
+import { ORDER_KINDS } from "./order";
 import { GIFT_TIERS } from "./tip";
 
 /**
  * Business events (issue 19 item 3): the facts other business lines hear about asynchronously —
- * a paid order, a tip, a refund, a red packet sent / exhausted / refunded, a withdrawal paid, a
- * room going live or ending. Each is one versioned envelope on the BUSINESS_EVENTS queue
+ * a paid order (of every kind), a tip, a content unlock, a refund, a red packet sent / exhausted /
+ * refunded, a creator's withdrawal or a user's winnings withdrawal paid, a room going live or ending. Each is one versioned envelope on the BUSINESS_EVENTS queue
  * (src/worker/queues/business-events.ts fans it out to the partner webhooks and to the internal
  * consumers' registry).
  *
@@ -14,7 +15,7 @@ import { GIFT_TIERS } from "./tip";
  * order_…`), so every path that announces the fact again — a duplicate callback, a retried
  * queue message, the outbox or the sweeper — produces the same id, and consumers dedupe on it.
  *
- * Adding an event type (content unlocks, cashier-paid packets, withdrawals of winnings): one
+ * Adding an event type: one
  * entry in `BUSINESS_EVENT_DATA` below, and one `businessEvent(...)` where the fact commits (or
  * one fact source in src/db/business-events.ts for the sweeper).
  */
@@ -28,16 +29,26 @@ const Id = z.string().min(1).max(128);
 
 /** Each event type's data, the part consumers and partners read. */
 export const BUSINESS_EVENT_DATA = {
-  /** A channel reported an order paid and the wallet was credited (a top-up, or a pay-to-tip order). */
+  /**
+   * A channel reported an order paid and the wallet was credited: a top-up, or a pay-to-tip,
+   * cashier-paid packet or pay-to-unlock order. `tipId`, `packetId`, `unlockId`: what the order
+   * made from the money in the same step (null when it was kept from happening: the money then
+   * stays in the wallet); `roomId` the tip's or packet's room, `contentId` the unlock's item.
+   * `packetId`, `contentId` and `unlockId` came after the first producers: a message without
+   * them (in the queue or its DLQ across a deploy) still parses, as null.
+   */
   "payment.succeeded": z.object({
     orderId: Id,
-    orderKind: z.enum(["topup", "tip"]),
+    orderKind: z.enum(ORDER_KINDS),
     userId: UserId,
     channel: z.string().min(1).max(32),
     currency: z.string().min(3).max(3),
     amountMinor: Minor,
     roomId: Id.nullable(),
     tipId: Id.nullable(),
+    packetId: Id.nullable().default(null),
+    contentId: Id.nullable().default(null),
+    unlockId: Id.nullable().default(null),
     succeededAtMs: AtMs,
   }),
   /** An operator refunded (part of) a paid order: the payer's wallet debited, the refund sent to the channel. */
@@ -73,6 +84,23 @@ export const BUSINESS_EVENT_DATA = {
     amountMinor: Minor,
     reversedAtMs: AtMs,
   }),
+  /**
+   * A content item unlocked (付费阅读): from the wallet, or by a pay-to-unlock order (`orderId`).
+   * The payer's money split between the creator's pending earnings and the platform's revenue,
+   * and the entitlement granted, in one step.
+   */
+  "unlock.created": z.object({
+    unlockId: Id,
+    contentId: Id,
+    userId: UserId,
+    creatorId: UserId,
+    currency: z.string().min(3).max(3),
+    amountMinor: Minor,
+    platformMinor: Minor,
+    creatorMinor: Minor,
+    orderId: Id.nullable(),
+    createdAtMs: AtMs,
+  }),
   "red_packet.sent": z.object({
     packetId: Id,
     roomId: Id,
@@ -106,10 +134,24 @@ export const BUSINESS_EVENT_DATA = {
     refundedMinor: Minor,
     refundedAtMs: AtMs,
   }),
-  /** The payout channel confirmed a withdrawal paid (amount − fee reached the payee). */
+  /** The payout channel confirmed a creator's withdrawal paid (amount − fee reached the payee). */
   "withdrawal.paid": z.object({
     withdrawalId: Id,
     creatorId: UserId,
+    currency: z.string().min(3).max(3),
+    amountMinor: Minor,
+    feeMinor: Minor,
+    channel: z.string().min(1).max(32),
+    paidAtMs: AtMs,
+  }),
+  /**
+   * The payout channel confirmed a user's withdrawal of red-packet winnings paid (docs/adr/0017).
+   * Its own type, not `withdrawal.paid`: that one is a creator's earnings, which partners and the
+   * creator inbox hear of; a winnings withdrawal names no creator and is for internal consumers.
+   */
+  "winnings_withdrawal.paid": z.object({
+    withdrawalId: Id,
+    userId: UserId,
     currency: z.string().min(3).max(3),
     amountMinor: Minor,
     feeMinor: Minor,

@@ -83,6 +83,20 @@ export const GUARD_ERRORS = {
   tip_already_reversed: "tip_already_reversed",
   /** An unlock: the payer already holds an active entitlement to the item (operations/unlock.ts). */
   already_unlocked: "already_unlocked",
+  /** A pay-to-unlock order (operations/unlock-paid.ts): its unlock was already attempted (made or refused) by another delivery. */
+  unlock_already_decided: "conflict",
+  /** A pay-to-unlock order not paid in this batch (its credit did not post): never from other money. */
+  unlock_order_unpaid: "conflict",
+  /**
+   * A pay-to-unlock order whose money arrived after the order had failed or expired: the payer was
+   * told it did not unlock, so it never does; the money stays in the wallet.
+   */
+  unlock_order_lapsed: "conflict",
+  /**
+   * A pay-to-unlock order whose item was repriced after the order was made: decided before the
+   * batch (the price is a control fact), the money stays in the wallet.
+   */
+  unlock_price_changed: "conflict",
   /** The tip's creator part has not reached the creator's shard yet (transit): retry shortly. */
   reversal_in_flight: "reversal_in_flight",
   /** The tip's day settled since the reversal read it (it now comes from the receivable): re-read. */

@@ -15,9 +15,10 @@ export type OrderState = (typeof ORDER_STATES)[number];
 
 /**
  * `topup` credits the wallet; `tip` credits it and sends a tip from it in the same batch;
- * `packet` credits it and sends a red packet from it in the same batch (paid at the cashier).
+ * `packet` credits it and sends a red packet from it in the same batch (paid at the cashier);
+ * `unlock` credits it and unlocks a priced content item from it in the same batch (pay-to-unlock).
  */
-export const ORDER_KINDS = ["topup", "tip", "packet"] as const;
+export const ORDER_KINDS = ["topup", "tip", "packet", "unlock"] as const;
 export type OrderKind = (typeof ORDER_KINDS)[number];
 
 /** Why an order moved: kept on every transition row. */

@@ -17,6 +17,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "red_packet.exhausted",
   "red_packet.refunded",
   "payment.succeeded",
+  "unlock.created",
   "withdrawal.paid",
   "room.live",
   "room.ended",

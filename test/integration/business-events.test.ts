@@ -217,6 +217,9 @@ describe("payment.succeeded and tip.created", () => {
         amountMinor: order.amountMinor,
         roomId,
         tipId: `tip_${order.id.slice(6)}`,
+        packetId: null,
+        contentId: null,
+        unlockId: null,
         succeededAtMs: expect.any(Number),
       },
     ]);

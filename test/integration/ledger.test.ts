@@ -188,6 +188,14 @@ describe("the invariant checker", () => {
            VALUES (?, 'packet', 'ledger-payer', 'sandbox', 'CNY', 1000, 'failed', ?, 0, 0, 0, ?, 'sent')`,
         )
         .bind("order_00000000000000000000000004", "k-order-4", "packet_00000000000000000000000004"),
+      // A pay-to-unlock order that says it unlocked; there is no such unlock nor entitlement.
+      db
+        .prepare(
+          `INSERT INTO payment_orders (id, kind, user_id, channel, currency, amount_minor, state, idempotency_key,
+             created_at_ms, expires_at_ms, updated_at_ms, unlock_content_id, unlock_id, unlock_outcome)
+           VALUES (?, 'unlock', 'ledger-payer', 'sandbox', 'CNY', 1000, 'succeeded', ?, 0, 0, 0, 'cnt_x', ?, 'unlocked')`,
+        )
+        .bind("order_00000000000000000000000005", "k-order-5", "unl_00000000000000000000000005"),
     ]);
     const report = await checkLedgerInvariants(db, Date.now());
     expect(report.violations).toContainEqual({
@@ -214,6 +222,12 @@ describe("the invariant checker", () => {
       orderId: "order_00000000000000000000000004",
       state: "failed",
       packetOutcome: "sent",
+    });
+    expect(report.violations).toContainEqual({
+      kind: "order_unlock_mismatch",
+      orderId: "order_00000000000000000000000005",
+      state: "succeeded",
+      unlockOutcome: "unlocked",
     });
   });
 

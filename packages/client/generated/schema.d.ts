@@ -2353,8 +2353,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Create a top-up, pay-to-tip or red-packet order on a payment channel
-         * @description Idempotent per Idempotency-Key: the same key answers the same order (200). The wallet is credited once the channel reports the payment. `payment` says what the payer does next. A `tip` or `packet` order is checked now (as a wallet tip or packet send would be) and, once paid, sends its tip or red packet from the wallet in the same step as the credit, exactly once; if it can no longer go out, the money stays in the wallet and the order's `outcome` says why.
+         * Create a top-up, pay-to-tip, red-packet or pay-to-unlock order on a payment channel
+         * @description Idempotent per Idempotency-Key: the same key answers the same order (200). The wallet is credited once the channel reports the payment. `payment` says what the payer does next. A `tip`, `packet` or `unlock` order is checked now (as a wallet tip, packet send or unlock would be) and, once paid, sends its tip or red packet, or unlocks its item, from the wallet in the same step as the credit, exactly once; if it can no longer happen, the money stays in the wallet and the order's `outcome` says why.
          */
         post: {
             parameters: {
@@ -16067,7 +16067,7 @@ export interface components {
              */
             id: string;
             /** @enum {string} */
-            kind: "topup" | "tip" | "packet";
+            kind: "topup" | "tip" | "packet" | "unlock";
             /** @example viewer-1 */
             userId: string;
             /** @enum {string} */
@@ -16103,6 +16103,13 @@ export interface components {
                 };
                 packetId: string | null;
                 /** @description `sent`, or why the packet could not go out when the money arrived (the money stays in the wallet); `packet_order_lapsed`: the payment arrived after the order had failed or expired. */
+                outcome: string | null;
+            } | null;
+            unlock: {
+                /** @example cnt_01JDEM00000000000000000000 */
+                contentId: string;
+                unlockId: string | null;
+                /** @description `unlocked`, or why the item could not be unlocked when the money arrived (the money stays in the wallet): `already_unlocked` (unlocked meanwhile), `content_archived`, `unlock_price_changed`, `unlock_order_lapsed` (the payment arrived after the order had failed or expired). */
                 outcome: string | null;
             } | null;
             /**
@@ -16141,11 +16148,11 @@ export interface components {
          */
         CreateOrderRequest: {
             /**
-             * @description `topup` credits the wallet; `tip` credits it and sends `tip` from it once paid; `packet` credits it and sends the red packet `packet` from it once paid (a red packet paid at the cashier).
+             * @description `topup` credits the wallet; `tip` credits it and sends `tip` from it once paid; `packet` credits it and sends the red packet `packet` from it once paid (a red packet paid at the cashier); `unlock` credits it and unlocks the content item `unlock.contentId` from it once paid (pay-to-unlock, at its price now).
              * @default topup
              * @enum {string}
              */
-            kind: "topup" | "tip" | "packet";
+            kind: "topup" | "tip" | "packet" | "unlock";
             /**
              * @description A channel by name; or give `method`.
              * @enum {string}
@@ -16154,12 +16161,13 @@ export interface components {
             /** @description A payment method (`qr`, `card`, …): its primary channel, or a backup while the primary is down. */
             method?: string;
             /**
-             * @description Required for a top-up; a tip's amount is its price, a packet's its total (if given, it must match).
+             * @description Required for a top-up; a tip's amount is its price, a packet's its total, an unlock's the item's price (if given, it must match).
              * @example 18.80
              */
             amount?: string;
             tip?: components["schemas"]["TipOrderRequest"];
             packet?: components["schemas"]["PacketOrderRequest"];
+            unlock?: components["schemas"]["UnlockOrderRequest"];
             /**
              * @description Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again with it. Checked only when given (a wrong one counts a try); never part of the request's fingerprint.
              * @example 246810
@@ -16232,6 +16240,15 @@ export interface components {
             audience: "everyone" | "followers";
             /** @default 86400 */
             ttlSeconds: number;
+        };
+        /**
+         * @example {
+         *       "contentId": "cnt_01JDEMO0000000000000000000"
+         *     }
+         */
+        UnlockOrderRequest: {
+            /** @example cnt_01JDEM00000000000000000000 */
+            contentId: string;
         };
         PaymentRefund: {
             /** @example orf_01JDEMO0000000000000000000 */
@@ -17790,7 +17807,7 @@ export interface components {
         WebhookEndpoint: {
             id: string;
             url: string;
-            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "withdrawal.paid" | "room.live" | "room.ended")[];
             /** @enum {string} */
             status: "active" | "disabled";
             disabledReason: string | null;
@@ -17807,7 +17824,7 @@ export interface components {
          */
         WebhookEndpointCreate: {
             url: string;
-            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "withdrawal.paid" | "room.live" | "room.ended")[];
         };
         /**
          * @example {
@@ -17816,7 +17833,7 @@ export interface components {
          */
         WebhookEndpointUpdate: {
             url?: string;
-            eventTypes?: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes?: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "withdrawal.paid" | "room.live" | "room.ended")[];
             enabled?: boolean;
         };
         WebhookMessage: {

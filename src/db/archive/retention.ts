@@ -6,7 +6,8 @@
  * a later archive takes it once nothing holds it (its transfers are below that archive's cut
  * too, so "everything live below the cut that nothing needs" picks it up).
  *
- *   order        payment credits, refunds and their reversals, and a pay-to-tip order's tip:
+ *   order        payment credits, refunds and their reversals, and a pay-to-tip order's tip
+ *                (a packet order's packet, a pay-to-unlock order's unlock):
  *                the order and refund rows stay (they are business records, not history) and
  *                the invariant checker matches each to its operation by id.
  *   subsidy      subsidy issues: the `subsidies` row stays (its campaign counts it).
@@ -38,6 +39,7 @@ const ORDER_KINDS = [
 const SUBSIDY_KINDS = ["subsidy_issue"] as const satisfies readonly OperationKind[];
 const TIP_KIND: OperationKind = "tip";
 const PACKET_SEND_KIND: OperationKind = "packet_send";
+const UNLOCK_KIND: OperationKind = "unlock";
 
 const quoted = (kinds: readonly string[]) => kinds.map((k) => `'${k}'`).join(", ");
 
@@ -56,6 +58,13 @@ const PAY_TO_PACKET_ORDER =
   "EXISTS (SELECT 1 FROM payment_orders p WHERE p.id = 'order_' || substr(o.id, 8) AND p.packet_id = o.id)";
 
 /**
+ * And a pay-to-unlock order `order_X` makes the unlock `unl_X` (unlock-paid.ts, unlockIdFor) and
+ * names it in `unlock_id`; the invariant checker reads the unlock's operation beside the order.
+ */
+const PAY_TO_UNLOCK_ORDER =
+  "EXISTS (SELECT 1 FROM payment_orders p WHERE p.id = 'order_' || substr(o.id, 5) AND p.unlock_id = o.id)";
+
+/**
  * The reason operation `o` stays live, or NULL when the archive takes it. Binds, in order:
  * the archive id (holds by operation), the archive id (holds by account), the cut.
  */
@@ -63,6 +72,7 @@ export const RETENTION_REASON_SQL = `CASE
   WHEN o.kind IN (${quoted(ORDER_KINDS)}) THEN 'order'
   WHEN o.kind = '${TIP_KIND}' AND ${PAY_TO_TIP_ORDER} THEN 'order'
   WHEN o.kind = '${PACKET_SEND_KIND}' AND ${PAY_TO_PACKET_ORDER} THEN 'order'
+  WHEN o.kind = '${UNLOCK_KIND}' AND ${PAY_TO_UNLOCK_ORDER} THEN 'order'
   WHEN o.kind IN (${quoted(SUBSIDY_KINDS)}) THEN 'subsidy'
   WHEN EXISTS (SELECT 1 FROM ledger_archive_holds h
                WHERE h.archive_id = ? AND h.kind = 'operation' AND h.ref = o.id) THEN 'undelivered'

@@ -21,7 +21,7 @@ import { type ErrorCode, fail, type Result } from "../../domain/errors";
 import { assert, LIMITS } from "../../domain/limits";
 import { AUDIENCES, SPLIT_MODES } from "../../domain/red-packet";
 import { refusalFor } from "../../domain/switches";
-import type { ComposedOperation, Guard } from "../ledger";
+import { type ComposedOperation, type Guard, outcomeExpression } from "../ledger";
 import type { OrderRow } from "../reads/orders";
 import type { Ledger, LedgerShard } from "../shards";
 import { currentSwitches } from "../switches";
@@ -148,12 +148,7 @@ export async function composePaidPacket(
   const composed = prepared.ok ? composePacketSend(shard, prepared.value, nowMs, undefined, guards) : null;
   // The outcome as a SQL value, read after the packet's own statements: `sent` once it exists,
   // else the guard that refused it; or the reason it could not even be prepared.
-  const outcome = composed
-    ? {
-        sql: `CASE (${composed.verdictExpression.sql}) WHEN 'exists' THEN 'sent' ELSE (${composed.verdictExpression.sql}) END`,
-        params: [...composed.verdictExpression.params, ...composed.verdictExpression.params],
-      }
-    : { sql: "?", params: [prepared.ok ? null : prepared.code] };
+  const outcome = outcomeExpression(composed, "sent", prepared.ok ? null : prepared.code);
   return {
     packetId,
     composed,

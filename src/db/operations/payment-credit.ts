@@ -5,7 +5,8 @@
  * `succeeded`, its transition row and the provider's transaction id: however often, and by
  * whichever path (callback, active query, reconciliation) a payment is reported, the order is
  * credited once. A pay-to-tip order sends its tip in the same batch, from the wallet just
- * credited (see `creditOrder`); a packet order its red packet (packet-send-paid.ts).
+ * credited (see `creditOrder`); a packet order its red packet (packet-send-paid.ts); a
+ * pay-to-unlock order its unlock, entitlement and split (unlock-paid.ts).
  */
 
 import { z } from "zod";
@@ -13,12 +14,13 @@ import { accountAddress } from "../../domain/accounts";
 import type { GuardCode } from "../../domain/guards";
 import { assert, LIMITS } from "../../domain/limits";
 import { CREDITABLE_STATES, type TransitionCause } from "../../domain/order";
-import { type ComposedOperation, composeOperation, dispatchPosted, type Guard } from "../ledger";
+import { type ComposedOperation, composeOperation, dispatchPosted, type Guard, outcomeExpression } from "../ledger";
 import { transitionStatements } from "../orders";
 import type { OrderRow } from "../reads/orders";
 import type { Ledger, LedgerShard } from "../shards";
 import { composePaidPacket, type PacketOutcome, packetOutcomeOf } from "./packet-send-paid";
 import { composeTip, prepareTip, type RatedTip, rateTip, type TipRules } from "./tip";
+import { composePaidUnlock, type UnlockOutcome, unlockOutcomeOf } from "./unlock-paid";
 
 /** A pay-to-tip order's tip as stored on the order (`tip_request`): the room and what was asked. */
 const StoredTipOrder = z.intersection(
@@ -39,7 +41,12 @@ export type TipOutcome =
   | { readonly kind: "not_sent"; readonly tipId: string; readonly code: string };
 
 export type CreditResult =
-  | { readonly kind: "credited"; readonly tip: TipOutcome | null; readonly packet: PacketOutcome | null }
+  | {
+      readonly kind: "credited";
+      readonly tip: TipOutcome | null;
+      readonly packet: PacketOutcome | null;
+      readonly unlock: UnlockOutcome | null;
+    }
   /** Another delivery credited the order first; `settledBy` is the transaction it recorded. */
   | { readonly kind: "already_credited"; readonly settledBy: string | null }
   | { readonly kind: "rejected"; readonly code: GuardCode };
@@ -111,11 +118,15 @@ export async function creditOrder(
           nowMs,
         )
       : null;
+  const unlock = order.kind === "unlock" ? await composePaidUnlock(control, shard, order, facts.tipRules, nowMs) : null;
   const results = await db.batch([
     ...composed.statements,
     ...(tip?.statements ?? []),
     ...(packet?.statements ?? []),
-    db.prepare("SELECT provider_txn_id, tip_outcome, packet_outcome FROM payment_orders WHERE id = ?").bind(order.id),
+    ...(unlock?.statements ?? []),
+    db
+      .prepare("SELECT provider_txn_id, tip_outcome, packet_outcome, unlock_outcome FROM payment_orders WHERE id = ?")
+      .bind(order.id),
   ]);
   const verdict = composed.verdictFrom(results.slice(0, composed.statements.length));
   if (tip?.composed) {
@@ -131,13 +142,25 @@ export async function creditOrder(
     const start = composed.statements.length + (tip?.statements.length ?? 0);
     packet.composed.verdictFrom(results.slice(start, start + packet.composed.statements.length));
   }
+  if (unlock?.composed) {
+    const start = composed.statements.length + (tip?.statements.length ?? 0) + (packet?.statements.length ?? 0);
+    const unlockVerdict = unlock.composed.verdictFrom(results.slice(start, start + unlock.composed.statements.length));
+    // The creator's part of the unlock may be owed to another shard, like a tip's.
+    await dispatchPosted(shard, [unlock.composed], [unlockVerdict]);
+  }
   const settled = results.at(-1)?.results[0] as
-    | { provider_txn_id: string | null; tip_outcome: string | null; packet_outcome: string | null }
+    | {
+        provider_txn_id: string | null;
+        tip_outcome: string | null;
+        packet_outcome: string | null;
+        unlock_outcome: string | null;
+      }
     | undefined;
   switch (verdict.kind) {
     case "posted": {
       const packetOutcome = packet === null ? null : packetOutcomeOf(packet.packetId, settled?.packet_outcome);
-      if (tip === null) return { kind: "credited", tip: null, packet: packetOutcome };
+      const unlockOutcome = unlock === null ? null : unlockOutcomeOf(unlock.unlockId, settled?.unlock_outcome);
+      if (tip === null) return { kind: "credited", tip: null, packet: packetOutcome, unlock: unlockOutcome };
       const outcome = settled?.tip_outcome ?? "unknown";
       return {
         kind: "credited",
@@ -146,6 +169,7 @@ export async function creditOrder(
             ? { kind: "sent", tipId: tip.tipId }
             : { kind: "not_sent", tipId: tip.tipId, code: outcome },
         packet: packetOutcome,
+        unlock: unlockOutcome,
       };
     }
     case "exists":
@@ -206,12 +230,7 @@ async function payToTip(
   const composed = rated ? composeTip(shard, rated.tip, { guards: [undecided, paid] }) : null;
   // The tip's outcome as a SQL value, read after the tip's own statements: `sent` once it
   // exists, else the guard that refused it; or the reason it could not even be priced.
-  const outcome = composed
-    ? {
-        sql: `CASE (${composed.verdictExpression.sql}) WHEN 'exists' THEN 'sent' ELSE (${composed.verdictExpression.sql}) END`,
-        params: [...composed.verdictExpression.params, ...composed.verdictExpression.params],
-      }
-    : { sql: "?", params: [prepared.ok ? null : prepared.code] };
+  const outcome = outcomeExpression(composed, "sent", prepared.ok ? null : prepared.code);
   return {
     tipId,
     composed,

@@ -110,6 +110,11 @@ export interface UnlockOptions {
   /** 小额免密: the payer gave no PIN, so the unlock must fit their password-free limits. */
   readonly autopay?: UnlockAutopay;
   readonly attach?: Attach;
+  /**
+   * A pay-to-unlock order's guards (operations/unlock-paid.ts), checked before the entitlement's
+   * own; and the order, recorded in the operation's metadata.
+   */
+  readonly order?: { readonly id: string; readonly guards: readonly Guard[] };
 }
 
 /** The payer holds no active entitlement to the item (their shard holds all of theirs). */
@@ -159,9 +164,14 @@ export function composeUnlock(
     postings,
     actorId: userId,
     reason: null,
-    metadata: { contentId, creatorId, shareBps: priced.shareBps },
+    metadata: {
+      contentId,
+      creatorId,
+      shareBps: priced.shareBps,
+      ...(options.order ? { orderId: options.order.id } : {}),
+    },
     nowMs,
-    guards: [notUnlockedGuard(userId, contentId)],
+    guards: [...(options.order?.guards ?? []), notUnlockedGuard(userId, contentId)],
     guardsAfterFunds: options.autopay ? autopayGuards(userId, options.autopay, priced.amountMinor) : [],
     extra: (posting) => [
       db

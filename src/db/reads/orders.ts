@@ -34,6 +34,9 @@ export interface OrderRow {
   packet_request: string | null;
   packet_id: string | null;
   packet_outcome: string | null;
+  unlock_content_id: string | null;
+  unlock_id: string | null;
+  unlock_outcome: string | null;
   query_attempts: number;
   next_query_at_ms: number | null;
 }

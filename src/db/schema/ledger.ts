@@ -353,7 +353,7 @@ export const paymentOrders = sqliteTable(
   "payment_orders",
   {
     id: text("id").primaryKey(),
-    kind: text("kind", { enum: ["topup", "tip", "packet"] }).notNull(),
+    kind: text("kind", { enum: ["topup", "tip", "packet", "unlock"] }).notNull(),
     userId: text("user_id").notNull(),
     /** The channel the order is open on; while still `created` a failover may move it to the method's backup. */
     channel: text("channel").notNull(),
@@ -390,6 +390,14 @@ export const paymentOrders = sqliteTable(
     packetRequest: text("packet_request"),
     packetId: text("packet_id"),
     packetOutcome: text("packet_outcome"),
+    /**
+     * Pay-to-unlock: the content item to unlock when the payment succeeds (the order's amount is
+     * its price when the order was made), the unlock's id and what became of it (`unlocked`,
+     * or the code that kept it from happening: the money then stays in the wallet).
+     */
+    unlockContentId: text("unlock_content_id"),
+    unlockId: text("unlock_id"),
+    unlockOutcome: text("unlock_outcome"),
     /** Active queries of the channel made for this order, and when the next one is due. */
     queryAttempts: integer("query_attempts").notNull().default(0),
     nextQueryAtMs: integer("next_query_at_ms"),

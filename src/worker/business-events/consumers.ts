@@ -20,13 +20,17 @@ export interface BusinessEventConsumer<T extends BusinessEventType = BusinessEve
   handle(events: readonly BusinessEvent<T>[], env: Env, log: Logger, nowMs: number): Promise<void>;
 }
 
-/** Which business events partners hear of, as which webhook type (`tip.created` of a big tip also as `gift.big`). */
+/**
+ * Which business events partners hear of, as which webhook type (`tip.created` of a big tip also
+ * as `gift.big`). Not `winnings_withdrawal.paid`: a user's winnings name no creator, so no partner's.
+ */
 const WEBHOOK_TYPES = {
   "tip.created": "tip.created",
   "red_packet.sent": "red_packet.sent",
   "red_packet.exhausted": "red_packet.exhausted",
   "red_packet.refunded": "red_packet.refunded",
   "payment.succeeded": "payment.succeeded",
+  "unlock.created": "unlock.created",
   "withdrawal.paid": "withdrawal.paid",
   "room.live": "room.live",
   "room.ended": "room.ended",

@@ -9,7 +9,8 @@ import { deliverAfterCommit } from "../rooms/outbox";
  * sends a tip or a red packet from it in the same batch (src/db/operations/payment-credit.ts,
  * packet-send-paid.ts). After that batch, the room hears of the tip or the packet like any other
  * (the outbox row guarantees it eventually); the row is in the order's shard, where it committed. Every
- * credited order (a top-up too) announces `payment.succeeded` on the business-events queue.
+ * credited order (a top-up too) announces `payment.succeeded` on the business-events queue; a
+ * pay-to-unlock order that unlocked also `unlock.created` (unlock-paid.ts).
  */
 export async function afterApplied(
   env: Env,
@@ -19,6 +20,7 @@ export async function afterApplied(
   if (outcome.kind !== "credited" && outcome.kind !== "already_credited") return;
   const ledger = await openLedger(env);
   const shard = ledger.forId(outcome.orderId);
+  const unlocked = outcome.kind === "credited" && outcome.unlock?.kind === "unlocked" ? outcome.unlock.unlockId : null;
   if (outcome.kind === "credited") {
     const sent = [
       ...(outcome.tip?.kind === "sent" ? [outcome.tip.tipId] : []),
@@ -28,5 +30,10 @@ export async function afterApplied(
   }
   // payment.succeeded, keyed by the order: a duplicate callback (already credited) sends the
   // same event id again, which the consumer skips; a lost send is the business-event sweeper's.
-  await emitOperationEvents(env, shard, [{ id: outcome.orderId, kind: "payment_credit" }], log);
+  await emitOperationEvents(
+    env,
+    shard,
+    [{ id: outcome.orderId, kind: "payment_credit" }, ...(unlocked ? [{ id: unlocked, kind: "unlock" }] : [])],
+    log,
+  );
 }

@@ -14,6 +14,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { batchWithAuditEntry } from "../../db/audit";
+import { emitOperationEvents } from "../../db/business-events";
 import { type ContentItemRow, composeUnlock, prepareUnlock, unlockReceipt } from "../../db/operations/unlock";
 import { currentRiskSet } from "../../db/risk";
 import { accountAddress } from "../../domain/accounts";
@@ -47,7 +48,7 @@ import { defineRoute } from "./define";
 
 export const content = new OpenAPIHono<AppEnv>();
 
-const ContentId = PrefixedId("cnt");
+export const ContentId = PrefixedId("cnt");
 const contentParams = z.object({ contentId: ContentId.openapi({ param: { name: "contentId", in: "path" } }) });
 
 export const ContentItemSchema = z
@@ -564,7 +565,11 @@ content.openapi(
         return ok({
           compose: (attach) => composeUnlock(shard, unlock.value, { attach, ...(autopay ? { autopay } : {}) }),
           status: 201,
-          onPosted: () => forgetEntitlement(userId, contentId),
+          onPosted: () => {
+            forgetEntitlement(userId, contentId);
+            // unlock.created, keyed by the unlock; a lost send is the business-event sweeper's.
+            c.executionCtx.waitUntil(emitOperationEvents(c.env, shard, [{ id, kind: "unlock" }], c.var.log));
+          },
           body: unlockReceipt(unlock.value),
           patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(userId))],
         });

@@ -13,6 +13,7 @@ import { CHANNELS } from "../../channels/channel";
 import { preparePaidPacket, StoredPacketOrder } from "../../db/operations/packet-send-paid";
 import { composeRefundRequest } from "../../db/operations/payment-refund";
 import { prepareTip } from "../../db/operations/tip";
+import { notUnlockedGuard, prepareUnlock } from "../../db/operations/unlock";
 import { createOrder } from "../../db/orders";
 import { findOrder, type OrderRow, refundsOf } from "../../db/reads/orders";
 import { currentSwitches, refusalDetails } from "../../db/switches";
@@ -49,6 +50,7 @@ import {
   TipAskSchema,
   UserId,
 } from "../schemas";
+import { ContentId } from "./content";
 import { defineRoute } from "./define";
 import { PacketAskFields } from "./red-packets";
 import { RoomId } from "./rooms";
@@ -69,6 +71,10 @@ const PacketOrderRequest = z
     example: { roomId: "room_01JDEMO0000000000000000000", total: "88.88", shares: 10, split: "lucky" },
   });
 
+const UnlockOrderRequest = z
+  .strictObject({ contentId: ContentId })
+  .openapi("UnlockOrderRequest", { example: { contentId: "cnt_01JDEMO0000000000000000000" } });
+
 const CreateOrderRequest = z
   .strictObject({
     kind: z
@@ -77,7 +83,8 @@ const CreateOrderRequest = z
       .openapi({
         description:
           "`topup` credits the wallet; `tip` credits it and sends `tip` from it once paid; `packet` credits it and " +
-          "sends the red packet `packet` from it once paid (a red packet paid at the cashier).",
+          "sends the red packet `packet` from it once paid (a red packet paid at the cashier); `unlock` credits it " +
+          "and unlocks the content item `unlock.contentId` from it once paid (pay-to-unlock, at its price now).",
       }),
     channel: z.enum(CHANNELS).optional().openapi({ description: "A channel by name; or give `method`." }),
     method: z
@@ -89,10 +96,12 @@ const CreateOrderRequest = z
       }),
     amount: DecimalAmount.optional().openapi({
       description:
-        "Required for a top-up; a tip's amount is its price, a packet's its total (if given, it must match).",
+        "Required for a top-up; a tip's amount is its price, a packet's its total, an unlock's the item's price " +
+        "(if given, it must match).",
     }),
     tip: TipOrderRequest.optional(),
     packet: PacketOrderRequest.optional(),
+    unlock: UnlockOrderRequest.optional(),
     pin: Pin.optional().openapi({
       description:
         "Your payment PIN, to answer a risk challenge (428 `risk_challenge`): send the same request again with it. " +
@@ -104,6 +113,10 @@ const CreateOrderRequest = z
   .refine(
     (b) => (b.kind === "packet") === (b.packet !== undefined),
     "a packet order has a packet, no other order has one",
+  )
+  .refine(
+    (b) => (b.kind === "unlock") === (b.unlock !== undefined),
+    "an unlock order has an unlock, no other order has one",
   )
   .refine((b) => b.kind !== "topup" || b.amount !== undefined, "a top-up has an amount")
   .openapi("CreateOrderRequest", { example: { kind: "topup", method: "qr", amount: "52.00" } });
@@ -152,6 +165,21 @@ const OrderSchema = z
           }),
       })
       .nullable(),
+    unlock: z
+      .object({
+        contentId: ContentId,
+        unlockId: z.string().nullable(),
+        outcome: z
+          .string()
+          .nullable()
+          .openapi({
+            description:
+              "`unlocked`, or why the item could not be unlocked when the money arrived (the money stays in the " +
+              "wallet): `already_unlocked` (unlocked meanwhile), `content_archived`, `unlock_price_changed`, " +
+              "`unlock_order_lapsed` (the payment arrived after the order had failed or expired).",
+          }),
+      })
+      .nullable(),
     refundedMinor: AmountMinor,
     createdAtMs: z.number().int(),
     expiresAtMs: z.number().int(),
@@ -185,6 +213,10 @@ function orderBody(r: OrderRow) {
         ? null
         : { request: JSON.parse(r.tip_request) as unknown, tipId: r.tip_id, outcome: r.tip_outcome },
     packet: r.packet_request === null ? null : packetView(r.packet_request, r.packet_id, r.packet_outcome),
+    unlock:
+      r.unlock_content_id === null
+        ? null
+        : { contentId: r.unlock_content_id, unlockId: r.unlock_id, outcome: r.unlock_outcome },
     refundedMinor: r.refunded_minor,
     createdAtMs: r.created_at_ms,
     expiresAtMs: r.expires_at_ms,
@@ -215,6 +247,14 @@ function samePacketAsk(stored: string | null, asked: string | null): boolean {
   return JSON.stringify(first) === JSON.stringify(again);
 }
 
+/** What the payer sees at the channel's checkout, per order kind. */
+const ORDER_SUBJECTS: Readonly<Record<(typeof ORDER_KINDS)[number], string>> = {
+  topup: "giftwire wallet top-up",
+  tip: "giftwire tip",
+  packet: "giftwire red packet",
+  unlock: "giftwire content unlock",
+};
+
 export const payments = new OpenAPIHono<AppEnv>();
 
 payments.openapi(
@@ -224,13 +264,13 @@ payments.openapi(
     auth: "signed-in",
     rateLimit: { user: "payments", ip: "moneyIp" },
     tags: ["payments"],
-    summary: "Create a top-up, pay-to-tip or red-packet order on a payment channel",
+    summary: "Create a top-up, pay-to-tip, red-packet or pay-to-unlock order on a payment channel",
     description:
       "Idempotent per Idempotency-Key: the same key answers the same order (200). The wallet is credited " +
-      "once the channel reports the payment. `payment` says what the payer does next. A `tip` or `packet` " +
-      "order is checked now (as a wallet tip or packet send would be) and, once paid, sends its tip or red " +
-      "packet from the wallet in the same step as the credit, exactly once; if it can no longer go out, the " +
-      "money stays in the wallet and the order's `outcome` says why.",
+      "once the channel reports the payment. `payment` says what the payer does next. A `tip`, `packet` or " +
+      "`unlock` order is checked now (as a wallet tip, packet send or unlock would be) and, once paid, sends " +
+      "its tip or red packet, or unlocks its item, from the wallet in the same step as the credit, exactly " +
+      "once; if it can no longer happen, the money stays in the wallet and the order's `outcome` says why.",
     request: { headers: IdempotencyKeyHeader, body: jsonBody(CreateOrderRequest) },
     responses: {
       200: jsonResponse(z.object({ order: OrderSchema, payment: PaymentStep }), "The order this key created earlier"),
@@ -262,7 +302,38 @@ payments.openapi(
     let amountMinor: number;
     let tipRequest: string | null = null;
     let packetRequest: string | null = null;
-    if (body.packet) {
+    let unlockContentId: string | null = null;
+    let recipientId: string | null = null;
+    if (body.unlock) {
+      // Priced and checked now (item active and priced, not the payer's own, not unlocked yet);
+      // checked again when paid: the order's amount is the price now, and a repriced item is not unlocked.
+      const { contentId } = body.unlock;
+      const quote = await prepareUnlock(
+        c.var.ledger.control,
+        c.var.config,
+        { id: "unl_quote", contentId, userId },
+        nowMs,
+      );
+      if (!quote.ok) throw ApiError.from(quote);
+      const held = notUnlockedGuard(userId, contentId);
+      const free = await c.var.ledger
+        .forOwner(userId)
+        .db.prepare(`SELECT ${held.sql} AS free`)
+        .bind(...held.params)
+        .first<number>("free");
+      if (free !== 1) throw new ApiError("already_unlocked");
+      amountMinor = quote.value.priced.amountMinor;
+      const stated = body.amount === undefined ? null : parseAmountMinor(body.amount);
+      if (stated && (!stated.ok || stated.value !== amountMinor)) {
+        throw new ApiError(
+          "amount_out_of_range",
+          `This item's price is ${money(amountMinor).amount}, not ${body.amount}.`,
+        );
+      }
+      if (amountMinor > LIMITS.orderAmountMaxMinor) throw new ApiError("amount_out_of_range");
+      unlockContentId = contentId;
+      recipientId = quote.value.creatorId;
+    } else if (body.packet) {
       // Validated now and frozen with the order (room live, its open packets under the cap, the
       // split admissible, red packets not paused; the greeting moderated); checked again when paid.
       const { roomId, total, shares, split, greeting, audience, ttlSeconds } = body.packet;
@@ -325,8 +396,15 @@ payments.openapi(
     const pinVerified = pin !== undefined;
     if (pinVerified) await requirePin(c.var.ledger.forOwner(userId), userId, pin, Date.now());
     // Risk before the order exists: a refused top-up (or pay-to-tip, assessed as a tip) leaves nothing behind.
-    const riskAction = body.kind === "tip" ? "tip" : body.kind === "packet" ? "packet_send" : "topup";
-    await assessRisk(c, { action: riskAction, amountMinor, pinVerified });
+    const riskAction =
+      body.kind === "tip"
+        ? "tip"
+        : body.kind === "packet"
+          ? "packet_send"
+          : body.kind === "unlock"
+            ? "unlock"
+            : "topup";
+    await assessRisk(c, { action: riskAction, amountMinor, pinVerified, ...(recipientId ? { recipientId } : {}) });
     const { row, created } = await createOrder(c.var.ledger, {
       kind: body.kind,
       userId,
@@ -339,6 +417,7 @@ payments.openapi(
       method: body.method ?? null,
       tipRequest,
       packetRequest,
+      unlockContentId,
     });
     const sameRequest =
       row.kind === body.kind &&
@@ -346,7 +425,8 @@ payments.openapi(
       row.method === (body.method ?? null) &&
       (body.channel === undefined || row.channel === body.channel) &&
       row.tip_request === tipRequest &&
-      samePacketAsk(row.packet_request, packetRequest);
+      samePacketAsk(row.packet_request, packetRequest) &&
+      row.unlock_content_id === unlockContentId;
     if (!sameRequest) throw new ApiError("idempotency_key_reused");
     if (created) {
       // The order's deadline brings an active query of the channel; the sweeper backs it up.
@@ -369,7 +449,7 @@ payments.openapi(
       },
       row,
       usable,
-      body.kind === "tip" ? "giftwire tip" : body.kind === "packet" ? "giftwire red packet" : "giftwire wallet top-up",
+      ORDER_SUBJECTS[body.kind],
     );
     return c.json({ order: orderBody(opened.row), payment: opened.step }, created ? 201 : 200);
   },

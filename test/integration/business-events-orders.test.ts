@@ -1,0 +1,374 @@
+/**
+ * Business events of every paid order kind, of unlocks and of winnings withdrawals (issue 19
+ * item 3), proved in workerd through the real queues: a cashier-paid packet's and a
+ * pay-to-unlock's `payment.succeeded` name what the order made; `unlock.created` reaches the
+ * partner owning the item's creator once per unlock — from the wallet or through an order,
+ * however often the payment is reported; a user's winnings withdrawal is its own
+ * `winnings_withdrawal.paid`, never a creator's `withdrawal.paid`. Deliveries are verified by
+ * the independent `standardwebhooks` package.
+ */
+
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { emitOperationEvents, findBusinessEvent, readOperationEvents } from "../../src/db/business-events";
+import { runOperation } from "../../src/db/ledger";
+import { composeUnlock, prepareUnlock } from "../../src/db/operations/unlock";
+import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
+import { type BusinessEvent, safeParseBusinessEvent } from "../../src/domain/business-events";
+import { newOwnedId } from "../../src/domain/ids";
+import { splitRevenue } from "../../src/domain/revenue-share";
+import { bucketOf } from "../../src/domain/shards";
+import { WEBHOOK_EVENT_TYPES } from "../../src/domain/webhooks";
+import { createLogger } from "../../src/platform/logger";
+import { seal } from "../../src/platform/sealing";
+import { sweepBusinessEvents } from "../../src/worker/cron/business-event-sweep";
+import { setWebhookNetwork } from "../../src/worker/webhooks/network";
+import { runProviderAlarm, simulate } from "../support/sandbox-provider";
+import { FakeWebhookNetwork } from "../support/webhook-network";
+import {
+  call,
+  config,
+  fund,
+  key,
+  ledger,
+  openRoom,
+  setPin,
+  settleTransit,
+  shardDbOfId,
+  TEST_PIN,
+  token,
+  until,
+} from "./helpers";
+import { paid } from "./payment-helpers";
+
+const run = crypto.randomUUID().slice(0, 8);
+const network = new FakeWebhookNetwork();
+const log = createLogger({ test: "business-events-orders" });
+/** Long enough for a duplicate that would arrive to arrive (the queues here take ~1 s a hop). */
+const SETTLE_MS = 2_500;
+
+beforeAll(() => setWebhookNetwork(network));
+afterAll(() => setWebhookNetwork(null));
+
+interface Delivery {
+  readonly webhookId: string;
+  readonly type: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** A partner owning `creatorId`, subscribed to every webhook type, whose receiver verifies every request. */
+async function partnerReceiver(name: string, creatorId: string) {
+  const admin = await token(`beo-admin-${run}`, "admin");
+  const partner = await call("POST", "/v1/admin/partners", {
+    token: admin,
+    body: { name, contactEmail: "dev@partner.example", creatorIds: [creatorId] },
+  });
+  expect(partner.status, JSON.stringify(partner.body)).toBe(201);
+  const apiKey = await call("POST", `/v1/admin/partners/${partner.body.id}/keys`, {
+    token: admin,
+    body: { name: "hooks", mode: "test", scopes: ["webhooks.manage"] },
+  });
+  const host = `${name}-${run}.partner.example`;
+  network.dns.set(host, ["93.184.215.14"]);
+  const url = `https://${host}/hooks`;
+  const endpoint = await call("POST", "/v1/partner/webhooks/endpoints", {
+    headers: { "x-api-key": apiKey.body.key },
+    body: { url, eventTypes: [...WEBHOOK_EVENT_TYPES] },
+  });
+  expect(endpoint.status, JSON.stringify(endpoint.body)).toBe(201);
+  const verifier = new Webhook(endpoint.body.secret);
+  const accepted: Delivery[] = [];
+  const refused: string[] = [];
+  network.receivers.set(url, async (request) => {
+    const body = await request.text();
+    const headers = Object.fromEntries(request.headers);
+    try {
+      const payload = verifier.verify(body, headers) as { type: string; data: Record<string, unknown> };
+      accepted.push({ webhookId: headers["webhook-id"] ?? "", type: payload.type, data: payload.data });
+      return new Response(null, { status: 204 });
+    } catch (error) {
+      refused.push(String(error));
+      return new Response("bad signature", { status: 400 });
+    }
+  });
+  /** The deliveries of one type, after waiting for `count` of them and then for any duplicate. */
+  const settled = async (type: string, count = 1) => {
+    await until(
+      async () => accepted.filter((d) => d.type === type).length,
+      (n) => n >= count,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    expect(refused).toEqual([]);
+    return accepted.filter((d) => d.type === type);
+  };
+  return { accepted, settled };
+}
+
+/** Every webhook-id was accepted exactly once. */
+function eachIdOnce(deliveries: readonly Delivery[]): void {
+  const ids = deliveries.map((d) => d.webhookId);
+  expect(new Set(ids).size).toBe(ids.length);
+}
+
+/** A priced article of `creatorId`, registered by an operator. */
+async function pricedItem(creatorId: string, price: string): Promise<string> {
+  const res = await call("POST", "/v1/admin/content", {
+    token: await token(`beo-admin-${run}`, "admin"),
+    body: { creatorId, kind: "article", title: "Paywalled", price },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.id;
+}
+
+/** The events of an operation as read back from its shard (`idInShard` names the shard), each a valid envelope. */
+async function readBack(operationId: string, kind: string, idInShard = operationId) {
+  const events = await readOperationEvents((await ledger()).forId(idInShard).db, [{ id: operationId, kind }]);
+  for (const e of events) expect(safeParseBusinessEvent(e).success, e.id).toBe(true);
+  return events;
+}
+
+describe("payment.succeeded of every order kind", () => {
+  it("a cashier-paid packet's order: one event naming its packet and room, delivered to the room's creator's partner", async () => {
+    const creatorId = `beo-pkt-${run}`;
+    const partner = await partnerReceiver("beo-pkt", creatorId);
+    const roomId = await openRoom(creatorId);
+    const userId = `beo-pkt-fan-${run}`;
+    const created = await call("POST", "/v1/payments/orders", {
+      token: await token(userId),
+      idempotencyKey: key(),
+      body: { kind: "packet", method: "sandbox", packet: { roomId, total: "3.00", shares: 3 } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const order = created.body.order;
+    await Promise.all([paid(order), paid(order, `evt_b${order.id.slice(7)}`), paid(order)]);
+    const packetId = `packet_${order.id.slice("order_".length)}`;
+    const payments = await partner.settled("payment.succeeded");
+    expect(payments.map((d) => d.data)).toEqual([
+      {
+        orderId: order.id,
+        orderKind: "packet",
+        userId,
+        channel: "sandbox",
+        currency: "CNY",
+        amountMinor: 300,
+        roomId,
+        tipId: null,
+        packetId,
+        contentId: null,
+        unlockId: null,
+        succeededAtMs: expect.any(Number),
+      },
+    ]);
+    const sent = await partner.settled("red_packet.sent");
+    expect(sent.map((d) => d.data.packetId)).toEqual([packetId]);
+    eachIdOnce(partner.accepted);
+    expect(await findBusinessEvent(env.CONTROL, "payment.succeeded", order.id)).toMatchObject({ state: "done" });
+    expect((await readBack(order.id, "payment_credit")).map((e) => e.id)).toEqual([`payment.succeeded:${order.id}`]);
+  });
+});
+
+describe("unlock.created", () => {
+  it("a wallet unlock and a pay-to-unlock (paid five times over) each reach the item's partner once", async () => {
+    const creatorId = `beo-unl-${run}`;
+    const partner = await partnerReceiver("beo-unl", creatorId);
+    await openRoom(creatorId);
+    const contentId = await pricedItem(creatorId, "6.00");
+    const split = splitRevenue(600, config.platformShareBps);
+
+    // From the wallet.
+    const reader = `beo-unl-reader-${run}`;
+    await fund(reader, "6.00");
+    const unlocked = await call("POST", `/v1/content/${contentId}/unlock`, {
+      token: await token(reader),
+      idempotencyKey: key(),
+      body: {},
+    });
+    expect(unlocked.status, JSON.stringify(unlocked.body)).toBe(201);
+    const walletUnlockId = unlocked.body.unlock.id as string;
+
+    // Through a channel order, its success reported five times.
+    const payer = `beo-unl-payer-${run}`;
+    const created = await call("POST", "/v1/payments/orders", {
+      token: await token(payer),
+      idempotencyKey: key(),
+      body: { kind: "unlock", method: "sandbox", unlock: { contentId } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const order = created.body.order;
+    await Promise.all(Array.from({ length: 5 }, (_, i) => paid(order, `evt_${i}${order.id.slice(7)}`)));
+    const orderUnlockId = `unl_${order.id.slice("order_".length)}`;
+
+    const unlocks = await partner.settled("unlock.created", 2);
+    const expected = (unlockId: string, userId: string, orderId: string | null) => ({
+      unlockId,
+      contentId,
+      userId,
+      creatorId,
+      currency: "CNY",
+      amountMinor: 600,
+      platformMinor: split.platformMinor,
+      creatorMinor: split.creatorMinor,
+      orderId,
+      createdAtMs: expect.any(Number),
+    });
+    expect(unlocks.map((d) => d.data).sort((a, b) => String(a.unlockId).localeCompare(String(b.unlockId)))).toEqual(
+      [expected(walletUnlockId, reader, null), expected(orderUnlockId, payer, order.id)].sort((a, b) =>
+        a.unlockId.localeCompare(b.unlockId),
+      ),
+    );
+    // The order's payment names the unlock it made, and reaches the same partner (the item's creator's).
+    const payments = await partner.settled("payment.succeeded");
+    expect(payments.map((d) => d.data)).toEqual([
+      expect.objectContaining({
+        orderId: order.id,
+        orderKind: "unlock",
+        roomId: null,
+        contentId,
+        unlockId: orderUnlockId,
+      }),
+    ]);
+    eachIdOnce(partner.accepted);
+    for (const id of [walletUnlockId, orderUnlockId]) {
+      expect(await findBusinessEvent(env.CONTROL, "unlock.created", id)).toMatchObject({ state: "done" });
+      expect((await readBack(id, "unlock")).map((e) => e.id)).toEqual([`unlock.created:${id}`]);
+    }
+
+    // Emitted again (what any retry or the sweeper does): the same id, and no second webhook.
+    const again = await emitOperationEvents(
+      env,
+      (await ledger()).forId(orderUnlockId),
+      [{ id: orderUnlockId, kind: "unlock" }],
+      log,
+    );
+    expect(again.map((e) => e.id)).toEqual([`unlock.created:${orderUnlockId}`]);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    expect(partner.accepted.filter((d) => d.type === "unlock.created")).toHaveLength(2);
+  });
+});
+
+describe("the sweeper and unlocks", () => {
+  it("sends, with the unlock's id, an unlock.created nobody announced (the send lost after the commit)", async () => {
+    const creatorId = `beo-sw-${run}`;
+    const partner = await partnerReceiver("beo-sw", creatorId);
+    await openRoom(creatorId);
+    const contentId = await pricedItem(creatorId, "2.00");
+    const userId = `beo-sw-reader-${run}`;
+    await fund(userId, "2.00");
+    // The unlock commits straight at the ledger: no route, so no one sends its event.
+    const l = await ledger();
+    const nowMs = Date.now();
+    const id = newOwnedId("unl", bucketOf(userId), nowMs);
+    const prepared = await prepareUnlock(l.control, config, { id, contentId, userId }, nowMs);
+    if (!prepared.ok) throw new Error(prepared.code);
+    const { verdict } = await runOperation(l.forOwner(userId), composeUnlock(l.forOwner(userId), prepared.value));
+    expect(verdict.kind).toBe("posted");
+    expect(await findBusinessEvent(env.CONTROL, "unlock.created", id)).toBeNull();
+
+    const sent: string[] = [];
+    const recording = {
+      ...env,
+      BUSINESS_EVENTS: {
+        sendBatch: async (messages: Iterable<MessageSendRequest<BusinessEvent>>) => {
+          const list = [...messages];
+          sent.push(...list.map((m) => m.body.id));
+          await env.BUSINESS_EVENTS.sendBatch(list);
+        },
+      } as unknown as Queue,
+    } as Env;
+    await sweepBusinessEvents(recording, Date.now() + 61_000, log);
+    expect(sent).toContain(`unlock.created:${id}`);
+    const unlocks = await partner.settled("unlock.created");
+    expect(unlocks.map((d) => [d.data.unlockId, d.data.orderId])).toEqual([[id, null]]);
+    expect(await findBusinessEvent(env.CONTROL, "unlock.created", id)).toMatchObject({ state: "done" });
+  });
+});
+
+describe("winnings_withdrawal.paid", () => {
+  it("a user's winnings withdrawal, paid with duplicate callbacks, is one winnings_withdrawal.paid and no withdrawal.paid", async () => {
+    const userId = `beo-win-${run}`;
+    const nowMs = Date.now();
+    const accountId = `pa_${userId}`;
+    const sealed = await seal(
+      env.PII_KEYS,
+      payoutAccountContext(accountId),
+      JSON.stringify({ channel: "sandbox", id: "payee-ok" }),
+    );
+    await env.CONTROL.prepare(
+      `INSERT INTO payout_accounts (id, creator_id, channel, sealed, key_id, masked, is_default, cooling_until_ms,
+         created_at_ms, updated_at_ms) VALUES (?, ?, 'sandbox', ?, ?, 'sandbox ****ok', 1, ?, ?, ?)`,
+    )
+      .bind(accountId, userId, sealed.sealed, sealed.keyId, nowMs - 1, nowMs, nowMs)
+      .run();
+    await setPin(userId);
+    // Winnings: a one-share packet claimed by the user.
+    const roomId = await openRoom(`beo-win-room-${run}`);
+    const sender = `beo-win-sender-${run}`;
+    await fund(sender, "50.00");
+    const sent = await call("POST", `/v1/rooms/${roomId}/red-packets`, {
+      token: await token(sender),
+      idempotencyKey: key(),
+      body: { total: "12.00", shares: 1 },
+    });
+    expect(sent.status, JSON.stringify(sent.body)).toBe(201);
+    const packetId = sent.body.packet.id as string;
+    const claimed = await call("POST", `/v1/rooms/${roomId}/red-packets/${packetId}/claims`, {
+      token: await token(userId),
+    });
+    expect(claimed.status, JSON.stringify(claimed.body)).toBe(201);
+    await until(
+      async () =>
+        (await shardDbOfId(packetId))
+          .prepare("SELECT credited_count FROM red_packets WHERE id = ?")
+          .bind(packetId)
+          .first<number>("credited_count"),
+      (n) => n === 1,
+    );
+    await settleTransit();
+
+    await simulate({ deliveryDelayMs: [0, 0], duplicateRate: 1 });
+    const requested = await call("POST", "/v1/me/winnings/withdrawals", {
+      token: await token(userId),
+      idempotencyKey: key(),
+      body: { amount: "12.00", pin: TEST_PIN },
+    });
+    expect(requested.status, JSON.stringify(requested.body)).toBe(201);
+    const withdrawalId = requested.body.withdrawal.id as string;
+    await until(
+      async () => {
+        await runProviderAlarm();
+        return (await shardDbOfId(withdrawalId))
+          .prepare("SELECT state FROM withdrawals WHERE id = ?")
+          .bind(withdrawalId)
+          .first<string>("state");
+      },
+      (s) => s === "paid",
+      30_000,
+    );
+    const recorded = await until(
+      () => findBusinessEvent(env.CONTROL, "winnings_withdrawal.paid", withdrawalId),
+      (r) => r?.state === "done",
+      30_000,
+    );
+    expect(recorded?.id).toBe(`winnings_withdrawal.paid:${withdrawalId}`);
+    expect(await findBusinessEvent(env.CONTROL, "withdrawal.paid", withdrawalId)).toBeNull();
+    const payout = await readBack(`${withdrawalId}:payout`, "withdrawal_payout", withdrawalId);
+    expect(payout).toEqual([
+      expect.objectContaining({
+        id: `winnings_withdrawal.paid:${withdrawalId}`,
+        creatorId: null,
+        roomId: null,
+        data: {
+          withdrawalId,
+          userId,
+          currency: "CNY",
+          amountMinor: 1200,
+          feeMinor: expect.any(Number),
+          channel: "sandbox",
+          paidAtMs: expect.any(Number),
+        },
+      }),
+    ]);
+  });
+});
