@@ -130,3 +130,53 @@ export class TtlCache<V> {
     return this.entries.size;
   }
 }
+
+/** What the registry knows of an item when a user tips it (issue 19: tips on content). */
+export interface TipContentTarget {
+  readonly status: ContentStatus;
+  readonly creatorId: string;
+}
+
+/**
+ * Whether `viewerId` may tip this item now: it exists, is active and is not the viewer's own.
+ * Unlike an unlock, the item need not be priced, and unlike a room, its creator need not be live.
+ */
+export function contentTipTarget(
+  item: TipContentTarget | null,
+  viewerId: string,
+): Result<{ readonly creatorId: string }, ErrorCode> {
+  if (item === null) return fail("content_not_found");
+  if (item.status !== "active") return fail("content_archived");
+  if (item.creatorId === viewerId) return fail("self_tip");
+  return ok({ creatorId: item.creatorId });
+}
+
+/** One tipper's total on an item, as one ledger shard sums it (all of a viewer's tips are in their shard). */
+export interface TipperTotal {
+  readonly userId: string;
+  readonly amountMinor: number;
+}
+
+export interface RankedTipper extends TipperTotal {
+  readonly rank: number;
+}
+
+/**
+ * The top `limit` tippers from each shard's own top `limit`: exact, because a viewer's tips all
+ * live in the viewer's shard, so no user appears in two lists and each list's totals are whole.
+ * Largest first; ties by user id (the order each shard's query uses), ranks 1..n.
+ */
+export function mergeTopTippers(perShard: readonly (readonly TipperTotal[])[], limit: number): RankedTipper[] {
+  assert(Number.isInteger(limit) && limit >= 1, "a leaderboard has a positive limit");
+  const seen = new Set<string>();
+  const all: TipperTotal[] = [];
+  for (const list of perShard) {
+    for (const entry of list) {
+      assert(!seen.has(entry.userId), "a tipper's total lives in one shard");
+      seen.add(entry.userId);
+      all.push(entry);
+    }
+  }
+  all.sort((a, b) => b.amountMinor - a.amountMinor || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+  return all.slice(0, limit).map((e, i) => ({ rank: i + 1, userId: e.userId, amountMinor: e.amountMinor }));
+}
