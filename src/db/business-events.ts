@@ -42,6 +42,7 @@ export function businessEventsOfRoomEvents(events: readonly RoomEvent[]): Busine
               tipId: e.id,
               roomId: e.roomId,
               streamId: e.streamId,
+              contentId: null,
               creatorId: e.creatorId,
               viewerId: e.viewerId,
               giftId: e.giftId,
@@ -208,6 +209,50 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
       ),
     );
   },
+  /**
+   * A tip on a content item (issue 19): no room outbox announces it, so it is read back here like
+   * the other facts. A room's tip gives none (its outbox does). `tier` is null: no room shows it.
+   */
+  tip: async (db, ids) => {
+    const rows = await rowsOf<{
+      id: string;
+      content_id: string;
+      creator_id: string;
+      viewer_id: string;
+      gift_id: string | null;
+      quantity: number;
+      amount_minor: number;
+      created_at_ms: number;
+    }>(
+      db,
+      `SELECT t.id, t.content_id, t.creator_id, t.viewer_id, t.gift_id, t.quantity, t.amount_minor, t.created_at_ms
+       FROM operations o JOIN tips t ON t.id = o.id
+       WHERE o.kind = 'tip' AND t.content_id IS NOT NULL AND o.id IN ${IDS}`,
+      ids,
+    );
+    return rows.map((r) =>
+      businessEvent(
+        "tip.created",
+        r.id,
+        r.created_at_ms,
+        {
+          tipId: r.id,
+          roomId: null,
+          streamId: null,
+          contentId: r.content_id,
+          creatorId: r.creator_id,
+          viewerId: r.viewer_id,
+          giftId: r.gift_id,
+          tier: null,
+          quantity: r.quantity,
+          amountMinor: r.amount_minor,
+          big: false,
+          createdAtMs: r.created_at_ms,
+        },
+        { creatorId: r.creator_id },
+      ),
+    );
+  },
   tip_reversal: async (db, ids) => {
     const rows = await rowsOf<{
       id: string;
@@ -348,6 +393,12 @@ interface PacketRow {
 export const OPERATION_FACT_KINDS = Object.keys(OPERATION_FACTS);
 
 /**
+ * Which of those operations the sweeper walks (SQL over `operations`): a tip only when it is on
+ * a content item (its metadata names the item), so a busy room's tips never fill a sweep.
+ */
+export const OPERATION_FACT_WHERE = "(kind <> 'tip' OR json_extract(metadata, '$.contentId') IS NOT NULL)";
+
+/**
  * The types of the facts above: the consumer records each of their ids in `business_events`
  * (the sweeper's "taken" and the consumer's duplicate check). Room events (tips, packets sent,
  * streams) are not recorded — a hot room's every tip would be a control-database row — their
@@ -361,6 +412,16 @@ export const RECORDED_EVENT_TYPES: ReadonlySet<BusinessEventType> = new Set<Busi
   "red_packet.refunded",
   "withdrawal.paid",
 ]);
+
+/**
+ * Whether the consumer records this event (`business_events`): the types above, and a tip on a
+ * content item (read back from its operation like them, so the sweeper must know it was taken;
+ * a room's tips are not recorded — their outbox is their sweeper).
+ */
+export function isRecordedEvent(e: BusinessEvent): boolean {
+  if (RECORDED_EVENT_TYPES.has(e.type)) return true;
+  return e.type === "tip.created" && (e as BusinessEvent<"tip.created">).data.contentId !== null;
+}
 
 /** The events of some operations of one shard (any kinds; those that are no business fact give none), one per event id. */
 export async function readOperationEvents(db: D1Database, refs: readonly OperationRef[]): Promise<BusinessEvent[]> {
