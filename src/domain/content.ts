@@ -31,6 +31,13 @@ export const CONTENT_LIMITS = {
   entitlementCacheMax: 10_000,
   /** A grant token's life: a host verifying it offline honours a refund within this bound. */
   grantTtlSec: 300,
+  /**
+   * How long an isolate may answer a content item's tip leaderboard from its copy (a new tip
+   * shows within this bound; the isolate that took the tip forgets its copy at once).
+   */
+  leaderboardCacheTtlMs: 5_000,
+  /** Leaderboards one isolate keeps (the stalest is dropped first). */
+  leaderboardCacheMax: 1_000,
 } as const;
 
 /**
@@ -163,20 +170,23 @@ export interface RankedTipper extends TipperTotal {
 
 /**
  * The top `limit` tippers from each shard's own top `limit`: exact, because a viewer's tips all
- * live in the viewer's shard, so no user appears in two lists and each list's totals are whole.
+ * live in the viewer's shard, so each shard's totals are whole and no user is in two lists.
+ * (A bucket move leaves a moved viewer's older tips in the old shard: such a viewer's parts are
+ * summed here, exact whenever each part made its shard's top; docs/ARCHITECTURE.md says so.)
  * Largest first; ties by user id (the order each shard's query uses), ranks 1..n.
  */
 export function mergeTopTippers(perShard: readonly (readonly TipperTotal[])[], limit: number): RankedTipper[] {
   assert(Number.isInteger(limit) && limit >= 1, "a leaderboard has a positive limit");
-  const seen = new Set<string>();
-  const all: TipperTotal[] = [];
+  const totals = new Map<string, number>();
   for (const list of perShard) {
     for (const entry of list) {
-      assert(!seen.has(entry.userId), "a tipper's total lives in one shard");
-      seen.add(entry.userId);
-      all.push(entry);
+      const sum = (totals.get(entry.userId) ?? 0) + entry.amountMinor;
+      assert(Number.isSafeInteger(sum) && entry.amountMinor > 0, "a tipper's total is a positive safe integer");
+      totals.set(entry.userId, sum);
     }
   }
-  all.sort((a, b) => b.amountMinor - a.amountMinor || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
-  return all.slice(0, limit).map((e, i) => ({ rank: i + 1, userId: e.userId, amountMinor: e.amountMinor }));
+  return [...totals]
+    .sort(([ua, a], [ub, b]) => b - a || (ua < ub ? -1 : ua > ub ? 1 : 0))
+    .slice(0, limit)
+    .map(([userId, amountMinor], i) => ({ rank: i + 1, userId, amountMinor }));
 }

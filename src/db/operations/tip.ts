@@ -281,12 +281,7 @@ export function priceWithFacts(
 }
 
 /** What the viewer asked for, priced and split at `shareBps` (a gift of the catalogue, or a custom amount). */
-function priceAsk(
-  ask: TipAsk,
-  gift: GiftRow | null,
-  rules: TipRules,
-  shareBps: number,
-): Result<PricedTip, ErrorCode> {
+function priceAsk(ask: TipAsk, gift: GiftRow | null, rules: TipRules, shareBps: number): Result<PricedTip, ErrorCode> {
   let request: TipRequest;
   if (ask.kind === "gift") {
     request = {
@@ -365,7 +360,10 @@ export async function prepareContentTip(
     big: false,
     nowMs,
     message: input.message ?? null,
-    rates: { schedules: schedulesFrom((schedules?.results ?? []) as ScheduleRow[]), creatorOverrideBps: creatorShareBps },
+    rates: {
+      schedules: schedulesFrom((schedules?.results ?? []) as ScheduleRow[]),
+      creatorOverrideBps: creatorShareBps,
+    },
   });
 }
 
@@ -373,7 +371,12 @@ export async function prepareContentTip(
  * The tip at the rate the room quoted (live-room.tiers.ts): split again at that rate, at the
  * instant it was quoted for, to commit before `commitByMs`.
  */
-export function atQuotedRate<T extends AnyPreparedTip>(tip: T, share: TieredShare, atMs: number, commitByMs: number): T {
+export function atQuotedRate<T extends AnyPreparedTip>(
+  tip: T,
+  share: TieredShare,
+  atMs: number,
+  commitByMs: number,
+): T {
   const split = splitRevenue(tip.priced.amountMinor, share.platformBps);
   return {
     ...tip,
