@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from "vitest";
 import { readOperationEvents } from "../../src/db/business-events";
+import { rollupShardDay } from "../../src/db/dashboard-rollup";
 import { runOperation } from "../../src/db/ledger";
 import { composeTip, prepareContentTip } from "../../src/db/operations/tip";
 import { newOwnedId } from "../../src/domain/ids";
@@ -283,6 +284,21 @@ describe("content tips settle with the creator's room tips", () => {
       ),
     );
     expect(roomRows.reduce((sum, r) => sum + (r?.n ?? 0), 0)).toBe(1);
+    // The day's dashboard rollup takes both: the creator's top counts both, the rooms' only the room's.
+    const entity = async (kind: string, entityKey: string) => {
+      let amount = 0;
+      for (const s of (await ledger()).shards) {
+        await rollupShardDay(s.db, day, config.businessTimeZone, Date.now());
+        const row = await s.db
+          .prepare("SELECT amount_minor FROM dashboard_entity_days WHERE day = ? AND kind = ? AND key = ?")
+          .bind(day, kind, entityKey)
+          .first<{ amount_minor: number }>();
+        amount += row?.amount_minor ?? 0;
+      }
+      return amount;
+    };
+    expect(await entity("creator", creatorId)).toBe(1200 + 777);
+    expect(await entity("room", roomId)).toBe(1200);
     expect((await invariantReport()).violations).toEqual([]);
   });
 });
