@@ -26,7 +26,6 @@ CREATE TABLE `__new_tips` (
 	`id` text PRIMARY KEY NOT NULL,
 	`room_id` text,
 	`stream_id` text,
-	`content_id` text,
 	`viewer_id` text NOT NULL,
 	`creator_id` text NOT NULL,
 	`gift_id` text,
@@ -39,12 +38,13 @@ CREATE TABLE `__new_tips` (
 	`created_at_ms` integer NOT NULL,
 	`platform_bps` integer,
 	`schedule_version` integer,
+	`content_id` text,
 	FOREIGN KEY (`id`) REFERENCES `operations`(`id`) ON UPDATE no action ON DELETE no action,
 	CONSTRAINT "tips_parts_sum" CHECK("__new_tips"."platform_minor" + "__new_tips"."creator_minor" = "__new_tips"."amount_minor"),
 	CONSTRAINT "tips_target" CHECK(("__new_tips"."room_id" IS NOT NULL AND "__new_tips"."stream_id" IS NOT NULL AND "__new_tips"."content_id" IS NULL) OR ("__new_tips"."room_id" IS NULL AND "__new_tips"."stream_id" IS NULL AND "__new_tips"."content_id" IS NOT NULL))
 );
 --> statement-breakpoint
-INSERT INTO `__new_tips`("id", "room_id", "stream_id", "content_id", "viewer_id", "creator_id", "gift_id", "quantity", "amount_minor", "big", "platform_minor", "creator_minor", "currency", "created_at_ms", "platform_bps", "schedule_version") SELECT "id", "room_id", "stream_id", NULL, "viewer_id", "creator_id", "gift_id", "quantity", "amount_minor", "big", "platform_minor", "creator_minor", "currency", "created_at_ms", "platform_bps", "schedule_version" FROM `tips`;--> statement-breakpoint
+INSERT INTO `__new_tips`("id", "room_id", "stream_id", "viewer_id", "creator_id", "gift_id", "quantity", "amount_minor", "big", "platform_minor", "creator_minor", "currency", "created_at_ms", "platform_bps", "schedule_version", "content_id") SELECT "id", "room_id", "stream_id", "viewer_id", "creator_id", "gift_id", "quantity", "amount_minor", "big", "platform_minor", "creator_minor", "currency", "created_at_ms", "platform_bps", "schedule_version", NULL FROM `tips`;--> statement-breakpoint
 DROP TABLE `tips`;--> statement-breakpoint
 ALTER TABLE `__new_tips` RENAME TO `tips`;--> statement-breakpoint
 CREATE INDEX `tips_room_created` ON `tips` (`room_id`,`created_at_ms`);--> statement-breakpoint

@@ -103,8 +103,6 @@ export const tips = sqliteTable(
     /** The live room and stream it was sent in; null for a tip on a content item. */
     roomId: text("room_id"),
     streamId: text("stream_id"),
-    /** The content item (control `content_items`) it was sent on (issue 19); null for a tip in a room. */
-    contentId: text("content_id"),
     viewerId: text("viewer_id").notNull(),
     creatorId: text("creator_id").notNull(),
     giftId: text("gift_id"),
@@ -120,6 +118,11 @@ export const tips = sqliteTable(
     platformBps: integer("platform_bps"),
     /** The tier schedule version it used; null for the fixed default or the creator's override. */
     scheduleVersion: integer("schedule_version"),
+    /**
+     * The content item (control `content_items`) it was sent on (issue 19); null for a tip in a
+     * room. Last, so an archive manifest written before it lists a prefix of today's columns.
+     */
+    contentId: text("content_id"),
   },
   (t) => [
     check("tips_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
