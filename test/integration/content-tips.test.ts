@@ -46,7 +46,27 @@ async function offlineCreatorItem(label: string, kind = "article"): Promise<{ cr
     body: { creatorId, kind, title: `Free ${label}` },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
+  creators.set(res.body.id, creatorId);
   return { creatorId, contentId: res.body.id };
+}
+
+const creators = new Map<string, string>();
+const creatorIdOf = (contentId: string) => creators.get(contentId) as string;
+
+/** A partner linked to `creatorIds`, with one `content.write` key. */
+async function partnerKey(creatorIds: string[]): Promise<string> {
+  const admin = await adminToken();
+  const created = await call("POST", "/v1/admin/partners", {
+    token: admin,
+    body: { name: `Content tips ${run} ${creatorIds.length}`, contactEmail: "dev@partner.example", creatorIds },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const issued = await call("POST", `/v1/admin/partners/${created.body.id}/keys`, {
+    token: admin,
+    body: { name: "server", mode: "test", scopes: ["content.write"] },
+  });
+  expect(issued.status, JSON.stringify(issued.body)).toBe(201);
+  return issued.body.key as string;
 }
 
 const tipOn = (contentId: string, t: string, body: object, idempotencyKey: string | undefined = key()) =>
@@ -221,6 +241,17 @@ describe("content leaderboards", () => {
       tipCount: 16,
       entries: expected,
     });
+    // A partner of the item's creator reads the same board; another partner does not see the item.
+    const mine = await partnerKey([creatorIdOf(contentId)]);
+    const theirs = await partnerKey([]);
+    const viaPartner = await call("GET", `/v1/partner/content/${contentId}/leaderboard?limit=5`, {
+      headers: { authorization: `Bearer ${mine}` },
+    });
+    expect([viaPartner.status, viaPartner.body]).toEqual([200, board.body]);
+    const notTheirs = await call("GET", `/v1/partner/content/${contentId}/leaderboard`, {
+      headers: { authorization: `Bearer ${theirs}` },
+    });
+    expect([notTheirs.status, notTheirs.body.error.code]).toEqual([404, "content_not_found"]);
     const unknown = await call("GET", "/v1/content/cnt_01JDEM00000000000000000000/leaderboard", { token: t });
     expect(unknown.body.error.code).toBe("content_not_found");
     const anonymous = await call("GET", `/v1/content/${contentId}/leaderboard`);
