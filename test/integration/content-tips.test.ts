@@ -10,6 +10,7 @@ import { rollupShardDay } from "../../src/db/dashboard-rollup";
 import { runOperation } from "../../src/db/ledger";
 import { composeTip, prepareContentTip } from "../../src/db/operations/tip";
 import { newOwnedId } from "../../src/domain/ids";
+import { formatMinor } from "../../src/domain/money";
 import { splitRevenue } from "../../src/domain/revenue-share";
 import { withholdingMinor } from "../../src/domain/withholding";
 import {
@@ -26,6 +27,7 @@ import {
   settleTransit,
   shardDbOf,
   token,
+  withPin,
 } from "./helpers";
 import { at, quietLedger, runSettlementApi, settlementRow, tipAt } from "./money-out-support";
 
@@ -182,6 +184,27 @@ describe("tips on content items", () => {
       splitRevenue(100, config.platformShareBps).creatorMinor,
     );
     expect((await invariantReport()).violations).toEqual([]);
+  });
+
+  it("above the password-free limit it needs the PIN (the same key again with it); the custom bounds hold", async () => {
+    const { contentId } = await offlineCreatorItem("pin");
+    const viewerId = `ctip-pin-viewer-${run}`;
+    const dearMinor = config.autopayDefaults.perTipMaxMinor + 100;
+    await fund(viewerId, formatMinor(dearMinor * 2));
+    const t = await token(viewerId, "viewer");
+    const k = key();
+    const before = await ledgerSnapshot();
+    const refused = await tipOn(contentId, t, { amount: formatMinor(dearMinor) }, k);
+    expect([refused.status, refused.body.error.code]).toEqual([428, "pin_required"]);
+    const tooSmall = await tipOn(contentId, t, { amount: formatMinor(config.customTip.minMinor - 1) });
+    expect([tooSmall.status, tooSmall.body.error.code]).toEqual([422, "amount_out_of_range"]);
+    const noGift = await tipOn(contentId, t, { giftId: "no-such-gift" });
+    expect([noGift.status, noGift.body.error.code]).toEqual([404, "gift_not_found"]);
+    expect(changedTables(before, await ledgerSnapshot())).toEqual([]);
+    const confirmed = await tipOn(contentId, t, await withPin(viewerId, { amount: formatMinor(dearMinor) }), k);
+    expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(201);
+    expect(confirmed.body.tip.amountMinor).toBe(dearMinor);
+    expect(await balanceOf(`user:${viewerId}:wallet`)).toBe(dearMinor);
   });
 
   it("a held message waits for review like a room tip's, with no room to tell; the tip posts", async () => {
