@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { readOperationEvents } from "../../src/db/business-events";
+import { OPERATION_FACT_WHERE, readOperationEvents } from "../../src/db/business-events";
 import { rollupShardDay } from "../../src/db/dashboard-rollup";
 import { runOperation } from "../../src/db/ledger";
 import { composeTip, prepareContentTip } from "../../src/db/operations/tip";
@@ -122,6 +122,17 @@ describe("tips on content items", () => {
         expect.objectContaining({ tipId: res.body.tip.id, contentId, roomId: null, streamId: null, amountMinor: 880 }),
       ],
     ]);
+    // The sweeper walks it (its operation names the item), and would walk no room tip.
+    const walked = await db
+      .prepare(`SELECT id FROM operations WHERE id = ? AND kind = 'tip' AND ${OPERATION_FACT_WHERE}`)
+      .bind(res.body.tip.id)
+      .first<{ id: string }>();
+    expect(walked?.id).toBe(res.body.tip.id);
+    const roomTipWalked = await db
+      .prepare(`SELECT COUNT(*) AS n FROM operations WHERE kind = 'tip' AND ${OPERATION_FACT_WHERE}
+        AND json_extract(metadata, '$.roomId') IS NOT NULL`)
+      .first<{ n: number }>();
+    expect(roomTipWalked?.n).toBe(0);
     expect((await invariantReport()).violations).toEqual([]);
   });
 
