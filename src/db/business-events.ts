@@ -43,6 +43,7 @@ export function businessEventsOfRoomEvents(events: readonly RoomEvent[]): Busine
               tipId: e.id,
               roomId: e.roomId,
               streamId: e.streamId,
+              contentId: null,
               creatorId: e.creatorId,
               viewerId: e.viewerId,
               giftId: e.giftId,
@@ -259,6 +260,50 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
           creatorMinor: r.creator_minor,
           orderId: r.order_id,
           createdAtMs: r.at_ms,
+        },
+        { creatorId: r.creator_id },
+      ),
+    );
+  },
+  /**
+   * A tip on a content item (issue 19): no room outbox announces it, so it is read back here like
+   * the other facts. A room's tip gives none (its outbox does). `tier` is null: no room shows it.
+   */
+  tip: async (db, ids) => {
+    const rows = await rowsOf<{
+      id: string;
+      content_id: string;
+      creator_id: string;
+      viewer_id: string;
+      gift_id: string | null;
+      quantity: number;
+      amount_minor: number;
+      created_at_ms: number;
+    }>(
+      db,
+      `SELECT t.id, t.content_id, t.creator_id, t.viewer_id, t.gift_id, t.quantity, t.amount_minor, t.created_at_ms
+       FROM operations o JOIN tips t ON t.id = o.id
+       WHERE o.kind = 'tip' AND t.content_id IS NOT NULL AND o.id IN ${IDS}`,
+      ids,
+    );
+    return rows.map((r) =>
+      businessEvent(
+        "tip.created",
+        r.id,
+        r.created_at_ms,
+        {
+          tipId: r.id,
+          roomId: null,
+          streamId: null,
+          contentId: r.content_id,
+          creatorId: r.creator_id,
+          viewerId: r.viewer_id,
+          giftId: r.gift_id,
+          tier: null,
+          quantity: r.quantity,
+          amountMinor: r.amount_minor,
+          big: false,
+          createdAtMs: r.created_at_ms,
         },
         { creatorId: r.creator_id },
       ),

@@ -83,7 +83,8 @@ export async function rollupShardDay(db: D1Database, day: string, timeZone: stri
       .bind(day, fromMs, toMs),
     db.prepare("DELETE FROM dashboard_entity_days WHERE day = ?1").bind(day),
     entity("creator", "creator_id"),
-    entity("room", "room_id"),
+    // Tips on content items have no room: they count in the creators' and gifts' tops.
+    entity("room", "room_id", "AND room_id IS NOT NULL"),
     // Custom amounts are tips without a gift: they count in the creators' and rooms' tops only.
     entity("gift", "gift_id", "AND gift_id IS NOT NULL"),
     db.prepare("DELETE FROM dashboard_payer_days WHERE day = ?1").bind(day),

@@ -4,7 +4,9 @@
  * status and writes a `tip.message` event to the shard's room outbox in ONE batch, with the
  * operator's audit entry in the shard's chain; the Worker then delivers the event like a tip's
  * (src/worker/rooms/outbox.ts), so it reaches the room's sockets even if the first delivery
- * fails. Rejecting one only changes its status: it is never shown.
+ * fails. Rejecting one only changes its status: it is never shown. A message on a content item's
+ * tip (issue 19) has no room to tell: approving it only changes its status (content views show
+ * a message only once it is not held).
  */
 
 import type { AuditAction } from "../domain/audit-chain";
@@ -17,7 +19,9 @@ import type { Ledger, LedgerShard } from "./shards";
 
 export interface TipMessageRow {
   tip_id: string;
-  room_id: string;
+  /** The tip's room, or (a tip on a content item, issue 19) null and `content_id` set. */
+  room_id: string | null;
+  content_id: string | null;
   viewer_id: string;
   creator_id: string;
   text: string;
@@ -33,7 +37,9 @@ export interface HeldMessageRow {
   kind: "tip" | "packet";
   /** The tip's or the packet's id. */
   id: string;
-  room_id: string;
+  /** Null for a tip on a content item (`content_id` set); a packet's greeting always has its room. */
+  room_id: string | null;
+  content_id: string | null;
   /** Who wrote it: the tip's viewer, the packet's sender. */
   author_id: string;
   creator_id: string;
@@ -65,11 +71,11 @@ export async function listHeldMessages(
     ledger.shards.map(async (shard) => {
       const { results } = await shard.db
         .prepare(
-          `SELECT 'tip' AS kind, tip_id AS id, room_id, viewer_id AS author_id, creator_id, text, shown, status,
+          `SELECT 'tip' AS kind, tip_id AS id, room_id, content_id, viewer_id AS author_id, creator_id, text, shown, status,
              created_at_ms, reviewed_by, reviewed_at_ms
            FROM tip_messages WHERE status = 'held' AND (created_at_ms > ?1 OR (created_at_ms = ?1 AND tip_id > ?2))
            UNION ALL
-           SELECT 'packet', packet_id, room_id, sender_id, creator_id, text, shown, status,
+           SELECT 'packet', packet_id, room_id, NULL, sender_id, creator_id, text, shown, status,
              created_at_ms, reviewed_by, reviewed_at_ms
            FROM packet_greetings WHERE status = 'held' AND (created_at_ms > ?1 OR (created_at_ms = ?1 AND packet_id > ?2))
            ORDER BY created_at_ms, id LIMIT ?3`,
@@ -142,17 +148,22 @@ export async function reviewTipMessage(
       "UPDATE tip_messages SET status = ?, reviewed_by = ?, reviewed_at_ms = ? WHERE tip_id = ? AND status = 'held'",
     )
     .bind(status, actorId, nowMs, tipId);
-  const event: TipMessageEvent = {
-    type: "tip.message",
-    id: approvedMessageEventId(tipId),
-    roomId: row.room_id,
-    tipId,
-    viewerId: row.viewer_id,
-    text: row.shown,
-    atMs: nowMs,
-  };
+  const event: TipMessageEvent | null =
+    row.room_id === null
+      ? null
+      : {
+          type: "tip.message",
+          id: approvedMessageEventId(tipId),
+          roomId: row.room_id,
+          tipId,
+          viewerId: row.viewer_id,
+          text: row.shown,
+          atMs: nowMs,
+        };
   const statements =
-    decision === "approve" ? [update, outboxInsert(shard.db, event, nowMs, WHEN_PREVIOUS_CHANGED)] : [update];
+    decision === "approve" && event !== null
+      ? [update, outboxInsert(shard.db, event, nowMs, WHEN_PREVIOUS_CHANGED)]
+      : [update];
   const [updated] = await batchWithAuditEntry(shard.db, audit, statements);
   if ((updated?.meta.changes ?? 0) !== 1) {
     const now = await shard.db
@@ -165,6 +176,6 @@ export async function reviewTipMessage(
     kind: "reviewed",
     row: { ...row, status, reviewed_by: actorId, reviewed_at_ms: nowMs },
     shardIndex: shard.index,
-    outboxId: decision === "approve" ? event.id : null,
+    outboxId: decision === "approve" && event !== null ? event.id : null,
   };
 }

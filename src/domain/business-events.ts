@@ -63,8 +63,11 @@ export const BUSINESS_EVENT_DATA = {
   }),
   "tip.created": z.object({
     tipId: Id,
-    roomId: Id,
-    streamId: Id,
+    /** The room and stream it was sent in; null for a tip on a content item (issue 19). */
+    roomId: Id.nullable(),
+    streamId: Id.nullable(),
+    /** The content item tipped; null for a tip in a room. */
+    contentId: Id.nullable(),
     creatorId: UserId,
     viewerId: UserId,
     giftId: Id.nullable(),

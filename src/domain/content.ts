@@ -31,6 +31,13 @@ export const CONTENT_LIMITS = {
   entitlementCacheMax: 10_000,
   /** A grant token's life: a host verifying it offline honours a refund within this bound. */
   grantTtlSec: 300,
+  /**
+   * How long an isolate may answer a content item's tip leaderboard from its copy (a new tip
+   * shows within this bound; the isolate that took the tip forgets its copy at once).
+   */
+  leaderboardCacheTtlMs: 5_000,
+  /** Leaderboards one isolate keeps (the stalest is dropped first). */
+  leaderboardCacheMax: 1_000,
 } as const;
 
 /**
@@ -129,4 +136,57 @@ export class TtlCache<V> {
   get size(): number {
     return this.entries.size;
   }
+}
+
+/** What the registry knows of an item when a user tips it (issue 19: tips on content). */
+export interface TipContentTarget {
+  readonly status: ContentStatus;
+  readonly creatorId: string;
+}
+
+/**
+ * Whether `viewerId` may tip this item now: it exists, is active and is not the viewer's own.
+ * Unlike an unlock, the item need not be priced, and unlike a room, its creator need not be live.
+ */
+export function contentTipTarget(
+  item: TipContentTarget | null,
+  viewerId: string,
+): Result<{ readonly creatorId: string }, ErrorCode> {
+  if (item === null) return fail("content_not_found");
+  if (item.status !== "active") return fail("content_archived");
+  if (item.creatorId === viewerId) return fail("self_tip");
+  return ok({ creatorId: item.creatorId });
+}
+
+/** One tipper's total on an item, as one ledger shard sums it (all of a viewer's tips are in their shard). */
+export interface TipperTotal {
+  readonly userId: string;
+  readonly amountMinor: number;
+}
+
+export interface RankedTipper extends TipperTotal {
+  readonly rank: number;
+}
+
+/**
+ * The top `limit` tippers from each shard's own top `limit`: exact, because a viewer's tips all
+ * live in the viewer's shard, so each shard's totals are whole and no user is in two lists.
+ * (A bucket move leaves a moved viewer's older tips in the old shard: such a viewer's parts are
+ * summed here, exact whenever each part made its shard's top; docs/ARCHITECTURE.md says so.)
+ * Largest first; ties by user id (the order each shard's query uses), ranks 1..n.
+ */
+export function mergeTopTippers(perShard: readonly (readonly TipperTotal[])[], limit: number): RankedTipper[] {
+  assert(Number.isInteger(limit) && limit >= 1, "a leaderboard has a positive limit");
+  const totals = new Map<string, number>();
+  for (const list of perShard) {
+    for (const entry of list) {
+      const sum = (totals.get(entry.userId) ?? 0) + entry.amountMinor;
+      assert(Number.isSafeInteger(sum) && entry.amountMinor > 0, "a tipper's total is a positive safe integer");
+      totals.set(entry.userId, sum);
+    }
+  }
+  return [...totals]
+    .sort(([ua, a], [ub, b]) => b - a || (ua < ub ? -1 : ua > ub ? 1 : 0))
+    .slice(0, limit)
+    .map(([userId, amountMinor], i) => ({ rank: i + 1, userId, amountMinor }));
 }

@@ -229,7 +229,10 @@ export const ERROR_CODES = {
       "The tip cannot be sent as it was held (its room's creator or its price changed); decline it to refund the payer.",
   },
   content_not_found: { status: 404, message: "There is no such content item." },
-  content_archived: { status: 409, message: "This content item is archived: it can no longer be unlocked." },
+  content_archived: {
+    status: 409,
+    message: "This content item is archived: it can no longer be unlocked or tipped.",
+  },
   content_not_priced: { status: 409, message: "This content item is free: there is nothing to unlock." },
   cannot_unlock_own_content: { status: 422, message: "A creator cannot unlock their own content." },
   already_unlocked: { status: 409, message: "You have already unlocked this content item; nothing was charged." },

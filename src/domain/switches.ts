@@ -56,7 +56,8 @@ export interface Switch {
 
 /** What a request or a job is about to do, and to what. */
 export type SwitchAction =
-  | { readonly kind: "tip"; readonly roomId: string; readonly giftId: string | null }
+  /** A tip in a room, or on a content item (`roomId` null: only platform and gift switches apply). */
+  | { readonly kind: "tip"; readonly roomId: string | null; readonly giftId: string | null }
   | { readonly kind: "packet_send"; readonly roomId: string }
   | { readonly kind: "packet_claim"; readonly roomId: string | null }
   /** A top-up or pay-to-tip order on a payment channel. */

@@ -21,6 +21,7 @@ import { audit } from "./routes/audit";
 import { autopay } from "./routes/autopay";
 import { campaigns } from "./routes/campaigns";
 import { content } from "./routes/content";
+import { contentTips } from "./routes/content-tips";
 import { creatorEarnings } from "./routes/creator-earnings";
 import { creatorInsights } from "./routes/creator-insights";
 import { creatorWithdrawalRoutes } from "./routes/creator-withdrawals";
@@ -139,6 +140,7 @@ export function createApp() {
   v1.route("/", partnerCampaigns);
   v1.route("/", partnerWebhooks);
   v1.route("/", content);
+  v1.route("/", contentTips);
 
   v1.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

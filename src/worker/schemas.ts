@@ -106,7 +106,7 @@ export const TipAskSchema = z
   .discriminatedUnion("kind", [z.strictObject(giftAsk), z.strictObject(customAsk)])
   .openapi("TipAsk", { example: { kind: "gift", giftId: "rose", quantity: 3 } });
 
-const TipPin = Pin.optional().openapi({
+export const TipPin = Pin.optional().openapi({
   description:
     "Your payment PIN. Needed above your password-free (小额免密) limits: without it such a tip answers 428 " +
     "`pin_required`; send the same request again with it. Only then is it checked (a wrong one counts a try).",
@@ -116,7 +116,7 @@ const TipPin = Pin.optional().openapi({
  * A wallet tip's message: the length is checked in code points by the route (400
  * `message_too_long`); the schema only bounds the body, loosely, so that a long message gets that code.
  */
-const TipMessage = z
+export const TipMessage = z
   .string()
   .max(LIMITS.tipMessageMaxCodePoints * 10)
   .regex(/^\P{Cc}*$/u, "no control characters")

@@ -291,6 +291,7 @@ describe("red-packet greetings, room titles and creator names", () => {
       id: packetId,
       tipId: null,
       roomId,
+      contentId: null,
       viewerId,
       creatorId: creator,
       text: written,

@@ -405,6 +405,55 @@ describe("tiered revenue share", () => {
   });
 });
 
+describe("tiered revenue share of tips on content (issue 19)", () => {
+  it("a content tip is rated by its creator's room, exactly, alongside the room's own tips", async () => {
+    const schedule = await putSchedule(
+      [
+        [0, 5_000],
+        [2_000, 4_000],
+        [4_000, 3_000],
+      ],
+      Date.now() - 1,
+    );
+    const creatorId = "tier-content-creator";
+    const roomId = await openRoom(creatorId);
+    const made = await call("POST", "/v1/admin/content", {
+      token: await token("tier-content-admin", "admin"),
+      body: { creatorId, kind: "post", title: "A post" },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const contentId = made.body.id as string;
+    const VIEWERS = 6;
+    for (let v = 0; v < VIEWERS; v++) await fund(`tier-content-${v}`, "20.00");
+    const tokens = await Promise.all(Array.from({ length: VIEWERS }, (_, v) => token(`tier-content-${v}`)));
+    const replies = await Promise.all(
+      tokens.flatMap((t, v) =>
+        Array.from({ length: 4 }, (_, i) =>
+          i % 2 === 0
+            ? call("POST", `/v1/content/${contentId}/tips`, {
+                token: t,
+                idempotencyKey: key(),
+                body: { giftId: "rose", quantity: 1 + ((v + i) % 4) },
+              })
+            : tip(roomId, t, { kind: "gift", giftId: "rose", quantity: 1 + ((v * 3 + i) % 4) }),
+        ),
+      ),
+    );
+    expect(replies.map((r) => r.status)).toEqual(replies.map(() => 201));
+    const rows = await creatorTips(creatorId);
+    expect(rows).toHaveLength(VIEWERS * 4);
+    expect(rows.reduce((s, r) => s + r.amount_minor, 0)).toBeGreaterThan(4_000);
+    expect(new Set(rows.map((r) => r.platform_bps))).toEqual(new Set([5_000, 4_000, 3_000]));
+    expectSequentialShares(rows, [schedule]);
+    const held = await until(
+      () => runInDurableObject(room(roomId), (instance: LiveRoom) => instance.tiers.uncommittedCount()),
+      (n) => n === 0,
+    );
+    expect(held).toBe(0);
+    expect((await invariantReport()).violations).toEqual([]);
+  });
+});
+
 describe("POST /v1/admin/revenue-schedules", () => {
   it("stores the next version from a minute ahead, lists newest first, and refuses the past and bad tiers", async () => {
     const ops = await operatorToken();

@@ -91,6 +91,8 @@ const MONEY_ROUTES: Record<string, UserRateLimit> = {
   "POST /v1/creators/me/withdrawals": "withdrawals",
   // A paid unlock (issue 19) shares the wallet tips' per-user limit: the same wallet, the same kind of spend.
   "POST /v1/content/{contentId}/unlock": "tips",
+  // A tip on a content item (issue 19) is a wallet tip.
+  "POST /v1/content/{contentId}/tips": "tips",
   "POST /v1/me/winnings/withdrawals": "withdrawals",
 };
 

@@ -144,6 +144,7 @@ describe("income details across shards", () => {
     expect(items[0]).toEqual({
       tipId: first.id,
       roomId: "room_seed",
+      contentId: null,
       viewerId: first.viewerId,
       giftId: first.giftId,
       giftName: first.giftId === "rose" ? "Rose" : null,

@@ -15432,6 +15432,311 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/content/{contentId}/tips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tip a content item's creator (an article, video or post), paid from your wallet
+         * @description Like a room tip: debits the wallet and credits the creator's pending earnings and the platform's revenue atomically, at the creator's rate (tiered by month, the room tips' rules); the creator need not be live and the item need not be priced. Moderation, the PIN above password-free limits, risk (action `tip`) and the switches pausing tips apply as to a room tip. A replay of the key answers the stored 201.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    contentId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ContentTipRequest"];
+                };
+            };
+            responses: {
+                /** @description The tip was sent */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentTip"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The payment PIN is locked after too many wrong tries; retry after the Retry-After header */
+                423: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Your payment PIN is required (above the password-free limits, a withdrawal, or a risk challenge) */
+                428: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (a payment channel) is not answering, or a runtime switch (`switch_*`) paused this; retry later */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/content/{contentId}/leaderboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A content item's tip totals and its top tippers, largest first
+         * @description Every tip on the item, whoever sent it; ties by user id. An isolate may answer from a copy at most 5 s old.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    contentId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The leaderboard */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentLeaderboard"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/content/{contentId}/leaderboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A content item's tip totals and top tippers (an item of the partner's creators)
+         * @description Needs a partner API key with the scope `content.write` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    contentId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The leaderboard */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentLeaderboard"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -17355,7 +17660,10 @@ export interface components {
             id: string;
             /** @description The tip's id; null for a packet's greeting. */
             tipId: string | null;
-            roomId: string;
+            /** @description Null for a message on a content item's tip. */
+            roomId: string | null;
+            /** @description The content item tipped (issue 19); null for a message in a room. */
+            contentId: string | null;
             /**
              * @description Who wrote it: the tip's viewer, or the packet's sender.
              * @example viewer-1
@@ -17975,6 +18283,90 @@ export interface components {
              * @example 246810
              */
             pin?: string;
+        };
+        ContentTip: {
+            tip: {
+                /** @example tip_01JDEM00000000000000000000 */
+                id: string;
+                /** @example cnt_01JDEM00000000000000000000 */
+                contentId: string;
+                /** @example viewer-1 */
+                creatorId: string;
+                /** @example viewer-1 */
+                viewerId: string;
+                /** @example rose */
+                giftId: string | null;
+                quantity: number;
+                /**
+                 * @description Integer minor units (fen).
+                 * @example 1880
+                 */
+                amountMinor: number;
+                amount: string;
+                /**
+                 * @description Integer minor units (fen).
+                 * @example 1880
+                 */
+                platformMinor: number;
+                /**
+                 * @description Integer minor units (fen).
+                 * @example 1880
+                 */
+                creatorMinor: number;
+                /** @description The message as shown (mask-level words masked). */
+                message: string | null;
+                /**
+                 * @description `held`: on no public view of the item until an operator approves it (the tip has posted).
+                 * @enum {string|null}
+                 */
+                messageStatus: "shown" | "masked" | "held" | null;
+                createdAtMs: number;
+            };
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
+            walletBalanceMinor: number;
+        };
+        /**
+         * @example {
+         *       "giftId": "rose",
+         *       "quantity": 3,
+         *       "message": "写得真好"
+         *     }
+         */
+        ContentTipRequest: {
+            /** @example rose */
+            giftId?: string;
+            quantity?: number;
+            /**
+             * @description A custom amount, e.g. "8.80" (instead of a gift).
+             * @example 18.80
+             */
+            amount?: string;
+            /**
+             * @description A short message shown with the tip: at most 40 Unicode code points after trimming, no control characters. Moderated: shown, shown masked, or held for review (the tip posts either way).
+             * @example 主播加油！
+             */
+            message?: string;
+            /**
+             * @description Your payment PIN. Needed above your password-free (小额免密) limits: without it such a tip answers 428 `pin_required`; send the same request again with it. Only then is it checked (a wrong one counts a try).
+             * @example 246810
+             */
+            pin?: string;
+        };
+        ContentLeaderboard: {
+            /** @example cnt_01JDEM00000000000000000000 */
+            contentId: string;
+            /** @description Σ of every tip on the item. */
+            totalMinor: number;
+            tipCount: number;
+            entries: {
+                rank: number;
+                /** @example viewer-1 */
+                userId: string;
+                amountMinor: number;
+            }[];
         };
     };
     responses: never;

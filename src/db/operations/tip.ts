@@ -8,10 +8,16 @@
  * its Idempotency-Key; a pay-to-tip order runs them inside its payment's credit batch
  * (payment-credit.ts). The reads are the control database's; the batch runs in the viewer's
  * ledger shard, and the creator's part crosses to the creator's shard (domain/cross-shard.ts).
+ *
+ * A tip's target is a live room (its stream) or a content item (issue 19: an article, video or
+ * post, its creator live or not): `prepareContentTip` prices the latter from the item, and the
+ * same `composeTip` writes it — the same postings, guards, idempotency and message row, with
+ * `tips.content_id` instead of the room and stream, and no room outbox row (no room shows it).
  */
 
 import { accountAddress, type Posting } from "../../domain/accounts";
 import type { AutopayLimits } from "../../domain/autopay";
+import { type ContentStatus, contentTipTarget } from "../../domain/content";
 import { type ErrorCode, fail, ok, type Result } from "../../domain/errors";
 import { assert, LIMITS } from "../../domain/limits";
 import type { ModeratedMessage } from "../../domain/moderation";
@@ -73,13 +79,13 @@ export interface RateFacts {
 }
 
 /** A tip rated outside the room: the tip at its rate, and how to tell the room whether it posted. */
-export interface RatedTip {
-  readonly tip: PreparedTip;
+export interface RatedTip<T extends AnyPreparedTip = PreparedTip> {
+  readonly tip: T;
   settle(fate: "posted" | "failed"): Promise<void>;
 }
 
 export interface TipRater {
-  rate(tip: PreparedTip, facts: RateFacts): Promise<RatedTip>;
+  rate<T extends AnyPreparedTip>(tip: T, facts: RateFacts): Promise<RatedTip<T>>;
 }
 
 interface GiftRow {
@@ -91,10 +97,9 @@ interface GiftRow {
   animation_key: string;
 }
 
-export interface PreparedTip {
+/** What every prepared tip carries, whatever its target. */
+export interface PreparedTipCore {
   readonly id: string;
-  readonly roomId: string;
-  readonly streamId: string;
   readonly viewerId: string;
   readonly creatorId: string;
   readonly priced: PricedTip;
@@ -112,6 +117,29 @@ export interface PreparedTip {
   readonly nowMs: number;
   /** The viewer's message, moderated at the edge (null: none); stored in `tip_messages` with the tip. */
   readonly message: ModeratedMessage | null;
+}
+
+/** A tip into a live room, in its current stream. */
+export interface PreparedTip extends PreparedTipCore {
+  readonly roomId: string;
+  readonly streamId: string;
+}
+
+/** A tip on a content item (its creator need not be live; the item need not be priced). */
+export interface PreparedContentTip extends PreparedTipCore {
+  readonly contentId: string;
+  /**
+   * The creator's room, whose tier desk prices all of the creator's tips (live-room.tiers.ts):
+   * the content tip is priced there too, so the month's book stays exact. Null: the creator has
+   * no room, and the tip is split at the fixed default or the creator's override.
+   */
+  readonly deskRoomId: string | null;
+}
+
+export type AnyPreparedTip = PreparedTip | PreparedContentTip;
+
+export function isContentTip(tip: AnyPreparedTip): tip is PreparedContentTip {
+  return "contentId" in tip;
 }
 
 export async function prepareTip(
@@ -133,8 +161,12 @@ export async function prepareTip(
 }
 
 /** The tip at the rate its rater gives (none: as priced, at the fixed default or the override). */
-export async function rateTip(rules: TipRules, tip: PreparedTip & { readonly rates: RateFacts }): Promise<RatedTip> {
-  const { rates, ...prepared } = tip;
+export async function rateTip<T extends AnyPreparedTip>(
+  rules: TipRules,
+  tip: T & { readonly rates: RateFacts },
+): Promise<RatedTip<T>> {
+  const { rates, ...rest } = tip;
+  const prepared = rest as unknown as T;
   if (rules.rater === undefined) return { tip: prepared, settle: async () => {} };
   return rules.rater.rate(prepared, rates);
 }
@@ -219,20 +251,8 @@ export function priceWithFacts(
   if (paused !== null) return fail(paused.code);
   const { creatorId, streamId } = target.value;
   const gift = ask.kind === "gift" ? (facts.gifts.get(ask.giftId) ?? null) : null;
-  let request: TipRequest;
-  if (ask.kind === "gift") {
-    request = {
-      kind: "gift",
-      gift: gift ? { id: gift.id, priceMinor: gift.price_minor, enabled: gift.enabled === 1 } : null,
-      quantity: ask.quantity,
-    };
-  } else {
-    const amount = parseAmountMinor(ask.amount);
-    if (!amount.ok) return amount;
-    request = { kind: "custom", amountMinor: amount.value };
-  }
   const shareBps = effectiveShareBps(rules.platformShareBps, facts.creatorShareBps);
-  const priced = priceTip(request, rules.customTip, shareBps);
+  const priced = priceAsk(ask, gift, rules, shareBps);
   if (!priced.ok) return priced;
   // The lane is the gross amount's, whatever the gift's tier (which picks only the effect shown).
   // room is non-null here: tipTarget refused a missing room.
@@ -260,11 +280,103 @@ export function priceWithFacts(
   });
 }
 
+/** What the viewer asked for, priced and split at `shareBps` (a gift of the catalogue, or a custom amount). */
+function priceAsk(ask: TipAsk, gift: GiftRow | null, rules: TipRules, shareBps: number): Result<PricedTip, ErrorCode> {
+  let request: TipRequest;
+  if (ask.kind === "gift") {
+    request = {
+      kind: "gift",
+      gift: gift ? { id: gift.id, priceMinor: gift.price_minor, enabled: gift.enabled === 1 } : null,
+      quantity: ask.quantity,
+    };
+  } else {
+    const amount = parseAmountMinor(ask.amount);
+    if (!amount.ok) return amount;
+    request = { kind: "custom", amountMinor: amount.value };
+  }
+  return priceTip(request, rules.customTip, shareBps);
+}
+
+/** One tip on a content item to price: its id, the item, the payer and what they asked for. */
+export interface ContentTipInput {
+  readonly id: string;
+  readonly contentId: string;
+  readonly viewerId: string;
+  readonly ask: TipAsk;
+  readonly message?: ModeratedMessage | null;
+}
+
+/**
+ * Reads what a content tip is priced by (one control batch: the item, the gift asked for, the
+ * creator's share override and room, the tier schedules) and prices it: the item exists, is
+ * active and is not the viewer's own; the same pausing switches (platform, gift) and the same
+ * gift and custom-amount rules as a room tip. A failure is a value, before any money moves.
+ */
+export async function prepareContentTip(
+  control: D1Database,
+  rules: TipRules,
+  input: ContentTipInput,
+  nowMs: number,
+): Promise<Result<PreparedContentTip & { readonly rates: RateFacts }, ErrorCode>> {
+  const { id, contentId, viewerId, ask } = input;
+  const switches = currentSwitches(control, rules.switchCacheTtlMs ?? LIMITS.switchCacheTtlDefaultMs);
+  const creatorOf = "(SELECT creator_id FROM content_items WHERE id = ?)";
+  const [item, gifts, creator, room, schedules] = await control.batch([
+    control.prepare("SELECT status, creator_id FROM content_items WHERE id = ?").bind(contentId),
+    control
+      .prepare("SELECT id, name, price_minor, enabled, tier, animation_key FROM gifts WHERE id = ?")
+      .bind(ask.kind === "gift" ? ask.giftId : null),
+    control.prepare(`SELECT platform_share_bps FROM creators WHERE user_id = ${creatorOf}`).bind(contentId),
+    control.prepare(`SELECT id FROM rooms WHERE creator_id = ${creatorOf}`).bind(contentId),
+    schedulesStatement(control, nowMs),
+  ]);
+  const row = (item?.results[0] as { status: ContentStatus; creator_id: string } | undefined) ?? null;
+  const target = contentTipTarget(row === null ? null : { status: row.status, creatorId: row.creator_id }, viewerId);
+  if (!target.ok) return target;
+  const paused = refusalFor(
+    await switches,
+    { kind: "tip", roomId: null, giftId: ask.kind === "gift" ? ask.giftId : null },
+    nowMs,
+  );
+  if (paused !== null) return fail(paused.code);
+  const gift = (gifts?.results[0] as GiftRow | undefined) ?? null;
+  const share = creator?.results[0] as { platform_share_bps: number | null } | undefined;
+  const creatorShareBps = share?.platform_share_bps ?? null;
+  const shareBps = effectiveShareBps(rules.platformShareBps, creatorShareBps);
+  const priced = priceAsk(ask, gift, rules, shareBps);
+  if (!priced.ok) return priced;
+  return ok({
+    id,
+    contentId,
+    deskRoomId: (room?.results[0] as { id: string } | undefined)?.id ?? null,
+    viewerId,
+    creatorId: target.value.creatorId,
+    priced: priced.value,
+    shareBps,
+    scheduleVersion: null,
+    commitByMs: null,
+    gift,
+    // No room shows a content tip: it takes no big-gift lane.
+    big: false,
+    nowMs,
+    message: input.message ?? null,
+    rates: {
+      schedules: schedulesFrom((schedules?.results ?? []) as ScheduleRow[]),
+      creatorOverrideBps: creatorShareBps,
+    },
+  });
+}
+
 /**
  * The tip at the rate the room quoted (live-room.tiers.ts): split again at that rate, at the
  * instant it was quoted for, to commit before `commitByMs`.
  */
-export function atQuotedRate(tip: PreparedTip, share: TieredShare, atMs: number, commitByMs: number): PreparedTip {
+export function atQuotedRate<T extends AnyPreparedTip>(
+  tip: T,
+  share: TieredShare,
+  atMs: number,
+  commitByMs: number,
+): T {
   const split = splitRevenue(tip.priced.amountMinor, share.platformBps);
   return {
     ...tip,
@@ -273,6 +385,33 @@ export function atQuotedRate(tip: PreparedTip, share: TieredShare, atMs: number,
     scheduleVersion: share.scheduleVersion,
     commitByMs,
     nowMs: atMs,
+  };
+}
+
+/**
+ * The body of a content tip's 201, stored with its Idempotency-Key and replayed byte for byte
+ * (the wallet balance filled in by the batch, as for a room tip). A held message's text is the
+ * payer's own: it is in their receipt, and on no public view until approved.
+ */
+export function contentTipReceipt(tip: PreparedContentTip) {
+  const { priced } = tip;
+  return {
+    tip: {
+      id: tip.id,
+      contentId: tip.contentId,
+      creatorId: tip.creatorId,
+      viewerId: tip.viewerId,
+      giftId: priced.giftId,
+      quantity: priced.quantity,
+      amountMinor: priced.amountMinor,
+      amount: formatMinor(priced.amountMinor),
+      platformMinor: priced.platformMinor,
+      creatorMinor: priced.creatorMinor,
+      message: tip.message === null ? null : tip.message.shown,
+      messageStatus: tip.message === null ? null : tip.message.status,
+      createdAtMs: tip.nowMs,
+    },
+    walletBalanceMinor: 0,
   };
 }
 
@@ -337,13 +476,17 @@ export interface AutopayCheck {
   readonly tippedBefore?: SqlCondition;
 }
 
-export function composeTip(shard: LedgerShard, tip: PreparedTip, options: TipOptions = {}): ComposedOperation {
+export function composeTip(shard: LedgerShard, tip: AnyPreparedTip, options: TipOptions = {}): ComposedOperation {
   return composeOperation(shard, tipSpec(shard.db, tip, options));
 }
 
 /** The tip as an operation: its postings, guards and rows (the set-based group reads them too). */
-export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = {}): OperationSpec {
-  const { id, roomId, viewerId, creatorId, priced, nowMs } = tip;
+export function tipSpec(db: D1Database, tip: AnyPreparedTip, options: TipOptions = {}): OperationSpec {
+  const { id, viewerId, creatorId, priced, nowMs } = tip;
+  const onContent = isContentTip(tip);
+  const roomId = onContent ? null : tip.roomId;
+  const streamId = onContent ? null : tip.streamId;
+  const contentId = onContent ? tip.contentId : null;
   const wallet = options.from === "held" ? accountAddress.userHeld(viewerId) : accountAddress.userWallet(viewerId);
   const postings: Posting[] = [
     { from: wallet, to: accountAddress.creatorPending(creatorId), amountMinor: priced.creatorMinor },
@@ -356,7 +499,6 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
   const guards: Guard[] = [];
   guards.push(...(options.guards ?? []));
   if (tip.commitByMs !== null) guards.push(rateInTimeGuard(tip.commitByMs));
-  const roomEvent = tipEvent(tip);
   return {
     id,
     kind: "tip",
@@ -365,7 +507,7 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
     actorId: viewerId,
     reason: null,
     metadata: {
-      roomId,
+      ...(onContent ? { contentId } : { roomId }),
       giftId: priced.giftId,
       quantity: priced.quantity,
       shareBps: tip.shareBps,
@@ -378,14 +520,15 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
     extra: (posting) => [
       db
         .prepare(
-          `INSERT INTO tips (id, room_id, stream_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
-             platform_minor, creator_minor, currency, created_at_ms, platform_bps, schedule_version)
-           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+          `INSERT INTO tips (id, room_id, stream_id, content_id, viewer_id, creator_id, gift_id, quantity, amount_minor,
+             big, platform_minor, creator_minor, currency, created_at_ms, platform_bps, schedule_version)
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
         )
         .bind(
           id,
           roomId,
-          tip.streamId,
+          streamId,
+          contentId,
           viewerId,
           creatorId,
           priced.giftId,
@@ -401,22 +544,35 @@ export function tipSpec(db: D1Database, tip: PreparedTip, options: TipOptions = 
           ...posting.params,
         ),
       ...(tip.message === null ? [] : [tipMessageInsert(db, tip, posting)]),
-      outboxInsert(db, roomEvent, nowMs, posting),
+      // The room hears of its tip through its outbox; a content tip has no room to tell.
+      ...(onContent ? [] : [outboxInsert(db, tipEvent(tip), nowMs, posting)]),
     ],
     attach: options.attach,
   };
 }
 
 /** The tip's message row, written only if the tip posts (`when`: its posting condition). */
-function tipMessageInsert(db: D1Database, tip: PreparedTip, when: SqlCondition): D1PreparedStatement {
+function tipMessageInsert(db: D1Database, tip: AnyPreparedTip, when: SqlCondition): D1PreparedStatement {
   const m = tip.message;
   assert(m !== null, "a message row needs a message");
+  const onContent = isContentTip(tip);
   return db
     .prepare(
-      `INSERT INTO tip_messages (tip_id, room_id, viewer_id, creator_id, text, shown, status, created_at_ms)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE ${when.sql}`,
+      `INSERT INTO tip_messages (tip_id, room_id, content_id, viewer_id, creator_id, text, shown, status, created_at_ms)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${when.sql}`,
     )
-    .bind(tip.id, tip.roomId, tip.viewerId, tip.creatorId, m.text, m.shown, m.status, tip.nowMs, ...when.params);
+    .bind(
+      tip.id,
+      onContent ? null : tip.roomId,
+      onContent ? tip.contentId : null,
+      tip.viewerId,
+      tip.creatorId,
+      m.text,
+      m.shown,
+      m.status,
+      tip.nowMs,
+      ...when.params,
+    );
 }
 
 /** A tip message's row as the group commit writes it (tip-group.ts), in `tipMessageInsert`'s column order. */

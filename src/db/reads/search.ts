@@ -63,7 +63,7 @@ const KINDS: Record<Exclude<SearchKind, "creators">, KindSql> = {
   tips: {
     from: "tips",
     select:
-      "id, room_id, stream_id, viewer_id, creator_id, gift_id, quantity, amount_minor, platform_minor, creator_minor, currency, big, created_at_ms",
+      "id, room_id, stream_id, content_id, viewer_id, creator_id, gift_id, quantity, amount_minor, platform_minor, creator_minor, currency, big, created_at_ms",
     at: "created_at_ms",
     key: "id",
     columns: { id: "id", userId: "viewer_id", creatorId: "creator_id", roomId: "room_id" },

@@ -37,7 +37,9 @@ export interface MsRange {
 
 export interface IncomeRow {
   id: string;
-  roomId: string;
+  /** The room it was sent in, or the content item (issue 19): one of the two. */
+  roomId: string | null;
+  contentId: string | null;
   viewerId: string;
   giftId: string | null;
   quantity: number;
@@ -56,7 +58,7 @@ interface ShardCursor {
   done: boolean;
 }
 
-const INCOME_SQL = `SELECT id, room_id AS roomId, viewer_id AS viewerId, gift_id AS giftId, quantity,
+const INCOME_SQL = `SELECT id, room_id AS roomId, content_id AS contentId, viewer_id AS viewerId, gift_id AS giftId, quantity,
     amount_minor AS amountMinor, platform_bps AS platformBps, platform_minor AS platformMinor,
     creator_minor AS creatorMinor, currency, created_at_ms AS createdAtMs
   FROM tips

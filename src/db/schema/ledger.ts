@@ -100,8 +100,9 @@ export const tips = sqliteTable(
     id: text("id")
       .primaryKey()
       .references(() => operations.id),
-    roomId: text("room_id").notNull(),
-    streamId: text("stream_id").notNull(),
+    /** The live room and stream it was sent in; null for a tip on a content item. */
+    roomId: text("room_id"),
+    streamId: text("stream_id"),
     viewerId: text("viewer_id").notNull(),
     creatorId: text("creator_id").notNull(),
     giftId: text("gift_id"),
@@ -117,9 +118,19 @@ export const tips = sqliteTable(
     platformBps: integer("platform_bps"),
     /** The tier schedule version it used; null for the fixed default or the creator's override. */
     scheduleVersion: integer("schedule_version"),
+    /**
+     * The content item (control `content_items`) it was sent on (issue 19); null for a tip in a
+     * room. Last, so an archive manifest written before it lists a prefix of today's columns.
+     */
+    contentId: text("content_id"),
   },
   (t) => [
     check("tips_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
+    // Exactly one target: a room with its stream, or a content item.
+    check(
+      "tips_target",
+      sql`(${t.roomId} IS NOT NULL AND ${t.streamId} IS NOT NULL AND ${t.contentId} IS NULL) OR (${t.roomId} IS NULL AND ${t.streamId} IS NULL AND ${t.contentId} IS NOT NULL)`,
+    ),
     index("tips_room_created").on(t.roomId, t.createdAtMs),
     index("tips_viewer_created").on(t.viewerId, t.createdAtMs),
     // A creator's income: settlement sums a day, statements list it (every shard holds some).
@@ -128,6 +139,8 @@ export const tips = sqliteTable(
     index("tips_created").on(t.createdAtMs),
     // A gift may be deleted from the catalogue only if no shard has a tip of it.
     index("tips_gift").on(t.giftId),
+    // A content item's totals and leaderboard: per shard, grouped by viewer (covering).
+    index("tips_content_viewer").on(t.contentId, t.viewerId, t.amountMinor),
   ],
 );
 
@@ -141,7 +154,9 @@ export const tipMessages = sqliteTable(
   "tip_messages",
   {
     tipId: text("tip_id").primaryKey(),
-    roomId: text("room_id").notNull(),
+    /** The tip's room, or its content item (issue 19): one of the two, as on the tip. */
+    roomId: text("room_id"),
+    contentId: text("content_id"),
     viewerId: text("viewer_id").notNull(),
     creatorId: text("creator_id").notNull(),
     /** What the viewer wrote (trimmed, at most LIMITS.tipMessageMaxCodePoints code points). */

@@ -2,14 +2,14 @@
  * The business-event sweeper (issue 19 item 3): nothing lost between a fact's commit and its
  * event's send. Every minute, for each ledger shard, it walks the `operations` that are business
  * facts (db/business-events.ts `OPERATION_FACTS`: orders paid, refunds, tip reversals, packets
- * exhausted or refunded, withdrawals paid) in (created_at_ms, id) order from its cursor, up to
+ * exhausted or refunded, withdrawals paid, tips on content items) in (created_at_ms, id) order from its cursor, up to
  * `BUSINESS_EVENT_SWEEP_LAG_MS` ago, reads their events and sends again those the consumer never
  * took (`business_events`) — same ids, so a consumer that did take one skips it. The cursor moves
  * only past operations whose events were sent. A shard's first sweep starts
  * `BUSINESS_EVENT_SWEEP_FIRST_LOOKBACK_MS` back.
  *
  * The lag covers a batch committed with a `created_at_ms` a little in the past (its isolate's
- * clock when it was composed): it must commit within the lag to be seen. Tips and packets sent
+ * clock when it was composed): it must commit within the lag to be seen. Tips in rooms and packets sent
  * are not walked here: their events come from the room outbox, whose own sweeper redelivers.
  *
  * It also drops `business_events` rows past `BUSINESS_EVENTS_RETENTION_MS` (far longer than any
@@ -18,6 +18,7 @@
 
 import {
   OPERATION_FACT_KINDS,
+  OPERATION_FACT_WHERE,
   publishBusinessEvents,
   readOperationEvents,
   untakenEventIds,
@@ -52,7 +53,7 @@ export async function sweepBusinessEvents(env: Env, nowMs: number, log: Logger):
     const { results } = await shard.db
       .prepare(
         `SELECT id, kind, created_at_ms FROM operations
-         WHERE kind IN (SELECT value FROM json_each(?))
+         WHERE kind IN (SELECT value FROM json_each(?)) AND ${OPERATION_FACT_WHERE}
            AND (created_at_ms > ? OR (created_at_ms = ? AND id > ?)) AND created_at_ms <= ?
          ORDER BY created_at_ms, id LIMIT ?`,
       )

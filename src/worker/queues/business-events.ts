@@ -10,7 +10,7 @@
  * max_retries the DLQ keeps them for operators.
  */
 
-import { markBusinessEventsDone, RECORDED_EVENT_TYPES, receiveBusinessEvents } from "../../db/business-events";
+import { isRecordedEvent, markBusinessEventsDone, receiveBusinessEvents } from "../../db/business-events";
 import { type BusinessEvent, safeParseBusinessEvent } from "../../domain/business-events";
 import { LIMITS } from "../../domain/limits";
 import type { Logger } from "../../platform/logger";
@@ -38,7 +38,7 @@ export async function handleBusinessEventsBatch(
   const retry = (message: Message<unknown>) =>
     message.retry({ delaySeconds: retryDelaySeconds("roomQueue", message.attempts) });
 
-  const recorded = parsed.map((p) => p.event).filter((e) => RECORDED_EVENT_TYPES.has(e.type));
+  const recorded = parsed.map((p) => p.event).filter(isRecordedEvent);
   let done: Set<string>;
   try {
     done = await receiveBusinessEvents(env.CONTROL, recorded, nowMs);
@@ -59,7 +59,7 @@ export async function handleBusinessEventsBatch(
     }
     await markBusinessEventsDone(
       env.CONTROL,
-      events.filter((e) => RECORDED_EVENT_TYPES.has(e.type)).map((e) => e.id),
+      events.filter(isRecordedEvent).map((e) => e.id),
       Date.now(),
     );
   } catch (error) {

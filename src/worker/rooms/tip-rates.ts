@@ -11,17 +11,28 @@
  * commit unseen after a schedule takes effect and the room reads the month's gross).
  */
 
-import { atQuotedRate, type PreparedTip, type RatedTip, type RateFacts, type TipRater } from "../../db/operations/tip";
+import {
+  type AnyPreparedTip,
+  atQuotedRate,
+  isContentTip,
+  type RatedTip,
+  type RateFacts,
+  type TipRater,
+} from "../../db/operations/tip";
 import { LIMITS } from "../../domain/limits";
 import type { RateRequest } from "../../durable-objects/live-room.tiers";
 
 export function roomTipRater(env: Env, defaultBps: number): TipRater {
   return {
-    async rate(tip: PreparedTip, facts: RateFacts): Promise<RatedTip> {
-      if (facts.schedules.length === 0) {
+    async rate<T extends AnyPreparedTip>(tip: T, facts: RateFacts): Promise<RatedTip<T>> {
+      // A content tip is priced by its creator's room (one room per creator): the desk's book
+      // of the month counts every tip of the creator's, wherever it was sent.
+      const deskRoomId = isContentTip(tip) ? tip.deskRoomId : tip.roomId;
+      if (facts.schedules.length === 0 || deskRoomId === null) {
+        // No desk for a creator without a room: the fixed default or the override (documented).
         return { tip: { ...tip, commitByMs: Date.now() + LIMITS.tipRateTtlMs }, settle: async () => {} };
       }
-      const room = env.LIVE_ROOM.getByName(tip.roomId);
+      const room = env.LIVE_ROOM.getByName(deskRoomId);
       const answer = await room.quoteTipRate({
         tipId: tip.id,
         creatorId: tip.creatorId,

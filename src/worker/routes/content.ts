@@ -116,7 +116,7 @@ function priceOf(price: string | null): number | null {
   return parsed.value;
 }
 
-async function findItem(db: D1Database, contentId: string): Promise<ContentItemRow | null> {
+export async function findItem(db: D1Database, contentId: string): Promise<ContentItemRow | null> {
   return db.prepare("SELECT * FROM content_items WHERE id = ?").bind(contentId).first<ContentItemRow>();
 }
 
@@ -129,7 +129,7 @@ async function linkedToPartner(db: D1Database, partnerId: string, creatorId: str
 }
 
 /** A partner sees only the items of its creators; any other is 404, as if it did not exist. */
-async function partnerItem(c: Context<AppEnv>, contentId: string): Promise<ContentItemRow> {
+export async function partnerItem(c: Context<AppEnv>, contentId: string): Promise<ContentItemRow> {
   const db = c.var.ledger.control;
   const item = await findItem(db, contentId);
   if (!item || !(await linkedToPartner(db, c.var.partner.partnerId, item.creator_id))) {

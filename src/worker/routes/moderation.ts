@@ -65,7 +65,11 @@ const HeldMessageSchema = z
     kind: z.enum(["tip", "packet"]).openapi({ description: "A tip's message, or a red packet's greeting." }),
     id: z.string().openapi({ description: "The tip's or the packet's id (what approve and reject take)." }),
     tipId: z.string().nullable().openapi({ description: "The tip's id; null for a packet's greeting." }),
-    roomId: z.string(),
+    roomId: z.string().nullable().openapi({ description: "Null for a message on a content item's tip." }),
+    contentId: z
+      .string()
+      .nullable()
+      .openapi({ description: "The content item tipped (issue 19); null for a message in a room." }),
     viewerId: UserId.openapi({ description: "Who wrote it: the tip's viewer, or the packet's sender." }),
     creatorId: UserId,
     text: z.string().openapi({ description: "What the viewer (or sender) wrote." }),
@@ -82,7 +86,7 @@ function tipMessageRow(r: TipMessageRow): HeldMessageRow {
 }
 
 function greetingRow(r: PacketGreetingRow): HeldMessageRow {
-  return { kind: "packet", id: r.packet_id, author_id: r.sender_id, ...r };
+  return { kind: "packet", id: r.packet_id, author_id: r.sender_id, content_id: null, ...r };
 }
 
 function messageView(r: HeldMessageRow): z.infer<typeof HeldMessageSchema> {
@@ -91,6 +95,7 @@ function messageView(r: HeldMessageRow): z.infer<typeof HeldMessageSchema> {
     id: r.id,
     tipId: r.kind === "tip" ? r.id : null,
     roomId: r.room_id,
+    contentId: r.content_id,
     viewerId: r.author_id,
     creatorId: r.creator_id,
     text: r.text,

@@ -46,7 +46,8 @@ const Amount = z.string().openapi({ description: 'Exact decimal, e.g. "188.00".'
 
 const IncomeItem = z.object({
   tipId: z.string(),
-  roomId: z.string(),
+  roomId: z.string().nullable().openapi({ description: "Null for a tip on a content item." }),
+  contentId: z.string().nullable().openapi({ description: "The content item tipped; null for a tip in a room." }),
   viewerId: z.string(),
   giftId: z.string().nullable(),
   giftName: z.string().nullable(),
@@ -87,6 +88,7 @@ function incomeItem(row: IncomeRow, names: Map<string, string>, reversed: Set<st
   return {
     tipId: row.id,
     roomId: row.roomId,
+    contentId: row.contentId,
     viewerId: row.viewerId,
     giftId: row.giftId,
     giftName: row.giftId === null ? null : (names.get(row.giftId) ?? null),

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CONTENT_LIMITS, grantClaims, parseUnlockPrice, priceUnlock, TtlCache } from "../../../src/domain/content";
+import {
+  CONTENT_LIMITS,
+  contentTipTarget,
+  grantClaims,
+  mergeTopTippers,
+  parseUnlockPrice,
+  priceUnlock,
+  TtlCache,
+} from "../../../src/domain/content";
 import { LIMITS } from "../../../src/domain/limits";
 import { formatMinor } from "../../../src/domain/money";
 
@@ -92,5 +100,78 @@ describe("the TTL cache", () => {
         for (let i = 0; i < n; i++) expect(cache.get(`k${i}`, 1)).toBe(i >= n - max ? i : undefined);
       }),
     );
+  });
+});
+
+describe("content tip targets", () => {
+  it("one code per reason: missing, archived, one's own; an active item of another's is its creator", () => {
+    expect(contentTipTarget(null, "u1")).toMatchObject({ ok: false, code: "content_not_found" });
+    expect(contentTipTarget({ status: "archived", creatorId: "c1" }, "u1")).toMatchObject({
+      ok: false,
+      code: "content_archived",
+    });
+    expect(contentTipTarget({ status: "active", creatorId: "u1" }, "u1")).toMatchObject({
+      ok: false,
+      code: "self_tip",
+    });
+    expect(contentTipTarget({ status: "active", creatorId: "c1" }, "u1")).toEqual({
+      ok: true,
+      value: { creatorId: "c1" },
+    });
+  });
+});
+
+describe("merging shards' top tippers", () => {
+  /** Tips as (viewer, amount); each viewer lives in one shard (its index mod the shard count). */
+  const tips = fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 1, max: 1_000 })), {
+    maxLength: 200,
+  });
+  const byAmountThenId = (a: [string, number], b: [string, number]) =>
+    b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+  it("equals the top of all tips summed per viewer, when each viewer's tips are in one shard", () => {
+    fc.assert(
+      fc.property(tips, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 12 }), (all, shards, limit) => {
+        const whole = new Map<string, number>();
+        const perShard = Array.from({ length: shards }, () => new Map<string, number>());
+        for (const [viewer, amount] of all) {
+          const id = `u${viewer}`;
+          whole.set(id, (whole.get(id) ?? 0) + amount);
+          const shard = perShard[viewer % shards] as Map<string, number>;
+          shard.set(id, (shard.get(id) ?? 0) + amount);
+        }
+        // Each shard answers its own top `limit`, as its query does.
+        const lists = perShard.map((m) =>
+          [...m]
+            .sort(byAmountThenId)
+            .slice(0, limit)
+            .map(([userId, amountMinor]) => ({ userId, amountMinor })),
+        );
+        const expected = [...whole]
+          .sort(byAmountThenId)
+          .slice(0, limit)
+          .map(([userId, amountMinor], i) => ({ rank: i + 1, userId, amountMinor }));
+        expect(mergeTopTippers(lists, limit)).toEqual(expected);
+      }),
+    );
+  });
+
+  it("sums a viewer found in two shards (older tips left behind by a bucket move)", () => {
+    expect(
+      mergeTopTippers(
+        [
+          [
+            { userId: "a", amountMinor: 50 },
+            { userId: "b", amountMinor: 40 },
+          ],
+          [{ userId: "b", amountMinor: 20 }],
+        ],
+        2,
+      ),
+    ).toEqual([
+      { rank: 1, userId: "b", amountMinor: 60 },
+      { rank: 2, userId: "a", amountMinor: 50 },
+    ]);
+    expect(mergeTopTippers([], 3)).toEqual([]);
   });
 });

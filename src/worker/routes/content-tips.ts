@@ -1,0 +1,318 @@
+/**
+ * Tips on content items (issue 19): an article, a video or a post is tipped like a live room —
+ * its creator need not be live and the item need not be priced — and each item has its own
+ * totals and leaderboard.
+ *
+ * The money is the room tip's operation (operations/tip.ts, `prepareContentTip` + `composeTip`),
+ * run on the direct path under the Idempotency-Key in the payer's shard, with the same message
+ * moderation, PIN and password-free limits, and risk assessed as action `tip` with the item's
+ * creator as the recipient. A risk `review` refuses (`risk_review`): only a room's tips are held
+ * with their money for review today.
+ *
+ * The leaderboard is read from the ledger: a viewer's tips all live in the viewer's shard, so
+ * each shard's top viewers by sum (index tips_content_viewer) merge into the exact top
+ * (domain/content.ts `mergeTopTippers`); an isolate keeps a copy for at most
+ * `CONTENT_LIMITS.leaderboardCacheTtlMs`.
+ */
+
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { emitOperationEvents } from "../../db/business-events";
+import {
+  composeTip,
+  contentTipReceipt,
+  type PreparedContentTip,
+  prepareContentTip,
+  type RatedTip,
+  rateTip,
+  type TipAsk,
+} from "../../db/operations/tip";
+import { autopayCheckFor } from "../../db/reads/autopay";
+import { currentRiskSet } from "../../db/risk";
+import type { Ledger } from "../../db/shards";
+import { accountAddress } from "../../domain/accounts";
+import { CONTENT_LIMITS, mergeTopTippers, type RankedTipper, TtlCache } from "../../domain/content";
+import { ok } from "../../domain/errors";
+import { LIMITS } from "../../domain/limits";
+import { parseAmountMinor } from "../../domain/money";
+import type { AppEnv } from "../context";
+import { ApiError } from "../errors";
+import { balancePatch, idempotencyOf, runIdempotent } from "../idempotency";
+import { moderatedMessage } from "../moderation";
+import { requirePin } from "../pin";
+import { assessRisk } from "../risk";
+import { tipRulesWithRooms } from "../rooms/tip-rates";
+import {
+  AmountMinor,
+  DecimalAmount,
+  errorResponses,
+  GiftId,
+  IdempotencyKeyHeader,
+  jsonBody,
+  jsonResponse,
+  PrefixedId,
+  TipMessage,
+  TipPin,
+  UserId,
+} from "../schemas";
+import { ContentId, findItem, partnerItem } from "./content";
+import { defineRoute } from "./define";
+
+export const contentTips = new OpenAPIHono<AppEnv>();
+
+const contentParams = z.object({ contentId: ContentId.openapi({ param: { name: "contentId", in: "path" } }) });
+
+/** A tip on an item: a gift of the catalogue (× quantity) or a custom amount, never both. */
+export const ContentTipRequestSchema = z
+  .strictObject({
+    giftId: GiftId.optional(),
+    quantity: z.number().int().min(1).max(LIMITS.giftQuantityMax).optional(),
+    amount: DecimalAmount.optional().openapi({ description: 'A custom amount, e.g. "8.80" (instead of a gift).' }),
+    message: TipMessage,
+    pin: TipPin,
+  })
+  .refine((b) => (b.giftId === undefined) !== (b.amount === undefined), {
+    message: "either giftId (with an optional quantity) or amount",
+  })
+  .refine((b) => b.quantity === undefined || b.giftId !== undefined, { message: "quantity goes with giftId" })
+  .openapi("ContentTipRequest", { example: { giftId: "rose", quantity: 3, message: "写得真好" } });
+
+export const ContentTipSchema = z
+  .object({
+    tip: z.object({
+      id: PrefixedId("tip"),
+      contentId: ContentId,
+      creatorId: UserId,
+      viewerId: UserId,
+      giftId: GiftId.nullable(),
+      quantity: z.number().int(),
+      amountMinor: AmountMinor,
+      amount: z.string(),
+      platformMinor: AmountMinor,
+      creatorMinor: AmountMinor,
+      message: z.string().nullable().openapi({ description: "The message as shown (mask-level words masked)." }),
+      messageStatus: z.enum(["shown", "masked", "held"]).nullable().openapi({
+        description: "`held`: on no public view of the item until an operator approves it (the tip has posted).",
+      }),
+      createdAtMs: z.number().int(),
+    }),
+    walletBalanceMinor: AmountMinor,
+  })
+  .openapi("ContentTip");
+
+contentTips.openapi(
+  defineRoute({
+    method: "post",
+    path: "/content/{contentId}/tips",
+    auth: ["viewer", "creator"],
+    rateLimit: { user: "tips", ip: "moneyIp" },
+    tags: ["content"],
+    summary: "Tip a content item's creator (an article, video or post), paid from your wallet",
+    description:
+      "Like a room tip: debits the wallet and credits the creator's pending earnings and the platform's revenue " +
+      "atomically, at the creator's rate (tiered by month, the room tips' rules); the creator need not be live " +
+      "and the item need not be priced. Moderation, the PIN above password-free limits, risk (action `tip`) " +
+      "and the switches pausing tips apply as to a room tip. A replay of the key answers the stored 201.",
+    request: { params: contentParams, headers: IdempotencyKeyHeader, body: jsonBody(ContentTipRequestSchema) },
+    responses: {
+      201: jsonResponse(ContentTipSchema, "The tip was sent"),
+      ...errorResponses(400, 401, 403, 404, 409, 422, 423, 428, 429, 503),
+    },
+  }),
+  async (c) => {
+    const { contentId } = c.req.valid("param");
+    // The PIN is never part of the fingerprint (see the room tip route).
+    const { pin, message: written, ...rest } = c.req.valid("json");
+    const ask: TipAsk =
+      rest.giftId !== undefined
+        ? { kind: "gift", giftId: rest.giftId, quantity: rest.quantity ?? 1 }
+        : { kind: "custom", amount: rest.amount ?? "" };
+    const viewerId = c.var.principal.userId;
+    const request = { contentId, ask, message: written ?? null };
+    const idempotency = await idempotencyOf(c, request);
+    const message = await moderatedMessage(c, written);
+    const { ledger } = c.var;
+    const shard = ledger.forOwner(viewerId);
+    const confirmed = pin !== undefined;
+    if (confirmed) await requirePin(shard, viewerId, pin, Date.now());
+    // Risk at the edge, with the item's creator as the recipient (an unknown item: none; it is
+    // refused as not found by the operation).
+    const [item, set] = await Promise.all([
+      findItem(ledger.control, contentId),
+      currentRiskSet(ledger.control, c.var.config.switchCacheTtlMs),
+    ]);
+    await assessRisk(
+      c,
+      {
+        action: "tip",
+        amountMinor: askAmountMinor(ask, set.giftPricesMinor),
+        recipientId: item?.creator_id ?? null,
+        pinVerified: confirmed,
+      },
+      set,
+    );
+    let rated: RatedTip<PreparedContentTip> | null = null;
+    let posted = false;
+    const response = await runIdempotent(
+      c,
+      { shard, bucket: ledger.bucketOf(viewerId) },
+      "tip",
+      request,
+      async (id, nowMs) => {
+        const [tip, autopay] = await Promise.all([
+          prepareContentTip(ledger.control, c.var.config, { id, contentId, viewerId, ask, message }, nowMs),
+          confirmed ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
+        ]);
+        if (!tip.ok) return tip;
+        // The creator's room's tier desk prices it, as it prices every tip of the creator's.
+        const mine = await rateTip(tipRulesWithRooms(c.env, c.var.config), tip.value);
+        rated = mine;
+        return ok({
+          compose: (attach) => composeTip(shard, mine.tip, { attach, ...(autopay === null ? {} : { autopay }) }),
+          status: 201,
+          onPosted: () => {
+            posted = true;
+            leaderboards.forgetItem(contentId);
+            c.executionCtx.waitUntil(emitOperationEvents(c.env, shard, [{ id, kind: "tip" }], c.var.log));
+          },
+          body: contentTipReceipt(mine.tip),
+          patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
+        });
+      },
+      idempotency,
+    );
+    const answered = rated as RatedTip<PreparedContentTip> | null;
+    if (answered !== null) c.executionCtx.waitUntil(answered.settle(posted ? "posted" : "failed"));
+    return response;
+  },
+);
+
+/** The tip's amount as risk sees it at the edge: a custom amount, or the gift's cached price × quantity. */
+function askAmountMinor(ask: TipAsk, prices: ReadonlyMap<string, number>): number | null {
+  if (ask.kind === "custom") {
+    const amount = parseAmountMinor(ask.amount);
+    return amount.ok ? amount.value : null;
+  }
+  const price = prices.get(ask.giftId);
+  return price === undefined ? null : price * ask.quantity;
+}
+
+// ---- Leaderboards ----
+
+export const ContentLeaderboardSchema = z
+  .object({
+    contentId: ContentId,
+    totalMinor: z.number().int().openapi({ description: "Σ of every tip on the item." }),
+    tipCount: z.number().int(),
+    entries: z.array(z.object({ rank: z.number().int(), userId: UserId, amountMinor: z.number().int() })),
+  })
+  .openapi("ContentLeaderboard");
+type ContentLeaderboard = z.infer<typeof ContentLeaderboardSchema>;
+
+const LeaderboardQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(LIMITS.leaderboardTopMax).default(LIMITS.leaderboardTopDefault),
+});
+
+/** The isolate's copies, by item and limit; a tip taken here forgets its item's at once. */
+const leaderboards = {
+  cache: new TtlCache<ContentLeaderboard>(CONTENT_LIMITS.leaderboardCacheTtlMs, CONTENT_LIMITS.leaderboardCacheMax),
+  forgetItem(contentId: string) {
+    for (let limit = 1; limit <= LIMITS.leaderboardTopMax; limit++) this.cache.delete(`${contentId}:${limit}`);
+  },
+};
+
+/** Each shard's totals and its top `limit` viewers on the item, merged (exact; see the file's comment). */
+export async function readContentLeaderboard(
+  ledger: Ledger,
+  contentId: string,
+  limit: number,
+): Promise<ContentLeaderboard> {
+  const perShard = await Promise.all(
+    ledger.shards.map(async (shard) => {
+      const [totals, top] = await shard.db.batch([
+        shard.db
+          .prepare("SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS total FROM tips WHERE content_id = ?")
+          .bind(contentId),
+        shard.db
+          .prepare(
+            `SELECT viewer_id, SUM(amount_minor) AS total FROM tips WHERE content_id = ?
+             GROUP BY viewer_id ORDER BY total DESC, viewer_id LIMIT ?`,
+          )
+          .bind(contentId, limit),
+      ]);
+      const sums = totals?.results[0] as { n: number; total: number } | undefined;
+      return {
+        tipCount: sums?.n ?? 0,
+        totalMinor: sums?.total ?? 0,
+        top: ((top?.results ?? []) as { viewer_id: string; total: number }[]).map((r) => ({
+          userId: r.viewer_id,
+          amountMinor: r.total,
+        })),
+      };
+    }),
+  );
+  const entries: RankedTipper[] = mergeTopTippers(
+    perShard.map((s) => s.top),
+    limit,
+  );
+  return {
+    contentId,
+    totalMinor: perShard.reduce((sum, s) => sum + s.totalMinor, 0),
+    tipCount: perShard.reduce((sum, s) => sum + s.tipCount, 0),
+    entries,
+  };
+}
+
+async function cachedLeaderboard(ledger: Ledger, contentId: string, limit: number): Promise<ContentLeaderboard> {
+  const key = `${contentId}:${limit}`;
+  const nowMs = Date.now();
+  const hit = leaderboards.cache.get(key, nowMs);
+  if (hit !== undefined) return hit;
+  const board = await readContentLeaderboard(ledger, contentId, limit);
+  leaderboards.cache.set(key, board, nowMs);
+  return board;
+}
+
+contentTips.openapi(
+  defineRoute({
+    method: "get",
+    path: "/content/{contentId}/leaderboard",
+    auth: "signed-in",
+    tags: ["content"],
+    summary: "A content item's tip totals and its top tippers, largest first",
+    description:
+      "Every tip on the item, whoever sent it; ties by user id. An isolate may answer from a copy at most " +
+      `${CONTENT_LIMITS.leaderboardCacheTtlMs / 1000} s old.`,
+    request: { params: contentParams, query: LeaderboardQuery },
+    responses: {
+      200: jsonResponse(ContentLeaderboardSchema, "The leaderboard"),
+      ...errorResponses(400, 401, 404),
+    },
+  }),
+  async (c) => {
+    const { contentId } = c.req.valid("param");
+    const { limit } = c.req.valid("query");
+    if ((await findItem(c.var.ledger.control, contentId)) === null) throw new ApiError("content_not_found");
+    return c.json(await cachedLeaderboard(c.var.ledger, contentId, limit), 200);
+  },
+);
+
+contentTips.openapi(
+  defineRoute({
+    method: "get",
+    path: "/partner/content/{contentId}/leaderboard",
+    auth: { partnerScope: "content.write" },
+    tags: ["partner"],
+    summary: "A content item's tip totals and top tippers (an item of the partner's creators)",
+    request: { params: contentParams, query: LeaderboardQuery },
+    responses: {
+      200: jsonResponse(ContentLeaderboardSchema, "The leaderboard"),
+      ...errorResponses(400, 401, 403, 404),
+    },
+  }),
+  async (c) => {
+    const { contentId } = c.req.valid("param");
+    const { limit } = c.req.valid("query");
+    await partnerItem(c, contentId);
+    return c.json(await cachedLeaderboard(c.var.ledger, contentId, limit), 200);
+  },
+);
