@@ -469,6 +469,12 @@ interface PacketRow {
 export const OPERATION_FACT_KINDS = Object.keys(OPERATION_FACTS);
 
 /**
+ * Which of those operations the sweeper walks (SQL over `operations`): a tip only when it is on
+ * a content item (its metadata names the item), so a busy room's tips never fill a sweep.
+ */
+export const OPERATION_FACT_WHERE = "(kind <> 'tip' OR json_extract(metadata, '$.contentId') IS NOT NULL)";
+
+/**
  * The types of the facts above: the consumer records each of their ids in `business_events`
  * (the sweeper's "taken" and the consumer's duplicate check). Room events (tips, packets sent,
  * streams) are not recorded — a hot room's every tip would be a control-database row — their
@@ -484,6 +490,16 @@ export const RECORDED_EVENT_TYPES: ReadonlySet<BusinessEventType> = new Set<Busi
   "unlock.created",
   "winnings_withdrawal.paid",
 ]);
+
+/**
+ * Whether the consumer records this event (`business_events`): the types above, and a tip on a
+ * content item (read back from its operation like them, so the sweeper must know it was taken;
+ * a room's tips are not recorded — their outbox is their sweeper).
+ */
+export function isRecordedEvent(e: BusinessEvent): boolean {
+  if (RECORDED_EVENT_TYPES.has(e.type)) return true;
+  return e.type === "tip.created" && (e as BusinessEvent<"tip.created">).data.contentId !== null;
+}
 
 /** The events of some operations of one shard (any kinds; those that are no business fact give none), one per event id. */
 export async function readOperationEvents(db: D1Database, refs: readonly OperationRef[]): Promise<BusinessEvent[]> {
