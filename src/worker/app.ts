@@ -48,6 +48,7 @@ import { rooms } from "./routes/rooms";
 import { settlements } from "./routes/settlements";
 import { statements } from "./routes/statements";
 import { tipReversals } from "./routes/tip-reversals";
+import { unlockRefunds } from "./routes/unlock-refunds";
 import { tips } from "./routes/tips";
 import { verification } from "./routes/verification";
 import { verificationReview } from "./routes/verification-review";
@@ -113,6 +114,7 @@ export function createApp() {
   v1.route("/", creatorInsights);
   v1.route("/", settlements);
   v1.route("/", tipReversals);
+  v1.route("/", unlockRefunds);
   v1.route("/", creatorEarnings);
   v1.route("/", inbox);
   v1.route("/", statements);
