@@ -29,7 +29,7 @@ import {
   settleTransit,
   token,
 } from "./helpers";
-import { at, runSettlementApi } from "./money-out-support";
+import { at, runSettlementApi, settlementRow } from "./money-out-support";
 
 const run = crypto.randomUUID().slice(0, 8);
 
@@ -46,6 +46,19 @@ async function pricedItem(label: string, price = "6.00"): Promise<{ creatorId: s
   });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return { creatorId, contentId: res.body.id };
+}
+
+/**
+ * A payer id in another ledger shard than the creator's when there are several: the refund's
+ * creator leg then credits the wallet through transit, the shape the two legs exist for.
+ */
+async function readerApartFrom(creatorId: string, label: string): Promise<string> {
+  const l = await ledger();
+  for (let i = 0; i < 64; i++) {
+    const userId = `urf-${label}-reader-${i}-${run}`;
+    if (l.shards.length === 1 || l.forOwner(userId).index !== l.forOwner(creatorId).index) return userId;
+  }
+  throw new Error("no payer id in another shard");
 }
 
 async function partnerKey(creatorId: string): Promise<string> {
@@ -112,7 +125,7 @@ async function unlockAt(contentId: string, userId: string, nowMs: number) {
 describe("unlock refunds", () => {
   it("revoke access (the check and the host's grant say no), return the whole price, and the payer may unlock again", async () => {
     const { creatorId, contentId } = await pricedItem("pending", "6.00");
-    const userId = `urf-reader-${run}`;
+    const userId = await readerApartFrom(creatorId, "pending");
     await fund(userId, "20.00");
     const k = await partnerKey(creatorId);
     const hostPath = `/v1/partner/content/${contentId}/entitlements/${userId}`;
@@ -179,7 +192,7 @@ describe("unlock refunds", () => {
 
   it("is one per unlock: a replay answers the same, 20 at once move the money once", async () => {
     const { creatorId, contentId } = await pricedItem("dup", "8.00");
-    const userId = `urf-dup-reader-${run}`;
+    const userId = await readerApartFrom(creatorId, "dup");
     await fund(userId, "20.00");
     const unlocked = await unlockApi(contentId, userId);
     expect(unlocked.status).toBe(201);
@@ -222,7 +235,7 @@ describe("unlock refunds", () => {
   it("after the unlock's day settled: the creator owes a receivable, available is left alone", async () => {
     const day = "2026-10-21";
     const { creatorId, contentId } = await pricedItem("settled", "10.00");
-    const userId = `urf-settled-reader-${run}`;
+    const userId = await readerApartFrom(creatorId, "settled");
     await fund(userId, "20.00");
     const unlock = await unlockAt(contentId, userId, at(day));
     const ran = await runSettlementApi(day);
@@ -247,9 +260,35 @@ describe("unlock refunds", () => {
     expect((await invariantReport()).violations).toEqual([]);
   });
 
+  it("before the unlock's day settled: that day's settlement shows the refund reversed and settles the rest", async () => {
+    const day = "2026-10-22";
+    const { creatorId, contentId } = await pricedItem("before", "10.00");
+    const payer = await readerApartFrom(creatorId, "before-a");
+    const other = await readerApartFrom(creatorId, "before-b");
+    await fund(payer, "20.00");
+    await fund(other, "20.00");
+    const refunded = await unlockAt(contentId, payer, at(day));
+    const kept = await unlockAt(contentId, other, at(day, 1_000));
+    const res = await refundApi(refunded.id);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.refund).toMatchObject({ source: "pending", unlockDay: day });
+    expect(await balanceOf(`creator:${creatorId}:pending`)).toBe(kept.creatorMinor);
+
+    const ran = await runSettlementApi(day);
+    expect(ran.status, JSON.stringify(ran.body)).toBe(200);
+    expect(await settlementRow(creatorId, day)).toMatchObject({
+      state: "settled",
+      gross_minor: refunded.amountMinor + kept.amountMinor,
+      creator_part_minor: refunded.creatorMinor + kept.creatorMinor,
+      reversed_minor: refunded.creatorMinor,
+    });
+    expect(await balanceOf(`creator:${creatorId}:pending`)).toBe(0);
+    expect((await invariantReport()).violations).toEqual([]);
+  });
+
   it("a refund whose payer leg never ran (a crash) is completed by the sweeper, once", async () => {
     const { creatorId, contentId } = await pricedItem("sweep", "5.00");
-    const userId = `urf-sweep-reader-${run}`;
+    const userId = await readerApartFrom(creatorId, "sweep");
     await fund(userId, "20.00");
     const unlocked = await unlockApi(contentId, userId);
     expect(unlocked.status).toBe(201);
