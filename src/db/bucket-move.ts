@@ -565,14 +565,16 @@ async function verify(ledger: Ledger, from: number, to: number, bucket: number):
  * and users' winnings: docs/adr/0017).
  */
 async function moneyOutCreatorsOf(db: D1Database, bucket: number): Promise<string[]> {
-  const { results } = await db
-    .prepare(
+  // Two statements: D1 allows at most five terms in one compound SELECT.
+  const [money, more] = await db.batch<{ creator_id: string }>([
+    db.prepare(
       `SELECT creator_id FROM creator_settlements UNION SELECT creator_id FROM tip_reversals
-       UNION SELECT creator_id FROM unlock_refunds UNION SELECT creator_id FROM withdrawals UNION SELECT creator_id FROM inbox_messages
-       UNION SELECT user_id FROM user_winnings`,
-    )
-    .all<{ creator_id: string }>();
-  return results.map((r) => r.creator_id).filter((id) => bucketOfOwner(id) === bucket);
+       UNION SELECT creator_id FROM unlock_refunds UNION SELECT creator_id FROM withdrawals`,
+    ),
+    db.prepare("SELECT creator_id FROM inbox_messages UNION SELECT user_id FROM user_winnings"),
+  ]);
+  const ids = new Set([...(money?.results ?? []), ...(more?.results ?? [])].map((r) => r.creator_id));
+  return [...ids].filter((id) => bucketOfOwner(id) === bucket);
 }
 
 /** `ids` as `?, ?, …` for an IN list (callers keep it within CREATORS_PER_STATEMENT). */
@@ -582,11 +584,11 @@ function inList(ids: readonly string[]): string {
 
 /**
  * Copies the money-out rows of the bucket's creators to the new shard: settlements, tip
- * reversals (with the receivable their operation's metadata holds, `moved_receivable_minor`),
+ * reversals and unlock refunds (with the receivable their operation's metadata holds, `moved_receivable_minor`),
  * withdrawals with their transitions (all terminal: open ones block the move), and inbox
  * messages; then writes, as tombstones of this move (kept for good), the ids of every
  * operation those rows name that the old shard holds: each settlement, reversal, and
- * withdrawal hold, payout and release, and each tip's arrival (below). A settlement re-run of a day settled in the old shard
+ * withdrawal hold, payout and release, and each tip's and unlock's arrival (below). A settlement re-run of a day settled in the old shard
  * then finds the row settled and its id "exists"; the checkers hold the copied rows to their
  * tombstones as to archived operations. "missing" copies only rows the new shard lacks.
  */
