@@ -1,5 +1,6 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { TypedResponse } from "hono";
+import { emitOperationEvents } from "../../db/business-events";
 import { composeUnlockRefund } from "../../db/operations/unlock-refund";
 import {
   completePayerLeg,
@@ -192,7 +193,11 @@ unlockRefunds.openapi(
       // leg follows here, on replays too, where it finds itself done.
       if (response.status === 201) {
         const stored = await refundOfUnlock(creatorShard, unlock.id);
-        if (stored !== null) await finish(stored);
+        if (stored !== null) {
+          await finish(stored);
+          // `unlock.refunded` at once (the business-event sweeper is the backstop; a replay's copy has the same id).
+          await emitOperationEvents(c.env, creatorShard, [{ id: stored.id, kind: "unlock_refund" }], c.var.log);
+        }
         return typed(response);
       }
       if (response.status !== 409) return typed(response);
