@@ -15,6 +15,7 @@ import { describe, expect, it } from "vitest";
 import { type MoveDatabases, readMoveState, startBucketMove, stepBucketMove } from "../../src/db/bucket-move";
 import { composeOperation, runOperation } from "../../src/db/ledger";
 import { composeTipReversal, type TipRow } from "../../src/db/operations/tip-reversal";
+import { composeUnlock, prepareUnlock } from "../../src/db/operations/unlock";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
 import { dayRangeMs, tipsOfDay } from "../../src/db/reads/settlement-inputs";
 import { checkShardedInvariants } from "../../src/db/sharded-invariants";
@@ -23,8 +24,10 @@ import { winningsCreditStatements } from "../../src/db/winnings";
 import { accountAddress } from "../../src/domain/accounts";
 import type { MovePhase } from "../../src/domain/bucket-move";
 import { businessDayOf } from "../../src/domain/business-day";
+import { newOwnedId } from "../../src/domain/ids";
 import { LIMITS } from "../../src/domain/limits";
 import { bucketOf, bucketOfAccount } from "../../src/domain/shards";
+import { withholdingMinor } from "../../src/domain/withholding";
 import { createLogger } from "../../src/platform/logger";
 import { seal } from "../../src/platform/sealing";
 import { queryPayout, sendPayout } from "../../src/worker/payouts/dispatch";
@@ -663,6 +666,71 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
     const { startMs, endMs } = dayRangeMs(businessDayOf(Date.now(), config.businessTimeZone), config.businessTimeZone);
     const day = (await tipsOfDay(await ledger(), startMs, endMs)).get(creator);
     expect(day).toMatchObject({ grossMinor: 1_800, tipCount: 3 });
+    await expectInvariantsClean();
+  }, 60_000);
+  it("carries a creator's unlock refunds: the receivable of a refund after settlement moves with the creator", async () => {
+    const creator = await ownerInFreshBucket("mvo-seller");
+    const bucket = bucketOf(creator);
+    const before = await ledger();
+    const from = before.map[bucket] as number;
+    const to = (from + 1) % SHARDS;
+    const dbs = moveDatabases();
+    const oldDb = dbs.shards[from] as D1Database;
+    const newDb = dbs.shards[to] as D1Database;
+    let payer = "";
+    for (let i = 0; payer === ""; i++) {
+      const candidate = `${creator}-payer-${i}`;
+      if (bucketOf(candidate) !== bucket) payer = candidate;
+    }
+    await openRoom(creator);
+    const created = await call("POST", "/v1/admin/content", {
+      token: await token(`${creator}-admin`, "admin"),
+      body: { creatorId: creator, kind: "video", title: "Settled then refunded", price: "20.00" },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await fund(payer, "50.00");
+    const day = "2026-10-24";
+    const nowMs = at(day);
+    const unlockId = newOwnedId("unl", bucketOf(payer), nowMs);
+    const prepared = await prepareUnlock(
+      before.control,
+      config,
+      { id: unlockId, contentId: created.body.id, userId: payer },
+      nowMs,
+    );
+    if (!prepared.ok) throw new Error(prepared.code);
+    const payerShard = before.forOwner(payer);
+    expect((await runOperation(payerShard, composeUnlock(payerShard, prepared.value))).verdict).toEqual({
+      kind: "posted",
+    });
+    await settleTransit();
+    await settleDayDirect(day);
+    const refund = await refundUnlockApi(unlockId);
+    expect(refund.status, JSON.stringify(refund.body)).toBe(201);
+    expect(refund.body.refund.source).toBe("receivable");
+    const owed =
+      prepared.value.priced.creatorMinor -
+      withholdingMinor(prepared.value.priced.creatorMinor, config.settlement.withholdingBps);
+    const earnings = async () =>
+      (await call("GET", "/v1/creators/me/earnings", { token: await token(creator, "creator") })).body.receivableMinor;
+    expect(await earnings()).toBe(owed);
+
+    expect((await startBucketMove(dbs, bucket, to, Date.now())).kind).toBe("advanced");
+    await moveToDone(bucket);
+    await settleTransit();
+    forgetBucketMap();
+    const refundIn = (db: D1Database) =>
+      db
+        .prepare("SELECT source, moved_receivable_minor FROM unlock_refunds WHERE unlock_id = ?")
+        .bind(unlockId)
+        .first();
+    expect(await refundIn(newDb)).toEqual({ source: "receivable", moved_receivable_minor: owed });
+    expect(await refundIn(oldDb)).toBeNull();
+    expect(await earnings()).toBe(owed);
+    // Refunded once, however often asked after the move.
+    const again = await refundUnlockApi(unlockId);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ alreadyRefunded: true, refund: { id: refund.body.refund.id } });
     await expectInvariantsClean();
   }, 60_000);
 });
