@@ -5,12 +5,14 @@
  * creator's part becomes a receivable, as a tip reversal's does; the payer may unlock again.
  */
 
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readOperationEvents } from "../../src/db/business-events";
 import { runOperation } from "../../src/db/ledger";
 import { composeUnlock, prepareUnlock } from "../../src/db/operations/unlock";
 import { composeUnlockRefund } from "../../src/db/operations/unlock-refund";
 import { payerLegId } from "../../src/db/operations/unlock-refund-payer";
+import { shardBindings } from "../../src/db/shards";
 import { findUnlock, planUnlockRefund, refundOfUnlock, sweepPayerLegs } from "../../src/db/unlock-refunds";
 import { newOwnedId } from "../../src/domain/ids";
 import { bucketOf } from "../../src/domain/shards";
@@ -32,6 +34,7 @@ import {
 import { at, runSettlementApi, settlementRow } from "./money-out-support";
 
 const run = crypto.randomUUID().slice(0, 8);
+const SHARDS = shardBindings(env).length;
 
 async function adminToken(): Promise<string> {
   return token(`urf-admin-${run}`, "admin");
@@ -339,6 +342,39 @@ describe("unlock refunds", () => {
     expect(res.body).toMatchObject({ alreadyRefunded: true, refund: { id, payerLegDone: true } });
     expect((await invariantReport()).violations).toEqual([]);
   });
+
+  it.skipIf(SHARDS < 2)(
+    "waits for the unlock's creator part to cross shards (409 unlock_refund_in_flight), then refunds",
+    async () => {
+      const { creatorId, contentId } = await pricedItem("inflight", "4.00");
+      const userId = await readerApartFrom(creatorId, "inflight");
+      await fund(userId, "10.00");
+      const l = await ledger();
+      const nowMs = Date.now();
+      const id = newOwnedId("unl", bucketOf(userId), nowMs);
+      const prepared = await prepareUnlock(l.control, config, { id, contentId, userId }, nowMs);
+      if (!prepared.ok) throw new Error(prepared.code);
+      const shard = l.forOwner(userId);
+      // Committed without announcing its transit: the creator's part waits in the outbox.
+      const composed = composeUnlock(shard, prepared.value);
+      expect(composed.verdictFrom(await shard.db.batch([...composed.statements]))).toEqual({ kind: "posted" });
+      const walletBefore = await balanceOf(`user:${userId}:wallet`);
+
+      const k = key();
+      const early = await refundApi(id, k);
+      expect(early.status, JSON.stringify(early.body)).toBe(409);
+      expect(early.body.error.code).toBe("unlock_refund_in_flight");
+      expect(await entitlementRow(id)).toMatchObject({ state: "active" });
+      expect(await balanceOf(`user:${userId}:wallet`)).toBe(walletBefore);
+
+      await settleTransit();
+      const later = await refundApi(id, k);
+      expect(later.status, JSON.stringify(later.body)).toBe(201);
+      expect(await entitlementRow(id)).toMatchObject({ state: "revoked" });
+      expect(await wallet(userId)).toBe(walletBefore + prepared.value.priced.amountMinor);
+      expect((await invariantReport()).violations).toEqual([]);
+    },
+  );
 
   it("refuses an unknown unlock, a bad body and a missing key, changing nothing", async () => {
     const unknown = `unl_01JDEM${"0".repeat(20)}`;
