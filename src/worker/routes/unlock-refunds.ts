@@ -138,7 +138,11 @@ unlockRefunds.openapi(
     // leg's route guard refuses it then, the key is released in that batch, and the plan is re-read.
     for (let attempt = 1; ; attempt++) {
       const response = (await runIdempotent(c, target, "urf", { unlockId, reason }, async (id, nowMs) => {
-        if ((await refundOfUnlock(creatorShard, unlock.id)) !== null) return fail("unlock_already_refunded");
+        // Refunded already (under another key): the key is released and the refund answered below.
+        // A revoked entitlement is only ever a refunded one (only the payer's leg revokes).
+        if (unlock.state !== "active" || (await refundOfUnlock(creatorShard, unlock.id)) !== null) {
+          return fail("unlock_already_refunded");
+        }
         const plan = await planUnlockRefund(creatorShard, unlock, {
           id,
           reason,
