@@ -76,11 +76,6 @@ export const MOVE_BLOCKERS = [
   "bucket_has_open_withdrawals",
   /** Tips held for review (`user:{id}:held`): their decision acts on the row and the money where they are. */
   "bucket_has_held_tips",
-  /**
-   * Active content entitlements (operations/unlock.ts): they are live state the unlock guard
-   * and the entitlement check read in the payer's shard, and a move does not copy them yet.
-   */
-  "bucket_has_entitlements",
 ] as const;
 export type MoveBlockerCode = (typeof MOVE_BLOCKERS)[number];
 
@@ -219,7 +214,7 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
           blockers: codesOf(blockers),
         };
       }
-      const copied = await copyRows(old, target, bucket, "upsert", nowMs);
+      const copied = await copyRows(old, target, from, bucket, "upsert", nowMs);
       const moveId = await moveIdOf(old, bucket, to);
       const creators = await moneyOutCreatorsOf(old, bucket);
       const copiedOut = await copyMoneyOut(old, target, to, creators, "upsert", moveId, nowMs);
@@ -271,7 +266,7 @@ export async function stepBucketMove(dbs: MoveDatabases, bucket: number, nowMs: 
       }
       const problems = await verify(ledger, from, to, bucket);
       if (problems.length > 0) return { kind: "waiting", phase: "switched", reason: problems.join("; ") };
-      const swept = await copyRows(old, target, bucket, "missing", nowMs);
+      const swept = await copyRows(old, target, from, bucket, "missing", nowMs);
       const sweptOut = await copyMoneyOut(
         old,
         target,
@@ -446,14 +441,6 @@ async function blockersOf(db: D1Database, bucket: number): Promise<MoveBlocker[]
     .bind(...OPEN_WITHDRAWAL_STATES)
     .all<{ creator_id: string; n: number }>();
   const withdrawals = open.filter((r) => bucketOfOwner(r.creator_id) === bucket).reduce((sum, r) => sum + r.n, 0);
-  // An entitlement's id is its unlock's, an owned id carrying the payer's bucket.
-  const entitlements = await db
-    .prepare(
-      `SELECT COUNT(*) AS n FROM entitlements
-       WHERE state = 'active' AND substr(id, instr(id, '_') + 11, 2) = ?`,
-    )
-    .bind(bucketCodeOfIds(bucket))
-    .first<{ n: number }>();
   const reasons: MoveBlocker[] = [];
   const packets = live.filter((a) => a.address.startsWith("packet:")).length;
   const subsidies = live.length - packets;
@@ -471,9 +458,6 @@ async function blockersOf(db: D1Database, bucket: number): Promise<MoveBlocker[]
   }
   if (held > 0) {
     reasons.push({ code: "bucket_has_held_tips", detail: `${held} payer(s) with tips held for review` });
-  }
-  if ((entitlements?.n ?? 0) > 0) {
-    reasons.push({ code: "bucket_has_entitlements", detail: `${entitlements?.n} active content entitlement(s)` });
   }
   return reasons;
 }
@@ -577,18 +561,20 @@ async function verify(ledger: Ledger, from: number, to: number, bucket: number):
 }
 
 /**
- * Owners of the bucket with money-out rows in `db` (settlements, reversals, withdrawals, inbox,
+ * Owners of the bucket with money-out rows in `db` (settlements, tip reversals and unlock refunds, withdrawals, inbox,
  * and users' winnings: docs/adr/0017).
  */
 async function moneyOutCreatorsOf(db: D1Database, bucket: number): Promise<string[]> {
-  const { results } = await db
-    .prepare(
+  // Two statements: D1 allows at most five terms in one compound SELECT.
+  const [money, more] = await db.batch<{ creator_id: string }>([
+    db.prepare(
       `SELECT creator_id FROM creator_settlements UNION SELECT creator_id FROM tip_reversals
-       UNION SELECT creator_id FROM withdrawals UNION SELECT creator_id FROM inbox_messages
-       UNION SELECT user_id FROM user_winnings`,
-    )
-    .all<{ creator_id: string }>();
-  return results.map((r) => r.creator_id).filter((id) => bucketOfOwner(id) === bucket);
+       UNION SELECT creator_id FROM unlock_refunds UNION SELECT creator_id FROM withdrawals`,
+    ),
+    db.prepare("SELECT creator_id FROM inbox_messages UNION SELECT user_id FROM user_winnings"),
+  ]);
+  const ids = new Set([...(money?.results ?? []), ...(more?.results ?? [])].map((r) => r.creator_id));
+  return [...ids].filter((id) => bucketOfOwner(id) === bucket);
 }
 
 /** `ids` as `?, ?, …` for an IN list (callers keep it within CREATORS_PER_STATEMENT). */
@@ -598,11 +584,11 @@ function inList(ids: readonly string[]): string {
 
 /**
  * Copies the money-out rows of the bucket's creators to the new shard: settlements, tip
- * reversals (with the receivable their operation's metadata holds, `moved_receivable_minor`),
+ * reversals and unlock refunds (with the receivable their operation's metadata holds, `moved_receivable_minor`),
  * withdrawals with their transitions (all terminal: open ones block the move), and inbox
  * messages; then writes, as tombstones of this move (kept for good), the ids of every
  * operation those rows name that the old shard holds: each settlement, reversal, and
- * withdrawal hold, payout and release, and each tip's arrival (below). A settlement re-run of a day settled in the old shard
+ * withdrawal hold, payout and release, and each tip's and unlock's arrival (below). A settlement re-run of a day settled in the old shard
  * then finds the row settled and its id "exists"; the checkers hold the copied rows to their
  * tombstones as to archived operations. "missing" copies only rows the new shard lacks.
  */
@@ -638,6 +624,19 @@ async function copyMoneyOut(
           row.source === "receivable" ? (row.moved_receivable_minor ?? receivable_of_operation ?? null) : null,
       }),
     );
+    // Unlock refunds as tip reversals (operations/unlock-refund.ts): the same receivable rule.
+    const refunds = (
+      await rowsOf(
+        `SELECT r.*, json_extract(o.metadata, '$.receivableMinor') AS receivable_of_operation
+         FROM unlock_refunds r LEFT JOIN operations o ON o.id = r.id WHERE r.creator_id IN (${inList(ids)})`,
+      )
+    ).map(
+      ({ receivable_of_operation, ...row }): Record<string, unknown> => ({
+        ...row,
+        moved_receivable_minor:
+          row.source === "receivable" ? (row.moved_receivable_minor ?? receivable_of_operation ?? null) : null,
+      }),
+    );
     const withdrawals = await rowsOf(`SELECT * FROM withdrawals WHERE creator_id IN (${inList(ids)})`);
     const transitions = await rowsOf(
       `SELECT t.* FROM withdrawal_transitions t JOIN withdrawals w ON w.id = t.withdrawal_id
@@ -647,7 +646,7 @@ async function copyMoneyOut(
     // Copied before the balances move (the wallet's debit would lower the part to 0 here); in the
     // new shard it is within the wallet again once the wallet's transit is delivered.
     const winnings = await rowsOf(`SELECT * FROM user_winnings WHERE user_id IN (${inList(ids)})`);
-    for (const r of reversals) {
+    for (const r of [...reversals, ...refunds]) {
       assert(
         r.source !== "receivable" || typeof r.moved_receivable_minor === "number",
         "a receivable reversal's receivable is known",
@@ -658,6 +657,7 @@ async function copyMoneyOut(
     const named = [
       ...settlements.map((r) => String(r.id)),
       ...reversals.map((r) => String(r.id)),
+      ...refunds.map((r) => String(r.id)),
       ...withdrawals.flatMap((r) => [String(r.id), `${r.id}:payout`, `${r.id}:release`]),
     ];
     const known = mode === "upsert" ? await operationsToTombstone(old, ids, named, targetIndex) : [];
@@ -675,6 +675,7 @@ async function copyMoneyOut(
     const statements = [
       ...settlements.map((r) => upsert(target, "creator_settlements", ["id"], r, mode)),
       ...reversals.map((r) => upsert(target, "tip_reversals", ["id"], r, mode)),
+      ...refunds.map((r) => upsert(target, "unlock_refunds", ["id"], r, mode)),
       ...withdrawals.map((r) => upsert(target, "withdrawals", ["id"], r, mode)),
       ...transitions.map((r) => upsert(target, "withdrawal_transitions", ["withdrawal_id", "seq"], r, mode)),
       ...inbox.map((r) => upsert(target, "inbox_messages", ["id"], r, mode)),
@@ -685,7 +686,7 @@ async function copyMoneyOut(
       await target.batch(statements.slice(k, k + STATEMENTS_PER_BATCH));
     }
     counts.settlements += settlements.length;
-    counts.reversals += reversals.length;
+    counts.reversals += reversals.length + refunds.length;
     counts.withdrawals += withdrawals.length;
     counts.transitions += transitions.length;
     counts.inbox += inbox.length;
@@ -725,10 +726,11 @@ async function operationsToTombstone(
   const { results: arrived } = await old
     .prepare(
       `SELECT id FROM tips WHERE creator_id IN (SELECT value FROM json_each(?))
+       UNION SELECT id FROM entitlements WHERE creator_id IN (SELECT value FROM json_each(?)) AND moved_from_shard IS NULL
        UNION SELECT json_extract(o.metadata, '$.operationId') FROM transfers t JOIN operations o ON o.id = t.operation_id
          WHERE t.to_account IN (SELECT value FROM json_each(?)) AND o.kind = 'transit_delivery'`,
     )
-    .bind(JSON.stringify(ids), JSON.stringify(pending))
+    .bind(JSON.stringify(ids), JSON.stringify(ids), JSON.stringify(pending))
     .all<{ id: string }>();
   known.push(...arrived.map((r) => deliveryId(r.id, targetIndex)));
   return known;
@@ -854,6 +856,7 @@ async function retireMoneyOut(old: D1Database, creators: readonly string[]): Pro
         .bind(...ids),
       old.prepare(`DELETE FROM withdrawals WHERE creator_id IN (${inList(ids)})`).bind(...ids),
       old.prepare(`DELETE FROM tip_reversals WHERE creator_id IN (${inList(ids)})`).bind(...ids),
+      old.prepare(`DELETE FROM unlock_refunds WHERE creator_id IN (${inList(ids)})`).bind(...ids),
       old.prepare(`DELETE FROM creator_settlements WHERE creator_id IN (${inList(ids)})`).bind(...ids),
       old.prepare(`DELETE FROM user_winnings WHERE user_id IN (${inList(ids)})`).bind(...ids),
     ]);
@@ -870,6 +873,7 @@ async function retireMoneyOut(old: D1Database, creators: readonly string[]): Pro
 async function copyRows(
   old: D1Database,
   target: D1Database,
+  from: number,
   bucket: number,
   mode: "upsert" | "missing",
   nowMs: number,
@@ -908,7 +912,19 @@ async function copyRows(
       .bind(nowMs, code)
       .all<Record<string, unknown>>()
   ).results;
+  // An entitlement's id is its unlock's, an owned id carrying the payer's bucket. Revoked rows
+  // first: a re-unlock's active row must not meet the older row still active here.
+  const entitlements = (
+    await old
+      .prepare(
+        `SELECT * FROM entitlements WHERE substr(id, instr(id, '_') + 11, 2) = ?
+         ORDER BY state = 'active', created_at_ms`,
+      )
+      .bind(code)
+      .all<Record<string, unknown>>()
+  ).results;
   const statements = [
+    ...entitlements.map((r) => copyEntitlement(target, r, from, mode)),
     ...autopay.map((r) => upsert(target, "autopay_settings", ["user_id"], r, mode)),
     ...pins.map((r) => upsert(target, "payment_pins", ["user_id"], r, mode)),
     ...orders.map((r) => upsert(target, "payment_orders", ["id"], r, mode)),
@@ -918,7 +934,47 @@ async function copyRows(
   for (let at = 0; at < statements.length; at += STATEMENTS_PER_BATCH) {
     await target.batch(statements.slice(at, at + STATEMENTS_PER_BATCH));
   }
-  return `${autopay.length} autopay settings, ${pins.length} payment PINs, ${orders.length} open orders (${transitions.length} transitions), ${keys.length} idempotency records`;
+  return `${entitlements.length} content entitlements, ${autopay.length} autopay settings, ${pins.length} payment PINs, ${orders.length} open orders (${transitions.length} transitions), ${keys.length} idempotency records`;
+}
+
+/**
+ * A content entitlement to the new shard (operations/unlock.ts): the payer's live entitlement
+ * there from now on — the unlock guard, the entitlement check and a refund's revocation read
+ * and write it in the payer's shard. The copy names the shard its original stays in
+ * (`moved_from_shard`), with the unlock's operation, for settlement and the checker to count
+ * the original only. Where the row is already (a bucket moving back to a shard it left),
+ * only its state follows, and an original stays the original.
+ */
+function copyEntitlement(
+  db: D1Database,
+  row: Record<string, unknown>,
+  from: number,
+  mode: "upsert" | "missing",
+): D1PreparedStatement {
+  const onConflict =
+    mode === "missing" ? "DO NOTHING" : "DO UPDATE SET state = excluded.state, revoked_at_ms = excluded.revoked_at_ms";
+  return db
+    .prepare(
+      `INSERT INTO entitlements (id, content_id, user_id, creator_id, amount_minor, platform_minor, creator_minor,
+         platform_bps, currency, state, created_at_ms, revoked_at_ms, moved_from_shard)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) ${onConflict}`,
+    )
+    .bind(
+      row.id,
+      row.content_id,
+      row.user_id,
+      row.creator_id,
+      row.amount_minor,
+      row.platform_minor,
+      row.creator_minor,
+      row.platform_bps,
+      row.currency,
+      row.state,
+      row.created_at_ms,
+      row.revoked_at_ms ?? null,
+      row.moved_from_shard ?? from,
+    );
 }
 
 function upsert(

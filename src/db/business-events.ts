@@ -343,6 +343,44 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
       ),
     );
   },
+  // The creator's leg (in the creator's shard) is the refund's commit; the payer's leg follows.
+  unlock_refund: async (db, ids) => {
+    const rows = await rowsOf<{
+      id: string;
+      unlock_id: string;
+      content_id: string;
+      creator_id: string;
+      user_id: string;
+      currency: string;
+      amount_minor: number;
+      at_ms: number;
+    }>(
+      db,
+      `SELECT r.id, r.unlock_id, r.content_id, r.creator_id, r.user_id, r.currency, r.amount_minor,
+         o.created_at_ms AS at_ms
+       FROM operations o JOIN unlock_refunds r ON r.id = o.id
+       WHERE o.kind = 'unlock_refund' AND o.id IN ${IDS}`,
+      ids,
+    );
+    return rows.map((r) =>
+      businessEvent(
+        "unlock.refunded",
+        r.id,
+        r.at_ms,
+        {
+          refundId: r.id,
+          unlockId: r.unlock_id,
+          contentId: r.content_id,
+          creatorId: r.creator_id,
+          userId: r.user_id,
+          currency: r.currency,
+          amountMinor: r.amount_minor,
+          refundedAtMs: r.at_ms,
+        },
+        { creatorId: r.creator_id },
+      ),
+    );
+  },
   packet_refund: async (db, ids) => {
     const rows = await rowsOf<PacketRow & { refunded_minor: number; claim_count: number; claimed_minor: number }>(
       db,
@@ -484,6 +522,7 @@ export const RECORDED_EVENT_TYPES: ReadonlySet<BusinessEventType> = new Set<Busi
   "payment.succeeded",
   "payment.refunded",
   "tip.reversed",
+  "unlock.refunded",
   "red_packet.exhausted",
   "red_packet.refunded",
   "withdrawal.paid",

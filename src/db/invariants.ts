@@ -254,11 +254,13 @@ const QUERIES = {
        OR (h.state IN ('declined', 'expired')) <> ${knownOperation("h.id || ':release'", "tip_hold_release")}`,
   // Paid unlocks (operations/unlock.ts): each entitlement has its unlock operation of the same
   // id and amount (a pruned one counts by its tombstone), each unlock operation its entitlement,
-  // and a user holds at most one active entitlement per item.
+  // and a user holds at most one active entitlement per item. A copy a bucket move brought in
+  // (`moved_from_shard`) answers to its operation in the shard of its original.
   entitlements: `
     SELECT e.id, e.amount_minor AS entitlement, op.amount_minor AS unlock FROM entitlements e
     LEFT JOIN operations op ON op.id = e.id AND op.kind = 'unlock'
-    WHERE NOT ${knownOperation("e.id", "unlock")} OR (op.id IS NOT NULL AND op.amount_minor <> e.amount_minor)
+    WHERE e.moved_from_shard IS NULL
+      AND (NOT ${knownOperation("e.id", "unlock")} OR (op.id IS NOT NULL AND op.amount_minor <> e.amount_minor))
     UNION ALL
     SELECT op.id, NULL, op.amount_minor FROM operations op
     WHERE op.kind = 'unlock' AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.id = op.id)`,

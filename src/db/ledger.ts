@@ -73,6 +73,8 @@ const OPERATION_KINDS = [
   "tip_hold",
   "tip_hold_release",
   "unlock",
+  "unlock_refund",
+  "unlock_refund_payer",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

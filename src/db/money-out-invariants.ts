@@ -49,13 +49,16 @@ export async function checkMoneyOutInvariants(db: D1Database): Promise<MoneyOutV
     db.prepare(
       `SELECT creator_id, ${receivableSqlFor("c.creator_id")} AS owed
        FROM (SELECT creator_id FROM tip_reversals WHERE source = 'receivable'
+             UNION SELECT creator_id FROM unlock_refunds WHERE source = 'receivable'
              UNION SELECT creator_id FROM creator_settlements WHERE receivable_offset_minor > 0) c`,
     ),
     db.prepare(
-      `SELECT r.id, r.creator_minor, o.kind,
+      `SELECT r.id, r.creator_minor, r.kind AS expected, o.kind,
          json_extract(o.metadata, '$.receivableMinor') AS receivable, json_extract(o.metadata, '$.withheldMinor') AS withheld,
          EXISTS (SELECT 1 FROM operation_tombstones t WHERE t.id = r.id) AS archived
-       FROM tip_reversals r LEFT JOIN operations o ON o.id = r.id WHERE r.source = 'receivable'`,
+       FROM (SELECT id, creator_minor, source, 'tip_reversal' AS kind FROM tip_reversals
+             UNION ALL SELECT id, creator_minor, source, 'unlock_refund' FROM unlock_refunds) r
+       LEFT JOIN operations o ON o.id = r.id WHERE r.source = 'receivable'`,
     ),
     db.prepare(
       `SELECT s.id, s.net_minor, s.withholding_minor, s.receivable_offset_minor, o.kind,
@@ -87,14 +90,15 @@ export async function checkMoneyOutInvariants(db: D1Database): Promise<MoneyOutV
   for (const r of (reversals?.results ?? []) as {
     id: string;
     creator_minor: number;
+    expected: string;
     kind: string | null;
     receivable: number | null;
     withheld: number | null;
     archived: number;
   }[]) {
     if (r.archived === 1) continue;
-    if (r.kind !== "tip_reversal") {
-      violations.push({ kind: "reversal_unmatched", reversalId: r.id, detail: "no tip_reversal operation" });
+    if (r.kind !== r.expected) {
+      violations.push({ kind: "reversal_unmatched", reversalId: r.id, detail: `no ${r.expected} operation` });
     } else if ((r.receivable ?? 0) + (r.withheld ?? 0) !== r.creator_minor) {
       violations.push({
         kind: "reversal_unmatched",

@@ -104,6 +104,17 @@ export const BUSINESS_EVENT_DATA = {
     orderId: Id.nullable(),
     createdAtMs: AtMs,
   }),
+  /** An operator refunded a paid unlock: the whole price back to the payer, the entitlement revoked. */
+  "unlock.refunded": z.object({
+    refundId: Id,
+    unlockId: Id,
+    contentId: Id,
+    creatorId: UserId,
+    userId: UserId,
+    currency: z.string().min(3).max(3),
+    amountMinor: Minor,
+    refundedAtMs: AtMs,
+  }),
   "red_packet.sent": z.object({
     packetId: Id,
     roomId: Id,

@@ -236,6 +236,17 @@ export const ERROR_CODES = {
   content_not_priced: { status: 409, message: "This content item is free: there is nothing to unlock." },
   cannot_unlock_own_content: { status: 422, message: "A creator cannot unlock their own content." },
   already_unlocked: { status: 409, message: "You have already unlocked this content item; nothing was charged." },
+  unlock_not_found: { status: 404, message: "There is no such unlock." },
+  unlock_already_refunded: { status: 409, message: "This unlock has already been refunded." },
+  unlock_refund_in_flight: {
+    status: 409,
+    message:
+      "The unlock's earnings have not reached the creator's ledger shard yet; retry with the same Idempotency-Key shortly.",
+  },
+  unlock_not_refundable: {
+    status: 422,
+    message: "This unlock gave the creator or the platform nothing; it cannot be refunded in two parts.",
+  },
   creator_not_linked: { status: 403, message: "This creator is not linked to your partner account." },
   risk_rule_not_found: { status: 404, message: "There is no such risk rule." },
   risk_list_entry_not_found: { status: 404, message: "There is no such entry on this risk list." },

@@ -101,6 +101,13 @@ export const GUARD_ERRORS = {
   reversal_in_flight: "reversal_in_flight",
   /** The tip's day settled since the reversal read it (it now comes from the receivable): re-read. */
   reversal_route_changed: "conflict",
+  /**
+   * An unlock refund (operations/unlock-refund.ts, -payer.ts): the unlock already has its refund
+   * (the creator's leg), or its entitlement is no longer active (the payer's leg).
+   */
+  unlock_already_refunded: "unlock_already_refunded",
+  /** An unlock refund before the unlock's creator part reached the creator's shard (transit). */
+  unlock_refund_in_flight: "unlock_refund_in_flight",
   // Withdrawals (operations/withdrawal-*.ts).
   /** The business day's withdrawal count cap, counted in the batch (concurrent requests cannot pass it). */
   withdrawal_daily_count_exceeded: "amount_out_of_range",

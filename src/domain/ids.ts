@@ -54,6 +54,8 @@ export const ID_PREFIXES = [
   "cnt",
   /** A paid unlock of a content item (ledger `entitlements`, in the payer's shard). */
   "unl",
+  /** An unlock refund (ledger `unlock_refunds`; its creator leg commits in the creator's shard, so the id carries the creator's bucket). */
+  "urf",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

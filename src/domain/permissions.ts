@@ -25,7 +25,7 @@ export const PERMISSIONS = {
   "payment.read": "Read any user's payment order; search and open orders and refunds.",
   "reconcile.run": "Upload channel statements for reconciliation.",
   "reconcile.read": "Read reconciliation runs and their findings.",
-  "tip.reverse": "Reverse a tip.",
+  "tip.reverse": "Reverse a tip; refund a paid unlock (revoking its entitlement).",
   "share.set": "Set a creator's revenue share; publish revenue-share schedules.",
   "share.read": "Read revenue-share schedules.",
   "settlement.run": "Run settlement for a business day.",

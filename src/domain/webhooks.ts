@@ -18,6 +18,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "red_packet.refunded",
   "payment.succeeded",
   "unlock.created",
+  "unlock.refunded",
   "withdrawal.paid",
   "room.live",
   "room.ended",

@@ -50,6 +50,7 @@ import { settlements } from "./routes/settlements";
 import { statements } from "./routes/statements";
 import { tipReversals } from "./routes/tip-reversals";
 import { tips } from "./routes/tips";
+import { unlockRefunds } from "./routes/unlock-refunds";
 import { verification } from "./routes/verification";
 import { verificationReview } from "./routes/verification-review";
 import { wallets } from "./routes/wallets";
@@ -114,6 +115,7 @@ export function createApp() {
   v1.route("/", creatorInsights);
   v1.route("/", settlements);
   v1.route("/", tipReversals);
+  v1.route("/", unlockRefunds);
   v1.route("/", creatorEarnings);
   v1.route("/", inbox);
   v1.route("/", statements);

@@ -15,22 +15,48 @@ import { describe, expect, it } from "vitest";
 import { type MoveDatabases, readMoveState, startBucketMove, stepBucketMove } from "../../src/db/bucket-move";
 import { composeOperation, runOperation } from "../../src/db/ledger";
 import { composeTipReversal, type TipRow } from "../../src/db/operations/tip-reversal";
+import { composeUnlock, prepareUnlock } from "../../src/db/operations/unlock";
 import { payoutAccountContext } from "../../src/db/reads/payout-accounts";
+import { dayRangeMs, tipsOfDay } from "../../src/db/reads/settlement-inputs";
 import { checkShardedInvariants } from "../../src/db/sharded-invariants";
 import { forgetBucketMap, openLedger, shardBindings } from "../../src/db/shards";
 import { winningsCreditStatements } from "../../src/db/winnings";
 import { accountAddress } from "../../src/domain/accounts";
 import type { MovePhase } from "../../src/domain/bucket-move";
+import { businessDayOf } from "../../src/domain/business-day";
+import { newOwnedId } from "../../src/domain/ids";
 import { LIMITS } from "../../src/domain/limits";
 import { bucketOf, bucketOfAccount } from "../../src/domain/shards";
+import { withholdingMinor } from "../../src/domain/withholding";
 import { createLogger } from "../../src/platform/logger";
 import { seal } from "../../src/platform/sealing";
 import { queryPayout, sendPayout } from "../../src/worker/payouts/dispatch";
 import { InjectedFault } from "../support/faults";
 import { operationRows } from "../support/ledger-rows";
 import { runProviderAlarm, simulate } from "../support/sandbox-provider";
-import { call, fund, key, ledger, openRoom, operatorToken, settleTransit, TEST_PIN, token, withPin } from "./helpers";
+import {
+  call,
+  callApproved,
+  config,
+  fund,
+  key,
+  ledger,
+  openRoom,
+  operatorToken,
+  settleTransit,
+  TEST_PIN,
+  token,
+  withPin,
+} from "./helpers";
 import { at, reverseApi, settleDayDirect, tipAt } from "./money-out-support";
+
+async function refundUnlockApi(unlockId: string) {
+  return callApproved("POST", `/v1/admin/unlocks/${unlockId}/refund`, {
+    token: await operatorToken(),
+    idempotencyKey: key(),
+    body: { reason: "refund test" },
+  });
+}
 
 const SHARDS = shardBindings(env).length;
 const log = createLogger({ test: "bucket-move-money-out" });
@@ -565,6 +591,146 @@ describe.skipIf(SHARDS < 2)("moving a bucket with a creator's money-out history 
     expect(await balanceIn(newDb, wallet)).toBe(14_000);
     const read = await call("GET", "/v1/me/winnings", { token: await token(user) });
     expect(read.body.winnings).toMatchObject({ withdrawableMinor: 4_000, walletMinor: 14_000 });
+    await expectInvariantsClean();
+  }, 60_000);
+  it("carries a payer's entitlements: access survives, no second charge, a refund and a re-unlock act on the copy", async () => {
+    const user = await ownerInFreshBucket("mvo-reader");
+    const bucket = bucketOf(user);
+    const before = await ledger();
+    const from = before.map[bucket] as number;
+    const to = (from + 1) % SHARDS;
+    const dbs = moveDatabases();
+    const oldDb = dbs.shards[from] as D1Database;
+    const newDb = dbs.shards[to] as D1Database;
+    const creator = `${user}-creator`;
+    await openRoom(creator);
+    const admin = await token(`${user}-admin`, "admin");
+    const item = async (title: string) => {
+      const res = await call("POST", "/v1/admin/content", {
+        token: admin,
+        body: { creatorId: creator, kind: "article", title, price: "6.00" },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return res.body.id as string;
+    };
+    const [kept, refunded] = [await item("Kept across the move"), await item("Refunded before the move")];
+    await fund(user, "30.00");
+    const unlock = async (contentId: string) =>
+      call("POST", `/v1/content/${contentId}/unlock`, { token: await token(user), idempotencyKey: key(), body: {} });
+    const mine = async (contentId: string) =>
+      (await call("GET", `/v1/content/${contentId}/entitlement`, { token: await token(user) })).body;
+    const first = await unlock(kept);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const gone = await unlock(refunded);
+    expect(gone.status).toBe(201);
+    await settleTransit();
+    const refund = await refundUnlockApi(gone.body.unlock.id);
+    expect(refund.status, JSON.stringify(refund.body)).toBe(201);
+    await settleTransit();
+    const wallet = accountAddress.userWallet(user);
+    expect(await balanceIn(oldDb, wallet)).toBe(2_400);
+
+    expect((await startBucketMove(dbs, bucket, to, Date.now())).kind).toBe("advanced");
+    const did = await moveToDone(bucket);
+    expect(did.join("\n")).toContain("2 content entitlements");
+    await settleTransit();
+    forgetBucketMap();
+
+    const rows = async (db: D1Database) =>
+      (
+        await db
+          .prepare("SELECT id, state, moved_from_shard FROM entitlements WHERE user_id = ? ORDER BY id")
+          .bind(user)
+          .all<{ id: string; state: string; moved_from_shard: number | null }>()
+      ).results;
+    expect(await rows(newDb)).toEqual([
+      { id: first.body.unlock.id, state: "active", moved_from_shard: from },
+      { id: gone.body.unlock.id, state: "revoked", moved_from_shard: from },
+    ]);
+    expect(await balanceIn(newDb, wallet)).toBe(2_400);
+    // Access survives the move, and a second unlock of the same item charges nothing.
+    expect(await mine(kept)).toMatchObject({ entitled: true, unlockId: first.body.unlock.id });
+    const twice = await unlock(kept);
+    expect(twice.status).toBe(409);
+    expect(twice.body.error.code).toBe("already_unlocked");
+    expect(await mine(refunded)).toMatchObject({ entitled: false });
+    // The refunded item may be unlocked again (a new charge), and the kept one refunded, in the new shard.
+    const again = await unlock(refunded);
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    const late = await refundUnlockApi(first.body.unlock.id);
+    expect(late.status, JSON.stringify(late.body)).toBe(201);
+    await settleTransit();
+    expect(await mine(kept)).toMatchObject({ entitled: false });
+    expect(await balanceIn(newDb, wallet)).toBe(2_400 - 600 + 600);
+    // The day's settlement inputs count each unlock once: the originals, not the copies.
+    const { startMs, endMs } = dayRangeMs(businessDayOf(Date.now(), config.businessTimeZone), config.businessTimeZone);
+    const day = (await tipsOfDay(await ledger(), startMs, endMs)).get(creator);
+    expect(day).toMatchObject({ grossMinor: 1_800, tipCount: 3 });
+    await expectInvariantsClean();
+  }, 60_000);
+  it("carries a creator's unlock refunds: the receivable of a refund after settlement moves with the creator", async () => {
+    const creator = await ownerInFreshBucket("mvo-seller");
+    const bucket = bucketOf(creator);
+    const before = await ledger();
+    const from = before.map[bucket] as number;
+    const to = (from + 1) % SHARDS;
+    const dbs = moveDatabases();
+    const oldDb = dbs.shards[from] as D1Database;
+    const newDb = dbs.shards[to] as D1Database;
+    let payer = "";
+    for (let i = 0; payer === ""; i++) {
+      const candidate = `${creator}-payer-${i}`;
+      if (bucketOf(candidate) !== bucket) payer = candidate;
+    }
+    await openRoom(creator);
+    const created = await call("POST", "/v1/admin/content", {
+      token: await token(`${creator}-admin`, "admin"),
+      body: { creatorId: creator, kind: "video", title: "Settled then refunded", price: "20.00" },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await fund(payer, "50.00");
+    const day = "2026-10-24";
+    const nowMs = at(day);
+    const unlockId = newOwnedId("unl", bucketOf(payer), nowMs);
+    const prepared = await prepareUnlock(
+      before.control,
+      config,
+      { id: unlockId, contentId: created.body.id, userId: payer },
+      nowMs,
+    );
+    if (!prepared.ok) throw new Error(prepared.code);
+    const payerShard = before.forOwner(payer);
+    expect((await runOperation(payerShard, composeUnlock(payerShard, prepared.value))).verdict).toEqual({
+      kind: "posted",
+    });
+    await settleTransit();
+    await settleDayDirect(day);
+    const refund = await refundUnlockApi(unlockId);
+    expect(refund.status, JSON.stringify(refund.body)).toBe(201);
+    expect(refund.body.refund.source).toBe("receivable");
+    const owed =
+      prepared.value.priced.creatorMinor -
+      withholdingMinor(prepared.value.priced.creatorMinor, config.settlement.withholdingBps);
+    const earnings = async () =>
+      (await call("GET", "/v1/creators/me/earnings", { token: await token(creator, "creator") })).body.receivableMinor;
+    expect(await earnings()).toBe(owed);
+
+    expect((await startBucketMove(dbs, bucket, to, Date.now())).kind).toBe("advanced");
+    await moveToDone(bucket);
+    await settleTransit();
+    forgetBucketMap();
+    const refundIn = (db: D1Database) =>
+      db
+        .prepare("SELECT source, moved_receivable_minor FROM unlock_refunds WHERE unlock_id = ?")
+        .bind(unlockId)
+        .first();
+    expect(await refundIn(newDb)).toEqual({ source: "receivable", moved_receivable_minor: owed });
+    expect(await refundIn(oldDb)).toBeNull();
+    expect(await earnings()).toBe(owed);
+    // Refunded once, however often asked after the move.
+    const again = await refundUnlockApi(unlockId);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ alreadyRefunded: true, refund: { id: refund.body.refund.id } });
     await expectInvariantsClean();
   }, 60_000);
 });

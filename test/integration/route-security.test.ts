@@ -68,6 +68,7 @@ const FOUR_EYED_OPERATIONS: Record<string, string> = {
   "POST /v1/admin/payments/orders/{orderId}/refunds": "above `FOUR_EYES_REFUND_MINOR` (default 1,000.00)",
   "POST /v1/admin/withdrawals/{withdrawalId}/approve": "above `FOUR_EYES_WITHDRAWAL_MINOR` (default 5,000.00)",
   "POST /v1/admin/tips/{tipId}/reversal": "always",
+  "POST /v1/admin/unlocks/{unlockId}/refund": "always",
   "PUT /v1/admin/creators/{creatorId}/share": "always",
   "POST /v1/admin/revenue-schedules": "always",
   "PUT /v1/admin/switches/{kind}/{scope}": "always",

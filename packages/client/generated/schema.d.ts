@@ -4170,6 +4170,156 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/unlocks/{unlockId}/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund a paid unlock and revoke its entitlement
+         * @description The payer gets the whole price back and loses access: the entitlement is revoked in the batch that returns the platform's part, and the payer may unlock the item again later (a new charge). The creator's part comes out of pending if the unlock's business day is not settled yet, otherwise it becomes a receivable that the creator's next settlements offset. One refund per unlock: refunding it again (any Idempotency-Key) answers 200 with the same refund and `alreadyRefunded: true`. 409 `unlock_refund_in_flight` while the unlock's earnings are still crossing to the creator's ledger shard; 422 `unlock_not_refundable` for an unlock whose creator or platform part is zero.
+         *
+         *     Needs the permission `tip.reverse` (roles: admin, finance).
+         *
+         *     Four-eyed always: kept as a proposal (202) until another operator with the permission approves it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description Required on every money-moving request (1-255 printable ASCII). See docs/API.md. */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    unlockId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UnlockRefundRequest"];
+                };
+            };
+            responses: {
+                /** @description Already refunded */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            refund: components["schemas"]["UnlockRefund"];
+                            alreadyRefunded: boolean;
+                        };
+                    };
+                };
+                /** @description Refunded */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            refund: components["schemas"]["UnlockRefund"];
+                            alreadyRefunded: boolean;
+                        };
+                    };
+                };
+                /** @description Needs a second operator: kept as a proposal (GET /v1/admin/proposals/{id}), nothing done yet */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            proposal: components["schemas"]["Proposal"];
+                        };
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (insufficient funds, room not live, key in flight…) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid (amount out of range, gift disabled, key reused…) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A dependency (a payment channel) is not answering, or a runtime switch (`switch_*`) paused this; retry later */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/creators/me/earnings": {
         parameters: {
             query?: never;
@@ -15759,7 +15909,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "search_filter_unsupported" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "record_not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "partner_not_found" | "partner_key_not_found" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "winnings_insufficient" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "dead_letter_not_open" | "dead_letter_not_replayable" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "subsidy_room_mismatch" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "partner_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "webhook_url_refused" | "webhook_replay_too_large" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "held_tip_not_found" | "held_tip_decided" | "held_tip_changed" | "content_not_found" | "content_archived" | "content_not_priced" | "cannot_unlock_own_content" | "already_unlocked" | "creator_not_linked" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
+                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "search_filter_unsupported" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "record_not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "partner_not_found" | "partner_key_not_found" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "winnings_insufficient" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "dead_letter_not_open" | "dead_letter_not_replayable" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "subsidy_room_mismatch" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "partner_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "webhook_url_refused" | "webhook_replay_too_large" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "held_tip_not_found" | "held_tip_decided" | "held_tip_changed" | "content_not_found" | "content_archived" | "content_not_priced" | "cannot_unlock_own_content" | "already_unlocked" | "unlock_not_found" | "unlock_already_refunded" | "unlock_refund_in_flight" | "unlock_not_refundable" | "creator_not_linked" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
                 message: string;
                 requestId: string;
                 details?: unknown;
@@ -16976,6 +17126,54 @@ export interface components {
         TipReversalRequest: {
             reason: string;
         };
+        UnlockRefund: {
+            /** @example urf_01JDEM00000000000000000000 */
+            id: string;
+            /** @example unl_01JDEM00000000000000000000 */
+            unlockId: string;
+            /** @example cnt_01JDEM00000000000000000000 */
+            contentId: string;
+            /** @example viewer-1 */
+            creatorId: string;
+            /** @example viewer-1 */
+            userId: string;
+            /** @description The unlock's business day (YYYY-MM-DD). */
+            unlockDay: string;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
+            amountMinor: number;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
+            platformMinor: number;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
+            creatorMinor: number;
+            /**
+             * @description `pending`: the unlock's day was not settled, its creator part left pending. `receivable`: it was settled; the creator owes it and later settlements offset it.
+             * @enum {string}
+             */
+            source: "pending" | "receivable";
+            /** @description The platform's part is back in the payer's wallet and the entitlement is revoked. */
+            payerLegDone: boolean;
+            reason: string;
+            actorId: string;
+            currency: string;
+            createdAtMs: number;
+        };
+        /**
+         * @example {
+         *       "reason": "the article was withdrawn"
+         *     }
+         */
+        UnlockRefundRequest: {
+            reason: string;
+        };
         CreatorEarnings: {
             creatorId: string;
             currency: string;
@@ -18115,7 +18313,7 @@ export interface components {
         WebhookEndpoint: {
             id: string;
             url: string;
-            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
             /** @enum {string} */
             status: "active" | "disabled";
             disabledReason: string | null;
@@ -18132,7 +18330,7 @@ export interface components {
          */
         WebhookEndpointCreate: {
             url: string;
-            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
         };
         /**
          * @example {
@@ -18141,7 +18339,7 @@ export interface components {
          */
         WebhookEndpointUpdate: {
             url?: string;
-            eventTypes?: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes?: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
             enabled?: boolean;
         };
         WebhookMessage: {

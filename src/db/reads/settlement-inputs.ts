@@ -6,7 +6,8 @@
  *   - gross, platform share and tip count of the day: the `tips` rows of EVERY shard (a tip
  *     lives in its viewer's shard), summed per creator, with the day's paid unlocks
  *     (`entitlements`, operations/unlock.ts: the creator's part reached pending like a tip's);
- *   - reversals before settlement: the creator's shard, `tip_reversals` of that day from pending;
+ *   - reversals before settlement: the creator's shard, `tip_reversals` and `unlock_refunds` of
+ *     that day from pending;
  *   - the outstanding receivable: the creator's shard, Σ receivables of reversals after a
  *     settlement (in each reversal operation's metadata) − Σ offsets of settled days.
  */
@@ -17,9 +18,17 @@ import { assert } from "../../domain/limits";
 import type { SqlCondition } from "../ledger";
 import type { Ledger } from "../shards";
 
-/** Σ creator part of the day's tips reversed before the day settled (they left pending). Binds creator, day. */
-export const REVERSED_BEFORE_SQL = `(SELECT COALESCE(SUM(creator_minor), 0) FROM tip_reversals
-  WHERE creator_id = ? AND tip_day = ? AND source = 'pending')`;
+/**
+ * Tip reversals and unlock refunds (operations/unlock-refund.ts) as one set: both take a
+ * creator part back, from pending before the day settled or as a receivable after, by one rule.
+ */
+export const CREATOR_REVERSALS_SQL = `(SELECT id, creator_id, tip_day AS day, creator_minor, source, moved_receivable_minor
+    FROM tip_reversals
+  UNION ALL SELECT id, creator_id, unlock_day, creator_minor, source, moved_receivable_minor FROM unlock_refunds)`;
+
+/** Σ creator part of the day's tips and unlocks reversed before the day settled (they left pending). Binds creator, day. */
+export const REVERSED_BEFORE_SQL = `(SELECT COALESCE(SUM(creator_minor), 0) FROM ${CREATOR_REVERSALS_SQL}
+  WHERE creator_id = ? AND day = ? AND source = 'pending')`;
 
 /**
  * What the creator owes: receivables of reversals after settlement − what settlements have
@@ -30,7 +39,8 @@ export const REVERSED_BEFORE_SQL = `(SELECT COALESCE(SUM(creator_minor), 0) FROM
  */
 export function receivableSqlFor(creator: string): string {
   return `((SELECT COALESCE(SUM(COALESCE(r.moved_receivable_minor, json_extract(o.metadata, '$.receivableMinor'))), 0)
-    FROM tip_reversals r LEFT JOIN operations o ON o.id = r.id WHERE r.creator_id = ${creator} AND r.source = 'receivable')
+    FROM ${CREATOR_REVERSALS_SQL} r LEFT JOIN operations o ON o.id = r.id
+    WHERE r.creator_id = ${creator} AND r.source = 'receivable')
   - (SELECT COALESCE(SUM(s.receivable_offset_minor), 0) FROM creator_settlements s
     WHERE s.creator_id = ${creator} AND s.state = 'settled'))`;
 }
@@ -53,7 +63,10 @@ export interface DayTips {
   readonly tipCount: number;
 }
 
-/** Per creator, the day's tips over every shard: one grouped query per shard. */
+/**
+ * Per creator, the day's tips over every shard: one grouped query per shard. An entitlement a
+ * bucket move copied (`moved_from_shard`) is counted by its original in the old shard only.
+ */
 export async function tipsOfDay(ledger: Ledger, startMs: number, endMs: number): Promise<Map<string, DayTips>> {
   const perShard = await Promise.all(
     ledger.shards.map(({ db }) =>
@@ -63,7 +76,7 @@ export async function tipsOfDay(ledger: Ledger, startMs: number, endMs: number):
              SELECT creator_id, amount_minor, platform_minor FROM tips WHERE created_at_ms >= ?1 AND created_at_ms < ?2
              UNION ALL
              SELECT creator_id, amount_minor, platform_minor FROM entitlements
-             WHERE created_at_ms >= ?1 AND created_at_ms < ?2
+             WHERE created_at_ms >= ?1 AND created_at_ms < ?2 AND moved_from_shard IS NULL
            ) GROUP BY creator_id`,
         )
         .bind(startMs, endMs)

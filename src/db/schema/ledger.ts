@@ -804,6 +804,46 @@ export const tipReversals = sqliteTable(
 );
 
 /**
+ * Unlock refunds (issue 19): an operator refunds a paid unlock and revokes its entitlement. The
+ * row lives in the CREATOR's shard, written by the creator's leg (operations/unlock-refund.ts)
+ * like `tip_reversals`: the creator's part leaves pending before the unlock's day settles
+ * (`pending`), otherwise the creator owes it as a receivable (`receivable`). The payer's leg
+ * (operations/unlock-refund-payer.ts: the platform's part back, the entitlement revoked) follows
+ * in the payer's shard; `payer_leg_at_ms` is null until it posted. One refund per unlock.
+ */
+export const unlockRefunds = sqliteTable(
+  "unlock_refunds",
+  {
+    /** Also the id of the creator leg's operation. */
+    id: text("id").primaryKey(),
+    unlockId: text("unlock_id").notNull(),
+    contentId: text("content_id").notNull(),
+    creatorId: text("creator_id").notNull(),
+    userId: text("user_id").notNull(),
+    /** The unlock's business day (it decides which settlement the refund belongs to). */
+    unlockDay: text("unlock_day").notNull(),
+    unlockCreatedAtMs: integer("unlock_created_at_ms").notNull(),
+    amountMinor: integer("amount_minor").notNull(),
+    platformMinor: integer("platform_minor").notNull(),
+    creatorMinor: integer("creator_minor").notNull(),
+    source: text("source", { enum: ["pending", "receivable"] }).notNull(),
+    payerLegAtMs: integer("payer_leg_at_ms"),
+    /** As `tip_reversals.moved_receivable_minor`: on a row a bucket move copied in. */
+    movedReceivableMinor: integer("moved_receivable_minor"),
+    reason: text("reason").notNull(),
+    actorId: text("actor_id").notNull(),
+    currency: text("currency").notNull(),
+    createdAtMs: integer("created_at_ms").notNull(),
+  },
+  (t) => [
+    uniqueIndex("unlock_refunds_unlock").on(t.unlockId),
+    index("unlock_refunds_creator_day").on(t.creatorId, t.unlockDay),
+    index("unlock_refunds_payer_leg").on(t.payerLegAtMs),
+    check("unlock_refunds_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
+  ],
+);
+
+/**
  * Entitlements (issue 19, 付费阅读): one row per paid unlock, written in the unlock's batch in
  * the payer's shard (operations/unlock.ts); its id is the unlock operation's id. `active` until
  * a refund revokes it. At most one active row per user and item: the guard `already_unlocked`
@@ -824,6 +864,13 @@ export const entitlements = sqliteTable(
     state: text("state", { enum: ["active", "revoked"] }).notNull(),
     createdAtMs: integer("created_at_ms").notNull(),
     revokedAtMs: integer("revoked_at_ms"),
+    /**
+     * Set on a copy a bucket move brought in (src/db/bucket-move.ts): the shard the payer came
+     * from, where the unlock's operation and the original row stay. The copy is the payer's live
+     * entitlement (the guard, the check, a refund's revocation act on it); settlement and the
+     * invariant checker count the original only. Null on the row the unlock wrote.
+     */
+    movedFromShard: integer("moved_from_shard"),
   },
   (t) => [
     uniqueIndex("entitlements_one_active").on(t.userId, t.contentId).where(sql`${t.state} = 'active'`),

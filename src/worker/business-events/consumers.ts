@@ -31,6 +31,7 @@ const WEBHOOK_TYPES = {
   "red_packet.refunded": "red_packet.refunded",
   "payment.succeeded": "payment.succeeded",
   "unlock.created": "unlock.created",
+  "unlock.refunded": "unlock.refunded",
   "withdrawal.paid": "withdrawal.paid",
   "room.live": "room.live",
   "room.ended": "room.ended",
