@@ -247,16 +247,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     await context.close();
   });
 
-  /**
-   * NEEDS the content tips routes (POST /v1/content/{id}/tips, GET …/leaderboard), built on the
-   * content-tips branch. Until they are merged, the leaderboard route is this server's generic
-   * 404 (`not_found`, no such route) and the test skips itself saying so; once merged it runs.
-   */
-  it("the tip jar: a preset with a message tips the article, the total and the leaderboard show it [needs content-tips]", async (ctx) => {
-    const probe = await api(tokenOf("viewer-ana"), "GET", `/v1/content/${article(0)}/leaderboard?limit=10`);
-    if (probe.status === 404 && probe.body.error?.code === "not_found") {
-      ctx.skip("the content tips routes are not on this branch (content-tips)");
-    }
+  it("the tip jar: a preset with a message tips the article, the total and the leaderboard show it", async () => {
     const before = await balanceOf("viewer-ana");
     const { context, page } = await openArticle("viewer-ana", article(0));
     await page.waitForSelector('#article[data-state="locked"]');
