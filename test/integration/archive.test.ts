@@ -294,6 +294,67 @@ function unlockRefund(
   ];
 }
 
+/**
+ * A tip a risk rule held (operations/tip-hold.ts) and its decision: approved into the tip
+ * `tip_X` paid from the held account, or declined back to the wallet (`held_X:release`).
+ */
+function heldTip(heldId: string, viewer: string, creator: string, amountMinor: number, atMs: number, approve: boolean) {
+  const held = accountAddress.userHeld(viewer);
+  const tipId = `tip_${heldId.slice("held_".length)}`;
+  const platformMinor = Math.floor((amountMinor * 3) / 10);
+  const steps: SeedStep[] = [
+    op(heldId, "tip_hold", atMs, [{ from: wallet(viewer), to: held, amountMinor }], (db) => [
+      db
+        .prepare(
+          `INSERT INTO held_tips (id, viewer_id, content_id, creator_id, ask, gift_id, quantity, amount_minor, currency,
+             decision_id, fired, idempotency_key, state, tip_id, created_at_ms, expires_at_ms, decided_by,
+             decided_at_ms)
+           VALUES (?, ?, 'cnt_archived', ?, '{"kind":"custom","amount":"1.00"}', NULL, 1, ?, 'CNY', 'rsk_1', '[]',
+             ?, ?, ?, ?, ?, 'ops', ?)`,
+        )
+        .bind(
+          heldId,
+          viewer,
+          creator,
+          amountMinor,
+          `key-${heldId}`,
+          approve ? "approved" : "declined",
+          tipId,
+          atMs,
+          atMs + DAY,
+          atMs + 1,
+        ),
+    ]),
+  ];
+  if (approve) {
+    steps.push(
+      op(
+        tipId,
+        "tip",
+        atMs + 1,
+        [
+          { from: held, to: accountAddress.creatorPending(creator), amountMinor: amountMinor - platformMinor },
+          { from: held, to: accountAddress.platformRevenue(), amountMinor: platformMinor },
+        ],
+        (db) => [
+          db
+            .prepare(
+              `INSERT INTO tips (id, content_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
+                 platform_minor, creator_minor, currency, created_at_ms)
+               VALUES (?, 'cnt_archived', ?, ?, NULL, 1, ?, 0, ?, ?, 'CNY', ?)`,
+            )
+            .bind(tipId, viewer, creator, amountMinor, platformMinor, amountMinor - platformMinor, atMs + 1),
+        ],
+      ),
+    );
+  } else {
+    steps.push(
+      op(`${heldId}:release`, "tip_hold_release", atMs + 1, [{ from: held, to: wallet(viewer), amountMinor }]),
+    );
+  }
+  return steps;
+}
+
 const VIEWERS = Array.from({ length: 10 }, (_, i) => `v${i}`);
 
 function dayOne(): SeedStep[] {
@@ -353,6 +414,9 @@ function dayOne(): SeedStep[] {
     unlock("unl_1", "v4", "c1", 500, T0 + 6 * HOUR + 1_000),
     unlock("unl_2", "v5", "c2", 800, T0 + 6 * HOUR + 2_000),
     ...unlockRefund("urf_2", "unl_2", "v5", "c2", 800, T0 + 7 * HOUR),
+    // Two content tips a risk rule held: one approved, one declined.
+    ...heldTip("held_H1", "v6", "c1", 700, T0 + 8 * HOUR, true),
+    ...heldTip("held_H2", "v7", "c1", 900, T0 + 8 * HOUR + 5_000, false),
     // Still open when day 1 ends: a cross-shard credit not yet delivered, a packet not finished.
     crossShardTip("tip_xs2", "v8", 350, T0 + 21 * HOUR, null),
     packetSend("packet_B", "v5", 500, 3, T0 + 22 * HOUR),
@@ -361,7 +425,20 @@ function dayOne(): SeedStep[] {
 }
 
 /** Kept live by the first archive (retention.ts), by reason. */
-const KEPT_FOREVER = ["order_top1", "order_p2t1", "tip_p2t1", "subsidy_1", "unl_1", "unl_2", "urf_2", "urf_2:payer"];
+const KEPT_FOREVER = [
+  "order_top1",
+  "order_p2t1",
+  "tip_p2t1",
+  "subsidy_1",
+  "unl_1",
+  "unl_2",
+  "urf_2",
+  "urf_2:payer",
+  "held_H1",
+  "tip_H1",
+  "held_H2",
+  "held_H2:release",
+];
 const KEPT_FOR_NOW = ["tip_xs2", "packet_B", "claim_B1"];
 
 function dayTwo(): SeedStep[] {
@@ -611,6 +688,7 @@ describe("archival of one ledger shard's closed periods", () => {
       subsidy: 1,
       entitlement: 3,
       unlock_refund: 1,
+      held_tip: 4,
       undelivered: 1,
       open_packet: 2,
     });
@@ -684,7 +762,7 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(cursor).toBeLessThanOrEqual((first.lastTransferId ?? 0) - 3 * TUNING.rowsPerPage);
     expect(cursor).toBeGreaterThanOrEqual((first.lastTransferId ?? 0) - 4 * TUNING.rowsPerPage);
     const gone = (firstRows.transfers ?? []).filter((t) => Number((t as { id: number }).id) > cursor).length;
-    expect(await count(shard, "transfers")).toBe(617 + 14 - gone);
+    expect(await count(shard, "transfers")).toBe(617 + 19 - gone);
     expect(await balanceMismatches(shard)).toEqual([]);
 
     expect(await pruneArchive(shard, first.id, options)).toMatchObject({ state: "pruned" });
@@ -692,11 +770,11 @@ describe("archival of one ledger shard's closed periods", () => {
 
     // Left: exactly what the retention rules keep, whole.
     expect(await counts(shard)).toEqual({
-      operations: 11,
-      transfers: 14,
+      operations: 15,
+      transfers: 19,
       red_packets: 1,
       red_packet_claims: 1,
-      tips: 2,
+      tips: 3,
       transit_outbox: 1,
     });
     const liveOperations = await shard.prepare("SELECT id FROM operations ORDER BY id").all<{ id: string }>();
@@ -728,7 +806,7 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(new Set(tombstones.results.map((t) => `${t.archive_id}@${t.archived_at_ms}`))).toEqual(
       new Set([`${first.id}@${T1 + SETTLED}`]),
     );
-    expect(await count(shard, "operations")).toBe(11);
+    expect(await count(shard, "operations")).toBe(15);
     expect(
       await shard
         .prepare("SELECT COUNT(*) AS n FROM operations WHERE id IN (SELECT id FROM operation_tombstones)")
@@ -761,8 +839,8 @@ describe("archival of one ledger shard's closed periods", () => {
       { kind: "exists" },
     ]);
     expect(await balances(shard)).toEqual(before);
-    expect(await count(shard, "operations")).toBe(11);
-    expect(await count(shard, "transfers")).toBe(14);
+    expect(await count(shard, "operations")).toBe(15);
+    expect(await count(shard, "transfers")).toBe(19);
 
     // A redelivered transit ref of the archived cross-shard tip finds no outbox row in its
     // origin (it left with its operation): nothing is posted in the destination.
@@ -799,7 +877,7 @@ describe("archival of one ledger shard's closed periods", () => {
     await expect(shard.prepare("UPDATE operations SET reason = 'x' WHERE id = 'order_top1'").run()).rejects.toThrow(
       /ledger_append_only/,
     );
-    expect(await count(shard, "transfers")).toBe(14);
+    expect(await count(shard, "transfers")).toBe(19);
   });
 
   it("says which archive holds a history read that reaches into the archived period", async () => {
@@ -852,7 +930,7 @@ describe("archival of one ledger shard's closed periods", () => {
       tips: 101,
       transit_outbox: 1,
     });
-    expect(manifest.retained).toEqual({ order: 3, subsidy: 1, entitlement: 3, unlock_refund: 1 });
+    expect(manifest.retained).toEqual({ order: 3, subsidy: 1, entitlement: 3, unlock_refund: 1, held_tip: 4 });
     expect(manifest.files.length).toBeGreaterThanOrEqual(4);
     const lines = await linesOf(manifest);
     for (const table of TABLES) {
@@ -896,11 +974,11 @@ describe("archival of one ledger shard's closed periods", () => {
     expect((await manifestOf(second)).files).toEqual(manifest.files);
 
     expect(await counts(shard)).toEqual({
-      operations: 8 + 10,
-      transfers: 11 + 20,
+      operations: 12 + 10,
+      transfers: 16 + 20,
       red_packets: 0,
       red_packet_claims: 0,
-      tips: 1 + 10,
+      tips: 2 + 10,
       transit_outbox: 0,
     });
     expect(await balances(shard)).toEqual(balancesBefore);
@@ -938,12 +1016,14 @@ describe("archival of one ledger shard's closed periods", () => {
     });
   });
 
-  it("keeps unlocks and their refunds live beside their entitlements: the checkers stay clean once archived ids are forgotten", async () => {
+  it("keeps unlocks, their refunds and held tips' operations live beside their rows: the checkers stay clean once archived ids are forgotten", async () => {
     // The content tip left with day 1; the unlocks, the refund's two legs stayed (retention.ts).
     const live = async (id: string) =>
       (await shard.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(id).first<number>("n")) ?? 0;
     expect(await live("tip_content1")).toBe(0);
-    for (const id of ["unl_1", "unl_2", "urf_2", "urf_2:payer"]) expect(await live(id)).toBe(1);
+    for (const id of ["unl_1", "unl_2", "urf_2", "urf_2:payer", "held_H1", "tip_H1", "held_H2", "held_H2:release"]) {
+      expect(await live(id)).toBe(1);
+    }
     // Every archived id forgotten (past the memory of redeliveries): only the kept operations
     // still answer for their entitlement and refund rows.
     const forgotten = await purgeOperationTombstones(shard, {
