@@ -7,6 +7,7 @@ import { handleDeadLettersBatch } from "../src/worker/queues/dead-letters";
 import { DEVICE_HEADER } from "../src/worker/risk";
 import { signSandbox } from "./sandbox-provider/src/signature";
 import { DEMO_PIN } from "./seed";
+import { DEMO_ARTICLES } from "./seed-content";
 
 /**
  * Something in each of the operator console's work queues, made the way production makes it:
@@ -17,7 +18,8 @@ import { DEMO_PIN } from "./seed";
  *     hold (lifted right after; the withdrawal keeps waiting, `risk_flagged`);
  *   - a held tip message: ops-mei puts a hold-level word on the list, a fan tips with it;
  *   - a held tip (risk review; `npm start` only): ops-kai sends tips from listed devices to
- *     review and lists one device; the fan tips from it;
+ *     review and lists one device; the fan tips from it, in the room and on the demo's first
+ *     article (a content tip held the same way, issue 19);
  *   - a creator verification: a second creator, creator-yu, submits her real name;
  *   - a subsidy campaign (the configuration page's) with one subsidy issued to viewer-ana;
  *   - a proposal waiting for a second operator: ops-mei's 1,200.00 goodwill credit to viewer-ana
@@ -292,5 +294,16 @@ export async function seedDemoQueues(
       { [DEVICE_HEADER]: DEMO_REVIEW_DEVICE },
     );
     if (held.status !== 202) console.warn(`demo held tip not made: ${held.status} ${held.body.error?.code}`);
+    const heldOnContent = await call(
+      `/content/${DEMO_ARTICLES[0].id}/tips`,
+      tokens.viewer,
+      { amount: "3.30" },
+      "demo-held-content-tip",
+      "POST",
+      { [DEVICE_HEADER]: DEMO_REVIEW_DEVICE },
+    );
+    if (heldOnContent.status !== 202) {
+      console.warn(`demo held content tip not made: ${heldOnContent.status} ${heldOnContent.body.error?.code}`);
+    }
   }
 }

@@ -257,7 +257,7 @@ const QUEUES = [
   {
     key: "riskReviews",
     label: "Held tips",
-    hint: "Tips a risk rule sent to review, with the payer's money held. Approving makes the tip (the room must be live); declining returns the money to the payer's wallet. Undecided by the time shown, a tip is declined by itself.",
+    hint: "Tips a risk rule sent to review, with the payer's money held. Approving makes the tip (on a room, which must be live; or on a content item); declining returns the money to the payer's wallet. Undecided by the time shown, a tip is declined by itself.",
     load: pagedLoad("/v1/admin/risk/reviews?limit=100", "heldTips"),
     render(h) {
       const asked = h.giftId ? `${h.quantity} × ${h.giftId}` : "a custom amount";
@@ -279,7 +279,8 @@ const QUEUES = [
         h.state,
         [
           fact("asked", asked),
-          fact("room", h.roomId),
+          // A held tip has exactly one target: a live room's tip or a content item's.
+          h.contentId ? fact("content item", h.contentId) : fact("room", h.roomId),
           fact("held", when(h.createdAtMs)),
           fact("declined by itself", when(h.expiresAtMs)),
         ],

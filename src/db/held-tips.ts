@@ -15,7 +15,8 @@ import type { Ledger } from "./shards";
 export interface HeldTipRow {
   id: string;
   viewer_id: string;
-  room_id: string;
+  room_id: string | null;
+  content_id: string | null;
   creator_id: string;
   ask: string;
   gift_id: string | null;
@@ -38,7 +39,9 @@ export interface HeldTipRow {
 export interface HeldTip {
   readonly id: string;
   readonly viewerId: string;
-  readonly roomId: string;
+  /** The target, exactly one of the two (issue 19: a tip on a content item). */
+  readonly roomId: string | null;
+  readonly contentId: string | null;
   readonly creatorId: string;
   readonly ask: TipAsk;
   readonly giftId: string | null;
@@ -62,6 +65,7 @@ export function heldTipOf(r: HeldTipRow): HeldTip {
     id: r.id,
     viewerId: r.viewer_id,
     roomId: r.room_id,
+    contentId: r.content_id,
     creatorId: r.creator_id,
     ask: JSON.parse(r.ask) as TipAsk,
     giftId: r.gift_id,

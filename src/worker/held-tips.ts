@@ -1,6 +1,7 @@
 /**
  * Held tips at the edge (issue 16, risk outcome `review`; docs/ARCHITECTURE.md, "Held tips"):
- * the tip route holds a tip a rule sent to review (`holdTip`: 202), an operator approves or
+ * the room tip route and the content tip route (issue 19) hold a tip a rule sent to review
+ * (`holdTip`: 202), an operator approves or
  * declines it (`approveHeldTip`, `declineHeldTip`), and the sweeper declines what nobody
  * decided in time (`expireHeldTips`). Money moves only in operations/tip-hold.ts and
  * tip-hold-release.ts; each decision's audit entry is in its batch.
@@ -8,15 +9,30 @@
 
 import type { Context } from "hono";
 import { withAuditEntry } from "../db/audit";
+import { emitOperationEvents } from "../db/business-events";
 import { expiredHeldTips, findHeldTip, type HeldTip } from "../db/held-tips";
 import { runOperation } from "../db/ledger";
-import { type AutopayCheck, prepareTip, rateTip, type TipAsk } from "../db/operations/tip";
-import { composeTipHold, heldTipReceipt, heldTipTipId, type TipHold } from "../db/operations/tip-hold";
+import {
+  type AnyPreparedTip,
+  type AutopayCheck,
+  prepareContentTip,
+  prepareTip,
+  type RateFacts,
+  rateTip,
+  type TipAsk,
+} from "../db/operations/tip";
+import {
+  composeTipHold,
+  type HeldTipTarget,
+  heldTipReceipt,
+  heldTipTipId,
+  type TipHold,
+} from "../db/operations/tip-hold";
 import { composeHeldTipApprove, composeHeldTipRelease } from "../db/operations/tip-hold-release";
 import { autopayCheckFor } from "../db/reads/autopay";
 import { type Ledger, openLedger } from "../db/shards";
 import { accountAddress } from "../domain/accounts";
-import { ok } from "../domain/errors";
+import { type ErrorCode, ok, type Result } from "../domain/errors";
 import { decideHeldTip } from "../domain/held-tip";
 import { LIMITS } from "../domain/limits";
 import type { ModeratedMessage } from "../domain/moderation";
@@ -30,21 +46,40 @@ import { deliverAfterCommit } from "./rooms/outbox";
 import { tipRulesWithRooms } from "./rooms/tip-rates";
 
 export interface HoldRequest {
-  readonly roomId: string;
+  /** A room's tip or a content item's (issue 19). */
+  readonly target: HeldTipTarget;
   readonly viewerId: string;
   readonly ask: TipAsk;
   readonly message: ModeratedMessage | null;
   /** The payer confirmed with their PIN: the 小额免密 limits do not apply to the hold. */
   readonly confirmed: boolean;
   readonly review: RiskReview;
-  /** The request as fingerprinted under its Idempotency-Key (the tip route's). */
+  /** The request as fingerprinted under its Idempotency-Key (the tip route's, room or content). */
   readonly request: Record<string, unknown>;
   readonly idempotency: ParsedIdempotency;
 }
 
+/** Prices the tip `target` would get now, as its route would (a room's or a content item's). */
+function prepareFor(
+  c: Context<AppEnv>,
+  target: HeldTipTarget,
+  input: { id: string; viewerId: string; ask: TipAsk; message: ModeratedMessage | null },
+  nowMs: number,
+): Promise<Result<AnyPreparedTip & { readonly rates: RateFacts }, ErrorCode>> {
+  const { control } = c.var.ledger;
+  return "roomId" in target
+    ? prepareTip(control, c.var.config, { ...input, roomId: target.roomId }, nowMs)
+    : prepareContentTip(control, c.var.config, { ...input, contentId: target.contentId }, nowMs);
+}
+
+/** A held tip's target, from its row (the CHECK `held_tips_target` keeps exactly one). */
+function targetOf(held: HeldTip): HeldTipTarget {
+  return held.contentId !== null ? { contentId: held.contentId } : { roomId: held.roomId as string };
+}
+
 /**
  * Holds the tip under its Idempotency-Key: 202 with the held tip, or the code that refused it
- * (priced as the tip would be: room not live, gift disabled, self tip…; then the batch's:
+ * (priced as the tip would be: room not live, item not found, gift disabled, self tip…; then the batch's:
  * insufficient funds, 小额免密 limits). A replay of the key answers what it first answered.
  */
 export async function holdTip(c: Context<AppEnv>, r: HoldRequest): Promise<Response> {
@@ -57,12 +92,7 @@ export async function holdTip(c: Context<AppEnv>, r: HoldRequest): Promise<Respo
     r.request,
     async (id, nowMs) => {
       const [tip, autopay] = await Promise.all([
-        prepareTip(
-          ledger.control,
-          c.var.config,
-          { id: heldTipTipId(id), roomId: r.roomId, viewerId: r.viewerId, ask: r.ask, message: r.message },
-          nowMs,
-        ),
+        prepareFor(c, r.target, { id: heldTipTipId(id), viewerId: r.viewerId, ask: r.ask, message: r.message }, nowMs),
         r.confirmed ? null : autopayCheckFor(shard.db, c.var.config, r.viewerId, nowMs),
       ]);
       if (!tip.ok) return tip;
@@ -70,7 +100,7 @@ export async function holdTip(c: Context<AppEnv>, r: HoldRequest): Promise<Respo
       const hold: TipHold = {
         id,
         viewerId: r.viewerId,
-        roomId: r.roomId,
+        target: r.target,
         creatorId: tip.value.creatorId,
         ask: r.ask,
         giftId: priced.giftId,
@@ -93,7 +123,7 @@ export async function holdTip(c: Context<AppEnv>, r: HoldRequest): Promise<Respo
           c.var.log.warn("tip_held", {
             heldTipId: id,
             viewerId: r.viewerId,
-            roomId: r.roomId,
+            ...r.target,
             amountMinor: priced.amountMinor,
             decisionId: r.review.decisionId,
           }),
@@ -114,7 +144,8 @@ async function mustFind(ledger: Ledger, id: string): Promise<HeldTip> {
 /**
  * Approves a held tip: the held money becomes the tip, priced and rated now as a wallet tip
  * would be (the room must be live; its tier rate from the room), and the room hears of it
- * through its outbox. Approving an approved tip again answers it unchanged; a declined or
+ * through its outbox; a content item's becomes a tip on the item (its business event
+ * `tip.created` sent after commit, and by the sweeper if that send is lost). Approving an approved tip again answers it unchanged; a declined or
  * expired one is `held_tip_decided`; one whose price or creator changed is `held_tip_changed`
  * (decline it). Of concurrent decisions exactly one moves money (the batch's guard).
  */
@@ -127,10 +158,11 @@ export async function approveHeldTip(c: Context<AppEnv>, id: string): Promise<He
     if (!t.ok) throw new ApiError(t.code);
     if (!t.changed) return held;
     const nowMs = Date.now();
-    const prepared = await prepareTip(
-      ledger.control,
-      c.var.config,
-      { id: held.tipId, roomId: held.roomId, viewerId: held.viewerId, ask: held.ask, message: held.message },
+    const target = targetOf(held);
+    const prepared = await prepareFor(
+      c,
+      target,
+      { id: held.tipId, viewerId: held.viewerId, ask: held.ask, message: held.message },
       nowMs,
     );
     if (!prepared.ok) throw ApiError.from(prepared);
@@ -156,8 +188,13 @@ export async function approveHeldTip(c: Context<AppEnv>, id: string): Promise<He
       if (verdict.kind === "posted") {
         posted = true;
         c.var.log.warn("held_tip_approved", { heldTipId: id, tipId: held.tipId, actorId });
-        // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
-        c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [held.tipId], c.var.log));
+        if ("roomId" in target) {
+          // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
+          c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [held.tipId], c.var.log));
+        } else {
+          // A content tip's business event, as the content tip route sends it (the sweeper repairs a lost send).
+          c.executionCtx.waitUntil(emitOperationEvents(c.env, shard, [{ id: held.tipId, kind: "tip" }], c.var.log));
+        }
       } else if (verdict.kind === "rejected" && verdict.code === "tip_rate_expired") {
         continue; // the quoted rate outlived its time: quote again
       } else if (verdict.kind === "rejected" && verdict.code !== "held_tip_not_held") {

@@ -1,5 +1,6 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
+import { DEMO_ARTICLES } from "../../dev/seed-content";
 import { ARTIFACTS, hasBrowser } from "./chromium";
 import { useConsole } from "./console-fixture";
 
@@ -121,8 +122,10 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
 
   it("a risk reviewer approves a held tip from the queue: the tip is made, the badge counts one fewer, audited", async () => {
     const waiting = (await call("GET", "/v1/admin/risk/reviews?limit=100", "ops-kai")).data.heldTips;
-    const held = waiting.find((h: { viewerId: string }) => h.viewerId === "fan-xiao");
-    expect(held).toMatchObject({ state: "held", amountMinor: 18_80, creatorId: "creator-lin" });
+    const held = waiting.find(
+      (h: { viewerId: string; roomId: string | null }) => h.viewerId === "fan-xiao" && h.roomId !== null,
+    );
+    expect(held).toMatchObject({ state: "held", amountMinor: 18_80, creatorId: "creator-lin", contentId: null });
     expect(held.fired[0]).toMatchObject({ ruleId: "demo-review-listed-devices" });
     const before = await counts("ops-kai");
 
@@ -151,6 +154,39 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
       entries.push(...page.items.filter((e: { target: string }) => e.target === held.id));
     }
     expect(entries).toMatchObject([{ actor: "ops-kai", action: "risk_review.approve" }]);
+    expect(errors).toEqual([]);
+  });
+
+  it("a held tip on a content item shows the item; approving it tips the item, ranked on its leaderboard", async () => {
+    const waiting = (await call("GET", "/v1/admin/risk/reviews?limit=100", "ops-kai")).data.heldTips;
+    const held = waiting.find(
+      (h: { viewerId: string; contentId: string | null }) => h.viewerId === "fan-xiao" && h.contentId !== null,
+    );
+    expect(held).toMatchObject({
+      state: "held",
+      amountMinor: 3_30,
+      creatorId: "creator-lin",
+      roomId: null,
+      contentId: DEMO_ARTICLES[0].id,
+    });
+    const board = async () =>
+      (await call("GET", `/v1/content/${DEMO_ARTICLES[0].id}/leaderboard?limit=100`, "ops-kai")).data;
+    const boardBefore = await board();
+
+    const { page, errors } = await open("ops-kai", "/console/queues.html#riskReviews");
+    await page.waitForSelector('body[data-loaded^="riskReviews:"]', { state: "attached" });
+    const card = page.locator(`.queue-item[data-id="${held.id}"]`);
+    expect(await card.locator(".summary").textContent()).toBe("3.30 CNY from fan-xiao to creator-lin");
+    const facts = await card.locator(".fact").allTextContents();
+    expect(facts.some((f) => f.includes("content item") && f.includes(DEMO_ARTICLES[0].id))).toBe(true);
+    expect(facts.some((f) => f.startsWith("room"))).toBe(false);
+    await card.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${ARTIFACTS}/console-queue-riskReviews-held-content-1280.png`, fullPage: true });
+    await card.locator("button.approve").click();
+    await page.waitForSelector(`.queue-item[data-id="${held.id}"][data-state="approved"]`);
+    expect(await card.locator(".outcome").textContent()).toBe(`Approved by ops-kai: tip ${held.tipId} made.`);
+    // The item's leaderboard counts it (its copy in an isolate lives a few seconds at most).
+    await expect.poll(async () => (await board()).totalMinor, { timeout: 10_000 }).toBe(boardBefore.totalMinor + 3_30);
     expect(errors).toEqual([]);
   });
 

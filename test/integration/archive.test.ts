@@ -31,13 +31,17 @@ import { importArchive } from "../../src/db/archive/reimport";
 import { renderDataFile } from "../../src/db/archive/render";
 import { startArchive } from "../../src/db/archive/start";
 import { type ArchiveRow, requireArchive } from "../../src/db/archive/state";
+import { purgeOperationTombstones } from "../../src/db/archive/tombstones";
 import { readManifest, verifyArchive } from "../../src/db/archive/verify";
 import { checkLedgerInvariants } from "../../src/db/invariants";
 import { composeOperation, runOperation, runOperations } from "../../src/db/ledger";
+import { checkMoneyOutInvariants } from "../../src/db/money-out-invariants";
 import { Ledger, type LedgerShard } from "../../src/db/shards";
 import { deliverTransit } from "../../src/db/transit";
 import { accountAddress } from "../../src/domain/accounts";
+import { LIMITS } from "../../src/domain/limits";
 import { evenBucketMap } from "../../src/domain/shards";
+import { entitlementOf } from "../../src/worker/content-grants";
 import { failingBatch, failingPut, InjectedFault } from "../support/faults";
 import { operationRows, type SeedStep, writeSteps } from "../support/ledger-rows";
 
@@ -183,6 +187,174 @@ function crossShardTip(id: string, viewer: string, amountMinor: number, atMs: nu
   ]);
 }
 
+/** A tip on a content item (issue 19): no room, no stream; archived like any tip. */
+function contentTip(id: string, viewer: string, creator: string, amountMinor: number, atMs: number): SeedStep {
+  const platformMinor = Math.floor((amountMinor * 3) / 10);
+  return op(
+    id,
+    "tip",
+    atMs,
+    [
+      { from: wallet(viewer), to: accountAddress.creatorPending(creator), amountMinor: amountMinor - platformMinor },
+      { from: wallet(viewer), to: accountAddress.platformRevenue(), amountMinor: platformMinor },
+    ],
+    (db) => [
+      db
+        .prepare(
+          `INSERT INTO tips (id, content_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
+             platform_minor, creator_minor, currency, created_at_ms)
+           VALUES (?, 'cnt_archived', ?, ?, NULL, 1, ?, 0, ?, ?, 'CNY', ?)`,
+        )
+        .bind(id, viewer, creator, amountMinor, platformMinor, amountMinor - platformMinor, atMs),
+    ],
+  );
+}
+
+/** A wallet unlock (operations/unlock.ts): its entitlement row has the operation's id. */
+function unlock(id: string, user: string, creator: string, amountMinor: number, atMs: number): SeedStep {
+  const platformMinor = Math.floor((amountMinor * 3) / 10);
+  return op(
+    id,
+    "unlock",
+    atMs,
+    [
+      { from: wallet(user), to: accountAddress.creatorPending(creator), amountMinor: amountMinor - platformMinor },
+      { from: wallet(user), to: accountAddress.platformRevenue(), amountMinor: platformMinor },
+    ],
+    (db) => [
+      db
+        .prepare(
+          `INSERT INTO entitlements (id, content_id, user_id, creator_id, amount_minor, platform_minor, creator_minor,
+             platform_bps, currency, state, created_at_ms)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 3000, 'CNY', 'active', ?)`,
+        )
+        .bind(id, `cnt_${id}`, user, creator, amountMinor, platformMinor, amountMinor - platformMinor, atMs),
+    ],
+  );
+}
+
+/**
+ * An unlock refunded before its day settled (operations/unlock-refund.ts, unlock-refund-payer.ts):
+ * the creator's leg with its `unlock_refunds` row, then the payer's leg revoking the entitlement.
+ */
+function unlockRefund(
+  refundId: string,
+  unlockId: string,
+  user: string,
+  creator: string,
+  amountMinor: number,
+  atMs: number,
+) {
+  const platformMinor = Math.floor((amountMinor * 3) / 10);
+  const creatorMinor = amountMinor - platformMinor;
+  return [
+    op(
+      refundId,
+      "unlock_refund",
+      atMs,
+      [{ from: accountAddress.creatorPending(creator), to: wallet(user), amountMinor: creatorMinor }],
+      (db) => [
+        db
+          .prepare(
+            `INSERT INTO unlock_refunds (id, unlock_id, content_id, creator_id, user_id, unlock_day, unlock_created_at_ms,
+               amount_minor, platform_minor, creator_minor, source, payer_leg_at_ms, reason, actor_id, currency,
+               created_at_ms)
+             VALUES (?, ?, ?, ?, ?, '2026-01-01', ?, ?, ?, ?, 'pending', ?, 'refund', 'ops', 'CNY', ?)`,
+          )
+          .bind(
+            refundId,
+            unlockId,
+            `cnt_${unlockId}`,
+            creator,
+            user,
+            atMs,
+            amountMinor,
+            platformMinor,
+            creatorMinor,
+            atMs + 1,
+            atMs,
+          ),
+      ],
+    ),
+    {
+      atMs: atMs + 1,
+      statements: (db: D1Database) => [
+        ...operationRows(db, {
+          id: `${refundId}:payer`,
+          kind: "unlock_refund_payer",
+          postings: [{ from: accountAddress.platformRevenue(), to: wallet(user), amountMinor: platformMinor }],
+          atMs: atMs + 1,
+          metadata: { refundId, unlockId },
+        }),
+        db
+          .prepare("UPDATE entitlements SET state = 'revoked', revoked_at_ms = ? WHERE id = ?")
+          .bind(atMs + 1, unlockId),
+      ],
+    } satisfies SeedStep,
+  ];
+}
+
+/**
+ * A tip a risk rule held (operations/tip-hold.ts) and its decision: approved into the tip
+ * `tip_X` paid from the held account, or declined back to the wallet (`held_X:release`).
+ */
+function heldTip(heldId: string, viewer: string, creator: string, amountMinor: number, atMs: number, approve: boolean) {
+  const held = accountAddress.userHeld(viewer);
+  const tipId = `tip_${heldId.slice("held_".length)}`;
+  const platformMinor = Math.floor((amountMinor * 3) / 10);
+  const steps: SeedStep[] = [
+    op(heldId, "tip_hold", atMs, [{ from: wallet(viewer), to: held, amountMinor }], (db) => [
+      db
+        .prepare(
+          `INSERT INTO held_tips (id, viewer_id, content_id, creator_id, ask, gift_id, quantity, amount_minor, currency,
+             decision_id, fired, idempotency_key, state, tip_id, created_at_ms, expires_at_ms, decided_by,
+             decided_at_ms)
+           VALUES (?, ?, 'cnt_archived', ?, '{"kind":"custom","amount":"1.00"}', NULL, 1, ?, 'CNY', 'rsk_1', '[]',
+             ?, ?, ?, ?, ?, 'ops', ?)`,
+        )
+        .bind(
+          heldId,
+          viewer,
+          creator,
+          amountMinor,
+          `key-${heldId}`,
+          approve ? "approved" : "declined",
+          tipId,
+          atMs,
+          atMs + DAY,
+          atMs + 1,
+        ),
+    ]),
+  ];
+  if (approve) {
+    steps.push(
+      op(
+        tipId,
+        "tip",
+        atMs + 1,
+        [
+          { from: held, to: accountAddress.creatorPending(creator), amountMinor: amountMinor - platformMinor },
+          { from: held, to: accountAddress.platformRevenue(), amountMinor: platformMinor },
+        ],
+        (db) => [
+          db
+            .prepare(
+              `INSERT INTO tips (id, content_id, viewer_id, creator_id, gift_id, quantity, amount_minor, big,
+                 platform_minor, creator_minor, currency, created_at_ms)
+               VALUES (?, 'cnt_archived', ?, ?, NULL, 1, ?, 0, ?, ?, 'CNY', ?)`,
+            )
+            .bind(tipId, viewer, creator, amountMinor, platformMinor, amountMinor - platformMinor, atMs + 1),
+        ],
+      ),
+    );
+  } else {
+    steps.push(
+      op(`${heldId}:release`, "tip_hold_release", atMs + 1, [{ from: held, to: wallet(viewer), amountMinor }]),
+    );
+  }
+  return steps;
+}
+
 const VIEWERS = Array.from({ length: 10 }, (_, i) => `v${i}`);
 
 function dayOne(): SeedStep[] {
@@ -237,6 +409,14 @@ function dayOne(): SeedStep[] {
       ],
     },
     crossShardTip("tip_xs1", "v7", 250, T0 + 5 * HOUR, T0 + 5 * HOUR + 1_000),
+    // Issue 19: a tip on a content item, a wallet unlock, and an unlock refunded the same day.
+    contentTip("tip_content1", "v3", "c1", 600, T0 + 6 * HOUR),
+    unlock("unl_1", "v4", "c1", 500, T0 + 6 * HOUR + 1_000),
+    unlock("unl_2", "v5", "c2", 800, T0 + 6 * HOUR + 2_000),
+    ...unlockRefund("urf_2", "unl_2", "v5", "c2", 800, T0 + 7 * HOUR),
+    // Two content tips a risk rule held: one approved, one declined.
+    ...heldTip("held_H1", "v6", "c1", 700, T0 + 8 * HOUR, true),
+    ...heldTip("held_H2", "v7", "c1", 900, T0 + 8 * HOUR + 5_000, false),
     // Still open when day 1 ends: a cross-shard credit not yet delivered, a packet not finished.
     crossShardTip("tip_xs2", "v8", 350, T0 + 21 * HOUR, null),
     packetSend("packet_B", "v5", 500, 3, T0 + 22 * HOUR),
@@ -245,7 +425,20 @@ function dayOne(): SeedStep[] {
 }
 
 /** Kept live by the first archive (retention.ts), by reason. */
-const KEPT_FOREVER = ["order_top1", "order_p2t1", "tip_p2t1", "subsidy_1"];
+const KEPT_FOREVER = [
+  "order_top1",
+  "order_p2t1",
+  "tip_p2t1",
+  "subsidy_1",
+  "unl_1",
+  "unl_2",
+  "urf_2",
+  "urf_2:payer",
+  "held_H1",
+  "tip_H1",
+  "held_H2",
+  "held_H2:release",
+];
 const KEPT_FOR_NOW = ["tip_xs2", "packet_B", "claim_B1"];
 
 function dayTwo(): SeedStep[] {
@@ -483,14 +676,22 @@ describe("archival of one ledger shard's closed periods", () => {
     // cross-shard tip; left live: two paid orders and a pay-to-tip's tip, the subsidy, the
     // undelivered cross-shard tip, packet B and its first claim.
     expect(manifest.totals.rows).toEqual({
-      operations: 315,
-      transfers: 615,
+      operations: 316,
+      transfers: 617,
       red_packets: 1,
       red_packet_claims: 2,
-      tips: 301,
+      tips: 302,
       transit_outbox: 1,
     });
-    expect(manifest.retained).toEqual({ order: 3, subsidy: 1, undelivered: 1, open_packet: 2 });
+    expect(manifest.retained).toEqual({
+      order: 3,
+      subsidy: 1,
+      entitlement: 3,
+      unlock_refund: 1,
+      held_tip: 4,
+      undelivered: 1,
+      open_packet: 2,
+    });
     for (const table of TABLES) expect(firstRows[table]?.length).toBe(manifest.totals.rows[table]);
     expect(manifest.period).toEqual({ fromMs: 0, toMs: T1, cutTransferId: first.cutTransferId });
     const lastTip = await shard
@@ -561,7 +762,7 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(cursor).toBeLessThanOrEqual((first.lastTransferId ?? 0) - 3 * TUNING.rowsPerPage);
     expect(cursor).toBeGreaterThanOrEqual((first.lastTransferId ?? 0) - 4 * TUNING.rowsPerPage);
     const gone = (firstRows.transfers ?? []).filter((t) => Number((t as { id: number }).id) > cursor).length;
-    expect(await count(shard, "transfers")).toBe(615 + 8 - gone);
+    expect(await count(shard, "transfers")).toBe(617 + 19 - gone);
     expect(await balanceMismatches(shard)).toEqual([]);
 
     expect(await pruneArchive(shard, first.id, options)).toMatchObject({ state: "pruned" });
@@ -569,11 +770,11 @@ describe("archival of one ledger shard's closed periods", () => {
 
     // Left: exactly what the retention rules keep, whole.
     expect(await counts(shard)).toEqual({
-      operations: 7,
-      transfers: 8,
+      operations: 15,
+      transfers: 19,
       red_packets: 1,
       red_packet_claims: 1,
-      tips: 2,
+      tips: 3,
       transit_outbox: 1,
     });
     const liveOperations = await shard.prepare("SELECT id FROM operations ORDER BY id").all<{ id: string }>();
@@ -605,7 +806,7 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(new Set(tombstones.results.map((t) => `${t.archive_id}@${t.archived_at_ms}`))).toEqual(
       new Set([`${first.id}@${T1 + SETTLED}`]),
     );
-    expect(await count(shard, "operations")).toBe(7);
+    expect(await count(shard, "operations")).toBe(15);
     expect(
       await shard
         .prepare("SELECT COUNT(*) AS n FROM operations WHERE id IN (SELECT id FROM operation_tombstones)")
@@ -638,8 +839,8 @@ describe("archival of one ledger shard's closed periods", () => {
       { kind: "exists" },
     ]);
     expect(await balances(shard)).toEqual(before);
-    expect(await count(shard, "operations")).toBe(7);
-    expect(await count(shard, "transfers")).toBe(8);
+    expect(await count(shard, "operations")).toBe(15);
+    expect(await count(shard, "transfers")).toBe(19);
 
     // A redelivered transit ref of the archived cross-shard tip finds no outbox row in its
     // origin (it left with its operation): nothing is posted in the destination.
@@ -676,7 +877,7 @@ describe("archival of one ledger shard's closed periods", () => {
     await expect(shard.prepare("UPDATE operations SET reason = 'x' WHERE id = 'order_top1'").run()).rejects.toThrow(
       /ledger_append_only/,
     );
-    expect(await count(shard, "transfers")).toBe(8);
+    expect(await count(shard, "transfers")).toBe(19);
   });
 
   it("says which archive holds a history read that reaches into the archived period", async () => {
@@ -729,7 +930,7 @@ describe("archival of one ledger shard's closed periods", () => {
       tips: 101,
       transit_outbox: 1,
     });
-    expect(manifest.retained).toEqual({ order: 3, subsidy: 1 });
+    expect(manifest.retained).toEqual({ order: 3, subsidy: 1, entitlement: 3, unlock_refund: 1, held_tip: 4 });
     expect(manifest.files.length).toBeGreaterThanOrEqual(4);
     const lines = await linesOf(manifest);
     for (const table of TABLES) {
@@ -773,11 +974,11 @@ describe("archival of one ledger shard's closed periods", () => {
     expect((await manifestOf(second)).files).toEqual(manifest.files);
 
     expect(await counts(shard)).toEqual({
-      operations: 4 + 10,
-      transfers: 5 + 20,
+      operations: 12 + 10,
+      transfers: 16 + 20,
       red_packets: 0,
       red_packet_claims: 0,
-      tips: 1 + 10,
+      tips: 2 + 10,
       transit_outbox: 0,
     });
     expect(await balances(shard)).toEqual(balancesBefore);
@@ -812,6 +1013,39 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(await importArchive(shard, bucket, first.manifestKey ?? "", T2 + SETTLED + 3 * HOUR)).toMatchObject({
       ok: false,
       code: "shard_not_empty",
+    });
+  });
+
+  it("keeps unlocks, their refunds and held tips' operations live beside their rows: the checkers stay clean once archived ids are forgotten", async () => {
+    // The content tip left with day 1; the unlocks, the refund's two legs stayed (retention.ts).
+    const live = async (id: string) =>
+      (await shard.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(id).first<number>("n")) ?? 0;
+    expect(await live("tip_content1")).toBe(0);
+    for (const id of ["unl_1", "unl_2", "urf_2", "urf_2:payer", "held_H1", "tip_H1", "held_H2", "held_H2:release"]) {
+      expect(await live(id)).toBe(1);
+    }
+    // Every archived id forgotten (past the memory of redeliveries): only the kept operations
+    // still answer for their entitlement and refund rows.
+    const forgotten = await purgeOperationTombstones(shard, {
+      nowMs: T2 + SETTLED + LIMITS.operationIdMemoryMs + DAY,
+      limit: 10_000,
+    });
+    expect(forgotten).toBeGreaterThan(300);
+    expect(await count(shard, "operation_tombstones")).toBe(0);
+    expect((await checkLedgerInvariants(shard, T2 + SETTLED + HOUR)).violations).toEqual([]);
+    expect(await checkMoneyOutInvariants(shard)).toEqual([]);
+    // The entitlement check answers as before: the unlock grants, the refunded one no longer does.
+    const single = new Ledger(env.CONTROL, [shard], evenBucketMap(1));
+    const nowMs = T2 + SETTLED + 2 * HOUR;
+    expect((await entitlementOf(single, "v4", "cnt_unl_1", nowMs)).answer).toEqual({
+      entitled: true,
+      unlockId: "unl_1",
+      grantedAtMs: T0 + 6 * HOUR + 1_000,
+    });
+    expect((await entitlementOf(single, "v5", "cnt_unl_2", nowMs)).answer).toEqual({
+      entitled: false,
+      unlockId: null,
+      grantedAtMs: null,
     });
   });
 });

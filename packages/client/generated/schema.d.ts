@@ -15622,6 +15622,15 @@ export interface paths {
                         "application/json": components["schemas"]["ContentTip"];
                     };
                 };
+                /** @description A risk rule sent the tip to review: the amount is held from the wallet until an operator decides (approved: the tip on the item is sent as it would have been; declined, or not decided within 72 h: the amount returns to the wallet). A replay of the key answers this again. */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentHeldTipReceipt"];
+                    };
+                };
                 /** @description Malformed request or missing Idempotency-Key */
                 400: {
                     headers: {
@@ -17951,8 +17960,16 @@ export interface components {
             state: "held" | "approved" | "declined" | "expired";
             /** @example viewer-1 */
             viewerId: string;
-            /** @example room_01JDEM00000000000000000000 */
-            roomId: string;
+            /**
+             * @description A room's held tip: its room (else null).
+             * @example room_01JDEM00000000000000000000
+             */
+            roomId: string | null;
+            /**
+             * @description A content item's held tip (issue 19): the item (else null). Exactly one of the two is set.
+             * @example cnt_01JDEM00000000000000000000
+             */
+            contentId: string | null;
             /** @example viewer-1 */
             creatorId: string;
             /** @description What the payer asked for: `{kind: gift, giftId, quantity}` or `{kind: custom, amount}`. */
@@ -18519,6 +18536,44 @@ export interface components {
                  */
                 messageStatus: "shown" | "masked" | "held" | null;
                 createdAtMs: number;
+            };
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
+            walletBalanceMinor: number;
+        };
+        ContentHeldTipReceipt: {
+            heldTip: {
+                /** @example held_01JDEM00000000000000000000 */
+                id: string;
+                /** @enum {string} */
+                state: "held";
+                /** @example cnt_01JDEM00000000000000000000 */
+                contentId: string;
+                /** @example viewer-1 */
+                creatorId: string;
+                /** @example viewer-1 */
+                viewerId: string;
+                /** @example rose */
+                giftId: string | null;
+                quantity: number;
+                /**
+                 * @description Integer minor units (fen).
+                 * @example 1880
+                 */
+                amountMinor: number;
+                amount: string;
+                /**
+                 * @example CNY
+                 * @enum {string}
+                 */
+                currency: "CNY";
+                createdAtMs: number;
+                /** @description Not decided by then, it is declined and the amount returns to the wallet. */
+                expiresAtMs: number;
+                /** @description The risk decision that held it (for support). */
+                decisionId: string;
             };
             /**
              * @description Integer minor units (fen).

@@ -11,6 +11,19 @@
  *                the order and refund rows stay (they are business records, not history) and
  *                the invariant checker matches each to its operation by id.
  *   subsidy      subsidy issues: the `subsidies` row stays (its campaign counts it).
+ *   entitlement  a wallet unlock while its `entitlements` row exists (always: an entitlement is a
+ *                business record like an order, active or revoked), and an unlock refund's payer
+ *                leg while the entitlement it revoked exists: the invariant checker matches each
+ *                entitlement to its unlock operation by id (`entitlement_unmatched` once the
+ *                archived id's tombstone is forgotten), and a revoked entitlement keeps the leg
+ *                that revoked it beside it.
+ *   unlock_refund  an unlock refund's creator leg while its `unlock_refunds` row exists (always):
+ *                settlement reads the row, and the money-out checker matches a receivable
+ *                refund to its operation by id (`reversal_unmatched`).
+ *   held_tip     a held tip's operations while its `held_tips` row exists (always: the review
+ *                record): its hold, its release, and the tip an approval made (`tip_X` for
+ *                `held_X`): the invariant checker matches each row to them by id
+ *                (`held_tip_unmatched` once an archived id's tombstone is forgotten).
  *   undelivered  an operation whose transit outbox row was not delivered when the archive
  *                started: the outbox row must stay until the destination shard has posted.
  *   open_packet  any operation on a red packet's escrow while the packet is not closed within
@@ -28,7 +41,16 @@
 import { accountAddress } from "../../domain/accounts";
 import type { OperationKind } from "../ledger";
 
-export const RETENTION_REASONS = ["order", "subsidy", "undelivered", "open_packet", "spans_cut"] as const;
+export const RETENTION_REASONS = [
+  "order",
+  "subsidy",
+  "entitlement",
+  "unlock_refund",
+  "held_tip",
+  "undelivered",
+  "open_packet",
+  "spans_cut",
+] as const;
 export type RetentionReason = (typeof RETENTION_REASONS)[number];
 
 const ORDER_KINDS = [
@@ -40,6 +62,10 @@ const SUBSIDY_KINDS = ["subsidy_issue"] as const satisfies readonly OperationKin
 const TIP_KIND: OperationKind = "tip";
 const PACKET_SEND_KIND: OperationKind = "packet_send";
 const UNLOCK_KIND: OperationKind = "unlock";
+const UNLOCK_REFUND_KIND: OperationKind = "unlock_refund";
+const UNLOCK_REFUND_PAYER_KIND: OperationKind = "unlock_refund_payer";
+const TIP_HOLD_KIND: OperationKind = "tip_hold";
+const TIP_HOLD_RELEASE_KIND: OperationKind = "tip_hold_release";
 
 const quoted = (kinds: readonly string[]) => kinds.map((k) => `'${k}'`).join(", ");
 
@@ -65,6 +91,25 @@ const PAY_TO_UNLOCK_ORDER =
   "EXISTS (SELECT 1 FROM payment_orders p WHERE p.id = 'order_' || substr(o.id, 5) AND p.unlock_id = o.id)";
 
 /**
+ * A wallet unlock's entitlement has the unlock's id (operations/unlock.ts); an unlock refund's
+ * payer leg names the unlock it revoked in its metadata (unlock-refund-payer.ts). Each a probe
+ * of the entitlements' primary key.
+ */
+const UNLOCK_ENTITLEMENT = "EXISTS (SELECT 1 FROM entitlements e WHERE e.id = o.id)";
+const REVOKED_ENTITLEMENT = "EXISTS (SELECT 1 FROM entitlements e WHERE e.id = json_extract(o.metadata, '$.unlockId'))";
+/** An unlock refund's row has the creator leg's id (unlock-refund.ts). */
+const UNLOCK_REFUND_ROW = "EXISTS (SELECT 1 FROM unlock_refunds r WHERE r.id = o.id)";
+
+/**
+ * A held tip `held_X` (operations/tip-hold.ts) is its hold's id; its release is `held_X:release`
+ * and the tip an approval makes `tip_X` (heldTipTipId). Each a probe of held_tips' primary key.
+ */
+const HELD_TIP_HOLD = "EXISTS (SELECT 1 FROM held_tips h WHERE h.id = o.id)";
+const HELD_TIP_RELEASE =
+  "EXISTS (SELECT 1 FROM held_tips h WHERE h.id = substr(o.id, 1, length(o.id) - length(':release')))";
+const HELD_TIP_APPROVED = "EXISTS (SELECT 1 FROM held_tips h WHERE h.id = 'held_' || substr(o.id, 5))";
+
+/**
  * The reason operation `o` stays live, or NULL when the archive takes it. Binds, in order:
  * the archive id (holds by operation), the archive id (holds by account), the cut.
  */
@@ -74,6 +119,12 @@ export const RETENTION_REASON_SQL = `CASE
   WHEN o.kind = '${PACKET_SEND_KIND}' AND ${PAY_TO_PACKET_ORDER} THEN 'order'
   WHEN o.kind = '${UNLOCK_KIND}' AND ${PAY_TO_UNLOCK_ORDER} THEN 'order'
   WHEN o.kind IN (${quoted(SUBSIDY_KINDS)}) THEN 'subsidy'
+  WHEN o.kind = '${UNLOCK_KIND}' AND ${UNLOCK_ENTITLEMENT} THEN 'entitlement'
+  WHEN o.kind = '${UNLOCK_REFUND_PAYER_KIND}' AND ${REVOKED_ENTITLEMENT} THEN 'entitlement'
+  WHEN o.kind = '${UNLOCK_REFUND_KIND}' AND ${UNLOCK_REFUND_ROW} THEN 'unlock_refund'
+  WHEN o.kind = '${TIP_HOLD_KIND}' AND ${HELD_TIP_HOLD} THEN 'held_tip'
+  WHEN o.kind = '${TIP_HOLD_RELEASE_KIND}' AND ${HELD_TIP_RELEASE} THEN 'held_tip'
+  WHEN o.kind = '${TIP_KIND}' AND ${HELD_TIP_APPROVED} THEN 'held_tip'
   WHEN EXISTS (SELECT 1 FROM ledger_archive_holds h
                WHERE h.archive_id = ? AND h.kind = 'operation' AND h.ref = o.id) THEN 'undelivered'
   WHEN EXISTS (SELECT 1 FROM transfers e JOIN ledger_archive_holds h

@@ -23,7 +23,7 @@ import { assert } from "../../domain/limits";
 import type { Currency } from "../../domain/money";
 import { type Attach, type ComposedOperation, composeOperation, type Guard, type SqlCondition } from "../ledger";
 import type { LedgerShard } from "../shards";
-import { composeTip, type PreparedTip } from "./tip";
+import { type AnyPreparedTip, composeTip } from "./tip";
 import { heldTipTipId } from "./tip-hold";
 
 /** What a decision needs of the held tip's row. */
@@ -63,12 +63,13 @@ function decidedStatement(
 
 /**
  * Approve: `tip` is the held tip priced and rated now (its id `heldTipTipId(held.id)`, its
- * gross the amount held; the caller refuses a tip whose price or creator changed).
+ * gross the amount held; the caller refuses a tip whose price or creator changed) — a room's
+ * tip or a content item's (issue 19), composed as that tip would have been.
  */
 export function composeHeldTipApprove(
   shard: LedgerShard,
   held: HeldTipRef,
-  tip: PreparedTip,
+  tip: AnyPreparedTip,
   actorId: string,
   attach?: Attach,
 ): ComposedOperation {

@@ -1,7 +1,7 @@
 /**
  * tip_hold: a wallet tip a risk rule decided `review` for (issue 16). Instead of the tip, the
- * payer's money moves `user:{id}:wallet` → `user:{id}:held` with the `held_tips` row (the room,
- * the creator, what was asked, the message, the decision and the rules that fired, the
+ * payer's money moves `user:{id}:wallet` → `user:{id}:held` with the `held_tips` row (the room
+ * or the content item (issue 19) — exactly one — the creator, what was asked, the message, the decision and the rules that fired, the
  * Idempotency-Key) in the same batch, in the payer's shard. Nothing reaches the creator, the
  * platform or the room until an operator approves it (operations/tip-hold-release.ts).
  *
@@ -28,7 +28,8 @@ export interface TipHold {
   /** `held_…`: the operation's id and the row's. */
   readonly id: string;
   readonly viewerId: string;
-  readonly roomId: string;
+  /** The target, exactly one: a live room's tip or a content item's (issue 19). */
+  readonly target: HeldTipTarget;
   readonly creatorId: string;
   readonly ask: TipAsk;
   readonly giftId: string | null;
@@ -44,6 +45,11 @@ export interface TipHold {
   /** 小额免密: the payer did not confirm with their PIN, so the hold must fit their limits. */
   readonly autopay?: AutopayCheck;
 }
+
+export type HeldTipTarget = { readonly roomId: string } | { readonly contentId: string };
+
+const roomOf = (t: HeldTipTarget): string | null => ("roomId" in t ? t.roomId : null);
+const contentOf = (t: HeldTipTarget): string | null => ("contentId" in t ? t.contentId : null);
 
 /** The tip an approval of held tip `heldId` makes: `tip_` with the held id's time and randomness. */
 export function heldTipTipId(heldId: string): string {
@@ -66,7 +72,7 @@ export function composeTipHold(shard: LedgerShard, h: TipHold, attach?: Attach):
     ],
     actorId: h.viewerId,
     reason: "risk_review",
-    metadata: { roomId: h.roomId, creatorId: h.creatorId, decisionId: h.decisionId, tipId: heldTipTipId(h.id) },
+    metadata: { ...h.target, creatorId: h.creatorId, decisionId: h.decisionId, tipId: heldTipTipId(h.id) },
     nowMs: h.nowMs,
     guards: [],
     // As a tip's: checked after the balance, counting this payer's tips still held today too.
@@ -87,14 +93,15 @@ export function composeTipHold(shard: LedgerShard, h: TipHold, attach?: Attach):
     extra: (posting) => [
       db
         .prepare(
-          `INSERT INTO held_tips (id, viewer_id, room_id, creator_id, ask, gift_id, quantity, amount_minor, currency,
+          `INSERT INTO held_tips (id, viewer_id, room_id, content_id, creator_id, ask, gift_id, quantity, amount_minor, currency,
              message, decision_id, fired, idempotency_key, state, tip_id, created_at_ms, expires_at_ms)
-           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ? WHERE ${posting.sql}`,
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?, ? WHERE ${posting.sql}`,
         )
         .bind(
           h.id,
           h.viewerId,
-          h.roomId,
+          roomOf(h.target),
+          contentOf(h.target),
           h.creatorId,
           JSON.stringify(h.ask),
           h.giftId,
@@ -115,13 +122,16 @@ export function composeTipHold(shard: LedgerShard, h: TipHold, attach?: Attach):
   });
 }
 
-/** The held tip as its 202 shows it (stored with the Idempotency-Key and replayed byte for byte). */
+/**
+ * The held tip as its 202 shows it (stored with the Idempotency-Key and replayed byte for byte):
+ * a room's names its `roomId`, a content item's its `contentId`.
+ */
 export function heldTipReceipt(h: TipHold) {
   return {
     heldTip: {
       id: h.id,
       state: "held" as const,
-      roomId: h.roomId,
+      ...h.target,
       creatorId: h.creatorId,
       viewerId: h.viewerId,
       giftId: h.giftId,

@@ -187,7 +187,8 @@ export const heldTips = sqliteTable(
   {
     id: text("id").primaryKey(),
     viewerId: text("viewer_id").notNull(),
-    roomId: text("room_id").notNull(),
+    /** The tip's target: a room (`room_id`) or a content item (`content_id`, issue 19), exactly one. */
+    roomId: text("room_id"),
     creatorId: text("creator_id").notNull(),
     /** What the payer asked for (JSON: `{kind: "gift", giftId, quantity}` or `{kind: "custom", amount}`). */
     ask: text("ask").notNull(),
@@ -209,8 +210,10 @@ export const heldTips = sqliteTable(
     decidedBy: text("decided_by"),
     decidedAtMs: integer("decided_at_ms"),
     decisionReason: text("decision_reason"),
+    contentId: text("content_id"),
   },
   (t) => [
+    check("held_tips_target", sql`(${t.roomId} IS NULL) <> (${t.contentId} IS NULL)`),
     check("held_tips_state", sql`${t.state} IN ('held', 'approved', 'declined', 'expired')`),
     check("held_tips_amount", sql`${t.amountMinor} > 0`),
     // The review queue pages by state, oldest first (ids sort by time); the sweeper finds the expired ones.

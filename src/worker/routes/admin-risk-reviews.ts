@@ -24,6 +24,7 @@ import {
   PrefixedId,
   UserId,
 } from "../schemas";
+import { ContentId } from "./content";
 import { defineRoute } from "./define";
 import { RoomId } from "./rooms";
 
@@ -36,7 +37,10 @@ export const HeldTipSchema = z
     id: PrefixedId("held"),
     state: z.enum(HELD_TIP_STATES),
     viewerId: UserId,
-    roomId: RoomId,
+    roomId: RoomId.nullable().openapi({ description: "A room's held tip: its room (else null)." }),
+    contentId: ContentId.nullable().openapi({
+      description: "A content item's held tip (issue 19): the item (else null). Exactly one of the two is set.",
+    }),
     creatorId: UserId,
     ask: z.record(z.string(), z.unknown()).openapi({
       description: "What the payer asked for: `{kind: gift, giftId, quantity}` or `{kind: custom, amount}`.",

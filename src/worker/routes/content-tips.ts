@@ -6,8 +6,9 @@
  * The money is the room tip's operation (operations/tip.ts, `prepareContentTip` + `composeTip`),
  * run on the direct path under the Idempotency-Key in the payer's shard, with the same message
  * moderation, PIN and password-free limits, and risk assessed as action `tip` with the item's
- * creator as the recipient. A risk `review` refuses (`risk_review`): only a room's tips are held
- * with their money for review today.
+ * creator as the recipient. A risk `review` holds the tip with its money, as a room's
+ * (worker/held-tips.ts `holdTip`: 202 with the held tip naming the item); an operator's approval
+ * makes it the tip on the item, a decline or the sweeper gives the money back.
  *
  * The leaderboard is read from the ledger: a viewer's tips all live in the viewer's shard, so
  * each shard's top viewers by sum (index tips_content_viewer) merge into the exact top
@@ -16,6 +17,7 @@
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { TypedResponse } from "hono";
 import { emitOperationEvents } from "../../db/business-events";
 import {
   composeTip,
@@ -36,6 +38,7 @@ import { LIMITS } from "../../domain/limits";
 import { parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
+import { holdTip } from "../held-tips";
 import { balancePatch, idempotencyOf, runIdempotent } from "../idempotency";
 import { moderatedMessage } from "../moderation";
 import { requirePin } from "../pin";
@@ -43,6 +46,7 @@ import { assessRisk } from "../risk";
 import { tipRulesWithRooms } from "../rooms/tip-rates";
 import {
   AmountMinor,
+  Currency,
   DecimalAmount,
   errorResponses,
   GiftId,
@@ -99,6 +103,30 @@ export const ContentTipSchema = z
   })
   .openapi("ContentTip");
 
+export const ContentHeldTipReceiptSchema = z
+  .object({
+    heldTip: z.object({
+      id: PrefixedId("held"),
+      state: z.literal("held"),
+      contentId: ContentId,
+      creatorId: UserId,
+      viewerId: UserId,
+      giftId: GiftId.nullable(),
+      quantity: z.number().int(),
+      amountMinor: AmountMinor,
+      amount: z.string(),
+      currency: Currency,
+      createdAtMs: z.number().int(),
+      expiresAtMs: z
+        .number()
+        .int()
+        .openapi({ description: "Not decided by then, it is declined and the amount returns to the wallet." }),
+      decisionId: z.string().openapi({ description: "The risk decision that held it (for support)." }),
+    }),
+    walletBalanceMinor: AmountMinor,
+  })
+  .openapi("ContentHeldTipReceipt");
+
 contentTips.openapi(
   defineRoute({
     method: "post",
@@ -115,6 +143,12 @@ contentTips.openapi(
     request: { params: contentParams, headers: IdempotencyKeyHeader, body: jsonBody(ContentTipRequestSchema) },
     responses: {
       201: jsonResponse(ContentTipSchema, "The tip was sent"),
+      202: jsonResponse(
+        ContentHeldTipReceiptSchema,
+        "A risk rule sent the tip to review: the amount is held from the wallet until an operator decides " +
+          "(approved: the tip on the item is sent as it would have been; declined, or not decided within 72 h: " +
+          "the amount returns to the wallet). A replay of the key answers this again.",
+      ),
       ...errorResponses(400, 401, 403, 404, 409, 422, 423, 428, 429, 503),
     },
   }),
@@ -140,16 +174,31 @@ contentTips.openapi(
       findItem(ledger.control, contentId),
       currentRiskSet(ledger.control, c.var.config.switchCacheTtlMs),
     ]);
-    await assessRisk(
+    const review = await assessRisk(
       c,
       {
         action: "tip",
         amountMinor: askAmountMinor(ask, set.giftPricesMinor),
         recipientId: item?.creator_id ?? null,
         pinVerified: confirmed,
+        holdable: true,
       },
       set,
     );
+    if (review !== null) {
+      // Held with its money under the same Idempotency-Key (a replay answers the stored 202).
+      const held = await holdTip(c, {
+        target: { contentId },
+        viewerId,
+        ask,
+        message,
+        confirmed,
+        review,
+        request,
+        idempotency,
+      });
+      return held as unknown as TypedResponse<z.infer<typeof ContentTipSchema>, 201, "json">;
+    }
     let rated: RatedTip<PreparedContentTip> | null = null;
     let posted = false;
     const response = await runIdempotent(

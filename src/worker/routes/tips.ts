@@ -169,7 +169,16 @@ tips.openapi(
       set,
     );
     if (review !== null) {
-      const held = await holdTip(c, { roomId, viewerId, ask, message, confirmed, review, request, idempotency });
+      const held = await holdTip(c, {
+        target: { roomId },
+        viewerId,
+        ask,
+        message,
+        confirmed,
+        review,
+        request,
+        idempotency,
+      });
       return held as unknown as TypedResponse<z.infer<typeof TipSchema>, 201, "json">;
     }
     if (inRoom) {
