@@ -459,6 +459,32 @@ describe("unlocks paused", () => {
     expect((await invariantReport()).violations).toEqual([]);
   });
 
+  it("tips on content honour the tip switches (platform, gift); unlock switches stop only unlocks", async () => {
+    const creator = `sw-unl-tips-creator-${run}`;
+    await goLive(creator);
+    const contentId = await item(creator);
+    const fan = `sw-unl-tips-fan-${run}`;
+    await fund(fan, "20.00");
+    const tipOn = async (giftId: string) =>
+      call("POST", `/v1/content/${contentId}/tips`, {
+        token: await token(fan),
+        idempotencyKey: key(),
+        body: { giftId, quantity: 1 },
+      });
+    switchCache.pinForTests([pinned("tips_paused", { type: "gift", id: "heart" })]);
+    expect((await tipOn("heart")).body.error.code).toBe("switch_tips_paused");
+    expect((await tipOn("rose")).status).toBe(201);
+    switchCache.pinForTests([pinned("tips_paused", { type: "platform" })]);
+    expect((await tipOn("rose")).body.error.code).toBe("switch_tips_paused");
+    // Unlocks paused everywhere and for this creator: tips on the item go on, its unlock does not.
+    switchCache.pinForTests([
+      pinned("unlocks_paused", { type: "platform" }),
+      pinned("unlocks_paused", { type: "creator", id: creator }),
+    ]);
+    expect((await tipOn("rose")).status).toBe(201);
+    expect((await unlock(fan, contentId)).body.error.code).toBe("switch_unlocks_paused");
+  });
+
   it("a pay-to-unlock paid while unlocks are paused keeps the money in the wallet, and the order says so", async () => {
     const creator = `sw-unl-paid-creator-${run}`;
     await goLive(creator);
