@@ -18,8 +18,11 @@ import { requestFingerprint } from "../../src/domain/idempotency";
 import { type ShareContext, shareTips, type TierSchedule } from "../../src/domain/revenue-tiers";
 import { periodKeys } from "../../src/domain/room/periods";
 import type { LiveRoom } from "../../src/durable-objects/live-room";
+import type { RoomSettings } from "../../src/durable-objects/live-room.settings";
+import { roomTierPorts } from "../../src/durable-objects/live-room.tiers";
 import type { TipAnswer, TipSubmission } from "../../src/durable-objects/live-room.tips";
 import { configFrom } from "../../src/platform/config";
+import type { Logger } from "../../src/platform/logger";
 import { canonicalJson } from "../../src/worker/idempotency";
 import {
   BASE,
@@ -600,6 +603,16 @@ describe("tiered revenue share of paid unlocks (issue 19)", () => {
     });
     expect(unlocked.status, JSON.stringify(unlocked.body)).toBe(201);
     expect(unlocked.body.unlock.platformShareBps).toBe(5_000);
+    // A lost answer is settled by reading the unlock back, as a tip's (the desk's port).
+    const ports = roomTierPorts(
+      env,
+      { get: () => null, put: () => {} } as unknown as RoomSettings,
+      {
+        warn() {},
+      } as unknown as Logger,
+    );
+    expect(await ports.readTipCreatedAt(unlocked.body.unlock.id)).toBe(unlocked.body.unlock.createdAtMs);
+    expect(await ports.readTipCreatedAt("unl_01NOSUCHUNLOCK0000000000000")).toBeNull();
     await until(
       () => runInDurableObject(room(roomId), (instance: LiveRoom) => instance.tiers.uncommittedCount()),
       (n) => n === 0,
