@@ -100,6 +100,7 @@ const SWITCH_KINDS = [
   "payout_channel_out",
   "effects_degraded",
   "claims_tightened",
+  "unlocks_paused",
 ];
 const LIST_KINDS = ["user", "device", "ip", "cidr", "card", "payout_account", "country", "asn"];
 const GIFT_TIERS = ["small", "medium", "big", "epic"];
@@ -118,7 +119,7 @@ const SECTIONS = [
   {
     id: "switches",
     title: "Runtime switches",
-    hint: "Pause tips or red packets, go read-only, take a channel out, degrade effects, tighten claims — platform-wide or for one room, gift or channel. Every change is four-eyed.",
+    hint: "Pause tips, red packets or paid unlocks, go read-only, take a channel out, degrade effects, tighten claims — platform-wide or for one room, gift, channel, content item or creator. Every change is four-eyed.",
     async draw(section) {
       const { switches, propagationMaxMs } = await api("GET", "/v1/admin/switches");
       const clear = (s) => () =>
@@ -148,7 +149,11 @@ const SECTIONS = [
             field("Switch", select("kind", SWITCH_KINDS, "tips_paused")),
             field(
               "Scope",
-              input("scope", { value: "platform", placeholder: "platform, room:<id>, gift:<id>, channel:<name>" }),
+              input("scope", {
+                value: "platform",
+                placeholder: "platform, room:<id>, gift:<id>, channel:<name>, content:<id>, creator:<id>",
+                size: 34,
+              }),
             ),
             field("Value (claims_tightened)", input("value", { type: "number", min: 1, size: 6 })),
             field("Reason", input("reason", { required: true, minLength: 3, size: 30 })),

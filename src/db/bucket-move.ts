@@ -956,8 +956,8 @@ function copyEntitlement(
   return db
     .prepare(
       `INSERT INTO entitlements (id, content_id, user_id, creator_id, amount_minor, platform_minor, creator_minor,
-         platform_bps, currency, state, created_at_ms, revoked_at_ms, moved_from_shard)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         platform_bps, currency, state, created_at_ms, revoked_at_ms, moved_from_shard, schedule_version)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) ${onConflict}`,
     )
     .bind(
@@ -974,6 +974,7 @@ function copyEntitlement(
       row.created_at_ms,
       row.revoked_at_ms ?? null,
       row.moved_from_shard ?? from,
+      row.schedule_version ?? null,
     );
 }
 

@@ -202,6 +202,10 @@ export const ERROR_CODES = {
     message: "Money is read-only for now (an operator switch): nothing was moved; reads still work.",
   },
   switch_tips_paused: { status: 503, message: "Tips are paused here for now (an operator switch); nothing was sent." },
+  switch_unlocks_paused: {
+    status: 503,
+    message: "Paid unlocks are paused here for now (an operator switch); nothing was charged.",
+  },
   switch_packets_paused: {
     status: 503,
     message: "Red packets are paused here for now (an operator switch); nothing was sent or claimed.",

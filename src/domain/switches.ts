@@ -21,15 +21,18 @@ export const SWITCH_KINDS = [
   "payout_channel_out",
   "effects_degraded",
   "claims_tightened",
+  "unlocks_paused",
 ] as const;
 export type SwitchKind = (typeof SWITCH_KINDS)[number];
 
-/** `platform`, or one room, gift or channel. */
+/** `platform`, or one room, gift, channel, content item or creator. */
 export type SwitchScope =
   | { readonly type: "platform" }
   | { readonly type: "room"; readonly id: string }
   | { readonly type: "gift"; readonly id: string }
-  | { readonly type: "channel"; readonly id: string };
+  | { readonly type: "channel"; readonly id: string }
+  | { readonly type: "content"; readonly id: string }
+  | { readonly type: "creator"; readonly id: string };
 export type ScopeType = SwitchScope["type"];
 
 /** Which scopes each kind accepts, and whether it takes a value. */
@@ -42,6 +45,8 @@ export const SWITCH_RULES: Record<SwitchKind, { readonly scopes: readonly ScopeT
   effects_degraded: { scopes: ["platform", "room"], value: false },
   // The value: claims admitted per packet at once (below the usual ⌈1.5 × shares left⌉).
   claims_tightened: { scopes: ["platform", "room"], value: true },
+  // Paid unlocks (付费阅读): everywhere, one content item, or every item of one creator.
+  unlocks_paused: { scopes: ["platform", "content", "creator"], value: false },
 };
 
 export interface Switch {
@@ -58,6 +63,8 @@ export interface Switch {
 export type SwitchAction =
   /** A tip in a room, or on a content item (`roomId` null: only platform and gift switches apply). */
   | { readonly kind: "tip"; readonly roomId: string | null; readonly giftId: string | null }
+  /** A paid unlock of a content item (from the wallet, a pay-to-unlock order made or paid). */
+  | { readonly kind: "unlock"; readonly contentId: string; readonly creatorId: string }
   | { readonly kind: "packet_send"; readonly roomId: string }
   | { readonly kind: "packet_claim"; readonly roomId: string | null }
   /** A top-up or pay-to-tip order on a payment channel. */
@@ -70,7 +77,7 @@ export type SwitchAction =
 /** The codes switches refuse with; each is in domain/errors.ts. */
 export type SwitchCode = Extract<
   ErrorCode,
-  "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out"
+  "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_unlocks_paused"
 >;
 
 export interface SwitchRefusal {
@@ -84,9 +91,9 @@ export function scopeKey(scope: SwitchScope): string {
 
 export function parseScopeKey(key: string): SwitchScope | null {
   if (key === "platform") return { type: "platform" };
-  const match = /^(room|gift|channel):(.{1,64})$/s.exec(key);
+  const match = /^(room|gift|channel|content|creator):(.{1,64})$/s.exec(key);
   if (!match) return null;
-  return { type: match[1] as "room" | "gift" | "channel", id: match[2] as string };
+  return { type: match[1] as "room" | "gift" | "channel" | "content" | "creator", id: match[2] as string };
 }
 
 export function isActive(s: Switch, nowMs: number): boolean {
@@ -108,6 +115,7 @@ export function switchShapeError(kind: SwitchKind, scope: SwitchScope, value: nu
 /** Money-moving actions that read-only mode refuses (every action there is, today). */
 const MONEY_ACTIONS: ReadonlySet<SwitchAction["kind"]> = new Set([
   "tip",
+  "unlock",
   "packet_send",
   "packet_claim",
   "payment_order",
@@ -139,6 +147,17 @@ export function refusalFor(switches: readonly Switch[], action: SwitchAction, no
             sc.type === "platform" ||
             (sc.type === "room" && sc.id === action.roomId) ||
             (sc.type === "gift" && sc.id === action.giftId),
+        ),
+      );
+    case "unlock":
+      return refuse(
+        "switch_unlocks_paused",
+        find(
+          "unlocks_paused",
+          (sc) =>
+            sc.type === "platform" ||
+            (sc.type === "content" && sc.id === action.contentId) ||
+            (sc.type === "creator" && sc.id === action.creatorId),
         ),
       );
     case "packet_send":

@@ -44,9 +44,9 @@ import type { RoomSettings } from "./live-room.settings";
 export interface TierDeskPorts {
   now(): number;
   readonly timeZone: string;
-  /** Σ gross of the creator's tips created in [fromMs, toMs), across every ledger shard. */
+  /** Σ gross of the creator's tips and paid unlocks created in [fromMs, toMs), across every ledger shard. */
   readMonthGross(creatorId: string, fromMs: number, toMs: number): Promise<number>;
-  /** The created-at of a tip, or null when it does not exist. */
+  /** The created-at of a tip or a paid unlock, or null when it does not exist. */
   readTipCreatedAt(tipId: string): Promise<number | null>;
   /** The latest `commitByMs` handed out (kept across restarts), and keeping it. */
   readonly quiet: { get(): number | null; put(ms: number): void };
@@ -271,12 +271,16 @@ export function roomTierPorts(env: Env, settings: RoomSettings, log: Logger): Ti
     timeZone: configFrom(env).businessTimeZone,
     async readMonthGross(creatorId, fromMs, toMs) {
       const ledger = await openLedger(env);
+      // Tips and paid unlocks (the original entitlement rows: a bucket move's copy counts nowhere).
       const sums = await Promise.all(
         ledger.shards.map((shard) =>
           shard.db
             .prepare(
-              `SELECT COALESCE(SUM(amount_minor), 0) AS gross FROM tips
-               WHERE creator_id = ? AND created_at_ms >= ? AND created_at_ms < ?`,
+              `SELECT (SELECT COALESCE(SUM(amount_minor), 0) FROM tips
+                       WHERE creator_id = ?1 AND created_at_ms >= ?2 AND created_at_ms < ?3)
+                    + (SELECT COALESCE(SUM(amount_minor), 0) FROM entitlements
+                       WHERE creator_id = ?1 AND created_at_ms >= ?2 AND created_at_ms < ?3
+                         AND moved_from_shard IS NULL) AS gross`,
             )
             .bind(creatorId, fromMs, toMs)
             .first<{ gross: number }>(),
@@ -286,9 +290,13 @@ export function roomTierPorts(env: Env, settings: RoomSettings, log: Logger): Ti
     },
     async readTipCreatedAt(tipId) {
       const ledger = await openLedger(env);
+      // A tip's row, or a paid unlock's (its entitlement, written by the payer's shard).
       const row = await ledger
         .forId(tipId)
-        .db.prepare("SELECT created_at_ms FROM tips WHERE id = ?")
+        .db.prepare(
+          `SELECT created_at_ms FROM tips WHERE id = ?1
+           UNION ALL SELECT created_at_ms FROM entitlements WHERE id = ?1 AND moved_from_shard IS NULL`,
+        )
         .bind(tipId)
         .first<{ created_at_ms: number }>();
       return row?.created_at_ms ?? null;

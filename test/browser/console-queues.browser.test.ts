@@ -268,6 +268,37 @@ describe.skipIf(!hasBrowser)("the console's work queues and configuration in Chr
     expect(kai.errors).toEqual([]);
   });
 
+  it("pausing one creator's paid unlocks is a switch like the others: proposed, approved, shown", async () => {
+    const { page, errors } = await open("ops-mei", "/console/config.html#switches");
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    const section = page.locator("#switches");
+    await section.locator('select[name="kind"]').selectOption("unlocks_paused");
+    await section.locator('input[name="scope"]').fill("creator:demo-creator-lin");
+    await section.locator('input[name="reason"]').fill("Demo: paywall dispute D-3");
+    await section.locator('button[type="submit"]').click();
+    await page.waitForSelector('#switches .config-result[data-outcome="proposed"]');
+    const proposalId = await section.locator(".config-result").getAttribute("data-proposal");
+    expect(await section.locator(".config-result").textContent()).toBe(
+      `Kept as proposal ${proposalId} (“Set switch unlocks_paused on creator:demo-creator-lin: Demo: paywall dispute D-3”): a second operator approves it on the proposals page.`,
+    );
+    const kai = await open("ops-kai", "/console/proposals.html");
+    await kai.page.waitForSelector("body[data-loaded]", { state: "attached" });
+    const card = kai.page.locator(`.proposal[data-id="${proposalId}"]`);
+    await card.locator("button.approve").click();
+    await kai.page.waitForSelector(`.proposal[data-id="${proposalId}"][data-state="executed"]`);
+    expect(await card.locator(".result-status").textContent()).toBe("Its request answered 200");
+
+    await page.reload();
+    await page.waitForSelector("body[data-loaded]", { state: "attached" });
+    const rows = await page
+      .locator("#switches tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].slice(0, 4).map((td) => td.textContent)));
+    expect(rows).toContainEqual(["unlocks_paused", "creator:demo-creator-lin", "—", "Demo: paywall dispute D-3"]);
+    await page.screenshot({ path: `${ARTIFACTS}/console-config-switch-unlocks-1280.png`, fullPage: true });
+    expect(errors).toEqual([]);
+    expect(kai.errors).toEqual([]);
+  });
+
   it("a risk list entry and a gift change go through at once, audited; a role grant is a proposal", async () => {
     const { page, errors } = await open("ops-kai", "/console/config.html");
     await page.waitForSelector("body[data-loaded]", { state: "attached" });

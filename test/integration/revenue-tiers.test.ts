@@ -18,11 +18,15 @@ import { requestFingerprint } from "../../src/domain/idempotency";
 import { type ShareContext, shareTips, type TierSchedule } from "../../src/domain/revenue-tiers";
 import { periodKeys } from "../../src/domain/room/periods";
 import type { LiveRoom } from "../../src/durable-objects/live-room";
+import type { RoomSettings } from "../../src/durable-objects/live-room.settings";
+import { roomTierPorts } from "../../src/durable-objects/live-room.tiers";
 import type { TipAnswer, TipSubmission } from "../../src/durable-objects/live-room.tips";
 import { configFrom } from "../../src/platform/config";
+import type { Logger } from "../../src/platform/logger";
 import { canonicalJson } from "../../src/worker/idempotency";
 import {
   BASE,
+  balanceOf,
   call,
   callApproved,
   fund,
@@ -31,6 +35,7 @@ import {
   ledger,
   openRoom,
   operatorToken,
+  settleTransit,
   token,
   until,
 } from "./helpers";
@@ -451,6 +456,174 @@ describe("tiered revenue share of tips on content (issue 19)", () => {
     );
     expect(held).toBe(0);
     expect((await invariantReport()).violations).toEqual([]);
+  });
+});
+
+/** A creator's paid unlocks (the entitlements the unlocks wrote: originals only), as tip rows. */
+async function creatorUnlocks(creatorId: string): Promise<TipRow[]> {
+  const rows: TipRow[] = [];
+  for (const shard of (await ledger()).shards) {
+    const { results } = await shard.db
+      .prepare(
+        `SELECT id, amount_minor, platform_bps, platform_minor, creator_minor, schedule_version, created_at_ms
+         FROM entitlements WHERE creator_id = ? AND moved_from_shard IS NULL`,
+      )
+      .bind(creatorId)
+      .all<TipRow>();
+    rows.push(...results);
+  }
+  return rows;
+}
+
+describe("tiered revenue share of paid unlocks (issue 19)", () => {
+  it("unlocks and tips of one creator cross the tiers together, each at its exact rate; the desk's month is the ledger's", async () => {
+    const schedule = await putSchedule(
+      [
+        [0, 5_000],
+        [2_000, 4_000],
+        [4_000, 3_000],
+      ],
+      Date.now() - 1,
+    );
+    const creatorId = "tier-unlock-creator";
+    const roomId = await openRoom(creatorId);
+    const admin = await token("tier-unlock-admin", "admin");
+    const item = async (price: string) => {
+      const made = await call("POST", "/v1/admin/content", {
+        token: admin,
+        body: { creatorId, kind: "article", title: `Paywalled ${price}`, price },
+      });
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      return made.body.id as string;
+    };
+    const items = [await item("6.00"), await item("5.00"), await item("7.00"), await item("3.00")];
+    const unlock = (t: string, contentId: string) =>
+      call("POST", `/v1/content/${contentId}/unlock`, { token: t, idempotencyKey: key(), body: {} });
+
+    // Unlocks alone cross the first threshold (20.00): 6 + 5 + 7 = 18.00 at 50 %, the 3.00 reaching 21.00 at 40 %.
+    await fund("tier-unlock-first", "30.00");
+    const first = await token("tier-unlock-first");
+    const bps: number[] = [];
+    for (const contentId of items) {
+      const reply = await unlock(first, contentId);
+      expect(reply.status, JSON.stringify(reply.body)).toBe(201);
+      bps.push(reply.body.unlock.platformShareBps);
+    }
+    expect(bps).toEqual([5_000, 5_000, 5_000, 4_000]);
+
+    // Then unlocks and room tips at once, from many viewers, cross 40.00.
+    const VIEWERS = 5;
+    for (let v = 0; v < VIEWERS; v++) await fund(`tier-unlock-${v}`, "30.00");
+    const tokens = await Promise.all(Array.from({ length: VIEWERS }, (_, v) => token(`tier-unlock-${v}`)));
+    const replies = await Promise.all(
+      tokens.flatMap((t, v) => [
+        unlock(t, items[0] as string),
+        tip(roomId, t, { kind: "gift", giftId: "rose", quantity: 1 + (v % 4) }),
+        unlock(t, items[1] as string),
+      ]),
+    );
+    expect(replies.map((r) => r.status)).toEqual(replies.map(() => 201));
+
+    // A pay-to-unlock is rated when its payment lands: past 40.00 by now, at 30 %.
+    const order = (
+      await call("POST", "/v1/payments/orders", {
+        token: await token("tier-unlock-payer"),
+        idempotencyKey: key(),
+        body: { kind: "unlock", method: "sandbox", unlock: { contentId: items[2] } },
+      })
+    ).body.order;
+    const body = JSON.stringify({
+      id: `evt_${order.id.slice(6)}`,
+      type: "payment.succeeded",
+      merchant_id: "giftwire-sandbox",
+      order_no: order.id,
+      txn_id: `sbx_${order.id.slice(6)}`,
+      amount_minor: order.amountMinor,
+      currency: "CNY",
+    });
+    const signature = await signSandbox("sandbox-test-secret-0123456789", body, Date.now());
+    const paidReply = await exports.default.fetch(`${BASE}/v1/payments/callbacks/sandbox`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "sandbox-signature": signature },
+      body,
+    });
+    expect(paidReply.status).toBe(200);
+    const unlockId = `unl_${order.id.slice(6)}`;
+    const unlocks = await until(
+      () => creatorUnlocks(creatorId),
+      (r) => r.some((x) => x.id === unlockId),
+    );
+    const paidUnlock = unlocks.find((r) => r.id === unlockId);
+    expect(paidUnlock).toMatchObject({ amount_minor: 700, platform_bps: 3_000, schedule_version: schedule.version });
+
+    const tips = await creatorTips(creatorId);
+    expect(unlocks).toHaveLength(4 + VIEWERS * 2 + 1);
+    expect(tips).toHaveLength(VIEWERS);
+    // Unlocks were split at every tier; every split is the sequential domain's, tips and unlocks in one month.
+    expect(new Set(unlocks.map((r) => r.platform_bps))).toEqual(new Set([5_000, 4_000, 3_000]));
+    expect(unlocks.every((r) => r.schedule_version === schedule.version)).toBe(true);
+    expectSequentialShares([...tips, ...unlocks], [schedule]);
+
+    // The month's book: the desk's committed gross is the ledger's tips and unlocks, exactly.
+    await until(
+      () => runInDurableObject(room(roomId), (instance: LiveRoom) => instance.tiers.uncommittedCount()),
+      (n) => n === 0,
+    );
+    const ledgerGross = [...tips, ...unlocks].reduce((s, r) => s + r.amount_minor, 0);
+    const book = await runInDurableObject(room(roomId), (instance: LiveRoom) => instance.tiers.bookOf());
+    expect(book).toEqual({ month: periodKeys(Date.now(), TZ).month, committedMinor: ledgerGross });
+    // And the creator's pending earnings are the recorded creator parts.
+    await settleTransit();
+    const creatorPart = [...tips, ...unlocks].reduce((s, r) => s + r.creator_minor, 0);
+    expect(await balanceOf(`creator:${creatorId}:pending`)).toBe(creatorPart);
+    expect((await invariantReport()).violations).toEqual([]);
+  });
+
+  it("a restarted room reads the month's gross from tips and unlocks alike", async () => {
+    const schedule = await putSchedule(
+      [
+        [0, 5_000],
+        [1_000, 2_500],
+      ],
+      Date.now() - 1,
+    );
+    const creatorId = "tier-unlock-restart-creator";
+    const roomId = await openRoom(creatorId);
+    const made = await call("POST", "/v1/admin/content", {
+      token: await token("tier-unlock-admin", "admin"),
+      body: { creatorId, kind: "video", title: "A video", price: "9.00" },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    await fund("tier-unlock-restart-fan", "20.00");
+    const fan = await token("tier-unlock-restart-fan");
+    const unlocked = await call("POST", `/v1/content/${made.body.id}/unlock`, {
+      token: fan,
+      idempotencyKey: key(),
+      body: {},
+    });
+    expect(unlocked.status, JSON.stringify(unlocked.body)).toBe(201);
+    expect(unlocked.body.unlock.platformShareBps).toBe(5_000);
+    // A lost answer is settled by reading the unlock back, as a tip's (the desk's port).
+    const ports = roomTierPorts(
+      env,
+      { get: () => null, put: () => {} } as unknown as RoomSettings,
+      {
+        warn() {},
+      } as unknown as Logger,
+    );
+    expect(await ports.readTipCreatedAt(unlocked.body.unlock.id)).toBe(unlocked.body.unlock.createdAtMs);
+    expect(await ports.readTipCreatedAt("unl_01NOSUCHUNLOCK0000000000000")).toBeNull();
+    await until(
+      () => runInDurableObject(room(roomId), (instance: LiveRoom) => instance.tiers.uncommittedCount()),
+      (n) => n === 0,
+    );
+    // A new instance reads the month again (after its quotes' time) and must count the 9.00
+    // unlock: the next 1.00 tip reaches 10.00, the second tier.
+    await evictDurableObject(room(roomId));
+    const reply = await sent(roomId, fan, { kind: "gift", giftId: "rose", quantity: 1 });
+    expect(reply.body.tip).toMatchObject({ platformShareBps: 2_500 });
+    const rows = [...(await creatorTips(creatorId)), ...(await creatorUnlocks(creatorId))];
+    expectSequentialShares(rows, [schedule]);
   });
 });
 

@@ -26,8 +26,10 @@ import {
   ledgerSnapshot,
   operatorToken,
   token,
+  until,
   withPin,
 } from "./helpers";
+import { paid } from "./payment-helpers";
 import { SocketProbe } from "./socket-probe";
 
 afterEach(() => switchCache.forget());
@@ -385,6 +387,157 @@ describe("effects degraded", () => {
   });
 });
 
+describe("unlocks paused", () => {
+  const run = crypto.randomUUID().slice(0, 8);
+
+  async function item(creatorId: string, price = "3.00"): Promise<string> {
+    const res = await call("POST", "/v1/admin/content", {
+      token: await token(`sw-unl-admin-${run}`, "admin"),
+      body: { creatorId, kind: "article", title: "Paywalled", price },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body.id as string;
+  }
+
+  const unlock = async (userId: string, contentId: string) =>
+    call("POST", `/v1/content/${contentId}/unlock`, { token: await token(userId), idempotencyKey: key(), body: {} });
+  const unlockOrder = async (userId: string, contentId: string) =>
+    call("POST", "/v1/payments/orders", {
+      token: await token(userId),
+      idempotencyKey: key(),
+      body: { kind: "unlock", method: "sandbox", unlock: { contentId } },
+    });
+  const orderCount = (userId: string) =>
+    countInLedger("SELECT COUNT(*) AS n FROM payment_orders WHERE user_id = ?", userId);
+
+  it("per item, per creator and platform-wide: refused with switch_unlocks_paused before anything moves; cleared, it works", async () => {
+    const creator = `sw-unl-creator-${run}`;
+    const other = `sw-unl-other-${run}`;
+    await goLive(creator);
+    await goLive(other);
+    const [a, b, c] = [await item(creator), await item(creator), await item(other)];
+    const fan = `sw-unl-fan-${run}`;
+    await fund(fan, "20.00");
+
+    // One item: that item refused (wallet and a new order), the creator's other item unlocks.
+    await setSwitch("unlocks_paused", `content:${a}`);
+    switchCache.forget();
+    const before = await ledgerSnapshot();
+    const refused = await unlock(fan, a);
+    expect({ status: refused.status, code: refused.body.error.code }).toEqual({
+      status: 503,
+      code: "switch_unlocks_paused",
+    });
+    const order = await unlockOrder(fan, a);
+    expect({ status: order.status, code: order.body.error.code }).toEqual({
+      status: 503,
+      code: "switch_unlocks_paused",
+    });
+    expect(await ledgerSnapshot()).toBe(before);
+    expect(await orderCount(fan)).toBe(0);
+    expect((await unlock(fan, b)).status).toBe(201);
+    expect((await clearSwitch("unlocks_paused", `content:${a}`)).status).toBe(200);
+
+    // One creator: every item of theirs, no one else's.
+    await setSwitch("unlocks_paused", `creator:${creator}`);
+    switchCache.forget();
+    expect((await unlock(fan, a)).body.error.code).toBe("switch_unlocks_paused");
+    expect((await unlock(fan, c)).status).toBe(201);
+    expect((await clearSwitch("unlocks_paused", `creator:${creator}`)).status).toBe(200);
+
+    // Platform-wide (pinned in this isolate: other files share the store) and read-only both refuse.
+    switchCache.pinForTests([pinned("unlocks_paused", { type: "platform" })]);
+    expect((await unlock(fan, a)).body.error.code).toBe("switch_unlocks_paused");
+    switchCache.pinForTests([pinned("read_only", { type: "platform" })]);
+    expect((await unlock(fan, a)).body.error.code).toBe("switch_read_only");
+
+    // Cleared: it works.
+    switchCache.forget();
+    const done = await unlock(fan, a);
+    expect(done.status, JSON.stringify(done.body)).toBe(201);
+    expect(await balanceOf(`user:${fan}:wallet`)).toBe(2_000 - 3 * 300);
+    expect((await invariantReport()).violations).toEqual([]);
+  });
+
+  it("tips on content honour the tip switches (platform, gift); unlock switches stop only unlocks", async () => {
+    const creator = `sw-unl-tips-creator-${run}`;
+    await goLive(creator);
+    const contentId = await item(creator);
+    const fan = `sw-unl-tips-fan-${run}`;
+    await fund(fan, "20.00");
+    const tipOn = async (giftId: string) =>
+      call("POST", `/v1/content/${contentId}/tips`, {
+        token: await token(fan),
+        idempotencyKey: key(),
+        body: { giftId, quantity: 1 },
+      });
+    switchCache.pinForTests([pinned("tips_paused", { type: "gift", id: "heart" })]);
+    expect((await tipOn("heart")).body.error.code).toBe("switch_tips_paused");
+    expect((await tipOn("rose")).status).toBe(201);
+    switchCache.pinForTests([pinned("tips_paused", { type: "platform" })]);
+    expect((await tipOn("rose")).body.error.code).toBe("switch_tips_paused");
+    // Unlocks paused everywhere and for this creator: tips on the item go on, its unlock does not.
+    switchCache.pinForTests([
+      pinned("unlocks_paused", { type: "platform" }),
+      pinned("unlocks_paused", { type: "creator", id: creator }),
+    ]);
+    expect((await tipOn("rose")).status).toBe(201);
+    expect((await unlock(fan, contentId)).body.error.code).toBe("switch_unlocks_paused");
+  });
+
+  it("a pay-to-unlock paid while unlocks are paused keeps the money in the wallet, and the order says so", async () => {
+    const creator = `sw-unl-paid-creator-${run}`;
+    await goLive(creator);
+    const contentId = await item(creator, "4.00");
+    const payer = `sw-unl-payer-${run}`;
+    const made = await unlockOrder(payer, contentId);
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const order = made.body.order;
+    // Paused after the order was made, before its payment lands.
+    await setSwitch("unlocks_paused", `content:${contentId}`);
+    switchCache.forget();
+    expect((await paid(order)).status).toBe(200);
+    const view = await until(
+      async () => (await call("GET", `/v1/payments/orders/${order.id}`, { token: await token(payer) })).body.order,
+      (o) => o?.unlock?.outcome !== null && o?.unlock?.outcome !== undefined,
+    );
+    expect(view.state).toBe("succeeded");
+    expect(view.unlock).toEqual({
+      contentId,
+      unlockId: `unl_${order.id.slice("order_".length)}`,
+      outcome: "switch_unlocks_paused",
+    });
+    expect(await balanceOf(`user:${payer}:wallet`)).toBe(400);
+    expect(
+      await countInLedger(
+        "SELECT COUNT(*) AS n FROM entitlements WHERE user_id = ? AND content_id = ?",
+        payer,
+        contentId,
+      ),
+    ).toBe(0);
+    expect((await clearSwitch("unlocks_paused", `content:${contentId}`)).status).toBe(200);
+    // The money is the payer's: once unlocks resume, the wallet pays for the item.
+    switchCache.forget();
+    expect((await unlock(payer, contentId)).status).toBe(201);
+    expect(await balanceOf(`user:${payer}:wallet`)).toBe(0);
+    expect((await invariantReport()).violations).toEqual([]);
+  });
+});
+
+/** A count summed over the ledger shards. */
+async function countInLedger(sql: string, ...params: unknown[]): Promise<number> {
+  let n = 0;
+  for (const { name, db } of await allDatabases()) {
+    if (name === "control") continue;
+    const row = await db
+      .prepare(sql)
+      .bind(...params)
+      .first<{ n: number }>();
+    n += row?.n ?? 0;
+  }
+  return n;
+}
+
 describe("the admin API", () => {
   it("lists, validates and versions switches", async () => {
     const ops = await operatorToken();
@@ -407,6 +560,8 @@ describe("the admin API", () => {
       ["tips_paused", "room:x", { value: 3 }],
       ["payment_channel_out", "channel:nope", {}],
       ["tips_paused", "room:x", { expiresAtMs: 1 }],
+      ["unlocks_paused", "room:x", {}],
+      ["tips_paused", "content:x", {}],
     ] as const;
     for (const [kind, scope, body] of bad) {
       const res = await call("PUT", `/v1/admin/switches/${kind}/${encodeURIComponent(scope)}`, {

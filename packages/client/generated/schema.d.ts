@@ -8281,7 +8281,7 @@ export interface paths {
         get?: never;
         /**
          * Set a runtime switch, or replace it
-         * @description Scopes per kind: packets_paused (platform, room), tips_paused (platform, room, gift), read_only (platform), payment_channel_out and payout_channel_out (channel), effects_degraded (platform, room), claims_tightened (platform, room; `value` = claims in flight per packet). Honoured everywhere by `effectiveByMs`.
+         * @description Scopes per kind: packets_paused (platform, room), tips_paused (platform, room, gift), read_only (platform), payment_channel_out and payout_channel_out (channel), effects_degraded (platform, room), claims_tightened (platform, room; `value` = claims in flight per packet), unlocks_paused (platform, content, creator). Honoured everywhere by `effectiveByMs`.
          *
          *     Needs the permission `switch.set` (roles: admin, ops, risk).
          *
@@ -8292,7 +8292,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    kind: "packets_paused" | "tips_paused" | "read_only" | "payment_channel_out" | "payout_channel_out" | "effects_degraded" | "claims_tightened";
+                    kind: "packets_paused" | "tips_paused" | "read_only" | "payment_channel_out" | "payout_channel_out" | "effects_degraded" | "claims_tightened" | "unlocks_paused";
                     scope: string;
                 };
                 cookie?: never;
@@ -8382,7 +8382,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    kind: "packets_paused" | "tips_paused" | "read_only" | "payment_channel_out" | "payout_channel_out" | "effects_degraded" | "claims_tightened";
+                    kind: "packets_paused" | "tips_paused" | "read_only" | "payment_channel_out" | "payout_channel_out" | "effects_degraded" | "claims_tightened" | "unlocks_paused";
                     scope: string;
                 };
                 cookie?: never;
@@ -15455,7 +15455,7 @@ export interface paths {
         put?: never;
         /**
          * Unlock a priced content item from your wallet (付费阅读)
-         * @description Debits the wallet and credits the creator's pending earnings and the platform's revenue, split like a tip, and grants the entitlement in the same transaction. A user holds at most one entitlement per item: a second unlock (another key, or concurrent) answers 409 `already_unlocked` and moves nothing; a replay of the same key answers the stored 201. Risk is assessed as action `unlock`.
+         * @description Debits the wallet and credits the creator's pending earnings and the platform's revenue, split like a tip, and grants the entitlement in the same transaction. A user holds at most one entitlement per item: a second unlock (another key, or concurrent) answers 409 `already_unlocked` and moves nothing; a replay of the same key answers the stored 201. Risk is assessed as action `unlock`. The split's rate is the creator's, as for tips (tiered by the month's gross when schedules are in force; the unlock counts in it). A runtime switch pausing unlocks (platform, this item, this creator) answers 503 `switch_unlocks_paused`.
          */
         post: {
             parameters: {
@@ -15918,7 +15918,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "search_filter_unsupported" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "record_not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "partner_not_found" | "partner_key_not_found" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "winnings_insufficient" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "dead_letter_not_open" | "dead_letter_not_replayable" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "subsidy_room_mismatch" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "partner_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "webhook_url_refused" | "webhook_replay_too_large" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "held_tip_not_found" | "held_tip_decided" | "held_tip_changed" | "content_not_found" | "content_archived" | "content_not_priced" | "cannot_unlock_own_content" | "already_unlocked" | "unlock_not_found" | "unlock_already_refunded" | "unlock_refund_in_flight" | "unlock_not_refundable" | "creator_not_linked" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
+                code: "malformed_request" | "idempotency_key_missing" | "idempotency_key_invalid" | "search_filter_unsupported" | "message_too_long" | "unauthenticated" | "forbidden" | "packet_followers_only" | "not_found" | "record_not_found" | "gift_not_found" | "room_not_found" | "packet_not_found" | "campaign_not_found" | "subsidy_not_found" | "order_not_found" | "channel_not_found" | "reconciliation_not_found" | "alert_target_not_found" | "partner_not_found" | "partner_key_not_found" | "webhook_endpoint_not_found" | "webhook_message_not_found" | "alert_rule_not_found" | "operator_not_found" | "proposal_not_found" | "message_not_found" | "moderation_word_not_found" | "method_not_allowed" | "idempotency_key_in_flight" | "insufficient_funds" | "winnings_insufficient" | "room_not_live" | "operator_identity_taken" | "message_not_held" | "dead_letter_not_open" | "dead_letter_not_replayable" | "moderation_word_exists" | "proposal_not_pending" | "proposal_expired" | "proposal_own" | "last_admin" | "room_already_live" | "packet_exhausted" | "packet_expired" | "campaign_budget_exhausted" | "subsidy_used" | "subsidy_room_mismatch" | "external_id_conflict" | "conflict" | "alert_limit_reached" | "partner_limit_reached" | "payload_too_large" | "unsupported_media_type" | "idempotency_key_reused" | "gift_disabled" | "webhook_url_refused" | "webhook_replay_too_large" | "text_refused" | "self_tip" | "amount_out_of_range" | "threshold_above_platform" | "revenue_schedule_not_future" | "currency_mismatch" | "room_busy" | "packet_busy" | "rate_limited" | "pin_required" | "pin_incorrect" | "pin_locked" | "pin_not_set" | "pin_too_simple" | "reauthentication_required" | "order_not_refundable" | "template_variable_unknown" | "channel_rejected" | "statement_malformed" | "statement_required" | "statement_not_ready" | "tip_not_found" | "tip_already_reversed" | "reversal_in_flight" | "settlement_not_due" | "tip_not_reversible" | "real_name_invalid" | "id_number_invalid" | "verification_pending" | "already_verified" | "verification_not_found" | "verification_not_pending" | "payout_account_not_found" | "payout_accounts_limit" | "internal_error" | "unavailable" | "host_keys_unavailable" | "audit_busy" | "shard_moving" | "switch_read_only" | "switch_tips_paused" | "switch_unlocks_paused" | "switch_packets_paused" | "switch_channel_out" | "switch_not_found" | "risk_blocked" | "risk_review" | "risk_challenge" | "held_tip_not_found" | "held_tip_decided" | "held_tip_changed" | "content_not_found" | "content_archived" | "content_not_priced" | "cannot_unlock_own_content" | "already_unlocked" | "unlock_not_found" | "unlock_already_refunded" | "unlock_refund_in_flight" | "unlock_not_refundable" | "creator_not_linked" | "risk_rule_not_found" | "risk_list_entry_not_found" | "channel_unavailable";
                 message: string;
                 requestId: string;
                 details?: unknown;
@@ -17805,7 +17805,7 @@ export interface components {
             active: boolean;
         };
         /** @enum {string} */
-        SwitchKind: "packets_paused" | "tips_paused" | "read_only" | "payment_channel_out" | "payout_channel_out" | "effects_degraded" | "claims_tightened";
+        SwitchKind: "packets_paused" | "tips_paused" | "read_only" | "payment_channel_out" | "payout_channel_out" | "effects_degraded" | "claims_tightened" | "unlocks_paused";
         SwitchChange: {
             switch: components["schemas"]["RuntimeSwitch"] & (Record<string, never> | null);
             before: components["schemas"]["RuntimeSwitch"] & (Record<string, never> | null);

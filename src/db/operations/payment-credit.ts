@@ -145,6 +145,8 @@ export async function creditOrder(
   if (unlock?.composed) {
     const start = composed.statements.length + (tip?.statements.length ?? 0) + (packet?.statements.length ?? 0);
     const unlockVerdict = unlock.composed.verdictFrom(results.slice(start, start + unlock.composed.statements.length));
+    // The creator's tier desk counts the unlock in the month from now on, or forgets it.
+    await unlock.rated?.settle(unlockVerdict.kind === "posted" ? "posted" : "failed");
     // The creator's part of the unlock may be owed to another shard, like a tip's.
     await dispatchPosted(shard, [unlock.composed], [unlockVerdict]);
   }

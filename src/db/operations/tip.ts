@@ -86,6 +86,31 @@ export interface RatedTip<T extends AnyPreparedTip = PreparedTip> {
 
 export interface TipRater {
   rate<T extends AnyPreparedTip>(tip: T, facts: RateFacts): Promise<RatedTip<T>>;
+  /**
+   * The desk's rate for any of a creator's income counted in the month's gross (a tip, a paid
+   * unlock: operations/unlock.ts). `share` null: no desk rates it (no schedule in force or due,
+   * or the creator has no room), and it keeps the fixed default or the override.
+   */
+  quote(ask: DeskAsk, facts: RateFacts): Promise<DeskRate>;
+}
+
+/** Income the creator's room's tier desk prices: its id (the operation's), gross, creator and the creator's room. */
+export interface DeskAsk {
+  readonly id: string;
+  readonly creatorId: string;
+  /** The creator's room (one per creator), whose desk keeps the month's book; null: none. */
+  readonly deskRoomId: string | null;
+  readonly grossMinor: number;
+}
+
+export interface DeskRate {
+  readonly share: TieredShare | null;
+  /** The instant the rate was quoted for (the income's time); null when `share` is null. */
+  readonly atMs: number | null;
+  /** The income must commit before this instant (guard `tip_rate_expired`). */
+  readonly commitByMs: number;
+  /** Tells the desk whether the income posted (from then on it counts in, or out of, the month). */
+  settle(fate: "posted" | "failed"): Promise<void>;
 }
 
 interface GiftRow {

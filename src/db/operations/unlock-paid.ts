@@ -15,7 +15,9 @@
  * duplicate delivery moves nothing). Then the entitlement's own guard: a payer who unlocked the
  * item from the wallet meanwhile (`already_unlocked`) keeps this money in the wallet. An item
  * archived or repriced since the order leaves the money in the wallet too, and the order says
- * why (`content_archived`, `unlock_price_changed`). Exactly once: the unlock's id is fixed by
+ * why (`content_archived`, `unlock_price_changed`); so does a runtime switch pausing unlocks when
+ * the payment lands (`switch_unlocks_paused`, or `switch_read_only`). The split's rate is decided
+ * then too, by the creator's room's tier desk when schedules are in force (as pay-to-tip's tip). Exactly once: the unlock's id is fixed by
  * the order (`unl_<order ulid>`) and the outcome is written in the same batch.
  */
 
@@ -25,7 +27,7 @@ import { assert } from "../../domain/limits";
 import { type ComposedOperation, type Guard, outcomeExpression } from "../ledger";
 import type { OrderRow } from "../reads/orders";
 import type { LedgerShard } from "../shards";
-import { composeUnlock, prepareUnlock } from "./unlock";
+import { composeUnlock, prepareUnlock, type RatedUnlock, rateUnlock, type UnlockRules } from "./unlock";
 
 /** What the order's outcome column says once the unlock posted (or existed). */
 export const UNLOCKED = "unlocked";
@@ -44,6 +46,8 @@ export function unlockIdFor(orderId: string): string {
 export interface PaidUnlock {
   readonly unlockId: string;
   readonly composed: ComposedOperation | null;
+  /** The unlock at its tier rate (the creator's room's desk, as a pay-to-tip's tip): told whether it posted. */
+  readonly rated: RatedUnlock | null;
   /** The unlock's statements and the one that records its outcome, to follow the credit's in its batch. */
   readonly statements: readonly D1PreparedStatement[];
 }
@@ -56,14 +60,14 @@ export async function composePaidUnlock(
   control: D1Database,
   shard: LedgerShard,
   order: OrderRow,
-  rules: { readonly platformShareBps: number },
+  rules: UnlockRules,
   nowMs: number,
 ): Promise<PaidUnlock> {
   const { db } = shard;
   assert(order.kind === "unlock" && order.unlock_content_id !== null, "only a pay-to-unlock order unlocks");
   const unlockId = unlockIdFor(order.id);
   // Decided by an earlier delivery: its guard would refuse it anyway; nothing to read or write.
-  if (order.unlock_outcome !== null) return { unlockId, composed: null, statements: [] };
+  if (order.unlock_outcome !== null) return { unlockId, composed: null, rated: null, statements: [] };
   const prepared = await prepareUnlock(
     control,
     rules,
@@ -96,12 +100,15 @@ export async function composePaidUnlock(
       params: [order.id],
     },
   ];
-  const composed =
-    prepared.ok && refused === null ? composeUnlock(shard, prepared.value, { order: { id: order.id, guards } }) : null;
+  // Its rate is decided now, as the payment lands: the creator's room's tier desk prices it in
+  // one order with the creator's tips (as pay-to-tip's tip), and is told below whether it posted.
+  const rated = prepared.ok && refused === null ? await rateUnlock(rules, prepared.value) : null;
+  const composed = rated === null ? null : composeUnlock(shard, rated.unlock, { order: { id: order.id, guards } });
   const outcome = outcomeExpression(composed, UNLOCKED, refused);
   return {
     unlockId,
     composed,
+    rated,
     statements: [
       ...(composed?.statements ?? []),
       db

@@ -874,12 +874,19 @@ export const entitlements = sqliteTable(
      * invariant checker count the original only. Null on the row the unlock wrote.
      */
     movedFromShard: integer("moved_from_shard"),
+    /**
+     * The tier schedule version that gave `platform_bps` (阶梯分成: an unlock is rated like a tip,
+     * by the creator's month gross); null for the fixed default or the creator's override.
+     */
+    scheduleVersion: integer("schedule_version"),
   },
   (t) => [
     uniqueIndex("entitlements_one_active").on(t.userId, t.contentId).where(sql`${t.state} = 'active'`),
     index("entitlements_created").on(t.createdAtMs),
     // The password-free day total (tips and unlocks together) sums a user's unlocks of the day.
     index("entitlements_user_created").on(t.userId, t.createdAtMs),
+    // The creator's month gross (tier rates) sums a creator's unlocks of the month per shard.
+    index("entitlements_creator_created").on(t.creatorId, t.createdAtMs),
     check("entitlements_state", sql`${t.state} IN ('active', 'revoked')`),
     check("entitlements_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
   ],

@@ -14,6 +14,8 @@
 import {
   type AnyPreparedTip,
   atQuotedRate,
+  type DeskAsk,
+  type DeskRate,
   isContentTip,
   type RatedTip,
   type RateFacts,
@@ -23,30 +25,43 @@ import { LIMITS } from "../../domain/limits";
 import type { RateRequest } from "../../durable-objects/live-room.tiers";
 
 export function roomTipRater(env: Env, defaultBps: number): TipRater {
+  const quote = async (ask: DeskAsk, facts: RateFacts): Promise<DeskRate> => {
+    if (facts.schedules.length === 0 || ask.deskRoomId === null) {
+      // No desk for a creator without a room: the fixed default or the override (documented).
+      return { share: null, atMs: null, commitByMs: Date.now() + LIMITS.tipRateTtlMs, settle: async () => {} };
+    }
+    const room = env.LIVE_ROOM.getByName(ask.deskRoomId);
+    const answer = await room.quoteTipRate({
+      tipId: ask.id,
+      creatorId: ask.creatorId,
+      grossMinor: ask.grossMinor,
+      schedules: facts.schedules.map((s) => ({ ...s, tiers: [...s.tiers] })),
+      defaultBps,
+      creatorOverrideBps: facts.creatorOverrideBps,
+    } satisfies RateRequest);
+    return {
+      share: answer.share,
+      atMs: answer.atMs,
+      commitByMs: answer.commitByMs,
+      settle: async (fate) => {
+        await room.settleTipRate(ask.id, fate);
+      },
+    };
+  };
   return {
+    quote,
     async rate<T extends AnyPreparedTip>(tip: T, facts: RateFacts): Promise<RatedTip<T>> {
       // A content tip is priced by its creator's room (one room per creator): the desk's book
-      // of the month counts every tip of the creator's, wherever it was sent.
+      // of the month counts every tip (and paid unlock) of the creator's, wherever it was sent.
       const deskRoomId = isContentTip(tip) ? tip.deskRoomId : tip.roomId;
-      if (facts.schedules.length === 0 || deskRoomId === null) {
-        // No desk for a creator without a room: the fixed default or the override (documented).
-        return { tip: { ...tip, commitByMs: Date.now() + LIMITS.tipRateTtlMs }, settle: async () => {} };
+      const rate = await quote(
+        { id: tip.id, creatorId: tip.creatorId, deskRoomId, grossMinor: tip.priced.amountMinor },
+        facts,
+      );
+      if (rate.share === null || rate.atMs === null) {
+        return { tip: { ...tip, commitByMs: rate.commitByMs }, settle: rate.settle };
       }
-      const room = env.LIVE_ROOM.getByName(deskRoomId);
-      const answer = await room.quoteTipRate({
-        tipId: tip.id,
-        creatorId: tip.creatorId,
-        grossMinor: tip.priced.amountMinor,
-        schedules: facts.schedules.map((s) => ({ ...s, tiers: [...s.tiers] })),
-        defaultBps,
-        creatorOverrideBps: facts.creatorOverrideBps,
-      } satisfies RateRequest);
-      return {
-        tip: atQuotedRate(tip, answer.share, answer.atMs, answer.commitByMs),
-        settle: async (fate) => {
-          await room.settleTipRate(tip.id, fate);
-        },
-      };
+      return { tip: atQuotedRate(tip, rate.share, rate.atMs, rate.commitByMs), settle: rate.settle };
     },
   };
 }

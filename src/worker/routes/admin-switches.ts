@@ -21,7 +21,10 @@ const SwitchKindSchema = z.enum(SWITCH_KINDS).openapi("SwitchKind");
 
 const ScopeParam = z
   .string()
-  .regex(/^(platform|(room|gift|channel):[A-Za-z0-9_.-]{1,64})$/, "platform, room:<id>, gift:<id> or channel:<name>")
+  .regex(
+    /^(platform|(room|gift|channel|content|creator):[A-Za-z0-9_.-]{1,64})$/,
+    "platform, room:<id>, gift:<id>, channel:<name>, content:<id> or creator:<id>",
+  )
   .openapi({ example: "room:room-creator-1" });
 
 const SwitchSchema = z
@@ -81,7 +84,10 @@ function changeBody(applied: SwitchChangeApplied, nowMs: number): z.infer<typeof
 function scopeOf(key: string): SwitchScope {
   const scope = parseScopeKey(key);
   if (scope === null)
-    throw new ApiError("malformed_request", "The scope is platform, room:<id>, gift:<id> or channel:<name>.");
+    throw new ApiError(
+      "malformed_request",
+      "The scope is platform, room:<id>, gift:<id>, channel:<name>, content:<id> or creator:<id>.",
+    );
   if (scope.type === "channel" && !isChannel(scope.id)) {
     throw new ApiError("malformed_request", `There is no channel named ${scope.id}.`);
   }
@@ -137,7 +143,8 @@ adminSwitches.openapi(
     description:
       "Scopes per kind: packets_paused (platform, room), tips_paused (platform, room, gift), read_only (platform), " +
       "payment_channel_out and payout_channel_out (channel), effects_degraded (platform, room), claims_tightened " +
-      "(platform, room; `value` = claims in flight per packet). Honoured everywhere by `effectiveByMs`.",
+      "(platform, room; `value` = claims in flight per packet), unlocks_paused (platform, content, creator). " +
+      "Honoured everywhere by `effectiveByMs`.",
     request: { params, body: jsonBody(SetSwitchRequest) },
     responses: {
       200: jsonResponse(ChangeSchema, "Set"),

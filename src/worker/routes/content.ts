@@ -15,7 +15,14 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { batchWithAuditEntry } from "../../db/audit";
 import { emitOperationEvents } from "../../db/business-events";
-import { type ContentItemRow, composeUnlock, prepareUnlock, unlockReceipt } from "../../db/operations/unlock";
+import {
+  type ContentItemRow,
+  composeUnlock,
+  prepareUnlock,
+  type RatedUnlock,
+  rateUnlock,
+  unlockReceipt,
+} from "../../db/operations/unlock";
 import { currentRiskSet } from "../../db/risk";
 import { accountAddress } from "../../domain/accounts";
 import { CONTENT_KINDS, CONTENT_LIMITS, CONTENT_STATUSES, parseUnlockPrice } from "../../domain/content";
@@ -32,6 +39,7 @@ import { balancePatch, idempotencyOf, runIdempotent } from "../idempotency";
 import { screenedName } from "../moderation";
 import { requirePin } from "../pin";
 import { assessRisk } from "../risk";
+import { tipRulesWithRooms } from "../rooms/tip-rates";
 import {
   AmountMinor,
   Currency,
@@ -521,7 +529,9 @@ content.openapi(
       "Debits the wallet and credits the creator's pending earnings and the platform's revenue, split like a " +
       "tip, and grants the entitlement in the same transaction. A user holds at most one entitlement per item: " +
       "a second unlock (another key, or concurrent) answers 409 `already_unlocked` and moves nothing; a replay " +
-      "of the same key answers the stored 201. Risk is assessed as action `unlock`.",
+      "of the same key answers the stored 201. Risk is assessed as action `unlock`. The split's rate is the " +
+      "creator's, as for tips (tiered by the month's gross when schedules are in force; the unlock counts in it). " +
+      "A runtime switch pausing unlocks (platform, this item, this creator) answers 503 `switch_unlocks_paused`.",
     request: { params: contentParams, headers: IdempotencyKeyHeader, body: jsonBody(UnlockBody) },
     responses: {
       201: jsonResponse(UnlockSchema, "Unlocked"),
@@ -551,31 +561,45 @@ content.openapi(
       },
       set,
     );
+    let rated: RatedUnlock | null = null;
+    let posted = false;
     const response = await runIdempotent(
       c,
       { shard, bucket: ledger.bucketOf(userId) },
       "unl",
       request,
       async (id, nowMs) => {
-        const unlock = await prepareUnlock(ledger.control, c.var.config, { id, contentId, userId }, nowMs);
-        if (!unlock.ok) return unlock;
+        const rules = tipRulesWithRooms(c.env, c.var.config);
+        const prepared = await prepareUnlock(ledger.control, rules, { id, contentId, userId }, nowMs);
+        if (!prepared.ok) return prepared;
+        // The creator's room's tier desk rates it, in one order with the creator's tips.
+        const mine = await rateUnlock(rules, prepared.value);
+        rated = mine;
+        const unlock = mine.unlock;
         const autopay = confirmed
           ? undefined
-          : { limits: c.var.config.autopayDefaults, dayStartMs: localDayStartMs(nowMs, c.var.config.businessTimeZone) };
+          : {
+              limits: c.var.config.autopayDefaults,
+              dayStartMs: localDayStartMs(unlock.nowMs, c.var.config.businessTimeZone),
+            };
         return ok({
-          compose: (attach) => composeUnlock(shard, unlock.value, { attach, ...(autopay ? { autopay } : {}) }),
+          compose: (attach) => composeUnlock(shard, unlock, { attach, ...(autopay ? { autopay } : {}) }),
           status: 201,
           onPosted: () => {
+            posted = true;
             forgetEntitlement(userId, contentId);
             // unlock.created, keyed by the unlock; a lost send is the business-event sweeper's.
             c.executionCtx.waitUntil(emitOperationEvents(c.env, shard, [{ id, kind: "unlock" }], c.var.log));
           },
-          body: unlockReceipt(unlock.value),
+          body: unlockReceipt(unlock),
           patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(userId))],
         });
       },
       idempotency,
     );
+    // The desk counts the unlock in the creator's month from now on, or forgets it.
+    const answered = rated as RatedUnlock | null;
+    if (answered !== null) c.executionCtx.waitUntil(answered.settle(posted ? "posted" : "failed"));
     return response;
   },
 );

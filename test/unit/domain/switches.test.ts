@@ -19,12 +19,16 @@ import {
 const ROOMS = ["room-a", "room-b"];
 const GIFTS = ["rose", "rocket"];
 const CHANNELS = ["wechatpay", "alipay"];
+const ITEMS = ["cnt_a", "cnt_b"];
+const CREATORS = ["creator-a", "creator-b"];
 
 const scopeArb: fc.Arbitrary<SwitchScope> = fc.oneof(
   fc.constant({ type: "platform" as const }),
   fc.constantFrom(...ROOMS).map((id) => ({ type: "room" as const, id })),
   fc.constantFrom(...GIFTS).map((id) => ({ type: "gift" as const, id })),
   fc.constantFrom(...CHANNELS).map((id) => ({ type: "channel" as const, id })),
+  fc.constantFrom(...ITEMS).map((id) => ({ type: "content" as const, id })),
+  fc.constantFrom(...CREATORS).map((id) => ({ type: "creator" as const, id })),
 );
 
 const switchArb: fc.Arbitrary<Switch> = fc
@@ -37,6 +41,7 @@ const switchArb: fc.Arbitrary<Switch> = fc
       "payout_channel_out",
       "effects_degraded",
       "claims_tightened",
+      "unlocks_paused",
     ),
     scope: scopeArb,
     value: fc.integer({ min: 1, max: 20 }),
@@ -59,6 +64,11 @@ const actionArb: fc.Arbitrary<SwitchAction> = fc.oneof(
     roomId: fc.constantFrom(...ROOMS),
     giftId: fc.option(fc.constantFrom(...GIFTS), { nil: null }),
   }),
+  fc.record({
+    kind: fc.constant("unlock" as const),
+    contentId: fc.constantFrom(...ITEMS),
+    creatorId: fc.constantFrom(...CREATORS),
+  }),
   fc.record({ kind: fc.constant("packet_send" as const), roomId: fc.constantFrom(...ROOMS) }),
   fc.record({ kind: fc.constant("packet_claim" as const), roomId: fc.constantFrom(...ROOMS) }),
   fc.record({ kind: fc.constant("payment_order" as const), channel: fc.constantFrom(...CHANNELS) }),
@@ -78,6 +88,15 @@ function stoppers(action: SwitchAction): { kind: SwitchKind; scope: string; code
           kind: "tips_paused" as const,
           scope,
           code: "switch_tips_paused",
+        })),
+      ];
+    case "unlock":
+      return [
+        ...readOnly,
+        ...["platform", `content:${action.contentId}`, `creator:${action.creatorId}`].map((scope) => ({
+          kind: "unlocks_paused" as const,
+          scope,
+          code: "switch_unlocks_paused",
         })),
       ];
     case "packet_send":
