@@ -1,0 +1,2 @@
+CREATE INDEX `entitlements_creator_created` ON `entitlements` (`creator_id`,`created_at_ms`);--> statement-breakpoint
+CREATE INDEX `entitlements_content_created` ON `entitlements` (`content_id`,`created_at_ms`);
