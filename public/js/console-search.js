@@ -464,7 +464,11 @@ function figuresOf(detail) {
     return [
       ...pair("Price", r.price_minor === null ? "free" : yuan(r.price_minor, r.currency), "price"),
       ...pair("Status", r.status, "status"),
-      ...pair("Unlocks", `${f.unlockCount} · ${yuan(f.unlockSumMinor, f.currency)}`, "unlocks"),
+      ...pair(
+        "Unlocks",
+        `${f.unlockCount} · ${yuan(f.unlockSumMinor, f.currency)} gross · ${f.revokedCount} refunded`,
+        "unlocks",
+      ),
       ...pair("Tips", `${f.tipCount} · ${yuan(f.tipSumMinor, f.currency)}`, "tips"),
     ];
   }

@@ -501,8 +501,8 @@ async function unlockDetail(ledger: Ledger, id: string): Promise<RecordDetail | 
 
 /**
  * A content item (control database) with its figures over every ledger shard: its unlocks
- * (count and gross, the rows the unlocks wrote — a bucket move's copies are not counted twice;
- * how many are revoked), its tips (count and gross), and its latest unlocks.
+ * (count and gross, the rows the unlocks wrote — a bucket move's copies are not counted twice —
+ * and how many a refund revoked), its tips (count and gross), and its latest unlocks.
  */
 async function contentDetail(ledger: Ledger, id: string): Promise<RecordDetail | null> {
   const item = await ledger.control.prepare("SELECT * FROM content_items WHERE id = ?").bind(id).first<Row>();
@@ -512,7 +512,11 @@ async function contentDetail(ledger: Ledger, id: string): Promise<RecordDetail |
       const [unlocks, tips, recent] = await shard.db.batch([
         shard.db
           .prepare(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum FROM entitlements WHERE content_id = ? AND moved_from_shard IS NULL",
+            // A refund revokes the live row (a moved unlock's copy): counted once whichever it is.
+            `SELECT COALESCE(SUM(moved_from_shard IS NULL), 0) AS n,
+               COALESCE(SUM(CASE WHEN moved_from_shard IS NULL THEN amount_minor ELSE 0 END), 0) AS sum,
+               COALESCE(SUM(state = 'revoked'), 0) AS revoked
+             FROM entitlements WHERE content_id = ?`,
           )
           .bind(id),
         shard.db
@@ -528,6 +532,7 @@ async function contentDetail(ledger: Ledger, id: string): Promise<RecordDetail |
       const first = (r: D1Result | undefined) => (r?.results[0] ?? { n: 0, sum: 0 }) as { n: number; sum: number };
       return {
         unlocks: first(unlocks),
+        revoked: Number((unlocks?.results[0] as { revoked?: number } | undefined)?.revoked ?? 0),
         tips: first(tips),
         recent: (recent?.results ?? []) as Row[],
       };
@@ -561,6 +566,7 @@ async function contentDetail(ledger: Ledger, id: string): Promise<RecordDetail |
       figures: {
         unlockCount: unlocks.n,
         unlockSumMinor: unlocks.sum,
+        revokedCount: perShard.reduce((t, s) => t + s.revoked, 0),
         tipCount: tips.n,
         tipSumMinor: tips.sum,
         currency: item.currency,
