@@ -20,6 +20,7 @@ import worker from "../src/worker/index";
 import { deliverAfterCommit } from "../src/worker/rooms/outbox";
 import { endpointSecrets } from "../src/worker/webhooks/secrets";
 import { DEMO_USERS, seedDemo } from "./seed";
+import { seedDemoUnlocks } from "./seed-content";
 import { seedDemoDashboard } from "./seed-dashboard";
 import { seedDemoEarnings } from "./seed-earnings";
 import { DEMO_ENDPOINT_ID, seedDemoPartner } from "./seed-partner";
@@ -88,6 +89,13 @@ dev.post("/seed", async (c) => {
       },
       seed.roomId,
       c.var.config.environment === "development" ? { riskCacheTtlMs: c.var.config.switchCacheTtlMs } : null,
+    );
+    // A paid unlock and a tip on the guitar notes, for the console's unlocks and content tabs.
+    await seedDemoUnlocks(
+      app,
+      c.env,
+      c.executionCtx,
+      await mintToken(c.var.config, { userId: "fan-xiao", roles: ["viewer"] }, Date.now()),
     );
   }
   c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));

@@ -5,13 +5,13 @@ import { $, api, describeError, refreshProposalsBadge, say, startConsole } from 
 // ledger operations behind it), and the actions the operator's permissions allow from a detail:
 // reverse a tip (always four-eyed: answered 202 with a proposal), refund an order, adjust a
 // wallet (four-eyed above their thresholds). There is no user ban in giftwire, so no ban button.
-// The query is the page's address: ?kind=&id=&userId=&creatorId=&roomId=&orderId=&state=&fromMs=&toMs=&open=
+// The query is the page's address: ?kind=&id=&userId=&creatorId=&roomId=&orderId=&contentId=&contentKind=&state=&fromMs=&toMs=&open=
 
 // The filters each kind takes and its states (the API refuses others: search_filter_unsupported).
 const KINDS = {
   users: { filters: ["id", "userId"], states: [] },
   creators: { filters: ["id", "creatorId", "roomId", "state"], states: ["active", "held"] },
-  tips: { filters: ["id", "userId", "creatorId", "roomId"], states: [] },
+  tips: { filters: ["id", "userId", "creatorId", "roomId", "contentId"], states: [] },
   packets: { filters: ["id", "userId", "creatorId", "roomId", "state"], states: ["open", "exhausted", "refunded"] },
   orders: {
     filters: ["id", "userId", "state"],
@@ -22,8 +22,11 @@ const KINDS = {
     filters: ["id", "creatorId", "state"],
     states: ["requested", "approved", "rejected", "paying", "paid", "failed"],
   },
+  unlocks: { filters: ["id", "userId", "creatorId", "contentId", "state"], states: ["active", "revoked"] },
+  content: { filters: ["id", "creatorId", "contentKind", "state"], states: ["active", "archived"] },
 };
-const TEXT_FILTERS = ["id", "userId", "creatorId", "roomId", "orderId"];
+const TEXT_FILTERS = ["id", "userId", "creatorId", "roomId", "orderId", "contentId"];
+const SELECT_FILTERS = ["state", "contentKind"];
 const PAGE_SIZE = 20;
 
 let permissions = new Set();
@@ -69,6 +72,9 @@ function fitForm() {
   );
   state.value = kind.states.includes(chosen) ? chosen : "";
   state.closest("label").hidden = kind.states.length === 0;
+  const contentKind = $("contentKind");
+  contentKind.closest("label").hidden = !kind.filters.includes("contentKind");
+  if (contentKind.closest("label").hidden) contentKind.value = "";
 }
 
 function query() {
@@ -78,7 +84,7 @@ function query() {
     const value = $(name).value.trim();
     if (value && KINDS[kind].filters.includes(name)) q.set(name, value);
   }
-  if ($("state").value) q.set("state", $("state").value);
+  for (const name of SELECT_FILTERS) if ($(name).value) q.set(name, $(name).value);
   const from = toMs($("from").value);
   const to = toMs($("to").value);
   if (from !== null) q.set("fromMs", String(from));
@@ -93,7 +99,7 @@ function link(label, kind, filters) {
     $("kind").value = kind;
     fitForm();
     for (const name of TEXT_FILTERS) $(name).value = filters[name] ?? "";
-    $("state").value = "";
+    for (const name of SELECT_FILTERS) $(name).value = filters[name] ?? "";
     $("from").value = $("to").value = "";
     search();
   };
@@ -111,7 +117,7 @@ function row(item) {
     el("td", {}, item.state ? el("span", { className: `state ${item.state}`, textContent: item.state }) : ""),
     el("td", { textContent: item.userId ?? "" }),
     el("td", { textContent: item.creatorId ?? "" }),
-    el("td", { className: "rid", textContent: item.roomId ?? "" }),
+    el("td", { className: "rid", textContent: item.roomId ?? item.contentId ?? "" }),
     el("td", {
       className: "num",
       textContent: yuan(item.amountMinor, item.currency),
@@ -299,6 +305,48 @@ function actionsFor(detail) {
       }),
     );
   }
+  if (detail.kind === "unlocks" && permissions.has("tip.reverse") && r.state === "active" && !r.refunded) {
+    const reason = input("reason", { type: "text", placeholder: "Reason", required: true, maxLength: 500 });
+    out.push(
+      actionForm({
+        title: "Refund this unlock (four-eyed; revokes the entitlement)",
+        fields: [reason],
+        submit: "Request refund",
+        run: (key) => send("POST", `/v1/admin/unlocks/${detail.id}/refund`, { reason: reason.value.trim() }, key),
+      }),
+    );
+  }
+  if (detail.kind === "content" && permissions.has("content.manage")) {
+    const archive = r.status === "active";
+    out.push(
+      actionForm({
+        title: archive ? "Archive this item (no new unlocks; entitlements stay)" : "Unarchive this item",
+        fields: [],
+        submit: archive ? "Archive" : "Unarchive",
+        run: async () => ({
+          status: 200,
+          body: await api("PATCH", `/v1/admin/content/${detail.id}`, { status: archive ? "archived" : "active" }),
+        }),
+      }),
+    );
+    const price = input("price", {
+      type: "text",
+      placeholder: "Price, e.g. 6.00 (empty: free)",
+      size: 14,
+      pattern: "\\d+(\\.\\d{1,2})?",
+    });
+    out.push(
+      actionForm({
+        title: "Reprice (later unlocks)",
+        fields: [price],
+        submit: "Save price",
+        run: async () => ({
+          status: 200,
+          body: await api("PATCH", `/v1/admin/content/${detail.id}`, { price: price.value.trim() || null }),
+        }),
+      }),
+    );
+  }
   if (detail.kind === "orders" && permissions.has("refund.create") && ["succeeded", "refunded"].includes(r.state)) {
     const amount = input("amount", { type: "text", placeholder: "Amount, e.g. 18.80", required: true, size: 10 });
     const reason = input("reason", { type: "text", placeholder: "Reason", required: true, maxLength: 500 });
@@ -354,6 +402,7 @@ function linksFor(detail) {
         link("Their orders", "orders", { userId: detail.id }),
         link("Their red packets", "packets", { userId: detail.id }),
         link("Their refunds", "refunds", { userId: detail.id }),
+        link("Their unlocks", "unlocks", { userId: detail.id }),
         ...(detail.related.isCreator ? [link("As a creator", "creators", { id: detail.id })] : []),
       ];
     case "creators":
@@ -361,12 +410,30 @@ function linksFor(detail) {
         link("Tips to them", "tips", { creatorId: detail.id }),
         link("Their withdrawals", "withdrawals", { creatorId: detail.id }),
         link("Red packets in their room", "packets", { creatorId: detail.id }),
+        link("Their content", "content", { creatorId: detail.id }),
+        link("Unlocks of their content", "unlocks", { creatorId: detail.id }),
         link("Their wallet", "users", { id: detail.id }),
       ];
     case "tips":
       return [
         link(`Viewer ${r.viewer_id}`, "users", { id: r.viewer_id }),
         link(`Creator ${r.creator_id}`, "creators", { id: r.creator_id }),
+        ...(r.content_id ? [link(`Content ${r.content_id}`, "content", { id: r.content_id })] : []),
+      ];
+    case "unlocks":
+      return [
+        link(`Reader ${r.user_id}`, "users", { id: r.user_id }),
+        link(`Creator ${r.creator_id}`, "creators", { id: r.creator_id }),
+        link(`Content ${r.content_id}`, "content", { id: r.content_id }),
+        ...(detail.related.order
+          ? [link(`Order ${detail.related.order.id}`, "orders", { id: detail.related.order.id })]
+          : []),
+      ];
+    case "content":
+      return [
+        link(`Creator ${r.creator_id}`, "creators", { id: r.creator_id }),
+        link("Its unlocks", "unlocks", { contentId: detail.id }),
+        link("Its tips", "tips", { contentId: detail.id }),
       ];
     case "orders":
       return [
@@ -384,6 +451,42 @@ function linksFor(detail) {
   }
 }
 
+/** The headline figures of a content item, or of an unlock's refund (its two legs). */
+function figuresOf(detail) {
+  const pair = (label, value, field) => {
+    const dd = el("dd", { textContent: value });
+    dd.dataset.figure = field;
+    return [el("dt", { textContent: label }), dd];
+  };
+  const r = detail.record;
+  if (detail.kind === "content") {
+    const f = detail.related.figures;
+    return [
+      ...pair("Price", r.price_minor === null ? "free" : yuan(r.price_minor, r.currency), "price"),
+      ...pair("Status", r.status, "status"),
+      ...pair(
+        "Unlocks",
+        `${f.unlockCount} · ${yuan(f.unlockSumMinor, f.currency)} gross · ${f.revokedCount} refunded`,
+        "unlocks",
+      ),
+      ...pair("Tips", `${f.tipCount} · ${yuan(f.tipSumMinor, f.currency)}`, "tips"),
+    ];
+  }
+  if (detail.kind === "unlocks" && detail.related.refund) {
+    const f = detail.related.refund;
+    return [
+      ...pair("Refund", `${f.id} · ${yuan(f.amount_minor, f.currency)} · “${f.reason}” by ${f.actor_id}`, "refund"),
+      ...pair("Creator leg", `${yuan(f.creator_minor, f.currency)} from ${f.source}`, "creatorLeg"),
+      ...pair(
+        "Payer leg",
+        f.payerLegDone ? `${yuan(f.platform_minor, f.currency)} back · ${time(f.payer_leg_at_ms)}` : "waiting",
+        "payerLeg",
+      ),
+    ];
+  }
+  return [];
+}
+
 let current = null;
 
 async function openDetail(kind, id) {
@@ -398,12 +501,16 @@ async function openDetail(kind, id) {
       ? detail.record.reversed
         ? "reversed"
         : "sent"
-      : (detail.record.state ?? detail.record.status ?? (detail.record.risk_hold ? "held" : ""));
+      : detail.kind === "unlocks" && detail.related.refund
+        ? `${detail.record.state} · refunded`
+        : (detail.record.state ?? detail.record.status ?? (detail.record.risk_hold ? "held" : ""));
   $("detail-title").textContent = `${kind.replace(/s$/, "")} ${id}`;
   $("detail-state").textContent = state || "—";
   $("detail-state").dataset.state = state;
   $("links").replaceChildren(...linksFor(detail));
   $("actions").replaceChildren(...actionsFor(detail));
+  $("figures").replaceChildren(...figuresOf(detail));
+  $("figures").hidden = $("figures").childElementCount === 0;
   $("record").replaceChildren(...recordList(detail.record));
   const steps = detail.transitions;
   $("transitions")
@@ -455,7 +562,7 @@ try {
 const params = new URLSearchParams(location.search);
 if (params.get("kind") in KINDS) $("kind").value = params.get("kind");
 fitForm();
-for (const name of [...TEXT_FILTERS, "state"]) if (params.get(name)) $(name).value = params.get(name);
+for (const name of [...TEXT_FILTERS, ...SELECT_FILTERS]) if (params.get(name)) $(name).value = params.get(name);
 if (params.get("fromMs")) $("from").value = toLocal(Number(params.get("fromMs")));
 if (params.get("toMs")) $("to").value = toLocal(Number(params.get("toMs")));
 $("kind").onchange = fitForm;

@@ -19,7 +19,8 @@ export const PERMISSIONS = {
   "health.read": "Read the on-call health summary.",
   "dashboard.read": "Read the platform dashboard (GMV, revenue, tips, payers, red packets, tops) and its CSV.",
   "ledger.read": "Run the ledger invariant checker.",
-  "wallet.read": "Read any user's wallet and its transactions; search and open users, creators, tips and red packets.",
+  "wallet.read":
+    "Read any wallet and its transactions; search and open users, creators, tips, packets, unlocks, content.",
   "wallet.adjust": "Credit or debit a wallet by a manual adjustment.",
   "refund.create": "Refund a paid order; read an order's refunds.",
   "payment.read": "Read any user's payment order; search and open orders and refunds.",

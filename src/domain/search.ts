@@ -13,7 +13,17 @@
 
 import { assert } from "./limits";
 
-export const SEARCH_KINDS = ["users", "creators", "orders", "tips", "packets", "withdrawals", "refunds"] as const;
+export const SEARCH_KINDS = [
+  "users",
+  "creators",
+  "orders",
+  "tips",
+  "packets",
+  "withdrawals",
+  "refunds",
+  "unlocks",
+  "content",
+] as const;
 export type SearchKind = (typeof SEARCH_KINDS)[number];
 
 /** Where a page continues: strictly after (older than, or as old with a smaller id) this record. */

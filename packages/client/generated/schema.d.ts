@@ -10771,6 +10771,10 @@ export interface paths {
                     roomId?: string;
                     /** @description Refunds: the order refunded. */
                     orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
                     state?: string;
                     /** @description Created at or after (ms). */
                     fromMs?: number | null;
@@ -10953,6 +10957,10 @@ export interface paths {
                     roomId?: string;
                     /** @description Refunds: the order refunded. */
                     orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
                     state?: string;
                     /** @description Created at or after (ms). */
                     fromMs?: number | null;
@@ -11135,6 +11143,10 @@ export interface paths {
                     roomId?: string;
                     /** @description Refunds: the order refunded. */
                     orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
                     state?: string;
                     /** @description Created at or after (ms). */
                     fromMs?: number | null;
@@ -11302,7 +11314,7 @@ export interface paths {
         };
         /**
          * Search tips over every ledger shard, newest first
-         * @description Filters: id, userId, creatorId, roomId, fromMs, toMs. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         * @description Filters: id, userId, creatorId, roomId, contentId, fromMs, toMs. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
          *
          *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
          */
@@ -11317,6 +11329,10 @@ export interface paths {
                     roomId?: string;
                     /** @description Refunds: the order refunded. */
                     orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
                     state?: string;
                     /** @description Created at or after (ms). */
                     fromMs?: number | null;
@@ -11499,6 +11515,10 @@ export interface paths {
                     roomId?: string;
                     /** @description Refunds: the order refunded. */
                     orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
                     state?: string;
                     /** @description Created at or after (ms). */
                     fromMs?: number | null;
@@ -11681,6 +11701,10 @@ export interface paths {
                     roomId?: string;
                     /** @description Refunds: the order refunded. */
                     orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
                     state?: string;
                     /** @description Created at or after (ms). */
                     fromMs?: number | null;
@@ -11863,6 +11887,10 @@ export interface paths {
                     roomId?: string;
                     /** @description Refunds: the order refunded. */
                     orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
                     state?: string;
                     /** @description Created at or after (ms). */
                     fromMs?: number | null;
@@ -11945,6 +11973,378 @@ export interface paths {
          * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
          *
          *     Needs the permission `payment.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/unlocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search unlocks over every ledger shard, newest first
+         * @description Filters: id, userId, creatorId, contentId, state, fromMs, toMs; states: active, revoked. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/unlocks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the unlocks: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The record */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordDetail"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search content over every ledger shard, newest first
+         * @description Filters: id, creatorId, contentKind, state, fromMs, toMs; states: active, archived. Any other filter: 400 `search_filter_unsupported`. Every shard answers at most `limit + 1` rows after the cursor; the page is their merge by (time desc, id desc), so following `nextCursor` lists every record once.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The record's id (a user's or creator's: their user id). */
+                    id?: string;
+                    /** @description The viewer, payer or sender. */
+                    userId?: string;
+                    creatorId?: string;
+                    roomId?: string;
+                    /** @description Refunds: the order refunded. */
+                    orderId?: string;
+                    /** @description Unlocks and tips: the content item. */
+                    contentId?: string;
+                    /** @description Content items: their kind. */
+                    contentKind?: "article" | "video" | "post" | "live_room";
+                    state?: string;
+                    /** @description Created at or after (ms). */
+                    fromMs?: number | null;
+                    /** @description Created before (ms). */
+                    toMs?: number | null;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SearchPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/search/content/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the content: the record, its transitions and the ledger operations behind it
+         * @description Operations are found by reference in every shard: the record's own operation, those derived from it (a refund's reversal, a withdrawal's payout or release, a tip's reversal, a packet's claims and refund) and their cross-shard deliveries, each with its transfers. 404 `record_not_found` when no shard holds it.
+         *
+         *     Needs the permission `wallet.read` (roles: admin, finance, support, risk, auditor).
          */
         get: {
             parameters: {
@@ -18087,7 +18487,7 @@ export interface components {
         };
         SearchPage: {
             /** @enum {string} */
-            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds";
+            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds" | "unlocks" | "content";
             items: components["schemas"]["SearchItem"][];
             nextCursor: string | null;
             read: {
@@ -18101,7 +18501,7 @@ export interface components {
         };
         SearchItem: {
             /** @enum {string} */
-            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds";
+            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds" | "unlocks" | "content";
             id: string;
             /** @description When it was created. */
             atMs: number;
@@ -18112,13 +18512,15 @@ export interface components {
             creatorId: string | null;
             roomId: string | null;
             orderId: string | null;
+            /** @description Unlocks, content items, tips on content: the item. */
+            contentId: string | null;
             amountMinor: number | null;
             currency: string | null;
             summary: string;
         };
         RecordDetail: {
             /** @enum {string} */
-            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds";
+            kind: "users" | "creators" | "orders" | "tips" | "packets" | "withdrawals" | "refunds" | "unlocks" | "content";
             id: string;
             shard: number | null;
             /** @description The row as its shard holds it. */

@@ -17,6 +17,7 @@ import { accountAddress } from "../../domain/accounts";
 import { assert } from "../../domain/limits";
 import type { SearchKind } from "../../domain/search";
 import { platformLegId } from "../operations/tip-reversal-platform";
+import { payerLegId } from "../operations/unlock-refund-payer";
 import { payoutOperationId } from "../operations/withdrawal-payout";
 import { releaseOperationId } from "../operations/withdrawal-release";
 import type { Ledger, LedgerShard } from "../shards";
@@ -304,6 +305,14 @@ export async function recordDetail(ledger: Ledger, kind: SearchKind, id: string)
         .prepare("SELECT text, shown, status FROM tip_messages WHERE tip_id = ?")
         .bind(id)
         .first<Row>();
+      // A tip on a content item (room null): the item it was sent on.
+      const contentItem =
+        typeof found.row.content_id === "string"
+          ? await ledger.control
+              .prepare("SELECT id, creator_id, kind, title, price_minor, status FROM content_items WHERE id = ?")
+              .bind(found.row.content_id)
+              .first<Row>()
+          : null;
       const transitions: TransitionView[] = [derived("sent", "tip", Number(found.row.created_at_ms), null)];
       if (reversal !== null) {
         transitions.push(
@@ -318,7 +327,7 @@ export async function recordDetail(ledger: Ledger, kind: SearchKind, id: string)
         record: { ...found.row, reversed: reversal !== null },
         transitions,
         operations: await operationsByRef(ledger, refs),
-        related: { reversal, message },
+        related: { reversal, message, contentItem },
       };
     }
     case "orders": {
@@ -416,5 +425,153 @@ export async function recordDetail(ledger: Ledger, kind: SearchKind, id: string)
         related: {},
       };
     }
+    case "unlocks":
+      return unlockDetail(ledger, id);
+    case "content":
+      return contentDetail(ledger, id);
   }
+}
+
+/** How many of a content item's latest unlocks its detail lists. */
+export const CONTENT_RECENT_UNLOCKS = 10;
+
+/**
+ * An unlock: its entitlement (the live row: a bucket move's copy if there is one, else the row
+ * the unlock wrote), the unlock's operation, and its refund with both legs (the creator leg in
+ * the creator's shard, the payer leg `{refund}:payer` in the payer's).
+ */
+async function unlockDetail(ledger: Ledger, id: string): Promise<RecordDetail | null> {
+  const rows = await Promise.all(
+    ledger.shards.map(async (shard) => ({
+      shard,
+      row: await shard.db.prepare("SELECT * FROM entitlements WHERE id = ?").bind(id).first<Row>(),
+    })),
+  );
+  const found = rows.filter((r): r is { shard: LedgerShard; row: Row } => r.row !== null);
+  const live = found.find((r) => r.row.moved_from_shard !== null) ?? found[0];
+  if (live === undefined) return null;
+  const e = live.row;
+  const refund = await findRow(
+    ledger,
+    ledger.forOwner(String(e.creator_id)),
+    "SELECT * FROM unlock_refunds WHERE unlock_id = ?",
+    id,
+  );
+  const item = await ledger.control
+    .prepare("SELECT id, creator_id, kind, title, price_minor, currency, status FROM content_items WHERE id = ?")
+    .bind(e.content_id)
+    .first<Row>();
+  // A pay-to-unlock order's unlock is `unl_<order ulid>` (operations/unlock-paid.ts).
+  const order = await live.shard.db
+    .prepare(
+      "SELECT id, kind, channel, amount_minor, refunded_minor, state, created_at_ms FROM payment_orders WHERE id = ? AND unlock_id = ?",
+    )
+    .bind(`order_${id.slice("unl_".length)}`, id)
+    .first<Row>();
+  const r = refund?.row ?? null;
+  const transitions: TransitionView[] = [derived("active", "unlock", Number(e.created_at_ms), null)];
+  if (e.revoked_at_ms !== null) {
+    transitions.push({
+      ...derived(
+        "revoked",
+        r ? String(r.reason) : "revoked",
+        Number(e.revoked_at_ms),
+        "active",
+        r ? String(r.id) : null,
+      ),
+      actorId: r ? String(r.actor_id) : null,
+    });
+  }
+  const refs = r === null ? [id] : [id, String(r.id), payerLegId(String(r.id))];
+  return {
+    kind: "unlocks",
+    id,
+    shard: live.shard.index,
+    record: { ...e, refunded: r !== null },
+    transitions,
+    operations: await operationsByRef(ledger, refs),
+    related: {
+      refund: r === null ? null : { ...r, payerLegDone: r.payer_leg_at_ms !== null },
+      contentItem: item,
+      order,
+      copies: found.length > 1 ? found.map((f) => ({ shard: f.shard.index, state: f.row.state })) : null,
+    },
+  };
+}
+
+/**
+ * A content item (control database) with its figures over every ledger shard: its unlocks
+ * (count and gross, the rows the unlocks wrote — a bucket move's copies are not counted twice —
+ * and how many a refund revoked), its tips (count and gross), and its latest unlocks.
+ */
+async function contentDetail(ledger: Ledger, id: string): Promise<RecordDetail | null> {
+  const item = await ledger.control.prepare("SELECT * FROM content_items WHERE id = ?").bind(id).first<Row>();
+  if (item === null) return null;
+  const perShard = await Promise.all(
+    ledger.shards.map(async (shard) => {
+      const [unlocks, tips, recent] = await shard.db.batch([
+        shard.db
+          .prepare(
+            // A refund revokes the live row (a moved unlock's copy): counted once whichever it is.
+            `SELECT COALESCE(SUM(moved_from_shard IS NULL), 0) AS n,
+               COALESCE(SUM(CASE WHEN moved_from_shard IS NULL THEN amount_minor ELSE 0 END), 0) AS sum,
+               COALESCE(SUM(state = 'revoked'), 0) AS revoked
+             FROM entitlements WHERE content_id = ?`,
+          )
+          .bind(id),
+        shard.db
+          .prepare("SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum FROM tips WHERE content_id = ?")
+          .bind(id),
+        shard.db
+          .prepare(
+            `SELECT id, user_id, amount_minor, currency, state, created_at_ms, revoked_at_ms, moved_from_shard
+             FROM entitlements WHERE content_id = ? ORDER BY created_at_ms DESC, id DESC LIMIT ?`,
+          )
+          .bind(id, CONTENT_RECENT_UNLOCKS),
+      ]);
+      const first = (r: D1Result | undefined) => (r?.results[0] ?? { n: 0, sum: 0 }) as { n: number; sum: number };
+      return {
+        unlocks: first(unlocks),
+        revoked: Number((unlocks?.results[0] as { revoked?: number } | undefined)?.revoked ?? 0),
+        tips: first(tips),
+        recent: (recent?.results ?? []) as Row[],
+      };
+    }),
+  );
+  // The live row of an unlock a bucket move copied is the copy (its state is the one a refund changes).
+  const recentById = new Map<string, Row>();
+  for (const r of perShard.flatMap((s) => s.recent)) {
+    const seen = recentById.get(String(r.id));
+    if (seen === undefined || r.moved_from_shard !== null) recentById.set(String(r.id), r);
+  }
+  const recentUnlocks = [...recentById.values()]
+    .sort((a, b) => Number(b.created_at_ms) - Number(a.created_at_ms) || (String(a.id) < String(b.id) ? 1 : -1))
+    .slice(0, CONTENT_RECENT_UNLOCKS);
+  const sum = (pick: (s: (typeof perShard)[number]) => { n: number; sum: number }) =>
+    perShard.reduce((t, s) => ({ n: t.n + Number(pick(s).n), sum: t.sum + Number(pick(s).sum) }), { n: 0, sum: 0 });
+  const unlocks = sum((s) => s.unlocks);
+  const tips = sum((s) => s.tips);
+  const transitions: TransitionView[] = [derived("active", "create", Number(item.created_at_ms), null)];
+  if (item.status === "archived") {
+    transitions.push(derived("archived", "content.update", Number(item.updated_at_ms), "active"));
+  }
+  return {
+    kind: "content",
+    id,
+    shard: null,
+    record: item,
+    transitions,
+    operations: [],
+    related: {
+      figures: {
+        unlockCount: unlocks.n,
+        unlockSumMinor: unlocks.sum,
+        revokedCount: perShard.reduce((t, s) => t + s.revoked, 0),
+        tipCount: tips.n,
+        tipSumMinor: tips.sum,
+        currency: item.currency,
+      },
+      recentUnlocks,
+    },
+  };
 }

@@ -22,6 +22,10 @@ export interface SearchFilters {
   readonly creatorId?: string;
   readonly roomId?: string;
   readonly orderId?: string;
+  /** Unlocks and tips: the content item. */
+  readonly contentId?: string;
+  /** Content items: their kind (article, video, post, live_room). */
+  readonly contentKind?: string;
   readonly state?: string;
   /** Inclusive. */
   readonly fromMs?: number;
@@ -49,7 +53,7 @@ interface KindSql {
   readonly ownerOf?: (row: Record<string, unknown>) => string;
 }
 
-const KINDS: Record<Exclude<SearchKind, "creators">, KindSql> = {
+const KINDS: Record<Exclude<SearchKind, "creators" | "content">, KindSql> = {
   users: {
     from: "accounts",
     select: "address, balance_minor, currency, created_at_ms",
@@ -66,7 +70,13 @@ const KINDS: Record<Exclude<SearchKind, "creators">, KindSql> = {
       "id, room_id, stream_id, content_id, viewer_id, creator_id, gift_id, quantity, amount_minor, platform_minor, creator_minor, currency, big, created_at_ms",
     at: "created_at_ms",
     key: "id",
-    columns: { id: "id", userId: "viewer_id", creatorId: "creator_id", roomId: "room_id" },
+    columns: {
+      id: "id",
+      userId: "viewer_id",
+      creatorId: "creator_id",
+      roomId: "room_id",
+      contentId: "content_id",
+    },
     ownerOf: (r) => String(r.viewer_id),
   },
   orders: {
@@ -104,6 +114,18 @@ const KINDS: Record<Exclude<SearchKind, "creators">, KindSql> = {
     states: ["open", "exhausted", "refunded"],
     ownerOf: (r) => String(r.sender_id),
   },
+  unlocks: {
+    // Entitlements (one per paid unlock, its id the unlock's); a bucket move's copy (moved_from_shard)
+    // is the payer's live one, so it is the preferred copy of the two.
+    from: "entitlements",
+    select:
+      "id, content_id, user_id, creator_id, amount_minor, platform_minor, creator_minor, currency, state, created_at_ms, revoked_at_ms, moved_from_shard",
+    at: "created_at_ms",
+    key: "id",
+    columns: { id: "id", userId: "user_id", creatorId: "creator_id", contentId: "content_id", state: "state" },
+    states: ["active", "revoked"],
+    ownerOf: (r) => String(r.user_id),
+  },
   withdrawals: {
     from: "withdrawals",
     select:
@@ -127,20 +149,38 @@ const CREATORS: KindSql = {
   states: ["active", "held"],
 };
 
+/** Content items live in the control database (their unlocks and tips in the ledger): one statement. */
+const CONTENT: KindSql = {
+  from: "content_items",
+  select:
+    "id, creator_id, kind, title, price_minor, currency, status, partner_id, external_ref, created_by, created_at_ms, updated_at_ms",
+  at: "created_at_ms",
+  key: "id",
+  columns: { id: "id", creatorId: "creator_id", contentKind: "kind", state: "status" },
+  states: ["active", "archived"],
+};
+
 /** The filters each kind accepts (besides the date range); any other is refused. */
 export const FILTERS: Record<SearchKind, readonly FilterName[]> = {
   users: ["id", "userId"],
   creators: ["id", "creatorId", "roomId", "state"],
   orders: ["id", "userId", "state"],
-  tips: ["id", "userId", "creatorId", "roomId"],
+  tips: ["id", "userId", "creatorId", "roomId", "contentId"],
   packets: ["id", "userId", "creatorId", "roomId", "state"],
   withdrawals: ["id", "creatorId", "state"],
   refunds: ["id", "userId", "orderId", "state"],
+  unlocks: ["id", "userId", "creatorId", "contentId", "state"],
+  content: ["id", "creatorId", "contentKind", "state"],
 };
+
+/** The kinds whose records live in the control database (one statement), not in the ledger's shards. */
+function controlSql(kind: SearchKind): KindSql | null {
+  return kind === "creators" ? CREATORS : kind === "content" ? CONTENT : null;
+}
 
 /** The states a kind's `state` filter takes (none: the kind has no state). */
 export function statesOf(kind: SearchKind): readonly string[] {
-  return kind === "creators" ? (CREATORS.states ?? []) : (KINDS[kind].states ?? []);
+  return (controlSql(kind) ?? KINDS[kind as keyof typeof KINDS]).states ?? [];
 }
 
 export function userOfWallet(address: string): string {
@@ -215,11 +255,11 @@ export async function searchLedger(
   limit: number,
 ): Promise<SearchPage> {
   assert(Number.isInteger(limit) && limit >= 1, "a page holds at least one record");
-  const sql = kind === "creators" ? CREATORS : KINDS[kind];
+  const sql = controlSql(kind) ?? KINDS[kind as keyof typeof KINDS];
   const resolved = await resolveCreatorRoom(ledger, kind, filters);
   if (resolved === null) return { rows: [], next: null, statements: 1, rowsMax: 0, rowsRead: 0 };
   const { text, params } = statement(kind, sql, resolved, cursor, limit);
-  const sources = kind === "creators" ? [{ index: null, db: ledger.control }] : ledger.shards;
+  const sources = controlSql(kind) !== null ? [{ index: null, db: ledger.control }] : ledger.shards;
   let rowsRead = 0;
   const answers = await Promise.all(
     sources.map(async ({ index, db }) => {

@@ -885,8 +885,11 @@ export const entitlements = sqliteTable(
     index("entitlements_created").on(t.createdAtMs),
     // The password-free day total (tips and unlocks together) sums a user's unlocks of the day.
     index("entitlements_user_created").on(t.userId, t.createdAtMs),
-    // The creator's month gross (tier rates) sums a creator's unlocks of the month per shard.
+    // The creator's month gross (tier rates) sums a creator's unlocks of the month per shard; the
+    // console's search by creator walks it newest first.
     index("entitlements_creator_created").on(t.creatorId, t.createdAtMs),
+    // The console's search by content item, newest first; a content item's totals.
+    index("entitlements_content_created").on(t.contentId, t.createdAtMs),
     check("entitlements_state", sql`${t.state} IN ('active', 'revoked')`),
     check("entitlements_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
   ],

@@ -10,6 +10,7 @@ import {
   statesOf,
   userOfWallet,
 } from "../../db/reads/search";
+import { CONTENT_KINDS } from "../../domain/content";
 import { LIMITS } from "../../domain/limits";
 import type { Permission } from "../../domain/permissions";
 import {
@@ -39,6 +40,8 @@ export const SEARCH_PERMISSIONS: Record<SearchKind, Permission> = {
   orders: "payment.read",
   refunds: "payment.read",
   withdrawals: "withdrawal.read",
+  unlocks: "wallet.read",
+  content: "wallet.read",
 };
 
 /** A user id or a prefixed record id (letters, digits, `_` and `-`). */
@@ -51,6 +54,8 @@ const SearchQuery = z
     creatorId: UserId.optional(),
     roomId: PrefixedId("room").optional(),
     orderId: PrefixedId("order").optional().openapi({ description: "Refunds: the order refunded." }),
+    contentId: PrefixedId("cnt").optional().openapi({ description: "Unlocks and tips: the content item." }),
+    contentKind: z.enum(CONTENT_KINDS).optional().openapi({ description: "Content items: their kind." }),
     state: z.string().min(1).max(32).optional(),
     fromMs: z.coerce.number().int().min(0).optional().openapi({ description: "Created at or after (ms)." }),
     toMs: z.coerce.number().int().min(0).optional().openapi({ description: "Created before (ms)." }),
@@ -77,6 +82,7 @@ const SearchItemSchema = z
     creatorId: z.string().nullable(),
     roomId: z.string().nullable(),
     orderId: z.string().nullable(),
+    contentId: z.string().nullable().openapi({ description: "Unlocks, content items, tips on content: the item." }),
     amountMinor: z.number().int().nullable(),
     currency: z.string().nullable(),
     summary: z.string(),
@@ -158,6 +164,7 @@ function itemOf(kind: SearchKind, r: SearchRow, reversed: ReadonlySet<string>): 
     creatorId: null,
     roomId: null,
     orderId: null,
+    contentId: null,
     amountMinor: null,
     currency: str(r.currency),
   };
@@ -183,8 +190,9 @@ function itemOf(kind: SearchKind, r: SearchRow, reversed: ReadonlySet<string>): 
         userId: str(r.viewer_id),
         creatorId: str(r.creator_id),
         roomId: str(r.room_id),
+        contentId: str(r.content_id),
         amountMinor: num(r.amount_minor),
-        summary: r.gift_id ? `${String(r.gift_id)} × ${String(r.quantity)}` : "custom tip",
+        summary: `${r.gift_id ? `${String(r.gift_id)} × ${String(r.quantity)}` : "custom tip"}${r.content_id ? " · on content" : ""}`,
       };
     case "orders":
       return {
@@ -222,6 +230,26 @@ function itemOf(kind: SearchKind, r: SearchRow, reversed: ReadonlySet<string>): 
         amountMinor: num(r.amount_minor),
         summary: `${String(r.channel)} → ${String(r.destination_masked)} (${String(r.review)} review)`,
       };
+    case "unlocks":
+      return {
+        ...base,
+        id: String(r.id),
+        userId: str(r.user_id),
+        creatorId: str(r.creator_id),
+        contentId: str(r.content_id),
+        amountMinor: num(r.amount_minor),
+        summary: `unlock of ${String(r.content_id)}${r.moved_from_shard !== null ? " · moved" : ""}`,
+      };
+    case "content":
+      return {
+        ...base,
+        id: String(r.id),
+        state: str(r.status),
+        creatorId: str(r.creator_id),
+        contentId: String(r.id),
+        amountMinor: num(r.price_minor),
+        summary: `${String(r.kind)} · ${String(r.title)}${r.price_minor === null ? " · free" : ""}`,
+      };
   }
 }
 
@@ -234,11 +262,22 @@ const DETAIL_EXAMPLES: Record<SearchKind, string> = {
   orders: `order_01JDEM${"0".repeat(20)}`,
   refunds: `orf_01JDEM${"0".repeat(20)}`,
   withdrawals: `wd_01JDEM${"0".repeat(20)}`,
+  unlocks: `unl_01JDEM${"0".repeat(20)}`,
+  content: `cnt_01JDEM${"0".repeat(20)}`,
 };
 
 export const adminSearch = new OpenAPIHono<AppEnv>();
 
-const FILTER_NAMES: readonly FilterName[] = ["id", "userId", "creatorId", "roomId", "orderId", "state"];
+const FILTER_NAMES: readonly FilterName[] = [
+  "id",
+  "userId",
+  "creatorId",
+  "roomId",
+  "orderId",
+  "contentId",
+  "contentKind",
+  "state",
+];
 
 for (const kind of SEARCH_KINDS) {
   const permission = SEARCH_PERMISSIONS[kind];
@@ -277,6 +316,8 @@ for (const kind of SEARCH_KINDS) {
           creatorId: query.creatorId,
           roomId: query.roomId,
           orderId: query.orderId,
+          contentId: query.contentId,
+          contentKind: query.contentKind,
           state: query.state,
           fromMs: query.fromMs,
           toMs: query.toMs,

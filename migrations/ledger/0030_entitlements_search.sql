@@ -1,0 +1,1 @@
+CREATE INDEX `entitlements_content_created` ON `entitlements` (`content_id`,`created_at_ms`);
