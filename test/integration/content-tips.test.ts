@@ -293,6 +293,51 @@ describe("content leaderboards", () => {
   });
 });
 
+describe("a creator's boards count room and content tips together", () => {
+  it("the creator's insights (income by day, top fans, gift preference) sum a room tip and two post tips", async () => {
+    const creatorId = `ctip-fans-creator-${run}`;
+    const roomId = await openRoom(creatorId);
+    const made = await call("POST", "/v1/admin/content", {
+      token: await adminToken(),
+      body: { creatorId, kind: "post", title: "Fans' post" },
+    });
+    expect(made.status).toBe(201);
+    const contentId = made.body.id as string;
+    const ana = `ctip-fans-ana-${run}`;
+    const bo = `ctip-fans-bo-${run}`;
+    await fund(ana, "100.00");
+    await fund(bo, "100.00");
+    const inRoom = await call("POST", `/v1/rooms/${roomId}/tips`, {
+      token: await token(ana),
+      idempotencyKey: key(),
+      body: { kind: "custom", amount: "12.00" },
+    });
+    expect(inRoom.status, JSON.stringify(inRoom.body)).toBe(201);
+    const onPost = [
+      await tipOn(contentId, await token(bo), { amount: "20.00" }),
+      await tipOn(contentId, await token(ana), { amount: "3.00" }),
+    ];
+    for (const r of onPost) expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const tips = [inRoom.body.tip, ...onPost.map((r) => r.body.tip)];
+
+    const res = await call("GET", "/v1/creators/me/insights?days=7", { token: await token(creatorId, "creator") });
+    expect(res.status).toBe(200);
+    expect(res.body.daily.at(-1)).toMatchObject({
+      tips: 3,
+      grossMinor: 3_500,
+      creatorMinor: tips.reduce((sum, t) => sum + t.creatorMinor, 0),
+    });
+    expect(res.body.topFans).toEqual([
+      { viewerId: bo, tips: 1, grossMinor: 2_000 },
+      { viewerId: ana, tips: 2, grossMinor: 1_500 },
+    ]);
+    expect(res.body.gifts).toEqual([{ giftId: null, name: null, count: 3, grossMinor: 3_500 }]);
+    // The post's own board has only the post's tips; the room's tip is on the room's.
+    const board = await call("GET", `/v1/content/${contentId}/leaderboard?limit=10`, { token: await token(ana) });
+    expect(board.body).toMatchObject({ totalMinor: 2_300, tipCount: 2 });
+  });
+});
+
 describe("content tips settle with the creator's room tips", () => {
   it("a creator tipped in a live room and on a post: pending and the day's settlement include both exactly", async () => {
     const day = "2026-09-17";
