@@ -5,12 +5,9 @@
  * left half done.
  */
 
-import { businessDayOf } from "../domain/business-day";
 import { fail, ok, type Result } from "../domain/errors";
-import { assert, LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
-import { reversalRoute } from "../domain/tip-reversal";
-import { withholdingMinor } from "../domain/withholding";
+import { planEarningReturn, sweepSecondLegs } from "./earning-return";
 import { runOperation, type Verdict } from "./ledger";
 import type { TipReversalInput, TipRow } from "./operations/tip-reversal";
 import { composeTipReversalPlatform, markPlatformLeg } from "./operations/tip-reversal-platform";
@@ -74,28 +71,15 @@ export async function planReversal(
   ask: ReversalAsk,
 ): Promise<Result<TipReversalInput>> {
   if (tip.creator_minor === 0) return fail("tip_not_reversible");
-  const tipDay = businessDayOf(tip.created_at_ms, ask.timeZone);
-  const settled = await creatorShard.db
-    .prepare(
-      `SELECT s.state, s.withholding_minor, json_extract(o.metadata, '$.withholdingBps') AS bps
-       FROM creator_settlements s LEFT JOIN operations o ON o.id = s.id
-       WHERE s.creator_id = ? AND s.day = ?`,
-    )
-    .bind(tip.creator_id, tipDay)
-    .first<{ state: "held" | "settled"; withholding_minor: number; bps: number | null }>();
-  const daySettled = settled?.state === "settled";
-  let bps = 0;
-  if (daySettled) bps = settled.withholding_minor === 0 ? 0 : (settled.bps ?? ask.withholdingBpsNow);
-  const route = reversalRoute(tip.creator_minor, daySettled, bps);
-  const withheld = route.from === "receivable" ? withholdingMinor(tip.creator_minor, bps) : 0;
+  const plan = await planEarningReturn(creatorShard, tip, ask);
   return ok({
     id: ask.id,
     tip,
     tipShard: tipShard.index,
-    tipDay,
-    route,
-    withheldMinor: withheld,
-    withholdingBps: bps,
+    tipDay: plan.day,
+    route: plan.route,
+    withheldMinor: plan.withheldMinor,
+    withholdingBps: plan.withholdingBps,
     reason: ask.reason,
     actorId: ask.actorId,
     nowMs: ask.nowMs,
@@ -131,24 +115,10 @@ export interface PlatformLegSweep {
 
 /** Reversals whose platform leg is still missing `graceMs` after they committed, completed now. */
 export async function sweepPlatformLegs(ledger: Ledger, nowMs: number, graceMs: number): Promise<PlatformLegSweep> {
-  assert(graceMs >= 0, "a grace period");
-  let completed = 0;
-  const refused: { reversalId: string; code: string }[] = [];
-  for (const shard of ledger.shards) {
-    const { results } = await shard.db
-      .prepare(
-        `SELECT * FROM tip_reversals WHERE platform_leg_at_ms IS NULL AND created_at_ms <= ?
-         ORDER BY created_at_ms LIMIT ?`,
-      )
-      .bind(nowMs - graceMs, LIMITS.reversalPlatformLegsPerSweepMax)
-      .all<ReversalRow>();
-    for (const reversal of results) {
-      const verdict = await completePlatformLeg(ledger, reversal, nowMs);
-      if (verdict.kind === "rejected") refused.push({ reversalId: reversal.id, code: verdict.code });
-      else completed += 1;
-    }
-  }
-  return { completed, refused };
+  const sweep = await sweepSecondLegs<ReversalRow>(ledger, "tip_reversals", "platform_leg_at_ms", nowMs, graceMs, (r) =>
+    completePlatformLeg(ledger, r, nowMs),
+  );
+  return { completed: sweep.completed, refused: sweep.refused.map(({ id, code }) => ({ reversalId: id, code })) };
 }
 
 /** A reversal as the API shows it. */

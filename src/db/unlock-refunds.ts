@@ -5,12 +5,9 @@
  * the reversal sweeper does for a refund a crash left half done.
  */
 
-import { businessDayOf } from "../domain/business-day";
 import { fail, ok, type Result } from "../domain/errors";
-import { assert, LIMITS } from "../domain/limits";
 import type { Currency } from "../domain/money";
-import { reversalRoute } from "../domain/tip-reversal";
-import { withholdingMinor } from "../domain/withholding";
+import { planEarningReturn, sweepSecondLegs } from "./earning-return";
 import { runOperation, type Verdict } from "./ledger";
 import type { EntitlementRow, UnlockRefundInput } from "./operations/unlock-refund";
 import { composeUnlockRefundPayer, markPayerLeg } from "./operations/unlock-refund-payer";
@@ -76,26 +73,14 @@ export async function planUnlockRefund(
   ask: UnlockRefundAsk,
 ): Promise<Result<UnlockRefundInput>> {
   if (unlock.creator_minor === 0 || unlock.platform_minor === 0) return fail("unlock_not_refundable");
-  const unlockDay = businessDayOf(unlock.created_at_ms, ask.timeZone);
-  const settled = await creatorShard.db
-    .prepare(
-      `SELECT s.state, s.withholding_minor, json_extract(o.metadata, '$.withholdingBps') AS bps
-       FROM creator_settlements s LEFT JOIN operations o ON o.id = s.id
-       WHERE s.creator_id = ? AND s.day = ?`,
-    )
-    .bind(unlock.creator_id, unlockDay)
-    .first<{ state: "held" | "settled"; withholding_minor: number; bps: number | null }>();
-  const daySettled = settled?.state === "settled";
-  let bps = 0;
-  if (daySettled) bps = settled.withholding_minor === 0 ? 0 : (settled.bps ?? ask.withholdingBpsNow);
-  const route = reversalRoute(unlock.creator_minor, daySettled, bps);
+  const plan = await planEarningReturn(creatorShard, unlock, ask);
   return ok({
     id: ask.id,
     unlock,
-    unlockDay,
-    route,
-    withheldMinor: route.from === "receivable" ? withholdingMinor(unlock.creator_minor, bps) : 0,
-    withholdingBps: bps,
+    unlockDay: plan.day,
+    route: plan.route,
+    withheldMinor: plan.withheldMinor,
+    withholdingBps: plan.withholdingBps,
     reason: ask.reason,
     actorId: ask.actorId,
     nowMs: ask.nowMs,
@@ -142,24 +127,15 @@ export interface PayerLegSweep {
 
 /** Refunds whose payer leg is still missing `graceMs` after they committed, completed now. */
 export async function sweepPayerLegs(ledger: Ledger, nowMs: number, graceMs: number): Promise<PayerLegSweep> {
-  assert(graceMs >= 0, "a grace period");
-  let completed = 0;
-  const refused: { refundId: string; code: string }[] = [];
-  for (const shard of ledger.shards) {
-    const { results } = await shard.db
-      .prepare(
-        `SELECT * FROM unlock_refunds WHERE payer_leg_at_ms IS NULL AND created_at_ms <= ?
-         ORDER BY created_at_ms LIMIT ?`,
-      )
-      .bind(nowMs - graceMs, LIMITS.reversalPlatformLegsPerSweepMax)
-      .all<UnlockRefundRow>();
-    for (const refund of results) {
-      const verdict = await completePayerLeg(ledger, refund, nowMs);
-      if (verdict.kind === "rejected") refused.push({ refundId: refund.id, code: verdict.code });
-      else completed += 1;
-    }
-  }
-  return { completed, refused };
+  const sweep = await sweepSecondLegs<UnlockRefundRow>(
+    ledger,
+    "unlock_refunds",
+    "payer_leg_at_ms",
+    nowMs,
+    graceMs,
+    (r) => completePayerLeg(ledger, r, nowMs),
+  );
+  return { completed: sweep.completed, refused: sweep.refused.map(({ id, code }) => ({ refundId: id, code })) };
 }
 
 /** A refund as the API shows it. */

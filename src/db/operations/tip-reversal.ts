@@ -20,14 +20,12 @@
  * here when the platform had no part, otherwise once the platform leg has posted.
  */
 
-import { accountAddress, type Posting } from "../../domain/accounts";
-import { assert } from "../../domain/limits";
+import type { Posting } from "../../domain/accounts";
 import type { Currency } from "../../domain/money";
-import { bucketOf } from "../../domain/shards";
 import type { ReversalRoute } from "../../domain/tip-reversal";
-import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
+import { type EarningReturn, earningReturnGuards, earningReturnPostings } from "../earning-return";
+import { type Attach, type ComposedOperation, composeOperation } from "../ledger";
 import type { LedgerShard } from "../shards";
-import { deliveryId } from "./transit-delivery";
 
 /** A tip as its row in the viewer's shard holds it. */
 export interface TipRow {
@@ -56,51 +54,31 @@ export interface TipReversalInput {
   readonly nowMs: number;
 }
 
+function earning(input: TipReversalInput): EarningReturn {
+  const { tip } = input;
+  return {
+    earningId: tip.id,
+    creatorId: tip.creator_id,
+    payerId: tip.viewer_id,
+    creatorMinor: tip.creator_minor,
+    day: input.tipDay,
+    route: input.route,
+    withheldMinor: input.withheldMinor,
+    noun: "tip's",
+  };
+}
+
 export function reversalPostings(input: TipReversalInput): Posting[] {
-  const { tip, route } = input;
-  const wallet = accountAddress.userWallet(tip.viewer_id);
-  const postings: Posting[] =
-    route.from === "pending"
-      ? [{ from: accountAddress.creatorPending(tip.creator_id), to: wallet, amountMinor: route.pendingMinor }]
-      : [
-          { from: accountAddress.platformReceivables(), to: wallet, amountMinor: route.receivableMinor },
-          { from: accountAddress.platformTaxPayable(), to: wallet, amountMinor: input.withheldMinor },
-        ];
-  const moved = postings.reduce((sum, p) => sum + p.amountMinor, 0);
-  assert(moved === tip.creator_minor, "the creator leg returns exactly the tip's creator part");
-  return postings.filter((p) => p.amountMinor > 0);
+  return earningReturnPostings(earning(input));
 }
 
 export function composeTipReversal(shard: LedgerShard, input: TipReversalInput, attach?: Attach): ComposedOperation {
   const { db } = shard;
   const { tip, route } = input;
-  const settled = "EXISTS (SELECT 1 FROM creator_settlements WHERE creator_id = ? AND day = ? AND state = 'settled')";
-  const guards: Guard[] = [
-    {
-      // The creator's bucket, fenced here (moving away, moved away, or not arrived yet): the
-      // receivable route writes no account of the creator, so the ledger's own fence cannot see it.
-      code: "bucket_fenced",
-      sql: "NOT EXISTS (SELECT 1 FROM bucket_fences WHERE bucket = ?)",
-      params: [bucketOf(tip.creator_id)],
-    },
-    {
-      code: "tip_already_reversed",
-      sql: "NOT EXISTS (SELECT 1 FROM tip_reversals WHERE tip_id = ?)",
-      params: [tip.id],
-    },
-    {
-      // The tip itself (same shard) or its delivery here; archived ones count (tombstones).
-      code: "reversal_in_flight",
-      sql: `(EXISTS (SELECT 1 FROM operations WHERE id IN (?, ?))
-             OR EXISTS (SELECT 1 FROM operation_tombstones WHERE id IN (?, ?)))`,
-      params: [tip.id, deliveryId(tip.id, shard.index), tip.id, deliveryId(tip.id, shard.index)],
-    },
-    {
-      code: "reversal_route_changed",
-      sql: route.from === "pending" ? `NOT ${settled}` : settled,
-      params: [tip.creator_id, input.tipDay],
-    },
-  ];
+  const guards = earningReturnGuards(shard, earning(input), {
+    done: { table: "tip_reversals", column: "tip_id", code: "tip_already_reversed" },
+    inFlightCode: "reversal_in_flight",
+  });
   return composeOperation(shard, {
     id: input.id,
     kind: "tip_reversal",

@@ -22,14 +22,12 @@
  * row commits in the same batch with `payer_leg_at_ms` null until the payer's leg posted.
  */
 
-import { accountAddress, type Posting } from "../../domain/accounts";
-import { assert } from "../../domain/limits";
+import type { Posting } from "../../domain/accounts";
 import type { Currency } from "../../domain/money";
-import { bucketOf } from "../../domain/shards";
 import type { ReversalRoute } from "../../domain/tip-reversal";
-import { type Attach, type ComposedOperation, composeOperation, type Guard } from "../ledger";
+import { type EarningReturn, earningReturnGuards, earningReturnPostings } from "../earning-return";
+import { type Attach, type ComposedOperation, composeOperation } from "../ledger";
 import type { LedgerShard } from "../shards";
-import { deliveryId } from "./transit-delivery";
 
 /** An unlock as its entitlement row in the payer's shard holds it. */
 export interface EntitlementRow {
@@ -59,51 +57,32 @@ export interface UnlockRefundInput {
   readonly nowMs: number;
 }
 
+function earning(input: UnlockRefundInput): EarningReturn {
+  const { unlock } = input;
+  return {
+    earningId: unlock.id,
+    creatorId: unlock.creator_id,
+    payerId: unlock.user_id,
+    creatorMinor: unlock.creator_minor,
+    day: input.unlockDay,
+    route: input.route,
+    withheldMinor: input.withheldMinor,
+    noun: "unlock's",
+  };
+}
+
 /** The creator's part back to the payer's wallet, from pending or from receivables and tax payable. */
 export function refundPostings(input: UnlockRefundInput): Posting[] {
-  const { unlock, route } = input;
-  const wallet = accountAddress.userWallet(unlock.user_id);
-  const postings: Posting[] =
-    route.from === "pending"
-      ? [{ from: accountAddress.creatorPending(unlock.creator_id), to: wallet, amountMinor: route.pendingMinor }]
-      : [
-          { from: accountAddress.platformReceivables(), to: wallet, amountMinor: route.receivableMinor },
-          { from: accountAddress.platformTaxPayable(), to: wallet, amountMinor: input.withheldMinor },
-        ];
-  const moved = postings.reduce((sum, p) => sum + p.amountMinor, 0);
-  assert(moved === unlock.creator_minor, "the creator leg returns exactly the unlock's creator part");
-  return postings.filter((p) => p.amountMinor > 0);
+  return earningReturnPostings(earning(input));
 }
 
 export function composeUnlockRefund(shard: LedgerShard, input: UnlockRefundInput, attach?: Attach): ComposedOperation {
   const { db } = shard;
   const { unlock, route } = input;
-  const settled = "EXISTS (SELECT 1 FROM creator_settlements WHERE creator_id = ? AND day = ? AND state = 'settled')";
-  const guards: Guard[] = [
-    {
-      // The receivable route writes no account of the creator: the ledger's own fence cannot see it.
-      code: "bucket_fenced",
-      sql: "NOT EXISTS (SELECT 1 FROM bucket_fences WHERE bucket = ?)",
-      params: [bucketOf(unlock.creator_id)],
-    },
-    {
-      code: "unlock_already_refunded",
-      sql: "NOT EXISTS (SELECT 1 FROM unlock_refunds WHERE unlock_id = ?)",
-      params: [unlock.id],
-    },
-    {
-      // The unlock itself (payer and creator in one shard) or its delivery here; archived ones count.
-      code: "unlock_refund_in_flight",
-      sql: `(EXISTS (SELECT 1 FROM operations WHERE id IN (?, ?))
-             OR EXISTS (SELECT 1 FROM operation_tombstones WHERE id IN (?, ?)))`,
-      params: [unlock.id, deliveryId(unlock.id, shard.index), unlock.id, deliveryId(unlock.id, shard.index)],
-    },
-    {
-      code: "reversal_route_changed",
-      sql: route.from === "pending" ? `NOT ${settled}` : settled,
-      params: [unlock.creator_id, input.unlockDay],
-    },
-  ];
+  const guards = earningReturnGuards(shard, earning(input), {
+    done: { table: "unlock_refunds", column: "unlock_id", code: "unlock_already_refunded" },
+    inFlightCode: "unlock_refund_in_flight",
+  });
   const postings = refundPostings(input);
   return composeOperation(shard, {
     id: input.id,

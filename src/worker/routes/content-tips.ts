@@ -19,31 +19,20 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { TypedResponse } from "hono";
 import { emitOperationEvents } from "../../db/business-events";
-import {
-  composeTip,
-  contentTipReceipt,
-  type PreparedContentTip,
-  prepareContentTip,
-  type RatedTip,
-  rateTip,
-  type TipAsk,
-} from "../../db/operations/tip";
-import { autopayCheckFor } from "../../db/reads/autopay";
+import { contentTipReceipt, prepareContentTip, type TipAsk } from "../../db/operations/tip";
 import { currentRiskSet } from "../../db/risk";
 import type { Ledger } from "../../db/shards";
-import { accountAddress } from "../../domain/accounts";
 import { CONTENT_LIMITS, mergeTopTippers, type RankedTipper, TtlCache } from "../../domain/content";
-import { ok } from "../../domain/errors";
 import { LIMITS } from "../../domain/limits";
 import { parseAmountMinor } from "../../domain/money";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { holdTip } from "../held-tips";
-import { balancePatch, idempotencyOf, runIdempotent } from "../idempotency";
+import { idempotencyOf } from "../idempotency";
 import { moderatedMessage } from "../moderation";
 import { requirePin } from "../pin";
+import { postRatedTip } from "../rated-tip";
 import { assessRisk } from "../risk";
-import { tipRulesWithRooms } from "../rooms/tip-rates";
 import {
   AmountMinor,
   Currency,
@@ -199,39 +188,20 @@ contentTips.openapi(
       });
       return held as unknown as TypedResponse<z.infer<typeof ContentTipSchema>, 201, "json">;
     }
-    let rated: RatedTip<PreparedContentTip> | null = null;
-    let posted = false;
-    const response = await runIdempotent(
-      c,
-      { shard, bucket: ledger.bucketOf(viewerId) },
-      "tip",
+    return postRatedTip(c, {
+      shard,
+      viewerId,
       request,
-      async (id, nowMs) => {
-        const [tip, autopay] = await Promise.all([
-          prepareContentTip(ledger.control, c.var.config, { id, contentId, viewerId, ask, message }, nowMs),
-          confirmed ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
-        ]);
-        if (!tip.ok) return tip;
-        // The creator's room's tier desk prices it, as it prices every tip of the creator's.
-        const mine = await rateTip(tipRulesWithRooms(c.env, c.var.config), tip.value);
-        rated = mine;
-        return ok({
-          compose: (attach) => composeTip(shard, mine.tip, { attach, ...(autopay === null ? {} : { autopay }) }),
-          status: 201,
-          onPosted: () => {
-            posted = true;
-            leaderboards.forgetItem(contentId);
-            c.executionCtx.waitUntil(emitOperationEvents(c.env, shard, [{ id, kind: "tip" }], c.var.log));
-          },
-          body: contentTipReceipt(mine.tip),
-          patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
-        });
-      },
       idempotency,
-    );
-    const answered = rated as RatedTip<PreparedContentTip> | null;
-    if (answered !== null) c.executionCtx.waitUntil(answered.settle(posted ? "posted" : "failed"));
-    return response;
+      confirmed,
+      prepare: (id, nowMs) =>
+        prepareContentTip(ledger.control, c.var.config, { id, contentId, viewerId, ask, message }, nowMs),
+      onPosted: (id) => {
+        leaderboards.forgetItem(contentId);
+        c.executionCtx.waitUntil(emitOperationEvents(c.env, shard, [{ id, kind: "tip" }], c.var.log));
+      },
+      receipt: contentTipReceipt,
+    });
   },
 );
 

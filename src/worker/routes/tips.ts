@@ -1,22 +1,19 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context, TypedResponse } from "hono";
-import { composeTip, prepareTip, type RatedTip, rateTip, tipReceipt } from "../../db/operations/tip";
-import { autopayCheckFor } from "../../db/reads/autopay";
+import { prepareTip, tipReceipt } from "../../db/operations/tip";
 import { currentRiskSet, type RiskSet } from "../../db/risk";
-import { accountAddress } from "../../domain/accounts";
-import { ok } from "../../domain/errors";
 import { parseAmountMinor } from "../../domain/money";
 import type { TipSubmission } from "../../durable-objects/live-room.tips";
 import type { AppEnv } from "../context";
 import { errorResponse } from "../errors";
 import { holdTip } from "../held-tips";
-import { balancePatch, idempotencyOf, replay, runIdempotent } from "../idempotency";
+import { idempotencyOf, replay } from "../idempotency";
 import { moderatedMessage } from "../moderation";
 import { requirePin } from "../pin";
+import { postRatedTip } from "../rated-tip";
 import { assessRisk, type RiskAsk } from "../risk";
 import { knownRooms } from "../rooms/known-rooms";
 import { deliverAfterCommit } from "../rooms/outbox";
-import { tipRulesWithRooms } from "../rooms/tip-rates";
 import {
   AmountMinor,
   Currency,
@@ -201,42 +198,16 @@ tips.openapi(
     }
     const { ledger } = c.var;
     const shard = ledger.forOwner(viewerId);
-    let rated: RatedTip | null = null;
-    let posted = false;
-    const response = await runIdempotent(
-      c,
-      { shard, bucket: ledger.bucketOf(viewerId) },
-      "tip",
+    return postRatedTip(c, {
+      shard,
+      viewerId,
       request,
-      async (id, nowMs) => {
-        // 小额免密: within the payer's limits no confirmation is needed. Only the limits are read
-        // here (beside the tip's own reads); the day's total is summed by the guard in the batch,
-        // after the balance, since concurrent tips read the same day total.
-        const [tip, autopay] = await Promise.all([
-          prepareTip(ledger.control, c.var.config, { id, roomId, viewerId, ask, message }, nowMs),
-          confirmed ? null : autopayCheckFor(shard.db, c.var.config, viewerId, nowMs),
-        ]);
-        if (!tip.ok) return tip;
-        // Its tier rate from the room, priced with the room's own tips (ADR 0011).
-        const mine = await rateTip(tipRulesWithRooms(c.env, c.var.config), tip.value);
-        rated = mine;
-        return ok({
-          compose: (attach) => composeTip(shard, mine.tip, { attach, ...(autopay === null ? {} : { autopay }) }),
-          status: 201,
-          // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
-          onPosted: () => {
-            posted = true;
-            c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log));
-          },
-          body: tipReceipt(mine.tip),
-          patches: [balancePatch("$.walletBalanceMinor", accountAddress.userWallet(viewerId))],
-        });
-      },
       idempotency,
-    );
-    // The batch answered (had it thrown, the room would read the tip after the quote's time).
-    const answered = rated as RatedTip | null;
-    if (answered !== null) c.executionCtx.waitUntil(answered.settle(posted ? "posted" : "failed"));
-    return response;
+      confirmed,
+      prepare: (id, nowMs) => prepareTip(ledger.control, c.var.config, { id, roomId, viewerId, ask, message }, nowMs),
+      // Tell the room (big gifts go out at once); the outbox row guarantees it hears eventually.
+      onPosted: (id) => c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, shard.index, [id], c.var.log)),
+      receipt: tipReceipt,
+    });
   },
 );
