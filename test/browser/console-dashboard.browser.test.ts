@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 /**
  * The operator console's platform dashboard in Chromium, against what `npm start` runs: the
@@ -15,9 +15,7 @@ describe.skipIf(!hasBrowser)("the platform dashboard in Chromium", () => {
 
   beforeAll(async () => {
     server = await startDevServer();
-    const seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as {
-      users: { userId: string; token: string }[];
-    };
+    const seed = await seedDemoServer(server.url);
     opsToken = seed.users.find((u) => u.userId === "ops-mei")?.token as string;
     browser = await launchChromium();
   }, 300_000);

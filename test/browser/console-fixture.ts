@@ -1,13 +1,9 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DemoSeed, type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
-/** What `POST /v1/dev/seed` answers (the demo's room and its users' tokens). */
-export interface DemoSeed {
-  roomId: string;
-  users: { userId: string; token: string }[];
-}
+export type { DemoSeed };
 
 /**
  * The console's browser tests' start-up, shared: what `npm start` runs (a fresh dev server),
@@ -22,7 +18,7 @@ export function useConsole(setupTimeoutMs = 300_000) {
 
   beforeAll(async () => {
     server = await startDevServer();
-    demo = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as DemoSeed;
+    demo = await seedDemoServer(server.url);
     browser = await launchChromium();
   }, setupTimeoutMs);
 

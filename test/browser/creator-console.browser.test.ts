@@ -2,7 +2,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PIN } from "../../dev/seed";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 /**
  * The creator console in Chromium, against what `npm start` runs: the demo creator (verified,
@@ -17,9 +17,7 @@ describe.skipIf(!hasBrowser)("the creator console in Chromium", () => {
 
   beforeAll(async () => {
     server = await startDevServer();
-    const seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as {
-      users: { userId: string; token: string }[];
-    };
+    const seed = await seedDemoServer(server.url);
     creatorToken = seed.users.find((u) => u.userId === "creator-lin")?.token as string;
     browser = await launchChromium();
   }, 120_000);

@@ -27,6 +27,28 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** What `POST /v1/dev/seed` answers (the demo's room and its users' tokens). */
+export interface DemoSeed {
+  roomId: string;
+  users: { userId: string; token: string }[];
+}
+
+/**
+ * Seeds the demo on a dev server (`POST /v1/dev/seed`, what `npm start` does). A seed that
+ * does not answer 200 with JSON throws with its status and body, so a suite whose start-up
+ * failed says why rather than skipping its tests on a JSON parse error.
+ */
+export async function seedDemoServer<T = DemoSeed>(url: string): Promise<T> {
+  const res = await fetch(`${url}/v1/dev/seed`, { method: "POST" });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST /v1/dev/seed answered ${res.status}: ${text.slice(0, 4000)}`);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`POST /v1/dev/seed answered 200 with no JSON: ${text.slice(0, 4000)}`);
+  }
+}
+
 export async function startDevServer(): Promise<DevServer> {
   const state = mkdtempSync(join(tmpdir(), "giftwire-browser-"));
   const secret = "browser-sandbox-secret-0123";

@@ -2,7 +2,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PIN } from "../../dev/seed";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", () => {
   let server: DevServer;
@@ -13,7 +13,7 @@ describe.skipIf(!hasBrowser)("the viewer page and the OBS overlay in Chromium", 
 
   beforeAll(async () => {
     server = await startDevServer();
-    seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
+    seed = await seedDemoServer<typeof seed>(server.url);
     const key = await fetch(`${server.url}/v1/rooms/${seed.roomId}/overlay-key`, {
       method: "POST",
       headers: { authorization: `Bearer ${tokenOf("creator-lin")}` },

@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 describe.skipIf(!hasBrowser)("the fairness proof on the viewer page in Chromium", () => {
   let server: DevServer;
@@ -13,7 +13,7 @@ describe.skipIf(!hasBrowser)("the fairness proof on the viewer page in Chromium"
 
   beforeAll(async () => {
     server = await startDevServer();
-    seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
+    seed = await seedDemoServer<typeof seed>(server.url);
     browser = await launchChromium();
   }, 120_000);
 

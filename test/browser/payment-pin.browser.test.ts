@@ -1,7 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 describe.skipIf(!hasBrowser)("the payment PIN on the viewer page in Chromium", () => {
   let server: DevServer;
@@ -11,7 +11,7 @@ describe.skipIf(!hasBrowser)("the payment PIN on the viewer page in Chromium", (
 
   beforeAll(async () => {
     server = await startDevServer();
-    seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
+    seed = await seedDemoServer<typeof seed>(server.url);
     browser = await launchChromium();
   }, 120_000);
 

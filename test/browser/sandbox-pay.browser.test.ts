@@ -1,7 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 describe.skipIf(!hasBrowser)("the sandbox payer page in Chromium", () => {
   let server: DevServer;
@@ -10,9 +10,7 @@ describe.skipIf(!hasBrowser)("the sandbox payer page in Chromium", () => {
 
   beforeAll(async () => {
     server = await startDevServer();
-    const seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as {
-      users: { userId: string; token: string }[];
-    };
+    const seed = await seedDemoServer(server.url);
     ana = seed.users.find((u) => u.userId === "viewer-ana")?.token as string;
     browser = await launchChromium();
   }, 120_000);

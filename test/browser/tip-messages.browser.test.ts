@@ -1,7 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 describe.skipIf(!hasBrowser)("tip messages on the viewer page in Chromium", () => {
   let server: DevServer;
@@ -22,7 +22,7 @@ describe.skipIf(!hasBrowser)("tip messages on the viewer page in Chromium", () =
 
   beforeAll(async () => {
     server = await startDevServer();
-    seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
+    seed = await seedDemoServer<typeof seed>(server.url);
     for (const word of [
       { word: "idiot", level: "mask" },
       { word: "加微信", level: "hold" },
