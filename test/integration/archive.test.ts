@@ -36,8 +36,10 @@ import { readManifest, verifyArchive } from "../../src/db/archive/verify";
 import { checkLedgerInvariants } from "../../src/db/invariants";
 import { composeOperation, runOperation, runOperations } from "../../src/db/ledger";
 import { checkMoneyOutInvariants } from "../../src/db/money-out-invariants";
+import { RECEIVABLE_SQL } from "../../src/db/reads/settlement-inputs";
 import { Ledger, type LedgerShard } from "../../src/db/shards";
 import { deliverTransit } from "../../src/db/transit";
+import { checkWithdrawalInvariants } from "../../src/db/withdrawal-invariants";
 import { accountAddress } from "../../src/domain/accounts";
 import { LIMITS } from "../../src/domain/limits";
 import { evenBucketMap } from "../../src/domain/shards";
@@ -295,6 +297,89 @@ function unlockRefund(
 }
 
 /**
+ * Money-out records of day 1 (operations/settlement.ts, tip-reversal.ts, withdrawal-*.ts): c2's
+ * day settled into available, a reversal of an earlier (settled) tip of c1's taken from the
+ * receivable, and two withdrawals of c2's: one paid, one rejected and given back.
+ */
+function moneyOut(atMs: number): SeedStep[] {
+  const settlementId = "settlement:c2:2026-01-01";
+  const withdrawal = (id: string, amountMinor: number, state: "paid" | "rejected", at: number) =>
+    `INSERT INTO withdrawals (id, creator_id, owner_kind, amount_minor, fee_minor, currency, channel, payout_account_id,
+       destination_masked, state, review, idempotency_key, created_at_ms, updated_at_ms)
+     VALUES ('${id}', 'c2', 'creator', ${amountMinor}, 0, 'CNY', 'sandbox', 'pa_c2', '***0001', '${state}', 'auto',
+       'key-${id}', ${at}, ${at})`;
+  return [
+    op(
+      settlementId,
+      "settlement",
+      atMs,
+      [{ from: accountAddress.creatorPending("c2"), to: accountAddress.creatorAvailable("c2"), amountMinor: 3_000 }],
+      (db) => [
+        db
+          .prepare(
+            `INSERT INTO creator_settlements (id, creator_id, day, state, due_at_ms, gross_minor, platform_minor,
+               creator_part_minor, reversed_minor, withholding_minor, receivable_offset_minor, net_minor, tip_count,
+               currency, run_id, created_at_ms, updated_at_ms)
+             VALUES (?, 'c2', '2026-01-01', 'settled', ?, 4286, 1286, 3000, 0, 0, 0, 3000, 20, 'CNY', 'run_1', ?, ?)`,
+          )
+          .bind(settlementId, atMs, atMs, atMs),
+      ],
+    ),
+    // The receivable's amount is in the operation's metadata (earning-return.ts), as posted.
+    {
+      atMs: atMs + 1_000,
+      statements: (db: D1Database) => [
+        ...operationRows(db, {
+          id: "rev_1",
+          kind: "tip_reversal",
+          postings: [{ from: accountAddress.platformReceivables(), to: wallet("v1"), amountMinor: 140 }],
+          atMs: atMs + 1_000,
+          metadata: { receivableMinor: 140, withheldMinor: 0 },
+        }),
+        db
+          .prepare(
+            `INSERT INTO tip_reversals (id, tip_id, creator_id, viewer_id, tip_day, tip_created_at_ms, amount_minor,
+               platform_minor, creator_minor, source, platform_leg_at_ms, reason, actor_id, currency, created_at_ms)
+             VALUES ('rev_1', 'tip_before', 'c1', 'v1', '2025-12-31', ?, 200, 60, 140, 'receivable', ?, 'chargeback',
+               'ops', 'CNY', ?)`,
+          )
+          .bind(T0 - DAY, atMs + 1_000, atMs + 1_000),
+      ],
+    } satisfies SeedStep,
+    op(
+      "wd_1",
+      "withdrawal_hold",
+      atMs + 2_000,
+      [
+        {
+          from: accountAddress.creatorAvailable("c2"),
+          to: accountAddress.creatorWithdrawing("c2"),
+          amountMinor: 1_000,
+        },
+      ],
+      (db) => [db.prepare(withdrawal("wd_1", 1_000, "paid", atMs + 2_000))],
+    ),
+    op("wd_1:payout", "withdrawal_payout", atMs + 3_000, [
+      {
+        from: accountAddress.creatorWithdrawing("c2"),
+        to: accountAddress.channelPayouts("sandbox"),
+        amountMinor: 1_000,
+      },
+    ]),
+    op(
+      "wd_2",
+      "withdrawal_hold",
+      atMs + 4_000,
+      [{ from: accountAddress.creatorAvailable("c2"), to: accountAddress.creatorWithdrawing("c2"), amountMinor: 500 }],
+      (db) => [db.prepare(withdrawal("wd_2", 500, "rejected", atMs + 4_000))],
+    ),
+    op("wd_2:release", "withdrawal_release", atMs + 5_000, [
+      { from: accountAddress.creatorWithdrawing("c2"), to: accountAddress.creatorAvailable("c2"), amountMinor: 500 },
+    ]),
+  ];
+}
+
+/**
  * A tip a risk rule held (operations/tip-hold.ts) and its decision: approved into the tip
  * `tip_X` paid from the held account, or declined back to the wallet (`held_X:release`).
  */
@@ -417,6 +502,7 @@ function dayOne(): SeedStep[] {
     // Two content tips a risk rule held: one approved, one declined.
     ...heldTip("held_H1", "v6", "c1", 700, T0 + 8 * HOUR, true),
     ...heldTip("held_H2", "v7", "c1", 900, T0 + 8 * HOUR + 5_000, false),
+    ...moneyOut(T0 + 9 * HOUR),
     // Still open when day 1 ends: a cross-shard credit not yet delivered, a packet not finished.
     crossShardTip("tip_xs2", "v8", 350, T0 + 21 * HOUR, null),
     packetSend("packet_B", "v5", 500, 3, T0 + 22 * HOUR),
@@ -438,6 +524,12 @@ const KEPT_FOREVER = [
   "tip_H1",
   "held_H2",
   "held_H2:release",
+  "settlement:c2:2026-01-01",
+  "rev_1",
+  "wd_1",
+  "wd_1:payout",
+  "wd_2",
+  "wd_2:release",
 ];
 const KEPT_FOR_NOW = ["tip_xs2", "packet_B", "claim_B1"];
 
@@ -689,6 +781,9 @@ describe("archival of one ledger shard's closed periods", () => {
       entitlement: 3,
       unlock_refund: 1,
       held_tip: 4,
+      tip_reversal: 1,
+      settlement: 1,
+      withdrawal: 4,
       undelivered: 1,
       open_packet: 2,
     });
@@ -762,7 +857,7 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(cursor).toBeLessThanOrEqual((first.lastTransferId ?? 0) - 3 * TUNING.rowsPerPage);
     expect(cursor).toBeGreaterThanOrEqual((first.lastTransferId ?? 0) - 4 * TUNING.rowsPerPage);
     const gone = (firstRows.transfers ?? []).filter((t) => Number((t as { id: number }).id) > cursor).length;
-    expect(await count(shard, "transfers")).toBe(617 + 19 - gone);
+    expect(await count(shard, "transfers")).toBe(617 + 25 - gone);
     expect(await balanceMismatches(shard)).toEqual([]);
 
     expect(await pruneArchive(shard, first.id, options)).toMatchObject({ state: "pruned" });
@@ -770,8 +865,8 @@ describe("archival of one ledger shard's closed periods", () => {
 
     // Left: exactly what the retention rules keep, whole.
     expect(await counts(shard)).toEqual({
-      operations: 15,
-      transfers: 19,
+      operations: 21,
+      transfers: 25,
       red_packets: 1,
       red_packet_claims: 1,
       tips: 3,
@@ -806,7 +901,7 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(new Set(tombstones.results.map((t) => `${t.archive_id}@${t.archived_at_ms}`))).toEqual(
       new Set([`${first.id}@${T1 + SETTLED}`]),
     );
-    expect(await count(shard, "operations")).toBe(15);
+    expect(await count(shard, "operations")).toBe(21);
     expect(
       await shard
         .prepare("SELECT COUNT(*) AS n FROM operations WHERE id IN (SELECT id FROM operation_tombstones)")
@@ -839,8 +934,8 @@ describe("archival of one ledger shard's closed periods", () => {
       { kind: "exists" },
     ]);
     expect(await balances(shard)).toEqual(before);
-    expect(await count(shard, "operations")).toBe(15);
-    expect(await count(shard, "transfers")).toBe(19);
+    expect(await count(shard, "operations")).toBe(21);
+    expect(await count(shard, "transfers")).toBe(25);
 
     // A redelivered transit ref of the archived cross-shard tip finds no outbox row in its
     // origin (it left with its operation): nothing is posted in the destination.
@@ -877,7 +972,7 @@ describe("archival of one ledger shard's closed periods", () => {
     await expect(shard.prepare("UPDATE operations SET reason = 'x' WHERE id = 'order_top1'").run()).rejects.toThrow(
       /ledger_append_only/,
     );
-    expect(await count(shard, "transfers")).toBe(19);
+    expect(await count(shard, "transfers")).toBe(25);
   });
 
   it("says which archive holds a history read that reaches into the archived period", async () => {
@@ -930,7 +1025,16 @@ describe("archival of one ledger shard's closed periods", () => {
       tips: 101,
       transit_outbox: 1,
     });
-    expect(manifest.retained).toEqual({ order: 3, subsidy: 1, entitlement: 3, unlock_refund: 1, held_tip: 4 });
+    expect(manifest.retained).toEqual({
+      order: 3,
+      subsidy: 1,
+      entitlement: 3,
+      unlock_refund: 1,
+      held_tip: 4,
+      tip_reversal: 1,
+      settlement: 1,
+      withdrawal: 4,
+    });
     expect(manifest.files.length).toBeGreaterThanOrEqual(4);
     const lines = await linesOf(manifest);
     for (const table of TABLES) {
@@ -974,8 +1078,8 @@ describe("archival of one ledger shard's closed periods", () => {
     expect((await manifestOf(second)).files).toEqual(manifest.files);
 
     expect(await counts(shard)).toEqual({
-      operations: 12 + 10,
-      transfers: 16 + 20,
+      operations: 18 + 10,
+      transfers: 22 + 20,
       red_packets: 0,
       red_packet_claims: 0,
       tips: 2 + 10,
@@ -1016,12 +1120,15 @@ describe("archival of one ledger shard's closed periods", () => {
     });
   });
 
-  it("keeps unlocks, their refunds and held tips' operations live beside their rows: the checkers stay clean once archived ids are forgotten", async () => {
+  it("keeps unlocks, refunds, held tips, reversals, settlements and withdrawals live beside their rows: the checkers and the receivable stay right once archived ids are forgotten", async () => {
     // The content tip left with day 1; the unlocks, the refund's two legs stayed (retention.ts).
     const live = async (id: string) =>
       (await shard.prepare("SELECT COUNT(*) AS n FROM operations WHERE id = ?").bind(id).first<number>("n")) ?? 0;
     expect(await live("tip_content1")).toBe(0);
-    for (const id of ["unl_1", "unl_2", "urf_2", "urf_2:payer", "held_H1", "tip_H1", "held_H2", "held_H2:release"]) {
+    for (const id of KEPT_FOREVER.filter((k) => k.startsWith("unl_") || k.startsWith("urf_") || k.includes("H"))) {
+      expect(await live(id)).toBe(1);
+    }
+    for (const id of ["settlement:c2:2026-01-01", "rev_1", "wd_1", "wd_1:payout", "wd_2", "wd_2:release"]) {
       expect(await live(id)).toBe(1);
     }
     // Every archived id forgotten (past the memory of redeliveries): only the kept operations
@@ -1034,6 +1141,9 @@ describe("archival of one ledger shard's closed periods", () => {
     expect(await count(shard, "operation_tombstones")).toBe(0);
     expect((await checkLedgerInvariants(shard, T2 + SETTLED + HOUR)).violations).toEqual([]);
     expect(await checkMoneyOutInvariants(shard)).toEqual([]);
+    expect(await checkWithdrawalInvariants(shard)).toEqual([]);
+    // What c1 owes from the reversal still counts, for the next settlement to offset.
+    expect(await shard.prepare(`SELECT ${RECEIVABLE_SQL} AS owed`).bind("c1", "c1").first<number>("owed")).toBe(140);
     // The entitlement check answers as before: the unlock grants, the refunded one no longer does.
     const single = new Ledger(env.CONTROL, [shard], evenBucketMap(1));
     const nowMs = T2 + SETTLED + 2 * HOUR;

@@ -24,6 +24,16 @@
  *                record): its hold, its release, and the tip an approval made (`tip_X` for
  *                `held_X`): the invariant checker matches each row to them by id
  *                (`held_tip_unmatched` once an archived id's tombstone is forgotten).
+ *   tip_reversal a tip reversal's creator leg while its `tip_reversals` row exists (always): a
+ *                receivable reversal's amount is in its operation's metadata, which the
+ *                creator's receivable (`RECEIVABLE_SQL`, read by every settlement) sums, and the
+ *                money-out checker matches the row to it (`reversal_unmatched`).
+ *   settlement   a day's settlement while its `creator_settlements` row exists (always): the
+ *                money-out checker matches each settled row to its operation's postings
+ *                (`settlement_unmatched` once the archived id's tombstone is forgotten).
+ *   withdrawal   a withdrawal's hold, payout and release while its `withdrawals` row exists
+ *                (always): the checker matches each paid, rejected or failed withdrawal to its
+ *                payout or release (`withdrawal_operation_missing`).
  *   undelivered  an operation whose transit outbox row was not delivered when the archive
  *                started: the outbox row must stay until the destination shard has posted.
  *   open_packet  any operation on a red packet's escrow while the packet is not closed within
@@ -47,6 +57,9 @@ export const RETENTION_REASONS = [
   "entitlement",
   "unlock_refund",
   "held_tip",
+  "tip_reversal",
+  "settlement",
+  "withdrawal",
   "undelivered",
   "open_packet",
   "spans_cut",
@@ -66,6 +79,11 @@ const UNLOCK_REFUND_KIND: OperationKind = "unlock_refund";
 const UNLOCK_REFUND_PAYER_KIND: OperationKind = "unlock_refund_payer";
 const TIP_HOLD_KIND: OperationKind = "tip_hold";
 const TIP_HOLD_RELEASE_KIND: OperationKind = "tip_hold_release";
+const TIP_REVERSAL_KIND: OperationKind = "tip_reversal";
+const SETTLEMENT_KIND: OperationKind = "settlement";
+const WITHDRAWAL_HOLD_KIND: OperationKind = "withdrawal_hold";
+const WITHDRAWAL_PAYOUT_KIND: OperationKind = "withdrawal_payout";
+const WITHDRAWAL_RELEASE_KIND: OperationKind = "withdrawal_release";
 
 const quoted = (kinds: readonly string[]) => kinds.map((k) => `'${k}'`).join(", ");
 
@@ -110,6 +128,17 @@ const HELD_TIP_RELEASE =
 const HELD_TIP_APPROVED = "EXISTS (SELECT 1 FROM held_tips h WHERE h.id = 'held_' || substr(o.id, 5))";
 
 /**
+ * A tip reversal's row and a settlement's row have their operation's id (operations/tip-reversal.ts,
+ * settlement.ts); a withdrawal `W` is held by `W`, paid by `W:payout` (payoutOperationId) and
+ * given back by `W:release` (releaseOperationId). Each a probe of the row's primary key.
+ */
+const TIP_REVERSAL_ROW = "EXISTS (SELECT 1 FROM tip_reversals r WHERE r.id = o.id)";
+const SETTLEMENT_ROW = "EXISTS (SELECT 1 FROM creator_settlements s WHERE s.id = o.id)";
+const withdrawalOf = (suffix: string) =>
+  `EXISTS (SELECT 1 FROM withdrawals w WHERE w.id = substr(o.id, 1, length(o.id) - length('${suffix}')))`;
+const WITHDRAWAL_HELD = "EXISTS (SELECT 1 FROM withdrawals w WHERE w.id = o.id)";
+
+/**
  * The reason operation `o` stays live, or NULL when the archive takes it. Binds, in order:
  * the archive id (holds by operation), the archive id (holds by account), the cut.
  */
@@ -125,6 +154,11 @@ export const RETENTION_REASON_SQL = `CASE
   WHEN o.kind = '${TIP_HOLD_KIND}' AND ${HELD_TIP_HOLD} THEN 'held_tip'
   WHEN o.kind = '${TIP_HOLD_RELEASE_KIND}' AND ${HELD_TIP_RELEASE} THEN 'held_tip'
   WHEN o.kind = '${TIP_KIND}' AND ${HELD_TIP_APPROVED} THEN 'held_tip'
+  WHEN o.kind = '${TIP_REVERSAL_KIND}' AND ${TIP_REVERSAL_ROW} THEN 'tip_reversal'
+  WHEN o.kind = '${SETTLEMENT_KIND}' AND ${SETTLEMENT_ROW} THEN 'settlement'
+  WHEN o.kind = '${WITHDRAWAL_HOLD_KIND}' AND ${WITHDRAWAL_HELD} THEN 'withdrawal'
+  WHEN o.kind = '${WITHDRAWAL_PAYOUT_KIND}' AND ${withdrawalOf(":payout")} THEN 'withdrawal'
+  WHEN o.kind = '${WITHDRAWAL_RELEASE_KIND}' AND ${withdrawalOf(":release")} THEN 'withdrawal'
   WHEN EXISTS (SELECT 1 FROM ledger_archive_holds h
                WHERE h.archive_id = ? AND h.kind = 'operation' AND h.ref = o.id) THEN 'undelivered'
   WHEN EXISTS (SELECT 1 FROM transfers e JOIN ledger_archive_holds h
