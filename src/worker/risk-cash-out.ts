@@ -1,8 +1,8 @@
 /**
  * The cash-out chain at a withdrawal request (docs/ARCHITECTURE.md, Risk): the creator's tips
- * received in the rule's window, read from every shard (a creator's income lies in its payers'
- * shards), and the payments credited to those payers shortly before, read from each payer's
- * shard; src/domain/risk/cash-out.ts decides. Read here rather than counted by desks on the tip
+ * and paid unlocks received in the rule's window, read from every shard (a creator's income
+ * lies in its payers' shards), and the payments credited to those payers shortly before, read
+ * from each payer's shard; src/domain/risk/cash-out.ts decides. Read here rather than counted by desks on the tip
  * path: a withdrawal is rare (a few a day per creator at most), the tip path pays nothing, and
  * a window of a day outlives a desk's memory (desks are evicted when idle) while the ledger
  * does not forget. Bounded: at most `TIPS_PER_SHARD` tips per shard (the newest) and
@@ -31,17 +31,27 @@ export interface CashOutHit {
   readonly detail: string;
 }
 
+/**
+ * The creator's income in the window from every shard: tips (room and content) and paid unlocks
+ * (an unlock pays the creator like a tip; a bucket move's copy of an entitlement is counted by
+ * its original only), the newest `TIPS_PER_SHARD` per shard.
+ */
 async function incomeTips(ledger: Ledger, creatorId: string, sinceMs: number): Promise<IncomeTip[]> {
   const perShard = await Promise.all(
     ledger.shards.map(async (shard) => {
       const { results } = await shard.db
         .prepare(
-          `SELECT viewer_id, creator_minor, created_at_ms FROM tips
-           WHERE creator_id = ? AND created_at_ms >= ? ORDER BY created_at_ms DESC LIMIT ?`,
+          `SELECT payer_id, creator_minor, created_at_ms FROM (
+             SELECT viewer_id AS payer_id, creator_minor, created_at_ms FROM tips
+             WHERE creator_id = ? AND created_at_ms >= ?
+             UNION ALL
+             SELECT user_id, creator_minor, created_at_ms FROM entitlements
+             WHERE creator_id = ? AND created_at_ms >= ? AND moved_from_shard IS NULL)
+           ORDER BY created_at_ms DESC LIMIT ?`,
         )
-        .bind(creatorId, sinceMs, TIPS_PER_SHARD)
-        .all<{ viewer_id: string; creator_minor: number; created_at_ms: number }>();
-      return results.map((r) => ({ payerId: r.viewer_id, creatorMinor: r.creator_minor, atMs: r.created_at_ms }));
+        .bind(creatorId, sinceMs, creatorId, sinceMs, TIPS_PER_SHARD)
+        .all<{ payer_id: string; creator_minor: number; created_at_ms: number }>();
+      return results.map((r) => ({ payerId: r.payer_id, creatorMinor: r.creator_minor, atMs: r.created_at_ms }));
     }),
   );
   return perShard.flat();

@@ -143,6 +143,33 @@ describe("the cash-out chain", () => {
     expect((await invariantReport()).ok).toBe(true);
   });
 
+  it("paid unlocks count as income like tips: top-ups spent at once on the creator's paywall hold the withdrawal", async () => {
+    riskCache.pinForTests([CHAIN]);
+    const c = await creator("unlock-creator", 50_000);
+    const item = await call("POST", "/v1/admin/content", {
+      token: await operatorToken(),
+      body: { creatorId: c.id, kind: "article", title: "Fresh-money paywall", price: "20.00" },
+    });
+    expect(item.status, JSON.stringify(item.body)).toBe(201);
+    for (const p of [id("unlock-p1"), id("unlock-p2")]) {
+      await topUp(p, "30.00");
+      const unlocked = await call("POST", `/v1/content/${item.body.id}/unlock`, {
+        token: await token(p),
+        idempotencyKey: key(),
+        body: {},
+      });
+      expect(unlocked.status, JSON.stringify(unlocked.body)).toBe(201);
+    }
+    const res = await withdraw(c.id, "100.00");
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(res.body.withdrawal).toMatchObject({ state: "requested", review: "manual" });
+    expect(res.body.withdrawal.reviewReasons).toEqual(["risk_cash_out_chain"]);
+    expect((await inReviewQueue(res.body.withdrawal.id))?.reviewDetails.risk_cash_out_chain).toMatch(
+      /^100% of [0-9,]+\.[0-9]{2} received in 24 h came from money topped up ≤ 10 min before the tip by 2 payers$/,
+    );
+    expect((await invariantReport()).ok).toBe(true);
+  });
+
   it("old money (credited long before the tips) leaves the auto-approval path as it was", async () => {
     riskCache.pinForTests([CHAIN]);
     const c = await creator("old-creator", 50_000);
