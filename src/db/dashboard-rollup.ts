@@ -1,7 +1,7 @@
 /**
  * The platform dashboard's rollups (docs/ARCHITECTURE.md, Platform dashboard). Per shard, a
- * business day is recomputed whole from that shard's live `tips`, `red_packets` and
- * `red_packet_claims` in one batch — delete the day's rows, insert them again — so a re-run
+ * business day is recomputed whole from that shard's live `tips`, `entitlements` (paid
+ * unlocks), `red_packets` and `red_packet_claims` in one batch — delete the day's rows, insert them again — so a re-run
  * gives the same rows; then the distinct payers of the day's week and month are counted again
  * from the shard's payer sets. Across shards, the tops of a period are merged from every
  * shard's per-entity day sums into the control database.
@@ -25,6 +25,13 @@ export interface DayRollup {
 }
 
 const TIPS_OF_DAY = "FROM tips WHERE created_at_ms >= ?2 AND created_at_ms < ?3";
+/**
+ * The day's paid unlocks: the entitlements their unlocks wrote, revoked ones too (gross: a refund
+ * is not deducted, like a tip reversal), never a bucket move's copy (`moved_from_shard`), which
+ * the original in the payer's former shard already counts.
+ */
+const UNLOCKS_OF_DAY =
+  "FROM entitlements WHERE created_at_ms >= ?2 AND created_at_ms < ?3 AND moved_from_shard IS NULL";
 /** Packets live at most a day; their claims are credited within it (or soon after): two days back is ample. */
 const PACKET_LOOKBACK_MS = 2 * 24 * 60 * 60 * 1000;
 
@@ -32,7 +39,8 @@ const PACKET_LOOKBACK_MS = 2 * 24 * 60 * 60 * 1000;
  * Recomputes one business day of one shard from its ledger rows. `final` when computed at least
  * `finalAfterMs` after the day ended: the cron job stops recomputing it, and archival may take
  * its rows. Claims count on the day their credit posted (their row's time), on packets held in
- * this shard (the sender's).
+ * this shard (the sender's). Unlocks count in the day's totals (their platform part in
+ * `platform_minor`), payers and creators' tops by amount; a creator top's `tip_count` stays tips.
  */
 export async function rollupShardDay(db: D1Database, day: string, timeZone: string, nowMs: number): Promise<DayRollup> {
   const fromMs = dayStartMs(day, timeZone);
@@ -58,22 +66,37 @@ export async function rollupShardDay(db: D1Database, day: string, timeZone: stri
           GROUP BY currency, ${column}`,
       )
       .bind(day, fromMs, toMs);
+  // A creator's amount is their tips and their unlocks, gross; `tip_count` counts the tips only.
+  const creators = db
+    .prepare(
+      `INSERT INTO dashboard_entity_days (day, currency, kind, key, amount_minor, tip_count)
+       SELECT ?1, currency, 'creator', creator_id, SUM(a), SUM(n) FROM (
+         SELECT currency, creator_id, amount_minor AS a, 1 AS n ${TIPS_OF_DAY}
+         UNION ALL
+         SELECT currency, creator_id, amount_minor, 0 ${UNLOCKS_OF_DAY}
+       ) GROUP BY currency, creator_id`,
+    )
+    .bind(day, fromMs, toMs);
   await db.batch([
     db.prepare("DELETE FROM dashboard_days WHERE day = ?1").bind(day),
     db
       .prepare(
         `INSERT INTO dashboard_days (currency, day, tip_count, tip_minor, platform_minor, packet_paid_minor,
-                                     packets_sent, packets_sent_minor, claims, claimed_minor)
-         SELECT currency, ?1, SUM(tc), SUM(tm), SUM(pm), SUM(ppm), SUM(ps), SUM(psm), SUM(c), SUM(cm) FROM (
+                                     packets_sent, packets_sent_minor, claims, claimed_minor, unlock_count, unlock_minor)
+         SELECT currency, ?1, SUM(tc), SUM(tm), SUM(pm), SUM(ppm), SUM(ps), SUM(psm), SUM(c), SUM(cm), SUM(uc), SUM(um)
+         FROM (
            SELECT currency, COUNT(*) AS tc, SUM(amount_minor) AS tm, SUM(platform_minor) AS pm,
-                  0 AS ppm, 0 AS ps, 0 AS psm, 0 AS c, 0 AS cm
+                  0 AS ppm, 0 AS ps, 0 AS psm, 0 AS c, 0 AS cm, 0 AS uc, 0 AS um
              ${TIPS_OF_DAY} GROUP BY currency
            UNION ALL
+           SELECT currency, 0, 0, SUM(platform_minor), 0, 0, 0, 0, 0, COUNT(*), SUM(amount_minor)
+             ${UNLOCKS_OF_DAY} GROUP BY currency
+           UNION ALL
            SELECT currency, 0, 0, 0, SUM(CASE WHEN funding = 'wallet' THEN total_minor ELSE 0 END),
-                  COUNT(*), SUM(total_minor), 0, 0
+                  COUNT(*), SUM(total_minor), 0, 0, 0, 0
              FROM red_packets WHERE created_at_ms >= ?2 AND created_at_ms < ?3 GROUP BY currency
            UNION ALL
-           SELECT p.currency, 0, 0, 0, 0, 0, 0, COUNT(*), SUM(c.amount_minor)
+           SELECT p.currency, 0, 0, 0, 0, 0, 0, COUNT(*), SUM(c.amount_minor), 0, 0
              FROM red_packets p JOIN red_packet_claims c ON c.packet_id = p.id
             WHERE p.created_at_ms >= ?2 - ${PACKET_LOOKBACK_MS} AND p.created_at_ms < ?3
               AND c.credited_at_ms >= ?2 AND c.credited_at_ms < ?3
@@ -82,7 +105,7 @@ export async function rollupShardDay(db: D1Database, day: string, timeZone: stri
       )
       .bind(day, fromMs, toMs),
     db.prepare("DELETE FROM dashboard_entity_days WHERE day = ?1").bind(day),
-    entity("creator", "creator_id"),
+    creators,
     // Tips on content items have no room: they count in the creators' and gifts' tops.
     entity("room", "room_id", "AND room_id IS NOT NULL"),
     // Custom amounts are tips without a gift: they count in the creators' and rooms' tops only.
@@ -92,6 +115,8 @@ export async function rollupShardDay(db: D1Database, day: string, timeZone: stri
       .prepare(
         `INSERT INTO dashboard_payer_days (day, currency, user_id)
          SELECT ?1, currency, viewer_id ${TIPS_OF_DAY}
+         UNION
+         SELECT ?1, currency, user_id ${UNLOCKS_OF_DAY}
          UNION
          SELECT ?1, currency, sender_id FROM red_packets
           WHERE funding = 'wallet' AND created_at_ms >= ?2 AND created_at_ms < ?3`,
@@ -120,7 +145,7 @@ export async function finalThrough(db: D1Database): Promise<string | null> {
 
 /**
  * The first day this shard's rollup still has to finalize: the day after the last final one;
- * on a shard that never rolled up, the day of its oldest live tip or packet (but not a day the
+ * on a shard that never rolled up, the day of its oldest live tip, unlock or packet (but not a day the
  * archive may already hold part of), or `fallback` when that is earlier or there is none.
  */
 export async function firstOpenDay(db: D1Database, timeZone: string, fallback: string): Promise<string> {
@@ -129,6 +154,7 @@ export async function firstOpenDay(db: D1Database, timeZone: string, fallback: s
   const oldest = await db
     .prepare(
       `SELECT MIN(at) AS at FROM (SELECT MIN(created_at_ms) AS at FROM tips
+                                  UNION ALL SELECT MIN(created_at_ms) FROM entitlements WHERE moved_from_shard IS NULL
                                   UNION ALL SELECT MIN(created_at_ms) FROM red_packets)`,
     )
     .first<number | null>("at");

@@ -118,6 +118,9 @@ export interface Totals {
   packetsSentMinor: number;
   claims: number;
   claimedMinor: number;
+  /** Paid unlocks (付费阅读), gross: a refund revokes the entitlement but is not deducted. */
+  unlockCount: number;
+  unlockMinor: number;
 }
 
 export const ZERO_TOTALS: Readonly<Totals> = {
@@ -129,6 +132,8 @@ export const ZERO_TOTALS: Readonly<Totals> = {
   packetsSentMinor: 0,
   claims: 0,
   claimedMinor: 0,
+  unlockCount: 0,
+  unlockMinor: 0,
 };
 
 export function addTotals(a: Totals, b: Totals): Totals {
@@ -137,9 +142,12 @@ export function addTotals(a: Totals, b: Totals): Totals {
   return out;
 }
 
-/** GMV: what users paid — tips (gifts and custom, gross, reversals not deducted) and red packets from their wallets. */
+/**
+ * GMV: what users paid — tips (gifts and custom), paid unlocks of content items, both gross
+ * (reversals and unlock refunds not deducted), and red packets from their wallets.
+ */
 export function gmvMinor(t: Totals): number {
-  return t.tipMinor + t.packetPaidMinor;
+  return t.tipMinor + t.unlockMinor + t.packetPaidMinor;
 }
 
 export interface SeriesPoint extends Totals {

@@ -9,6 +9,7 @@ import { composeTip, prepareTip } from "../../src/db/operations/tip";
 import { addDays, dayStartMs } from "../../src/domain/business-day";
 import { dashboardRowsReadMax, mergeTops, periodDays, periodsInRange, type Totals } from "../../src/domain/dashboard";
 import { newOwnedId } from "../../src/domain/ids";
+import { formatMinor } from "../../src/domain/money";
 import { archivableBeforeMs } from "../../src/worker/cron/ledger-archive";
 import { BASE, call, config, invariantReport, key, ledger, openRoom, settleTransit, token } from "./helpers";
 
@@ -26,7 +27,7 @@ const HOUR = 3_600_000;
 /** The ledger's own sums, computed by this test from the ledger rows: the dashboard's totals and its payers. */
 type LedgerSums = Totals & { payers: number };
 
-/** The ledger's own sums over [from, to] days, straight from every shard's tips, packets and claims. */
+/** The ledger's own sums over [from, to] days, straight from every shard's tips, unlocks, packets and claims. */
 async function ledgerSums(from: string, to: string): Promise<LedgerSums> {
   const fromMs = dayStartMs(from, TZ);
   const toMs = dayStartMs(addDays(to, 1), TZ);
@@ -39,6 +40,8 @@ async function ledgerSums(from: string, to: string): Promise<LedgerSums> {
     packetsSentMinor: 0,
     claims: 0,
     claimedMinor: 0,
+    unlockCount: 0,
+    unlockMinor: 0,
     payers: 0,
   };
   const payers = new Set<string>();
@@ -46,6 +49,12 @@ async function ledgerSums(from: string, to: string): Promise<LedgerSums> {
     const t = await db
       .prepare(
         "SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS a, COALESCE(SUM(platform_minor), 0) AS p FROM tips WHERE created_at_ms >= ? AND created_at_ms < ? AND currency = 'CNY'",
+      )
+      .bind(fromMs, toMs)
+      .first<{ n: number; a: number; p: number }>();
+    const u = await db
+      .prepare(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS a, COALESCE(SUM(platform_minor), 0) AS p FROM entitlements WHERE created_at_ms >= ? AND created_at_ms < ? AND currency = 'CNY' AND moved_from_shard IS NULL",
       )
       .bind(fromMs, toMs)
       .first<{ n: number; a: number; p: number }>();
@@ -63,13 +72,15 @@ async function ledgerSums(from: string, to: string): Promise<LedgerSums> {
       .first<{ n: number; a: number }>();
     const who = await db
       .prepare(
-        "SELECT viewer_id AS u FROM tips WHERE created_at_ms >= ?1 AND created_at_ms < ?2 UNION SELECT sender_id FROM red_packets WHERE funding = 'wallet' AND created_at_ms >= ?1 AND created_at_ms < ?2",
+        "SELECT viewer_id AS u FROM tips WHERE created_at_ms >= ?1 AND created_at_ms < ?2 UNION SELECT user_id FROM entitlements WHERE moved_from_shard IS NULL AND created_at_ms >= ?1 AND created_at_ms < ?2 UNION SELECT sender_id FROM red_packets WHERE funding = 'wallet' AND created_at_ms >= ?1 AND created_at_ms < ?2",
       )
       .bind(fromMs, toMs)
       .all<{ u: string }>();
     sums.tipCount += t?.n ?? 0;
     sums.tipMinor += t?.a ?? 0;
-    sums.platformMinor += t?.p ?? 0;
+    sums.platformMinor += (t?.p ?? 0) + (u?.p ?? 0);
+    sums.unlockCount += u?.n ?? 0;
+    sums.unlockMinor += u?.a ?? 0;
     sums.packetsSent += k?.n ?? 0;
     sums.packetsSentMinor += k?.a ?? 0;
     sums.packetPaidMinor += k?.w ?? 0;
@@ -82,13 +93,17 @@ async function ledgerSums(from: string, to: string): Promise<LedgerSums> {
   return sums;
 }
 
-/** The ledger's own top creators of a period, over every shard's tips. */
+/** The ledger's own top creators of a period, over every shard's tips and unlocks (`tipCount`: tips). */
 async function ledgerTopCreators(from: string, to: string) {
   const parts = [];
   for (const { db } of (await ledger()).shards) {
     const { results } = await db
       .prepare(
-        "SELECT creator_id AS key, SUM(amount_minor) AS amountMinor, COUNT(*) AS tipCount FROM tips WHERE created_at_ms >= ? AND created_at_ms < ? GROUP BY creator_id",
+        `SELECT creator_id AS key, SUM(a) AS amountMinor, SUM(n) AS tipCount FROM (
+           SELECT creator_id, amount_minor AS a, 1 AS n FROM tips WHERE created_at_ms >= ?1 AND created_at_ms < ?2
+           UNION ALL SELECT creator_id, amount_minor, 0 FROM entitlements
+            WHERE created_at_ms >= ?1 AND created_at_ms < ?2 AND moved_from_shard IS NULL
+         ) GROUP BY creator_id`,
       )
       .bind(dayStartMs(from, TZ), dayStartMs(addDays(to, 1), TZ))
       .all<{ key: string; amountMinor: number; tipCount: number }>();
@@ -261,8 +276,10 @@ describe("the platform dashboard", () => {
       packetsSentMinor: own.packetsSentMinor,
       claims: own.claims,
       claimedMinor: own.claimedMinor,
+      unlockCount: own.unlockCount,
+      unlockMinor: own.unlockMinor,
       payingUsers: own.payers,
-      gmvMinor: own.tipMinor + own.packetPaidMinor,
+      gmvMinor: own.tipMinor + own.unlockMinor + own.packetPaidMinor,
     });
     expect(own.claims).toBeGreaterThanOrEqual(6);
     expect(month.body.top.creators.map(({ label: _l, ...t }: { label: unknown }) => t)).toEqual(
@@ -410,15 +427,17 @@ describe("the platform dashboard", () => {
     );
     const lines = (await csv.text()).trimEnd().split("\r\n");
     expect(lines[0]).toBe(
-      "period,gmv,tips_amount,red_packets_paid,platform_revenue,tips,paying_users,red_packets_sent,red_packets_sent_amount,red_packet_claims,red_packets_claimed_amount",
+      "period,gmv,tips_amount,red_packets_paid,platform_revenue,tips,unlocks_amount,unlocks,paying_users,red_packets_sent,red_packets_sent_amount,red_packet_claims,red_packets_claimed_amount",
     );
     expect(lines).toHaveLength(1 + json.body.series.length);
     const first = json.body.series[0];
-    const [period, gmv, , , , tips, payers] = (lines[1] as string).split(",");
-    expect([period, gmv, Number(tips), Number(payers)]).toEqual([
+    const [period, gmv, , , , tips, unlocksAmount, unlocks, payers] = (lines[1] as string).split(",");
+    expect([period, gmv, Number(tips), unlocksAmount, Number(unlocks), Number(payers)]).toEqual([
       first.period,
       first.gmv,
       first.tipCount,
+      formatMinor(first.unlockMinor),
+      first.unlockCount,
       first.payingUsers,
     ]);
   });

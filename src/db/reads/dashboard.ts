@@ -53,7 +53,8 @@ export async function readDashboard(
           .prepare(
             `SELECT day, tip_count AS tipCount, tip_minor AS tipMinor, platform_minor AS platformMinor,
                     packet_paid_minor AS packetPaidMinor, packets_sent AS packetsSent,
-                    packets_sent_minor AS packetsSentMinor, claims, claimed_minor AS claimedMinor
+                    packets_sent_minor AS packetsSentMinor, claims, claimed_minor AS claimedMinor,
+                    unlock_count AS unlockCount, unlock_minor AS unlockMinor
                FROM dashboard_days WHERE currency = ?1 AND day >= ?2 AND day <= ?3`,
           )
           .bind(q.currency, q.from, q.to),

@@ -1050,7 +1050,7 @@ export const riskDecisions = sqliteTable(
 /**
  * The platform dashboard's rollups (docs/ARCHITECTURE.md, Platform dashboard), per shard, kept by
  * the `dashboard-rollup` cron job (src/db/dashboard-rollup.ts) from this shard's own `tips`,
- * `red_packets` and `red_packet_claims`. A business day is recomputed whole from the ledger
+ * `entitlements` (paid unlocks), `red_packets` and `red_packet_claims`. A business day is recomputed whole from the ledger
  * (delete + insert in one batch) until it is `final`: computed at least an hour after the day
  * ended. Archival never starts a period whose days are not final here (cron/ledger-archive.ts),
  * so every row a rollup needs is still live when it is computed for the last time.
@@ -1078,12 +1078,19 @@ export const dashboardDays = sqliteTable(
     /** Claims credited that day (by their credit time), on packets held in this shard. */
     claims: integer("claims").notNull(),
     claimedMinor: integer("claimed_minor").notNull(),
+    /**
+     * Paid unlocks (付费阅读) that day: their entitlements (originals only, not a bucket move's
+     * copies), gross — a refund revokes but does not deduct, like a tip reversal. Their platform
+     * part is in `platform_minor`. Default 0: rows rolled before unlocks were counted stay valid.
+     */
+    unlockCount: integer("unlock_count").notNull().default(0),
+    unlockMinor: integer("unlock_minor").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.currency, t.day] })],
 );
 
 /**
- * Who paid on a day in this shard (a tip, or a red packet from the wallet): the set the week's
+ * Who paid on a day in this shard (a tip, an unlock, or a red packet from the wallet): the set the week's
  * and month's distinct counts are counted from. Purged once no open period needs it.
  */
 export const dashboardPayerDays = sqliteTable(
@@ -1113,9 +1120,11 @@ export const dashboardPayers = sqliteTable(
 );
 
 /**
- * Per business day, per creator, room and gift: the day's tips in this shard. Exact partial
- * sums (not top-K), so the cross-shard tops merged from them (control `dashboard_tops`) are
- * exact. Rows per day: the creators, rooms and gifts tipped that day in this shard.
+ * Per business day, per creator, room and gift: the day's tips in this shard, and for creators
+ * also their paid unlocks (`amount_minor` counts both; `tip_count` counts tips only — an unlock
+ * has no room or gift). Exact partial sums (not top-K), so the cross-shard tops merged from
+ * them (control `dashboard_tops`) are exact. Rows per day: the creators, rooms and gifts tipped
+ * or unlocked that day in this shard.
  */
 export const dashboardEntityDays = sqliteTable(
   "dashboard_entity_days",

@@ -1,6 +1,6 @@
 /**
  * The platform dashboard (docs/ARCHITECTURE.md, Platform dashboard): GMV, platform revenue, tips,
- * paying users, red packets sent and claimed per day, ISO week or month, and one period's top
+ * paid unlocks, paying users, red packets sent and claimed per day, ISO week or month, and one period's top
  * creators, rooms and gifts — as JSON for the console's charts and as CSV. Read from the rollup
  * tables only (db/reads/dashboard.ts): a bounded number of rows whatever the ledger holds.
  */
@@ -44,6 +44,8 @@ const Point = z.object({
   tipMinor: AmountMinor,
   platformMinor: AmountMinor,
   tipCount: z.number().int(),
+  unlockMinor: AmountMinor.openapi({ description: "Paid unlocks of content items, gross (refunds not deducted)." }),
+  unlockCount: z.number().int().openapi({ description: "Paid unlocks (entitlements granted; refunded ones too)." }),
   payingUsers: z.number().int(),
   packetPaidMinor: AmountMinor,
   packetsSent: z.number().int(),
@@ -57,7 +59,9 @@ const Top = z.object({
   key: z.string(),
   label: z.string().nullable(),
   amountMinor: AmountMinor,
-  tipCount: z.number().int(),
+  tipCount: z.number().int().openapi({
+    description: "Tips only; a creator's `amountMinor` also counts their paid unlocks, which are not tips.",
+  }),
 });
 
 const DashboardSchema = z
@@ -116,6 +120,8 @@ export const DASHBOARD_CSV_COLUMNS = [
   "red_packets_paid",
   "platform_revenue",
   "tips",
+  "unlocks_amount",
+  "unlocks",
   "paying_users",
   "red_packets_sent",
   "red_packets_sent_amount",
@@ -131,6 +137,8 @@ function csvLine(p: SeriesPoint): string {
     formatMinor(p.packetPaidMinor),
     formatMinor(p.platformMinor),
     p.tipCount,
+    formatMinor(p.unlockMinor),
+    p.unlockCount,
     p.payingUsers,
     p.packetsSent,
     formatMinor(p.packetsSentMinor),
@@ -154,12 +162,14 @@ dashboard.openapi(
     path: "/admin/dashboard",
     auth: { permission: "dashboard.read" },
     tags: ["operators"],
-    summary: "The platform dashboard: GMV, revenue, tips, payers, red packets, tops",
+    summary: "The platform dashboard: GMV, revenue, tips, unlocks, payers, red packets, tops",
     description:
-      "Per period of the grain over the range (at most 366 business days; 400 beyond): GMV (tips, gross of " +
-      "reversals, plus red packets paid from wallets), platform revenue (the platform's share of tips), tips, " +
-      "distinct paying users, red packets sent and claims credited; and the top 10 creators, rooms and gifts " +
-      "by tip amount in one period. From the hourly rollups: today is at most an hour behind.",
+      "Per period of the grain over the range (at most 366 business days; 400 beyond): GMV (tips and paid " +
+      "unlocks, gross of reversals and refunds, plus red packets paid from wallets), platform revenue (the " +
+      "platform's share of tips and unlocks), tips, paid unlocks, distinct paying users (tipping, unlocking or " +
+      "sending a packet from the wallet), red packets sent and claims credited; and the top 10 creators (by " +
+      "tip and unlock amount; `tipCount` counts tips), rooms and gifts (by tip amount) in one period. From the " +
+      "hourly rollups: today is at most an hour behind.",
     request: { query: DashboardQuery },
     responses: { 200: jsonResponse(DashboardSchema, "The dashboard"), ...errorResponses(400, 401, 403) },
   }),

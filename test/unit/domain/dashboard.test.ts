@@ -7,6 +7,7 @@ import {
   dashboardRowsReadMax,
   daysBetween,
   type EntitySum,
+  gmvMinor,
   mergeTops,
   periodDays,
   periodOfDay,
@@ -66,33 +67,80 @@ describe("dashboard periods", () => {
 });
 
 describe("the dashboard's series", () => {
-  it("sums days into periods, fills empty periods with zeros, sums payers over shards, and GMV is tips plus wallet packets", () => {
-    const day = (d: string, tipMinor: number, packetPaidMinor: number) => ({
+  it("sums days into periods, fills empty periods with zeros, sums payers over shards, and GMV is tips plus unlocks plus wallet packets", () => {
+    const day = (d: string, tipMinor: number, packetPaidMinor: number, unlockMinor = 0) => ({
       ...ZERO_TOTALS,
       day: d,
       tipCount: 1,
       tipMinor,
-      platformMinor: tipMinor / 10,
+      platformMinor: tipMinor / 10 + unlockMinor / 10,
       packetPaidMinor,
       packetsSent: packetPaidMinor > 0 ? 1 : 0,
       packetsSentMinor: packetPaidMinor,
+      unlockCount: unlockMinor > 0 ? 1 : 0,
+      unlockMinor,
     });
     const series = buildSeries(
       "month",
       "2031-01-15",
       "2031-03-15",
-      [day("2031-01-20", 1000, 0), day("2031-01-20", 500, 200), day("2031-03-01", 100, 0), day("2031-04-01", 9, 9)],
+      [
+        day("2031-01-20", 1000, 0),
+        day("2031-01-20", 500, 200, 600),
+        day("2031-03-01", 100, 0),
+        day("2031-04-01", 9, 9, 90),
+      ],
       [
         { period: "2031-01", payers: 2 },
         { period: "2031-01", payers: 3 },
         { period: "2031-03", payers: 1 },
       ],
     );
-    expect(series.map((p) => [p.period, p.gmvMinor, p.tipMinor, p.platformMinor, p.tipCount, p.payingUsers])).toEqual([
-      ["2031-01", 1700, 1500, 150, 2, 5],
-      ["2031-02", 0, 0, 0, 0, 0],
-      ["2031-03", 100, 100, 10, 1, 1],
+    expect(
+      series.map((p) => [
+        p.period,
+        p.gmvMinor,
+        p.tipMinor,
+        p.unlockMinor,
+        p.unlockCount,
+        p.platformMinor,
+        p.tipCount,
+        p.payingUsers,
+      ]),
+    ).toEqual([
+      ["2031-01", 2300, 1500, 600, 1, 210, 2, 5],
+      ["2031-02", 0, 0, 0, 0, 0, 0, 0],
+      ["2031-03", 100, 100, 0, 0, 10, 1, 1],
     ]);
+  });
+
+  it("GMV is exactly tips + unlocks + wallet packets, and a period's GMV is the sum of its days' GMV", () => {
+    const totals = fc.record({
+      tipCount: fc.nat(50),
+      tipMinor: fc.nat(1_000_000),
+      platformMinor: fc.nat(1_000_000),
+      packetPaidMinor: fc.nat(1_000_000),
+      packetsSent: fc.nat(50),
+      packetsSentMinor: fc.nat(1_000_000),
+      claims: fc.nat(50),
+      claimedMinor: fc.nat(1_000_000),
+      unlockCount: fc.nat(50),
+      unlockMinor: fc.nat(1_000_000),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(27), totals), { maxLength: 20 }), (rows) => {
+        const days = rows.map(([d, t]) => ({ ...t, day: addDays("2031-02-01", d) }));
+        for (const d of days) expect(gmvMinor(d)).toBe(d.tipMinor + d.unlockMinor + d.packetPaidMinor);
+        const [point] = buildSeries("month", "2031-02-01", "2031-02-28", days, []);
+        const sum = (k: "tipMinor" | "unlockMinor" | "packetPaidMinor" | "unlockCount") =>
+          days.reduce((s, d) => s + d[k], 0);
+        expect(point?.gmvMinor).toBe(days.reduce((s, d) => s + gmvMinor(d), 0));
+        expect(point?.unlockMinor).toBe(sum("unlockMinor"));
+        expect(point?.unlockCount).toBe(sum("unlockCount"));
+        // Packets sent beyond the wallet's (subsidies) and claims are not GMV.
+        expect(point?.gmvMinor).toBe(sum("tipMinor") + sum("unlockMinor") + sum("packetPaidMinor"));
+      }),
+    );
   });
 });
 
