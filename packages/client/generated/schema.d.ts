@@ -8033,8 +8033,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The platform dashboard: GMV, revenue, tips, payers, red packets, tops
-         * @description Per period of the grain over the range (at most 366 business days; 400 beyond): GMV (tips, gross of reversals, plus red packets paid from wallets), platform revenue (the platform's share of tips), tips, distinct paying users, red packets sent and claims credited; and the top 10 creators, rooms and gifts by tip amount in one period. From the hourly rollups: today is at most an hour behind.
+         * The platform dashboard: GMV, revenue, tips, unlocks, payers, red packets, tops
+         * @description Per period of the grain over the range (at most 366 business days; 400 beyond): GMV (tips and paid unlocks, gross of reversals and refunds, plus red packets paid from wallets), platform revenue (the platform's share of tips and unlocks), tips, paid unlocks, distinct paying users (tipping, unlocking or sending a packet from the wallet), red packets sent and claims credited; and the top 10 creators (by tip and unlock amount; `tipCount` counts tips), rooms and gifts (by tip amount) in one period. From the hourly rollups: today is at most an hour behind.
          *
          *     Needs the permission `dashboard.read` (roles: admin, finance, ops, risk, auditor).
          */
@@ -8121,7 +8121,7 @@ export interface paths {
         };
         /**
          * The platform dashboard's series as CSV
-         * @description Same query as /v1/admin/dashboard; one row per period. Columns period, gmv, tips_amount, red_packets_paid, platform_revenue, tips, paying_users, red_packets_sent, red_packets_sent_amount, red_packet_claims, red_packets_claimed_amount; amounts as exact decimals.
+         * @description Same query as /v1/admin/dashboard; one row per period. Columns period, gmv, tips_amount, red_packets_paid, platform_revenue, tips, unlocks_amount, unlocks, paying_users, red_packets_sent, red_packets_sent_amount, red_packet_claims, red_packets_claimed_amount; amounts as exact decimals.
          *
          *     Needs the permission `dashboard.read` (roles: admin, finance, ops, risk, auditor).
          */
@@ -18132,6 +18132,13 @@ export interface components {
                  */
                 platformMinor: number;
                 tipCount: number;
+                /**
+                 * @description Paid unlocks of content items, gross (refunds not deducted).
+                 * @example 1880
+                 */
+                unlockMinor: number;
+                /** @description Paid unlocks (entitlements granted; refunded ones too). */
+                unlockCount: number;
                 payingUsers: number;
                 /**
                  * @description Integer minor units (fen).
@@ -18162,6 +18169,7 @@ export interface components {
                      * @example 1880
                      */
                     amountMinor: number;
+                    /** @description Tips only; a creator's `amountMinor` also counts their paid unlocks, which are not tips. */
                     tipCount: number;
                 }[];
                 rooms: {
@@ -18173,6 +18181,7 @@ export interface components {
                      * @example 1880
                      */
                     amountMinor: number;
+                    /** @description Tips only; a creator's `amountMinor` also counts their paid unlocks, which are not tips. */
                     tipCount: number;
                 }[];
                 gifts: {
@@ -18184,6 +18193,7 @@ export interface components {
                      * @example 1880
                      */
                     amountMinor: number;
+                    /** @description Tips only; a creator's `amountMinor` also counts their paid unlocks, which are not tips. */
                     tipCount: number;
                 }[];
             };
