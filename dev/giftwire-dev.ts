@@ -69,7 +69,6 @@ dev.post("/seed", async (c) => {
     await seedDemoPayoutReadiness(c.var.ledger.control, c.env.PII_KEYS, creator.userId, Date.now());
     await seedDemoEarnings(c.var.ledger, c.var.config, seed.roomId, Date.now());
   }
-  await seedDemoDashboard(c.var.ledger, c.var.config, Date.now());
   const tokenOf = (userId: string) => seed.users.find((u) => u.userId === userId)?.token ?? "";
   if (creator) {
     await seedDemoQueues(
@@ -98,6 +97,8 @@ dev.post("/seed", async (c) => {
       await mintToken(c.var.config, { userId: "fan-xiao", roles: ["viewer"] }, Date.now()),
     );
   }
+  // Last, so today's rollup holds everything seeded above (the unlock and the content tip too).
+  await seedDemoDashboard(c.var.ledger, c.var.config, Date.now());
   c.executionCtx.waitUntil(deliverAfterCommit(c.env, c.var.ledger, "control", outboxIds, c.var.log));
   return c.json(seed, 200);
 });

@@ -1,7 +1,7 @@
 import { $, api, currentToken, say, startConsole } from "./console-common.js";
 import { formatMinor } from "./live-client.js";
 
-// The operator console's platform dashboard: GMV and revenue, tips, paying users, red packets,
+// The operator console's platform dashboard: GMV and revenue, tips and paid unlocks, paying users, red packets,
 // and one period's top 10 creators, rooms and gifts, per day, ISO week or month, from
 // GET /v1/admin/dashboard (rollups: a bounded read whatever the range). Query: ?token=<jwt>
 // (see console-common.js), &grain=, &from=, &to=.
@@ -64,6 +64,13 @@ function drawSeries(d) {
           backgroundColor: "#7b61ff",
           tension: 0.2,
         },
+        {
+          label: "Paid unlocks",
+          data: d.series.map((p) => p.unlockCount),
+          borderColor: "#ff5fa8",
+          backgroundColor: "#ff5fa8",
+          tension: 0.2,
+        },
       ],
     },
     options: { ...base, scales: axes({ ticks: { color: MUTED, precision: 0 } }) },
@@ -99,6 +106,9 @@ function drawSeries(d) {
   $("kpi-gmv").textContent = yuan(sum("gmvMinor"));
   $("kpi-revenue").textContent = yuan(sum("platformMinor"));
   $("kpi-tips").textContent = String(sum("tipCount"));
+  $("kpi-unlocks").textContent = yuan(sum("unlockMinor"));
+  const unlocks = sum("unlockCount");
+  $("kpi-unlocks-note").textContent = `${unlocks} unlock${unlocks === 1 ? "" : "s"}, gross`;
   // Distinct payers do not add up over periods: show the last period that had any.
   const lastPoint = [...d.series].reverse().find((p) => p.payingUsers > 0) ?? d.series[d.series.length - 1];
   $("kpi-payers").textContent = String(lastPoint?.payingUsers ?? 0);
@@ -146,8 +156,8 @@ async function load() {
   $("from").value = state.from;
   $("to").value = state.to;
   const d = await api("GET", `/v1/admin/dashboard?${q}`);
-  // Tops default to the last period with tips (today may have none yet).
-  const active = [...d.series].reverse().find((p) => p.tipCount > 0);
+  // Tops default to the last period with tips or unlocks (today may have none yet).
+  const active = [...d.series].reverse().find((p) => p.tipCount > 0 || p.unlockCount > 0);
   if (state.top === null && d.top.creators.length === 0 && active && active.period !== d.top.period) {
     state.top = active.period;
     return load();

@@ -76,6 +76,28 @@ describe.skipIf(!hasBrowser)("the platform dashboard in Chromium", () => {
     ]) {
       expect(await inkOf(page, id), id).toBeGreaterThan(500);
     }
+    // Paid unlocks: the demo's one (fan-xiao, the 6.00 guitar notes, seeded today: dev/seed-content.ts)
+    // is a series in the tips chart beside the tips, and on its card.
+    const tips = await plotted(page, "tips-chart");
+    expect(tips.data).toHaveLength(2);
+    expect(tips.data[1]).toEqual(api.series.map((p: { unlockCount: number }) => p.unlockCount));
+    expect(tips.data[1]?.filter((n) => n > 0)).toEqual([1]);
+    expect(api.series.filter((p: { unlockCount: number }) => p.unlockCount > 0)).toEqual([
+      expect.objectContaining({ unlockCount: 1, unlockMinor: 600 }),
+    ]);
+    const unlockMinor = api.series.reduce((s: number, p: { unlockMinor: number }) => s + p.unlockMinor, 0);
+    expect(unlockMinor).toBe(600);
+    expect(await page.locator("#kpi-unlocks").textContent()).toBe("¥6.00");
+    expect(await page.locator("#kpi-unlocks-note").textContent()).toBe("1 unlock, gross");
+    // GMV holds it: the card is the series' sum of tips, unlocks and wallet packets.
+    const gmvMinor = api.series.reduce(
+      (s: number, p: { tipMinor: number; unlockMinor: number; packetPaidMinor: number }) =>
+        s + p.tipMinor + p.unlockMinor + p.packetPaidMinor,
+      0,
+    );
+    expect(await page.locator("#kpi-gmv").textContent()).toBe(
+      `¥${Math.floor(gmvMinor / 100)}.${String(gmvMinor % 100).padStart(2, "0")}`,
+    );
     const creators = await plotted(page, "top-creators");
     expect(creators.labels.length).toBeGreaterThanOrEqual(1);
     expect(creators.labels).toContain("Lin");
@@ -95,7 +117,7 @@ describe.skipIf(!hasBrowser)("the platform dashboard in Chromium", () => {
     expect(download.suggestedFilename()).toMatch(/^giftwire-dashboard-week-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
     const csv = await readFile((await download.path()) as string, "utf8");
     const lines = csv.trimEnd().split("\r\n");
-    expect(lines[0]).toMatch(/^period,gmv,/);
+    expect(lines[0]).toMatch(/^period,gmv,.*,tips,unlocks_amount,unlocks,/);
     expect(lines).toHaveLength(1 + weeks.labels.length);
     expect(errors).toEqual([]);
     await context.close();
