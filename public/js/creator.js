@@ -94,7 +94,9 @@ async function loadInsights() {
     bar.style.width = `${Math.max(4, Math.round((100 * f.grossMinor) / top))}%`;
     li.append(
       bar,
-      Object.assign(document.createElement("span"), { textContent: `${i + 1}. ${f.viewerId} · ${f.tips} tips` }),
+      Object.assign(document.createElement("span"), {
+        textContent: `${i + 1}. ${f.viewerId} · ${f.tips} tips${f.unlocks ? ` · ${f.unlocks} unlocks` : ""}`,
+      }),
       Object.assign(document.createElement("span"), { className: "amount", textContent: yuan(f.grossMinor) }),
     );
     fans.append(li);

@@ -17376,13 +17376,15 @@ export interface components {
                 /** @example 2026-12-01 */
                 day: string;
                 tips: number;
+                /** @description Paid unlocks of your content that day. */
+                unlocks: number;
                 /**
-                 * @description Integer minor units (fen).
+                 * @description Tips and unlocks, gross.
                  * @example 1880
                  */
                 grossMinor: number;
                 /**
-                 * @description Integer minor units (fen).
+                 * @description Your part of them.
                  * @example 1880
                  */
                 creatorMinor: number;
@@ -17390,8 +17392,9 @@ export interface components {
             topFans: {
                 viewerId: string;
                 tips: number;
+                unlocks: number;
                 /**
-                 * @description Integer minor units (fen).
+                 * @description What the fan paid you in tips and unlocks.
                  * @example 1880
                  */
                 grossMinor: number;
@@ -17607,7 +17610,7 @@ export interface components {
              */
             receivableMinor: number;
             /**
-             * @description Gross of this calendar month's tips (business time zone).
+             * @description Gross of this calendar month's tips and paid unlocks (business time zone).
              * @example 1880
              */
             monthGrossMinor: number;
