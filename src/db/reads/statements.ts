@@ -13,12 +13,7 @@
 
 import { LIMITS } from "../../domain/limits";
 import { MERGE_START, OrderedMerge } from "../../domain/ordered-merge";
-import type {
-  SettlementLine,
-  TipReversalLine,
-  UnlockRefundLine,
-  WithdrawalLine,
-} from "../../domain/statement-month";
+import type { SettlementLine, TipReversalLine, UnlockRefundLine, WithdrawalLine } from "../../domain/statement-month";
 
 /** Where a page starts: strictly after this (key, id); key is ms, or a day for settlements. */
 export interface StatementCursor {

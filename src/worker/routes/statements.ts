@@ -190,10 +190,7 @@ statements.openapi(
         );
         const rows = await merge.take(q.limit + 1);
         const page = rows.slice(0, q.limit);
-        const [names, reversed] = await Promise.all([
-          giftNames(ledger.control),
-          reversedIncomeIds(own, page),
-        ]);
+        const [names, reversed] = await Promise.all([giftNames(ledger.control), reversedIncomeIds(own, page)]);
         const last = page.at(-1);
         const next = rows.length > q.limit && last ? { key: last.createdAtMs, id: last.id } : null;
         return respond(
