@@ -4820,7 +4820,7 @@ export interface paths {
         };
         /**
          * Your statement: income, settlements, withdrawals or reversals, by business day (creator)
-         * @description Oldest first, paged with `nextCursor`. Income is every tip to you, merged from every ledger shard in (time, id) order: a page never repeats or skips a tip.
+         * @description Oldest first, paged with `nextCursor`. Income is every tip to you and every paid unlock of your content, merged from every ledger shard in one (time, id) order, each line with its `kind` (`tip` or `unlock`): a page never repeats or skips a line. Reversals are tip reversals and unlock refunds (your part taken back), each with its `kind`.
          */
         get: {
             parameters: {
@@ -4904,7 +4904,7 @@ export interface paths {
         };
         /**
          * Your monthly statement as CSV, YYYY-MM.csv in the business time zone (creator)
-         * @description Streamed page by page. UTF-8 with a byte-order mark (for Excel), CRLF, a header row, then sections told by the first column: income (each tip), reversal, settlement (by business day), withdrawal (requested in the month, in its state now), each in time order, and a summary (gross, platform_share, creator_part, reversed, withholding, settled_net, withdrawn, fees: name in `id`, value in `amount`). Columns section, time, business_day, id, tip_id, viewer_id, gift_id, gift_name, quantity, tip_count, gross, platform_rate_percent, platform_share, creator_part, reversed, withholding, receivable_offset, net, amount, fee, payout, state, source, channel, destination, reason, currency; amounts as exact decimals.
+         * @description Streamed page by page. UTF-8 with a byte-order mark (for Excel), CRLF, a header row, then sections told by the first column: income (each tip and paid unlock), reversal (each tip reversal and unlock refund), settlement (by business day), withdrawal (requested in the month, in its state now), each in time order, and a summary (gross, platform_share, creator_part, reversed, withholding, settled_net, withdrawn, fees: name in `id`, value in `amount`; income and reversal figures count tips and unlocks alike, as settlement does). The second column, `kind`, tells an income or reversal line's source: `tip` (in a room, or on the item in `content_id`) or `unlock` (the paid unlock in `unlock_id` of `content_id`; its income line's state `refunded` once refunded, a tip's `reversed`). Columns section, kind, time, business_day, id, tip_id, unlock_id, content_id, viewer_id, gift_id, gift_name, quantity, tip_count, gross, platform_rate_percent, platform_share, creator_part, reversed, withholding, receivable_offset, net, amount, fee, payout, state, source, channel, destination, reason, currency; amounts as exact decimals.
          */
         get: {
             parameters: {
@@ -17671,7 +17671,7 @@ export interface components {
         StatementPage: {
             /** @enum {string} */
             kind: "income" | "settlements" | "withdrawals" | "reversals";
-            /** @description income: tips (tipId, viewer, gift, quantity, gross, platformBps, platformMinor, net, reversed); settlements: per business day; withdrawals: with state; reversals: per tip. Amounts in fen and as decimals. */
+            /** @description income: tips and paid unlocks in one (time, id) order, each with `kind` — a tip (kind `tip`: tipId, roomId or contentId, viewer, gift, quantity) or an unlock (kind `unlock`: unlockId, contentId, viewerId the reader); both with gross, platformBps, platformMinor, net and reversed (a tip reversed, an unlock refunded). settlements: per business day; withdrawals: with state; reversals: tip reversals (kind `tip`, tipId, tipDay) and unlock refunds (kind `unlock`, unlockId, contentId, unlockDay), the creator's part taken back. Amounts in fen and as decimals. */
             items: {
                 [key: string]: unknown;
             }[];

@@ -841,6 +841,8 @@ export const unlockRefunds = sqliteTable(
   (t) => [
     uniqueIndex("unlock_refunds_unlock").on(t.unlockId),
     index("unlock_refunds_creator_day").on(t.creatorId, t.unlockDay),
+    // The creator's statement lists refunds by when they were made, merged with tip reversals.
+    index("unlock_refunds_creator_created").on(t.creatorId, t.createdAtMs),
     index("unlock_refunds_payer_leg").on(t.payerLegAtMs),
     check("unlock_refunds_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
   ],
