@@ -247,7 +247,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     await context.close();
   });
 
-  it("the tip jar: a preset with a message tips the article, the total and the leaderboard show it", async () => {
+  it("the tip jar: a preset with a message tips the article, the total, the leaderboard and the recent tips show it", async () => {
     const before = await balanceOf("viewer-ana");
     // The seed's fan may have tipped this article already: the jar adds to what the board had.
     const boardPath = `/v1/content/${article(0)}/leaderboard?limit=10`;
@@ -257,9 +257,19 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     const preset = page.locator("#jar-presets button").first();
     const amount = (await preset.getAttribute("data-amount")) as string;
     await preset.click();
-    await page.fill("#jar-message", "谢谢分享！");
+    const message = `谢谢分享！#${crypto.randomUUID().slice(0, 4)}`;
+    await page.fill("#jar-message", message);
     await page.click("#jar-send");
     await page.waitForSelector("#jar-status:has-text('Thank you')");
+    // The recent tips refresh after the tip: it is the newest, with its message (the page reads GET …/tips).
+    const newest = page.locator("#jar-recent li").first();
+    await newest.locator(".said").waitFor();
+    expect(await newest.locator("b").textContent()).toBe("viewer-ana (you)");
+    expect(await newest.locator(".said").textContent()).toBe(`“${message}”`);
+    expect(await newest.locator(".amount").textContent()).toBe(`¥${amount}`);
+    const recent = (await api(tokenOf("viewer-ana"), "GET", `/v1/content/${article(0)}/tips?limit=1`)).body;
+    expect(recent.tips[0]).toMatchObject({ viewerId: "viewer-ana", amount, message, reversed: false });
+    expect(await newest.getAttribute("data-tip-id")).toBe(recent.tips[0].id);
     const amountMinor = Math.round(Number(amount) * 100);
     const totalMinor = had.totalMinor + amountMinor;
     const yuan = `${Math.floor(totalMinor / 100)}.${String(totalMinor % 100).padStart(2, "0")}`;
@@ -269,6 +279,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     const board = (await api(tokenOf("viewer-ana"), "GET", boardPath)).body;
     expect(board).toMatchObject({ totalMinor, tipCount: had.tipCount + 1 });
     expect(board.entries).toContainEqual(expect.objectContaining({ userId: "viewer-ana", amountMinor }));
+    await page.locator("#jar-recent").scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${ARTIFACTS}/content-tip-jar.png`, fullPage: true });
     await context.close();
   });
