@@ -161,9 +161,9 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     await context.close();
   });
 
-  it("the tip jar renders the content-tips contract: presets, a PIN above the limit, the total and the board (the two routes answered in the browser)", async () => {
+  it("the tip jar renders the content-tips contract: presets, a PIN above the limit, the total, the board and the recent tips (the routes answered in the browser)", async () => {
     // The page against the contract alone — the server side of tips on content is on another
-    // branch: Chromium answers the two routes from a little in-page model of them, so this checks
+    // branch: Chromium answers the routes from a little in-page model of them, so this checks
     // what the page sends (amount, message, the PIN on a retry under one key) and shows.
     const { context, page } = await openArticle("viewer-bo", article(0), { width: 390, height: 844 });
     const sent: { key: string | null; body: any }[] = [];
@@ -175,6 +175,26 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     };
     await page.route(/\/v1\/content\/[^/]+\/leaderboard/, (route) =>
       route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(board) }),
+    );
+    const recentTip = (viewerId: string, amountMinor: number, message: string | null) => ({
+      id: `tip_${viewerId}`,
+      viewerId,
+      giftId: null,
+      quantity: 1,
+      amountMinor,
+      amount: (amountMinor / 100).toFixed(2),
+      currency: "CNY",
+      createdAtMs: Date.now(),
+      message,
+      reversed: false,
+    });
+    const recent = [recentTip("fan-xiao", 52_00, "好听")];
+    await page.route(/\/v1\/content\/[^/]+\/tips\?/, (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "application/json",
+        body: JSON.stringify({ contentId: article(0), tips: recent, nextCursor: null }),
+      }),
     );
     await page.route(/\/v1\/content\/[^/]+\/tips$/, (route) => {
       const body = JSON.parse(route.request().postData() ?? "{}");
@@ -189,6 +209,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
       }
       board.totalMinor += amountMinor;
       board.tipCount += 1;
+      recent.unshift(recentTip("viewer-bo", amountMinor, body.message ?? null));
       board.entries = [
         { rank: 1, userId: "viewer-bo", amountMinor },
         { rank: 2, userId: "fan-xiao", amountMinor: 52_00 },
@@ -240,6 +261,10 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     expect(sent[1]?.key).toBe(sent[0]?.key);
     await page.waitForSelector("#jar-board li:has-text('viewer-bo (you)')");
     expect(await page.locator("#jar-total").textContent()).toBe("¥340.00");
+    expect(await page.locator("#jar-recent li").allTextContents()).toEqual([
+      "viewer-bo (you) tipped¥288.00“谢谢分享！”",
+      "fan-xiao tipped¥52.00“好听”",
+    ]);
     expect(await page.locator("#balance").textContent()).toBe("123.45");
     expect(await page.locator("#jar-message").inputValue()).toBe("");
     await page.locator("#tip-jar").scrollIntoViewIfNeeded();
@@ -262,8 +287,8 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     await page.click("#jar-send");
     await page.waitForSelector("#jar-status:has-text('Thank you')");
     // The recent tips refresh after the tip: it is the newest, with its message (the page reads GET …/tips).
+    await page.waitForSelector(`#jar-recent li:first-child .said:has-text("${message}")`);
     const newest = page.locator("#jar-recent li").first();
-    await newest.locator(".said").waitFor();
     expect(await newest.locator("b").textContent()).toBe("viewer-ana (you)");
     expect(await newest.locator(".said").textContent()).toBe(`“${message}”`);
     expect(await newest.locator(".amount").textContent()).toBe(`¥${amount}`);
