@@ -223,6 +223,56 @@ function askAmountMinor(ask: TipAsk, prices: ReadonlyMap<string, number>): numbe
   return price === undefined ? null : price * ask.quantity;
 }
 
+/**
+ * A read of an item declared twice, as the item's other reads are: for any signed-in user
+ * (`/content/{id}/<resource>`, 404 for an unknown item) and for a partner holding `content.write`
+ * (`/partner/content/{id}/<resource>`, only items of the partner's creators).
+ */
+function itemReadRoutes<Q extends z.ZodObject, S extends z.ZodType>(spec: {
+  readonly resource: string;
+  readonly query: Q;
+  readonly schema: S;
+  readonly answered: string;
+  readonly member: { readonly summary: string; readonly description?: string };
+  readonly partner: { readonly summary: string; readonly description?: string };
+  readonly read: (ledger: Ledger, contentId: string, query: z.infer<Q>) => Promise<z.infer<S>>;
+}): void {
+  // Declared as a plain object schema so the handlers' validated types resolve; `read` gets it back as Q.
+  const request = { params: contentParams, query: spec.query as z.ZodObject };
+  contentTips.openapi(
+    defineRoute({
+      method: "get",
+      path: `/content/{contentId}/${spec.resource}`,
+      auth: "signed-in",
+      tags: ["content"],
+      ...spec.member,
+      request,
+      responses: { 200: jsonResponse(spec.schema, spec.answered), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { contentId } = c.req.valid("param");
+      if ((await findItem(c.var.ledger.control, contentId)) === null) throw new ApiError("content_not_found");
+      return c.json(await spec.read(c.var.ledger, contentId, c.req.valid("query") as z.infer<Q>), 200);
+    },
+  );
+  contentTips.openapi(
+    defineRoute({
+      method: "get",
+      path: `/partner/content/{contentId}/${spec.resource}`,
+      auth: { partnerScope: "content.write" },
+      tags: ["partner"],
+      ...spec.partner,
+      request,
+      responses: { 200: jsonResponse(spec.schema, spec.answered), ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { contentId } = c.req.valid("param");
+      await partnerItem(c, contentId);
+      return c.json(await spec.read(c.var.ledger, contentId, c.req.valid("query") as z.infer<Q>), 200);
+    },
+  );
+}
+
 // ---- Leaderboards ----
 
 export const ContentLeaderboardSchema = z
@@ -299,50 +349,20 @@ async function cachedLeaderboard(ledger: Ledger, contentId: string, limit: numbe
   return board;
 }
 
-contentTips.openapi(
-  defineRoute({
-    method: "get",
-    path: "/content/{contentId}/leaderboard",
-    auth: "signed-in",
-    tags: ["content"],
+itemReadRoutes({
+  resource: "leaderboard",
+  query: LeaderboardQuery,
+  schema: ContentLeaderboardSchema,
+  answered: "The leaderboard",
+  member: {
     summary: "A content item's tip totals and its top tippers, largest first",
     description:
       "Every tip on the item, whoever sent it; ties by user id. An isolate may answer from a copy at most " +
       `${CONTENT_LIMITS.leaderboardCacheTtlMs / 1000} s old.`,
-    request: { params: contentParams, query: LeaderboardQuery },
-    responses: {
-      200: jsonResponse(ContentLeaderboardSchema, "The leaderboard"),
-      ...errorResponses(400, 401, 404),
-    },
-  }),
-  async (c) => {
-    const { contentId } = c.req.valid("param");
-    const { limit } = c.req.valid("query");
-    if ((await findItem(c.var.ledger.control, contentId)) === null) throw new ApiError("content_not_found");
-    return c.json(await cachedLeaderboard(c.var.ledger, contentId, limit), 200);
   },
-);
-
-contentTips.openapi(
-  defineRoute({
-    method: "get",
-    path: "/partner/content/{contentId}/leaderboard",
-    auth: { partnerScope: "content.write" },
-    tags: ["partner"],
-    summary: "A content item's tip totals and top tippers (an item of the partner's creators)",
-    request: { params: contentParams, query: LeaderboardQuery },
-    responses: {
-      200: jsonResponse(ContentLeaderboardSchema, "The leaderboard"),
-      ...errorResponses(400, 401, 403, 404),
-    },
-  }),
-  async (c) => {
-    const { contentId } = c.req.valid("param");
-    const { limit } = c.req.valid("query");
-    await partnerItem(c, contentId);
-    return c.json(await cachedLeaderboard(c.var.ledger, contentId, limit), 200);
-  },
-);
+  partner: { summary: "A content item's tip totals and top tippers (an item of the partner's creators)" },
+  read: (ledger, contentId, { limit }) => cachedLeaderboard(ledger, contentId, limit),
+});
 
 // ---- Recent tips ----
 
@@ -429,46 +449,15 @@ const TIPS_DESCRIPTION =
   "(a held one appears when an operator approves it; a rejected one never). An isolate may answer a first page " +
   `from a copy at most ${CONTENT_LIMITS.leaderboardCacheTtlMs / 1000} s old.`;
 
-contentTips.openapi(
-  defineRoute({
-    method: "get",
-    path: "/content/{contentId}/tips",
-    auth: "signed-in",
-    tags: ["content"],
-    summary: "A content item's recent tips with their messages, newest first",
-    description: TIPS_DESCRIPTION,
-    request: { params: contentParams, query: TipsQuery },
-    responses: {
-      200: jsonResponse(ContentTipsPageSchema, "One page of tips"),
-      ...errorResponses(400, 401, 404),
-    },
-  }),
-  async (c) => {
-    const { contentId } = c.req.valid("param");
-    const query = c.req.valid("query");
-    if ((await findItem(c.var.ledger.control, contentId)) === null) throw new ApiError("content_not_found");
-    return c.json(await tipsPage(c.var.ledger, contentId, query), 200);
-  },
-);
-
-contentTips.openapi(
-  defineRoute({
-    method: "get",
-    path: "/partner/content/{contentId}/tips",
-    auth: { partnerScope: "content.write" },
-    tags: ["partner"],
+itemReadRoutes({
+  resource: "tips",
+  query: TipsQuery,
+  schema: ContentTipsPageSchema,
+  answered: "One page of tips",
+  member: { summary: "A content item's recent tips with their messages, newest first", description: TIPS_DESCRIPTION },
+  partner: {
     summary: "A content item's recent tips with their messages (an item of the partner's creators)",
     description: TIPS_DESCRIPTION,
-    request: { params: contentParams, query: TipsQuery },
-    responses: {
-      200: jsonResponse(ContentTipsPageSchema, "One page of tips"),
-      ...errorResponses(400, 401, 403, 404),
-    },
-  }),
-  async (c) => {
-    const { contentId } = c.req.valid("param");
-    const query = c.req.valid("query");
-    await partnerItem(c, contentId);
-    return c.json(await tipsPage(c.var.ledger, contentId, query), 200);
   },
-);
+  read: tipsPage,
+});
