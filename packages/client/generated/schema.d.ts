@@ -15989,7 +15989,72 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A content item's recent tips with their messages, newest first
+         * @description Every tip on the item, newest first (ties by id), in pages: each shard's tips merged by (time desc, id desc), so following `nextCursor` lists every tip once. A message is shown only once moderation let it through (a held one appears when an operator approves it; a rejected one never). An isolate may answer a first page from a copy at most 5 s old.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    contentId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of tips */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentTipsPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         put?: never;
         /**
          * Tip a content item's creator (an article, video or post), paid from your wallet
@@ -16239,6 +16304,98 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ContentLeaderboard"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/content/{contentId}/tips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A content item's recent tips with their messages (an item of the partner's creators)
+         * @description Every tip on the item, newest first (ties by id), in pages: each shard's tips merged by (time desc, id desc), so following `nextCursor` lists every tip once. A message is shown only once moderation let it through (a held one appears when an operator approves it; a rejected one never). An isolate may answer a first page from a copy at most 5 s old.
+         *
+         *     Needs a partner API key with the scope `content.write` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    contentId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of tips */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentTipsPage"];
                     };
                 };
                 /** @description Malformed request or missing Idempotency-Key */
@@ -19025,6 +19182,37 @@ export interface components {
                 userId: string;
                 amountMinor: number;
             }[];
+        };
+        ContentTipsPage: {
+            /** @example cnt_01JDEM00000000000000000000 */
+            contentId: string;
+            tips: {
+                /** @example tip_01JDEM00000000000000000000 */
+                id: string;
+                /** @example viewer-1 */
+                viewerId: string;
+                /** @example rose */
+                giftId: string | null;
+                quantity: number;
+                /**
+                 * @description Integer minor units (fen).
+                 * @example 1880
+                 */
+                amountMinor: number;
+                amount: string;
+                /**
+                 * @example CNY
+                 * @enum {string}
+                 */
+                currency: "CNY";
+                createdAtMs: number;
+                /** @description The message as shown (mask-level words masked); null when there is none, while it is held for review, when it was rejected, or when the tip was reversed. */
+                message: string | null;
+                /** @description The tip was reversed (its money returned); it stays listed, without its message. */
+                reversed: boolean;
+            }[];
+            /** @description Pass as `cursor` for the next page; null at the end. */
+            nextCursor: string | null;
         };
     };
     responses: never;

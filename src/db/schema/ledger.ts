@@ -141,6 +141,8 @@ export const tips = sqliteTable(
     index("tips_gift").on(t.giftId),
     // A content item's totals and leaderboard: per shard, grouped by viewer (covering).
     index("tips_content_viewer").on(t.contentId, t.viewerId, t.amountMinor),
+    // A content item's recent tips, newest first, paged by (time, id) (worker/routes/content-tips.ts).
+    index("tips_content_created").on(t.contentId, t.createdAtMs, t.id),
   ],
 );
 
