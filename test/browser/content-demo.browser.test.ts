@@ -1,7 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 /**
  * The content demo (issue 19): the seeded articles on /content.html — the paywall, an unlock
@@ -18,7 +18,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
 
   beforeAll(async () => {
     server = await startDevServer();
-    seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
+    seed = await seedDemoServer<typeof seed>(server.url);
     browser = await launchChromium();
   }, 120_000);
 
@@ -52,7 +52,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
   }
 
   it("seeds the two demo articles once, whatever how often the seed runs", async () => {
-    const again = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
+    const again = await seedDemoServer<typeof seed>(server.url);
     expect(again.articles.map((a) => a.id)).toEqual(seed.articles.map((a) => a.id));
     const listed = await api(tokenOf("ops-mei"), "GET", "/v1/admin/content?creatorId=creator-lin");
     expect(listed.status).toBe(200);
