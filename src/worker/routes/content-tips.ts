@@ -42,7 +42,6 @@ import { postRatedTip } from "../rated-tip";
 import { assessRisk } from "../risk";
 import {
   AmountMinor,
-  Currency,
   DecimalAmount,
   errorResponses,
   GiftId,
@@ -52,6 +51,7 @@ import {
   PrefixedId,
   TipMessage,
   TipPin,
+  tipLineFields,
   UserId,
 } from "../schemas";
 import { ContentId, findItem, partnerItem } from "./content";
@@ -106,13 +106,7 @@ export const ContentHeldTipReceiptSchema = z
       state: z.literal("held"),
       contentId: ContentId,
       creatorId: UserId,
-      viewerId: UserId,
-      giftId: GiftId.nullable(),
-      quantity: z.number().int(),
-      amountMinor: AmountMinor,
-      amount: z.string(),
-      currency: Currency,
-      createdAtMs: z.number().int(),
+      ...tipLineFields,
       expiresAtMs: z
         .number()
         .int()
@@ -374,13 +368,7 @@ export const ContentTipsPageSchema = z
     tips: z.array(
       z.object({
         id: PrefixedId("tip"),
-        viewerId: UserId,
-        giftId: GiftId.nullable(),
-        quantity: z.number().int(),
-        amountMinor: AmountMinor,
-        amount: z.string(),
-        currency: Currency,
-        createdAtMs: z.number().int(),
+        ...tipLineFields,
         message: z
           .string()
           .nullable()
