@@ -183,10 +183,43 @@ function renderJar(board) {
   $("jar-empty").hidden = board.entries.length > 0;
 }
 
-/** Loads the total and leaderboard; false when this server has no tips on content. */
+/** One recent tip: who, what, and its message (the server gives one only once moderation let it through). */
+function recentTipItem(tip) {
+  const li = document.createElement("li");
+  li.dataset.tipId = tip.id;
+  li.classList.toggle("reversed", tip.reversed);
+  li.innerHTML = '<b></b> <span class="what hint"></span><span class="amount"></span>';
+  li.querySelector("b").textContent = tip.viewerId === userId ? `${tip.viewerId} (you)` : tip.viewerId;
+  li.querySelector(".what").textContent =
+    (tip.giftId === null ? "tipped" : `sent ${tip.quantity} × ${tip.giftId}`) + (tip.reversed ? " · reversed" : "");
+  li.querySelector(".amount").textContent = `¥${tip.amount}`;
+  if (tip.message !== null) {
+    const said = document.createElement("span");
+    said.className = "said";
+    said.textContent = `“${tip.message}”`;
+    li.append(said);
+  }
+  return li;
+}
+
+let recentCursor = null;
+
+/** The newest tips (replacing the list), or with `more` the page after the last one shown. */
+async function refreshRecent(more = false) {
+  const query = more && recentCursor !== null ? `?limit=10&cursor=${encodeURIComponent(recentCursor)}` : "?limit=10";
+  const page = await api("GET", `/v1/content/${contentId}/tips${query}`);
+  const items = page.tips.map(recentTipItem);
+  if (more) $("jar-recent").append(...items);
+  else $("jar-recent").replaceChildren(...items);
+  recentCursor = page.nextCursor;
+  $("jar-recent-more").hidden = recentCursor === null;
+}
+
+/** Loads the total, the leaderboard and the recent tips; false when this server has no tips on content. */
 async function refreshJar() {
   try {
-    renderJar(await api("GET", `/v1/content/${contentId}/leaderboard?limit=10`));
+    const [board] = await Promise.all([api("GET", `/v1/content/${contentId}/leaderboard?limit=10`), refreshRecent()]);
+    renderJar(board);
     return true;
   } catch (error) {
     // `not_found` (not `content_not_found`): no such route here — tips on content are not deployed.
@@ -248,6 +281,7 @@ function renderPresets(presets) {
   }
   $("jar-amount").oninput = () => pickAmount($("jar-amount").value.trim() || null, null);
   $("jar-form").onsubmit = sendJarTip;
+  $("jar-recent-more").onclick = () => refreshRecent(true).catch((error) => say(error.message, true));
 }
 
 async function main() {

@@ -2,7 +2,8 @@ import { apiClient, subjectOf } from "./api.js";
 import { formatMinor } from "./live-client.js";
 
 // The creator console: earnings (pending / available / withdrawing), the 30-day income trend,
-// top fans, gift preference, settlements, withdrawals with live states, the payout account,
+// top fans, gift preference, settlements and each day's income lines (tips and paid unlocks),
+// withdrawals with live states, the payout account,
 // verification and the inbox. Query: ?token=<jwt> (a creator's token).
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -56,7 +57,7 @@ async function loadEarnings() {
   if (e.settleAfterDays) $("settle-days").textContent = String(e.settleAfterDays);
   $("receivable").hidden = !(e.receivableMinor > 0);
   $("receivable").textContent =
-    `You owe ${yuan(e.receivableMinor ?? 0)} from reversed tips; it comes out of your next settlements.`;
+    `You owe ${yuan(e.receivableMinor ?? 0)} from reversed tips or refunded unlocks; it comes out of your next settlements.`;
   $("earnings-panel").dataset.availableMinor = String(e.availableMinor);
 }
 
@@ -94,7 +95,9 @@ async function loadInsights() {
     bar.style.width = `${Math.max(4, Math.round((100 * f.grossMinor) / top))}%`;
     li.append(
       bar,
-      Object.assign(document.createElement("span"), { textContent: `${i + 1}. ${f.viewerId} · ${f.tips} tips` }),
+      Object.assign(document.createElement("span"), {
+        textContent: `${i + 1}. ${f.viewerId} · ${f.tips} tips${f.unlocks ? ` · ${f.unlocks} unlocks` : ""}`,
+      }),
       Object.assign(document.createElement("span"), { className: "amount", textContent: yuan(f.grossMinor) }),
     );
     fans.append(li);
@@ -147,6 +150,13 @@ async function loadSettlements() {
   body.replaceChildren();
   for (const s of settlements) {
     const tr = document.createElement("tr");
+    // A settled day's lines are one click away: the statement's income of that business day.
+    tr.className = "pick";
+    tr.title = "Show this day's income lines";
+    tr.onclick = () => {
+      $("income-day").value = s.day;
+      loadIncome(s.day).catch((e) => say(e.message, true));
+    };
     tr.append(
       cell(s.day),
       cell(yuan(s.grossMinor)),
@@ -162,6 +172,59 @@ async function loadSettlements() {
     ev.preventDefault();
     downloadStatement(month).catch((e) => say(e.message, true));
   };
+}
+
+// One business day's income lines (GET /v1/creators/me/statement?kind=income), oldest first:
+// tips (a gift × quantity or a custom amount, in a room or on a content item) and paid unlocks.
+let incomeCursor = null;
+
+function incomeRow(i) {
+  const tr = document.createElement("tr");
+  tr.dataset.kind = i.kind;
+  tr.dataset.id = i.kind === "unlock" ? i.unlockId : i.tipId;
+  // The kind as a chip; a gift tip also says which gift and how many.
+  const kind = document.createElement("td");
+  kind.append(stateChip(i.kind));
+  if (i.kind === "tip" && i.giftId) kind.append(` ${i.giftName ?? i.giftId} ×${i.quantity}`);
+  const on = i.contentId ? `content ${i.contentId}` : `room ${i.roomId}`;
+  const state = i.reversed ? (i.kind === "unlock" ? "refunded" : "reversed") : "received";
+  const stateCell = document.createElement("td");
+  stateCell.append(stateChip(state));
+  tr.append(
+    cell(new Date(i.createdAtMs).toLocaleTimeString()),
+    kind,
+    cell(on),
+    cell(i.viewerId),
+    cell(yuan(i.grossMinor)),
+    cell(i.platformBps === null ? "—" : `${formatMinor(i.platformBps)}%`),
+    cell(yuan(i.netMinor)),
+    stateCell,
+  );
+  return tr;
+}
+
+async function loadIncome(day, more = false) {
+  const query = new URLSearchParams({ kind: "income", from: day, to: day, limit: "50" });
+  if (more && incomeCursor) query.set("cursor", incomeCursor);
+  const page = await api("GET", `/v1/creators/me/statement?${query}`);
+  const body = $("income");
+  if (!more) body.replaceChildren();
+  body.append(...page.items.map(incomeRow));
+  incomeCursor = page.nextCursor;
+  $("income-more").hidden = page.nextCursor === null;
+  $("income-more").onclick = () => loadIncome(day, true).catch((e) => say(e.message, true));
+  $("income-empty").hidden = body.children.length > 0;
+}
+
+async function loadTodayIncome() {
+  // Today in the page's calendar; a settlement row picks the business day exactly.
+  const now = new Date();
+  const today = new Date(now.getTime() - now.getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
+  $("income-day").value = today;
+  $("income-day").onchange = () => {
+    if ($("income-day").value) loadIncome($("income-day").value).catch((e) => say(e.message, true));
+  };
+  await loadIncome(today);
 }
 
 async function downloadStatement(month) {
@@ -327,6 +390,7 @@ async function main() {
     loadInsights,
     loadWithdrawals,
     loadSettlements,
+    loadTodayIncome,
     loadAccounts,
     loadVerification,
     loadUnread,

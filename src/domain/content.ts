@@ -38,6 +38,9 @@ export const CONTENT_LIMITS = {
   leaderboardCacheTtlMs: 5_000,
   /** Leaderboards one isolate keeps (the stalest is dropped first). */
   leaderboardCacheMax: 1_000,
+  /** A page of an item's recent tips (`GET /v1/content/{id}/tips`); its first page is cached like the leaderboard. */
+  recentTipsPageMax: 50,
+  recentTipsPageDefault: 10,
 } as const;
 
 /**

@@ -63,12 +63,25 @@ function fromBase64Url(text: string): string | null {
 }
 
 export function encodeSearchCursor(kind: SearchKind, cursor: SearchCursor): string {
-  assert(Number.isSafeInteger(cursor.atMs) && cursor.atMs >= 0, "a cursor's time is a whole number of ms");
-  return toBase64Url(JSON.stringify([kind, cursor.atMs, cursor.id]));
+  return encodePageCursor(kind, cursor);
 }
 
 /** The cursor, or null when it is not one of this kind's (malformed, forged, another kind's). */
 export function decodeSearchCursor(kind: SearchKind, text: string): SearchCursor | null {
+  return decodePageCursor(kind, text);
+}
+
+/**
+ * The same opaque cursor for any other listing merged newest first across the shards (a
+ * content item's recent tips): `tag` names the listing, so one listing's cursor is refused by another's.
+ */
+export function encodePageCursor(tag: string, cursor: SearchCursor): string {
+  assert(Number.isSafeInteger(cursor.atMs) && cursor.atMs >= 0, "a cursor's time is a whole number of ms");
+  return toBase64Url(JSON.stringify([tag, cursor.atMs, cursor.id]));
+}
+
+/** The cursor, or null when it is not one of this listing's (malformed, forged, another listing's). */
+export function decodePageCursor(tag: string, text: string): SearchCursor | null {
   if (text.length === 0 || text.length > SEARCH_CURSOR_MAX_CHARS) return null;
   const json = fromBase64Url(text);
   if (json === null) return null;
@@ -80,7 +93,7 @@ export function decodeSearchCursor(kind: SearchKind, text: string): SearchCursor
   }
   if (!Array.isArray(value) || value.length !== 3) return null;
   const [k, atMs, id] = value as unknown[];
-  if (k !== kind || typeof atMs !== "number" || !Number.isSafeInteger(atMs) || atMs < 0) return null;
+  if (k !== tag || typeof atMs !== "number" || !Number.isSafeInteger(atMs) || atMs < 0) return null;
   if (typeof id !== "string" || id.length === 0 || id.length > 160) return null;
   return { atMs, id };
 }

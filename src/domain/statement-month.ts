@@ -6,17 +6,23 @@ import { businessTime } from "./statement-csv";
  * The monthly statement file's lines: the creator's whole month in one sheet. Every line starts
  * with its `section` (income, reversal, settlement, withdrawal, then summary), so a spreadsheet
  * filter on the first column shows one section; the columns are one header for all, each
- * section filling the ones that mean something for it and leaving the rest blank.
+ * section filling the ones that mean something for it and leaving the rest blank. Income and
+ * reversal lines say their `kind` in the second column: `tip` (in a room, or on the content
+ * item in `content_id`) or `unlock` (a paid unlock of `content_id`; its reversal is the refund),
+ * so a filter on both columns shows, say, the month's unlocks alone.
  *
  * The summary is added up while the lines go out (`StatementTotals`): the file is streamed page
  * by page and never read twice.
  */
 export const STATEMENT_CSV_COLUMNS = [
   "section",
+  "kind",
   "time",
   "business_day",
   "id",
   "tip_id",
+  "unlock_id",
+  "content_id",
   "viewer_id",
   "gift_id",
   "gift_name",
@@ -49,8 +55,16 @@ export function statementRow(fields: StatementFields): string[] {
   return STATEMENT_CSV_COLUMNS.map((c) => fields[c] ?? "");
 }
 
+/** What a line of income is: a tip, or a paid unlock of a content item. */
+export type IncomeKind = "tip" | "unlock";
+
 export interface IncomeLine {
+  kind: IncomeKind;
+  /** The tip's id or the unlock's. */
   id: string;
+  /** The content item tipped or unlocked; null for a tip in a room. */
+  contentId: string | null;
+  /** Who paid: the tipper, or the reader who unlocked. */
   viewerId: string;
   giftId: string | null;
   giftName: string | null;
@@ -62,12 +76,13 @@ export interface IncomeLine {
   creatorMinor: number;
   currency: string;
   createdAtMs: number;
+  /** The tip reversed, or the unlock refunded. */
   reversed: boolean;
 }
 
-export interface ReversalLine {
+interface ReversalCommon {
   id: string;
-  tipId: string;
+  /** Who was paid back: the tipper, or the reader who unlocked. */
   viewerId: string;
   amountMinor: number;
   platformMinor: number;
@@ -78,6 +93,22 @@ export interface ReversalLine {
   currency: string;
   createdAtMs: number;
 }
+
+/** A tip reversal (operations/tip-reversal.ts), the creator's leg. */
+export interface TipReversalLine extends ReversalCommon {
+  kind: "tip";
+  tipId: string;
+}
+
+/** An unlock refund (operations/unlock-refund.ts), the creator's leg. */
+export interface UnlockRefundLine extends ReversalCommon {
+  kind: "unlock";
+  unlockId: string;
+  contentId: string;
+}
+
+/** What took a creator part back: a tip reversal or an unlock refund. */
+export type ReversalLine = TipReversalLine | UnlockRefundLine;
 
 export interface SettlementLine {
   id: string;
@@ -114,21 +145,25 @@ function when(atMs: number, timeZone: string): StatementFields {
 }
 
 export function incomeFields(line: IncomeLine, timeZone: string): string[] {
+  const tip = line.kind === "tip";
   return statementRow({
     section: "income",
+    kind: line.kind,
     ...when(line.createdAtMs, timeZone),
     id: line.id,
-    tip_id: line.id,
+    ...(tip ? { tip_id: line.id } : { unlock_id: line.id }),
+    content_id: line.contentId ?? "",
     viewer_id: line.viewerId,
     gift_id: line.giftId ?? "",
     gift_name: line.giftName ?? "",
-    quantity: String(line.quantity),
+    // An unlock is one unlock of one item: no gifts to count.
+    quantity: tip ? String(line.quantity) : "",
     gross: formatMinor(line.amountMinor),
     // Basis points are hundredths of a percent: 3000 → "30.00".
     platform_rate_percent: line.platformBps === null ? "" : formatMinor(line.platformBps),
     platform_share: formatMinor(line.platformMinor),
     creator_part: formatMinor(line.creatorMinor),
-    state: line.reversed ? "reversed" : "received",
+    state: line.reversed ? (tip ? "reversed" : "refunded") : "received",
     currency: line.currency,
   });
 }
@@ -136,9 +171,10 @@ export function incomeFields(line: IncomeLine, timeZone: string): string[] {
 export function reversalFields(line: ReversalLine, timeZone: string): string[] {
   return statementRow({
     section: "reversal",
+    kind: line.kind,
     ...when(line.createdAtMs, timeZone),
     id: line.id,
-    tip_id: line.tipId,
+    ...(line.kind === "tip" ? { tip_id: line.tipId } : { unlock_id: line.unlockId, content_id: line.contentId }),
     viewer_id: line.viewerId,
     gross: formatMinor(line.amountMinor),
     platform_share: formatMinor(line.platformMinor),
@@ -203,7 +239,8 @@ export type SummaryFigure = (typeof SUMMARY_FIGURES)[number];
 
 /**
  * The month's figures, added up line by line as the file is written: income (gross, platform
- * share, creator part), reversals (the creator's part taken back), settled settlements
+ * share, creator part of tips and unlocks alike, as settlement counts them), reversals (the
+ * creator's part taken back by tip reversals and unlock refunds), settled settlements
  * (withholding, net; held ones are listed but moved nothing), paid withdrawals (amount, fee).
  */
 export class StatementTotals {

@@ -160,6 +160,8 @@ type Build<TBody extends Record<string, unknown>> = (
   operationId: string,
   nowMs: number,
 ) => Promise<Result<IdempotentOperation<TBody>>>;
+/** What `runIdempotent` runs once the key is taken: the operation to commit with it, or a refusal. */
+export type IdempotentBuild<TBody extends Record<string, unknown>> = Build<TBody>;
 
 // A key is released only while its operation is unknown to the shard: neither posted nor
 // archived (KNOWN_ID_SQL counts pruned ids too, so releasing never re-opens an archived one).

@@ -88,6 +88,17 @@ export const GiftId = z
   .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lower-case letters, digits and dashes")
   .openapi({ example: "rose" });
 
+/** A tip's payer, what was given and when: the fields every tip-shaped answer shares, in this order. */
+export const tipLineFields = {
+  viewerId: UserId,
+  giftId: GiftId.nullable(),
+  quantity: z.number().int(),
+  amountMinor: AmountMinor,
+  amount: z.string(),
+  currency: Currency,
+  createdAtMs: z.number().int(),
+};
+
 /** A payment PIN as a request carries it: six digits, never logged, stored or echoed. */
 export const Pin = z
   .string()

@@ -1,6 +1,7 @@
 /**
  * The monthly statement CSV as a sequence of chunks, one page of one section each: the header,
- * income (every tip, merged from every ledger shard), reversals, settlements (business days of
+ * income (every tip and paid unlock, merged from every ledger shard), reversals (of tips, and
+ * refunds of unlocks), settlements (business days of
  * the month), withdrawals (requested in the month, in their state now), then the summary added
  * up on the way. The caller pulls one chunk at a time, so memory holds one page whatever the
  * month's size and a slow download slows the reads down.
@@ -11,7 +12,7 @@ import {
   IncomeMerge,
   type MsRange,
   reversalsPage,
-  reversedTipIds,
+  reversedIncomeIds,
   type StatementCursor,
   settlementsPage,
   withdrawalsPage,
@@ -73,10 +74,7 @@ export async function* monthStatementCsv(
   for (;;) {
     const page = await merge.take(pageRows);
     if (page.length === 0) break;
-    const reversed = await reversedTipIds(
-      own,
-      page.map((r) => r.id),
-    );
+    const reversed = await reversedIncomeIds(own, page);
     yield lines(
       page.map((r) => {
         const line = {

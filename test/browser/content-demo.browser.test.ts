@@ -1,7 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
 /**
  * The content demo (issue 19): the seeded articles on /content.html — the paywall, an unlock
@@ -18,7 +18,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
 
   beforeAll(async () => {
     server = await startDevServer();
-    seed = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
+    seed = await seedDemoServer<typeof seed>(server.url);
     browser = await launchChromium();
   }, 120_000);
 
@@ -52,7 +52,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
   }
 
   it("seeds the two demo articles once, whatever how often the seed runs", async () => {
-    const again = (await (await fetch(`${server.url}/v1/dev/seed`, { method: "POST" })).json()) as typeof seed;
+    const again = await seedDemoServer<typeof seed>(server.url);
     expect(again.articles.map((a) => a.id)).toEqual(seed.articles.map((a) => a.id));
     const listed = await api(tokenOf("ops-mei"), "GET", "/v1/admin/content?creatorId=creator-lin");
     expect(listed.status).toBe(200);
@@ -161,9 +161,9 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     await context.close();
   });
 
-  it("the tip jar renders the content-tips contract: presets, a PIN above the limit, the total and the board (the two routes answered in the browser)", async () => {
+  it("the tip jar renders the content-tips contract: presets, a PIN above the limit, the total, the board and the recent tips (the routes answered in the browser)", async () => {
     // The page against the contract alone — the server side of tips on content is on another
-    // branch: Chromium answers the two routes from a little in-page model of them, so this checks
+    // branch: Chromium answers the routes from a little in-page model of them, so this checks
     // what the page sends (amount, message, the PIN on a retry under one key) and shows.
     const { context, page } = await openArticle("viewer-bo", article(0), { width: 390, height: 844 });
     const sent: { key: string | null; body: any }[] = [];
@@ -175,6 +175,26 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     };
     await page.route(/\/v1\/content\/[^/]+\/leaderboard/, (route) =>
       route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(board) }),
+    );
+    const recentTip = (viewerId: string, amountMinor: number, message: string | null) => ({
+      id: `tip_${viewerId}`,
+      viewerId,
+      giftId: null,
+      quantity: 1,
+      amountMinor,
+      amount: (amountMinor / 100).toFixed(2),
+      currency: "CNY",
+      createdAtMs: Date.now(),
+      message,
+      reversed: false,
+    });
+    const recent = [recentTip("fan-xiao", 52_00, "好听")];
+    await page.route(/\/v1\/content\/[^/]+\/tips\?/, (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: "application/json",
+        body: JSON.stringify({ contentId: article(0), tips: recent, nextCursor: null }),
+      }),
     );
     await page.route(/\/v1\/content\/[^/]+\/tips$/, (route) => {
       const body = JSON.parse(route.request().postData() ?? "{}");
@@ -189,6 +209,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
       }
       board.totalMinor += amountMinor;
       board.tipCount += 1;
+      recent.unshift(recentTip("viewer-bo", amountMinor, body.message ?? null));
       board.entries = [
         { rank: 1, userId: "viewer-bo", amountMinor },
         { rank: 2, userId: "fan-xiao", amountMinor: 52_00 },
@@ -240,6 +261,10 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     expect(sent[1]?.key).toBe(sent[0]?.key);
     await page.waitForSelector("#jar-board li:has-text('viewer-bo (you)')");
     expect(await page.locator("#jar-total").textContent()).toBe("¥340.00");
+    expect(await page.locator("#jar-recent li").allTextContents()).toEqual([
+      "viewer-bo (you) tipped¥288.00“谢谢分享！”",
+      "fan-xiao tipped¥52.00“好听”",
+    ]);
     expect(await page.locator("#balance").textContent()).toBe("123.45");
     expect(await page.locator("#jar-message").inputValue()).toBe("");
     await page.locator("#tip-jar").scrollIntoViewIfNeeded();
@@ -247,7 +272,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     await context.close();
   });
 
-  it("the tip jar: a preset with a message tips the article, the total and the leaderboard show it", async () => {
+  it("the tip jar: a preset with a message tips the article, the total, the leaderboard and the recent tips show it", async () => {
     const before = await balanceOf("viewer-ana");
     // The seed's fan may have tipped this article already: the jar adds to what the board had.
     const boardPath = `/v1/content/${article(0)}/leaderboard?limit=10`;
@@ -257,9 +282,19 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     const preset = page.locator("#jar-presets button").first();
     const amount = (await preset.getAttribute("data-amount")) as string;
     await preset.click();
-    await page.fill("#jar-message", "谢谢分享！");
+    const message = `谢谢分享！#${crypto.randomUUID().slice(0, 4)}`;
+    await page.fill("#jar-message", message);
     await page.click("#jar-send");
     await page.waitForSelector("#jar-status:has-text('Thank you')");
+    // The recent tips refresh after the tip: it is the newest, with its message (the page reads GET …/tips).
+    await page.waitForSelector(`#jar-recent li:first-child .said:has-text("${message}")`);
+    const newest = page.locator("#jar-recent li").first();
+    expect(await newest.locator("b").textContent()).toBe("viewer-ana (you)");
+    expect(await newest.locator(".said").textContent()).toBe(`“${message}”`);
+    expect(await newest.locator(".amount").textContent()).toBe(`¥${amount}`);
+    const recent = (await api(tokenOf("viewer-ana"), "GET", `/v1/content/${article(0)}/tips?limit=1`)).body;
+    expect(recent.tips[0]).toMatchObject({ viewerId: "viewer-ana", amount, message, reversed: false });
+    expect(await newest.getAttribute("data-tip-id")).toBe(recent.tips[0].id);
     const amountMinor = Math.round(Number(amount) * 100);
     const totalMinor = had.totalMinor + amountMinor;
     const yuan = `${Math.floor(totalMinor / 100)}.${String(totalMinor % 100).padStart(2, "0")}`;
@@ -269,6 +304,7 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     const board = (await api(tokenOf("viewer-ana"), "GET", boardPath)).body;
     expect(board).toMatchObject({ totalMinor, tipCount: had.tipCount + 1 });
     expect(board.entries).toContainEqual(expect.objectContaining({ userId: "viewer-ana", amountMinor }));
+    await page.locator("#jar-recent").scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${ARTIFACTS}/content-tip-jar.png`, fullPage: true });
     await context.close();
   });

@@ -1,6 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PIN } from "../../dev/seed";
+import { businessDayOf } from "../../src/domain/business-day";
 import { ARTIFACTS, hasBrowser, launchChromium } from "./chromium";
 import { type DevServer, seedDemoServer, startDevServer } from "./dev-server";
 
@@ -115,4 +116,65 @@ describe.skipIf(!hasBrowser)("the creator console in Chromium", () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);
+
+  it("lists a day's income lines, tips and paid unlocks apart, and a settlement row opens its day's lines", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1100 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${server.url}/creator.html?token=${creatorToken}`);
+    await page.waitForSelector('body[data-ready="true"]', { state: "attached" });
+    expect(await page.locator("#message").textContent()).toBe("");
+
+    // The seed's fan unlocked and tipped the guitar notes today (business day, wrangler.toml's zone).
+    const today = businessDayOf(Date.now(), "Asia/Shanghai");
+    await page.fill("#income-day", today);
+    await page.dispatchEvent("#income-day", "change");
+    const lines = async (day: string) => {
+      const items: any[] = [];
+      let cursor: string | null = null;
+      do {
+        const q: string = `kind=income&from=${day}&to=${day}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+        const page = (await api("GET", `/v1/creators/me/statement?${q}`)).body;
+        items.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      return items;
+    };
+    const todays = await lines(today);
+    const unlock = todays.find((i) => i.kind === "unlock");
+    expect(unlock).toMatchObject({ kind: "unlock", viewerId: "fan-xiao", contentId: expect.any(String) });
+    const unlockRow = page.locator(`#income tr[data-id="${unlock.unlockId}"]`);
+    await unlockRow.waitFor();
+    // Every line of the day, in the API's order (at most a page of 50 before "More").
+    const shown = Math.min(todays.length, 50);
+    expect(await page.locator("#income tr").evaluateAll((rows) => rows.map((r) => (r as any).dataset.id))).toEqual(
+      todays.slice(0, shown).map((i) => i.unlockId ?? i.tipId),
+    );
+    const cells = await unlockRow.locator("td").allTextContents();
+    expect(cells.slice(1, 5)).toEqual(["unlock", `content ${unlock.contentId}`, "fan-xiao", `¥${unlock.gross}`]);
+    expect(cells[6]).toBe(`¥${unlock.net}`);
+    expect(cells[7]).toBe(unlock.reversed ? "refunded" : "received");
+    const contentTip = todays.find((i) => i.kind === "tip" && i.contentId === unlock.contentId);
+    expect(contentTip).toBeDefined();
+    expect((await page.locator(`#income tr[data-id="${contentTip.tipId}"] td`).allTextContents())[2]).toBe(
+      `content ${unlock.contentId}`,
+    );
+    await page.locator("#income-panel").screenshot({ path: `${ARTIFACTS}/creator-console-income.png` });
+
+    // A settled day's row opens that day's lines (the seed's past tips).
+    const settled = (await api("GET", "/v1/creators/me/settlements?limit=30")).body.items[0];
+    await page.locator("#settlements tr").first().click();
+    const past = await lines(settled.day);
+    expect(past.length).toBeGreaterThan(0);
+    await page.waitForFunction(
+      (id) => (globalThis as any).document.querySelector("#income tr")?.dataset.id === id,
+      past[0].unlockId ?? past[0].tipId,
+    );
+    expect(await page.locator("#income-day").inputValue()).toBe(settled.day);
+    expect(await page.locator("#income tr").count()).toBe(Math.min(past.length, 50));
+    expect(await page.locator("#income-more").isHidden()).toBe(past.length <= 50);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
 });

@@ -19,7 +19,7 @@ import { WEBHOOK_EVENT_TYPES } from "../../src/domain/webhooks";
 import type { LiveRoom } from "../../src/durable-objects/live-room";
 import { createLogger } from "../../src/platform/logger";
 import { seal } from "../../src/platform/sealing";
-import { sweepBusinessEvents } from "../../src/worker/cron/business-event-sweep";
+import { BUSINESS_EVENTS_RETENTION_MS, sweepBusinessEvents } from "../../src/worker/cron/business-event-sweep";
 import { handleBusinessEventsBatch } from "../../src/worker/queues/business-events";
 import { handlePaymentCallbacksBatch } from "../../src/worker/queues/payment-callbacks";
 import { handlePayoutsBatch } from "../../src/worker/queues/payouts";
@@ -551,5 +551,30 @@ describe("the consumer", () => {
     await handleBusinessEventsBatch(second.batch, env, log, [healthy]);
     expect([second.acked, second.retried, seen]).toEqual([[0], [], [event.id]]);
     expect(await findBusinessEvent(env.CONTROL, "payment.succeeded", factId)).toMatchObject({ state: "done" });
+  });
+});
+
+describe("what the consumer remembers", () => {
+  it("the sweep forgets events received more than 7 days ago, and only those", async () => {
+    const nowMs = Date.now();
+    const run = crypto.randomUUID().slice(0, 8);
+    const rows = [
+      { id: `evt-old-${run}`, receivedAtMs: nowMs - BUSINESS_EVENTS_RETENTION_MS - 60_000 },
+      { id: `evt-edge-${run}`, receivedAtMs: nowMs - BUSINESS_EVENTS_RETENTION_MS + 60_000 },
+      { id: `evt-new-${run}`, receivedAtMs: nowMs - 60_000 },
+    ];
+    for (const r of rows) {
+      await env.CONTROL.prepare(
+        `INSERT INTO business_events (id, type, fact_id, occurred_at_ms, received_at_ms, state, done_at_ms)
+         VALUES (?, 'payment.succeeded', ?, ?, ?, 'done', ?)`,
+      )
+        .bind(r.id, `fact-${r.id}`, r.receivedAtMs, r.receivedAtMs, r.receivedAtMs)
+        .run();
+    }
+    await sweepBusinessEvents(env, nowMs, log);
+    const left = await env.CONTROL.prepare("SELECT id FROM business_events WHERE id IN (?, ?, ?) ORDER BY id")
+      .bind(...rows.map((r) => r.id))
+      .all<{ id: string }>();
+    expect(left.results.map((r) => r.id)).toEqual([`evt-edge-${run}`, `evt-new-${run}`]);
   });
 });

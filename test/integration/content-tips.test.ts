@@ -328,8 +328,8 @@ describe("a creator's boards count room and content tips together", () => {
       creatorMinor: tips.reduce((sum, t) => sum + t.creatorMinor, 0),
     });
     expect(res.body.topFans).toEqual([
-      { viewerId: bo, tips: 1, grossMinor: 2_000 },
-      { viewerId: ana, tips: 2, grossMinor: 1_500 },
+      { viewerId: bo, tips: 1, unlocks: 0, grossMinor: 2_000 },
+      { viewerId: ana, tips: 2, unlocks: 0, grossMinor: 1_500 },
     ]);
     expect(res.body.gifts).toEqual([{ giftId: null, name: null, count: 3, grossMinor: 3_500 }]);
     // The post's own board has only the post's tips; the room's tip is on the room's.

@@ -1,16 +1,24 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { businessDayOf } from "../../src/domain/business-day";
-import { call, config, fund, key, ledger, openRoom, shardDbOf, token } from "./helpers";
+import { call, config, fund, key, ledger, openRoom, operatorToken, shardDbOf, token } from "./helpers";
 
 const CREATOR = "insights-creator";
 // Viewers spread over the shards (4 in the workers project): each viewer's tips are in its own shard.
 const VIEWERS = ["insights-v1", "insights-v2", "insights-v3", "insights-v4", "insights-v5", "insights-v6"];
+/** Unlock the creator's paid article (付费阅读): two who also tip, and one who only reads. */
+const READERS = ["insights-v1", "insights-v4", "insights-v7"];
 
 let roomId: string;
 let creator: string;
 /** What was tipped, as the API answered: the expected figures are summed from these. */
 const sent: { viewerId: string; giftId: string | null; quantity: number; amountMinor: number; creatorMinor: number }[] =
   [];
+/** What was paid to unlock, as the API answered. */
+const unlocked: { userId: string; amountMinor: number; creatorMinor: number }[] = [];
+const income = () => [
+  ...sent.map((t) => ({ payer: t.viewerId, amountMinor: t.amountMinor, creatorMinor: t.creatorMinor })),
+  ...unlocked.map((u) => ({ payer: u.userId, amountMinor: u.amountMinor, creatorMinor: u.creatorMinor })),
+];
 
 beforeAll(async () => {
   roomId = await openRoom(CREATOR);
@@ -29,10 +37,25 @@ beforeAll(async () => {
       sent.push(res.body.tip);
     }
   }
+  const item = await call("POST", "/v1/admin/content", {
+    token: await operatorToken(),
+    body: { creatorId: CREATOR, kind: "article", title: "Insights: the paid notes", price: "12.80" },
+  });
+  expect(item.status, JSON.stringify(item.body)).toBe(201);
+  for (const userId of READERS) {
+    await fund(userId, "20.00");
+    const res = await call("POST", `/v1/content/${item.body.id}/unlock`, {
+      token: await token(userId),
+      idempotencyKey: key(),
+      body: {},
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    unlocked.push(res.body.unlock);
+  }
 });
 
 describe("GET /v1/creators/me/insights", () => {
-  it("sums today's tips from every viewer's shard, and the other days of the window are zero", async () => {
+  it("sums today's tips and paid unlocks from every payer's shard, and the other days of the window are zero", async () => {
     const res = await call("GET", "/v1/creators/me/insights?days=30", { token: creator });
     expect(res.status).toBe(200);
     expect(res.body.daily).toHaveLength(30);
@@ -42,10 +65,16 @@ describe("GET /v1/creators/me/insights", () => {
     expect(todayRow).toEqual({
       day: today,
       tips: sent.length,
-      grossMinor: sent.reduce((s, t) => s + t.amountMinor, 0),
-      creatorMinor: sent.reduce((s, t) => s + t.creatorMinor, 0),
+      unlocks: READERS.length,
+      grossMinor: income().reduce((s, t) => s + t.amountMinor, 0),
+      creatorMinor: income().reduce((s, t) => s + t.creatorMinor, 0),
     });
-    for (const d of res.body.daily.slice(0, -1)) expect(d).toMatchObject({ tips: 0, grossMinor: 0, creatorMinor: 0 });
+    for (const d of res.body.daily.slice(0, -1)) {
+      expect(d).toMatchObject({ tips: 0, unlocks: 0, grossMinor: 0, creatorMinor: 0 });
+    }
+    // The month so far, as the earnings card shows it, counts the unlocks too.
+    const earnings = await call("GET", "/v1/creators/me/earnings", { token: creator });
+    expect(earnings.body.monthGrossMinor).toBe(income().reduce((s, t) => s + t.amountMinor, 0));
     // The days are consecutive and ascending.
     const days = res.body.daily.map((d: { day: string }) => d.day);
     expect([...days].sort()).toEqual(days);
@@ -56,16 +85,27 @@ describe("GET /v1/creators/me/insights", () => {
     if ((await ledger()).shards.length > 1) expect(shards.size).toBeGreaterThan(1);
   });
 
-  it("ranks top fans by gross across shards and sums gift preference per gift", async () => {
+  it("ranks top fans by what they paid in tips and unlocks across shards, and sums gift preference per gift", async () => {
     const res = await call("GET", "/v1/creators/me/insights", { token: creator });
-    const byViewer = new Map<string, number>();
-    for (const t of sent) byViewer.set(t.viewerId, (byViewer.get(t.viewerId) ?? 0) + t.amountMinor);
-    const expected = [...byViewer.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .map(([viewerId, grossMinor]) => ({ viewerId, grossMinor }));
-    expect(res.body.topFans.map((f: { viewerId: string; grossMinor: number }) => [f.viewerId, f.grossMinor])).toEqual(
-      expected.map((e) => [e.viewerId, e.grossMinor]),
+    const byPayer = new Map<string, { viewerId: string; tips: number; unlocks: number; grossMinor: number }>();
+    const payer = (viewerId: string) => {
+      const p = byPayer.get(viewerId) ?? { viewerId, tips: 0, unlocks: 0, grossMinor: 0 };
+      byPayer.set(viewerId, p);
+      return p;
+    };
+    for (const t of sent)
+      Object.assign(payer(t.viewerId), { tips: payer(t.viewerId).tips + 1 }).grossMinor += t.amountMinor;
+    for (const u of unlocked)
+      Object.assign(payer(u.userId), { unlocks: payer(u.userId).unlocks + 1 }).grossMinor += u.amountMinor;
+    const expected = [...byPayer.values()].sort(
+      (a, b) => b.grossMinor - a.grossMinor || (a.viewerId < b.viewerId ? -1 : 1),
     );
+    expect(res.body.topFans).toEqual(expected);
+    // The reader who only unlocked is a fan with no tips.
+    expect(res.body.topFans.find((f: { viewerId: string }) => f.viewerId === "insights-v7")).toMatchObject({
+      tips: 0,
+      unlocks: 1,
+    });
     const gifts = new Map<string | null, { count: number; grossMinor: number }>();
     for (const t of sent) {
       const g = gifts.get(t.giftId) ?? { count: 0, grossMinor: 0 };

@@ -19,7 +19,15 @@ import { formatMinor } from "../../src/domain/money";
 import { monthStatementCsv } from "../../src/worker/statement-month-csv";
 import { balanceOf, fund, invariantReport, ledger, openRoom, settleTransit } from "./helpers";
 import { at, type Committed, settleDayDirect, TZ, tipAt } from "./money-out-support";
-import { type CsvRow, downloadStatement, fen } from "./statement-csv-support";
+import {
+  type CsvRow,
+  contentTipAt,
+  downloadStatement,
+  fen,
+  pricedContent,
+  refundUnlockAt,
+  unlockAt,
+} from "./statement-csv-support";
 
 const MONTH = "2026-09";
 const FROM = dayStartMs("2026-09-01", TZ);
@@ -379,6 +387,122 @@ describe("the monthly statement CSV", () => {
     }
     expect(chunks.join("")).toBe(statement.text);
     expect(chunks).toHaveLength(1 + Math.ceil(tips.length / 2) + 2 + 3 + 3 + 1);
+    expect((await invariantReport()).violations).toEqual([]);
+  });
+
+  it("counts paid unlocks like tips: the summary is the income lines' sum and what the month's settlements credited", async () => {
+    // May 2025: no other test's money on these days, so the settlement runs below see this creator's only.
+    const month = "2025-05";
+    const days = ["2025-05-06", "2025-05-07", "2025-05-08"];
+    const run = crypto.randomUUID().slice(0, 6);
+    const creator = `smu-creator-${run}`;
+    const roomId = await openRoom(creator);
+    const article = await pricedContent(creator, "6.00");
+    const video = await pricedContent(creator, "9.90");
+    const l = await ledger();
+    // Tippers in every shard; a reader of their own for each unlock (one entitlement per reader and item).
+    const payers: string[] = [];
+    const perShard = new Map<number, number>();
+    for (let k = 0; payers.length < Math.min(8, 2 * l.shards.length); k++) {
+      const p = `smu-fan-${k}-${run}`;
+      const shard = l.forOwner(p).index;
+      if ((perShard.get(shard) ?? 0) >= 2) continue;
+      perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
+      payers.push(p);
+    }
+    for (const p of payers) await fund(p, "500.00");
+    const payer = (n: number) => payers[n % payers.length] as string;
+    const readers = Array.from({ length: 9 }, (_, k) => `smu-reader-${k}-${run}`);
+    for (const r of readers) await fund(r, "20.00");
+
+    const kinds = new Map<string, "tip" | "unlock">();
+    let n = 0;
+    for (const day of days) {
+      for (let k = 0; k < 3; k++) {
+        const t0 = at(day, k * 60_000);
+        kinds.set((await tipAt(roomId, payer(n), ["18.80", "5.20", "1.01"][k] as string, t0)).id, "tip");
+        kinds.set(
+          (await contentTipAt(article, payer(n + 1), ["3.33", "66.00", "1.00"][k] as string, t0 + 1)).id,
+          "tip",
+        );
+        // An unlock at the same instant as a tip from another payer: the id breaks the tie.
+        kinds.set((await unlockAt(k % 2 === 0 ? article : video, readers[n] as string, t0)).id, "unlock");
+        n++;
+      }
+    }
+    await settleTransit();
+    const ids = [...kinds.keys()];
+    const tipIds = ids.filter((id) => kinds.get(id) === "tip");
+    const unlockIds = ids.filter((id) => kinds.get(id) === "unlock");
+    // Before its day settles, a room tip is reversed and an unlock refunded: both from pending.
+    const reversal = await reverseAt(tipIds[6] as string, at("2025-05-07", 3_600_000), "chargeback");
+    const refund = await refundUnlockAt(unlockIds[4] as string, at("2025-05-07", 3_600_001), "withdrawn article");
+    expect([reversal.source, refund.source]).toEqual(["pending", "pending"]);
+    for (const day of days) await settleDayDirect(day);
+
+    const statement = await downloadStatement(creator, month);
+    const income = statement.of("income");
+    // Every tip and unlock of the month, in (time, id) order, each with its kind.
+    const rows = await everyShard<{ id: string; created_at_ms: number; amount_minor: number }>(
+      `SELECT id, created_at_ms, amount_minor FROM tips WHERE creator_id = ?1
+       UNION ALL SELECT id, created_at_ms, amount_minor FROM entitlements WHERE creator_id = ?1 AND moved_from_shard IS NULL`,
+      creator,
+    );
+    rows.sort((a, b) => a.created_at_ms - b.created_at_ms || (a.id < b.id ? -1 : 1));
+    expect(income.map((r) => [r.kind, r.id])).toEqual(rows.map((r) => [kinds.get(r.id), r.id]));
+    expect(income.filter((r) => r.kind === "unlock")).toHaveLength(9);
+    for (const r of income) {
+      expect([r.tip_id, r.unlock_id]).toEqual(r.kind === "tip" ? [r.id, ""] : ["", r.id]);
+    }
+    expect(income.filter((r) => r.kind === "unlock").map((r) => r.content_id)).toEqual(
+      Array.from({ length: 9 }, (_, k) => ((k % 3) % 2 === 0 ? article : video)),
+    );
+    const taken = income.filter((r) => r.state !== "received").map((r) => [r.kind, r.id, r.state]);
+    expect(taken.sort()).toEqual([
+      ["tip", reversal.tip_id, "reversed"],
+      ["unlock", refund.unlock_id, "refunded"],
+    ]);
+    expect(
+      statement.of("reversal").map((r) => [r.kind, r.id, r.tip_id, r.unlock_id, r.content_id, r.reversed]),
+    ).toEqual([
+      ["tip", reversal.id, reversal.tip_id, "", "", formatMinor(reversal.creator_minor)],
+      ["unlock", refund.id, "", refund.unlock_id, refund.content_id, formatMinor(refund.creator_minor)],
+    ]);
+
+    // The summary is the lines' sum, and exactly what the month's settlements counted and credited.
+    const sum = (lines: CsvRow[], col: "gross" | "platform_share" | "creator_part" | "reversed") =>
+      lines.reduce((acc, r) => acc + fen(r[col]), 0);
+    const settlements = await everyShard<{
+      day: string;
+      state: string;
+      gross_minor: number;
+      platform_minor: number;
+      creator_part_minor: number;
+      reversed_minor: number;
+      net_minor: number;
+      tip_count: number;
+    }>("SELECT * FROM creator_settlements WHERE creator_id = ? ORDER BY day", creator);
+    expect(settlements.map((s) => [s.day, s.state])).toEqual(days.map((d) => [d, "settled"]));
+    const settled = (
+      f: "gross_minor" | "platform_minor" | "creator_part_minor" | "reversed_minor" | "net_minor" | "tip_count",
+    ) => settlements.reduce((acc, s) => acc + s[f], 0);
+    expect(statement.summary.gross).toBe(sum(income, "gross"));
+    expect(statement.summary.gross).toBe(settled("gross_minor"));
+    expect(statement.summary.gross).toBe(rows.reduce((acc, r) => acc + r.amount_minor, 0));
+    expect(statement.summary.platform_share).toBe(sum(income, "platform_share"));
+    expect(statement.summary.platform_share).toBe(settled("platform_minor"));
+    expect(statement.summary.creator_part).toBe(sum(income, "creator_part"));
+    expect(statement.summary.creator_part).toBe(settled("creator_part_minor"));
+    expect(statement.summary.reversed).toBe(sum(statement.of("reversal"), "reversed"));
+    expect(statement.summary.reversed).toBe(settled("reversed_minor"));
+    expect(statement.summary.reversed).toBe(reversal.creator_minor + refund.creator_minor);
+    expect(statement.summary.settled_net).toBe(settled("net_minor"));
+    expect(income).toHaveLength(settled("tip_count"));
+    // And the settlement lines of the file are those rows.
+    expect(statement.of("settlement").map((r) => [r.business_day, fen(r.gross), fen(r.creator_part)])).toEqual(
+      settlements.map((s) => [s.day, s.gross_minor, s.creator_part_minor]),
+    );
+    expect(await balanceOf(`creator:${creator}:pending`)).toBe(0);
     expect((await invariantReport()).violations).toEqual([]);
   });
 

@@ -9,7 +9,8 @@ import { newId } from "../../src/domain/ids";
 import { formatMinor } from "../../src/domain/money";
 import { periodKeys } from "../../src/domain/room/periods";
 import { balanceOf, call, config, fund, key, ledger, openRoom, settleTransit, shardDbOf, token } from "./helpers";
-import { downloadStatement, fen } from "./statement-csv-support";
+import { at, reverseApi, tipAt } from "./money-out-support";
+import { contentTipAt, downloadStatement, fen, pricedContent, refundUnlockAt, unlockAt } from "./statement-csv-support";
 
 const TZ = config.businessTimeZone;
 
@@ -142,6 +143,7 @@ describe("income details across shards", () => {
     expect(items.map((i) => i.tipId)).toEqual(day2Tips.map((t) => t.id));
     const first = day2Tips[0] as SeedTip;
     expect(items[0]).toEqual({
+      kind: "tip",
       tipId: first.id,
       roomId: "room_seed",
       contentId: null,
@@ -234,6 +236,146 @@ describe("income details across shards", () => {
     });
     expect(bad.status).toBe(400);
   });
+});
+
+describe("tips and paid unlocks in one income list", () => {
+  const run = crypto.randomUUID().slice(0, 6);
+  const creatorId = `stmt-unl-creator-${run}`;
+  const days = ["2025-04-14", "2025-04-15"];
+  interface Line {
+    kind: "tip" | "unlock";
+    id: string;
+    createdAtMs: number;
+  }
+  const lines: Line[] = [];
+  let contentId = "";
+  let refunded: { id: string; unlock_id: string; creator_minor: number } | null = null;
+  const unlocked: Awaited<ReturnType<typeof unlockAt>>[] = [];
+  let reader0 = "";
+
+  beforeAll(async () => {
+    const roomId = await openRoom(creatorId);
+    contentId = await pricedContent(creatorId, "6.00");
+    const l = await ledger();
+    // Payers over every shard: tippers, and one reader per unlock.
+    const tippers = Array.from({ length: 6 }, (_, k) => `stmt-unl-fan-${k}-${run}`);
+    const readers = Array.from({ length: 10 }, (_, k) => `stmt-unl-reader-${k}-${run}`);
+    for (const p of [...tippers, ...readers]) await fund(p, "100.00");
+    reader0 = readers[0] as string;
+    expect(new Set(readers.map((r) => l.forOwner(r).index)).size).toBe(l.shards.length);
+    let r = 0;
+    for (const day of days) {
+      for (let k = 0; k < 5; k++) {
+        // Three lines at one instant from payers in different shards (ties the id breaks), then spaced.
+        const t0 = at(day, k * 1_000);
+        const tipper = tippers[(k + r) % tippers.length] as string;
+        const roomTip = await tipAt(roomId, tipper, "2.00", t0);
+        lines.push({ kind: "tip", id: roomTip.id, createdAtMs: t0 });
+        const unlock = await unlockAt(contentId, readers[r++] as string, t0);
+        unlocked.push(unlock);
+        lines.push({ kind: "unlock", id: unlock.id, createdAtMs: t0 });
+        if (k % 2 === 0) {
+          const onPost = await contentTipAt(contentId, tippers[(k + 1) % tippers.length] as string, "3.00", t0 + 7);
+          lines.push({ kind: "tip", id: onPost.id, createdAtMs: t0 + 7 });
+        }
+      }
+    }
+    await settleTransit();
+    lines.sort(order);
+    // A bucket move's copy of an entitlement in another shard (the payer's live row there) is
+    // not a second unlock: the statement counts the original only. One shard: nowhere to copy.
+    if (l.shards.length > 1) {
+      const original = unlocked[3] as (typeof unlocked)[number];
+      const from = l.forId(original.id);
+      const row = await from.db.prepare("SELECT * FROM entitlements WHERE id = ?").bind(original.id).first();
+      const to = l.shards.find((s) => s.index !== from.index) as (typeof l.shards)[number];
+      const copy = { ...row, moved_from_shard: from.index };
+      const columns = Object.keys(copy);
+      await to.db
+        .prepare(`INSERT INTO entitlements (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`)
+        .bind(...Object.values(copy))
+        .run();
+    }
+    refunded = await refundUnlockAt((unlocked[1] as (typeof unlocked)[number]).id, at(days[1] as string, 60_000));
+  });
+
+  it("pages tips and unlocks from every shard once each, in (time, id) order, with pages of 1, 2, 3 and 7", async () => {
+    const as = await token(creatorId, "creator");
+    expect(lines.filter((l) => l.kind === "unlock")).toHaveLength(10);
+    for (const limit of [1, 2, 3, 7]) {
+      const { items, pages } = await allPages(as, "kind=income", limit);
+      expect(items.map((i) => [i.kind, i.kind === "tip" ? i.tipId : i.unlockId])).toEqual(
+        lines.map((l) => [l.kind, l.id]),
+      );
+      expect(pages).toBe(Math.ceil(lines.length / limit));
+    }
+    // A day's filter keeps its own lines of both kinds.
+    const { items } = await allPages(as, `kind=income&from=${days[1]}&to=${days[1]}`, 4);
+    expect(items.map((i) => i.tipId ?? i.unlockId)).toEqual(
+      lines.filter((l) => l.createdAtMs >= dayStartMs(days[1] as string, TZ)).map((l) => l.id),
+    );
+  });
+
+  it("shows an unlock line with the item, the reader, the rate and shares; a refunded one as reversed", async () => {
+    const as = await token(creatorId, "creator");
+    const { items } = await allPages(as, "kind=income", 100);
+    const first = unlocked[0] as (typeof unlocked)[number];
+    expect(items.find((i) => i.unlockId === first.id)).toEqual({
+      kind: "unlock",
+      unlockId: first.id,
+      contentId,
+      viewerId: reader0,
+      grossMinor: 600,
+      gross: "6.00",
+      platformBps: first.platformBps,
+      platformMinor: first.platformMinor,
+      netMinor: first.creatorMinor,
+      net: formatMinor(first.creatorMinor),
+      reversed: false,
+      currency: "CNY",
+      createdAtMs: first.createdAtMs,
+    });
+    expect(first.platformMinor + first.creatorMinor).toBe(600);
+    expect(items.filter((i) => i.reversed).map((i) => i.unlockId)).toEqual([refunded?.unlock_id]);
+    // Tips keep their shape: a content tip names its item, a room tip its room.
+    const tips = items.filter((i) => i.kind === "tip");
+    expect(new Set(tips.map((i) => (i.contentId === null ? "room" : i.contentId)))).toEqual(
+      new Set(["room", contentId]),
+    );
+    expect(tips.every((i) => typeof i.tipId === "string" && i.unlockId === undefined)).toBe(true);
+  });
+
+  it("lists the unlock refund beside a tip reversal in the reversals, each with its kind", async () => {
+    const as = await token(creatorId, "creator");
+    const { items: income } = await allPages(as, "kind=income", 100);
+    const tip = income.find((i) => i.kind === "tip" && i.contentId === null) as Record<string, any>;
+    const reversed = await reverseApi(tip.tipId);
+    expect(reversed.status, JSON.stringify(reversed.body)).toBe(201);
+    for (const limit of [1, 5]) {
+      const { items } = await allPages(as, "kind=reversals", limit);
+      expect(items).toEqual([
+        expect.objectContaining({
+          kind: "unlock",
+          id: refunded?.id,
+          unlockId: refunded?.unlock_id,
+          contentId,
+          viewerId: stmtReaderOf(refunded?.unlock_id),
+          unlockDay: days[0],
+          creatorMinor: refunded?.creator_minor,
+          creator: formatMinor(refunded?.creator_minor ?? 0),
+          source: "pending",
+        }),
+        expect.objectContaining({ kind: "tip", tipId: tip.tipId, viewerId: tip.viewerId, amountMinor: 200 }),
+      ]);
+      expect(items[0]?.tipId).toBeUndefined();
+      expect(items[1]?.unlockId).toBeUndefined();
+    }
+  });
+
+  function stmtReaderOf(unlockId: string | undefined): string {
+    const k = unlocked.findIndex((u) => u.id === unlockId);
+    return `stmt-unl-reader-${k}-${run}`;
+  }
 });
 
 describe("a live month, through the API", () => {

@@ -4820,7 +4820,7 @@ export interface paths {
         };
         /**
          * Your statement: income, settlements, withdrawals or reversals, by business day (creator)
-         * @description Oldest first, paged with `nextCursor`. Income is every tip to you, merged from every ledger shard in (time, id) order: a page never repeats or skips a tip.
+         * @description Oldest first, paged with `nextCursor`. Income is every tip to you and every paid unlock of your content, merged from every ledger shard in one (time, id) order, each line with its `kind` (`tip` or `unlock`): a page never repeats or skips a line. Reversals are tip reversals and unlock refunds (your part taken back), each with its `kind`.
          */
         get: {
             parameters: {
@@ -4904,7 +4904,7 @@ export interface paths {
         };
         /**
          * Your monthly statement as CSV, YYYY-MM.csv in the business time zone (creator)
-         * @description Streamed page by page. UTF-8 with a byte-order mark (for Excel), CRLF, a header row, then sections told by the first column: income (each tip), reversal, settlement (by business day), withdrawal (requested in the month, in its state now), each in time order, and a summary (gross, platform_share, creator_part, reversed, withholding, settled_net, withdrawn, fees: name in `id`, value in `amount`). Columns section, time, business_day, id, tip_id, viewer_id, gift_id, gift_name, quantity, tip_count, gross, platform_rate_percent, platform_share, creator_part, reversed, withholding, receivable_offset, net, amount, fee, payout, state, source, channel, destination, reason, currency; amounts as exact decimals.
+         * @description Streamed page by page. UTF-8 with a byte-order mark (for Excel), CRLF, a header row, then sections told by the first column: income (each tip and paid unlock), reversal (each tip reversal and unlock refund), settlement (by business day), withdrawal (requested in the month, in its state now), each in time order, and a summary (gross, platform_share, creator_part, reversed, withholding, settled_net, withdrawn, fees: name in `id`, value in `amount`; income and reversal figures count tips and unlocks alike, as settlement does). The second column, `kind`, tells an income or reversal line's source: `tip` (in a room, or on the item in `content_id`) or `unlock` (the paid unlock in `unlock_id` of `content_id`; its income line's state `refunded` once refunded, a tip's `reversed`). Columns section, kind, time, business_day, id, tip_id, unlock_id, content_id, viewer_id, gift_id, gift_name, quantity, tip_count, gross, platform_rate_percent, platform_share, creator_part, reversed, withholding, receivable_offset, net, amount, fee, payout, state, source, channel, destination, reason, currency; amounts as exact decimals.
          */
         get: {
             parameters: {
@@ -15989,7 +15989,72 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A content item's recent tips with their messages, newest first
+         * @description Every tip on the item, newest first (ties by id), in pages: each shard's tips merged by (time desc, id desc), so following `nextCursor` lists every tip once. A message is shown only once moderation let it through (a held one appears when an operator approves it; a rejected one never). An isolate may answer a first page from a copy at most 5 s old.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    contentId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of tips */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentTipsPage"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         put?: never;
         /**
          * Tip a content item's creator (an article, video or post), paid from your wallet
@@ -16239,6 +16304,98 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ContentLeaderboard"];
+                    };
+                };
+                /** @description Malformed request or missing Idempotency-Key */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited (`rate_limited`: too many requests or failed sign-ins from you) or busy; retry after the Retry-After header */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/partner/content/{contentId}/tips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A content item's recent tips with their messages (an item of the partner's creators)
+         * @description Every tip on the item, newest first (ties by id), in pages: each shard's tips merged by (time desc, id desc), so following `nextCursor` lists every tip once. A message is shown only once moderation let it through (a held one appears when an operator approves it; a rejected one never). An isolate may answer a first page from a copy at most 5 s old.
+         *
+         *     Needs a partner API key with the scope `content.write` (Authorization: Bearer gw_… or X-Api-Key).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description The `nextCursor` of the previous page (opaque). */
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    contentId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page of tips */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ContentTipsPage"];
                     };
                 };
                 /** @description Malformed request or missing Idempotency-Key */
@@ -17376,13 +17533,15 @@ export interface components {
                 /** @example 2026-12-01 */
                 day: string;
                 tips: number;
+                /** @description Paid unlocks of your content that day. */
+                unlocks: number;
                 /**
-                 * @description Integer minor units (fen).
+                 * @description Tips and unlocks, gross.
                  * @example 1880
                  */
                 grossMinor: number;
                 /**
-                 * @description Integer minor units (fen).
+                 * @description Your part of them.
                  * @example 1880
                  */
                 creatorMinor: number;
@@ -17390,8 +17549,9 @@ export interface components {
             topFans: {
                 viewerId: string;
                 tips: number;
+                unlocks: number;
                 /**
-                 * @description Integer minor units (fen).
+                 * @description What the fan paid you in tips and unlocks.
                  * @example 1880
                  */
                 grossMinor: number;
@@ -17607,7 +17767,7 @@ export interface components {
              */
             receivableMinor: number;
             /**
-             * @description Gross of this calendar month's tips (business time zone).
+             * @description Gross of this calendar month's tips and paid unlocks (business time zone).
              * @example 1880
              */
             monthGrossMinor: number;
@@ -17668,7 +17828,7 @@ export interface components {
         StatementPage: {
             /** @enum {string} */
             kind: "income" | "settlements" | "withdrawals" | "reversals";
-            /** @description income: tips (tipId, viewer, gift, quantity, gross, platformBps, platformMinor, net, reversed); settlements: per business day; withdrawals: with state; reversals: per tip. Amounts in fen and as decimals. */
+            /** @description income: tips and paid unlocks in one (time, id) order, each with `kind` — a tip (kind `tip`: tipId, roomId or contentId, viewer, gift, quantity) or an unlock (kind `unlock`: unlockId, contentId, viewerId the reader); both with gross, platformBps, platformMinor, net and reversed (a tip reversed, an unlock refunded). settlements: per business day; withdrawals: with state; reversals: tip reversals (kind `tip`, tipId, tipDay) and unlock refunds (kind `unlock`, unlockId, contentId, unlockDay), the creator's part taken back. Amounts in fen and as decimals. */
             items: {
                 [key: string]: unknown;
             }[];
@@ -19032,6 +19192,37 @@ export interface components {
                 userId: string;
                 amountMinor: number;
             }[];
+        };
+        ContentTipsPage: {
+            /** @example cnt_01JDEM00000000000000000000 */
+            contentId: string;
+            tips: {
+                /** @example tip_01JDEM00000000000000000000 */
+                id: string;
+                /** @example viewer-1 */
+                viewerId: string;
+                /** @example rose */
+                giftId: string | null;
+                quantity: number;
+                /**
+                 * @description Integer minor units (fen).
+                 * @example 1880
+                 */
+                amountMinor: number;
+                amount: string;
+                /**
+                 * @example CNY
+                 * @enum {string}
+                 */
+                currency: "CNY";
+                createdAtMs: number;
+                /** @description The message as shown (mask-level words masked); null when there is none, while it is held for review, when it was rejected, or when the tip was reversed. */
+                message: string | null;
+                /** @description The tip was reversed (its money returned); it stays listed, without its message. */
+                reversed: boolean;
+            }[];
+            /** @description Pass as `cursor` for the next page; null at the end. */
+            nextCursor: string | null;
         };
     };
     responses: never;

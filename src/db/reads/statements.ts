@@ -1,17 +1,19 @@
 /**
- * A creator's statement (账单): income (each tip to them), settlements, withdrawals and
- * reversals, oldest first, in pages with a cursor.
+ * A creator's statement (账单): income (each tip to them and each paid unlock of their content),
+ * settlements, withdrawals and reversals (tip reversals and unlock refunds), oldest first, in
+ * pages with a cursor.
  *
- * Income is the hard part: a tip row lives in its VIEWER's shard, so a creator's income is
- * spread over every shard. `IncomeMerge` is a k-way merge over the shards by (created_at_ms,
- * id) on the tips_creator_created index: each shard is read `pageRows` at a time after its
- * own cursor, and the smallest head is taken next. Memory is bounded by shards × pageRows
+ * Income is the hard part: a tip row and an unlock's entitlement live in the PAYER's shard, so
+ * a creator's income is spread over every shard. `IncomeMerge` is a k-way merge over the shards
+ * by (created_at_ms, id) (domain/ordered-merge.ts): each shard is read `pageRows` at a time
+ * after its own cursor, tips and unlocks together, and the smallest head is taken next. Memory is bounded by shards × pageRows
  * whatever the period's size, which is what lets the monthly CSV stream. The rest is in the
  * creator's own shard beside their accounts.
  */
 
 import { LIMITS } from "../../domain/limits";
-import type { ReversalLine, SettlementLine, WithdrawalLine } from "../../domain/statement-month";
+import { MERGE_START, OrderedMerge } from "../../domain/ordered-merge";
+import type { SettlementLine, TipReversalLine, UnlockRefundLine, WithdrawalLine } from "../../domain/statement-month";
 
 /** Where a page starts: strictly after this (key, id); key is ms, or a day for settlements. */
 export interface StatementCursor {
@@ -35,13 +37,21 @@ export interface MsRange {
   toMs: number;
 }
 
+/** A line of income: a tip (in a room or on a content item) or a paid unlock of a content item. */
+export type IncomeKind = "tip" | "unlock";
+
 export interface IncomeRow {
+  kind: IncomeKind;
+  /** The tip's id, or the unlock's (its entitlement's and operation's id). */
   id: string;
-  /** The room it was sent in, or the content item (issue 19): one of the two. */
+  /** The room a tip was sent in; null for a tip on a content item and for an unlock. */
   roomId: string | null;
+  /** The content item tipped or unlocked; null for a tip in a room. */
   contentId: string | null;
+  /** Who paid: the tipper, or the reader who unlocked. */
   viewerId: string;
   giftId: string | null;
+  /** Gifts in a tip; 1 for an unlock. */
   quantity: number;
   amountMinor: number;
   platformBps: number | null;
@@ -51,85 +61,72 @@ export interface IncomeRow {
   createdAtMs: number;
 }
 
-interface ShardCursor {
-  db: D1Database;
-  buffer: IncomeRow[];
-  after: { ms: number; id: string };
-  done: boolean;
-}
-
-const INCOME_SQL = `SELECT id, room_id AS roomId, content_id AS contentId, viewer_id AS viewerId, gift_id AS giftId, quantity,
-    amount_minor AS amountMinor, platform_bps AS platformBps, platform_minor AS platformMinor,
-    creator_minor AS creatorMinor, currency, created_at_ms AS createdAtMs
+/**
+ * One shard's income after a cursor: its tips and its paid unlocks, in one (time, id) order
+ * (SQLite merges the two index walks, tips_creator_created and entitlements_creator_created).
+ * An entitlement a bucket move copied in (`moved_from_shard`) is the payer's live copy, not a
+ * second unlock: only its original counts, as in settlement (reads/settlement-inputs.ts) and
+ * the invariant checker. Tip and unlock ids are operation ids with their own prefixes, so the
+ * (time, id) key is unique across both tables and every shard.
+ */
+const INCOME_SQL = `SELECT 'tip' AS kind, id, room_id AS roomId, content_id AS contentId, viewer_id AS viewerId,
+    gift_id AS giftId, quantity, amount_minor AS amountMinor, platform_bps AS platformBps,
+    platform_minor AS platformMinor, creator_minor AS creatorMinor, currency, created_at_ms AS createdAtMs
   FROM tips
   WHERE creator_id = ?1 AND created_at_ms >= ?2 AND created_at_ms < ?3
     AND (created_at_ms > ?4 OR (created_at_ms = ?4 AND id > ?5))
-  ORDER BY created_at_ms, id LIMIT ?6`;
+  UNION ALL
+  SELECT 'unlock', id, NULL, content_id, user_id, NULL, 1, amount_minor, platform_bps, platform_minor, creator_minor,
+    currency, created_at_ms
+  FROM entitlements
+  WHERE creator_id = ?1 AND moved_from_shard IS NULL AND created_at_ms >= ?2 AND created_at_ms < ?3
+    AND (created_at_ms > ?4 OR (created_at_ms = ?4 AND id > ?5))
+  ORDER BY createdAtMs, id LIMIT ?6`;
 
-function before(a: IncomeRow, b: IncomeRow): boolean {
-  return a.createdAtMs < b.createdAtMs || (a.createdAtMs === b.createdAtMs && a.id < b.id);
-}
-
-/** The creator's tips from every shard, one at a time, in (created_at_ms, id) order. */
-export class IncomeMerge {
-  private readonly shards: ShardCursor[];
-
+/** The creator's tips and unlocks from every shard, one at a time, in (created_at_ms, id) order. */
+export class IncomeMerge extends OrderedMerge<IncomeRow> {
   constructor(
     shards: readonly D1Database[],
-    private readonly creatorId: string,
-    private readonly range: MsRange,
+    creatorId: string,
+    range: MsRange,
     after: StatementCursor | null,
-    private readonly pageRows: number = LIMITS.statementCsvPageRows,
+    pageRows: number = LIMITS.statementCsvPageRows,
   ) {
-    const start = { ms: typeof after?.key === "number" ? after.key : -1, id: after?.id ?? "" };
-    this.shards = shards.map((db) => ({ db, buffer: [], after: { ...start }, done: false }));
-  }
-
-  /** The next tip, or null when every shard is exhausted. */
-  async next(): Promise<IncomeRow | null> {
-    await Promise.all(this.shards.filter((s) => s.buffer.length === 0 && !s.done).map((s) => this.refill(s)));
-    let best: ShardCursor | null = null;
-    for (const s of this.shards) {
-      const head = s.buffer[0];
-      if (head && (best === null || before(head, best.buffer[0] as IncomeRow))) best = s;
-    }
-    return best?.buffer.shift() ?? null;
-  }
-
-  /** Up to `n` next tips. */
-  async take(n: number): Promise<IncomeRow[]> {
-    const rows: IncomeRow[] = [];
-    while (rows.length < n) {
-      const row = await this.next();
-      if (row === null) break;
-      rows.push(row);
-    }
-    return rows;
-  }
-
-  private async refill(s: ShardCursor): Promise<void> {
-    const { results } = await s.db
-      .prepare(INCOME_SQL)
-      .bind(this.creatorId, this.range.fromMs, this.range.toMs, s.after.ms, s.after.id, this.pageRows)
-      .all<IncomeRow>();
-    s.buffer = results;
-    const last = results.at(-1);
-    if (last) s.after = { ms: last.createdAtMs, id: last.id };
-    if (results.length < this.pageRows) s.done = true;
+    const start = typeof after?.key === "number" ? { ms: after.key, id: after.id } : MERGE_START;
+    super(
+      shards.map((db) => async (from, limit) => {
+        const { results } = await db
+          .prepare(INCOME_SQL)
+          .bind(creatorId, range.fromMs, range.toMs, from.ms, from.id, limit)
+          .all<IncomeRow>();
+        return results;
+      }),
+      start,
+      pageRows,
+    );
   }
 }
 
-/** Which of these tips were reversed (tip_reversals is in the creator's shard). */
-export async function reversedTipIds(creatorDb: D1Database, tipIds: readonly string[]): Promise<Set<string>> {
+/**
+ * Which of these income lines were taken back: a tip reversed (tip_reversals) or an unlock
+ * refunded (unlock_refunds), both rows in the creator's shard. Ids are unique across kinds.
+ */
+export async function reversedIncomeIds(
+  creatorDb: D1Database,
+  lines: readonly { kind: IncomeKind; id: string }[],
+): Promise<Set<string>> {
   const reversed = new Set<string>();
-  for (let i = 0; i < tipIds.length; i += 90) {
-    const chunk = tipIds.slice(i, i + 90);
-    const { results } = await creatorDb
-      .prepare(`SELECT tip_id AS tipId FROM tip_reversals WHERE tip_id IN (${chunk.map(() => "?").join(", ")})`)
-      .bind(...chunk)
-      .all<{ tipId: string }>();
-    for (const r of results) reversed.add(r.tipId);
-  }
+  const tips = lines.filter((l) => l.kind === "tip").map((l) => l.id);
+  const unlocks = lines.filter((l) => l.kind === "unlock").map((l) => l.id);
+  if (tips.length + unlocks.length === 0) return reversed;
+  const { results } = await creatorDb
+    .prepare(
+      `SELECT tip_id AS id FROM tip_reversals WHERE tip_id IN (SELECT value FROM json_each(?1))
+       UNION ALL SELECT unlock_id FROM unlock_refunds WHERE unlock_id IN (SELECT value FROM json_each(?2))`,
+    )
+    .bind(JSON.stringify(tips), JSON.stringify(unlocks))
+    .all<{ id: string }>();
+  for (const r of results) reversed.add(r.id);
   return reversed;
 }
 
@@ -207,12 +204,43 @@ export async function withdrawalsPage(
   return paged(results, limit, (r) => r.createdAtMs);
 }
 
-/** A reversal as the statement reads it: the CSV line and the reversed tip's day and time. */
-export interface ReversalRow extends ReversalLine {
-  tipDay: string;
-  tipCreatedAtMs: number;
+/**
+ * A reversal as the statement reads it: the CSV line, and the day and time of what it took back
+ * (a tip reversal keeps its `tipDay`/`tipCreatedAtMs` names; an unlock refund says `unlock…`).
+ */
+export type ReversalRow =
+  | (TipReversalLine & { tipDay: string; tipCreatedAtMs: number })
+  | (UnlockRefundLine & { unlockDay: string; unlockCreatedAtMs: number });
+
+interface ReversalSqlRow {
+  kind: "tip" | "unlock";
+  id: string;
+  ref: string;
+  contentId: string | null;
+  viewerId: string;
+  day: string;
+  earnedAtMs: number;
+  amountMinor: number;
+  platformMinor: number;
+  creatorMinor: number;
+  source: string;
+  reason: string;
+  currency: string;
+  createdAtMs: number;
 }
 
+function reversalRow(r: ReversalSqlRow): ReversalRow {
+  const { kind, ref, contentId, day, earnedAtMs, ...common } = r;
+  return kind === "tip"
+    ? { kind, ...common, tipId: ref, tipDay: day, tipCreatedAtMs: earnedAtMs }
+    : { kind, ...common, unlockId: ref, contentId: contentId ?? "", unlockDay: day, unlockCreatedAtMs: earnedAtMs };
+}
+
+/**
+ * Tip reversals and unlock refunds (the creator's leg: what left the creator) made in the range,
+ * in one (time, id) order: both tables are in the creator's shard, and their ids are operation
+ * ids with their own prefixes.
+ */
 export async function reversalsPage(
   db: D1Database,
   creatorId: string,
@@ -222,17 +250,23 @@ export async function reversalsPage(
 ): Promise<Page<ReversalRow>> {
   const { results } = await db
     .prepare(
-      `SELECT id, tip_id AS tipId, viewer_id AS viewerId, tip_day AS tipDay, tip_created_at_ms AS tipCreatedAtMs,
-         amount_minor AS amountMinor, platform_minor AS platformMinor, creator_minor AS creatorMinor, source, reason,
-         currency, created_at_ms AS createdAtMs
+      `SELECT 'tip' AS kind, id, tip_id AS ref, NULL AS contentId, viewer_id AS viewerId, tip_day AS day,
+         tip_created_at_ms AS earnedAtMs, amount_minor AS amountMinor, platform_minor AS platformMinor,
+         creator_minor AS creatorMinor, source, reason, currency, created_at_ms AS createdAtMs
        FROM tip_reversals
        WHERE creator_id = ?1 AND created_at_ms >= ?2 AND created_at_ms < ?3
          AND (created_at_ms > ?4 OR (created_at_ms = ?4 AND id > ?5))
-       ORDER BY created_at_ms, id LIMIT ?6`,
+       UNION ALL
+       SELECT 'unlock', id, unlock_id, content_id, user_id, unlock_day, unlock_created_at_ms, amount_minor,
+         platform_minor, creator_minor, source, reason, currency, created_at_ms
+       FROM unlock_refunds
+       WHERE creator_id = ?1 AND created_at_ms >= ?2 AND created_at_ms < ?3
+         AND (created_at_ms > ?4 OR (created_at_ms = ?4 AND id > ?5))
+       ORDER BY createdAtMs, id LIMIT ?6`,
     )
     .bind(creatorId, range.fromMs, range.toMs, msAfter(after), after?.id ?? "", limit + 1)
-    .all<ReversalRow>();
-  return paged(results, limit, (r) => r.createdAtMs);
+    .all<ReversalSqlRow>();
+  return paged(results.map(reversalRow), limit, (r) => r.createdAtMs);
 }
 
 function msAfter(after: StatementCursor | null): number {

@@ -141,6 +141,8 @@ export const tips = sqliteTable(
     index("tips_gift").on(t.giftId),
     // A content item's totals and leaderboard: per shard, grouped by viewer (covering).
     index("tips_content_viewer").on(t.contentId, t.viewerId, t.amountMinor),
+    // A content item's recent tips, newest first, paged by (time, id) (worker/routes/content-tips.ts).
+    index("tips_content_created").on(t.contentId, t.createdAtMs, t.id),
   ],
 );
 
@@ -841,6 +843,8 @@ export const unlockRefunds = sqliteTable(
   (t) => [
     uniqueIndex("unlock_refunds_unlock").on(t.unlockId),
     index("unlock_refunds_creator_day").on(t.creatorId, t.unlockDay),
+    // The creator's statement lists refunds by when they were made, merged with tip reversals.
+    index("unlock_refunds_creator_created").on(t.creatorId, t.createdAtMs),
     index("unlock_refunds_payer_leg").on(t.payerLegAtMs),
     check("unlock_refunds_parts_sum", sql`${t.platformMinor} + ${t.creatorMinor} = ${t.amountMinor}`),
   ],

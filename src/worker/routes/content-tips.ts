@@ -14,17 +14,24 @@
  * each shard's top viewers by sum (index tips_content_viewer) merge into the exact top
  * (domain/content.ts `mergeTopTippers`); an isolate keeps a copy for at most
  * `CONTENT_LIMITS.leaderboardCacheTtlMs`.
+ *
+ * The recent tips (`GET …/tips`) are merged across the shards by (time desc, id desc) like the
+ * operator search (db/reads/content-tips.ts), each with its message only once moderation let it
+ * through; an isolate keeps an item's first page for the same bound, and forgets it when it
+ * takes a tip on the item or an operator decides one of its messages here.
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { TypedResponse } from "hono";
 import { emitOperationEvents } from "../../db/business-events";
 import { contentTipReceipt, prepareContentTip, type TipAsk } from "../../db/operations/tip";
+import { type RecentContentTipsPage, readRecentContentTips } from "../../db/reads/content-tips";
 import { currentRiskSet } from "../../db/risk";
 import type { Ledger } from "../../db/shards";
 import { CONTENT_LIMITS, mergeTopTippers, type RankedTipper, TtlCache } from "../../domain/content";
 import { LIMITS } from "../../domain/limits";
-import { parseAmountMinor } from "../../domain/money";
+import { formatMinor, parseAmountMinor } from "../../domain/money";
+import { decodePageCursor, encodePageCursor } from "../../domain/search";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { holdTip } from "../held-tips";
@@ -35,7 +42,6 @@ import { postRatedTip } from "../rated-tip";
 import { assessRisk } from "../risk";
 import {
   AmountMinor,
-  Currency,
   DecimalAmount,
   errorResponses,
   GiftId,
@@ -45,6 +51,7 @@ import {
   PrefixedId,
   TipMessage,
   TipPin,
+  tipLineFields,
   UserId,
 } from "../schemas";
 import { ContentId, findItem, partnerItem } from "./content";
@@ -99,13 +106,7 @@ export const ContentHeldTipReceiptSchema = z
       state: z.literal("held"),
       contentId: ContentId,
       creatorId: UserId,
-      viewerId: UserId,
-      giftId: GiftId.nullable(),
-      quantity: z.number().int(),
-      amountMinor: AmountMinor,
-      amount: z.string(),
-      currency: Currency,
-      createdAtMs: z.number().int(),
+      ...tipLineFields,
       expiresAtMs: z
         .number()
         .int()
@@ -198,6 +199,7 @@ contentTips.openapi(
         prepareContentTip(ledger.control, c.var.config, { id, contentId, viewerId, ask, message }, nowMs),
       onPosted: (id) => {
         leaderboards.forgetItem(contentId);
+        forgetRecentTips(contentId);
         c.executionCtx.waitUntil(emitOperationEvents(c.env, shard, [{ id, kind: "tip" }], c.var.log));
       },
       receipt: contentTipReceipt,
@@ -213,6 +215,56 @@ function askAmountMinor(ask: TipAsk, prices: ReadonlyMap<string, number>): numbe
   }
   const price = prices.get(ask.giftId);
   return price === undefined ? null : price * ask.quantity;
+}
+
+/**
+ * A read of an item declared twice, as the item's other reads are: for any signed-in user
+ * (`/content/{id}/<resource>`, 404 for an unknown item) and for a partner holding `content.write`
+ * (`/partner/content/{id}/<resource>`, only items of the partner's creators).
+ */
+function itemReadRoutes<Q extends z.ZodObject, S extends z.ZodType>(spec: {
+  readonly resource: string;
+  readonly query: Q;
+  readonly schema: S;
+  readonly answered: string;
+  readonly member: { readonly summary: string; readonly description?: string };
+  readonly partner: { readonly summary: string; readonly description?: string };
+  readonly read: (ledger: Ledger, contentId: string, query: z.infer<Q>) => Promise<z.infer<S>>;
+}): void {
+  // Declared as a plain object schema so the handlers' validated types resolve; `read` gets it back as Q.
+  const request = { params: contentParams, query: spec.query as z.ZodObject };
+  contentTips.openapi(
+    defineRoute({
+      method: "get",
+      path: `/content/{contentId}/${spec.resource}`,
+      auth: "signed-in",
+      tags: ["content"],
+      ...spec.member,
+      request,
+      responses: { 200: jsonResponse(spec.schema, spec.answered), ...errorResponses(400, 401, 404) },
+    }),
+    async (c) => {
+      const { contentId } = c.req.valid("param");
+      if ((await findItem(c.var.ledger.control, contentId)) === null) throw new ApiError("content_not_found");
+      return c.json(await spec.read(c.var.ledger, contentId, c.req.valid("query") as z.infer<Q>), 200);
+    },
+  );
+  contentTips.openapi(
+    defineRoute({
+      method: "get",
+      path: `/partner/content/{contentId}/${spec.resource}`,
+      auth: { partnerScope: "content.write" },
+      tags: ["partner"],
+      ...spec.partner,
+      request,
+      responses: { 200: jsonResponse(spec.schema, spec.answered), ...errorResponses(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { contentId } = c.req.valid("param");
+      await partnerItem(c, contentId);
+      return c.json(await spec.read(c.var.ledger, contentId, c.req.valid("query") as z.infer<Q>), 200);
+    },
+  );
 }
 
 // ---- Leaderboards ----
@@ -291,47 +343,109 @@ async function cachedLeaderboard(ledger: Ledger, contentId: string, limit: numbe
   return board;
 }
 
-contentTips.openapi(
-  defineRoute({
-    method: "get",
-    path: "/content/{contentId}/leaderboard",
-    auth: "signed-in",
-    tags: ["content"],
+itemReadRoutes({
+  resource: "leaderboard",
+  query: LeaderboardQuery,
+  schema: ContentLeaderboardSchema,
+  answered: "The leaderboard",
+  member: {
     summary: "A content item's tip totals and its top tippers, largest first",
     description:
       "Every tip on the item, whoever sent it; ties by user id. An isolate may answer from a copy at most " +
       `${CONTENT_LIMITS.leaderboardCacheTtlMs / 1000} s old.`,
-    request: { params: contentParams, query: LeaderboardQuery },
-    responses: {
-      200: jsonResponse(ContentLeaderboardSchema, "The leaderboard"),
-      ...errorResponses(400, 401, 404),
-    },
-  }),
-  async (c) => {
-    const { contentId } = c.req.valid("param");
-    const { limit } = c.req.valid("query");
-    if ((await findItem(c.var.ledger.control, contentId)) === null) throw new ApiError("content_not_found");
-    return c.json(await cachedLeaderboard(c.var.ledger, contentId, limit), 200);
   },
+  partner: { summary: "A content item's tip totals and top tippers (an item of the partner's creators)" },
+  read: (ledger, contentId, { limit }) => cachedLeaderboard(ledger, contentId, limit),
+});
+
+// ---- Recent tips ----
+
+const TIPS_CURSOR_TAG = "content_tips";
+
+export const ContentTipsPageSchema = z
+  .object({
+    contentId: ContentId,
+    tips: z.array(
+      z.object({
+        id: PrefixedId("tip"),
+        ...tipLineFields,
+        message: z
+          .string()
+          .nullable()
+          .openapi({
+            description:
+              "The message as shown (mask-level words masked); null when there is none, while it is held " +
+              "for review, when it was rejected, or when the tip was reversed.",
+          }),
+        reversed: z
+          .boolean()
+          .openapi({ description: "The tip was reversed (its money returned); it stays listed, without its message." }),
+      }),
+    ),
+    nextCursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null at the end." }),
+  })
+  .openapi("ContentTipsPage");
+type ContentTipsPage = z.infer<typeof ContentTipsPageSchema>;
+
+const TipsQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(CONTENT_LIMITS.recentTipsPageMax)
+    .default(CONTENT_LIMITS.recentTipsPageDefault),
+  cursor: z.string().max(256).optional().openapi({ description: "The `nextCursor` of the previous page (opaque)." }),
+});
+
+/** The isolate's copies of first pages, by item and limit (a later page is read each time). */
+const recentTips = new TtlCache<ContentTipsPage>(
+  CONTENT_LIMITS.leaderboardCacheTtlMs,
+  CONTENT_LIMITS.leaderboardCacheMax,
 );
 
-contentTips.openapi(
-  defineRoute({
-    method: "get",
-    path: "/partner/content/{contentId}/leaderboard",
-    auth: { partnerScope: "content.write" },
-    tags: ["partner"],
-    summary: "A content item's tip totals and top tippers (an item of the partner's creators)",
-    request: { params: contentParams, query: LeaderboardQuery },
-    responses: {
-      200: jsonResponse(ContentLeaderboardSchema, "The leaderboard"),
-      ...errorResponses(400, 401, 403, 404),
-    },
-  }),
-  async (c) => {
-    const { contentId } = c.req.valid("param");
-    const { limit } = c.req.valid("query");
-    await partnerItem(c, contentId);
-    return c.json(await cachedLeaderboard(c.var.ledger, contentId, limit), 200);
+/** Forgets this isolate's copies of the item's first pages (a tip taken, a message decided). */
+export function forgetRecentTips(contentId: string): void {
+  for (let limit = 1; limit <= CONTENT_LIMITS.recentTipsPageMax; limit++) recentTips.delete(`${contentId}:${limit}`);
+}
+
+function tipsPageView(contentId: string, page: RecentContentTipsPage): ContentTipsPage {
+  return {
+    contentId,
+    tips: page.tips.map((t) => ({ ...t, amount: formatMinor(t.amountMinor) })),
+    nextCursor: page.next === null ? null : encodePageCursor(TIPS_CURSOR_TAG, page.next),
+  };
+}
+
+async function tipsPage(ledger: Ledger, contentId: string, query: z.infer<typeof TipsQuery>): Promise<ContentTipsPage> {
+  if (query.cursor !== undefined) {
+    const cursor = decodePageCursor(TIPS_CURSOR_TAG, query.cursor);
+    if (cursor === null) throw new ApiError("malformed_request", "This is not a cursor of this item's tips.");
+    return tipsPageView(contentId, await readRecentContentTips(ledger, contentId, cursor, query.limit));
+  }
+  const key = `${contentId}:${query.limit}`;
+  const nowMs = Date.now();
+  const hit = recentTips.get(key, nowMs);
+  if (hit !== undefined) return hit;
+  const page = tipsPageView(contentId, await readRecentContentTips(ledger, contentId, null, query.limit));
+  recentTips.set(key, page, nowMs);
+  return page;
+}
+
+const TIPS_DESCRIPTION =
+  "Every tip on the item, newest first (ties by id), in pages: each shard's tips merged by (time desc, id desc), " +
+  "so following `nextCursor` lists every tip once. A message is shown only once moderation let it through " +
+  "(a held one appears when an operator approves it; a rejected one never). An isolate may answer a first page " +
+  `from a copy at most ${CONTENT_LIMITS.leaderboardCacheTtlMs / 1000} s old.`;
+
+itemReadRoutes({
+  resource: "tips",
+  query: TipsQuery,
+  schema: ContentTipsPageSchema,
+  answered: "One page of tips",
+  member: { summary: "A content item's recent tips with their messages, newest first", description: TIPS_DESCRIPTION },
+  partner: {
+    summary: "A content item's recent tips with their messages (an item of the partner's creators)",
+    description: TIPS_DESCRIPTION,
   },
-);
+  read: tipsPage,
+});

@@ -18,7 +18,9 @@ const Earnings = z
     receivableMinor: AmountMinor.openapi({
       description: "Owed from reversals of already-settled tips; the next settlements pay it back first.",
     }),
-    monthGrossMinor: AmountMinor.openapi({ description: "Gross of this calendar month's tips (business time zone)." }),
+    monthGrossMinor: AmountMinor.openapi({
+      description: "Gross of this calendar month's tips and paid unlocks (business time zone).",
+    }),
     month: z.string().openapi({ example: "2026-11" }),
     settleAfterDays: z
       .number()
@@ -44,13 +46,17 @@ creatorEarnings.openapi(
     const nowMs = Date.now();
     const month = businessDayOf(nowMs, config.businessTimeZone).slice(0, 7);
     const monthStartMs = dayStartMs(`${month}-01`, config.businessTimeZone);
-    // A creator's tips live in their viewers' shards: the month's gross is summed over all of them.
+    // A creator's tips and unlocks live in their payers' shards: the month's gross is summed over
+    // all of them (a bucket move's copy of an entitlement counted by its original), as the tier
+    // desk counts it.
     const [balances, ...gross] = await Promise.all([
       creatorBalances(ledger.forOwner(creatorId).db, creatorId),
       ...ledger.shards.map(({ db }) =>
         db
           .prepare(
-            "SELECT COALESCE(SUM(amount_minor), 0) AS gross FROM tips WHERE creator_id = ? AND created_at_ms >= ?",
+            `SELECT (SELECT COALESCE(SUM(amount_minor), 0) FROM tips WHERE creator_id = ?1 AND created_at_ms >= ?2)
+                  + (SELECT COALESCE(SUM(amount_minor), 0) FROM entitlements
+                      WHERE creator_id = ?1 AND created_at_ms >= ?2 AND moved_from_shard IS NULL) AS gross`,
           )
           .bind(creatorId, monthStartMs)
           .first<number>("gross"),

@@ -1,6 +1,6 @@
 /**
- * The creator console's charts: income by business day, top fans and gift preference over the
- * last `days` days (db/reads/creator-insights.ts), for the signed-in creator only.
+ * The creator console's charts: income (tips and paid unlocks) by business day, top fans and
+ * gift preference over the last `days` days (db/reads/creator-insights.ts), for the signed-in creator only.
  */
 
 import { OpenAPIHono, z } from "@hono/zod-openapi";
@@ -17,8 +17,23 @@ const InsightsSchema = z
     fromDay: Day,
     toDay: Day,
     timeZone: z.string(),
-    daily: z.array(z.object({ day: Day, tips: z.number().int(), grossMinor: AmountMinor, creatorMinor: AmountMinor })),
-    topFans: z.array(z.object({ viewerId: z.string(), tips: z.number().int(), grossMinor: AmountMinor })),
+    daily: z.array(
+      z.object({
+        day: Day,
+        tips: z.number().int(),
+        unlocks: z.number().int().openapi({ description: "Paid unlocks of your content that day." }),
+        grossMinor: AmountMinor.openapi({ description: "Tips and unlocks, gross." }),
+        creatorMinor: AmountMinor.openapi({ description: "Your part of them." }),
+      }),
+    ),
+    topFans: z.array(
+      z.object({
+        viewerId: z.string(),
+        tips: z.number().int(),
+        unlocks: z.number().int(),
+        grossMinor: AmountMinor.openapi({ description: "What the fan paid you in tips and unlocks." }),
+      }),
+    ),
     gifts: z.array(
       z.object({
         giftId: z.string().nullable().openapi({ description: "null: custom tips (an amount, no gift)." }),

@@ -25,6 +25,7 @@ import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { deliverAfterCommit } from "../rooms/outbox";
 import { errorResponses, jsonBody, jsonResponse, UserId } from "../schemas";
+import { forgetRecentTips } from "./content-tips";
 import { defineRoute } from "./define";
 
 const WordText = z
@@ -313,6 +314,8 @@ for (const decision of ["approve", "reject"] as const) {
           );
       if (outcome.kind === "not_found") throw new ApiError("message_not_found");
       if (outcome.kind === "not_held") throw new ApiError("message_not_held");
+      // A content item's recent tips show an approved message: this isolate's copy goes at once.
+      if (outcome.row.content_id !== null) forgetRecentTips(outcome.row.content_id);
       if (outcome.outboxId !== null) {
         c.executionCtx.waitUntil(deliverAfterCommit(c.env, ledger, outcome.shardIndex, [outcome.outboxId], c.var.log));
       }

@@ -1,6 +1,7 @@
 /**
- * The creator's statement (账单), their own only: income details (every tip to them, merged
- * from every ledger shard), settlements, withdrawals and reversals, filtered by business days
+ * The creator's statement (账单), their own only: income details (every tip to them and every
+ * paid unlock of their content, merged from every ledger shard), settlements, withdrawals and
+ * reversals (tip reversals and unlock refunds), filtered by business days
  * and paged oldest first; and the monthly statement (all four and a summary) as a CSV streamed
  * page by page (src/db/reads/statements.ts reads, worker/statement-month-csv.ts writes).
  */
@@ -14,7 +15,7 @@ import {
   type IncomeRow,
   type MsRange,
   reversalsPage,
-  reversedTipIds,
+  reversedIncomeIds,
   type StatementCursor,
   settlementsPage,
   withdrawalsPage,
@@ -44,32 +45,50 @@ const StatementQuery = z.object({
 
 const Amount = z.string().openapi({ description: 'Exact decimal, e.g. "188.00".' });
 
-const IncomeItem = z.object({
-  tipId: z.string(),
-  roomId: z.string().nullable().openapi({ description: "Null for a tip on a content item." }),
-  contentId: z.string().nullable().openapi({ description: "The content item tipped; null for a tip in a room." }),
-  viewerId: z.string(),
-  giftId: z.string().nullable(),
-  giftName: z.string().nullable(),
-  quantity: z.number().int(),
+const IncomeCommon = {
+  viewerId: z.string().openapi({ description: "Who paid: the tipper, or the reader who unlocked." }),
   grossMinor: z.number().int(),
   gross: Amount,
   platformBps: z.number().int().nullable().openapi({ description: "Null on tips from before rates were recorded." }),
   platformMinor: z.number().int(),
   netMinor: z.number().int(),
   net: Amount,
-  reversed: z.boolean(),
+  reversed: z.boolean().openapi({ description: "The tip was reversed, or the unlock refunded." }),
   currency: z.string(),
   createdAtMs: z.number().int(),
+};
+
+const IncomeTip = z.object({
+  kind: z.literal("tip"),
+  tipId: z.string(),
+  roomId: z.string().nullable().openapi({ description: "Null for a tip on a content item." }),
+  contentId: z.string().nullable().openapi({ description: "The content item tipped; null for a tip in a room." }),
+  giftId: z.string().nullable(),
+  giftName: z.string().nullable(),
+  quantity: z.number().int(),
+  ...IncomeCommon,
 });
+
+const IncomeUnlock = z.object({
+  kind: z.literal("unlock"),
+  unlockId: z.string(),
+  contentId: z.string().openapi({ description: "The content item unlocked." }),
+  ...IncomeCommon,
+});
+
+const IncomeItem = z.discriminatedUnion("kind", [IncomeTip, IncomeUnlock]);
 
 const StatementPage = z
   .object({
     kind: z.enum(STATEMENT_KINDS),
     items: z.array(z.record(z.string(), z.unknown())).openapi({
       description:
-        "income: tips (tipId, viewer, gift, quantity, gross, platformBps, platformMinor, net, reversed); " +
-        "settlements: per business day; withdrawals: with state; reversals: per tip. Amounts in fen and as decimals.",
+        "income: tips and paid unlocks in one (time, id) order, each with `kind` — a tip (kind `tip`: tipId, " +
+        "roomId or contentId, viewer, gift, quantity) or an unlock (kind `unlock`: unlockId, contentId, viewerId " +
+        "the reader); both with gross, platformBps, platformMinor, net and reversed (a tip reversed, an unlock " +
+        "refunded). settlements: per business day; withdrawals: with state; reversals: tip reversals (kind `tip`, " +
+        "tipId, tipDay) and unlock refunds (kind `unlock`, unlockId, contentId, unlockDay), the creator's part " +
+        "taken back. Amounts in fen and as decimals.",
     }),
     nextCursor: z.string().nullable(),
   })
@@ -85,14 +104,8 @@ const CsvParams = z.object({
 export const statements = new OpenAPIHono<AppEnv>();
 
 function incomeItem(row: IncomeRow, names: Map<string, string>, reversed: Set<string>): z.infer<typeof IncomeItem> {
-  return {
-    tipId: row.id,
-    roomId: row.roomId,
-    contentId: row.contentId,
+  const common = {
     viewerId: row.viewerId,
-    giftId: row.giftId,
-    giftName: row.giftId === null ? null : (names.get(row.giftId) ?? null),
-    quantity: row.quantity,
     grossMinor: row.amountMinor,
     gross: formatMinor(row.amountMinor),
     platformBps: row.platformBps,
@@ -102,6 +115,19 @@ function incomeItem(row: IncomeRow, names: Map<string, string>, reversed: Set<st
     reversed: reversed.has(row.id),
     currency: row.currency,
     createdAtMs: row.createdAtMs,
+  };
+  if (row.kind === "unlock") {
+    return { kind: "unlock", unlockId: row.id, contentId: row.contentId ?? "", ...common };
+  }
+  return {
+    kind: "tip",
+    tipId: row.id,
+    roomId: row.roomId,
+    contentId: row.contentId,
+    giftId: row.giftId,
+    giftName: row.giftId === null ? null : (names.get(row.giftId) ?? null),
+    quantity: row.quantity,
+    ...common,
   };
 }
 
@@ -122,8 +148,10 @@ statements.openapi(
     tags: ["creators"],
     summary: "Your statement: income, settlements, withdrawals or reversals, by business day (creator)",
     description:
-      "Oldest first, paged with `nextCursor`. Income is every tip to you, merged from every ledger shard in " +
-      "(time, id) order: a page never repeats or skips a tip.",
+      "Oldest first, paged with `nextCursor`. Income is every tip to you and every paid unlock of your content, " +
+      "merged from every ledger shard in one (time, id) order, each line with its `kind` (`tip` or `unlock`): a " +
+      "page never repeats or skips a line. Reversals are tip reversals and unlock refunds (your part taken back), " +
+      "each with its `kind`.",
     request: { query: StatementQuery },
     responses: { 200: jsonResponse(StatementPage, "A page"), ...errorResponses(400, 401, 403) },
   }),
@@ -162,13 +190,7 @@ statements.openapi(
         );
         const rows = await merge.take(q.limit + 1);
         const page = rows.slice(0, q.limit);
-        const [names, reversed] = await Promise.all([
-          giftNames(ledger.control),
-          reversedTipIds(
-            own,
-            page.map((r) => r.id),
-          ),
-        ]);
+        const [names, reversed] = await Promise.all([giftNames(ledger.control), reversedIncomeIds(own, page)]);
         const last = page.at(-1);
         const next = rows.length > q.limit && last ? { key: last.createdAtMs, id: last.id } : null;
         return respond(
@@ -208,9 +230,13 @@ statements.openapi(
     summary: "Your monthly statement as CSV, YYYY-MM.csv in the business time zone (creator)",
     description:
       "Streamed page by page. UTF-8 with a byte-order mark (for Excel), CRLF, a header row, then sections told " +
-      "by the first column: income (each tip), reversal, settlement (by business day), withdrawal (requested " +
-      "in the month, in its state now), each in time order, and a summary (gross, platform_share, creator_part, " +
-      "reversed, withholding, settled_net, withdrawn, fees: name in `id`, value in `amount`). " +
+      "by the first column: income (each tip and paid unlock), reversal (each tip reversal and unlock refund), " +
+      "settlement (by business day), withdrawal (requested in the month, in its state now), each in time order, " +
+      "and a summary (gross, platform_share, creator_part, reversed, withholding, settled_net, withdrawn, fees: " +
+      "name in `id`, value in `amount`; income and reversal figures count tips and unlocks alike, as settlement " +
+      "does). The second column, `kind`, tells an income or reversal line's source: `tip` (in a room, or on the " +
+      "item in `content_id`) or `unlock` (the paid unlock in `unlock_id` of `content_id`; its income line's state " +
+      "`refunded` once refunded, a tip's `reversed`). " +
       `Columns ${STATEMENT_CSV_COLUMNS.join(", ")}; amounts as exact decimals.`,
     request: { params: CsvParams },
     responses: {

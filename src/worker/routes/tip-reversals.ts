@@ -1,5 +1,4 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { TypedResponse } from "hono";
 import { composeTipReversal } from "../../db/operations/tip-reversal";
 import {
   completePlatformLeg,
@@ -11,22 +10,13 @@ import {
 } from "../../db/tip-reversals";
 import { fail, ok } from "../../domain/errors";
 import { parseIdempotencyKey } from "../../domain/idempotency";
-import { LIMITS } from "../../domain/limits";
 import { operatorAction } from "../audit";
 import type { AppEnv } from "../context";
+import { earningReturnFields, earningReturnRequest, finishSecondLeg, runEarningReturn } from "../earning-return";
 import { ApiError } from "../errors";
-import { runIdempotent } from "../idempotency";
 import { money } from "../money-view";
 import { fourEyes } from "../proposals";
-import {
-  AmountMinor,
-  errorResponses,
-  IdempotencyKeyHeader,
-  jsonBody,
-  jsonResponse,
-  PrefixedId,
-  UserId,
-} from "../schemas";
+import { errorResponses, IdempotencyKeyHeader, jsonBody, jsonResponse, PrefixedId, UserId } from "../schemas";
 import { defineRoute } from "./define";
 
 const ReversalSchema = z
@@ -36,30 +26,13 @@ const ReversalSchema = z
     creatorId: UserId,
     viewerId: UserId,
     tipDay: z.string().openapi({ description: "The tip's business day (YYYY-MM-DD)." }),
-    amountMinor: AmountMinor,
-    platformMinor: AmountMinor,
-    creatorMinor: AmountMinor,
-    source: z.enum(["pending", "receivable"]).openapi({
-      description:
-        "`pending`: the tip's day was not settled, its creator part left pending. `receivable`: it was settled; " +
-        "the creator owes it and later settlements offset it.",
-    }),
-    platformLegDone: z.boolean().openapi({ description: "The platform's share is back in the viewer's wallet." }),
-    reason: z.string(),
-    actorId: z.string(),
-    currency: z.string(),
-    createdAtMs: z.number().int(),
+    ...earningReturnFields("tip", "platformLegDone", "The platform's share is back in the viewer's wallet."),
   })
   .openapi("TipReversal");
 
 const ReversalReply = z.object({ reversal: ReversalSchema, alreadyReversed: z.boolean() });
 
-const ReverseRequest = z
-  .strictObject({ reason: z.string().trim().min(1).max(LIMITS.reasonMaxLength) })
-  .openapi("TipReversalRequest", { example: { reason: "chargeback: stolen card" } });
-
-/** A stored or error answer, passed through as is (its bytes are what the key promised). */
-const typed = (response: Response) => response as unknown as TypedResponse<z.infer<typeof ReversalReply>, 201, "json">;
+const ReverseRequest = earningReturnRequest("TipReversalRequest", "chargeback: stolen card");
 
 export const tipReversals = new OpenAPIHono<AppEnv>();
 
@@ -108,28 +81,24 @@ tipReversals.openapi(
     const creatorShard = ledger.forOwner(tip.creator_id);
     const target = { shard: creatorShard, bucket: ledger.bucketOf(tip.creator_id) };
 
-    const answerExisting = async (existing: ReversalRow) => {
-      const completed = await finish(existing);
-      return c.json({ reversal: reversalView(completed), alreadyReversed: true }, 200);
-    };
     // The platform's leg, at once; a failure here is completed by the reversal sweeper.
-    const finish = async (reversal: ReversalRow): Promise<ReversalRow> => {
-      if (reversal.platform_leg_at_ms !== null) return reversal;
-      try {
-        const verdict = await completePlatformLeg(ledger, reversal, Date.now());
-        if (verdict.kind === "rejected") {
-          c.var.log.error("alert_reversal_platform_leg_refused", { reversalId: reversal.id, code: verdict.code });
-        }
-      } catch (error) {
-        c.var.log.warn("reversal_platform_leg_deferred", { reversalId: reversal.id, error: String(error) });
-      }
-      return (await reversalOfTip(creatorShard, tip.id)) ?? reversal;
-    };
+    const finish = (reversal: ReversalRow) =>
+      finishSecondLeg(c, reversal, {
+        done: (r) => r.platform_leg_at_ms !== null,
+        complete: (r) => completePlatformLeg(ledger, r, Date.now()),
+        reread: () => reversalOfTip(creatorShard, tip.id),
+        logs: {
+          refused: "alert_reversal_platform_leg_refused",
+          deferred: "reversal_platform_leg_deferred",
+          idField: "reversalId",
+        },
+      });
 
-    // A settlement of the tip's day may commit between the plan and the batch: the reversal's
-    // route guard refuses it then, the key is released in that batch, and the plan is re-read.
-    for (let attempt = 1; ; attempt++) {
-      const response = (await runIdempotent(c, target, "rev", { tipId, reason }, async (id, nowMs) => {
+    return runEarningReturn(c, {
+      target,
+      prefix: "rev",
+      request: { tipId, reason },
+      build: async (id, nowMs) => {
         // Reversed already (under another key): the key is released and the reversal answered below.
         if ((await reversalOfTip(creatorShard, tip.id)) !== null) return fail("tip_already_reversed");
         const plan = await planReversal(creatorShard, tipShard, tip, {
@@ -178,21 +147,14 @@ tipReversals.openapi(
             },
           }),
         });
-      })) as unknown as Response;
-      // The stored answer (and its replays) says what the creator's leg committed; the
-      // platform's leg follows here, on replays too, where it finds itself done.
-      if (response.status === 201) {
-        const stored = await reversalOfTip(creatorShard, tip.id);
-        if (stored !== null) await finish(stored);
-        return typed(response);
-      }
-      if (response.status !== 409) return typed(response);
-      const code = ((await response.clone().json()) as { error: { code: string } }).error.code;
-      if (code === "tip_already_reversed") {
-        const existing = await reversalOfTip(creatorShard, tip.id);
-        if (existing !== null) return answerExisting(existing);
-      }
-      if (code !== "conflict" || attempt >= 3) return typed(response);
-    }
+      },
+      alreadyCode: "tip_already_reversed",
+      stored: () => reversalOfTip(creatorShard, tip.id),
+      afterMade: async (stored) => {
+        await finish(stored);
+      },
+      answerExisting: async (existing) =>
+        c.json({ reversal: reversalView(await finish(existing)), alreadyReversed: true }, 200),
+    });
   },
 );

@@ -25,6 +25,7 @@ import {
   PrefixedId,
   type TipRequestBody,
   TipRequestSchema,
+  tipLineFields,
   UserId,
 } from "../schemas";
 import { defineRoute } from "./define";
@@ -73,13 +74,7 @@ export const HeldTipReceiptSchema = z
       state: z.literal("held"),
       roomId: RoomId,
       creatorId: UserId,
-      viewerId: UserId,
-      giftId: GiftId.nullable(),
-      quantity: z.number().int(),
-      amountMinor: AmountMinor,
-      amount: z.string(),
-      currency: Currency,
-      createdAtMs: z.number().int(),
+      ...tipLineFields,
       expiresAtMs: z
         .number()
         .int()

@@ -1,5 +1,4 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { TypedResponse } from "hono";
 import { emitOperationEvents } from "../../db/business-events";
 import { composeUnlockRefund } from "../../db/operations/unlock-refund";
 import {
@@ -12,23 +11,14 @@ import {
 } from "../../db/unlock-refunds";
 import { fail, ok } from "../../domain/errors";
 import { parseIdempotencyKey } from "../../domain/idempotency";
-import { LIMITS } from "../../domain/limits";
 import { operatorAction } from "../audit";
 import { forgetEntitlement } from "../content-grants";
 import type { AppEnv } from "../context";
+import { earningReturnFields, earningReturnRequest, finishSecondLeg, runEarningReturn } from "../earning-return";
 import { ApiError } from "../errors";
-import { runIdempotent } from "../idempotency";
 import { money } from "../money-view";
 import { fourEyes } from "../proposals";
-import {
-  AmountMinor,
-  errorResponses,
-  IdempotencyKeyHeader,
-  jsonBody,
-  jsonResponse,
-  PrefixedId,
-  UserId,
-} from "../schemas";
+import { errorResponses, IdempotencyKeyHeader, jsonBody, jsonResponse, PrefixedId, UserId } from "../schemas";
 import { defineRoute } from "./define";
 
 /**
@@ -46,32 +36,17 @@ const RefundSchema = z
     creatorId: UserId,
     userId: UserId,
     unlockDay: z.string().openapi({ description: "The unlock's business day (YYYY-MM-DD)." }),
-    amountMinor: AmountMinor,
-    platformMinor: AmountMinor,
-    creatorMinor: AmountMinor,
-    source: z.enum(["pending", "receivable"]).openapi({
-      description:
-        "`pending`: the unlock's day was not settled, its creator part left pending. `receivable`: it was " +
-        "settled; the creator owes it and later settlements offset it.",
-    }),
-    payerLegDone: z.boolean().openapi({
-      description: "The platform's part is back in the payer's wallet and the entitlement is revoked.",
-    }),
-    reason: z.string(),
-    actorId: z.string(),
-    currency: z.string(),
-    createdAtMs: z.number().int(),
+    ...earningReturnFields(
+      "unlock",
+      "payerLegDone",
+      "The platform's part is back in the payer's wallet and the entitlement is revoked.",
+    ),
   })
   .openapi("UnlockRefund");
 
 const RefundReply = z.object({ refund: RefundSchema, alreadyRefunded: z.boolean() });
 
-const RefundRequest = z
-  .strictObject({ reason: z.string().trim().min(1).max(LIMITS.reasonMaxLength) })
-  .openapi("UnlockRefundRequest", { example: { reason: "the article was withdrawn" } });
-
-/** A stored or error answer, passed through as is (its bytes are what the key promised). */
-const typed = (response: Response) => response as unknown as TypedResponse<z.infer<typeof RefundReply>, 201, "json">;
+const RefundRequest = earningReturnRequest("UnlockRefundRequest", "the article was withdrawn");
 
 export const unlockRefunds = new OpenAPIHono<AppEnv>();
 
@@ -121,23 +96,25 @@ unlockRefunds.openapi(
     const target = { shard: creatorShard, bucket: ledger.bucketOf(unlock.creator_id) };
 
     // The payer's leg, at once; a failure here is completed by the reversal sweeper.
-    const finish = async (refund: UnlockRefundRow): Promise<UnlockRefundRow> => {
-      if (refund.payer_leg_at_ms !== null) return refund;
-      try {
-        const verdict = await completePayerLeg(ledger, refund, Date.now());
-        if (verdict.kind === "rejected") {
-          c.var.log.error("alert_unlock_refund_payer_leg_refused", { refundId: refund.id, code: verdict.code });
-        } else forgetEntitlement(refund.user_id, refund.content_id);
-      } catch (error) {
-        c.var.log.warn("unlock_refund_payer_leg_deferred", { refundId: refund.id, error: String(error) });
-      }
-      return (await refundOfUnlock(creatorShard, unlock.id)) ?? refund;
-    };
+    const finish = (refund: UnlockRefundRow) =>
+      finishSecondLeg(c, refund, {
+        done: (r) => r.payer_leg_at_ms !== null,
+        complete: (r) => completePayerLeg(ledger, r, Date.now()),
+        afterPosted: (r) => forgetEntitlement(r.user_id, r.content_id),
+        reread: () => refundOfUnlock(creatorShard, unlock.id),
+        logs: {
+          refused: "alert_unlock_refund_payer_leg_refused",
+          deferred: "unlock_refund_payer_leg_deferred",
+          idField: "refundId",
+        },
+      });
 
-    // A settlement of the unlock's day may commit between the plan and the batch: the creator
-    // leg's route guard refuses it then, the key is released in that batch, and the plan is re-read.
-    for (let attempt = 1; ; attempt++) {
-      const response = (await runIdempotent(c, target, "urf", { unlockId, reason }, async (id, nowMs) => {
+    // The creator's leg, re-planned if a settlement of the unlock's day commits meanwhile (worker/earning-return.ts).
+    return runEarningReturn(c, {
+      target,
+      prefix: "urf",
+      request: { unlockId, reason },
+      build: async (id, nowMs) => {
         // Refunded already (under another key): the key is released and the refund answered below.
         // A revoked entitlement is only ever a refunded one (only the payer's leg revokes).
         if (unlock.state !== "active" || (await refundOfUnlock(creatorShard, unlock.id)) !== null) {
@@ -192,28 +169,16 @@ unlockRefunds.openapi(
             },
           }),
         });
-      })) as unknown as Response;
-      // The stored answer (and its replays) says what the creator's leg committed; the payer's
-      // leg follows here, on replays too, where it finds itself done.
-      if (response.status === 201) {
-        const stored = await refundOfUnlock(creatorShard, unlock.id);
-        if (stored !== null) {
-          await finish(stored);
-          // `unlock.refunded` at once (the business-event sweeper is the backstop; a replay's copy has the same id).
-          await emitOperationEvents(c.env, creatorShard, [{ id: stored.id, kind: "unlock_refund" }], c.var.log);
-        }
-        return typed(response);
-      }
-      if (response.status !== 409) return typed(response);
-      const code = ((await response.clone().json()) as { error: { code: string } }).error.code;
-      if (code === "unlock_already_refunded") {
-        const existing = await refundOfUnlock(creatorShard, unlock.id);
-        if (existing !== null) {
-          const completed = await finish(existing);
-          return c.json({ refund: unlockRefundView(completed), alreadyRefunded: true }, 200);
-        }
-      }
-      if (code !== "conflict" || attempt >= 3) return typed(response);
-    }
+      },
+      alreadyCode: "unlock_already_refunded",
+      stored: () => refundOfUnlock(creatorShard, unlock.id),
+      afterMade: async (stored) => {
+        await finish(stored);
+        // `unlock.refunded` at once (the business-event sweeper is the backstop; a replay's copy has the same id).
+        await emitOperationEvents(c.env, creatorShard, [{ id: stored.id, kind: "unlock_refund" }], c.var.log);
+      },
+      answerExisting: async (existing) =>
+        c.json({ refund: unlockRefundView(await finish(existing)), alreadyRefunded: true }, 200),
+    });
   },
 );

@@ -2,7 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   compareNewestFirst,
+  decodePageCursor,
   decodeSearchCursor,
+  encodePageCursor,
   encodeSearchCursor,
   isAfter,
   type Keyed,
@@ -78,5 +80,13 @@ describe("search pages merged across shards", () => {
         if (decoded !== null) expect(Number.isSafeInteger(decoded.atMs)).toBe(true);
       }),
     );
+  });
+
+  it("another listing's page cursor (a content item's tips) round-trips and is no search's, nor a search's its", () => {
+    const at = { atMs: 1_764_000_000_000, id: "tip_01KB2" };
+    const page = encodePageCursor("content_tips", at);
+    expect(decodePageCursor("content_tips", page)).toEqual(at);
+    expect(decodeSearchCursor("tips", page)).toBeNull();
+    expect(decodePageCursor("content_tips", encodeSearchCursor("tips", at))).toBeNull();
   });
 });

@@ -19,7 +19,9 @@ function named(row: string[]): Record<string, string> {
 }
 
 const tip = {
+  kind: "tip" as const,
   id: "tip_1",
+  contentId: null,
   viewerId: "v-1",
   giftId: "rose",
   giftName: "玫瑰",
@@ -33,7 +35,40 @@ const tip = {
   reversed: true,
 };
 
+const unlock = {
+  kind: "unlock" as const,
+  id: "unl_1",
+  contentId: "cnt_1",
+  viewerId: "reader-1",
+  giftId: null,
+  giftName: null,
+  quantity: 1,
+  amountMinor: 600,
+  platformBps: 2500,
+  platformMinor: 150,
+  creatorMinor: 450,
+  currency: "CNY",
+  createdAtMs: Date.parse("2026-11-02T04:00:00Z"),
+  reversed: false,
+};
+
+const refund = {
+  kind: "unlock" as const,
+  id: "urf_1",
+  unlockId: "unl_1",
+  contentId: "cnt_1",
+  viewerId: "reader-1",
+  amountMinor: 600,
+  platformMinor: 150,
+  creatorMinor: 450,
+  source: "pending",
+  reason: "withdrawn article",
+  currency: "CNY",
+  createdAtMs: Date.parse("2026-11-02T05:00:00Z"),
+};
+
 const reversal = {
+  kind: "tip" as const,
   id: "rev_1",
   tipId: "tip_1",
   viewerId: "v-1",
@@ -85,6 +120,7 @@ describe("the monthly statement's lines", () => {
   it("writes a tip with exact decimals, its rate as a percent (blank when unrecorded), business time", () => {
     expect(named(incomeFields(tip, "Asia/Shanghai"))).toEqual({
       section: "income",
+      kind: "tip",
       time: "2026-11-01 00:30:05",
       business_day: "2026-11-01",
       id: "tip_1",
@@ -110,11 +146,53 @@ describe("the monthly statement's lines", () => {
       undefined,
       "received",
     ]);
+    expect(named(incomeFields({ ...tip, contentId: "cnt_9" }, "UTC")).content_id).toBe("cnt_9");
+  });
+
+  it("writes an unlock as income of kind unlock: its id as unlock_id, the item, no gift or quantity", () => {
+    expect(named(incomeFields(unlock, "Asia/Shanghai"))).toEqual({
+      section: "income",
+      kind: "unlock",
+      time: "2026-11-02 12:00:00",
+      business_day: "2026-11-02",
+      id: "unl_1",
+      unlock_id: "unl_1",
+      content_id: "cnt_1",
+      viewer_id: "reader-1",
+      gross: "6.00",
+      platform_rate_percent: "25.00",
+      platform_share: "1.50",
+      creator_part: "4.50",
+      state: "received",
+      currency: "CNY",
+    });
+    expect(named(incomeFields({ ...unlock, reversed: true }, "UTC")).state).toBe("refunded");
+  });
+
+  it("writes an unlock refund as a reversal of kind unlock, with the unlock and the item", () => {
+    expect(named(reversalFields(refund, "Asia/Shanghai"))).toEqual({
+      section: "reversal",
+      kind: "unlock",
+      time: "2026-11-02 13:00:00",
+      business_day: "2026-11-02",
+      id: "urf_1",
+      unlock_id: "unl_1",
+      content_id: "cnt_1",
+      viewer_id: "reader-1",
+      gross: "6.00",
+      platform_share: "1.50",
+      creator_part: "4.50",
+      reversed: "4.50",
+      source: "pending",
+      reason: "withdrawn article",
+      currency: "CNY",
+    });
   });
 
   it("writes a reversal with its source and the creator's part taken back", () => {
     expect(named(reversalFields(reversal, "Asia/Shanghai"))).toEqual({
       section: "reversal",
+      kind: "tip",
       time: "2026-11-03 10:00:00",
       business_day: "2026-11-03",
       id: "rev_1",
@@ -172,11 +250,13 @@ describe("the monthly statement's lines", () => {
     expect(rejected.reason).toBe("kyc");
   });
 
-  it("adds up the summary as lines go by: settled settlements and paid withdrawals only", () => {
+  it("adds up the summary as lines go by: tips and unlocks alike, settled settlements and paid withdrawals only", () => {
     const t = new StatementTotals();
     t.income(tip);
     t.income({ ...tip, amountMinor: 1_001, platformMinor: 300, creatorMinor: 701 });
+    t.income(unlock);
     t.reversal(reversal);
+    t.reversal(refund);
     t.settlement(settlement);
     t.settlement({ ...settlement, state: "held", withholdingMinor: 5, netMinor: 99 });
     t.withdrawal(withdrawal);
@@ -184,10 +264,10 @@ describe("the monthly statement's lines", () => {
     t.withdrawal({ ...withdrawal, state: "paying" });
     const rows = t.summaryRows("CNY").map(named);
     expect(rows.map((r) => [r.section, r.id, r.amount, r.currency])).toEqual([
-      ["summary", "gross", "13.01", "CNY"],
-      ["summary", "platform_share", "3.90", "CNY"],
-      ["summary", "creator_part", "9.11", "CNY"],
-      ["summary", "reversed", "2.10", "CNY"],
+      ["summary", "gross", "19.01", "CNY"],
+      ["summary", "platform_share", "5.40", "CNY"],
+      ["summary", "creator_part", "13.61", "CNY"],
+      ["summary", "reversed", "6.60", "CNY"],
       ["summary", "withholding", "6.79", "CNY"],
       ["summary", "settled_net", "61.00", "CNY"],
       ["summary", "withdrawn", "50.00", "CNY"],

@@ -1,0 +1,1 @@
+CREATE INDEX `unlock_refunds_creator_created` ON `unlock_refunds` (`creator_id`,`created_at_ms`);

@@ -1,0 +1,1 @@
+CREATE INDEX `tips_content_created` ON `tips` (`content_id`,`created_at_ms`,`id`);
