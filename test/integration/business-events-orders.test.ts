@@ -9,7 +9,6 @@
  */
 
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emitOperationEvents, findBusinessEvent, readOperationEvents } from "../../src/db/business-events";
 import { runOperation } from "../../src/db/ledger";
@@ -19,7 +18,6 @@ import { type BusinessEvent, safeParseBusinessEvent } from "../../src/domain/bus
 import { newOwnedId } from "../../src/domain/ids";
 import { splitRevenue } from "../../src/domain/revenue-share";
 import { bucketOf } from "../../src/domain/shards";
-import { WEBHOOK_EVENT_TYPES } from "../../src/domain/webhooks";
 import { createLogger } from "../../src/platform/logger";
 import { seal } from "../../src/platform/sealing";
 import { sweepBusinessEvents } from "../../src/worker/cron/business-event-sweep";
@@ -40,77 +38,17 @@ import {
   token,
   until,
 } from "./helpers";
+import { eachIdOnce, partnerReceiver as partnerReceiverOn, SETTLE_MS } from "./partner-receiver";
 import { paid } from "./payment-helpers";
 
 const run = crypto.randomUUID().slice(0, 8);
 const network = new FakeWebhookNetwork();
 const log = createLogger({ test: "business-events-orders" });
-/** Long enough for a duplicate that would arrive to arrive (the queues here take ~1 s a hop). */
-const SETTLE_MS = 2_500;
 
 beforeAll(() => setWebhookNetwork(network));
 afterAll(() => setWebhookNetwork(null));
 
-interface Delivery {
-  readonly webhookId: string;
-  readonly type: string;
-  readonly data: Record<string, unknown>;
-}
-
-/** A partner owning `creatorId`, subscribed to every webhook type, whose receiver verifies every request. */
-async function partnerReceiver(name: string, creatorId: string) {
-  const admin = await token(`beo-admin-${run}`, "admin");
-  const partner = await call("POST", "/v1/admin/partners", {
-    token: admin,
-    body: { name, contactEmail: "dev@partner.example", creatorIds: [creatorId] },
-  });
-  expect(partner.status, JSON.stringify(partner.body)).toBe(201);
-  const apiKey = await call("POST", `/v1/admin/partners/${partner.body.id}/keys`, {
-    token: admin,
-    body: { name: "hooks", mode: "test", scopes: ["webhooks.manage"] },
-  });
-  const host = `${name}-${run}.partner.example`;
-  network.dns.set(host, ["93.184.215.14"]);
-  const url = `https://${host}/hooks`;
-  const endpoint = await call("POST", "/v1/partner/webhooks/endpoints", {
-    headers: { "x-api-key": apiKey.body.key },
-    body: { url, eventTypes: [...WEBHOOK_EVENT_TYPES] },
-  });
-  expect(endpoint.status, JSON.stringify(endpoint.body)).toBe(201);
-  const verifier = new Webhook(endpoint.body.secret);
-  const accepted: Delivery[] = [];
-  const refused: string[] = [];
-  network.receivers.set(url, async (request) => {
-    const body = await request.text();
-    const headers = Object.fromEntries(request.headers);
-    try {
-      const payload = verifier.verify(body, headers) as { type: string; data: Record<string, unknown> };
-      accepted.push({ webhookId: headers["webhook-id"] ?? "", type: payload.type, data: payload.data });
-      return new Response(null, { status: 204 });
-    } catch (error) {
-      refused.push(String(error));
-      return new Response("bad signature", { status: 400 });
-    }
-  });
-  /** The deliveries of one type, after waiting for `count` of them and then for any duplicate. */
-  const settled = async (type: string, count = 1) => {
-    await until(
-      async () => accepted.filter((d) => d.type === type).length,
-      (n) => n >= count,
-      30_000,
-    );
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    expect(refused).toEqual([]);
-    return accepted.filter((d) => d.type === type);
-  };
-  return { accepted, settled };
-}
-
-/** Every webhook-id was accepted exactly once. */
-function eachIdOnce(deliveries: readonly Delivery[]): void {
-  const ids = deliveries.map((d) => d.webhookId);
-  expect(new Set(ids).size).toBe(ids.length);
-}
+const partnerReceiver = (name: string, creatorId: string) => partnerReceiverOn(network, run, name, creatorId);
 
 /** A priced article of `creatorId`, registered by an operator. */
 async function pricedItem(creatorId: string, price: string): Promise<string> {
