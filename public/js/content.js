@@ -2,6 +2,7 @@ import { apiClient, subjectOf } from "./api.js";
 import { DEMO_TEXT } from "./content-demo-text.js";
 import { formatMinor } from "./live-client.js";
 import { askPin, pinLockedText, setPin as setPinWith, triesText } from "./pin.js";
+import { offerDemoSignIn, showWallet } from "./viewer.js";
 
 // The content page (付费阅读 and tips on content): an article behind a paywall, unlocked from
 // the wallet; the entitlement check decides what is shown, so a reload keeps it unlocked. Under it
@@ -10,7 +11,7 @@ import { askPin, pinLockedText, setPin as setPinWith, triesText } from "./pin.js
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const contentId = params.get("content");
-let token = params.get("token") ?? sessionStorage.getItem("giftwire:token");
+const token = params.get("token") ?? sessionStorage.getItem("giftwire:token");
 let userId = null;
 /** The item (GET /v1/content/{id}). */
 let item = null;
@@ -25,30 +26,10 @@ const say = (text, isError = false) => sayIn("jar-status", text, isError);
 const setPin = (reason = "") => setPinWith(api, say, reason);
 
 async function signIn() {
-  if (token) return;
-  $("signin").hidden = false;
-  for (const id of ["viewer-ana", "viewer-bo", "viewer-chen"]) {
-    const b = document.createElement("button");
-    b.textContent = id;
-    b.onclick = async () => {
-      try {
-        token = (await api("POST", "/v1/dev/tokens", { userId: id, roles: ["viewer"] })).token;
-        sessionStorage.setItem("giftwire:token", token);
-        location.reload();
-      } catch {
-        sayIn("unlock-message", "Demo sign-in exists only in local development.", true);
-      }
-    };
-    $("demo-users").append(b);
-  }
-  await new Promise(() => {}); // wait for a choice
+  if (!token) await offerDemoSignIn(api, (text, isError) => sayIn("unlock-message", text, isError));
 }
 
-async function refreshWallet() {
-  const wallet = await api("GET", `/v1/users/${userId}/wallet`);
-  $("wallet").hidden = false;
-  $("balance").textContent = wallet.balance;
-}
+const refreshWallet = () => showWallet(api, userId);
 
 /**
  * Sends a money request, asking for the payment PIN when the server wants it, and sends it

@@ -3,13 +3,14 @@ import { giftVisual } from "./effects.js";
 import { formatMinor, LiveClient } from "./live-client.js";
 import { showProof } from "./packet-proof.js";
 import { askPin, pinLockedText, setPin as setPinWith, triesText } from "./pin.js";
+import { offerDemoSignIn, showWallet } from "./viewer.js";
 
 // The viewer page: gifts and tips paid from the wallet, the merged feed, big-gift effects,
 // the live leaderboard. Query: ?room=<roomId>&token=<jwt>
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const roomId = params.get("room");
-let token = params.get("token") ?? sessionStorage.getItem("giftwire:token");
+const token = params.get("token") ?? sessionStorage.getItem("giftwire:token");
 let userId = null;
 
 const api = apiClient(() => token);
@@ -20,31 +21,10 @@ function say(text, isError = false) {
 }
 
 async function signIn() {
-  if (token) return;
-  $("signin").hidden = false;
-  const demo = ["viewer-ana", "viewer-bo", "viewer-chen"];
-  for (const id of demo) {
-    const b = document.createElement("button");
-    b.textContent = id;
-    b.onclick = async () => {
-      try {
-        token = (await api("POST", "/v1/dev/tokens", { userId: id, roles: ["viewer"] })).token;
-        sessionStorage.setItem("giftwire:token", token);
-        location.reload();
-      } catch {
-        say("Demo sign-in exists only in local development.", true);
-      }
-    };
-    $("demo-users").append(b);
-  }
-  await new Promise(() => {}); // wait for a choice
+  if (!token) await offerDemoSignIn(api, say);
 }
 
-async function refreshWallet() {
-  const wallet = await api("GET", `/v1/users/${userId}/wallet`);
-  $("wallet").hidden = false;
-  $("balance").textContent = wallet.balance;
-}
+const refreshWallet = () => showWallet(api, userId);
 
 /** The message typed next to the tip buttons, if any (the server counts its 40 code points). */
 function withMessage(body) {

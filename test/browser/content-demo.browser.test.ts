@@ -59,6 +59,20 @@ describe.skipIf(!hasBrowser)("the content demo and the cashier-paid packet in Ch
     expect(listed.body.items.map((i: { price: string }) => i.price).sort()).toEqual(["288.00", "6.00"]);
   });
 
+  it("with no token, the room and content pages offer the demo viewers; picking one signs in and shows the wallet", async () => {
+    for (const path of [`/content.html?content=${article(0)}`, `/room.html?room=${seed.roomId}`]) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(`${server.url}${path}`);
+      await page.locator("#demo-users button", { hasText: "viewer-chen" }).click();
+      await page.locator("#wallet").waitFor({ state: "visible" });
+      const balance = (await api(tokenOf("viewer-chen"), "GET", "/v1/users/viewer-chen/wallet")).body.balance;
+      expect(await page.locator("#balance").textContent()).toBe(balance);
+      expect(await page.locator("#signin").isHidden()).toBe(true);
+      await context.close();
+    }
+  });
+
   it("a reader unlocks an article from the wallet: paywall → unlocked → a reload is still unlocked", async () => {
     const before = await balanceOf("viewer-bo");
     const { context, page, unlocks } = await openArticle("viewer-bo", article(0));
