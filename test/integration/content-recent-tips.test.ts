@@ -11,7 +11,7 @@ import { composeTip, prepareContentTip } from "../../src/db/operations/tip";
 import { newOwnedId } from "../../src/domain/ids";
 import type { ModeratedMessage } from "../../src/domain/moderation";
 import { encodeSearchCursor } from "../../src/domain/search";
-import { call, config, fund, key, ledger, openRoom, settleTransit, token } from "./helpers";
+import { call, config, fund, key, ledger, openRoom, ownersAcrossShards, settleTransit, token } from "./helpers";
 import { reverseApi } from "./money-out-support";
 
 const run = crypto.randomUUID().slice(0, 8);
@@ -74,22 +74,10 @@ async function allPages(path: string, auth: { token?: string; headers?: Record<s
   throw new Error("the cursor never ended");
 }
 
-/** Viewers spread round-robin over the shards (in the one-shard project, all in the one). */
-async function viewersAcrossShards(label: string, n: number): Promise<string[]> {
-  const l = await ledger();
-  const viewers: string[] = [];
-  for (let i = 0; viewers.length < n && i < 2_000; i++) {
-    const v = `crt-${label}-v${i}-${run}`;
-    if (l.forOwner(v).index === viewers.length % l.shards.length) viewers.push(v);
-  }
-  expect(viewers.length).toBe(n);
-  return viewers;
-}
-
 describe("a content item's recent tips", () => {
   it("pages of 1, 2 and 3 across the shards list every tip once, newest first (ties by id)", async () => {
     const { creatorId, contentId } = await item("paging");
-    const viewers = await viewersAcrossShards("paging", 4);
+    const viewers = await ownersAcrossShards(`crt-paging-${run}`, 4);
     for (const v of viewers) await fund(v, "50.00");
     const base = Date.UTC(2026, 10, 1, 12);
     // Eleven tips: several in one millisecond in different shards, and two in one shard.
@@ -170,7 +158,7 @@ describe("a content item's recent tips", () => {
     const word = `禁语${run}`;
     const added = await call("POST", "/v1/admin/moderation/words", { token: ops, body: { word, level: "hold" } });
     expect(added.status, JSON.stringify(added.body)).toBe(201);
-    const [held, refused, plain] = await viewersAcrossShards("held", 3);
+    const [held, refused, plain] = await ownersAcrossShards(`crt-held-${run}`, 3);
     const send = async (viewerId: string, message: string) => {
       await fund(viewerId, "10.00");
       const res = await call("POST", `/v1/content/${contentId}/tips`, {

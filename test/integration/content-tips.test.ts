@@ -24,6 +24,7 @@ import {
   ledger,
   ledgerSnapshot,
   openRoom,
+  ownersAcrossShards,
   settleTransit,
   shardDbOf,
   token,
@@ -244,12 +245,7 @@ describe("content leaderboards", () => {
   it("is exact with viewers in different shards, and refuses an unknown item", async () => {
     const { contentId } = await offlineCreatorItem("board", "post");
     const l = await ledger();
-    // Eight viewers spread round-robin over the shards (in the one-shard project, all in the one).
-    const viewers: string[] = [];
-    for (let i = 0; viewers.length < 8 && i < 2_000; i++) {
-      const v = `ctip-board-v${i}-${run}`;
-      if (l.forOwner(v).index === viewers.length % l.shards.length) viewers.push(v);
-    }
+    const viewers = await ownersAcrossShards(`ctip-board-${run}`, 8);
     expect(new Set(viewers.map((v) => l.forOwner(v).index)).size).toBe(Math.min(8, l.shards.length));
     // Ties (240, 1000) are broken by user id.
     const amounts = [600, 240, 1000, 240, 400, 500, 200, 1000];

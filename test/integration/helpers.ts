@@ -147,6 +147,22 @@ export function ledger(): Promise<Ledger> {
   return openLedger(env);
 }
 
+/**
+ * `n` owner ids named `${prefix}-${i}`, spread round-robin over the shards (in the one-shard
+ * project, all in the one), so a test that needs payers in every shard never depends on where a
+ * random run suffix happens to hash.
+ */
+export async function ownersAcrossShards(prefix: string, n: number): Promise<string[]> {
+  const l = await ledger();
+  const owners: string[] = [];
+  for (let i = 0; owners.length < n && i < 10_000; i++) {
+    const id = `${prefix}-${i}`;
+    if (l.forOwner(id).index === owners.length % l.shards.length) owners.push(id);
+  }
+  if (owners.length < n) throw new Error(`only ${owners.length} of ${n} owners found over the shards`);
+  return owners;
+}
+
 /** The shard database of a user's or creator's rows. */
 export async function shardDbOf(ownerId: string): Promise<D1Database> {
   return (await ledger()).forOwner(ownerId).db;

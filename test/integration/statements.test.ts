@@ -8,7 +8,19 @@ import { dayStartMs } from "../../src/domain/business-day";
 import { newId } from "../../src/domain/ids";
 import { formatMinor } from "../../src/domain/money";
 import { periodKeys } from "../../src/domain/room/periods";
-import { balanceOf, call, config, fund, key, ledger, openRoom, settleTransit, shardDbOf, token } from "./helpers";
+import {
+  balanceOf,
+  call,
+  config,
+  fund,
+  key,
+  ledger,
+  openRoom,
+  ownersAcrossShards,
+  settleTransit,
+  shardDbOf,
+  token,
+} from "./helpers";
 import { at, reverseApi, tipAt } from "./money-out-support";
 import { contentTipAt, downloadStatement, fen, pricedContent, refundUnlockAt, unlockAt } from "./statement-csv-support";
 
@@ -251,17 +263,16 @@ describe("tips and paid unlocks in one income list", () => {
   let contentId = "";
   let refunded: { id: string; unlock_id: string; creator_minor: number } | null = null;
   const unlocked: Awaited<ReturnType<typeof unlockAt>>[] = [];
-  let reader0 = "";
+  let readers: string[] = [];
 
   beforeAll(async () => {
     const roomId = await openRoom(creatorId);
     contentId = await pricedContent(creatorId, "6.00");
     const l = await ledger();
     // Payers over every shard: tippers, and one reader per unlock.
-    const tippers = Array.from({ length: 6 }, (_, k) => `stmt-unl-fan-${k}-${run}`);
-    const readers = Array.from({ length: 10 }, (_, k) => `stmt-unl-reader-${k}-${run}`);
+    const tippers = await ownersAcrossShards(`stmt-unl-fan-${run}`, 6);
+    readers = await ownersAcrossShards(`stmt-unl-reader-${run}`, 10);
     for (const p of [...tippers, ...readers]) await fund(p, "100.00");
-    reader0 = readers[0] as string;
     expect(new Set(readers.map((r) => l.forOwner(r).index)).size).toBe(l.shards.length);
     let r = 0;
     for (const day of days) {
@@ -324,7 +335,7 @@ describe("tips and paid unlocks in one income list", () => {
       kind: "unlock",
       unlockId: first.id,
       contentId,
-      viewerId: reader0,
+      viewerId: readers[0],
       grossMinor: 600,
       gross: "6.00",
       platformBps: first.platformBps,
@@ -373,8 +384,7 @@ describe("tips and paid unlocks in one income list", () => {
   });
 
   function stmtReaderOf(unlockId: string | undefined): string {
-    const k = unlocked.findIndex((u) => u.id === unlockId);
-    return `stmt-unl-reader-${k}-${run}`;
+    return readers[unlocked.findIndex((u) => u.id === unlockId)] as string;
   }
 });
 
