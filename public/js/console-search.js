@@ -234,8 +234,12 @@ function relatedBlock(related) {
   );
 }
 
-/** The answer of an action: done (201/200), or kept as a four-eyes proposal (202). */
-function actionOutcome(box, res, again) {
+/**
+ * The answer of an action: done (201/200), or kept as a four-eyes proposal (202). A done action
+ * reloads the detail, whose actions change with the record; `again(box)` carries the outcome over
+ * to the reloaded panel so the operator still reads what happened.
+ */
+function actionOutcome(box, res, title, again) {
   box.dataset.status = String(res.status);
   if (res.status === 202) {
     const p = res.body.proposal;
@@ -248,8 +252,10 @@ function actionOutcome(box, res, again) {
     );
     refreshProposalsBadge();
   } else {
-    box.replaceChildren(el("strong", { textContent: `Done (${res.status}).` }));
-    again();
+    box.replaceChildren(el("strong", { textContent: `Done (${res.status}): ` }), title);
+    box.className = "action-result ok";
+    again(box);
+    return;
   }
   box.className = "action-result ok";
 }
@@ -264,10 +270,11 @@ function actionForm({ title, fields, submit, run }) {
   form.onsubmit = async (e) => {
     e.preventDefault();
     button.disabled = true;
+    const target = current; // the record this form belongs to, whatever is opened meanwhile
     try {
       const res = await run(idempotencyKey);
       idempotencyKey = crypto.randomUUID();
-      actionOutcome(box, res, () => openDetail(current.kind, current.id));
+      actionOutcome(box, res, title, (outcome) => openDetail(target.kind, target.id, outcome));
     } catch (err) {
       box.className = "action-result error";
       box.dataset.status = String(err.status ?? "error");
@@ -489,7 +496,8 @@ function figuresOf(detail) {
 
 let current = null;
 
-async function openDetail(kind, id) {
+/** Show one record's detail; `outcome`, the result of the action just done on it, stays on top of its actions. */
+async function openDetail(kind, id, outcome = null) {
   const detail = await api("GET", `/v1/admin/search/${kind}/${encodeURIComponent(id)}`).catch((e) => {
     say(describeError(e), true);
     return null;
@@ -508,7 +516,7 @@ async function openDetail(kind, id) {
   $("detail-state").textContent = state || "—";
   $("detail-state").dataset.state = state;
   $("links").replaceChildren(...linksFor(detail));
-  $("actions").replaceChildren(...actionsFor(detail));
+  $("actions").replaceChildren(...(outcome ? [outcome] : []), ...actionsFor(detail));
   $("figures").replaceChildren(...figuresOf(detail));
   $("figures").hidden = $("figures").childElementCount === 0;
   $("record").replaceChildren(...recordList(detail.record));

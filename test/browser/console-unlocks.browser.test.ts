@@ -126,8 +126,12 @@ describe.skipIf(!hasBrowser)("unlocks and content items in the console", () => {
 
     const archive = page.locator("#actions form", { hasText: "Archive this item" });
     await archive.locator('button[type="submit"]').click();
-    await page.waitForSelector('.action-result[data-status="200"]');
+    // The outcome, whatever it is (an error names itself), stays on top of the reloaded actions.
+    const outcome = page.locator("#actions .action-result[data-status]");
+    await outcome.waitFor();
+    expect(await outcome.getAttribute("data-status"), (await outcome.textContent()) ?? "").toBe("200");
     await page.waitForSelector('body[data-detail-state="archived"]', { state: "attached" });
+    expect(await outcome.textContent()).toMatch(/^Done \(200\): Archive this item/);
     expect(await page.locator('#figures dd[data-figure="status"]').textContent()).toBe("archived");
     expect(await page.locator("#actions form", { hasText: "Unarchive this item" }).count()).toBe(1);
     // Audited: content.update by ops-mei.
