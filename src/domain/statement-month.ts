@@ -1,6 +1,8 @@
 import { businessDayOf } from "./business-day";
 import { formatMinor } from "./money";
+import type { PayoutChannel } from "./payout-account-binding";
 import { businessTime } from "./statement-csv";
+import type { WithdrawalState } from "./withdrawal-states";
 
 /**
  * The monthly statement file's lines: the creator's whole month in one sheet. Every line starts
@@ -88,7 +90,7 @@ interface ReversalCommon {
   platformMinor: number;
   creatorMinor: number;
   /** `pending` (taken before the tip's day settled) or `receivable` (after: owed, offset later). */
-  source: string;
+  source: "pending" | "receivable";
   reason: string;
   currency: string;
   createdAtMs: number;
@@ -113,7 +115,7 @@ export type ReversalLine = TipReversalLine | UnlockRefundLine;
 export interface SettlementLine {
   id: string;
   day: string;
-  state: string;
+  state: "held" | "settled";
   grossMinor: number;
   platformMinor: number;
   creatorPartMinor: number;
@@ -129,11 +131,11 @@ export interface SettlementLine {
 
 export interface WithdrawalLine {
   id: string;
-  state: string;
+  state: WithdrawalState;
   amountMinor: number;
   feeMinor: number;
   currency: string;
-  channel: string;
+  channel: PayoutChannel;
   destinationMasked: string;
   rejectReason: string | null;
   failureReason: string | null;

@@ -86,6 +86,26 @@ describe("the typed client in workerd", () => {
     expect(sent).toEqual([{ method: "GET", path: `/v1/users/${viewerId}/wallet`, idempotencyKey: null, body: "" }]);
   });
 
+  it("reads the creator's statement as a typed union: the page's kind, then each line's", async () => {
+    const creatorId = `client-stmt-creator-${uid()}`;
+    const room = await openRoom(creatorId);
+    const tipped = await clientFor(viewer).api.POST("/rooms/{roomId}/tips", {
+      params: { path: { roomId: room } },
+      body: { kind: "custom", amount: "6.60" },
+    });
+    expect(tipped.response.status).toBe(201);
+    const tipId = tipped.data && "tip" in tipped.data ? tipped.data.tip.id : null;
+    const { api } = clientFor(await token(creatorId, "creator"));
+    const page = await api.GET("/creators/me/statement", { params: { query: { kind: "income" } } });
+    expect(page.response.status).toBe(200);
+    const data = page.data;
+    if (data?.kind !== "income") throw new Error(`expected an income page, got ${JSON.stringify(data)}`);
+    // Narrowed by the document alone: an income line is a tip or an unlock, each with its own fields.
+    const tips = data.items.flatMap((line) => (line.kind === "tip" ? [{ id: line.tipId, room: line.roomId }] : []));
+    expect(tips).toEqual([{ id: tipId, room }]);
+    expect(data.items[0]?.grossMinor).toBe(660);
+  });
+
   it("retries a tip whose answer was lost (503) with the same key and body: one tip, one debit, the recorded answer", async () => {
     const before = await balanceOf(`user:${viewerId}:wallet`);
     let committed: { status: number; tipId: string } | null = null;

@@ -8,6 +8,7 @@ import { dayStartMs } from "../../src/domain/business-day";
 import { newId } from "../../src/domain/ids";
 import { formatMinor } from "../../src/domain/money";
 import { periodKeys } from "../../src/domain/room/periods";
+import { StatementPage } from "../../src/worker/routes/statements";
 import {
   balanceOf,
   call,
@@ -111,6 +112,13 @@ async function allPages(as: string, query: string, limit: number) {
     const q: string = `${query}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
     const res: { status: number; body: any } = await call("GET", `/v1/creators/me/statement?${q}`, { token: as });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
+    // Every page is exactly the documented shape (strict objects: a field added or lost fails).
+    expect(StatementPage.safeParse(res.body).error?.issues ?? []).toEqual([]);
+    const first = res.body.items[0];
+    if (first) {
+      const drifted = { ...res.body, items: [{ ...first, undocumented: 1 }] };
+      expect(StatementPage.safeParse(drifted).success).toBe(false);
+    }
     expect(res.body.items.length).toBeLessThanOrEqual(limit);
     items.push(...res.body.items);
     cursor = res.body.nextCursor;

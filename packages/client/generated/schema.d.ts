@@ -17825,14 +17825,207 @@ export interface components {
         NotificationMutes: {
             kinds: ("tips_merged" | "big_gift" | "settlement_done" | "withdrawal_state" | "verification_result")[];
         };
-        StatementPage: {
-            /** @enum {string} */
-            kind: "income" | "settlements" | "withdrawals" | "reversals";
-            /** @description income: tips and paid unlocks in one (time, id) order, each with `kind` — a tip (kind `tip`: tipId, roomId or contentId, viewer, gift, quantity) or an unlock (kind `unlock`: unlockId, contentId, viewerId the reader); both with gross, platformBps, platformMinor, net and reversed (a tip reversed, an unlock refunded). settlements: per business day; withdrawals: with state; reversals: tip reversals (kind `tip`, tipId, tipDay) and unlock refunds (kind `unlock`, unlockId, contentId, unlockDay), the creator's part taken back. Amounts in fen and as decimals. */
-            items: {
-                [key: string]: unknown;
-            }[];
+        StatementPage: components["schemas"]["StatementIncomePage"] | components["schemas"]["StatementSettlementsPage"] | components["schemas"]["StatementWithdrawalsPage"] | components["schemas"]["StatementReversalsPage"];
+        StatementIncomePage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "income";
+            /** @description Tips and paid unlocks in one (time, id) order; a tip reversed or an unlock refunded stays, `reversed`. */
+            items: components["schemas"]["StatementIncome"][];
+            /** @description Null on the last page. */
             nextCursor: string | null;
+        };
+        StatementIncome: {
+            /** @enum {string} */
+            kind: "tip";
+            tipId: string;
+            /** @description Null for a tip on a content item. */
+            roomId: string | null;
+            /** @description The content item tipped; null for a tip in a room. */
+            contentId: string | null;
+            giftId: string | null;
+            giftName: string | null;
+            quantity: number;
+            /** @description Who paid: the tipper, or the reader who unlocked. */
+            viewerId: string;
+            grossMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            gross: string;
+            /** @description Null on tips from before rates were recorded. */
+            platformBps: number | null;
+            platformMinor: number;
+            netMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            net: string;
+            /** @description The tip was reversed, or the unlock refunded. */
+            reversed: boolean;
+            currency: string;
+            createdAtMs: number;
+        } | {
+            /** @enum {string} */
+            kind: "unlock";
+            unlockId: string;
+            /** @description The content item unlocked. */
+            contentId: string;
+            /** @description Who paid: the tipper, or the reader who unlocked. */
+            viewerId: string;
+            grossMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            gross: string;
+            /** @description Null on tips from before rates were recorded. */
+            platformBps: number | null;
+            platformMinor: number;
+            netMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            net: string;
+            /** @description The tip was reversed, or the unlock refunded. */
+            reversed: boolean;
+            currency: string;
+            createdAtMs: number;
+        };
+        StatementSettlementsPage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "settlements";
+            items: components["schemas"]["StatementSettlement"][];
+            /** @description Null on the last page. */
+            nextCursor: string | null;
+        };
+        StatementSettlement: {
+            id: string;
+            day: string;
+            /** @enum {string} */
+            state: "held" | "settled";
+            dueAtMs: number;
+            grossMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            gross: string;
+            platformMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            platform: string;
+            creatorPartMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            creatorPart: string;
+            /** @description Taken back from the day's pending income by reversals and refunds. */
+            reversedMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            reversed: string;
+            withholdingMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            withholding: string;
+            /** @description Owed from earlier reversals, offset against this day. */
+            receivableOffsetMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            receivableOffset: string;
+            netMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            net: string;
+            tipCount: number;
+            currency: string;
+            heldReason: string | null;
+            createdAtMs: number;
+        };
+        StatementWithdrawalsPage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "withdrawals";
+            items: components["schemas"]["StatementWithdrawal"][];
+            /** @description Null on the last page. */
+            nextCursor: string | null;
+        };
+        StatementWithdrawal: {
+            id: string;
+            /** @enum {string} */
+            state: "requested" | "approved" | "rejected" | "paying" | "paid" | "failed";
+            amountMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            amount: string;
+            feeMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            fee: string;
+            currency: string;
+            /** @enum {string} */
+            channel: "wechatpay" | "alipay" | "stripe" | "sandbox";
+            destinationMasked: string;
+            /** @enum {string} */
+            review: "auto" | "manual";
+            rejectReason: string | null;
+            failureReason: string | null;
+            createdAtMs: number;
+            updatedAtMs: number;
+        };
+        StatementReversalsPage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "reversals";
+            /** @description Tip reversals and unlock refunds, your part taken back. */
+            items: components["schemas"]["StatementReversal"][];
+            /** @description Null on the last page. */
+            nextCursor: string | null;
+        };
+        StatementReversal: {
+            /** @enum {string} */
+            kind: "tip";
+            tipId: string;
+            tipDay: string;
+            tipCreatedAtMs: number;
+            id: string;
+            /** @description Who was paid back: the tipper, or the reader who unlocked. */
+            viewerId: string;
+            amountMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            amount: string;
+            platformMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            platform: string;
+            /** @description Your part taken back. */
+            creatorMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            creator: string;
+            /**
+             * @description `pending`: taken before the day settled; `receivable`: after, owed and offset later.
+             * @enum {string}
+             */
+            source: "pending" | "receivable";
+            reason: string;
+            currency: string;
+            createdAtMs: number;
+        } | {
+            /** @enum {string} */
+            kind: "unlock";
+            unlockId: string;
+            contentId: string;
+            unlockDay: string;
+            unlockCreatedAtMs: number;
+            id: string;
+            /** @description Who was paid back: the tipper, or the reader who unlocked. */
+            viewerId: string;
+            amountMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            amount: string;
+            platformMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            platform: string;
+            /** @description Your part taken back. */
+            creatorMinor: number;
+            /** @description Exact decimal, e.g. "188.00". */
+            creator: string;
+            /**
+             * @description `pending`: taken before the day settled; `receivable`: after, owed and offset later.
+             * @enum {string}
+             */
+            source: "pending" | "receivable";
+            reason: string;
+            currency: string;
+            createdAtMs: number;
         };
         NotificationTemplate: {
             /** @enum {string} */

@@ -178,7 +178,7 @@ export async function settlementsPage(
 
 /** A withdrawal as the statement reads it: the CSV line, how it was reviewed, when it last changed. */
 export interface WithdrawalRow extends WithdrawalLine {
-  review: string;
+  review: "auto" | "manual";
   updatedAtMs: number;
 }
 
@@ -223,7 +223,7 @@ interface ReversalSqlRow {
   amountMinor: number;
   platformMinor: number;
   creatorMinor: number;
-  source: string;
+  source: "pending" | "receivable";
   reason: string;
   currency: string;
   createdAtMs: number;

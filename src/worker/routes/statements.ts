@@ -23,8 +23,10 @@ import {
 import { addDays, dayStartMs, isDayKey } from "../../domain/business-day";
 import { LIMITS } from "../../domain/limits";
 import { DEFAULT_CURRENCY, formatMinor } from "../../domain/money";
+import { PAYOUT_CHANNELS } from "../../domain/payout-account-binding";
 import { isMonthKey, nextMonth } from "../../domain/statement-csv";
 import { STATEMENT_CSV_COLUMNS } from "../../domain/statement-month";
+import { WITHDRAWAL_STATES } from "../../domain/withdrawal-states";
 import type { AppEnv } from "../context";
 import { ApiError } from "../errors";
 import { errorResponses, jsonResponse } from "../schemas";
@@ -76,22 +78,132 @@ const IncomeUnlock = z.object({
   ...IncomeCommon,
 });
 
-const IncomeItem = z.discriminatedUnion("kind", [IncomeTip, IncomeUnlock]);
+const IncomeItem = z.discriminatedUnion("kind", [IncomeTip.strict(), IncomeUnlock.strict()]).openapi("StatementIncome");
 
-const StatementPage = z
+const Int = z.number().int();
+
+/** A creator's settlement of one business day; amounts in fen (`…Minor`) and as decimals. */
+const SettlementItem = z
   .object({
-    kind: z.enum(STATEMENT_KINDS),
-    items: z.array(z.record(z.string(), z.unknown())).openapi({
-      description:
-        "income: tips and paid unlocks in one (time, id) order, each with `kind` — a tip (kind `tip`: tipId, " +
-        "roomId or contentId, viewer, gift, quantity) or an unlock (kind `unlock`: unlockId, contentId, viewerId " +
-        "the reader); both with gross, platformBps, platformMinor, net and reversed (a tip reversed, an unlock " +
-        "refunded). settlements: per business day; withdrawals: with state; reversals: tip reversals (kind `tip`, " +
-        "tipId, tipDay) and unlock refunds (kind `unlock`, unlockId, contentId, unlockDay), the creator's part " +
-        "taken back. Amounts in fen and as decimals.",
-    }),
-    nextCursor: z.string().nullable(),
+    id: z.string(),
+    day: Day,
+    state: z.enum(["held", "settled"]),
+    dueAtMs: Int,
+    grossMinor: Int,
+    gross: Amount,
+    platformMinor: Int,
+    platform: Amount,
+    creatorPartMinor: Int,
+    creatorPart: Amount,
+    reversedMinor: Int.openapi({ description: "Taken back from the day's pending income by reversals and refunds." }),
+    reversed: Amount,
+    withholdingMinor: Int,
+    withholding: Amount,
+    receivableOffsetMinor: Int.openapi({ description: "Owed from earlier reversals, offset against this day." }),
+    receivableOffset: Amount,
+    netMinor: Int,
+    net: Amount,
+    tipCount: Int,
+    currency: z.string(),
+    heldReason: z.string().nullable(),
+    createdAtMs: Int,
   })
+  .strict()
+  .openapi("StatementSettlement");
+
+/** A withdrawal requested in the range, in its state now. */
+const WithdrawalItem = z
+  .object({
+    id: z.string(),
+    state: z.enum(WITHDRAWAL_STATES),
+    amountMinor: Int,
+    amount: Amount,
+    feeMinor: Int,
+    fee: Amount,
+    currency: z.string(),
+    channel: z.enum(PAYOUT_CHANNELS),
+    destinationMasked: z.string(),
+    review: z.enum(["auto", "manual"]),
+    rejectReason: z.string().nullable(),
+    failureReason: z.string().nullable(),
+    createdAtMs: Int,
+    updatedAtMs: Int,
+  })
+  .strict()
+  .openapi("StatementWithdrawal");
+
+const ReversalCommon = {
+  id: z.string(),
+  viewerId: z.string().openapi({ description: "Who was paid back: the tipper, or the reader who unlocked." }),
+  amountMinor: Int,
+  amount: Amount,
+  platformMinor: Int,
+  platform: Amount,
+  creatorMinor: Int.openapi({ description: "Your part taken back." }),
+  creator: Amount,
+  source: z.enum(["pending", "receivable"]).openapi({
+    description: "`pending`: taken before the day settled; `receivable`: after, owed and offset later.",
+  }),
+  reason: z.string(),
+  currency: z.string(),
+  createdAtMs: Int,
+};
+
+const ReversalItem = z
+  .discriminatedUnion("kind", [
+    z
+      .object({
+        kind: z.literal("tip"),
+        tipId: z.string(),
+        tipDay: Day,
+        tipCreatedAtMs: Int,
+        ...ReversalCommon,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal("unlock"),
+        unlockId: z.string(),
+        contentId: z.string(),
+        unlockDay: Day,
+        unlockCreatedAtMs: Int,
+        ...ReversalCommon,
+      })
+      .strict(),
+  ])
+  .openapi("StatementReversal");
+
+const nextCursor = z.string().nullable().openapi({ description: "Null on the last page." });
+
+/** One page of the statement; `kind` tells which list it is, and so the shape of its items. */
+export const StatementPage = z
+  .discriminatedUnion("kind", [
+    z
+      .object({
+        kind: z.literal("income"),
+        items: z.array(IncomeItem).openapi({
+          description:
+            "Tips and paid unlocks in one (time, id) order; a tip reversed or an unlock refunded stays, `reversed`.",
+        }),
+        nextCursor,
+      })
+      .openapi("StatementIncomePage"),
+    z
+      .object({ kind: z.literal("settlements"), items: z.array(SettlementItem), nextCursor })
+      .openapi("StatementSettlementsPage"),
+    z
+      .object({ kind: z.literal("withdrawals"), items: z.array(WithdrawalItem), nextCursor })
+      .openapi("StatementWithdrawalsPage"),
+    z
+      .object({
+        kind: z.literal("reversals"),
+        items: z
+          .array(ReversalItem)
+          .openapi({ description: "Tip reversals and unlock refunds, your part taken back." }),
+        nextCursor,
+      })
+      .openapi("StatementReversalsPage"),
+  ])
   .openapi("StatementPage");
 
 const CsvParams = z.object({
@@ -131,13 +243,15 @@ function incomeItem(row: IncomeRow, names: Map<string, string>, reversed: Set<st
   };
 }
 
-/** Amount fields of a row also as exact decimals, for display. */
-function withDecimals(row: object): Record<string, unknown> {
+/** A row's fields, and each `…Minor` amount also as an exact decimal under the name without `Minor`. */
+type WithDecimals<T> = T & { [K in keyof T as K extends `${infer Name}Minor` ? Name : never]: string };
+
+function withDecimals<T extends object>(row: T): WithDecimals<T> {
   const out: Record<string, unknown> = { ...(row as Record<string, unknown>) };
   for (const [k, v] of Object.entries(row)) {
     if (k.endsWith("Minor") && typeof v === "number") out[k.slice(0, -5)] = formatMinor(v);
   }
-  return out;
+  return out as WithDecimals<T>;
 }
 
 statements.openapi(
@@ -176,8 +290,7 @@ statements.openapi(
     const creatorId = c.var.principal.userId;
     const ledger = c.var.ledger;
     const own = ledger.forOwner(creatorId).db;
-    const respond = (items: Record<string, unknown>[], next: StatementCursor | null) =>
-      c.json({ kind: q.kind, items, nextCursor: next ? encodeStatementCursor(next) : null }, 200);
+    const cursor = (next: StatementCursor | null) => (next ? encodeStatementCursor(next) : null);
 
     switch (q.kind) {
       case "income": {
@@ -193,9 +306,9 @@ statements.openapi(
         const [names, reversed] = await Promise.all([giftNames(ledger.control), reversedIncomeIds(own, page)]);
         const last = page.at(-1);
         const next = rows.length > q.limit && last ? { key: last.createdAtMs, id: last.id } : null;
-        return respond(
-          page.map((r) => incomeItem(r, names, reversed)),
-          next,
+        return c.json(
+          { kind: "income" as const, items: page.map((r) => incomeItem(r, names, reversed)), nextCursor: cursor(next) },
+          200,
         );
       }
       case "settlements": {
@@ -207,15 +320,24 @@ statements.openapi(
           after,
           q.limit,
         );
-        return respond(page.rows.map(withDecimals), page.next);
+        return c.json(
+          { kind: "settlements" as const, items: page.rows.map(withDecimals), nextCursor: cursor(page.next) },
+          200,
+        );
       }
       case "withdrawals": {
         const page = await withdrawalsPage(own, creatorId, range, after, q.limit);
-        return respond(page.rows.map(withDecimals), page.next);
+        return c.json(
+          { kind: "withdrawals" as const, items: page.rows.map(withDecimals), nextCursor: cursor(page.next) },
+          200,
+        );
       }
       case "reversals": {
         const page = await reversalsPage(own, creatorId, range, after, q.limit);
-        return respond(page.rows.map(withDecimals), page.next);
+        return c.json(
+          { kind: "reversals" as const, items: page.rows.map(withDecimals), nextCursor: cursor(page.next) },
+          200,
+        );
       }
     }
   },

@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
   incomeFields,
+  type ReversalLine,
   reversalFields,
+  type SettlementLine,
   STATEMENT_CSV_COLUMNS,
   StatementTotals,
   settlementFields,
+  type WithdrawalLine,
   withdrawalFields,
 } from "../../../src/domain/statement-month";
 
@@ -65,7 +68,7 @@ const refund = {
   reason: "withdrawn article",
   currency: "CNY",
   createdAtMs: Date.parse("2026-11-02T05:00:00Z"),
-};
+} satisfies ReversalLine;
 
 const reversal = {
   kind: "tip" as const,
@@ -79,7 +82,7 @@ const reversal = {
   reason: "chargeback",
   currency: "CNY",
   createdAtMs: Date.parse("2026-11-03T02:00:00Z"),
-};
+} satisfies ReversalLine;
 
 const settlement = {
   id: "settlement:c:2026-11-01",
@@ -96,7 +99,7 @@ const settlement = {
   currency: "CNY",
   heldReason: null,
   createdAtMs: Date.parse("2026-11-08T01:00:00Z"),
-};
+} satisfies SettlementLine;
 
 const withdrawal = {
   id: "wd_1",
@@ -109,7 +112,7 @@ const withdrawal = {
   rejectReason: null,
   failureReason: null,
   createdAtMs: Date.parse("2026-11-09T01:00:00Z"),
-};
+} satisfies WithdrawalLine;
 
 describe("the monthly statement's lines", () => {
   it("starts every line with its section, under one header", () => {
