@@ -16,6 +16,8 @@ import type { Ledger, LedgerShard } from "./shards";
 export interface ReversalRow {
   readonly id: string;
   readonly tip_id: string;
+  /** The content item tipped; null for a tip in a room (and on rows from before ledger 0034). */
+  readonly content_id: string | null;
   readonly creator_id: string;
   readonly viewer_id: string;
   readonly tip_day: string;
@@ -36,7 +38,8 @@ export async function findTip(ledger: Ledger, tipId: string): Promise<{ shard: L
   const shard = ledger.forId(tipId);
   const tip = await shard.db
     .prepare(
-      `SELECT id, viewer_id, creator_id, amount_minor, platform_minor, creator_minor, currency, created_at_ms
+      `SELECT id, viewer_id, creator_id, content_id, amount_minor, platform_minor, creator_minor, currency,
+         created_at_ms
        FROM tips WHERE id = ?`,
     )
     .bind(tipId)
@@ -126,6 +129,7 @@ export function reversalView(r: ReversalRow) {
   return {
     id: r.id,
     tipId: r.tip_id,
+    contentId: r.content_id,
     creatorId: r.creator_id,
     viewerId: r.viewer_id,
     tipDay: r.tip_day,

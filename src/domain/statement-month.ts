@@ -100,6 +100,8 @@ interface ReversalCommon {
 export interface TipReversalLine extends ReversalCommon {
   kind: "tip";
   tipId: string;
+  /** The content item the tip was on; null for a tip in a room. */
+  contentId: string | null;
 }
 
 /** An unlock refund (operations/unlock-refund.ts), the creator's leg. */
@@ -176,7 +178,8 @@ export function reversalFields(line: ReversalLine, timeZone: string): string[] {
     kind: line.kind,
     ...when(line.createdAtMs, timeZone),
     id: line.id,
-    ...(line.kind === "tip" ? { tip_id: line.tipId } : { unlock_id: line.unlockId, content_id: line.contentId }),
+    ...(line.kind === "tip" ? { tip_id: line.tipId } : { unlock_id: line.unlockId }),
+    content_id: line.contentId ?? "",
     viewer_id: line.viewerId,
     gross: formatMinor(line.amountMinor),
     platform_share: formatMinor(line.platformMinor),

@@ -370,6 +370,12 @@ describe("tips and paid unlocks in one income list", () => {
     const tip = income.find((i) => i.kind === "tip" && i.contentId === null) as Record<string, any>;
     const reversed = await reverseApi(tip.tipId);
     expect(reversed.status, JSON.stringify(reversed.body)).toBe(201);
+    expect(reversed.body.reversal.contentId).toBeNull();
+    // A tip on the item: its reversal names the item, in the API's answer and in the statement.
+    const onPost = income.find((i) => i.kind === "tip" && i.contentId === contentId) as Record<string, any>;
+    const reversedOnPost = await reverseApi(onPost.tipId);
+    expect(reversedOnPost.status, JSON.stringify(reversedOnPost.body)).toBe(201);
+    expect(reversedOnPost.body.reversal.contentId).toBe(contentId);
     for (const limit of [1, 5]) {
       const { items } = await allPages(as, "kind=reversals", limit);
       expect(items).toEqual([
@@ -384,7 +390,14 @@ describe("tips and paid unlocks in one income list", () => {
           creator: formatMinor(refunded?.creator_minor ?? 0),
           source: "pending",
         }),
-        expect.objectContaining({ kind: "tip", tipId: tip.tipId, viewerId: tip.viewerId, amountMinor: 200 }),
+        expect.objectContaining({
+          kind: "tip",
+          tipId: tip.tipId,
+          contentId: null,
+          viewerId: tip.viewerId,
+          amountMinor: 200,
+        }),
+        expect.objectContaining({ kind: "tip", tipId: onPost.tipId, contentId, amountMinor: 300 }),
       ]);
       expect(items[0]?.tipId).toBeUndefined();
       expect(items[1]?.unlockId).toBeUndefined();

@@ -17654,6 +17654,8 @@ export interface components {
             id: string;
             /** @example tip_01JDEM00000000000000000000 */
             tipId: string;
+            /** @description The content item tipped; null for a tip in a room. */
+            contentId: string | null;
             /** @example viewer-1 */
             creatorId: string;
             /** @example viewer-1 */
@@ -17975,6 +17977,8 @@ export interface components {
             /** @enum {string} */
             kind: "tip";
             tipId: string;
+            /** @description The content item tipped; null for a tip in a room. */
+            contentId: string | null;
             tipDay: string;
             tipCreatedAtMs: number;
             id: string;

@@ -32,6 +32,8 @@ export interface TipRow {
   readonly id: string;
   readonly viewer_id: string;
   readonly creator_id: string;
+  /** The content item tipped; null for a tip in a room. */
+  readonly content_id: string | null;
   readonly amount_minor: number;
   readonly platform_minor: number;
   readonly creator_minor: number;
@@ -99,13 +101,15 @@ export function composeTipReversal(shard: LedgerShard, input: TipReversalInput, 
     extra: (posting) => [
       db
         .prepare(
-          `INSERT INTO tip_reversals (id, tip_id, creator_id, viewer_id, tip_day, tip_created_at_ms, amount_minor,
-             platform_minor, creator_minor, source, platform_leg_at_ms, reason, actor_id, currency, created_at_ms)
-           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
+          `INSERT INTO tip_reversals (id, tip_id, content_id, creator_id, viewer_id, tip_day, tip_created_at_ms,
+             amount_minor, platform_minor, creator_minor, source, platform_leg_at_ms, reason, actor_id, currency,
+             created_at_ms)
+           SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${posting.sql}`,
         )
         .bind(
           input.id,
           tip.id,
+          tip.content_id,
           tip.creator_id,
           tip.viewer_id,
           input.tipDay,

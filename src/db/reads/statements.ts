@@ -232,7 +232,7 @@ interface ReversalSqlRow {
 function reversalRow(r: ReversalSqlRow): ReversalRow {
   const { kind, ref, contentId, day, earnedAtMs, ...common } = r;
   return kind === "tip"
-    ? { kind, ...common, tipId: ref, tipDay: day, tipCreatedAtMs: earnedAtMs }
+    ? { kind, ...common, tipId: ref, contentId, tipDay: day, tipCreatedAtMs: earnedAtMs }
     : { kind, ...common, unlockId: ref, contentId: contentId ?? "", unlockDay: day, unlockCreatedAtMs: earnedAtMs };
 }
 
@@ -250,7 +250,7 @@ export async function reversalsPage(
 ): Promise<Page<ReversalRow>> {
   const { results } = await db
     .prepare(
-      `SELECT 'tip' AS kind, id, tip_id AS ref, NULL AS contentId, viewer_id AS viewerId, tip_day AS day,
+      `SELECT 'tip' AS kind, id, tip_id AS ref, content_id AS contentId, viewer_id AS viewerId, tip_day AS day,
          tip_created_at_ms AS earnedAtMs, amount_minor AS amountMinor, platform_minor AS platformMinor,
          creator_minor AS creatorMinor, source, reason, currency, created_at_ms AS createdAtMs
        FROM tip_reversals

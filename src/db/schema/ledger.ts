@@ -778,6 +778,8 @@ export const tipReversals = sqliteTable(
     /** Also the id of the operation that took back the creator's part. */
     id: text("id").primaryKey(),
     tipId: text("tip_id").notNull(),
+    /** The content item the tip was on; null for a tip in a room (and on rows from before 0034). */
+    contentId: text("content_id"),
     creatorId: text("creator_id").notNull(),
     viewerId: text("viewer_id").notNull(),
     /** The tip's business day (it decides which settlement the reversal belongs to). */

@@ -155,6 +155,7 @@ const ReversalItem = z
       .object({
         kind: z.literal("tip"),
         tipId: z.string(),
+        contentId: z.string().nullable().openapi({ description: "The content item tipped; null for a tip in a room." }),
         tipDay: Day,
         tipCreatedAtMs: Int,
         ...ReversalCommon,

@@ -23,6 +23,7 @@ const ReversalSchema = z
   .object({
     id: PrefixedId("rev"),
     tipId: PrefixedId("tip"),
+    contentId: z.string().nullable().openapi({ description: "The content item tipped; null for a tip in a room." }),
     creatorId: UserId,
     viewerId: UserId,
     tipDay: z.string().openapi({ description: "The tip's business day (YYYY-MM-DD)." }),
@@ -113,6 +114,7 @@ tipReversals.openapi(
         const row: ReversalRow = {
           id,
           tip_id: tip.id,
+          content_id: tip.content_id,
           creator_id: tip.creator_id,
           viewer_id: tip.viewer_id,
           tip_day: plan.value.tipDay,

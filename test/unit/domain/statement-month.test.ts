@@ -74,6 +74,7 @@ const reversal = {
   kind: "tip" as const,
   id: "rev_1",
   tipId: "tip_1",
+  contentId: null,
   viewerId: "v-1",
   amountMinor: 300,
   platformMinor: 90,
@@ -208,6 +209,12 @@ describe("the monthly statement's lines", () => {
       source: "receivable",
       reason: "chargeback",
       currency: "CNY",
+    });
+    // A tip on a content item names the item, as its income line does.
+    expect(named(reversalFields({ ...reversal, contentId: "cnt_9" }, "Asia/Shanghai"))).toMatchObject({
+      kind: "tip",
+      tip_id: "tip_1",
+      content_id: "cnt_9",
     });
   });
 
