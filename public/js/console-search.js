@@ -274,7 +274,11 @@ function actionForm({ title, fields, submit, run }) {
     try {
       const res = await run(idempotencyKey);
       idempotencyKey = crypto.randomUUID();
-      actionOutcome(box, res, title, (outcome) => openDetail(target.kind, target.id, outcome));
+      actionOutcome(box, res, title, (outcome) => {
+        openDetail(target.kind, target.id, outcome);
+        // The results list shows the record's state too: the page shown is read again.
+        if (document.body.dataset.query !== undefined) load().catch((e) => say(describeError(e), true));
+      });
     } catch (err) {
       box.className = "action-result error";
       box.dataset.status = String(err.status ?? "error");

@@ -134,6 +134,8 @@ describe.skipIf(!hasBrowser)("unlocks and content items in the console", () => {
     expect(await outcome.textContent()).toMatch(/^Done \(200\): Archive this item/);
     expect(await page.locator('#figures dd[data-figure="status"]').textContent()).toBe("archived");
     expect(await page.locator("#actions form", { hasText: "Unarchive this item" }).count()).toBe(1);
+    // The results list above is read again: the item's row says archived too.
+    await page.waitForSelector(`#results tbody tr[data-id="${article.id}"][data-state="archived"]`);
     // Audited: content.update by ops-mei.
     const audit = await call("GET", `/v1/admin/audit?target=${article.id}`, "ops-mei");
     expect(audit.status).toBe(200);
