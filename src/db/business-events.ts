@@ -133,6 +133,15 @@ const IDS = "(SELECT value FROM json_each(?))";
  * sent are not here: their events come from the room outbox, which has its own sweeper.
  * A new fact recorded as an operation is one entry here.
  */
+/**
+ * Who an order's events reach (its payment and its refunds alike), over `payment_orders po`: a
+ * tip or packet order its room (resolved to the room's creator), a pay-to-unlock order that
+ * unlocked the item's creator; a top-up no partner.
+ */
+const ORDER_ROUTE_COLUMNS = `COALESCE(json_extract(po.tip_request, '$.roomId'),
+           json_extract(po.packet_request, '$.roomId')) AS room_id, e.creator_id`;
+const ORDER_ROUTE_JOIN = "LEFT JOIN entitlements e ON po.unlock_outcome = 'unlocked' AND e.id = po.unlock_id";
+
 export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
   // Every order kind; a pay-to-unlock order that unlocked names the item's creator (partners
   // owning them hear of it), a tip or packet order its room (resolved to the room's creator).
@@ -153,13 +162,11 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
       at_ms: number;
     }>(
       db,
-      `SELECT po.id, po.kind, po.user_id, po.channel, po.currency, po.amount_minor,
-         COALESCE(json_extract(po.tip_request, '$.roomId'), json_extract(po.packet_request, '$.roomId')) AS room_id,
+      `SELECT po.id, po.kind, po.user_id, po.channel, po.currency, po.amount_minor, ${ORDER_ROUTE_COLUMNS},
          CASE WHEN po.tip_outcome = 'sent' THEN po.tip_id END AS tip_id,
          CASE WHEN po.packet_outcome = 'sent' THEN po.packet_id END AS packet_id,
-         po.unlock_content_id AS content_id, e.id AS unlock_id, e.creator_id, o.created_at_ms AS at_ms
-       FROM operations o JOIN payment_orders po ON po.id = o.id
-         LEFT JOIN entitlements e ON po.unlock_outcome = 'unlocked' AND e.id = po.unlock_id
+         po.unlock_content_id AS content_id, e.id AS unlock_id, o.created_at_ms AS at_ms
+       FROM operations o JOIN payment_orders po ON po.id = o.id ${ORDER_ROUTE_JOIN}
        WHERE o.kind = 'payment_credit' AND o.id IN ${IDS}`,
       ids,
     );
@@ -190,17 +197,20 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
     const rows = await rowsOf<{
       id: string;
       order_id: string;
+      kind: OrderKind;
       user_id: string;
       channel: string;
       currency: string;
       amount_minor: number;
       room_id: string | null;
+      creator_id: string | null;
       at_ms: number;
     }>(
       db,
-      `SELECT r.id, r.order_id, po.user_id, po.channel, po.currency, r.amount_minor,
-         json_extract(po.tip_request, '$.roomId') AS room_id, o.created_at_ms AS at_ms
+      `SELECT r.id, r.order_id, po.kind, po.user_id, po.channel, po.currency, r.amount_minor, ${ORDER_ROUTE_COLUMNS},
+         o.created_at_ms AS at_ms
        FROM operations o JOIN payment_refunds r ON r.id = o.id JOIN payment_orders po ON po.id = r.order_id
+         ${ORDER_ROUTE_JOIN}
        WHERE o.kind = 'payment_refund' AND o.id IN ${IDS}`,
       ids,
     );
@@ -212,13 +222,14 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
         {
           refundId: r.id,
           orderId: r.order_id,
+          orderKind: r.kind,
           userId: r.user_id,
           channel: r.channel,
           currency: r.currency,
           amountMinor: r.amount_minor,
           refundedAtMs: r.at_ms,
         },
-        { roomId: r.room_id },
+        { creatorId: r.creator_id, roomId: r.room_id },
       ),
     );
   },
@@ -313,6 +324,7 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
     const rows = await rowsOf<{
       id: string;
       tip_id: string;
+      content_id: string | null;
       creator_id: string;
       viewer_id: string;
       currency: string;
@@ -320,7 +332,7 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
       at_ms: number;
     }>(
       db,
-      `SELECT tr.id, tr.tip_id, tr.creator_id, tr.viewer_id, tr.currency, tr.amount_minor, o.created_at_ms AS at_ms
+      `SELECT tr.id, tr.tip_id, tr.content_id, tr.creator_id, tr.viewer_id, tr.currency, tr.amount_minor, o.created_at_ms AS at_ms
        FROM operations o JOIN tip_reversals tr ON tr.id = o.id
        WHERE o.kind = 'tip_reversal' AND o.id IN ${IDS}`,
       ids,
@@ -333,6 +345,7 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
         {
           reversalId: r.id,
           tipId: r.tip_id,
+          contentId: r.content_id,
           creatorId: r.creator_id,
           viewerId: r.viewer_id,
           currency: r.currency,

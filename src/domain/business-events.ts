@@ -55,6 +55,8 @@ export const BUSINESS_EVENT_DATA = {
   "payment.refunded": z.object({
     refundId: Id,
     orderId: Id,
+    /** What the order paid for; came after the first producers (a message without it parses, as null). */
+    orderKind: z.enum(ORDER_KINDS).nullable().default(null),
     userId: UserId,
     channel: z.string().min(1).max(32),
     currency: z.string().min(3).max(3),
@@ -81,6 +83,8 @@ export const BUSINESS_EVENT_DATA = {
   "tip.reversed": z.object({
     reversalId: Id,
     tipId: Id,
+    /** The content item the tip was on (its host adjusts its totals); null for a tip in a room. */
+    contentId: Id.nullable(),
     creatorId: UserId,
     viewerId: UserId,
     currency: z.string().min(3).max(3),

@@ -17,6 +17,8 @@ export const WEBHOOK_EVENT_TYPES = [
   "red_packet.exhausted",
   "red_packet.refunded",
   "payment.succeeded",
+  "payment.refunded",
+  "tip.reversed",
   "unlock.created",
   "unlock.refunded",
   "withdrawal.paid",

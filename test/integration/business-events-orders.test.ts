@@ -26,6 +26,7 @@ import { runProviderAlarm, simulate } from "../support/sandbox-provider";
 import { FakeWebhookNetwork } from "../support/webhook-network";
 import {
   call,
+  callApproved,
   config,
   fund,
   key,
@@ -38,6 +39,7 @@ import {
   token,
   until,
 } from "./helpers";
+import { reverseApi } from "./money-out-support";
 import { eachIdOnce, partnerReceiver as partnerReceiverOn, SETTLE_MS } from "./partner-receiver";
 import { paid } from "./payment-helpers";
 
@@ -220,6 +222,117 @@ describe("the sweeper and unlocks", () => {
     const unlocks = await partner.settled("unlock.created");
     expect(unlocks.map((d) => [d.data.unlockId, d.data.orderId])).toEqual([[id, null]]);
     expect(await findBusinessEvent(env.CONTROL, "unlock.created", id)).toMatchObject({ state: "done" });
+  });
+});
+
+describe("refunds reach the partners", () => {
+  it("reversed tips, on a content item and in a room: one tip.reversed each, naming the item or none", async () => {
+    const creatorId = `beo-rev-${run}`;
+    const partner = await partnerReceiver("beo-rev", creatorId);
+    const roomId = await openRoom(creatorId);
+    const contentId = await pricedItem(creatorId, "6.00");
+    const viewerId = `beo-rev-fan-${run}`;
+    await fund(viewerId, "20.00");
+    const onItem = await call("POST", `/v1/content/${contentId}/tips`, {
+      token: await token(viewerId),
+      idempotencyKey: key(),
+      body: { amount: "3.00" },
+    });
+    expect(onItem.status, JSON.stringify(onItem.body)).toBe(201);
+    const inRoom = await call("POST", `/v1/rooms/${roomId}/tips`, {
+      token: await token(viewerId),
+      idempotencyKey: key(),
+      body: { kind: "custom", amount: "2.00" },
+    });
+    expect(inRoom.status, JSON.stringify(inRoom.body)).toBe(201);
+    await settleTransit();
+    const reversals: string[] = [];
+    for (const tip of [onItem.body.tip, inRoom.body.tip]) {
+      // The same reversal asked twice (a retried request): one reversal, one event.
+      const idempotencyKey = key();
+      const first = await reverseApi(tip.id, idempotencyKey);
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      expect((await reverseApi(tip.id, idempotencyKey)).status).toBe(201);
+      reversals.push(first.body.reversal.id);
+    }
+
+    const heard = await partner.settled("tip.reversed", 2);
+    const byTip = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+      String(a.tipId).localeCompare(String(b.tipId));
+    expect(heard.map((d) => d.data).sort(byTip)).toEqual(
+      [
+        { tip: onItem.body.tip, contentId, reversalId: reversals[0] },
+        { tip: inRoom.body.tip, contentId: null, reversalId: reversals[1] },
+      ]
+        .map(({ tip, contentId, reversalId }) => ({
+          reversalId,
+          tipId: tip.id,
+          contentId,
+          creatorId,
+          viewerId,
+          currency: "CNY",
+          amountMinor: tip.amountMinor,
+          reversedAtMs: expect.any(Number),
+        }))
+        .sort(byTip),
+    );
+    eachIdOnce(partner.accepted);
+    // Emitted again (a retry, the sweeper): the same id, no second webhook.
+    const creatorShard = (await ledger()).forOwner(creatorId);
+    for (const id of reversals) {
+      const again = await emitOperationEvents(env, creatorShard, [{ id, kind: "tip_reversal" }], log);
+      expect(again.map((e) => e.id)).toEqual([`tip.reversed:${id}`]);
+      expect(safeParseBusinessEvent(again[0]).success).toBe(true);
+      expect(await findBusinessEvent(env.CONTROL, "tip.reversed", id)).toMatchObject({ state: "done" });
+    }
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    expect(partner.accepted.filter((d) => d.type === "tip.reversed")).toHaveLength(2);
+  });
+
+  it("a pay-to-tip order refunded in part: one payment.refunded, routed to the room's creator's partner", async () => {
+    const creatorId = `beo-orf-${run}`;
+    const partner = await partnerReceiver("beo-orf", creatorId);
+    const roomId = await openRoom(creatorId);
+    const userId = `beo-orf-fan-${run}`;
+    const created = await call("POST", "/v1/payments/orders", {
+      token: await token(userId),
+      idempotencyKey: key(),
+      body: { kind: "tip", method: "sandbox", tip: { roomId, kind: "custom", amount: "8.80" } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const order = created.body.order;
+    await paid(order);
+    await partner.settled("payment.succeeded");
+    // The tip spent the payment; the refund comes from what the payer holds now.
+    await fund(userId, "5.00");
+    const adminToken = await token(`beo-orf-ops-${run}`, "admin");
+    const idempotencyKey = key();
+    const refund = () =>
+      callApproved("POST", `/v1/admin/payments/orders/${order.id}/refunds`, {
+        token: adminToken,
+        idempotencyKey,
+        body: { amount: "2.00", reason: "payer asked within 7 days" },
+      });
+    const refunded = await refund();
+    expect(refunded.status, JSON.stringify(refunded.body)).toBe(201);
+    expect((await refund()).status).toBe(201);
+
+    const heard = await partner.settled("payment.refunded");
+    expect(heard.map((d) => d.data)).toEqual([
+      {
+        refundId: refunded.body.refund.id,
+        orderId: order.id,
+        orderKind: "tip",
+        userId,
+        channel: "sandbox",
+        currency: "CNY",
+        amountMinor: 200,
+        refundedAtMs: expect.any(Number),
+      },
+    ]);
+    eachIdOnce(partner.accepted);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    expect(partner.accepted.filter((d) => d.type === "payment.refunded")).toHaveLength(1);
   });
 });
 

@@ -19099,7 +19099,7 @@ export interface components {
         WebhookEndpoint: {
             id: string;
             url: string;
-            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "payment.refunded" | "tip.reversed" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
             /** @enum {string} */
             status: "active" | "disabled";
             disabledReason: string | null;
@@ -19116,7 +19116,7 @@ export interface components {
          */
         WebhookEndpointCreate: {
             url: string;
-            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "payment.refunded" | "tip.reversed" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
         };
         /**
          * @example {
@@ -19125,7 +19125,7 @@ export interface components {
          */
         WebhookEndpointUpdate: {
             url?: string;
-            eventTypes?: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
+            eventTypes?: ("tip.created" | "gift.big" | "red_packet.sent" | "red_packet.exhausted" | "red_packet.refunded" | "payment.succeeded" | "payment.refunded" | "tip.reversed" | "unlock.created" | "unlock.refunded" | "withdrawal.paid" | "room.live" | "room.ended")[];
             enabled?: boolean;
         };
         WebhookMessage: {

@@ -30,6 +30,8 @@ const WEBHOOK_TYPES = {
   "red_packet.exhausted": "red_packet.exhausted",
   "red_packet.refunded": "red_packet.refunded",
   "payment.succeeded": "payment.succeeded",
+  "payment.refunded": "payment.refunded",
+  "tip.reversed": "tip.reversed",
   "unlock.created": "unlock.created",
   "unlock.refunded": "unlock.refunded",
   "withdrawal.paid": "withdrawal.paid",

@@ -10,6 +10,7 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ChannelName } from "../../channels/channel";
 import { CHANNELS } from "../../channels/channel";
+import { emitOperationEvents } from "../../db/business-events";
 import { preparePaidPacket, StoredPacketOrder } from "../../db/operations/packet-send-paid";
 import { composeRefundRequest } from "../../db/operations/payment-refund";
 import { prepareTip } from "../../db/operations/tip";
@@ -551,7 +552,11 @@ payments.openapi(
       return ok({
         compose: (attach) => composeRefundRequest(shard, request, nowMs, attach),
         status: 201,
-        onPosted: () => c.executionCtx.waitUntil(enqueueRefund(c.env, id, c.var.log)),
+        onPosted: () => {
+          c.executionCtx.waitUntil(enqueueRefund(c.env, id, c.var.log));
+          // `payment.refunded` at once (the business-event sweeper is the backstop; same id).
+          c.executionCtx.waitUntil(emitOperationEvents(c.env, shard, [{ id, kind: "payment_refund" }], c.var.log));
+        },
         body: {
           refund: {
             id,

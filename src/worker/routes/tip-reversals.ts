@@ -1,4 +1,5 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
+import { emitOperationEvents } from "../../db/business-events";
 import { composeTipReversal } from "../../db/operations/tip-reversal";
 import {
   completePlatformLeg,
@@ -154,6 +155,8 @@ tipReversals.openapi(
       stored: () => reversalOfTip(creatorShard, tip.id),
       afterMade: async (stored) => {
         await finish(stored);
+        // `tip.reversed` at once (the business-event sweeper is the backstop; a replay's copy has the same id).
+        await emitOperationEvents(c.env, creatorShard, [{ id: stored.id, kind: "tip_reversal" }], c.var.log);
       },
       answerExisting: async (existing) =>
         c.json({ reversal: reversalView(await finish(existing)), alreadyReversed: true }, 200),
