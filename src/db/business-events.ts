@@ -136,7 +136,8 @@ const IDS = "(SELECT value FROM json_each(?))";
 /**
  * Who an order's events reach (its payment and its refunds alike), over `payment_orders po`: a
  * tip or packet order its room (resolved to the room's creator), a pay-to-unlock order that
- * unlocked the item's creator; a top-up no partner.
+ * unlocked the item's creator (one that could not names its item in `contentId`, resolved to
+ * its creator by the partner consumer); a top-up no partner.
  */
 const ORDER_ROUTE_COLUMNS = `COALESCE(json_extract(po.tip_request, '$.roomId'),
            json_extract(po.packet_request, '$.roomId')) AS room_id, e.creator_id`;
@@ -204,11 +205,12 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
       amount_minor: number;
       room_id: string | null;
       creator_id: string | null;
+      content_id: string | null;
       at_ms: number;
     }>(
       db,
       `SELECT r.id, r.order_id, po.kind, po.user_id, po.channel, po.currency, r.amount_minor, ${ORDER_ROUTE_COLUMNS},
-         o.created_at_ms AS at_ms
+         po.unlock_content_id AS content_id, o.created_at_ms AS at_ms
        FROM operations o JOIN payment_refunds r ON r.id = o.id JOIN payment_orders po ON po.id = r.order_id
          ${ORDER_ROUTE_JOIN}
        WHERE o.kind = 'payment_refund' AND o.id IN ${IDS}`,
@@ -223,6 +225,7 @@ export const OPERATION_FACTS: Readonly<Record<string, FactReader>> = {
           refundId: r.id,
           orderId: r.order_id,
           orderKind: r.kind,
+          contentId: r.content_id,
           userId: r.user_id,
           channel: r.channel,
           currency: r.currency,

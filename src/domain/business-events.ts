@@ -55,8 +55,12 @@ export const BUSINESS_EVENT_DATA = {
   "payment.refunded": z.object({
     refundId: Id,
     orderId: Id,
-    /** What the order paid for; came after the first producers (a message without it parses, as null). */
+    /**
+     * What the order paid for, and a pay-to-unlock order's item (null otherwise); both came after
+     * the first producers (a message without them parses, as null).
+     */
     orderKind: z.enum(ORDER_KINDS).nullable().default(null),
+    contentId: Id.nullable().default(null),
     userId: UserId,
     channel: z.string().min(1).max(32),
     currency: z.string().min(3).max(3),

@@ -323,6 +323,7 @@ describe("refunds reach the partners", () => {
         refundId: refunded.body.refund.id,
         orderId: order.id,
         orderKind: "tip",
+        contentId: null,
         userId,
         channel: "sandbox",
         currency: "CNY",
@@ -333,6 +334,48 @@ describe("refunds reach the partners", () => {
     eachIdOnce(partner.accepted);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     expect(partner.accepted.filter((d) => d.type === "payment.refunded")).toHaveLength(1);
+  });
+  it("a pay-to-unlock order whose unlock could not be made: its payment and its refund reach the item's partner", async () => {
+    const creatorId = `beo-unf-${run}`;
+    const partner = await partnerReceiver("beo-unf", creatorId);
+    await openRoom(creatorId);
+    const contentId = await pricedItem(creatorId, "6.00");
+    const userId = `beo-unf-reader-${run}`;
+    const created = await call("POST", "/v1/payments/orders", {
+      token: await token(userId),
+      idempotencyKey: key(),
+      body: { kind: "unlock", method: "sandbox", unlock: { contentId } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const order = created.body.order;
+    // Repriced before the payment lands: the money stays in the wallet, no unlock.
+    const admin = await token(`beo-admin-${run}`, "admin");
+    const repriced = await call("PATCH", `/v1/admin/content/${contentId}`, { token: admin, body: { price: "4.50" } });
+    expect(repriced.status, JSON.stringify(repriced.body)).toBe(200);
+    await paid(order);
+
+    // No entitlement names the creator: the item does.
+    const payments = await partner.settled("payment.succeeded");
+    expect(payments.map((d) => d.data)).toEqual([
+      expect.objectContaining({ orderId: order.id, orderKind: "unlock", contentId, unlockId: null, roomId: null }),
+    ]);
+    const refunded = await callApproved("POST", `/v1/admin/payments/orders/${order.id}/refunds`, {
+      token: admin,
+      idempotencyKey: key(),
+      body: { amount: "6.00", reason: "the unlock failed" },
+    });
+    expect(refunded.status, JSON.stringify(refunded.body)).toBe(201);
+    const refunds = await partner.settled("payment.refunded");
+    expect(refunds.map((d) => d.data)).toEqual([
+      expect.objectContaining({
+        refundId: refunded.body.refund.id,
+        orderId: order.id,
+        orderKind: "unlock",
+        contentId,
+        amountMinor: 600,
+      }),
+    ]);
+    eachIdOnce(partner.accepted);
   });
 });
 

@@ -61,9 +61,29 @@ export const partnerWebhooks: BusinessEventConsumer<PartnerEventType> = {
         .all<{ id: string; creator_id: string }>();
       for (const r of results) creatorOfRoom.set(r.id, r.creator_id);
     }
+    // An event naming neither creator nor room but a content item (a pay-to-unlock order whose
+    // unlock could not be made, and its refund) is the item's creator's.
+    const itemOf = (e: BusinessEvent): string | null => {
+      if (e.creatorId !== null || e.roomId !== null) return null;
+      const contentId = (e.data as { contentId?: unknown }).contentId;
+      return typeof contentId === "string" ? contentId : null;
+    };
+    const items = [...new Set(events.map(itemOf).filter((id) => id !== null))];
+    const creatorOfItem = new Map<string, string>();
+    if (items.length > 0) {
+      const { results } = await env.CONTROL.prepare(
+        "SELECT id, creator_id FROM content_items WHERE id IN (SELECT value FROM json_each(?))",
+      )
+        .bind(JSON.stringify(items))
+        .all<{ id: string; creator_id: string }>();
+      for (const r of results) creatorOfItem.set(r.id, r.creator_id);
+    }
     const out: WebhookEvent[] = [];
     for (const e of events) {
-      const creatorId = e.creatorId ?? (e.roomId === null ? undefined : creatorOfRoom.get(e.roomId));
+      const item = itemOf(e);
+      const creatorId =
+        e.creatorId ??
+        (e.roomId !== null ? creatorOfRoom.get(e.roomId) : item !== null ? creatorOfItem.get(item) : undefined);
       if (creatorId === undefined) continue; // a top-up, or a room nobody knows: no partner's business
       const data = e.type === "room.ended" ? { ...e.data, creatorId } : e.data;
       const base = { creatorId, eventKey: e.factId, data, createdAtMs: e.occurredAtMs };
