@@ -17926,6 +17926,7 @@ export interface components {
             netMinor: number;
             /** @description Exact decimal, e.g. "188.00". */
             net: string;
+            /** @description The day's income lines: tips and paid unlocks. */
             tipCount: number;
             currency: string;
             heldReason: string | null;

@@ -103,7 +103,7 @@ const SettlementItem = z
     receivableOffset: Amount,
     netMinor: Int,
     net: Amount,
-    tipCount: Int,
+    tipCount: Int.openapi({ description: "The day's income lines: tips and paid unlocks." }),
     currency: z.string(),
     heldReason: z.string().nullable(),
     createdAtMs: Int,
