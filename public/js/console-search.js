@@ -241,6 +241,7 @@ function relatedBlock(related) {
  */
 function actionOutcome(box, res, title, again) {
   box.dataset.status = String(res.status);
+  box.className = "action-result ok";
   if (res.status === 202) {
     const p = res.body.proposal;
     box.dataset.proposal = p.id;
@@ -251,13 +252,10 @@ function actionOutcome(box, res, title, again) {
       ` (needs ${p.permission}; expires ${new Date(p.expiresAtMs).toLocaleString()}).`,
     );
     refreshProposalsBadge();
-  } else {
-    box.replaceChildren(el("strong", { textContent: `Done (${res.status}): ` }), title);
-    box.className = "action-result ok";
-    again(box);
     return;
   }
-  box.className = "action-result ok";
+  box.replaceChildren(el("strong", { textContent: `Done (${res.status}): ` }), title);
+  again(box);
 }
 
 /** A small form for one action: its fields, a submit, the outcome. One Idempotency-Key per form until it succeeds. */

@@ -40,9 +40,24 @@ const WEBHOOK_TYPES = {
 } as const satisfies Partial<Record<BusinessEventType, WebhookEventType>>;
 type PartnerEventType = keyof typeof WEBHOOK_TYPES;
 
+/** The creator of each room or content item named (nulls and repeats skipped): one read, none for none. */
+async function creatorsOf(
+  control: D1Database,
+  table: "rooms" | "content_items",
+  ids: readonly (string | null)[],
+): Promise<Map<string, string>> {
+  const wanted = [...new Set(ids.filter((id) => id !== null))];
+  if (wanted.length === 0) return new Map();
+  const { results } = await control
+    .prepare(`SELECT id, creator_id FROM ${table} WHERE id IN (SELECT value FROM json_each(?))`)
+    .bind(JSON.stringify(wanted))
+    .all<{ id: string; creator_id: string }>();
+  return new Map(results.map((r) => [r.id, r.creator_id]));
+}
+
 /**
  * The partner webhooks (issue 18): each event, for the partners owning its creator (named by
- * the event, or its room's creator), becomes one message per partner, event and webhook type
+ * the event, or its room's or content item's creator), becomes one message per partner, event and webhook type
  * (db/webhooks.ts stores it once, however often it is emitted) with its deliveries queued. The
  * body is the Standard Webhooks envelope `{ type, timestamp, data }` with the event's data
  * (a room's end also names its creator).
@@ -51,16 +66,6 @@ export const partnerWebhooks: BusinessEventConsumer<PartnerEventType> = {
   name: "partner-webhooks",
   types: Object.keys(WEBHOOK_TYPES) as PartnerEventType[],
   async handle(events, env, _log, nowMs) {
-    const rooms = [...new Set(events.filter((e) => e.creatorId === null && e.roomId !== null).map((e) => e.roomId))];
-    const creatorOfRoom = new Map<string, string>();
-    if (rooms.length > 0) {
-      const { results } = await env.CONTROL.prepare(
-        "SELECT id, creator_id FROM rooms WHERE id IN (SELECT value FROM json_each(?))",
-      )
-        .bind(JSON.stringify(rooms))
-        .all<{ id: string; creator_id: string }>();
-      for (const r of results) creatorOfRoom.set(r.id, r.creator_id);
-    }
     // An event naming neither creator nor room but a content item (a pay-to-unlock order whose
     // unlock could not be made, and its refund) is the item's creator's.
     const itemOf = (e: BusinessEvent): string | null => {
@@ -68,16 +73,14 @@ export const partnerWebhooks: BusinessEventConsumer<PartnerEventType> = {
       const contentId = (e.data as { contentId?: unknown }).contentId;
       return typeof contentId === "string" ? contentId : null;
     };
-    const items = [...new Set(events.map(itemOf).filter((id) => id !== null))];
-    const creatorOfItem = new Map<string, string>();
-    if (items.length > 0) {
-      const { results } = await env.CONTROL.prepare(
-        "SELECT id, creator_id FROM content_items WHERE id IN (SELECT value FROM json_each(?))",
-      )
-        .bind(JSON.stringify(items))
-        .all<{ id: string; creator_id: string }>();
-      for (const r of results) creatorOfItem.set(r.id, r.creator_id);
-    }
+    const [creatorOfRoom, creatorOfItem] = await Promise.all([
+      creatorsOf(
+        env.CONTROL,
+        "rooms",
+        events.map((e) => (e.creatorId === null ? e.roomId : null)),
+      ),
+      creatorsOf(env.CONTROL, "content_items", events.map(itemOf)),
+    ]);
     const out: WebhookEvent[] = [];
     for (const e of events) {
       const item = itemOf(e);
