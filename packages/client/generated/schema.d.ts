@@ -17624,7 +17624,7 @@ export interface components {
              */
             creatorPartMinor: number;
             /**
-             * @description Creator part of the day's tips reversed before it settled.
+             * @description Creator part of the day's tips reversed and unlocks refunded before it settled.
              * @example 1880
              */
             reversedMinor: number;
@@ -17634,7 +17634,7 @@ export interface components {
              */
             withholdingMinor: number;
             /**
-             * @description Paid back from earlier reversals of settled tips.
+             * @description Paid back from earlier reversals and refunds of settled days.
              * @example 1880
              */
             receivableOffsetMinor: number;
@@ -17643,6 +17643,7 @@ export interface components {
              * @example 1880
              */
             netMinor: number;
+            /** @description The day's income lines: tips and paid unlocks. */
             tipCount: number;
             currency: string;
             heldReason: string | null;
@@ -17899,37 +17900,64 @@ export interface components {
         };
         StatementSettlement: {
             id: string;
+            /** @example 2026-11-05 */
             day: string;
             /** @enum {string} */
             state: "held" | "settled";
             dueAtMs: number;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
             grossMinor: number;
-            /** @description Exact decimal, e.g. "188.00". */
-            gross: string;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
             platformMinor: number;
-            /** @description Exact decimal, e.g. "188.00". */
-            platform: string;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
             creatorPartMinor: number;
-            /** @description Exact decimal, e.g. "188.00". */
-            creatorPart: string;
-            /** @description Taken back from the day's pending income by reversals and refunds. */
+            /**
+             * @description Creator part of the day's tips reversed and unlocks refunded before it settled.
+             * @example 1880
+             */
             reversedMinor: number;
-            /** @description Exact decimal, e.g. "188.00". */
-            reversed: string;
+            /**
+             * @description Integer minor units (fen).
+             * @example 1880
+             */
             withholdingMinor: number;
-            /** @description Exact decimal, e.g. "188.00". */
-            withholding: string;
-            /** @description Owed from earlier reversals, offset against this day. */
+            /**
+             * @description Paid back from earlier reversals and refunds of settled days.
+             * @example 1880
+             */
             receivableOffsetMinor: number;
-            /** @description Exact decimal, e.g. "188.00". */
-            receivableOffset: string;
+            /**
+             * @description What moved to available.
+             * @example 1880
+             */
             netMinor: number;
-            /** @description Exact decimal, e.g. "188.00". */
-            net: string;
             /** @description The day's income lines: tips and paid unlocks. */
             tipCount: number;
             currency: string;
             heldReason: string | null;
+            /** @description Exact decimal, e.g. "188.00". */
+            gross: string;
+            /** @description Exact decimal, e.g. "188.00". */
+            platform: string;
+            /** @description Exact decimal, e.g. "188.00". */
+            creatorPart: string;
+            /** @description Exact decimal, e.g. "188.00". */
+            reversed: string;
+            /** @description Exact decimal, e.g. "188.00". */
+            withholding: string;
+            /** @description Exact decimal, e.g. "188.00". */
+            receivableOffset: string;
+            /** @description Exact decimal, e.g. "188.00". */
+            net: string;
             createdAtMs: number;
         };
         StatementWithdrawalsPage: {

@@ -16,24 +16,33 @@ import { defineRoute } from "./define";
 
 export const DayKey = z.string().refine(isDayKey, "a business day, YYYY-MM-DD").openapi({ example: "2026-11-05" });
 
+/** A settlement day's state and figures, as every view of a settlement shows them (fen). */
+export const SETTLEMENT_DAY_FIELDS = {
+  day: DayKey,
+  state: z.enum(["held", "settled"]),
+  dueAtMs: z.number().int(),
+  grossMinor: AmountMinor,
+  platformMinor: AmountMinor,
+  creatorPartMinor: AmountMinor,
+  reversedMinor: AmountMinor.openapi({
+    description: "Creator part of the day's tips reversed and unlocks refunded before it settled.",
+  }),
+  withholdingMinor: AmountMinor,
+  receivableOffsetMinor: AmountMinor.openapi({
+    description: "Paid back from earlier reversals and refunds of settled days.",
+  }),
+  netMinor: AmountMinor.openapi({ description: "What moved to available." }),
+  tipCount: z.number().int().openapi({ description: "The day's income lines: tips and paid unlocks." }),
+  currency: z.string(),
+  heldReason: z.string().nullable(),
+};
+
 /** A settlement record (creator_settlements) as the API shows it. */
 export const SettlementSchema = z
   .object({
     id: z.string().openapi({ example: "settlement:creator-1:2026-11-05" }),
     creatorId: UserId,
-    day: DayKey,
-    state: z.enum(["held", "settled"]),
-    dueAtMs: z.number().int(),
-    grossMinor: AmountMinor,
-    platformMinor: AmountMinor,
-    creatorPartMinor: AmountMinor,
-    reversedMinor: AmountMinor.openapi({ description: "Creator part of the day's tips reversed before it settled." }),
-    withholdingMinor: AmountMinor,
-    receivableOffsetMinor: AmountMinor.openapi({ description: "Paid back from earlier reversals of settled tips." }),
-    netMinor: AmountMinor.openapi({ description: "What moved to available." }),
-    tipCount: z.number().int(),
-    currency: z.string(),
-    heldReason: z.string().nullable(),
+    ...SETTLEMENT_DAY_FIELDS,
     runId: z.string(),
     updatedAtMs: z.number().int(),
   })

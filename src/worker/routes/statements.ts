@@ -32,6 +32,7 @@ import { ApiError } from "../errors";
 import { errorResponses, jsonResponse } from "../schemas";
 import { monthStatementCsv } from "../statement-month-csv";
 import { defineRoute } from "./define";
+import { SETTLEMENT_DAY_FIELDS } from "./settlements";
 
 const STATEMENT_KINDS = ["income", "settlements", "withdrawals", "reversals"] as const;
 
@@ -82,30 +83,18 @@ const IncomeItem = z.discriminatedUnion("kind", [IncomeTip.strict(), IncomeUnloc
 
 const Int = z.number().int();
 
-/** A creator's settlement of one business day; amounts in fen (`…Minor`) and as decimals. */
+/** A creator's settlement of one business day: its figures in fen, and each also as a decimal. */
 const SettlementItem = z
   .object({
     id: z.string(),
-    day: Day,
-    state: z.enum(["held", "settled"]),
-    dueAtMs: Int,
-    grossMinor: Int,
+    ...SETTLEMENT_DAY_FIELDS,
     gross: Amount,
-    platformMinor: Int,
     platform: Amount,
-    creatorPartMinor: Int,
     creatorPart: Amount,
-    reversedMinor: Int.openapi({ description: "Taken back from the day's pending income by reversals and refunds." }),
     reversed: Amount,
-    withholdingMinor: Int,
     withholding: Amount,
-    receivableOffsetMinor: Int.openapi({ description: "Owed from earlier reversals, offset against this day." }),
     receivableOffset: Amount,
-    netMinor: Int,
     net: Amount,
-    tipCount: Int.openapi({ description: "The day's income lines: tips and paid unlocks." }),
-    currency: z.string(),
-    heldReason: z.string().nullable(),
     createdAtMs: Int,
   })
   .strict()
